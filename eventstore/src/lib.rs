@@ -1,0 +1,1 @@
+//! The append-only event store on PostgreSQL: the only source of truth.

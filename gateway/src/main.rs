@@ -1,0 +1,2 @@
+//! The `samplan` binary.
+fn main() {}

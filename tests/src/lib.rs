@@ -1,0 +1,1 @@
+//! End-to-end tests across crates and processes, against real PostgreSQL and NATS.
