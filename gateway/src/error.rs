@@ -1,0 +1,217 @@
+//! The one place where failures become HTTP responses: RFC 9457 problem details
+//! (`application/problem+json`) with a Swedish `title`/`detail` and a stable `code`.
+//!
+//! Internals (database messages, cause chains) are logged here, once, and never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::error::{DomainError, ErrorKind};
+use eventstore::StoreError;
+use serde::Serialize;
+
+/// The problem document sent to clients.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:samplan:problem:<code>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short Swedish summary of the kind of problem.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Swedish explanation of this occurrence.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `consent_missing`.
+    pub code: String,
+    /// For `version_conflict`: the stream's current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A domain rule refused the command or input.
+    #[error("domain: {0}")]
+    Domain(#[from] DomainError),
+    /// The event store refused or failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// No, malformed, expired or wrongly signed token.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The caller's role or unit may not do this.
+    #[error("forbidden: {detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// Unknown, or not visible to the caller (we never reveal which).
+    #[error("not found")]
+    NotFound,
+    /// The request itself is malformed (JSON syntax, unknown field, wrong type, bad header).
+    #[error("bad request ({code}): {detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// Valid JSON whose content breaks a rule checked at the edge.
+    #[error("unprocessable ({code}): {detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// `If-Match` named a version the stream has moved past.
+    #[error("version conflict: current version {current}")]
+    VersionConflict { current: i64 },
+    /// The request body exceeds the configured limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A `min_position` wait or a dependency did not answer in time.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; the message is logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// Shorthand for a bad request.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        AppError::BadRequest { code, detail: detail.into() }
+    }
+
+    /// Shorthand for a forbidden request.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Forbidden { code, detail: detail.into() }
+    }
+
+    /// Shorthand for an internal error; the text is logged, never sent.
+    pub fn internal(what: impl std::fmt::Display) -> Self {
+        AppError::Internal(what.to_string())
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let (status, code, title, detail, current_version): (StatusCode, String, &str, String, Option<i64>) =
+            match self {
+                AppError::Domain(e) => {
+                    let (status, title) = match e.kind() {
+                        ErrorKind::Validation => (StatusCode::UNPROCESSABLE_ENTITY, "Uppgifterna bryter mot en regel"),
+                        ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "Åtgärden är inte tillåten för dig"),
+                        ErrorKind::State => (StatusCode::CONFLICT, "Åtgärden går inte i planens nuvarande läge"),
+                        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "Hittades inte"),
+                    };
+                    (status, e.code().to_string(), title, e.message(), None)
+                }
+                AppError::Store(StoreError::Conflict { actual, .. }) => (
+                    StatusCode::CONFLICT,
+                    "version_conflict".into(),
+                    "Någon annan hann före",
+                    format!("Uppgifterna har ändrats av någon annan (nu version {actual}). Läs in dem igen och försök på nytt."),
+                    Some(*actual),
+                ),
+                AppError::Store(StoreError::IdempotencyKeyReused { .. }) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused".into(),
+                    "Idempotency-Key används redan",
+                    "Samma Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel.".into(),
+                    None,
+                ),
+                AppError::Store(StoreError::PayloadTooLarge { max, .. }) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large".into(),
+                    "För mycket data",
+                    format!("Händelsen är för stor (högst {max} byte)."),
+                    None,
+                ),
+                AppError::Store(StoreError::Unavailable(_)) | AppError::Unavailable(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable".into(),
+                    "Tjänsten är tillfälligt otillgänglig",
+                    "Tjänsten kan inte svara just nu. Försök igen om en stund.".into(),
+                    None,
+                ),
+                AppError::Store(_) | AppError::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error".into(),
+                    "Något gick fel hos oss",
+                    "Ett oväntat fel inträffade. Felet är loggat; försök igen eller kontakta support.".into(),
+                    None,
+                ),
+                AppError::Unauthorized(detail) => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized".into(),
+                    "Inloggning krävs",
+                    detail.clone(),
+                    None,
+                ),
+                AppError::Forbidden { code, detail } => (
+                    StatusCode::FORBIDDEN,
+                    (*code).into(),
+                    "Åtgärden är inte tillåten för dig",
+                    detail.clone(),
+                    None,
+                ),
+                AppError::NotFound => (
+                    StatusCode::NOT_FOUND,
+                    "not_found".into(),
+                    "Hittades inte",
+                    "Det du söker finns inte, eller så har din enhet inte tillgång till det.".into(),
+                    None,
+                ),
+                AppError::BadRequest { code, detail } => (
+                    StatusCode::BAD_REQUEST,
+                    (*code).into(),
+                    "Felaktig begäran",
+                    detail.clone(),
+                    None,
+                ),
+                AppError::Unprocessable { code, detail } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    (*code).into(),
+                    "Uppgifterna bryter mot en regel",
+                    detail.clone(),
+                    None,
+                ),
+                AppError::VersionConflict { current } => (
+                    StatusCode::CONFLICT,
+                    "version_conflict".into(),
+                    "Någon annan hann före",
+                    format!("Uppgifterna har ändrats sedan du läste dem (nu version {current}). Läs in dem igen och försök på nytt."),
+                    Some(*current),
+                ),
+                AppError::PayloadTooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large".into(),
+                    "För mycket data",
+                    "Begäran är för stor.".into(),
+                    None,
+                ),
+            };
+        Problem {
+            kind: format!("urn:samplan:problem:{code}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail,
+            code,
+            current_version,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        // The cause chain is logged once, here; clients only see the problem document.
+        if problem.status >= 500 {
+            tracing::error!(error = %self, code = %problem.code, "request failed");
+        } else {
+            tracing::debug!(error = %self, code = %problem.code, "request refused");
+        }
+        problem_response(&problem)
+    }
+}
+
+/// Renders a problem document as `application/problem+json`.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}

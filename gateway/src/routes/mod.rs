@@ -1,0 +1,1 @@
+//! The HTTP routes, one module per resource, mirroring the URL tree of API.md.

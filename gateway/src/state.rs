@@ -1,0 +1,42 @@
+//! What every request handler shares: the event store, the token verifier, the policy, the clock
+//! and the limits. Built once at start-up by `app`, cloned cheaply into every request.
+
+use crate::auth::Verifier;
+use crate::clock::Clock;
+use domain::policy::PolicySet;
+use eventstore::EventStore;
+use std::sync::Arc;
+
+/// Limits on what one request may cost. Units are in the names.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted (413 beyond).
+    pub body_bytes_max: usize,
+    /// Longest a request may run before it is answered 503.
+    pub request_timeout_ms: u64,
+    /// Longest a read waits for `min_position`.
+    pub wait_ms_max: u64,
+    /// How often a command is decided again after losing an append race.
+    pub conflict_retries_max: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes_max: 64 * 1024,
+            request_timeout_ms: 10_000,
+            wait_ms_max: 5_000,
+            conflict_retries_max: 5,
+        }
+    }
+}
+
+/// Shared state of the HTTP service.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: EventStore,
+    pub verifier: Arc<Verifier>,
+    pub policy: Arc<PolicySet>,
+    pub clock: Clock,
+    pub limits: Limits,
+}
