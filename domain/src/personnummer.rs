@@ -285,10 +285,11 @@ impl PersonalIdentityNumber {
 
     /// The date of birth (for a samordningsnummer the day without the + 60).
     pub fn birth_date(&self) -> NaiveDate {
-        let d: Vec<u8> = self.digits.iter().map(|b| b - b'0').collect();
-        let year = number(&d[0..4]) as i32;
-        let month = number(&d[4..6]);
-        let raw_day = number(&d[6..8]);
+        let digit = |i: usize| u32::from(self.digits[i] - b'0');
+        let two = |i: usize| digit(i) * 10 + digit(i + 1);
+        let year = (two(0) * 100 + two(2)) as i32;
+        let month = two(4);
+        let raw_day = two(6);
         let day = if raw_day > 60 { raw_day - 60 } else { raw_day };
         // Construction guarantees a valid date.
         NaiveDate::from_ymd_opt(year, month, day).unwrap_or(NaiveDate::MIN)
@@ -299,15 +300,23 @@ impl PersonalIdentityNumber {
         self.digits[6] >= b'6'
     }
 
-    /// Age in full years on `date` (0 if `date` is before the birth date). Someone born on
-    /// 29 February has their birthday on 1 March in common years.
+    /// Age in full years on `date` (0 if `date` is before the birth date).
+    ///
+    /// Someone born on 29 February turns a year older on 28 February in common years: a period
+    /// counted in years ends on the day with the same number, or on the last day of the month
+    /// when that day does not exist (lag (1930:173) om beräkning av lagstadgad tid, 1 §).
     pub fn age_on(&self, date: NaiveDate) -> u32 {
         let birth = self.birth_date();
         if date < birth {
             return 0;
         }
         let mut years = date.year() - birth.year();
-        if (date.month(), date.day()) < (birth.month(), birth.day()) {
+        let birthday_this_year = if (birth.month(), birth.day()) == (2, 29) && !date.leap_year() {
+            (2, 28)
+        } else {
+            (birth.month(), birth.day())
+        };
+        if (date.month(), date.day()) < birthday_this_year {
             years -= 1;
         }
         years.max(0) as u32

@@ -13,7 +13,9 @@
 //! Every deadline ends at the end of a Swedish calendar day (23:59:59 Stockholm time, see
 //! [`crate::time::end_of_local_day`]); the day is computed from the Swedish date of the starting
 //! instant. Calendar-day deadlines are not moved off weekends or holidays: the seeds count plain
-//! "dagar" and do not say so.
+//! "dagar" and do not say so, and these are agreements between region and municipalities, not
+//! statutory deadlines, to which the "söndagsregeln" (lag (1930:173) om beräkning av lagstadgad
+//! tid, 2 §: move to the next weekday) would apply.
 
 use std::collections::BTreeMap;
 

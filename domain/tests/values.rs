@@ -188,9 +188,15 @@ fn leap_day_exists_in_2000_but_not_in_1900() {
     );
     // "+" puts the short form in 1900 as well.
     assert!(matches!(pin_err("000229+1235"), PinError::InvalidDate(_)));
-    // Born on a leap day: one year older on 1 March in common years.
-    assert_eq!(p.age_on(d(2018, 2, 28)), 17);
-    assert_eq!(p.age_on(d(2018, 3, 1)), 18);
+    // Born on a leap day: one year older on 28 February in common years (lag (1930:173) 1 §:
+    // when the day does not exist, the period ends on the last day of the month).
+    assert_eq!(p.age_on(d(2018, 2, 27)), 17);
+    assert!(p.is_child_on(d(2018, 2, 27)));
+    assert_eq!(p.age_on(d(2018, 2, 28)), 18);
+    assert!(!p.is_child_on(d(2018, 2, 28)));
+    // In leap years the birthday is 29 February itself.
+    assert_eq!(p.age_on(d(2020, 2, 28)), 19);
+    assert_eq!(p.age_on(d(2020, 2, 29)), 20);
 }
 
 #[test]
