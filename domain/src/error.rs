@@ -1,0 +1,335 @@
+//! Why the domain refuses a command: one enum with a stable `code` per variant and a Swedish
+//! message for staff.
+//!
+//! The gateway turns a `DomainError` into an RFC 9457 problem response: `kind()` picks the HTTP
+//! status, `code()` is the machine-readable `code`, `message()` the Swedish `detail`. Codes are a
+//! contract with clients: never rename one.
+
+use crate::context::Role;
+use crate::ids::UnitId;
+
+/// What class of refusal this is; the gateway maps it to an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 422: well-formed input that breaks a rule (bad personnummer, chair is also secretary…).
+    Validation,
+    /// 403: this role, unit or person may not do this (e.g. `not_coordinator`).
+    Forbidden,
+    /// 409: the plan's (or person's, unit's) state forbids it now (e.g. `plan_closed`).
+    State,
+    /// 404: the thing does not exist (or is not visible).
+    NotFound,
+}
+
+/// A refused command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    // ---- input (Validation) ----
+    #[error("invalid {what} id: {value:?}")]
+    InvalidId { what: &'static str, value: String },
+    #[error("invalid role: {0:?}")]
+    InvalidRole(String),
+    #[error("invalid personal identity number: {message}")]
+    InvalidPersonalIdentityNumber { message: String },
+    #[error("unknown heading {0:?}")]
+    InvalidHeading(String),
+    #[error("required field {0} is empty")]
+    FieldMissing(&'static str),
+    #[error("known_since is in the future")]
+    KnownSinceInFuture,
+    #[error("date or time {0} is in the future")]
+    InFuture(&'static str),
+    #[error("date or time {0} is in the past")]
+    InPast(&'static str),
+    #[error("period ends before it starts")]
+    InvalidPeriod,
+    #[error("track is only used for discharge from inpatient care")]
+    TrackWithoutDischarge,
+    #[error("unknown unit {0}")]
+    UnknownUnit(UnitId),
+    #[error("unknown relative {0}")]
+    UnknownRelative(String),
+    #[error("relative {0} is not a registered guardian")]
+    NotAGuardian(String),
+    #[error("relative {0} already exists")]
+    RelativeExists(String),
+    #[error("guardian consent only applies to children")]
+    GuardianConsentForAdult,
+    #[error("the person has not accepted the representative")]
+    RepresentativeNotAccepted,
+    #[error("unknown sub-goal {0}")]
+    UnknownSubGoal(String),
+    #[error("unknown intervention {0}")]
+    UnknownIntervention(String),
+    #[error("id {0} is already used in this plan")]
+    IdAlreadyUsed(String),
+    #[error("chair and secretary are the same person")]
+    ChairIsSecretary,
+    #[error("the meeting has no follow-up date")]
+    FollowUpDateMissing,
+    #[error("the follow-up date is not after the meeting")]
+    FollowUpDateTooEarly,
+    #[error("the new coordinator's unit does not use samplan")]
+    CoordinatorUnitWithoutSamplan(UnitId),
+    #[error("the coordinator is already this person")]
+    SameCoordinator,
+    #[error("invitation without recipients")]
+    NoRecipients,
+    #[error("replacement plan is the plan itself")]
+    ReplacedBySelf,
+
+    // ---- who (Forbidden) ----
+    #[error("role {role:?} may not do this")]
+    RoleNotAllowed { role: Role },
+    #[error("the actor acts for no unit")]
+    UnitMissing,
+    #[error("unit {0} takes no part in this plan")]
+    UnitNotParticipating(UnitId),
+    #[error("only the coordinator may do this")]
+    NotCoordinator,
+    #[error("only the responsible actor (or the coordinator for the person and external actors) may document this")]
+    NotResponsibleActor,
+    #[error("unit {0} is not invited")]
+    NotInvited(UnitId),
+    #[error("the item belongs to another unit")]
+    NotAuthor,
+    #[error("a user may only mark messages read for themselves")]
+    NotSameUser,
+
+    // ---- state (State) ----
+    #[error("the plan is closed")]
+    PlanClosed,
+    #[error("a plan with this id already exists")]
+    SipAlreadyExists,
+    #[error("the person is already registered")]
+    PersonAlreadyRegistered,
+    #[error("the unit is already registered")]
+    UnitAlreadyRegistered,
+    #[error("no valid consent")]
+    ConsentMissing,
+    #[error("the consent has expired")]
+    ConsentExpired,
+    #[error("consent does not cover unit {0}")]
+    ActorNotCoveredByConsent(UnitId),
+    #[error("a child needs consent from every guardian")]
+    ChildNeedsGuardianConsent,
+    #[error("consent was withdrawn")]
+    ConsentWithdrawn,
+    #[error("consent is already given")]
+    ConsentAlreadyGiven,
+    #[error("the plan basis is missing")]
+    PlanBasisMissing,
+    #[error("the plan basis already exists")]
+    PlanBasisExists,
+    #[error("no meeting has been held")]
+    MeetingNotHeld,
+    #[error("invitation is cancelled or its meeting already held")]
+    InvitationNotActive,
+    #[error("the plan has not been followed up")]
+    FollowUpMissing,
+    #[error("the person has protected identity")]
+    ProtectedIdentity,
+    #[error("the person is deceased")]
+    PersonDeceased,
+    #[error("the person has moved out of the region")]
+    PersonMovedOut,
+    #[error("the need is not about discharge from inpatient care")]
+    NotADischarge,
+
+    // ---- not found (NotFound) ----
+    #[error("no such plan")]
+    SipNotFound,
+    #[error("no such person")]
+    PersonNotFound,
+    #[error("no such invitation {0}")]
+    InvitationNotFound(String),
+}
+
+impl DomainError {
+    /// The stable machine-readable code (snake_case).
+    pub fn code(&self) -> &'static str {
+        use DomainError::*;
+        match self {
+            InvalidId { .. } => "invalid_id",
+            InvalidRole(_) => "invalid_role",
+            InvalidPersonalIdentityNumber { .. } => "invalid_personal_identity_number",
+            InvalidHeading(_) => "unknown_heading",
+            FieldMissing(_) => "field_missing",
+            KnownSinceInFuture => "known_since_in_future",
+            InFuture(_) => "date_in_future",
+            InPast(_) => "date_in_past",
+            InvalidPeriod => "invalid_period",
+            TrackWithoutDischarge => "track_without_discharge",
+            UnknownUnit(_) => "unknown_unit",
+            UnknownRelative(_) => "unknown_relative",
+            NotAGuardian(_) => "not_a_guardian",
+            RelativeExists(_) => "relative_exists",
+            GuardianConsentForAdult => "guardian_consent_for_adult",
+            RepresentativeNotAccepted => "representative_not_accepted",
+            UnknownSubGoal(_) => "unknown_sub_goal",
+            UnknownIntervention(_) => "unknown_intervention",
+            IdAlreadyUsed(_) => "id_already_used",
+            ChairIsSecretary => "chair_is_secretary",
+            FollowUpDateMissing => "follow_up_date_missing",
+            FollowUpDateTooEarly => "follow_up_date_too_early",
+            CoordinatorUnitWithoutSamplan(_) => "coordinator_unit_without_samplan",
+            SameCoordinator => "same_coordinator",
+            NoRecipients => "no_recipients",
+            ReplacedBySelf => "replaced_by_self",
+            RoleNotAllowed { .. } => "role_not_allowed",
+            UnitMissing => "unit_missing",
+            UnitNotParticipating(_) => "unit_not_participating",
+            NotCoordinator => "not_coordinator",
+            NotResponsibleActor => "not_responsible_actor",
+            NotInvited(_) => "not_invited",
+            NotAuthor => "not_author",
+            NotSameUser => "not_same_user",
+            PlanClosed => "plan_closed",
+            SipAlreadyExists => "sip_already_exists",
+            PersonAlreadyRegistered => "person_already_registered",
+            UnitAlreadyRegistered => "unit_already_registered",
+            ConsentMissing => "consent_missing",
+            ConsentExpired => "consent_expired",
+            ActorNotCoveredByConsent(_) => "actor_not_covered_by_consent",
+            ChildNeedsGuardianConsent => "child_needs_guardian_consent",
+            ConsentWithdrawn => "consent_withdrawn",
+            ConsentAlreadyGiven => "consent_already_given",
+            PlanBasisMissing => "plan_basis_missing",
+            PlanBasisExists => "plan_basis_exists",
+            MeetingNotHeld => "meeting_not_held",
+            InvitationNotActive => "invitation_not_active",
+            FollowUpMissing => "follow_up_missing",
+            ProtectedIdentity => "protected_identity",
+            PersonDeceased => "person_deceased",
+            PersonMovedOut => "person_moved_out",
+            NotADischarge => "not_a_discharge",
+            SipNotFound => "sip_not_found",
+            PersonNotFound => "person_not_found",
+            InvitationNotFound(_) => "invitation_not_found",
+        }
+    }
+
+    /// Which class of refusal this is (drives the HTTP status).
+    pub fn kind(&self) -> ErrorKind {
+        use DomainError::*;
+        match self {
+            RoleNotAllowed { .. }
+            | UnitMissing
+            | UnitNotParticipating(_)
+            | NotCoordinator
+            | NotResponsibleActor
+            | NotInvited(_)
+            | NotAuthor
+            | NotSameUser => ErrorKind::Forbidden,
+            PlanClosed
+            | SipAlreadyExists
+            | PersonAlreadyRegistered
+            | UnitAlreadyRegistered
+            | ConsentMissing
+            | ConsentExpired
+            | ActorNotCoveredByConsent(_)
+            | ChildNeedsGuardianConsent
+            | ConsentWithdrawn
+            | ConsentAlreadyGiven
+            | PlanBasisMissing
+            | PlanBasisExists
+            | MeetingNotHeld
+            | InvitationNotActive
+            | FollowUpMissing
+            | ProtectedIdentity
+            | PersonDeceased
+            | PersonMovedOut
+            | NotADischarge => ErrorKind::State,
+            SipNotFound | PersonNotFound | InvitationNotFound(_) => ErrorKind::NotFound,
+            _ => ErrorKind::Validation,
+        }
+    }
+
+    /// What went wrong, in Swedish, for staff.
+    pub fn message(&self) -> String {
+        use DomainError::*;
+        match self {
+            InvalidId { what, value } => format!("Ogiltigt id för {what}: \u{201d}{value}\u{201d}."),
+            InvalidRole(r) => format!("Okänd roll \u{201d}{r}\u{201d}."),
+            InvalidPersonalIdentityNumber { message } => message.clone(),
+            InvalidHeading(h) => crate::heading::Heading::parse(h)
+                .err()
+                .map(|e| e.message())
+                .unwrap_or_else(|| format!("Okänd delmålsrubrik \u{201d}{h}\u{201d}.")),
+            FieldMissing(field) => format!("Uppgiften \u{201d}{field}\u{201d} måste fyllas i."),
+            KnownSinceInFuture => {
+                "Tidpunkten då behovet blev känt kan inte ligga i framtiden.".to_string()
+            }
+            InFuture(what) => format!("Tidpunkten för {what} kan inte ligga i framtiden."),
+            InPast(what) => format!("Tidpunkten för {what} har redan passerat."),
+            InvalidPeriod => "Slutdatumet ligger före startdatumet.".to_string(),
+            TrackWithoutDischarge => {
+                "Spår (grönt, gult, rött) anges bara vid utskrivning från slutenvård.".to_string()
+            }
+            UnknownUnit(u) => format!("Enheten \u{201d}{u}\u{201d} finns inte registrerad."),
+            UnknownRelative(r) => format!("Närstående \u{201d}{r}\u{201d} finns inte registrerad för personen."),
+            NotAGuardian(r) => format!(
+                "\u{201d}{r}\u{201d} är inte registrerad som vårdnadshavare för barnet."
+            ),
+            RelativeExists(r) => format!("Närstående \u{201d}{r}\u{201d} finns redan."),
+            GuardianConsentForAdult => {
+                "Personen är vuxen: samtycket lämnas av personen själv eller av en företrädare som personen har godkänt, inte av en vårdnadshavare.".to_string()
+            }
+            RepresentativeNotAccepted => {
+                "En företrädare kan bara lämna samtycke om personen har godkänt att företrädaren deltar i stället.".to_string()
+            }
+            UnknownSubGoal(g) => format!("Delmålet \u{201d}{g}\u{201d} finns inte i planen."),
+            UnknownIntervention(i) => format!("Insatsen \u{201d}{i}\u{201d} finns inte i planen."),
+            IdAlreadyUsed(id) => format!("Id \u{201d}{id}\u{201d} används redan i planen."),
+            ChairIsSecretary => {
+                "Mötesledare och mötessekreterare får inte vara samma person.".to_string()
+            }
+            FollowUpDateMissing => {
+                "Ange datum för uppföljning: varje SIP ska följas upp och datumet bestäms på mötet.".to_string()
+            }
+            FollowUpDateTooEarly => "Uppföljningen måste ligga efter mötet.".to_string(),
+            CoordinatorUnitWithoutSamplan(u) => format!(
+                "Enheten \u{201d}{u}\u{201d} använder inte samplan och kan inte ha samordningsansvaret."
+            ),
+            SameCoordinator => "Personen är redan samordningsansvarig.".to_string(),
+            NoRecipients => "Kallelsen saknar mottagare.".to_string(),
+            ReplacedBySelf => "En plan kan inte ersättas av sig själv.".to_string(),
+            RoleNotAllowed { role } => {
+                format!("Rollen \u{201d}{}\u{201d} får inte göra detta.", role.as_str())
+            }
+            UnitMissing => "Du måste vara inloggad för en enhet för att göra detta.".to_string(),
+            UnitNotParticipating(u) => {
+                format!("Enheten \u{201d}{u}\u{201d} deltar inte i denna SIP.")
+            }
+            NotCoordinator => "Bara den samordningsansvarige får göra detta.".to_string(),
+            NotResponsibleActor => "Varje aktör dokumenterar sina egna delmål och insatser. Den samordningsansvarige dokumenterar för den enskilde och för aktörer utan samplan.".to_string(),
+            NotInvited(u) => format!("Enheten \u{201d}{u}\u{201d} är inte kallad till mötet."),
+            NotAuthor => "Uppgiften tillhör en annan enhet och kan bara ändras av den.".to_string(),
+            NotSameUser => "Du kan bara markera meddelanden som lästa för dig själv.".to_string(),
+            PlanClosed => "Planen är avslutad och kan inte ändras.".to_string(),
+            SipAlreadyExists => "Det finns redan en SIP med detta id.".to_string(),
+            PersonAlreadyRegistered => "Personen är redan registrerad.".to_string(),
+            UnitAlreadyRegistered => "Enheten är redan registrerad.".to_string(),
+            ConsentMissing => "Samtycke till SIP saknas. Inhämta och registrera samtycke först.".to_string(),
+            ConsentExpired => "Samtycket till SIP har gått ut. Inhämta ett nytt samtycke.".to_string(),
+            ActorNotCoveredByConsent(u) => format!(
+                "Samtycket omfattar inte enheten \u{201d}{u}\u{201d}. Inhämta samtycke som omfattar den innan den kallas."
+            ),
+            ChildNeedsGuardianConsent => "Personen är under 18 år: samtycke krävs från varje registrerad vårdnadshavare.".to_string(),
+            ConsentWithdrawn => "Samtycket har återkallats. Planen ska avslutas.".to_string(),
+            ConsentAlreadyGiven => "Samtycke finns redan. Om personen ångrar sig: registrera att samtycket återkallas.".to_string(),
+            PlanBasisMissing => "SIP-underlaget saknas. Skapa underlaget först.".to_string(),
+            PlanBasisExists => "SIP-underlaget är redan skapat.".to_string(),
+            MeetingNotHeld => "Inget SIP-möte är registrerat ännu.".to_string(),
+            InvitationNotActive => "Kallelsen är återkallad eller mötet redan genomfört.".to_string(),
+            FollowUpMissing => "Planen har inte följts upp. Varje SIP ska följas upp minst en gång innan den avslutas.".to_string(),
+            ProtectedIdentity => "Personen har skyddade personuppgifter. SIP kan inte hanteras här.".to_string(),
+            PersonDeceased => "Personen är avliden.".to_string(),
+            PersonMovedOut => "Personen har flyttat från länet.".to_string(),
+            NotADischarge => "Behovet gäller inte utskrivning från slutenvård.".to_string(),
+            SipNotFound => "Planen finns inte.".to_string(),
+            PersonNotFound => "Personen finns inte registrerad.".to_string(),
+            InvitationNotFound(i) => format!("Kallelsen \u{201d}{i}\u{201d} finns inte."),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! What is owed on a plan, by whom and by when: the "Att göra" list (DESIGN.md, "Read models").
+//!
+//! A pure function of the plan's state and the region's policy profile; the to-do read model only
+//! stores what this returns after each event, so a to-do disappears exactly when the event that
+//! settles it arrives. Facts about the person (protected identity, death, moving out) come in
+//! through [`SipState::observe_person`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::context::StaffRef;
+use crate::ids::{SipId, StaffId, UnitId};
+use crate::policy::PolicyProfile;
+use crate::sip::{Delivery, InvitationPurpose, Responsible, SipState};
+use crate::time::end_of_local_day;
+
+/// What kind of to-do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObligationKind {
+    /// Inhämta samtycke.
+    GetConsent,
+    /// Consent declined: document it in the journal, inform the municipality, close the case.
+    DocumentDeclinedConsent,
+    /// Skapa SIP-underlag.
+    CreatePlanBasis,
+    /// Skicka kallelse.
+    SendInvitation,
+    /// An invited unit appoints its representative.
+    AppointRepresentative,
+    /// Genomför och registrera mötet.
+    RecordMeeting,
+    /// Dokumentera huvudmål.
+    DocumentMainGoal,
+    /// Each participating unit documents and publishes its sub-goals and interventions.
+    DocumentContribution,
+    /// The coordinator documents for an actor without samplan.
+    DocumentForExternalActor,
+    /// Boka uppföljning (or close the plan).
+    ScheduleFollowUp,
+    /// Genomför uppföljningen.
+    HoldFollowUp,
+    /// Avsluta planen (consent withdrawn, protected identity, moved, deceased).
+    ClosePlan,
+}
+
+/// Who owes it: a whole unit or one staff member at a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObligationOwner {
+    Unit(UnitId),
+    User { unit: UnitId, staff_id: StaffId },
+}
+
+impl ObligationOwner {
+    /// The unit whose to-do list shows it.
+    pub fn unit(&self) -> &UnitId {
+        match self {
+            ObligationOwner::Unit(u) => u,
+            ObligationOwner::User { unit, .. } => unit,
+        }
+    }
+
+    fn user(s: &StaffRef) -> ObligationOwner {
+        ObligationOwner::User {
+            unit: s.unit_id.clone(),
+            staff_id: s.staff_id.clone(),
+        }
+    }
+}
+
+/// One to-do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Obligation {
+    pub sip_id: SipId,
+    pub kind: ObligationKind,
+    pub owner: ObligationOwner,
+    /// `None` when the guidance sets no deadline.
+    pub due_at: Option<DateTime<Utc>>,
+    /// What to do, in Swedish.
+    pub title: String,
+    /// What it is about when a plan can owe several of a kind (an invitation id, a unit id).
+    pub reference: Option<String>,
+}
+
+/// Everything owed on the plan now, in a fixed order (lifecycle order, then by unit/id).
+pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
+    let (Some(sip_id), Some(need)) = (state.sip_id, state.need.as_ref()) else {
+        return Vec::new();
+    };
+    if state.is_closed() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut push = |kind, owner, due_at, title: String, reference: Option<String>| {
+        out.push(Obligation {
+            sip_id,
+            kind,
+            owner,
+            due_at,
+            title,
+            reference,
+        })
+    };
+    let responsible = state.responsible_staff().unwrap_or(&need.recorded_by);
+
+    // Reasons the plan must end come first and replace everything else: nothing more should be
+    // planned for the person, but closing is never automatic.
+    let mut close_reasons = Vec::new();
+    if state.consent_withdrawn.is_some() {
+        close_reasons.push("samtycket har återkallats");
+    }
+    if state.person_status.protected_identity {
+        close_reasons.push("personen har skyddade personuppgifter");
+    }
+    if state.person_status.moved_out.is_some() {
+        close_reasons.push("personen har flyttat från länet");
+    }
+    if state.person_status.deceased.is_some() {
+        close_reasons.push("personen har avlidit");
+    }
+    if !close_reasons.is_empty() {
+        push(
+            ObligationKind::ClosePlan,
+            ObligationOwner::user(responsible),
+            None,
+            format!("Avsluta planen: {}", close_reasons.join(", ")),
+            None,
+        );
+        return out;
+    }
+
+    let invitation_due = policy.invitation_due(need.known_since, need.context.discharge_ready_at);
+    if state.consent_declined.is_some() && !state.consent_complete() {
+        push(
+            ObligationKind::DocumentDeclinedConsent,
+            ObligationOwner::user(&need.recorded_by),
+            None,
+            "Samtycke nekat: dokumentera i journalen, informera kommunen och avsluta ärendet"
+                .to_string(),
+            None,
+        );
+        return out;
+    }
+    if !state.consent_complete() {
+        push(
+            ObligationKind::GetConsent,
+            ObligationOwner::user(responsible),
+            Some(invitation_due),
+            "Inhämta samtycke till SIP".to_string(),
+            None,
+        );
+        return out;
+    }
+    let Some(coordinator) = state.coordinator.as_ref().filter(|_| state.basis.is_some()) else {
+        push(
+            ObligationKind::CreatePlanBasis,
+            ObligationOwner::user(responsible),
+            Some(invitation_due),
+            "Skapa SIP-underlag".to_string(),
+            None,
+        );
+        return out;
+    };
+
+    match state.last_meeting() {
+        None => {
+            let active: Vec<_> = state
+                .invitations
+                .values()
+                .filter(|i| i.is_active() && i.purpose == InvitationPurpose::Meeting)
+                .collect();
+            if active.is_empty() {
+                push(
+                    ObligationKind::SendInvitation,
+                    ObligationOwner::user(coordinator),
+                    Some(invitation_due),
+                    "Skicka kallelse till SIP-möte".to_string(),
+                    None,
+                );
+            }
+            let policy_due = policy.meeting_due(
+                need.known_since,
+                need.context.track,
+                need.context.discharge_ready_at,
+                state.discharged_at,
+            );
+            let meeting_due = policy_due.or_else(|| {
+                active
+                    .iter()
+                    .map(|i| end_of_local_day(crate::time::local_date(i.scheduled_at)))
+                    .min()
+            });
+            if !active.is_empty() || policy_due.is_some() {
+                push(
+                    ObligationKind::RecordMeeting,
+                    ObligationOwner::user(coordinator),
+                    meeting_due,
+                    "Genomför SIP-mötet och registrera deltagarna".to_string(),
+                    None,
+                );
+            }
+            for inv in &active {
+                for (unit, delivery) in inv.invited_units() {
+                    if delivery == Delivery::Digital && !inv.representatives.contains_key(unit) {
+                        push(
+                            ObligationKind::AppointRepresentative,
+                            ObligationOwner::Unit(unit.clone()),
+                            Some(inv.scheduled_at),
+                            "Utse representant till SIP-mötet".to_string(),
+                            Some(inv.invitation_id.clone()),
+                        );
+                    }
+                }
+            }
+        }
+        Some(meeting) => {
+            let due = policy.documentation_due(meeting.held_at);
+            let main_goal_published = state
+                .main_goal
+                .as_ref()
+                .is_some_and(|g| g.published.is_some());
+            if !main_goal_published {
+                push(
+                    ObligationKind::DocumentMainGoal,
+                    ObligationOwner::user(coordinator),
+                    Some(due),
+                    "Dokumentera huvudmålet och dela ut det".to_string(),
+                    None,
+                );
+            }
+            // Every actor at the meeting that uses samplan documents its part; the
+            // coordinator documents for the actors that do not.
+            let mut digital = std::collections::BTreeSet::new();
+            let mut external = std::collections::BTreeMap::new();
+            digital.insert(coordinator.unit_id.clone());
+            if let Some(inv) = state.invitations.get(&meeting.invitation_id) {
+                for r in &inv.recipients {
+                    if let crate::sip::Recipient::Unit { unit_id } = &r.recipient {
+                        match r.delivery {
+                            Delivery::Digital => {
+                                digital.insert(unit_id.clone());
+                            }
+                            Delivery::Letter => {
+                                external.insert(unit_id.clone(), r.name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            for unit in digital {
+                let published = state
+                    .publications
+                    .iter()
+                    .any(|p| p.unit_id == unit && p.recorded_at >= meeting.held_at);
+                if !published {
+                    push(
+                        ObligationKind::DocumentContribution,
+                        ObligationOwner::Unit(unit.clone()),
+                        Some(due),
+                        format!(
+                            "Dokumentera och dela ut era delmål och insatser (inom {} dagar efter mötet)",
+                            policy.documentation_days_after_meeting
+                        ),
+                        None,
+                    );
+                }
+            }
+            for (unit, name) in external {
+                let documented = state.sub_goals.values().any(|g| {
+                    g.published.as_ref().is_some_and(
+                        |p| matches!(&p.responsible, Responsible::Unit { unit_id } if *unit_id == unit),
+                    )
+                });
+                if !documented {
+                    push(
+                        ObligationKind::DocumentForExternalActor,
+                        ObligationOwner::user(coordinator),
+                        Some(due),
+                        format!(
+                            "Dokumentera delmål och insatser för {name} (använder inte samplan)"
+                        ),
+                        Some(unit.to_string()),
+                    );
+                }
+            }
+            match state.next_follow_up_on {
+                Some(date) => push(
+                    ObligationKind::HoldFollowUp,
+                    ObligationOwner::user(coordinator),
+                    Some(end_of_local_day(date)),
+                    format!("Genomför uppföljningen av planen ({date})"),
+                    None,
+                ),
+                None => push(
+                    ObligationKind::ScheduleFollowUp,
+                    ObligationOwner::user(coordinator),
+                    None,
+                    "Boka nästa uppföljning eller avsluta planen".to_string(),
+                    None,
+                ),
+            }
+        }
+    }
+    out
+}

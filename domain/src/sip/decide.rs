@@ -1,0 +1,859 @@
+//! Deciding SIP commands: who may, in which state, under which rules (DESIGN.md, "The SIP
+//! lifecycle"). Pure: the facts from other streams and the time come in as values.
+//!
+//! Checks run in a fixed order so the same situation always gives the same code: a closed plan
+//! first (`plan_closed`), then whether the plan exists, the caller's role and unit, withdrawn
+//! consent, then per command: the plan's state, who may, and the input's rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use super::command::*;
+use super::event::SipEvent;
+use super::state::{Drafted, SipState};
+use super::types::*;
+use crate::context::{Context, StaffRef};
+use crate::error::DomainError;
+use crate::heading::Heading;
+use crate::ids::UnitId;
+use crate::person::{PersonState, RelativeKind};
+use crate::time::local_date;
+use crate::unit::{Unit, UnitState};
+
+/// Facts from other streams that SIP rules need; the gateway loads them: the person of the plan
+/// (or of `IdentifyNeed`) and every unit the command names (`SipCommand::referenced_units`) plus
+/// the plan's participants it cares to load.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SipFacts {
+    pub person: Option<PersonState>,
+    pub units: BTreeMap<UnitId, UnitState>,
+}
+
+impl SipFacts {
+    fn person(&self) -> Result<&PersonState, DomainError> {
+        self.person
+            .as_ref()
+            .filter(|p| p.is_registered())
+            .ok_or(DomainError::PersonNotFound)
+    }
+
+    fn unit(&self, id: &UnitId) -> Result<&Unit, DomainError> {
+        self.units
+            .get(id)
+            .and_then(|u| u.unit.as_ref())
+            .ok_or_else(|| DomainError::UnknownUnit(id.clone()))
+    }
+}
+
+fn required(s: &str, field: &'static str) -> Result<String, DomainError> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err(DomainError::FieldMissing(field))
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+fn optional(s: &Option<String>) -> Option<String> {
+    s.as_ref()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn heading(code: &str) -> Result<Heading, DomainError> {
+    Heading::parse(code.trim()).map_err(|_| DomainError::InvalidHeading(code.to_string()))
+}
+
+fn is_coordinator(state: &SipState, ctx: &Context) -> bool {
+    state
+        .coordinator
+        .as_ref()
+        .is_some_and(|c| c.staff_id.as_str() == ctx.actor.id)
+}
+
+/// Coordinator-only commands need a plan basis (which names the coordinator) and the caller to
+/// be that coordinator.
+fn require_coordinator(state: &SipState, ctx: &Context) -> Result<(), DomainError> {
+    if state.basis.is_none() {
+        return Err(DomainError::PlanBasisMissing);
+    }
+    if !is_coordinator(state, ctx) {
+        return Err(DomainError::NotCoordinator);
+    }
+    Ok(())
+}
+
+fn require_participant(state: &SipState, by: &StaffRef) -> Result<(), DomainError> {
+    if state.participates(&by.unit_id) {
+        Ok(())
+    } else {
+        Err(DomainError::UnitNotParticipating(by.unit_id.clone()))
+    }
+}
+
+fn require_meeting(state: &SipState) -> Result<(), DomainError> {
+    if state.basis.is_none() {
+        return Err(DomainError::PlanBasisMissing);
+    }
+    if !state.meeting_held() {
+        return Err(DomainError::MeetingNotHeld);
+    }
+    Ok(())
+}
+
+/// The person may still have a plan here: not protected, not deceased, not moved away.
+fn require_person_active(person: &PersonState) -> Result<(), DomainError> {
+    if person.protected_identity {
+        return Err(DomainError::ProtectedIdentity);
+    }
+    if person.deceased.is_some() {
+        return Err(DomainError::PersonDeceased);
+    }
+    if person.moved_out.is_some() {
+        return Err(DomainError::PersonMovedOut);
+    }
+    Ok(())
+}
+
+/// The actors covered by valid consent today, or why there is none.
+///
+/// An adult consents themselves or through a representative they accepted; the union of their
+/// valid consents counts. A child (under 18 on `today`, from the personnummer) needs valid
+/// consent from every registered guardian; only actors every guardian consented to count.
+pub fn consent_cover(
+    state: &SipState,
+    person: &PersonState,
+    today: NaiveDate,
+) -> Result<BTreeSet<UnitId>, DomainError> {
+    if state.consent_withdrawn.is_some() {
+        return Err(DomainError::ConsentWithdrawn);
+    }
+    let valid_union = |givers: &dyn Fn(&ConsentGiver) -> bool| {
+        let theirs: Vec<_> = state
+            .consents
+            .iter()
+            .filter(|c| givers(&c.given_by))
+            .collect();
+        if theirs.is_empty() {
+            return Err(None);
+        }
+        let valid: Vec<_> = theirs.iter().filter(|c| c.valid_until >= today).collect();
+        if valid.is_empty() {
+            return Err(Some(DomainError::ConsentExpired));
+        }
+        Ok(valid
+            .iter()
+            .flat_map(|c| c.actors.iter().cloned())
+            .collect::<BTreeSet<_>>())
+    };
+    if person.is_child_on(today) {
+        let guardians = person.guardians();
+        if guardians.is_empty() {
+            return Err(DomainError::ChildNeedsGuardianConsent);
+        }
+        let mut cover: Option<BTreeSet<UnitId>> = None;
+        for g in guardians {
+            let set = valid_union(&|giver: &ConsentGiver| {
+                matches!(giver, ConsentGiver::Guardian { relative_id } if *relative_id == g.relative_id)
+            })
+            .map_err(|e| e.unwrap_or(DomainError::ChildNeedsGuardianConsent))?;
+            cover = Some(match cover {
+                None => set,
+                Some(c) => c.intersection(&set).cloned().collect(),
+            });
+        }
+        Ok(cover.unwrap_or_default())
+    } else {
+        valid_union(&|giver: &ConsentGiver| !matches!(giver, ConsentGiver::Guardian { .. }))
+            .map_err(|e| e.unwrap_or(DomainError::ConsentMissing))
+    }
+}
+
+/// Each actor documents its own; the coordinator documents for the person (egenvård) and for
+/// actors without samplan.
+fn require_may_document(
+    state: &SipState,
+    facts: &SipFacts,
+    by: &StaffRef,
+    ctx: &Context,
+    responsible: &Responsible,
+) -> Result<(), DomainError> {
+    let coordinator = is_coordinator(state, ctx);
+    match responsible {
+        Responsible::Person if coordinator => Ok(()),
+        Responsible::Person => Err(DomainError::NotResponsibleActor),
+        Responsible::Unit { unit_id } if *unit_id == by.unit_id => Ok(()),
+        Responsible::Unit { unit_id } => {
+            let unit = facts.unit(unit_id)?;
+            if coordinator && !unit.uses_samplan {
+                Ok(())
+            } else {
+                Err(DomainError::NotResponsibleActor)
+            }
+        }
+    }
+}
+
+/// An item with an unpublished draft belongs to the draft's unit until it is published.
+fn require_not_others_draft<T>(
+    item: Option<&Drafted<T>>,
+    by: &StaffRef,
+) -> Result<(), DomainError> {
+    match item {
+        Some(d) if d.draft.is_some() && d.author_unit != by.unit_id => Err(DomainError::NotAuthor),
+        _ => Ok(()),
+    }
+}
+
+fn check_relative(person: &PersonState, relative_id: &str) -> Result<RelativeKind, DomainError> {
+    person
+        .relative(relative_id)
+        .map(|r| r.kind)
+        .ok_or_else(|| DomainError::UnknownRelative(relative_id.to_string()))
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+/// Decides a SIP command against the plan's state.
+pub fn decide(
+    state: &SipState,
+    cmd: &SipCommand,
+    facts: &SipFacts,
+    ctx: &Context,
+) -> Result<Vec<SipEvent>, DomainError> {
+    // After avslut the plan accepts nothing at all, whoever asks.
+    if state.is_closed() {
+        return Err(DomainError::PlanClosed);
+    }
+    let is_start = matches!(cmd, SipCommand::IdentifyNeed(_));
+    if state.exists() && is_start {
+        return Err(DomainError::SipAlreadyExists);
+    }
+    if !state.exists() && !is_start {
+        return Err(DomainError::SipNotFound);
+    }
+    let by = StaffRef::from_context(ctx)?;
+    // Withdrawn consent leaves one thing to do: close the plan ("sker inte med automatik").
+    if state.consent_withdrawn.is_some() && !matches!(cmd, SipCommand::ClosePlan(_)) {
+        return Err(DomainError::ConsentWithdrawn);
+    }
+    let now = ctx.now;
+    let today = ctx.today();
+    let event = match cmd {
+        SipCommand::IdentifyNeed(c) => {
+            let person = facts.person()?;
+            if person.person_id != Some(c.person_id) {
+                return Err(DomainError::PersonNotFound);
+            }
+            require_person_active(person)?;
+            let known_since = c.known_since.unwrap_or(now);
+            if known_since > now {
+                return Err(DomainError::KnownSinceInFuture);
+            }
+            if c.context.kind == CareContextKind::Outpatient && c.context.track.is_some() {
+                return Err(DomainError::TrackWithoutDischarge);
+            }
+            SipEvent::NeedIdentified {
+                sip_id: c.sip_id,
+                person_id: c.person_id,
+                identified_by: c.identified_by,
+                reason: required(&c.reason, "reason")?,
+                known_since,
+                context: c.context.clone(),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::RecordConsent(c) => {
+            require_participant(state, &by)?;
+            let person = facts.person()?;
+            let child = person.is_child_on(today);
+            match &c.given_by {
+                ConsentGiver::Person if child => {
+                    return Err(DomainError::ChildNeedsGuardianConsent)
+                }
+                ConsentGiver::Person => {}
+                ConsentGiver::Guardian { relative_id } => {
+                    if !child {
+                        return Err(DomainError::GuardianConsentForAdult);
+                    }
+                    if check_relative(person, relative_id)? != RelativeKind::Guardian {
+                        return Err(DomainError::NotAGuardian(relative_id.clone()));
+                    }
+                }
+                ConsentGiver::Representative { relative_id } => {
+                    if child {
+                        return Err(DomainError::ChildNeedsGuardianConsent);
+                    }
+                    check_relative(person, relative_id)?;
+                    if !c.person_accepted_representative {
+                        return Err(DomainError::RepresentativeNotAccepted);
+                    }
+                }
+            }
+            if c.valid_until < today {
+                return Err(DomainError::InPast("samtyckets giltighet"));
+            }
+            if c.actors.is_empty() {
+                return Err(DomainError::FieldMissing("actors"));
+            }
+            for a in &c.actors {
+                facts.unit(a)?;
+            }
+            let topics: Vec<String> = c
+                .topics
+                .iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if topics.is_empty() {
+                return Err(DomainError::FieldMissing("topics"));
+            }
+            let mut actors = c.actors.clone();
+            actors.sort();
+            actors.dedup();
+            SipEvent::ConsentGiven {
+                given_by: c.given_by.clone(),
+                actors,
+                topics,
+                valid_until: c.valid_until,
+                guardians_required: if child {
+                    person
+                        .guardians()
+                        .iter()
+                        .map(|g| g.relative_id.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::DeclineConsent(c) => {
+            require_participant(state, &by)?;
+            if state.basis.is_some() || state.consent_complete() {
+                return Err(DomainError::ConsentAlreadyGiven);
+            }
+            if let ConsentGiver::Guardian { relative_id }
+            | ConsentGiver::Representative { relative_id } = &c.declined_by
+            {
+                check_relative(facts.person()?, relative_id)?;
+            }
+            SipEvent::ConsentDeclined {
+                declined_by: c.declined_by.clone(),
+                note: optional(&c.note),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::WithdrawConsent(c) => {
+            require_participant(state, &by)?;
+            if state.consents.is_empty() {
+                return Err(DomainError::ConsentMissing);
+            }
+            SipEvent::ConsentWithdrawn {
+                withdrawn_by: c.withdrawn_by.clone(),
+                note: optional(&c.note),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::CreatePlanBasis(c) => {
+            if state.basis.is_some() {
+                return Err(DomainError::PlanBasisExists);
+            }
+            let person = facts.person()?;
+            require_person_active(person)?;
+            let cover = consent_cover(state, person, today)?;
+            if !state.participates(&by.unit_id) && !cover.contains(&by.unit_id) {
+                return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
+            }
+            let mut contacts = Vec::new();
+            for f in &c.fixed_care_contacts {
+                if let Some(u) = &f.unit_id {
+                    facts.unit(u)?;
+                }
+                contacts.push(FixedCareContact {
+                    name: required(&f.name, "fixed_care_contacts.name")?,
+                    unit_id: f.unit_id.clone(),
+                    phone: optional(&f.phone),
+                });
+            }
+            SipEvent::PlanBasisCreated {
+                coordinator: by.clone(),
+                initiated_by: optional(&c.initiated_by),
+                fixed_care_contacts: contacts,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::ChangeCoordinator(c) => {
+            require_coordinator(state, ctx)?;
+            let next = new_coordinator(state, facts, c)?;
+            SipEvent::CoordinatorChanged {
+                previous: state.coordinator.clone().unwrap_or_else(|| by.clone()),
+                coordinator: next,
+                reason: optional(&c.reason),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::DocumentMapping(c) => {
+            require_coordinator(state, ctx)?;
+            SipEvent::MappingDocumented {
+                mapping_id: required(&c.mapping_id, "mapping_id")?,
+                heading: heading(&c.heading)?,
+                text: required(&c.text, "text")?,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::SendInvitation(c) => {
+            require_coordinator(state, ctx)?;
+            if c.purpose == InvitationPurpose::FollowUp && !state.meeting_held() {
+                return Err(DomainError::MeetingNotHeld);
+            }
+            let invitation_id = required(&c.invitation_id, "invitation_id")?;
+            if state.invitations.contains_key(&invitation_id) {
+                return Err(DomainError::IdAlreadyUsed(invitation_id));
+            }
+            let reason = required(&c.reason, "reason")?;
+            if c.recipients.is_empty() {
+                return Err(DomainError::NoRecipients);
+            }
+            if c.scheduled_at <= now {
+                return Err(DomainError::InPast("mötet"));
+            }
+            let person = facts.person()?;
+            require_person_active(person)?;
+            let cover = consent_cover(state, person, today)?;
+            let mut recipients = Vec::new();
+            let mut seen = BTreeSet::new();
+            for r in &c.recipients {
+                if !seen.insert(r.clone()) {
+                    continue;
+                }
+                recipients.push(resolve_recipient(r, &cover, person, facts)?);
+            }
+            SipEvent::InvitationSent {
+                invitation_id,
+                purpose: c.purpose,
+                scheduled_at: c.scheduled_at,
+                form: c.form,
+                place: optional(&c.place),
+                reason,
+                recipients,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::RespondToInvitation(c) => {
+            let inv = state
+                .invitations
+                .get(&c.invitation_id)
+                .ok_or_else(|| DomainError::InvitationNotFound(c.invitation_id.clone()))?;
+            if !inv.is_active() {
+                return Err(DomainError::InvitationNotActive);
+            }
+            if !inv.invited_units().any(|(u, _)| *u == by.unit_id) {
+                return Err(DomainError::NotInvited(by.unit_id.clone()));
+            }
+            let r = &c.representative;
+            SipEvent::RepresentativeAppointed {
+                invitation_id: c.invitation_id.clone(),
+                unit_id: by.unit_id.clone(),
+                representative: Representative {
+                    name: required(&r.name, "representative.name")?,
+                    staff_id: r.staff_id.clone(),
+                    profession: optional(&r.profession),
+                    phone: optional(&r.phone),
+                },
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::CancelInvitation(c) => {
+            require_coordinator(state, ctx)?;
+            active_invitation(state, &c.invitation_id)?;
+            SipEvent::InvitationCancelled {
+                invitation_id: c.invitation_id.clone(),
+                reason: optional(&c.reason),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::RescheduleMeeting(c) => {
+            require_coordinator(state, ctx)?;
+            let inv = active_invitation(state, &c.invitation_id)?;
+            if c.scheduled_at <= now {
+                return Err(DomainError::InPast("mötet"));
+            }
+            // A new time is sent to the same recipients, which still needs valid consent.
+            consent_cover(state, facts.person()?, today)?;
+            SipEvent::MeetingRescheduled {
+                invitation_id: c.invitation_id.clone(),
+                scheduled_at: c.scheduled_at,
+                form: c.form.unwrap_or(inv.form),
+                place: optional(&c.place).or_else(|| inv.place.clone()),
+                reason: optional(&c.reason),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::RecordMeeting(c) => {
+            require_coordinator(state, ctx)?;
+            active_invitation(state, &c.invitation_id)?;
+            if c.held_at > now {
+                return Err(DomainError::InFuture("mötet"));
+            }
+            let chair = required(&c.chair, "chair")?;
+            let secretary = required(&c.secretary, "secretary")?;
+            if same_name(&chair, &secretary) {
+                return Err(DomainError::ChairIsSecretary);
+            }
+            let follow_up_on = c.follow_up_on.ok_or(DomainError::FollowUpDateMissing)?;
+            if follow_up_on <= local_date(c.held_at) {
+                return Err(DomainError::FollowUpDateTooEarly);
+            }
+            let coordinator = match &c.new_coordinator {
+                Some(n) => match new_coordinator(state, facts, n) {
+                    Err(DomainError::SameCoordinator) => by.clone(),
+                    other => other?,
+                },
+                None => state.coordinator.clone().unwrap_or_else(|| by.clone()),
+            };
+            let mut attendees = Vec::new();
+            for a in &c.attendees {
+                attendees.push(Attendee {
+                    name: required(&a.name, "attendees.name")?,
+                    role: a.role,
+                    unit_id: a.unit_id.clone(),
+                });
+            }
+            SipEvent::MeetingHeld {
+                invitation_id: c.invitation_id.clone(),
+                held_at: c.held_at,
+                attendees,
+                chair,
+                secretary,
+                coordinator,
+                follow_up_on,
+                sip_survey_offered: c.sip_survey_offered,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::DocumentMainGoal(c) => {
+            require_meeting(state)?;
+            require_coordinator(state, ctx)?;
+            SipEvent::MainGoalDocumented {
+                text: required(&c.text, "text")?,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::DocumentSubGoal(c) => {
+            require_meeting(state)?;
+            require_may_document(state, facts, &by, ctx, &c.responsible)?;
+            let sub_goal_id = required(&c.sub_goal_id, "sub_goal_id")?;
+            require_not_others_draft(state.sub_goals.get(&sub_goal_id), &by)?;
+            SipEvent::SubGoalDocumented {
+                sub_goal_id,
+                heading: heading(&c.heading)?,
+                text: required(&c.text, "text")?,
+                responsible: c.responsible.clone(),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::DocumentIntervention(c) => {
+            require_meeting(state)?;
+            require_may_document(state, facts, &by, ctx, &c.responsible)?;
+            let intervention_id = required(&c.intervention_id, "intervention_id")?;
+            require_not_others_draft(state.interventions.get(&intervention_id), &by)?;
+            if !state.sub_goals.contains_key(&c.sub_goal_id) {
+                return Err(DomainError::UnknownSubGoal(c.sub_goal_id.clone()));
+            }
+            let contact = optional(&c.contact);
+            if matches!(c.responsible, Responsible::Unit { .. }) && contact.is_none() {
+                return Err(DomainError::FieldMissing("contact"));
+            }
+            if c.to.is_some_and(|to| to < c.from) {
+                return Err(DomainError::InvalidPeriod);
+            }
+            SipEvent::InterventionDocumented {
+                intervention_id,
+                sub_goal_id: c.sub_goal_id.clone(),
+                what: required(&c.what, "what")?,
+                responsible: c.responsible.clone(),
+                responsible_person: optional(&c.responsible_person),
+                performer: optional(&c.performer),
+                contact,
+                from: c.from,
+                to: c.to,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::PublishContribution(_) => {
+            require_participant(state, &by)?;
+            let mine = |author: &UnitId, has_draft: bool| has_draft && *author == by.unit_id;
+            let main_goal = state
+                .main_goal
+                .as_ref()
+                .is_some_and(|g| mine(&g.author_unit, g.draft.is_some()));
+            let sub_goal_ids = state
+                .sub_goals
+                .iter()
+                .filter(|(_, g)| mine(&g.author_unit, g.draft.is_some()))
+                .map(|(id, _)| id.clone())
+                .collect();
+            let intervention_ids = state
+                .interventions
+                .iter()
+                .filter(|(_, i)| mine(&i.author_unit, i.draft.is_some()))
+                .map(|(id, _)| id.clone())
+                .collect();
+            SipEvent::ContributionPublished {
+                unit_id: by.unit_id.clone(),
+                main_goal,
+                sub_goal_ids,
+                intervention_ids,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::ScheduleFollowUp(c) => {
+            require_meeting(state)?;
+            require_coordinator(state, ctx)?;
+            if c.follow_up_on < today {
+                return Err(DomainError::InPast("uppföljningen"));
+            }
+            SipEvent::FollowUpScheduled {
+                follow_up_on: c.follow_up_on,
+                note: optional(&c.note),
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::RecordFollowUp(c) => record_follow_up(state, c, by, ctx)?,
+        SipCommand::ClosePlan(c) => {
+            let may = match &state.coordinator {
+                Some(_) => is_coordinator(state, ctx),
+                // Before anyone coordinates, the unit that noticed the need closes the case,
+                // e.g. after consent was declined.
+                None => state
+                    .need
+                    .as_ref()
+                    .is_some_and(|n| n.recorded_by.unit_id == by.unit_id),
+            };
+            if !may {
+                return Err(DomainError::NotCoordinator);
+            }
+            let follow_up_needed = match c.reason {
+                CloseReason::GoalsMet => true,
+                CloseReason::NoLongerNeeded => state.meeting_held(),
+                _ => false,
+            };
+            if follow_up_needed && !state.followed_up() {
+                return Err(DomainError::FollowUpMissing);
+            }
+            if c.replaced_by.is_some() && c.replaced_by == state.sip_id {
+                return Err(DomainError::ReplacedBySelf);
+            }
+            SipEvent::SipClosed {
+                reason: c.reason,
+                note: optional(&c.note),
+                replaced_by: c.replaced_by,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+        SipCommand::RecordDischarge(c) => {
+            require_participant(state, &by)?;
+            if state
+                .need
+                .as_ref()
+                .is_none_or(|n| n.context.kind != CareContextKind::Discharge)
+            {
+                return Err(DomainError::NotADischarge);
+            }
+            SipEvent::DischargeRecorded {
+                discharged_at: c.discharged_at,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
+    };
+    Ok(vec![event])
+}
+
+fn active_invitation<'a>(
+    state: &'a SipState,
+    invitation_id: &str,
+) -> Result<&'a super::state::Invitation, DomainError> {
+    let inv = state
+        .invitations
+        .get(invitation_id)
+        .ok_or_else(|| DomainError::InvitationNotFound(invitation_id.to_string()))?;
+    if inv.is_active() {
+        Ok(inv)
+    } else {
+        Err(DomainError::InvitationNotActive)
+    }
+}
+
+fn new_coordinator(
+    state: &SipState,
+    facts: &SipFacts,
+    c: &ChangeCoordinator,
+) -> Result<StaffRef, DomainError> {
+    let unit = facts.unit(&c.unit_id)?;
+    if !unit.uses_samplan {
+        return Err(DomainError::CoordinatorUnitWithoutSamplan(
+            c.unit_id.clone(),
+        ));
+    }
+    if state
+        .coordinator
+        .as_ref()
+        .is_some_and(|cur| cur.staff_id == c.staff_id)
+    {
+        return Err(DomainError::SameCoordinator);
+    }
+    Ok(StaffRef {
+        staff_id: c.staff_id.clone(),
+        name: required(&c.name, "name")?,
+        unit_id: c.unit_id.clone(),
+    })
+}
+
+/// Works out how a recipient is reached: units using samplan digitally, everyone else by letter.
+fn resolve_recipient(
+    r: &Recipient,
+    cover: &BTreeSet<UnitId>,
+    person: &PersonState,
+    facts: &SipFacts,
+) -> Result<InvitationRecipient, DomainError> {
+    Ok(match r {
+        Recipient::Unit { unit_id } => {
+            let unit = facts.unit(unit_id)?;
+            if !cover.contains(unit_id) {
+                return Err(DomainError::ActorNotCoveredByConsent(unit_id.clone()));
+            }
+            InvitationRecipient {
+                recipient: r.clone(),
+                delivery: if unit.uses_samplan {
+                    Delivery::Digital
+                } else {
+                    Delivery::Letter
+                },
+                name: unit.name.clone(),
+                address: if unit.uses_samplan {
+                    None
+                } else {
+                    unit.address.clone()
+                },
+            }
+        }
+        Recipient::Person => InvitationRecipient {
+            recipient: r.clone(),
+            delivery: Delivery::Letter,
+            name: person.name.clone(),
+            address: person.address.clone(),
+        },
+        Recipient::Relative { relative_id } => {
+            let rel = person
+                .relative(relative_id)
+                .ok_or_else(|| DomainError::UnknownRelative(relative_id.clone()))?;
+            InvitationRecipient {
+                recipient: r.clone(),
+                delivery: Delivery::Letter,
+                name: rel.name.clone(),
+                address: rel.address.clone(),
+            }
+        }
+    })
+}
+
+fn record_follow_up(
+    state: &SipState,
+    c: &RecordFollowUp,
+    by: StaffRef,
+    ctx: &Context,
+) -> Result<SipEvent, DomainError> {
+    require_meeting(state)?;
+    require_participant(state, &by)?;
+    let coordinator = is_coordinator(state, ctx);
+    let follow_up_id = required(&c.follow_up_id, "follow_up_id")?;
+    if state
+        .follow_ups
+        .iter()
+        .any(|f| f.follow_up_id == follow_up_id)
+    {
+        return Err(DomainError::IdAlreadyUsed(follow_up_id));
+    }
+    if c.held_on > ctx.today() {
+        return Err(DomainError::InFuture("uppföljningen"));
+    }
+    if c.next_follow_up_on.is_some_and(|next| next <= c.held_on) {
+        return Err(DomainError::FollowUpDateTooEarly);
+    }
+    let own =
+        |r: &Responsible| matches!(r, Responsible::Unit { unit_id } if *unit_id == by.unit_id);
+    for i in &c.interventions {
+        let item = state
+            .interventions
+            .get(&i.intervention_id)
+            .ok_or_else(|| DomainError::UnknownIntervention(i.intervention_id.clone()))?;
+        let responsible = item
+            .published
+            .as_ref()
+            .or(item.draft.as_ref())
+            .map(|x| &x.responsible);
+        if !coordinator && !responsible.is_some_and(own) {
+            return Err(DomainError::NotResponsibleActor);
+        }
+    }
+    for g in &c.goals {
+        match &g.sub_goal_id {
+            Some(id) => {
+                let item = state
+                    .sub_goals
+                    .get(id)
+                    .ok_or_else(|| DomainError::UnknownSubGoal(id.clone()))?;
+                let responsible = item
+                    .published
+                    .as_ref()
+                    .or(item.draft.as_ref())
+                    .map(|x| &x.responsible);
+                if !coordinator && !responsible.is_some_and(own) {
+                    return Err(DomainError::NotResponsibleActor);
+                }
+            }
+            None if !coordinator => return Err(DomainError::NotResponsibleActor),
+            None => {}
+        }
+    }
+    // Only the coordinator follows up the whole plan and agrees the next date.
+    if !coordinator
+        && ((c.interventions.is_empty() && c.goals.is_empty()) || c.next_follow_up_on.is_some())
+    {
+        return Err(DomainError::NotCoordinator);
+    }
+    Ok(SipEvent::FollowUpRecorded {
+        follow_up_id,
+        held_on: c.held_on,
+        by_coordinator: coordinator,
+        interventions: c.interventions.clone(),
+        goals: c.goals.clone(),
+        next_follow_up_on: c.next_follow_up_on,
+        note: optional(&c.note),
+        recorded_by: by,
+        recorded_at: ctx.now,
+    })
+}

@@ -1,0 +1,18 @@
+//! One SIP (samordnad individuell plan), stream `sip-<ulid>`: commands, events, state,
+//! `decide`/`evolve` and the unit's view. DESIGN.md's lifecycle table is the contract.
+
+mod command;
+mod decide;
+mod event;
+mod evolve;
+mod state;
+mod types;
+mod view;
+
+pub use command::*;
+pub use decide::{consent_cover, decide, SipFacts};
+pub use event::SipEvent;
+pub use evolve::{evolve, fold};
+pub use state::*;
+pub use types::*;
+pub use view::*;

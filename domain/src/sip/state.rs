@@ -1,0 +1,369 @@
+//! The state of one plan, folded from its events. `Default` is "no plan yet".
+//!
+//! Fields are public for reading (views, projections, the audit API show them); only `evolve`
+//! should produce a state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::types::*;
+use crate::context::StaffRef;
+use crate::heading::Heading;
+use crate::ids::{PersonId, SipId, UnitId};
+use crate::person::PersonState;
+
+/// Why and when the need was noticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Need {
+    pub identified_by: IdentifiedBy,
+    pub reason: String,
+    pub known_since: DateTime<Utc>,
+    pub context: NeedContext,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A consent as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Consent {
+    pub given_by: ConsentGiver,
+    pub actors: Vec<UnitId>,
+    pub topics: Vec<String>,
+    pub valid_until: NaiveDate,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A declined or withdrawn consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentRefusal {
+    pub by: ConsentGiver,
+    pub note: Option<String>,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The SIP-underlag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanBasis {
+    pub initiated_by: Option<String>,
+    pub fixed_care_contacts: Vec<FixedCareContact>,
+    pub created_by: StaffRef,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One kartläggning entry; visible to every participant at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    pub heading: Heading,
+    pub text: String,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A cancelled invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancellation {
+    pub reason: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// An invitation (kallelse) and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invitation {
+    pub invitation_id: String,
+    pub purpose: InvitationPurpose,
+    pub scheduled_at: DateTime<Utc>,
+    pub form: MeetingForm,
+    pub place: Option<String>,
+    pub reason: String,
+    pub recipients: Vec<InvitationRecipient>,
+    pub sent_by: StaffRef,
+    pub sent_at: DateTime<Utc>,
+    /// Representatives appointed by invited units.
+    pub representatives: BTreeMap<UnitId, Representative>,
+    pub rescheduled: u32,
+    pub cancelled: Option<Cancellation>,
+    /// Whether the meeting it summoned to was recorded.
+    pub held: bool,
+}
+
+impl Invitation {
+    /// Neither cancelled nor held.
+    pub fn is_active(&self) -> bool {
+        self.cancelled.is_none() && !self.held
+    }
+
+    /// The units summoned.
+    pub fn invited_units(&self) -> impl Iterator<Item = (&UnitId, Delivery)> {
+        self.recipients.iter().filter_map(|r| match &r.recipient {
+            Recipient::Unit { unit_id } => Some((unit_id, r.delivery)),
+            _ => None,
+        })
+    }
+
+    /// Recipients reached by a printed letter.
+    pub fn letter_recipients(&self) -> Vec<&InvitationRecipient> {
+        self.recipients
+            .iter()
+            .filter(|r| r.delivery == Delivery::Letter)
+            .collect()
+    }
+}
+
+/// A held meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meeting {
+    pub invitation_id: String,
+    pub held_at: DateTime<Utc>,
+    pub attendees: Vec<Attendee>,
+    pub chair: String,
+    pub secretary: String,
+    pub coordinator: StaffRef,
+    pub follow_up_on: NaiveDate,
+    pub sip_survey_offered: Option<bool>,
+}
+
+/// Something a unit documents: a private draft until published ("Spara & dela ut").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drafted<T> {
+    /// The unit whose draft this is (or who last published it).
+    pub author_unit: UnitId,
+    /// Seen only by `author_unit`.
+    pub draft: Option<T>,
+    /// Seen by every participant and by the person.
+    pub published: Option<T>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Huvudmål.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MainGoal {
+    pub text: String,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Delmål.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubGoal {
+    pub heading: Heading,
+    pub text: String,
+    pub responsible: Responsible,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Insats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Intervention {
+    pub sub_goal_id: String,
+    pub what: String,
+    pub responsible: Responsible,
+    pub responsible_person: Option<String>,
+    pub performer: Option<String>,
+    pub contact: Option<String>,
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A recorded follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUp {
+    pub follow_up_id: String,
+    pub held_on: NaiveDate,
+    pub by_coordinator: bool,
+    pub interventions: Vec<InterventionFollowUp>,
+    pub goals: Vec<GoalFollowUp>,
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub note: Option<String>,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A publication by a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Publication {
+    pub unit_id: UnitId,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Avslut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Closure {
+    pub reason: CloseReason,
+    pub note: Option<String>,
+    pub replaced_by: Option<SipId>,
+    pub recorded_by: StaffRef,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Facts about the person that oblige the coordinator to close the plan. They live on the
+/// person stream; whoever computes obligations copies them in with [`SipState::observe_person`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PersonStatus {
+    pub protected_identity: bool,
+    pub deceased: Option<NaiveDate>,
+    pub moved_out: Option<NaiveDate>,
+}
+
+/// Where the plan stands, for lists and views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SipPhase {
+    NotStarted,
+    AwaitingConsent,
+    ConsentDeclined,
+    ConsentWithdrawn,
+    AwaitingPlanBasis,
+    Preparing,
+    Invited,
+    MeetingHeld,
+    FollowedUp,
+    Closed,
+}
+
+/// One plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SipState {
+    pub sip_id: Option<SipId>,
+    pub person_id: Option<PersonId>,
+    pub need: Option<Need>,
+    /// Every consent given, oldest first.
+    pub consents: Vec<Consent>,
+    /// Guardians (relative ids) whose consent is needed, as registered when consent was last
+    /// recorded for a child; empty for an adult.
+    pub guardians_required: Vec<String>,
+    /// The latest refusal, unless consent was given after it.
+    pub consent_declined: Option<ConsentRefusal>,
+    pub consent_withdrawn: Option<ConsentRefusal>,
+    pub discharged_at: Option<DateTime<Utc>>,
+    pub basis: Option<PlanBasis>,
+    pub coordinator: Option<StaffRef>,
+    pub former_coordinators: Vec<StaffRef>,
+    pub mappings: BTreeMap<String, Mapping>,
+    pub invitations: BTreeMap<String, Invitation>,
+    pub meetings: Vec<Meeting>,
+    pub main_goal: Option<Drafted<MainGoal>>,
+    pub sub_goals: BTreeMap<String, Drafted<SubGoal>>,
+    pub interventions: BTreeMap<String, Drafted<Intervention>>,
+    pub publications: Vec<Publication>,
+    /// The next agreed follow-up date.
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub follow_ups: Vec<FollowUp>,
+    pub closed: Option<Closure>,
+    /// Units taking part: see [`SipState::participates`].
+    pub participants: BTreeSet<UnitId>,
+    pub person_status: PersonStatus,
+}
+
+impl SipState {
+    /// Whether the plan exists (a need was identified).
+    pub fn exists(&self) -> bool {
+        self.sip_id.is_some()
+    }
+
+    pub fn sip_id(&self) -> Option<SipId> {
+        self.sip_id
+    }
+
+    pub fn person_id(&self) -> Option<PersonId> {
+        self.person_id
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    pub fn coordinator(&self) -> Option<&StaffRef> {
+        self.coordinator.as_ref()
+    }
+
+    /// Whether `unit` takes part: it identified the need, recorded consent, coordinates or
+    /// coordinated, was invited, attended, documented, or is responsible for a goal or
+    /// intervention. Only participating units may see the plan.
+    pub fn participates(&self, unit: &UnitId) -> bool {
+        self.participants.contains(unit)
+    }
+
+    /// The staff member responsible for moving the plan on: the coordinator, or before there is
+    /// one, whoever identified the need ("den personen blir initialt samordningsansvarig", 002).
+    pub fn responsible_staff(&self) -> Option<&StaffRef> {
+        self.coordinator
+            .as_ref()
+            .or(self.need.as_ref().map(|n| &n.recorded_by))
+    }
+
+    /// The last meeting held.
+    pub fn last_meeting(&self) -> Option<&Meeting> {
+        self.meetings.last()
+    }
+
+    pub fn meeting_held(&self) -> bool {
+        !self.meetings.is_empty()
+    }
+
+    /// Whether the coordinator has recorded a follow-up of the whole plan.
+    pub fn followed_up(&self) -> bool {
+        self.follow_ups.iter().any(|f| f.by_coordinator)
+    }
+
+    /// Whether consent is on record from whoever must give it (the person or a representative;
+    /// for a child every guardian registered when consent was recorded) and not withdrawn.
+    /// Validity dates are not checked here (there is no clock); `decide` checks them.
+    pub fn consent_complete(&self) -> bool {
+        if self.consent_withdrawn.is_some() || self.consents.is_empty() {
+            return false;
+        }
+        if self.guardians_required.is_empty() {
+            self.consents
+                .iter()
+                .any(|c| !matches!(c.given_by, ConsentGiver::Guardian { .. }))
+        } else {
+            self.guardians_required.iter().all(|g| {
+                self.consents.iter().any(
+                    |c| matches!(&c.given_by, ConsentGiver::Guardian { relative_id } if relative_id == g),
+                )
+            })
+        }
+    }
+
+    /// Copies the person's protected identity, death and moving out into the plan, so that
+    /// `obligations` can ask the coordinator to close it.
+    pub fn observe_person(&mut self, person: &PersonState) {
+        self.person_status = PersonStatus {
+            protected_identity: person.protected_identity,
+            deceased: person.deceased,
+            moved_out: person.moved_out.as_ref().map(|m| m.moved_on),
+        };
+    }
+
+    /// Where the plan stands.
+    pub fn phase(&self) -> SipPhase {
+        if !self.exists() {
+            SipPhase::NotStarted
+        } else if self.is_closed() {
+            SipPhase::Closed
+        } else if self.consent_withdrawn.is_some() {
+            SipPhase::ConsentWithdrawn
+        } else if self.followed_up() {
+            SipPhase::FollowedUp
+        } else if self.meeting_held() {
+            SipPhase::MeetingHeld
+        } else if self.invitations.values().any(|i| i.is_active()) {
+            SipPhase::Invited
+        } else if self.basis.is_some() {
+            SipPhase::Preparing
+        } else if self.consent_declined.is_some() {
+            SipPhase::ConsentDeclined
+        } else if self.consent_complete() {
+            SipPhase::AwaitingPlanBasis
+        } else {
+            SipPhase::AwaitingConsent
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! What a participating unit sees of a plan (`GET /sips/{id}`): published content, its own
+//! drafts, the state and the deadlines. Drafts of other units are left out entirely.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::state::*;
+use crate::context::StaffRef;
+use crate::ids::{PersonId, SipId, UnitId};
+use crate::obligations::{obligations, Obligation};
+use crate::policy::PolicyProfile;
+use crate::time::local_date;
+
+/// Where consent stands, as far as the plan itself knows (guardian completeness uses the
+/// guardians registered when consent was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatus {
+    Missing,
+    Given,
+    Expired,
+    Declined,
+    Withdrawn,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsentView {
+    pub status: ConsentStatus,
+    /// The latest date any current consent is valid.
+    pub valid_until: Option<NaiveDate>,
+    /// Actors covered by a current consent.
+    pub actors: Vec<UnitId>,
+    pub topics: Vec<String>,
+    pub history: Vec<Consent>,
+}
+
+/// A documented item as this unit may see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemView<T> {
+    pub id: String,
+    pub author_unit: UnitId,
+    /// false: this is the unit's own unpublished draft.
+    pub published: bool,
+    /// The unit's own item has a draft not yet published ("Spara" without "dela ut").
+    pub has_unpublished_changes: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    pub content: T,
+}
+
+/// A to-do with whether it is overdue now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadlineView {
+    #[serde(flatten)]
+    pub obligation: Obligation,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MappingView {
+    pub mapping_id: String,
+    #[serde(flatten)]
+    pub mapping: Mapping,
+}
+
+/// The plan as `unit` may see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SipView {
+    pub sip_id: Option<SipId>,
+    pub person_id: Option<PersonId>,
+    pub phase: SipPhase,
+    pub need: Option<Need>,
+    pub consent: ConsentView,
+    pub discharged_at: Option<DateTime<Utc>>,
+    pub basis: Option<PlanBasis>,
+    pub coordinator: Option<StaffRef>,
+    pub former_coordinators: Vec<StaffRef>,
+    pub participants: Vec<UnitId>,
+    /// Kartläggning: readable by every participant.
+    pub mappings: Vec<MappingView>,
+    pub invitations: Vec<Invitation>,
+    pub meetings: Vec<Meeting>,
+    pub main_goal: Option<ItemView<MainGoal>>,
+    pub sub_goals: Vec<ItemView<SubGoal>>,
+    pub interventions: Vec<ItemView<Intervention>>,
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub follow_ups: Vec<FollowUp>,
+    pub closed: Option<Closure>,
+    /// The region offers SIP-kollen at the end of the meeting and the meeting is still ahead.
+    pub offer_sip_survey: bool,
+    pub deadlines: Vec<DeadlineView>,
+}
+
+fn item_view<T: Clone>(id: &str, d: &Drafted<T>, unit: &UnitId) -> Option<ItemView<T>> {
+    let own = d.author_unit == *unit;
+    let (content, published) = match (&d.draft, &d.published) {
+        (Some(draft), _) if own => (draft.clone(), false),
+        (_, Some(p)) => (p.clone(), true),
+        _ => return None,
+    };
+    Some(ItemView {
+        id: id.to_string(),
+        author_unit: d.author_unit.clone(),
+        published,
+        has_unpublished_changes: own && d.draft.is_some(),
+        published_at: d.published_at,
+        content,
+    })
+}
+
+fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
+    let current: Vec<&Consent> = state
+        .consents
+        .iter()
+        .filter(|c| c.valid_until >= today)
+        .collect();
+    let status = if state.consent_withdrawn.is_some() {
+        ConsentStatus::Withdrawn
+    } else if state.consent_complete() && !current.is_empty() {
+        ConsentStatus::Given
+    } else if state.consent_complete() {
+        ConsentStatus::Expired
+    } else if state.consent_declined.is_some() {
+        ConsentStatus::Declined
+    } else {
+        ConsentStatus::Missing
+    };
+    let mut actors: Vec<UnitId> = current.iter().flat_map(|c| c.actors.clone()).collect();
+    actors.sort();
+    actors.dedup();
+    let mut topics: Vec<String> = current.iter().flat_map(|c| c.topics.clone()).collect();
+    topics.sort();
+    topics.dedup();
+    ConsentView {
+        status,
+        valid_until: current.iter().map(|c| c.valid_until).max(),
+        actors,
+        topics,
+        history: state.consents.clone(),
+    }
+}
+
+/// What `unit` may see of the plan at `now`. The caller checks `participates` first.
+pub fn view_for_unit(
+    state: &SipState,
+    unit: &UnitId,
+    policy: &PolicyProfile,
+    now: DateTime<Utc>,
+) -> SipView {
+    SipView {
+        sip_id: state.sip_id,
+        person_id: state.person_id,
+        phase: state.phase(),
+        need: state.need.clone(),
+        consent: consent_view(state, local_date(now)),
+        discharged_at: state.discharged_at,
+        basis: state.basis.clone(),
+        coordinator: state.coordinator.clone(),
+        former_coordinators: state.former_coordinators.clone(),
+        participants: state.participants.iter().cloned().collect(),
+        mappings: state
+            .mappings
+            .iter()
+            .map(|(id, m)| MappingView {
+                mapping_id: id.clone(),
+                mapping: m.clone(),
+            })
+            .collect(),
+        invitations: state.invitations.values().cloned().collect(),
+        meetings: state.meetings.clone(),
+        main_goal: state
+            .main_goal
+            .as_ref()
+            .and_then(|g| item_view("main_goal", g, unit)),
+        sub_goals: state
+            .sub_goals
+            .iter()
+            .filter_map(|(id, g)| item_view(id, g, unit))
+            .collect(),
+        interventions: state
+            .interventions
+            .iter()
+            .filter_map(|(id, i)| item_view(id, i, unit))
+            .collect(),
+        next_follow_up_on: state.next_follow_up_on,
+        follow_ups: state.follow_ups.clone(),
+        closed: state.closed.clone(),
+        offer_sip_survey: policy.offers_sip_survey && !state.meeting_held() && !state.is_closed(),
+        deadlines: obligations(state, policy)
+            .into_iter()
+            .map(|o| DeadlineView {
+                overdue: o.due_at.is_some_and(|d| d < now),
+                obligation: o,
+            })
+            .collect(),
+    }
+}
