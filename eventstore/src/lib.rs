@@ -1,1 +1,33 @@
-//! The append-only event store on PostgreSQL: the only source of truth.
+//! The append-only event store on PostgreSQL: the only source of truth of samplan.
+//!
+//! - [`EventStore::append`] writes the events of one command atomically, with optimistic
+//!   concurrency ([`ExpectedVersion`]) and idempotency by command id ([`CommandKey`]).
+//! - [`EventStore::read_stream`], [`EventStore::read_stream_as_of`], [`EventStore::read_all`]
+//!   read; [`EventStore::tail`] follows all events in commit-safe global order without ever
+//!   skipping one (ADR 0001 explains how).
+//! - The database itself refuses UPDATE, DELETE and TRUNCATE of events, and every event carries
+//!   a hash chained to its stream's previous event; [`EventStore::verify`] checks the chains.
+//! - [`migrate()`] is the generic migration runner other components use for their own tables.
+
+mod config;
+mod error;
+mod migrate;
+mod model;
+mod store;
+mod tail;
+mod wake;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::StoreConfig;
+pub use error::StoreError;
+pub use migrate::{migrate, migrate_with_client, Migration, MIGRATIONS};
+pub use model::{
+    AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,
+    NewEvent, RecordedEvent, StoredCommand, VerifyReport,
+};
+pub use store::EventStore;
+
+/// Name of the component in `schema_migrations`.
+pub const COMPONENT: &str = "eventstore";

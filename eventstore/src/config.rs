@@ -1,0 +1,34 @@
+//! Connection settings of the store, with defaults that suit one service instance.
+
+/// How the store connects and what it accepts. Durations are in milliseconds (unit last in the
+/// name); zero disables that timeout.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// `postgres://` URL of the role that may only INSERT and SELECT on `events`.
+    pub database_url: String,
+    /// Most connections the pool opens.
+    pub pool_size_max: usize,
+    /// How long opening one connection may take.
+    pub connect_timeout_ms: u64,
+    /// How long a caller waits for a free pooled connection before `Unavailable`.
+    pub wait_timeout_ms: u64,
+    /// Server-side `statement_timeout` of every pooled connection.
+    pub statement_timeout_ms: u64,
+    /// Largest serialized `data` of one event, in bytes.
+    pub payload_bytes_max: usize,
+}
+
+impl StoreConfig {
+    /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
+    /// statement, 1 MiB per event.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        StoreConfig {
+            database_url: database_url.into(),
+            pool_size_max: 16,
+            connect_timeout_ms: 5_000,
+            wait_timeout_ms: 5_000,
+            statement_timeout_ms: 30_000,
+            payload_bytes_max: 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The store's one error type. Messages are Swedish because operators and the gateway's logs
+//! read them; the gateway decides what (if anything) reaches a user.
+
+use crate::model::ExpectedVersion;
+
+/// Everything that can go wrong in the event store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stream was not at the expected version: somebody else appended first.
+    #[error("versionskonflikt i ström {stream_id}: förväntad version {expected}, aktuell version {actual}")]
+    Conflict {
+        stream_id: String,
+        expected: ExpectedVersion,
+        actual: i64,
+    },
+    /// The command id was already used for a request with a different body.
+    #[error("kommando-id {command_id} har redan använts för en annan begäran")]
+    IdempotencyKeyReused { command_id: String },
+    /// An event's data is larger than the configured limit.
+    #[error("händelsens data är {bytes} byte; högst {max} byte är tillåtet")]
+    PayloadTooLarge { bytes: usize, max: usize },
+    /// The request itself is malformed (for example an append without events).
+    #[error("ogiltig begäran till händelselagret: {0}")]
+    InvalidInput(String),
+    /// The database cannot be reached right now (pool exhausted, connection lost, server
+    /// restarting). Retrying later is the right reaction.
+    #[error("databasen är inte tillgänglig: {0}")]
+    Unavailable(String),
+    /// Applying migrations failed, or an applied migration was edited.
+    #[error("migrering: {0}")]
+    Migration(String),
+    /// Any other database error.
+    #[error("databasfel: {}", describe(.0))]
+    Database(#[source] tokio_postgres::Error),
+    /// A stored row could not be turned into a Rust value.
+    #[error("kunde inte tolka lagrad data: {0}")]
+    Decode(String),
+}
+
+/// SQLSTATE classes and codes that mean "the server or the connection is gone", as opposed to
+/// "the statement was wrong".
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code == "57P01" // admin_shutdown (also pg_terminate_backend)
+        || code == "57P02" // crash_shutdown
+        || code == "57P03" // cannot_connect_now (starting up)
+        || code == "53300" // too_many_connections
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let unavailable = err.is_closed()
+            || err.code().is_some_and(|c| is_unavailable_code(c.code()))
+            || (err.as_db_error().is_none() && err.code().is_none() && is_io_error(&err));
+        if unavailable {
+            StoreError::Unavailable(format!(
+                "anslutningen till PostgreSQL bröts: {}",
+                describe(&err)
+            ))
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+/// True when the error means the connection is gone (server restart, terminated backend):
+/// the statement can be retried on another connection if it is idempotent.
+pub(crate) fn is_connection_lost(err: &tokio_postgres::Error) -> bool {
+    err.is_closed()
+        || err.code().is_some_and(|c| {
+            c.code().starts_with("08") || c.code() == "57P01" || c.code() == "57P02"
+        })
+        || (err.code().is_none() && is_io_error(err))
+}
+
+/// `tokio_postgres::Error`'s own text for server errors is just "db error"; the server's
+/// message and code are what an operator needs.
+pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(err) {
+            Some(source) => format!("{err}: {source}"),
+            None => err.to_string(),
+        },
+    }
+}
+
+fn is_io_error(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        use deadpool_postgres::PoolError;
+        match err {
+            PoolError::Backend(e) => match StoreError::from(e) {
+                StoreError::Database(e) => StoreError::Unavailable(format!(
+                    "kunde inte ansluta till PostgreSQL: {}",
+                    describe(&e)
+                )),
+                other => other,
+            },
+            PoolError::Timeout(kind) => StoreError::Unavailable(format!(
+                "ingen databasanslutning inom tidsgränsen ({kind:?})"
+            )),
+            other => StoreError::Unavailable(format!("anslutningspoolen: {other}")),
+        }
+    }
+}
+
+impl StoreError {
+    /// True when retrying the same call later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}

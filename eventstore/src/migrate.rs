@@ -1,0 +1,181 @@
+//! A small, generic migration runner shared by every component that owns tables (eventstore,
+//! gateway, projections). Each component has an ordered list of SQL migrations; applied ones are
+//! recorded with a checksum in `schema_migrations`, and a released migration that was edited is
+//! refused instead of silently diverging between databases.
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+
+use crate::error::StoreError;
+
+/// One forward-only migration. `version`s of a component start at 1 and increase by one.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The event store's own migrations.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "events",
+    sql: include_str!("../migrations/0001_events.sql"),
+}];
+
+/// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one
+/// database (two service instances starting at once).
+const MIGRATION_LOCK_KEY: i64 = 0x5341_4D50_4C41_4E00; // "SAMPLAN\0"
+
+/// Applies `migrations` of `component` that are not yet applied, in one transaction, as the
+/// owner role given by `admin_database_url`. Already-applied migrations are checked against
+/// their checksum.
+pub async fn migrate(
+    admin_database_url: &str,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    check_order(component, migrations)?;
+    let (mut client, connection) = tokio_postgres::connect(admin_database_url, NoTls)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("kunde inte ansluta för migrering: {e}")))?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection ended with an error");
+        }
+    });
+    let result = migrate_with_client(&mut client, component, migrations).await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// Same as [`migrate`] on a connection the caller already has.
+pub async fn migrate_with_client(
+    client: &mut tokio_postgres::Client,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    check_order(component, migrations)?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             component  text        NOT NULL,
+             version    integer     NOT NULL,
+             name       text        NOT NULL,
+             checksum   bytea       NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now(),
+             PRIMARY KEY (component, version)
+         )",
+    )
+    .await?;
+    let applied = tx
+        .query(
+            "SELECT version, checksum FROM schema_migrations WHERE component = $1",
+            &[&component],
+        )
+        .await?;
+    let applied: std::collections::HashMap<i32, Vec<u8>> = applied
+        .iter()
+        .map(|r| (r.get::<_, i32>(0), r.get::<_, Vec<u8>>(1)))
+        .collect();
+    for m in migrations {
+        let checksum = Sha256::digest(m.sql.as_bytes()).to_vec();
+        match applied.get(&m.version) {
+            Some(stored) if *stored == checksum => continue,
+            Some(_) => {
+                return Err(StoreError::Migration(format!(
+                    "migrering {} ({}) av {component} har ändrats efter att den släppts; \
+                     skriv en ny migrering i stället",
+                    m.version, m.name
+                )))
+            }
+            None => {}
+        }
+        tracing::info!(
+            component,
+            version = m.version,
+            name = m.name,
+            "applying migration"
+        );
+        tx.batch_execute(m.sql).await.map_err(|e| {
+            StoreError::Migration(format!(
+                "migrering {} ({}) av {component} misslyckades: {}",
+                m.version,
+                m.name,
+                e.as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (component, version, name, checksum)
+             VALUES ($1, $2, $3, $4)",
+            &[&component, &m.version, &m.name, &checksum],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Refuses a list whose versions are not 1, 2, 3, …: a hole or duplicate is a programming error
+/// that would otherwise apply migrations in a surprising order.
+fn check_order(component: &str, migrations: &[Migration]) -> Result<(), StoreError> {
+    for (i, m) in migrations.iter().enumerate() {
+        let want = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        if m.version != want {
+            return Err(StoreError::Migration(format!(
+                "migreringarna för {component} måste numreras 1, 2, 3 …; \
+                 plats {} har version {}",
+                i + 1,
+                m.version
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_must_be_numbered_from_one_without_holes() {
+        let ok = [
+            Migration {
+                version: 1,
+                name: "a",
+                sql: "",
+            },
+            Migration {
+                version: 2,
+                name: "b",
+                sql: "",
+            },
+        ];
+        assert!(check_order("x", &ok).is_ok());
+        let hole = [
+            Migration {
+                version: 1,
+                name: "a",
+                sql: "",
+            },
+            Migration {
+                version: 3,
+                name: "b",
+                sql: "",
+            },
+        ];
+        assert!(matches!(
+            check_order("x", &hole),
+            Err(StoreError::Migration(_))
+        ));
+    }
+
+    #[test]
+    fn store_migrations_are_in_order() {
+        assert!(check_order("eventstore", MIGRATIONS).is_ok());
+    }
+}

@@ -1,0 +1,137 @@
+//! The values that go into and come out of the store. `RecordedEvent`'s JSON is the event
+//! envelope of API.md ("Events on NATS") plus the hash, so it is a contract: field names stay.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+/// What the writer believes the stream's version is. Versions start at 1; 0 means no stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpectedVersion {
+    /// Append whatever the version is (still atomic, still no gaps).
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last event must have exactly this version.
+    Exact(i64),
+}
+
+impl std::fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("valfri"),
+            ExpectedVersion::NoStream => f.write_str("ingen ström"),
+            ExpectedVersion::Exact(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Who did it and why: stored with every event, covered by its hash.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Metadata {
+    pub actor: String,
+    pub unit: Option<String>,
+    pub role: String,
+    pub command_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+}
+
+/// An event about to be appended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_id: Ulid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub data: serde_json::Value,
+    pub metadata: Metadata,
+}
+
+/// The idempotency key of an append: the command id and a hash of the request body, so a retry
+/// is recognised and a reused id with another body is refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandKey {
+    pub command_id: String,
+    pub request_hash: Vec<u8>,
+}
+
+/// Where one appended event landed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AppendedEvent {
+    pub event_id: Ulid,
+    pub event_type: String,
+    pub stream_version: i64,
+    pub global_position: i64,
+}
+
+/// The result of an append; stored with the command id and returned again on a retry.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AppendOutcome {
+    pub stream_id: String,
+    /// The stream's version after the append.
+    pub stream_version: i64,
+    /// Position of the last event written.
+    pub global_position: i64,
+    pub events: Vec<AppendedEvent>,
+    /// True when this is the stored result of an earlier append with the same command id and
+    /// nothing was written now.
+    pub replayed: bool,
+}
+
+/// A stored command: what the idempotency check compares against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredCommand {
+    pub request_hash: Vec<u8>,
+    pub outcome: AppendOutcome,
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RecordedEvent {
+    pub event_id: Ulid,
+    pub global_position: i64,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub recorded_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+    pub metadata: Metadata,
+    /// SHA-256 (hex) over this event's content and the previous event's hash in its stream.
+    pub hash: String,
+}
+
+/// What `verify` found: the first broken link of every damaged stream.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VerifyReport {
+    pub streams_checked: i64,
+    pub events_checked: i64,
+    pub broken: Vec<BrokenLink>,
+}
+
+impl VerifyReport {
+    /// True when every chain is whole.
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_empty()
+    }
+}
+
+/// The first event of a stream whose stored hash does not match its content and predecessor,
+/// or whose version does not follow the previous one (an event is missing).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BrokenLink {
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_id: String,
+    pub reason: BrokenReason,
+}
+
+/// Why a link is broken.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokenReason {
+    /// The stored hash differs from the recomputed one: content or predecessor changed.
+    HashMismatch,
+    /// The version does not follow its predecessor's: an event was removed.
+    VersionGap,
+}

@@ -1,0 +1,380 @@
+//! Following all events in global order without ever skipping one (ADR 0001).
+//!
+//! Positions come from a sequence, so they are drawn in one order and committed in another: a
+//! reader can see position 11 while 10 is still in flight. The tailer therefore delivers only
+//! the contiguous run after its checkpoint and stops at the first hole. A hole is skipped only
+//! when it is provably permanent (its transaction rolled back, or nobody drew it), which is
+//! decided with transaction ids:
+//!
+//! 1. Every append takes its xid before drawing positions (`samplan_append`).
+//! 2. When the tailer first sees a hole below a visible position `h_max`, it takes an xid `B`
+//!    of its own *after* that read. Whoever drew a hole `g < h_max` took its xid before `h_max`
+//!    was drawn, hence before that read, hence before `B`: its xid is `< B`.
+//! 3. A later read whose snapshot has `xmin >= B` knows all xids `< B` have finished; if `g`
+//!    is still missing in that snapshot it never will appear, and the tailer moves past it.
+//!
+//! `pg_snapshot_xmax` cannot replace `B`: PostgreSQL sets a snapshot's xmax to the latest
+//! *completed* xid + 1, so a running transaction may hold an xid at or above it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::watch;
+
+use crate::error::StoreError;
+use crate::model::RecordedEvent;
+use crate::store::{decode_event_at, EventStore, EVENT_COLUMNS};
+
+/// Rows read per round trip.
+const BATCH_SIZE: i64 = 500;
+/// Re-check of a pending hole: short, since most holes are rolled-back appends that become
+/// provably permanent within milliseconds.
+const HOLE_RECHECK_MS_MIN: u64 = 2;
+/// A hole held by a long transaction is re-checked less and less often, up to this.
+const HOLE_RECHECK_MS_MAX: u64 = 100;
+/// Poll even without a wake-up, in case a notification from another process was lost.
+const IDLE_POLL_MS: u64 = 250;
+/// Backoff after a failed read.
+const ERROR_BACKOFF_MS_MIN: u64 = 50;
+const ERROR_BACKOFF_MS_MAX: u64 = 5_000;
+
+/// The hole-skipping rule, without I/O so it can be tested on its own.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct GapTracker {
+    /// `(B, h_max)`: holes below `h_max` are permanent once a snapshot has `xmin >= B`.
+    bound: Option<(i64, i64)>,
+}
+
+/// What one read allows.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Step {
+    /// Events to deliver now, in order.
+    pub(crate) deliver: Vec<RecordedEvent>,
+    /// Positions skipped as permanent holes.
+    pub(crate) skipped: Vec<i64>,
+    /// The first position the tailer is waiting for, if it stopped at a hole.
+    pub(crate) waiting_for: Option<i64>,
+    /// Set when the caller must take a fresh xid `B` (after this read) and pass it to
+    /// [`GapTracker::set_bound`] with this `h_max`.
+    pub(crate) needs_bound_below: Option<i64>,
+}
+
+impl GapTracker {
+    /// Advances `checkpoint` over `rows` (ascending positions > checkpoint, read in one
+    /// statement whose snapshot had `xmin`).
+    pub(crate) fn step(&self, checkpoint: &mut i64, xmin: i64, rows: Vec<RecordedEvent>) -> Step {
+        let h_max = rows.last().map(|r| r.global_position);
+        let mut step = Step {
+            deliver: Vec::new(),
+            skipped: Vec::new(),
+            waiting_for: None,
+            needs_bound_below: None,
+        };
+        for row in rows {
+            let pos = row.global_position;
+            if pos <= *checkpoint {
+                continue;
+            }
+            if pos > *checkpoint + 1 {
+                if let Some((b, covered_below)) = self.bound {
+                    if xmin >= b {
+                        // Holes below `covered_below` are settled; skip those within reach.
+                        let skip_to = (pos - 1).min(covered_below - 1);
+                        while *checkpoint < skip_to {
+                            *checkpoint += 1;
+                            step.skipped.push(*checkpoint);
+                        }
+                    }
+                }
+            }
+            if pos > *checkpoint + 1 {
+                let hole = *checkpoint + 1;
+                step.waiting_for = Some(hole);
+                let covered = self.bound.is_some_and(|(_, below)| hole < below);
+                if !covered {
+                    step.needs_bound_below = h_max;
+                }
+                return step;
+            }
+            *checkpoint = pos;
+            step.deliver.push(row);
+        }
+        step
+    }
+
+    pub(crate) fn set_bound(&mut self, xid: i64, h_max: i64) {
+        self.bound = Some((xid, h_max));
+    }
+}
+
+struct TailState {
+    store: EventStore,
+    checkpoint: i64,
+    buffer: VecDeque<RecordedEvent>,
+    gaps: GapTracker,
+    wake: Option<watch::Receiver<u64>>,
+    hole_wait_ms: u64,
+    error_wait_ms: u64,
+}
+
+impl EventStore {
+    /// Every committed event with position > `after_position`, in global order, each exactly
+    /// once, waiting for new ones forever. Database errors are logged and retried with
+    /// backoff; the stream ends only when dropped.
+    pub fn tail(
+        &self,
+        after_position: i64,
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
+        let state = TailState {
+            store: self.clone(),
+            checkpoint: after_position,
+            buffer: VecDeque::new(),
+            gaps: GapTracker::default(),
+            wake: None,
+            hole_wait_ms: HOLE_RECHECK_MS_MIN,
+            error_wait_ms: ERROR_BACKOFF_MS_MIN,
+        };
+        futures::stream::unfold(state, |mut state| async move {
+            let event = state.next().await;
+            Some((event, state))
+        })
+    }
+
+    /// One gap-aware read: the events after `after` and the xmin of the same snapshot.
+    async fn read_for_tail(&self, after: i64) -> Result<(i64, Vec<RecordedEvent>), StoreError> {
+        // pg_current_snapshot() is the statement's own snapshot, the one the rows come from.
+        let sql = format!(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, {EVENT_COLUMNS} \
+             FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        );
+        let sql = sql.as_str();
+        let rows = self
+            .with_client(true, |client| async move {
+                let stmt = client.prepare_cached(sql).await?;
+                client.query(&stmt, &[&after, &BATCH_SIZE]).await
+            })
+            .await?;
+        let mut xmin = 0;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            xmin = row.try_get(0)?;
+            events.push(decode_event_at(row, 1)?);
+        }
+        Ok((xmin, events))
+    }
+
+    /// An xid assigned now: larger than every xid assigned before this call.
+    async fn take_xid(&self) -> Result<i64, StoreError> {
+        let row = self
+            .with_client(true, |client| async move {
+                let stmt = client
+                    .prepare_cached("SELECT pg_current_xact_id()::text::bigint")
+                    .await?;
+                client.query_one(&stmt, &[]).await
+            })
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+impl TailState {
+    async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Ok(event);
+            }
+            let wake = self
+                .wake
+                .get_or_insert_with(|| self.store.inner.wake.subscribe());
+            // Mark what we have seen before reading, so a commit during the read wakes us.
+            wake.borrow_and_update();
+            match self.fill().await {
+                Ok(Fill::Delivered) => {
+                    self.error_wait_ms = ERROR_BACKOFF_MS_MIN;
+                }
+                Ok(Fill::Full) => continue,
+                Ok(Fill::Hole) => {
+                    self.error_wait_ms = ERROR_BACKOFF_MS_MIN;
+                    let wait = Duration::from_millis(self.hole_wait_ms);
+                    self.hole_wait_ms = (self.hole_wait_ms * 2).min(HOLE_RECHECK_MS_MAX);
+                    self.sleep_or_wake(wait).await;
+                }
+                Ok(Fill::CaughtUp) => {
+                    self.error_wait_ms = ERROR_BACKOFF_MS_MIN;
+                    self.sleep_or_wake(Duration::from_millis(IDLE_POLL_MS))
+                        .await;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        checkpoint = self.checkpoint,
+                        retry_ms = self.error_wait_ms,
+                        "tail read failed; retrying"
+                    );
+                    tokio::time::sleep(Duration::from_millis(self.error_wait_ms)).await;
+                    self.error_wait_ms = (self.error_wait_ms * 2).min(ERROR_BACKOFF_MS_MAX);
+                }
+            }
+        }
+    }
+
+    async fn sleep_or_wake(&mut self, wait: Duration) {
+        if let Some(wake) = self.wake.as_mut() {
+            let _ = tokio::time::timeout(wait, wake.changed()).await;
+        } else {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn fill(&mut self) -> Result<Fill, StoreError> {
+        let (xmin, rows) = self.store.read_for_tail(self.checkpoint).await?;
+        let full = rows.len() as i64 == BATCH_SIZE;
+        let step = self.gaps.step(&mut self.checkpoint, xmin, rows);
+        for skipped in &step.skipped {
+            tracing::debug!(
+                global_position = skipped,
+                "tail skipped a position that never committed"
+            );
+        }
+        if let Some(h_max) = step.needs_bound_below {
+            // Taken after the read above, so it exceeds the xid of whoever drew the hole.
+            let xid = self.store.take_xid().await?;
+            self.gaps.set_bound(xid, h_max);
+        }
+        let delivered = !step.deliver.is_empty();
+        self.buffer.extend(step.deliver);
+        if delivered || !step.skipped.is_empty() {
+            self.hole_wait_ms = HOLE_RECHECK_MS_MIN;
+        }
+        Ok(match (delivered, step.waiting_for.is_some(), full) {
+            (_, true, _) if !delivered => Fill::Hole,
+            (true, _, _) => Fill::Delivered,
+            (false, false, true) => Fill::Full,
+            (false, false, false) => Fill::CaughtUp,
+            // Only skipped positions: read again at once.
+            _ => Fill::Full,
+        })
+    }
+}
+
+enum Fill {
+    /// Events are in the buffer.
+    Delivered,
+    /// Nothing delivered but there may be more right away.
+    Full,
+    /// Stopped at a hole that may still fill.
+    Hole,
+    /// Nothing new.
+    CaughtUp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Metadata;
+
+    fn ev(pos: i64) -> RecordedEvent {
+        RecordedEvent {
+            event_id: ulid::Ulid::generate(),
+            global_position: pos,
+            stream_id: format!("s-{pos}"),
+            stream_version: 1,
+            event_type: "T".into(),
+            schema_version: 1,
+            recorded_at: chrono::Utc::now(),
+            data: serde_json::json!({}),
+            metadata: Metadata {
+                actor: "a".into(),
+                unit: None,
+                role: "staff".into(),
+                command_id: None,
+                correlation_id: None,
+                causation_id: None,
+            },
+            hash: String::new(),
+        }
+    }
+
+    fn positions(step: &Step) -> Vec<i64> {
+        step.deliver.iter().map(|e| e.global_position).collect()
+    }
+
+    #[test]
+    fn delivers_a_contiguous_run() {
+        let g = GapTracker::default();
+        let mut cp = 0;
+        let s = g.step(&mut cp, 100, vec![ev(1), ev(2), ev(3)]);
+        assert_eq!(positions(&s), vec![1, 2, 3]);
+        assert_eq!(cp, 3);
+        assert_eq!(s.waiting_for, None);
+    }
+
+    #[test]
+    fn stops_at_a_hole_and_asks_for_a_bound() {
+        let g = GapTracker::default();
+        let mut cp = 0;
+        let s = g.step(&mut cp, 100, vec![ev(1), ev(3), ev(4)]);
+        assert_eq!(positions(&s), vec![1]);
+        assert_eq!(cp, 1);
+        assert_eq!(s.waiting_for, Some(2));
+        assert_eq!(s.needs_bound_below, Some(4));
+    }
+
+    #[test]
+    fn keeps_waiting_while_a_transaction_older_than_the_bound_runs() {
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4);
+        let mut cp = 1;
+        // xmin 150 < 200: the hole's owner may still commit.
+        let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
+        assert!(s.deliver.is_empty());
+        assert_eq!(s.waiting_for, Some(2));
+        assert_eq!(
+            s.needs_bound_below, None,
+            "the existing bound still covers the hole"
+        );
+        assert_eq!(cp, 1);
+    }
+
+    #[test]
+    fn a_late_commit_fills_the_hole() {
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4);
+        let mut cp = 1;
+        let s = g.step(&mut cp, 150, vec![ev(2), ev(3), ev(4)]);
+        assert_eq!(positions(&s), vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn skips_a_hole_once_every_older_transaction_finished() {
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4);
+        let mut cp = 1;
+        let s = g.step(&mut cp, 200, vec![ev(3), ev(4)]);
+        assert_eq!(s.skipped, vec![2]);
+        assert_eq!(positions(&s), vec![3, 4]);
+    }
+
+    #[test]
+    fn a_hole_above_the_covered_range_needs_a_new_bound() {
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4);
+        let mut cp = 4;
+        let s = g.step(&mut cp, 300, vec![ev(6), ev(7)]);
+        assert!(s.skipped.is_empty(), "5 was not covered by the old bound");
+        assert_eq!(s.waiting_for, Some(5));
+        assert_eq!(s.needs_bound_below, Some(7));
+    }
+
+    #[test]
+    fn skips_only_the_covered_part_of_a_wide_hole() {
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4);
+        let mut cp = 1;
+        let s = g.step(&mut cp, 250, vec![ev(8)]);
+        assert_eq!(s.skipped, vec![2, 3]);
+        assert_eq!(s.waiting_for, Some(4));
+        assert_eq!(s.needs_bound_below, Some(8));
+    }
+}
