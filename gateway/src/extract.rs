@@ -1,6 +1,10 @@
 //! Request extractors whose failures are problem documents with our codes instead of axum's
 //! plain-text defaults: malformed JSON, unknown fields and wrong types are 400, an oversized body
 //! is 413.
+//!
+//! [`parse_json`] is the one mapping from serde errors to problem codes; both [`ApiJson`] and the
+//! command extractor (`crate::pipeline::Command`) use it, so a client sees the same codes for
+//! every route.
 
 use crate::error::AppError;
 use axum::extract::rejection::JsonRejection;
@@ -25,18 +29,52 @@ where
     }
 }
 
+/// Parses a JSON request body with the problem mapping of this module. An empty body is read
+/// as `{}`, so commands without fields need no body at all.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| serde_rejection(&e))
+}
+
+/// Maps a serde_json error onto our codes; syntax errors and truncated input are malformed JSON,
+/// everything else is about the content.
+fn serde_rejection(e: &serde_json::Error) -> AppError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            AppError::bad_request("malformed_json", "Begäran är inte giltig JSON.")
+        }
+        Category::Data => data_rejection(&e.to_string()),
+    }
+}
+
+/// Tells unknown and missing fields from wrong types by serde's (stable) message prefixes.
+fn data_rejection(text: &str) -> AppError {
+    if text.contains("unknown field") {
+        AppError::bad_request(
+            "unknown_field",
+            format!("Okänt fält i begäran: {}", field_hint(text)),
+        )
+    } else if text.contains("missing field") {
+        AppError::bad_request(
+            "missing_field",
+            format!("Ett obligatoriskt fält saknas: {}", field_hint(text)),
+        )
+    } else {
+        AppError::bad_request(
+            "invalid_body",
+            format!("Ett fält har fel typ eller värde: {}", field_hint(text)),
+        )
+    }
+}
+
 fn json_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
-        JsonRejection::JsonDataError(e) => {
-            let text = e.body_text();
-            if text.contains("unknown field") {
-                AppError::bad_request("unknown_field", format!("Okänt fält i begäran: {}", field_hint(&text)))
-            } else if text.contains("missing field") {
-                AppError::bad_request("missing_field", format!("Ett obligatoriskt fält saknas: {}", field_hint(&text)))
-            } else {
-                AppError::bad_request("invalid_body", format!("Ett fält har fel typ eller värde: {}", field_hint(&text)))
-            }
-        }
+        JsonRejection::JsonDataError(e) => data_rejection(&e.body_text()),
         JsonRejection::JsonSyntaxError(_) => {
             AppError::bad_request("malformed_json", "Begäran är inte giltig JSON.")
         }
@@ -44,10 +82,15 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "unsupported_media_type",
             "Begäran måste skickas som JSON (Content-Type: application/json).",
         ),
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             AppError::PayloadTooLarge
         }
-        other => AppError::bad_request("invalid_body", format!("Begäran kunde inte läsas ({}).", other.status())),
+        other => AppError::bad_request(
+            "invalid_body",
+            format!("Begäran kunde inte läsas ({}).", other.status()),
+        ),
     }
 }
 

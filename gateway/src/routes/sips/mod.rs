@@ -1,0 +1,456 @@
+//! `/sips`: starting a plan, every command of its lifecycle, and reading it as the caller's unit
+//! may see it.
+//!
+//! Each command has its own route (`POST /sips/{id}/record-consent`, …) so that the OpenAPI
+//! document describes each body; any other segment is `404 unknown_command`. Every command runs
+//! through [`crate::pipeline`]; the domain's `decide` says who exactly may do what.
+//!
+//! A unit only ever sees plans it takes part in: for any other plan the answer is the same 404
+//! as for a plan that does not exist, so existence is never revealed.
+
+pub mod dto;
+
+use crate::access_log;
+use crate::auth::Caller;
+use crate::error::{problem_response, AppError, Problem};
+use crate::pipeline::{
+    self, Command, ExecOptions, PersonAggregate, SipAggregate, UnitAggregate, WriteMeta,
+    WriteResponse,
+};
+use crate::state::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::context::Role;
+use domain::ids::{PersonId, SipId, UnitId};
+use domain::sip::{self as dsip, SipCommand, SipFacts, SipState};
+use dto::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use ulid::Ulid;
+use utoipa::OpenApi;
+
+/// The header that tells where the store stood when a read was answered.
+pub const POSITION_HEADER: &str = "x-samplan-position";
+
+/// Generates one handler per command and the list of them for the router and the OpenAPI
+/// document, so a command cannot be routed without being documented or the other way round.
+macro_rules! sip_commands {
+    ($($handler:ident: $dto:ident => $path:literal, $summary:literal;)+) => {
+        $(
+            #[doc = $summary]
+            #[utoipa::path(
+                post,
+                path = $path,
+                tag = "sips",
+                request_body = $dto,
+                params(
+                    ("id" = String, Path, description = "The plan's id (ULID)"),
+                    ("Idempotency-Key" = Option<String>, Header,
+                        description = "At most 64 characters; a retry with the same key and body is answered from the first time and appends nothing"),
+                    ("If-Match" = Option<String>, Header,
+                        description = "The version the client read, e.g. \"7\"; 409 version_conflict when the plan moved on"),
+                ),
+                responses(
+                    (status = 200, description = "The command was recorded", body = WriteResponse),
+                    (status = 400, description = "Malformed JSON, unknown field, wrong type or bad header", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The caller's role, unit or person may not (e.g. not_coordinator)", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "No such plan, or the caller's unit takes no part in it", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "version_conflict, or the plan's state forbids it (e.g. plan_closed, consent_missing)", body = Problem, content_type = "application/problem+json"),
+                    (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "Breaks a domain rule, or idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+                ),
+                security(("bearer" = []))
+            )]
+            async fn $handler(
+                State(state): State<AppState>,
+                caller: Caller,
+                Path(id): Path<String>,
+                headers: HeaderMap,
+                command: Command<$dto>,
+            ) -> Result<Json<WriteResponse>, AppError> {
+                let Command { body, meta } = command;
+                run_command(&state, &caller, &id, &headers, &meta, body).await
+            }
+        )+
+
+        /// Routes of every SIP command.
+        fn command_routes() -> Router<AppState> {
+            Router::new()
+                $(.route(
+                    &format!("/sips/{{id}}/{}", <$dto as IntoSipCommand>::SEGMENT),
+                    post($handler),
+                ))+
+        }
+
+        /// The OpenAPI description of the SIP routes.
+        #[derive(OpenApi)]
+        #[openapi(
+            paths(identify_need, get_sip, $($handler),+),
+            components(schemas(
+                WriteResponse, Problem, SipResponse, IdentifyNeedRequest, NeedContext,
+                ConsentGiver, FixedCareContact, Recipient, Representative, Attendee, Responsible,
+                InterventionFollowUp, GoalFollowUp, ChangeCoordinatorRequest,
+                $($dto),+
+            )),
+            tags((name = "sips", description = "SIP — samordnad individuell plan: start, lifecycle commands, the plan as a unit sees it"))
+        )]
+        pub struct ApiDoc;
+
+        #[cfg(test)]
+        const DOCUMENTED_PATHS: &[&str] = &[$($path),+];
+    };
+}
+
+sip_commands! {
+    record_consent: RecordConsentRequest => "/api/v1/sips/{id}/record-consent", "Samtycke: consent was given (RecordConsent → ConsentGiven).";
+    decline_consent: DeclineConsentRequest => "/api/v1/sips/{id}/decline-consent", "Consent was declined (DeclineConsent → ConsentDeclined).";
+    withdraw_consent: WithdrawConsentRequest => "/api/v1/sips/{id}/withdraw-consent", "Consent was withdrawn (WithdrawConsent → ConsentWithdrawn).";
+    create_plan_basis: CreatePlanBasisRequest => "/api/v1/sips/{id}/create-plan-basis", "SIP-underlag; the caller becomes coordinator (CreatePlanBasis → PlanBasisCreated).";
+    change_coordinator: ChangeCoordinatorRequest => "/api/v1/sips/{id}/change-coordinator", "Hands the coordinator role on (ChangeCoordinator → CoordinatorChanged).";
+    document_mapping: DocumentMappingRequest => "/api/v1/sips/{id}/document-mapping", "Kartläggning under a heading (DocumentMapping → MappingDocumented).";
+    send_invitation: SendInvitationRequest => "/api/v1/sips/{id}/send-invitation", "Kallelse to a meeting or follow-up (SendInvitation → InvitationSent).";
+    respond_to_invitation: RespondToInvitationRequest => "/api/v1/sips/{id}/respond-to-invitation", "The invited unit appoints its representative (RespondToInvitation → RepresentativeAppointed).";
+    cancel_invitation: CancelInvitationRequest => "/api/v1/sips/{id}/cancel-invitation", "Cancels an invitation (CancelInvitation → InvitationCancelled).";
+    reschedule_meeting: RescheduleMeetingRequest => "/api/v1/sips/{id}/reschedule-meeting", "Moves a meeting (RescheduleMeeting → MeetingRescheduled).";
+    record_meeting: RecordMeetingRequest => "/api/v1/sips/{id}/record-meeting", "The SIP meeting was held (RecordMeeting → MeetingHeld).";
+    document_main_goal: DocumentMainGoalRequest => "/api/v1/sips/{id}/document-main-goal", "Huvudmål (DocumentMainGoal → MainGoalDocumented).";
+    document_sub_goal: DocumentSubGoalRequest => "/api/v1/sips/{id}/document-sub-goal", "Delmål (DocumentSubGoal → SubGoalDocumented).";
+    document_intervention: DocumentInterventionRequest => "/api/v1/sips/{id}/document-intervention", "Insats (DocumentIntervention → InterventionDocumented).";
+    publish_contribution: PublishContributionRequest => "/api/v1/sips/{id}/publish-contribution", "Spara & dela ut: publishes the unit's drafts (PublishContribution → ContributionPublished).";
+    schedule_follow_up: ScheduleFollowUpRequest => "/api/v1/sips/{id}/schedule-follow-up", "Schedules the follow-up (ScheduleFollowUp → FollowUpScheduled).";
+    record_follow_up: RecordFollowUpRequest => "/api/v1/sips/{id}/record-follow-up", "Uppföljning (RecordFollowUp → FollowUpRecorded).";
+    close_plan: ClosePlanRequest => "/api/v1/sips/{id}/close-plan", "Avslut; afterwards the plan accepts no command (ClosePlan → SipClosed).";
+    record_discharge: RecordDischargeRequest => "/api/v1/sips/{id}/record-discharge", "When the patient is (planned to be) discharged from inpatient care (RecordDischarge).";
+}
+
+/// The SIP routes, mounted under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sips", post(identify_need))
+        .route("/sips/{id}", get(get_sip))
+        .merge(command_routes())
+        // Static segments win over this capture, so only unknown commands land here.
+        .route("/sips/{id}/{command}", post(unknown_command))
+}
+
+/// The request id the request-id layer set, kept as the events' correlation id.
+fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The unit a staff caller acts for; every SIP route is for staff.
+fn staff_unit(caller: &Caller) -> Result<UnitId, AppError> {
+    caller.require_role(Role::Staff)?;
+    Ok(caller.staff_unit()?.clone())
+}
+
+/// The plan named in the path; an id that is not a ULID names no plan.
+fn sip_id(id: &str) -> Result<SipId, AppError> {
+    SipId::parse(id).map_err(|_| AppError::NotFound)
+}
+
+/// Loads what the SIP rules need from other streams: the person and the named units.
+async fn load_facts(
+    state: &AppState,
+    person_id: Option<PersonId>,
+    units: impl IntoIterator<Item = UnitId>,
+) -> Result<SipFacts, AppError> {
+    let person = match person_id {
+        Some(id) => Some(
+            pipeline::load::<PersonAggregate>(state, &id.stream_id())
+                .await?
+                .0,
+        ),
+        None => None,
+    };
+    let mut loaded = BTreeMap::new();
+    for unit in units {
+        if loaded.contains_key(&unit) {
+            continue;
+        }
+        let (unit_state, _) = pipeline::load::<UnitAggregate>(state, &unit.stream_id()).await?;
+        loaded.insert(unit, unit_state);
+    }
+    Ok(SipFacts {
+        person,
+        units: loaded,
+    })
+}
+
+/// `POST /sips` — IdentifyNeed: starts a plan for a registered person.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sips",
+    tag = "sips",
+    request_body = IdentifyNeedRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "At most 64 characters; a retry with the same key and body gets the same plan id and creates nothing"),
+    ),
+    responses(
+        (status = 201, description = "The plan was started; `id` is the new SIP id", body = WriteResponse),
+        (status = 400, description = "Malformed JSON, unknown field or wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "person_not_found", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The person's state forbids a plan (protected identity, deceased, moved out)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Breaks a rule (known_since in the future, track without discharge…) or idempotency_key_reused", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn identify_need(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    command: Command<IdentifyNeedRequest>,
+) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
+    let unit = staff_unit(&caller)?;
+    let Command { body, meta } = command;
+    // The new plan's id is drawn here, at the edge; a replayed request gets the first id back
+    // from the pipeline.
+    let sip_id = SipId::from_ulid(Ulid::generate());
+    let need = body.into_command(sip_id)?;
+    let facts = load_facts(&state, Some(need.person_id), [unit]).await?;
+    let cmd = SipCommand::IdentifyNeed(need);
+    let response = pipeline::execute_with::<SipAggregate>(
+        &state,
+        &caller,
+        &meta,
+        ExecOptions {
+            command: Some(cmd.name()),
+            correlation_id: request_id(&headers),
+        },
+        &sip_id.stream_id(),
+        &sip_id.to_string(),
+        |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Runs one lifecycle command on an existing plan.
+async fn run_command<D: IntoSipCommand>(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    headers: &HeaderMap,
+    meta: &WriteMeta,
+    body: D,
+) -> Result<Json<WriteResponse>, AppError> {
+    let unit = staff_unit(caller)?;
+    let sip_id = sip_id(id)?;
+    let cmd = body.into_command()?;
+    let stream_id = sip_id.stream_id();
+    // Visibility first, on the current state: a unit outside the plan learns nothing about it,
+    // not even whether it exists. Participation never shrinks, so a later reload inside the
+    // pipeline cannot make this check wrong. An invited unit participates from the invitation
+    // on, which is what lets it respond.
+    let (sip, _) = pipeline::load::<SipAggregate>(state, &stream_id).await?;
+    if !sip.exists() || !(sip.participates(&unit) || may_take_part(&sip, &cmd, &unit)) {
+        return Err(AppError::NotFound);
+    }
+    let mut units = cmd.referenced_units();
+    units.push(unit);
+    let facts = load_facts(state, sip.person_id(), units).await?;
+    let response = pipeline::execute_with::<SipAggregate>(
+        state,
+        caller,
+        meta,
+        ExecOptions {
+            command: Some(cmd.name()),
+            correlation_id: request_id(headers),
+        },
+        &stream_id,
+        &sip_id.to_string(),
+        |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// The one way into a plan besides taking part already: a unit the person's consent names may
+/// create the plan basis (and so become coordinator), as the domain allows.
+fn may_take_part(sip: &SipState, cmd: &SipCommand, unit: &UnitId) -> bool {
+    matches!(cmd, SipCommand::CreatePlanBasis(_))
+        && sip.consents.iter().any(|c| c.actors.contains(unit))
+}
+
+/// Any `POST /sips/{id}/{command}` that names no command: 404 with its own code, so a client
+/// can tell a typo in the command from a plan it may not see.
+async fn unknown_command(Path((_, command)): Path<(String, String)>) -> Response {
+    let code = "unknown_command";
+    problem_response(&Problem {
+        kind: format!("urn:samplan:problem:{code}"),
+        title: "Hittades inte".into(),
+        status: StatusCode::NOT_FOUND.as_u16(),
+        detail: format!(
+            "Kommandot \u{201d}{}\u{201d} finns inte för en SIP.",
+            command.chars().take(64).collect::<String>()
+        ),
+        code: code.into(),
+        current_version: None,
+    })
+}
+
+/// `GET /sips/{id}`: the plan as the caller's unit may see it, with the version to send back as
+/// `If-Match`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SipResponse {
+    /// The plan's version (the number of its events).
+    pub version: i64,
+    /// The plan: published content, the unit's own drafts, state and deadlines.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub view: dsip::SipView,
+}
+
+/// `GET /sips/{id}` — the plan as the caller's unit may see it; the read is logged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sips/{id}",
+    tag = "sips",
+    params(
+        ("id" = String, Path, description = "The plan's id (ULID)"),
+        ("min_position" = Option<i64>, Query,
+            description = "Wait (up to 5 s) until the store has reached this position, to read one's own write"),
+    ),
+    responses(
+        (status = 200, description = "The plan as the caller's unit may see it", body = SipResponse,
+            headers(("X-Samplan-Position" = i64, description = "The store's position when the plan was read"))),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan, or the caller's unit takes no part in it", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_sip(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let unit = staff_unit(&caller)?;
+    let sip_id = sip_id(&id)?;
+    let min_position = min_position(query.as_deref())?;
+    let head = wait_for_position(&state, min_position).await?;
+    let loaded = pipeline::load_full::<SipAggregate>(&state, &sip_id.stream_id()).await?;
+    let mut sip: SipState = loaded.state;
+    let person_id = match sip.person_id() {
+        Some(person_id) if sip.participates(&unit) => person_id,
+        _ => return Err(AppError::NotFound),
+    };
+    // The view shows what the person's status obliges (close on protected identity, death…).
+    let (person, _) = pipeline::load::<PersonAggregate>(&state, &person_id.stream_id()).await?;
+    sip.observe_person(&person);
+    access_log::record(
+        &state,
+        &caller,
+        &person_id,
+        access_log::action::READ_SIP,
+        Some(&sip_id),
+    )
+    .await?;
+    // Plans are not tied to a municipality yet, so the deployment's profile applies.
+    let policy = state.policy.for_municipality(None);
+    let view = dsip::view_for_unit(&sip, &unit, policy, state.clock.now());
+    let mut response = Json(SipResponse {
+        version: loaded.version,
+        view,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static(POSITION_HEADER),
+        HeaderValue::from(head.max(loaded.position)),
+    );
+    Ok(response)
+}
+
+/// Reads `min_position` from the query string; other parameters are ignored.
+fn min_position(query: Option<&str>) -> Result<Option<i64>, AppError> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("min_position=") {
+            return value.parse::<i64>().map(Some).map_err(|_| {
+                AppError::bad_request(
+                    "invalid_query",
+                    "min_position ska vara ett heltal (en position från ett tidigare svar).",
+                )
+            });
+        }
+    }
+    Ok(None)
+}
+
+/// The plan is read straight from its stream, so it is current as soon as the store has
+/// reached `min_position`; waits for that (bounded by `limits.wait_ms_max`) and returns the
+/// store's head position. After the wait the plan is answered as it stands; the position
+/// header tells the client how far the store had come.
+async fn wait_for_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_ms_max);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let head = state.store.head_position().await?;
+        let reached = min_position.is_none_or(|min| head >= min);
+        if reached || tokio::time::Instant::now() >= deadline {
+            return Ok(head);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_of_the_api_is_documented() {
+        let doc = ApiDoc::openapi();
+        for path in DOCUMENTED_PATHS {
+            assert!(doc.paths.paths.contains_key(*path), "{path} not in ApiDoc");
+        }
+        for command in [
+            "record-consent",
+            "decline-consent",
+            "withdraw-consent",
+            "create-plan-basis",
+            "change-coordinator",
+            "document-mapping",
+            "send-invitation",
+            "respond-to-invitation",
+            "cancel-invitation",
+            "reschedule-meeting",
+            "record-meeting",
+            "document-main-goal",
+            "document-sub-goal",
+            "document-intervention",
+            "publish-contribution",
+            "schedule-follow-up",
+            "record-follow-up",
+            "close-plan",
+        ] {
+            let path = format!("/api/v1/sips/{{id}}/{command}");
+            assert!(doc.paths.paths.contains_key(&path), "{path} missing");
+        }
+    }
+
+    #[test]
+    fn min_position_is_read_from_the_query() {
+        assert_eq!(min_position(None).ok(), Some(None));
+        assert_eq!(
+            min_position(Some("a=1&min_position=42")).ok(),
+            Some(Some(42))
+        );
+        assert!(min_position(Some("min_position=x")).is_err());
+    }
+}
