@@ -1,0 +1,945 @@
+//! One block per row of DESIGN.md's lifecycle table: the command succeeds for who may, and is
+//! refused with its code for who may not and in states that forbid it.
+
+use chrono::Duration;
+use domain::context::StaffRef;
+use domain::sip::*;
+use domain::{DomainError, ErrorKind};
+
+use crate::support::*;
+
+fn nurse_ref() -> StaffRef {
+    StaffRef {
+        staff_id: staff(NURSE),
+        name: format!("Namn {NURSE}"),
+        unit_id: unit(VC),
+    }
+}
+
+// ---------------------------------------------------------------- 1 IdentifyNeed
+
+#[test]
+fn identify_need_by_any_staff_starts_the_plan_with_known_since_defaulting_to_now() {
+    let story = Story::new(adult());
+    let state = given(&story)
+        .when(identify_need(outpatient()), Who::Nurse.at(t0()))
+        .then_events(vec![SipEvent::NeedIdentified {
+            sip_id: sip_id(),
+            person_id: person_id(),
+            identified_by: IdentifiedBy::Staff,
+            reason: "Behöver samordnade insatser från vårdcentral och hemtjänst".to_string(),
+            known_since: t0(),
+            context: outpatient(),
+            recorded_by: nurse_ref(),
+            recorded_at: t0(),
+        }]);
+    assert!(state.participates(&unit(VC)));
+    assert!(!state.participates(&unit(HT)));
+    // Staff at any unit may notice a need.
+    given(&story)
+        .when(identify_need(outpatient()), Who::Outsider.at(t0()))
+        .then_ok();
+}
+
+#[test]
+fn identify_need_is_refused_for_non_staff_twice_and_with_known_since_in_the_future() {
+    let story = Story::new(adult());
+    given(&story)
+        .when(identify_need(outpatient()), Who::Citizen.at(t0()))
+        .then_code("role_not_allowed");
+    given(&Story::need_identified())
+        .when(identify_need(outpatient()), Who::Nurse.at(t0()))
+        .then_error(DomainError::SipAlreadyExists);
+    let mut cmd = identify_need(outpatient());
+    if let SipCommand::IdentifyNeed(c) = &mut cmd {
+        c.known_since = Some(t0() + Duration::minutes(5));
+    }
+    given(&story)
+        .when(cmd.clone(), Who::Nurse.at(t0()))
+        .then_error(DomainError::KnownSinceInFuture);
+    // A need known since last week keeps that time: deadlines count from it.
+    if let SipCommand::IdentifyNeed(c) = &mut cmd {
+        c.known_since = Some(t0() - Duration::days(7));
+    }
+    let (_, state) = given(&story).when(cmd, Who::Nurse.at(t0())).then_ok();
+    assert_eq!(
+        state.need.map(|n| n.known_since),
+        Some(t0() - Duration::days(7))
+    );
+}
+
+#[test]
+fn identify_need_is_refused_for_unknown_deceased_or_protected_persons_and_bad_context() {
+    let story = Story::new(adult());
+    given(&story)
+        .with_facts(SipFacts {
+            person: None,
+            units: units(),
+        })
+        .when(identify_need(outpatient()), Who::Nurse.at(t0()))
+        .then_error(DomainError::PersonNotFound);
+    let protected = person_with(
+        "19460812-1234",
+        &[domain::person::PersonCommand::MarkProtectedIdentity],
+    );
+    given(&story)
+        .with_facts(facts_for(protected))
+        .when(identify_need(outpatient()), Who::Nurse.at(t0()))
+        .then_error(DomainError::ProtectedIdentity);
+    let deceased = person_with(
+        "19460812-1234",
+        &[domain::person::PersonCommand::RegisterDeath(
+            domain::person::RegisterDeath {
+                died_on: date(2026, 1, 10),
+            },
+        )],
+    );
+    given(&story)
+        .with_facts(facts_for(deceased))
+        .when(identify_need(outpatient()), Who::Nurse.at(t0()))
+        .then_error(DomainError::PersonDeceased);
+    let mut ctx = outpatient();
+    ctx.track = Some(domain::policy::Track::Red);
+    given(&story)
+        .when(identify_need(ctx), Who::Nurse.at(t0()))
+        .then_error(DomainError::TrackWithoutDischarge);
+}
+
+// ---------------------------------------------------------------- 1 RecordConsent
+
+#[test]
+fn record_consent_by_staff_of_a_participating_unit() {
+    let story = Story::need_identified();
+    given(&story)
+        .when(consent(&[VC, HT, FK, HT]), Who::Nurse.at(t0()))
+        .then_events(vec![SipEvent::ConsentGiven {
+            given_by: ConsentGiver::Person,
+            actors: vec![unit(FK), unit(HT), unit(VC)],
+            topics: vec!["Stöd i hemmet".to_string(), "Läkemedel".to_string()],
+            valid_until: date(2026, 12, 31),
+            guardians_required: Vec::new(),
+            recorded_by: nurse_ref(),
+            recorded_at: t0(),
+        }]);
+    given(&story)
+        .when(consent(&[VC]), Who::Outsider.at(t0()))
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    given(&Story::closed())
+        .when(consent(&[VC]), Who::Nurse.at(t0()))
+        .then_error(DomainError::PlanClosed);
+    given(&Story::new(adult()))
+        .when(consent(&[VC]), Who::Nurse.at(t0()))
+        .then_error(DomainError::SipNotFound);
+}
+
+#[test]
+fn record_consent_checks_validity_actors_topics_and_who_gives_it() {
+    let story = Story::need_identified();
+    let mut past = consent(&[VC]);
+    if let SipCommand::RecordConsent(c) = &mut past {
+        c.valid_until = date(2026, 3, 1);
+    }
+    given(&story)
+        .when(past, Who::Nurse.at(t0()))
+        .then_code("date_in_past");
+    given(&story)
+        .when(consent(&[]), Who::Nurse.at(t0()))
+        .then_error(DomainError::FieldMissing("actors"));
+    given(&story)
+        .when(consent(&["okand-enhet"]), Who::Nurse.at(t0()))
+        .then_error(DomainError::UnknownUnit(unit("okand-enhet")));
+    let mut no_topics = consent(&[VC]);
+    if let SipCommand::RecordConsent(c) = &mut no_topics {
+        c.topics = vec!["  ".to_string()];
+    }
+    given(&story)
+        .when(no_topics, Who::Nurse.at(t0()))
+        .then_error(DomainError::FieldMissing("topics"));
+    // An adult has no guardians giving consent.
+    given(&story)
+        .when(
+            consent_by(
+                ConsentGiver::Guardian {
+                    relative_id: "daughter".to_string(),
+                },
+                &[VC],
+            ),
+            Who::Nurse.at(t0()),
+        )
+        .then_error(DomainError::GuardianConsentForAdult);
+    // A representative only with the person's acceptance.
+    let rep = ConsentGiver::Representative {
+        relative_id: "daughter".to_string(),
+    };
+    given(&story)
+        .when(consent_by(rep.clone(), &[VC]), Who::Nurse.at(t0()))
+        .then_error(DomainError::RepresentativeNotAccepted);
+    let mut accepted = consent_by(rep, &[VC]);
+    if let SipCommand::RecordConsent(c) = &mut accepted {
+        c.person_accepted_representative = true;
+    }
+    given(&story)
+        .when(accepted, Who::Nurse.at(t0()))
+        .then_ok();
+    given(&story)
+        .when(
+            consent_by(
+                ConsentGiver::Representative {
+                    relative_id: "nobody".to_string(),
+                },
+                &[VC],
+            ),
+            Who::Nurse.at(t0()),
+        )
+        .then_error(DomainError::UnknownRelative("nobody".to_string()));
+}
+
+// ---------------------------------------------------------------- 1 DeclineConsent
+
+#[test]
+fn decline_consent_by_participating_staff_before_consent_is_given() {
+    let story = Story::need_identified();
+    let cmd = SipCommand::DeclineConsent(DeclineConsent {
+        declined_by: ConsentGiver::Person,
+        note: Some("Vill inte ha SIP just nu".to_string()),
+    });
+    let (events, state) = given(&story)
+        .when(cmd.clone(), Who::Nurse.at(t0()))
+        .then_ok();
+    assert_eq!(types(&events), ["ConsentDeclined"]);
+    assert_eq!(state.phase(), SipPhase::ConsentDeclined);
+    given(&story)
+        .when(cmd.clone(), Who::Outsider.at(t0()))
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    given(&Story::consented())
+        .when(cmd.clone(), Who::Nurse.at(t0()))
+        .then_error(DomainError::ConsentAlreadyGiven);
+    // No SIP can be held: the basis needs consent.
+    let declined = Story::need_identified().run(Who::Nurse, cmd);
+    given(&declined)
+        .when(create_basis(), Who::Nurse.at(t0()))
+        .then_error(DomainError::ConsentMissing);
+    // The person may change their mind after a dialogue (Stockholm 003).
+    let (_, state) = given(&declined)
+        .when(consent(&[VC, HT]), Who::Nurse.at(t0()))
+        .then_ok();
+    assert_eq!(state.phase(), SipPhase::AwaitingPlanBasis);
+}
+
+// ---------------------------------------------------------------- 1 WithdrawConsent
+
+#[test]
+fn withdraw_consent_by_participating_staff_leaves_only_closing() {
+    let cmd = SipCommand::WithdrawConsent(WithdrawConsent {
+        withdrawn_by: ConsentGiver::Person,
+        note: None,
+    });
+    given(&Story::need_identified())
+        .when(cmd.clone(), Who::Nurse.at(t0()))
+        .then_error(DomainError::ConsentMissing);
+    given(&Story::with_basis())
+        .when(cmd.clone(), Who::Outsider.at(t0()))
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    let withdrawn = Story::invited().run(Who::HomeCare, cmd);
+    assert_eq!(withdrawn.state().phase(), SipPhase::ConsentWithdrawn);
+    given(&withdrawn)
+        .when(
+            invite("inv-2", meeting_time(), vec![unit_recipient(HT)]),
+            Who::Nurse.at(withdrawn.now),
+        )
+        .then_error(DomainError::ConsentWithdrawn);
+    given(&withdrawn)
+        .when(consent(&[VC]), Who::Nurse.at(withdrawn.now))
+        .then_error(DomainError::ConsentWithdrawn);
+    // Closing is the coordinator's, even now, and never automatic.
+    given(&withdrawn)
+        .when(close(CloseReason::ConsentWithdrawn), Who::HomeCare.at(withdrawn.now))
+        .then_error(DomainError::NotCoordinator);
+    let (_, state) = given(&withdrawn)
+        .when(close(CloseReason::ConsentWithdrawn), Who::Nurse.at(withdrawn.now))
+        .then_ok();
+    assert!(state.is_closed());
+}
+
+// ---------------------------------------------------------------- 2 CreatePlanBasis
+
+#[test]
+fn create_plan_basis_by_staff_with_valid_consent_makes_them_coordinator() {
+    let story = Story::consented();
+    let (events, state) = given(&story)
+        .when(create_basis(), Who::Nurse.at(story.now))
+        .then_ok();
+    assert!(matches!(&events[..], [SipEvent::PlanBasisCreated { coordinator, .. }] if *coordinator == nurse_ref()));
+    assert_eq!(state.coordinator(), Some(&nurse_ref()));
+    // Hemtjänsten is covered by the consent, so its staff may create the basis too.
+    let (_, state) = given(&story)
+        .when(create_basis(), Who::HomeCare.at(story.now))
+        .then_ok();
+    assert_eq!(
+        state.coordinator().map(|c| c.unit_id.clone()),
+        Some(unit(HT))
+    );
+    // Psychiatry neither takes part nor is covered.
+    given(&story)
+        .when(create_basis(), Who::Psychiatrist.at(story.now))
+        .then_error(DomainError::UnitNotParticipating(unit(PSY)));
+}
+
+#[test]
+fn create_plan_basis_is_refused_without_valid_consent_or_twice() {
+    given(&Story::need_identified())
+        .when(create_basis(), Who::Nurse.at(t0()))
+        .then_error(DomainError::ConsentMissing);
+    let story = Story::consented();
+    let next_year = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 1, 1, 12, 0, 0)
+        .single()
+        .expect("valid");
+    given(&story)
+        .when(create_basis(), Who::Nurse.at(next_year))
+        .then_error(DomainError::ConsentExpired);
+    given(&Story::with_basis())
+        .when(create_basis(), Who::Nurse.at(t0()))
+        .then_error(DomainError::PlanBasisExists);
+}
+
+// ---------------------------------------------------------------- 2 ChangeCoordinator
+
+fn change_to(staff_id: &str, unit_id: &str) -> SipCommand {
+    SipCommand::ChangeCoordinator(ChangeCoordinator {
+        staff_id: staff(staff_id),
+        name: "Biståndshandläggare Lena".to_string(),
+        unit_id: unit(unit_id),
+        reason: Some("Kommunen tar över samordningen".to_string()),
+    })
+}
+
+#[test]
+fn change_coordinator_only_by_the_coordinator() {
+    let story = Story::with_basis();
+    let changed = story.clone().run(Who::Nurse, change_to(HOME_CARE, HT));
+    let state = changed.state();
+    assert_eq!(
+        state.coordinator().map(|c| c.staff_id.clone()),
+        Some(staff(HOME_CARE))
+    );
+    assert_eq!(state.former_coordinators, vec![nurse_ref()]);
+    // The old coordinator no longer may; the new one may.
+    let mapping = SipCommand::DocumentMapping(DocumentMapping {
+        mapping_id: "m1".to_string(),
+        heading: "housing".to_string(),
+        text: "Bor ensam i lägenhet".to_string(),
+    });
+    given(&changed)
+        .when(mapping.clone(), Who::Nurse.at(changed.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&changed)
+        .when(mapping, Who::HomeCare.at(changed.now))
+        .then_ok();
+    given(&story)
+        .when(change_to(HOME_CARE, HT), Who::Colleague.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&Story::consented())
+        .when(change_to(HOME_CARE, HT), Who::Nurse.at(t0()))
+        .then_error(DomainError::PlanBasisMissing);
+    given(&story)
+        .when(change_to("SE-FK-1", FK), Who::Nurse.at(story.now))
+        .then_error(DomainError::CoordinatorUnitWithoutSamplan(unit(FK)));
+    given(&story)
+        .when(change_to(NURSE, VC), Who::Nurse.at(story.now))
+        .then_error(DomainError::SameCoordinator);
+}
+
+// ---------------------------------------------------------------- 2 DocumentMapping
+
+#[test]
+fn document_mapping_only_by_the_coordinator_under_a_fixed_heading() {
+    let story = Story::with_basis();
+    let cmd = |heading: &str| {
+        SipCommand::DocumentMapping(DocumentMapping {
+            mapping_id: "m1".to_string(),
+            heading: heading.to_string(),
+            text: "Behöver hjälp med inköp".to_string(),
+        })
+    };
+    let (events, _) = given(&story)
+        .when(cmd("daily_living"), Who::Nurse.at(story.now))
+        .then_ok();
+    assert!(matches!(&events[..], [SipEvent::MappingDocumented { heading, .. }] if *heading == domain::heading::Heading::DailyLiving));
+    given(&story)
+        .when(cmd("daily_living"), Who::Colleague.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&story)
+        .when(cmd("astrologi"), Who::Nurse.at(story.now))
+        .then_code("unknown_heading");
+    given(&Story::consented())
+        .when(cmd("daily_living"), Who::Nurse.at(t0()))
+        .then_error(DomainError::PlanBasisMissing);
+}
+
+// ---------------------------------------------------------------- 3 SendInvitation
+
+#[test]
+fn send_invitation_by_the_coordinator_says_who_gets_a_letter() {
+    let story = Story::with_basis();
+    let (events, state) = given(&story)
+        .when(
+            invite(
+                "inv-1",
+                meeting_time(),
+                vec![
+                    unit_recipient(HT),
+                    unit_recipient(FK),
+                    Recipient::Person,
+                    Recipient::Relative {
+                        relative_id: "daughter".to_string(),
+                    },
+                ],
+            ),
+            Who::Nurse.at(story.now),
+        )
+        .then_ok();
+    let SipEvent::InvitationSent { recipients, .. } = &events[0] else {
+        panic!("expected InvitationSent, got {:?}", types(&events));
+    };
+    let deliveries: Vec<(Recipient, Delivery, Option<String>)> = recipients
+        .iter()
+        .map(|r| (r.recipient.clone(), r.delivery, r.address.clone()))
+        .collect();
+    assert_eq!(
+        deliveries,
+        vec![
+            (unit_recipient(HT), Delivery::Digital, None),
+            (
+                unit_recipient(FK),
+                Delivery::Letter,
+                Some("Försäkringskassan Luleå, Storgatan 1, 953 31 Haparanda".to_string())
+            ),
+            (
+                Recipient::Person,
+                Delivery::Letter,
+                Some("Storgatan 2, 953 31 Haparanda".to_string())
+            ),
+            (
+                Recipient::Relative {
+                    relative_id: "daughter".to_string()
+                },
+                Delivery::Letter,
+                Some("Köpmansgatan 3, 972 31 Luleå".to_string())
+            ),
+        ]
+    );
+    assert!(state.participates(&unit(HT)));
+    assert!(state.participates(&unit(FK)));
+    assert_eq!(state.phase(), SipPhase::Invited);
+}
+
+#[test]
+fn send_invitation_is_refused_for_others_outside_consent_and_in_the_wrong_state() {
+    let story = Story::with_basis();
+    let ok = || invite("inv-1", meeting_time(), vec![unit_recipient(HT)]);
+    given(&story)
+        .when(ok(), Who::Colleague.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&Story::consented())
+        .when(ok(), Who::Nurse.at(t0()))
+        .then_error(DomainError::PlanBasisMissing);
+    // Psychiatry is not named in the consent.
+    given(&story)
+        .when(
+            invite(
+                "inv-1",
+                meeting_time(),
+                vec![unit_recipient(HT), unit_recipient(PSY)],
+            ),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::ActorNotCoveredByConsent(unit(PSY)));
+    given(&story)
+        .when(
+            invite("inv-1", t0() - Duration::hours(1), vec![unit_recipient(HT)]),
+            Who::Nurse.at(story.now),
+        )
+        .then_code("date_in_past");
+    given(&story)
+        .when(
+            invite("inv-1", meeting_time(), Vec::new()),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::NoRecipients);
+    let mut follow_up = ok();
+    if let SipCommand::SendInvitation(c) = &mut follow_up {
+        c.purpose = InvitationPurpose::FollowUp;
+    }
+    given(&story)
+        .when(follow_up, Who::Nurse.at(story.now))
+        .then_error(DomainError::MeetingNotHeld);
+    given(&Story::invited())
+        .when(ok(), Who::Nurse.at(story.now))
+        .then_error(DomainError::IdAlreadyUsed("inv-1".to_string()));
+}
+
+// ---------------------------------------------------------------- 3 RespondToInvitation
+
+fn respond(invitation_id: &str) -> SipCommand {
+    SipCommand::RespondToInvitation(RespondToInvitation {
+        invitation_id: invitation_id.to_string(),
+        representative: Representative {
+            name: "Undersköterska Maja".to_string(),
+            staff_id: None,
+            profession: Some("undersköterska".to_string()),
+            phone: Some("0922-200 10".to_string()),
+        },
+    })
+}
+
+#[test]
+fn respond_to_invitation_by_the_invited_unit_appoints_its_representative() {
+    let story = Story::invited();
+    let (events, state) = given(&story)
+        .when(respond("inv-1"), Who::HomeCare.at(story.now))
+        .then_ok();
+    assert_eq!(types(&events), ["RepresentativeAppointed"]);
+    assert!(state.invitations["inv-1"]
+        .representatives
+        .contains_key(&unit(HT)));
+    given(&story)
+        .when(respond("inv-1"), Who::Psychiatrist.at(story.now))
+        .then_error(DomainError::NotInvited(unit(PSY)));
+    given(&story)
+        .when(respond("inv-9"), Who::HomeCare.at(story.now))
+        .then_error(DomainError::InvitationNotFound("inv-9".to_string()));
+    let cancelled = story.clone().run(Who::Nurse, cancel("inv-1"));
+    given(&cancelled)
+        .when(respond("inv-1"), Who::HomeCare.at(story.now))
+        .then_error(DomainError::InvitationNotActive);
+}
+
+// ---------------------------------------------------------------- 3 Cancel / Reschedule
+
+fn cancel(invitation_id: &str) -> SipCommand {
+    SipCommand::CancelInvitation(CancelInvitation {
+        invitation_id: invitation_id.to_string(),
+        reason: Some("Den enskilde är sjuk".to_string()),
+    })
+}
+
+fn reschedule(invitation_id: &str, days: i64) -> SipCommand {
+    SipCommand::RescheduleMeeting(RescheduleMeeting {
+        invitation_id: invitation_id.to_string(),
+        scheduled_at: meeting_time() + Duration::days(days),
+        form: Some(MeetingForm::Video),
+        place: None,
+        reason: Some("Krockar med sjukhusbesök".to_string()),
+    })
+}
+
+#[test]
+fn cancel_and_reschedule_only_by_the_coordinator_and_only_active_invitations() {
+    let story = Story::invited();
+    let (_, state) = given(&story)
+        .when(reschedule("inv-1", 2), Who::Nurse.at(story.now))
+        .then_ok();
+    let inv = &state.invitations["inv-1"];
+    assert_eq!(inv.scheduled_at, meeting_time() + Duration::days(2));
+    assert_eq!(inv.form, MeetingForm::Video);
+    assert_eq!(inv.place.as_deref(), Some("Vårdcentralen, rum 3"));
+    given(&story)
+        .when(reschedule("inv-1", 2), Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&story)
+        .when(cancel("inv-1"), Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    let cancelled = story.run(Who::Nurse, cancel("inv-1"));
+    assert_eq!(cancelled.state().phase(), SipPhase::Preparing);
+    given(&cancelled)
+        .when(reschedule("inv-1", 2), Who::Nurse.at(cancelled.now))
+        .then_error(DomainError::InvitationNotActive);
+    given(&cancelled)
+        .when(cancel("inv-1"), Who::Nurse.at(cancelled.now))
+        .then_error(DomainError::InvitationNotActive);
+}
+
+// ---------------------------------------------------------------- 4 RecordMeeting
+
+#[test]
+fn record_meeting_only_by_the_coordinator_with_distinct_roles_and_a_follow_up_date() {
+    let story = Story::invited();
+    let at = meeting_time() + Duration::hours(1);
+    let (events, state) = given(&story)
+        .when(record_meeting("inv-1", meeting_time()), Who::Nurse.at(at))
+        .then_ok();
+    assert_eq!(types(&events), ["MeetingHeld"]);
+    assert_eq!(state.phase(), SipPhase::MeetingHeld);
+    assert_eq!(state.next_follow_up_on, Some(date(2026, 6, 1)));
+    given(&story)
+        .when(record_meeting("inv-1", meeting_time()), Who::Colleague.at(at))
+        .then_error(DomainError::NotCoordinator);
+    given(&Story::with_basis())
+        .when(record_meeting("inv-1", meeting_time()), Who::Nurse.at(at))
+        .then_error(DomainError::InvitationNotFound("inv-1".to_string()));
+    let with = |f: &dyn Fn(&mut RecordMeeting)| {
+        let mut cmd = record_meeting("inv-1", meeting_time());
+        if let SipCommand::RecordMeeting(c) = &mut cmd {
+            f(c);
+        }
+        cmd
+    };
+    given(&story)
+        .when(
+            with(&|c| c.secretary = " karin sjöberg ".to_string()),
+            Who::Nurse.at(at),
+        )
+        .then_error(DomainError::ChairIsSecretary);
+    given(&story)
+        .when(with(&|c| c.follow_up_on = None), Who::Nurse.at(at))
+        .then_error(DomainError::FollowUpDateMissing);
+    given(&story)
+        .when(
+            with(&|c| c.follow_up_on = Some(date(2026, 3, 5))),
+            Who::Nurse.at(at),
+        )
+        .then_error(DomainError::FollowUpDateTooEarly);
+    given(&story)
+        .when(
+            record_meeting("inv-1", meeting_time()),
+            Who::Nurse.at(meeting_time() - Duration::hours(1)),
+        )
+        .then_code("date_in_future");
+    // The meeting may choose a new coordinator ("vem som fortsättningsvis är samordningsansvarig").
+    let (_, state) = given(&story)
+        .when(
+            with(&|c| {
+                c.new_coordinator = Some(ChangeCoordinator {
+                    staff_id: staff(HOME_CARE),
+                    name: "Biståndshandläggare Lena".to_string(),
+                    unit_id: unit(HT),
+                    reason: None,
+                })
+            }),
+            Who::Nurse.at(at),
+        )
+        .then_ok();
+    assert_eq!(
+        state.coordinator().map(|c| c.staff_id.clone()),
+        Some(staff(HOME_CARE))
+    );
+    assert_eq!(state.former_coordinators, vec![nurse_ref()]);
+}
+
+// ---------------------------------------------------------------- 5 DocumentMainGoal
+
+#[test]
+fn document_main_goal_only_by_the_coordinator_after_the_meeting() {
+    let cmd = SipCommand::DocumentMainGoal(DocumentMainGoal {
+        text: "Att kunna bo kvar hemma".to_string(),
+    });
+    let story = Story::meeting_held();
+    let (events, _) = given(&story)
+        .when(cmd.clone(), Who::Nurse.at(story.now))
+        .then_ok();
+    assert_eq!(types(&events), ["MainGoalDocumented"]);
+    given(&story)
+        .when(cmd.clone(), Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&Story::invited())
+        .when(cmd, Who::Nurse.at(story.now))
+        .then_error(DomainError::MeetingNotHeld);
+}
+
+// ---------------------------------------------------------------- 5 DocumentSubGoal
+
+#[test]
+fn document_sub_goal_each_actor_for_its_own_coordinator_for_person_and_external_actors() {
+    let story = Story::meeting_held();
+    let now = story.now;
+    // Each actor for its own.
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(HT)), Who::HomeCare.at(now))
+        .then_ok();
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(VC)), Who::HomeCare.at(now))
+        .then_error(DomainError::NotResponsibleActor);
+    // The coordinator for the person (egenvård) and for Försäkringskassan (no samplan) …
+    given(&story)
+        .when(sub_goal("g1", Responsible::Person), Who::Nurse.at(now))
+        .then_ok();
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(FK)), Who::Nurse.at(now))
+        .then_ok();
+    // … but not for an actor that documents itself, and nobody else for the person.
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(HT)), Who::Nurse.at(now))
+        .then_error(DomainError::NotResponsibleActor);
+    given(&story)
+        .when(sub_goal("g1", Responsible::Person), Who::HomeCare.at(now))
+        .then_error(DomainError::NotResponsibleActor);
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(FK)), Who::Colleague.at(now))
+        .then_error(DomainError::NotResponsibleActor);
+    let mut bad = sub_goal("g1", responsible_unit(HT));
+    if let SipCommand::DocumentSubGoal(c) = &mut bad {
+        c.heading = "nonsense".to_string();
+    }
+    given(&story)
+        .when(bad, Who::HomeCare.at(now))
+        .then_code("unknown_heading");
+    given(&Story::invited())
+        .when(sub_goal("g1", responsible_unit(HT)), Who::HomeCare.at(now))
+        .then_error(DomainError::MeetingNotHeld);
+    // Another unit's unpublished draft is not ours to change.
+    let drafted = story.run(Who::Nurse, sub_goal("g1", responsible_unit(FK)));
+    given(&drafted)
+        .when(sub_goal("g1", responsible_unit(HT)), Who::HomeCare.at(now))
+        .then_error(DomainError::NotAuthor);
+}
+
+// ---------------------------------------------------------------- 5 DocumentIntervention
+
+#[test]
+fn document_intervention_same_rules_and_needs_its_sub_goal_and_contact_details() {
+    let story = Story::meeting_held().run(Who::HomeCare, sub_goal("g1", responsible_unit(HT)));
+    let now = story.now;
+    given(&story)
+        .when(
+            intervention("i1", "g1", responsible_unit(HT)),
+            Who::HomeCare.at(now),
+        )
+        .then_ok();
+    given(&story)
+        .when(
+            intervention("i1", "g1", responsible_unit(HT)),
+            Who::Nurse.at(now),
+        )
+        .then_error(DomainError::NotResponsibleActor);
+    given(&story)
+        .when(
+            intervention("i1", "g1", responsible_unit(FK)),
+            Who::Nurse.at(now),
+        )
+        .then_ok();
+    given(&story)
+        .when(
+            intervention("i1", "nope", responsible_unit(HT)),
+            Who::HomeCare.at(now),
+        )
+        .then_error(DomainError::UnknownSubGoal("nope".to_string()));
+    let with = |f: &dyn Fn(&mut DocumentIntervention)| {
+        let mut cmd = intervention("i1", "g1", responsible_unit(HT));
+        if let SipCommand::DocumentIntervention(c) = &mut cmd {
+            f(c);
+        }
+        cmd
+    };
+    given(&story)
+        .when(with(&|c| c.contact = None), Who::HomeCare.at(now))
+        .then_error(DomainError::FieldMissing("contact"));
+    given(&story)
+        .when(
+            with(&|c| c.to = Some(date(2026, 3, 1))),
+            Who::HomeCare.at(now),
+        )
+        .then_error(DomainError::InvalidPeriod);
+}
+
+// ---------------------------------------------------------------- 5 PublishContribution
+
+#[test]
+fn publish_contribution_by_the_authors_unit_makes_drafts_visible_to_others() {
+    let policy = domain::policy::PolicyProfile::get(domain::policy::PolicyName::Norrbotten);
+    let story = Story::meeting_held()
+        .run(Who::HomeCare, sub_goal("g1", responsible_unit(HT)))
+        .run(
+            Who::HomeCare,
+            intervention("i1", "g1", responsible_unit(HT)),
+        );
+    let state = story.state();
+    let own = view_for_unit(&state, &unit(HT), &policy, story.now);
+    let other = view_for_unit(&state, &unit(VC), &policy, story.now);
+    assert_eq!(own.sub_goals.len(), 1);
+    assert!(!own.sub_goals[0].published);
+    assert!(
+        other.sub_goals.is_empty() && other.interventions.is_empty(),
+        "drafts are seen only by their own unit"
+    );
+    given(&story)
+        .when(
+            SipCommand::PublishContribution(PublishContribution {}),
+            Who::Outsider.at(story.now),
+        )
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    // The coordinator publishing does not publish hemtjänsten's drafts.
+    let (_, state) = given(&story)
+        .when(
+            SipCommand::PublishContribution(PublishContribution {}),
+            Who::Nurse.at(story.now),
+        )
+        .then_ok();
+    assert!(view_for_unit(&state, &unit(VC), &policy, story.now)
+        .sub_goals
+        .is_empty());
+    let (events, state) = given(&story)
+        .when(
+            SipCommand::PublishContribution(PublishContribution {}),
+            Who::HomeCare.at(story.now),
+        )
+        .then_ok();
+    assert!(matches!(&events[..], [SipEvent::ContributionPublished { sub_goal_ids, intervention_ids, .. }]
+        if sub_goal_ids == &["g1"] && intervention_ids == &["i1"]));
+    let other = view_for_unit(&state, &unit(VC), &policy, story.now);
+    assert_eq!(other.sub_goals.len(), 1);
+    assert!(other.sub_goals[0].published);
+    assert_eq!(other.interventions.len(), 1);
+}
+
+// ---------------------------------------------------------------- 6 ScheduleFollowUp
+
+#[test]
+fn schedule_follow_up_only_by_the_coordinator_after_the_meeting() {
+    let cmd = SipCommand::ScheduleFollowUp(ScheduleFollowUp {
+        follow_up_on: date(2026, 5, 4),
+        note: None,
+    });
+    let story = Story::meeting_held();
+    let (_, state) = given(&story)
+        .when(cmd.clone(), Who::Nurse.at(story.now))
+        .then_ok();
+    assert_eq!(state.next_follow_up_on, Some(date(2026, 5, 4)));
+    given(&story)
+        .when(cmd.clone(), Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&Story::invited())
+        .when(cmd, Who::Nurse.at(story.now))
+        .then_error(DomainError::MeetingNotHeld);
+}
+
+// ---------------------------------------------------------------- 6 RecordFollowUp
+
+#[test]
+fn record_follow_up_by_the_coordinator_and_by_each_actor_for_its_own_interventions() {
+    let story = Story::documented().advance(Duration::days(30));
+    let day = date(2026, 4, 4);
+    let (events, state) = given(&story)
+        .when(follow_up("fu-1", day, Some(date(2026, 9, 1))), Who::Nurse.at(story.now))
+        .then_ok();
+    assert!(matches!(&events[..], [SipEvent::FollowUpRecorded { by_coordinator: true, .. }]));
+    assert!(state.followed_up());
+    assert_eq!(state.next_follow_up_on, Some(date(2026, 9, 1)));
+    let own = SipCommand::RecordFollowUp(RecordFollowUp {
+        follow_up_id: "fu-ht".to_string(),
+        held_on: day,
+        interventions: vec![InterventionFollowUp {
+            intervention_id: "in-ht".to_string(),
+            outcome: InterventionOutcome::Continues,
+            comment: None,
+        }],
+        goals: Vec::new(),
+        next_follow_up_on: None,
+        note: None,
+    });
+    let (events, state) = given(&story)
+        .when(own.clone(), Who::HomeCare.at(story.now))
+        .then_ok();
+    assert!(matches!(&events[..], [SipEvent::FollowUpRecorded { by_coordinator: false, .. }]));
+    assert!(!state.followed_up(), "an actor's own follow-up is not the plan's");
+    // Psychiatry has no interventions here; hemtjänsten may not follow up the whole plan.
+    given(&story)
+        .when(own, Who::Outsider.at(story.now))
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    given(&story)
+        .when(follow_up("fu-2", day, None), Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotResponsibleActor);
+    let whole_plan = SipCommand::RecordFollowUp(RecordFollowUp {
+        follow_up_id: "fu-3".to_string(),
+        held_on: day,
+        interventions: Vec::new(),
+        goals: Vec::new(),
+        next_follow_up_on: None,
+        note: None,
+    });
+    given(&story)
+        .when(whole_plan, Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&Story::invited())
+        .when(follow_up("fu-1", date(2026, 3, 2), None), Who::Nurse.at(story.now))
+        .then_error(DomainError::MeetingNotHeld);
+}
+
+// ---------------------------------------------------------------- 7 ClosePlan
+
+#[test]
+fn close_plan_only_by_the_coordinator_and_only_after_a_follow_up_when_goals_are_met() {
+    let story = Story::documented();
+    given(&story)
+        .when(close(CloseReason::GoalsMet), Who::Nurse.at(story.now))
+        .then_error(DomainError::FollowUpMissing);
+    given(&story)
+        .when(close(CloseReason::NoLongerNeeded), Who::Nurse.at(story.now))
+        .then_error(DomainError::FollowUpMissing);
+    let followed = Story::followed_up();
+    given(&followed)
+        .when(close(CloseReason::GoalsMet), Who::Colleague.at(followed.now))
+        .then_error(DomainError::NotCoordinator);
+    let (events, state) = given(&followed)
+        .when(close(CloseReason::GoalsMet), Who::Nurse.at(followed.now))
+        .then_ok();
+    assert_eq!(types(&events), ["SipClosed"]);
+    assert!(state.is_closed());
+    // Deceased, moved or protected: closing needs no follow-up first.
+    given(&story)
+        .when(close(CloseReason::Deceased), Who::Nurse.at(story.now))
+        .then_ok();
+    // A need that disappears before any meeting can be closed as no longer needed.
+    given(&Story::with_basis())
+        .when(close(CloseReason::NoLongerNeeded), Who::Nurse.at(t0()))
+        .then_ok();
+    let mut replaced = close(CloseReason::ReplacedByNewPlan);
+    if let SipCommand::ClosePlan(c) = &mut replaced {
+        c.replaced_by = Some(sip_id());
+    }
+    given(&story)
+        .when(replaced, Who::Nurse.at(story.now))
+        .then_error(DomainError::ReplacedBySelf);
+}
+
+#[test]
+fn a_closed_plan_accepts_no_command_from_anyone() {
+    let story = Story::closed();
+    let commands = vec![
+        consent(&[VC]),
+        create_basis(),
+        invite("inv-9", story.now + Duration::days(3), vec![unit_recipient(HT)]),
+        respond("inv-1"),
+        sub_goal("g9", responsible_unit(HT)),
+        SipCommand::PublishContribution(PublishContribution {}),
+        follow_up("fu-9", date(2026, 6, 1), None),
+        close(CloseReason::GoalsMet),
+    ];
+    for cmd in commands {
+        for who in [Who::Nurse, Who::HomeCare, Who::Outsider, Who::Citizen] {
+            given(&story)
+                .when(cmd.clone(), who.at(story.now))
+                .then_error(DomainError::PlanClosed);
+        }
+    }
+    assert_eq!(DomainError::PlanClosed.kind(), ErrorKind::State);
+}
+
+#[test]
+fn error_kinds_follow_the_http_contract() {
+    assert_eq!(DomainError::NotCoordinator.kind(), ErrorKind::Forbidden);
+    assert_eq!(DomainError::ConsentMissing.kind(), ErrorKind::State);
+    assert_eq!(DomainError::ChairIsSecretary.kind(), ErrorKind::Validation);
+    assert_eq!(DomainError::KnownSinceInFuture.kind(), ErrorKind::Validation);
+    assert_eq!(DomainError::SipNotFound.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        DomainError::InvalidPersonalIdentityNumber {
+            message: "x".to_string()
+        }
+        .kind(),
+        ErrorKind::Validation
+    );
+    assert_eq!(DomainError::NotCoordinator.code(), "not_coordinator");
+    assert!(DomainError::NotCoordinator
+        .message()
+        .contains("samordningsansvarig"));
+}

@@ -1,0 +1,9 @@
+//! Behaviour tests of the SIP model: the lifecycle table row by row, the seeds' flows, property
+//! tests, the person/unit/inbox streams and the event codec.
+
+mod codec;
+mod lifecycle;
+mod others;
+mod properties;
+mod scenarios;
+mod support;

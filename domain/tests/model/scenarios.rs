@@ -1,0 +1,426 @@
+//! The seeds' flows, end to end through decide/evolve/obligations.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::calendar::add_working_days;
+use domain::obligations::{obligations, Obligation, ObligationKind, ObligationOwner};
+use domain::person::{self, PersonCommand};
+use domain::policy::{PolicyName, PolicyProfile, Track};
+use domain::sip::*;
+use domain::time::{end_of_local_day, local_date};
+use domain::DomainError;
+
+use crate::support::*;
+
+fn kinds(obligations: &[Obligation]) -> Vec<(ObligationKind, String)> {
+    obligations
+        .iter()
+        .map(|o| (o.kind, o.owner.unit().to_string()))
+        .collect()
+}
+
+fn find(obligations: &[Obligation], kind: ObligationKind) -> &Obligation {
+    obligations
+        .iter()
+        .find(|o| o.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} in {:?}", kinds(obligations)))
+}
+
+fn coordinator_owner() -> ObligationOwner {
+    ObligationOwner::User {
+        unit: unit(VC),
+        staff_id: staff(NURSE),
+    }
+}
+
+fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// Örebro (001): red track — the SIP meeting is held at the hospital before the patient goes
+/// home; the invitation goes out as soon as possible after the discharge-ready notice.
+#[test]
+fn orebro_red_track_discharge_meeting_is_due_before_discharge_and_held_in_time() {
+    let policy = PolicyProfile::get(PolicyName::Orebro);
+    let ready = t0() - Duration::hours(2);
+    let discharge = NeedContext {
+        kind: CareContextKind::Discharge,
+        track: Some(Track::Red),
+        discharge_ready_at: Some(ready),
+    };
+    let story = Story::new(adult())
+        .run(Who::Nurse, identify_need(discharge))
+        .run(Who::Nurse, consent(&[VC, HT]))
+        .run(Who::Nurse, create_basis());
+    let due = obligations(&story.state(), &policy);
+    // Invitation: one working day after the discharge-ready notice (Örebro profile).
+    let invitation = find(&due, ObligationKind::SendInvitation);
+    assert_eq!(
+        invitation.due_at,
+        Some(end_of_local_day(add_working_days(local_date(ready), 1)))
+    );
+    assert_eq!(invitation.owner, coordinator_owner());
+    // The ward plans discharge for Wednesday 10:00; the meeting is due before it.
+    let planned_discharge = utc(2026, 3, 4, 9, 0);
+    let story = story
+        .run(
+            Who::Nurse,
+            SipCommand::RecordDischarge(RecordDischarge {
+                discharged_at: planned_discharge,
+            }),
+        )
+        .run(
+            Who::Nurse,
+            invite(
+                "inv-red",
+                utc(2026, 3, 3, 13, 0),
+                vec![unit_recipient(HT), Recipient::Person],
+            ),
+        );
+    let due = obligations(&story.state(), &policy);
+    assert_eq!(
+        find(&due, ObligationKind::RecordMeeting).due_at,
+        Some(planned_discharge)
+    );
+    assert!(due.iter().all(|o| o.kind != ObligationKind::SendInvitation));
+    let appoint = find(&due, ObligationKind::AppointRepresentative);
+    assert_eq!(appoint.owner, ObligationOwner::Unit(unit(HT)));
+    assert_eq!(appoint.reference.as_deref(), Some("inv-red"));
+    // Meeting at the ward on Tuesday, before discharge.
+    let mut story = story.run(Who::HomeCare, respond_with("inv-red"));
+    story.now = utc(2026, 3, 3, 15, 0);
+    let story = story.run(Who::Nurse, record_meeting("inv-red", utc(2026, 3, 3, 13, 0)));
+    let state = story.state();
+    assert!(state.last_meeting().map(|m| m.held_at) < state.discharged_at);
+    let due = obligations(&state, &policy);
+    assert!(due.iter().all(|o| o.kind != ObligationKind::RecordMeeting));
+    // Everyone documents within 3 days of the meeting.
+    let documentation_due = end_of_local_day(date(2026, 3, 6));
+    for o in due
+        .iter()
+        .filter(|o| o.kind == ObligationKind::DocumentContribution)
+    {
+        assert_eq!(o.due_at, Some(documentation_due));
+    }
+    let mut owners: Vec<_> = due
+        .iter()
+        .filter(|o| o.kind == ObligationKind::DocumentContribution)
+        .map(|o| o.owner.clone())
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        vec![ObligationOwner::Unit(unit(HT)), ObligationOwner::Unit(unit(VC))]
+    );
+    assert_eq!(
+        find(&due, ObligationKind::DocumentMainGoal).due_at,
+        Some(documentation_due)
+    );
+}
+
+fn respond_with(invitation_id: &str) -> SipCommand {
+    SipCommand::RespondToInvitation(RespondToInvitation {
+        invitation_id: invitation_id.to_string(),
+        representative: Representative {
+            name: "Biståndshandläggare Lena".to_string(),
+            staff_id: Some(staff(HOME_CARE)),
+            profession: None,
+            phone: None,
+        },
+    })
+}
+
+/// Norrbotten (002): outpatient SIP in the Lifecare screens, with Försäkringskassan as an
+/// external actor that gets a letter and whose part the coordinator documents.
+#[test]
+fn norrbotten_outpatient_sip_with_an_external_actor_reached_by_letter() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let story = Story::need_identified();
+    // Before consent: get it, by the invitation deadline (3 working days: Thursday).
+    let due = obligations(&story.state(), &policy);
+    assert_eq!(kinds(&due), vec![(ObligationKind::GetConsent, VC.to_string())]);
+    assert_eq!(due[0].due_at, Some(end_of_local_day(date(2026, 3, 5))));
+    let story = story
+        .run(Who::Nurse, consent(&[VC, HT, FK]))
+        .run(Who::Nurse, create_basis())
+        .run(
+            Who::Nurse,
+            SipCommand::DocumentMapping(DocumentMapping {
+                mapping_id: "m-1".to_string(),
+                heading: "occupation".to_string(),
+                text: "Sjukskriven sedan januari".to_string(),
+            }),
+        );
+    let due = obligations(&story.state(), &policy);
+    assert_eq!(
+        find(&due, ObligationKind::SendInvitation).due_at,
+        Some(end_of_local_day(date(2026, 3, 5)))
+    );
+    // Meeting 3–21 days after the need became known.
+    assert_eq!(
+        find(&due, ObligationKind::RecordMeeting).due_at,
+        Some(end_of_local_day(date(2026, 3, 23)))
+    );
+    let story = story.run(
+        Who::Nurse,
+        invite(
+            "inv-1",
+            meeting_time(),
+            vec![unit_recipient(HT), unit_recipient(FK), Recipient::Person],
+        ),
+    );
+    let state = story.state();
+    let letters: Vec<_> = state.invitations["inv-1"]
+        .letter_recipients()
+        .into_iter()
+        .map(|r| r.recipient.clone())
+        .collect();
+    assert_eq!(letters, vec![unit_recipient(FK), Recipient::Person]);
+    // Only hemtjänsten (samplan) is asked to appoint a representative in samplan.
+    let due = obligations(&state, &policy);
+    let appoint: Vec<_> = due
+        .iter()
+        .filter(|o| o.kind == ObligationKind::AppointRepresentative)
+        .map(|o| o.owner.clone())
+        .collect();
+    assert_eq!(appoint, vec![ObligationOwner::Unit(unit(HT))]);
+    let story = story.run(Who::HomeCare, respond_with("inv-1"));
+    assert!(obligations(&story.state(), &policy)
+        .iter()
+        .all(|o| o.kind != ObligationKind::AppointRepresentative));
+
+    let mut story = story;
+    story.now = meeting_time() + Duration::hours(2);
+    let story = story.run(Who::Nurse, record_meeting("inv-1", meeting_time()));
+    let due = obligations(&story.state(), &policy);
+    let external = find(&due, ObligationKind::DocumentForExternalActor);
+    assert_eq!(external.owner, coordinator_owner());
+    assert_eq!(external.reference.as_deref(), Some(FK));
+    assert!(external.title.contains("Försäkringskassan Luleå"));
+    assert_eq!(external.due_at, Some(end_of_local_day(date(2026, 3, 8))));
+
+    // The coordinator documents the main goal, the person's own goal and FK's part …
+    let story = story
+        .run(
+            Who::Nurse,
+            SipCommand::DocumentMainGoal(DocumentMainGoal {
+                text: "Att komma tillbaka till arbete".to_string(),
+            }),
+        )
+        .run(Who::Nurse, sub_goal("sg-fk", responsible_unit(FK)))
+        .run(
+            Who::Nurse,
+            intervention("in-fk", "sg-fk", responsible_unit(FK)),
+        )
+        .run(
+            Who::Nurse,
+            SipCommand::PublishContribution(PublishContribution {}),
+        );
+    let due = obligations(&story.state(), &policy);
+    assert_eq!(
+        kinds(&due),
+        vec![
+            (ObligationKind::DocumentContribution, HT.to_string()),
+            (ObligationKind::HoldFollowUp, VC.to_string()),
+        ]
+    );
+    // … hemtjänsten its own; then only the follow-up remains.
+    let story = story
+        .run(Who::HomeCare, sub_goal("sg-ht", responsible_unit(HT)))
+        .run(
+            Who::HomeCare,
+            intervention("in-ht", "sg-ht", responsible_unit(HT)),
+        )
+        .run(
+            Who::HomeCare,
+            SipCommand::PublishContribution(PublishContribution {}),
+        );
+    let due = obligations(&story.state(), &policy);
+    assert_eq!(kinds(&due), vec![(ObligationKind::HoldFollowUp, VC.to_string())]);
+    assert_eq!(due[0].due_at, Some(end_of_local_day(date(2026, 6, 1))));
+}
+
+/// Örebro (001): "Oavsett barnets ålder är det alltid vårdnadshavarna som ska ge sitt samtycke".
+#[test]
+fn a_childs_sip_needs_consent_from_both_guardians() {
+    let story = Story::new(child()).run(Who::Nurse, identify_need(outpatient()));
+    let mother = ConsentGiver::Guardian {
+        relative_id: "mother".to_string(),
+    };
+    let father = ConsentGiver::Guardian {
+        relative_id: "father".to_string(),
+    };
+    // The child's own consent is not enough.
+    given(&story)
+        .when(consent(&[VC, HT]), Who::Nurse.at(story.now))
+        .then_error(DomainError::ChildNeedsGuardianConsent);
+    let one = story
+        .clone()
+        .run(Who::Nurse, consent_by(mother.clone(), &[VC, HT, FK]));
+    let state = one.state();
+    assert_eq!(state.guardians_required, vec!["father", "mother"]);
+    assert!(!state.consent_complete());
+    // Consent from only one guardian is refused.
+    given(&one)
+        .when(create_basis(), Who::Nurse.at(one.now))
+        .then_error(DomainError::ChildNeedsGuardianConsent);
+    let policy = PolicyProfile::get(PolicyName::Stockholm);
+    assert_eq!(
+        obligations(&state, &policy)
+            .iter()
+            .map(|o| o.kind)
+            .collect::<Vec<_>>(),
+        vec![ObligationKind::GetConsent]
+    );
+    let both = one
+        .run(Who::Nurse, consent_by(father, &[VC, HT]))
+        .run(Who::Nurse, create_basis());
+    assert!(both.state().consent_complete());
+    // Only actors both guardians consented to may be invited.
+    given(&both)
+        .when(
+            invite("inv-1", meeting_time(), vec![unit_recipient(FK)]),
+            Who::Nurse.at(both.now),
+        )
+        .then_error(DomainError::ActorNotCoveredByConsent(unit(FK)));
+    given(&both)
+        .when(
+            invite("inv-1", meeting_time(), vec![unit_recipient(HT)]),
+            Who::Nurse.at(both.now),
+        )
+        .then_ok();
+    // A person who is not a guardian cannot consent as one.
+    given(&story)
+        .with_facts(facts_for(person_with(
+            "20150304-2382",
+            &[PersonCommand::AddRelative(person::AddRelative {
+                relative_id: "aunt".to_string(),
+                kind: person::RelativeKind::Relative,
+                name: "Moster".to_string(),
+                phone: None,
+                address: None,
+                note: None,
+            })],
+        )))
+        .when(
+            consent_by(
+                ConsentGiver::Guardian {
+                    relative_id: "aunt".to_string(),
+                },
+                &[VC],
+            ),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::NotAGuardian("aunt".to_string()));
+}
+
+/// Örebro (000): withdrawn consent means the coordinator closes the plan; "Det sker alltså
+/// inte med automatik".
+#[test]
+fn withdrawn_consent_gives_the_coordinator_a_to_do_to_close() {
+    let policy = PolicyProfile::get(PolicyName::Orebro);
+    let story = Story::meeting_held().run(
+        Who::HomeCare,
+        SipCommand::WithdrawConsent(WithdrawConsent {
+            withdrawn_by: ConsentGiver::Person,
+            note: Some("Meddelat hemtjänsten".to_string()),
+        }),
+    );
+    let state = story.state();
+    assert!(!state.is_closed(), "closing is never automatic");
+    let due = obligations(&state, &policy);
+    assert_eq!(due.len(), 1, "{:?}", kinds(&due));
+    assert_eq!(due[0].kind, ObligationKind::ClosePlan);
+    assert_eq!(due[0].owner, coordinator_owner());
+    assert!(due[0].title.contains("samtycket har återkallats"));
+    let closed = story.run(Who::Nurse, close(CloseReason::ConsentWithdrawn));
+    assert!(obligations(&closed.state(), &policy).is_empty());
+}
+
+/// Örebro (000): protected identity means the plan must be closed.
+#[test]
+fn protected_identity_gives_the_coordinator_a_to_do_to_close() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let mut story = Story::invited();
+    let protected = person_with("19460812-1234", &[PersonCommand::MarkProtectedIdentity]);
+    assert!(protected.protected_identity);
+    story.facts.person = Some(protected.clone());
+    let mut state = story.state();
+    state.observe_person(&protected);
+    let due = obligations(&state, &policy);
+    assert_eq!(due.len(), 1, "{:?}", kinds(&due));
+    assert_eq!(due[0].kind, ObligationKind::ClosePlan);
+    assert_eq!(due[0].owner, coordinator_owner());
+    assert!(due[0].title.contains("skyddade personuppgifter"));
+    // Nothing more is sent about the person.
+    given(&story)
+        .when(
+            invite("inv-2", meeting_time(), vec![unit_recipient(HT)]),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::ProtectedIdentity);
+    let closed = story.run(Who::Nurse, close(CloseReason::ProtectedIdentity));
+    let mut state = closed.state();
+    state.observe_person(&protected);
+    assert!(obligations(&state, &policy).is_empty());
+}
+
+/// Örebro (001): "Om den enskilde inte samtycker … dokumenteras i journalen och information
+/// lämnas till kommunen. … kan ingen SIP hållas."
+#[test]
+fn declined_consent_asks_to_document_in_the_journal_and_inform_the_municipality() {
+    let policy = PolicyProfile::get(PolicyName::Orebro);
+    let story = Story::need_identified().run(
+        Who::Nurse,
+        SipCommand::DeclineConsent(DeclineConsent {
+            declined_by: ConsentGiver::Person,
+            note: None,
+        }),
+    );
+    let due = obligations(&story.state(), &policy);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].kind, ObligationKind::DocumentDeclinedConsent);
+    assert_eq!(due[0].owner, coordinator_owner());
+    assert!(due[0].title.contains("journalen") && due[0].title.contains("kommunen"));
+    // Nobody coordinates yet: the unit that noticed the need closes the case.
+    given(&story)
+        .when(close(CloseReason::ConsentDeclined), Who::Outsider.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    let closed = story.run(Who::Colleague, close(CloseReason::ConsentDeclined));
+    assert!(obligations(&closed.state(), &policy).is_empty());
+}
+
+/// Stockholm (003): SIP-kollen is offered at the end of the meeting.
+#[test]
+fn stockholm_view_reminds_to_offer_the_sip_survey_until_the_meeting() {
+    let stockholm = PolicyProfile::get(PolicyName::Stockholm);
+    let norrbotten = PolicyProfile::get(PolicyName::Norrbotten);
+    let invited = Story::invited();
+    let now = invited.now;
+    assert!(view_for_unit(&invited.state(), &unit(VC), &stockholm, now).offer_sip_survey);
+    assert!(!view_for_unit(&invited.state(), &unit(VC), &norrbotten, now).offer_sip_survey);
+    let held = Story::meeting_held();
+    assert!(!view_for_unit(&held.state(), &unit(VC), &stockholm, now).offer_sip_survey);
+}
+
+#[test]
+fn view_marks_overdue_deadlines_and_shows_consent_status() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let story = Story::need_identified();
+    let state = story.state();
+    let early = view_for_unit(&state, &unit(VC), &policy, t0());
+    assert_eq!(early.consent.status, ConsentStatus::Missing);
+    assert!(!early.deadlines[0].overdue);
+    let late = view_for_unit(&state, &unit(VC), &policy, t0() + Duration::days(10));
+    assert!(late.deadlines[0].overdue);
+    let consented = Story::consented().state();
+    let view = view_for_unit(&consented, &unit(VC), &policy, t0());
+    assert_eq!(view.consent.status, ConsentStatus::Given);
+    assert_eq!(view.consent.actors, vec![unit(FK), unit(HT), unit(VC)]);
+    let expired = view_for_unit(&consented, &unit(VC), &policy, utc(2027, 1, 2, 12, 0));
+    assert_eq!(expired.consent.status, ConsentStatus::Expired);
+    let json = serde_json::to_value(&view).expect("view serialises");
+    assert_eq!(json["phase"], "awaiting_plan_basis");
+    assert_eq!(json["deadlines"][0]["kind"], "create_plan_basis");
+}
