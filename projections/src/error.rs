@@ -1,0 +1,57 @@
+//! The projections' one error type.
+
+use eventstore::StoreError;
+
+/// Why a projection stopped or a read-model query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// Reading the event store failed.
+    #[error("händelselagret: {0}")]
+    Store(#[from] StoreError),
+    /// A statement on the read model's tables failed.
+    #[error("läsmodellens databas: {0}")]
+    Database(#[from] tokio_postgres::Error),
+    /// No connection could be had from the pool.
+    #[error("anslutningspoolen: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A stored event could not be turned into a domain event: a bug or an event type this
+    /// version does not know. The projection stops rather than skip it.
+    #[error("händelse på position {position} ({event_type}) kunde inte tolkas: {reason}")]
+    Decode {
+        position: i64,
+        event_type: String,
+        reason: String,
+    },
+    /// An event does not follow the row it should change (its stream version is not the next
+    /// one): applying it would break exactly-once, in-order application, so the projection stops.
+    #[error("händelse på position {position} i {stream_id} (version {stream_version}) följer inte läsmodellens rad")]
+    OutOfOrder {
+        position: i64,
+        stream_id: String,
+        stream_version: i64,
+    },
+}
+
+impl ProjectionError {
+    /// True when retrying later may succeed (the database went away), as opposed to an event or
+    /// a row that will be just as wrong on the next try.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProjectionError::Store(e) => e.is_unavailable(),
+            ProjectionError::Pool(_) => true,
+            ProjectionError::Database(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(|c| {
+                        let c = c.code();
+                        c.starts_with("08")
+                            || c.starts_with("57P")
+                            || c == "53300"
+                            || c == "40001"
+                            || c == "40P01"
+                    })
+                    || (e.as_db_error().is_none() && e.code().is_none())
+            }
+            ProjectionError::Decode { .. } | ProjectionError::OutOfOrder { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The directory projection against a real PostgreSQL: events are applied exactly once and in
+//! order, the checkpoint survives a restart, a rebuild from scratch equals the live tables, and
+//! the queries find what "Sök patient" should find.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use domain::context::StaffRef;
+use domain::ids::{PersonId, StaffId, UnitId};
+use domain::inbox::InboxEvent;
+use domain::person::{PersonEvent, RelativeKind};
+use domain::personnummer::PersonalIdentityNumber;
+use domain::unit::{Principal, PrincipalKind, UnitEvent};
+use eventstore::testing::TestDatabase;
+use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
+use projections::directory::{self, PersonQuery};
+use tokio_util::sync::CancellationToken;
+use ulid::Ulid;
+
+const WAIT_MS: u64 = 10_000;
+
+struct Setup {
+    db: TestDatabase,
+    store: EventStore,
+}
+
+async fn setup() -> Setup {
+    let db = TestDatabase::create().await.expect("test database");
+    eventstore::migrate(
+        &db.admin_url,
+        projections::COMPONENT,
+        projections::MIGRATIONS,
+    )
+    .await
+    .expect("projection migrations");
+    // The projection runs as the application role, as in production.
+    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
+        .await
+        .expect("store");
+    Setup { db, store }
+}
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn staff() -> StaffRef {
+    StaffRef {
+        staff_id: StaffId::parse("SE2321000016-A1B2").expect("staff id"),
+        name: "Test Testsson".into(),
+        unit_id: UnitId::parse("vc-test").expect("unit id"),
+    }
+}
+
+fn pin(s: &str) -> PersonalIdentityNumber {
+    PersonalIdentityNumber::parse(s, NaiveDate::from_ymd_opt(2026, 3, 2).expect("date"))
+        .expect("valid test personnummer")
+}
+
+async fn append(
+    store: &EventStore,
+    stream: &str,
+    events: Vec<(&'static str, i32, serde_json::Value)>,
+) -> i64 {
+    let new = events
+        .into_iter()
+        .map(|(t, v, data)| NewEvent {
+            event_id: Ulid::generate(),
+            event_type: t.to_owned(),
+            schema_version: v,
+            data,
+            metadata: Metadata {
+                actor: "SE2321000016-A1B2".into(),
+                unit: Some("vc-test".into()),
+                role: "staff".into(),
+                command_id: None,
+                correlation_id: None,
+                causation_id: None,
+            },
+        })
+        .collect();
+    store
+        .append(stream, ExpectedVersion::Any, new, None)
+        .await
+        .expect("append")
+        .global_position
+}
+
+async fn register_person(store: &EventStore, id: PersonId, number: &str, name: &str) -> i64 {
+    let ev = PersonEvent::PersonRegistered {
+        person_id: id,
+        personal_identity_number: pin(number),
+        name: name.into(),
+        phone: Some("070-123 45 67".into()),
+        address: Some("Storgatan 1, 972 31 Luleå".into()),
+        recorded_by: staff(),
+        recorded_at: at(0),
+    };
+    append(store, &id.stream_id(), vec![ev.encode()]).await
+}
+
+async fn person_event(store: &EventStore, id: PersonId, ev: PersonEvent) -> i64 {
+    append(store, &id.stream_id(), vec![ev.encode()]).await
+}
+
+fn relative(id: &str, kind: RelativeKind, name: &str) -> PersonEvent {
+    PersonEvent::RelativeAdded {
+        relative_id: id.into(),
+        kind,
+        name: name.into(),
+        phone: Some("070-000 00 00".into()),
+        address: None,
+        note: None,
+        recorded_by: staff(),
+        recorded_at: at(1),
+    }
+}
+
+async fn register_unit(store: &EventStore, id: &str, name: &str) -> i64 {
+    let ev = UnitEvent::UnitRegistered {
+        id: UnitId::parse(id).expect("unit id"),
+        name: name.into(),
+        principal: Principal {
+            kind: PrincipalKind::Region,
+            name: "Region Norrbotten".into(),
+        },
+        uses_samplan: true,
+        address: None,
+        phone: None,
+        registered_by: "admin".into(),
+        registered_at: at(0),
+    };
+    append(store, &format!("unit-{id}"), vec![ev.encode()]).await
+}
+
+fn spawn(
+    store: &EventStore,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), projections::ProjectionError>>,
+) {
+    let cancel = CancellationToken::new();
+    let handle = tokio::spawn(directory::run(store.clone(), cancel.clone()));
+    (cancel, handle)
+}
+
+async fn caught_up(store: &EventStore) -> i64 {
+    let head = store.head_position().await.expect("head");
+    let at = directory::wait_for(store.pool(), head, WAIT_MS)
+        .await
+        .expect("checkpoint");
+    assert_eq!(at, head, "the directory did not catch up with the store");
+    at
+}
+
+async fn stop(
+    cancel: CancellationToken,
+    handle: tokio::task::JoinHandle<Result<(), projections::ProjectionError>>,
+) {
+    cancel.cancel();
+    handle
+        .await
+        .expect("projection task")
+        .expect("the projection stopped with an error");
+}
+
+/// Every row of the directory as text, in a fixed order: what "the same tables" means.
+async fn dump(store: &EventStore) -> Vec<String> {
+    let client = store.pool().get().await.expect("client");
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT row_to_json(p)::text FROM directory.persons p ORDER BY person_id",
+        "SELECT row_to_json(r)::text FROM directory.relatives r ORDER BY person_id, relative_id",
+        "SELECT row_to_json(u)::text FROM directory.units u ORDER BY unit_id",
+    ] {
+        for row in client.query(sql, &[]).await.expect("dump") {
+            out.push(row.get(0));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn applies_person_and_unit_events_in_order() {
+    let s = setup().await;
+    let (cancel, handle) = spawn(&s.store);
+
+    register_unit(&s.store, "vc-test", "Vårdcentralen Test").await;
+    let anna = PersonId::from_ulid(Ulid::generate());
+    register_person(&s.store, anna, "19121212-1212", "Anna Andersson").await;
+    person_event(
+        &s.store,
+        anna,
+        relative("r1", RelativeKind::Guardian, "Bo Andersson"),
+    )
+    .await;
+    person_event(
+        &s.store,
+        anna,
+        relative("r2", RelativeKind::Trustee, "Cecilia Gode"),
+    )
+    .await;
+    person_event(
+        &s.store,
+        anna,
+        PersonEvent::RelativeRemoved {
+            relative_id: "r1".into(),
+            recorded_by: staff(),
+            recorded_at: at(2),
+        },
+    )
+    .await;
+    person_event(
+        &s.store,
+        anna,
+        PersonEvent::ContactDetailsChanged {
+            phone: Some("0920-11 11 11".into()),
+            address: None,
+            recorded_by: staff(),
+            recorded_at: at(3),
+        },
+    )
+    .await;
+    person_event(
+        &s.store,
+        anna,
+        PersonEvent::ProtectedIdentityMarked {
+            recorded_by: staff(),
+            recorded_at: at(4),
+        },
+    )
+    .await;
+    let died_on = NaiveDate::from_ymd_opt(2026, 3, 1).expect("date");
+    person_event(
+        &s.store,
+        anna,
+        PersonEvent::DeathRegistered {
+            died_on,
+            recorded_by: staff(),
+            recorded_at: at(5),
+        },
+    )
+    .await;
+    // Events of other streams move the checkpoint but touch no row.
+    let inbox = InboxEvent::MessageRead {
+        message_id: "m1".into(),
+        user: StaffId::parse("SE2321000016-A1B2").expect("staff id"),
+        read_at: at(6),
+    };
+    let last = append(&s.store, "inbox-vc-test", vec![inbox.encode()]).await;
+
+    assert_eq!(caught_up(&s.store).await, last);
+    let row = directory::person(s.store.pool(), &anna.to_string())
+        .await
+        .expect("query")
+        .expect("the person is in the directory");
+    assert_eq!(row.personal_identity_number, "191212121212");
+    assert_eq!(row.name, "Anna Andersson");
+    assert_eq!(row.phone.as_deref(), Some("0920-11 11 11"));
+    assert_eq!(row.address, None, "the change cleared the address");
+    assert!(row.protected_identity);
+    assert_eq!(row.deceased_on, Some(died_on));
+    assert_eq!(row.version, 7, "every person event applied once");
+    let relatives = directory::relatives(s.store.pool(), &anna.to_string())
+        .await
+        .expect("relatives");
+    assert_eq!(relatives.len(), 1);
+    assert_eq!(relatives[0].relative_id, "r2");
+    assert_eq!(relatives[0].kind, "trustee");
+    let units = directory::units(s.store.pool()).await.expect("units");
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0].unit_id, "vc-test");
+    assert_eq!(units[0].principal_kind, "region");
+
+    stop(cancel, handle).await;
+}
+
+#[tokio::test]
+async fn checkpoint_survives_restart_and_nothing_is_applied_twice() {
+    let s = setup().await;
+    let bo = PersonId::from_ulid(Ulid::generate());
+    register_person(&s.store, bo, "20100101-0006", "Bo Barn").await;
+    person_event(
+        &s.store,
+        bo,
+        relative("g1", RelativeKind::Guardian, "Gun Förälder"),
+    )
+    .await;
+
+    let (cancel, handle) = spawn(&s.store);
+    let first = caught_up(&s.store).await;
+    stop(cancel, handle).await;
+    assert_eq!(
+        directory::checkpoint(s.store.pool())
+            .await
+            .expect("checkpoint"),
+        first
+    );
+
+    // Written while no projection runs: picked up after the restart, from the checkpoint.
+    person_event(
+        &s.store,
+        bo,
+        relative("g2", RelativeKind::Guardian, "Gustav Förälder"),
+    )
+    .await;
+
+    // Two runners at once (a standby started by mistake): the checkpoint lock keeps every event
+    // to one application; a second application would fail the version check and stop a runner.
+    let (cancel_a, handle_a) = spawn(&s.store);
+    let (cancel_b, handle_b) = spawn(&s.store);
+    for i in 0..20 {
+        person_event(
+            &s.store,
+            bo,
+            PersonEvent::ContactDetailsChanged {
+                phone: Some(format!("070-{i:03}")),
+                address: None,
+                recorded_by: staff(),
+                recorded_at: at(10),
+            },
+        )
+        .await;
+    }
+    caught_up(&s.store).await;
+    stop(cancel_a, handle_a).await;
+    stop(cancel_b, handle_b).await;
+
+    let row = directory::person(s.store.pool(), &bo.to_string())
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(row.version, 23);
+    assert_eq!(
+        row.phone.as_deref(),
+        Some("070-019"),
+        "the last change wins: order kept"
+    );
+    let guardians = directory::relatives(s.store.pool(), &bo.to_string())
+        .await
+        .expect("relatives");
+    assert_eq!(guardians.len(), 2);
+}
+
+#[tokio::test]
+async fn redelivered_events_are_skipped_and_gaps_refused() {
+    let s = setup().await;
+    let id = PersonId::from_ulid(Ulid::generate());
+    register_person(&s.store, id, "19121212-1212", "Cilla Citron").await;
+    person_event(
+        &s.store,
+        id,
+        PersonEvent::ProtectedIdentityMarked {
+            recorded_by: staff(),
+            recorded_at: at(1),
+        },
+    )
+    .await;
+    let events = s.store.read_all(0, 100).await.expect("read all");
+    assert_eq!(events.len(), 2);
+
+    let cp = directory::apply_batch(s.store.pool(), &events)
+        .await
+        .expect("first delivery");
+    assert_eq!(cp, events[1].global_position);
+    // The same batch again (a crash after commit, before the runner knew): nothing changes.
+    let again = directory::apply_batch(s.store.pool(), &events)
+        .await
+        .expect("redelivery");
+    assert_eq!(again, cp);
+    let row = directory::person(s.store.pool(), &id.to_string())
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(row.version, 2);
+
+    // An event whose predecessor was never applied is refused, not applied on a wrong row.
+    let other = PersonId::from_ulid(Ulid::generate());
+    register_person(&s.store, other, "20100101-0006", "Doris Dadel").await;
+    person_event(
+        &s.store,
+        other,
+        PersonEvent::ProtectedIdentityMarked {
+            recorded_by: staff(),
+            recorded_at: at(2),
+        },
+    )
+    .await;
+    let later = s.store.read_all(cp, 100).await.expect("read all");
+    let only_second = vec![later[1].clone()];
+    let err = directory::apply_batch(s.store.pool(), &only_second)
+        .await
+        .expect_err("gap");
+    assert!(
+        matches!(err, projections::ProjectionError::OutOfOrder { .. }),
+        "{err}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(
+        directory::checkpoint(s.store.pool())
+            .await
+            .expect("checkpoint"),
+        cp,
+        "nothing committed"
+    );
+}
+
+#[tokio::test]
+async fn rebuild_from_scratch_equals_the_live_tables() {
+    let s = setup().await;
+    let (cancel, handle) = spawn(&s.store);
+    // Writers in parallel with the live projection, so it sees events in many small batches
+    // while the rebuild will see them in few big ones.
+    let mut writers = Vec::new();
+    for w in 0..4u32 {
+        let store = s.store.clone();
+        writers.push(tokio::spawn(async move {
+            register_unit(&store, &format!("unit-{w}"), &format!("Enhet {w}")).await;
+            for n in 0..5u32 {
+                let id = PersonId::from_ulid(Ulid::generate());
+                register_person(&store, id, "19121212-1212", &format!("Person {w}-{n}")).await;
+                person_event(
+                    &store,
+                    id,
+                    relative("r1", RelativeKind::Relative, "Närstående"),
+                )
+                .await;
+                if n % 2 == 0 {
+                    person_event(
+                        &store,
+                        id,
+                        PersonEvent::RelativeRemoved {
+                            relative_id: "r1".into(),
+                            recorded_by: staff(),
+                            recorded_at: at(3),
+                        },
+                    )
+                    .await;
+                    person_event(
+                        &store,
+                        id,
+                        PersonEvent::MovedOutOfRegion {
+                            moved_on: NaiveDate::from_ymd_opt(2026, 2, 1).expect("date"),
+                            to_region: Some("Region Stockholm".into()),
+                            recorded_by: staff(),
+                            recorded_at: at(4),
+                        },
+                    )
+                    .await;
+                }
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let head = caught_up(&s.store).await;
+    stop(cancel, handle).await;
+    let live = dump(&s.store).await;
+    assert_eq!(
+        live.iter()
+            .filter(|r| r.contains("\"person_id\"") && r.contains("\"registered_at\""))
+            .count(),
+        20
+    );
+
+    directory::reset(s.store.pool()).await.expect("reset");
+    assert_eq!(
+        directory::checkpoint(s.store.pool())
+            .await
+            .expect("checkpoint"),
+        0
+    );
+    assert!(dump(&s.store).await.is_empty());
+
+    let (cancel, handle) = spawn(&s.store);
+    assert_eq!(caught_up(&s.store).await, head);
+    stop(cancel, handle).await;
+    assert_eq!(dump(&s.store).await, live);
+    drop(s.db);
+}
+
+#[tokio::test]
+async fn search_by_number_and_by_part_of_the_name() {
+    let s = setup().await;
+    let anna = PersonId::from_ulid(Ulid::generate());
+    let annika = PersonId::from_ulid(Ulid::generate());
+    register_person(&s.store, anna, "19121212-1212", "Anna Andersson").await;
+    register_person(&s.store, annika, "20100101-0006", "Annika Ek").await;
+    let (cancel, handle) = spawn(&s.store);
+    caught_up(&s.store).await;
+    stop(cancel, handle).await;
+    let pool = s.store.pool();
+
+    let by_pin = directory::search_persons(
+        pool,
+        &PersonQuery::PersonalIdentityNumber("191212121212".into()),
+        50,
+    )
+    .await
+    .expect("search");
+    assert_eq!(
+        by_pin
+            .iter()
+            .map(|p| p.person_id.clone())
+            .collect::<Vec<_>>(),
+        vec![anna.to_string()]
+    );
+
+    let by_name = directory::search_persons(pool, &PersonQuery::Name("ANN".into()), 50)
+        .await
+        .expect("search");
+    assert_eq!(by_name.len(), 2, "case-insensitive substring");
+    assert_eq!(by_name[0].name, "Anna Andersson", "ordered by name");
+
+    let limited = directory::search_persons(pool, &PersonQuery::Name("ann".into()), 1)
+        .await
+        .expect("search");
+    assert_eq!(limited.len(), 1);
+
+    // LIKE wildcards in the input match literally, they do not list everyone.
+    let wildcard = directory::search_persons(pool, &PersonQuery::Name("%".into()), 50)
+        .await
+        .expect("search");
+    assert!(wildcard.is_empty());
+    let underscore = directory::search_persons(pool, &PersonQuery::Name("A_na".into()), 50)
+        .await
+        .expect("search");
+    assert!(underscore.is_empty());
+}
+
+#[tokio::test]
+async fn wait_for_gives_up_after_the_limit_and_says_where_it_stands() {
+    let s = setup().await;
+    let started = std::time::Instant::now();
+    let at = directory::wait_for(s.store.pool(), 1_000, 200)
+        .await
+        .expect("wait");
+    assert_eq!(at, 0);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_millis(2_000));
+}
