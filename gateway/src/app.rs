@@ -1,1 +1,644 @@
-//! (being written)
+//! Start-up and shutdown: the composition root. [`Application::build`] does the I/O (embedded
+//! services, migrations, the store's pool, binding the port); [`router`] builds the HTTP service
+//! without any I/O, so tests can drive it with `oneshot`; [`Application::run_until_stopped`]
+//! serves until the cancellation token fires, drains in-flight requests with a time limit, then
+//! stops what it started and says which task stopped and why.
+
+use crate::auth::{development_secret, KeyError, Verifier};
+use crate::clock::Clock;
+use crate::config::{redact_url, Config, JwtKey};
+use crate::embedded::{Embedded, EmbeddedError, EmbeddedNats, EmbeddedPostgres};
+use crate::error::{problem_response, AppError, Problem};
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use domain::policy::{PolicyProfile, PolicySet};
+use eventstore::{EventStore, StoreConfig, StoreError};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// The request id header, accepted from the client (or a proxy) and always echoed.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest client-supplied request id we keep; longer ones are replaced by our own.
+const REQUEST_ID_LEN_MAX: usize = 64;
+
+/// The id of the current request, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Applies every component's migrations as the owner role: the event store, the gateway's own
+/// tables (access log) and the read models.
+pub async fn migrate_all(admin_database_url: &str) -> Result<(), AppError> {
+    EventStore::migrate(admin_database_url).await?;
+    eventstore::migrate(admin_database_url, "gateway", crate::access_log::MIGRATIONS).await?;
+    eventstore::migrate(
+        admin_database_url,
+        projections::COMPONENT,
+        projections::MIGRATIONS,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The whole HTTP service for `state`, with its layers; no I/O happens here.
+pub fn router(state: AppState) -> Router {
+    let body_bytes_max = state.limits.body_bytes_max;
+    let request_timeout = Duration::from_millis(state.limits.request_timeout_ms);
+    Router::new()
+        .merge(crate::routes::ops::router())
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .nest("/api/v1", crate::routes::api_router())
+        .fallback(not_found)
+        // Layers run outside-in from the last one added: request id, trace span, metrics,
+        // problem documents for bare errors, panic catcher, timeout, body limit, handler.
+        .layer(axum::extract::DefaultBodyLimit::max(body_bytes_max))
+        .layer(RequestBodyLimitLayer::new(body_bytes_max))
+        .layer(middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => AppError::Unavailable(format!(
+                        "request exceeded {} ms",
+                        request_timeout.as_millis()
+                    ))
+                    .into_response(),
+                }
+            },
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                // The payload may hold values from the request; it is printed by the panic hook
+                // already, and never sent.
+                AppError::internal("a handler panicked").into_response()
+            },
+        ))
+        .layer(middleware::map_response(problem_for_bare_errors))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_else(|| "(unmatched)".into());
+                    let request_id = req
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|r| r.0.clone())
+                        .unwrap_or_default();
+                    // Only the matched route template: a raw URI may carry a personnummer.
+                    tracing::info_span!("request", %request_id, method = %req.method(), %route)
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn openapi_json() -> Response {
+    // PENDING(openapi): serve `crate::openapi::document()` once it exists.
+    AppError::NotFound.into_response()
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// Takes the client's `x-request-id` when it is short and printable, else makes one; puts it in
+/// the request's extensions, the access log's scope and the response.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= REQUEST_ID_LEN_MAX
+                && v.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| ulid::Ulid::generate().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = crate::access_log::with_request_id(id.clone(), next.run(req)).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Counts requests by route and status, times them, and counts accepted commands.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let response = next.run(req).await;
+    let status = response.status();
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.clone()),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("samplan_http_requests_total", &labels).increment(1);
+    metrics::histogram!(
+        "samplan_http_request_duration_seconds",
+        &[("method", method.to_string()), ("route", route.clone())]
+    )
+    .record(started.elapsed().as_secs_f64());
+    // A successful POST under /api/v1 is an accepted command (an idempotent replay included).
+    if method == axum::http::Method::POST && status.is_success() && route.starts_with("/api/v1/") {
+        metrics::counter!("samplan_commands_total", "route" => route).increment(1);
+    }
+    response
+}
+
+/// Error responses made outside our handlers (axum's rejections, the body limit, 405) carry
+/// plain text; clients are promised problem documents, so such responses are replaced.
+async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (code, title, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "För mycket data",
+            "Begäran är för stor.",
+        ),
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "Hittades inte",
+            "Det du söker finns inte, eller så har din enhet inte tillgång till det.",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "Metoden stöds inte",
+            "Adressen finns men tar inte emot den här HTTP-metoden.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "Fel innehållstyp",
+            "Begäran måste skickas som JSON (Content-Type: application/json).",
+        ),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "Inloggning krävs", "Inloggning krävs."),
+        StatusCode::FORBIDDEN => (
+            "forbidden",
+            "Åtgärden är inte tillåten för dig",
+            "Din roll eller enhet får inte göra detta.",
+        ),
+        StatusCode::REQUEST_TIMEOUT
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => (
+            "service_unavailable",
+            "Tjänsten är tillfälligt otillgänglig",
+            "Tjänsten kan inte svara just nu. Försök igen om en stund.",
+        ),
+        s if s.is_server_error() => (
+            "internal_error",
+            "Något gick fel hos oss",
+            "Ett oväntat fel inträffade. Felet är loggat; försök igen eller kontakta support.",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            "unprocessable",
+            "Uppgifterna bryter mot en regel",
+            "Uppgifterna kunde inte behandlas.",
+        ),
+        _ => (
+            "bad_request",
+            "Felaktig begäran",
+            "Begäran kunde inte tolkas.",
+        ),
+    };
+    let mut replaced = problem_response(&Problem {
+        kind: format!("urn:samplan:problem:{code}"),
+        title: title.into(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        code: code.into(),
+        current_version: None,
+    });
+    // Keep headers that matter to the client (Allow on 405, WWW-Authenticate, request id).
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE, REQUEST_ID_HEADER] {
+        if let Some(v) = response.headers().get(&name) {
+            replaced.headers_mut().insert(name, v.clone());
+        }
+    }
+    replaced
+}
+
+/// The process-wide Prometheus recorder; installed on first use (metrics are global, and tests
+/// start many applications in one process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            // Histograms are drained into their buckets by upkeep; keep it going in the
+            // background so that /metrics stays cheap.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                })
+                .ok();
+            handle
+        })
+        .clone()
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("embedded services: {0}")]
+    Embedded(#[from] EmbeddedError),
+    #[error("token key: {0}")]
+    Key(#[from] KeyError),
+    #[error("migrations on {url}: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: AppError,
+    },
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("demo data: {0}")]
+    Demo(AppError),
+    #[error("stopped on a failure: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The databases and message broker a process uses, started if embedded.
+pub struct Services {
+    pub database_url: String,
+    pub admin_database_url: String,
+    pub nats_url: Option<String>,
+    pub embedded: Embedded,
+}
+
+impl Services {
+    /// Starts the embedded PostgreSQL and nats-server where nothing is configured.
+    /// `with_nats: false` skips NATS (migrations and the token command do not need it).
+    pub async fn start(config: &Config, with_nats: bool) -> Result<Services, StartError> {
+        let mut embedded = Embedded::default();
+        let (database_url, admin_database_url) = match &config.database_url {
+            Some(url) => (
+                url.clone(),
+                config
+                    .database_admin_url
+                    .clone()
+                    .unwrap_or_else(|| url.clone()),
+            ),
+            None => {
+                let pg = EmbeddedPostgres::start(&config.data_dir, config.auto_install).await?;
+                let urls = (pg.database_url(), pg.admin_database_url());
+                embedded.postgres = Some(pg);
+                urls
+            }
+        };
+        let nats_url = match (&config.nats_url, with_nats) {
+            (Some(url), _) => Some(url.clone()),
+            (None, false) => None,
+            (None, true) => {
+                match EmbeddedNats::start(&config.data_dir, config.auto_install).await {
+                    Ok(nats) => {
+                        let url = nats.url().to_string();
+                        embedded.nats = Some(nats);
+                        Some(url)
+                    }
+                    Err(e) => {
+                        embedded.stop().await;
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
+        Ok(Services {
+            database_url,
+            admin_database_url,
+            nats_url,
+            embedded,
+        })
+    }
+}
+
+/// A built service, ready to run: ports bound, database migrated.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    embedded: Embedded,
+    config: Config,
+    run_projectors: bool,
+}
+
+impl Application {
+    /// Builds the service from `config` with the system clock.
+    pub async fn build(config: Config) -> Result<Application, StartError> {
+        Application::build_with_clock(config, Clock::System).await
+    }
+
+    /// Builds the service with the given clock (tests pin time).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Application, StartError> {
+        let services = Services::start(&config, true).await?;
+        let embedded_db = services.embedded.postgres.is_some();
+        match Application::build_on(config, clock, &services).await {
+            Ok((listener, state, config)) => {
+                if embedded_db {
+                    announce(&config, listener.local_addr().ok());
+                }
+                Ok(Application {
+                    listener,
+                    state,
+                    embedded: services.embedded,
+                    config,
+                    run_projectors: true,
+                })
+            }
+            Err(e) => {
+                // Leave nothing running behind a failed start.
+                services.embedded.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn build_on(
+        config: Config,
+        clock: Clock,
+        services: &Services,
+    ) -> Result<(TcpListener, AppState, Config), StartError> {
+        migrate_all(&services.admin_database_url)
+            .await
+            .map_err(|source| StartError::Migrate {
+                url: redact_url(&services.admin_database_url),
+                source,
+            })?;
+        let state = build_state(
+            &config,
+            &services.database_url,
+            services.nats_url.clone(),
+            clock,
+        )
+        .await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        Ok((listener, state, config))
+    }
+
+    /// Where the server listens (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// The shared state (demo loading, tests).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs only the HTTP gateway in this process, no projectors (`samplan serve --role gateway`).
+    pub fn gateway_only(mut self) -> Application {
+        self.run_projectors = false;
+        self
+    }
+
+    /// Serves until `shutdown` is cancelled, or until a task stops by itself (which then stops
+    /// the others). In-flight requests get `shutdown_drain_ms` to finish; then the embedded
+    /// services are stopped.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        let Application {
+            listener,
+            state,
+            embedded,
+            config,
+            run_projectors,
+        } = self;
+        let drain = Duration::from_millis(config.shutdown_drain_ms);
+        let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+
+        let app = router(state.clone());
+        let server_stop = shutdown.clone();
+        tasks.spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(server_stop.cancelled_owned())
+                .await;
+            ("http", result.map_err(|e| e.to_string()))
+        });
+        // The relay (events → NATS) joins here once `projections` offers it.
+        if run_projectors {
+            let store = state.store.clone();
+            let cancel = shutdown.child_token();
+            tasks.spawn(async move {
+                let result = projections::directory::run(store, cancel).await;
+                ("projector:directory", result.map_err(|e| e.to_string()))
+            });
+        }
+
+        let mut failure = None;
+        // The first task to end, unless a stop was asked for, is a failure: say which and why,
+        // then stop the others.
+        tokio::select! {
+            Some(ended) = tasks.join_next() => {
+                let (task, result) = named(ended);
+                tracing::error!(task, result = ?result, "a task stopped by itself; shutting down");
+                failure = Some(format!("{task} stopped: {}", result.err().unwrap_or_else(|| "without error".into())));
+                shutdown.cancel();
+            }
+            () = shutdown.cancelled() => {
+                tracing::info!(drain_ms = config.shutdown_drain_ms, "stopping: draining in-flight requests");
+            }
+        }
+        let deadline = tokio::time::Instant::now() + drain;
+        loop {
+            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(ended)) => {
+                    let (task, result) = named(ended);
+                    match result {
+                        Ok(()) => tracing::info!(task, "stopped"),
+                        Err(e) => tracing::warn!(task, error = %e, "stopped with an error"),
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        drain_ms = config.shutdown_drain_ms,
+                        remaining = tasks.len(),
+                        "tasks still running after the drain time; aborting them"
+                    );
+                    tasks.shutdown().await;
+                    break;
+                }
+            }
+        }
+        embedded.stop().await;
+        match failure {
+            None => {
+                tracing::info!("samplan stopped");
+                Ok(())
+            }
+            Some(why) => Err(StartError::Serve(std::io::Error::other(why))),
+        }
+    }
+}
+
+fn named(
+    ended: Result<(&'static str, Result<(), String>), tokio::task::JoinError>,
+) -> (&'static str, Result<(), String>) {
+    match ended {
+        Ok(pair) => pair,
+        Err(e) => ("(panicked task)", Err(e.to_string())),
+    }
+}
+
+/// Builds the shared state: store pool, verifier, policy.
+pub async fn build_state(
+    config: &Config,
+    database_url: &str,
+    nats_url: Option<String>,
+    clock: Clock,
+) -> Result<AppState, StartError> {
+    let verifier = match &config.jwt_key {
+        JwtKey::Secret(secret) => Verifier::hs256(
+            secret,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            clock.clone(),
+        ),
+        JwtKey::PublicKeyPem(pem) => {
+            Verifier::public_key_pem(pem, &config.jwt_issuer, &config.jwt_audience, clock.clone())?
+        }
+        JwtKey::Development => {
+            let secret = development_secret(&config.data_dir)?;
+            tracing::warn!(
+                "DEVELOPMENT MODE: tokens are checked with a development secret kept in {}; \
+                 set SAMPLAN_JWT_SECRET or SAMPLAN_JWT_PUBLIC_KEY for real use",
+                crate::auth::development_secret_path(&config.data_dir).display()
+            );
+            Verifier::hs256(
+                &secret,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                clock.clone(),
+            )
+        }
+    };
+    let profile = PolicyProfile::by_name(&config.policy).map_err(|e| {
+        StartError::Config(crate::config::ConfigError::Invalid {
+            var: "SAMPLAN_POLICY",
+            value: config.policy.clone(),
+            expected: e.message(),
+        })
+    })?;
+    let mut store_config = StoreConfig::new(database_url);
+    store_config.pool_size_max = config.db_pool_size;
+    let store = EventStore::connect(store_config).await?;
+    Ok(AppState {
+        store,
+        verifier: Arc::new(verifier),
+        policy: Arc::new(PolicySet::new(profile)),
+        clock,
+        limits: config.limits.clone(),
+        metrics: metrics_handle(),
+        nats_url,
+    })
+}
+
+/// Tells the person who typed `samplan serve` where to go and how to get a token.
+fn announce(config: &Config, addr: Option<SocketAddr>) {
+    let addr = addr.unwrap_or(config.listen);
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = if addr.is_ipv6() {
+        format!("http://[{host}]:{}/", addr.port())
+    } else {
+        format!("http://{host}:{}/", addr.port())
+    };
+    let data_dir = config.data_dir.display().to_string();
+    let env = if data_dir == crate::config::defaults::DATA_DIR {
+        String::new()
+    } else {
+        format!("SAMPLAN_DATA_DIR={data_dir} ")
+    };
+    tracing::info!("samplan is ready: open {url}");
+    tracing::info!(
+        "get a token with: {env}samplan token --role admin --sub admin --name Administratör   \
+         (staff: {env}samplan token --role staff --sub SE2321000016-A1B2 --unit <unit-id> --name \"…\")"
+    );
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM, saying which arrived.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!(signal = "SIGINT", "stop requested"),
+        () = term => tracing::info!(signal = "SIGTERM", "stop requested"),
+        () = token.cancelled() => return,
+    }
+    token.cancel();
+}

@@ -1,1 +1,484 @@
-//! (being written)
+//! Authentication: who is calling. Every API request carries `Authorization: Bearer <JWT>`; the
+//! [`Verifier`] checks signature, `exp`, `iat`, `iss` and `aud` against the injected clock and
+//! turns the claims into a [`Caller`]. Authorisation (what the caller may do) is the domain's and
+//! the routes' business; [`Caller::require_role`] and [`Caller::staff_unit`] are the edge checks.
+//!
+//! [`Signer`] mints tokens for `samplan token` and for tests. Without a configured key, the
+//! embedded default uses a development secret kept in the data directory, so that
+//! `samplan token` and `samplan serve` agree without any setup.
+
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::{DateTime, Duration, Utc};
+use domain::context::{Actor, Role};
+use domain::ids::UnitId;
+use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Clock skew tolerated between the token issuer and us.
+pub const LEEWAY_SECONDS: i64 = 30;
+
+/// The claims of a samplan token (API.md, Identity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Staff: HSA-id; citizen: the person's id.
+    pub sub: String,
+    /// `staff`, `citizen`, `auditor`, `reporting` or `admin`.
+    pub role: String,
+    /// Staff: the unit they act for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sub: String,
+    pub role: Role,
+    pub unit: Option<UnitId>,
+    pub name: String,
+}
+
+impl Caller {
+    /// 403 `role_not_allowed` unless the caller has `role`.
+    pub fn require_role(&self, role: Role) -> Result<(), AppError> {
+        if self.role == role {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "role_not_allowed",
+                format!(
+                    "Din roll ({}) får inte göra detta; det kräver rollen {}.",
+                    self.role.as_str(),
+                    role.as_str()
+                ),
+            ))
+        }
+    }
+
+    /// The unit a staff member acts for. The verifier already refuses staff tokens without a
+    /// unit, so the error only shows for non-staff callers reaching a staff route.
+    pub fn staff_unit(&self) -> Result<&UnitId, AppError> {
+        self.require_role(Role::Staff)?;
+        self.unit.as_ref().ok_or_else(|| AppError::Token {
+            code: "token_unit_missing",
+            detail: "Inloggningen saknar enhet (unit); personal måste agera för en enhet.".into(),
+        })
+    }
+
+    /// The caller as the domain records them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.sub.clone(),
+            name: self.name.clone(),
+            unit: self.unit.clone(),
+            role: self.role,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Err(token_error(
+                "token_missing",
+                "Inloggning krävs: skicka en token i Authorization: Bearer <token>.",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                token_error(
+                    "token_malformed",
+                    "Authorization-huvudet måste ha formen Bearer <token>.",
+                )
+            })?;
+        state.verifier.verify(token)
+    }
+}
+
+fn token_error(code: &'static str, detail: &str) -> AppError {
+    AppError::Token {
+        code,
+        detail: detail.to_string(),
+    }
+}
+
+/// Checks tokens. Built once from the configuration.
+pub struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish()
+    }
+}
+
+/// A verification key that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("SAMPLAN_JWT_PUBLIC_KEY is neither an RSA nor an EC (P-256) public key in PEM form")]
+    UnsupportedPublicKey,
+    #[error("the development secret in {path} cannot be read or created: {source}")]
+    DevelopmentSecret {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Verifier {
+    /// A verifier for HS256 tokens signed with `secret`.
+    pub fn hs256(secret: &str, issuer: &str, audience: &str, clock: Clock) -> Verifier {
+        Verifier::new(
+            DecodingKey::from_secret(secret.as_bytes()),
+            Algorithm::HS256,
+            issuer,
+            audience,
+            clock,
+        )
+    }
+
+    /// A verifier for RS256 or ES256 tokens, chosen by the kind of PEM public key.
+    pub fn public_key_pem(
+        pem: &str,
+        issuer: &str,
+        audience: &str,
+        clock: Clock,
+    ) -> Result<Verifier, KeyError> {
+        if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
+            return Ok(Verifier::new(
+                key,
+                Algorithm::RS256,
+                issuer,
+                audience,
+                clock,
+            ));
+        }
+        if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
+            return Ok(Verifier::new(
+                key,
+                Algorithm::ES256,
+                issuer,
+                audience,
+                clock,
+            ));
+        }
+        Err(KeyError::UnsupportedPublicKey)
+    }
+
+    fn new(
+        key: DecodingKey,
+        algorithm: Algorithm,
+        issuer: &str,
+        audience: &str,
+        clock: Clock,
+    ) -> Verifier {
+        let mut validation = Validation::new(algorithm);
+        // Time claims are checked against our clock below, so tests with a pinned clock and
+        // production agree on what "expired" means.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        Verifier {
+            key,
+            validation,
+            clock,
+        }
+    }
+
+    /// Checks `token` and returns who it names; every failure is a 401 problem.
+    pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| {
+                let (code, detail) = match e.kind() {
+                    JwtErrorKind::InvalidSignature
+                    | JwtErrorKind::InvalidAlgorithm
+                    | JwtErrorKind::InvalidAlgorithmName => (
+                        "token_bad_signature",
+                        "Inloggningens token är inte utfärdad för samplan (fel signatur).",
+                    ),
+                    JwtErrorKind::InvalidIssuer => (
+                        "token_wrong_issuer",
+                        "Inloggningens token kommer från fel utfärdare (iss).",
+                    ),
+                    JwtErrorKind::InvalidAudience => (
+                        "token_wrong_audience",
+                        "Inloggningens token är avsedd för en annan tjänst (aud).",
+                    ),
+                    JwtErrorKind::MissingRequiredClaim(_) | JwtErrorKind::Json(_) => (
+                        "token_claims_invalid",
+                        "Inloggningens token saknar uppgifter eller har felaktiga uppgifter.",
+                    ),
+                    _ => ("token_malformed", "Inloggningens token kan inte läsas."),
+                };
+                tracing::debug!(error = %e, code, "token refused");
+                token_error(code, detail)
+            })?
+            .claims;
+
+        let now = self.clock.now().timestamp();
+        if claims.exp + LEEWAY_SECONDS <= now {
+            return Err(token_error(
+                "token_expired",
+                "Inloggningen har gått ut. Logga in igen.",
+            ));
+        }
+        if claims.iat - LEEWAY_SECONDS > now {
+            return Err(token_error(
+                "token_not_yet_valid",
+                "Inloggningens token är utfärdad i framtiden; kontrollera klockan.",
+            ));
+        }
+        let role = Role::parse(&claims.role).map_err(|_| {
+            token_error(
+                "token_claims_invalid",
+                "Inloggningens token har en okänd roll.",
+            )
+        })?;
+        let unit = match claims.unit.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => Some(UnitId::parse(u).map_err(|_| {
+                token_error(
+                    "token_claims_invalid",
+                    "Inloggningens token har ett ogiltigt enhets-id.",
+                )
+            })?),
+            None => None,
+        };
+        if role == Role::Staff && unit.is_none() {
+            return Err(token_error(
+                "token_unit_missing",
+                "Inloggningen saknar enhet (unit); personal måste agera för en enhet.",
+            ));
+        }
+        if claims.sub.trim().is_empty() {
+            return Err(token_error(
+                "token_claims_invalid",
+                "Inloggningens token saknar sub.",
+            ));
+        }
+        Ok(Caller {
+            sub: claims.sub,
+            role,
+            unit,
+            name: claims.name,
+        })
+    }
+}
+
+/// Mints HS256 tokens: `samplan token`, tests and benchmarks.
+#[derive(Clone)]
+pub struct Signer {
+    key: EncodingKey,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer for the shared HS256 `secret`.
+    pub fn hs256(secret: &str, issuer: &str, audience: &str) -> Signer {
+        Signer {
+            key: EncodingKey::from_secret(secret.as_bytes()),
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+        }
+    }
+
+    /// A token for `sub` with `role`, `unit` and `name`, issued at `now`, valid for `ttl`.
+    pub fn sign(
+        &self,
+        sub: &str,
+        role: &str,
+        unit: Option<&str>,
+        name: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> String {
+        mint(
+            &self.key,
+            &Claims {
+                sub: sub.to_string(),
+                role: role.to_string(),
+                unit: unit.map(str::to_string),
+                name: name.to_string(),
+                iat: now.timestamp(),
+                exp: (now + ttl).timestamp(),
+                iss: self.issuer.clone(),
+                aud: self.audience.clone(),
+            },
+        )
+    }
+}
+
+/// Signs arbitrary `claims` with an HS256 `secret` (tests use it for wrong issuers and the like).
+pub fn mint_token(secret: &str, claims: &Claims) -> String {
+    mint(&EncodingKey::from_secret(secret.as_bytes()), claims)
+}
+
+fn mint(key: &EncodingKey, claims: &Claims) -> String {
+    // Encoding plain claims with an HMAC key cannot fail; an empty string would be refused as
+    // malformed by any verifier, which is the safe outcome should it ever happen.
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, key).unwrap_or_default()
+}
+
+/// The file that holds the development secret inside the data directory.
+pub fn development_secret_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("development-jwt-secret")
+}
+
+/// The development secret of the embedded default: random, created on first use in the data
+/// directory (mode 0600), so that `samplan serve` and `samplan token` agree and no two
+/// installations share a secret that is printed in documentation.
+pub fn development_secret(data_dir: &Path) -> Result<String, KeyError> {
+    let path = development_secret_path(data_dir);
+    let wrap = |source| KeyError::DevelopmentSecret {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(wrap(e)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(wrap)?;
+    let secret = random_hex(32).map_err(wrap)?;
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(wrap)?
+    };
+    file.write_all(secret.as_bytes()).map_err(wrap)?;
+    Ok(secret)
+}
+
+/// `bytes` random bytes from the kernel, as hex.
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(hex::encode(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock() -> Clock {
+        Clock::fixed("2026-03-10T08:00:00Z".parse().expect("valid time"))
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_signed_staff_token_verifies_into_a_caller() {
+        let c = clock();
+        let token = Signer::hs256(SECRET, "samplan", "samplan").sign(
+            "SE2321000016-A1B2",
+            "staff",
+            Some("vc-norr"),
+            "Test Testsson",
+            c.now(),
+            Duration::minutes(10),
+        );
+        let caller = Verifier::hs256(SECRET, "samplan", "samplan", c)
+            .verify(&token)
+            .expect("valid");
+        assert_eq!(caller.role, Role::Staff);
+        assert_eq!(caller.unit.as_ref().map(|u| u.as_str()), Some("vc-norr"));
+        assert_eq!(caller.actor().id, "SE2321000016-A1B2");
+    }
+
+    #[test]
+    fn expiry_follows_the_injected_clock() {
+        let c = clock();
+        let token = Signer::hs256(SECRET, "samplan", "samplan").sign(
+            "a",
+            "admin",
+            None,
+            "A",
+            c.now(),
+            Duration::minutes(10),
+        );
+        let verifier = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        assert!(verifier.verify(&token).is_ok());
+        c.set(c.now() + Duration::minutes(11));
+        let err = verifier.verify(&token).unwrap_err();
+        assert_eq!(err.problem().code, "token_expired");
+    }
+
+    #[test]
+    fn staff_without_unit_and_unknown_roles_are_refused() {
+        let c = clock();
+        let signer = Signer::hs256(SECRET, "samplan", "samplan");
+        let verifier = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        let no_unit = signer.sign("a", "staff", None, "A", c.now(), Duration::minutes(1));
+        assert_eq!(
+            verifier.verify(&no_unit).unwrap_err().problem().code,
+            "token_unit_missing"
+        );
+        let odd = signer.sign("a", "superuser", None, "A", c.now(), Duration::minutes(1));
+        assert_eq!(
+            verifier.verify(&odd).unwrap_err().problem().code,
+            "token_claims_invalid"
+        );
+    }
+
+    #[test]
+    fn development_secret_is_stable_per_data_dir() {
+        let dir =
+            std::env::temp_dir().join(format!("samplan-devsecret-{}", ulid::Ulid::generate()));
+        let first = development_secret(&dir).expect("created");
+        let second = development_secret(&dir).expect("read back");
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 64);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,1 +1,313 @@
-//! (being written)
+//! The `samplan` command line: `serve` (the default), `migrate`, `token` and `demo`. Parsing and
+//! dispatch only; the work is done by `app`, `auth` and `demo`.
+
+use crate::app::{cancel_on_signal, migrate_all, Application, Services, StartError};
+use crate::auth::{development_secret, Signer};
+use crate::clock::Clock;
+use crate::config::{Config, JwtKey};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+const ENVIRONMENT_HELP: &str = "\
+Configuration comes from the environment (see API.md):
+  SAMPLAN_LISTEN              address to listen on            [127.0.0.1:8080]
+  SAMPLAN_DATABASE_URL        PostgreSQL; unset: embedded PostgreSQL under SAMPLAN_DATA_DIR
+  SAMPLAN_DATABASE_ADMIN_URL  role that runs migrations       [SAMPLAN_DATABASE_URL]
+  SAMPLAN_NATS_URL            NATS; unset: embedded nats-server under SAMPLAN_DATA_DIR
+  SAMPLAN_DATA_DIR            data of the embedded services   [./data]
+  SAMPLAN_JWT_SECRET          HS256 secret (at least 32 bytes)
+  SAMPLAN_JWT_PUBLIC_KEY      PEM public key (RS256/ES256)
+                              neither: a development secret, only with the embedded database
+  SAMPLAN_JWT_ISSUER, SAMPLAN_JWT_AUDIENCE                    [samplan, samplan]
+  SAMPLAN_POLICY              norrbotten, orebro, stockholm   [stockholm]
+  SAMPLAN_LOG                 log filter                      [info]
+  SAMPLAN_LOG_FORMAT          json or text                    [text]
+  SAMPLAN_BODY_BYTES_MAX, SAMPLAN_REQUEST_TIMEOUT_MS, SAMPLAN_WAIT_MS_MAX,
+  SAMPLAN_CONFLICT_RETRIES_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_SHUTDOWN_DRAIN_MS
+  SAMPLAN_AUTO_INSTALL=0      never apt-get install a missing PostgreSQL/nats-server";
+
+/// samplan: the system of record for SIP (samordnad individuell plan).
+#[derive(Debug, Parser)]
+#[command(name = "samplan", version, after_help = ENVIRONMENT_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default). With nothing configured it starts its own PostgreSQL and
+    /// nats-server, keeping their data under SAMPLAN_DATA_DIR, and uses a development token key.
+    Serve(ServeArgs),
+    /// Apply the database migrations of every component, then exit.
+    Migrate,
+    /// Print a signed token for development and tests (HS256 with the configured secret, or the
+    /// development secret of the embedded default).
+    Token(TokenArgs),
+    /// Load the demonstration data (units, staff, persons, plans) into the database, then exit.
+    Demo,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Which parts to run in this process. Only `all` and `gateway` run anything yet; the relay
+    /// and the projectors run inside the gateway process until they get their own.
+    #[arg(long, value_enum, default_value_t = ServeRole::All)]
+    pub role: ServeRole,
+    /// Load the demonstration data before serving.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ServeRole {
+    /// The HTTP gateway, the relay and the projectors.
+    #[default]
+    All,
+    /// Only the HTTP gateway.
+    Gateway,
+    /// Only the relay from the event store to NATS (not available yet).
+    Relay,
+    /// Only the projectors that build the read models (not available yet).
+    Projector,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The caller's role.
+    #[arg(long, value_enum)]
+    pub role: TokenRole,
+    /// Subject: staff HSA-id (e.g. SE2321000016-A1B2), or the person's id for a citizen.
+    #[arg(long)]
+    pub sub: String,
+    /// The unit a staff member acts for (required for staff).
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Display name.
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// How long the token is valid.
+    #[arg(long, default_value_t = 480, value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    pub ttl_minutes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    Staff,
+    Citizen,
+    Auditor,
+    Reporting,
+    Admin,
+}
+
+impl TokenRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenRole::Staff => "staff",
+            TokenRole::Citizen => "citizen",
+            TokenRole::Auditor => "auditor",
+            TokenRole::Reporting => "reporting",
+            TokenRole::Admin => "admin",
+        }
+    }
+}
+
+/// Parses the command line and the environment, runs the command, and maps the outcome to an
+/// exit code: 0 done, 1 failed while running, 2 bad usage or configuration.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("samplan: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.log, config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("samplan: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let outcome = runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => serve(config, args).await,
+            Command::Migrate => migrate(config).await,
+            Command::Token(args) => token(&config, &args),
+            Command::Demo => demo(config).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(msg)) => {
+            eprintln!("samplan: {msg}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Start(e)) => {
+            tracing::error!(error = %e, "samplan failed");
+            eprintln!("samplan: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
+    if matches!(args.role, ServeRole::Relay | ServeRole::Projector) {
+        return Err(CliError::Usage(format!(
+            "--role {:?} cannot run on its own yet; use --role all or --role gateway",
+            args.role
+        )));
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let mut app = Application::build(config).await?;
+    if args.role == ServeRole::Gateway {
+        app = app.gateway_only();
+    }
+    if args.demo {
+        if let Err(e) = load_demo(app.state()).await {
+            // The service still starts; the operator sees why the demo data is missing.
+            tracing::error!(error = %e, "loading the demo data failed");
+        }
+    }
+    app.run_until_stopped(shutdown).await?;
+    Ok(())
+}
+
+async fn migrate(config: Config) -> Result<(), CliError> {
+    let services = Services::start(&config, false).await?;
+    let result = migrate_all(&services.admin_database_url).await;
+    services.embedded.stop().await;
+    result.map_err(|source| {
+        CliError::Start(StartError::Migrate {
+            url: crate::config::redact_url(&services.admin_database_url),
+            source,
+        })
+    })?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn demo(config: Config) -> Result<(), CliError> {
+    let services = Services::start(&config, false).await?;
+    let result = async {
+        migrate_all(&services.admin_database_url)
+            .await
+            .map_err(|source| StartError::Migrate {
+                url: crate::config::redact_url(&services.admin_database_url),
+                source,
+            })?;
+        let state =
+            crate::app::build_state(&config, &services.database_url, None, Clock::System).await?;
+        load_demo(&state).await
+    }
+    .await;
+    services.embedded.stop().await;
+    result?;
+    Ok(())
+}
+
+async fn load_demo(state: &crate::state::AppState) -> Result<(), StartError> {
+    // PENDING(demo): call `crate::demo::load(state)` once it exists.
+    let _ = state;
+    Err(StartError::Demo(crate::error::AppError::Unavailable(
+        "demo data is not part of this build yet".into(),
+    )))
+}
+
+fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
+    let secret = match &config.jwt_key {
+        JwtKey::Secret(s) => s.clone(),
+        JwtKey::Development => {
+            development_secret(&config.data_dir).map_err(|e| CliError::Start(StartError::Key(e)))?
+        }
+        JwtKey::PublicKeyPem(_) => {
+            return Err(CliError::Usage(
+                "SAMPLAN_JWT_PUBLIC_KEY is configured: tokens are issued by your identity \
+                 provider, samplan can only sign HS256 tokens (SAMPLAN_JWT_SECRET)"
+                    .into(),
+            ))
+        }
+    };
+    let unit = args
+        .unit
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    if args.role == TokenRole::Staff && unit.is_none() {
+        return Err(CliError::Usage(
+            "--unit is required for --role staff".into(),
+        ));
+    }
+    if let Some(u) = unit {
+        domain::ids::UnitId::parse(u)
+            .map_err(|e| CliError::Usage(format!("--unit: {}", e.message())))?;
+    }
+    if args.sub.trim().is_empty() {
+        return Err(CliError::Usage("--sub must not be empty".into()));
+    }
+    let token = Signer::hs256(&secret, &config.jwt_issuer, &config.jwt_audience).sign(
+        args.sub.trim(),
+        args.role.as_str(),
+        unit,
+        &args.name,
+        chrono::Utc::now(),
+        chrono::Duration::minutes(i64::from(args.ttl_minutes)),
+    );
+    println!("{token}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve() {
+        let cli = Cli::try_parse_from(["samplan"]).expect("parses");
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn token_arguments_parse() {
+        let cli = Cli::try_parse_from([
+            "samplan",
+            "token",
+            "--role",
+            "staff",
+            "--sub",
+            "SE2321000016-A1B2",
+            "--unit",
+            "vc-norr",
+            "--name",
+            "Test",
+        ])
+        .expect("parses");
+        let Some(Command::Token(args)) = cli.command else {
+            panic!("expected the token command");
+        };
+        assert_eq!(args.role, TokenRole::Staff);
+        assert_eq!(args.ttl_minutes, 480);
+    }
+}

@@ -1,1 +1,429 @@
-//! (being written)
+//! Configuration from the environment: every `SAMPLAN_*` variable of API.md, parsed once at
+//! start-up into a typed [`Config`]. A bad value stops the process with a message naming the
+//! variable and what would be valid, instead of surfacing later as a confusing failure.
+
+use crate::state::Limits;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the tokens' verification key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum JwtKey {
+    /// `SAMPLAN_JWT_SECRET`: a shared HS256 secret.
+    Secret(String),
+    /// `SAMPLAN_JWT_PUBLIC_KEY`: a PEM public key (RS256 or ES256).
+    PublicKeyPem(String),
+    /// Nothing configured: allowed only with the embedded database, where a development secret
+    /// kept in the data directory is used (see [`crate::auth::development_secret`]).
+    Development,
+}
+
+impl std::fmt::Debug for JwtKey {
+    // Never print key material, not even in debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwtKey::Secret(_) => f.write_str("JwtKey::Secret(..)"),
+            JwtKey::PublicKeyPem(_) => f.write_str("JwtKey::PublicKeyPem(..)"),
+            JwtKey::Development => f.write_str("JwtKey::Development"),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (`SAMPLAN_LOG_FORMAT=json`).
+    Json,
+}
+
+/// The whole configuration of a `samplan` process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SAMPLAN_LISTEN`: where the HTTP server listens (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// `SAMPLAN_DATABASE_URL`; `None` means the embedded PostgreSQL under `data_dir`.
+    pub database_url: Option<String>,
+    /// `SAMPLAN_DATABASE_ADMIN_URL`: the role that runs migrations; defaults to `database_url`.
+    pub database_admin_url: Option<String>,
+    /// `SAMPLAN_NATS_URL`; `None` means the embedded nats-server under `data_dir`.
+    pub nats_url: Option<String>,
+    /// `SAMPLAN_DATA_DIR`: where the embedded services keep their data.
+    pub data_dir: PathBuf,
+    /// `SAMPLAN_JWT_SECRET` / `SAMPLAN_JWT_PUBLIC_KEY`.
+    pub jwt_key: JwtKey,
+    /// `SAMPLAN_JWT_ISSUER`: the required `iss` claim.
+    pub jwt_issuer: String,
+    /// `SAMPLAN_JWT_AUDIENCE`: the required `aud` claim.
+    pub jwt_audience: String,
+    /// `SAMPLAN_POLICY`: the deadline policy profile.
+    pub policy: String,
+    /// `SAMPLAN_LOG`: the log filter (`tracing_subscriber::EnvFilter` syntax).
+    pub log: String,
+    /// `SAMPLAN_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// Per-request limits (`SAMPLAN_BODY_BYTES_MAX`, `SAMPLAN_REQUEST_TIMEOUT_MS`,
+    /// `SAMPLAN_WAIT_MS_MAX`, `SAMPLAN_CONFLICT_RETRIES_MAX`).
+    pub limits: Limits,
+    /// `SAMPLAN_DB_POOL_SIZE`: connections in the event store's pool.
+    pub db_pool_size: usize,
+    /// `SAMPLAN_SHUTDOWN_DRAIN_MS`: how long in-flight requests may run after a stop signal.
+    pub shutdown_drain_ms: u64,
+    /// `SAMPLAN_AUTO_INSTALL`: whether a missing PostgreSQL or nats-server may be installed with
+    /// apt-get when running as root (anything but `0` allows it).
+    pub auto_install: bool,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A variable has a value that does not parse.
+    #[error("{var}={value:?} is not valid: {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: String,
+    },
+    /// Two variables contradict each other, or a required one is missing.
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+/// Default values, also used by the CLI's `--help`.
+pub mod defaults {
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const DATA_DIR: &str = "./data";
+    pub const JWT_ISSUER: &str = "samplan";
+    pub const JWT_AUDIENCE: &str = "samplan";
+    pub const POLICY: &str = "stockholm";
+    pub const LOG: &str = "info";
+    pub const DB_POOL_SIZE: usize = 16;
+    pub const SHUTDOWN_DRAIN_MS: u64 = 10_000;
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
+    /// values count as unset, so `SAMPLAN_DATABASE_URL=` in a unit file means "embedded".
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let listen_text = get("SAMPLAN_LISTEN").unwrap_or_else(|| defaults::LISTEN.into());
+        let listen =
+            listen_text
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| ConfigError::Invalid {
+                    var: "SAMPLAN_LISTEN",
+                    value: listen_text.clone(),
+                    expected: "an address with port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".into(),
+                })?;
+
+        let database_url = get("SAMPLAN_DATABASE_URL");
+        let database_admin_url = get("SAMPLAN_DATABASE_ADMIN_URL");
+        if database_admin_url.is_some() && database_url.is_none() {
+            return Err(ConfigError::Inconsistent(
+                "SAMPLAN_DATABASE_ADMIN_URL is set but SAMPLAN_DATABASE_URL is not: set both, or \
+                 neither to use the embedded PostgreSQL"
+                    .into(),
+            ));
+        }
+        for (var, url) in [
+            ("SAMPLAN_DATABASE_URL", &database_url),
+            ("SAMPLAN_DATABASE_ADMIN_URL", &database_admin_url),
+        ] {
+            if let Some(url) = url {
+                url.parse::<tokio_postgres::Config>()
+                    .map_err(|e| ConfigError::Invalid {
+                        var,
+                        value: redact_url(url),
+                        expected: format!(
+                            "a PostgreSQL connection string such as \
+                             postgres://user@host:5432/samplan ({e})"
+                        ),
+                    })?;
+            }
+        }
+
+        let nats_url = get("SAMPLAN_NATS_URL");
+        let data_dir =
+            PathBuf::from(get("SAMPLAN_DATA_DIR").unwrap_or_else(|| defaults::DATA_DIR.into()));
+
+        let jwt_key = match (get("SAMPLAN_JWT_SECRET"), get("SAMPLAN_JWT_PUBLIC_KEY")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Inconsistent(
+                    "both SAMPLAN_JWT_SECRET and SAMPLAN_JWT_PUBLIC_KEY are set: choose one".into(),
+                ))
+            }
+            (Some(secret), None) => {
+                if secret.len() < 32 {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_JWT_SECRET",
+                        value: "(hidden)".into(),
+                        expected: format!(
+                            "at least 32 bytes, so that it cannot be guessed (got {})",
+                            secret.len()
+                        ),
+                    });
+                }
+                JwtKey::Secret(secret)
+            }
+            (None, Some(pem)) => {
+                if !pem.contains("-----BEGIN") {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_JWT_PUBLIC_KEY",
+                        value: "(not shown)".into(),
+                        expected: "a PEM public key (-----BEGIN PUBLIC KEY----- …)".into(),
+                    });
+                }
+                JwtKey::PublicKeyPem(pem)
+            }
+            (None, None) if database_url.is_none() => JwtKey::Development,
+            (None, None) => {
+                return Err(ConfigError::Inconsistent(
+                    "SAMPLAN_DATABASE_URL points at an external database but no token key is \
+                     configured: set SAMPLAN_JWT_SECRET (HS256, at least 32 bytes) or \
+                     SAMPLAN_JWT_PUBLIC_KEY (PEM, RS256/ES256). The development secret is only \
+                     used with the embedded database."
+                        .into(),
+                ))
+            }
+        };
+
+        let jwt_issuer = get("SAMPLAN_JWT_ISSUER").unwrap_or_else(|| defaults::JWT_ISSUER.into());
+        let jwt_audience =
+            get("SAMPLAN_JWT_AUDIENCE").unwrap_or_else(|| defaults::JWT_AUDIENCE.into());
+
+        let policy = get("SAMPLAN_POLICY").unwrap_or_else(|| defaults::POLICY.into());
+        if let Err(e) = domain::policy::PolicyProfile::by_name(policy.trim()) {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_POLICY",
+                value: policy,
+                expected: e.message(),
+            });
+        }
+
+        let log = get("SAMPLAN_LOG").unwrap_or_else(|| defaults::LOG.into());
+        if let Err(e) = log.parse::<tracing_subscriber::EnvFilter>() {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_LOG",
+                value: log,
+                expected: format!("a log filter such as info or gateway=debug,info ({e})"),
+            });
+        }
+        let log_format = match get("SAMPLAN_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") | Some("pretty") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "SAMPLAN_LOG_FORMAT",
+                    value: other.into(),
+                    expected: "json or text".into(),
+                })
+            }
+        };
+
+        let base = Limits::default();
+        let limits = Limits {
+            body_bytes_max: number(
+                &get,
+                "SAMPLAN_BODY_BYTES_MAX",
+                base.body_bytes_max,
+                1024,
+                64 << 20,
+            )?,
+            request_timeout_ms: number(
+                &get,
+                "SAMPLAN_REQUEST_TIMEOUT_MS",
+                base.request_timeout_ms,
+                100,
+                600_000,
+            )?,
+            wait_ms_max: number(&get, "SAMPLAN_WAIT_MS_MAX", base.wait_ms_max, 0, 60_000)?,
+            conflict_retries_max: number(
+                &get,
+                "SAMPLAN_CONFLICT_RETRIES_MAX",
+                base.conflict_retries_max,
+                0,
+                100,
+            )?,
+        };
+        let db_pool_size = number(
+            &get,
+            "SAMPLAN_DB_POOL_SIZE",
+            defaults::DB_POOL_SIZE,
+            1,
+            1000,
+        )?;
+        let shutdown_drain_ms = number(
+            &get,
+            "SAMPLAN_SHUTDOWN_DRAIN_MS",
+            defaults::SHUTDOWN_DRAIN_MS,
+            0,
+            600_000,
+        )?;
+        let auto_install = get("SAMPLAN_AUTO_INSTALL").is_none_or(|v| v.trim() != "0");
+
+        Ok(Config {
+            listen,
+            database_url,
+            database_admin_url,
+            nats_url,
+            data_dir,
+            jwt_key,
+            jwt_issuer,
+            jwt_audience,
+            policy: policy.trim().to_string(),
+            log,
+            log_format,
+            limits,
+            db_pool_size,
+            shutdown_drain_ms,
+            auto_install,
+        })
+    }
+
+    /// Whether the embedded PostgreSQL is used.
+    pub fn embedded_database(&self) -> bool {
+        self.database_url.is_none()
+    }
+}
+
+/// Parses a bounded number; the bounds keep a typo (`SAMPLAN_BODY_BYTES_MAX=64`) from disabling
+/// the service in a way that is hard to diagnose.
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(text) = get(var) else {
+        return Ok(default);
+    };
+    match text.trim().replace('_', "").parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: text,
+            expected: format!("a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+/// Hides a password in a connection string before it is shown in an error message.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            let user = userinfo.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+        return url.to_string();
+    }
+    // key=value form: drop any password=… pair.
+    url.split_whitespace()
+        .map(|kv| {
+            if kv.starts_with("password=") {
+                "password=***"
+            } else {
+                kv
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_means_embedded_services_and_development_key() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.embedded_database());
+        assert_eq!(c.nats_url, None);
+        assert_eq!(c.jwt_key, JwtKey::Development);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            (c.jwt_issuer.as_str(), c.jwt_audience.as_str()),
+            ("samplan", "samplan")
+        );
+        assert_eq!(c.policy, "stockholm");
+        assert_eq!(c.limits.body_bytes_max, 64 * 1024);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn external_database_without_a_key_is_refused() {
+        let err =
+            config(&[("SAMPLAN_DATABASE_URL", "postgres://samplan@db:5432/samplan")]).unwrap_err();
+        assert!(err.to_string().contains("SAMPLAN_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn short_secret_is_refused_without_echoing_it() {
+        let err = config(&[("SAMPLAN_JWT_SECRET", "hemligt")]).unwrap_err();
+        assert!(!err.to_string().contains("hemligt"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("SAMPLAN_LISTEN", "localhost"),
+            ("SAMPLAN_POLICY", "uppsala"),
+            ("SAMPLAN_BODY_BYTES_MAX", "lots"),
+            ("SAMPLAN_BODY_BYTES_MAX", "10"),
+            ("SAMPLAN_LOG_FORMAT", "xml"),
+            ("SAMPLAN_DB_POOL_SIZE", "0"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_and_keys_are_read() {
+        let c = config(&[
+            ("SAMPLAN_DATABASE_URL", "postgres://samplan@db/samplan"),
+            ("SAMPLAN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SAMPLAN_BODY_BYTES_MAX", "131072"),
+            ("SAMPLAN_REQUEST_TIMEOUT_MS", "2500"),
+            ("SAMPLAN_LOG_FORMAT", "json"),
+            ("SAMPLAN_POLICY", "norrbotten"),
+        ])
+        .expect("valid");
+        assert_eq!(c.limits.body_bytes_max, 131_072);
+        assert_eq!(c.limits.request_timeout_ms, 2_500);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.policy, "norrbotten");
+        assert!(matches!(c.jwt_key, JwtKey::Secret(_)));
+        assert_eq!(c.database_admin_url, None);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("host=h password=pw user=u"),
+            "host=h password=*** user=u"
+        );
+    }
+}

@@ -40,6 +40,9 @@ pub enum AppError {
     /// No, malformed, expired or wrongly signed token.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// A token problem with its own code (`token_missing`, `token_expired`, …), answered 401.
+    #[error("token refused ({code}): {detail}")]
+    Token { code: &'static str, detail: String },
     /// The caller's role or unit may not do this.
     #[error("forbidden: {detail}")]
     Forbidden { code: &'static str, detail: String },
@@ -69,12 +72,18 @@ pub enum AppError {
 impl AppError {
     /// Shorthand for a bad request.
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        AppError::BadRequest { code, detail: detail.into() }
+        AppError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// Shorthand for a forbidden request.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        AppError::Forbidden { code, detail: detail.into() }
+        AppError::Forbidden {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// Shorthand for an internal error; the text is logged, never sent.
@@ -133,6 +142,13 @@ impl AppError {
                 AppError::Unauthorized(detail) => (
                     StatusCode::UNAUTHORIZED,
                     "unauthorized".into(),
+                    "Inloggning krävs",
+                    detail.clone(),
+                    None,
+                ),
+                AppError::Token { code, detail } => (
+                    StatusCode::UNAUTHORIZED,
+                    (*code).into(),
                     "Inloggning krävs",
                     detail.clone(),
                     None,
@@ -200,7 +216,14 @@ impl IntoResponse for AppError {
         } else {
             tracing::debug!(error = %self, code = %problem.code, "request refused");
         }
-        problem_response(&problem)
+        let mut response = problem_response(&problem);
+        if problem.status == 401 {
+            // RFC 6750: tell the client which scheme to use.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

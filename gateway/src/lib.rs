@@ -20,3 +20,5 @@ pub mod pipeline;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,2 +1,5 @@
-//! The `samplan` binary.
-fn main() {}
+//! The `samplan` binary: everything happens in [`gateway::cli::run`].
+
+fn main() -> std::process::ExitCode {
+    gateway::cli::run()
+}

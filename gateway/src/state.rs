@@ -5,6 +5,7 @@ use crate::auth::Verifier;
 use crate::clock::Clock;
 use domain::policy::PolicySet;
 use eventstore::EventStore;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
 /// Limits on what one request may cost. Units are in the names.
@@ -39,4 +40,9 @@ pub struct AppState {
     pub policy: Arc<PolicySet>,
     pub clock: Clock,
     pub limits: Limits,
+    /// Renders `/metrics`; one recorder per process (metrics are global by design).
+    pub metrics: PrometheusHandle,
+    /// Where NATS is (configured or embedded), for the relay and `/readyz`; `None` when the
+    /// process runs without NATS (tests of the HTTP layer).
+    pub nats_url: Option<String>,
 }

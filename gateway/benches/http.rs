@@ -1,0 +1,2 @@
+//! HTTP command throughput against the raw PostgreSQL INSERT baseline (being written).
+fn main() {}

@@ -1,0 +1,163 @@
+//! The embedded nats-server with JetStream: store under `$SAMPLAN_DATA_DIR/nats`, listening on a
+//! free loopback port chosen at each start, with a pid file so that a server orphaned by a crash
+//! of samplan is stopped on the next start.
+
+use super::{find_program, io_error, last_lines, process_is, signal, try_install, EmbeddedError};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+const PID_FILE: &str = "nats-server.pid";
+
+/// A running embedded nats-server.
+#[derive(Debug)]
+pub struct EmbeddedNats {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl EmbeddedNats {
+    /// Starts `nats-server -js` for the samplan data directory `data_dir`.
+    pub async fn start(data_dir: &Path, auto_install: bool) -> Result<EmbeddedNats, EmbeddedError> {
+        let extra = [
+            PathBuf::from("/usr/sbin"),
+            PathBuf::from("/usr/local/sbin"),
+            PathBuf::from("/usr/local/bin"),
+        ];
+        let program = match find_program("nats-server", &extra) {
+            Some(p) => p,
+            None if try_install("nats-server", auto_install).await => {
+                find_program("nats-server", &extra).ok_or_else(missing)?
+            }
+            None => return Err(missing()),
+        };
+        let dir = super::absolute(&data_dir.join("nats"))?;
+        stop_orphan(&dir).await;
+
+        let port = free_port()?;
+        let log_path = dir.join("nats-server.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io_error(format!("opening {}", log_path.display())))?;
+        let log_err = log
+            .try_clone()
+            .map_err(io_error("duplicating the log handle"))?;
+        let mut child = Command::new(&program)
+            .arg("-js")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .arg("-sd")
+            .arg(&dir)
+            .arg("-P")
+            .arg(dir.join(PID_FILE))
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            // Its own process group: a terminal's Ctrl-C goes to samplan, which stops NATS after
+            // the gateway has drained.
+            .process_group(0)
+            .spawn()
+            .map_err(io_error(format!("starting {}", program.display())))?;
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let tail = std::fs::read_to_string(&log_path)
+                    .map(|t| last_lines(&t, 10))
+                    .unwrap_or_default();
+                return Err(EmbeddedError::CommandFailed {
+                    what: "nats-server".into(),
+                    status: status.to_string(),
+                    output: tail,
+                });
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = child.kill().await;
+                return Err(EmbeddedError::Timeout(format!(
+                    "nats-server did not accept connections on 127.0.0.1:{port} within 20 s; see {}",
+                    log_path.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let url = format!("nats://127.0.0.1:{port}");
+        tracing::info!(%url, store_dir = %dir.display(), "embedded nats-server (JetStream) is running");
+        Ok(EmbeddedNats { child, url, dir })
+    }
+
+    /// Where clients connect.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the server: SIGTERM (JetStream flushes its store), SIGKILL after 10 s.
+    pub async fn stop(mut self) {
+        tracing::info!("stopping the embedded nats-server");
+        if let Some(pid) = self.child.id() {
+            signal(pid, "TERM").await;
+            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("nats-server did not stop within 10 s; killing it");
+                let _ = self.child.kill().await;
+            }
+        }
+        let _ = std::fs::remove_file(self.dir.join(PID_FILE));
+    }
+}
+
+/// A nats-server from a crashed earlier run still holds the store directory: stop it.
+async fn stop_orphan(dir: &Path) {
+    let pid_file = dir.join(PID_FILE);
+    let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    if process_is(pid, "nats-server") {
+        tracing::warn!(pid, "a nats-server from an earlier run is still running on this data directory; stopping it");
+        signal(pid, "TERM").await;
+        for _ in 0..100 {
+            if !process_is(pid, "nats-server") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if process_is(pid, "nats-server") {
+            signal(pid, "KILL").await;
+        }
+    } else {
+        tracing::info!("removing a stale nats-server pid file");
+    }
+    let _ = std::fs::remove_file(&pid_file);
+}
+
+fn free_port() -> Result<u16, EmbeddedError> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .map_err(io_error("finding a free port for nats-server"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(io_error("finding a free port for nats-server"))
+}
+
+fn missing() -> EmbeddedError {
+    EmbeddedError::MissingProgram {
+        program: "nats-server",
+        package: "nats-server",
+        variable: "SAMPLAN_NATS_URL",
+        looked: " and in /usr/sbin".into(),
+    }
+}

@@ -1,0 +1,173 @@
+//! Black-box test support (feature `testing`): [`TestApp::spawn`] gives each test a fresh
+//! database, a random token secret, a pinned clock and the real service listening on a free
+//! loopback port; tests talk HTTP to it like any client.
+//!
+//! ```ignore
+//! let app = gateway::testing::TestApp::spawn().await;
+//! let admin = app.admin_token();
+//! let (status, _headers, body) = app.post("/api/v1/units", &admin, &serde_json::json!({ … })).await;
+//! ```
+
+use crate::app::Application;
+use crate::auth::{random_hex, Signer};
+use crate::clock::Clock;
+use crate::config::{Config, JwtKey};
+use crate::state::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use eventstore::testing::TestDatabase;
+use eventstore::EventStore;
+use serde_json::Value;
+use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
+
+/// Where the test clock starts: Tuesday 10 March 2026, 09:00 in Stockholm (08:00 UTC), an
+/// ordinary working day far from holidays.
+pub const TEST_NOW: &str = "2026-03-10T08:00:00Z";
+
+/// The NATS server tests may use: `SAMPLAN_TEST_NATS_URL`, default the local one.
+pub fn test_nats_url() -> String {
+    std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A running service on its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    /// A client without timeouts of its own beyond 30 s.
+    pub client: reqwest::Client,
+    /// The service's event store (same pool), for looking behind the API.
+    pub store: EventStore,
+    /// The service's shared state.
+    pub state: AppState,
+    /// The service's clock: `app.clock.set(…)` moves time for the running service.
+    pub clock: Clock,
+    /// The test's database; dropped (with the app) at the end of the test.
+    pub db: TestDatabase,
+    secret: String,
+    shutdown: CancellationToken,
+}
+
+impl TestApp {
+    /// Starts the service with the defaults of tests.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Starts the service after `configure` has adjusted the configuration (limits, policy, …).
+    /// Panics with the reason when anything fails: this is for tests.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        crate::telemetry::init_for_tests();
+        let db = TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("creating the test database failed (is PostgreSQL running? SAMPLAN_TEST_DATABASE_URL): {e}"));
+        let secret = random_hex(32).expect("reading /dev/urandom");
+        let mut config = Config::from_lookup(|_| None).expect("the default configuration is valid");
+        config.listen = "127.0.0.1:0".parse().expect("valid address");
+        config.database_url = Some(db.app_url.clone());
+        config.database_admin_url = Some(db.admin_url.clone());
+        config.nats_url = Some(test_nats_url());
+        config.jwt_key = JwtKey::Secret(secret.clone());
+        config.shutdown_drain_ms = 2_000;
+        configure(&mut config);
+
+        let start: DateTime<Utc> = TEST_NOW.parse().expect("valid time");
+        let clock = Clock::fixed(start);
+        let app = Application::build_with_clock(config, clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("starting the service failed: {e}"));
+        let addr = app.local_addr();
+        let state = app.state().clone();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        TestApp {
+            base_url: format!("http://{addr}"),
+            addr,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("building the HTTP client"),
+            store: state.store.clone(),
+            state,
+            clock,
+            db,
+            secret,
+            shutdown,
+        }
+    }
+
+    /// The token secret of this app (to sign odd tokens with [`crate::auth::mint_token`]).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// A token for any role, issued now by the app's clock and valid for 8 hours.
+    pub fn token(&self, role: &str, sub: &str, unit: Option<&str>, name: &str) -> String {
+        Signer::hs256(&self.secret, "samplan", "samplan").sign(
+            sub,
+            role,
+            unit,
+            name,
+            self.clock.now(),
+            Duration::hours(8),
+        )
+    }
+
+    /// A staff member's token for `unit`.
+    pub fn staff_token(&self, sub: &str, unit: &str) -> String {
+        self.token("staff", sub, Some(unit), "Testperson Personal")
+    }
+
+    /// An administrator's token.
+    pub fn admin_token(&self) -> String {
+        self.token("admin", "admin", None, "Administratör")
+    }
+
+    /// The absolute URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// `POST path` with a bearer token and a JSON body.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        json: &Value,
+    ) -> (StatusCode, HeaderMap, Value) {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(json),
+        )
+        .await
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, HeaderMap, Value) {
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    /// Sends any request; the body comes back as JSON, or as a JSON string when it is not JSON.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Value) {
+        let response = request
+            .send()
+            .await
+            .expect("the request reached the service");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("reading the response body");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, headers, body)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,214 @@
+//! Authentication at the edge: every way a token can be wrong is a 401 problem document with a
+//! stable code, and a good token becomes the caller the handlers see.
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Duration;
+use domain::context::Role;
+use gateway::auth::{mint_token, Caller, Claims};
+use gateway::testing::TestApp;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// A tiny route behind the real `Caller` extractor and state, driven without a socket.
+async fn whoami(app: &TestApp, authorization: Option<&str>) -> (StatusCode, Value) {
+    async fn handler(caller: Caller) -> Json<Value> {
+        Json(
+            json!({ "sub": caller.sub, "role": caller.role.as_str(), "unit": caller.unit.map(|u| u.to_string()) }),
+        )
+    }
+    let router = Router::new()
+        .route("/whoami", get(handler))
+        .with_state(app.state.clone());
+    let mut request = axum::http::Request::get("/whoami");
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = router
+        .oneshot(request.body(axum::body::Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn claims(app: &TestApp) -> Claims {
+    let now = app.clock.now().timestamp();
+    Claims {
+        sub: "SE2321000016-A1B2".into(),
+        role: "staff".into(),
+        unit: Some("vc-norr".into()),
+        name: "Test Testsson".into(),
+        exp: now + 600,
+        iat: now,
+        iss: "samplan".into(),
+        aud: "samplan".into(),
+    }
+}
+
+fn assert_problem(status: StatusCode, body: &Value, code: &str) {
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["status"], 401, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_valid_staff_token_names_the_caller_and_unit() {
+    let app = TestApp::spawn().await;
+    let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
+    let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({ "sub": "SE2321000016-A1B2", "role": "staff", "unit": "vc-norr" })
+    );
+}
+
+#[tokio::test]
+async fn an_api_request_without_token_is_401_problem_with_bearer_challenge() {
+    let app = TestApp::spawn().await;
+    let (status, headers, body) = app
+        .send(app.client.post(app.url("/api/v1/units")).json(&json!({})))
+        .await;
+    assert_problem(status, &body, "token_missing");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(headers["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn malformed_authorization_is_refused() {
+    let app = TestApp::spawn().await;
+    for header in [
+        "Bearer",
+        "Bearer not-a-jwt",
+        "Basic dXNlcjpwdw==",
+        "Bearer a.b.c",
+    ] {
+        let (status, body) = whoami(&app, Some(header)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header}: {body}");
+        assert!(
+            ["token_malformed", "token_claims_invalid"]
+                .contains(&body["code"].as_str().unwrap_or("")),
+            "{header}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_by_the_service_clock() {
+    let app = TestApp::spawn().await;
+    let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
+    assert_eq!(
+        whoami(&app, Some(&format!("Bearer {token}"))).await.0,
+        StatusCode::OK
+    );
+    // Tokens from TestApp live 8 hours; move the service's clock past that.
+    app.clock.set(app.clock.now() + Duration::hours(9));
+    let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;
+    assert_problem(status, &body, "token_expired");
+
+    let mut old = claims(&app);
+    old.iat -= 7200;
+    old.exp = old.iat + 3600;
+    let (status, body) = whoami(
+        &app,
+        Some(&format!("Bearer {}", mint_token(app.secret(), &old))),
+    )
+    .await;
+    assert_problem(status, &body, "token_expired");
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_secret_is_refused() {
+    let app = TestApp::spawn().await;
+    let forged = mint_token("an-entirely-different-secret-of-32-bytes", &claims(&app));
+    let (status, body) = whoami(&app, Some(&format!("Bearer {forged}"))).await;
+    assert_problem(status, &body, "token_bad_signature");
+}
+
+#[tokio::test]
+async fn wrong_issuer_or_audience_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut c = claims(&app);
+    c.iss = "someone-else".into();
+    let (status, body) = whoami(
+        &app,
+        Some(&format!("Bearer {}", mint_token(app.secret(), &c))),
+    )
+    .await;
+    assert_problem(status, &body, "token_wrong_issuer");
+
+    let mut c = claims(&app);
+    c.aud = "another-service".into();
+    let (status, body) = whoami(
+        &app,
+        Some(&format!("Bearer {}", mint_token(app.secret(), &c))),
+    )
+    .await;
+    assert_problem(status, &body, "token_wrong_audience");
+}
+
+#[tokio::test]
+async fn staff_without_unit_and_unknown_roles_are_refused() {
+    let app = TestApp::spawn().await;
+    let mut c = claims(&app);
+    c.unit = None;
+    let (status, body) = whoami(
+        &app,
+        Some(&format!("Bearer {}", mint_token(app.secret(), &c))),
+    )
+    .await;
+    assert_problem(status, &body, "token_unit_missing");
+
+    let mut c = claims(&app);
+    c.role = "root".into();
+    let (status, body) = whoami(
+        &app,
+        Some(&format!("Bearer {}", mint_token(app.secret(), &c))),
+    )
+    .await;
+    assert_problem(status, &body, "token_claims_invalid");
+}
+
+#[tokio::test]
+async fn a_token_from_the_future_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut c = claims(&app);
+    c.iat += 3600;
+    c.exp += 7200;
+    let (status, body) = whoami(
+        &app,
+        Some(&format!("Bearer {}", mint_token(app.secret(), &c))),
+    )
+    .await;
+    assert_problem(status, &body, "token_not_yet_valid");
+}
+
+#[tokio::test]
+async fn require_role_is_403_role_not_allowed() {
+    let app = TestApp::spawn().await;
+    let caller = app
+        .state
+        .verifier
+        .verify(&app.token("citizen", "01J0000000000000000000000A", None, "Medborgare"))
+        .expect("valid citizen token");
+    let err = caller.require_role(Role::Staff).unwrap_err();
+    let problem = err.problem();
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (403, "role_not_allowed")
+    );
+    assert!(caller.staff_unit().is_err());
+    assert!(caller.require_role(Role::Citizen).is_ok());
+}

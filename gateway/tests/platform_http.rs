@@ -1,0 +1,215 @@
+//! The service's outer layer as a client sees it: health, readiness, metrics, problem documents
+//! for oversized bodies, unknown routes and wrong methods, and request ids.
+
+use axum::http::StatusCode;
+use gateway::testing::TestApp;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn assert_problem(
+    status: StatusCode,
+    headers: &axum::http::HeaderMap,
+    body: &Value,
+    expected: StatusCode,
+    code: &str,
+) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(
+        headers["content-type"], "application/problem+json",
+        "{body}"
+    );
+    assert_eq!(body["status"], expected.as_u16(), "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:samplan:problem:{code}"),
+        "{body}"
+    );
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness_need_no_token() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = app.send(app.client.get(app.url("/healthz"))).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    let (status, _, body) = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ready")));
+}
+
+#[tokio::test]
+async fn readiness_is_503_problem_when_the_database_is_unreachable() {
+    let app = TestApp::spawn().await;
+    let mut config = gateway::config::Config::from_lookup(|_| None).expect("defaults");
+    config.jwt_key = gateway::config::JwtKey::Secret(app.secret().to_string());
+    // Nothing listens on port 1; the pool connects lazily, so building the state succeeds.
+    let state = gateway::app::build_state(
+        &config,
+        "postgres://postgres@127.0.0.1:1/none",
+        None,
+        app.clock.clone(),
+    )
+    .await
+    .expect("state");
+    let response = gateway::app::router(state)
+        .oneshot(
+            axum::http::Request::get("/readyz")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(body["code"], "service_unavailable");
+    // A 5xx never leaks internals such as the database address.
+    assert!(!body.to_string().contains("127.0.0.1"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::spawn().await;
+    app.send(app.client.get(app.url("/healthz"))).await;
+    app.send(app.client.get(app.url("/no/such/page"))).await;
+    let (status, headers, body) = app.send(app.client.get(app.url("/metrics"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
+    let text = body.as_str().expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("samplan_http_requests_total")
+                && l.contains("route=\"/healthz\"")
+                && l.contains("status=\"200\"")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("samplan_http_requests_total") && l.contains("status=\"404\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("samplan_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_problem() {
+    let app = TestApp::spawn_with(|c| c.limits.body_bytes_max = 4096).await;
+    let big = json!({ "name": "x".repeat(10_000) });
+    let (status, headers, body) = app.post("/api/v1/units", &app.admin_token(), &big).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_without_length_is_413_problem_too() {
+    let app = TestApp::spawn_with(|c| c.limits.body_bytes_max = 4096).await;
+    // No Content-Length: the limit has to bite while the body is read.
+    let body = axum::body::Body::from_stream(futures::stream::iter(
+        (0..10).map(|_| Ok::<_, std::io::Error>(bytes_of(1024))),
+    ));
+    let request = axum::http::Request::post("/api/v1/units")
+        .header("authorization", format!("Bearer {}", app.admin_token()))
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("request");
+    let response = gateway::app::router(app.state.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+fn bytes_of(n: usize) -> axum::body::Bytes {
+    axum::body::Bytes::from(vec![b' '; n])
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_problem() {
+    let app = TestApp::spawn().await;
+    for path in ["/nope", "/api/v1/nope", "/api/v2/units"] {
+        let (status, headers, body) = app.get(path, &app.admin_token()).await;
+        assert_problem(status, &headers, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_problem() {
+    let app = TestApp::spawn().await;
+    let (status, headers, body) = app.send(app.client.delete(app.url("/healthz"))).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_made() {
+    let app = TestApp::spawn().await;
+    let (_, headers, _) = app
+        .send(
+            app.client
+                .get(app.url("/healthz"))
+                .header("x-request-id", "abc-123"),
+        )
+        .await;
+    assert_eq!(headers["x-request-id"], "abc-123");
+
+    let (_, first, _) = app.send(app.client.get(app.url("/nope"))).await;
+    let (_, second, _) = app.send(app.client.get(app.url("/nope"))).await;
+    let first = first["x-request-id"].to_str().expect("ascii").to_string();
+    let second = second["x-request-id"].to_str().expect("ascii").to_string();
+    assert_eq!(first.len(), 26, "a ULID: {first}");
+    assert_ne!(first, second);
+
+    // Unprintable or overlong ids from outside are replaced, not echoed.
+    let (_, headers, _) = app
+        .send(
+            app.client
+                .get(app.url("/healthz"))
+                .header("x-request-id", "a".repeat(500)),
+        )
+        .await;
+    assert_eq!(headers["x-request-id"].len(), 26);
+}
+
+#[tokio::test]
+async fn the_openapi_document_needs_no_token() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = app
+        .send(app.client.get(app.url("/api/v1/openapi.json")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
+        "{body}"
+    );
+}

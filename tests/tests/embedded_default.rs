@@ -1,0 +1,315 @@
+//! The embedded default, end to end, with the real `samplan` binary: with nothing configured it
+//! starts its own PostgreSQL and nats-server under SAMPLAN_DATA_DIR, serves the API, stops them
+//! on SIGTERM, keeps all data across a restart, and recovers after `kill -9`.
+//!
+//! Needs PostgreSQL's server binaries and nats-server on the machine (scripts/test puts them on
+//! PATH); the first start runs initdb, hence the generous timeouts.
+
+use samplan_tests::{free_port, samplan_binary, TempDir};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Samplan {
+    child: Child,
+    base_url: String,
+    log: std::path::PathBuf,
+}
+
+impl Samplan {
+    /// Starts `samplan serve` on `data_dir` and waits until `/readyz` answers 200.
+    async fn start(data_dir: &Path, port: u16, run: usize) -> Samplan {
+        let log = data_dir
+            .parent()
+            .expect("parent")
+            .join(format!("samplan-{run}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = samplan_command(data_dir, port)
+            .arg("serve")
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(out)
+            .spawn()
+            .expect("starting samplan");
+        let mut s = Samplan {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        s.wait_ready().await;
+        s
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "samplan exited ({status}) before it was ready:\n{}",
+                    self.log_text()
+                );
+            }
+            if let Ok(r) = client.get(format!("{}/readyz", self.base_url)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < READY_TIMEOUT,
+                "samplan not ready in time:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end and returns whether it exited with status 0.
+    async fn wait_exit(&mut self) -> bool {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            assert!(
+                started.elapsed() < STOP_TIMEOUT,
+                "samplan did not stop in time:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Samplan {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a server behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn samplan_command(data_dir: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(samplan_binary());
+    // Nothing configured but where to keep data and where to listen.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SAMPLAN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("SAMPLAN_DATA_DIR", data_dir)
+        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SAMPLAN_LOG", "info")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn token(data_dir: &Path, args: &[&str]) -> String {
+    let out = samplan_command(data_dir, 0)
+        .arg("token")
+        .args(args)
+        .output()
+        .expect("running samplan token");
+    assert!(
+        out.status.success(),
+        "samplan token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// The pid recorded in a pid file, if the file exists.
+fn pid_in(file: &Path) -> Option<u32> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn process_named(pid: u32, name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+}
+
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_from_kill() {
+    let tmp = TempDir::new("embedded");
+    let data_dir = tmp.path().join("data");
+    let port = free_port();
+
+    // First start: initdb, embedded NATS, migrations.
+    let mut samplan = Samplan::start(&data_dir, port, 1).await;
+    let admin = token(
+        &data_dir,
+        &[
+            "--role",
+            "admin",
+            "--sub",
+            "admin",
+            "--name",
+            "Administratör",
+        ],
+    );
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/units", samplan.base_url),
+        &admin,
+        Some(json!({
+            "id": "vc-e2e",
+            "name": "Vårdcentralen Provet",
+            "principal": { "kind": "region", "name": "Region Provet" },
+            "uses_samplan": true
+        })),
+    )
+    .await;
+    assert!(
+        status == 200 || status == 201,
+        "registering a unit: {status} {body}"
+    );
+
+    let staff = token(
+        &data_dir,
+        &[
+            "--role",
+            "staff",
+            "--sub",
+            "SE2321000016-A1B2",
+            "--unit",
+            "vc-e2e",
+            "--name",
+            "Sköterska Test",
+        ],
+    );
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/persons", samplan.base_url),
+        &staff,
+        Some(json!({ "personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson" })),
+    )
+    .await;
+    assert!(
+        status == 200 || status == 201,
+        "registering a person: {status} {body}"
+    );
+    let person_id = body["id"].as_str().expect("id").to_string();
+    let position = body["position"].as_i64().expect("position");
+    let person_url = format!(
+        "{}/api/v1/persons/{person_id}?min_position={position}",
+        samplan.base_url
+    );
+    let (status, before) = call(reqwest::Method::GET, person_url.clone(), &staff, None).await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["name"], "Tolvan Tolvansson");
+
+    // SIGTERM: a clean stop that takes the embedded services with it.
+    let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid"))
+        .expect("postgres pid file while running");
+    let nats_pid =
+        pid_in(&data_dir.join("nats/nats-server.pid")).expect("nats pid file while running");
+    assert!(process_named(pg_pid, "postgres") && process_named(nats_pid, "nats-server"));
+    samplan.signal("TERM");
+    assert!(
+        samplan.wait_exit().await,
+        "samplan did not exit 0 on SIGTERM:\n{}",
+        samplan.log_text()
+    );
+    assert!(
+        !process_named(pg_pid, "postgres"),
+        "PostgreSQL still runs after samplan stopped"
+    );
+    assert!(
+        !process_named(nats_pid, "nats-server"),
+        "nats-server still runs after samplan stopped"
+    );
+    assert!(!data_dir.join("postgres/data/postmaster.pid").exists());
+    drop(samplan);
+
+    // Second start on the same data: everything is still there, and old tokens still work.
+    let mut samplan = Samplan::start(&data_dir, port, 2).await;
+    let (status, after) = call(reqwest::Method::GET, person_url.clone(), &staff, None).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["name"], before["name"]);
+    assert_eq!(after["id"], before["id"]);
+
+    // kill -9: nothing gets to clean up; the next start must.
+    samplan.signal("KILL");
+    assert!(!samplan.wait_exit().await);
+    drop(samplan);
+    let mut samplan = Samplan::start(&data_dir, port, 3).await;
+    let (status, again) = call(reqwest::Method::GET, person_url, &staff, None).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["name"], before["name"]);
+    let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid file");
+    samplan.signal("TERM");
+    assert!(samplan.wait_exit().await, "{}", samplan.log_text());
+    assert!(!process_named(pg_pid, "postgres"));
+}
+
+#[test]
+fn token_without_configuration_refuses_staff_without_unit() {
+    let tmp = TempDir::new("token");
+    let out = samplan_command(&tmp.path().join("data"), 0)
+        .args(["token", "--role", "staff", "--sub", "SE2321000016-A1B2"])
+        .output()
+        .expect("running samplan token");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--unit"));
+}
+
+#[test]
+fn an_external_database_without_a_key_refuses_to_start() {
+    let tmp = TempDir::new("nokey");
+    let out = samplan_command(&tmp.path().join("data"), free_port())
+        .env(
+            "SAMPLAN_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .arg("serve")
+        .output()
+        .expect("running samplan serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SAMPLAN_JWT_SECRET"));
+}
