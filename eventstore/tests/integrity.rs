@@ -1,0 +1,208 @@
+//! The database's own guarantees: append-only for every role, least privilege for the app role,
+//! and a hash chain that names exactly the event somebody altered.
+
+mod common;
+
+use common::*;
+use eventstore::{BrokenLink, BrokenReason, CommandKey, ExpectedVersion};
+use serde_json::json;
+
+/// Runs `sql` and returns the error's SQLSTATE and message, failing if it succeeded.
+async fn refused(client: &tokio_postgres::Client, sql: &str) -> (String, String) {
+    match client.batch_execute(sql).await {
+        Ok(()) => panic!("{sql} was allowed"),
+        Err(e) => {
+            let db = e.as_db_error().expect("a server error");
+            (db.code().code().to_owned(), db.message().to_owned())
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_cannot_be_changed_even_by_the_owner() {
+    let env = env().await;
+    env.store
+        .append(
+            "s",
+            ExpectedVersion::NoStream,
+            vec![some_event(1), some_event(2)],
+            Some(CommandKey {
+                command_id: "c-1".into(),
+                request_hash: vec![1],
+            }),
+        )
+        .await
+        .expect("append");
+    let owner = connect(&env.db.admin_url).await;
+    for sql in [
+        "UPDATE events SET payload = '{}' WHERE stream_version = 1",
+        "DELETE FROM events WHERE stream_version = 2",
+        "TRUNCATE events",
+        "UPDATE commands SET result = '{}'",
+        "TRUNCATE commands",
+    ] {
+        let (code, message) = refused(&owner, sql).await;
+        assert_eq!(code, "SP002", "{sql}: {message}");
+        assert!(message.contains("append-only"), "{message}");
+    }
+    assert_eq!(
+        committed_positions(&owner).await.len(),
+        2,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn the_app_role_may_only_insert_and_select() {
+    let env = env().await;
+    env.store
+        .append("s", ExpectedVersion::NoStream, vec![some_event(1)], None)
+        .await
+        .expect("the app role can append");
+    assert_eq!(
+        env.store.read_stream("s", 1).await.expect("and read").len(),
+        1
+    );
+
+    let app = connect(&env.db.app_url).await;
+    let who: String = app
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("q")
+        .get(0);
+    assert_eq!(who, "samplan_app");
+    for sql in [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "UPDATE commands SET result = '{}'",
+        "DELETE FROM commands",
+        "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete",
+        "DROP TABLE events",
+    ] {
+        let (code, message) = refused(&app, sql).await;
+        // 42501 insufficient_privilege; 42501 also for "must be owner of table".
+        assert_eq!(code, "42501", "{sql}: {message}");
+    }
+    let owner = connect(&env.db.admin_url).await;
+    let privileges: Vec<(String, String)> = owner
+        .query(
+            "SELECT table_name::text, privilege_type::text FROM information_schema.role_table_grants \
+             WHERE grantee = 'samplan_app' AND table_name IN ('events', 'commands') ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("grants")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        privileges,
+        vec![
+            ("commands".into(), "INSERT".into()),
+            ("commands".into(), "SELECT".into()),
+            ("events".into(), "INSERT".into()),
+            ("events".into(), "SELECT".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn verify_names_exactly_the_altered_event() {
+    let env = env().await;
+    let s = &env.store;
+    // Multi-event appends: the trigger chains rows of one INSERT to each other.
+    for stream in ["a", "b", "c"] {
+        s.append(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![some_event(1), some_event(2), some_event(3)],
+            None,
+        )
+        .await
+        .expect("append");
+        s.append(stream, ExpectedVersion::Exact(3), vec![some_event(4)], None)
+            .await
+            .expect("append");
+    }
+    let report = s.verify().await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.streams_checked, 3);
+    assert_eq!(report.events_checked, 12);
+
+    let b2 = s.read_stream("b", 2).await.expect("read")[0].clone();
+    let c2 = s.read_stream("c", 2).await.expect("read")[0].clone();
+    let c3 = s.read_stream("c", 3).await.expect("read")[0].clone();
+    // Only a superuser can switch the guard off; an attacker with that power is what the chain
+    // is for.
+    let superuser = connect(&env.db.admin_url).await;
+    superuser
+        .batch_execute(&format!(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             UPDATE events SET payload = jsonb_set(payload, '{{n}}', '99') WHERE event_id = '{}';
+             DELETE FROM events WHERE event_id = '{}';
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;",
+            b2.event_id, c2.event_id
+        ))
+        .await
+        .expect("tamper");
+
+    let report = s.verify().await.expect("verify");
+    assert_eq!(
+        report.broken,
+        vec![
+            BrokenLink {
+                stream_id: "b".into(),
+                stream_version: 2,
+                event_id: b2.event_id.to_string(),
+                reason: BrokenReason::HashMismatch,
+            },
+            BrokenLink {
+                stream_id: "c".into(),
+                stream_version: 3,
+                event_id: c3.event_id.to_string(),
+                reason: BrokenReason::VersionGap,
+            },
+        ]
+    );
+    assert_eq!(
+        s.read_stream("b", 2).await.expect("read")[0].data,
+        json!({ "n": 99, "text": "anteckning" })
+    );
+}
+
+#[tokio::test]
+async fn a_recomputed_hash_still_breaks_the_next_link() {
+    let env = env().await;
+    let s = &env.store;
+    s.append(
+        "a",
+        ExpectedVersion::NoStream,
+        vec![some_event(1), some_event(2), some_event(3)],
+        None,
+    )
+    .await
+    .expect("append");
+    let a3 = s.read_stream("a", 3).await.expect("read")[0].clone();
+    // A careful forger also rewrites the altered event's own hash; its successor still points
+    // at the old one.
+    let superuser = connect(&env.db.admin_url).await;
+    superuser
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             UPDATE events e SET payload = '{\"n\": 0}',
+                    hash = samplan_event_hash(p.hash, e.stream_id, e.stream_version, e.event_id,
+                        e.event_type, e.schema_version, '{\"n\": 0}', e.actor, e.unit, e.role,
+                        e.command_id, e.correlation_id, e.causation_id, e.recorded_at)
+               FROM events p
+              WHERE e.stream_id = 'a' AND e.stream_version = 2
+                AND p.stream_id = 'a' AND p.stream_version = 1;
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;",
+        )
+        .await
+        .expect("forge");
+    let report = s.verify().await.expect("verify");
+    assert_eq!(report.broken.len(), 1);
+    assert_eq!(report.broken[0].stream_version, 3);
+    assert_eq!(report.broken[0].event_id, a3.event_id.to_string());
+}
