@@ -1,0 +1,327 @@
+//! A SIP's whole life through the HTTP API, as staff of three units of two principals: a
+//! vårdcentral (region) that notices the need and coordinates, hemtjänst (municipality) and a
+//! psykiatrisk mottagning (region) that are invited, appoint representatives, document and
+//! publish their parts; follow-up and closing; and a closed plan that accepts nothing more.
+
+mod sips_support;
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sips_support::*;
+
+async fn read(app: &TestApp, token: &str, sip: &str) -> Value {
+    let (status, headers, body) = app.get(&format!("/api/v1/sips/{sip}"), token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(headers.contains_key("x-samplan-position"));
+    body
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .map(|a| a.iter().filter_map(|i| i["id"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_plan_goes_from_need_to_closing_across_three_units() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+
+    // 1. The vårdcentral notices the need; the plan gets its id at the edge.
+    let sip = start_plan(&app, &w).await;
+    assert_eq!(version(&app, &sip).await, 1);
+    let first = read(&app, &w.vc, &sip).await;
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["phase"], "awaiting_consent");
+    // Hemtjänst takes no part yet: the plan is invisible to it.
+    let (status, _, body) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "not_found");
+
+    // Consent, then the plan basis: the vårdcentral's staff member becomes coordinator.
+    let written = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    assert_eq!(written["id"], sip.as_str());
+    assert_eq!(written["version"], 2);
+    assert_eq!(written["events"], json!(["ConsentGiven"]));
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "create-plan-basis",
+        &json!({"initiated_by": "Vårdcentralen"}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-mapping",
+        &json!({"mapping_id": "map-1", "heading": "housing", "text": "Bor ensam i lägenhet, klarar inte städning."}),
+    )
+    .await);
+
+    // 3. Kallelse to the meeting, to both other units and the person.
+    let invited = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1",
+            "purpose": "meeting",
+            "scheduled_at": "2026-03-12T09:00:00+01:00",
+            "form": "in_person",
+            "place": "Vårdcentralen Centrum, rum 3",
+            "reason": "Gemensam planering av stöd i hemmet och psykiatrisk behandling.",
+            "recipients": [
+                {"kind": "unit", "unit_id": HT},
+                {"kind": "unit", "unit_id": PSYK},
+                {"kind": "person"},
+            ],
+        }),
+    )
+    .await);
+    assert_eq!(invited["events"], json!(["InvitationSent"]));
+
+    // The invited units see the plan and appoint their representatives.
+    read(&app, &w.ht, &sip).await;
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna Hemtjänst", "profession": "biståndshandläggare"}}),
+    )
+    .await);
+    let responded = ok(command(
+        &app,
+        &w.psyk,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Per Psykiatri", "staff_id": "SE2321000016-PS01"}}),
+    )
+    .await);
+    assert_eq!(responded["events"], json!(["RepresentativeAppointed"]));
+
+    // 4. The meeting is held two days later.
+    set_time(&app, &mut w, "2026-03-12T10:30:00Z");
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({
+            "invitation_id": "inv-1",
+            "held_at": "2026-03-12T09:00:00+01:00",
+            "attendees": [
+                {"name": "Tolvan Tolvansson", "role": "person"},
+                {"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT},
+                {"name": "Per Psykiatri", "role": "staff", "unit_id": PSYK},
+            ],
+            "chair": "Vera Vårdcentral",
+            "secretary": "Hanna Hemtjänst",
+            "follow_up_on": "2026-06-12",
+            "sip_survey_offered": true,
+        }),
+    )
+    .await);
+
+    // 5. Goals and interventions: the coordinator the main goal, each unit its own parts.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-main-goal",
+        &json!({"text": "Jag vill kunna bo kvar hemma."}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem varje vecka.", "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-intervention",
+        &json!({
+            "intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
+            "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
+            "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-03-16",
+        }),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.psyk,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-psyk", "heading": "mental_health", "text": "Färre ångestattacker.", "responsible": {"kind": "unit", "unit_id": PSYK}}),
+    )
+    .await);
+
+    // Drafts are seen only by their own unit until published.
+    let psyk_view = read(&app, &w.psyk, &sip).await;
+    assert_eq!(ids(&psyk_view["sub_goals"]), vec!["sg-psyk"]);
+    assert_eq!(psyk_view["sub_goals"][0]["published"], false);
+    let ht_view = read(&app, &w.ht, &sip).await;
+    assert_eq!(ids(&ht_view["sub_goals"]), vec!["sg-ht"]);
+
+    // "Spara & dela ut".
+    let published = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    assert_eq!(published["events"], json!(["ContributionPublished"]));
+    ok(command(&app, &w.psyk, &sip, "publish-contribution", &json!({})).await);
+    ok(command(&app, &w.vc, &sip, "publish-contribution", &json!({})).await);
+    let psyk_view = read(&app, &w.psyk, &sip).await;
+    assert_eq!(ids(&psyk_view["sub_goals"]), vec!["sg-ht", "sg-psyk"]);
+    assert_eq!(ids(&psyk_view["interventions"]), vec!["in-ht"]);
+    assert_eq!(psyk_view["interventions"][0]["published"], true);
+
+    // 6. Follow-up on the agreed date.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "schedule-follow-up",
+        &json!({"follow_up_on": "2026-06-12"}),
+    )
+    .await);
+    set_time(&app, &mut w, "2026-06-12T12:00:00Z");
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-follow-up",
+        &json!({
+            "follow_up_id": "fu-1", "held_on": "2026-06-12",
+            "interventions": [{"intervention_id": "in-ht", "outcome": "completed"}],
+            "goals": [{"reached": true}, {"sub_goal_id": "sg-ht", "reached": true}],
+        }),
+    )
+    .await);
+
+    // 7. Avslut.
+    let closed = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "close-plan",
+        &json!({"reason": "goals_met"}),
+    )
+    .await);
+    assert_eq!(closed["events"], json!(["SipClosed"]));
+    let closed_version = closed["version"].as_i64().expect("version");
+    assert_eq!(version(&app, &sip).await, closed_version);
+    let view = read(&app, &w.psyk, &sip).await;
+    assert_eq!(view["phase"], "closed");
+    assert_eq!(view["version"], closed_version);
+
+    // Every step was recorded once, in order, with who did it.
+    let stored = events(&app, &sip).await;
+    let types: Vec<&str> = stored.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "NeedIdentified",
+            "ConsentGiven",
+            "PlanBasisCreated",
+            "MappingDocumented",
+            "InvitationSent",
+            "RepresentativeAppointed",
+            "RepresentativeAppointed",
+            "MeetingHeld",
+            "MainGoalDocumented",
+            "SubGoalDocumented",
+            "InterventionDocumented",
+            "SubGoalDocumented",
+            "ContributionPublished",
+            "ContributionPublished",
+            "ContributionPublished",
+            "FollowUpScheduled",
+            "FollowUpRecorded",
+            "SipClosed",
+        ]
+    );
+    assert_eq!(stored[5].metadata.unit.as_deref(), Some(HT));
+    assert_eq!(stored[5].metadata.actor, "SE2120000001-HT01");
+    assert_eq!(stored[5].metadata.role, "staff");
+
+    // A closed plan accepts nothing, whoever asks, and nothing is appended.
+    for (token, cmd, body) in [
+        (
+            &w.vc,
+            "document-main-goal",
+            json!({"text": "Ett nytt mål."}),
+        ),
+        (&w.ht, "publish-contribution", json!({})),
+        (&w.vc, "close-plan", json!({"reason": "no_longer_needed"})),
+    ] {
+        problem(
+            command(&app, token, &sip, cmd, &body).await,
+            StatusCode::CONFLICT,
+            "plan_closed",
+        );
+    }
+    assert_eq!(version(&app, &sip).await, closed_version);
+    assert_eq!(read(&app, &w.vc, &sip).await["version"], closed_version);
+}
+
+#[tokio::test]
+async fn reads_of_a_plan_are_in_the_access_log() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+    assert_eq!(status, StatusCode::OK);
+    let log = gateway::access_log::for_person(
+        &app.state,
+        &domain::ids::PersonId::parse(&w.person_id).expect("person id"),
+    )
+    .await
+    .expect("reading the access log");
+    assert!(
+        log.iter()
+            .any(|e| e.action == gateway::access_log::action::READ_SIP
+                && e.sip_id.as_deref() == Some(sip.as_str())
+                && e.actor == "SE2321000016-VC01"),
+        "no sip.read entry in {log:?}"
+    );
+    // A unit outside the plan is refused before anything is read, so nothing is logged for it.
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.other).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let log = gateway::access_log::for_person(
+        &app.state,
+        &domain::ids::PersonId::parse(&w.person_id).expect("person id"),
+    )
+    .await
+    .expect("reading the access log");
+    assert!(log.iter().all(|e| e.actor != "SE2321000016-AN01"));
+}
+
+#[tokio::test]
+async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    let written = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    let position = written["position"].as_i64().expect("position");
+    let (status, headers, body) = app
+        .get(
+            &format!("/api/v1/sips/{sip}?min_position={position}"),
+            &w.vc,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at: i64 = headers["x-samplan-position"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number");
+    assert!(at >= position, "{at} < {position}");
+    assert_eq!(body["consent"]["status"], "given");
+}

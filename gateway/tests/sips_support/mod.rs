@@ -1,0 +1,181 @@
+//! Shared set-up of the SIP end-to-end tests: three units of two principals, their staff, a
+//! registered person, and small helpers to send commands and look behind the API at the store.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// The vårdcentral (region) that notices the need and coordinates.
+pub const VC: &str = "vc-centrum";
+/// Hemtjänst (municipality).
+pub const HT: &str = "hemtjanst-norr";
+/// Psykiatrisk mottagning (region).
+pub const PSYK: &str = "psyk-mott";
+/// A unit that takes part in no plan.
+pub const OTHER: &str = "vc-annan";
+
+/// Tokens of one staff member per unit, and the person a plan is for.
+pub struct World {
+    pub vc: String,
+    pub ht: String,
+    pub psyk: String,
+    pub other: String,
+    /// A second staff member at the vårdcentral (not the coordinator).
+    pub vc_colleague: String,
+    pub person_id: String,
+}
+
+/// Registers the units and the person.
+pub async fn world(app: &TestApp) -> World {
+    let admin = app.admin_token();
+    for (id, name, kind, principal) in [
+        (VC, "Vårdcentralen Centrum", "region", "Region Testlän"),
+        (HT, "Hemtjänst Norr", "municipality", "Testby kommun"),
+        (
+            PSYK,
+            "Psykiatriska mottagningen",
+            "region",
+            "Region Testlän",
+        ),
+        (OTHER, "Vårdcentralen Annan", "region", "Region Testlän"),
+    ] {
+        let (status, _, body) = app
+            .post(
+                "/api/v1/units",
+                &admin,
+                &json!({
+                    "id": id, "name": name,
+                    "principal": {"kind": kind, "name": principal},
+                    "uses_samplan": true,
+                }),
+            )
+            .await;
+        assert!(status.is_success(), "registering {id}: {status} {body}");
+    }
+    let vc = app.staff_token("SE2321000016-VC01", VC);
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &vc,
+            &json!({
+                "personal_identity_number": "19121212-1212",
+                "name": "Tolvan Tolvansson",
+                "address": "Storgatan 1, 123 45 Testby",
+            }),
+        )
+        .await;
+    assert!(
+        status.is_success(),
+        "registering the person: {status} {body}"
+    );
+    let mut w = World {
+        vc,
+        ht: String::new(),
+        psyk: String::new(),
+        other: String::new(),
+        vc_colleague: String::new(),
+        person_id: body["id"].as_str().expect("person id").to_owned(),
+    };
+    w.refresh(app);
+    w
+}
+
+impl World {
+    /// New tokens issued at the app's current time (tokens live 8 hours; tests move the clock
+    /// by days).
+    pub fn refresh(&mut self, app: &TestApp) {
+        self.vc = app.staff_token("SE2321000016-VC01", VC);
+        self.ht = app.staff_token("SE2120000001-HT01", HT);
+        self.psyk = app.staff_token("SE2321000016-PS01", PSYK);
+        self.other = app.staff_token("SE2321000016-AN01", OTHER);
+        self.vc_colleague = app.staff_token("SE2321000016-VC02", VC);
+    }
+}
+
+/// `POST /sips` for the world's person; returns the new plan's id.
+pub async fn start_plan(app: &TestApp, w: &World) -> String {
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({
+                "person_id": w.person_id,
+                "identified_by": "staff",
+                "reason": "Behöver samordnade insatser från vård och omsorg efter utskrivning.",
+                "context": {"kind": "outpatient"},
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().expect("sip id").to_owned()
+}
+
+/// Consent covering the three units, recorded by the vårdcentral.
+pub fn consent() -> Value {
+    json!({
+        "given_by": {"kind": "person"},
+        "actors": [VC, HT, PSYK],
+        "topics": ["Boende och stöd i hemmet", "Psykisk hälsa"],
+        "valid_until": "2027-03-10",
+    })
+}
+
+/// A plan with consent and a plan basis: the vårdcentral's staff member coordinates.
+pub async fn prepared_plan(app: &TestApp, w: &World) -> String {
+    let sip = start_plan(app, w).await;
+    ok(command(app, &w.vc, &sip, "record-consent", &consent()).await);
+    ok(command(app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    sip
+}
+
+/// `POST /sips/{sip}/{command}`.
+pub async fn command(
+    app: &TestApp,
+    token: &str,
+    sip: &str,
+    command: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let (status, _, body) = app
+        .post(&format!("/api/v1/sips/{sip}/{command}"), token, body)
+        .await;
+    (status, body)
+}
+
+/// Asserts a successful write and returns its answer.
+#[track_caller]
+pub fn ok((status, body): (StatusCode, Value)) -> Value {
+    assert_eq!(status, StatusCode::OK, "expected success, got {body}");
+    body
+}
+
+/// Asserts a problem answer with this status and code.
+#[track_caller]
+pub fn problem((status, body): (StatusCode, Value), expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+}
+
+/// The plan's stream version, read from the store (not through the API).
+pub async fn version(app: &TestApp, sip: &str) -> i64 {
+    app.store
+        .stream_version(&format!("sip-{sip}"))
+        .await
+        .expect("reading the stream version")
+}
+
+/// The plan's stored events, in order.
+pub async fn events(app: &TestApp, sip: &str) -> Vec<eventstore::RecordedEvent> {
+    app.store
+        .read_stream(&format!("sip-{sip}"), 1)
+        .await
+        .expect("reading the stream")
+}
+
+/// Moves the service's clock, and the world's tokens with it.
+pub fn set_time(app: &TestApp, w: &mut World, rfc3339: &str) {
+    app.clock.set(rfc3339.parse().expect("valid time"));
+    w.refresh(app);
+}

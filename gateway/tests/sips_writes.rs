@@ -1,0 +1,603 @@
+//! How SIP writes behave at the edges: idempotent retries, `If-Match`, many clients racing on
+//! one plan, and input that must be refused with its code and nothing appended.
+
+mod sips_support;
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sips_support::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Sends a command with extra headers; returns status and JSON body.
+async fn command_with(
+    app: &TestApp,
+    token: &str,
+    sip: &str,
+    cmd: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/api/v1/sips/{sip}/{cmd}")))
+        .bearer_auth(token)
+        .json(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let (status, _, body) = app.send(request).await;
+    (status, body)
+}
+
+/// Sends raw bytes as a command body.
+async fn raw(
+    app: &TestApp,
+    token: &str,
+    sip: &str,
+    cmd: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let request = app
+        .client
+        .post(app.url(&format!("/api/v1/sips/{sip}/{cmd}")))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body);
+    let (status, _, body) = app.send(request).await;
+    (status, body)
+}
+
+fn mapping(id: &str, text: &str) -> Value {
+    json!({"mapping_id": id, "heading": "housing", "text": text})
+}
+
+#[tokio::test]
+async fn a_retried_command_is_applied_once_and_a_reused_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let before = version(&app, &sip).await;
+
+    let key = [("idempotency-key", "mapping-2026-03-10-a")];
+    let body = mapping("map-1", "Bor ensam.");
+    let first = command_with(&app, &w.vc, &sip, "document-mapping", &key, &body).await;
+    let first = ok(first);
+    assert_eq!(first["version"], before + 1);
+    let again = ok(command_with(&app, &w.vc, &sip, "document-mapping", &key, &body).await);
+    assert_eq!(again, first, "a retry gets the first answer");
+    assert_eq!(version(&app, &sip).await, before + 1, "appended once");
+
+    // The same key with another body is refused, and nothing is written.
+    let other = mapping("map-1", "Bor med sin son.");
+    problem(
+        command_with(&app, &w.vc, &sip, "document-mapping", &key, &other).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    );
+    // … also on another command path.
+    problem(
+        command_with(
+            &app,
+            &w.vc,
+            &sip,
+            "document-main-goal",
+            &key,
+            &json!({"text": "x"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    );
+    assert_eq!(version(&app, &sip).await, before + 1);
+
+    // A retried answer stays the same even after the plan moved on and would now refuse it.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "close-plan",
+        &json!({"reason": "no_longer_needed"}),
+    )
+    .await);
+    let late = ok(command_with(&app, &w.vc, &sip, "document-mapping", &key, &body).await);
+    assert_eq!(late, first);
+
+    // Keys belong to their user: a colleague may use the same key for their own command.
+    let sip2 = prepared_plan(&app, &w).await;
+    let colleague = command_with(
+        &app,
+        &w.vc_colleague,
+        &sip2,
+        "publish-contribution",
+        &key,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(ok(colleague)["events"], json!(["ContributionPublished"]));
+}
+
+#[tokio::test]
+async fn a_retried_start_returns_the_same_plan() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let body = json!({
+        "person_id": w.person_id, "identified_by": "relative",
+        "reason": "Dottern ringde och berättade om behovet.", "context": {"kind": "outpatient"},
+    });
+    let send = || async {
+        let request = app
+            .client
+            .post(app.url("/api/v1/sips"))
+            .bearer_auth(&w.vc)
+            .header("idempotency-key", "start-1")
+            .json(&body);
+        app.send(request).await
+    };
+    let (status, _, first) = send().await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, _, second) = send().await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(first, second);
+    let sip = first["id"].as_str().expect("id");
+    assert_eq!(version(&app, sip).await, 1);
+    let starts = app
+        .store
+        .read_all(0, 1000)
+        .await
+        .expect("read all")
+        .into_iter()
+        .filter(|e| e.event_type == "NeedIdentified")
+        .count();
+    assert_eq!(starts, 1, "one plan, not two");
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_a_version_conflict_and_a_current_one_succeeds() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let (_, _, read) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+    let seen = read["version"].as_i64().expect("version");
+
+    // Someone else writes in between.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-mapping",
+        &mapping("a", "Först."),
+    )
+    .await);
+    let stale = format!("\"{seen}\"");
+    let (status, body) = command_with(
+        &app,
+        &w.vc,
+        &sip,
+        "document-mapping",
+        &[("if-match", &stale)],
+        &mapping("b", "Byggde på gammal läsning."),
+    )
+    .await;
+    problem(
+        (status, body.clone()),
+        StatusCode::CONFLICT,
+        "version_conflict",
+    );
+    assert_eq!(body["current_version"], seen + 1);
+    assert_eq!(version(&app, &sip).await, seen + 1);
+
+    let current = format!("\"{}\"", seen + 1);
+    let written = ok(command_with(
+        &app,
+        &w.vc,
+        &sip,
+        "document-mapping",
+        &[("if-match", &current)],
+        &mapping("b", "Byggde på aktuell läsning."),
+    )
+    .await);
+    assert_eq!(written["version"], seen + 2);
+
+    problem(
+        command_with(
+            &app,
+            &w.vc,
+            &sip,
+            "document-mapping",
+            &[("if-match", "senaste")],
+            &mapping("c", "x"),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_if_match",
+    );
+}
+
+#[tokio::test]
+async fn racing_clients_never_lose_an_acknowledged_command() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let before = version(&app, &sip).await;
+    const CLIENTS: usize = 24;
+
+    // Without If-Match the pipeline decides again after a lost race (bounded).
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (client, url, token) = (
+                app.client.clone(),
+                app.url(&format!("/api/v1/sips/{sip}/document-mapping")),
+                w.vc.clone(),
+            );
+            tokio::spawn(async move {
+                let id = format!("race-{i}");
+                let response = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&mapping(&id, &format!("Kartläggning {i}")))
+                    .send()
+                    .await
+                    .expect("sent");
+                let status = response.status();
+                let body: Value = response.json().await.expect("json");
+                (id, status, body)
+            })
+        })
+        .collect();
+    let mut acknowledged = BTreeMap::new();
+    for task in tasks {
+        let (id, status, body) = task.await.expect("task");
+        match status {
+            StatusCode::OK => {
+                acknowledged.insert(body["version"].as_i64().expect("version"), id);
+            }
+            StatusCode::CONFLICT => assert_eq!(body["code"], "version_conflict", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(!acknowledged.is_empty());
+    let stored = events(&app, &sip).await;
+    let written: Vec<_> = stored
+        .iter()
+        .filter(|e| e.stream_version > before)
+        .collect();
+    assert_eq!(
+        written.len(),
+        acknowledged.len(),
+        "exactly the acknowledged commands were written"
+    );
+    for event in written {
+        let id = acknowledged
+            .get(&event.stream_version)
+            .unwrap_or_else(|| panic!("version {} was not acknowledged", event.stream_version));
+        assert_eq!(
+            event.data["mapping_id"],
+            id.as_str(),
+            "the answer names the event written"
+        );
+    }
+
+    // With If-Match every client insists on the version it read: exactly one wins.
+    let seen = version(&app, &sip).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, url, token) = (
+                app.client.clone(),
+                app.url(&format!("/api/v1/sips/{sip}/document-mapping")),
+                w.vc.clone(),
+            );
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("if-match", format!("\"{seen}\""))
+                    .json(&mapping(&format!("strict-{i}"), "Samtidigt"))
+                    .send()
+                    .await
+                    .expect("sent");
+                let status = response.status();
+                let body: Value = response.json().await.expect("json");
+                (status, body)
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        match status {
+            StatusCode::OK => winners += 1,
+            StatusCode::CONFLICT => assert_eq!(body["code"], "version_conflict", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(version(&app, &sip).await, seen + 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_its_code_and_nothing_is_appended() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+
+    // Before consent: no plan basis.
+    let fresh = start_plan(&app, &w).await;
+    problem(
+        command(&app, &w.vc, &fresh, "create-plan-basis", &json!({})).await,
+        StatusCode::CONFLICT,
+        "consent_missing",
+    );
+    assert_eq!(version(&app, &fresh).await, 1);
+
+    let sip = prepared_plan(&app, &w).await;
+    let before = version(&app, &sip).await;
+    let cases: Vec<(&str, (StatusCode, Value), StatusCode, &str)> = vec![
+        (
+            "malformed JSON",
+            raw(
+                &app,
+                &w.vc,
+                &sip,
+                "document-mapping",
+                b"{\"heading\": \"housing\",".to_vec(),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "unknown field",
+            command(
+                &app,
+                &w.vc,
+                &sip,
+                "document-main-goal",
+                &json!({"text": "x", "priority": 1}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+        ),
+        (
+            "missing field",
+            command(
+                &app,
+                &w.vc,
+                &sip,
+                "document-mapping",
+                &json!({"heading": "housing"}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+        ),
+        (
+            "wrong type",
+            command(
+                &app,
+                &w.vc,
+                &sip,
+                "schedule-follow-up",
+                &json!({"follow_up_on": 20260612}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "unknown enum value",
+            command(&app, &w.vc, &sip, "close-plan", &json!({"reason": "bored"})).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "oversized body",
+            command(
+                &app,
+                &w.vc,
+                &sip,
+                "document-main-goal",
+                &json!({"text": "x".repeat(70 * 1024)}),
+            )
+            .await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "unknown command",
+            command(&app, &w.vc, &sip, "delete-plan", &json!({})).await,
+            StatusCode::NOT_FOUND,
+            "unknown_command",
+        ),
+        (
+            "a unit that takes no part",
+            command(
+                &app,
+                &w.other,
+                &sip,
+                "document-mapping",
+                &mapping("x", "Smygtitt."),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "not the coordinator",
+            command(
+                &app,
+                &w.vc_colleague,
+                &sip,
+                "document-mapping",
+                &mapping("x", "Kollega."),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "not_coordinator",
+        ),
+        (
+            "an invalid heading",
+            command(
+                &app,
+                &w.vc,
+                &sip,
+                "document-mapping",
+                &mapping_with_heading("kitchen"),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_heading",
+        ),
+        (
+            "an invalid unit id",
+            command(
+                &app,
+                &w.vc,
+                &sip,
+                "change-coordinator",
+                &json!({"staff_id": "SE1", "name": "N", "unit_id": "bad unit"}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id",
+        ),
+        (
+            "a citizen",
+            command(
+                &app,
+                &app.token("citizen", &w.person_id, None, "Tolvan"),
+                &sip,
+                "document-mapping",
+                &mapping("x", "Jag själv."),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "role_not_allowed",
+        ),
+        (
+            "a plan that does not exist",
+            command(
+                &app,
+                &w.vc,
+                "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                "document-mapping",
+                &mapping("x", "Finns inte."),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "a too long Idempotency-Key",
+            command_with(
+                &app,
+                &w.vc,
+                &sip,
+                "document-mapping",
+                &[("idempotency-key", &"k".repeat(65))],
+                &mapping("x", "y"),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+        ),
+    ];
+    for (what, answer, status, code) in cases {
+        assert_eq!(answer.0, status, "{what}: {}", answer.1);
+        assert_eq!(answer.1["code"], code, "{what}: {}", answer.1);
+        assert_eq!(
+            version(&app, &sip).await,
+            before,
+            "{what} appended something"
+        );
+    }
+
+    // No token at all.
+    let (status, _, _) = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/sips/{sip}/document-mapping")))
+                .json(&mapping("x", "y")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Starting a plan for a person who does not exist.
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({"person_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "identified_by": "staff", "reason": "x", "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "person_not_found");
+    let plans: BTreeSet<String> = app
+        .store
+        .read_all(0, 1000)
+        .await
+        .expect("read all")
+        .into_iter()
+        .filter(|e| e.event_type == "NeedIdentified")
+        .map(|e| e.stream_id)
+        .collect();
+    assert_eq!(plans.len(), 2, "only the two plans started above exist");
+}
+
+fn mapping_with_heading(heading: &str) -> Value {
+    json!({"mapping_id": "h", "heading": heading, "text": "Text."})
+}
+
+#[tokio::test]
+async fn an_invited_unit_may_respond_but_not_coordinate() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting", "scheduled_at": "2026-03-13T13:00:00Z",
+            "form": "video", "reason": "SIP-möte", "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await);
+    let before = version(&app, &sip).await;
+    problem(
+        command(
+            &app,
+            &w.ht,
+            &sip,
+            "cancel-invitation",
+            &json!({"invitation_id": "inv-1"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "not_coordinator",
+    );
+    // Psykiatrin was not invited: the plan stays invisible to it.
+    problem(
+        command(
+            &app,
+            &w.psyk,
+            &sip,
+            "respond-to-invitation",
+            &json!({"invitation_id": "inv-1", "representative": {"name": "P"}}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_eq!(version(&app, &sip).await, before);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna Hemtjänst"}}),
+    )
+    .await);
+    assert_eq!(version(&app, &sip).await, before + 1);
+}
