@@ -444,6 +444,29 @@ pub async fn checkpoint(pool: &Pool) -> Result<i64, ProjectionError> {
     Ok(row.map_or(0, |r| r.get(0)))
 }
 
+/// Whether the directory projection has ever started on this database (its tables exist and it
+/// has a checkpoint row). A process that does not run it (a tool, a test of the HTTP layer alone)
+/// can then tell "behind" from "absent".
+pub async fn is_started(pool: &Pool) -> Result<bool, ProjectionError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT to_regclass('projections.checkpoints') IS NOT NULL",
+            &[],
+        )
+        .await?;
+    if !row.get::<_, bool>(0) {
+        return Ok(false);
+    }
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM projections.checkpoints WHERE projection = $1",
+            &[&PROJECTION],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Waits until the directory has applied `position` or `wait_ms_max` has passed, and returns
 /// where it stands then (compare with `position` to know which).
 pub async fn wait_for(
