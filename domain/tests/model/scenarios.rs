@@ -90,7 +90,10 @@ fn orebro_red_track_discharge_meeting_is_due_before_discharge_and_held_in_time()
     // Meeting at the ward on Tuesday, before discharge.
     let mut story = story.run(Who::HomeCare, respond_with("inv-red"));
     story.now = utc(2026, 3, 3, 15, 0);
-    let story = story.run(Who::Nurse, record_meeting("inv-red", utc(2026, 3, 3, 13, 0)));
+    let story = story.run(
+        Who::Nurse,
+        record_meeting("inv-red", utc(2026, 3, 3, 13, 0)),
+    );
     let state = story.state();
     assert!(state.last_meeting().map(|m| m.held_at) < state.discharged_at);
     let due = obligations(&state, &policy);
@@ -111,7 +114,10 @@ fn orebro_red_track_discharge_meeting_is_due_before_discharge_and_held_in_time()
     owners.sort();
     assert_eq!(
         owners,
-        vec![ObligationOwner::Unit(unit(HT)), ObligationOwner::Unit(unit(VC))]
+        vec![
+            ObligationOwner::Unit(unit(HT)),
+            ObligationOwner::Unit(unit(VC))
+        ]
     );
     assert_eq!(
         find(&due, ObligationKind::DocumentMainGoal).due_at,
@@ -123,7 +129,7 @@ fn respond_with(invitation_id: &str) -> SipCommand {
     SipCommand::RespondToInvitation(RespondToInvitation {
         invitation_id: invitation_id.to_string(),
         representative: Representative {
-            name: "Biståndshandläggare Lena".to_string(),
+            name: "Biståndshandläggare HT".to_string(),
             staff_id: Some(staff(HOME_CARE)),
             profession: None,
             phone: None,
@@ -139,7 +145,10 @@ fn norrbotten_outpatient_sip_with_an_external_actor_reached_by_letter() {
     let story = Story::need_identified();
     // Before consent: get it, by the invitation deadline (3 working days: Thursday).
     let due = obligations(&story.state(), &policy);
-    assert_eq!(kinds(&due), vec![(ObligationKind::GetConsent, VC.to_string())]);
+    assert_eq!(
+        kinds(&due),
+        vec![(ObligationKind::GetConsent, VC.to_string())]
+    );
     assert_eq!(due[0].due_at, Some(end_of_local_day(date(2026, 3, 5))));
     let story = story
         .run(Who::Nurse, consent(&[VC, HT, FK]))
@@ -237,7 +246,10 @@ fn norrbotten_outpatient_sip_with_an_external_actor_reached_by_letter() {
             SipCommand::PublishContribution(PublishContribution {}),
         );
     let due = obligations(&story.state(), &policy);
-    assert_eq!(kinds(&due), vec![(ObligationKind::HoldFollowUp, VC.to_string())]);
+    assert_eq!(
+        kinds(&due),
+        vec![(ObligationKind::HoldFollowUp, VC.to_string())]
+    );
     assert_eq!(due[0].due_at, Some(end_of_local_day(date(2026, 6, 1))));
 }
 
@@ -385,7 +397,10 @@ fn declined_consent_asks_to_document_in_the_journal_and_inform_the_municipality(
     assert!(due[0].title.contains("journalen") && due[0].title.contains("kommunen"));
     // Nobody coordinates yet: the unit that noticed the need closes the case.
     given(&story)
-        .when(close(CloseReason::ConsentDeclined), Who::Outsider.at(story.now))
+        .when(
+            close(CloseReason::ConsentDeclined),
+            Who::Outsider.at(story.now),
+        )
         .then_error(DomainError::NotCoordinator);
     let closed = story.run(Who::Colleague, close(CloseReason::ConsentDeclined));
     assert!(obligations(&closed.state(), &policy).is_empty());

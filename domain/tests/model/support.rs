@@ -137,9 +137,24 @@ fn registered_unit(id: &str, name: &str, kind: PrincipalKind, uses_samplan: bool
 pub fn units() -> BTreeMap<UnitId, UnitState> {
     [
         registered_unit(VC, "Vårdcentralen Haparanda", PrincipalKind::Region, true),
-        registered_unit(HT, "Hemtjänsten Haparanda", PrincipalKind::Municipality, true),
-        registered_unit(FK, "Försäkringskassan Luleå", PrincipalKind::External, false),
-        registered_unit(PSY, "Psykiatriska mottagningen Luleå", PrincipalKind::Region, true),
+        registered_unit(
+            HT,
+            "Hemtjänsten Haparanda",
+            PrincipalKind::Municipality,
+            true,
+        ),
+        registered_unit(
+            FK,
+            "Försäkringskassan Luleå",
+            PrincipalKind::External,
+            false,
+        ),
+        registered_unit(
+            PSY,
+            "Psykiatriska mottagningen Luleå",
+            PrincipalKind::Region,
+            true,
+        ),
         registered_unit(OTHER, "Vårdcentralen Kiruna", PrincipalKind::Region, true),
     ]
     .into_iter()
@@ -153,7 +168,7 @@ pub fn person_with(pin: &str, steps: &[PersonCommand]) -> PersonState {
     let mut cmds = vec![PersonCommand::RegisterPerson(person::RegisterPerson {
         person_id: person_id(),
         personal_identity_number: pin.to_string(),
-        name: "Anna Andersson".to_string(),
+        name: "Tolvan Tolvansson".to_string(),
         phone: Some("070-123 45 67".to_string()),
         address: Some("Storgatan 2, 953 31 Haparanda".to_string()),
     })];
@@ -174,7 +189,7 @@ pub fn adult() -> PersonState {
         &[PersonCommand::AddRelative(person::AddRelative {
             relative_id: "daughter".to_string(),
             kind: RelativeKind::Relative,
-            name: "Eva Andersson".to_string(),
+            name: "Närstående Tolvansson".to_string(),
             phone: Some("070-765 43 21".to_string()),
             address: Some("Köpmansgatan 3, 972 31 Luleå".to_string()),
             note: None,
@@ -198,8 +213,8 @@ pub fn child() -> PersonState {
     person_with(
         "20150304-2382",
         &[
-            guardian("mother", "Maria Nilsson"),
-            guardian("father", "Johan Nilsson"),
+            guardian("mother", "Vårdnadshavare Ett"),
+            guardian("father", "Vårdnadshavare Två"),
         ],
     )
 }
@@ -250,7 +265,7 @@ pub fn create_basis() -> SipCommand {
     SipCommand::CreatePlanBasis(CreatePlanBasis {
         initiated_by: Some("Vårdcentralen Haparanda".to_string()),
         fixed_care_contacts: vec![FixedCareContact {
-            name: "Distriktssköterska Karin".to_string(),
+            name: "Distriktssköterska VC".to_string(),
             unit_id: Some(unit(VC)),
             phone: Some("0922-100 01".to_string()),
         }],
@@ -279,7 +294,7 @@ pub fn record_meeting(invitation_id: &str, held_at: DateTime<Utc>) -> SipCommand
         held_at,
         attendees: vec![
             Attendee {
-                name: "Anna Andersson".to_string(),
+                name: "Tolvan Tolvansson".to_string(),
                 role: AttendeeRole::Person,
                 unit_id: None,
             },
@@ -289,8 +304,8 @@ pub fn record_meeting(invitation_id: &str, held_at: DateTime<Utc>) -> SipCommand
                 unit_id: Some(unit(HT)),
             },
         ],
-        chair: "Karin Sjöberg".to_string(),
-        secretary: "Lars Berg".to_string(),
+        chair: "Mötesledare A".to_string(),
+        secretary: "Sekreterare B".to_string(),
         new_coordinator: None,
         follow_up_on: Some(date(2026, 6, 1)),
         sip_survey_offered: None,
@@ -312,7 +327,7 @@ pub fn intervention(id: &str, sub_goal_id: &str, responsible: Responsible) -> Si
         sub_goal_id: sub_goal_id.to_string(),
         what: "Stöd vid dusch två gånger i veckan".to_string(),
         responsible,
-        responsible_person: Some("Enhetschef Sara".to_string()),
+        responsible_person: Some("Enhetschef hemtjänst".to_string()),
         performer: Some("Hemtjänstpersonalen".to_string()),
         contact: Some("0922-200 00".to_string()),
         from: date(2026, 3, 10),
@@ -383,7 +398,12 @@ impl Story {
     pub fn run(mut self, who: Who, cmd: SipCommand) -> Story {
         match self.attempt(who, &cmd) {
             Ok(events) => self.events.extend(events),
-            Err(e) => panic!("{} by {who:?} refused: {} ({})", cmd.name(), e.code(), e.message()),
+            Err(e) => panic!(
+                "{} by {who:?} refused: {} ({})",
+                cmd.name(),
+                e.code(),
+                e.message()
+            ),
         }
         self
     }
