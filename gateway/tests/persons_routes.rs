@@ -1,0 +1,590 @@
+//! Persons, units and the inbox over HTTP against a real PostgreSQL: registering, refusing bad or
+//! duplicate personnummer with nothing appended, "Sök patient" by number in any form and by name,
+//! every read in the access log, and protected identity withholding contact details.
+
+mod persons_support;
+
+use chrono::{DateTime, Utc};
+use domain::ids::PersonId;
+use gateway::testing::TEST_NOW;
+use persons_support::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn position(headers: &reqwest::header::HeaderMap) -> i64 {
+    headers
+        .get("x-samplan-position")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("X-Samplan-Position header")
+}
+
+async fn person_events(app: &App) -> usize {
+    app.store
+        .read_all(0, 10_000)
+        .await
+        .expect("read all")
+        .iter()
+        .filter(|e| e.stream_id.starts_with("person-"))
+        .count()
+}
+
+fn ids(search: &Value) -> Vec<String> {
+    search["persons"]
+        .as_array()
+        .expect("persons")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_registered_person_can_be_read_back_at_the_position_of_the_write() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let written = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
+    assert_eq!(written["events"], json!(["PersonRegistered"]));
+    assert_eq!(written["version"], 1);
+    let id = written["id"].as_str().expect("id");
+    PersonId::parse(id).expect("the id is a person id (ULID)");
+    let pos = written["position"].as_i64().expect("position");
+
+    let (status, headers, body) = app
+        .get(&format!("/api/v1/persons/{id}?min_position={pos}"), &nurse)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        position(&headers) >= pos,
+        "the read waited for its own write"
+    );
+    assert_eq!(
+        headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"1\"")
+    );
+    assert_eq!(body["id"], id);
+    // The short form (+: 100 years or older) was stored as the canonical number and is shown
+    // with its century.
+    assert_eq!(body["personal_identity_number"], "19121212-1212");
+    assert_eq!(body["name"], "Tolvan Tolvansson");
+    assert_eq!(body["address"], "Storgatan 1, 123 45 Testby");
+    assert_eq!(body["protected_identity"], false);
+    assert_eq!(body["relatives"], json!([]));
+
+    // Unknown and malformed ids are simply not found.
+    let unknown = PersonId::from_ulid(ulid::Ulid::generate());
+    let (status, _, body) = app.get(&format!("/api/v1/persons/{unknown}"), &nurse).await;
+    problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, _, body) = app.get("/api/v1/persons/not-a-ulid", &nurse).await;
+    problem(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn an_invalid_personnummer_is_refused_with_the_reason_and_nothing_is_appended() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    for (pin, hint) in [
+        ("19121212-1213", "Kontrollsiffran"),
+        ("19121312-1212", "Månaden"),
+        ("191212121", "har 9"),
+        ("", "saknas"),
+    ] {
+        let (status, _, body) = app
+            .post(
+                "/api/v1/persons",
+                &nurse,
+                &json!({"personal_identity_number": pin, "name": "Fel Felsson"}),
+            )
+            .await;
+        problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_personal_identity_number",
+        );
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains(hint)),
+            "{pin}: the detail says what is wrong: {body}"
+        );
+    }
+    // Unknown fields and missing fields are the client's mistake (400), not a rule (422).
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &nurse,
+            &json!({"personal_identity_number": "19121212-1212", "name": "X", "shoe_size": 42}),
+        )
+        .await;
+    problem(status, &body, StatusCode::BAD_REQUEST, "unknown_field");
+    assert_eq!(person_events(&app).await, 0, "nothing was appended");
+}
+
+#[tokio::test]
+async fn the_same_personnummer_cannot_be_registered_twice_but_a_retry_is_answered_again() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let request = json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"});
+    let send = |key: &'static str| {
+        app.send(
+            app.client
+                .post(app.url("/api/v1/persons"))
+                .bearer_auth(&nurse)
+                .header("idempotency-key", key)
+                .json(&request),
+        )
+    };
+    let (status, _, first) = send("reg-tolvan-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // The client did not get the answer and retries with the same key: same answer, no 409.
+    let (status, _, again) = send("reg-tolvan-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again, first);
+    // Another registration of the same number, in another form, by someone else.
+    let other = app.staff_token("SE2120000001-HT07", HT);
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &other,
+            &json!({"personal_identity_number": "121212+1212", "name": "Tolvan T"}),
+        )
+        .await;
+    problem(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "person_already_registered",
+    );
+    assert_eq!(person_events(&app).await, 1);
+}
+
+#[tokio::test]
+async fn search_finds_by_personnummer_in_any_form_and_by_part_of_the_name() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let tolvan = register_person(&app, &nurse, "19121212-1212", "Tolvan Tolvansson").await;
+    let tolvan = tolvan["id"].as_str().expect("id").to_owned();
+    let anna = register_person(&app, &nurse, "19450315-1237", "Anna Andersson").await;
+    let annika = register_person(&app, &nurse, "19720822-4563", "Annika Björk").await;
+    let last = annika["position"].as_i64().expect("position");
+    let (anna, annika) = (
+        anna["id"].as_str().expect("id").to_owned(),
+        annika["id"].as_str().expect("id").to_owned(),
+    );
+
+    for form in [
+        "191212121212",
+        "19121212-1212",
+        "121212+1212",
+        " 19121212 1212 ",
+    ] {
+        let q = form.replace(' ', "%20").replace('+', "%2B");
+        let (status, headers, body) = app
+            .get(
+                &format!("/api/v1/persons?q={q}&min_position={last}"),
+                &nurse,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{form}: {body}");
+        assert!(position(&headers) >= last);
+        assert_eq!(ids(&body), vec![tolvan.clone()], "{form}");
+        assert_eq!(
+            body["persons"][0]["personal_identity_number"],
+            "19121212-1212"
+        );
+        assert_eq!(body["truncated"], false);
+    }
+    // Without `+` the short form means someone under 100: born 2012, another person.
+    let (status, _, body) = app.get("/api/v1/persons?q=121212-1212", &nurse).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ids(&body), Vec::<String>::new());
+
+    let (status, _, body) = app.get("/api/v1/persons?q=ANN", &nurse).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        ids(&body),
+        vec![anna.clone(), annika.clone()],
+        "case-insensitive, by name"
+    );
+    let (_, _, body) = app.get("/api/v1/persons?q=bj%C3%B6rk", &nurse).await;
+    assert_eq!(ids(&body), vec![annika.clone()]);
+    let (_, _, body) = app.get("/api/v1/persons?q=Svensson", &nurse).await;
+    assert_eq!(ids(&body), Vec::<String>::new());
+
+    // A mistyped number is told, not answered with "no match".
+    let (status, _, body) = app.get("/api/v1/persons?q=121212-1213", &nurse).await;
+    problem(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_personal_identity_number",
+    );
+    let (status, _, body) = app.get("/api/v1/persons?q=A", &nurse).await;
+    problem(status, &body, StatusCode::BAD_REQUEST, "query_too_short");
+    let (status, _, body) = app.get("/api/v1/persons", &nurse).await;
+    problem(status, &body, StatusCode::BAD_REQUEST, "query_missing");
+    let (status, _, body) = app.get("/api/v1/persons?q=Anna&sort=name", &nurse).await;
+    problem(status, &body, StatusCode::BAD_REQUEST, "unknown_parameter");
+}
+
+#[tokio::test]
+async fn every_read_is_in_the_access_log_with_who_when_and_which_person() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let anna = register_person(&app, &nurse, "19450315-1237", "Anna Andersson").await;
+    let anna = PersonId::parse(anna["id"].as_str().expect("id")).expect("person id");
+    let bertil = register_person(&app, &nurse, "19720822-4563", "Bertil Berg").await;
+    let bertil = PersonId::parse(bertil["id"].as_str().expect("id")).expect("person id");
+
+    // Registering is no read: nothing logged yet.
+    assert!(gateway::access_log::for_person(&app.state, &anna)
+        .await
+        .expect("log")
+        .is_empty());
+
+    let reader = app.staff_token("SE2120000001-HT07", HT);
+    let (status, _, body) = app.get("/api/v1/persons?q=anna", &reader).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/persons/{anna}")))
+                .bearer_auth(&reader)
+                .header("x-request-id", "req-anna-card"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let log = gateway::access_log::for_person(&app.state, &anna)
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 2, "{log:?}");
+    let now: DateTime<Utc> = TEST_NOW.parse().expect("time");
+    for entry in &log {
+        assert_eq!(entry.actor, "SE2120000001-HT07");
+        assert_eq!(entry.unit.as_deref(), Some(HT));
+        assert_eq!(entry.role, "staff");
+        assert_eq!(entry.person_id, anna.to_string());
+        assert_eq!(entry.at, now, "the service's clock");
+        assert_eq!(entry.sip_id, None);
+    }
+    assert_eq!(log[0].action, "person.search");
+    assert_eq!(log[1].action, "person.read");
+    assert_eq!(log[1].request_id.as_deref(), Some("req-anna-card"));
+    // Bertil was not in the answer, so his data was not read.
+    assert!(gateway::access_log::for_person(&app.state, &bertil)
+        .await
+        .expect("log")
+        .is_empty());
+
+    // The log is append-only for everybody, the owner included.
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect as owner");
+    tokio::spawn(connection);
+    for sql in [
+        "UPDATE access_log SET actor = 'someone-else'",
+        "DELETE FROM access_log",
+        "TRUNCATE access_log",
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        assert!(
+            err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"),
+            "{sql}: {err:?}"
+        );
+    }
+    assert_eq!(
+        gateway::access_log::for_person(&app.state, &anna)
+            .await
+            .expect("log")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_read_that_cannot_be_logged_is_not_answered() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let anna = register_person(&app, &nurse, "19450315-1237", "Anna Andersson").await;
+    let pos = anna["position"].as_i64().expect("position");
+    let anna = anna["id"].as_str().expect("id").to_owned();
+    projections::directory::wait_for(app.store.pool(), pos, 5_000)
+        .await
+        .expect("directory");
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect as owner");
+    tokio::spawn(connection);
+    client
+        .batch_execute("REVOKE INSERT ON access_log FROM samplan_app")
+        .await
+        .expect("revoke");
+
+    let (status, _, body) = app.get(&format!("/api/v1/persons/{anna}"), &nurse).await;
+    problem(
+        status,
+        &body,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+    );
+    assert!(
+        !body.to_string().contains("Anna"),
+        "no personal data in the failure: {body}"
+    );
+    let (status, _, body) = app.get("/api/v1/persons?q=anna", &nurse).await;
+    problem(
+        status,
+        &body,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+    );
+    assert!(!body.to_string().contains("Anna"), "{body}");
+}
+
+#[tokio::test]
+async fn protected_identity_is_flagged_and_withholds_contact_details() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let written = register_person(&app, &nurse, "19450315-1237", "Anna Andersson").await;
+    let id = written["id"].as_str().expect("id").to_owned();
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{id}/add-relative"),
+            &nurse,
+            &json!({"relative_id": "dottern", "kind": "relative", "name": "Dottern Andersson",
+                    "phone": "070-999 88 77", "address": "Lillgatan 2, 123 45 Testby"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, marked) = app
+        .post(
+            &format!("/api/v1/persons/{id}/mark-protected-identity"),
+            &nurse,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{marked}");
+    assert_eq!(marked["events"], json!(["ProtectedIdentityMarked"]));
+    // Marking again changes nothing and records nothing.
+    let (status, _, again) = app
+        .post(
+            &format!("/api/v1/persons/{id}/mark-protected-identity"),
+            &nurse,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["events"], json!([]));
+    assert_eq!(again["version"], marked["version"]);
+
+    let pos = marked["position"].as_i64().expect("position");
+    let (status, _, body) = app
+        .get(&format!("/api/v1/persons/{id}?min_position={pos}"), &nurse)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["protected_identity"], true);
+    assert_eq!(body["address"], Value::Null);
+    assert_eq!(body["phone"], Value::Null);
+    assert_eq!(body["relatives"][0]["name"], "Dottern Andersson");
+    assert_eq!(
+        body["relatives"][0]["address"],
+        Value::Null,
+        "a relative's address can lead to the person"
+    );
+    let (_, _, found) = app.get("/api/v1/persons?q=19450315-1237", &nurse).await;
+    assert_eq!(found["persons"][0]["protected_identity"], true);
+    assert!(!found.to_string().contains("Storgatan"), "{found}");
+}
+
+#[tokio::test]
+async fn person_commands_change_the_person_and_unknown_ones_are_not_found() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let written = register_person(&app, &nurse, "20100101-0006", "Bo Barn").await;
+    let id = written["id"].as_str().expect("id").to_owned();
+    let post = |cmd: &str, body: Value| {
+        let path = format!("/api/v1/persons/{id}/{cmd}");
+        let nurse = nurse.clone();
+        let app = &app;
+        async move { app.post(&path, &nurse, &body).await }
+    };
+
+    for (rid, name) in [("vh-1", "Gun Förälder"), ("vh-2", "Gustav Förälder")] {
+        let (status, _, body) = post(
+            "add-relative",
+            json!({"relative_id": rid, "kind": "guardian", "name": name, "phone": "070-1"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _, body) = post(
+        "add-relative",
+        json!({"relative_id": "vh-1", "kind": "guardian", "name": "X"}),
+    )
+    .await;
+    problem(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "relative_exists",
+    );
+    let (status, _, body) = post(
+        "add-relative",
+        json!({"kind": "trustee", "name": "God Man"}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a relative id is made when none is given: {body}"
+    );
+    let (status, _, body) = post("remove-relative", json!({"relative_id": "vh-2"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = post("change-contact-details", json!({"phone": "0920-12 34 56"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = post(
+        "register-moved-out",
+        json!({"moved_on": "2026-03-01", "to_region": "Region Stockholm"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = post("register-death", json!({"died_on": "2027-01-01"})).await;
+    problem(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "date_in_future",
+    );
+    let (status, _, body) = post("register-death", json!({"died_on": "2026-03-09"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["events"], json!(["DeathRegistered"]));
+    let pos = body["position"].as_i64().expect("position");
+
+    let (status, _, person) = app
+        .get(&format!("/api/v1/persons/{id}?min_position={pos}"), &nurse)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{person}");
+    assert_eq!(person["phone"], "0920-12 34 56");
+    assert_eq!(person["address"], Value::Null, "the change replaced both");
+    assert_eq!(person["deceased_on"], "2026-03-09");
+    assert_eq!(person["moved_out"]["to_region"], "Region Stockholm");
+    let kinds: Vec<(&str, &str)> = person["relatives"]
+        .as_array()
+        .expect("relatives")
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("guardian", "Gun Förälder"), ("trustee", "God Man")]
+    );
+
+    // If-Match on an old version is a conflict; nothing is written.
+    let (status, _, body) = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/persons/{id}/change-contact-details")))
+                .bearer_auth(&nurse)
+                .header("if-match", "\"2\"")
+                .json(&json!({"phone": "1"})),
+        )
+        .await;
+    problem(status, &body, StatusCode::CONFLICT, "version_conflict");
+
+    let (status, _, body) = post("paint-the-house", json!({})).await;
+    problem(status, &body, StatusCode::NOT_FOUND, "unknown_command");
+    let unknown = PersonId::from_ulid(ulid::Ulid::generate());
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{unknown}/change-contact-details"),
+            &nurse,
+            &json!({}),
+        )
+        .await;
+    problem(status, &body, StatusCode::NOT_FOUND, "person_not_found");
+}
+
+#[tokio::test]
+async fn units_are_registered_once_by_an_administrator() {
+    let app = spawn().await;
+    let body = register_unit(&app, "fk-lulea", "external", false).await;
+    assert_eq!(body["id"], "fk-lulea");
+    assert_eq!(body["events"], json!(["UnitRegistered"]));
+    let again = json!({"id": "fk-lulea", "name": "Försäkringskassan",
+                       "principal": {"kind": "external", "name": "Försäkringskassan"}, "uses_samplan": false});
+    let (status, _, body) = app.post("/api/v1/units", &app.admin_token(), &again).await;
+    problem(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "unit_already_registered",
+    );
+    let bad = json!({"id": "fk lulea/1", "name": "X", "principal": {"kind": "external", "name": "Y"}, "uses_samplan": false});
+    let (status, _, body) = app.post("/api/v1/units", &app.admin_token(), &bad).await;
+    problem(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_id",
+    );
+    let wrong_kind = json!({"id": "x", "name": "X", "principal": {"kind": "county", "name": "Y"}, "uses_samplan": false});
+    let (status, _, body) = app
+        .post("/api/v1/units", &app.admin_token(), &wrong_kind)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let pos = app.store.head_position().await.expect("head");
+    projections::directory::wait_for(app.store.pool(), pos, 5_000)
+        .await
+        .expect("wait");
+    let unit = projections::directory::unit(app.store.pool(), "fk-lulea")
+        .await
+        .expect("query")
+        .expect("in the directory");
+    assert_eq!(unit.principal_kind, "external");
+    assert!(!unit.uses_samplan);
+}
+
+#[tokio::test]
+async fn marking_a_message_read_is_recorded_once_per_user() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let colleague = app.staff_token("SE2321000016-VC12", VC);
+    let path = "/api/v1/inbox/messages/01JQ7ZK3M2V8X9Y0A1B2C3D4E5/read";
+    let (status, _, first) = app.post(path, &nurse, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["events"], json!(["MessageRead"]));
+    assert_eq!(first["id"], "01JQ7ZK3M2V8X9Y0A1B2C3D4E5");
+    let (status, _, again) = app.post(path, &nurse, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["events"], json!([]), "already read: nothing recorded");
+    let (status, _, other) = app.post(path, &colleague, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    assert_eq!(other["events"], json!(["MessageRead"]), "read is per user");
+
+    let stream = app
+        .store
+        .read_stream(&format!("inbox-{VC}"), 1)
+        .await
+        .expect("stream");
+    assert_eq!(stream.len(), 2);
+    assert!(app
+        .store
+        .read_stream(&format!("inbox-{HT}"), 1)
+        .await
+        .expect("stream")
+        .is_empty());
+}
