@@ -56,6 +56,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::units::ApiDoc::openapi());
     doc.merge(routes::persons::ApiDoc::openapi());
     doc.merge(routes::sips::ApiDoc::openapi());
+    doc.merge(routes::inbox::ApiDoc::openapi());
     doc
 }
 
@@ -83,6 +84,7 @@ mod tests {
             ("POST", "/api/v1/sips"),
             ("GET", "/api/v1/sips/{id}"),
             ("POST", "/api/v1/sips/{id}/close-plan"),
+            ("POST", "/api/v1/inbox/messages/{id}/read"),
         ] {
             assert!(has(&doc, method, path), "{method} {path} missing");
         }

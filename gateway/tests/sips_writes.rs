@@ -61,9 +61,29 @@ async fn a_retried_command_is_applied_once_and_a_reused_key_is_refused() {
 
     let key = [("idempotency-key", "mapping-2026-03-10-a")];
     let body = mapping("map-1", "Bor ensam.");
-    let first = command_with(&app, &w.vc, &sip, "document-mapping", &key, &body).await;
+    let first = command_with(
+        &app,
+        &w.vc,
+        &sip,
+        "document-mapping",
+        &[key[0], ("x-request-id", "req-mapping-1")],
+        &body,
+    )
+    .await;
     let first = ok(first);
     assert_eq!(first["version"], before + 1);
+    // The events name the command (scoped to the user) and the request that caused them.
+    let stored = events(&app, &sip).await;
+    let written = stored.last().expect("an event");
+    assert_eq!(
+        written.metadata.command_id.as_deref(),
+        Some("SE2321000016-VC01:mapping-2026-03-10-a")
+    );
+    assert_eq!(
+        written.metadata.correlation_id.as_deref(),
+        Some("req-mapping-1")
+    );
+    assert_eq!(written.metadata.causation_id, None);
     let again = ok(command_with(&app, &w.vc, &sip, "document-mapping", &key, &body).await);
     assert_eq!(again, first, "a retry gets the first answer");
     assert_eq!(version(&app, &sip).await, before + 1, "appended once");

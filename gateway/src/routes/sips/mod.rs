@@ -11,6 +11,7 @@
 pub mod dto;
 
 use crate::access_log;
+use crate::app::RequestId;
 use crate::auth::Caller;
 use crate::error::{problem_response, AppError, Problem};
 use crate::pipeline::{
@@ -19,10 +20,10 @@ use crate::pipeline::{
 };
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use domain::context::Role;
 use domain::ids::{PersonId, SipId, UnitId};
 use domain::sip::{self as dsip, SipCommand, SipFacts, SipState};
@@ -69,11 +70,11 @@ macro_rules! sip_commands {
                 State(state): State<AppState>,
                 caller: Caller,
                 Path(id): Path<String>,
-                headers: HeaderMap,
+                request_id: Option<Extension<RequestId>>,
                 command: Command<$dto>,
             ) -> Result<Json<WriteResponse>, AppError> {
                 let Command { body, meta } = command;
-                run_command(&state, &caller, &id, &headers, &meta, body).await
+                run_command(&state, &caller, &id, request_id, &meta, body).await
             }
         )+
 
@@ -137,12 +138,12 @@ pub fn router() -> Router<AppState> {
         .route("/sips/{id}/{command}", post(unknown_command))
 }
 
-/// The request id the request-id layer set, kept as the events' correlation id.
-fn request_id(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+/// The request id the request-id layer set (the client's `x-request-id` or a new one), kept as
+/// the events' correlation id.
+fn correlation(request_id: &Option<Extension<RequestId>>) -> Option<&str> {
+    request_id
+        .as_ref()
+        .map(|Extension(RequestId(id))| id.as_str())
 }
 
 /// The unit a staff caller acts for; every SIP route is for staff.
@@ -209,7 +210,7 @@ async fn load_facts(
 async fn identify_need(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    request_id: Option<Extension<RequestId>>,
     command: Command<IdentifyNeedRequest>,
 ) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
     let unit = staff_unit(&caller)?;
@@ -226,7 +227,7 @@ async fn identify_need(
         &meta,
         ExecOptions {
             command: Some(cmd.name()),
-            correlation_id: request_id(&headers),
+            correlation_id: correlation(&request_id),
         },
         &sip_id.stream_id(),
         &sip_id.to_string(),
@@ -241,7 +242,7 @@ async fn run_command<D: IntoSipCommand>(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    headers: &HeaderMap,
+    request_id: Option<Extension<RequestId>>,
     meta: &WriteMeta,
     body: D,
 ) -> Result<Json<WriteResponse>, AppError> {
@@ -266,7 +267,7 @@ async fn run_command<D: IntoSipCommand>(
         meta,
         ExecOptions {
             command: Some(cmd.name()),
-            correlation_id: request_id(headers),
+            correlation_id: correlation(&request_id),
         },
         &stream_id,
         &sip_id.to_string(),
@@ -302,15 +303,130 @@ async fn unknown_command(Path((_, command)): Path<(String, String)>) -> Response
 
 /// `GET /sips/{id}`: the plan as the caller's unit may see it, with the version to send back as
 /// `If-Match`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize)]
 pub struct SipResponse {
     /// The plan's version (the number of its events).
     pub version: i64,
     /// The plan: published content, the unit's own drafts, state and deadlines.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub view: dsip::SipView,
 }
+
+/// The view is the domain's `SipView` (which knows nothing of OpenAPI), so its schema is written
+/// here: every top-level field with what it holds; nested objects keep the domain's field names.
+impl utoipa::PartialSchema for SipResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        let typed = |t: Type, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(t)
+                .description(Some(description))
+        };
+        let object = |description: &str| typed(Type::Object, description);
+        let list = |description: &str| {
+            ArrayBuilder::new()
+                .items(ObjectBuilder::new().schema_type(Type::Object))
+                .description(Some(description))
+        };
+        let phases = [
+            "not_started",
+            "awaiting_consent",
+            "consent_declined",
+            "consent_withdrawn",
+            "awaiting_plan_basis",
+            "preparing",
+            "invited",
+            "meeting_held",
+            "followed_up",
+            "closed",
+        ];
+        ObjectBuilder::new()
+            .description(Some(
+                "The plan as the caller's unit may see it: published content of every unit, the \
+                 unit's own drafts, state and deadlines. Drafts of other units are left out.",
+            ))
+            .property(
+                "version",
+                typed(Type::Integer, "The plan's version; send it as If-Match"),
+            )
+            .property("sip_id", typed(Type::String, "The plan's id (ULID)"))
+            .property("person_id", typed(Type::String, "The person's id (ULID)"))
+            .property(
+                "phase",
+                typed(Type::String, "Where the plan stands").enum_values(Some(phases)),
+            )
+            .property(
+                "need",
+                object("Why and when the need was noticed, by whom, in which care context"),
+            )
+            .property(
+                "consent",
+                object("Consent status, valid_until, covered actors and topics, history"),
+            )
+            .property(
+                "discharged_at",
+                typed(Type::String, "Discharge from inpatient care (date-time)"),
+            )
+            .property(
+                "basis",
+                object("The plan basis (SIP-underlag): initiated_by, fixed care contacts"),
+            )
+            .property(
+                "coordinator",
+                object("The coordinator: staff_id, name, unit_id"),
+            )
+            .property("former_coordinators", list("Earlier coordinators"))
+            .property(
+                "participants",
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some("Unit ids taking part")),
+            )
+            .property(
+                "mappings",
+                list("Kartläggning entries: mapping_id, heading, text"),
+            )
+            .property(
+                "invitations",
+                list("Invitations with recipients, delivery and representatives"),
+            )
+            .property(
+                "meetings",
+                list("Meetings held: attendees, chair, secretary, follow-up date"),
+            )
+            .property(
+                "main_goal",
+                object("Huvudmål as an item (id, author_unit, published, content)"),
+            )
+            .property(
+                "sub_goals",
+                list("Delmål items (published, or the unit's own drafts)"),
+            )
+            .property(
+                "interventions",
+                list("Insatser items (published, or the unit's own drafts)"),
+            )
+            .property(
+                "next_follow_up_on",
+                typed(Type::String, "The next follow-up (date)"),
+            )
+            .property("follow_ups", list("Follow-ups recorded"))
+            .property("closed", object("Avslut: reason, note, replaced_by"))
+            .property(
+                "offer_sip_survey",
+                typed(Type::Boolean, "Offer SIP-kollen at the end of the meeting"),
+            )
+            .property(
+                "deadlines",
+                list("To-dos of the plan with due time and whether overdue"),
+            )
+            .required("version")
+            .required("phase")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SipResponse {}
 
 /// `GET /sips/{id}` — the plan as the caller's unit may see it; the read is logged.
 #[utoipa::path(
