@@ -115,8 +115,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn openapi_json() -> Response {
-    // PENDING(openapi): serve `crate::openapi::document()` once it exists.
-    AppError::NotFound.into_response()
+    axum::Json(crate::openapi::document()).into_response()
 }
 
 async fn not_found() -> AppError {
@@ -521,6 +520,10 @@ impl Application {
                 }
             }
         }
+        // Close our connections before the embedded PostgreSQL goes, so that its fast
+        // shutdown does not show up as connection errors.
+        state.store.pool().close();
+        drop(state);
         embedded.stop().await;
         match failure {
             None => {

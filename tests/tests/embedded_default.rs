@@ -153,8 +153,28 @@ fn pid_in(file: &Path) -> Option<u32> {
         .ok()
 }
 
+/// Whether `pid` is a live (not zombie) process called `name`.
 fn process_named(pid: u32, name: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+    let named =
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name);
+    // /proc/<pid>/stat: "pid (comm) S …"; a zombie has exited and only waits to be reaped.
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false);
+    named && !zombie
+}
+
+/// Whether the process is gone within a few seconds: `pg_ctl stop` returns once the pid file
+/// is removed, a moment before the last process exits.
+async fn gone(pid: u32, name: &str) -> bool {
+    for _ in 0..100 {
+        if !process_named(pid, name) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 async fn call(
@@ -257,11 +277,11 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
         samplan.log_text()
     );
     assert!(
-        !process_named(pg_pid, "postgres"),
+        gone(pg_pid, "postgres").await,
         "PostgreSQL still runs after samplan stopped"
     );
     assert!(
-        !process_named(nats_pid, "nats-server"),
+        gone(nats_pid, "nats-server").await,
         "nats-server still runs after samplan stopped"
     );
     assert!(!data_dir.join("postgres/data/postmaster.pid").exists());
@@ -285,7 +305,7 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid file");
     samplan.signal("TERM");
     assert!(samplan.wait_exit().await, "{}", samplan.log_text());
-    assert!(!process_named(pg_pid, "postgres"));
+    assert!(gone(pg_pid, "postgres").await);
 }
 
 #[test]
