@@ -325,3 +325,178 @@ async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
     assert!(at >= position, "{at} < {position}");
     assert_eq!(body["consent"]["status"], "given");
 }
+
+#[tokio::test]
+async fn the_other_commands_reach_the_domain_with_the_fields_clients_send() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+
+    // Kallelse, a new time, then cancelled.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting", "scheduled_at": "2026-03-13T13:00:00Z",
+            "form": "in_person", "place": "Rum 3", "reason": "SIP-möte",
+            "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await);
+    let moved = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-16T13:00:00Z", "form": "video", "reason": "Krock"}),
+    )
+    .await);
+    assert_eq!(moved["events"], json!(["MeetingRescheduled"]));
+    let cancelled = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "cancel-invitation",
+        &json!({"invitation_id": "inv-1", "reason": "Sjuk"}),
+    )
+    .await);
+    assert_eq!(cancelled["events"], json!(["InvitationCancelled"]));
+
+    // Hemtjänst takes over as coordinator; the vårdcentral no longer may document the mapping.
+    let changed = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "change-coordinator",
+        &json!({"staff_id": "SE2120000001-HT01", "name": "Hanna Hemtjänst", "unit_id": HT, "reason": "Störst insats"}),
+    )
+    .await);
+    assert_eq!(changed["events"], json!(["CoordinatorChanged"]));
+    problem(
+        command(
+            &app,
+            &w.vc,
+            &sip,
+            "document-mapping",
+            &json!({"heading": "housing", "text": "x"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "not_coordinator",
+    );
+    // An id the client leaves out is drawn by the service.
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-mapping",
+        &json!({"heading": "housing", "text": "Bor ensam."}),
+    )
+    .await);
+    let view = read(&app, &w.ht, &sip).await;
+    assert_eq!(view["coordinator"]["unit_id"], HT);
+    let mapping_id = view["mappings"][0]["mapping_id"]
+        .as_str()
+        .expect("mapping id");
+    assert_eq!(mapping_id.len(), 26, "a ULID: {mapping_id}");
+
+    // Withdrawn consent leaves one thing to do: the coordinator closes the plan.
+    let withdrawn = ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "withdraw-consent",
+        &json!({"withdrawn_by": {"kind": "person"}, "note": "Vill inte längre"}),
+    )
+    .await);
+    assert_eq!(withdrawn["events"], json!(["ConsentWithdrawn"]));
+    problem(
+        command(
+            &app,
+            &w.ht,
+            &sip,
+            "document-mapping",
+            &json!({"heading": "housing", "text": "x"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "consent_withdrawn",
+    );
+    let closed = ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "close-plan",
+        &json!({"reason": "consent_withdrawn"}),
+    )
+    .await);
+    assert_eq!(closed["events"], json!(["SipClosed"]));
+
+    // A discharge from inpatient care on the red track; the patient says no.
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({
+                "person_id": w.person_id, "identified_by": "staff", "reason": "Utskrivningsklar, behöver hemtjänst.",
+                "known_since": "2026-03-09T14:00:00+01:00",
+                "context": {"kind": "discharge", "track": "red", "discharge_ready_at": "2026-03-09T14:00:00+01:00"},
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let discharge = body["id"].as_str().expect("id").to_owned();
+    let recorded = ok(command(
+        &app,
+        &w.vc,
+        &discharge,
+        "record-discharge",
+        &json!({"discharged_at": "2026-03-12T10:00:00+01:00"}),
+    )
+    .await);
+    assert_eq!(recorded["events"], json!(["DischargeRecorded"]));
+    let declined = ok(command(
+        &app,
+        &w.vc,
+        &discharge,
+        "decline-consent",
+        &json!({"declined_by": {"kind": "person"}}),
+    )
+    .await);
+    assert_eq!(declined["events"], json!(["ConsentDeclined"]));
+    ok(command(
+        &app,
+        &w.vc,
+        &discharge,
+        "close-plan",
+        &json!({"reason": "consent_declined", "note": "Journalfört, kommunen informerad."}),
+    )
+    .await);
+    let view = read(&app, &w.vc, &discharge).await;
+    assert_eq!(view["phase"], "closed");
+    assert_eq!(view["need"]["context"]["track"], "red");
+
+    // A track belongs to a discharge only; a need cannot be known in the future.
+    for (context, known_since, code) in [
+        (
+            json!({"kind": "outpatient", "track": "green"}),
+            None,
+            "track_without_discharge",
+        ),
+        (
+            json!({"kind": "outpatient"}),
+            Some("2026-03-11T08:00:00Z"),
+            "known_since_in_future",
+        ),
+    ] {
+        let mut body = json!({"person_id": w.person_id, "identified_by": "person", "reason": "x", "context": context});
+        if let Some(at) = known_since {
+            body["known_since"] = json!(at);
+        }
+        let (status, _, answer) = app.post("/api/v1/sips", &w.vc, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["code"], code);
+    }
+}
