@@ -521,7 +521,9 @@ pub fn decide(
             }
             let coordinator = match &c.new_coordinator {
                 Some(n) => match new_coordinator(state, facts, n) {
-                    Err(DomainError::SameCoordinator) => by.clone(),
+                    Err(DomainError::SameCoordinator) => {
+                        state.coordinator.clone().unwrap_or_else(|| by.clone())
+                    }
                     other => other?,
                 },
                 None => state.coordinator.clone().unwrap_or_else(|| by.clone()),
@@ -575,7 +577,12 @@ pub fn decide(
             require_may_document(state, facts, &by, ctx, &c.responsible)?;
             let intervention_id = required(&c.intervention_id, "intervention_id")?;
             require_not_others_draft(state.interventions.get(&intervention_id), &by)?;
-            if !state.sub_goals.contains_key(&c.sub_goal_id) {
+            // Another unit's unpublished sub-goal is invisible to this unit, so it is unknown.
+            let visible = state
+                .sub_goals
+                .get(&c.sub_goal_id)
+                .is_some_and(|g| g.published.is_some() || g.author_unit == by.unit_id);
+            if !visible {
                 return Err(DomainError::UnknownSubGoal(c.sub_goal_id.clone()));
             }
             let contact = optional(&c.contact);
@@ -600,6 +607,9 @@ pub fn decide(
             }
         }
         SipCommand::PublishContribution(_) => {
+            // Goals and interventions are documented after the meeting, so before it there is
+            // nothing a unit could publish.
+            require_meeting(state)?;
             require_participant(state, &by)?;
             let mine = |author: &UnitId, has_draft: bool| has_draft && *author == by.unit_id;
             let main_goal = state

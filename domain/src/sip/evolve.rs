@@ -237,7 +237,11 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                     state.participants.insert(u.clone());
                 }
             }
-            if state.coordinator.as_ref() != Some(coordinator) {
+            let same = state
+                .coordinator
+                .as_ref()
+                .is_some_and(|c| c.staff_id == coordinator.staff_id);
+            if !same {
                 if let Some(prev) = state.coordinator.take() {
                     state.former_coordinators.push(prev);
                 }

@@ -708,7 +708,9 @@ fn document_sub_goal_each_actor_for_its_own_coordinator_for_person_and_external_
 
 #[test]
 fn document_intervention_same_rules_and_needs_its_sub_goal_and_contact_details() {
-    let story = Story::meeting_held().run(Who::HomeCare, sub_goal("g1", responsible_unit(HT)));
+    let story = Story::meeting_held()
+        .run(Who::HomeCare, sub_goal("g1", responsible_unit(HT)))
+        .run(Who::Nurse, sub_goal("g-fk", responsible_unit(FK)));
     let now = story.now;
     given(&story)
         .when(
@@ -724,7 +726,7 @@ fn document_intervention_same_rules_and_needs_its_sub_goal_and_contact_details()
         .then_error(DomainError::NotResponsibleActor);
     given(&story)
         .when(
-            intervention("i1", "g1", responsible_unit(FK)),
+            intervention("i1", "g-fk", responsible_unit(FK)),
             Who::Nurse.at(now),
         )
         .then_ok();
@@ -778,6 +780,19 @@ fn publish_contribution_by_the_authors_unit_makes_drafts_visible_to_others() {
             Who::Outsider.at(story.now),
         )
         .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    given(&Story::invited())
+        .when(
+            SipCommand::PublishContribution(PublishContribution {}),
+            Who::HomeCare.at(story.now),
+        )
+        .then_error(DomainError::MeetingNotHeld);
+    // Hemtjänsten's unpublished sub-goal does not exist for anyone else yet.
+    given(&story)
+        .when(
+            intervention("i-fk", "g1", responsible_unit(FK)),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::UnknownSubGoal("g1".to_string()));
     // The coordinator publishing does not publish hemtjänsten's drafts.
     let (_, state) = given(&story)
         .when(
