@@ -100,3 +100,45 @@ fn field_hint(text: &str) -> String {
     let cut = text.split(": ").last().unwrap_or(text);
     cut.chars().take(200).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // Only deserialised.
+    struct Body {
+        text: String,
+        #[serde(default)]
+        count: Option<u32>,
+    }
+
+    fn code(bytes: &[u8]) -> String {
+        parse_json::<Body>(bytes)
+            .expect_err("refused")
+            .problem()
+            .code
+    }
+
+    #[test]
+    fn serde_errors_map_to_stable_codes() {
+        assert!(parse_json::<Body>(br#"{"text": "x"}"#).is_ok());
+        assert_eq!(code(br#"{"text": "x""#), "malformed_json");
+        assert_eq!(code(b"not json"), "malformed_json");
+        assert_eq!(code(br#"{"text": "x", "other": 1}"#), "unknown_field");
+        assert_eq!(code(br#"{"count": 1}"#), "missing_field");
+        assert_eq!(code(br#"{"text": 5}"#), "invalid_body");
+        assert_eq!(code(br#"{"text": "x", "count": -1}"#), "invalid_body");
+    }
+
+    #[test]
+    fn an_empty_body_is_an_empty_object() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Empty {}
+        assert!(parse_json::<Empty>(b"").is_ok());
+        assert!(parse_json::<Empty>(b"  \n").is_ok());
+        assert_eq!(code(b""), "missing_field");
+    }
+}

@@ -488,3 +488,135 @@ domain_aggregate!(
     domain::inbox::InboxEvent,
     domain::inbox::evolve
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        map
+    }
+
+    fn code(err: AppError) -> String {
+        err.problem().code
+    }
+
+    #[test]
+    fn if_match_takes_the_entity_tag_form_and_refuses_anything_else() {
+        assert_eq!(if_match(&headers(&[])).ok(), Some(None));
+        assert_eq!(
+            if_match(&headers(&[("if-match", "\"7\"")])).ok(),
+            Some(Some(7))
+        );
+        assert_eq!(
+            if_match(&headers(&[("if-match", "W/\"7\"")])).ok(),
+            Some(Some(7))
+        );
+        assert_eq!(if_match(&headers(&[("if-match", "7")])).ok(), Some(Some(7)));
+        for bad in ["\"sju\"", "*", "\"-1\"", "\"\""] {
+            let err = if_match(&headers(&[("if-match", bad)])).expect_err(bad);
+            assert_eq!(code(err), "invalid_if_match", "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_and_printable() {
+        assert_eq!(idempotency_key(&headers(&[])).ok(), Some(None));
+        let ok = "a".repeat(IDEMPOTENCY_KEY_CHARS_MAX);
+        assert_eq!(
+            idempotency_key(&headers(&[("idempotency-key", &ok)])).ok(),
+            Some(Some(ok.clone()))
+        );
+        for bad in [
+            "a".repeat(IDEMPOTENCY_KEY_CHARS_MAX + 1),
+            String::new(),
+            "a b".into(),
+        ] {
+            let err = idempotency_key(&headers(&[("idempotency-key", &bad)])).expect_err(&bad);
+            assert_eq!(code(err), "invalid_idempotency_key");
+        }
+    }
+
+    #[test]
+    fn the_request_hash_covers_method_path_and_body() {
+        let base = request_hash("POST", "/api/v1/sips/x/close-plan", b"{}");
+        assert_eq!(
+            base,
+            request_hash("POST", "/api/v1/sips/x/close-plan", b"{}")
+        );
+        assert_ne!(
+            base,
+            request_hash("POST", "/api/v1/sips/y/close-plan", b"{}")
+        );
+        assert_ne!(
+            base,
+            request_hash("POST", "/api/v1/sips/x/close-plan", b"{ }")
+        );
+        assert_ne!(
+            base,
+            request_hash("PUT", "/api/v1/sips/x/close-plan", b"{}")
+        );
+        // The separator keeps path and body apart.
+        assert_ne!(
+            request_hash("POST", "/a", b"b"),
+            request_hash("POST", "/ab", b"")
+        );
+    }
+
+    #[test]
+    fn only_json_bodies_are_accepted() {
+        assert!(check_content_type(&headers(&[])).is_ok());
+        assert!(check_content_type(&headers(&[(
+            "content-type",
+            "application/json; charset=utf-8"
+        )]))
+        .is_ok());
+        assert!(check_content_type(&headers(&[(
+            "content-type",
+            "application/merge-patch+json"
+        )]))
+        .is_ok());
+        let err =
+            check_content_type(&headers(&[("content-type", "text/plain")])).expect_err("text");
+        assert_eq!(code(err), "unsupported_media_type");
+    }
+
+    #[test]
+    fn a_replayed_start_answers_with_the_plan_written_the_first_time() {
+        let outcome = AppendOutcome {
+            stream_id: "sip-01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+            stream_version: 1,
+            global_position: 42,
+            events: vec![eventstore::AppendedEvent {
+                event_id: Ulid::from_parts(1, 1),
+                event_type: "NeedIdentified".into(),
+                stream_version: 1,
+                global_position: 42,
+            }],
+            replayed: true,
+        };
+        // The retry drew a new id; the answer names the first one.
+        let answer = respond(
+            &outcome,
+            "sip-01BX5ZZKBKACTAV9WEVGEMMVRZ",
+            "01BX5ZZKBKACTAV9WEVGEMMVRZ",
+        );
+        assert_eq!(
+            answer,
+            WriteResponse {
+                id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+                version: 1,
+                position: 42,
+                events: vec!["NeedIdentified".into()],
+            }
+        );
+        // A command on an existing stream answers with the id it was given.
+        let same = respond(&outcome, "sip-01ARZ3NDEKTSV4RRFFQ69G5FAV", "given-id");
+        assert_eq!(same.id, "given-id");
+    }
+}
