@@ -61,10 +61,11 @@ pub fn current_schema_version(event_type: &str) -> Option<i32> {
 /// One upgrade from `version` to `version + 1`.
 fn upcast_step(event_type: &str, version: i32, data: Value) -> Result<Value, DecodeError> {
     match (event_type, version) {
-        // ConsentGiven v1 recorded who consented, to which actors and until when, but not the
-        // topics, and did not list the guardians of a child. Topics were agreed on paper then:
-        // an empty list means "not recorded". A v1 consent for a child named no guardians, so
-        // the plan treats it as the guardian's own (the rule of the time).
+        // ConsentGiven v1 recorded who consented, to which actors and until when, but neither
+        // the topics nor the guardians of a child. Topics were agreed on paper then: an empty
+        // list means "not recorded". Without the guardian list the plan's own summary counts a
+        // v1 guardian consent as incomplete; `decide` checks the guardians registered today
+        // anyway, so nothing is allowed that should not be.
         ("ConsentGiven", 1) => {
             let mut map = into_object(event_type, version, data)?;
             map.entry("topics")

@@ -1002,3 +1002,29 @@ fn error_kinds_follow_the_http_contract() {
         .message()
         .contains("samordningsansvarig"));
 }
+
+// ---------------------------------------------------------------- added: RecordDischarge
+
+#[test]
+fn record_discharge_by_participating_staff_only_for_discharge_planning() {
+    let cmd = SipCommand::RecordDischarge(RecordDischarge {
+        discharged_at: t0() + Duration::days(2),
+    });
+    let discharge = NeedContext {
+        kind: CareContextKind::Discharge,
+        track: Some(domain::policy::Track::Red),
+        discharge_ready_at: Some(t0()),
+    };
+    let story = Story::new(adult()).run(Who::Nurse, identify_need(discharge));
+    let (events, state) = given(&story)
+        .when(cmd.clone(), Who::Colleague.at(t0()))
+        .then_ok();
+    assert_eq!(types(&events), ["DischargeRecorded"]);
+    assert_eq!(state.discharged_at, Some(t0() + Duration::days(2)));
+    given(&story)
+        .when(cmd.clone(), Who::Outsider.at(t0()))
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
+    given(&Story::need_identified())
+        .when(cmd, Who::Nurse.at(t0()))
+        .then_error(DomainError::NotADischarge);
+}
