@@ -269,6 +269,20 @@ async fn a_plan_goes_from_need_to_closing_across_three_units() {
     }
     assert_eq!(version(&app, &sip).await, closed_version);
     assert_eq!(read(&app, &w.vc, &sip).await["version"], closed_version);
+
+    // Commands are counted by name and outcome.
+    let (status, _, metrics) = app.send(app.client.get(app.url("/metrics"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().expect("Prometheus text");
+    let counted = |command: &str, outcome: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("samplan_commands_total{")
+                && l.contains(&format!("command=\"{command}\""))
+                && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+    };
+    assert!(counted("ClosePlan", "appended"), "{metrics}");
+    assert!(counted("DocumentMainGoal", "refused"), "{metrics}");
 }
 
 #[tokio::test]
