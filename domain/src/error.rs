@@ -35,6 +35,8 @@ pub enum DomainError {
     InvalidHeading(String),
     #[error("required field {0} is empty")]
     FieldMissing(&'static str),
+    #[error("field {field} is longer than {max} characters")]
+    FieldTooLong { field: &'static str, max: usize },
     #[error("known_since is in the future")]
     KnownSinceInFuture,
     #[error("date or time {0} is in the future")]
@@ -155,6 +157,7 @@ impl DomainError {
             InvalidPersonalIdentityNumber { .. } => "invalid_personal_identity_number",
             InvalidHeading(_) => "unknown_heading",
             FieldMissing(_) => "field_missing",
+            FieldTooLong { .. } => "field_too_long",
             KnownSinceInFuture => "known_since_in_future",
             InFuture(_) => "date_in_future",
             InPast(_) => "date_in_past",
@@ -257,6 +260,9 @@ impl DomainError {
                 .map(|e| e.message())
                 .unwrap_or_else(|| format!("Okänd delmålsrubrik \u{201d}{h}\u{201d}.")),
             FieldMissing(field) => format!("Uppgiften \u{201d}{field}\u{201d} måste fyllas i."),
+            FieldTooLong { field, max } => {
+                format!("Uppgiften \u{201d}{field}\u{201d} får vara högst {max} tecken lång.")
+            }
             KnownSinceInFuture => {
                 "Tidpunkten då behovet blev känt kan inte ligga i framtiden.".to_string()
             }

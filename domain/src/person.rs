@@ -236,19 +236,28 @@ impl PersonState {
     }
 }
 
+/// Longest name, phone, address or note we accept.
+const FIELD_LEN_MAX_CHARS: usize = 500;
+
 fn non_empty(s: &str, field: &'static str) -> Result<String, DomainError> {
     let t = s.trim();
     if t.is_empty() {
         Err(DomainError::FieldMissing(field))
+    } else if t.chars().count() > FIELD_LEN_MAX_CHARS {
+        Err(DomainError::FieldTooLong {
+            field,
+            max: FIELD_LEN_MAX_CHARS,
+        })
     } else {
         Ok(t.to_string())
     }
 }
 
-fn trimmed(s: &Option<String>) -> Option<String> {
-    s.as_ref()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+fn trimmed(s: &Option<String>, field: &'static str) -> Result<Option<String>, DomainError> {
+    match s.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(t) => non_empty(t, field).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Decides a person command. Staff only.
@@ -272,8 +281,8 @@ pub fn decide(
             person_id: c.person_id,
             personal_identity_number: pin,
             name: non_empty(&c.name, "name")?,
-            phone: trimmed(&c.phone),
-            address: trimmed(&c.address),
+            phone: trimmed(&c.phone, "phone")?,
+            address: trimmed(&c.address, "address")?,
             recorded_by: by,
             recorded_at: at,
         }]);
@@ -284,8 +293,8 @@ pub fn decide(
     let events = match cmd {
         PersonCommand::RegisterPerson(_) => Vec::new(),
         PersonCommand::ChangeContactDetails(c) => vec![PersonEvent::ContactDetailsChanged {
-            phone: trimmed(&c.phone),
-            address: trimmed(&c.address),
+            phone: trimmed(&c.phone, "phone")?,
+            address: trimmed(&c.address, "address")?,
             recorded_by: by,
             recorded_at: at,
         }],
@@ -298,9 +307,9 @@ pub fn decide(
                 relative_id,
                 kind: c.kind,
                 name: non_empty(&c.name, "name")?,
-                phone: trimmed(&c.phone),
-                address: trimmed(&c.address),
-                note: trimmed(&c.note),
+                phone: trimmed(&c.phone, "phone")?,
+                address: trimmed(&c.address, "address")?,
+                note: trimmed(&c.note, "note")?,
                 recorded_by: by,
                 recorded_at: at,
             }]
@@ -340,7 +349,7 @@ pub fn decide(
             }
             vec![PersonEvent::MovedOutOfRegion {
                 moved_on: c.moved_on,
-                to_region: trimmed(&c.to_region),
+                to_region: trimmed(&c.to_region, "to_region")?,
                 recorded_by: by,
                 recorded_at: at,
             }]

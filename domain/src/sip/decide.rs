@@ -46,19 +46,39 @@ impl SipFacts {
     }
 }
 
-fn required(s: &str, field: &'static str) -> Result<String, DomainError> {
-    let t = s.trim();
-    if t.is_empty() {
-        Err(DomainError::FieldMissing(field))
+/// Longest free text we accept in one field (a mapping or goal text is a few paragraphs).
+const TEXT_LEN_MAX_CHARS: usize = 20_000;
+/// Longest id a caller may choose for an item of the plan (ULIDs are 26).
+const ITEM_ID_LEN_MAX_CHARS: usize = 64;
+
+fn bounded(t: &str, field: &'static str, max: usize) -> Result<String, DomainError> {
+    if t.chars().count() > max {
+        Err(DomainError::FieldTooLong { field, max })
     } else {
         Ok(t.to_string())
     }
 }
 
-fn optional(s: &Option<String>) -> Option<String> {
-    s.as_ref()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+fn required(s: &str, field: &'static str) -> Result<String, DomainError> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err(DomainError::FieldMissing(field))
+    } else {
+        bounded(t, field, TEXT_LEN_MAX_CHARS)
+    }
+}
+
+/// An id chosen by the caller for an item of the plan (invitation, goal…).
+fn item_id(s: &str, field: &'static str) -> Result<String, DomainError> {
+    let t = required(s, field)?;
+    bounded(&t, field, ITEM_ID_LEN_MAX_CHARS)
+}
+
+fn optional(s: &Option<String>, field: &'static str) -> Result<Option<String>, DomainError> {
+    match s.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(t) => bounded(t, field, TEXT_LEN_MAX_CHARS).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn heading(code: &str) -> Result<Heading, DomainError> {
@@ -345,7 +365,7 @@ pub fn decide(
             }
             SipEvent::ConsentDeclined {
                 declined_by: c.declined_by.clone(),
-                note: optional(&c.note),
+                note: optional(&c.note, "note")?,
                 recorded_by: by,
                 recorded_at: now,
             }
@@ -357,7 +377,7 @@ pub fn decide(
             }
             SipEvent::ConsentWithdrawn {
                 withdrawn_by: c.withdrawn_by.clone(),
-                note: optional(&c.note),
+                note: optional(&c.note, "note")?,
                 recorded_by: by,
                 recorded_at: now,
             }
@@ -380,12 +400,12 @@ pub fn decide(
                 contacts.push(FixedCareContact {
                     name: required(&f.name, "fixed_care_contacts.name")?,
                     unit_id: f.unit_id.clone(),
-                    phone: optional(&f.phone),
+                    phone: optional(&f.phone, "phone")?,
                 });
             }
             SipEvent::PlanBasisCreated {
                 coordinator: by.clone(),
-                initiated_by: optional(&c.initiated_by),
+                initiated_by: optional(&c.initiated_by, "initiated_by")?,
                 fixed_care_contacts: contacts,
                 recorded_by: by,
                 recorded_at: now,
@@ -397,7 +417,7 @@ pub fn decide(
             SipEvent::CoordinatorChanged {
                 previous: state.coordinator.clone().unwrap_or_else(|| by.clone()),
                 coordinator: next,
-                reason: optional(&c.reason),
+                reason: optional(&c.reason, "reason")?,
                 recorded_by: by,
                 recorded_at: now,
             }
@@ -405,7 +425,7 @@ pub fn decide(
         SipCommand::DocumentMapping(c) => {
             require_coordinator(state, ctx)?;
             SipEvent::MappingDocumented {
-                mapping_id: required(&c.mapping_id, "mapping_id")?,
+                mapping_id: item_id(&c.mapping_id, "mapping_id")?,
                 heading: heading(&c.heading)?,
                 text: required(&c.text, "text")?,
                 recorded_by: by,
@@ -417,7 +437,7 @@ pub fn decide(
             if c.purpose == InvitationPurpose::FollowUp && !state.meeting_held() {
                 return Err(DomainError::MeetingNotHeld);
             }
-            let invitation_id = required(&c.invitation_id, "invitation_id")?;
+            let invitation_id = item_id(&c.invitation_id, "invitation_id")?;
             if state.invitations.contains_key(&invitation_id) {
                 return Err(DomainError::IdAlreadyUsed(invitation_id));
             }
@@ -444,7 +464,7 @@ pub fn decide(
                 purpose: c.purpose,
                 scheduled_at: c.scheduled_at,
                 form: c.form,
-                place: optional(&c.place),
+                place: optional(&c.place, "place")?,
                 reason,
                 recipients,
                 recorded_by: by,
@@ -469,8 +489,8 @@ pub fn decide(
                 representative: Representative {
                     name: required(&r.name, "representative.name")?,
                     staff_id: r.staff_id.clone(),
-                    profession: optional(&r.profession),
-                    phone: optional(&r.phone),
+                    profession: optional(&r.profession, "profession")?,
+                    phone: optional(&r.phone, "phone")?,
                 },
                 recorded_by: by,
                 recorded_at: now,
@@ -481,7 +501,7 @@ pub fn decide(
             active_invitation(state, &c.invitation_id)?;
             SipEvent::InvitationCancelled {
                 invitation_id: c.invitation_id.clone(),
-                reason: optional(&c.reason),
+                reason: optional(&c.reason, "reason")?,
                 recorded_by: by,
                 recorded_at: now,
             }
@@ -498,8 +518,8 @@ pub fn decide(
                 invitation_id: c.invitation_id.clone(),
                 scheduled_at: c.scheduled_at,
                 form: c.form.unwrap_or(inv.form),
-                place: optional(&c.place).or_else(|| inv.place.clone()),
-                reason: optional(&c.reason),
+                place: optional(&c.place, "place")?.or_else(|| inv.place.clone()),
+                reason: optional(&c.reason, "reason")?,
                 recorded_by: by,
                 recorded_at: now,
             }
@@ -561,7 +581,7 @@ pub fn decide(
         SipCommand::DocumentSubGoal(c) => {
             require_meeting(state)?;
             require_may_document(state, facts, &by, ctx, &c.responsible)?;
-            let sub_goal_id = required(&c.sub_goal_id, "sub_goal_id")?;
+            let sub_goal_id = item_id(&c.sub_goal_id, "sub_goal_id")?;
             require_not_others_draft(state.sub_goals.get(&sub_goal_id), &by)?;
             SipEvent::SubGoalDocumented {
                 sub_goal_id,
@@ -575,7 +595,7 @@ pub fn decide(
         SipCommand::DocumentIntervention(c) => {
             require_meeting(state)?;
             require_may_document(state, facts, &by, ctx, &c.responsible)?;
-            let intervention_id = required(&c.intervention_id, "intervention_id")?;
+            let intervention_id = item_id(&c.intervention_id, "intervention_id")?;
             require_not_others_draft(state.interventions.get(&intervention_id), &by)?;
             // Another unit's unpublished sub-goal is invisible to this unit, so it is unknown.
             let visible = state
@@ -585,7 +605,7 @@ pub fn decide(
             if !visible {
                 return Err(DomainError::UnknownSubGoal(c.sub_goal_id.clone()));
             }
-            let contact = optional(&c.contact);
+            let contact = optional(&c.contact, "contact")?;
             if matches!(c.responsible, Responsible::Unit { .. }) && contact.is_none() {
                 return Err(DomainError::FieldMissing("contact"));
             }
@@ -597,8 +617,8 @@ pub fn decide(
                 sub_goal_id: c.sub_goal_id.clone(),
                 what: required(&c.what, "what")?,
                 responsible: c.responsible.clone(),
-                responsible_person: optional(&c.responsible_person),
-                performer: optional(&c.performer),
+                responsible_person: optional(&c.responsible_person, "responsible_person")?,
+                performer: optional(&c.performer, "performer")?,
                 contact,
                 from: c.from,
                 to: c.to,
@@ -645,7 +665,7 @@ pub fn decide(
             }
             SipEvent::FollowUpScheduled {
                 follow_up_on: c.follow_up_on,
-                note: optional(&c.note),
+                note: optional(&c.note, "note")?,
                 recorded_by: by,
                 recorded_at: now,
             }
@@ -677,7 +697,7 @@ pub fn decide(
             }
             SipEvent::SipClosed {
                 reason: c.reason,
-                note: optional(&c.note),
+                note: optional(&c.note, "note")?,
                 replaced_by: c.replaced_by,
                 recorded_by: by,
                 recorded_at: now,
@@ -799,7 +819,7 @@ fn record_follow_up(
     require_meeting(state)?;
     require_participant(state, &by)?;
     let coordinator = is_coordinator(state, ctx);
-    let follow_up_id = required(&c.follow_up_id, "follow_up_id")?;
+    let follow_up_id = item_id(&c.follow_up_id, "follow_up_id")?;
     if state
         .follow_ups
         .iter()
@@ -862,7 +882,7 @@ fn record_follow_up(
         interventions: c.interventions.clone(),
         goals: c.goals.clone(),
         next_follow_up_on: c.next_follow_up_on,
-        note: optional(&c.note),
+        note: optional(&c.note, "note")?,
         recorded_by: by,
         recorded_at: ctx.now,
     })

@@ -1028,3 +1028,36 @@ fn record_discharge_by_participating_staff_only_for_discharge_planning() {
         .when(cmd, Who::Nurse.at(t0()))
         .then_error(DomainError::NotADischarge);
 }
+
+#[test]
+fn free_text_and_chosen_ids_have_limits() {
+    let story = Story::with_basis();
+    let mapping = |id: String, text: String| {
+        SipCommand::DocumentMapping(DocumentMapping {
+            mapping_id: id,
+            heading: "housing".to_string(),
+            text,
+        })
+    };
+    given(&story)
+        .when(
+            mapping("m1".to_string(), "x".repeat(20_001)),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::FieldTooLong {
+            field: "text",
+            max: 20_000,
+        });
+    given(&story)
+        .when(
+            mapping("m".repeat(65), "Bor ensam".to_string()),
+            Who::Nurse.at(story.now),
+        )
+        .then_code("field_too_long");
+    given(&story)
+        .when(
+            mapping("m1".to_string(), "å".repeat(20_000)),
+            Who::Nurse.at(story.now),
+        )
+        .then_ok();
+}
