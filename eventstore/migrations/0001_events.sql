@@ -67,19 +67,20 @@ CREATE FUNCTION samplan_events_before_insert() RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    prev events%ROWTYPE;
+    prev_hash bytea;
+    prev_recorded_at timestamptz;
 BEGIN
     IF NEW.stream_version > 1 THEN
-        SELECT * INTO prev FROM events
-         WHERE stream_id = NEW.stream_id AND stream_version = NEW.stream_version - 1;
+        SELECT e.hash, e.recorded_at INTO prev_hash, prev_recorded_at FROM events e
+         WHERE e.stream_id = NEW.stream_id AND e.stream_version = NEW.stream_version - 1;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'stream % has no version %', NEW.stream_id, NEW.stream_version - 1
                 USING ERRCODE = 'SP001';
         END IF;
     END IF;
-    NEW.recorded_at := greatest(statement_timestamp(), prev.recorded_at);
+    NEW.recorded_at := greatest(statement_timestamp(), prev_recorded_at);
     NEW.hash := samplan_event_hash(
-        prev.hash, NEW.stream_id, NEW.stream_version, NEW.event_id, NEW.event_type,
+        prev_hash, NEW.stream_id, NEW.stream_version, NEW.event_id, NEW.event_type,
         NEW.schema_version, NEW.payload, NEW.actor, NEW.unit, NEW.role, NEW.command_id,
         NEW.correlation_id, NEW.causation_id, NEW.recorded_at);
     RETURN NEW;
@@ -104,8 +105,8 @@ CREATE TRIGGER events_refuse_update_delete BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_refuse_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION samplan_events_refuse_change();
 
--- Auditors read by time: the stream as it stood at time T.
-CREATE INDEX events_recorded_at_idx ON events (recorded_at);
+-- No index on recorded_at: "a stream as of T" goes through (stream_id, stream_version), and
+-- every extra index costs each append.
 
 -- Idempotency: one row per command id, written in the same transaction as its events.
 CREATE TABLE commands (
@@ -121,9 +122,12 @@ CREATE TRIGGER commands_refuse_update_delete BEFORE UPDATE OR DELETE ON commands
 CREATE TRIGGER commands_refuse_truncate BEFORE TRUNCATE ON commands
     FOR EACH STATEMENT EXECUTE FUNCTION samplan_events_refuse_change();
 
--- One append in one round trip. Returns either the inserted events (status 'appended'), the
--- stored outcome of an earlier command with the same id (status 'replayed', with its request
--- hash so the caller compares), or the actual version when the expectation failed ('conflict').
+-- One append in one round trip. Returns one row:
+-- - 'appended': `actual` is the stream version after the append, `positions` the global
+--   positions of the new events in version order;
+-- - 'replayed': the stored outcome of an earlier command with the same id in `result`, with its
+--   request hash so the caller compares;
+-- - 'conflict': the expectation failed; `actual` is the current version.
 -- expected_kind: 'any', 'no_stream' or 'exact'.
 -- A lost race surfaces as unique_violation on events_stream_version_key (or commands_pkey) and
 -- is mapped by the caller; no EXCEPTION block here, as that would open a subtransaction per call.
@@ -132,20 +136,20 @@ CREATE FUNCTION samplan_append(
     p_event_ids text[], p_event_types text[], p_schema_versions integer[], p_payloads jsonb[],
     p_actors text[], p_units text[], p_roles text[], p_command_ids text[],
     p_correlation_ids text[], p_causation_ids text[],
-    p_command_id text, p_request_hash bytea
-) RETURNS TABLE (status text, actual bigint, result jsonb, request_hash bytea)
+    p_command_id text, p_request_hash bytea,
+    OUT status text, OUT actual bigint, OUT positions bigint[], OUT result jsonb,
+    OUT request_hash bytea
+)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_current bigint;
-    v_result jsonb;
-    v_hash bytea;
 BEGIN
     IF p_command_id IS NOT NULL THEN
-        SELECT c.result, c.request_hash INTO v_result, v_hash
+        SELECT c.result, c.request_hash INTO result, request_hash
           FROM commands c WHERE c.command_id = p_command_id;
         IF FOUND THEN
-            RETURN QUERY SELECT 'replayed'::text, NULL::bigint, v_result, v_hash;
+            status := 'replayed';
             RETURN;
         END IF;
     END IF;
@@ -155,7 +159,8 @@ BEGIN
 
     IF (p_expected_kind = 'no_stream' AND v_current <> 0)
        OR (p_expected_kind = 'exact' AND v_current <> p_expected) THEN
-        RETURN QUERY SELECT 'conflict'::text, v_current, NULL::jsonb, NULL::bytea;
+        status := 'conflict';
+        actual := v_current;
         RETURN;
     END IF;
 
@@ -173,27 +178,31 @@ BEGIN
                WITH ORDINALITY AS u(event_id, event_type, schema_version, payload, actor, unit,
                                     role, command_id, correlation_id, causation_id, ord)
          ORDER BY u.ord
-        RETURNING events.event_id, events.event_type, events.stream_version,
-                  events.global_position
+        RETURNING events.stream_version, events.global_position
     )
-    SELECT jsonb_build_object(
-               'stream_id', p_stream_id,
-               'stream_version', max(ins.stream_version),
-               'global_position', max(ins.global_position),
-               'events', jsonb_agg(jsonb_build_object(
-                   'event_id', ins.event_id, 'event_type', ins.event_type,
-                   'stream_version', ins.stream_version,
-                   'global_position', ins.global_position) ORDER BY ins.stream_version),
-               'replayed', false)
-      INTO v_result
+    SELECT array_agg(ins.global_position ORDER BY ins.stream_version), max(ins.stream_version)
+      INTO positions, actual
       FROM ins;
 
     IF p_command_id IS NOT NULL THEN
+        -- The stored outcome has the shape of the Rust AppendOutcome.
+        SELECT jsonb_build_object(
+                   'stream_id', p_stream_id,
+                   'stream_version', actual,
+                   'global_position', positions[array_length(positions, 1)],
+                   'events', jsonb_agg(jsonb_build_object(
+                       'event_id', u.event_id, 'event_type', u.event_type,
+                       'stream_version', v_current + u.ord,
+                       'global_position', positions[u.ord]) ORDER BY u.ord),
+                   'replayed', false)
+          INTO result
+          FROM unnest(p_event_ids, p_event_types) WITH ORDINALITY AS u(event_id, event_type, ord);
         INSERT INTO commands (command_id, request_hash, stream_id, result)
-        VALUES (p_command_id, p_request_hash, p_stream_id, v_result);
+        VALUES (p_command_id, p_request_hash, p_stream_id, result);
+        request_hash := p_request_hash;
     END IF;
 
-    RETURN QUERY SELECT 'appended'::text, NULL::bigint, v_result, p_request_hash;
+    status := 'appended';
 END
 $$;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures::StreamExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 use ulid::Ulid;
@@ -14,8 +15,8 @@ use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
 use crate::migrate::{migrate, MIGRATIONS};
 use crate::model::{
-    AppendOutcome, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata, NewEvent,
-    RecordedEvent, StoredCommand, VerifyReport,
+    AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,
+    NewEvent, RecordedEvent, StoredCommand, VerifyReport,
 };
 use crate::wake::Wake;
 use crate::COMPONENT;
@@ -25,7 +26,8 @@ pub(crate) const EVENT_COLUMNS: &str = "global_position, stream_id, stream_versi
      event_type, schema_version, recorded_at, payload, actor, unit, role, command_id, \
      correlation_id, causation_id, hash";
 
-const APPEND_SQL: &str = "SELECT status, actual, result, request_hash FROM samplan_append(\
+const APPEND_SQL: &str =
+    "SELECT status, actual, positions, result, request_hash FROM samplan_append(\
      $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
 /// How often an append with `ExpectedVersion::Any` retries after losing a race.
@@ -267,15 +269,17 @@ impl EventStore {
             let status: &str = row.try_get(0)?;
             match status {
                 "appended" => {
-                    let outcome = decode_outcome(row.try_get(2)?)?;
+                    let version: i64 = row.try_get(1)?;
+                    let positions: Vec<i64> = row.try_get(2)?;
+                    let outcome = outcome_of(stream_id, version, &positions, &events)?;
                     tracing::Span::current().record("global_position", outcome.global_position);
                     self.inner.wake.appended(outcome.global_position);
                     return Ok(outcome);
                 }
                 "replayed" => {
                     let stored = StoredCommand {
-                        request_hash: row.try_get(3)?,
-                        outcome: decode_outcome(row.try_get(2)?)?,
+                        request_hash: row.try_get(4)?,
+                        outcome: decode_outcome(row.try_get(3)?)?,
                     };
                     let key = command
                         .as_ref()
@@ -505,13 +509,22 @@ impl EventStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = self
-            .with_client(true, |client| async move {
-                let stmt = client.prepare_cached(sql).await?;
-                client.query(&stmt, params).await
-            })
-            .await?;
-        rows.iter().map(decode_event).collect()
+        self.with_client(true, |client| async move {
+            let stmt = client.prepare_cached(sql).await?;
+            // Rows are decoded as they arrive, so the server produces the next rows while
+            // this side turns the previous ones into values (both share two cores here).
+            let rows = client.query_raw(&stmt, params.iter().copied()).await?;
+            futures::pin_mut!(rows);
+            let mut events = Vec::new();
+            while let Some(row) = rows.next().await {
+                match decode_event(&row?) {
+                    Ok(e) => events.push(e),
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+            Ok(Ok(events))
+        })
+        .await?
     }
 }
 
@@ -526,6 +539,41 @@ fn replay(key: &CommandKey, stored: StoredCommand) -> Result<AppendOutcome, Stor
     Ok(AppendOutcome {
         replayed: true,
         ..stored.outcome
+    })
+}
+
+/// The outcome of a fresh append, from the new stream version and the positions in order.
+fn outcome_of(
+    stream_id: &str,
+    version: i64,
+    positions: &[i64],
+    events: &[NewEvent],
+) -> Result<AppendOutcome, StoreError> {
+    if positions.len() != events.len() {
+        return Err(StoreError::Decode(format!(
+            "samplan_append gav {} positioner för {} händelser",
+            positions.len(),
+            events.len()
+        )));
+    }
+    let first = version - events.len() as i64 + 1;
+    let appended: Vec<AppendedEvent> = events
+        .iter()
+        .zip(positions)
+        .enumerate()
+        .map(|(i, (e, p))| AppendedEvent {
+            event_id: e.event_id,
+            event_type: e.event_type.clone(),
+            stream_version: first + i as i64,
+            global_position: *p,
+        })
+        .collect();
+    Ok(AppendOutcome {
+        stream_id: stream_id.to_owned(),
+        stream_version: version,
+        global_position: positions.last().copied().unwrap_or_default(),
+        events: appended,
+        replayed: false,
     })
 }
 
