@@ -129,12 +129,12 @@ async fn a_retried_command_is_applied_once_and_a_reused_key_is_refused() {
         &app,
         &w.vc_colleague,
         &sip2,
-        "publish-contribution",
+        "withdraw-consent",
         &key,
-        &json!({}),
+        &json!({"withdrawn_by": {"kind": "person"}}),
     )
     .await;
-    assert_eq!(ok(colleague)["events"], json!(["ContributionPublished"]));
+    assert_eq!(ok(colleague)["events"], json!(["ConsentWithdrawn"]));
 }
 
 #[tokio::test]
