@@ -439,3 +439,43 @@ fn view_marks_overdue_deadlines_and_shows_consent_status() {
     assert_eq!(json["phase"], "awaiting_plan_basis");
     assert_eq!(json["deadlines"][0]["kind"], "create_plan_basis");
 }
+
+/// Örebro (000): moving out of the county or dying also means the coordinator closes the plan.
+#[test]
+fn death_or_moving_out_gives_the_coordinator_a_to_do_to_close() {
+    let policy = PolicyProfile::get(PolicyName::Stockholm);
+    let state = Story::documented().state();
+    for (cmd, words, reason) in [
+        (
+            PersonCommand::RegisterDeath(person::RegisterDeath {
+                died_on: date(2026, 1, 20),
+            }),
+            "avlidit",
+            CloseReason::Deceased,
+        ),
+        (
+            PersonCommand::RegisterMovedOut(person::RegisterMovedOut {
+                moved_on: date(2026, 1, 20),
+                to_region: Some("Region Västerbotten".to_string()),
+            }),
+            "flyttat",
+            CloseReason::MovedOutOfRegion,
+        ),
+    ] {
+        let person = person_with("19460812-1234", &[cmd]);
+        let mut observed = state.clone();
+        observed.observe_person(&person);
+        let due = obligations(&observed, &policy);
+        assert_eq!(
+            kinds(&due),
+            vec![(ObligationKind::ClosePlan, VC.to_string())]
+        );
+        assert!(due[0].title.contains(words), "{}", due[0].title);
+        // Closing with that reason needs no follow-up first, and ends every to-do.
+        let mut story = Story::documented();
+        story.facts.person = Some(person.clone());
+        let mut closed = story.run(Who::Nurse, close(reason)).state();
+        closed.observe_person(&person);
+        assert!(obligations(&closed, &policy).is_empty());
+    }
+}
