@@ -200,6 +200,28 @@ async fn search_finds_by_personnummer_in_any_form_and_by_part_of_the_name() {
     let (status, _, body) = app.get("/api/v1/persons?q=121212-1212", &nurse).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(ids(&body), Vec::<String>::new());
+    // A child born 2012 with the same last ten digits.
+    let child = register_person(&app, &nurse, "20121212-1212", "Tolva Barnsson").await;
+    let child_pos = child["position"].as_i64().expect("position");
+    let child = child["id"].as_str().expect("id").to_owned();
+    // An unencoded `+` arrives as a space, which could also be a typed space for `-`: both
+    // readings are listed, each with its full year, never silently only one of them.
+    for raw in ["121212+1212", "121212%201212"] {
+        let (status, _, body) = app
+            .get(
+                &format!("/api/v1/persons?q={raw}&min_position={child_pos}"),
+                &nurse,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{raw}: {body}");
+        let mut found = ids(&body);
+        found.sort();
+        let mut both = vec![tolvan.clone(), child.clone()];
+        both.sort();
+        assert_eq!(found, both, "{raw}");
+    }
+    let (_, _, body) = app.get("/api/v1/persons?q=121212-1212", &nurse).await;
+    assert_eq!(ids(&body), vec![child.clone()]);
 
     let (status, _, body) = app.get("/api/v1/persons?q=ANN", &nurse).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -612,11 +612,20 @@ pub async fn search_persons(
 ) -> Result<Response, AppError> {
     caller.staff_unit()?;
     let Query(params) = params.map_err(query_error)?;
-    let query = person_query(&state, params.q.as_deref().unwrap_or(""))?;
+    let queries = person_queries(&state, params.q.as_deref().unwrap_or(""))?;
     let position = directory_position(&state, params.min_position).await?;
-    let mut rows = directory::search_persons(state.store.pool(), &query, SEARCH_RESULTS_MAX + 1)
-        .await
-        .map_err(read_model_error)?;
+    let mut rows: Vec<PersonRow> = Vec::new();
+    for query in &queries {
+        let found = directory::search_persons(state.store.pool(), query, SEARCH_RESULTS_MAX + 1)
+            .await
+            .map_err(read_model_error)?;
+        for row in found {
+            if !rows.iter().any(|r| r.person_id == row.person_id) {
+                rows.push(row);
+            }
+        }
+    }
+    rows.sort_by(|a, b| (&a.name, &a.person_id).cmp(&(&b.name, &b.person_id)));
     let truncated = rows.len() as i64 > SEARCH_RESULTS_MAX;
     rows.truncate(SEARCH_RESULTS_MAX as usize);
     let ids = rows
@@ -635,7 +644,12 @@ pub async fn search_persons(
 /// What the search text means: a personnummer when it parses as one, an error when it is
 /// clearly meant as one but is wrong (so staff learn of the typo instead of "no match"), and a
 /// name fragment otherwise.
-fn person_query(state: &AppState, q: &str) -> Result<PersonQuery, AppError> {
+///
+/// A ten-digit number with a space where the separator goes is ambiguous: in a URL an unencoded
+/// `+` (100 years or older) arrives as a space, and a typed space would mean `-`. Both readings
+/// are searched, so the right person is listed (with the full year) rather than silently a
+/// person born a century later or earlier.
+fn person_queries(state: &AppState, q: &str) -> Result<Vec<PersonQuery>, AppError> {
     let q = q.trim();
     if q.is_empty() {
         return Err(AppError::bad_request(
@@ -655,12 +669,34 @@ fn person_query(state: &AppState, q: &str) -> Result<PersonQuery, AppError> {
             .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' '));
     if looks_like_number {
         let compact: String = q.chars().filter(|c| *c != ' ').collect();
-        return match PersonalIdentityNumber::parse(&compact, today) {
-            Ok(pin) => Ok(PersonQuery::PersonalIdentityNumber(pin.as_str().to_owned())),
-            Err(e) => Err(DomainError::InvalidPersonalIdentityNumber {
+        let mut readings = vec![compact.clone()];
+        let spaced_short_form =
+            compact.len() == 10 && compact.chars().all(|c| c.is_ascii_digit()) && q.contains(' ');
+        if spaced_short_form {
+            readings = vec![
+                format!("{}-{}", &compact[..6], &compact[6..]),
+                format!("{}+{}", &compact[..6], &compact[6..]),
+            ];
+        }
+        let mut queries = Vec::new();
+        let mut first_error = None;
+        for reading in readings {
+            match PersonalIdentityNumber::parse(&reading, today) {
+                Ok(pin) => {
+                    queries.push(PersonQuery::PersonalIdentityNumber(pin.as_str().to_owned()))
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        return match (queries.is_empty(), first_error) {
+            (false, _) => Ok(queries),
+            (true, Some(e)) => Err(DomainError::InvalidPersonalIdentityNumber {
                 message: e.message(),
             }
             .into()),
+            (true, None) => Err(AppError::internal("no reading of a number")),
         };
     }
     if q.chars().count() < NAME_QUERY_CHARS_MIN {
@@ -669,7 +705,7 @@ fn person_query(state: &AppState, q: &str) -> Result<PersonQuery, AppError> {
             format!("Ange minst {NAME_QUERY_CHARS_MIN} tecken av namnet."),
         ));
     }
-    Ok(PersonQuery::Name(q.to_owned()))
+    Ok(vec![PersonQuery::Name(q.to_owned())])
 }
 
 /// The person and their relatives. The read is recorded in the access log.
