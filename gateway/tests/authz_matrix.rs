@@ -84,6 +84,13 @@ fn rows() -> Vec<Row> {
             expected: [403, 403, 403, 403, 403, 201, 401],
         },
         Row {
+            method: Method::GET,
+            route: "GET /units",
+            request: |_, _| ("/api/v1/units".into(), None),
+            // Staff name units in consents and invitations; administrators keep the register.
+            expected: [200, 200, 403, 403, 403, 200, 401],
+        },
+        Row {
             method: Method::POST,
             route: "POST /persons",
             request: |_, n| {

@@ -568,9 +568,22 @@ async fn units_are_registered_once_by_an_administrator() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     let pos = app.store.head_position().await.expect("head");
-    projections::directory::wait_for(app.store.pool(), pos, 5_000)
-        .await
-        .expect("wait");
+    let (status, headers, list) = app
+        .get(
+            &format!("/api/v1/units?min_position={pos}"),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(headers.contains_key("x-samplan-position"));
+    assert_eq!(list["units"][0]["id"], "fk-lulea");
+    assert_eq!(list["units"][0]["principal"]["kind"], "external");
+    assert_eq!(list["units"][0]["uses_samplan"], false);
+    assert_eq!(
+        list["units"].as_array().map(Vec::len),
+        Some(1),
+        "the refused ones are not there"
+    );
     let unit = projections::directory::unit(app.store.pool(), "fk-lulea")
         .await
         .expect("query")

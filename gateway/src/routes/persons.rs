@@ -356,7 +356,7 @@ fn with_position(mut response: Response, position: i64) -> Response {
     response
 }
 
-fn query_error(rejection: QueryRejection) -> AppError {
+pub(crate) fn query_error(rejection: QueryRejection) -> AppError {
     let text = rejection.body_text();
     let code = if text.contains("unknown field") {
         "unknown_parameter"
