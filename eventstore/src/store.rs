@@ -412,7 +412,8 @@ impl EventStore {
     /// The highest position up to which everything is settled: every position at or below it
     /// is either committed or will never exist. A tailer started at 0 delivers all events up to
     /// here without waiting. Costs a transaction id and waits for transactions that were
-    /// running when it was called (normally milliseconds).
+    /// running when it was called (normally milliseconds; at most `statement_timeout_ms`, then
+    /// `Unavailable`).
     pub async fn head_position(&self) -> Result<i64, StoreError> {
         let client = self.client().await?;
         // The xid is taken in the same statement as the max, so after its snapshot: every
@@ -429,11 +430,23 @@ impl EventStore {
         let xmin = client
             .prepare_cached("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             .await?;
+        // A forgotten open transaction would hold this forever; give up like a statement would.
+        let wait_ms_max = match self.inner.config.statement_timeout_ms {
+            0 => 30_000,
+            ms => ms,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms_max);
         let mut pause = Duration::from_millis(1);
         loop {
             let current: i64 = client.query_one(&xmin, &[]).await?.try_get(0)?;
             if current >= bound {
                 return Ok(head);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "en transaktion som startade före positionen {head} pågår fortfarande \
+                     efter {wait_ms_max} ms"
+                )));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(50));

@@ -5,7 +5,7 @@
 //! append throughput by two thirds (ADR 0001). So:
 //! - in this process, a successful append bumps a `watch` channel that local tailers wait on;
 //! - for other processes, a background task sends one `pg_notify` per burst of appends
-//!   (coalesced, outside the append transaction), and a lazily started LISTEN connection turns
+//!   (coalesced, outside the append transaction, at most one per 10 ms), and a lazily started LISTEN connection turns
 //!   other processes' notifications into the same local bump;
 //! - tailers also poll on a short timer, so a lost notification only delays, never loses.
 
@@ -87,11 +87,17 @@ impl Drop for Wake {
     }
 }
 
+/// Least time between two NOTIFYs: bounds their cost under load (each is a transaction that
+/// takes PostgreSQL's notification lock) at the price of this much latency for other processes.
+const NOTIFY_INTERVAL_MS_MIN: u64 = 10;
+
 /// Sends one NOTIFY per burst of local appends: `Notify` keeps at most one pending permit, so
-/// appends that happen while a NOTIFY is in flight are covered by the next one.
+/// appends that happen while a NOTIFY is in flight, or during the pause after it, are covered by
+/// the next one.
 async fn notifier(pool: Pool, outgoing: Arc<Notify>, instance: String) {
     loop {
         outgoing.notified().await;
+        let started = tokio::time::Instant::now();
         let sent = async {
             let client = pool.get().await.map_err(|e| e.to_string())?;
             client
@@ -104,6 +110,7 @@ async fn notifier(pool: Pool, outgoing: Arc<Notify>, instance: String) {
             // Other processes fall back to their poll timer; nothing is lost.
             tracing::debug!(error = %e, "could not send commit notification");
         }
+        tokio::time::sleep_until(started + Duration::from_millis(NOTIFY_INTERVAL_MS_MIN)).await;
     }
 }
 

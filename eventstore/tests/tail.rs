@@ -365,3 +365,29 @@ async fn a_tailer_survives_killed_connections() {
         vec![position]
     );
 }
+
+#[tokio::test]
+async fn head_position_waits_until_everything_below_it_is_settled() {
+    let env = env().await;
+    env.store
+        .append("a", ExpectedVersion::Any, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    let t = connect(&env.db.app_url).await;
+    t.batch_execute("BEGIN").await.expect("begin");
+    raw_append(&t, "t", 2).await;
+    env.store
+        .append("b", ExpectedVersion::Any, vec![some_event(3)], None)
+        .await
+        .expect("append");
+
+    let store = env.store.clone();
+    let head = tokio::spawn(async move { store.head_position().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !head.is_finished(),
+        "position 2 may still commit, so 3 is not settled yet"
+    );
+    t.batch_execute("COMMIT").await.expect("commit");
+    assert_eq!(head.await.expect("task").expect("head"), 3);
+}
