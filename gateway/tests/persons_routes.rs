@@ -623,3 +623,40 @@ async fn marking_a_message_read_is_recorded_once_per_user() {
         .expect("stream")
         .is_empty());
 }
+
+#[test]
+fn the_openapi_document_describes_the_person_unit_and_inbox_routes() {
+    let doc = serde_json::to_value(gateway::openapi::document()).expect("serialises");
+    for (method, path) in [
+        ("post", "/api/v1/units"),
+        ("get", "/api/v1/units"),
+        ("post", "/api/v1/persons"),
+        ("get", "/api/v1/persons"),
+        ("get", "/api/v1/persons/{id}"),
+        ("post", "/api/v1/persons/{id}/{command}"),
+        ("post", "/api/v1/inbox/messages/{id}/read"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not described"
+        );
+    }
+    let search = &doc["paths"]["/api/v1/persons"]["get"]["parameters"];
+    let q = search
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "q"))
+        .expect("the q parameter");
+    assert_eq!(q["in"], "query");
+    for schema in [
+        "RegisterPersonRequest",
+        "PersonView",
+        "PersonSearchResponse",
+        "RegisterUnitRequest",
+        "UnitList",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+}

@@ -185,6 +185,7 @@ pub struct RegisterMovedOutRequest {
 
 /// Query of the reads: `min_position` makes the read wait for the directory to reach it.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReadParams {
     /// Wait (up to 5 s) until the directory has applied this global position.
@@ -193,6 +194,7 @@ pub struct ReadParams {
 
 /// Query of "Sök patient".
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// A personnummer in any accepted form (exact match), or a part of the name (at least 2
