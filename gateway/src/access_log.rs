@@ -24,7 +24,8 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[eventstore::Migration {
 /// Longest request id we keep; the request-id layer makes far shorter ones.
 const REQUEST_ID_LEN_MAX: usize = 128;
 
-/// What a read was for. Stored as its `as_str()`; the set may grow, never be renamed.
+/// What a read was for, as stored in `action`. The set may grow; a value is never renamed, since
+/// extracts from years back must still read the same.
 pub mod action {
     /// The person appeared in a "Sök patient" result.
     pub const SEARCH: &str = "person.search";
