@@ -467,6 +467,9 @@ impl Application {
         let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
 
         let app = router(state.clone());
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "listening");
+        }
         let server_stop = shutdown.clone();
         tasks.spawn(async move {
             let result = axum::serve(listener, app)

@@ -223,11 +223,17 @@ async fn demo(config: Config) -> Result<(), CliError> {
 }
 
 async fn load_demo(state: &crate::state::AppState) -> Result<(), StartError> {
-    // PENDING(demo): call `crate::demo::load(state)` once it exists.
-    let _ = state;
-    Err(StartError::Demo(crate::error::AppError::Unavailable(
-        "demo data is not part of this build yet".into(),
-    )))
+    let summary = crate::demo::load(state).await.map_err(StartError::Demo)?;
+    tracing::info!(
+        units = summary.units.len(),
+        plans = summary.plans.len(),
+        events_appended = summary.events_appended,
+        "demo data loaded"
+    );
+    // The summary names (fictional) people and the token commands: for the operator's eyes on
+    // stdout, not for the logs.
+    println!("{summary}");
+    Ok(())
 }
 
 fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {

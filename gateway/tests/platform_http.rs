@@ -213,3 +213,26 @@ async fn the_openapi_document_needs_no_token() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_request_that_runs_too_long_is_503_problem() {
+    // A read waiting for a position the read model never reaches outlasts the request limit.
+    let app = TestApp::spawn_with(|c| c.limits.request_timeout_ms = 300).await;
+    let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
+    let started = std::time::Instant::now();
+    let (status, headers, body) = app
+        .get("/api/v1/persons?q=Tolvan&min_position=999999", &token)
+        .await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
