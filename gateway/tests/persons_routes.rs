@@ -160,6 +160,39 @@ async fn the_same_personnummer_cannot_be_registered_twice_but_a_retry_is_answere
 }
 
 #[tokio::test]
+async fn racing_registrations_of_one_personnummer_register_it_once() {
+    let app = spawn().await;
+    units(&app).await;
+    let tokens: Vec<String> = (0..6)
+        .map(|i| app.staff_token(&format!("SE2321000016-VC2{i}"), VC))
+        .collect();
+    // Different written forms of the same number, all at once.
+    let forms = ["19450315-1237", "194503151237", "450315-1237", "4503151237"];
+    let bodies: Vec<Value> = (0..tokens.len())
+        .map(|i| json!({"personal_identity_number": forms[i % forms.len()], "name": "Anna Andersson"}))
+        .collect();
+    let requests = tokens
+        .iter()
+        .zip(&bodies)
+        .map(|(token, body)| app.post("/api/v1/persons", token, body));
+    let answers = futures::future::join_all(requests).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, _, body) in answers.iter().filter(|(s, _, _)| *s != StatusCode::CREATED) {
+        problem(
+            *status,
+            body,
+            StatusCode::CONFLICT,
+            "person_already_registered",
+        );
+    }
+    assert_eq!(person_events(&app).await, 1);
+}
+
+#[tokio::test]
 async fn search_finds_by_personnummer_in_any_form_and_by_part_of_the_name() {
     let app = spawn().await;
     units(&app).await;

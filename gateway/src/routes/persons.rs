@@ -27,10 +27,12 @@ use domain::person::{
     RegisterPerson, RelativeKind, RemoveRelative,
 };
 use domain::personnummer::{parse_canonical, PersonalIdentityNumber};
+use eventstore::StoreError;
 use projections::directory::{self, PersonQuery, PersonRow, RelativeRow};
 use projections::ProjectionError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use ulid::Ulid;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -385,9 +387,11 @@ fn person_id(raw: &str) -> Result<PersonId, AppError> {
 /// Register a person (RegisterPerson).
 ///
 /// A personnummer that is already registered is refused (409 `person_already_registered`). The
-/// check reads the directory after waiting for it to catch up with the store, so only two
-/// registrations of the same number racing within the projection's lag (milliseconds) can both
-/// pass; the event store itself has no uniqueness on personnummer.
+/// event store has no uniqueness on personnummer, so the check reads the directory after
+/// waiting for it to catch up with the store, and registrations of one number are serialised
+/// by an advisory lock so that two racing requests cannot both pass. What remains open is a
+/// directory that cannot catch up within `wait_ms_max` (then 503, nothing written) and a
+/// process that runs no directory projection at all (then the check is skipped, with a warning).
 #[utoipa::path(
     post,
     path = "/api/v1/persons",
@@ -415,9 +419,31 @@ pub async fn register_person(
     let today = domain::time::local_date(state.clock.now());
     // A number that does not parse is refused by `decide` with the precise reason; only a valid
     // one can be a duplicate.
-    let duplicate = match PersonalIdentityNumber::parse(&body.personal_identity_number, today) {
-        Ok(pin) => is_registered(&state, &pin).await?,
-        Err(_) => false,
+    let pin = PersonalIdentityNumber::parse(&body.personal_identity_number, today).ok();
+    // Registrations of one number take turns: a transaction-scoped advisory lock, held until
+    // the append below is done and released when the transaction ends (also when this request
+    // is dropped half-way, as the dropped transaction rolls back). The second registration
+    // waits, then finds the first in the directory, which `is_registered` lets catch up first.
+    let mut lock_client = match pin {
+        Some(_) => Some(state.store.pool().get().await.map_err(StoreError::from)?),
+        None => None,
+    };
+    let lock = match (lock_client.as_mut(), &pin) {
+        (Some(client), Some(pin)) => {
+            let tx = client.transaction().await.map_err(StoreError::from)?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&registration_lock_key(pin)],
+            )
+            .await
+            .map_err(StoreError::from)?;
+            Some(tx)
+        }
+        _ => None,
+    };
+    let duplicate = match &pin {
+        Some(pin) => is_registered(&state, pin).await?,
+        None => false,
     };
     let person_id = PersonId::from_ulid(Ulid::generate());
     let cmd = PersonCommand::RegisterPerson(RegisterPerson {
@@ -442,8 +468,23 @@ pub async fn register_person(
             person::decide(current, &cmd, ctx)
         },
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    .await;
+    if let Some(tx) = lock {
+        // Ends the transaction and with it the lock; nothing was written in it.
+        if let Err(e) = tx.rollback().await {
+            tracing::warn!(error = %e, "releasing the registration lock failed; the connection drops it");
+        }
+    }
+    Ok((StatusCode::CREATED, Json(response?)))
+}
+
+/// The advisory-lock key of registering `pin`: 64 bits of a hash, so the number itself never
+/// reaches the database's lock table (or its logs).
+fn registration_lock_key(pin: &PersonalIdentityNumber) -> i64 {
+    let digest = Sha256::digest(format!("samplan:register-person:{}", pin.as_str()).as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
 }
 
 /// Whether the directory, caught up with every event committed so far, knows `pin`.
