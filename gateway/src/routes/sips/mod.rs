@@ -285,10 +285,15 @@ fn may_take_part(sip: &SipState, cmd: &SipCommand, unit: &UnitId) -> bool {
 }
 
 /// Any `POST /sips/{id}/{command}` that names no command: 404 with its own code, so a client
-/// can tell a typo in the command from a plan it may not see.
-async fn unknown_command(Path((_, command)): Path<(String, String)>) -> Response {
+/// can tell a typo in the command from a plan it may not see. The caller is checked first, like
+/// on every other route: no token is 401 and a role other than staff is 403.
+async fn unknown_command(
+    caller: Caller,
+    Path((_, command)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    caller.staff_unit()?;
     let code = "unknown_command";
-    problem_response(&Problem {
+    Ok(problem_response(&Problem {
         kind: format!("urn:samplan:problem:{code}"),
         title: "Hittades inte".into(),
         status: StatusCode::NOT_FOUND.as_u16(),
@@ -298,7 +303,7 @@ async fn unknown_command(Path((_, command)): Path<(String, String)>) -> Response
         ),
         code: code.into(),
         current_version: None,
-    })
+    }))
 }
 
 /// `GET /sips/{id}`: the plan as the caller's unit may see it, with the version to send back as
