@@ -1,7 +1,8 @@
 //! Who may call what: every route of API.md implemented so far × every kind of caller, with the
 //! status each cell must answer. 401 without a token, 403 for a role that may not, 404 for staff
-//! whose unit takes no part in the plan, the domain's answer otherwise. A refused cell appends
-//! nothing and logs no read.
+//! whose unit takes no part in the plan, the domain's answer otherwise. Every refusal is checked
+//! down to its problem `code`; a refused cell appends nothing and logs no read, an accepted SIP
+//! command appends.
 
 mod persons_support;
 
@@ -13,7 +14,8 @@ use serde_json::{json, Value};
 /// The callers of the matrix, in column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
-    /// Staff of the unit that coordinates the plan.
+    /// The coordinator of the plan (staff of the coordinating unit) until the matrix hands the
+    /// role to a colleague of the same unit.
     StaffInvolved,
     /// Staff of a registered unit that takes no part in the plan.
     StaffNotInvolved,
@@ -48,7 +50,7 @@ struct Row {
     method: Method,
     route: &'static str,
     request: fn(&Fixture, u32) -> (String, Option<Value>),
-    expected: [u16; 7],
+    expected: [Cell; 7],
 }
 
 /// A valid personnummer born 1950-01-01 with serial `100 + n`: the check digit is computed here
@@ -67,6 +69,43 @@ fn pin(n: u32) -> String {
     format!("19{}-{:03}{}", &ten[..6], 100 + n, (10 - sum % 10) % 10)
 }
 
+/// What one cell must answer: the status and, for a refusal, the problem document's `code`.
+type Cell = (u16, Option<&'static str>);
+
+/// Accepted: the write was recorded or the read answered.
+const OK: Cell = (200, None);
+const CREATED: Cell = (201, None);
+/// No bearer token at all.
+const NO_TOKEN: Cell = (401, Some("token_missing"));
+/// The caller's role may not use the route.
+const ROLE: Cell = (403, Some("role_not_allowed"));
+/// The same answer as for a plan that does not exist: nothing is revealed.
+const HIDDEN: Cell = (404, Some("not_found"));
+
+/// The answer of a SIP command route for every caller but the involved unit: it never learns of
+/// the plan, only staff may act, and only with a token.
+const fn sip_command(involved: Cell) -> [Cell; 7] {
+    [involved, HIDDEN, ROLE, ROLE, ROLE, ROLE, NO_TOKEN]
+}
+
+/// `POST /api/v1/sips/{sip}/{command}` with this body.
+fn sip_post(f: &Fixture, command: &str, body: Value) -> (String, Option<Value>) {
+    (format!("/api/v1/sips/{}/{command}", f.sip_id), Some(body))
+}
+
+/// The invitation the involved unit sends in the matrix and later rows refer to.
+const INVITATION: &str = "kallelse-matris";
+/// The sub-goal the involved unit documents and its intervention works towards.
+const SUB_GOAL: &str = "delmal-matris";
+const INTERVENTION: &str = "insats-matris";
+/// The colleague at the coordinating unit who takes over as coordinator.
+const COLLEAGUE: &str = "SE2321000016-VC12";
+
+/// The routes in the order they run. The involved cell comes first in each row and is the
+/// coordinator herself, so the SIP command rows walk the fixture's plan through its lifecycle
+/// (consent and basis → invitation → meeting → goals and interventions → follow-up → hand-over →
+/// withdrawn consent); every later cell of a row meets the plan as that cell left it. Reordering
+/// the rows changes the domain's answers to the involved cells, never the other columns.
 fn rows() -> Vec<Row> {
     //                  involved, not inv., citizen, auditor, reporting, admin, no token
     vec![
@@ -81,14 +120,14 @@ fn rows() -> Vec<Row> {
                                 "uses_samplan": true})),
                 )
             },
-            expected: [403, 403, 403, 403, 403, 201, 401],
+            expected: [ROLE, ROLE, ROLE, ROLE, ROLE, CREATED, NO_TOKEN],
         },
         Row {
             method: Method::GET,
             route: "GET /units",
             request: |_, _| ("/api/v1/units".into(), None),
             // Staff name units in consents and invitations; administrators keep the register.
-            expected: [200, 200, 403, 403, 403, 200, 401],
+            expected: [OK, OK, ROLE, ROLE, ROLE, OK, NO_TOKEN],
         },
         Row {
             method: Method::POST,
@@ -102,7 +141,7 @@ fn rows() -> Vec<Row> {
                 )
             },
             // Any staff member may register a person; the unit is recorded with the event.
-            expected: [201, 201, 403, 403, 403, 403, 401],
+            expected: [CREATED, CREATED, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::POST,
@@ -113,7 +152,7 @@ fn rows() -> Vec<Row> {
                     Some(json!({"phone": format!("070-{n:03}")})),
                 )
             },
-            expected: [200, 200, 403, 403, 403, 403, 401],
+            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::POST,
@@ -124,20 +163,28 @@ fn rows() -> Vec<Row> {
                     Some(json!({})),
                 )
             },
-            expected: [404, 404, 403, 403, 403, 403, 401],
+            expected: [
+                (404, Some("unknown_command")),
+                (404, Some("unknown_command")),
+                ROLE,
+                ROLE,
+                ROLE,
+                ROLE,
+                NO_TOKEN,
+            ],
         },
         Row {
             method: Method::GET,
             route: "GET /persons?q=",
             request: |_, _| ("/api/v1/persons?q=Tolvan".into(), None),
             // "Sök patient" is open to all staff; every read is logged instead.
-            expected: [200, 200, 403, 403, 403, 403, 401],
+            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::GET,
             route: "GET /persons/{id}",
             request: |f, _| (format!("/api/v1/persons/{}", f.person_id), None),
-            expected: [200, 200, 403, 403, 403, 403, 401],
+            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::POST,
@@ -148,7 +195,7 @@ fn rows() -> Vec<Row> {
                     Some(json!({})),
                 )
             },
-            expected: [200, 200, 403, 403, 403, 403, 401],
+            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::POST,
@@ -161,39 +208,282 @@ fn rows() -> Vec<Row> {
                 )
             },
             // Any staff member may notice a need and start a plan.
-            expected: [201, 201, 403, 403, 403, 403, 401],
+            expected: [CREATED, CREATED, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::GET,
             route: "GET /sips/{id}",
             request: |f, _| (format!("/api/v1/sips/{}", f.sip_id), None),
-            expected: [200, 404, 403, 403, 403, 403, 401],
+            expected: [OK, HIDDEN, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
             method: Method::POST,
             route: "POST /sips/{id}/document-mapping",
             request: |f, n| {
-                (
-                    format!("/api/v1/sips/{}/document-mapping", f.sip_id),
-                    Some(
-                        json!({"mapping_id": format!("kartlaggning-{n}"), "heading": "housing",
-                                "text": "Bor ensam i lägenhet."}),
-                    ),
+                sip_post(
+                    f,
+                    "document-mapping",
+                    json!({"mapping_id": format!("kartlaggning-{n}"), "heading": "housing",
+                           "text": "Bor ensam i lägenhet."}),
                 )
             },
-            expected: [200, 404, 403, 403, 403, 403, 401],
+            expected: sip_command(OK),
         },
         Row {
             method: Method::POST,
             route: "POST /sips/{id}/create-plan-basis",
+            request: |f, _| sip_post(f, "create-plan-basis", json!({})),
+            // The plan has its basis already: the involved unit gets the domain's refusal.
+            expected: sip_command((409, Some("plan_basis_exists"))),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/record-consent",
             request: |f, _| {
-                (
-                    format!("/api/v1/sips/{}/create-plan-basis", f.sip_id),
-                    Some(json!({})),
+                sip_post(
+                    f,
+                    "record-consent",
+                    json!({"given_by": {"kind": "person"}, "actors": [VC, HT],
+                           "topics": ["Boende", "Stöd i hemmet"], "valid_until": "2027-06-30"}),
                 )
             },
-            // The plan has its basis already: the involved unit gets the domain's refusal.
-            expected: [409, 404, 403, 403, 403, 403, 401],
+            // A renewed consent from the adult person is always welcome in an open plan.
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/decline-consent",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "decline-consent",
+                    json!({"declined_by": {"kind": "person"}, "note": "Vill inte längre."}),
+                )
+            },
+            // The plan basis rests on given consent; a later no is a withdrawal.
+            expected: sip_command((409, Some("consent_already_given"))),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/send-invitation",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "send-invitation",
+                    json!({"invitation_id": INVITATION, "purpose": "meeting",
+                           "scheduled_at": "2026-03-17T09:00:00Z", "form": "in_person",
+                           "place": "Vårdcentralen, rum 3", "reason": "SIP-möte om stöd i hemmet.",
+                           "recipients": [{"kind": "unit", "unit_id": HT}, {"kind": "person"}]}),
+                )
+            },
+            // The coordinator summons hemtjänst, which the consent covers.
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/respond-to-invitation",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "respond-to-invitation",
+                    json!({"invitation_id": INVITATION,
+                           "representative": {"name": "Sjuksköterska Vårdcentralen",
+                                              "profession": "distriktssköterska"}}),
+                )
+            },
+            // Only hemtjänst was summoned; the coordinating unit has nobody to appoint.
+            expected: sip_command((403, Some("not_invited"))),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/reschedule-meeting",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "reschedule-meeting",
+                    json!({"invitation_id": INVITATION, "scheduled_at": "2026-03-18T13:00:00Z",
+                           "form": "video", "reason": "Hemtjänsten kunde inte den 17:e."}),
+                )
+            },
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/record-meeting",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "record-meeting",
+                    json!({"invitation_id": INVITATION, "held_at": "2026-03-10T07:30:00Z",
+                           "attendees": [
+                               {"name": "Tolvan Tolvansson", "role": "person"},
+                               {"name": "Sjuksköterska Vårdcentralen", "role": "staff", "unit_id": VC},
+                               {"name": "Undersköterska Hemtjänsten", "role": "staff", "unit_id": HT}],
+                           "chair": "Sjuksköterska Vårdcentralen",
+                           "secretary": "Undersköterska Hemtjänsten",
+                           "follow_up_on": "2026-06-10", "sip_survey_offered": true}),
+                )
+            },
+            // Held earlier than planned, which the domain records as it happened.
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/cancel-invitation",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "cancel-invitation",
+                    json!({"invitation_id": INVITATION, "reason": "Dubbelbokad."}),
+                )
+            },
+            // The meeting of that invitation was held: nothing left to cancel.
+            expected: sip_command((409, Some("invitation_not_active"))),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/document-main-goal",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "document-main-goal",
+                    json!({"text": "Att kunna bo kvar hemma med stöd."}),
+                )
+            },
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/document-sub-goal",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "document-sub-goal",
+                    json!({"sub_goal_id": SUB_GOAL, "heading": "housing",
+                           "text": "Klarar vardagen i lägenheten.",
+                           "responsible": {"kind": "unit", "unit_id": VC}}),
+                )
+            },
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/document-intervention",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "document-intervention",
+                    json!({"intervention_id": INTERVENTION, "sub_goal_id": SUB_GOAL,
+                           "what": "Läkemedelsgenomgång varje månad.",
+                           "responsible": {"kind": "unit", "unit_id": VC},
+                           "contact": "010-123 00 00", "from": "2026-03-11", "to": "2026-06-10"}),
+                )
+            },
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/publish-contribution",
+            request: |f, _| sip_post(f, "publish-contribution", json!({})),
+            // Publishes the coordinating unit's drafts documented just before.
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/schedule-follow-up",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "schedule-follow-up",
+                    json!({"follow_up_on": "2026-06-17", "note": "Flyttad en vecka."}),
+                )
+            },
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/record-follow-up",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "record-follow-up",
+                    json!({"follow_up_id": "uppfoljning-matris", "held_on": "2026-03-10",
+                           "interventions": [{"intervention_id": INTERVENTION, "outcome": "continues"}],
+                           "goals": [{"sub_goal_id": SUB_GOAL, "reached": false},
+                                     {"reached": false, "comment": "På god väg."}],
+                           "next_follow_up_on": "2026-09-10"}),
+                )
+            },
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/record-discharge",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "record-discharge",
+                    json!({"discharged_at": "2026-03-09T10:00:00Z"}),
+                )
+            },
+            // The plan started in outpatient care: there is no inpatient stay to leave.
+            expected: sip_command((409, Some("not_a_discharge"))),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/change-coordinator",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "change-coordinator",
+                    json!({"staff_id": COLLEAGUE, "name": "Kollega Vårdcentralen",
+                           "unit_id": VC, "reason": "Föräldraledighet."}),
+                )
+            },
+            // The coordinator hands over to a colleague; from here on she is not coordinator.
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/withdraw-consent",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "withdraw-consent",
+                    json!({"withdrawn_by": {"kind": "person"}, "note": "Vill avsluta."}),
+                )
+            },
+            // Any participating unit records what the person says.
+            expected: sip_command(OK),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/close-plan",
+            request: |f, _| {
+                sip_post(
+                    f,
+                    "close-plan",
+                    json!({"reason": "consent_withdrawn", "note": "Samtycket återkallat."}),
+                )
+            },
+            // Only the coordinator closes, and the role went to the colleague.
+            expected: sip_command((403, Some("not_coordinator"))),
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /sips/{id}/{unknown}",
+            request: |f, _| sip_post(f, "paint-the-house", json!({})),
+            // The command is unknown whatever the plan: the answer does not depend on the plan,
+            // so it reveals nothing about it to a unit outside.
+            expected: [
+                (404, Some("unknown_command")),
+                (404, Some("unknown_command")),
+                ROLE,
+                ROLE,
+                ROLE,
+                ROLE,
+                NO_TOKEN,
+            ],
         },
     ]
 }
@@ -272,23 +562,33 @@ async fn every_route_answers_every_kind_of_caller_as_specified() {
                 .expect("log")
                 .len();
             let (status, _, answer) = app.send(request).await;
-            let expected = row.expected[col];
-            if status.as_u16() != expected {
+            let (expected, code) = row.expected[col];
+            if status.as_u16() != expected || code.is_some_and(|c| answer["code"] != c) {
                 failures.push(format!(
-                    "{} as {who:?}: expected {expected}, got {} {answer}",
+                    "{} as {who:?}: expected {expected} {}, got {} {answer}",
                     row.route,
+                    code.unwrap_or("(success)"),
                     status.as_u16()
                 ));
                 continue;
             }
-            if !status.is_success() {
+            let head_after = app.store.head_position().await.expect("head");
+            if status.is_success() {
+                // An accepted SIP command is recorded: the involved cell really acted.
+                if row.route.starts_with("POST /sips/{id}/") {
+                    assert!(
+                        head_after > head_before,
+                        "{} as {who:?} answered {expected} but appended nothing",
+                        row.route
+                    );
+                }
+            } else {
                 assert_eq!(
                     answer["status"].as_u64(),
                     Some(u64::from(expected)),
                     "{} as {who:?}: a problem document: {answer}",
                     row.route
                 );
-                let head_after = app.store.head_position().await.expect("head");
                 assert_eq!(head_after, head_before, "{} as {who:?} appended", row.route);
                 let logged_after = gateway::access_log::for_person(&app.state, &person)
                     .await
