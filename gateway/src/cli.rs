@@ -27,6 +27,16 @@ Configuration comes from the environment (see API.md):
   SAMPLAN_CONFLICT_RETRIES_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_SHUTDOWN_DRAIN_MS
   SAMPLAN_AUTO_INSTALL=0      never apt-get install a missing PostgreSQL/nats-server";
 
+const TOKEN_HELP: &str = "\
+Examples:
+  samplan token --role admin --sub admin --name Administratör
+  samplan token --role staff --sub SE2321000016-A1B2 --unit vc-norrmalm --name \"Distriktssköterska\"
+  curl -H \"Authorization: Bearer $(samplan token --role admin --sub admin)\" http://127.0.0.1:8080/…
+
+The token is signed with SAMPLAN_JWT_SECRET, or, when nothing is configured, with the development
+secret in SAMPLAN_DATA_DIR that `samplan serve` uses; issuer and audience follow
+SAMPLAN_JWT_ISSUER and SAMPLAN_JWT_AUDIENCE.";
+
 /// samplan: the system of record for SIP (samordnad individuell plan).
 #[derive(Debug, Parser)]
 #[command(name = "samplan", version, after_help = ENVIRONMENT_HELP)]
@@ -39,13 +49,17 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (the default). With nothing configured it starts its own PostgreSQL and
     /// nats-server, keeping their data under SAMPLAN_DATA_DIR, and uses a development token key.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Serve(ServeArgs),
     /// Apply the database migrations of every component, then exit.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Migrate,
     /// Print a signed token for development and tests (HS256 with the configured secret, or the
     /// development secret of the embedded default).
+    #[command(after_help = TOKEN_HELP)]
     Token(TokenArgs),
     /// Load the demonstration data (units, staff, persons, plans) into the database, then exit.
+    #[command(after_help = ENVIRONMENT_HELP)]
     Demo,
 }
 
