@@ -443,6 +443,19 @@ async fn bad_input_is_refused_with_its_code_and_nothing_is_appended() {
             "not_found",
         ),
         (
+            "a unit that takes no part, with a value only the domain would refuse",
+            command(
+                &app,
+                &w.other,
+                &sip,
+                "document-mapping",
+                &mapping_with_heading("kitchen"),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
             "not the coordinator",
             command(
                 &app,

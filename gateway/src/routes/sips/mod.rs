@@ -248,16 +248,17 @@ async fn run_command<D: IntoSipCommand>(
 ) -> Result<Json<WriteResponse>, AppError> {
     let unit = staff_unit(caller)?;
     let sip_id = sip_id(id)?;
-    let cmd = body.into_command()?;
     let stream_id = sip_id.stream_id();
-    // Visibility first, on the current state: a unit outside the plan learns nothing about it,
-    // not even whether it exists. Participation never shrinks, so a later reload inside the
-    // pipeline cannot make this check wrong. An invited unit participates from the invitation
-    // on, which is what lets it respond.
+    // Visibility first, on the current state and before the body is interpreted: a unit outside
+    // the plan learns nothing about it, not even whether it exists (a malformed body from such a
+    // unit is a 404 too, never a 422 that would tell the plan is there). Participation never
+    // shrinks, so a later reload inside the pipeline cannot make this check wrong. An invited
+    // unit participates from the invitation on, which is what lets it respond.
     let (sip, _) = pipeline::load::<SipAggregate>(state, &stream_id).await?;
-    if !sip.exists() || !(sip.participates(&unit) || may_take_part(&sip, &cmd, &unit)) {
+    if !sip.exists() || !(sip.participates(&unit) || may_take_part::<D>(&sip, &unit)) {
         return Err(AppError::NotFound);
     }
+    let cmd = body.into_command()?;
     let mut units = cmd.referenced_units();
     units.push(unit);
     let facts = load_facts(state, sip.person_id(), units).await?;
@@ -279,8 +280,8 @@ async fn run_command<D: IntoSipCommand>(
 
 /// The one way into a plan besides taking part already: a unit the person's consent names may
 /// create the plan basis (and so become coordinator), as the domain allows.
-fn may_take_part(sip: &SipState, cmd: &SipCommand, unit: &UnitId) -> bool {
-    matches!(cmd, SipCommand::CreatePlanBasis(_))
+fn may_take_part<D: IntoSipCommand>(sip: &SipState, unit: &UnitId) -> bool {
+    D::SEGMENT == CreatePlanBasisRequest::SEGMENT
         && sip.consents.iter().any(|c| c.actors.contains(unit))
 }
 
