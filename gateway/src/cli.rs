@@ -181,10 +181,14 @@ enum CliError {
 }
 
 async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
-    if matches!(args.role, ServeRole::Relay | ServeRole::Projector) {
+    let alone = match args.role {
+        ServeRole::Relay => Some("relay"),
+        ServeRole::Projector => Some("projector"),
+        ServeRole::All | ServeRole::Gateway => None,
+    };
+    if let Some(role) = alone {
         return Err(CliError::Usage(format!(
-            "--role {:?} cannot run on its own yet; use --role all or --role gateway",
-            args.role
+            "--role {role} cannot run on its own yet; use --role all or --role gateway"
         )));
     }
     let shutdown = CancellationToken::new();
