@@ -166,6 +166,13 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Asks the service to stop as SIGTERM would: in-flight requests finish, new ones are refused.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();

@@ -236,3 +236,31 @@ async fn a_request_that_runs_too_long_is_503_problem() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_stop_lets_in_flight_requests_finish_and_refuses_new_ones() {
+    let app = TestApp::spawn_with(|c| c.limits.wait_ms_max = 1_000).await;
+    let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
+    // A read that waits (up to 1 s) for a position the read model never reaches.
+    let slow = app
+        .client
+        .get(app.url("/api/v1/persons?q=Tolvan&min_position=999999"))
+        .bearer_auth(&token)
+        .send();
+    let slow = tokio::spawn(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.stop();
+    let answered = slow
+        .await
+        .expect("task")
+        .expect("the in-flight request was answered, not cut off");
+    assert!(
+        answered.status().as_u16() < 500 || answered.status() == StatusCode::SERVICE_UNAVAILABLE
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let fresh = reqwest::Client::new().get(app.url("/healthz")).send().await;
+    assert!(
+        fresh.is_err(),
+        "a new connection after the stop was served: {fresh:?}"
+    );
+}
