@@ -166,10 +166,8 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         &[("method", method.to_string()), ("route", route.clone())]
     )
     .record(started.elapsed().as_secs_f64());
-    // A successful POST under /api/v1 is an accepted command (an idempotent replay included).
-    if method == axum::http::Method::POST && status.is_success() && route.starts_with("/api/v1/") {
-        metrics::counter!("samplan_commands_total", "route" => route).increment(1);
-    }
+    // Commands are counted by the pipeline (`samplan_commands_total{command, outcome}`), which
+    // knows an append from a replay or a refusal; counting them here too would double them.
     response
 }
 

@@ -6,8 +6,14 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The `samplan` binary of this build. Test binaries live in `target/<profile>/deps/`; the
-/// binary sits one level up. It is built once per test run with the same profile, so the tests
-/// never run a stale binary.
+/// binary sits one level up.
+///
+/// A workspace test run (`scripts/test`: `cargo nextest run --workspace`) builds it already,
+/// because the gateway's own integration tests need it, and with the same feature set as this
+/// test; building it again with `cargo build -p gateway` would resolve features differently and
+/// recompile half the dependency tree. So an existing binary is used as it is, and cargo is asked
+/// only when there is none, or when `SAMPLAN_TEST_REBUILD=1` (running this crate's tests alone
+/// after changing the gateway).
 pub fn samplan_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
@@ -31,6 +37,9 @@ pub fn samplan_binary() -> PathBuf {
                 build.arg("--release");
             }
             let binary = profile_dir.join("samplan");
+            if binary.exists() && std::env::var_os("SAMPLAN_TEST_REBUILD").is_none() {
+                return binary;
+            }
             let status = build.status();
             match status {
                 Ok(s) if s.success() => {}
