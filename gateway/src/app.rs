@@ -617,7 +617,8 @@ fn announce(config: &Config, addr: Option<SocketAddr>) {
     } else {
         format!("SAMPLAN_DATA_DIR={data_dir} ")
     };
-    tracing::info!("samplan is ready: open {url}");
+    // The staff and citizen pages come with a later issue; until then point at the API itself.
+    tracing::info!("samplan is ready: API at {url}api/v1 (described by {url}api/v1/openapi.json)");
     tracing::info!(
         "get a token with: {env}samplan token --role admin --sub admin --name Administratör   \
          (staff: {env}samplan token --role staff --sub SE2321000016-A1B2 --unit <unit-id> --name \"…\")"
