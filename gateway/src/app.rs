@@ -488,15 +488,27 @@ impl Application {
         let mut failure = None;
         // The first task to end, unless a stop was asked for, is a failure: say which and why,
         // then stop the others.
+        // `biased`: when the stop signal and a task's end are both ready, the signal wins. A task
+        // that ends because it saw the cancellation first (the projector does at once) is then
+        // an ordinary stop, not a failure that would make the process exit non-zero.
         tokio::select! {
-            Some(ended) = tasks.join_next() => {
-                let (task, result) = named(ended);
-                tracing::error!(task, result = ?result, "a task stopped by itself; shutting down");
-                failure = Some(format!("{task} stopped: {}", result.err().unwrap_or_else(|| "without error".into())));
-                shutdown.cancel();
-            }
+            biased;
             () = shutdown.cancelled() => {
                 tracing::info!(drain_ms = config.shutdown_drain_ms, "stopping: draining in-flight requests");
+            }
+            Some(ended) = tasks.join_next() => {
+                let (task, result) = named(ended);
+                if shutdown.is_cancelled() {
+                    // The stop was asked for between the poll of the signal and this task's end.
+                    match result {
+                        Ok(()) => tracing::info!(task, "stopped"),
+                        Err(e) => tracing::warn!(task, error = %e, "stopped with an error"),
+                    }
+                } else {
+                    tracing::error!(task, result = ?result, "a task stopped by itself; shutting down");
+                    failure = Some(format!("{task} stopped: {}", result.err().unwrap_or_else(|| "without error".into())));
+                    shutdown.cancel();
+                }
             }
         }
         let deadline = tokio::time::Instant::now() + drain;
