@@ -16,11 +16,15 @@ pub struct StoreConfig {
     pub statement_timeout_ms: u64,
     /// Largest serialized `data` of one event, in bytes.
     pub payload_bytes_max: usize,
+    /// How often an idle tailer looks for new events when no wake-up arrives (in this process
+    /// from the append itself, from other processes by NOTIFY). Only a safety net: a wake-up
+    /// normally comes within milliseconds.
+    pub tail_idle_poll_ms: u64,
 }
 
 impl StoreConfig {
     /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
-    /// statement, 1 MiB per event.
+    /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms.
     pub fn new(database_url: impl Into<String>) -> Self {
         StoreConfig {
             database_url: database_url.into(),
@@ -29,6 +33,7 @@ impl StoreConfig {
             wait_timeout_ms: 5_000,
             statement_timeout_ms: 30_000,
             payload_bytes_max: 1024 * 1024,
+            tail_idle_poll_ms: 250,
         }
     }
 }

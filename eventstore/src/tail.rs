@@ -33,9 +33,8 @@ const BATCH_SIZE: i64 = 500;
 const HOLE_RECHECK_MS_MIN: u64 = 2;
 /// A hole held by a long transaction is re-checked less and less often, up to this.
 const HOLE_RECHECK_MS_MAX: u64 = 100;
-/// Poll even without a wake-up, in case a notification from another process was lost.
-const IDLE_POLL_MS: u64 = 250;
-/// Backoff after a failed read.
+/// Backoff after a failed read. (Without any wake-up an idle tailer still polls every
+/// `StoreConfig::tail_idle_poll_ms`, in case a notification from another process was lost.)
 const ERROR_BACKOFF_MS_MIN: u64 = 50;
 const ERROR_BACKOFF_MS_MAX: u64 = 5_000;
 
@@ -202,8 +201,10 @@ impl TailState {
                 }
                 Ok(Fill::CaughtUp) => {
                     self.error_wait_ms = ERROR_BACKOFF_MS_MIN;
-                    self.sleep_or_wake(Duration::from_millis(IDLE_POLL_MS))
-                        .await;
+                    self.sleep_or_wake(Duration::from_millis(
+                        self.store.config().tail_idle_poll_ms,
+                    ))
+                    .await;
                 }
                 Err(e) => {
                     tracing::warn!(

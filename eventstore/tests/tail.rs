@@ -256,16 +256,11 @@ async fn tail_moves_past_a_rolled_back_position_quickly() {
         .await
         .expect("append");
 
-    let started = Instant::now();
     let mut tail = spawn_tail(&env.store, 0);
+    // Past the hole without waiting for any timeout: the hole is provably permanent at once.
     assert_eq!(
         receive(&mut tail, 2, Duration::from_secs(5)).await,
         vec![2, 3]
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        started.elapsed()
     );
     assert_eq!(env.store.head_position().await.expect("head"), 3);
 }
@@ -293,9 +288,19 @@ async fn tail_resumes_after_a_checkpoint_and_follows_new_events() {
 #[tokio::test]
 async fn a_tailer_wakes_at_once_in_this_process_and_in_another() {
     let env = env().await;
-    let here = env.store.clone();
+    // The safety poll is set far beyond the wait below, so an event can only arrive in time
+    // through a wake-up: in-process from the append, across processes by NOTIFY. This checks
+    // the mechanism without asserting how fast the machine is.
+    let never_polls = |url: &str| {
+        let mut config = StoreConfig::new(url.to_owned());
+        config.tail_idle_poll_ms = 600_000;
+        config
+    };
+    let here = EventStore::connect(never_polls(&env.db.app_url))
+        .await
+        .expect("connect");
     // A second store with its own pool stands for another process (projections, relay).
-    let other = EventStore::connect(StoreConfig::new(env.db.app_url.clone()))
+    let other = EventStore::connect(never_polls(&env.db.app_url))
         .await
         .expect("connect");
     let mut local = spawn_tail(&here, 0);
@@ -303,27 +308,20 @@ async fn a_tailer_wakes_at_once_in_this_process_and_in_another() {
     // Let both reach their idle wait (and the remote one its LISTEN).
     tokio::time::sleep(Duration::from_millis(400)).await;
     for i in 0..5 {
-        let started = Instant::now();
         let out = here
             .append("w", ExpectedVersion::Any, vec![some_event(i)], None)
             .await
             .expect("append");
-        let got_local = receive(&mut local, 1, Duration::from_secs(2)).await;
-        let local_ms = started.elapsed();
-        let got_remote = receive(&mut remote, 1, Duration::from_secs(2)).await;
-        let remote_ms = started.elapsed();
-        assert_eq!(got_local, vec![out.global_position]);
-        assert_eq!(got_remote, vec![out.global_position]);
-        // The fallback poll is 250 ms; a wake-up is milliseconds.
-        assert!(
-            local_ms < Duration::from_millis(100),
-            "local tailer took {local_ms:?}"
+        let got_local = receive(&mut local, 1, Duration::from_secs(20)).await;
+        let got_remote = receive(&mut remote, 1, Duration::from_secs(20)).await;
+        assert_eq!(got_local, vec![out.global_position], "in-process wake-up");
+        assert_eq!(
+            got_remote,
+            vec![out.global_position],
+            "cross-process wake-up"
         );
-        assert!(
-            remote_ms < Duration::from_millis(120),
-            "other process took {remote_ms:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Past the notifier's rate limit, so every append is announced on its own.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
