@@ -47,45 +47,93 @@ const QUERY_CHARS_MAX: usize = 200;
 /// The header telling where the directory stood when a read was answered.
 pub const POSITION_HEADER: &str = "x-samplan-position";
 
-/// The commands of `POST /persons/{id}/{command}`.
-pub const PERSON_COMMANDS: &[&str] = &[
-    "change-contact-details",
-    "add-relative",
-    "remove-relative",
-    "mark-protected-identity",
-    "register-death",
-    "register-moved-out",
-];
+/// Generates one handler per person command, the list of command names, the routes and the
+/// OpenAPI document, so a command cannot be routed without being documented or the other way
+/// round.
+macro_rules! person_commands {
+    ($($handler:ident: $dto:ident => $path:literal, $summary:literal;)+) => {
+        $(
+            #[doc = $summary]
+            #[utoipa::path(
+                post,
+                path = $path,
+                tag = "persons",
+                request_body = $dto,
+                params(
+                    ("id" = String, Path, description = "The person's id (ULID)"),
+                    ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, ≤ 64 characters"),
+                    ("If-Match" = Option<String>, Header, description = "Only if the person is at this version, e.g. \"3\""),
+                ),
+                responses(
+                    (status = 200, description = "Done (`events` is empty when nothing changed)", body = WriteResponse),
+                    (status = 400, description = "Malformed request", body = Problem),
+                    (status = 401, description = "No or bad token", body = Problem),
+                    (status = 403, description = "Not staff", body = Problem),
+                    (status = 404, description = "Unknown person", body = Problem),
+                    (status = 409, description = "`version_conflict`, `person_deceased`, `relative_exists`", body = Problem),
+                    (status = 422, description = "A rule is broken, e.g. a date in the future", body = Problem),
+                ),
+                security(("bearer" = []))
+            )]
+            pub async fn $handler(
+                State(state): State<AppState>,
+                caller: Caller,
+                Path(id): Path<String>,
+                command: Command<serde_json::Value>,
+            ) -> Result<Json<WriteResponse>, AppError> {
+                run_command::<$dto>(&state, &caller, &id, command).await
+            }
+        )+
+
+        /// The commands of `POST /persons/{id}/{command}`.
+        pub const PERSON_COMMANDS: &[&str] = &[$(<$dto as PersonCommandRequest>::SEGMENT),+];
+
+        /// Routes of every person command.
+        fn command_routes() -> Router<AppState> {
+            Router::new()
+                $(.route(
+                    &format!("/persons/{{id}}/{}", <$dto as PersonCommandRequest>::SEGMENT),
+                    post($handler),
+                ))+
+        }
+
+        /// The OpenAPI description of this module.
+        #[derive(OpenApi)]
+        #[openapi(
+            paths(register_person, search_persons, get_person, unknown_command, $($handler),+),
+            components(schemas(
+                RegisterPersonRequest,
+                RelativeKindDto,
+                PersonSearchResponse,
+                PersonSummary,
+                PersonView,
+                MovedOutView,
+                RelativeView,
+                $($dto),+
+            ))
+        )]
+        pub struct ApiDoc;
+    };
+}
+
+person_commands! {
+    change_contact_details: ChangeContactDetailsRequest => "/api/v1/persons/{id}/change-contact-details", "Change the person's phone and address (ChangeContactDetails).";
+    add_relative: AddRelativeRequest => "/api/v1/persons/{id}/add-relative", "Add a närstående, god man, förvaltare or vårdnadshavare (AddRelative).";
+    remove_relative: RemoveRelativeRequest => "/api/v1/persons/{id}/remove-relative", "Remove a relative (RemoveRelative).";
+    mark_protected_identity: MarkProtectedIdentityRequest => "/api/v1/persons/{id}/mark-protected-identity", "Skyddade personuppgifter: contact details are withheld from now on (MarkProtectedIdentity).";
+    register_death: RegisterDeathRequest => "/api/v1/persons/{id}/register-death", "The person has died (RegisterDeath).";
+    register_moved_out: RegisterMovedOutRequest => "/api/v1/persons/{id}/register-moved-out", "The person moved out of the region (RegisterMovedOut).";
+}
 
 /// The routes of this module, mounted under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/persons", post(register_person).get(search_persons))
         .route("/persons/{id}", get(get_person))
-        .route("/persons/{id}/{command}", post(person_command))
+        .merge(command_routes())
+        // Static segments win over this capture, so only unknown commands land here.
+        .route("/persons/{id}/{command}", post(unknown_command))
 }
-
-/// The OpenAPI description of this module.
-#[derive(OpenApi)]
-#[openapi(
-    paths(register_person, person_command, search_persons, get_person),
-    components(schemas(
-        RegisterPersonRequest,
-        ChangeContactDetailsRequest,
-        AddRelativeRequest,
-        RelativeKindDto,
-        RemoveRelativeRequest,
-        MarkProtectedIdentityRequest,
-        RegisterDeathRequest,
-        RegisterMovedOutRequest,
-        PersonSearchResponse,
-        PersonSummary,
-        PersonView,
-        MovedOutView,
-        RelativeView,
-    ))
-)]
-pub struct ApiDoc;
 
 // ---- requests -----------------------------------------------------------------------------
 
@@ -523,103 +571,133 @@ async fn is_registered(state: &AppState, pin: &PersonalIdentityNumber) -> Result
     Ok(!found.is_empty())
 }
 
-fn body_as<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, AppError> {
-    let bytes = serde_json::to_vec(value).map_err(AppError::internal)?;
-    crate::extract::parse_json(&bytes)
+/// A request body of one person command: the path segment naming it and the domain command it
+/// becomes.
+pub trait PersonCommandRequest: DeserializeOwned {
+    /// The last segment of `POST /persons/{id}/{command}`.
+    const SEGMENT: &'static str;
+    /// The domain command the request asks for.
+    fn into_command(self) -> PersonCommand;
 }
 
-/// Run a command on a person: `change-contact-details`, `add-relative`, `remove-relative`,
-/// `mark-protected-identity`, `register-death`, `register-moved-out`.
-#[utoipa::path(
-    post,
-    path = "/api/v1/persons/{id}/{command}",
-    tag = "persons",
-    params(
-        ("id" = String, Path, description = "The person's id (ULID)"),
-        ("command" = String, Path, description = "change-contact-details | add-relative | remove-relative | mark-protected-identity | register-death | register-moved-out"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, ≤ 64 characters"),
-        ("If-Match" = Option<String>, Header, description = "Only if the person is at this version, e.g. \"3\""),
-    ),
-    request_body(content = serde_json::Value, description = "The command's fields: ChangeContactDetailsRequest, AddRelativeRequest, RemoveRelativeRequest, MarkProtectedIdentityRequest, RegisterDeathRequest or RegisterMovedOutRequest"),
-    responses(
-        (status = 200, description = "Done (`events` is empty when nothing changed)", body = WriteResponse),
-        (status = 400, description = "Malformed request", body = Problem),
-        (status = 401, description = "No or bad token", body = Problem),
-        (status = 403, description = "Not staff", body = Problem),
-        (status = 404, description = "Unknown person, or `unknown_command`", body = Problem),
-        (status = 409, description = "`version_conflict`, `person_deceased`, `relative_exists`", body = Problem),
-        (status = 422, description = "A rule is broken, e.g. a date in the future", body = Problem),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn person_command(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, command_name)): Path<(String, String)>,
+impl PersonCommandRequest for ChangeContactDetailsRequest {
+    const SEGMENT: &'static str = "change-contact-details";
+    fn into_command(self) -> PersonCommand {
+        PersonCommand::ChangeContactDetails(ChangeContactDetails {
+            phone: self.phone,
+            address: self.address,
+        })
+    }
+}
+
+impl PersonCommandRequest for AddRelativeRequest {
+    const SEGMENT: &'static str = "add-relative";
+    fn into_command(self) -> PersonCommand {
+        PersonCommand::AddRelative(AddRelative {
+            relative_id: self
+                .relative_id
+                .unwrap_or_else(|| Ulid::generate().to_string()),
+            kind: self.kind.into(),
+            name: self.name,
+            phone: self.phone,
+            address: self.address,
+            note: self.note,
+        })
+    }
+}
+
+impl PersonCommandRequest for RemoveRelativeRequest {
+    const SEGMENT: &'static str = "remove-relative";
+    fn into_command(self) -> PersonCommand {
+        PersonCommand::RemoveRelative(RemoveRelative {
+            relative_id: self.relative_id,
+        })
+    }
+}
+
+impl PersonCommandRequest for MarkProtectedIdentityRequest {
+    const SEGMENT: &'static str = "mark-protected-identity";
+    fn into_command(self) -> PersonCommand {
+        PersonCommand::MarkProtectedIdentity
+    }
+}
+
+impl PersonCommandRequest for RegisterDeathRequest {
+    const SEGMENT: &'static str = "register-death";
+    fn into_command(self) -> PersonCommand {
+        PersonCommand::RegisterDeath(RegisterDeath {
+            died_on: self.died_on,
+        })
+    }
+}
+
+impl PersonCommandRequest for RegisterMovedOutRequest {
+    const SEGMENT: &'static str = "register-moved-out";
+    fn into_command(self) -> PersonCommand {
+        PersonCommand::RegisterMovedOut(RegisterMovedOut {
+            moved_on: self.moved_on,
+            to_region: self.to_region,
+        })
+    }
+}
+
+/// Runs one command on a person. The body is taken as any JSON and read as `D` only after the
+/// caller is checked, so a caller who may not change persons is told 403 whatever the body.
+async fn run_command<D: PersonCommandRequest>(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
     command: Command<serde_json::Value>,
-) -> Result<Response, AppError> {
+) -> Result<Json<WriteResponse>, AppError> {
     caller.staff_unit()?;
-    let body = &command.body;
-    let cmd = match command_name.as_str() {
-        "change-contact-details" => {
-            let b: ChangeContactDetailsRequest = body_as(body)?;
-            PersonCommand::ChangeContactDetails(ChangeContactDetails {
-                phone: b.phone,
-                address: b.address,
-            })
-        }
-        "add-relative" => {
-            let b: AddRelativeRequest = body_as(body)?;
-            PersonCommand::AddRelative(AddRelative {
-                relative_id: b
-                    .relative_id
-                    .unwrap_or_else(|| Ulid::generate().to_string()),
-                kind: b.kind.into(),
-                name: b.name,
-                phone: b.phone,
-                address: b.address,
-                note: b.note,
-            })
-        }
-        "remove-relative" => {
-            let b: RemoveRelativeRequest = body_as(body)?;
-            PersonCommand::RemoveRelative(RemoveRelative {
-                relative_id: b.relative_id,
-            })
-        }
-        "mark-protected-identity" => {
-            let _: MarkProtectedIdentityRequest = body_as(body)?;
-            PersonCommand::MarkProtectedIdentity
-        }
-        "register-death" => {
-            let b: RegisterDeathRequest = body_as(body)?;
-            PersonCommand::RegisterDeath(RegisterDeath { died_on: b.died_on })
-        }
-        "register-moved-out" => {
-            let b: RegisterMovedOutRequest = body_as(body)?;
-            PersonCommand::RegisterMovedOut(RegisterMovedOut {
-                moved_on: b.moved_on,
-                to_region: b.to_region,
-            })
-        }
-        _ => return Ok(unknown_command(&command_name)),
-    };
-    let person_id = person_id(&id)?;
+    let cmd = body_as::<D>(&command.body)?.into_command();
+    let person_id = person_id(id)?;
     let response = pipeline::execute::<PersonAggregate>(
-        &state,
-        &caller,
+        state,
+        caller,
         &command.meta,
         &person_id.stream_id(),
         &person_id.to_string(),
         |current, ctx| person::decide(current, &cmd, ctx),
     )
     .await?;
-    Ok(Json(response).into_response())
+    Ok(Json(response))
 }
 
-fn unknown_command(name: &str) -> Response {
+fn body_as<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, AppError> {
+    let bytes = serde_json::to_vec(value).map_err(AppError::internal)?;
+    crate::extract::parse_json(&bytes)
+}
+
+/// Any `POST /persons/{id}/{command}` that names no command: 404 with its own code, so a client
+/// can tell a typo in the command from an unknown person. The caller is checked first, like on
+/// every other route: no token is 401 and a role other than staff is 403. The body is still read
+/// (and must be JSON), as it was when one route served every command.
+#[utoipa::path(
+    post,
+    path = "/api/v1/persons/{id}/{command}",
+    tag = "persons",
+    params(
+        ("id" = String, Path, description = "The person's id (ULID)"),
+        ("command" = String, Path, description = "Any segment that names no person command; the commands have their own paths"),
+    ),
+    request_body(content = serde_json::Value, description = "Any JSON; not used"),
+    responses(
+        (status = 400, description = "Malformed request", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not staff", body = Problem),
+        (status = 404, description = "`unknown_command`; the detail lists the commands", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn unknown_command(
+    caller: Caller,
+    Path((_, name)): Path<(String, String)>,
+    _command: Command<serde_json::Value>,
+) -> Result<Response, AppError> {
+    caller.staff_unit()?;
     let shown: String = name.chars().take(64).collect();
-    problem_response(&Problem {
+    Ok(problem_response(&Problem {
         kind: "urn:samplan:problem:unknown_command".into(),
         title: "Okänt kommando".into(),
         status: StatusCode::NOT_FOUND.as_u16(),
@@ -629,7 +707,7 @@ fn unknown_command(name: &str) -> Response {
         ),
         code: "unknown_command".into(),
         current_version: None,
-    })
+    }))
 }
 
 /// Sök patient: find persons by personnummer (any accepted form, exact) or part of the name.
