@@ -3,7 +3,8 @@
 -- is a new migration.
 
 -- The application role may only INSERT and SELECT. Roles are cluster-wide and several databases
--- (tests) may run this at the same moment, so a concurrent creation is tolerated.
+-- (tests) may run this at the same moment, so a concurrent creation is tolerated. This is the
+-- one place the role is created: the store's migrations always run before other components'.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'samplan_app') THEN
@@ -96,19 +97,21 @@ CREATE TRIGGER events_before_insert BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION samplan_events_before_insert();
 
 -- Append-only for everybody, the owner included. Only a superuser can disable these triggers.
-CREATE FUNCTION samplan_events_refuse_change() RETURNS trigger
+-- One function for every append-only table of every component (events, commands, the gateway's
+-- access log): the message names the table the refused statement touched.
+CREATE FUNCTION samplan_refuse_change() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    RAISE EXCEPTION 'events är append-only: % är inte tillåtet', TG_OP
+    RAISE EXCEPTION '% är append-only: % är inte tillåtet', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'SP002';
 END
 $$;
 
 CREATE TRIGGER events_refuse_update_delete BEFORE UPDATE OR DELETE ON events
-    FOR EACH ROW EXECUTE FUNCTION samplan_events_refuse_change();
+    FOR EACH ROW EXECUTE FUNCTION samplan_refuse_change();
 CREATE TRIGGER events_refuse_truncate BEFORE TRUNCATE ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION samplan_events_refuse_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION samplan_refuse_change();
 
 -- No index on recorded_at: "a stream as of T" goes through (stream_id, stream_version), and
 -- every extra index costs each append.
@@ -123,9 +126,9 @@ CREATE TABLE commands (
 );
 
 CREATE TRIGGER commands_refuse_update_delete BEFORE UPDATE OR DELETE ON commands
-    FOR EACH ROW EXECUTE FUNCTION samplan_events_refuse_change();
+    FOR EACH ROW EXECUTE FUNCTION samplan_refuse_change();
 CREATE TRIGGER commands_refuse_truncate BEFORE TRUNCATE ON commands
-    FOR EACH STATEMENT EXECUTE FUNCTION samplan_events_refuse_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION samplan_refuse_change();
 
 -- One append in one round trip. Returns one row:
 -- - 'appended': `actual` is the stream version after the append, `positions` the global

@@ -4,15 +4,8 @@
 -- No names and no personnummer are stored here: the actor is their HSA-id, the person their id.
 -- Append-only: the database refuses UPDATE, DELETE and TRUNCATE for every role, the owner included.
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'samplan_app') THEN
-        CREATE ROLE samplan_app LOGIN;
-    END IF;
-EXCEPTION
-    WHEN duplicate_object OR unique_violation THEN NULL;
-END
-$$;
+-- The role samplan_app and the refusal function come from the event store's migration 1, which
+-- always runs first.
 
 CREATE TABLE access_log (
     id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -29,19 +22,10 @@ CREATE TABLE access_log (
 -- The extract (loggutdrag) is read per person, newest last.
 CREATE INDEX access_log_person_idx ON access_log (person_id, at, id);
 
-CREATE FUNCTION samplan_access_log_refuse_change() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    RAISE EXCEPTION 'access_log är append-only: % är inte tillåtet', TG_OP
-        USING ERRCODE = 'SP003';
-END
-$$;
-
 CREATE TRIGGER access_log_refuse_update_delete BEFORE UPDATE OR DELETE ON access_log
-    FOR EACH ROW EXECUTE FUNCTION samplan_access_log_refuse_change();
+    FOR EACH ROW EXECUTE FUNCTION samplan_refuse_change();
 CREATE TRIGGER access_log_refuse_truncate BEFORE TRUNCATE ON access_log
-    FOR EACH STATEMENT EXECUTE FUNCTION samplan_access_log_refuse_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION samplan_refuse_change();
 
 REVOKE ALL ON access_log FROM PUBLIC;
 GRANT SELECT, INSERT ON access_log TO samplan_app;

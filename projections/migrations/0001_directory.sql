@@ -66,16 +66,7 @@ CREATE TABLE directory.units (
     last_position  bigint      NOT NULL
 );
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'samplan_app') THEN
-        CREATE ROLE samplan_app LOGIN;
-    END IF;
-EXCEPTION
-    WHEN duplicate_object OR unique_violation THEN NULL;
-END
-$$;
-
+-- The role samplan_app is created by the event store's migration 1, which always runs first.
 -- The gateway reads the directory; the projection (which may run as the same role) writes it.
 GRANT USAGE ON SCHEMA projections, directory TO samplan_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON projections.checkpoints TO samplan_app;
