@@ -6,7 +6,9 @@
 //! - `SAMPLAN_BENCH_APPEND_SECS` (default 4): duration of each append/insert cell;
 //! - `SAMPLAN_BENCH_BIG_EVENTS` (default 1000000): events in the large store;
 //! - `SAMPLAN_BENCH_READ_ALL_EVENTS` (default 200000): events read by read-all and COPY;
-//! - `SAMPLAN_BENCH_STREAM_READS` (default 2000): stream reads per store size.
+//! - `SAMPLAN_BENCH_STREAM_READS` (default 2000): stream reads per store size;
+//! - `SAMPLAN_BENCH_LANES` (default: the store's default): group-commit lanes;
+//! - `SAMPLAN_BENCH_ONLY_SINGLE=1`: only the one-event appends.
 
 use std::time::{Duration, Instant};
 
@@ -285,6 +287,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut cfg = StoreConfig::new(db.app_url.clone());
     cfg.pool_size_max = 34;
+    cfg.append_lanes = knob("SAMPLAN_BENCH_LANES", cfg.append_lanes as u64) as usize;
     let store = EventStore::connect(cfg).await?;
 
     println!("eventstore benchmark (database {})", db.name);
@@ -344,17 +347,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("ratio read_all/COPY: {:.2}", read_all / copy);
     println!();
 
-    // Appends against plain INSERTs.
-    println!("appends, each writer its own stream, exact expected version ({secs} s per cell)");
-    println!("| events per append | writers | append events/s | plain INSERT rows/s | ratio |");
-    println!("|---:|---:|---:|---:|---:|");
-    for per in [1usize, 10] {
+    // Appends against plain INSERTs: with group commit (the default) and, for one event per
+    // append, with every append its own transaction, on a second store over the same database.
+    let mut lone_cfg = StoreConfig::new(db.app_url.clone());
+    lone_cfg.pool_size_max = 34;
+    lone_cfg.append_lanes = 0;
+    let lone = EventStore::connect(lone_cfg).await?;
+    println!(
+        "appends, each writer its own stream, exact expected version ({secs} s per cell; group \
+         commit over {} lanes)",
+        store.config().append_lanes
+    );
+    println!(
+        "| events per append | writers | append events/s | plain INSERT rows/s | ratio | \
+         appends per transaction | without group commit: events/s | ratio |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let pers: Vec<usize> = if knob("SAMPLAN_BENCH_ONLY_SINGLE", 0) == 1 {
+        vec![1]
+    } else {
+        vec![1, 10]
+    };
+    for per in pers {
         for writers in [1usize, 8, 32] {
             let raw = raw_cell(&store, writers, per, secs).await?;
+            let before = store.group_commit_stats();
             let append =
                 append_cell(&store, &format!("{per}x{writers}"), writers, per, secs).await?;
+            let after = store.group_commit_stats();
+            let grouped = (after.appends - before.appends) as f64
+                / (after.transactions - before.transactions).max(1) as f64;
+            let (alone, alone_ratio) = if per == 1 {
+                let rate = append_cell(&lone, &format!("lone-{per}x{writers}"), writers, per, secs)
+                    .await?;
+                (format!("{rate:.0}"), format!("{:.2}", rate / raw))
+            } else {
+                ("–".to_owned(), "–".to_owned())
+            };
             println!(
-                "| {per} | {writers} | {append:.0} | {raw:.0} | {:.2} |",
+                "| {per} | {writers} | {append:.0} | {raw:.0} | {:.2} | {grouped:.1} | {alone} | \
+                 {alone_ratio} |",
                 append / raw
             );
         }

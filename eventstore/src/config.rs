@@ -20,11 +20,19 @@ pub struct StoreConfig {
     /// from the append itself, from other processes by NOTIFY). Only a safety net: a wake-up
     /// normally comes within milliseconds.
     pub tail_idle_poll_ms: u64,
+    /// Group commit (ADR 0006): how many appends may be in flight to the database at once, each
+    /// carrying every append that arrived while the previous one was being written. Appends to
+    /// one stream always go the same way, so they never race each other inside this process.
+    /// Zero turns group commit off: every append is its own transaction.
+    pub append_lanes: usize,
+    /// Most appends written together in one transaction.
+    pub append_batch_max: usize,
 }
 
 impl StoreConfig {
     /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
-    /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms.
+    /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms, group commit over
+    /// two lanes of at most 64 appends each.
     pub fn new(database_url: impl Into<String>) -> Self {
         StoreConfig {
             database_url: database_url.into(),
@@ -34,6 +42,8 @@ impl StoreConfig {
             statement_timeout_ms: 30_000,
             payload_bytes_max: 1024 * 1024,
             tail_idle_poll_ms: 250,
+            append_lanes: 2,
+            append_batch_max: 64,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 mod config;
 mod error;
+mod group;
 mod migrate;
 mod model;
 mod store;
@@ -22,6 +23,7 @@ pub mod testing;
 
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use group::GroupCommitStats;
 pub use migrate::{migrate, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{
     AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,

@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// The event store's own migrations.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events",
-    sql: include_str!("../migrations/0001_events.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events",
+        sql: include_str!("../migrations/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "append_batch",
+        sql: include_str!("../migrations/0002_append_batch.sql"),
+    },
+];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one
 /// database (two service instances starting at once).

@@ -13,6 +13,7 @@ use ulid::Ulid;
 
 use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
+use crate::group::{AppendRequest, Lanes, Submitted};
 use crate::migrate::{migrate, MIGRATIONS};
 use crate::model::{
     AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,
@@ -43,6 +44,7 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) config: StoreConfig,
     pub(crate) wake: Wake,
+    pub(crate) lanes: Lanes,
 }
 
 impl EventStore {
@@ -81,13 +83,13 @@ impl EventStore {
             .build()
             .map_err(|e| StoreError::InvalidInput(format!("anslutningspoolen: {e}")))?;
         let wake = Wake::new(pool.clone(), cfg.clone());
-        Ok(EventStore {
-            inner: Arc::new(Inner {
-                pool,
-                config: cfg,
-                wake,
-            }),
-        })
+        let inner = Arc::new_cyclic(|weak| Inner {
+            lanes: Lanes::start(weak.clone(), &cfg),
+            pool,
+            config: cfg,
+            wake,
+        });
+        Ok(EventStore { inner })
     }
 
     /// Applies the event store's migrations as the owner role (`samplan migrate`, service start).
@@ -147,6 +149,10 @@ impl EventStore {
     /// With a `command` key, a repeated command id returns the first outcome (`replayed: true`)
     /// and writes nothing; the same id with another request hash is
     /// [`StoreError::IdempotencyKeyReused`].
+    ///
+    /// Appends that arrive while others are being written share their transaction (group
+    /// commit, ADR 0006); each is still judged, and answered, on its own, and only after the
+    /// transaction that holds it has committed.
     #[tracing::instrument(
         name = "eventstore.append",
         skip(self, events, command),
@@ -165,6 +171,7 @@ impl EventStore {
             ));
         }
         let max = self.inner.config.payload_bytes_max;
+        let mut total = 0;
         for e in &events {
             // The limit is on the serialized JSON, which is what a client sent and what the
             // database stores (give or take jsonb's own layout).
@@ -174,31 +181,39 @@ impl EventStore {
             if bytes > max {
                 return Err(StoreError::PayloadTooLarge { bytes, max });
             }
+            total += bytes;
         }
-        let (kind, exact) = match expected {
-            ExpectedVersion::Any => ("any", None),
-            ExpectedVersion::NoStream => ("no_stream", None),
-            ExpectedVersion::Exact(v) => ("exact", Some(v)),
+        let request = AppendRequest {
+            stream_id: stream_id.to_owned(),
+            expected,
+            events,
+            command,
+            bytes: total,
         };
-        let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let schemas: Vec<i32> = events.iter().map(|e| e.schema_version).collect();
-        let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.data).collect();
-        let actors: Vec<&str> = events.iter().map(|e| e.metadata.actor.as_str()).collect();
-        let units: Vec<Option<&str>> = events.iter().map(|e| e.metadata.unit.as_deref()).collect();
-        let roles: Vec<&str> = events.iter().map(|e| e.metadata.role.as_str()).collect();
-        let command_ids: Vec<Option<&str>> = events
-            .iter()
-            .map(|e| e.metadata.command_id.as_deref())
-            .collect();
-        let correlations: Vec<Option<&str>> = events
-            .iter()
-            .map(|e| e.metadata.correlation_id.as_deref())
-            .collect();
-        let causations: Vec<Option<&str>> = events
-            .iter()
-            .map(|e| e.metadata.causation_id.as_deref())
-            .collect();
+        let outcome = match self.inner.lanes.submit(request).await {
+            Submitted::Answered(result) => result?,
+            Submitted::Direct(request) => self.append_one(&request).await?,
+        };
+        tracing::Span::current().record("global_position", outcome.global_position);
+        Ok(outcome)
+    }
+
+    /// One append in its own transaction (`samplan_append`), with the handling of every race
+    /// it can lose. Group commit falls back to this for the appends of a batch that failed.
+    pub(crate) async fn append_one(
+        &self,
+        request: &AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
+        let AppendRequest {
+            stream_id,
+            expected,
+            events,
+            command,
+            ..
+        } = request;
+        let (stream_id, expected) = (stream_id.as_str(), *expected);
+        let columns = EventColumns::of(events);
+        let (kind, exact) = expectation(expected);
         let command_id = command.as_ref().map(|c| c.command_id.as_str());
         let request_hash = command.as_ref().map(|c| c.request_hash.as_slice());
 
@@ -206,16 +221,16 @@ impl EventStore {
             &stream_id,
             &kind,
             &exact,
-            &ids,
-            &types,
-            &schemas,
-            &payloads,
-            &actors,
-            &units,
-            &roles,
-            &command_ids,
-            &correlations,
-            &causations,
+            &columns.ids,
+            &columns.types,
+            &columns.schemas,
+            &columns.payloads,
+            &columns.actors,
+            &columns.units,
+            &columns.roles,
+            &columns.command_ids,
+            &columns.correlations,
+            &columns.causations,
             &command_id,
             &request_hash,
         ];
@@ -243,7 +258,7 @@ impl EventStore {
                         return Err(StoreError::Database(err));
                     }
                     // A concurrent append with the same command id may have won; it decides.
-                    if let Some(key) = &command {
+                    if let Some(key) = command {
                         if let Some(stored) = self.find_command(&key.command_id).await? {
                             return replay(key, stored);
                         }
@@ -266,39 +281,11 @@ impl EventStore {
                 }
                 Err(other) => return Err(other),
             };
-            let status: &str = row.try_get(0)?;
-            match status {
-                "appended" => {
-                    let version: i64 = row.try_get(1)?;
-                    let positions: Vec<i64> = row.try_get(2)?;
-                    let outcome = outcome_of(stream_id, version, &positions, &events)?;
-                    tracing::Span::current().record("global_position", outcome.global_position);
-                    self.inner.wake.appended(outcome.global_position);
-                    return Ok(outcome);
-                }
-                "replayed" => {
-                    let stored = StoredCommand {
-                        request_hash: row.try_get(4)?,
-                        outcome: decode_outcome(row.try_get(3)?)?,
-                    };
-                    let key = command
-                        .as_ref()
-                        .ok_or_else(|| StoreError::Decode("replay utan kommando-id".into()))?;
-                    return replay(key, stored);
-                }
-                "conflict" => {
-                    return Err(StoreError::Conflict {
-                        stream_id: stream_id.to_owned(),
-                        expected,
-                        actual: row.try_get(1)?,
-                    })
-                }
-                other => {
-                    return Err(StoreError::Decode(format!(
-                        "okänt svar från samplan_append: {other}"
-                    )))
-                }
+            let outcome = settle(request, &row, 0)?;
+            if !outcome.replayed {
+                self.inner.wake.appended(outcome.global_position);
             }
+            return Ok(outcome);
         }
     }
 
@@ -354,6 +341,20 @@ impl EventStore {
         self.query_events(&sql, &[&stream_id, &from_version]).await
     }
 
+    /// Every event of several streams in one query: grouped by stream (in the order of
+    /// `stream_ids`' sorted ids), ascending versions within each. Loading the facts of a
+    /// command (a person and a few units) costs one round trip instead of one per stream.
+    pub async fn read_streams(
+        &self,
+        stream_ids: &[&str],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ANY($1) \
+             ORDER BY stream_id, stream_version"
+        );
+        self.query_events(&sql, &[&stream_ids]).await
+    }
+
     /// The stream as it stood at `as_of`: its events recorded at or before that time.
     /// `recorded_at` never decreases within a stream, so this is always a prefix of the stream.
     pub async fn read_stream_as_of(
@@ -389,22 +390,24 @@ impl EventStore {
         after_position: i64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        // The limit is part of the statement text, not a parameter: a plan that knows it reads
+        // a batch walks the index instead of sorting the table (see `tail`). Callers use a few
+        // batch sizes, so only a few statements are prepared.
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         match stream_id {
             None => {
                 let sql = format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > $1 \
-                     ORDER BY global_position LIMIT $2"
+                     ORDER BY global_position LIMIT {limit}"
                 );
-                self.query_events(&sql, &[&after_position, &limit]).await
+                self.query_events(&sql, &[&after_position]).await
             }
             Some(stream) => {
                 let sql = format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 \
-                     AND global_position > $2 ORDER BY global_position LIMIT $3"
+                     AND global_position > $2 ORDER BY global_position LIMIT {limit}"
                 );
-                self.query_events(&sql, &[&stream, &after_position, &limit])
-                    .await
+                self.query_events(&sql, &[&stream, &after_position]).await
             }
         }
     }
@@ -553,6 +556,89 @@ fn replay(key: &CommandKey, stored: StoredCommand) -> Result<AppendOutcome, Stor
         replayed: true,
         ..stored.outcome
     })
+}
+
+/// Turns the five outputs of `samplan_append` (status, actual, positions, result, request
+/// hash), starting at column `at` of `row`, into the answer to `request`.
+pub(crate) fn settle(
+    request: &AppendRequest,
+    row: &Row,
+    at: usize,
+) -> Result<AppendOutcome, StoreError> {
+    let status: &str = row.try_get(at)?;
+    match status {
+        "appended" => {
+            let version: i64 = row.try_get(at + 1)?;
+            let positions: Vec<i64> = row.try_get(at + 2)?;
+            outcome_of(&request.stream_id, version, &positions, &request.events)
+        }
+        "replayed" => {
+            let stored = StoredCommand {
+                request_hash: row.try_get(at + 4)?,
+                outcome: decode_outcome(row.try_get(at + 3)?)?,
+            };
+            let key = request
+                .command
+                .as_ref()
+                .ok_or_else(|| StoreError::Decode("replay utan kommando-id".into()))?;
+            replay(key, stored)
+        }
+        "conflict" => Err(StoreError::Conflict {
+            stream_id: request.stream_id.clone(),
+            expected: request.expected,
+            actual: row.try_get(at + 1)?,
+        }),
+        other => Err(StoreError::Decode(format!(
+            "okänt svar från samplan_append: {other}"
+        ))),
+    }
+}
+
+/// The expectation as `samplan_append` takes it: a kind and, for `exact`, the version.
+pub(crate) fn expectation(expected: ExpectedVersion) -> (&'static str, Option<i64>) {
+    match expected {
+        ExpectedVersion::Any => ("any", None),
+        ExpectedVersion::NoStream => ("no_stream", None),
+        ExpectedVersion::Exact(v) => ("exact", Some(v)),
+    }
+}
+
+/// The events of one or more appends as the parallel arrays the SQL functions take.
+#[derive(Default)]
+pub(crate) struct EventColumns<'a> {
+    pub(crate) ids: Vec<String>,
+    pub(crate) types: Vec<&'a str>,
+    pub(crate) schemas: Vec<i32>,
+    pub(crate) payloads: Vec<&'a serde_json::Value>,
+    pub(crate) actors: Vec<&'a str>,
+    pub(crate) units: Vec<Option<&'a str>>,
+    pub(crate) roles: Vec<&'a str>,
+    pub(crate) command_ids: Vec<Option<&'a str>>,
+    pub(crate) correlations: Vec<Option<&'a str>>,
+    pub(crate) causations: Vec<Option<&'a str>>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn of(events: &'a [NewEvent]) -> Self {
+        let mut columns = EventColumns::default();
+        columns.extend(events);
+        columns
+    }
+
+    pub(crate) fn extend(&mut self, events: &'a [NewEvent]) {
+        for e in events {
+            self.ids.push(e.event_id.to_string());
+            self.types.push(e.event_type.as_str());
+            self.schemas.push(e.schema_version);
+            self.payloads.push(&e.data);
+            self.actors.push(e.metadata.actor.as_str());
+            self.units.push(e.metadata.unit.as_deref());
+            self.roles.push(e.metadata.role.as_str());
+            self.command_ids.push(e.metadata.command_id.as_deref());
+            self.correlations.push(e.metadata.correlation_id.as_deref());
+            self.causations.push(e.metadata.causation_id.as_deref());
+        }
+    }
 }
 
 /// The outcome of a fresh append, from the new stream version and the positions in order.

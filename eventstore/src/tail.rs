@@ -143,15 +143,18 @@ impl EventStore {
     /// One gap-aware read: the events after `after` and the xmin of the same snapshot.
     async fn read_for_tail(&self, after: i64) -> Result<(i64, Vec<RecordedEvent>), StoreError> {
         // pg_current_snapshot() is the statement's own snapshot, the one the rows come from.
+        // The limit is written into the statement: a generic plan that knows it reads a few
+        // hundred rows walks the primary key, while one with an unknown limit may scan and
+        // sort the whole table on every wake-up (seen before the table was analyzed).
         let sql = format!(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, {EVENT_COLUMNS} \
-             FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+             FROM events WHERE global_position > $1 ORDER BY global_position LIMIT {BATCH_SIZE}"
         );
         let sql = sql.as_str();
         let rows = self
             .with_client(true, |client| async move {
                 let stmt = client.prepare_cached(sql).await?;
-                client.query(&stmt, &[&after, &BATCH_SIZE]).await
+                client.query(&stmt, &[&after]).await
             })
             .await?;
         let mut xmin = 0;

@@ -598,3 +598,34 @@ async fn killed_connections_cost_at_most_one_error_then_recover() {
         .collect();
     assert_eq!(distinct.len(), 5);
 }
+
+#[tokio::test]
+async fn several_streams_are_read_in_one_query_grouped_by_stream() {
+    let env = env().await;
+    let s = &env.store;
+    for (stream, n) in [("unit-b", 2), ("person-a", 3), ("other", 1)] {
+        let events = (0..n).map(some_event).collect();
+        s.append(stream, ExpectedVersion::NoStream, events, None)
+            .await
+            .expect("append");
+    }
+    let read = s
+        .read_streams(&["unit-b", "person-a", "missing"])
+        .await
+        .expect("read");
+    let got: Vec<(&str, i64)> = read
+        .iter()
+        .map(|e| (e.stream_id.as_str(), e.stream_version))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("person-a", 1),
+            ("person-a", 2),
+            ("person-a", 3),
+            ("unit-b", 1),
+            ("unit-b", 2)
+        ]
+    );
+    assert!(s.read_streams(&[]).await.expect("none").is_empty());
+}
