@@ -215,20 +215,30 @@ pub async fn load_full<A: Aggregate>(
     stream_id: &str,
 ) -> Result<Loaded<A::State>, AppError> {
     let events = state.store.read_stream(stream_id, 1).await?;
-    let mut folded = A::State::default();
-    let mut version = 0;
-    let mut position = 0;
-    for recorded in &events {
-        let ev = A::decode(recorded)?;
-        folded = A::evolve(folded, &ev);
-        version = recorded.stream_version;
-        position = recorded.global_position;
+    fold::<A>(&events)
+}
+
+impl<S: Default> Loaded<S> {
+    /// A stream that has no events: what a stream whose id was just drawn holds.
+    pub fn empty() -> Self {
+        Loaded {
+            state: S::default(),
+            version: 0,
+            position: 0,
+        }
     }
-    Ok(Loaded {
-        state: folded,
-        version,
-        position,
-    })
+}
+
+/// Folds the events of one stream, read by any means, into its state.
+pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<Loaded<A::State>, AppError> {
+    let mut loaded = Loaded::<A::State>::empty();
+    for recorded in events {
+        let ev = A::decode(recorded)?;
+        loaded.state = A::evolve(loaded.state, &ev);
+        loaded.version = recorded.stream_version;
+        loaded.position = recorded.global_position;
+    }
+    Ok(loaded)
 }
 
 /// How a write is labelled in metrics and traced across events.
@@ -271,11 +281,49 @@ pub async fn execute_with<A: Aggregate>(
     response_id: &str,
     decide: impl Fn(&A::State, &Context) -> Result<Vec<A::Event>, DomainError> + Send + Sync,
 ) -> Result<WriteResponse, AppError> {
+    execute_from::<A>(
+        state,
+        caller,
+        meta,
+        options,
+        stream_id,
+        response_id,
+        None,
+        decide,
+    )
+    .await
+}
+
+/// [`execute_with`] starting from a stream the caller has just loaded (or knows to be empty,
+/// [`Loaded::empty`], because it drew the id itself), which saves reading it again. The first
+/// attempt decides on it; if it was stale the append loses its race and the pipeline reloads
+/// and decides again, as after any lost race.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_from<A: Aggregate>(
+    state: &AppState,
+    caller: &Caller,
+    meta: &WriteMeta,
+    options: ExecOptions<'_>,
+    stream_id: &str,
+    response_id: &str,
+    first: Option<Loaded<A::State>>,
+    decide: impl Fn(&A::State, &Context) -> Result<Vec<A::Event>, DomainError> + Send + Sync,
+) -> Result<WriteResponse, AppError> {
     let command = options
         .command
         .unwrap_or_else(|| stream_id.split('-').next().unwrap_or("unknown"))
         .to_owned();
-    let result = run::<A>(state, caller, meta, options, stream_id, response_id, decide).await;
+    let result = run::<A>(
+        state,
+        caller,
+        meta,
+        options,
+        stream_id,
+        response_id,
+        first,
+        decide,
+    )
+    .await;
     let outcome = match &result {
         Ok((_, true)) => "replayed",
         Ok((_, false)) => "appended",
@@ -291,6 +339,7 @@ pub async fn execute_with<A: Aggregate>(
 }
 
 /// The pipeline proper; the flag says whether the answer is a replay.
+#[allow(clippy::too_many_arguments)]
 async fn run<A: Aggregate>(
     state: &AppState,
     caller: &Caller,
@@ -298,6 +347,7 @@ async fn run<A: Aggregate>(
     options: ExecOptions<'_>,
     stream_id: &str,
     response_id: &str,
+    mut first: Option<Loaded<A::State>>,
     decide: impl Fn(&A::State, &Context) -> Result<Vec<A::Event>, DomainError> + Send + Sync,
 ) -> Result<(WriteResponse, bool), AppError> {
     // The key is scoped to the caller: two users may pick the same key without colliding.
@@ -338,7 +388,10 @@ async fn run<A: Aggregate>(
             }
         }
 
-        let loaded = load_full::<A>(state, stream_id).await?;
+        let loaded = match first.take() {
+            Some(loaded) => loaded,
+            None => load_full::<A>(state, stream_id).await?,
+        };
         if let Some(expected) = meta.if_match {
             if expected != loaded.version {
                 return Err(AppError::VersionConflict {

@@ -170,28 +170,35 @@ async fn ensure_checkpoint<C: GenericClient>(client: &C) -> Result<i64, Projecti
 /// Returns the checkpoint after the batch.
 pub async fn apply_batch(pool: &Pool, events: &[RecordedEvent]) -> Result<i64, ProjectionError> {
     let mut client = pool.get().await?;
-    ensure_checkpoint(&client).await?;
+    // Prepared once per pooled connection: a batch is applied many times a second under load.
+    let lock = client
+        .prepare_cached(
+            "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
+        )
+        .await?;
+    let moved = client
+        .prepare_cached(
+            "UPDATE projections.checkpoints SET position = $2, updated_at = statement_timestamp()
+              WHERE projection = $1",
+        )
+        .await?;
     let tx = client.transaction().await?;
     // The row lock serialises concurrent runners: the second waits, then sees the new position.
-    let checkpoint: i64 = tx
-        .query_one(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
-            &[&PROJECTION],
-        )
-        .await?
-        .get(0);
+    let checkpoint: i64 = match tx.query_opt(&lock, &[&PROJECTION]).await? {
+        Some(row) => row.get(0),
+        None => {
+            // The first batch ever (`follow` creates the row; a direct caller may not have).
+            ensure_checkpoint(&tx).await?;
+            tx.query_one(&lock, &[&PROJECTION]).await?.get(0)
+        }
+    };
     let mut last = checkpoint;
     for event in events.iter().filter(|e| e.global_position > checkpoint) {
         apply(&tx, event).await?;
         last = last.max(event.global_position);
     }
     if last > checkpoint {
-        tx.execute(
-            "UPDATE projections.checkpoints SET position = $2, updated_at = statement_timestamp()
-              WHERE projection = $1",
-            &[&PROJECTION, &last],
-        )
-        .await?;
+        tx.execute(&moved, &[&PROJECTION, &last]).await?;
     }
     tx.commit().await?;
     Ok(last)

@@ -26,7 +26,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use domain::context::Role;
 use domain::ids::{PersonId, SipId, UnitId};
+use domain::person::PersonState;
 use domain::sip::{self as dsip, SipCommand, SipFacts, SipState};
+use domain::unit::UnitState;
 use dto::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -157,27 +159,34 @@ fn sip_id(id: &str) -> Result<SipId, AppError> {
     SipId::parse(id).map_err(|_| AppError::NotFound)
 }
 
-/// Loads what the SIP rules need from other streams: the person and the named units.
+/// Loads what the SIP rules need from other streams, the person and the named units, in one
+/// read of the store.
 async fn load_facts(
     state: &AppState,
     person_id: Option<PersonId>,
     units: impl IntoIterator<Item = UnitId>,
 ) -> Result<SipFacts, AppError> {
-    let person = match person_id {
-        Some(id) => Some(
-            pipeline::load::<PersonAggregate>(state, &id.stream_id())
-                .await?
-                .0,
-        ),
-        None => None,
-    };
-    let mut loaded = BTreeMap::new();
-    for unit in units {
-        if loaded.contains_key(&unit) {
-            continue;
+    let person_stream = person_id.map(|id| id.stream_id());
+    let units: BTreeMap<String, UnitId> = units
+        .into_iter()
+        .map(|unit| (unit.stream_id(), unit))
+        .collect();
+    let mut streams: Vec<&str> = units.keys().map(String::as_str).collect();
+    streams.extend(person_stream.as_deref());
+    let events = state.store.read_streams(&streams).await?;
+    // Events come grouped by stream; fold each group with its own aggregate.
+    let mut person = person_stream.as_ref().map(|_| PersonState::default());
+    let mut loaded: BTreeMap<UnitId, UnitState> = units
+        .values()
+        .map(|unit| (unit.clone(), UnitState::default()))
+        .collect();
+    for group in events.chunk_by(|a, b| a.stream_id == b.stream_id) {
+        let stream = group[0].stream_id.as_str();
+        if person_stream.as_deref() == Some(stream) {
+            person = Some(pipeline::fold::<PersonAggregate>(group)?.state);
+        } else if let Some(unit) = units.get(stream) {
+            loaded.insert(unit.clone(), pipeline::fold::<UnitAggregate>(group)?.state);
         }
-        let (unit_state, _) = pipeline::load::<UnitAggregate>(state, &unit.stream_id()).await?;
-        loaded.insert(unit, unit_state);
     }
     Ok(SipFacts {
         person,
@@ -221,7 +230,7 @@ async fn identify_need(
     let need = body.into_command(sip_id)?;
     let facts = load_facts(&state, Some(need.person_id), [unit]).await?;
     let cmd = SipCommand::IdentifyNeed(need);
-    let response = pipeline::execute_with::<SipAggregate>(
+    let response = pipeline::execute_from::<SipAggregate>(
         &state,
         &caller,
         &meta,
@@ -231,6 +240,8 @@ async fn identify_need(
         },
         &sip_id.stream_id(),
         &sip_id.to_string(),
+        // The id was drawn just now: nothing to read.
+        Some(pipeline::Loaded::empty()),
         |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
     )
     .await?;
@@ -254,15 +265,16 @@ async fn run_command<D: IntoSipCommand>(
     // unit is a 404 too, never a 422 that would tell the plan is there). Participation never
     // shrinks, so a later reload inside the pipeline cannot make this check wrong. An invited
     // unit participates from the invitation on, which is what lets it respond.
-    let (sip, _) = pipeline::load::<SipAggregate>(state, &stream_id).await?;
-    if !sip.exists() || !(sip.participates(&unit) || may_take_part::<D>(&sip, &unit)) {
+    let loaded = pipeline::load_full::<SipAggregate>(state, &stream_id).await?;
+    let sip = &loaded.state;
+    if !sip.exists() || !(sip.participates(&unit) || may_take_part::<D>(sip, &unit)) {
         return Err(AppError::NotFound);
     }
     let cmd = body.into_command()?;
     let mut units = cmd.referenced_units();
     units.push(unit);
     let facts = load_facts(state, sip.person_id(), units).await?;
-    let response = pipeline::execute_with::<SipAggregate>(
+    let response = pipeline::execute_from::<SipAggregate>(
         state,
         caller,
         meta,
@@ -272,6 +284,8 @@ async fn run_command<D: IntoSipCommand>(
         },
         &stream_id,
         &sip_id.to_string(),
+        // Decided first on the plan just read; a stale read loses its race and is re-read.
+        Some(loaded),
         |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
     )
     .await?;
