@@ -7,7 +7,7 @@
 //! - `SAMPLAN_BENCH_BIG_EVENTS` (default 1000000): events in the large store;
 //! - `SAMPLAN_BENCH_READ_ALL_EVENTS` (default 200000): events read by read-all and COPY;
 //! - `SAMPLAN_BENCH_STREAM_READS` (default 2000): stream reads per store size;
-//! - `SAMPLAN_BENCH_LANES` (default: the store's default): group-commit lanes;
+//! - `SAMPLAN_BENCH_CONCURRENCY` (default: the store's default): group-commit transactions in flight;
 //! - `SAMPLAN_BENCH_ONLY_SINGLE=1`: only the one-event appends.
 
 use std::time::{Duration, Instant};
@@ -287,7 +287,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut cfg = StoreConfig::new(db.app_url.clone());
     cfg.pool_size_max = 34;
-    cfg.append_lanes = knob("SAMPLAN_BENCH_LANES", cfg.append_lanes as u64) as usize;
+    cfg.append_concurrency =
+        knob("SAMPLAN_BENCH_CONCURRENCY", cfg.append_concurrency as u64) as usize;
     let store = EventStore::connect(cfg).await?;
 
     println!("eventstore benchmark (database {})", db.name);
@@ -351,12 +352,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // append, with every append its own transaction, on a second store over the same database.
     let mut lone_cfg = StoreConfig::new(db.app_url.clone());
     lone_cfg.pool_size_max = 34;
-    lone_cfg.append_lanes = 0;
+    lone_cfg.append_concurrency = 0;
     let lone = EventStore::connect(lone_cfg).await?;
     println!(
-        "appends, each writer its own stream, exact expected version ({secs} s per cell; group \
-         commit over {} lanes)",
-        store.config().append_lanes
+        "appends, each writer its own stream, exact expected version ({secs} s per cell; at most \
+         {} group-commit transactions in flight)",
+        store.config().append_concurrency
     );
     println!(
         "| events per append | writers | append events/s | plain INSERT rows/s | ratio | \

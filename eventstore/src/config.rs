@@ -20,11 +20,10 @@ pub struct StoreConfig {
     /// from the append itself, from other processes by NOTIFY). Only a safety net: a wake-up
     /// normally comes within milliseconds.
     pub tail_idle_poll_ms: u64,
-    /// Group commit (ADR 0006): how many appends may be in flight to the database at once, each
-    /// carrying every append that arrived while the previous one was being written. Appends to
-    /// one stream always go the same way, so they never race each other inside this process.
-    /// Zero turns group commit off: every append is its own transaction.
-    pub append_lanes: usize,
+    /// Group commit (ADR 0006): most append transactions in flight at once. Whatever waits
+    /// while they are in flight goes together in the next one. Zero turns group commit off:
+    /// every append is its own transaction on its caller's connection.
+    pub append_concurrency: usize,
     /// Most appends written together in one transaction.
     pub append_batch_max: usize,
 }
@@ -32,7 +31,7 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
     /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms, group commit over
-    /// two lanes of at most 64 appends each.
+    /// up to two group-commit transactions of at most 64 appends each.
     pub fn new(database_url: impl Into<String>) -> Self {
         StoreConfig {
             database_url: database_url.into(),
@@ -42,7 +41,7 @@ impl StoreConfig {
             statement_timeout_ms: 30_000,
             payload_bytes_max: 1024 * 1024,
             tail_idle_poll_ms: 250,
-            append_lanes: 2,
+            append_concurrency: 2,
             append_batch_max: 64,
         }
     }

@@ -2,16 +2,19 @@
 //!
 //! A commit costs a round trip, a transaction and a WAL flush whatever it holds; on a small
 //! machine that fixed cost, not the rows, limits how many appends per second the store takes
-//! (ADR 0006). So appends are queued on a few *lanes*. A lane writes whatever is waiting as one
-//! call of `samplan_append_batch` (one statement, one transaction): each append is judged by the
-//! same SQL as a lone one, in arrival order, and its caller is answered once the transaction
-//! has committed. Nothing waits for a timer: a lone append goes at once, and a batch grows only
-//! from appends that arrived while the lane's previous transaction was in flight.
+//! (ADR 0006). So appends go through one queue. A dispatcher starts a transaction for whatever
+//! is waiting as soon as fewer than `append_concurrency` are in flight: one call of
+//! `samplan_append_batch` (one statement, one transaction) in which each append is judged by
+//! the same rules as a lone one, in arrival order; its caller is answered once the transaction
+//! has committed. Nothing waits for a timer: under light load every append goes at once, alone
+//! and concurrently with others; a batch grows only from appends that arrived while every slot
+//! was taken.
 //!
-//! - Appends to one stream always take the same lane, so inside this process they never race
-//!   each other across transactions. A batch holds each stream and each command id at most
-//!   once (the SQL is set-based and relies on it); a second append to a stream waits for the
-//!   next batch and is then judged against the first one's events, as if it had come later.
+//! - A stream (or command id) is in at most one transaction at a time, and at most once in it
+//!   (the SQL is set-based and relies on that): a second append to a stream waits for the
+//!   first one's transaction to end and is then judged against its events, as if it had come
+//!   later. So inside this process appends never race each other; waiting appends keep their
+//!   order.
 //! - A batch that fails as a whole (a race with another process, a duplicate event id, a
 //!   broken check) rolled back completely; each of its appends is then written on its own, so
 //!   one bad append never decides another's fate.
@@ -20,9 +23,8 @@
 //!   `Unavailable` — exactly what a lone append does.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -55,8 +57,8 @@ pub(crate) enum Submitted {
     Direct(AppendRequest),
 }
 
-/// Appends a lane's queue may hold before callers wait to enqueue: bounds memory under
-/// overload and pushes back on the callers instead.
+/// Appends the queue may hold before callers wait to enqueue: bounds memory under overload and
+/// pushes back on the callers instead.
 const QUEUE_DEPTH: usize = 1024;
 
 /// Most bytes of event data in one batch; a single larger append still goes, alone.
@@ -69,65 +71,59 @@ const BATCH_SQL: &str = "SELECT idx, status, actual, positions, result, request_
 /// How much group commit has grouped, for metrics and for tests that check the mechanism.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GroupCommitStats {
-    /// Transactions written by lanes (a lone append counts as one).
+    /// Transactions written by group commit (a lone append counts as one).
     pub transactions: u64,
     /// Appends those transactions carried.
     pub appends: u64,
-    /// Time the lanes spent writing, in microseconds (summed over lanes).
+    /// Time those transactions took, in microseconds, summed.
     pub busy_us: u64,
 }
 
-/// The lanes of one store. Empty when group commit is off.
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    appends: AtomicU64,
+    busy_us: AtomicU64,
+}
+
+/// The queue into group commit. Without a sender group commit is off.
 pub(crate) struct Lanes {
-    senders: Vec<mpsc::Sender<Pending>>,
-    transactions: std::sync::Arc<AtomicU64>,
-    appends: std::sync::Arc<AtomicU64>,
-    busy_us: std::sync::Arc<AtomicU64>,
+    sender: Option<mpsc::Sender<Pending>>,
+    counters: Arc<Counters>,
 }
 
 impl Lanes {
-    /// Starts `config.append_lanes` lane tasks. They hold the store only weakly and end when
-    /// the last handle to it is dropped (their queues close).
+    /// Starts the dispatcher when `config.append_concurrency` > 0. It holds the store only weakly and
+    /// ends when the last handle to it is dropped (its queue closes).
     pub(crate) fn start(store: Weak<Inner>, config: &StoreConfig) -> Lanes {
-        let transactions = std::sync::Arc::new(AtomicU64::new(0));
-        let appends = std::sync::Arc::new(AtomicU64::new(0));
-        let busy_us = std::sync::Arc::new(AtomicU64::new(0));
-        let batch_max = config.append_batch_max.max(1);
-        let senders = (0..config.append_lanes)
-            .map(|_| {
-                let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-                tokio::spawn(lane(
-                    store.clone(),
-                    rx,
-                    batch_max,
-                    transactions.clone(),
-                    appends.clone(),
-                    busy_us.clone(),
-                ));
-                tx
-            })
-            .collect();
-        Lanes {
-            senders,
-            transactions,
-            appends,
-            busy_us,
-        }
+        let counters = Arc::new(Counters::default());
+        let sender = (config.append_concurrency > 0).then(|| {
+            let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+            tokio::spawn(dispatch(
+                store,
+                rx,
+                config.append_concurrency,
+                config.append_batch_max.max(1),
+                counters.clone(),
+            ));
+            tx
+        });
+        Lanes { sender, counters }
     }
 
-    /// Queues `request` on its stream's lane and waits for the answer.
+    /// Queues `request` and waits for the answer.
     pub(crate) async fn submit(&self, request: AppendRequest) -> Submitted {
-        if self.senders.is_empty() {
+        let Some(sender) = &self.sender else {
             return Submitted::Direct(request);
-        }
-        let lane = &self.senders[lane_of(&request.stream_id, self.senders.len())];
+        };
         let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(pending)) = lane.send(Pending { request, reply }).await {
+        if let Err(mpsc::error::SendError(pending)) = sender.send(Pending { request, reply }).await
+        {
             return Submitted::Direct(pending.request);
         }
         match answer.await {
             Ok(result) => Submitted::Answered(result),
-            // Only if the lane task died mid-batch (a panic): whether it committed is unknown.
+            // Only if a writer task died mid-batch (a panic): whether it committed is unknown.
             Err(_) => Submitted::Answered(Err(StoreError::Unavailable(
                 "skrivkön avbröts; om händelserna sparades är okänt".into(),
             ))),
@@ -136,74 +132,107 @@ impl Lanes {
 
     pub(crate) fn stats(&self) -> GroupCommitStats {
         GroupCommitStats {
-            transactions: self.transactions.load(Ordering::Relaxed),
-            appends: self.appends.load(Ordering::Relaxed),
-            busy_us: self.busy_us.load(Ordering::Relaxed),
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            appends: self.counters.appends.load(Ordering::Relaxed),
+            busy_us: self.counters.busy_us.load(Ordering::Relaxed),
         }
     }
 }
 
-/// The lane a stream's appends take: fixed for the life of the process.
-fn lane_of(stream_id: &str, lanes: usize) -> usize {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    stream_id.hash(&mut hasher);
-    (hasher.finish() % lanes as u64) as usize
-}
+/// Streams and command ids of one written batch, handed back when its transaction is over.
+type Finished = (Vec<String>, Vec<String>);
 
-async fn lane(
+/// Starts a transaction for whatever is waiting whenever fewer than `in_flight_max` are in
+/// flight. A stream or command id that is in flight, or already in the batch being built,
+/// waits (in arrival order) for a later batch.
+async fn dispatch(
     store: Weak<Inner>,
     mut queue: mpsc::Receiver<Pending>,
+    in_flight_max: usize,
     batch_max: usize,
-    transactions: std::sync::Arc<AtomicU64>,
-    appends: std::sync::Arc<AtomicU64>,
-    busy_us: std::sync::Arc<AtomicU64>,
+    counters: Arc<Counters>,
 ) {
-    // Appends put back because their stream or command id was already in the batch being
-    // built; they go first next time, in the order they came, so a stream's appends keep
-    // their order.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut waiting: VecDeque<Pending> = VecDeque::new();
+    let mut busy_streams: HashSet<String> = HashSet::new();
+    let mut busy_commands: HashSet<String> = HashSet::new();
+    let mut in_flight = 0usize;
+    let mut open = true;
     loop {
-        if waiting.is_empty() {
-            match queue.recv().await {
-                Some(pending) => waiting.push_back(pending),
-                None => return,
-            }
-        }
-        let mut batch = Batch::default();
-        let mut put_back = VecDeque::new();
-        while batch.len() < batch_max {
-            let next = match waiting.pop_front() {
-                Some(pending) => pending,
-                None => match queue.try_recv() {
-                    Ok(pending) => pending,
-                    Err(_) => break,
-                },
-            };
-            if batch.admits(&next.request) {
-                batch.push(next);
-            } else {
-                let full = batch.bytes >= BATCH_BYTES_MAX;
-                put_back.push_back(next);
-                if full {
-                    break;
+        // Wait for something to do: a finished transaction frees its streams and a slot; a new
+        // append is only worth waking for when a slot is free.
+        tokio::select! {
+            biased;
+            Some((streams, commands)) = done_rx.recv(), if in_flight > 0 => {
+                in_flight -= 1;
+                for s in streams {
+                    busy_streams.remove(&s);
+                }
+                for c in commands {
+                    busy_commands.remove(&c);
                 }
             }
+            next = queue.recv(), if open && in_flight < in_flight_max => match next {
+                Some(pending) => waiting.push_back(pending),
+                None => open = false,
+            },
+            else => return,
         }
-        put_back.extend(waiting.drain(..));
-        waiting = put_back;
-        // Callers hold the store while they wait, so this only fails once nobody waits.
-        let Some(inner) = store.upgrade() else { return };
-        transactions.fetch_add(1, Ordering::Relaxed);
-        appends.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let started = std::time::Instant::now();
-        EventStore { inner }.write_batch(batch.pending).await;
-        let spent = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        busy_us.fetch_add(spent, Ordering::Relaxed);
+        while let Ok(pending) = queue.try_recv() {
+            waiting.push_back(pending);
+        }
+        // Start as many transactions as slots and admissible appends allow.
+        while in_flight < in_flight_max && !waiting.is_empty() {
+            let mut batch = Batch::default();
+            let mut put_back = VecDeque::new();
+            while let Some(next) = waiting.pop_front() {
+                if batch.len() < batch_max
+                    && batch.admits(&next.request, &busy_streams, &busy_commands)
+                {
+                    batch.push(next);
+                } else {
+                    put_back.push_back(next);
+                }
+            }
+            waiting = put_back;
+            if batch.len() == 0 {
+                break;
+            }
+            let Some(inner) = store.upgrade() else { return };
+            busy_streams.extend(batch.streams.iter().cloned());
+            busy_commands.extend(batch.commands.iter().cloned());
+            in_flight += 1;
+            let done = done_tx.clone();
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                let Batch {
+                    pending,
+                    streams,
+                    commands,
+                    ..
+                } = batch;
+                counters.transactions.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .appends
+                    .fetch_add(pending.len() as u64, Ordering::Relaxed);
+                let started = std::time::Instant::now();
+                EventStore { inner }.write_batch(pending).await;
+                let spent = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                counters.busy_us.fetch_add(spent, Ordering::Relaxed);
+                let _ = done.send((
+                    streams.into_iter().collect(),
+                    commands.into_iter().collect(),
+                ));
+            });
+        }
+        if !open && waiting.is_empty() && in_flight == 0 {
+            return;
+        }
     }
 }
 
-/// A batch being built: appends with pairwise different streams and command ids, within the
-/// size bound.
+/// A batch being built: appends with pairwise different streams and command ids, none of them
+/// in flight, within the size bound.
 #[derive(Default)]
 struct Batch {
     pending: Vec<Pending>,
@@ -217,15 +246,21 @@ impl Batch {
         self.pending.len()
     }
 
-    /// False when the request's stream or command id is already in the batch or it would make
-    /// the batch too large (a first append is always admitted).
-    fn admits(&self, request: &AppendRequest) -> bool {
+    /// False when the request's stream or command id is in flight or already in the batch, or
+    /// it would make the batch too large (a first append is always admitted by size).
+    fn admits(
+        &self,
+        request: &AppendRequest,
+        busy_streams: &HashSet<String>,
+        busy_commands: &HashSet<String>,
+    ) -> bool {
         let too_big = !self.pending.is_empty() && self.bytes + request.bytes > BATCH_BYTES_MAX;
-        let command_taken = request
-            .command
-            .as_ref()
-            .is_some_and(|c| self.commands.contains(&c.command_id));
-        !too_big && !command_taken && !self.streams.contains(&request.stream_id)
+        let command_taken = request.command.as_ref().is_some_and(|c| {
+            self.commands.contains(&c.command_id) || busy_commands.contains(&c.command_id)
+        });
+        let stream_taken =
+            self.streams.contains(&request.stream_id) || busy_streams.contains(&request.stream_id);
+        !too_big && !command_taken && !stream_taken
     }
 
     fn push(&mut self, next: Pending) {
@@ -245,7 +280,7 @@ impl EventStore {
         self.inner.lanes.stats()
     }
 
-    /// Writes a lane's batch and answers every caller in it.
+    /// Writes a batch and answers every caller in it.
     async fn write_batch(&self, mut batch: Vec<Pending>) {
         if batch.len() == 1 {
             if let Some(Pending { request, reply }) = batch.pop() {
@@ -380,21 +415,5 @@ fn copy_of(err: &StoreError) -> StoreError {
     match err {
         StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
         other => StoreError::Unavailable(other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lane_of;
-
-    #[test]
-    fn a_stream_always_takes_the_same_lane_and_lanes_are_all_used() {
-        let lanes: Vec<usize> = (0..64).map(|i| lane_of(&format!("sip-{i}"), 4)).collect();
-        for (i, lane) in lanes.iter().enumerate() {
-            assert_eq!(lane_of(&format!("sip-{i}"), 4), *lane);
-        }
-        for lane in 0..4 {
-            assert!(lanes.contains(&lane), "lane {lane} unused: {lanes:?}");
-        }
     }
 }

@@ -12,7 +12,7 @@ use futures::future::join_all;
 
 #[tokio::test]
 async fn concurrent_appends_share_transactions_and_each_gets_its_own_answer() {
-    let env = env_with(|c| c.append_lanes = 1).await;
+    let env = env_with(|c| c.append_concurrency = 1).await;
     let s = &env.store;
     let key = CommandKey {
         command_id: "same-command".into(),
@@ -116,7 +116,7 @@ async fn concurrent_appends_share_transactions_and_each_gets_its_own_answer() {
 
 #[tokio::test]
 async fn a_bad_append_does_not_fail_the_appends_it_was_grouped_with() {
-    let env = env_with(|c| c.append_lanes = 1).await;
+    let env = env_with(|c| c.append_concurrency = 1).await;
     let s = &env.store;
     let taken = some_event(0);
     s.append(
@@ -243,7 +243,7 @@ async fn processes_racing_on_one_stream_still_write_each_version_once() {
 
 #[tokio::test]
 async fn without_lanes_every_append_is_its_own_transaction() {
-    let env = env_with(|c| c.append_lanes = 0).await;
+    let env = env_with(|c| c.append_concurrency = 0).await;
     let s = &env.store;
     let results = join_all((0..10).map(|i| {
         s.append_owned(
