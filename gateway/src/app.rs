@@ -598,6 +598,7 @@ pub async fn build_state(
     })?;
     let mut store_config = StoreConfig::new(database_url);
     store_config.pool_size_max = config.db_pool_size;
+    store_config.append_concurrency = config.append_concurrency;
     let store = EventStore::connect(store_config).await?;
     Ok(AppState {
         store,

@@ -68,6 +68,9 @@ pub struct Config {
     pub limits: Limits,
     /// `SAMPLAN_DB_POOL_SIZE`: connections in the event store's pool.
     pub db_pool_size: usize,
+    /// `SAMPLAN_APPEND_CONCURRENCY`: group-commit transactions in flight at once (ADR 0006);
+    /// 0 writes every append in its own transaction.
+    pub append_concurrency: usize,
     /// `SAMPLAN_SHUTDOWN_DRAIN_MS`: how long in-flight requests may run after a stop signal.
     pub shutdown_drain_ms: u64,
     /// `SAMPLAN_AUTO_INSTALL`: whether a missing PostgreSQL or nats-server may be installed with
@@ -99,6 +102,7 @@ pub mod defaults {
     pub const POLICY: &str = "stockholm";
     pub const LOG: &str = "info";
     pub const DB_POOL_SIZE: usize = 16;
+    pub const APPEND_CONCURRENCY: usize = 2;
     pub const SHUTDOWN_DRAIN_MS: u64 = 10_000;
 }
 
@@ -260,6 +264,13 @@ impl Config {
             1,
             1000,
         )?;
+        let append_concurrency = number(
+            &get,
+            "SAMPLAN_APPEND_CONCURRENCY",
+            defaults::APPEND_CONCURRENCY,
+            0,
+            64,
+        )?;
         let shutdown_drain_ms = number(
             &get,
             "SAMPLAN_SHUTDOWN_DRAIN_MS",
@@ -283,6 +294,7 @@ impl Config {
             log_format,
             limits,
             db_pool_size,
+            append_concurrency,
             shutdown_drain_ms,
             auto_install,
         })
