@@ -356,7 +356,7 @@ impl EventStore {
             }
             columns.extend(&request.events);
         }
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
             &streams,
             &kinds,
             &exacts,
@@ -364,17 +364,8 @@ impl EventStore {
             &request_hashes,
             &owners,
             &ords,
-            &columns.ids,
-            &columns.types,
-            &columns.schemas,
-            &columns.payloads,
-            &columns.actors,
-            &columns.units,
-            &columns.roles,
-            &columns.command_ids,
-            &columns.correlations,
-            &columns.causations,
         ];
+        params.extend(columns.params());
         let failed = |err: tokio_postgres::Error| {
             if is_connection_lost(&err) {
                 BatchFailed::Lost(describe(&err))
@@ -383,7 +374,7 @@ impl EventStore {
             }
         };
         let stmt = client.prepare_cached(BATCH_SQL).await.map_err(failed)?;
-        let rows = client.query(&stmt, &params).await.map_err(failed)?;
+        let rows = client.query(&stmt, &params[..]).await.map_err(failed)?;
         if rows.len() != batch.len() {
             return Err(BatchFailed::Lost(format!(
                 "samplan_append_batch gav {} rader för {} appends",

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::StreamExt;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use ulid::Ulid;
 
@@ -217,23 +218,9 @@ impl EventStore {
         let command_id = command.as_ref().map(|c| c.command_id.as_str());
         let request_hash = command.as_ref().map(|c| c.request_hash.as_slice());
 
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 15] = [
-            &stream_id,
-            &kind,
-            &exact,
-            &columns.ids,
-            &columns.types,
-            &columns.schemas,
-            &columns.payloads,
-            &columns.actors,
-            &columns.units,
-            &columns.roles,
-            &columns.command_ids,
-            &columns.correlations,
-            &columns.causations,
-            &command_id,
-            &request_hash,
-        ];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&stream_id, &kind, &exact];
+        params.extend(columns.params());
+        params.extend([&command_id as &(dyn ToSql + Sync), &request_hash]);
         let params = &params[..];
         let mut attempt = 0;
         loop {
@@ -619,6 +606,22 @@ pub(crate) struct EventColumns<'a> {
 }
 
 impl<'a> EventColumns<'a> {
+    /// The columns as statement parameters, in the order both SQL functions take them.
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.ids,
+            &self.types,
+            &self.schemas,
+            &self.payloads,
+            &self.actors,
+            &self.units,
+            &self.roles,
+            &self.command_ids,
+            &self.correlations,
+            &self.causations,
+        ]
+    }
+
     pub(crate) fn of(events: &'a [NewEvent]) -> Self {
         let mut columns = EventColumns::default();
         columns.extend(events);
