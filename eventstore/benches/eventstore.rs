@@ -8,7 +8,8 @@
 //! - `SAMPLAN_BENCH_READ_ALL_EVENTS` (default 200000): events read by read-all and COPY;
 //! - `SAMPLAN_BENCH_STREAM_READS` (default 2000): stream reads per store size;
 //! - `SAMPLAN_BENCH_CONCURRENCY` (default: the store's default): group-commit transactions in flight;
-//! - `SAMPLAN_BENCH_ONLY_SINGLE=1`: only the one-event appends.
+//! - `SAMPLAN_BENCH_ONLY_SINGLE=1`: only the one-event appends;
+//! - `SAMPLAN_BENCH_WRITERS` (default `1,8,32`): the writer counts to measure.
 
 use std::time::{Duration, Instant};
 
@@ -361,23 +362,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "| events per append | writers | append events/s | plain INSERT rows/s | ratio | \
-         appends per transaction | without group commit: events/s | ratio |"
+         appends per transaction | µs per transaction | without group commit: events/s | \
+         ratio |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let pers: Vec<usize> = if knob("SAMPLAN_BENCH_ONLY_SINGLE", 0) == 1 {
         vec![1]
     } else {
         vec![1, 10]
     };
+    let writer_counts: Vec<usize> = std::env::var("SAMPLAN_BENCH_WRITERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 32]);
     for per in pers {
-        for writers in [1usize, 8, 32] {
+        for writers in writer_counts.iter().copied() {
             let raw = raw_cell(&store, writers, per, secs).await?;
             let before = store.group_commit_stats();
             let append =
                 append_cell(&store, &format!("{per}x{writers}"), writers, per, secs).await?;
             let after = store.group_commit_stats();
-            let grouped = (after.appends - before.appends) as f64
-                / (after.transactions - before.transactions).max(1) as f64;
+            let transactions = (after.transactions - before.transactions).max(1) as f64;
+            let grouped = (after.appends - before.appends) as f64 / transactions;
+            let transaction_us = (after.busy_us - before.busy_us) as f64 / transactions;
             let (alone, alone_ratio) = if per == 1 {
                 let rate = append_cell(&lone, &format!("lone-{per}x{writers}"), writers, per, secs)
                     .await?;
@@ -386,8 +393,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ("–".to_owned(), "–".to_owned())
             };
             println!(
-                "| {per} | {writers} | {append:.0} | {raw:.0} | {:.2} | {grouped:.1} | {alone} | \
-                 {alone_ratio} |",
+                "| {per} | {writers} | {append:.0} | {raw:.0} | {:.2} | {grouped:.1} | \
+                 {transaction_us:.0} | {alone} | {alone_ratio} |",
                 append / raw
             );
         }

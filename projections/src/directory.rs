@@ -183,6 +183,12 @@ pub async fn apply_batch(pool: &Pool, events: &[RecordedEvent]) -> Result<i64, P
         )
         .await?;
     let tx = client.transaction().await?;
+    // A read model is derived: if a crash loses this commit, its rows and its checkpoint are
+    // lost together and the batch is applied again from the store. So the commit need not wait
+    // for the WAL flush (it is visible to readers at once all the same), and the projection does
+    // not queue its flushes behind the appends' ones.
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
     // The row lock serialises concurrent runners: the second waits, then sees the new position.
     let checkpoint: i64 = match tx.query_opt(&lock, &[&PROJECTION]).await? {
         Some(row) => row.get(0),
