@@ -22,6 +22,10 @@ use ulid::Ulid;
 
 const STREAM_LENGTH: i64 = 50;
 
+/// The allocator the `samplan` binary runs with (ADR 0007), so the figures are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
