@@ -63,7 +63,16 @@ async fn bench() {
     let duration = Duration::from_secs(seconds);
     let max_concurrency = CONCURRENCY.iter().copied().max().unwrap_or(1);
     // The pool is sized like the clients so that the service, not the pool, is measured.
-    let app = TestApp::spawn_with(|c| c.db_pool_size = max_concurrency).await;
+    let append_concurrency = std::env::var("SAMPLAN_APPEND_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let app = TestApp::spawn_with(|c| {
+        c.db_pool_size = max_concurrency;
+        if let Some(n) = append_concurrency {
+            c.append_concurrency = n;
+        }
+    })
+    .await;
     let staff = prepare(&app).await;
     prefill(&app).await;
     let persons = Arc::new(staff.1);

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::{redact_url, Config, JwtKey};
 use crate::embedded::{Embedded, EmbeddedError, EmbeddedNats, EmbeddedPostgres};
 use crate::error::{problem_response, AppError, Problem};
+use crate::facts::FactCache;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -475,6 +476,14 @@ impl Application {
                 .await;
             ("http", result.map_err(|e| e.to_string()))
         });
+        // The fact cache follows the store while the service runs; when it stops, commands read
+        // facts from the store, so its end is not a failure of the service.
+        let facts = tokio::spawn(
+            state
+                .facts
+                .clone()
+                .follow(state.store.clone(), shutdown.child_token()),
+        );
         // The relay (events → NATS) joins here once `projections` offers it.
         if run_projectors {
             let store = state.store.clone();
@@ -533,6 +542,7 @@ impl Application {
                 }
             }
         }
+        facts.abort();
         // Close our connections before the embedded PostgreSQL goes, so that its fast
         // shutdown does not show up as connection errors.
         state.store.pool().close();
@@ -608,6 +618,7 @@ pub async fn build_state(
         limits: config.limits.clone(),
         metrics: metrics_handle(),
         nats_url,
+        facts: FactCache::default(),
     })
 }
 

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod embedded;
 pub mod error;
 pub mod extract;
+pub mod facts;
 pub mod openapi;
 pub mod pipeline;
 pub mod routes;

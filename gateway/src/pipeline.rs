@@ -440,6 +440,7 @@ async fn run<A: Aggregate>(
             .await
         {
             Ok(outcome) => {
+                state.facts.note_appended(stream_id, outcome.stream_version);
                 let replayed = outcome.replayed;
                 return Ok((respond(&outcome, stream_id, response_id), replayed));
             }

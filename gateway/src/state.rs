@@ -3,6 +3,7 @@
 
 use crate::auth::Verifier;
 use crate::clock::Clock;
+use crate::facts::FactCache;
 use domain::policy::PolicySet;
 use eventstore::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -45,4 +46,7 @@ pub struct AppState {
     /// Where NATS is (configured or embedded), for the relay and `/readyz`; `None` when the
     /// process runs without NATS (tests of the HTTP layer).
     pub nats_url: Option<String>,
+    /// Persons and units as SIP commands consult them, kept current from the store's tail
+    /// (serves nothing until its follower runs; see `facts`).
+    pub facts: FactCache,
 }

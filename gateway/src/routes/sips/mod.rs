@@ -14,6 +14,7 @@ use crate::access_log;
 use crate::app::RequestId;
 use crate::auth::Caller;
 use crate::error::{problem_response, AppError, Problem};
+use crate::facts;
 use crate::pipeline::{
     self, Command, ExecOptions, PersonAggregate, SipAggregate, UnitAggregate, WriteMeta,
     WriteResponse,
@@ -26,7 +27,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use domain::context::Role;
 use domain::ids::{PersonId, SipId, UnitId};
-use domain::person::PersonState;
 use domain::sip::{self as dsip, SipCommand, SipFacts, SipState};
 use domain::unit::UnitState;
 use dto::*;
@@ -159,33 +159,61 @@ fn sip_id(id: &str) -> Result<SipId, AppError> {
     SipId::parse(id).map_err(|_| AppError::NotFound)
 }
 
-/// Loads what the SIP rules need from other streams, the person and the named units, in one
-/// read of the store.
+/// Loads what the SIP rules need from other streams, the person and the named units: from the
+/// fact cache where it holds them, the rest in one read of the store (which the cache keeps).
 async fn load_facts(
     state: &AppState,
     person_id: Option<PersonId>,
     units: impl IntoIterator<Item = UnitId>,
 ) -> Result<SipFacts, AppError> {
+    let generation = state.facts.generation();
     let person_stream = person_id.map(|id| id.stream_id());
-    let units: BTreeMap<String, UnitId> = units
-        .into_iter()
-        .map(|unit| (unit.stream_id(), unit))
-        .collect();
-    let mut streams: Vec<&str> = units.keys().map(String::as_str).collect();
-    streams.extend(person_stream.as_deref());
-    let events = state.store.read_streams(&streams).await?;
-    // Events come grouped by stream; fold each group with its own aggregate.
-    let mut person = person_stream.as_ref().map(|_| PersonState::default());
-    let mut loaded: BTreeMap<UnitId, UnitState> = units
-        .values()
-        .map(|unit| (unit.clone(), UnitState::default()))
-        .collect();
-    for group in events.chunk_by(|a, b| a.stream_id == b.stream_id) {
-        let stream = group[0].stream_id.as_str();
-        if person_stream.as_deref() == Some(stream) {
-            person = Some(pipeline::fold::<PersonAggregate>(group)?.state);
-        } else if let Some(unit) = units.get(stream) {
-            loaded.insert(unit.clone(), pipeline::fold::<UnitAggregate>(group)?.state);
+    let mut missing: Vec<String> = Vec::new();
+    let mut person = None;
+    if let Some(stream) = &person_stream {
+        match state.facts.person(stream) {
+            Some(cached) => person = Some(cached),
+            None => missing.push(stream.clone()),
+        }
+    }
+    let mut loaded: BTreeMap<UnitId, UnitState> = BTreeMap::new();
+    let mut wanted: BTreeMap<String, UnitId> = BTreeMap::new();
+    for unit in units {
+        let stream = unit.stream_id();
+        match state.facts.unit(&stream) {
+            Some(cached) => {
+                loaded.insert(unit, cached);
+            }
+            None => {
+                if wanted.insert(stream.clone(), unit).is_none() {
+                    missing.push(stream);
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let streams: Vec<&str> = missing.iter().map(String::as_str).collect();
+        let events = state.store.read_streams(&streams).await?;
+        // Events come grouped by stream; a stream without events folds to its empty state.
+        let groups: BTreeMap<&str, &[eventstore::RecordedEvent]> = events
+            .chunk_by(|a, b| a.stream_id == b.stream_id)
+            .map(|group| (group[0].stream_id.as_str(), group))
+            .collect();
+        for stream in &missing {
+            let group = groups.get(stream.as_str()).copied().unwrap_or_default();
+            if person_stream.as_ref() == Some(stream) {
+                let (version, state_now) = facts::folded::<PersonAggregate>(group)?;
+                state
+                    .facts
+                    .put_person(stream, version, state_now.clone(), generation);
+                person = Some(state_now);
+            } else if let Some(unit) = wanted.get(stream) {
+                let (version, state_now) = facts::folded::<UnitAggregate>(group)?;
+                state
+                    .facts
+                    .put_unit(stream, version, state_now.clone(), generation);
+                loaded.insert(unit.clone(), state_now);
+            }
         }
     }
     Ok(SipFacts {
