@@ -142,16 +142,31 @@ impl Lanes {
 /// Streams and command ids of one written batch, handed back when its transaction is over.
 type Finished = (Vec<String>, Vec<String>);
 
-/// Starts a transaction for whatever is waiting whenever fewer than `in_flight_max` are in
-/// flight. A stream or command id that is in flight, or already in the batch being built,
-/// waits (in arrival order) for a later batch.
+/// Below this many outstanding appends (in flight and waiting), a transaction starts even when
+/// `append_concurrency` are in flight already (up to `SPARE_FACTOR` times as many): with few
+/// writers, waiting for a slot costs more than the batch saves; with many, batches are large.
+const FEW_OUTSTANDING: usize = 16;
+
+/// How many more transactions than `append_concurrency` few waiting appends may start.
+const SPARE_FACTOR: usize = 4;
+
+/// Starts a transaction for whatever is waiting whenever fewer than `in_flight_base` are in
+/// flight, or, while only a few appends wait, up to `SPARE_FACTOR` times as many. So a light
+/// load is written at once, and a heavy one in few, large transactions. A stream or command id
+/// that is in flight, or already in the batch being built, waits (in arrival order) for a later
+/// batch.
 async fn dispatch(
     store: Weak<Inner>,
     mut queue: mpsc::Receiver<Pending>,
-    in_flight_max: usize,
+    in_flight_base: usize,
     batch_max: usize,
     counters: Arc<Counters>,
 ) {
+    let in_flight_max = in_flight_base * SPARE_FACTOR;
+    let may_start = |in_flight: usize, outstanding: usize| {
+        in_flight < in_flight_base || (in_flight < in_flight_max && outstanding < FEW_OUTSTANDING)
+    };
+    let mut in_flight_appends = 0usize;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut waiting: VecDeque<Pending> = VecDeque::new();
     let mut busy_streams: HashSet<String> = HashSet::new();
@@ -165,6 +180,7 @@ async fn dispatch(
             biased;
             Some((streams, commands)) = done_rx.recv(), if in_flight > 0 => {
                 in_flight -= 1;
+                in_flight_appends = in_flight_appends.saturating_sub(streams.len());
                 for s in streams {
                     busy_streams.remove(&s);
                 }
@@ -182,7 +198,7 @@ async fn dispatch(
             waiting.push_back(pending);
         }
         // Start as many transactions as slots and admissible appends allow.
-        while in_flight < in_flight_max && !waiting.is_empty() {
+        while !waiting.is_empty() && may_start(in_flight, in_flight_appends + waiting.len()) {
             let mut batch = Batch::default();
             let mut put_back = VecDeque::new();
             while let Some(next) = waiting.pop_front() {
@@ -199,6 +215,7 @@ async fn dispatch(
                 break;
             }
             let Some(inner) = store.upgrade() else { return };
+            in_flight_appends += batch.len();
             busy_streams.extend(batch.streams.iter().cloned());
             busy_commands.extend(batch.commands.iter().cloned());
             in_flight += 1;
