@@ -145,7 +145,7 @@ type Finished = (Vec<String>, Vec<String>);
 /// Below this many outstanding appends (in flight and waiting), a transaction starts even when
 /// `append_concurrency` are in flight already (up to `SPARE_FACTOR` times as many): with few
 /// writers, waiting for a slot costs more than the batch saves; with many, batches are large.
-const FEW_OUTSTANDING: usize = 16;
+const FEW_OUTSTANDING: usize = 10;
 
 /// How many more transactions than `append_concurrency` few waiting appends may start.
 const SPARE_FACTOR: usize = 4;
