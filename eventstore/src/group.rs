@@ -228,6 +228,13 @@ async fn dispatch(
                     commands,
                     ..
                 } = batch;
+                // Hands the streams back when the transaction is over, also if writing panicked:
+                // otherwise they would stay busy and their next appends would wait forever.
+                let _release = Release {
+                    done,
+                    streams: streams.into_iter().collect(),
+                    commands: commands.into_iter().collect(),
+                };
                 counters.transactions.fetch_add(1, Ordering::Relaxed);
                 counters
                     .appends
@@ -236,15 +243,28 @@ async fn dispatch(
                 EventStore { inner }.write_batch(pending).await;
                 let spent = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 counters.busy_us.fetch_add(spent, Ordering::Relaxed);
-                let _ = done.send((
-                    streams.into_iter().collect(),
-                    commands.into_iter().collect(),
-                ));
             });
         }
         if !open && waiting.is_empty() && in_flight == 0 {
             return;
         }
+    }
+}
+
+/// Tells the dispatcher, when dropped, that a transaction is over and its streams are free.
+struct Release {
+    done: mpsc::UnboundedSender<Finished>,
+    streams: Vec<String>,
+    commands: Vec<String>,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let finished = (
+            std::mem::take(&mut self.streams),
+            std::mem::take(&mut self.commands),
+        );
+        let _ = self.done.send(finished);
     }
 }
 
