@@ -107,6 +107,37 @@ async fn metrics_count_requests_by_route_and_status() {
 }
 
 #[tokio::test]
+async fn metrics_show_how_many_appends_group_commit_wrote() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &app.admin_token(),
+            &serde_json::json!({
+                "id": "vc-metrik",
+                "name": "Vårdcentralen Metrik",
+                "principal": { "kind": "region", "name": "Region Testlän" },
+                "uses_samplan": true
+            }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, _, body) = app.send(app.client.get(app.url("/metrics"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("text");
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {text}"))
+    };
+    assert!(value("samplan_group_commit_appends_total") >= 1, "{text}");
+    assert!(
+        value("samplan_group_commit_transactions_total") >= 1,
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_413_problem() {
     let app = TestApp::spawn_with(|c| c.limits.body_bytes_max = 4096).await;
     let big = json!({ "name": "x".repeat(10_000) });

@@ -46,6 +46,10 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Group commit (ADR 0006): appends per transaction is the ratio of the two.
+    let grouped = state.store.group_commit_stats();
+    metrics::counter!("samplan_group_commit_transactions_total").absolute(grouped.transactions);
+    metrics::counter!("samplan_group_commit_appends_total").absolute(grouped.appends);
     (
         [(
             header::CONTENT_TYPE,
