@@ -15,22 +15,6 @@ use sips_support::*;
 use std::time::{Duration, Instant};
 use ulid::Ulid;
 
-async fn open_plan(app: &TestApp, w: &World) -> (StatusCode, serde_json::Value) {
-    let (status, _, body) = app
-        .post(
-            "/api/v1/sips",
-            &w.vc,
-            &json!({
-                "person_id": w.person_id,
-                "identified_by": "staff",
-                "reason": "Behöver samordnade insatser från vård och omsorg.",
-                "context": {"kind": "outpatient"},
-            }),
-        )
-        .await;
-    (status, body)
-}
-
 #[tokio::test]
 async fn a_death_registered_here_is_seen_by_the_very_next_command() {
     let app = TestApp::spawn().await;
@@ -48,7 +32,7 @@ async fn a_death_registered_here_is_seen_by_the_very_next_command() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // No waiting: the append itself made the kept person stale.
-    let answer = open_plan(&app, &w).await;
+    let answer = try_start_plan(&app, &w).await;
     problem(answer, StatusCode::CONFLICT, "person_deceased");
 }
 
@@ -120,7 +104,7 @@ async fn a_death_registered_by_another_process_reaches_the_cache() {
     // same window as between reading facts and appending).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (status, body) = open_plan(&app, &w).await;
+        let (status, body) = try_start_plan(&app, &w).await;
         if status == StatusCode::CONFLICT {
             assert_eq!(body["code"], "person_deceased", "{body}");
             break;

@@ -96,6 +96,13 @@ impl World {
 
 /// `POST /sips` for the world's person; returns the new plan's id.
 pub async fn start_plan(app: &TestApp, w: &World) -> String {
+    let (status, body) = try_start_plan(app, w).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().expect("sip id").to_owned()
+}
+
+/// `POST /sips` for the world's person, whatever the answer.
+pub async fn try_start_plan(app: &TestApp, w: &World) -> (StatusCode, Value) {
     let (status, _, body) = app
         .post(
             "/api/v1/sips",
@@ -108,8 +115,7 @@ pub async fn start_plan(app: &TestApp, w: &World) -> String {
             }),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().expect("sip id").to_owned()
+    (status, body)
 }
 
 /// Consent covering the three units, recorded by the vårdcentral.
