@@ -83,6 +83,7 @@ async fn bench() {
         .expect("client");
 
     let mut rows = Vec::new();
+    let mut wrk_rows = Vec::new();
     for &concurrency in CONCURRENCY {
         let raw = raw_inserts(&app.db.admin_url, concurrency, duration).await;
         let url = Arc::new(app.url("/api/v1/sips"));
@@ -119,10 +120,28 @@ async fn bench() {
             raw.percentile_ms(99.0),
             http.per_second() / raw.per_second(),
         );
+        // The same commands from wrk, a load generator in a process of its own (as the issue
+        // suggests), so that the client's work is not done by the service's runtime.
+        match wrk(&app, &token, &persons, concurrency, seconds) {
+            Some(w) => {
+                println!(
+                    "{concurrency:>3} clients | wrk IdentifyNeed  {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms ({} errors) | ratio to the raw INSERT above {:.2}",
+                    w.per_second,
+                    w.p50_ms,
+                    w.p99_ms,
+                    w.errors,
+                    w.per_second / raw.per_second(),
+                );
+                wrk_rows.push((concurrency, w, raw.per_second()));
+            }
+            None => {
+                println!("{concurrency:>3} clients | wrk not found (apt-get install wrk): skipped")
+            }
+        }
         rows.push((concurrency, http, raw));
     }
     if let Ok(path) = std::env::var("SAMPLAN_BENCH_REPORT") {
-        std::fs::write(&path, report(&rows, seconds)).expect("writing the report");
+        std::fs::write(&path, report(&rows, &wrk_rows, seconds)).expect("writing the report");
         println!("report written to {path}");
     }
 }
@@ -332,7 +351,7 @@ async fn raw_inserts(admin_url: &str, concurrency: usize, duration: Duration) ->
     run
 }
 
-fn report(rows: &[(usize, Run, Run)], seconds: u64) -> String {
+fn report(rows: &[(usize, Run, Run)], wrk_rows: &[(usize, WrkRun, f64)], seconds: u64) -> String {
     let mut text = format!(
         "# HTTP command benchmark\n\n`cargo bench -p gateway --bench http` ({seconds} s per run, in-process service on a \
          fresh database of the local PostgreSQL, 2-core machine shared with other work). HTTP: \
@@ -354,6 +373,121 @@ fn report(rows: &[(usize, Run, Run)], seconds: u64) -> String {
             http.per_second() / raw.per_second()
         ));
     }
+    if !wrk_rows.is_empty() {
+        text.push_str(
+            "\nThe same commands from wrk (its own process), against the same raw INSERT figure:\n\n\
+             | clients | HTTP commands/s | p50 ms | p99 ms | errors | ratio |\n\
+             |---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (c, w, raw) in wrk_rows {
+            text.push_str(&format!(
+                "| {c} | {:.0} | {:.2} | {:.2} | {} | {:.2} |\n",
+                w.per_second,
+                w.p50_ms,
+                w.p99_ms,
+                w.errors,
+                w.per_second / raw
+            ));
+        }
+    }
     text.push_str("\nTargets: ratio ≥ 0.5, p99 < 50 ms at 64 clients.\n");
     text
+}
+
+/// What wrk measured: successful commands per second and its latency percentiles.
+struct WrkRun {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// Runs wrk (two threads, `concurrency` connections) posting IdentifyNeed for the bench's
+/// persons in turn; `None` when wrk is not installed or its output cannot be read.
+fn wrk(
+    app: &TestApp,
+    token: &str,
+    persons: &[String],
+    concurrency: usize,
+    seconds: u64,
+) -> Option<WrkRun> {
+    let list = persons
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let script = format!(
+        r#"local persons = {{{list}}}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+request = function()
+  i = i + 1
+  local body = '{{"person_id":"' .. persons[(i % #persons) + 1] .. '","identified_by":"staff","reason":"Behov av samordning mellan vårdcentral och hemtjänst efter utskrivning.","context":{{"kind":"outpatient"}}}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"#
+    );
+    let path = std::env::temp_dir().join(format!("samplan-bench-{}.lua", std::process::id()));
+    std::fs::write(&path, script).ok()?;
+    let output = std::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{concurrency}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&path)
+        .arg(app.url("/api/v1/sips"))
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8(output.ok()?.stdout).ok()?;
+    parse_wrk(&text, seconds)
+}
+
+/// Reads wrk's summary: "N requests in T", the latency distribution and the error lines.
+fn parse_wrk(text: &str, seconds: u64) -> Option<WrkRun> {
+    let duration_ms = |v: &str| -> Option<f64> {
+        let v = v.trim();
+        if let Some(n) = v.strip_suffix("us") {
+            n.parse::<f64>().ok().map(|n| n / 1000.0)
+        } else if let Some(n) = v.strip_suffix("ms") {
+            n.parse().ok()
+        } else if let Some(n) = v.strip_suffix('s') {
+            n.parse::<f64>().ok().map(|n| n * 1000.0)
+        } else {
+            None
+        }
+    };
+    let mut requests = None;
+    let mut elapsed_s = seconds as f64;
+    let (mut p50, mut p99, mut errors) = (None, None, 0u64);
+    for line in text.lines().map(str::trim) {
+        if let Some((count, rest)) = line.split_once(" requests in ") {
+            requests = count.trim().parse::<u64>().ok();
+            if let Some(t) = rest.split(',').next().and_then(duration_ms) {
+                elapsed_s = t / 1000.0;
+            }
+        } else if let Some(v) = line.strip_prefix("50%") {
+            p50 = duration_ms(v);
+        } else if let Some(v) = line.strip_prefix("99%") {
+            p99 = duration_ms(v);
+        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            errors += v.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("Socket errors:") {
+            errors += v
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    let requests = requests?;
+    Some(WrkRun {
+        per_second: requests.saturating_sub(errors) as f64 / elapsed_s,
+        p50_ms: p50?,
+        p99_ms: p99?,
+        errors,
+    })
 }
