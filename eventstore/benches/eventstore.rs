@@ -366,7 +366,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "| events per append | writers | append events/s | plain INSERT rows/s | ratio | \
-         appends per transaction | µs per transaction | without group commit: events/s | \
+         appends per transaction | µs per grouped transaction | without group commit: events/s | \
          ratio |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -386,9 +386,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let append =
                 append_cell(&store, &format!("{per}x{writers}"), writers, per, secs).await?;
             let after = store.group_commit_stats();
-            let transactions = (after.transactions - before.transactions).max(1) as f64;
-            let grouped = (after.appends - before.appends) as f64 / transactions;
-            let transaction_us = (after.busy_us - before.busy_us) as f64 / transactions;
+            let grouped_transactions = (after.transactions - before.transactions) as f64;
+            let direct = (after.direct - before.direct) as f64;
+            let grouped = ((after.appends - before.appends) as f64 + direct)
+                / (grouped_transactions + direct).max(1.0);
+            let transaction_us =
+                (after.busy_us - before.busy_us) as f64 / grouped_transactions.max(1.0);
             let (alone, alone_ratio) = if per == 1 {
                 let rate = append_cell(&lone, &format!("lone-{per}x{writers}"), writers, per, secs)
                     .await?;

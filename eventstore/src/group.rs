@@ -23,7 +23,7 @@
 //!   `Unavailable` — exactly what a lone append does.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot};
@@ -53,8 +53,9 @@ struct Pending {
 pub(crate) enum Submitted {
     /// A lane wrote it (or tried to): its result.
     Answered(Result<AppendOutcome, StoreError>),
-    /// Group commit is off or its lane has stopped: the caller writes it itself.
-    Direct(AppendRequest),
+    /// Group commit is off, its dispatcher has stopped, or too few appends are outstanding to
+    /// group: the caller writes it itself (holding the count, if any, until it is written).
+    Direct(AppendRequest, Option<Outstanding>),
 }
 
 /// Appends the queue may hold before callers wait to enqueue: bounds memory under overload and
@@ -77,6 +78,9 @@ pub struct GroupCommitStats {
     pub appends: u64,
     /// Time those transactions took, in microseconds, summed.
     pub busy_us: u64,
+    /// Appends written by their caller in a transaction of their own, because too few were
+    /// outstanding to group them (or group commit is off).
+    pub direct: u64,
 }
 
 #[derive(Default)]
@@ -84,12 +88,30 @@ struct Counters {
     transactions: AtomicU64,
     appends: AtomicU64,
     busy_us: AtomicU64,
+    direct: AtomicU64,
 }
 
 /// The queue into group commit. Without a sender group commit is off.
 pub(crate) struct Lanes {
     sender: Option<mpsc::Sender<Pending>>,
     counters: Arc<Counters>,
+    /// Appends submitted and not yet answered, queued or written directly.
+    outstanding: Arc<AtomicUsize>,
+}
+
+/// Below this many outstanding appends, an append is written directly by its caller, in a
+/// transaction of its own: with so few there is nothing to group it with, and the queue's two
+/// task hops would only add latency. (The database still decides any race with a queued append
+/// of the same stream: a batch that loses it is rolled back and written one by one.)
+const DIRECT_BELOW: usize = 8;
+
+/// Counts an append as outstanding until dropped.
+pub(crate) struct Outstanding(Arc<AtomicUsize>);
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Lanes {
@@ -108,18 +130,29 @@ impl Lanes {
             ));
             tx
         });
-        Lanes { sender, counters }
+        Lanes {
+            sender,
+            counters,
+            outstanding: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Queues `request` and waits for the answer.
     pub(crate) async fn submit(&self, request: AppendRequest) -> Submitted {
         let Some(sender) = &self.sender else {
-            return Submitted::Direct(request);
+            self.counters.direct.fetch_add(1, Ordering::Relaxed);
+            return Submitted::Direct(request, None);
         };
+        let before = self.outstanding.fetch_add(1, Ordering::Relaxed);
+        let counted = Outstanding(self.outstanding.clone());
+        if before < DIRECT_BELOW {
+            self.counters.direct.fetch_add(1, Ordering::Relaxed);
+            return Submitted::Direct(request, Some(counted));
+        }
         let (reply, answer) = oneshot::channel();
         if let Err(mpsc::error::SendError(pending)) = sender.send(Pending { request, reply }).await
         {
-            return Submitted::Direct(pending.request);
+            return Submitted::Direct(pending.request, Some(counted));
         }
         match answer.await {
             Ok(result) => Submitted::Answered(result),
@@ -135,6 +168,7 @@ impl Lanes {
             transactions: self.counters.transactions.load(Ordering::Relaxed),
             appends: self.counters.appends.load(Ordering::Relaxed),
             busy_us: self.counters.busy_us.load(Ordering::Relaxed),
+            direct: self.counters.direct.load(Ordering::Relaxed),
         }
     }
 }

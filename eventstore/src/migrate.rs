@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "append_batch",
         sql: include_str!("../migrations/0002_append_batch.sql"),
     },
+    Migration {
+        version: 3,
+        name: "append_lean",
+        sql: include_str!("../migrations/0003_append_lean.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one

@@ -107,7 +107,7 @@ async fn metrics_count_requests_by_route_and_status() {
 }
 
 #[tokio::test]
-async fn metrics_show_how_many_appends_group_commit_wrote() {
+async fn metrics_show_how_appends_were_written() {
     let app = TestApp::spawn().await;
     let (status, _, body) = app
         .post(
@@ -130,9 +130,12 @@ async fn metrics_show_how_many_appends_group_commit_wrote() {
             .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
             .unwrap_or_else(|| panic!("{name} missing: {text}"))
     };
-    assert!(value("samplan_group_commit_appends_total") >= 1, "{text}");
-    assert!(
-        value("samplan_group_commit_transactions_total") >= 1,
+    // One lone append: written directly, nothing grouped yet.
+    assert!(value("samplan_direct_appends_total") >= 1, "{text}");
+    assert_eq!(value("samplan_group_commit_appends_total"), 0, "{text}");
+    assert_eq!(
+        value("samplan_group_commit_transactions_total"),
+        0,
         "{text}"
     );
 }
