@@ -43,7 +43,7 @@ pub(crate) struct AppendRequest {
     pub(crate) bytes: usize,
 }
 
-/// An append waiting on a lane, with the way back to its caller.
+/// An append waiting in the queue, with the way back to its caller.
 struct Pending {
     request: AppendRequest,
     reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
@@ -51,7 +51,7 @@ struct Pending {
 
 /// What became of a submitted append.
 pub(crate) enum Submitted {
-    /// A lane wrote it (or tried to): its result.
+    /// A group-commit transaction wrote it (or tried to): its result.
     Answered(Result<AppendOutcome, StoreError>),
     /// Group commit is off, its dispatcher has stopped, or too few appends are outstanding to
     /// group: the caller writes it itself (holding the count, if any, until it is written).
@@ -92,7 +92,7 @@ struct Counters {
 }
 
 /// The queue into group commit. Without a sender group commit is off.
-pub(crate) struct Lanes {
+pub(crate) struct GroupCommit {
     sender: Option<mpsc::Sender<Pending>>,
     counters: Arc<Counters>,
     /// Appends submitted and not yet answered, queued or written directly.
@@ -114,10 +114,10 @@ impl Drop for Outstanding {
     }
 }
 
-impl Lanes {
+impl GroupCommit {
     /// Starts the dispatcher when `config.append_concurrency` > 0. It holds the store only weakly and
     /// ends when the last handle to it is dropped (its queue closes).
-    pub(crate) fn start(store: Weak<Inner>, config: &StoreConfig) -> Lanes {
+    pub(crate) fn start(store: Weak<Inner>, config: &StoreConfig) -> GroupCommit {
         let counters = Arc::new(Counters::default());
         let sender = (config.append_concurrency > 0).then(|| {
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
@@ -130,7 +130,7 @@ impl Lanes {
             ));
             tx
         });
-        Lanes {
+        GroupCommit {
             sender,
             counters,
             outstanding: Arc::new(AtomicUsize::new(0)),
@@ -348,7 +348,7 @@ impl Batch {
 impl EventStore {
     /// How much group commit has grouped since the store was connected.
     pub fn group_commit_stats(&self) -> GroupCommitStats {
-        self.inner.lanes.stats()
+        self.inner.group_commit.stats()
     }
 
     /// Writes a batch and answers every caller in it.

@@ -14,7 +14,7 @@ use ulid::Ulid;
 
 use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
-use crate::group::{AppendRequest, Lanes, Submitted};
+use crate::group::{AppendRequest, GroupCommit, Submitted};
 use crate::migrate::{migrate, MIGRATIONS};
 use crate::model::{
     AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,
@@ -48,7 +48,7 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) config: StoreConfig,
     pub(crate) wake: Wake,
-    pub(crate) lanes: Lanes,
+    pub(crate) group_commit: GroupCommit,
 }
 
 impl EventStore {
@@ -88,7 +88,7 @@ impl EventStore {
             .map_err(|e| StoreError::InvalidInput(format!("anslutningspoolen: {e}")))?;
         let wake = Wake::new(pool.clone(), cfg.clone());
         let inner = Arc::new_cyclic(|weak| Inner {
-            lanes: Lanes::start(weak.clone(), &cfg),
+            group_commit: GroupCommit::start(weak.clone(), &cfg),
             pool,
             config: cfg,
             wake,
@@ -194,7 +194,7 @@ impl EventStore {
             command,
             bytes: total,
         };
-        let outcome = match self.inner.lanes.submit(request).await {
+        let outcome = match self.inner.group_commit.submit(request).await {
             Submitted::Answered(result) => result?,
             Submitted::Direct(request, _counted) => self.append_one(&request).await?,
         };

@@ -23,7 +23,7 @@
 //! kind of window as between a fact read and the append that follows it, which no command could
 //! close without a transaction over several streams.
 
-use crate::pipeline::{fold, Aggregate, PersonAggregate, UnitAggregate};
+use crate::pipeline::{Aggregate, PersonAggregate, UnitAggregate};
 use domain::person::PersonState;
 use domain::unit::UnitState;
 use eventstore::{EventStore, RecordedEvent};
@@ -232,14 +232,6 @@ fn apply<S>(
             entries.remove(&event.stream_id);
         }
     }
-}
-
-/// Folds events read from the store for one stream: the helper `load_facts` uses.
-pub fn folded<A: Aggregate>(
-    events: &[RecordedEvent],
-) -> Result<(i64, A::State), crate::error::AppError> {
-    let loaded = fold::<A>(events)?;
-    Ok((loaded.version, loaded.state))
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use crate::access_log;
 use crate::app::RequestId;
 use crate::auth::Caller;
 use crate::error::{problem_response, AppError, Problem};
-use crate::facts;
 use crate::pipeline::{
     self, Command, ExecOptions, PersonAggregate, SipAggregate, UnitAggregate, WriteMeta,
     WriteResponse,
@@ -202,17 +201,17 @@ async fn load_facts(
         for stream in &missing {
             let group = groups.get(stream.as_str()).copied().unwrap_or_default();
             if person_stream.as_ref() == Some(stream) {
-                let (version, state_now) = facts::folded::<PersonAggregate>(group)?;
+                let loaded = pipeline::fold::<PersonAggregate>(group)?;
                 state
                     .facts
-                    .put_person(stream, version, state_now.clone(), generation);
-                person = Some(state_now);
+                    .put_person(stream, loaded.version, loaded.state.clone(), generation);
+                person = Some(loaded.state);
             } else if let Some(unit) = wanted.get(stream) {
-                let (version, state_now) = facts::folded::<UnitAggregate>(group)?;
+                let unit_now = pipeline::fold::<UnitAggregate>(group)?;
                 state
                     .facts
-                    .put_unit(stream, version, state_now.clone(), generation);
-                loaded.insert(unit.clone(), state_now);
+                    .put_unit(stream, unit_now.version, unit_now.state.clone(), generation);
+                loaded.insert(unit.clone(), unit_now.state);
             }
         }
     }
