@@ -20,11 +20,9 @@ pub struct StoreConfig {
     /// from the append itself, from other processes by NOTIFY). Only a safety net: a wake-up
     /// normally comes within milliseconds.
     pub tail_idle_poll_ms: u64,
-    /// Group commit (ADR 0006): how many append transactions may be in flight at once while
-    /// appends pile up; whatever waits meanwhile goes together in the next one. While only a
-    /// few appends are outstanding, up to four times as many may run, so a light load is not
-    /// held back. Zero turns group commit off: every append is its own transaction on its
-    /// caller's connection.
+    /// Group commit (ADR 0006, ADR 0009): how many append transactions may be in flight at
+    /// once; whatever waits meanwhile goes together in the next one. Zero turns group commit
+    /// off: every append is its own transaction on its caller's connection.
     pub append_concurrency: usize,
     /// Most appends written together in one transaction.
     pub append_batch_max: usize,
@@ -33,7 +31,7 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
     /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms, group commit over
-    /// two group-commit transactions in flight (eight under light load) of at most 64 appends.
+    /// two transactions in flight of at most 64 appends each.
     pub fn new(database_url: impl Into<String>) -> Self {
         StoreConfig {
             database_url: database_url.into(),

@@ -2,13 +2,18 @@
 //!
 //! A commit costs a round trip, a transaction and a WAL flush whatever it holds; on a small
 //! machine that fixed cost, not the rows, limits how many appends per second the store takes
-//! (ADR 0006). So appends go through one queue. A dispatcher starts a transaction for whatever
-//! is waiting as soon as fewer than `append_concurrency` are in flight: one call of
-//! `samplan_append_batch` (one statement, one transaction) in which each append is judged by
-//! the same rules as a lone one, in arrival order; its caller is answered once the transaction
-//! has committed. Nothing waits for a timer: under light load every append goes at once, alone
-//! and concurrently with others; a batch grows only from appends that arrived while every slot
-//! was taken.
+//! (ADR 0006, ADR 0009). So every append goes through one queue. A dispatcher starts a
+//! transaction for whatever is waiting as soon as fewer than `append_concurrency` are in
+//! flight: one statement, one transaction, in which each append is judged by the same rules as
+//! a lone one, in arrival order; its caller is answered once the transaction has committed.
+//! Appends without a command id that expect an exact version (most of them) go through
+//! `samplan_append_lean_batch`, which lets the unique key decide races; any other batch through
+//! `samplan_append_batch`, which looks versions and command ids up first.
+//!
+//! Nothing waits for a timer. Before it starts a transaction the dispatcher yields a few times
+//! (a *linger*), so callers that a finished transaction has just answered, and that come
+//! straight back with their next append, join this transaction instead of the next one; the
+//! linger ends as soon as yielding brings nothing new. A lone writer is written at once.
 //!
 //! - A stream (or command id) is in at most one transaction at a time, and at most once in it
 //!   (the SQL is set-based and relies on that): a second append to a stream waits for the
@@ -22,8 +27,8 @@
 //!   command id are retried (a committed one is recognised and replayed), the others get
 //!   `Unavailable` — exactly what a lone append does.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
 use crate::model::{AppendOutcome, CommandKey, ExpectedVersion, NewEvent};
-use crate::store::{expectation, settle, EventColumns, EventStore, Inner};
+use crate::store::{expectation, outcome_of, settle, EventColumns, EventStore, Inner};
 
 /// One validated append on its way to the database.
 pub(crate) struct AppendRequest {
@@ -41,6 +46,20 @@ pub(crate) struct AppendRequest {
     pub(crate) command: Option<CommandKey>,
     /// Serialized size of the events' data, to keep a batch's size bounded.
     pub(crate) bytes: usize,
+}
+
+impl AppendRequest {
+    /// The version of the append's first event when the lean path may write it: no command id
+    /// (nothing to record for idempotency) and a definite expectation. Then the unique key
+    /// `(stream_id, stream_version)` and the hash trigger's predecessor check decide any race,
+    /// and the stream need not be looked up first (migrations 0003 and 0004).
+    pub(crate) fn lean_first(&self) -> Option<i64> {
+        match (&self.command, self.expected) {
+            (None, ExpectedVersion::NoStream) => Some(1),
+            (None, ExpectedVersion::Exact(v)) if v >= 0 => Some(v + 1),
+            _ => None,
+        }
+    }
 }
 
 /// An append waiting in the queue, with the way back to its caller.
@@ -53,9 +72,8 @@ struct Pending {
 pub(crate) enum Submitted {
     /// A group-commit transaction wrote it (or tried to): its result.
     Answered(Result<AppendOutcome, StoreError>),
-    /// Group commit is off, its dispatcher has stopped, or too few appends are outstanding to
-    /// group: the caller writes it itself (holding the count, if any, until it is written).
-    Direct(AppendRequest, Option<Outstanding>),
+    /// Group commit is off or its dispatcher has stopped: the caller writes it itself.
+    Direct(AppendRequest),
 }
 
 /// Appends the queue may hold before callers wait to enqueue: bounds memory under overload and
@@ -64,6 +82,9 @@ const QUEUE_DEPTH: usize = 1024;
 
 /// Most bytes of event data in one batch; a single larger append still goes, alone.
 const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+const LEAN_BATCH_SQL: &str = "SELECT stream_ids, versions, positions FROM \
+     samplan_append_lean_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 const BATCH_SQL: &str = "SELECT idx, status, actual, positions, result, request_hash \
      FROM samplan_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
@@ -78,8 +99,8 @@ pub struct GroupCommitStats {
     pub appends: u64,
     /// Time those transactions took, in microseconds, summed.
     pub busy_us: u64,
-    /// Appends written by their caller in a transaction of their own, because too few were
-    /// outstanding to group them (or group commit is off).
+    /// Appends written by their caller in a transaction of their own, because group commit is
+    /// off.
     pub direct: u64,
 }
 
@@ -95,23 +116,6 @@ struct Counters {
 pub(crate) struct GroupCommit {
     sender: Option<mpsc::Sender<Pending>>,
     counters: Arc<Counters>,
-    /// Appends submitted and not yet answered, queued or written directly.
-    outstanding: Arc<AtomicUsize>,
-}
-
-/// Below this many outstanding appends, an append is written directly by its caller, in a
-/// transaction of its own: with so few there is nothing to group it with, and the queue's two
-/// task hops would only add latency. (The database still decides any race with a queued append
-/// of the same stream: a batch that loses it is rolled back and written one by one.)
-const DIRECT_BELOW: usize = 8;
-
-/// Counts an append as outstanding until dropped.
-pub(crate) struct Outstanding(Arc<AtomicUsize>);
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl GroupCommit {
@@ -130,29 +134,20 @@ impl GroupCommit {
             ));
             tx
         });
-        GroupCommit {
-            sender,
-            counters,
-            outstanding: Arc::new(AtomicUsize::new(0)),
-        }
+        GroupCommit { sender, counters }
     }
 
     /// Queues `request` and waits for the answer.
     pub(crate) async fn submit(&self, request: AppendRequest) -> Submitted {
         let Some(sender) = &self.sender else {
             self.counters.direct.fetch_add(1, Ordering::Relaxed);
-            return Submitted::Direct(request, None);
+            return Submitted::Direct(request);
         };
-        let before = self.outstanding.fetch_add(1, Ordering::Relaxed);
-        let counted = Outstanding(self.outstanding.clone());
-        if before < DIRECT_BELOW {
-            self.counters.direct.fetch_add(1, Ordering::Relaxed);
-            return Submitted::Direct(request, Some(counted));
-        }
         let (reply, answer) = oneshot::channel();
         if let Err(mpsc::error::SendError(pending)) = sender.send(Pending { request, reply }).await
         {
-            return Submitted::Direct(pending.request, Some(counted));
+            self.counters.direct.fetch_add(1, Ordering::Relaxed);
+            return Submitted::Direct(pending.request);
         }
         match answer.await {
             Ok(result) => Submitted::Answered(result),
@@ -176,31 +171,22 @@ impl GroupCommit {
 /// Streams and command ids of one written batch, handed back when its transaction is over.
 type Finished = (Vec<String>, Vec<String>);
 
-/// Below this many outstanding appends (in flight and waiting), a transaction starts even when
-/// `append_concurrency` are in flight already (up to `SPARE_FACTOR` times as many): with few
-/// writers, waiting for a slot costs more than the batch saves; with many, batches are large.
-const FEW_OUTSTANDING: usize = 10;
+/// Most yields one linger before a batch may take (see [`dispatch`]).
+const LINGER_YIELDS_MAX: usize = 16;
 
-/// How many more transactions than `append_concurrency` few waiting appends may start.
-const SPARE_FACTOR: usize = 4;
+/// Yields in a row that brought no new append, after which a linger ends.
+const LINGER_IDLE_YIELDS: usize = 2;
 
-/// Starts a transaction for whatever is waiting whenever fewer than `in_flight_base` are in
-/// flight, or, while only a few appends wait, up to `SPARE_FACTOR` times as many. So a light
-/// load is written at once, and a heavy one in few, large transactions. A stream or command id
-/// that is in flight, or already in the batch being built, waits (in arrival order) for a later
-/// batch.
+/// Starts a transaction for whatever is waiting whenever fewer than `in_flight_max` are in
+/// flight. A stream or command id that is in flight, or already in the batch being built, waits
+/// (in arrival order) for a later batch.
 async fn dispatch(
     store: Weak<Inner>,
     mut queue: mpsc::Receiver<Pending>,
-    in_flight_base: usize,
+    in_flight_max: usize,
     batch_max: usize,
     counters: Arc<Counters>,
 ) {
-    let in_flight_max = in_flight_base * SPARE_FACTOR;
-    let may_start = |in_flight: usize, outstanding: usize| {
-        in_flight < in_flight_base || (in_flight < in_flight_max && outstanding < FEW_OUTSTANDING)
-    };
-    let mut in_flight_appends = 0usize;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut waiting: VecDeque<Pending> = VecDeque::new();
     let mut busy_streams: HashSet<String> = HashSet::new();
@@ -214,7 +200,6 @@ async fn dispatch(
             biased;
             Some((streams, commands)) = done_rx.recv(), if in_flight > 0 => {
                 in_flight -= 1;
-                in_flight_appends = in_flight_appends.saturating_sub(streams.len());
                 for s in streams {
                     busy_streams.remove(&s);
                 }
@@ -231,8 +216,31 @@ async fn dispatch(
         while let Ok(pending) = queue.try_recv() {
             waiting.push_back(pending);
         }
+        // Linger without a timer: the callers a finished transaction just answered usually
+        // come straight back with their next append. Yielding to them a few times lets those
+        // appends join this transaction instead of waiting for the next free slot; it stops as
+        // soon as yields bring nothing new, so a lone writer pays for only a couple of yields.
+        let mut idle_yields = 0;
+        let mut yields = 0;
+        while in_flight < in_flight_max
+            && !waiting.is_empty()
+            && yields < LINGER_YIELDS_MAX
+            && idle_yields < LINGER_IDLE_YIELDS
+        {
+            let before = waiting.len();
+            tokio::task::yield_now().await;
+            while let Ok(pending) = queue.try_recv() {
+                waiting.push_back(pending);
+            }
+            yields += 1;
+            if waiting.len() == before {
+                idle_yields += 1;
+            } else {
+                idle_yields = 0;
+            }
+        }
         // Start as many transactions as slots and admissible appends allow.
-        while !waiting.is_empty() && may_start(in_flight, in_flight_appends + waiting.len()) {
+        while !waiting.is_empty() && in_flight < in_flight_max {
             let mut batch = Batch::default();
             let mut put_back = VecDeque::new();
             while let Some(next) = waiting.pop_front() {
@@ -249,7 +257,6 @@ async fn dispatch(
                 break;
             }
             let Some(inner) = store.upgrade() else { return };
-            in_flight_appends += batch.len();
             busy_streams.extend(batch.streams.iter().cloned());
             busy_commands.extend(batch.commands.iter().cloned());
             in_flight += 1;
@@ -359,7 +366,12 @@ impl EventStore {
             }
             return;
         }
-        match self.try_batch(&batch).await {
+        let firsts: Option<Vec<i64>> = batch.iter().map(|p| p.request.lean_first()).collect();
+        let written = match &firsts {
+            Some(firsts) => self.try_lean_batch(&batch, firsts).await,
+            None => self.try_batch(&batch).await,
+        };
+        match written {
             Ok(results) => {
                 let head = results
                     .iter()
@@ -404,6 +416,74 @@ impl EventStore {
         }
     }
 
+    /// One `samplan_append_lean_batch` call for a batch whose appends all take the lean path
+    /// ([`AppendRequest::lean_first`]): every event inserted at the version its append expects.
+    /// A stale expectation fails the whole statement (unique key or missing predecessor), which
+    /// rolls the batch back; the caller then writes its appends one by one.
+    async fn try_lean_batch(
+        &self,
+        batch: &[Pending],
+        firsts: &[i64],
+    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchFailed> {
+        let client = self.client().await.map_err(BatchFailed::NoConnection)?;
+        let mut columns = EventColumns::default();
+        let (mut streams, mut versions) = (Vec::new(), Vec::new());
+        for (Pending { request, .. }, first) in batch.iter().zip(firsts) {
+            for ord in 0..request.events.len() as i64 {
+                streams.push(request.stream_id.as_str());
+                versions.push(first + ord);
+            }
+            columns.extend(&request.events);
+        }
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&streams, &versions];
+        params.extend(columns.params());
+        let stmt = client
+            .prepare_cached(LEAN_BATCH_SQL)
+            .await
+            .map_err(batch_failed)?;
+        let row = client
+            .query_one(&stmt, &params[..])
+            .await
+            .map_err(batch_failed)?;
+        let written: (Vec<String>, Vec<i64>, Vec<i64>) = (
+            row.try_get(0).map_err(batch_failed)?,
+            row.try_get(1).map_err(batch_failed)?,
+            row.try_get(2).map_err(batch_failed)?,
+        );
+        // Each stream is at most once in a batch, so (stream, version) names one event.
+        let position: HashMap<(&str, i64), i64> = written
+            .0
+            .iter()
+            .zip(&written.1)
+            .zip(&written.2)
+            .map(|((stream, version), position)| ((stream.as_str(), *version), *position))
+            .collect();
+        if position.len() != streams.len() {
+            return Err(BatchFailed::Lost(format!(
+                "samplan_append_lean_batch skrev {} av {} händelser",
+                position.len(),
+                streams.len()
+            )));
+        }
+        Ok(batch
+            .iter()
+            .zip(firsts)
+            .map(|(Pending { request, .. }, first)| {
+                let positions: Option<Vec<i64>> = (0..request.events.len() as i64)
+                    .map(|ord| {
+                        position
+                            .get(&(request.stream_id.as_str(), first + ord))
+                            .copied()
+                    })
+                    .collect();
+                let positions = positions.ok_or_else(|| {
+                    StoreError::Decode("en händelse saknas i svaret från lagret".into())
+                })?;
+                outcome_of(&request.stream_id, *first, &positions, &request.events)
+            })
+            .collect())
+    }
+
     /// One `samplan_append_batch` call for the whole batch: one result per append, in order.
     async fn try_batch(
         &self,
@@ -437,15 +517,14 @@ impl EventStore {
             &ords,
         ];
         params.extend(columns.params());
-        let failed = |err: tokio_postgres::Error| {
-            if is_connection_lost(&err) {
-                BatchFailed::Lost(describe(&err))
-            } else {
-                BatchFailed::RolledBack(describe(&err))
-            }
-        };
-        let stmt = client.prepare_cached(BATCH_SQL).await.map_err(failed)?;
-        let rows = client.query(&stmt, &params[..]).await.map_err(failed)?;
+        let stmt = client
+            .prepare_cached(BATCH_SQL)
+            .await
+            .map_err(batch_failed)?;
+        let rows = client
+            .query(&stmt, &params[..])
+            .await
+            .map_err(batch_failed)?;
         if rows.len() != batch.len() {
             return Err(BatchFailed::Lost(format!(
                 "samplan_append_batch gav {} rader för {} appends",
@@ -458,6 +537,16 @@ impl EventStore {
             .zip(batch)
             .map(|(row, pending)| settle(&pending.request, row, 1))
             .collect())
+    }
+}
+
+/// What a failed batch statement means for its appends: a broken connection leaves them
+/// unknown, anything else rolled the transaction back.
+fn batch_failed(err: tokio_postgres::Error) -> BatchFailed {
+    if is_connection_lost(&err) {
+        BatchFailed::Lost(describe(&err))
+    } else {
+        BatchFailed::RolledBack(describe(&err))
     }
 }
 

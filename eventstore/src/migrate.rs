@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "append_lean",
         sql: include_str!("../migrations/0003_append_lean.sql"),
     },
+    Migration {
+        version: 4,
+        name: "append_lean_batch",
+        sql: include_str!("../migrations/0004_append_lean_batch.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one

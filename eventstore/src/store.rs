@@ -196,7 +196,7 @@ impl EventStore {
         };
         let outcome = match self.inner.group_commit.submit(request).await {
             Submitted::Answered(result) => result?,
-            Submitted::Direct(request, _counted) => self.append_one(&request).await?,
+            Submitted::Direct(request) => self.append_one(&request).await?,
         };
         tracing::Span::current().record("global_position", outcome.global_position);
         Ok(outcome)
@@ -224,11 +224,7 @@ impl EventStore {
         // Without a command id and with a definite expectation, the unique key and the hash
         // trigger decide the race by themselves: the lean function inserts the expected
         // versions without looking the stream up first (migration 0003).
-        let lean_first: Option<i64> = match (command, expected) {
-            (None, ExpectedVersion::NoStream) => Some(1),
-            (None, ExpectedVersion::Exact(v)) if v >= 0 => Some(v + 1),
-            _ => None,
-        };
+        let lean_first = request.lean_first();
         let mut params: Vec<&(dyn ToSql + Sync)> = match &lean_first {
             Some(first) => vec![&stream_id, first],
             None => vec![&stream_id, &kind, &exact],
@@ -292,8 +288,7 @@ impl EventStore {
             let outcome = match lean_first {
                 Some(first) => {
                     let positions: Vec<i64> = row.try_get(0)?;
-                    let version = first + positions.len() as i64 - 1;
-                    outcome_of(stream_id, version, &positions, events)?
+                    outcome_of(stream_id, first, &positions, events)?
                 }
                 None => settle(request, &row, 0)?,
             };
@@ -590,7 +585,8 @@ pub(crate) fn settle(
         "appended" => {
             let version: i64 = row.try_get(at + 1)?;
             let positions: Vec<i64> = row.try_get(at + 2)?;
-            outcome_of(&request.stream_id, version, &positions, &request.events)
+            let first = version - request.events.len() as i64 + 1;
+            outcome_of(&request.stream_id, first, &positions, &request.events)
         }
         "replayed" => {
             let stored = StoredCommand {
@@ -677,10 +673,11 @@ impl<'a> EventColumns<'a> {
     }
 }
 
-/// The outcome of a fresh append, from the new stream version and the positions in order.
-fn outcome_of(
+/// The outcome of a fresh append, from the version of its first event and the positions in
+/// order.
+pub(crate) fn outcome_of(
     stream_id: &str,
-    version: i64,
+    first: i64,
     positions: &[i64],
     events: &[NewEvent],
 ) -> Result<AppendOutcome, StoreError> {
@@ -691,7 +688,7 @@ fn outcome_of(
             events.len()
         )));
     }
-    let first = version - events.len() as i64 + 1;
+    let version = first + events.len() as i64 - 1;
     let appended: Vec<AppendedEvent> = events
         .iter()
         .zip(positions)

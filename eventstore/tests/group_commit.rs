@@ -106,9 +106,9 @@ async fn concurrent_appends_share_transactions_and_each_gets_its_own_answer() {
     assert_eq!(s.stream_version("retried").await.expect("v"), 1);
     assert!(s.verify().await.expect("verify").is_intact());
 
-    // The first few go directly (nothing to group them with yet); the rest are grouped.
+    // Every append went through group commit; simultaneous ones shared transactions.
     let stats = s.group_commit_stats();
-    assert_eq!(stats.appends + stats.direct, 40, "{stats:?}");
+    assert_eq!((stats.appends, stats.direct), (40, 0), "{stats:?}");
     assert!(
         stats.transactions < stats.appends,
         "40 simultaneous appends share transactions: {stats:?}"
@@ -158,7 +158,65 @@ async fn a_bad_append_does_not_fail_the_appends_it_was_grouped_with() {
     assert!(s.verify().await.expect("verify").is_intact());
 }
 
-/// The extension the test above uses: an append that owns its arguments, so many can be
+#[tokio::test]
+async fn a_lean_batch_answers_each_append_with_its_own_positions_and_a_stale_one_with_conflict() {
+    // No command ids and exact expectations: the batch goes through the lean function, which
+    // looks nothing up first (migration 0004). One stale expectation rolls such a batch back;
+    // its batch-mates must still be written, each told exactly where its events stand.
+    let env = env_with(|c| c.append_concurrency = 1).await;
+    let s = &env.store;
+    for i in 0..20 {
+        let events = vec![some_event(1000 + i), some_event(2000 + i)];
+        s.append(&format!("s-{i}"), ExpectedVersion::NoStream, events, None)
+            .await
+            .expect("set up");
+    }
+    let mut calls = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        // Stream 7 is expected at version 1 while it stands at 2.
+        let expected = ExpectedVersion::Exact(if i == 7 { 1 } else { 2 });
+        let events: Vec<_> = (0..1 + i % 3).map(|n| some_event(i * 10 + n)).collect();
+        sent.push(events.iter().map(|e| e.event_id).collect::<Vec<_>>());
+        calls.push(s.append_owned(format!("s-{i}"), expected, events));
+    }
+    let before = s.group_commit_stats();
+    let results = join_all(calls).await;
+    for (i, result) in results.iter().enumerate() {
+        let stream = format!("s-{i}");
+        if i == 7 {
+            assert!(
+                matches!(result, Err(StoreError::Conflict { actual: 2, .. })),
+                "the stale append is told where the stream stands: {result:?}"
+            );
+            assert_eq!(s.stream_version(&stream).await.expect("v"), 2);
+            continue;
+        }
+        let out = result.as_ref().expect("the others are written");
+        let stored = s.read_stream(&stream, 3).await.expect("read");
+        let answered: Vec<_> = out
+            .events
+            .iter()
+            .map(|e| (e.event_id, e.stream_version, e.global_position))
+            .collect();
+        let found: Vec<_> = stored
+            .iter()
+            .map(|e| (e.event_id, e.stream_version, e.global_position))
+            .collect();
+        assert_eq!(answered, found, "{stream}: the answer is what is stored");
+        let ids: Vec<_> = stored.iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, sent[i], "{stream}: in the order sent");
+        assert_eq!(out.stream_version, 2 + sent[i].len() as i64);
+    }
+    let after = s.group_commit_stats();
+    assert!(
+        after.transactions - before.transactions < after.appends - before.appends,
+        "simultaneous appends shared transactions: {after:?}"
+    );
+    assert!(s.verify().await.expect("verify").is_intact());
+}
+
+/// The extension the tests above use: an append that owns its arguments, so many can be
 /// collected into one `join_all`.
 trait AppendOwned {
     fn append_owned(

@@ -47,7 +47,7 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError>
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Group commit (ADR 0006): appends per grouped transaction is the ratio of the first two;
-    // appends written alone (too few outstanding to group) are counted apart.
+    // appends written outside it (group commit turned off) are counted apart.
     let grouped = state.store.group_commit_stats();
     metrics::counter!("samplan_group_commit_transactions_total").absolute(grouped.transactions);
     metrics::counter!("samplan_group_commit_appends_total").absolute(grouped.appends);
