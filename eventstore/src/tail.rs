@@ -115,6 +115,10 @@ struct TailState {
     wake: Option<watch::Receiver<u64>>,
     hole_wait_ms: u64,
     error_wait_ms: u64,
+    /// The last read delivered everything there was (no hole, not a full batch): once the
+    /// buffer is empty, wait for a wake-up before reading again rather than read once more
+    /// only to find nothing (one read per commit instead of two).
+    caught_up: bool,
 }
 
 impl EventStore {
@@ -133,6 +137,7 @@ impl EventStore {
             wake: None,
             hole_wait_ms: HOLE_RECHECK_MS_MIN,
             error_wait_ms: ERROR_BACKOFF_MS_MIN,
+            caught_up: false,
         };
         futures::stream::unfold(state, |mut state| async move {
             let event = state.next().await;
@@ -185,6 +190,12 @@ impl TailState {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 return Ok(event);
+            }
+            if std::mem::take(&mut self.caught_up) {
+                // The wake-up was marked as seen before that read: a commit during or after it
+                // ends this wait at once.
+                self.sleep_or_wake(Duration::from_millis(self.store.config().tail_idle_poll_ms))
+                    .await;
             }
             let wake = self
                 .wake
@@ -251,6 +262,7 @@ impl TailState {
         if delivered || !step.skipped.is_empty() {
             self.hole_wait_ms = HOLE_RECHECK_MS_MIN;
         }
+        self.caught_up = delivered && step.waiting_for.is_none() && !full;
         Ok(match (delivered, step.waiting_for.is_some(), full) {
             (_, true, _) if !delivered => Fill::Hole,
             (true, _, _) => Fill::Delivered,
