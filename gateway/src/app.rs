@@ -16,6 +16,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use domain::policy::{PolicyProfile, PolicySet};
 use eventstore::{EventStore, StoreConfig, StoreError};
@@ -470,6 +471,13 @@ impl Application {
             tracing::info!(%addr, "listening");
         }
         let server_stop = shutdown.clone();
+        // Answers go out at once: with Nagle's algorithm a small write that follows another
+        // may wait for the client's delayed acknowledgement.
+        let listener = listener.tap_io(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+            }
+        });
         tasks.spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(server_stop.cancelled_owned())
