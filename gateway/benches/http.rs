@@ -9,8 +9,9 @@
 //!
 //! Before measuring, the store is filled with 100,000 earlier events and analyzed, as a store in
 //! use would be. `SAMPLAN_BENCH_SECONDS` (default 10) sets the length of each run,
-//! `SAMPLAN_BENCH_HISTORY` the number of earlier events; `SAMPLAN_BENCH_REPORT` names a Markdown
-//! file to write the figures to.
+//! `SAMPLAN_BENCH_HISTORY` the number of earlier events, `SAMPLAN_BENCH_CONNECTIONS` the
+//! connection counts (default `8,64`); `SAMPLAN_BENCH_REPORT` names a Markdown file to write the
+//! figures to.
 
 use gateway::testing::TestApp;
 use serde_json::{json, Value};
@@ -61,7 +62,11 @@ async fn bench() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let duration = Duration::from_secs(seconds);
-    let max_concurrency = CONCURRENCY.iter().copied().max().unwrap_or(1);
+    let concurrencies: Vec<usize> = std::env::var("SAMPLAN_BENCH_CONNECTIONS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .unwrap_or_else(|| CONCURRENCY.to_vec());
+    let max_concurrency = concurrencies.iter().copied().max().unwrap_or(1);
     // The pool is sized like the clients so that the service, not the pool, is measured.
     let append_concurrency = std::env::var("SAMPLAN_APPEND_CONCURRENCY")
         .ok()
@@ -84,9 +89,10 @@ async fn bench() {
 
     let mut rows = Vec::new();
     let mut wrk_rows = Vec::new();
-    for &concurrency in CONCURRENCY {
+    for &concurrency in &concurrencies {
         let raw = raw_inserts(&app.db.admin_url, concurrency, duration).await;
         let url = Arc::new(app.url("/api/v1/sips"));
+        let grouped_before = app.store.group_commit_stats();
         let http = load(concurrency, duration, {
             let client = client.clone();
             let persons = persons.clone();
@@ -109,8 +115,11 @@ async fn bench() {
             }
         })
         .await;
+        let grouped_after = app.store.group_commit_stats();
+        let per_transaction = (grouped_after.appends - grouped_before.appends) as f64
+            / (grouped_after.transactions - grouped_before.transactions).max(1) as f64;
         println!(
-            "{concurrency:>3} clients | HTTP IdentifyNeed {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms ({} errors) | raw INSERT {:>8.0} tx/s p50 {:>6.2} ms p99 {:>6.2} ms | ratio {:.2}",
+            "{concurrency:>3} clients | HTTP IdentifyNeed {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms ({} errors, {per_transaction:.1} appends per transaction) | raw INSERT {:>8.0} tx/s p50 {:>6.2} ms p99 {:>6.2} ms | ratio {:.2}",
             http.per_second(),
             http.percentile_ms(50.0),
             http.percentile_ms(99.0),
