@@ -13,7 +13,7 @@
 //! Nothing waits for a timer. Before it starts a transaction the dispatcher yields a few times
 //! (a *linger*), so callers that a finished transaction has just answered, and that come
 //! straight back with their next append, join this transaction instead of the next one; the
-//! linger ends as soon as yielding brings nothing new. A lone writer is written at once.
+//! linger ends as soon as yielding brings nothing new, so a lone writer loses only two yields.
 //!
 //! - A stream (or command id) is in at most one transaction at a time, and at most once in it
 //!   (the SQL is set-based and relies on that): a second append to a stream waits for the
