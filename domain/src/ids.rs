@@ -11,6 +11,12 @@ use ulid::Ulid;
 
 use crate::error::DomainError;
 
+/// Whether `stream_id` is a person's or a unit's own stream (`person-…`, `unit-…`): the facts
+/// other streams' rules consult, and what the person/unit directory keeps.
+pub fn is_person_or_unit_stream(stream_id: &str) -> bool {
+    stream_id.starts_with("person-") || stream_id.starts_with("unit-")
+}
+
 /// Longest unit id or staff id we accept; HSA-ids are far shorter, this only bounds input.
 const ID_LEN_MAX: usize = 64;
 
@@ -180,6 +186,14 @@ mod tests {
         );
         let unit = UnitId::parse("vc-haparanda").expect("valid unit id");
         assert_eq!(unit.stream_id(), "unit-vc-haparanda");
+        assert!(is_person_or_unit_stream(&unit.stream_id()));
+        assert!(is_person_or_unit_stream(
+            &PersonId::from_ulid(ulid).stream_id()
+        ));
+        assert!(!is_person_or_unit_stream(&unit.inbox_stream_id()));
+        assert!(!is_person_or_unit_stream(
+            &SipId::from_ulid(ulid).stream_id()
+        ));
         assert_eq!(unit.inbox_stream_id(), "inbox-vc-haparanda");
     }
 

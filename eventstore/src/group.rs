@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
@@ -416,6 +418,18 @@ impl EventStore {
         }
     }
 
+    /// Sends one batch statement on a pooled connection: its rows, or why the batch as a whole
+    /// did not go through.
+    async fn run_batch(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, BatchFailed> {
+        let client = self.client().await.map_err(BatchFailed::NoConnection)?;
+        let stmt = client.prepare_cached(sql).await.map_err(batch_failed)?;
+        client.query(&stmt, params).await.map_err(batch_failed)
+    }
+
     /// One `samplan_append_lean_batch` call for a batch whose appends all take the lean path
     /// ([`AppendRequest::lean_first`]): every event inserted at the version its append expects.
     /// A stale expectation fails the whole statement (unique key or missing predecessor), which
@@ -425,7 +439,6 @@ impl EventStore {
         batch: &[Pending],
         firsts: &[i64],
     ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchFailed> {
-        let client = self.client().await.map_err(BatchFailed::NoConnection)?;
         let mut columns = EventColumns::default();
         let (mut streams, mut versions) = (Vec::new(), Vec::new());
         for (Pending { request, .. }, first) in batch.iter().zip(firsts) {
@@ -435,20 +448,18 @@ impl EventStore {
             }
             columns.extend(&request.events);
         }
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&streams, &versions];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&streams, &versions];
         params.extend(columns.params());
-        let stmt = client
-            .prepare_cached(LEAN_BATCH_SQL)
-            .await
-            .map_err(batch_failed)?;
-        let row = client
-            .query_one(&stmt, &params[..])
-            .await
-            .map_err(batch_failed)?;
+        let rows = self.run_batch(LEAN_BATCH_SQL, &params).await?;
+        // The batch has committed: an answer that cannot be read leaves its appends unknown.
+        let unreadable = |e: tokio_postgres::Error| BatchFailed::Lost(describe(&e));
+        let row = rows.first().ok_or_else(|| {
+            BatchFailed::Lost("samplan_append_lean_batch svarade utan rad".into())
+        })?;
         let written: (Vec<String>, Vec<i64>, Vec<i64>) = (
-            row.try_get(0).map_err(batch_failed)?,
-            row.try_get(1).map_err(batch_failed)?,
-            row.try_get(2).map_err(batch_failed)?,
+            row.try_get(0).map_err(unreadable)?,
+            row.try_get(1).map_err(unreadable)?,
+            row.try_get(2).map_err(unreadable)?,
         );
         // Each stream is at most once in a batch, so (stream, version) names one event.
         let position: HashMap<(&str, i64), i64> = written
@@ -489,7 +500,6 @@ impl EventStore {
         &self,
         batch: &[Pending],
     ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchFailed> {
-        let client = self.client().await.map_err(BatchFailed::NoConnection)?;
         let mut columns = EventColumns::default();
         let (mut streams, mut kinds, mut exacts) = (Vec::new(), Vec::new(), Vec::new());
         let (mut command_ids, mut request_hashes) = (Vec::new(), Vec::new());
@@ -507,7 +517,7 @@ impl EventStore {
             }
             columns.extend(&request.events);
         }
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &streams,
             &kinds,
             &exacts,
@@ -517,14 +527,7 @@ impl EventStore {
             &ords,
         ];
         params.extend(columns.params());
-        let stmt = client
-            .prepare_cached(BATCH_SQL)
-            .await
-            .map_err(batch_failed)?;
-        let rows = client
-            .query(&stmt, &params[..])
-            .await
-            .map_err(batch_failed)?;
+        let rows = self.run_batch(BATCH_SQL, &params).await?;
         if rows.len() != batch.len() {
             return Err(BatchFailed::Lost(format!(
                 "samplan_append_batch gav {} rader för {} appends",

@@ -81,11 +81,6 @@ impl Inner {
     }
 }
 
-/// Whether a stream holds facts this cache keeps.
-fn is_fact_stream(stream: &str) -> bool {
-    stream.starts_with("person-") || stream.starts_with("unit-")
-}
-
 impl FactCache {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain maps behind, still consistent enough to
@@ -136,14 +131,14 @@ impl FactCache {
 
     /// This process appended to `stream` up to `version`: older entries are stale from now.
     pub fn note_appended(&self, stream: &str, version: i64) {
-        if is_fact_stream(stream) {
+        if domain::ids::is_person_or_unit_stream(stream) {
             self.lock().bump(stream, version);
         }
     }
 
     /// Folds one delivered event into the cache.
     fn observe(&self, event: &RecordedEvent) {
-        if !is_fact_stream(&event.stream_id) {
+        if !domain::ids::is_person_or_unit_stream(&event.stream_id) {
             return;
         }
         let mut inner = self.lock();

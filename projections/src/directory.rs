@@ -167,7 +167,10 @@ pub async fn apply_batch(pool: &Pool, events: &[RecordedEvent]) -> Result<i64, P
     let Some(last) = events.iter().map(|e| e.global_position).max() else {
         return ensure_checkpoint(&client).await;
     };
-    if !events.iter().any(concerns_directory) {
+    if !events
+        .iter()
+        .any(|e| domain::ids::is_person_or_unit_stream(&e.stream_id))
+    {
         // Nothing to apply (plans, inboxes: most of the traffic), so exactly-once does not
         // matter here: the checkpoint only moves forward, in one statement instead of a
         // transaction of five. Committed without waiting for the WAL flush, like a batch below
@@ -184,11 +187,9 @@ pub async fn apply_batch(pool: &Pool, events: &[RecordedEvent]) -> Result<i64, P
             return Ok(last);
         }
         // Not moved: the row is missing (a first batch) or already further on.
-        let now = ensure_checkpoint(&client).await?;
-        if now < last {
-            client.execute(&moved, &[&PROJECTION, &last]).await?;
-        }
-        return ensure_checkpoint(&client).await;
+        ensure_checkpoint(&client).await?;
+        client.execute(&moved, &[&PROJECTION, &last]).await?;
+        return checkpoint_of(&client).await;
     }
     // Prepared once per pooled connection: a batch is applied many times a second under load.
     let lock = client
@@ -250,11 +251,6 @@ fn out_of_order(event: &RecordedEvent) -> ProjectionError {
         stream_id: event.stream_id.clone(),
         stream_version: event.stream_version,
     }
-}
-
-/// Whether the directory keeps anything of `event`'s stream (persons and units).
-fn concerns_directory(event: &RecordedEvent) -> bool {
-    event.stream_id.starts_with("person-") || event.stream_id.starts_with("unit-")
 }
 
 async fn checkpoint_of<C: GenericClient>(client: &C) -> Result<i64, ProjectionError> {
