@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "append_lean_batch",
         sql: include_str!("../migrations/0004_append_lean_batch.sql"),
     },
+    Migration {
+        version: 5,
+        name: "cheaper_hash_and_byte_order_ids",
+        sql: include_str!("../migrations/0005_cheaper_hash_and_byte_order_ids.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one

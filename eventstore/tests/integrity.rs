@@ -206,3 +206,85 @@ async fn a_recomputed_hash_still_breaks_the_next_link() {
     assert_eq!(report.broken[0].stream_version, 3);
     assert_eq!(report.broken[0].event_id, a3.event_id.to_string());
 }
+
+/// Migration 5 writes the hash input out piece by piece; the bytes must stay exactly those of
+/// migration 1's `jsonb_build_array(...)::text`, or every event stored before it would fail
+/// verification. Compared here on payloads chosen to differ if any piece were printed
+/// differently: escapes and control characters, non-ASCII, every JSON number form, keys that
+/// jsonb reorders, scalars as whole payloads, NULL metadata, a previous hash or none, and times
+/// before 1970 and with microseconds.
+#[tokio::test]
+async fn the_hash_input_is_byte_for_byte_that_of_the_first_migration() {
+    let env = env().await;
+    let db = connect(&env.db.admin_url).await;
+    let payloads = [
+        r#"{"n": 1}"#,
+        r#"{"bb": [1.50, -0, 1e2, 1.5e-7, 1E+3, -12.000, 123456789012345678901234567890], "a": 1}"#,
+        r#"{"text": "tab\there \"quoted\" back\\slash\nnew line \u0001 \u001f \u007f / \/"}"#,
+        r#"{"å": "Mötet hålls på vårdcentralen € 😀", "zz": {"y": true, "x": false, "": null}}"#,
+        r#"{"b": 1, "a": 2, "aa": 3, "ab": {"c": [], "d": {}}}"#,
+        r#"[1, "två", null, [true], {"k": "v"}]"#,
+        r#""just a string""#,
+        "3.14159",
+        "-0.0",
+        "null",
+        "true",
+        "{}",
+        "[]",
+    ];
+    let metadata: [(Option<&str>, Option<&str>, Option<&str>, Option<&str>); 3] = [
+        (None, None, None, None),
+        (
+            Some("vc-1"),
+            Some("cmd-1"),
+            Some("corr \"1\""),
+            Some("cause\t1"),
+        ),
+        (Some(""), None, Some("ü"), None),
+    ];
+    let times = [
+        "2026-12-02 08:00:00.123456+00",
+        "1969-07-20 20:17:40.000001+00",
+        "2000-01-01 00:00:00+01",
+    ];
+    let mut compared = 0;
+    for (i, payload) in payloads.iter().enumerate() {
+        for (j, (unit, command, correlation, causation)) in metadata.iter().enumerate() {
+            let time = times[(i + j) % times.len()];
+            let prev: Option<Vec<u8>> = (i % 2 == 1).then(|| vec![0xab; 32]);
+            let row = db
+                .query_one(
+                    "SELECT samplan_event_hash($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9,
+                                               $10, $11, $12, $13, $14::text::timestamptz),
+                            sha256(coalesce($1, ''::bytea) || convert_to(jsonb_build_array(
+                                $2::text, $3::bigint, $4::text, $5::text, $6::integer,
+                                $7::text::jsonb, $8::text, $9::text, $10::text, $11::text,
+                                $12::text, $13::text,
+                                (extract(epoch FROM $14::text::timestamptz) * 1000000)::bigint
+                            )::text, 'UTF8'))",
+                    &[
+                        &prev,
+                        &"sip-01J0000000000000000000000",
+                        &(i as i64 + 1),
+                        &"01J00000000000000000000000",
+                        &"Typ \"med\" citat",
+                        &((j as i32) + 1),
+                        payload,
+                        &"user \\ 1",
+                        unit,
+                        &"staff",
+                        command,
+                        correlation,
+                        causation,
+                        &time,
+                    ],
+                )
+                .await
+                .expect("hash");
+            let (now, then): (Vec<u8>, Vec<u8>) = (row.get(0), row.get(1));
+            assert_eq!(now, then, "payload {payload}, metadata {j}, time {time}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, payloads.len() * metadata.len());
+}
