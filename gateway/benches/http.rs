@@ -320,20 +320,7 @@ async fn post_load(
             (ok, errors, latencies)
         }));
     }
-    let mut run = Run {
-        ops: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-    };
-    for task in tasks {
-        let (ok, errors, latencies) = task.await.expect("worker");
-        run.ops += ok;
-        run.errors += errors;
-        run.latencies_us.extend(latencies);
-    }
-    run.elapsed = started.elapsed();
-    run
+    gather(started, tasks).await
 }
 
 /// Runs `op` from `concurrency` tasks for `duration`, timing each call.
@@ -363,6 +350,14 @@ where
             (ok, errors, latencies)
         }));
     }
+    gather(started, tasks).await
+}
+
+/// What a worker counted: successes, errors and the successes' latencies in µs.
+type Tally = (usize, usize, Vec<u64>);
+
+/// Adds up the workers' tallies into one run that began at `started`.
+async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Run {
     let mut run = Run {
         ops: 0,
         errors: 0,
