@@ -232,7 +232,14 @@ async fn the_hash_input_is_byte_for_byte_that_of_the_first_migration() {
         "{}",
         "[]",
     ];
-    let metadata: [(Option<&str>, Option<&str>, Option<&str>, Option<&str>); 3] = [
+    // Unit, command id, correlation id, causation id.
+    type Optional = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let metadata: [Optional; 3] = [
         (None, None, None, None),
         (
             Some("vc-1"),
