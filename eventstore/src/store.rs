@@ -734,7 +734,9 @@ pub(crate) fn decode_event_at(row: &Row, at: usize) -> Result<RecordedEvent, Sto
         event_type: row.try_get(at + 4)?,
         schema_version: row.try_get(at + 5)?,
         recorded_at: row.try_get(at + 6)?,
-        data: row.try_get(at + 7)?,
+        data: row
+            .try_get::<_, tokio_postgres::types::Json<Box<serde_json::value::RawValue>>>(at + 7)?
+            .0,
         metadata: Metadata {
             actor: row.try_get(at + 8)?,
             unit: row.try_get(at + 9)?,

@@ -299,7 +299,7 @@ mod tests {
             event_type: "T".into(),
             schema_version: 1,
             recorded_at: chrono::Utc::now(),
-            data: serde_json::json!({}),
+            data: serde_json::value::RawValue::from_string("{}".into()).expect("json"),
             metadata: Metadata {
                 actor: "a".into(),
                 unit: None,

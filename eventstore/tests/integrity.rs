@@ -166,7 +166,9 @@ async fn verify_names_exactly_the_altered_event() {
         ]
     );
     assert_eq!(
-        s.read_stream("b", 2).await.expect("read")[0].data,
+        s.read_stream("b", 2).await.expect("read")[0]
+            .data_as::<serde_json::Value>()
+            .expect("payload"),
         json!({ "n": 99, "text": "anteckning" })
     );
 }

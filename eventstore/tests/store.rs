@@ -35,7 +35,10 @@ async fn append_then_read_back_the_envelope() {
     assert_eq!(read[1].global_position, read[0].global_position + 1);
     assert_eq!(read[2].global_position, read[1].global_position + 1);
     assert_eq!(read[0].metadata, meta());
-    assert_eq!(read[0].data, json!({ "n": 1, "text": "anteckning" }));
+    assert_eq!(
+        read[0].data_as::<serde_json::Value>().expect("payload"),
+        json!({ "n": 1, "text": "anteckning" })
+    );
     assert_eq!(read[0].hash.len(), 64);
     assert_ne!(read[0].hash, read[1].hash);
 
@@ -319,7 +322,10 @@ async fn payload_limit_refuses_too_large_and_accepts_just_under() {
         .await
         .expect("just under the limit is accepted");
     let read = env.store.read_stream("big", 1).await.expect("read");
-    assert_eq!(read[0].data, just_under);
+    assert_eq!(
+        read[0].data_as::<serde_json::Value>().expect("payload"),
+        just_under
+    );
 
     let over = json!({ "text": "x".repeat(max - 10) });
     let err = env

@@ -252,7 +252,7 @@ mod tests {
             event_type: "NotAPersonEvent".into(),
             schema_version: 1,
             recorded_at: chrono::DateTime::UNIX_EPOCH,
-            data: serde_json::json!({}),
+            data: serde_json::value::RawValue::from_string("{}".into()).expect("json"),
             metadata: Metadata {
                 actor: "a".into(),
                 unit: None,

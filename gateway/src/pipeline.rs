@@ -496,15 +496,16 @@ macro_rules! domain_aggregate {
             }
 
             fn decode(ev: &RecordedEvent) -> Result<Self::Event, AppError> {
-                <$event>::decode(&ev.event_type, ev.schema_version, ev.data.clone())
-                    .map_err(|e| {
-                        // A stored event we cannot read is our bug or a missing upcaster, never
-                        // the client's: 500, with the event named in the log.
-                        AppError::internal(format!(
-                            "cannot decode {} v{} at {}#{}: {e}",
-                            ev.event_type, ev.schema_version, ev.stream_id, ev.stream_version
-                        ))
-                    })
+                // A stored event we cannot read is our bug or a missing upcaster, never the
+                // client's: 500, with the event named in the log.
+                let failed = |e: &dyn std::fmt::Display| {
+                    AppError::internal(format!(
+                        "cannot decode {} v{} at {}#{}: {e}",
+                        ev.event_type, ev.schema_version, ev.stream_id, ev.stream_version
+                    ))
+                };
+                let data = ev.data_as().map_err(|e| failed(&e))?;
+                <$event>::decode(&ev.event_type, ev.schema_version, data).map_err(|e| failed(&e))
             }
 
             fn encode(ev: &Self::Event) -> (&'static str, i32, serde_json::Value) {

@@ -292,7 +292,7 @@ async fn racing_clients_never_lose_an_acknowledged_command() {
             .get(&event.stream_version)
             .unwrap_or_else(|| panic!("version {} was not acknowledged", event.stream_version));
         assert_eq!(
-            event.data["mapping_id"],
+            event.data_as::<serde_json::Value>().expect("payload")["mapping_id"],
             id.as_str(),
             "the answer names the event written"
         );

@@ -235,14 +235,14 @@ fn decode<T>(
     event: &RecordedEvent,
     decode: impl Fn(&str, i32, serde_json::Value) -> Result<T, domain::event::DecodeError>,
 ) -> Result<T, ProjectionError> {
+    let failed = |reason: String| ProjectionError::Decode {
+        position: event.global_position,
+        event_type: event.event_type.clone(),
+        reason,
+    };
+    let data = event.data_as().map_err(|e| failed(e.to_string()))?;
     // The domain upgrades old schema versions before deserialising.
-    decode(&event.event_type, event.schema_version, event.data.clone()).map_err(|e| {
-        ProjectionError::Decode {
-            position: event.global_position,
-            event_type: event.event_type.clone(),
-            reason: e.to_string(),
-        }
-    })
+    decode(&event.event_type, event.schema_version, data).map_err(|e| failed(e.to_string()))
 }
 
 fn out_of_order(event: &RecordedEvent) -> ProjectionError {
