@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::StreamExt;
+use serde_json::value::RawValue;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 use ulid::Ulid;
 
@@ -734,9 +735,7 @@ pub(crate) fn decode_event_at(row: &Row, at: usize) -> Result<RecordedEvent, Sto
         event_type: row.try_get(at + 4)?,
         schema_version: row.try_get(at + 5)?,
         recorded_at: row.try_get(at + 6)?,
-        data: row
-            .try_get::<_, tokio_postgres::types::Json<Box<serde_json::value::RawValue>>>(at + 7)?
-            .0,
+        data: row.try_get::<_, Json<Box<RawValue>>>(at + 7)?.0,
         metadata: Metadata {
             actor: row.try_get(at + 8)?,
             unit: row.try_get(at + 9)?,

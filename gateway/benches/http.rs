@@ -36,6 +36,25 @@ struct Run {
 }
 
 impl Run {
+    fn empty() -> Run {
+        Run {
+            ops: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies_us: Vec::new(),
+        }
+    }
+
+    /// Counts one call that began at `sent`: its latency if it succeeded, an error if not.
+    fn record(&mut self, sent: Instant, succeeded: bool) {
+        if succeeded {
+            self.ops += 1;
+            self.latencies_us.push(sent.elapsed().as_micros() as u64);
+        } else {
+            self.errors += 1;
+        }
+    }
+
     fn per_second(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
@@ -81,9 +100,8 @@ async fn bench() {
         }
     })
     .await;
-    let staff = prepare(&app).await;
+    let (token, persons) = prepare(&app).await;
     prefill(&app).await;
-    let (token, persons) = staff;
     // Request bodies, serialised once: the load generator shares the machine's two cores with
     // the service and PostgreSQL, so it does as little per request as it can.
     let bodies: Arc<Vec<Bytes>> = Arc::new(
@@ -288,7 +306,7 @@ async fn post_load(
                     .expect("handshake");
             tokio::spawn(connection);
             let host = addr.to_string();
-            let (mut ok, mut errors, mut latencies) = (0usize, 0usize, Vec::new());
+            let mut tally = Run::empty();
             let mut i = worker;
             while Instant::now() < deadline {
                 let request = hyper::Request::post(path)
@@ -306,18 +324,13 @@ async fn post_load(
                     }
                     Err(_) => false,
                 };
-                if answered {
-                    ok += 1;
-                    latencies.push(t.elapsed().as_micros() as u64);
-                } else {
-                    errors += 1;
-                    if sender.ready().await.is_err() {
-                        break;
-                    }
+                tally.record(t, answered);
+                if !answered && sender.ready().await.is_err() {
+                    break;
                 }
                 i += concurrency;
             }
-            (ok, errors, latencies)
+            tally
         }));
     }
     gather(started, tasks).await
@@ -335,40 +348,27 @@ where
     for worker in 0..concurrency {
         let op = op.clone();
         tasks.push(tokio::spawn(async move {
-            let (mut ok, mut errors, mut latencies) = (0usize, 0usize, Vec::new());
+            let mut tally = Run::empty();
             let mut i = worker;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                if op(i).await {
-                    ok += 1;
-                    latencies.push(t.elapsed().as_micros() as u64);
-                } else {
-                    errors += 1;
-                }
+                tally.record(t, op(i).await);
                 i += concurrency;
             }
-            (ok, errors, latencies)
+            tally
         }));
     }
     gather(started, tasks).await
 }
 
-/// What a worker counted: successes, errors and the successes' latencies in µs.
-type Tally = (usize, usize, Vec<u64>);
-
 /// Adds up the workers' tallies into one run that began at `started`.
-async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Run {
-    let mut run = Run {
-        ops: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-    };
+async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Run>>) -> Run {
+    let mut run = Run::empty();
     for task in tasks {
-        let (ok, errors, latencies) = task.await.expect("worker");
-        run.ops += ok;
-        run.errors += errors;
-        run.latencies_us.extend(latencies);
+        let tally = task.await.expect("worker");
+        run.ops += tally.ops;
+        run.errors += tally.errors;
+        run.latencies_us.extend(tally.latencies_us);
     }
     run.elapsed = started.elapsed();
     run
