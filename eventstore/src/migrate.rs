@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cheaper_hash_and_byte_order_ids",
         sql: include_str!("../migrations/0005_cheaper_hash_and_byte_order_ids.sql"),
     },
+    Migration {
+        version: 6,
+        name: "hash_input_in_one_call",
+        sql: include_str!("../migrations/0006_hash_input_in_one_call.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one
