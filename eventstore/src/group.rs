@@ -2,16 +2,17 @@
 //!
 //! A commit costs a round trip, a transaction and a WAL flush whatever it holds; on a small
 //! machine that fixed cost, not the rows, limits how many appends per second the store takes
-//! (ADR 0006, ADR 0009). So every append goes through one queue. A dispatcher starts a
-//! transaction for whatever is waiting as soon as fewer than `append_concurrency` are in
-//! flight: one statement, one transaction, in which each append is judged by the same rules as
-//! a lone one, in arrival order; its caller is answered once the transaction has committed.
-//! Appends without a command id that expect an exact version (most of them) go through
-//! `samplan_append_lean_batch`, which lets the unique key decide races; any other batch through
+//! (ADR 0006, ADR 0009, ADR 0012). So every append goes through one queue. A dispatcher starts
+//! a transaction for whatever is waiting as soon as none is in flight, and a further one beside
+//! it (up to `append_concurrency`) only when a full batch waits or the one in flight is taking
+//! long: one statement, one transaction, in which each append is judged by the same rules as a
+//! lone one, in arrival order; its caller is answered once the transaction has committed.
+//! Appends without a command id that expect an exact version (most of them) go through the lean
+//! insert (`LEAN_INSERT_SQL`), which lets the unique key decide races; any other batch through
 //! `samplan_append_batch`, which looks versions and command ids up first.
 //!
-//! Nothing waits for a timer. Before it starts a transaction the dispatcher yields a few times
-//! (a *linger*), so callers that a finished transaction has just answered, and that come
+//! No append waits for a timer. Before it starts a transaction the dispatcher yields a few
+//! times (a *linger*), so callers that a finished transaction has just answered, and that come
 //! straight back with their next append, join this transaction instead of the next one; the
 //! linger ends as soon as yielding brings nothing new, so a lone writer loses only two yields.
 //!
@@ -27,10 +28,14 @@
 //!   command id are retried (a committed one is recognised and replayed), the others get
 //!   `Unavailable` — exactly what a lone append does.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -38,7 +43,9 @@ use tokio_postgres::Row;
 use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
 use crate::model::{AppendOutcome, CommandKey, ExpectedVersion, NewEvent};
-use crate::store::{expectation, outcome_of, settle, EventColumns, EventStore, Inner};
+use crate::store::{
+    expectation, outcome_of, settle, EventColumns, EventStore, Inner, LeanInsert, LEAN_INSERT_SQL,
+};
 
 /// One validated append on its way to the database.
 pub(crate) struct AppendRequest {
@@ -84,9 +91,6 @@ const QUEUE_DEPTH: usize = 1024;
 
 /// Most bytes of event data in one batch; a single larger append still goes, alone.
 const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
-
-const LEAN_BATCH_SQL: &str = "SELECT stream_ids, versions, positions FROM \
-     samplan_append_lean_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 const BATCH_SQL: &str = "SELECT idx, status, actual, positions, result, request_hash \
      FROM samplan_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
@@ -179,9 +183,38 @@ const LINGER_YIELDS_MAX: usize = 16;
 /// Yields in a row that brought no new append, after which a linger ends.
 const LINGER_IDLE_YIELDS: usize = 2;
 
-/// Starts a transaction for whatever is waiting whenever fewer than `in_flight_max` are in
-/// flight. A stream or command id that is in flight, or already in the batch being built, waits
-/// (in arrival order) for a later batch.
+/// After how long a transaction in flight may be joined by another one (see [`Slots`]).
+const OVERLAP_AFTER: Duration = Duration::from_millis(5);
+
+/// When the dispatcher may start a transaction (ADR 0012). The first always starts at once.
+/// Another one, while some are in flight, only when a full batch is waiting or the newest one in
+/// flight has taken longer than [`OVERLAP_AFTER`] (a lock wait, a slow disk, a huge batch).
+/// Otherwise the waiting appends go together in the next transaction: each transaction costs a
+/// WAL flush of its own, and eight writers that wait for their answers were measured to get
+/// through faster in one transaction of eight than in two of four.
+struct Slots {
+    in_flight_max: usize,
+    batch_max: usize,
+    newest_started: Instant,
+}
+
+impl Slots {
+    fn may_start(&self, in_flight: usize, waiting: usize) -> bool {
+        in_flight == 0
+            || (in_flight < self.in_flight_max
+                && (waiting >= self.batch_max || self.newest_started.elapsed() >= OVERLAP_AFTER))
+    }
+}
+
+/// Starts a transaction for whatever is waiting when [`Slots::may_start`] says so. A stream or
+/// command id that is in flight, or already in the batch being built, waits (in arrival order)
+/// for a later batch.
+///
+/// The dispatcher drives its transactions itself instead of spawning a task for each: an answer
+/// from the database then wakes one task, which answers the callers, frees the streams and
+/// collects the next batch, instead of handing the work across tasks (and, on a small machine,
+/// across threads that have to be woken) three times. A transaction that panics is caught: its
+/// callers learn that the outcome is unknown and its streams are freed, as before.
 async fn dispatch(
     store: Weak<Inner>,
     mut queue: mpsc::Receiver<Pending>,
@@ -189,30 +222,51 @@ async fn dispatch(
     batch_max: usize,
     counters: Arc<Counters>,
 ) {
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
+    let mut writing = FuturesUnordered::new();
     let mut waiting: VecDeque<Pending> = VecDeque::new();
     let mut busy_streams: HashSet<String> = HashSet::new();
     let mut busy_commands: HashSet<String> = HashSet::new();
-    let mut in_flight = 0usize;
+    let mut slots = Slots {
+        in_flight_max,
+        batch_max,
+        newest_started: Instant::now(),
+    };
+    // Whether the overlap timer may wake the dispatcher: after it has fired once, only a new
+    // append or a finished transaction re-arms it (the waiting appends may all be for streams
+    // in flight, and a timer in the past would otherwise fire again and again).
+    let mut overlap_armed = false;
     let mut open = true;
     loop {
         // Wait for something to do: a finished transaction frees its streams and a slot; a new
-        // append is only worth waking for when a slot is free.
+        // append is only worth waking for when a slot is free; the overlap timer lets a
+        // transaction start beside one that is taking long.
+        let overlap_at = tokio::time::Instant::from_std(slots.newest_started + OVERLAP_AFTER);
+        let overlap_pending = overlap_armed
+            && !writing.is_empty()
+            && writing.len() < in_flight_max
+            && !waiting.is_empty();
         tokio::select! {
             biased;
-            Some((streams, commands)) = done_rx.recv(), if in_flight > 0 => {
-                in_flight -= 1;
+            Some((streams, commands)) = writing.next(), if !writing.is_empty() => {
+                let (streams, commands): Finished = (streams, commands);
                 for s in streams {
                     busy_streams.remove(&s);
                 }
                 for c in commands {
                     busy_commands.remove(&c);
                 }
+                overlap_armed = true;
             }
-            next = queue.recv(), if open && in_flight < in_flight_max => match next {
-                Some(pending) => waiting.push_back(pending),
+            next = queue.recv(), if open && writing.len() < in_flight_max => match next {
+                Some(pending) => {
+                    waiting.push_back(pending);
+                    overlap_armed = true;
+                }
                 None => open = false,
             },
+            () = tokio::time::sleep_until(overlap_at), if overlap_pending => {
+                overlap_armed = false;
+            }
             else => return,
         }
         while let Ok(pending) = queue.try_recv() {
@@ -220,11 +274,12 @@ async fn dispatch(
         }
         // Linger without a timer: the callers a finished transaction just answered usually
         // come straight back with their next append. Yielding to them a few times lets those
-        // appends join this transaction instead of waiting for the next free slot; it stops as
-        // soon as yields bring nothing new, so a lone writer pays for only a couple of yields.
+        // appends join this transaction instead of the next one; it stops as soon as yields
+        // bring nothing new, so a lone writer pays for only a couple of yields. (Transactions
+        // in flight are not polled meanwhile; their wake-ups are kept and served right after.)
         let mut idle_yields = 0;
         let mut yields = 0;
-        while in_flight < in_flight_max
+        while slots.may_start(writing.len(), waiting.len())
             && !waiting.is_empty()
             && yields < LINGER_YIELDS_MAX
             && idle_yields < LINGER_IDLE_YIELDS
@@ -241,8 +296,8 @@ async fn dispatch(
                 idle_yields = 0;
             }
         }
-        // Start as many transactions as slots and admissible appends allow.
-        while !waiting.is_empty() && in_flight < in_flight_max {
+        // Start as many transactions as the slots and the admissible appends allow.
+        while !waiting.is_empty() && slots.may_start(writing.len(), waiting.len()) {
             let mut batch = Batch::default();
             let mut put_back = VecDeque::new();
             while let Some(next) = waiting.pop_front() {
@@ -259,55 +314,41 @@ async fn dispatch(
                 break;
             }
             let Some(inner) = store.upgrade() else { return };
+            slots.newest_started = Instant::now();
             busy_streams.extend(batch.streams.iter().cloned());
             busy_commands.extend(batch.commands.iter().cloned());
-            in_flight += 1;
-            let done = done_tx.clone();
+            let Batch {
+                pending,
+                streams,
+                commands,
+                ..
+            } = batch;
+            counters.transactions.fetch_add(1, Ordering::Relaxed);
+            counters
+                .appends
+                .fetch_add(pending.len() as u64, Ordering::Relaxed);
             let counters = counters.clone();
-            tokio::spawn(async move {
-                let Batch {
-                    pending,
-                    streams,
-                    commands,
-                    ..
-                } = batch;
-                // Hands the streams back when the transaction is over, also if writing panicked:
-                // otherwise they would stay busy and their next appends would wait forever.
-                let _release = Release {
-                    done,
-                    streams: streams.into_iter().collect(),
-                    commands: commands.into_iter().collect(),
-                };
-                counters.transactions.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .appends
-                    .fetch_add(pending.len() as u64, Ordering::Relaxed);
-                let started = std::time::Instant::now();
-                EventStore { inner }.write_batch(pending).await;
+            writing.push(async move {
+                let started = Instant::now();
+                // A panic while writing drops the callers' reply channels (they are told the
+                // outcome is unknown); the streams must be handed back all the same, or their
+                // next appends would wait forever.
+                let store = EventStore { inner };
+                let write = store.write_batch(pending);
+                if AssertUnwindSafe(write).catch_unwind().await.is_err() {
+                    tracing::error!("a group-commit transaction panicked; its outcome is unknown");
+                }
                 let spent = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 counters.busy_us.fetch_add(spent, Ordering::Relaxed);
+                (
+                    streams.into_iter().collect::<Vec<_>>(),
+                    commands.into_iter().collect::<Vec<_>>(),
+                )
             });
         }
-        if !open && waiting.is_empty() && in_flight == 0 {
+        if !open && waiting.is_empty() && writing.is_empty() {
             return;
         }
-    }
-}
-
-/// Tells the dispatcher, when dropped, that a transaction is over and its streams are free.
-struct Release {
-    done: mpsc::UnboundedSender<Finished>,
-    streams: Vec<String>,
-    commands: Vec<String>,
-}
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        let finished = (
-            std::mem::take(&mut self.streams),
-            std::mem::take(&mut self.commands),
-        );
-        let _ = self.done.send(finished);
     }
 }
 
@@ -430,7 +471,7 @@ impl EventStore {
         client.query(&stmt, params).await.map_err(batch_failed)
     }
 
-    /// One `samplan_append_lean_batch` call for a batch whose appends all take the lean path
+    /// One lean insert ([`LEAN_INSERT_SQL`]) for a batch whose appends all take the lean path
     /// ([`AppendRequest::lean_first`]): every event inserted at the version its append expects.
     /// A stale expectation fails the whole statement (unique key or missing predecessor), which
     /// rolls the batch back; the caller then writes its appends one by one.
@@ -439,57 +480,26 @@ impl EventStore {
         batch: &[Pending],
         firsts: &[i64],
     ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchFailed> {
-        let mut columns = EventColumns::default();
-        let (mut streams, mut versions) = (Vec::new(), Vec::new());
+        let mut lean = LeanInsert::default();
         for (Pending { request, .. }, first) in batch.iter().zip(firsts) {
-            for ord in 0..request.events.len() as i64 {
-                streams.push(request.stream_id.as_str());
-                versions.push(first + ord);
-            }
-            columns.extend(&request.events);
+            lean.push(&request.stream_id, *first, &request.events);
         }
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&streams, &versions];
-        params.extend(columns.params());
-        let rows = self.run_batch(LEAN_BATCH_SQL, &params).await?;
+        let rows = self.run_batch(LEAN_INSERT_SQL, &lean.params()).await?;
         // The batch has committed: an answer that cannot be read leaves its appends unknown.
-        let unreadable = |e: tokio_postgres::Error| BatchFailed::Lost(describe(&e));
-        let row = rows.first().ok_or_else(|| {
-            BatchFailed::Lost("samplan_append_lean_batch svarade utan rad".into())
-        })?;
-        let written: (Vec<String>, Vec<i64>, Vec<i64>) = (
-            row.try_get(0).map_err(unreadable)?,
-            row.try_get(1).map_err(unreadable)?,
-            row.try_get(2).map_err(unreadable)?,
-        );
-        // Each stream is at most once in a batch, so (stream, version) names one event.
-        let position: HashMap<(&str, i64), i64> = written
-            .0
-            .iter()
-            .zip(&written.1)
-            .zip(&written.2)
-            .map(|((stream, version), position)| ((stream.as_str(), *version), *position))
-            .collect();
-        if position.len() != streams.len() {
+        let written = LeanInsert::written(&rows).map_err(|e| BatchFailed::Lost(e.to_string()))?;
+        if written.len() != lean.len() {
             return Err(BatchFailed::Lost(format!(
-                "samplan_append_lean_batch skrev {} av {} händelser",
-                position.len(),
-                streams.len()
+                "lagret skrev {} av {} händelser",
+                written.len(),
+                lean.len()
             )));
         }
         Ok(batch
             .iter()
             .zip(firsts)
             .map(|(Pending { request, .. }, first)| {
-                let positions: Option<Vec<i64>> = (0..request.events.len() as i64)
-                    .map(|ord| {
-                        position
-                            .get(&(request.stream_id.as_str(), first + ord))
-                            .copied()
-                    })
-                    .collect();
-                let positions = positions.ok_or_else(|| {
-                    StoreError::Decode("en händelse saknas i svaret från lagret".into())
-                })?;
+                let positions =
+                    written.positions(&request.stream_id, *first, request.events.len())?;
                 outcome_of(&request.stream_id, *first, &positions, &request.events)
             })
             .collect())

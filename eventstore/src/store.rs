@@ -33,8 +33,27 @@ const APPEND_SQL: &str =
     "SELECT status, actual, positions, result, request_hash FROM samplan_append(\
      $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
-const LEAN_SQL: &str = "SELECT samplan_append_lean($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-     $11, $12)";
+/// The lean append (ADR 0012): events of appends without a command id that expect an exact
+/// version (or no stream), inserted at the versions their callers computed, in one plain
+/// statement. The unique key `(stream_id, stream_version)` and the hash trigger's predecessor
+/// check decide every race (a stale expectation raises unique_violation or SP001 and nothing is
+/// written), so nothing is looked up first. The filter takes the transaction id before the
+/// first position is drawn (ADR 0001): it is evaluated for the rows below the sort, before any
+/// row reaches the insert and its `nextval` default. Events come as parallel arrays in append
+/// order and, within an append, version order, so the trigger finds each predecessor, also one
+/// inserted by this statement.
+pub(crate) const LEAN_INSERT_SQL: &str = "INSERT INTO events (stream_id, stream_version, \
+     event_id, event_type, schema_version, payload, actor, unit, role, command_id, \
+     correlation_id, causation_id) \
+     SELECT u.stream_id, u.version, u.event_id, u.event_type, u.schema_version, u.payload, \
+     u.actor, u.unit, u.role, u.command_id, u.correlation_id, u.causation_id \
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::integer[], \
+     $6::jsonb[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
+     WITH ORDINALITY AS u(stream_id, version, event_id, event_type, schema_version, payload, \
+     actor, unit, role, command_id, correlation_id, causation_id, ord) \
+     WHERE pg_current_xact_id() IS NOT NULL \
+     ORDER BY u.ord \
+     RETURNING stream_id, stream_version, global_position";
 
 /// How often an append with `ExpectedVersion::Any` retries after losing a race.
 const ANY_RETRIES_MAX: usize = 10;
@@ -217,29 +236,30 @@ impl EventStore {
             ..
         } = request;
         let (stream_id, expected) = (stream_id.as_str(), *expected);
-        let columns = EventColumns::of(events);
         let (kind, exact) = expectation(expected);
         let command_id = command.as_ref().map(|c| c.command_id.as_str());
         let request_hash = command.as_ref().map(|c| c.request_hash.as_slice());
 
         // Without a command id and with a definite expectation, the unique key and the hash
-        // trigger decide the race by themselves: the lean function inserts the expected
-        // versions without looking the stream up first (migration 0003).
+        // trigger decide the race by themselves: the lean insert writes the expected versions
+        // without looking the stream up first (ADR 0012).
         let lean_first = request.lean_first();
-        let mut params: Vec<&(dyn ToSql + Sync)> = match &lean_first {
-            Some(first) => vec![&stream_id, first],
-            None => vec![&stream_id, &kind, &exact],
+        let mut lean = LeanInsert::default();
+        let columns;
+        let (sql, params): (_, Vec<&(dyn ToSql + Sync)>) = match lean_first {
+            Some(first) => {
+                lean.push(stream_id, first, events);
+                (LEAN_INSERT_SQL, lean.params())
+            }
+            None => {
+                columns = EventColumns::of(events);
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&stream_id, &kind, &exact];
+                params.extend(columns.params());
+                params.extend([&command_id as &(dyn ToSql + Sync), &request_hash]);
+                (APPEND_SQL, params)
+            }
         };
-        params.extend(columns.params());
-        if lean_first.is_none() {
-            params.extend([&command_id as &(dyn ToSql + Sync), &request_hash]);
-        }
         let params = &params[..];
-        let sql = if lean_first.is_some() {
-            LEAN_SQL
-        } else {
-            APPEND_SQL
-        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -248,11 +268,11 @@ impl EventStore {
             let result = self
                 .with_client(command.is_some(), |client| async move {
                     let stmt = client.prepare_cached(sql).await?;
-                    client.query_one(&stmt, params).await
+                    client.query(&stmt, params).await
                 })
                 .await;
-            let row = match result {
-                Ok(row) => row,
+            let rows = match result {
+                Ok(rows) => rows,
                 Err(StoreError::Database(err)) => {
                     let constraint = err
                         .as_db_error()
@@ -288,10 +308,16 @@ impl EventStore {
             };
             let outcome = match lean_first {
                 Some(first) => {
-                    let positions: Vec<i64> = row.try_get(0)?;
+                    let written = LeanInsert::written(&rows)?;
+                    let positions = written.positions(stream_id, first, events.len())?;
                     outcome_of(stream_id, first, &positions, events)?
                 }
-                None => settle(request, &row, 0)?,
+                None => {
+                    let row = rows.first().ok_or_else(|| {
+                        StoreError::Decode("samplan_append svarade utan rad".into())
+                    })?;
+                    settle(request, row, 0)?
+                }
             };
             if !outcome.replayed {
                 self.inner.wake.appended(outcome.global_position);
@@ -671,6 +697,85 @@ impl<'a> EventColumns<'a> {
             self.correlations.push(e.metadata.correlation_id.as_deref());
             self.causations.push(e.metadata.causation_id.as_deref());
         }
+    }
+}
+
+/// The parameters of [`LEAN_INSERT_SQL`] for one or more appends.
+#[derive(Default)]
+pub(crate) struct LeanInsert<'a> {
+    streams: Vec<&'a str>,
+    versions: Vec<i64>,
+    columns: EventColumns<'a>,
+}
+
+impl<'a> LeanInsert<'a> {
+    /// Adds an append whose first event gets version `first`.
+    pub(crate) fn push(&mut self, stream_id: &'a str, first: i64, events: &'a [NewEvent]) {
+        for ord in 0..events.len() as i64 {
+            self.streams.push(stream_id);
+            self.versions.push(first + ord);
+        }
+        self.columns.extend(events);
+    }
+
+    /// Events added so far.
+    pub(crate) fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.streams, &self.versions];
+        params.extend(self.columns.params());
+        params
+    }
+
+    /// The positions the insert returned, by stream and version.
+    pub(crate) fn written(rows: &[Row]) -> Result<Written, StoreError> {
+        let mut written = Written::default();
+        for row in rows {
+            let stream: String = row.try_get(0)?;
+            let entry = (row.try_get::<_, i64>(1)?, row.try_get::<_, i64>(2)?);
+            written.events += 1;
+            written.by_stream.entry(stream).or_default().push(entry);
+        }
+        Ok(written)
+    }
+}
+
+/// Global positions of freshly inserted events: per stream, (version, position) pairs.
+#[derive(Default)]
+pub(crate) struct Written {
+    by_stream: std::collections::HashMap<String, Vec<(i64, i64)>>,
+    events: usize,
+}
+
+impl Written {
+    /// Rows the insert returned.
+    pub(crate) fn len(&self) -> usize {
+        self.events
+    }
+
+    /// The positions of an append's `count` events from version `first` on, in version order.
+    pub(crate) fn positions(
+        &self,
+        stream_id: &str,
+        first: i64,
+        count: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let written = self.by_stream.get(stream_id).map(Vec::as_slice);
+        (first..first + count as i64)
+            .map(|version| {
+                written
+                    .unwrap_or_default()
+                    .iter()
+                    .find_map(|&(v, position)| (v == version).then_some(position))
+                    .ok_or_else(|| {
+                        StoreError::Decode(format!(
+                            "händelse {version} i {stream_id} saknas i svaret från lagret"
+                        ))
+                    })
+            })
+            .collect()
     }
 }
 

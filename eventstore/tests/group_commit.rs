@@ -317,3 +317,92 @@ async fn without_lanes_every_append_is_its_own_transaction() {
     assert_eq!((stats.transactions, stats.direct), (0, 10), "{stats:?}");
     assert_eq!(s.read_all(0, 100).await.expect("read").len(), 10);
 }
+
+/// Whether `append` finishes within `wait`.
+async fn finishes_within<T>(
+    wait: std::time::Duration,
+    append: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::time::timeout(wait, append).await.ok()
+}
+
+#[tokio::test]
+async fn a_transaction_stuck_on_a_lock_does_not_hold_up_other_streams() {
+    let env = env_with(|c| c.append_concurrency = 2).await;
+    let s = &env.store;
+    // Another process has written version 1 of "stuck" and not yet committed: the store's
+    // append of the same version waits for that transaction's fate.
+    let other = connect(&env.db.admin_url).await;
+    other.batch_execute("BEGIN").await.expect("begin");
+    assert_eq!(raw_append(&other, "stuck", 1).await, "appended");
+    let stuck = s.append_owned(
+        "stuck".into(),
+        ExpectedVersion::NoStream,
+        vec![some_event(1)],
+    );
+    tokio::pin!(stuck);
+    assert!(
+        finishes_within(std::time::Duration::from_millis(200), &mut stuck)
+            .await
+            .is_none(),
+        "the append should wait for the other transaction"
+    );
+
+    // Meanwhile appends to other streams go through, in a second transaction beside it.
+    for i in 0..3 {
+        let free = s.append_owned(
+            format!("free-{i}"),
+            ExpectedVersion::NoStream,
+            vec![some_event(i)],
+        );
+        let out = finishes_within(std::time::Duration::from_secs(5), free)
+            .await
+            .expect("an append to another stream must not wait for the stuck one")
+            .expect("append");
+        assert_eq!(out.stream_version, 1);
+    }
+
+    // The other process commits: the stuck append lost the race and says so.
+    other.batch_execute("COMMIT").await.expect("commit");
+    match stuck.await {
+        Err(StoreError::Conflict { actual, .. }) => assert_eq!(actual, 1),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(env.store.verify().await.expect("verify").is_intact());
+}
+
+#[tokio::test]
+async fn with_one_transaction_in_flight_other_streams_wait_for_it() {
+    let env = env_with(|c| c.append_concurrency = 1).await;
+    let s = &env.store;
+    let other = connect(&env.db.admin_url).await;
+    other.batch_execute("BEGIN").await.expect("begin");
+    assert_eq!(raw_append(&other, "stuck", 1).await, "appended");
+    let stuck = s.append_owned(
+        "stuck".into(),
+        ExpectedVersion::NoStream,
+        vec![some_event(1)],
+    );
+    tokio::pin!(stuck);
+    assert!(
+        finishes_within(std::time::Duration::from_millis(200), &mut stuck)
+            .await
+            .is_none()
+    );
+    let free = s.append_owned(
+        "free".into(),
+        ExpectedVersion::NoStream,
+        vec![some_event(2)],
+    );
+    tokio::pin!(free);
+    assert!(
+        finishes_within(std::time::Duration::from_millis(300), &mut free)
+            .await
+            .is_none(),
+        "with one slot the append waits behind the stuck transaction"
+    );
+    // The other process rolls back: the stuck append wins after all, and the free one follows.
+    other.batch_execute("ROLLBACK").await.expect("rollback");
+    assert_eq!(stuck.await.expect("stuck append").stream_version, 1);
+    assert_eq!(free.await.expect("free append").stream_version, 1);
+}
