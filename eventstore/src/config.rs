@@ -20,9 +20,11 @@ pub struct StoreConfig {
     /// from the append itself, from other processes by NOTIFY). Only a safety net: a wake-up
     /// normally comes within milliseconds.
     pub tail_idle_poll_ms: u64,
-    /// Group commit (ADR 0006, ADR 0009): how many append transactions may be in flight at
-    /// once; whatever waits meanwhile goes together in the next one. Zero turns group commit
-    /// off: every append is its own transaction on its caller's connection.
+    /// Group commit (ADR 0006, ADR 0009, ADR 0012): the most append transactions in flight at
+    /// once. The first starts at once; another starts beside it only when a full batch waits or
+    /// the one in flight has taken 5 ms; whatever waits meanwhile goes together in the next one.
+    /// Zero turns group commit off: every append is its own transaction on its caller's
+    /// connection.
     pub append_concurrency: usize,
     /// Most appends written together in one transaction.
     pub append_batch_max: usize,

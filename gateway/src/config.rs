@@ -68,7 +68,8 @@ pub struct Config {
     pub limits: Limits,
     /// `SAMPLAN_DB_POOL_SIZE`: connections in the event store's pool.
     pub db_pool_size: usize,
-    /// `SAMPLAN_APPEND_CONCURRENCY`: group-commit transactions in flight at once (ADR 0006);
+    /// `SAMPLAN_APPEND_CONCURRENCY`: the most group-commit transactions in flight at once (ADR
+    /// 0006, 0012: a second starts only when a full batch waits or the first has taken 5 ms);
     /// 0 writes every append in its own transaction.
     pub append_concurrency: usize,
     /// `SAMPLAN_SHUTDOWN_DRAIN_MS`: how long in-flight requests may run after a stop signal.
