@@ -326,31 +326,39 @@ async fn finishes_within<T>(
     tokio::time::timeout(wait, append).await.ok()
 }
 
-#[tokio::test]
-async fn a_transaction_stuck_on_a_lock_does_not_hold_up_other_streams() {
-    let env = env_with(|c| c.append_concurrency = 2).await;
-    let s = &env.store;
-    // Another process has written version 1 of "stuck" and not yet committed: the store's
-    // append of the same version waits for that transaction's fate.
+type Appending<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<eventstore::AppendOutcome, StoreError>> + 'a>,
+>;
+
+/// Another process writes version 1 of "stuck" and does not commit yet; the store's append of
+/// the same version then waits for that transaction's fate. Returns the other process's
+/// connection (inside its transaction) and the waiting append.
+async fn a_stuck_append(env: &Env) -> (tokio_postgres::Client, Appending<'_>) {
     let other = connect(&env.db.admin_url).await;
     other.batch_execute("BEGIN").await.expect("begin");
     assert_eq!(raw_append(&other, "stuck", 1).await, "appended");
-    let stuck = s.append_owned(
+    let mut stuck: Appending<'_> = Box::pin(env.store.append_owned(
         "stuck".into(),
         ExpectedVersion::NoStream,
         vec![some_event(1)],
-    );
-    tokio::pin!(stuck);
+    ));
     assert!(
         finishes_within(std::time::Duration::from_millis(200), &mut stuck)
             .await
             .is_none(),
         "the append should wait for the other transaction"
     );
+    (other, stuck)
+}
+
+#[tokio::test]
+async fn a_transaction_stuck_on_a_lock_does_not_hold_up_other_streams() {
+    let env = env_with(|c| c.append_concurrency = 2).await;
+    let (other, stuck) = a_stuck_append(&env).await;
 
     // Meanwhile appends to other streams go through, in a second transaction beside it.
     for i in 0..3 {
-        let free = s.append_owned(
+        let free = env.store.append_owned(
             format!("free-{i}"),
             ExpectedVersion::NoStream,
             vec![some_event(i)],
@@ -374,27 +382,12 @@ async fn a_transaction_stuck_on_a_lock_does_not_hold_up_other_streams() {
 #[tokio::test]
 async fn with_one_transaction_in_flight_other_streams_wait_for_it() {
     let env = env_with(|c| c.append_concurrency = 1).await;
-    let s = &env.store;
-    let other = connect(&env.db.admin_url).await;
-    other.batch_execute("BEGIN").await.expect("begin");
-    assert_eq!(raw_append(&other, "stuck", 1).await, "appended");
-    let stuck = s.append_owned(
-        "stuck".into(),
-        ExpectedVersion::NoStream,
-        vec![some_event(1)],
-    );
-    tokio::pin!(stuck);
-    assert!(
-        finishes_within(std::time::Duration::from_millis(200), &mut stuck)
-            .await
-            .is_none()
-    );
-    let free = s.append_owned(
+    let (other, stuck) = a_stuck_append(&env).await;
+    let mut free = Box::pin(env.store.append_owned(
         "free".into(),
         ExpectedVersion::NoStream,
         vec![some_event(2)],
-    );
-    tokio::pin!(free);
+    ));
     assert!(
         finishes_within(std::time::Duration::from_millis(300), &mut free)
             .await
