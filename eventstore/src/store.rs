@@ -38,8 +38,9 @@ const APPEND_SQL: &str =
 /// statement. The unique key `(stream_id, stream_version)` and the hash trigger's predecessor
 /// check decide every race (a stale expectation raises unique_violation or SP001 and nothing is
 /// written), so nothing is looked up first. The filter takes the transaction id before the
-/// first position is drawn (ADR 0001): it is evaluated for the rows below the sort, before any
-/// row reaches the insert and its `nextval` default. Events come as parallel arrays in append
+/// first position is drawn (ADR 0001): the planner makes it a one-time filter under the
+/// projection that calls the `nextval` default (and a per-row filter, were it one, would still
+/// run for a row before that row is projected). Events come as parallel arrays in append
 /// order and, within an append, version order, so the trigger finds each predecessor, also one
 /// inserted by this statement.
 pub(crate) const LEAN_INSERT_SQL: &str = "INSERT INTO events (stream_id, stream_version, \
