@@ -44,7 +44,8 @@ use crate::config::StoreConfig;
 use crate::error::{describe, is_connection_lost, StoreError};
 use crate::model::{AppendOutcome, CommandKey, ExpectedVersion, NewEvent};
 use crate::store::{
-    expectation, outcome_of, settle, EventColumns, EventStore, Inner, LeanInsert, LEAN_INSERT_SQL,
+    expectation, outcome_of, settle, EventColumns, EventStore, Inner, LeanInsert, Written,
+    LEAN_INSERT_SQL,
 };
 
 /// One validated append on its way to the database.
@@ -174,9 +175,6 @@ impl GroupCommit {
     }
 }
 
-/// Streams and command ids of one written batch, handed back when its transaction is over.
-type Finished = (Vec<String>, Vec<String>);
-
 /// Most yields one linger before a batch may take (see [`dispatch`]).
 const LINGER_YIELDS_MAX: usize = 16;
 
@@ -248,7 +246,6 @@ async fn dispatch(
         tokio::select! {
             biased;
             Some((streams, commands)) = writing.next(), if !writing.is_empty() => {
-                let (streams, commands): Finished = (streams, commands);
                 for s in streams {
                     busy_streams.remove(&s);
                 }
@@ -340,10 +337,8 @@ async fn dispatch(
                 }
                 let spent = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 counters.busy_us.fetch_add(spent, Ordering::Relaxed);
-                (
-                    streams.into_iter().collect::<Vec<_>>(),
-                    commands.into_iter().collect::<Vec<_>>(),
-                )
+                // Handed back to the dispatcher: these streams and command ids are free again.
+                (streams, commands)
             });
         }
         if !open && waiting.is_empty() && writing.is_empty() {
@@ -486,7 +481,7 @@ impl EventStore {
         }
         let rows = self.run_batch(LEAN_INSERT_SQL, &lean.params()).await?;
         // The batch has committed: an answer that cannot be read leaves its appends unknown.
-        let written = LeanInsert::written(&rows).map_err(|e| BatchFailed::Lost(e.to_string()))?;
+        let written = Written::from_rows(&rows).map_err(|e| BatchFailed::Lost(e.to_string()))?;
         if written.len() != lean.len() {
             return Err(BatchFailed::Lost(format!(
                 "lagret skrev {} av {} händelser",

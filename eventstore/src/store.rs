@@ -309,7 +309,7 @@ impl EventStore {
             };
             let outcome = match lean_first {
                 Some(first) => {
-                    let written = LeanInsert::written(&rows)?;
+                    let written = Written::from_rows(&rows)?;
                     let positions = written.positions(stream_id, first, events.len())?;
                     outcome_of(stream_id, first, &positions, events)?
                 }
@@ -729,18 +729,6 @@ impl<'a> LeanInsert<'a> {
         params.extend(self.columns.params());
         params
     }
-
-    /// The positions the insert returned, by stream and version.
-    pub(crate) fn written(rows: &[Row]) -> Result<Written, StoreError> {
-        let mut written = Written::default();
-        for row in rows {
-            let stream: String = row.try_get(0)?;
-            let entry = (row.try_get::<_, i64>(1)?, row.try_get::<_, i64>(2)?);
-            written.events += 1;
-            written.by_stream.entry(stream).or_default().push(entry);
-        }
-        Ok(written)
-    }
 }
 
 /// Global positions of freshly inserted events: per stream, (version, position) pairs.
@@ -751,6 +739,18 @@ pub(crate) struct Written {
 }
 
 impl Written {
+    /// The rows [`LEAN_INSERT_SQL`] returned: stream, version, position.
+    pub(crate) fn from_rows(rows: &[Row]) -> Result<Written, StoreError> {
+        let mut written = Written::default();
+        for row in rows {
+            let stream: String = row.try_get(0)?;
+            let entry = (row.try_get::<_, i64>(1)?, row.try_get::<_, i64>(2)?);
+            written.events += 1;
+            written.by_stream.entry(stream).or_default().push(entry);
+        }
+        Ok(written)
+    }
+
     /// Rows the insert returned.
     pub(crate) fn len(&self) -> usize {
         self.events
