@@ -47,12 +47,28 @@ fn is_unavailable_code(code: &str) -> bool {
         || code == "53300" // too_many_connections
 }
 
+/// True when the server or the connection is gone (restart, terminated backend, network), as
+/// opposed to a statement that was wrong.
+fn is_unavailable(err: &tokio_postgres::Error) -> bool {
+    err.is_closed()
+        || err.code().is_some_and(|c| is_unavailable_code(c.code()))
+        || (err.as_db_error().is_none() && err.code().is_none() && is_io_error(err))
+}
+
+/// True when running the same work again later may succeed: the database is away, or the
+/// transaction lost a serialization race or a deadlock. Every component that retries database
+/// work (the projections, the relay) asks this one function.
+pub fn is_transient(err: &tokio_postgres::Error) -> bool {
+    is_unavailable(err)
+        || err.code().is_some_and(|c| {
+            *c == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
-        let unavailable = err.is_closed()
-            || err.code().is_some_and(|c| is_unavailable_code(c.code()))
-            || (err.as_db_error().is_none() && err.code().is_none() && is_io_error(&err));
-        if unavailable {
+        if is_unavailable(&err) {
             StoreError::Unavailable(format!(
                 "anslutningen till PostgreSQL bröts: {}",
                 describe(&err)

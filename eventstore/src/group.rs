@@ -31,46 +31,17 @@
 use std::collections::{HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
 
+use crate::append::{AppendRequest, Writer};
 use crate::config::StoreConfig;
-use crate::error::{describe, is_connection_lost, StoreError};
-use crate::model::{AppendOutcome, CommandKey, ExpectedVersion, NewEvent};
-use crate::store::{
-    expectation, outcome_of, settle, EventColumns, EventStore, Inner, LeanInsert, Written,
-    LEAN_INSERT_SQL,
-};
-
-/// One validated append on its way to the database.
-pub(crate) struct AppendRequest {
-    pub(crate) stream_id: String,
-    pub(crate) expected: ExpectedVersion,
-    pub(crate) events: Vec<NewEvent>,
-    pub(crate) command: Option<CommandKey>,
-    /// Serialized size of the events' data, to keep a batch's size bounded.
-    pub(crate) bytes: usize,
-}
-
-impl AppendRequest {
-    /// The version of the append's first event when the lean path may write it: no command id
-    /// (nothing to record for idempotency) and a definite expectation. Then the unique key
-    /// `(stream_id, stream_version)` and the hash trigger's predecessor check decide any race,
-    /// and the stream need not be looked up first (migrations 0003 and 0004).
-    pub(crate) fn lean_first(&self) -> Option<i64> {
-        match (&self.command, self.expected) {
-            (None, ExpectedVersion::NoStream) => Some(1),
-            (None, ExpectedVersion::Exact(v)) if v >= 0 => Some(v + 1),
-            _ => None,
-        }
-    }
-}
+use crate::error::StoreError;
+use crate::model::AppendOutcome;
 
 /// An append waiting in the queue, with the way back to its caller.
 struct Pending {
@@ -92,10 +63,6 @@ const QUEUE_DEPTH: usize = 1024;
 
 /// Most bytes of event data in one batch; a single larger append still goes, alone.
 const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
-
-const BATCH_SQL: &str = "SELECT idx, status, actual, positions, result, request_hash \
-     FROM samplan_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-     $15, $16, $17) ORDER BY idx";
 
 /// How much group commit has grouped, for metrics and for tests that check the mechanism.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -126,14 +93,14 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the dispatcher when `config.append_concurrency` > 0. It holds the store only weakly and
-    /// ends when the last handle to it is dropped (its queue closes).
-    pub(crate) fn start(store: Weak<Inner>, config: &StoreConfig) -> GroupCommit {
+    /// Starts the dispatcher when `config.append_concurrency` > 0. It ends when this handle is
+    /// dropped (its queue closes) and the transactions in flight have ended.
+    pub(crate) fn start(writer: Writer, config: &StoreConfig) -> GroupCommit {
         let counters = Arc::new(Counters::default());
         let sender = (config.append_concurrency > 0).then(|| {
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
             tokio::spawn(dispatch(
-                store,
+                writer,
                 rx,
                 config.append_concurrency,
                 config.append_batch_max.max(1),
@@ -214,7 +181,7 @@ impl Slots {
 /// across threads that have to be woken) three times. A transaction that panics is caught: its
 /// callers learn that the outcome is unknown and its streams are freed, as before.
 async fn dispatch(
-    store: Weak<Inner>,
+    writer: Writer,
     mut queue: mpsc::Receiver<Pending>,
     in_flight_max: usize,
     batch_max: usize,
@@ -310,7 +277,6 @@ async fn dispatch(
             if batch.len() == 0 {
                 break;
             }
-            let Some(inner) = store.upgrade() else { return };
             slots.newest_started = Instant::now();
             busy_streams.extend(batch.streams.iter().cloned());
             busy_commands.extend(batch.commands.iter().cloned());
@@ -325,13 +291,21 @@ async fn dispatch(
                 .appends
                 .fetch_add(pending.len() as u64, Ordering::Relaxed);
             let counters = counters.clone();
+            let writer = writer.clone();
             writing.push(async move {
                 let started = Instant::now();
                 // A panic while writing drops the callers' reply channels (they are told the
                 // outcome is unknown); the streams must be handed back all the same, or their
                 // next appends would wait forever.
-                let store = EventStore { inner };
-                let write = store.write_batch(pending);
+                let (requests, mut replies): (Vec<_>, Vec<_>) = pending
+                    .into_iter()
+                    .map(|p| (p.request, Some(p.reply)))
+                    .unzip();
+                let write = writer.write_batch(&requests, |i, result| {
+                    if let Some(reply) = replies.get_mut(i).and_then(Option::take) {
+                        let _ = reply.send(result);
+                    }
+                });
                 if AssertUnwindSafe(write).catch_unwind().await.is_err() {
                     tracing::error!("a group-commit transaction panicked; its outcome is unknown");
                 }
@@ -387,192 +361,5 @@ impl Batch {
         }
         self.bytes += request.bytes;
         self.pending.push(next);
-    }
-}
-
-impl EventStore {
-    /// How much group commit has grouped since the store was connected.
-    pub fn group_commit_stats(&self) -> GroupCommitStats {
-        self.inner.group_commit.stats()
-    }
-
-    /// Writes a batch and answers every caller in it.
-    async fn write_batch(&self, mut batch: Vec<Pending>) {
-        if batch.len() == 1 {
-            if let Some(Pending { request, reply }) = batch.pop() {
-                let _ = reply.send(self.append_one(&request).await);
-            }
-            return;
-        }
-        let firsts: Option<Vec<i64>> = batch.iter().map(|p| p.request.lean_first()).collect();
-        let written = match &firsts {
-            Some(firsts) => self.try_lean_batch(&batch, firsts).await,
-            None => self.try_batch(&batch).await,
-        };
-        match written {
-            Ok(results) => {
-                let head = results
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok())
-                    .filter(|o| !o.replayed)
-                    .map(|o| o.global_position)
-                    .max();
-                if let Some(position) = head {
-                    self.inner.wake.appended(position);
-                }
-                for (pending, result) in batch.into_iter().zip(results) {
-                    let _ = pending.reply.send(result);
-                }
-            }
-            Err(BatchFailed::NoConnection(err)) => {
-                for pending in batch {
-                    let _ = pending.reply.send(Err(copy_of(&err)));
-                }
-            }
-            Err(BatchFailed::Lost(message)) => {
-                tracing::info!(error = %message, appends = batch.len(),
-                    "connection lost during a group commit; retrying the appends that can be");
-                for Pending { request, reply } in batch {
-                    let result = if request.command.is_some() {
-                        self.append_one(&request).await
-                    } else {
-                        Err(StoreError::Unavailable(format!(
-                            "anslutningen bröts under skrivningen; om händelserna sparades är \
-                             okänt: {message}"
-                        )))
-                    };
-                    let _ = reply.send(result);
-                }
-            }
-            Err(BatchFailed::RolledBack(message)) => {
-                tracing::debug!(error = %message, appends = batch.len(),
-                    "group commit rolled back; writing its appends one by one");
-                for Pending { request, reply } in batch {
-                    let _ = reply.send(self.append_one(&request).await);
-                }
-            }
-        }
-    }
-
-    /// Sends one batch statement on a pooled connection: its rows, or why the batch as a whole
-    /// did not go through.
-    async fn run_batch(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, BatchFailed> {
-        let client = self.client().await.map_err(BatchFailed::NoConnection)?;
-        let stmt = client.prepare_cached(sql).await.map_err(batch_failed)?;
-        client.query(&stmt, params).await.map_err(batch_failed)
-    }
-
-    /// One lean insert ([`LEAN_INSERT_SQL`]) for a batch whose appends all take the lean path
-    /// ([`AppendRequest::lean_first`]): every event inserted at the version its append expects.
-    /// A stale expectation fails the whole statement (unique key or missing predecessor), which
-    /// rolls the batch back; the caller then writes its appends one by one.
-    async fn try_lean_batch(
-        &self,
-        batch: &[Pending],
-        firsts: &[i64],
-    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchFailed> {
-        let mut lean = LeanInsert::default();
-        for (Pending { request, .. }, first) in batch.iter().zip(firsts) {
-            lean.push(&request.stream_id, *first, &request.events);
-        }
-        let rows = self.run_batch(LEAN_INSERT_SQL, &lean.params()).await?;
-        // The batch has committed: an answer that cannot be read leaves its appends unknown.
-        let written = Written::from_rows(&rows).map_err(|e| BatchFailed::Lost(e.to_string()))?;
-        if written.len() != lean.len() {
-            return Err(BatchFailed::Lost(format!(
-                "lagret skrev {} av {} händelser",
-                written.len(),
-                lean.len()
-            )));
-        }
-        Ok(batch
-            .iter()
-            .zip(firsts)
-            .map(|(Pending { request, .. }, first)| {
-                let positions =
-                    written.positions(&request.stream_id, *first, request.events.len())?;
-                outcome_of(&request.stream_id, *first, &positions, &request.events)
-            })
-            .collect())
-    }
-
-    /// One `samplan_append_batch` call for the whole batch: one result per append, in order.
-    async fn try_batch(
-        &self,
-        batch: &[Pending],
-    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchFailed> {
-        let mut columns = EventColumns::default();
-        let (mut streams, mut kinds, mut exacts) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut command_ids, mut request_hashes) = (Vec::new(), Vec::new());
-        let (mut owners, mut ords) = (Vec::new(), Vec::new());
-        for (i, Pending { request, .. }) in batch.iter().enumerate() {
-            let (kind, exact) = expectation(request.expected);
-            streams.push(request.stream_id.as_str());
-            kinds.push(kind);
-            exacts.push(exact);
-            command_ids.push(request.command.as_ref().map(|c| c.command_id.as_str()));
-            request_hashes.push(request.command.as_ref().map(|c| c.request_hash.as_slice()));
-            for ord in 1..=request.events.len() {
-                owners.push(i32::try_from(i + 1).unwrap_or(i32::MAX));
-                ords.push(i32::try_from(ord).unwrap_or(i32::MAX));
-            }
-            columns.extend(&request.events);
-        }
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
-            &streams,
-            &kinds,
-            &exacts,
-            &command_ids,
-            &request_hashes,
-            &owners,
-            &ords,
-        ];
-        params.extend(columns.params());
-        let rows = self.run_batch(BATCH_SQL, &params).await?;
-        if rows.len() != batch.len() {
-            return Err(BatchFailed::Lost(format!(
-                "samplan_append_batch gav {} rader för {} appends",
-                rows.len(),
-                batch.len()
-            )));
-        }
-        Ok(rows
-            .iter()
-            .zip(batch)
-            .map(|(row, pending)| settle(&pending.request, row, 1))
-            .collect())
-    }
-}
-
-/// What a failed batch statement means for its appends: a broken connection leaves them
-/// unknown, anything else rolled the transaction back.
-fn batch_failed(err: tokio_postgres::Error) -> BatchFailed {
-    if is_connection_lost(&err) {
-        BatchFailed::Lost(describe(&err))
-    } else {
-        BatchFailed::RolledBack(describe(&err))
-    }
-}
-
-/// Why a batch as a whole did not go through.
-enum BatchFailed {
-    /// No connection could be had: nothing was sent.
-    NoConnection(StoreError),
-    /// The connection broke (or the answer made no sense) after the batch was sent: it may or
-    /// may not have committed.
-    Lost(String),
-    /// The database refused the statement: the transaction rolled back, nothing was written.
-    RolledBack(String),
-}
-
-/// The same error again, for each caller of a batch that could not be sent.
-fn copy_of(err: &StoreError) -> StoreError {
-    match err {
-        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
-        other => StoreError::Unavailable(other.to_string()),
     }
 }

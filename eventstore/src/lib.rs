@@ -9,7 +9,9 @@
 //!   a hash chained to its stream's previous event; [`EventStore::verify`] checks the chains.
 //! - [`migrate()`] is the generic migration runner other components use for their own tables.
 
+mod append;
 mod config;
+mod db;
 mod error;
 mod group;
 mod migrate;
@@ -22,7 +24,7 @@ mod wake;
 pub mod testing;
 
 pub use config::StoreConfig;
-pub use error::StoreError;
+pub use error::{is_transient, StoreError};
 pub use group::GroupCommitStats;
 pub use migrate::{migrate, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{

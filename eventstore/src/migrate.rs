@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "hash_input_in_one_call",
         sql: include_str!("../migrations/0006_hash_input_in_one_call.sql"),
     },
+    Migration {
+        version: 7,
+        name: "drop_unused_lean_functions",
+        sql: include_str!("../migrations/0007_drop_unused_lean_functions.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one

@@ -157,6 +157,8 @@ impl EventStore {
         );
         let sql = sql.as_str();
         let rows = self
+            .inner
+            .db
             .with_client(true, |client| async move {
                 let stmt = client.prepare_cached(sql).await?;
                 client.query(&stmt, &[&after]).await
@@ -174,6 +176,8 @@ impl EventStore {
     /// An xid assigned now: larger than every xid assigned before this call.
     async fn take_xid(&self) -> Result<i64, StoreError> {
         let row = self
+            .inner
+            .db
             .with_client(true, |client| async move {
                 let stmt = client
                     .prepare_cached("SELECT pg_current_xact_id()::text::bigint")
