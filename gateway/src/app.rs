@@ -497,7 +497,9 @@ impl Application {
             let store = state.store.clone();
             let cancel = shutdown.child_token();
             tasks.spawn(async move {
-                let result = projections::directory::run(store, cancel).await;
+                let result =
+                    projections::runner::run(store, projections::directory::Directory, cancel)
+                        .await;
                 ("projector:directory", result.map_err(|e| e.to_string()))
             });
         }

@@ -532,9 +532,14 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
     // The directory must know the person before the read cells run.
     let head = app.store.head_position().await.expect("head");
-    projections::directory::wait_for(app.store.pool(), head, 10_000)
-        .await
-        .expect("directory");
+    projections::runner::wait_for(
+        app.store.pool(),
+        projections::directory::PROJECTION,
+        head,
+        10_000,
+    )
+    .await
+    .expect("directory");
     Fixture { person_id, sip_id }
 }
 

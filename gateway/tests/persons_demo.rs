@@ -73,9 +73,14 @@ async fn the_demo_is_usable_over_the_api() {
         .await
         .expect("loading the demo");
     let head = app.store.head_position().await.expect("head");
-    projections::directory::wait_for(app.store.pool(), head, 10_000)
-        .await
-        .expect("directory");
+    projections::runner::wait_for(
+        app.store.pool(),
+        projections::directory::PROJECTION,
+        head,
+        10_000,
+    )
+    .await
+    .expect("directory");
     let staff = |unit: &str| {
         let s = summary
             .staff

@@ -368,9 +368,14 @@ async fn a_read_that_cannot_be_logged_is_not_answered() {
     let anna = register_person(&app, &nurse, "19450315-1237", "Anna Andersson").await;
     let pos = anna["position"].as_i64().expect("position");
     let anna = anna["id"].as_str().expect("id").to_owned();
-    projections::directory::wait_for(app.store.pool(), pos, 5_000)
-        .await
-        .expect("directory");
+    projections::runner::wait_for(
+        app.store.pool(),
+        projections::directory::PROJECTION,
+        pos,
+        5_000,
+    )
+    .await
+    .expect("directory");
     let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
         .await
         .expect("connect as owner");

@@ -2,42 +2,27 @@
 //! card and the unit list need them. Tables in schema `directory`, see
 //! `migrations/0001_directory.sql`.
 //!
-//! [`run`] follows the event store from the checkpoint in commit order and applies `person-*` and
-//! `unit-*` events. Each batch of events, its row changes and the new checkpoint are one
-//! transaction that first locks the checkpoint row, so an event takes effect exactly once even if
-//! a second runner is started by mistake or the process dies mid-batch. Each row also carries its
-//! stream's version, and an event is applied only onto the version before it: an event applied
-//! twice or out of order stops the projection instead of silently corrupting the rows.
+//! [`Directory`] is a [`Projection`] on the runner (`crate::runner`), which follows the store and
+//! applies `person-*` and `unit-*` events here in commit order, exactly once. Each row also
+//! carries its stream's version, and an event is applied only onto the version before it: an
+//! event applied twice or out of order stops the projection instead of silently corrupting the
+//! rows.
 //!
-//! The rows are a function of the events alone (no clock, no random ids), so [`reset`] followed
-//! by [`run`] rebuilds the same tables.
-
-use std::time::Duration;
+//! The rows are a function of the events alone (no clock, no random ids), so
+//! `runner::reset` followed by `runner::run` rebuilds the same tables.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::Transaction;
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::{Pool, Transaction};
 use domain::person::{PersonEvent, RelativeKind};
 use domain::unit::{PrincipalKind, UnitEvent};
-use eventstore::{EventStore, RecordedEvent};
-use futures::StreamExt;
+use eventstore::RecordedEvent;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
+use crate::runner::{decode, out_of_order, Projection};
 
 /// Name of this projection in `projections.checkpoints`.
 pub const PROJECTION: &str = "directory";
-
-/// Most events applied in one transaction; a batch is only what the store has ready, so a quiet
-/// system applies each event as soon as it commits.
-const BATCH_EVENTS_MAX: usize = 256;
-/// Backoff after a transient failure (database gone), doubled up to the maximum.
-const RETRY_MS_MIN: u64 = 100;
-const RETRY_MS_MAX: u64 = 5_000;
-/// How often [`wait_for`] looks at the checkpoint, doubled up to the maximum.
-const WAIT_POLL_MS_MIN: u64 = 5;
-const WAIT_POLL_MS_MAX: u64 = 100;
 
 /// A person as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,179 +82,40 @@ pub enum PersonQuery {
     Name(String),
 }
 
-/// Follows the event store and keeps the directory up to date until `cancel` fires.
-///
-/// Transient failures (database restarting) are logged and retried with backoff; an event that
-/// cannot be applied (unknown type, out of order) ends the run with the error, so the process
-/// can say which worker stopped and why.
-pub async fn run(store: EventStore, cancel: CancellationToken) -> Result<(), ProjectionError> {
-    let mut retry_ms = RETRY_MS_MIN;
-    loop {
-        let result = tokio::select! {
-            () = cancel.cancelled() => return Ok(()),
-            r = follow(&store) => r,
-        };
-        match result {
-            // The tail never ends by itself; if it does, start again from the checkpoint.
-            Ok(()) => retry_ms = RETRY_MS_MIN,
-            Err(e) if e.is_transient() => {
-                tracing::warn!(projection = PROJECTION, error = %e, retry_ms, "projection paused");
-                tokio::select! {
-                    () = cancel.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(Duration::from_millis(retry_ms)) => {}
-                }
-                retry_ms = (retry_ms * 2).min(RETRY_MS_MAX);
-            }
-            Err(e) => {
-                tracing::error!(projection = PROJECTION, error = %e, "projection stopped");
-                return Err(e);
-            }
+/// The directory projection: persons with their relatives, and units.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Directory;
+
+impl Projection for Directory {
+    fn name(&self) -> &'static str {
+        PROJECTION
+    }
+
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        domain::ids::is_person_or_unit_stream(&event.stream_id)
+    }
+
+    async fn apply(
+        &self,
+        tx: &Transaction<'_>,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        if let Some(person_id) = event.stream_id.strip_prefix("person-") {
+            apply_person(tx, person_id, event, decode(event, PersonEvent::decode)?).await
+        } else if let Some(unit_id) = event.stream_id.strip_prefix("unit-") {
+            apply_unit(tx, unit_id, event, decode(event, UnitEvent::decode)?).await
+        } else {
+            // Plans, inboxes: not the directory's business.
+            Ok(())
         }
     }
-}
 
-/// One attempt: tail from the stored checkpoint and apply batches until something fails.
-async fn follow(store: &EventStore) -> Result<(), ProjectionError> {
-    let pool = store.pool();
-    let start = {
-        let client = pool.get().await?;
-        ensure_checkpoint(&client).await?
-    };
-    tracing::info!(
-        projection = PROJECTION,
-        after_position = start,
-        "projection following the store"
-    );
-    let mut batches = Box::pin(store.tail(start).ready_chunks(BATCH_EVENTS_MAX));
-    while let Some(batch) = batches.next().await {
-        let events = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
-        apply_batch(pool, &events).await?;
-    }
-    Ok(())
-}
-
-async fn ensure_checkpoint<C: GenericClient>(client: &C) -> Result<i64, ProjectionError> {
-    client
-        .execute(
-            "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, 0)
-             ON CONFLICT (projection) DO NOTHING",
-            &[&PROJECTION],
+    async fn reset(&self, tx: &Transaction<'_>) -> Result<(), ProjectionError> {
+        tx.batch_execute(
+            "DELETE FROM directory.relatives; DELETE FROM directory.persons; \
+             DELETE FROM directory.units;",
         )
         .await?;
-    checkpoint_of(client).await
-}
-
-/// Applies `events` (in global order) that lie after the checkpoint, and moves the checkpoint,
-/// in one transaction. Events at or before the checkpoint were applied already and are skipped.
-/// Returns the checkpoint after the batch.
-pub async fn apply_batch(pool: &Pool, events: &[RecordedEvent]) -> Result<i64, ProjectionError> {
-    let mut client = pool.get().await?;
-    let Some(last) = events.iter().map(|e| e.global_position).max() else {
-        return ensure_checkpoint(&client).await;
-    };
-    if !events
-        .iter()
-        .any(|e| domain::ids::is_person_or_unit_stream(&e.stream_id))
-    {
-        // Nothing to apply (plans, inboxes: most of the traffic), so exactly-once does not
-        // matter here: the checkpoint only moves forward, in one statement instead of a
-        // transaction of five. Committed without waiting for the WAL flush, like a batch below
-        // (`set_config(…, true)` lasts until this statement's own commit).
-        let moved = client
-            .prepare_cached(
-                "UPDATE projections.checkpoints
-                    SET position = $2, updated_at = statement_timestamp()
-                  WHERE projection = $1 AND position < $2
-                    AND set_config('synchronous_commit', 'off', true) = 'off'",
-            )
-            .await?;
-        if client.execute(&moved, &[&PROJECTION, &last]).await? == 1 {
-            return Ok(last);
-        }
-        // Not moved: the row is missing (a first batch) or already further on.
-        ensure_checkpoint(&client).await?;
-        client.execute(&moved, &[&PROJECTION, &last]).await?;
-        return checkpoint_of(&client).await;
-    }
-    // Prepared once per pooled connection: a batch is applied many times a second under load.
-    let lock = client
-        .prepare_cached(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
-        )
-        .await?;
-    let moved = client
-        .prepare_cached(
-            "UPDATE projections.checkpoints SET position = $2, updated_at = statement_timestamp()
-              WHERE projection = $1",
-        )
-        .await?;
-    let tx = client.transaction().await?;
-    // A read model is derived: if a crash loses this commit, its rows and its checkpoint are
-    // lost together and the batch is applied again from the store. So the commit need not wait
-    // for the WAL flush (it is visible to readers at once all the same), and the projection does
-    // not queue its flushes behind the appends' ones.
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .await?;
-    // The row lock serialises concurrent runners: the second waits, then sees the new position.
-    let checkpoint: i64 = match tx.query_opt(&lock, &[&PROJECTION]).await? {
-        Some(row) => row.get(0),
-        None => {
-            // The first batch ever (`follow` creates the row; a direct caller may not have).
-            ensure_checkpoint(&tx).await?;
-            tx.query_one(&lock, &[&PROJECTION]).await?.get(0)
-        }
-    };
-    let mut last = checkpoint;
-    for event in events.iter().filter(|e| e.global_position > checkpoint) {
-        apply(&tx, event).await?;
-        last = last.max(event.global_position);
-    }
-    if last > checkpoint {
-        tx.execute(&moved, &[&PROJECTION, &last]).await?;
-    }
-    tx.commit().await?;
-    Ok(last)
-}
-
-fn decode<T>(
-    event: &RecordedEvent,
-    decode: impl Fn(&str, i32, serde_json::Value) -> Result<T, domain::event::DecodeError>,
-) -> Result<T, ProjectionError> {
-    let failed = |reason: String| ProjectionError::Decode {
-        position: event.global_position,
-        event_type: event.event_type.clone(),
-        reason,
-    };
-    let data = event.data_as().map_err(|e| failed(e.to_string()))?;
-    // The domain upgrades old schema versions before deserialising.
-    decode(&event.event_type, event.schema_version, data).map_err(|e| failed(e.to_string()))
-}
-
-fn out_of_order(event: &RecordedEvent) -> ProjectionError {
-    ProjectionError::OutOfOrder {
-        position: event.global_position,
-        stream_id: event.stream_id.clone(),
-        stream_version: event.stream_version,
-    }
-}
-
-async fn checkpoint_of<C: GenericClient>(client: &C) -> Result<i64, ProjectionError> {
-    let row = client
-        .query_one(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1",
-            &[&PROJECTION],
-        )
-        .await?;
-    Ok(row.get(0))
-}
-
-async fn apply(tx: &Transaction<'_>, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    if let Some(person_id) = event.stream_id.strip_prefix("person-") {
-        apply_person(tx, person_id, event, decode(event, PersonEvent::decode)?).await
-    } else if let Some(unit_id) = event.stream_id.strip_prefix("unit-") {
-        apply_unit(tx, unit_id, event, decode(event, UnitEvent::decode)?).await
-    } else {
-        // Plans, inboxes: not the directory's business.
         Ok(())
     }
 }
@@ -476,62 +322,6 @@ async fn apply_unit(
     Ok(())
 }
 
-/// The global position of the last event the directory has applied (0: none).
-pub async fn checkpoint(pool: &Pool) -> Result<i64, ProjectionError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1",
-            &[&PROJECTION],
-        )
-        .await?;
-    Ok(row.map_or(0, |r| r.get(0)))
-}
-
-/// Whether the directory projection has ever started on this database (its tables exist and it
-/// has a checkpoint row). A process that does not run it (a tool, a test of the HTTP layer alone)
-/// can then tell "behind" from "absent".
-pub async fn is_started(pool: &Pool) -> Result<bool, ProjectionError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT to_regclass('projections.checkpoints') IS NOT NULL",
-            &[],
-        )
-        .await?;
-    if !row.get::<_, bool>(0) {
-        return Ok(false);
-    }
-    let row = client
-        .query_opt(
-            "SELECT 1 FROM projections.checkpoints WHERE projection = $1",
-            &[&PROJECTION],
-        )
-        .await?;
-    Ok(row.is_some())
-}
-
-/// Waits until the directory has applied `position` or `wait_ms_max` has passed, and returns
-/// where it stands then (compare with `position` to know which).
-pub async fn wait_for(
-    pool: &Pool,
-    position: i64,
-    wait_ms_max: u64,
-) -> Result<i64, ProjectionError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms_max);
-    let mut poll_ms = WAIT_POLL_MS_MIN;
-    loop {
-        let at = checkpoint(pool).await?;
-        let now = tokio::time::Instant::now();
-        if at >= position || now >= deadline {
-            return Ok(at);
-        }
-        let pause = Duration::from_millis(poll_ms).min(deadline - now);
-        tokio::time::sleep(pause).await;
-        poll_ms = (poll_ms * 2).min(WAIT_POLL_MS_MAX);
-    }
-}
-
 const PERSON_COLUMNS: &str = "person_id, personal_identity_number, name, phone, address, \
      protected_identity, deceased_on, moved_out_on, moved_to_region, registered_at, version, \
      last_position";
@@ -680,30 +470,4 @@ pub async fn units(pool: &Pool) -> Result<Vec<UnitRow>, ProjectionError> {
         )
         .await?;
     Ok(rows.iter().map(unit_row).collect())
-}
-
-/// Empties the directory and sets its checkpoint to 0, so the next [`run`] rebuilds it from
-/// the first event. Stop the projection first; this needs DELETE, which only the projection's
-/// own role should have.
-pub async fn reset(pool: &Pool) -> Result<(), ProjectionError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    ensure_checkpoint(&tx).await?;
-    tx.execute(
-        "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
-        &[&PROJECTION],
-    )
-    .await?;
-    tx.batch_execute(
-        "DELETE FROM directory.relatives; DELETE FROM directory.persons; DELETE FROM directory.units;",
-    )
-    .await?;
-    tx.execute(
-        "UPDATE projections.checkpoints SET position = 0, updated_at = statement_timestamp()
-          WHERE projection = $1",
-        &[&PROJECTION],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

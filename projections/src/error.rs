@@ -34,23 +34,13 @@ pub enum ProjectionError {
 
 impl ProjectionError {
     /// True when retrying later may succeed (the database went away), as opposed to an event or
-    /// a row that will be just as wrong on the next try.
+    /// a row that will be just as wrong on the next try. The judgement of database errors is the
+    /// store's ([`eventstore::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
             ProjectionError::Store(e) => e.is_unavailable(),
             ProjectionError::Pool(_) => true,
-            ProjectionError::Database(e) => {
-                e.is_closed()
-                    || e.code().is_some_and(|c| {
-                        let c = c.code();
-                        c.starts_with("08")
-                            || c.starts_with("57P")
-                            || c == "53300"
-                            || c == "40001"
-                            || c == "40P01"
-                    })
-                    || (e.as_db_error().is_none() && e.code().is_none())
-            }
+            ProjectionError::Database(e) => eventstore::is_transient(e),
             ProjectionError::Decode { .. } | ProjectionError::OutOfOrder { .. } => false,
         }
     }

@@ -6,10 +6,13 @@
 //! across restarts, and a rebuild from scratch gives the same tables. Nothing else writes a
 //! projection's tables.
 //!
+//! - [`runner`]: what every read model shares — following the store, batching, the checkpoint in
+//!   the same transaction as the rows, backoff, `wait_for`, reset.
 //! - [`directory`]: persons and units, for "Sök patient" and the unit list.
 
 pub mod directory;
 mod error;
+pub mod runner;
 
 pub use error::ProjectionError;
 

@@ -13,7 +13,8 @@ use domain::personnummer::PersonalIdentityNumber;
 use domain::unit::{Principal, PrincipalKind, UnitEvent};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
-use projections::directory::{self, PersonQuery};
+use projections::directory::{self, Directory, PersonQuery};
+use projections::runner;
 use tokio_util::sync::CancellationToken;
 use ulid::Ulid;
 
@@ -142,13 +143,13 @@ fn spawn(
     tokio::task::JoinHandle<Result<(), projections::ProjectionError>>,
 ) {
     let cancel = CancellationToken::new();
-    let handle = tokio::spawn(directory::run(store.clone(), cancel.clone()));
+    let handle = tokio::spawn(runner::run(store.clone(), Directory, cancel.clone()));
     (cancel, handle)
 }
 
 async fn caught_up(store: &EventStore) -> i64 {
     let head = store.head_position().await.expect("head");
-    let at = directory::wait_for(store.pool(), head, WAIT_MS)
+    let at = runner::wait_for(store.pool(), directory::PROJECTION, head, WAIT_MS)
         .await
         .expect("checkpoint");
     assert_eq!(at, head, "the directory did not catch up with the store");
@@ -293,7 +294,7 @@ async fn checkpoint_survives_restart_and_nothing_is_applied_twice() {
     let first = caught_up(&s.store).await;
     stop(cancel, handle).await;
     assert_eq!(
-        directory::checkpoint(s.store.pool())
+        runner::checkpoint(s.store.pool(), directory::PROJECTION)
             .await
             .expect("checkpoint"),
         first
@@ -361,12 +362,12 @@ async fn redelivered_events_are_skipped_and_gaps_refused() {
     let events = s.store.read_all(0, 100).await.expect("read all");
     assert_eq!(events.len(), 2);
 
-    let cp = directory::apply_batch(s.store.pool(), &events)
+    let cp = runner::apply_batch(s.store.pool(), &Directory, &events)
         .await
         .expect("first delivery");
     assert_eq!(cp, events[1].global_position);
     // The same batch again (a crash after commit, before the runner knew): nothing changes.
-    let again = directory::apply_batch(s.store.pool(), &events)
+    let again = runner::apply_batch(s.store.pool(), &Directory, &events)
         .await
         .expect("redelivery");
     assert_eq!(again, cp);
@@ -390,7 +391,7 @@ async fn redelivered_events_are_skipped_and_gaps_refused() {
     .await;
     let later = s.store.read_all(cp, 100).await.expect("read all");
     let only_second = vec![later[1].clone()];
-    let err = directory::apply_batch(s.store.pool(), &only_second)
+    let err = runner::apply_batch(s.store.pool(), &Directory, &only_second)
         .await
         .expect_err("gap");
     assert!(
@@ -399,7 +400,7 @@ async fn redelivered_events_are_skipped_and_gaps_refused() {
     );
     assert!(!err.is_transient());
     assert_eq!(
-        directory::checkpoint(s.store.pool())
+        runner::checkpoint(s.store.pool(), directory::PROJECTION)
             .await
             .expect("checkpoint"),
         cp,
@@ -466,9 +467,11 @@ async fn rebuild_from_scratch_equals_the_live_tables() {
         20
     );
 
-    directory::reset(s.store.pool()).await.expect("reset");
+    runner::reset(s.store.pool(), &Directory)
+        .await
+        .expect("reset");
     assert_eq!(
-        directory::checkpoint(s.store.pool())
+        runner::checkpoint(s.store.pool(), directory::PROJECTION)
             .await
             .expect("checkpoint"),
         0
@@ -535,7 +538,7 @@ async fn search_by_number_and_by_part_of_the_name() {
 async fn wait_for_gives_up_after_the_limit_and_says_where_it_stands() {
     let s = setup().await;
     let started = std::time::Instant::now();
-    let at = directory::wait_for(s.store.pool(), 1_000, 200)
+    let at = runner::wait_for(s.store.pool(), directory::PROJECTION, 1_000, 200)
         .await
         .expect("wait");
     assert_eq!(at, 0);

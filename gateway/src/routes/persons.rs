@@ -29,7 +29,7 @@ use domain::person::{
 use domain::personnummer::{parse_canonical, PersonalIdentityNumber};
 use eventstore::StoreError;
 use projections::directory::{self, PersonQuery, PersonRow, RelativeRow};
-use projections::ProjectionError;
+use projections::{runner, ProjectionError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -394,10 +394,14 @@ pub(crate) async fn directory_position(
 ) -> Result<i64, AppError> {
     let pool = state.store.pool();
     match min_position {
-        Some(n) if n > 0 => directory::wait_for(pool, n, state.limits.wait_ms_max)
+        Some(n) if n > 0 => {
+            runner::wait_for(pool, directory::PROJECTION, n, state.limits.wait_ms_max)
+                .await
+                .map_err(read_model_error)
+        }
+        _ => runner::checkpoint(pool, directory::PROJECTION)
             .await
             .map_err(read_model_error),
-        _ => directory::checkpoint(pool).await.map_err(read_model_error),
     }
 }
 
@@ -538,7 +542,7 @@ fn registration_lock_key(pin: &PersonalIdentityNumber) -> i64 {
 /// Whether the directory, caught up with every event committed so far, knows `pin`.
 async fn is_registered(state: &AppState, pin: &PersonalIdentityNumber) -> Result<bool, AppError> {
     let pool = state.store.pool();
-    if !directory::is_started(pool)
+    if !runner::is_started(pool, directory::PROJECTION)
         .await
         .map_err(read_model_error)?
     {
@@ -551,7 +555,7 @@ async fn is_registered(state: &AppState, pin: &PersonalIdentityNumber) -> Result
         return Ok(false);
     }
     let head = state.store.head_position().await?;
-    let at = directory::wait_for(pool, head, state.limits.wait_ms_max)
+    let at = runner::wait_for(pool, directory::PROJECTION, head, state.limits.wait_ms_max)
         .await
         .map_err(read_model_error)?;
     if at < head {

@@ -34,8 +34,9 @@ pub async fn spawn() -> App {
     .await
     .expect("projection migrations");
     let cancel = CancellationToken::new();
-    tokio::spawn(projections::directory::run(
+    tokio::spawn(projections::runner::run(
         app.store.clone(),
+        projections::directory::Directory,
         cancel.clone(),
     ));
     App {
