@@ -10,9 +10,11 @@ use crate::config::{redact_url, Config, JwtKey};
 use crate::embedded::{Embedded, EmbeddedError, EmbeddedNats, EmbeddedPostgres};
 use crate::error::{problem_response, AppError, Problem};
 use crate::facts::FactCache;
+use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 use crate::state::AppState;
+use crate::turns::StreamTurns;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -31,15 +33,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
-
-/// The request id header, accepted from the client (or a proxy) and always echoed.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-/// Longest client-supplied request id we keep; longer ones are replaced by our own.
-const REQUEST_ID_LEN_MAX: usize = 64;
-
-/// The id of the current request, in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// Applies every component's migrations as the owner role: the event store, the gateway's own
 /// tables (access log) and the read models.
@@ -112,7 +105,7 @@ pub fn router(state: AppState) -> Router {
                         .latency_unit(tower_http::LatencyUnit::Millis),
                 ),
         )
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
 }
 
@@ -122,28 +115,6 @@ async fn openapi_json() -> Response {
 
 async fn not_found() -> AppError {
     AppError::NotFound
-}
-
-/// Takes the client's `x-request-id` when it is short and printable, else makes one; puts it in
-/// the request's extensions, the access log's scope and the response.
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= REQUEST_ID_LEN_MAX
-                && v.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| ulid::Ulid::generate().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = crate::access_log::with_request_id(id.clone(), next.run(req)).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
 }
 
 /// Counts requests by route and status, times them, and counts accepted commands.
@@ -629,6 +600,7 @@ pub async fn build_state(
         metrics: metrics_handle(),
         nats_url,
         facts: FactCache::default(),
+        turns: StreamTurns::default(),
     })
 }
 

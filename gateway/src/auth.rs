@@ -9,10 +9,6 @@
 
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use domain::context::{Actor, Role};
 use domain::ids::UnitId;
@@ -93,38 +89,8 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            return Err(token_error(
-                "token_missing",
-                "Inloggning krävs: skicka en token i Authorization: Bearer <token>.",
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                token_error(
-                    "token_malformed",
-                    "Authorization-huvudet måste ha formen Bearer <token>.",
-                )
-            })?;
-        state.verifier.verify(token)
-    }
-}
-
-fn token_error(code: &'static str, detail: &str) -> AppError {
+/// A 401 problem with its own `token_*` code.
+pub(crate) fn token_error(code: &'static str, detail: &str) -> AppError {
     AppError::Token {
         code,
         detail: detail.to_string(),

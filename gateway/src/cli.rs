@@ -24,7 +24,7 @@ Configuration comes from the environment (see API.md):
   SAMPLAN_LOG                 log filter                      [info]
   SAMPLAN_LOG_FORMAT          json or text                    [text]
   SAMPLAN_BODY_BYTES_MAX, SAMPLAN_REQUEST_TIMEOUT_MS, SAMPLAN_WAIT_MS_MAX,
-  SAMPLAN_CONFLICT_RETRIES_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_SHUTDOWN_DRAIN_MS
+  SAMPLAN_CONFLICT_WAIT_MS_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_SHUTDOWN_DRAIN_MS
   SAMPLAN_AUTO_INSTALL=0      never apt-get install a missing PostgreSQL/nats-server";
 
 const TOKEN_HELP: &str = "\

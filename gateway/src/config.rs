@@ -64,7 +64,7 @@ pub struct Config {
     /// `SAMPLAN_LOG_FORMAT`.
     pub log_format: LogFormat,
     /// Per-request limits (`SAMPLAN_BODY_BYTES_MAX`, `SAMPLAN_REQUEST_TIMEOUT_MS`,
-    /// `SAMPLAN_WAIT_MS_MAX`, `SAMPLAN_CONFLICT_RETRIES_MAX`).
+    /// `SAMPLAN_WAIT_MS_MAX`, `SAMPLAN_CONFLICT_WAIT_MS_MAX`).
     pub limits: Limits,
     /// `SAMPLAN_DB_POOL_SIZE`: connections in the event store's pool.
     pub db_pool_size: usize,
@@ -250,12 +250,12 @@ impl Config {
                 600_000,
             )?,
             wait_ms_max: number(&get, "SAMPLAN_WAIT_MS_MAX", base.wait_ms_max, 0, 60_000)?,
-            conflict_retries_max: number(
+            conflict_wait_ms_max: number(
                 &get,
-                "SAMPLAN_CONFLICT_RETRIES_MAX",
-                base.conflict_retries_max,
+                "SAMPLAN_CONFLICT_WAIT_MS_MAX",
+                base.conflict_wait_ms_max,
                 0,
-                100,
+                60_000,
             )?,
         };
         let db_pool_size = number(

@@ -227,6 +227,17 @@ impl IntoResponse for AppError {
     }
 }
 
+impl From<projections::ProjectionError> for AppError {
+    /// A read model's database that is away is 503; anything else is our fault.
+    fn from(e: projections::ProjectionError) -> Self {
+        if e.is_transient() {
+            AppError::Unavailable(format!("read model: {e}"))
+        } else {
+            AppError::internal(format!("read model: {e}"))
+        }
+    }
+}
+
 /// Renders a problem document as `application/problem+json`.
 pub fn problem_response(problem: &Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -1,36 +1,225 @@
-//! Request extractors whose failures are problem documents with our codes instead of axum's
-//! plain-text defaults: malformed JSON, unknown fields and wrong types are 400, an oversized body
-//! is 413.
+//! Everything the gateway takes out of an HTTP request, with failures as problem documents with
+//! our codes instead of axum's plain-text defaults:
 //!
-//! [`parse_json`] is the one mapping from serde errors to problem codes; both [`ApiJson`] and the
-//! command extractor (`crate::pipeline::Command`) use it, so a client sees the same codes for
-//! every route.
+//! - [`Caller`] from `Authorization: Bearer <JWT>` (401 with a `token_*` code);
+//! - [`Command`]: a write's JSON body and its [`WriteMeta`] (`Idempotency-Key`, `If-Match`, the
+//!   request's hash); [`ApiQuery`] for query strings.
+//!
+//! Malformed JSON, unknown fields and wrong types are 400, an oversized body is 413, text with
+//! control characters is 422 (`crate::text`). [`parse_json`] is the one mapping from serde errors
+//! to problem codes, so a client sees the same codes for every route.
 
+use crate::auth::{token_error, Caller};
 use crate::error::AppError;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use crate::pipeline::WriteMeta;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
-/// `Json<T>` with problem-document rejections. Request DTOs use `#[serde(deny_unknown_fields)]`.
-pub struct ApiJson<T>(pub T);
+/// Longest `Idempotency-Key` accepted (API.md).
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 64;
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Err(token_error(
+                "token_missing",
+                "Inloggning krävs: skicka en token i Authorization: Bearer <token>.",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                token_error(
+                    "token_malformed",
+                    "Authorization-huvudet måste ha formen Bearer <token>.",
+                )
+            })?;
+        state.verifier.verify(token)
+    }
+}
+
+/// A command request: the parsed body and its [`WriteMeta`].
+///
+/// Reads and parses the body itself (rather than wrapping `Json`) because the idempotency hash
+/// must cover the bytes the client sent. JSON errors map as in [`parse_json`]: 400
+/// `malformed_json`, `unknown_field`, `missing_field`, `invalid_body`; 422
+/// `invalid_characters`; a body over `limits.body_bytes_max` is 413.
+#[derive(Debug)]
+pub struct Command<T> {
+    pub body: T,
+    pub meta: WriteMeta,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let headers = req.headers().clone();
+        check_content_type(&headers)?;
+        let limit = state.limits.body_bytes_max;
+        if content_length(&headers).is_some_and(|len| len > limit) {
+            return Err(AppError::PayloadTooLarge);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::bad_request("invalid_body", "Begäran kunde inte läsas.")
+            }
+        })?;
+        if bytes.len() > limit {
+            return Err(AppError::PayloadTooLarge);
+        }
+        let meta = WriteMeta {
+            idempotency_key: idempotency_key(&headers)?,
+            if_match: if_match(&headers)?,
+            request_hash: request_hash(method.as_str(), &path, &bytes),
+        };
+        let body = parse_json(&bytes)?;
+        Ok(Command { body, meta })
+    }
+}
+
+/// SHA-256 over method, path and body, separated so that no two requests share the bytes.
+pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher.finalize().to_vec()
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A body sent as something other than JSON is refused; no Content-Type is tolerated, since
+/// several commands have no body at all.
+fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let mime = value.to_str().unwrap_or("").split(';').next().unwrap_or("");
+    let mime = mime.trim().to_ascii_lowercase();
+    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            "unsupported_media_type",
+            "Begäran måste skickas som JSON (Content-Type: application/json).",
+        ))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        AppError::bad_request(
+            "invalid_idempotency_key",
+            format!(
+                "Idempotency-Key ska vara 1–{IDEMPOTENCY_KEY_CHARS_MAX} synliga tecken (ASCII)."
+            ),
+        )
+    };
+    let key = value.to_str().map_err(|_| bad())?.trim();
+    let printable = key.chars().all(|c| c.is_ascii_graphic());
+    if key.is_empty() || key.chars().count() > IDEMPOTENCY_KEY_CHARS_MAX || !printable {
+        return Err(bad());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// `If-Match: "<version>"` (the quotes of an entity tag; a bare number is accepted too).
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        AppError::bad_request(
+            "invalid_if_match",
+            "If-Match ska innehålla den version du läste, t.ex. If-Match: \"3\".",
+        )
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    let version: i64 = text.parse().map_err(|_| bad())?;
+    if version < 0 {
+        return Err(bad());
+    }
+    Ok(Some(version))
+}
+
+/// A query string read as `T` (a struct with `deny_unknown_fields`), each parameter checked for
+/// control characters first: 400 `unknown_parameter` / `invalid_parameter`, 422
+/// `invalid_characters`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
     T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Query(value) = Query::<T>::try_from_uri(&parts.uri).map_err(query_error)?;
+        Ok(ApiQuery(value))
     }
 }
 
+fn query_error(rejection: QueryRejection) -> AppError {
+    let text = rejection.body_text();
+    let code = if text.contains("unknown field") {
+        "unknown_parameter"
+    } else {
+        "invalid_parameter"
+    };
+    let hint: String = text
+        .split(": ")
+        .last()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    AppError::bad_request(code, format!("Felaktig parameter i adressen: {hint}"))
+}
+
 /// Parses a JSON request body with the problem mapping of this module. An empty body is read
-/// as `{}`, so commands without fields need no body at all.
+/// as `{}`, so commands without fields need no body at all. Control characters in any string are
+/// refused first (`crate::text`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
@@ -72,28 +261,6 @@ fn data_rejection(text: &str) -> AppError {
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> AppError {
-    match rejection {
-        JsonRejection::JsonDataError(e) => data_rejection(&e.body_text()),
-        JsonRejection::JsonSyntaxError(_) => {
-            AppError::bad_request("malformed_json", "Begäran är inte giltig JSON.")
-        }
-        JsonRejection::MissingJsonContentType(_) => AppError::bad_request(
-            "unsupported_media_type",
-            "Begäran måste skickas som JSON (Content-Type: application/json).",
-        ),
-        JsonRejection::BytesRejection(e)
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            AppError::PayloadTooLarge
-        }
-        other => AppError::bad_request(
-            "invalid_body",
-            format!("Begäran kunde inte läsas ({}).", other.status()),
-        ),
-    }
-}
-
 /// serde's message names the field and position (no values), e.g. "unknown field `foo`, expected
 /// one of … at line 1 column 7"; that is safe to echo and helps the client fix the request.
 fn field_hint(text: &str) -> String {
@@ -104,6 +271,95 @@ fn field_hint(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        map
+    }
+
+    #[test]
+    fn if_match_takes_the_entity_tag_form_and_refuses_anything_else() {
+        assert_eq!(if_match(&headers(&[])).ok(), Some(None));
+        assert_eq!(
+            if_match(&headers(&[("if-match", "\"7\"")])).ok(),
+            Some(Some(7))
+        );
+        assert_eq!(
+            if_match(&headers(&[("if-match", "W/\"7\"")])).ok(),
+            Some(Some(7))
+        );
+        assert_eq!(if_match(&headers(&[("if-match", "7")])).ok(), Some(Some(7)));
+        for bad in ["\"sju\"", "*", "\"-1\"", "\"\""] {
+            let err = if_match(&headers(&[("if-match", bad)])).expect_err(bad);
+            assert_eq!(err.problem().code, "invalid_if_match", "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_and_printable() {
+        assert_eq!(idempotency_key(&headers(&[])).ok(), Some(None));
+        let ok = "a".repeat(IDEMPOTENCY_KEY_CHARS_MAX);
+        assert_eq!(
+            idempotency_key(&headers(&[("idempotency-key", &ok)])).ok(),
+            Some(Some(ok.clone()))
+        );
+        for bad in [
+            "a".repeat(IDEMPOTENCY_KEY_CHARS_MAX + 1),
+            String::new(),
+            "a b".into(),
+        ] {
+            let err = idempotency_key(&headers(&[("idempotency-key", &bad)])).expect_err(&bad);
+            assert_eq!(err.problem().code, "invalid_idempotency_key");
+        }
+    }
+
+    #[test]
+    fn the_request_hash_covers_method_path_and_body() {
+        let base = request_hash("POST", "/api/v1/sips/x/close-plan", b"{}");
+        assert_eq!(
+            base,
+            request_hash("POST", "/api/v1/sips/x/close-plan", b"{}")
+        );
+        assert_ne!(
+            base,
+            request_hash("POST", "/api/v1/sips/y/close-plan", b"{}")
+        );
+        assert_ne!(
+            base,
+            request_hash("POST", "/api/v1/sips/x/close-plan", b"{ }")
+        );
+        assert_ne!(
+            base,
+            request_hash("PUT", "/api/v1/sips/x/close-plan", b"{}")
+        );
+        // The separator keeps path and body apart.
+        assert_ne!(
+            request_hash("POST", "/a", b"b"),
+            request_hash("POST", "/ab", b"")
+        );
+    }
+
+    #[test]
+    fn only_json_bodies_are_accepted() {
+        assert!(check_content_type(&headers(&[])).is_ok());
+        assert!(check_content_type(&headers(&[(
+            "content-type",
+            "application/json; charset=utf-8"
+        )]))
+        .is_ok());
+        assert!(check_content_type(&headers(&[(
+            "content-type",
+            "application/merge-patch+json"
+        )]))
+        .is_ok());
+        let err =
+            check_content_type(&headers(&[("content-type", "text/plain")])).expect_err("text");
+        assert_eq!(err.problem().code, "unsupported_media_type");
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -23,12 +23,15 @@
 //! kind of window as between a fact read and the append that follows it, which no command could
 //! close without a transaction over several streams.
 
-use crate::pipeline::{Aggregate, PersonAggregate, UnitAggregate};
+use crate::aggregate::{self, Aggregate, PersonAggregate, UnitAggregate};
+use crate::error::AppError;
+use domain::ids::{PersonId, UnitId};
 use domain::person::PersonState;
+use domain::sip::SipFacts;
 use domain::unit::UnitState;
 use eventstore::{EventStore, RecordedEvent};
 use futures::StreamExt;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -127,6 +130,66 @@ impl FactCache {
             inner.bump(stream, version);
             inner.units.insert(stream.to_owned(), (version, state));
         }
+    }
+
+    /// What the SIP rules need from other streams: the person and the named units, from the cache
+    /// where it holds them, the rest in one read of the store (which the cache keeps).
+    pub async fn load(
+        &self,
+        store: &EventStore,
+        person_id: Option<PersonId>,
+        units: impl IntoIterator<Item = UnitId>,
+    ) -> Result<SipFacts, AppError> {
+        let generation = self.generation();
+        let person_stream = person_id.map(|id| id.stream_id());
+        let mut missing: Vec<String> = Vec::new();
+        let mut person = None;
+        if let Some(stream) = &person_stream {
+            match self.person(stream) {
+                Some(cached) => person = Some(cached),
+                None => missing.push(stream.clone()),
+            }
+        }
+        let mut loaded: BTreeMap<UnitId, UnitState> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, UnitId> = BTreeMap::new();
+        for unit in units {
+            let stream = unit.stream_id();
+            match self.unit(&stream) {
+                Some(cached) => {
+                    loaded.insert(unit, cached);
+                }
+                None => {
+                    if wanted.insert(stream.clone(), unit).is_none() {
+                        missing.push(stream);
+                    }
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let streams: Vec<&str> = missing.iter().map(String::as_str).collect();
+            let events = store.read_streams(&streams).await?;
+            // Events come grouped by stream; a stream without events folds to its empty state.
+            let groups: BTreeMap<&str, &[RecordedEvent]> = events
+                .chunk_by(|a, b| a.stream_id == b.stream_id)
+                .map(|group| (group[0].stream_id.as_str(), group))
+                .collect();
+            for stream in &missing {
+                let group = groups.get(stream.as_str()).copied().unwrap_or_default();
+                if person_stream.as_ref() == Some(stream) {
+                    let folded = aggregate::fold::<PersonAggregate>(group)?;
+                    self.put_person(stream, folded.version, folded.state.clone(), generation);
+                    person = Some(folded.state);
+                } else if let Some(unit) = wanted.get(stream) {
+                    let folded = aggregate::fold::<UnitAggregate>(group)?;
+                    self.put_unit(stream, folded.version, folded.state.clone(), generation);
+                    loaded.insert(unit.clone(), folded.state);
+                }
+            }
+        }
+        Ok(SipFacts {
+            person,
+            units: loaded,
+        })
     }
 
     /// This process appended to `stream` up to `version`: older entries are stale from now.

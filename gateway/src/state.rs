@@ -1,9 +1,11 @@
-//! What every request handler shares: the event store, the token verifier, the policy, the clock
-//! and the limits. Built once at start-up by `app`, cloned cheaply into every request.
+//! What every request handler shares: the event store, the token verifier, the policy, the clock,
+//! the limits, the fact cache and the streams' turns. Built once at start-up by `app`, cloned
+//! cheaply into every request.
 
 use crate::auth::Verifier;
 use crate::clock::Clock;
 use crate::facts::FactCache;
+use crate::turns::StreamTurns;
 use domain::policy::PolicySet;
 use eventstore::EventStore;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -18,8 +20,9 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Longest a read waits for `min_position`.
     pub wait_ms_max: u64,
-    /// How often a command is decided again after losing an append race.
-    pub conflict_retries_max: u32,
+    /// How long a command may go on deciding again after losing append races to other
+    /// processes (commands of one process take turns and never race each other).
+    pub conflict_wait_ms_max: u64,
 }
 
 impl Default for Limits {
@@ -28,7 +31,7 @@ impl Default for Limits {
             body_bytes_max: 64 * 1024,
             request_timeout_ms: 10_000,
             wait_ms_max: 5_000,
-            conflict_retries_max: 5,
+            conflict_wait_ms_max: 2_000,
         }
     }
 }
@@ -49,4 +52,6 @@ pub struct AppState {
     /// Persons and units as SIP commands consult them, kept current from the store's tail
     /// (serves nothing until its follower runs; see `facts`).
     pub facts: FactCache,
+    /// Commands on one stream take their turn in this process (`crate::turns`).
+    pub turns: StreamTurns,
 }

@@ -7,7 +7,7 @@ use domain::context::{Actor, Context, Role};
 use domain::ids::{PersonId, UnitId};
 use domain::person::{self, PersonCommand, RegisterDeath};
 use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
-use gateway::pipeline::{self, PersonAggregate};
+use gateway::aggregate::{self, PersonAggregate};
 use gateway::testing::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -49,7 +49,7 @@ async fn a_death_registered_by_another_process_reaches_the_cache() {
         .expect("second store");
     let person_id = PersonId::parse(&w.person_id).expect("person id");
     let stream = person_id.stream_id();
-    let loaded = pipeline::fold::<PersonAggregate>(
+    let loaded = aggregate::fold::<PersonAggregate>(
         &other.read_stream(&stream, 1).await.expect("read person"),
     )
     .expect("fold");

@@ -1,9 +1,11 @@
 //! Helpers for the end-to-end tests in `tests/`: finding (and if needed building) the `samplan`
-//! binary, free ports and temporary directories. No test logic lives here.
+//! binary, running it as a server process, free ports and temporary directories. No test logic
+//! lives here.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The `samplan` binary of this build. Test binaries live in `target/<profile>/deps/`; the
 /// binary sits one level up.
@@ -84,5 +86,120 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `samplan` command that inherits no `SAMPLAN_*` variable from the test's environment, with
+/// stdin closed: every setting it gets, the test gives it.
+pub fn unconfigured_command() -> Command {
+    let mut cmd = Command::new(samplan_binary());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SAMPLAN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// How long a server may take to answer `/readyz` (a first embedded start runs initdb).
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a server may take to exit after a signal.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `samplan` server process. Dropping it stops the process (SIGTERM, then waits), so a
+/// failed assertion leaves nothing behind.
+pub struct Samplan {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    log: PathBuf,
+}
+
+impl Samplan {
+    /// Runs `cmd` (a `samplan serve …` command with its environment set), its output going to
+    /// `log`, and waits until `/readyz` on `port` answers 200.
+    pub async fn spawn(mut cmd: Command, port: u16, log: PathBuf) -> Samplan {
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = cmd
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(out)
+            .spawn()
+            .expect("starting samplan");
+        let mut s = Samplan {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        s.wait_ready().await;
+        s
+    }
+
+    /// Waits until `/readyz` answers 200; panics with the log if the process exits first.
+    pub async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "samplan exited ({status}) before it was ready:\n{}",
+                    self.log_text()
+                );
+            }
+            if let Ok(r) = client.get(format!("{}/readyz", self.base_url)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < READY_TIMEOUT,
+                "samplan not ready in time:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// What the process has written so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (e.g. `TERM`, `KILL`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end and returns whether it exited with status 0.
+    pub async fn wait_exit(&mut self) -> bool {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            assert!(
+                started.elapsed() < STOP_TIMEOUT,
+                "samplan did not stop in time:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Samplan {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -5,123 +5,29 @@
 //! Needs PostgreSQL's server binaries and nats-server on the machine (scripts/test puts them on
 //! PATH); the first start runs initdb, hence the generous timeouts.
 
-use samplan_tests::{free_port, samplan_binary, TempDir};
+use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
-const STOP_TIMEOUT: Duration = Duration::from_secs(60);
-
-struct Samplan {
-    child: Child,
-    base_url: String,
-    log: std::path::PathBuf,
-}
-
-impl Samplan {
-    /// Starts `samplan serve` on `data_dir` and waits until `/readyz` answers 200.
-    async fn start(data_dir: &Path, port: u16, run: usize) -> Samplan {
-        let log = data_dir
-            .parent()
-            .expect("parent")
-            .join(format!("samplan-{run}.log"));
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = samplan_command(data_dir, port)
-            .arg("serve")
-            .stdout(out.try_clone().expect("dup"))
-            .stderr(out)
-            .spawn()
-            .expect("starting samplan");
-        let mut s = Samplan {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        s.wait_ready().await;
-        s
-    }
-
-    async fn wait_ready(&mut self) {
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "samplan exited ({status}) before it was ready:\n{}",
-                    self.log_text()
-                );
-            }
-            if let Ok(r) = client.get(format!("{}/readyz", self.base_url)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(
-                started.elapsed() < READY_TIMEOUT,
-                "samplan not ready in time:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to end and returns whether it exited with status 0.
-    async fn wait_exit(&mut self) -> bool {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.success();
-            }
-            assert!(
-                started.elapsed() < STOP_TIMEOUT,
-                "samplan did not stop in time:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Samplan {
-    fn drop(&mut self) {
-        // A failed assertion must not leave a server behind.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.child.id().to_string())
-                .status();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `samplan serve` on `data_dir` and waits until `/readyz` answers 200.
+async fn start(data_dir: &Path, port: u16, run: usize) -> Samplan {
+    let log = data_dir
+        .parent()
+        .expect("parent")
+        .join(format!("samplan-{run}.log"));
+    let mut cmd = samplan_command(data_dir, port);
+    cmd.arg("serve");
+    Samplan::spawn(cmd, port, log).await
 }
 
 fn samplan_command(data_dir: &Path, port: u16) -> Command {
-    let mut cmd = Command::new(samplan_binary());
     // Nothing configured but where to keep data and where to listen.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SAMPLAN_") {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = unconfigured_command();
     cmd.env("SAMPLAN_DATA_DIR", data_dir)
         .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMPLAN_LOG", "info")
-        .stdin(Stdio::null());
+        .env("SAMPLAN_LOG", "info");
     cmd
 }
 
@@ -201,7 +107,7 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     let port = free_port();
 
     // First start: initdb, embedded NATS, migrations.
-    let mut samplan = Samplan::start(&data_dir, port, 1).await;
+    let mut samplan = start(&data_dir, port, 1).await;
     let admin = token(
         &data_dir,
         &[
@@ -288,7 +194,7 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     drop(samplan);
 
     // Second start on the same data: everything is still there, and old tokens still work.
-    let mut samplan = Samplan::start(&data_dir, port, 2).await;
+    let mut samplan = start(&data_dir, port, 2).await;
     let (status, after) = call(reqwest::Method::GET, person_url.clone(), &staff, None).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["name"], before["name"]);
@@ -298,7 +204,7 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     samplan.signal("KILL");
     assert!(!samplan.wait_exit().await);
     drop(samplan);
-    let mut samplan = Samplan::start(&data_dir, port, 3).await;
+    let mut samplan = start(&data_dir, port, 3).await;
     let (status, again) = call(reqwest::Method::GET, person_url, &staff, None).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["name"], before["name"]);

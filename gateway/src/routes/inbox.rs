@@ -1,18 +1,17 @@
 //! `/inbox`: the unit's messages (Meddelanden). This module holds the one inbox write, marking a
-//! message read for the caller, which appends `MessageRead` to the stream `inbox-<caller's unit>`.
-//! Marking a message read twice records nothing the second time.
+//! message read for the caller (`crate::commands::inbox`).
 
 use crate::auth::Caller;
+use crate::commands::inbox::{self as command, MarkMessageReadRequest};
 use crate::error::{AppError, Problem};
-use crate::pipeline::{self, Command, InboxAggregate, WriteResponse};
+use crate::extract::Command;
+use crate::pipeline::{Write, WriteResponse};
+use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use domain::ids::StaffId;
-use domain::inbox::{self, InboxCommand};
-use serde::Deserialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
 /// The routes of this module, mounted under `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -23,11 +22,6 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(paths(mark_message_read), components(schemas(MarkMessageReadRequest)))]
 pub struct ApiDoc;
-
-/// `POST /inbox/messages/{id}/read`: no fields (an empty body is accepted).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MarkMessageReadRequest {}
 
 /// Mark a message of the caller's unit as read by the caller.
 #[utoipa::path(
@@ -43,30 +37,22 @@ pub struct MarkMessageReadRequest {}
         (status = 200, description = "Marked read (`events` is empty if it already was); `id` is the message id", body = WriteResponse),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not staff", body = Problem),
-        (status = 422, description = "`invalid_id`: not a message id", body = Problem),
+        (status = 400, description = "Malformed body or header", body = Problem),
+        (status = 422, description = "`invalid_id`: not a message id; `invalid_characters`", body = Problem),
     ),
     security(("bearer" = []))
 )]
 pub async fn mark_message_read(
     State(state): State<AppState>,
     caller: Caller,
+    request_id: RequestId,
     Path(message_id): Path<String>,
     command: Command<MarkMessageReadRequest>,
 ) -> Result<Json<WriteResponse>, AppError> {
-    let unit = caller.staff_unit()?.clone();
-    let user = StaffId::parse(&caller.sub)?;
-    let cmd = InboxCommand::MarkMessageRead {
-        message_id: message_id.clone(),
-        user,
+    let write = Write {
+        caller: &caller,
+        meta: &command.meta,
+        correlation_id: Some(request_id.as_str()),
     };
-    let response = pipeline::execute::<InboxAggregate>(
-        &state,
-        &caller,
-        &command.meta,
-        &unit.inbox_stream_id(),
-        message_id.trim(),
-        |current, ctx| inbox::decide(current, &cmd, ctx),
-    )
-    .await?;
-    Ok(Json(response))
+    Ok(Json(command::mark_read(&state, write, &message_id).await?))
 }

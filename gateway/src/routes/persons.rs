@@ -10,11 +10,21 @@
 
 use crate::access_log::{self, action};
 use crate::auth::Caller;
+use crate::commands::{
+    self,
+    persons::{
+        AddRelativeRequest, ChangeContactDetailsRequest, MarkProtectedIdentityRequest,
+        PersonCommandRequest, RegisterDeathRequest, RegisterMovedOutRequest, RegisterPersonRequest,
+        RelativeKindDto, RemoveRelativeRequest,
+    },
+};
+use crate::consistency::{self, ReadParams};
 use crate::error::{problem_response, AppError, Problem};
-use crate::pipeline::{self, Command, PersonAggregate, WriteResponse};
+use crate::extract::{ApiQuery, Command};
+use crate::pipeline::{Write, WriteResponse};
+use crate::request_id::RequestId;
 use crate::state::AppState;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,17 +32,10 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::error::DomainError;
 use domain::ids::PersonId;
-use domain::person::{
-    self, AddRelative, ChangeContactDetails, PersonCommand, RegisterDeath, RegisterMovedOut,
-    RegisterPerson, RelativeKind, RemoveRelative,
-};
 use domain::personnummer::{parse_canonical, PersonalIdentityNumber};
-use eventstore::StoreError;
 use projections::directory::{self, PersonQuery, PersonRow, RelativeRow};
-use projections::{runner, ProjectionError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use ulid::Ulid;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -43,9 +46,6 @@ pub const SEARCH_RESULTS_MAX: i64 = 50;
 pub const NAME_QUERY_CHARS_MIN: usize = 2;
 /// Longest query accepted.
 const QUERY_CHARS_MAX: usize = 200;
-
-/// The header telling where the directory stood when a read was answered.
-pub const POSITION_HEADER: &str = "x-samplan-position";
 
 /// Generates one handler per person command, the list of command names, the routes and the
 /// OpenAPI document, so a command cannot be routed without being documented or the other way
@@ -78,10 +78,21 @@ macro_rules! person_commands {
             pub async fn $handler(
                 State(state): State<AppState>,
                 caller: Caller,
+                request_id: RequestId,
                 Path(id): Path<String>,
                 command: Command<serde_json::Value>,
             ) -> Result<Json<WriteResponse>, AppError> {
-                run_command::<$dto>(&state, &caller, &id, command).await
+                // The body is taken as any JSON and read as the command only after the caller
+                // is checked, so a caller who may not change persons is told 403 whatever the
+                // body.
+                caller.staff_unit()?;
+                let body = body_as::<$dto>(&command.body)?;
+                let write = Write {
+                    caller: &caller,
+                    meta: &command.meta,
+                    correlation_id: Some(request_id.as_str()),
+                };
+                Ok(Json(commands::persons::run(&state, write, &id, body).await?))
             }
         )+
 
@@ -133,113 +144,6 @@ pub fn router() -> Router<AppState> {
         .merge(command_routes())
         // Static segments win over this capture, so only unknown commands land here.
         .route("/persons/{id}/{command}", post(unknown_command))
-}
-
-// ---- requests -----------------------------------------------------------------------------
-
-/// `POST /persons` (RegisterPerson).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterPersonRequest {
-    /// Personnummer or samordningsnummer in any usual form: `YYYYMMDD-NNNN`, `YYYYMMDDNNNN`,
-    /// `YYMMDD-NNNN`, `YYMMDD+NNNN` (100 years or older).
-    #[schema(example = "19121212-1212")]
-    pub personal_identity_number: String,
-    pub name: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub address: Option<String>,
-}
-
-/// `change-contact-details`: the new phone and address (absent: none known).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeContactDetailsRequest {
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub address: Option<String>,
-}
-
-/// How a relative stands to the person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RelativeKindDto {
-    /// Närstående.
-    Relative,
-    /// God man.
-    Trustee,
-    /// Förvaltare.
-    Administrator,
-    /// Vårdnadshavare: gives consent for a child.
-    Guardian,
-}
-
-impl From<RelativeKindDto> for RelativeKind {
-    fn from(k: RelativeKindDto) -> Self {
-        match k {
-            RelativeKindDto::Relative => RelativeKind::Relative,
-            RelativeKindDto::Trustee => RelativeKind::Trustee,
-            RelativeKindDto::Administrator => RelativeKind::Administrator,
-            RelativeKindDto::Guardian => RelativeKind::Guardian,
-        }
-    }
-}
-
-/// `add-relative`: a närstående, god man, förvaltare or vårdnadshavare.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddRelativeRequest {
-    /// Chosen by the client so it can refer to the relative later; a new ULID when absent.
-    #[serde(default)]
-    pub relative_id: Option<String>,
-    pub kind: RelativeKindDto,
-    pub name: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub address: Option<String>,
-    #[serde(default)]
-    pub note: Option<String>,
-}
-
-/// `remove-relative`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveRelativeRequest {
-    pub relative_id: String,
-}
-
-/// `mark-protected-identity`: no fields (an empty body is accepted).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MarkProtectedIdentityRequest {}
-
-/// `register-death`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterDeathRequest {
-    /// The day of death (not in the future).
-    pub died_on: NaiveDate,
-}
-
-/// `register-moved-out`: the person moved out of the region.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterMovedOutRequest {
-    pub moved_on: NaiveDate,
-    #[serde(default)]
-    pub to_region: Option<String>,
-}
-
-/// Query of the reads: `min_position` makes the read wait for the directory to reach it.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ReadParams {
-    /// Wait (up to 5 s) until the directory has applied this global position.
-    pub min_position: Option<i64>,
 }
 
 /// Query of "Sök patient".
@@ -376,59 +280,6 @@ impl PersonView {
     }
 }
 
-// ---- read-model plumbing ------------------------------------------------------------------
-
-/// Read-model failures: a database that is away is 503, anything else an internal error.
-pub(crate) fn read_model_error(e: ProjectionError) -> AppError {
-    if e.is_transient() {
-        AppError::Unavailable(format!("directory: {e}"))
-    } else {
-        AppError::internal(format!("directory: {e}"))
-    }
-}
-
-/// Where the directory stands, after waiting (bounded) for `min_position` when given.
-pub(crate) async fn directory_position(
-    state: &AppState,
-    min_position: Option<i64>,
-) -> Result<i64, AppError> {
-    let pool = state.store.pool();
-    match min_position {
-        Some(n) if n > 0 => {
-            runner::wait_for(pool, directory::PROJECTION, n, state.limits.wait_ms_max)
-                .await
-                .map_err(read_model_error)
-        }
-        _ => runner::checkpoint(pool, directory::PROJECTION)
-            .await
-            .map_err(read_model_error),
-    }
-}
-
-fn with_position(mut response: Response, position: i64) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&position.to_string()) {
-        response.headers_mut().insert(POSITION_HEADER, v);
-    }
-    response
-}
-
-pub(crate) fn query_error(rejection: QueryRejection) -> AppError {
-    let text = rejection.body_text();
-    let code = if text.contains("unknown field") {
-        "unknown_parameter"
-    } else {
-        "invalid_parameter"
-    };
-    let hint: String = text
-        .split(": ")
-        .last()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
-    AppError::bad_request(code, format!("Felaktig parameter i adressen: {hint}"))
-}
-
 /// Parses a person id from the path; an id that cannot exist is simply not found.
 fn person_id(raw: &str) -> Result<PersonId, AppError> {
     PersonId::parse(raw).map_err(|_| AppError::NotFound)
@@ -436,14 +287,8 @@ fn person_id(raw: &str) -> Result<PersonId, AppError> {
 
 // ---- handlers -----------------------------------------------------------------------------
 
-/// Register a person (RegisterPerson).
-///
-/// A personnummer that is already registered is refused (409 `person_already_registered`). The
-/// event store has no uniqueness on personnummer, so the check reads the directory after
-/// waiting for it to catch up with the store, and registrations of one number are serialised
-/// by an advisory lock so that two racing requests cannot both pass. What remains open is a
-/// directory that cannot catch up within `wait_ms_max` (then 503, nothing written) and a
-/// process that runs no directory projection at all (then the check is skipped, with a warning).
+/// Register a person (RegisterPerson). A personnummer that is already registered is refused
+/// (409 `person_already_registered`).
 #[utoipa::path(
     post,
     path = "/api/v1/persons",
@@ -464,208 +309,17 @@ fn person_id(raw: &str) -> Result<PersonId, AppError> {
 pub async fn register_person(
     State(state): State<AppState>,
     caller: Caller,
+    request_id: RequestId,
     command: Command<RegisterPersonRequest>,
 ) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
-    caller.staff_unit()?;
-    let body = command.body;
-    let today = domain::time::local_date(state.clock.now());
-    // A number that does not parse is refused by `decide` with the precise reason; only a valid
-    // one can be a duplicate.
-    let pin = PersonalIdentityNumber::parse(&body.personal_identity_number, today).ok();
-    // Registrations of one number take turns: a transaction-scoped advisory lock, held until
-    // the append below is done and released when the transaction ends (also when this request
-    // is dropped half-way, as the dropped transaction rolls back). The second registration
-    // waits, then finds the first in the directory, which `is_registered` lets catch up first.
-    let mut lock_client = match pin {
-        Some(_) => Some(state.store.pool().get().await.map_err(StoreError::from)?),
-        None => None,
-    };
-    let lock = match (lock_client.as_mut(), &pin) {
-        (Some(client), Some(pin)) => {
-            let tx = client.transaction().await.map_err(StoreError::from)?;
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&registration_lock_key(pin)],
-            )
-            .await
-            .map_err(StoreError::from)?;
-            Some(tx)
-        }
-        _ => None,
-    };
-    let duplicate = match &pin {
-        Some(pin) => is_registered(&state, pin).await?,
-        None => false,
+    let write = Write {
+        caller: &caller,
+        meta: &command.meta,
+        correlation_id: Some(request_id.as_str()),
     };
     let person_id = PersonId::from_ulid(Ulid::generate());
-    let cmd = PersonCommand::RegisterPerson(RegisterPerson {
-        person_id,
-        personal_identity_number: body.personal_identity_number,
-        name: body.name,
-        phone: body.phone,
-        address: body.address,
-    });
-    // The duplicate refusal sits inside `decide` so that a retry of a request that succeeded
-    // (same Idempotency-Key) is still answered with its first response, not with 409.
-    let response = pipeline::execute::<PersonAggregate>(
-        &state,
-        &caller,
-        &command.meta,
-        &person_id.stream_id(),
-        &person_id.to_string(),
-        |current, ctx| {
-            if duplicate {
-                return Err(DomainError::PersonAlreadyRegistered);
-            }
-            person::decide(current, &cmd, ctx)
-        },
-    )
-    .await;
-    if let Some(tx) = lock {
-        // Ends the transaction and with it the lock; nothing was written in it.
-        if let Err(e) = tx.rollback().await {
-            tracing::warn!(error = %e, "releasing the registration lock failed; the connection drops it");
-        }
-    }
-    Ok((StatusCode::CREATED, Json(response?)))
-}
-
-/// The advisory-lock key of registering `pin`: 64 bits of a hash, so the number itself never
-/// reaches the database's lock table (or its logs).
-fn registration_lock_key(pin: &PersonalIdentityNumber) -> i64 {
-    let digest = Sha256::digest(format!("samplan:register-person:{}", pin.as_str()).as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
-
-/// Whether the directory, caught up with every event committed so far, knows `pin`.
-async fn is_registered(state: &AppState, pin: &PersonalIdentityNumber) -> Result<bool, AppError> {
-    let pool = state.store.pool();
-    if !runner::is_started(pool, directory::PROJECTION)
-        .await
-        .map_err(read_model_error)?
-    {
-        // Only a process that runs no directory projection at all gets here (the composition
-        // root starts it beside the server); refusing every registration there would be worse
-        // than the unchecked duplicate.
-        tracing::warn!(
-            "the directory projection has never run here: duplicate personnummer not checked"
-        );
-        return Ok(false);
-    }
-    let head = state.store.head_position().await?;
-    let at = runner::wait_for(pool, directory::PROJECTION, head, state.limits.wait_ms_max)
-        .await
-        .map_err(read_model_error)?;
-    if at < head {
-        // Without an up-to-date directory a duplicate cannot be ruled out; better to ask the
-        // client to retry than to register the person twice.
-        return Err(AppError::Unavailable(format!(
-            "directory at {at}, store at {head}: cannot check for duplicates"
-        )));
-    }
-    let found = directory::search_persons(
-        pool,
-        &PersonQuery::PersonalIdentityNumber(pin.as_str().to_owned()),
-        1,
-    )
-    .await
-    .map_err(read_model_error)?;
-    Ok(!found.is_empty())
-}
-
-/// A request body of one person command: the path segment naming it and the domain command it
-/// becomes.
-pub trait PersonCommandRequest: DeserializeOwned {
-    /// The last segment of `POST /persons/{id}/{command}`.
-    const SEGMENT: &'static str;
-    /// The domain command the request asks for.
-    fn into_command(self) -> PersonCommand;
-}
-
-impl PersonCommandRequest for ChangeContactDetailsRequest {
-    const SEGMENT: &'static str = "change-contact-details";
-    fn into_command(self) -> PersonCommand {
-        PersonCommand::ChangeContactDetails(ChangeContactDetails {
-            phone: self.phone,
-            address: self.address,
-        })
-    }
-}
-
-impl PersonCommandRequest for AddRelativeRequest {
-    const SEGMENT: &'static str = "add-relative";
-    fn into_command(self) -> PersonCommand {
-        PersonCommand::AddRelative(AddRelative {
-            relative_id: self
-                .relative_id
-                .unwrap_or_else(|| Ulid::generate().to_string()),
-            kind: self.kind.into(),
-            name: self.name,
-            phone: self.phone,
-            address: self.address,
-            note: self.note,
-        })
-    }
-}
-
-impl PersonCommandRequest for RemoveRelativeRequest {
-    const SEGMENT: &'static str = "remove-relative";
-    fn into_command(self) -> PersonCommand {
-        PersonCommand::RemoveRelative(RemoveRelative {
-            relative_id: self.relative_id,
-        })
-    }
-}
-
-impl PersonCommandRequest for MarkProtectedIdentityRequest {
-    const SEGMENT: &'static str = "mark-protected-identity";
-    fn into_command(self) -> PersonCommand {
-        PersonCommand::MarkProtectedIdentity
-    }
-}
-
-impl PersonCommandRequest for RegisterDeathRequest {
-    const SEGMENT: &'static str = "register-death";
-    fn into_command(self) -> PersonCommand {
-        PersonCommand::RegisterDeath(RegisterDeath {
-            died_on: self.died_on,
-        })
-    }
-}
-
-impl PersonCommandRequest for RegisterMovedOutRequest {
-    const SEGMENT: &'static str = "register-moved-out";
-    fn into_command(self) -> PersonCommand {
-        PersonCommand::RegisterMovedOut(RegisterMovedOut {
-            moved_on: self.moved_on,
-            to_region: self.to_region,
-        })
-    }
-}
-
-/// Runs one command on a person. The body is taken as any JSON and read as `D` only after the
-/// caller is checked, so a caller who may not change persons is told 403 whatever the body.
-async fn run_command<D: PersonCommandRequest>(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    command: Command<serde_json::Value>,
-) -> Result<Json<WriteResponse>, AppError> {
-    caller.staff_unit()?;
-    let cmd = body_as::<D>(&command.body)?.into_command();
-    let person_id = person_id(id)?;
-    let response = pipeline::execute::<PersonAggregate>(
-        state,
-        caller,
-        &command.meta,
-        &person_id.stream_id(),
-        &person_id.to_string(),
-        |current, ctx| person::decide(current, &cmd, ctx),
-    )
-    .await?;
-    Ok(Json(response))
+    let response = commands::persons::register(&state, write, person_id, command.body).await?;
+    Ok((StatusCode::CREATED, Json(response)))
 }
 
 fn body_as<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, AppError> {
@@ -733,17 +387,17 @@ pub async fn unknown_command(
 pub async fn search_persons(
     State(state): State<AppState>,
     caller: Caller,
-    params: Result<Query<SearchParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Response, AppError> {
     caller.staff_unit()?;
-    let Query(params) = params.map_err(query_error)?;
     let queries = person_queries(&state, params.q.as_deref().unwrap_or(""))?;
-    let position = directory_position(&state, params.min_position).await?;
+    let position =
+        consistency::projection_position(&state, directory::PROJECTION, params.min_position)
+            .await?;
     let mut rows: Vec<PersonRow> = Vec::new();
     for query in &queries {
-        let found = directory::search_persons(state.store.pool(), query, SEARCH_RESULTS_MAX + 1)
-            .await
-            .map_err(read_model_error)?;
+        let found =
+            directory::search_persons(state.store.pool(), query, SEARCH_RESULTS_MAX + 1).await?;
         for row in found {
             if !rows.iter().any(|r| r.person_id == row.person_id) {
                 rows.push(row);
@@ -763,7 +417,10 @@ pub async fn search_persons(
         persons: rows.iter().map(PersonSummary::from_row).collect(),
         truncated,
     };
-    Ok(with_position(Json(answer).into_response(), position))
+    Ok(consistency::with_position(
+        Json(answer).into_response(),
+        position,
+    ))
 }
 
 /// What the search text means: a personnummer when it parses as one, an error when it is
@@ -851,25 +508,23 @@ pub async fn get_person(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    params: Result<Query<ReadParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
     caller.staff_unit()?;
-    let Query(params) = params.map_err(query_error)?;
     let person_id = person_id(&id)?;
-    let position = directory_position(&state, params.min_position).await?;
+    let position =
+        consistency::projection_position(&state, directory::PROJECTION, params.min_position)
+            .await?;
     let pool = state.store.pool();
     let key = person_id.to_string();
     let row = directory::person(pool, &key)
-        .await
-        .map_err(read_model_error)?
+        .await?
         .ok_or(AppError::NotFound)?;
-    let relatives = directory::relatives(pool, &key)
-        .await
-        .map_err(read_model_error)?;
+    let relatives = directory::relatives(pool, &key).await?;
     access_log::record(&state, &caller, &person_id, action::READ_PERSON, None).await?;
     let view = PersonView::from_rows(row, relatives);
     let etag = format!("\"{}\"", view.version);
-    let mut response = with_position(Json(view).into_response(), position);
+    let mut response = consistency::with_position(Json(view).into_response(), position);
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }

@@ -3,18 +3,23 @@
 //! staff pick units from the list when they name the actors of a consent or an invitation.
 
 use crate::auth::Caller;
+use crate::commands::{
+    self,
+    units::{PrincipalDto, PrincipalKindDto, RegisterUnitRequest},
+};
+use crate::consistency::{self, ReadParams};
 use crate::error::AppError;
-use crate::pipeline::{self, Command, UnitAggregate, WriteResponse};
+use crate::extract::{ApiQuery, Command};
+use crate::pipeline::{Write, WriteResponse};
+use crate::request_id::RequestId;
 use crate::state::AppState;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use domain::context::Role;
-use domain::ids::UnitId;
-use domain::unit::{self, Principal, PrincipalKind, RegisterUnit, UnitCommand};
+use projections::directory;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -36,64 +41,6 @@ pub fn router() -> Router<AppState> {
     ))
 )]
 pub struct ApiDoc;
-
-/// What kind of body is responsible for the unit (huvudman).
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PrincipalKindDto {
-    /// A region (hälso- och sjukvård).
-    Region,
-    /// A municipality (socialtjänst, hemtjänst, LSS).
-    Municipality,
-    /// Anyone else: Försäkringskassan, Arbetsförmedlingen, a school…
-    External,
-}
-
-/// The responsible body, e.g. `{"kind": "region", "name": "Region Norrbotten"}`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PrincipalDto {
-    pub kind: PrincipalKindDto,
-    pub name: String,
-}
-
-/// `POST /units`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterUnitRequest {
-    /// The unit's id, chosen here: 1–64 characters of `A–Z a–z 0–9 . _ -`.
-    #[schema(example = "vc-norrmalm")]
-    pub id: String,
-    pub name: String,
-    pub principal: PrincipalDto,
-    /// false: invitations to the unit are printed as letters.
-    pub uses_samplan: bool,
-    /// Postal address, used on letters.
-    #[serde(default)]
-    pub address: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-}
-
-impl RegisterUnitRequest {
-    fn into_command(self) -> Result<RegisterUnit, AppError> {
-        Ok(RegisterUnit {
-            id: UnitId::parse(&self.id)?,
-            name: self.name,
-            principal: Principal {
-                kind: match self.principal.kind {
-                    PrincipalKindDto::Region => PrincipalKind::Region,
-                    PrincipalKindDto::Municipality => PrincipalKind::Municipality,
-                    PrincipalKindDto::External => PrincipalKind::External,
-                },
-                name: self.principal.name,
-            },
-            uses_samplan: self.uses_samplan,
-            address: self.address,
-            phone: self.phone,
-        })
-    }
-}
 
 /// Register a unit (admin).
 #[utoipa::path(
@@ -117,21 +64,15 @@ impl RegisterUnitRequest {
 pub async fn register_unit(
     State(state): State<AppState>,
     caller: Caller,
+    request_id: RequestId,
     command: Command<RegisterUnitRequest>,
 ) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
-    caller.require_role(Role::Admin)?;
-    let register = command.body.into_command()?;
-    let unit_id = register.id.clone();
-    let cmd = UnitCommand::RegisterUnit(register);
-    let response = pipeline::execute::<UnitAggregate>(
-        &state,
-        &caller,
-        &command.meta,
-        &unit_id.stream_id(),
-        unit_id.as_str(),
-        |current, ctx| unit::decide(current, &cmd, ctx),
-    )
-    .await?;
+    let write = Write {
+        caller: &caller,
+        meta: &command.meta,
+        correlation_id: Some(request_id.as_str()),
+    };
+    let response = commands::units::register(&state, write, command.body).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -168,7 +109,7 @@ pub struct UnitList {
     get,
     path = "/api/v1/units",
     tag = "units",
-    params(crate::routes::persons::ReadParams),
+    params(ReadParams),
     responses(
         (status = 200, description = "The units; header X-Samplan-Position", body = UnitList),
         (status = 401, description = "No or bad token", body = crate::error::Problem),
@@ -179,16 +120,15 @@ pub struct UnitList {
 pub async fn list_units(
     State(state): State<AppState>,
     caller: Caller,
-    params: Result<Query<crate::routes::persons::ReadParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
     if caller.role != Role::Admin {
         caller.require_role(Role::Staff)?;
     }
-    let Query(params) = params.map_err(crate::routes::persons::query_error)?;
-    let position = crate::routes::persons::directory_position(&state, params.min_position).await?;
-    let rows = projections::directory::units(state.store.pool())
-        .await
-        .map_err(crate::routes::persons::read_model_error)?;
+    let position =
+        consistency::projection_position(&state, directory::PROJECTION, params.min_position)
+            .await?;
+    let rows = directory::units(state.store.pool()).await?;
     let units = rows
         .into_iter()
         .map(|u| UnitView {
@@ -203,11 +143,8 @@ pub async fn list_units(
             phone: u.phone,
         })
         .collect();
-    let mut response = Json(UnitList { units }).into_response();
-    if let Ok(v) = HeaderValue::from_str(&position.to_string()) {
-        response
-            .headers_mut()
-            .insert(crate::routes::persons::POSITION_HEADER, v);
-    }
-    Ok(response)
+    Ok(consistency::with_position(
+        Json(UnitList { units }).into_response(),
+        position,
+    ))
 }

@@ -8,34 +8,25 @@
 //! A unit only ever sees plans it takes part in: for any other plan the answer is the same 404
 //! as for a plan that does not exist, so existence is never revealed.
 
-pub mod dto;
-
 use crate::access_log;
-use crate::app::RequestId;
+use crate::aggregate::{self, PersonAggregate, SipAggregate};
 use crate::auth::Caller;
+use crate::commands::sips::{self as command, dto::*, sip_id, staff_unit};
+use crate::consistency::{self, ReadParams};
 use crate::error::{problem_response, AppError, Problem};
-use crate::pipeline::{
-    self, Command, ExecOptions, PersonAggregate, SipAggregate, UnitAggregate, WriteMeta,
-    WriteResponse,
-};
+use crate::extract::{ApiQuery, Command};
+use crate::pipeline::{Write, WriteResponse};
+use crate::request_id::RequestId;
 use crate::state::AppState;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use domain::context::Role;
-use domain::ids::{PersonId, SipId, UnitId};
-use domain::sip::{self as dsip, SipCommand, SipFacts, SipState};
-use domain::unit::UnitState;
-use dto::*;
-use std::collections::BTreeMap;
-use std::time::Duration;
+use axum::{Json, Router};
+use domain::sip::{self as dsip, SipState};
+use domain::SipId;
 use ulid::Ulid;
 use utoipa::OpenApi;
-
-/// The header that tells where the store stood when a read was answered.
-pub const POSITION_HEADER: &str = "x-samplan-position";
 
 /// Generates one handler per command and the list of them for the router and the OpenAPI
 /// document, so a command cannot be routed without being documented or the other way round.
@@ -70,12 +61,16 @@ macro_rules! sip_commands {
             async fn $handler(
                 State(state): State<AppState>,
                 caller: Caller,
+                request_id: RequestId,
                 Path(id): Path<String>,
-                request_id: Option<Extension<RequestId>>,
                 command: Command<$dto>,
             ) -> Result<Json<WriteResponse>, AppError> {
-                let Command { body, meta } = command;
-                run_command(&state, &caller, &id, request_id, &meta, body).await
+                let write = Write {
+                    caller: &caller,
+                    meta: &command.meta,
+                    correlation_id: Some(request_id.as_str()),
+                };
+                Ok(Json(command::run(&state, write, &id, command.body).await?))
             }
         )+
 
@@ -139,88 +134,6 @@ pub fn router() -> Router<AppState> {
         .route("/sips/{id}/{command}", post(unknown_command))
 }
 
-/// The request id the request-id layer set (the client's `x-request-id` or a new one), kept as
-/// the events' correlation id.
-fn correlation(request_id: &Option<Extension<RequestId>>) -> Option<&str> {
-    request_id
-        .as_ref()
-        .map(|Extension(RequestId(id))| id.as_str())
-}
-
-/// The unit a staff caller acts for; every SIP route is for staff.
-fn staff_unit(caller: &Caller) -> Result<UnitId, AppError> {
-    caller.require_role(Role::Staff)?;
-    Ok(caller.staff_unit()?.clone())
-}
-
-/// The plan named in the path; an id that is not a ULID names no plan.
-fn sip_id(id: &str) -> Result<SipId, AppError> {
-    SipId::parse(id).map_err(|_| AppError::NotFound)
-}
-
-/// Loads what the SIP rules need from other streams, the person and the named units: from the
-/// fact cache where it holds them, the rest in one read of the store (which the cache keeps).
-async fn load_facts(
-    state: &AppState,
-    person_id: Option<PersonId>,
-    units: impl IntoIterator<Item = UnitId>,
-) -> Result<SipFacts, AppError> {
-    let generation = state.facts.generation();
-    let person_stream = person_id.map(|id| id.stream_id());
-    let mut missing: Vec<String> = Vec::new();
-    let mut person = None;
-    if let Some(stream) = &person_stream {
-        match state.facts.person(stream) {
-            Some(cached) => person = Some(cached),
-            None => missing.push(stream.clone()),
-        }
-    }
-    let mut loaded: BTreeMap<UnitId, UnitState> = BTreeMap::new();
-    let mut wanted: BTreeMap<String, UnitId> = BTreeMap::new();
-    for unit in units {
-        let stream = unit.stream_id();
-        match state.facts.unit(&stream) {
-            Some(cached) => {
-                loaded.insert(unit, cached);
-            }
-            None => {
-                if wanted.insert(stream.clone(), unit).is_none() {
-                    missing.push(stream);
-                }
-            }
-        }
-    }
-    if !missing.is_empty() {
-        let streams: Vec<&str> = missing.iter().map(String::as_str).collect();
-        let events = state.store.read_streams(&streams).await?;
-        // Events come grouped by stream; a stream without events folds to its empty state.
-        let groups: BTreeMap<&str, &[eventstore::RecordedEvent]> = events
-            .chunk_by(|a, b| a.stream_id == b.stream_id)
-            .map(|group| (group[0].stream_id.as_str(), group))
-            .collect();
-        for stream in &missing {
-            let group = groups.get(stream.as_str()).copied().unwrap_or_default();
-            if person_stream.as_ref() == Some(stream) {
-                let loaded = pipeline::fold::<PersonAggregate>(group)?;
-                state
-                    .facts
-                    .put_person(stream, loaded.version, loaded.state.clone(), generation);
-                person = Some(loaded.state);
-            } else if let Some(unit) = wanted.get(stream) {
-                let unit_now = pipeline::fold::<UnitAggregate>(group)?;
-                state
-                    .facts
-                    .put_unit(stream, unit_now.version, unit_now.state.clone(), generation);
-                loaded.insert(unit.clone(), unit_now.state);
-            }
-        }
-    }
-    Ok(SipFacts {
-        person,
-        units: loaded,
-    })
-}
-
 /// `POST /sips` — IdentifyNeed: starts a plan for a registered person.
 #[utoipa::path(
     post,
@@ -246,84 +159,19 @@ async fn load_facts(
 async fn identify_need(
     State(state): State<AppState>,
     caller: Caller,
-    request_id: Option<Extension<RequestId>>,
+    request_id: RequestId,
     command: Command<IdentifyNeedRequest>,
 ) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
-    let unit = staff_unit(&caller)?;
-    let Command { body, meta } = command;
+    let write = Write {
+        caller: &caller,
+        meta: &command.meta,
+        correlation_id: Some(request_id.as_str()),
+    };
     // The new plan's id is drawn here, at the edge; a replayed request gets the first id back
     // from the pipeline.
     let sip_id = SipId::from_ulid(Ulid::generate());
-    let need = body.into_command(sip_id)?;
-    let facts = load_facts(&state, Some(need.person_id), [unit]).await?;
-    let cmd = SipCommand::IdentifyNeed(need);
-    let response = pipeline::execute_from::<SipAggregate>(
-        &state,
-        &caller,
-        &meta,
-        ExecOptions {
-            command: Some(cmd.name()),
-            correlation_id: correlation(&request_id),
-        },
-        &sip_id.stream_id(),
-        &sip_id.to_string(),
-        // The id was drawn just now: nothing to read.
-        Some(pipeline::Loaded::empty()),
-        |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
-    )
-    .await?;
+    let response = command::start(&state, write, sip_id, command.body).await?;
     Ok((StatusCode::CREATED, Json(response)))
-}
-
-/// Runs one lifecycle command on an existing plan.
-async fn run_command<D: IntoSipCommand>(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    request_id: Option<Extension<RequestId>>,
-    meta: &WriteMeta,
-    body: D,
-) -> Result<Json<WriteResponse>, AppError> {
-    let unit = staff_unit(caller)?;
-    let sip_id = sip_id(id)?;
-    let stream_id = sip_id.stream_id();
-    // Visibility first, on the current state and before the body is interpreted: a unit outside
-    // the plan learns nothing about it, not even whether it exists (a malformed body from such a
-    // unit is a 404 too, never a 422 that would tell the plan is there). Participation never
-    // shrinks, so a later reload inside the pipeline cannot make this check wrong. An invited
-    // unit participates from the invitation on, which is what lets it respond.
-    let loaded = pipeline::load_full::<SipAggregate>(state, &stream_id).await?;
-    let sip = &loaded.state;
-    if !sip.exists() || !(sip.participates(&unit) || may_take_part::<D>(sip, &unit)) {
-        return Err(AppError::NotFound);
-    }
-    let cmd = body.into_command()?;
-    let mut units = cmd.referenced_units();
-    units.push(unit);
-    let facts = load_facts(state, sip.person_id(), units).await?;
-    let response = pipeline::execute_from::<SipAggregate>(
-        state,
-        caller,
-        meta,
-        ExecOptions {
-            command: Some(cmd.name()),
-            correlation_id: correlation(&request_id),
-        },
-        &stream_id,
-        &sip_id.to_string(),
-        // Decided first on the plan just read; a stale read loses its race and is re-read.
-        Some(loaded),
-        |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
-    )
-    .await?;
-    Ok(Json(response))
-}
-
-/// The one way into a plan besides taking part already: a unit the person's consent names may
-/// create the plan basis (and so become coordinator), as the domain allows.
-fn may_take_part<D: IntoSipCommand>(sip: &SipState, unit: &UnitId) -> bool {
-    D::SEGMENT == CreatePlanBasisRequest::SEGMENT
-        && sip.consents.iter().any(|c| c.actors.contains(unit))
 }
 
 /// Any `POST /sips/{id}/{command}` that names no command: 404 with its own code, so a client
@@ -498,21 +346,22 @@ async fn get_sip(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
     let unit = staff_unit(&caller)?;
     let sip_id = sip_id(&id)?;
-    let min_position = min_position(query.as_deref())?;
-    let head = wait_for_position(&state, min_position).await?;
-    let loaded = pipeline::load_full::<SipAggregate>(&state, &sip_id.stream_id()).await?;
+    // The plan is read straight from its stream, so it is current as soon as the store has
+    // reached `min_position`.
+    let head = consistency::store_position(&state, params.min_position).await?;
+    let loaded = aggregate::load::<SipAggregate>(&state.store, &sip_id.stream_id()).await?;
     let mut sip: SipState = loaded.state;
     let person_id = match sip.person_id() {
         Some(person_id) if sip.participates(&unit) => person_id,
         _ => return Err(AppError::NotFound),
     };
     // The view shows what the person's status obliges (close on protected identity, death…).
-    let (person, _) = pipeline::load::<PersonAggregate>(&state, &person_id.stream_id()).await?;
-    sip.observe_person(&person);
+    let person = aggregate::load::<PersonAggregate>(&state.store, &person_id.stream_id()).await?;
+    sip.observe_person(&person.state);
     access_log::record(
         &state,
         &caller,
@@ -524,52 +373,15 @@ async fn get_sip(
     // Plans are not tied to a municipality yet, so the deployment's profile applies.
     let policy = state.policy.for_municipality(None);
     let view = dsip::view_for_unit(&sip, &unit, policy, state.clock.now());
-    let mut response = Json(SipResponse {
+    let response = Json(SipResponse {
         version: loaded.version,
         view,
     })
     .into_response();
-    response.headers_mut().insert(
-        HeaderName::from_static(POSITION_HEADER),
-        HeaderValue::from(head.max(loaded.position)),
-    );
-    Ok(response)
-}
-
-/// Reads `min_position` from the query string; other parameters are ignored.
-fn min_position(query: Option<&str>) -> Result<Option<i64>, AppError> {
-    let Some(query) = query else {
-        return Ok(None);
-    };
-    for pair in query.split('&') {
-        if let Some(value) = pair.strip_prefix("min_position=") {
-            return value.parse::<i64>().map(Some).map_err(|_| {
-                AppError::bad_request(
-                    "invalid_query",
-                    "min_position ska vara ett heltal (en position från ett tidigare svar).",
-                )
-            });
-        }
-    }
-    Ok(None)
-}
-
-/// The plan is read straight from its stream, so it is current as soon as the store has
-/// reached `min_position`; waits for that (bounded by `limits.wait_ms_max`) and returns the
-/// store's head position. After the wait the plan is answered as it stands; the position
-/// header tells the client how far the store had come.
-async fn wait_for_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_ms_max);
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let head = state.store.head_position().await?;
-        let reached = min_position.is_none_or(|min| head >= min);
-        if reached || tokio::time::Instant::now() >= deadline {
-            return Ok(head);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
+    Ok(consistency::with_position(
+        response,
+        head.max(loaded.position),
+    ))
 }
 
 #[cfg(test)]
@@ -605,15 +417,5 @@ mod tests {
             let path = format!("/api/v1/sips/{{id}}/{command}");
             assert!(doc.paths.paths.contains_key(&path), "{path} missing");
         }
-    }
-
-    #[test]
-    fn min_position_is_read_from_the_query() {
-        assert_eq!(min_position(None).ok(), Some(None));
-        assert_eq!(
-            min_position(Some("a=1&min_position=42")).ok(),
-            Some(Some(42))
-        );
-        assert!(min_position(Some("min_position=x")).is_err());
     }
 }

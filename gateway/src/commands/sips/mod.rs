@@ -1,0 +1,108 @@
+//! Starting a plan and every command of its lifecycle on the `sip-<ulid>` stream. The domain's
+//! `decide` says who exactly may do what; this module adds what only the edge can: a unit only
+//! ever reaches a plan it takes part in (any other plan is the same 404 as one that does not
+//! exist, so existence is never revealed), and the facts the rules consult (the person, the units
+//! named) come from the fact cache.
+
+pub mod dto;
+
+use crate::aggregate::{self, SipAggregate};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::pipeline::{self, Start, Target, Write, WriteResponse};
+use crate::state::AppState;
+use domain::context::Role;
+use domain::ids::{SipId, UnitId};
+use domain::sip::{self as dsip, SipCommand, SipState};
+use dto::{CreatePlanBasisRequest, IdentifyNeedRequest, IntoSipCommand};
+
+/// The unit a staff caller acts for; every SIP command is for staff.
+pub fn staff_unit(caller: &Caller) -> Result<UnitId, AppError> {
+    caller.require_role(Role::Staff)?;
+    Ok(caller.staff_unit()?.clone())
+}
+
+/// The plan named by `id`; an id that is not a ULID names no plan.
+pub fn sip_id(id: &str) -> Result<SipId, AppError> {
+    SipId::parse(id).map_err(|_| AppError::NotFound)
+}
+
+/// IdentifyNeed: starts plan `sip_id` (drawn by the caller) for a registered person.
+pub async fn start(
+    state: &AppState,
+    write: Write<'_>,
+    sip_id: SipId,
+    request: IdentifyNeedRequest,
+) -> Result<WriteResponse, AppError> {
+    let unit = staff_unit(write.caller)?;
+    let need = request.into_command(sip_id)?;
+    let facts = state
+        .facts
+        .load(&state.store, Some(need.person_id), [unit])
+        .await?;
+    let cmd = SipCommand::IdentifyNeed(need);
+    pipeline::execute::<SipAggregate>(
+        state,
+        write,
+        cmd.name(),
+        Target {
+            stream_id: &sip_id.stream_id(),
+            response_id: &sip_id.to_string(),
+            // The id was drawn for this request: nothing to read, nobody else writes it.
+            start: Start::New,
+        },
+        |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
+    )
+    .await
+}
+
+/// Runs one lifecycle command on the existing plan `id`.
+pub async fn run<D: IntoSipCommand>(
+    state: &AppState,
+    write: Write<'_>,
+    id: &str,
+    body: D,
+) -> Result<WriteResponse, AppError> {
+    let unit = staff_unit(write.caller)?;
+    let sip_id = sip_id(id)?;
+    let stream_id = sip_id.stream_id();
+    // The plan's turn first: the plan read next is the one the command is decided on, unless
+    // another process writes it meanwhile.
+    let turn = state.turns.take(&stream_id).await?;
+    let loaded = aggregate::load::<SipAggregate>(&state.store, &stream_id).await?;
+    // Visibility first, on the current state and before the body is interpreted: a unit outside
+    // the plan learns nothing about it, not even whether it exists (a body the domain would
+    // refuse is a 404 too for such a unit, never a 422 that would tell the plan is there).
+    // Participation never shrinks, so a later reload inside the pipeline cannot make this check
+    // wrong. An invited unit participates from the invitation on, which is what lets it respond.
+    let sip = &loaded.state;
+    if !sip.exists() || !(sip.participates(&unit) || may_take_part::<D>(sip, &unit)) {
+        return Err(AppError::NotFound);
+    }
+    let cmd = body.into_command()?;
+    let mut units = cmd.referenced_units();
+    units.push(unit);
+    let facts = state
+        .facts
+        .load(&state.store, sip.person_id(), units)
+        .await?;
+    pipeline::execute::<SipAggregate>(
+        state,
+        write,
+        cmd.name(),
+        Target {
+            stream_id: &stream_id,
+            response_id: &sip_id.to_string(),
+            start: Start::Loaded(turn, loaded),
+        },
+        |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
+    )
+    .await
+}
+
+/// The one way into a plan besides taking part already: a unit the person's consent names may
+/// create the plan basis (and so become coordinator), as the domain allows.
+fn may_take_part<D: IntoSipCommand>(sip: &SipState, unit: &UnitId) -> bool {
+    D::SEGMENT == CreatePlanBasisRequest::SEGMENT
+        && sip.consents.iter().any(|c| c.actors.contains(unit))
+}

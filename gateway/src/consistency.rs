@@ -1,0 +1,65 @@
+//! Read-your-writes for every read route: `?min_position=N` (a `position` from an earlier write's
+//! answer) waits, at most `limits.wait_ms_max`, until what the route reads from has seen position
+//! N; the answer's `X-Samplan-Position` header tells where it stood when the read was answered, so
+//! a client can tell a read that caught up from one that gave up waiting.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use serde::Deserialize;
+use std::time::Duration;
+use utoipa::IntoParams;
+
+/// The header telling where the read model (or the store) stood when a read was answered.
+pub const POSITION_HEADER: &str = "x-samplan-position";
+
+/// The query of a read that takes nothing but `min_position`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReadParams {
+    /// Wait (up to 5 s) until this global position has been applied, to read one's own write.
+    pub min_position: Option<i64>,
+}
+
+/// Where the read model `projection` stands, after waiting (bounded) for `min_position`.
+pub async fn projection_position(
+    state: &AppState,
+    projection: &str,
+    min_position: Option<i64>,
+) -> Result<i64, AppError> {
+    let pool = state.store.pool();
+    let at = match min_position {
+        Some(n) if n > 0 => {
+            projections::runner::wait_for(pool, projection, n, state.limits.wait_ms_max).await?
+        }
+        _ => projections::runner::checkpoint(pool, projection).await?,
+    };
+    Ok(at)
+}
+
+/// Where the store stands, after waiting (bounded) for `min_position`: for reads straight from
+/// the streams (a plan as the caller's unit sees it), which are current as soon as the store has
+/// reached the position.
+pub async fn store_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_ms_max);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let head = state.store.head_position().await?;
+        let reached = min_position.is_none_or(|min| head >= min);
+        if reached || tokio::time::Instant::now() >= deadline {
+            return Ok(head);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Adds `X-Samplan-Position: position` to `response`.
+pub fn with_position(mut response: Response, position: i64) -> Response {
+    response
+        .headers_mut()
+        .insert(POSITION_HEADER, HeaderValue::from(position));
+    response
+}
