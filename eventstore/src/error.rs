@@ -68,6 +68,15 @@ pub fn is_transient(err: &tokio_postgres::Error) -> bool {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
+        // Text the database cannot store (jsonb refuses `\u0000`): the caller's input, not a
+        // fault of ours. The gateway refuses such text at the edge; this is the second line.
+        let unstorable = err.code().is_some_and(|c| {
+            *c == tokio_postgres::error::SqlState::UNTRANSLATABLE_CHARACTER
+                || *c == tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE
+        });
+        if unstorable {
+            return StoreError::InvalidInput(format!("texten kan inte lagras: {}", describe(&err)));
+        }
         if is_unavailable(&err) {
             StoreError::Unavailable(format!(
                 "anslutningen till PostgreSQL bröts: {}",

@@ -125,6 +125,13 @@ impl AppError {
                     format!("Händelsen är för stor (högst {max} byte)."),
                     None,
                 ),
+                AppError::Store(StoreError::InvalidInput(_)) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_input".into(),
+                    "Uppgifterna bryter mot en regel",
+                    "Uppgifterna kunde inte sparas som de är. Kontrollera texten och försök igen.".into(),
+                    None,
+                ),
                 AppError::Store(StoreError::Unavailable(_)) | AppError::Unavailable(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "service_unavailable".into(),

@@ -195,6 +195,13 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(query_error)?
+            .0;
+        for (name, value) in &pairs {
+            crate::text::check_str(name, name)?;
+            crate::text::check_str(name, value)?;
+        }
         let Query(value) = Query::<T>::try_from_uri(&parts.uri).map_err(query_error)?;
         Ok(ApiQuery(value))
     }
@@ -226,6 +233,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     } else {
         bytes
     };
+    crate::text::check_json(bytes)?;
     serde_json::from_slice(bytes).map_err(|e| serde_rejection(&e))
 }
 
@@ -386,6 +394,7 @@ mod tests {
         assert_eq!(code(br#"{"count": 1}"#), "missing_field");
         assert_eq!(code(br#"{"text": 5}"#), "invalid_body");
         assert_eq!(code(br#"{"text": "x", "count": -1}"#), "invalid_body");
+        assert_eq!(code(br#"{"text": "x\u0000"}"#), "invalid_characters");
     }
 
     #[test]

@@ -29,4 +29,5 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod turns;

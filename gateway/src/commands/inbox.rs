@@ -24,6 +24,7 @@ pub async fn mark_read(
 ) -> Result<WriteResponse, AppError> {
     let caller = write.caller;
     let unit = caller.staff_unit()?.clone();
+    crate::text::check_str("id", message_id)?;
     let user = StaffId::parse(&caller.sub)?;
     let cmd = InboxCommand::MarkMessageRead {
         message_id: message_id.to_owned(),
