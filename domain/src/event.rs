@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::inbox::InboxEvent;
 use crate::person::PersonEvent;
+use crate::registry::RegistryEvent;
 use crate::sip::SipEvent;
 use crate::unit::UnitEvent;
 
@@ -20,6 +21,7 @@ pub enum DomainEvent {
     Unit(UnitEvent),
     Sip(SipEvent),
     Inbox(InboxEvent),
+    Registry(RegistryEvent),
 }
 
 /// A stored event that cannot be turned into a `DomainEvent`.
@@ -50,7 +52,8 @@ pub fn current_schema_version(event_type: &str) -> Option<i32> {
         t if SipEvent::TYPES.contains(&t)
             || PersonEvent::TYPES.contains(&t)
             || UnitEvent::TYPES.contains(&t)
-            || InboxEvent::TYPES.contains(&t) =>
+            || InboxEvent::TYPES.contains(&t)
+            || RegistryEvent::TYPES.contains(&t) =>
         {
             Some(1)
         }
@@ -151,6 +154,7 @@ impl DomainEvent {
             DomainEvent::Unit(e) => e.event_type(),
             DomainEvent::Sip(e) => e.event_type(),
             DomainEvent::Inbox(e) => e.event_type(),
+            DomainEvent::Registry(e) => e.event_type(),
         }
     }
 
@@ -159,13 +163,15 @@ impl DomainEvent {
         current_schema_version(self.event_type()).unwrap_or(1)
     }
 
-    /// The stream category: `person`, `unit`, `sip` or `inbox` (also the NATS subject part).
+    /// The stream category: `person`, `unit`, `sip`, `inbox` or `pin` (also the NATS subject
+    /// part).
     pub fn category(&self) -> &'static str {
         match self {
             DomainEvent::Person(_) => "person",
             DomainEvent::Unit(_) => "unit",
             DomainEvent::Sip(_) => "sip",
             DomainEvent::Inbox(_) => "inbox",
+            DomainEvent::Registry(_) => "pin",
         }
     }
 
@@ -176,6 +182,7 @@ impl DomainEvent {
             DomainEvent::Unit(e) => fields_of(e),
             DomainEvent::Sip(e) => fields_of(e),
             DomainEvent::Inbox(e) => fields_of(e),
+            DomainEvent::Registry(e) => fields_of(e),
         }
     }
 
@@ -195,6 +202,8 @@ impl DomainEvent {
             from_fields(t, schema_version, data).map(DomainEvent::Unit)
         } else if InboxEvent::TYPES.contains(&t) {
             from_fields(t, schema_version, data).map(DomainEvent::Inbox)
+        } else if RegistryEvent::TYPES.contains(&t) {
+            from_fields(t, schema_version, data).map(DomainEvent::Registry)
         } else {
             Err(DecodeError::UnknownEventType(t.to_string()))
         }
@@ -245,3 +254,4 @@ stream_event!(SipEvent, Sip, "sip");
 stream_event!(PersonEvent, Person, "person");
 stream_event!(UnitEvent, Unit, "unit");
 stream_event!(InboxEvent, Inbox, "inbox");
+stream_event!(RegistryEvent, Registry, "pin");

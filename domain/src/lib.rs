@@ -6,7 +6,8 @@
 //! auditor. `GLOSSARY.md` maps the Swedish terms to the names used here.
 //!
 //! Map: [`ids`] and [`context`] are the values every command carries; [`person`], [`unit`],
-//! [`sip`] and [`inbox`] are the four kinds of stream, each with `decide` and `evolve`;
+//! [`sip`], [`inbox`] and [`registry`] are the five kinds of stream, each with `decide` and
+//! `evolve`;
 //! [`obligations`] derives the to-dos; [`event`] is the stored form of every event, with
 //! upcasting of old schema versions; [`error`] is why a command is refused.
 
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod inbox;
 pub mod obligations;
 pub mod person;
+pub mod registry;
 pub mod sip;
 pub mod unit;
 

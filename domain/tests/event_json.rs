@@ -12,6 +12,7 @@ use domain::inbox::InboxEvent;
 use domain::person::{PersonEvent, RelativeKind};
 use domain::personnummer::PersonalIdentityNumber;
 use domain::policy::Track;
+use domain::registry::RegistryEvent;
 use domain::sip::*;
 use domain::unit::{Principal, PrincipalKind, UnitEvent};
 use ulid::Ulid;
@@ -352,6 +353,11 @@ fn other_samples() -> Vec<DomainEvent> {
         registered_by: "admin-1".to_string(),
         registered_at: at(7),
     };
+    let claim = RegistryEvent::PersonalIdentityNumberClaimed {
+        person_id: PersonId::parse("01JQ2V3W4X5Y6Z7A8B9C0D1E2F").expect("person id"),
+        claimed_by: home_care().staff_id.as_str().to_string(),
+        claimed_at: at(9),
+    };
     let inbox = InboxEvent::MessageRead {
         message_id: "msg-1".to_string(),
         user: home_care().staff_id,
@@ -360,7 +366,11 @@ fn other_samples() -> Vec<DomainEvent> {
     person
         .into_iter()
         .map(DomainEvent::from)
-        .chain([DomainEvent::from(unit_event), DomainEvent::from(inbox)])
+        .chain([
+            DomainEvent::from(unit_event),
+            DomainEvent::from(inbox),
+            DomainEvent::from(claim),
+        ])
         .collect()
 }
 
@@ -396,6 +406,7 @@ fn the_samples_cover_every_event_type_of_every_stream() {
         .chain(PersonEvent::TYPES)
         .chain(UnitEvent::TYPES)
         .chain(InboxEvent::TYPES)
+        .chain(RegistryEvent::TYPES)
         .copied()
         .collect();
     all.sort();

@@ -13,14 +13,6 @@ use chrono::{DateTime, Utc};
 use domain::ids::{PersonId, SipId};
 use serde::Serialize;
 
-/// The access log's migrations, run at start-up by the composition root with
-/// `eventstore::migrate(…, "gateway", MIGRATIONS)`.
-pub const MIGRATIONS: &[eventstore::Migration] = &[eventstore::Migration {
-    version: 1,
-    name: "access_log",
-    sql: include_str!("../migrations/0001_access_log.sql"),
-}];
-
 /// Longest request id we keep; the request-id layer makes far shorter ones.
 const REQUEST_ID_LEN_MAX: usize = 128;
 

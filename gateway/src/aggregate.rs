@@ -116,6 +116,13 @@ domain_aggregate!(
     domain::unit::evolve
 );
 domain_aggregate!(
+    /// `pin-<key>`: whom a personal identity number belongs to.
+    RegistryAggregate,
+    domain::registry::RegistryState,
+    domain::registry::RegistryEvent,
+    domain::registry::evolve
+);
+domain_aggregate!(
     /// `inbox-<unit>`: read marks of a unit's inbox.
     InboxAggregate,
     domain::inbox::InboxState,

@@ -10,6 +10,7 @@ use crate::config::{redact_url, Config, JwtKey};
 use crate::embedded::{Embedded, EmbeddedError, EmbeddedNats, EmbeddedPostgres};
 use crate::error::{problem_response, AppError, Problem};
 use crate::facts::FactCache;
+use crate::keys::Keys;
 use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 use crate::state::AppState;
 use crate::turns::StreamTurns;
@@ -34,11 +35,25 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+/// The gateway's own tables: the access log and the deployment's keys.
+pub const MIGRATIONS: &[eventstore::Migration] = &[
+    eventstore::Migration {
+        version: 1,
+        name: "access_log",
+        sql: include_str!("../migrations/0001_access_log.sql"),
+    },
+    eventstore::Migration {
+        version: 2,
+        name: "keys",
+        sql: include_str!("../migrations/0002_keys.sql"),
+    },
+];
+
 /// Applies every component's migrations as the owner role: the event store, the gateway's own
-/// tables (access log) and the read models.
+/// tables (access log, keys) and the read models.
 pub async fn migrate_all(admin_database_url: &str) -> Result<(), AppError> {
     EventStore::migrate(admin_database_url).await?;
-    eventstore::migrate(admin_database_url, "gateway", crate::access_log::MIGRATIONS).await?;
+    eventstore::migrate(admin_database_url, "gateway", MIGRATIONS).await?;
     eventstore::migrate(
         admin_database_url,
         projections::COMPONENT,
@@ -601,6 +616,7 @@ pub async fn build_state(
         nats_url,
         facts: FactCache::default(),
         turns: StreamTurns::default(),
+        keys: Keys::default(),
     })
 }
 

@@ -5,6 +5,7 @@
 use crate::auth::Verifier;
 use crate::clock::Clock;
 use crate::facts::FactCache;
+use crate::keys::Keys;
 use crate::turns::StreamTurns;
 use domain::policy::PolicySet;
 use eventstore::EventStore;
@@ -54,4 +55,6 @@ pub struct AppState {
     pub facts: FactCache,
     /// Commands on one stream take their turn in this process (`crate::turns`).
     pub turns: StreamTurns,
+    /// The deployment's keys (`crate::keys`).
+    pub keys: Keys,
 }

@@ -26,7 +26,7 @@ fn routes(sip: &str, person: &str) -> Vec<(String, Value)> {
         ),
         (
             "/api/v1/persons".into(),
-            json!({"personal_identity_number": "19800101-0008", "name": "Nils Nilsson",
+            json!({"personal_identity_number": "19450315-1237", "name": "Nils Nilsson",
                    "phone": "070-1", "address": "Gatan 2"}),
         ),
         (

@@ -193,6 +193,105 @@ async fn racing_registrations_of_one_personnummer_register_it_once() {
 }
 
 #[tokio::test]
+async fn a_registration_that_stopped_after_claiming_the_number_is_completed_by_the_next() {
+    let app = spawn().await;
+    units(&app).await;
+    // A registration claimed the number and stopped (the process died) before the person was
+    // registered: the claim is in the register stream, the person stream does not exist.
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).expect("date");
+    let pin = domain::personnummer::PersonalIdentityNumber::parse("19121212-1212", today)
+        .expect("valid number");
+    let stream = app
+        .state
+        .keys
+        .register_stream(app.store.pool(), &pin)
+        .await
+        .expect("the register stream");
+    let stopped = domain::ids::PersonId::from_ulid(ulid::Ulid::generate());
+    let claim = domain::registry::RegistryEvent::PersonalIdentityNumberClaimed {
+        person_id: stopped,
+        claimed_by: "SE2321000016-VC01".into(),
+        claimed_at: "2026-03-10T07:00:00Z".parse().expect("time"),
+    };
+    let (event_type, schema_version, data) = claim.encode();
+    app.store
+        .append(
+            &stream,
+            eventstore::ExpectedVersion::NoStream,
+            vec![eventstore::NewEvent {
+                event_id: ulid::Ulid::generate(),
+                event_type: event_type.into(),
+                schema_version,
+                data,
+                metadata: eventstore::Metadata {
+                    actor: "SE2321000016-VC01".into(),
+                    unit: Some(VC.into()),
+                    role: "staff".into(),
+                    command_id: None,
+                    correlation_id: None,
+                    causation_id: None,
+                },
+            }],
+            None,
+        )
+        .await
+        .expect("the claim");
+    assert_eq!(person_events(&app).await, 0);
+
+    let body = register_person(&app, &nurse(&app), "121212+1212", "Tolvan Tolvansson").await;
+    assert_eq!(
+        body["id"],
+        stopped.to_string(),
+        "registered under the id the number was claimed for"
+    );
+    assert_eq!(person_events(&app).await, 1);
+    let (status, _, again) = app
+        .post(
+            "/api/v1/persons",
+            &nurse(&app),
+            &json!({"personal_identity_number": "19121212-1212", "name": "Tolvan"}),
+        )
+        .await;
+    problem(
+        status,
+        &again,
+        StatusCode::CONFLICT,
+        "person_already_registered",
+    );
+}
+
+#[tokio::test]
+async fn the_number_names_no_stream_and_an_invalid_registration_claims_nothing() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    // Refused by the domain (no name): nothing is claimed, so a correct registration follows.
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &nurse,
+            &json!({"personal_identity_number": "19121212-1212", "name": " "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(app
+        .store
+        .read_all(0, 100)
+        .await
+        .expect("read")
+        .iter()
+        .all(|e| !e.stream_id.starts_with("pin-")));
+    register_person(&app, &nurse, "19121212-1212", "Tolvan Tolvansson").await;
+    for event in app.store.read_all(0, 100).await.expect("read") {
+        assert!(
+            !event.stream_id.contains("121212") && !event.stream_id.contains("1212-1212"),
+            "{} names the number",
+            event.stream_id
+        );
+    }
+}
+
+#[tokio::test]
 async fn search_finds_by_personnummer_in_any_form_and_by_part_of_the_name() {
     let app = spawn().await;
     units(&app).await;

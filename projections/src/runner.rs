@@ -226,20 +226,6 @@ pub async fn checkpoint(pool: &Pool, projection: &str) -> Result<i64, Projection
     Ok(row.map_or(0, |r| r.get(0)))
 }
 
-/// Whether `projection` has ever started on this database (its checkpoint row exists). A process
-/// that does not run it (a tool, a test of the HTTP layer alone) can then tell "behind" from
-/// "absent".
-pub async fn is_started(pool: &Pool, projection: &str) -> Result<bool, ProjectionError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT 1 FROM projections.checkpoints WHERE projection = $1",
-            &[&projection],
-        )
-        .await?;
-    Ok(row.is_some())
-}
-
 /// Waits until `projection` has applied `position` or `wait_ms_max` has passed, and returns
 /// where it stands then (compare with `position` to know which).
 pub async fn wait_for(

@@ -1,8 +1,8 @@
 //! Several gateway processes on one database, as behind a load balancer: staff posting to one
 //! plan through different processes at the same moment are all recorded, each once, with the
-//! plan's versions following each other without a gap. Inside a process commands on one plan
-//! take their turn; between processes a lost append race is decided again (jittered backoff,
-//! bounded in time).
+//! plan's versions following each other without a gap (inside a process commands on one plan
+//! take their turn; between processes a lost append race is decided again, with jittered backoff
+//! bounded in time), and a personnummer registered through both at once belongs to one person.
 
 use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
@@ -166,5 +166,75 @@ async fn staff_on_two_gateways_documenting_one_plan_at_once_are_all_recorded_onc
     assert_eq!(
         stored, acknowledged,
         "every acknowledged command is stored once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_personnummer_registered_through_two_gateways_at_once_belongs_to_one_person() {
+    let db = TestDatabase::create().await.expect("test database");
+    let secret = random_hex(32).expect("random secret");
+    let dir = TempDir::new("multi-gateway-pin");
+    let a = gateway(&db, &secret, &dir, "a").await;
+    let b = gateway(&db, &secret, &dir, "b").await;
+    let signer = Signer::hs256(&secret, "samplan", "samplan");
+    let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
+    let client = reqwest::Client::new();
+    let (status, body) = post(
+        &client,
+        format!("{}/api/v1/units", a.base_url),
+        &admin,
+        json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
+               "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let forms = ["19450315-1237", "194503151237", "450315-1237", "4503151237"];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let url = format!("{}/api/v1/persons", server.base_url);
+        let token = signer.sign(
+            &format!("SE2321000016-VC{i:02}"),
+            "staff",
+            Some("vc-centrum"),
+            "Test",
+            Utc::now(),
+            Span::hours(1),
+        );
+        let client = client.clone();
+        let body =
+            json!({"personal_identity_number": forms[i % forms.len()], "name": "Anna Andersson"});
+        tasks.push(tokio::spawn(async move {
+            post(&client, url, &token, body).await
+        }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        match status {
+            201 => created.push(body["id"].clone()),
+            409 => assert_eq!(body["code"], "person_already_registered", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        created.len(),
+        1,
+        "exactly one registration succeeds: {created:?}"
+    );
+    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
+        .await
+        .expect("store");
+    let persons: Vec<String> = store
+        .read_all(0, 1_000)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.event_type == "PersonRegistered")
+        .map(|e| e.stream_id)
+        .collect();
+    assert_eq!(
+        persons,
+        vec![format!("person-{}", created[0].as_str().expect("id"))]
     );
 }

@@ -1,24 +1,23 @@
 //! Registering the person a plan is for (den enskilde) and changing what is known about them:
-//! the request bodies of `/persons` and their commands on the `person-<ulid>` stream.
+//! the request bodies of `/persons` and their commands on the `person-<ulid>` stream, and the
+//! claim of a personal identity number in its register stream that makes the number unique.
 
-use crate::aggregate::PersonAggregate;
+use crate::aggregate::{self, PersonAggregate, RegistryAggregate};
 use crate::error::AppError;
-use crate::pipeline::{self, Start, Target, Write, WriteResponse};
+use crate::pipeline::{self, Start, Target, Write, WriteMeta, WriteResponse};
 use crate::state::AppState;
 use chrono::NaiveDate;
+use domain::context::Context;
 use domain::error::DomainError;
 use domain::ids::PersonId;
 use domain::person::{
-    self, AddRelative, ChangeContactDetails, PersonCommand, RegisterDeath, RegisterMovedOut,
-    RegisterPerson, RelativeKind, RemoveRelative,
+    self, AddRelative, ChangeContactDetails, PersonCommand, PersonState, RegisterDeath,
+    RegisterMovedOut, RegisterPerson, RelativeKind, RemoveRelative,
 };
 use domain::personnummer::PersonalIdentityNumber;
-use eventstore::StoreError;
-use projections::directory::{self, PersonQuery};
-use projections::runner;
+use domain::registry::{self, RegistryCommand};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use ulid::Ulid;
 use utoipa::ToSchema;
 
@@ -118,14 +117,21 @@ pub struct RegisterMovedOutRequest {
     pub to_region: Option<String>,
 }
 
-/// Register a person (RegisterPerson).
+/// Registers a person under `person_id` (drawn by the caller), staff only. A personal identity
+/// number belongs to one person (ADR 0013): the number is claimed first, in its register stream
+/// (`pin-<keyed digest>`) with "no stream yet" expected, and the person is registered under the
+/// id the number belongs to. So:
 ///
-/// A personnummer that is already registered is refused (409 `person_already_registered`). The
-/// event store has no uniqueness on personnummer, so the check reads the directory after
-/// waiting for it to catch up with the store, and registrations of one number are serialised
-/// by an advisory lock so that two racing requests cannot both pass. What remains open is a
-/// directory that cannot catch up within `wait_ms_max` (then 503, nothing written) and a
-/// process that runs no directory projection at all (then the check is skipped, with a warning).
+/// - a number registered before is refused (409 `person_already_registered`), whichever process
+///   registered it: the store's unique key lets only one claim be the first;
+/// - a registration that stopped between claiming and registering (a crash) is completed by the
+///   next registration of the number, under the id it claimed; two registrations racing for it
+///   meet at the person stream, where again only one can be first;
+/// - a retry of a registration that succeeded (same `Idempotency-Key`) gets its first answer,
+///   before the number, claimed by then, would refuse it.
+///
+/// A number that does not parse, or a request the domain would refuse for another reason, claims
+/// nothing: the domain is asked first, and refuses with the precise reason.
 pub async fn register(
     state: &AppState,
     write: Write<'_>,
@@ -133,107 +139,95 @@ pub async fn register(
     body: RegisterPersonRequest,
 ) -> Result<WriteResponse, AppError> {
     write.caller.staff_unit()?;
-    let today = domain::time::local_date(state.clock.now());
-    // A number that does not parse is refused by `decide` with the precise reason; only a valid
-    // one can be a duplicate.
-    let pin = PersonalIdentityNumber::parse(&body.personal_identity_number, today).ok();
-    // Registrations of one number take turns: a transaction-scoped advisory lock, held until
-    // the append below is done and released when the transaction ends (also when this request
-    // is dropped half-way, as the dropped transaction rolls back). The second registration
-    // waits, then finds the first in the directory, which `is_registered` lets catch up first.
-    let mut lock_client = match pin {
-        Some(_) => Some(state.store.pool().get().await.map_err(StoreError::from)?),
-        None => None,
+    if let Some(first) =
+        pipeline::replayed(state, write, &person_id.stream_id(), &person_id.to_string()).await?
+    {
+        return Ok(first);
+    }
+    let register = |person_id| {
+        PersonCommand::RegisterPerson(RegisterPerson {
+            person_id,
+            personal_identity_number: body.personal_identity_number.clone(),
+            name: body.name.clone(),
+            phone: body.phone.clone(),
+            address: body.address.clone(),
+        })
     };
-    let lock = match (lock_client.as_mut(), &pin) {
-        (Some(client), Some(pin)) => {
-            let tx = client.transaction().await.map_err(StoreError::from)?;
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&registration_lock_key(pin)],
-            )
-            .await
-            .map_err(StoreError::from)?;
-            Some(tx)
-        }
-        _ => None,
+    let ctx = Context {
+        actor: write.caller.actor(),
+        now: state.clock.now(),
     };
-    let duplicate = match &pin {
-        Some(pin) => is_registered(state, pin).await?,
-        None => false,
-    };
-    let cmd = PersonCommand::RegisterPerson(RegisterPerson {
-        person_id,
-        personal_identity_number: body.personal_identity_number,
-        name: body.name,
-        phone: body.phone,
-        address: body.address,
-    });
-    // The duplicate refusal sits inside `decide` so that a retry of a request that succeeded
-    // (same Idempotency-Key) is still answered with its first response, not with 409.
-    let response = pipeline::execute::<PersonAggregate>(
+    person::decide(&PersonState::default(), &register(person_id), &ctx)?;
+    let today = domain::time::local_date(ctx.now);
+    let pin =
+        PersonalIdentityNumber::parse(&body.personal_identity_number, today).map_err(|e| {
+            DomainError::InvalidPersonalIdentityNumber {
+                message: e.message(),
+            }
+        })?;
+    let person_id = claim(state, write, &pin, person_id).await?;
+    let cmd = register(person_id);
+    pipeline::execute::<PersonAggregate>(
         state,
         write,
         cmd.name(),
         Target {
             stream_id: &person_id.stream_id(),
             response_id: &person_id.to_string(),
-            start: Start::New,
+            // Read, not assumed empty: the id may be one a stopped registration claimed.
+            start: Start::Load,
         },
-        |current, ctx| {
-            if duplicate {
-                return Err(DomainError::PersonAlreadyRegistered);
-            }
-            person::decide(current, &cmd, ctx)
-        },
+        |current, ctx| person::decide(current, &cmd, ctx),
     )
-    .await;
-    if let Some(tx) = lock {
-        // Ends the transaction and with it the lock; nothing was written in it.
-        if let Err(e) = tx.rollback().await {
-            tracing::warn!(error = %e, "releasing the registration lock failed; the connection drops it");
-        }
-    }
-    response
+    .await
 }
 
-/// The advisory-lock key of registering `pin`: 64 bits of a hash, so the number itself never
-/// reaches the database's lock table (or its logs).
-fn registration_lock_key(pin: &PersonalIdentityNumber) -> i64 {
-    let digest = Sha256::digest(format!("samplan:register-person:{}", pin.as_str()).as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
-
-/// Whether the directory, caught up with every event committed so far, knows `pin`.
-async fn is_registered(state: &AppState, pin: &PersonalIdentityNumber) -> Result<bool, AppError> {
-    let pool = state.store.pool();
-    if !runner::is_started(pool, directory::PROJECTION).await? {
-        // Only a process that runs no directory projection at all gets here (the composition
-        // root starts it beside the server); refusing every registration there would be worse
-        // than the unchecked duplicate.
-        tracing::warn!(
-            "the directory projection has never run here: duplicate personnummer not checked"
-        );
-        return Ok(false);
-    }
-    let head = state.store.head_position().await?;
-    let at = runner::wait_for(pool, directory::PROJECTION, head, state.limits.wait_ms_max).await?;
-    if at < head {
-        // Without an up-to-date directory a duplicate cannot be ruled out; better to ask the
-        // client to retry than to register the person twice.
-        return Err(AppError::Unavailable(format!(
-            "directory at {at}, store at {head}: cannot check for duplicates"
-        )));
-    }
-    let found = directory::search_persons(
-        pool,
-        &PersonQuery::PersonalIdentityNumber(pin.as_str().to_owned()),
-        1,
+/// Claims `pin` for `person_id` and returns the person the number belongs to now: `person_id`,
+/// or the one an earlier registration claimed if it never got as far as registering the person.
+/// A number whose person is registered is refused.
+async fn claim(
+    state: &AppState,
+    write: Write<'_>,
+    pin: &PersonalIdentityNumber,
+    person_id: PersonId,
+) -> Result<PersonId, AppError> {
+    let stream = state.keys.register_stream(state.store.pool(), pin).await?;
+    // The claim is not the request's write: the Idempotency-Key belongs to the registration.
+    let meta = WriteMeta::default();
+    let claim_write = Write {
+        meta: &meta,
+        ..write
+    };
+    let cmd = RegistryCommand::Claim { person_id };
+    pipeline::execute::<RegistryAggregate>(
+        state,
+        claim_write,
+        "ClaimPersonalIdentityNumber",
+        Target {
+            stream_id: &stream,
+            response_id: &person_id.to_string(),
+            start: Start::Load,
+        },
+        |current, ctx| registry::decide(current, &cmd, ctx),
     )
     .await?;
-    Ok(!found.is_empty())
+    let owner = aggregate::load::<RegistryAggregate>(&state.store, &stream)
+        .await?
+        .state
+        .person_id
+        .ok_or_else(|| AppError::internal("a claimed number has no owner"))?;
+    if owner == person_id {
+        return Ok(person_id);
+    }
+    let registered = aggregate::load::<PersonAggregate>(&state.store, &owner.stream_id())
+        .await?
+        .version
+        > 0;
+    if registered {
+        Err(DomainError::PersonAlreadyRegistered.into())
+    } else {
+        Ok(owner)
+    }
 }
 
 /// A request body of one person command: the path segment naming it and the domain command it

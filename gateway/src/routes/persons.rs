@@ -302,7 +302,7 @@ fn person_id(raw: &str) -> Result<PersonId, AppError> {
         (status = 403, description = "Not staff", body = Problem),
         (status = 409, description = "`person_already_registered`", body = Problem),
         (status = 422, description = "`invalid_personal_identity_number`, missing name", body = Problem),
-        (status = 503, description = "The directory is behind; try again", body = Problem),
+        (status = 503, description = "The database cannot be reached right now; try again", body = Problem),
     ),
     security(("bearer" = []))
 )]
