@@ -594,6 +594,7 @@ pub async fn build_state(
                 clock.clone(),
             )
         }
+        JwtKey::Missing => return Err(crate::config::ConfigError::key_missing().into()),
     };
     let profile = PolicyProfile::by_name(&config.policy).map_err(|e| {
         StartError::Config(crate::config::ConfigError::Invalid {

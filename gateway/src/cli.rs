@@ -4,7 +4,7 @@
 use crate::app::{cancel_on_signal, migrate_all, Application, Services, StartError};
 use crate::auth::{development_secret, Signer};
 use crate::clock::Clock;
-use crate::config::{Config, JwtKey};
+use crate::config::{Config, ConfigError, JwtKey};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -180,7 +180,16 @@ enum CliError {
     Start(#[from] StartError),
 }
 
+/// Refuses, before anything starts, a command that checks or signs tokens without a key.
+fn require_key(config: &Config) -> Result<(), CliError> {
+    config
+        .verification_key()
+        .map(|_| ())
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
 async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
+    require_key(&config)?;
     let alone = match args.role {
         ServeRole::Relay => Some("relay"),
         ServeRole::Projector => Some("projector"),
@@ -222,6 +231,7 @@ async fn migrate(config: Config) -> Result<(), CliError> {
 }
 
 async fn demo(config: Config) -> Result<(), CliError> {
+    require_key(&config)?;
     let services = Services::start(&config, false).await?;
     let result = async {
         migrate_all(&services.admin_database_url)
@@ -260,6 +270,7 @@ fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
         JwtKey::Development => {
             development_secret(&config.data_dir).map_err(|e| CliError::Start(StartError::Key(e)))?
         }
+        JwtKey::Missing => return Err(CliError::Usage(ConfigError::key_missing().to_string())),
         JwtKey::PublicKeyPem(_) => {
             return Err(CliError::Usage(
                 "SAMPLAN_JWT_PUBLIC_KEY is configured: tokens are issued by your identity \

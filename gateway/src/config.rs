@@ -13,9 +13,12 @@ pub enum JwtKey {
     Secret(String),
     /// `SAMPLAN_JWT_PUBLIC_KEY`: a PEM public key (RS256 or ES256).
     PublicKeyPem(String),
-    /// Nothing configured: allowed only with the embedded database, where a development secret
-    /// kept in the data directory is used (see [`crate::auth::development_secret`]).
+    /// Nothing configured, with the embedded database: a development secret kept in the data
+    /// directory is used (see [`crate::auth::development_secret`]).
     Development,
+    /// Nothing configured, with an external database: fine for commands that check no token
+    /// (`samplan migrate`); [`Config::verification_key`] refuses it for those that do.
+    Missing,
 }
 
 impl std::fmt::Debug for JwtKey {
@@ -25,6 +28,7 @@ impl std::fmt::Debug for JwtKey {
             JwtKey::Secret(_) => f.write_str("JwtKey::Secret(..)"),
             JwtKey::PublicKeyPem(_) => f.write_str("JwtKey::PublicKeyPem(..)"),
             JwtKey::Development => f.write_str("JwtKey::Development"),
+            JwtKey::Missing => f.write_str("JwtKey::Missing"),
         }
     }
 }
@@ -94,6 +98,19 @@ pub enum ConfigError {
     Inconsistent(String),
 }
 
+impl ConfigError {
+    /// No token key with an external database.
+    pub fn key_missing() -> ConfigError {
+        ConfigError::Inconsistent(
+            "SAMPLAN_DATABASE_URL points at an external database but no token key is \
+             configured: set SAMPLAN_JWT_SECRET (HS256, at least 32 bytes) or \
+             SAMPLAN_JWT_PUBLIC_KEY (PEM, RS256/ES256). The development secret is only used with \
+             the embedded database."
+                .into(),
+        )
+    }
+}
+
 /// Default values, also used by the CLI's `--help`.
 pub mod defaults {
     pub const LISTEN: &str = "127.0.0.1:8080";
@@ -108,6 +125,16 @@ pub mod defaults {
 }
 
 impl Config {
+    /// The token key, for the commands that check or sign tokens (`serve`, `demo`, `token`):
+    /// refused when an external database is configured without one, since the development
+    /// secret is only for the embedded database.
+    pub fn verification_key(&self) -> Result<&JwtKey, ConfigError> {
+        match self.jwt_key {
+            JwtKey::Missing => Err(ConfigError::key_missing()),
+            ref key => Ok(key),
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
@@ -189,15 +216,7 @@ impl Config {
                 JwtKey::PublicKeyPem(pem)
             }
             (None, None) if database_url.is_none() => JwtKey::Development,
-            (None, None) => {
-                return Err(ConfigError::Inconsistent(
-                    "SAMPLAN_DATABASE_URL points at an external database but no token key is \
-                     configured: set SAMPLAN_JWT_SECRET (HS256, at least 32 bytes) or \
-                     SAMPLAN_JWT_PUBLIC_KEY (PEM, RS256/ES256). The development secret is only \
-                     used with the embedded database."
-                        .into(),
-                ))
-            }
+            (None, None) => JwtKey::Missing,
         };
 
         let jwt_issuer = get("SAMPLAN_JWT_ISSUER").unwrap_or_else(|| defaults::JWT_ISSUER.into());
@@ -385,9 +404,11 @@ mod tests {
     }
 
     #[test]
-    fn external_database_without_a_key_is_refused() {
-        let err =
-            config(&[("SAMPLAN_DATABASE_URL", "postgres://samplan@db:5432/samplan")]).unwrap_err();
+    fn external_database_without_a_key_migrates_but_serves_nothing() {
+        let c = config(&[("SAMPLAN_DATABASE_URL", "postgres://samplan@db:5432/samplan")])
+            .expect("migrating needs no key");
+        assert_eq!(c.jwt_key, JwtKey::Missing);
+        let err = c.verification_key().unwrap_err();
         assert!(err.to_string().contains("SAMPLAN_JWT_SECRET"), "{err}");
     }
 

@@ -32,7 +32,7 @@ impl Default for Limits {
             body_bytes_max: 64 * 1024,
             request_timeout_ms: 10_000,
             wait_ms_max: 5_000,
-            conflict_wait_ms_max: 2_000,
+            conflict_wait_ms_max: 5_000,
         }
     }
 }

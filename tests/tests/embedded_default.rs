@@ -239,3 +239,36 @@ fn an_external_database_without_a_key_refuses_to_start() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SAMPLAN_JWT_SECRET"));
 }
+
+#[tokio::test]
+async fn migrating_an_external_database_needs_no_token_key() {
+    let db = eventstore::testing::TestDatabase::create()
+        .await
+        .expect("test database");
+    let tmp = TempDir::new("migrate");
+    let out = samplan_command(&tmp.path().join("data"), 0)
+        .env("SAMPLAN_DATABASE_URL", &db.app_url)
+        .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
+        .arg("migrate")
+        .output()
+        .expect("running samplan migrate");
+    assert!(
+        out.status.success(),
+        "samplan migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The migrations are there: the store's table and the read models' checkpoints.
+    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('events', 'checkpoints', 'keys')",
+            &[],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(tables, 3);
+}
