@@ -8,21 +8,65 @@
 //! event applied twice or out of order stops the projection instead of silently corrupting the
 //! rows.
 //!
-//! The rows are a function of the events alone (no clock, no random ids), so
-//! `runner::reset` followed by `runner::run` rebuilds the same tables.
+//! The rows are a function of the events alone (no clock, no random ids), so `runner::rebuild`
+//! gives the same tables as the live run.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::Pool;
 use domain::person::{PersonEvent, RelativeKind};
 use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::RecordedEvent;
 use serde::Serialize;
+use tokio_postgres::Transaction;
 
 use crate::error::ProjectionError;
-use crate::runner::{decode, out_of_order, Projection};
+use crate::runner::{decode, out_of_order, Mode, Projection};
 
 /// Name of this projection in `projections.checkpoints`.
 pub const PROJECTION: &str = "directory";
+
+/// The directory's tables, as migration 1 creates them (a test compares the two), for a rebuild.
+/// Names are unqualified: the runner sets the schema.
+const TABLES_SQL: &str = "
+CREATE TABLE persons (
+    person_id                text        PRIMARY KEY,
+    personal_identity_number text        NOT NULL,
+    name                     text        NOT NULL,
+    phone                    text,
+    address                  text,
+    protected_identity       boolean     NOT NULL DEFAULT false,
+    deceased_on              date,
+    moved_out_on             date,
+    moved_to_region          text,
+    registered_at            timestamptz NOT NULL,
+    version                  bigint      NOT NULL,
+    last_position            bigint      NOT NULL
+);
+CREATE INDEX persons_pin_idx ON persons (personal_identity_number);
+CREATE INDEX persons_name_lower_idx ON persons (lower(name) text_pattern_ops);
+CREATE TABLE relatives (
+    person_id   text NOT NULL REFERENCES persons (person_id),
+    relative_id text NOT NULL,
+    kind        text NOT NULL,
+    name        text NOT NULL,
+    phone       text,
+    address     text,
+    note        text,
+    PRIMARY KEY (person_id, relative_id)
+);
+CREATE TABLE units (
+    unit_id        text        PRIMARY KEY,
+    name           text        NOT NULL,
+    principal_kind text        NOT NULL,
+    principal_name text        NOT NULL,
+    uses_samplan   boolean     NOT NULL,
+    address        text,
+    phone          text,
+    registered_at  timestamptz NOT NULL,
+    version        bigint      NOT NULL,
+    last_position  bigint      NOT NULL
+);
+";
 
 /// A person as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,6 +135,14 @@ impl Projection for Directory {
         PROJECTION
     }
 
+    fn schema(&self) -> &'static str {
+        "directory"
+    }
+
+    fn tables_sql(&self) -> &'static str {
+        TABLES_SQL
+    }
+
     fn wants(&self, event: &RecordedEvent) -> bool {
         domain::ids::is_person_or_unit_stream(&event.stream_id)
     }
@@ -99,6 +151,7 @@ impl Projection for Directory {
         &self,
         tx: &Transaction<'_>,
         event: &RecordedEvent,
+        _mode: Mode,
     ) -> Result<(), ProjectionError> {
         if let Some(person_id) = event.stream_id.strip_prefix("person-") {
             apply_person(tx, person_id, event, decode(event, PersonEvent::decode)?).await
@@ -108,15 +161,6 @@ impl Projection for Directory {
             // Plans, inboxes: not the directory's business.
             Ok(())
         }
-    }
-
-    async fn reset(&self, tx: &Transaction<'_>) -> Result<(), ProjectionError> {
-        tx.batch_execute(
-            "DELETE FROM directory.relatives; DELETE FROM directory.persons; \
-             DELETE FROM directory.units;",
-        )
-        .await?;
-        Ok(())
     }
 }
 
@@ -148,7 +192,7 @@ async fn bump_person(
 ) -> Result<(), ProjectionError> {
     let n = params.len();
     let sql = format!(
-        "UPDATE directory.persons SET version = ${v}::bigint, last_position = ${p}::bigint{comma}{set}
+        "UPDATE persons SET version = ${v}::bigint, last_position = ${p}::bigint{comma}{set}
           WHERE person_id = ${id} AND version = ${v}::bigint - 1",
         v = n + 1,
         p = n + 2,
@@ -187,7 +231,7 @@ async fn apply_person(
             }
             let inserted = tx
                 .execute(
-                    "INSERT INTO directory.persons (person_id, personal_identity_number, name,
+                    "INSERT INTO persons (person_id, personal_identity_number, name,
                          phone, address, registered_at, version, last_position)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                      ON CONFLICT (person_id) DO NOTHING",
@@ -228,7 +272,7 @@ async fn apply_person(
         } => {
             bump_person(tx, person_id, event, "", &[]).await?;
             tx.execute(
-                "INSERT INTO directory.relatives (person_id, relative_id, kind, name, phone,
+                "INSERT INTO relatives (person_id, relative_id, kind, name, phone,
                      address, note)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
@@ -246,7 +290,7 @@ async fn apply_person(
         PersonEvent::RelativeRemoved { relative_id, .. } => {
             bump_person(tx, person_id, event, "", &[]).await?;
             tx.execute(
-                "DELETE FROM directory.relatives WHERE person_id = $1 AND relative_id = $2",
+                "DELETE FROM relatives WHERE person_id = $1 AND relative_id = $2",
                 &[&person_id, &relative_id],
             )
             .await?;
@@ -296,7 +340,7 @@ async fn apply_unit(
             }
             let inserted = tx
                 .execute(
-                    "INSERT INTO directory.units (unit_id, name, principal_kind, principal_name,
+                    "INSERT INTO units (unit_id, name, principal_kind, principal_name,
                          uses_samplan, address, phone, registered_at, version, last_position)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (unit_id) DO NOTHING",

@@ -22,6 +22,13 @@ pub enum ProjectionError {
         event_type: String,
         reason: String,
     },
+    /// The projection's lease (its advisory lock) could not be taken or was lost: another
+    /// process may apply it now, so this one stops applying and tries again.
+    #[error("lease: {0}")]
+    Lease(String),
+    /// NATS or JetStream could not be reached, refused, or did not acknowledge in time.
+    #[error("NATS: {0}")]
+    Nats(String),
     /// An event does not follow the row it should change (its stream version is not the next
     /// one): applying it would break exactly-once, in-order application, so the projection stops.
     #[error("händelse på position {position} i {stream_id} (version {stream_version}) följer inte läsmodellens rad")]
@@ -39,7 +46,7 @@ impl ProjectionError {
     pub fn is_transient(&self) -> bool {
         match self {
             ProjectionError::Store(e) => e.is_unavailable(),
-            ProjectionError::Pool(_) => true,
+            ProjectionError::Pool(_) | ProjectionError::Lease(_) | ProjectionError::Nats(_) => true,
             ProjectionError::Database(e) => eventstore::is_transient(e),
             ProjectionError::Decode { .. } | ProjectionError::OutOfOrder { .. } => false,
         }

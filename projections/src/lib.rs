@@ -8,21 +8,63 @@
 //!
 //! - [`runner`]: what every read model shares — following the store, batching, the checkpoint in
 //!   the same transaction as the rows, backoff, `wait_for`, reset.
+//! - [`relay`]: every event, in commit order, to the JetStream stream `SAMPLAN_EVENTS`.
 //! - [`directory`]: persons and units, for "Sök patient" and the unit list.
 
 pub mod directory;
 mod error;
+pub mod relay;
 pub mod runner;
 
 pub use error::ProjectionError;
 
 /// The read models' migrations (schemas `projections` and `directory`), applied by the
 /// composition root with `eventstore::migrate(admin_url, COMPONENT, MIGRATIONS)`.
-pub const MIGRATIONS: &[eventstore::Migration] = &[eventstore::Migration {
-    version: 1,
-    name: "directory",
-    sql: include_str!("../migrations/0001_directory.sql"),
-}];
+pub const MIGRATIONS: &[eventstore::Migration] = &[
+    eventstore::Migration {
+        version: 1,
+        name: "directory",
+        sql: include_str!("../migrations/0001_directory.sql"),
+    },
+    eventstore::Migration {
+        version: 2,
+        name: "checkpoint_progress",
+        sql: include_str!("../migrations/0002_checkpoint_progress.sql"),
+    },
+];
 
 /// Name of this component in `schema_migrations`.
 pub const COMPONENT: &str = "projections";
+
+/// Every read model by name, as `samplan rebuild --projection NAME` takes it.
+pub const PROJECTIONS: &[&str] = &[directory::PROJECTION];
+
+/// Runs every read model's runner until `cancel` fires; the first that stops with an error ends
+/// them all, with that error.
+pub async fn run_all(
+    store: eventstore::EventStore,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<(), ProjectionError> {
+    let runners: Vec<futures::future::BoxFuture<'static, Result<(), ProjectionError>>> =
+        vec![Box::pin(runner::run(
+            store.clone(),
+            directory::Directory,
+            cancel.clone(),
+        ))];
+    futures::future::try_join_all(runners).await.map(|_| ())
+}
+
+/// Rebuilds the read model called `name` (see `runner::rebuild`); `None` for a name no read
+/// model has.
+pub async fn rebuild(
+    store: &eventstore::EventStore,
+    admin_url: &str,
+    name: &str,
+) -> Result<Option<runner::Rebuilt>, ProjectionError> {
+    Ok(match name {
+        directory::PROJECTION => {
+            Some(runner::rebuild(store, admin_url, &directory::Directory).await?)
+        }
+        _ => None,
+    })
+}

@@ -1,24 +1,39 @@
 //! The projection runner: what every read model shares, so that a read model is only its schema,
 //! its apply step and its queries.
 //!
-//! A read model implements [`Projection`]. [`run`] follows the event store from the projection's
-//! checkpoint in commit order (`EventStore::tail`, which never skips a position that commits
-//! late) and applies what the store has ready in batches of at most [`BATCH_EVENTS_MAX`]. Each
-//! batch, its row changes and the new checkpoint are one transaction that first locks the
-//! checkpoint row, so an event takes effect exactly once even if a second runner is started by
-//! mistake or the process dies mid-batch. Transient failures (the database restarting) pause the
-//! runner with capped exponential backoff; an event that cannot be applied stops it with the
-//! error, so the process can say which worker stopped and why.
+//! A read model implements [`Projection`]. [`run`] keeps it current:
 //!
-//! Readers use [`checkpoint`] and [`wait_for`] (read-your-writes with `?min_position`), and
-//! [`reset`] empties a projection so that the next [`run`] rebuilds it from the first event.
+//! - **One process at a time.** A runner first takes the projection's *lease*, a PostgreSQL
+//!   session advisory lock held on a connection of its own; other runners of the projection wait
+//!   as standbys and try again every [`LEASE_RETRY_MS`]. A process that dies loses its connection
+//!   and with it the lease, so a standby takes over within about a second. A lease whose
+//!   connection stops answering is given up at once.
+//! - **Exactly once, in commit order.** The holder follows the store from the checkpoint
+//!   (`EventStore::tail`, which never skips a position that commits late) and applies what the
+//!   store has ready in batches of at most [`BATCH_EVENTS_MAX`]. Each batch, its row changes and
+//!   the new checkpoint are one transaction that first locks the checkpoint row, so an event takes
+//!   effect exactly once even if the process dies mid-batch or a second runner slipped past the
+//!   lease. Transient failures pause the runner with capped exponential backoff; an event that
+//!   cannot be applied stops it with the error.
+//! - **Rebuild** ([`rebuild`]): replays the store into fresh tables in a schema of their own and
+//!   swaps them in atomically (ADR 0015). Readers see the old tables until the swap, never
+//!   half-built ones; the live runner waits for the swap on the checkpoint row and continues from
+//!   the rebuilt position. A rebuild is [`Mode::Rebuild`], so it sends no pushes.
+//!
+//! A projection's tables live in its own schema ([`Projection::schema`]). Its apply step uses
+//! unqualified table names: the runner sets `search_path` to the live schema, or to the rebuild
+//! schema while rebuilding. Readers use [`checkpoint`] and [`wait_for`] (read-your-writes with
+//! `?min_position`).
 
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::{GenericClient, Pool, Transaction};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Pool};
 use eventstore::{EventStore, RecordedEvent};
 use futures::StreamExt;
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
@@ -26,55 +41,107 @@ use crate::error::ProjectionError;
 /// Most events applied in one transaction; a batch is only what the store has ready, so a quiet
 /// system applies each event as soon as it commits.
 pub const BATCH_EVENTS_MAX: usize = 256;
+/// How often a standby tries to take the lease.
+pub const LEASE_RETRY_MS: u64 = 1_000;
+/// How often the holder checks that the lease's connection still answers, and how long it may
+/// take to answer.
+const LEASE_CHECK_MS: u64 = 1_000;
+const LEASE_CHECK_TIMEOUT_MS: u64 = 3_000;
 /// Backoff after a transient failure (database gone), doubled up to the maximum.
 const RETRY_MS_MIN: u64 = 100;
 const RETRY_MS_MAX: u64 = 5_000;
 /// How often [`wait_for`] looks at the checkpoint, doubled up to the maximum.
 const WAIT_POLL_MS_MIN: u64 = 5;
 const WAIT_POLL_MS_MAX: u64 = 100;
+/// Events read at a time by a rebuild.
+const REBUILD_READ_EVENTS: usize = 5_000;
+/// How close to the live checkpoint a rebuild catches up before it takes the checkpoint's lock
+/// and swaps (the rest is applied while the live runner waits).
+const REBUILD_SWAP_WITHIN_EVENTS: i64 = 2_000;
+/// The role the service runs as (created by the event store's migration 1); rebuilt tables are
+/// granted to it as the migrations grant the live ones.
+const APP_ROLE: &str = "samplan_app";
 
-/// One read model: its name, which events concern it, how one changes its rows, and how its rows
-/// are emptied for a rebuild. The rows must be a function of the events alone (no clock, no
-/// random ids), so that a rebuild gives the same tables as the live run.
+/// Whether events are applied as they happen or replayed by a rebuild. Side effects beyond the
+/// projection's own rows (live pushes) happen only live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Rebuild,
+}
+
+/// One read model: its name, its schema, which events concern it and how one changes its rows.
+/// The rows must be a function of the events alone (no clock, no random ids), so that a rebuild
+/// gives the same tables as the live run.
 pub trait Projection: Send + Sync + 'static {
     /// The projection's name in `projections.checkpoints`.
     fn name(&self) -> &'static str;
+
+    /// The schema its tables live in; nothing else lives there.
+    fn schema(&self) -> &'static str;
+
+    /// The DDL that creates its tables (and indexes) with unqualified names, in whatever schema
+    /// is first on the `search_path`: a rebuild creates fresh tables with it. It must create the
+    /// same tables as the projection's migrations (a test compares the two).
+    fn tables_sql(&self) -> &'static str;
 
     /// Whether `event` may change this projection's rows, judged without decoding it (by stream
     /// and type). Batches with no such event only move the checkpoint.
     fn wants(&self, event: &RecordedEvent) -> bool;
 
-    /// Applies one event inside the batch's transaction. Called in global order, once per event
-    /// after the checkpoint.
+    /// Applies one event inside the batch's transaction, with `search_path` set to the schema
+    /// being written. Called in global order, once per event after the checkpoint.
     fn apply<'a>(
         &'a self,
-        tx: &'a Transaction<'a>,
+        tx: &'a tokio_postgres::Transaction<'a>,
         event: &'a RecordedEvent,
-    ) -> impl Future<Output = Result<(), ProjectionError>> + Send + 'a;
-
-    /// Deletes every row of the projection (the checkpoint is the runner's business).
-    fn reset<'a>(
-        &'a self,
-        tx: &'a Transaction<'a>,
+        mode: Mode,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send + 'a;
 }
 
+/// What a runner is doing, for tests and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// Not yet holding the lease.
+    Standby,
+    /// Holding the lease and applying events.
+    Active,
+}
+
 /// Follows the event store and keeps `projection` up to date until `cancel` fires.
-///
-/// Transient failures are logged and retried with backoff; an event that cannot be applied
-/// (unknown type, out of order) ends the run with the error.
 pub async fn run<P: Projection>(
     store: EventStore,
     projection: P,
     cancel: CancellationToken,
 ) -> Result<(), ProjectionError> {
+    run_with(
+        store,
+        projection,
+        cancel,
+        watch::channel(Activity::Standby).0,
+    )
+    .await
+}
+
+/// [`run`], telling through `activity` whether this runner holds the lease.
+///
+/// Transient failures (the database away, the lease lost) are logged and retried with backoff;
+/// an event that cannot be applied (unknown type, out of order) ends the run with the error.
+pub async fn run_with<P: Projection>(
+    store: EventStore,
+    projection: P,
+    cancel: CancellationToken,
+    activity: watch::Sender<Activity>,
+) -> Result<(), ProjectionError> {
     let name = projection.name();
     let mut retry_ms = RETRY_MS_MIN;
     loop {
+        activity.send_replace(Activity::Standby);
         let result = tokio::select! {
             () = cancel.cancelled() => return Ok(()),
-            r = follow(&store, &projection) => r,
+            r = hold_and_follow(&store, &projection, &activity) => r,
         };
+        activity.send_replace(Activity::Standby);
         match result {
             // The tail never ends by itself; if it does, start again from the checkpoint.
             Ok(()) => retry_ms = RETRY_MS_MIN,
@@ -91,6 +158,21 @@ pub async fn run<P: Projection>(
                 return Err(e);
             }
         }
+    }
+}
+
+/// Takes the lease (waiting as a standby while another process holds it), then follows the
+/// store until the lease is lost or something fails.
+async fn hold_and_follow<P: Projection>(
+    store: &EventStore,
+    projection: &P,
+    activity: &watch::Sender<Activity>,
+) -> Result<(), ProjectionError> {
+    let lease = Lease::take(store, projection.name()).await?;
+    activity.send_replace(Activity::Active);
+    tokio::select! {
+        r = follow(store, projection) => r,
+        e = lease.lost() => Err(e),
     }
 }
 
@@ -112,6 +194,112 @@ async fn follow<P: Projection>(store: &EventStore, projection: &P) -> Result<(),
         apply_batch(pool, projection, &events).await?;
     }
     Ok(())
+}
+
+/// A projection's lease: a session advisory lock on a connection of its own.
+pub struct Lease {
+    client: tokio_postgres::Client,
+    name: &'static str,
+}
+
+impl Lease {
+    /// Takes the lease of projection `name`, waiting (as a standby) while another process holds
+    /// it.
+    pub async fn take(store: &EventStore, name: &'static str) -> Result<Lease, ProjectionError> {
+        let (client, connection) = tokio_postgres::connect(&store.config().database_url, NoTls)
+            .await
+            .map_err(|e| ProjectionError::Lease(format!("connecting: {e}")))?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the server goes away; either way the lock goes
+            // with the connection.
+            let _ = connection.await;
+        });
+        let key = lease_key(name);
+        let mut waited = false;
+        loop {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?;
+            if row.get::<_, bool>(0) {
+                if waited {
+                    tracing::info!(projection = name, "took over the lease");
+                }
+                let lease = Lease { client, name };
+                lease.record_holder().await;
+                return Ok(lease);
+            }
+            if !waited {
+                tracing::info!(
+                    projection = name,
+                    "another process holds the lease; standing by"
+                );
+                waited = true;
+            }
+            tokio::time::sleep(Duration::from_millis(LEASE_RETRY_MS)).await;
+        }
+    }
+
+    /// Notes in the checkpoint row which process holds the lease (for operators; the lock is
+    /// what counts).
+    async fn record_holder(&self) {
+        let holder = format!(
+            "{}:{}",
+            hostname().unwrap_or_else(|| "?".into()),
+            std::process::id()
+        );
+        let recorded = self
+            .client
+            .execute(
+                "INSERT INTO projections.checkpoints (projection, position, holder, leased_at)
+                 VALUES ($1, 0, $2, statement_timestamp())
+                 ON CONFLICT (projection) DO UPDATE
+                    SET holder = excluded.holder, leased_at = excluded.leased_at",
+                &[&self.name, &holder],
+            )
+            .await;
+        if let Err(e) = recorded {
+            tracing::debug!(projection = self.name, error = %e, "lease holder not recorded");
+        }
+    }
+
+    /// Resolves when the lease's connection stops answering: whoever holds the lease must stop
+    /// applying then, since another process may take it over.
+    pub async fn lost(&self) -> ProjectionError {
+        loop {
+            tokio::time::sleep(Duration::from_millis(LEASE_CHECK_MS)).await;
+            let check = tokio::time::timeout(
+                Duration::from_millis(LEASE_CHECK_TIMEOUT_MS),
+                self.client.simple_query("SELECT 1"),
+            )
+            .await;
+            match check {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return ProjectionError::Lease(format!("connection lost: {e}")),
+                Err(_) => {
+                    return ProjectionError::Lease(format!(
+                        "connection did not answer within {LEASE_CHECK_TIMEOUT_MS} ms"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The advisory-lock key of a lease: FNV-1a over the name, so every process computes the same
+/// key without a table of keys.
+fn lease_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in "samplan:lease:".bytes().chain(name.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_be_bytes(hash.to_be_bytes())
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
 }
 
 async fn ensure_checkpoint<C: GenericClient>(
@@ -138,6 +326,14 @@ async fn checkpoint_of<C: GenericClient>(client: &C, name: &str) -> Result<i64, 
     Ok(row.get(0))
 }
 
+/// `SET LOCAL search_path` to `schema` (quoted), for the rest of the transaction.
+fn search_path_sql(schema: &str) -> String {
+    format!(
+        "SET LOCAL search_path TO \"{}\"",
+        schema.replace('"', "\"\"")
+    )
+}
+
 /// Applies `events` (in global order) that lie after the checkpoint, and moves the checkpoint,
 /// in one transaction. Events at or before the checkpoint were applied already and are skipped.
 /// Returns the checkpoint after the batch.
@@ -148,28 +344,35 @@ pub async fn apply_batch<P: Projection>(
 ) -> Result<i64, ProjectionError> {
     let name = projection.name();
     let mut client = pool.get().await?;
-    let Some(last) = events.iter().map(|e| e.global_position).max() else {
+    let Some(last) = events.last() else {
         return ensure_checkpoint(&client, name).await;
     };
+    let (last_position, last_at) = (last.global_position, last.recorded_at);
     if !events.iter().any(|e| projection.wants(e)) {
         // Nothing to apply (for most projections most of the traffic), so exactly-once does not
         // matter here: the checkpoint only moves forward, in one statement instead of a
-        // transaction of five. Committed without waiting for the WAL flush, like a batch below
+        // transaction. Committed without waiting for the WAL flush, like a batch below
         // (`set_config(…, true)` lasts until this statement's own commit).
         let moved = client
             .prepare_cached(
                 "UPDATE projections.checkpoints
-                    SET position = $2, updated_at = statement_timestamp()
+                    SET position = $2, recorded_at = $3, updated_at = statement_timestamp()
                   WHERE projection = $1 AND position < $2
                     AND set_config('synchronous_commit', 'off', true) = 'off'",
             )
             .await?;
-        if client.execute(&moved, &[&name, &last]).await? == 1 {
-            return Ok(last);
+        if client
+            .execute(&moved, &[&name, &last_position, &last_at])
+            .await?
+            == 1
+        {
+            return Ok(last_position);
         }
         // Not moved: the row is missing (a first batch) or already further on.
         ensure_checkpoint(&client, name).await?;
-        client.execute(&moved, &[&name, &last]).await?;
+        client
+            .execute(&moved, &[&name, &last_position, &last_at])
+            .await?;
         return checkpoint_of(&client, name).await;
     }
     // Prepared once per pooled connection: a batch is applied many times a second under load.
@@ -180,7 +383,8 @@ pub async fn apply_batch<P: Projection>(
         .await?;
     let moved = client
         .prepare_cached(
-            "UPDATE projections.checkpoints SET position = $2, updated_at = statement_timestamp()
+            "UPDATE projections.checkpoints
+                SET position = $2, recorded_at = $3, updated_at = statement_timestamp()
               WHERE projection = $1",
         )
         .await?;
@@ -189,9 +393,13 @@ pub async fn apply_batch<P: Projection>(
     // lost together and the batch is applied again from the store. So the commit need not wait
     // for the WAL flush (it is visible to readers at once all the same), and the projection does
     // not queue its flushes behind the appends' ones.
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .await?;
-    // The row lock serialises concurrent runners: the second waits, then sees the new position.
+    tx.batch_execute(&format!(
+        "SET LOCAL synchronous_commit = off; {}",
+        search_path_sql(projection.schema())
+    ))
+    .await?;
+    // The row lock serialises concurrent runners and a rebuild's swap: the second waits, then
+    // sees the new position.
     let checkpoint: i64 = match tx.query_opt(&lock, &[&name]).await? {
         Some(row) => row.get(0),
         None => {
@@ -200,17 +408,30 @@ pub async fn apply_batch<P: Projection>(
             tx.query_one(&lock, &[&name]).await?.get(0)
         }
     };
-    let mut last = checkpoint;
-    for event in events.iter().filter(|e| e.global_position > checkpoint) {
-        if projection.wants(event) {
-            projection.apply(&tx, event).await?;
-        }
-        last = last.max(event.global_position);
-    }
-    if last > checkpoint {
-        tx.execute(&moved, &[&name, &last]).await?;
+    let applied = apply_after(&tx, projection, events, checkpoint, Mode::Live).await?;
+    if let Some((position, at)) = applied {
+        tx.execute(&moved, &[&name, &position, &at]).await?;
     }
     tx.commit().await?;
+    Ok(applied.map_or(checkpoint, |(position, _)| position))
+}
+
+/// Applies the events after `checkpoint` that the projection wants; returns the position and
+/// time of the last event passed (applied or not), if any was after the checkpoint.
+async fn apply_after<P: Projection>(
+    tx: &tokio_postgres::Transaction<'_>,
+    projection: &P,
+    events: &[RecordedEvent],
+    checkpoint: i64,
+    mode: Mode,
+) -> Result<Option<(i64, DateTime<Utc>)>, ProjectionError> {
+    let mut last = None;
+    for event in events.iter().filter(|e| e.global_position > checkpoint) {
+        if projection.wants(event) {
+            projection.apply(tx, event, mode).await?;
+        }
+        last = Some((event.global_position, event.recorded_at));
+    }
     Ok(last)
 }
 
@@ -248,27 +469,207 @@ pub async fn wait_for(
     }
 }
 
-/// Empties `projection` and sets its checkpoint to 0, so the next [`run`] rebuilds it from the
-/// first event. Stop the projection first; this needs DELETE, which only the projection's own
-/// role should have.
-pub async fn reset<P: Projection>(pool: &Pool, projection: &P) -> Result<(), ProjectionError> {
+/// How far a runner is behind the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lag {
+    pub name: String,
+    pub position: i64,
+    /// Events committed after the position.
+    pub events: i64,
+    /// While behind: how long ago the last applied event was recorded (the oldest waiting one
+    /// was recorded after it); 0 when caught up.
+    pub ms: i64,
+    /// The process that last took the lease (`host:pid`).
+    pub holder: Option<String>,
+}
+
+/// How far every runner (each projection, the relay) is behind the store, by the database's
+/// clock.
+pub async fn lags(pool: &Pool) -> Result<Vec<Lag>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH head AS (SELECT coalesce(max(global_position), 0) AS p FROM events)
+             SELECT c.projection, c.position, greatest(head.p - c.position, 0),
+                    CASE WHEN c.position >= head.p THEN 0
+                         ELSE greatest(0, (extract(epoch FROM statement_timestamp()
+                                  - coalesce(c.recorded_at,
+                                             (SELECT recorded_at FROM events
+                                               ORDER BY global_position LIMIT 1))) * 1000))::bigint
+                    END,
+                    c.holder
+               FROM projections.checkpoints c, head
+              ORDER BY c.projection",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Lag {
+            name: r.get(0),
+            position: r.get(1),
+            events: r.get(2),
+            ms: r.get::<_, Option<i64>>(3).unwrap_or(0),
+            holder: r.get(4),
+        })
+        .collect())
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// The position the rebuilt tables stand at; the live runner continues from here.
+    pub position: i64,
+    /// Events read from the store.
+    pub events_read: u64,
+    /// Events the projection applied.
+    pub events_applied: u64,
+}
+
+/// Rebuilds `projection` from the store into fresh tables and swaps them in (ADR 0015).
+///
+/// Runs as the owner role (`admin_url`), which may create and drop schemas. The fresh tables are
+/// built in `<schema>_rebuild` while the live runner and readers go on with the live ones; the
+/// rebuild catches up with the live checkpoint, then, in one transaction that holds the
+/// checkpoint row (so the live runner waits), applies the last few events, renames the live
+/// schema away and the rebuilt one into its place, drops the old one and sets the checkpoint.
+pub async fn rebuild<P: Projection>(
+    store: &EventStore,
+    admin_url: &str,
+    projection: &P,
+) -> Result<Rebuilt, ProjectionError> {
     let name = projection.name();
-    let mut client = pool.get().await?;
+    let schema = projection.schema();
+    let fresh = format!("{schema}_rebuild");
+    let (mut client, connection) = tokio_postgres::connect(admin_url, NoTls)
+        .await
+        .map_err(ProjectionError::Database)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{fresh}\" CASCADE;
+             CREATE SCHEMA \"{fresh}\";
+             SET search_path TO \"{fresh}\";
+             {tables}
+             RESET search_path;
+             GRANT USAGE ON SCHEMA \"{fresh}\" TO {APP_ROLE};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{fresh}\" TO {APP_ROLE};",
+            tables = projection.tables_sql(),
+        ))
+        .await?;
+    let mut rebuilt = Rebuilt {
+        position: 0,
+        events_read: 0,
+        events_applied: 0,
+    };
+    // Everything up to the store's head is settled; after that, up to the live checkpoint (the
+    // live runner only applies settled events), until close enough to swap.
+    let mut target = store.head_position().await?;
+    loop {
+        replay(store, &mut client, projection, &fresh, &mut rebuilt, target).await?;
+        let live = checkpoint(store.pool(), name).await?;
+        if live - rebuilt.position <= REBUILD_SWAP_WITHIN_EVENTS {
+            break;
+        }
+        target = live;
+    }
     let tx = client.transaction().await?;
-    ensure_checkpoint(&tx, name).await?;
     tx.execute(
-        "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
+        "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, 0)
+         ON CONFLICT (projection) DO NOTHING",
         &[&name],
     )
     .await?;
-    projection.reset(&tx).await?;
+    let live: i64 = tx
+        .query_one(
+            "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
+            &[&name],
+        )
+        .await?
+        .get(0);
+    let mut at = None;
+    let mut position = rebuilt.position;
+    while position < live {
+        let events = store.read_all(position, REBUILD_READ_EVENTS).await?;
+        let events: Vec<_> = events
+            .into_iter()
+            .filter(|e| e.global_position <= live)
+            .collect();
+        let Some(last) = events.last() else { break };
+        position = last.global_position;
+        at = Some(last.recorded_at);
+        rebuilt.events_read += events.len() as u64;
+        tx.batch_execute(&search_path_sql(&fresh)).await?;
+        for event in events.iter().filter(|e| projection.wants(e)) {
+            projection.apply(&tx, event, Mode::Rebuild).await?;
+            rebuilt.events_applied += 1;
+        }
+    }
+    rebuilt.position = rebuilt.position.max(live);
+    tx.batch_execute(&format!(
+        "RESET search_path;
+         ALTER SCHEMA \"{schema}\" RENAME TO \"{schema}_old\";
+         ALTER SCHEMA \"{fresh}\" RENAME TO \"{schema}\";
+         DROP SCHEMA \"{schema}_old\" CASCADE;"
+    ))
+    .await?;
     tx.execute(
-        "UPDATE projections.checkpoints SET position = 0, updated_at = statement_timestamp()
+        "UPDATE projections.checkpoints
+            SET position = $2, recorded_at = coalesce($3, recorded_at),
+                updated_at = statement_timestamp()
           WHERE projection = $1",
-        &[&name],
+        &[&name, &rebuilt.position, &at],
     )
     .await?;
     tx.commit().await?;
+    tracing::info!(
+        projection = name,
+        position = rebuilt.position,
+        events_read = rebuilt.events_read,
+        events_applied = rebuilt.events_applied,
+        "projection rebuilt and swapped in"
+    );
+    Ok(rebuilt)
+}
+
+/// Applies the events after `rebuilt.position` up to `target` to the tables in `schema`, a batch
+/// per transaction.
+async fn replay<P: Projection>(
+    store: &EventStore,
+    client: &mut tokio_postgres::Client,
+    projection: &P,
+    schema: &str,
+    rebuilt: &mut Rebuilt,
+    target: i64,
+) -> Result<(), ProjectionError> {
+    while rebuilt.position < target {
+        let events = store
+            .read_all(rebuilt.position, REBUILD_READ_EVENTS)
+            .await?;
+        let events: Vec<_> = events
+            .into_iter()
+            .filter(|e| e.global_position <= target)
+            .collect();
+        let Some(last) = events.last() else { break };
+        let last = last.global_position;
+        rebuilt.events_read += events.len() as u64;
+        if events.iter().any(|e| projection.wants(e)) {
+            let tx = client.transaction().await?;
+            tx.batch_execute(&format!(
+                "SET LOCAL synchronous_commit = off; {}",
+                search_path_sql(schema)
+            ))
+            .await?;
+            for event in events.iter().filter(|e| projection.wants(e)) {
+                projection.apply(&tx, event, Mode::Rebuild).await?;
+                rebuilt.events_applied += 1;
+            }
+            tx.commit().await?;
+        }
+        rebuilt.position = last;
+    }
     Ok(())
 }
 
@@ -293,5 +694,21 @@ pub fn out_of_order(event: &RecordedEvent) -> ProjectionError {
         position: event.global_position,
         stream_id: event.stream_id.clone(),
         stream_version: event.stream_version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_keys_differ_per_projection_and_never_change() {
+        assert_ne!(lease_key("directory"), lease_key("inbox"));
+        // Processes of different versions must agree on the key: pinned.
+        assert_eq!(lease_key("directory"), -1_914_442_820_970_845_190);
+        assert_eq!(
+            search_path_sql("a\"b"),
+            "SET LOCAL search_path TO \"a\"\"b\""
+        );
     }
 }

@@ -1,0 +1,409 @@
+//! The relay: every event of the store, in commit order, to the JetStream stream `SAMPLAN_EVENTS`
+//! (subjects `samplan.events.<category>.<EventType>`), for reporting jobs, other systems and
+//! whatever else consumes events (API.md, "Events on NATS").
+//!
+//! - It follows the store's gap-safe tail from its checkpoint (row `relay` in
+//!   `projections.checkpoints`), so it never skips an event that commits late.
+//! - Each event is published with `Nats-Msg-Id` = its event id; many publishes are in flight at
+//!   once (pipelined acknowledgements), and the checkpoint moves only past events JetStream has
+//!   acknowledged, in order. After a crash it resumes at the checkpoint: what it sends twice,
+//!   JetStream's duplicate window absorbs, so each event is on the stream once.
+//! - It creates the stream on start, or updates it to the configured replicas, storage, maximum
+//!   age and duplicate window.
+//! - NATS away: commands are not affected (nothing on the write path waits for NATS); the relay
+//!   retries with capped backoff and catches up.
+//! - One relay applies at a time: it holds the `relay` lease, like a projection
+//!   (`runner::Lease`); a standby takes over when the holder dies.
+
+use std::collections::VecDeque;
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream::StorageType};
+use chrono::{DateTime, Utc};
+use eventstore::{EventStore, Metadata, RecordedEvent};
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ProjectionError;
+use crate::runner::Lease;
+
+/// The relay's name in `projections.checkpoints` and its lease.
+pub const RELAY: &str = "relay";
+
+/// Backoff after a failure (NATS or the database away), doubled up to the maximum.
+const RETRY_MS_MIN: u64 = 100;
+const RETRY_MS_MAX: u64 = 5_000;
+/// Longest time the checkpoint lags behind the acknowledged events while more keep coming.
+const CHECKPOINT_EVERY_MS: u64 = 50;
+/// Most events read from the tail at a time.
+const BATCH_EVENTS_MAX: usize = 512;
+
+/// Where and how the relay publishes.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// NATS server(s), comma-separated.
+    pub nats_url: String,
+    /// The JetStream stream, `SAMPLAN_EVENTS`.
+    pub stream: String,
+    /// The subject prefix, `samplan.events`; the stream takes `<prefix>.>`.
+    pub subject_prefix: String,
+    /// Copies of each message in a cluster (1 on one server, 3 in production).
+    pub replicas: usize,
+    /// Kept on disk (the default) or only in memory.
+    pub memory_storage: bool,
+    /// How long messages are kept; zero keeps them until the stream is purged.
+    pub max_age: Duration,
+    /// How long JetStream remembers a message id to drop a duplicate: longer than a relay's
+    /// restart takes.
+    pub duplicate_window: Duration,
+    /// Most publishes awaiting their acknowledgement at once.
+    pub acks_in_flight_max: usize,
+}
+
+impl RelayConfig {
+    /// The defaults of API.md: stream `SAMPLAN_EVENTS`, subjects `samplan.events.…`, one
+    /// replica on disk, kept forever, a two-minute duplicate window.
+    pub fn new(nats_url: impl Into<String>) -> RelayConfig {
+        RelayConfig {
+            nats_url: nats_url.into(),
+            stream: "SAMPLAN_EVENTS".into(),
+            subject_prefix: "samplan.events".into(),
+            replicas: 1,
+            memory_storage: false,
+            max_age: Duration::ZERO,
+            duplicate_window: Duration::from_secs(120),
+            acks_in_flight_max: 1024,
+        }
+    }
+
+    /// The subject of `event`: `<prefix>.<category>.<EventType>`, the category being the
+    /// stream's kind (`sip`, `person`, `unit`, `inbox`, `pin`).
+    pub fn subject(&self, event: &RecordedEvent) -> String {
+        let category = event
+            .stream_id
+            .split_once('-')
+            .map_or(event.stream_id.as_str(), |(c, _)| c);
+        format!("{}.{category}.{}", self.subject_prefix, event.event_type)
+    }
+
+    fn stream_config(&self) -> jetstream::stream::Config {
+        jetstream::stream::Config {
+            name: self.stream.clone(),
+            subjects: vec![format!("{}.>", self.subject_prefix)],
+            num_replicas: self.replicas.max(1),
+            storage: if self.memory_storage {
+                StorageType::Memory
+            } else {
+                StorageType::File
+            },
+            max_age: self.max_age,
+            duplicate_window: self.duplicate_window,
+            description: Some("samplan: every event of the event store, in commit order".into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The payload of a message: the stored event envelope (API.md).
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a> {
+    pub event_id: String,
+    pub global_position: i64,
+    pub stream_id: &'a str,
+    pub stream_version: i64,
+    pub event_type: &'a str,
+    pub schema_version: i32,
+    pub recorded_at: DateTime<Utc>,
+    pub data: &'a RawValue,
+    pub metadata: &'a Metadata,
+    /// The event's link in its stream's hash chain (hex SHA-256).
+    pub hash: &'a str,
+}
+
+impl<'a> Envelope<'a> {
+    pub fn of(event: &'a RecordedEvent) -> Envelope<'a> {
+        Envelope {
+            event_id: event.event_id.to_string(),
+            global_position: event.global_position,
+            stream_id: &event.stream_id,
+            stream_version: event.stream_version,
+            event_type: &event.event_type,
+            schema_version: event.schema_version,
+            recorded_at: event.recorded_at,
+            data: &event.data,
+            metadata: &event.metadata,
+            hash: &event.hash,
+        }
+    }
+}
+
+/// Connects to NATS with a JetStream context whose acknowledgements time out after a few
+/// seconds (a server that went away is then noticed, and the relay starts again).
+pub async fn connect(nats_url: &str) -> Result<jetstream::Context, ProjectionError> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(nats_url)
+        .await
+        .map_err(|e| ProjectionError::Nats(format!("connecting to {nats_url}: {e}")))?;
+    Ok(jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .ack_timeout(Duration::from_secs(5))
+        .max_ack_inflight(8_192)
+        .backpressure_on_inflight(true)
+        .build(client))
+}
+
+/// Creates the stream, or updates it when its configuration differs from `config`.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    config: &RelayConfig,
+) -> Result<(), ProjectionError> {
+    let wanted = config.stream_config();
+    let mut stream = js
+        .get_or_create_stream(wanted.clone())
+        .await
+        .map_err(|e| ProjectionError::Nats(format!("stream {}: {e}", config.stream)))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| ProjectionError::Nats(format!("stream {}: {e}", config.stream)))?;
+    let have = &info.config;
+    let differs = have.subjects != wanted.subjects
+        || have.num_replicas != wanted.num_replicas
+        || have.max_age != wanted.max_age
+        || have.duplicate_window != wanted.duplicate_window;
+    if differs {
+        tracing::info!(stream = %config.stream, "updating the stream's configuration");
+        // Storage cannot change on an existing stream; keep what it has.
+        let mut update = wanted;
+        update.storage = have.storage;
+        js.update_stream(update)
+            .await
+            .map_err(|e| ProjectionError::Nats(format!("updating {}: {e}", config.stream)))?;
+    }
+    Ok(())
+}
+
+/// Publishes the store's events to JetStream until `cancel` fires (see the module
+/// documentation). Returns only on cancel or an error that retrying cannot mend.
+pub async fn run(
+    store: EventStore,
+    config: RelayConfig,
+    cancel: CancellationToken,
+) -> Result<(), ProjectionError> {
+    let mut retry_ms = RETRY_MS_MIN;
+    loop {
+        let result = tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            r = hold_and_relay(&store, &config) => r,
+        };
+        match result {
+            Ok(()) => retry_ms = RETRY_MS_MIN,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_ms, "relay paused");
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_millis(retry_ms)) => {}
+                }
+                retry_ms = (retry_ms * 2).min(RETRY_MS_MAX);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "relay stopped");
+                return Err(e);
+            }
+        }
+    }
+}
+
+async fn hold_and_relay(store: &EventStore, config: &RelayConfig) -> Result<(), ProjectionError> {
+    let lease = Lease::take(store, RELAY).await?;
+    tokio::select! {
+        r = relay(store, config) => r,
+        e = lease.lost() => Err(e),
+    }
+}
+
+/// An event published and awaiting its acknowledgement.
+type Pending = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = (
+                    i64,
+                    DateTime<Utc>,
+                    Result<jetstream::publish::PublishAck, String>,
+                ),
+            > + Send,
+    >,
+>;
+
+/// One attempt: connect, make sure of the stream, publish from the checkpoint on.
+async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), ProjectionError> {
+    let js = connect(&config.nats_url).await?;
+    ensure_stream(&js, config).await?;
+    let pool = store.pool();
+    let start = {
+        let client = pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, 0)
+                 ON CONFLICT (projection) DO NOTHING",
+                &[&RELAY],
+            )
+            .await?;
+        client
+            .query_one(
+                "SELECT position FROM projections.checkpoints WHERE projection = $1",
+                &[&RELAY],
+            )
+            .await?
+            .get::<_, i64>(0)
+    };
+    tracing::info!(after_position = start, stream = %config.stream, "relay publishing");
+    let mut events = Box::pin(store.tail(start).ready_chunks(BATCH_EVENTS_MAX));
+    let mut in_flight: FuturesOrdered<Pending> = FuturesOrdered::new();
+    let mut acked: Option<(i64, DateTime<Utc>)> = None;
+    let mut stored = start;
+    let mut last_store = Instant::now();
+    let mut waiting: VecDeque<RecordedEvent> = VecDeque::new();
+    loop {
+        // Publish what waits, while acknowledgements may be outstanding.
+        while in_flight.len() < config.acks_in_flight_max {
+            let Some(event) = waiting.pop_front() else {
+                break;
+            };
+            let payload = serde_json::to_vec(&Envelope::of(&event))
+                .map_err(|e| ProjectionError::Nats(format!("envelope: {e}")))?;
+            let message = jetstream::message::PublishMessage::build()
+                .payload(payload.into())
+                .message_id(event.event_id.to_string());
+            let ack = js
+                .send_publish(config.subject(&event), message)
+                .await
+                .map_err(|e| ProjectionError::Nats(format!("publishing: {e}")))?;
+            let (position, at) = (event.global_position, event.recorded_at);
+            in_flight.push_back(Box::pin(async move {
+                (
+                    position,
+                    at,
+                    ack.into_future().await.map_err(|e| e.to_string()),
+                )
+            }));
+        }
+        let due = acked.is_some_and(|(p, _)| p > stored)
+            && (in_flight.is_empty()
+                || last_store.elapsed() >= Duration::from_millis(CHECKPOINT_EVERY_MS));
+        if due {
+            if let Some((position, at)) = acked {
+                store_checkpoint(store, position, at).await?;
+                stored = position;
+                last_store = Instant::now();
+            }
+        }
+        tokio::select! {
+            // Acknowledgements come back in publish order; the checkpoint follows them.
+            Some((position, at, ack)) = in_flight.next(), if !in_flight.is_empty() => {
+                ack.map_err(|e| ProjectionError::Nats(format!("acknowledgement of {position}: {e}")))?;
+                acked = Some((position, at));
+            }
+            batch = events.next(), if waiting.is_empty() && in_flight.len() < config.acks_in_flight_max => {
+                let Some(batch) = batch else { return Ok(()) };
+                for event in batch {
+                    waiting.push_back(event?);
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(CHECKPOINT_EVERY_MS)), if acked.is_some_and(|(p, _)| p > stored) => {}
+        }
+    }
+}
+
+async fn store_checkpoint(
+    store: &EventStore,
+    position: i64,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    let client = store.pool().get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE projections.checkpoints
+                SET position = $2, recorded_at = $3, updated_at = statement_timestamp()
+              WHERE projection = $1 AND position < $2
+                AND set_config('synchronous_commit', 'off', true) = 'off'",
+        )
+        .await?;
+    client.execute(&stmt, &[&RELAY, &position, &at]).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(stream: &str, event_type: &str) -> RecordedEvent {
+        RecordedEvent {
+            event_id: ulid::Ulid::from_parts(1, 2),
+            global_position: 7,
+            stream_id: stream.into(),
+            stream_version: 1,
+            event_type: event_type.into(),
+            schema_version: 1,
+            recorded_at: DateTime::UNIX_EPOCH,
+            data: RawValue::from_string(r#"{"a":1}"#.into()).expect("json"),
+            metadata: Metadata {
+                actor: "SE2321000016-A1B2".into(),
+                unit: Some("vc-test".into()),
+                role: "staff".into(),
+                command_id: Some("c".into()),
+                correlation_id: Some("r".into()),
+                causation_id: None,
+            },
+            hash: "ab".into(),
+        }
+    }
+
+    #[test]
+    fn subjects_name_the_category_and_the_event_type() {
+        let config = RelayConfig::new("nats://127.0.0.1:4222");
+        assert_eq!(
+            config.subject(&event("sip-01ARZ3NDEKTSV4RRFFQ69G5FAV", "ConsentWithdrawn")),
+            "samplan.events.sip.ConsentWithdrawn"
+        );
+        assert_eq!(
+            config.subject(&event("unit-vc-norr", "UnitRegistered")),
+            "samplan.events.unit.UnitRegistered"
+        );
+    }
+
+    #[test]
+    fn the_envelope_has_the_fields_of_the_api() {
+        let e = event("sip-01ARZ3NDEKTSV4RRFFQ69G5FAV", "ConsentWithdrawn");
+        let json = serde_json::to_value(Envelope::of(&e)).expect("json");
+        for field in [
+            "event_id",
+            "global_position",
+            "stream_id",
+            "stream_version",
+            "event_type",
+            "schema_version",
+            "recorded_at",
+            "data",
+            "metadata",
+        ] {
+            assert!(json.get(field).is_some(), "{field} missing: {json}");
+        }
+        assert_eq!(json["data"]["a"], 1);
+        for field in [
+            "actor",
+            "unit",
+            "role",
+            "command_id",
+            "correlation_id",
+            "causation_id",
+        ] {
+            assert!(json["metadata"].get(field).is_some(), "metadata.{field}");
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The relay against a real PostgreSQL and a real nats-server with JetStream: every event reaches
+//! the stream once and in position order, also when the relay dies mid-batch and starts again
+//! behind what it had published, when transactions commit out of position order, and when NATS is
+//! away while commands go on.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use eventstore::testing::TestDatabase;
+use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
+use projections::relay::{self, RelayConfig, RELAY};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use ulid::Ulid;
+
+const WAIT_MS: u64 = 30_000;
+
+fn nats_url() -> String {
+    std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A stream of this test's own (tests share the NATS server), in memory.
+fn config(url: &str) -> RelayConfig {
+    let id = Ulid::generate().to_string().to_lowercase();
+    let mut config = RelayConfig::new(url);
+    config.stream = format!("RELAY_TEST_{id}");
+    config.subject_prefix = format!("relay-test.{id}");
+    config.memory_storage = true;
+    config.max_age = Duration::from_secs(3_600);
+    config
+}
+
+async fn setup() -> (TestDatabase, EventStore) {
+    let db = TestDatabase::create().await.expect("test database");
+    eventstore::migrate(
+        &db.admin_url,
+        projections::COMPONENT,
+        projections::MIGRATIONS,
+    )
+    .await
+    .expect("projection migrations");
+    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
+        .await
+        .expect("store");
+    (db, store)
+}
+
+fn new_event(stream: &str) -> NewEvent {
+    NewEvent {
+        event_id: Ulid::generate(),
+        event_type: "NeedIdentified".into(),
+        schema_version: 1,
+        data: serde_json::json!({"stream": stream}),
+        metadata: Metadata {
+            actor: "SE2321000016-A1B2".into(),
+            unit: Some("vc-test".into()),
+            role: "staff".into(),
+            command_id: None,
+            correlation_id: None,
+            causation_id: None,
+        },
+    }
+}
+
+async fn append(store: &EventStore, stream: &str) {
+    store
+        .append(stream, ExpectedVersion::Any, vec![new_event(stream)], None)
+        .await
+        .expect("append");
+}
+
+/// Waits until the relay's checkpoint has reached the store's head.
+async fn relayed(store: &EventStore) -> i64 {
+    let head = store.head_position().await.expect("head");
+    let at = projections::runner::wait_for(store.pool(), RELAY, head, WAIT_MS)
+        .await
+        .expect("checkpoint");
+    assert_eq!(at, head, "the relay did not catch up");
+    head
+}
+
+/// Every message of the stream, in stream order: (message id header, envelope).
+async fn messages(js: &jetstream::Context, config: &RelayConfig) -> Vec<(String, Value)> {
+    let mut stream = js.get_stream(&config.stream).await.expect("stream");
+    let last = stream.info().await.expect("info").state.last_sequence;
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.expect("message");
+        let id = message
+            .headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        out.push((id, serde_json::from_slice(&message.payload).expect("json")));
+    }
+    out
+}
+
+/// The stream holds every event of the store once, in position order, each under its own id and
+/// subject.
+async fn assert_complete(store: &EventStore, js: &jetstream::Context, config: &RelayConfig) {
+    let events = store.read_all(0, 100_000).await.expect("events");
+    let got = messages(js, config).await;
+    assert_eq!(got.len(), events.len(), "one message per event");
+    for ((id, envelope), event) in got.iter().zip(&events) {
+        assert_eq!(envelope["global_position"], event.global_position);
+        assert_eq!(
+            id,
+            &event.event_id.to_string(),
+            "Nats-Msg-Id is the event id"
+        );
+        assert_eq!(envelope["event_id"], event.event_id.to_string());
+        assert_eq!(envelope["stream_id"], event.stream_id.as_str());
+        assert_eq!(envelope["metadata"]["actor"], "SE2321000016-A1B2");
+    }
+}
+
+async fn delete(js: &jetstream::Context, config: &RelayConfig) {
+    let _ = js.delete_stream(&config.stream).await;
+}
+
+#[tokio::test]
+async fn every_event_reaches_jetstream_once_in_order_also_when_the_relay_dies_mid_batch() {
+    let (db, store) = setup().await;
+    let config = config(&nats_url());
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    append(&store, &format!("sip-w{w}-{}", i % 4)).await;
+                }
+            })
+        })
+        .collect();
+    // Kill the relay mid-stream, then pretend it had not stored its last checkpoints (a crash
+    // between publishing and checkpointing): it publishes those events again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    let client = store.pool().get().await.expect("client");
+    client
+        .execute(
+            "UPDATE projections.checkpoints SET position = greatest(position - 100, 0)
+              WHERE projection = $1",
+            &[&RELAY],
+        )
+        .await
+        .expect("rewind");
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    for w in writers {
+        w.await.expect("writer");
+    }
+    assert_eq!(relayed(&store).await, 640);
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+}
+
+#[tokio::test]
+async fn transactions_that_commit_out_of_position_order_are_published_in_position_order() {
+    let (db, store) = setup().await;
+    let config = config(&nats_url());
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    append(&store, "sip-first").await;
+    // A writer draws a position and commits after later ones.
+    let (mut client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    let tx = client.transaction().await.expect("tx");
+    tx.execute(
+        "INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+             payload, actor, unit, role)
+         VALUES ('sip-late', 1, $1, 'NeedIdentified', 1, '{}'::jsonb, 'SE2321000016-A1B2',
+                 'vc-test', 'staff')",
+        &[&Ulid::generate().to_string()],
+    )
+    .await
+    .expect("insert");
+    for i in 0..5 {
+        append(&store, &format!("sip-after-{i}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing after the open transaction's position may be published before it.
+    let published = messages(&js, &config).await;
+    assert_eq!(
+        published.len(),
+        1,
+        "the relay waited for the open transaction"
+    );
+    tx.commit().await.expect("commit");
+    assert_eq!(relayed(&store).await, 7);
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+}
+
+/// A nats-server of this test's own, which the test stops and starts again.
+struct Nats {
+    child: Option<Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Nats {
+    fn binary() -> String {
+        [
+            "nats-server",
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
+        .expect("nats-server (scripts/test puts it on PATH)")
+        .to_owned()
+    }
+
+    fn start(port: u16, dir: std::path::PathBuf) -> Nats {
+        let mut nats = Nats {
+            child: None,
+            port,
+            dir,
+        };
+        nats.restart();
+        nats
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new(Nats::binary())
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nats-server");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
+    let (db, store) = setup().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let dir = std::env::temp_dir().join(format!("samplan-relay-nats-{}", Ulid::generate()));
+    let mut nats = Nats::start(port, dir);
+    let mut config = config(&nats.url());
+    // On disk, so that the stream outlives the server's restart.
+    config.memory_storage = false;
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    for i in 0..30 {
+        append(&store, &format!("sip-before-{}", i % 3)).await;
+    }
+    relayed(&store).await;
+    // A consumer that reads the events as a reporting job would: durable, acknowledging each.
+    let js = relay::connect(&nats.url()).await.expect("nats");
+    let stream = js.get_stream(&config.stream).await.expect("stream");
+    let consumer = stream
+        .get_or_create_consumer(
+            "reporting",
+            jetstream::consumer::pull::Config {
+                durable_name: Some("reporting".into()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("consumer");
+
+    nats.stop();
+    // Commands go on while NATS is away: nothing on the write path waits for it.
+    for i in 0..30 {
+        append(&store, &format!("sip-during-{}", i % 3)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.restart();
+    assert_eq!(relayed(&store).await, 60);
+    let js = relay::connect(&nats.url()).await.expect("nats");
+    assert_complete(&store, &js, &config).await;
+
+    let mut positions = BTreeSet::new();
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(100)
+        .messages()
+        .await
+        .expect("messages");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    use futures::StreamExt;
+    while positions.len() < 60 {
+        let next = tokio::time::timeout_at(deadline, messages.next())
+            .await
+            .expect("the consumer received every event in time")
+            .expect("a message")
+            .expect("no error");
+        let envelope: Value = serde_json::from_slice(&next.payload).expect("json");
+        positions.insert(envelope["global_position"].as_i64().expect("position"));
+        next.ack().await.expect("ack");
+    }
+    assert_eq!(positions, (1..=60).collect::<BTreeSet<i64>>());
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    drop(db);
+}

@@ -1,0 +1,449 @@
+//! The projection runtime against a real PostgreSQL: one process applies a projection at a time
+//! and a standby takes over; a batch killed between applying and checkpointing is applied once;
+//! an aborted transaction holds nothing up; a rebuild while the live runner and readers run shows
+//! readers the old tables until an atomic swap, and the live runner goes on from there; the
+//! tables a rebuild creates are those of the migrations.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventstore::testing::TestDatabase;
+use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StoreConfig};
+use projections::directory::Directory;
+use projections::runner::{self, Activity, Mode, Projection};
+use projections::ProjectionError;
+use tokio::sync::watch;
+use tokio_postgres::Transaction;
+use tokio_util::sync::CancellationToken;
+use ulid::Ulid;
+
+const WAIT_MS: u64 = 15_000;
+
+async fn setup() -> (TestDatabase, EventStore) {
+    let db = TestDatabase::create().await.expect("test database");
+    eventstore::migrate(
+        &db.admin_url,
+        projections::COMPONENT,
+        projections::MIGRATIONS,
+    )
+    .await
+    .expect("projection migrations");
+    let store = connect(&db).await;
+    (db, store)
+}
+
+/// A store of its own, as another process would have.
+async fn connect(db: &TestDatabase) -> EventStore {
+    EventStore::connect(StoreConfig::new(db.app_url.clone()))
+        .await
+        .expect("store")
+}
+
+async fn admin(db: &TestDatabase) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(connection);
+    client
+}
+
+fn event(stream: &str) -> NewEvent {
+    NewEvent {
+        event_id: Ulid::generate(),
+        event_type: "Counted".into(),
+        schema_version: 1,
+        data: serde_json::json!({"stream": stream}),
+        metadata: Metadata {
+            actor: "test".into(),
+            unit: None,
+            role: "staff".into(),
+            command_id: None,
+            correlation_id: None,
+            causation_id: None,
+        },
+    }
+}
+
+async fn append(store: &EventStore, stream: &str) -> i64 {
+    store
+        .append(stream, ExpectedVersion::Any, vec![event(stream)], None)
+        .await
+        .expect("append")
+        .global_position
+}
+
+/// A test projection that records every position it applies in `<schema>.seen`, whose primary
+/// key refuses a position applied twice. It may be told to kill its own connection in the middle
+/// of a batch, once, after writing a row: a process dying between applying and checkpointing.
+struct Counter {
+    schema: &'static str,
+    kill_at_position: Option<i64>,
+    killed: Arc<AtomicBool>,
+    applied: Arc<AtomicUsize>,
+}
+
+impl Counter {
+    fn new(schema: &'static str) -> Counter {
+        Counter {
+            schema,
+            kill_at_position: None,
+            killed: Arc::new(AtomicBool::new(false)),
+            applied: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+impl Projection for Counter {
+    fn name(&self) -> &'static str {
+        self.schema
+    }
+
+    fn schema(&self) -> &'static str {
+        self.schema
+    }
+
+    fn tables_sql(&self) -> &'static str {
+        "CREATE TABLE seen (position bigint PRIMARY KEY, stream text NOT NULL);"
+    }
+
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.event_type == "Counted"
+    }
+
+    async fn apply(
+        &self,
+        tx: &Transaction<'_>,
+        event: &RecordedEvent,
+        _mode: Mode,
+    ) -> Result<(), ProjectionError> {
+        tx.execute(
+            "INSERT INTO seen (position, stream) VALUES ($1, $2)",
+            &[&event.global_position, &event.stream_id],
+        )
+        .await?;
+        if Some(event.global_position) == self.kill_at_position
+            && !self.killed.swap(true, Ordering::SeqCst)
+        {
+            // The row above is written, the checkpoint not: the process dies now.
+            let _ = tx
+                .execute("SELECT pg_terminate_backend(pg_backend_pid())", &[])
+                .await;
+            return Err(ProjectionError::Lease("killed by the test".into()));
+        }
+        self.applied.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Creates the counter's schema as a migration would.
+async fn create_counter(db: &TestDatabase, schema: &str) {
+    admin(db)
+        .await
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema}; SET search_path TO {schema};
+             CREATE TABLE seen (position bigint PRIMARY KEY, stream text NOT NULL);
+             GRANT USAGE ON SCHEMA {schema} TO samplan_app;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO samplan_app;"
+        ))
+        .await
+        .expect("counter schema");
+}
+
+async fn seen(store: &EventStore, schema: &str) -> Vec<i64> {
+    let client = store.pool().get().await.expect("client");
+    client
+        .query(
+            &format!("SELECT position FROM {schema}.seen ORDER BY position"),
+            &[],
+        )
+        .await
+        .expect("seen")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn caught_up(store: &EventStore, name: &str) -> i64 {
+    let head = store.head_position().await.expect("head");
+    let at = runner::wait_for(store.pool(), name, head, WAIT_MS)
+        .await
+        .expect("checkpoint");
+    assert_eq!(at, head, "{name} did not catch up");
+    at
+}
+
+async fn until(activity: &mut watch::Receiver<Activity>, wanted: Activity) {
+    tokio::time::timeout(Duration::from_secs(10), activity.wait_for(|a| *a == wanted))
+        .await
+        .expect("in time")
+        .expect("runner alive");
+}
+
+#[tokio::test]
+async fn one_process_applies_a_projection_and_a_standby_takes_over_when_it_dies() {
+    let (db, store) = setup().await;
+    create_counter(&db, "lease_counter").await;
+    let other = connect(&db).await;
+    let (first_tx, mut first) = watch::channel(Activity::Standby);
+    let (second_tx, second) = watch::channel(Activity::Standby);
+    let first_cancel = CancellationToken::new();
+    let second_cancel = CancellationToken::new();
+    let first_counter = Counter::new("lease_counter");
+    let second_counter = Counter::new("lease_counter");
+    let (first_applied, second_applied) = (
+        first_counter.applied.clone(),
+        second_counter.applied.clone(),
+    );
+    let first_run = tokio::spawn(runner::run_with(
+        store.clone(),
+        first_counter,
+        first_cancel.clone(),
+        first_tx,
+    ));
+    until(&mut first, Activity::Active).await;
+    let second_run = tokio::spawn(runner::run_with(
+        other.clone(),
+        second_counter,
+        second_cancel.clone(),
+        second_tx,
+    ));
+    for i in 0..20 {
+        append(&store, &format!("count-{}", i % 3)).await;
+    }
+    caught_up(&store, "lease_counter").await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        *second.borrow(),
+        Activity::Standby,
+        "only one holds the lease"
+    );
+    assert_eq!(first_applied.load(Ordering::SeqCst), 20);
+    assert_eq!(
+        second_applied.load(Ordering::SeqCst),
+        0,
+        "the standby applied nothing"
+    );
+
+    // The holder dies: its connections go, and with them the lease.
+    first_cancel.cancel();
+    first_run.await.expect("task").expect("first runner");
+    let mut second = second;
+    until(&mut second, Activity::Active).await;
+    for i in 0..10 {
+        append(&other, &format!("count-{i}")).await;
+    }
+    caught_up(&other, "lease_counter").await;
+    assert_eq!(second_applied.load(Ordering::SeqCst), 10);
+    let positions = seen(&store, "lease_counter").await;
+    assert_eq!(positions.len(), 30, "every event applied once");
+    second_cancel.cancel();
+    second_run.await.expect("task").expect("second runner");
+    drop(db);
+}
+
+#[tokio::test]
+async fn a_runner_killed_between_applying_and_checkpointing_applies_nothing_twice_and_skips_nothing(
+) {
+    let (db, store) = setup().await;
+    create_counter(&db, "killed_counter").await;
+    for i in 0..40 {
+        append(&store, &format!("count-{}", i % 5)).await;
+    }
+    let mut counter = Counter::new("killed_counter");
+    counter.kill_at_position = Some(17);
+    let killed = counter.killed.clone();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(runner::run(store.clone(), counter, cancel.clone()));
+    caught_up(&store, "killed_counter").await;
+    assert!(killed.load(Ordering::SeqCst), "the batch was killed once");
+    let positions = seen(&store, "killed_counter").await;
+    let head = store.head_position().await.expect("head");
+    assert_eq!(positions, (1..=head).collect::<Vec<_>>());
+    cancel.cancel();
+    run.await.expect("task").expect("runner");
+    drop(db);
+}
+
+#[tokio::test]
+async fn a_transaction_that_aborts_after_taking_a_position_holds_nothing_up() {
+    let (db, store) = setup().await;
+    create_counter(&db, "abort_counter").await;
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(runner::run(
+        store.clone(),
+        Counter::new("abort_counter"),
+        cancel.clone(),
+    ));
+    append(&store, "count-a").await;
+    // A writer draws a position, others commit after it, then it rolls back.
+    let mut client = admin(&db).await;
+    let tx = client.transaction().await.expect("tx");
+    tx.execute(
+        "INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+             payload, actor, role)
+         VALUES ('count-aborted', 1, $1, 'Counted', 1, '{}'::jsonb, 'test', 'staff')",
+        &[&Ulid::generate().to_string()],
+    )
+    .await
+    .expect("insert");
+    for _ in 0..5 {
+        append(&store, "count-b").await;
+    }
+    tx.rollback().await.expect("rollback");
+    let started = std::time::Instant::now();
+    caught_up(&store, "abort_counter").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the hole left by the rollback held the runner up for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(seen(&store, "abort_counter").await.len(), 6);
+    cancel.cancel();
+    run.await.expect("task").expect("runner");
+    drop(db);
+}
+
+/// The columns and indexes of `schema` as text, the schema name taken out.
+async fn shape(client: &tokio_postgres::Client, schema: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in client
+        .query(
+            "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '')
+               FROM information_schema.columns WHERE table_schema = $1
+              ORDER BY table_name, ordinal_position",
+            &[&schema],
+        )
+        .await
+        .expect("columns")
+    {
+        let cols: Vec<String> = (0..5).map(|i| row.get::<_, String>(i)).collect();
+        out.push(cols.join(" "));
+    }
+    for row in client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
+            &[&schema],
+        )
+        .await
+        .expect("indexes")
+    {
+        out.push(row.get::<_, String>(0).replace(&format!("{schema}."), ""));
+    }
+    for row in client
+        .query(
+            "SELECT conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+               JOIN pg_namespace n ON n.oid = c.connamespace
+              WHERE n.nspname = $1 ORDER BY conname",
+            &[&schema],
+        )
+        .await
+        .expect("constraints")
+    {
+        let def: String = row.get(1);
+        out.push(format!(
+            "{} {}",
+            row.get::<_, String>(0),
+            def.replace(&format!("{schema}."), "")
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_rebuild_creates_the_tables_the_migrations_create() {
+    let (db, _store) = setup().await;
+    let client = admin(&db).await;
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA directory_shape; SET search_path TO directory_shape; {}",
+            Directory.tables_sql()
+        ))
+        .await
+        .expect("tables");
+    let migrated = shape(&client, "directory").await;
+    assert!(!migrated.is_empty());
+    assert_eq!(shape(&client, "directory_shape").await, migrated);
+    drop(db);
+}
+
+#[tokio::test]
+async fn a_rebuild_while_writers_readers_and_the_live_runner_run_swaps_atomically() {
+    let (db, store) = setup().await;
+    create_counter(&db, "swap_counter").await;
+    for i in 0..2_000 {
+        append(&store, &format!("count-{}", i % 50)).await;
+    }
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(runner::run(
+        store.clone(),
+        Counter::new("swap_counter"),
+        cancel.clone(),
+    ));
+    caught_up(&store, "swap_counter").await;
+
+    // Writers keep appending; a reader keeps counting rows: a half-built table would show
+    // fewer rows than a moment before.
+    let stop = CancellationToken::new();
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.is_cancelled() {
+                append(&store, &format!("count-w{}", n % 7)).await;
+                n += 1;
+            }
+            n
+        })
+    };
+    let reader = {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let client = store.pool().get().await.expect("client");
+            let mut last = 0_i64;
+            let mut reads = 0;
+            while !stop.is_cancelled() {
+                let count: i64 = client
+                    .query_one("SELECT count(*) FROM swap_counter.seen", &[])
+                    .await
+                    .expect("count")
+                    .get(0);
+                assert!(count >= last, "a reader saw {count} rows after {last}");
+                last = count;
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let rebuilt = runner::rebuild(&store, &db.admin_url, &Counter::new("swap_counter"))
+        .await
+        .expect("rebuild");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    let written = writer.await.expect("writer");
+    let reads = reader.await.expect("reader");
+    assert!(written > 0 && reads > 0);
+    assert!(rebuilt.position >= 2_000);
+    assert!(rebuilt.events_applied >= 2_000);
+    // The live runner went on from the rebuilt position, on the rebuilt tables.
+    caught_up(&store, "swap_counter").await;
+    let head = store.head_position().await.expect("head");
+    assert_eq!(
+        seen(&store, "swap_counter").await,
+        (1..=head).collect::<Vec<_>>(),
+        "every event once, none skipped, across the swap"
+    );
+    let client = admin(&db).await;
+    let schemas: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'swap_counter%'",
+            &[],
+        )
+        .await
+        .expect("schemas")
+        .get(0);
+    assert_eq!(schemas, 1, "no rebuild or old schema is left behind");
+    cancel.cancel();
+    run.await.expect("task").expect("runner");
+    drop(db);
+}
