@@ -65,12 +65,23 @@ pub async fn migrate_all(admin_database_url: &str) -> Result<(), AppError> {
 
 /// The whole HTTP service for `state`, with its layers; no I/O happens here.
 pub fn router(state: AppState) -> Router {
-    let body_bytes_max = state.limits.body_bytes_max;
-    let request_timeout = Duration::from_millis(state.limits.request_timeout_ms);
-    Router::new()
+    let routes = Router::new()
         .merge(crate::routes::ops::router())
         .route("/api/v1/openapi.json", get(openapi_json))
-        .nest("/api/v1", crate::routes::api_router())
+        .nest("/api/v1", crate::routes::api_router());
+    with_layers(routes, state)
+}
+
+/// Only `/healthz`, `/readyz` and `/metrics`: what a relay or projector process serves, for its
+/// orchestrator and monitoring.
+pub fn ops_router(state: AppState) -> Router {
+    with_layers(crate::routes::ops::router(), state)
+}
+
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let body_bytes_max = state.limits.body_bytes_max;
+    let request_timeout = Duration::from_millis(state.limits.request_timeout_ms);
+    routes
         .fallback(not_found)
         // Layers run outside-in from the last one added: request id, trace span, metrics,
         // problem documents for bare errors, panic catcher, timeout, body limit, handler.
@@ -354,13 +365,52 @@ impl Services {
     }
 }
 
+/// Which parts of samplan run in a process (`samplan serve --role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The HTTP API (and the fact cache it consults). Without it only `/healthz`, `/readyz`
+    /// and `/metrics` are served.
+    pub api: bool,
+    /// The relay from the event store to NATS JetStream.
+    pub relay: bool,
+    /// The projectors that keep the read models current.
+    pub projectors: bool,
+}
+
+impl Roles {
+    /// Everything in one process: the embedded default.
+    pub const ALL: Roles = Roles {
+        api: true,
+        relay: true,
+        projectors: true,
+    };
+    /// Only the HTTP API.
+    pub const GATEWAY: Roles = Roles {
+        api: true,
+        relay: false,
+        projectors: false,
+    };
+    /// Only the relay.
+    pub const RELAY: Roles = Roles {
+        api: false,
+        relay: true,
+        projectors: false,
+    };
+    /// Only the projectors.
+    pub const PROJECTOR: Roles = Roles {
+        api: false,
+        relay: false,
+        projectors: true,
+    };
+}
+
 /// A built service, ready to run: ports bound, database migrated.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     embedded: Embedded,
     config: Config,
-    run_projectors: bool,
+    roles: Roles,
 }
 
 impl Application {
@@ -383,7 +433,7 @@ impl Application {
                     state,
                     embedded: services.embedded,
                     config,
-                    run_projectors: true,
+                    roles: Roles::ALL,
                 })
             }
             Err(e) => {
@@ -432,9 +482,9 @@ impl Application {
         &self.state
     }
 
-    /// Runs only the HTTP gateway in this process, no projectors (`samplan serve --role gateway`).
-    pub fn gateway_only(mut self) -> Application {
-        self.run_projectors = false;
+    /// Runs only `roles` in this process (`samplan serve --role …`); the default is all.
+    pub fn with_roles(mut self, roles: Roles) -> Application {
+        self.roles = roles;
         self
     }
 
@@ -447,12 +497,16 @@ impl Application {
             state,
             embedded,
             config,
-            run_projectors,
+            roles,
         } = self;
         let drain = Duration::from_millis(config.shutdown_drain_ms);
         let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
 
-        let app = router(state.clone());
+        let app = if roles.api {
+            router(state.clone())
+        } else {
+            ops_router(state.clone())
+        };
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "listening");
         }
@@ -470,24 +524,35 @@ impl Application {
                 .await;
             ("http", result.map_err(|e| e.to_string()))
         });
-        // The fact cache follows the store while the service runs; when it stops, commands read
+        // The fact cache follows the store while the API serves; when it stops, commands read
         // facts from the store, so its end is not a failure of the service.
-        let facts = tokio::spawn(
-            state
-                .facts
-                .clone()
-                .follow(state.store.clone(), shutdown.child_token()),
-        );
-        // The relay (events → NATS) joins here once `projections` offers it.
-        if run_projectors {
+        let facts = roles.api.then(|| {
+            tokio::spawn(
+                state
+                    .facts
+                    .clone()
+                    .follow(state.store.clone(), shutdown.child_token()),
+            )
+        });
+        if roles.projectors {
             let store = state.store.clone();
             let cancel = shutdown.child_token();
             tasks.spawn(async move {
-                let result =
-                    projections::runner::run(store, projections::directory::Directory, cancel)
-                        .await;
-                ("projector:directory", result.map_err(|e| e.to_string()))
+                let result = projections::run_all(store, cancel).await;
+                ("projectors", result.map_err(|e| e.to_string()))
             });
+        }
+        match (&state.nats_url, roles.relay) {
+            (Some(nats_url), true) => {
+                let (store, cancel) = (state.store.clone(), shutdown.child_token());
+                let relay_config = config.events.relay(nats_url);
+                tasks.spawn(async move {
+                    let result = projections::relay::run(store, relay_config, cancel).await;
+                    ("relay", result.map_err(|e| e.to_string()))
+                });
+            }
+            (None, true) => tracing::warn!("no NATS configured: the relay does not run"),
+            (_, false) => {}
         }
 
         let mut failure = None;
@@ -538,7 +603,9 @@ impl Application {
                 }
             }
         }
-        facts.abort();
+        if let Some(facts) = facts {
+            facts.abort();
+        }
         // Close our connections before the embedded PostgreSQL goes, so that its fast
         // shutdown does not show up as connection errors.
         state.store.pool().close();
@@ -617,6 +684,7 @@ pub async fn build_state(
         nats_url,
         facts: FactCache::default(),
         turns: StreamTurns::default(),
+        ready_lag_ms_max: config.ready_lag_ms_max,
         keys: Keys::default(),
     })
 }

@@ -1,7 +1,7 @@
 //! The `samplan` command line: `serve` (the default), `migrate`, `token` and `demo`. Parsing and
 //! dispatch only; the work is done by `app`, `auth` and `demo`.
 
-use crate::app::{cancel_on_signal, migrate_all, Application, Services, StartError};
+use crate::app::{cancel_on_signal, migrate_all, Application, Roles, Services, StartError};
 use crate::auth::{development_secret, Signer};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, JwtKey};
@@ -61,12 +61,36 @@ pub enum Command {
     /// Load the demonstration data (units, staff, persons, plans) into the database, then exit.
     #[command(after_help = ENVIRONMENT_HELP)]
     Demo,
+    /// Rebuild read models from the event store into fresh tables and swap them in atomically;
+    /// readers see the old tables until the swap, and the live projector continues from the
+    /// rebuilt position. Runs as the owner role (SAMPLAN_DATABASE_ADMIN_URL).
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Rebuild(RebuildArgs),
+    /// Auditors' tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The read model to rebuild; all of them when left out.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(projections::PROJECTIONS))]
+    pub projection: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every stream's hash chain and name each broken link; exit status 1 when any
+    /// link is broken.
+    #[command(after_help = ENVIRONMENT_HELP)]
+    Verify,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// Which parts to run in this process. Only `all` and `gateway` run anything yet; the relay
-    /// and the projectors run inside the gateway process until they get their own.
+    /// Which parts to run in this process: everything (the default), or one part, so that
+    /// several gateways, a relay with a standby and projectors with standbys can share one
+    /// database and one NATS cluster.
     #[arg(long, value_enum, default_value_t = ServeRole::All)]
     pub role: ServeRole,
     /// Load the demonstration data before serving.
@@ -81,9 +105,9 @@ pub enum ServeRole {
     All,
     /// Only the HTTP gateway.
     Gateway,
-    /// Only the relay from the event store to NATS (not available yet).
+    /// Only the relay from the event store to NATS JetStream (serves /healthz, /readyz, /metrics).
     Relay,
-    /// Only the projectors that build the read models (not available yet).
+    /// Only the projectors that build the read models (serves /healthz, /readyz, /metrics).
     Projector,
 }
 
@@ -156,10 +180,16 @@ pub fn run() -> ExitCode {
             Command::Migrate => migrate(config).await,
             Command::Token(args) => token(&config, &args),
             Command::Demo => demo(config).await,
+            Command::Rebuild(args) => rebuild(config, args).await,
+            Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
         }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Broken(msg)) => {
+            eprintln!("samplan: {msg}");
+            ExitCode::FAILURE
+        }
         Err(CliError::Usage(msg)) => {
             eprintln!("samplan: {msg}");
             ExitCode::from(2)
@@ -176,6 +206,9 @@ pub fn run() -> ExitCode {
 enum CliError {
     #[error("{0}")]
     Usage(String),
+    /// The command ran and found something wrong (a broken hash chain).
+    #[error("{0}")]
+    Broken(String),
     #[error(transparent)]
     Start(#[from] StartError),
 }
@@ -190,22 +223,15 @@ fn require_key(config: &Config) -> Result<(), CliError> {
 
 async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
     require_key(&config)?;
-    let alone = match args.role {
-        ServeRole::Relay => Some("relay"),
-        ServeRole::Projector => Some("projector"),
-        ServeRole::All | ServeRole::Gateway => None,
+    let roles = match args.role {
+        ServeRole::All => Roles::ALL,
+        ServeRole::Gateway => Roles::GATEWAY,
+        ServeRole::Relay => Roles::RELAY,
+        ServeRole::Projector => Roles::PROJECTOR,
     };
-    if let Some(role) = alone {
-        return Err(CliError::Usage(format!(
-            "--role {role} cannot run on its own yet; use --role all or --role gateway"
-        )));
-    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let mut app = Application::build(config).await?;
-    if args.role == ServeRole::Gateway {
-        app = app.gateway_only();
-    }
+    let app = Application::build(config).await?.with_roles(roles);
     if args.demo {
         if let Err(e) = load_demo(app.state()).await {
             // The service still starts; the operator sees why the demo data is missing.
@@ -248,6 +274,96 @@ async fn demo(config: Config) -> Result<(), CliError> {
     services.embedded.stop().await;
     result?;
     Ok(())
+}
+
+/// Runs `work` on the migrated database, with the embedded PostgreSQL started and stopped around
+/// it when nothing is configured.
+async fn with_store<T, F, Fut>(config: &Config, work: F) -> Result<T, CliError>
+where
+    F: FnOnce(eventstore::EventStore, String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, CliError>>,
+{
+    let services = Services::start(config, false).await?;
+    let result = async {
+        migrate_all(&services.admin_database_url)
+            .await
+            .map_err(|source| StartError::Migrate {
+                url: crate::config::redact_url(&services.admin_database_url),
+                source,
+            })?;
+        let mut store_config = eventstore::StoreConfig::new(services.database_url.clone());
+        store_config.append_concurrency = 0;
+        let store = eventstore::EventStore::connect(store_config)
+            .await
+            .map_err(StartError::Store)?;
+        work(store, services.admin_database_url.clone()).await
+    }
+    .await;
+    services.embedded.stop().await;
+    result
+}
+
+async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
+    let names: Vec<String> = match args.projection {
+        Some(name) => vec![name],
+        None => projections::PROJECTIONS
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect(),
+    };
+    with_store(&config, |store, admin_url| async move {
+        for name in names {
+            let started = std::time::Instant::now();
+            match projections::rebuild(&store, &admin_url, &name).await {
+                Ok(Some(rebuilt)) => println!(
+                    "{name}: rebuilt at position {} ({} events read, {} applied) in {:.1} s",
+                    rebuilt.position,
+                    rebuilt.events_read,
+                    rebuilt.events_applied,
+                    started.elapsed().as_secs_f64()
+                ),
+                Ok(None) => return Err(CliError::Usage(format!("no read model is called {name}"))),
+                Err(e) => return Err(CliError::Broken(format!("rebuilding {name} failed: {e}"))),
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn audit_verify(config: Config) -> Result<(), CliError> {
+    with_store(&config, |store, _| async move {
+        let report = store
+            .verify()
+            .await
+            .map_err(|e| CliError::Start(StartError::Store(e)))?;
+        println!(
+            "{} events in {} streams checked",
+            report.events_checked, report.streams_checked
+        );
+        if report.is_intact() {
+            println!("every hash chain is intact");
+            return Ok(());
+        }
+        for link in &report.broken {
+            println!(
+                "BROKEN: {} version {} (event {}): {}",
+                link.stream_id,
+                link.stream_version,
+                link.event_id,
+                match link.reason {
+                    eventstore::BrokenReason::VersionGap => "a version is missing before it",
+                    eventstore::BrokenReason::HashMismatch =>
+                        "its hash does not match its contents and its predecessor",
+                }
+            );
+        }
+        Err(CliError::Broken(format!(
+            "{} broken link(s) in the hash chains",
+            report.broken.len()
+        )))
+    })
+    .await
 }
 
 async fn load_demo(state: &crate::state::AppState) -> Result<(), StartError> {

@@ -81,6 +81,43 @@ pub struct Config {
     /// `SAMPLAN_AUTO_INSTALL`: whether a missing PostgreSQL or nats-server may be installed with
     /// apt-get when running as root (anything but `0` allows it).
     pub auto_install: bool,
+    /// Where and how the relay publishes events (`SAMPLAN_NATS_*`).
+    pub events: EventsConfig,
+    /// `SAMPLAN_READY_LAG_MS_MAX`: `/readyz` answers 503 while a read model is further behind
+    /// the store than this.
+    pub ready_lag_ms_max: u64,
+}
+
+/// The JetStream stream events are published to (API.md, "Events on NATS").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// `SAMPLAN_NATS_STREAM`, default `SAMPLAN_EVENTS`.
+    pub stream: String,
+    /// `SAMPLAN_NATS_SUBJECT_PREFIX`, default `samplan.events`.
+    pub subject_prefix: String,
+    /// `SAMPLAN_NATS_REPLICAS`: copies of each message in a cluster, default 1 (3 in production).
+    pub replicas: usize,
+    /// `SAMPLAN_NATS_STORAGE`: `file` (default) or `memory`.
+    pub memory_storage: bool,
+    /// `SAMPLAN_NATS_MAX_AGE_DAYS`: how long messages are kept; 0 (default) keeps them.
+    pub max_age_days: u64,
+    /// `SAMPLAN_NATS_DUPLICATE_WINDOW_MS`: how long JetStream drops a repeated message id,
+    /// default 120000.
+    pub duplicate_window_ms: u64,
+}
+
+impl EventsConfig {
+    /// The relay's configuration for the NATS server(s) at `nats_url`.
+    pub fn relay(&self, nats_url: &str) -> projections::relay::RelayConfig {
+        let mut relay = projections::relay::RelayConfig::new(nats_url);
+        relay.stream = self.stream.clone();
+        relay.subject_prefix = self.subject_prefix.clone();
+        relay.replicas = self.replicas;
+        relay.memory_storage = self.memory_storage;
+        relay.max_age = std::time::Duration::from_secs(self.max_age_days * 86_400);
+        relay.duplicate_window = std::time::Duration::from_millis(self.duplicate_window_ms);
+        relay
+    }
 }
 
 /// A configuration value that cannot be used.
@@ -122,6 +159,10 @@ pub mod defaults {
     pub const DB_POOL_SIZE: usize = 16;
     pub const APPEND_CONCURRENCY: usize = 2;
     pub const SHUTDOWN_DRAIN_MS: u64 = 10_000;
+    pub const NATS_STREAM: &str = "SAMPLAN_EVENTS";
+    pub const NATS_SUBJECT_PREFIX: &str = "samplan.events";
+    pub const NATS_DUPLICATE_WINDOW_MS: u64 = 120_000;
+    pub const READY_LAG_MS_MAX: u64 = 30_000;
 }
 
 impl Config {
@@ -300,6 +341,63 @@ impl Config {
         )?;
         let auto_install = get("SAMPLAN_AUTO_INSTALL").is_none_or(|v| v.trim() != "0");
 
+        let stream = get("SAMPLAN_NATS_STREAM").unwrap_or_else(|| defaults::NATS_STREAM.into());
+        let name_ok = |s: &str, extra: &[char]| {
+            !s.is_empty()
+                && s.len() <= 100
+                && s.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra.contains(&c)
+                })
+        };
+        if !name_ok(stream.trim(), &[]) {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_NATS_STREAM",
+                value: stream,
+                expected: "a JetStream stream name: letters, digits, _ and -".into(),
+            });
+        }
+        let subject_prefix = get("SAMPLAN_NATS_SUBJECT_PREFIX")
+            .unwrap_or_else(|| defaults::NATS_SUBJECT_PREFIX.into());
+        if !name_ok(subject_prefix.trim(), &['.']) || subject_prefix.trim().ends_with('.') {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_NATS_SUBJECT_PREFIX",
+                value: subject_prefix,
+                expected: "a subject prefix such as samplan.events".into(),
+            });
+        }
+        let memory_storage = match get("SAMPLAN_NATS_STORAGE").as_deref().map(str::trim) {
+            None | Some("file") => false,
+            Some("memory") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "SAMPLAN_NATS_STORAGE",
+                    value: other.into(),
+                    expected: "file or memory".into(),
+                })
+            }
+        };
+        let events = EventsConfig {
+            stream: stream.trim().to_string(),
+            subject_prefix: subject_prefix.trim().to_string(),
+            replicas: number(&get, "SAMPLAN_NATS_REPLICAS", 1, 1, 5)?,
+            memory_storage,
+            max_age_days: number(&get, "SAMPLAN_NATS_MAX_AGE_DAYS", 0, 0, 36_500)?,
+            duplicate_window_ms: number(
+                &get,
+                "SAMPLAN_NATS_DUPLICATE_WINDOW_MS",
+                defaults::NATS_DUPLICATE_WINDOW_MS,
+                1_000,
+                86_400_000,
+            )?,
+        };
+        let ready_lag_ms_max = number(
+            &get,
+            "SAMPLAN_READY_LAG_MS_MAX",
+            defaults::READY_LAG_MS_MAX,
+            0,
+            86_400_000,
+        )?;
+
         Ok(Config {
             listen,
             database_url,
@@ -317,6 +415,8 @@ impl Config {
             append_concurrency,
             shutdown_drain_ms,
             auto_install,
+            events,
+            ready_lag_ms_max,
         })
     }
 

@@ -57,4 +57,6 @@ pub struct AppState {
     pub turns: StreamTurns,
     /// The deployment's keys (`crate::keys`).
     pub keys: Keys,
+    /// `/readyz` answers 503 while a read model is further behind than this.
+    pub ready_lag_ms_max: u64,
 }

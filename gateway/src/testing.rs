@@ -8,10 +8,10 @@
 //! let (status, _headers, body) = app.post("/api/v1/units", &admin, &serde_json::json!({ … })).await;
 //! ```
 
-use crate::app::Application;
+use crate::app::{Application, Roles};
 use crate::auth::{random_hex, Signer};
 use crate::clock::Clock;
-use crate::config::{Config, JwtKey};
+use crate::config::{Config, EventsConfig, JwtKey};
 use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
@@ -30,6 +30,20 @@ pub fn test_nats_url() -> String {
     std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
+/// A JetStream stream of one test's own: a unique name and subject prefix (tests share one NATS
+/// server), kept in memory.
+pub fn test_events_config() -> EventsConfig {
+    let id = ulid::Ulid::generate().to_string().to_lowercase();
+    EventsConfig {
+        stream: format!("SAMPLAN_TEST_{id}"),
+        subject_prefix: format!("samplan-test.{id}"),
+        replicas: 1,
+        memory_storage: true,
+        max_age_days: 1,
+        duplicate_window_ms: 120_000,
+    }
+}
+
 /// A running service on its own database.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -45,6 +59,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// The test's database; dropped (with the app) at the end of the test.
     pub db: TestDatabase,
+    /// The JetStream stream the relay publishes to (when it runs).
+    pub events: EventsConfig,
     secret: String,
     shutdown: CancellationToken,
 }
@@ -55,9 +71,33 @@ impl TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
-    /// Starts the service after `configure` has adjusted the configuration (limits, policy, …).
-    /// Panics with the reason when anything fails: this is for tests.
+    /// Starts the service after `configure` has adjusted the configuration (limits, policy, …),
+    /// with the HTTP API and the projectors but no relay (tests of the relay use
+    /// [`TestApp::spawn_with_relay`]). Panics with the reason when anything fails: this is for
+    /// tests.
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_roles(
+            Roles {
+                relay: false,
+                ..Roles::ALL
+            },
+            configure,
+        )
+        .await
+    }
+
+    /// Starts every part, the relay included, publishing to a JetStream stream of this test's
+    /// own (in memory, on the test NATS server), named in `self.events`.
+    pub async fn spawn_with_relay(configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_roles(Roles::ALL, |config| {
+            config.events = test_events_config();
+            configure(config);
+        })
+        .await
+    }
+
+    /// Starts `roles` after `configure` has adjusted the configuration.
+    pub async fn spawn_roles(roles: Roles, configure: impl FnOnce(&mut Config)) -> TestApp {
         crate::telemetry::init_for_tests();
         let db = TestDatabase::create()
             .await
@@ -74,9 +114,11 @@ impl TestApp {
 
         let start: DateTime<Utc> = TEST_NOW.parse().expect("valid time");
         let clock = Clock::fixed(start);
+        let events = config.events.clone();
         let app = Application::build_with_clock(config, clock.clone())
             .await
-            .unwrap_or_else(|e| panic!("starting the service failed: {e}"));
+            .unwrap_or_else(|e| panic!("starting the service failed: {e}"))
+            .with_roles(roles);
         let addr = app.local_addr();
         let state = app.state().clone();
         let shutdown = CancellationToken::new();
@@ -92,6 +134,7 @@ impl TestApp {
             state,
             clock,
             db,
+            events,
             secret,
             shutdown,
         }

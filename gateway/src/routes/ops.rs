@@ -1,5 +1,7 @@
 //! Operations endpoints, without authentication: `/healthz` (the process is up), `/readyz` (it
-//! can serve: the database answers) and `/metrics` (Prometheus text).
+//! can serve: the database answers and no read model is further behind than
+//! `SAMPLAN_READY_LAG_MS_MAX`) and `/metrics` (Prometheus text, with each projection's and the
+//! relay's checkpoint and lag, read from the database so that any process shows all of them).
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -25,23 +27,32 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when a pooled connection answers a query. NATS is deliberately not checked: while it
-/// is down, commands are still safely stored and read models catch up later (DESIGN.md).
+/// Ready when the database answers and every read model is within `ready_lag_ms_max` of the
+/// store: a gateway whose reads would be stale is taken out of the load balancer until they
+/// catch up. NATS and the relay are deliberately not checked: while NATS is down, commands are
+/// still safely stored and read models stay current (they follow the store, ADR 0014); the
+/// relay's lag is on `/metrics` to alert on.
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    let check = async {
-        let client = state.store.pool().get().await.map_err(|e| e.to_string())?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<(), String>(())
+    let check = projections::runner::lags(state.store.pool());
+    let lags = match tokio::time::timeout(Duration::from_millis(READY_CHECK_MS_MAX), check).await {
+        Ok(Ok(lags)) => lags,
+        Ok(Err(e)) => return Err(AppError::Unavailable(format!("readiness: database: {e}"))),
+        Err(_) => {
+            return Err(AppError::Unavailable(format!(
+                "readiness: database did not answer within {READY_CHECK_MS_MAX} ms"
+            )))
+        }
     };
-    match tokio::time::timeout(Duration::from_millis(READY_CHECK_MS_MAX), check).await {
-        Ok(Ok(())) => Ok("ready"),
-        Ok(Err(e)) => Err(AppError::Unavailable(format!("readiness: database: {e}"))),
-        Err(_) => Err(AppError::Unavailable(format!(
-            "readiness: database did not answer within {READY_CHECK_MS_MAX} ms"
+    let behind = lags
+        .iter()
+        .filter(|l| l.name != projections::relay::RELAY)
+        .find(|l| l.ms > i64::try_from(state.ready_lag_ms_max).unwrap_or(i64::MAX));
+    match behind {
+        Some(lag) => Err(AppError::Unavailable(format!(
+            "readiness: {} is {} ms ({} events) behind the store",
+            lag.name, lag.ms, lag.events
         ))),
+        None => Ok("ready"),
     }
 }
 
@@ -52,6 +63,21 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::counter!("samplan_group_commit_transactions_total").absolute(grouped.transactions);
     metrics::counter!("samplan_group_commit_appends_total").absolute(grouped.appends);
     metrics::counter!("samplan_direct_appends_total").absolute(grouped.direct);
+    // Each projection's and the relay's position and lag, as the database has them.
+    match projections::runner::lags(state.store.pool()).await {
+        Ok(lags) => {
+            for lag in lags {
+                let name = lag.name.clone();
+                metrics::gauge!("samplan_projection_checkpoint", "projection" => name.clone())
+                    .set(lag.position as f64);
+                metrics::gauge!("samplan_projection_lag_events", "projection" => name.clone())
+                    .set(lag.events as f64);
+                metrics::gauge!("samplan_projection_lag_ms", "projection" => name)
+                    .set(lag.ms as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "projection lags not read for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,
