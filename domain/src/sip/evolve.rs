@@ -7,6 +7,39 @@ use super::types::*;
 use crate::context::StaffRef;
 use crate::ids::UnitId;
 
+/// The units that take part in the plan from `ev` on (participation never shrinks): the unit of
+/// whoever recorded it, a coordinator's unit, invited units, units that attended a meeting, and
+/// units made responsible for a sub-goal or an intervention. `evolve` and the read models that
+/// track participation over time (the auditors' access review) use this one list.
+pub fn units_joining(ev: &SipEvent) -> Vec<&UnitId> {
+    let (by, _) = ev.recorded();
+    let mut units = vec![&by.unit_id];
+    match ev {
+        SipEvent::PlanBasisCreated { coordinator, .. }
+        | SipEvent::CoordinatorChanged { coordinator, .. } => units.push(&coordinator.unit_id),
+        SipEvent::InvitationSent { recipients, .. } => {
+            units.extend(recipients.iter().filter_map(|r| match &r.recipient {
+                Recipient::Unit { unit_id } => Some(unit_id),
+                _ => None,
+            }));
+        }
+        SipEvent::MeetingHeld {
+            attendees,
+            coordinator,
+            ..
+        } => {
+            units.extend(attendees.iter().filter_map(|a| a.unit_id.as_ref()));
+            units.push(&coordinator.unit_id);
+        }
+        SipEvent::SubGoalDocumented { responsible, .. }
+        | SipEvent::InterventionDocumented { responsible, .. } => {
+            units.extend(responsible_unit(responsible));
+        }
+        _ => {}
+    }
+    units
+}
+
 fn responsible_unit(r: &Responsible) -> Option<&UnitId> {
     match r {
         Responsible::Unit { unit_id } => Some(unit_id),
@@ -46,7 +79,9 @@ fn publish<T>(d: &mut Drafted<T>, at: chrono::DateTime<chrono::Utc>) -> bool {
 pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
     let (by, at) = ev.recorded();
     let by = by.clone();
-    state.participants.insert(by.unit_id.clone());
+    state
+        .participants
+        .extend(units_joining(ev).into_iter().cloned());
     match ev {
         SipEvent::NeedIdentified {
             sip_id,
@@ -113,7 +148,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             fixed_care_contacts,
             ..
         } => {
-            state.participants.insert(coordinator.unit_id.clone());
             state.coordinator = Some(coordinator.clone());
             state.basis = Some(PlanBasis {
                 initiated_by: initiated_by.clone(),
@@ -127,7 +161,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             coordinator,
             ..
         } => {
-            state.participants.insert(coordinator.unit_id.clone());
             state.former_coordinators.push(previous.clone());
             state.coordinator = Some(coordinator.clone());
         }
@@ -157,11 +190,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             recipients,
             ..
         } => {
-            for r in recipients {
-                if let Recipient::Unit { unit_id } = &r.recipient {
-                    state.participants.insert(unit_id.clone());
-                }
-            }
             state.invitations.insert(
                 invitation_id.clone(),
                 Invitation {
@@ -232,11 +260,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             if let Some(inv) = state.invitations.get_mut(invitation_id) {
                 inv.held = true;
             }
-            for a in attendees {
-                if let Some(u) = &a.unit_id {
-                    state.participants.insert(u.clone());
-                }
-            }
             let same = state
                 .coordinator
                 .as_ref()
@@ -247,7 +270,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                 }
                 state.coordinator = Some(coordinator.clone());
             }
-            state.participants.insert(coordinator.unit_id.clone());
             state.next_follow_up_on = Some(*follow_up_on);
             state.meetings.push(Meeting {
                 invitation_id: invitation_id.clone(),
@@ -275,9 +297,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             responsible,
             ..
         } => {
-            if let Some(u) = responsible_unit(responsible) {
-                state.participants.insert(u.clone());
-            }
             let goal = SubGoal {
                 heading: *heading,
                 text: text.clone(),
@@ -303,9 +322,6 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             to,
             ..
         } => {
-            if let Some(u) = responsible_unit(responsible) {
-                state.participants.insert(u.clone());
-            }
             let item = Intervention {
                 sub_goal_id: sub_goal_id.clone(),
                 what: what.clone(),
