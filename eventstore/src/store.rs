@@ -271,6 +271,40 @@ impl EventStore {
         }
     }
 
+    /// The stored hashes (lower-case hex) of the given links `(stream, version)`, those that
+    /// exist: an auditor's view shows each event with its predecessor's hash.
+    pub async fn hashes(
+        &self,
+        links: &[(String, i64)],
+    ) -> Result<std::collections::HashMap<(String, i64), String>, StoreError> {
+        if links.is_empty() {
+            return Ok(Default::default());
+        }
+        let streams: Vec<&str> = links.iter().map(|(s, _)| s.as_str()).collect();
+        let versions: Vec<i64> = links.iter().map(|(_, v)| *v).collect();
+        let (streams, versions) = (&streams, &versions);
+        let rows = self
+            .inner
+            .db
+            .with_client(true, |client| async move {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT e.stream_id, e.stream_version, e.hash FROM events e
+                           JOIN unnest($1::text[], $2::bigint[]) AS l(s, v)
+                             ON e.stream_id = l.s AND e.stream_version = l.v",
+                    )
+                    .await?;
+                client.query(&stmt, &[streams, versions]).await
+            })
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: &[u8] = r.try_get(2)?;
+                Ok(((r.try_get(0)?, r.try_get(1)?), to_hex(hash)?))
+            })
+            .collect()
+    }
+
     /// The highest position up to which everything is settled: every position at or below it
     /// is either committed or will never exist. A tailer started at 0 delivers all events up to
     /// here without waiting. Costs a transaction id and waits for transactions that were

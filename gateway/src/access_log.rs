@@ -1,20 +1,30 @@
-//! The access log: every read of a person's data, by whom, for which unit and when
-//! (Patientdatalagen 4 kap. 3 §; the person may ask for an extract, a "loggutdrag").
+//! The access log: every read of a person's data, through any route, by staff, citizens and
+//! auditors — the action, the user's id and name, their unit and care provider, the person and
+//! the time (Patientdatalagen, HSLF-FS 2016:40 4 kap. 9 §). The person may ask for an extract
+//! (loggutdrag, [`extract`]); auditors review it systematically ([`review`]).
 //!
-//! A read is answered only after its log rows are committed: [`record`] is awaited by the
-//! handler and a failure to log fails the read, so no read of personal data goes unlogged. The
-//! table holds ids only (the actor's HSA-id, the person's id), never names or personnummer, and
-//! the database refuses to change or delete a row (see `migrations/0001_access_log.sql`).
+//! The gateway owns it (ADR 0016): a read is answered only after its log rows are committed —
+//! [`record`] is awaited by the handler, and a failure to log fails the read — so no read of
+//! personal data goes unlogged, which a log fed asynchronously could not promise. The table holds
+//! no personnummer; the database refuses to change or delete a row, on every monthly partition
+//! (gateway migrations 1 and 3). [`keep_partitions`] keeps the months ahead created.
 
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::state::AppState;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use domain::ids::{PersonId, SipId};
 use serde::Serialize;
+use std::time::Duration;
 
 /// Longest request id we keep; the request-id layer makes far shorter ones.
 const REQUEST_ID_LEN_MAX: usize = 128;
+/// Months of partitions kept ready ahead of the current one.
+const PARTITION_MONTHS_AHEAD: i32 = 2;
+/// How often the partitions ahead are checked.
+const PARTITION_CHECK_INTERVAL: Duration = Duration::from_secs(6 * 3_600);
+/// Most rows one extract or review answers.
+pub const ROWS_MAX: i64 = 100_000;
 
 /// What a read was for, as stored in `action`. The set may grow; a value is never renamed, since
 /// extracts from years back must still read the same.
@@ -25,6 +35,22 @@ pub mod action {
     pub const READ_PERSON: &str = "person.read";
     /// A plan about the person was read.
     pub const READ_SIP: &str = "sip.read";
+    /// An auditor read the person's events or a plan about them as it stood at some time.
+    pub const AUDIT_READ: &str = "audit.read";
+    /// An auditor read who has read the person's data (the extract itself).
+    pub const AUDIT_EXTRACT: &str = "audit.access_log";
+
+    /// The action in Swedish words, for extracts.
+    pub fn describe(action: &str) -> &'static str {
+        match action {
+            SEARCH => "visades i en sökning (Sök patient)",
+            READ_PERSON => "personuppgifter lästes",
+            READ_SIP => "en SIP lästes",
+            AUDIT_READ => "granskning av händelser eller SIP",
+            AUDIT_EXTRACT => "loggutdrag togs fram",
+            _ => "annan läsning",
+        }
+    }
 }
 
 /// One row of the access log.
@@ -36,14 +62,20 @@ pub struct AccessLogEntry {
     pub at: DateTime<Utc>,
     /// Who read it: the staff member's HSA-id (or the subject of another role).
     pub actor: String,
+    /// The reader's name, as their login carried it.
+    pub actor_name: Option<String>,
     /// The unit the reader acted for.
     pub unit: Option<String>,
+    /// The care provider (vårdgivare) the unit belongs to: its principal.
+    pub care_provider: Option<String>,
     /// The reader's role.
     pub role: String,
     /// Whose data was read.
     pub person_id: String,
     /// What was read, e.g. `person.read`, `person.search`, `sip.read`.
     pub action: String,
+    /// What was read, in Swedish.
+    pub action_text: String,
     /// The plan that was read, when the read was of a plan.
     pub sip_id: Option<String>,
     /// The request that did the read, to connect the log with the service's own logs.
@@ -86,6 +118,20 @@ pub async fn record(
     .await
 }
 
+/// The care provider (vårdgivare) of a staff caller's unit: its principal's name, from the fact
+/// cache (or the store).
+async fn care_provider(state: &AppState, caller: &Caller) -> Result<Option<String>, AppError> {
+    let Some(unit) = &caller.unit else {
+        return Ok(None);
+    };
+    let facts = state.facts.load(&state.store, None, [unit.clone()]).await?;
+    Ok(facts
+        .units
+        .get(unit)
+        .and_then(|u| u.unit.as_ref())
+        .map(|u| u.principal.name.clone()))
+}
+
 /// Records one read per person in one statement (a search result lists many persons).
 pub async fn record_many(
     state: &AppState,
@@ -100,6 +146,8 @@ pub async fn record_many(
     let persons: Vec<String> = person_ids.iter().map(ToString::to_string).collect();
     let at = state.clock.now();
     let unit = caller.unit.as_ref().map(|u| u.as_str().to_string());
+    let care_provider = care_provider(state, caller).await?;
+    let name = (!caller.name.is_empty()).then(|| caller.name.chars().take(300).collect::<String>());
     let sip = sip_id.map(ToString::to_string);
     let request_id = current_request_id();
     let client = state
@@ -108,58 +156,264 @@ pub async fn record_many(
         .get()
         .await
         .map_err(|e| AppError::Unavailable(format!("access log: no connection: {e}")))?;
-    client
-        .execute(
-            "INSERT INTO access_log (at, actor, unit, role, person_id, action, sip_id, request_id)
-             SELECT $1, $2, $3, $4, p, $6, $7, $8 FROM unnest($5::text[]) WITH ORDINALITY AS u(p, o)
-             ORDER BY o",
-            &[
-                &at,
-                &caller.sub,
-                &unit,
-                &caller.role.as_str(),
-                &persons,
-                &action,
-                &sip,
-                &request_id,
-            ],
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO access_log (at, actor, actor_name, unit, care_provider, role, person_id,
+                 action, sip_id, request_id)
+             SELECT $1, $2, $3, $4, $5, $6, p, $8, $9, $10
+               FROM unnest($7::text[]) WITH ORDINALITY AS u(p, o) ORDER BY o",
         )
         .await
-        .map_err(|e| AppError::internal(format!("access log: insert failed: {e}")))?;
+        .map_err(|e| AppError::internal(format!("access log: {e}")))?;
+    let role = caller.role.as_str();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        &at,
+        &caller.sub,
+        &name,
+        &unit,
+        &care_provider,
+        &role,
+        &persons,
+        &action,
+        &sip,
+        &request_id,
+    ];
+    let inserted = client.execute(&stmt, &params).await;
+    let no_partition = matches!(&inserted, Err(e)
+        if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION));
+    if no_partition {
+        // The month has no partition yet (the upkeep fell behind, or the clock moved): make it,
+        // then log the read.
+        let month = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).unwrap_or(at.date_naive());
+        client
+            .execute("SELECT samplan_access_log_partitions($1, 0)", &[&month])
+            .await
+            .map_err(|e| AppError::internal(format!("access log: partition: {e}")))?;
+        client
+            .execute(&stmt, &params)
+            .await
+            .map_err(|e| AppError::internal(format!("access log: insert failed: {e}")))?;
+        return Ok(());
+    }
+    inserted.map_err(|e| AppError::internal(format!("access log: insert failed: {e}")))?;
     Ok(())
 }
 
-/// Every recorded read of `person_id`'s data, oldest first: the extract (loggutdrag).
-pub async fn for_person(
-    state: &AppState,
-    person_id: &PersonId,
-) -> Result<Vec<AccessLogEntry>, AppError> {
-    let client = state
+const COLUMNS: &str =
+    "id, at, actor, actor_name, unit, care_provider, role, person_id, action, sip_id, request_id";
+
+fn entry(r: &tokio_postgres::Row) -> AccessLogEntry {
+    let action: String = r.get(8);
+    AccessLogEntry {
+        id: r.get(0),
+        at: r.get(1),
+        actor: r.get(2),
+        actor_name: r.get(3),
+        unit: r.get(4),
+        care_provider: r.get(5),
+        role: r.get(6),
+        person_id: r.get(7),
+        action_text: action::describe(&action).to_owned(),
+        action,
+        sip_id: r.get(9),
+        request_id: r.get(10),
+    }
+}
+
+async fn client(state: &AppState) -> Result<deadpool_postgres::Object, AppError> {
+    state
         .store
         .pool()
         .get()
         .await
-        .map_err(|e| AppError::Unavailable(format!("access log: no connection: {e}")))?;
+        .map_err(|e| AppError::Unavailable(format!("access log: no connection: {e}")))
+}
+
+/// Every recorded read of `person_id`'s data, oldest first.
+pub async fn for_person(
+    state: &AppState,
+    person_id: &PersonId,
+) -> Result<Vec<AccessLogEntry>, AppError> {
+    extract(state, person_id, None, None).await
+}
+
+/// The extract (loggutdrag): every recorded read of `person_id`'s data in `[from, to)`, oldest
+/// first, at most [`ROWS_MAX`] rows.
+pub async fn extract(
+    state: &AppState,
+    person_id: &PersonId,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<AccessLogEntry>, AppError> {
+    let client = client(state).await?;
     let rows = client
         .query(
-            "SELECT id, at, actor, unit, role, person_id, action, sip_id, request_id
-               FROM access_log WHERE person_id = $1 ORDER BY at, id",
-            &[&person_id.to_string()],
+            &format!(
+                "SELECT {COLUMNS} FROM access_log
+                  WHERE person_id = $1 AND at >= coalesce($2, '-infinity'::timestamptz)
+                    AND at < coalesce($3, 'infinity'::timestamptz)
+                  ORDER BY at, id LIMIT $4"
+            ),
+            &[&person_id.to_string(), &from, &to, &ROWS_MAX],
         )
         .await
         .map_err(|e| AppError::internal(format!("access log: read failed: {e}")))?;
-    Ok(rows
+    Ok(rows.iter().map(entry).collect())
+}
+
+/// A read of a person by a unit that took part in none of that person's plans at the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UnrelatedRead {
+    pub unit: String,
+    pub care_provider: Option<String>,
+    pub actor: String,
+    pub actor_name: Option<String>,
+    pub person_id: String,
+    /// The actions, e.g. `person.read`, and how many reads of each.
+    pub actions: Vec<String>,
+    pub reads: i64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+}
+
+/// A user who read many more persons than users usually do in the period.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HeavyReader {
+    pub actor: String,
+    pub actor_name: Option<String>,
+    pub unit: Option<String>,
+    /// Distinct persons read in the period.
+    pub persons: i64,
+    /// Reads in the period.
+    pub reads: i64,
+    /// The median of distinct persons per user in the period, for comparison.
+    pub median_persons: f64,
+}
+
+/// What a systematic log review finds in `[from, to)` (docs/access-review.md explains the rules).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Review {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Reads of a person by a unit that took part in none of that person's plans at the time,
+    /// grouped by unit, user and person. Searches are included: a unit that finds a person
+    /// before starting a plan shows here, and the reviewer judges.
+    pub without_relation: Vec<UnrelatedRead>,
+    /// Users whose number of distinct persons read stands out: at least
+    /// `HEAVY_READER_FACTOR` times the median of all users and at least `HEAVY_READER_MIN`.
+    pub heavy_readers: Vec<HeavyReader>,
+}
+
+/// A user stands out with at least this many times the median of distinct persons read…
+pub const HEAVY_READER_FACTOR: f64 = 3.0;
+/// …and at least this many distinct persons.
+pub const HEAVY_READER_MIN: i64 = 20;
+
+/// The systematic review of staff reads in `[from, to)`.
+pub async fn review(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Review, AppError> {
+    let client = client(state).await?;
+    let failed = |e: tokio_postgres::Error| AppError::internal(format!("access review: {e}"));
+    let unrelated = client
+        .query(
+            "SELECT l.unit, max(l.care_provider), l.actor, max(l.actor_name), l.person_id,
+                    array_agg(DISTINCT l.action ORDER BY l.action), count(*), min(l.at), max(l.at)
+               FROM access_log l
+              WHERE l.at >= $1 AND l.at < $2 AND l.role = 'staff' AND l.unit IS NOT NULL
+                AND NOT EXISTS (
+                    SELECT 1 FROM participation.plan_units p
+                     WHERE p.person_id = l.person_id AND p.unit_id = l.unit
+                       AND p.since <= l.at)
+              GROUP BY l.unit, l.actor, l.person_id
+              ORDER BY l.unit, l.actor, min(l.at)
+              LIMIT $3",
+            &[&from, &to, &ROWS_MAX],
+        )
+        .await
+        .map_err(failed)?;
+    let without_relation = unrelated
         .iter()
-        .map(|r| AccessLogEntry {
-            id: r.get(0),
-            at: r.get(1),
+        .map(|r| UnrelatedRead {
+            unit: r.get(0),
+            care_provider: r.get(1),
             actor: r.get(2),
-            unit: r.get(3),
-            role: r.get(4),
-            person_id: r.get(5),
-            action: r.get(6),
-            sip_id: r.get(7),
-            request_id: r.get(8),
+            actor_name: r.get(3),
+            person_id: r.get(4),
+            actions: r.get(5),
+            reads: r.get(6),
+            first_at: r.get(7),
+            last_at: r.get(8),
         })
-        .collect())
+        .collect();
+    let heavy = client
+        .query(
+            "WITH per_user AS (
+                 SELECT actor, max(actor_name) AS actor_name, max(unit) AS unit,
+                        count(DISTINCT person_id) AS persons, count(*) AS reads
+                   FROM access_log
+                  WHERE at >= $1 AND at < $2 AND role = 'staff'
+                  GROUP BY actor),
+             median AS (
+                 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY persons) AS m FROM per_user)
+             SELECT u.actor, u.actor_name, u.unit, u.persons, u.reads, median.m
+               FROM per_user u, median
+              WHERE u.persons >= $3 AND u.persons >= $4 * median.m
+              ORDER BY u.persons DESC, u.actor",
+            &[&from, &to, &HEAVY_READER_MIN, &HEAVY_READER_FACTOR],
+        )
+        .await
+        .map_err(failed)?;
+    let heavy_readers = heavy
+        .iter()
+        .map(|r| HeavyReader {
+            actor: r.get(0),
+            actor_name: r.get(1),
+            unit: r.get(2),
+            persons: r.get(3),
+            reads: r.get(4),
+            median_persons: r.get(5),
+        })
+        .collect();
+    Ok(Review {
+        from,
+        to,
+        without_relation,
+        heavy_readers,
+    })
+}
+
+/// Makes sure this month's and the next months' partitions exist.
+pub async fn ensure_partitions(state: &AppState) -> Result<i32, AppError> {
+    let today = state.clock.now().date_naive();
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    let client = client(state).await?;
+    let made: i32 = client
+        .query_one(
+            "SELECT samplan_access_log_partitions($1, $2)",
+            &[&first, &PARTITION_MONTHS_AHEAD],
+        )
+        .await
+        .map_err(|e| AppError::internal(format!("access log partitions: {e}")))?
+        .get(0);
+    Ok(made)
+}
+
+/// Keeps the partitions ahead created while the service runs: at start and every few hours.
+/// A month without a partition would make reads of personal data fail (they cannot be logged),
+/// so a failure here is logged loudly and tried again.
+pub async fn keep_partitions(state: AppState, cancel: tokio_util::sync::CancellationToken) {
+    loop {
+        match ensure_partitions(&state).await {
+            Ok(0) => {}
+            Ok(made) => tracing::info!(made, "access log partitions created"),
+            Err(e) => tracing::error!(error = %e, "access log partitions could not be created"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(PARTITION_CHECK_INTERVAL) => {}
+        }
+    }
 }

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "keys",
         sql: include_str!("../migrations/0002_keys.sql"),
     },
+    eventstore::Migration {
+        version: 3,
+        name: "access_log_partitions",
+        sql: include_str!("../migrations/0003_access_log_partitions.sql"),
+    },
 ];
 
 /// Applies every component's migrations as the owner role: the event store, the gateway's own
@@ -462,6 +467,13 @@ impl Application {
             clock,
         )
         .await?;
+        // This month's and the next months' partitions of the access log, before the first read.
+        crate::access_log::ensure_partitions(&state)
+            .await
+            .map_err(|source| StartError::Migrate {
+                url: redact_url(&services.admin_database_url),
+                source,
+            })?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -534,6 +546,12 @@ impl Application {
                     .follow(state.store.clone(), shutdown.child_token()),
             )
         });
+        if roles.api {
+            tokio::spawn(crate::access_log::keep_partitions(
+                state.clone(),
+                shutdown.child_token(),
+            ));
+        }
         if roles.projectors {
             let store = state.store.clone();
             let cancel = shutdown.child_token();

@@ -187,6 +187,48 @@ fn rows() -> Vec<Row> {
             expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
+            method: Method::GET,
+            route: "GET /audit/events",
+            request: |_, _| ("/api/v1/audit/events?limit=5".into(), None),
+            // Auditors only: staff never see other units' raw events.
+            expected: [ROLE, ROLE, ROLE, OK, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /audit/sips/{id}",
+            request: |f, _| (format!("/api/v1/audit/sips/{}", f.sip_id), None),
+            expected: [ROLE, ROLE, ROLE, OK, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::POST,
+            route: "POST /audit/verify",
+            request: |_, _| ("/api/v1/audit/verify".into(), None),
+            expected: [ROLE, ROLE, ROLE, OK, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /audit/access-log",
+            request: |f, _| {
+                (
+                    format!("/api/v1/audit/access-log?person_id={}", f.person_id),
+                    None,
+                )
+            },
+            expected: [ROLE, ROLE, ROLE, OK, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /audit/access-review",
+            request: |_, _| {
+                (
+                    "/api/v1/audit/access-review?from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z"
+                        .into(),
+                    None,
+                )
+            },
+            expected: [ROLE, ROLE, ROLE, OK, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
             method: Method::POST,
             route: "POST /inbox/messages/{id}/read",
             request: |_, _| {

@@ -10,9 +10,12 @@
 //!   the same transaction as the rows, backoff, `wait_for`, reset.
 //! - [`relay`]: every event, in commit order, to the JetStream stream `SAMPLAN_EVENTS`.
 //! - [`directory`]: persons and units, for "Sök patient" and the unit list.
+//! - [`participation`]: which units take part in which person's plans since when, for the
+//!   auditors' access review.
 
 pub mod directory;
 mod error;
+pub mod participation;
 pub mod relay;
 pub mod runner;
 
@@ -31,13 +34,18 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "checkpoint_progress",
         sql: include_str!("../migrations/0002_checkpoint_progress.sql"),
     },
+    eventstore::Migration {
+        version: 3,
+        name: "participation",
+        sql: include_str!("../migrations/0003_participation.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
 pub const COMPONENT: &str = "projections";
 
 /// Every read model by name, as `samplan rebuild --projection NAME` takes it.
-pub const PROJECTIONS: &[&str] = &[directory::PROJECTION];
+pub const PROJECTIONS: &[&str] = &[directory::PROJECTION, participation::PROJECTION];
 
 /// Runs every read model's runner until `cancel` fires; the first that stops with an error ends
 /// them all, with that error.
@@ -45,12 +53,18 @@ pub async fn run_all(
     store: eventstore::EventStore,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(), ProjectionError> {
-    let runners: Vec<futures::future::BoxFuture<'static, Result<(), ProjectionError>>> =
-        vec![Box::pin(runner::run(
+    let runners: Vec<futures::future::BoxFuture<'static, Result<(), ProjectionError>>> = vec![
+        Box::pin(runner::run(
             store.clone(),
             directory::Directory,
             cancel.clone(),
-        ))];
+        )),
+        Box::pin(runner::run(
+            store.clone(),
+            participation::Participation,
+            cancel.clone(),
+        )),
+    ];
     futures::future::try_join_all(runners).await.map(|_| ())
 }
 

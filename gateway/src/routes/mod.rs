@@ -6,6 +6,7 @@
 use crate::state::AppState;
 use axum::Router;
 
+pub mod audit;
 pub mod inbox;
 pub mod ops;
 pub mod persons;
@@ -19,4 +20,5 @@ pub fn api_router() -> Router<AppState> {
         .merge(persons::router())
         .merge(sips::router())
         .merge(inbox::router())
+        .merge(audit::router())
 }

@@ -1,0 +1,413 @@
+//! The auditors' API: a plan as it stood before and after a change, its history in Swedish,
+//! raw events with their hash links, tampering found by the API and by `samplan audit verify`,
+//! the access-log extract in JSON and CSV, and the systematic review of reads without a care
+//! relation and of unusual read volumes.
+
+mod sips_support;
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sips_support::*;
+
+fn auditor(app: &TestApp) -> String {
+    app.token("auditor", "revisor-1", None, "Rut Revisor")
+}
+
+async fn wait_for_projections(app: &TestApp) {
+    let head = app.store.head_position().await.expect("head");
+    for name in projections::PROJECTIONS {
+        let at = projections::runner::wait_for(app.store.pool(), name, head, 10_000)
+            .await
+            .expect("checkpoint");
+        assert_eq!(at, head, "{name} caught up");
+    }
+}
+
+#[tokio::test]
+async fn a_plan_as_it_stood_before_and_after_a_change_with_its_history_in_swedish() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    let audit = auditor(&app);
+
+    let (status, _, page) = app
+        .get(&format!("/api/v1/audit/events?stream=sip-{sip}"), &audit)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let events = page["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3);
+    assert!(events[0]["previous_hash"].is_null());
+    for pair in events.windows(2) {
+        assert_eq!(
+            pair[1]["previous_hash"], pair[0]["hash"],
+            "each link names its predecessor"
+        );
+    }
+    let consent_at = events[1]["recorded_at"].as_str().expect("time");
+
+    let (status, _, before) = app
+        .get(
+            &format!("/api/v1/audit/sips/{sip}?as_of={}", urlencode(consent_at)),
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["version"], 2);
+    assert_eq!(before["phase"], "awaiting_plan_basis");
+    assert!(before["plan"]["coordinator"].is_null());
+    let (_, _, now) = app.get(&format!("/api/v1/audit/sips/{sip}"), &audit).await;
+    assert_eq!(now["version"], 3);
+    assert_eq!(now["phase"], "preparing");
+    assert_eq!(now["plan"]["coordinator"]["unit_id"], VC);
+    let history = now["history"].as_array().expect("history");
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2]["event_type"], "PlanBasisCreated");
+    assert_eq!(history[2]["unit"], VC);
+    assert_eq!(history[2]["role"], "staff");
+    assert!(
+        history[2]["what"]
+            .as_str()
+            .expect("what")
+            .starts_with("SIP-underlag skapat"),
+        "{}",
+        history[2]
+    );
+    assert!(history[1]["what"]
+        .as_str()
+        .expect("what")
+        .starts_with("Samtycke givet av den enskilde"));
+
+    // Before the plan existed there is nothing to show.
+    let (status, _, _) = app
+        .get(
+            &format!("/api/v1/audit/sips/{sip}?as_of=2000-01-01T00:00:00Z"),
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Paging: one event a page, each page says where the next starts.
+    let (_, _, first) = app.get("/api/v1/audit/events?limit=1", &audit).await;
+    let next = first["next_from_position"].as_i64().expect("next");
+    let (_, _, second) = app
+        .get(
+            &format!("/api/v1/audit/events?limit=1&from_position={next}"),
+            &audit,
+        )
+        .await;
+    assert_eq!(second["events"][0]["global_position"], next);
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn tampering_behind_the_databases_back_is_found_by_the_api_and_the_command_line() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let audit = auditor(&app);
+    let (status, _, clean) = app.post("/api/v1/audit/verify", &audit, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{clean}");
+    assert_eq!(clean["intact"], true);
+
+    // Someone with the owner's rights switches the guard off and edits a stored event.
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             UPDATE events SET payload = jsonb_set(payload, '{{valid_until}}', '\"2099-12-31\"')
+              WHERE stream_id = 'sip-{sip}' AND stream_version = 2;
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;"
+        ))
+        .await
+        .expect("tampering");
+
+    let (status, _, found) = app.post("/api/v1/audit/verify", &audit, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["intact"], false);
+    let broken = found["broken"].as_array().expect("broken");
+    assert_eq!(broken.len(), 1, "{found}");
+    assert_eq!(broken[0]["stream_id"], format!("sip-{sip}"));
+    assert_eq!(broken[0]["stream_version"], 2);
+    assert_eq!(broken[0]["reason"], "hash_mismatch");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
+        .args(["audit", "verify"])
+        .env("SAMPLAN_DATABASE_URL", &app.db.app_url)
+        .env("SAMPLAN_DATABASE_ADMIN_URL", &app.db.admin_url)
+        .env("SAMPLAN_LOG", "warn")
+        .output()
+        .expect("samplan audit verify");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("BROKEN: sip-{sip} version 2")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn the_extract_lists_who_read_the_person_from_which_unit_and_care_provider() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    wait_for_projections(&app).await;
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = app
+        .get(&format!("/api/v1/persons/{}", w.person_id), &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let audit = auditor(&app);
+    let (status, _, _) = app.get(&format!("/api/v1/audit/sips/{sip}"), &audit).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _, extract) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={}", w.person_id),
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{extract}");
+    let entries = extract["entries"].as_array().expect("entries");
+    let staff_reads: Vec<&Value> = entries.iter().filter(|e| e["role"] == "staff").collect();
+    assert!(staff_reads.iter().any(|e| e["action"] == "sip.read"));
+    let read = staff_reads
+        .iter()
+        .find(|e| e["action"] == "person.read")
+        .expect("the person read");
+    assert_eq!(read["actor"], "SE2321000016-VC01");
+    assert_eq!(read["actor_name"], "Testperson Personal");
+    assert_eq!(read["unit"], VC);
+    assert_eq!(read["care_provider"], "Region Testlän");
+    assert_eq!(read["action_text"], "personuppgifter lästes");
+    let audited = entries
+        .iter()
+        .find(|e| e["role"] == "auditor")
+        .expect("the auditor's read is logged too");
+    assert_eq!(audited["actor_name"], "Rut Revisor");
+
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/audit/access-log?person_id={}&format=csv",
+            w.person_id
+        )))
+        .bearer_auth(&audit)
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/csv"));
+    let csv = response.text().await.expect("body");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "tid;användare;namn;roll;enhet;vårdgivare;åtgärd;beskrivning;plan"
+    );
+    assert!(lines.iter().any(|l| l.contains(
+        "SE2321000016-VC01;Testperson Personal;staff;vc-centrum;Region Testlän;person.read"
+    )));
+}
+
+#[tokio::test]
+async fn the_review_finds_reads_without_a_care_relation_and_users_who_read_far_more() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    // Persons for a heavy reader: one user of another unit reads many.
+    let mut others = Vec::new();
+    for n in 0..25u32 {
+        let ten = format!("600101{:03}", 200 + n);
+        let sum: u32 = ten
+            .chars()
+            .filter_map(|c| c.to_digit(10))
+            .enumerate()
+            .map(|(i, d)| {
+                let p = if i % 2 == 0 { d * 2 } else { d };
+                p / 10 + p % 10
+            })
+            .sum();
+        let pin = format!("19{}-{:03}{}", &ten[..6], 200 + n, (10 - sum % 10) % 10);
+        let (status, _, body) = app
+            .post(
+                "/api/v1/persons",
+                &w.vc,
+                &json!({"personal_identity_number": pin, "name": format!("Person {n}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        others.push(body["id"].as_str().expect("id").to_owned());
+    }
+    wait_for_projections(&app).await;
+    // The coordinating unit reads its own plan's person: a care relation.
+    app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+    app.get(&format!("/api/v1/persons/{}", w.person_id), &w.vc)
+        .await;
+    // A unit with no plan of the person reads the person.
+    let (status, _, _) = app
+        .get(&format!("/api/v1/persons/{}", w.person_id), &w.other)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Ordinary users read a person or two; one reads all 25.
+    for token in [&w.ht, &w.psyk] {
+        app.get(&format!("/api/v1/persons/{}", others[0]), token)
+            .await;
+    }
+    let curious = app.staff_token("SE2321000016-AN09", OTHER);
+    for id in &others {
+        app.get(&format!("/api/v1/persons/{id}"), &curious).await;
+    }
+
+    let (status, _, review) = app
+        .get(
+            "/api/v1/audit/access-review?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+            &auditor(&app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    let unrelated = review["without_relation"].as_array().expect("list");
+    let of_person: Vec<&Value> = unrelated
+        .iter()
+        .filter(|r| r["person_id"] == w.person_id.as_str())
+        .collect();
+    assert_eq!(of_person.len(), 1, "{review}");
+    assert_eq!(of_person[0]["unit"], OTHER);
+    assert_eq!(of_person[0]["actor"], "SE2321000016-AN01");
+    assert_eq!(of_person[0]["actions"], json!(["person.read"]));
+    assert!(
+        !unrelated
+            .iter()
+            .any(|r| r["unit"] == VC && r["person_id"] == w.person_id.as_str()),
+        "the coordinating unit's reads have a care relation"
+    );
+    let heavy = review["heavy_readers"].as_array().expect("heavy");
+    assert_eq!(heavy.len(), 1, "{review}");
+    assert_eq!(heavy[0]["actor"], "SE2321000016-AN09");
+    assert_eq!(heavy[0]["persons"], 25);
+}
+
+#[tokio::test]
+async fn the_access_log_keeps_every_month_and_refuses_changes_even_to_its_owner() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    wait_for_projections(&app).await;
+    // A read more than a year on: its month's partition is made on the spot.
+    set_time(&app, &mut w, "2027-06-15T08:00:00Z");
+    let (status, _, _) = app
+        .get(&format!("/api/v1/persons/{}", w.person_id), &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let person = domain::ids::PersonId::parse(&w.person_id).expect("id");
+    let log = gateway::access_log::for_person(&app.state, &person)
+        .await
+        .expect("log");
+    assert!(log
+        .iter()
+        .any(|e| e.at.to_rfc3339().starts_with("2027-06-15")));
+
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    for refused in [
+        "DELETE FROM access_log",
+        "UPDATE access_log SET actor = 'someone else'",
+        "TRUNCATE access_log",
+        "TRUNCATE access_log_2027_06",
+        "DELETE FROM access_log_2027_06",
+    ] {
+        assert!(
+            client.batch_execute(refused).await.is_err(),
+            "{refused} was allowed"
+        );
+    }
+    let months: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'access_log'::regclass",
+            &[],
+        )
+        .await
+        .expect("partitions")
+        .get(0);
+    assert!(months >= 4, "monthly partitions: {months}");
+}
+
+#[tokio::test]
+async fn rows_logged_before_the_partitioned_table_are_kept_by_its_migration() {
+    let db = eventstore::testing::TestDatabase::create()
+        .await
+        .expect("database");
+    let migrations = gateway::app::MIGRATIONS;
+    eventstore::migrate(&db.admin_url, "gateway", &migrations[..2])
+        .await
+        .expect("the first two migrations");
+    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "INSERT INTO access_log (at, actor, unit, role, person_id, action)
+             VALUES ('2025-11-03T10:00:00Z', 'SE1', 'vc', 'staff', '01JQ2V3W4X5Y6Z7A8B9C0D1E2F',
+                     'person.read'),
+                    ('2026-02-20T10:00:00Z', 'SE2', 'ht', 'staff', '01JQ2V3W4X5Y6Z7A8B9C0D1E2F',
+                     'sip.read')",
+        )
+        .await
+        .expect("old rows");
+    eventstore::migrate(&db.admin_url, "gateway", migrations)
+        .await
+        .expect("migration 3");
+    let rows = client
+        .query(
+            "SELECT id, actor, action, tableoid::regclass::text FROM access_log ORDER BY at",
+            &[],
+        )
+        .await
+        .expect("rows");
+    let kept: Vec<(i64, String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (
+                1,
+                "SE1".into(),
+                "person.read".into(),
+                "access_log_2025_11".into()
+            ),
+            (
+                2,
+                "SE2".into(),
+                "sip.read".into(),
+                "access_log_2026_02".into()
+            ),
+        ]
+    );
+    // New rows continue the numbering.
+    let next: i64 = client
+        .query_one(
+            "INSERT INTO access_log (at, actor, role, person_id, action)
+             VALUES ('2026-02-21T10:00:00Z', 'SE3', 'staff', '01JQ2V3W4X5Y6Z7A8B9C0D1E2F',
+                     'person.read') RETURNING id",
+            &[],
+        )
+        .await
+        .expect("insert")
+        .get(0);
+    assert_eq!(next, 3);
+}
