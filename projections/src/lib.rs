@@ -79,6 +79,9 @@ pub async fn rebuild(
         directory::PROJECTION => {
             Some(runner::rebuild(store, admin_url, &directory::Directory).await?)
         }
+        participation::PROJECTION => {
+            Some(runner::rebuild(store, admin_url, &participation::Participation).await?)
+        }
         _ => None,
     })
 }

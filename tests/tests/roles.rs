@@ -1,0 +1,251 @@
+//! samplan as many processes, the way deploy/ describes it: two gateways, a relay with a
+//! standby, two projectors (one a standby), all on one PostgreSQL database and one NATS stream.
+//! Commands through either gateway reach the read models and JetStream; when the active
+//! projector and the active relay are killed (-9) their standbys take over; and
+//! `samplan rebuild` then gives every read model exactly the tables the live projectors built.
+
+use chrono::{Duration as Span, Utc};
+use eventstore::testing::TestDatabase;
+use eventstore::{EventStore, StoreConfig};
+use gateway::auth::{random_hex, Signer};
+use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Cluster {
+    db: TestDatabase,
+    secret: String,
+    dir: TempDir,
+    stream: String,
+    prefix: String,
+    nats: String,
+}
+
+impl Cluster {
+    async fn new() -> Cluster {
+        let id = ulid::Ulid::generate().to_string().to_lowercase();
+        Cluster {
+            db: TestDatabase::create().await.expect("test database"),
+            secret: random_hex(32).expect("secret"),
+            dir: TempDir::new("roles"),
+            stream: format!("ROLES_TEST_{id}"),
+            prefix: format!("roles-test.{id}"),
+            nats: std::env::var("SAMPLAN_TEST_NATS_URL")
+                .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        }
+    }
+
+    fn command(&self, port: u16, name: &str) -> std::process::Command {
+        let mut cmd = unconfigured_command();
+        cmd.env("SAMPLAN_DATABASE_URL", &self.db.app_url)
+            .env("SAMPLAN_DATABASE_ADMIN_URL", &self.db.admin_url)
+            .env("SAMPLAN_NATS_URL", &self.nats)
+            .env("SAMPLAN_NATS_STREAM", &self.stream)
+            .env("SAMPLAN_NATS_SUBJECT_PREFIX", &self.prefix)
+            .env("SAMPLAN_NATS_STORAGE", "memory")
+            .env("SAMPLAN_JWT_SECRET", &self.secret)
+            .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SAMPLAN_DATA_DIR", self.dir.path().join(name))
+            .env("SAMPLAN_LOG", "info");
+        cmd
+    }
+
+    async fn serve(&self, role: &str, name: &str) -> Samplan {
+        let port = free_port();
+        let mut cmd = self.command(port, name);
+        cmd.args(["serve", "--role", role]);
+        Samplan::spawn(cmd, port, self.dir.path().join(format!("{name}.log"))).await
+    }
+
+    fn token(&self, role: &str, sub: &str, unit: Option<&str>) -> String {
+        Signer::hs256(&self.secret, "samplan", "samplan").sign(
+            sub,
+            role,
+            unit,
+            "Test",
+            Utc::now(),
+            Span::hours(1),
+        )
+    }
+}
+
+async fn post(url: String, token: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(url: String, token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Which of two processes holds a runner's lease right now, by the lease holder recorded in
+/// the checkpoint row (`host:pid`).
+async fn holder(store: &EventStore, name: &str) -> Option<String> {
+    let lags = projections::runner::lags(store.pool()).await.expect("lags");
+    lags.into_iter()
+        .find(|l| l.name == name)
+        .and_then(|l| l.holder)
+}
+
+async fn caught_up(store: &EventStore, name: &str) {
+    let head = store.head_position().await.expect("head");
+    let at = projections::runner::wait_for(store.pool(), name, head, 30_000)
+        .await
+        .expect("checkpoint");
+    assert_eq!(at, head, "{name} did not catch up");
+}
+
+/// Every row of every read model, as text.
+async fn dump(store: &EventStore) -> Vec<String> {
+    let client = store.pool().get().await.expect("client");
+    let mut out = Vec::new();
+    for (schema, table, order) in [
+        ("directory", "persons", "person_id"),
+        ("directory", "relatives", "person_id, relative_id"),
+        ("directory", "units", "unit_id"),
+        ("participation", "plans", "sip_id"),
+        ("participation", "plan_units", "sip_id, unit_id"),
+    ] {
+        let sql = format!("SELECT row_to_json(t)::text FROM {schema}.{table} t ORDER BY {order}");
+        for row in client.query(&sql, &[]).await.expect("dump") {
+            out.push(format!("{schema}.{table} {}", row.get::<_, String>(0)));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gateways_a_relay_and_projectors_with_standbys_share_one_database_and_stream() {
+    let c = Cluster::new().await;
+    let a = c.serve("gateway", "gateway-a").await;
+    let b = c.serve("gateway", "gateway-b").await;
+    let mut projector = c.serve("projector", "projector-1").await;
+    let _projector_standby = c.serve("projector", "projector-2").await;
+    let mut relay = c.serve("relay", "relay-1").await;
+    let _relay_standby = c.serve("relay", "relay-2").await;
+    let store = EventStore::connect(StoreConfig::new(c.db.app_url.clone()))
+        .await
+        .expect("store");
+
+    let admin = c.token("admin", "admin", None);
+    let vc = c.token("staff", "SE2321000016-VC01", Some("vc-centrum"));
+    let (status, body) = post(
+        format!("{}/api/v1/units", a.base_url),
+        &admin,
+        json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
+               "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let mut persons = Vec::new();
+    for (i, (gateway, pin)) in [(&a, "19121212-1212"), (&b, "19450315-1237")]
+        .into_iter()
+        .enumerate()
+    {
+        let (status, body) = post(
+            format!("{}/api/v1/persons", gateway.base_url),
+            &vc,
+            json!({"personal_identity_number": pin, "name": format!("Person {i}")}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        persons.push((
+            body["id"].as_str().expect("id").to_owned(),
+            body["position"].clone(),
+        ));
+    }
+    // Read-your-writes through the other gateway: the projector (another process) applied it.
+    let (id, position) = &persons[0];
+    let (status, person) = get(
+        format!("{}/api/v1/persons/{id}?min_position={position}", b.base_url),
+        &vc,
+    )
+    .await;
+    assert_eq!(status, 200, "{person}");
+    assert_eq!(person["name"], "Person 0");
+    let (status, body) = post(
+        format!("{}/api/v1/sips", b.base_url),
+        &vc,
+        json!({"person_id": id, "identified_by": "staff", "reason": "Behov.",
+               "context": {"kind": "outpatient"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    for name in ["directory", "participation", "relay"] {
+        caught_up(&store, name).await;
+    }
+    let first_projector = holder(&store, "directory").await.expect("a holder");
+    let first_relay = holder(&store, "relay").await.expect("a holder");
+
+    // The active projector and relay die without a word; the standbys take over.
+    let projector_pid = first_projector.rsplit(':').next().expect("pid").to_owned();
+    let relay_pid = first_relay.rsplit(':').next().expect("pid").to_owned();
+    for (process, pid) in [(&mut projector, &projector_pid), (&mut relay, &relay_pid)] {
+        let _ = process;
+        std::process::Command::new("kill")
+            .args(["-KILL", pid])
+            .status()
+            .expect("kill");
+    }
+    let (status, body) = post(
+        format!("{}/api/v1/persons", a.base_url),
+        &vc,
+        json!({"personal_identity_number": "19720822-4563", "name": "Person 2"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    for name in ["directory", "participation", "relay"] {
+        caught_up(&store, name).await;
+    }
+    let second_projector = holder(&store, "directory").await.expect("a holder");
+    let second_relay = holder(&store, "relay").await.expect("a holder");
+    assert_ne!(
+        second_projector, first_projector,
+        "the standby projector took over"
+    );
+    assert_ne!(second_relay, first_relay, "the standby relay took over");
+
+    // Every event is on the stream once, in order.
+    let js = projections::relay::connect(&c.nats).await.expect("nats");
+    let mut stream = js.get_stream(&c.stream).await.expect("stream");
+    let head = store.head_position().await.expect("head");
+    let info = stream.info().await.expect("info");
+    assert_eq!(info.state.messages as i64, head, "one message per event");
+
+    // A rebuild of every read model gives exactly the live tables.
+    let live = dump(&store).await;
+    assert!(live.len() >= 6, "{live:?}");
+    let out = c
+        .command(0, "rebuild")
+        .arg("rebuild")
+        .output()
+        .expect("samplan rebuild");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        dump(&store).await,
+        live,
+        "rebuilt tables equal the live ones"
+    );
+    let _ = js.delete_stream(&c.stream).await;
+    drop((a, b));
+}
