@@ -12,6 +12,11 @@
 //! `SAMPLAN_BENCH_HISTORY` the number of earlier events, `SAMPLAN_BENCH_CONNECTIONS` the
 //! connection counts (default `8,64`); `SAMPLAN_BENCH_REPORT` names a Markdown file to write the
 //! figures to.
+//!
+//! Last, the projection lag: the same commands at half the highest rate measured, paced, while a
+//! watcher polls the participation read model's checkpoint every millisecond; each command's lag
+//! is from its answer (its events committed) to the moment the checkpoint covered its position.
+//! Target: p99 under 100 ms.
 
 use bytes::Bytes;
 use gateway::testing::TestApp;
@@ -170,6 +175,27 @@ async fn bench() {
         }
         rows.push((concurrency, http, raw));
     }
+    let best = rows
+        .iter()
+        .map(|(_, http, _)| http.per_second())
+        .fold(0.0, f64::max);
+    let rate = best / 2.0;
+    let lags = projection_lag(
+        &app,
+        authorization.clone(),
+        bodies.clone(),
+        max_concurrency,
+        rate,
+        duration,
+    )
+    .await;
+    println!(
+        "projection lag at {rate:.0} commands/s (half of {best:.0}), {} commands: p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
+        lags.len(),
+        percentile(&lags, 50.0),
+        percentile(&lags, 99.0),
+        percentile(&lags, 100.0),
+    );
     if let Ok(path) = std::env::var("SAMPLAN_BENCH_REPORT") {
         std::fs::write(&path, report(&rows, &wrk_rows, seconds)).expect("writing the report");
         println!("report written to {path}");
@@ -334,6 +360,118 @@ async fn post_load(
         }));
     }
     gather(started, tasks).await
+}
+
+/// The p-th percentile of `values` (milliseconds).
+fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank]
+}
+
+/// Sends `IdentifyNeed` at `rate` per second for `duration` (paced, spread over `connections`)
+/// while a watcher polls the participation projection's checkpoint; returns each command's lag
+/// in milliseconds from its answer to the moment the checkpoint covered its position.
+async fn projection_lag(
+    app: &TestApp,
+    authorization: Arc<String>,
+    bodies: Arc<Vec<Bytes>>,
+    connections: usize,
+    rate: f64,
+    duration: Duration,
+) -> Vec<f64> {
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("watcher connection");
+    tokio::spawn(connection);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let watcher = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let stmt = client
+                .prepare(
+                    "SELECT position FROM projections.checkpoints WHERE projection = 'participation'",
+                )
+                .await
+                .expect("prepare");
+            let mut seen: Vec<(i64, Instant)> = Vec::new();
+            while !stop.is_cancelled() {
+                if let Ok(Some(row)) = client.query_opt(&stmt, &[]).await {
+                    let position: i64 = row.get(0);
+                    if seen.last().is_none_or(|(p, _)| *p < position) {
+                        seen.push((position, Instant::now()));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            seen
+        })
+    };
+    let interval = Duration::from_secs_f64(connections as f64 / rate.max(1.0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let addr = app.addr;
+    let mut tasks = Vec::new();
+    for worker in 0..connections {
+        let (authorization, bodies) = (authorization.clone(), bodies.clone());
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .expect("handshake");
+            tokio::spawn(connection);
+            let host = addr.to_string();
+            let mut answered: Vec<(i64, Instant)> = Vec::new();
+            // Workers start spread over one interval, so the commands arrive evenly.
+            let mut next = started + interval.mul_f64(worker as f64 / connections as f64);
+            let mut i = worker;
+            while next < deadline {
+                tokio::time::sleep_until(next.into()).await;
+                next += interval;
+                let request = hyper::Request::post("/api/v1/sips")
+                    .header(hyper::header::HOST, host.as_str())
+                    .header(hyper::header::AUTHORIZATION, authorization.as_str())
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(bodies[i % bodies.len()].clone()))
+                    .expect("request");
+                i += connections;
+                let Ok(response) = sender.send_request(request).await else {
+                    break;
+                };
+                let Ok(body) = response.into_body().collect().await else {
+                    break;
+                };
+                let at = Instant::now();
+                if let Ok(value) = serde_json::from_slice::<Value>(&body.to_bytes()) {
+                    if let Some(position) = value["position"].as_i64() {
+                        answered.push((position, at));
+                    }
+                }
+            }
+            answered
+        }));
+    }
+    let mut answered = Vec::new();
+    for task in tasks {
+        answered.extend(task.await.expect("worker"));
+    }
+    // Let the projection finish the last commands, then stop watching.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    let seen = watcher.await.expect("watcher");
+    answered
+        .iter()
+        .filter_map(|(position, at)| {
+            let applied = seen.iter().find(|(p, _)| p >= position)?.1;
+            Some(applied.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect()
 }
 
 /// Runs `op` from `concurrency` tasks for `duration`, timing each call.

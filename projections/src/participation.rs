@@ -60,34 +60,62 @@ impl Projection for Participation {
         &self,
         tx: &Transaction<'_>,
         event: &RecordedEvent,
+        mode: Mode,
+    ) -> Result<(), ProjectionError> {
+        self.apply_all(tx, &[event], mode).await
+    }
+
+    /// Set-based: the plans and the units of a whole batch in two statements, rows in event
+    /// order, the first time a unit joins a plan winning (`ON CONFLICT DO NOTHING` keeps what is
+    /// there and what an earlier row of the same statement inserted).
+    async fn apply_all(
+        &self,
+        tx: &Transaction<'_>,
+        events: &[&RecordedEvent],
         _mode: Mode,
     ) -> Result<(), ProjectionError> {
-        let Some(sip_id) = event.stream_id.strip_prefix("sip-") else {
-            return Ok(());
-        };
-        let sip_event = decode(event, SipEvent::decode)?;
-        if let SipEvent::NeedIdentified { person_id, .. } = &sip_event {
+        let (mut plan_sips, mut plan_persons) = (Vec::new(), Vec::new());
+        let (mut sips, mut units, mut since, mut positions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for event in events {
+            let Some(sip_id) = event.stream_id.strip_prefix("sip-") else {
+                continue;
+            };
+            let sip_event = decode(event, SipEvent::decode_text)?;
+            if let SipEvent::NeedIdentified { person_id, .. } = &sip_event {
+                plan_sips.push(sip_id.to_owned());
+                plan_persons.push(person_id.to_string());
+            }
+            let (_, at) = sip_event.recorded();
+            for unit in domain::sip::units_joining(&sip_event) {
+                sips.push(sip_id.to_owned());
+                units.push(unit.as_str().to_owned());
+                since.push(at);
+                positions.push(event.global_position);
+            }
+        }
+        if !plan_sips.is_empty() {
             tx.execute(
-                "INSERT INTO plans (sip_id, person_id) VALUES ($1, $2)
+                "INSERT INTO plans (sip_id, person_id)
+                 SELECT * FROM unnest($1::text[], $2::text[])
                  ON CONFLICT (sip_id) DO NOTHING",
-                &[&sip_id, &person_id.to_string()],
+                &[&plan_sips, &plan_persons],
             )
             .await?;
         }
-        let units: Vec<String> = domain::sip::units_joining(&sip_event)
-            .into_iter()
-            .map(|u| u.as_str().to_owned())
-            .collect();
-        let (_, at) = sip_event.recorded();
-        tx.execute(
-            "INSERT INTO plan_units (sip_id, unit_id, person_id, since, since_position)
-             SELECT $1, u, p.person_id, $3, $4
-               FROM unnest($2::text[]) AS u, plans p
-              WHERE p.sip_id = $1
-             ON CONFLICT (sip_id, unit_id) DO NOTHING",
-            &[&sip_id, &units, &at, &event.global_position],
-        )
-        .await?;
+        if !sips.is_empty() {
+            tx.execute(
+                "INSERT INTO plan_units (sip_id, unit_id, person_id, since, since_position)
+                 SELECT u.sip_id, u.unit_id, p.person_id, u.since, u.position
+                   FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
+                        WITH ORDINALITY AS u(sip_id, unit_id, since, position, ord)
+                   JOIN plans p ON p.sip_id = u.sip_id
+                  ORDER BY u.ord
+                 ON CONFLICT (sip_id, unit_id) DO NOTHING",
+                &[&sips, &units, &since, &positions],
+            )
+            .await?;
+        }
         Ok(())
     }
 }
