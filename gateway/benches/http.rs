@@ -180,7 +180,31 @@ async fn bench() {
         .map(|(_, http, _)| http.per_second())
         .fold(0.0, f64::max);
     let rate = best / 2.0;
-    let lags = projection_lag(
+    // The relay runs during this phase only (on a stream of its own), so that the lag of the
+    // read models (which follow the store) and of JetStream (which the relay feeds) are measured
+    // side by side on the same commands.
+    let events = gateway::testing::test_events_config();
+    // From the head on: the history before it is not what is measured.
+    let head = app.store.head_position().await.expect("head");
+    app.store
+        .pool()
+        .get()
+        .await
+        .expect("client")
+        .execute(
+            "INSERT INTO projections.checkpoints (projection, position) VALUES ('relay', $1)
+             ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+            &[&head],
+        )
+        .await
+        .expect("relay checkpoint");
+    let relay_stop = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(projections::relay::run(
+        app.store.clone(),
+        events.relay(&gateway::testing::test_nats_url()),
+        relay_stop.clone(),
+    ));
+    let (projection_lags, relay_lags) = projection_lag(
         &app,
         authorization.clone(),
         bodies.clone(),
@@ -189,13 +213,23 @@ async fn bench() {
         duration,
     )
     .await;
-    println!(
-        "projection lag at {rate:.0} commands/s (half of {best:.0}), {} commands: p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
-        lags.len(),
-        percentile(&lags, 50.0),
-        percentile(&lags, 99.0),
-        percentile(&lags, 100.0),
-    );
+    relay_stop.cancel();
+    let _ = relay.await;
+    for (what, lags) in [
+        ("projection (participation) lag", &projection_lags),
+        ("relay lag (published to JetStream)", &relay_lags),
+    ] {
+        println!(
+            "{what} at {rate:.0} commands/s (half of {best:.0}), {} commands: p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
+            lags.len(),
+            percentile(lags, 50.0),
+            percentile(lags, 99.0),
+            percentile(lags, 100.0),
+        );
+    }
+    if let Ok(js) = projections::relay::connect(&gateway::testing::test_nats_url()).await {
+        let _ = js.delete_stream(&events.stream).await;
+    }
     if let Ok(path) = std::env::var("SAMPLAN_BENCH_REPORT") {
         std::fs::write(&path, report(&rows, &wrk_rows, seconds)).expect("writing the report");
         println!("report written to {path}");
@@ -374,8 +408,9 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 }
 
 /// Sends `IdentifyNeed` at `rate` per second for `duration` (paced, spread over `connections`)
-/// while a watcher polls the participation projection's checkpoint; returns each command's lag
-/// in milliseconds from its answer to the moment the checkpoint covered its position.
+/// while a watcher polls the participation projection's and the relay's checkpoints; returns
+/// each command's lag to each, in milliseconds from its answer to the moment the checkpoint
+/// covered its position.
 async fn projection_lag(
     app: &TestApp,
     authorization: Arc<String>,
@@ -383,7 +418,7 @@ async fn projection_lag(
     connections: usize,
     rate: f64,
     duration: Duration,
-) -> Vec<f64> {
+) -> (Vec<f64>, Vec<f64>) {
     let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
         .await
         .expect("watcher connection");
@@ -394,16 +429,21 @@ async fn projection_lag(
         tokio::spawn(async move {
             let stmt = client
                 .prepare(
-                    "SELECT position FROM projections.checkpoints WHERE projection = 'participation'",
+                    "SELECT coalesce(max(position) FILTER (WHERE projection = 'participation'), 0),
+                            coalesce(max(position) FILTER (WHERE projection = 'relay'), 0)
+                       FROM projections.checkpoints",
                 )
                 .await
                 .expect("prepare");
-            let mut seen: Vec<(i64, Instant)> = Vec::new();
+            let mut seen: [Vec<(i64, Instant)>; 2] = [Vec::new(), Vec::new()];
             while !stop.is_cancelled() {
-                if let Ok(Some(row)) = client.query_opt(&stmt, &[]).await {
-                    let position: i64 = row.get(0);
-                    if seen.last().is_none_or(|(p, _)| *p < position) {
-                        seen.push((position, Instant::now()));
+                if let Ok(row) = client.query_one(&stmt, &[]).await {
+                    let now = Instant::now();
+                    for (i, list) in seen.iter_mut().enumerate() {
+                        let position: i64 = row.get(i);
+                        if list.last().is_none_or(|(p, _)| *p < position) {
+                            list.push((position, now));
+                        }
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -464,14 +504,17 @@ async fn projection_lag(
     // Let the projection finish the last commands, then stop watching.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.cancel();
-    let seen = watcher.await.expect("watcher");
-    answered
-        .iter()
-        .filter_map(|(position, at)| {
-            let applied = seen.iter().find(|(p, _)| p >= position)?.1;
-            Some(applied.saturating_duration_since(*at).as_secs_f64() * 1000.0)
-        })
-        .collect()
+    let [projection, relay] = watcher.await.expect("watcher");
+    let lags = |seen: &[(i64, Instant)]| -> Vec<f64> {
+        answered
+            .iter()
+            .filter_map(|(position, at)| {
+                let applied = seen.iter().find(|(p, _)| p >= position)?.1;
+                Some(applied.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    (lags(&projection), lags(&relay))
 }
 
 /// Runs `op` from `concurrency` tasks for `duration`, timing each call.

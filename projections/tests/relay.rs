@@ -1,7 +1,7 @@
 //! The relay against a real PostgreSQL and a real nats-server with JetStream: every event reaches
 //! the stream once and in position order, also when the relay dies mid-batch and starts again
-//! behind what it had published, when transactions commit out of position order, and when NATS is
-//! away while commands go on.
+//! behind what it had published, when transactions commit out of position order or abort after
+//! taking a position, and when NATS is away while commands go on.
 
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
@@ -166,7 +166,7 @@ async fn every_event_reaches_jetstream_once_in_order_also_when_the_relay_dies_mi
 }
 
 #[tokio::test]
-async fn transactions_that_commit_out_of_position_order_are_published_in_position_order() {
+async fn transactions_that_commit_late_or_abort_are_waited_for_and_published_in_position_order() {
     let (db, store) = setup().await;
     let config = config(&nats_url());
     let js = relay::connect(&config.nats_url).await.expect("nats");
@@ -188,9 +188,26 @@ async fn transactions_that_commit_out_of_position_order_are_published_in_positio
     )
     .await
     .expect("insert");
+    // And one that takes a position and rolls back: a hole that never fills.
+    let (mut aborting, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    let aborted = aborting.transaction().await.expect("tx");
+    aborted
+        .execute(
+            "INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                 payload, actor, unit, role)
+             VALUES ('sip-aborted', 1, $1, 'NeedIdentified', 1, '{}'::jsonb, 'SE2321000016-A1B2',
+                     'vc-test', 'staff')",
+            &[&Ulid::generate().to_string()],
+        )
+        .await
+        .expect("insert");
     for i in 0..5 {
         append(&store, &format!("sip-after-{i}")).await;
     }
+    aborted.rollback().await.expect("rollback");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Nothing after the open transaction's position may be published before it.
     let published = messages(&js, &config).await;
@@ -200,7 +217,8 @@ async fn transactions_that_commit_out_of_position_order_are_published_in_positio
         "the relay waited for the open transaction"
     );
     tx.commit().await.expect("commit");
-    assert_eq!(relayed(&store).await, 7);
+    // Positions: 1, the late one (2), the aborted one (3, never committed), five after it.
+    assert_eq!(relayed(&store).await, 8);
     assert_complete(&store, &js, &config).await;
     cancel.cancel();
     run.await.expect("task").expect("relay");

@@ -15,6 +15,7 @@
 use crate::access_log::{self, action, AccessLogEntry, Review};
 use crate::aggregate::{self, SipAggregate};
 use crate::auth::Caller;
+use crate::consistency;
 use crate::error::{AppError, Problem};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
@@ -80,6 +81,8 @@ pub struct EventsParams {
     pub from_position: Option<i64>,
     /// Events per page, 1–1000 (default 100).
     pub limit: Option<i64>,
+    /// Wait (up to 5 s) until the store has reached this position, to read one's own write.
+    pub min_position: Option<i64>,
 }
 
 /// One stored event as it is, with its place in its stream's hash chain.
@@ -119,7 +122,7 @@ pub struct AuditEvents {
     tag = "audit",
     params(EventsParams),
     responses(
-        (status = 200, description = "A page of events", body = AuditEvents),
+        (status = 200, description = "A page of events; header X-Samplan-Position", body = AuditEvents),
         (status = 400, description = "`invalid_parameter`, `unknown_parameter`", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
@@ -131,8 +134,9 @@ pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<EventsParams>,
-) -> Result<Json<AuditEvents>, AppError> {
+) -> Result<Response, AppError> {
     auditor(&caller)?;
+    let head = consistency::store_position(&state, params.min_position).await?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=EVENTS_PAGE_MAX).contains(&limit) {
         return Err(AppError::bad_request(
@@ -183,10 +187,14 @@ pub async fn events(
             }
         })
         .collect();
-    Ok(Json(AuditEvents {
-        events,
-        next_from_position,
-    }))
+    Ok(consistency::with_position(
+        Json(AuditEvents {
+            events,
+            next_from_position,
+        })
+        .into_response(),
+        head,
+    ))
 }
 
 /// Logs a read of every person whose data is among `events`: person streams, and the persons
@@ -255,6 +263,8 @@ pub struct AsOfParams {
     /// The moment to show the plan at (RFC 3339), compared with the time the store recorded each
     /// event (`recorded_at` of `/audit/events`); now when left out.
     pub as_of: Option<DateTime<Utc>>,
+    /// Wait (up to 5 s) until the store has reached this position, to read one's own write.
+    pub min_position: Option<i64>,
 }
 
 /// One step of a plan's history.
@@ -300,7 +310,7 @@ pub struct AuditSip {
     tag = "audit",
     params(("id" = String, Path, description = "The plan's id (ULID)"), AsOfParams),
     responses(
-        (status = 200, description = "The plan as it stood, and its history", body = AuditSip),
+        (status = 200, description = "The plan as it stood, and its history; header X-Samplan-Position", body = AuditSip),
         (status = 400, description = "`invalid_parameter` (as_of is not an RFC 3339 time)", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
@@ -313,9 +323,10 @@ pub async fn sip_as_of(
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<AsOfParams>,
-) -> Result<Json<AuditSip>, AppError> {
+) -> Result<Response, AppError> {
     auditor(&caller)?;
     let sip_id = SipId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let head = consistency::store_position(&state, params.min_position).await?;
     // `as_of` is compared with the time the store recorded each event (its own clock, the one
     // `/audit/events` shows); without it, the plan as it stands.
     let recorded = match params.as_of {
@@ -359,14 +370,18 @@ pub async fn sip_as_of(
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    Ok(Json(AuditSip {
+    let answer = AuditSip {
         sip_id: sip_id.to_string(),
         as_of: params.as_of,
         version: folded.version,
         phase,
         plan: serde_json::to_value(&folded.state).map_err(AppError::internal)?,
         history,
-    }))
+    };
+    Ok(consistency::with_position(
+        Json(answer).into_response(),
+        head.max(folded.position),
+    ))
 }
 
 /// A broken link of a hash chain.
@@ -567,6 +582,8 @@ pub struct ReviewParams {
     pub from: DateTime<Utc>,
     /// Until this moment, exclusive.
     pub to: DateTime<Utc>,
+    /// Wait (up to 5 s) until the participation read model has applied this position.
+    pub min_position: Option<i64>,
 }
 
 /// The systematic review of reads in a period (auditor): reads without a care relation and users
@@ -577,7 +594,7 @@ pub struct ReviewParams {
     tag = "audit",
     params(ReviewParams),
     responses(
-        (status = 200, description = "What the review found", body = Review),
+        (status = 200, description = "What the review found; header X-Samplan-Position (the participation read model's)", body = Review),
         (status = 400, description = "`invalid_parameter`, `missing_parameter`", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
@@ -588,7 +605,7 @@ pub async fn access_review(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<ReviewParams>,
-) -> Result<Json<Review>, AppError> {
+) -> Result<Response, AppError> {
     auditor(&caller)?;
     if params.to <= params.from {
         return Err(AppError::bad_request(
@@ -596,8 +613,16 @@ pub async fn access_review(
             "to ska vara senare än from.",
         ));
     }
-    Ok(Json(
-        access_log::review(&state, params.from, params.to).await?,
+    let position = consistency::projection_position(
+        &state,
+        projections::participation::PROJECTION,
+        params.min_position,
+    )
+    .await?;
+    let review = access_log::review(&state, params.from, params.to).await?;
+    Ok(consistency::with_position(
+        Json(review).into_response(),
+        position,
     ))
 }
 
