@@ -55,6 +55,8 @@ pub enum DomainError {
     NotAGuardian(String),
     #[error("relative {0} already exists")]
     RelativeExists(String),
+    #[error("the relative's personnummer is the person's own")]
+    RelativeIsThePerson,
     #[error("guardian consent only applies to children")]
     GuardianConsentForAdult,
     #[error("the person has not accepted the representative")]
@@ -79,6 +81,8 @@ pub enum DomainError {
     NoRecipients,
     #[error("replacement plan is the plan itself")]
     ReplacedBySelf,
+    #[error("{0} is not reached by letter for this invitation")]
+    NotALetterRecipient(String),
 
     // ---- who (Forbidden) ----
     #[error("role {role:?} may not do this")]
@@ -167,6 +171,7 @@ impl DomainError {
             UnknownRelative(_) => "unknown_relative",
             NotAGuardian(_) => "not_a_guardian",
             RelativeExists(_) => "relative_exists",
+            RelativeIsThePerson => "relative_is_the_person",
             GuardianConsentForAdult => "guardian_consent_for_adult",
             RepresentativeNotAccepted => "representative_not_accepted",
             UnknownSubGoal(_) => "unknown_sub_goal",
@@ -179,6 +184,7 @@ impl DomainError {
             SameCoordinator => "same_coordinator",
             NoRecipients => "no_recipients",
             ReplacedBySelf => "replaced_by_self",
+            NotALetterRecipient(_) => "not_a_letter_recipient",
             RoleNotAllowed { .. } => "role_not_allowed",
             UnitMissing => "unit_missing",
             UnitNotParticipating(_) => "unit_not_participating",
@@ -278,6 +284,10 @@ impl DomainError {
                 "\u{201d}{r}\u{201d} är inte registrerad som vårdnadshavare för barnet."
             ),
             RelativeExists(r) => format!("Närstående \u{201d}{r}\u{201d} finns redan."),
+            RelativeIsThePerson => {
+                "Närståendes personnummer är personens eget; en person kan inte vara sin egen närstående."
+                    .to_string()
+            }
             GuardianConsentForAdult => {
                 "Personen är vuxen: samtycket lämnas av personen själv eller av en företrädare som personen har godkänt, inte av en vårdnadshavare.".to_string()
             }
@@ -300,6 +310,9 @@ impl DomainError {
             SameCoordinator => "Personen är redan samordningsansvarig.".to_string(),
             NoRecipients => "Kallelsen saknar mottagare.".to_string(),
             ReplacedBySelf => "En plan kan inte ersättas av sig själv.".to_string(),
+            NotALetterRecipient(who) => {
+                format!("{who} får inte kallelsen per brev, så inget brev kan registreras.")
+            }
             RoleNotAllowed { role } => {
                 format!("Rollen \u{201d}{}\u{201d} får inte göra detta.", role.as_str())
             }

@@ -49,6 +49,8 @@ pub fn current_schema_version(event_type: &str) -> Option<i32> {
     match event_type {
         // v2 added `topics` (what the consent covers, Stockholm 003) and `guardians_required`.
         "ConsentGiven" => Some(2),
+        // v2 added the relative's own `personal_identity_number` (a guardian's 1177 sign-in).
+        "RelativeAdded" => Some(2),
         t if SipEvent::TYPES.contains(&t)
             || PersonEvent::TYPES.contains(&t)
             || UnitEvent::TYPES.contains(&t)
@@ -75,6 +77,12 @@ fn upcast_step(event_type: &str, version: i32, data: Value) -> Result<Value, Dec
                 .or_insert_with(|| Value::Array(Vec::new()));
             map.entry("guardians_required")
                 .or_insert_with(|| Value::Array(Vec::new()));
+            Ok(Value::Object(map))
+        }
+        // RelativeAdded v1 did not record the relative's personnummer.
+        ("RelativeAdded", 1) => {
+            let mut map = into_object(event_type, version, data)?;
+            map.entry("personal_identity_number").or_insert(Value::Null);
             Ok(Value::Object(map))
         }
         _ => Err(DecodeError::UnsupportedSchemaVersion {

@@ -12,6 +12,7 @@
 //! upcasting of old schema versions; [`error`] is why a command is refused.
 
 pub mod calendar;
+pub mod citizen;
 pub mod heading;
 pub mod personnummer;
 pub mod policy;
@@ -25,6 +26,7 @@ pub mod inbox;
 pub mod obligations;
 pub mod person;
 pub mod registry;
+pub mod reporting;
 pub mod sip;
 pub mod unit;
 

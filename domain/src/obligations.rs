@@ -8,11 +8,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::add_working_days;
 use crate::context::StaffRef;
 use crate::ids::{SipId, StaffId, UnitId};
 use crate::policy::PolicyProfile;
-use crate::sip::{Delivery, InvitationPurpose, Responsible, SipState};
-use crate::time::end_of_local_day;
+use crate::sip::{
+    Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient, Responsible, SipState,
+};
+use crate::time::{end_of_local_day, local_date};
 
 /// What kind of to-do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,6 +45,9 @@ pub enum ObligationKind {
     HoldFollowUp,
     /// Avsluta planen (consent withdrawn, protected identity, moved, deceased).
     ClosePlan,
+    /// Print and post a letter about an invitation to a recipient without samplan: the person,
+    /// a relative, or a unit that does not use samplan.
+    SendLetter,
 }
 
 /// Who owes it: a whole unit or one staff member at a unit.
@@ -81,6 +87,33 @@ pub struct Obligation {
     pub title: String,
     /// What it is about when a plan can owe several of a kind (an invitation id, a unit id).
     pub reference: Option<String>,
+    /// For [`ObligationKind::SendLetter`]: the letter to print.
+    pub letter: Option<Letter>,
+}
+
+/// A letter to print and post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Letter {
+    pub invitation_id: String,
+    pub kind: LetterKind,
+    pub recipient: Recipient,
+    /// The name and address to print, as captured when the invitation was sent.
+    pub name: String,
+    pub address: Option<String>,
+    /// The meeting the letter is about.
+    pub purpose: InvitationPurpose,
+    pub scheduled_at: DateTime<Utc>,
+    pub form: MeetingForm,
+    pub place: Option<String>,
+}
+
+/// A stable key for a recipient, for references: `person`, `relative:<id>`, `unit:<id>`.
+pub fn recipient_key(r: &Recipient) -> String {
+    match r {
+        Recipient::Person => "person".to_string(),
+        Recipient::Relative { relative_id } => format!("relative:{relative_id}"),
+        Recipient::Unit { unit_id } => format!("unit:{unit_id}"),
+    }
 }
 
 /// Everything owed on the plan now, in a fixed order (lifecycle order, then by unit/id).
@@ -100,6 +133,7 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
             due_at,
             title,
             reference,
+            letter: None,
         })
     };
     let responsible = state.responsible_staff().unwrap_or(&need.recorded_by);
@@ -302,5 +336,71 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
             }
         }
     }
+    out.extend(letters(state, sip_id, ObligationOwner::user(coordinator)));
     out
+}
+
+/// The letters the coordinator still has to print and post: by the end of the next working day
+/// after the invitation was sent, moved or cancelled, and before the meeting.
+fn letters(
+    state: &SipState,
+    sip_id: SipId,
+    owner: ObligationOwner,
+) -> impl Iterator<Item = Obligation> + '_ {
+    state.invitations.values().flat_map(move |inv| {
+        let changed_at = match (&inv.cancelled, inv.rescheduled_at) {
+            (Some(c), _) => c.recorded_at,
+            (None, Some(at)) => at,
+            (None, None) => inv.sent_at,
+        };
+        let next_working_day = end_of_local_day(add_working_days(local_date(changed_at), 1));
+        let owner = owner.clone();
+        inv.letters_owed().into_iter().map(move |(r, kind)| {
+            let due = match kind {
+                LetterKind::Cancellation => next_working_day,
+                _ => next_working_day.min(inv.scheduled_at),
+            };
+            let what = match inv.purpose {
+                InvitationPurpose::Meeting => "SIP-mötet",
+                InvitationPurpose::FollowUp => "uppföljningen",
+            };
+            let title = match kind {
+                LetterKind::Invitation => {
+                    format!(
+                        "Skriv ut och skicka kallelsen till {what} per brev till {}",
+                        r.name
+                    )
+                }
+                LetterKind::NewTime => {
+                    format!("Skicka den nya tiden för {what} per brev till {}", r.name)
+                }
+                LetterKind::Cancellation => {
+                    format!("Meddela {} per brev att {what} är inställt", r.name)
+                }
+            };
+            Obligation {
+                sip_id,
+                kind: ObligationKind::SendLetter,
+                owner: owner.clone(),
+                due_at: Some(due),
+                title,
+                reference: Some(format!(
+                    "{}/{}",
+                    inv.invitation_id,
+                    recipient_key(&r.recipient)
+                )),
+                letter: Some(Letter {
+                    invitation_id: inv.invitation_id.clone(),
+                    kind,
+                    recipient: r.recipient.clone(),
+                    name: r.name.clone(),
+                    address: r.address.clone(),
+                    purpose: inv.purpose,
+                    scheduled_at: inv.scheduled_at,
+                    form: inv.form,
+                    place: inv.place.clone(),
+                }),
+            }
+        })
+    })
 }

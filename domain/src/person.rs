@@ -55,6 +55,10 @@ pub struct AddRelative {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub note: Option<String>,
+    /// The relative's own personnummer, raw (parsed in `decide`). For a guardian it links the
+    /// guardian's own 1177 sign-in to the child's plans.
+    #[serde(default)]
+    pub personal_identity_number: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +129,9 @@ pub enum PersonEvent {
         phone: Option<String>,
         address: Option<String>,
         note: Option<String>,
+        /// The relative's own personnummer, when recorded. Added in schema version 2;
+        /// version-1 events are upcast with none.
+        personal_identity_number: Option<PersonalIdentityNumber>,
         recorded_by: StaffRef,
         recorded_at: DateTime<Utc>,
     },
@@ -185,6 +192,9 @@ pub struct Relative {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub note: Option<String>,
+    /// The relative's own personnummer, when recorded.
+    #[serde(default)]
+    pub personal_identity_number: Option<PersonalIdentityNumber>,
 }
 
 /// Where the person moved.
@@ -303,6 +313,22 @@ pub fn decide(
             if state.relatives.contains_key(&relative_id) {
                 return Err(DomainError::RelativeExists(relative_id));
             }
+            let personal_identity_number =
+                match trimmed(&c.personal_identity_number, "personal_identity_number")? {
+                    Some(raw) => {
+                        let pin =
+                            PersonalIdentityNumber::parse(&raw, ctx.today()).map_err(|e| {
+                                DomainError::InvalidPersonalIdentityNumber {
+                                    message: e.message(),
+                                }
+                            })?;
+                        if state.personal_identity_number == Some(pin) {
+                            return Err(DomainError::RelativeIsThePerson);
+                        }
+                        Some(pin)
+                    }
+                    None => None,
+                };
             vec![PersonEvent::RelativeAdded {
                 relative_id,
                 kind: c.kind,
@@ -310,6 +336,7 @@ pub fn decide(
                 phone: trimmed(&c.phone, "phone")?,
                 address: trimmed(&c.address, "address")?,
                 note: trimmed(&c.note, "note")?,
+                personal_identity_number,
                 recorded_by: by,
                 recorded_at: at,
             }]
@@ -386,6 +413,7 @@ pub fn evolve(mut state: PersonState, ev: &PersonEvent) -> PersonState {
             phone,
             address,
             note,
+            personal_identity_number,
             ..
         } => {
             state.relatives.insert(
@@ -397,6 +425,7 @@ pub fn evolve(mut state: PersonState, ev: &PersonEvent) -> PersonState {
                     phone: phone.clone(),
                     address: address.clone(),
                     note: note.clone(),
+                    personal_identity_number: *personal_identity_number,
                 },
             );
         }

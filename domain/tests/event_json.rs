@@ -287,6 +287,17 @@ fn sip_samples() -> Vec<SipEvent> {
             recorded_by: by(),
             recorded_at: at(12),
         },
+        SipEvent::LettersPosted {
+            invitation_id: "inv-1".to_string(),
+            recipients: vec![
+                Recipient::Person,
+                Recipient::Relative {
+                    relative_id: "daughter".to_string(),
+                },
+            ],
+            recorded_by: by(),
+            recorded_at: at(13),
+        },
     ]
 }
 
@@ -316,6 +327,9 @@ fn other_samples() -> Vec<DomainEvent> {
             phone: Some("070-765 43 21".to_string()),
             address: None,
             note: Some("God man sedan 2024".to_string()),
+            personal_identity_number: Some(
+                PersonalIdentityNumber::parse("19720101-0001", day(3, 2)).expect("valid"),
+            ),
             recorded_by: by(),
             recorded_at: at(8),
         },
@@ -437,5 +451,18 @@ fn old_schema_versions_are_upcast_from_text_as_well() {
     };
     assert!(topics.is_empty());
     assert!(DomainEvent::decode_text("ConsentGiven", 9, v1).is_err());
+    let relative_v1 = r#"{"relative_id":"r1","kind":"guardian","name":"Vh","phone":null,
+        "address":null,"note":null,
+        "recorded_by":{"staff_id":"SE2321000016-A1B2","name":"Vera","unit_id":"vc-test"},
+        "recorded_at":"2026-03-02T09:00:00Z"}"#;
+    let decoded = DomainEvent::decode_text("RelativeAdded", 1, relative_v1).expect("upcast");
+    let DomainEvent::Person(PersonEvent::RelativeAdded {
+        personal_identity_number,
+        ..
+    }) = decoded
+    else {
+        panic!("not a relative");
+    };
+    assert_eq!(personal_identity_number, None);
     assert!(DomainEvent::decode_text("NoSuchEvent", 1, "{}").is_err());
 }

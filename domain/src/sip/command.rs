@@ -228,6 +228,16 @@ pub struct RecordDischarge {
     pub discharged_at: DateTime<Utc>,
 }
 
+/// The coordinator (or a colleague at the coordinator's unit) printed and posted the letters an
+/// invitation owes: the invitation, its new time, or its cancellation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordLettersPosted {
+    pub invitation_id: String,
+    /// Who was sent a letter; `None`: every recipient still owed one.
+    #[serde(default)]
+    pub recipients: Option<Vec<Recipient>>,
+}
+
 /// Every command on a `sip-<ulid>` stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SipCommand {
@@ -251,6 +261,7 @@ pub enum SipCommand {
     RecordFollowUp(RecordFollowUp),
     ClosePlan(ClosePlan),
     RecordDischarge(RecordDischarge),
+    RecordLettersPosted(RecordLettersPosted),
 }
 
 impl SipCommand {
@@ -277,6 +288,7 @@ impl SipCommand {
             SipCommand::RecordFollowUp(_) => "RecordFollowUp",
             SipCommand::ClosePlan(_) => "ClosePlan",
             SipCommand::RecordDischarge(_) => "RecordDischarge",
+            SipCommand::RecordLettersPosted(_) => "RecordLettersPosted",
         }
     }
 

@@ -718,8 +718,60 @@ pub fn decide(
                 recorded_at: now,
             }
         }
+        SipCommand::RecordLettersPosted(c) => {
+            // The coordinator sends the invitation, so the coordinator's unit posts its letters.
+            if state.basis.is_none() {
+                return Err(DomainError::PlanBasisMissing);
+            }
+            if state.coordinator.as_ref().map(|c| &c.unit_id) != Some(&by.unit_id) {
+                return Err(DomainError::NotCoordinator);
+            }
+            let inv = state
+                .invitations
+                .get(&c.invitation_id)
+                .ok_or_else(|| DomainError::InvitationNotFound(c.invitation_id.clone()))?;
+            let owed: Vec<&Recipient> = inv
+                .letters_owed()
+                .into_iter()
+                .map(|(r, _)| &r.recipient)
+                .collect();
+            let recipients: Vec<Recipient> = match &c.recipients {
+                None => owed.into_iter().cloned().collect(),
+                Some(named) => {
+                    let mut chosen = Vec::new();
+                    for r in named {
+                        if !inv.letter_recipients().iter().any(|l| l.recipient == *r) {
+                            return Err(DomainError::NotALetterRecipient(recipient_label(r)));
+                        }
+                        // Posting again what was already posted records nothing.
+                        if owed.contains(&r) && !chosen.contains(r) {
+                            chosen.push(r.clone());
+                        }
+                    }
+                    chosen
+                }
+            };
+            if recipients.is_empty() {
+                return Ok(Vec::new());
+            }
+            SipEvent::LettersPosted {
+                invitation_id: c.invitation_id.clone(),
+                recipients,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
     };
     Ok(vec![event])
+}
+
+/// A recipient as a person reads it in an error message.
+fn recipient_label(r: &Recipient) -> String {
+    match r {
+        Recipient::Unit { unit_id } => format!("Enheten \u{201d}{unit_id}\u{201d}"),
+        Recipient::Person => "Personen".to_string(),
+        Recipient::Relative { relative_id } => format!("Närstående \u{201d}{relative_id}\u{201d}"),
+    }
 }
 
 fn active_invitation<'a>(

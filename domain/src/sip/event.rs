@@ -184,6 +184,15 @@ pub enum SipEvent {
         recorded_by: StaffRef,
         recorded_at: DateTime<Utc>,
     },
+    /// Letters about an invitation were printed and posted to these recipients (each reached
+    /// by letter), telling the invitation as it stands now: the meeting, its new time, or that
+    /// it is cancelled.
+    LettersPosted {
+        invitation_id: String,
+        recipients: Vec<Recipient>,
+        recorded_by: StaffRef,
+        recorded_at: DateTime<Utc>,
+    },
 }
 
 impl SipEvent {
@@ -209,6 +218,7 @@ impl SipEvent {
         "FollowUpRecorded",
         "SipClosed",
         "DischargeRecorded",
+        "LettersPosted",
     ];
 
     /// The stored type name.
@@ -234,6 +244,7 @@ impl SipEvent {
             SipEvent::FollowUpRecorded { .. } => "FollowUpRecorded",
             SipEvent::SipClosed { .. } => "SipClosed",
             SipEvent::DischargeRecorded { .. } => "DischargeRecorded",
+            SipEvent::LettersPosted { .. } => "LettersPosted",
         }
     }
 
@@ -337,6 +348,11 @@ impl SipEvent {
                 ..
             }
             | DischargeRecorded {
+                recorded_by,
+                recorded_at,
+                ..
+            }
+            | LettersPosted {
                 recorded_by,
                 recorded_at,
                 ..

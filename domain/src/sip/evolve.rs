@@ -204,8 +204,10 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                     sent_at: at,
                     representatives: Default::default(),
                     rescheduled: 0,
+                    rescheduled_at: None,
                     cancelled: None,
                     held: false,
+                    letters: Vec::new(),
                 },
             );
         }
@@ -244,6 +246,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                 inv.form = *form;
                 inv.place = place.clone();
                 inv.rescheduled = inv.rescheduled.saturating_add(1);
+                inv.rescheduled_at = Some(at);
             }
         }
         SipEvent::MeetingHeld {
@@ -413,6 +416,21 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
         }
         SipEvent::DischargeRecorded { discharged_at, .. } => {
             state.discharged_at = Some(*discharged_at);
+        }
+        SipEvent::LettersPosted {
+            invitation_id,
+            recipients,
+            ..
+        } => {
+            if let Some(inv) = state.invitations.get_mut(invitation_id) {
+                let revision = inv.revision();
+                inv.letters
+                    .extend(recipients.iter().map(|recipient| LetterPosted {
+                        recipient: recipient.clone(),
+                        revision,
+                        recorded_at: at,
+                    }));
+            }
         }
     }
     state

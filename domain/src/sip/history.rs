@@ -168,6 +168,10 @@ pub fn describe(event: &SipEvent) -> String {
         DischargeRecorded { discharged_at, .. } => {
             format!("Utskrivning registrerad {}.", time(*discharged_at))
         }
+        LettersPosted { recipients, .. } => match recipients.len() {
+            1 => "Ett brev skickat per post.".to_string(),
+            n => format!("{n} brev skickade per post."),
+        },
     }
 }
 
@@ -201,7 +205,7 @@ fn track_word(track: crate::policy::Track) -> &'static str {
     }
 }
 
-fn count(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {
@@ -209,12 +213,12 @@ fn count(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-fn date(d: NaiveDate) -> String {
+pub(crate) fn date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
 /// Swedish local time, `2026-03-10 kl. 09:00`.
-fn time(t: DateTime<Utc>) -> String {
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     to_local(t).format("%Y-%m-%d kl. %H:%M").to_string()
 }
 

@@ -6,6 +6,8 @@ mod decide;
 mod event;
 mod evolve;
 pub mod history;
+pub mod messages;
+pub mod patient;
 mod state;
 mod types;
 mod view;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::types::*;
 use crate::context::StaffRef;
@@ -15,7 +15,7 @@ use crate::ids::{PersonId, SipId, UnitId};
 use crate::person::PersonState;
 
 /// Why and when the need was noticed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
     pub identified_by: IdentifiedBy,
     pub reason: String,
@@ -26,7 +26,7 @@ pub struct Need {
 }
 
 /// A consent as given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consent {
     pub given_by: ConsentGiver,
     pub actors: Vec<UnitId>,
@@ -37,7 +37,7 @@ pub struct Consent {
 }
 
 /// A declined or withdrawn consent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRefusal {
     pub by: ConsentGiver,
     pub note: Option<String>,
@@ -46,7 +46,7 @@ pub struct ConsentRefusal {
 }
 
 /// The SIP-underlag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanBasis {
     pub initiated_by: Option<String>,
     pub fixed_care_contacts: Vec<FixedCareContact>,
@@ -55,7 +55,7 @@ pub struct PlanBasis {
 }
 
 /// One kartläggning entry; visible to every participant at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mapping {
     pub heading: Heading,
     pub text: String,
@@ -64,14 +64,14 @@ pub struct Mapping {
 }
 
 /// A cancelled invitation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
     pub reason: Option<String>,
     pub recorded_at: DateTime<Utc>,
 }
 
 /// An invitation (kallelse) and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invitation {
     pub invitation_id: String,
     pub purpose: InvitationPurpose,
@@ -85,9 +85,37 @@ pub struct Invitation {
     /// Representatives appointed by invited units.
     pub representatives: BTreeMap<UnitId, Representative>,
     pub rescheduled: u32,
+    /// When it was last moved.
+    #[serde(default)]
+    pub rescheduled_at: Option<DateTime<Utc>>,
     pub cancelled: Option<Cancellation>,
     /// Whether the meeting it summoned to was recorded.
     pub held: bool,
+    /// Letters printed and posted to the recipients reached by letter, each for the revision of
+    /// the invitation it told about (see [`Invitation::revision`]).
+    #[serde(default)]
+    pub letters: Vec<LetterPosted>,
+}
+
+/// A letter posted to one recipient of an invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LetterPosted {
+    pub recipient: Recipient,
+    /// The invitation's revision the letter told about.
+    pub revision: u32,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Which letter a recipient reached by post is owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetterKind {
+    /// The invitation itself (kallelse).
+    Invitation,
+    /// The new time or place after the meeting was moved.
+    NewTime,
+    /// Word that the meeting will not be held.
+    Cancellation,
 }
 
 impl Invitation {
@@ -111,10 +139,47 @@ impl Invitation {
             .filter(|r| r.delivery == Delivery::Letter)
             .collect()
     }
+
+    /// What a letter must tell: 0 for the invitation as sent, one more for every new time and
+    /// for the cancellation. A letter posted for an older revision is out of date.
+    pub fn revision(&self) -> u32 {
+        self.rescheduled
+            .saturating_add(u32::from(self.cancelled.is_some()))
+    }
+
+    /// The letters still to print and post, with what each must tell: while the invitation is
+    /// active, every letter recipient without a letter of the current revision; once it is
+    /// cancelled, those who were told of the meeting by letter and not yet of the cancellation.
+    /// Nothing once the meeting was held.
+    pub fn letters_owed(&self) -> Vec<(&InvitationRecipient, LetterKind)> {
+        if self.held {
+            return Vec::new();
+        }
+        let revision = self.revision();
+        let posted = |r: &InvitationRecipient, rev: Option<u32>| {
+            self.letters
+                .iter()
+                .any(|l| l.recipient == r.recipient && rev.is_none_or(|v| l.revision == v))
+        };
+        let kind = if self.cancelled.is_some() {
+            LetterKind::Cancellation
+        } else if self.rescheduled > 0 {
+            LetterKind::NewTime
+        } else {
+            LetterKind::Invitation
+        };
+        self.letter_recipients()
+            .into_iter()
+            .filter(|r| !posted(r, Some(revision)))
+            // A cancellation is only news to someone who was told of the meeting.
+            .filter(|r| kind != LetterKind::Cancellation || posted(r, None))
+            .map(|r| (r, kind))
+            .collect()
+    }
 }
 
 /// A held meeting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meeting {
     pub invitation_id: String,
     pub held_at: DateTime<Utc>,
@@ -127,7 +192,7 @@ pub struct Meeting {
 }
 
 /// Something a unit documents: a private draft until published ("Spara & dela ut").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drafted<T> {
     /// The unit whose draft this is (or who last published it).
     pub author_unit: UnitId,
@@ -139,7 +204,7 @@ pub struct Drafted<T> {
 }
 
 /// Huvudmål.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MainGoal {
     pub text: String,
     pub recorded_by: StaffRef,
@@ -147,7 +212,7 @@ pub struct MainGoal {
 }
 
 /// Delmål.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubGoal {
     pub heading: Heading,
     pub text: String,
@@ -157,7 +222,7 @@ pub struct SubGoal {
 }
 
 /// Insats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intervention {
     pub sub_goal_id: String,
     pub what: String,
@@ -172,7 +237,7 @@ pub struct Intervention {
 }
 
 /// A recorded follow-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     pub follow_up_id: String,
     pub held_on: NaiveDate,
@@ -186,14 +251,14 @@ pub struct FollowUp {
 }
 
 /// A publication by a unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Publication {
     pub unit_id: UnitId,
     pub recorded_at: DateTime<Utc>,
 }
 
 /// Avslut.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closure {
     pub reason: CloseReason,
     pub note: Option<String>,
@@ -204,7 +269,7 @@ pub struct Closure {
 
 /// Facts about the person that oblige the coordinator to close the plan. They live on the
 /// person stream; whoever computes obligations copies them in with [`SipState::observe_person`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonStatus {
     pub protected_identity: bool,
     pub deceased: Option<NaiveDate>,
@@ -212,7 +277,7 @@ pub struct PersonStatus {
 }
 
 /// Where the plan stands, for lists and views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SipPhase {
     NotStarted,
@@ -228,7 +293,7 @@ pub enum SipPhase {
 }
 
 /// One plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SipState {
     pub sip_id: Option<SipId>,
     pub person_id: Option<PersonId>,

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::state::*;
+use super::types::Recipient;
 use crate::context::StaffRef;
 use crate::ids::{PersonId, SipId, UnitId};
 use crate::obligations::{obligations, Obligation};
@@ -139,6 +140,24 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
     }
 }
 
+/// The postal address of a letter recipient as staff may see it: none for the person and their
+/// relatives once the person has protected identity (skyddade personuppgifter), since either
+/// could lead to where the person lives. Units' addresses are not protected.
+pub fn shown_address(
+    state: &SipState,
+    recipient: &Recipient,
+    address: Option<String>,
+) -> Option<String> {
+    match recipient {
+        Recipient::Person | Recipient::Relative { .. }
+            if state.person_status.protected_identity =>
+        {
+            None
+        }
+        _ => address,
+    }
+}
+
 /// What `unit` may see of the plan at `now`. The caller checks `participates` first.
 pub fn view_for_unit(
     state: &SipState,
@@ -165,7 +184,17 @@ pub fn view_for_unit(
                 mapping: m.clone(),
             })
             .collect(),
-        invitations: state.invitations.values().cloned().collect(),
+        invitations: state
+            .invitations
+            .values()
+            .cloned()
+            .map(|mut inv| {
+                for r in &mut inv.recipients {
+                    r.address = shown_address(state, &r.recipient, r.address.take());
+                }
+                inv
+            })
+            .collect(),
         meetings: state.meetings.clone(),
         main_goal: state
             .main_goal
@@ -187,9 +216,14 @@ pub fn view_for_unit(
         offer_sip_survey: policy.offers_sip_survey && !state.meeting_held() && !state.is_closed(),
         deadlines: obligations(state, policy)
             .into_iter()
-            .map(|o| DeadlineView {
-                overdue: o.due_at.is_some_and(|d| d < now),
-                obligation: o,
+            .map(|mut o| {
+                if let Some(letter) = o.letter.as_mut() {
+                    letter.address = shown_address(state, &letter.recipient, letter.address.take());
+                }
+                DeadlineView {
+                    overdue: o.due_at.is_some_and(|d| d < now),
+                    obligation: o,
+                }
             })
             .collect(),
     }

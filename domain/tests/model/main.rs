@@ -5,5 +5,6 @@ mod codec;
 mod lifecycle;
 mod others;
 mod properties;
+mod read_side;
 mod scenarios;
 mod support;

@@ -313,6 +313,7 @@ fn a_childs_sip_needs_consent_from_both_guardians() {
                 phone: None,
                 address: None,
                 note: None,
+                personal_identity_number: None,
             })],
         )))
         .when(

@@ -193,6 +193,7 @@ pub fn adult() -> PersonState {
             phone: Some("070-765 43 21".to_string()),
             address: Some("Köpmansgatan 3, 972 31 Luleå".to_string()),
             note: None,
+            personal_identity_number: None,
         })],
     )
 }
@@ -205,6 +206,7 @@ pub fn guardian(id: &str, name: &str) -> PersonCommand {
         phone: Some("070-000 00 00".to_string()),
         address: None,
         note: None,
+        personal_identity_number: None,
     })
 }
 

@@ -86,6 +86,10 @@ pub struct AddRelativeRequest {
     pub address: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// The relative's own personnummer (any accepted form). For a guardian (vårdnadshavare) it
+    /// lets the guardian read a young child's plan on Min plan, signed in as themselves.
+    #[serde(default)]
+    pub personal_identity_number: Option<String>,
 }
 
 /// `remove-relative`.
@@ -261,6 +265,7 @@ impl PersonCommandRequest for AddRelativeRequest {
             phone: self.phone,
             address: self.address,
             note: self.note,
+            personal_identity_number: self.personal_identity_number,
         })
     }
 }

@@ -122,6 +122,7 @@ sip_commands! {
     record_follow_up: RecordFollowUpRequest => "/api/v1/sips/{id}/record-follow-up", "Uppföljning (RecordFollowUp → FollowUpRecorded).";
     close_plan: ClosePlanRequest => "/api/v1/sips/{id}/close-plan", "Avslut; afterwards the plan accepts no command (ClosePlan → SipClosed).";
     record_discharge: RecordDischargeRequest => "/api/v1/sips/{id}/record-discharge", "When the patient is (planned to be) discharged from inpatient care (RecordDischarge).";
+    record_letters_posted: RecordLettersPostedRequest => "/api/v1/sips/{id}/record-letters-posted", "The letters an invitation owes were printed and posted (RecordLettersPosted → LettersPosted).";
 }
 
 /// The SIP routes, mounted under `/api/v1`.

@@ -804,3 +804,33 @@ impl IntoSipCommand for RecordDischargeRequest {
         }))
     }
 }
+
+/// `record-letters-posted` — the letters an invitation owes were printed and posted (the
+/// invitation, its new time, or its cancellation) to recipients reached by letter. The coordinator's
+/// unit records it; the letter to-dos end.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordLettersPostedRequest {
+    pub invitation_id: String,
+    /// Who was sent a letter; omitted: every recipient still owed one.
+    #[serde(default)]
+    pub recipients: Option<Vec<Recipient>>,
+}
+
+impl IntoSipCommand for RecordLettersPostedRequest {
+    const SEGMENT: &'static str = "record-letters-posted";
+    fn into_command(self) -> Result<SipCommand, DomainError> {
+        let recipients = match self.recipients {
+            Some(list) => Some(
+                list.into_iter()
+                    .map(Recipient::into_domain)
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        Ok(SipCommand::RecordLettersPosted(dsip::RecordLettersPosted {
+            invitation_id: self.invitation_id,
+            recipients,
+        }))
+    }
+}

@@ -1,0 +1,309 @@
+//! What arrives in other units' inboxes ("Meddelanden") when something happens to a plan.
+//!
+//! A pure function of the plan before and after an event: the inbox read model stores what
+//! [`messages`] returns, one message per unit the event concerns, never to the unit that did it.
+//! Subjects and bodies are Swedish and hold no contact details or personnummer (the read model
+//! shows the person's name and birth year beside them, as the unit may see them).
+
+use serde::{Deserialize, Serialize};
+
+use super::event::SipEvent;
+use super::history::{close_reason, count, describe, time};
+use super::state::{Invitation, SipState};
+use super::types::*;
+use crate::ids::UnitId;
+
+/// What a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Kallelse till SIP-möte: appoint a representative.
+    Invitation,
+    /// Kallelse till uppföljning.
+    FollowUpInvitation,
+    /// The meeting got a new time or place.
+    MeetingRescheduled,
+    /// The meeting will not be held.
+    InvitationCancelled,
+    /// A unit published ("Spara & dela ut") goals and interventions.
+    ContributionPublished,
+    /// Someone else coordinates the plan now.
+    CoordinatorChanged,
+    /// The person withdrew their consent; the coordinator is to close the plan.
+    ConsentWithdrawn,
+    /// The plan was closed.
+    PlanClosed,
+}
+
+impl MessageKind {
+    /// Every kind, as the API's `type` filter names them.
+    pub const ALL: [MessageKind; 8] = [
+        MessageKind::Invitation,
+        MessageKind::FollowUpInvitation,
+        MessageKind::MeetingRescheduled,
+        MessageKind::InvitationCancelled,
+        MessageKind::ContributionPublished,
+        MessageKind::CoordinatorChanged,
+        MessageKind::ConsentWithdrawn,
+        MessageKind::PlanClosed,
+    ];
+
+    /// The stable name (`invitation`, `plan_closed`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MessageKind::Invitation => "invitation",
+            MessageKind::FollowUpInvitation => "follow_up_invitation",
+            MessageKind::MeetingRescheduled => "meeting_rescheduled",
+            MessageKind::InvitationCancelled => "invitation_cancelled",
+            MessageKind::ContributionPublished => "contribution_published",
+            MessageKind::CoordinatorChanged => "coordinator_changed",
+            MessageKind::ConsentWithdrawn => "consent_withdrawn",
+            MessageKind::PlanClosed => "plan_closed",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        MessageKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One message for one unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The unit whose inbox gets it.
+    pub to: UnitId,
+    pub kind: MessageKind,
+    /// The subject line, in Swedish.
+    pub subject: String,
+    /// A sentence or two more, in Swedish.
+    pub body: String,
+    /// The invitation it is about, if any.
+    pub invitation_id: Option<String>,
+}
+
+fn form_words(form: MeetingForm, place: Option<&str>) -> String {
+    let form = match form {
+        MeetingForm::InPerson => "på plats",
+        MeetingForm::Video => "via video",
+        MeetingForm::Phone => "per telefon",
+    };
+    match place {
+        Some(place) => format!("{form}, {place}"),
+        None => form.to_string(),
+    }
+}
+
+fn meeting_word(purpose: InvitationPurpose) -> &'static str {
+    match purpose {
+        InvitationPurpose::Meeting => "SIP-möte",
+        InvitationPurpose::FollowUp => "uppföljning av SIP",
+    }
+}
+
+/// The units summoned by `inv` through their samplan inbox, except `except`.
+fn summoned<'a>(inv: &'a Invitation, except: &'a UnitId) -> impl Iterator<Item = &'a UnitId> {
+    inv.invited_units()
+        .filter(move |(unit, delivery)| *delivery == Delivery::Digital && *unit != except)
+        .map(|(unit, _)| unit)
+}
+
+/// Every participating unit but `except`.
+fn everyone_but<'a>(state: &'a SipState, except: &'a UnitId) -> impl Iterator<Item = &'a UnitId> {
+    state.participants.iter().filter(move |u| *u != except)
+}
+
+/// The messages `event` sends, given the plan `before` and `after` it. Units that do not use
+/// samplan are among the recipients when they take part; the read model, which knows the units,
+/// leaves them out.
+pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Message> {
+    let (by, _) = event.recorded();
+    let from = &by.unit_id;
+    let to_all = |units: &mut dyn Iterator<Item = &UnitId>,
+                  kind: MessageKind,
+                  subject: String,
+                  body: String,
+                  invitation_id: Option<&String>| {
+        units
+            .map(|unit| Message {
+                to: unit.clone(),
+                kind,
+                subject: subject.clone(),
+                body: body.clone(),
+                invitation_id: invitation_id.cloned(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut out = Vec::new();
+    match event {
+        SipEvent::InvitationSent { invitation_id, .. } => {
+            if let Some(inv) = after.invitations.get(invitation_id) {
+                let (kind, ask) = match inv.purpose {
+                    InvitationPurpose::Meeting => (
+                        MessageKind::Invitation,
+                        "Utse er representant och svara på kallelsen.",
+                    ),
+                    InvitationPurpose::FollowUp => (
+                        MessageKind::FollowUpInvitation,
+                        "Utse er representant och följ upp era insatser inför mötet.",
+                    ),
+                };
+                let subject = format!(
+                    "Kallelse till {} {}",
+                    meeting_word(inv.purpose),
+                    time(inv.scheduled_at)
+                );
+                let body = format!(
+                    "Ni är kallade till {} {} ({}). Anledning: {} {ask}",
+                    meeting_word(inv.purpose),
+                    time(inv.scheduled_at),
+                    form_words(inv.form, inv.place.as_deref()),
+                    inv.reason,
+                );
+                out = to_all(
+                    &mut summoned(inv, from),
+                    kind,
+                    subject,
+                    body,
+                    Some(invitation_id),
+                );
+            }
+        }
+        SipEvent::MeetingRescheduled {
+            invitation_id,
+            reason,
+            ..
+        } => {
+            if let Some(inv) = after.invitations.get(invitation_id) {
+                let subject = format!(
+                    "Ny tid för {}: {}",
+                    meeting_word(inv.purpose),
+                    time(inv.scheduled_at)
+                );
+                let mut body = format!(
+                    "{} är flyttat till {} ({}).",
+                    capitalised(meeting_word(inv.purpose)),
+                    time(inv.scheduled_at),
+                    form_words(inv.form, inv.place.as_deref())
+                );
+                if let Some(reason) = reason {
+                    body.push_str(&format!(" Anledning: {reason}"));
+                }
+                out = to_all(
+                    &mut summoned(inv, from),
+                    MessageKind::MeetingRescheduled,
+                    subject,
+                    body,
+                    Some(invitation_id),
+                );
+            }
+        }
+        SipEvent::InvitationCancelled {
+            invitation_id,
+            reason,
+            ..
+        } => {
+            if let Some(inv) = after.invitations.get(invitation_id) {
+                let subject = format!(
+                    "Inställt: {} {}",
+                    meeting_word(inv.purpose),
+                    time(inv.scheduled_at)
+                );
+                let mut body = format!(
+                    "{} {} blir inte av.",
+                    capitalised(meeting_word(inv.purpose)),
+                    time(inv.scheduled_at)
+                );
+                if let Some(reason) = reason {
+                    body.push_str(&format!(" Anledning: {reason}"));
+                }
+                out = to_all(
+                    &mut summoned(inv, from),
+                    MessageKind::InvitationCancelled,
+                    subject,
+                    body,
+                    Some(invitation_id),
+                );
+            }
+        }
+        SipEvent::ContributionPublished {
+            unit_id,
+            main_goal,
+            sub_goal_ids,
+            intervention_ids,
+            ..
+        } if *main_goal || !sub_goal_ids.is_empty() || !intervention_ids.is_empty() => {
+            let mut parts = Vec::new();
+            if *main_goal {
+                parts.push("huvudmålet".to_string());
+            }
+            if !sub_goal_ids.is_empty() {
+                parts.push(count(sub_goal_ids.len(), "delmål", "delmål"));
+            }
+            if !intervention_ids.is_empty() {
+                parts.push(count(intervention_ids.len(), "insats", "insatser"));
+            }
+            out = to_all(
+                &mut everyone_but(after, unit_id),
+                MessageKind::ContributionPublished,
+                "Nytt i planen: delat ut".to_string(),
+                format!("Delat ut till alla som deltar: {}.", parts.join(", ")),
+                None,
+            );
+        }
+        SipEvent::CoordinatorChanged { coordinator, .. } => {
+            out = to_all(
+                &mut everyone_but(after, from),
+                MessageKind::CoordinatorChanged,
+                format!("Ny samordningsansvarig: {}", coordinator.name),
+                describe(event),
+                None,
+            );
+        }
+        // The meeting may choose a new coordinator too.
+        SipEvent::MeetingHeld { coordinator, .. } => {
+            if let Some(previous) = before.coordinator.as_ref().filter(|p| *p != coordinator) {
+                out = to_all(
+                    &mut everyone_but(after, from),
+                    MessageKind::CoordinatorChanged,
+                    format!("Ny samordningsansvarig: {}", coordinator.name),
+                    format!(
+                        "SIP-mötet valde ny samordningsansvarig: {} efterträder {}.",
+                        coordinator.name, previous.name
+                    ),
+                    None,
+                );
+            }
+        }
+        SipEvent::ConsentWithdrawn { .. } => {
+            out = to_all(
+                &mut everyone_but(after, from),
+                MessageKind::ConsentWithdrawn,
+                "Samtycket har återkallats".to_string(),
+                "Samtycket till SIP är återkallat. Inga nya insatser planeras; den \
+                 samordningsansvarige avslutar planen."
+                    .to_string(),
+                None,
+            );
+        }
+        SipEvent::SipClosed { reason, .. } => {
+            out = to_all(
+                &mut everyone_but(after, from),
+                MessageKind::PlanClosed,
+                "Planen är avslutad".to_string(),
+                format!("Planen avslutades: {}.", close_reason(*reason)),
+                None,
+            );
+        }
+        _ => {}
+    }
+    out
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

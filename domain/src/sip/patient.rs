@@ -1,0 +1,232 @@
+//! The plan as the person reads it on Min plan, the 1177 mirror: published content only.
+//!
+//! Drafts never appear here, whoever wrote them: only what a unit published ("Spara & dela ut"),
+//! which is what the national GetCarePlans contract calls *approved for the patient*. A plan
+//! with nothing published yet is not shown to the person at all ([`PatientPlan::visible`]).
+//! Units are named by id; whoever shows the plan adds their names and how to reach them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::history::close_reason;
+use super::state::{Drafted, SipState};
+use super::types::*;
+use crate::context::StaffRef;
+use crate::heading::Heading;
+use crate::ids::{PersonId, SipId, UnitId};
+
+/// Where the plan stands, in the words the person reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatientPlanStatus {
+    /// Pågående: the plan is in force.
+    Active,
+    /// The person withdrew consent; the plan is about to be closed.
+    ConsentWithdrawn,
+    /// Avslutad.
+    Closed,
+}
+
+/// A sub-goal (delmål) as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientSubGoal {
+    pub id: String,
+    pub heading: Heading,
+    pub text: String,
+    pub responsible: Responsible,
+    pub published_at: Option<DateTime<Utc>>,
+    /// As judged at the latest follow-up that judged it.
+    pub reached: Option<bool>,
+}
+
+/// An intervention (insats) as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientIntervention {
+    pub id: String,
+    pub sub_goal_id: String,
+    pub what: String,
+    pub responsible: Responsible,
+    pub responsible_person: Option<String>,
+    pub performer: Option<String>,
+    /// How to reach whoever is responsible.
+    pub contact: Option<String>,
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+    /// As judged at the latest follow-up that judged it.
+    pub outcome: Option<InterventionOutcome>,
+}
+
+/// The next meeting or follow-up meeting the person is invited to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientMeeting {
+    pub purpose: InvitationPurpose,
+    pub scheduled_at: DateTime<Utc>,
+    pub form: MeetingForm,
+    pub place: Option<String>,
+}
+
+/// How the plan ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientClosure {
+    pub reason: CloseReason,
+    /// The reason in Swedish.
+    pub reason_text: String,
+    pub closed_at: DateTime<Utc>,
+}
+
+/// The plan as the person reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientPlan {
+    pub sip_id: SipId,
+    pub person_id: PersonId,
+    pub status: PatientPlanStatus,
+    /// The status in Swedish, e.g. "Pågående" or "Avslutad: målen är uppnådda".
+    pub status_text: String,
+    /// When the need became known: the plan's start.
+    pub started_at: DateTime<Utc>,
+    /// The first and the latest publication.
+    pub first_published_at: Option<DateTime<Utc>>,
+    pub last_published_at: Option<DateTime<Utc>>,
+    /// Huvudmål, the person's own goal.
+    pub main_goal: Option<String>,
+    pub sub_goals: Vec<PatientSubGoal>,
+    pub interventions: Vec<PatientIntervention>,
+    /// Samordningsansvarig.
+    pub coordinator: Option<StaffRef>,
+    pub fixed_care_contacts: Vec<FixedCareContact>,
+    /// The agreed date of the next follow-up.
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub next_meeting: Option<PatientMeeting>,
+    /// Units taking part with published content, and the coordinator's unit.
+    pub units: Vec<UnitId>,
+    pub closed: Option<PatientClosure>,
+}
+
+impl PatientPlan {
+    /// Whether the person may see the plan at all: something has been published.
+    pub fn visible(&self) -> bool {
+        self.first_published_at.is_some()
+    }
+}
+
+fn published<T: Clone>(d: &Drafted<T>) -> Option<T> {
+    d.published.clone()
+}
+
+/// The plan as the person may read it, or `None` before the plan exists.
+pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
+    let (sip_id, person_id, need) = (state.sip_id?, state.person_id?, state.need.as_ref()?);
+    // The latest judgement of each goal and intervention, follow-ups in order.
+    let mut reached = std::collections::BTreeMap::new();
+    let mut outcomes = std::collections::BTreeMap::new();
+    for f in &state.follow_ups {
+        for g in &f.goals {
+            reached.insert(g.sub_goal_id.clone(), g.reached);
+        }
+        for i in &f.interventions {
+            outcomes.insert(i.intervention_id.clone(), i.outcome);
+        }
+    }
+    let sub_goals: Vec<PatientSubGoal> = state
+        .sub_goals
+        .iter()
+        .filter_map(|(id, d)| {
+            published(d).map(|g| PatientSubGoal {
+                id: id.clone(),
+                heading: g.heading,
+                text: g.text,
+                responsible: g.responsible,
+                published_at: d.published_at,
+                reached: reached.get(&Some(id.clone())).copied(),
+            })
+        })
+        .collect();
+    let interventions: Vec<PatientIntervention> = state
+        .interventions
+        .iter()
+        .filter_map(|(id, d)| {
+            published(d).map(|i| PatientIntervention {
+                id: id.clone(),
+                sub_goal_id: i.sub_goal_id,
+                what: i.what,
+                responsible: i.responsible,
+                responsible_person: i.responsible_person,
+                performer: i.performer,
+                contact: i.contact,
+                from: i.from,
+                to: i.to,
+                outcome: outcomes.get(id).copied(),
+            })
+        })
+        .collect();
+    let main_goal = state.main_goal.as_ref().and_then(published).map(|g| g.text);
+    let mut units: Vec<UnitId> = state
+        .publications
+        .iter()
+        .map(|p| p.unit_id.clone())
+        .collect();
+    units.extend(sub_goals.iter().filter_map(|g| match &g.responsible {
+        Responsible::Unit { unit_id } => Some(unit_id.clone()),
+        Responsible::Person => None,
+    }));
+    units.extend(interventions.iter().filter_map(|i| match &i.responsible {
+        Responsible::Unit { unit_id } => Some(unit_id.clone()),
+        Responsible::Person => None,
+    }));
+    units.extend(state.coordinator.iter().map(|c| c.unit_id.clone()));
+    units.sort();
+    units.dedup();
+    let closed = state.closed.as_ref().map(|c| PatientClosure {
+        reason: c.reason,
+        reason_text: close_reason(c.reason).to_string(),
+        closed_at: c.recorded_at,
+    });
+    let (status, status_text) = match (&closed, &state.consent_withdrawn) {
+        (Some(c), _) => (
+            PatientPlanStatus::Closed,
+            format!("Avslutad: {}", c.reason_text),
+        ),
+        (None, Some(_)) => (
+            PatientPlanStatus::ConsentWithdrawn,
+            "Samtycket är återkallat; planen avslutas".to_string(),
+        ),
+        (None, None) => (PatientPlanStatus::Active, "Pågående".to_string()),
+    };
+    let next_meeting = if closed.is_some() {
+        None
+    } else {
+        state
+            .invitations
+            .values()
+            .filter(|i| i.is_active())
+            .min_by_key(|i| i.scheduled_at)
+            .map(|i| PatientMeeting {
+                purpose: i.purpose,
+                scheduled_at: i.scheduled_at,
+                form: i.form,
+                place: i.place.clone(),
+            })
+    };
+    Some(PatientPlan {
+        sip_id,
+        person_id,
+        status,
+        status_text,
+        started_at: need.known_since,
+        first_published_at: state.publications.first().map(|p| p.recorded_at),
+        last_published_at: state.publications.last().map(|p| p.recorded_at),
+        main_goal,
+        sub_goals,
+        interventions,
+        coordinator: state.coordinator.clone(),
+        fixed_care_contacts: state
+            .basis
+            .as_ref()
+            .map(|b| b.fixed_care_contacts.clone())
+            .unwrap_or_default(),
+        next_follow_up_on: state.next_follow_up_on.filter(|_| state.closed.is_none()),
+        next_meeting,
+        units,
+        closed,
+    })
+}

@@ -1,0 +1,279 @@
+//! What the read side derives from a plan, pure: letters to post, messages to other units, the
+//! plan as the person reads it, the facts reporting counts, and when a to-do is urgent.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::obligations::{obligations, ObligationKind, ObligationOwner};
+use domain::policy::{PolicyName, PolicyProfile};
+use domain::reporting::plan_facts;
+use domain::sip::messages::{messages, MessageKind};
+use domain::sip::patient::{patient_plan, PatientPlanStatus};
+use domain::sip::*;
+
+use crate::support::*;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+fn stockholm() -> PolicyProfile {
+    PolicyProfile::get(PolicyName::Stockholm)
+}
+
+fn letters(state: &SipState) -> Vec<(String, Option<DateTime<Utc>>, String)> {
+    obligations(state, &stockholm())
+        .into_iter()
+        .filter(|o| o.kind == ObligationKind::SendLetter)
+        .map(|o| (o.reference.unwrap_or_default(), o.due_at, o.title))
+        .collect()
+}
+
+fn post(recipients: Option<Vec<Recipient>>) -> SipCommand {
+    SipCommand::RecordLettersPosted(RecordLettersPosted {
+        invitation_id: "inv-1".to_string(),
+        recipients,
+    })
+}
+
+#[test]
+fn every_letter_recipient_is_a_to_do_until_the_letter_is_posted() {
+    let story = Story::invited();
+    // Sent Monday 2 March 11:00 UTC: the letters are due by the end of Tuesday (Swedish time),
+    // which is before the meeting on Thursday.
+    let due = Some(utc("2026-03-03T22:59:59Z"));
+    assert_eq!(
+        letters(&story.state()),
+        vec![
+            (
+                format!("inv-1/unit:{FK}"),
+                due,
+                "Skriv ut och skicka kallelsen till SIP-mötet per brev till Försäkringskassan Luleå"
+                    .to_string()
+            ),
+            (
+                "inv-1/person".to_string(),
+                due,
+                "Skriv ut och skicka kallelsen till SIP-mötet per brev till Tolvan Tolvansson"
+                    .to_string()
+            ),
+        ]
+    );
+    let owner = obligations(&story.state(), &stockholm())
+        .into_iter()
+        .find(|o| o.kind == ObligationKind::SendLetter)
+        .map(|o| o.owner);
+    assert_eq!(
+        owner,
+        Some(ObligationOwner::User {
+            unit: unit(VC),
+            staff_id: staff(NURSE)
+        })
+    );
+
+    // A colleague at the coordinator's unit posts the person's letter; the other remains.
+    let story = story.run(Who::Colleague, post(Some(vec![Recipient::Person])));
+    assert_eq!(
+        letters(&story.state())
+            .into_iter()
+            .map(|l| l.0)
+            .collect::<Vec<_>>(),
+        vec![format!("inv-1/unit:{FK}")]
+    );
+    // Posting it again records nothing; a unit reached digitally gets no letter; another unit
+    // does not post the coordinator's letters.
+    assert_eq!(
+        story.attempt(Who::Nurse, &post(Some(vec![Recipient::Person]))),
+        Ok(Vec::new())
+    );
+    given(&story)
+        .when(
+            post(Some(vec![unit_recipient(HT)])),
+            Who::Nurse.at(story.now),
+        )
+        .then_code("not_a_letter_recipient");
+    given(&story)
+        .when(post(None), Who::HomeCare.at(story.now))
+        .then_code("not_coordinator");
+    let story = story.run(Who::Nurse, post(None));
+    assert!(letters(&story.state()).is_empty());
+
+    // A new time is news to everyone reached by letter; a cancellation too, later.
+    let story = story.advance(Duration::hours(1)).run(
+        Who::Nurse,
+        SipCommand::RescheduleMeeting(RescheduleMeeting {
+            invitation_id: "inv-1".to_string(),
+            scheduled_at: meeting_time() + Duration::days(1),
+            form: None,
+            place: None,
+            reason: None,
+        }),
+    );
+    let owed = letters(&story.state());
+    assert_eq!(owed.len(), 2);
+    assert!(owed[0].2.starts_with("Skicka den nya tiden för SIP-mötet"));
+    let story = story.run(Who::Nurse, post(Some(vec![Recipient::Person])));
+    let story = story.run(
+        Who::Nurse,
+        SipCommand::CancelInvitation(CancelInvitation {
+            invitation_id: "inv-1".to_string(),
+            reason: None,
+        }),
+    );
+    let owed = letters(&story.state());
+    assert_eq!(owed.len(), 2, "both were told of the meeting: {owed:?}");
+    assert!(owed
+        .iter()
+        .all(|l| l.2.starts_with("Meddela") && l.2.ends_with("att SIP-mötet är inställt")));
+}
+
+#[test]
+fn a_held_meeting_owes_no_more_letters() {
+    let state = Story::meeting_held().state();
+    assert!(letters(&state).is_empty());
+}
+
+#[test]
+fn messages_go_to_the_units_concerned_never_to_the_sender() {
+    let story = Story::with_basis();
+    let before = story.state();
+    let story = Story::invited();
+    let after = story.state();
+    let event = story.events.last().expect("invitation");
+    let sent = messages(&before, &after, event);
+    // Hemtjänsten is summoned in samplan; Försäkringskassan and the person get letters instead.
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, unit(HT));
+    assert_eq!(sent[0].kind, MessageKind::Invitation);
+    assert_eq!(
+        sent[0].subject,
+        "Kallelse till SIP-möte 2026-03-05 kl. 10:00"
+    );
+    assert_eq!(sent[0].invitation_id.as_deref(), Some("inv-1"));
+
+    // Hemtjänsten publishes: everyone else taking part hears of it.
+    let story = Story::documented();
+    let n = story.events.len();
+    let before = fold(&story.events[..n - 1]);
+    let after = story.state();
+    let sent = messages(&before, &after, &story.events[n - 1]);
+    let mut to: Vec<_> = sent.iter().map(|m| m.to.as_str().to_string()).collect();
+    to.sort();
+    assert_eq!(to, vec![FK.to_string(), VC.to_string()]);
+    assert!(sent
+        .iter()
+        .all(|m| m.kind == MessageKind::ContributionPublished));
+
+    // Closing tells everyone but the coordinator's own unit.
+    let story = Story::closed();
+    let n = story.events.len();
+    let sent = messages(
+        &fold(&story.events[..n - 1]),
+        &story.state(),
+        &story.events[n - 1],
+    );
+    let mut to: Vec<_> = sent.iter().map(|m| m.to.as_str().to_string()).collect();
+    to.sort();
+    assert_eq!(to, vec![FK.to_string(), HT.to_string()]);
+    assert_eq!(sent[0].body, "Planen avslutades: målen är uppnådda.");
+}
+
+#[test]
+fn the_person_sees_published_content_only() {
+    // Before anything is published the plan is not shown to the person at all.
+    let plan = patient_plan(&Story::meeting_held().state()).expect("plan");
+    assert!(!plan.visible());
+
+    // Hemtjänsten drafts a second sub-goal after publishing: the person never sees it.
+    let story = Story::documented().run(Who::HomeCare, sub_goal("sg-draft", responsible_unit(HT)));
+    let plan = patient_plan(&story.state()).expect("plan");
+    assert!(plan.visible());
+    assert_eq!(plan.status, PatientPlanStatus::Active);
+    assert_eq!(plan.main_goal.as_deref(), Some("Att kunna bo kvar hemma"));
+    let mut ids: Vec<_> = plan.sub_goals.iter().map(|g| g.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["sg-ht", "sg-self"]);
+    assert_eq!(plan.interventions.len(), 1);
+    assert_eq!(
+        plan.interventions[0].contact.as_deref(),
+        Some("0922-200 00")
+    );
+    assert_eq!(
+        plan.coordinator.as_ref().map(|c| c.unit_id.clone()),
+        Some(unit(VC))
+    );
+    assert_eq!(plan.next_follow_up_on, Some(date(2026, 6, 1)));
+    assert_eq!(plan.units, vec![unit(HT), unit(VC)]);
+
+    // A published goal revised as a draft shows its published text until published again.
+    let story = story.run(
+        Who::Nurse,
+        SipCommand::DocumentMainGoal(DocumentMainGoal {
+            text: "Utkast som inte är klart".to_string(),
+        }),
+    );
+    let plan = patient_plan(&story.state()).expect("plan");
+    assert_eq!(plan.main_goal.as_deref(), Some("Att kunna bo kvar hemma"));
+
+    let plan = patient_plan(&Story::closed().state()).expect("plan");
+    assert_eq!(plan.status, PatientPlanStatus::Closed);
+    assert_eq!(plan.status_text, "Avslutad: målen är uppnådda");
+    assert_eq!(
+        plan.sub_goals
+            .iter()
+            .find(|g| g.id == "sg-ht")
+            .and_then(|g| g.reached),
+        None
+    );
+    assert_eq!(plan.next_follow_up_on, None);
+}
+
+#[test]
+fn reporting_facts_count_working_days_and_deadlines() {
+    let story = Story::followed_up();
+    let facts =
+        plan_facts(&story.events, &PolicyProfile::get(PolicyName::Norrbotten)).expect("facts");
+    // Need known Monday 2 March; invited the same day; met Thursday 5 March.
+    assert_eq!(facts.working_days_to_invitation, Some(0));
+    assert_eq!(facts.working_days_to_meeting, Some(3));
+    // Norrbotten: the meeting within 21 days of the need.
+    assert_eq!(facts.meeting_due_at, Some(utc("2026-03-23T22:59:59Z")));
+    let documented: Vec<_> = facts
+        .contributions
+        .iter()
+        .map(|c| (c.unit_id.as_str().to_string(), c.documented_at.is_some()))
+        .collect();
+    assert_eq!(
+        documented,
+        vec![(HT.to_string(), true), (VC.to_string(), true)]
+    );
+    assert!(facts
+        .contributions
+        .iter()
+        .all(|c| c.due_at == utc("2026-03-08T22:59:59Z")));
+    assert_eq!(facts.follow_up_agreed_on, Some(date(2026, 6, 1)));
+    assert_eq!(facts.followed_up_on, Some(date(2026, 6, 1)));
+    assert_eq!(facts.close_reason, None);
+    // Stockholm sets no meeting deadline.
+    let facts = plan_facts(&story.events, &stockholm()).expect("facts");
+    assert_eq!(facts.meeting_due_at, None);
+}
+
+#[test]
+fn a_to_do_is_urgent_when_due_by_the_end_of_the_next_working_day() {
+    let p = stockholm();
+    // Thursday 2 April 2026, before Easter: the next working day is Tuesday 7 April
+    // (Långfredag, the weekend and Annandag påsk come between).
+    let now = Utc
+        .with_ymd_and_hms(2026, 4, 2, 10, 0, 0)
+        .single()
+        .expect("time");
+    assert_eq!(p.urgent_until(now), utc("2026-04-07T21:59:59Z"));
+    assert!(p.is_urgent(utc("2026-04-07T21:59:59Z"), now));
+    assert!(!p.is_urgent(utc("2026-04-07T22:00:00Z"), now));
+    // Overdue is urgent.
+    assert!(p.is_urgent(utc("2026-03-01T00:00:00Z"), now));
+    // Friday 19 June 2026 is midsommarafton; from Thursday the next working day is Monday.
+    let now = utc("2026-06-18T08:00:00Z");
+    assert_eq!(p.urgent_until(now), utc("2026-06-22T21:59:59Z"));
+}
