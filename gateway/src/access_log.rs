@@ -39,6 +39,13 @@ pub mod action {
     pub const AUDIT_READ: &str = "audit.read";
     /// An auditor read who has read the person's data (the extract itself).
     pub const AUDIT_EXTRACT: &str = "audit.access_log";
+    /// The person was shown in a unit's inbox: Meddelanden, Att göra, Pågående SIP, or a live
+    /// push of them.
+    pub const INBOX: &str = "inbox.read";
+    /// A plan was read on Min plan (by the person or a guardian).
+    pub const PATIENT_PLAN: &str = "patient_plan.read";
+    /// A plan was exported as FHIR from Min plan.
+    pub const PATIENT_FHIR: &str = "patient_plan.fhir";
 
     /// The action in Swedish words, for extracts.
     pub fn describe(action: &str) -> &'static str {
@@ -48,6 +55,9 @@ pub mod action {
             READ_SIP => "en SIP lästes",
             AUDIT_READ => "granskning av händelser eller SIP",
             AUDIT_EXTRACT => "loggutdrag togs fram",
+            INBOX => "visades i inkorgen (Meddelanden, Att göra, Pågående SIP)",
+            PATIENT_PLAN => "planen lästes på Min plan",
+            PATIENT_FHIR => "planen hämtades som FHIR från Min plan",
             _ => "annan läsning",
         }
     }

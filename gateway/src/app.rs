@@ -552,11 +552,34 @@ impl Application {
                 shutdown.child_token(),
             ));
         }
+        // The inbox's doorbell: rung by the projector, heard by the API's live pushes.
+        let doorbell = match &state.nats_url {
+            Some(url) if roles.api || roles.projectors => match projections::nats_client(url).await
+            {
+                Ok(client) => Some((client, config.events.doorbell_subject.clone())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no NATS for live pushes; gateways look at the tables instead");
+                    None
+                }
+            },
+            _ => None,
+        };
+        if roles.api {
+            tokio::spawn(state.live.clone().run(
+                state.store.pool().clone(),
+                doorbell.clone(),
+                shutdown.child_token(),
+            ));
+        }
         if roles.projectors {
             let store = state.store.clone();
             let cancel = shutdown.child_token();
+            let settings = projections::Settings {
+                policy: state.policy.for_municipality(None).clone(),
+                doorbell: doorbell.clone(),
+            };
             tasks.spawn(async move {
-                let result = projections::run_all(store, cancel).await;
+                let result = projections::run_all(store, &settings, cancel).await;
                 ("projectors", result.map_err(|e| e.to_string()))
             });
         }
@@ -704,6 +727,7 @@ pub async fn build_state(
         turns: StreamTurns::default(),
         ready_lag_ms_max: config.ready_lag_ms_max,
         keys: Keys::default(),
+        live: Default::default(),
     })
 }
 

@@ -311,10 +311,13 @@ async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
             .map(|n| (*n).to_owned())
             .collect(),
     };
+    let policy = domain::policy::PolicyProfile::by_name(&config.policy)
+        .map_err(|e| CliError::Usage(e.message()))?;
+    let settings = projections::Settings::new(policy);
     with_store(&config, |store, admin_url| async move {
         for name in names {
             let started = std::time::Instant::now();
-            match projections::rebuild(&store, &admin_url, &name).await {
+            match projections::rebuild(&store, &admin_url, &name, &settings).await {
                 Ok(Some(rebuilt)) => println!(
                     "{name}: rebuilt at position {} ({} events read, {} applied) in {:.1} s",
                     rebuilt.position,

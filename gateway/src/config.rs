@@ -104,6 +104,9 @@ pub struct EventsConfig {
     /// `SAMPLAN_NATS_DUPLICATE_WINDOW_MS`: how long JetStream drops a repeated message id,
     /// default 120000.
     pub duplicate_window_ms: u64,
+    /// `SAMPLAN_NATS_DOORBELL_SUBJECT`: the core NATS subject the inbox projection rings after
+    /// each batch so that every gateway pushes the change, default `samplan.inbox.changed`.
+    pub doorbell_subject: String,
 }
 
 impl EventsConfig {
@@ -162,6 +165,7 @@ pub mod defaults {
     pub const NATS_STREAM: &str = "SAMPLAN_EVENTS";
     pub const NATS_SUBJECT_PREFIX: &str = "samplan.events";
     pub const NATS_DUPLICATE_WINDOW_MS: u64 = 120_000;
+    pub const NATS_DOORBELL_SUBJECT: &str = projections::inbox::DOORBELL_SUBJECT;
     pub const READY_LAG_MS_MAX: u64 = 30_000;
 }
 
@@ -365,6 +369,20 @@ impl Config {
                 expected: "a subject prefix such as samplan.events".into(),
             });
         }
+        let doorbell_subject = get("SAMPLAN_NATS_DOORBELL_SUBJECT")
+            .unwrap_or_else(|| defaults::NATS_DOORBELL_SUBJECT.into());
+        let doorbell_subject = doorbell_subject.trim().to_string();
+        if !name_ok(&doorbell_subject, &['.'])
+            || doorbell_subject.ends_with('.')
+            || doorbell_subject.starts_with(&format!("{}.", subject_prefix.trim()))
+        {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_NATS_DOORBELL_SUBJECT",
+                value: doorbell_subject,
+                expected: "a subject such as samplan.inbox.changed, outside the events' prefix"
+                    .into(),
+            });
+        }
         let memory_storage = match get("SAMPLAN_NATS_STORAGE").as_deref().map(str::trim) {
             None | Some("file") => false,
             Some("memory") => true,
@@ -389,6 +407,7 @@ impl Config {
                 1_000,
                 86_400_000,
             )?,
+            doorbell_subject,
         };
         let ready_lag_ms_max = number(
             &get,

@@ -59,4 +59,6 @@ pub struct AppState {
     pub keys: Keys,
     /// `/readyz` answers 503 while a read model is further behind than this.
     pub ready_lag_ms_max: u64,
+    /// Where each unit's inbox stands, for live pushes (`GET /inbox/events`).
+    pub live: projections::inbox::live::Listener,
 }

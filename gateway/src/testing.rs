@@ -41,6 +41,7 @@ pub fn test_events_config() -> EventsConfig {
         memory_storage: true,
         max_age_days: 1,
         duplicate_window_ms: 120_000,
+        doorbell_subject: format!("samplan-test.{id}-inbox"),
     }
 }
 
@@ -110,6 +111,11 @@ impl TestApp {
         config.nats_url = Some(test_nats_url());
         config.jwt_key = JwtKey::Secret(secret.clone());
         config.shutdown_drain_ms = 2_000;
+        // Tests share one NATS server: each app rings and hears its own inbox doorbell.
+        config.events.doorbell_subject = format!(
+            "samplan-test.{}-inbox",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        );
         configure(&mut config);
 
         let start: DateTime<Utc> = TEST_NOW.parse().expect("valid time");

@@ -237,6 +237,25 @@ fn rows() -> Vec<Row> {
                     Some(json!({})),
                 )
             },
+            // No such message in either unit's inbox (the inbox's own tests read real ones).
+            expected: [HIDDEN, HIDDEN, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /inbox/messages",
+            request: |_, _| ("/api/v1/inbox/messages?unread=true".into(), None),
+            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /inbox/todos",
+            request: |_, _| ("/api/v1/inbox/todos?urgent=true".into(), None),
+            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /inbox/sips",
+            request: |_, _| ("/api/v1/inbox/sips".into(), None),
             expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {

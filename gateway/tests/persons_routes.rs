@@ -730,32 +730,16 @@ async fn units_are_registered_once_by_an_administrator() {
 }
 
 #[tokio::test]
-async fn marking_a_message_read_is_recorded_once_per_user() {
+async fn a_message_the_unit_does_not_have_cannot_be_marked_read() {
     let app = spawn().await;
     units(&app).await;
-    let nurse = nurse(&app);
-    let colleague = app.staff_token("SE2321000016-VC12", VC);
     let path = "/api/v1/inbox/messages/01JQ7ZK3M2V8X9Y0A1B2C3D4E5/read";
-    let (status, _, first) = app.post(path, &nurse, &json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{first}");
-    assert_eq!(first["events"], json!(["MessageRead"]));
-    assert_eq!(first["id"], "01JQ7ZK3M2V8X9Y0A1B2C3D4E5");
-    let (status, _, again) = app.post(path, &nurse, &json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["events"], json!([]), "already read: nothing recorded");
-    let (status, _, other) = app.post(path, &colleague, &json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{other}");
-    assert_eq!(other["events"], json!(["MessageRead"]), "read is per user");
-
-    let stream = app
-        .store
-        .read_stream(&format!("inbox-{VC}"), 1)
-        .await
-        .expect("stream");
-    assert_eq!(stream.len(), 2);
+    let (status, _, problem) = app.post(path, &nurse(&app), &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(problem["code"], "not_found");
     assert!(app
         .store
-        .read_stream(&format!("inbox-{HT}"), 1)
+        .read_stream(&format!("inbox-{VC}"), 1)
         .await
         .expect("stream")
         .is_empty());

@@ -241,6 +241,7 @@ fn person_events(person: PersonId, n: u64) -> Vec<NewEvent> {
             phone: None,
             address: None,
             note: None,
+            personal_identity_number: None,
             recorded_by: staff("vc-bench"),
             recorded_at: at,
         },
@@ -365,9 +366,12 @@ async fn bench() {
     let raw = raw_read(&db.admin_url).await;
     println!("| rebuild of | events | seconds | events/s | raw read events/s | ratio | target |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
+    let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
+        domain::policy::PolicyName::Stockholm,
+    ));
     for name in projections::PROJECTIONS {
         let started = Instant::now();
-        let rebuilt = projections::rebuild(&store, &db.admin_url, name)
+        let rebuilt = projections::rebuild(&store, &db.admin_url, name, &settings)
             .await
             .expect("rebuild")
             .expect("a read model");

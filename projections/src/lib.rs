@@ -12,9 +12,11 @@
 //! - [`directory`]: persons and units, for "Sök patient" and the unit list.
 //! - [`participation`]: which units take part in which person's plans since when, for the
 //!   auditors' access review.
+//! - [`inbox`]: Meddelanden, Att göra and Pågående SIP for every unit, and each plan's snapshot.
 
 pub mod directory;
 mod error;
+pub mod inbox;
 pub mod participation;
 pub mod relay;
 pub mod runner;
@@ -39,18 +41,56 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "participation",
         sql: include_str!("../migrations/0003_participation.sql"),
     },
+    eventstore::Migration {
+        version: 4,
+        name: "inbox",
+        sql: include_str!("../migrations/0004_inbox.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
 pub const COMPONENT: &str = "projections";
 
 /// Every read model by name, as `samplan rebuild --projection NAME` takes it.
-pub const PROJECTIONS: &[&str] = &[directory::PROJECTION, participation::PROJECTION];
+pub const PROJECTIONS: &[&str] = &[
+    directory::PROJECTION,
+    participation::PROJECTION,
+    inbox::PROJECTION,
+];
+
+/// What the read models need besides the store.
+#[derive(Clone)]
+pub struct Settings {
+    /// The deployment's policy profile: the to-dos' due times.
+    pub policy: domain::policy::PolicyProfile,
+    /// Where the inbox rings the gateways' doorbell after each batch (client and subject);
+    /// `None`: gateways learn of changes by looking at the tables.
+    pub doorbell: Option<(async_nats::Client, String)>,
+}
+
+impl Settings {
+    /// Settings with `policy` and no NATS.
+    pub fn new(policy: domain::policy::PolicyProfile) -> Settings {
+        Settings {
+            policy,
+            doorbell: None,
+        }
+    }
+
+    fn inbox(&self) -> inbox::Inbox {
+        let inbox = inbox::Inbox::new(self.policy.clone());
+        match &self.doorbell {
+            Some((nats, subject)) => inbox.with_doorbell(nats.clone(), subject.clone()),
+            None => inbox,
+        }
+    }
+}
 
 /// Runs every read model's runner until `cancel` fires; the first that stops with an error ends
 /// them all, with that error.
 pub async fn run_all(
     store: eventstore::EventStore,
+    settings: &Settings,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(), ProjectionError> {
     let runners: Vec<futures::future::BoxFuture<'static, Result<(), ProjectionError>>> = vec![
@@ -64,16 +104,18 @@ pub async fn run_all(
             participation::Participation,
             cancel.clone(),
         )),
+        Box::pin(runner::run(store.clone(), settings.inbox(), cancel.clone())),
     ];
     futures::future::try_join_all(runners).await.map(|_| ())
 }
 
 /// Rebuilds the read model called `name` (see `runner::rebuild`); `None` for a name no read
-/// model has.
+/// model has. A rebuild rings no doorbell.
 pub async fn rebuild(
     store: &eventstore::EventStore,
     admin_url: &str,
     name: &str,
+    settings: &Settings,
 ) -> Result<Option<runner::Rebuilt>, ProjectionError> {
     Ok(match name {
         directory::PROJECTION => {
@@ -82,6 +124,21 @@ pub async fn rebuild(
         participation::PROJECTION => {
             Some(runner::rebuild(store, admin_url, &participation::Participation).await?)
         }
+        inbox::PROJECTION => {
+            let inbox = inbox::Inbox::new(settings.policy.clone());
+            Some(runner::rebuild(store, admin_url, &inbox).await?)
+        }
         _ => None,
     })
+}
+
+/// A NATS client that connects in the background and reconnects by itself, so that a process
+/// starts while NATS is away and pushes resume when it is back.
+pub async fn nats_client(nats_url: &str) -> Result<async_nats::Client, ProjectionError> {
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connection_timeout(std::time::Duration::from_secs(5))
+        .connect(nats_url)
+        .await
+        .map_err(|e| ProjectionError::Nats(format!("connecting to {nats_url}: {e}")))
 }

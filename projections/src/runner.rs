@@ -98,6 +98,13 @@ pub trait Projection: Send + Sync + 'static {
         mode: Mode,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send + 'a;
 
+    /// Runs after a live batch's transaction has committed: the place for effects beyond the
+    /// projection's own rows, such as telling gateways that an inbox changed. Never runs for a
+    /// rebuild, nor for a batch that rolled back (its effects are redone with the batch).
+    fn committed(&self) -> impl Future<Output = ()> + Send + '_ {
+        async {}
+    }
+
     /// Applies `events` (all wanted, in global order) in one go. The default applies them one by
     /// one; a projection whose rows allow it overrides this with set-based statements, which is
     /// what makes a rebuild of millions of events fast.
@@ -430,6 +437,7 @@ pub async fn apply_batch<P: Projection>(
         tx.execute(&moved, &[&name, &position, &at]).await?;
     }
     tx.commit().await?;
+    projection.committed().await;
     Ok(applied.map_or(checkpoint, |(position, _)| position))
 }
 
@@ -535,6 +543,32 @@ pub async fn lags(pool: &Pool) -> Result<Vec<Lag>, ProjectionError> {
             holder: r.get(4),
         })
         .collect())
+}
+
+/// Every row of every table in `schema`, as `table {json}` lines in a fixed order: what a rebuild
+/// is compared with the live tables by (tests, and an operator checking a rebuild).
+pub async fn dump(pool: &Pool, schema: &str) -> Result<Vec<String>, ProjectionError> {
+    let client = pool.get().await?;
+    let tables = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+              WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
+            &[&schema],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for table in tables {
+        let table: String = table.get(0);
+        let sql = format!(
+            "SELECT row_to_json(t)::text FROM \"{}\".\"{}\" t ORDER BY 1",
+            schema.replace('"', "\"\""),
+            table.replace('"', "\"\"")
+        );
+        for row in client.query(&sql, &[]).await? {
+            out.push(format!("{table} {}", row.get::<_, String>(0)));
+        }
+    }
+    Ok(out)
 }
 
 /// What a rebuild did.

@@ -114,6 +114,7 @@ fn relative(id: &str, kind: RelativeKind, name: &str) -> PersonEvent {
         phone: Some("070-000 00 00".into()),
         address: None,
         note: None,
+        personal_identity_number: None,
         recorded_by: staff(),
         recorded_at: at(1),
     }

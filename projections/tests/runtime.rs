@@ -354,16 +354,32 @@ async fn shape(client: &tokio_postgres::Client, schema: &str) -> Vec<String> {
 async fn a_rebuild_creates_the_tables_the_migrations_create() {
     let (db, _store) = setup().await;
     let client = admin(&db).await;
-    client
-        .batch_execute(&format!(
-            "CREATE SCHEMA directory_shape; SET search_path TO directory_shape; {}",
-            Directory.tables_sql()
-        ))
-        .await
-        .expect("tables");
-    let migrated = shape(&client, "directory").await;
-    assert!(!migrated.is_empty());
-    assert_eq!(shape(&client, "directory_shape").await, migrated);
+    let inbox = projections::inbox::Inbox::new(domain::policy::PolicyProfile::get(
+        domain::policy::PolicyName::Stockholm,
+    ));
+    for (schema, tables) in [
+        ("directory", Directory.tables_sql()),
+        (
+            "participation",
+            projections::participation::Participation.tables_sql(),
+        ),
+        ("inbox", inbox.tables_sql()),
+    ] {
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema}_shape; SET search_path TO {schema}_shape; {tables}; \
+                 RESET search_path;"
+            ))
+            .await
+            .expect("tables");
+        let migrated = shape(&client, schema).await;
+        assert!(!migrated.is_empty(), "{schema}");
+        assert_eq!(
+            shape(&client, &format!("{schema}_shape")).await,
+            migrated,
+            "{schema}"
+        );
+    }
     drop(db);
 }
 

@@ -276,6 +276,19 @@ pub struct PersonStatus {
     pub moved_out: Option<NaiveDate>,
 }
 
+impl PersonStatus {
+    /// Folds one person event into the status (events that change none of it change nothing).
+    pub fn apply(&mut self, event: &crate::person::PersonEvent) {
+        use crate::person::PersonEvent;
+        match event {
+            PersonEvent::ProtectedIdentityMarked { .. } => self.protected_identity = true,
+            PersonEvent::DeathRegistered { died_on, .. } => self.deceased = Some(*died_on),
+            PersonEvent::MovedOutOfRegion { moved_on, .. } => self.moved_out = Some(*moved_on),
+            _ => {}
+        }
+    }
+}
+
 /// Where the plan stands, for lists and views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -290,6 +303,24 @@ pub enum SipPhase {
     MeetingHeld,
     FollowedUp,
     Closed,
+}
+
+impl SipPhase {
+    /// Where the plan stands, in the words of the staff client.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SipPhase::NotStarted => "Ej påbörjad",
+            SipPhase::AwaitingConsent => "Inväntar samtycke",
+            SipPhase::ConsentDeclined => "Samtycke nekat",
+            SipPhase::ConsentWithdrawn => "Samtycket återkallat",
+            SipPhase::AwaitingPlanBasis => "Inväntar SIP-underlag",
+            SipPhase::Preparing => "Förberedelse och kartläggning",
+            SipPhase::Invited => "Kallat till SIP-möte",
+            SipPhase::MeetingHeld => "SIP-möte hållet",
+            SipPhase::FollowedUp => "Uppföljd",
+            SipPhase::Closed => "Avslutad",
+        }
+    }
 }
 
 /// One plan.

@@ -1,6 +1,6 @@
 //! The one inbox write: marking a message of the caller's unit read for the caller, which appends
 //! `MessageRead` to the stream `inbox-<unit>`. Marking a message read twice records nothing the
-//! second time.
+//! second time; a message the unit's inbox does not have is 404.
 
 use crate::aggregate::InboxAggregate;
 use crate::error::AppError;
@@ -26,6 +26,14 @@ pub async fn mark_read(
     let unit = caller.staff_unit()?.clone();
     crate::text::check_str("id", message_id)?;
     let user = StaffId::parse(&caller.sub)?;
+    // Only a message the unit has: the ids come from its inbox, which is where it is looked up.
+    // (An id that cannot be one is refused by the domain, below, with its own code.)
+    let trimmed = message_id.trim();
+    if (1..=128).contains(&trimmed.len())
+        && !projections::inbox::message_exists(state.store.pool(), unit.as_str(), trimmed).await?
+    {
+        return Err(AppError::NotFound);
+    }
     let cmd = InboxCommand::MarkMessageRead {
         message_id: message_id.to_owned(),
         user,

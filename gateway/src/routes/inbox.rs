@@ -1,27 +1,467 @@
-//! `/inbox`: the unit's messages (Meddelanden). This module holds the one inbox write, marking a
-//! message read for the caller (`crate::commands::inbox`).
+//! `/inbox`: what a unit reads every morning and afternoon. Meddelanden (`GET /inbox/messages`,
+//! marking one read), Att göra (`GET /inbox/todos`), Pågående SIP (`GET /inbox/sips`) and the
+//! live pushes of all three (`GET /inbox/events`, server-sent events), all from the inbox read
+//! model (`projections::inbox`).
+//!
+//! Every list shows persons by name and birth year, so every list is a read of their data: each
+//! person shown is in the access log before the answer goes out (a push: before it is sent).
 
+use crate::access_log::{self, action};
 use crate::auth::Caller;
 use crate::commands::inbox::{self as command, MarkMessageReadRequest};
+use crate::consistency::{self, POSITION_HEADER};
 use crate::error::{AppError, Problem};
-use crate::extract::Command;
+use crate::extract::{ApiQuery, Command};
 use crate::pipeline::{Write, WriteResponse};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use utoipa::OpenApi;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::sip::messages::MessageKind;
+use domain::sip::SipPhase;
+use domain::PersonId;
+use projections::inbox::{
+    self, Change, MessageFilter, MessageRow, OngoingRow, PersonRef, TodoRow, TodoScope, Urgency,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::time::Duration;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// Messages per page unless `limit` says otherwise, and at most.
+const PAGE_DEFAULT: i64 = 50;
+const PAGE_MAX: i64 = 200;
+/// Positions' worth of changes read at a time for a live stream.
+const PUSH_BATCH: i64 = 200;
+/// How often a quiet live stream sends a comment, so proxies keep it open.
+const KEEP_ALIVE_SECS: u64 = 15;
 
 /// The routes of this module, mounted under `/api/v1`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/inbox/messages/{id}/read", post(mark_message_read))
+    Router::new()
+        .route("/inbox/messages", get(list_messages))
+        .route("/inbox/messages/{id}/read", post(mark_message_read))
+        .route("/inbox/todos", get(list_todos))
+        .route("/inbox/sips", get(list_ongoing))
+        .route("/inbox/events", get(events))
 }
 
 /// The OpenAPI description of this module.
 #[derive(OpenApi)]
-#[openapi(paths(mark_message_read), components(schemas(MarkMessageReadRequest)))]
+#[openapi(
+    paths(list_messages, mark_message_read, list_todos, list_ongoing, events),
+    components(schemas(
+        MarkMessageReadRequest,
+        MessagesResponse,
+        MessageView,
+        PersonView,
+        SenderView,
+        TodosResponse,
+        TodoView,
+        OngoingResponse,
+        OngoingView,
+        CoordinatorView,
+    )),
+    tags((name = "inbox", description = "Meddelanden, Att göra and Pågående SIP of the caller's unit, and their live pushes"))
+)]
 pub struct ApiDoc;
+
+// ---- responses ----------------------------------------------------------------------------
+
+/// The person a row is about, as the caller's unit may see them: never the personnummer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PersonView {
+    pub id: String,
+    /// Absent when the person has protected identity and the unit took part only after it was
+    /// marked.
+    pub name: Option<String>,
+    pub birth_year: Option<i32>,
+    /// Skyddade personuppgifter: no address or phone is shown anywhere.
+    pub protected_identity: bool,
+}
+
+impl From<PersonRef> for PersonView {
+    fn from(p: PersonRef) -> Self {
+        PersonView {
+            id: p.person_id,
+            name: p.name,
+            birth_year: p.birth_year,
+            protected_identity: p.protected_identity,
+        }
+    }
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SenderView {
+    pub unit_id: String,
+    pub unit_name: Option<String>,
+    /// The staff member who did what the message tells.
+    pub name: String,
+}
+
+/// One message (Meddelanden).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    /// `invitation`, `follow_up_invitation`, `meeting_rescheduled`, `invitation_cancelled`,
+    /// `contribution_published`, `coordinator_changed`, `consent_withdrawn`, `plan_closed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The subject line, in Swedish.
+    pub subject: String,
+    pub body: String,
+    pub sip_id: String,
+    pub person: PersonView,
+    pub invitation_id: Option<String>,
+    pub sender: SenderView,
+    pub sent_at: DateTime<Utc>,
+    /// Whether the caller has read it.
+    pub read: bool,
+    pub read_at: Option<DateTime<Utc>>,
+    /// The global position of what the message tells.
+    pub position: i64,
+}
+
+impl From<MessageRow> for MessageView {
+    fn from(m: MessageRow) -> Self {
+        MessageView {
+            id: m.message_id,
+            kind: m.kind,
+            subject: m.subject,
+            body: m.body,
+            sip_id: m.sip_id,
+            person: m.person.into(),
+            invitation_id: m.invitation_id,
+            sender: SenderView {
+                unit_id: m.sender_unit_id,
+                unit_name: m.sender_unit_name,
+                name: m.sender_name,
+            },
+            sent_at: m.sent_at,
+            read: m.read_at.is_some(),
+            read_at: m.read_at,
+            position: m.position,
+        }
+    }
+}
+
+/// `GET /inbox/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MessagesResponse {
+    /// Newest first.
+    pub messages: Vec<MessageView>,
+    /// Messages of the unit the caller has not read (all of them, not only this page's).
+    pub unread_count: i64,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One to-do (Att göra).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TodoView {
+    pub id: String,
+    /// `get_consent`, `document_declined_consent`, `create_plan_basis`, `send_invitation`,
+    /// `appoint_representative`, `record_meeting`, `document_main_goal`,
+    /// `document_contribution`, `document_for_external_actor`, `schedule_follow_up`,
+    /// `hold_follow_up`, `close_plan`, `send_letter`.
+    pub kind: String,
+    /// What to do, in Swedish.
+    pub title: String,
+    pub sip_id: String,
+    pub person: PersonView,
+    pub unit_id: String,
+    /// The staff member (HSA-id) who owes it; absent: the whole unit.
+    pub assigned_to: Option<String>,
+    /// By when; absent when the guidance sets no deadline.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The red clock: overdue, or due by the end of the profile's warning window.
+    pub urgent: bool,
+    pub overdue: bool,
+    /// For `send_letter`: what to print and to whom (no address of the person or their
+    /// relatives when the person has protected identity).
+    #[schema(value_type = Option<Object>)]
+    pub letter: Option<domain::obligations::Letter>,
+    pub opened_at: DateTime<Utc>,
+    /// Set when a live push tells that the to-do ended: when, and the event that settled it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
+}
+
+impl TodoView {
+    fn new(t: TodoRow, urgent_until: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let open = t.ended_at.is_none();
+        TodoView {
+            id: t.todo_id,
+            kind: t.kind,
+            title: t.title,
+            sip_id: t.sip_id,
+            person: t.person.into(),
+            unit_id: t.unit_id,
+            assigned_to: t.staff_id,
+            due_at: t.due_at,
+            urgent: open && t.due_at.is_some_and(|d| d <= urgent_until),
+            overdue: open && t.due_at.is_some_and(|d| d < now),
+            letter: t.letter,
+            opened_at: t.opened_at,
+            ended_at: t.ended_at,
+            ended_by: t.ended_by,
+        }
+    }
+}
+
+/// `GET /inbox/todos`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TodosResponse {
+    /// Soonest due first; those without a due time last.
+    pub todos: Vec<TodoView>,
+    /// A to-do due at or before this instant is urgent now.
+    pub urgent_until: DateTime<Utc>,
+}
+
+/// The coordinator of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CoordinatorView {
+    pub staff_id: String,
+    pub name: String,
+    pub unit_id: String,
+}
+
+/// One plan the unit takes part in (Pågående SIP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OngoingView {
+    pub sip_id: String,
+    pub person: PersonView,
+    /// `awaiting_consent`, `preparing`, `invited`, `meeting_held`, `followed_up`, `closed`, …
+    pub phase: String,
+    /// The phase in Swedish.
+    pub phase_text: String,
+    pub coordinator: Option<CoordinatorView>,
+    /// The next meeting or follow-up meeting invited to.
+    pub next_meeting_at: Option<DateTime<Utc>>,
+    pub next_follow_up_on: Option<NaiveDate>,
+    /// The unit has yet to document and publish its part after the meeting.
+    pub owes_documentation: bool,
+    /// When the need became known.
+    pub started_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<OngoingRow> for OngoingView {
+    fn from(o: OngoingRow) -> Self {
+        let phase_text =
+            serde_json::from_value::<SipPhase>(serde_json::Value::String(o.phase.clone()))
+                .map(|p| p.label().to_string())
+                .unwrap_or_else(|_| o.phase.clone());
+        let coordinator = match (o.coordinator_id, o.coordinator_name, o.coordinator_unit_id) {
+            (Some(staff_id), Some(name), Some(unit_id)) => Some(CoordinatorView {
+                staff_id,
+                name,
+                unit_id,
+            }),
+            _ => None,
+        };
+        OngoingView {
+            sip_id: o.sip_id,
+            person: o.person.into(),
+            phase: o.phase,
+            phase_text,
+            coordinator,
+            next_meeting_at: o.next_meeting_at,
+            next_follow_up_on: o.next_follow_up_on,
+            owes_documentation: o.owes_documentation,
+            started_at: o.started_at,
+            closed_at: o.closed_at,
+        }
+    }
+}
+
+/// `GET /inbox/sips`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OngoingResponse {
+    /// Open plans first, the nearest meeting first.
+    pub sips: Vec<OngoingView>,
+}
+
+// ---- queries ------------------------------------------------------------------------------
+
+/// `GET /inbox/messages` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesParams {
+    /// `true`: only those the caller has not read; `false`: only those read.
+    pub unread: Option<bool>,
+    /// One message type (see `MessageView.type`).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Only messages about this person.
+    pub person_id: Option<String>,
+    /// Only messages sent at or after this time (RFC 3339) or day (`YYYY-MM-DD`, Swedish time).
+    pub since: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Messages per page, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// Wait (up to 5 s) until the inbox has seen this position.
+    pub min_position: Option<i64>,
+}
+
+/// `GET /inbox/todos` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TodosParams {
+    /// `true`: only urgent ones (the red clock); `false`: only the others.
+    pub urgent: Option<bool>,
+    /// `mine` (default): the unit's and the caller's own; `unit`: colleagues' too.
+    pub scope: Option<String>,
+    /// Wait (up to 5 s) until the inbox has seen this position.
+    pub min_position: Option<i64>,
+}
+
+/// `GET /inbox/sips` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OngoingParams {
+    /// `true`: closed plans too.
+    pub closed: Option<bool>,
+    /// Wait (up to 5 s) until the inbox has seen this position.
+    pub min_position: Option<i64>,
+}
+
+/// `GET /inbox/events` parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsParams {
+    /// Push what changed after this position (the `X-Samplan-Position` of the lists the client
+    /// shows); without it, and without `Last-Event-ID`, pushes start from now.
+    pub from_position: Option<i64>,
+}
+
+fn invalid(detail: impl Into<String>) -> AppError {
+    AppError::bad_request("invalid_parameter", detail)
+}
+
+/// `since`: a time, or a Swedish day (from its first instant).
+fn parse_since(raw: &str) -> Result<DateTime<Utc>, AppError> {
+    let raw = raw.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(domain::time::start_of_local_day)
+        .map_err(|_| invalid("since ska vara en tidpunkt (RFC 3339) eller ett datum (ÅÅÅÅ-MM-DD)."))
+}
+
+fn parse_cursor(raw: &str) -> Result<i64, AppError> {
+    raw.trim()
+        .strip_prefix('p')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| invalid("cursor ska vara next_cursor från föregående sida."))
+}
+
+/// The distinct persons of `rows`, for the access log.
+fn persons_shown<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<PersonId> {
+    let mut persons: Vec<PersonId> = ids.filter_map(|id| PersonId::parse(id).ok()).collect();
+    persons.sort();
+    persons.dedup();
+    persons
+}
+
+// ---- handlers -----------------------------------------------------------------------------
+
+/// Meddelanden: what arrived for the caller's unit, newest first, read or unread by the caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inbox/messages",
+    tag = "inbox",
+    params(MessagesParams),
+    responses(
+        (status = 200, description = "The unit's messages; header X-Samplan-Position", body = MessagesResponse),
+        (status = 400, description = "`invalid_parameter`, `unknown_parameter`", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not staff", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<MessagesParams>,
+) -> Result<Response, AppError> {
+    let unit = caller.staff_unit()?.clone();
+    let kind = match params.kind.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(k) => Some(
+            MessageKind::parse(k)
+                .ok_or_else(|| {
+                    let valid: Vec<&str> = MessageKind::ALL.iter().map(|k| k.as_str()).collect();
+                    invalid(format!(
+                        "Okänd meddelandetyp \u{201d}{k}\u{201d}. Giltiga typer: {}.",
+                        valid.join(", ")
+                    ))
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    let person_id = match params.person_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(
+            PersonId::parse(p)
+                .map_err(|_| invalid("person_id ska vara ett person-id (ULID)."))?
+                .to_string(),
+        ),
+    };
+    let limit = params.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(invalid(format!("limit ska vara mellan 1 och {PAGE_MAX}.")));
+    }
+    let filter = MessageFilter {
+        unread: params.unread,
+        kind,
+        person_id,
+        since: params.since.as_deref().map(parse_since).transpose()?,
+        before_position: params.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let position =
+        consistency::projection_position(&state, inbox::PROJECTION, params.min_position).await?;
+    let pool = state.store.pool();
+    let (mut rows, unread_count) = futures::try_join!(
+        inbox::messages(pool, unit.as_str(), &caller.sub, &filter),
+        inbox::unread_count(pool, unit.as_str(), &caller.sub),
+    )?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|m| format!("p{}", m.position))
+    } else {
+        None
+    };
+    let persons = persons_shown(rows.iter().map(|m| m.person.person_id.as_str()));
+    access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
+    let answer = MessagesResponse {
+        messages: rows.into_iter().map(MessageView::from).collect(),
+        unread_count,
+        next_cursor,
+    };
+    Ok(consistency::with_position(
+        Json(answer).into_response(),
+        position,
+    ))
+}
 
 /// Mark a message of the caller's unit as read by the caller.
 #[utoipa::path(
@@ -38,6 +478,7 @@ pub struct ApiDoc;
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not staff", body = Problem),
         (status = 400, description = "Malformed body or header", body = Problem),
+        (status = 404, description = "No such message in the caller's unit's inbox", body = Problem),
         (status = 422, description = "`invalid_id`: not a message id; `invalid_characters`", body = Problem),
     ),
     security(("bearer" = []))
@@ -55,4 +496,279 @@ pub async fn mark_message_read(
         correlation_id: Some(request_id.as_str()),
     };
     Ok(Json(command::mark_read(&state, write, &message_id).await?))
+}
+
+/// Att göra: the caller's and the unit's to-dos, with due times and the red clock.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inbox/todos",
+    tag = "inbox",
+    params(TodosParams),
+    responses(
+        (status = 200, description = "Open to-dos; header X-Samplan-Position", body = TodosResponse),
+        (status = 400, description = "`invalid_parameter`, `unknown_parameter`", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not staff", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_todos(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<TodosParams>,
+) -> Result<Response, AppError> {
+    let unit = caller.staff_unit()?.clone();
+    let scope = match params.scope.as_deref().map(str::trim) {
+        None | Some("") | Some("mine") => TodoScope::Mine,
+        Some("unit") => TodoScope::Unit,
+        Some(_) => return Err(invalid("scope ska vara mine eller unit.")),
+    };
+    let now = state.clock.now();
+    let urgent_until = state.policy.for_municipality(None).urgent_until(now);
+    let urgency = match params.urgent {
+        None => Urgency::All,
+        Some(true) => Urgency::DueBy(urgent_until),
+        Some(false) => Urgency::NotDueBy(urgent_until),
+    };
+    let position =
+        consistency::projection_position(&state, inbox::PROJECTION, params.min_position).await?;
+    let rows = inbox::open_todos(
+        state.store.pool(),
+        unit.as_str(),
+        &caller.sub,
+        scope,
+        urgency,
+    )
+    .await?;
+    let persons = persons_shown(rows.iter().map(|t| t.person.person_id.as_str()));
+    access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
+    let answer = TodosResponse {
+        todos: rows
+            .into_iter()
+            .map(|t| TodoView::new(t, urgent_until, now))
+            .collect(),
+        urgent_until,
+    };
+    Ok(consistency::with_position(
+        Json(answer).into_response(),
+        position,
+    ))
+}
+
+/// Pågående SIP: the plans the caller's unit takes part in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inbox/sips",
+    tag = "inbox",
+    params(OngoingParams),
+    responses(
+        (status = 200, description = "The unit's plans; header X-Samplan-Position", body = OngoingResponse),
+        (status = 400, description = "`invalid_parameter`, `unknown_parameter`", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not staff", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_ongoing(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<OngoingParams>,
+) -> Result<Response, AppError> {
+    let unit = caller.staff_unit()?.clone();
+    let position =
+        consistency::projection_position(&state, inbox::PROJECTION, params.min_position).await?;
+    let rows = inbox::ongoing(
+        state.store.pool(),
+        unit.as_str(),
+        params.closed.unwrap_or(false),
+    )
+    .await?;
+    let persons = persons_shown(rows.iter().map(|o| o.person.person_id.as_str()));
+    access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
+    let answer = OngoingResponse {
+        sips: rows.into_iter().map(OngoingView::from).collect(),
+    };
+    Ok(consistency::with_position(
+        Json(answer).into_response(),
+        position,
+    ))
+}
+
+/// Live pushes of the caller's unit's inbox, as server-sent events.
+///
+/// Events: `ready` (the stream is open; its id is where it starts), `message` (a message
+/// arrived: a `MessageView`), `message_read` (the caller marked a message read elsewhere),
+/// `todo` (a to-do opened, changed or ended: a `TodoView`, with `ended_at` when it ended),
+/// `ongoing` (a plan of the unit changed: an `OngoingView`). The `id` of an event is the global
+/// position its change was made at; it is set on the last event of each position, so a client
+/// that reconnects with `Last-Event-ID` gets every change after it, and none is missed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inbox/events",
+    tag = "inbox",
+    params(
+        EventsParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (a position)"),
+    ),
+    responses(
+        (status = 200, description = "text/event-stream of inbox changes", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`invalid_parameter`: Last-Event-ID is not a position", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not staff", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<EventsParams>,
+) -> Result<Response, AppError> {
+    let unit = caller.staff_unit()?.as_str().to_owned();
+    let resume = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|p| *p >= 0)
+                .ok_or_else(|| invalid("Last-Event-ID ska vara ett id från strömmen."))?,
+        ),
+        None => params.from_position.filter(|p| *p >= 0),
+    };
+    // Watch before looking, so that no move between the look and the wait is missed.
+    let moves = state.live.watch(&unit);
+    let start = match resume {
+        Some(after) => after,
+        None => inbox::unit_positions(state.store.pool(), std::slice::from_ref(&unit))
+            .await?
+            .first()
+            .map_or(0, |(_, p)| *p),
+    };
+    let stream = LiveStream {
+        state: state.clone(),
+        caller,
+        unit,
+        last: start,
+        moves,
+        queue: VecDeque::from([Event::default()
+            .event("ready")
+            .id(start.to_string())
+            .json_data(serde_json::json!({ "position": start }))
+            .map_err(AppError::internal)?]),
+    };
+    let stream = futures::stream::unfold(stream, |mut s| async move {
+        s.next()
+            .await
+            .map(|event| (Ok::<_, std::convert::Infallible>(event), s))
+    });
+    let mut response = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(KEEP_ALIVE_SECS)))
+        .into_response();
+    // Tell proxies not to buffer the stream.
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    response
+        .headers_mut()
+        .insert(POSITION_HEADER, axum::http::HeaderValue::from(start));
+    Ok(response)
+}
+
+/// One client's live stream.
+struct LiveStream {
+    state: AppState,
+    caller: Caller,
+    unit: String,
+    /// The last position whose changes were sent.
+    last: i64,
+    moves: tokio::sync::watch::Receiver<i64>,
+    queue: VecDeque<Event>,
+}
+
+impl LiveStream {
+    /// The next event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Some(event);
+            }
+            match self.fetch().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    // The client reconnects and resumes from the last id it got.
+                    tracing::warn!(error = %e, "live push failed; closing the stream");
+                    return None;
+                }
+            }
+            // Wait until the unit moves past what was sent (or the server stops).
+            loop {
+                if *self.moves.borrow_and_update() > self.last {
+                    break;
+                }
+                if self.moves.changed().await.is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads what changed after `last` into the queue; whether there was anything.
+    async fn fetch(&mut self) -> Result<bool, AppError> {
+        let changes = inbox::changes_since(
+            self.state.store.pool(),
+            &self.unit,
+            &self.caller.sub,
+            self.last,
+            PUSH_BATCH,
+        )
+        .await?;
+        if changes.is_empty() {
+            return Ok(false);
+        }
+        let persons = persons_shown(changes.iter().filter_map(|(_, c)| match c {
+            Change::Message { message } => Some(message.person.person_id.as_str()),
+            Change::Todo { todo } => Some(todo.person.person_id.as_str()),
+            Change::Ongoing { plan } => Some(plan.person.person_id.as_str()),
+            Change::MessageRead { .. } => None,
+        }));
+        access_log::record_many(&self.state, &self.caller, &persons, action::INBOX, None).await?;
+        let now = self.state.clock.now();
+        let urgent_until = self.state.policy.for_municipality(None).urgent_until(now);
+        let positions: Vec<i64> = changes.iter().map(|(p, _)| *p).collect();
+        for (i, (position, change)) in changes.into_iter().enumerate() {
+            let (name, data) = match change {
+                Change::Message { message } => {
+                    ("message", serde_json::to_value(MessageView::from(message)))
+                }
+                Change::MessageRead {
+                    message_id,
+                    read_at,
+                } => (
+                    "message_read",
+                    Ok(serde_json::json!({ "id": message_id, "read_at": read_at })),
+                ),
+                Change::Todo { todo } => (
+                    "todo",
+                    serde_json::to_value(TodoView::new(todo, urgent_until, now)),
+                ),
+                Change::Ongoing { plan } => {
+                    ("ongoing", serde_json::to_value(OngoingView::from(plan)))
+                }
+            };
+            let mut event = Event::default()
+                .event(name)
+                .json_data(data.map_err(AppError::internal)?)
+                .map_err(AppError::internal)?;
+            // The id says "everything up to here was sent": only on a position's last change.
+            if positions.get(i + 1) != Some(&position) {
+                event = event.id(position.to_string());
+            }
+            self.queue.push_back(event);
+            self.last = self.last.max(position);
+        }
+        Ok(true)
+    }
 }

@@ -9,7 +9,7 @@
 //! as for a plan that does not exist, so existence is never revealed.
 
 use crate::access_log;
-use crate::aggregate::{self, PersonAggregate, SipAggregate};
+use crate::aggregate::{Aggregate, PersonAggregate, SipAggregate};
 use crate::auth::Caller;
 use crate::commands::sips::{self as command, dto::*, sip_id, staff_unit};
 use crate::consistency::{self, ReadParams};
@@ -351,18 +351,16 @@ async fn get_sip(
 ) -> Result<Response, AppError> {
     let unit = staff_unit(&caller)?;
     let sip_id = sip_id(&id)?;
-    // The plan is read straight from its stream, so it is current as soon as the store has
-    // reached `min_position`.
-    let head = consistency::store_position(&state, params.min_position).await?;
-    let loaded = aggregate::load::<SipAggregate>(&state.store, &sip_id.stream_id()).await?;
-    let mut sip: SipState = loaded.state;
-    let person_id = match sip.person_id() {
-        Some(person_id) if sip.participates(&unit) => person_id,
-        _ => return Err(AppError::NotFound),
+    if params.min_position.is_some() {
+        consistency::store_position(&state, params.min_position).await?;
+    }
+    let (version, position, sip) = current_plan(&state, &sip_id).await?;
+    if !sip.participates(&unit) {
+        return Err(AppError::NotFound);
+    }
+    let Some(person_id) = sip.person_id() else {
+        return Err(AppError::NotFound);
     };
-    // The view shows what the person's status obliges (close on protected identity, death…).
-    let person = aggregate::load::<PersonAggregate>(&state.store, &person_id.stream_id()).await?;
-    sip.observe_person(&person.state);
     access_log::record(
         &state,
         &caller,
@@ -374,15 +372,45 @@ async fn get_sip(
     // Plans are not tied to a municipality yet, so the deployment's profile applies.
     let policy = state.policy.for_municipality(None);
     let view = dsip::view_for_unit(&sip, &unit, policy, state.clock.now());
-    let response = Json(SipResponse {
-        version: loaded.version,
-        view,
-    })
-    .into_response();
-    Ok(consistency::with_position(
-        response,
-        head.max(loaded.position),
-    ))
+    let response = Json(SipResponse { version, view }).into_response();
+    Ok(consistency::with_position(response, position))
+}
+
+/// The plan as the store has it now, with its person's status observed, and its version and
+/// position: the inbox's snapshot of it, brought up to date with the events the snapshot has
+/// not seen yet (of the plan and of the person), read straight from the store. As current as
+/// reading the whole stream, at the cost of reading only its tail.
+async fn current_plan(state: &AppState, sip_id: &SipId) -> Result<(i64, i64, SipState), AppError> {
+    let snapshot =
+        projections::inbox::plan_snapshot(state.store.pool(), &sip_id.to_string()).await?;
+    let (mut sip, mut version, mut position, person_version) = match snapshot {
+        Some(s) => {
+            let mut sip = s.state;
+            sip.person_status = s.person_status;
+            (sip, s.version, s.position, s.person_version)
+        }
+        None => (SipState::default(), 0, 0, 0),
+    };
+    let newer = state
+        .store
+        .read_stream(&sip_id.stream_id(), version + 1)
+        .await?;
+    for recorded in &newer {
+        sip = dsip::evolve(sip, &SipAggregate::decode(recorded)?);
+        version = recorded.stream_version;
+        position = recorded.global_position;
+    }
+    if let Some(person_id) = sip.person_id() {
+        for recorded in state
+            .store
+            .read_stream(&person_id.stream_id(), person_version + 1)
+            .await?
+        {
+            sip.person_status
+                .apply(&PersonAggregate::decode(&recorded)?);
+        }
+    }
+    Ok((version, position, sip))
 }
 
 #[cfg(test)]

@@ -1,0 +1,928 @@
+//! Meddelanden, Att göra and Pågående SIP through the API, with the clock injected: a plan walked
+//! through its life, and after each step exactly which messages and to-dos each unit has, which
+//! are urgent, and when they end; deadlines across Easter, midsummer and Christmas under each
+//! policy profile; the live pushes; and a rebuild that gives the same tables.
+
+mod sips_support;
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sips_support::*;
+
+/// Försäkringskassan: an external actor without samplan, reached by letter.
+const FK: &str = "fk-testby";
+
+const NURSE: &str = "SE2321000016-VC01";
+const NURSE_2: &str = "SE2321000016-VC02";
+
+/// The world of `sips_support`, with Försäkringskassan registered too.
+async fn world_with_letters(app: &TestApp) -> World {
+    let w = world(app).await;
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &app.admin_token(),
+            &json!({"id": FK, "name": "Försäkringskassan Testby",
+                    "principal": {"kind": "external", "name": "Försäkringskassan"},
+                    "uses_samplan": false, "address": "Box 9, 123 45 Testby"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    w
+}
+
+/// What a unit's staff member sees, once the inbox has caught up with `position`.
+struct Inbox {
+    messages: Value,
+    todos: Value,
+    sips: Value,
+}
+
+async fn inbox(app: &TestApp, token: &str, position: i64) -> Inbox {
+    let get = |path: String| async move {
+        let (status, headers, body) = app.get(&path, token).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let at: i64 = headers["x-samplan-position"]
+            .to_str()
+            .expect("header")
+            .parse()
+            .expect("position");
+        assert!(at >= position, "{path}: the inbox did not catch up");
+        body
+    };
+    Inbox {
+        messages: get(format!("/api/v1/inbox/messages?min_position={position}")).await,
+        todos: get(format!("/api/v1/inbox/todos?min_position={position}")).await,
+        sips: get(format!("/api/v1/inbox/sips?min_position={position}")).await,
+    }
+}
+
+impl Inbox {
+    /// The to-dos as (kind, assigned to, due at, urgent), in the order listed.
+    fn todos(&self) -> Vec<(String, Option<String>, Option<String>, bool)> {
+        self.todos["todos"]
+            .as_array()
+            .expect("todos")
+            .iter()
+            .map(|t| {
+                (
+                    t["kind"].as_str().expect("kind").to_owned(),
+                    t["assigned_to"].as_str().map(str::to_owned),
+                    t["due_at"].as_str().map(str::to_owned),
+                    t["urgent"].as_bool().expect("urgent"),
+                )
+            })
+            .collect()
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.todos().into_iter().map(|t| t.0).collect();
+        kinds.sort();
+        kinds
+    }
+
+    /// The message types, newest first.
+    fn messages(&self) -> Vec<String> {
+        self.messages["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| m["type"].as_str().expect("type").to_owned())
+            .collect()
+    }
+
+    fn plan(&self, sip: &str) -> Value {
+        self.sips["sips"]
+            .as_array()
+            .expect("sips")
+            .iter()
+            .find(|s| s["sip_id"] == sip)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn todo(
+    kind: &str,
+    assigned: Option<&str>,
+    due: &str,
+    urgent: bool,
+) -> (String, Option<String>, Option<String>, bool) {
+    (
+        kind.to_owned(),
+        assigned.map(str::to_owned),
+        Some(due.to_owned()),
+        urgent,
+    )
+}
+
+fn position(answer: &Value) -> i64 {
+    answer["position"].as_i64().expect("position")
+}
+
+#[tokio::test]
+async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
+    let app = TestApp::spawn().await;
+    let mut w = world_with_letters(&app).await;
+
+    // 1. Tuesday 10 March 09:00: the nurse notices the need. Consent is to be had within 3
+    //    working days (Stockholm): by the end of Friday 13 March.
+    let sip = start_plan(&app, &w).await;
+    let head = app.store.head_position().await.expect("head");
+    let vc = inbox(&app, &w.vc, head).await;
+    assert_eq!(
+        vc.todos(),
+        vec![todo(
+            "get_consent",
+            Some(NURSE),
+            "2026-03-13T22:59:59Z",
+            false
+        )]
+    );
+    assert_eq!(vc.todos["urgent_until"], "2026-03-11T22:59:59Z");
+    assert!(vc.messages().is_empty());
+    assert_eq!(vc.plan(&sip)["phase"], "awaiting_consent");
+    assert_eq!(vc.plan(&sip)["phase_text"], "Inväntar samtycke");
+    assert_eq!(vc.plan(&sip)["person"]["name"], "Tolvan Tolvansson");
+    assert_eq!(vc.plan(&sip)["person"]["birth_year"], 1912);
+    let ht = inbox(&app, &w.ht, head).await;
+    assert!(ht.todos().is_empty() && ht.messages().is_empty());
+    assert_eq!(ht.plan(&sip), Value::Null, "hemtjänsten takes no part yet");
+
+    // 2. Consent (covering Försäkringskassan too) ends that to-do; the basis is next.
+    let mut consent = consent();
+    consent["actors"] = json!([VC, HT, PSYK, FK]);
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &consent).await);
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(
+        vc.todos(),
+        vec![todo(
+            "create_plan_basis",
+            Some(NURSE),
+            "2026-03-13T22:59:59Z",
+            false
+        )]
+    );
+    let answer = ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(
+        vc.todos(),
+        vec![todo(
+            "send_invitation",
+            Some(NURSE),
+            "2026-03-13T22:59:59Z",
+            false
+        )]
+    );
+
+    // 3. The invitation: hemtjänsten in samplan, Försäkringskassan and the person by letter.
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting",
+            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "in_person",
+            "place": "Vårdcentralen Centrum, rum 3",
+            "reason": "Gemensam planering av stöd i hemmet.",
+            "recipients": [{"kind": "unit", "unit_id": HT}, {"kind": "unit", "unit_id": FK},
+                           {"kind": "person"}],
+        }),
+    )
+    .await);
+    let at = position(&answer);
+    let ht = inbox(&app, &w.ht, at).await;
+    assert_eq!(ht.messages(), vec!["invitation"]);
+    let message = &ht.messages["messages"][0];
+    assert_eq!(
+        message["subject"],
+        "Kallelse till SIP-möte 2026-03-17 kl. 10:00"
+    );
+    assert_eq!(message["sender"]["unit_id"], VC);
+    assert_eq!(message["sender"]["unit_name"], "Vårdcentralen Centrum");
+    assert_eq!(message["person"]["name"], "Tolvan Tolvansson");
+    assert_eq!(message["person"]["birth_year"], 1912);
+    assert!(
+        !message.to_string().contains("19121212"),
+        "never the personnummer in a list: {message}"
+    );
+    assert_eq!(message["read"], false);
+    assert_eq!(ht.messages["unread_count"], 1);
+    assert_eq!(
+        ht.todos(),
+        vec![todo(
+            "appoint_representative",
+            None,
+            "2026-03-17T09:00:00Z",
+            false
+        )]
+    );
+    assert_eq!(ht.plan(&sip)["phase"], "invited");
+    assert_eq!(ht.plan(&sip)["next_meeting_at"], "2026-03-17T09:00:00Z");
+    // The coordinator prints two letters by the end of tomorrow (urgent already) and is to
+    // hold the meeting; no message for the unit that sent the invitation.
+    let vc = inbox(&app, &w.vc, at).await;
+    assert!(vc.messages().is_empty());
+    assert_eq!(
+        vc.todos(),
+        vec![
+            todo("send_letter", Some(NURSE), "2026-03-11T22:59:59Z", true),
+            todo("send_letter", Some(NURSE), "2026-03-11T22:59:59Z", true),
+            todo("record_meeting", Some(NURSE), "2026-03-17T22:59:59Z", false),
+        ]
+    );
+    let letters: Vec<&Value> = vc.todos["todos"]
+        .as_array()
+        .expect("todos")
+        .iter()
+        .filter_map(|t| t.get("letter").filter(|l| !l.is_null()))
+        .collect();
+    let mut names: Vec<&str> = letters.iter().filter_map(|l| l["name"].as_str()).collect();
+    names.sort();
+    assert_eq!(names, vec!["Försäkringskassan Testby", "Tolvan Tolvansson"]);
+    assert!(letters
+        .iter()
+        .any(|l| l["address"] == "Storgatan 1, 123 45 Testby"));
+
+    // Reading a message is per user.
+    let message_id = message["id"].as_str().expect("id").to_owned();
+    let read = ok({
+        let (s, _, b) = app
+            .post(
+                &format!("/api/v1/inbox/messages/{message_id}/read"),
+                &w.ht,
+                &json!({}),
+            )
+            .await;
+        (s, b)
+    });
+    assert_eq!(read["events"], json!(["MessageRead"]));
+    let again = ok({
+        let (s, _, b) = app
+            .post(
+                &format!("/api/v1/inbox/messages/{message_id}/read"),
+                &w.ht,
+                &json!({}),
+            )
+            .await;
+        (s, b)
+    });
+    assert_eq!(again["events"], json!([]), "already read: nothing recorded");
+    let ht = inbox(&app, &w.ht, position(&read)).await;
+    assert_eq!(ht.messages["messages"][0]["read"], true);
+    assert_eq!(ht.messages["unread_count"], 0);
+    let colleague = app.staff_token("SE2120000001-HT02", HT);
+    let other_user = inbox(&app, &colleague, position(&read)).await;
+    assert_eq!(other_user.messages["unread_count"], 1, "read is per user");
+    let (status, _, unread) = app.get("/api/v1/inbox/messages?unread=true", &w.ht).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(unread["messages"], json!([]));
+    // The vårdcentral cannot mark hemtjänsten's message.
+    let (status, _, problem) = app
+        .post(
+            &format!("/api/v1/inbox/messages/{message_id}/read"),
+            &w.vc,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+
+    // 4. Hemtjänsten appoints its representative; the nurse posts the letters.
+    let answer = ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna Hemtjänst"}}),
+    )
+    .await);
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert!(ht.todos().is_empty());
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-letters-posted",
+        &json!({"invitation_id": "inv-1"}),
+    )
+    .await);
+    assert_eq!(answer["events"], json!(["LettersPosted"]));
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(vc.kinds(), vec!["record_meeting"]);
+
+    // 5. Thursday: the meeting moves a day. Hemtjänsten hears of it; the letters are owed again,
+    //    by the end of Friday; the meeting to-do follows the new day.
+    set_time(&app, &mut w, "2026-03-12T08:00:00Z");
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
+    )
+    .await);
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(ht.messages(), vec!["meeting_rescheduled", "invitation"]);
+    assert_eq!(
+        ht.messages["messages"][0]["subject"],
+        "Ny tid för SIP-möte: 2026-03-18 kl. 10:00"
+    );
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(
+        vc.todos(),
+        vec![
+            todo("send_letter", Some(NURSE), "2026-03-13T22:59:59Z", true),
+            todo("send_letter", Some(NURSE), "2026-03-13T22:59:59Z", true),
+            todo("record_meeting", Some(NURSE), "2026-03-18T22:59:59Z", false),
+        ]
+    );
+    assert!(vc.todos["todos"][0]["title"]
+        .as_str()
+        .expect("title")
+        .starts_with("Skicka den nya tiden för SIP-mötet per brev till"));
+    // Monday: the letters are overdue and still urgent; the meeting is due within the window.
+    set_time(&app, &mut w, "2026-03-16T08:00:00Z");
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(vc.todos["todos"][0]["overdue"], true);
+    assert_eq!(vc.todos["todos"][0]["urgent"], true);
+    assert_eq!(vc.todos["todos"][2]["urgent"], false, "due Wednesday");
+    let (_, _, urgent) = app.get("/api/v1/inbox/todos?urgent=true", &w.vc).await;
+    assert_eq!(urgent["todos"].as_array().map(Vec::len), Some(2));
+    let (_, _, calm) = app.get("/api/v1/inbox/todos?urgent=false", &w.vc).await;
+    assert_eq!(calm["todos"].as_array().map(Vec::len), Some(1));
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-letters-posted",
+        &json!({"invitation_id": "inv-1"}),
+    )
+    .await);
+
+    // 6. The meeting, Wednesday 18 March: everyone documents within 3 days (by Saturday).
+    set_time(&app, &mut w, "2026-03-18T11:00:00Z");
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({
+            "invitation_id": "inv-1", "held_at": "2026-03-18T10:00:00+01:00",
+            "attendees": [{"name": "Tolvan Tolvansson", "role": "person"},
+                          {"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+            "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+            "follow_up_on": "2026-06-12",
+        }),
+    )
+    .await);
+    let at = position(&answer);
+    let ht = inbox(&app, &w.ht, at).await;
+    assert_eq!(
+        ht.todos(),
+        vec![todo(
+            "document_contribution",
+            None,
+            "2026-03-21T22:59:59Z",
+            false
+        )]
+    );
+    assert_eq!(ht.plan(&sip)["owes_documentation"], true);
+    assert_eq!(ht.plan(&sip)["next_follow_up_on"], "2026-06-12");
+    let vc = inbox(&app, &w.vc, at).await;
+    assert_eq!(
+        vc.todos(),
+        vec![
+            todo(
+                "document_main_goal",
+                Some(NURSE),
+                "2026-03-21T22:59:59Z",
+                false
+            ),
+            todo("document_contribution", None, "2026-03-21T22:59:59Z", false),
+            todo(
+                "document_for_external_actor",
+                Some(NURSE),
+                "2026-03-21T22:59:59Z",
+                false
+            ),
+            todo("hold_follow_up", Some(NURSE), "2026-06-12T21:59:59Z", false),
+        ]
+    );
+
+    // 7. Hemtjänsten documents and publishes: its to-do ends, the others hear of it.
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    let answer = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert!(ht.todos().is_empty());
+    assert_eq!(ht.plan(&sip)["owes_documentation"], false);
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(vc.messages(), vec!["contribution_published"]);
+    assert_eq!(vc.messages["messages"][0]["sender"]["unit_id"], HT);
+
+    // 8. A colleague takes over: the nurse's to-dos move to her, hemtjänsten hears of it.
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "change-coordinator",
+        &json!({"staff_id": NURSE_2, "name": "Vilma Vårdcentral", "unit_id": VC}),
+    )
+    .await);
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(
+        vc.kinds(),
+        vec!["document_contribution"],
+        "the nurse keeps the unit's only"
+    );
+    let colleague = inbox(&app, &w.vc_colleague, position(&answer)).await;
+    assert_eq!(
+        colleague.kinds(),
+        vec![
+            "document_contribution",
+            "document_for_external_actor",
+            "document_main_goal",
+            "hold_follow_up"
+        ]
+    );
+    let (_, _, everyone) = app.get("/api/v1/inbox/todos?scope=unit", &w.vc).await;
+    assert_eq!(everyone["todos"].as_array().map(Vec::len), Some(4));
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(ht.messages()[0], "coordinator_changed");
+    assert_eq!(
+        ht.messages["messages"][0]["subject"],
+        "Ny samordningsansvarig: Vilma Vårdcentral"
+    );
+    assert_eq!(ht.plan(&sip)["coordinator"]["name"], "Vilma Vårdcentral");
+
+    // 9. The person withdraws consent: closing is the only to-do left, and hemtjänsten hears.
+    let answer = ok(command(
+        &app,
+        &w.vc_colleague,
+        &sip,
+        "withdraw-consent",
+        &json!({"withdrawn_by": {"kind": "person"}}),
+    )
+    .await);
+    let colleague = inbox(&app, &w.vc_colleague, position(&answer)).await;
+    assert_eq!(colleague.kinds(), vec!["close_plan"]);
+    assert_eq!(colleague.todos()[0].2, None, "closing has no deadline");
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(ht.messages()[0], "consent_withdrawn");
+    assert_eq!(ht.plan(&sip)["phase"], "consent_withdrawn");
+
+    // 10. Closed: every to-do ends, the plan leaves Pågående SIP, everyone hears.
+    let answer = ok(command(
+        &app,
+        &w.vc_colleague,
+        &sip,
+        "close-plan",
+        &json!({"reason": "consent_withdrawn"}),
+    )
+    .await);
+    let at = position(&answer);
+    for token in [&w.vc, &w.vc_colleague, &w.ht] {
+        let unit = inbox(&app, token, at).await;
+        assert!(unit.todos().is_empty(), "{:?}", unit.todos());
+        assert_eq!(unit.plan(&sip), Value::Null, "closed plans are not ongoing");
+    }
+    let ht = inbox(&app, &w.ht, at).await;
+    assert_eq!(
+        ht.messages(),
+        vec![
+            "plan_closed",
+            "consent_withdrawn",
+            "coordinator_changed",
+            "meeting_rescheduled",
+            "invitation"
+        ]
+    );
+    assert_eq!(
+        ht.messages["messages"][0]["body"],
+        "Planen avslutades: samtycket är återkallat."
+    );
+    let (_, _, closed) = app.get("/api/v1/inbox/sips?closed=true", &w.ht).await;
+    assert_eq!(closed["sips"][0]["phase"], "closed");
+    assert!(closed["sips"][0]["closed_at"].is_string());
+
+    // Paging and filters.
+    let (_, _, page) = app.get("/api/v1/inbox/messages?limit=2", &w.ht).await;
+    assert_eq!(page["messages"].as_array().map(Vec::len), Some(2));
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let (_, _, rest) = app
+        .get(
+            &format!("/api/v1/inbox/messages?limit=2&cursor={cursor}"),
+            &w.ht,
+        )
+        .await;
+    let (_, _, last) = app
+        .get(
+            &format!(
+                "/api/v1/inbox/messages?limit=2&cursor={}",
+                rest["next_cursor"].as_str().expect("a third page")
+            ),
+            &w.ht,
+        )
+        .await;
+    assert_eq!(last["messages"].as_array().map(Vec::len), Some(1));
+    assert_eq!(last["next_cursor"], Value::Null);
+    let (_, _, invitations) = app
+        .get("/api/v1/inbox/messages?type=invitation", &w.ht)
+        .await;
+    assert_eq!(invitations["messages"].as_array().map(Vec::len), Some(1));
+    let (_, _, recent) = app
+        .get("/api/v1/inbox/messages?since=2026-03-18", &w.ht)
+        .await;
+    assert_eq!(recent["messages"].as_array().map(Vec::len), Some(3));
+    let (_, _, theirs) = app
+        .get(
+            &format!("/api/v1/inbox/messages?person_id={}", w.person_id),
+            &w.ht,
+        )
+        .await;
+    assert_eq!(theirs["messages"].as_array().map(Vec::len), Some(5));
+    for bad in [
+        "type=nonsense",
+        "cursor=x",
+        "limit=0",
+        "since=igår",
+        "person_id=abc",
+    ] {
+        let (status, _, problem) = app
+            .get(&format!("/api/v1/inbox/messages?{bad}"), &w.ht)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+        assert_eq!(problem["code"], "invalid_parameter", "{bad}");
+    }
+    let (status, _, problem) = app.get("/api/v1/inbox/todos?scope=all", &w.ht).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    // Every list read is in the access log, for each person shown.
+    let person = domain::PersonId::parse(&w.person_id).expect("id");
+    let log = gateway::access_log::for_person(&app.state, &person)
+        .await
+        .expect("log");
+    assert!(log
+        .iter()
+        .any(|e| e.action == "inbox.read" && e.unit.as_deref() == Some(HT)));
+
+    // A rebuild gives the tables the live run built.
+    rebuild_gives_the_live_tables(&app).await;
+}
+
+/// Rebuilds the inbox and compares every row with what the live runner had built.
+async fn rebuild_gives_the_live_tables(app: &TestApp) {
+    let head = app.store.head_position().await.expect("head");
+    projections::runner::wait_for(
+        app.store.pool(),
+        projections::inbox::PROJECTION,
+        head,
+        10_000,
+    )
+    .await
+    .expect("caught up");
+    let live = projections::runner::dump(app.store.pool(), "inbox")
+        .await
+        .expect("dump");
+    assert!(live.len() > 20, "{live:?}");
+    let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
+        domain::policy::PolicyName::Stockholm,
+    ));
+    projections::rebuild(&app.store, &app.db.admin_url, "inbox", &settings)
+        .await
+        .expect("rebuild")
+        .expect("a read model");
+    let rebuilt = projections::runner::dump(app.store.pool(), "inbox")
+        .await
+        .expect("dump");
+    assert_eq!(rebuilt, live);
+}
+
+/// Starts a plan at `now` under `profile` and returns the due time of its first to-do and
+/// whether it is urgent.
+async fn first_deadline(profile: &str, now: &str) -> (String, bool) {
+    let app = TestApp::spawn_with(|c| c.policy = profile.into()).await;
+    app.clock.set(now.parse().expect("time"));
+    let w = world(&app).await;
+    start_plan(&app, &w).await;
+    let head = app.store.head_position().await.expect("head");
+    let vc = inbox(&app, &w.vc, head).await;
+    let first = vc.todos()[0].clone();
+    assert_eq!(first.0, "get_consent");
+    (first.2.expect("a due time"), first.3)
+}
+
+#[tokio::test]
+async fn deadlines_skip_easter_midsummer_and_christmas_under_every_profile() {
+    // (profile, need known at, consent due, urgent at once)
+    let cases = [
+        // Thursday before Easter: Långfredag, the weekend and Annandag påsk are no working days.
+        (
+            "stockholm",
+            "2026-04-02T08:00:00Z",
+            "2026-04-09T21:59:59Z",
+            false,
+        ),
+        (
+            "norrbotten",
+            "2026-04-02T08:00:00Z",
+            "2026-04-09T21:59:59Z",
+            false,
+        ),
+        // Örebro asks for one working day: Tuesday after Easter, urgent already.
+        (
+            "orebro",
+            "2026-04-02T08:00:00Z",
+            "2026-04-07T21:59:59Z",
+            true,
+        ),
+        // Thursday before midsommarafton (a de facto day off) and midsommardagen.
+        (
+            "stockholm",
+            "2026-06-18T08:00:00Z",
+            "2026-06-24T21:59:59Z",
+            false,
+        ),
+        (
+            "norrbotten",
+            "2026-06-18T08:00:00Z",
+            "2026-06-24T21:59:59Z",
+            false,
+        ),
+        (
+            "orebro",
+            "2026-06-18T08:00:00Z",
+            "2026-06-22T21:59:59Z",
+            true,
+        ),
+        // Wednesday 23 December: julafton, juldagen, annandag jul and a weekend.
+        (
+            "stockholm",
+            "2026-12-23T08:00:00Z",
+            "2026-12-30T22:59:59Z",
+            false,
+        ),
+        (
+            "norrbotten",
+            "2026-12-23T08:00:00Z",
+            "2026-12-30T22:59:59Z",
+            false,
+        ),
+        (
+            "orebro",
+            "2026-12-23T08:00:00Z",
+            "2026-12-28T22:59:59Z",
+            true,
+        ),
+    ];
+    for (profile, now, due, urgent) in cases {
+        assert_eq!(
+            first_deadline(profile, now).await,
+            (due.to_owned(), urgent),
+            "{profile} from {now}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn norrbotten_wants_the_meeting_within_21_days_and_documentation_within_3() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let mut w = world(&app).await;
+    // Midsummer week: the need is known Wednesday 17 June.
+    set_time(&app, &mut w, "2026-06-17T07:00:00Z");
+    let sip = prepared_plan(&app, &w).await;
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting",
+            "scheduled_at": "2026-06-25T09:00:00+02:00", "form": "video",
+            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await);
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    // 21 calendar days after 17 June: 8 July.
+    assert!(vc.todos().contains(&todo(
+        "record_meeting",
+        Some(NURSE),
+        "2026-07-08T21:59:59Z",
+        false
+    )));
+    // The meeting on Thursday 25 June; documentation in 3 calendar days, to Sunday 28 June.
+    set_time(&app, &mut w, "2026-06-25T09:00:00Z");
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({
+            "invitation_id": "inv-1", "held_at": "2026-06-25T09:00:00+02:00",
+            "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+            "chair": "Vera", "secretary": "Hanna", "follow_up_on": "2026-09-01",
+        }),
+    )
+    .await);
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(
+        ht.todos(),
+        vec![todo(
+            "document_contribution",
+            None,
+            "2026-06-28T21:59:59Z",
+            false
+        )]
+    );
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+struct Sse {
+    event: String,
+    id: Option<String>,
+    data: Value,
+}
+
+/// A server-sent event stream read chunk by chunk.
+struct SseStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseStream {
+    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> SseStream {
+        let mut request = app
+            .client
+            .get(app.url("/api/v1/inbox/events"))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("connect");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "an event stream"
+        );
+        SseStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), waiting at most 10 s.
+    async fn next(&mut self) -> Sse {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (String::from("message"), None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Sse {
+                    event,
+                    id,
+                    data: serde_json::from_str(&data).expect("json data"),
+                };
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
+                    .await
+                    .expect("an event within 10 s")
+                    .expect("reading the stream")
+                    .expect("the stream stays open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Events until one of type `event`, which is returned with those before it.
+    async fn until(&mut self, event: &str) -> Vec<Sse> {
+        let mut seen = Vec::new();
+        loop {
+            let next = self.next().await;
+            let done = next.event == event;
+            seen.push(next);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn changes_are_pushed_live_and_a_reconnect_resumes_without_a_gap() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+
+    let mut ht = SseStream::open(&app, &w.ht, None).await;
+    let ready = ht.next().await;
+    assert_eq!(ready.event, "ready");
+    let start = ready.id.clone().expect("ready has an id");
+
+    let invited = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting",
+            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
+            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await);
+    let pushed = ht.until("message").await;
+    let message = pushed.last().expect("message");
+    assert_eq!(message.data["type"], "invitation");
+    assert_eq!(message.data["person"]["name"], "Tolvan Tolvansson");
+    // The same position brings the to-do and the plan; the last of them carries the id.
+    let mut rest = vec![ht.next().await, ht.next().await];
+    rest.sort_by(|a, b| a.event.cmp(&b.event));
+    assert_eq!(rest[0].event, "ongoing");
+    assert_eq!(rest[1].event, "todo");
+    assert_eq!(rest[1].data["kind"], "appoint_representative");
+    let ids: Vec<Option<String>> = pushed.iter().chain(&rest).map(|e| e.id.clone()).collect();
+    assert_eq!(
+        ids.iter().flatten().collect::<Vec<_>>(),
+        vec![&position(&invited).to_string()],
+        "one id for the position, on its last event: {ids:?}"
+    );
+
+    // Disconnected, two changes happen; reconnecting with the last id gets both, in order.
+    drop(ht);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna"}}),
+    )
+    .await);
+    let moved = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
+    )
+    .await);
+    let mut ht = SseStream::open(&app, &w.ht, Some(&position(&invited).to_string())).await;
+    assert_eq!(ht.next().await.event, "ready");
+    let todo = ht.until("todo").await;
+    let ended = todo.last().expect("todo");
+    assert_eq!(ended.data["kind"], "appoint_representative");
+    assert_eq!(ended.data["ended_by"], "RepresentativeAppointed");
+    let moved_message = ht.until("message").await;
+    assert_eq!(
+        moved_message.last().expect("message").data["type"],
+        "meeting_rescheduled"
+    );
+    assert!(moved_message
+        .iter()
+        .filter_map(|e| e.id.as_deref())
+        .all(|id| id.parse::<i64>().expect("id") <= position(&moved)));
+
+    // From the very start, everything of the unit comes again.
+    let mut again = SseStream::open(&app, &w.ht, Some(&start)).await;
+    assert_eq!(again.next().await.event, "ready");
+    assert_eq!(
+        again.until("message").await.last().expect("m").data["type"],
+        "invitation"
+    );
+
+    // A Last-Event-ID that is no position of the stream is refused.
+    let (status, _, problem) = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/inbox/events"))
+                .bearer_auth(&w.ht)
+                .header("Last-Event-ID", "not-a-position"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+}

@@ -1,0 +1,120 @@
+-- projections migration 4: the inbox read model, what a unit reads every morning and afternoon:
+-- Meddelanden (messages and who has read them), Att göra (to-dos with their deadlines, open and
+-- ended), Pågående SIP (the plans the unit takes part in), and each plan's folded state, which
+-- GET /sips/{id} starts from. Released migrations are never edited. Only the inbox projection
+-- writes these tables; `src/inbox/tables.sql` holds the same DDL for a rebuild.
+CREATE SCHEMA inbox;
+SET search_path TO inbox;
+
+-- Units as the inbox needs them: the sender's name, and whether a unit has an inbox at all.
+CREATE TABLE units (
+    unit_id      text    PRIMARY KEY,
+    name         text    NOT NULL,
+    uses_samplan boolean NOT NULL,
+    version      bigint  NOT NULL
+);
+-- Persons as lists show them (name and birth year, never the personnummer), and the facts that
+-- oblige the coordinator to close a plan. protected_position: where protected identity was
+-- marked; units taking part from before it still see the name.
+CREATE TABLE persons (
+    person_id          text    PRIMARY KEY,
+    name               text    NOT NULL,
+    birth_year         integer NOT NULL,
+    protected_identity boolean NOT NULL DEFAULT false,
+    protected_position bigint,
+    deceased_on        date,
+    moved_out_on       date,
+    version            bigint  NOT NULL
+);
+-- Each plan folded (domain::sip::SipState as JSON) at its stream version.
+CREATE TABLE plans (
+    sip_id        text   PRIMARY KEY,
+    person_id     text   NOT NULL,
+    version       bigint NOT NULL,
+    last_position bigint NOT NULL,
+    state         text   NOT NULL
+);
+CREATE INDEX plans_person_idx ON plans (person_id);
+-- Which unit takes part in which plan, from which position.
+CREATE TABLE participants (
+    sip_id         text   NOT NULL,
+    unit_id        text   NOT NULL,
+    since_position bigint NOT NULL,
+    PRIMARY KEY (sip_id, unit_id)
+);
+-- One message per thing that arrived for a unit; message_id is the event's id.
+CREATE TABLE messages (
+    unit_id        text        NOT NULL,
+    message_id     text        NOT NULL,
+    position       bigint      NOT NULL,
+    kind           text        NOT NULL,
+    subject        text        NOT NULL,
+    body           text        NOT NULL,
+    sip_id         text        NOT NULL,
+    person_id      text        NOT NULL,
+    invitation_id  text,
+    sender_unit_id text        NOT NULL,
+    sender_name    text        NOT NULL,
+    sent_at        timestamptz NOT NULL,
+    PRIMARY KEY (unit_id, message_id)
+);
+CREATE INDEX messages_unit_position_idx ON messages (unit_id, position);
+CREATE TABLE message_reads (
+    unit_id    text        NOT NULL,
+    message_id text        NOT NULL,
+    user_id    text        NOT NULL,
+    read_at    timestamptz NOT NULL,
+    position   bigint      NOT NULL,
+    PRIMARY KEY (unit_id, message_id, user_id)
+);
+CREATE INDEX message_reads_position_idx ON message_reads (unit_id, position);
+-- Every to-do the domain's obligations ever returned, while open (ended_position IS NULL) and
+-- after the event that settled it; staff_id NULL: the whole unit's.
+CREATE TABLE todos (
+    todo_id          text        PRIMARY KEY,
+    unit_id          text        NOT NULL,
+    staff_id         text,
+    sip_id           text        NOT NULL,
+    person_id        text        NOT NULL,
+    kind             text        NOT NULL,
+    reference        text        NOT NULL,
+    title            text        NOT NULL,
+    due_at           timestamptz,
+    letter           text,
+    opened_at        timestamptz NOT NULL,
+    opened_position  bigint      NOT NULL,
+    changed_position bigint      NOT NULL,
+    ended_at         timestamptz,
+    ended_position   bigint,
+    ended_by         text
+);
+CREATE INDEX todos_open_unit_idx ON todos (unit_id, due_at) WHERE ended_position IS NULL;
+CREATE INDEX todos_open_sip_idx ON todos (sip_id) WHERE ended_position IS NULL;
+CREATE INDEX todos_changed_idx ON todos (unit_id, changed_position);
+-- Pågående SIP: one row per unit and plan it takes part in (closed ones keep closed_at).
+CREATE TABLE ongoing (
+    unit_id             text        NOT NULL,
+    sip_id              text        NOT NULL,
+    person_id           text        NOT NULL,
+    phase               text        NOT NULL,
+    coordinator_id      text,
+    coordinator_name    text,
+    coordinator_unit_id text,
+    next_meeting_at     timestamptz,
+    next_follow_up_on   date,
+    owes_documentation  boolean     NOT NULL,
+    started_at          timestamptz NOT NULL,
+    closed_at           timestamptz,
+    changed_position    bigint      NOT NULL,
+    PRIMARY KEY (unit_id, sip_id)
+);
+CREATE INDEX ongoing_changed_idx ON ongoing (unit_id, changed_position);
+-- The position of each unit's latest change, so live pushes can tell a missed one.
+CREATE TABLE unit_positions (
+    unit_id  text   PRIMARY KEY,
+    position bigint NOT NULL
+);
+
+RESET search_path;
+GRANT USAGE ON SCHEMA inbox TO samplan_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA inbox TO samplan_app;

@@ -1,0 +1,561 @@
+//! What the gateway reads from the inbox: the unit's messages, its to-dos, its ongoing plans,
+//! what changed after a position (live pushes), and a plan's snapshot.
+//!
+//! The person in a list shows by name and birth year, never by personnummer; when the person has
+//! protected identity, only units that took part in the plan before it was marked see the name
+//! (and a letter's address to the person or a relative is never shown).
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use domain::obligations::Letter;
+use domain::sip::{PersonStatus, Recipient, SipState};
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use crate::error::ProjectionError;
+
+/// Most rows one list answers.
+pub const ROWS_MAX: i64 = 500;
+
+/// The person a row is about, as the reading unit may see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonRef {
+    pub person_id: String,
+    /// `None` when the person has protected identity and the unit took part in the plan only
+    /// after it was marked.
+    pub name: Option<String>,
+    pub birth_year: Option<i32>,
+    /// Skyddade personuppgifter.
+    pub protected_identity: bool,
+}
+
+/// Reads the person columns `name, birth_year, protected_identity, name_visible` from `at`.
+fn person_ref(row: &Row, person_id: String, at: usize) -> PersonRef {
+    let visible: Option<bool> = row.get(at + 3);
+    let visible = visible.unwrap_or(false);
+    PersonRef {
+        person_id,
+        name: row.get::<_, Option<String>>(at).filter(|_| visible),
+        birth_year: row.get::<_, Option<i32>>(at + 1).filter(|_| visible),
+        protected_identity: row.get::<_, Option<bool>>(at + 2).unwrap_or(false),
+    }
+}
+
+/// One message in a unit's inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRow {
+    pub message_id: String,
+    /// `invitation`, `follow_up_invitation`, `meeting_rescheduled`, `invitation_cancelled`,
+    /// `contribution_published`, `coordinator_changed`, `consent_withdrawn`, `plan_closed`.
+    pub kind: String,
+    pub subject: String,
+    pub body: String,
+    pub sip_id: String,
+    pub person: PersonRef,
+    pub invitation_id: Option<String>,
+    pub sender_unit_id: String,
+    pub sender_unit_name: Option<String>,
+    /// The staff member who did what the message tells.
+    pub sender_name: String,
+    pub sent_at: DateTime<Utc>,
+    /// The global position of the event behind it; newest first is highest first.
+    pub position: i64,
+    /// When the reading user marked it read.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// What to list of a unit's messages.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// `Some(true)`: only unread; `Some(false)`: only read (by the reading user).
+    pub unread: Option<bool>,
+    pub kind: Option<String>,
+    pub person_id: Option<String>,
+    /// Sent at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Only messages older than this position (the cursor of the previous page).
+    pub before_position: Option<i64>,
+    pub limit: i64,
+}
+
+const MESSAGE_COLUMNS: &str = "m.message_id, m.kind, m.subject, m.body, m.sip_id, m.person_id,
+       m.invitation_id, m.sender_unit_id, su.name, m.sender_name, m.sent_at, m.position,
+       r.read_at, p.name, p.birth_year, p.protected_identity,
+       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
+
+const MESSAGE_JOINS: &str = "
+  LEFT JOIN inbox.persons p ON p.person_id = m.person_id
+  LEFT JOIN inbox.participants pa ON pa.sip_id = m.sip_id AND pa.unit_id = m.unit_id
+  LEFT JOIN inbox.units su ON su.unit_id = m.sender_unit_id
+  LEFT JOIN inbox.message_reads r
+         ON r.unit_id = m.unit_id AND r.message_id = m.message_id AND r.user_id = $2";
+
+fn message_row(row: &Row) -> MessageRow {
+    MessageRow {
+        message_id: row.get(0),
+        kind: row.get(1),
+        subject: row.get(2),
+        body: row.get(3),
+        sip_id: row.get(4),
+        person: person_ref(row, row.get(5), 13),
+        invitation_id: row.get(6),
+        sender_unit_id: row.get(7),
+        sender_unit_name: row.get(8),
+        sender_name: row.get(9),
+        sent_at: row.get(10),
+        position: row.get(11),
+        read_at: row.get(12),
+    }
+}
+
+/// The unit's messages, newest first, as `user` reads them.
+pub async fn messages(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    filter: &MessageFilter,
+) -> Result<Vec<MessageRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM inbox.messages m {MESSAGE_JOINS}
+          WHERE m.unit_id = $1
+            AND ($3::boolean IS NULL OR (r.read_at IS NULL) = $3::boolean)
+            AND ($4::text IS NULL OR m.kind = $4::text)
+            AND ($5::text IS NULL OR m.person_id = $5::text)
+            AND ($6::timestamptz IS NULL OR m.sent_at >= $6::timestamptz)
+            AND ($7::bigint IS NULL OR m.position < $7::bigint)
+          ORDER BY m.position DESC, m.message_id
+          LIMIT $8"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let limit = filter.limit.clamp(1, ROWS_MAX);
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &unit_id,
+                &user,
+                &filter.unread,
+                &filter.kind,
+                &filter.person_id,
+                &filter.since,
+                &filter.before_position,
+                &limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(message_row).collect())
+}
+
+/// How many of the unit's messages `user` has not read.
+pub async fn unread_count(pool: &Pool, unit_id: &str, user: &str) -> Result<i64, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*) FROM inbox.messages m
+              WHERE m.unit_id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM inbox.message_reads r
+                     WHERE r.unit_id = m.unit_id AND r.message_id = m.message_id
+                       AND r.user_id = $2)",
+        )
+        .await?;
+    Ok(client.query_one(&stmt, &[&unit_id, &user]).await?.get(0))
+}
+
+/// Whether the unit has a message with this id (a message cannot be marked read otherwise).
+pub async fn message_exists(
+    pool: &Pool,
+    unit_id: &str,
+    message_id: &str,
+) -> Result<bool, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM inbox.messages WHERE unit_id = $1 AND message_id = $2)",
+        )
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&unit_id, &message_id])
+        .await?
+        .get(0))
+}
+
+/// One to-do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TodoRow {
+    pub todo_id: String,
+    /// `get_consent`, `create_plan_basis`, `send_invitation`, … (`domain::ObligationKind`).
+    pub kind: String,
+    /// What to do, in Swedish.
+    pub title: String,
+    pub sip_id: String,
+    pub person: PersonRef,
+    pub unit_id: String,
+    /// The staff member who owes it; `None`: the whole unit.
+    pub staff_id: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// For a letter to print: what to print and to whom.
+    pub letter: Option<Letter>,
+    pub opened_at: DateTime<Utc>,
+    pub changed_position: i64,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_position: Option<i64>,
+    /// The event type that settled it.
+    pub ended_by: Option<String>,
+}
+
+const TODO_COLUMNS: &str = "t.todo_id, t.kind, t.title, t.sip_id, t.person_id, t.unit_id,
+       t.staff_id, t.due_at, t.letter, t.opened_at, t.changed_position, t.ended_at,
+       t.ended_position, t.ended_by, p.name, p.birth_year, p.protected_identity,
+       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
+
+const TODO_JOINS: &str = "
+  LEFT JOIN inbox.persons p ON p.person_id = t.person_id
+  LEFT JOIN inbox.participants pa ON pa.sip_id = t.sip_id AND pa.unit_id = t.unit_id";
+
+fn todo_row(row: &Row) -> TodoRow {
+    let person = person_ref(row, row.get(4), 14);
+    let letter = row
+        .get::<_, Option<&str>>(8)
+        .and_then(|text| serde_json::from_str::<Letter>(text).ok())
+        .map(|mut letter| {
+            // The person's and their relatives' addresses could lead to the person.
+            if person.protected_identity
+                && matches!(
+                    letter.recipient,
+                    Recipient::Person | Recipient::Relative { .. }
+                )
+            {
+                letter.address = None;
+            }
+            letter
+        });
+    TodoRow {
+        todo_id: row.get(0),
+        kind: row.get(1),
+        title: row.get(2),
+        sip_id: row.get(3),
+        person,
+        unit_id: row.get(5),
+        staff_id: row.get(6),
+        due_at: row.get(7),
+        letter,
+        opened_at: row.get(9),
+        changed_position: row.get(10),
+        ended_at: row.get(11),
+        ended_position: row.get(12),
+        ended_by: row.get(13),
+    }
+}
+
+/// Whose to-dos of a unit to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TodoScope {
+    /// The unit's own and the reading user's.
+    Mine,
+    /// Every to-do at the unit, colleagues' too.
+    Unit,
+}
+
+/// Which open to-dos to list by due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    All,
+    /// Due at or before this instant (overdue included).
+    DueBy(DateTime<Utc>),
+    /// Due after this instant, or without a due time.
+    NotDueBy(DateTime<Utc>),
+}
+
+/// The unit's open to-dos, soonest due first (those without a due time last).
+pub async fn open_todos(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    scope: TodoScope,
+    urgency: Urgency,
+) -> Result<Vec<TodoRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {TODO_COLUMNS} FROM inbox.todos t {TODO_JOINS}
+          WHERE t.unit_id = $1 AND t.ended_position IS NULL
+            AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)
+            AND ($4::timestamptz IS NULL OR t.due_at <= $4::timestamptz)
+            AND ($5::timestamptz IS NULL OR t.due_at IS NULL OR t.due_at > $5::timestamptz)
+          ORDER BY t.due_at NULLS LAST, t.todo_id
+          LIMIT $6"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let (due_by, not_due_by) = match urgency {
+        Urgency::All => (None, None),
+        Urgency::DueBy(at) => (Some(at), None),
+        Urgency::NotDueBy(at) => (None, Some(at)),
+    };
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &unit_id,
+                &user,
+                &(scope == TodoScope::Unit),
+                &due_by,
+                &not_due_by,
+                &ROWS_MAX,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(todo_row).collect())
+}
+
+/// A plan the unit takes part in (Pågående SIP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OngoingRow {
+    pub sip_id: String,
+    pub person: PersonRef,
+    /// `domain::sip::SipPhase` in snake_case.
+    pub phase: String,
+    pub coordinator_id: Option<String>,
+    pub coordinator_name: Option<String>,
+    pub coordinator_unit_id: Option<String>,
+    /// The next meeting or follow-up meeting invited to.
+    pub next_meeting_at: Option<DateTime<Utc>>,
+    pub next_follow_up_on: Option<chrono::NaiveDate>,
+    /// The unit has yet to document and publish its part after the meeting.
+    pub owes_documentation: bool,
+    pub started_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub changed_position: i64,
+}
+
+const ONGOING_COLUMNS: &str = "o.sip_id, o.person_id, o.phase, o.coordinator_id,
+       o.coordinator_name, o.coordinator_unit_id, o.next_meeting_at, o.next_follow_up_on,
+       o.owes_documentation, o.started_at, o.closed_at, o.changed_position,
+       p.name, p.birth_year, p.protected_identity,
+       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
+
+const ONGOING_JOINS: &str = "
+  LEFT JOIN inbox.persons p ON p.person_id = o.person_id
+  LEFT JOIN inbox.participants pa ON pa.sip_id = o.sip_id AND pa.unit_id = o.unit_id";
+
+fn ongoing_row(row: &Row) -> OngoingRow {
+    OngoingRow {
+        sip_id: row.get(0),
+        person: person_ref(row, row.get(1), 12),
+        phase: row.get(2),
+        coordinator_id: row.get(3),
+        coordinator_name: row.get(4),
+        coordinator_unit_id: row.get(5),
+        next_meeting_at: row.get(6),
+        next_follow_up_on: row.get(7),
+        owes_documentation: row.get(8),
+        started_at: row.get(9),
+        closed_at: row.get(10),
+        changed_position: row.get(11),
+    }
+}
+
+/// The plans the unit takes part in, those with the nearest meeting first; closed ones only
+/// when asked for.
+pub async fn ongoing(
+    pool: &Pool,
+    unit_id: &str,
+    include_closed: bool,
+) -> Result<Vec<OngoingRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
+          WHERE o.unit_id = $1 AND ($2::boolean OR o.closed_at IS NULL)
+          ORDER BY o.closed_at IS NOT NULL, o.next_meeting_at NULLS LAST,
+                   o.next_follow_up_on NULLS LAST, o.started_at, o.sip_id
+          LIMIT $3"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client
+        .query(&stmt, &[&unit_id, &include_closed, &ROWS_MAX])
+        .await?;
+    Ok(rows.iter().map(ongoing_row).collect())
+}
+
+/// One change to a unit's lists.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// A message arrived.
+    Message { message: MessageRow },
+    /// The reading user marked a message read (another tab, another device).
+    MessageRead {
+        message_id: String,
+        read_at: DateTime<Utc>,
+    },
+    /// A to-do opened, changed (due time, title) or ended.
+    Todo { todo: TodoRow },
+    /// An ongoing plan changed.
+    Ongoing { plan: OngoingRow },
+}
+
+/// Everything that changed in the unit's lists, as `user` sees them, after position `after`, in
+/// position order: at most `limit` positions' worth, every change of a position included, so a
+/// client that resumes from the last position it was sent misses nothing.
+///
+/// All is read in one snapshot. The inbox commits its batches in position order, so a snapshot
+/// holds every change up to some position and none after it: nothing read later can belong
+/// before what was read now.
+pub async fn changes_since(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Change)>, ProjectionError> {
+    let mut client = pool.get().await?;
+    let limit = limit.clamp(1, ROWS_MAX);
+    let messages_sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM inbox.messages m {MESSAGE_JOINS}
+          WHERE m.unit_id = $1 AND m.position > $3
+          ORDER BY m.position LIMIT $4"
+    );
+    let todos_sql = format!(
+        "SELECT {TODO_COLUMNS} FROM inbox.todos t {TODO_JOINS}
+          WHERE t.unit_id = $1 AND t.changed_position > $3
+            AND (t.staff_id IS NULL OR t.staff_id = $2)
+          ORDER BY t.changed_position, t.todo_id LIMIT $4"
+    );
+    let ongoing_sql = format!(
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
+          WHERE o.unit_id = $1 AND o.changed_position > $3 AND $2::text IS NOT NULL
+          ORDER BY o.changed_position, o.sip_id LIMIT $4"
+    );
+    let reads_sql = "SELECT message_id, read_at, position FROM inbox.message_reads
+          WHERE unit_id = $1 AND user_id = $2 AND position > $3
+          ORDER BY position LIMIT $4";
+    let (m, t, o, r) = futures::try_join!(
+        client.prepare_cached(&messages_sql),
+        client.prepare_cached(&todos_sql),
+        client.prepare_cached(&ongoing_sql),
+        client.prepare_cached(reads_sql),
+    )?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&unit_id, &user, &after, &limit];
+    let snapshot = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let (messages, todos, ongoing, reads) = futures::try_join!(
+        snapshot.query(&m, &params),
+        snapshot.query(&t, &params),
+        snapshot.query(&o, &params),
+        snapshot.query(&r, &params),
+    )?;
+    snapshot.commit().await?;
+    let mut changes: Vec<(i64, u8, Change)> = Vec::new();
+    for row in &messages {
+        let message = message_row(row);
+        changes.push((message.position, 0, Change::Message { message }));
+    }
+    for row in &reads {
+        changes.push((
+            row.get(2),
+            1,
+            Change::MessageRead {
+                message_id: row.get(0),
+                read_at: row.get(1),
+            },
+        ));
+    }
+    for row in &todos {
+        let todo = todo_row(row);
+        changes.push((todo.changed_position, 2, Change::Todo { todo }));
+    }
+    for row in &ongoing {
+        let plan = ongoing_row(row);
+        changes.push((plan.changed_position, 3, Change::Ongoing { plan }));
+    }
+    changes.sort_by_key(|(position, order, _)| (*position, *order));
+    // Each list was cut at `limit` rows; keep only positions every list has answered for in
+    // full, so the last position sent is complete.
+    let complete_until = [
+        (messages.len(), messages.last().map(|r| r.get::<_, i64>(11))),
+        (reads.len(), reads.last().map(|r| r.get::<_, i64>(2))),
+        (todos.len(), todos.last().map(|r| r.get::<_, i64>(10))),
+        (ongoing.len(), ongoing.last().map(|r| r.get::<_, i64>(11))),
+    ]
+    .into_iter()
+    .filter(|(len, _)| *len as i64 >= limit)
+    .filter_map(|(_, last)| last.map(|p| p - 1))
+    .min();
+    if let Some(cut) = complete_until {
+        changes.retain(|(position, _, _)| *position <= cut);
+    }
+    Ok(changes
+        .into_iter()
+        .map(|(position, _, change)| (position, change))
+        .collect())
+}
+
+/// The position of each given unit's latest change (units without any are left out).
+pub async fn unit_positions(
+    pool: &Pool,
+    unit_ids: &[String],
+) -> Result<Vec<(String, i64)>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT unit_id, position FROM inbox.unit_positions WHERE unit_id = ANY($1)",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&unit_ids]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// A plan folded up to `version`, and what the inbox knows of its person.
+#[derive(Debug, Clone)]
+pub struct PlanSnapshot {
+    pub state: SipState,
+    /// The plan stream's version the state reflects.
+    pub version: i64,
+    /// The global position of that version's event.
+    pub position: i64,
+    pub person_id: String,
+    /// The person's protected identity, death and moving out, at `person_version`.
+    pub person_status: PersonStatus,
+    /// The person stream's version the status reflects (0: unknown to the inbox).
+    pub person_version: i64,
+}
+
+/// The plan `sip_id` as the inbox has folded it, or `None` when it has not seen the plan.
+pub async fn plan_snapshot(
+    pool: &Pool,
+    sip_id: &str,
+) -> Result<Option<PlanSnapshot>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT s.state, s.version, s.last_position, s.person_id, p.protected_identity,
+                    p.deceased_on, p.moved_out_on, p.version
+               FROM inbox.plans s LEFT JOIN inbox.persons p ON p.person_id = s.person_id
+              WHERE s.sip_id = $1",
+        )
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[&sip_id]).await? else {
+        return Ok(None);
+    };
+    let state: SipState =
+        serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| ProjectionError::Decode {
+            position: row.get(2),
+            event_type: "inbox.plans.state".into(),
+            reason: e.to_string(),
+        })?;
+    Ok(Some(PlanSnapshot {
+        state,
+        version: row.get(1),
+        position: row.get(2),
+        person_id: row.get(3),
+        person_status: PersonStatus {
+            protected_identity: row.get::<_, Option<bool>>(4).unwrap_or(false),
+            deceased: row.get(5),
+            moved_out: row.get(6),
+        },
+        person_version: row.get::<_, Option<i64>>(7).unwrap_or(0),
+    }))
+}
