@@ -41,7 +41,8 @@ CREATE TABLE persons (
     moved_to_region          text,
     registered_at            timestamptz NOT NULL,
     version                  bigint      NOT NULL,
-    last_position            bigint      NOT NULL
+    last_position            bigint      NOT NULL,
+    protected_position       bigint
 );
 CREATE INDEX persons_pin_idx ON persons (personal_identity_number);
 CREATE INDEX persons_name_lower_idx ON persons (lower(name) text_pattern_ops);
@@ -53,8 +54,11 @@ CREATE TABLE relatives (
     phone       text,
     address     text,
     note        text,
+    personal_identity_number text,
     PRIMARY KEY (person_id, relative_id)
 );
+CREATE INDEX relatives_pin_idx ON relatives (personal_identity_number)
+    WHERE personal_identity_number IS NOT NULL;
 CREATE TABLE units (
     unit_id        text        PRIMARY KEY,
     name           text        NOT NULL,
@@ -88,6 +92,11 @@ pub struct PersonRow {
     pub version: i64,
     /// Global position of the last event applied to this row.
     pub last_position: i64,
+    /// Where protected identity was marked.
+    pub protected_position: Option<i64>,
+    /// Whether the reading unit may see the name: always, unless the person has protected
+    /// identity and the unit took part in none of their plans before it was marked.
+    pub name_visible: bool,
 }
 
 /// A relative, god man, förvaltare or guardian of a person.
@@ -100,6 +109,8 @@ pub struct RelativeRow {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub note: Option<String>,
+    /// The relative's own personnummer (canonical), when recorded.
+    pub personal_identity_number: Option<String>,
 }
 
 /// A unit as the directory knows it.
@@ -269,7 +280,7 @@ const BUMP_CONTACT: &str = "UPDATE persons SET version = $1::bigint, last_positi
          phone = $4, address = $5
      WHERE person_id = $3 AND version = $1::bigint - 1";
 const BUMP_PROTECTED: &str = "UPDATE persons SET version = $1::bigint, last_position = $2::bigint,
-         protected_identity = true
+         protected_identity = true, protected_position = coalesce(protected_position, $2::bigint)
      WHERE person_id = $3 AND version = $1::bigint - 1";
 const BUMP_DEATH: &str =
     "UPDATE persons SET version = $1::bigint, last_position = $2::bigint, deceased_on = $4
@@ -284,8 +295,8 @@ const INSERT_PERSON: &str = "INSERT INTO persons (person_id, personal_identity_n
       WHERE $7::bigint = 1
      ON CONFLICT (person_id) DO NOTHING";
 const INSERT_RELATIVE: &str = "INSERT INTO relatives (person_id, relative_id, kind, name, phone,
-         address, note)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+         address, note, personal_identity_number)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const DELETE_RELATIVE: &str = "DELETE FROM relatives WHERE person_id = $1 AND relative_id = $2";
 const INSERT_UNIT: &str = "INSERT INTO units (unit_id, name, principal_kind, principal_name,
          uses_samplan, address, phone, registered_at, version, last_position)
@@ -343,6 +354,7 @@ fn person_steps<'e>(
             phone,
             address,
             note,
+            personal_identity_number,
             ..
         } => {
             steps.push(bump(BUMP, vec![]));
@@ -358,6 +370,7 @@ fn person_steps<'e>(
                     Box::new(phone),
                     Box::new(address),
                     Box::new(note),
+                    Box::new(personal_identity_number.map(|p| p.as_str().to_owned())),
                 ],
             ));
         }
@@ -420,9 +433,18 @@ fn unit_steps<'e>(
     }
 }
 
-const PERSON_COLUMNS: &str = "person_id, personal_identity_number, name, phone, address, \
-     protected_identity, deceased_on, moved_out_on, moved_to_region, registered_at, version, \
-     last_position";
+const PERSON_COLUMNS: &str = "p.person_id, p.personal_identity_number, p.name, p.phone, \
+     p.address, p.protected_identity, p.deceased_on, p.moved_out_on, p.moved_to_region, \
+     p.registered_at, p.version, p.last_position, p.protected_position";
+
+/// Whether the unit `$1` may see the name of person `p`: unless the person has protected
+/// identity, always; otherwise only when the unit took part in one of their plans before it was
+/// marked (participation is the participation read model's; a unit that joins later never sees
+/// the name).
+const NAME_VISIBLE: &str = "(NOT p.protected_identity OR EXISTS (
+        SELECT 1 FROM participation.plan_units pu
+         WHERE pu.person_id = p.person_id AND pu.unit_id = $1
+           AND pu.since_position < coalesce(p.protected_position, 0)))";
 
 fn person_row(r: &tokio_postgres::Row) -> PersonRow {
     PersonRow {
@@ -438,6 +460,8 @@ fn person_row(r: &tokio_postgres::Row) -> PersonRow {
         registered_at: r.get(9),
         version: r.get(10),
         last_position: r.get(11),
+        protected_position: r.get(12),
+        name_visible: r.get(13),
     }
 }
 
@@ -453,52 +477,56 @@ fn like_literal(s: &str) -> String {
     out
 }
 
-/// Persons matching `query`, by name then id, at most `limit`.
+/// Persons matching `query` as unit `viewer` may find them, by name then id, at most `limit`.
+/// A person with protected identity is found by name only by a unit that may see the name; by
+/// personnummer (which the searcher already knows) by anyone, without the name.
 pub async fn search_persons(
     pool: &Pool,
+    viewer: &str,
     query: &PersonQuery,
     limit: i64,
 ) -> Result<Vec<PersonRow>, ProjectionError> {
     let client = pool.get().await?;
     let rows = match query {
         PersonQuery::PersonalIdentityNumber(pin) => {
-            client
-                .query(
-                    &format!(
-                        "SELECT {PERSON_COLUMNS} FROM directory.persons
-                          WHERE personal_identity_number = $1
-                          ORDER BY name, person_id LIMIT $2"
-                    ),
-                    &[pin, &limit],
-                )
-                .await?
+            let stmt = client
+                .prepare_cached(&format!(
+                    "SELECT {PERSON_COLUMNS}, {NAME_VISIBLE} FROM directory.persons p
+                      WHERE p.personal_identity_number = $2
+                      ORDER BY p.name, p.person_id LIMIT $3"
+                ))
+                .await?;
+            client.query(&stmt, &[&viewer, pin, &limit]).await?
         }
         PersonQuery::Name(part) => {
             let pattern = format!("%{}%", like_literal(&part.to_lowercase()));
-            client
-                .query(
-                    &format!(
-                        "SELECT {PERSON_COLUMNS} FROM directory.persons
-                          WHERE lower(name) LIKE $1
-                          ORDER BY name, person_id LIMIT $2"
-                    ),
-                    &[&pattern, &limit],
-                )
-                .await?
+            let stmt = client
+                .prepare_cached(&format!(
+                    "SELECT {PERSON_COLUMNS}, {NAME_VISIBLE} FROM directory.persons p
+                      WHERE lower(p.name) LIKE $2 AND {NAME_VISIBLE}
+                      ORDER BY p.name, p.person_id LIMIT $3"
+                ))
+                .await?;
+            client.query(&stmt, &[&viewer, &pattern, &limit]).await?
         }
     };
     Ok(rows.iter().map(person_row).collect())
 }
 
-/// One person, if the directory knows them.
-pub async fn person(pool: &Pool, person_id: &str) -> Result<Option<PersonRow>, ProjectionError> {
+/// One person as unit `viewer` may see them, if the directory knows them.
+pub async fn person(
+    pool: &Pool,
+    viewer: &str,
+    person_id: &str,
+) -> Result<Option<PersonRow>, ProjectionError> {
     let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            &format!("SELECT {PERSON_COLUMNS} FROM directory.persons WHERE person_id = $1"),
-            &[&person_id],
-        )
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {PERSON_COLUMNS}, {NAME_VISIBLE} FROM directory.persons p
+              WHERE p.person_id = $2"
+        ))
         .await?;
+    let row = client.query_opt(&stmt, &[&viewer, &person_id]).await?;
     Ok(row.as_ref().map(person_row))
 }
 
@@ -507,7 +535,8 @@ pub async fn relatives(pool: &Pool, person_id: &str) -> Result<Vec<RelativeRow>,
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT relative_id, kind, name, phone, address, note FROM directory.relatives
+            "SELECT relative_id, kind, name, phone, address, note, personal_identity_number
+               FROM directory.relatives
               WHERE person_id = $1 ORDER BY kind, name, relative_id",
             &[&person_id],
         )
@@ -521,6 +550,7 @@ pub async fn relatives(pool: &Pool, person_id: &str) -> Result<Vec<RelativeRow>,
             phone: r.get(3),
             address: r.get(4),
             note: r.get(5),
+            personal_identity_number: r.get(6),
         })
         .collect())
 }

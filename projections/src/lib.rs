@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox",
         sql: include_str!("../migrations/0004_inbox.sql"),
     },
+    eventstore::Migration {
+        version: 5,
+        name: "directory_protection",
+        sql: include_str!("../migrations/0005_directory_protection.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -254,7 +254,7 @@ async fn applies_person_and_unit_events_in_order() {
     let last = append(&s.store, "inbox-vc-test", vec![inbox.encode()]).await;
 
     assert_eq!(caught_up(&s.store).await, last);
-    let row = directory::person(s.store.pool(), &anna.to_string())
+    let row = directory::person(s.store.pool(), "vc-viewer", &anna.to_string())
         .await
         .expect("query")
         .expect("the person is in the directory");
@@ -330,7 +330,7 @@ async fn checkpoint_survives_restart_and_nothing_is_applied_twice() {
     stop(cancel_a, handle_a).await;
     stop(cancel_b, handle_b).await;
 
-    let row = directory::person(s.store.pool(), &bo.to_string())
+    let row = directory::person(s.store.pool(), "vc-viewer", &bo.to_string())
         .await
         .expect("query")
         .expect("row");
@@ -372,7 +372,7 @@ async fn redelivered_events_are_skipped_and_gaps_refused() {
         .await
         .expect("redelivery");
     assert_eq!(again, cp);
-    let row = directory::person(s.store.pool(), &id.to_string())
+    let row = directory::person(s.store.pool(), "vc-viewer", &id.to_string())
         .await
         .expect("query")
         .expect("row");
@@ -507,6 +507,7 @@ async fn search_by_number_and_by_part_of_the_name() {
 
     let by_pin = directory::search_persons(
         pool,
+        "vc-viewer",
         &PersonQuery::PersonalIdentityNumber("191212121212".into()),
         50,
     )
@@ -520,25 +521,27 @@ async fn search_by_number_and_by_part_of_the_name() {
         vec![anna.to_string()]
     );
 
-    let by_name = directory::search_persons(pool, &PersonQuery::Name("ANN".into()), 50)
-        .await
-        .expect("search");
+    let by_name =
+        directory::search_persons(pool, "vc-viewer", &PersonQuery::Name("ANN".into()), 50)
+            .await
+            .expect("search");
     assert_eq!(by_name.len(), 2, "case-insensitive substring");
     assert_eq!(by_name[0].name, "Anna Andersson", "ordered by name");
 
-    let limited = directory::search_persons(pool, &PersonQuery::Name("ann".into()), 1)
+    let limited = directory::search_persons(pool, "vc-viewer", &PersonQuery::Name("ann".into()), 1)
         .await
         .expect("search");
     assert_eq!(limited.len(), 1);
 
     // LIKE wildcards in the input match literally, they do not list everyone.
-    let wildcard = directory::search_persons(pool, &PersonQuery::Name("%".into()), 50)
+    let wildcard = directory::search_persons(pool, "vc-viewer", &PersonQuery::Name("%".into()), 50)
         .await
         .expect("search");
     assert!(wildcard.is_empty());
-    let underscore = directory::search_persons(pool, &PersonQuery::Name("A_na".into()), 50)
-        .await
-        .expect("search");
+    let underscore =
+        directory::search_persons(pool, "vc-viewer", &PersonQuery::Name("A_na".into()), 50)
+            .await
+            .expect("search");
     assert!(underscore.is_empty());
 }
 

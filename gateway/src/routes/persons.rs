@@ -160,13 +160,21 @@ pub struct SearchParams {
 
 // ---- responses ----------------------------------------------------------------------------
 
+/// What stands in for the name of a person with protected identity, for a unit that may not see
+/// it.
+pub const HIDDEN_NAME: &str = "Skyddade personuppgifter";
+
 /// One person in a search result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PersonSummary {
     pub id: String,
     /// `YYYYMMDD-NNNN`.
     pub personal_identity_number: String,
+    /// "Skyddade personuppgifter" when the person has protected identity and the caller's unit
+    /// took part in none of their plans before it was marked (then `name_hidden` is true).
     pub name: String,
+    #[serde(default)]
+    pub name_hidden: bool,
     /// Skyddade personuppgifter: address and phone are not shown.
     pub protected_identity: bool,
     pub deceased_on: Option<NaiveDate>,
@@ -192,6 +200,9 @@ pub struct RelativeView {
     /// Not shown when the person has protected identity.
     pub address: Option<String>,
     pub note: Option<String>,
+    /// The relative's own personnummer (`YYYYMMDD-NNNN`), when recorded.
+    #[serde(default)]
+    pub personal_identity_number: Option<String>,
 }
 
 /// Where and when the person moved out of the region.
@@ -207,7 +218,11 @@ pub struct PersonView {
     pub id: String,
     /// `YYYYMMDD-NNNN`.
     pub personal_identity_number: String,
+    /// "Skyddade personuppgifter" when the person has protected identity and the caller's unit
+    /// took part in none of their plans before it was marked (then `name_hidden` is true).
     pub name: String,
+    #[serde(default)]
+    pub name_hidden: bool,
     /// Not shown when the person has protected identity.
     pub phone: Option<String>,
     /// Not shown when the person has protected identity.
@@ -235,12 +250,21 @@ fn relative_kind(kind: &str) -> RelativeKindDto {
     }
 }
 
+fn shown_name(row: &PersonRow) -> String {
+    if row.name_visible {
+        row.name.clone()
+    } else {
+        HIDDEN_NAME.to_owned()
+    }
+}
+
 impl PersonSummary {
     fn from_row(row: &PersonRow) -> Self {
         PersonSummary {
             id: row.person_id.clone(),
             personal_identity_number: formatted_pin(&row.personal_identity_number),
-            name: row.name.clone(),
+            name: shown_name(row),
+            name_hidden: !row.name_visible,
             protected_identity: row.protected_identity,
             deceased_on: row.deceased_on,
             moved_out_on: row.moved_out_on,
@@ -251,10 +275,12 @@ impl PersonSummary {
 impl PersonView {
     fn from_rows(row: PersonRow, relatives: Vec<RelativeRow>) -> Self {
         let protected = row.protected_identity;
+        let name = shown_name(&row);
         PersonView {
             id: row.person_id,
             personal_identity_number: formatted_pin(&row.personal_identity_number),
-            name: row.name,
+            name,
+            name_hidden: !row.name_visible,
             phone: row.phone.filter(|_| !protected),
             address: row.address.filter(|_| !protected),
             protected_identity: protected,
@@ -272,12 +298,34 @@ impl PersonView {
                     phone: r.phone,
                     address: r.address.filter(|_| !protected),
                     note: r.note,
+                    personal_identity_number: r
+                        .personal_identity_number
+                        .as_deref()
+                        .map(formatted_pin),
                 })
                 .collect(),
             version: row.version,
             registered_at: row.registered_at,
         }
     }
+}
+
+/// Where the directory stands, after waiting (bounded) for `min_position`. Whether a unit may see
+/// a protected person's name is read from the participation read model, so a read that asks to
+/// see a position waits for that one too.
+async fn directory_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
+    let position =
+        consistency::projection_position(state, directory::PROJECTION, min_position).await?;
+    if min_position.is_some() {
+        let participation = consistency::projection_position(
+            state,
+            projections::participation::PROJECTION,
+            min_position,
+        )
+        .await?;
+        return Ok(position.min(participation));
+    }
+    Ok(position)
 }
 
 /// Parses a person id from the path; an id that cannot exist is simply not found.
@@ -389,15 +437,19 @@ pub async fn search_persons(
     caller: Caller,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Response, AppError> {
-    caller.staff_unit()?;
+    let unit = caller.staff_unit()?.clone();
     let queries = person_queries(&state, params.q.as_deref().unwrap_or(""))?;
     let position =
-        consistency::projection_position(&state, directory::PROJECTION, params.min_position)
-            .await?;
+        directory_position(&state, params.min_position).await?;
     let mut rows: Vec<PersonRow> = Vec::new();
     for query in &queries {
-        let found =
-            directory::search_persons(state.store.pool(), query, SEARCH_RESULTS_MAX + 1).await?;
+        let found = directory::search_persons(
+            state.store.pool(),
+            unit.as_str(),
+            query,
+            SEARCH_RESULTS_MAX + 1,
+        )
+        .await?;
         for row in found {
             if !rows.iter().any(|r| r.person_id == row.person_id) {
                 rows.push(row);
@@ -510,14 +562,13 @@ pub async fn get_person(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
-    caller.staff_unit()?;
+    let unit = caller.staff_unit()?.clone();
     let person_id = person_id(&id)?;
     let position =
-        consistency::projection_position(&state, directory::PROJECTION, params.min_position)
-            .await?;
+        directory_position(&state, params.min_position).await?;
     let pool = state.store.pool();
     let key = person_id.to_string();
-    let row = directory::person(pool, &key)
+    let row = directory::person(pool, unit.as_str(), &key)
         .await?
         .ok_or(AppError::NotFound)?;
     let relatives = directory::relatives(pool, &key).await?;

@@ -1,0 +1,202 @@
+//! Live pushes across processes: a command through one gateway reaches a server-sent-event
+//! client of another, because the projector (a third process) rings the inbox doorbell on NATS
+//! and every gateway hears it.
+
+use chrono::{Duration as Span, Utc};
+use eventstore::testing::TestDatabase;
+use futures::StreamExt;
+use gateway::auth::{random_hex, Signer};
+use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Deployment {
+    db: TestDatabase,
+    secret: String,
+    dir: TempDir,
+    nats: String,
+    doorbell: String,
+}
+
+impl Deployment {
+    async fn new() -> Deployment {
+        let id = ulid::Ulid::generate().to_string().to_lowercase();
+        Deployment {
+            db: TestDatabase::create().await.expect("test database"),
+            secret: random_hex(32).expect("secret"),
+            dir: TempDir::new("live-push"),
+            nats: std::env::var("SAMPLAN_TEST_NATS_URL")
+                .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+            doorbell: format!("live-push-test.{id}"),
+        }
+    }
+
+    async fn serve(&self, role: &str, name: &str) -> Samplan {
+        let port = free_port();
+        let mut cmd = unconfigured_command();
+        cmd.env("SAMPLAN_DATABASE_URL", &self.db.app_url)
+            .env("SAMPLAN_DATABASE_ADMIN_URL", &self.db.admin_url)
+            .env("SAMPLAN_NATS_URL", &self.nats)
+            .env("SAMPLAN_NATS_DOORBELL_SUBJECT", &self.doorbell)
+            .env("SAMPLAN_JWT_SECRET", &self.secret)
+            .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SAMPLAN_DATA_DIR", self.dir.path().join(name))
+            .env("SAMPLAN_LOG", "info")
+            .args(["serve", "--role", role]);
+        Samplan::spawn(cmd, port, self.dir.path().join(format!("{name}.log"))).await
+    }
+
+    fn token(&self, role: &str, sub: &str, unit: Option<&str>) -> String {
+        Signer::hs256(&self.secret, "samplan", "samplan").sign(
+            sub,
+            role,
+            unit,
+            "Test",
+            Utc::now(),
+            Span::hours(1),
+        )
+    }
+}
+
+async fn post(url: String, token: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Reads server-sent events until one of type `wanted`; returns its data.
+async fn wait_for_event(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    wanted: &str,
+) -> Value {
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let event = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event:"))
+                .map(str::trim)
+                .unwrap_or("message")
+                .to_owned();
+            let data: String = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            if event == wanted {
+                return serde_json::from_str(&data).expect("json data");
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk())
+            .await
+            .expect("an event within 20 s")
+            .expect("reading")
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_through_one_gateway_is_pushed_to_a_client_of_another() {
+    let d = Deployment::new().await;
+    let a = d.serve("gateway", "gateway-a").await;
+    let b = d.serve("gateway", "gateway-b").await;
+    let _projector = d.serve("projector", "projector").await;
+    let nats = async_nats::connect(&d.nats).await.expect("nats");
+    let mut doorbells = nats.subscribe(d.doorbell.clone()).await.expect("subscribe");
+
+    let admin = d.token("admin", "admin", None);
+    let vc = d.token("staff", "SE2321000016-VC01", Some("vc-centrum"));
+    let ht = d.token("staff", "SE2120000001-HT01", Some("hemtjanst-norr"));
+    for (id, kind) in [("vc-centrum", "region"), ("hemtjanst-norr", "municipality")] {
+        let (status, body) = post(
+            format!("{}/api/v1/units", a.base_url),
+            &admin,
+            json!({"id": id, "name": format!("Enheten {id}"),
+                   "principal": {"kind": kind, "name": "Testlän"}, "uses_samplan": true}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, person) = post(
+        format!("{}/api/v1/persons", a.base_url),
+        &vc,
+        json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{person}");
+    let (status, sip) = post(
+        format!("{}/api/v1/sips", a.base_url),
+        &vc,
+        json!({"person_id": person["id"], "identified_by": "staff", "reason": "Samordning.",
+               "context": {"kind": "outpatient"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sip}");
+    let sip = sip["id"].as_str().expect("sip").to_owned();
+    for (cmd, body) in [
+        (
+            "record-consent",
+            json!({"given_by": {"kind": "person"}, "actors": ["vc-centrum", "hemtjanst-norr"],
+                   "topics": ["Stöd"], "valid_until": "2030-01-01"}),
+        ),
+        ("create-plan-basis", json!({})),
+    ] {
+        let (status, body) =
+            post(format!("{}/api/v1/sips/{sip}/{cmd}", a.base_url), &vc, body).await;
+        assert_eq!(status, 200, "{cmd}: {body}");
+    }
+
+    // Hemtjänsten listens on gateway B.
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/api/v1/inbox/events", b.base_url))
+        .bearer_auth(&ht)
+        .send()
+        .await
+        .expect("connect");
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    wait_for_event(&mut stream, &mut buffer, "ready").await;
+
+    // The coordinator invites hemtjänsten through gateway A.
+    let scheduled = (Utc::now() + Span::days(7)).to_rfc3339();
+    let (status, invited) = post(
+        format!("{}/api/v1/sips/{sip}/send-invitation", a.base_url),
+        &vc,
+        json!({"invitation_id": "inv-1", "purpose": "meeting", "scheduled_at": scheduled,
+               "form": "video", "reason": "Planering.",
+               "recipients": [{"kind": "unit", "unit_id": "hemtjanst-norr"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{invited}");
+    let message = wait_for_event(&mut stream, &mut buffer, "message").await;
+    assert_eq!(message["type"], "invitation");
+    assert_eq!(message["sip_id"], sip.as_str());
+    assert_eq!(message["position"], invited["position"]);
+
+    // The projector rang the doorbell on NATS for hemtjänsten at that position.
+    let position = invited["position"].as_i64().expect("position");
+    let rung = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(bell) = doorbells.next().await {
+            let bell: Value = serde_json::from_slice(&bell.payload).expect("doorbell json");
+            let units = bell["units"].as_array().cloned().unwrap_or_default();
+            if units
+                .iter()
+                .any(|u| u["unit_id"] == "hemtjanst-norr" && u["position"] == position)
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("a doorbell within 10 s");
+    assert!(rung);
+}
