@@ -439,8 +439,7 @@ pub async fn search_persons(
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
     let queries = person_queries(&state, params.q.as_deref().unwrap_or(""))?;
-    let position =
-        directory_position(&state, params.min_position).await?;
+    let position = directory_position(&state, params.min_position).await?;
     let mut rows: Vec<PersonRow> = Vec::new();
     for query in &queries {
         let found = directory::search_persons(
@@ -564,8 +563,7 @@ pub async fn get_person(
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
     let person_id = person_id(&id)?;
-    let position =
-        directory_position(&state, params.min_position).await?;
+    let position = directory_position(&state, params.min_position).await?;
     let pool = state.store.pool();
     let key = person_id.to_string();
     let row = directory::person(pool, unit.as_str(), &key)
