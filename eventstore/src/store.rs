@@ -212,6 +212,22 @@ impl EventStore {
         self.query_events(&sql, &[&stream_ids], 0).await
     }
 
+    /// Every event of several streams up to global position `until` (inclusive), grouped by
+    /// stream, ascending versions within each: what the streams held when the store stood at
+    /// `until`, however much was appended since. A read model that folds streams while applying
+    /// event `until` reads them this way, so a rebuild folds exactly what the live run did.
+    pub async fn read_streams_until(
+        &self,
+        stream_ids: &[&str],
+        until: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ANY($1) AND global_position <= $2 \
+             ORDER BY stream_id, stream_version"
+        );
+        self.query_events(&sql, &[&stream_ids, &until], 0).await
+    }
+
     /// The stream as it stood at `as_of`: its events recorded at or before that time.
     /// `recorded_at` never decreases within a stream, so this is always a prefix of the stream.
     pub async fn read_stream_as_of(

@@ -12,6 +12,7 @@ use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
 use domain::context::{Actor, Role};
 use domain::ids::UnitId;
+use domain::personnummer::PersonalIdentityNumber;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,10 @@ pub struct Claims {
     /// Display name.
     #[serde(default)]
     pub name: String,
+    /// Citizen: the personnummer the sign-in (1177, BankID) established, in any accepted form.
+    /// It is what links a guardian, signed in as themselves, to a child's plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_identity_number: Option<String>,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
     /// Issued at, seconds since the epoch.
@@ -49,6 +54,8 @@ pub struct Caller {
     pub role: Role,
     pub unit: Option<UnitId>,
     pub name: String,
+    /// A citizen's personnummer, from the token's `personal_identity_number` claim.
+    pub personal_identity_number: Option<PersonalIdentityNumber>,
 }
 
 impl Caller {
@@ -257,11 +264,24 @@ impl Verifier {
                 "Inloggningens token saknar sub.",
             ));
         }
+        let today = domain::time::local_date(self.clock.now());
+        let personal_identity_number = match claims.personal_identity_number.as_deref() {
+            Some(pin) if !pin.trim().is_empty() => {
+                Some(PersonalIdentityNumber::parse(pin, today).map_err(|_| {
+                    token_error(
+                        "token_claims_invalid",
+                        "Inloggningens token har ett ogiltigt personnummer.",
+                    )
+                })?)
+            }
+            _ => None,
+        };
         Ok(Caller {
             sub: claims.sub,
             role,
             unit,
             name: claims.name,
+            personal_identity_number,
         })
     }
 }
@@ -302,19 +322,47 @@ impl Signer {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> String {
-        mint(
-            &self.key,
-            &Claims {
-                sub: sub.to_string(),
-                role: role.to_string(),
-                unit: unit.map(str::to_string),
-                name: name.to_string(),
-                iat: now.timestamp(),
-                exp: (now + ttl).timestamp(),
-                iss: self.issuer.clone(),
-                aud: self.audience.clone(),
-            },
-        )
+        self.sign_claims(Claims {
+            sub: sub.to_string(),
+            role: role.to_string(),
+            unit: unit.map(str::to_string),
+            name: name.to_string(),
+            personal_identity_number: None,
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            iss: String::new(),
+            aud: String::new(),
+        })
+    }
+
+    /// A citizen's token: the person's id as `sub` (when registered) and the personnummer the
+    /// sign-in established.
+    pub fn sign_citizen(
+        &self,
+        sub: &str,
+        personal_identity_number: Option<&str>,
+        name: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> String {
+        self.sign_claims(Claims {
+            sub: sub.to_string(),
+            role: "citizen".to_string(),
+            unit: None,
+            name: name.to_string(),
+            personal_identity_number: personal_identity_number.map(str::to_string),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            iss: String::new(),
+            aud: String::new(),
+        })
+    }
+
+    /// Signs `claims` with this signer's issuer and audience.
+    fn sign_claims(&self, mut claims: Claims) -> String {
+        claims.iss = self.issuer.clone();
+        claims.aud = self.audience.clone();
+        mint(&self.key, &claims)
     }
 }
 

@@ -125,6 +125,11 @@ pub struct TokenArgs {
     /// Display name.
     #[arg(long, default_value = "")]
     pub name: String,
+    /// A citizen's personnummer, as a 1177/BankID sign-in establishes it (the claim
+    /// `personal_identity_number`): a guardian signed in as themselves sees young children's
+    /// plans through it.
+    #[arg(long)]
+    pub personal_identity_number: Option<String>,
     /// How long the token is valid.
     #[arg(long, default_value_t = 480, value_parser = clap::value_parser!(u32).range(1..=525_600))]
     pub ttl_minutes: u32,
@@ -415,14 +420,38 @@ fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
     if args.sub.trim().is_empty() {
         return Err(CliError::Usage("--sub must not be empty".into()));
     }
-    let token = Signer::hs256(&secret, &config.jwt_issuer, &config.jwt_audience).sign(
-        args.sub.trim(),
-        args.role.as_str(),
-        unit,
-        &args.name,
-        chrono::Utc::now(),
-        chrono::Duration::minutes(i64::from(args.ttl_minutes)),
-    );
+    let signer = Signer::hs256(&secret, &config.jwt_issuer, &config.jwt_audience);
+    let ttl = chrono::Duration::minutes(i64::from(args.ttl_minutes));
+    let pin = args
+        .personal_identity_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if let Some(p) = pin {
+        if args.role != TokenRole::Citizen {
+            return Err(CliError::Usage(
+                "--personal-identity-number is for --role citizen".into(),
+            ));
+        }
+        domain::personnummer::PersonalIdentityNumber::parse(
+            p,
+            domain::time::local_date(chrono::Utc::now()),
+        )
+        .map_err(|e| CliError::Usage(format!("--personal-identity-number: {}", e.message())))?;
+    }
+    let token = match args.role {
+        TokenRole::Citizen => {
+            signer.sign_citizen(args.sub.trim(), pin, &args.name, chrono::Utc::now(), ttl)
+        }
+        role => signer.sign(
+            args.sub.trim(),
+            role.as_str(),
+            unit,
+            &args.name,
+            chrono::Utc::now(),
+            ttl,
+        ),
+    };
     println!("{token}");
     Ok(())
 }

@@ -46,6 +46,7 @@ fn claims(app: &TestApp) -> Claims {
         role: "staff".into(),
         unit: Some("vc-norr".into()),
         name: "Test Testsson".into(),
+        personal_identity_number: None,
         exp: now + 600,
         iat: now,
         iss: "samplan".into(),

@@ -13,11 +13,13 @@
 //! - [`participation`]: which units take part in which person's plans since when, for the
 //!   auditors' access review.
 //! - [`inbox`]: Meddelanden, Att göra and Pågående SIP for every unit, and each plan's snapshot.
+//! - [`patient`]: each plan as the person reads it on Min plan (published content only).
 
 pub mod directory;
 mod error;
 pub mod inbox;
 pub mod participation;
+pub mod patient;
 pub mod relay;
 pub mod runner;
 
@@ -51,6 +53,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "directory_protection",
         sql: include_str!("../migrations/0005_directory_protection.sql"),
     },
+    eventstore::Migration {
+        version: 6,
+        name: "patient",
+        sql: include_str!("../migrations/0006_patient.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
@@ -61,6 +68,7 @@ pub const PROJECTIONS: &[&str] = &[
     directory::PROJECTION,
     participation::PROJECTION,
     inbox::PROJECTION,
+    patient::PROJECTION,
 ];
 
 /// What the read models need besides the store.
@@ -110,6 +118,11 @@ pub async fn run_all(
             cancel.clone(),
         )),
         Box::pin(runner::run(store.clone(), settings.inbox(), cancel.clone())),
+        Box::pin(runner::run(
+            store.clone(),
+            patient::Patient::new(store.clone()),
+            cancel.clone(),
+        )),
     ];
     futures::future::try_join_all(runners).await.map(|_| ())
 }
@@ -132,6 +145,10 @@ pub async fn rebuild(
         inbox::PROJECTION => {
             let inbox = inbox::Inbox::new(settings.policy.clone());
             Some(runner::rebuild(store, admin_url, &inbox).await?)
+        }
+        patient::PROJECTION => {
+            let patient = patient::Patient::new(store.clone());
+            Some(runner::rebuild(store, admin_url, &patient).await?)
         }
         _ => None,
     })

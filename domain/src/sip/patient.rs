@@ -89,6 +89,8 @@ pub struct PatientPlan {
     pub last_published_at: Option<DateTime<Utc>>,
     /// Huvudmål, the person's own goal.
     pub main_goal: Option<String>,
+    /// Whether the main goal was reached, as judged at the latest follow-up that judged it.
+    pub main_goal_reached: Option<bool>,
     pub sub_goals: Vec<PatientSubGoal>,
     pub interventions: Vec<PatientIntervention>,
     /// Samordningsansvarig.
@@ -215,6 +217,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         started_at: need.known_since,
         first_published_at: state.publications.first().map(|p| p.recorded_at),
         last_published_at: state.publications.last().map(|p| p.recorded_at),
+        main_goal_reached: main_goal.as_ref().and_then(|_| reached.get(&None).copied()),
         main_goal,
         sub_goals,
         interventions,

@@ -265,6 +265,7 @@ pub(super) fn staff(unit: &str) -> Result<Caller, AppError> {
         role: Role::Staff,
         unit: Some(UnitId::parse(unit)?),
         name: name.to_owned(),
+        personal_identity_number: None,
     })
 }
 

@@ -165,6 +165,7 @@ impl Loader {
             role: Role::Admin,
             unit: None,
             name: "Administratör".into(),
+            personal_identity_number: None,
         };
         let kind = match u.kind {
             PrincipalKind::Region => "region",

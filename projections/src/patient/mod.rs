@@ -1,0 +1,365 @@
+//! The patient read model: each plan as the person reads it on Min plan (the 1177 mirror), and
+//! what the access rules need to know of persons and their guardians. Tables in schema
+//! `patient` (`migrations/0006_patient.sql`).
+//!
+//! A plan's row is `domain::sip::patient::patient_plan` of the plan as it stood after the event
+//! applied: published content only, so no draft is ever stored here. The plan is folded from its
+//! stream as the store held it at that event's position
+//! (`EventStore::read_streams_until`), never from a table of its own, so the projection keeps
+//! no state with drafts in it and a rebuild folds exactly what the live run folded.
+
+use std::collections::BTreeMap;
+
+use deadpool_postgres::Pool;
+use domain::event::DomainEvent;
+use domain::person::{PersonEvent, RelativeKind};
+use domain::sip::patient::{patient_plan, PatientPlan};
+use domain::sip::SipEvent;
+use eventstore::{EventStore, RecordedEvent};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Transaction;
+
+use crate::error::ProjectionError;
+use crate::runner::{decode, out_of_order, Mode, Projection};
+
+/// Name of this projection in `projections.checkpoints`.
+pub const PROJECTION: &str = "patient";
+
+const TABLES_SQL: &str = include_str!("tables.sql");
+
+/// The patient projection; it reads the plans' streams from `store`.
+#[derive(Clone)]
+pub struct Patient {
+    store: EventStore,
+}
+
+impl Patient {
+    pub fn new(store: EventStore) -> Patient {
+        Patient { store }
+    }
+}
+
+impl Projection for Patient {
+    fn name(&self) -> &'static str {
+        PROJECTION
+    }
+
+    fn schema(&self) -> &'static str {
+        "patient"
+    }
+
+    fn tables_sql(&self) -> &'static str {
+        TABLES_SQL
+    }
+
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.stream_id.starts_with("sip-") || event.stream_id.starts_with("person-")
+    }
+
+    async fn apply(
+        &self,
+        tx: &Transaction<'_>,
+        event: &RecordedEvent,
+        mode: Mode,
+    ) -> Result<(), ProjectionError> {
+        self.apply_all(tx, &[event], mode).await
+    }
+
+    async fn apply_all(
+        &self,
+        tx: &Transaction<'_>,
+        events: &[&RecordedEvent],
+        _mode: Mode,
+    ) -> Result<(), ProjectionError> {
+        let mut writes: Writes = Vec::new();
+        // Plans: each touched plan's document as of the last of its events in the batch.
+        let mut last_of_plan: BTreeMap<&str, &RecordedEvent> = BTreeMap::new();
+        for event in events {
+            if event.stream_id.starts_with("sip-") {
+                last_of_plan.insert(event.stream_id.as_str(), event);
+            }
+        }
+        if let Some(until) = last_of_plan.values().map(|e| e.global_position).max() {
+            let streams: Vec<&str> = last_of_plan.keys().copied().collect();
+            let history = self.store.read_streams_until(&streams, until).await?;
+            let mut by_stream: BTreeMap<&str, Vec<SipEvent>> = BTreeMap::new();
+            for recorded in &history {
+                let Some(last) = last_of_plan.get(recorded.stream_id.as_str()) else {
+                    continue;
+                };
+                if recorded.stream_version <= last.stream_version {
+                    by_stream
+                        .entry(recorded.stream_id.as_str())
+                        .or_default()
+                        .push(decode(recorded, SipEvent::decode_text)?);
+                }
+            }
+            for (stream, last) in &last_of_plan {
+                let history = by_stream.remove(stream).unwrap_or_default();
+                if history.len() as i64 != last.stream_version {
+                    // The stream does not hold what the event says came before it.
+                    return Err(out_of_order(last));
+                }
+                let state = domain::sip::fold(&history);
+                let Some(plan) = patient_plan(&state) else {
+                    continue;
+                };
+                let document = document_text(&plan, last)?;
+                writes.push(Write::new(
+                    "INSERT INTO plans (sip_id, person_id, visible, document, version, last_position)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (sip_id) DO UPDATE SET person_id = excluded.person_id,
+                        visible = excluded.visible, document = excluded.document,
+                        version = excluded.version, last_position = excluded.last_position",
+                    vec![
+                        Box::new(plan.sip_id.to_string()),
+                        Box::new(plan.person_id.to_string()),
+                        Box::new(plan.visible()),
+                        Box::new(document),
+                        Box::new(last.stream_version),
+                        Box::new(last.global_position),
+                    ],
+                ));
+            }
+        }
+        // Persons and their guardians, in event order.
+        for event in events {
+            let Some(person_id) = event.stream_id.strip_prefix("person-") else {
+                continue;
+            };
+            let DomainEvent::Person(person_event) = decode(event, DomainEvent::decode_text)? else {
+                continue;
+            };
+            person_writes(&mut writes, person_id, event, person_event);
+        }
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> = writes
+            .iter()
+            .map(|w| {
+                w.params
+                    .iter()
+                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                    .collect()
+            })
+            .collect();
+        // In order, pipelined: one round trip for the batch.
+        let counts = futures::future::try_join_all(
+            writes
+                .iter()
+                .zip(&params)
+                .map(|(w, params)| tx.execute(w.sql, params)),
+        )
+        .await?;
+        // A person row moves only from the version before the event's.
+        for (w, count) in writes.iter().zip(counts) {
+            if let Some(event) = w.moves_one.filter(|_| count != 1) {
+                return Err(out_of_order(event));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn document_text(plan: &PatientPlan, event: &RecordedEvent) -> Result<String, ProjectionError> {
+    serde_json::to_string(plan).map_err(|e| ProjectionError::Decode {
+        position: event.global_position,
+        event_type: event.event_type.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// One statement of a batch, and the event whose row it must move (exactly one row), if any.
+struct Write<'e> {
+    sql: &'static str,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+    moves_one: Option<&'e RecordedEvent>,
+}
+
+impl<'e> Write<'e> {
+    fn new(sql: &'static str, params: Vec<Box<dyn ToSql + Sync + Send>>) -> Write<'e> {
+        Write {
+            sql,
+            params,
+            moves_one: None,
+        }
+    }
+}
+
+type Writes<'e> = Vec<Write<'e>>;
+
+fn person_writes<'e>(
+    writes: &mut Writes<'e>,
+    person_id: &str,
+    event: &'e RecordedEvent,
+    ev: PersonEvent,
+) {
+    let id = person_id.to_owned();
+    let bump = |sql: &'static str, mut more: Vec<Box<dyn ToSql + Sync + Send>>| {
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
+            vec![Box::new(id.clone()), Box::new(event.stream_version)];
+        params.append(&mut more);
+        Write {
+            sql,
+            params,
+            moves_one: Some(event),
+        }
+    };
+    match ev {
+        PersonEvent::PersonRegistered {
+            personal_identity_number,
+            name,
+            phone,
+            address,
+            ..
+        } => writes.push(Write::new(
+            "INSERT INTO persons (person_id, personal_identity_number, name, phone, address,
+                    version)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (person_id) DO NOTHING",
+            vec![
+                Box::new(id.clone()),
+                Box::new(personal_identity_number.as_str().to_owned()),
+                Box::new(name),
+                Box::new(phone),
+                Box::new(address),
+                Box::new(event.stream_version),
+            ],
+        )),
+        PersonEvent::ContactDetailsChanged { phone, address, .. } => writes.push(bump(
+            "UPDATE persons SET version = $2, phone = $3, address = $4
+              WHERE person_id = $1 AND version = $2 - 1",
+            vec![Box::new(phone), Box::new(address)],
+        )),
+        PersonEvent::ProtectedIdentityMarked { .. } => writes.push(bump(
+            "UPDATE persons SET version = $2, protected_identity = true
+              WHERE person_id = $1 AND version = $2 - 1",
+            vec![],
+        )),
+        PersonEvent::RelativeAdded {
+            relative_id,
+            kind,
+            name,
+            personal_identity_number,
+            ..
+        } => {
+            writes.push(bump(
+                "UPDATE persons SET version = $2 WHERE person_id = $1 AND version = $2 - 1",
+                vec![],
+            ));
+            if let (RelativeKind::Guardian, Some(pin)) = (kind, personal_identity_number) {
+                writes.push(Write::new(
+                    "INSERT INTO guardians (person_id, relative_id, personal_identity_number,
+                            name)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (person_id, relative_id) DO NOTHING",
+                    vec![
+                        Box::new(id.clone()),
+                        Box::new(relative_id),
+                        Box::new(pin.as_str().to_owned()),
+                        Box::new(name),
+                    ],
+                ));
+            }
+        }
+        PersonEvent::RelativeRemoved { relative_id, .. } => {
+            writes.push(bump(
+                "UPDATE persons SET version = $2 WHERE person_id = $1 AND version = $2 - 1",
+                vec![],
+            ));
+            writes.push(Write::new(
+                "DELETE FROM guardians WHERE person_id = $1 AND relative_id = $2",
+                vec![Box::new(id.clone()), Box::new(relative_id)],
+            ));
+        }
+        PersonEvent::DeathRegistered { .. } | PersonEvent::MovedOutOfRegion { .. } => {
+            writes.push(bump(
+                "UPDATE persons SET version = $2 WHERE person_id = $1 AND version = $2 - 1",
+                vec![],
+            ))
+        }
+    }
+}
+
+/// A person as Min plan knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub person_id: String,
+    /// Canonical twelve digits.
+    pub personal_identity_number: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub protected_identity: bool,
+    /// The personnummer recorded on the person's guardians.
+    pub guardians: Vec<String>,
+}
+
+/// The persons a signed-in citizen may have a relation to: the one with id `person_id` or
+/// personnummer `pin`, and the children whose guardian has personnummer `pin`.
+pub async fn candidates(
+    pool: &Pool,
+    person_id: Option<&str>,
+    pin: Option<&str>,
+) -> Result<Vec<PersonRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT p.person_id, p.personal_identity_number, p.name, p.phone, p.address,
+                    p.protected_identity,
+                    coalesce((SELECT array_agg(g.personal_identity_number ORDER BY g.relative_id)
+                                FROM patient.guardians g WHERE g.person_id = p.person_id),
+                             '{}')
+               FROM patient.persons p
+              WHERE p.person_id = $1::text OR p.personal_identity_number = $2::text
+                 OR p.person_id IN (SELECT g.person_id FROM patient.guardians g
+                                     WHERE g.personal_identity_number = $2::text)
+              ORDER BY p.person_id",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&person_id, &pin]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| PersonRow {
+            person_id: r.get(0),
+            personal_identity_number: r.get(1),
+            name: r.get(2),
+            phone: r.get(3),
+            address: r.get(4),
+            protected_identity: r.get(5),
+            guardians: r.get(6),
+        })
+        .collect())
+}
+
+/// The visible plans of these persons, newest first.
+pub async fn plans_of(
+    pool: &Pool,
+    person_ids: &[String],
+) -> Result<Vec<PatientPlan>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT document, last_position FROM patient.plans
+              WHERE person_id = ANY($1) AND visible ORDER BY last_position DESC",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&person_ids]).await?;
+    rows.iter().map(plan_of_row).collect()
+}
+
+/// One plan, if it is visible to its person at all.
+pub async fn plan(pool: &Pool, sip_id: &str) -> Result<Option<PatientPlan>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT document, last_position FROM patient.plans WHERE sip_id = $1 AND visible",
+        )
+        .await?;
+    let row = client.query_opt(&stmt, &[&sip_id]).await?;
+    row.as_ref().map(plan_of_row).transpose()
+}
+
+fn plan_of_row(row: &tokio_postgres::Row) -> Result<PatientPlan, ProjectionError> {
+    serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| ProjectionError::Decode {
+        position: row.get(1),
+        event_type: "patient.plans.document".into(),
+        reason: e.to_string(),
+    })
+}
