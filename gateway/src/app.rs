@@ -728,6 +728,7 @@ pub async fn build_state(
         ready_lag_ms_max: config.ready_lag_ms_max,
         keys: Keys::default(),
         live: Default::default(),
+        young_teens: config.young_teen_access,
     })
 }
 

@@ -86,6 +86,9 @@ pub struct Config {
     /// `SAMPLAN_READY_LAG_MS_MAX`: `/readyz` answers 503 while a read model is further behind
     /// the store than this.
     pub ready_lag_ms_max: u64,
+    /// `SAMPLAN_YOUNG_TEEN_ACCESS`: who reads the plans of a child of 13 to 15 on Min plan —
+    /// `neither` (default, as 1177 Journalen), `guardians`, `child` or `both`.
+    pub young_teen_access: domain::citizen::YoungTeenAccess,
 }
 
 /// The JetStream stream events are published to (API.md, "Events on NATS").
@@ -417,6 +420,17 @@ impl Config {
             86_400_000,
         )?;
 
+        let young_teen_access = match get("SAMPLAN_YOUNG_TEEN_ACCESS") {
+            None => domain::citizen::YoungTeenAccess::default(),
+            Some(value) => domain::citizen::YoungTeenAccess::parse(&value).ok_or_else(|| {
+                ConfigError::Invalid {
+                    var: "SAMPLAN_YOUNG_TEEN_ACCESS",
+                    value,
+                    expected: "neither, guardians, child or both".into(),
+                }
+            })?,
+        };
+
         Ok(Config {
             listen,
             database_url,
@@ -436,6 +450,7 @@ impl Config {
             auto_install,
             events,
             ready_lag_ms_max,
+            young_teen_access,
         })
     }
 

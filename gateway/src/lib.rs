@@ -21,6 +21,7 @@ pub mod embedded;
 pub mod error;
 pub mod extract;
 pub mod facts;
+pub mod fhir;
 pub mod keys;
 pub mod openapi;
 pub mod pipeline;

@@ -57,6 +57,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::persons::ApiDoc::openapi());
     doc.merge(routes::sips::ApiDoc::openapi());
     doc.merge(routes::inbox::ApiDoc::openapi());
+    doc.merge(routes::me::ApiDoc::openapi());
     doc.merge(routes::audit::ApiDoc::openapi());
     doc
 }

@@ -61,4 +61,6 @@ pub struct AppState {
     pub ready_lag_ms_max: u64,
     /// Where each unit's inbox stands, for live pushes (`GET /inbox/events`).
     pub live: projections::inbox::live::Listener,
+    /// Who reads the plans of a child of 13 to 15 on Min plan (`SAMPLAN_YOUNG_TEEN_ACCESS`).
+    pub young_teens: domain::citizen::YoungTeenAccess,
 }

@@ -146,6 +146,33 @@ impl TestApp {
         }
     }
 
+    /// Waits until read model `projection` has caught up with the store, rebuilds it from the
+    /// whole store (under the app's policy) and asserts every row equals what the live runner
+    /// had built. Returns how many rows were compared, so a test can tell it compared something.
+    pub async fn assert_rebuild_equals_live(&self, projection: &str) -> usize {
+        let head = self.store.head_position().await.expect("head");
+        projections::runner::wait_for(self.store.pool(), projection, head, 10_000)
+            .await
+            .expect("the read model caught up");
+        let schema = projection;
+        let live = projections::runner::dump(self.store.pool(), schema)
+            .await
+            .expect("dump");
+        let settings = projections::Settings::new(self.state.policy.for_municipality(None).clone());
+        projections::rebuild(&self.store, &self.db.admin_url, projection, &settings)
+            .await
+            .expect("rebuild")
+            .expect("a read model of that name");
+        let rebuilt = projections::runner::dump(self.store.pool(), schema)
+            .await
+            .expect("dump");
+        assert_eq!(
+            rebuilt, live,
+            "{projection}: the rebuild differs from the live tables"
+        );
+        live.len()
+    }
+
     /// The token secret of this app (to sign odd tokens with [`crate::auth::mint_token`]).
     pub fn secret(&self) -> &str {
         &self.secret

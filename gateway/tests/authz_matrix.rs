@@ -259,6 +259,26 @@ fn rows() -> Vec<Row> {
             expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
         },
         Row {
+            method: Method::GET,
+            route: "GET /me/plans",
+            request: |_, _| ("/api/v1/me/plans".into(), None),
+            // Min plan is the person's own: staff read plans through their own routes.
+            expected: [ROLE, ROLE, OK, ROLE, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /me/plans/{id}",
+            request: |f, _| (format!("/api/v1/me/plans/{}", f.sip_id), None),
+            // The fixture's plan has nothing published: it does not exist for the person yet.
+            expected: [ROLE, ROLE, HIDDEN, ROLE, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
+            method: Method::GET,
+            route: "GET /me/plans/{id}/fhir",
+            request: |f, _| (format!("/api/v1/me/plans/{}/fhir", f.sip_id), None),
+            expected: [ROLE, ROLE, HIDDEN, ROLE, ROLE, ROLE, NO_TOKEN],
+        },
+        Row {
             method: Method::POST,
             route: "POST /sips",
             request: |f, _| {

@@ -364,6 +364,10 @@ async fn a_rebuild_creates_the_tables_the_migrations_create() {
             projections::participation::Participation.tables_sql(),
         ),
         ("inbox", inbox.tables_sql()),
+        (
+            "patient",
+            projections::patient::Patient::new(store.clone()).tables_sql(),
+        ),
     ] {
         client
             .batch_execute(&format!(

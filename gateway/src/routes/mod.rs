@@ -8,6 +8,7 @@ use axum::Router;
 
 pub mod audit;
 pub mod inbox;
+pub mod me;
 pub mod ops;
 pub mod persons;
 pub mod sips;
@@ -20,5 +21,6 @@ pub fn api_router() -> Router<AppState> {
         .merge(persons::router())
         .merge(sips::router())
         .merge(inbox::router())
+        .merge(me::router())
         .merge(audit::router())
 }

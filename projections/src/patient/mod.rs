@@ -224,13 +224,13 @@ fn person_writes<'e>(
             ],
         )),
         PersonEvent::ContactDetailsChanged { phone, address, .. } => writes.push(bump(
-            "UPDATE persons SET version = $2, phone = $3, address = $4
-              WHERE person_id = $1 AND version = $2 - 1",
+            "UPDATE persons SET version = $2::bigint, phone = $3, address = $4
+              WHERE person_id = $1 AND version = $2::bigint - 1",
             vec![Box::new(phone), Box::new(address)],
         )),
         PersonEvent::ProtectedIdentityMarked { .. } => writes.push(bump(
-            "UPDATE persons SET version = $2, protected_identity = true
-              WHERE person_id = $1 AND version = $2 - 1",
+            "UPDATE persons SET version = $2::bigint, protected_identity = true
+              WHERE person_id = $1 AND version = $2::bigint - 1",
             vec![],
         )),
         PersonEvent::RelativeAdded {
@@ -241,7 +241,7 @@ fn person_writes<'e>(
             ..
         } => {
             writes.push(bump(
-                "UPDATE persons SET version = $2 WHERE person_id = $1 AND version = $2 - 1",
+                "UPDATE persons SET version = $2::bigint WHERE person_id = $1 AND version = $2::bigint - 1",
                 vec![],
             ));
             if let (RelativeKind::Guardian, Some(pin)) = (kind, personal_identity_number) {
@@ -260,7 +260,7 @@ fn person_writes<'e>(
         }
         PersonEvent::RelativeRemoved { relative_id, .. } => {
             writes.push(bump(
-                "UPDATE persons SET version = $2 WHERE person_id = $1 AND version = $2 - 1",
+                "UPDATE persons SET version = $2::bigint WHERE person_id = $1 AND version = $2::bigint - 1",
                 vec![],
             ));
             writes.push(Write::new(
@@ -270,7 +270,7 @@ fn person_writes<'e>(
         }
         PersonEvent::DeathRegistered { .. } | PersonEvent::MovedOutOfRegion { .. } => {
             writes.push(bump(
-                "UPDATE persons SET version = $2 WHERE person_id = $1 AND version = $2 - 1",
+                "UPDATE persons SET version = $2::bigint WHERE person_id = $1 AND version = $2::bigint - 1",
                 vec![],
             ))
         }

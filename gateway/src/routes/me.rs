@@ -1,0 +1,713 @@
+//! `/me`: Min plan, the person's own view of their plans — the 1177 mirror. `GET /me/plans`
+//! lists the plans the signed-in citizen may read (their own, and their children's as far as
+//! 1177's rules allow), `GET /me/plans/{id}` shows one, `GET /me/plans/{id}/fhir` gives it as an
+//! HL7 FHIR R4 Bundle (`crate::fhir`).
+//!
+//! Everything here comes from the patient read model (`projections::patient`), which holds
+//! published content only: a draft cannot reach the person because it is never stored where they
+//! read. Who may read which person's plans is `domain::citizen::relation`, applied to every plan
+//! on every read; a plan the caller may not read answers 404, as an unknown one does. Each read is
+//! in the access log before the answer goes out, as a read by staff is.
+//!
+//! The web page Min plan uses [`readable_plans`] and [`readable_plan`], so the page and the JSON
+//! can never disagree on who sees what.
+
+use crate::access_log::{self, action};
+use crate::auth::Caller;
+use crate::consistency::{self, ReadParams};
+use crate::error::{AppError, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::citizen::{relation, Reader, Relation, Subject};
+use domain::context::Role;
+use domain::personnummer::PersonalIdentityNumber;
+use domain::sip::patient::{PatientPlan, PatientPlanStatus};
+use domain::sip::{InterventionOutcome, InvitationPurpose, MeetingForm, Responsible};
+use domain::time::local_date;
+use domain::{PersonId, SipId};
+use projections::directory::UnitRow;
+use projections::patient::{self, PersonRow};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{OpenApi, ToSchema};
+
+/// The routes of this module, mounted under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me/plans", get(list_plans))
+        .route("/me/plans/{id}", get(get_plan))
+        .route("/me/plans/{id}/fhir", get(get_plan_fhir))
+}
+
+/// The OpenAPI description of this module.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_plans, get_plan, get_plan_fhir),
+    components(schemas(
+        MyPlansResponse,
+        MyPlanSummary,
+        MyPlanView,
+        MyPersonView,
+        UnitView,
+        ContactView,
+        CareContactView,
+        HeadingView,
+        SubGoalView,
+        InterventionView,
+        ResponsibleView,
+        MeetingView,
+        ClosureView,
+    )),
+    tags((name = "me", description = "Min plan: the signed-in person's published plans, and their children's as 1177's rules allow"))
+)]
+pub struct ApiDoc;
+
+// ---- responses ----------------------------------------------------------------------------
+
+/// `GET /me/plans`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyPlansResponse {
+    /// Newest publication first.
+    pub plans: Vec<MyPlanSummary>,
+}
+
+/// Whose plan it is: the reader's own or their child's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyPersonView {
+    pub id: String,
+    pub name: String,
+    pub birth_year: i32,
+}
+
+/// A unit taking part, with how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnitView {
+    pub id: String,
+    pub name: String,
+    /// The region or municipality the unit belongs to.
+    pub principal_name: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+/// The coordinator (samordningsansvarig) and how to reach them: through their unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContactView {
+    pub name: String,
+    pub unit: UnitView,
+}
+
+/// A fixed care contact (fast vårdkontakt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CareContactView {
+    pub name: String,
+    pub phone: Option<String>,
+    pub unit: Option<UnitView>,
+}
+
+/// Who is responsible: a unit, or the person themselves (egenvård).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResponsibleView {
+    /// `unit` or `person`.
+    pub kind: String,
+    pub unit: Option<UnitView>,
+    /// In words: the unit's name, or "Du själv" / "Personen själv".
+    pub text: String,
+}
+
+/// An intervention (insats) as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InterventionView {
+    pub id: String,
+    pub what: String,
+    pub responsible: ResponsibleView,
+    pub responsible_person: Option<String>,
+    pub performer: Option<String>,
+    /// How to reach whoever does it.
+    pub contact: Option<String>,
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+    /// `continues`, `changed` or `completed`, as judged at the latest follow-up.
+    pub outcome: Option<String>,
+    pub outcome_text: Option<String>,
+}
+
+/// A sub-goal (delmål) with the interventions that serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubGoalView {
+    pub id: String,
+    pub text: String,
+    pub responsible: ResponsibleView,
+    /// As judged at the latest follow-up.
+    pub reached: Option<bool>,
+    pub interventions: Vec<InterventionView>,
+}
+
+/// The sub-goals under one heading of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeadingView {
+    /// Stable code, e.g. `housing`.
+    pub heading: String,
+    /// The heading in Swedish, e.g. "Boende".
+    pub heading_text: String,
+    pub sub_goals: Vec<SubGoalView>,
+}
+
+/// The next meeting the person is invited to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MeetingView {
+    /// `meeting` or `follow_up`.
+    pub purpose: String,
+    /// "SIP-möte" or "Uppföljning".
+    pub purpose_text: String,
+    pub scheduled_at: DateTime<Utc>,
+    /// `in_person`, `video` or `phone`.
+    pub form: String,
+    pub form_text: String,
+    pub place: Option<String>,
+}
+
+/// How the plan ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClosureView {
+    pub reason: String,
+    pub reason_text: String,
+    pub closed_at: DateTime<Utc>,
+}
+
+/// One plan in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyPlanSummary {
+    pub id: String,
+    /// `own` or `guardian` (the plan of the reader's child).
+    pub relation: String,
+    pub person: MyPersonView,
+    /// `active`, `consent_withdrawn` or `closed`.
+    pub status: String,
+    pub status_text: String,
+    pub started_at: DateTime<Utc>,
+    pub last_published_at: Option<DateTime<Utc>>,
+    pub main_goal: Option<String>,
+    pub coordinator: Option<ContactView>,
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub next_meeting: Option<MeetingView>,
+}
+
+/// One plan, in full, as the person reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MyPlanView {
+    pub id: String,
+    /// `own` or `guardian`.
+    pub relation: String,
+    pub person: MyPersonView,
+    pub status: String,
+    pub status_text: String,
+    pub started_at: DateTime<Utc>,
+    pub first_published_at: Option<DateTime<Utc>>,
+    pub last_published_at: Option<DateTime<Utc>>,
+    /// Samordningsansvarig, first: whom to call.
+    pub coordinator: Option<ContactView>,
+    pub fixed_care_contacts: Vec<CareContactView>,
+    /// Huvudmål: the person's own goal.
+    pub main_goal: Option<String>,
+    pub main_goal_reached: Option<bool>,
+    /// Sub-goals under their headings, in the headings' order.
+    pub headings: Vec<HeadingView>,
+    /// Published interventions whose sub-goal is not published (rare).
+    pub other_interventions: Vec<InterventionView>,
+    pub next_follow_up_on: Option<NaiveDate>,
+    pub next_meeting: Option<MeetingView>,
+    /// The units taking part.
+    pub units: Vec<UnitView>,
+    pub closed: Option<ClosureView>,
+}
+
+// ---- what the caller may read -------------------------------------------------------------
+
+/// A plan the caller may read, with whose it is and why they may read it.
+#[derive(Debug, Clone)]
+pub struct Readable {
+    pub plan: PatientPlan,
+    pub relation: Relation,
+    pub person: PersonRow,
+}
+
+/// The persons whose plans the caller may read today, and as whom.
+async fn readable_persons(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<(PersonRow, Relation)>, AppError> {
+    caller.require_role(Role::Citizen)?;
+    let own_id = PersonId::parse(&caller.sub).ok();
+    let own_key = own_id.map(|id| id.to_string());
+    let pin = caller
+        .personal_identity_number
+        .map(|p| p.as_str().to_owned());
+    if own_key.is_none() && pin.is_none() {
+        return Ok(Vec::new());
+    }
+    let rows = patient::candidates(state.store.pool(), own_key.as_deref(), pin.as_deref()).await?;
+    let today = local_date(state.clock.now());
+    let is_self = |row: &PersonRow| {
+        own_key.as_deref() == Some(row.person_id.as_str())
+            || pin.as_deref() == Some(row.personal_identity_number.as_str())
+    };
+    let reader = Reader {
+        person_id: own_id,
+        personal_identity_number: caller.personal_identity_number,
+        protected_identity: rows.iter().any(|r| is_self(r) && r.protected_identity),
+    };
+    let mut readable = Vec::new();
+    for row in rows {
+        let Some(subject) = subject_of(&row, today) else {
+            continue;
+        };
+        if let Some(rel) = relation(&reader, &subject, today, state.young_teens) {
+            readable.push((row, rel));
+        }
+    }
+    Ok(readable)
+}
+
+fn subject_of(row: &PersonRow, today: NaiveDate) -> Option<Subject> {
+    let parse = |pin: &str| PersonalIdentityNumber::parse(pin, today).ok();
+    Some(Subject {
+        person_id: PersonId::parse(&row.person_id).ok()?,
+        personal_identity_number: parse(&row.personal_identity_number)?,
+        protected_identity: row.protected_identity,
+        guardians: row.guardians.iter().filter_map(|p| parse(p)).collect(),
+    })
+}
+
+/// The plans the caller may read, newest publication first, after the patient read model has
+/// seen `min_position`; logged as read. Returns the read model's position too.
+pub async fn readable_plans(
+    state: &AppState,
+    caller: &Caller,
+    min_position: Option<i64>,
+) -> Result<(Vec<Readable>, i64), AppError> {
+    caller.require_role(Role::Citizen)?;
+    let position =
+        consistency::projection_position(state, patient::PROJECTION, min_position).await?;
+    let persons = readable_persons(state, caller).await?;
+    let ids: Vec<String> = persons.iter().map(|(p, _)| p.person_id.clone()).collect();
+    let plans = patient::plans_of(state.store.pool(), &ids).await?;
+    let by_id: BTreeMap<&str, &(PersonRow, Relation)> = persons
+        .iter()
+        .map(|p| (p.0.person_id.as_str(), p))
+        .collect();
+    let readable: Vec<Readable> = plans
+        .into_iter()
+        .filter_map(|plan| {
+            let (person, relation) = by_id.get(plan.person_id.to_string().as_str())?;
+            Some(Readable {
+                plan,
+                relation: *relation,
+                person: person.clone(),
+            })
+        })
+        .collect();
+    let mut shown: Vec<PersonId> = readable.iter().map(|r| r.plan.person_id).collect();
+    shown.sort();
+    shown.dedup();
+    access_log::record_many(state, caller, &shown, action::PATIENT_PLAN, None).await?;
+    Ok((readable, position))
+}
+
+/// One plan the caller may read, logged as read with `action`; 404 when it is unknown, not yet
+/// published, or not the caller's to read.
+pub async fn readable_plan(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    min_position: Option<i64>,
+    log_action: &str,
+) -> Result<(Readable, i64), AppError> {
+    caller.require_role(Role::Citizen)?;
+    let sip_id = SipId::parse(id).map_err(|_| AppError::NotFound)?;
+    let position =
+        consistency::projection_position(state, patient::PROJECTION, min_position).await?;
+    let Some(plan) = patient::plan(state.store.pool(), &sip_id.to_string()).await? else {
+        return Err(AppError::NotFound);
+    };
+    let persons = readable_persons(state, caller).await?;
+    let key = plan.person_id.to_string();
+    let Some((person, relation)) = persons.into_iter().find(|(p, _)| p.person_id == key) else {
+        return Err(AppError::NotFound);
+    };
+    access_log::record(state, caller, &plan.person_id, log_action, Some(&sip_id)).await?;
+    Ok((
+        Readable {
+            plan,
+            relation,
+            person,
+        },
+        position,
+    ))
+}
+
+/// The units a plan names, from the directory.
+pub async fn units_of(
+    state: &AppState,
+    plan: &PatientPlan,
+) -> Result<BTreeMap<String, UnitRow>, AppError> {
+    let mut wanted: Vec<String> = plan.units.iter().map(|u| u.as_str().to_owned()).collect();
+    wanted.extend(
+        plan.fixed_care_contacts
+            .iter()
+            .filter_map(|c| c.unit_id.as_ref().map(|u| u.as_str().to_owned())),
+    );
+    wanted.sort();
+    wanted.dedup();
+    let mut units = BTreeMap::new();
+    for id in wanted {
+        if let Some(row) = projections::directory::unit(state.store.pool(), &id).await? {
+            units.insert(id, row);
+        }
+    }
+    Ok(units)
+}
+
+// ---- views --------------------------------------------------------------------------------
+
+fn person_view(person: &PersonRow) -> MyPersonView {
+    MyPersonView {
+        id: person.person_id.clone(),
+        name: person.name.clone(),
+        birth_year: birth_year(&person.personal_identity_number).unwrap_or_default(),
+    }
+}
+
+fn unit_view(units: &BTreeMap<String, UnitRow>, id: &str) -> UnitView {
+    match units.get(id) {
+        Some(u) => UnitView {
+            id: u.unit_id.clone(),
+            name: u.name.clone(),
+            principal_name: Some(u.principal_name.clone()),
+            phone: u.phone.clone(),
+            address: u.address.clone(),
+        },
+        None => UnitView {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            principal_name: None,
+            phone: None,
+            address: None,
+        },
+    }
+}
+
+fn relation_code(relation: Relation) -> &'static str {
+    match relation {
+        Relation::Own => "own",
+        Relation::Guardian => "guardian",
+    }
+}
+
+/// The status's stable code.
+pub fn status_code(status: PatientPlanStatus) -> &'static str {
+    match status {
+        PatientPlanStatus::Active => "active",
+        PatientPlanStatus::ConsentWithdrawn => "consent_withdrawn",
+        PatientPlanStatus::Closed => "closed",
+    }
+}
+
+fn responsible_view(
+    units: &BTreeMap<String, UnitRow>,
+    responsible: &Responsible,
+    relation: Relation,
+) -> ResponsibleView {
+    match responsible {
+        Responsible::Unit { unit_id } => {
+            let unit = unit_view(units, unit_id.as_str());
+            ResponsibleView {
+                kind: "unit".into(),
+                text: unit.name.clone(),
+                unit: Some(unit),
+            }
+        }
+        Responsible::Person => ResponsibleView {
+            kind: "person".into(),
+            unit: None,
+            text: match relation {
+                Relation::Own => "Du själv",
+                Relation::Guardian => "Barnet själv, med stöd av dig",
+            }
+            .into(),
+        },
+    }
+}
+
+/// An outcome's stable code and its Swedish words.
+pub fn outcome_text(outcome: InterventionOutcome) -> (&'static str, &'static str) {
+    match outcome {
+        InterventionOutcome::Continues => ("continues", "Fortsätter"),
+        InterventionOutcome::Changed => ("changed", "Ändrad"),
+        InterventionOutcome::Completed => ("completed", "Avslutad"),
+    }
+}
+
+fn meeting_view(plan: &PatientPlan) -> Option<MeetingView> {
+    plan.next_meeting.as_ref().map(|m| {
+        let (purpose, purpose_text) = match m.purpose {
+            InvitationPurpose::Meeting => ("meeting", "SIP-möte"),
+            InvitationPurpose::FollowUp => ("follow_up", "Uppföljning"),
+        };
+        let (form, form_text) = match m.form {
+            MeetingForm::InPerson => ("in_person", "Fysiskt möte"),
+            MeetingForm::Video => ("video", "Videomöte"),
+            MeetingForm::Phone => ("phone", "Telefonmöte"),
+        };
+        MeetingView {
+            purpose: purpose.into(),
+            purpose_text: purpose_text.into(),
+            scheduled_at: m.scheduled_at,
+            form: form.into(),
+            form_text: form_text.into(),
+            place: m.place.clone(),
+        }
+    })
+}
+
+fn coordinator_view(plan: &PatientPlan, units: &BTreeMap<String, UnitRow>) -> Option<ContactView> {
+    plan.coordinator.as_ref().map(|c| ContactView {
+        name: c.name.clone(),
+        unit: unit_view(units, c.unit_id.as_str()),
+    })
+}
+
+fn summary(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanSummary {
+    let plan = &r.plan;
+    MyPlanSummary {
+        id: plan.sip_id.to_string(),
+        relation: relation_code(r.relation).into(),
+        person: person_view(&r.person),
+        status: status_code(plan.status).into(),
+        status_text: plan.status_text.clone(),
+        started_at: plan.started_at,
+        last_published_at: plan.last_published_at,
+        main_goal: plan.main_goal.clone(),
+        coordinator: coordinator_view(plan, units),
+        next_follow_up_on: plan.next_follow_up_on,
+        next_meeting: meeting_view(plan),
+    }
+}
+
+/// The whole plan as the person reads it, units named.
+pub fn plan_view(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanView {
+    let plan = &r.plan;
+    let intervention = |i: &domain::sip::patient::PatientIntervention| {
+        let outcome = i.outcome.map(outcome_text);
+        InterventionView {
+            id: i.id.clone(),
+            what: i.what.clone(),
+            responsible: responsible_view(units, &i.responsible, r.relation),
+            responsible_person: i.responsible_person.clone(),
+            performer: i.performer.clone(),
+            contact: i.contact.clone(),
+            from: i.from,
+            to: i.to,
+            outcome: outcome.map(|o| o.0.into()),
+            outcome_text: outcome.map(|o| o.1.into()),
+        }
+    };
+    let mut headings: Vec<HeadingView> = Vec::new();
+    for heading in domain::heading::Heading::ALL {
+        let heading = *heading;
+        let sub_goals: Vec<SubGoalView> = plan
+            .sub_goals
+            .iter()
+            .filter(|g| g.heading == heading)
+            .map(|g| SubGoalView {
+                id: g.id.clone(),
+                text: g.text.clone(),
+                responsible: responsible_view(units, &g.responsible, r.relation),
+                reached: g.reached,
+                interventions: plan
+                    .interventions
+                    .iter()
+                    .filter(|i| i.sub_goal_id == g.id)
+                    .map(intervention)
+                    .collect(),
+            })
+            .collect();
+        if !sub_goals.is_empty() {
+            headings.push(HeadingView {
+                heading: heading.code().into(),
+                heading_text: heading.label().into(),
+                sub_goals,
+            });
+        }
+    }
+    let other_interventions = plan
+        .interventions
+        .iter()
+        .filter(|i| !plan.sub_goals.iter().any(|g| g.id == i.sub_goal_id))
+        .map(intervention)
+        .collect();
+    MyPlanView {
+        id: plan.sip_id.to_string(),
+        relation: relation_code(r.relation).into(),
+        person: person_view(&r.person),
+        status: status_code(plan.status).into(),
+        status_text: plan.status_text.clone(),
+        started_at: plan.started_at,
+        first_published_at: plan.first_published_at,
+        last_published_at: plan.last_published_at,
+        coordinator: coordinator_view(plan, units),
+        fixed_care_contacts: plan
+            .fixed_care_contacts
+            .iter()
+            .map(|c| CareContactView {
+                name: c.name.clone(),
+                phone: c.phone.clone(),
+                unit: c.unit_id.as_ref().map(|u| unit_view(units, u.as_str())),
+            })
+            .collect(),
+        main_goal: plan.main_goal.clone(),
+        main_goal_reached: plan.main_goal_reached,
+        headings,
+        other_interventions,
+        next_follow_up_on: plan.next_follow_up_on,
+        next_meeting: meeting_view(plan),
+        units: plan
+            .units
+            .iter()
+            .map(|u| unit_view(units, u.as_str()))
+            .collect(),
+        closed: plan.closed.as_ref().map(|c| ClosureView {
+            reason: serde_json::to_value(c.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            reason_text: c.reason_text.clone(),
+            closed_at: c.closed_at,
+        }),
+    }
+}
+
+/// The birth year of a canonical personnummer (its first four digits).
+pub fn birth_year(pin: &str) -> Option<i32> {
+    pin.get(..4)?.parse().ok()
+}
+
+/// Today in Sweden, by the service's clock.
+pub fn today(state: &AppState) -> NaiveDate {
+    local_date(state.clock.now())
+}
+
+// ---- handlers -----------------------------------------------------------------------------
+
+/// The published plans the signed-in citizen may read: their own from 16 (13–15 as the
+/// deployment allows), and their children's while 1177's rules let a guardian read them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/plans",
+    tag = "me",
+    params(ReadParams),
+    responses(
+        (status = 200, description = "The plans, newest publication first", body = MyPlansResponse),
+        (status = 400, description = "`invalid_parameter`", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not a citizen", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_plans(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ReadParams>,
+) -> Result<Response, AppError> {
+    let (readable, position) = readable_plans(&state, &caller, params.min_position).await?;
+    let mut plans = Vec::with_capacity(readable.len());
+    for r in &readable {
+        let units = units_of(&state, &r.plan).await?;
+        plans.push(summary(r, &units));
+    }
+    Ok(consistency::with_position(
+        Json(MyPlansResponse { plans }).into_response(),
+        position,
+    ))
+}
+
+/// One published plan, in full: the coordinator and how to reach them, the main goal, the
+/// sub-goals under their headings with their interventions, the next follow-up.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/plans/{id}",
+    tag = "me",
+    params(("id" = String, Path, description = "The plan's id"), ReadParams),
+    responses(
+        (status = 200, description = "The plan", body = MyPlanView),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not a citizen", body = Problem),
+        (status = 404, description = "Unknown, not published, or not the caller's to read", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<ReadParams>,
+) -> Result<Response, AppError> {
+    let (readable, position) = readable_plan(
+        &state,
+        &caller,
+        &id,
+        params.min_position,
+        action::PATIENT_PLAN,
+    )
+    .await?;
+    let units = units_of(&state, &readable.plan).await?;
+    Ok(consistency::with_position(
+        Json(plan_view(&readable, &units)).into_response(),
+        position,
+    ))
+}
+
+/// The same plan as an HL7 FHIR R4 `Bundle` (type `collection`): `CarePlan`, `Goal`s,
+/// `CareTeam`, `Organization`s, `Practitioner`s and the `Patient`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/plans/{id}/fhir",
+    tag = "me",
+    params(("id" = String, Path, description = "The plan's id"), ReadParams),
+    responses(
+        (status = 200, description = "A FHIR R4 Bundle", content_type = "application/fhir+json", body = Object),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not a citizen", body = Problem),
+        (status = 404, description = "Unknown, not published, or not the caller's to read", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_plan_fhir(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<ReadParams>,
+) -> Result<Response, AppError> {
+    let (readable, position) = readable_plan(
+        &state,
+        &caller,
+        &id,
+        params.min_position,
+        action::PATIENT_FHIR,
+    )
+    .await?;
+    let units = units_of(&state, &readable.plan).await?;
+    let bundle = crate::fhir::bundle(&readable.plan, &readable.person, &units, today(&state));
+    let mut response = Json(bundle).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/fhir+json; charset=utf-8"),
+    );
+    Ok(consistency::with_position(response, position))
+}

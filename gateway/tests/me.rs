@@ -1,0 +1,538 @@
+//! Min plan, the 1177 mirror: the person reads their published plan and never a draft; 1177's
+//! rules decide which guardians read a child's plans; a stranger gets 404; protected identity
+//! ends a guardian's access and hides contact details from the FHIR export, which an independent
+//! FHIR R4 library validates.
+
+mod sips_support;
+
+use gateway::auth::{mint_token, Claims};
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sips_support::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Parents, children and a stranger (personnummer with valid check digits). Today is
+/// 2026-03-10.
+const PARENT_A: &str = "19800101-0001";
+const PARENT_B: &str = "19820202-0007";
+const STRANGER: &str = "19750303-0004";
+/// 14 years old: between 13 and 15, read by neither by default.
+const CHILD_14: &str = "20110615-2380";
+/// 12 years old: read by every guardian.
+const CHILD_12: &str = "20140120-2393";
+
+/// A citizen's token: `sub` the person's id (or another id for someone not registered), and the
+/// personnummer the sign-in established.
+fn citizen(app: &TestApp, sub: &str, pin: Option<&str>) -> String {
+    let now = app.clock.now().timestamp();
+    mint_token(
+        app.secret(),
+        &Claims {
+            sub: sub.to_owned(),
+            role: "citizen".into(),
+            unit: None,
+            name: "Medborgare".into(),
+            personal_identity_number: pin.map(str::to_owned),
+            iat: now,
+            exp: now + 3_600,
+            iss: "samplan".into(),
+            aud: "samplan".into(),
+        },
+    )
+}
+
+fn unregistered() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+async fn get(app: &TestApp, path: &str, token: &str, position: i64) -> (StatusCode, Value) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, _, body) = app
+        .get(&format!("{path}{sep}min_position={position}"), token)
+        .await;
+    (status, body)
+}
+
+async fn head(app: &TestApp) -> i64 {
+    app.store.head_position().await.expect("head")
+}
+
+/// Registers a child with guardians (each with their personnummer); returns the child's id.
+async fn child(app: &TestApp, w: &World, pin: &str, name: &str, guardians: &[&str]) -> String {
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &w.vc,
+            &json!({"personal_identity_number": pin, "name": name,
+                    "address": "Skolvägen 2, 123 45 Testby", "phone": "070-111 22 33"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    for (n, guardian) in guardians.iter().enumerate() {
+        let (status, _, body) = app
+            .post(
+                &format!("/api/v1/persons/{id}/add-relative"),
+                &w.vc,
+                &json!({"relative_id": format!("g{n}"), "kind": "guardian",
+                        "name": format!("Vårdnadshavare {n}"), "personal_identity_number": guardian}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    id
+}
+
+/// A plan for `person_id` taken to its first meeting, with consent from `givers`: the
+/// vårdcentral coordinates, hemtjänst takes part.
+async fn plan_with_meeting(app: &TestApp, w: &World, person_id: &str, givers: &[Value]) -> String {
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({"person_id": person_id, "identified_by": "staff",
+                    "reason": "Behöver samordnade insatser.", "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sip = body["id"].as_str().expect("id").to_owned();
+    for giver in givers {
+        let mut c = consent();
+        c["given_by"] = giver.clone();
+        ok(command(app, &w.vc, &sip, "record-consent", &c).await);
+    }
+    ok(command(app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    ok(command(
+        app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-1", "purpose": "meeting",
+                "scheduled_at": "2026-03-12T09:00:00+01:00", "form": "in_person",
+                "place": "Vårdcentralen Centrum", "reason": "Gemensam planering.",
+                "recipients": [{"kind": "unit", "unit_id": HT}, {"kind": "unit", "unit_id": PSYK}]}),
+    )
+    .await);
+    ok(command(
+        app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T08:30:00+01:00",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12", "sip_survey_offered": true}),
+    )
+    .await);
+    sip
+}
+
+/// The coordinator writes and publishes the main goal.
+async fn publish_main_goal(app: &TestApp, w: &World, sip: &str, text: &str) -> i64 {
+    ok(command(
+        app,
+        &w.vc,
+        sip,
+        "document-main-goal",
+        &json!({ "text": text }),
+    )
+    .await);
+    let answer = ok(command(app, &w.vc, sip, "publish-contribution", &json!({})).await);
+    answer["position"].as_i64().expect("position")
+}
+
+fn plan_ids(list: &Value) -> Vec<(String, String)> {
+    list["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id").to_owned(),
+                p["relation"].as_str().expect("relation").to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn access_log_actions(app: &TestApp, person_id: &str) -> Vec<String> {
+    let client = app.store.pool().get().await.expect("connection");
+    client
+        .query(
+            "SELECT action FROM access_log WHERE person_id = $1 AND role = 'citizen' ORDER BY id",
+            &[&person_id],
+        )
+        .await
+        .expect("access log")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_404() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    let me = citizen(&app, &w.person_id, None);
+    let at = head(&app).await;
+
+    // Nothing published: the plan does not exist for the person.
+    let (status, list) = get(&app, "/api/v1/me/plans", &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(plan_ids(&list), vec![]);
+    let (status, body) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "not_found");
+
+    // Hemtjänst drafts its sub-goal and intervention; psykiatrin drafts one it never publishes.
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem varje vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-intervention",
+        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
+                "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-03-16"}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.psyk,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-psyk", "heading": "mental_health", "text": "HEMLIGT UTKAST",
+                "responsible": {"kind": "unit", "unit_id": PSYK}}),
+    )
+    .await);
+    let at = publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
+
+    // The coordinator's publication: the plan shows, with the main goal only.
+    let (status, list) = get(&app, "/api/v1/me/plans", &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(plan_ids(&list), vec![(sip.clone(), "own".to_owned())]);
+    let summary = &list["plans"][0];
+    assert_eq!(summary["main_goal"], "Jag vill kunna bo kvar hemma.");
+    assert_eq!(summary["status"], "active");
+    assert_eq!(summary["status_text"], "Pågående");
+    assert_eq!(summary["person"]["birth_year"], 1912);
+    assert_eq!(
+        summary["coordinator"]["unit"]["name"],
+        "Vårdcentralen Centrum"
+    );
+    assert_eq!(summary["next_follow_up_on"], "2026-06-12");
+    let (status, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["headings"], json!([]), "drafts are not shown: {plan}");
+    assert_eq!(plan["coordinator"]["unit"]["id"], VC);
+
+    // Hemtjänst publishes: its sub-goal under its heading, with the intervention and who to call.
+    let published = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    let at = published["position"].as_i64().expect("position");
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(plan["headings"].as_array().expect("headings").len(), 1);
+    let heading = &plan["headings"][0];
+    assert_eq!(heading["heading"], "daily_living");
+    assert_eq!(heading["heading_text"], "Hem och vardag");
+    assert_eq!(heading["sub_goals"][0]["text"], "Städat hem varje vecka.");
+    assert_eq!(
+        heading["sub_goals"][0]["responsible"]["text"],
+        "Hemtjänst Norr"
+    );
+    let intervention = &heading["sub_goals"][0]["interventions"][0];
+    assert_eq!(intervention["what"], "Städning varannan vecka.");
+    assert_eq!(intervention["performer"], "Hemtjänstpersonalen");
+    assert_eq!(intervention["contact"], "Hemtjänst Norr, 010-123 45 67");
+    let units: Vec<&str> = plan["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .map(|u| u["id"].as_str().expect("unit id"))
+        .collect();
+    assert_eq!(units, vec![HT, VC], "psykiatrin published nothing");
+
+    // The FHIR export carries the same, and never the draft.
+    let (status, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    for (status, shown) in [(StatusCode::OK, &plan), (StatusCode::OK, &bundle)] {
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !shown.to_string().contains("HEMLIGT UTKAST"),
+            "a draft reached the person: {shown}"
+        );
+    }
+    let care_plan = resource(&bundle, "CarePlan");
+    assert_eq!(care_plan["status"], "active");
+    assert_eq!(care_plan["intent"], "plan");
+    assert_eq!(care_plan["category"][0]["coding"][0]["code"], "SIP");
+    assert_eq!(care_plan["period"]["start"], "2026-03-10T08:00:00Z");
+    assert_eq!(care_plan["goal"].as_array().expect("goals").len(), 2);
+    assert_eq!(
+        care_plan["activity"].as_array().expect("activities").len(),
+        2
+    );
+    assert_eq!(
+        care_plan["activity"][0]["detail"]["status"], "not-started",
+        "the intervention starts on 16 March"
+    );
+    assert_eq!(care_plan["activity"][1]["detail"]["kind"], "Appointment");
+    let goals = resources(&bundle, "Goal");
+    let categories: Vec<&str> = goals
+        .iter()
+        .map(|g| g["category"][0]["text"].as_str().expect("category"))
+        .collect();
+    assert_eq!(categories, vec!["Huvudmål", "Hem och vardag"]);
+    let patient = resource(&bundle, "Patient");
+    assert_eq!(patient["identifier"][0]["value"], "191212121212");
+    assert_eq!(patient["address"][0]["text"], "Storgatan 1, 123 45 Testby");
+    validate_fhir(&bundle);
+
+    // Every read is in the access log as the person's own.
+    let actions = access_log_actions(&app, &w.person_id).await;
+    assert!(
+        actions.contains(&"patient_plan.read".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"patient_plan.fhir".to_owned()),
+        "{actions:?}"
+    );
+
+    // A stranger, signed in with their own personnummer, sees nothing and learns nothing.
+    let stranger = citizen(&app, &unregistered(), Some(STRANGER));
+    let (_, list) = get(&app, "/api/v1/me/plans", &stranger, at).await;
+    assert_eq!(plan_ids(&list), vec![]);
+    for path in [
+        format!("/api/v1/me/plans/{sip}"),
+        format!("/api/v1/me/plans/{sip}/fhir"),
+        format!("/api/v1/me/plans/{}", unregistered()),
+        "/api/v1/me/plans/not-an-id".to_owned(),
+    ] {
+        let (status, body) = get(&app, &path, &stranger, at).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    // Staff read plans through their own routes, not Min plan.
+    let (status, body) = get(&app, "/api/v1/me/plans", &w.vc, at).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // Protected identity: the FHIR Patient loses address and phone.
+    let marked = app
+        .post(
+            &format!("/api/v1/persons/{}/mark-protected-identity", w.person_id),
+            &w.vc,
+            &json!({}),
+        )
+        .await;
+    assert!(marked.0.is_success(), "{}", marked.2);
+    let at = marked.2["position"].as_i64().expect("position");
+    let (status, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let patient = resource(&bundle, "Patient");
+    assert!(patient.get("address").is_none(), "{patient}");
+    assert!(patient.get("telecom").is_none(), "{patient}");
+    assert!(!bundle.to_string().contains("Storgatan"), "{bundle}");
+    validate_fhir(&bundle);
+}
+
+#[tokio::test]
+async fn guardians_read_a_childs_plan_until_13_and_never_with_protected_identity() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let twelve = child(
+        &app,
+        &w,
+        CHILD_12,
+        "Liten Tolvansson",
+        &[PARENT_A, PARENT_B],
+    )
+    .await;
+    let fourteen = child(&app, &w, CHILD_14, "Stor Tolvansson", &[PARENT_A]).await;
+    let guardian = |n: usize| json!({"kind": "guardian", "relative_id": format!("g{n}")});
+    let plan_12 = plan_with_meeting(&app, &w, &twelve, &[guardian(0), guardian(1)]).await;
+    publish_main_goal(&app, &w, &plan_12, "Trivas i skolan.").await;
+    let plan_14 = plan_with_meeting(&app, &w, &fourteen, &[guardian(0)]).await;
+    let at = publish_main_goal(&app, &w, &plan_14, "Komma tillbaka till skolan.").await;
+
+    // Both guardians of the 12-year-old read the plan, signed in as themselves.
+    let parent_a = citizen(&app, &unregistered(), Some(PARENT_A));
+    let parent_b = citizen(&app, &unregistered(), Some(PARENT_B));
+    let (_, list) = get(&app, "/api/v1/me/plans", &parent_a, at).await;
+    assert_eq!(
+        plan_ids(&list),
+        vec![(plan_12.clone(), "guardian".to_owned())]
+    );
+    assert_eq!(list["plans"][0]["person"]["name"], "Liten Tolvansson");
+    let (_, list) = get(&app, "/api/v1/me/plans", &parent_b, at).await;
+    assert_eq!(
+        plan_ids(&list),
+        vec![(plan_12.clone(), "guardian".to_owned())]
+    );
+    let (status, plan) = get(&app, &format!("/api/v1/me/plans/{plan_12}"), &parent_b, at).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["main_goal"], "Trivas i skolan.");
+    let (status, bundle) = get(
+        &app,
+        &format!("/api/v1/me/plans/{plan_12}/fhir"),
+        &parent_a,
+        at,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    validate_fhir(&bundle);
+
+    // The 14-year-old's plan: neither the guardian nor the child (the default).
+    let (status, _) = get(&app, &format!("/api/v1/me/plans/{plan_14}"), &parent_a, at).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let the_14_year_old = citizen(&app, &fourteen, Some(CHILD_14));
+    let (_, list) = get(&app, "/api/v1/me/plans", &the_14_year_old, at).await;
+    assert_eq!(plan_ids(&list), vec![]);
+    // Nor does the 12-year-old read their own.
+    let the_12_year_old = citizen(&app, &twelve, None);
+    let (status, _) = get(
+        &app,
+        &format!("/api/v1/me/plans/{plan_12}"),
+        &the_12_year_old,
+        at,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Protected identity of the child ends the guardians' access.
+    let marked = app
+        .post(
+            &format!("/api/v1/persons/{twelve}/mark-protected-identity"),
+            &w.vc,
+            &json!({}),
+        )
+        .await;
+    assert!(marked.0.is_success(), "{}", marked.2);
+    let at = marked.2["position"].as_i64().expect("position");
+    let (_, list) = get(&app, "/api/v1/me/plans", &parent_a, at).await;
+    assert_eq!(plan_ids(&list), vec![]);
+    let (status, _) = get(&app, &format!("/api/v1/me/plans/{plan_12}"), &parent_b, at).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Persons, guardians, protected identity and plans: a rebuild gives the same tables.
+    let rows = app.assert_rebuild_equals_live("patient").await;
+    assert!(
+        rows >= 7,
+        "persons, guardians and plans were compared: {rows}"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_may_let_guardians_read_a_young_teens_plan() {
+    let app = TestApp::spawn_with(|config| {
+        config.young_teen_access = domain::citizen::YoungTeenAccess::Guardians;
+    })
+    .await;
+    let w = world(&app).await;
+    let fourteen = child(&app, &w, CHILD_14, "Stor Tolvansson", &[PARENT_A]).await;
+    let plan_14 = plan_with_meeting(
+        &app,
+        &w,
+        &fourteen,
+        &[json!({"kind": "guardian", "relative_id": "g0"})],
+    )
+    .await;
+    let at = publish_main_goal(&app, &w, &plan_14, "Komma tillbaka till skolan.").await;
+    let parent_a = citizen(&app, &unregistered(), Some(PARENT_A));
+    let (_, list) = get(&app, "/api/v1/me/plans", &parent_a, at).await;
+    assert_eq!(plan_ids(&list), vec![(plan_14, "guardian".to_owned())]);
+    // The young person still does not.
+    let the_14_year_old = citizen(&app, &fourteen, Some(CHILD_14));
+    let (_, list) = get(&app, "/api/v1/me/plans", &the_14_year_old, at).await;
+    assert_eq!(plan_ids(&list), vec![]);
+}
+
+// ---- FHIR ---------------------------------------------------------------------------------
+
+fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
+    bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == kind)
+        .collect()
+}
+
+fn resource<'a>(bundle: &'a Value, kind: &str) -> &'a Value {
+    let found = resources(bundle, kind);
+    assert_eq!(found.len(), 1, "one {kind} in {bundle}");
+    found[0]
+}
+
+/// A Python with `fhir.resources` 6.5 and `pydantic<2`: `SAMPLAN_FHIR_PYTHON` when
+/// `scripts/test` made one, else a virtual environment made once here under `target/` (test
+/// processes run in parallel: the first to take the lock builds it, the others wait for it).
+fn fhir_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("SAMPLAN_FHIR_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let venv = target.join("fhir-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(".ready");
+    let lock = target.join("fhir-venv.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !ready.exists() {
+        if std::fs::create_dir(&lock).is_ok() {
+            let built = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .is_ok_and(|s| s.success())
+                && Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet"])
+                    .args(["fhir.resources==6.5.*", "pydantic<2"])
+                    .status()
+                    .is_ok_and(|s| s.success());
+            if built {
+                std::fs::write(&ready, b"").expect("marking the venv ready");
+            }
+            let _ = std::fs::remove_dir(&lock);
+            assert!(built, "making a venv with fhir.resources failed");
+        } else {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited too long for another test to make the venv"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+    python
+}
+
+/// Validates `bundle` with `fhir.resources` (R4): every resource against its model, the
+/// references between entries, and the status and intent codes against R4's value sets.
+fn validate_fhir(bundle: &Value) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir/validate.py");
+    let dir = std::env::temp_dir().join(format!("samplan-fhir-{}", ulid::Ulid::generate()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bundle.json");
+    std::fs::write(&file, bundle.to_string()).expect("writing the bundle");
+    let out = Command::new(fhir_python())
+        .arg(&script)
+        .arg(&file)
+        .output()
+        .expect("the validator runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "FHIR validation failed:\n{}\n{}\n{bundle}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
