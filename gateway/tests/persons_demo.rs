@@ -146,4 +146,47 @@ async fn the_demo_is_usable_over_the_api() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Elsa is 12: her mother, signed in as herself with her own personnummer, reads the plan's
+    // published parts on Min plan, and not the hälsocentral's draft.
+    let now = app.clock.now().timestamp();
+    let maria = gateway::auth::mint_token(
+        app.secret(),
+        &gateway::auth::Claims {
+            sub: "guardian-maria".into(),
+            role: "citizen".into(),
+            unit: None,
+            name: "Maria Berg".into(),
+            personal_identity_number: Some("19850412-9829".into()),
+            iat: now,
+            exp: now + 3_600,
+            iss: "samplan".into(),
+            aud: "samplan".into(),
+        },
+    );
+    let (status, _, plans) = app
+        .get(&format!("/api/v1/me/plans?min_position={head}"), &maria)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plans}");
+    assert_eq!(plans["plans"].as_array().map(Vec::len), Some(1), "{plans}");
+    assert_eq!(
+        plans["plans"][0]["id"],
+        gateway::demo::sip_id(3).to_string()
+    );
+    assert_eq!(plans["plans"][0]["relation"], "guardian");
+    let (_, _, plan) = app
+        .get(
+            &format!("/api/v1/me/plans/{}", gateway::demo::sip_id(3)),
+            &maria,
+        )
+        .await;
+    assert_eq!(
+        plan["main_goal"],
+        "Elsa vill trivas och gå i skolan varje dag."
+    );
+    assert_eq!(plan["headings"][0]["heading"], "education", "{plan}");
+    assert!(
+        !plan.to_string().contains("utkast"),
+        "a draft shown: {plan}"
+    );
 }

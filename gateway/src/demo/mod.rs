@@ -293,14 +293,14 @@ pub async fn load(state: &AppState) -> Result<DemoSummary, AppError> {
         SOC_BODEN,
         "person:3:relative:vh-mamma",
         3,
-        json!({"relative_id": "vh-mamma", "kind": "guardian", "name": "Maria Berg", "phone": "070-223 03 01"}),
+        json!({"relative_id": "vh-mamma", "kind": "guardian", "name": "Maria Berg", "phone": "070-223 03 01", "personal_identity_number": "19850412-9829"}),
     )
     .await?;
     l.person_command::<AddRelativeRequest>(
         SOC_BODEN,
         "person:3:relative:vh-pappa",
         3,
-        json!({"relative_id": "vh-pappa", "kind": "guardian", "name": "Johan Berg", "phone": "070-223 03 02"}),
+        json!({"relative_id": "vh-pappa", "kind": "guardian", "name": "Johan Berg", "phone": "070-223 03 02", "personal_identity_number": "19830119-9835"}),
     )
     .await?;
     l.person_command::<AddRelativeRequest>(

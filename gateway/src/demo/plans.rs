@@ -264,6 +264,46 @@ pub(super) async fn plan_meeting_held(l: &Loader) -> Result<(), AppError> {
             "sip_survey_offered": true,
         }),
     )
+    .await?;
+    // Socialtjänsten writes and publishes the main goal and its own part; the hälsocentral's
+    // sub-goal is still a draft, which neither Elsa's guardians nor anyone else sees.
+    l.when(-4, 10, 0);
+    l.sip::<dto::DocumentMainGoalRequest>(
+        SOC_BODEN,
+        3,
+        "main-goal",
+        json!({"text": "Elsa vill trivas och gå i skolan varje dag."}),
+    )
+    .await?;
+    l.sip::<dto::DocumentSubGoalRequest>(
+        SOC_BODEN,
+        3,
+        "sub-goal-soc",
+        json!({
+            "sub_goal_id": "delmal-skola", "heading": "education",
+            "text": "Närvaro i skolan minst fyra dagar i veckan före sommarlovet.",
+            "responsible": {"kind": "unit", "unit_id": SOC_BODEN},
+        }),
+    )
+    .await?;
+    l.sip::<dto::DocumentInterventionRequest>(SOC_BODEN, 3, "intervention-soc", json!({
+        "intervention_id": "insats-skola", "sub_goal_id": "delmal-skola",
+        "what": "Familjebehandlare träffar Elsa och vårdnadshavarna varje vecka.",
+        "responsible": {"kind": "unit", "unit_id": SOC_BODEN}, "performer": staff_name(SOC_BODEN),
+        "contact": spec(SOC_BODEN)?.phone, "from": l.day(-1),
+    })).await?;
+    l.sip::<dto::PublishContributionRequest>(SOC_BODEN, 3, "publish-soc", json!({}))
+        .await?;
+    l.sip::<dto::DocumentSubGoalRequest>(
+        HC_BODEN,
+        3,
+        "sub-goal-hc",
+        json!({
+            "sub_goal_id": "delmal-somn", "heading": "mental_health",
+            "text": "Bättre sömn (utkast, ej delat).",
+            "responsible": {"kind": "unit", "unit_id": HC_BODEN},
+        }),
+    )
     .await
 }
 
