@@ -59,6 +59,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::inbox::ApiDoc::openapi());
     doc.merge(routes::me::ApiDoc::openapi());
     doc.merge(routes::audit::ApiDoc::openapi());
+    doc.merge(routes::reports::ApiDoc::openapi());
     doc
 }
 

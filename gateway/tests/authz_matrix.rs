@@ -229,6 +229,18 @@ fn rows() -> Vec<Row> {
             expected: [ROLE, ROLE, ROLE, OK, ROLE, ROLE, NO_TOKEN],
         },
         Row {
+            method: Method::GET,
+            route: "GET /reports/kpis",
+            request: |_, _| {
+                (
+                    "/api/v1/reports/kpis?from=2026-01&to=2026-12&group_by=region".into(),
+                    None,
+                )
+            },
+            // Figures without personal data, for the reporting role alone.
+            expected: [ROLE, ROLE, ROLE, ROLE, OK, ROLE, NO_TOKEN],
+        },
+        Row {
             method: Method::POST,
             route: "POST /inbox/messages/{id}/read",
             request: |_, _| {

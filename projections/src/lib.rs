@@ -14,6 +14,7 @@
 //!   auditors' access review.
 //! - [`inbox`]: Meddelanden, Att göra and Pågående SIP for every unit, and each plan's snapshot.
 //! - [`patient`]: each plan as the person reads it on Min plan (published content only).
+//! - [`reporting`]: the facts of follow-up statistics, without personal data, and the figures.
 
 pub mod directory;
 mod error;
@@ -21,6 +22,7 @@ pub mod inbox;
 pub mod participation;
 pub mod patient;
 pub mod relay;
+pub mod reporting;
 pub mod runner;
 
 pub use error::ProjectionError;
@@ -58,6 +60,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "patient",
         sql: include_str!("../migrations/0006_patient.sql"),
     },
+    eventstore::Migration {
+        version: 7,
+        name: "reporting",
+        sql: include_str!("../migrations/0007_reporting.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
@@ -69,6 +76,7 @@ pub const PROJECTIONS: &[&str] = &[
     participation::PROJECTION,
     inbox::PROJECTION,
     patient::PROJECTION,
+    reporting::PROJECTION,
 ];
 
 /// What the read models need besides the store.
@@ -123,6 +131,11 @@ pub async fn run_all(
             patient::Patient::new(store.clone()),
             cancel.clone(),
         )),
+        Box::pin(runner::run(
+            store.clone(),
+            reporting::Reporting::new(store.clone(), settings.policy.clone()),
+            cancel.clone(),
+        )),
     ];
     futures::future::try_join_all(runners).await.map(|_| ())
 }
@@ -149,6 +162,10 @@ pub async fn rebuild(
         patient::PROJECTION => {
             let patient = patient::Patient::new(store.clone());
             Some(runner::rebuild(store, admin_url, &patient).await?)
+        }
+        reporting::PROJECTION => {
+            let reporting = reporting::Reporting::new(store.clone(), settings.policy.clone());
+            Some(runner::rebuild(store, admin_url, &reporting).await?)
         }
         _ => None,
     })

@@ -352,7 +352,7 @@ async fn shape(client: &tokio_postgres::Client, schema: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_rebuild_creates_the_tables_the_migrations_create() {
-    let (db, _store) = setup().await;
+    let (db, store) = setup().await;
     let client = admin(&db).await;
     let inbox = projections::inbox::Inbox::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
@@ -367,6 +367,14 @@ async fn a_rebuild_creates_the_tables_the_migrations_create() {
         (
             "patient",
             projections::patient::Patient::new(store.clone()).tables_sql(),
+        ),
+        (
+            "reporting",
+            projections::reporting::Reporting::new(
+                store.clone(),
+                domain::policy::PolicyProfile::get(domain::policy::PolicyName::Stockholm),
+            )
+            .tables_sql(),
         ),
     ] {
         client

@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod me;
 pub mod ops;
 pub mod persons;
+pub mod reports;
 pub mod sips;
 pub mod units;
 
@@ -23,4 +24,5 @@ pub fn api_router() -> Router<AppState> {
         .merge(inbox::router())
         .merge(me::router())
         .merge(audit::router())
+        .merge(reports::router())
 }

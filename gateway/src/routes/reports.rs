@@ -1,0 +1,441 @@
+//! `/reports`: follow-up statistics for the role `reporting` only (everyone else 403).
+//!
+//! `GET /reports/kpis` counts the reporting read model (`projections::reporting`) per Swedish
+//! calendar month and per region, municipality or unit, as JSON or CSV. `docs/kpis.md` defines
+//! every figure: what counts, its formula, which month it falls in. Nothing here is personal
+//! data (no person, staff member or free text, and no draft), so these reads are not in the
+//! access log.
+
+use crate::auth::Caller;
+use crate::consistency;
+use crate::error::{AppError, Problem};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use domain::context::Role;
+use domain::sip::CloseReason;
+use projections::reporting::{self, GroupBy, Kept, KpiRow, Spread};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// Most months one report covers (`from` to `to`, both included): ten years.
+pub const REPORT_MONTHS_MAX: i32 = 120;
+
+/// The routes of this module, mounted under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/reports/kpis", get(kpis))
+}
+
+/// The OpenAPI description of this module.
+#[derive(OpenApi)]
+#[openapi(
+    paths(kpis),
+    components(schemas(KpiReport, KpiRowView, SpreadView, ShareView, ClosedView)),
+    tags((name = "reports", description = "Follow-up statistics without personal data (role reporting)"))
+)]
+pub struct ApiDoc;
+
+/// The query of `GET /reports/kpis`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct KpiParams {
+    /// The first month, `YYYY-MM` (a Swedish calendar month), included. Required.
+    pub from: Option<String>,
+    /// The last month, `YYYY-MM`, included; at most 120 months after `from`. Required.
+    pub to: Option<String>,
+    /// `region`, `municipality` or `unit`: the principal (huvudman) of each unit taking part, of
+    /// that kind, or each unit itself. Required.
+    pub group_by: Option<String>,
+    /// `json` (default) or `csv` (UTF-8, `;` between fields, decimal comma, a header row).
+    pub format: Option<String>,
+    /// Wait (up to 5 s) until the reporting read model has applied this position.
+    pub min_position: Option<i64>,
+}
+
+/// Working days over the plans counted: how many, the median and the 90th percentile, each an
+/// observed value (`percentile_disc`); none when nothing was counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SpreadView {
+    pub count: i64,
+    pub median: Option<i64>,
+    pub p90: Option<i64>,
+}
+
+impl From<Spread> for SpreadView {
+    fn from(s: Spread) -> Self {
+        SpreadView {
+            count: s.count,
+            median: s.median,
+            p90: s.p90,
+        }
+    }
+}
+
+/// Deadlines judged and kept: `share` is `in_time / counted`, rounded to three decimals; none
+/// when nothing was counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShareView {
+    pub counted: i64,
+    pub in_time: i64,
+    pub share: Option<f64>,
+}
+
+impl From<Kept> for ShareView {
+    fn from(k: Kept) -> Self {
+        ShareView {
+            counted: k.counted,
+            in_time: k.in_time,
+            share: (k.counted > 0)
+                .then(|| (k.in_time as f64 * 1000.0 / k.counted as f64).round() / 1000.0),
+        }
+    }
+}
+
+/// Plans closed in the month, per reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClosedView {
+    pub goals_met: i64,
+    pub no_longer_needed: i64,
+    pub consent_withdrawn: i64,
+    pub consent_declined: i64,
+    pub protected_identity: i64,
+    pub moved_out_of_region: i64,
+    pub deceased: i64,
+    pub replaced_by_new_plan: i64,
+}
+
+impl ClosedView {
+    fn from_counts(counts: &[(CloseReason, i64)]) -> Self {
+        let mut v = ClosedView::default();
+        for (reason, n) in counts {
+            let slot = match reason {
+                CloseReason::GoalsMet => &mut v.goals_met,
+                CloseReason::NoLongerNeeded => &mut v.no_longer_needed,
+                CloseReason::ConsentWithdrawn => &mut v.consent_withdrawn,
+                CloseReason::ConsentDeclined => &mut v.consent_declined,
+                CloseReason::ProtectedIdentity => &mut v.protected_identity,
+                CloseReason::MovedOutOfRegion => &mut v.moved_out_of_region,
+                CloseReason::Deceased => &mut v.deceased,
+                CloseReason::ReplacedByNewPlan => &mut v.replaced_by_new_plan,
+            };
+            *slot += n;
+        }
+        v
+    }
+
+    fn columns(&self) -> [i64; 8] {
+        [
+            self.goals_met,
+            self.no_longer_needed,
+            self.consent_withdrawn,
+            self.consent_declined,
+            self.protected_identity,
+            self.moved_out_of_region,
+            self.deceased,
+            self.replaced_by_new_plan,
+        ]
+    }
+}
+
+/// The figures of one month and one group (`docs/kpis.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KpiRowView {
+    /// `YYYY-MM`, the Swedish calendar month the figures fall in.
+    pub month: String,
+    /// The principal's name (region, municipality) or the unit's id.
+    pub group_id: String,
+    /// The principal's name or the unit's name.
+    pub group_name: String,
+    /// Plans whose need became known in the month.
+    pub sips_started: i64,
+    /// Plans whose consent was first declined in the month.
+    pub consent_declined: i64,
+    /// From the day the need became known to the first invitation to a SIP meeting, for
+    /// invitations sent in the month.
+    pub working_days_to_invitation: SpreadView,
+    /// From the day the need became known to the first SIP meeting, for meetings held in the
+    /// month.
+    pub working_days_to_meeting: SpreadView,
+    /// First meetings due by the profile in the month, held by the deadline.
+    pub meetings_in_time: ShareView,
+    /// Documentation owed after first meetings, due in the month, published by the deadline
+    /// (three calendar days after the meeting); each unit in its own group.
+    pub documented_in_time: ShareView,
+    /// Follow-ups agreed for a day in the month, held by the coordinator on or before it.
+    pub followed_up_in_time: ShareView,
+    /// Plans closed in the month, per reason.
+    pub closed: ClosedView,
+}
+
+impl KpiRowView {
+    fn new(row: KpiRow) -> Self {
+        KpiRowView {
+            month: row.month.format("%Y-%m").to_string(),
+            group_id: row.group_id,
+            group_name: row.group_name,
+            sips_started: row.sips_started,
+            consent_declined: row.consent_declined,
+            working_days_to_invitation: row.working_days_to_invitation.into(),
+            working_days_to_meeting: row.working_days_to_meeting.into(),
+            meetings_in_time: row.meetings_in_time.into(),
+            documented_in_time: row.documented_in_time.into(),
+            followed_up_in_time: row.followed_up_in_time.into(),
+            closed: ClosedView::from_counts(&row.closed),
+        }
+    }
+}
+
+/// `GET /reports/kpis` as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KpiReport {
+    /// `YYYY-MM`, as asked.
+    pub from: String,
+    pub to: String,
+    /// `region`, `municipality` or `unit`.
+    pub group_by: String,
+    /// The policy profile whose deadlines are judged.
+    pub policy: String,
+    /// The moment deadlines were judged at: one not yet passed and not yet met is not counted.
+    pub as_of: DateTime<Utc>,
+    /// Every month and group with at least one figure, by month, then group id.
+    pub rows: Vec<KpiRowView>,
+}
+
+/// The reporting figures per month and region, municipality or unit (role reporting).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/kpis",
+    tag = "reports",
+    params(KpiParams),
+    responses(
+        (status = 200, description = "The figures (docs/kpis.md); with format=csv a CSV file \
+            (text/csv; charset=utf-8, `;` between fields, decimal comma, a header row with the \
+            JSON names flattened). Header X-Samplan-Position (the reporting read model's)",
+            body = KpiReport),
+        (status = 400, description = "`missing_parameter` (from, to or group_by left out), \
+            `invalid_parameter` (a month not YYYY-MM, to before from, more than 120 months, \
+            another group_by or format), `unknown_parameter`", body = Problem),
+        (status = 401, description = "No or bad token", body = Problem),
+        (status = 403, description = "Not the reporting role", body = Problem),
+        (status = 422, description = "`invalid_characters`", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn kpis(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<KpiParams>,
+) -> Result<Response, AppError> {
+    caller.require_role(Role::Reporting)?;
+    let from = month_param("from", params.from.as_deref())?;
+    let to = month_param("to", params.to.as_deref())?;
+    if to < from {
+        return Err(AppError::bad_request(
+            "invalid_parameter",
+            "to får inte vara en tidigare månad än from.",
+        ));
+    }
+    let months = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32 + 1;
+    if months > REPORT_MONTHS_MAX {
+        return Err(AppError::bad_request(
+            "invalid_parameter",
+            format!("En rapport omfattar högst {REPORT_MONTHS_MAX} månader."),
+        ));
+    }
+    let group_by = match params.group_by.as_deref() {
+        None => {
+            return Err(AppError::bad_request(
+                "missing_parameter",
+                "group_by saknas: ange region, municipality eller unit.",
+            ))
+        }
+        Some("region") => GroupBy::Region,
+        Some("municipality") => GroupBy::Municipality,
+        Some("unit") => GroupBy::Unit,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "invalid_parameter",
+                "group_by ska vara region, municipality eller unit.",
+            ))
+        }
+    };
+    let csv = match params.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "invalid_parameter",
+                "format ska vara json eller csv.",
+            ))
+        }
+    };
+    let position =
+        consistency::projection_position(&state, reporting::PROJECTION, params.min_position)
+            .await?;
+    let now = state.clock.now();
+    let rows: Vec<KpiRowView> = reporting::kpis(state.store.pool(), from, to, group_by, now)
+        .await
+        .map_err(|e| AppError::internal(format!("reporting: {e}")))?
+        .into_iter()
+        .map(KpiRowView::new)
+        .collect();
+    let report = KpiReport {
+        from: from.format("%Y-%m").to_string(),
+        to: to.format("%Y-%m").to_string(),
+        group_by: group_by.as_str().to_owned(),
+        policy: state.policy.default.name.as_str().to_owned(),
+        as_of: now,
+        rows,
+    };
+    let response = if csv {
+        csv_response(&report)
+    } else {
+        Json(report).into_response()
+    };
+    Ok(consistency::with_position(response, position))
+}
+
+/// A month `YYYY-MM` as its first day.
+fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
+    let Some(value) = value else {
+        return Err(AppError::bad_request(
+            "missing_parameter",
+            format!("{name} saknas: ange en månad som ÅÅÅÅ-MM, t.ex. 2026-03."),
+        ));
+    };
+    let shaped = value.len() == 7
+        && value.as_bytes()[4] == b'-'
+        && value
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 4 || b.is_ascii_digit());
+    let parsed = shaped
+        .then(|| {
+            let (year, month) = (value[..4].parse().ok()?, value[5..].parse().ok()?);
+            NaiveDate::from_ymd_opt(year, month, 1)
+        })
+        .flatten();
+    parsed.ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_parameter",
+            format!("{name} ska vara en månad som ÅÅÅÅ-MM, t.ex. 2026-03."),
+        )
+    })
+}
+
+/// The CSV header: the JSON names, nested ones joined with `_`.
+pub const CSV_HEADER: &str = "month;group_id;group_name;sips_started;consent_declined;\
+working_days_to_invitation_count;working_days_to_invitation_median;\
+working_days_to_invitation_p90;working_days_to_meeting_count;working_days_to_meeting_median;\
+working_days_to_meeting_p90;meetings_in_time_counted;meetings_in_time_in_time;\
+meetings_in_time_share;documented_in_time_counted;documented_in_time_in_time;\
+documented_in_time_share;followed_up_in_time_counted;followed_up_in_time_in_time;\
+followed_up_in_time_share;closed_goals_met;closed_no_longer_needed;closed_consent_withdrawn;\
+closed_consent_declined;closed_protected_identity;closed_moved_out_of_region;closed_deceased;\
+closed_replaced_by_new_plan";
+
+fn csv_response(report: &KpiReport) -> Response {
+    let mut body = String::from(CSV_HEADER);
+    body.push_str("\r\n");
+    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    // Three decimals with a decimal comma, as Swedish spreadsheets read numbers.
+    let share = |s: Option<f64>| {
+        s.map(|s| format!("{s:.3}").replace('.', ","))
+            .unwrap_or_default()
+    };
+    for r in &report.rows {
+        let mut fields = vec![
+            r.month.clone(),
+            csv_field(&r.group_id),
+            csv_field(&r.group_name),
+            r.sips_started.to_string(),
+            r.consent_declined.to_string(),
+        ];
+        for s in [&r.working_days_to_invitation, &r.working_days_to_meeting] {
+            fields.extend([s.count.to_string(), number(s.median), number(s.p90)]);
+        }
+        for k in [
+            &r.meetings_in_time,
+            &r.documented_in_time,
+            &r.followed_up_in_time,
+        ] {
+            fields.extend([k.counted.to_string(), k.in_time.to_string(), share(k.share)]);
+        }
+        fields.extend(r.closed.columns().iter().map(i64::to_string));
+        body.push_str(&fields.join(";"));
+        body.push_str("\r\n");
+    }
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"sip-nyckeltal-{}-{}-{}.csv\"",
+        report.from, report.to, report.group_by
+    )) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// A CSV field (RFC 4180 quoting, `;` between fields); a field a spreadsheet would read as a
+/// formula is prefixed with `'`. Unit and principal names are the only text in a report.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([';', '"', '\n', '\r', ',']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_year_dash_month() {
+        let first = |y, m| NaiveDate::from_ymd_opt(y, m, 1).expect("date");
+        assert_eq!(
+            month_param("from", Some("2026-03")).ok(),
+            Some(first(2026, 3))
+        );
+        assert_eq!(
+            month_param("from", Some("1999-12")).ok(),
+            Some(first(1999, 12))
+        );
+        for bad in [
+            "2026-3",
+            "2026-13",
+            "2026-00",
+            "2026-03-01",
+            "26-03",
+            "2026/03",
+            "+026-03",
+        ] {
+            assert!(month_param("from", Some(bad)).is_err(), "{bad}");
+        }
+        assert!(month_param("from", None).is_err());
+    }
+
+    #[test]
+    fn shares_round_to_three_decimals_and_none_of_nothing() {
+        let share = |counted, in_time| ShareView::from(Kept { counted, in_time }).share;
+        assert_eq!(share(3, 2), Some(0.667));
+        assert_eq!(share(2, 1), Some(0.5));
+        assert_eq!(share(0, 0), None);
+    }
+}

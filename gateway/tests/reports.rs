@@ -1,0 +1,548 @@
+//! `GET /reports/kpis` through the API, with the clock injected: three plans walked through
+//! March–May 2026 across a region and two municipalities under the Norrbotten profile, and the
+//! figures (docs/kpis.md) compared with figures worked out by hand, as JSON and as CSV; a draft
+//! that changes nothing in any report; a rebuild that gives the same tables; who may ask and
+//! what a bad question answers.
+
+mod sips_support;
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sips_support::*;
+
+/// Omsorg Syd: the second municipality's unit.
+const OMS: &str = "omsorg-syd";
+/// Försäkringskassan: an external actor without samplan, named only in a draft.
+const FK: &str = "fk-testby";
+
+fn oms_token(app: &TestApp) -> String {
+    app.staff_token("SE2120000002-OM01", OMS)
+}
+
+fn reporting_token(app: &TestApp) -> String {
+    app.token("reporting", "uppfoljning", None, "Uppföljning")
+}
+
+fn position(answer: &Value) -> i64 {
+    answer["position"].as_i64().expect("position")
+}
+
+/// `GET /api/v1/reports/kpis?{query}` once the reporting read model has seen `position`: the
+/// status, the content type and the body (JSON, or the CSV text as a JSON string).
+async fn ask(app: &TestApp, query: &str, position: i64) -> (String, Value) {
+    let (status, headers, body) = app
+        .get(
+            &format!("/api/v1/reports/kpis?{query}&min_position={position}"),
+            &reporting_token(app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    let at: i64 = headers["x-samplan-position"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("position");
+    assert!(at >= position, "{query}: the read model did not catch up");
+    let content_type = headers[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .expect("content type")
+        .to_owned();
+    (content_type, body)
+}
+
+async fn report(app: &TestApp, query: &str, position: i64) -> Value {
+    let (content_type, body) = ask(app, query, position).await;
+    assert_eq!(content_type, "application/json");
+    body
+}
+
+fn spread(count: i64, median: Option<i64>, p90: Option<i64>) -> Value {
+    json!({"count": count, "median": median, "p90": p90})
+}
+
+const NONE: (i64, Option<i64>, Option<i64>) = (0, None, None);
+
+fn share(counted: i64, in_time: i64, share: Option<f64>) -> Value {
+    json!({"counted": counted, "in_time": in_time, "share": share})
+}
+
+fn closed(goals_met: i64, consent_declined: i64) -> Value {
+    json!({"goals_met": goals_met, "no_longer_needed": 0, "consent_withdrawn": 0,
+           "consent_declined": consent_declined, "protected_identity": 0,
+           "moved_out_of_region": 0, "deceased": 0, "replaced_by_new_plan": 0})
+}
+
+/// One expected row; `kept` is meetings, documentation and follow-ups as (counted, in time,
+/// share).
+#[allow(clippy::too_many_arguments)]
+fn row(
+    month: &str,
+    group: (&str, &str),
+    started: i64,
+    declined: i64,
+    invitation: (i64, Option<i64>, Option<i64>),
+    meeting: (i64, Option<i64>, Option<i64>),
+    kept: [(i64, i64, Option<f64>); 3],
+    closed: Value,
+) -> Value {
+    let [m, d, f] = kept;
+    json!({
+        "month": month, "group_id": group.0, "group_name": group.1,
+        "sips_started": started, "consent_declined": declined,
+        "working_days_to_invitation": spread(invitation.0, invitation.1, invitation.2),
+        "working_days_to_meeting": spread(meeting.0, meeting.1, meeting.2),
+        "meetings_in_time": share(m.0, m.1, m.2),
+        "documented_in_time": share(d.0, d.1, d.2),
+        "followed_up_in_time": share(f.0, f.1, f.2),
+        "closed": closed,
+    })
+}
+
+const NOTHING: (i64, i64, Option<f64>) = (0, 0, None);
+
+/// The world of `sips_support` with a unit of a second municipality and Försäkringskassan.
+async fn world_of_two_municipalities(app: &TestApp) -> World {
+    let w = world(app).await;
+    for (id, name, kind, principal, uses_samplan) in [
+        (OMS, "Omsorg Syd", "municipality", "Sydby kommun", true),
+        (
+            FK,
+            "Försäkringskassan Testby",
+            "external",
+            "Försäkringskassan",
+            false,
+        ),
+    ] {
+        let (status, _, body) = app
+            .post(
+                "/api/v1/units",
+                &app.admin_token(),
+                &json!({"id": id, "name": name, "principal": {"kind": kind, "name": principal},
+                        "uses_samplan": uses_samplan, "address": "Box 1, 123 45 Testby"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    w
+}
+
+fn consent_for(units: &[&str]) -> Value {
+    json!({"given_by": {"kind": "person"}, "actors": units, "topics": ["Stöd i hemmet"],
+           "valid_until": "2027-03-10"})
+}
+
+fn invitation(id: &str, at: &str, unit: &str) -> Value {
+    json!({"invitation_id": id, "purpose": "meeting", "scheduled_at": at, "form": "in_person",
+           "reason": "Gemensam planering.", "recipients": [{"kind": "unit", "unit_id": unit}]})
+}
+
+fn meeting(id: &str, held_at: &str, unit: &str, follow_up_on: &str) -> Value {
+    json!({"invitation_id": id, "held_at": held_at,
+           "attendees": [{"name": "Representant", "role": "staff", "unit_id": unit}],
+           "chair": "Vera Vårdcentral", "secretary": "Sam Sekreterare",
+           "follow_up_on": follow_up_on})
+}
+
+fn sub_goal(id: &str, unit: &str) -> Value {
+    json!({"sub_goal_id": id, "heading": "housing", "text": "Kunna bo kvar hemma.",
+           "responsible": {"kind": "unit", "unit_id": unit}})
+}
+
+/// Plan A (vårdcentralen and Testby's hemtjänst), plan B (vårdcentralen and Sydby's omsorg) and
+/// plan C (vårdcentralen alone, consent declined), under Norrbotten's profile: the meeting within
+/// 21 calendar days of the need, documentation within 3 calendar days of the meeting. Returns
+/// the world, plan B's id and the position of the last write.
+async fn three_plans(app: &TestApp) -> (World, String, i64) {
+    let mut w = world_of_two_municipalities(app).await;
+    // Tuesday 10 March: A's need becomes known; consent and basis at once.
+    let a = start_plan(app, &w).await;
+    ok(command(app, &w.vc, &a, "record-consent", &consent_for(&[VC, HT])).await);
+    ok(command(app, &w.vc, &a, "create-plan-basis", &json!({})).await);
+    // Wednesday 11 March: B's need.
+    set_time(app, &mut w, "2026-03-11T08:00:00Z");
+    let b = start_plan(app, &w).await;
+    ok(command(
+        app,
+        &w.vc,
+        &b,
+        "record-consent",
+        &consent_for(&[VC, OMS, FK]),
+    )
+    .await);
+    ok(command(app, &w.vc, &b, "create-plan-basis", &json!({})).await);
+    // Thursday 12 March: A's invitation (2 working days after 10 March); C's need.
+    set_time(app, &mut w, "2026-03-12T08:00:00Z");
+    let inv = invitation("inv-a", "2026-03-17T09:00:00Z", HT);
+    ok(command(app, &w.vc, &a, "send-invitation", &inv).await);
+    let c = start_plan(app, &w).await;
+    // Friday 13 March: the person declines consent to C.
+    set_time(app, &mut w, "2026-03-13T08:00:00Z");
+    let declined = json!({"declined_by": {"kind": "person"}});
+    ok(command(app, &w.vc, &c, "decline-consent", &declined).await);
+    // Monday 16 March: B's invitation (3 working days after 11 March: 12, 13, 16); C closed.
+    set_time(app, &mut w, "2026-03-16T08:00:00Z");
+    let inv = invitation("inv-b", "2026-04-02T08:00:00Z", OMS);
+    ok(command(app, &w.vc, &b, "send-invitation", &inv).await);
+    let close = json!({"reason": "consent_declined"});
+    ok(command(app, &w.vc, &c, "close-plan", &close).await);
+    // Tuesday 17 March: A's meeting, 5 working days after 10 March, within its deadline (the
+    // end of 31 March); documentation due by the end of Friday 20 March.
+    set_time(app, &mut w, "2026-03-17T10:00:00Z");
+    let held = meeting("inv-a", "2026-03-17T09:00:00Z", HT, "2026-04-14");
+    ok(command(app, &w.vc, &a, "record-meeting", &held).await);
+    // Wednesday 18 March: the vårdcentral documents and publishes in time.
+    set_time(app, &mut w, "2026-03-18T08:00:00Z");
+    let goal = json!({"text": "Att bo kvar hemma med stöd."});
+    ok(command(app, &w.vc, &a, "document-main-goal", &goal).await);
+    ok(command(app, &w.vc, &a, "document-sub-goal", &sub_goal("sg-vc", VC)).await);
+    ok(command(app, &w.vc, &a, "publish-contribution", &json!({})).await);
+    // Monday 23 March: hemtjänsten publishes, three days late.
+    set_time(app, &mut w, "2026-03-23T08:00:00Z");
+    ok(command(app, &w.ht, &a, "document-sub-goal", &sub_goal("sg-ht", HT)).await);
+    ok(command(app, &w.ht, &a, "publish-contribution", &json!({})).await);
+    // Thursday 2 April: B's meeting, 16 working days after 11 March, a day after its deadline
+    // (the end of 1 April); documentation due by the end of Sunday 5 April; nobody documents.
+    set_time(app, &mut w, "2026-04-02T09:00:00Z");
+    let held = meeting("inv-b", "2026-04-02T08:00:00Z", OMS, "2026-05-04");
+    ok(command(app, &w.vc, &b, "record-meeting", &held).await);
+    // Tuesday 14 April: A followed up on the agreed day; closed on 20 April, goals met.
+    set_time(app, &mut w, "2026-04-14T08:00:00Z");
+    let follow_up = json!({"held_on": "2026-04-14"});
+    ok(command(app, &w.vc, &a, "record-follow-up", &follow_up).await);
+    set_time(app, &mut w, "2026-04-20T08:00:00Z");
+    let last = ok(command(
+        app,
+        &w.vc,
+        &a,
+        "close-plan",
+        &json!({"reason": "goals_met"}),
+    )
+    .await);
+    // Monday 11 May: B's follow-up (agreed for 4 May) never happened.
+    set_time(app, &mut w, "2026-05-11T08:00:00Z");
+    (w, b, position(&last))
+}
+
+#[tokio::test]
+async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let (_w, _b, at) = three_plans(&app).await;
+
+    // Municipalities: A counts for Testby (hemtjänsten), B for Sydby (omsorgen); C has no
+    // municipal unit. Documentation counts in the group of the unit that owes it.
+    let testby = ("Testby kommun", "Testby kommun");
+    let sydby = ("Sydby kommun", "Sydby kommun");
+    let by_municipality = report(&app, "from=2026-03&to=2026-05&group_by=municipality", at).await;
+    assert_eq!(by_municipality["from"], "2026-03");
+    assert_eq!(by_municipality["to"], "2026-05");
+    assert_eq!(by_municipality["group_by"], "municipality");
+    assert_eq!(by_municipality["policy"], "norrbotten");
+    assert_eq!(by_municipality["as_of"], "2026-05-11T08:00:00Z");
+    let expected = vec![
+        // March, Sydby: B started; invited after 3 working days.
+        row(
+            "2026-03",
+            sydby,
+            1,
+            0,
+            (1, Some(3), Some(3)),
+            NONE,
+            [NOTHING; 3],
+            closed(0, 0),
+        ),
+        // March, Testby: A started, invited after 2 and met after 5 working days, within the
+        // deadline due 31 March; hemtjänsten's documentation (due 20 March) came on 23 March.
+        row(
+            "2026-03",
+            testby,
+            1,
+            0,
+            (1, Some(2), Some(2)),
+            (1, Some(5), Some(5)),
+            [(1, 1, Some(1.0)), (1, 0, Some(0.0)), NOTHING],
+            closed(0, 0),
+        ),
+        // April, Sydby: B met after 16 working days, after its deadline (due 1 April, so an
+        // April deadline); omsorgen's documentation due 5 April never came.
+        row(
+            "2026-04",
+            sydby,
+            0,
+            0,
+            NONE,
+            (1, Some(16), Some(16)),
+            [(1, 0, Some(0.0)), (1, 0, Some(0.0)), NOTHING],
+            closed(0, 0),
+        ),
+        // April, Testby: A followed up on the agreed 14 April and closed with its goals met.
+        row(
+            "2026-04",
+            testby,
+            0,
+            0,
+            NONE,
+            NONE,
+            [NOTHING, NOTHING, (1, 1, Some(1.0))],
+            closed(1, 0),
+        ),
+        // May, Sydby: B's follow-up agreed for 4 May has passed without one.
+        row(
+            "2026-05",
+            sydby,
+            0,
+            0,
+            NONE,
+            NONE,
+            [NOTHING, NOTHING, (1, 0, Some(0.0))],
+            closed(0, 0),
+        ),
+    ];
+    assert_eq!(by_municipality["rows"], Value::Array(expected));
+
+    // The region: the vårdcentral takes part in all three plans.
+    let region = ("Region Testlän", "Region Testlän");
+    let by_region = report(&app, "from=2026-03&to=2026-05&group_by=region", at).await;
+    let expected = vec![
+        // March: A, B and C started; C's consent declined and C closed for it. Invitations
+        // after 2 and 3 working days: percentile_disc gives the median 2 (the first value whose
+        // cumulative share reaches 0.5) and the 90th percentile 3. A's meeting (due in March)
+        // in time; the vårdcentral documented A on 18 March, in time. C never had a meeting:
+        // consent was declined before its deadline, so it is not judged.
+        row(
+            "2026-03",
+            region,
+            3,
+            1,
+            (2, Some(2), Some(3)),
+            (1, Some(5), Some(5)),
+            [(1, 1, Some(1.0)), (1, 1, Some(1.0)), NOTHING],
+            closed(0, 1),
+        ),
+        // April: B's late meeting; the vårdcentral's documentation of B (due 5 April) missing;
+        // A followed up in time and closed.
+        row(
+            "2026-04",
+            region,
+            0,
+            0,
+            NONE,
+            (1, Some(16), Some(16)),
+            [(1, 0, Some(0.0)), (1, 0, Some(0.0)), (1, 1, Some(1.0))],
+            closed(1, 0),
+        ),
+        // May: B's follow-up missed.
+        row(
+            "2026-05",
+            region,
+            0,
+            0,
+            NONE,
+            NONE,
+            [NOTHING, NOTHING, (1, 0, Some(0.0))],
+            closed(0, 0),
+        ),
+    ];
+    assert_eq!(by_region["rows"], Value::Array(expected));
+
+    // Per unit, March, as CSV: semicolons, decimal comma, empty cells for figures of nothing.
+    let (content_type, csv) =
+        ask(&app, "from=2026-03&to=2026-03&group_by=unit&format=csv", at).await;
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    let csv = csv.as_str().expect("CSV text");
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(lines[0], gateway::routes::reports::CSV_HEADER);
+    assert_eq!(
+        lines[1..],
+        [
+            // Hemtjänsten: as Testby in March.
+            "2026-03;hemtjanst-norr;Hemtjänst Norr;1;0;1;2;2;1;5;5;1;1;1,000;1;0;0,000;0;0;;\
+             0;0;0;0;0;0;0;0",
+            // Omsorgen: as Sydby in March.
+            "2026-03;omsorg-syd;Omsorg Syd;1;0;1;3;3;0;;;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0",
+            // The vårdcentral: as the region in March.
+            "2026-03;vc-centrum;Vårdcentralen Centrum;3;1;2;2;3;1;5;5;1;1;1,000;1;1;1,000;0;0;;\
+             0;0;0;1;0;0;0;0",
+            "",
+        ]
+    );
+    // The same figures as JSON.
+    let by_unit = report(&app, "from=2026-03&to=2026-03&group_by=unit", at).await;
+    let ids: Vec<&str> = by_unit["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["group_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![HT, OMS, VC]);
+    assert_eq!(
+        by_unit["rows"][2]["working_days_to_invitation"],
+        spread(2, Some(2), Some(3))
+    );
+    assert_eq!(
+        by_unit["rows"][0]["documented_in_time"],
+        share(1, 0, Some(0.0))
+    );
+
+    // A month outside the range is left out; a range with nothing in it has no rows.
+    let april = report(&app, "from=2026-04&to=2026-04&group_by=region", at).await;
+    assert_eq!(april["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(april["rows"][0]["month"], "2026-04");
+    let empty = report(&app, "from=2025-01&to=2026-02&group_by=region", at).await;
+    assert_eq!(empty["rows"], json!([]));
+}
+
+#[tokio::test]
+async fn a_draft_changes_nothing_in_any_report_and_a_rebuild_gives_the_same_tables() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let (w, b, at) = three_plans(&app).await;
+    let queries = [
+        "from=2026-03&to=2026-05&group_by=unit",
+        "from=2026-03&to=2026-05&group_by=region",
+        "from=2026-03&to=2026-05&group_by=municipality",
+    ];
+    let mut before = Vec::new();
+    for q in queries {
+        before.push(report(&app, q, at).await);
+    }
+    // The coordinator drafts B's main goal and a sub-goal that names Försäkringskassan (which
+    // takes part in nothing else), and publishes nothing: the plan itself now counts
+    // Försäkringskassan as taking part, reporting must not.
+    // Omsorgen drafts its own sub-goal and publishes nothing either: its documentation of B
+    // stays missing.
+    ok(command(
+        &app,
+        &w.vc,
+        &b,
+        "document-main-goal",
+        &json!({"text": "Utkast."}),
+    )
+    .await);
+    ok(command(&app, &w.vc, &b, "document-sub-goal", &sub_goal("sg-fk", FK)).await);
+    let oms = oms_token(&app);
+    let drafted = ok(command(
+        &app,
+        &oms,
+        &b,
+        "document-sub-goal",
+        &sub_goal("sg-oms", OMS),
+    )
+    .await);
+    for (q, was) in queries.iter().zip(&before) {
+        assert_eq!(&report(&app, q, position(&drafted)).await, was, "{q}");
+    }
+    let by_unit = &before[0]["rows"];
+    assert!(
+        by_unit
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["group_id"] != FK && r["group_id"] != PSYK),
+        "{by_unit}"
+    );
+
+    // The tables hold no person, name or personnummer.
+    let head = app.store.head_position().await.expect("head");
+    projections::runner::wait_for(
+        app.store.pool(),
+        projections::reporting::PROJECTION,
+        head,
+        10_000,
+    )
+    .await
+    .expect("caught up");
+    let live = projections::runner::dump(app.store.pool(), "reporting")
+        .await
+        .expect("dump");
+    // 6 units, 3 plans, 5 plan–unit rows (A: vc, ht; B: vc, omsorgen; C: vc), 4 contributions
+    // (A: vc, ht; B: vc, omsorgen).
+    assert_eq!(live.len(), 6 + 3 + 5 + 4, "{live:#?}");
+    let text = live.join("\n");
+    for personal in [
+        w.person_id.as_str(),
+        "Tolvan",
+        "19121212",
+        "SE2321000016",
+        FK,
+    ] {
+        let leaked = live
+            .iter()
+            .filter(|l| !l.starts_with("units "))
+            .any(|l| l.contains(personal));
+        assert!(!leaked, "{personal} in {text}");
+    }
+
+    // A rebuild gives the same rows, and the same report.
+    let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
+        domain::policy::PolicyName::Norrbotten,
+    ));
+    projections::rebuild(&app.store, &app.db.admin_url, "reporting", &settings)
+        .await
+        .expect("rebuild")
+        .expect("a read model");
+    let rebuilt = projections::runner::dump(app.store.pool(), "reporting")
+        .await
+        .expect("dump");
+    assert_eq!(rebuilt, live);
+    assert_eq!(report(&app, queries[0], head).await, before[0]);
+}
+
+#[tokio::test]
+async fn only_the_reporting_role_asks_and_bad_questions_are_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let good = "/api/v1/reports/kpis?from=2026-01&to=2026-12&group_by=unit";
+    for token in [
+        w.vc.clone(),
+        app.token("auditor", "SE2321000016-RE01", None, "Revisor"),
+        app.admin_token(),
+    ] {
+        let (status, _, body) = app.get(good, &token).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["code"], "role_not_allowed");
+    }
+    let token = reporting_token(&app);
+    let (status, _, body) = app.get(good, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"], json!([]), "no plan yet");
+    // Ten years is the most one report covers.
+    let (status, _, _) = app
+        .get(
+            "/api/v1/reports/kpis?from=2017-01&to=2026-12&group_by=unit",
+            &token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (query, code) in [
+        ("to=2026-12&group_by=unit", "missing_parameter"),
+        ("from=2026-01&group_by=unit", "missing_parameter"),
+        ("from=2026-01&to=2026-12", "missing_parameter"),
+        ("from=2026-1&to=2026-12&group_by=unit", "invalid_parameter"),
+        (
+            "from=2026-01-01&to=2026-12&group_by=unit",
+            "invalid_parameter",
+        ),
+        ("from=2026-01&to=2026-13&group_by=unit", "invalid_parameter"),
+        ("from=2026-02&to=2026-01&group_by=unit", "invalid_parameter"),
+        ("from=2016-12&to=2026-12&group_by=unit", "invalid_parameter"),
+        (
+            "from=2026-01&to=2026-12&group_by=county",
+            "invalid_parameter",
+        ),
+        (
+            "from=2026-01&to=2026-12&group_by=unit&format=xml",
+            "invalid_parameter",
+        ),
+        (
+            "from=2026-01&to=2026-12&group_by=unit&person_id=x",
+            "unknown_parameter",
+        ),
+    ] {
+        let (status, _, body) = app
+            .get(&format!("/api/v1/reports/kpis?{query}"), &token)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["code"], code, "{query}: {body}");
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
