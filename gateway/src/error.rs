@@ -214,6 +214,9 @@ impl AppError {
     }
 }
 
+/// `Retry-After` of a 503: seconds.
+pub const RETRY_AFTER_SECS: &str = "1";
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let problem = self.problem();
@@ -224,6 +227,14 @@ impl IntoResponse for AppError {
             tracing::debug!(error = %self, code = %problem.code, "request refused");
         }
         let mut response = problem_response(&problem);
+        if problem.status == 503 {
+            // RFC 9110 §10.2.3: when to try again. The database or a read model is away or
+            // behind; a second is long enough not to hammer it, short enough to recover fast.
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
         if problem.status == 401 {
             // RFC 6750: tell the client which scheme to use.
             response

@@ -203,3 +203,174 @@ impl Drop for Samplan {
         }
     }
 }
+
+/// A PostgreSQL cluster of a test's own, on a loopback TCP port, that the test may stop and
+/// start again (the shared server of the other tests must never be restarted). Runs as the
+/// `postgres` system user when the test runs as root, as PostgreSQL requires. Stopped (fast)
+/// when dropped.
+pub struct PrivatePostgres {
+    bin: PathBuf,
+    data: PathBuf,
+    /// The TCP port it listens on.
+    pub port: u16,
+    as_postgres: bool,
+}
+
+impl PrivatePostgres {
+    /// Initialises a cluster under `dir` and starts it.
+    pub fn start(dir: &Path) -> PrivatePostgres {
+        let bin = postgres_bin_dir().expect("PostgreSQL's server binaries (initdb, pg_ctl)");
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let data = dir.join("pgdata");
+        std::fs::create_dir_all(&data).expect("data directory");
+        if as_postgres {
+            // The postgres user must reach the directory and own the data directory.
+            let mut up = Some(dir);
+            while let Some(d) = up {
+                let _ = Command::new("chmod").arg("o+x").arg(d).status();
+                up = d.parent();
+            }
+            let ok = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown to postgres failed");
+        }
+        let pg = PrivatePostgres {
+            bin,
+            data,
+            port: free_port(),
+            as_postgres,
+        };
+        let out = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(&pg.data)
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
+            .output()
+            .expect("initdb runs");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg.start_again();
+        pg
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        cmd.current_dir(self.data.parent().unwrap_or(Path::new("/")));
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// The owner's connection string (migrations).
+    pub fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The service's connection string: the role the migrations create.
+    pub fn app_url(&self) -> String {
+        format!("postgres://samplan_app@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the cluster (again) and waits until it accepts connections.
+    pub fn start_again(&self) {
+        let socket_dir = self.data.parent().unwrap_or(Path::new("/tmp"));
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(socket_dir.join("postgres.log"))
+            .arg("-w")
+            .arg("-o")
+            .arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                self.port,
+                socket_dir.display()
+            ))
+            .arg("start")
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the cluster: `fast` (connections cut, open transactions rolled back) or
+    /// `immediate` (as a crash: recovery from the WAL on the next start).
+    pub fn stop(&self, mode: &str) {
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", mode, "-w", "stop"])
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+/// The directory of PostgreSQL's server binaries: where `initdb` on PATH lives, else the newest
+/// `/usr/lib/postgresql/<version>/bin`.
+pub fn postgres_bin_dir() -> Option<PathBuf> {
+    let complete = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|p| dir.join(p).is_file())
+    };
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for dir in on_path {
+        let initdb = dir.join("initdb");
+        if initdb.is_file() {
+            let real = initdb.canonicalize().unwrap_or(initdb);
+            if let Some(d) = real.parent().filter(|d| complete(d)) {
+                return Some(d.to_path_buf());
+            }
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            complete(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
