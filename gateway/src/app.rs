@@ -73,7 +73,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(crate::routes::ops::router())
         .route("/api/v1/openapi.json", get(openapi_json))
-        .nest("/api/v1", crate::routes::api_router());
+        .nest("/api/v1", crate::routes::api_router())
+        .merge(crate::web::router());
     with_layers(routes, state)
 }
 
@@ -144,8 +145,13 @@ async fn openapi_json() -> Response {
     axum::Json(crate::openapi::document()).into_response()
 }
 
-async fn not_found() -> AppError {
-    AppError::NotFound
+/// No route: the problem document, or for a browser asking for a page the HTML 404 page.
+async fn not_found(request: Request) -> Response {
+    if crate::web::wants_html(&request) {
+        crate::web::not_found_page()
+    } else {
+        AppError::NotFound.into_response()
+    }
 }
 
 /// Counts requests by route and status, times them, and counts accepted commands.
@@ -182,10 +188,14 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // Problem documents, and the web pages' own HTML error pages, stay as they are.
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"text/html")
+        });
     if is_problem {
         return response;
     }
@@ -751,8 +761,10 @@ fn announce(config: &Config, addr: Option<SocketAddr>) {
     } else {
         format!("SAMPLAN_DATA_DIR={data_dir} ")
     };
-    // The staff and citizen pages come with a later issue; until then point at the API itself.
-    tracing::info!("samplan is ready: API at {url}api/v1 (described by {url}api/v1/openapi.json)");
+    tracing::info!(
+        "samplan is ready: open {url} in a browser to sign in; API at {url}api/v1 (described by \
+         {url}api/v1/openapi.json)"
+    );
     tracing::info!(
         "get a token with: {env}samplan token --role admin --sub admin --name Administratör   \
          (staff: {env}samplan token --role staff --sub SE2321000016-A1B2 --unit <unit-id> --name \"…\")"

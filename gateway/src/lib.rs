@@ -33,3 +33,4 @@ pub mod telemetry;
 pub mod testing;
 pub mod text;
 pub mod turns;
+pub mod web;

@@ -1,0 +1,195 @@
+//! Dates and times in Swedish words, as staff read them in Lifecare and people read them on
+//! 1177: "onsdag 14 maj", "senast i morgon, torsdag 15 maj", "försenad sedan måndag 12 maj".
+//! Everything is shown in Swedish local time (`domain::time`); the functions take `now` so that
+//! tests pin the day.
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
+use domain::time::{local_date, to_local};
+
+const MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// The weekday's Swedish name, in lower case as Swedish writes it.
+pub fn weekday(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "måndag",
+        Weekday::Tue => "tisdag",
+        Weekday::Wed => "onsdag",
+        Weekday::Thu => "torsdag",
+        Weekday::Fri => "fredag",
+        Weekday::Sat => "lördag",
+        Weekday::Sun => "söndag",
+    }
+}
+
+/// The month's Swedish name (1 = januari).
+pub fn month(number: u32) -> &'static str {
+    MONTHS
+        .get((number.max(1) - 1) as usize)
+        .copied()
+        .unwrap_or("")
+}
+
+/// "onsdag 14 maj", with the year when it is not `today`'s year: "onsdag 14 maj 2027".
+pub fn day(date: NaiveDate, today: NaiveDate) -> String {
+    let mut text = format!(
+        "{} {} {}",
+        weekday(date.weekday()),
+        date.day(),
+        month(date.month())
+    );
+    if date.year() != today.year() {
+        text.push_str(&format!(" {}", date.year()));
+    }
+    text
+}
+
+/// "14 maj 2026": a date without its weekday, with the year (for dates in print).
+pub fn date_with_year(date: NaiveDate) -> String {
+    format!("{} {} {}", date.day(), month(date.month()), date.year())
+}
+
+/// "kl. 09.30" in Swedish local time (Språkrådet: a full stop between hours and minutes).
+pub fn clock(at: DateTime<Utc>) -> String {
+    let local = to_local(at);
+    format!("kl. {:02}.{:02}", local.hour(), local.minute())
+}
+
+/// "i dag", "i morgon", "i går" for the nearest days, otherwise [`day`].
+pub fn relative_day(date: NaiveDate, today: NaiveDate) -> String {
+    match (date - today).num_days() {
+        0 => "i dag".to_string(),
+        1 => "i morgon".to_string(),
+        -1 => "i går".to_string(),
+        _ => day(date, today),
+    }
+}
+
+/// A moment as staff read it: "i dag kl. 09.30", "onsdag 14 maj kl. 09.30".
+pub fn moment(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!(
+        "{} {}",
+        relative_day(local_date(at), local_date(now)),
+        clock(at)
+    )
+}
+
+/// A due date in words, as Att göra shows it: "senast onsdag 14 maj", "senast i dag",
+/// "senast i morgon, torsdag 15 maj"; once passed, "försenad sedan måndag 12 maj" (or
+/// "försenad sedan i dag kl. 09.00" when it passed earlier today).
+pub fn due(due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let today = local_date(now);
+    let date = local_date(due_at);
+    if due_at < now {
+        return if date == today {
+            format!("försenad sedan i dag {}", clock(due_at))
+        } else {
+            format!("försenad sedan {}", relative_day(date, today))
+        };
+    }
+    match (date - today).num_days() {
+        0 => "senast i dag".to_string(),
+        1 => format!("senast i morgon, {}", day(date, today)),
+        _ => format!("senast {}", day(date, today)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("a valid time")
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("a valid date")
+    }
+
+    #[test]
+    fn a_day_is_weekday_day_and_month() {
+        // 14 May 2025 is a Wednesday.
+        assert_eq!(day(date("2025-05-14"), date("2025-05-01")), "onsdag 14 maj");
+        assert_eq!(
+            day(date("2026-01-01"), date("2025-12-30")),
+            "torsdag 1 januari 2026"
+        );
+        assert_eq!(date_with_year(date("2025-12-24")), "24 december 2025");
+    }
+
+    #[test]
+    fn every_month_and_weekday_has_its_swedish_name() {
+        let months: Vec<&str> = (1..=12).map(month).collect();
+        assert_eq!(months[0], "januari");
+        assert_eq!(months[7], "augusti");
+        assert_eq!(months[11], "december");
+        // 2025-05-12 is a Monday.
+        let names: Vec<&str> = (0..7)
+            .map(|d| weekday((date("2025-05-12") + chrono::Duration::days(d)).weekday()))
+            .collect();
+        assert_eq!(
+            names,
+            ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
+        );
+    }
+
+    #[test]
+    fn clock_times_are_swedish_local_time() {
+        // Summer time (UTC+2) and winter time (UTC+1).
+        assert_eq!(clock(at("2025-05-14T07:30:00Z")), "kl. 09.30");
+        assert_eq!(clock(at("2025-12-03T08:05:00Z")), "kl. 09.05");
+    }
+
+    #[test]
+    fn due_dates_read_as_deadlines() {
+        // Monday 12 May 2025, 10:00 in Stockholm.
+        let now = at("2025-05-12T08:00:00Z");
+        assert_eq!(due(at("2025-05-14T21:59:00Z"), now), "senast onsdag 14 maj");
+        assert_eq!(due(at("2025-05-12T21:59:00Z"), now), "senast i dag");
+        assert_eq!(
+            due(at("2025-05-13T15:00:00Z"), now),
+            "senast i morgon, tisdag 13 maj"
+        );
+        assert_eq!(
+            due(at("2026-01-07T12:00:00Z"), now),
+            "senast onsdag 7 januari 2026"
+        );
+    }
+
+    #[test]
+    fn passed_due_dates_say_since_when() {
+        let now = at("2025-05-12T08:00:00Z");
+        assert_eq!(
+            due(at("2025-05-09T15:00:00Z"), now),
+            "försenad sedan fredag 9 maj"
+        );
+        assert_eq!(due(at("2025-05-11T15:00:00Z"), now), "försenad sedan i går");
+        assert_eq!(
+            due(at("2025-05-12T07:00:00Z"), now),
+            "försenad sedan i dag kl. 09.00"
+        );
+    }
+
+    #[test]
+    fn the_local_day_decides_not_the_utc_day() {
+        // 23:30 UTC on 13 May is 01:30 on 14 May in Stockholm.
+        let now = at("2025-05-12T08:00:00Z");
+        assert_eq!(due(at("2025-05-13T23:30:00Z"), now), "senast onsdag 14 maj");
+        assert_eq!(
+            moment(at("2025-05-12T23:30:00Z"), now),
+            "i morgon kl. 01.30"
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! Min plan: the person's own published plans, the 1177 mirror, in plain Swedish and large type.
+//! The coordinator and how to reach them come first, then the main goal, the sub-goals under
+//! their headings with who does what and how to reach them, and the next follow-up. Printable,
+//! and readable on a 360 px wide phone.
+//!
+//! Who may read which plan is decided by `crate::routes::me` (the functions behind `GET
+//! /api/v1/me/plans`), so the page and the JSON never disagree; it logs every read too.
+
+use super::session::Visitor;
+use super::{dates, Layout, WebError};
+use crate::access_log::action;
+use crate::routes::me::{self, MyPlanView, ResponsibleView, UnitView};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use domain::context::Role;
+
+/// A way to reach a unit, in words.
+struct Contact {
+    name: String,
+    phone: Option<String>,
+    address: Option<String>,
+}
+
+impl From<&UnitView> for Contact {
+    fn from(u: &UnitView) -> Self {
+        Contact {
+            name: u.name.clone(),
+            phone: u.phone.clone(),
+            address: u.address.clone(),
+        }
+    }
+}
+
+struct Coordinator {
+    name: String,
+    unit: Contact,
+}
+
+struct Intervention {
+    what: String,
+    who: String,
+    performer: Option<String>,
+    reach: Option<String>,
+    period: String,
+    outcome: Option<String>,
+}
+
+struct SubGoal {
+    text: String,
+    who: String,
+    reached: Option<bool>,
+    interventions: Vec<Intervention>,
+}
+
+struct Heading {
+    text: String,
+    sub_goals: Vec<SubGoal>,
+}
+
+/// One plan, in words.
+struct PlanText {
+    id: String,
+    whose: String,
+    /// The reader's own plan (not their child's): "din" and "du" fit.
+    own: bool,
+    status: String,
+    coordinator: Option<Coordinator>,
+    care_contacts: Vec<(String, Option<String>)>,
+    main_goal: Option<String>,
+    headings: Vec<Heading>,
+    other_interventions: Vec<Intervention>,
+    next_follow_up: Option<String>,
+    next_meeting: Option<String>,
+    units: Vec<Contact>,
+    published: Option<String>,
+    closed: Option<String>,
+}
+
+fn who(r: &ResponsibleView) -> String {
+    r.text.clone()
+}
+
+fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText {
+    let today = domain::time::local_date(now);
+    let intervention = |i: &me::InterventionView| Intervention {
+        what: i.what.clone(),
+        who: who(&i.responsible),
+        performer: i.performer.clone().or_else(|| i.responsible_person.clone()),
+        reach: i
+            .contact
+            .clone()
+            .or_else(|| i.responsible.unit.as_ref().and_then(|u| u.phone.clone())),
+        period: match i.to {
+            Some(to) => format!(
+                "{} till {}",
+                dates::day(i.from, today),
+                dates::day(to, today)
+            ),
+            None => format!("Från {}", dates::day(i.from, today)),
+        },
+        outcome: i.outcome_text.clone(),
+    };
+    PlanText {
+        id: view.id.clone(),
+        whose: if view.relation == "guardian" {
+            format!("{}s plan", view.person.name)
+        } else {
+            "Din plan".to_string()
+        },
+        own: view.relation != "guardian",
+        status: view.status_text.clone(),
+        coordinator: view.coordinator.as_ref().map(|c| Coordinator {
+            name: c.name.clone(),
+            unit: Contact::from(&c.unit),
+        }),
+        care_contacts: view
+            .fixed_care_contacts
+            .iter()
+            .map(|c| {
+                let name = match &c.unit {
+                    Some(u) => format!("{}, {}", c.name, u.name),
+                    None => c.name.clone(),
+                };
+                (name, c.phone.clone())
+            })
+            .collect(),
+        main_goal: view.main_goal.clone(),
+        headings: view
+            .headings
+            .iter()
+            .map(|h| Heading {
+                text: h.heading_text.clone(),
+                sub_goals: h
+                    .sub_goals
+                    .iter()
+                    .map(|g| SubGoal {
+                        text: g.text.clone(),
+                        who: who(&g.responsible),
+                        reached: g.reached,
+                        interventions: g.interventions.iter().map(intervention).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        other_interventions: view.other_interventions.iter().map(intervention).collect(),
+        next_follow_up: view.next_follow_up_on.map(|d| dates::day(d, today)),
+        next_meeting: view.next_meeting.as_ref().map(|m| {
+            let mut text = format!("{}: {}", m.purpose_text, dates::moment(m.scheduled_at, now));
+            if let Some(place) = &m.place {
+                text.push_str(&format!(", {place}"));
+            }
+            text.push_str(&format!(" ({})", m.form_text.to_lowercase()));
+            text
+        }),
+        units: view.units.iter().map(Contact::from).collect(),
+        published: view
+            .last_published_at
+            .map(|at| dates::date_with_year(domain::time::local_date(at))),
+        closed: view.closed.as_ref().map(|c| {
+            format!(
+                "Planen avslutades {}: {}",
+                dates::date_with_year(domain::time::local_date(c.closed_at)),
+                c.reason_text
+            )
+        }),
+    }
+}
+
+/// A plan in the list.
+struct Summary {
+    id: String,
+    whose: String,
+    status: String,
+    main_goal: Option<String>,
+    coordinator: Option<String>,
+}
+
+/// `/min-plan`: the list, or the plan itself when there is one.
+#[derive(Template)]
+#[template(path = "min_plan.html")]
+struct MinPlanPage {
+    layout: Layout,
+    plans: Vec<Summary>,
+    plan: Option<PlanText>,
+}
+
+fn citizen(visitor: &Visitor) -> Result<&crate::auth::Caller, WebError> {
+    let caller = visitor.caller()?;
+    if caller.role != Role::Citizen {
+        return Err(WebError::Forbidden(
+            "Min plan är till för den som planen gäller. Personal läser planen på SIP-sidan."
+                .into(),
+        ));
+    }
+    Ok(caller)
+}
+
+fn layout(visitor: &Visitor, title: &str) -> Layout {
+    let mut layout = visitor.layout(title, None);
+    layout.body_class = "citizen";
+    layout
+}
+
+/// `GET /min-plan`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Response, WebError> {
+    let caller = citizen(&visitor)?;
+    let (readable, _) = me::readable_plans(&state, caller, None).await?;
+    let now = state.clock.now();
+    if let [only] = readable.as_slice() {
+        let units = me::units_of(&state, &only.plan).await?;
+        let plan = plan_text(&me::plan_view(only, &units), now);
+        return visitor.page(&MinPlanPage {
+            layout: layout(&visitor, "Min plan"),
+            plans: Vec::new(),
+            plan: Some(plan),
+        });
+    }
+    let mut plans = Vec::with_capacity(readable.len());
+    for r in &readable {
+        let units = me::units_of(&state, &r.plan).await?;
+        let view = me::plan_view(r, &units);
+        plans.push(Summary {
+            whose: if view.relation == "guardian" {
+                format!("{}s plan", view.person.name)
+            } else {
+                "Din plan".to_string()
+            },
+            status: view.status_text.clone(),
+            main_goal: view.main_goal.clone(),
+            coordinator: view.coordinator.as_ref().map(|c| c.name.clone()),
+            id: view.id,
+        });
+    }
+    visitor.page(&MinPlanPage {
+        layout: layout(&visitor, "Min plan"),
+        plans,
+        plan: None,
+    })
+}
+
+/// `GET /min-plan/{id}`.
+pub(crate) async fn plan(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let caller = citizen(&visitor)?;
+    let (readable, _) = me::readable_plan(&state, caller, &id, None, action::PATIENT_PLAN).await?;
+    let units = me::units_of(&state, &readable.plan).await?;
+    let plan = plan_text(&me::plan_view(&readable, &units), state.clock.now());
+    visitor.page(&MinPlanPage {
+        layout: layout(&visitor, "Min plan"),
+        plans: Vec::new(),
+        plan: Some(plan),
+    })
+}

@@ -1,0 +1,246 @@
+//! The web: the staff client (`/`) and the person's Min plan (`/min-plan`), server-rendered
+//! HTML in Swedish (askama templates in `gateway/templates/`, checked when the crate compiles),
+//! with a small stylesheet and a small script of our own for live updates. No page loads
+//! anything from another host: hospital networks are closed, and every asset is served here
+//! with cache headers (ADR 0019).
+//!
+//! Pages are clients of the same rules as the JSON API: they read with the same read-model
+//! queries (`projections::inbox`, `crate::routes::me`), write through the same command path
+//! (`crate::commands`), log every read of personal data in the access log, and answer a plan the
+//! caller's unit takes no part in with the same 404 as one that does not exist.
+//!
+//! - `session`: the sign-in cookie, CSRF protection of every form, signing in and out;
+//! - `demo_users`: the demo's people, to sign in as in development;
+//! - `dates`: dates in Swedish words ("senast onsdag 14 maj");
+//! - `start`: the staff start page (Meddelanden, Att göra, Pågående SIP) and its live updates;
+//! - `sip`: one plan as a participating unit sees it;
+//! - `min_plan`: the person's own published plans;
+//! - `assets`: the stylesheet and script.
+
+mod assets;
+pub mod dates;
+mod demo_users;
+mod min_plan;
+mod session;
+mod sip;
+mod start;
+
+use crate::error::AppError;
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use std::sync::Arc;
+
+use crate::state::AppState;
+pub use session::{DemoSignIn, SecureCookies, WebConfig};
+
+/// The pages' Content-Security-Policy: nothing from another host, no inline script or style,
+/// no framing, forms post only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The web pages, mounted at `/` beside `/api/v1` (see `crate::app::router`). The settings come
+/// from the environment (`WebConfig::from_env`).
+pub fn router() -> Router<AppState> {
+    router_with(WebConfig::from_env())
+}
+
+/// The web pages with the given settings (tests).
+pub fn router_with(config: WebConfig) -> Router<AppState> {
+    Router::new()
+        .route("/", get(start::page))
+        .route("/start/listor", get(start::lists))
+        .route("/start/handelser", get(start::events))
+        .route("/meddelanden/{id}/las", post(start::mark_read))
+        .route(
+            "/logga-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/logga-ut", post(session::sign_out))
+        .route("/sip/{id}", get(sip::page))
+        .route("/min-plan", get(min_plan::list))
+        .route("/min-plan/{id}", get(min_plan::plan))
+        .route("/assets/{file}", get(assets::serve))
+        .layer(middleware::map_response(security_headers))
+        .layer(Extension(Arc::new(config)))
+}
+
+/// Whether a request the API has no route for should get the HTML 404 page: a browser asking
+/// for a page outside `/api/`. Every other client keeps the problem document.
+pub fn wants_html(request: &Request) -> bool {
+    !request.uri().path().starts_with("/api/") && accepts_html(request.headers())
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The HTML 404 page, with the pages' security headers.
+pub fn not_found_page() -> Response {
+    with_security_headers(WebError::NotFound.into_response())
+}
+
+async fn security_headers(response: Response) -> Response {
+    with_security_headers(response)
+}
+
+fn with_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(headers, "content-security-policy", CONTENT_SECURITY_POLICY);
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "x-content-type-options", "nosniff");
+    // Not `no-referrer`: with it browsers send `Origin: null` on our own form posts, which the
+    // CSRF check must refuse. Other hosts get no referrer (URLs carry plan ids).
+    set(headers, "referrer-policy", "same-origin");
+    set(headers, "cross-origin-opener-policy", "same-origin");
+    // Pages show personal data: never kept by the browser or a proxy. Assets set their own.
+    set(headers, "cache-control", "no-store");
+    response
+}
+
+/// The header of every page: who is signed in, and the token for the sign-out form.
+pub(crate) struct Layout {
+    pub title: String,
+    /// Shown in the header; `None` before signing in.
+    pub user: Option<UserBar>,
+    /// The form token of this page (CSRF).
+    pub csrf: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    /// `min-plan` pages use larger type.
+    pub body_class: &'static str,
+}
+
+/// Who is signed in, in the page header.
+pub(crate) struct UserBar {
+    pub name: String,
+    /// The unit's name, or the role in words.
+    pub acting_as: String,
+    /// Where "Start" leads.
+    pub home: &'static str,
+}
+
+impl Layout {
+    pub(crate) fn new(title: impl Into<String>, user: Option<UserBar>, csrf: String) -> Layout {
+        Layout {
+            title: title.into(),
+            user,
+            csrf,
+            css: assets::CSS_URL.as_str(),
+            js: assets::JS_URL.as_str(),
+            body_class: "staff",
+        }
+    }
+}
+
+/// A page that failed: what the visitor sees instead.
+#[derive(Debug)]
+pub(crate) enum WebError {
+    /// Not signed in (or the sign-in expired): to the sign-in page.
+    SignIn,
+    /// Signed in, but this page is not for the caller's role.
+    Forbidden(String),
+    /// Unknown, or not visible to the caller's unit: never which.
+    NotFound,
+    /// A form without a valid token (CSRF), or from another site.
+    FormExpired,
+    /// Anything else from the layers below.
+    App(AppError),
+}
+
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound => WebError::NotFound,
+            AppError::Token { .. } | AppError::Unauthorized(_) => WebError::SignIn,
+            AppError::Forbidden { detail, .. } => WebError::Forbidden(detail),
+            other => WebError::App(other),
+        }
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(e: askama::Error) -> Self {
+        WebError::App(AppError::internal(format!("template: {e}")))
+    }
+}
+
+/// The error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    text: String,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, heading, text) = match self {
+            WebError::SignIn => return Redirect::to("/logga-in").into_response(),
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Sidan finns inte".to_string(),
+                "Det du söker finns inte, eller så har din enhet inte tillgång till det."
+                    .to_string(),
+            ),
+            WebError::Forbidden(detail) => (
+                StatusCode::FORBIDDEN,
+                "Du har inte behörighet".to_string(),
+                detail,
+            ),
+            WebError::FormExpired => (
+                StatusCode::FORBIDDEN,
+                "Formuläret kunde inte tas emot".to_string(),
+                "Formuläret har gått ut eller skickades från en annan webbplats. Gå tillbaka, \
+                 ladda om sidan och försök igen."
+                    .to_string(),
+            ),
+            WebError::App(e) => {
+                // `AppError`'s own response logs internals once and sends none; the page says
+                // as little.
+                let problem = e.problem();
+                let status = StatusCode::from_u16(problem.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "a page failed");
+                }
+                (status, problem.title, problem.detail)
+            }
+        };
+        let page = ErrorPage {
+            layout: Layout::new(heading.clone(), None, String::new()),
+            heading,
+            text,
+        };
+        match page.render() {
+            Ok(html) => (status, html_headers(), html).into_response(),
+            Err(_) => (status, "Fel").into_response(),
+        }
+    }
+}
+
+fn html_headers() -> [(header::HeaderName, HeaderValue); 1] {
+    [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    )]
+}
+
+/// Renders `page` as a 200 HTML response.
+pub(crate) fn html(page: &impl Template) -> Result<Response, WebError> {
+    Ok((html_headers(), page.render()?).into_response())
+}

@@ -1,0 +1,616 @@
+//! Signing in and out, and what keeps the pages safe to use.
+//!
+//! **The session** is the same JWT the API takes as `Authorization: Bearer`, carried in an
+//! HttpOnly, SameSite=Strict cookie (Secure, and named with the `__Host-` prefix, behind TLS) and
+//! checked by the same [`crate::auth::Verifier`] on every request: a page can do nothing the
+//! token could not do through the API. In development (the embedded default's development key, or
+//! `SAMPLAN_WEB_DEMO_SIGN_IN=on` with an HS256 secret) the sign-in page offers the demo's people
+//! and mints their token with the deployment's own key; in production a token from the identity
+//! provider is posted to the same form.
+//!
+//! **CSRF**: every form carries a token that is an HMAC, keyed by a random per-browser cookie
+//! (`samplan_csrf`, HttpOnly, SameSite=Strict), over a digest of the session token: a signed
+//! double submit bound to the session, so a token from before signing in, or from another
+//! browser, is refused. A request another site started (`Sec-Fetch-Site`, `Origin`) is refused
+//! as well. See ADR 0019.
+
+use super::{demo_users, html, Layout, UserBar, WebError};
+use crate::auth::{random_hex, Caller, Signer, Verifier};
+use crate::config::{Config, JwtKey};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use domain::context::Role;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// The session cookie over plain HTTP (development) and behind TLS.
+const SESSION_COOKIE: &str = "samplan_session";
+const SESSION_COOKIE_SECURE: &str = "__Host-samplan_session";
+/// The per-browser key of the form tokens.
+const CSRF_COOKIE: &str = "samplan_csrf";
+const CSRF_COOKIE_SECURE: &str = "__Host-samplan_csrf";
+/// What a form token signs besides the session, so that it is never valid for anything else.
+const CSRF_CONTEXT: &[u8] = b"samplan-web-form-v1\n";
+/// How long a demo sign-in lasts.
+const DEMO_TTL_MINUTES: i64 = 8 * 60;
+/// The longest token accepted in the sign-in form.
+const TOKEN_CHARS_MAX: usize = 8 * 1024;
+
+/// Whether the sign-in page offers the demo's people.
+#[derive(Clone)]
+pub enum DemoSignIn {
+    Off,
+    /// Mint the demo people's tokens with this signer (the deployment's own HS256 key).
+    On(Signer),
+}
+
+/// When cookies get the `Secure` attribute (and the `__Host-` prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecureCookies {
+    /// When the request came over TLS, as a proxy in front says (`X-Forwarded-Proto: https`).
+    Auto,
+    Always,
+    Never,
+}
+
+/// The web's own settings.
+#[derive(Clone)]
+pub struct WebConfig {
+    pub demo: DemoSignIn,
+    pub secure_cookies: SecureCookies,
+}
+
+impl WebConfig {
+    /// Production defaults: no demo sign-in, Secure cookies behind TLS.
+    pub fn production() -> WebConfig {
+        WebConfig {
+            demo: DemoSignIn::Off,
+            secure_cookies: SecureCookies::Auto,
+        }
+    }
+
+    /// From the environment, as `samplan token` reads its key:
+    ///
+    /// - `SAMPLAN_WEB_DEMO_SIGN_IN`: `auto` (default: on only with the embedded default's
+    ///   development key), `on` (also with `SAMPLAN_JWT_SECRET`), `off`;
+    /// - `SAMPLAN_WEB_SECURE_COOKIES`: `auto` (default: when `X-Forwarded-Proto` is `https`),
+    ///   `on`, `off`.
+    pub fn from_env() -> WebConfig {
+        let setting = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_ascii_lowercase())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "auto".into())
+        };
+        let secure_cookies = match setting("SAMPLAN_WEB_SECURE_COOKIES").as_str() {
+            "on" | "1" | "true" => SecureCookies::Always,
+            "off" | "0" | "false" => SecureCookies::Never,
+            _ => SecureCookies::Auto,
+        };
+        let demo_setting = setting("SAMPLAN_WEB_DEMO_SIGN_IN");
+        let demo = match (demo_setting.as_str(), Config::from_env()) {
+            ("off" | "0" | "false", _) | (_, Err(_)) => DemoSignIn::Off,
+            (wanted, Ok(config)) => {
+                let explicit = matches!(wanted, "on" | "1" | "true");
+                let secret = match &config.jwt_key {
+                    JwtKey::Secret(secret) if explicit => Some(secret.clone()),
+                    // Read, never created here: `build_state` made it before the router.
+                    JwtKey::Development => std::fs::read_to_string(
+                        crate::auth::development_secret_path(&config.data_dir),
+                    )
+                    .ok()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| s.len() >= 32),
+                    _ => None,
+                };
+                match secret {
+                    Some(secret) => DemoSignIn::On(Signer::hs256(
+                        &secret,
+                        &config.jwt_issuer,
+                        &config.jwt_audience,
+                    )),
+                    None => DemoSignIn::Off,
+                }
+            }
+        };
+        WebConfig {
+            demo,
+            secure_cookies,
+        }
+    }
+
+    /// The demo signer, when demo sign-in is on and its tokens pass this deployment's verifier.
+    fn demo_signer(
+        &self,
+        verifier: &Verifier,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<&Signer> {
+        let DemoSignIn::On(signer) = &self.demo else {
+            return None;
+        };
+        let probe = signer.sign(
+            "demo-probe",
+            "auditor",
+            None,
+            "",
+            now,
+            chrono::Duration::minutes(1),
+        );
+        verifier.verify(&probe).is_ok().then_some(signer)
+    }
+}
+
+/// The browser's side of a request: who is signed in, and the key of its form tokens.
+pub(crate) struct Visitor {
+    /// The signed-in caller, verified as the API verifies a Bearer token.
+    pub caller: Option<Caller>,
+    session_token: Option<String>,
+    /// A session cookie was sent but refused (expired, or signed with another key).
+    pub session_refused: bool,
+    csrf_key: String,
+    /// The form-token key is new: the response must set its cookie.
+    csrf_key_new: bool,
+    secure: bool,
+    /// The request was started by another site (`Sec-Fetch-Site`) or from another origin.
+    cross_site: bool,
+    config: Arc<WebConfig>,
+}
+
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.trim(), value.trim()))
+        })
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
+    cookies(headers)
+        .find(|(name, value)| names.contains(name) && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+/// Whether another site started this request: browsers say so in `Sec-Fetch-Site`; older ones
+/// send `Origin` on a POST, which must then name this host.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return true;
+        }
+    }
+    match (header("origin"), header("host")) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .map(|(_, authority)| authority)
+            .is_none_or(|authority| !authority.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let config = parts
+            .extensions
+            .get::<Arc<WebConfig>>()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(WebConfig::production()));
+        let headers = &parts.headers;
+        let secure = match config.secure_cookies {
+            SecureCookies::Always => true,
+            SecureCookies::Never => false,
+            SecureCookies::Auto => headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")),
+        };
+        let session_token =
+            cookie(headers, [SESSION_COOKIE, SESSION_COOKIE_SECURE]).map(str::to_owned);
+        let caller = session_token
+            .as_deref()
+            .and_then(|t| state.verifier.verify(t).ok());
+        let (csrf_key, csrf_key_new) = match cookie(headers, [CSRF_COOKIE, CSRF_COOKIE_SECURE])
+            .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            Some(key) => (key.to_owned(), false),
+            None => (
+                random_hex(32).map_err(|e| WebError::App(crate::error::AppError::internal(e)))?,
+                true,
+            ),
+        };
+        Ok(Visitor {
+            session_refused: session_token.is_some() && caller.is_none(),
+            caller,
+            session_token,
+            csrf_key,
+            csrf_key_new,
+            secure,
+            cross_site: from_another_site(headers),
+            config,
+        })
+    }
+}
+
+impl Visitor {
+    /// The form token of this browser and session.
+    pub fn csrf_token(&self) -> String {
+        let session = Sha256::digest(self.session_token.as_deref().unwrap_or("").as_bytes());
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.csrf_key.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(CSRF_CONTEXT);
+        mac.update(&session);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Refuses a form whose token is missing or wrong, or that another site posted.
+    pub fn check_form(&self, token: Option<&str>) -> Result<(), WebError> {
+        if self.cross_site || self.csrf_key_new {
+            return Err(WebError::FormExpired);
+        }
+        let Some(token) = token.and_then(|t| hex::decode(t.trim()).ok()) else {
+            return Err(WebError::FormExpired);
+        };
+        let session = Sha256::digest(self.session_token.as_deref().unwrap_or("").as_bytes());
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.csrf_key.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(CSRF_CONTEXT);
+        mac.update(&session);
+        // Compared in constant time.
+        mac.verify_slice(&token).map_err(|_| WebError::FormExpired)
+    }
+
+    /// The signed-in caller, or off to the sign-in page.
+    pub fn caller(&self) -> Result<&Caller, WebError> {
+        self.caller.as_ref().ok_or(WebError::SignIn)
+    }
+
+    /// The signed-in staff member and their unit; other roles get the 403 page.
+    pub fn staff(&self) -> Result<&Caller, WebError> {
+        let caller = self.caller()?;
+        if caller.role != Role::Staff || caller.unit.is_none() {
+            return Err(WebError::Forbidden(
+                "Sidan är till för personal som arbetar för en enhet.".into(),
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// The page header for the signed-in caller, `unit_name` being the staff member's unit.
+    pub fn layout(&self, title: impl Into<String>, unit_name: Option<String>) -> Layout {
+        let user = self.caller.as_ref().map(|c| UserBar {
+            name: c.name.clone(),
+            acting_as: match c.role {
+                Role::Staff => unit_name
+                    .or_else(|| c.unit.as_ref().map(|u| u.as_str().to_owned()))
+                    .unwrap_or_default(),
+                Role::Citizen => "Invånare".into(),
+                Role::Auditor => "Revisor".into(),
+                Role::Reporting => "Uppföljning".into(),
+                Role::Admin => "Administratör".into(),
+            },
+            home: if c.role == Role::Citizen {
+                "/min-plan"
+            } else {
+                "/"
+            },
+        });
+        Layout::new(title, user, self.csrf_token())
+    }
+
+    /// `response` with the cookie of a new form-token key, when one was made.
+    pub fn finish(&self, mut response: Response) -> Response {
+        if self.csrf_key_new {
+            let name = if self.secure {
+                CSRF_COOKIE_SECURE
+            } else {
+                CSRF_COOKIE
+            };
+            if let Ok(value) = set_cookie(name, &self.csrf_key, self.secure, None) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+
+    /// Renders `page` and sets what must be set.
+    pub fn page(&self, page: &impl Template) -> Result<Response, WebError> {
+        Ok(self.finish(html(page)?))
+    }
+}
+
+fn set_cookie(
+    name: &str,
+    value: &str,
+    secure: bool,
+    max_age: Option<i64>,
+) -> Result<HeaderValue, header::InvalidHeaderValue> {
+    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if secure {
+        text.push_str("; Secure");
+    }
+    if let Some(seconds) = max_age {
+        text.push_str(&format!("; Max-Age={seconds}"));
+    }
+    HeaderValue::from_str(&text)
+}
+
+// ---- pages --------------------------------------------------------------------------------
+
+/// A button of the demo sign-in.
+struct DemoChoice {
+    key: &'static str,
+    name: &'static str,
+    description: &'static str,
+}
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    layout: Layout,
+    staff: Vec<DemoChoice>,
+    others: Vec<DemoChoice>,
+    expired: bool,
+    token: String,
+    token_error: Option<String>,
+}
+
+fn sign_in_view(
+    state: &AppState,
+    visitor: &Visitor,
+    token: String,
+    token_error: Option<String>,
+) -> SignInPage {
+    let demo = visitor
+        .config
+        .demo_signer(&state.verifier, state.clock.now())
+        .is_some();
+    let (staff, others): (Vec<_>, Vec<_>) = demo_users::all()
+        .into_iter()
+        .filter(|_| demo)
+        .map(|u| {
+            (
+                u.role == "staff",
+                DemoChoice {
+                    key: u.key,
+                    name: u.name,
+                    description: u.description,
+                },
+            )
+        })
+        .partition(|(staff, _)| *staff);
+    SignInPage {
+        layout: visitor.layout("Logga in", None),
+        staff: staff.into_iter().map(|(_, c)| c).collect(),
+        others: others.into_iter().map(|(_, c)| c).collect(),
+        expired: visitor.session_refused,
+        token,
+        token_error,
+    }
+}
+
+/// `GET /logga-in`.
+pub(crate) async fn sign_in_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Response, WebError> {
+    visitor.page(&sign_in_view(&state, &visitor, String::new(), None))
+}
+
+/// What the sign-in form posts: a demo person's key, or a token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignInForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    demo: Option<String>,
+    token: Option<String>,
+}
+
+/// `POST /logga-in`: sets the session cookie and goes to the caller's start page.
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    Extension(config): Extension<Arc<WebConfig>>,
+    visitor: Visitor,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, WebError> {
+    visitor.check_form(form.csrf.as_deref())?;
+    let now = state.clock.now();
+    let token = match (form.demo.as_deref(), form.token.as_deref()) {
+        (Some(key), _) => {
+            let (Some(signer), Some(user)) = (
+                config.demo_signer(&state.verifier, now),
+                demo_users::find(key),
+            ) else {
+                return Err(WebError::Forbidden(
+                    "Inloggning som demoanvändare är inte påslagen här.".into(),
+                ));
+            };
+            let ttl = chrono::Duration::minutes(DEMO_TTL_MINUTES);
+            if user.role == "citizen" {
+                signer.sign_citizen(
+                    &user.sub,
+                    user.personal_identity_number,
+                    user.name,
+                    now,
+                    ttl,
+                )
+            } else {
+                signer.sign(&user.sub, user.role, user.unit, user.name, now, ttl)
+            }
+        }
+        (None, Some(token)) => token.trim().to_owned(),
+        (None, None) => String::new(),
+    };
+    let caller = if token.is_empty() || token.len() > TOKEN_CHARS_MAX {
+        Err("Klistra in en token från inloggningstjänsten.".to_string())
+    } else {
+        state
+            .verifier
+            .verify(&token)
+            .map_err(|e| e.problem().detail)
+    };
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(detail) => {
+            let kept = form.token.unwrap_or_default();
+            let mut response = visitor.page(&sign_in_view(&state, &visitor, kept, Some(detail)))?;
+            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+    };
+    let name = if visitor.secure {
+        SESSION_COOKIE_SECURE
+    } else {
+        SESSION_COOKIE
+    };
+    let cookie = set_cookie(name, &token, visitor.secure, None)
+        .map_err(|_| WebError::App(crate::error::AppError::internal("session cookie")))?;
+    let home = if caller.role == Role::Citizen {
+        "/min-plan"
+    } else {
+        "/"
+    };
+    let mut response = Redirect::to(home).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(visitor.finish(response))
+}
+
+/// What the sign-out form posts.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    pub csrf: Option<String>,
+}
+
+/// `POST /logga-ut`: forgets the session cookie.
+pub(crate) async fn sign_out(
+    visitor: Visitor,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    visitor.check_form(form.csrf.as_deref())?;
+    let mut response = Redirect::to("/logga-in").into_response();
+    for (name, secure) in [(SESSION_COOKIE, false), (SESSION_COOKIE_SECURE, true)] {
+        if secure && !visitor.secure {
+            continue;
+        }
+        if let Ok(value) = set_cookie(name, "", secure, Some(0)) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn cookies_are_found_by_name_in_any_cookie_header() {
+        let h = headers(&[
+            ("cookie", "a=1; samplan_csrf=abc"),
+            ("cookie", "__Host-samplan_session=tok"),
+        ]);
+        assert_eq!(cookie(&h, [CSRF_COOKIE, CSRF_COOKIE_SECURE]), Some("abc"));
+        assert_eq!(
+            cookie(&h, [SESSION_COOKIE, SESSION_COOKIE_SECURE]),
+            Some("tok")
+        );
+        assert_eq!(cookie(&h, ["missing", "also"]), None);
+    }
+
+    #[test]
+    fn requests_from_another_site_are_recognised() {
+        assert!(!from_another_site(&headers(&[])));
+        assert!(!from_another_site(&headers(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ])));
+        assert!(from_another_site(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(from_another_site(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(from_another_site(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080"),
+        ])));
+        assert!(from_another_site(&headers(&[("origin", "null")])));
+    }
+
+    fn visitor(session: Option<&str>, key: &str) -> Visitor {
+        Visitor {
+            caller: None,
+            session_token: session.map(str::to_owned),
+            session_refused: false,
+            csrf_key: key.to_owned(),
+            csrf_key_new: false,
+            secure: false,
+            cross_site: false,
+            config: Arc::new(WebConfig::production()),
+        }
+    }
+
+    #[test]
+    fn a_form_token_is_bound_to_the_browser_and_the_session() {
+        let key = "ab".repeat(32);
+        let signed_in = visitor(Some("jwt-1"), &key);
+        let token = signed_in.csrf_token();
+        assert!(signed_in.check_form(Some(&token)).is_ok());
+        assert!(signed_in.check_form(None).is_err());
+        assert!(signed_in.check_form(Some("00")).is_err());
+        // Another session in the same browser, or the same session in another browser.
+        assert!(visitor(Some("jwt-2"), &key)
+            .check_form(Some(&token))
+            .is_err());
+        assert!(visitor(None, &key).check_form(Some(&token)).is_err());
+        assert!(visitor(Some("jwt-1"), &"cd".repeat(32))
+            .check_form(Some(&token))
+            .is_err());
+        // No key cookie yet: nothing can match.
+        let mut fresh = visitor(Some("jwt-1"), &key);
+        fresh.csrf_key_new = true;
+        assert!(fresh.check_form(Some(&token)).is_err());
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_and_strict() {
+        let plain = set_cookie(SESSION_COOKIE, "t", false, None).expect("valid");
+        assert_eq!(
+            plain,
+            "samplan_session=t; Path=/; HttpOnly; SameSite=Strict"
+        );
+        let secure = set_cookie(SESSION_COOKIE_SECURE, "t", true, Some(0)).expect("valid");
+        assert_eq!(
+            secure,
+            "__Host-samplan_session=t; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0"
+        );
+    }
+}

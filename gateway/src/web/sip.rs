@@ -1,0 +1,198 @@
+//! One plan as a participating unit sees it (read-only for now): where it stands, who takes part
+//! and who coordinates, the main goal, sub-goals under their headings with their interventions
+//! (the unit's own drafts marked as such), the next follow-up, and the history in Swedish words. A unit that takes no part in the
+//! plan gets the 404 page, exactly as for a plan that does not exist.
+//!
+//! The plan comes from the inbox read model's snapshot (`projections::inbox::plan_snapshot`),
+//! shown through the domain's `view_for_unit`, as `GET /api/v1/sips/{id}` does; the person's
+//! name through the unit's own Pågående SIP row, so protected identity is respected the same way.
+
+use super::session::Visitor;
+use super::start::person_text;
+use super::{dates, Layout, WebError};
+use crate::access_log::{self, action};
+use crate::aggregate::{Aggregate, SipAggregate};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use domain::heading::Heading;
+use domain::sip::{view_for_unit, Responsible};
+use domain::SipId;
+use std::collections::BTreeMap;
+
+struct InterventionItem {
+    what: String,
+    responsible: String,
+    performer: Option<String>,
+    contact: Option<String>,
+    period: String,
+    draft: bool,
+}
+
+struct SubGoalItem {
+    text: String,
+    responsible: String,
+    draft: bool,
+    interventions: Vec<InterventionItem>,
+}
+
+/// One line of the plan's history.
+struct HistoryItem {
+    when: String,
+    who: String,
+    what: String,
+}
+
+struct HeadingItem {
+    label: &'static str,
+    sub_goals: Vec<SubGoalItem>,
+}
+
+/// The SIP page.
+#[derive(Template)]
+#[template(path = "sip.html")]
+struct SipPage {
+    layout: Layout,
+    person: String,
+    phase: &'static str,
+    coordinator: Option<String>,
+    participants: Vec<String>,
+    main_goal: Option<(String, bool)>,
+    headings: Vec<HeadingItem>,
+    next_follow_up: Option<String>,
+    closed: Option<String>,
+    history: Vec<HistoryItem>,
+}
+
+/// `GET /sip/{id}`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let caller = visitor.staff()?;
+    let unit = caller.staff_unit()?.clone();
+    let sip_id = SipId::parse(&id).map_err(|_| WebError::NotFound)?;
+    let pool = state.store.pool();
+    let Some(snapshot) = projections::inbox::plan_snapshot(pool, &sip_id.to_string())
+        .await
+        .map_err(crate::error::AppError::from)?
+    else {
+        return Err(WebError::NotFound);
+    };
+    let mut sip = snapshot.state;
+    sip.person_status = snapshot.person_status;
+    if !sip.participates(&unit) {
+        return Err(WebError::NotFound);
+    }
+    let Some(person_id) = sip.person_id() else {
+        return Err(WebError::NotFound);
+    };
+    access_log::record(&state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
+
+    let now = state.clock.now();
+    let today = domain::time::local_date(now);
+    let view = view_for_unit(&sip, &unit, state.policy.for_municipality(None), now);
+    let units: BTreeMap<String, String> = projections::directory::units(pool)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .into_iter()
+        .map(|u| (u.unit_id, u.name))
+        .collect();
+    let unit_name = |id: &str| units.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let responsible = |r: &Responsible| match r {
+        Responsible::Unit { unit_id } => unit_name(unit_id.as_str()),
+        Responsible::Person => "Den enskilde (egenvård)".to_string(),
+    };
+    let person = projections::inbox::ongoing(pool, unit.as_str(), true)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .into_iter()
+        .find(|o| o.sip_id == sip_id.to_string())
+        .map(|o| person_text(&o.person))
+        .unwrap_or_else(|| "Okänd person".into());
+    let headings = Heading::ALL
+        .iter()
+        .filter_map(|heading| {
+            let sub_goals: Vec<SubGoalItem> = view
+                .sub_goals
+                .iter()
+                .filter(|g| g.content.heading == *heading)
+                .map(|g| SubGoalItem {
+                    text: g.content.text.clone(),
+                    responsible: responsible(&g.content.responsible),
+                    draft: !g.published,
+                    interventions: view
+                        .interventions
+                        .iter()
+                        .filter(|i| i.content.sub_goal_id == g.id)
+                        .map(|i| InterventionItem {
+                            what: i.content.what.clone(),
+                            responsible: responsible(&i.content.responsible),
+                            performer: i.content.performer.clone(),
+                            contact: i.content.contact.clone(),
+                            period: match i.content.to {
+                                Some(to) => format!(
+                                    "{} – {}",
+                                    dates::day(i.content.from, today),
+                                    dates::day(to, today)
+                                ),
+                                None => format!("från {}", dates::day(i.content.from, today)),
+                            },
+                            draft: !i.published,
+                        })
+                        .collect(),
+                })
+                .collect();
+            (!sub_goals.is_empty()).then(|| HeadingItem {
+                label: heading.label(),
+                sub_goals,
+            })
+        })
+        .collect();
+    // The history in Swedish words (`domain::sip::history`: no draft's content, no contact
+    // details), newest first, from the plan's own stream.
+    let mut history = Vec::new();
+    let recorded_events = state
+        .store
+        .read_stream(&sip_id.stream_id(), 1)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    for recorded in recorded_events {
+        let event = <SipAggregate as Aggregate>::decode(&recorded)?;
+        let (by, at) = event.recorded();
+        history.push(HistoryItem {
+            when: dates::moment(at, now),
+            who: format!("{}, {}", by.name, unit_name(by.unit_id.as_str())),
+            what: domain::sip::history::describe(&event),
+        });
+    }
+    history.reverse();
+    let page = SipPage {
+        history,
+        layout: visitor.layout(format!("SIP – {person}"), Some(unit_name(unit.as_str()))),
+        phase: view.phase.label(),
+        coordinator: view
+            .coordinator
+            .as_ref()
+            .map(|c| format!("{}, {}", c.name, unit_name(c.unit_id.as_str()))),
+        participants: view
+            .participants
+            .iter()
+            .map(|u| unit_name(u.as_str()))
+            .collect(),
+        main_goal: view
+            .main_goal
+            .as_ref()
+            .map(|g| (g.content.text.clone(), !g.published)),
+        headings,
+        next_follow_up: view.next_follow_up_on.map(|d| dates::day(d, today)),
+        closed: view
+            .closed
+            .as_ref()
+            .map(|c| dates::moment(c.recorded_at, now)),
+        person,
+    };
+    visitor.page(&page)
+}

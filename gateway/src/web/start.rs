@@ -1,0 +1,412 @@
+//! The staff start page, as staff know it from Lifecare: **Meddelanden** (unread first, with
+//! filters), **Att göra** (a red clock on urgent and overdue items, due dates in words) and
+//! **Pågående SIP**. It reads with the same queries as `GET /api/v1/inbox/…` and logs every
+//! person it shows, as they do.
+//!
+//! It updates itself: the page's script listens to `GET /start/handelser`, which is the API's
+//! `GET /inbox/events` (the same handler) with the session cookie instead of a Bearer header, and
+//! on every change fetches the three lists again from `GET /start/listor` (ADR 0019).
+
+use super::session::{CsrfOnly, Visitor};
+use super::{dates, Layout, WebError};
+use crate::access_log::{self, action};
+use crate::consistency;
+use crate::error::AppError;
+use crate::extract::ApiQuery;
+use crate::pipeline::{Write, WriteMeta};
+use crate::routes::inbox::EventsParams;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::NaiveDate;
+use domain::sip::messages::MessageKind;
+use domain::sip::SipPhase;
+use domain::PersonId;
+use projections::inbox::{self, MessageFilter, PersonRef, TodoScope, Urgency};
+use serde::Deserialize;
+
+/// Messages shown at most.
+const MESSAGES_SHOWN_MAX: i64 = 100;
+
+/// The filters of Meddelanden (query string of `/` and `/start/listor`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Filters {
+    /// `olasta`, `lasta` or empty (all).
+    #[serde(default)]
+    visa: String,
+    /// A message type (`invitation`, …) or empty.
+    #[serde(default)]
+    typ: String,
+    /// `ÅÅÅÅ-MM-DD` or empty.
+    #[serde(default)]
+    sedan: String,
+    /// Read one's own write (after marking a message read).
+    min_position: Option<i64>,
+}
+
+/// A message type in the filter.
+pub(crate) struct KindChoice {
+    code: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+/// The Swedish name of a message type, as the filter offers it.
+fn kind_label(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Invitation => "Kallelse till SIP-möte",
+        MessageKind::FollowUpInvitation => "Kallelse till uppföljning",
+        MessageKind::MeetingRescheduled => "Mötet flyttat",
+        MessageKind::InvitationCancelled => "Kallelse återkallad",
+        MessageKind::ContributionPublished => "Utdelad dokumentation",
+        MessageKind::CoordinatorChanged => "Ny samordningsansvarig",
+        MessageKind::ConsentWithdrawn => "Samtycket återkallat",
+        MessageKind::PlanClosed => "Planen avslutad",
+    }
+}
+
+pub(crate) struct MessageItem {
+    id: String,
+    kind_label: &'static str,
+    subject: String,
+    body: String,
+    sip_id: String,
+    person: String,
+    sender: String,
+    sent: String,
+    sent_at: String,
+    read: bool,
+}
+
+pub(crate) struct TodoItem {
+    title: String,
+    sip_id: String,
+    person: String,
+    /// The red clock's words, on urgent and overdue to-dos.
+    clock: Option<String>,
+    due: Option<String>,
+    urgent: bool,
+    /// The whole unit's, or the signed-in user's own.
+    own: bool,
+}
+
+pub(crate) struct OngoingItem {
+    sip_id: String,
+    person: String,
+    phase: String,
+    coordinator: Option<String>,
+    coordinator_here: bool,
+    next_meeting: Option<String>,
+    next_follow_up: Option<String>,
+    owes_documentation: bool,
+}
+
+/// The three lists and where the inbox stood when they were read.
+pub(crate) struct Lists {
+    messages: Vec<MessageItem>,
+    unread_count: i64,
+    todos: Vec<TodoItem>,
+    urgent_count: usize,
+    ongoing: Vec<OngoingItem>,
+    position: i64,
+    /// A filter that could not be used, in words.
+    filter_error: Option<String>,
+    filtered: bool,
+    kinds: Vec<KindChoice>,
+    visa: String,
+    sedan: String,
+    csrf: String,
+}
+
+/// The start page.
+#[derive(Template)]
+#[template(path = "start.html")]
+struct StartPage {
+    layout: Layout,
+    lists: Lists,
+}
+
+/// The lists alone, for the live update.
+#[derive(Template)]
+#[template(path = "start_lists.html")]
+struct ListsFragment {
+    lists: Lists,
+}
+
+/// A role's own landing page, for roles without a web client of their own yet.
+#[derive(Template)]
+#[template(path = "role.html")]
+struct RolePage {
+    layout: Layout,
+    role: &'static str,
+}
+
+/// A person as a list shows them: name and birth year, never the personnummer.
+pub(crate) fn person_text(person: &PersonRef) -> String {
+    match (&person.name, person.birth_year) {
+        (Some(name), Some(year)) => format!("{name} ({year})"),
+        (Some(name), None) => name.clone(),
+        _ if person.protected_identity => "Skyddade personuppgifter".to_string(),
+        _ => "Okänd person".to_string(),
+    }
+}
+
+async fn unit_name(state: &AppState, unit: &str) -> Result<Option<String>, AppError> {
+    Ok(projections::directory::unit(state.store.pool(), unit)
+        .await?
+        .map(|u| u.name))
+}
+
+async fn load_lists(
+    state: &AppState,
+    visitor: &Visitor,
+    filters: &Filters,
+) -> Result<Lists, WebError> {
+    let caller = visitor.staff()?;
+    let unit = caller.staff_unit()?.as_str().to_owned();
+    let now = state.clock.now();
+    let today = domain::time::local_date(now);
+    let mut filter_error = None;
+    let kind = MessageKind::parse(filters.typ.trim());
+    if kind.is_none() && !filters.typ.trim().is_empty() {
+        filter_error = Some("Okänd meddelandetyp; alla typer visas.".to_string());
+    }
+    let since = match filters.sedan.trim() {
+        "" => None,
+        text => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(day) => Some(domain::time::start_of_local_day(day)),
+            Err(_) => {
+                filter_error =
+                    Some("Datumet ska skrivas ÅÅÅÅ-MM-DD, till exempel 2026-05-14.".to_string());
+                None
+            }
+        },
+    };
+    let unread = match filters.visa.as_str() {
+        "olasta" => Some(true),
+        "lasta" => Some(false),
+        _ => None,
+    };
+    let filter = MessageFilter {
+        unread,
+        kind: kind.map(|k| k.as_str().to_owned()),
+        person_id: None,
+        since,
+        before_position: None,
+        limit: MESSAGES_SHOWN_MAX,
+    };
+    let position =
+        consistency::projection_position(state, inbox::PROJECTION, filters.min_position).await?;
+    let pool = state.store.pool();
+    let urgent_until = state.policy.for_municipality(None).urgent_until(now);
+    let (messages, unread_count, todos, ongoing) = futures::try_join!(
+        inbox::messages(pool, &unit, &caller.sub, &filter),
+        inbox::unread_count(pool, &unit, &caller.sub),
+        inbox::open_todos(pool, &unit, &caller.sub, TodoScope::Mine, Urgency::All),
+        inbox::ongoing(pool, &unit, false),
+    )
+    .map_err(AppError::from)?;
+
+    // Every person shown is in the access log before the page goes out.
+    let mut shown: Vec<PersonId> = messages
+        .iter()
+        .map(|m| &m.person)
+        .chain(todos.iter().map(|t| &t.person))
+        .chain(ongoing.iter().map(|o| &o.person))
+        .filter_map(|p| PersonId::parse(&p.person_id).ok())
+        .collect();
+    shown.sort();
+    shown.dedup();
+    access_log::record_many(state, caller, &shown, action::INBOX, None).await?;
+
+    // Unread first, newest first within each.
+    let (mut messages, read): (Vec<_>, Vec<_>) =
+        messages.into_iter().partition(|m| m.read_at.is_none());
+    messages.extend(read);
+    let messages = messages
+        .into_iter()
+        .map(|m| MessageItem {
+            kind_label: MessageKind::parse(&m.kind).map_or("Meddelande", kind_label),
+            person: person_text(&m.person),
+            sender: match m.sender_unit_name {
+                Some(unit) => format!("{}, {unit}", m.sender_name),
+                None => m.sender_name,
+            },
+            sent: dates::moment(m.sent_at, now),
+            sent_at: m.sent_at.to_rfc3339(),
+            read: m.read_at.is_some(),
+            id: m.message_id,
+            subject: m.subject,
+            body: m.body,
+            sip_id: m.sip_id,
+        })
+        .collect();
+    let todos: Vec<TodoItem> = todos
+        .into_iter()
+        .map(|t| {
+            let urgent = t.due_at.is_some_and(|d| d <= urgent_until);
+            let overdue = t.due_at.is_some_and(|d| d < now);
+            TodoItem {
+                person: person_text(&t.person),
+                // Beside the red clock: "Försenad sedan …", or "Brådskande" and ", senast …";
+                // alone: "Senast …".
+                clock: match (overdue, urgent) {
+                    (true, _) => t.due_at.map(|d| capitalised(&dates::due(d, now))),
+                    (false, true) => Some("Brådskande".to_string()),
+                    (false, false) => None,
+                },
+                due: t.due_at.filter(|_| !overdue).map(|d| {
+                    let text = dates::due(d, now);
+                    if urgent {
+                        format!(", {text}")
+                    } else {
+                        capitalised(&text)
+                    }
+                }),
+                urgent,
+                own: t.staff_id.is_some(),
+                title: t.title,
+                sip_id: t.sip_id,
+            }
+        })
+        .collect();
+    let ongoing = ongoing
+        .into_iter()
+        .map(|o| OngoingItem {
+            person: person_text(&o.person),
+            phase: serde_json::from_value::<SipPhase>(serde_json::Value::String(o.phase.clone()))
+                .map(|p| p.label().to_string())
+                .unwrap_or(o.phase),
+            coordinator_here: o.coordinator_unit_id.as_deref() == Some(unit.as_str()),
+            coordinator: o.coordinator_name,
+            next_meeting: o.next_meeting_at.map(|at| dates::moment(at, now)),
+            next_follow_up: o.next_follow_up_on.map(|d| dates::day(d, today)),
+            owes_documentation: o.owes_documentation,
+            sip_id: o.sip_id,
+        })
+        .collect();
+    Ok(Lists {
+        urgent_count: todos.iter().filter(|t| t.urgent).count(),
+        messages,
+        unread_count,
+        todos,
+        ongoing,
+        position,
+        filter_error,
+        filtered: unread.is_some() || kind.is_some() || since.is_some(),
+        kinds: MessageKind::ALL
+            .into_iter()
+            .map(|k| KindChoice {
+                code: k.as_str(),
+                label: kind_label(k),
+                selected: Some(k) == kind,
+            })
+            .collect(),
+        visa: filters.visa.clone(),
+        sedan: filters.sedan.trim().to_string(),
+        csrf: visitor.csrf_token(),
+    })
+}
+
+/// `GET /`: the start page for staff; citizens go to Min plan, others to their role's page.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(filters): Query<Filters>,
+) -> Result<Response, WebError> {
+    let caller = visitor.caller()?;
+    match caller.role {
+        domain::context::Role::Staff => {}
+        domain::context::Role::Citizen => return Ok(Redirect::to("/min-plan").into_response()),
+        role => {
+            let page = RolePage {
+                layout: visitor.layout("Start", None),
+                role: match role {
+                    domain::context::Role::Auditor => "revisor",
+                    domain::context::Role::Reporting => "uppföljare",
+                    _ => "administratör",
+                },
+            };
+            return visitor.page(&page);
+        }
+    }
+    let lists = load_lists(&state, &visitor, &filters).await?;
+    let unit = caller.staff_unit()?.as_str().to_owned();
+    let page = StartPage {
+        layout: visitor.layout("Start", unit_name(&state, &unit).await?),
+        lists,
+    };
+    visitor.page(&page)
+}
+
+/// `GET /start/listor`: the three lists alone, for the page's live update.
+pub(crate) async fn lists(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(filters): Query<Filters>,
+) -> Result<Response, WebError> {
+    let lists = load_lists(&state, &visitor, &filters).await?;
+    visitor.page(&ListsFragment { lists })
+}
+
+/// `GET /start/handelser` parameters.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsQuery {
+    from_position: Option<i64>,
+}
+
+/// `GET /start/handelser`: the API's live pushes of the unit's inbox (`GET
+/// /api/v1/inbox/events`, the same handler), authenticated by the session cookie. Only a GET, it
+/// changes nothing, so it needs no form token; SameSite=Strict keeps other sites' pages from
+/// opening it with the cookie.
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> Result<Response, WebError> {
+    let Some(caller) = visitor.caller.clone() else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    visitor.staff()?;
+    let params = EventsParams {
+        from_position: query.from_position,
+    };
+    Ok(crate::routes::inbox::events(State(state), caller, headers, ApiQuery(params)).await?)
+}
+
+/// `POST /meddelanden/{id}/las`: marks a message read for the signed-in user, through the same
+/// command as `POST /api/v1/inbox/messages/{id}/read`.
+pub(crate) async fn mark_read(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    visitor.check_form(form.csrf.as_deref())?;
+    let caller = visitor.staff()?;
+    let meta = WriteMeta {
+        idempotency_key: None,
+        if_match: None,
+        request_hash: crate::extract::request_hash("POST", &format!("/meddelanden/{id}/las"), b""),
+    };
+    let write = Write {
+        caller,
+        meta: &meta,
+        correlation_id: None,
+    };
+    let written = crate::commands::inbox::mark_read(&state, write, &id).await?;
+    Ok(Redirect::to(&format!("/?min_position={}#meddelanden", written.position)).into_response())
+}
+
+/// `text` with its first letter in upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,159 @@
+// The web pages in a real browser: signing in, the start page and its live updates, CSRF, the
+// 404 page for a plan another unit runs, Min plan on a phone, and axe-core on the pages. Each test
+// runs its own `samplan serve --demo` on its own database (lib/samplan.mjs).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+
+/** Runs `body` with a fresh service, stopped afterwards whatever happens. */
+async function withApp(name, body) {
+  const app = await start(name);
+  try {
+    await body(app);
+  } finally {
+    await app.close();
+  }
+}
+
+test("a demo coordinator signs in and sees the start page as Lifecare showed it", { timeout: 180_000 }, () =>
+  withApp("start-page", async (app) => {
+    const context = await app.context({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    assert.equal(new URL(page.url()).pathname, "/");
+    await page.getByRole("heading", { level: 1, name: "Start" }).waitFor();
+    for (const name of [/^Meddelanden/, /^Att göra/, /^Pågående SIP/]) {
+      await page.getByRole("heading", { level: 2, name }).waitFor();
+    }
+    // Every item of the demo plans this unit coordinates is there; overdue to-dos carry the red
+    // clock with words, and due dates are in Swedish words.
+    await page.locator("#pagaende").getByRole("link", { name: /Karin Öberg/ }).waitFor();
+    const clocks = page.locator("#att-gora .clock");
+    assert.ok((await clocks.count()) > 0, "a red clock on an urgent or overdue to-do");
+    assert.match(await clocks.first().innerText(), /^(Försenad sedan|Brådskande)/);
+    assert.match(await page.locator("#att-gora").innerText(), /(Senast|senast) (i dag|i morgon|måndag|tisdag|onsdag|torsdag|fredag|lördag|söndag)/);
+    // Unread messages first.
+    const rows = await page.locator("#meddelanden li.row").evaluateAll((els) => els.map((e) => e.classList.contains("unread")));
+    assert.deepEqual(rows, [...rows].sort((a, b) => Number(b) - Number(a)), "unread before read");
+    // The page's headers: no inline script, nothing from another host, no framing.
+    const response = await page.request.get(`${app.base}/`);
+    const csp = response.headers()["content-security-policy"];
+    assert.match(csp, /default-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.equal(response.headers()["x-frame-options"], "DENY");
+    assert.equal(response.headers()["x-content-type-options"], "nosniff");
+    await page.screenshot({ path: join(screenshots, "start.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
+test("a second unit sees a new message arrive without reloading", { timeout: 180_000 }, () =>
+  withApp("live", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.htLulea);
+    await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
+    await page.evaluate(() => { window.__notReloaded = true; });
+    const before = await page.locator("#meddelanden li.row").count();
+
+    // The coordinator (in another context, through the API) invites hemtjänsten to a follow-up.
+    const coordinator = app.token(["--role", "staff", "--sub", DEMO.hcLulea.sub, "--unit", DEMO.hcLulea.unit, "--name", DEMO.hcLulea.name]);
+    const at = new Date(Date.now() + 14 * 86_400_000);
+    at.setUTCHours(12, 0, 0, 0);
+    const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
+      invitation_id: "webbtest-uppfoljning",
+      purpose: "follow_up",
+      scheduled_at: at.toISOString(),
+      form: "in_person",
+      place: "Hälsocentralen, konferensrummet",
+      reason: "Uppföljning av planen",
+      recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
+    });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+
+    await page.locator("#meddelanden li.row.unread").filter({ hasText: "Karin Öberg" }).first().waitFor({ timeout: 30_000 });
+    await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before);
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was not reloaded");
+    assert.match(await page.locator("#live-status").innerText(), /nytt meddelande/i);
+    await page.screenshot({ path: join(screenshots, "start-live.png"), fullPage: true });
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
+test("a form posted without its CSRF token is refused", { timeout: 180_000 }, () =>
+  withApp("csrf", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    // The "mark as read" form of the first unread message, its token taken out.
+    const form = page.locator("#meddelanden form.row-action").first();
+    await form.waitFor();
+    await form.evaluate((f) => f.querySelector("input[name=_csrf]").remove());
+    const [response] = await Promise.all([
+      page.waitForNavigation(),
+      form.getByRole("button").click(),
+    ]);
+    assert.equal(response.status(), 403);
+    await page.getByRole("heading", { level: 1, name: "Formuläret kunde inte tas emot" }).waitFor();
+    // A token of another session is refused too, and the same form with its token works.
+    const refused = await page.request.post(`${app.base}/logga-ut`, { form: { _csrf: "00".repeat(32) } });
+    assert.equal(refused.status(), 403);
+    await page.goto(`${app.base}/`);
+    const unreadBefore = await page.locator("#meddelanden li.row.unread").count();
+    await Promise.all([page.waitForNavigation(), page.locator("#meddelanden form.row-action button").first().click()]);
+    assert.equal(await page.locator("#meddelanden li.row.unread").count(), unreadBefore - 1);
+  }));
+
+test("a plan another unit runs gives the 404 page, as one that does not exist", { timeout: 180_000 }, () =>
+  withApp("not-found", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.htLulea);
+    for (const id of [PLAN.published, "01JGFJJZ0000000000000000ZZ"]) {
+      const response = await page.goto(`${app.base}/sip/${id}`);
+      assert.equal(response.status(), 404);
+      await page.getByRole("heading", { level: 1, name: "Sidan finns inte" }).waitFor();
+    }
+    // Its own plan opens.
+    const own = await page.goto(`${app.base}/sip/${PLAN.followedUp}`);
+    assert.equal(own.status(), 200);
+    await page.getByRole("heading", { level: 1, name: /SIP för Karin Öberg/ }).waitFor();
+    await page.getByRole("heading", { level: 2, name: "Historik" }).waitFor();
+    assert.match(await page.locator(".history").innerText(), /Huvudmål dokumenterat|Delmål dokumenterat/);
+    await page.screenshot({ path: join(screenshots, "sip.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+    assert.deepEqual(context.cspViolations, []);
+    // An unknown page is the HTML 404 too; the API keeps its problem documents.
+    const unknown = await page.goto(`${app.base}/finns-inte`);
+    assert.equal(unknown.status(), 404);
+    const api = await page.request.get(`${app.base}/api/v1/finns-inte`);
+    assert.equal(api.status(), 404);
+    assert.match(api.headers()["content-type"], /application\/problem\+json/);
+  }));
+
+test("Min plan reads well on a 360 px phone and passes axe", { timeout: 180_000 }, () =>
+  withApp("min-plan", async (app) => {
+    const context = await app.context({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.citizen);
+    assert.equal(new URL(page.url()).pathname, "/min-plan");
+    await page.getByRole("heading", { level: 1, name: "Din plan" }).waitFor();
+    // The coordinator's contact first, then the goal, the sub-goals, the follow-up.
+    const headings = await page.locator("main h2").allInnerTexts();
+    assert.deepEqual(headings.slice(0, 3), ["Din kontakt", "Ditt mål", "Delmål och vem som gör vad"]);
+    assert.ok(headings.includes("Nästa uppföljning"));
+    await page.getByText("Psykiatriska mottagningen Luleå").first().waitFor();
+    // Published content only, nothing wider than the screen.
+    assert.doesNotMatch(await page.locator("main").innerText(), /Utkast/);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+    const size = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+    assert.ok(size >= 18, `body text is ${size} px`);
+    await page.screenshot({ path: join(screenshots, "min-plan-phone.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+    assert.deepEqual(context.cspViolations, []);
+    // Staff pages are not for citizens.
+    const staffPage = await page.goto(`${app.base}/sip/${PLAN.published}`);
+    assert.equal(staffPage.status(), 403);
+  }));
