@@ -374,3 +374,89 @@ pub fn postgres_bin_dir() -> Option<PathBuf> {
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
 }
+
+/// A nats-server with JetStream of a test's own, on a loopback port, that the test may stop and
+/// start again on the same port and storage (the shared server must never be stopped). Killed
+/// when dropped.
+pub struct PrivateNats {
+    child: Option<Child>,
+    dir: PathBuf,
+    /// The client port.
+    pub port: u16,
+}
+
+impl PrivateNats {
+    /// Starts a server keeping its JetStream files under `dir`.
+    pub async fn start(dir: &Path) -> PrivateNats {
+        let mut nats = PrivateNats {
+            child: None,
+            dir: dir.join("nats"),
+            port: free_port(),
+        };
+        nats.start_again().await;
+        nats
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub async fn start_again(&mut self) {
+        std::fs::create_dir_all(&self.dir).expect("nats directory");
+        let binary = [
+            "nats-server",
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+        .expect("nats-server on the machine");
+        let log = std::fs::File::create(self.dir.join("nats.log")).expect("log");
+        let child = Command::new(binary)
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .spawn()
+            .expect("starting nats-server");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "nats-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
