@@ -564,14 +564,15 @@ impl Application {
         }
         // The inbox's doorbell: rung by the projector, heard by the API's live pushes.
         let doorbell = match &state.nats_url {
-            Some(url) if roles.api || roles.projectors => match projections::nats_client(url).await
-            {
-                Ok(client) => Some((client, config.events.doorbell_subject.clone())),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no NATS for live pushes; gateways look at the tables instead");
-                    None
+            Some(url) if roles.api || roles.projectors => {
+                match projections::nats_client(url, &config.events.auth).await {
+                    Ok(client) => Some((client, config.events.doorbell_subject.clone())),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no NATS for live pushes; gateways look at the tables instead");
+                        None
+                    }
                 }
-            },
+            }
             _ => None,
         };
         if roles.api {

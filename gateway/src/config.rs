@@ -110,6 +110,11 @@ pub struct EventsConfig {
     /// `SAMPLAN_NATS_DOORBELL_SUBJECT`: the core NATS subject the inbox projection rings after
     /// each batch so that every gateway pushes the change, default `samplan.inbox.changed`.
     pub doorbell_subject: String,
+    /// How every connection signs in to NATS and trusts its servers (`SAMPLAN_NATS_USER` and
+    /// `SAMPLAN_NATS_PASSWORD`, `SAMPLAN_NATS_TOKEN`, `SAMPLAN_NATS_NKEY_SEED` or
+    /// `SAMPLAN_NATS_CREDS`; `SAMPLAN_NATS_TLS_CA`, `SAMPLAN_NATS_TLS_CERT` and
+    /// `SAMPLAN_NATS_TLS_KEY`).
+    pub auth: projections::NatsAuth,
 }
 
 impl EventsConfig {
@@ -122,8 +127,77 @@ impl EventsConfig {
         relay.memory_storage = self.memory_storage;
         relay.max_age = std::time::Duration::from_secs(self.max_age_days * 86_400);
         relay.duplicate_window = std::time::Duration::from_millis(self.duplicate_window_ms);
+        relay.auth = self.auth.clone();
         relay
     }
+}
+
+/// The NATS sign-in and TLS settings: at most one kind of credentials; a client certificate
+/// needs its key.
+fn nats_auth(get: &impl Fn(&str) -> Option<String>) -> Result<projections::NatsAuth, ConfigError> {
+    use projections::NatsCredentials;
+    let value = |name: &str| {
+        get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut found: Vec<(&'static str, NatsCredentials)> = Vec::new();
+    if let Some(user) = value("SAMPLAN_NATS_USER") {
+        let password = value("SAMPLAN_NATS_PASSWORD").ok_or_else(|| ConfigError::Invalid {
+            var: "SAMPLAN_NATS_PASSWORD",
+            value: String::new(),
+            expected: "the password of SAMPLAN_NATS_USER".into(),
+        })?;
+        found.push((
+            "SAMPLAN_NATS_USER",
+            NatsCredentials::UserPassword { user, password },
+        ));
+    }
+    if let Some(token) = value("SAMPLAN_NATS_TOKEN") {
+        found.push(("SAMPLAN_NATS_TOKEN", NatsCredentials::Token(token)));
+    }
+    if let Some(seed) = value("SAMPLAN_NATS_NKEY_SEED") {
+        found.push(("SAMPLAN_NATS_NKEY_SEED", NatsCredentials::NkeySeed(seed)));
+    }
+    if let Some(path) = value("SAMPLAN_NATS_CREDS") {
+        found.push((
+            "SAMPLAN_NATS_CREDS",
+            NatsCredentials::CredsFile(path.into()),
+        ));
+    }
+    if found.len() > 1 {
+        return Err(ConfigError::Invalid {
+            var: found[1].0,
+            value: "(set)".into(),
+            expected: format!("one kind of NATS credentials; {} is set too", found[0].0),
+        });
+    }
+    let tls_client = match (
+        value("SAMPLAN_NATS_TLS_CERT"),
+        value("SAMPLAN_NATS_TLS_KEY"),
+    ) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+        (Some(_), None) => {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_NATS_TLS_KEY",
+                value: String::new(),
+                expected: "the key of SAMPLAN_NATS_TLS_CERT".into(),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                var: "SAMPLAN_NATS_TLS_CERT",
+                value: String::new(),
+                expected: "the client certificate of SAMPLAN_NATS_TLS_KEY".into(),
+            })
+        }
+    };
+    Ok(projections::NatsAuth {
+        credentials: found.pop().map(|f| f.1).unwrap_or_default(),
+        tls_ca: value("SAMPLAN_NATS_TLS_CA").map(Into::into),
+        tls_client,
+    })
 }
 
 /// A configuration value that cannot be used.
@@ -411,6 +485,7 @@ impl Config {
                 86_400_000,
             )?,
             doorbell_subject,
+            auth: nats_auth(&get)?,
         };
         let ready_lag_ms_max = number(
             &get,
@@ -535,6 +610,41 @@ mod tests {
         assert_eq!(c.policy, "stockholm");
         assert_eq!(c.limits.body_bytes_max, 64 * 1024);
         assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn nats_credentials_are_one_kind_and_never_printed() {
+        use projections::NatsCredentials;
+        let c = config(&[
+            ("SAMPLAN_NATS_USER", "samplan"),
+            ("SAMPLAN_NATS_PASSWORD", "hemligt-lösen"),
+            ("SAMPLAN_NATS_TLS_CA", "/etc/samplan/nats-ca.pem"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            c.events.auth.credentials,
+            NatsCredentials::UserPassword {
+                user: "samplan".into(),
+                password: "hemligt-lösen".into()
+            }
+        );
+        assert_eq!(
+            c.events.relay("nats://nats:4222").auth.tls_ca,
+            Some(PathBuf::from("/etc/samplan/nats-ca.pem"))
+        );
+        assert!(!format!("{c:?}").contains("hemligt"), "the password was printed");
+        let err = config(&[("SAMPLAN_NATS_USER", "samplan")]).unwrap_err();
+        assert!(err.to_string().contains("SAMPLAN_NATS_PASSWORD"), "{err}");
+        let err = config(&[
+            ("SAMPLAN_NATS_TOKEN", "t0k3n"),
+            ("SAMPLAN_NATS_CREDS", "/etc/samplan/nats.creds"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("one kind"), "{err}");
+        assert!(!err.to_string().contains("t0k3n"), "{err}");
+        let err = config(&[("SAMPLAN_NATS_TLS_CERT", "/etc/samplan/client.pem")]).unwrap_err();
+        assert!(err.to_string().contains("SAMPLAN_NATS_TLS_KEY"), "{err}");
+        assert_eq!(config(&[]).expect("defaults").events.auth, Default::default());
     }
 
     #[test]

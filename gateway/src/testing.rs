@@ -42,6 +42,7 @@ pub fn test_events_config() -> EventsConfig {
         max_age_days: 1,
         duplicate_window_ms: 120_000,
         doorbell_subject: format!("samplan-test.{id}-inbox"),
+        auth: projections::NatsAuth::default(),
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod directory;
 mod error;
 pub mod inbox;
+mod nats_auth;
 pub mod participation;
 pub mod patient;
 pub mod relay;
@@ -26,6 +27,7 @@ pub mod reporting;
 pub mod runner;
 
 pub use error::ProjectionError;
+pub use nats_auth::{NatsAuth, NatsCredentials};
 
 /// The read models' migrations (schemas `projections` and `directory`), applied by the
 /// composition root with `eventstore::migrate(admin_url, COMPONENT, MIGRATIONS)`.
@@ -173,8 +175,13 @@ pub async fn rebuild(
 
 /// A NATS client that connects in the background and reconnects by itself, so that a process
 /// starts while NATS is away and pushes resume when it is back.
-pub async fn nats_client(nats_url: &str) -> Result<async_nats::Client, ProjectionError> {
-    async_nats::ConnectOptions::new()
+pub async fn nats_client(
+    nats_url: &str,
+    auth: &NatsAuth,
+) -> Result<async_nats::Client, ProjectionError> {
+    auth.apply(async_nats::ConnectOptions::new())
+        .await
+        .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?
         .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5))
         .connect(nats_url)

@@ -45,7 +45,7 @@ const BATCH_EVENTS_MAX: usize = 512;
 /// Where and how the relay publishes.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// NATS server(s), comma-separated.
+    /// The NATS server.
     pub nats_url: String,
     /// The JetStream stream, `SAMPLAN_EVENTS`.
     pub stream: String,
@@ -62,6 +62,8 @@ pub struct RelayConfig {
     pub duplicate_window: Duration,
     /// Most publishes awaiting their acknowledgement at once.
     pub acks_in_flight_max: usize,
+    /// How to sign in to NATS and trust its servers.
+    pub auth: crate::NatsAuth,
 }
 
 impl RelayConfig {
@@ -77,6 +79,7 @@ impl RelayConfig {
             max_age: Duration::ZERO,
             duplicate_window: Duration::from_secs(120),
             acks_in_flight_max: 1024,
+            auth: crate::NatsAuth::default(),
         }
     }
 
@@ -144,7 +147,19 @@ impl<'a> Envelope<'a> {
 /// Connects to NATS with a JetStream context whose acknowledgements time out after a few
 /// seconds (a server that went away is then noticed, and the relay starts again).
 pub async fn connect(nats_url: &str) -> Result<jetstream::Context, ProjectionError> {
-    let client = async_nats::ConnectOptions::new()
+    connect_with(nats_url, &crate::NatsAuth::default()).await
+}
+
+/// [`connect`], signing in with `auth`.
+pub async fn connect_with(
+    nats_url: &str,
+    auth: &crate::NatsAuth,
+) -> Result<jetstream::Context, ProjectionError> {
+    let options = auth
+        .apply(async_nats::ConnectOptions::new())
+        .await
+        .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?;
+    let client = options
         .connection_timeout(Duration::from_secs(5))
         .connect(nats_url)
         .await
@@ -242,7 +257,7 @@ type Pending = std::pin::Pin<
 
 /// One attempt: connect, make sure of the stream, publish from the checkpoint on.
 async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), ProjectionError> {
-    let js = connect(&config.nats_url).await?;
+    let js = connect_with(&config.nats_url, &config.auth).await?;
     ensure_stream(&js, config).await?;
     let pool = store.pool();
     let start = {

@@ -381,6 +381,7 @@ pub fn postgres_bin_dir() -> Option<PathBuf> {
 pub struct PrivateNats {
     child: Option<Child>,
     dir: PathBuf,
+    args: Vec<String>,
     /// The client port.
     pub port: u16,
 }
@@ -388,9 +389,15 @@ pub struct PrivateNats {
 impl PrivateNats {
     /// Starts a server keeping its JetStream files under `dir`.
     pub async fn start(dir: &Path) -> PrivateNats {
+        PrivateNats::start_with(dir, &[]).await
+    }
+
+    /// Starts a server with more command-line arguments (e.g. `--user`, `--pass`).
+    pub async fn start_with(dir: &Path, args: &[&str]) -> PrivateNats {
         let mut nats = PrivateNats {
             child: None,
             dir: dir.join("nats"),
+            args: args.iter().map(|a| a.to_string()).collect(),
             port: free_port(),
         };
         nats.start_again().await;
@@ -424,6 +431,7 @@ impl PrivateNats {
                 "-sd",
             ])
             .arg(&self.dir)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))
             .stderr(log)
