@@ -1,6 +1,10 @@
 //! Helpers for the end-to-end tests in `tests/`: finding (and if needed building) the `samplan`
-//! binary, running it as a server process, free ports and temporary directories. No test logic
-//! lives here.
+//! binary, running it as a server process, free ports and temporary directories, PostgreSQL and
+//! nats-server processes a test may stop and start, and the writers the fault tests load the
+//! service with ([`writers`]). No assertion about the service lives here but the shared check
+//! that acknowledged commands are stored exactly once.
+
+pub mod writers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -9,43 +9,12 @@
 
 use chrono::{Duration as Span, Utc};
 use gateway::auth::{random_hex, Signer};
+use samplan_tests::writers::{send, stored_plans, Answer, Writers};
 use samplan_tests::{free_port, unconfigured_command, PrivatePostgres, Samplan, TempDir};
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Duration;
 
 const WRITERS: usize = 4;
-
-/// What a writer or the probe saw of one answer.
-#[derive(Debug, Clone)]
-struct Seen {
-    status: u16,
-    retry_after: Option<String>,
-    content_type: Option<String>,
-    code: Option<String>,
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Result<(Seen, Value), reqwest::Error> {
-    let response = request.send().await?;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let mut seen = Seen {
-        status: response.status().as_u16(),
-        retry_after: header("retry-after"),
-        content_type: header("content-type"),
-        code: None,
-    };
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    seen.code = body["code"].as_str().map(str::to_owned);
-    Ok((seen, body))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothing() {
@@ -87,74 +56,31 @@ async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothi
         Utc::now(),
         Span::hours(1),
     );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client");
-    let (seen, body) = send(
+    let client = reqwest::Client::new();
+    let (answer, body) = send(
         client
             .post(format!("{api}/units"))
             .bearer_auth(&admin)
-            .json(&json!({
-            "id": "vc-centrum", "name": "Vårdcentralen Centrum",
-            "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true})),
+            .json(&json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
+                "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true})),
     )
-    .await
-    .expect("register unit");
-    assert_eq!(seen.status, 201, "{body}");
-    let (seen, body) = send(
+    .await;
+    assert_eq!(answer.status, Some(201), "{body}");
+    let (answer, body) = send(
         client
             .post(format!("{api}/persons"))
             .bearer_auth(&staff)
-            .json(&json!({
-            "personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"})),
+            .json(
+                &json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
+            ),
     )
-    .await
-    .expect("register person");
-    assert_eq!(seen.status, 201, "{body}");
+    .await;
+    assert_eq!(answer.status, Some(201), "{body}");
     let person = body["id"].as_str().expect("person id").to_owned();
 
-    // Writers: each command retried with its own key until acknowledged.
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen_all: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..WRITERS {
-        let (client, api, staff, person) =
-            (client.clone(), api.clone(), staff.clone(), person.clone());
-        let (stop, seen_all, acknowledged) = (stop.clone(), seen_all.clone(), acknowledged.clone());
-        writers.push(tokio::spawn(async move {
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let key = format!("w{w}-{i}");
-                i += 1;
-                let deadline = Instant::now() + Duration::from_secs(60);
-                loop {
-                    let request = client
-                        .post(format!("{api}/sips"))
-                        .bearer_auth(&staff)
-                        .header("Idempotency-Key", &key)
-                        .json(&json!({"person_id": person, "identified_by": "staff",
-                                      "reason": "Behöver samordning.", "context": {"kind": "outpatient"}}));
-                    // When the connection itself fails the answer is unknown: retry.
-                    if let Ok((seen, body)) = send(request).await {
-                        let ok = seen.status == 201;
-                        seen_all.lock().expect("lock").push(seen);
-                        if ok {
-                            let id = body["id"].as_str().expect("sip id").to_owned();
-                            acknowledged.lock().expect("lock").insert(key.clone(), id);
-                            break;
-                        }
-                    }
-                    assert!(Instant::now() < deadline, "{key} never acknowledged");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }));
-    }
-
+    let writers = Writers::start(WRITERS, &api, &staff, &person);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let before = acknowledged.lock().expect("lock").len();
+    let before = writers.acknowledged();
     assert!(before > 0, "nothing was acknowledged before the restart");
     pg.stop("fast");
     // While the database is away, a read answers 503 with Retry-After too.
@@ -164,90 +90,51 @@ async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothi
             .get(format!("{api}/persons?q=Tolvan"))
             .bearer_auth(&staff),
     )
-    .await
-    .expect("the gateway answers while the database is away");
+    .await;
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     pg.start_again();
-    // Load goes on until every writer has been acknowledged well after the restart.
-    let restarted = Instant::now();
-    loop {
-        let after = acknowledged.lock().expect("lock").len();
-        if after >= before + 40 * WRITERS || restarted.elapsed() > Duration::from_secs(30) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.await.expect("writer");
-    }
+    // Load goes on until the writers have been acknowledged well after the restart.
+    writers
+        .wait_for(before + 40 * WRITERS, Duration::from_secs(30))
+        .await;
+    let written = writers.stop().await;
 
     // While it was away: 503 problem documents with Retry-After, never another 5xx.
-    let seen_all = seen_all.lock().expect("lock").clone();
-    let unavailable: Vec<&Seen> = seen_all.iter().filter(|s| s.status == 503).collect();
+    let unavailable: Vec<&Answer> = written
+        .answers
+        .iter()
+        .filter(|a| a.status == Some(503))
+        .collect();
     assert!(
         !unavailable.is_empty(),
         "no 503 while the database was away"
     );
-    for s in unavailable.iter().copied().chain([&probe]) {
-        assert_eq!(s.status, 503, "{s:?}");
-        assert_eq!(s.retry_after.as_deref(), Some("1"), "{s:?}");
+    for a in unavailable.iter().copied().chain([&probe]) {
+        assert_eq!(a.status, Some(503), "{a:?}");
+        assert_eq!(a.retry_after.as_deref(), Some("1"), "{a:?}");
         assert!(
-            s.content_type
+            a.content_type
                 .as_deref()
                 .is_some_and(|c| c.starts_with("application/problem+json")),
-            "{s:?}"
+            "{a:?}"
         );
-        assert_eq!(s.code.as_deref(), Some("service_unavailable"), "{s:?}");
+        assert_eq!(a.code.as_deref(), Some("service_unavailable"), "{a:?}");
     }
-    let others: Vec<&Seen> = seen_all
+    let others: Vec<&Answer> = written
+        .answers
         .iter()
-        .filter(|s| s.status != 201 && s.status != 503)
+        .filter(|a| a.status != Some(201) && a.status != Some(503))
         .collect();
     assert!(others.is_empty(), "unexpected answers: {others:?}");
-    let acknowledged = acknowledged.lock().expect("lock").clone();
     assert!(
-        acknowledged.len() >= before + 40 * WRITERS,
+        written.acknowledged.len() >= before + 40 * WRITERS,
         "the service did not recover: {} acknowledged, {before} before the restart\n{}",
-        acknowledged.len(),
+        written.acknowledged.len(),
         server.log_text()
     );
 
     // Every acknowledged command stored exactly once, and nothing else.
-    let (db, connection) = tokio_postgres::connect(&pg.admin_url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    let rows = db
-        .query(
-            "SELECT stream_id, count(*) FROM events WHERE event_type = 'NeedIdentified'
-              GROUP BY stream_id",
-            &[],
-        )
-        .await
-        .expect("query");
-    let stored: BTreeMap<String, i64> = rows
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
-        .collect();
-    let ids: BTreeSet<String> = acknowledged
-        .values()
-        .map(|id| format!("sip-{id}"))
-        .collect();
-    assert_eq!(ids.len(), acknowledged.len(), "two keys got one plan");
-    assert!(stored.values().all(|&n| n == 1), "a plan started twice");
-    let stored: BTreeSet<String> = stored.into_keys().collect();
-    assert_eq!(
-        stored.len(),
-        ids.len(),
-        "{} plans stored, {} acknowledged",
-        stored.len(),
-        ids.len()
-    );
-    assert!(
-        stored == ids,
-        "the stored plans are not the acknowledged ones"
-    );
+    written.assert_stored_exactly_once(&stored_plans(&pg.admin_url()).await);
 
     // Ready again by itself.
     server.wait_ready().await;
