@@ -273,7 +273,7 @@ impl PersonSummary {
 }
 
 impl PersonView {
-    fn from_rows(row: PersonRow, relatives: Vec<RelativeRow>) -> Self {
+    pub(crate) fn from_rows(row: PersonRow, relatives: Vec<RelativeRow>) -> Self {
         let protected = row.protected_identity;
         let name = shown_name(&row);
         PersonView {
@@ -313,7 +313,10 @@ impl PersonView {
 /// Where the directory stands, after waiting (bounded) for `min_position`. Whether a unit may see
 /// a protected person's name is read from the participation read model, so a read that asks to
 /// see a position waits for that one too.
-async fn directory_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
+pub(crate) async fn directory_position(
+    state: &AppState,
+    min_position: Option<i64>,
+) -> Result<i64, AppError> {
     let position =
         consistency::projection_position(state, directory::PROJECTION, min_position).await?;
     if min_position.is_some() {
@@ -482,7 +485,7 @@ pub async fn search_persons(
 /// `+` (100 years or older) arrives as a space, and a typed space would mean `-`. Both readings
 /// are searched, so the right person is listed (with the full year) rather than silently a
 /// person born a century later or earlier.
-fn person_queries(state: &AppState, q: &str) -> Result<Vec<PersonQuery>, AppError> {
+pub(crate) fn person_queries(state: &AppState, q: &str) -> Result<Vec<PersonQuery>, AppError> {
     let q = q.trim();
     if q.is_empty() {
         return Err(AppError::bad_request(

@@ -13,16 +13,21 @@
 //! - `demo_users`: the demo's people, to sign in as in development;
 //! - `dates`: dates in Swedish words ("senast onsdag 14 maj");
 //! - `start`: the staff start page (Meddelanden, Att göra, Pågående SIP) and its live updates;
-//! - `sip`: one plan as a participating unit sees it;
+//! - `persons`: Sök patient, the person's page, registering persons and relatives, starting a SIP;
+//! - `sip`: one plan as a participating unit sees it, with its forms (`sip_forms`);
+//! - `form`: what a form posted, how a form is shown, a refusal beside its field;
 //! - `min_plan`: the person's own published plans;
 //! - `assets`: the stylesheet and script.
 
 mod assets;
 pub mod dates;
 mod demo_users;
+mod form;
 mod min_plan;
+mod persons;
 mod session;
 mod sip;
+mod sip_forms;
 mod start;
 
 use crate::error::AppError;
@@ -63,6 +68,11 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         )
         .route("/logga-ut", post(session::sign_out))
         .route("/sip/{id}", get(sip::page))
+        .route("/sip/{id}/{steg}", post(sip::post))
+        .route("/patienter", get(persons::search).post(persons::register))
+        .route("/patienter/{id}", get(persons::page))
+        .route("/patienter/{id}/narstaende", post(persons::add_relative))
+        .route("/patienter/{id}/sip", post(persons::start_sip))
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))

@@ -7,6 +7,8 @@
 //! shown through the domain's `view_for_unit`, as `GET /api/v1/sips/{id}` does; the person's
 //! name through the unit's own Pågående SIP row, so protected identity is respected the same way.
 
+use super::form::{Fields, Refusal};
+use super::persons::{refusal_or_page, refused};
 use super::session::Visitor;
 use super::start::person_text;
 use super::{dates, Layout, WebError};
@@ -14,8 +16,9 @@ use crate::access_log::{self, action};
 use crate::aggregate::{Aggregate, SipAggregate};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
 use domain::heading::Heading;
 use domain::sip::{view_for_unit, Responsible};
 use domain::SipId;
@@ -63,6 +66,24 @@ struct SipPage {
     next_follow_up: Option<String>,
     closed: Option<String>,
     history: Vec<HistoryItem>,
+    mappings: Vec<(&'static str, String)>,
+    invitations: Vec<InvitationItem>,
+    person_link: String,
+    forms: Vec<super::form::FormView>,
+}
+
+/// A kallelse as the page lists it.
+struct InvitationItem {
+    when: String,
+    place: String,
+    status: &'static str,
+    recipients: Vec<(String, bool)>,
+    representatives: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct After {
+    efter: Option<i64>,
 }
 
 /// `GET /sip/{id}`.
@@ -70,10 +91,51 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
+    Query(after): Query<After>,
+) -> Result<Response, WebError> {
+    if let Some(position) = after.efter {
+        crate::consistency::projection_position(
+            &state,
+            projections::inbox::PROJECTION,
+            Some(position),
+        )
+        .await?;
+    }
+    render(&state, &visitor, &id, None).await
+}
+
+/// `POST /sip/{id}/{steg}`: one step of the plan, through `commands::sips::run`; refused, the
+/// page again with the form as typed and the reason beside its field.
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((id, step)): Path<(String, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    visitor.check_form(fields.csrf())?;
+    let caller = visitor.staff()?;
+    match super::sip_forms::run(&state, caller, &id, &step, &fields).await? {
+        Ok(done) => {
+            Ok(Redirect::to(&format!("/sip/{id}?efter={}#{step}", done.position)).into_response())
+        }
+        Err(Refusal::App(e)) => {
+            let refusal = refusal_or_page(e)?;
+            render(&state, &visitor, &id, Some((&step, &fields, refusal))).await
+        }
+        Err(refusal) => render(&state, &visitor, &id, Some((&step, &fields, refusal))).await,
+    }
+}
+
+async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    failed: Option<(&str, &Fields, Refusal)>,
 ) -> Result<Response, WebError> {
     let caller = visitor.staff()?;
     let unit = caller.staff_unit()?.clone();
-    let sip_id = SipId::parse(&id).map_err(|_| WebError::NotFound)?;
+    let sip_id = SipId::parse(id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
     let Some(snapshot) = projections::inbox::plan_snapshot(pool, &sip_id.to_string())
         .await
@@ -89,7 +151,7 @@ pub(crate) async fn page(
     let Some(person_id) = sip.person_id() else {
         return Err(WebError::NotFound);
     };
-    access_log::record(&state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
+    access_log::record(state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
 
     let now = state.clock.now();
     let today = domain::time::local_date(now);
@@ -169,7 +231,73 @@ pub(crate) async fn page(
         });
     }
     history.reverse();
+    let units_rows = projections::directory::units(pool)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let relatives = projections::directory::relatives(pool, &person_id.to_string())
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let sip_text = sip_id.to_string();
+    let mut forms = super::sip_forms::forms(&super::sip_forms::Context {
+        sip_id: &sip_text,
+        view: &view,
+        caller,
+        units: &units_rows,
+        relatives: &relatives,
+        now,
+    });
+    let failed_is_error = failed.is_some();
+    if let Some((step, fields, refusal)) = failed {
+        match forms.iter_mut().find(|f| f.key == step) {
+            Some(form) => {
+                form.fill(fields);
+                form.refuse(&refusal);
+            }
+            None => {
+                // The form is no longer offered (the plan moved on): the reason above them all.
+                let mut form =
+                    super::form::FormView::new("fel", format!("/sip/{sip_text}"), "Det gick inte");
+                form.refuse(&refusal);
+                form.buttons.clear();
+                forms.insert(0, form);
+            }
+        }
+    }
+    let mappings = view
+        .mappings
+        .iter()
+        .map(|m| (m.mapping.heading.label(), m.mapping.text.clone()))
+        .collect();
+    let invitations = view
+        .invitations
+        .iter()
+        .map(|i| InvitationItem {
+            when: dates::moment(i.scheduled_at, now),
+            place: i.place.clone().unwrap_or_default(),
+            status: if i.cancelled.is_some() {
+                "Återkallad"
+            } else if i.held {
+                "Mötet hölls"
+            } else {
+                "Kallad"
+            },
+            recipients: i
+                .recipients
+                .iter()
+                .map(|r| (r.name.clone(), r.delivery == domain::sip::Delivery::Letter))
+                .collect(),
+            representatives: i
+                .representatives
+                .iter()
+                .map(|(u, r)| format!("{}, {}", r.name, unit_name(u.as_str())))
+                .collect(),
+        })
+        .collect();
     let page = SipPage {
+        mappings,
+        invitations,
+        person_link: format!("/patienter/{person_id}"),
+        forms,
         history,
         layout: visitor.layout(format!("SIP – {person}"), Some(unit_name(unit.as_str()))),
         phase: view.phase.label(),
@@ -194,5 +322,10 @@ pub(crate) async fn page(
             .map(|c| dates::moment(c.recorded_at, now)),
         person,
     };
-    visitor.page(&page)
+    let response = visitor.page(&page)?;
+    if failed_is_error {
+        refused(response)
+    } else {
+        Ok(response)
+    }
 }

@@ -1,0 +1,529 @@
+//! Forms of the pages: what a form posted (`Fields`), how a form is shown (`FormView`, rendered
+//! by `templates/form.html` for every form alike: labelled fields, hints and errors tied to their
+//! field with `aria-describedby`), and how a refusal of the domain becomes a Swedish message
+//! beside the field it concerns, with what was typed kept.
+
+use crate::error::AppError;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use domain::error::DomainError;
+
+/// What a form posted, in order, repeated names kept (check boxes).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The form's token (CSRF).
+    pub fn csrf(&self) -> Option<&str> {
+        self.first("_csrf")
+    }
+
+    fn first(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The trimmed value, empty when absent.
+    pub fn get(&self, name: &str) -> String {
+        self.first(name).unwrap_or("").trim().to_owned()
+    }
+
+    /// The trimmed value, `None` when absent or empty.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        Some(self.get(name)).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of a repeated field.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
+
+    /// A date (`YYYY-MM-DD`, as `<input type=date>` sends it).
+    pub fn date(&self, name: &'static str) -> Result<NaiveDate, FieldError> {
+        let raw = self.get(name);
+        if raw.is_empty() {
+            return Err(FieldError::new(name, "Ange ett datum."));
+        }
+        NaiveDate::parse_from_str(&raw, "%Y-%m-%d").map_err(|_| {
+            FieldError::new(
+                name,
+                "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2026-12-24.",
+            )
+        })
+    }
+
+    /// An optional date.
+    pub fn opt_date(&self, name: &'static str) -> Result<Option<NaiveDate>, FieldError> {
+        if self.get(name).is_empty() {
+            Ok(None)
+        } else {
+            self.date(name).map(Some)
+        }
+    }
+
+    /// A local (Swedish) time as `<input type=datetime-local>` sends it, in UTC.
+    pub fn local_time(&self, name: &'static str) -> Result<DateTime<Utc>, FieldError> {
+        let raw = self.get(name);
+        if raw.is_empty() {
+            return Err(FieldError::new(name, "Ange datum och klockslag."));
+        }
+        let parsed = NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S"))
+            .or_else(|_| NaiveDateTime::parse_from_str(&raw, "%Y-%m-%d %H:%M"))
+            .map_err(|_| {
+                FieldError::new(
+                    name,
+                    "Ange datum och klockslag som ÅÅÅÅ-MM-DD TT:MM, till exempel 2026-12-24 13:00.",
+                )
+            })?;
+        Ok(domain::time::local_to_utc(parsed.date(), parsed.time()))
+    }
+}
+
+/// A value the page could not even turn into a command (a date that is no date).
+#[derive(Debug, Clone)]
+pub(crate) struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a form was not accepted.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    Field(FieldError),
+    App(AppError),
+}
+
+impl From<FieldError> for Refusal {
+    fn from(e: FieldError) -> Self {
+        Refusal::Field(e)
+    }
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        Refusal::App(e)
+    }
+}
+
+impl From<DomainError> for Refusal {
+    fn from(e: DomainError) -> Self {
+        Refusal::App(e.into())
+    }
+}
+
+/// One choice of a select, radio group or check-box group.
+#[derive(Debug, Clone)]
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+    /// A short note after the label, e.g. "brev".
+    pub note: Option<String>,
+}
+
+impl Choice {
+    pub fn new(value: impl Into<String>, label: impl Into<String>) -> Choice {
+        Choice {
+            value: value.into(),
+            label: label.into(),
+            checked: false,
+            note: None,
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Choice {
+        self.note = Some(note.into());
+        self
+    }
+
+    pub fn checked(mut self, checked: bool) -> Choice {
+        self.checked = checked;
+        self
+    }
+}
+
+/// One field of a form.
+#[derive(Debug, Clone)]
+pub(crate) struct Field {
+    /// The name posted.
+    pub name: &'static str,
+    pub label: String,
+    /// `text`, `textarea`, `date`, `datetime-local`, `tel`, `select`, `radios`, `checkboxes`,
+    /// `checkbox` (one box, value "ja"), `hidden`.
+    pub kind: &'static str,
+    pub value: String,
+    pub choices: Vec<Choice>,
+    pub required: bool,
+    pub hint: Option<String>,
+    pub error: Option<String>,
+    /// `autocomplete` attribute, when it helps.
+    pub autocomplete: Option<&'static str>,
+}
+
+impl Field {
+    fn new(name: &'static str, label: impl Into<String>, kind: &'static str) -> Field {
+        Field {
+            name,
+            label: label.into(),
+            kind,
+            value: String::new(),
+            choices: Vec::new(),
+            required: false,
+            hint: None,
+            error: None,
+            autocomplete: None,
+        }
+    }
+
+    pub fn text(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "text")
+    }
+    pub fn textarea(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "textarea")
+    }
+    pub fn date(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "date")
+    }
+    pub fn datetime(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "datetime-local")
+    }
+    pub fn tel(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "tel")
+    }
+    pub fn select(name: &'static str, label: impl Into<String>, choices: Vec<Choice>) -> Field {
+        Field {
+            choices,
+            ..Field::new(name, label, "select")
+        }
+    }
+    pub fn radios(name: &'static str, label: impl Into<String>, choices: Vec<Choice>) -> Field {
+        Field {
+            choices,
+            ..Field::new(name, label, "radios")
+        }
+    }
+    pub fn checkboxes(name: &'static str, label: impl Into<String>, choices: Vec<Choice>) -> Field {
+        Field {
+            choices,
+            ..Field::new(name, label, "checkboxes")
+        }
+    }
+    pub fn checkbox(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "checkbox")
+    }
+    pub fn hidden(name: &'static str, value: impl Into<String>) -> Field {
+        Field {
+            value: value.into(),
+            ..Field::new(name, "", "hidden")
+        }
+    }
+
+    pub fn required(mut self) -> Field {
+        self.required = true;
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Field {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn value(mut self, value: impl Into<String>) -> Field {
+        self.value = value.into();
+        self
+    }
+    pub fn autocomplete(mut self, value: &'static str) -> Field {
+        self.autocomplete = Some(value);
+        self
+    }
+
+    /// Whether the check box (`checkbox`) is ticked.
+    pub fn is_ticked(&self) -> bool {
+        !self.value.is_empty()
+    }
+
+    /// Whether a choice of a select or radio group is the chosen one.
+    pub fn selected(&self, choice: &Choice) -> bool {
+        if self.kind == "checkboxes" {
+            choice.checked
+        } else {
+            self.value == choice.value
+        }
+    }
+}
+
+/// A button of a form; several buttons tell by `_do` what to do ("Spara", "Spara & dela ut").
+#[derive(Debug, Clone)]
+pub(crate) struct Button {
+    pub label: &'static str,
+    pub value: &'static str,
+    pub secondary: bool,
+}
+
+/// A form as shown: its fields with what was typed and the errors beside them.
+#[derive(Debug, Clone)]
+pub(crate) struct FormView {
+    /// Unique on the page: the ids of its fields start with it.
+    pub key: &'static str,
+    pub action: String,
+    pub title: String,
+    pub intro: Option<String>,
+    pub fields: Vec<Field>,
+    pub buttons: Vec<Button>,
+    /// A refusal that concerns no one field.
+    pub error: Option<String>,
+    /// Shown open (`<details open>`): the form has an error, or it is the next step.
+    pub open: bool,
+}
+
+impl FormView {
+    pub fn new(key: &'static str, action: impl Into<String>, title: impl Into<String>) -> Self {
+        FormView {
+            key,
+            action: action.into(),
+            title: title.into(),
+            intro: None,
+            fields: Vec::new(),
+            buttons: vec![Button {
+                label: "Spara",
+                value: "spara",
+                secondary: false,
+            }],
+            error: None,
+            open: false,
+        }
+    }
+
+    pub fn intro(mut self, text: impl Into<String>) -> Self {
+        self.intro = Some(text.into());
+        self
+    }
+
+    pub fn field(mut self, field: Field) -> Self {
+        self.fields.push(field);
+        self
+    }
+
+    pub fn button(mut self, label: &'static str) -> Self {
+        self.buttons = vec![Button {
+            label,
+            value: "spara",
+            secondary: false,
+        }];
+        self
+    }
+
+    /// "Spara" (a draft only the unit sees) and "Spara & dela ut" (published to every
+    /// participant).
+    pub fn save_and_publish(mut self) -> Self {
+        self.buttons = vec![
+            Button {
+                label: "Spara & dela ut",
+                value: "dela-ut",
+                secondary: false,
+            },
+            Button {
+                label: "Spara som utkast",
+                value: "spara",
+                secondary: true,
+            },
+        ];
+        self
+    }
+
+    pub fn open(mut self, open: bool) -> Self {
+        self.open = open;
+        self
+    }
+
+    /// The form with what `posted` holds typed into its fields.
+    pub fn fill(&mut self, posted: &Fields) {
+        for field in &mut self.fields {
+            if field.kind == "hidden" {
+                continue;
+            }
+            match field.kind {
+                "checkboxes" => {
+                    let chosen = posted.all(field.name);
+                    for choice in &mut field.choices {
+                        choice.checked = chosen.contains(&choice.value);
+                    }
+                }
+                _ => field.value = posted.get(field.name),
+            }
+        }
+        self.open = true;
+    }
+
+    /// The refusal shown beside the field it concerns, or above the form.
+    pub fn refuse(&mut self, refusal: &Refusal) {
+        self.open = true;
+        let (candidates, message): (Vec<&str>, String) = match refusal {
+            Refusal::Field(e) => (vec![e.field], e.message.clone()),
+            Refusal::App(AppError::Domain(e)) => (fields_of(e), message_of(e)),
+            Refusal::App(e) => (Vec::new(), e.problem().detail),
+        };
+        let target = candidates.iter().find_map(|c| {
+            self.fields
+                .iter()
+                .position(|f| f.name == *c && f.kind != "hidden")
+        });
+        match target {
+            Some(n) => self.fields[n].error = Some(message),
+            None => self.error = Some(message),
+        }
+    }
+
+    /// The id of a field's element (or its fieldset).
+    pub fn id_of(&self, field: &Field) -> String {
+        format!("{}-{}", self.key, field.name.replace(['.', '_'], "-"))
+    }
+
+    /// The ids that describe a field: its hint and its error.
+    pub fn described_by(&self, field: &Field) -> String {
+        let id = self.id_of(field);
+        let mut ids = Vec::new();
+        if field.hint.is_some() {
+            ids.push(format!("{id}-hint"));
+        }
+        if field.error.is_some() {
+            ids.push(format!("{id}-fel"));
+        }
+        ids.join(" ")
+    }
+}
+
+/// The fields a domain error may concern, most likely first; the form picks the first it has.
+fn fields_of(e: &DomainError) -> Vec<&'static str> {
+    use DomainError::*;
+    match e {
+        FieldMissing(f) | FieldTooLong { field: f, .. } => vec![f],
+        InvalidPersonalIdentityNumber { .. } | PersonAlreadyRegistered | RelativeIsThePerson => {
+            vec!["personal_identity_number"]
+        }
+        InvalidHeading(_) => vec!["heading"],
+        KnownSinceInFuture => vec!["known_since"],
+        TrackWithoutDischarge => vec!["track"],
+        InvalidPeriod => vec!["to"],
+        InFuture(_) | InPast(_) => vec![
+            "scheduled_at",
+            "held_at",
+            "held_on",
+            "follow_up_on",
+            "valid_until",
+            "from",
+        ],
+        UnknownUnit(_) | ActorNotCoveredByConsent(_) | CoordinatorUnitWithoutSamplan(_) => {
+            vec!["actors", "recipients", "unit_id", "responsible"]
+        }
+        NoRecipients => vec!["recipients"],
+        UnknownRelative(_)
+        | NotAGuardian(_)
+        | GuardianConsentForAdult
+        | RepresentativeNotAccepted
+        | ChildNeedsGuardianConsent => vec!["given_by", "recipients"],
+        UnknownSubGoal(_) => vec!["sub_goal_id"],
+        UnknownIntervention(_) => vec!["intervention_id"],
+        ChairIsSecretary => vec!["secretary"],
+        FollowUpDateMissing | FollowUpDateTooEarly => vec!["follow_up_on", "next_follow_up_on"],
+        SameCoordinator => vec!["staff_id"],
+        ReplacedBySelf => vec!["replaced_by"],
+        RelativeExists(_) => vec!["name"],
+        NotResponsibleActor => vec!["responsible"],
+        InvalidId { .. } => vec!["staff_id", "unit_id"],
+        _ => Vec::new(),
+    }
+}
+
+/// The domain's Swedish message, in plainer words where it names a field by its code.
+fn message_of(e: &DomainError) -> String {
+    match e {
+        DomainError::FieldMissing(_) => "Fyll i det här fältet.".to_owned(),
+        DomainError::FieldTooLong { max, .. } => {
+            format!("Texten får vara högst {max} tecken lång.")
+        }
+        other => other.message(),
+    }
+}
+
+/// `datetime-local` value of a time, in Swedish local time.
+pub(crate) fn local_input(at: DateTime<Utc>) -> String {
+    domain::time::to_local(at)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posted(pairs: &[(&str, &str)]) -> Fields {
+        Fields(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn repeated_fields_and_dates_are_read() {
+        let f = posted(&[
+            ("actors", "a"),
+            ("actors", " b "),
+            ("actors", ""),
+            ("on", "2026-12-24"),
+            ("at", "2026-12-24T13:00"),
+        ]);
+        assert_eq!(f.all("actors"), vec!["a", "b"]);
+        assert_eq!(
+            f.date("on").expect("a date"),
+            NaiveDate::from_ymd_opt(2026, 12, 24).expect("valid")
+        );
+        assert!(f.date("missing").is_err());
+        // 13:00 in Stockholm in winter is 12:00 UTC.
+        assert_eq!(
+            f.local_time("at").expect("a time").to_rfc3339(),
+            "2026-12-24T12:00:00+00:00"
+        );
+        assert_eq!(f.opt("missing"), None);
+    }
+
+    #[test]
+    fn a_domain_error_lands_beside_its_field_and_what_was_typed_is_kept() {
+        let mut form = FormView::new("behov", "/x", "Behov")
+            .field(Field::textarea("reason", "Varför").required())
+            .field(Field::checkboxes(
+                "actors",
+                "Enheter",
+                vec![Choice::new("a", "A"), Choice::new("b", "B")],
+            ));
+        form.fill(&posted(&[("reason", "  "), ("actors", "b")]));
+        form.refuse(&Refusal::App(DomainError::FieldMissing("reason").into()));
+        assert_eq!(
+            form.fields[0].error.as_deref(),
+            Some("Fyll i det här fältet.")
+        );
+        assert!(form.fields[1].choices[1].checked && !form.fields[1].choices[0].checked);
+        assert_eq!(form.described_by(&form.fields[0]), "behov-reason-fel");
+        // An error about no field of the form goes above it.
+        form.refuse(&Refusal::App(DomainError::ConsentMissing.into()));
+        assert!(form
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("Samtycke")));
+    }
+}

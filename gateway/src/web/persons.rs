@@ -1,0 +1,499 @@
+//! Sök patient, the person's page (details and relatives) and its forms: register a person, add
+//! a relative, start a SIP (the need). Reads are the API's own (`routes::persons`: the same
+//! directory queries, the same protected-identity rules, the same access log); writes are the
+//! same `commands::` functions as `POST /persons`, `/persons/{id}/add-relative` and `POST /sips`.
+
+use super::form::{Choice, Field, Fields, FormView, Refusal};
+use super::session::Visitor;
+use super::{Layout, WebError};
+use crate::access_log::{self, action};
+use crate::commands::persons::{AddRelativeRequest, RegisterPersonRequest, RelativeKindDto};
+use crate::commands::sips::dto::{
+    CareContextKind, DischargeTrack, IdentifiedBy, IdentifyNeedRequest, NeedContext,
+};
+use crate::error::AppError;
+use crate::pipeline::{Write, WriteMeta};
+use crate::routes::persons::{
+    directory_position, person_queries, PersonSummary, PersonView, SEARCH_RESULTS_MAX,
+};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use domain::ids::{PersonId, SipId};
+use projections::directory::{self, PersonRow};
+use serde::Deserialize;
+use ulid::Ulid;
+
+/// `?q=` of Sök patient.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchQuery {
+    q: Option<String>,
+    /// After registering: wait for the directory to show the write.
+    efter: Option<i64>,
+}
+
+/// Sök patient.
+#[derive(Template)]
+#[template(path = "persons.html")]
+struct SearchPage {
+    layout: Layout,
+    q: String,
+    searched: bool,
+    error: Option<String>,
+    persons: Vec<PersonSummary>,
+    truncated: bool,
+    forms: Vec<FormView>,
+}
+
+fn register_form() -> FormView {
+    FormView::new("registrera", "/patienter", "Registrera en ny person")
+        .intro("Finns personen inte? Registrera personnummer och namn. Telefon och adress kan fyllas i senare.")
+        .field(
+            Field::text("personal_identity_number", "Personnummer eller samordningsnummer")
+                .required()
+                .hint("Till exempel 19121212-1212."),
+        )
+        .field(Field::text("name", "Namn").required().autocomplete("off"))
+        .field(Field::tel("phone", "Telefon"))
+        .field(Field::text("address", "Adress"))
+        .button("Registrera")
+        .open(true)
+}
+
+async fn unit_name(state: &AppState, caller: &crate::auth::Caller) -> Option<String> {
+    let unit = caller.unit.as_ref()?;
+    directory::unit(state.store.pool(), unit.as_str())
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+/// `GET /patienter?q=`: searches as `GET /api/v1/persons?q=` does, logging every person listed.
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, WebError> {
+    let caller = visitor.staff()?;
+    let unit = caller.staff_unit()?.clone();
+    let q = query.q.unwrap_or_default().trim().to_owned();
+    let mut page = SearchPage {
+        layout: visitor.layout("Sök patient", unit_name(&state, caller).await),
+        searched: !q.is_empty(),
+        q: q.clone(),
+        error: None,
+        persons: Vec::new(),
+        truncated: false,
+        forms: vec![register_form()],
+    };
+    if !q.is_empty() {
+        match person_queries(&state, &q) {
+            Err(e) => page.error = Some(e.problem().detail),
+            Ok(queries) => {
+                directory_position(&state, query.efter).await?;
+                let mut rows: Vec<PersonRow> = Vec::new();
+                for query in &queries {
+                    let found = directory::search_persons(
+                        state.store.pool(),
+                        unit.as_str(),
+                        query,
+                        SEARCH_RESULTS_MAX + 1,
+                    )
+                    .await
+                    .map_err(AppError::from)?;
+                    for row in found {
+                        if !rows.iter().any(|r| r.person_id == row.person_id) {
+                            rows.push(row);
+                        }
+                    }
+                }
+                rows.sort_by(|a, b| (&a.name, &a.person_id).cmp(&(&b.name, &b.person_id)));
+                page.truncated = rows.len() as i64 > SEARCH_RESULTS_MAX;
+                rows.truncate(SEARCH_RESULTS_MAX as usize);
+                let ids = rows
+                    .iter()
+                    .map(|r| PersonId::parse(&r.person_id))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        AppError::internal(format!("directory holds a bad person id: {e}"))
+                    })?;
+                access_log::record_many(&state, caller, &ids, action::SEARCH, None).await?;
+                page.persons = rows.iter().map(summary).collect();
+            }
+        }
+    }
+    visitor.page(&page)
+}
+
+fn summary(row: &PersonRow) -> PersonSummary {
+    let view = PersonView::from_rows(row.clone(), Vec::new());
+    PersonSummary {
+        id: view.id,
+        personal_identity_number: view.personal_identity_number,
+        name: view.name,
+        name_hidden: view.name_hidden,
+        protected_identity: view.protected_identity,
+        deceased_on: view.deceased_on,
+        moved_out_on: view.moved_out.map(|m| m.moved_on),
+    }
+}
+
+fn write_meta() -> WriteMeta {
+    WriteMeta::default()
+}
+
+/// `POST /patienter`: registers a person (`commands::persons::register`, as `POST /persons`).
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    visitor.check_form(fields.csrf())?;
+    let caller = visitor.staff()?;
+    let meta = write_meta();
+    let write = Write {
+        caller,
+        meta: &meta,
+        correlation_id: None,
+    };
+    let body = RegisterPersonRequest {
+        personal_identity_number: fields.get("personal_identity_number"),
+        name: fields.get("name"),
+        phone: fields.opt("phone"),
+        address: fields.opt("address"),
+    };
+    let person_id = PersonId::from_ulid(Ulid::generate());
+    match crate::commands::persons::register(&state, write, person_id, body).await {
+        Ok(done) => Ok(
+            Redirect::to(&format!("/patienter/{}?efter={}", done.id, done.position))
+                .into_response(),
+        ),
+        Err(e) => {
+            let refusal = refusal_or_page(e)?;
+            let mut form = register_form();
+            form.fill(&fields);
+            form.refuse(&refusal);
+            let page = SearchPage {
+                layout: visitor.layout("Sök patient", unit_name(&state, caller).await),
+                q: String::new(),
+                searched: false,
+                error: None,
+                persons: Vec::new(),
+                truncated: false,
+                forms: vec![form],
+            };
+            refused(visitor.page(&page)?)
+        }
+    }
+}
+
+/// A refusal the form shows, or a failure that is a page of its own (404, sign-in, 500).
+pub(crate) fn refusal_or_page(e: AppError) -> Result<Refusal, WebError> {
+    match e {
+        AppError::NotFound
+        | AppError::Token { .. }
+        | AppError::Unauthorized(_)
+        | AppError::Internal(_)
+        | AppError::Unavailable(_) => Err(e.into()),
+        AppError::Domain(ref d)
+            if d.code() == "person_not_found" || d.code() == "sip_not_found" =>
+        {
+            Err(WebError::NotFound)
+        }
+        other => Ok(Refusal::App(other)),
+    }
+}
+
+/// A re-rendered form is answered 422, so a script or test can tell it from success.
+pub(crate) fn refused(mut response: Response) -> Result<Response, WebError> {
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+/// The person's page.
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonPage {
+    layout: Layout,
+    person: PersonView,
+    relatives: Vec<RelativeItem>,
+    forms: Vec<FormView>,
+}
+
+struct RelativeItem {
+    kind: &'static str,
+    name: String,
+    phone: Option<String>,
+    address: Option<String>,
+    note: Option<String>,
+}
+
+pub(crate) fn relative_kind_label(kind: RelativeKindDto) -> &'static str {
+    match kind {
+        RelativeKindDto::Relative => "Närstående",
+        RelativeKindDto::Trustee => "God man",
+        RelativeKindDto::Administrator => "Förvaltare",
+        RelativeKindDto::Guardian => "Vårdnadshavare",
+    }
+}
+
+fn need_form(person_id: &str) -> FormView {
+    FormView::new(
+        "behov",
+        format!("/patienter/{person_id}/sip"),
+        "Starta SIP – behov av SIP",
+    )
+    .intro("Behovet av en samordnad individuell plan är känt. Nästa steg är samtycke.")
+    .field(
+        Field::radios(
+            "identified_by",
+            "Vem uppmärksammade behovet?",
+            vec![
+                Choice::new("staff", "Personal"),
+                Choice::new("person", "Den enskilde"),
+                Choice::new("relative", "En närstående"),
+            ],
+        )
+        .value("staff")
+        .required(),
+    )
+    .field(Field::textarea("reason", "Varför behövs en SIP?").required())
+    .field(
+        Field::radios(
+            "kind",
+            "Vårdsituation",
+            vec![
+                Choice::new("outpatient", "Öppenvård"),
+                Choice::new("discharge", "Utskrivning från slutenvård"),
+            ],
+        )
+        .value("outpatient")
+        .required(),
+    )
+    .field(
+        Field::select(
+            "track",
+            "Spår vid utskrivning",
+            vec![
+                Choice::new("", "Inget spår"),
+                Choice::new("green", "Grönt spår"),
+                Choice::new("yellow", "Gult spår"),
+                Choice::new("red", "Rött spår"),
+            ],
+        )
+        .hint("Bara vid utskrivning från slutenvård."),
+    )
+    .button("Starta SIP")
+    .open(true)
+}
+
+fn relative_form(person_id: &str) -> FormView {
+    FormView::new(
+        "narstaende",
+        format!("/patienter/{person_id}/narstaende"),
+        "Lägg till närstående",
+    )
+    .field(
+        Field::select(
+            "kind",
+            "Relation",
+            vec![
+                Choice::new("relative", "Närstående"),
+                Choice::new("guardian", "Vårdnadshavare"),
+                Choice::new("trustee", "God man"),
+                Choice::new("administrator", "Förvaltare"),
+            ],
+        )
+        .required(),
+    )
+    .field(Field::text("name", "Namn").required().autocomplete("off"))
+    .field(
+        Field::text("personal_identity_number", "Personnummer")
+            .hint("För en vårdnadshavare: låter hen läsa barnets plan i Min plan."),
+    )
+    .field(Field::tel("phone", "Telefon"))
+    .field(Field::text("address", "Adress"))
+    .field(Field::text("note", "Anteckning"))
+    .button("Lägg till")
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct After {
+    efter: Option<i64>,
+}
+
+/// `GET /patienter/{id}`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(after): Query<After>,
+) -> Result<Response, WebError> {
+    directory_position(&state, after.efter).await?;
+    render_person(&state, &visitor, &id, None).await
+}
+
+async fn render_person(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    failed: Option<(&'static str, &Fields, Refusal)>,
+) -> Result<Response, WebError> {
+    let caller = visitor.staff()?;
+    let unit = caller.staff_unit()?.clone();
+    let person_id = PersonId::parse(id).map_err(|_| WebError::NotFound)?;
+    let pool = state.store.pool();
+    let key = person_id.to_string();
+    let row = directory::person(pool, unit.as_str(), &key)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(WebError::NotFound)?;
+    let relatives = directory::relatives(pool, &key)
+        .await
+        .map_err(AppError::from)?;
+    access_log::record(state, caller, &person_id, action::READ_PERSON, None).await?;
+    let person = PersonView::from_rows(row, relatives);
+    let mut forms = Vec::new();
+    let active =
+        !person.protected_identity && person.deceased_on.is_none() && person.moved_out.is_none();
+    if active {
+        forms.push(need_form(&person.id));
+    }
+    forms.push(relative_form(&person.id));
+    let failed_is_error = failed.is_some();
+    if let Some((key, fields, refusal)) = failed {
+        if let Some(form) = forms.iter_mut().find(|f| f.key == key) {
+            form.fill(fields);
+            form.refuse(&refusal);
+        }
+    }
+    let page = PersonPage {
+        layout: visitor.layout(person.name.clone(), unit_name(state, caller).await),
+        relatives: person
+            .relatives
+            .iter()
+            .map(|r| RelativeItem {
+                kind: relative_kind_label(r.kind),
+                name: r.name.clone(),
+                phone: r.phone.clone(),
+                address: r.address.clone(),
+                note: r.note.clone(),
+            })
+            .collect(),
+        person,
+        forms,
+    };
+    let response = visitor.page(&page)?;
+    if failed_is_error {
+        refused(response)
+    } else {
+        Ok(response)
+    }
+}
+
+/// `POST /patienter/{id}/narstaende`: `commands::persons::run` with `AddRelativeRequest`.
+pub(crate) async fn add_relative(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    visitor.check_form(fields.csrf())?;
+    let caller = visitor.staff()?;
+    let kind = match fields.get("kind").as_str() {
+        "guardian" => RelativeKindDto::Guardian,
+        "trustee" => RelativeKindDto::Trustee,
+        "administrator" => RelativeKindDto::Administrator,
+        _ => RelativeKindDto::Relative,
+    };
+    let body = AddRelativeRequest {
+        relative_id: None,
+        kind,
+        name: fields.get("name"),
+        phone: fields.opt("phone"),
+        address: fields.opt("address"),
+        note: fields.opt("note"),
+        personal_identity_number: fields.opt("personal_identity_number"),
+    };
+    let meta = write_meta();
+    let write = Write {
+        caller,
+        meta: &meta,
+        correlation_id: None,
+    };
+    match crate::commands::persons::run(&state, write, &id, body).await {
+        Ok(done) => {
+            Ok(Redirect::to(&format!("/patienter/{id}?efter={}", done.position)).into_response())
+        }
+        Err(e) => {
+            let refusal = refusal_or_page(e)?;
+            render_person(
+                &state,
+                &visitor,
+                &id,
+                Some(("narstaende", &fields, refusal)),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /patienter/{id}/sip`: starts a plan (`commands::sips::start`, as `POST /sips`).
+pub(crate) async fn start_sip(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    visitor.check_form(fields.csrf())?;
+    let caller = visitor.staff()?;
+    let discharge = fields.get("kind") == "discharge";
+    let track = match fields.get("track").as_str() {
+        "green" => Some(DischargeTrack::Green),
+        "yellow" => Some(DischargeTrack::Yellow),
+        "red" => Some(DischargeTrack::Red),
+        _ => None,
+    };
+    let body = IdentifyNeedRequest {
+        person_id: id.clone(),
+        identified_by: match fields.get("identified_by").as_str() {
+            "person" => IdentifiedBy::Person,
+            "relative" => IdentifiedBy::Relative,
+            _ => IdentifiedBy::Staff,
+        },
+        reason: fields.get("reason"),
+        known_since: None,
+        context: NeedContext {
+            kind: if discharge {
+                CareContextKind::Discharge
+            } else {
+                CareContextKind::Outpatient
+            },
+            track,
+            discharge_ready_at: None,
+        },
+    };
+    let meta = write_meta();
+    let write = Write {
+        caller,
+        meta: &meta,
+        correlation_id: None,
+    };
+    let sip_id = SipId::from_ulid(Ulid::generate());
+    match crate::commands::sips::start(&state, write, sip_id, body).await {
+        Ok(done) => {
+            Ok(Redirect::to(&format!("/sip/{}?efter={}", done.id, done.position)).into_response())
+        }
+        Err(e) => {
+            let refusal = refusal_or_page(e)?;
+            render_person(&state, &visitor, &id, Some(("behov", &fields, refusal))).await
+        }
+    }
+}

@@ -1,0 +1,678 @@
+//! The SIP page's forms, in the order staff work, and what they post. Each step is shown only to
+//! whom it is for (the coordinator, an invited unit, every participant); each POST checks the
+//! form token and calls the same `commands::sips::run` as the API's
+//! `POST /api/v1/sips/{id}/{command}`, so nothing the API refuses becomes possible here.
+
+use super::form::{local_input, Choice, Field, Fields, FormView, Refusal};
+use super::persons::relative_kind_label;
+use crate::auth::Caller;
+use crate::commands::persons::RelativeKindDto;
+use crate::commands::sips::dto::*;
+use crate::error::AppError;
+use crate::pipeline::{Write, WriteMeta, WriteResponse};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use domain::heading::Heading;
+use domain::sip::{self as dsip, SipPhase, SipView};
+use projections::directory::{RelativeRow, UnitRow};
+
+/// What the forms need to know about the plan and the caller.
+pub(crate) struct Context<'a> {
+    pub sip_id: &'a str,
+    pub view: &'a SipView,
+    pub caller: &'a Caller,
+    pub units: &'a [UnitRow],
+    pub relatives: &'a [RelativeRow],
+    pub now: DateTime<Utc>,
+}
+
+impl Context<'_> {
+    fn unit(&self) -> &str {
+        self.caller.unit.as_ref().map(|u| u.as_str()).unwrap_or("")
+    }
+    fn is_coordinator(&self) -> bool {
+        self.view
+            .coordinator
+            .as_ref()
+            .is_some_and(|c| c.staff_id.as_str() == self.caller.sub)
+    }
+    fn unit_name(&self, id: &str) -> String {
+        self.units
+            .iter()
+            .find(|u| u.unit_id == id)
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| id.to_owned())
+    }
+    fn action(&self, step: &str) -> String {
+        format!("/sip/{}/{step}", self.sip_id)
+    }
+    fn today(&self) -> chrono::NaiveDate {
+        domain::time::local_date(self.now)
+    }
+    /// Units to pick from: every registered unit, letter recipients marked.
+    fn unit_choices(&self, skip_own: bool) -> Vec<Choice> {
+        self.units
+            .iter()
+            .filter(|u| !(skip_own && u.unit_id == self.unit()))
+            .map(|u| {
+                let c = Choice::new(
+                    u.unit_id.clone(),
+                    format!("{}, {}", u.name, u.principal_name),
+                );
+                if u.uses_samplan {
+                    c
+                } else {
+                    c.note("brev")
+                }
+            })
+            .collect()
+    }
+    /// Who may be responsible: the participating units and the person (egenvård).
+    fn responsible_choices(&self) -> Vec<Choice> {
+        let mut choices = vec![Choice::new(
+            format!("unit:{}", self.unit()),
+            format!("{} (din enhet)", self.unit_name(self.unit())),
+        )];
+        for u in &self.view.participants {
+            if u.as_str() != self.unit() {
+                choices.push(Choice::new(
+                    format!("unit:{}", u.as_str()),
+                    self.unit_name(u.as_str()),
+                ));
+            }
+        }
+        choices.push(Choice::new("person", "Den enskilde (egenvård)"));
+        choices
+    }
+    fn active_invitations(&self) -> impl Iterator<Item = &dsip::Invitation> {
+        self.view
+            .invitations
+            .iter()
+            .filter(|i| i.cancelled.is_none() && !i.held)
+    }
+}
+
+fn heading_choices() -> Vec<Choice> {
+    Heading::ALL
+        .iter()
+        .map(|h| Choice::new(h.code(), h.label()))
+        .collect()
+}
+
+/// The forms the caller may use on the plan now, the next step open.
+pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
+    let mut forms = Vec::new();
+    if cx.view.closed.is_some() {
+        return forms;
+    }
+    let phase = cx.view.phase;
+    let coordinator = cx.is_coordinator();
+    let has_basis = cx.view.basis.is_some();
+
+    // Samtycke: until there is a plan basis (and for a child, from every guardian).
+    if !has_basis {
+        let mut givers = vec![Choice::new("person", "Den enskilde")];
+        for r in cx.relatives {
+            let kind = match r.kind.as_str() {
+                "guardian" => RelativeKindDto::Guardian,
+                "trustee" => RelativeKindDto::Trustee,
+                "administrator" => RelativeKindDto::Administrator,
+                _ => RelativeKindDto::Relative,
+            };
+            let value = if kind == RelativeKindDto::Guardian {
+                format!("guardian:{}", r.relative_id)
+            } else {
+                format!("representative:{}", r.relative_id)
+            };
+            givers.push(Choice::new(
+                value,
+                format!("{} ({})", r.name, relative_kind_label(kind).to_lowercase()),
+            ));
+        }
+        let own = cx.unit().to_owned();
+        let actors = cx
+            .unit_choices(false)
+            .into_iter()
+            .map(|c| {
+                let own = c.value == own;
+                c.checked(own)
+            })
+            .collect();
+        forms.push(
+            FormView::new("samtycke", cx.action("samtycke"), "Samtycke")
+                .intro("Samtycke till SIP. För ett barn: registrera samtycke från varje vårdnadshavare, ett i taget.")
+                .field(Field::radios("given_by", "Vem lämnar samtycket?", givers).value("person").required())
+                .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required())
+                .field(
+                    Field::textarea("topics", "Vad får mötet handla om?")
+                        .required()
+                        .hint("En sak per rad."),
+                )
+                .field(
+                    Field::date("valid_until", "Samtycket gäller till och med")
+                        .required()
+                        .value((cx.today() + chrono::Duration::days(365)).to_string()),
+                )
+                .field(Field::checkbox(
+                    "person_accepted_representative",
+                    "Personen har godkänt att företrädaren deltar i stället",
+                ))
+                .open(phase == SipPhase::AwaitingConsent),
+        );
+    }
+    // SIP-underlag: whoever creates it becomes coordinator.
+    if !has_basis && phase == SipPhase::AwaitingPlanBasis {
+        forms.push(
+            FormView::new("underlag", cx.action("underlag"), "SIP-underlag")
+                .intro("Du som skapar underlaget blir samordningsansvarig.")
+                .field(Field::text("initiated_by", "Plan initierad av"))
+                .field(Field::text(
+                    "fixed_care_contacts.name",
+                    "Fast vårdkontakt, namn",
+                ))
+                .field(Field::tel(
+                    "fixed_care_contacts.phone",
+                    "Fast vårdkontakt, telefon",
+                ))
+                .button("Skapa underlag")
+                .open(true),
+        );
+    }
+    if coordinator {
+        forms.push(
+            FormView::new("kartlaggning", cx.action("kartlaggning"), "Kartläggning")
+                .field(Field::select("heading", "Rubrik", heading_choices()).required())
+                .field(Field::textarea("text", "Kartläggning under rubriken").required())
+                .open(phase == SipPhase::Preparing && cx.view.mappings.is_empty()),
+        );
+        let mut recipients = cx.unit_choices(true);
+        recipients.push(Choice::new("person", "Den enskilde").note("brev"));
+        for r in cx.relatives {
+            recipients.push(
+                Choice::new(format!("relative:{}", r.relative_id), r.name.clone()).note("brev"),
+            );
+        }
+        let next_week = cx.now + chrono::Duration::days(7);
+        forms.push(
+            FormView::new("kallelse", cx.action("kallelse"), "Kallelse")
+                .intro("Enheter som använder samplan får kallelsen digitalt; de som är markerade ”brev” får ett brev att skriva ut.")
+                .field(
+                    Field::radios(
+                        "purpose",
+                        "Kallelse till",
+                        vec![Choice::new("meeting", "SIP-möte"), Choice::new("follow_up", "Uppföljning")],
+                    )
+                    .value(if cx.view.meetings.is_empty() { "meeting" } else { "follow_up" })
+                    .required(),
+                )
+                .field(
+                    Field::datetime("scheduled_at", "Datum och tid")
+                        .required()
+                        .value(local_input(next_week)),
+                )
+                .field(
+                    Field::radios(
+                        "form",
+                        "Mötesform",
+                        vec![
+                            Choice::new("in_person", "Fysiskt möte"),
+                            Choice::new("video", "Videomöte"),
+                            Choice::new("phone", "Telefonmöte"),
+                        ],
+                    )
+                    .value("in_person")
+                    .required(),
+                )
+                .field(Field::text("place", "Plats").hint("Adress eller rum; vid videomöte länk eller instruktion."))
+                .field(Field::textarea("reason", "Syfte med mötet").required())
+                .field(Field::checkboxes("recipients", "Mottagare", recipients).required())
+                .button("Skicka kallelse")
+                .open(phase == SipPhase::Preparing && !cx.view.mappings.is_empty()),
+        );
+    }
+    // Svar på kallelse: an invited unit appoints its representative.
+    for inv in cx.active_invitations() {
+        let invited = inv.recipients.iter().any(|r| {
+            matches!(&r.recipient, dsip::Recipient::Unit { unit_id } if unit_id.as_str() == cx.unit())
+        });
+        let answered = inv.representatives.keys().any(|u| u.as_str() == cx.unit());
+        if invited && !answered {
+            forms.push(
+                FormView::new("svar", cx.action("svar"), "Svara på kallelsen")
+                    .intro(format!(
+                        "Kallelse till {}. Utse den som företräder din enhet.",
+                        super::dates::moment(inv.scheduled_at, cx.now)
+                    ))
+                    .field(Field::hidden("invitation_id", inv.invitation_id.clone()))
+                    .field(Field::text("representative.name", "Företrädarens namn").required())
+                    .field(Field::text("representative.profession", "Yrke eller titel"))
+                    .field(Field::tel("representative.phone", "Telefon"))
+                    .button("Utse företrädare")
+                    .open(true),
+            );
+            break;
+        }
+    }
+    if coordinator {
+        let meetings: Vec<Choice> = cx
+            .active_invitations()
+            .map(|i| {
+                Choice::new(
+                    i.invitation_id.clone(),
+                    super::dates::moment(i.scheduled_at, cx.now),
+                )
+            })
+            .collect();
+        if !meetings.is_empty() {
+            let mut attendees = Vec::new();
+            for inv in cx.active_invitations() {
+                for (unit, rep) in &inv.representatives {
+                    attendees.push(
+                        Choice::new(
+                            format!("{}|{}", unit.as_str(), rep.name),
+                            format!("{}, {}", rep.name, cx.unit_name(unit.as_str())),
+                        )
+                        .checked(true),
+                    );
+                }
+            }
+            attendees.push(Choice::new("person", "Den enskilde").checked(true));
+            forms.push(
+                FormView::new("mote", cx.action("mote"), "SIP-möte")
+                    .field(Field::select("invitation_id", "Kallelse", meetings).required())
+                    .field(
+                        Field::datetime("held_at", "Mötet hölls")
+                            .required()
+                            .value(local_input(cx.now)),
+                    )
+                    .field(Field::checkboxes("attendees", "Deltagare", attendees))
+                    .field(Field::textarea("others", "Övriga deltagare").hint("Ett namn per rad."))
+                    .field(
+                        Field::text("chair", "Mötesledare")
+                            .required()
+                            .value(cx.caller.name.clone()),
+                    )
+                    .field(Field::text("secretary", "Mötessekreterare").required())
+                    .field(
+                        Field::date("follow_up_on", "Datum för uppföljning")
+                            .required()
+                            .value((cx.today() + chrono::Duration::days(90)).to_string()),
+                    )
+                    .button("Registrera mötet")
+                    .open(phase == SipPhase::Invited),
+            );
+        }
+        let goal = cx
+            .view
+            .main_goal
+            .as_ref()
+            .map(|g| g.content.text.clone())
+            .unwrap_or_default();
+        if has_basis {
+            forms.push(
+                FormView::new("huvudmal", cx.action("huvudmal"), "Huvudmål")
+                    .intro("Den enskildes eget mål, med egna ord.")
+                    .field(Field::textarea("text", "Huvudmål").required().value(goal))
+                    .save_and_publish()
+                    .open(phase == SipPhase::MeetingHeld && cx.view.main_goal.is_none()),
+            );
+        }
+    }
+    if has_basis {
+        forms.push(
+            FormView::new("delmal", cx.action("delmal"), "Nytt delmål")
+                .field(Field::select("heading", "Rubrik", heading_choices()).required())
+                .field(Field::textarea("text", "Delmål").required())
+                .field(
+                    Field::select("responsible", "Ansvarig", cx.responsible_choices()).required(),
+                )
+                .save_and_publish(),
+        );
+        let goals: Vec<Choice> = cx
+            .view
+            .sub_goals
+            .iter()
+            .map(|g| {
+                Choice::new(
+                    g.id.clone(),
+                    format!("{}: {}", g.content.heading.label(), g.content.text),
+                )
+            })
+            .collect();
+        if !goals.is_empty() {
+            forms.push(
+                FormView::new("insats", cx.action("insats"), "Ny insats")
+                    .field(Field::select("sub_goal_id", "Delmål", goals).required())
+                    .field(Field::textarea("what", "Insats – vad görs?").required())
+                    .field(
+                        Field::select("responsible", "Ansvarig", cx.responsible_choices())
+                            .required(),
+                    )
+                    .field(Field::text("performer", "Utförs av"))
+                    .field(Field::text("contact", "Kontakt").hint(
+                        "Hur den enskilde når den ansvarige, till exempel ett telefonnummer.",
+                    ))
+                    .field(
+                        Field::date("from", "Från och med")
+                            .required()
+                            .value(cx.today().to_string()),
+                    )
+                    .field(Field::date("to", "Till och med"))
+                    .save_and_publish(),
+            );
+        }
+        let own_drafts = cx.view.main_goal.iter().any(|g| g.has_unpublished_changes)
+            || cx.view.sub_goals.iter().any(|g| g.has_unpublished_changes)
+            || cx
+                .view
+                .interventions
+                .iter()
+                .any(|i| i.has_unpublished_changes);
+        if own_drafts {
+            forms.push(
+                FormView::new("dela-ut", cx.action("dela-ut"), "Dela ut utkast")
+                    .intro("Din enhets utkast blir synliga för alla som deltar i planen och för den enskilde.")
+                    .button("Dela ut")
+                    .open(true),
+            );
+        }
+    }
+    if coordinator && !cx.view.meetings.is_empty() {
+        let mut form = FormView::new("uppfoljning", cx.action("uppfoljning"), "Uppföljning").field(
+            Field::date("held_on", "Uppföljningen hölls")
+                .required()
+                .value(cx.today().to_string()),
+        );
+        if cx.view.main_goal.is_some() {
+            form = form.field(Field::checkbox(
+                "main_goal_reached",
+                "Huvudmålet är uppnått",
+            ));
+        }
+        form = form
+            .field(
+                Field::date("next_follow_up_on", "Nästa uppföljning")
+                    .hint("Lämna tomt om planen ska avslutas."),
+            )
+            .field(Field::textarea("note", "Anteckning"))
+            .button("Registrera uppföljning")
+            .open(phase == SipPhase::MeetingHeld && cx.view.main_goal.is_some());
+        forms.push(form);
+    }
+    if coordinator {
+        let units = cx
+            .units
+            .iter()
+            .filter(|u| u.uses_samplan)
+            .map(|u| Choice::new(u.unit_id.clone(), u.name.clone()))
+            .collect();
+        forms.push(
+            FormView::new(
+                "samordnare",
+                cx.action("samordnare"),
+                "Byt samordningsansvarig",
+            )
+            .field(Field::text("name", "Ny samordningsansvarig, namn").required())
+            .field(Field::text("staff_id", "HSA-id").required())
+            .field(
+                Field::select("unit_id", "Enhet", units)
+                    .value(cx.unit().to_owned())
+                    .required(),
+            )
+            .field(Field::text("reason", "Anledning"))
+            .button("Byt samordningsansvarig"),
+        );
+        forms.push(
+            FormView::new("avslut", cx.action("avslut"), "Avsluta planen")
+                .field(
+                    Field::radios(
+                        "reason",
+                        "Anledning",
+                        vec![
+                            Choice::new("goals_met", "Målen är uppnådda"),
+                            Choice::new("no_longer_needed", "Behovet finns inte längre"),
+                            Choice::new("consent_withdrawn", "Samtycket är återkallat"),
+                            Choice::new("consent_declined", "Samtycke nekades"),
+                            Choice::new("moved_out_of_region", "Flyttat från länet"),
+                            Choice::new("deceased", "Avliden"),
+                            Choice::new("protected_identity", "Skyddade personuppgifter"),
+                        ],
+                    )
+                    .required(),
+                )
+                .field(Field::textarea("note", "Anteckning"))
+                .button("Avsluta planen")
+                .open(phase == SipPhase::FollowedUp),
+        );
+    }
+    forms
+}
+
+fn unit_or_person(value: &str) -> Result<Responsible, super::form::FieldError> {
+    match value.split_once(':') {
+        Some(("unit", id)) if !id.is_empty() => Ok(Responsible::Unit {
+            unit_id: id.to_owned(),
+        }),
+        _ if value == "person" => Ok(Responsible::Person),
+        _ => Err(super::form::FieldError::new(
+            "responsible",
+            "Välj vem som är ansvarig.",
+        )),
+    }
+}
+
+fn close_reason(value: &str) -> Result<CloseReason, super::form::FieldError> {
+    Ok(match value {
+        "goals_met" => CloseReason::GoalsMet,
+        "no_longer_needed" => CloseReason::NoLongerNeeded,
+        "consent_withdrawn" => CloseReason::ConsentWithdrawn,
+        "consent_declined" => CloseReason::ConsentDeclined,
+        "moved_out_of_region" => CloseReason::MovedOutOfRegion,
+        "deceased" => CloseReason::Deceased,
+        "protected_identity" => CloseReason::ProtectedIdentity,
+        _ => return Err(super::form::FieldError::new("reason", "Välj en anledning.")),
+    })
+}
+
+/// Runs the step `step` posted with `fields`: the form's key (to show a refusal in) and the
+/// result of the command(s).
+pub(crate) async fn run(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    step: &str,
+    fields: &Fields,
+) -> Result<Result<WriteResponse, Refusal>, AppError> {
+    let meta = WriteMeta::default();
+    let write = Write {
+        caller,
+        meta: &meta,
+        correlation_id: None,
+    };
+    let publish = fields.get("_do") == "dela-ut";
+    macro_rules! go {
+        ($body:expr) => {{
+            // A closure, so that `?` on a field that does not parse ends only the body.
+            #[allow(clippy::redundant_closure_call)]
+            let body = match (|| -> Result<_, Refusal> { Ok($body) })() {
+                Ok(body) => body,
+                Err(e) => return Ok(Err(e)),
+            };
+            match crate::commands::sips::run(state, write, id, body).await {
+                Ok(done) => done,
+                Err(AppError::NotFound) => return Err(AppError::NotFound),
+                Err(e) => return Ok(Err(Refusal::App(e))),
+            }
+        }};
+    }
+    let done = match step {
+        "samtycke" => go!(RecordConsentRequest {
+            given_by: match fields.get("given_by").split_once(':') {
+                Some(("guardian", r)) => ConsentGiver::Guardian {
+                    relative_id: r.to_owned()
+                },
+                Some(("representative", r)) => ConsentGiver::Representative {
+                    relative_id: r.to_owned()
+                },
+                _ => ConsentGiver::Person,
+            },
+            actors: fields.all("actors"),
+            topics: fields
+                .get("topics")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            valid_until: fields.date("valid_until")?,
+            person_accepted_representative: fields.opt("person_accepted_representative").is_some(),
+        }),
+        "underlag" => go!(CreatePlanBasisRequest {
+            initiated_by: fields.opt("initiated_by"),
+            fixed_care_contacts: fields
+                .opt("fixed_care_contacts.name")
+                .map(|name| FixedCareContact {
+                    name,
+                    unit_id: None,
+                    phone: fields.opt("fixed_care_contacts.phone"),
+                })
+                .into_iter()
+                .collect(),
+        }),
+        "kartlaggning" => go!(DocumentMappingRequest {
+            mapping_id: None,
+            heading: fields.get("heading"),
+            text: fields.get("text"),
+        }),
+        "kallelse" => go!(SendInvitationRequest {
+            invitation_id: None,
+            purpose: if fields.get("purpose") == "follow_up" {
+                InvitationPurpose::FollowUp
+            } else {
+                InvitationPurpose::Meeting
+            },
+            scheduled_at: fields.local_time("scheduled_at")?,
+            form: match fields.get("form").as_str() {
+                "video" => MeetingForm::Video,
+                "phone" => MeetingForm::Phone,
+                _ => MeetingForm::InPerson,
+            },
+            place: fields.opt("place"),
+            reason: fields.get("reason"),
+            recipients: fields
+                .all("recipients")
+                .into_iter()
+                .map(|r| match r.split_once(':') {
+                    Some(("relative", id)) => Recipient::Relative {
+                        relative_id: id.to_owned()
+                    },
+                    _ if r == "person" => Recipient::Person,
+                    _ => Recipient::Unit { unit_id: r },
+                })
+                .collect(),
+        }),
+        "svar" => go!(RespondToInvitationRequest {
+            invitation_id: fields.get("invitation_id"),
+            representative: Representative {
+                name: fields.get("representative.name"),
+                staff_id: None,
+                profession: fields.opt("representative.profession"),
+                phone: fields.opt("representative.phone"),
+            },
+        }),
+        "mote" => go!(RecordMeetingRequest {
+            invitation_id: fields.get("invitation_id"),
+            held_at: fields.local_time("held_at")?,
+            attendees: {
+                let mut list: Vec<Attendee> = fields
+                    .all("attendees")
+                    .into_iter()
+                    .map(|a| match a.split_once('|') {
+                        Some((unit, name)) => Attendee {
+                            name: name.to_owned(),
+                            role: AttendeeRole::Representative,
+                            unit_id: Some(unit.to_owned()),
+                        },
+                        None => Attendee {
+                            name: "Den enskilde".to_owned(),
+                            role: AttendeeRole::Person,
+                            unit_id: None,
+                        },
+                    })
+                    .collect();
+                list.extend(
+                    fields
+                        .get("others")
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|name| Attendee {
+                            name: name.to_owned(),
+                            role: AttendeeRole::Other,
+                            unit_id: None,
+                        }),
+                );
+                list
+            },
+            chair: fields.get("chair"),
+            secretary: fields.get("secretary"),
+            new_coordinator: None,
+            follow_up_on: fields.opt_date("follow_up_on")?,
+            sip_survey_offered: None,
+        }),
+        "huvudmal" => go!(DocumentMainGoalRequest {
+            text: fields.get("text"),
+        }),
+        "delmal" => go!(DocumentSubGoalRequest {
+            sub_goal_id: None,
+            heading: fields.get("heading"),
+            text: fields.get("text"),
+            responsible: unit_or_person(&fields.get("responsible"))?,
+        }),
+        "insats" => go!(DocumentInterventionRequest {
+            intervention_id: None,
+            sub_goal_id: fields.get("sub_goal_id"),
+            what: fields.get("what"),
+            responsible: unit_or_person(&fields.get("responsible"))?,
+            responsible_person: None,
+            performer: fields.opt("performer"),
+            contact: fields.opt("contact"),
+            from: fields.date("from")?,
+            to: fields.opt_date("to")?,
+        }),
+        "dela-ut" => go!(PublishContributionRequest {}),
+        "uppfoljning" => go!(RecordFollowUpRequest {
+            follow_up_id: None,
+            held_on: fields.date("held_on")?,
+            interventions: Vec::new(),
+            goals: if fields.opt("main_goal_reached").is_some() {
+                vec![GoalFollowUp {
+                    sub_goal_id: None,
+                    reached: true,
+                    comment: None,
+                }]
+            } else {
+                Vec::new()
+            },
+            next_follow_up_on: fields.opt_date("next_follow_up_on")?,
+            note: fields.opt("note"),
+        }),
+        "samordnare" => go!(ChangeCoordinatorRequest {
+            staff_id: fields.get("staff_id"),
+            name: fields.get("name"),
+            unit_id: fields.get("unit_id"),
+            reason: fields.opt("reason"),
+        }),
+        "avslut" => go!(ClosePlanRequest {
+            reason: close_reason(&fields.get("reason"))?,
+            note: fields.opt("note"),
+            replaced_by: None,
+        }),
+        _ => return Err(AppError::NotFound),
+    };
+    // "Spara & dela ut": the draft is saved, then the unit's drafts are published.
+    if publish && matches!(step, "huvudmal" | "delmal" | "insats") {
+        return Ok(Ok(go!(PublishContributionRequest {})));
+    }
+    Ok(Ok(done))
+}

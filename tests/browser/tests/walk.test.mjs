@@ -1,0 +1,209 @@
+// A SIP from need to closing through the pages alone (issue 14): a coordinator registers a
+// person, starts the plan, records consent, basis, kartläggning and a kallelse to hemtjänsten;
+// hemtjänsten, in another browser context, sees the kallelse arrive on its start page without
+// reloading, appoints a representative and documents and publishes its intervention; the meeting,
+// main goal, follow-up and closing follow; the person reads the published plan on Min plan and
+// none of the drafts. Plus: a domain error beside its field, a form with the keyboard alone, axe
+// on the SIP page with its forms.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DEMO, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+
+async function withApp(name, body) {
+  const app = await start(name);
+  try {
+    await body(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** A valid personnummer (Luhn) born on `date` (YYYYMMDD) with serial `serial` (3 digits). */
+function personnummer(date, serial) {
+  const digits = `${date.slice(2)}${serial}`;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[i]) * (i % 2 === 0 ? 2 : 1);
+    sum += d > 9 ? d - 9 : d;
+  }
+  return `${date}-${serial}${(10 - (sum % 10)) % 10}`;
+}
+
+/** Submits by clicking the named button and waits for the page that answers. */
+async function submit(page, scope, name) {
+  const [response] = await Promise.all([
+    page.waitForNavigation(),
+    scope.getByRole("button", { name, exact: true }).click(),
+  ]);
+  return response;
+}
+
+/** The form of step `key` on the SIP page, opened. */
+async function step(page, key) {
+  const details = page.locator(`details#${key}`);
+  await details.waitFor();
+  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
+  return details;
+}
+
+test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; Min plan shows only what was published", { timeout: 300_000 }, () =>
+  withApp("walk", async (app) => {
+    const coordinatorContext = await app.context({ viewport: { width: 1280, height: 900 } });
+    const page = await coordinatorContext.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+
+    // Sök patient: nobody has the number yet; register the person.
+    const pin = personnummer("19790314", "238");
+    await page.getByRole("link", { name: "Sök patient" }).click();
+    await page.getByRole("searchbox", { name: "Personnummer eller namn" }).fill(pin);
+    await submit(page, page.locator("form.search"), "Sök");
+    await page.getByText("Ingen person hittades.").waitFor();
+    const register = page.locator("details#registrera");
+    await register.getByLabel(/^Personnummer eller samordningsnummer/).fill(pin);
+    await register.getByLabel(/^Namn/).fill("Stina Webbtest");
+    await register.getByLabel("Telefon").fill("070-123 45 67");
+    await submit(page, register, "Registrera");
+    await page.getByRole("heading", { level: 1, name: "Stina Webbtest" }).waitFor();
+    const personId = new URL(page.url()).pathname.split("/").pop();
+
+    // The need, first without a reason: the domain's refusal beside the field, the rest kept.
+    const need = page.locator("details#behov");
+    await need.getByLabel("Utskrivning från slutenvård").check();
+    let response = await submit(page, need, "Starta SIP");
+    assert.equal(response.status(), 422);
+    const reason = page.locator("#behov-reason");
+    assert.match(await reason.getAttribute("aria-describedby"), /behov-reason-fel/);
+    assert.equal(await page.locator("#behov-reason-fel").innerText(), "Fyll i det här fältet.");
+    assert.equal(await page.locator("details#behov").getByLabel("Utskrivning från slutenvård").isChecked(), true, "what was typed is kept");
+    await page.locator("details#behov").getByLabel("Öppenvård").check();
+    await reason.fill("Behöver samordnat stöd från hälsocentralen och hemtjänsten.");
+    await submit(page, page.locator("details#behov"), "Starta SIP");
+    await page.getByRole("heading", { level: 1, name: /^SIP för Stina Webbtest/ }).waitFor();
+    const sipUrl = page.url().split("?")[0];
+
+    // Samtycke, covering hemtjänsten too.
+    let form = await step(page, "samtycke");
+    await form.getByLabel(/Hemtjänst Centrum/).check();
+    await form.getByLabel(/^Vad får mötet handla om/).fill("Hemtjänst\nLäkemedel");
+    await submit(page, form, "Spara");
+    // SIP-underlag: the caller becomes coordinator.
+    form = await step(page, "underlag");
+    await form.getByLabel("Plan initierad av").fill("Distriktssköterskan");
+    await submit(page, form, "Skapa underlag");
+    await page.locator(".facts").getByText(DEMO.hcLulea.name).waitFor();
+    // Kartläggning under a heading.
+    form = await step(page, "kartlaggning");
+    await form.getByLabel(/^Rubrik/).selectOption("daily_living");
+    await form.getByLabel(/^Kartläggning under rubriken/).fill("Klarar inte inköp och städning själv.");
+    await submit(page, form, "Spara");
+    await page.locator(".mapping").getByText("Klarar inte inköp och städning själv.").waitFor();
+    await page.screenshot({ path: join(screenshots, "sip-forms.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+
+    // Hemtjänsten waits on its start page.
+    const unitContext = await app.context({ viewport: { width: 1280, height: 900 } });
+    const other = await unitContext.newPage();
+    await signIn(app, other, DEMO.htLulea);
+    await other.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
+    await other.evaluate(() => { window.__notReloaded = true; });
+
+    // Kallelse to hemtjänsten; the person is a letter recipient.
+    form = await step(page, "kallelse");
+    await form.getByLabel(/^Hemtjänst Centrum/).check();
+    await form.getByLabel(/^Den enskilde/).check();
+    await form.getByLabel(/^Syfte med mötet/).fill("Planera stödet i hemmet.");
+    await submit(page, form, "Skicka kallelse");
+    await page.locator(".invitations").getByText("Den enskilde (brev)").or(page.locator(".invitations").getByText(/\(brev\)/)).first().waitFor();
+
+    // Hemtjänsten: the kallelse arrives without reloading; it appoints its representative.
+    await other.locator("#meddelanden li.row.unread").filter({ hasText: "Stina Webbtest" }).first().waitFor({ timeout: 30_000 });
+    assert.equal(await other.evaluate(() => window.__notReloaded), true, "the start page was not reloaded");
+    await other.goto(sipUrl);
+    form = await step(other, "svar");
+    await form.getByLabel(/^Företrädarens namn/).fill("Anna Hemtjänst");
+    await form.getByLabel("Yrke eller titel").fill("Biståndshandläggare");
+    await submit(other, form, "Utse företrädare");
+    await other.locator(".invitations").getByText(/Anna Hemtjänst/).waitFor();
+
+    // The coordinator records the meeting and the main goal, published.
+    await page.goto(sipUrl);
+    form = await step(page, "mote");
+    await form.getByLabel(/^Mötessekreterare/).fill("Anna Hemtjänst");
+    await submit(page, form, "Registrera mötet");
+    form = await step(page, "huvudmal");
+    await form.getByLabel(/^Huvudmål/).fill("Jag vill bo kvar hemma och klara vardagen.");
+    await submit(page, form, "Spara & dela ut");
+    // A draft of the coordinator's that is never published.
+    form = await step(page, "delmal");
+    await form.getByLabel(/^Rubrik/).selectOption("physical_health");
+    await form.getByLabel(/^Delmål/).fill("Utkast som inte ska synas");
+    await submit(page, form, "Spara som utkast");
+    await page.locator(".goal").getByText("Utkast som inte ska synas").waitFor();
+
+    // Hemtjänsten documents its sub-goal and intervention and publishes them.
+    await other.goto(sipUrl);
+    form = await step(other, "delmal");
+    await form.getByLabel(/^Rubrik/).selectOption("daily_living");
+    await form.getByLabel(/^Delmål/).fill("Hemmet är städat och det finns mat.");
+    await submit(other, form, "Spara som utkast");
+    form = await step(other, "insats");
+    await form.getByLabel(/^Insats/).fill("Hemtjänst med städning och inköp varje vecka");
+    await form.getByLabel(/^Kontakt/).fill("0920-45 00 00");
+    await submit(other, form, "Spara & dela ut");
+    assert.doesNotMatch(await other.locator("main").innerText(), /Utkast som inte ska synas/, "another unit's draft is not shown");
+
+    // Follow-up and closing.
+    await page.goto(sipUrl);
+    form = await step(page, "uppfoljning");
+    await form.getByLabel("Huvudmålet är uppnått").check();
+    await submit(page, form, "Registrera uppföljning");
+
+    // The person reads the published plan on Min plan, none of the drafts.
+    const personContext = await app.context({ viewport: { width: 360, height: 740 }, isMobile: true });
+    const citizen = await personContext.newPage();
+    const token = app.token(["--role", "citizen", "--sub", personId, "--name", "Stina Webbtest", "--personal-identity-number", pin]);
+    await citizen.goto(`${app.base}/logga-in`);
+    await citizen.getByLabel("Token (JWT) från inloggningstjänsten").fill(token);
+    await submit(citizen, citizen.locator("form.token-form"), "Logga in");
+    await citizen.goto(`${app.base}/min-plan`);
+    const planLink = citizen.locator("main a[href^='/min-plan/']").first();
+    if (await planLink.count()) await Promise.all([citizen.waitForNavigation(), planLink.click()]);
+    const text = await citizen.locator("main").innerText();
+    assert.match(text, /Jag vill bo kvar hemma och klara vardagen\./);
+    assert.match(text, /Hemtjänst med städning och inköp varje vecka/);
+    assert.doesNotMatch(text, /Utkast som inte ska synas/);
+    assert.doesNotMatch(text, /Utkast/);
+
+    form = await step(page, "avslut");
+    await form.getByLabel("Målen är uppnådda").check();
+    await submit(page, form, "Avsluta planen");
+    await page.locator(".facts").getByText("Avslutad").first().waitFor();
+    assert.equal(await page.locator("details.step").count(), 0, "a closed plan offers no forms");
+    assert.deepEqual(coordinatorContext.cspViolations, []);
+    assert.deepEqual(unitContext.cspViolations, []);
+  }));
+
+test("a person is registered with the keyboard alone", { timeout: 180_000 }, () =>
+  withApp("keyboard", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    await page.goto(`${app.base}/patienter`);
+    const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent?.trim() || "");
+    async function tabTo(target) {
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press("Tab");
+        if ((await focused()) === target) return;
+      }
+      throw new Error(`Tab never reached ${target}`);
+    }
+    await tabTo("registrera-personal-identity-number");
+    await page.keyboard.type(personnummer("19850620", "417"));
+    await tabTo("registrera-name");
+    await page.keyboard.type("Tangent Bordsson");
+    await tabTo("Registrera");
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+    await page.getByRole("heading", { level: 1, name: "Tangent Bordsson" }).waitFor();
+  }));
