@@ -926,3 +926,45 @@ async fn changes_are_pushed_live_and_a_reconnect_resumes_without_a_gap() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 }
+
+/// The service's clock has nanoseconds, PostgreSQL keeps microseconds: a live run, which reads
+/// its rows back at every batch, must stamp exactly the changes a rebuild (one long batch) does.
+#[tokio::test]
+async fn a_clock_with_nanoseconds_gives_the_same_rows_live_and_rebuilt() {
+    let app = TestApp::spawn().await;
+    app.clock
+        .set("2026-03-10T08:00:00.123456789Z".parse().expect("time"));
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    // Each command waits for the inbox, so each event is a batch of its own.
+    for (n, step) in ["record-consent", "create-plan-basis"]
+        .into_iter()
+        .enumerate()
+    {
+        app.clock.set(
+            format!("2026-03-10T09:0{n}:00.987654321Z")
+                .parse()
+                .expect("time"),
+        );
+        let body = if step == "record-consent" {
+            consent()
+        } else {
+            json!({})
+        };
+        let written = ok(command(&app, &w.vc, &sip, step, &body).await);
+        inbox(&app, &w.vc, position(&written)).await;
+    }
+    for n in 0..3 {
+        let written = ok(command(
+            &app,
+            &w.vc,
+            &sip,
+            "document-mapping",
+            &json!({"mapping_id": format!("m{n}"), "heading": "housing", "text": "Bor ensam."}),
+        )
+        .await);
+        inbox(&app, &w.vc, position(&written)).await;
+    }
+    let rows = app.assert_rebuild_equals_live("inbox").await;
+    assert!(rows > 5, "{rows}");
+}

@@ -111,19 +111,13 @@ async fn caught_up(store: &EventStore, name: &str) {
 
 /// Every row of every read model, as text.
 async fn dump(store: &EventStore) -> Vec<String> {
-    let client = store.pool().get().await.expect("client");
     let mut out = Vec::new();
-    for (schema, table, order) in [
-        ("directory", "persons", "person_id"),
-        ("directory", "relatives", "person_id, relative_id"),
-        ("directory", "units", "unit_id"),
-        ("participation", "plans", "sip_id"),
-        ("participation", "plan_units", "sip_id, unit_id"),
-    ] {
-        let sql = format!("SELECT row_to_json(t)::text FROM {schema}.{table} t ORDER BY {order}");
-        for row in client.query(&sql, &[]).await.expect("dump") {
-            out.push(format!("{schema}.{table} {}", row.get::<_, String>(0)));
-        }
+    for name in projections::PROJECTIONS {
+        out.extend(
+            projections::runner::dump(store.pool(), name)
+                .await
+                .expect("dump"),
+        );
     }
     out
 }

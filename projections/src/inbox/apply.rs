@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use domain::event::DomainEvent;
 use domain::inbox::InboxEvent;
 use domain::obligations::{obligations, Obligation, ObligationKind, ObligationOwner};
@@ -642,11 +642,11 @@ impl Batch {
                 coordinator_id: state.coordinator.as_ref().map(|c| c.staff_id.to_string()),
                 coordinator_name: state.coordinator.as_ref().map(|c| c.name.clone()),
                 coordinator_unit_id: state.coordinator.as_ref().map(|c| c.unit_id.to_string()),
-                next_meeting_at,
+                next_meeting_at: next_meeting_at.map(as_stored),
                 next_follow_up_on: state.next_follow_up_on,
                 owes_documentation,
-                started_at: need.known_since,
-                closed_at: state.closed.as_ref().map(|c| c.recorded_at),
+                started_at: as_stored(need.known_since),
+                closed_at: state.closed.as_ref().map(|c| as_stored(c.recorded_at)),
             };
             let key = (unit.to_string(), sip_id.to_owned());
             if self.ongoing.get(&key) != Some(&row) {
@@ -1131,6 +1131,14 @@ impl Batch {
     }
 }
 
+/// An instant as PostgreSQL stores it (`timestamptz` keeps microseconds). A row built from the
+/// events is compared with the row read back from the table to tell whether it changed; with
+/// the nanoseconds of the service's clock the two would always differ, and a live run (which
+/// reads rows back at every batch) would stamp changes that a rebuild (one long batch) does not.
+fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
 /// The id part of a stream id (`sip-01J…` → `01J…`).
 fn stream_key<'a>(event: &'a RecordedEvent, prefix: &str) -> &'a str {
     event
@@ -1154,7 +1162,7 @@ fn todo_of(o: &Obligation, sip_id: &str, person_id: &str, event: &RecordedEvent,
         kind: kind_name(o.kind),
         reference: o.reference.clone().unwrap_or_default(),
         title: o.title.clone(),
-        due_at: o.due_at,
+        due_at: o.due_at.map(as_stored),
         letter: o
             .letter
             .as_ref()
