@@ -556,3 +556,82 @@ async fn wait_for_gives_up_after_the_limit_and_says_where_it_stands() {
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert!(started.elapsed() < Duration::from_millis(2_000));
 }
+
+/// The patient read model (Min plan's persons and guardians) applies a person's events written
+/// in one append, live and in a rebuild, and keeps the guardian's personnummer.
+#[tokio::test]
+async fn the_patient_model_applies_a_persons_events_written_in_one_append() {
+    let s = setup().await;
+    let id = PersonId::from_ulid(Ulid::generate());
+    let registered = PersonEvent::PersonRegistered {
+        person_id: id,
+        personal_identity_number: pin("20140120-2393"),
+        name: "Liten Tolvansson".into(),
+        phone: None,
+        address: None,
+        recorded_by: staff(),
+        recorded_at: at(0),
+    };
+    let mut guardian = relative("g1", RelativeKind::Guardian, "Vårdnadshavare");
+    if let PersonEvent::RelativeAdded {
+        personal_identity_number,
+        ..
+    } = &mut guardian
+    {
+        *personal_identity_number = Some(pin("19800101-0001"));
+    }
+    let moved = PersonEvent::ContactDetailsChanged {
+        phone: Some("070-111 22 33".into()),
+        address: Some("Skolvägen 2".into()),
+        recorded_by: staff(),
+        recorded_at: at(2),
+    };
+    let head = append(
+        &s.store,
+        &id.stream_id(),
+        vec![registered.encode(), guardian.encode(), moved.encode()],
+    )
+    .await;
+    let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
+        domain::policy::PolicyName::Stockholm,
+    ));
+    let cancel = CancellationToken::new();
+    let live = tokio::spawn({
+        let (store, cancel) = (s.store.clone(), cancel.clone());
+        async move {
+            runner::run(
+                store.clone(),
+                projections::patient::Patient::new(store),
+                cancel,
+            )
+            .await
+        }
+    });
+    runner::wait_for(
+        s.store.pool(),
+        projections::patient::PROJECTION,
+        head,
+        WAIT_MS,
+    )
+    .await
+    .expect("the live run applied the append");
+    let found = projections::patient::candidates(s.store.pool(), None, Some("198001010001"))
+        .await
+        .expect("query");
+    assert_eq!(found.len(), 1, "the guardian finds the child");
+    assert_eq!(found[0].phone.as_deref(), Some("070-111 22 33"));
+    assert_eq!(found[0].guardians, vec!["198001010001".to_owned()]);
+    cancel.cancel();
+    live.await
+        .expect("task")
+        .expect("the live run stopped cleanly");
+    let dumped = runner::dump(s.store.pool(), "patient").await.expect("dump");
+    projections::rebuild(&s.store, &s.db.admin_url, "patient", &settings)
+        .await
+        .expect("rebuild")
+        .expect("a read model");
+    assert_eq!(
+        runner::dump(s.store.pool(), "patient").await.expect("dump"),
+        dumped
+    );
+}

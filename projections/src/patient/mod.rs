@@ -120,6 +120,9 @@ impl Projection for Patient {
                         Box::new(last.global_position),
                     ],
                 ));
+                if let Some(w) = writes.last_mut() {
+                    w.row = (*stream).to_owned();
+                }
             }
         }
         // Persons and their guardians, in event order.
@@ -130,27 +133,34 @@ impl Projection for Patient {
             let DomainEvent::Person(person_event) = decode(event, DomainEvent::decode_text)? else {
                 continue;
             };
+            let first = writes.len();
             person_writes(&mut writes, person_id, event, person_event);
+            for w in &mut writes[first..] {
+                w.row = person_id.to_owned();
+            }
         }
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = writes
-            .iter()
-            .map(|w| {
-                w.params
+        // Each row's statements in order; different rows pipelined: one round trip per
+        // statement of the busiest row, not per statement of the batch. (A join over all the
+        // statements at once would not keep their order.)
+        let mut by_row: BTreeMap<&str, Vec<&Write>> = BTreeMap::new();
+        for w in &writes {
+            by_row.entry(w.row.as_str()).or_default().push(w);
+        }
+        let counted = futures::future::try_join_all(by_row.into_values().map(|row| async move {
+            let mut counts = Vec::with_capacity(row.len());
+            for w in row {
+                let params: Vec<&(dyn ToSql + Sync)> = w
+                    .params
                     .iter()
                     .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                    .collect()
-            })
-            .collect();
-        // In order, pipelined: one round trip for the batch.
-        let counts = futures::future::try_join_all(
-            writes
-                .iter()
-                .zip(&params)
-                .map(|(w, params)| tx.execute(w.sql, params)),
-        )
+                    .collect();
+                counts.push((w, tx.execute(w.sql, &params).await?));
+            }
+            Ok::<_, tokio_postgres::Error>(counts)
+        }))
         .await?;
         // A person row moves only from the version before the event's.
-        for (w, count) in writes.iter().zip(counts) {
+        for (w, count) in counted.into_iter().flatten() {
             if let Some(event) = w.moves_one.filter(|_| count != 1) {
                 return Err(out_of_order(event));
             }
@@ -172,6 +182,9 @@ struct Write<'e> {
     sql: &'static str,
     params: Vec<Box<dyn ToSql + Sync + Send>>,
     moves_one: Option<&'e RecordedEvent>,
+    /// The row the statement writes (a plan's or a person's id): statements of one row run in
+    /// order, those of different rows are pipelined.
+    row: String,
 }
 
 impl<'e> Write<'e> {
@@ -180,6 +193,7 @@ impl<'e> Write<'e> {
             sql,
             params,
             moves_one: None,
+            row: String::new(),
         }
     }
 }
@@ -201,6 +215,7 @@ fn person_writes<'e>(
             sql,
             params,
             moves_one: Some(event),
+            row: String::new(),
         }
     };
     match ev {
