@@ -195,3 +195,34 @@ impl Written {
         );
     }
 }
+
+/// The staff member the writers act as: of unit `vc-centrum`, which [`register_world`] makes.
+pub const STAFF: &str = "SE2321000016-VC01";
+/// The unit of [`STAFF`].
+pub const UNIT: &str = "vc-centrum";
+
+/// Registers unit [`UNIT`] (with an admin token) and a person (with a staff token of the unit)
+/// through the gateway at `api` (`…/api/v1`); returns the person's id.
+pub async fn register_world(api: &str, admin: &str, staff: &str) -> String {
+    let client = reqwest::Client::new();
+    let (answer, body) = send(
+        client
+            .post(format!("{api}/units"))
+            .bearer_auth(admin)
+            .json(&json!({"id": UNIT, "name": "Vårdcentralen Centrum",
+                "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true})),
+    )
+    .await;
+    assert_eq!(answer.status, Some(201), "registering the unit: {body}");
+    let (answer, body) = send(
+        client
+            .post(format!("{api}/persons"))
+            .bearer_auth(staff)
+            .json(
+                &json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
+            ),
+    )
+    .await;
+    assert_eq!(answer.status, Some(201), "registering the person: {body}");
+    body["id"].as_str().expect("person id").to_owned()
+}

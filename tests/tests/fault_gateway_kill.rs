@@ -5,9 +5,8 @@
 use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::writers::{send, stored_plans, Writers};
+use samplan_tests::writers::{register_world, stored_plans, Writers, STAFF, UNIT};
 use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
-use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
 
@@ -44,34 +43,14 @@ async fn a_gateway_killed_under_load_loses_and_doubles_nothing() {
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
     let staff = signer.sign(
-        "SE2321000016-VC01",
+        STAFF,
         "staff",
-        Some("vc-centrum"),
+        Some(UNIT),
         "Vera",
         Utc::now(),
         Span::hours(1),
     );
-    let client = reqwest::Client::new();
-    let (answer, body) = send(
-        client
-            .post(format!("{api}/units"))
-            .bearer_auth(&admin)
-            .json(&json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
-                "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true})),
-    )
-    .await;
-    assert_eq!(answer.status, Some(201), "{body}");
-    let (answer, body) = send(
-        client
-            .post(format!("{api}/persons"))
-            .bearer_auth(&staff)
-            .json(
-                &json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
-            ),
-    )
-    .await;
-    assert_eq!(answer.status, Some(201), "{body}");
-    let person = body["id"].as_str().expect("person id").to_owned();
+    let person = register_world(&api, &admin, &staff).await;
 
     let writers = Writers::start(WRITERS, &api, &staff, &person);
     writers.wait_for(200, Duration::from_secs(30)).await;

@@ -10,6 +10,7 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
+use samplan_tests::writers::{register_world, STAFF, UNIT};
 use samplan_tests::{free_port, unconfigured_command, PrivateNats, Samplan, TempDir};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -44,33 +45,15 @@ async fn commands_go_on_while_nats_is_away_and_nothing_is_lost_or_doubled() {
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
     let staff = signer.sign(
-        "SE2321000016-VC01",
+        STAFF,
         "staff",
-        Some("vc-centrum"),
+        Some(UNIT),
         "Vera",
         Utc::now(),
         Span::hours(1),
     );
+    let person = register_world(&api, &admin, &staff).await;
     let client = reqwest::Client::new();
-    let response = client
-        .post(format!("{api}/units"))
-        .bearer_auth(&admin)
-        .json(&json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
-                      "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true}))
-        .send()
-        .await
-        .expect("unit");
-    assert_eq!(response.status(), 201);
-    let response = client
-        .post(format!("{api}/persons"))
-        .bearer_auth(&staff)
-        .json(&json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}))
-        .send()
-        .await
-        .expect("person");
-    assert_eq!(response.status(), 201);
-    let person: serde_json::Value = response.json().await.expect("json");
-    let person = person["id"].as_str().expect("id").to_owned();
 
     // Writers start plans and record consent, for the whole test.
     let stop = Arc::new(AtomicBool::new(false));

@@ -10,9 +10,8 @@ use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use futures::StreamExt;
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::writers::{send, Writers};
+use samplan_tests::writers::{register_world, Writers, STAFF, UNIT};
 use samplan_tests::{free_port, unconfigured_command, PrivateNats, Samplan, TempDir};
-use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -104,34 +103,14 @@ async fn killing_one_of_three_nats_nodes_under_load_loses_nothing() {
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
     let staff = signer.sign(
-        "SE2321000016-VC01",
+        STAFF,
         "staff",
-        Some("vc-centrum"),
+        Some(UNIT),
         "Vera",
         Utc::now(),
         Span::hours(1),
     );
-    let client = reqwest::Client::new();
-    let (answer, body) = send(
-        client
-            .post(format!("{api}/units"))
-            .bearer_auth(&admin)
-            .json(&json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
-                "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true})),
-    )
-    .await;
-    assert_eq!(answer.status, Some(201), "{body}");
-    let (answer, body) = send(
-        client
-            .post(format!("{api}/persons"))
-            .bearer_auth(&staff)
-            .json(
-                &json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
-            ),
-    )
-    .await;
-    assert_eq!(answer.status, Some(201), "{body}");
-    let person = body["id"].as_str().expect("person id").to_owned();
+    let person = register_world(&api, &admin, &staff).await;
 
     let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
         .await

@@ -9,9 +9,8 @@
 
 use chrono::{Duration as Span, Utc};
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::writers::{send, stored_plans, Answer, Writers};
+use samplan_tests::writers::{register_world, send, stored_plans, Answer, Writers, STAFF, UNIT};
 use samplan_tests::{free_port, unconfigured_command, PrivatePostgres, Samplan, TempDir};
-use serde_json::json;
 use std::time::Duration;
 
 const WRITERS: usize = 4;
@@ -49,34 +48,14 @@ async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothi
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
     let staff = signer.sign(
-        "SE2321000016-VC01",
+        STAFF,
         "staff",
-        Some("vc-centrum"),
+        Some(UNIT),
         "Vera",
         Utc::now(),
         Span::hours(1),
     );
-    let client = reqwest::Client::new();
-    let (answer, body) = send(
-        client
-            .post(format!("{api}/units"))
-            .bearer_auth(&admin)
-            .json(&json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",
-                "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true})),
-    )
-    .await;
-    assert_eq!(answer.status, Some(201), "{body}");
-    let (answer, body) = send(
-        client
-            .post(format!("{api}/persons"))
-            .bearer_auth(&staff)
-            .json(
-                &json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
-            ),
-    )
-    .await;
-    assert_eq!(answer.status, Some(201), "{body}");
-    let person = body["id"].as_str().expect("person id").to_owned();
+    let person = register_world(&api, &admin, &staff).await;
 
     let writers = Writers::start(WRITERS, &api, &staff, &person);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -86,7 +65,7 @@ async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothi
     // While the database is away, a read answers 503 with Retry-After too.
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let (probe, _) = send(
-        client
+        reqwest::Client::new()
             .get(format!("{api}/persons?q=Tolvan"))
             .bearer_auth(&staff),
     )
