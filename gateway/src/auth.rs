@@ -213,6 +213,11 @@ impl Verifier {
                         "token_wrong_audience",
                         "Inloggningens token är avsedd för en annan tjänst (aud).",
                     ),
+                    // A header that cannot be read, such as one naming an algorithm that does
+                    // not exist (`alg: none`), is not a claims problem: the token is malformed.
+                    JwtErrorKind::Json(_) if jsonwebtoken::decode_header(token).is_err() => {
+                        ("token_malformed", "Inloggningens token kan inte läsas.")
+                    }
                     JwtErrorKind::MissingRequiredClaim(_) | JwtErrorKind::Json(_) => (
                         "token_claims_invalid",
                         "Inloggningens token saknar uppgifter eller har felaktiga uppgifter.",
@@ -483,6 +488,61 @@ mod tests {
             verifier.verify(&odd).unwrap_err().problem().code,
             "token_claims_invalid"
         );
+    }
+
+    #[test]
+    fn an_unsigned_token_is_malformed_and_bad_claims_stay_bad_claims() {
+        let c = clock();
+        let verifier = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        let b64 = |bytes: &[u8]| {
+            // Base64url without padding, written out so that any header can be forged.
+            const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let n = chunk
+                    .iter()
+                    .chain(std::iter::repeat(&0))
+                    .take(3)
+                    .fold(0u32, |n, b| (n << 8) | u32::from(*b));
+                for i in 0..=chunk.len() {
+                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                }
+            }
+            out
+        };
+        let now = c.now().timestamp();
+        let claims = format!(
+            r#"{{"sub":"a","role":"admin","iat":{now},"exp":{},"iss":"samplan","aud":"samplan"}}"#,
+            now + 60
+        );
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"None","typ":"JWT"}"#,
+            r#"{"typ":"JWT"}"#,
+        ] {
+            let token = format!("{}.{}.", b64(header.as_bytes()), b64(claims.as_bytes()));
+            let err = verifier.verify(&token).expect_err(header);
+            assert_eq!(err.problem().code, "token_malformed", "{header}");
+        }
+        // A readable header, a good signature and claims of the wrong type: about the claims.
+        let input = format!(
+            "{}.{}",
+            b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(format!(
+                r#"{{"sub":5,"role":"admin","iat":{now},"exp":{},"iss":"samplan","aud":"samplan"}}"#,
+                now + 60
+            )
+            .as_bytes())
+        );
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(SECRET.as_bytes())
+                .expect("any key length");
+        hmac::Mac::update(&mut mac, input.as_bytes());
+        let signature = b64(&hmac::Mac::finalize(mac).into_bytes());
+        let err = verifier
+            .verify(&format!("{input}.{signature}"))
+            .expect_err("odd claims");
+        assert_eq!(err.problem().code, "token_claims_invalid");
     }
 
     #[test]

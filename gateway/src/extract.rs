@@ -5,9 +5,10 @@
 //! - [`Command`]: a write's JSON body and its [`WriteMeta`] (`Idempotency-Key`, `If-Match`, the
 //!   request's hash); [`ApiQuery`] for query strings.
 //!
-//! Malformed JSON, unknown fields and wrong types are 400, an oversized body is 413, text with
-//! control characters is 422 (`crate::text`). [`parse_json`] is the one mapping from serde errors
-//! to problem codes, so a client sees the same codes for every route.
+//! Malformed JSON, unknown fields, a key named twice in one object and wrong types are 400, an
+//! oversized body is 413, text with control characters is 422 (`crate::text`). [`parse_json`] is
+//! the one mapping from serde errors to problem codes, so a client sees the same codes for every
+//! route.
 
 use crate::auth::{token_error, Caller};
 use crate::error::AppError;
@@ -60,7 +61,7 @@ impl FromRequestParts<AppState> for Caller {
 ///
 /// Reads and parses the body itself (rather than wrapping `Json`) because the idempotency hash
 /// must cover the bytes the client sent. JSON errors map as in [`parse_json`]: 400
-/// `malformed_json`, `unknown_field`, `missing_field`, `invalid_body`; 422
+/// `malformed_json`, `unknown_field`, `missing_field`, `duplicate_key`, `invalid_body`; 422
 /// `invalid_characters`; a body over `limits.body_bytes_max` is 413.
 #[derive(Debug)]
 pub struct Command<T> {
@@ -226,7 +227,7 @@ fn query_error(rejection: QueryRejection) -> AppError {
 
 /// Parses a JSON request body with the problem mapping of this module. An empty body is read
 /// as `{}`, so commands without fields need no body at all. Control characters in any string are
-/// refused first (`crate::text`).
+/// refused first (`crate::text`), then an object that names a key twice ([`check_unique_keys`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
@@ -234,7 +235,103 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         bytes
     };
     crate::text::check_json(bytes)?;
+    check_unique_keys(bytes)?;
     serde_json::from_slice(bytes).map_err(|e| serde_rejection(&e))
+}
+
+/// Refuses (400 `duplicate_key`) a JSON text in which one object names the same key twice, at any
+/// depth, escaped or not (`{"a": 1, "\u0061": 2}`). serde_json keeps the last value of such a key
+/// in a `Value` and so in every body read as `Value` first, while a typed body refuses it as a
+/// type error: which value counts would depend on the route, and a proxy or client library that
+/// keeps the first would see another request than the one recorded. A text that is not JSON
+/// passes here and is refused by the parser with its own code.
+pub fn check_unique_keys(bytes: &[u8]) -> Result<(), AppError> {
+    use serde::de::DeserializeSeed;
+    let duplicate = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = UniqueKeys(&duplicate)
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    // Not JSON at all: the parser names what is wrong.
+    let (Ok(()), Some(key)) = (parsed, duplicate.into_inner()) else {
+        return Ok(());
+    };
+    let shown: String = key
+        .chars()
+        .filter(|c| crate::text::is_allowed(*c))
+        .take(200)
+        .collect();
+    Err(AppError::bad_request(
+        "duplicate_key",
+        format!(
+            "Fältet \u{201d}{shown}\u{201d} förekommer mer än en gång i samma objekt. Skicka \
+             varje fält en gång."
+        ),
+    ))
+}
+
+/// Walks a JSON value without keeping it, noting the first key an object repeats (and reading on,
+/// so that a text that is not JSON after all is still told as such). serde_json's recursion limit
+/// bounds the depth.
+#[derive(Clone, Copy)]
+struct UniqueKeys<'a>(&'a std::cell::RefCell<Option<String>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                self.0.borrow_mut().get_or_insert(key);
+            } else {
+                keys.insert(key);
+            }
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
 }
 
 /// Maps a serde_json error onto our codes; syntax errors and truncated input are malformed JSON,
@@ -269,11 +366,16 @@ fn data_rejection(text: &str) -> AppError {
     }
 }
 
-/// serde's message names the field and position (no values), e.g. "unknown field `foo`, expected
-/// one of … at line 1 column 7"; that is safe to echo and helps the client fix the request.
+/// serde's message names the field and position, e.g. "unknown field `foo`, expected one of … at
+/// line 1 column 7"; that helps the client fix the request. It can quote what was sent (an unknown
+/// enum variant), also from a body whose control characters `crate::text` could not see because
+/// the body turns out not to be JSON further on: such characters are left out of the echo.
 fn field_hint(text: &str) -> String {
     let cut = text.split(": ").last().unwrap_or(text);
-    cut.chars().take(200).collect()
+    cut.chars()
+        .filter(|c| crate::text::is_allowed(*c))
+        .take(200)
+        .collect()
 }
 
 #[cfg(test)]
@@ -395,6 +497,79 @@ mod tests {
         assert_eq!(code(br#"{"text": 5}"#), "invalid_body");
         assert_eq!(code(br#"{"text": "x", "count": -1}"#), "invalid_body");
         assert_eq!(code(br#"{"text": "x\u0000"}"#), "invalid_characters");
+        assert_eq!(code(br#"{"text": "x", "text": "y"}"#), "duplicate_key");
+    }
+
+    #[test]
+    fn what_serde_quotes_back_holds_no_control_characters() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)] // Only deserialised.
+        enum Kind {
+            Outpatient,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)] // Only deserialised.
+        struct WithKind {
+            kind: Kind,
+        }
+        // Not JSON after the variant (so the control-character scan lets it pass), but the
+        // unknown variant is refused first, quoting what was sent.
+        for body in [
+            &b"{\"kind\": \"\x7fdis\"} trailing"[..],
+            &b"{\"kind\": \"a\\u001b[31mb\", ]"[..],
+            &b"{\"kind\": \"a\xc2\x85b\" x"[..],
+        ] {
+            let err = parse_json::<WithKind>(body).expect_err("refused");
+            let problem = err.problem();
+            assert_eq!(problem.code, "invalid_body", "{problem:?}");
+            assert!(
+                problem.detail.chars().all(crate::text::is_allowed),
+                "{:?}",
+                problem.detail
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_named_twice_in_one_object_is_refused_at_any_depth() {
+        fn refused(json: &str) -> Option<String> {
+            check_unique_keys(json.as_bytes())
+                .err()
+                .map(|e| format!("{} {}", e.problem().code, e.problem().detail))
+        }
+        for (json, key) in [
+            (r#"{"a": 1, "a": 1}"#, "a"),
+            (r#"{"a": 1, "b": 2, "a": 3}"#, "a"),
+            (r#"{"a": 1, "\u0061": 2}"#, "a"),
+            (r#"{"x": {"name": "A", "name": "B"}}"#, "name"),
+            (r#"[1, {"ok": [{"k": null, "k": null}]}]"#, "k"),
+            (r#"{"åäö": 1, "\u00e5äö": 2}"#, "åäö"),
+        ] {
+            let answer = refused(json).unwrap_or_else(|| panic!("{json} was accepted"));
+            assert!(answer.starts_with("duplicate_key "), "{json}: {answer}");
+            assert!(
+                answer.contains(&format!("\u{201d}{key}\u{201d}")),
+                "{json}: {answer}"
+            );
+        }
+        for ok in [
+            r#"{"a": {"a": {"a": 1}}}"#,
+            r#"[{"a": 1}, {"a": 2}]"#,
+            r#"{"a": 1, "A": 2, "a ": 3}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#""text""#,
+            // Not JSON: left to the parser, which answers malformed_json.
+            r#"{"a": 1, "a""#,
+            "not json",
+        ] {
+            assert_eq!(refused(ok), None, "{ok}");
+        }
+        // A body read as any JSON (the person commands) is refused like a typed one.
+        let err = parse_json::<serde_json::Value>(br#"{"phone": "1", "phone": "2"}"#)
+            .expect_err("duplicate");
+        assert_eq!(err.problem().code, "duplicate_key");
+        assert_eq!(err.problem().status, 400);
     }
 
     #[test]

@@ -405,7 +405,12 @@ pub async fn unknown_command(
     _command: Command<serde_json::Value>,
 ) -> Result<Response, AppError> {
     caller.staff_unit()?;
-    let shown: String = name.chars().take(64).collect();
+    // Shown without control characters (a path may carry `%1B`).
+    let shown: String = name
+        .chars()
+        .filter(|c| crate::text::is_allowed(*c))
+        .take(64)
+        .collect();
     Ok(problem_response(&Problem {
         kind: "urn:samplan:problem:unknown_command".into(),
         title: "Okänt kommando".into(),
