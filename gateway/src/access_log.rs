@@ -142,7 +142,9 @@ async fn care_provider(state: &AppState, caller: &Caller) -> Result<Option<Strin
         .map(|u| u.principal.name.clone()))
 }
 
-/// Records one read per person in one statement (a search result lists many persons).
+/// Records one read per person (a search result lists many persons). Awaited before the data is
+/// sent, like [`record`]; the rows go in with those of the reads that wait at the same moment
+/// ([`group`], ADR 0018).
 pub async fn record_many(
     state: &AppState,
     caller: &Caller,
@@ -153,60 +155,328 @@ pub async fn record_many(
     if person_ids.is_empty() {
         return Ok(());
     }
-    let persons: Vec<String> = person_ids.iter().map(ToString::to_string).collect();
-    let at = state.clock.now();
-    let unit = caller.unit.as_ref().map(|u| u.as_str().to_string());
-    let care_provider = care_provider(state, caller).await?;
-    let name = (!caller.name.is_empty()).then(|| caller.name.chars().take(300).collect::<String>());
-    let sip = sip_id.map(ToString::to_string);
-    let request_id = current_request_id();
-    let client = state
-        .store
-        .pool()
-        .get()
-        .await
-        .map_err(|e| AppError::Unavailable(format!("access log: no connection: {e}")))?;
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO access_log (at, actor, actor_name, unit, care_provider, role, person_id,
-                 action, sip_id, request_id)
-             SELECT $1, $2, $3, $4, $5, $6, p, $8, $9, $10
-               FROM unnest($7::text[]) WITH ORDINALITY AS u(p, o) ORDER BY o",
-        )
-        .await
-        .map_err(|e| AppError::internal(format!("access log: {e}")))?;
-    let role = caller.role.as_str();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
-        &at,
-        &caller.sub,
-        &name,
-        &unit,
-        &care_provider,
-        &role,
-        &persons,
-        &action,
-        &sip,
-        &request_id,
-    ];
-    let inserted = client.execute(&stmt, &params).await;
-    let no_partition = matches!(&inserted, Err(e)
-        if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION));
-    if no_partition {
-        // The month has no partition yet (the upkeep fell behind, or the clock moved): make it,
-        // then log the read.
-        let month = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).unwrap_or(at.date_naive());
-        client
-            .execute("SELECT samplan_access_log_partitions($1, 0)", &[&month])
-            .await
-            .map_err(|e| AppError::internal(format!("access log: partition: {e}")))?;
+    let read = group::Read {
+        at: state.clock.now(),
+        actor: caller.sub.clone(),
+        actor_name: (!caller.name.is_empty())
+            .then(|| caller.name.chars().take(300).collect::<String>()),
+        unit: caller.unit.as_ref().map(|u| u.as_str().to_string()),
+        care_provider: care_provider(state, caller).await?,
+        role: caller.role.as_str().to_string(),
+        persons: person_ids.iter().map(ToString::to_string).collect(),
+        action: action.to_string(),
+        sip_id: sip_id.map(ToString::to_string),
+        request_id: current_request_id(),
+    };
+    group::record(state.store.pool(), read).await
+}
+
+/// Group commit of the access log (ADR 0018): the reads that wait to be logged at the same
+/// moment share one INSERT and one commit, as appends share them in the event store (ADR 0006,
+/// 0009, 0012). Every read still waits for its own rows to be committed, and learns if they were
+/// not, so a read that cannot be logged still fails (ADR 0016).
+///
+/// One queue and one writer task per database pool. The writer takes everything waiting (at most
+/// [`BATCH_ROWS_MAX`] rows), yields a few times to let reads that are about to arrive join (no
+/// timer: it stops after two yields that brought nothing), and writes the batch in one
+/// statement, in arrival order, then answers every read in it. While it writes, the next batch
+/// gathers. A batch that fails as a whole is written again one read at a time, so one bad row
+/// (an actor id too long for the column) fails only its own read; a month without a partition
+/// is made on the spot, as before.
+mod group {
+    use super::AppError;
+    use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    use deadpool_postgres::{Pool, PoolError};
+    use std::collections::BTreeSet;
+    use std::sync::{Mutex, OnceLock};
+    use tokio::sync::{mpsc, oneshot};
+
+    /// Reads the queue holds before further reads wait to enter it: bounds memory under
+    /// overload and pushes back on the handlers instead.
+    const QUEUE_DEPTH: usize = 1024;
+    /// Most rows in one INSERT; a single larger read still goes, alone.
+    pub(super) const BATCH_ROWS_MAX: usize = 5_000;
+    /// Most yields one linger takes, and yields in a row without a new read that end it (as the
+    /// event store's group commit, ADR 0009).
+    const LINGER_YIELDS_MAX: usize = 16;
+    const LINGER_IDLE_YIELDS: usize = 2;
+
+    /// The rows of one read: one per person.
+    pub(super) struct Read {
+        pub at: DateTime<Utc>,
+        pub actor: String,
+        pub actor_name: Option<String>,
+        pub unit: Option<String>,
+        pub care_provider: Option<String>,
+        pub role: String,
+        pub persons: Vec<String>,
+        pub action: String,
+        pub sip_id: Option<String>,
+        pub request_id: Option<String>,
+    }
+
+    /// Why rows were not logged.
+    #[derive(Clone, Debug)]
+    enum Failure {
+        Unavailable(String),
+        Internal(String),
+    }
+
+    impl From<Failure> for AppError {
+        fn from(f: Failure) -> AppError {
+            match f {
+                Failure::Unavailable(m) => AppError::Unavailable(m),
+                Failure::Internal(m) => AppError::Internal(m),
+            }
+        }
+    }
+
+    struct Pending {
+        read: Read,
+        reply: oneshot::Sender<Result<(), Failure>>,
+    }
+
+    /// A pool's queue. The writer holds the pool only weakly: when the pool is gone, its entry
+    /// is dropped at the next look-up, the queue closes and the writer ends.
+    struct Queue {
+        pool: deadpool_postgres::WeakPool,
+        key: usize,
+        sender: mpsc::Sender<Pending>,
+    }
+
+    /// The queues of this process, one per pool (one in a service; one per test server in
+    /// tests, which run several in a process).
+    static QUEUES: OnceLock<Mutex<Vec<Queue>>> = OnceLock::new();
+
+    /// The pool's identity while it lives: the address of its shared inner state.
+    fn key(pool: &Pool) -> usize {
+        std::ptr::from_ref(pool.manager()) as usize
+    }
+
+    /// The sender of `pool`'s queue, its writer started if there is none (or its writer ended,
+    /// as it does when the runtime that ran it stops).
+    fn sender(pool: &Pool) -> mpsc::Sender<Pending> {
+        let key = key(pool);
+        let mut queues = QUEUES
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.retain(|q| q.pool.upgrade().is_some() && !q.sender.is_closed());
+        if let Some(q) = queues.iter().find(|q| q.key == key) {
+            return q.sender.clone();
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(write(pool.weak(), receiver));
+        queues.push(Queue {
+            pool: pool.weak(),
+            key,
+            sender: sender.clone(),
+        });
+        sender
+    }
+
+    /// Queues `read` and waits until its rows are committed.
+    pub(super) async fn record(pool: &Pool, read: Read) -> Result<(), AppError> {
+        let (reply, answer) = oneshot::channel();
+        let mut pending = Pending { read, reply };
+        // Twice at most: a queue whose writer ended (its runtime stopped) is replaced once.
+        for _ in 0..2 {
+            match sender(pool).send(pending).await {
+                Ok(()) => {
+                    return match answer.await {
+                        Ok(result) => result.map_err(AppError::from),
+                        // The writer ended mid-batch: whether the rows were committed is unknown.
+                        Err(_) => Err(AppError::Unavailable(
+                            "access log: the writer stopped; the read was not answered".into(),
+                        )),
+                    };
+                }
+                Err(mpsc::error::SendError(back)) => pending = back,
+            }
+        }
+        Err(AppError::Unavailable(
+            "access log: no writer could be started".into(),
+        ))
+    }
+
+    /// The writer of one pool's queue: takes what waits, lingers by yielding, writes, answers.
+    async fn write(pool: deadpool_postgres::WeakPool, mut queue: mpsc::Receiver<Pending>) {
+        let mut waiting: Vec<Pending> = Vec::new();
+        let mut carried: Option<Pending> = None;
+        loop {
+            if let Some(first) = carried.take() {
+                waiting.push(first);
+            } else {
+                match queue.recv().await {
+                    Some(first) => waiting.push(first),
+                    None => return,
+                }
+            }
+            let mut rows: usize = waiting.iter().map(|p| p.read.persons.len()).sum();
+            let mut idle = 0;
+            let mut yields = 0;
+            loop {
+                match queue.try_recv() {
+                    Ok(next) => {
+                        if rows + next.read.persons.len() > BATCH_ROWS_MAX {
+                            carried = Some(next);
+                            break;
+                        }
+                        rows += next.read.persons.len();
+                        waiting.push(next);
+                        idle = 0;
+                    }
+                    Err(_) => {
+                        // Linger without a timer: handlers woken a moment ago are about to log.
+                        if yields >= LINGER_YIELDS_MAX || idle >= LINGER_IDLE_YIELDS {
+                            break;
+                        }
+                        tokio::task::yield_now().await;
+                        yields += 1;
+                        idle += 1;
+                    }
+                }
+            }
+            let batch = std::mem::take(&mut waiting);
+            let Some(pool) = pool.upgrade() else {
+                for p in batch {
+                    let _ = p.reply.send(Err(Failure::Unavailable(
+                        "access log: the database pool is closed".into(),
+                    )));
+                }
+                return;
+            };
+            write_batch(&pool, batch).await;
+        }
+    }
+
+    /// Writes `batch` in one statement and answers every read in it; when the batch fails as a
+    /// whole (other than by a lost connection), writes each read alone.
+    async fn write_batch(pool: &Pool, batch: Vec<Pending>) {
+        let reads: Vec<&Read> = batch.iter().map(|p| &p.read).collect();
+        let result = insert(pool, &reads).await;
+        let per_read = match result {
+            Ok(()) => vec![Ok(()); batch.len()],
+            Err(Error::Other(e)) if batch.len() > 1 => {
+                tracing::debug!(error = %e, reads = batch.len(), "access log batch failed; writing its reads one by one");
+                let mut results = Vec::with_capacity(batch.len());
+                for read in &reads {
+                    results.push(
+                        insert(pool, std::slice::from_ref(read))
+                            .await
+                            .map_err(Error::failure),
+                    );
+                }
+                results
+            }
+            Err(e) => vec![Err(e.failure()); batch.len()],
+        };
+        for (pending, result) in batch.into_iter().zip(per_read) {
+            let _ = pending.reply.send(result);
+        }
+    }
+
+    enum Error {
+        /// No connection, or it broke: whether the rows were committed is unknown.
+        Unavailable(String),
+        /// The statement failed and nothing was written.
+        Other(String),
+    }
+
+    impl Error {
+        fn failure(self) -> Failure {
+            match self {
+                Error::Unavailable(m) => Failure::Unavailable(m),
+                Error::Other(m) => Failure::Internal(m),
+            }
+        }
+    }
+
+    const INSERT_SQL: &str = "INSERT INTO access_log (at, actor, actor_name, unit, care_provider,
+             role, person_id, action, sip_id, request_id)
+         SELECT at, actor, actor_name, unit, care_provider, role, person_id, action, sip_id,
+                request_id
+           FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
+                       $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                WITH ORDINALITY AS u(at, actor, actor_name, unit, care_provider, role, person_id,
+                                     action, sip_id, request_id, o)
+          ORDER BY o";
+
+    /// One INSERT of every row of `reads`, in order; a month without a partition is made and
+    /// the INSERT tried once more.
+    async fn insert(pool: &Pool, reads: &[&Read]) -> Result<(), Error> {
+        let client = pool.get().await.map_err(|e: PoolError| {
+            Error::Unavailable(format!("access log: no connection: {e}"))
+        })?;
+        let failed = |e: tokio_postgres::Error| {
+            if e.is_closed() || e.as_db_error().is_none() {
+                Error::Unavailable(format!("access log: {e}"))
+            } else {
+                Error::Other(format!("access log: insert failed: {e}"))
+            }
+        };
+        let stmt = client.prepare_cached(INSERT_SQL).await.map_err(failed)?;
+        let rows: usize = reads.iter().map(|r| r.persons.len()).sum();
+        let mut at = Vec::with_capacity(rows);
+        let mut actor = Vec::with_capacity(rows);
+        let mut actor_name = Vec::with_capacity(rows);
+        let mut unit = Vec::with_capacity(rows);
+        let mut care_provider = Vec::with_capacity(rows);
+        let mut role = Vec::with_capacity(rows);
+        let mut person = Vec::with_capacity(rows);
+        let mut action = Vec::with_capacity(rows);
+        let mut sip = Vec::with_capacity(rows);
+        let mut request = Vec::with_capacity(rows);
+        for read in reads {
+            for p in &read.persons {
+                at.push(read.at);
+                actor.push(read.actor.as_str());
+                actor_name.push(read.actor_name.as_deref());
+                unit.push(read.unit.as_deref());
+                care_provider.push(read.care_provider.as_deref());
+                role.push(read.role.as_str());
+                person.push(p.as_str());
+                action.push(read.action.as_str());
+                sip.push(read.sip_id.as_deref());
+                request.push(read.request_id.as_deref());
+            }
+        }
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+            &at,
+            &actor,
+            &actor_name,
+            &unit,
+            &care_provider,
+            &role,
+            &person,
+            &action,
+            &sip,
+            &request,
+        ];
+        let inserted = client.execute(&stmt, &params).await;
+        let no_partition = matches!(&inserted, Err(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION));
+        if !no_partition {
+            return inserted.map(|_| ()).map_err(failed);
+        }
+        // A month has no partition yet (the upkeep fell behind, or the clock moved): make it,
+        // then log the reads.
+        let months: BTreeSet<NaiveDate> = at
+            .iter()
+            .map(|t| NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t.date_naive()))
+            .collect();
+        for month in months {
+            client
+                .execute("SELECT samplan_access_log_partitions($1, 0)", &[&month])
+                .await
+                .map_err(|e| Error::Other(format!("access log: partition: {e}")))?;
+        }
         client
             .execute(&stmt, &params)
             .await
-            .map_err(|e| AppError::internal(format!("access log: insert failed: {e}")))?;
-        return Ok(());
+            .map(|_| ())
+            .map_err(failed)
     }
-    inserted.map_err(|e| AppError::internal(format!("access log: insert failed: {e}")))?;
-    Ok(())
 }
 
 const COLUMNS: &str =

@@ -559,3 +559,112 @@ pub async fn plan_snapshot(
         person_version: row.get::<_, Option<i64>>(7).unwrap_or(0),
     }))
 }
+
+/// An event of a plan's stream, or of its person's, that the inbox's snapshot has not folded
+/// yet: what a reader must fold on top of the snapshot to be as current as the store.
+#[derive(Debug, Clone)]
+pub struct TailEvent {
+    pub stream_version: i64,
+    pub global_position: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    /// The payload as JSON text.
+    pub data: String,
+}
+
+/// A plan's snapshot with the events of its stream and of its person's stream after it.
+#[derive(Debug, Clone)]
+pub struct CurrentPlan {
+    /// `None` when the inbox has not seen the plan: `plan_tail` then holds the whole stream
+    /// and `person_tail` nothing (the person is not known before the plan is folded).
+    pub snapshot: Option<PlanSnapshot>,
+    pub plan_tail: Vec<TailEvent>,
+    pub person_tail: Vec<TailEvent>,
+}
+
+/// [`plan_snapshot`] and the events after it, in one statement (one round trip and one
+/// snapshot of the database instead of three): the plan's stream `plan_stream` after the
+/// snapshot's version, and its person's stream (`person_stream_prefix` + person id) after the
+/// version of the person the snapshot holds.
+pub async fn current_plan(
+    pool: &Pool,
+    sip_id: &str,
+    plan_stream: &str,
+    person_stream_prefix: &str,
+) -> Result<CurrentPlan, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH s AS (
+                 SELECT s.state, s.version, s.last_position, s.person_id, p.protected_identity,
+                        p.deceased_on, p.moved_out_on, p.version AS person_version
+                   FROM inbox.plans s LEFT JOIN inbox.persons p ON p.person_id = s.person_id
+                  WHERE s.sip_id = $1)
+             SELECT 0 AS part, s.state, s.version, s.last_position, s.person_id,
+                    s.protected_identity, s.deceased_on, s.moved_out_on, s.person_version,
+                    NULL::bigint, NULL::bigint, NULL::text, NULL::integer, NULL::text
+               FROM s
+             UNION ALL
+             SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    e.stream_version, e.global_position, e.event_type, e.schema_version,
+                    e.payload::text
+               FROM events e
+              WHERE e.stream_id = $2
+                AND e.stream_version > coalesce((SELECT s.version FROM s), 0)
+             UNION ALL
+             SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    e.stream_version, e.global_position, e.event_type, e.schema_version,
+                    e.payload::text
+               FROM s JOIN events e
+                 ON e.stream_id = $3 || s.person_id
+                AND e.stream_version > coalesce(s.person_version, 0)
+              ORDER BY 1, 10",
+        )
+        .await?;
+    let rows = client
+        .query(&stmt, &[&sip_id, &plan_stream, &person_stream_prefix])
+        .await?;
+    let mut current = CurrentPlan {
+        snapshot: None,
+        plan_tail: Vec::new(),
+        person_tail: Vec::new(),
+    };
+    for row in &rows {
+        let part: i32 = row.get(0);
+        if part == 0 {
+            let state: SipState = serde_json::from_str(row.get::<_, &str>(1)).map_err(|e| {
+                ProjectionError::Decode {
+                    position: row.get(3),
+                    event_type: "inbox.plans.state".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+            current.snapshot = Some(PlanSnapshot {
+                state,
+                version: row.get(2),
+                position: row.get(3),
+                person_id: row.get(4),
+                person_status: PersonStatus {
+                    protected_identity: row.get::<_, Option<bool>>(5).unwrap_or(false),
+                    deceased: row.get(6),
+                    moved_out: row.get(7),
+                },
+                person_version: row.get::<_, Option<i64>>(8).unwrap_or(0),
+            });
+            continue;
+        }
+        let event = TailEvent {
+            stream_version: row.get(9),
+            global_position: row.get(10),
+            event_type: row.get(11),
+            schema_version: row.get(12),
+            data: row.get(13),
+        };
+        if part == 1 {
+            current.plan_tail.push(event);
+        } else {
+            current.person_tail.push(event);
+        }
+    }
+    Ok(current)
+}
