@@ -298,6 +298,22 @@ fn sip_samples() -> Vec<SipEvent> {
             recorded_by: by(),
             recorded_at: at(13),
         },
+        SipEvent::InvitationDraftSaved {
+            invitation_id: "inv-2".to_string(),
+            purpose: InvitationPurpose::FollowUp,
+            scheduled_at: None,
+            form: MeetingForm::Video,
+            place: None,
+            reason: Some("Följa upp stödet i hemmet".to_string()),
+            recipients: vec![
+                Recipient::Unit {
+                    unit_id: unit("hemtjanst-haparanda"),
+                },
+                Recipient::Person,
+            ],
+            recorded_by: by(),
+            recorded_at: at(14),
+        },
     ]
 }
 

@@ -95,6 +95,25 @@ pub struct SendInvitation {
     pub recipients: Vec<Recipient>,
 }
 
+/// "Spara" of a kallelse: the coordinator saves an invitation without sending it, to finish and
+/// send later ("Skicka" is [`SendInvitation`] with the same `invitation_id`). A draft may be
+/// incomplete: it sends nothing, summons nobody and is seen only by the coordinator's unit.
+/// Saving again under the same id replaces the draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveInvitationDraft {
+    pub invitation_id: String,
+    pub purpose: InvitationPurpose,
+    #[serde(default)]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub form: MeetingForm,
+    #[serde(default)]
+    pub place: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+}
+
 /// An invited unit appoints its representative.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RespondToInvitation {
@@ -249,6 +268,7 @@ pub enum SipCommand {
     ChangeCoordinator(ChangeCoordinator),
     DocumentMapping(DocumentMapping),
     SendInvitation(SendInvitation),
+    SaveInvitationDraft(SaveInvitationDraft),
     RespondToInvitation(RespondToInvitation),
     CancelInvitation(CancelInvitation),
     RescheduleMeeting(RescheduleMeeting),
@@ -276,6 +296,7 @@ impl SipCommand {
             SipCommand::ChangeCoordinator(_) => "ChangeCoordinator",
             SipCommand::DocumentMapping(_) => "DocumentMapping",
             SipCommand::SendInvitation(_) => "SendInvitation",
+            SipCommand::SaveInvitationDraft(_) => "SaveInvitationDraft",
             SipCommand::RespondToInvitation(_) => "RespondToInvitation",
             SipCommand::CancelInvitation(_) => "CancelInvitation",
             SipCommand::RescheduleMeeting(_) => "RescheduleMeeting",
@@ -297,8 +318,8 @@ impl SipCommand {
         let mut units: Vec<UnitId> = match self {
             SipCommand::RecordConsent(c) => c.actors.clone(),
             SipCommand::ChangeCoordinator(c) => vec![c.unit_id.clone()],
-            SipCommand::SendInvitation(c) => c
-                .recipients
+            SipCommand::SendInvitation(SendInvitation { recipients, .. })
+            | SipCommand::SaveInvitationDraft(SaveInvitationDraft { recipients, .. }) => recipients
                 .iter()
                 .filter_map(|r| match r {
                     Recipient::Unit { unit_id } => Some(unit_id.clone()),

@@ -471,6 +471,46 @@ pub fn decide(
                 recorded_at: now,
             }
         }
+        SipCommand::SaveInvitationDraft(c) => {
+            // A draft may be incomplete; everything `SendInvitation` requires is checked when it
+            // is sent. What it names must exist, so that it can be shown and sent later.
+            require_coordinator(state, ctx)?;
+            if c.purpose == InvitationPurpose::FollowUp && !state.meeting_held() {
+                return Err(DomainError::MeetingNotHeld);
+            }
+            let invitation_id = item_id(&c.invitation_id, "invitation_id")?;
+            if state.invitations.contains_key(&invitation_id) {
+                return Err(DomainError::IdAlreadyUsed(invitation_id));
+            }
+            let person = facts.person()?;
+            require_person_active(person)?;
+            let mut recipients: Vec<Recipient> = Vec::new();
+            for r in &c.recipients {
+                match r {
+                    Recipient::Unit { unit_id } => {
+                        facts.unit(unit_id)?;
+                    }
+                    Recipient::Relative { relative_id } => {
+                        check_relative(person, relative_id)?;
+                    }
+                    Recipient::Person => {}
+                }
+                if !recipients.contains(r) {
+                    recipients.push(r.clone());
+                }
+            }
+            SipEvent::InvitationDraftSaved {
+                invitation_id,
+                purpose: c.purpose,
+                scheduled_at: c.scheduled_at,
+                form: c.form,
+                place: optional(&c.place, "place")?,
+                reason: optional(&c.reason, "reason")?,
+                recipients,
+                recorded_by: by,
+                recorded_at: now,
+            }
+        }
         SipCommand::RespondToInvitation(c) => {
             let inv = state
                 .invitations

@@ -83,6 +83,20 @@ pub enum SipEvent {
         recorded_by: StaffRef,
         recorded_at: DateTime<Utc>,
     },
+    /// "Spara": a kallelse saved unsent by the coordinator; it summons nobody, sends no message
+    /// and is seen only by the coordinator's unit until it is sent (`InvitationSent` with the
+    /// same `invitation_id`). A later save under the same id replaces it.
+    InvitationDraftSaved {
+        invitation_id: String,
+        purpose: InvitationPurpose,
+        scheduled_at: Option<DateTime<Utc>>,
+        form: MeetingForm,
+        place: Option<String>,
+        reason: Option<String>,
+        recipients: Vec<Recipient>,
+        recorded_by: StaffRef,
+        recorded_at: DateTime<Utc>,
+    },
     RepresentativeAppointed {
         invitation_id: String,
         unit_id: UnitId,
@@ -219,6 +233,7 @@ impl SipEvent {
         "SipClosed",
         "DischargeRecorded",
         "LettersPosted",
+        "InvitationDraftSaved",
     ];
 
     /// The stored type name.
@@ -245,6 +260,7 @@ impl SipEvent {
             SipEvent::SipClosed { .. } => "SipClosed",
             SipEvent::DischargeRecorded { .. } => "DischargeRecorded",
             SipEvent::LettersPosted { .. } => "LettersPosted",
+            SipEvent::InvitationDraftSaved { .. } => "InvitationDraftSaved",
         }
     }
 
@@ -353,6 +369,11 @@ impl SipEvent {
                 ..
             }
             | LettersPosted {
+                recorded_by,
+                recorded_at,
+                ..
+            }
+            | InvitationDraftSaved {
                 recorded_by,
                 recorded_at,
                 ..

@@ -190,6 +190,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             recipients,
             ..
         } => {
+            state.invitation_drafts.remove(invitation_id);
             state.invitations.insert(
                 invitation_id.clone(),
                 Invitation {
@@ -208,6 +209,31 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                     cancelled: None,
                     held: false,
                     letters: Vec::new(),
+                },
+            );
+        }
+        SipEvent::InvitationDraftSaved {
+            invitation_id,
+            purpose,
+            scheduled_at,
+            form,
+            place,
+            reason,
+            recipients,
+            ..
+        } => {
+            state.invitation_drafts.insert(
+                invitation_id.clone(),
+                InvitationDraft {
+                    invitation_id: invitation_id.clone(),
+                    purpose: *purpose,
+                    scheduled_at: *scheduled_at,
+                    form: *form,
+                    place: place.clone(),
+                    reason: reason.clone(),
+                    recipients: recipients.clone(),
+                    saved_by: by,
+                    saved_at: at,
                 },
             );
         }

@@ -96,6 +96,8 @@ pub fn describe(event: &SipEvent) -> String {
             s.push('.');
             s
         }
+        // Only that a draft exists, never what it says or whom it would summon.
+        InvitationDraftSaved { .. } => "Kallelse sparad som utkast (inte skickad).".to_string(),
         RepresentativeAppointed { representative, .. } => format!(
             "Kallelsen besvarad: {} utsedd som representant.",
             representative.name

@@ -97,6 +97,20 @@ pub struct Invitation {
     pub letters: Vec<LetterPosted>,
 }
 
+/// A kallelse saved unsent ("Spara"): seen only by the coordinator's unit, summoning nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationDraft {
+    pub invitation_id: String,
+    pub purpose: InvitationPurpose,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub form: MeetingForm,
+    pub place: Option<String>,
+    pub reason: Option<String>,
+    pub recipients: Vec<Recipient>,
+    pub saved_by: StaffRef,
+    pub saved_at: DateTime<Utc>,
+}
+
 /// A letter posted to one recipient of an invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LetterPosted {
@@ -343,6 +357,9 @@ pub struct SipState {
     pub former_coordinators: Vec<StaffRef>,
     pub mappings: BTreeMap<String, Mapping>,
     pub invitations: BTreeMap<String, Invitation>,
+    /// Kallelser saved but not yet sent, by id; gone once sent.
+    #[serde(default)]
+    pub invitation_drafts: BTreeMap<String, InvitationDraft>,
     pub meetings: Vec<Meeting>,
     pub main_goal: Option<Drafted<MainGoal>>,
     pub sub_goals: BTreeMap<String, Drafted<SubGoal>>,

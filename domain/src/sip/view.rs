@@ -79,6 +79,8 @@ pub struct SipView {
     /// Kartläggning: readable by every participant.
     pub mappings: Vec<MappingView>,
     pub invitations: Vec<Invitation>,
+    /// Kallelser saved unsent ("Spara"): only for the coordinator's unit, empty for any other.
+    pub invitation_drafts: Vec<InvitationDraft>,
     pub meetings: Vec<Meeting>,
     pub main_goal: Option<ItemView<MainGoal>>,
     pub sub_goals: Vec<ItemView<SubGoal>>,
@@ -195,6 +197,11 @@ pub fn view_for_unit(
                 inv
             })
             .collect(),
+        invitation_drafts: if state.coordinator.as_ref().map(|c| &c.unit_id) == Some(unit) {
+            state.invitation_drafts.values().cloned().collect()
+        } else {
+            Vec::new()
+        },
         meetings: state.meetings.clone(),
         main_goal: state
             .main_goal

@@ -2,6 +2,7 @@
 //! tests, the person/unit/inbox streams and the event codec.
 
 mod codec;
+mod invitation_drafts;
 mod lifecycle;
 mod others;
 mod properties;

@@ -9,7 +9,7 @@
 //! as for a plan that does not exist, so existence is never revealed.
 
 use crate::access_log;
-use crate::aggregate::{Aggregate, PersonAggregate, SipAggregate};
+use crate::aggregate::{Aggregate, PersonAggregate};
 use crate::auth::Caller;
 use crate::commands::sips::{self as command, dto::*, sip_id, staff_unit};
 use crate::consistency::{self, ReadParams};
@@ -23,8 +23,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::person::PersonEvent;
 use domain::sip::{self as dsip, SipState};
-use domain::SipId;
+use domain::{PersonId, SipId};
 use ulid::Ulid;
 use utoipa::OpenApi;
 
@@ -110,6 +111,7 @@ sip_commands! {
     change_coordinator: ChangeCoordinatorRequest => "/api/v1/sips/{id}/change-coordinator", "Hands the coordinator role on (ChangeCoordinator → CoordinatorChanged).";
     document_mapping: DocumentMappingRequest => "/api/v1/sips/{id}/document-mapping", "Kartläggning under a heading (DocumentMapping → MappingDocumented).";
     send_invitation: SendInvitationRequest => "/api/v1/sips/{id}/send-invitation", "Kallelse to a meeting or follow-up (SendInvitation → InvitationSent).";
+    save_invitation_draft: SaveInvitationDraftRequest => "/api/v1/sips/{id}/save-invitation-draft", "Spara: a kallelse saved unsent, seen only by the coordinator's unit; send it later with send-invitation and the same invitation_id (SaveInvitationDraft → InvitationDraftSaved).";
     respond_to_invitation: RespondToInvitationRequest => "/api/v1/sips/{id}/respond-to-invitation", "The invited unit appoints its representative (RespondToInvitation → RepresentativeAppointed).";
     cancel_invitation: CancelInvitationRequest => "/api/v1/sips/{id}/cancel-invitation", "Cancels an invitation (CancelInvitation → InvitationCancelled).";
     reschedule_meeting: RescheduleMeetingRequest => "/api/v1/sips/{id}/reschedule-meeting", "Moves a meeting (RescheduleMeeting → MeetingRescheduled).";
@@ -190,7 +192,12 @@ async fn unknown_command(
         status: StatusCode::NOT_FOUND.as_u16(),
         detail: format!(
             "Kommandot \u{201d}{}\u{201d} finns inte för en SIP.",
-            command.chars().take(64).collect::<String>()
+            // Shown without control characters (a path may carry `%1B`).
+            command
+                .chars()
+                .filter(|c| crate::text::is_allowed(*c))
+                .take(64)
+                .collect::<String>()
         ),
         code: code.into(),
         current_version: None,
@@ -287,6 +294,10 @@ impl utoipa::PartialSchema for SipResponse {
                 list("Invitations with recipients, delivery and representatives"),
             )
             .property(
+                "invitation_drafts",
+                list("Kallelser saved unsent (Spara), for the coordinator's unit only; empty for any other unit"),
+            )
+            .property(
                 "meetings",
                 list("Meetings held: attendees, chair, secretary, follow-up date"),
             )
@@ -381,9 +392,22 @@ async fn get_sip(
 /// not seen yet (of the plan and of the person), read straight from the store. As current as
 /// reading the whole stream, at the cost of reading only its tail.
 async fn current_plan(state: &AppState, sip_id: &SipId) -> Result<(i64, i64, SipState), AppError> {
-    let snapshot =
-        projections::inbox::plan_snapshot(state.store.pool(), &sip_id.to_string()).await?;
-    let (mut sip, mut version, mut position, person_version) = match snapshot {
+    let plan_stream = sip_id.stream_id();
+    // The prefix of a person's stream name, as the domain names it.
+    let nil = Ulid::nil();
+    let person_stream = PersonId::from_ulid(nil).stream_id();
+    let person_prefix = person_stream
+        .strip_suffix(&nil.to_string())
+        .unwrap_or(&person_stream);
+    // The snapshot and both tails in one statement.
+    let current = projections::inbox::current_plan(
+        state.store.pool(),
+        &sip_id.to_string(),
+        &plan_stream,
+        person_prefix,
+    )
+    .await?;
+    let (mut sip, mut version, mut position, person_version) = match current.snapshot {
         Some(s) => {
             let mut sip = s.state;
             sip.person_status = s.person_status;
@@ -391,26 +415,79 @@ async fn current_plan(state: &AppState, sip_id: &SipId) -> Result<(i64, i64, Sip
         }
         None => (SipState::default(), 0, 0, 0),
     };
-    let newer = state
-        .store
-        .read_stream(&sip_id.stream_id(), version + 1)
-        .await?;
-    for recorded in &newer {
-        sip = dsip::evolve(sip, &SipAggregate::decode(recorded)?);
-        version = recorded.stream_version;
-        position = recorded.global_position;
+    let known_person = sip.person_id();
+    for tail in &current.plan_tail {
+        sip = dsip::evolve(sip, &decode_tail::<dsip::SipEvent>(&plan_stream, tail)?);
+        version = tail.stream_version;
+        position = tail.global_position;
     }
-    if let Some(person_id) = sip.person_id() {
-        for recorded in state
-            .store
-            .read_stream(&person_id.stream_id(), person_version + 1)
-            .await?
-        {
-            sip.person_status
-                .apply(&PersonAggregate::decode(&recorded)?);
+    match sip.person_id() {
+        // A plan's person is set by its first event and never changes: the statement read the
+        // person's tail after the version the snapshot holds.
+        Some(person_id) if Some(person_id) == known_person => {
+            let stream = person_id.stream_id();
+            for tail in &current.person_tail {
+                sip.person_status
+                    .apply(&decode_tail::<PersonEvent>(&stream, tail)?);
+            }
         }
+        // The inbox has not seen the plan yet: the person's whole stream, from the store.
+        Some(person_id) => {
+            for recorded in state
+                .store
+                .read_stream(&person_id.stream_id(), person_version + 1)
+                .await?
+            {
+                sip.person_status
+                    .apply(&PersonAggregate::decode(&recorded)?);
+            }
+        }
+        None => {}
     }
     Ok((version, position, sip))
+}
+
+/// Decodes a stored event read with a snapshot (upcasting old schema versions, as
+/// `Aggregate::decode` does); a stored event we cannot read is our bug, never the client's.
+fn decode_tail<E: DecodeText>(
+    stream: &str,
+    tail: &projections::inbox::TailEvent,
+) -> Result<E, AppError> {
+    E::decode_text(&tail.event_type, tail.schema_version, &tail.data).map_err(|e| {
+        AppError::internal(format!(
+            "cannot decode {} v{} at {stream}#{}: {e}",
+            tail.event_type, tail.schema_version, tail.stream_version
+        ))
+    })
+}
+
+/// The domain's events that can be read from their stored JSON text.
+trait DecodeText: Sized {
+    fn decode_text(
+        event_type: &str,
+        schema_version: i32,
+        data: &str,
+    ) -> Result<Self, domain::event::DecodeError>;
+}
+
+impl DecodeText for dsip::SipEvent {
+    fn decode_text(
+        event_type: &str,
+        schema_version: i32,
+        data: &str,
+    ) -> Result<Self, domain::event::DecodeError> {
+        dsip::SipEvent::decode_text(event_type, schema_version, data)
+    }
+}
+
+impl DecodeText for PersonEvent {
+    fn decode_text(
+        event_type: &str,
+        schema_version: i32,
+        data: &str,
+    ) -> Result<Self, domain::event::DecodeError> {
+        PersonEvent::decode_text(event_type, schema_version, data)
+    }
 }
 
 #[cfg(test)]

@@ -344,6 +344,24 @@ impl FormView {
         self
     }
 
+    /// "Skicka" (sent to every recipient) and "Spara" (kept unsent, only the unit sees it), as
+    /// a kallelse in Lifecare SP.
+    pub fn send_and_save(mut self) -> Self {
+        self.buttons = vec![
+            Button {
+                label: "Skicka",
+                value: "skicka",
+                secondary: false,
+            },
+            Button {
+                label: "Spara",
+                value: "spara",
+                secondary: true,
+            },
+        ];
+        self
+    }
+
     pub fn open(mut self, open: bool) -> Self {
         self.open = open;
         self

@@ -16,6 +16,7 @@
 //! - `persons`: Sök patient, the person's page, registering persons and relatives, starting a SIP;
 //! - `sip`: one plan as a participating unit sees it, with its forms (`sip_forms`);
 //! - `form`: what a form posted, how a form is shown, a refusal beside its field;
+//! - `letter`: a kallelse as a printed letter to one letter recipient, and "Markera som postat";
 //! - `min_plan`: the person's own published plans;
 //! - `assets`: the stylesheet and script.
 
@@ -23,6 +24,7 @@ mod assets;
 pub mod dates;
 mod demo_users;
 mod form;
+mod letter;
 mod min_plan;
 mod persons;
 mod session;
@@ -69,6 +71,10 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         .route("/logga-ut", post(session::sign_out))
         .route("/sip/{id}", get(sip::page))
         .route("/sip/{id}/{steg}", post(sip::post))
+        .route(
+            "/sip/{id}/kallelse/{invitation_id}/brev/{recipient}",
+            get(letter::page).post(letter::posted),
+        )
         .route("/patienter", get(persons::search).post(persons::register))
         .route("/patienter/{id}", get(persons::page))
         .route("/patienter/{id}/narstaende", post(persons::add_relative))

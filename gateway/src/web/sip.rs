@@ -68,6 +68,7 @@ struct SipPage {
     history: Vec<HistoryItem>,
     mappings: Vec<(&'static str, String)>,
     invitations: Vec<InvitationItem>,
+    invitation_drafts: Vec<DraftItem>,
     person_link: String,
     forms: Vec<super::form::FormView>,
 }
@@ -79,6 +80,14 @@ struct InvitationItem {
     status: &'static str,
     recipients: Vec<(String, bool)>,
     representatives: Vec<String>,
+    /// The printable letters (coordinator's unit only): (recipient, page, still to post).
+    letters: Vec<(String, String, bool)>,
+}
+
+/// A kallelse saved unsent ("Spara"), shown to the coordinator's unit only.
+struct DraftItem {
+    when: String,
+    recipients: usize,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -224,6 +233,11 @@ async fn render(
     for recorded in recorded_events {
         let event = <SipAggregate as Aggregate>::decode(&recorded)?;
         let (by, at) = event.recorded();
+        // A kallelse saved unsent is the coordinator's unit's own business.
+        if matches!(event, domain::sip::SipEvent::InvitationDraftSaved { .. }) && by.unit_id != unit
+        {
+            continue;
+        }
         history.push(HistoryItem {
             when: dates::moment(at, now),
             who: format!("{}, {}", by.name, unit_name(by.unit_id.as_str())),
@@ -268,10 +282,45 @@ async fn render(
         .iter()
         .map(|m| (m.mapping.heading.label(), m.mapping.text.clone()))
         .collect();
+    let posts_letters = view.coordinator.as_ref().is_some_and(|c| c.unit_id == unit);
+    let invitation_drafts = view
+        .invitation_drafts
+        .iter()
+        .map(|d| DraftItem {
+            when: d
+                .scheduled_at
+                .map(|at| dates::moment(at, now))
+                .unwrap_or_else(|| "Tid inte vald".to_string()),
+            recipients: d.recipients.len(),
+        })
+        .collect();
     let invitations = view
         .invitations
         .iter()
         .map(|i| InvitationItem {
+            letters: if posts_letters {
+                let owed: Vec<&domain::sip::Recipient> = i
+                    .letters_owed()
+                    .into_iter()
+                    .map(|(r, _)| &r.recipient)
+                    .collect();
+                i.letter_recipients()
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.name.clone(),
+                            format!(
+                                "/sip/{sip_id}/kallelse/{}/brev/{}",
+                                i.invitation_id,
+                                domain::obligations::recipient_key(&r.recipient)
+                            ),
+                            owed.contains(&&r.recipient),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             when: dates::moment(i.scheduled_at, now),
             place: i.place.clone().unwrap_or_default(),
             status: if i.cancelled.is_some() {
@@ -296,6 +345,7 @@ async fn render(
     let page = SipPage {
         mappings,
         invitations,
+        invitation_drafts,
         person_link: format!("/patienter/{person_id}"),
         forms,
         history,

@@ -185,6 +185,19 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 .field(Field::textarea("text", "Kartläggning under rubriken").required())
                 .open(phase == SipPhase::Preparing && cx.view.mappings.is_empty()),
         );
+        // A kallelse saved unsent ("Spara") is shown again to finish and send ("Skicka").
+        let saved = cx.view.invitation_drafts.first();
+        let picked = |value: &str| {
+            saved.is_some_and(|d| {
+                d.recipients.iter().any(|r| match r {
+                    dsip::Recipient::Unit { unit_id } => unit_id.as_str() == value,
+                    dsip::Recipient::Person => value == "person",
+                    dsip::Recipient::Relative { relative_id } => {
+                        value.strip_prefix("relative:") == Some(relative_id.as_str())
+                    }
+                })
+            })
+        };
         let mut recipients = cx.unit_choices(true);
         recipients.push(Choice::new("person", "Den enskilde").note("brev"));
         for r in cx.relatives {
@@ -192,42 +205,83 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 Choice::new(format!("relative:{}", r.relative_id), r.name.clone()).note("brev"),
             );
         }
+        let recipients = recipients
+            .into_iter()
+            .map(|c| {
+                let on = picked(&c.value);
+                c.checked(on)
+            })
+            .collect();
         let next_week = cx.now + chrono::Duration::days(7);
+        let mut form = FormView::new("kallelse", cx.action("kallelse"), "Kallelse").intro(
+            "Enheter som använder samplan får kallelsen digitalt; de som är markerade ”brev” får \
+             ett brev att skriva ut. ”Spara” sparar kallelsen utan att skicka den: ingen annan \
+             ser den förrän du klickar ”Skicka”.",
+        );
+        if let Some(d) = saved {
+            form = form.field(Field::hidden("invitation_id", d.invitation_id.clone()));
+        }
+        let purpose = match saved.map(|d| d.purpose) {
+            Some(dsip::InvitationPurpose::FollowUp) => "follow_up",
+            Some(dsip::InvitationPurpose::Meeting) => "meeting",
+            None if cx.view.meetings.is_empty() => "meeting",
+            None => "follow_up",
+        };
+        let meeting_form = match saved.map(|d| d.form) {
+            Some(dsip::MeetingForm::Video) => "video",
+            Some(dsip::MeetingForm::Phone) => "phone",
+            _ => "in_person",
+        };
+        let when = match saved {
+            Some(d) => d.scheduled_at.map(local_input).unwrap_or_default(),
+            None => local_input(next_week),
+        };
         forms.push(
-            FormView::new("kallelse", cx.action("kallelse"), "Kallelse")
-                .intro("Enheter som använder samplan får kallelsen digitalt; de som är markerade ”brev” får ett brev att skriva ut.")
-                .field(
-                    Field::radios(
-                        "purpose",
-                        "Kallelse till",
-                        vec![Choice::new("meeting", "SIP-möte"), Choice::new("follow_up", "Uppföljning")],
-                    )
-                    .value(if cx.view.meetings.is_empty() { "meeting" } else { "follow_up" })
-                    .required(),
+            form.field(
+                Field::radios(
+                    "purpose",
+                    "Kallelse till",
+                    vec![
+                        Choice::new("meeting", "SIP-möte"),
+                        Choice::new("follow_up", "Uppföljning"),
+                    ],
                 )
-                .field(
-                    Field::datetime("scheduled_at", "Datum och tid")
-                        .required()
-                        .value(local_input(next_week)),
+                .value(purpose)
+                .required(),
+            )
+            .field(
+                Field::datetime("scheduled_at", "Datum och tid")
+                    .required()
+                    .value(when),
+            )
+            .field(
+                Field::radios(
+                    "form",
+                    "Mötesform",
+                    vec![
+                        Choice::new("in_person", "Fysiskt möte"),
+                        Choice::new("video", "Videomöte"),
+                        Choice::new("phone", "Telefonmöte"),
+                    ],
                 )
-                .field(
-                    Field::radios(
-                        "form",
-                        "Mötesform",
-                        vec![
-                            Choice::new("in_person", "Fysiskt möte"),
-                            Choice::new("video", "Videomöte"),
-                            Choice::new("phone", "Telefonmöte"),
-                        ],
-                    )
-                    .value("in_person")
-                    .required(),
-                )
-                .field(Field::text("place", "Plats").hint("Adress eller rum; vid videomöte länk eller instruktion."))
-                .field(Field::textarea("reason", "Syfte med mötet").required())
-                .field(Field::checkboxes("recipients", "Mottagare", recipients).required())
-                .button("Skicka kallelse")
-                .open(phase == SipPhase::Preparing && !cx.view.mappings.is_empty()),
+                .value(meeting_form)
+                .required(),
+            )
+            .field(
+                Field::text("place", "Plats")
+                    .hint("Adress eller rum; vid videomöte länk eller instruktion.")
+                    .value(saved.and_then(|d| d.place.clone()).unwrap_or_default()),
+            )
+            .field(
+                Field::textarea("reason", "Syfte med mötet")
+                    .required()
+                    .value(saved.and_then(|d| d.reason.clone()).unwrap_or_default()),
+            )
+            .field(Field::checkboxes("recipients", "Mottagare", recipients).required())
+            .send_and_save()
+            .open(
+                (phase == SipPhase::Preparing && !cx.view.mappings.is_empty()) || saved.is_some(),
+            ),
         );
     }
     // Svar på kallelse: an invited unit appoints its representative.
@@ -474,6 +528,37 @@ fn close_reason(value: &str) -> Result<CloseReason, super::form::FieldError> {
     })
 }
 
+fn purpose(fields: &Fields) -> InvitationPurpose {
+    if fields.get("purpose") == "follow_up" {
+        InvitationPurpose::FollowUp
+    } else {
+        InvitationPurpose::Meeting
+    }
+}
+
+fn meeting_form(fields: &Fields) -> MeetingForm {
+    match fields.get("form").as_str() {
+        "video" => MeetingForm::Video,
+        "phone" => MeetingForm::Phone,
+        _ => MeetingForm::InPerson,
+    }
+}
+
+/// The kallelse's recipients as posted: `person`, `relative:<id>` or a unit id.
+fn recipients(fields: &Fields) -> Vec<Recipient> {
+    fields
+        .all("recipients")
+        .into_iter()
+        .map(|r| match r.split_once(':') {
+            Some(("relative", id)) => Recipient::Relative {
+                relative_id: id.to_owned(),
+            },
+            _ if r == "person" => Recipient::Person,
+            _ => Recipient::Unit { unit_id: r },
+        })
+        .collect()
+}
+
 /// Runs the step `step` posted with `fields`: the form's key (to show a refusal in) and the
 /// result of the command(s).
 pub(crate) async fn run(
@@ -544,32 +629,26 @@ pub(crate) async fn run(
             heading: fields.get("heading"),
             text: fields.get("text"),
         }),
+        "kallelse" if fields.get("_do") == "spara" => go!(SaveInvitationDraftRequest {
+            invitation_id: fields.opt("invitation_id"),
+            purpose: purpose(fields),
+            scheduled_at: match fields.opt("scheduled_at") {
+                Some(_) => Some(fields.local_time("scheduled_at")?),
+                None => None,
+            },
+            form: meeting_form(fields),
+            place: fields.opt("place"),
+            reason: fields.opt("reason"),
+            recipients: recipients(fields),
+        }),
         "kallelse" => go!(SendInvitationRequest {
-            invitation_id: None,
-            purpose: if fields.get("purpose") == "follow_up" {
-                InvitationPurpose::FollowUp
-            } else {
-                InvitationPurpose::Meeting
-            },
+            invitation_id: fields.opt("invitation_id"),
+            purpose: purpose(fields),
             scheduled_at: fields.local_time("scheduled_at")?,
-            form: match fields.get("form").as_str() {
-                "video" => MeetingForm::Video,
-                "phone" => MeetingForm::Phone,
-                _ => MeetingForm::InPerson,
-            },
+            form: meeting_form(fields),
             place: fields.opt("place"),
             reason: fields.get("reason"),
-            recipients: fields
-                .all("recipients")
-                .into_iter()
-                .map(|r| match r.split_once(':') {
-                    Some(("relative", id)) => Recipient::Relative {
-                        relative_id: id.to_owned()
-                    },
-                    _ if r == "person" => Recipient::Person,
-                    _ => Recipient::Unit { unit_id: r },
-                })
-                .collect(),
+            recipients: recipients(fields),
         }),
         "svar" => go!(RespondToInvitationRequest {
             invitation_id: fields.get("invitation_id"),

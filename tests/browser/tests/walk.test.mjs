@@ -9,6 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { DEMO, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
 
 async function withApp(name, body) {
@@ -109,13 +110,35 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await other.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
     await other.evaluate(() => { window.__notReloaded = true; });
 
-    // Kallelse to hemtjänsten; the person is a letter recipient.
+    // Kallelse to hemtjänsten; the person is a letter recipient. "Spara" first: kept unsent,
+    // only the coordinator's unit sees it, hemtjänsten hears nothing.
     form = await step(page, "kallelse");
     await form.getByLabel(/^Hemtjänst Centrum/).check();
     await form.getByLabel(/^Den enskilde/).check();
     await form.getByLabel(/^Syfte med mötet/).fill("Planera stödet i hemmet.");
-    await submit(page, form, "Skicka kallelse");
-    await page.locator(".invitations").getByText("Den enskilde (brev)").or(page.locator(".invitations").getByText(/\(brev\)/)).first().waitFor();
+    await submit(page, form, "Spara");
+    await page.locator(".invitation-drafts").getByText(/Sparad, inte skickad/).waitFor();
+    form = await step(page, "kallelse");
+    assert.equal(await form.getByLabel(/^Syfte med mötet/).inputValue(), "Planera stödet i hemmet.", "the saved kallelse is shown again");
+    assert.equal(await form.getByLabel(/^Hemtjänst Centrum/).isChecked(), true);
+    await other.waitForTimeout(1500);
+    assert.equal(await other.locator("#meddelanden li.row").filter({ hasText: "Stina Webbtest" }).count(), 0, "a saved kallelse sends no message");
+    // "Skicka": sent now.
+    await submit(page, form, "Skicka");
+    await page.locator(".invitations").getByText(/\(brev\)/).first().waitFor();
+    assert.equal(await page.locator(".invitation-drafts").count(), 0, "the draft is gone once sent");
+
+    // The letter to the person: printed to PDF (A4) and turned into PNG; axe; marked as posted.
+    await Promise.all([page.waitForNavigation(), page.getByRole("link", { name: "Brev till Stina Webbtest" }).click()]);
+    await page.getByRole("heading", { level: 2, name: "Kallelse till SIP-möte" }).waitFor();
+    assert.match(await page.locator("article.letter").innerText(), /Hemtjänst Centrum/, "who else is invited");
+    assert.deepEqual(await seriousViolations(page), []);
+    const pdf = join(screenshots, "letter.pdf");
+    await page.pdf({ path: pdf, format: "A4", preferCSSPageSize: true, printBackground: true });
+    execFileSync("pdftoppm", ["-png", "-r", "80", "-singlefile", pdf, join(screenshots, "letter")]);
+    await submit(page, page.locator(".letter-tools"), "Markera som postat");
+    await page.getByText(/Brevet markerades som postat/).waitFor();
+    await page.goto(sipUrl);
 
     // Hemtjänsten: the kallelse arrives without reloading; it appoints its representative.
     await other.locator("#meddelanden li.row.unread").filter({ hasText: "Stina Webbtest" }).first().waitFor({ timeout: 30_000 });

@@ -408,6 +408,46 @@ impl IntoSipCommand for SendInvitationRequest {
     }
 }
 
+/// `save-invitation-draft` — "Spara" of a kallelse (coordinator): saved unsent, seen only by
+/// the coordinator's unit, summoning nobody. Any field may still be missing; saving again with
+/// the same `invitation_id` replaces the draft, and `send-invitation` with that id sends it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveInvitationDraftRequest {
+    /// Omitted: a new id is drawn (read it from `GET /sips/{id}`, `invitation_drafts`).
+    #[serde(default)]
+    pub invitation_id: Option<String>,
+    pub purpose: InvitationPurpose,
+    #[serde(default)]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub form: MeetingForm,
+    #[serde(default)]
+    pub place: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+}
+
+impl IntoSipCommand for SaveInvitationDraftRequest {
+    const SEGMENT: &'static str = "save-invitation-draft";
+    fn into_command(self) -> Result<SipCommand, DomainError> {
+        Ok(SipCommand::SaveInvitationDraft(dsip::SaveInvitationDraft {
+            invitation_id: item_id(self.invitation_id)?,
+            purpose: self.purpose.into(),
+            scheduled_at: self.scheduled_at,
+            form: self.form.into(),
+            place: self.place,
+            reason: self.reason,
+            recipients: self
+                .recipients
+                .into_iter()
+                .map(Recipient::into_domain)
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+}
+
 /// The representative an invited unit appoints.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
