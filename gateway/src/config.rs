@@ -632,7 +632,10 @@ mod tests {
             c.events.relay("nats://nats:4222").auth.tls_ca,
             Some(PathBuf::from("/etc/samplan/nats-ca.pem"))
         );
-        assert!(!format!("{c:?}").contains("hemligt"), "the password was printed");
+        assert!(
+            !format!("{c:?}").contains("hemligt"),
+            "the password was printed"
+        );
         let err = config(&[("SAMPLAN_NATS_USER", "samplan")]).unwrap_err();
         assert!(err.to_string().contains("SAMPLAN_NATS_PASSWORD"), "{err}");
         let err = config(&[
@@ -644,7 +647,10 @@ mod tests {
         assert!(!err.to_string().contains("t0k3n"), "{err}");
         let err = config(&[("SAMPLAN_NATS_TLS_CERT", "/etc/samplan/client.pem")]).unwrap_err();
         assert!(err.to_string().contains("SAMPLAN_NATS_TLS_KEY"), "{err}");
-        assert_eq!(config(&[]).expect("defaults").events.auth, Default::default());
+        assert_eq!(
+            config(&[]).expect("defaults").events.auth,
+            Default::default()
+        );
     }
 
     #[test]
