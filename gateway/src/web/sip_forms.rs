@@ -443,6 +443,44 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 "Huvudmålet är uppnått",
             ));
         }
+        // Each published sub-goal and intervention is judged at the follow-up, as in Lifecare;
+        // what is left unticked is not judged this time.
+        let goals: Vec<Choice> = cx
+            .view
+            .sub_goals
+            .iter()
+            .filter(|g| g.published)
+            .map(|g| Choice::new(g.id.clone(), g.content.text.clone()))
+            .collect();
+        if !goals.is_empty() {
+            form = form
+                .field(Field::checkboxes(
+                    "goals_reached",
+                    "Delmål som är uppnådda",
+                    goals.clone(),
+                ))
+                .field(Field::checkboxes(
+                    "goals_not_reached",
+                    "Delmål som inte är uppnådda",
+                    goals,
+                ));
+        }
+        let interventions: Vec<Choice> = cx
+            .view
+            .interventions
+            .iter()
+            .filter(|i| i.published)
+            .map(|i| Choice::new(i.id.clone(), i.content.what.clone()))
+            .collect();
+        if !interventions.is_empty() {
+            for (name, label) in [
+                ("interventions_continue", "Insatser som fortsätter"),
+                ("interventions_changed", "Insatser som ändras"),
+                ("interventions_completed", "Insatser som är avslutade"),
+            ] {
+                form = form.field(Field::checkboxes(name, label, interventions.clone()));
+            }
+        }
         form = form
             .field(
                 Field::date("next_follow_up_on", "Nästa uppföljning")
@@ -557,6 +595,62 @@ fn recipients(fields: &Fields) -> Vec<Recipient> {
             _ => Recipient::Unit { unit_id: r },
         })
         .collect()
+}
+
+/// The goals judged at a follow-up: the main goal when ticked reached, each sub-goal ticked
+/// reached or not reached (never both).
+fn follow_up_goals(fields: &Fields) -> Result<Vec<GoalFollowUp>, super::form::FieldError> {
+    let reached = fields.all("goals_reached");
+    let not_reached = fields.all("goals_not_reached");
+    if reached.iter().any(|id| not_reached.contains(id)) {
+        return Err(super::form::FieldError::new(
+            "goals_not_reached",
+            "Ett delmål kan inte vara både uppnått och inte uppnått.",
+        ));
+    }
+    let main = fields.opt("main_goal_reached").map(|_| GoalFollowUp {
+        sub_goal_id: None,
+        reached: true,
+        comment: None,
+    });
+    let subs = reached
+        .into_iter()
+        .map(|id| (id, true))
+        .chain(not_reached.into_iter().map(|id| (id, false)))
+        .map(|(id, reached)| GoalFollowUp {
+            sub_goal_id: Some(id),
+            reached,
+            comment: None,
+        });
+    Ok(main.into_iter().chain(subs).collect())
+}
+
+/// The interventions judged at a follow-up: each ticked as continuing, changed or completed
+/// (one of them).
+fn follow_up_interventions(
+    fields: &Fields,
+) -> Result<Vec<InterventionFollowUp>, super::form::FieldError> {
+    let mut judged: Vec<InterventionFollowUp> = Vec::new();
+    for (name, outcome) in [
+        ("interventions_continue", InterventionOutcome::Continues),
+        ("interventions_changed", InterventionOutcome::Changed),
+        ("interventions_completed", InterventionOutcome::Completed),
+    ] {
+        for id in fields.all(name) {
+            if judged.iter().any(|j| j.intervention_id == id) {
+                return Err(super::form::FieldError::new(
+                    name,
+                    "Välj ett utfall per insats: fortsätter, ändras eller avslutad.",
+                ));
+            }
+            judged.push(InterventionFollowUp {
+                intervention_id: id,
+                outcome,
+                comment: None,
+            });
+        }
+    }
+    Ok(judged)
 }
 
 /// Runs the step `step` posted with `fields`: the form's key (to show a refusal in) and the
@@ -723,16 +817,8 @@ pub(crate) async fn run(
         "uppfoljning" => go!(RecordFollowUpRequest {
             follow_up_id: None,
             held_on: fields.date("held_on")?,
-            interventions: Vec::new(),
-            goals: if fields.opt("main_goal_reached").is_some() {
-                vec![GoalFollowUp {
-                    sub_goal_id: None,
-                    reached: true,
-                    comment: None,
-                }]
-            } else {
-                Vec::new()
-            },
+            interventions: follow_up_interventions(fields)?,
+            goals: follow_up_goals(fields)?,
             next_follow_up_on: fields.opt_date("next_follow_up_on")?,
             note: fields.opt("note"),
         }),
@@ -754,4 +840,63 @@ pub(crate) async fn run(
         return Ok(Ok(go!(PublishContributionRequest {})));
     }
     Ok(Ok(done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posted(pairs: &[(&str, &str)]) -> Fields {
+        Fields(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_follow_up_judges_each_ticked_goal_and_intervention_once() {
+        let fields = posted(&[
+            ("main_goal_reached", "on"),
+            ("goals_reached", "sg-1"),
+            ("goals_not_reached", "sg-2"),
+            ("interventions_continue", "in-1"),
+            ("interventions_completed", "in-2"),
+        ]);
+        let goals = follow_up_goals(&fields).expect("valid");
+        let judged: Vec<(Option<&str>, bool)> = goals
+            .iter()
+            .map(|g| (g.sub_goal_id.as_deref(), g.reached))
+            .collect();
+        assert_eq!(
+            judged,
+            vec![(None, true), (Some("sg-1"), true), (Some("sg-2"), false)]
+        );
+        let interventions = follow_up_interventions(&fields).expect("valid");
+        let judged: Vec<(&str, String)> = interventions
+            .iter()
+            .map(|i| (i.intervention_id.as_str(), format!("{:?}", i.outcome)))
+            .collect();
+        assert_eq!(
+            judged,
+            vec![
+                ("in-1", "Continues".to_owned()),
+                ("in-2", "Completed".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_goal_or_intervention_ticked_twice_is_refused_beside_its_field() {
+        let both = posted(&[("goals_reached", "sg-1"), ("goals_not_reached", "sg-1")]);
+        let refused = follow_up_goals(&both).expect_err("refused");
+        assert_eq!(refused.field, "goals_not_reached");
+        let twice = posted(&[
+            ("interventions_continue", "in-1"),
+            ("interventions_changed", "in-1"),
+        ]);
+        let refused = follow_up_interventions(&twice).expect_err("refused");
+        assert_eq!(refused.field, "interventions_changed");
+    }
 }

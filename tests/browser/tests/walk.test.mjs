@@ -181,6 +181,11 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await page.goto(sipUrl);
     form = await step(page, "uppfoljning");
     await form.getByLabel("Huvudmålet är uppnått").check();
+    // Each published sub-goal and intervention is judged, as in Lifecare.
+    await form.getByRole("group", { name: "Delmål som är uppnådda" })
+      .getByLabel("Hemmet är städat och det finns mat.").check();
+    await form.getByRole("group", { name: "Insatser som fortsätter" })
+      .getByLabel("Hemtjänst med städning och inköp varje vecka").check();
     await submit(page, form, "Registrera uppföljning");
 
     // The person reads the published plan on Min plan, none of the drafts.
@@ -196,6 +201,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     const text = await citizen.locator("main").innerText();
     assert.match(text, /Jag vill bo kvar hemma och klara vardagen\./);
     assert.match(text, /Hemtjänst med städning och inköp varje vecka/);
+    assert.match(text, /Målet är nått/, "the follow-up's judgement of the sub-goal");
     assert.doesNotMatch(text, /Utkast som inte ska synas/);
     assert.doesNotMatch(text, /Utkast/);
 
