@@ -333,7 +333,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             attendees.push(Choice::new("person", "Den enskilde").checked(true));
             forms.push(
                 FormView::new("mote", cx.action("mote"), "SIP-möte")
-                    .field(Field::select("invitation_id", "Kallelse", meetings).required())
+                    .field(Field::select("invitation_id", "Kallelse", meetings.clone()).required())
                     .field(
                         Field::datetime("held_at", "Mötet hölls")
                             .required()
@@ -354,6 +354,23 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     )
                     .button("Registrera mötet")
                     .open(phase == SipPhase::Invited),
+            );
+            // A meeting moved or called off: the invited are told (messages, new letters).
+            forms.push(
+                FormView::new("flytta", cx.action("flytta"), "Flytta möte")
+                    .field(Field::select("invitation_id", "Kallelse", meetings.clone()).required())
+                    .field(Field::datetime("scheduled_at", "Ny tid").required())
+                    .field(
+                        Field::text("place", "Ny plats").hint("Lämna tomt om platsen är densamma."),
+                    )
+                    .field(Field::textarea("reason", "Anledning"))
+                    .button("Flytta mötet"),
+            );
+            forms.push(
+                FormView::new("stall-in", cx.action("stall-in"), "Ställ in möte")
+                    .field(Field::select("invitation_id", "Kallelse", meetings).required())
+                    .field(Field::textarea("reason", "Anledning"))
+                    .button("Ställ in mötet"),
             );
         }
         let goal = cx
@@ -814,6 +831,17 @@ pub(crate) async fn run(
             to: fields.opt_date("to")?,
         }),
         "dela-ut" => go!(PublishContributionRequest {}),
+        "flytta" => go!(RescheduleMeetingRequest {
+            invitation_id: fields.get("invitation_id"),
+            scheduled_at: fields.local_time("scheduled_at")?,
+            form: None,
+            place: fields.opt("place"),
+            reason: fields.opt("reason"),
+        }),
+        "stall-in" => go!(CancelInvitationRequest {
+            invitation_id: fields.get("invitation_id"),
+            reason: fields.opt("reason"),
+        }),
         "uppfoljning" => go!(RecordFollowUpRequest {
             follow_up_id: None,
             held_on: fields.date("held_on")?,

@@ -150,6 +150,18 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await submit(other, form, "Utse företrädare");
     await other.locator(".invitations").getByText(/Anna Hemtjänst/).waitFor();
 
+    // The coordinator moves the meeting; hemtjänsten reads the new time on its start page.
+    const later = new Date(Date.now() + 9 * 86_400_000);
+    const pad = (n) => String(n).padStart(2, "0");
+    const newTime = `${later.getFullYear()}-${pad(later.getMonth() + 1)}-${pad(later.getDate())}T10:00`;
+    await page.goto(sipUrl);
+    form = await step(page, "flytta");
+    await form.getByLabel(/^Ny tid/).fill(newTime);
+    await form.getByLabel(/^Anledning/).fill("Lokalen är upptagen.");
+    await submit(page, form, "Flytta mötet");
+    await other.goto(`${app.base}/`);
+    await other.locator("#meddelanden li.row").filter({ hasText: /Ny tid/ }).first().waitFor({ timeout: 30_000 });
+
     // The coordinator records the meeting and the main goal, published.
     await page.goto(sipUrl);
     form = await step(page, "mote");
