@@ -142,7 +142,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 async fn openapi_json() -> Response {
-    axum::Json(crate::openapi::document()).into_response()
+    axum::Json(crate::openapi::document_json()).into_response()
 }
 
 /// No route: the problem document, or for a browser asking for a page the HTML 404 page.

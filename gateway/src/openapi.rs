@@ -49,23 +49,115 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every route module's description, in the order they are merged.
+fn modules() -> Vec<utoipa::openapi::OpenApi> {
+    vec![
+        routes::units::ApiDoc::openapi(),
+        routes::persons::ApiDoc::openapi(),
+        routes::sips::ApiDoc::openapi(),
+        routes::inbox::ApiDoc::openapi(),
+        routes::me::ApiDoc::openapi(),
+        routes::audit::ApiDoc::openapi(),
+        routes::reports::ApiDoc::openapi(),
+    ]
+}
+
 /// The whole document.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Base::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc.merge(routes::units::ApiDoc::openapi());
-    doc.merge(routes::persons::ApiDoc::openapi());
-    doc.merge(routes::sips::ApiDoc::openapi());
-    doc.merge(routes::inbox::ApiDoc::openapi());
-    doc.merge(routes::me::ApiDoc::openapi());
-    doc.merge(routes::audit::ApiDoc::openapi());
-    doc.merge(routes::reports::ApiDoc::openapi());
+    for module in modules() {
+        doc.merge(module);
+    }
     doc
+}
+
+/// The document as served at `/api/v1/openapi.json`: [`document`], with refusals described as
+/// problem documents.
+pub fn document_json() -> serde_json::Value {
+    let mut value = serde_json::to_value(document()).unwrap_or_default();
+    problems_as_problem_json(&mut value);
+    value
+}
+
+/// Every 4xx and 5xx answer is an RFC 9457 problem document, served as
+/// `application/problem+json`; the route annotations name the body type only, so the media
+/// type is set here, in one place, for all of them.
+fn problems_as_problem_json(value: &mut serde_json::Value) {
+    if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+            for operation in item.values_mut().filter_map(|o| o.as_object_mut()) {
+                let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(|r| r.as_object_mut())
+                else {
+                    continue;
+                };
+                for (status, response) in responses.iter_mut() {
+                    if !(status.starts_with('4') || status.starts_with('5')) {
+                        continue;
+                    }
+                    let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut())
+                    else {
+                        continue;
+                    };
+                    if let Some(json) = content.remove("application/json") {
+                        content.insert("application/problem+json".into(), json);
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_refusal_is_described_as_a_problem_document() {
+        let doc = document_json();
+        let mut refusals = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("item") {
+                for (status, response) in operation["responses"].as_object().expect("responses") {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        if let Some(content) = response.get("content") {
+                            refusals += 1;
+                            let types: Vec<&String> =
+                                content.as_object().expect("content").keys().collect();
+                            assert_eq!(
+                                types,
+                                vec!["application/problem+json"],
+                                "{method} {path} {status}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(refusals > 100, "{refusals}");
+    }
+
+    /// Schemas are named by their Rust type; two modules with a type of the same name would
+    /// silently overwrite each other's schema when merged, and a response would then be
+    /// described by the other type (as `GET /inbox/todos` once was by `GET /persons/{id}`'s
+    /// person).
+    #[test]
+    fn no_two_modules_describe_a_schema_of_the_same_name_differently() {
+        let mut seen: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+        for module in modules() {
+            let Some(components) = module.components else {
+                continue;
+            };
+            for (name, schema) in components.schemas {
+                let schema = serde_json::to_value(schema).expect("schema");
+                if let Some(earlier) = seen.insert(name.clone(), schema.clone()) {
+                    assert_eq!(earlier, schema, "two different schemas named {name}");
+                }
+            }
+        }
+    }
 
     fn has(doc: &utoipa::openapi::OpenApi, method: &str, path: &str) -> bool {
         doc.paths.paths.get(path).is_some_and(|item| match method {

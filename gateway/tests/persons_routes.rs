@@ -781,3 +781,31 @@ fn the_openapi_document_describes_the_person_unit_and_inbox_routes() {
         );
     }
 }
+
+/// A `min_position` the store never reaches is waited for once, within `wait_ms_max`, and the
+/// read is answered with where the read models stood — not cut off by the request timeout, which
+/// waiting for each read model in turn would exceed.
+#[tokio::test]
+async fn a_position_never_reached_is_waited_for_once_then_answered() {
+    let app = gateway::testing::TestApp::spawn_with(|config| {
+        config.limits.wait_ms_max = 400;
+        config.limits.request_timeout_ms = 700;
+    })
+    .await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let written = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
+    let id = written["id"].as_str().expect("id");
+    let beyond = written["position"].as_i64().expect("position") + 1_000;
+    for path in [
+        format!("/api/v1/persons/{id}?min_position={beyond}"),
+        format!("/api/v1/persons?q=Tolvan&min_position={beyond}"),
+    ] {
+        let (status, headers, body) = app.get(&path, &nurse).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(
+            position(&headers) < beyond,
+            "{path}: it says it did not get there"
+        );
+    }
+}

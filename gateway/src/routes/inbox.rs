@@ -59,7 +59,7 @@ pub fn router() -> Router<AppState> {
         MarkMessageReadRequest,
         MessagesResponse,
         MessageView,
-        PersonView,
+        InboxPersonView,
         SenderView,
         TodosResponse,
         TodoView,
@@ -75,7 +75,7 @@ pub struct ApiDoc;
 
 /// The person a row is about, as the caller's unit may see them: never the personnummer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct PersonView {
+pub struct InboxPersonView {
     pub id: String,
     /// Absent when the person has protected identity and the unit took part only after it was
     /// marked.
@@ -85,9 +85,9 @@ pub struct PersonView {
     pub protected_identity: bool,
 }
 
-impl From<PersonRef> for PersonView {
+impl From<PersonRef> for InboxPersonView {
     fn from(p: PersonRef) -> Self {
-        PersonView {
+        InboxPersonView {
             id: p.person_id,
             name: p.name,
             birth_year: p.birth_year,
@@ -117,7 +117,7 @@ pub struct MessageView {
     pub subject: String,
     pub body: String,
     pub sip_id: String,
-    pub person: PersonView,
+    pub person: InboxPersonView,
     pub invitation_id: Option<String>,
     pub sender: SenderView,
     pub sent_at: DateTime<Utc>,
@@ -174,7 +174,7 @@ pub struct TodoView {
     /// What to do, in Swedish.
     pub title: String,
     pub sip_id: String,
-    pub person: PersonView,
+    pub person: InboxPersonView,
     pub unit_id: String,
     /// The staff member (HSA-id) who owes it; absent: the whole unit.
     pub assigned_to: Option<String>,
@@ -238,7 +238,7 @@ pub struct CoordinatorView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OngoingView {
     pub sip_id: String,
-    pub person: PersonView,
+    pub person: InboxPersonView,
     /// `awaiting_consent`, `preparing`, `invited`, `meeting_held`, `followed_up`, `closed`, …
     pub phase: String,
     /// The phase in Swedish.

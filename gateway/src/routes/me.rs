@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
         MyPlanSummary,
         MyPlanView,
         MyPersonView,
-        UnitView,
+        PlanUnitView,
         ContactView,
         CareContactView,
         HeadingView,
@@ -87,7 +87,7 @@ pub struct MyPersonView {
 
 /// A unit taking part, with how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct UnitView {
+pub struct PlanUnitView {
     pub id: String,
     pub name: String,
     /// The region or municipality the unit belongs to.
@@ -100,7 +100,7 @@ pub struct UnitView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ContactView {
     pub name: String,
-    pub unit: UnitView,
+    pub unit: PlanUnitView,
 }
 
 /// A fixed care contact (fast vårdkontakt).
@@ -108,7 +108,7 @@ pub struct ContactView {
 pub struct CareContactView {
     pub name: String,
     pub phone: Option<String>,
-    pub unit: Option<UnitView>,
+    pub unit: Option<PlanUnitView>,
 }
 
 /// Who is responsible: a unit, or the person themselves (egenvård).
@@ -116,7 +116,7 @@ pub struct CareContactView {
 pub struct ResponsibleView {
     /// `unit` or `person`.
     pub kind: String,
-    pub unit: Option<UnitView>,
+    pub unit: Option<PlanUnitView>,
     /// In words: the unit's name, or "Du själv" / "Personen själv".
     pub text: String,
 }
@@ -224,7 +224,7 @@ pub struct MyPlanView {
     pub next_follow_up_on: Option<NaiveDate>,
     pub next_meeting: Option<MeetingView>,
     /// The units taking part.
-    pub units: Vec<UnitView>,
+    pub units: Vec<PlanUnitView>,
     pub closed: Option<ClosureView>,
 }
 
@@ -384,16 +384,16 @@ fn person_view(person: &PersonRow) -> MyPersonView {
     }
 }
 
-fn unit_view(units: &BTreeMap<String, UnitRow>, id: &str) -> UnitView {
+fn unit_view(units: &BTreeMap<String, UnitRow>, id: &str) -> PlanUnitView {
     match units.get(id) {
-        Some(u) => UnitView {
+        Some(u) => PlanUnitView {
             id: u.unit_id.clone(),
             name: u.name.clone(),
             principal_name: Some(u.principal_name.clone()),
             phone: u.phone.clone(),
             address: u.address.clone(),
         },
-        None => UnitView {
+        None => PlanUnitView {
             id: id.to_owned(),
             name: id.to_owned(),
             principal_name: None,

@@ -317,18 +317,20 @@ pub(crate) async fn directory_position(
     state: &AppState,
     min_position: Option<i64>,
 ) -> Result<i64, AppError> {
-    let position =
-        consistency::projection_position(state, directory::PROJECTION, min_position).await?;
-    if min_position.is_some() {
-        let participation = consistency::projection_position(
+    if min_position.is_none() {
+        return consistency::projection_position(state, directory::PROJECTION, None).await;
+    }
+    // Both at once: the wait is bounded once (`wait_ms_max`), not once per read model, so a
+    // position that never comes cannot make the request outlast its timeout.
+    let (position, participation) = tokio::try_join!(
+        consistency::projection_position(state, directory::PROJECTION, min_position),
+        consistency::projection_position(
             state,
             projections::participation::PROJECTION,
-            min_position,
-        )
-        .await?;
-        return Ok(position.min(participation));
-    }
-    Ok(position)
+            min_position
+        ),
+    )?;
+    Ok(position.min(participation))
 }
 
 /// Parses a person id from the path; an id that cannot exist is simply not found.

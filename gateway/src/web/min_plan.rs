@@ -9,7 +9,7 @@
 use super::session::Visitor;
 use super::{dates, Layout, WebError};
 use crate::access_log::action;
-use crate::routes::me::{self, MyPlanView, ResponsibleView, UnitView};
+use crate::routes::me::{self, MyPlanView, ResponsibleView, PlanUnitView};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -23,8 +23,8 @@ struct Contact {
     address: Option<String>,
 }
 
-impl From<&UnitView> for Contact {
-    fn from(u: &UnitView) -> Self {
+impl From<&PlanUnitView> for Contact {
+    fn from(u: &PlanUnitView) -> Self {
         Contact {
             name: u.name.clone(),
             phone: u.phone.clone(),
