@@ -76,8 +76,47 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// problem documents.
 pub fn document_json() -> serde_json::Value {
     let mut value = serde_json::to_value(document()).unwrap_or_default();
+    query_refusals(&mut value);
     problems_as_problem_json(&mut value);
     value
+}
+
+/// What every route with query parameters may answer besides its own statuses: the query is
+/// read by one extractor (`extract::ApiQuery`), which refuses an unknown or malformed parameter
+/// (400) and control characters in any of them (422), whatever the route.
+fn query_refusals(value: &mut serde_json::Value) {
+    let problem = |description: &str| {
+        serde_json::json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        })
+    };
+    let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for operation in item.values_mut().filter_map(|o| o.as_object_mut()) {
+            let has_query = operation
+                .get("parameters")
+                .and_then(|p| p.as_array())
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if !has_query {
+                continue;
+            }
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            responses.entry("400").or_insert_with(|| {
+                problem("`invalid_parameter` or `unknown_parameter`: a query parameter that does not parse or is not known")
+            });
+            responses.entry("422").or_insert_with(|| {
+                problem("`invalid_characters`: control characters in a query parameter")
+            });
+        }
+    }
 }
 
 /// Every 4xx and 5xx answer is an RFC 9457 problem document, served as
@@ -113,6 +152,20 @@ fn problems_as_problem_json(value: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_with_a_query_document_what_the_query_extractor_refuses() {
+        let doc = document_json();
+        for path in ["/api/v1/inbox/todos", "/api/v1/persons/{id}", "/api/v1/me/plans"] {
+            let responses = &doc["paths"][path]["get"]["responses"];
+            for status in ["400", "422"] {
+                assert!(
+                    responses[status]["content"]["application/problem+json"].is_object(),
+                    "{path} {status}: {responses}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn every_refusal_is_described_as_a_problem_document() {
