@@ -156,7 +156,11 @@ mod tests {
     #[test]
     fn routes_with_a_query_document_what_the_query_extractor_refuses() {
         let doc = document_json();
-        for path in ["/api/v1/inbox/todos", "/api/v1/persons/{id}", "/api/v1/me/plans"] {
+        for path in [
+            "/api/v1/inbox/todos",
+            "/api/v1/persons/{id}",
+            "/api/v1/me/plans",
+        ] {
             let responses = &doc["paths"][path]["get"]["responses"];
             for status in ["400", "422"] {
                 assert!(

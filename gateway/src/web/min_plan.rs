@@ -9,7 +9,7 @@
 use super::session::Visitor;
 use super::{dates, Layout, WebError};
 use crate::access_log::action;
-use crate::routes::me::{self, MyPlanView, ResponsibleView, PlanUnitView};
+use crate::routes::me::{self, MyPlanView, PlanUnitView, ResponsibleView};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
