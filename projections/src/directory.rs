@@ -46,6 +46,7 @@ CREATE TABLE persons (
 );
 CREATE INDEX persons_pin_idx ON persons (personal_identity_number);
 CREATE INDEX persons_name_lower_idx ON persons (lower(name) text_pattern_ops);
+CREATE INDEX persons_name_trgm_idx ON persons USING gin (lower(name) public.gin_trgm_ops);
 CREATE TABLE relatives (
     person_id   text NOT NULL REFERENCES persons (person_id),
     relative_id text NOT NULL,

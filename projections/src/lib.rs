@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "reporting",
         sql: include_str!("../migrations/0007_reporting.sql"),
     },
+    eventstore::Migration {
+        version: 8,
+        name: "directory_name_search",
+        sql: include_str!("../migrations/0008_directory_name_search.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
