@@ -32,6 +32,10 @@
 //! Database and NATS are those of `scripts/test` (`SAMPLAN_TEST_DATABASE_URL`,
 //! `SAMPLAN_TEST_NATS_URL`).
 
+#[path = "support/wrk.rs"]
+mod wrk;
+use wrk::{parse_wrk, WrkRun};
+
 use bytes::Bytes;
 use chrono::{Duration as Span, NaiveDate, TimeZone, Utc};
 use domain::context::StaffRef;
@@ -719,14 +723,8 @@ SELECT document, last_position FROM patient.plans
 
 // ---- load ---------------------------------------------------------------------------------
 
-/// Reads per second and latency of one side of a comparison.
-#[derive(Clone, Copy)]
-struct Rate {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
+/// Reads per second and latency of one side of a comparison (wrk's or pgbench's).
+type Rate = WrkRun;
 
 /// wrk at `connections` over `route`'s requests; `None` when wrk is missing or unreadable.
 fn wrk(
@@ -793,51 +791,6 @@ end
         );
     }
     rate
-}
-
-/// Reads wrk's summary: "N requests in T", the latency distribution and the error lines.
-fn parse_wrk(text: &str, seconds: u64) -> Option<Rate> {
-    let duration_ms = |v: &str| -> Option<f64> {
-        let v = v.trim();
-        if let Some(n) = v.strip_suffix("us") {
-            n.parse::<f64>().ok().map(|n| n / 1000.0)
-        } else if let Some(n) = v.strip_suffix("ms") {
-            n.parse().ok()
-        } else if let Some(n) = v.strip_suffix('s') {
-            n.parse::<f64>().ok().map(|n| n * 1000.0)
-        } else {
-            None
-        }
-    };
-    let mut requests = None;
-    let mut elapsed_s = seconds as f64;
-    let (mut p50, mut p99, mut errors) = (None, None, 0u64);
-    for line in text.lines().map(str::trim) {
-        if let Some((count, rest)) = line.split_once(" requests in ") {
-            requests = count.trim().parse::<u64>().ok();
-            if let Some(t) = rest.split(',').next().and_then(duration_ms) {
-                elapsed_s = t / 1000.0;
-            }
-        } else if let Some(v) = line.strip_prefix("50%") {
-            p50 = duration_ms(v);
-        } else if let Some(v) = line.strip_prefix("99%") {
-            p99 = duration_ms(v);
-        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            errors += v.trim().parse::<u64>().unwrap_or(0);
-        } else if let Some(v) = line.strip_prefix("Socket errors:") {
-            errors += v
-                .split(',')
-                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
-                .sum::<u64>();
-        }
-    }
-    let requests = requests?;
-    Some(Rate {
-        per_second: requests.saturating_sub(errors) as f64 / elapsed_s,
-        p50_ms: p50?,
-        p99_ms: p99?,
-        errors,
-    })
 }
 
 /// pgbench at `clients` running `script` (prepared statements) for `seconds`; transactions/s
