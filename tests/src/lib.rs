@@ -477,3 +477,38 @@ impl Drop for PrivateNats {
         }
     }
 }
+
+/// `samplan serve …` for a test: the database (`database_url` as the service, `admin_url` for
+/// the migrations), NATS, the token secret, the port, a data directory, and warnings only in the
+/// log. The caller adds the arguments (`serve`, a role) and any other setting.
+pub fn serve_command(
+    database_url: &str,
+    admin_url: &str,
+    nats_url: &str,
+    secret: &str,
+    port: u16,
+    data_dir: &Path,
+) -> Command {
+    let mut cmd = unconfigured_command();
+    cmd.env("SAMPLAN_DATABASE_URL", database_url)
+        .env("SAMPLAN_DATABASE_ADMIN_URL", admin_url)
+        .env("SAMPLAN_NATS_URL", nats_url)
+        .env("SAMPLAN_JWT_SECRET", secret)
+        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SAMPLAN_DATA_DIR", data_dir)
+        .env("SAMPLAN_LOG", "warn");
+    cmd
+}
+
+/// Gives `cmd` a JetStream stream, subjects and doorbell of its own, kept in memory, so that
+/// tests sharing one NATS server do not see each other's events.
+pub fn own_stream(cmd: &mut Command, tag: &str) {
+    let tag = tag.to_lowercase();
+    cmd.env("SAMPLAN_NATS_STREAM", format!("TEST_{tag}").to_uppercase())
+        .env("SAMPLAN_NATS_SUBJECT_PREFIX", format!("test-events.{tag}"))
+        .env(
+            "SAMPLAN_NATS_DOORBELL_SUBJECT",
+            format!("test-doorbell.{tag}"),
+        )
+        .env("SAMPLAN_NATS_STORAGE", "memory");
+}

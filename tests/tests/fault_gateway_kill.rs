@@ -6,7 +6,7 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use gateway::auth::{random_hex, Signer};
 use samplan_tests::writers::{register_world, stored_plans, Writers, STAFF, UNIT};
-use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
+use samplan_tests::{free_port, serve_command, Samplan, TempDir};
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,15 +15,15 @@ const WRITERS: usize = 8;
 fn serve(db: &TestDatabase, secret: &str, dir: &TempDir, port: u16) -> Command {
     let nats =
         std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let mut cmd = unconfigured_command();
-    cmd.env("SAMPLAN_DATABASE_URL", &db.app_url)
-        .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
-        .env("SAMPLAN_NATS_URL", nats)
-        .env("SAMPLAN_JWT_SECRET", secret)
-        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMPLAN_DATA_DIR", dir.path().join("samplan"))
-        .env("SAMPLAN_LOG", "warn")
-        .args(["serve", "--role", "gateway"]);
+    let mut cmd = serve_command(
+        &db.app_url,
+        &db.admin_url,
+        &nats,
+        secret,
+        port,
+        &dir.path().join("samplan"),
+    );
+    cmd.args(["serve", "--role", "gateway"]);
     cmd
 }
 

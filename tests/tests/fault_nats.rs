@@ -11,7 +11,7 @@ use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
 use samplan_tests::writers::{register_world, STAFF, UNIT};
-use samplan_tests::{free_port, unconfigured_command, PrivateNats, Samplan, TempDir};
+use samplan_tests::{free_port, serve_command, PrivateNats, Samplan, TempDir};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,16 +30,15 @@ async fn commands_go_on_while_nats_is_away_and_nothing_is_lost_or_doubled() {
     let secret = random_hex(32).expect("random secret");
     let port = free_port();
     let stream = "SAMPLAN_EVENTS_OUTAGE";
-    let mut cmd = unconfigured_command();
-    cmd.env("SAMPLAN_DATABASE_URL", &db.app_url)
-        .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
-        .env("SAMPLAN_NATS_URL", nats.url())
-        .env("SAMPLAN_NATS_STREAM", stream)
-        .env("SAMPLAN_JWT_SECRET", &secret)
-        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMPLAN_DATA_DIR", dir.path().join("samplan"))
-        .env("SAMPLAN_LOG", "warn")
-        .arg("serve");
+    let mut cmd = serve_command(
+        &db.app_url,
+        &db.admin_url,
+        &nats.url(),
+        &secret,
+        port,
+        &dir.path().join("samplan"),
+    );
+    cmd.env("SAMPLAN_NATS_STREAM", stream).arg("serve");
     let server = Samplan::spawn(cmd, port, dir.path().join("samplan.log")).await;
     let api = format!("{}/api/v1", server.base_url);
     let signer = Signer::hs256(&secret, "samplan", "samplan");

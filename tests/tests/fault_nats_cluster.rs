@@ -11,7 +11,7 @@ use eventstore::{EventStore, StoreConfig};
 use futures::StreamExt;
 use gateway::auth::{random_hex, Signer};
 use samplan_tests::writers::{register_world, Writers, STAFF, UNIT};
-use samplan_tests::{free_port, unconfigured_command, PrivateNats, Samplan, TempDir};
+use samplan_tests::{free_port, serve_command, PrivateNats, Samplan, TempDir};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -86,17 +86,17 @@ async fn killing_one_of_three_nats_nodes_under_load_loses_nothing() {
     let db = TestDatabase::create().await.expect("test database");
     let secret = random_hex(32).expect("secret");
     let port = free_port();
-    let mut cmd = unconfigured_command();
-    cmd.env("SAMPLAN_DATABASE_URL", &db.app_url)
-        .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
-        // samplan knows one node; it learns the others from the cluster.
-        .env("SAMPLAN_NATS_URL", nodes[0].url())
-        .env("SAMPLAN_NATS_STREAM", STREAM)
+    // samplan knows one node; it learns the others from the cluster.
+    let mut cmd = serve_command(
+        &db.app_url,
+        &db.admin_url,
+        &nodes[0].url(),
+        &secret,
+        port,
+        &dir.path().join("samplan"),
+    );
+    cmd.env("SAMPLAN_NATS_STREAM", STREAM)
         .env("SAMPLAN_NATS_REPLICAS", "3")
-        .env("SAMPLAN_JWT_SECRET", &secret)
-        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMPLAN_DATA_DIR", dir.path().join("samplan"))
-        .env("SAMPLAN_LOG", "warn")
         .arg("serve");
     let server = Samplan::spawn(cmd, port, dir.path().join("samplan.log")).await;
     let api = format!("{}/api/v1", server.base_url);

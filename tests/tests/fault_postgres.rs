@@ -10,7 +10,7 @@
 use chrono::{Duration as Span, Utc};
 use gateway::auth::{random_hex, Signer};
 use samplan_tests::writers::{register_world, send, stored_plans, Answer, Writers, STAFF, UNIT};
-use samplan_tests::{free_port, unconfigured_command, PrivatePostgres, Samplan, TempDir};
+use samplan_tests::{free_port, own_stream, serve_command, PrivatePostgres, Samplan, TempDir};
 use std::time::Duration;
 
 const WRITERS: usize = 4;
@@ -24,25 +24,16 @@ async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothi
     let tag = ulid::Ulid::generate().to_string().to_lowercase();
     let nats =
         std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let mut cmd = unconfigured_command();
-    cmd.env("SAMPLAN_DATABASE_URL", pg.app_url())
-        .env("SAMPLAN_DATABASE_ADMIN_URL", pg.admin_url())
-        .env("SAMPLAN_NATS_URL", nats)
-        .env(
-            "SAMPLAN_NATS_STREAM",
-            format!("FAULT_PG_{tag}").to_uppercase(),
-        )
-        .env("SAMPLAN_NATS_SUBJECT_PREFIX", format!("fault.{tag}"))
-        .env(
-            "SAMPLAN_NATS_DOORBELL_SUBJECT",
-            format!("fault-doorbell.{tag}"),
-        )
-        .env("SAMPLAN_NATS_STORAGE", "memory")
-        .env("SAMPLAN_JWT_SECRET", &secret)
-        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMPLAN_DATA_DIR", dir.path().join("samplan"))
-        .env("SAMPLAN_LOG", "warn")
-        .arg("serve");
+    let mut cmd = serve_command(
+        &pg.app_url(),
+        &pg.admin_url(),
+        &nats,
+        &secret,
+        port,
+        &dir.path().join("samplan"),
+    );
+    own_stream(&mut cmd, &tag);
+    cmd.arg("serve");
     let mut server = Samplan::spawn(cmd, port, dir.path().join("samplan.log")).await;
     let api = format!("{}/api/v1", server.base_url);
     let signer = Signer::hs256(&secret, "samplan", "samplan");

@@ -10,7 +10,7 @@ use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
 use samplan_tests::writers::{send, stored_plans, Writers};
-use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
+use samplan_tests::{free_port, own_stream, serve_command, Samplan, TempDir};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,28 +28,16 @@ struct Deployment {
 impl Deployment {
     async fn serve(&self, role: &str, name: &str) -> Samplan {
         let port = free_port();
-        let mut cmd = unconfigured_command();
-        cmd.env("SAMPLAN_DATABASE_URL", &self.db.app_url)
-            .env("SAMPLAN_DATABASE_ADMIN_URL", &self.db.admin_url)
-            .env("SAMPLAN_NATS_URL", &self.nats)
-            .env(
-                "SAMPLAN_NATS_STREAM",
-                format!("FAULT_PROJ_{}", self.id).to_uppercase(),
-            )
-            .env(
-                "SAMPLAN_NATS_SUBJECT_PREFIX",
-                format!("fault-proj.{}", self.id),
-            )
-            .env(
-                "SAMPLAN_NATS_DOORBELL_SUBJECT",
-                format!("fault-proj-bell.{}", self.id),
-            )
-            .env("SAMPLAN_NATS_STORAGE", "memory")
-            .env("SAMPLAN_JWT_SECRET", &self.secret)
-            .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SAMPLAN_DATA_DIR", self.dir.path().join(name))
-            .env("SAMPLAN_LOG", "warn")
-            .args(["serve", "--role", role]);
+        let mut cmd = serve_command(
+            &self.db.app_url,
+            &self.db.admin_url,
+            &self.nats,
+            &self.secret,
+            port,
+            &self.dir.path().join(name),
+        );
+        own_stream(&mut cmd, &self.id);
+        cmd.args(["serve", "--role", role]);
         Samplan::spawn(cmd, port, self.dir.path().join(format!("{name}.log"))).await
     }
 }

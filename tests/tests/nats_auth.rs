@@ -6,7 +6,7 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::{free_port, unconfigured_command, PrivateNats, Samplan, TempDir};
+use samplan_tests::{free_port, serve_command, PrivateNats, Samplan, TempDir};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -25,16 +25,16 @@ async fn the_relay_signs_in_to_a_nats_that_requires_a_password() {
     let db = TestDatabase::create().await.expect("test database");
     let secret = random_hex(32).expect("secret");
     let port = free_port();
-    let mut cmd = unconfigured_command();
-    cmd.env("SAMPLAN_DATABASE_URL", &db.app_url)
-        .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
-        .env("SAMPLAN_NATS_URL", nats.url())
-        .env("SAMPLAN_NATS_USER", "samplan")
+    let mut cmd = serve_command(
+        &db.app_url,
+        &db.admin_url,
+        &nats.url(),
+        &secret,
+        port,
+        &dir.path().join("samplan"),
+    );
+    cmd.env("SAMPLAN_NATS_USER", "samplan")
         .env("SAMPLAN_NATS_PASSWORD", &password)
-        .env("SAMPLAN_JWT_SECRET", &secret)
-        .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SAMPLAN_DATA_DIR", dir.path().join("samplan"))
-        .env("SAMPLAN_LOG", "warn")
         .arg("serve");
     let server = Samplan::spawn(cmd, port, dir.path().join("samplan.log")).await;
     let signer = Signer::hs256(&secret, "samplan", "samplan");
