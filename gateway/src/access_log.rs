@@ -168,7 +168,7 @@ pub async fn record_many(
         sip_id: sip_id.map(ToString::to_string),
         request_id: current_request_id(),
     };
-    group::record(state.store.pool(), read).await
+    state.access_log.record(read).await
 }
 
 /// Group commit of the access log (ADR 0018): the reads that wait to be logged at the same
@@ -183,12 +183,13 @@ pub async fn record_many(
 /// gathers. A batch that fails as a whole is written again one read at a time, so one bad row
 /// (an actor id too long for the column) fails only its own read; a month without a partition
 /// is made on the spot, as before.
+pub use group::Writer;
+
 mod group {
     use super::AppError;
     use chrono::{DateTime, Datelike, NaiveDate, Utc};
     use deadpool_postgres::{Pool, PoolError};
     use std::collections::BTreeSet;
-    use std::sync::{Mutex, OnceLock};
     use tokio::sync::{mpsc, oneshot};
 
     /// Reads the queue holds before further reads wait to enter it: bounds memory under
@@ -236,67 +237,44 @@ mod group {
         reply: oneshot::Sender<Result<(), Failure>>,
     }
 
-    /// A pool's queue. The writer holds the pool only weakly: when the pool is gone, its entry
-    /// is dropped at the next look-up, the queue closes and the writer ends.
-    struct Queue {
-        pool: deadpool_postgres::WeakPool,
-        key: usize,
+    /// The queue of a service's access log and its one writer, started with the service
+    /// (`AppState::access_log`). The writer holds the pool only weakly and ends when the queue
+    /// closes, that is when the last clone of this handle is dropped.
+    #[derive(Clone)]
+    pub struct Writer {
         sender: mpsc::Sender<Pending>,
     }
 
-    /// The queues of this process, one per pool (one in a service; one per test server in
-    /// tests, which run several in a process).
-    static QUEUES: OnceLock<Mutex<Vec<Queue>>> = OnceLock::new();
-
-    /// The pool's identity while it lives: the address of its shared inner state.
-    fn key(pool: &Pool) -> usize {
-        std::ptr::from_ref(pool.manager()) as usize
-    }
-
-    /// The sender of `pool`'s queue, its writer started if there is none (or its writer ended,
-    /// as it does when the runtime that ran it stops).
-    fn sender(pool: &Pool) -> mpsc::Sender<Pending> {
-        let key = key(pool);
-        let mut queues = QUEUES
-            .get_or_init(Mutex::default)
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.retain(|q| q.pool.upgrade().is_some() && !q.sender.is_closed());
-        if let Some(q) = queues.iter().find(|q| q.key == key) {
-            return q.sender.clone();
+    impl std::fmt::Debug for Writer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("access_log::Writer")
         }
-        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(write(pool.weak(), receiver));
-        queues.push(Queue {
-            pool: pool.weak(),
-            key,
-            sender: sender.clone(),
-        });
-        sender
     }
 
-    /// Queues `read` and waits until its rows are committed.
-    pub(super) async fn record(pool: &Pool, read: Read) -> Result<(), AppError> {
-        let (reply, answer) = oneshot::channel();
-        let mut pending = Pending { read, reply };
-        // Twice at most: a queue whose writer ended (its runtime stopped) is replaced once.
-        for _ in 0..2 {
-            match sender(pool).send(pending).await {
-                Ok(()) => {
-                    return match answer.await {
-                        Ok(result) => result.map_err(AppError::from),
-                        // The writer ended mid-batch: whether the rows were committed is unknown.
-                        Err(_) => Err(AppError::Unavailable(
-                            "access log: the writer stopped; the read was not answered".into(),
-                        )),
-                    };
-                }
-                Err(mpsc::error::SendError(back)) => pending = back,
+    impl Writer {
+        /// Starts the writer of `pool`'s access log on the current runtime.
+        pub fn start(pool: &Pool) -> Writer {
+            let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+            tokio::spawn(write(pool.weak(), receiver));
+            Writer { sender }
+        }
+
+        /// Queues `read` and waits until its rows are committed.
+        pub(super) async fn record(&self, read: Read) -> Result<(), AppError> {
+            let (reply, answer) = oneshot::channel();
+            if self.sender.send(Pending { read, reply }).await.is_err() {
+                return Err(AppError::Unavailable(
+                    "access log: the writer has stopped".into(),
+                ));
+            }
+            match answer.await {
+                Ok(result) => result.map_err(AppError::from),
+                // The writer ended mid-batch: whether the rows were committed is unknown.
+                Err(_) => Err(AppError::Unavailable(
+                    "access log: the writer stopped; the read was not answered".into(),
+                )),
             }
         }
-        Err(AppError::Unavailable(
-            "access log: no writer could be started".into(),
-        ))
     }
 
     /// The writer of one pool's queue: takes what waits, lingers by yielding, writes, answers.

@@ -726,7 +726,9 @@ pub async fn build_state(
     store_config.pool_size_max = config.db_pool_size;
     store_config.append_concurrency = config.append_concurrency;
     let store = EventStore::connect(store_config).await?;
+    let access_log = crate::access_log::Writer::start(store.pool());
     Ok(AppState {
+        access_log,
         store,
         verifier: Arc::new(verifier),
         policy: Arc::new(PolicySet::new(profile)),

@@ -61,6 +61,8 @@ pub struct AppState {
     pub ready_lag_ms_max: u64,
     /// Where each unit's inbox stands, for live pushes (`GET /inbox/events`).
     pub live: projections::inbox::live::Listener,
+    /// The access log's queue and writer: reads of personal data share its INSERTs (ADR 0018).
+    pub access_log: crate::access_log::Writer,
     /// Who reads the plans of a child of 13 to 15 on Min plan (`SAMPLAN_YOUNG_TEEN_ACCESS`).
     pub young_teens: domain::citizen::YoungTeenAccess,
 }
