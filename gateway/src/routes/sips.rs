@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::person::PersonEvent;
 use domain::sip::{self as dsip, SipState};
-use domain::{PersonId, SipId};
+use domain::{PersonId, SipId, UnitId};
 use ulid::Ulid;
 use utoipa::OpenApi;
 
@@ -365,13 +365,7 @@ async fn get_sip(
     if params.min_position.is_some() {
         consistency::store_position(&state, params.min_position).await?;
     }
-    let (version, position, sip) = current_plan(&state, &sip_id).await?;
-    if !sip.participates(&unit) {
-        return Err(AppError::NotFound);
-    }
-    let Some(person_id) = sip.person_id() else {
-        return Err(AppError::NotFound);
-    };
+    let (version, position, sip, person_id) = plan_of_unit(&state, &unit, &sip_id).await?;
     access_log::record(
         &state,
         &caller,
@@ -385,6 +379,22 @@ async fn get_sip(
     let view = dsip::view_for_unit(&sip, &unit, policy, state.clock.now());
     let response = Json(SipResponse { version, view }).into_response();
     Ok(consistency::with_position(response, position))
+}
+
+/// The plan as it stands now — its version, position, state and person — when `unit` takes
+/// part in it; otherwise 404, as for a plan that does not exist. The API's `GET /sips/{id}` and
+/// the web's plan page and letters read plans through this one function (and log the read
+/// themselves, once they know they will answer).
+pub(crate) async fn plan_of_unit(
+    state: &AppState,
+    unit: &UnitId,
+    sip_id: &SipId,
+) -> Result<(i64, i64, SipState, PersonId), AppError> {
+    let (version, position, sip) = current_plan(state, sip_id).await?;
+    match sip.person_id() {
+        Some(person_id) if sip.participates(unit) => Ok((version, position, sip, person_id)),
+        _ => Err(AppError::NotFound),
+    }
 }
 
 /// The plan as the store has it now, with its person's status observed, and its version and

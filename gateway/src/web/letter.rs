@@ -129,18 +129,8 @@ pub(crate) async fn page(
     let unit = caller.staff_unit()?.clone();
     let sip_id = SipId::parse(&id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
-    let Some(snapshot) = projections::inbox::plan_snapshot(pool, &sip_id.to_string())
-        .await
-        .map_err(AppError::from)?
-    else {
-        return Err(WebError::NotFound);
-    };
-    let mut sip = snapshot.state;
-    sip.person_status = snapshot.person_status;
-    if !sip.participates(&unit) {
-        return Err(WebError::NotFound);
-    }
-    let (Some(person_id), Some(coordinator)) = (sip.person_id(), sip.coordinator().cloned()) else {
+    let (_, _, sip, person_id) = crate::routes::sips::plan_of_unit(&state, &unit, &sip_id).await?;
+    let Some(coordinator) = sip.coordinator().cloned() else {
         return Err(WebError::NotFound);
     };
     if coordinator.unit_id != unit {

@@ -1,10 +1,11 @@
-//! One plan as a participating unit sees it (read-only for now): where it stands, who takes part
-//! and who coordinates, the main goal, sub-goals under their headings with their interventions
-//! (the unit's own drafts marked as such), the next follow-up, and the history in Swedish words. A unit that takes no part in the
-//! plan gets the 404 page, exactly as for a plan that does not exist.
+//! One plan as a participating unit sees it: where it stands, who takes part and who
+//! coordinates, the main goal, sub-goals under their headings with their interventions (the
+//! unit's own drafts marked as such), the next follow-up, the history in Swedish words, and the
+//! forms of the steps the caller may take (`sip_forms`). A unit that takes no part in the plan
+//! gets the 404 page, exactly as for a plan that does not exist.
 //!
-//! The plan comes from the inbox read model's snapshot (`projections::inbox::plan_snapshot`),
-//! shown through the domain's `view_for_unit`, as `GET /api/v1/sips/{id}` does; the person's
+//! The plan is read as `GET /api/v1/sips/{id}` reads it (`routes::sips::plan_of_unit`) and
+//! shown through the domain's `view_for_unit`; the person's
 //! name through the unit's own Pågående SIP row, so protected identity is respected the same way.
 
 use super::form::{Fields, Refusal};
@@ -146,20 +147,7 @@ async fn render(
     let unit = caller.staff_unit()?.clone();
     let sip_id = SipId::parse(id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
-    let Some(snapshot) = projections::inbox::plan_snapshot(pool, &sip_id.to_string())
-        .await
-        .map_err(crate::error::AppError::from)?
-    else {
-        return Err(WebError::NotFound);
-    };
-    let mut sip = snapshot.state;
-    sip.person_status = snapshot.person_status;
-    if !sip.participates(&unit) {
-        return Err(WebError::NotFound);
-    }
-    let Some(person_id) = sip.person_id() else {
-        return Err(WebError::NotFound);
-    };
+    let (_, _, sip, person_id) = crate::routes::sips::plan_of_unit(state, &unit, &sip_id).await?;
     access_log::record(state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
 
     let now = state.clock.now();

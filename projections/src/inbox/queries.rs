@@ -523,43 +523,6 @@ pub struct PlanSnapshot {
     pub person_version: i64,
 }
 
-/// The plan `sip_id` as the inbox has folded it, or `None` when it has not seen the plan.
-pub async fn plan_snapshot(
-    pool: &Pool,
-    sip_id: &str,
-) -> Result<Option<PlanSnapshot>, ProjectionError> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT s.state, s.version, s.last_position, s.person_id, p.protected_identity,
-                    p.deceased_on, p.moved_out_on, p.version
-               FROM inbox.plans s LEFT JOIN inbox.persons p ON p.person_id = s.person_id
-              WHERE s.sip_id = $1",
-        )
-        .await?;
-    let Some(row) = client.query_opt(&stmt, &[&sip_id]).await? else {
-        return Ok(None);
-    };
-    let state: SipState =
-        serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| ProjectionError::Decode {
-            position: row.get(2),
-            event_type: "inbox.plans.state".into(),
-            reason: e.to_string(),
-        })?;
-    Ok(Some(PlanSnapshot {
-        state,
-        version: row.get(1),
-        position: row.get(2),
-        person_id: row.get(3),
-        person_status: PersonStatus {
-            protected_identity: row.get::<_, Option<bool>>(4).unwrap_or(false),
-            deceased: row.get(5),
-            moved_out: row.get(6),
-        },
-        person_version: row.get::<_, Option<i64>>(7).unwrap_or(0),
-    }))
-}
-
 /// An event of a plan's stream, or of its person's, that the inbox's snapshot has not folded
 /// yet: what a reader must fold on top of the snapshot to be as current as the store.
 #[derive(Debug, Clone)]
@@ -582,7 +545,7 @@ pub struct CurrentPlan {
     pub person_tail: Vec<TailEvent>,
 }
 
-/// [`plan_snapshot`] and the events after it, in one statement (one round trip and one
+/// The inbox's snapshot of a plan and the events after it, in one statement (one round trip and one
 /// snapshot of the database instead of three): the plan's stream `plan_stream` after the
 /// snapshot's version, and its person's stream (`person_stream_prefix` + person id) after the
 /// version of the person the snapshot holds.
