@@ -50,6 +50,9 @@ macro_rules! ulid_id {
                 self.0
             }
 
+            /// What the names of these ids' event streams start with.
+            pub const STREAM_PREFIX: &'static str = concat!($prefix, "-");
+
             /// The name of the event stream this id owns.
             pub fn stream_id(&self) -> String {
                 format!(concat!($prefix, "-{}"), self.0)
@@ -183,6 +186,10 @@ mod tests {
         assert_eq!(
             PersonId::from_ulid(ulid).stream_id(),
             format!("person-{ulid}")
+        );
+        assert_eq!(
+            PersonId::from_ulid(ulid).stream_id(),
+            format!("{}{ulid}", PersonId::STREAM_PREFIX)
         );
         let unit = UnitId::parse("vc-haparanda").expect("valid unit id");
         assert_eq!(unit.stream_id(), "unit-vc-haparanda");

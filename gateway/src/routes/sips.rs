@@ -403,18 +403,12 @@ pub(crate) async fn plan_of_unit(
 /// reading the whole stream, at the cost of reading only its tail.
 async fn current_plan(state: &AppState, sip_id: &SipId) -> Result<(i64, i64, SipState), AppError> {
     let plan_stream = sip_id.stream_id();
-    // The prefix of a person's stream name, as the domain names it.
-    let nil = Ulid::nil();
-    let person_stream = PersonId::from_ulid(nil).stream_id();
-    let person_prefix = person_stream
-        .strip_suffix(&nil.to_string())
-        .unwrap_or(&person_stream);
     // The snapshot and both tails in one statement.
     let current = projections::inbox::current_plan(
         state.store.pool(),
         &sip_id.to_string(),
         &plan_stream,
-        person_prefix,
+        PersonId::STREAM_PREFIX,
     )
     .await?;
     let (mut sip, mut version, mut position, person_version) = match current.snapshot {
