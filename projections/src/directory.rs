@@ -586,6 +586,21 @@ pub async fn unit(pool: &Pool, unit_id: &str) -> Result<Option<UnitRow>, Project
     Ok(row.as_ref().map(unit_row))
 }
 
+/// The units with these ids that the directory knows, in one statement.
+pub async fn units_by_id(
+    pool: &Pool,
+    unit_ids: &[String],
+) -> Result<Vec<UnitRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {UNIT_COLUMNS} FROM directory.units WHERE unit_id = ANY($1) ORDER BY unit_id"
+        ))
+        .await?;
+    let rows = client.query(&stmt, &[&unit_ids]).await?;
+    Ok(rows.iter().map(unit_row).collect())
+}
+
 /// Every unit, by principal then name.
 pub async fn units(pool: &Pool) -> Result<Vec<UnitRow>, ProjectionError> {
     let client = pool.get().await?;

@@ -365,13 +365,13 @@ pub async fn units_of(
     );
     wanted.sort();
     wanted.dedup();
-    let mut units = BTreeMap::new();
-    for id in wanted {
-        if let Some(row) = projections::directory::unit(state.store.pool(), &id).await? {
-            units.insert(id, row);
-        }
-    }
-    Ok(units)
+    Ok(
+        projections::directory::units_by_id(state.store.pool(), &wanted)
+            .await?
+            .into_iter()
+            .map(|u| (u.unit_id.clone(), u))
+            .collect(),
+    )
 }
 
 // ---- views --------------------------------------------------------------------------------
