@@ -69,6 +69,70 @@ pub enum Command {
     /// Auditors' tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Measurements against a running service.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load a running gateway from this process over loopback HTTP (units, persons and plans of
+    /// its own, walked through their life: 80 % reads, 20 % commands), with the raw database
+    /// measured beside it in the same run; prints Markdown tables with each ratio. Tokens are
+    /// signed with the service's key (SAMPLAN_JWT_SECRET or the development secret); the
+    /// baselines use SAMPLAN_DATABASE_ADMIN_URL (or the embedded PostgreSQL's socket).
+    #[command(after_help = BENCH_HELP)]
+    Load(LoadArgs),
+}
+
+const BENCH_HELP: &str = "\
+Examples:
+  samplan bench load                                  # every phase against 127.0.0.1:8080
+  samplan bench load --phases mixed --seconds 600 --interval 60 --watch-pid $(pgrep -d, samplan)
+                                                      # the soak: 10 minutes, memory watched";
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The gateway's root; loopback only.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Which phases to run, in their order: commands, reads, mixed, lag.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [
+        crate::loadgen::Phase::Commands, crate::loadgen::Phase::Reads,
+        crate::loadgen::Phase::Mixed, crate::loadgen::Phase::Lag])]
+    pub phases: Vec<crate::loadgen::Phase>,
+    /// Concurrent connections; the commands phase runs at each, the others at the last.
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 64],
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub connections: Vec<u16>,
+    /// Length of each phase (and of each route's run in the reads phase).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub seconds: u64,
+    /// Most requests of one phase.
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: u64,
+    /// Units the run registers.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..=1000))]
+    pub units: u64,
+    /// Persons the run registers.
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub persons: u64,
+    /// Share of reads in the mixed load.
+    #[arg(long, default_value_t = 0.8)]
+    pub read_share: f64,
+    /// Commands per second of the lag phase [half the commands phase's rate at the last
+    /// connection count].
+    #[arg(long)]
+    pub command_rate: Option<f64>,
+    /// Rows of the mixed phase's table, and progress lines, every this many seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Processes whose resident memory is sampled (e.g. the gateway's), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub watch_pid: Vec<u32>,
+    /// Also write the tables to this Markdown file.
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +251,7 @@ pub fn run() -> ExitCode {
             Command::Demo => demo(config).await,
             Command::Rebuild(args) => rebuild(config, args).await,
             Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+            Command::Bench(BenchCommand::Load(args)) => bench_load(&config, args).await,
         }
     });
     match outcome {
@@ -388,8 +453,9 @@ async fn load_demo(state: &crate::state::AppState) -> Result<(), StartError> {
     Ok(())
 }
 
-fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
-    let secret = match &config.jwt_key {
+/// The HS256 key `samplan serve` verifies with, for signing tokens here.
+fn signing_secret(config: &Config) -> Result<String, CliError> {
+    Ok(match &config.jwt_key {
         JwtKey::Secret(s) => s.clone(),
         JwtKey::Development => {
             development_secret(&config.data_dir).map_err(|e| CliError::Start(StartError::Key(e)))?
@@ -402,7 +468,11 @@ fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
                     .into(),
             ))
         }
-    };
+    })
+}
+
+fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
+    let secret = signing_secret(config)?;
     let unit = args
         .unit
         .as_deref()
@@ -453,6 +523,54 @@ fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
         ),
     };
     println!("{token}");
+    Ok(())
+}
+
+async fn bench_load(config: &Config, args: LoadArgs) -> Result<(), CliError> {
+    let target = crate::loadgen::Target::parse(&args.url).map_err(CliError::Usage)?;
+    if !(0.0..=1.0).contains(&args.read_share) {
+        return Err(CliError::Usage(
+            "--read-share must be between 0 and 1".into(),
+        ));
+    }
+    if args
+        .command_rate
+        .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+    {
+        return Err(CliError::Usage("--command-rate must be above 0".into()));
+    }
+    let secret = signing_secret(config)?;
+    let admin_database_url = match (&config.database_admin_url, &config.database_url) {
+        (Some(url), _) | (None, Some(url)) => url.clone(),
+        (None, None) => crate::embedded::EmbeddedPostgres::admin_url_for(&config.data_dir)
+            .map_err(|e| CliError::Start(StartError::Embedded(e)))?,
+    };
+    let mut phases = args.phases.clone();
+    phases.sort();
+    phases.dedup();
+    let options = crate::loadgen::LoadOptions {
+        target,
+        admin_database_url,
+        signer: Signer::hs256(&secret, &config.jwt_issuer, &config.jwt_audience),
+        phases,
+        connections: args.connections.iter().map(|c| usize::from(*c)).collect(),
+        seconds: args.seconds,
+        max_requests: args.max_requests,
+        units: args.units as usize,
+        persons: args.persons as usize,
+        read_share: args.read_share,
+        command_rate: args.command_rate,
+        interval: std::time::Duration::from_secs(args.interval),
+        watch_pids: args.watch_pid.clone(),
+        seed: u64::from(ulid::Ulid::generate().random() as u32),
+    };
+    let report = crate::loadgen::run(options)
+        .await
+        .map_err(|e| CliError::Broken(e.to_string()))?;
+    if let Some(path) = &args.report {
+        std::fs::write(path, &report.text)
+            .map_err(|e| CliError::Broken(format!("writing {}: {e}", path.display())))?;
+    }
     Ok(())
 }
 

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod facts;
 pub mod fhir;
 pub mod keys;
+pub mod loadgen;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;

@@ -81,6 +81,16 @@ impl EmbeddedPostgres {
         )
     }
 
+    /// The owner role's connection string of the embedded PostgreSQL that `samplan serve` keeps
+    /// for `data_dir`, for tools that run beside the service (`samplan bench load`).
+    pub fn admin_url_for(data_dir: &Path) -> Result<String, EmbeddedError> {
+        let root = absolute(&data_dir.join("postgres"))?;
+        Ok(format!(
+            "host={} port={PORT} user=postgres dbname={DATABASE}",
+            socket_dir(&root)?.display()
+        ))
+    }
+
     /// Stops PostgreSQL (fast shutdown: open transactions are rolled back, data is safe).
     pub async fn stop(self) -> Result<(), EmbeddedError> {
         tracing::info!("stopping the embedded PostgreSQL");

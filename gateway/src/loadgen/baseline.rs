@@ -1,0 +1,332 @@
+//! The database beside the HTTP figures, measured in the same run on the same server: raw
+//! single-row INSERT transactions, each read route's query through the read model's own query
+//! function (the SELECT the route answers from, without HTTP, tokens or the access log), and
+//! the projections' checkpoints, watched to time how soon a command reaches every read model.
+
+use super::stats::{Latency, Route};
+use super::{LoadError, Work, World};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use domain::ids::PersonId;
+use projections::directory::{self, PersonQuery};
+use projections::inbox::{self, MessageFilter, TodoScope, Urgency};
+use projections::patient;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_postgres::NoTls;
+
+/// Rows per page the inbox route asks for (its default page and one more).
+const MESSAGES_PAGE: i64 = 51;
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, LoadError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Runs `op` from `concurrency` tasks for `duration`: successes per second and their latency.
+async fn timed<F, Fut>(concurrency: usize, duration: Duration, op: F) -> (f64, Latency)
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = worker as u64;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                if op(worker, n).await {
+                    latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+                n += concurrency as u64;
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    (all.len() as f64 / elapsed, Latency::of_micros(all))
+}
+
+/// Single-row INSERT transactions of a comparable JSON payload, one connection per client with
+/// the statement prepared once: what the database does without samplan.
+pub async fn raw_inserts(
+    admin_url: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<(f64, Latency), LoadError> {
+    let table = format!("bench_raw_{}", std::process::id());
+    let setup = connect(admin_url).await?;
+    setup
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                 id bigserial PRIMARY KEY,
+                 stream_id text NOT NULL,
+                 event_type text NOT NULL,
+                 payload jsonb NOT NULL,
+                 recorded_at timestamptz NOT NULL DEFAULT now())"
+        ))
+        .await?;
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        let client = connect(admin_url).await?;
+        let insert = client
+            .prepare(&format!(
+                "INSERT INTO {table} (stream_id, event_type, payload) \
+                 VALUES ($1, 'NeedIdentified', $2)"
+            ))
+            .await?;
+        clients.push(Arc::new((client, insert)));
+    }
+    let payload = Arc::new(serde_json::json!({
+        "sip_id": "01JBENCH0000000000000000000",
+        "person_id": "01JBENCH0000000000000000001",
+        "identified_by": "staff",
+        "reason": "Behöver samordnade insatser från vård och omsorg.",
+        "context": {"kind": "outpatient", "track": null, "discharge_ready_at": null},
+        "known_since": "2026-03-10T08:00:00Z",
+        "unit": "bench-unit", "actor": "SE2321000016-B001"
+    }));
+    let result = timed(concurrency, duration, move |worker, n| {
+        let client = clients[worker].clone();
+        let payload = payload.clone();
+        async move {
+            let (client, insert) = &*client;
+            client
+                .execute(insert, &[&format!("sip-{n}"), &*payload])
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    setup.batch_execute(&format!("DROP TABLE {table}")).await?;
+    Ok(result)
+}
+
+fn pool(url: &str, size: usize) -> Result<Pool, LoadError> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| LoadError::Setup(format!("the database URL: {e}")))?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| LoadError::Setup(format!("a connection pool: {e}")))
+}
+
+/// The query `route` answers from, at `concurrency`, for the run's units, plans and persons.
+pub async fn selects(
+    admin_url: &str,
+    world: &Arc<World>,
+    work: &Arc<Work>,
+    route: Route,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<(f64, Latency), LoadError> {
+    let pool = pool(admin_url, concurrency)?;
+    let known = work.known.lock().expect("known plans").clone();
+    let pins = pins(&pool, world).await?;
+    let (world, known, pins) = (world.clone(), Arc::new(known), Arc::new(pins));
+    Ok(timed(concurrency, duration, move |_, n| {
+        let (pool, world, known, pins) = (pool.clone(), world.clone(), known.clone(), pins.clone());
+        async move {
+            let i = n as usize;
+            let unit = &world.units[i % world.units.len()];
+            let user = &world.staff[i % world.units.len()].0;
+            match route {
+                Route::Messages => {
+                    let filter = MessageFilter {
+                        limit: MESSAGES_PAGE,
+                        ..MessageFilter::default()
+                    };
+                    futures::try_join!(
+                        inbox::messages(&pool, unit, user, &filter),
+                        inbox::unread_count(&pool, unit, user)
+                    )
+                    .is_ok()
+                }
+                Route::Todos => inbox::open_todos(&pool, unit, user, TodoScope::Mine, Urgency::All)
+                    .await
+                    .is_ok(),
+                Route::Ongoing => inbox::ongoing(&pool, unit, false).await.is_ok(),
+                Route::Plan => {
+                    let Some((sip, _, _)) = known.get(i % known.len().max(1)) else {
+                        return false;
+                    };
+                    inbox::current_plan(&pool, sip, &format!("sip-{sip}"), PersonId::STREAM_PREFIX)
+                        .await
+                        .is_ok()
+                }
+                Route::MinPlan => {
+                    let Some((_, _, person)) = known.get(i % known.len().max(1)) else {
+                        return false;
+                    };
+                    let id = &world.persons[*person].0;
+                    let pin = pins.get(id).map(String::as_str);
+                    match patient::candidates(&pool, Some(id), pin).await {
+                        Ok(rows) => {
+                            let ids: Vec<String> = rows.into_iter().map(|r| r.person_id).collect();
+                            patient::plans_of(&pool, &ids).await.is_ok()
+                        }
+                        Err(_) => false,
+                    }
+                }
+                Route::PersonSearch => {
+                    let q = PersonQuery::Name(world.surnames[i % world.surnames.len()].clone());
+                    directory::search_persons(&pool, unit, &q, 51).await.is_ok()
+                }
+                Route::StartPlan | Route::PlanCommand => false,
+            }
+        }
+    })
+    .await)
+}
+
+/// The run's persons' personnummer, as Min plan's look-up uses them.
+async fn pins(pool: &Pool, world: &World) -> Result<BTreeMap<String, String>, LoadError> {
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| LoadError::Setup(format!("a connection: {e}")))?;
+    let ids: Vec<String> = world.persons.iter().map(|p| p.0.clone()).collect();
+    let rows = client
+        .query(
+            "SELECT person_id, personal_identity_number FROM patient.persons WHERE person_id = ANY($1)",
+            &[&ids],
+        )
+        .await
+        .unwrap_or_default();
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Watches `projections.checkpoints` every millisecond on a connection of its own, keeping
+/// each change of each projection's position with the moment it was seen.
+pub struct CheckpointWatch {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<BTreeMap<String, Vec<(i64, Instant)>>>,
+    last: Arc<std::sync::Mutex<BTreeMap<String, i64>>>,
+}
+
+impl CheckpointWatch {
+    pub async fn start(admin_url: &str) -> Result<CheckpointWatch, LoadError> {
+        let client = connect(admin_url).await?;
+        let mut watched: Vec<String> = projections::PROJECTIONS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        watched.push(projections::relay::RELAY.to_owned());
+        let query = client
+            .prepare("SELECT projection, position FROM projections.checkpoints WHERE projection = ANY($1)")
+            .await?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let last = Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+        let (token, latest) = (stop.clone(), last.clone());
+        let task = tokio::spawn(async move {
+            let mut seen: BTreeMap<String, Vec<(i64, Instant)>> = BTreeMap::new();
+            while !token.is_cancelled() {
+                if let Ok(rows) = client.query(&query, &[&watched]).await {
+                    let at = Instant::now();
+                    let mut latest = latest.lock().expect("checkpoints");
+                    for row in rows {
+                        let (name, position): (String, i64) = (row.get(0), row.get(1));
+                        let changes = seen.entry(name.clone()).or_default();
+                        if changes.last().is_none_or(|(p, _)| *p < position) {
+                            changes.push((position, at));
+                        }
+                        latest.insert(name, position);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            seen
+        });
+        Ok(CheckpointWatch { stop, task, last })
+    }
+
+    /// Stops watching once every watched checkpoint has reached `position` (or after 10 s).
+    pub async fn finish_when_covered(self, position: i64) -> BTreeMap<String, Vec<(i64, Instant)>> {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            let covered = {
+                let last = self.last.lock().expect("checkpoints");
+                !last.is_empty() && last.values().all(|p| *p >= position)
+            };
+            if covered {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// Each command's lag per projection, and until every read model (not the relay) had it.
+pub struct Lags {
+    pub by_projection: BTreeMap<String, Latency>,
+    /// In the order of `answered`; `None` when some read model never reached it.
+    pub per_command: Vec<Option<f64>>,
+}
+
+pub fn lags(answered: &[(i64, Instant)], seen: &BTreeMap<String, Vec<(i64, Instant)>>) -> Lags {
+    let lag_to = |changes: &[(i64, Instant)], (position, at): &(i64, Instant)| -> Option<f64> {
+        let i = changes.partition_point(|(p, _)| p < position);
+        let (_, applied) = changes.get(i)?;
+        Some(applied.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+    };
+    let by_projection = seen
+        .iter()
+        .map(|(name, changes)| {
+            let l: Vec<f64> = answered.iter().filter_map(|a| lag_to(changes, a)).collect();
+            (name.clone(), Latency::of_millis(&l))
+        })
+        .collect();
+    let per_command = answered
+        .iter()
+        .map(|a| {
+            seen.iter()
+                .filter(|(name, _)| name.as_str() != projections::relay::RELAY)
+                .map(|(_, changes)| lag_to(changes, a))
+                .try_fold(0.0f64, |most, l| Some(most.max(l?)))
+        })
+        .collect();
+    Lags {
+        by_projection,
+        per_command,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commands_lag_is_until_the_slowest_read_model_has_it() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut seen = BTreeMap::new();
+        seen.insert("inbox".to_owned(), vec![(5, at(3)), (9, at(20))]);
+        seen.insert("patient".to_owned(), vec![(9, at(8))]);
+        seen.insert(projections::relay::RELAY.to_owned(), vec![(5, at(500))]);
+        let answered = [(5, at(1)), (9, at(2)), (12, at(2))];
+        let l = lags(&answered, &seen);
+        assert_eq!(l.per_command[0], Some(7.0)); // patient saw 9 ≥ 5 at 8 ms
+        assert_eq!(l.per_command[1], Some(18.0)); // inbox reached 9 at 20 ms
+        assert_eq!(l.per_command[2], None); // nobody reached 12
+        assert_eq!(l.by_projection["relay"].count, 1);
+    }
+}

@@ -1,0 +1,120 @@
+//! `samplan bench load` as an operator runs it (issue 15, Load): a gateway process, and the load
+//! generator as a process of its own beside it, pointed at the gateway over loopback. A short
+//! run of every phase must walk plans through their whole life without a single refused or
+//! failed request, print each table with a ratio to the raw database, and measure the
+//! projection lag and the gateway's memory; what it stored must be what it says it sent.
+
+use eventstore::testing::TestDatabase;
+use gateway::auth::random_hex;
+use samplan_tests::{free_port, own_stream, serve_command, unconfigured_command, Samplan, TempDir};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
+    let db = TestDatabase::create().await.expect("test database");
+    let secret = random_hex(32).expect("secret");
+    let dir = TempDir::new("bench-load");
+    let nats =
+        std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let port = free_port();
+    let mut cmd = serve_command(
+        &db.app_url,
+        &db.admin_url,
+        &nats,
+        &secret,
+        port,
+        &dir.path().join("data"),
+    );
+    own_stream(&mut cmd, &ulid::Ulid::generate().to_string());
+    cmd.arg("serve");
+    let gateway = Samplan::spawn(cmd, port, dir.path().join("gateway.log")).await;
+
+    let report = dir.path().join("report.md");
+    let mut load = unconfigured_command();
+    load.env("SAMPLAN_DATABASE_URL", &db.app_url)
+        .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
+        .env("SAMPLAN_JWT_SECRET", &secret)
+        .env("SAMPLAN_LOG", "warn")
+        .args(["bench", "load", "--url", &gateway.base_url])
+        .args(["--seconds", "2", "--connections", "2,4", "--units", "3"])
+        .args(["--persons", "12", "--interval", "1"])
+        .args(["--watch-pid", &gateway.pid().to_string()])
+        .arg("--report")
+        .arg(&report);
+    let output = tokio::task::spawn_blocking(move || load.output())
+        .await
+        .expect("join")
+        .expect("running samplan bench load");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written = std::fs::read_to_string(&report).expect("the report file");
+    assert_eq!(
+        written.trim(),
+        stdout.trim(),
+        "the file holds what was printed"
+    );
+
+    for heading in [
+        "## Commands (`POST /sips`) beside raw INSERT transactions",
+        "## Reads, each route alone",
+        "## Mixed load\n",
+        "## Mixed load paced at",
+        "## Resident memory",
+    ] {
+        assert!(stdout.contains(heading), "no {heading:?} in\n{stdout}");
+    }
+    // Every command and read was answered 2xx: no errors column says otherwise.
+    for line in stdout.lines().filter(|l| l.contains("errors:")) {
+        assert!(line.ends_with("errors: 0."), "{line}");
+    }
+    for route in [
+        "GET /inbox/messages",
+        "GET /inbox/todos",
+        "GET /inbox/sips",
+        "GET /sips/{id}",
+        "GET /me/plans",
+        "GET /persons?q=",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {route} | 4 |")))
+            .unwrap_or_else(|| panic!("no reads row for {route} in\n{stdout}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[7], "0", "errors on {route}: {row}");
+        let ratio: f64 = cells[10]
+            .parse()
+            .unwrap_or_else(|_| panic!("ratio of {row}"));
+        assert!(ratio > 0.0, "{row}");
+    }
+    assert!(
+        stdout.contains("Projection lag, from a command's answer"),
+        "{stdout}"
+    );
+
+    // The plans were walked to their end: the store holds closed plans, and each step once.
+    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let count = |event_type: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(
+                    "SELECT count(*)::bigint FROM events WHERE event_type = $1",
+                    &[&event_type],
+                )
+                .await
+                .expect("count");
+            row.get::<_, i64>(0)
+        }
+    };
+    let closed = count("SipClosed").await;
+    assert!(closed > 0, "no plan was walked to its end");
+    assert!(count("MeetingHeld").await >= closed);
+    assert!(count("NeedIdentified").await > count("ConsentGiven").await);
+}
