@@ -968,3 +968,163 @@ async fn a_clock_with_nanoseconds_gives_the_same_rows_live_and_rebuilt() {
     let rows = app.assert_rebuild_equals_live("inbox").await;
     assert!(rows > 5, "{rows}");
 }
+
+/// Follows `next_cursor` from the first page to the last, `limit` rows at a time; the ids of
+/// `key`'s rows in the order listed, and the number of pages.
+async fn all_pages(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    key: &str,
+    id: &str,
+    limit: usize,
+) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
+            None => format!("{path}?limit={limit}"),
+        };
+        let (status, _, body) = app.get(&url, token).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let rows = body[key].as_array().expect("rows");
+        assert!(rows.len() <= limit, "{url}: {} rows", rows.len());
+        ids.extend(rows.iter().map(|r| r[id].as_str().expect("id").to_owned()));
+        pages += 1;
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (ids, pages),
+        }
+        assert!(pages < 100, "paging does not end");
+    }
+}
+
+/// The start page's lists as the signed-in staff member sees them (the session cookie holds
+/// the token).
+async fn start_lists(app: &TestApp, token: &str, query: &str) -> String {
+    let request = app
+        .client
+        .get(app.url(&format!("/start/listor{query}")))
+        .header("cookie", format!("samplan_session={token}"));
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_str().expect("html").to_owned()
+}
+
+/// The `/sip/{id}` links of one section of the start page, in order.
+fn section_links(html: &str, section: &str) -> Vec<String> {
+    let start = html
+        .find(&format!("id=\"{section}\""))
+        .unwrap_or_else(|| panic!("no section {section}"));
+    let rest = &html[start..];
+    let end = rest[1..].find("<section").map_or(rest.len(), |e| e + 1);
+    rest[..end]
+        .split("href=\"/sip/")
+        .skip(1)
+        .map(|s| s.split('"').next().expect("a link").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn long_lists_come_in_pages_that_add_up_to_the_whole_list() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    // 53 plans: most wait for consent (due in 3 working days, the same instant for all, so the
+    // order within a due time is by id); some have consent and wait for a plan basis (no due
+    // time: listed last); some have an invitation out (a next meeting in Pågående SIP).
+    let mut head = 0;
+    for i in 0..53 {
+        let (status, body) = try_start_plan(&app, &w).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        head = position(&body);
+        let sip = body["id"].as_str().expect("id").to_owned();
+        if i % 5 == 0 {
+            head = position(&ok(command(
+                &app,
+                &w.vc,
+                &sip,
+                "record-consent",
+                &consent(),
+            )
+            .await));
+        }
+        if i % 10 == 0 {
+            ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+            let invited = ok(command(
+                &app,
+                &w.vc,
+                &sip,
+                "send-invitation",
+                &json!({
+                    "invitation_id": "inv-1", "purpose": "meeting",
+                    "scheduled_at": format!("2026-04-{:02}T09:00:00+02:00", 1 + i / 10),
+                    "form": "in_person", "place": "Rum 3", "reason": "Planering.",
+                    "recipients": [{"kind": "unit", "unit_id": HT}],
+                }),
+            )
+            .await);
+            head = position(&invited);
+        }
+    }
+    let (status, _, _) = app
+        .get(&format!("/api/v1/inbox/todos?min_position={head}"), &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The whole list in one page, and the same list 7 at a time: nothing missing, nothing twice,
+    // the same order.
+    for (path, key, id) in [
+        ("/api/v1/inbox/todos", "todos", "id"),
+        ("/api/v1/inbox/sips", "sips", "sip_id"),
+    ] {
+        let (whole, pages) = all_pages(&app, &w.vc, path, key, id, 200).await;
+        assert_eq!(pages, 1);
+        assert!(whole.len() >= 53, "{path}: {} rows", whole.len());
+        let (paged, pages) = all_pages(&app, &w.vc, path, key, id, 7).await;
+        assert_eq!(paged, whole, "{path}");
+        assert_eq!(pages, whole.len().div_ceil(7), "{path}");
+        // The default page is 50.
+        let (status, _, body) = app.get(path, &w.vc).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body[key].as_array().expect("rows").len(), 50, "{path}");
+        assert!(body["next_cursor"].is_string(), "{path}: {body}");
+        // A made-up cursor or a page size out of range is refused, not read as the first page.
+        for bad in [
+            "cursor=p12",
+            "cursor=tq.x",
+            "cursor=o9",
+            "limit=0",
+            "limit=201",
+        ] {
+            let (status, _, body) = app.get(&format!("{path}?{bad}"), &w.vc).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}?{bad}: {body}");
+            assert_eq!(body["code"], "invalid_parameter", "{path}?{bad}");
+        }
+    }
+    let (todos, _) = all_pages(&app, &w.vc, "/api/v1/inbox/todos", "todos", "sip_id", 200).await;
+    let (plans, _) = all_pages(&app, &w.vc, "/api/v1/inbox/sips", "sips", "sip_id", 200).await;
+
+    // The start page shows the first 50 of each, with a link to the rest.
+    let first = start_lists(&app, &w.vc, "").await;
+    assert_eq!(section_links(&first, "att-gora"), todos[..50]);
+    assert_eq!(section_links(&first, "pagaende"), plans[..50]);
+    assert!(first.contains("Visa fler att göra"), "{first}");
+    assert!(first.contains("Visa fler pågående SIP"));
+    let next = first
+        .split("href=\"/?")
+        .nth(1)
+        .and_then(|s| s.split('#').next())
+        .expect("a link to the next page")
+        .replace("&amp;", "&");
+    assert!(next.starts_with("att_gora_efter="), "{next}");
+    let second = start_lists(&app, &w.vc, &format!("?{next}")).await;
+    assert_eq!(section_links(&second, "att-gora"), todos[50..]);
+    assert_eq!(section_links(&second, "pagaende"), plans[..50]);
+    assert!(second.contains("Till början"));
+    // A stale link says so and shows the first page.
+    let stale = start_lists(&app, &w.vc, "?att_gora_efter=bogus").await;
+    assert!(stale.contains("gäller inte längre"), "{stale}");
+    assert_eq!(section_links(&stale, "att-gora"), todos[..50]);
+}

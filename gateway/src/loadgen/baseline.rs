@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::NoTls;
 
-/// Rows per page the inbox route asks for (its default page and one more).
-const MESSAGES_PAGE: i64 = 51;
+/// Rows per page the inbox routes ask for (their default page and one more).
+const PAGE: i64 = 51;
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client, LoadError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
@@ -150,7 +150,7 @@ pub async fn selects(
             match route {
                 Route::Messages => {
                     let filter = MessageFilter {
-                        limit: MESSAGES_PAGE,
+                        limit: PAGE,
                         ..MessageFilter::default()
                     };
                     futures::try_join!(
@@ -159,10 +159,12 @@ pub async fn selects(
                     )
                     .is_ok()
                 }
-                Route::Todos => inbox::open_todos(&pool, unit, user, TodoScope::Mine, Urgency::All)
-                    .await
-                    .is_ok(),
-                Route::Ongoing => inbox::ongoing(&pool, unit, false).await.is_ok(),
+                Route::Todos => {
+                    inbox::open_todos(&pool, unit, user, TodoScope::Mine, Urgency::All, None, PAGE)
+                        .await
+                        .is_ok()
+                }
+                Route::Ongoing => inbox::ongoing(&pool, unit, false, None, PAGE).await.is_ok(),
                 Route::Plan => {
                     let Some((sip, _, _)) = known.get(i % known.len().max(1)) else {
                         return false;

@@ -400,8 +400,9 @@ const MIXED_READS: [Route; 5] = [
 /// Whether the n-th operation of the mixed load is a command: spread evenly, so that a share
 /// of `1 - read_share` of any run of operations are commands.
 fn is_command(n: u64, read_share: f64) -> bool {
-    let share = 1.0 - read_share;
-    ((n + 1) as f64 * share).floor() > (n as f64 * share).floor()
+    // In thousandths, so that 1 − 0.8 is exactly one in five.
+    let per_mille = ((1.0 - read_share) * 1000.0).round().clamp(0.0, 1000.0) as u64;
+    (n + 1) * per_mille / 1000 > n * per_mille / 1000
 }
 
 /// Sends one request of `route` and records it.

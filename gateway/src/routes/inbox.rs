@@ -26,7 +26,8 @@ use domain::sip::messages::MessageKind;
 use domain::sip::SipPhase;
 use domain::PersonId;
 use projections::inbox::{
-    self, Change, MessageFilter, MessageRow, OngoingRow, PersonRef, TodoRow, TodoScope, Urgency,
+    self, Change, MessageFilter, MessageRow, OngoingCursor, OngoingRow, PersonRef, TodoCursor,
+    TodoRow, TodoScope, Urgency,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -224,6 +225,8 @@ pub struct TodosResponse {
     pub todos: Vec<TodoView>,
     /// A to-do due at or before this instant is urgent now.
     pub urgent_until: DateTime<Utc>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// The coordinator of a plan.
@@ -288,6 +291,8 @@ impl From<OngoingRow> for OngoingView {
 pub struct OngoingResponse {
     /// Open plans first, the nearest meeting first.
     pub sips: Vec<OngoingView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 // ---- queries ------------------------------------------------------------------------------
@@ -324,6 +329,10 @@ pub struct TodosParams {
     pub urgent: Option<bool>,
     /// `mine` (default): the unit's and the caller's own; `unit`: colleagues' too.
     pub scope: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// To-dos per page, 1–200 (default 50).
+    pub limit: Option<i64>,
     /// Wait (up to 5 s) until the inbox has seen this position.
     pub min_position: Option<i64>,
 }
@@ -335,6 +344,10 @@ pub struct TodosParams {
 pub struct OngoingParams {
     /// `true`: closed plans too.
     pub closed: Option<bool>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Plans per page, 1–200 (default 50).
+    pub limit: Option<i64>,
     /// Wait (up to 5 s) until the inbox has seen this position.
     pub min_position: Option<i64>,
 }
@@ -351,6 +364,36 @@ pub struct EventsParams {
 
 fn invalid(detail: impl Into<String>) -> AppError {
     AppError::bad_request("invalid_parameter", detail)
+}
+
+/// `limit`: rows per page, [`PAGE_DEFAULT`] unless given, at most [`PAGE_MAX`].
+fn page_size(limit: Option<i64>) -> Result<i64, AppError> {
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(invalid(format!("limit ska vara mellan 1 och {PAGE_MAX}.")));
+    }
+    Ok(limit)
+}
+
+/// A list's `cursor`, read by `decode`; a bad one is refused rather than read as "from the
+/// start", which would show the first page again as if it were the next.
+fn list_cursor<C>(raw: Option<&str>, decode: fn(&str) -> Option<C>) -> Result<Option<C>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(c) => decode(c)
+            .map(Some)
+            .ok_or_else(|| invalid("cursor är ogiltig: använd next_cursor från föregående sida.")),
+    }
+}
+
+/// Cuts a page fetched with one row more than `limit` and names where the next one starts.
+fn cut_page<R>(rows: &mut Vec<R>, limit: i64, cursor: impl Fn(&R) -> String) -> Option<String> {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(cursor)
+    } else {
+        None
+    }
 }
 
 /// `since`: a time, or a Swedish day (from its first instant).
@@ -425,10 +468,7 @@ pub async fn list_messages(
                 .to_string(),
         ),
     };
-    let limit = params.limit.unwrap_or(PAGE_DEFAULT);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(invalid(format!("limit ska vara mellan 1 och {PAGE_MAX}.")));
-    }
+    let limit = page_size(params.limit)?;
     let filter = MessageFilter {
         unread: params.unread,
         kind,
@@ -444,12 +484,7 @@ pub async fn list_messages(
         inbox::messages(pool, unit.as_str(), &caller.sub, &filter),
         inbox::unread_count(pool, unit.as_str(), &caller.sub),
     )?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|m| format!("p{}", m.position))
-    } else {
-        None
-    };
+    let next_cursor = cut_page(&mut rows, limit, |m| format!("p{}", m.position));
     let persons = persons_shown(rows.iter().map(|m| m.person.person_id.as_str()));
     access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
     let answer = MessagesResponse {
@@ -530,16 +565,21 @@ pub async fn list_todos(
         Some(true) => Urgency::DueBy(urgent_until),
         Some(false) => Urgency::NotDueBy(urgent_until),
     };
+    let limit = page_size(params.limit)?;
+    let after = list_cursor(params.cursor.as_deref(), TodoCursor::decode)?;
     let position =
         consistency::projection_position(&state, inbox::PROJECTION, params.min_position).await?;
-    let rows = inbox::open_todos(
+    let mut rows = inbox::open_todos(
         state.store.pool(),
         unit.as_str(),
         &caller.sub,
         scope,
         urgency,
+        after.as_ref(),
+        limit + 1,
     )
     .await?;
+    let next_cursor = cut_page(&mut rows, limit, |t| TodoCursor::after(t).encode());
     let persons = persons_shown(rows.iter().map(|t| t.person.person_id.as_str()));
     access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
     let answer = TodosResponse {
@@ -548,6 +588,7 @@ pub async fn list_todos(
             .map(|t| TodoView::new(t, urgent_until, now))
             .collect(),
         urgent_until,
+        next_cursor,
     };
     Ok(consistency::with_position(
         Json(answer).into_response(),
@@ -575,18 +616,24 @@ pub async fn list_ongoing(
     ApiQuery(params): ApiQuery<OngoingParams>,
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
+    let limit = page_size(params.limit)?;
+    let after = list_cursor(params.cursor.as_deref(), OngoingCursor::decode)?;
     let position =
         consistency::projection_position(&state, inbox::PROJECTION, params.min_position).await?;
-    let rows = inbox::ongoing(
+    let mut rows = inbox::ongoing(
         state.store.pool(),
         unit.as_str(),
         params.closed.unwrap_or(false),
+        after.as_ref(),
+        limit + 1,
     )
     .await?;
+    let next_cursor = cut_page(&mut rows, limit, |o| OngoingCursor::after(o).encode());
     let persons = persons_shown(rows.iter().map(|o| o.person.person_id.as_str()));
     access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
     let answer = OngoingResponse {
         sips: rows.into_iter().map(OngoingView::from).collect(),
+        next_cursor,
     };
     Ok(consistency::with_position(
         Json(answer).into_response(),

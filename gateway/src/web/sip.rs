@@ -164,11 +164,9 @@ async fn render(
         Responsible::Unit { unit_id } => unit_name(unit_id.as_str()),
         Responsible::Person => "Den enskilde (egenvård)".to_string(),
     };
-    let person = projections::inbox::ongoing(pool, unit.as_str(), true)
+    let person = projections::inbox::ongoing_plan(pool, unit.as_str(), &sip_id.to_string())
         .await
         .map_err(crate::error::AppError::from)?
-        .into_iter()
-        .find(|o| o.sip_id == sip_id.to_string())
         .map(|o| person_text(&o.person))
         .unwrap_or_else(|| "Okänd person".into());
     let headings = Heading::ALL

@@ -25,11 +25,15 @@ use chrono::NaiveDate;
 use domain::sip::messages::MessageKind;
 use domain::sip::SipPhase;
 use domain::PersonId;
-use projections::inbox::{self, MessageFilter, PersonRef, TodoScope, Urgency};
+use projections::inbox::{
+    self, MessageFilter, OngoingCursor, PersonRef, TodoCursor, TodoScope, Urgency,
+};
 use serde::Deserialize;
 
 /// Messages shown at most.
 const MESSAGES_SHOWN_MAX: i64 = 100;
+/// To-dos and ongoing plans shown at a time; a link shows the next ones.
+const LIST_SHOWN_MAX: i64 = 50;
 
 /// The filters of Meddelanden (query string of `/` and `/start/listor`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +49,61 @@ pub(crate) struct Filters {
     sedan: String,
     /// Read one's own write (after marking a message read).
     min_position: Option<i64>,
+    /// Where the shown page of to-dos starts (a `TodoCursor`), or empty: the first page.
+    #[serde(default)]
+    att_gora_efter: String,
+    /// Where the shown page of ongoing plans starts (an `OngoingCursor`), or empty.
+    #[serde(default)]
+    sip_efter: String,
+}
+
+impl Filters {
+    /// The start page's address with these filters, but the to-do and plan pages given.
+    fn href(&self, att_gora_efter: Option<&str>, sip_efter: Option<&str>, anchor: &str) -> String {
+        let pairs = [
+            ("visa", self.visa.trim()),
+            ("typ", self.typ.trim()),
+            ("sedan", self.sedan.trim()),
+            ("att_gora_efter", att_gora_efter.unwrap_or("")),
+            ("sip_efter", sip_efter.unwrap_or("")),
+        ];
+        let query: Vec<String> = pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", query_escaped(v)))
+            .collect();
+        if query.is_empty() {
+            format!("/#{anchor}")
+        } else {
+            format!("/?{}#{anchor}", query.join("&"))
+        }
+    }
+}
+
+/// A page's cursor from the address; a stale or mangled one sets `error` and shows the first
+/// page.
+fn page_cursor<C>(raw: &str, decode: fn(&str) -> Option<C>, error: &mut bool) -> Option<C> {
+    match raw.trim() {
+        "" => None,
+        raw => {
+            let decoded = decode(raw);
+            *error |= decoded.is_none();
+            decoded
+        }
+    }
+}
+
+/// Percent-encodes all but unreserved characters (RFC 3986) of a query value.
+fn query_escaped(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A message type in the filter.
@@ -109,8 +168,14 @@ pub(crate) struct Lists {
     messages: Vec<MessageItem>,
     unread_count: i64,
     todos: Vec<TodoItem>,
-    urgent_count: usize,
+    todo_count: i64,
+    urgent_count: i64,
+    /// The next page of to-dos, and the first when a later one shows.
+    todos_next: Option<String>,
+    todos_first: Option<String>,
     ongoing: Vec<OngoingItem>,
+    ongoing_next: Option<String>,
+    ongoing_first: Option<String>,
     position: i64,
     /// A filter that could not be used, in words.
     filter_error: Option<String>,
@@ -202,13 +267,61 @@ async fn load_lists(
         consistency::projection_position(state, inbox::PROJECTION, filters.min_position).await?;
     let pool = state.store.pool();
     let urgent_until = state.policy.for_municipality(None).urgent_until(now);
-    let (messages, unread_count, todos, ongoing) = futures::try_join!(
-        inbox::messages(pool, &unit, &caller.sub, &filter),
-        inbox::unread_count(pool, &unit, &caller.sub),
-        inbox::open_todos(pool, &unit, &caller.sub, TodoScope::Mine, Urgency::All),
-        inbox::ongoing(pool, &unit, false),
-    )
-    .map_err(AppError::from)?;
+    let mut cursor_error = false;
+    let todos_after = page_cursor(
+        &filters.att_gora_efter,
+        TodoCursor::decode,
+        &mut cursor_error,
+    );
+    let ongoing_after = page_cursor(&filters.sip_efter, OngoingCursor::decode, &mut cursor_error);
+    if cursor_error {
+        filter_error = Some(
+            "Länken till nästa sida gäller inte längre; listan visas från början.".to_string(),
+        );
+    }
+    let (messages, unread_count, mut todos, (todo_count, urgent_count), mut ongoing) =
+        futures::try_join!(
+            inbox::messages(pool, &unit, &caller.sub, &filter),
+            inbox::unread_count(pool, &unit, &caller.sub),
+            inbox::open_todos(
+                pool,
+                &unit,
+                &caller.sub,
+                TodoScope::Mine,
+                Urgency::All,
+                todos_after.as_ref(),
+                LIST_SHOWN_MAX + 1,
+            ),
+            inbox::todo_counts(pool, &unit, &caller.sub, TodoScope::Mine, urgent_until),
+            inbox::ongoing(
+                pool,
+                &unit,
+                false,
+                ongoing_after.as_ref(),
+                LIST_SHOWN_MAX + 1
+            ),
+        )
+        .map_err(AppError::from)?;
+    let todos_next = (todos.len() as i64 > LIST_SHOWN_MAX).then(|| {
+        todos.truncate(LIST_SHOWN_MAX as usize);
+        let next = todos.last().map(|t| TodoCursor::after(t).encode());
+        filters.href(next.as_deref(), Some(filters.sip_efter.trim()), "att-gora")
+    });
+    let ongoing_next = (ongoing.len() as i64 > LIST_SHOWN_MAX).then(|| {
+        ongoing.truncate(LIST_SHOWN_MAX as usize);
+        let next = ongoing.last().map(|o| OngoingCursor::after(o).encode());
+        filters.href(
+            Some(filters.att_gora_efter.trim()),
+            next.as_deref(),
+            "pagaende",
+        )
+    });
+    let todos_first = todos_after
+        .is_some()
+        .then(|| filters.href(None, Some(filters.sip_efter.trim()), "att-gora"));
+    let ongoing_first = ongoing_after
+        .is_some()
+        .then(|| filters.href(Some(filters.att_gora_efter.trim()), None, "pagaende"));
 
     // Every person shown is in the access log before the page goes out.
     let mut shown: Vec<PersonId> = messages
@@ -289,7 +402,12 @@ async fn load_lists(
         })
         .collect();
     Ok(Lists {
-        urgent_count: todos.iter().filter(|t| t.urgent).count(),
+        todo_count,
+        urgent_count,
+        todos_next,
+        todos_first,
+        ongoing_next,
+        ongoing_first,
         messages,
         unread_count,
         todos,

@@ -267,22 +267,77 @@ pub enum Urgency {
     NotDueBy(DateTime<Utc>),
 }
 
-/// The unit's open to-dos, soonest due first (those without a due time last).
+/// Where the next page of to-dos starts: after this to-do, in the list's order (soonest due
+/// first, those without a due time last, then by id). Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoCursor {
+    due_at: Option<DateTime<Utc>>,
+    todo_id: String,
+}
+
+impl TodoCursor {
+    /// The cursor of the page that follows `row`.
+    pub fn after(row: &TodoRow) -> TodoCursor {
+        TodoCursor {
+            due_at: row.due_at,
+            todo_id: row.todo_id.clone(),
+        }
+    }
+
+    /// `t<due, µs since 1970, or n>.<to-do id>`.
+    pub fn encode(&self) -> String {
+        format!("t{}.{}", micros_or_n(self.due_at), self.todo_id)
+    }
+
+    /// `None` when `raw` is not a cursor of this list.
+    pub fn decode(raw: &str) -> Option<TodoCursor> {
+        let (due, todo_id) = raw.strip_prefix('t')?.split_once('.')?;
+        if todo_id.is_empty() || todo_id.len() > 200 {
+            return None;
+        }
+        Some(TodoCursor {
+            due_at: from_micros_or_n(due)?,
+            todo_id: todo_id.to_owned(),
+        })
+    }
+}
+
+fn micros_or_n(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "n".to_owned(), |t| t.timestamp_micros().to_string())
+}
+
+/// `Some(None)` for `n`, `None` when neither a time nor `n`.
+fn from_micros_or_n(raw: &str) -> Option<Option<DateTime<Utc>>> {
+    if raw == "n" {
+        return Some(None);
+    }
+    Some(Some(DateTime::from_timestamp_micros(raw.parse().ok()?)?))
+}
+
+/// The unit's open to-dos, soonest due first (those without a due time last), at most `limit`
+/// (up to [`ROWS_MAX`]) after `after`.
 pub async fn open_todos(
     pool: &Pool,
     unit_id: &str,
     user: &str,
     scope: TodoScope,
     urgency: Urgency,
+    after: Option<&TodoCursor>,
+    limit: i64,
 ) -> Result<Vec<TodoRow>, ProjectionError> {
     let client = pool.get().await?;
+    // A missing due time sorts as infinity: the same order as `due_at NULLS LAST`, and one
+    // row value to compare a cursor with.
     let sql = format!(
         "SELECT {TODO_COLUMNS} FROM inbox.todos t {TODO_JOINS}
           WHERE t.unit_id = $1 AND t.ended_position IS NULL
             AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)
             AND ($4::timestamptz IS NULL OR t.due_at <= $4::timestamptz)
             AND ($5::timestamptz IS NULL OR t.due_at IS NULL OR t.due_at > $5::timestamptz)
-          ORDER BY t.due_at NULLS LAST, t.todo_id
+            AND ($7::text IS NULL
+                 OR (coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id)
+                    > (coalesce($8::timestamptz, 'infinity'::timestamptz), $7::text))
+          ORDER BY coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id
           LIMIT $6"
     );
     let stmt = client.prepare_cached(&sql).await?;
@@ -300,11 +355,40 @@ pub async fn open_todos(
                 &(scope == TodoScope::Unit),
                 &due_by,
                 &not_due_by,
-                &ROWS_MAX,
+                &limit.clamp(1, ROWS_MAX),
+                &after.map(|c| c.todo_id.as_str()),
+                &after.and_then(|c| c.due_at),
             ],
         )
         .await?;
     Ok(rows.iter().map(todo_row).collect())
+}
+
+/// How many open to-dos the list of [`open_todos`] holds in all, and how many of them are due
+/// by `urgent_until` (the red clock), for a heading over a page of them.
+pub async fn todo_counts(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    scope: TodoScope,
+    urgent_until: DateTime<Utc>,
+) -> Result<(i64, i64), ProjectionError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*)::bigint, (count(*) FILTER (WHERE t.due_at <= $4))::bigint
+               FROM inbox.todos t
+              WHERE t.unit_id = $1 AND t.ended_position IS NULL
+                AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[&unit_id, &user, &(scope == TodoScope::Unit), &urgent_until],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
 }
 
 /// A plan the unit takes part in (Pågående SIP).
@@ -354,26 +438,127 @@ fn ongoing_row(row: &Row) -> OngoingRow {
     }
 }
 
+/// Where the next page of ongoing plans starts: after this plan, in the list's order (open
+/// first, the nearest meeting, then the nearest follow-up, then the oldest). Opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OngoingCursor {
+    closed: bool,
+    next_meeting_at: Option<DateTime<Utc>>,
+    next_follow_up_on: Option<chrono::NaiveDate>,
+    started_at: DateTime<Utc>,
+    sip_id: String,
+}
+
+impl OngoingCursor {
+    /// The cursor of the page that follows `row`.
+    pub fn after(row: &OngoingRow) -> OngoingCursor {
+        OngoingCursor {
+            closed: row.closed_at.is_some(),
+            next_meeting_at: row.next_meeting_at,
+            next_follow_up_on: row.next_follow_up_on,
+            started_at: row.started_at,
+            sip_id: row.sip_id.clone(),
+        }
+    }
+
+    /// `o<0|1>.<meeting µs or n>.<follow-up YYYYMMDD or n>.<started µs>.<plan id>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "o{}.{}.{}.{}.{}",
+            u8::from(self.closed),
+            micros_or_n(self.next_meeting_at),
+            self.next_follow_up_on
+                .map_or_else(|| "n".to_owned(), |d| d.format("%Y%m%d").to_string()),
+            self.started_at.timestamp_micros(),
+            self.sip_id
+        )
+    }
+
+    /// `None` when `raw` is not a cursor of this list.
+    pub fn decode(raw: &str) -> Option<OngoingCursor> {
+        let mut parts = raw.strip_prefix('o')?.splitn(5, '.');
+        let closed = match parts.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        let next_meeting_at = from_micros_or_n(parts.next()?)?;
+        let next_follow_up_on = match parts.next()? {
+            "n" => None,
+            d => Some(chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok()?),
+        };
+        let started_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+        let sip_id = parts.next()?;
+        if sip_id.is_empty() || sip_id.len() > 100 {
+            return None;
+        }
+        Some(OngoingCursor {
+            closed,
+            next_meeting_at,
+            next_follow_up_on,
+            started_at,
+            sip_id: sip_id.to_owned(),
+        })
+    }
+}
+
 /// The plans the unit takes part in, those with the nearest meeting first; closed ones only
-/// when asked for.
+/// when asked for. At most `limit` (up to [`ROWS_MAX`]) after `after`.
 pub async fn ongoing(
     pool: &Pool,
     unit_id: &str,
     include_closed: bool,
+    after: Option<&OngoingCursor>,
+    limit: i64,
 ) -> Result<Vec<OngoingRow>, ProjectionError> {
     let client = pool.get().await?;
+    // Missing times sort as infinity (as NULLS LAST would), so the order is one row value.
     let sql = format!(
         "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
           WHERE o.unit_id = $1 AND ($2::boolean OR o.closed_at IS NULL)
-          ORDER BY o.closed_at IS NOT NULL, o.next_meeting_at NULLS LAST,
-                   o.next_follow_up_on NULLS LAST, o.started_at, o.sip_id
+            AND ($4::text IS NULL
+                 OR (o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
+                     coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id)
+                    > ($5::boolean, coalesce($6::timestamptz, 'infinity'::timestamptz),
+                       coalesce($7::date, 'infinity'::date), $8::timestamptz, $4::text))
+          ORDER BY o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
+                   coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id
           LIMIT $3"
     );
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client
-        .query(&stmt, &[&unit_id, &include_closed, &ROWS_MAX])
+        .query(
+            &stmt,
+            &[
+                &unit_id,
+                &include_closed,
+                &limit.clamp(1, ROWS_MAX),
+                &after.map(|c| c.sip_id.as_str()),
+                &after.map(|c| c.closed),
+                &after.and_then(|c| c.next_meeting_at),
+                &after.and_then(|c| c.next_follow_up_on),
+                &after.map(|c| c.started_at),
+            ],
+        )
         .await?;
     Ok(rows.iter().map(ongoing_row).collect())
+}
+
+/// One plan as the unit's Pågående SIP shows it, closed or not; `None` when the unit takes no
+/// part in it.
+pub async fn ongoing_plan(
+    pool: &Pool,
+    unit_id: &str,
+    sip_id: &str,
+) -> Result<Option<OngoingRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
+          WHERE o.unit_id = $1 AND o.sip_id = $2"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let row = client.query_opt(&stmt, &[&unit_id, &sip_id]).await?;
+    Ok(row.as_ref().map(ongoing_row))
 }
 
 /// One change to a unit's lists.
@@ -630,4 +815,45 @@ pub async fn current_plan(
         }
     }
     Ok(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OngoingCursor, TodoCursor};
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    #[test]
+    fn cursors_read_back_what_they_wrote() {
+        let todo = TodoCursor {
+            due_at: Some(Utc.with_ymd_and_hms(2026, 12, 24, 15, 0, 0).unwrap()),
+            todo_id: "01JEVENT0000000000000000AB.2".into(),
+        };
+        assert_eq!(TodoCursor::decode(&todo.encode()), Some(todo));
+        let undue = TodoCursor {
+            due_at: None,
+            todo_id: "01JEVENT0000000000000000AB.0".into(),
+        };
+        assert_eq!(TodoCursor::decode(&undue.encode()), Some(undue));
+        let plan = OngoingCursor {
+            closed: true,
+            next_meeting_at: None,
+            next_follow_up_on: NaiveDate::from_ymd_opt(2027, 6, 21),
+            started_at: Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap(),
+            sip_id: "01JSIP00000000000000000000".into(),
+        };
+        assert_eq!(OngoingCursor::decode(&plan.encode()), Some(plan));
+        for bad in [
+            "",
+            "t",
+            "tx.1",
+            "t12",
+            "p12",
+            "o2.n.n.1.x",
+            "o0.n.2027.1.x",
+            "o0.n.n.1.",
+        ] {
+            assert_eq!(TodoCursor::decode(bad), None, "{bad}");
+            assert_eq!(OngoingCursor::decode(bad), None, "{bad}");
+        }
+    }
 }
