@@ -12,8 +12,9 @@
 //!   the units, plans and persons;
 //! - **pgbench** at as many clients, the same time, running the SELECT the route answers from
 //!   (a script file per route: the same SQL as the read model's query, prepared; the unit, plan
-//!   or person picked at random). Inbox messages: the page and the unread count; Min plan: the
-//!   person look-up and their plans; the others one SELECT.
+//!   or person picked at random). The lists: their first page (the routes' default of 50 rows);
+//!   inbox messages: the page and the unread count; Min plan: the person look-up and their
+//!   plans; the others one SELECT.
 //!
 //! Printed per route: reads/s, p99, pgbench's transactions/s and p99, and the ratio (target
 //! ≥ 0.3, p99 < 20 ms). `SAMPLAN_BENCH_ROUTES` picks routes by name (comma-separated).
@@ -603,7 +604,7 @@ SELECT count(*) FROM inbox.messages m WHERE m.unit_id = {unit} AND NOT EXISTS (
   LEFT JOIN inbox.participants pa ON pa.sip_id = t.sip_id AND pa.unit_id = t.unit_id
  WHERE t.unit_id = {unit} AND t.ended_position IS NULL
    AND (t.staff_id IS NULL OR t.staff_id = {user})
- ORDER BY t.due_at NULLS LAST, t.todo_id LIMIT 500;
+ ORDER BY coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id LIMIT 51;
 "
             ),
         },
@@ -618,9 +619,9 @@ SELECT count(*) FROM inbox.messages m WHERE m.unit_id = {unit} AND NOT EXISTS (
   LEFT JOIN inbox.persons p ON p.person_id = o.person_id
   LEFT JOIN inbox.participants pa ON pa.sip_id = o.sip_id AND pa.unit_id = o.unit_id
  WHERE o.unit_id = {unit} AND o.closed_at IS NULL
- ORDER BY o.closed_at IS NOT NULL, o.next_meeting_at NULLS LAST,
-          o.next_follow_up_on NULLS LAST, o.started_at, o.sip_id
- LIMIT 500;
+ ORDER BY o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
+          coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id
+ LIMIT 51;
 "
             ),
         },

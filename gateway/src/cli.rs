@@ -133,6 +133,14 @@ pub struct LoadArgs {
     /// Also write the tables to this Markdown file.
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
+    /// Judge the run as a soak: exit status 1 when any request failed, a watched process's
+    /// memory grew more than 10 % after warm-up (the first interval, at most 60 s), or the
+    /// projection lag's p99 of an interval exceeded --lag-max-ms.
+    #[arg(long)]
+    pub check: bool,
+    /// The lag --check allows.
+    #[arg(long, default_value_t = 1000.0)]
+    pub lag_max_ms: f64,
 }
 
 #[derive(Debug, Args)]
@@ -570,6 +578,19 @@ async fn bench_load(config: &Config, args: LoadArgs) -> Result<(), CliError> {
     if let Some(path) = &args.report {
         std::fs::write(path, &report.text)
             .map_err(|e| CliError::Broken(format!("writing {}: {e}", path.display())))?;
+    }
+    if args.check {
+        let violations = report.soak_violations(args.lag_max_ms);
+        if !violations.is_empty() {
+            return Err(CliError::Broken(format!(
+                "the run does not hold up:\n  {}",
+                violations.join("\n  ")
+            )));
+        }
+        println!(
+            "Check: no failed request, memory flat, lag within {} ms.",
+            args.lag_max_ms
+        );
     }
     Ok(())
 }

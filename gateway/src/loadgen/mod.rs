@@ -161,6 +161,52 @@ pub struct MemoryRow {
     pub max_kb: u64,
 }
 
+impl LoadReport {
+    /// What a soak must not show: a failed request in any phase, a watched process whose memory
+    /// grew more than 10 % after warm-up, a read model more than `lag_max_ms` behind (p99 of
+    /// any interval) or a command no read model had applied by the end.
+    pub fn soak_violations(&self, lag_max_ms: f64) -> Vec<String> {
+        let mut found = Vec::new();
+        let summaries = self
+            .commands
+            .iter()
+            .map(|r| ("commands", &r.http))
+            .chain(self.reads.iter().map(|r| ("reads", &r.http)))
+            .chain(self.mixed.iter().map(|r| ("mixed", &r.summary)))
+            .chain(self.lag.iter().map(|r| ("lag", &r.summary)));
+        for (phase, summary) in summaries {
+            if summary.error_count() > 0 {
+                found.push(format!("{phase}: {}", errors_of(summary)));
+            }
+        }
+        for row in self.mixed.iter().chain(&self.lag) {
+            if row.lag_unapplied > 0 {
+                found.push(format!(
+                    "{} commands were not applied by every read model by the end",
+                    row.lag_unapplied
+                ));
+            }
+            for i in row.intervals.iter().filter(|i| i.lag_p99_ms > lag_max_ms) {
+                found.push(format!(
+                    "projection lag p99 {:.0} ms in the interval up to {} s (limit {lag_max_ms:.0} ms)",
+                    i.lag_p99_ms, i.until_s
+                ));
+            }
+        }
+        for m in self.memory.iter().filter(|m| m.growth() > 0.10) {
+            found.push(format!(
+                "{} (pid {}) grew {:.1} % after warm-up ({:.1} → {:.1} MiB)",
+                m.name,
+                m.pid,
+                m.growth() * 100.0,
+                m.after_warm_up_kb as f64 / 1024.0,
+                m.end_kb as f64 / 1024.0
+            ));
+        }
+        found
+    }
+}
+
 impl MemoryRow {
     /// Growth after warm-up, as a share of the warm-up figure.
     pub fn growth(&self) -> f64 {
