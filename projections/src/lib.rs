@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "directory_name_search",
         sql: include_str!("../migrations/0008_directory_name_search.sql"),
     },
+    eventstore::Migration {
+        version: 9,
+        name: "inbox_list_pages",
+        sql: include_str!("../migrations/0009_inbox_list_pages.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -24,6 +24,28 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, LoadError> {
     Ok(client)
 }
 
+/// Refuses to start when the server cannot take the baselines' `needed` connections beside
+/// those already open (the service's pools among them), rather than failing midway.
+pub async fn require_connections(admin_url: &str, needed: usize) -> Result<(), LoadError> {
+    let client = connect(admin_url).await?;
+    let row = client
+        .query_one(
+            "SELECT current_setting('max_connections')::bigint
+                    - current_setting('superuser_reserved_connections')::bigint
+                    - (SELECT count(*) FROM pg_stat_activity)::bigint",
+            &[],
+        )
+        .await?;
+    let free: i64 = row.get(0);
+    if free < needed as i64 {
+        return Err(LoadError::Setup(format!(
+            "PostgreSQL has {free} connections free and the baselines need {needed}: raise \
+             max_connections or give fewer --connections"
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `op` from `concurrency` tasks for `duration`: successes per second and their latency.
 async fn timed<F, Fut>(concurrency: usize, duration: Duration, op: F) -> (f64, Latency)
 where

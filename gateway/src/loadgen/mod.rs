@@ -219,13 +219,29 @@ impl MemoryRow {
 pub enum LoadError {
     #[error("{0}")]
     Setup(String),
-    #[error("the database: {0}")]
+    #[error("the database: {}", database_detail(.0))]
     Database(#[from] tokio_postgres::Error),
+}
+
+/// The server's own message when there is one ("too many clients already", …).
+fn database_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 /// Runs the phases and returns the report (its `text` is Markdown, also printed as it goes).
 pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let mut report = LoadReport::default();
+    let wide = *options.connections.iter().max().unwrap_or(&64);
+    if options
+        .phases
+        .iter()
+        .any(|p| matches!(p, Phase::Commands | Phase::Reads))
+    {
+        baseline::require_connections(&options.admin_database_url, wide + 2).await?;
+    }
     let started = Instant::now();
     let memory = MemoryWatch::start(&options.watch_pids);
     let world = Arc::new(setup(&options).await?);

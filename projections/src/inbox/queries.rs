@@ -327,16 +327,23 @@ pub async fn open_todos(
 ) -> Result<Vec<TodoRow>, ProjectionError> {
     let client = pool.get().await?;
     // A missing due time sorts as infinity: the same order as `due_at NULLS LAST`, and one
-    // row value to compare a cursor with.
+    // row value to compare a cursor with. The index of migration 9 has that order; a page after
+    // a cursor starts its scan there (the condition is in the SQL only when there is a cursor,
+    // so the planner can use it as the index condition).
+    let after_cursor = match after {
+        Some(_) => {
+            "AND (coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id)
+                 > (coalesce($8::timestamptz, 'infinity'::timestamptz), $7::text)"
+        }
+        None => "AND $7::text IS NULL AND $8::timestamptz IS NULL",
+    };
     let sql = format!(
         "SELECT {TODO_COLUMNS} FROM inbox.todos t {TODO_JOINS}
           WHERE t.unit_id = $1 AND t.ended_position IS NULL
             AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)
             AND ($4::timestamptz IS NULL OR t.due_at <= $4::timestamptz)
             AND ($5::timestamptz IS NULL OR t.due_at IS NULL OR t.due_at > $5::timestamptz)
-            AND ($7::text IS NULL
-                 OR (coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id)
-                    > (coalesce($8::timestamptz, 'infinity'::timestamptz), $7::text))
+            {after_cursor}
           ORDER BY coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id
           LIMIT $6"
     );
@@ -512,15 +519,24 @@ pub async fn ongoing(
     limit: i64,
 ) -> Result<Vec<OngoingRow>, ProjectionError> {
     let client = pool.get().await?;
-    // Missing times sort as infinity (as NULLS LAST would), so the order is one row value.
+    // Missing times sort as infinity (as NULLS LAST would), so the order is one row value, the
+    // order of migration 9's index; the cursor's condition is in the SQL only when there is one.
+    let after_cursor = match after {
+        Some(_) => {
+            "AND (o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
+                  coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id)
+                 > ($5::boolean, coalesce($6::timestamptz, 'infinity'::timestamptz),
+                    coalesce($7::date, 'infinity'::date), $8::timestamptz, $4::text)"
+        }
+        None => {
+            "AND $4::text IS NULL AND $5::boolean IS NULL AND $6::timestamptz IS NULL
+             AND $7::date IS NULL AND $8::timestamptz IS NULL"
+        }
+    };
     let sql = format!(
         "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
           WHERE o.unit_id = $1 AND ($2::boolean OR o.closed_at IS NULL)
-            AND ($4::text IS NULL
-                 OR (o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
-                     coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id)
-                    > ($5::boolean, coalesce($6::timestamptz, 'infinity'::timestamptz),
-                       coalesce($7::date, 'infinity'::date), $8::timestamptz, $4::text))
+            {after_cursor}
           ORDER BY o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
                    coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id
           LIMIT $3"

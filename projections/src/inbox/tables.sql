@@ -74,6 +74,9 @@ CREATE TABLE todos (
 CREATE INDEX todos_open_unit_idx ON todos (unit_id, due_at) WHERE ended_position IS NULL;
 CREATE INDEX todos_open_sip_idx ON todos (sip_id) WHERE ended_position IS NULL;
 CREATE INDEX todos_changed_idx ON todos (unit_id, changed_position);
+CREATE INDEX todos_open_page_idx ON todos
+    (unit_id, (coalesce(due_at, 'infinity'::timestamptz)), todo_id)
+    WHERE ended_position IS NULL;
 CREATE TABLE ongoing (
     unit_id             text        NOT NULL,
     sip_id              text        NOT NULL,
@@ -91,6 +94,9 @@ CREATE TABLE ongoing (
     PRIMARY KEY (unit_id, sip_id)
 );
 CREATE INDEX ongoing_changed_idx ON ongoing (unit_id, changed_position);
+CREATE INDEX ongoing_page_idx ON ongoing
+    (unit_id, (closed_at IS NOT NULL), (coalesce(next_meeting_at, 'infinity'::timestamptz)),
+     (coalesce(next_follow_up_on, 'infinity'::date)), started_at, sip_id);
 CREATE TABLE unit_positions (
     unit_id  text   PRIMARY KEY,
     position bigint NOT NULL
