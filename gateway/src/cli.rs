@@ -249,7 +249,7 @@ async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
 
 async fn migrate(config: Config) -> Result<(), CliError> {
     let services = Services::start(&config, false).await?;
-    let result = migrate_all(&services.admin_database_url).await;
+    let result = migrate_all(&services.admin_database_url, &services.database_tls).await;
     services.embedded.stop().await;
     result.map_err(|source| {
         CliError::Start(StartError::Migrate {
@@ -265,7 +265,7 @@ async fn demo(config: Config) -> Result<(), CliError> {
     require_key(&config)?;
     let services = Services::start(&config, false).await?;
     let result = async {
-        migrate_all(&services.admin_database_url)
+        migrate_all(&services.admin_database_url, &services.database_tls)
             .await
             .map_err(|source| StartError::Migrate {
                 url: crate::config::redact_url(&services.admin_database_url),
@@ -290,7 +290,7 @@ where
 {
     let services = Services::start(config, false).await?;
     let result = async {
-        migrate_all(&services.admin_database_url)
+        migrate_all(&services.admin_database_url, &services.database_tls)
             .await
             .map_err(|source| StartError::Migrate {
                 url: crate::config::redact_url(&services.admin_database_url),
@@ -298,6 +298,7 @@ where
             })?;
         let mut store_config = eventstore::StoreConfig::new(services.database_url.clone());
         store_config.append_concurrency = 0;
+        store_config.tls = services.database_tls.clone();
         let store = eventstore::EventStore::connect(store_config)
             .await
             .map_err(StartError::Store)?;

@@ -51,6 +51,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `SAMPLAN_DATABASE_ADMIN_URL`: the role that runs migrations; defaults to `database_url`.
     pub database_admin_url: Option<String>,
+    /// `SAMPLAN_DATABASE_TLS_CA`, `SAMPLAN_DATABASE_TLS_CERT`, `SAMPLAN_DATABASE_TLS_KEY`: the
+    /// TLS files of every connection to the external database; whether TLS is used is each
+    /// connection string's `sslmode` (ADR 0022).
+    pub database_tls: eventstore::DatabaseTls,
     /// `SAMPLAN_NATS_URL`; `None` means the embedded nats-server under `data_dir`.
     pub nats_url: Option<String>,
     /// `SAMPLAN_DATA_DIR`: where the embedded services keep their data.
@@ -129,6 +133,61 @@ impl EventsConfig {
         relay.duplicate_window = std::time::Duration::from_millis(self.duplicate_window_ms);
         relay.auth = self.auth.clone();
         relay
+    }
+}
+
+/// The TLS files of every PostgreSQL connection (`SAMPLAN_DATABASE_TLS_CA`, `_CERT`, `_KEY`):
+/// only with an external database, and a client certificate needs its key.
+fn database_tls(
+    get: &impl Fn(&str) -> Option<String>,
+    external: bool,
+) -> Result<eventstore::DatabaseTls, ConfigError> {
+    let path = |name: &str| get(name).map(|v| PathBuf::from(v.trim()));
+    let tls = eventstore::DatabaseTls {
+        ca: path("SAMPLAN_DATABASE_TLS_CA"),
+        cert: path("SAMPLAN_DATABASE_TLS_CERT"),
+        key: path("SAMPLAN_DATABASE_TLS_KEY"),
+    };
+    if let Some(var) = tls.set_variable() {
+        if !external {
+            return Err(ConfigError::Inconsistent(format!(
+                "{var} is set but SAMPLAN_DATABASE_URL is not: the embedded PostgreSQL is reached \
+                 over its Unix socket without TLS; set SAMPLAN_DATABASE_URL with sslmode=verify-full, \
+                 or unset {var}"
+            )));
+        }
+    }
+    match (&tls.cert, &tls.key) {
+        (Some(_), None) => Err(ConfigError::Invalid {
+            var: "SAMPLAN_DATABASE_TLS_KEY",
+            value: String::new(),
+            expected: "the key of SAMPLAN_DATABASE_TLS_CERT".into(),
+        }),
+        (None, Some(_)) => Err(ConfigError::Invalid {
+            var: "SAMPLAN_DATABASE_TLS_CERT",
+            value: String::new(),
+            expected: "the certificate of SAMPLAN_DATABASE_TLS_KEY".into(),
+        }),
+        _ => Ok(tls),
+    }
+}
+
+/// The name of the first `SAMPLAN_DATABASE_TLS_*` variable that is set, for error messages.
+trait TlsVariables {
+    fn set_variable(&self) -> Option<&'static str>;
+}
+
+impl TlsVariables for eventstore::DatabaseTls {
+    fn set_variable(&self) -> Option<&'static str> {
+        if self.ca.is_some() {
+            Some("SAMPLAN_DATABASE_TLS_CA")
+        } else if self.cert.is_some() {
+            Some("SAMPLAN_DATABASE_TLS_CERT")
+        } else if self.key.is_some() {
+            Some("SAMPLAN_DATABASE_TLS_KEY")
+        } else {
+            None
+        }
     }
 }
 
@@ -287,12 +346,28 @@ impl Config {
                     .into(),
             ));
         }
+        let database_tls = database_tls(&get, database_url.is_some())?;
         for (var, url) in [
             ("SAMPLAN_DATABASE_URL", &database_url),
             ("SAMPLAN_DATABASE_ADMIN_URL", &database_admin_url),
         ] {
             if let Some(url) = url {
-                url.parse::<tokio_postgres::Config>()
+                let (mode, readable) =
+                    eventstore::ssl_mode(url).map_err(|e| ConfigError::Invalid {
+                        var,
+                        value: redact_url(url),
+                        expected: e.to_string(),
+                    })?;
+                if !mode.uses_tls() {
+                    if let Some(tls_var) = database_tls.set_variable() {
+                        return Err(ConfigError::Inconsistent(format!(
+                            "{tls_var} is set but {var} asks for no TLS (no sslmode, or \
+                             sslmode=disable): add sslmode=verify-full to {var}, or unset {tls_var}"
+                        )));
+                    }
+                }
+                readable
+                    .parse::<tokio_postgres::Config>()
                     .map_err(|e| ConfigError::Invalid {
                         var,
                         value: redact_url(url),
@@ -510,6 +585,7 @@ impl Config {
             listen,
             database_url,
             database_admin_url,
+            database_tls,
             nats_url,
             data_dir,
             jwt_key,
@@ -700,6 +776,78 @@ mod tests {
         assert_eq!(c.policy, "norrbotten");
         assert!(matches!(c.jwt_key, JwtKey::Secret(_)));
         assert_eq!(c.database_admin_url, None);
+    }
+
+    #[test]
+    fn database_tls_files_need_an_external_database_that_asks_for_tls() {
+        let url = (
+            "SAMPLAN_DATABASE_URL",
+            "postgres://samplan_app@db/samplan?sslmode=verify-full",
+        );
+        let admin = (
+            "SAMPLAN_DATABASE_ADMIN_URL",
+            "postgres://samplan_owner@db/samplan?sslmode=require",
+        );
+        let ca = ("SAMPLAN_DATABASE_TLS_CA", "/etc/samplan/postgres-ca.pem");
+        let c = config(&[url, admin, ca]).expect("valid");
+        assert_eq!(
+            c.database_tls.ca,
+            Some(PathBuf::from("/etc/samplan/postgres-ca.pem"))
+        );
+        assert_eq!(
+            config(&[]).expect("defaults").database_tls,
+            Default::default()
+        );
+
+        // Each bad combination names the variable to fix.
+        let cert = ("SAMPLAN_DATABASE_TLS_CERT", "/etc/samplan/client.pem");
+        let key = ("SAMPLAN_DATABASE_TLS_KEY", "/etc/samplan/client.key");
+        for (vars, named) in [
+            // Files with the embedded database, which is reached without TLS.
+            (vec![ca], "SAMPLAN_DATABASE_TLS_CA"),
+            // A certificate without its key, a key without its certificate.
+            (vec![url, cert], "SAMPLAN_DATABASE_TLS_KEY"),
+            (vec![url, key], "SAMPLAN_DATABASE_TLS_CERT"),
+            // Files, but a connection string that asks for no TLS.
+            (
+                vec![
+                    ("SAMPLAN_DATABASE_URL", "postgres://samplan_app@db/samplan"),
+                    ca,
+                ],
+                "sslmode=verify-full to SAMPLAN_DATABASE_URL",
+            ),
+            (
+                vec![
+                    url,
+                    (
+                        "SAMPLAN_DATABASE_ADMIN_URL",
+                        "host=db user=o sslmode=disable",
+                    ),
+                    cert,
+                    key,
+                ],
+                "SAMPLAN_DATABASE_ADMIN_URL",
+            ),
+            // What samplan does not offer, or reads from elsewhere.
+            (
+                vec![(
+                    "SAMPLAN_DATABASE_URL",
+                    "postgres://u:pw@db/s?sslmode=verify-ca",
+                )],
+                "verify-full",
+            ),
+            (
+                vec![(
+                    "SAMPLAN_DATABASE_URL",
+                    "postgres://u@db/s?sslmode=require&sslrootcert=/ca",
+                )],
+                "SAMPLAN_DATABASE_TLS_CA",
+            ),
+        ] {
+            let err = config(&vars).expect_err(named);
+            assert!(err.to_string().contains(named), "{vars:?}: {err}");
+            assert!(!err.to_string().contains(":pw@"), "{err}");
+        }
     }
 
     #[test]
