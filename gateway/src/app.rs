@@ -697,12 +697,16 @@ pub async fn build_state(
     clock: Clock,
 ) -> Result<AppState, StartError> {
     let verifier = match &config.jwt_key {
-        JwtKey::Secret(secret) => Verifier::hs256(
-            secret,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            clock.clone(),
-        ),
+        JwtKey::Secret(secret) => {
+            let mut secrets = vec![secret.as_str()];
+            secrets.extend(config.jwt_secret_previous.iter().map(|p| p.0.as_str()));
+            Verifier::hs256_secrets(
+                &secrets,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                clock.clone(),
+            )
+        }
         JwtKey::PublicKeyPem(pem) => {
             Verifier::public_key_pem(pem, &config.jwt_issuer, &config.jwt_audience, clock.clone())?
         }

@@ -105,16 +105,29 @@ pub(crate) fn token_error(code: &'static str, detail: &str) -> AppError {
 }
 
 /// Checks tokens. Built once from the configuration.
+///
+/// It may hold several keys, so that a signing key can be rotated without refusing the tokens
+/// already handed out (docs/runbook.md, "Rotating the token key"): the current key and the one
+/// being retired. Each key verifies only its own algorithm — HS256 for a secret, RS256 or ES256
+/// for a public key — and a token is tried only against the keys of the algorithm its header
+/// names, so an HS256 token can never be checked with a public key's bytes as its secret.
 pub struct Verifier {
-    key: DecodingKey,
-    validation: Validation,
+    keys: Vec<VerifyingKey>,
     clock: Clock,
+}
+
+/// One accepted key and the validation (algorithm, issuer, audience) that goes with it.
+struct VerifyingKey {
+    key: DecodingKey,
+    algorithm: Algorithm,
+    validation: Validation,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let algorithms: Vec<Algorithm> = self.keys.iter().map(|k| k.algorithm).collect();
         f.debug_struct("Verifier")
-            .field("algorithms", &self.validation.algorithms)
+            .field("algorithms", &algorithms)
             .finish()
     }
 }
@@ -122,8 +135,13 @@ impl std::fmt::Debug for Verifier {
 /// A verification key that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("SAMPLAN_JWT_PUBLIC_KEY is neither an RSA nor an EC (P-256) public key in PEM form")]
-    UnsupportedPublicKey,
+    #[error(
+        "SAMPLAN_JWT_PUBLIC_KEY: key {number} of {count} is neither an RSA nor an EC (P-256) \
+         public key in PEM form"
+    )]
+    UnsupportedPublicKey { number: usize, count: usize },
+    #[error("SAMPLAN_JWT_PUBLIC_KEY holds no PEM block (-----BEGIN PUBLIC KEY----- …)")]
+    NoPublicKey,
     #[error("the development secret in {path} cannot be read or created: {source}")]
     DevelopmentSecret {
         path: PathBuf,
@@ -135,99 +153,106 @@ pub enum KeyError {
 impl Verifier {
     /// A verifier for HS256 tokens signed with `secret`.
     pub fn hs256(secret: &str, issuer: &str, audience: &str, clock: Clock) -> Verifier {
-        Verifier::new(
-            DecodingKey::from_secret(secret.as_bytes()),
-            Algorithm::HS256,
-            issuer,
-            audience,
-            clock,
-        )
+        Verifier::hs256_secrets(&[secret], issuer, audience, clock)
     }
 
-    /// A verifier for RS256 or ES256 tokens, chosen by the kind of PEM public key.
+    /// A verifier for HS256 tokens signed with any of `secrets` (the current one and the one
+    /// being retired, `SAMPLAN_JWT_SECRET` and `SAMPLAN_JWT_SECRET_PREVIOUS`).
+    pub fn hs256_secrets(secrets: &[&str], issuer: &str, audience: &str, clock: Clock) -> Verifier {
+        let keys = secrets
+            .iter()
+            .map(|secret| {
+                VerifyingKey::new(
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Algorithm::HS256,
+                    issuer,
+                    audience,
+                )
+            })
+            .collect();
+        Verifier { keys, clock }
+    }
+
+    /// A verifier for RS256 and ES256 tokens: `pem` holds one or more PEM public keys (during a
+    /// rotation the new one and the one being retired), each RSA (RS256) or EC P-256 (ES256).
     pub fn public_key_pem(
         pem: &str,
         issuer: &str,
         audience: &str,
         clock: Clock,
     ) -> Result<Verifier, KeyError> {
-        if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
-            return Ok(Verifier::new(
-                key,
-                Algorithm::RS256,
-                issuer,
-                audience,
-                clock,
-            ));
+        let blocks = pem_blocks(pem);
+        if blocks.is_empty() {
+            return Err(KeyError::NoPublicKey);
         }
-        if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
-            return Ok(Verifier::new(
-                key,
-                Algorithm::ES256,
-                issuer,
-                audience,
-                clock,
-            ));
+        let count = blocks.len();
+        let mut keys = Vec::with_capacity(count);
+        for (i, block) in blocks.into_iter().enumerate() {
+            let (key, algorithm) = if let Ok(key) = DecodingKey::from_rsa_pem(block.as_bytes()) {
+                (key, Algorithm::RS256)
+            } else if let Ok(key) = DecodingKey::from_ec_pem(block.as_bytes()) {
+                (key, Algorithm::ES256)
+            } else {
+                return Err(KeyError::UnsupportedPublicKey {
+                    number: i + 1,
+                    count,
+                });
+            };
+            keys.push(VerifyingKey::new(key, algorithm, issuer, audience));
         }
-        Err(KeyError::UnsupportedPublicKey)
+        Ok(Verifier { keys, clock })
     }
 
-    fn new(
-        key: DecodingKey,
-        algorithm: Algorithm,
-        issuer: &str,
-        audience: &str,
-        clock: Clock,
-    ) -> Verifier {
-        let mut validation = Validation::new(algorithm);
-        // Time claims are checked against our clock below, so tests with a pinned clock and
-        // production agree on what "expired" means.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        Verifier {
-            key,
-            validation,
-            clock,
+    /// The claims of `token` if one of the keys of the algorithm its header names verifies it.
+    /// A key whose signature does not match is passed over; the first that matches decides, so
+    /// a token with a good signature but a wrong issuer is refused for its issuer.
+    fn decode(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let header = jsonwebtoken::decode_header(token)?;
+        let mut refused = None;
+        for k in self.keys.iter().filter(|k| k.algorithm == header.alg) {
+            match jsonwebtoken::decode::<Claims>(token, &k.key, &k.validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) if matches!(e.kind(), JwtErrorKind::InvalidSignature) => refused = Some(e),
+                Err(e) => return Err(e),
+            }
         }
+        // No key of that algorithm: as a single-key verifier answers an algorithm it does not
+        // use.
+        Err(refused.unwrap_or_else(|| JwtErrorKind::InvalidAlgorithm.into()))
     }
 
     /// Checks `token` and returns who it names; every failure is a 401 problem.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| {
-                let (code, detail) = match e.kind() {
-                    JwtErrorKind::InvalidSignature
-                    | JwtErrorKind::InvalidAlgorithm
-                    | JwtErrorKind::InvalidAlgorithmName => (
-                        "token_bad_signature",
-                        "Inloggningens token är inte utfärdad för samplan (fel signatur).",
-                    ),
-                    JwtErrorKind::InvalidIssuer => (
-                        "token_wrong_issuer",
-                        "Inloggningens token kommer från fel utfärdare (iss).",
-                    ),
-                    JwtErrorKind::InvalidAudience => (
-                        "token_wrong_audience",
-                        "Inloggningens token är avsedd för en annan tjänst (aud).",
-                    ),
-                    // A header that cannot be read, such as one naming an algorithm that does
-                    // not exist (`alg: none`), is not a claims problem: the token is malformed.
-                    JwtErrorKind::Json(_) if jsonwebtoken::decode_header(token).is_err() => {
-                        ("token_malformed", "Inloggningens token kan inte läsas.")
-                    }
-                    JwtErrorKind::MissingRequiredClaim(_) | JwtErrorKind::Json(_) => (
-                        "token_claims_invalid",
-                        "Inloggningens token saknar uppgifter eller har felaktiga uppgifter.",
-                    ),
-                    _ => ("token_malformed", "Inloggningens token kan inte läsas."),
-                };
-                tracing::debug!(error = %e, code, "token refused");
-                token_error(code, detail)
-            })?
-            .claims;
+        let claims = self.decode(token).map_err(|e| {
+            let (code, detail) = match e.kind() {
+                JwtErrorKind::InvalidSignature
+                | JwtErrorKind::InvalidAlgorithm
+                | JwtErrorKind::InvalidAlgorithmName => (
+                    "token_bad_signature",
+                    "Inloggningens token är inte utfärdad för samplan (fel signatur).",
+                ),
+                JwtErrorKind::InvalidIssuer => (
+                    "token_wrong_issuer",
+                    "Inloggningens token kommer från fel utfärdare (iss).",
+                ),
+                JwtErrorKind::InvalidAudience => (
+                    "token_wrong_audience",
+                    "Inloggningens token är avsedd för en annan tjänst (aud).",
+                ),
+                // A header that cannot be read, such as one naming an algorithm that does
+                // not exist (`alg: none`), is not a claims problem: the token is malformed.
+                JwtErrorKind::Json(_) if jsonwebtoken::decode_header(token).is_err() => {
+                    ("token_malformed", "Inloggningens token kan inte läsas.")
+                }
+                JwtErrorKind::MissingRequiredClaim(_) | JwtErrorKind::Json(_) => (
+                    "token_claims_invalid",
+                    "Inloggningens token saknar uppgifter eller har felaktiga uppgifter.",
+                ),
+                _ => ("token_malformed", "Inloggningens token kan inte läsas."),
+            };
+            tracing::debug!(error = %e, code, "token refused");
+            token_error(code, detail)
+        })?;
 
         let now = self.clock.now().timestamp();
         if claims.exp + LEEWAY_SECONDS <= now {
@@ -289,6 +314,51 @@ impl Verifier {
             personal_identity_number,
         })
     }
+}
+
+impl VerifyingKey {
+    fn new(key: DecodingKey, algorithm: Algorithm, issuer: &str, audience: &str) -> VerifyingKey {
+        let mut validation = Validation::new(algorithm);
+        // Time claims are checked against our clock below, so tests with a pinned clock and
+        // production agree on what "expired" means.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        VerifyingKey {
+            key,
+            algorithm,
+            validation,
+        }
+    }
+}
+
+/// The PEM blocks of `text`, each from its `-----BEGIN` line to the end of its `-----END …-----`
+/// line; an unterminated block is returned as it is (and then refused as a key).
+fn pem_blocks(text: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let block = &rest[start..];
+        let end = block.find("-----END ").and_then(|end| {
+            let after = end + "-----END ".len();
+            block[after..]
+                .find("-----")
+                .map(|close| after + close + "-----".len())
+        });
+        match end {
+            Some(end) => {
+                blocks.push(&block[..end]);
+                rest = &block[end..];
+            }
+            None => {
+                blocks.push(block);
+                break;
+            }
+        }
+    }
+    blocks
 }
 
 /// Mints HS256 tokens: `samplan token`, tests and benchmarks.
@@ -543,6 +613,69 @@ mod tests {
             .verify(&format!("{input}.{signature}"))
             .expect_err("odd claims");
         assert_eq!(err.problem().code, "token_claims_invalid");
+    }
+
+    #[test]
+    fn a_rotating_verifier_accepts_both_secrets_and_only_them() {
+        let c = clock();
+        const OLD: &str = "fedcba9876543210fedcba9876543210";
+        let token = |secret: &str| {
+            Signer::hs256(secret, "samplan", "samplan").sign(
+                "a",
+                "admin",
+                None,
+                "A",
+                c.now(),
+                Duration::minutes(10),
+            )
+        };
+        let rotating = Verifier::hs256_secrets(&[SECRET, OLD], "samplan", "samplan", c.clone());
+        assert!(rotating.verify(&token(SECRET)).is_ok());
+        assert!(rotating.verify(&token(OLD)).is_ok());
+        let err = rotating
+            .verify(&token("0000000000000000000000000000000000"))
+            .unwrap_err();
+        assert_eq!(err.problem().code, "token_bad_signature");
+        // A good signature with a wrong issuer is refused for its issuer, whichever key matched.
+        let foreign = Signer::hs256(OLD, "annan", "samplan").sign(
+            "a",
+            "admin",
+            None,
+            "A",
+            c.now(),
+            Duration::minutes(10),
+        );
+        assert_eq!(
+            rotating.verify(&foreign).unwrap_err().problem().code,
+            "token_wrong_issuer"
+        );
+        // After the rotation the old secret's tokens are refused.
+        let rotated = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        assert_eq!(
+            rotated.verify(&token(OLD)).unwrap_err().problem().code,
+            "token_bad_signature"
+        );
+    }
+
+    #[test]
+    fn pem_blocks_are_split_and_each_must_be_a_key() {
+        let text = "junk\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n\
+                    -----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----";
+        let blocks = pem_blocks(text);
+        assert_eq!(blocks.len(), 2);
+        assert!(blocks[0].ends_with("-----END PUBLIC KEY-----") && blocks[0].contains("AAAA"));
+        assert!(blocks[1].contains("BBBB"));
+        assert!(matches!(
+            Verifier::public_key_pem(text, "samplan", "samplan", clock()),
+            Err(KeyError::UnsupportedPublicKey {
+                number: 1,
+                count: 2
+            })
+        ));
+        assert!(matches!(
+            Verifier::public_key_pem("no key", "samplan", "samplan", clock()),
+            Err(KeyError::NoPublicKey)
+        ));
     }
 
     #[test]

@@ -33,6 +33,16 @@ impl std::fmt::Debug for JwtKey {
     }
 }
 
+/// A secret that is never printed, not even by `{:?}`: `SAMPLAN_JWT_SECRET_PREVIOUS`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HiddenSecret(pub String);
+
+impl std::fmt::Debug for HiddenSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HiddenSecret(..)")
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -61,6 +71,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `SAMPLAN_JWT_SECRET` / `SAMPLAN_JWT_PUBLIC_KEY`.
     pub jwt_key: JwtKey,
+    /// `SAMPLAN_JWT_SECRET_PREVIOUS`: the HS256 secret being retired, still accepted beside
+    /// `SAMPLAN_JWT_SECRET` (which alone signs) until its tokens have expired.
+    pub jwt_secret_previous: Option<HiddenSecret>,
     /// `SAMPLAN_JWT_ISSUER`: the required `iss` claim.
     pub jwt_issuer: String,
     /// `SAMPLAN_JWT_AUDIENCE`: the required `aud` claim.
@@ -407,7 +420,8 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         var: "SAMPLAN_JWT_PUBLIC_KEY",
                         value: "(not shown)".into(),
-                        expected: "a PEM public key (-----BEGIN PUBLIC KEY----- …)".into(),
+                        expected: "one or more PEM public keys (-----BEGIN PUBLIC KEY----- …)"
+                            .into(),
                     });
                 }
                 JwtKey::PublicKeyPem(pem)
@@ -415,6 +429,42 @@ impl Config {
             (None, None) if database_url.is_none() => JwtKey::Development,
             (None, None) => JwtKey::Missing,
         };
+        let jwt_secret_previous =
+            match (get("SAMPLAN_JWT_SECRET_PREVIOUS"), &jwt_key) {
+                (None, _) => None,
+                (Some(_), JwtKey::PublicKeyPem(_)) => return Err(ConfigError::Inconsistent(
+                    "SAMPLAN_JWT_SECRET_PREVIOUS is set with SAMPLAN_JWT_PUBLIC_KEY: public keys \
+                     are rotated by putting the old and the new PEM key, one after the other, in \
+                     SAMPLAN_JWT_PUBLIC_KEY"
+                        .into(),
+                )),
+                (Some(previous), JwtKey::Secret(current)) => {
+                    if previous.len() < 32 {
+                        return Err(ConfigError::Invalid {
+                            var: "SAMPLAN_JWT_SECRET_PREVIOUS",
+                            value: "(hidden)".into(),
+                            expected: format!(
+                                "at least 32 bytes, like SAMPLAN_JWT_SECRET (got {})",
+                                previous.len()
+                            ),
+                        });
+                    }
+                    if previous == *current {
+                        return Err(ConfigError::Invalid {
+                            var: "SAMPLAN_JWT_SECRET_PREVIOUS",
+                            value: "(hidden)".into(),
+                            expected: "the secret being retired, not SAMPLAN_JWT_SECRET itself"
+                                .into(),
+                        });
+                    }
+                    Some(HiddenSecret(previous))
+                }
+                (Some(_), _) => return Err(ConfigError::Inconsistent(
+                    "SAMPLAN_JWT_SECRET_PREVIOUS is set without SAMPLAN_JWT_SECRET: the previous \
+                     secret is only accepted beside the current one, which signs"
+                        .into(),
+                )),
+            };
 
         let jwt_issuer = get("SAMPLAN_JWT_ISSUER").unwrap_or_else(|| defaults::JWT_ISSUER.into());
         let jwt_audience =
@@ -589,6 +639,7 @@ impl Config {
             nats_url,
             data_dir,
             jwt_key,
+            jwt_secret_previous,
             jwt_issuer,
             jwt_audience,
             policy: policy.trim().to_string(),
@@ -847,6 +898,40 @@ mod tests {
             let err = config(&vars).expect_err(named);
             assert!(err.to_string().contains(named), "{vars:?}: {err}");
             assert!(!err.to_string().contains(":pw@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_previous_secret_is_accepted_only_beside_a_current_one() {
+        let current = ("SAMPLAN_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let previous = (
+            "SAMPLAN_JWT_SECRET_PREVIOUS",
+            "fedcba9876543210fedcba9876543210",
+        );
+        let c = config(&[current, previous]).expect("valid");
+        assert_eq!(
+            c.jwt_secret_previous,
+            Some(HiddenSecret(previous.1.to_string()))
+        );
+        assert!(
+            !format!("{c:?}").contains(previous.1),
+            "the secret was printed"
+        );
+        for vars in [
+            vec![previous],
+            vec![current, ("SAMPLAN_JWT_SECRET_PREVIOUS", "kort")],
+            vec![current, ("SAMPLAN_JWT_SECRET_PREVIOUS", current.1)],
+            vec![
+                ("SAMPLAN_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----"),
+                previous,
+            ],
+        ] {
+            let err = config(&vars).expect_err("refused");
+            assert!(
+                err.to_string().contains("SAMPLAN_JWT_SECRET_PREVIOUS"),
+                "{err}"
+            );
+            assert!(!err.to_string().contains(previous.1), "{err}");
         }
     }
 
