@@ -14,10 +14,15 @@ Configuration comes from the environment (see API.md):
   SAMPLAN_LISTEN              address to listen on            [127.0.0.1:8080]
   SAMPLAN_DATABASE_URL        PostgreSQL; unset: embedded PostgreSQL under SAMPLAN_DATA_DIR
   SAMPLAN_DATABASE_ADMIN_URL  role that runs migrations       [SAMPLAN_DATABASE_URL]
+                              TLS as each URL's sslmode asks: disable (also when absent),
+                              prefer, require or verify-full (both verify the certificate)
+  SAMPLAN_DATABASE_TLS_CA     PEM CA for the database's certificate  [the system's roots]
+  SAMPLAN_DATABASE_TLS_CERT, SAMPLAN_DATABASE_TLS_KEY  PEM client certificate and its key
   SAMPLAN_NATS_URL            NATS; unset: embedded nats-server under SAMPLAN_DATA_DIR
   SAMPLAN_DATA_DIR            data of the embedded services   [./data]
   SAMPLAN_JWT_SECRET          HS256 secret (at least 32 bytes)
-  SAMPLAN_JWT_PUBLIC_KEY      PEM public key (RS256/ES256)
+  SAMPLAN_JWT_SECRET_PREVIOUS the HS256 secret being retired (accepted, never signs)
+  SAMPLAN_JWT_PUBLIC_KEY      PEM public key(s) (RS256/ES256); several during a rotation
                               neither: a development secret, only with the embedded database
   SAMPLAN_JWT_ISSUER, SAMPLAN_JWT_AUDIENCE                    [samplan, samplan]
   SAMPLAN_POLICY              norrbotten, orebro, stockholm   [stockholm]
