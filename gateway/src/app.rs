@@ -710,6 +710,12 @@ pub async fn build_state(
         JwtKey::PublicKeyPem(pem) => {
             Verifier::public_key_pem(pem, &config.jwt_issuer, &config.jwt_audience, clock.clone())?
         }
+        JwtKey::JwksFile(path) => Verifier::jwks_file(
+            path,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            clock.clone(),
+        )?,
         JwtKey::Development => {
             let secret = development_secret(&config.data_dir)?;
             tracing::warn!(

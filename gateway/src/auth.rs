@@ -120,6 +120,8 @@ pub struct Verifier {
 struct VerifyingKey {
     key: DecodingKey,
     algorithm: Algorithm,
+    /// The key's `kid` in a JWKS file; PEM keys and secrets have none.
+    id: Option<String>,
     validation: Validation,
 }
 
@@ -142,6 +144,8 @@ pub enum KeyError {
     UnsupportedPublicKey { number: usize, count: usize },
     #[error("SAMPLAN_JWT_PUBLIC_KEY holds no PEM block (-----BEGIN PUBLIC KEY----- …)")]
     NoPublicKey,
+    #[error("SAMPLAN_JWT_JWKS_FILE {path}: {reason}")]
+    Jwks { path: PathBuf, reason: String },
     #[error("the development secret in {path} cannot be read or created: {source}")]
     DevelopmentSecret {
         path: PathBuf,
@@ -203,13 +207,87 @@ impl Verifier {
         Ok(Verifier { keys, clock })
     }
 
+    /// A verifier for the RS256 and ES256 public keys of a JSON Web Key Set file
+    /// (`SAMPLAN_JWT_JWKS_FILE`, `{"keys": [...]}`), read once. Each key's algorithm is its `alg`
+    /// or, without one, follows from its type (RSA: RS256, EC P-256: ES256); symmetric keys
+    /// (`oct`), keys for encryption (`use: enc`) and other algorithms are refused, so that a
+    /// token's header can never make a public key serve as an HMAC secret.
+    pub fn jwks_file(
+        path: &Path,
+        issuer: &str,
+        audience: &str,
+        clock: Clock,
+    ) -> Result<Verifier, KeyError> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+        let fail = |reason: String| KeyError::Jwks {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot be read ({e})")))?;
+        let set: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("is not a JSON Web Key Set ({e})")))?;
+        if set.keys.is_empty() {
+            return Err(fail("holds no key".into()));
+        }
+        let mut keys = Vec::with_capacity(set.keys.len());
+        for (i, jwk) in set.keys.iter().enumerate() {
+            let name = format!(
+                "key {} of {}{}",
+                i + 1,
+                set.keys.len(),
+                jwk.common
+                    .key_id
+                    .as_deref()
+                    .map(|kid| format!(" (kid {kid})"))
+                    .unwrap_or_default()
+            );
+            if matches!(
+                jwk.common.public_key_use,
+                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+            ) {
+                return Err(fail(format!("{name} is for encryption (use: enc)")));
+            }
+            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                    if ec.curve == EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                _ => {
+                    return Err(fail(format!(
+                        "{name} is not an RS256 (RSA) or ES256 (EC P-256) public key"
+                    )))
+                }
+            };
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| fail(format!("{name} cannot be used ({e})")))?;
+            let mut key = VerifyingKey::new(key, algorithm, issuer, audience);
+            key.id = jwk.common.key_id.clone();
+            keys.push(key);
+        }
+        Ok(Verifier { keys, clock })
+    }
+
     /// The claims of `token` if one of the keys of the algorithm its header names verifies it.
     /// A key whose signature does not match is passed over; the first that matches decides, so
     /// a token with a good signature but a wrong issuer is refused for its issuer.
     fn decode(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         let header = jsonwebtoken::decode_header(token)?;
+        // A token that names its key (`kid`) is tried only against that key, and against keys
+        // without an id; one that names none, against every key of its algorithm.
+        let named = |k: &&VerifyingKey| match (&header.kid, &k.id) {
+            (Some(wanted), Some(id)) => wanted == id,
+            _ => true,
+        };
         let mut refused = None;
-        for k in self.keys.iter().filter(|k| k.algorithm == header.alg) {
+        for k in self
+            .keys
+            .iter()
+            .filter(|k| k.algorithm == header.alg)
+            .filter(named)
+        {
             match jsonwebtoken::decode::<Claims>(token, &k.key, &k.validation) {
                 Ok(data) => return Ok(data.claims),
                 Err(e) if matches!(e.kind(), JwtErrorKind::InvalidSignature) => refused = Some(e),
@@ -329,6 +407,7 @@ impl VerifyingKey {
         VerifyingKey {
             key,
             algorithm,
+            id: None,
             validation,
         }
     }
@@ -676,6 +755,95 @@ mod tests {
             Verifier::public_key_pem("no key", "samplan", "samplan", clock()),
             Err(KeyError::NoPublicKey)
         ));
+    }
+
+    /// An EC P-256 private key in PEM, made by `openssl` for this run.
+    fn ec_private_key() -> String {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .output()
+            .expect("the openssl command line tool makes the test key");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("PEM")
+    }
+
+    #[test]
+    fn a_jwks_file_selects_by_kid_and_refuses_symmetric_keys() {
+        use jsonwebtoken::jwk::Jwk;
+        let c = clock();
+        let dir = std::env::temp_dir().join(format!("samplan-jwks-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (old, new) = (ec_private_key(), ec_private_key());
+        let old = EncodingKey::from_ec_pem(old.as_bytes()).expect("old key");
+        let new = EncodingKey::from_ec_pem(new.as_bytes()).expect("new key");
+        let jwk = |key: &EncodingKey, kid: &str| {
+            let mut jwk = Jwk::from_encoding_key(key, Algorithm::ES256).expect("jwk");
+            jwk.common.key_id = Some(kid.into());
+            jwk
+        };
+        let path = dir.join("jwks.json");
+        let write = |keys: Vec<Jwk>| {
+            let set = serde_json::json!({ "keys": keys });
+            std::fs::write(&path, set.to_string()).expect("jwks file");
+        };
+        let claims = Claims {
+            sub: "a".into(),
+            role: "admin".into(),
+            unit: None,
+            name: "A".into(),
+            personal_identity_number: None,
+            exp: c.now().timestamp() + 600,
+            iat: c.now().timestamp(),
+            iss: "samplan".into(),
+            aud: "samplan".into(),
+        };
+        let token = |key: &EncodingKey, kid: Option<&str>| {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = kid.map(str::to_string);
+            jsonwebtoken::encode(&header, &claims, key).expect("signed")
+        };
+
+        write(vec![jwk(&new, "2026-12"), jwk(&old, "2026-06")]);
+        let both = Verifier::jwks_file(&path, "samplan", "samplan", c.clone()).expect("both");
+        assert!(both.verify(&token(&old, Some("2026-06"))).is_ok());
+        assert!(both.verify(&token(&new, Some("2026-12"))).is_ok());
+        assert!(both.verify(&token(&new, None)).is_ok(), "no kid: every key");
+        // A kid selects its key only: the old key's signature under the new key's id fails.
+        let wrong = both.verify(&token(&old, Some("2026-12"))).unwrap_err();
+        assert_eq!(wrong.problem().code, "token_bad_signature");
+
+        write(vec![jwk(&new, "2026-12")]);
+        let rotated = Verifier::jwks_file(&path, "samplan", "samplan", c.clone()).expect("new");
+        let err = rotated.verify(&token(&old, Some("2026-06"))).unwrap_err();
+        assert_eq!(err.problem().code, "token_bad_signature");
+        // An HS256 token is never checked against these keys.
+        let hs = Signer::hs256(SECRET, "samplan", "samplan").sign(
+            "a",
+            "admin",
+            None,
+            "A",
+            c.now(),
+            Duration::minutes(1),
+        );
+        assert_eq!(
+            rotated.verify(&hs).unwrap_err().problem().code,
+            "token_bad_signature"
+        );
+
+        std::fs::write(
+            &path,
+            r#"{"keys":[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0","alg":"HS256"}]}"#,
+        )
+        .expect("jwks file");
+        let err = Verifier::jwks_file(&path, "samplan", "samplan", c).unwrap_err();
+        assert!(err.to_string().contains("key 1 of 1"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

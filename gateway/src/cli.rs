@@ -23,6 +23,7 @@ Configuration comes from the environment (see API.md):
   SAMPLAN_JWT_SECRET          HS256 secret (at least 32 bytes)
   SAMPLAN_JWT_SECRET_PREVIOUS the HS256 secret being retired (accepted, never signs)
   SAMPLAN_JWT_PUBLIC_KEY      PEM public key(s) (RS256/ES256); several during a rotation
+  SAMPLAN_JWT_JWKS_FILE       JWKS file of RS256/ES256 keys, selected by kid (instead)
                               neither: a development secret, only with the embedded database
   SAMPLAN_JWT_ISSUER, SAMPLAN_JWT_AUDIENCE                    [samplan, samplan]
   SAMPLAN_POLICY              norrbotten, orebro, stockholm   [stockholm]
@@ -401,9 +402,9 @@ fn token(config: &Config, args: &TokenArgs) -> Result<(), CliError> {
             development_secret(&config.data_dir).map_err(|e| CliError::Start(StartError::Key(e)))?
         }
         JwtKey::Missing => return Err(CliError::Usage(ConfigError::key_missing().to_string())),
-        JwtKey::PublicKeyPem(_) => {
+        JwtKey::PublicKeyPem(_) | JwtKey::JwksFile(_) => {
             return Err(CliError::Usage(
-                "SAMPLAN_JWT_PUBLIC_KEY is configured: tokens are issued by your identity \
+                "SAMPLAN_JWT_PUBLIC_KEY or SAMPLAN_JWT_JWKS_FILE is configured: tokens are issued by your identity \
                  provider, samplan can only sign HS256 tokens (SAMPLAN_JWT_SECRET)"
                     .into(),
             ))

@@ -11,8 +11,11 @@ use std::path::PathBuf;
 pub enum JwtKey {
     /// `SAMPLAN_JWT_SECRET`: a shared HS256 secret.
     Secret(String),
-    /// `SAMPLAN_JWT_PUBLIC_KEY`: a PEM public key (RS256 or ES256).
+    /// `SAMPLAN_JWT_PUBLIC_KEY`: one or more PEM public keys (RS256 or ES256).
     PublicKeyPem(String),
+    /// `SAMPLAN_JWT_JWKS_FILE`: a JSON Web Key Set file of RS256/ES256 public keys, selected by
+    /// the token's `kid` where the keys have ids.
+    JwksFile(PathBuf),
     /// Nothing configured, with the embedded database: a development secret kept in the data
     /// directory is used (see [`crate::auth::development_secret`]).
     Development,
@@ -27,6 +30,7 @@ impl std::fmt::Debug for JwtKey {
         match self {
             JwtKey::Secret(_) => f.write_str("JwtKey::Secret(..)"),
             JwtKey::PublicKeyPem(_) => f.write_str("JwtKey::PublicKeyPem(..)"),
+            JwtKey::JwksFile(path) => write!(f, "JwtKey::JwksFile({path:?})"),
             JwtKey::Development => f.write_str("JwtKey::Development"),
             JwtKey::Missing => f.write_str("JwtKey::Missing"),
         }
@@ -396,6 +400,16 @@ impl Config {
         let data_dir =
             PathBuf::from(get("SAMPLAN_DATA_DIR").unwrap_or_else(|| defaults::DATA_DIR.into()));
 
+        let jwks_file = get("SAMPLAN_JWT_JWKS_FILE").map(|p| PathBuf::from(p.trim()));
+        if jwks_file.is_some() {
+            for other in ["SAMPLAN_JWT_SECRET", "SAMPLAN_JWT_PUBLIC_KEY"] {
+                if get(other).is_some() {
+                    return Err(ConfigError::Inconsistent(format!(
+                        "both SAMPLAN_JWT_JWKS_FILE and {other} are set: choose one"
+                    )));
+                }
+            }
+        }
         let jwt_key = match (get("SAMPLAN_JWT_SECRET"), get("SAMPLAN_JWT_PUBLIC_KEY")) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Inconsistent(
@@ -429,42 +443,48 @@ impl Config {
             (None, None) if database_url.is_none() => JwtKey::Development,
             (None, None) => JwtKey::Missing,
         };
-        let jwt_secret_previous =
-            match (get("SAMPLAN_JWT_SECRET_PREVIOUS"), &jwt_key) {
-                (None, _) => None,
-                (Some(_), JwtKey::PublicKeyPem(_)) => return Err(ConfigError::Inconsistent(
-                    "SAMPLAN_JWT_SECRET_PREVIOUS is set with SAMPLAN_JWT_PUBLIC_KEY: public keys \
-                     are rotated by putting the old and the new PEM key, one after the other, in \
-                     SAMPLAN_JWT_PUBLIC_KEY"
+        let jwt_key = match jwks_file {
+            Some(path) => JwtKey::JwksFile(path),
+            None => jwt_key,
+        };
+        let jwt_secret_previous = match (get("SAMPLAN_JWT_SECRET_PREVIOUS"), &jwt_key) {
+            (None, _) => None,
+            (Some(_), JwtKey::PublicKeyPem(_) | JwtKey::JwksFile(_)) => {
+                return Err(ConfigError::Inconsistent(
+                    "SAMPLAN_JWT_SECRET_PREVIOUS is set with public keys: these are rotated by \
+                     giving the old and the new key in SAMPLAN_JWT_PUBLIC_KEY (one PEM block after \
+                     the other) or in SAMPLAN_JWT_JWKS_FILE"
                         .into(),
-                )),
-                (Some(previous), JwtKey::Secret(current)) => {
-                    if previous.len() < 32 {
-                        return Err(ConfigError::Invalid {
-                            var: "SAMPLAN_JWT_SECRET_PREVIOUS",
-                            value: "(hidden)".into(),
-                            expected: format!(
-                                "at least 32 bytes, like SAMPLAN_JWT_SECRET (got {})",
-                                previous.len()
-                            ),
-                        });
-                    }
-                    if previous == *current {
-                        return Err(ConfigError::Invalid {
-                            var: "SAMPLAN_JWT_SECRET_PREVIOUS",
-                            value: "(hidden)".into(),
-                            expected: "the secret being retired, not SAMPLAN_JWT_SECRET itself"
-                                .into(),
-                        });
-                    }
-                    Some(HiddenSecret(previous))
+                ))
+            }
+            (Some(previous), JwtKey::Secret(current)) => {
+                if previous.len() < 32 {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_JWT_SECRET_PREVIOUS",
+                        value: "(hidden)".into(),
+                        expected: format!(
+                            "at least 32 bytes, like SAMPLAN_JWT_SECRET (got {})",
+                            previous.len()
+                        ),
+                    });
                 }
-                (Some(_), _) => return Err(ConfigError::Inconsistent(
+                if previous == *current {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_JWT_SECRET_PREVIOUS",
+                        value: "(hidden)".into(),
+                        expected: "the secret being retired, not SAMPLAN_JWT_SECRET itself".into(),
+                    });
+                }
+                Some(HiddenSecret(previous))
+            }
+            (Some(_), _) => {
+                return Err(ConfigError::Inconsistent(
                     "SAMPLAN_JWT_SECRET_PREVIOUS is set without SAMPLAN_JWT_SECRET: the previous \
                      secret is only accepted beside the current one, which signs"
                         .into(),
-                )),
-            };
+                ))
+            }
+        };
 
         let jwt_issuer = get("SAMPLAN_JWT_ISSUER").unwrap_or_else(|| defaults::JWT_ISSUER.into());
         let jwt_audience =
@@ -932,6 +952,28 @@ mod tests {
                 "{err}"
             );
             assert!(!err.to_string().contains(previous.1), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_file_is_the_only_key_source() {
+        let jwks = ("SAMPLAN_JWT_JWKS_FILE", "/etc/samplan/jwks.json");
+        let c = config(&[jwks]).expect("valid");
+        assert_eq!(
+            c.jwt_key,
+            JwtKey::JwksFile(PathBuf::from("/etc/samplan/jwks.json"))
+        );
+        for other in [
+            ("SAMPLAN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SAMPLAN_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----"),
+            (
+                "SAMPLAN_JWT_SECRET_PREVIOUS",
+                "0123456789abcdef0123456789abcdef",
+            ),
+        ] {
+            let err = config(&[jwks, other]).expect_err(other.0);
+            assert!(err.to_string().contains("SAMPLAN_JWT_JWKS_FILE"), "{err}");
+            assert!(!err.to_string().contains("0123456789"), "{err}");
         }
     }
 
