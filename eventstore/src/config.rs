@@ -30,7 +30,7 @@ pub struct StoreConfig {
     pub append_batch_max: usize,
     /// The TLS files for every connection (the pool's, the listener's, the projections' leases
     /// and rebuilds, which use the owner's connection string with these same files); whether TLS
-    /// is used at all is the connection string's `sslmode` (ADR 0022).
+    /// is used at all is the connection string's `sslmode` (ADR 0024).
     pub tls: crate::connect::DatabaseTls,
 }
 

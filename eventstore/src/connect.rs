@@ -1,4 +1,4 @@
-//! The one place that opens connections to PostgreSQL (ADR 0022): the store's pool, its LISTEN
+//! The one place that opens connections to PostgreSQL (ADR 0024): the store's pool, its LISTEN
 //! connection, migrations, the projections' leases and rebuilds all come here, so a connection
 //! string's `sslmode` and the TLS files mean the same thing everywhere.
 //!

@@ -32,7 +32,7 @@ pub enum StoreError {
     /// Any other database error.
     #[error("databasfel: {}", describe(.0))]
     Database(#[source] tokio_postgres::Error),
-    /// The connection string's `sslmode` or the TLS files cannot be used (ADR 0022).
+    /// The connection string's `sslmode` or the TLS files cannot be used (ADR 0024).
     #[error("TLS mot PostgreSQL: {0}")]
     Tls(#[from] crate::connect::TlsError),
     /// A stored row could not be turned into a Rust value.

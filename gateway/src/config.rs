@@ -67,7 +67,7 @@ pub struct Config {
     pub database_admin_url: Option<String>,
     /// `SAMPLAN_DATABASE_TLS_CA`, `SAMPLAN_DATABASE_TLS_CERT`, `SAMPLAN_DATABASE_TLS_KEY`: the
     /// TLS files of every connection to the external database; whether TLS is used is each
-    /// connection string's `sslmode` (ADR 0022).
+    /// connection string's `sslmode` (ADR 0024).
     pub database_tls: eventstore::DatabaseTls,
     /// `SAMPLAN_NATS_URL`; `None` means the embedded nats-server under `data_dir`.
     pub nats_url: Option<String>,
