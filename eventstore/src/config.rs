@@ -28,12 +28,16 @@ pub struct StoreConfig {
     pub append_concurrency: usize,
     /// Most appends written together in one transaction.
     pub append_batch_max: usize,
+    /// The TLS files for every connection (the pool's, the listener's, the projections' leases
+    /// and rebuilds, which use the owner's connection string with these same files); whether TLS
+    /// is used at all is the connection string's `sslmode` (ADR 0024).
+    pub tls: crate::connect::DatabaseTls,
 }
 
 impl StoreConfig {
     /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
     /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms, group commit over
-    /// two transactions in flight of at most 64 appends each.
+    /// two transactions in flight of at most 64 appends each, and no TLS files.
     pub fn new(database_url: impl Into<String>) -> Self {
         StoreConfig {
             database_url: database_url.into(),
@@ -45,6 +49,7 @@ impl StoreConfig {
             tail_idle_poll_ms: 250,
             append_concurrency: 2,
             append_batch_max: 64,
+            tls: crate::connect::DatabaseTls::default(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// Any other database error.
     #[error("databasfel: {}", describe(.0))]
     Database(#[source] tokio_postgres::Error),
+    /// The connection string's `sslmode` or the TLS files cannot be used (ADR 0024).
+    #[error("TLS mot PostgreSQL: {0}")]
+    Tls(#[from] crate::connect::TlsError),
     /// A stored row could not be turned into a Rust value.
     #[error("kunde inte tolka lagrad data: {0}")]
     Decode(String),
@@ -136,6 +139,22 @@ impl From<deadpool_postgres::PoolError> for StoreError {
                 "ingen databasanslutning inom tidsgränsen ({kind:?})"
             )),
             other => StoreError::Unavailable(format!("anslutningspoolen: {other}")),
+        }
+    }
+}
+
+impl From<crate::connect::ConnectError> for StoreError {
+    fn from(err: crate::connect::ConnectError) -> Self {
+        use crate::connect::ConnectError;
+        match err {
+            ConnectError::Tls(e) => StoreError::Tls(e),
+            ConnectError::ConnectionString(e) => {
+                StoreError::InvalidInput(format!("ogiltig databas-URL: {e}"))
+            }
+            ConnectError::Postgres(e) => StoreError::Unavailable(format!(
+                "kunde inte ansluta till PostgreSQL: {}",
+                describe(&e)
+            )),
         }
     }
 }

@@ -8,9 +8,12 @@
 //! - The database itself refuses UPDATE, DELETE and TRUNCATE of events, and every event carries
 //!   a hash chained to its stream's previous event; [`EventStore::verify`] checks the chains.
 //! - [`migrate()`] is the generic migration runner other components use for their own tables.
+//! - [`connect()`] opens every connection that is not the pool's, with the same TLS rules
+//!   (`sslmode`, [`DatabaseTls`]) as the pool.
 
 mod append;
 mod config;
+mod connect;
 mod db;
 mod error;
 mod group;
@@ -24,9 +27,10 @@ mod wake;
 pub mod testing;
 
 pub use config::StoreConfig;
+pub use connect::{connect, pg_config, ssl_mode, ConnectError, DatabaseTls, SslMode, TlsError};
 pub use error::{is_transient, StoreError};
 pub use group::GroupCommitStats;
-pub use migrate::{migrate, migrate_with_client, Migration, MIGRATIONS};
+pub use migrate::{migrate, migrate_tls, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{
     AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,
     NewEvent, RecordedEvent, StoredCommand, VerifyReport,

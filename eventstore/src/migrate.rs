@@ -3,10 +3,9 @@
 //! recorded with a checksum in `schema_migrations`, and a released migration that was edited is
 //! refused instead of silently diverging between databases.
 
-use sha2::{Digest, Sha256};
-use tokio_postgres::NoTls;
-
+use crate::connect::{connect, ConnectError, DatabaseTls};
 use crate::error::StoreError;
+use sha2::{Digest, Sha256};
 
 /// One forward-only migration. `version`s of a component start at 1 and increase by one.
 #[derive(Clone, Copy, Debug)]
@@ -60,26 +59,46 @@ pub const MIGRATIONS: &[Migration] = &[
 const MIGRATION_LOCK_KEY: i64 = 0x5341_4D50_4C41_4E00; // "SAMPLAN\0"
 
 /// Applies `migrations` of `component` that are not yet applied, in one transaction, as the
-/// owner role given by `admin_database_url`. Already-applied migrations are checked against
-/// their checksum.
+/// owner role given by `admin_database_url`, connecting without TLS files (a connection string
+/// with `sslmode` then trusts the system's roots). Already-applied migrations are checked
+/// against their checksum.
 pub async fn migrate(
     admin_database_url: &str,
     component: &str,
     migrations: &[Migration],
 ) -> Result<(), StoreError> {
+    migrate_tls(
+        admin_database_url,
+        &DatabaseTls::default(),
+        component,
+        migrations,
+    )
+    .await
+}
+
+/// [`migrate`] with the deployment's TLS files (`SAMPLAN_DATABASE_TLS_*`).
+pub async fn migrate_tls(
+    admin_database_url: &str,
+    tls: &DatabaseTls,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
     check_order(component, migrations)?;
-    let (mut client, connection) = tokio_postgres::connect(admin_database_url, NoTls)
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("kunde inte ansluta för migrering: {e}")))?;
-    let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "migration connection ended with an error");
-        }
-    });
-    let result = migrate_with_client(&mut client, component, migrations).await;
-    drop(client);
-    let _ = driver.await;
-    result
+    let mut client = connect(
+        admin_database_url,
+        tls,
+        "samplan-migrate",
+        Some(std::time::Duration::from_secs(10)),
+    )
+    .await
+    .map_err(|e| match e {
+        ConnectError::Postgres(e) => StoreError::Unavailable(format!(
+            "kunde inte ansluta för migrering: {}",
+            crate::error::describe(&e)
+        )),
+        other => other.into(),
+    })?;
+    migrate_with_client(&mut client, component, migrations).await
 }
 
 /// Same as [`migrate`] on a connection the caller already has.

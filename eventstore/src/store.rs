@@ -11,7 +11,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 use tokio_postgres::types::{Json, ToSql};
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 use ulid::Ulid;
 
 use crate::append::{AppendRequest, Writer};
@@ -49,10 +49,9 @@ impl EventStore {
     /// Builds the pool. Connections are opened lazily; the first call that needs one reports
     /// `Unavailable` if the server cannot be reached.
     pub async fn connect(cfg: StoreConfig) -> Result<EventStore, StoreError> {
-        let mut pg: tokio_postgres::Config = cfg
-            .database_url
-            .parse()
-            .map_err(|e| StoreError::InvalidInput(format!("ogiltig databas-URL: {e}")))?;
+        // The connection string's sslmode and the TLS files, read once: a CA file that cannot
+        // be used stops the start here rather than failing every connection later.
+        let (mut pg, tls) = crate::connect::pg_config(&cfg.database_url, &cfg.tls)?;
         if cfg.connect_timeout_ms > 0 {
             pg.connect_timeout(Duration::from_millis(cfg.connect_timeout_ms));
         }
@@ -64,7 +63,7 @@ impl EventStore {
         pg.application_name("samplan-eventstore");
         let manager = Manager::from_config(
             pg,
-            NoTls,
+            tls,
             ManagerConfig {
                 // `is_closed` is enough: a connection whose server went away is discarded
                 // when it is returned or handed out, so a restart costs at most one error.
@@ -97,14 +96,35 @@ impl EventStore {
         Ok(EventStore { inner })
     }
 
-    /// Applies the event store's migrations as the owner role (`samplan migrate`, service start).
+    /// Applies the event store's migrations as the owner role, without TLS files.
     pub async fn migrate(admin_database_url: &str) -> Result<(), StoreError> {
         migrate(admin_database_url, COMPONENT, MIGRATIONS).await
+    }
+
+    /// Applies the event store's migrations as the owner role with the deployment's TLS files
+    /// (`samplan migrate`, service start).
+    pub async fn migrate_tls(
+        admin_database_url: &str,
+        tls: &crate::connect::DatabaseTls,
+    ) -> Result<(), StoreError> {
+        crate::migrate::migrate_tls(admin_database_url, tls, COMPONENT, MIGRATIONS).await
     }
 
     /// The pool, for other components' own tables in the same database.
     pub fn pool(&self) -> &Pool {
         &self.inner.db.pool
+    }
+
+    /// A connection of its own (not from the pool) to the store's database, with the store's TLS
+    /// settings: a projection's lease, which must live exactly as long as its session.
+    pub async fn connect_session(
+        &self,
+        application_name: &str,
+    ) -> Result<tokio_postgres::Client, crate::connect::ConnectError> {
+        let cfg = &self.inner.db.config;
+        let timeout =
+            (cfg.connect_timeout_ms > 0).then(|| Duration::from_millis(cfg.connect_timeout_ms));
+        crate::connect::connect(&cfg.database_url, &cfg.tls, application_name, timeout).await
     }
 
     /// The configuration the store was built with.

@@ -1,8 +1,6 @@
 //! Test support (feature `testing`): a fresh, migrated database per test, dropped afterwards,
 //! so tests run in parallel against one PostgreSQL server.
 
-use tokio_postgres::NoTls;
-
 use crate::error::StoreError;
 use crate::store::EventStore;
 
@@ -34,15 +32,13 @@ impl TestDatabase {
             "samplan_t_{}",
             ulid::Ulid::generate().to_string().to_lowercase()
         );
-        let (client, connection) = tokio_postgres::connect(&server, NoTls)
+        let client = crate::connect::connect(&server, &Default::default(), "samplan-test", None)
             .await
             .map_err(|e| StoreError::Unavailable(format!("testserver {server}: {e}")))?;
-        let driver = tokio::spawn(connection);
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await?;
         drop(client);
-        let _ = driver.await;
         let admin_url = with_database(&server, &name);
         let app_url = with_user(&admin_url, "samplan_app");
         let db = TestDatabase {
@@ -70,13 +66,12 @@ impl Drop for TestDatabase {
                 return;
             };
             rt.block_on(async move {
-                if let Ok((client, connection)) = tokio_postgres::connect(&server, NoTls).await {
-                    let driver = tokio::spawn(connection);
+                let no_files = crate::connect::DatabaseTls::default();
+                let connected = crate::connect::connect(&server, &no_files, "samplan-test", None);
+                if let Ok(client) = connected.await {
                     let _ = client
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .await;
-                    drop(client);
-                    let _ = driver.await;
                 }
             });
         });

@@ -17,7 +17,7 @@ use deadpool_postgres::Pool;
 use futures::StreamExt;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use crate::config::StoreConfig;
 
@@ -131,16 +131,15 @@ async fn listen_once(
     config: &StoreConfig,
     generation: &watch::Sender<u64>,
     instance: &str,
-) -> Result<(), tokio_postgres::Error> {
-    let mut pg: tokio_postgres::Config = match config.database_url.parse() {
-        Ok(pg) => pg,
-        Err(e) => return Err(e),
-    };
+) -> Result<(), ListenError> {
+    // Not `connect::connect`: this connection's messages (the notifications) are read here, so
+    // its driver is this task's own; the configuration and connector come from the same place.
+    let (mut pg, tls) = crate::connect::pg_config(&config.database_url, &config.tls)?;
     if config.connect_timeout_ms > 0 {
         pg.connect_timeout(Duration::from_millis(config.connect_timeout_ms));
     }
     pg.application_name("samplan-eventstore-listener");
-    let (client, mut connection) = pg.connect(NoTls).await?;
+    let (client, mut connection) = pg.connect(tls).await?;
     let own = instance.to_owned();
     let bump = generation.clone();
     let driver = tokio::spawn(async move {
@@ -162,7 +161,16 @@ async fn listen_once(
     let ended = driver.await;
     drop(client);
     match ended {
-        Ok(result) => result,
+        Ok(result) => Ok(result?),
         Err(_) => Ok(()),
     }
+}
+
+/// Why the listener's connection ended.
+#[derive(Debug, thiserror::Error)]
+enum ListenError {
+    #[error("{0}")]
+    Connect(#[from] crate::connect::ConnectError),
+    #[error("{}", crate::error::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
 }

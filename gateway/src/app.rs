@@ -56,11 +56,15 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
 
 /// Applies every component's migrations as the owner role: the event store, the gateway's own
 /// tables (access log, keys) and the read models.
-pub async fn migrate_all(admin_database_url: &str) -> Result<(), AppError> {
-    EventStore::migrate(admin_database_url).await?;
-    eventstore::migrate(admin_database_url, "gateway", MIGRATIONS).await?;
-    eventstore::migrate(
+pub async fn migrate_all(
+    admin_database_url: &str,
+    tls: &eventstore::DatabaseTls,
+) -> Result<(), AppError> {
+    EventStore::migrate_tls(admin_database_url, tls).await?;
+    eventstore::migrate_tls(admin_database_url, tls, "gateway", MIGRATIONS).await?;
+    eventstore::migrate_tls(
         admin_database_url,
+        tls,
         projections::COMPONENT,
         projections::MIGRATIONS,
     )
@@ -330,6 +334,8 @@ pub enum StartError {
 pub struct Services {
     pub database_url: String,
     pub admin_database_url: String,
+    /// The TLS files for both connection strings (none for the embedded PostgreSQL).
+    pub database_tls: eventstore::DatabaseTls,
     pub nats_url: Option<String>,
     pub embedded: Embedded,
 }
@@ -374,6 +380,7 @@ impl Services {
         Ok(Services {
             database_url,
             admin_database_url,
+            database_tls: config.database_tls.clone(),
             nats_url,
             embedded,
         })
@@ -464,7 +471,7 @@ impl Application {
         clock: Clock,
         services: &Services,
     ) -> Result<(TcpListener, AppState, Config), StartError> {
-        migrate_all(&services.admin_database_url)
+        migrate_all(&services.admin_database_url, &services.database_tls)
             .await
             .map_err(|source| StartError::Migrate {
                 url: redact_url(&services.admin_database_url),
@@ -690,15 +697,25 @@ pub async fn build_state(
     clock: Clock,
 ) -> Result<AppState, StartError> {
     let verifier = match &config.jwt_key {
-        JwtKey::Secret(secret) => Verifier::hs256(
-            secret,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            clock.clone(),
-        ),
+        JwtKey::Secret(secret) => {
+            let mut secrets = vec![secret.as_str()];
+            secrets.extend(config.jwt_secret_previous.iter().map(|p| p.0.as_str()));
+            Verifier::hs256_secrets(
+                &secrets,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                clock.clone(),
+            )
+        }
         JwtKey::PublicKeyPem(pem) => {
             Verifier::public_key_pem(pem, &config.jwt_issuer, &config.jwt_audience, clock.clone())?
         }
+        JwtKey::JwksFile(path) => Verifier::jwks_file(
+            path,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            clock.clone(),
+        )?,
         JwtKey::Development => {
             let secret = development_secret(&config.data_dir)?;
             tracing::warn!(
@@ -725,6 +742,7 @@ pub async fn build_state(
     let mut store_config = StoreConfig::new(database_url);
     store_config.pool_size_max = config.db_pool_size;
     store_config.append_concurrency = config.append_concurrency;
+    store_config.tls = config.database_tls.clone();
     let store = EventStore::connect(store_config).await?;
     let access_log = crate::access_log::Writer::start(store.pool());
     Ok(AppState {

@@ -105,16 +105,31 @@ pub(crate) fn token_error(code: &'static str, detail: &str) -> AppError {
 }
 
 /// Checks tokens. Built once from the configuration.
+///
+/// It may hold several keys, so that a signing key can be rotated without refusing the tokens
+/// already handed out (docs/runbook.md, "Rotating the token key"): the current key and the one
+/// being retired. Each key verifies only its own algorithm — HS256 for a secret, RS256 or ES256
+/// for a public key — and a token is tried only against the keys of the algorithm its header
+/// names, so an HS256 token can never be checked with a public key's bytes as its secret.
 pub struct Verifier {
-    key: DecodingKey,
-    validation: Validation,
+    keys: Vec<VerifyingKey>,
     clock: Clock,
+}
+
+/// One accepted key and the validation (algorithm, issuer, audience) that goes with it.
+struct VerifyingKey {
+    key: DecodingKey,
+    algorithm: Algorithm,
+    /// The key's `kid` in a JWKS file; PEM keys and secrets have none.
+    id: Option<String>,
+    validation: Validation,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let algorithms: Vec<Algorithm> = self.keys.iter().map(|k| k.algorithm).collect();
         f.debug_struct("Verifier")
-            .field("algorithms", &self.validation.algorithms)
+            .field("algorithms", &algorithms)
             .finish()
     }
 }
@@ -122,8 +137,15 @@ impl std::fmt::Debug for Verifier {
 /// A verification key that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("SAMPLAN_JWT_PUBLIC_KEY is neither an RSA nor an EC (P-256) public key in PEM form")]
-    UnsupportedPublicKey,
+    #[error(
+        "SAMPLAN_JWT_PUBLIC_KEY: key {number} of {count} is neither an RSA nor an EC (P-256) \
+         public key in PEM form"
+    )]
+    UnsupportedPublicKey { number: usize, count: usize },
+    #[error("SAMPLAN_JWT_PUBLIC_KEY holds no PEM block (-----BEGIN PUBLIC KEY----- …)")]
+    NoPublicKey,
+    #[error("SAMPLAN_JWT_JWKS_FILE {path}: {reason}")]
+    Jwks { path: PathBuf, reason: String },
     #[error("the development secret in {path} cannot be read or created: {source}")]
     DevelopmentSecret {
         path: PathBuf,
@@ -135,99 +157,180 @@ pub enum KeyError {
 impl Verifier {
     /// A verifier for HS256 tokens signed with `secret`.
     pub fn hs256(secret: &str, issuer: &str, audience: &str, clock: Clock) -> Verifier {
-        Verifier::new(
-            DecodingKey::from_secret(secret.as_bytes()),
-            Algorithm::HS256,
-            issuer,
-            audience,
-            clock,
-        )
+        Verifier::hs256_secrets(&[secret], issuer, audience, clock)
     }
 
-    /// A verifier for RS256 or ES256 tokens, chosen by the kind of PEM public key.
+    /// A verifier for HS256 tokens signed with any of `secrets` (the current one and the one
+    /// being retired, `SAMPLAN_JWT_SECRET` and `SAMPLAN_JWT_SECRET_PREVIOUS`).
+    pub fn hs256_secrets(secrets: &[&str], issuer: &str, audience: &str, clock: Clock) -> Verifier {
+        let keys = secrets
+            .iter()
+            .map(|secret| {
+                VerifyingKey::new(
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Algorithm::HS256,
+                    issuer,
+                    audience,
+                )
+            })
+            .collect();
+        Verifier { keys, clock }
+    }
+
+    /// A verifier for RS256 and ES256 tokens: `pem` holds one or more PEM public keys (during a
+    /// rotation the new one and the one being retired), each RSA (RS256) or EC P-256 (ES256).
     pub fn public_key_pem(
         pem: &str,
         issuer: &str,
         audience: &str,
         clock: Clock,
     ) -> Result<Verifier, KeyError> {
-        if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
-            return Ok(Verifier::new(
-                key,
-                Algorithm::RS256,
-                issuer,
-                audience,
-                clock,
-            ));
+        let blocks = pem_blocks(pem);
+        if blocks.is_empty() {
+            return Err(KeyError::NoPublicKey);
         }
-        if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
-            return Ok(Verifier::new(
-                key,
-                Algorithm::ES256,
-                issuer,
-                audience,
-                clock,
-            ));
+        let count = blocks.len();
+        let mut keys = Vec::with_capacity(count);
+        for (i, block) in blocks.into_iter().enumerate() {
+            let (key, algorithm) = if let Ok(key) = DecodingKey::from_rsa_pem(block.as_bytes()) {
+                (key, Algorithm::RS256)
+            } else if let Ok(key) = DecodingKey::from_ec_pem(block.as_bytes()) {
+                (key, Algorithm::ES256)
+            } else {
+                return Err(KeyError::UnsupportedPublicKey {
+                    number: i + 1,
+                    count,
+                });
+            };
+            keys.push(VerifyingKey::new(key, algorithm, issuer, audience));
         }
-        Err(KeyError::UnsupportedPublicKey)
+        Ok(Verifier { keys, clock })
     }
 
-    fn new(
-        key: DecodingKey,
-        algorithm: Algorithm,
+    /// A verifier for the RS256 and ES256 public keys of a JSON Web Key Set file
+    /// (`SAMPLAN_JWT_JWKS_FILE`, `{"keys": [...]}`), read once. Each key's algorithm is its `alg`
+    /// or, without one, follows from its type (RSA: RS256, EC P-256: ES256); symmetric keys
+    /// (`oct`), keys for encryption (`use: enc`) and other algorithms are refused, so that a
+    /// token's header can never make a public key serve as an HMAC secret.
+    pub fn jwks_file(
+        path: &Path,
         issuer: &str,
         audience: &str,
         clock: Clock,
-    ) -> Verifier {
-        let mut validation = Validation::new(algorithm);
-        // Time claims are checked against our clock below, so tests with a pinned clock and
-        // production agree on what "expired" means.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        Verifier {
-            key,
-            validation,
-            clock,
+    ) -> Result<Verifier, KeyError> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+        let fail = |reason: String| KeyError::Jwks {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot be read ({e})")))?;
+        let set: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("is not a JSON Web Key Set ({e})")))?;
+        if set.keys.is_empty() {
+            return Err(fail("holds no key".into()));
         }
+        let mut keys = Vec::with_capacity(set.keys.len());
+        for (i, jwk) in set.keys.iter().enumerate() {
+            let name = format!(
+                "key {} of {}{}",
+                i + 1,
+                set.keys.len(),
+                jwk.common
+                    .key_id
+                    .as_deref()
+                    .map(|kid| format!(" (kid {kid})"))
+                    .unwrap_or_default()
+            );
+            if matches!(
+                jwk.common.public_key_use,
+                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+            ) {
+                return Err(fail(format!("{name} is for encryption (use: enc)")));
+            }
+            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                    if ec.curve == EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                _ => {
+                    return Err(fail(format!(
+                        "{name} is not an RS256 (RSA) or ES256 (EC P-256) public key"
+                    )))
+                }
+            };
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| fail(format!("{name} cannot be used ({e})")))?;
+            let mut key = VerifyingKey::new(key, algorithm, issuer, audience);
+            key.id = jwk.common.key_id.clone();
+            keys.push(key);
+        }
+        Ok(Verifier { keys, clock })
+    }
+
+    /// The claims of `token` if one of the keys of the algorithm its header names verifies it.
+    /// A key whose signature does not match is passed over; the first that matches decides, so
+    /// a token with a good signature but a wrong issuer is refused for its issuer.
+    fn decode(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let header = jsonwebtoken::decode_header(token)?;
+        // A token that names its key (`kid`) is tried only against that key, and against keys
+        // without an id; one that names none, against every key of its algorithm.
+        let named = |k: &&VerifyingKey| match (&header.kid, &k.id) {
+            (Some(wanted), Some(id)) => wanted == id,
+            _ => true,
+        };
+        let mut refused = None;
+        for k in self
+            .keys
+            .iter()
+            .filter(|k| k.algorithm == header.alg)
+            .filter(named)
+        {
+            match jsonwebtoken::decode::<Claims>(token, &k.key, &k.validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) if matches!(e.kind(), JwtErrorKind::InvalidSignature) => refused = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        // No key of that algorithm: as a single-key verifier answers an algorithm it does not
+        // use.
+        Err(refused.unwrap_or_else(|| JwtErrorKind::InvalidAlgorithm.into()))
     }
 
     /// Checks `token` and returns who it names; every failure is a 401 problem.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| {
-                let (code, detail) = match e.kind() {
-                    JwtErrorKind::InvalidSignature
-                    | JwtErrorKind::InvalidAlgorithm
-                    | JwtErrorKind::InvalidAlgorithmName => (
-                        "token_bad_signature",
-                        "Inloggningens token är inte utfärdad för samplan (fel signatur).",
-                    ),
-                    JwtErrorKind::InvalidIssuer => (
-                        "token_wrong_issuer",
-                        "Inloggningens token kommer från fel utfärdare (iss).",
-                    ),
-                    JwtErrorKind::InvalidAudience => (
-                        "token_wrong_audience",
-                        "Inloggningens token är avsedd för en annan tjänst (aud).",
-                    ),
-                    // A header that cannot be read, such as one naming an algorithm that does
-                    // not exist (`alg: none`), is not a claims problem: the token is malformed.
-                    JwtErrorKind::Json(_) if jsonwebtoken::decode_header(token).is_err() => {
-                        ("token_malformed", "Inloggningens token kan inte läsas.")
-                    }
-                    JwtErrorKind::MissingRequiredClaim(_) | JwtErrorKind::Json(_) => (
-                        "token_claims_invalid",
-                        "Inloggningens token saknar uppgifter eller har felaktiga uppgifter.",
-                    ),
-                    _ => ("token_malformed", "Inloggningens token kan inte läsas."),
-                };
-                tracing::debug!(error = %e, code, "token refused");
-                token_error(code, detail)
-            })?
-            .claims;
+        let claims = self.decode(token).map_err(|e| {
+            let (code, detail) = match e.kind() {
+                JwtErrorKind::InvalidSignature
+                | JwtErrorKind::InvalidAlgorithm
+                | JwtErrorKind::InvalidAlgorithmName => (
+                    "token_bad_signature",
+                    "Inloggningens token är inte utfärdad för samplan (fel signatur).",
+                ),
+                JwtErrorKind::InvalidIssuer => (
+                    "token_wrong_issuer",
+                    "Inloggningens token kommer från fel utfärdare (iss).",
+                ),
+                JwtErrorKind::InvalidAudience => (
+                    "token_wrong_audience",
+                    "Inloggningens token är avsedd för en annan tjänst (aud).",
+                ),
+                // A header that cannot be read, such as one naming an algorithm that does
+                // not exist (`alg: none`), is not a claims problem: the token is malformed.
+                JwtErrorKind::Json(_) if jsonwebtoken::decode_header(token).is_err() => {
+                    ("token_malformed", "Inloggningens token kan inte läsas.")
+                }
+                JwtErrorKind::MissingRequiredClaim(_) | JwtErrorKind::Json(_) => (
+                    "token_claims_invalid",
+                    "Inloggningens token saknar uppgifter eller har felaktiga uppgifter.",
+                ),
+                _ => ("token_malformed", "Inloggningens token kan inte läsas."),
+            };
+            tracing::debug!(error = %e, code, "token refused");
+            token_error(code, detail)
+        })?;
 
         let now = self.clock.now().timestamp();
         if claims.exp + LEEWAY_SECONDS <= now {
@@ -289,6 +392,52 @@ impl Verifier {
             personal_identity_number,
         })
     }
+}
+
+impl VerifyingKey {
+    fn new(key: DecodingKey, algorithm: Algorithm, issuer: &str, audience: &str) -> VerifyingKey {
+        let mut validation = Validation::new(algorithm);
+        // Time claims are checked against our clock below, so tests with a pinned clock and
+        // production agree on what "expired" means.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        VerifyingKey {
+            key,
+            algorithm,
+            id: None,
+            validation,
+        }
+    }
+}
+
+/// The PEM blocks of `text`, each from its `-----BEGIN` line to the end of its `-----END …-----`
+/// line; an unterminated block is returned as it is (and then refused as a key).
+fn pem_blocks(text: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let block = &rest[start..];
+        let end = block.find("-----END ").and_then(|end| {
+            let after = end + "-----END ".len();
+            block[after..]
+                .find("-----")
+                .map(|close| after + close + "-----".len())
+        });
+        match end {
+            Some(end) => {
+                blocks.push(&block[..end]);
+                rest = &block[end..];
+            }
+            None => {
+                blocks.push(block);
+                break;
+            }
+        }
+    }
+    blocks
 }
 
 /// Mints HS256 tokens: `samplan token`, tests and benchmarks.
@@ -543,6 +692,158 @@ mod tests {
             .verify(&format!("{input}.{signature}"))
             .expect_err("odd claims");
         assert_eq!(err.problem().code, "token_claims_invalid");
+    }
+
+    #[test]
+    fn a_rotating_verifier_accepts_both_secrets_and_only_them() {
+        let c = clock();
+        const OLD: &str = "fedcba9876543210fedcba9876543210";
+        let token = |secret: &str| {
+            Signer::hs256(secret, "samplan", "samplan").sign(
+                "a",
+                "admin",
+                None,
+                "A",
+                c.now(),
+                Duration::minutes(10),
+            )
+        };
+        let rotating = Verifier::hs256_secrets(&[SECRET, OLD], "samplan", "samplan", c.clone());
+        assert!(rotating.verify(&token(SECRET)).is_ok());
+        assert!(rotating.verify(&token(OLD)).is_ok());
+        let err = rotating
+            .verify(&token("0000000000000000000000000000000000"))
+            .unwrap_err();
+        assert_eq!(err.problem().code, "token_bad_signature");
+        // A good signature with a wrong issuer is refused for its issuer, whichever key matched.
+        let foreign = Signer::hs256(OLD, "annan", "samplan").sign(
+            "a",
+            "admin",
+            None,
+            "A",
+            c.now(),
+            Duration::minutes(10),
+        );
+        assert_eq!(
+            rotating.verify(&foreign).unwrap_err().problem().code,
+            "token_wrong_issuer"
+        );
+        // After the rotation the old secret's tokens are refused.
+        let rotated = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        assert_eq!(
+            rotated.verify(&token(OLD)).unwrap_err().problem().code,
+            "token_bad_signature"
+        );
+    }
+
+    #[test]
+    fn pem_blocks_are_split_and_each_must_be_a_key() {
+        let text = "junk\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n\
+                    -----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----";
+        let blocks = pem_blocks(text);
+        assert_eq!(blocks.len(), 2);
+        assert!(blocks[0].ends_with("-----END PUBLIC KEY-----") && blocks[0].contains("AAAA"));
+        assert!(blocks[1].contains("BBBB"));
+        assert!(matches!(
+            Verifier::public_key_pem(text, "samplan", "samplan", clock()),
+            Err(KeyError::UnsupportedPublicKey {
+                number: 1,
+                count: 2
+            })
+        ));
+        assert!(matches!(
+            Verifier::public_key_pem("no key", "samplan", "samplan", clock()),
+            Err(KeyError::NoPublicKey)
+        ));
+    }
+
+    /// An EC P-256 private key in PEM, made by `openssl` for this run.
+    fn ec_private_key() -> String {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .output()
+            .expect("the openssl command line tool makes the test key");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("PEM")
+    }
+
+    #[test]
+    fn a_jwks_file_selects_by_kid_and_refuses_symmetric_keys() {
+        use jsonwebtoken::jwk::Jwk;
+        let c = clock();
+        let dir = std::env::temp_dir().join(format!("samplan-jwks-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (old, new) = (ec_private_key(), ec_private_key());
+        let old = EncodingKey::from_ec_pem(old.as_bytes()).expect("old key");
+        let new = EncodingKey::from_ec_pem(new.as_bytes()).expect("new key");
+        let jwk = |key: &EncodingKey, kid: &str| {
+            let mut jwk = Jwk::from_encoding_key(key, Algorithm::ES256).expect("jwk");
+            jwk.common.key_id = Some(kid.into());
+            jwk
+        };
+        let path = dir.join("jwks.json");
+        let write = |keys: Vec<Jwk>| {
+            let set = serde_json::json!({ "keys": keys });
+            std::fs::write(&path, set.to_string()).expect("jwks file");
+        };
+        let claims = Claims {
+            sub: "a".into(),
+            role: "admin".into(),
+            unit: None,
+            name: "A".into(),
+            personal_identity_number: None,
+            exp: c.now().timestamp() + 600,
+            iat: c.now().timestamp(),
+            iss: "samplan".into(),
+            aud: "samplan".into(),
+        };
+        let token = |key: &EncodingKey, kid: Option<&str>| {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = kid.map(str::to_string);
+            jsonwebtoken::encode(&header, &claims, key).expect("signed")
+        };
+
+        write(vec![jwk(&new, "2026-12"), jwk(&old, "2026-06")]);
+        let both = Verifier::jwks_file(&path, "samplan", "samplan", c.clone()).expect("both");
+        assert!(both.verify(&token(&old, Some("2026-06"))).is_ok());
+        assert!(both.verify(&token(&new, Some("2026-12"))).is_ok());
+        assert!(both.verify(&token(&new, None)).is_ok(), "no kid: every key");
+        // A kid selects its key only: the old key's signature under the new key's id fails.
+        let wrong = both.verify(&token(&old, Some("2026-12"))).unwrap_err();
+        assert_eq!(wrong.problem().code, "token_bad_signature");
+
+        write(vec![jwk(&new, "2026-12")]);
+        let rotated = Verifier::jwks_file(&path, "samplan", "samplan", c.clone()).expect("new");
+        let err = rotated.verify(&token(&old, Some("2026-06"))).unwrap_err();
+        assert_eq!(err.problem().code, "token_bad_signature");
+        // An HS256 token is never checked against these keys.
+        let hs = Signer::hs256(SECRET, "samplan", "samplan").sign(
+            "a",
+            "admin",
+            None,
+            "A",
+            c.now(),
+            Duration::minutes(1),
+        );
+        assert_eq!(
+            rotated.verify(&hs).unwrap_err().problem().code,
+            "token_bad_signature"
+        );
+
+        std::fs::write(
+            &path,
+            r#"{"keys":[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0","alg":"HS256"}]}"#,
+        )
+        .expect("jwks file");
+        let err = Verifier::jwks_file(&path, "samplan", "samplan", c).unwrap_err();
+        assert!(err.to_string().contains("key 1 of 1"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

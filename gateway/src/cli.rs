@@ -14,10 +14,16 @@ Configuration comes from the environment (see API.md):
   SAMPLAN_LISTEN              address to listen on            [127.0.0.1:8080]
   SAMPLAN_DATABASE_URL        PostgreSQL; unset: embedded PostgreSQL under SAMPLAN_DATA_DIR
   SAMPLAN_DATABASE_ADMIN_URL  role that runs migrations       [SAMPLAN_DATABASE_URL]
+                              TLS as each URL's sslmode asks: disable (also when absent),
+                              prefer, require or verify-full (both verify the certificate)
+  SAMPLAN_DATABASE_TLS_CA     PEM CA for the database's certificate  [the system's roots]
+  SAMPLAN_DATABASE_TLS_CERT, SAMPLAN_DATABASE_TLS_KEY  PEM client certificate and its key
   SAMPLAN_NATS_URL            NATS; unset: embedded nats-server under SAMPLAN_DATA_DIR
   SAMPLAN_DATA_DIR            data of the embedded services   [./data]
   SAMPLAN_JWT_SECRET          HS256 secret (at least 32 bytes)
-  SAMPLAN_JWT_PUBLIC_KEY      PEM public key (RS256/ES256)
+  SAMPLAN_JWT_SECRET_PREVIOUS the HS256 secret being retired (accepted, never signs)
+  SAMPLAN_JWT_PUBLIC_KEY      PEM public key(s) (RS256/ES256); several during a rotation
+  SAMPLAN_JWT_JWKS_FILE       JWKS file of RS256/ES256 keys, selected by kid (instead)
                               neither: a development secret, only with the embedded database
   SAMPLAN_JWT_ISSUER, SAMPLAN_JWT_AUDIENCE                    [samplan, samplan]
   SAMPLAN_POLICY              norrbotten, orebro, stockholm   [stockholm]
@@ -322,7 +328,7 @@ async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
 
 async fn migrate(config: Config) -> Result<(), CliError> {
     let services = Services::start(&config, false).await?;
-    let result = migrate_all(&services.admin_database_url).await;
+    let result = migrate_all(&services.admin_database_url, &services.database_tls).await;
     services.embedded.stop().await;
     result.map_err(|source| {
         CliError::Start(StartError::Migrate {
@@ -338,7 +344,7 @@ async fn demo(config: Config) -> Result<(), CliError> {
     require_key(&config)?;
     let services = Services::start(&config, false).await?;
     let result = async {
-        migrate_all(&services.admin_database_url)
+        migrate_all(&services.admin_database_url, &services.database_tls)
             .await
             .map_err(|source| StartError::Migrate {
                 url: crate::config::redact_url(&services.admin_database_url),
@@ -363,7 +369,7 @@ where
 {
     let services = Services::start(config, false).await?;
     let result = async {
-        migrate_all(&services.admin_database_url)
+        migrate_all(&services.admin_database_url, &services.database_tls)
             .await
             .map_err(|source| StartError::Migrate {
                 url: crate::config::redact_url(&services.admin_database_url),
@@ -371,6 +377,7 @@ where
             })?;
         let mut store_config = eventstore::StoreConfig::new(services.database_url.clone());
         store_config.append_concurrency = 0;
+        store_config.tls = services.database_tls.clone();
         let store = eventstore::EventStore::connect(store_config)
             .await
             .map_err(StartError::Store)?;
@@ -469,9 +476,9 @@ fn signing_secret(config: &Config) -> Result<String, CliError> {
             development_secret(&config.data_dir).map_err(|e| CliError::Start(StartError::Key(e)))?
         }
         JwtKey::Missing => return Err(CliError::Usage(ConfigError::key_missing().to_string())),
-        JwtKey::PublicKeyPem(_) => {
+        JwtKey::PublicKeyPem(_) | JwtKey::JwksFile(_) => {
             return Err(CliError::Usage(
-                "SAMPLAN_JWT_PUBLIC_KEY is configured: tokens are issued by your identity \
+                "SAMPLAN_JWT_PUBLIC_KEY or SAMPLAN_JWT_JWKS_FILE is configured: tokens are issued by your identity \
                  provider, samplan can only sign HS256 tokens (SAMPLAN_JWT_SECRET)"
                     .into(),
             ))

@@ -11,8 +11,11 @@ use std::path::PathBuf;
 pub enum JwtKey {
     /// `SAMPLAN_JWT_SECRET`: a shared HS256 secret.
     Secret(String),
-    /// `SAMPLAN_JWT_PUBLIC_KEY`: a PEM public key (RS256 or ES256).
+    /// `SAMPLAN_JWT_PUBLIC_KEY`: one or more PEM public keys (RS256 or ES256).
     PublicKeyPem(String),
+    /// `SAMPLAN_JWT_JWKS_FILE`: a JSON Web Key Set file of RS256/ES256 public keys, selected by
+    /// the token's `kid` where the keys have ids.
+    JwksFile(PathBuf),
     /// Nothing configured, with the embedded database: a development secret kept in the data
     /// directory is used (see [`crate::auth::development_secret`]).
     Development,
@@ -27,9 +30,20 @@ impl std::fmt::Debug for JwtKey {
         match self {
             JwtKey::Secret(_) => f.write_str("JwtKey::Secret(..)"),
             JwtKey::PublicKeyPem(_) => f.write_str("JwtKey::PublicKeyPem(..)"),
+            JwtKey::JwksFile(path) => write!(f, "JwtKey::JwksFile({path:?})"),
             JwtKey::Development => f.write_str("JwtKey::Development"),
             JwtKey::Missing => f.write_str("JwtKey::Missing"),
         }
+    }
+}
+
+/// A secret that is never printed, not even by `{:?}`: `SAMPLAN_JWT_SECRET_PREVIOUS`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HiddenSecret(pub String);
+
+impl std::fmt::Debug for HiddenSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HiddenSecret(..)")
     }
 }
 
@@ -51,12 +65,19 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `SAMPLAN_DATABASE_ADMIN_URL`: the role that runs migrations; defaults to `database_url`.
     pub database_admin_url: Option<String>,
+    /// `SAMPLAN_DATABASE_TLS_CA`, `SAMPLAN_DATABASE_TLS_CERT`, `SAMPLAN_DATABASE_TLS_KEY`: the
+    /// TLS files of every connection to the external database; whether TLS is used is each
+    /// connection string's `sslmode` (ADR 0024).
+    pub database_tls: eventstore::DatabaseTls,
     /// `SAMPLAN_NATS_URL`; `None` means the embedded nats-server under `data_dir`.
     pub nats_url: Option<String>,
     /// `SAMPLAN_DATA_DIR`: where the embedded services keep their data.
     pub data_dir: PathBuf,
     /// `SAMPLAN_JWT_SECRET` / `SAMPLAN_JWT_PUBLIC_KEY`.
     pub jwt_key: JwtKey,
+    /// `SAMPLAN_JWT_SECRET_PREVIOUS`: the HS256 secret being retired, still accepted beside
+    /// `SAMPLAN_JWT_SECRET` (which alone signs) until its tokens have expired.
+    pub jwt_secret_previous: Option<HiddenSecret>,
     /// `SAMPLAN_JWT_ISSUER`: the required `iss` claim.
     pub jwt_issuer: String,
     /// `SAMPLAN_JWT_AUDIENCE`: the required `aud` claim.
@@ -129,6 +150,61 @@ impl EventsConfig {
         relay.duplicate_window = std::time::Duration::from_millis(self.duplicate_window_ms);
         relay.auth = self.auth.clone();
         relay
+    }
+}
+
+/// The TLS files of every PostgreSQL connection (`SAMPLAN_DATABASE_TLS_CA`, `_CERT`, `_KEY`):
+/// only with an external database, and a client certificate needs its key.
+fn database_tls(
+    get: &impl Fn(&str) -> Option<String>,
+    external: bool,
+) -> Result<eventstore::DatabaseTls, ConfigError> {
+    let path = |name: &str| get(name).map(|v| PathBuf::from(v.trim()));
+    let tls = eventstore::DatabaseTls {
+        ca: path("SAMPLAN_DATABASE_TLS_CA"),
+        cert: path("SAMPLAN_DATABASE_TLS_CERT"),
+        key: path("SAMPLAN_DATABASE_TLS_KEY"),
+    };
+    if let Some(var) = tls.set_variable() {
+        if !external {
+            return Err(ConfigError::Inconsistent(format!(
+                "{var} is set but SAMPLAN_DATABASE_URL is not: the embedded PostgreSQL is reached \
+                 over its Unix socket without TLS; set SAMPLAN_DATABASE_URL with sslmode=verify-full, \
+                 or unset {var}"
+            )));
+        }
+    }
+    match (&tls.cert, &tls.key) {
+        (Some(_), None) => Err(ConfigError::Invalid {
+            var: "SAMPLAN_DATABASE_TLS_KEY",
+            value: String::new(),
+            expected: "the key of SAMPLAN_DATABASE_TLS_CERT".into(),
+        }),
+        (None, Some(_)) => Err(ConfigError::Invalid {
+            var: "SAMPLAN_DATABASE_TLS_CERT",
+            value: String::new(),
+            expected: "the certificate of SAMPLAN_DATABASE_TLS_KEY".into(),
+        }),
+        _ => Ok(tls),
+    }
+}
+
+/// The name of the first `SAMPLAN_DATABASE_TLS_*` variable that is set, for error messages.
+trait TlsVariables {
+    fn set_variable(&self) -> Option<&'static str>;
+}
+
+impl TlsVariables for eventstore::DatabaseTls {
+    fn set_variable(&self) -> Option<&'static str> {
+        if self.ca.is_some() {
+            Some("SAMPLAN_DATABASE_TLS_CA")
+        } else if self.cert.is_some() {
+            Some("SAMPLAN_DATABASE_TLS_CERT")
+        } else if self.key.is_some() {
+            Some("SAMPLAN_DATABASE_TLS_KEY")
+        } else {
+            None
+        }
     }
 }
 
@@ -287,12 +363,28 @@ impl Config {
                     .into(),
             ));
         }
+        let database_tls = database_tls(&get, database_url.is_some())?;
         for (var, url) in [
             ("SAMPLAN_DATABASE_URL", &database_url),
             ("SAMPLAN_DATABASE_ADMIN_URL", &database_admin_url),
         ] {
             if let Some(url) = url {
-                url.parse::<tokio_postgres::Config>()
+                let (mode, readable) =
+                    eventstore::ssl_mode(url).map_err(|e| ConfigError::Invalid {
+                        var,
+                        value: redact_url(url),
+                        expected: e.to_string(),
+                    })?;
+                if !mode.uses_tls() {
+                    if let Some(tls_var) = database_tls.set_variable() {
+                        return Err(ConfigError::Inconsistent(format!(
+                            "{tls_var} is set but {var} asks for no TLS (no sslmode, or \
+                             sslmode=disable): add sslmode=verify-full to {var}, or unset {tls_var}"
+                        )));
+                    }
+                }
+                readable
+                    .parse::<tokio_postgres::Config>()
                     .map_err(|e| ConfigError::Invalid {
                         var,
                         value: redact_url(url),
@@ -308,6 +400,16 @@ impl Config {
         let data_dir =
             PathBuf::from(get("SAMPLAN_DATA_DIR").unwrap_or_else(|| defaults::DATA_DIR.into()));
 
+        let jwks_file = get("SAMPLAN_JWT_JWKS_FILE").map(|p| PathBuf::from(p.trim()));
+        if jwks_file.is_some() {
+            for other in ["SAMPLAN_JWT_SECRET", "SAMPLAN_JWT_PUBLIC_KEY"] {
+                if get(other).is_some() {
+                    return Err(ConfigError::Inconsistent(format!(
+                        "both SAMPLAN_JWT_JWKS_FILE and {other} are set: choose one"
+                    )));
+                }
+            }
+        }
         let jwt_key = match (get("SAMPLAN_JWT_SECRET"), get("SAMPLAN_JWT_PUBLIC_KEY")) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Inconsistent(
@@ -332,13 +434,56 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         var: "SAMPLAN_JWT_PUBLIC_KEY",
                         value: "(not shown)".into(),
-                        expected: "a PEM public key (-----BEGIN PUBLIC KEY----- …)".into(),
+                        expected: "one or more PEM public keys (-----BEGIN PUBLIC KEY----- …)"
+                            .into(),
                     });
                 }
                 JwtKey::PublicKeyPem(pem)
             }
             (None, None) if database_url.is_none() => JwtKey::Development,
             (None, None) => JwtKey::Missing,
+        };
+        let jwt_key = match jwks_file {
+            Some(path) => JwtKey::JwksFile(path),
+            None => jwt_key,
+        };
+        let jwt_secret_previous = match (get("SAMPLAN_JWT_SECRET_PREVIOUS"), &jwt_key) {
+            (None, _) => None,
+            (Some(_), JwtKey::PublicKeyPem(_) | JwtKey::JwksFile(_)) => {
+                return Err(ConfigError::Inconsistent(
+                    "SAMPLAN_JWT_SECRET_PREVIOUS is set with public keys: these are rotated by \
+                     giving the old and the new key in SAMPLAN_JWT_PUBLIC_KEY (one PEM block after \
+                     the other) or in SAMPLAN_JWT_JWKS_FILE"
+                        .into(),
+                ))
+            }
+            (Some(previous), JwtKey::Secret(current)) => {
+                if previous.len() < 32 {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_JWT_SECRET_PREVIOUS",
+                        value: "(hidden)".into(),
+                        expected: format!(
+                            "at least 32 bytes, like SAMPLAN_JWT_SECRET (got {})",
+                            previous.len()
+                        ),
+                    });
+                }
+                if previous == *current {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_JWT_SECRET_PREVIOUS",
+                        value: "(hidden)".into(),
+                        expected: "the secret being retired, not SAMPLAN_JWT_SECRET itself".into(),
+                    });
+                }
+                Some(HiddenSecret(previous))
+            }
+            (Some(_), _) => {
+                return Err(ConfigError::Inconsistent(
+                    "SAMPLAN_JWT_SECRET_PREVIOUS is set without SAMPLAN_JWT_SECRET: the previous \
+                     secret is only accepted beside the current one, which signs"
+                        .into(),
+                ))
+            }
         };
 
         let jwt_issuer = get("SAMPLAN_JWT_ISSUER").unwrap_or_else(|| defaults::JWT_ISSUER.into());
@@ -510,9 +655,11 @@ impl Config {
             listen,
             database_url,
             database_admin_url,
+            database_tls,
             nats_url,
             data_dir,
             jwt_key,
+            jwt_secret_previous,
             jwt_issuer,
             jwt_audience,
             policy: policy.trim().to_string(),
@@ -700,6 +847,134 @@ mod tests {
         assert_eq!(c.policy, "norrbotten");
         assert!(matches!(c.jwt_key, JwtKey::Secret(_)));
         assert_eq!(c.database_admin_url, None);
+    }
+
+    #[test]
+    fn database_tls_files_need_an_external_database_that_asks_for_tls() {
+        let url = (
+            "SAMPLAN_DATABASE_URL",
+            "postgres://samplan_app@db/samplan?sslmode=verify-full",
+        );
+        let admin = (
+            "SAMPLAN_DATABASE_ADMIN_URL",
+            "postgres://samplan_owner@db/samplan?sslmode=require",
+        );
+        let ca = ("SAMPLAN_DATABASE_TLS_CA", "/etc/samplan/postgres-ca.pem");
+        let c = config(&[url, admin, ca]).expect("valid");
+        assert_eq!(
+            c.database_tls.ca,
+            Some(PathBuf::from("/etc/samplan/postgres-ca.pem"))
+        );
+        assert_eq!(
+            config(&[]).expect("defaults").database_tls,
+            Default::default()
+        );
+
+        // Each bad combination names the variable to fix.
+        let cert = ("SAMPLAN_DATABASE_TLS_CERT", "/etc/samplan/client.pem");
+        let key = ("SAMPLAN_DATABASE_TLS_KEY", "/etc/samplan/client.key");
+        for (vars, named) in [
+            // Files with the embedded database, which is reached without TLS.
+            (vec![ca], "SAMPLAN_DATABASE_TLS_CA"),
+            // A certificate without its key, a key without its certificate.
+            (vec![url, cert], "SAMPLAN_DATABASE_TLS_KEY"),
+            (vec![url, key], "SAMPLAN_DATABASE_TLS_CERT"),
+            // Files, but a connection string that asks for no TLS.
+            (
+                vec![
+                    ("SAMPLAN_DATABASE_URL", "postgres://samplan_app@db/samplan"),
+                    ca,
+                ],
+                "sslmode=verify-full to SAMPLAN_DATABASE_URL",
+            ),
+            (
+                vec![
+                    url,
+                    (
+                        "SAMPLAN_DATABASE_ADMIN_URL",
+                        "host=db user=o sslmode=disable",
+                    ),
+                    cert,
+                    key,
+                ],
+                "SAMPLAN_DATABASE_ADMIN_URL",
+            ),
+            // What samplan does not offer, or reads from elsewhere.
+            (
+                vec![(
+                    "SAMPLAN_DATABASE_URL",
+                    "postgres://u:pw@db/s?sslmode=verify-ca",
+                )],
+                "verify-full",
+            ),
+            (
+                vec![(
+                    "SAMPLAN_DATABASE_URL",
+                    "postgres://u@db/s?sslmode=require&sslrootcert=/ca",
+                )],
+                "SAMPLAN_DATABASE_TLS_CA",
+            ),
+        ] {
+            let err = config(&vars).expect_err(named);
+            assert!(err.to_string().contains(named), "{vars:?}: {err}");
+            assert!(!err.to_string().contains(":pw@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_previous_secret_is_accepted_only_beside_a_current_one() {
+        let current = ("SAMPLAN_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let previous = (
+            "SAMPLAN_JWT_SECRET_PREVIOUS",
+            "fedcba9876543210fedcba9876543210",
+        );
+        let c = config(&[current, previous]).expect("valid");
+        assert_eq!(
+            c.jwt_secret_previous,
+            Some(HiddenSecret(previous.1.to_string()))
+        );
+        assert!(
+            !format!("{c:?}").contains(previous.1),
+            "the secret was printed"
+        );
+        for vars in [
+            vec![previous],
+            vec![current, ("SAMPLAN_JWT_SECRET_PREVIOUS", "kort")],
+            vec![current, ("SAMPLAN_JWT_SECRET_PREVIOUS", current.1)],
+            vec![
+                ("SAMPLAN_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----"),
+                previous,
+            ],
+        ] {
+            let err = config(&vars).expect_err("refused");
+            assert!(
+                err.to_string().contains("SAMPLAN_JWT_SECRET_PREVIOUS"),
+                "{err}"
+            );
+            assert!(!err.to_string().contains(previous.1), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_file_is_the_only_key_source() {
+        let jwks = ("SAMPLAN_JWT_JWKS_FILE", "/etc/samplan/jwks.json");
+        let c = config(&[jwks]).expect("valid");
+        assert_eq!(
+            c.jwt_key,
+            JwtKey::JwksFile(PathBuf::from("/etc/samplan/jwks.json"))
+        );
+        for other in [
+            ("SAMPLAN_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SAMPLAN_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----"),
+            (
+                "SAMPLAN_JWT_SECRET_PREVIOUS",
+                "0123456789abcdef0123456789abcdef",
+            ),
+        ] {
+            let err = config(&[jwks, other]).expect_err(other.0);
+            assert!(err.to_string().contains("SAMPLAN_JWT_JWKS_FILE"), "{err}");
+            assert!(!err.to_string().contains("0123456789"), "{err}");
+        }
     }
 
     #[test]

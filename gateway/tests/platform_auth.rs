@@ -213,3 +213,111 @@ async fn require_role_is_403_role_not_allowed() {
     assert!(caller.staff_unit().is_err());
     assert!(caller.require_role(Role::Citizen).is_ok());
 }
+
+/// A key pair made by `openssl` for this run (nothing is kept): RSA or EC P-256, as PEM
+/// (private, public).
+fn key_pair(ec: bool) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "samplan-rotation-{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let private = dir.join("k.pem");
+    let p = private.to_str().expect("path");
+    let algorithm: &[&str] = if ec {
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    } else {
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
+    };
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl command line tool makes the test key pair");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&[&["genpkey"], algorithm, &["-out", p]].concat());
+    let public = String::from_utf8(run(&["pkey", "-in", p, "-pubout"])).expect("pem");
+    let private = std::fs::read_to_string(&private).expect("private key");
+    let _ = std::fs::remove_dir_all(&dir);
+    (private, public)
+}
+
+#[tokio::test]
+async fn during_a_secret_rotation_both_secrets_are_accepted_and_afterwards_only_the_new() {
+    let old = gateway::auth::random_hex(32).expect("old secret");
+    let new = gateway::auth::random_hex(32).expect("new secret");
+    let (old_key, new_key) = (old.clone(), new.clone());
+    let rotating = TestApp::spawn_with(move |c| {
+        c.jwt_key = gateway::config::JwtKey::Secret(new_key);
+        c.jwt_secret_previous = Some(gateway::config::HiddenSecret(old_key));
+    })
+    .await;
+    let old_token = mint_token(&old, &claims(&rotating));
+    let new_token = mint_token(&new, &claims(&rotating));
+    for token in [&old_token, &new_token] {
+        let (status, body) = whoami(&rotating, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["sub"], "SE2321000016-A1B2", "{body}");
+    }
+
+    // The old secret removed: its tokens are refused, the new secret's still accepted.
+    let new_key = new.clone();
+    let rotated = TestApp::spawn_with(move |c| {
+        c.jwt_key = gateway::config::JwtKey::Secret(new_key);
+    })
+    .await;
+    let (status, body) = whoami(&rotated, Some(&format!("Bearer {old_token}"))).await;
+    assert_problem(status, &body, "token_bad_signature");
+    let (status, body) = whoami(&rotated, Some(&format!("Bearer {new_token}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only_the_new() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    // From an RSA key to an EC key, so that each algorithm finds only its own key.
+    let (old_private, old_public) = key_pair(false);
+    let (new_private, new_public) = key_pair(true);
+    let both = format!("{new_public}{old_public}");
+    let rotating = TestApp::spawn_with(move |c| {
+        c.jwt_key = gateway::config::JwtKey::PublicKeyPem(both);
+    })
+    .await;
+    let old_token = encode(
+        &Header::new(Algorithm::RS256),
+        &claims(&rotating),
+        &EncodingKey::from_rsa_pem(old_private.as_bytes()).expect("RSA key"),
+    )
+    .expect("signed");
+    let new_token = encode(
+        &Header::new(Algorithm::ES256),
+        &claims(&rotating),
+        &EncodingKey::from_ec_pem(new_private.as_bytes()).expect("EC key"),
+    )
+    .expect("signed");
+    for token in [&old_token, &new_token] {
+        let (status, body) = whoami(&rotating, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // An HS256 token keyed with either public key's bytes is still nothing.
+    for public in [&old_public, &new_public] {
+        let forged = mint_token(public, &claims(&rotating));
+        let (status, body) = whoami(&rotating, Some(&format!("Bearer {forged}"))).await;
+        assert_problem(status, &body, "token_bad_signature");
+    }
+
+    let rotated = TestApp::spawn_with(move |c| {
+        c.jwt_key = gateway::config::JwtKey::PublicKeyPem(new_public);
+    })
+    .await;
+    let (status, body) = whoami(&rotated, Some(&format!("Bearer {old_token}"))).await;
+    assert_problem(status, &body, "token_bad_signature");
+    let (status, body) = whoami(&rotated, Some(&format!("Bearer {new_token}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

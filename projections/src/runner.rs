@@ -33,7 +33,6 @@ use deadpool_postgres::{GenericClient, Pool};
 use eventstore::{EventStore, RecordedEvent};
 use futures::StreamExt;
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
@@ -230,14 +229,12 @@ impl Lease {
     /// Takes the lease of projection `name`, waiting (as a standby) while another process holds
     /// it.
     pub async fn take(store: &EventStore, name: &'static str) -> Result<Lease, ProjectionError> {
-        let (client, connection) = tokio_postgres::connect(&store.config().database_url, NoTls)
+        // The connection's driver ends when the client is dropped or the server goes away;
+        // either way the lock goes with the connection.
+        let client = store
+            .connect_session("samplan-lease")
             .await
             .map_err(|e| ProjectionError::Lease(format!("connecting: {e}")))?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; either way the lock goes
-            // with the connection.
-            let _ = connection.await;
-        });
         let key = lease_key(name);
         let mut waited = false;
         loop {
@@ -597,12 +594,13 @@ pub async fn rebuild<P: Projection>(
     let name = projection.name();
     let schema = projection.schema();
     let fresh = format!("{schema}_rebuild");
-    let (mut client, connection) = tokio_postgres::connect(admin_url, NoTls)
+    // The owner's connection string with the store's TLS files: one set for both roles.
+    let mut client = eventstore::connect(admin_url, &store.config().tls, "samplan-rebuild", None)
         .await
-        .map_err(ProjectionError::Database)?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+        .map_err(|e| match e {
+            eventstore::ConnectError::Postgres(e) => ProjectionError::Database(e),
+            other => ProjectionError::Store(other.into()),
+        })?;
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS \"{fresh}\" CASCADE;

@@ -322,6 +322,33 @@ impl PrivatePostgres {
         );
     }
 
+    /// Restarts the cluster with TLS on, serving `cert_pem` (the server's certificate, PEM) with
+    /// `key_pem` (its key), and accepting TCP connections only over TLS: `pg_hba.conf` gets
+    /// `hostssl` lines and no `host` line, so an unencrypted login is refused. The files are
+    /// copied into the data directory, owned by the server's user with mode 0600 as PostgreSQL
+    /// requires of a key.
+    pub fn require_tls(&self, cert_pem: &Path, key_pem: &Path) {
+        self.stop("fast");
+        for (from, name) in [(cert_pem, "server.crt"), (key_pem, "server.key")] {
+            let to = self.data.join(name);
+            std::fs::copy(from, &to).expect("copying the server's certificate or key");
+            let _ = Command::new("chmod").arg("600").arg(&to).status();
+            if self.as_postgres {
+                let _ = Command::new("chown").arg("postgres").arg(&to).status();
+            }
+        }
+        let conf = self.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).expect("postgresql.conf");
+        std::fs::write(
+            self.data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        )
+        .expect("pg_hba.conf");
+        self.start_again();
+    }
+
     /// Stops the cluster: `fast` (connections cut, open transactions rolled back) or
     /// `immediate` (as a crash: recovery from the WAL on the next start).
     pub fn stop(&self, mode: &str) {

@@ -33,3 +33,10 @@ SQL
 # Password logins over the network only (the image adds `host all all all scram-sha-256`);
 # replication connections are a separate rule.
 echo "host replication replicator all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+
+# With TLS (compose.tls.yaml, PG_TLS=on) the samplan database refuses logins without it, so a
+# samplan process configured without sslmode fails at start instead of talking in plain text.
+# The first matching line decides: this one goes before the image's `host all all all` line.
+if [ "${PG_TLS:-off}" = on ]; then
+  sed -i '1i hostnossl samplan all all reject' "$PGDATA/pg_hba.conf"
+fi
