@@ -565,7 +565,10 @@ async fn bench_load(config: &Config, args: LoadArgs) -> Result<(), CliError> {
     phases.dedup();
     let options = crate::loadgen::LoadOptions {
         target,
-        admin_database_url,
+        database: crate::loadgen::Database {
+            url: admin_database_url,
+            tls: config.database_tls.clone(),
+        },
         signer: Signer::hs256(&secret, &config.jwt_issuer, &config.jwt_audience),
         phases,
         connections: args.connections.iter().map(|c| usize::from(*c)).collect(),

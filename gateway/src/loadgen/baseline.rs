@@ -13,21 +13,35 @@ use projections::patient;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_postgres::NoTls;
 
 /// Rows per page the inbox routes ask for (their default page and one more).
 const PAGE: i64 = 51;
 
-async fn connect(url: &str) -> Result<tokio_postgres::Client, LoadError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
+/// The database as the service reaches it: the same URL and TLS settings.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub url: String,
+    pub tls: eventstore::DatabaseTls,
+}
+
+async fn connect(db: &Database) -> Result<tokio_postgres::Client, LoadError> {
+    eventstore::connect(
+        &db.url,
+        &db.tls,
+        "samplan-bench-load",
+        Some(Duration::from_secs(10)),
+    )
+    .await
+    .map_err(|e| match e {
+        eventstore::ConnectError::Postgres(e) => LoadError::Database(e),
+        other => LoadError::Setup(other.to_string()),
+    })
 }
 
 /// Refuses to start when the server cannot take the baselines' `needed` connections beside
 /// those already open (the service's pools among them), rather than failing midway.
-pub async fn require_connections(admin_url: &str, needed: usize) -> Result<(), LoadError> {
-    let client = connect(admin_url).await?;
+pub async fn require_connections(db: &Database, needed: usize) -> Result<(), LoadError> {
+    let client = connect(db).await?;
     let row = client
         .query_one(
             "SELECT current_setting('max_connections')::bigint
@@ -81,12 +95,12 @@ where
 /// Single-row INSERT transactions of a comparable JSON payload, one connection per client with
 /// the statement prepared once: what the database does without samplan.
 pub async fn raw_inserts(
-    admin_url: &str,
+    db: &Database,
     concurrency: usize,
     duration: Duration,
 ) -> Result<(f64, Latency), LoadError> {
     let table = format!("bench_raw_{}", std::process::id());
-    let setup = connect(admin_url).await?;
+    let setup = connect(db).await?;
     setup
         .batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {table} (
@@ -99,7 +113,7 @@ pub async fn raw_inserts(
         .await?;
     let mut clients = Vec::new();
     for _ in 0..concurrency {
-        let client = connect(admin_url).await?;
+        let client = connect(db).await?;
         let insert = client
             .prepare(&format!(
                 "INSERT INTO {table} (stream_id, event_type, payload) \
@@ -133,13 +147,12 @@ pub async fn raw_inserts(
     Ok(result)
 }
 
-fn pool(url: &str, size: usize) -> Result<Pool, LoadError> {
-    let config: tokio_postgres::Config = url
-        .parse()
+fn pool(db: &Database, size: usize) -> Result<Pool, LoadError> {
+    let (config, connector) = eventstore::pg_config(&db.url, &db.tls)
         .map_err(|e| LoadError::Setup(format!("the database URL: {e}")))?;
     let manager = Manager::from_config(
         config,
-        NoTls,
+        connector,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -152,14 +165,14 @@ fn pool(url: &str, size: usize) -> Result<Pool, LoadError> {
 
 /// The query `route` answers from, at `concurrency`, for the run's units, plans and persons.
 pub async fn selects(
-    admin_url: &str,
+    db: &Database,
     world: &Arc<World>,
     work: &Arc<Work>,
     route: Route,
     concurrency: usize,
     duration: Duration,
 ) -> Result<(f64, Latency), LoadError> {
-    let pool = pool(admin_url, concurrency)?;
+    let pool = pool(db, concurrency)?;
     let known = work.known.lock().expect("known plans").clone();
     let pins = pins(&pool, world).await?;
     let (world, known, pins) = (world.clone(), Arc::new(known), Arc::new(pins));
@@ -246,8 +259,8 @@ pub struct CheckpointWatch {
 }
 
 impl CheckpointWatch {
-    pub async fn start(admin_url: &str) -> Result<CheckpointWatch, LoadError> {
-        let client = connect(admin_url).await?;
+    pub async fn start(db: &Database) -> Result<CheckpointWatch, LoadError> {
+        let client = connect(db).await?;
         let mut watched: Vec<String> = projections::PROJECTIONS
             .iter()
             .map(|p| (*p).to_owned())

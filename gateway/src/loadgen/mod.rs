@@ -23,6 +23,7 @@ mod client;
 mod stats;
 mod walk;
 
+pub use baseline::Database;
 pub use client::Target;
 pub use stats::{Latency, Route, Sample, Summary};
 
@@ -53,8 +54,9 @@ pub enum Phase {
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub target: Target,
-    /// For the baselines and the checkpoints: the database's owner role.
-    pub admin_database_url: String,
+    /// For the baselines and the checkpoints: the database's owner role, with the service's
+    /// TLS settings.
+    pub database: baseline::Database,
     pub signer: Signer,
     pub phases: Vec<Phase>,
     /// Connection counts of the commands phase; the last is used by the other phases.
@@ -240,7 +242,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         .iter()
         .any(|p| matches!(p, Phase::Commands | Phase::Reads))
     {
-        baseline::require_connections(&options.admin_database_url, wide + 2).await?;
+        baseline::require_connections(&options.database, wide + 2).await?;
     }
     let started = Instant::now();
     let memory = MemoryWatch::start(&options.watch_pids);
@@ -270,7 +272,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             })
             .await
             .0;
-            let raw = baseline::raw_inserts(&options.admin_database_url, c, duration).await?;
+            let raw = baseline::raw_inserts(&options.database, c, duration).await?;
             report.commands.push(CommandRow {
                 connections: c,
                 raw_per_second: raw.0,
@@ -289,15 +291,8 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             })
             .await
             .0;
-            let (per_second, latency) = baseline::selects(
-                &options.admin_database_url,
-                &world,
-                &work,
-                route,
-                wide,
-                duration,
-            )
-            .await?;
+            let (per_second, latency) =
+                baseline::selects(&options.database, &world, &work, route, wide, duration).await?;
             report.reads.push(ReadRow {
                 route,
                 connections: wide,
@@ -689,7 +684,7 @@ async fn mixed(
     command_rate: Option<f64>,
 ) -> Result<MixedRow, LoadError> {
     work.answered.lock().expect("answered").clear();
-    let watcher = baseline::CheckpointWatch::start(&options.admin_database_url).await?;
+    let watcher = baseline::CheckpointWatch::start(&options.database).await?;
     let pace = command_rate.map(|r| r / (1.0 - options.read_share).max(0.01));
     let duration = Duration::from_secs(options.seconds);
     let progress = Progress::start(work, options.interval);
