@@ -268,11 +268,16 @@ fn links(value: &mut serde_json::Value) {
         let from = (path, method, status);
         let read = path == "/api/v1/sips/{id}";
         if !read {
+            let mut parameters = json!({"path.id": id});
+            if path == "/api/v1/sips" {
+                // Read one's own write (API.md, Reads).
+                parameters["query.min_position"] = json!("$response.body#/position");
+            }
             links.add(
                 from,
                 "GetSip",
                 &get_sip,
-                json!({"parameters": {"path.id": id}}),
+                json!({ "parameters": parameters }),
             );
         }
         for (_, command) in &sip_commands {
@@ -320,12 +325,18 @@ fn links(value: &mut serde_json::Value) {
             links.add(from, command, command, object);
         }
     }
+    // A write answers its position; the read after it waits for it, so that the version read
+    // (and sent back as If-Match) is the one the write made.
+    let after_write = json!({"parameters": {
+        "path.id": "$request.path.id",
+        "query.min_position": "$response.body#/position",
+    }});
     for (path, _) in &sip_commands {
         links.add(
             (path.as_str(), "post", "200"),
             "GetSip",
             &get_sip,
-            json!({"parameters": {"path.id": "$request.path.id"}}),
+            after_write.clone(),
         );
     }
 
@@ -344,14 +355,22 @@ fn links(value: &mut serde_json::Value) {
             ("/api/v1/sips/{id}", "get", "200"),
             "$response.body#/person_id",
         ),
+        (
+            ("/api/v1/inbox/todos", "get", "200"),
+            "$response.body#/todos/0/person/id",
+        ),
         (("/api/v1/persons/{id}", "get", "200"), "$request.path.id"),
     ] {
         if from.0 != "/api/v1/persons/{id}" {
+            let mut parameters = json!({"path.id": id});
+            if from.0 == "/api/v1/persons" && from.1 == "post" {
+                parameters["query.min_position"] = json!("$response.body#/position");
+            }
             links.add(
                 from,
                 "GetPerson",
                 &get_person,
-                json!({"parameters": {"path.id": id}}),
+                json!({ "parameters": parameters }),
             );
         }
         // A need known since now (no time in the future), in outpatient care (no track).
@@ -391,7 +410,7 @@ fn links(value: &mut serde_json::Value) {
             (path.as_str(), "post", "200"),
             "GetPerson",
             &get_person,
-            json!({"parameters": {"path.id": "$request.path.id"}}),
+            after_write.clone(),
         );
     }
 
@@ -538,10 +557,14 @@ fn collect_refs(value: &serde_json::Value, names: &mut Vec<String>) {
 }
 
 /// Adds the pattern to every string schema within `schema` that has no pattern, format or
-/// enumeration.
+/// enumeration; and closes every object: each request type is read with
+/// `deny_unknown_fields`, also the variants of the tagged enums, for which utoipa says nothing.
 fn restrict_strings(schema: &mut serde_json::Value) {
     match schema {
         serde_json::Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), false.into());
+            }
             let is_string = match map.get("type") {
                 Some(serde_json::Value::String(t)) => t == "string",
                 Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "string"),
@@ -780,6 +803,9 @@ mod tests {
             schemas["RegisterUnitRequest"]["additionalProperties"],
             false
         );
+        for variant in schemas["Recipient"]["oneOf"].as_array().expect("variants") {
+            assert_eq!(variant["additionalProperties"], false, "{variant}");
+        }
         let read = &doc["paths"]["/api/v1/sips/{id}"]["get"]["parameters"][0];
         assert_eq!(read["schema"]["pattern"], ULID_PATTERN);
         // Every write documents what the body extractor refuses.

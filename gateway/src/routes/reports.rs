@@ -46,14 +46,14 @@ pub struct ApiDoc;
 #[serde(deny_unknown_fields)]
 pub struct KpiParams {
     /// The first month, `YYYY-MM` (a Swedish calendar month), included. Required.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    #[param(required = true, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub from: Option<String>,
     /// The last month, `YYYY-MM`, included; at most 120 months after `from`. Required.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    #[param(required = true, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub to: Option<String>,
     /// `region`, `municipality` or `unit`: the principal (huvudman) of each unit taking part, of
     /// that kind, or each unit itself. Required.
-    #[param(pattern = "^(region|municipality|unit)$")]
+    #[param(required = true, pattern = "^(region|municipality|unit)$")]
     pub group_by: Option<String>,
     /// `json` (default) or `csv` (UTF-8, `;` between fields, decimal comma, a header row).
     #[param(pattern = "^(json|csv)$")]
