@@ -77,8 +77,519 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn document_json() -> serde_json::Value {
     let mut value = serde_json::to_value(document()).unwrap_or_default();
     query_refusals(&mut value);
+    refusals_of_every_route(&mut value);
+    path_ids(&mut value);
+    write_headers(&mut value);
+    text_without_control_characters(&mut value);
+    links(&mut value);
     problems_as_problem_json(&mut value);
     value
+}
+
+/// A problem-document response with `description`.
+fn problem(description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+/// Every operation of the document with its path and method.
+fn operations(
+    value: &mut serde_json::Value,
+) -> impl Iterator<
+    Item = (
+        &String,
+        &String,
+        &mut serde_json::Map<String, serde_json::Value>,
+    ),
+> {
+    value
+        .get_mut("paths")
+        .and_then(|p| p.as_object_mut())
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut())
+        .filter_map(|(path, item)| Some((path, item.as_object_mut()?)))
+        .flat_map(|(path, item)| {
+            item.iter_mut()
+                .filter_map(move |(method, op)| Some((path, method, op.as_object_mut()?)))
+        })
+}
+
+/// What every route may answer besides its own statuses, because one piece of the edge answers
+/// it whatever the route: the token (`extract::Caller`, 401) and the role check every route
+/// makes (403); the database (503 `unavailable` while it cannot be reached); and for a request
+/// with a body, `extract::Command` (400 malformed JSON, unknown field, wrong type, bad
+/// `Idempotency-Key` or `If-Match`; 413 body too large; 422 control characters, a domain rule,
+/// `idempotency_key_reused`).
+fn refusals_of_every_route(value: &mut serde_json::Value) {
+    for (_, _, operation) in operations(value) {
+        let secured = operation.contains_key("security");
+        let has_body = operation.contains_key("requestBody");
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(|r| r.as_object_mut())
+        else {
+            continue;
+        };
+        if secured {
+            responses.entry("401").or_insert_with(|| {
+                problem("No or bad token (`token_missing`, `token_expired`, … `token_*`)")
+            });
+            responses
+                .entry("403")
+                .or_insert_with(|| problem("The caller's role or unit may not"));
+            responses.entry("503").or_insert_with(|| {
+                problem("`unavailable`: the database cannot be reached right now; try again")
+            });
+        }
+        if has_body {
+            responses.entry("400").or_insert_with(|| {
+                problem("Malformed JSON, unknown field, duplicate key, wrong type, or a bad Idempotency-Key or If-Match header")
+            });
+            responses
+                .entry("413")
+                .or_insert_with(|| problem("`payload_too_large`: the body is too large"));
+            responses.entry("422").or_insert_with(|| {
+                problem("Breaks a rule, `invalid_characters`, or `idempotency_key_reused`")
+            });
+        }
+    }
+}
+
+/// A ULID as `ulid::Ulid` parses it: 26 characters of Crockford's base32, at most 128 bits.
+pub const ULID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
+
+/// The `{id}` of a path, as the route reads it: a plan's or a person's id is a ULID (any other
+/// text is 404, as an id nobody has); a message id is 1–128 characters.
+fn path_ids(value: &mut serde_json::Value) {
+    for (path, _, operation) in operations(value) {
+        let schema = if [
+            "/api/v1/sips/",
+            "/api/v1/persons/",
+            "/api/v1/me/plans/",
+            "/api/v1/audit/sips/",
+        ]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+        {
+            serde_json::json!({"type": "string", "pattern": ULID_PATTERN})
+        } else if path.starts_with("/api/v1/inbox/messages/") {
+            serde_json::json!({"type": "string", "minLength": 1, "maxLength": 128})
+        } else {
+            continue;
+        };
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+        else {
+            continue;
+        };
+        for parameter in parameters {
+            if parameter["in"] == "path" && parameter["name"] == "id" {
+                parameter["schema"] = schema.clone();
+            }
+        }
+    }
+}
+
+/// The headers of a write as `extract::Command` reads them: `Idempotency-Key` is 1–64 visible
+/// ASCII characters, `If-Match` a version, quoted as an entity tag or bare.
+fn write_headers(value: &mut serde_json::Value) {
+    for (_, _, operation) in operations(value) {
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+        else {
+            continue;
+        };
+        for parameter in parameters.iter_mut().filter(|p| p["in"] == "header") {
+            let pattern = match parameter["name"].as_str() {
+                Some("Idempotency-Key") => "^[!-~]{1,64}$",
+                Some("If-Match") => "^(W/)?(\"[0-9]{1,18}\"|[0-9]{1,18})$",
+                _ => continue,
+            };
+            parameter["schema"] = serde_json::json!({"type": "string", "pattern": pattern});
+        }
+    }
+}
+
+/// OpenAPI links: which answer gives the ids (and the version, as `If-Match`) the next request
+/// needs, so that generated sequences (schemathesis' stateful tests) start a plan and walk it
+/// through its commands, register a person and change them, read a message and mark it read,
+/// instead of guessing ids that do not exist. Written here rather than in each route's
+/// annotation because the graph spans modules and every plan command links to every other.
+fn links(value: &mut serde_json::Value) {
+    use serde_json::json;
+    let paths: Vec<String> = value["paths"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let operation_id = |path: &str, method: &str| {
+        value["paths"][path][method]["operationId"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    // The commands under a prefix (`/api/v1/sips/{id}/`): their paths and operation ids.
+    let commands_under = |prefix: &str| -> Vec<(String, String)> {
+        paths
+            .iter()
+            .filter(|path| {
+                path.strip_prefix(prefix)
+                    .is_some_and(|rest| !rest.contains('/') && !rest.starts_with('{'))
+            })
+            .filter_map(|path| Some((path.clone(), operation_id(path, "post")?)))
+            .collect()
+    };
+    let sip_commands = commands_under("/api/v1/sips/{id}/");
+    let person_commands = commands_under("/api/v1/persons/{id}/");
+    let (Some(get_sip), Some(get_person), Some(identify_need)) = (
+        operation_id("/api/v1/sips/{id}", "get"),
+        operation_id("/api/v1/persons/{id}", "get"),
+        operation_id("/api/v1/sips", "post"),
+    ) else {
+        return;
+    };
+    let mut links = Links::default();
+
+    // Plans: started, listed or read, then each command, then the plan again.
+    for ((path, method, status), id) in [
+        (("/api/v1/sips", "post", "201"), "$response.body#/id"),
+        (("/api/v1/sips/{id}", "get", "200"), "$request.path.id"),
+        (
+            ("/api/v1/inbox/sips", "get", "200"),
+            "$response.body#/sips/0/sip_id",
+        ),
+        (
+            ("/api/v1/inbox/todos", "get", "200"),
+            "$response.body#/todos/0/sip_id",
+        ),
+    ] {
+        let from = (path, method, status);
+        let read = path == "/api/v1/sips/{id}";
+        if !read {
+            let mut parameters = json!({"path.id": id});
+            if path == "/api/v1/sips" {
+                // Read one's own write (API.md, Reads).
+                parameters["query.min_position"] = json!("$response.body#/position");
+            }
+            links.add(
+                from,
+                "GetSip",
+                &get_sip,
+                json!({ "parameters": parameters }),
+            );
+        }
+        for (_, command) in &sip_commands {
+            let mut object = json!({"parameters": {"path.id": id}});
+            // Values a command needs to get past the rules that no schema can state (a date
+            // that is not in the past), so that a generated sequence goes on to the next state.
+            match command.as_str() {
+                "record_consent" => {
+                    object["requestBody"] =
+                        json!({"given_by": {"kind": "person"}, "valid_until": "2099-12-31"});
+                }
+                "send_invitation" => {
+                    object["requestBody"] = json!({
+                        "scheduled_at": "2099-01-15T09:00:00Z",
+                        "recipients": [{"kind": "person"}],
+                    });
+                }
+                _ => {}
+            }
+            if read {
+                // The version just read, and what the plan holds that the command refers to.
+                object["parameters"]["header.If-Match"] = json!("$response.header.ETag");
+                let body = match command.as_str() {
+                    "record_consent" => Some(json!({
+                        "given_by": {"kind": "person"},
+                        "valid_until": "2099-12-31",
+                        "actors": "$response.body#/participants",
+                    })),
+                    "respond_to_invitation"
+                    | "cancel_invitation"
+                    | "reschedule_meeting"
+                    | "record_meeting"
+                    | "record_letters_posted" => Some(
+                        json!({"invitation_id": "$response.body#/invitations/0/invitation_id"}),
+                    ),
+                    "document_intervention" => {
+                        Some(json!({"sub_goal_id": "$response.body#/sub_goals/0/id"}))
+                    }
+                    _ => None,
+                };
+                if let Some(body) = body {
+                    object["requestBody"] = body;
+                }
+            }
+            links.add(from, command, command, object);
+        }
+    }
+    // A write answers its position; the read after it waits for it, so that the version read
+    // (and sent back as If-Match) is the one the write made.
+    let after_write = json!({"parameters": {
+        "path.id": "$request.path.id",
+        "query.min_position": "$response.body#/position",
+    }});
+    for (path, _) in &sip_commands {
+        links.add(
+            (path.as_str(), "post", "200"),
+            "GetSip",
+            &get_sip,
+            after_write.clone(),
+        );
+    }
+
+    // Persons: registered, found or met in a plan; then read, changed, and given a plan.
+    for (from, id) in [
+        (("/api/v1/persons", "post", "201"), "$response.body#/id"),
+        (
+            ("/api/v1/persons", "get", "200"),
+            "$response.body#/persons/0/id",
+        ),
+        (
+            ("/api/v1/inbox/sips", "get", "200"),
+            "$response.body#/sips/0/person/id",
+        ),
+        (
+            ("/api/v1/sips/{id}", "get", "200"),
+            "$response.body#/person_id",
+        ),
+        (
+            ("/api/v1/inbox/todos", "get", "200"),
+            "$response.body#/todos/0/person/id",
+        ),
+        (("/api/v1/persons/{id}", "get", "200"), "$request.path.id"),
+    ] {
+        if from.0 != "/api/v1/persons/{id}" {
+            let mut parameters = json!({"path.id": id});
+            if from.0 == "/api/v1/persons" && from.1 == "post" {
+                parameters["query.min_position"] = json!("$response.body#/position");
+            }
+            links.add(
+                from,
+                "GetPerson",
+                &get_person,
+                json!({ "parameters": parameters }),
+            );
+        }
+        // A need known since now (no time in the future), in outpatient care (no track).
+        links.add(
+            from,
+            "IdentifyNeed",
+            &identify_need,
+            json!({"requestBody": {
+                "person_id": id,
+                "known_since": null,
+                "context": {"kind": "outpatient"},
+            }}),
+        );
+    }
+    for (path, command) in &person_commands {
+        let mut object = json!({"parameters": {
+            "path.id": "$request.path.id",
+            "header.If-Match": "$response.header.ETag",
+        }});
+        if command == "remove_relative" {
+            object["requestBody"] =
+                json!({"relative_id": "$response.body#/relatives/0/relative_id"});
+        }
+        links.add(
+            ("/api/v1/persons/{id}", "get", "200"),
+            command,
+            command,
+            object,
+        );
+        links.add(
+            ("/api/v1/persons", "post", "201"),
+            command,
+            command,
+            json!({"parameters": {"path.id": "$response.body#/id"}}),
+        );
+        links.add(
+            (path.as_str(), "post", "200"),
+            "GetPerson",
+            &get_person,
+            after_write.clone(),
+        );
+    }
+
+    // Messages are marked read; the citizen's plans are opened.
+    for (from, name, (target_path, target_method), id) in [
+        (
+            ("/api/v1/inbox/messages", "get", "200"),
+            "MarkRead",
+            ("/api/v1/inbox/messages/{id}/read", "post"),
+            "$response.body#/messages/0/id",
+        ),
+        (
+            ("/api/v1/me/plans", "get", "200"),
+            "GetMyPlan",
+            ("/api/v1/me/plans/{id}", "get"),
+            "$response.body#/plans/0/id",
+        ),
+        (
+            ("/api/v1/me/plans", "get", "200"),
+            "GetMyPlanFhir",
+            ("/api/v1/me/plans/{id}/fhir", "get"),
+            "$response.body#/plans/0/id",
+        ),
+        (
+            ("/api/v1/me/plans/{id}", "get", "200"),
+            "GetMyPlanFhir",
+            ("/api/v1/me/plans/{id}/fhir", "get"),
+            "$request.path.id",
+        ),
+    ] {
+        if let Some(target) = operation_id(target_path, target_method) {
+            links.add(from, name, &target, json!({"parameters": {"path.id": id}}));
+        }
+    }
+    links.write(value);
+}
+
+/// Links gathered by [`links`], by the response they leave from.
+#[derive(Default)]
+struct Links(Vec<((String, String, String), String, serde_json::Value)>);
+
+impl Links {
+    /// A link named `name` from the `status` answer of `method path` to the operation `target`.
+    fn add(
+        &mut self,
+        (path, method, status): (&str, &str, &str),
+        name: &str,
+        target: &str,
+        mut object: serde_json::Value,
+    ) {
+        object["operationId"] = target.into();
+        self.0.push((
+            (path.to_owned(), method.to_owned(), status.to_owned()),
+            name.to_owned(),
+            object,
+        ));
+    }
+
+    fn write(self, value: &mut serde_json::Value) {
+        for ((path, method, status), name, object) in self.0 {
+            let Some(response) = value
+                .get_mut("paths")
+                .and_then(|p| p.get_mut(&path))
+                .and_then(|i| i.get_mut(&method))
+                .and_then(|o| o.get_mut("responses"))
+                .and_then(|r| r.get_mut(&status))
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            let links = response
+                .entry("links")
+                .or_insert_with(|| serde_json::json!({}));
+            links[name] = object;
+        }
+    }
+}
+
+/// Characters no text of a request may hold (`crate::text`): control characters but tab, line
+/// feed and carriage return.
+const NO_CONTROL_CHARACTERS: &str =
+    "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+/// The same, and not blank: a required text is trimmed and refused when nothing is left.
+const NOT_BLANK: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+/// Every text of a request body, header or query passes `crate::text` at the edge, which refuses
+/// control characters (422 `invalid_characters`); a required text (`minLength` 1) is trimmed by
+/// the domain and refused when blank. Said here, in one place, for every request schema's
+/// strings that have no pattern, format or enumeration of their own.
+fn text_without_control_characters(value: &mut serde_json::Value) {
+    // The schemas requests use, directly or nested.
+    let mut names: Vec<String> = Vec::new();
+    for (_, _, operation) in operations(value) {
+        if let Some(body) = operation.get("requestBody") {
+            collect_refs(body, &mut names);
+        }
+    }
+    let mut i = 0;
+    while i < names.len() {
+        let schema = value["components"]["schemas"][&names[i]].clone();
+        collect_refs(&schema, &mut names);
+        i += 1;
+    }
+    for name in &names {
+        if let Some(schema) = value
+            .get_mut("components")
+            .and_then(|c| c.get_mut("schemas"))
+            .and_then(|s| s.get_mut(name))
+        {
+            restrict_strings(schema);
+        }
+    }
+    for (_, _, operation) in operations(value) {
+        if let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+        {
+            for parameter in parameters {
+                if let Some(schema) = parameter.get_mut("schema") {
+                    restrict_strings(schema);
+                }
+            }
+        }
+    }
+}
+
+fn collect_refs(value: &serde_json::Value, names: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            map.values().for_each(|v| collect_refs(v, names));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, names)),
+        _ => {}
+    }
+}
+
+/// Adds the pattern to every string schema within `schema` that has no pattern, format or
+/// enumeration; and closes every object: each request type is read with
+/// `deny_unknown_fields`, also the variants of the tagged enums, for which utoipa says nothing.
+fn restrict_strings(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), false.into());
+            }
+            let is_string = match map.get("type") {
+                Some(serde_json::Value::String(t)) => t == "string",
+                Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let free = !["pattern", "format", "enum", "const", "$ref"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            if is_string && free {
+                let required = map
+                    .get("minLength")
+                    .and_then(|m| m.as_u64())
+                    .is_some_and(|m| m >= 1);
+                let pattern = if required {
+                    NOT_BLANK
+                } else {
+                    NO_CONTROL_CHARACTERS
+                };
+                map.insert("pattern".into(), pattern.into());
+            }
+            map.values_mut().for_each(restrict_strings);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(restrict_strings),
+        _ => {}
+    }
 }
 
 /// What every route with query parameters may answer besides its own statuses: the query is
@@ -213,6 +724,94 @@ mod tests {
                     assert_eq!(earlier, schema, "two different schemas named {name}");
                 }
             }
+        }
+    }
+
+    /// Every link names an operation of the document, and a plan can be walked: started, read,
+    /// and each of its commands reached from its start and from reading it.
+    #[test]
+    fn links_lead_to_operations_of_the_document() {
+        let doc = document_json();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut links = Vec::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for operation in item.as_object().expect("item").values() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    ids.insert(id.to_owned());
+                }
+                for response in operation["responses"]
+                    .as_object()
+                    .expect("responses")
+                    .values()
+                {
+                    if let Some(l) = response.get("links").and_then(|l| l.as_object()) {
+                        links.extend(l.values().cloned());
+                    }
+                }
+            }
+        }
+        assert!(links.len() > 100, "{}", links.len());
+        for link in &links {
+            let target = link["operationId"].as_str().expect("operationId");
+            assert!(ids.contains(target), "link to unknown operation {target}");
+        }
+        let started = &doc["paths"]["/api/v1/sips"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            started["GetSip"]["parameters"]["path.id"],
+            "$response.body#/id"
+        );
+        assert_eq!(started["close_plan"]["operationId"], "close_plan");
+        let read = &doc["paths"]["/api/v1/sips/{id}"]["get"]["responses"]["200"]["links"];
+        assert_eq!(
+            read["record_consent"]["parameters"]["header.If-Match"],
+            "$response.header.ETag"
+        );
+        let messages = &doc["paths"]["/api/v1/inbox/messages"]["get"]["responses"]["200"]["links"];
+        assert_eq!(messages["MarkRead"]["operationId"], "mark_message_read");
+    }
+
+    /// The heading codes the document lists are the domain's.
+    #[test]
+    fn heading_codes_are_the_domains() {
+        let doc = document_json();
+        let listed: Vec<String> = doc["components"]["schemas"]["HeadingCode"]["enum"]
+            .as_array()
+            .expect("HeadingCode enum")
+            .iter()
+            .map(|v| v.as_str().expect("code").to_owned())
+            .collect();
+        let domain: Vec<String> = domain::heading::Heading::ALL
+            .iter()
+            .map(|h| h.code().to_owned())
+            .collect();
+        assert_eq!(listed, domain);
+    }
+
+    /// Request texts say what `crate::text` and the domain refuse; ids say their form.
+    #[test]
+    fn request_schemas_state_what_the_code_enforces() {
+        let doc = document_json();
+        let schemas = &doc["components"]["schemas"];
+        let need = &schemas["IdentifyNeedRequest"]["properties"];
+        assert_eq!(need["person_id"]["pattern"], ULID_PATTERN);
+        assert_eq!(need["reason"]["pattern"], NOT_BLANK);
+        assert_eq!(need["reason"]["maxLength"], 20000);
+        let person = &schemas["RegisterPersonRequest"]["properties"];
+        assert_eq!(person["name"]["maxLength"], 500);
+        assert_eq!(person["name"]["pattern"], NOT_BLANK);
+        assert_eq!(
+            schemas["RegisterUnitRequest"]["additionalProperties"],
+            false
+        );
+        for variant in schemas["Recipient"]["oneOf"].as_array().expect("variants") {
+            assert_eq!(variant["additionalProperties"], false, "{variant}");
+        }
+        let read = &doc["paths"]["/api/v1/sips/{id}"]["get"]["parameters"][0];
+        assert_eq!(read["schema"]["pattern"], ULID_PATTERN);
+        // Every write documents what the body extractor refuses.
+        let close = &doc["paths"]["/api/v1/sips/{id}/close-plan"]["post"]["responses"];
+        for status in ["400", "401", "403", "404", "409", "413", "422", "503"] {
+            assert!(close[status].is_object(), "close-plan {status}");
         }
     }
 

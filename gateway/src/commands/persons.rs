@@ -28,11 +28,15 @@ pub struct RegisterPersonRequest {
     /// Personnummer or samordningsnummer in any usual form: `YYYYMMDD-NNNN`, `YYYYMMDDNNNN`,
     /// `YYMMDD-NNNN`, `YYMMDD+NNNN` (100 years or older).
     #[schema(example = "19121212-1212")]
+    #[schema(pattern = "^(\\d{8}-?|\\d{6}[-+]?)\\d{4}$")]
     pub personal_identity_number: String,
+    #[schema(min_length = 1, max_length = 500)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
 }
 
@@ -41,8 +45,10 @@ pub struct RegisterPersonRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangeContactDetailsRequest {
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
 }
 
@@ -77,18 +83,24 @@ impl From<RelativeKindDto> for RelativeKind {
 pub struct AddRelativeRequest {
     /// Chosen by the client so it can refer to the relative later; a new ULID when absent.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub relative_id: Option<String>,
     pub kind: RelativeKindDto,
+    #[schema(min_length = 1, max_length = 500)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub note: Option<String>,
     /// The relative's own personnummer (any accepted form). For a guardian (vårdnadshavare) it
     /// lets the guardian read a young child's plan on Min plan, signed in as themselves.
     #[serde(default)]
+    #[schema(pattern = "^(\\d{8}-?|\\d{6}[-+]?)\\d{4}$")]
     pub personal_identity_number: Option<String>,
 }
 
@@ -96,6 +108,7 @@ pub struct AddRelativeRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveRelativeRequest {
+    #[schema(min_length = 1)]
     pub relative_id: String,
 }
 
@@ -118,6 +131,7 @@ pub struct RegisterDeathRequest {
 pub struct RegisterMovedOutRequest {
     pub moved_on: NaiveDate,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub to_region: Option<String>,
 }
 

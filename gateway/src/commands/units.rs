@@ -28,6 +28,7 @@ pub enum PrincipalKindDto {
 #[serde(deny_unknown_fields)]
 pub struct PrincipalDto {
     pub kind: PrincipalKindDto,
+    #[schema(min_length = 1)]
     pub name: String,
 }
 
@@ -37,7 +38,9 @@ pub struct PrincipalDto {
 pub struct RegisterUnitRequest {
     /// The unit's id, chosen here: 1–64 characters of `A–Z a–z 0–9 . _ -`.
     #[schema(example = "vc-norrmalm")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
+    #[schema(min_length = 1)]
     pub name: String,
     pub principal: PrincipalDto,
     /// false: invitations to the unit are printed as letters.

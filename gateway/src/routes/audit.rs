@@ -80,6 +80,7 @@ pub struct EventsParams {
     /// The first global position to answer (default 1).
     pub from_position: Option<i64>,
     /// Events per page, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Wait (up to 5 s) until the store has reached this position, to read one's own write.
     pub min_position: Option<i64>,
@@ -462,12 +463,14 @@ pub async fn verify(
 #[serde(deny_unknown_fields)]
 pub struct ExtractParams {
     /// Whose reads (the person's id).
+    #[param(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub person_id: String,
     /// From this moment (RFC 3339), inclusive.
     pub from: Option<DateTime<Utc>>,
     /// Until this moment, exclusive.
     pub to: Option<DateTime<Utc>>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -487,7 +490,8 @@ pub struct AccessLogExtract {
     tag = "audit",
     params(ExtractParams),
     responses(
-        (status = 200, description = "The extract; with format=csv a CSV file (UTF-8, semicolons)", body = AccessLogExtract),
+        (status = 200, description = "The extract; with format=csv a CSV file (UTF-8, semicolons)",
+            content((AccessLogExtract = "application/json"), (String = "text/csv"))),
         (status = 400, description = "`invalid_parameter`, `missing_parameter`", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),

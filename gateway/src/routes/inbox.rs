@@ -309,12 +309,15 @@ pub struct MessagesParams {
     #[param(rename = "type")]
     pub kind: Option<String>,
     /// Only messages about this person.
+    #[param(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub person_id: Option<String>,
     /// Only messages sent at or after this time (RFC 3339) or day (`YYYY-MM-DD`, Swedish time).
     pub since: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^p[0-9]{1,18}$")]
     pub cursor: Option<String>,
     /// Messages per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Wait (up to 5 s) until the inbox has seen this position.
     pub min_position: Option<i64>,
@@ -328,6 +331,7 @@ pub struct TodosParams {
     /// `true`: only urgent ones (the red clock); `false`: only the others.
     pub urgent: Option<bool>,
     /// `mine` (default): the unit's and the caller's own; `unit`: colleagues' too.
+    #[param(pattern = "^(mine|unit)$")]
     pub scope: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -507,7 +511,7 @@ pub async fn list_messages(
         ("id" = String, Path, description = "The message id, as listed by GET /inbox/messages"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, ≤ 64 characters"),
     ),
-    request_body(content = Option<MarkMessageReadRequest>, description = "Empty"),
+    request_body(content = MarkMessageReadRequest, description = "No fields: `{}`, or no body at all"),
     responses(
         (status = 200, description = "Marked read (`events` is empty if it already was); `id` is the message id", body = WriteResponse),
         (status = 401, description = "No or bad token", body = Problem),

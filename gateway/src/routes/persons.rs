@@ -153,6 +153,7 @@ pub fn router() -> Router<AppState> {
 pub struct SearchParams {
     /// A personnummer in any accepted form (exact match), or a part of the name (at least 2
     /// characters, case-insensitive).
+    #[param(required = true, min_length = 2, max_length = 200)]
     pub q: Option<String>,
     /// Wait (up to 5 s) until the directory has applied this global position.
     pub min_position: Option<i64>,

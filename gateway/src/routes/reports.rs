@@ -46,13 +46,17 @@ pub struct ApiDoc;
 #[serde(deny_unknown_fields)]
 pub struct KpiParams {
     /// The first month, `YYYY-MM` (a Swedish calendar month), included. Required.
+    #[param(required = true, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub from: Option<String>,
     /// The last month, `YYYY-MM`, included; at most 120 months after `from`. Required.
+    #[param(required = true, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub to: Option<String>,
     /// `region`, `municipality` or `unit`: the principal (huvudman) of each unit taking part, of
     /// that kind, or each unit itself. Required.
+    #[param(required = true, pattern = "^(region|municipality|unit)$")]
     pub group_by: Option<String>,
     /// `json` (default) or `csv` (UTF-8, `;` between fields, decimal comma, a header row).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
     /// Wait (up to 5 s) until the reporting read model has applied this position.
     pub min_position: Option<i64>,
@@ -217,7 +221,7 @@ pub struct KpiReport {
         (status = 200, description = "The figures (docs/kpis.md); with format=csv a CSV file \
             (text/csv; charset=utf-8, `;` between fields, decimal comma, a header row with the \
             JSON names flattened). Header X-Samplan-Position (the reporting read model's)",
-            body = KpiReport),
+            content((KpiReport = "application/json"), (String = "text/csv"))),
         (status = 400, description = "`missing_parameter` (from, to or group_by left out), \
             `invalid_parameter` (a month not YYYY-MM, to before from, more than 120 months, \
             another group_by or format), `unknown_parameter`", body = Problem),

@@ -91,7 +91,7 @@ macro_rules! sip_commands {
             components(schemas(
                 WriteResponse, Problem, SipResponse, IdentifyNeedRequest, NeedContext,
                 ConsentGiver, FixedCareContact, Recipient, Representative, Attendee, Responsible,
-                InterventionFollowUp, GoalFollowUp, ChangeCoordinatorRequest,
+                InterventionFollowUp, GoalFollowUp, ChangeCoordinatorRequest, HeadingCode,
                 $($dto),+
             )),
             tags((name = "sips", description = "SIP — samordnad individuell plan: start, lifecycle commands, the plan as a unit sees it"))
@@ -219,13 +219,22 @@ pub struct SipResponse {
 /// here: every top-level field with what it holds; nested objects keep the domain's field names.
 impl utoipa::PartialSchema for SipResponse {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::schema::{
+            ArrayBuilder, ObjectBuilder, SchemaFormat, SchemaType, Type,
+        };
+        use utoipa::openapi::KnownFormat;
         let typed = |t: Type, description: &str| {
             ObjectBuilder::new()
                 .schema_type(t)
                 .description(Some(description))
         };
-        let object = |description: &str| typed(Type::Object, description);
+        // What the domain's view holds as an `Option`: serialised as null when absent.
+        let nullable = |t: Type, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([t, Type::Null]))
+                .description(Some(description))
+        };
+        let object = |description: &str| nullable(Type::Object, description);
         let list = |description: &str| {
             ArrayBuilder::new()
                 .items(ObjectBuilder::new().schema_type(Type::Object))
@@ -252,8 +261,15 @@ impl utoipa::PartialSchema for SipResponse {
                 "version",
                 typed(Type::Integer, "The plan's version; send it as If-Match"),
             )
-            .property("sip_id", typed(Type::String, "The plan's id (ULID)"))
-            .property("person_id", typed(Type::String, "The person's id (ULID)"))
+            .property(
+                "sip_id",
+                nullable(Type::String, "The plan's id (ULID)").pattern(Some(crate::openapi::ULID_PATTERN)),
+            )
+            .property(
+                "person_id",
+                nullable(Type::String, "The person's id (ULID)")
+                    .pattern(Some(crate::openapi::ULID_PATTERN)),
+            )
             .property(
                 "phase",
                 typed(Type::String, "Where the plan stands").enum_values(Some(phases)),
@@ -264,11 +280,15 @@ impl utoipa::PartialSchema for SipResponse {
             )
             .property(
                 "consent",
-                object("Consent status, valid_until, covered actors and topics, history"),
+                typed(
+                    Type::Object,
+                    "Consent status, valid_until, covered actors and topics, history",
+                ),
             )
             .property(
                 "discharged_at",
-                typed(Type::String, "Discharge from inpatient care (date-time)"),
+                nullable(Type::String, "Discharge from inpatient care")
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
             )
             .property(
                 "basis",
@@ -315,7 +335,8 @@ impl utoipa::PartialSchema for SipResponse {
             )
             .property(
                 "next_follow_up_on",
-                typed(Type::String, "The next follow-up (date)"),
+                nullable(Type::String, "The next follow-up")
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
             )
             .property("follow_ups", list("Follow-ups recorded"))
             .property("closed", object("Avslut: reason, note, replaced_by"))
@@ -327,8 +348,14 @@ impl utoipa::PartialSchema for SipResponse {
                 "deadlines",
                 list("To-dos of the plan with due time and whether overdue"),
             )
+            // The view serialises every field, absent ones as null.
             .required("version")
+            .required("sip_id")
+            .required("person_id")
             .required("phase")
+            .required("consent")
+            .required("participants")
+            .required("deadlines")
             .into()
     }
 }
@@ -347,7 +374,10 @@ impl utoipa::ToSchema for SipResponse {}
     ),
     responses(
         (status = 200, description = "The plan as the caller's unit may see it", body = SipResponse,
-            headers(("X-Samplan-Position" = i64, description = "The store's position when the plan was read"))),
+            headers(
+                ("X-Samplan-Position" = i64, description = "The store's position when the plan was read"),
+                ("ETag" = String, description = "The plan's version as an entity tag, e.g. \"7\": send it back as If-Match"),
+            )),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such plan, or the caller's unit takes no part in it", body = Problem, content_type = "application/problem+json"),
@@ -377,8 +407,15 @@ async fn get_sip(
     // Plans are not tied to a municipality yet, so the deployment's profile applies.
     let policy = state.policy.for_municipality(None);
     let view = dsip::view_for_unit(&sip, &unit, policy, state.clock.now());
-    let response = Json(SipResponse { version, view }).into_response();
-    Ok(consistency::with_position(response, position))
+    let etag = format!("\"{version}\"");
+    let mut response = consistency::with_position(
+        Json(SipResponse { version, view }).into_response(),
+        position,
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(response)
 }
 
 /// The plan as it stands now — its version, position, state and person — when `unit` takes

@@ -72,6 +72,29 @@ mirror_enum!(
     }
 );
 
+/// The heading codes (delmålsrubriker) of `domain::heading::Heading`, for the OpenAPI document
+/// only: the request carries the code as a string and the domain parses it (case-insensitively).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum HeadingCode {
+    PhysicalHealth,
+    MentalHealth,
+    SubstanceUse,
+    SelfCare,
+    Housing,
+    DailyLiving,
+    Mobility,
+    Communication,
+    Education,
+    Occupation,
+    Finances,
+    Relationships,
+    Leisure,
+    Safety,
+    Other,
+}
+
 /// A client-chosen id of a new item, or a fresh ULID.
 fn item_id(given: Option<String>) -> Result<String, DomainError> {
     match given {
@@ -121,9 +144,11 @@ pub struct NeedContext {
 #[serde(deny_unknown_fields)]
 pub struct IdentifyNeedRequest {
     /// The person the plan is for (a ULID from `POST /persons`).
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub person_id: String,
     pub identified_by: IdentifiedBy,
     /// Why a SIP is needed.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
     /// When the need became known; default now, never in the future. Deadlines count from it.
     #[serde(default)]
@@ -157,9 +182,15 @@ pub enum ConsentGiver {
     Person,
     /// A registered guardian of a child (a relative id of the person); every guardian must
     /// consent.
-    Guardian { relative_id: String },
+    Guardian {
+        #[schema(min_length = 1, max_length = 500)]
+        relative_id: String,
+    },
     /// A representative the person accepted (a relative id of the person).
-    Representative { relative_id: String },
+    Representative {
+        #[schema(min_length = 1, max_length = 500)]
+        relative_id: String,
+    },
 }
 
 impl From<ConsentGiver> for dsip::ConsentGiver {
@@ -187,9 +218,11 @@ pub trait IntoSipCommand {
 pub struct RecordConsentRequest {
     pub given_by: ConsentGiver,
     /// The units (actors) the consent covers.
+    #[schema(min_items = 1, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub actors: Vec<String>,
     /// What the meeting may be about.
     #[serde(default)]
+    #[schema(min_items = 1, min_length = 1)]
     pub topics: Vec<String>,
     /// Last date the consent is valid.
     pub valid_until: NaiveDate,
@@ -217,6 +250,7 @@ impl IntoSipCommand for RecordConsentRequest {
 pub struct DeclineConsentRequest {
     pub declined_by: ConsentGiver,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub note: Option<String>,
 }
 
@@ -236,6 +270,7 @@ impl IntoSipCommand for DeclineConsentRequest {
 pub struct WithdrawConsentRequest {
     pub withdrawn_by: ConsentGiver,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub note: Option<String>,
 }
 
@@ -253,10 +288,13 @@ impl IntoSipCommand for WithdrawConsentRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixedCareContact {
+    #[schema(min_length = 1, max_length = 20000)]
     pub name: String,
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub unit_id: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub phone: Option<String>,
 }
 
@@ -266,6 +304,7 @@ pub struct FixedCareContact {
 pub struct CreatePlanBasisRequest {
     /// "Plan initierad av", free text.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub initiated_by: Option<String>,
     #[serde(default)]
     pub fixed_care_contacts: Vec<FixedCareContact>,
@@ -297,11 +336,15 @@ impl IntoSipCommand for CreatePlanBasisRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangeCoordinatorRequest {
     /// The new coordinator's HSA-id.
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub staff_id: String,
+    #[schema(min_length = 1, max_length = 20000)]
     pub name: String,
     /// The unit the new coordinator acts for.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub unit_id: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub reason: Option<String>,
 }
 
@@ -329,9 +372,12 @@ impl IntoSipCommand for ChangeCoordinatorRequest {
 pub struct DocumentMappingRequest {
     /// An existing id revises that entry; omitted, a new entry is made.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub mapping_id: Option<String>,
     /// A heading code (delmålsrubrik), e.g. `housing`.
+    #[schema(value_type = HeadingCode)]
     pub heading: String,
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -351,11 +397,17 @@ impl IntoSipCommand for DocumentMappingRequest {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Recipient {
     /// A unit; digital when it uses samplan, otherwise a letter.
-    Unit { unit_id: String },
+    Unit {
+        #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+        unit_id: String,
+    },
     /// The person; always a letter.
     Person,
     /// A relative registered on the person; always a letter.
-    Relative { relative_id: String },
+    Relative {
+        #[schema(min_length = 1, max_length = 500)]
+        relative_id: String,
+    },
 }
 
 impl Recipient {
@@ -377,15 +429,19 @@ pub struct SendInvitationRequest {
     /// Omitted: a new id is drawn (read it from `GET /sips/{id}`). Choose one to refer to the
     /// invitation in later commands without reading the plan first.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: Option<String>,
     pub purpose: InvitationPurpose,
     pub scheduled_at: DateTime<Utc>,
     pub form: MeetingForm,
     /// Address or room; for video, the link or instructions.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub place: Option<String>,
     /// Why the meeting is held.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
+    #[schema(min_items = 1)]
     pub recipients: Vec<Recipient>,
 }
 
@@ -416,14 +472,17 @@ impl IntoSipCommand for SendInvitationRequest {
 pub struct SaveInvitationDraftRequest {
     /// Omitted: a new id is drawn (read it from `GET /sips/{id}`, `invitation_drafts`).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: Option<String>,
     pub purpose: InvitationPurpose,
     #[serde(default)]
     pub scheduled_at: Option<DateTime<Utc>>,
     pub form: MeetingForm,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub place: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub reason: Option<String>,
     #[serde(default)]
     pub recipients: Vec<Recipient>,
@@ -452,14 +511,18 @@ impl IntoSipCommand for SaveInvitationDraftRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Representative {
+    #[schema(min_length = 1, max_length = 20000)]
     pub name: String,
     /// HSA-id, when the representative has one.
     #[serde(default)]
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub staff_id: Option<String>,
     /// Profession or title, e.g. "distriktssköterska".
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub profession: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub phone: Option<String>,
 }
 
@@ -467,6 +530,7 @@ pub struct Representative {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RespondToInvitationRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: String,
     pub representative: Representative,
 }
@@ -491,8 +555,10 @@ impl IntoSipCommand for RespondToInvitationRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInvitationRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub reason: Option<String>,
 }
 
@@ -510,6 +576,7 @@ impl IntoSipCommand for CancelInvitationRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleMeetingRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: String,
     pub scheduled_at: DateTime<Utc>,
     /// Omitted: the invitation's form stays.
@@ -517,8 +584,10 @@ pub struct RescheduleMeetingRequest {
     pub form: Option<MeetingForm>,
     /// Omitted: the invitation's place stays.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub place: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub reason: Option<String>,
 }
 
@@ -539,10 +608,12 @@ impl IntoSipCommand for RescheduleMeetingRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attendee {
+    #[schema(min_length = 1, max_length = 20000)]
     pub name: String,
     pub role: AttendeeRole,
     /// The unit they represent, for staff.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub unit_id: Option<String>,
 }
 
@@ -550,12 +621,15 @@ pub struct Attendee {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordMeetingRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: String,
     pub held_at: DateTime<Utc>,
     pub attendees: Vec<Attendee>,
     /// Mötesledare.
+    #[schema(min_length = 1, max_length = 20000)]
     pub chair: String,
     /// Mötessekreterare; never the chair.
+    #[schema(min_length = 1, max_length = 20000)]
     pub secretary: String,
     /// The coordinator from now on, when the meeting chose someone else.
     #[serde(default)]
@@ -602,6 +676,7 @@ impl IntoSipCommand for RecordMeetingRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentMainGoalRequest {
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -619,7 +694,10 @@ impl IntoSipCommand for DocumentMainGoalRequest {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Responsible {
     /// A unit (actor), internal or external.
-    Unit { unit_id: String },
+    Unit {
+        #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+        unit_id: String,
+    },
     /// The person (egenvård).
     Person,
 }
@@ -641,9 +719,12 @@ impl Responsible {
 pub struct DocumentSubGoalRequest {
     /// An existing id revises that sub-goal; omitted, a new one is made.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sub_goal_id: Option<String>,
     /// A heading code (delmålsrubrik).
+    #[schema(value_type = HeadingCode)]
     pub heading: String,
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
     pub responsible: Responsible,
 }
@@ -666,19 +747,25 @@ impl IntoSipCommand for DocumentSubGoalRequest {
 pub struct DocumentInterventionRequest {
     /// An existing id revises that intervention; omitted, a new one is made.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub intervention_id: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sub_goal_id: String,
     /// What is done.
+    #[schema(min_length = 1, max_length = 20000)]
     pub what: String,
     pub responsible: Responsible,
     /// The named person responsible.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub responsible_person: Option<String>,
     /// Who performs it.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub performer: Option<String>,
     /// How to reach the responsible; required for units.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub contact: Option<String>,
     pub from: NaiveDate,
     #[serde(default)]
@@ -724,6 +811,7 @@ impl IntoSipCommand for PublishContributionRequest {
 pub struct ScheduleFollowUpRequest {
     pub follow_up_on: NaiveDate,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub note: Option<String>,
 }
 
@@ -741,6 +829,7 @@ impl IntoSipCommand for ScheduleFollowUpRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterventionFollowUp {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub intervention_id: String,
     pub outcome: InterventionOutcome,
     #[serde(default)]
@@ -752,6 +841,7 @@ pub struct InterventionFollowUp {
 #[serde(deny_unknown_fields)]
 pub struct GoalFollowUp {
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub sub_goal_id: Option<String>,
     pub reached: bool,
     #[serde(default)]
@@ -763,6 +853,7 @@ pub struct GoalFollowUp {
 #[serde(deny_unknown_fields)]
 pub struct RecordFollowUpRequest {
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub follow_up_id: Option<String>,
     pub held_on: NaiveDate,
     #[serde(default)]
@@ -773,6 +864,7 @@ pub struct RecordFollowUpRequest {
     #[serde(default)]
     pub next_follow_up_on: Option<NaiveDate>,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub note: Option<String>,
 }
 
@@ -812,9 +904,11 @@ impl IntoSipCommand for RecordFollowUpRequest {
 pub struct ClosePlanRequest {
     pub reason: CloseReason,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub note: Option<String>,
     /// With `replaced_by_new_plan`: the new plan's id.
     #[serde(default)]
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub replaced_by: Option<String>,
 }
 
@@ -851,6 +945,7 @@ impl IntoSipCommand for RecordDischargeRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordLettersPostedRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub invitation_id: String,
     /// Who was sent a letter; omitted: every recipient still owed one.
     #[serde(default)]
