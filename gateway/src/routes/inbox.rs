@@ -334,8 +334,10 @@ pub struct TodosParams {
     #[param(pattern = "^(mine|unit)$")]
     pub scope: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^t(n|-?[0-9]{1,19})[.].{1,200}$")]
     pub cursor: Option<String>,
     /// To-dos per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Wait (up to 5 s) until the inbox has seen this position.
     pub min_position: Option<i64>,
@@ -349,8 +351,10 @@ pub struct OngoingParams {
     /// `true`: closed plans too.
     pub closed: Option<bool>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^o[01][.](n|-?[0-9]{1,19})[.](n|[0-9]{8})[.]-?[0-9]{1,19}[.].{1,100}$")]
     pub cursor: Option<String>,
     /// Plans per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Wait (up to 5 s) until the inbox has seen this position.
     pub min_position: Option<i64>,
