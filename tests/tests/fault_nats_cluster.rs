@@ -181,8 +181,18 @@ async fn killing_one_of_three_nats_nodes_under_load_loses_nothing() {
         .unwrap_or_else(|e| panic!("the relay stalled: {e}\n{}", server.log_text()));
     let events = store.read_all(0, 1_000_000).await.expect("events");
     let ids: BTreeSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    // Every event the relay checkpointed was acknowledged by a quorum of the replicas; a leader
+    // elected after the kill may still be applying its log when first asked, so its count is
+    // read until it holds them all (or 30 s pass: then something was lost).
     let mut stream = js.get_stream(STREAM).await.expect("stream");
-    let info = stream.info().await.expect("info").clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let info = loop {
+        let info = stream.info().await.expect("info").clone();
+        if info.state.messages as usize >= events.len() || tokio::time::Instant::now() > deadline {
+            break info;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(info.config.num_replicas, 3);
     assert_eq!(
         info.state.messages as usize,
