@@ -62,7 +62,7 @@ async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
         "## Commands (`POST /sips`) beside raw INSERT transactions",
         "## Reads, each route alone",
         "## Mixed load\n",
-        "## Mixed load paced at",
+        "## Mixed load with commands paced at",
         "## Resident memory",
     ] {
         assert!(stdout.contains(heading), "no {heading:?} in\n{stdout}");

@@ -326,7 +326,13 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         let row = mixed(&options, &work, wide, Some(rate)).await?;
         say(
             &mut report.text,
-            &mixed_table(&format!("Mixed load paced at {rate:.0} commands/s"), &row),
+            &mixed_table(
+                &format!(
+                    "Mixed load with commands paced at {rate:.0}/s at most (reached: {:.0}/s)",
+                    row.summary.commands_per_second()
+                ),
+                &row,
+            ),
         );
         report.lag = Some(row);
     }
