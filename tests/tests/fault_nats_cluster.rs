@@ -50,6 +50,23 @@ async fn cluster(dir: &TempDir) -> Vec<PrivateNats> {
     nodes
 }
 
+/// The last lines of each node's log, for a failure's message: who led the stream when.
+fn cluster_logs(dir: &TempDir) -> String {
+    (0..3)
+        .map(|n| {
+            let log = std::fs::read_to_string(dir.path().join(format!("n{n}")).join("nats.log"))
+                .unwrap_or_default();
+            format!("node n{n}:\n{}", tail(&log, 40))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 /// A JetStream context on `url`, once the cluster has elected its leaders (a stream with three
 /// replicas can be created).
 async fn jetstream_ready(url: &str) -> jetstream::Context {
@@ -197,7 +214,10 @@ async fn killing_one_of_three_nats_nodes_under_load_loses_nothing() {
     assert_eq!(
         info.state.messages as usize,
         events.len(),
-        "one message per event"
+        "one message per event; stream state {:?}\n{}\nsamplan:\n{}",
+        info.state,
+        cluster_logs(&dir),
+        tail(&server.log_text(), 40)
     );
     let mut published = BTreeSet::new();
     for seq in info.state.first_sequence..=info.state.last_sequence {
