@@ -159,17 +159,59 @@ pub async fn connect_with(
         .apply(async_nats::ConnectOptions::new())
         .await
         .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?;
+    // The configured servers, and those a cluster told an earlier connection about: when the
+    // one node configured is the one that died, a fresh connection still finds the others.
+    let servers = with_learned_servers(nats_url);
     let client = options
         .connection_timeout(Duration::from_secs(5))
-        .connect(nats_url)
+        .connect(servers)
         .await
         .map_err(|e| ProjectionError::Nats(format!("connecting to {nats_url}: {e}")))?;
+    learn_servers(&client.server_info().connect_urls);
     Ok(jetstream::ContextBuilder::new()
         .timeout(Duration::from_secs(5))
         .ack_timeout(Duration::from_secs(5))
         .max_ack_inflight(8_192)
         .backpressure_on_inflight(true)
         .build(client))
+}
+
+/// Servers of the cluster learned from earlier connections of this process (`host:port`).
+static LEARNED_SERVERS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn learn_servers(connect_urls: &[String]) {
+    let mut learned = LEARNED_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    for url in connect_urls {
+        if !learned.contains(url) {
+            learned.push(url.clone());
+        }
+    }
+}
+
+/// The servers of `nats_url` (one, or a comma-separated list) followed by the learned ones.
+fn with_learned_servers(nats_url: &str) -> Vec<String> {
+    let learned = LEARNED_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    merge_servers(nats_url, &learned)
+}
+
+fn merge_servers(nats_url: &str, learned: &[String]) -> Vec<String> {
+    let mut servers: Vec<String> = nats_url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let scheme = if servers.iter().any(|u| u.starts_with("tls://")) {
+        "tls"
+    } else {
+        "nats"
+    };
+    for url in learned.iter() {
+        if !servers.iter().any(|s| s.ends_with(url.as_str())) {
+            servers.push(format!("{scheme}://{url}"));
+        }
+    }
+    servers
 }
 
 /// Creates the stream, or updates it when its configuration differs from `config`.
@@ -420,5 +462,24 @@ mod tests {
         ] {
             assert!(json["metadata"].get(field).is_some(), "metadata.{field}");
         }
+    }
+}
+
+#[cfg(test)]
+mod learned_server_tests {
+    use super::merge_servers;
+
+    #[test]
+    fn a_fresh_connection_also_tries_the_servers_a_cluster_told_of() {
+        let learned = ["127.0.0.1:4223".to_owned(), "127.0.0.1:4222".to_owned()];
+        let servers = merge_servers("nats://127.0.0.1:4222, nats://127.0.0.1:4224", &learned);
+        assert_eq!(
+            servers,
+            vec![
+                "nats://127.0.0.1:4222",
+                "nats://127.0.0.1:4224",
+                "nats://127.0.0.1:4223"
+            ]
+        );
     }
 }
