@@ -154,10 +154,10 @@ async fn bench() {
             http.percentile_ms(50.0),
             http.percentile_ms(99.0),
             http.errors,
-            raw.per_second(),
-            raw.percentile_ms(50.0),
-            raw.percentile_ms(99.0),
-            http.per_second() / raw.per_second(),
+            raw.0,
+            raw.1.p50_ms,
+            raw.1.p99_ms,
+            http.per_second() / raw.0,
         );
         // The same commands from wrk, a load generator in a process of its own (as the issue
         // suggests), so that the client's work is not done by the service's runtime.
@@ -169,9 +169,9 @@ async fn bench() {
                     w.p50_ms,
                     w.p99_ms,
                     w.errors,
-                    w.per_second / raw.per_second(),
+                    w.per_second / raw.0,
                 );
-                wrk_rows.push((concurrency, w, raw.per_second()));
+                wrk_rows.push((concurrency, w, raw.0));
             }
             None => {
                 println!("{concurrency:>3} clients | wrk not found (apt-get install wrk): skipped")
@@ -521,31 +521,6 @@ async fn projection_lag(
     (lags(&projection), lags(&relay))
 }
 
-/// Runs `op` from `concurrency` tasks for `duration`, timing each call.
-async fn load<F, Fut>(concurrency: usize, duration: Duration, op: F) -> Run
-where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
-    for worker in 0..concurrency {
-        let op = op.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tally = Run::empty();
-            let mut i = worker;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                tally.record(t, op(i).await);
-                i += concurrency;
-            }
-            tally
-        }));
-    }
-    gather(started, tasks).await
-}
-
 /// Adds up the workers' tallies into one run that began at `started`.
 async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Run>>) -> Run {
     let mut run = Run::empty();
@@ -559,67 +534,27 @@ async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Run>>) -> R
     run
 }
 
-/// The baseline: one-row INSERT transactions of a comparable JSON payload on the same database.
-async fn raw_inserts(admin_url: &str, concurrency: usize, duration: Duration) -> Run {
-    let (setup, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+/// The baseline: one-row INSERT transactions of a comparable JSON payload on the same database,
+/// measured by the same code as `samplan bench load`'s: (transactions/s, latency).
+async fn raw_inserts(
+    admin_url: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> (f64, gateway::loadgen::Latency) {
+    let database = gateway::loadgen::Database {
+        url: admin_url.to_owned(),
+        tls: eventstore::DatabaseTls::default(),
+    };
+    gateway::loadgen::raw_inserts(&database, concurrency, duration)
         .await
-        .expect("connect");
-    tokio::spawn(connection);
-    setup
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS bench_raw (
-                 id bigserial PRIMARY KEY,
-                 stream_id text NOT NULL,
-                 event_type text NOT NULL,
-                 payload jsonb NOT NULL,
-                 recorded_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .await
-        .expect("baseline table");
-    // Each client prepares the INSERT once, as a service would: the baseline pays one round
-    // trip per transaction, not a Parse as well.
-    let mut clients = Vec::new();
-    for _ in 0..concurrency {
-        let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
-        let insert = client
-            .prepare(
-                "INSERT INTO bench_raw (stream_id, event_type, payload) \
-                 VALUES ($1, 'NeedIdentified', $2)",
-            )
-            .await
-            .expect("prepare");
-        clients.push(Arc::new((client, insert)));
-    }
-    let payload: Value = json!({
-        "sip_id": "01JBENCH0000000000000000000",
-        "person_id": "01JBENCH0000000000000000001",
-        "identified_by": "staff",
-        "reason": "Behov av samordning mellan vårdcentral och hemtjänst efter utskrivning.",
-        "context": { "kind": "outpatient", "track": null, "discharge_ready_at": null },
-        "known_since": "2026-03-10T08:00:00Z",
-        "unit": "vc-bench", "actor": "SE2321000016-B001"
-    });
-    let payload = Arc::new(payload);
-    let run = load(concurrency, duration, move |i| {
-        let client = clients[i % clients.len()].clone();
-        let payload = payload.clone();
-        async move {
-            let (client, insert) = &*client;
-            client
-                .execute(insert, &[&format!("sip-{i}"), &*payload])
-                .await
-                .is_ok()
-        }
-    })
-    .await;
-    let _ = setup.batch_execute("DROP TABLE bench_raw").await;
-    run
+        .expect("the raw INSERT baseline")
 }
 
-fn report(rows: &[(usize, Run, Run)], wrk_rows: &[(usize, WrkRun, f64)], seconds: u64) -> String {
+fn report(
+    rows: &[(usize, Run, (f64, gateway::loadgen::Latency))],
+    wrk_rows: &[(usize, WrkRun, f64)],
+    seconds: u64,
+) -> String {
     let mut text = format!(
         "# HTTP command benchmark\n\n`cargo bench -p gateway --bench http` ({seconds} s per run, in-process service on a \
          fresh database of the local PostgreSQL, 2-core machine shared with other work). HTTP: \
@@ -635,10 +570,10 @@ fn report(rows: &[(usize, Run, Run)], wrk_rows: &[(usize, WrkRun, f64)], seconds
             http.percentile_ms(50.0),
             http.percentile_ms(99.0),
             http.errors,
-            raw.per_second(),
-            raw.percentile_ms(50.0),
-            raw.percentile_ms(99.0),
-            http.per_second() / raw.per_second()
+            raw.0,
+            raw.1.p50_ms,
+            raw.1.p99_ms,
+            http.per_second() / raw.0
         ));
     }
     if !wrk_rows.is_empty() {

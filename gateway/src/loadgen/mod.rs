@@ -23,7 +23,7 @@ mod client;
 mod stats;
 mod walk;
 
-pub use baseline::Database;
+pub use baseline::{raw_inserts, Database};
 pub use client::Target;
 pub use stats::{Latency, Route, Sample, Summary};
 
@@ -236,13 +236,13 @@ fn database_detail(e: &tokio_postgres::Error) -> String {
 /// Runs the phases and returns the report (its `text` is Markdown, also printed as it goes).
 pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     let mut report = LoadReport::default();
-    let wide = *options.connections.iter().max().unwrap_or(&64);
     if options
         .phases
         .iter()
         .any(|p| matches!(p, Phase::Commands | Phase::Reads))
     {
-        baseline::require_connections(&options.database, wide + 2).await?;
+        let most = *options.connections.iter().max().unwrap_or(&64);
+        baseline::require_connections(&options.database, most + 2).await?;
     }
     let started = Instant::now();
     let memory = MemoryWatch::start(&options.watch_pids);
@@ -267,11 +267,10 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
 
     if options.phases.contains(&Phase::Commands) {
         for &c in &options.connections {
-            let http = drive(&work, c, duration, options.max_requests, |_| {
-                Op::Only(Route::StartPlan)
-            })
-            .await
-            .0;
+            let only = Op::Only(Route::StartPlan);
+            let http = drive(&work, c, duration, options.max_requests, None, only)
+                .await
+                .0;
             let raw = baseline::raw_inserts(&options.database, c, duration).await?;
             report.commands.push(CommandRow {
                 connections: c,
@@ -286,9 +285,14 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         // Reads need plans that have come some way: walk a few before measuring.
         warm_up(&work, wide, options.seconds.min(10)).await;
         for route in Route::READS {
-            let http = drive(&work, wide, duration, options.max_requests, move |_| {
-                Op::Only(route)
-            })
+            let http = drive(
+                &work,
+                wide,
+                duration,
+                options.max_requests,
+                None,
+                Op::Only(route),
+            )
             .await
             .0;
             let (per_second, latency) =
@@ -336,7 +340,9 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         );
         report.lag = Some(row);
     }
-    report.memory = memory.finish(options.interval.min(Duration::from_secs(60)));
+    report.memory = memory
+        .finish(options.interval.min(Duration::from_secs(60)))
+        .await;
     if !report.memory.is_empty() {
         say(&mut report.text, &memory_table(&report.memory));
     }
@@ -368,49 +374,31 @@ impl Work {
 }
 
 /// What one worker sends next.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     /// One route only (the commands and reads phases).
     Only(Route),
-    /// The mixed load's n-th operation.
-    Mixed,
+    /// The mixed load: commands spread evenly among reads, `1 - read_share` of them.
+    Mixed { read_share: f64 },
 }
 
 /// Sends `op` from `connections` workers for `duration` (or until `max_requests`); when `pace`
 /// gives operations per second, the n-th operation is not sent before `n / pace` seconds.
 /// Returns the summary and the raw samples.
-async fn drive<F>(
-    work: &Arc<Work>,
-    connections: usize,
-    duration: Duration,
-    max_requests: u64,
-    op: F,
-) -> (Summary, Vec<Sample>)
-where
-    F: Fn(u64) -> Op + Send + Sync + Clone + 'static,
-{
-    drive_paced(work, connections, duration, max_requests, None, 0.8, op).await
-}
-
-async fn drive_paced<F>(
+async fn drive(
     work: &Arc<Work>,
     connections: usize,
     duration: Duration,
     max_requests: u64,
     pace: Option<f64>,
-    read_share: f64,
-    op: F,
-) -> (Summary, Vec<Sample>)
-where
-    F: Fn(u64) -> Op + Send + Sync + Clone + 'static,
-{
+    op: Op,
+) -> (Summary, Vec<Sample>) {
     let start = Instant::now();
     let deadline = start + duration;
     let counter = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for worker in 0..connections {
         let work = work.clone();
-        let op = op.clone();
         let counter = counter.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(work.world.target.clone());
@@ -432,11 +420,13 @@ where
                 if Instant::now() >= deadline {
                     break;
                 }
-                let route = match op(n) {
+                let route = match op {
                     Op::Only(r) => r,
-                    Op::Mixed if is_command(n, read_share) => Route::PlanCommand,
+                    Op::Mixed { read_share } if is_command(n, read_share) => Route::PlanCommand,
                     // Shifted each round of five, so every read route gets its turn.
-                    Op::Mixed => MIXED_READS[((n / 5 + n) % MIXED_READS.len() as u64) as usize],
+                    Op::Mixed { .. } => {
+                        MIXED_READS[((n / 5 + n) % MIXED_READS.len() as u64) as usize]
+                    }
                 };
                 one(&work, &mut conn, &mut rng, route, start, &mut rec).await;
             }
@@ -477,7 +467,6 @@ async fn one(
     phase_start: Instant,
     rec: &mut Recorder,
 ) {
-    let w = &work.world;
     work.sent.fetch_add(1, Ordering::Relaxed);
     match route {
         Route::StartPlan | Route::PlanCommand => {
@@ -502,58 +491,44 @@ async fn one(
             }
         }
         read => {
-            let unit = rng.below(w.units.len());
-            let token = &w.staff[unit].1;
-            let path = match read {
-                Route::Messages => "/api/v1/inbox/messages".to_owned(),
-                Route::Todos => "/api/v1/inbox/todos".to_owned(),
-                Route::Ongoing => "/api/v1/inbox/sips".to_owned(),
-                Route::PersonSearch => format!(
-                    "/api/v1/persons?q={}",
-                    w.surnames[rng.below(w.surnames.len())]
-                ),
-                Route::Plan | Route::MinPlan => {
-                    let picked = {
-                        let known = work.known.lock().expect("known plans");
-                        (!known.is_empty()).then(|| known[rng.below(known.len())].clone())
-                    };
-                    let Some((sip, coordinator, person)) = picked else {
-                        return;
-                    };
-                    if read == Route::Plan {
-                        let sent = Instant::now();
-                        let status = send(
-                            conn,
-                            &Method::GET,
-                            &format!("/api/v1/sips/{sip}"),
-                            &w.staff[coordinator].1,
-                            None,
-                        )
-                        .await
-                        .0;
-                        rec.record(phase_start, read, sent, status);
-                        return;
-                    }
-                    let sent = Instant::now();
-                    let status = send(
-                        conn,
-                        &Method::GET,
-                        "/api/v1/me/plans",
-                        &w.persons[person].1,
-                        None,
-                    )
-                    .await
-                    .0;
-                    rec.record(phase_start, read, sent, status);
-                    return;
-                }
-                Route::StartPlan | Route::PlanCommand => unreachable!("commands are above"),
+            let Some((path, token)) = read_request(work, rng, read) else {
+                return;
             };
             let sent = Instant::now();
             let status = send(conn, &Method::GET, &path, token, None).await.0;
             rec.record(phase_start, read, sent, status);
         }
     }
+}
+
+/// The path and token of a read of `route`: a random unit's lists or search, a known plan as
+/// its coordinating unit reads it, or Min plan as that plan's person. `None` while no plan is
+/// known yet.
+fn read_request<'w>(work: &'w Work, rng: &mut Rng, route: Route) -> Option<(String, &'w str)> {
+    let w = &work.world;
+    let staff = |unit: usize| w.staff[unit].1.as_str();
+    let unit = rng.below(w.units.len());
+    Some(match route {
+        Route::Messages => ("/api/v1/inbox/messages".to_owned(), staff(unit)),
+        Route::Todos => ("/api/v1/inbox/todos".to_owned(), staff(unit)),
+        Route::Ongoing => ("/api/v1/inbox/sips".to_owned(), staff(unit)),
+        Route::PersonSearch => {
+            let surname = &w.surnames[rng.below(w.surnames.len())];
+            (format!("/api/v1/persons?q={surname}"), staff(unit))
+        }
+        Route::Plan | Route::MinPlan => {
+            let (sip, coordinator, person) = {
+                let known = work.known.lock().expect("known plans");
+                (!known.is_empty()).then(|| known[rng.below(known.len())].clone())?
+            };
+            if route == Route::Plan {
+                (format!("/api/v1/sips/{sip}"), staff(coordinator))
+            } else {
+                ("/api/v1/me/plans".to_owned(), w.persons[person].1.as_str())
+            }
+        }
+        Route::StartPlan | Route::PlanCommand => return None,
+    })
 }
 
 /// `POST /sips` for the next person, by a unit that then coordinates with another; `walk`: the
@@ -677,7 +652,8 @@ async fn warm_up(work: &Arc<Work>, connections: usize, seconds: u64) {
         connections,
         Duration::from_secs(seconds),
         u64::MAX,
-        |_| Op::Only(Route::PlanCommand),
+        None,
+        Op::Only(Route::PlanCommand),
     )
     .await;
 }
@@ -695,14 +671,15 @@ async fn mixed(
     let duration = Duration::from_secs(options.seconds);
     let progress = Progress::start(work, options.interval);
     let started = Instant::now();
-    let (summary, samples) = drive_paced(
+    let (summary, samples) = drive(
         work,
         connections,
         duration,
         options.max_requests,
         pace,
-        options.read_share,
-        |_| Op::Mixed,
+        Op::Mixed {
+            read_share: options.read_share,
+        },
     )
     .await;
     progress.stop();
@@ -962,12 +939,12 @@ impl MemoryWatch {
     }
 
     /// Per process: its memory after `warm_up`, at the end, and the most.
-    fn finish(self, warm_up: Duration) -> Vec<MemoryRow> {
+    async fn finish(self, warm_up: Duration) -> Vec<MemoryRow> {
         self.stop.cancel();
         let Some(task) = self.task else {
             return Vec::new();
         };
-        let seen = futures::executor::block_on(task).unwrap_or_default();
+        let seen = task.await.unwrap_or_default();
         self.pids
             .iter()
             .filter_map(|&pid| {
