@@ -586,9 +586,9 @@ fn routes(plans: u64, persons: u64, tokens_per_unit: usize) -> Vec<Route> {
          ON r.unit_id = m.unit_id AND r.message_id = m.message_id AND r.user_id = {user}
  WHERE m.unit_id = {unit}
  ORDER BY m.position DESC, m.message_id LIMIT 51;
-SELECT count(*) FROM inbox.messages m WHERE m.unit_id = {unit} AND NOT EXISTS (
-       SELECT 1 FROM inbox.message_reads r
-        WHERE r.unit_id = m.unit_id AND r.message_id = m.message_id AND r.user_id = {user});
+SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = {unit}), 0)
+     - coalesce((SELECT reads FROM inbox.read_counts
+                  WHERE unit_id = {unit} AND user_id = {user}), 0);
 "
             ),
         },

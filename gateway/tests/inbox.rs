@@ -597,6 +597,7 @@ async fn rebuild_gives_the_live_tables(app: &TestApp) {
         .await
         .expect("dump");
     assert!(live.len() > 20, "{live:?}");
+    unread_counts_equal_counting(app).await;
     let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
     ));
@@ -608,6 +609,58 @@ async fn rebuild_gives_the_live_tables(app: &TestApp) {
         .await
         .expect("dump");
     assert_eq!(rebuilt, live);
+    unread_counts_equal_counting(app).await;
+}
+
+/// The unread count (two counters, migration 10) equals counting the unit's messages that the
+/// user has no read row for, for every unit, every user who read something and one who never
+/// read anything.
+async fn unread_counts_equal_counting(app: &TestApp) {
+    let client = app.store.pool().get().await.expect("client");
+    let pairs = client
+        .query(
+            "SELECT u.unit_id, x.user_id
+               FROM (SELECT DISTINCT unit_id FROM inbox.messages) u
+              CROSS JOIN (SELECT DISTINCT user_id FROM inbox.message_reads
+                          UNION SELECT 'nobody-has-read') x",
+            &[],
+        )
+        .await
+        .expect("pairs");
+    assert!(pairs.len() >= 4, "units and readers: {}", pairs.len());
+    let mut some_read = false;
+    for pair in &pairs {
+        let (unit, user): (String, String) = (pair.get(0), pair.get(1));
+        let counted: i64 = client
+            .query_one(
+                "SELECT count(*) FROM inbox.messages m
+                  WHERE m.unit_id = $1 AND NOT EXISTS (
+                        SELECT 1 FROM inbox.message_reads r
+                         WHERE r.unit_id = m.unit_id AND r.message_id = m.message_id
+                           AND r.user_id = $2)",
+                &[&unit, &user],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        let all: i64 = client
+            .query_one(
+                "SELECT count(*) FROM inbox.messages WHERE unit_id = $1",
+                &[&unit],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        some_read |= counted < all;
+        let kept = projections::inbox::unread_count(app.store.pool(), &unit, &user)
+            .await
+            .expect("unread");
+        assert_eq!(kept, counted, "unit {unit}, user {user}");
+    }
+    assert!(
+        some_read,
+        "the walk reads a message, so some count is below the total"
+    );
 }
 
 /// Starts a plan at `now` under `profile` and returns the due time of its first to-do and

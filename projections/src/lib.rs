@@ -77,6 +77,16 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_list_pages",
         sql: include_str!("../migrations/0009_inbox_list_pages.sql"),
     },
+    eventstore::Migration {
+        version: 10,
+        name: "inbox_unread_counts",
+        sql: include_str!("../migrations/0010_inbox_unread_counts.sql"),
+    },
+    eventstore::Migration {
+        version: 11,
+        name: "inbox_ongoing_by_plan",
+        sql: include_str!("../migrations/0011_inbox_ongoing_by_plan.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

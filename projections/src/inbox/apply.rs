@@ -996,12 +996,18 @@ impl Batch {
         }
         if !message_cols.0.is_empty() {
             writes.push((
-                "INSERT INTO messages (unit_id, message_id, position, kind, subject, body,
+                "WITH inserted AS (
+                 INSERT INTO messages (unit_id, message_id, position, kind, subject, body,
                         sip_id, person_id, invitation_id, sender_unit_id, sender_name, sent_at)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                         $11::text[], $12::timestamptz[])
-                 ON CONFLICT (unit_id, message_id) DO NOTHING",
+                 ON CONFLICT (unit_id, message_id) DO NOTHING
+                 RETURNING unit_id)
+                 INSERT INTO message_counts (unit_id, messages)
+                 SELECT unit_id, count(*) FROM inserted GROUP BY unit_id
+                 ON CONFLICT (unit_id)
+                 DO UPDATE SET messages = message_counts.messages + excluded.messages",
                 vec![
                     Box::new(message_cols.0),
                     Box::new(message_cols.1),
@@ -1020,10 +1026,19 @@ impl Batch {
         }
         if !read_cols.0.is_empty() {
             writes.push((
-                "INSERT INTO message_reads (unit_id, message_id, user_id, read_at, position)
+                "WITH inserted AS (
+                 INSERT INTO message_reads (unit_id, message_id, user_id, read_at, position)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
                         $5::bigint[])
-                 ON CONFLICT (unit_id, message_id, user_id) DO NOTHING",
+                 ON CONFLICT (unit_id, message_id, user_id) DO NOTHING
+                 RETURNING unit_id, message_id, user_id)
+                 INSERT INTO read_counts (unit_id, user_id, reads)
+                 SELECT i.unit_id, i.user_id, count(*)
+                   FROM inserted i
+                   JOIN messages m ON m.unit_id = i.unit_id AND m.message_id = i.message_id
+                  GROUP BY i.unit_id, i.user_id
+                 ON CONFLICT (unit_id, user_id)
+                 DO UPDATE SET reads = read_counts.reads + excluded.reads",
                 vec![
                     Box::new(read_cols.0),
                     Box::new(read_cols.1),

@@ -53,6 +53,16 @@ CREATE TABLE message_reads (
     PRIMARY KEY (unit_id, message_id, user_id)
 );
 CREATE INDEX message_reads_position_idx ON message_reads (unit_id, position);
+CREATE TABLE message_counts (
+    unit_id  text   PRIMARY KEY,
+    messages bigint NOT NULL
+);
+CREATE TABLE read_counts (
+    unit_id text   NOT NULL,
+    user_id text   NOT NULL,
+    reads   bigint NOT NULL,
+    PRIMARY KEY (unit_id, user_id)
+);
 CREATE TABLE todos (
     todo_id          text        PRIMARY KEY,
     unit_id          text        NOT NULL,
@@ -94,6 +104,7 @@ CREATE TABLE ongoing (
     PRIMARY KEY (unit_id, sip_id)
 );
 CREATE INDEX ongoing_changed_idx ON ongoing (unit_id, changed_position);
+CREATE INDEX ongoing_sip_idx ON ongoing (sip_id);
 CREATE INDEX ongoing_page_idx ON ongoing
     (unit_id, (closed_at IS NOT NULL), (coalesce(next_meeting_at, 'infinity'::timestamptz)),
      (coalesce(next_follow_up_on, 'infinity'::date)), started_at, sip_id);
