@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) wake: Arc<Wake>,
     pub(crate) writer: Writer,
     group_commit: GroupCommit,
+    /// The run of settled events the tailers of this process share (`tail::SettledRun`).
+    pub(crate) settled: std::sync::Mutex<crate::tail::SettledRun>,
 }
 
 impl EventStore {
@@ -92,6 +94,7 @@ impl EventStore {
             wake,
             writer,
             group_commit,
+            settled: Default::default(),
         });
         Ok(EventStore { inner })
     }

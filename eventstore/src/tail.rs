@@ -107,6 +107,73 @@ impl GapTracker {
     }
 }
 
+/// Most events the settled run keeps; older ones fall off its front.
+const SETTLED_EVENTS_MAX: usize = 4 * BATCH_SIZE as usize;
+
+/// The run of events that some tailer of this process last read and found settled: every
+/// position in `(after, through]` is either one of `events` or a hole proven permanent. Settled
+/// events never change (the store is append-only), so another tailer at a checkpoint inside the
+/// run takes the rest of it from here instead of reading the same rows again. A process that
+/// keeps several read models current (the projector: five tailers) reads each new row from the
+/// database about once instead of once per read model (ADR 0026).
+#[derive(Debug, Default)]
+pub(crate) struct SettledRun {
+    after: i64,
+    through: i64,
+    events: VecDeque<RecordedEvent>,
+}
+
+impl SettledRun {
+    /// A tailer moved its checkpoint from `from` to `to` over `events` (ascending, all in
+    /// `(from, to]`, every other position there a permanent hole).
+    pub(crate) fn record(&mut self, from: i64, to: i64, events: &[RecordedEvent]) {
+        if to <= from {
+            return;
+        }
+        if self.after <= from && from <= self.through {
+            // Overlaps or continues the run: keep what extends it.
+            if to <= self.through {
+                return;
+            }
+            let first_new = events.partition_point(|e| e.global_position <= self.through);
+            self.events.extend(events[first_new..].iter().cloned());
+            self.through = to;
+        } else if from > self.through {
+            // Further on, with a gap between: the newer run replaces the old one.
+            self.after = from;
+            self.through = to;
+            self.events = events.iter().cloned().collect();
+        } else {
+            // Behind the run's start (a tailer catching up): nothing to add.
+            return;
+        }
+        while self.events.len() > SETTLED_EVENTS_MAX {
+            if let Some(dropped) = self.events.pop_front() {
+                self.after = dropped.global_position;
+            }
+        }
+    }
+
+    /// For a tailer at `checkpoint` inside the run: the next events (at most `max`) and the
+    /// checkpoint after them. `None` when the run does not cover `checkpoint`'s next position.
+    pub(crate) fn take(&self, checkpoint: i64, max: usize) -> Option<(Vec<RecordedEvent>, i64)> {
+        if checkpoint < self.after || checkpoint >= self.through {
+            return None;
+        }
+        let first = self
+            .events
+            .partition_point(|e| e.global_position <= checkpoint);
+        let events: Vec<RecordedEvent> = self.events.range(first..).take(max).cloned().collect();
+        let reached_end = first + events.len() == self.events.len();
+        let next = if reached_end {
+            self.through
+        } else {
+            events.last().map_or(checkpoint, |e| e.global_position)
+        };
+        Some((events, next))
+    }
+}
+
 struct TailState {
     store: EventStore,
     checkpoint: i64,
@@ -247,9 +314,39 @@ impl TailState {
     }
 
     async fn fill(&mut self) -> Result<Fill, StoreError> {
-        let (xmin, rows) = self.store.read_for_tail(self.checkpoint).await?;
+        let shared = self
+            .store
+            .inner
+            .settled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take(self.checkpoint, BATCH_SIZE as usize);
+        if let Some((events, next)) = shared {
+            // Settled already: no read. The next call reads on from `next` (caught_up stays
+            // false, so it does not wait for a wake-up that may have come before this).
+            self.checkpoint = next;
+            self.hole_wait_ms = HOLE_RECHECK_MS_MIN;
+            self.caught_up = false;
+            let delivered = !events.is_empty();
+            self.buffer.extend(events);
+            return Ok(if delivered {
+                Fill::Delivered
+            } else {
+                Fill::Full
+            });
+        }
+        let from = self.checkpoint;
+        let (xmin, rows) = self.store.read_for_tail(from).await?;
         let full = rows.len() as i64 == BATCH_SIZE;
         let step = self.gaps.step(&mut self.checkpoint, xmin, rows);
+        if self.checkpoint > from {
+            self.store
+                .inner
+                .settled
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .record(from, self.checkpoint, &step.deliver);
+        }
         for skipped in &step.skipped {
             tracing::debug!(
                 global_position = skipped,
@@ -396,5 +493,65 @@ mod tests {
         assert_eq!(s.skipped, vec![2, 3]);
         assert_eq!(s.waiting_for, Some(4));
         assert_eq!(s.needs_bound_below, Some(8));
+    }
+
+    fn taken(run: &SettledRun, checkpoint: i64, max: usize) -> Option<(Vec<i64>, i64)> {
+        run.take(checkpoint, max)
+            .map(|(events, next)| (positions_of(&events), next))
+    }
+
+    fn positions_of(events: &[RecordedEvent]) -> Vec<i64> {
+        events.iter().map(|e| e.global_position).collect()
+    }
+
+    #[test]
+    fn the_settled_run_serves_a_tailer_inside_it_holes_included() {
+        let mut run = SettledRun::default();
+        assert_eq!(taken(&run, 0, 10), None, "nothing settled yet");
+        // 3 and 6 are permanent holes; the reader settled up to 7.
+        run.record(0, 7, &[ev(1), ev(2), ev(4), ev(5), ev(7)]);
+        assert_eq!(taken(&run, 0, 10), Some((vec![1, 2, 4, 5, 7], 7)));
+        assert_eq!(taken(&run, 2, 10), Some((vec![4, 5, 7], 7)));
+        assert_eq!(
+            taken(&run, 2, 2),
+            Some((vec![4, 5], 5)),
+            "at most max, checkpoint at the last"
+        );
+        assert_eq!(taken(&run, 7, 10), None, "at the end: read the database");
+        // Settled through 9 with 8 and 9 holes: the tailer at 7 moves to 9 with nothing.
+        run.record(7, 9, &[]);
+        assert_eq!(taken(&run, 7, 10), Some((vec![], 9)));
+    }
+
+    #[test]
+    fn the_settled_run_grows_from_any_reader_inside_it_and_restarts_further_on() {
+        let mut run = SettledRun::default();
+        run.record(0, 3, &[ev(1), ev(2), ev(3)]);
+        // A reader that was at 2 read 3..=5: only 4 and 5 are new.
+        run.record(2, 5, &[ev(3), ev(4), ev(5)]);
+        assert_eq!(taken(&run, 0, 10), Some((vec![1, 2, 3, 4, 5], 5)));
+        // A reader behind the run adds nothing and changes nothing.
+        run.record(0, 2, &[ev(1), ev(2)]);
+        assert_eq!(taken(&run, 0, 10), Some((vec![1, 2, 3, 4, 5], 5)));
+        // One far ahead, with unknown positions between: a new run; the old one is gone, so a
+        // tailer at 3 reads the database (6..=9 are not known to be settled).
+        run.record(9, 11, &[ev(10), ev(11)]);
+        assert_eq!(taken(&run, 3, 10), None);
+        assert_eq!(taken(&run, 9, 10), Some((vec![10, 11], 11)));
+    }
+
+    #[test]
+    fn the_settled_run_keeps_a_bounded_tail() {
+        let mut run = SettledRun::default();
+        let n = i64::try_from(SETTLED_EVENTS_MAX).expect("small") + 10;
+        let events: Vec<RecordedEvent> = (1..=n).map(ev).collect();
+        run.record(0, n, &events);
+        assert_eq!(run.events.len(), SETTLED_EVENTS_MAX);
+        assert_eq!(
+            taken(&run, 5, 1),
+            None,
+            "fallen off the front: read the database"
+        );
+        assert_eq!(taken(&run, 10, 1), Some((vec![11], 11)));
     }
 }

@@ -86,6 +86,14 @@ fn gap_test_duration() -> Duration {
 async fn tail_sees_every_event_once_in_order_while_a_naive_tailer_misses_some() {
     let env = env_with(|c| c.pool_size_max = 12).await;
     let mut tail = spawn_tail(&env.store, 0);
+    // Two more tailers of the same process, one of them started late: they share the run of
+    // settled events the others read (ADR 0026) and must deliver exactly the same.
+    let mut beside = spawn_tail(&env.store, 0);
+    let late_store = env.store.clone();
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(gap_test_duration() / 2).await;
+        spawn_tail(&late_store, 0)
+    });
     let stop_naive = Arc::new(AtomicBool::new(false));
     let naive = tokio::spawn(naive_tail(env.db.app_url.clone(), stop_naive.clone()));
 
@@ -167,6 +175,14 @@ async fn tail_sees_every_event_once_in_order_while_a_naive_tailer_misses_some() 
     assert!(receive(&mut tail, 1, Duration::from_millis(300))
         .await
         .is_empty());
+    let mut late = late.await.expect("late tailer");
+    for (name, other) in [("beside", &mut beside), ("late", &mut late)] {
+        let seen = receive(other, committed.len(), Duration::from_secs(20)).await;
+        assert_eq!(seen, committed, "the {name} tailer of the same process");
+        assert!(receive(other, 1, Duration::from_millis(300))
+            .await
+            .is_empty());
+    }
 
     stop_naive.store(true, Ordering::SeqCst);
     let naive = naive.await.expect("naive");
