@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     group_commit: GroupCommit,
     /// The run of settled events the tailers of this process share (`tail::SettledRun`).
     pub(crate) settled: std::sync::Mutex<crate::tail::SettledRun>,
+    /// Taken by a tailer of this process for its database read: one read at a time.
+    pub(crate) tail_read: tokio::sync::Mutex<()>,
 }
 
 impl EventStore {
@@ -95,6 +97,7 @@ impl EventStore {
             writer,
             group_commit,
             settled: Default::default(),
+            tail_read: Default::default(),
         });
         Ok(EventStore { inner })
     }

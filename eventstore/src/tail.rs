@@ -113,40 +113,82 @@ const SETTLED_EVENTS_MAX: usize = 4 * BATCH_SIZE as usize;
 /// The run of events that some tailer of this process last read and found settled: every
 /// position in `(after, through]` is either one of `events` or a hole proven permanent. Settled
 /// events never change (the store is append-only), so another tailer at a checkpoint inside the
-/// run takes the rest of it from here instead of reading the same rows again. A process that
-/// keeps several read models current (the projector: five tailers) reads each new row from the
-/// database about once instead of once per read model (ADR 0026).
+/// run takes the rest of it from here instead of reading the same rows again; and when the read
+/// that ended the run found nothing after it, a tailer that marked its wake-up no later than
+/// that reader did knows it is caught up without a read of its own. The tailers of a process
+/// read the database one at a time ([`Inner::tail_read`](crate::store::Inner)), so the five
+/// read models of a projector woken by one commit read it once, not five times (ADR 0026).
 #[derive(Debug, Default)]
 pub(crate) struct SettledRun {
     after: i64,
     through: i64,
     events: VecDeque<RecordedEvent>,
+    /// `Some(g)`: a read that ended at `through` found nothing beyond it (no hole, not a full
+    /// batch) and its reader had marked wake-up generation `g` before reading, so every commit
+    /// announced up to `g` is in the run.
+    complete_at: Option<u64>,
+}
+
+/// One database read of a tailer, as the settled run learns of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SettledRead {
+    /// The checkpoint before the read and after it.
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    /// The wake-up generation the reader had marked before reading.
+    pub(crate) generation: u64,
+    /// The read stopped at neither a hole nor its row limit: nothing more was committed.
+    pub(crate) complete: bool,
+}
+
+/// What the settled run has for a tailer.
+#[derive(Debug)]
+pub(crate) enum FromRun {
+    /// The next events and the checkpoint after them; `caught_up` when they end the run and
+    /// nothing was committed after it as of the tailer's wake-up mark.
+    Events {
+        events: Vec<RecordedEvent>,
+        next: i64,
+        caught_up: bool,
+    },
+    /// The tailer is at the run's end and nothing was committed after it as of its mark.
+    UpToDate,
+    /// The run does not say: read the database.
+    Unknown,
 }
 
 impl SettledRun {
-    /// A tailer moved its checkpoint from `from` to `to` over `events` (ascending, all in
-    /// `(from, to]`, every other position there a permanent hole).
-    pub(crate) fn record(&mut self, from: i64, to: i64, events: &[RecordedEvent]) {
-        if to <= from {
+    /// A tailer read the database and moved its checkpoint from `read.from` to `read.to` over
+    /// `events` (ascending, all in that range, every other position there a permanent hole).
+    pub(crate) fn record(&mut self, read: SettledRead, events: &[RecordedEvent]) {
+        let SettledRead {
+            from,
+            to,
+            generation,
+            complete,
+        } = read;
+        if to < from {
             return;
         }
         if self.after <= from && from <= self.through {
-            // Overlaps or continues the run: keep what extends it.
-            if to <= self.through {
-                return;
+            if to > self.through {
+                // Continues the run: keep what extends it.
+                let first_new = events.partition_point(|e| e.global_position <= self.through);
+                self.events.extend(events[first_new..].iter().cloned());
+                self.through = to;
+                self.complete_at = complete.then_some(generation);
+            } else if to == self.through && complete {
+                // Nothing new at the end, as of this reader's mark.
+                self.complete_at = Some(self.complete_at.map_or(generation, |g| g.max(generation)));
             }
-            let first_new = events.partition_point(|e| e.global_position <= self.through);
-            self.events.extend(events[first_new..].iter().cloned());
-            self.through = to;
         } else if from > self.through {
-            // Further on, with a gap between: the newer run replaces the old one.
+            // Further on, with unknown positions between: the newer run replaces the old one.
             self.after = from;
             self.through = to;
             self.events = events.iter().cloned().collect();
-        } else {
-            // Behind the run's start (a tailer catching up): nothing to add.
-            return;
+            self.complete_at = complete.then_some(generation);
         }
+        // Otherwise behind the run's start (a tailer catching up): nothing to add.
         while self.events.len() > SETTLED_EVENTS_MAX {
             if let Some(dropped) = self.events.pop_front() {
                 self.after = dropped.global_position;
@@ -154,11 +196,19 @@ impl SettledRun {
         }
     }
 
-    /// For a tailer at `checkpoint` inside the run: the next events (at most `max`) and the
-    /// checkpoint after them. `None` when the run does not cover `checkpoint`'s next position.
-    pub(crate) fn take(&self, checkpoint: i64, max: usize) -> Option<(Vec<RecordedEvent>, i64)> {
-        if checkpoint < self.after || checkpoint >= self.through {
-            return None;
+    /// What the run has for a tailer at `checkpoint` that marked wake-up generation `marked`:
+    /// at most `max` events.
+    pub(crate) fn take(&self, checkpoint: i64, max: usize, marked: u64) -> FromRun {
+        let complete = self.complete_at.is_some_and(|g| g >= marked);
+        if checkpoint < self.after || checkpoint > self.through {
+            return FromRun::Unknown;
+        }
+        if checkpoint == self.through {
+            return if complete {
+                FromRun::UpToDate
+            } else {
+                FromRun::Unknown
+            };
         }
         let first = self
             .events
@@ -170,7 +220,11 @@ impl SettledRun {
         } else {
             events.last().map_or(checkpoint, |e| e.global_position)
         };
-        Some((events, next))
+        FromRun::Events {
+            events,
+            next,
+            caught_up: reached_end && complete,
+        }
     }
 }
 
@@ -272,8 +326,8 @@ impl TailState {
                 .wake
                 .get_or_insert_with(|| self.store.inner.wake.subscribe());
             // Mark what we have seen before reading, so a commit during the read wakes us.
-            wake.borrow_and_update();
-            match self.fill().await {
+            let marked = *wake.borrow_and_update();
+            match self.fill(marked).await {
                 Ok(Fill::Delivered) => {
                     self.error_wait_ms = ERROR_BACKOFF_MS_MIN;
                 }
@@ -313,40 +367,65 @@ impl TailState {
         }
     }
 
-    async fn fill(&mut self) -> Result<Fill, StoreError> {
+    /// Takes what the settled run has for this tailer, if it says anything.
+    fn from_run(&mut self, marked: u64) -> Option<Fill> {
         let shared = self
             .store
             .inner
             .settled
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take(self.checkpoint, BATCH_SIZE as usize);
-        if let Some((events, next)) = shared {
-            // Settled already: no read. The next call reads on from `next` (caught_up stays
-            // false, so it does not wait for a wake-up that may have come before this).
-            self.checkpoint = next;
-            self.hole_wait_ms = HOLE_RECHECK_MS_MIN;
-            self.caught_up = false;
-            let delivered = !events.is_empty();
-            self.buffer.extend(events);
-            return Ok(if delivered {
-                Fill::Delivered
-            } else {
-                Fill::Full
-            });
+            .take(self.checkpoint, BATCH_SIZE as usize, marked);
+        match shared {
+            FromRun::Events {
+                events,
+                next,
+                caught_up,
+            } => {
+                self.checkpoint = next;
+                self.hole_wait_ms = HOLE_RECHECK_MS_MIN;
+                if events.is_empty() {
+                    // Only permanent holes: on to what follows them.
+                    return Some(Fill::Full);
+                }
+                self.caught_up = caught_up;
+                self.buffer.extend(events);
+                Some(Fill::Delivered)
+            }
+            FromRun::UpToDate => Some(Fill::CaughtUp),
+            FromRun::Unknown => None,
+        }
+    }
+
+    async fn fill(&mut self, marked: u64) -> Result<Fill, StoreError> {
+        if let Some(fill) = self.from_run(marked) {
+            return Ok(fill);
+        }
+        // One database read at a time per process: a tailer that waited here usually finds
+        // what it needs read by the one before it.
+        let store = self.store.clone();
+        let _turn = store.inner.tail_read.lock().await;
+        if let Some(fill) = self.from_run(marked) {
+            return Ok(fill);
         }
         let from = self.checkpoint;
         let (xmin, rows) = self.store.read_for_tail(from).await?;
         let full = rows.len() as i64 == BATCH_SIZE;
         let step = self.gaps.step(&mut self.checkpoint, xmin, rows);
-        if self.checkpoint > from {
-            self.store
-                .inner
-                .settled
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .record(from, self.checkpoint, &step.deliver);
-        }
+        self.store
+            .inner
+            .settled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(
+                SettledRead {
+                    from,
+                    to: self.checkpoint,
+                    generation: marked,
+                    complete: step.waiting_for.is_none() && !full,
+                },
+                &step.deliver,
+            );
         for skipped in &step.skipped {
             tracing::debug!(
                 global_position = skipped,
@@ -495,49 +574,92 @@ mod tests {
         assert_eq!(s.needs_bound_below, Some(8));
     }
 
-    fn taken(run: &SettledRun, checkpoint: i64, max: usize) -> Option<(Vec<i64>, i64)> {
-        run.take(checkpoint, max)
-            .map(|(events, next)| (positions_of(&events), next))
+    /// What the run gives a tailer at `checkpoint` that marked generation `marked`, as
+    /// positions: `Some((positions, next, caught_up))`, or `None` for "read the database";
+    /// up to date is `Some(([], checkpoint, true))`.
+    fn taken(
+        run: &SettledRun,
+        checkpoint: i64,
+        max: usize,
+        marked: u64,
+    ) -> Option<(Vec<i64>, i64, bool)> {
+        match run.take(checkpoint, max, marked) {
+            FromRun::Events {
+                events,
+                next,
+                caught_up,
+            } => Some((
+                events.iter().map(|e| e.global_position).collect(),
+                next,
+                caught_up,
+            )),
+            FromRun::UpToDate => Some((vec![], checkpoint, true)),
+            FromRun::Unknown => None,
+        }
     }
 
-    fn positions_of(events: &[RecordedEvent]) -> Vec<i64> {
-        events.iter().map(|e| e.global_position).collect()
+    fn read(from: i64, to: i64, generation: u64, complete: bool) -> SettledRead {
+        SettledRead {
+            from,
+            to,
+            generation,
+            complete,
+        }
     }
 
     #[test]
     fn the_settled_run_serves_a_tailer_inside_it_holes_included() {
         let mut run = SettledRun::default();
-        assert_eq!(taken(&run, 0, 10), None, "nothing settled yet");
-        // 3 and 6 are permanent holes; the reader settled up to 7.
-        run.record(0, 7, &[ev(1), ev(2), ev(4), ev(5), ev(7)]);
-        assert_eq!(taken(&run, 0, 10), Some((vec![1, 2, 4, 5, 7], 7)));
-        assert_eq!(taken(&run, 2, 10), Some((vec![4, 5, 7], 7)));
+        assert_eq!(taken(&run, 0, 10, 0), None, "nothing settled yet");
+        // 3 and 6 are permanent holes; the reader settled up to 7 and found nothing after.
+        run.record(read(0, 7, 5, true), &[ev(1), ev(2), ev(4), ev(5), ev(7)]);
+        assert_eq!(taken(&run, 0, 10, 5), Some((vec![1, 2, 4, 5, 7], 7, true)));
+        assert_eq!(taken(&run, 2, 10, 4), Some((vec![4, 5, 7], 7, true)));
         assert_eq!(
-            taken(&run, 2, 2),
-            Some((vec![4, 5], 5)),
-            "at most max, checkpoint at the last"
+            taken(&run, 2, 2, 5),
+            Some((vec![4, 5], 5, false)),
+            "at most max, checkpoint at the last, more to come"
         );
-        assert_eq!(taken(&run, 7, 10), None, "at the end: read the database");
+        assert_eq!(taken(&run, 7, 10, 5), Some((vec![], 7, true)), "up to date");
+        // A tailer woken by a later commit than the reader saw must read for itself.
+        assert_eq!(taken(&run, 2, 10, 6), Some((vec![4, 5, 7], 7, false)));
+        assert_eq!(taken(&run, 7, 10, 6), None);
         // Settled through 9 with 8 and 9 holes: the tailer at 7 moves to 9 with nothing.
-        run.record(7, 9, &[]);
-        assert_eq!(taken(&run, 7, 10), Some((vec![], 9)));
+        run.record(read(7, 9, 6, true), &[]);
+        assert_eq!(taken(&run, 7, 10, 6), Some((vec![], 9, true)));
+    }
+
+    #[test]
+    fn a_read_that_stopped_at_a_hole_or_its_limit_proves_nothing_after_the_run() {
+        let mut run = SettledRun::default();
+        run.record(read(0, 3, 1, false), &[ev(1), ev(2), ev(3)]);
+        assert_eq!(taken(&run, 1, 10, 1), Some((vec![2, 3], 3, false)));
+        assert_eq!(taken(&run, 3, 10, 1), None);
+        // A later complete read that found nothing new says so from then on.
+        run.record(read(3, 3, 2, true), &[]);
+        assert_eq!(taken(&run, 3, 10, 2), Some((vec![], 3, true)));
+        // An incomplete read at the same end does not take that back.
+        run.record(read(3, 3, 3, false), &[]);
+        assert_eq!(taken(&run, 3, 10, 2), Some((vec![], 3, true)));
+        assert_eq!(taken(&run, 3, 10, 3), None);
     }
 
     #[test]
     fn the_settled_run_grows_from_any_reader_inside_it_and_restarts_further_on() {
         let mut run = SettledRun::default();
-        run.record(0, 3, &[ev(1), ev(2), ev(3)]);
-        // A reader that was at 2 read 3..=5: only 4 and 5 are new.
-        run.record(2, 5, &[ev(3), ev(4), ev(5)]);
-        assert_eq!(taken(&run, 0, 10), Some((vec![1, 2, 3, 4, 5], 5)));
+        run.record(read(0, 3, 1, true), &[ev(1), ev(2), ev(3)]);
+        // A reader that was at 2 read 3..=5: only 4 and 5 are new; its mark is the run's now.
+        run.record(read(2, 5, 1, true), &[ev(3), ev(4), ev(5)]);
+        assert_eq!(taken(&run, 0, 10, 1), Some((vec![1, 2, 3, 4, 5], 5, true)));
         // A reader behind the run adds nothing and changes nothing.
-        run.record(0, 2, &[ev(1), ev(2)]);
-        assert_eq!(taken(&run, 0, 10), Some((vec![1, 2, 3, 4, 5], 5)));
+        run.record(read(0, 2, 9, true), &[ev(1), ev(2)]);
+        assert_eq!(taken(&run, 0, 10, 1), Some((vec![1, 2, 3, 4, 5], 5, true)));
+        assert_eq!(taken(&run, 5, 10, 9), None);
         // One far ahead, with unknown positions between: a new run; the old one is gone, so a
         // tailer at 3 reads the database (6..=9 are not known to be settled).
-        run.record(9, 11, &[ev(10), ev(11)]);
-        assert_eq!(taken(&run, 3, 10), None);
-        assert_eq!(taken(&run, 9, 10), Some((vec![10, 11], 11)));
+        run.record(read(9, 11, 2, true), &[ev(10), ev(11)]);
+        assert_eq!(taken(&run, 3, 10, 0), None);
+        assert_eq!(taken(&run, 9, 10, 2), Some((vec![10, 11], 11, true)));
     }
 
     #[test]
@@ -545,13 +667,13 @@ mod tests {
         let mut run = SettledRun::default();
         let n = i64::try_from(SETTLED_EVENTS_MAX).expect("small") + 10;
         let events: Vec<RecordedEvent> = (1..=n).map(ev).collect();
-        run.record(0, n, &events);
+        run.record(read(0, n, 1, true), &events);
         assert_eq!(run.events.len(), SETTLED_EVENTS_MAX);
         assert_eq!(
-            taken(&run, 5, 1),
+            taken(&run, 5, 1, 1),
             None,
             "fallen off the front: read the database"
         );
-        assert_eq!(taken(&run, 10, 1), Some((vec![11], 11)));
+        assert_eq!(taken(&run, 10, 1, 1), Some((vec![11], 11, false)));
     }
 }

@@ -301,6 +301,80 @@ async fn tail_resumes_after_a_checkpoint_and_follows_new_events() {
     assert_eq!(receive(&mut tail, 1, Duration::from_secs(5)).await, vec![4]);
 }
 
+/// Like [`spawn_tail`], but the consumer takes `pause` over each event (a read model that is
+/// slower to apply than its neighbours).
+fn spawn_slow_tail(store: &EventStore, pause: Duration) -> mpsc::UnboundedReceiver<RecordedEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut stream = Box::pin(store.tail(0));
+    tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            let event = item.expect("tail yields no errors while the database is up");
+            tokio::time::sleep(pause).await;
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[tokio::test]
+async fn every_tailer_of_a_process_wakes_for_every_commit_though_they_share_reads() {
+    let env = env().await;
+    // No safety poll within the test: a tailer that went to sleep on the shared run while a
+    // commit was still unread would wait here for ten minutes and fail the test.
+    let never_polls = |url: &str| {
+        let mut config = StoreConfig::new(url.to_owned());
+        config.tail_idle_poll_ms = 600_000;
+        config
+    };
+    let here = EventStore::connect(never_polls(&env.db.app_url))
+        .await
+        .expect("connect");
+    let other = EventStore::connect(never_polls(&env.db.app_url))
+        .await
+        .expect("connect");
+    // Five tailers in the writing process and five in another, two of each slow to apply.
+    let mut tailers = Vec::new();
+    for store in [&here, &other] {
+        for i in 0..5u64 {
+            tailers.push(if i < 2 {
+                spawn_slow_tail(store, Duration::from_millis(1 + 2 * i))
+            } else {
+                spawn_tail(store, 0)
+            });
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut written = Vec::new();
+    for round in 0..30u64 {
+        // Bursts of 1 to 3 appends at once, then a pause of 0 to 20 ms.
+        let burst = 1 + round % 3;
+        let appends = (0..burst).map(|k| {
+            here.append(
+                "w",
+                ExpectedVersion::Any,
+                vec![some_event(usize::try_from(round * 3 + k).expect("small"))],
+                None,
+            )
+        });
+        for out in futures::future::join_all(appends).await {
+            written.push(out.expect("append").global_position);
+        }
+        written.sort_unstable();
+        let expected = usize::try_from(burst).expect("small");
+        for (i, tailer) in tailers.iter_mut().enumerate() {
+            let got = receive(tailer, expected, Duration::from_secs(20)).await;
+            assert_eq!(
+                got,
+                written[written.len() - expected..],
+                "tailer {i} (0-4 here, 5-9 in the other process), round {round}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(round % 21)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_tailer_wakes_at_once_in_this_process_and_in_another() {
     let env = env().await;
