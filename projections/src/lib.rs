@@ -18,6 +18,7 @@
 
 pub mod directory;
 mod error;
+mod history;
 pub mod inbox;
 mod nats_auth;
 pub mod participation;

@@ -14,7 +14,6 @@ use deadpool_postgres::Pool;
 use domain::event::DomainEvent;
 use domain::person::{PersonEvent, RelativeKind};
 use domain::sip::patient::{patient_plan, PatientPlan};
-use domain::sip::SipEvent;
 use eventstore::{EventStore, RecordedEvent};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
@@ -79,21 +78,9 @@ impl Projection for Patient {
                 last_of_plan.insert(event.stream_id.as_str(), event);
             }
         }
-        if let Some(until) = last_of_plan.values().map(|e| e.global_position).max() {
-            let streams: Vec<&str> = last_of_plan.keys().copied().collect();
-            let history = self.store.read_streams_until(&streams, until).await?;
-            let mut by_stream: BTreeMap<&str, Vec<SipEvent>> = BTreeMap::new();
-            for recorded in &history {
-                let Some(last) = last_of_plan.get(recorded.stream_id.as_str()) else {
-                    continue;
-                };
-                if recorded.stream_version <= last.stream_version {
-                    by_stream
-                        .entry(recorded.stream_id.as_str())
-                        .or_default()
-                        .push(decode(recorded, SipEvent::decode_text)?);
-                }
-            }
+        if !last_of_plan.is_empty() {
+            let mut by_stream =
+                crate::history::plan_histories(&self.store, events, &last_of_plan).await?;
             for (stream, last) in &last_of_plan {
                 let history = by_stream.remove(stream).unwrap_or_default();
                 if history.len() as i64 != last.stream_version {

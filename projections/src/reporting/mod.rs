@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use domain::policy::PolicyProfile;
 use domain::reporting::{month_of, plan_facts, PlanFacts};
-use domain::sip::{CloseReason, SipEvent};
+use domain::sip::CloseReason;
 use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::{EventStore, RecordedEvent};
 use tokio_postgres::Transaction;
@@ -107,23 +107,11 @@ impl Projection for Reporting {
             )
             .await?;
         }
-        let Some(until) = last_of_plan.values().map(|e| e.global_position).max() else {
+        if last_of_plan.is_empty() {
             return Ok(());
-        };
-        let streams: Vec<&str> = last_of_plan.keys().copied().collect();
-        let history = self.store.read_streams_until(&streams, until).await?;
-        let mut by_stream: BTreeMap<&str, Vec<SipEvent>> = BTreeMap::new();
-        for recorded in &history {
-            let Some(last) = last_of_plan.get(recorded.stream_id.as_str()) else {
-                continue;
-            };
-            if recorded.stream_version <= last.stream_version {
-                by_stream
-                    .entry(recorded.stream_id.as_str())
-                    .or_default()
-                    .push(decode(recorded, SipEvent::decode_text)?);
-            }
         }
+        let mut by_stream =
+            crate::history::plan_histories(&self.store, events, &last_of_plan).await?;
         let mut plans = PlanColumns::default();
         let (mut unit_sips, mut unit_ids) = (Vec::new(), Vec::new());
         let mut contributions = ContributionColumns::default();
