@@ -585,7 +585,7 @@ fn routes(plans: u64, persons: u64, tokens_per_unit: usize) -> Vec<Route> {
   LEFT JOIN inbox.message_reads r
          ON r.unit_id = m.unit_id AND r.message_id = m.message_id AND r.user_id = {user}
  WHERE m.unit_id = {unit}
- ORDER BY m.position DESC, m.message_id LIMIT 51;
+ ORDER BY m.position DESC LIMIT 51;
 SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = {unit}), 0)
      - coalesce((SELECT reads FROM inbox.read_counts
                   WHERE unit_id = {unit} AND user_id = {user}), 0);

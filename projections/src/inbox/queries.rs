@@ -116,16 +116,50 @@ pub async fn messages(
     filter: &MessageFilter,
 ) -> Result<Vec<MessageRow>, ProjectionError> {
     let client = pool.get().await?;
+    // Each filter is in the SQL only when it is asked for; an absent one is a condition on its
+    // parameter alone (`$n IS NULL`), which the planner treats as a constant. With every
+    // filter written as `$n IS NULL OR …` the generic plan expected one row, joined and sorted
+    // every message of the unit and then kept 50. Newest first is the index
+    // `messages_unit_position_idx` read backwards, so a page reads its own rows and stops: a
+    // message is one event's, so no two of a unit's messages share a position.
+    let only = |on: bool, condition: &'static str, absent: &'static str| {
+        if on {
+            condition
+        } else {
+            absent
+        }
+    };
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM inbox.messages m {MESSAGE_JOINS}
           WHERE m.unit_id = $1
-            AND ($3::boolean IS NULL OR (r.read_at IS NULL) = $3::boolean)
-            AND ($4::text IS NULL OR m.kind = $4::text)
-            AND ($5::text IS NULL OR m.person_id = $5::text)
-            AND ($6::timestamptz IS NULL OR m.sent_at >= $6::timestamptz)
-            AND ($7::bigint IS NULL OR m.position < $7::bigint)
-          ORDER BY m.position DESC, m.message_id
-          LIMIT $8"
+            {} {} {} {} {}
+          ORDER BY m.position DESC
+          LIMIT $8",
+        only(
+            filter.unread.is_some(),
+            "AND (r.read_at IS NULL) = $3::boolean",
+            "AND $3::boolean IS NULL"
+        ),
+        only(
+            filter.kind.is_some(),
+            "AND m.kind = $4::text",
+            "AND $4::text IS NULL"
+        ),
+        only(
+            filter.person_id.is_some(),
+            "AND m.person_id = $5::text",
+            "AND $5::text IS NULL"
+        ),
+        only(
+            filter.since.is_some(),
+            "AND m.sent_at >= $6::timestamptz",
+            "AND $6::timestamptz IS NULL"
+        ),
+        only(
+            filter.before_position.is_some(),
+            "AND m.position < $7::bigint",
+            "AND $7::bigint IS NULL"
+        ),
     );
     let stmt = client.prepare_cached(&sql).await?;
     let limit = filter.limit.clamp(1, ROWS_MAX);
