@@ -703,9 +703,11 @@ fn me_route(persons: u64, citizen_base: usize, citizens: usize) -> Route {
        coalesce((SELECT array_agg(g.personal_identity_number ORDER BY g.relative_id)
                    FROM patient.guardians g WHERE g.person_id = p.person_id), '{{}}')
   FROM patient.persons p
- WHERE p.person_id = {id} OR p.personal_identity_number = {pin}
-    OR p.person_id IN (SELECT g.person_id FROM patient.guardians g
-                        WHERE g.personal_identity_number = {pin})
+ WHERE p.person_id IN (
+       SELECT {id}
+       UNION SELECT person_id FROM patient.persons WHERE personal_identity_number = {pin}
+       UNION SELECT g.person_id FROM patient.guardians g
+              WHERE g.personal_identity_number = {pin})
  ORDER BY p.person_id;
 SELECT document, last_position FROM patient.plans
  WHERE person_id = ANY(ARRAY[{id}]) AND visible ORDER BY last_position DESC;

@@ -301,6 +301,9 @@ pub async fn candidates(
     pin: Option<&str>,
 ) -> Result<Vec<PersonRow>, ProjectionError> {
     let client = pool.get().await?;
+    // Three look-ups by index, joined by key. Written as one WHERE with OR and a sub-select,
+    // the planner could not combine the indexes and walked every person (6.7 ms against
+    // 0.14 ms at 50 000 persons, generic plan).
     let stmt = client
         .prepare_cached(
             "SELECT p.person_id, p.personal_identity_number, p.name, p.phone, p.address,
@@ -309,9 +312,12 @@ pub async fn candidates(
                                 FROM patient.guardians g WHERE g.person_id = p.person_id),
                              '{}')
                FROM patient.persons p
-              WHERE p.person_id = $1::text OR p.personal_identity_number = $2::text
-                 OR p.person_id IN (SELECT g.person_id FROM patient.guardians g
-                                     WHERE g.personal_identity_number = $2::text)
+              WHERE p.person_id IN (
+                    SELECT $1::text
+                    UNION SELECT person_id FROM patient.persons
+                           WHERE personal_identity_number = $2::text
+                    UNION SELECT g.person_id FROM patient.guardians g
+                           WHERE g.personal_identity_number = $2::text)
               ORDER BY p.person_id",
         )
         .await?;
