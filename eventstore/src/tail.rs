@@ -368,7 +368,7 @@ impl TailState {
     }
 
     /// Takes what the settled run has for this tailer, if it says anything.
-    fn from_run(&mut self, marked: u64) -> Option<Fill> {
+    fn take_from_run(&mut self, marked: u64) -> Option<Fill> {
         let shared = self
             .store
             .inner
@@ -398,14 +398,14 @@ impl TailState {
     }
 
     async fn fill(&mut self, marked: u64) -> Result<Fill, StoreError> {
-        if let Some(fill) = self.from_run(marked) {
+        if let Some(fill) = self.take_from_run(marked) {
             return Ok(fill);
         }
         // One database read at a time per process: a tailer that waited here usually finds
         // what it needs read by the one before it.
         let store = self.store.clone();
         let _turn = store.inner.tail_read.lock().await;
-        if let Some(fill) = self.from_run(marked) {
+        if let Some(fill) = self.take_from_run(marked) {
             return Ok(fill);
         }
         let from = self.checkpoint;
