@@ -301,6 +301,18 @@ async fn tail_resumes_after_a_checkpoint_and_follows_new_events() {
     assert_eq!(receive(&mut tail, 1, Duration::from_secs(5)).await, vec![4]);
 }
 
+/// Two stores on the database, each with its own pool and wake-up listener, as two processes
+/// have, whose tailers never poll within a test (the safety poll is ten minutes): an event can
+/// reach them in time only through a wake-up.
+async fn two_processes_that_never_poll(url: &str) -> (EventStore, EventStore) {
+    let connect = || async {
+        let mut config = StoreConfig::new(url.to_owned());
+        config.tail_idle_poll_ms = 600_000;
+        EventStore::connect(config).await.expect("connect")
+    };
+    (connect().await, connect().await)
+}
+
 /// Like [`spawn_tail`], but the consumer takes `pause` over each event (a read model that is
 /// slower to apply than its neighbours).
 fn spawn_slow_tail(store: &EventStore, pause: Duration) -> mpsc::UnboundedReceiver<RecordedEvent> {
@@ -323,17 +335,7 @@ async fn every_tailer_of_a_process_wakes_for_every_commit_though_they_share_read
     let env = env().await;
     // No safety poll within the test: a tailer that went to sleep on the shared run while a
     // commit was still unread would wait here for ten minutes and fail the test.
-    let never_polls = |url: &str| {
-        let mut config = StoreConfig::new(url.to_owned());
-        config.tail_idle_poll_ms = 600_000;
-        config
-    };
-    let here = EventStore::connect(never_polls(&env.db.app_url))
-        .await
-        .expect("connect");
-    let other = EventStore::connect(never_polls(&env.db.app_url))
-        .await
-        .expect("connect");
+    let (here, other) = two_processes_that_never_poll(&env.db.app_url).await;
     // Five tailers in the writing process and five in another, two of each slow to apply.
     let mut tailers = Vec::new();
     for store in [&here, &other] {
@@ -381,18 +383,7 @@ async fn a_tailer_wakes_at_once_in_this_process_and_in_another() {
     // The safety poll is set far beyond the wait below, so an event can only arrive in time
     // through a wake-up: in-process from the append, across processes by NOTIFY. This checks
     // the mechanism without asserting how fast the machine is.
-    let never_polls = |url: &str| {
-        let mut config = StoreConfig::new(url.to_owned());
-        config.tail_idle_poll_ms = 600_000;
-        config
-    };
-    let here = EventStore::connect(never_polls(&env.db.app_url))
-        .await
-        .expect("connect");
-    // A second store with its own pool stands for another process (projections, relay).
-    let other = EventStore::connect(never_polls(&env.db.app_url))
-        .await
-        .expect("connect");
+    let (here, other) = two_processes_that_never_poll(&env.db.app_url).await;
     let mut local = spawn_tail(&here, 0);
     let mut remote = spawn_tail(&other, 0);
     // Let both reach their idle wait (and the remote one its LISTEN).
