@@ -152,7 +152,7 @@ impl TestApp {
     /// had built. Returns how many rows were compared, so a test can tell it compared something.
     pub async fn assert_rebuild_equals_live(&self, projection: &str) -> usize {
         let head = self.store.head_position().await.expect("head");
-        projections::runner::wait_for(self.store.pool(), projection, head, 10_000)
+        projections::runner::applied(self.store.pool(), projection, head, 10_000)
             .await
             .expect("the read model caught up");
         let schema = projection;

@@ -625,7 +625,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
     // The directory must know the person before the read cells run.
     let head = app.store.head_position().await.expect("head");
-    projections::runner::wait_for(
+    projections::runner::applied(
         app.store.pool(),
         projections::directory::PROJECTION,
         head,

@@ -942,7 +942,7 @@ fn the_html_forms_never_answer_5xx_and_need_their_token() {
             projections::participation::PROJECTION,
             projections::inbox::PROJECTION,
         ] {
-            projections::runner::wait_for(app.store.pool(), projection, head, 10_000)
+            projections::runner::applied(app.store.pool(), projection, head, 10_000)
                 .await
                 .expect("the read model caught up");
         }

@@ -585,7 +585,7 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
 /// Rebuilds the inbox and compares every row with what the live runner had built.
 async fn rebuild_gives_the_live_tables(app: &TestApp) {
     let head = app.store.head_position().await.expect("head");
-    projections::runner::wait_for(
+    projections::runner::applied(
         app.store.pool(),
         projections::inbox::PROJECTION,
         head,

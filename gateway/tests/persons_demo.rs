@@ -73,7 +73,7 @@ async fn the_demo_is_usable_over_the_api() {
         .await
         .expect("loading the demo");
     let head = app.store.head_position().await.expect("head");
-    projections::runner::wait_for(
+    projections::runner::applied(
         app.store.pool(),
         projections::directory::PROJECTION,
         head,

@@ -467,7 +467,7 @@ async fn a_read_that_cannot_be_logged_is_not_answered() {
     let anna = register_person(&app, &nurse, "19450315-1237", "Anna Andersson").await;
     let pos = anna["position"].as_i64().expect("position");
     let anna = anna["id"].as_str().expect("id").to_owned();
-    projections::runner::wait_for(
+    projections::runner::applied(
         app.store.pool(),
         projections::directory::PROJECTION,
         pos,

@@ -443,7 +443,7 @@ async fn a_draft_changes_nothing_in_any_report_and_a_rebuild_gives_the_same_tabl
 
     // The tables hold no person, name or personnummer.
     let head = app.store.head_position().await.expect("head");
-    projections::runner::wait_for(
+    projections::runner::applied(
         app.store.pool(),
         projections::reporting::PROJECTION,
         head,

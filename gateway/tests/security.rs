@@ -122,7 +122,7 @@ async fn settle(app: &TestApp) {
         projections::participation::PROJECTION,
         projections::inbox::PROJECTION,
     ] {
-        projections::runner::wait_for(app.store.pool(), projection, head, 10_000)
+        projections::runner::applied(app.store.pool(), projection, head, 10_000)
             .await
             .expect("the read model caught up");
     }

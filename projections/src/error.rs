@@ -37,6 +37,13 @@ pub enum ProjectionError {
         stream_id: String,
         stream_version: i64,
     },
+    /// A wait for a position ended before the projection reached it ([`crate::runner::applied`]).
+    #[error("{projection} har inte hunnit till position {position} (står på {at})")]
+    Behind {
+        projection: String,
+        position: i64,
+        at: i64,
+    },
 }
 
 impl ProjectionError {
@@ -46,7 +53,10 @@ impl ProjectionError {
     pub fn is_transient(&self) -> bool {
         match self {
             ProjectionError::Store(e) => e.is_unavailable(),
-            ProjectionError::Pool(_) | ProjectionError::Lease(_) | ProjectionError::Nats(_) => true,
+            ProjectionError::Pool(_)
+            | ProjectionError::Lease(_)
+            | ProjectionError::Nats(_)
+            | ProjectionError::Behind { .. } => true,
             ProjectionError::Database(e) => eventstore::is_transient(e),
             ProjectionError::Decode { .. } | ProjectionError::OutOfOrder { .. } => false,
         }

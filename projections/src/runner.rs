@@ -496,6 +496,28 @@ pub async fn wait_for(
     }
 }
 
+/// Waits until `projection` has applied `position`; a wait that ends first after `wait_ms_max`
+/// is [`ProjectionError::Behind`], saying where it stands. For callers that must not go on with
+/// a read model that has not caught up (tests, tools); [`wait_for`] answers where it stands
+/// either way.
+pub async fn applied(
+    pool: &Pool,
+    projection: &str,
+    position: i64,
+    wait_ms_max: u64,
+) -> Result<(), ProjectionError> {
+    let at = wait_for(pool, projection, position, wait_ms_max).await?;
+    if at >= position {
+        Ok(())
+    } else {
+        Err(ProjectionError::Behind {
+            projection: projection.to_owned(),
+            position,
+            at,
+        })
+    }
+}
+
 /// How far a runner is behind the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lag {

@@ -607,7 +607,7 @@ async fn the_patient_model_applies_a_persons_events_written_in_one_append() {
             .await
         }
     });
-    runner::wait_for(
+    runner::applied(
         s.store.pool(),
         projections::patient::PROJECTION,
         head,

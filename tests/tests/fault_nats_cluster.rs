@@ -134,7 +134,7 @@ async fn killing_one_of_three_nats_nodes_under_load_loses_nothing() {
         .expect("store");
     // The relay has made the stream; a reporting job consumes it through another node.
     let head = store.head_position().await.expect("head");
-    projections::runner::wait_for(store.pool(), projections::relay::RELAY, head, 30_000)
+    projections::runner::applied(store.pool(), projections::relay::RELAY, head, 30_000)
         .await
         .expect("the relay published");
     let consumer = js
@@ -193,7 +193,7 @@ async fn killing_one_of_three_nats_nodes_under_load_loses_nothing() {
 
     // Publishing went on through the other nodes: the relay catches up with the store.
     let head = store.head_position().await.expect("head");
-    projections::runner::wait_for(store.pool(), projections::relay::RELAY, head, 60_000)
+    projections::runner::applied(store.pool(), projections::relay::RELAY, head, 60_000)
         .await
         .unwrap_or_else(|e| panic!("the relay stalled: {e}\n{}", server.log_text()));
     let events = store.read_all(0, 1_000_000).await.expect("events");

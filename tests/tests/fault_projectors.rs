@@ -275,7 +275,7 @@ async fn projectors_killed_under_a_mixed_load_apply_nothing_twice_and_lose_nothi
         domain::policy::PolicyName::Stockholm,
     ));
     for name in projections::PROJECTIONS {
-        projections::runner::wait_for(store.pool(), name, head, 60_000)
+        projections::runner::applied(store.pool(), name, head, 60_000)
             .await
             .expect("caught up");
         let live = projections::runner::dump(store.pool(), name)

@@ -53,7 +53,7 @@ async fn the_relay_signs_in_to_a_nats_that_requires_a_password() {
         .await
         .expect("store");
     let head = store.head_position().await.expect("head");
-    projections::runner::wait_for(store.pool(), projections::relay::RELAY, head, 30_000)
+    projections::runner::applied(store.pool(), projections::relay::RELAY, head, 30_000)
         .await
         .unwrap_or_else(|e| panic!("the relay did not publish: {e}\n{}", server.log_text()));
     let client = async_nats::ConnectOptions::with_user_and_password("samplan".into(), password)
