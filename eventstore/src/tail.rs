@@ -240,6 +240,11 @@ struct TailState {
     /// buffer is empty, wait for a wake-up before reading again rather than read once more
     /// only to find nothing (one read per commit instead of two).
     caught_up: bool,
+    /// The last wait ended by its timeout, not by a wake-up: the next fill reads the database
+    /// even where the settled run says nothing is new. The run knows only of commits that were
+    /// announced; the safety poll is there for those that were not (a lost notification, a
+    /// writer outside samplan), so it must really read.
+    must_read: bool,
 }
 
 impl EventStore {
@@ -259,6 +264,7 @@ impl EventStore {
             hole_wait_ms: HOLE_RECHECK_MS_MIN,
             error_wait_ms: ERROR_BACKOFF_MS_MIN,
             caught_up: false,
+            must_read: false,
         };
         futures::stream::unfold(state, |mut state| async move {
             let event = state.next().await;
@@ -359,11 +365,18 @@ impl TailState {
         }
     }
 
+    /// Waits for a wake-up or `wait`; a wait that ends by its timeout makes the next fill read
+    /// the database (`must_read`).
     async fn sleep_or_wake(&mut self, wait: Duration) {
-        if let Some(wake) = self.wake.as_mut() {
-            let _ = tokio::time::timeout(wait, wake.changed()).await;
-        } else {
-            tokio::time::sleep(wait).await;
+        let woken = match self.wake.as_mut() {
+            Some(wake) => tokio::time::timeout(wait, wake.changed()).await.is_ok(),
+            None => {
+                tokio::time::sleep(wait).await;
+                false
+            }
+        };
+        if !woken {
+            self.must_read = true;
         }
     }
 
@@ -388,12 +401,12 @@ impl TailState {
                     // Only permanent holes: on to what follows them.
                     return Some(Fill::Full);
                 }
-                self.caught_up = caught_up;
+                self.caught_up = caught_up && !self.must_read;
                 self.buffer.extend(events);
                 Some(Fill::Delivered)
             }
-            FromRun::UpToDate => Some(Fill::CaughtUp),
-            FromRun::Unknown => None,
+            FromRun::UpToDate if !self.must_read => Some(Fill::CaughtUp),
+            FromRun::UpToDate | FromRun::Unknown => None,
         }
     }
 
@@ -410,6 +423,7 @@ impl TailState {
         }
         let from = self.checkpoint;
         let (xmin, rows) = self.store.read_for_tail(from).await?;
+        self.must_read = false;
         let full = rows.len() as i64 == BATCH_SIZE;
         let step = self.gaps.step(&mut self.checkpoint, xmin, rows);
         self.store

@@ -378,6 +378,41 @@ async fn every_tailer_of_a_process_wakes_for_every_commit_though_they_share_read
 }
 
 #[tokio::test]
+async fn tailers_that_share_reads_still_find_a_commit_nobody_announced() {
+    let env = env().await;
+    let mut config = StoreConfig::new(env.db.app_url.clone());
+    config.tail_idle_poll_ms = 100;
+    let store = EventStore::connect(config).await.expect("connect");
+    let mut first = spawn_tail(&store, 0);
+    let mut second = spawn_tail(&store, 0);
+    // An append through the store is announced: both learn of it, and the settled run records
+    // that nothing came after it as of that announcement.
+    let out = store
+        .append("announced", ExpectedVersion::Any, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    for tailer in [&mut first, &mut second] {
+        assert_eq!(
+            receive(tailer, 1, Duration::from_secs(10)).await,
+            vec![out.global_position]
+        );
+    }
+    // A commit from outside the store announces nothing (as when a notification is lost): only
+    // the safety poll can find it, and it must read the database rather than trust the run.
+    let client = connect(&env.db.app_url).await;
+    raw_append(&client, "unannounced", 0).await;
+    let committed = committed_positions(&connect(&env.db.admin_url).await).await;
+    let last = *committed.last().expect("two events");
+    for (name, tailer) in [("first", &mut first), ("second", &mut second)] {
+        assert_eq!(
+            receive(tailer, 1, Duration::from_secs(10)).await,
+            vec![last],
+            "the {name} tailer polled the database"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_tailer_wakes_at_once_in_this_process_and_in_another() {
     let env = env().await;
     // The safety poll is set far beyond the wait below, so an event can only arrive in time
