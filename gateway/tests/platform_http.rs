@@ -137,6 +137,22 @@ async fn metrics_show_how_appends_were_written() {
     assert!(transactions >= 1, "{text}");
     assert!(appends >= transactions, "{text}");
     assert_eq!(value("samplan_direct_appends_total"), 0, "{text}");
+    // Which process holds each lease: this one runs the read models, so it names itself.
+    let holder = format!(
+        "{}:{}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    );
+    let held = text
+        .lines()
+        .find(|l| {
+            l.starts_with("samplan_projection_lease_holder{") && l.contains("projection=\"inbox\"")
+        })
+        .unwrap_or_else(|| panic!("no lease holder for the inbox: {text}"));
+    assert!(held.contains(&format!("holder=\"{holder}\"")), "{held}");
+    assert!(held.ends_with(" 1"), "{held}");
 }
 
 #[tokio::test]

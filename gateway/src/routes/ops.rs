@@ -1,7 +1,8 @@
 //! Operations endpoints, without authentication: `/healthz` (the process is up), `/readyz` (it
 //! can serve: the database answers and no read model is further behind than
 //! `SAMPLAN_READY_LAG_MS_MAX`) and `/metrics` (Prometheus text, with each projection's and the
-//! relay's checkpoint and lag, read from the database so that any process shows all of them).
+//! relay's checkpoint, lag and lease holder, read from the database so that any process shows
+//! all of them).
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -10,6 +11,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long `/readyz` waits for the database before answering 503.
@@ -72,8 +75,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
                     .set(lag.position as f64);
                 metrics::gauge!("samplan_projection_lag_events", "projection" => name.clone())
                     .set(lag.events as f64);
-                metrics::gauge!("samplan_projection_lag_ms", "projection" => name)
+                metrics::gauge!("samplan_projection_lag_ms", "projection" => name.clone())
                     .set(lag.ms as f64);
+                show_holder(name, lag.holder);
             }
         }
         Err(e) => tracing::warn!(error = %e, "projection lags not read for /metrics"),
@@ -85,4 +89,26 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+/// The process that holds each lease, as this process last showed it on `/metrics`.
+static HOLDERS_SHOWN: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// `samplan_projection_lease_holder{projection, holder} 1` for the process (`host:pid`) that last
+/// took `projection`'s lease; the one shown before it, if another, drops to 0, so a query for
+/// `== 1` names exactly one holder per lease.
+fn show_holder(projection: String, holder: Option<String>) {
+    let Some(holder) = holder else { return };
+    let mut shown = HOLDERS_SHOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(before) = shown.insert(projection.clone(), holder.clone()) {
+        if before != holder {
+            metrics::gauge!("samplan_projection_lease_holder",
+                "projection" => projection.clone(), "holder" => before)
+            .set(0.0);
+        }
+    }
+    metrics::gauge!("samplan_projection_lease_holder", "projection" => projection, "holder" => holder)
+        .set(1.0);
 }
