@@ -689,6 +689,29 @@ fn named(
     }
 }
 
+/// How often a JWKS file (`SAMPLAN_JWT_JWKS_FILE`) is read again for new or removed keys.
+const JWKS_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Reads the JWKS file again every [`JWKS_RELOAD_INTERVAL`] while the verifier is in use, so an
+/// identity provider's key rotation needs no restart (a mounted Secret or ConfigMap is updated
+/// in place). A file that cannot be used is logged and the keys in force stay.
+async fn reload_jwks(verifier: std::sync::Weak<crate::auth::Verifier>) {
+    let mut every = tokio::time::interval(JWKS_RELOAD_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let Some(verifier) = verifier.upgrade() else {
+            return;
+        };
+        match verifier.reload() {
+            Ok(true) => tracing::info!("JWKS file changed: its keys are in force now"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "JWKS file not reloaded; the keys in force stay"),
+        }
+    }
+}
+
 /// Builds the shared state: store pool, verifier, policy.
 pub async fn build_state(
     config: &Config,
@@ -745,10 +768,14 @@ pub async fn build_state(
     store_config.tls = config.database_tls.clone();
     let store = EventStore::connect(store_config).await?;
     let access_log = crate::access_log::Writer::start(store.pool());
+    let verifier = Arc::new(verifier);
+    if matches!(config.jwt_key, JwtKey::JwksFile(_)) {
+        tokio::spawn(reload_jwks(Arc::downgrade(&verifier)));
+    }
     Ok(AppState {
         access_log,
         store,
-        verifier: Arc::new(verifier),
+        verifier,
         policy: Arc::new(PolicySet::new(profile)),
         clock,
         limits: config.limits.clone(),

@@ -18,6 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Clock skew tolerated between the token issuer and us.
 pub const LEEWAY_SECONDS: i64 = 30;
@@ -112,8 +113,22 @@ pub(crate) fn token_error(code: &'static str, detail: &str) -> AppError {
 /// for a public key — and a token is tried only against the keys of the algorithm its header
 /// names, so an HS256 token can never be checked with a public key's bytes as its secret.
 pub struct Verifier {
-    keys: Vec<VerifyingKey>,
+    /// The keys in force; a JWKS file's are replaced whole when the file changes ([`reload`]).
+    ///
+    /// [`reload`]: Verifier::reload
+    keys: RwLock<Arc<Vec<VerifyingKey>>>,
     clock: Clock,
+    /// Where the keys came from when they may change while the process runs: a JWKS file.
+    jwks: Option<JwksSource>,
+}
+
+/// A JWKS file the verifier reads again when it changes.
+struct JwksSource {
+    path: PathBuf,
+    issuer: String,
+    audience: String,
+    /// The text the keys in force were read from.
+    text: Mutex<String>,
 }
 
 /// One accepted key and the validation (algorithm, issuer, audience) that goes with it.
@@ -127,7 +142,7 @@ struct VerifyingKey {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let algorithms: Vec<Algorithm> = self.keys.iter().map(|k| k.algorithm).collect();
+        let algorithms: Vec<Algorithm> = self.keys().iter().map(|k| k.algorithm).collect();
         f.debug_struct("Verifier")
             .field("algorithms", &algorithms)
             .finish()
@@ -174,7 +189,7 @@ impl Verifier {
                 )
             })
             .collect();
-        Verifier { keys, clock }
+        Verifier::with_keys(keys, clock, None)
     }
 
     /// A verifier for RS256 and ES256 tokens: `pem` holds one or more PEM public keys (during a
@@ -204,7 +219,7 @@ impl Verifier {
             };
             keys.push(VerifyingKey::new(key, algorithm, issuer, audience));
         }
-        Ok(Verifier { keys, clock })
+        Ok(Verifier::with_keys(keys, clock, None))
     }
 
     /// A verifier for the RS256 and ES256 public keys of a JSON Web Key Set file
@@ -218,56 +233,61 @@ impl Verifier {
         audience: &str,
         clock: Clock,
     ) -> Result<Verifier, KeyError> {
-        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
-        let fail = |reason: String| KeyError::Jwks {
+        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Jwks {
             path: path.to_path_buf(),
-            reason,
+            reason: format!("cannot be read ({e})"),
+        })?;
+        let keys = jwks_keys(&text, path, issuer, audience)?;
+        let source = JwksSource {
+            path: path.to_path_buf(),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            text: Mutex::new(text),
         };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot be read ({e})")))?;
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| fail(format!("is not a JSON Web Key Set ({e})")))?;
-        if set.keys.is_empty() {
-            return Err(fail("holds no key".into()));
+        Ok(Verifier::with_keys(keys, clock, Some(source)))
+    }
+
+    fn with_keys(keys: Vec<VerifyingKey>, clock: Clock, jwks: Option<JwksSource>) -> Verifier {
+        Verifier {
+            keys: RwLock::new(Arc::new(keys)),
+            clock,
+            jwks,
         }
-        let mut keys = Vec::with_capacity(set.keys.len());
-        for (i, jwk) in set.keys.iter().enumerate() {
-            let name = format!(
-                "key {} of {}{}",
-                i + 1,
-                set.keys.len(),
-                jwk.common
-                    .key_id
-                    .as_deref()
-                    .map(|kid| format!(" (kid {kid})"))
-                    .unwrap_or_default()
-            );
-            if matches!(
-                jwk.common.public_key_use,
-                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-            ) {
-                return Err(fail(format!("{name} is for encryption (use: enc)")));
-            }
-            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
-                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
-                    if ec.curve == EllipticCurve::P256 =>
-                {
-                    Algorithm::ES256
-                }
-                _ => {
-                    return Err(fail(format!(
-                        "{name} is not an RS256 (RSA) or ES256 (EC P-256) public key"
-                    )))
-                }
-            };
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|e| fail(format!("{name} cannot be used ({e})")))?;
-            let mut key = VerifyingKey::new(key, algorithm, issuer, audience);
-            key.id = jwk.common.key_id.clone();
-            keys.push(key);
+    }
+
+    fn keys(&self) -> Arc<Vec<VerifyingKey>> {
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Reads the JWKS file again and, when its text changed, puts its keys in force: an identity
+    /// provider's new key is accepted, and a removed one refused, without a restart. `Ok(true)`
+    /// when the keys changed; a file that cannot be read or used is an error and the keys in
+    /// force stay. Other verifiers have nothing to reload (`Ok(false)`).
+    pub fn reload(&self) -> Result<bool, KeyError> {
+        let Some(source) = &self.jwks else {
+            return Ok(false);
+        };
+        let text = std::fs::read_to_string(&source.path).map_err(|e| KeyError::Jwks {
+            path: source.path.clone(),
+            reason: format!("cannot be read ({e})"),
+        })?;
+        let mut in_force = source
+            .text
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *in_force == text {
+            return Ok(false);
         }
-        Ok(Verifier { keys, clock })
+        let keys = jwks_keys(&text, &source.path, &source.issuer, &source.audience)?;
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(keys);
+        *in_force = text;
+        Ok(true)
     }
 
     /// The claims of `token` if one of the keys of the algorithm its header names verifies it.
@@ -282,8 +302,8 @@ impl Verifier {
             _ => true,
         };
         let mut refused = None;
-        for k in self
-            .keys
+        let keys = self.keys();
+        for k in keys
             .iter()
             .filter(|k| k.algorithm == header.alg)
             .filter(named)
@@ -575,6 +595,63 @@ pub fn random_hex(bytes: usize) -> std::io::Result<String> {
     Ok(hex::encode(buf))
 }
 
+/// The RS256 and ES256 keys of a JSON Web Key Set's text (see [`Verifier::jwks_file`]).
+fn jwks_keys(
+    text: &str,
+    path: &Path,
+    issuer: &str,
+    audience: &str,
+) -> Result<Vec<VerifyingKey>, KeyError> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+    let fail = |reason: String| KeyError::Jwks {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let set: JwkSet =
+        serde_json::from_str(text).map_err(|e| fail(format!("is not a JSON Web Key Set ({e})")))?;
+    if set.keys.is_empty() {
+        return Err(fail("holds no key".into()));
+    }
+    let mut keys = Vec::with_capacity(set.keys.len());
+    for (i, jwk) in set.keys.iter().enumerate() {
+        let name = format!(
+            "key {} of {}{}",
+            i + 1,
+            set.keys.len(),
+            jwk.common
+                .key_id
+                .as_deref()
+                .map(|kid| format!(" (kid {kid})"))
+                .unwrap_or_default()
+        );
+        if matches!(
+            jwk.common.public_key_use,
+            Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+        ) {
+            return Err(fail(format!("{name} is for encryption (use: enc)")));
+        }
+        let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+            (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+            (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                if ec.curve == EllipticCurve::P256 =>
+            {
+                Algorithm::ES256
+            }
+            _ => {
+                return Err(fail(format!(
+                    "{name} is not an RS256 (RSA) or ES256 (EC P-256) public key"
+                )))
+            }
+        };
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|e| fail(format!("{name} cannot be used ({e})")))?;
+        let mut key = VerifyingKey::new(key, algorithm, issuer, audience);
+        key.id = jwk.common.key_id.clone();
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -836,6 +913,28 @@ mod tests {
             "token_bad_signature"
         );
 
+        // The running verifier reads the file again: the rotation needs no restart.
+        write(vec![jwk(&new, "2026-12"), jwk(&old, "2026-06")]);
+        let running = Verifier::jwks_file(&path, "samplan", "samplan", c.clone()).expect("both");
+        assert!(
+            !running.reload().expect("unchanged"),
+            "the same text: nothing to do"
+        );
+        write(vec![jwk(&new, "2026-12")]);
+        assert!(
+            running.reload().expect("reloaded"),
+            "the old key was removed"
+        );
+        assert_eq!(
+            running
+                .verify(&token(&old, Some("2026-06")))
+                .unwrap_err()
+                .problem()
+                .code,
+            "token_bad_signature"
+        );
+        assert!(running.verify(&token(&new, Some("2026-12"))).is_ok());
+
         std::fs::write(
             &path,
             r#"{"keys":[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0","alg":"HS256"}]}"#,
@@ -843,6 +942,13 @@ mod tests {
         .expect("jwks file");
         let err = Verifier::jwks_file(&path, "samplan", "samplan", c).unwrap_err();
         assert!(err.to_string().contains("key 1 of 1"), "{err}");
+        // A file that cannot be used does not take the running verifier's keys away.
+        let err = running.reload().unwrap_err();
+        assert!(err.to_string().contains("key 1 of 1"), "{err}");
+        assert!(running.verify(&token(&new, Some("2026-12"))).is_ok());
+        std::fs::write(&path, "{").expect("jwks file");
+        assert!(running.reload().is_err());
+        assert!(running.verify(&token(&new, Some("2026-12"))).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
