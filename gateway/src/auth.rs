@@ -233,10 +233,7 @@ impl Verifier {
         audience: &str,
         clock: Clock,
     ) -> Result<Verifier, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| KeyError::Jwks {
-            path: path.to_path_buf(),
-            reason: format!("cannot be read ({e})"),
-        })?;
+        let text = read_jwks(path)?;
         let keys = jwks_keys(&text, path, issuer, audience)?;
         let source = JwksSource {
             path: path.to_path_buf(),
@@ -270,10 +267,7 @@ impl Verifier {
         let Some(source) = &self.jwks else {
             return Ok(false);
         };
-        let text = std::fs::read_to_string(&source.path).map_err(|e| KeyError::Jwks {
-            path: source.path.clone(),
-            reason: format!("cannot be read ({e})"),
-        })?;
+        let text = read_jwks(&source.path)?;
         let mut in_force = source
             .text
             .lock()
@@ -593,6 +587,14 @@ pub fn random_hex(bytes: usize) -> std::io::Result<String> {
     let mut buf = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
     Ok(hex::encode(buf))
+}
+
+/// The text of the JWKS file at `path`.
+fn read_jwks(path: &Path) -> Result<String, KeyError> {
+    std::fs::read_to_string(path).map_err(|e| KeyError::Jwks {
+        path: path.to_path_buf(),
+        reason: format!("cannot be read ({e})"),
+    })
 }
 
 /// The RS256 and ES256 keys of a JSON Web Key Set's text (see [`Verifier::jwks_file`]).

@@ -138,13 +138,7 @@ async fn metrics_show_how_appends_were_written() {
     assert!(appends >= transactions, "{text}");
     assert_eq!(value("samplan_direct_appends_total"), 0, "{text}");
     // Which process holds each lease: this one runs the read models, so it names itself.
-    let holder = format!(
-        "{}:{}",
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    );
+    let holder = projections::runner::this_process();
     let held = text
         .lines()
         .find(|l| {

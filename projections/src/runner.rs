@@ -263,11 +263,7 @@ impl Lease {
     /// Notes in the checkpoint row which process holds the lease (for operators; the lock is
     /// what counts).
     async fn record_holder(&self) {
-        let holder = format!(
-            "{}:{}",
-            hostname().unwrap_or_else(|| "?".into()),
-            std::process::id()
-        );
+        let holder = this_process();
         let recorded = self
             .client
             .execute(
@@ -317,10 +313,12 @@ fn lease_key(name: &str) -> i64 {
     i64::from_be_bytes(hash.to_be_bytes())
 }
 
-fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
+/// This process as a lease's holder is recorded (`host:pid`), and `/metrics` shows it.
+pub fn this_process() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "?".into());
+    format!("{host}:{}", std::process::id())
 }
 
 async fn ensure_checkpoint<C: GenericClient>(
