@@ -12,11 +12,11 @@ use domain::sip::SipEvent;
 use eventstore::{EventStore, RecordedEvent};
 
 use crate::error::ProjectionError;
-use crate::runner::decode;
+use crate::runner::{decode, out_of_order};
 
 /// Each plan of `last_of_plan` (stream → its last event in the batch) with its events from the
-/// first up to that one, decoded. The caller checks the length against the last event's
-/// version: a stream that does not hold what the event says came before it is out of order.
+/// first up to that one, decoded. A stream that does not hold what its last event says came
+/// before it is [`out_of_order`].
 pub(crate) async fn plan_histories<'a>(
     store: &EventStore,
     events: &[&RecordedEvent],
@@ -67,6 +67,12 @@ pub(crate) async fn plan_histories<'a>(
                 .entry(stream)
                 .or_insert_with(Vec::new)
                 .push(decode(&recorded, SipEvent::decode_text)?);
+        }
+    }
+    for (&stream, last) in last_of_plan {
+        let held = histories.get(stream).map_or(0, Vec::len);
+        if held as i64 != last.stream_version {
+            return Err(out_of_order(last));
         }
     }
     Ok(histories)
