@@ -144,6 +144,10 @@ pub struct LoadArgs {
     /// projection lag's p99 of an interval exceeded --lag-max-ms.
     #[arg(long)]
     pub check: bool,
+    /// Leave the planner's statistics as they are instead of running ANALYZE before each phase:
+    /// measures a database in its first minute, before autovacuum has looked at it.
+    #[arg(long)]
+    pub no_analyze: bool,
     /// The lag --check allows.
     #[arg(long, default_value_t = 1000.0)]
     pub lag_max_ms: f64,
@@ -580,6 +584,7 @@ async fn bench_load(config: &Config, args: LoadArgs) -> Result<(), CliError> {
         command_rate: args.command_rate,
         interval: std::time::Duration::from_secs(args.interval),
         watch_pids: args.watch_pid.clone(),
+        analyze: !args.no_analyze,
         seed: u64::from(ulid::Ulid::generate().random() as u32),
     };
     let report = crate::loadgen::run(options)

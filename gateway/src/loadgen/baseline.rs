@@ -38,6 +38,21 @@ async fn connect(db: &Database) -> Result<tokio_postgres::Client, LoadError> {
     })
 }
 
+/// Refreshes the planner's statistics of every table of the database (`ANALYZE`).
+///
+/// A run starts on a fresh database, and a connection keeps the plan it settled on for a
+/// prepared statement (a generic plan, after five custom ones) until the statistics of its
+/// tables change. Before autovacuum's first visit (up to `autovacuum_naptime`, a minute by
+/// default) a table that grew from nothing still counts as tiny, so every plan cached in the
+/// first seconds scans whole tables — the event store's tail read among them — and goes on
+/// doing so as they grow. A database in service has statistics; this gives the run them too,
+/// and invalidates the plans cached before. Tables the role does not own are skipped by
+/// PostgreSQL with a warning.
+pub async fn analyze(db: &Database) -> Result<(), LoadError> {
+    connect(db).await?.batch_execute("ANALYZE").await?;
+    Ok(())
+}
+
 /// Refuses to start when the server cannot take the baselines' `needed` connections beside
 /// those already open (the service's pools among them), rather than failing midway.
 pub async fn require_connections(db: &Database, needed: usize) -> Result<(), LoadError> {

@@ -72,6 +72,9 @@ pub struct LoadOptions {
     pub interval: Duration,
     /// Processes whose resident memory is sampled every second.
     pub watch_pids: Vec<u32>,
+    /// Refresh the planner's statistics (ANALYZE) before each phase, as autovacuum keeps them
+    /// on a database in service (see [`baseline::analyze`]).
+    pub analyze: bool,
     pub seed: u64,
 }
 
@@ -252,14 +255,19 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         &mut report.text,
         &format!(
             "# samplan bench load\n\nTarget {}, {} units, {} persons, connections {:?}, {} s per \
-             phase (at most {} requests each), reads {:.0} %.\n",
+             phase (at most {} requests each), reads {:.0} %. {}\n",
             options.target.addr,
             world.units.len(),
             world.persons.len(),
             options.connections,
             options.seconds,
             options.max_requests,
-            options.read_share * 100.0
+            options.read_share * 100.0,
+            if options.analyze {
+                "Statistics refreshed (ANALYZE) before each phase."
+            } else {
+                "Statistics left as a fresh database has them (--no-analyze)."
+            }
         ),
     );
     let work = Arc::new(Work::new(world.clone(), wide));
@@ -267,6 +275,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
 
     if options.phases.contains(&Phase::Commands) {
         for &c in &options.connections {
+            statistics(&options).await?;
             let only = Op::Only(Route::StartPlan);
             let http = drive(&work, c, duration, options.max_requests, None, only)
                 .await
@@ -284,6 +293,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
     if options.phases.contains(&Phase::Reads) {
         // Reads need plans that have come some way: walk a few before measuring.
         warm_up(&work, wide, options.seconds.min(10)).await;
+        statistics(&options).await?;
         for route in Route::READS {
             let http = drive(
                 &work,
@@ -308,6 +318,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         say(&mut report.text, &reads_table(&report.reads));
     }
     if options.phases.contains(&Phase::Mixed) {
+        statistics(&options).await?;
         let row = mixed(&options, &work, wide, None).await?;
         say(&mut report.text, &mixed_table("Mixed load", &row));
         report.mixed = Some(row);
@@ -327,6 +338,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
                     .into(),
             ));
         };
+        statistics(&options).await?;
         let row = mixed(&options, &work, wide, Some(rate)).await?;
         say(
             &mut report.text,
@@ -351,6 +363,15 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         &format!("Run took {:.0} s.\n", started.elapsed().as_secs_f64()),
     );
     Ok(report)
+}
+
+/// Before a phase: the planner's statistics as a database in service has them, unless the run
+/// was asked for a database's first minute (`--no-analyze`).
+async fn statistics(options: &LoadOptions) -> Result<(), LoadError> {
+    if options.analyze {
+        baseline::analyze(&options.database).await?;
+    }
+    Ok(())
 }
 
 fn say(text: &mut String, part: &str) {
