@@ -7,7 +7,10 @@
 //! [`record`] is awaited by the handler, and a failure to log fails the read — so no read of
 //! personal data goes unlogged, which a log fed asynchronously could not promise. The table holds
 //! no personnummer; the database refuses to change or delete a row, on every monthly partition
-//! (gateway migrations 1 and 3). [`keep_partitions`] keeps the months ahead created.
+//! (gateway migrations 1 and 3). [`keep_partitions`] keeps the months ahead created. A read is one
+//! row: a read of one person's data names them in `person_id`, a list that showed several names
+//! them all in `person_ids` (gateway migration 4, ADR 0027); the extract and the review look in
+//! both.
 
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -142,9 +145,10 @@ async fn care_provider(state: &AppState, caller: &Caller) -> Result<Option<Strin
         .map(|u| u.principal.name.clone()))
 }
 
-/// Records one read per person (a search result lists many persons). Awaited before the data is
-/// sent, like [`record`]; the rows go in with those of the reads that wait at the same moment
-/// ([`group`], ADR 0018).
+/// Records a read that showed every person of `person_ids` (a search result or an inbox list
+/// shows many): one row naming them all (ADR 0027). Awaited before the data is sent, like
+/// [`record`]; the row goes in with those of the reads that wait at the same moment ([`group`],
+/// ADR 0018).
 pub async fn record_many(
     state: &AppState,
     caller: &Caller,
@@ -177,7 +181,7 @@ pub async fn record_many(
 /// not, so a read that cannot be logged still fails (ADR 0016).
 ///
 /// One queue and one writer task per database pool. The writer takes everything waiting (at most
-/// [`BATCH_ROWS_MAX`] rows), yields a few times to let reads that are about to arrive join (no
+/// [`BATCH_PERSONS_MAX`] rows), yields a few times to let reads that are about to arrive join (no
 /// timer: it stops after two yields that brought nothing), and writes the batch in one
 /// statement, in arrival order, then answers every read in it. While it writes, the next batch
 /// gathers. A batch that fails as a whole is written again one read at a time, so one bad row
@@ -195,14 +199,14 @@ mod group {
     /// Reads the queue holds before further reads wait to enter it: bounds memory under
     /// overload and pushes back on the handlers instead.
     const QUEUE_DEPTH: usize = 1024;
-    /// Most rows in one INSERT; a single larger read still goes, alone.
-    pub(super) const BATCH_ROWS_MAX: usize = 5_000;
+    /// Most persons named in one INSERT (its size); a single larger read still goes, alone.
+    pub(super) const BATCH_PERSONS_MAX: usize = 5_000;
     /// Most yields one linger takes, and yields in a row without a new read that end it (as the
     /// event store's group commit, ADR 0009).
     const LINGER_YIELDS_MAX: usize = 16;
     const LINGER_IDLE_YIELDS: usize = 2;
 
-    /// The rows of one read: one per person.
+    /// One read: one row, naming every person it showed.
     pub(super) struct Read {
         pub at: DateTime<Utc>,
         pub actor: String,
@@ -290,17 +294,17 @@ mod group {
                     None => return,
                 }
             }
-            let mut rows: usize = waiting.iter().map(|p| p.read.persons.len()).sum();
+            let mut persons: usize = waiting.iter().map(|p| p.read.persons.len()).sum();
             let mut idle = 0;
             let mut yields = 0;
             loop {
                 match queue.try_recv() {
                     Ok(next) => {
-                        if rows + next.read.persons.len() > BATCH_ROWS_MAX {
+                        if persons + next.read.persons.len() > BATCH_PERSONS_MAX {
                             carried = Some(next);
                             break;
                         }
-                        rows += next.read.persons.len();
+                        persons += next.read.persons.len();
                         waiting.push(next);
                         idle = 0;
                     }
@@ -370,13 +374,17 @@ mod group {
         }
     }
 
+    /// One row per read (ADR 0027): `$7` carries each read's persons joined by commas (ids are
+    /// ULIDs, which hold no comma); one person fills `person_id`, several `person_ids`.
     const INSERT_SQL: &str = "INSERT INTO access_log (at, actor, actor_name, unit, care_provider,
-             role, person_id, action, sip_id, request_id)
-         SELECT at, actor, actor_name, unit, care_provider, role, person_id, action, sip_id,
-                request_id
+             role, person_id, person_ids, action, sip_id, request_id)
+         SELECT at, actor, actor_name, unit, care_provider, role,
+                CASE WHEN strpos(persons, ',') = 0 THEN persons END,
+                CASE WHEN strpos(persons, ',') > 0 THEN string_to_array(persons, ',') END,
+                action, sip_id, request_id
            FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
                        $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-                WITH ORDINALITY AS u(at, actor, actor_name, unit, care_provider, role, person_id,
+                WITH ORDINALITY AS u(at, actor, actor_name, unit, care_provider, role, persons,
                                      action, sip_id, request_id, o)
           ORDER BY o";
 
@@ -394,7 +402,7 @@ mod group {
             }
         };
         let stmt = client.prepare_cached(INSERT_SQL).await.map_err(failed)?;
-        let rows: usize = reads.iter().map(|r| r.persons.len()).sum();
+        let rows = reads.len();
         let mut at = Vec::with_capacity(rows);
         let mut actor = Vec::with_capacity(rows);
         let mut actor_name = Vec::with_capacity(rows);
@@ -406,18 +414,16 @@ mod group {
         let mut sip = Vec::with_capacity(rows);
         let mut request = Vec::with_capacity(rows);
         for read in reads {
-            for p in &read.persons {
-                at.push(read.at);
-                actor.push(read.actor.as_str());
-                actor_name.push(read.actor_name.as_deref());
-                unit.push(read.unit.as_deref());
-                care_provider.push(read.care_provider.as_deref());
-                role.push(read.role.as_str());
-                person.push(p.as_str());
-                action.push(read.action.as_str());
-                sip.push(read.sip_id.as_deref());
-                request.push(read.request_id.as_deref());
-            }
+            at.push(read.at);
+            actor.push(read.actor.as_str());
+            actor_name.push(read.actor_name.as_deref());
+            unit.push(read.unit.as_deref());
+            care_provider.push(read.care_provider.as_deref());
+            role.push(read.role.as_str());
+            person.push(read.persons.join(","));
+            action.push(read.action.as_str());
+            sip.push(read.sip_id.as_deref());
+            request.push(read.request_id.as_deref());
         }
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
             &at,
@@ -457,8 +463,10 @@ mod group {
     }
 }
 
-const COLUMNS: &str =
-    "id, at, actor, actor_name, unit, care_provider, role, person_id, action, sip_id, request_id";
+/// The columns of an extract's entry: the person is the one asked about, whether the read named
+/// them alone (`person_id`) or among others (`person_ids`, ADR 0027).
+const EXTRACT_COLUMNS: &str =
+    "id, at, actor, actor_name, unit, care_provider, role, $1::text, action, sip_id, request_id";
 
 fn entry(r: &tokio_postgres::Row) -> AccessLogEntry {
     let action: String = r.get(8);
@@ -507,8 +515,9 @@ pub async fn extract(
     let rows = client
         .query(
             &format!(
-                "SELECT {COLUMNS} FROM access_log
-                  WHERE person_id = $1 AND at >= coalesce($2, '-infinity'::timestamptz)
+                "SELECT {EXTRACT_COLUMNS} FROM access_log
+                  WHERE (person_id = $1 OR person_ids @> ARRAY[$1::text])
+                    AND at >= coalesce($2, '-infinity'::timestamptz)
                     AND at < coalesce($3, 'infinity'::timestamptz)
                   ORDER BY at, id LIMIT $4"
             ),
@@ -542,7 +551,7 @@ pub struct HeavyReader {
     pub unit: Option<String>,
     /// Distinct persons read in the period.
     pub persons: i64,
-    /// Reads in the period.
+    /// Reads in the period, counted per person shown (a list of ten persons counts ten).
     pub reads: i64,
     /// The median of distinct persons per user in the period, for comparison.
     pub median_persons: f64,
@@ -577,15 +586,17 @@ pub async fn review(
     let failed = |e: tokio_postgres::Error| AppError::internal(format!("access review: {e}"));
     let unrelated = client
         .query(
-            "SELECT l.unit, max(l.care_provider), l.actor, max(l.actor_name), l.person_id,
+            "SELECT l.unit, max(l.care_provider), l.actor, max(l.actor_name), r.person_id,
                     array_agg(DISTINCT l.action ORDER BY l.action), count(*), min(l.at), max(l.at)
                FROM access_log l
+              CROSS JOIN LATERAL unnest(coalesce(l.person_ids, ARRAY[l.person_id]))
+                    AS r(person_id)
               WHERE l.at >= $1 AND l.at < $2 AND l.role = 'staff' AND l.unit IS NOT NULL
                 AND NOT EXISTS (
                     SELECT 1 FROM participation.plan_units p
-                     WHERE p.person_id = l.person_id AND p.unit_id = l.unit
+                     WHERE p.person_id = r.person_id AND p.unit_id = l.unit
                        AND p.since <= l.at)
-              GROUP BY l.unit, l.actor, l.person_id
+              GROUP BY l.unit, l.actor, r.person_id
               ORDER BY l.unit, l.actor, min(l.at)
               LIMIT $3",
             &[&from, &to, &ROWS_MAX],
@@ -610,8 +621,10 @@ pub async fn review(
         .query(
             "WITH per_user AS (
                  SELECT actor, max(actor_name) AS actor_name, max(unit) AS unit,
-                        count(DISTINCT person_id) AS persons, count(*) AS reads
+                        count(DISTINCT r.person_id) AS persons, count(*) AS reads
                    FROM access_log
+                  CROSS JOIN LATERAL unnest(coalesce(person_ids, ARRAY[person_id]))
+                        AS r(person_id)
                   WHERE at >= $1 AND at < $2 AND role = 'staff'
                   GROUP BY actor),
              median AS (

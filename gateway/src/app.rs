@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "access_log_partitions",
         sql: include_str!("../migrations/0003_access_log_partitions.sql"),
     },
+    eventstore::Migration {
+        version: 4,
+        name: "access_log_one_row_per_read",
+        sql: include_str!("../migrations/0004_access_log_one_row_per_read.sql"),
+    },
 ];
 
 /// Applies every component's migrations as the owner role: the event store, the gateway's own

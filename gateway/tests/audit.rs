@@ -227,29 +227,7 @@ async fn the_review_finds_reads_without_a_care_relation_and_users_who_read_far_m
     let w = world(&app).await;
     let sip = prepared_plan(&app, &w).await;
     // Persons for a heavy reader: one user of another unit reads many.
-    let mut others = Vec::new();
-    for n in 0..25u32 {
-        let ten = format!("600101{:03}", 200 + n);
-        let sum: u32 = ten
-            .chars()
-            .filter_map(|c| c.to_digit(10))
-            .enumerate()
-            .map(|(i, d)| {
-                let p = if i % 2 == 0 { d * 2 } else { d };
-                p / 10 + p % 10
-            })
-            .sum();
-        let pin = format!("19{}-{:03}{}", &ten[..6], 200 + n, (10 - sum % 10) % 10);
-        let (status, _, body) = app
-            .post(
-                "/api/v1/persons",
-                &w.vc,
-                &json!({"personal_identity_number": pin, "name": format!("Person {n}")}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        others.push(body["id"].as_str().expect("id").to_owned());
-    }
+    let others = register_persons(&app, &w, 25).await;
     wait_for_projections(&app).await;
     // The coordinating unit reads its own plan's person: a care relation.
     app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
@@ -296,6 +274,151 @@ async fn the_review_finds_reads_without_a_care_relation_and_users_who_read_far_m
     assert_eq!(heavy.len(), 1, "{review}");
     assert_eq!(heavy[0]["actor"], "SE2321000016-AN09");
     assert_eq!(heavy[0]["persons"], 25);
+}
+
+/// Registers `n` persons named "Person 0", "Person 1", … through the API; their ids.
+async fn register_persons(app: &TestApp, w: &World, n: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 0..n {
+        let ten = format!("600101{:03}", 200 + n);
+        let sum: u32 = ten
+            .chars()
+            .filter_map(|c| c.to_digit(10))
+            .enumerate()
+            .map(|(i, d)| {
+                let p = if i % 2 == 0 { d * 2 } else { d };
+                p / 10 + p % 10
+            })
+            .sum();
+        let pin = format!("19{}-{:03}{}", &ten[..6], 200 + n, (10 - sum % 10) % 10);
+        let (status, _, body) = app
+            .post(
+                "/api/v1/persons",
+                &w.vc,
+                &json!({"personal_identity_number": pin, "name": format!("Person {n}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_read_that_shows_many_persons_is_one_row_found_by_each_persons_extract_and_the_review() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let persons = register_persons(&app, &w, 12).await;
+    wait_for_projections(&app).await;
+    let searcher = app.staff_token("SE2321000016-AN07", OTHER);
+    let (status, _, found) = app.get("/api/v1/persons?q=Person", &searcher).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let shown: Vec<String> = found
+        .as_array()
+        .or_else(|| found["persons"].as_array())
+        .expect("a list")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    let mut expected = persons.clone();
+    expected.sort();
+    let mut sorted = shown.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "the search shows the twelve");
+    // One person read alone: `person_id`, as always.
+    let (status, _, _) = app
+        .get(&format!("/api/v1/persons/{}", persons[3]), &searcher)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let client = app.store.pool().get().await.expect("client");
+    let rows = client
+        .query(
+            "SELECT action, person_id, person_ids FROM access_log
+              WHERE actor = 'SE2321000016-AN07' ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("log");
+    assert_eq!(rows.len(), 2, "one row per read");
+    assert_eq!(rows[0].get::<_, String>(0), "person.search");
+    assert_eq!(rows[0].get::<_, Option<String>>(1), None);
+    assert_eq!(
+        rows[0].get::<_, Option<Vec<String>>>(2),
+        Some(shown.clone())
+    );
+    assert_eq!(rows[1].get::<_, String>(0), "person.read");
+    assert_eq!(
+        rows[1].get::<_, Option<String>>(1),
+        Some(persons[3].clone())
+    );
+    assert_eq!(rows[1].get::<_, Option<Vec<String>>>(2), None);
+
+    // Every person the search showed finds it in their own extract, under their own id.
+    let audit = auditor(&app);
+    for (i, person) in persons.iter().enumerate() {
+        let (status, _, extract) = app
+            .get(
+                &format!("/api/v1/audit/access-log?person_id={person}"),
+                &audit,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{extract}");
+        let mine: Vec<(&str, &str)> = extract["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["actor"] == "SE2321000016-AN07")
+            .map(|e| {
+                assert_eq!(e["person_id"], person.as_str(), "{e}");
+                (
+                    e["action"].as_str().expect("action"),
+                    e["action_text"].as_str().expect("text"),
+                )
+            })
+            .collect();
+        let mut want = vec![("person.search", "visades i en sökning (Sök patient)")];
+        if i == 3 {
+            want.push(("person.read", "personuppgifter lästes"));
+        }
+        assert_eq!(mine, want, "person {i}");
+    }
+    // A person the search did not show finds nothing of it.
+    let (_, _, extract) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={}", w.person_id),
+            &audit,
+        )
+        .await;
+    assert!(!extract["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .any(|e| e["actor"] == "SE2321000016-AN07"));
+
+    // The review counts every person the search showed, as it did when each had a row.
+    let (status, _, review) = app
+        .get(
+            "/api/v1/audit/access-review?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    let unrelated: Vec<&Value> = review["without_relation"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["actor"] == "SE2321000016-AN07")
+        .collect();
+    assert_eq!(unrelated.len(), 12, "{review}");
+    for r in &unrelated {
+        let reads = if r["person_id"] == persons[3].as_str() {
+            2
+        } else {
+            1
+        };
+        assert_eq!(r["reads"], reads, "{r}");
+    }
 }
 
 #[tokio::test]

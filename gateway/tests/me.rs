@@ -161,7 +161,8 @@ async fn access_log_actions(app: &TestApp, person_id: &str) -> Vec<String> {
     let client = app.store.pool().get().await.expect("connection");
     client
         .query(
-            "SELECT action FROM access_log WHERE person_id = $1 AND role = 'citizen' ORDER BY id",
+            "SELECT action FROM access_log WHERE (person_id = $1 OR person_ids @> ARRAY[$1::text]) \
+               AND role = 'citizen' ORDER BY id",
             &[&person_id],
         )
         .await
