@@ -352,17 +352,20 @@ pub async fn readable_plan(
     ))
 }
 
-/// The units a plan names, from the directory.
-pub async fn units_of(
+/// The units the plans name, from the directory, in one look-up for all of them.
+pub async fn units_of<'a>(
     state: &AppState,
-    plan: &PatientPlan,
+    plans: impl IntoIterator<Item = &'a PatientPlan>,
 ) -> Result<BTreeMap<String, UnitRow>, AppError> {
-    let mut wanted: Vec<String> = plan.units.iter().map(|u| u.as_str().to_owned()).collect();
-    wanted.extend(
-        plan.fixed_care_contacts
-            .iter()
-            .filter_map(|c| c.unit_id.as_ref().map(|u| u.as_str().to_owned())),
-    );
+    let mut wanted: Vec<String> = Vec::new();
+    for plan in plans {
+        wanted.extend(plan.units.iter().map(|u| u.as_str().to_owned()));
+        wanted.extend(
+            plan.fixed_care_contacts
+                .iter()
+                .filter_map(|c| c.unit_id.as_ref().map(|u| u.as_str().to_owned())),
+        );
+    }
     wanted.sort();
     wanted.dedup();
     Ok(
@@ -626,11 +629,8 @@ pub async fn list_plans(
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
     let (readable, position) = readable_plans(&state, &caller, params.min_position).await?;
-    let mut plans = Vec::with_capacity(readable.len());
-    for r in &readable {
-        let units = units_of(&state, &r.plan).await?;
-        plans.push(summary(r, &units));
-    }
+    let units = units_of(&state, readable.iter().map(|r| &r.plan)).await?;
+    let plans = readable.iter().map(|r| summary(r, &units)).collect();
     Ok(consistency::with_position(
         Json(MyPlansResponse { plans }).into_response(),
         position,
@@ -666,7 +666,7 @@ pub async fn get_plan(
         action::PATIENT_PLAN,
     )
     .await?;
-    let units = units_of(&state, &readable.plan).await?;
+    let units = units_of(&state, [&readable.plan]).await?;
     Ok(consistency::with_position(
         Json(plan_view(&readable, &units)).into_response(),
         position,
@@ -702,7 +702,7 @@ pub async fn get_plan_fhir(
         action::PATIENT_FHIR,
     )
     .await?;
-    let units = units_of(&state, &readable.plan).await?;
+    let units = units_of(&state, [&readable.plan]).await?;
     let bundle = crate::fhir::bundle(&readable.plan, &readable.person, &units, today(&state));
     let mut response = Json(bundle).into_response();
     response.headers_mut().insert(

@@ -212,7 +212,7 @@ pub(crate) async fn list(
     let (readable, _) = me::readable_plans(&state, caller, None).await?;
     let now = state.clock.now();
     if let [only] = readable.as_slice() {
-        let units = me::units_of(&state, &only.plan).await?;
+        let units = me::units_of(&state, [&only.plan]).await?;
         let plan = plan_text(&me::plan_view(only, &units), now);
         return visitor.page(&MinPlanPage {
             layout: layout(&visitor, "Min plan"),
@@ -220,9 +220,9 @@ pub(crate) async fn list(
             plan: Some(plan),
         });
     }
+    let units = me::units_of(&state, readable.iter().map(|r| &r.plan)).await?;
     let mut plans = Vec::with_capacity(readable.len());
     for r in &readable {
-        let units = me::units_of(&state, &r.plan).await?;
         let view = me::plan_view(r, &units);
         plans.push(Summary {
             whose: if view.relation == "guardian" {
@@ -251,7 +251,7 @@ pub(crate) async fn plan(
 ) -> Result<Response, WebError> {
     let caller = citizen(&visitor)?;
     let (readable, _) = me::readable_plan(&state, caller, &id, None, action::PATIENT_PLAN).await?;
-    let units = me::units_of(&state, &readable.plan).await?;
+    let units = me::units_of(&state, [&readable.plan]).await?;
     let plan = plan_text(&me::plan_view(&readable, &units), state.clock.now());
     visitor.page(&MinPlanPage {
         layout: layout(&visitor, "Min plan"),
