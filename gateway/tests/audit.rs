@@ -534,3 +534,97 @@ async fn rows_logged_before_the_partitioned_table_are_kept_by_its_migration() {
         .get(0);
     assert_eq!(next, 3);
 }
+
+#[tokio::test]
+async fn migration_4_keeps_old_rows_and_the_database_holds_a_read_to_one_form() {
+    let db = eventstore::testing::TestDatabase::create()
+        .await
+        .expect("database");
+    let migrations = gateway::app::MIGRATIONS;
+    eventstore::migrate(&db.admin_url, "gateway", &migrations[..3])
+        .await
+        .expect("the first three migrations");
+    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    const ANNA: &str = "01JQ2V3W4X5Y6Z7A8B9C0D1E2F";
+    const BO: &str = "01JQ2V3W4X5Y6Z7A8B9C0D1E2G";
+    client
+        .batch_execute(&format!(
+            "SELECT samplan_access_log_partitions('2026-02-01', 0);
+             INSERT INTO access_log (at, actor, unit, role, person_id, action)
+             VALUES ('2026-02-20T10:00:00Z', 'SE1', 'vc', 'staff', '{ANNA}', 'inbox.read'),
+                    ('2026-02-20T10:00:00Z', 'SE1', 'vc', 'staff', '{BO}', 'inbox.read')"
+        ))
+        .await
+        .expect("rows of a list, one per person, as before");
+    eventstore::migrate(&db.admin_url, "gateway", migrations)
+        .await
+        .expect("migration 4");
+    client
+        .batch_execute(&format!(
+            "SELECT samplan_access_log_partitions('2026-03-01', 0);
+             INSERT INTO access_log (at, actor, unit, role, person_ids, action)
+             VALUES ('2026-03-02T10:00:00Z', 'SE2', 'ht', 'staff', ARRAY['{ANNA}', '{BO}'],
+                     'inbox.read')"
+        ))
+        .await
+        .expect("a list read after migration 4 is one row");
+    // The extract's look-up finds a person in both forms; the GIN index serves a partition made
+    // after the migration too.
+    let found = client
+        .query(
+            "SELECT actor FROM access_log
+              WHERE person_id = $1 OR person_ids @> ARRAY[$1::text] ORDER BY at, id",
+            &[&BO],
+        )
+        .await
+        .expect("extract");
+    let actors: Vec<String> = found.iter().map(|r| r.get(0)).collect();
+    assert_eq!(actors, vec!["SE1".to_string(), "SE2".to_string()]);
+    let indexed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes
+              WHERE tablename = 'access_log_2026_03' AND indexdef LIKE '%gin (person_ids)%'",
+            &[],
+        )
+        .await
+        .expect("indexes")
+        .get(0);
+    assert_eq!(indexed, 1);
+    // Exactly one of the two columns, and an array names at least two persons.
+    for (what, columns, values) in [
+        (
+            "both",
+            "person_id, person_ids",
+            format!("'{ANNA}', ARRAY['{BO}', '{ANNA}']"),
+        ),
+        ("neither", "action", "'inbox.read'".to_string()),
+        ("one in an array", "person_ids", format!("ARRAY['{ANNA}']")),
+        (
+            "a NULL in an array",
+            "person_ids",
+            format!("ARRAY['{ANNA}', NULL]"),
+        ),
+    ] {
+        let extra = if columns == "action" { "" } else { ", action" };
+        let extra_value = if columns == "action" {
+            ""
+        } else {
+            ", 'inbox.read'"
+        };
+        let refused = client
+            .batch_execute(&format!(
+                "INSERT INTO access_log (at, actor, role, {columns}{extra})
+                 VALUES ('2026-03-02T11:00:00Z', 'SE3', 'staff', {values}{extra_value})"
+            ))
+            .await
+            .expect_err(what);
+        assert_eq!(
+            refused.code(),
+            Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION),
+            "{what}: {refused}"
+        );
+    }
+}
