@@ -59,6 +59,28 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
     },
 ];
 
+/// Says so at start when the server's autovacuum is off: nothing then refreshes the planner's
+/// statistics of the read models or clears their dead rows, and reads slow down as they grow
+/// (docs/runbook.md, "PostgreSQL settings"). A warning, not a refusal: a test server may run so.
+async fn warn_if_autovacuum_off(state: &AppState) {
+    let Ok(client) = state.store.pool().get().await else {
+        return;
+    };
+    if let Ok(row) = client
+        .query_one("SELECT current_setting('autovacuum')", &[])
+        .await
+    {
+        let setting: String = row.get(0);
+        if setting != "on" {
+            tracing::warn!(
+                autovacuum = %setting,
+                "PostgreSQL's autovacuum is off: statistics and dead rows of the read models are \
+                 not kept, and reads will slow down as the tables grow; turn it on"
+            );
+        }
+    }
+}
+
 /// Applies every component's migrations as the owner role: the event store, the gateway's own
 /// tables (access log, keys) and the read models.
 pub async fn migrate_all(
@@ -496,6 +518,7 @@ impl Application {
                 url: redact_url(&services.admin_database_url),
                 source,
             })?;
+        warn_if_autovacuum_off(&state).await;
         let listener =
             TcpListener::bind(config.listen)
                 .await

@@ -144,8 +144,9 @@ pub struct LoadArgs {
     /// projection lag's p99 of an interval exceeded --lag-max-ms.
     #[arg(long)]
     pub check: bool,
-    /// Leave the planner's statistics as they are instead of running ANALYZE before each phase:
-    /// measures a database in its first minute, before autovacuum has looked at it.
+    /// Leave the planner's statistics and the tables' dead rows to the server instead of running
+    /// ANALYZE before each phase and autovacuum's work every second: measures a database in its
+    /// first minute, before autovacuum has looked at it (or one whose autovacuum is off).
     #[arg(long)]
     pub no_analyze: bool,
     /// The lag --check allows.

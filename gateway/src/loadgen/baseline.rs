@@ -53,6 +53,95 @@ pub async fn analyze(db: &Database) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// Autovacuum's work, done by the run while it lasts: every second, each table changed beyond
+/// autovacuum's default thresholds is analyzed (more than 50 + 10 % of its rows changed since
+/// the last ANALYZE) and, when the server's own autovacuum is off, vacuumed too (more than
+/// 50 + 20 % of its rows dead, or 1 000 + 20 % inserted since the last VACUUM).
+///
+/// Autovacuum looks at a database once a minute, and some servers run with it off (this
+/// workplace's CI server does). Then a table that grew during a phase keeps the statistics of
+/// its start, the plans cached on it keep scanning it whole, and dead rows pile up — a state a
+/// database in service is not in, which made the soak's rate fall and its lag climb for that
+/// reason and not the service's. The thresholds are autovacuum's defaults; only the look is
+/// more frequent.
+pub struct Upkeep {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<UpkeepCounts>,
+    /// Whether the server's own autovacuum is on.
+    pub server_autovacuum: bool,
+}
+
+/// What [`Upkeep`] did in a run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UpkeepCounts {
+    pub analyzed: u64,
+    pub vacuumed: u64,
+}
+
+impl Upkeep {
+    pub async fn start(db: &Database) -> Result<Upkeep, LoadError> {
+        let client = connect(db).await?;
+        let server_autovacuum: bool = client
+            .query_one("SELECT current_setting('autovacuum') = 'on'", &[])
+            .await?
+            .get(0);
+        let due = client
+            .prepare(
+                "SELECT format('%I.%I', s.schemaname, s.relname),
+                        s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0),
+                        s.n_dead_tup > 50 + 0.2 * greatest(c.reltuples, 0)
+                          OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0)
+                   FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid",
+            )
+            .await?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut counts = UpkeepCounts::default();
+            while !token.is_cancelled() {
+                if let Ok(rows) = client.query(&due, &[]).await {
+                    for row in rows {
+                        let (table, analyze, vacuum): (String, bool, bool) =
+                            (row.get(0), row.get(1), row.get(2));
+                        if vacuum && !server_autovacuum {
+                            if client
+                                .batch_execute(&format!("VACUUM (ANALYZE) {table}"))
+                                .await
+                                .is_ok()
+                            {
+                                counts.vacuumed += 1;
+                                counts.analyzed += 1;
+                            }
+                        } else if analyze
+                            && client
+                                .batch_execute(&format!("ANALYZE {table}"))
+                                .await
+                                .is_ok()
+                        {
+                            counts.analyzed += 1;
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = token.cancelled() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            counts
+        });
+        Ok(Upkeep {
+            stop,
+            task,
+            server_autovacuum,
+        })
+    }
+
+    pub async fn finish(self) -> UpkeepCounts {
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
 /// Refuses to start when the server cannot take the baselines' `needed` connections beside
 /// those already open (the service's pools among them), rather than failing midway.
 pub async fn require_connections(db: &Database, needed: usize) -> Result<(), LoadError> {

@@ -72,8 +72,9 @@ pub struct LoadOptions {
     pub interval: Duration,
     /// Processes whose resident memory is sampled every second.
     pub watch_pids: Vec<u32>,
-    /// Refresh the planner's statistics (ANALYZE) before each phase, as autovacuum keeps them
-    /// on a database in service (see [`baseline::analyze`]).
+    /// Refresh the planner's statistics (ANALYZE) before each phase and keep the tables as
+    /// autovacuum keeps them on a database in service while the run lasts (see
+    /// [`baseline::analyze`] and [`baseline::Upkeep`]).
     pub analyze: bool,
     pub seed: u64,
 }
@@ -264,12 +265,19 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             options.max_requests,
             options.read_share * 100.0,
             if options.analyze {
-                "Statistics refreshed (ANALYZE) before each phase."
+                "Statistics refreshed (ANALYZE) before each phase, and tables past autovacuum's \
+                 thresholds analyzed (and vacuumed, where the server's autovacuum is off) every \
+                 second while it runs."
             } else {
                 "Statistics left as a fresh database has them (--no-analyze)."
             }
         ),
     );
+    let upkeep = if options.analyze {
+        Some(baseline::Upkeep::start(&options.database).await?)
+    } else {
+        None
+    };
     let work = Arc::new(Work::new(world.clone(), wide));
     let duration = Duration::from_secs(options.seconds);
 
@@ -351,6 +359,22 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             ),
         );
         report.lag = Some(row);
+    }
+    if let Some(upkeep) = upkeep {
+        let server = if upkeep.server_autovacuum {
+            "on"
+        } else {
+            "off"
+        };
+        let done = upkeep.finish().await;
+        say(
+            &mut report.text,
+            &format!(
+                "Upkeep beside the load (the server's autovacuum is {server}): {} ANALYZE, {} \
+                 VACUUM of tables past autovacuum's thresholds.\n",
+                done.analyzed, done.vacuumed
+            ),
+        );
     }
     report.memory = memory
         .finish(options.interval.min(Duration::from_secs(60)))
