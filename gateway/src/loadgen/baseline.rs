@@ -53,10 +53,11 @@ pub async fn analyze(db: &Database) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Autovacuum's work, done by the run while it lasts: every second, each table changed beyond
-/// autovacuum's default thresholds is analyzed (more than 50 + 10 % of its rows changed since
-/// the last ANALYZE) and, when the server's own autovacuum is off, vacuumed too (more than
-/// 50 + 20 % of its rows dead, or 1 000 + 20 % inserted since the last VACUUM).
+/// Autovacuum's work, done by the run while it lasts: a table changed beyond autovacuum's
+/// default thresholds is analyzed (more than 50 + 10 % of its rows changed since the last
+/// ANALYZE) and, when the server's own autovacuum is off, vacuumed too (more than 50 + 20 % of
+/// its rows dead, or 1 000 + 20 % inserted since the last VACUUM) — each table at most once per
+/// [`UPKEEP_NAPTIME`], autovacuum's default naptime, but first looked at within a second.
 ///
 /// Autovacuum looks at a database once a minute, and some servers run with it off (this
 /// workplace's CI server does). Then a table that grew during a phase keeps the statistics of
@@ -64,6 +65,9 @@ pub async fn analyze(db: &Database) -> Result<(), LoadError> {
 /// database in service is not in, which made the soak's rate fall and its lag climb for that
 /// reason and not the service's. The thresholds are autovacuum's defaults; only the look is
 /// more frequent.
+/// How long a table is left alone after the run has analyzed or vacuumed it.
+const UPKEEP_NAPTIME: Duration = Duration::from_secs(60);
+
 pub struct Upkeep {
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<UpkeepCounts>,
@@ -98,11 +102,20 @@ impl Upkeep {
         let token = stop.clone();
         let task = tokio::spawn(async move {
             let mut counts = UpkeepCounts::default();
+            let mut last: BTreeMap<String, Instant> = BTreeMap::new();
             while !token.is_cancelled() {
                 if let Ok(rows) = client.query(&due, &[]).await {
                     for row in rows {
                         let (table, analyze, vacuum): (String, bool, bool) =
                             (row.get(0), row.get(1), row.get(2));
+                        if !(analyze || vacuum)
+                            || last
+                                .get(&table)
+                                .is_some_and(|at| at.elapsed() < UPKEEP_NAPTIME)
+                        {
+                            continue;
+                        }
+                        last.insert(table.clone(), Instant::now());
                         if vacuum && !server_autovacuum {
                             if client
                                 .batch_execute(&format!("VACUUM (ANALYZE) {table}"))
