@@ -145,7 +145,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub check: bool,
     /// Leave the planner's statistics and the tables' dead rows to the server instead of running
-    /// ANALYZE before each phase and autovacuum's work every second: measures a database in its
+    /// ANALYZE before each phase and autovacuum's work while it runs: measures a database in its
     /// first minute, before autovacuum has looked at it (or one whose autovacuum is off).
     #[arg(long)]
     pub no_analyze: bool,

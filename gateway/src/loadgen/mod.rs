@@ -266,8 +266,8 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             options.read_share * 100.0,
             if options.analyze {
                 "Statistics refreshed (ANALYZE) before each phase, and tables past autovacuum's \
-                 thresholds analyzed (and vacuumed, where the server's autovacuum is off) every \
-                 second while it runs."
+                 thresholds analyzed (and vacuumed, where the server's autovacuum is off) as \
+                 autovacuum would: each at most once a minute, the first look within a second."
             } else {
                 "Statistics left as a fresh database has them (--no-analyze)."
             }
