@@ -67,6 +67,21 @@ async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
     ] {
         assert!(stdout.contains(heading), "no {heading:?} in\n{stdout}");
     }
+    // The tables were kept as autovacuum keeps them, and the report says what that took.
+    let upkeep = stdout
+        .lines()
+        .find(|l| l.starts_with("Upkeep beside the load (the server's autovacuum is "))
+        .unwrap_or_else(|| panic!("no upkeep line in\n{stdout}"));
+    let analyzed: u64 = upkeep
+        .split("): ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ANALYZE count in {upkeep:?}"));
+    assert!(
+        analyzed > 0,
+        "tables grew past autovacuum's thresholds: {upkeep}"
+    );
     // Every command and read was answered 2xx: no errors column says otherwise.
     for line in stdout.lines().filter(|l| l.contains("errors:")) {
         assert!(line.ends_with("errors: 0."), "{line}");

@@ -53,6 +53,9 @@ pub async fn analyze(db: &Database) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// How long a table is left alone after the run has analyzed or vacuumed it.
+const UPKEEP_NAPTIME: Duration = Duration::from_secs(60);
+
 /// Autovacuum's work, done by the run while it lasts: a table changed beyond autovacuum's
 /// default thresholds is analyzed (more than 50 + 10 % of its rows changed since the last
 /// ANALYZE) and, when the server's own autovacuum is off, vacuumed too (more than 50 + 20 % of
@@ -65,9 +68,6 @@ pub async fn analyze(db: &Database) -> Result<(), LoadError> {
 /// database in service is not in, which made the soak's rate fall and its lag climb for that
 /// reason and not the service's. The thresholds are autovacuum's defaults; only the look is
 /// more frequent.
-/// How long a table is left alone after the run has analyzed or vacuumed it.
-const UPKEEP_NAPTIME: Duration = Duration::from_secs(60);
-
 pub struct Upkeep {
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<UpkeepCounts>,
@@ -108,6 +108,7 @@ impl Upkeep {
                     for row in rows {
                         let (table, analyze, vacuum): (String, bool, bool) =
                             (row.get(0), row.get(1), row.get(2));
+                        let vacuum = vacuum && !server_autovacuum;
                         if !(analyze || vacuum)
                             || last
                                 .get(&table)
@@ -116,22 +117,18 @@ impl Upkeep {
                             continue;
                         }
                         last.insert(table.clone(), Instant::now());
-                        if vacuum && !server_autovacuum {
-                            if client
-                                .batch_execute(&format!("VACUUM (ANALYZE) {table}"))
-                                .await
-                                .is_ok()
-                            {
-                                counts.vacuumed += 1;
-                                counts.analyzed += 1;
-                            }
-                        } else if analyze
-                            && client
-                                .batch_execute(&format!("ANALYZE {table}"))
-                                .await
-                                .is_ok()
+                        let work = if vacuum {
+                            "VACUUM (ANALYZE)"
+                        } else {
+                            "ANALYZE"
+                        };
+                        if client
+                            .batch_execute(&format!("{work} {table}"))
+                            .await
+                            .is_ok()
                         {
                             counts.analyzed += 1;
+                            counts.vacuumed += u64::from(vacuum);
                         }
                     }
                 }
