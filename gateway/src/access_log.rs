@@ -181,12 +181,12 @@ pub async fn record_many(
 /// not, so a read that cannot be logged still fails (ADR 0016).
 ///
 /// One queue and one writer task per database pool. The writer takes everything waiting (at most
-/// [`BATCH_PERSONS_MAX`] rows), yields a few times to let reads that are about to arrive join (no
-/// timer: it stops after two yields that brought nothing), and writes the batch in one
-/// statement, in arrival order, then answers every read in it. While it writes, the next batch
-/// gathers. A batch that fails as a whole is written again one read at a time, so one bad row
-/// (an actor id too long for the column) fails only its own read; a month without a partition
-/// is made on the spot, as before.
+/// [`BATCH_PERSONS_MAX`] persons named), yields a few times to let reads that are about to
+/// arrive join (no timer: it stops after two yields that brought nothing), and writes the batch
+/// in one statement, a row per read, in arrival order, then answers every read in it. While it
+/// writes, the next batch gathers. A batch that fails as a whole is written again one read at a
+/// time, so one bad row (an actor id too long for the column) fails only its own read; a month
+/// without a partition is made on the spot, as before.
 pub use group::Writer;
 
 mod group {
