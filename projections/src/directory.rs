@@ -18,7 +18,7 @@ use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::RecordedEvent;
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Transaction;
+use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, out_of_order, Mode, Projection};
@@ -162,7 +162,7 @@ impl Projection for Directory {
 
     async fn apply(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         event: &RecordedEvent,
         mode: Mode,
     ) -> Result<(), ProjectionError> {
@@ -175,7 +175,7 @@ impl Projection for Directory {
     /// rebuild fast; a failed check rolls the batch back as before.
     async fn apply_all(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         events: &[&RecordedEvent],
         _mode: Mode,
     ) -> Result<(), ProjectionError> {
@@ -197,18 +197,10 @@ impl Projection for Directory {
                 );
             }
         }
-        // Each distinct statement prepared once for the batch, then every step sent.
-        let mut prepared: Vec<(&'static str, tokio_postgres::Statement)> = Vec::new();
-        let mut which = Vec::with_capacity(steps.len());
+        // Each step's statement (prepared once per connection), then every step sent.
+        let mut prepared = Vec::with_capacity(steps.len());
         for step in &steps {
-            let index = match prepared.iter().position(|(sql, _)| *sql == step.sql) {
-                Some(index) => index,
-                None => {
-                    prepared.push((step.sql, tx.prepare(step.sql).await?));
-                    prepared.len() - 1
-                }
-            };
-            which.push(index);
+            prepared.push(tx.prepared(step.sql).await?);
         }
         let params: Vec<Vec<&(dyn ToSql + Sync)>> = steps
             .iter()
@@ -219,10 +211,10 @@ impl Projection for Directory {
                     .collect()
             })
             .collect();
-        let sends = which
+        let sends = prepared
             .iter()
             .zip(&params)
-            .map(|(index, params)| tx.execute(&prepared[*index].1, params));
+            .map(|(statement, params)| tx.transaction().execute(statement, params));
         let counts = futures::future::try_join_all(sends).await?;
         for (step, count) in steps.iter().zip(counts) {
             if step.expect_one && count != 1 {

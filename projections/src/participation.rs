@@ -10,7 +10,7 @@
 use deadpool_postgres::Pool;
 use domain::sip::SipEvent;
 use eventstore::RecordedEvent;
-use tokio_postgres::Transaction;
+use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, Mode, Projection};
@@ -58,7 +58,7 @@ impl Projection for Participation {
 
     async fn apply(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         event: &RecordedEvent,
         mode: Mode,
     ) -> Result<(), ProjectionError> {
@@ -70,7 +70,7 @@ impl Projection for Participation {
     /// there and what an earlier row of the same statement inserted).
     async fn apply_all(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         events: &[&RecordedEvent],
         _mode: Mode,
     ) -> Result<(), ProjectionError> {

@@ -22,17 +22,24 @@
 //!
 //! A projection's tables live in its own schema ([`Projection::schema`]). Its apply step uses
 //! unqualified table names: the runner sets `search_path` to the live schema, or to the rebuild
-//! schema while rebuilding. Readers use [`checkpoint`] and [`wait_for`] (read-your-writes with
+//! schema while rebuilding. A runner applies its batches on a connection of its own, where each
+//! statement is prepared and planned once ([`Tx`]), not on the store's pool. Readers use [`checkpoint`] and [`wait_for`] (read-your-writes with
 //! `?min_position`).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Deref;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::Pool;
+use tokio_postgres::GenericClient;
 use eventstore::{EventStore, RecordedEvent};
 use futures::StreamExt;
 use tokio::sync::watch;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
@@ -92,7 +99,7 @@ pub trait Projection: Send + Sync + 'static {
     /// being written. Called in global order, once per event after the checkpoint.
     fn apply<'a>(
         &'a self,
-        tx: &'a tokio_postgres::Transaction<'a>,
+        tx: &'a Tx<'a>,
         event: &'a RecordedEvent,
         mode: Mode,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send + 'a;
@@ -109,7 +116,7 @@ pub trait Projection: Send + Sync + 'static {
     /// what makes a rebuild of millions of events fast.
     fn apply_all<'a>(
         &'a self,
-        tx: &'a tokio_postgres::Transaction<'a>,
+        tx: &'a Tx<'a>,
         events: &'a [&'a RecordedEvent],
         mode: Mode,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send + 'a {
@@ -119,6 +126,107 @@ pub trait Projection: Send + Sync + 'static {
             }
             Ok(())
         }
+    }
+}
+
+/// The statements a connection has prepared, by their text. Texts are constants (`&'static
+/// str`), so the set is bounded by the code, not by the data.
+#[derive(Default)]
+pub struct Statements(Mutex<HashMap<&'static str, Statement>>);
+
+impl Statements {
+    /// `sql` prepared on `client`'s connection: the first time by the server, then from here.
+    pub async fn prepared<C: GenericClient>(
+        &self,
+        client: &C,
+        sql: &'static str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        let known = self.lock().get(sql).cloned();
+        if let Some(statement) = known {
+            return Ok(statement);
+        }
+        // Two calls may both miss and both prepare; the second simply replaces the first.
+        let statement = client.prepare(sql).await?;
+        self.lock().insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Statement>> {
+        // The map is always whole (one insert at a time), so a poisoned lock is still good.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The transaction a batch is applied in, with `search_path` set to the schema being written.
+///
+/// Its `query`, `query_one`, `query_opt` and `execute` take the statement's text, a constant,
+/// and prepare it once per connection: a runner applies every batch on one connection of its
+/// own, so a statement is parsed and planned once for the projection's schema
+/// rather than at every batch, as `tokio_postgres` does for a text. Everything else of the
+/// transaction is reached through `Deref` ([`Tx::transaction`] for a statement prepared by
+/// the caller).
+pub struct Tx<'a> {
+    tx: tokio_postgres::Transaction<'a>,
+    statements: &'a Statements,
+}
+
+impl<'a> Tx<'a> {
+    pub fn new(tx: tokio_postgres::Transaction<'a>, statements: &'a Statements) -> Tx<'a> {
+        Tx { tx, statements }
+    }
+
+    /// The transaction itself.
+    pub fn transaction(&self) -> &tokio_postgres::Transaction<'a> {
+        &self.tx
+    }
+
+    /// `sql` prepared on this connection (once).
+    pub async fn prepared(&self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+        self.statements.prepared(&self.tx, sql).await
+    }
+
+    pub async fn query(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.tx.query(&self.prepared(sql).await?, params).await
+    }
+
+    pub async fn query_one(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        self.tx.query_one(&self.prepared(sql).await?, params).await
+    }
+
+    pub async fn query_opt(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        self.tx.query_opt(&self.prepared(sql).await?, params).await
+    }
+
+    pub async fn execute(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        self.tx.execute(&self.prepared(sql).await?, params).await
+    }
+
+    pub async fn commit(self) -> Result<(), tokio_postgres::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl<'a> Deref for Tx<'a> {
+    type Target = tokio_postgres::Transaction<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
     }
 }
 
@@ -200,12 +308,16 @@ async fn hold_and_follow<P: Projection>(
 }
 
 /// One attempt: tail from the stored checkpoint and apply batches until something fails.
+///
+/// Batches are applied on a connection of the runner's own, not one from the pool: a pooled
+/// connection serves the store's reads and every other projection in between, each with its own
+/// `search_path`, and PostgreSQL plans a prepared statement again whenever the `search_path`
+/// differs from the one it was planned under. On a connection of its own the projection's
+/// statements are prepared and planned once ([`Tx`]).
 async fn follow<P: Projection>(store: &EventStore, projection: &P) -> Result<(), ProjectionError> {
-    let pool = store.pool();
-    let start = {
-        let client = pool.get().await?;
-        ensure_checkpoint(&client, projection.name()).await?
-    };
+    let mut client = applying_connection(store).await?;
+    let statements = Statements::default();
+    let start = ensure_checkpoint(&client, projection.name()).await?;
     tracing::info!(
         projection = projection.name(),
         after_position = start,
@@ -214,9 +326,28 @@ async fn follow<P: Projection>(store: &EventStore, projection: &P) -> Result<(),
     let mut batches = Box::pin(store.tail(start).ready_chunks(BATCH_EVENTS_MAX));
     while let Some(batch) = batches.next().await {
         let events = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
-        apply_batch(pool, projection, &events).await?;
+        apply_batch_on(&mut client, &statements, projection, &events).await?;
     }
     Ok(())
+}
+
+/// A connection of its own to the store's database, set up as the pool's connections are (UTC,
+/// the store's statement timeout).
+async fn applying_connection(store: &EventStore) -> Result<tokio_postgres::Client, ProjectionError> {
+    let client = store
+        .connect_session("samplan-projection")
+        .await
+        .map_err(|e| match e {
+            eventstore::ConnectError::Postgres(e) => ProjectionError::Database(e),
+            other => ProjectionError::Store(other.into()),
+        })?;
+    client
+        .batch_execute(&format!(
+            "SET TimeZone = 'UTC'; SET statement_timeout = {}",
+            store.config().statement_timeout_ms
+        ))
+        .await?;
+    Ok(client)
 }
 
 /// A projection's lease: a session advisory lock on a connection of its own.
@@ -355,16 +486,27 @@ fn search_path_sql(schema: &str) -> String {
 
 /// Applies `events` (in global order) that lie after the checkpoint, and moves the checkpoint,
 /// in one transaction. Events at or before the checkpoint were applied already and are skipped.
-/// Returns the checkpoint after the batch.
+/// Returns the checkpoint after the batch. (On a pooled connection, for tests and tools; a
+/// runner applies on a connection of its own.)
 pub async fn apply_batch<P: Projection>(
     pool: &Pool,
     projection: &P,
     events: &[RecordedEvent],
 ) -> Result<i64, ProjectionError> {
-    let name = projection.name();
     let mut client = pool.get().await?;
+    apply_batch_on(&mut client, &Statements::default(), projection, events).await
+}
+
+/// [`apply_batch`] on `client`, whose prepared statements `statements` holds.
+async fn apply_batch_on<P: Projection>(
+    client: &mut tokio_postgres::Client,
+    statements: &Statements,
+    projection: &P,
+    events: &[RecordedEvent],
+) -> Result<i64, ProjectionError> {
+    let name = projection.name();
     let Some(last) = events.last() else {
-        return ensure_checkpoint(&client, name).await;
+        return ensure_checkpoint(&*client, name).await;
     };
     let (last_position, last_at) = (last.global_position, last.recorded_at);
     if !events.iter().any(|e| projection.wants(e)) {
@@ -372,8 +514,9 @@ pub async fn apply_batch<P: Projection>(
         // matter here: the checkpoint only moves forward, in one statement instead of a
         // transaction. Committed without waiting for the WAL flush, like a batch below
         // (`set_config(…, true)` lasts until this statement's own commit).
-        let moved = client
-            .prepare_cached(
+        let moved = statements
+            .prepared(
+                &*client,
                 "UPDATE projections.checkpoints
                     SET position = $2, recorded_at = $3, updated_at = statement_timestamp()
                   WHERE projection = $1 AND position < $2
@@ -388,26 +531,13 @@ pub async fn apply_batch<P: Projection>(
             return Ok(last_position);
         }
         // Not moved: the row is missing (a first batch) or already further on.
-        ensure_checkpoint(&client, name).await?;
+        ensure_checkpoint(&*client, name).await?;
         client
             .execute(&moved, &[&name, &last_position, &last_at])
             .await?;
-        return checkpoint_of(&client, name).await;
+        return checkpoint_of(&*client, name).await;
     }
-    // Prepared once per pooled connection: a batch is applied many times a second under load.
-    let lock = client
-        .prepare_cached(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE",
-        )
-        .await?;
-    let moved = client
-        .prepare_cached(
-            "UPDATE projections.checkpoints
-                SET position = $2, recorded_at = $3, updated_at = statement_timestamp()
-              WHERE projection = $1",
-        )
-        .await?;
-    let tx = client.transaction().await?;
+    let tx = Tx::new(client.transaction().await?, statements);
     // A read model is derived: if a crash loses this commit, its rows and its checkpoint are
     // lost together and the batch is applied again from the store. So the commit need not wait
     // for the WAL flush (it is visible to readers at once all the same), and the projection does
@@ -419,17 +549,24 @@ pub async fn apply_batch<P: Projection>(
     .await?;
     // The row lock serialises concurrent runners and a rebuild's swap: the second waits, then
     // sees the new position.
-    let checkpoint: i64 = match tx.query_opt(&lock, &[&name]).await? {
+    const LOCK: &str = "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE";
+    let checkpoint: i64 = match tx.query_opt(LOCK, &[&name]).await? {
         Some(row) => row.get(0),
         None => {
             // The first batch ever (`follow` creates the row; a direct caller may not have).
-            ensure_checkpoint(&tx, name).await?;
-            tx.query_one(&lock, &[&name]).await?.get(0)
+            ensure_checkpoint(tx.transaction(), name).await?;
+            tx.query_one(LOCK, &[&name]).await?.get(0)
         }
     };
     let applied = apply_after(&tx, projection, events, checkpoint, Mode::Live).await?;
     if let Some((position, at)) = applied {
-        tx.execute(&moved, &[&name, &position, &at]).await?;
+        tx.execute(
+            "UPDATE projections.checkpoints
+                SET position = $2, recorded_at = $3, updated_at = statement_timestamp()
+              WHERE projection = $1",
+            &[&name, &position, &at],
+        )
+        .await?;
     }
     tx.commit().await?;
     projection.committed().await;
@@ -439,7 +576,7 @@ pub async fn apply_batch<P: Projection>(
 /// Applies the events after `checkpoint` that the projection wants; returns the position and
 /// time of the last event passed (applied or not), if any was after the checkpoint.
 async fn apply_after<P: Projection>(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Tx<'_>,
     projection: &P,
     events: &[RecordedEvent],
     checkpoint: i64,
@@ -649,7 +786,8 @@ pub async fn rebuild<P: Projection>(
         }
         target = live;
     }
-    let tx = client.transaction().await?;
+    let statements = Statements::default();
+    let tx = Tx::new(client.transaction().await?, &statements);
     tx.execute(
         "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, 0)
          ON CONFLICT (projection) DO NOTHING",
@@ -745,6 +883,7 @@ async fn replay<P: Projection>(
             }
         })
     };
+    let statements = Statements::default();
     let result = async {
         while let Some(events) = incoming.recv().await {
             let events = events?;
@@ -754,7 +893,7 @@ async fn replay<P: Projection>(
             let wanted: Vec<&RecordedEvent> =
                 events.iter().filter(|e| projection.wants(e)).collect();
             if !wanted.is_empty() {
-                let tx = client.transaction().await?;
+                let tx = Tx::new(client.transaction().await?, &statements);
                 tx.batch_execute(&format!(
                     "SET LOCAL synchronous_commit = off; {}",
                     search_path_sql(schema)

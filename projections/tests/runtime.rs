@@ -14,7 +14,7 @@ use projections::directory::Directory;
 use projections::runner::{self, Activity, Mode, Projection};
 use projections::ProjectionError;
 use tokio::sync::watch;
-use tokio_postgres::Transaction;
+use projections::runner::Tx;
 use tokio_util::sync::CancellationToken;
 use ulid::Ulid;
 
@@ -113,7 +113,7 @@ impl Projection for Counter {
 
     async fn apply(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         event: &RecordedEvent,
         _mode: Mode,
     ) -> Result<(), ProjectionError> {

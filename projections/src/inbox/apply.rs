@@ -20,7 +20,7 @@ use domain::unit::UnitEvent;
 use domain::UnitId;
 use eventstore::RecordedEvent;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Transaction;
+use crate::runner::Tx;
 
 use super::UnitChanged;
 use crate::error::ProjectionError;
@@ -163,7 +163,7 @@ struct Batch {
 
 /// Applies `events` (in global order) and returns the units whose lists changed.
 pub(super) async fn apply(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     policy: &PolicyProfile,
     events: &[&RecordedEvent],
 ) -> Result<Vec<UnitChanged>, ProjectionError> {
@@ -204,7 +204,7 @@ fn phase_name(phase: sip::SipPhase) -> String {
 
 impl Batch {
     async fn load(
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         events: &[(&RecordedEvent, DomainEvent)],
     ) -> Result<Batch, ProjectionError> {
         let mut sip_ids = BTreeSet::new();
@@ -659,7 +659,7 @@ impl Batch {
 
     /// Writes what the batch changed, one statement per table, and returns the units whose lists
     /// changed (those without samplan have no inbox and are left out).
-    async fn write(self, tx: &Transaction<'_>) -> Result<Vec<UnitChanged>, ProjectionError> {
+    async fn write(self, tx: &Tx<'_>) -> Result<Vec<UnitChanged>, ProjectionError> {
         // Units the batch did not load but sends messages or changes to.
         let mut unknown: BTreeSet<String> = self
             .messages

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use domain::policy::PolicyProfile;
 use eventstore::RecordedEvent;
-use tokio_postgres::Transaction;
+use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{Mode, Projection};
@@ -110,7 +110,7 @@ impl Projection for Inbox {
 
     async fn apply(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         event: &RecordedEvent,
         mode: Mode,
     ) -> Result<(), ProjectionError> {
@@ -119,7 +119,7 @@ impl Projection for Inbox {
 
     async fn apply_all(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         events: &[&RecordedEvent],
         mode: Mode,
     ) -> Result<(), ProjectionError> {

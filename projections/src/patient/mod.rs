@@ -16,7 +16,7 @@ use domain::person::{PersonEvent, RelativeKind};
 use domain::sip::patient::{patient_plan, PatientPlan};
 use eventstore::{EventStore, RecordedEvent};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Transaction;
+use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, out_of_order, Mode, Projection};
@@ -57,7 +57,7 @@ impl Projection for Patient {
 
     async fn apply(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         event: &RecordedEvent,
         mode: Mode,
     ) -> Result<(), ProjectionError> {
@@ -66,11 +66,10 @@ impl Projection for Patient {
 
     async fn apply_all(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         events: &[&RecordedEvent],
         _mode: Mode,
     ) -> Result<(), ProjectionError> {
-        let mut writes: Writes = Vec::new();
         // Plans: each touched plan's document as of the last of its events in the batch.
         let mut last_of_plan: BTreeMap<&str, &RecordedEvent> = BTreeMap::new();
         for event in events {
@@ -81,33 +80,17 @@ impl Projection for Patient {
         if !last_of_plan.is_empty() {
             let mut by_stream =
                 crate::history::plan_histories(&self.store, events, &last_of_plan).await?;
+            let mut rows = PlanRows::default();
             for (stream, last) in &last_of_plan {
                 let history = by_stream.remove(stream).unwrap_or_default();
                 let state = domain::sip::fold(&history);
-                let Some(plan) = patient_plan(&state) else {
-                    continue;
-                };
-                let document = document_text(&plan, last)?;
-                writes.push(Write::new(
-                    "INSERT INTO plans (sip_id, person_id, visible, document, version, last_position)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (sip_id) DO UPDATE SET person_id = excluded.person_id,
-                        visible = excluded.visible, document = excluded.document,
-                        version = excluded.version, last_position = excluded.last_position",
-                    vec![
-                        Box::new(plan.sip_id.to_string()),
-                        Box::new(plan.person_id.to_string()),
-                        Box::new(plan.visible()),
-                        Box::new(document),
-                        Box::new(last.stream_version),
-                        Box::new(last.global_position),
-                    ],
-                ));
-                if let Some(w) = writes.last_mut() {
-                    w.row = (*stream).to_owned();
+                if let Some(plan) = patient_plan(&state) {
+                    rows.push(&plan, document_text(&plan, last)?, last);
                 }
             }
+            rows.write(tx).await?;
         }
+        let mut writes: Writes = Vec::new();
         // Persons and their guardians, in event order.
         for event in events {
             let Some(person_id) = event.stream_id.strip_prefix("person-") else {
@@ -160,13 +143,62 @@ fn document_text(plan: &PatientPlan, event: &RecordedEvent) -> Result<String, Pr
     })
 }
 
-/// One statement of a batch, and the event whose row it must move (exactly one row), if any.
+/// The touched plans' rows of a batch, one column each: written by one statement, however many
+/// plans the batch touched (a plan has one row and at most one entry here, so order does not
+/// matter between them).
+#[derive(Default)]
+struct PlanRows {
+    sip_ids: Vec<String>,
+    person_ids: Vec<String>,
+    visible: Vec<bool>,
+    documents: Vec<String>,
+    versions: Vec<i64>,
+    positions: Vec<i64>,
+}
+
+impl PlanRows {
+    fn push(&mut self, plan: &PatientPlan, document: String, last: &RecordedEvent) {
+        self.sip_ids.push(plan.sip_id.to_string());
+        self.person_ids.push(plan.person_id.to_string());
+        self.visible.push(plan.visible());
+        self.documents.push(document);
+        self.versions.push(last.stream_version);
+        self.positions.push(last.global_position);
+    }
+
+    async fn write(&self, tx: &Tx<'_>) -> Result<(), tokio_postgres::Error> {
+        if self.sip_ids.is_empty() {
+            return Ok(());
+        }
+        tx.execute(
+            "INSERT INTO plans (sip_id, person_id, visible, document, version, last_position)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[],
+                                  $5::bigint[], $6::bigint[])
+             ON CONFLICT (sip_id) DO UPDATE SET person_id = excluded.person_id,
+                visible = excluded.visible, document = excluded.document,
+                version = excluded.version, last_position = excluded.last_position",
+            &[
+                &self.sip_ids,
+                &self.person_ids,
+                &self.visible,
+                &self.documents,
+                &self.versions,
+                &self.positions,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// One statement of a batch about a person, and the event whose row it must move (exactly one
+/// row), if any.
 struct Write<'e> {
     sql: &'static str,
     params: Vec<Box<dyn ToSql + Sync + Send>>,
     moves_one: Option<&'e RecordedEvent>,
-    /// The row the statement writes (a plan's or a person's id): statements of one row run in
-    /// order, those of different rows are pipelined.
+    /// The person whose rows the statement writes: statements of one person run in
+    /// order, those of different persons are pipelined.
     row: String,
 }
 

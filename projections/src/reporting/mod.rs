@@ -23,7 +23,7 @@ use domain::reporting::{month_of, plan_facts, PlanFacts};
 use domain::sip::CloseReason;
 use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::{EventStore, RecordedEvent};
-use tokio_postgres::Transaction;
+use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, Mode, Projection};
@@ -67,7 +67,7 @@ impl Projection for Reporting {
 
     async fn apply(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         event: &RecordedEvent,
         mode: Mode,
     ) -> Result<(), ProjectionError> {
@@ -79,7 +79,7 @@ impl Projection for Reporting {
     /// table (its unit and contribution rows replaced whole).
     async fn apply_all(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         events: &[&RecordedEvent],
         _mode: Mode,
     ) -> Result<(), ProjectionError> {
