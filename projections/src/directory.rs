@@ -11,6 +11,7 @@
 //! The rows are a function of the events alone (no clock, no random ids), so `runner::rebuild`
 //! gives the same tables as the live run.
 
+use crate::runner::Tx;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use domain::person::{PersonEvent, RelativeKind};
@@ -18,7 +19,6 @@ use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::RecordedEvent;
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
-use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, out_of_order, Mode, Projection};

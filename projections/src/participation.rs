@@ -7,10 +7,10 @@
 //! it recorded something, coordinates, was invited, attended, or is responsible for a goal or an
 //! intervention), at that event's time; participation never ends, as in the plan itself.
 
+use crate::runner::Tx;
 use deadpool_postgres::Pool;
 use domain::sip::SipEvent;
 use eventstore::RecordedEvent;
-use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, Mode, Projection};

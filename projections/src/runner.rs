@@ -34,11 +34,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use tokio_postgres::GenericClient;
 use eventstore::{EventStore, RecordedEvent};
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::GenericClient;
 use tokio_postgres::{Row, Statement};
 use tokio_util::sync::CancellationToken;
 
@@ -333,7 +333,9 @@ async fn follow<P: Projection>(store: &EventStore, projection: &P) -> Result<(),
 
 /// A connection of its own to the store's database, set up as the pool's connections are (UTC,
 /// the store's statement timeout).
-async fn applying_connection(store: &EventStore) -> Result<tokio_postgres::Client, ProjectionError> {
+async fn applying_connection(
+    store: &EventStore,
+) -> Result<tokio_postgres::Client, ProjectionError> {
     let client = store
         .connect_session("samplan-projection")
         .await
@@ -549,7 +551,8 @@ async fn apply_batch_on<P: Projection>(
     .await?;
     // The row lock serialises concurrent runners and a rebuild's swap: the second waits, then
     // sees the new position.
-    const LOCK: &str = "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE";
+    const LOCK: &str =
+        "SELECT position FROM projections.checkpoints WHERE projection = $1 FOR UPDATE";
     let checkpoint: i64 = match tx.query_opt(LOCK, &[&name]).await? {
         Some(row) => row.get(0),
         None => {
@@ -600,12 +603,11 @@ async fn apply_after<P: Projection>(
 /// The global position of the last event `projection` has applied (0: none).
 pub async fn checkpoint(pool: &Pool, projection: &str) -> Result<i64, ProjectionError> {
     let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1",
-            &[&projection],
-        )
+    // Prepared once per pooled connection: every read that waits for a position asks this.
+    let stmt = client
+        .prepare_cached("SELECT position FROM projections.checkpoints WHERE projection = $1")
         .await?;
+    let row = client.query_opt(&stmt, &[&projection]).await?;
     Ok(row.map_or(0, |r| r.get(0)))
 }
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StoreConfig};
 use projections::directory::Directory;
+use projections::runner::Tx;
 use projections::runner::{self, Activity, Mode, Projection};
 use projections::ProjectionError;
 use tokio::sync::watch;
-use projections::runner::Tx;
 use tokio_util::sync::CancellationToken;
 use ulid::Ulid;
 

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::runner::Tx;
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use domain::event::DomainEvent;
 use domain::inbox::InboxEvent;
@@ -20,7 +21,6 @@ use domain::unit::UnitEvent;
 use domain::UnitId;
 use eventstore::RecordedEvent;
 use tokio_postgres::types::ToSql;
-use crate::runner::Tx;
 
 use super::UnitChanged;
 use crate::error::ProjectionError;

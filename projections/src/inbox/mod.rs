@@ -28,9 +28,9 @@ mod queries;
 
 use std::sync::{Arc, Mutex};
 
+use crate::runner::Tx;
 use domain::policy::PolicyProfile;
 use eventstore::RecordedEvent;
-use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{Mode, Projection};

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::runner::Tx;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use domain::policy::PolicyProfile;
@@ -23,7 +24,6 @@ use domain::reporting::{month_of, plan_facts, PlanFacts};
 use domain::sip::CloseReason;
 use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::{EventStore, RecordedEvent};
-use crate::runner::Tx;
 
 use crate::error::ProjectionError;
 use crate::runner::{decode, Mode, Projection};
