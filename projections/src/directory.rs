@@ -11,7 +11,6 @@
 //! The rows are a function of the events alone (no clock, no random ids), so `runner::rebuild`
 //! gives the same tables as the live run.
 
-use crate::runner::Tx;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use domain::person::{PersonEvent, RelativeKind};
@@ -21,7 +20,7 @@ use serde::Serialize;
 use tokio_postgres::types::ToSql;
 
 use crate::error::ProjectionError;
-use crate::runner::{decode, out_of_order, Mode, Projection};
+use crate::runner::{decode, out_of_order, Mode, Projection, Tx};
 
 /// Name of this projection in `projections.checkpoints`.
 pub const PROJECTION: &str = "directory";

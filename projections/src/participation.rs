@@ -7,13 +7,12 @@
 //! it recorded something, coordinates, was invited, attended, or is responsible for a goal or an
 //! intervention), at that event's time; participation never ends, as in the plan itself.
 
-use crate::runner::Tx;
 use deadpool_postgres::Pool;
 use domain::sip::SipEvent;
 use eventstore::RecordedEvent;
 
 use crate::error::ProjectionError;
-use crate::runner::{decode, Mode, Projection};
+use crate::runner::{decode, Mode, Projection, Tx};
 
 /// Name of this projection in `projections.checkpoints`.
 pub const PROJECTION: &str = "participation";

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::runner::Tx;
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use domain::event::DomainEvent;
 use domain::inbox::InboxEvent;
@@ -24,7 +23,7 @@ use tokio_postgres::types::ToSql;
 
 use super::UnitChanged;
 use crate::error::ProjectionError;
-use crate::runner::{decode, out_of_order};
+use crate::runner::{decode, out_of_order, Tx};
 
 /// One query parameter.
 type Param<'a> = [&'a (dyn ToSql + Sync); 1];

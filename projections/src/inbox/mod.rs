@@ -28,12 +28,11 @@ mod queries;
 
 use std::sync::{Arc, Mutex};
 
-use crate::runner::Tx;
 use domain::policy::PolicyProfile;
 use eventstore::RecordedEvent;
 
 use crate::error::ProjectionError;
-use crate::runner::{Mode, Projection};
+use crate::runner::{Mode, Projection, Tx};
 
 pub use queries::*;
 

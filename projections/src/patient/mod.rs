@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::runner::Tx;
 use deadpool_postgres::Pool;
 use domain::event::DomainEvent;
 use domain::person::{PersonEvent, RelativeKind};
@@ -19,7 +18,7 @@ use eventstore::{EventStore, RecordedEvent};
 use tokio_postgres::types::ToSql;
 
 use crate::error::ProjectionError;
-use crate::runner::{decode, out_of_order, Mode, Projection};
+use crate::runner::{decode, out_of_order, Mode, Projection, Tx};
 
 /// Name of this projection in `projections.checkpoints`.
 pub const PROJECTION: &str = "patient";

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::runner::Tx;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 use domain::policy::PolicyProfile;
@@ -26,7 +25,7 @@ use domain::unit::{PrincipalKind, UnitEvent};
 use eventstore::{EventStore, RecordedEvent};
 
 use crate::error::ProjectionError;
-use crate::runner::{decode, Mode, Projection};
+use crate::runner::{decode, Mode, Projection, Tx};
 
 /// Name of this projection in `projections.checkpoints`.
 pub const PROJECTION: &str = "reporting";
