@@ -1138,7 +1138,7 @@ impl Batch {
             writes
                 .iter()
                 .zip(&params)
-                .map(|((sql, _), params)| tx.execute(*sql, params)),
+                .map(|((sql, _), params)| tx.execute(sql, params)),
         )
         .await?;
         Ok(changed)
