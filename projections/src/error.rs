@@ -62,3 +62,14 @@ impl ProjectionError {
         }
     }
 }
+
+/// A connection of its own that could not be opened: a refusal by the server is a database
+/// error, anything before it (address, TLS files) the store's.
+impl From<eventstore::ConnectError> for ProjectionError {
+    fn from(e: eventstore::ConnectError) -> ProjectionError {
+        match e {
+            eventstore::ConnectError::Postgres(e) => ProjectionError::Database(e),
+            other => ProjectionError::Store(other.into()),
+        }
+    }
+}

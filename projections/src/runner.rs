@@ -336,13 +336,7 @@ async fn follow<P: Projection>(store: &EventStore, projection: &P) -> Result<(),
 async fn applying_connection(
     store: &EventStore,
 ) -> Result<tokio_postgres::Client, ProjectionError> {
-    let client = store
-        .connect_session("samplan-projection")
-        .await
-        .map_err(|e| match e {
-            eventstore::ConnectError::Postgres(e) => ProjectionError::Database(e),
-            other => ProjectionError::Store(other.into()),
-        })?;
+    let client = store.connect_session("samplan-projection").await?;
     client
         .batch_execute(&format!(
             "SET TimeZone = 'UTC'; SET statement_timeout = {}",
@@ -754,12 +748,8 @@ pub async fn rebuild<P: Projection>(
     let schema = projection.schema();
     let fresh = format!("{schema}_rebuild");
     // The owner's connection string with the store's TLS files: one set for both roles.
-    let mut client = eventstore::connect(admin_url, &store.config().tls, "samplan-rebuild", None)
-        .await
-        .map_err(|e| match e {
-            eventstore::ConnectError::Postgres(e) => ProjectionError::Database(e),
-            other => ProjectionError::Store(other.into()),
-        })?;
+    let mut client =
+        eventstore::connect(admin_url, &store.config().tls, "samplan-rebuild", None).await?;
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS \"{fresh}\" CASCADE;
