@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_ongoing_by_plan",
         sql: include_str!("../migrations/0011_inbox_ongoing_by_plan.sql"),
     },
+    eventstore::Migration {
+        version: 12,
+        name: "inbox_todos_one_open_index",
+        sql: include_str!("../migrations/0012_inbox_todos_one_open_index.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

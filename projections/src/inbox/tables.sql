@@ -81,7 +81,6 @@ CREATE TABLE todos (
     ended_position   bigint,
     ended_by         text
 );
-CREATE INDEX todos_open_unit_idx ON todos (unit_id, due_at) WHERE ended_position IS NULL;
 CREATE INDEX todos_open_sip_idx ON todos (sip_id) WHERE ended_position IS NULL;
 CREATE INDEX todos_changed_idx ON todos (unit_id, changed_position);
 CREATE INDEX todos_open_page_idx ON todos
