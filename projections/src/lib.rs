@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_todos_one_open_index",
         sql: include_str!("../migrations/0012_inbox_todos_one_open_index.sql"),
     },
+    eventstore::Migration {
+        version: 13,
+        name: "inbox_plan_snapshots_lz4",
+        sql: include_str!("../migrations/0013_inbox_plan_snapshots_lz4.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -347,6 +347,25 @@ async fn shape(client: &tokio_postgres::Client, schema: &str) -> Vec<String> {
             def.replace(&format!("{schema}."), "")
         ));
     }
+    // How each column is stored: a snapshot compressed with lz4 by a migration must be so after
+    // a rebuild too.
+    for row in client
+        .query(
+            "SELECT c.relname, a.attname, a.attcompression::text, a.attstorage::text
+               FROM pg_attribute a
+               JOIN pg_class c ON c.oid = a.attrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relkind = 'r' AND a.attnum > 0
+                AND NOT a.attisdropped
+              ORDER BY c.relname, a.attnum",
+            &[&schema],
+        )
+        .await
+        .expect("storage")
+    {
+        let cols: Vec<String> = (0..4).map(|i| row.get::<_, String>(i)).collect();
+        out.push(format!("storage {}", cols.join(" ")));
+    }
     out
 }
 

@@ -22,6 +22,13 @@ CREATE TABLE plans (
     state         text   NOT NULL
 );
 CREATE INDEX plans_person_idx ON plans (person_id);
+-- The snapshot is compressed with lz4 where the server has it (projections migration 13).
+DO $$
+BEGIN
+    ALTER TABLE plans ALTER COLUMN state SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;
+END $$;
 CREATE TABLE participants (
     sip_id         text   NOT NULL,
     unit_id        text   NOT NULL,
