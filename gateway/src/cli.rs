@@ -140,8 +140,9 @@ pub struct LoadArgs {
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
     /// Judge the run as a soak: exit status 1 when any request failed, a watched process's
-    /// memory grew more than 10 % after warm-up (the first interval, at most 60 s), or the
-    /// projection lag's p99 of an interval exceeded --lag-max-ms.
+    /// memory grew more than 10 % after warm-up (the median of its last interval against that of
+    /// the interval after the first; intervals of at most 60 s), or the projection lag's p99 of
+    /// an interval exceeded --lag-max-ms.
     #[arg(long)]
     pub check: bool,
     /// Leave the planner's statistics and the tables' dead rows to the server instead of running
