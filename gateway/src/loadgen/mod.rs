@@ -35,6 +35,7 @@ use serde_json::Value;
 use stats::Recorder;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
+use std::ops::RangeBounds;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1023,21 +1024,22 @@ impl MemoryWatch {
 fn memory_levels(samples: &[(Duration, u64)], window: Duration) -> Option<(u64, u64, u64)> {
     let max = samples.iter().map(|s| s.1).max()?;
     let end = samples.last()?.0;
-    let median = |from: Duration, to: Duration| {
-        let mut kb: Vec<u64> = samples
-            .iter()
-            .filter(|s| s.0 >= from && s.0 < to)
-            .map(|s| s.1)
-            .collect();
-        kb.sort_unstable();
-        kb.get(kb.len() / 2).copied()
-    };
-    let after = median(window, window * 2)
-        .or_else(|| samples.iter().find(|s| s.0 >= window).map(|s| s.1))
-        .unwrap_or(samples[0].1);
-    let last = median(end.saturating_sub(window), end + Duration::from_nanos(1))
-        .unwrap_or(samples[samples.len() - 1].1);
+    // The last window holds the last sample, so it has a median; a run shorter than its warm-up
+    // has no window after it and is judged from its first sample.
+    let last = median_kb(samples, end.saturating_sub(window)..)?;
+    let after = median_kb(samples, window..window * 2).unwrap_or(samples[0].1);
     Some((after, last, max))
+}
+
+/// The median of the samples taken in `during`, if any.
+fn median_kb(samples: &[(Duration, u64)], during: impl RangeBounds<Duration>) -> Option<u64> {
+    let mut kb: Vec<u64> = samples
+        .iter()
+        .filter(|s| during.contains(&s.0))
+        .map(|s| s.1)
+        .collect();
+    kb.sort_unstable();
+    kb.get(kb.len() / 2).copied()
 }
 
 fn rss_kb(pid: u32) -> Option<u64> {
@@ -1251,7 +1253,7 @@ fn memory_table(rows: &[MemoryRow]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_command, memory_levels};
+    use super::{is_command, memory_levels, MemoryRow};
     use std::time::Duration;
 
     /// One sample a second for `seconds`, in KiB.
@@ -1261,8 +1263,16 @@ mod tests {
             .collect()
     }
 
-    fn growth((after, end, _): (u64, u64, u64)) -> f64 {
-        (end as f64 - after as f64) / after as f64
+    /// The growth `--check` judges, for the levels `memory_levels` found.
+    fn growth((after_warm_up_kb, end_kb, max_kb): (u64, u64, u64)) -> f64 {
+        MemoryRow {
+            pid: 0,
+            name: String::new(),
+            after_warm_up_kb,
+            end_kb,
+            max_kb,
+        }
+        .growth()
     }
 
     #[test]
