@@ -552,8 +552,10 @@ fn ulid_vars(var: &str) -> String {
     )
 }
 
-const PERSON_REF: &str = "p.name, p.birth_year, p.protected_identity,
-       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
+/// A list row's person as its unit may see them: columns of the row itself (migration 14).
+fn person_ref(row: &str) -> String {
+    format!("{row}.person_name, {row}.person_birth_year, {row}.person_protected")
+}
 
 fn routes(plans: u64, persons: u64, tokens_per_unit: usize) -> Vec<Route> {
     let unit_var = format!("\\set u random(0, {})\n", UNITS - 1);
@@ -577,10 +579,8 @@ fn routes(plans: u64, persons: u64, tokens_per_unit: usize) -> Vec<Route> {
             script: format!(
                 "{unit_var}SELECT m.message_id, m.kind, m.subject, m.body, m.sip_id, m.person_id,
        m.invitation_id, m.sender_unit_id, su.name, m.sender_name, m.sent_at, m.position,
-       r.read_at, {PERSON_REF}
+       r.read_at, {person}
   FROM inbox.messages m
-  LEFT JOIN inbox.persons p ON p.person_id = m.person_id
-  LEFT JOIN inbox.participants pa ON pa.sip_id = m.sip_id AND pa.unit_id = m.unit_id
   LEFT JOIN inbox.units su ON su.unit_id = m.sender_unit_id
   LEFT JOIN inbox.message_reads r
          ON r.unit_id = m.unit_id AND r.message_id = m.message_id AND r.user_id = {user}
@@ -589,7 +589,8 @@ fn routes(plans: u64, persons: u64, tokens_per_unit: usize) -> Vec<Route> {
 SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = {unit}), 0)
      - coalesce((SELECT reads FROM inbox.read_counts
                   WHERE unit_id = {unit} AND user_id = {user}), 0);
-"
+",
+                person = person_ref("m")
             ),
         },
         Route {
@@ -598,14 +599,13 @@ SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = {unit
             script: format!(
                 "{unit_var}SELECT t.todo_id, t.kind, t.title, t.sip_id, t.person_id, t.unit_id,
        t.staff_id, t.due_at, t.letter, t.opened_at, t.changed_position, t.ended_at,
-       t.ended_position, t.ended_by, {PERSON_REF}
+       t.ended_position, t.ended_by, {person}
   FROM inbox.todos t
-  LEFT JOIN inbox.persons p ON p.person_id = t.person_id
-  LEFT JOIN inbox.participants pa ON pa.sip_id = t.sip_id AND pa.unit_id = t.unit_id
  WHERE t.unit_id = {unit} AND t.ended_position IS NULL
    AND (t.staff_id IS NULL OR t.staff_id = {user})
  ORDER BY coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id LIMIT 51;
-"
+",
+                person = person_ref("t")
             ),
         },
         Route {
@@ -614,15 +614,14 @@ SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = {unit
             script: format!(
                 "{unit_var}SELECT o.sip_id, o.person_id, o.phase, o.coordinator_id,
        o.coordinator_name, o.coordinator_unit_id, o.next_meeting_at, o.next_follow_up_on,
-       o.owes_documentation, o.started_at, o.closed_at, o.changed_position, {PERSON_REF}
+       o.owes_documentation, o.started_at, o.closed_at, o.changed_position, {person}
   FROM inbox.ongoing o
-  LEFT JOIN inbox.persons p ON p.person_id = o.person_id
-  LEFT JOIN inbox.participants pa ON pa.sip_id = o.sip_id AND pa.unit_id = o.unit_id
  WHERE o.unit_id = {unit} AND o.closed_at IS NULL
  ORDER BY o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
           coalesce(o.next_follow_up_on, 'infinity'::date), o.started_at, o.sip_id
  LIMIT 51;
-"
+",
+                person = person_ref("o")
             ),
         },
     ];

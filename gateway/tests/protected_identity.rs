@@ -105,6 +105,11 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
         ht_messages["messages"][0]["person"]["name"],
         "Tolvan Tolvansson"
     );
+    // A message that arrived before the marking shows it too.
+    assert_eq!(
+        ht_messages["messages"][0]["person"]["protected_identity"],
+        true
+    );
     assert!(!ht_messages.to_string().contains("Storgatan"));
 
     // The person's record: no address or phone for anyone; the name for units taking part
@@ -159,6 +164,22 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
     )
     .await;
     assert_eq!(psyk_sips["sips"][0]["person"]["name"], Value::Null);
+    let psyk_messages = get_ok(
+        &app,
+        &format!("/api/v1/inbox/messages?min_position={at}"),
+        &w.psyk,
+    )
+    .await;
+    assert_eq!(psyk_messages["messages"][0]["type"], "coordinator_changed");
+    assert_eq!(psyk_messages["messages"][0]["person"]["name"], Value::Null);
+    assert_eq!(
+        psyk_messages["messages"][0]["person"]["birth_year"],
+        Value::Null
+    );
+    assert!(
+        !psyk_messages.to_string().contains("Tolvan"),
+        "{psyk_messages}"
+    );
     let psyk_person = get_ok(&app, &person_path, &w.psyk).await;
     assert_eq!(psyk_person["name_hidden"], true);
     // …while hemtjänsten, there from before, still does.
@@ -169,6 +190,7 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
     )
     .await;
     assert_eq!(ht_sips["sips"][0]["person"]["name"], "Tolvan Tolvansson");
+    assert_eq!(ht_sips["sips"][0]["person"]["protected_identity"], true);
 
     // Closing ends it.
     let closed = ok(command(
@@ -187,4 +209,8 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
     )
     .await;
     assert_eq!(psyk["todos"], json!([]));
+
+    // Rows written before the marking were updated by it, rows after it were written with it:
+    // a rebuild, which writes them all after the marking is known, gives the same tables.
+    app.assert_rebuild_equals_live("inbox").await;
 }

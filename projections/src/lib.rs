@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_plan_snapshots_lz4",
         sql: include_str!("../migrations/0013_inbox_plan_snapshots_lz4.sql"),
     },
+    eventstore::Migration {
+        version: 14,
+        name: "inbox_person_in_rows",
+        sql: include_str!("../migrations/0014_inbox_person_in_rows.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

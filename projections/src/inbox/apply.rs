@@ -7,7 +7,7 @@
 //! to-dos are diffed after *every* event, never once per batch, so the rows do not depend on how
 //! the events were batched: a rebuild gives the live tables.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use domain::event::DomainEvent;
@@ -132,6 +132,10 @@ struct Message {
     sent_at: DateTime<Utc>,
 }
 
+/// Columns of the person of each row: name, birth year (both `None` where the row's unit may
+/// not see them) and protected identity.
+type PersonCols = (Vec<Option<String>>, Vec<Option<i32>>, Vec<bool>);
+
 struct Read {
     unit_id: String,
     message_id: String,
@@ -147,8 +151,12 @@ struct Batch {
     persons: HashMap<String, Person>,
     units: HashMap<String, Unit>,
     new_units: BTreeSet<String>,
-    participants: HashSet<(String, String)>,
+    /// Each plan's participating units (plan, unit) and the position they joined at.
+    participants: HashMap<(String, String), i64>,
     new_participants: Vec<(String, String, i64)>,
+    /// Persons whose identity this batch marked protected: their rows already written are
+    /// updated after the batch's own.
+    marked: BTreeSet<String>,
     /// Open to-dos by plan, and every to-do row changed (final state), by id.
     open_todos: HashMap<String, Vec<Todo>>,
     changed_todos: BTreeMap<String, Todo>,
@@ -286,7 +294,7 @@ impl Batch {
                 &by_sip,
             ),
             tx.query(
-                "SELECT sip_id, unit_id FROM participants WHERE sip_id = ANY($1)",
+                "SELECT sip_id, unit_id, since_position FROM participants WHERE sip_id = ANY($1)",
                 &by_sip,
             ),
             tx.query(
@@ -348,7 +356,9 @@ impl Batch {
                 .push(todo);
         }
         for row in participants {
-            batch.participants.insert((row.get(0), row.get(1)));
+            batch
+                .participants
+                .insert((row.get(0), row.get(1)), row.get(2));
         }
         for row in ongoing {
             batch.ongoing.insert(
@@ -417,6 +427,34 @@ impl Batch {
         }
     }
 
+    /// The person of each row `(person, plan, unit)` as the row's unit may see them once the
+    /// batch is applied: the name and birth year unless the identity is protected and the unit
+    /// took part in the plan only from the marking on (ADR 0029), and whether it is protected.
+    /// Written into the row, so the lists join nothing to show it; a unit's participation
+    /// starts once and never ends and a name never changes, so only a marking changes it, and
+    /// [`Batch::write`] then updates the person's rows already written.
+    fn persons_seen<'a>(
+        &self,
+        rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> PersonCols {
+        let mut cols: PersonCols = (Vec::new(), Vec::new(), Vec::new());
+        for (person_id, sip_id, unit_id) in rows {
+            let person = self.persons.get(person_id);
+            let visible = person.is_some_and(|p| match p.protected_position {
+                None => true,
+                Some(marked) => self
+                    .participants
+                    .get(&(sip_id.to_owned(), unit_id.to_owned()))
+                    .is_some_and(|since| *since < marked),
+            });
+            let shown = person.filter(|_| visible);
+            cols.0.push(shown.map(|p| p.name.clone()));
+            cols.1.push(shown.map(|p| p.birth_year));
+            cols.2.push(person.is_some_and(|p| p.protected_identity));
+        }
+        cols
+    }
+
     fn touch(&mut self, unit_id: &str, position: i64) {
         let at = self.unit_changes.entry(unit_id.to_owned()).or_insert(0);
         *at = (*at).max(position);
@@ -461,6 +499,7 @@ impl Batch {
                     PersonEvent::ProtectedIdentityMarked { .. } if !person.protected_identity => {
                         person.protected_identity = true;
                         person.protected_position = Some(event.global_position);
+                        self.marked.insert(id.clone());
                     }
                     PersonEvent::DeathRegistered { died_on, .. } => {
                         person.deceased_on = Some(*died_on)
@@ -536,7 +575,8 @@ impl Batch {
         }
         for unit in &after.participants {
             let key = (sip_id.clone(), unit.to_string());
-            if self.participants.insert(key.clone()) {
+            if !self.participants.contains_key(&key) {
+                self.participants.insert(key.clone(), event.global_position);
                 self.new_participants
                     .push((key.0, key.1, event.global_position));
             }
@@ -817,6 +857,11 @@ impl Batch {
                 .collect::<Vec<_>>(),
             messages.iter().map(|m| m.sent_at).collect::<Vec<_>>(),
         );
+        let message_persons = self.persons_seen(
+            messages
+                .iter()
+                .map(|m| (m.person_id.as_str(), m.sip_id.as_str(), m.unit_id.as_str())),
+        );
 
         let read_cols = (
             self.reads
@@ -859,6 +904,11 @@ impl Batch {
             todos.iter().map(|t| t.ended_at).collect::<Vec<_>>(),
             todos.iter().map(|t| t.ended_position).collect::<Vec<_>>(),
             todos.iter().map(|t| t.ended_by.clone()).collect::<Vec<_>>(),
+        );
+        let todo_persons = self.persons_seen(
+            todos
+                .iter()
+                .map(|t| (t.person_id.as_str(), t.sip_id.as_str(), t.unit_id.as_str())),
         );
 
         let ongoing: Vec<_> = self.changed_ongoing.iter().collect();
@@ -907,6 +957,20 @@ impl Batch {
                 .collect::<Vec<_>>(),
             ongoing.iter().map(|(_, (_, p))| *p).collect::<Vec<_>>(),
         );
+        let ongoing_persons = self.persons_seen(
+            ongoing
+                .iter()
+                .map(|(k, (o, _))| (o.person_id.as_str(), k.1.as_str(), k.0.as_str())),
+        );
+        // Persons marked protected in this batch, and the position of the marking.
+        let marked: Vec<(String, i64)> = self
+            .marked
+            .iter()
+            .filter_map(|id| {
+                let at = self.persons.get(id)?.protected_position?;
+                Some((id.clone(), at))
+            })
+            .collect();
 
         let changed: Vec<UnitChanged> = self
             .unit_changes
@@ -997,10 +1061,12 @@ impl Batch {
             writes.push((
                 "WITH inserted AS (
                  INSERT INTO messages (unit_id, message_id, position, kind, subject, body,
-                        sip_id, person_id, invitation_id, sender_unit_id, sender_name, sent_at)
+                        sip_id, person_id, invitation_id, sender_unit_id, sender_name, sent_at,
+                        person_name, person_birth_year, person_protected)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                        $11::text[], $12::timestamptz[])
+                        $11::text[], $12::timestamptz[], $13::text[], $14::integer[],
+                        $15::boolean[])
                  ON CONFLICT (unit_id, message_id) DO NOTHING
                  RETURNING unit_id)
                  INSERT INTO message_counts (unit_id, messages)
@@ -1020,6 +1086,9 @@ impl Batch {
                     Box::new(message_cols.9),
                     Box::new(message_cols.10),
                     Box::new(message_cols.11),
+                    Box::new(message_persons.0),
+                    Box::new(message_persons.1),
+                    Box::new(message_persons.2),
                 ],
             ));
         }
@@ -1051,15 +1120,20 @@ impl Batch {
             writes.push((
                 "INSERT INTO todos (todo_id, unit_id, staff_id, sip_id, person_id, kind,
                         reference, title, due_at, letter, opened_at, opened_position,
-                        changed_position, ended_at, ended_position, ended_by)
+                        changed_position, ended_at, ended_position, ended_by, person_name,
+                        person_birth_year, person_protected)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],
                         $10::text[], $11::timestamptz[], $12::bigint[], $13::bigint[],
-                        $14::timestamptz[], $15::bigint[], $16::text[])
+                        $14::timestamptz[], $15::bigint[], $16::text[], $17::text[],
+                        $18::integer[], $19::boolean[])
                  ON CONFLICT (todo_id) DO UPDATE SET title = excluded.title,
                     due_at = excluded.due_at, letter = excluded.letter,
                     changed_position = excluded.changed_position, ended_at = excluded.ended_at,
-                    ended_position = excluded.ended_position, ended_by = excluded.ended_by",
+                    ended_position = excluded.ended_position, ended_by = excluded.ended_by,
+                    person_name = excluded.person_name,
+                    person_birth_year = excluded.person_birth_year,
+                    person_protected = excluded.person_protected",
                 vec![
                     Box::new(todo_cols.0),
                     Box::new(todo_cols.1),
@@ -1077,6 +1151,9 @@ impl Batch {
                     Box::new(todo_cols.13),
                     Box::new(todo_cols.14),
                     Box::new(todo_cols.15),
+                    Box::new(todo_persons.0),
+                    Box::new(todo_persons.1),
+                    Box::new(todo_persons.2),
                 ],
             ));
         }
@@ -1085,10 +1162,11 @@ impl Batch {
                 "INSERT INTO ongoing (unit_id, sip_id, person_id, phase, coordinator_id,
                         coordinator_name, coordinator_unit_id, next_meeting_at,
                         next_follow_up_on, owes_documentation, started_at, closed_at,
-                        changed_position)
+                        changed_position, person_name, person_birth_year, person_protected)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::date[],
-                        $10::boolean[], $11::timestamptz[], $12::timestamptz[], $13::bigint[])
+                        $10::boolean[], $11::timestamptz[], $12::timestamptz[], $13::bigint[],
+                        $14::text[], $15::integer[], $16::boolean[])
                  ON CONFLICT (unit_id, sip_id) DO UPDATE SET person_id = excluded.person_id,
                     phase = excluded.phase, coordinator_id = excluded.coordinator_id,
                     coordinator_name = excluded.coordinator_name,
@@ -1097,7 +1175,10 @@ impl Batch {
                     next_follow_up_on = excluded.next_follow_up_on,
                     owes_documentation = excluded.owes_documentation,
                     started_at = excluded.started_at, closed_at = excluded.closed_at,
-                    changed_position = excluded.changed_position",
+                    changed_position = excluded.changed_position,
+                    person_name = excluded.person_name,
+                    person_birth_year = excluded.person_birth_year,
+                    person_protected = excluded.person_protected",
                 vec![
                     Box::new(ongoing_cols.0),
                     Box::new(ongoing_cols.1),
@@ -1112,6 +1193,9 @@ impl Batch {
                     Box::new(ongoing_cols.10),
                     Box::new(ongoing_cols.11),
                     Box::new(ongoing_cols.12),
+                    Box::new(ongoing_persons.0),
+                    Box::new(ongoing_persons.1),
+                    Box::new(ongoing_persons.2),
                 ],
             ));
         }
@@ -1124,6 +1208,14 @@ impl Batch {
                 vec![Box::new(position_cols.0), Box::new(position_cols.1)],
             ));
         }
+        // A marking, after the batch's own rows: every row of the person already written shows
+        // the identity protected, and the name and birth year only to units that took part in
+        // the plan before the marking (as `persons_seen` decides for the rows written above).
+        for (person_id, at) in marked {
+            for table in MARKED_UPDATES {
+                writes.push((table, vec![Box::new(person_id.clone()), Box::new(at)]));
+            }
+        }
         // Sent together: one round trip for the whole batch.
         let params: Vec<Vec<&(dyn ToSql + Sync)>> = writes
             .iter()
@@ -1134,16 +1226,52 @@ impl Batch {
                     .collect()
             })
             .collect();
+        // Every statement is prepared before any is sent, so they reach the server, and run,
+        // in the order written here: a marking's updates must see the batch's rows, and the
+        // reads' counter the batch's messages. (A statement still to be prepared would send its
+        // execution only after its own round trip, behind statements sent after it.)
+        let statements =
+            futures::future::try_join_all(writes.iter().map(|(sql, _)| tx.prepared(sql))).await?;
         futures::future::try_join_all(
-            writes
+            statements
                 .iter()
                 .zip(&params)
-                .map(|((sql, _), params)| tx.execute(sql, params)),
+                .map(|(statement, params)| tx.transaction().execute(statement, params)),
         )
         .await?;
         Ok(changed)
     }
 }
+
+/// Brings the rows of person `$1`, whose identity was marked protected at position `$2`, in
+/// line with the marking: found through the person's plans and their units, so each statement
+/// reads the rows of those units alone.
+const MARKED_UPDATES: [&str; 3] = [
+    "UPDATE messages r
+        SET person_protected = true,
+            person_name = CASE WHEN v.visible THEN r.person_name END,
+            person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
+       FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
+               FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
+              WHERE s.person_id = $1) v
+      WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1",
+    "UPDATE todos r
+        SET person_protected = true,
+            person_name = CASE WHEN v.visible THEN r.person_name END,
+            person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
+       FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
+               FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
+              WHERE s.person_id = $1) v
+      WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1",
+    "UPDATE ongoing r
+        SET person_protected = true,
+            person_name = CASE WHEN v.visible THEN r.person_name END,
+            person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
+       FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
+               FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
+              WHERE s.person_id = $1) v
+      WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1",
+];
 
 /// An instant as PostgreSQL stores it (`timestamptz` keeps microseconds). A row built from the
 /// events is compared with the row read back from the table to tell whether it changed; with

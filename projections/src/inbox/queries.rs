@@ -3,7 +3,9 @@
 //!
 //! The person in a list shows by name and birth year, never by personnummer; when the person has
 //! protected identity, only units that took part in the plan before it was marked see the name
-//! (and a letter's address to the person or a relative is never shown).
+//! (and a letter's address to the person or a relative is never shown). Each row holds its person
+//! as its unit may see them (migration 14, ADR 0029), so a list reads its own rows and joins no
+//! person.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
@@ -29,15 +31,13 @@ pub struct PersonRef {
     pub protected_identity: bool,
 }
 
-/// Reads the person columns `name, birth_year, protected_identity, name_visible` from `at`.
+/// Reads a row's person columns `person_name, person_birth_year, person_protected` from `at`.
 fn person_ref(row: &Row, person_id: String, at: usize) -> PersonRef {
-    let visible: Option<bool> = row.get(at + 3);
-    let visible = visible.unwrap_or(false);
     PersonRef {
         person_id,
-        name: row.get::<_, Option<String>>(at).filter(|_| visible),
-        birth_year: row.get::<_, Option<i32>>(at + 1).filter(|_| visible),
-        protected_identity: row.get::<_, Option<bool>>(at + 2).unwrap_or(false),
+        name: row.get(at),
+        birth_year: row.get(at + 1),
+        protected_identity: row.get(at + 2),
     }
 }
 
@@ -80,12 +80,9 @@ pub struct MessageFilter {
 
 const MESSAGE_COLUMNS: &str = "m.message_id, m.kind, m.subject, m.body, m.sip_id, m.person_id,
        m.invitation_id, m.sender_unit_id, su.name, m.sender_name, m.sent_at, m.position,
-       r.read_at, p.name, p.birth_year, p.protected_identity,
-       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
+       r.read_at, m.person_name, m.person_birth_year, m.person_protected";
 
 const MESSAGE_JOINS: &str = "
-  LEFT JOIN inbox.persons p ON p.person_id = m.person_id
-  LEFT JOIN inbox.participants pa ON pa.sip_id = m.sip_id AND pa.unit_id = m.unit_id
   LEFT JOIN inbox.units su ON su.unit_id = m.sender_unit_id
   LEFT JOIN inbox.message_reads r
          ON r.unit_id = m.unit_id AND r.message_id = m.message_id AND r.user_id = $2";
@@ -240,12 +237,7 @@ pub struct TodoRow {
 
 const TODO_COLUMNS: &str = "t.todo_id, t.kind, t.title, t.sip_id, t.person_id, t.unit_id,
        t.staff_id, t.due_at, t.letter, t.opened_at, t.changed_position, t.ended_at,
-       t.ended_position, t.ended_by, p.name, p.birth_year, p.protected_identity,
-       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
-
-const TODO_JOINS: &str = "
-  LEFT JOIN inbox.persons p ON p.person_id = t.person_id
-  LEFT JOIN inbox.participants pa ON pa.sip_id = t.sip_id AND pa.unit_id = t.unit_id";
+       t.ended_position, t.ended_by, t.person_name, t.person_birth_year, t.person_protected";
 
 fn todo_row(row: &Row) -> TodoRow {
     let person = person_ref(row, row.get(4), 14);
@@ -372,7 +364,7 @@ pub async fn open_todos(
         None => "AND $7::text IS NULL AND $8::timestamptz IS NULL",
     };
     let sql = format!(
-        "SELECT {TODO_COLUMNS} FROM inbox.todos t {TODO_JOINS}
+        "SELECT {TODO_COLUMNS} FROM inbox.todos t
           WHERE t.unit_id = $1 AND t.ended_position IS NULL
             AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)
             AND ($4::timestamptz IS NULL OR t.due_at <= $4::timestamptz)
@@ -455,12 +447,7 @@ pub struct OngoingRow {
 const ONGOING_COLUMNS: &str = "o.sip_id, o.person_id, o.phase, o.coordinator_id,
        o.coordinator_name, o.coordinator_unit_id, o.next_meeting_at, o.next_follow_up_on,
        o.owes_documentation, o.started_at, o.closed_at, o.changed_position,
-       p.name, p.birth_year, p.protected_identity,
-       (p.protected_position IS NULL OR pa.since_position < p.protected_position)";
-
-const ONGOING_JOINS: &str = "
-  LEFT JOIN inbox.persons p ON p.person_id = o.person_id
-  LEFT JOIN inbox.participants pa ON pa.sip_id = o.sip_id AND pa.unit_id = o.unit_id";
+       o.person_name, o.person_birth_year, o.person_protected";
 
 fn ongoing_row(row: &Row) -> OngoingRow {
     OngoingRow {
@@ -568,7 +555,7 @@ pub async fn ongoing(
         }
     };
     let sql = format!(
-        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o
           WHERE o.unit_id = $1 AND ($2::boolean OR o.closed_at IS NULL)
             {after_cursor}
           ORDER BY o.closed_at IS NOT NULL, coalesce(o.next_meeting_at, 'infinity'::timestamptz),
@@ -603,7 +590,7 @@ pub async fn ongoing_plan(
 ) -> Result<Option<OngoingRow>, ProjectionError> {
     let client = pool.get().await?;
     let sql = format!(
-        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o
           WHERE o.unit_id = $1 AND o.sip_id = $2"
     );
     let stmt = client.prepare_cached(&sql).await?;
@@ -650,13 +637,13 @@ pub async fn changes_since(
           ORDER BY m.position LIMIT $4"
     );
     let todos_sql = format!(
-        "SELECT {TODO_COLUMNS} FROM inbox.todos t {TODO_JOINS}
+        "SELECT {TODO_COLUMNS} FROM inbox.todos t
           WHERE t.unit_id = $1 AND t.changed_position > $3
             AND (t.staff_id IS NULL OR t.staff_id = $2)
           ORDER BY t.changed_position, t.todo_id LIMIT $4"
     );
     let ongoing_sql = format!(
-        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o {ONGOING_JOINS}
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o
           WHERE o.unit_id = $1 AND o.changed_position > $3 AND $2::text IS NOT NULL
           ORDER BY o.changed_position, o.sip_id LIMIT $4"
     );

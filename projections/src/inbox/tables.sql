@@ -48,7 +48,13 @@ CREATE TABLE messages (
     sender_unit_id text        NOT NULL,
     sender_name    text        NOT NULL,
     sent_at        timestamptz NOT NULL,
-    PRIMARY KEY (unit_id, message_id)
+    PRIMARY KEY (unit_id, message_id),
+    -- The person as this unit may see them (projections migration 14): name and birth year are
+    -- absent when the person has protected identity and the unit took part only after it was
+    -- marked.
+    person_name        text,
+    person_birth_year  integer,
+    person_protected   boolean     NOT NULL DEFAULT false
 );
 CREATE INDEX messages_unit_position_idx ON messages (unit_id, position);
 CREATE TABLE message_reads (
@@ -86,7 +92,13 @@ CREATE TABLE todos (
     changed_position bigint      NOT NULL,
     ended_at         timestamptz,
     ended_position   bigint,
-    ended_by         text
+    ended_by         text,
+    -- The person as this unit may see them (projections migration 14): name and birth year are
+    -- absent when the person has protected identity and the unit took part only after it was
+    -- marked.
+    person_name        text,
+    person_birth_year  integer,
+    person_protected   boolean     NOT NULL DEFAULT false
 );
 CREATE INDEX todos_open_sip_idx ON todos (sip_id) WHERE ended_position IS NULL;
 CREATE INDEX todos_changed_idx ON todos (unit_id, changed_position);
@@ -107,7 +119,13 @@ CREATE TABLE ongoing (
     started_at          timestamptz NOT NULL,
     closed_at           timestamptz,
     changed_position    bigint      NOT NULL,
-    PRIMARY KEY (unit_id, sip_id)
+    PRIMARY KEY (unit_id, sip_id),
+    -- The person as this unit may see them (projections migration 14): name and birth year are
+    -- absent when the person has protected identity and the unit took part only after it was
+    -- marked.
+    person_name        text,
+    person_birth_year  integer,
+    person_protected   boolean     NOT NULL DEFAULT false
 );
 CREATE INDEX ongoing_changed_idx ON ongoing (unit_id, changed_position);
 CREATE INDEX ongoing_sip_idx ON ongoing (sip_id);
