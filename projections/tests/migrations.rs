@@ -4,23 +4,44 @@
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 
-/// Migration 10 counts the messages and reads already there, so the unread count of every unit
-/// and user is right from the moment it is applied, without a rebuild.
-#[tokio::test]
-async fn migration_10_counts_the_messages_and_reads_already_there() {
+/// A fresh database with the migrations before `version` applied, and an admin connection to
+/// write the rows a running region would have.
+async fn migrated_before(version: i32) -> (TestDatabase, tokio_postgres::Client) {
     let db = TestDatabase::create().await.expect("test database");
-    let before_10: Vec<_> = projections::MIGRATIONS
+    let before: Vec<_> = projections::MIGRATIONS
         .iter()
-        .filter(|m| m.version < 10)
+        .filter(|m| m.version < version)
         .cloned()
         .collect();
-    eventstore::migrate(&db.admin_url, projections::COMPONENT, &before_10)
+    eventstore::migrate(&db.admin_url, projections::COMPONENT, &before)
         .await
-        .expect("migrations 1-9");
+        .expect("the migrations before");
     let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
         .await
         .expect("admin connection");
     tokio::spawn(connection);
+    (db, client)
+}
+
+/// Applies the remaining migrations, as an upgrade does, and connects a store.
+async fn migrate_the_rest(db: &TestDatabase) -> EventStore {
+    eventstore::migrate(
+        &db.admin_url,
+        projections::COMPONENT,
+        projections::MIGRATIONS,
+    )
+    .await
+    .expect("the migrations under test and on");
+    EventStore::connect(StoreConfig::new(db.app_url.clone()))
+        .await
+        .expect("store")
+}
+
+/// Migration 10 counts the messages and reads already there, so the unread count of every unit
+/// and user is right from the moment it is applied, without a rebuild.
+#[tokio::test]
+async fn migration_10_counts_the_messages_and_reads_already_there() {
+    let (db, client) = migrated_before(10).await;
     // Unit u1 has three messages, u2 two; anna read two of u1's and one of u2's, bo one of u1's.
     client
         .batch_execute(
@@ -35,16 +56,7 @@ async fn migration_10_counts_the_messages_and_reads_already_there() {
         )
         .await
         .expect("rows of a running inbox");
-    eventstore::migrate(
-        &db.admin_url,
-        projections::COMPONENT,
-        projections::MIGRATIONS,
-    )
-    .await
-    .expect("migration 10 and on");
-    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
-        .await
-        .expect("store");
+    let store = migrate_the_rest(&db).await;
     for (unit, user, unread) in [
         ("u1", "anna", 1),
         ("u1", "bo", 2),
@@ -68,19 +80,7 @@ async fn migration_10_counts_the_messages_and_reads_already_there() {
 /// marking itself to all.
 #[tokio::test]
 async fn migration_14_writes_each_rows_person_as_the_lists_showed_it() {
-    let db = TestDatabase::create().await.expect("test database");
-    let before_14: Vec<_> = projections::MIGRATIONS
-        .iter()
-        .filter(|m| m.version < 14)
-        .cloned()
-        .collect();
-    eventstore::migrate(&db.admin_url, projections::COMPONENT, &before_14)
-        .await
-        .expect("migrations 1-13");
-    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
-        .await
-        .expect("admin connection");
-    tokio::spawn(connection);
+    let (db, client) = migrated_before(14).await;
     // Anna is an ordinary person in plan s1; Bo's identity was marked protected at position 10
     // in plan s2, which u1 took part in from 5 and u2 from 20.
     client
@@ -111,16 +111,7 @@ async fn migration_14_writes_each_rows_person_as_the_lists_showed_it() {
         )
         .await
         .expect("rows of a running inbox");
-    eventstore::migrate(
-        &db.admin_url,
-        projections::COMPONENT,
-        projections::MIGRATIONS,
-    )
-    .await
-    .expect("migration 14");
-    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
-        .await
-        .expect("store");
+    let store = migrate_the_rest(&db).await;
     let pool = store.pool();
     let seen = |p: &projections::inbox::PersonRef| {
         (

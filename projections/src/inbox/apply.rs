@@ -1243,34 +1243,31 @@ impl Batch {
     }
 }
 
-/// Brings the rows of person `$1`, whose identity was marked protected at position `$2`, in
-/// line with the marking: found through the person's plans and their units, so each statement
-/// reads the rows of those units alone.
+/// The statement that brings `table`'s rows of person `$1`, whose identity was marked protected
+/// at position `$2`, in line with the marking: the rows are found through the person's plans and
+/// their units, so it reads the rows of those units alone.
+macro_rules! marked_update {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " r
+                SET person_protected = true,
+                    person_name = CASE WHEN v.visible THEN r.person_name END,
+                    person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
+               FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
+                       FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
+                      WHERE s.person_id = $1) v
+              WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1"
+        )
+    };
+}
+
+/// A marking's update of each table whose rows carry their person.
 const MARKED_UPDATES: [&str; 3] = [
-    "UPDATE messages r
-        SET person_protected = true,
-            person_name = CASE WHEN v.visible THEN r.person_name END,
-            person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
-       FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
-               FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
-              WHERE s.person_id = $1) v
-      WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1",
-    "UPDATE todos r
-        SET person_protected = true,
-            person_name = CASE WHEN v.visible THEN r.person_name END,
-            person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
-       FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
-               FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
-              WHERE s.person_id = $1) v
-      WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1",
-    "UPDATE ongoing r
-        SET person_protected = true,
-            person_name = CASE WHEN v.visible THEN r.person_name END,
-            person_birth_year = CASE WHEN v.visible THEN r.person_birth_year END
-       FROM (SELECT pa.sip_id, pa.unit_id, pa.since_position < $2 AS visible
-               FROM participants pa JOIN plans s ON s.sip_id = pa.sip_id
-              WHERE s.person_id = $1) v
-      WHERE r.unit_id = v.unit_id AND r.sip_id = v.sip_id AND r.person_id = $1",
+    marked_update!("messages"),
+    marked_update!("todos"),
+    marked_update!("ongoing"),
 ];
 
 /// An instant as PostgreSQL stores it (`timestamptz` keeps microseconds). A row built from the
