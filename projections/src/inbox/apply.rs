@@ -7,6 +7,7 @@
 //! to-dos are diffed after *every* event, never once per batch, so the rows do not depend on how
 //! the events were batched: a rebuild gives the live tables.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
@@ -154,9 +155,9 @@ struct Batch {
     /// Each plan's participating units (plan, unit) and the position they joined at.
     participants: HashMap<(String, String), i64>,
     new_participants: Vec<(String, String, i64)>,
-    /// Persons whose identity this batch marked protected: their rows already written are
-    /// updated after the batch's own.
-    marked: BTreeSet<String>,
+    /// Persons whose identity this batch marked protected, with the marking's position: their
+    /// rows already written are updated after the batch's own.
+    marked: BTreeMap<String, i64>,
     /// Open to-dos by plan, and every to-do row changed (final state), by id.
     open_todos: HashMap<String, Vec<Todo>>,
     changed_todos: BTreeMap<String, Todo>,
@@ -499,7 +500,7 @@ impl Batch {
                     PersonEvent::ProtectedIdentityMarked { .. } if !person.protected_identity => {
                         person.protected_identity = true;
                         person.protected_position = Some(event.global_position);
-                        self.marked.insert(id.clone());
+                        self.marked.insert(id.clone(), event.global_position);
                     }
                     PersonEvent::DeathRegistered { died_on, .. } => {
                         person.deceased_on = Some(*died_on)
@@ -575,8 +576,8 @@ impl Batch {
         }
         for unit in &after.participants {
             let key = (sip_id.clone(), unit.to_string());
-            if !self.participants.contains_key(&key) {
-                self.participants.insert(key.clone(), event.global_position);
+            if let Entry::Vacant(joined) = self.participants.entry(key.clone()) {
+                joined.insert(event.global_position);
                 self.new_participants
                     .push((key.0, key.1, event.global_position));
             }
@@ -962,15 +963,6 @@ impl Batch {
                 .iter()
                 .map(|(k, (o, _))| (o.person_id.as_str(), k.1.as_str(), k.0.as_str())),
         );
-        // Persons marked protected in this batch, and the position of the marking.
-        let marked: Vec<(String, i64)> = self
-            .marked
-            .iter()
-            .filter_map(|id| {
-                let at = self.persons.get(id)?.protected_position?;
-                Some((id.clone(), at))
-            })
-            .collect();
 
         let changed: Vec<UnitChanged> = self
             .unit_changes
@@ -1211,9 +1203,9 @@ impl Batch {
         // A marking, after the batch's own rows: every row of the person already written shows
         // the identity protected, and the name and birth year only to units that took part in
         // the plan before the marking (as `persons_seen` decides for the rows written above).
-        for (person_id, at) in marked {
+        for (person_id, at) in &self.marked {
             for table in MARKED_UPDATES {
-                writes.push((table, vec![Box::new(person_id.clone()), Box::new(at)]));
+                writes.push((table, vec![Box::new(person_id.clone()), Box::new(*at)]));
             }
         }
         // Sent together: one round trip for the whole batch.
