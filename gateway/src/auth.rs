@@ -3,6 +3,11 @@
 //! turns the claims into a [`Caller`]. Authorisation (what the caller may do) is the domain's and
 //! the routes' business; [`Caller::require_role`] and [`Caller::staff_unit`] are the edge checks.
 //!
+//! A token whose signature, issuer and audience were checked once is remembered by its SHA-256
+//! ([`Verified`], ADR 0030): checking an RS256 or ES256 signature costs more CPU than the rest of
+//! a read, and a signed-in user sends the same token with every request until it expires. What
+//! depends on time (`exp`, `iat`) is checked on every request all the same.
+//!
 //! [`Signer`] mints tokens for `samplan token` and for tests. Without a configured key, the
 //! embedded default uses a development secret kept in the data directory, so that
 //! `samplan token` and `samplan serve` agree without any setup.
@@ -16,8 +21,11 @@ use domain::personnummer::PersonalIdentityNumber;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Clock skew tolerated between the token issuer and us.
@@ -120,6 +128,61 @@ pub struct Verifier {
     clock: Clock,
     /// Where the keys came from when they may change while the process runs: a JWKS file.
     jwks: Option<JwksSource>,
+    /// Tokens the keys in force have verified, by digest.
+    verified: Mutex<Verified>,
+    /// Signatures checked (tokens not found in `verified`), for `/metrics`.
+    signature_checks: AtomicU64,
+    /// Tokens found in `verified`, for `/metrics`.
+    verified_hits: AtomicU64,
+}
+
+/// Most tokens remembered as verified; the oldest is forgotten first. Each takes its digest and
+/// its claims (a few hundred bytes), so the bound keeps the memory to some 15 MB.
+const VERIFIED_MAX: usize = 32_768;
+
+/// The claims of tokens whose signature, issuer and audience the keys in force have checked,
+/// keyed by the SHA-256 of the whole token: a token that differs in any byte (another signature,
+/// an edited claim) has another digest and is checked from scratch. Only what a key vouched for
+/// enters; nothing about time is remembered (`Verifier::verify` checks `exp` and `iat` against
+/// the clock on every request). When the keys change, everything is forgotten and the
+/// generation moves on, so a check that began under the old keys cannot enter afterwards.
+#[derive(Default)]
+struct Verified {
+    claims: HashMap<[u8; 32], Claims>,
+    /// Digests in the order they entered, to forget the oldest first.
+    order: VecDeque<[u8; 32]>,
+    /// Bumped by every change of keys.
+    generation: u64,
+}
+
+impl Verified {
+    fn get(&self, digest: &[u8; 32]) -> Option<Claims> {
+        self.claims.get(digest).cloned()
+    }
+
+    /// Remembers `claims`, checked under the keys of `generation`, unless the keys changed since.
+    fn remember(&mut self, digest: [u8; 32], claims: &Claims, generation: u64, max: usize) {
+        if generation != self.generation || self.claims.contains_key(&digest) {
+            return;
+        }
+        while self.order.len() >= max {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.claims.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        self.claims.insert(digest, claims.clone());
+        self.order.push_back(digest);
+    }
+
+    /// Forgets every token: the keys that verified them are no longer those in force.
+    fn forget_all(&mut self) {
+        self.claims.clear();
+        self.order.clear();
+        self.generation += 1;
+    }
 }
 
 /// A JWKS file the verifier reads again when it changes.
@@ -249,7 +312,25 @@ impl Verifier {
             keys: RwLock::new(Arc::new(keys)),
             clock,
             jwks,
+            verified: Mutex::new(Verified::default()),
+            signature_checks: AtomicU64::new(0),
+            verified_hits: AtomicU64::new(0),
         }
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Signatures checked so far, and tokens that needed none because they had been verified
+    /// before (`samplan_token_signature_checks_total`, `samplan_token_verified_hits_total`).
+    pub fn verification_counts(&self) -> (u64, u64) {
+        (
+            self.signature_checks.load(Ordering::Relaxed),
+            self.verified_hits.load(Ordering::Relaxed),
+        )
     }
 
     fn keys(&self) -> Arc<Vec<VerifyingKey>> {
@@ -280,8 +361,31 @@ impl Verifier {
             .keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(keys);
+        // After the keys are swapped: a check that read the old keys finds a new generation.
+        self.verified().forget_all();
         *in_force = text;
         Ok(true)
+    }
+
+    /// The claims of `token` if one of the keys in force verifies it: remembered from an earlier
+    /// request with the same token, or checked now and remembered.
+    fn checked_claims(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // The generation is read before the keys, so keys swapped after this point make the
+        // claims checked below too old to remember.
+        let generation = {
+            let verified = self.verified();
+            if let Some(claims) = verified.get(&digest) {
+                self.verified_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(claims);
+            }
+            verified.generation
+        };
+        self.signature_checks.fetch_add(1, Ordering::Relaxed);
+        let claims = self.decode(token)?;
+        self.verified()
+            .remember(digest, &claims, generation, VERIFIED_MAX);
+        Ok(claims)
     }
 
     /// The claims of `token` if one of the keys of the algorithm its header names verifies it.
@@ -315,7 +419,7 @@ impl Verifier {
 
     /// Checks `token` and returns who it names; every failure is a 401 problem.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let claims = self.decode(token).map_err(|e| {
+        let claims = self.checked_claims(token).map_err(|e| {
             let (code, detail) = match e.kind() {
                 JwtErrorKind::InvalidSignature
                 | JwtErrorKind::InvalidAlgorithm
@@ -454,10 +558,12 @@ fn pem_blocks(text: &str) -> Vec<&str> {
     blocks
 }
 
-/// Mints HS256 tokens: `samplan token`, tests and benchmarks.
+/// Mints tokens: `samplan token`, tests and benchmarks. HS256 with the shared secret, or RS256
+/// and ES256 with a private key as an identity provider signs them.
 #[derive(Clone)]
 pub struct Signer {
     key: EncodingKey,
+    algorithm: Algorithm,
     issuer: String,
     audience: String,
 }
@@ -475,9 +581,28 @@ impl Signer {
     pub fn hs256(secret: &str, issuer: &str, audience: &str) -> Signer {
         Signer {
             key: EncodingKey::from_secret(secret.as_bytes()),
+            algorithm: Algorithm::HS256,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
         }
+    }
+
+    /// A signer for a private key in PEM form: RSA (RS256) or EC P-256 (ES256). `None` when the
+    /// text is neither.
+    pub fn private_key_pem(pem: &str, issuer: &str, audience: &str) -> Option<Signer> {
+        let (key, algorithm) = match EncodingKey::from_rsa_pem(pem.as_bytes()) {
+            Ok(key) => (key, Algorithm::RS256),
+            Err(_) => (
+                EncodingKey::from_ec_pem(pem.as_bytes()).ok()?,
+                Algorithm::ES256,
+            ),
+        };
+        Some(Signer {
+            key,
+            algorithm,
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+        })
     }
 
     /// A token for `sub` with `role`, `unit` and `name`, issued at `now`, valid for `ttl`.
@@ -530,19 +655,23 @@ impl Signer {
     fn sign_claims(&self, mut claims: Claims) -> String {
         claims.iss = self.issuer.clone();
         claims.aud = self.audience.clone();
-        mint(&self.key, &claims)
+        mint(&self.key, self.algorithm, &claims)
     }
 }
 
 /// Signs arbitrary `claims` with an HS256 `secret` (tests use it for wrong issuers and the like).
 pub fn mint_token(secret: &str, claims: &Claims) -> String {
-    mint(&EncodingKey::from_secret(secret.as_bytes()), claims)
+    mint(
+        &EncodingKey::from_secret(secret.as_bytes()),
+        Algorithm::HS256,
+        claims,
+    )
 }
 
-fn mint(key: &EncodingKey, claims: &Claims) -> String {
-    // Encoding plain claims with an HMAC key cannot fail; an empty string would be refused as
-    // malformed by any verifier, which is the safe outcome should it ever happen.
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, key).unwrap_or_default()
+fn mint(key: &EncodingKey, algorithm: Algorithm, claims: &Claims) -> String {
+    // Encoding plain claims with a key of its own algorithm cannot fail; an empty string would
+    // be refused as malformed by any verifier, which is the safe outcome should it ever happen.
+    jsonwebtoken::encode(&Header::new(algorithm), claims, key).unwrap_or_default()
 }
 
 /// The file that holds the development secret inside the data directory.
@@ -918,6 +1047,8 @@ mod tests {
         // The running verifier reads the file again: the rotation needs no restart.
         write(vec![jwk(&new, "2026-12"), jwk(&old, "2026-06")]);
         let running = Verifier::jwks_file(&path, "samplan", "samplan", c.clone()).expect("both");
+        // Verified (and remembered) under the old key before it is removed.
+        assert!(running.verify(&token(&old, Some("2026-06"))).is_ok());
         assert!(
             !running.reload().expect("unchanged"),
             "the same text: nothing to do"
@@ -952,6 +1083,72 @@ mod tests {
         assert!(running.reload().is_err());
         assert!(running.verify(&token(&new, Some("2026-12"))).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_verified_token_skips_its_signature_check_but_never_the_clock() {
+        let c = clock();
+        let verifier = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        let token = Signer::hs256(SECRET, "samplan", "samplan").sign(
+            "hsa-1",
+            "staff",
+            Some("vc-norr"),
+            "Anna",
+            c.now(),
+            Duration::minutes(10),
+        );
+        for _ in 0..3 {
+            assert_eq!(verifier.verify(&token).expect("valid").sub, "hsa-1");
+        }
+        assert_eq!(
+            verifier.verification_counts(),
+            (1, 2),
+            "one signature check"
+        );
+
+        // The same token with another signature is checked, and refused.
+        let (signed, signature) = token.rsplit_once('.').expect("three parts");
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{signed}.{flipped}{}", &signature[1..]);
+        let err = verifier.verify(&forged).unwrap_err();
+        assert_eq!(err.problem().code, "token_bad_signature");
+        assert_eq!(verifier.verification_counts(), (2, 2));
+
+        // Remembered or not, a token expires on time.
+        c.set(c.now() + Duration::minutes(10) + Duration::seconds(LEEWAY_SECONDS));
+        let err = verifier.verify(&token).unwrap_err();
+        assert_eq!(err.problem().code, "token_expired");
+        assert_eq!(verifier.verification_counts(), (2, 3));
+    }
+
+    #[test]
+    fn verified_tokens_are_bounded_and_forgotten_when_the_keys_change() {
+        let claims = |sub: &str| Claims {
+            sub: sub.into(),
+            role: "staff".into(),
+            unit: Some("vc-norr".into()),
+            name: String::new(),
+            personal_identity_number: None,
+            exp: 0,
+            iat: 0,
+            iss: "samplan".into(),
+            aud: "samplan".into(),
+        };
+        let mut verified = Verified::default();
+        for (i, sub) in ["a", "b", "c"].iter().enumerate() {
+            verified.remember([i as u8; 32], &claims(sub), 0, 2);
+        }
+        assert!(verified.get(&[0; 32]).is_none(), "the oldest is forgotten");
+        assert_eq!(verified.get(&[2; 32]).map(|c| c.sub), Some("c".into()));
+        assert_eq!((verified.claims.len(), verified.order.len()), (2, 2));
+
+        verified.forget_all();
+        assert!(verified.get(&[2; 32]).is_none());
+        // A check made under the keys before the change does not enter after it.
+        verified.remember([9; 32], &claims("d"), 0, 2);
+        assert!(verified.get(&[9; 32]).is_none());
+        verified.remember([9; 32], &claims("d"), 1, 2);
+        assert!(verified.get(&[9; 32]).is_some());
     }
 
     #[test]

@@ -321,3 +321,50 @@ async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only
     let (status, body) = whoami(&rotated, Some(&format!("Bearer {new_token}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn a_token_signed_with_a_key_pair_is_verified_once_and_then_remembered() {
+    // As an identity provider signs: RS256 and ES256, whose signature checks cost far more CPU
+    // than the rest of a read (ADR 0030).
+    for ec in [false, true] {
+        let (private, public) = key_pair(ec);
+        let app = TestApp::spawn_with(move |c| {
+            c.jwt_key = gateway::config::JwtKey::PublicKeyPem(public);
+        })
+        .await;
+        let signer = gateway::auth::Signer::private_key_pem(&private, "samplan", "samplan")
+            .expect("an RSA or EC private key");
+        let token = signer.sign(
+            "SE2321000016-A1B2",
+            "staff",
+            Some("vc-norr"),
+            "Test Testsson",
+            app.clock.now(),
+            Duration::minutes(10),
+        );
+        for _ in 0..3 {
+            let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["sub"], "SE2321000016-A1B2", "{body}");
+        }
+        let (status, _, body) = app.send(app.client.get(app.url("/metrics"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = body.as_str().expect("text");
+        let counter = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+        };
+        assert_eq!(
+            counter("samplan_token_signature_checks_total"),
+            1,
+            "ec: {ec}"
+        );
+        assert_eq!(counter("samplan_token_verified_hits_total"), 2, "ec: {ec}");
+
+        // Remembered, and still expired on time.
+        app.clock.set(app.clock.now() + Duration::minutes(11));
+        let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;
+        assert_problem(status, &body, "token_expired");
+    }
+}

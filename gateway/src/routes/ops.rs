@@ -66,6 +66,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::counter!("samplan_group_commit_transactions_total").absolute(grouped.transactions);
     metrics::counter!("samplan_group_commit_appends_total").absolute(grouped.appends);
     metrics::counter!("samplan_direct_appends_total").absolute(grouped.direct);
+    // Token signatures checked, and requests whose token had been verified before (ADR 0030).
+    let (checked, remembered) = state.verifier.verification_counts();
+    metrics::counter!("samplan_token_signature_checks_total").absolute(checked);
+    metrics::counter!("samplan_token_verified_hits_total").absolute(remembered);
     // Each projection's and the relay's position and lag, as the database has them.
     match projections::runner::lags(state.store.pool()).await {
         Ok(lags) => {
