@@ -26,6 +26,8 @@
 //!
 //! Min plan (`GET /api/v1/me/plans` with citizen tokens, against the patient read model's person
 //! look-up and plans) is measured when the route answers, left out otherwise.
+//! Tokens are ES256, signed with a key pair made for the run, as an identity provider's are in
+//! production (`SAMPLAN_BENCH_TOKENS=hs256` for the shared secret of the embedded default).
 //! `SAMPLAN_BENCH_POOL_SIZE` sets the service's pool (default 16); `SAMPLAN_BENCH_HOLD_SECS`
 //! keeps the service and its database up that long before the live pushes, for a look from
 //! outside (EXPLAIN, perf).
@@ -447,10 +449,69 @@ impl Drop for Service {
 
 struct Env {
     db: TestDatabase,
-    secret: String,
+    tokens: Tokens,
     nats: String,
     id: String,
     dir: PathBuf,
+}
+
+/// How the service checks tokens and the benchmark signs them (`SAMPLAN_BENCH_TOKENS`): `es256`
+/// (the default: a P-256 key pair, as an identity provider signs tokens in production, so each
+/// signature check costs what it would there) or `hs256` (the shared secret of the embedded
+/// default).
+enum Tokens {
+    Secret(String),
+    KeyPair { private: String, public: String },
+}
+
+impl Tokens {
+    fn from_env(dir: &Path) -> Tokens {
+        let wanted = std::env::var("SAMPLAN_BENCH_TOKENS").unwrap_or_else(|_| "es256".into());
+        match wanted.as_str() {
+            "hs256" => Tokens::Secret(random_hex(32).expect("secret")),
+            "es256" => {
+                let private = dir.join("token-key.pem");
+                let path = private.to_str().expect("path");
+                let openssl = |args: &[&str]| {
+                    let out = Command::new("openssl")
+                        .args(args)
+                        .output()
+                        .expect("the openssl command line tool makes the key pair");
+                    assert!(out.status.success(), "openssl {args:?}");
+                    String::from_utf8(out.stdout).expect("PEM")
+                };
+                openssl(&[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-out",
+                    path,
+                ]);
+                let public = openssl(&["pkey", "-in", path, "-pubout"]);
+                let private = std::fs::read_to_string(&private).expect("private key");
+                Tokens::KeyPair { private, public }
+            }
+            other => panic!("SAMPLAN_BENCH_TOKENS={other}: es256 or hs256"),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Tokens::Secret(_) => "HS256",
+            Tokens::KeyPair { .. } => "ES256",
+        }
+    }
+
+    fn signer(&self) -> Signer {
+        match self {
+            Tokens::Secret(secret) => Signer::hs256(secret, "samplan", "samplan"),
+            Tokens::KeyPair { private, .. } => {
+                Signer::private_key_pem(private, "samplan", "samplan").expect("the private key")
+            }
+        }
+    }
 }
 
 async fn serve(env: &Env, pool_size: u64) -> Service {
@@ -479,7 +540,16 @@ async fn serve(env: &Env, pool_size: u64) -> Service {
             format!("bench-reads-events.{}", env.id),
         )
         .env("SAMPLAN_NATS_STORAGE", "memory")
-        .env("SAMPLAN_JWT_SECRET", &env.secret)
+        .env(
+            match env.tokens {
+                Tokens::Secret(_) => "SAMPLAN_JWT_SECRET",
+                Tokens::KeyPair { .. } => "SAMPLAN_JWT_PUBLIC_KEY",
+            },
+            match &env.tokens {
+                Tokens::Secret(secret) => secret,
+                Tokens::KeyPair { public, .. } => public,
+            },
+        )
         .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
         .env("SAMPLAN_DATA_DIR", env.dir.join("data"))
         .env("SAMPLAN_DB_POOL_SIZE", pool_size.to_string())
@@ -1108,13 +1178,17 @@ async fn bench() {
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let env = Env {
         db: TestDatabase::create().await.expect("database"),
-        secret: random_hex(32).expect("secret"),
+        tokens: Tokens::from_env(&dir),
         nats: std::env::var("SAMPLAN_TEST_NATS_URL")
             .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
         id,
         dir: dir.clone(),
     };
-    println!("read benchmark (database {})", env.db.name);
+    println!(
+        "read benchmark (database {}, {} tokens)",
+        env.db.name,
+        env.tokens.name()
+    );
     eventstore::migrate(
         &env.db.admin_url,
         projections::COMPONENT,
@@ -1167,7 +1241,7 @@ async fn bench() {
     let service = serve(&env, pool_size).await;
     // Staff tokens: a few colleagues per unit; then one citizen per person sampled.
     let tokens_per_unit = 4usize;
-    let signer = Signer::hs256(&env.secret, "samplan", "samplan");
+    let signer = env.tokens.signer();
     let now = Utc::now();
     let mut tokens: Vec<String> = Vec::new();
     for u in 0..UNITS {

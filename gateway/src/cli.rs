@@ -153,6 +153,11 @@ pub struct LoadArgs {
     /// The lag --check allows.
     #[arg(long, default_value_t = 1000.0)]
     pub lag_max_ms: f64,
+    /// Sign the run's tokens with this private key in PEM form (RSA: RS256, EC P-256: ES256), as
+    /// an identity provider does, for a gateway that has its public key
+    /// (SAMPLAN_JWT_PUBLIC_KEY); without it, with SAMPLAN_JWT_SECRET.
+    #[arg(long)]
+    pub signing_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -560,7 +565,25 @@ async fn bench_load(config: &Config, args: LoadArgs) -> Result<(), CliError> {
     {
         return Err(CliError::Usage("--command-rate must be above 0".into()));
     }
-    let secret = signing_secret(config)?;
+    let signer = match &args.signing_key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--signing-key {}: {e}", path.display())))?;
+            Signer::private_key_pem(&pem, &config.jwt_issuer, &config.jwt_audience).ok_or_else(
+                || {
+                    CliError::Usage(format!(
+                        "--signing-key {}: not an RSA or EC P-256 private key in PEM form",
+                        path.display()
+                    ))
+                },
+            )?
+        }
+        None => Signer::hs256(
+            &signing_secret(config)?,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+        ),
+    };
     let admin_database_url = match (&config.database_admin_url, &config.database_url) {
         (Some(url), _) | (None, Some(url)) => url.clone(),
         (None, None) => crate::embedded::EmbeddedPostgres::admin_url_for(&config.data_dir)
@@ -575,7 +598,7 @@ async fn bench_load(config: &Config, args: LoadArgs) -> Result<(), CliError> {
             url: admin_database_url,
             tls: config.database_tls.clone(),
         },
-        signer: Signer::hs256(&secret, &config.jwt_issuer, &config.jwt_audience),
+        signer,
         phases,
         connections: args.connections.iter().map(|c| usize::from(*c)).collect(),
         seconds: args.seconds,

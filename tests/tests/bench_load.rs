@@ -133,3 +133,112 @@ async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
     assert!(count("MeetingHeld").await >= closed);
     assert!(count("NeedIdentified").await > count("ConsentGiven").await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_run_signs_its_tokens_with_a_key_pair_as_an_identity_provider_does() {
+    let db = TestDatabase::create().await.expect("test database");
+    let dir = TempDir::new("bench-load-es256");
+    let key = dir.path().join("token-key.pem");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl command line tool makes the key pair");
+        assert!(out.status.success(), "openssl {args:?}");
+        String::from_utf8(out.stdout).expect("PEM")
+    };
+    let key_path = key.to_str().expect("path");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key_path,
+    ]);
+    let public = openssl(&["pkey", "-in", key_path, "-pubout"]);
+    let public_path = dir.path().join("public.pem");
+    std::fs::write(&public_path, &public).expect("public key file");
+
+    let nats =
+        std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let port = free_port();
+    let mut cmd = serve_command(
+        &db.app_url,
+        &db.admin_url,
+        &nats,
+        "unused",
+        port,
+        &dir.path().join("data"),
+    );
+    cmd.env_remove("SAMPLAN_JWT_SECRET")
+        .env("SAMPLAN_JWT_PUBLIC_KEY", &public);
+    own_stream(&mut cmd, &ulid::Ulid::generate().to_string());
+    cmd.arg("serve");
+    let gateway = Samplan::spawn(cmd, port, dir.path().join("gateway.log")).await;
+
+    let run = |signing_key: std::path::PathBuf| {
+        let mut load = unconfigured_command();
+        load.env("SAMPLAN_DATABASE_URL", &db.app_url)
+            .env("SAMPLAN_DATABASE_ADMIN_URL", &db.admin_url)
+            .env("SAMPLAN_JWT_PUBLIC_KEY", &public)
+            .env("SAMPLAN_LOG", "warn")
+            .args(["bench", "load", "--url", &gateway.base_url])
+            .args([
+                "--phases",
+                "commands",
+                "--seconds",
+                "1",
+                "--connections",
+                "2",
+            ])
+            .args(["--units", "2", "--persons", "4"])
+            .arg("--signing-key")
+            .arg(signing_key);
+        async move {
+            tokio::task::spawn_blocking(move || load.output())
+                .await
+                .expect("join")
+                .expect("running samplan bench load")
+        }
+    };
+
+    // A public key cannot sign: a usage error before any request.
+    let refused = run(public_path).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("not an RSA or EC P-256 private key"),
+        "{stderr}"
+    );
+
+    let output = run(key).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Every command was accepted: the row at 2 connections has no errors.
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("| 2 |"))
+        .unwrap_or_else(|| panic!("no commands row in\n{stdout}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(cells[6], "0", "errors: {row}");
+    let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let stored: i64 = client
+        .query_one(
+            "SELECT count(*)::bigint FROM events WHERE event_type = 'NeedIdentified'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert!(stored > 0, "the commands signed ES256 were accepted");
+}
