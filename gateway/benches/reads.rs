@@ -51,6 +51,7 @@ use domain::unit::{Principal, PrincipalKind, UnitEvent};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
 use gateway::auth::{random_hex, Signer};
+use gateway::testing::KeyKind;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -465,32 +466,12 @@ enum Tokens {
 }
 
 impl Tokens {
-    fn from_env(dir: &Path) -> Tokens {
+    fn from_env() -> Tokens {
         let wanted = std::env::var("SAMPLAN_BENCH_TOKENS").unwrap_or_else(|_| "es256".into());
         match wanted.as_str() {
             "hs256" => Tokens::Secret(random_hex(32).expect("secret")),
             "es256" => {
-                let private = dir.join("token-key.pem");
-                let path = private.to_str().expect("path");
-                let openssl = |args: &[&str]| {
-                    let out = Command::new("openssl")
-                        .args(args)
-                        .output()
-                        .expect("the openssl command line tool makes the key pair");
-                    assert!(out.status.success(), "openssl {args:?}");
-                    String::from_utf8(out.stdout).expect("PEM")
-                };
-                openssl(&[
-                    "genpkey",
-                    "-algorithm",
-                    "EC",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-out",
-                    path,
-                ]);
-                let public = openssl(&["pkey", "-in", path, "-pubout"]);
-                let private = std::fs::read_to_string(&private).expect("private key");
+                let (private, public) = gateway::testing::key_pair(KeyKind::Es256);
                 Tokens::KeyPair { private, public }
             }
             other => panic!("SAMPLAN_BENCH_TOKENS={other}: es256 or hs256"),
@@ -1178,7 +1159,7 @@ async fn bench() {
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let env = Env {
         db: TestDatabase::create().await.expect("database"),
-        tokens: Tokens::from_env(&dir),
+        tokens: Tokens::from_env(),
         nats: std::env::var("SAMPLAN_TEST_NATS_URL")
             .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
         id,

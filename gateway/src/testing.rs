@@ -25,6 +25,49 @@ use tokio_util::sync::CancellationToken;
 /// ordinary working day far from holidays.
 pub const TEST_NOW: &str = "2026-03-10T08:00:00Z";
 
+/// The kind of key pair [`key_pair`] makes: as an identity provider signs tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA, 2048 bits: RS256.
+    Rs256,
+    /// EC P-256: ES256.
+    Es256,
+}
+
+/// A key pair made by the `openssl` command line for this run, as PEM (private, public). It
+/// passes through a temporary directory that is removed again: nothing is kept, nothing is
+/// written to the repository.
+pub fn key_pair(kind: KeyKind) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "samplan-key-{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let private = dir.join("private.pem");
+    let path = private.to_str().expect("utf-8 path");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl command line tool makes the key pair");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("PEM")
+    };
+    let algorithm: &[&str] = match kind {
+        KeyKind::Rs256 => &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        KeyKind::Es256 => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    };
+    openssl(&[&["genpkey"], algorithm, &["-out", path]].concat());
+    let public = openssl(&["pkey", "-in", path, "-pubout"]);
+    let private = std::fs::read_to_string(&private).expect("private key");
+    let _ = std::fs::remove_dir_all(&dir);
+    (private, public)
+}
+
 /// The NATS server tests may use: `SAMPLAN_TEST_NATS_URL`, default the local one.
 pub fn test_nats_url() -> String {
     std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())

@@ -26,7 +26,7 @@ use gateway::auth::Verifier;
 use gateway::clock::Clock;
 use gateway::error::AppError;
 use gateway::extract::parse_json;
-use gateway::testing::TestApp;
+use gateway::testing::{key_pair, KeyKind, TestApp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use serde_json::{json, Value};
@@ -610,45 +610,18 @@ fn check_token_answer(
     Ok(())
 }
 
-/// A public key made by `openssl` for this run (nothing is kept): RSA or EC P-256.
-fn public_key_pem(ec: bool) -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "samplan-fuzz-{}",
-        ulid::Ulid::generate().to_string().to_lowercase()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let private = dir.join("k.pem");
-    let p = private.to_str().expect("path");
-    let algorithm: &[&str] = if ec {
-        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    } else {
-        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
-    };
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the openssl command line tool makes the test key pair");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    run(&[&["genpkey"], algorithm, &["-out", p]].concat());
-    let public = run(&["pkey", "-in", p, "-pubout"]);
-    let _ = std::fs::remove_dir_all(&dir);
-    String::from_utf8(public).expect("pem")
-}
-
 #[test]
 fn token_verification_never_panics_and_accepts_only_the_service_signature() {
     let clock = Clock::fixed(now());
     let hs = Verifier::hs256(SECRET, "samplan", "samplan", clock.clone());
-    let rs = Verifier::public_key_pem(&public_key_pem(false), "samplan", "samplan", clock.clone())
-        .expect("RSA key");
-    let es = Verifier::public_key_pem(&public_key_pem(true), "samplan", "samplan", clock)
+    let rs = Verifier::public_key_pem(
+        &key_pair(KeyKind::Rs256).1,
+        "samplan",
+        "samplan",
+        clock.clone(),
+    )
+    .expect("RSA key");
+    let es = Verifier::public_key_pem(&key_pair(KeyKind::Es256).1, "samplan", "samplan", clock)
         .expect("EC key");
     let mut runner = TestRunner::new(RunnerConfig {
         cases: cases() * 4,

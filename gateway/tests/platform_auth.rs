@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use chrono::Duration;
 use domain::context::Role;
 use gateway::auth::{mint_token, Caller, Claims};
-use gateway::testing::TestApp;
+use gateway::testing::{key_pair, KeyKind, TestApp};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -214,40 +214,6 @@ async fn require_role_is_403_role_not_allowed() {
     assert!(caller.require_role(Role::Citizen).is_ok());
 }
 
-/// A key pair made by `openssl` for this run (nothing is kept): RSA or EC P-256, as PEM
-/// (private, public).
-fn key_pair(ec: bool) -> (String, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "samplan-rotation-{}",
-        ulid::Ulid::generate().to_string().to_lowercase()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let private = dir.join("k.pem");
-    let p = private.to_str().expect("path");
-    let algorithm: &[&str] = if ec {
-        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    } else {
-        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
-    };
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the openssl command line tool makes the test key pair");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    run(&[&["genpkey"], algorithm, &["-out", p]].concat());
-    let public = String::from_utf8(run(&["pkey", "-in", p, "-pubout"])).expect("pem");
-    let private = std::fs::read_to_string(&private).expect("private key");
-    let _ = std::fs::remove_dir_all(&dir);
-    (private, public)
-}
-
 #[tokio::test]
 async fn during_a_secret_rotation_both_secrets_are_accepted_and_afterwards_only_the_new() {
     let old = gateway::auth::random_hex(32).expect("old secret");
@@ -282,8 +248,8 @@ async fn during_a_secret_rotation_both_secrets_are_accepted_and_afterwards_only_
 async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only_the_new() {
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     // From an RSA key to an EC key, so that each algorithm finds only its own key.
-    let (old_private, old_public) = key_pair(false);
-    let (new_private, new_public) = key_pair(true);
+    let (old_private, old_public) = key_pair(KeyKind::Rs256);
+    let (new_private, new_public) = key_pair(KeyKind::Es256);
     let both = format!("{new_public}{old_public}");
     let rotating = TestApp::spawn_with(move |c| {
         c.jwt_key = gateway::config::JwtKey::PublicKeyPem(both);
@@ -326,8 +292,8 @@ async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only
 async fn a_token_signed_with_a_key_pair_is_verified_once_and_then_remembered() {
     // As an identity provider signs: RS256 and ES256, whose signature checks cost far more CPU
     // than the rest of a read (ADR 0030).
-    for ec in [false, true] {
-        let (private, public) = key_pair(ec);
+    for kind in [KeyKind::Rs256, KeyKind::Es256] {
+        let (private, public) = key_pair(kind);
         let app = TestApp::spawn_with(move |c| {
             c.jwt_key = gateway::config::JwtKey::PublicKeyPem(public);
         })
@@ -358,9 +324,9 @@ async fn a_token_signed_with_a_key_pair_is_verified_once_and_then_remembered() {
         assert_eq!(
             counter("samplan_token_signature_checks_total"),
             1,
-            "ec: {ec}"
+            "{kind:?}"
         );
-        assert_eq!(counter("samplan_token_verified_hits_total"), 2, "ec: {ec}");
+        assert_eq!(counter("samplan_token_verified_hits_total"), 2, "{kind:?}");
 
         // Remembered, and still expired on time.
         app.clock.set(app.clock.now() + Duration::minutes(11));

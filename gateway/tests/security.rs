@@ -42,7 +42,7 @@ mod sips_support;
 
 use chrono::Duration;
 use gateway::auth::{mint_token, Claims};
-use gateway::testing::TestApp;
+use gateway::testing::{KeyKind, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sips_support::*;
@@ -1204,62 +1204,13 @@ async fn forged_and_stale_tokens_are_401_with_their_codes() {
     }
 }
 
-/// A fresh key pair from the `openssl` command line, in a temporary directory that is removed
-/// again: (private key PEM, public key PEM). Nothing is written to the repository.
-fn key_pair(algorithm: &str) -> (String, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "samplan-security-{}",
-        ulid::Ulid::generate().to_string().to_lowercase()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let private = dir.join("private.pem");
-    let public = dir.join("public.pem");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the openssl command line tool is needed to make a test key pair");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let private_path = private.to_str().expect("utf-8 path");
-    let public_path = public.to_str().expect("utf-8 path");
-    match algorithm {
-        "RS256" => run(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            private_path,
-        ]),
-        _ => run(&[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            private_path,
-        ]),
-    }
-    run(&["pkey", "-in", private_path, "-pubout", "-out", public_path]);
-    let pair = (
-        std::fs::read_to_string(&private).expect("private key"),
-        std::fs::read_to_string(&public).expect("public key"),
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    pair
-}
-
 #[tokio::test]
 async fn hs256_signed_with_the_public_key_is_refused_by_a_public_key_service() {
     for algorithm in ["RS256", "ES256"] {
-        let (private, public) = key_pair(algorithm);
+        let (private, public) = gateway::testing::key_pair(match algorithm {
+            "RS256" => KeyKind::Rs256,
+            _ => KeyKind::Es256,
+        });
         let pem = public.clone();
         let app = TestApp::spawn_with(move |c| {
             c.jwt_key = gateway::config::JwtKey::PublicKeyPem(pem);

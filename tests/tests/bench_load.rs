@@ -138,26 +138,9 @@ async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
 async fn a_load_run_signs_its_tokens_with_a_key_pair_as_an_identity_provider_does() {
     let db = TestDatabase::create().await.expect("test database");
     let dir = TempDir::new("bench-load-es256");
+    let (private, public) = gateway::testing::key_pair(gateway::testing::KeyKind::Es256);
     let key = dir.path().join("token-key.pem");
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the openssl command line tool makes the key pair");
-        assert!(out.status.success(), "openssl {args:?}");
-        String::from_utf8(out.stdout).expect("PEM")
-    };
-    let key_path = key.to_str().expect("path");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        key_path,
-    ]);
-    let public = openssl(&["pkey", "-in", key_path, "-pubout"]);
+    std::fs::write(&key, &private).expect("private key file");
     let public_path = dir.path().join("public.pem");
     std::fs::write(&public_path, &public).expect("public key file");
 
