@@ -8,11 +8,14 @@ use eventstore::testing::TestDatabase;
 use gateway::auth::random_hex;
 use samplan_tests::{free_port, own_stream, serve_command, unconfigured_command, Samplan, TempDir};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
-    let db = TestDatabase::create().await.expect("test database");
-    let secret = random_hex(32).expect("secret");
-    let dir = TempDir::new("bench-load");
+/// `samplan serve` on the test's database with a JetStream stream of its own, the token key
+/// `secret` unless `configure` changes it.
+async fn gateway(
+    db: &TestDatabase,
+    dir: &TempDir,
+    secret: &str,
+    configure: impl FnOnce(&mut std::process::Command),
+) -> Samplan {
     let nats =
         std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let port = free_port();
@@ -20,13 +23,22 @@ async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
         &db.app_url,
         &db.admin_url,
         &nats,
-        &secret,
+        secret,
         port,
         &dir.path().join("data"),
     );
+    configure(&mut cmd);
     own_stream(&mut cmd, &ulid::Ulid::generate().to_string());
     cmd.arg("serve");
-    let gateway = Samplan::spawn(cmd, port, dir.path().join("gateway.log")).await;
+    Samplan::spawn(cmd, port, dir.path().join("gateway.log")).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_load_run_walks_plans_to_their_end_and_reports_every_phase() {
+    let db = TestDatabase::create().await.expect("test database");
+    let secret = random_hex(32).expect("secret");
+    let dir = TempDir::new("bench-load");
+    let gateway = gateway(&db, &dir, &secret, |_| {}).await;
 
     let report = dir.path().join("report.md");
     let mut load = unconfigured_command();
@@ -144,22 +156,11 @@ async fn a_load_run_signs_its_tokens_with_a_key_pair_as_an_identity_provider_doe
     let public_path = dir.path().join("public.pem");
     std::fs::write(&public_path, &public).expect("public key file");
 
-    let nats =
-        std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let port = free_port();
-    let mut cmd = serve_command(
-        &db.app_url,
-        &db.admin_url,
-        &nats,
-        "unused",
-        port,
-        &dir.path().join("data"),
-    );
-    cmd.env_remove("SAMPLAN_JWT_SECRET")
-        .env("SAMPLAN_JWT_PUBLIC_KEY", &public);
-    own_stream(&mut cmd, &ulid::Ulid::generate().to_string());
-    cmd.arg("serve");
-    let gateway = Samplan::spawn(cmd, port, dir.path().join("gateway.log")).await;
+    let gateway = gateway(&db, &dir, "unused", |cmd| {
+        cmd.env_remove("SAMPLAN_JWT_SECRET")
+            .env("SAMPLAN_JWT_PUBLIC_KEY", &public);
+    })
+    .await;
 
     let run = |signing_key: std::path::PathBuf| {
         let mut load = unconfigured_command();
