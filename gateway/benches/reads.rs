@@ -485,6 +485,14 @@ impl Tokens {
         }
     }
 
+    /// The setting that gives the service its key: (variable, value).
+    fn service_key(&self) -> (&'static str, &str) {
+        match self {
+            Tokens::Secret(secret) => ("SAMPLAN_JWT_SECRET", secret),
+            Tokens::KeyPair { public, .. } => ("SAMPLAN_JWT_PUBLIC_KEY", public),
+        }
+    }
+
     fn signer(&self) -> Signer {
         match self {
             Tokens::Secret(secret) => Signer::hs256(secret, "samplan", "samplan"),
@@ -502,6 +510,7 @@ async fn serve(env: &Env, pool_size: u64) -> Service {
         .expect("a free port");
     let log = env.dir.join("samplan.log");
     let out = std::fs::File::create(&log).expect("log file");
+    let (key_variable, key) = env.tokens.service_key();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_samplan"));
     for (key, _) in std::env::vars() {
         if key.starts_with("SAMPLAN_") {
@@ -521,16 +530,7 @@ async fn serve(env: &Env, pool_size: u64) -> Service {
             format!("bench-reads-events.{}", env.id),
         )
         .env("SAMPLAN_NATS_STORAGE", "memory")
-        .env(
-            match env.tokens {
-                Tokens::Secret(_) => "SAMPLAN_JWT_SECRET",
-                Tokens::KeyPair { .. } => "SAMPLAN_JWT_PUBLIC_KEY",
-            },
-            match &env.tokens {
-                Tokens::Secret(secret) => secret,
-                Tokens::KeyPair { public, .. } => public,
-            },
-        )
+        .env(key_variable, key)
         .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
         .env("SAMPLAN_DATA_DIR", env.dir.join("data"))
         .env("SAMPLAN_DB_POOL_SIZE", pool_size.to_string())

@@ -165,12 +165,10 @@ impl Verified {
         if generation != self.generation || self.claims.contains_key(&digest) {
             return;
         }
-        while self.order.len() >= max {
-            match self.order.pop_front() {
-                Some(oldest) => {
-                    self.claims.remove(&oldest);
-                }
-                None => break,
+        // One enters at a time, so one leaves at most.
+        if self.order.len() >= max {
+            if let Some(oldest) = self.order.pop_front() {
+                self.claims.remove(&oldest);
             }
         }
         self.claims.insert(digest, claims.clone());

@@ -54,6 +54,21 @@ fn claims(app: &TestApp) -> Claims {
     }
 }
 
+/// The claims of [`claims`], signed as an identity provider signs with `private` (RSA: RS256, EC:
+/// ES256).
+fn signed_with(private: &str, app: &TestApp) -> String {
+    gateway::auth::Signer::private_key_pem(private, "samplan", "samplan")
+        .expect("an RSA or EC private key")
+        .sign(
+            "SE2321000016-A1B2",
+            "staff",
+            Some("vc-norr"),
+            "Test Testsson",
+            app.clock.now(),
+            Duration::minutes(10),
+        )
+}
+
 fn assert_problem(status: StatusCode, body: &Value, code: &str) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["status"], 401, "{body}");
@@ -246,7 +261,6 @@ async fn during_a_secret_rotation_both_secrets_are_accepted_and_afterwards_only_
 
 #[tokio::test]
 async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only_the_new() {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     // From an RSA key to an EC key, so that each algorithm finds only its own key.
     let (old_private, old_public) = key_pair(KeyKind::Rs256);
     let (new_private, new_public) = key_pair(KeyKind::Es256);
@@ -255,18 +269,8 @@ async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only
         c.jwt_key = gateway::config::JwtKey::PublicKeyPem(both);
     })
     .await;
-    let old_token = encode(
-        &Header::new(Algorithm::RS256),
-        &claims(&rotating),
-        &EncodingKey::from_rsa_pem(old_private.as_bytes()).expect("RSA key"),
-    )
-    .expect("signed");
-    let new_token = encode(
-        &Header::new(Algorithm::ES256),
-        &claims(&rotating),
-        &EncodingKey::from_ec_pem(new_private.as_bytes()).expect("EC key"),
-    )
-    .expect("signed");
+    let old_token = signed_with(&old_private, &rotating);
+    let new_token = signed_with(&new_private, &rotating);
     for token in [&old_token, &new_token] {
         let (status, body) = whoami(&rotating, Some(&format!("Bearer {token}"))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -298,16 +302,7 @@ async fn a_token_signed_with_a_key_pair_is_verified_once_and_then_remembered() {
             c.jwt_key = gateway::config::JwtKey::PublicKeyPem(public);
         })
         .await;
-        let signer = gateway::auth::Signer::private_key_pem(&private, "samplan", "samplan")
-            .expect("an RSA or EC private key");
-        let token = signer.sign(
-            "SE2321000016-A1B2",
-            "staff",
-            Some("vc-norr"),
-            "Test Testsson",
-            app.clock.now(),
-            Duration::minutes(10),
-        );
+        let token = signed_with(&private, &app);
         for _ in 0..3 {
             let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;
             assert_eq!(status, StatusCode::OK, "{body}");

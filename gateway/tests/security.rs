@@ -1216,7 +1216,7 @@ async fn hs256_signed_with_the_public_key_is_refused_by_a_public_key_service() {
             c.jwt_key = gateway::config::JwtKey::PublicKeyPem(pem);
         })
         .await;
-        let w = world_signed(&app, algorithm, &private).await;
+        let w = world_signed(&app, &private).await;
         let sip = prepared_plan(&app, &w).await;
         let claims = staff_claims(&app, VC);
         let hs256 = json!({"alg": "HS256", "typ": "JWT"});
@@ -1261,32 +1261,12 @@ async fn hs256_signed_with_the_public_key_is_refused_by_a_public_key_service() {
 
 /// `world` for a service that verifies public-key signatures: the units, staff tokens and the
 /// person, with every token signed by `private`.
-async fn world_signed(app: &TestApp, algorithm: &str, private: &str) -> World {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    let (alg, key) = match algorithm {
-        "RS256" => (
-            Algorithm::RS256,
-            EncodingKey::from_rsa_pem(private.as_bytes()).expect("RSA key"),
-        ),
-        _ => (
-            Algorithm::ES256,
-            EncodingKey::from_ec_pem(private.as_bytes()).expect("EC key"),
-        ),
-    };
+async fn world_signed(app: &TestApp, private: &str) -> World {
+    let signer = gateway::auth::Signer::private_key_pem(private, "samplan", "samplan")
+        .expect("an RSA or EC private key");
     let now = app.clock.now();
     let sign = |role: &str, sub: &str, unit: Option<&str>| {
-        let claims = Claims {
-            sub: sub.into(),
-            role: role.into(),
-            unit: unit.map(str::to_owned),
-            name: "Test".into(),
-            personal_identity_number: None,
-            iat: now.timestamp(),
-            exp: (now + Duration::hours(1)).timestamp(),
-            iss: "samplan".into(),
-            aud: "samplan".into(),
-        };
-        encode(&Header::new(alg), &claims, &key).expect("sign")
+        signer.sign(sub, role, unit, "Test", now, Duration::hours(1))
     };
     let admin = sign("admin", "admin", None);
     for id in [VC, HT, PSYK, OTHER] {
