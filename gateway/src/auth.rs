@@ -53,7 +53,24 @@ pub struct Claims {
     /// Issued at, seconds since the epoch.
     pub iat: i64,
     pub iss: String,
+    /// One audience, or a list of them as OpenID Connect allows (kept space-separated); the
+    /// verifier has checked that ours is among them.
+    #[serde(deserialize_with = "audience")]
     pub aud: String,
+}
+
+/// `aud` as a string or as a list of strings (RFC 7519, 4.1.3).
+fn audience<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Aud::deserialize(deserializer)? {
+        Aud::One(aud) => aud,
+        Aud::Many(list) => list.join(" "),
+    })
 }
 
 /// The authenticated caller of a request.
@@ -808,6 +825,37 @@ mod tests {
         assert_eq!(caller.role, Role::Staff);
         assert_eq!(caller.unit.as_ref().map(|u| u.as_str()), Some("vc-norr"));
         assert_eq!(caller.actor().id, "SE2321000016-A1B2");
+    }
+
+    #[test]
+    fn an_audience_list_naming_us_is_accepted_and_one_without_us_refused() {
+        let c = clock();
+        let verifier = Verifier::hs256(SECRET, "samplan", "samplan", c.clone());
+        let now = c.now().timestamp();
+        let token = |aud: serde_json::Value| {
+            let claims = serde_json::json!({
+                "sub": "SE2321000016-A1B2", "role": "staff", "unit": "vc-norr", "name": "T",
+                "iat": now, "exp": now + 600, "iss": "samplan", "aud": aud,
+            });
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET.as_bytes()),
+            )
+            .expect("signed")
+        };
+        let caller = verifier
+            .verify(&token(serde_json::json!(["portal", "samplan"])))
+            .expect("a list naming samplan");
+        assert_eq!(caller.role, Role::Staff);
+        let refused = verifier
+            .verify(&token(serde_json::json!(["portal", "journal"])))
+            .unwrap_err();
+        assert_eq!(refused.problem().code, "token_wrong_audience");
+        let refused = verifier
+            .verify(&token(serde_json::json!([1, "samplan"])))
+            .unwrap_err();
+        assert_eq!(refused.problem().code, "token_claims_invalid");
     }
 
     #[test]
