@@ -160,6 +160,43 @@ async fn the_same_personnummer_cannot_be_registered_twice_but_a_retry_is_answere
 }
 
 #[tokio::test]
+async fn twins_of_one_registration_sent_at_once_all_get_its_answer() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    // A client that timed out and retried with the same key while the first was still running,
+    // several times over: every copy is the same registration, so every copy gets its answer.
+    for (round, number) in [
+        "19450609-2008",
+        "19450609-2016",
+        "19450609-2024",
+        "19450609-2032",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let key = format!("reg-greta-{round}");
+        let body = json!({"personal_identity_number": number, "name": "Greta Gren"});
+        let copies = (0..12).map(|_| {
+            app.send(
+                app.client
+                    .post(app.url("/api/v1/persons"))
+                    .bearer_auth(&nurse)
+                    .header("idempotency-key", &key)
+                    .json(&body),
+            )
+        });
+        let answers = futures::future::join_all(copies).await;
+        let first = &answers[0].2;
+        for (status, _, answer) in &answers {
+            assert_eq!(*status, StatusCode::CREATED, "{answers:?}");
+            assert_eq!(answer["id"], first["id"], "{answers:?}");
+        }
+    }
+    assert_eq!(person_events(&app).await, 4);
+}
+
+#[tokio::test]
 async fn racing_registrations_of_one_personnummer_register_it_once() {
     let app = spawn().await;
     units(&app).await;

@@ -146,7 +146,8 @@ pub struct RegisterMovedOutRequest {
 ///   next registration of the number, under the id it claimed; two registrations racing for it
 ///   meet at the person stream, where again only one can be first;
 /// - a retry of a registration that succeeded (same `Idempotency-Key`) gets its first answer,
-///   before the number, claimed by then, would refuse it.
+///   before the number, claimed by then, would refuse it; so does a twin sent at the same moment,
+///   which finds the number claimed and then finds the first one's answer.
 ///
 /// A number that does not parse, or a request the domain would refuse for another reason, claims
 /// nothing: the domain is asked first, and refuses with the precise reason.
@@ -183,7 +184,24 @@ pub async fn register(
                 message: e.message(),
             }
         })?;
-    let person_id = claim(state, write, &pin, person_id).await?;
+    let person_id = match claim(state, write, &pin, person_id).await {
+        Ok(id) => id,
+        Err(refused) => {
+            // A twin of this request (same key, same body) sent at the same moment may have
+            // registered the number since the replay check above: it gets that answer too.
+            return match pipeline::replayed(
+                state,
+                write,
+                &person_id.stream_id(),
+                &person_id.to_string(),
+            )
+            .await?
+            {
+                Some(first) => Ok(first),
+                None => Err(refused),
+            };
+        }
+    };
     let cmd = register(person_id);
     pipeline::execute::<PersonAggregate>(
         state,
