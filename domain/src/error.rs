@@ -131,6 +131,8 @@ pub enum DomainError {
     MeetingNotHeld,
     #[error("invitation is cancelled or its meeting already held")]
     InvitationNotActive,
+    #[error("the invitation summons to a SIP meeting, not to a follow-up")]
+    InvitationNotForFollowUp,
     #[error("the plan has not been followed up")]
     FollowUpMissing,
     #[error("the person has protected identity")]
@@ -207,6 +209,7 @@ impl DomainError {
             PlanBasisExists => "plan_basis_exists",
             MeetingNotHeld => "meeting_not_held",
             InvitationNotActive => "invitation_not_active",
+            InvitationNotForFollowUp => "invitation_not_for_follow_up",
             FollowUpMissing => "follow_up_missing",
             ProtectedIdentity => "protected_identity",
             PersonDeceased => "person_deceased",
@@ -341,6 +344,7 @@ impl DomainError {
             PlanBasisExists => "SIP-underlaget är redan skapat.".to_string(),
             MeetingNotHeld => "Inget SIP-möte är registrerat ännu.".to_string(),
             InvitationNotActive => "Kallelsen är återkallad eller mötet redan genomfört.".to_string(),
+            InvitationNotForFollowUp => "Kallelsen gäller ett SIP-möte, inte en uppföljning: registrera mötet som SIP-möte.".to_string(),
             FollowUpMissing => "Planen har inte följts upp. Varje SIP ska följas upp minst en gång innan den avslutas.".to_string(),
             ProtectedIdentity => "Personen har skyddade personuppgifter. SIP kan inte hanteras här.".to_string(),
             PersonDeceased => "Personen är avliden.".to_string(),

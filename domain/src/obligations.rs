@@ -13,7 +13,8 @@ use crate::context::StaffRef;
 use crate::ids::{SipId, StaffId, UnitId};
 use crate::policy::PolicyProfile;
 use crate::sip::{
-    Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient, Responsible, SipState,
+    CareContextKind, Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient, Responsible,
+    SipState,
 };
 use crate::time::{end_of_local_day, local_date};
 
@@ -170,8 +171,7 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
             ObligationKind::DocumentDeclinedConsent,
             ObligationOwner::user(&need.recorded_by),
             None,
-            "Samtycke nekat: dokumentera i journalen, informera kommunen och avsluta ärendet"
-                .to_string(),
+            declined_consent_title(need.context.kind),
             None,
         );
         return out;
@@ -342,6 +342,22 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
 
 /// The letters the coordinator still has to print and post: by the end of the next working day
 /// after the invitation was sent, moved or cancelled, and before the meeting.
+/// What the unit that noticed the need does when consent is declined. At discharge the
+/// municipality waiting to take over is told ("information lämnas till kommunen",
+/// `001_981d6886037d185d.txt`); otherwise the refusal is documented where the need was noticed
+/// ("dokumenteras hos den som uppmärksammade behovet", `003_b47277a6b8e59a80.txt`).
+fn declined_consent_title(kind: CareContextKind) -> String {
+    match kind {
+        CareContextKind::Discharge => {
+            "Samtycke nekat: dokumentera i journalen, informera kommunen och avsluta ärendet"
+        }
+        CareContextKind::Outpatient => {
+            "Samtycke nekat: dokumentera i journalen och avsluta ärendet"
+        }
+    }
+    .to_string()
+}
+
 fn letters(
     state: &SipState,
     sip_id: SipId,

@@ -259,6 +259,7 @@ fn sip_samples() -> Vec<SipEvent> {
         SipEvent::FollowUpRecorded {
             follow_up_id: "fu-1".to_string(),
             held_on: day(5, 4),
+            invitation_id: None,
             by_coordinator: true,
             interventions: vec![InterventionFollowUp {
                 intervention_id: "in-1".to_string(),

@@ -216,6 +216,10 @@ pub struct ScheduleFollowUp {
 pub struct RecordFollowUp {
     pub follow_up_id: String,
     pub held_on: NaiveDate,
+    /// The follow-up kallelse this follow-up was the meeting of, if one was sent: it is then
+    /// held, and no longer anyone's next meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<String>,
     #[serde(default)]
     pub interventions: Vec<InterventionFollowUp>,
     #[serde(default)]

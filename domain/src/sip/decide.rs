@@ -226,6 +226,24 @@ fn require_not_others_draft<T>(
     }
 }
 
+/// An item already in the plan stays with the actor responsible for it: only who may document
+/// for that actor may change it ("varje aktör dokumenterar sina egna delmål och insatser"), so a
+/// unit cannot take over another's published sub-goal by reusing its id with itself responsible.
+fn require_may_change<T>(
+    state: &SipState,
+    facts: &SipFacts,
+    by: &StaffRef,
+    ctx: &Context,
+    item: Option<&Drafted<T>>,
+    responsible: impl Fn(&T) -> &Responsible,
+) -> Result<(), DomainError> {
+    let Some(current) = item.and_then(|d| d.published.as_ref().or(d.draft.as_ref())) else {
+        return Ok(());
+    };
+    require_may_document(state, facts, by, ctx, responsible(current))
+        .map_err(|_| DomainError::NotAuthor)
+}
+
 fn check_relative(person: &PersonState, relative_id: &str) -> Result<RelativeKind, DomainError> {
     person
         .relative(relative_id)
@@ -622,7 +640,9 @@ pub fn decide(
             require_meeting(state)?;
             require_may_document(state, facts, &by, ctx, &c.responsible)?;
             let sub_goal_id = item_id(&c.sub_goal_id, "sub_goal_id")?;
-            require_not_others_draft(state.sub_goals.get(&sub_goal_id), &by)?;
+            let existing = state.sub_goals.get(&sub_goal_id);
+            require_not_others_draft(existing, &by)?;
+            require_may_change(state, facts, &by, ctx, existing, |g| &g.responsible)?;
             SipEvent::SubGoalDocumented {
                 sub_goal_id,
                 heading: heading(&c.heading)?,
@@ -636,7 +656,9 @@ pub fn decide(
             require_meeting(state)?;
             require_may_document(state, facts, &by, ctx, &c.responsible)?;
             let intervention_id = item_id(&c.intervention_id, "intervention_id")?;
-            require_not_others_draft(state.interventions.get(&intervention_id), &by)?;
+            let existing = state.interventions.get(&intervention_id);
+            require_not_others_draft(existing, &by)?;
+            require_may_change(state, facts, &by, ctx, existing, |i| &i.responsible)?;
             // Another unit's unpublished sub-goal is invisible to this unit, so it is unknown.
             let visible = state
                 .sub_goals
@@ -922,6 +944,15 @@ fn record_follow_up(
     if c.held_on > ctx.today() {
         return Err(DomainError::InFuture("uppföljningen"));
     }
+    // The meeting a follow-up kallelse summoned to is the coordinator's to record.
+    if let Some(id) = &c.invitation_id {
+        if active_invitation(state, id)?.purpose != InvitationPurpose::FollowUp {
+            return Err(DomainError::InvitationNotForFollowUp);
+        }
+        if !coordinator {
+            return Err(DomainError::NotCoordinator);
+        }
+    }
     if c.next_follow_up_on.is_some_and(|next| next <= c.held_on) {
         return Err(DomainError::FollowUpDateTooEarly);
     }
@@ -970,6 +1001,7 @@ fn record_follow_up(
     Ok(SipEvent::FollowUpRecorded {
         follow_up_id,
         held_on: c.held_on,
+        invitation_id: c.invitation_id.clone(),
         by_coordinator: coordinator,
         interventions: c.interventions.clone(),
         goals: c.goals.clone(),

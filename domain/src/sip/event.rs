@@ -176,6 +176,9 @@ pub enum SipEvent {
     FollowUpRecorded {
         follow_up_id: String,
         held_on: NaiveDate,
+        /// The follow-up kallelse whose meeting this was (absent in events before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invitation_id: Option<String>,
         /// Recorded by the coordinator for the whole plan (counts as the plan's follow-up), or
         /// by an actor for its own interventions only.
         by_coordinator: bool,

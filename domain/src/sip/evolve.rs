@@ -402,6 +402,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
         SipEvent::FollowUpRecorded {
             follow_up_id,
             held_on,
+            invitation_id,
             by_coordinator,
             interventions,
             goals,
@@ -413,6 +414,12 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                 // The coordinator's follow-up settles the agreed date; the next one (if any)
                 // takes its place.
                 state.next_follow_up_on = *next_follow_up_on;
+            }
+            if let Some(inv) = invitation_id
+                .as_ref()
+                .and_then(|id| state.invitations.get_mut(id))
+            {
+                inv.held = true;
             }
             state.follow_ups.push(FollowUp {
                 follow_up_id: follow_up_id.clone(),

@@ -704,6 +704,59 @@ fn document_sub_goal_each_actor_for_its_own_coordinator_for_person_and_external_
         .then_error(DomainError::NotAuthor);
 }
 
+#[test]
+fn a_published_sub_goal_or_intervention_stays_with_its_actor() {
+    let story = Story::meeting_held()
+        .run(Who::HomeCare, sub_goal("g1", responsible_unit(HT)))
+        .run(
+            Who::HomeCare,
+            intervention("i1", "g1", responsible_unit(HT)),
+        )
+        .run(
+            Who::HomeCare,
+            SipCommand::PublishContribution(PublishContribution {}),
+        );
+    let now = story.now;
+    // Hemtjänsten changes its own published items …
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(HT)), Who::HomeCare.at(now))
+        .then_ok();
+    given(&story)
+        .when(
+            intervention("i1", "g1", responsible_unit(HT)),
+            Who::HomeCare.at(now),
+        )
+        .then_ok();
+    // … but nobody takes them over by reusing their ids with themselves responsible: not the
+    // coordinator's unit, not the coordinator for the person.
+    given(&story)
+        .when(sub_goal("g1", responsible_unit(VC)), Who::Nurse.at(now))
+        .then_error(DomainError::NotAuthor);
+    given(&story)
+        .when(sub_goal("g1", Responsible::Person), Who::Nurse.at(now))
+        .then_error(DomainError::NotAuthor);
+    given(&story)
+        .when(
+            intervention("i1", "g1", responsible_unit(VC)),
+            Who::Nurse.at(now),
+        )
+        .then_error(DomainError::NotAuthor);
+    // The coordinator still keeps what it documents for the person and for actors without
+    // samplan.
+    let by_coordinator = story
+        .run(Who::Nurse, sub_goal("g-p", Responsible::Person))
+        .run(
+            Who::Nurse,
+            SipCommand::PublishContribution(PublishContribution {}),
+        );
+    given(&by_coordinator)
+        .when(sub_goal("g-p", responsible_unit(FK)), Who::Nurse.at(now))
+        .then_ok();
+    given(&by_coordinator)
+        .when(sub_goal("g-p", responsible_unit(HT)), Who::HomeCare.at(now))
+        .then_error(DomainError::NotAuthor);
+}
+
 // ---------------------------------------------------------------- 5 DocumentIntervention
 
 #[test]
@@ -842,6 +895,76 @@ fn schedule_follow_up_only_by_the_coordinator_after_the_meeting() {
 
 // ---------------------------------------------------------------- 6 RecordFollowUp
 
+/// 002: "När man kallar till Uppföljning gör man precis som vid en kallelse till SIP … men man
+/// väljer istället Uppföljning." Recording that follow-up names its kallelse, which is then held:
+/// nobody is shown it as the next meeting any more.
+#[test]
+fn a_follow_up_kallelse_is_held_once_its_follow_up_is_recorded() {
+    let story = Story::documented().advance(Duration::days(30));
+    let follow_up_at = story.now + Duration::days(2);
+    let mut kallelse = invite("inv-fu", follow_up_at, vec![unit_recipient(HT)]);
+    if let SipCommand::SendInvitation(c) = &mut kallelse {
+        c.purpose = InvitationPurpose::FollowUp;
+    }
+    let story = story
+        .run(Who::Nurse, kallelse)
+        .run(
+            Who::Nurse,
+            invite(
+                "inv-2",
+                follow_up_at + Duration::days(7),
+                vec![unit_recipient(HT)],
+            ),
+        )
+        .advance(Duration::days(3));
+    let held_on = follow_up_at.date_naive();
+    let naming = |invitation: &str| {
+        let mut cmd = follow_up("fu-1", held_on, Some(date(2026, 9, 1)));
+        if let SipCommand::RecordFollowUp(c) = &mut cmd {
+            c.invitation_id = Some(invitation.to_string());
+        }
+        cmd
+    };
+    let (events, state) = given(&story)
+        .when(naming("inv-fu"), Who::Nurse.at(story.now))
+        .then_ok();
+    assert!(matches!(
+        &events[..],
+        [SipEvent::FollowUpRecorded { invitation_id: Some(id), by_coordinator: true, .. }] if id == "inv-fu"
+    ));
+    assert!(state.invitations["inv-fu"].held);
+    assert!(!state.invitations["inv-fu"].is_active());
+    assert!(
+        state.invitations["inv-2"].is_active(),
+        "only the kallelse named"
+    );
+    assert!(state.followed_up());
+    // A kallelse to a SIP meeting is recorded as a meeting, not as a follow-up; one already held
+    // or unknown is refused; and only the coordinator records the follow-up meeting.
+    given(&story)
+        .when(naming("inv-2"), Who::Nurse.at(story.now))
+        .then_error(DomainError::InvitationNotForFollowUp);
+    given(&story)
+        .when(naming("inv-1"), Who::Nurse.at(story.now))
+        .then_error(DomainError::InvitationNotActive);
+    given(&story)
+        .when(naming("nope"), Who::Nurse.at(story.now))
+        .then_error(DomainError::InvitationNotFound("nope".to_string()));
+    let mut own = naming("inv-fu");
+    if let SipCommand::RecordFollowUp(c) = &mut own {
+        c.goals.clear();
+        c.next_follow_up_on = None;
+        c.interventions = vec![InterventionFollowUp {
+            intervention_id: "in-ht".to_string(),
+            outcome: InterventionOutcome::Continues,
+            comment: None,
+        }];
+    }
+    given(&story)
+        .when(own, Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+}
+
 #[test]
 fn record_follow_up_by_the_coordinator_and_by_each_actor_for_its_own_interventions() {
     let story = Story::documented().advance(Duration::days(30));
@@ -864,6 +987,7 @@ fn record_follow_up_by_the_coordinator_and_by_each_actor_for_its_own_interventio
     let own = SipCommand::RecordFollowUp(RecordFollowUp {
         follow_up_id: "fu-ht".to_string(),
         held_on: day,
+        invitation_id: None,
         interventions: vec![InterventionFollowUp {
             intervention_id: "in-ht".to_string(),
             outcome: InterventionOutcome::Continues,
@@ -897,6 +1021,7 @@ fn record_follow_up_by_the_coordinator_and_by_each_actor_for_its_own_interventio
     let whole_plan = SipCommand::RecordFollowUp(RecordFollowUp {
         follow_up_id: "fu-3".to_string(),
         held_on: day,
+        invitation_id: None,
         interventions: Vec::new(),
         goals: Vec::new(),
         next_follow_up_on: None,

@@ -382,7 +382,7 @@ fn protected_identity_gives_the_coordinator_a_to_do_to_close() {
 /// Örebro (001): "Om den enskilde inte samtycker … dokumenteras i journalen och information
 /// lämnas till kommunen. … kan ingen SIP hållas."
 #[test]
-fn declined_consent_asks_to_document_in_the_journal_and_inform_the_municipality() {
+fn declined_consent_asks_to_document_in_the_journal_and_at_discharge_inform_the_municipality() {
     let policy = PolicyProfile::get(PolicyName::Orebro);
     let story = Story::need_identified().run(
         Who::Nurse,
@@ -395,7 +395,33 @@ fn declined_consent_asks_to_document_in_the_journal_and_inform_the_municipality(
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].kind, ObligationKind::DocumentDeclinedConsent);
     assert_eq!(due[0].owner, coordinator_owner());
-    assert!(due[0].title.contains("journalen") && due[0].title.contains("kommunen"));
+    // Outpatient, the refusal is documented where the need was noticed (003); only at discharge
+    // is there a municipality waiting to be told (001).
+    assert_eq!(
+        due[0].title,
+        "Samtycke nekat: dokumentera i journalen och avsluta ärendet"
+    );
+    let at_discharge = Story::new(adult())
+        .run(
+            Who::Nurse,
+            identify_need(NeedContext {
+                kind: CareContextKind::Discharge,
+                track: Some(Track::Green),
+                discharge_ready_at: Some(t0()),
+            }),
+        )
+        .run(
+            Who::Nurse,
+            SipCommand::DeclineConsent(DeclineConsent {
+                declined_by: ConsentGiver::Person,
+                note: None,
+            }),
+        );
+    let due = obligations(&at_discharge.state(), &policy);
+    assert_eq!(
+        due[0].title,
+        "Samtycke nekat: dokumentera i journalen, informera kommunen och avsluta ärendet"
+    );
     // Nobody coordinates yet: the unit that noticed the need closes the case.
     given(&story)
         .when(

@@ -353,6 +353,7 @@ pub fn follow_up(id: &str, held_on: NaiveDate, next: Option<NaiveDate>) -> SipCo
     SipCommand::RecordFollowUp(RecordFollowUp {
         follow_up_id: id.to_string(),
         held_on,
+        invitation_id: None,
         interventions: Vec::new(),
         goals: vec![GoalFollowUp {
             sub_goal_id: None,

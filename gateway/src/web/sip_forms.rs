@@ -845,6 +845,7 @@ pub(crate) async fn run(
         "uppfoljning" => go!(RecordFollowUpRequest {
             follow_up_id: None,
             held_on: fields.date("held_on")?,
+            invitation_id: fields.opt("invitation_id"),
             interventions: follow_up_interventions(fields)?,
             goals: follow_up_goals(fields)?,
             next_follow_up_on: fields.opt_date("next_follow_up_on")?,

@@ -856,6 +856,11 @@ pub struct RecordFollowUpRequest {
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub follow_up_id: Option<String>,
     pub held_on: NaiveDate,
+    /// The follow-up kallelse (`send-invitation` with purpose `follow_up`) whose meeting this
+    /// was: it is then held, and no longer the plan's next meeting. Coordinator only.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    pub invitation_id: Option<String>,
     #[serde(default)]
     pub interventions: Vec<InterventionFollowUp>,
     #[serde(default)]
@@ -874,6 +879,7 @@ impl IntoSipCommand for RecordFollowUpRequest {
         Ok(SipCommand::RecordFollowUp(dsip::RecordFollowUp {
             follow_up_id: item_id(self.follow_up_id)?,
             held_on: self.held_on,
+            invitation_id: self.invitation_id,
             interventions: self
                 .interventions
                 .into_iter()
