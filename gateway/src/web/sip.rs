@@ -20,9 +20,14 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use chrono::{DateTime, Utc};
 use domain::heading::Heading;
-use domain::sip::{view_for_unit, Responsible};
+use domain::sip::{
+    view_for_unit, Consent, ConsentGiver, ConsentRefusal, ConsentStatus, ConsentView, Responsible,
+    SipState,
+};
 use domain::SipId;
+use projections::directory::RelativeRow;
 use std::collections::BTreeMap;
 
 struct InterventionItem {
@@ -39,6 +44,40 @@ struct SubGoalItem {
     responsible: String,
     draft: bool,
     interventions: Vec<InterventionItem>,
+}
+
+/// One consent as the page shows it.
+struct ConsentItem {
+    /// "Den enskilde", "Maria Berg (vårdnadshavare)", "Karl Ek (företrädare)".
+    given_by: String,
+    actors: Vec<String>,
+    topics: Vec<String>,
+    valid_until: String,
+    recorded: String,
+}
+
+/// The "Samtycke" section: where consent stands, the consents in force (or, with none, the
+/// latest that expired), and a refusal when consent was declined or withdrawn.
+struct ConsentSection {
+    status: &'static str,
+    in_force: Vec<ConsentItem>,
+    expired: Option<ConsentItem>,
+    /// "Samtycke nekades av den enskilde.", when and by whom it was registered, and the note.
+    refusal: Option<ConsentRefusalItem>,
+}
+
+/// A declined or withdrawn consent as the page shows it.
+struct ConsentRefusalItem {
+    text: String,
+    recorded: String,
+    note: Option<String>,
+}
+
+/// How the plan was closed: when, why, and the note.
+struct ClosedItem {
+    when: String,
+    reason: &'static str,
+    note: Option<String>,
 }
 
 /// One line of the plan's history.
@@ -65,7 +104,9 @@ struct SipPage {
     main_goal: Option<(String, bool)>,
     headings: Vec<HeadingItem>,
     next_follow_up: Option<String>,
-    closed: Option<String>,
+    closed: Option<ClosedItem>,
+    fixed_care_contacts: Vec<String>,
+    consent: ConsentSection,
     history: Vec<HistoryItem>,
     mappings: Vec<(&'static str, String)>,
     invitations: Vec<InvitationItem>,
@@ -237,6 +278,7 @@ async fn render(
     let relatives = projections::directory::relatives(pool, &person_id.to_string())
         .await
         .map_err(crate::error::AppError::from)?;
+    let consent = consent_section(&sip, &view.consent, &relatives, &unit_name, now);
     let sip_text = sip_id.to_string();
     let mut forms = super::sip_forms::forms(&super::sip_forms::Context {
         sip_id: &sip_text,
@@ -352,10 +394,27 @@ async fn render(
             .map(|g| (g.content.text.clone(), !g.published)),
         headings,
         next_follow_up: view.next_follow_up_on.map(|d| dates::day(d, today)),
-        closed: view
-            .closed
-            .as_ref()
-            .map(|c| dates::moment(c.recorded_at, now)),
+        closed: view.closed.as_ref().map(|c| ClosedItem {
+            when: dates::moment(c.recorded_at, now),
+            reason: super::sip_forms::close_reason_label(c.reason),
+            note: c.note.clone(),
+        }),
+        fixed_care_contacts: view
+            .basis
+            .iter()
+            .flat_map(|b| &b.fixed_care_contacts)
+            .map(|f| {
+                let mut text = f.name.clone();
+                if let Some(u) = &f.unit_id {
+                    text.push_str(&format!(", {}", unit_name(u.as_str())));
+                }
+                if let Some(phone) = &f.phone {
+                    text.push_str(&format!(", tel. {phone}"));
+                }
+                text
+            })
+            .collect(),
+        consent,
         person,
     };
     let response = visitor.page(&page)?;
@@ -363,5 +422,100 @@ async fn render(
         refused(response)
     } else {
         Ok(response)
+    }
+}
+
+/// The consent section: the status in words, each consent in force (newest first), the latest
+/// expired one when none is in force, and who declined or withdrew consent and when.
+fn consent_section(
+    sip: &SipState,
+    consent: &ConsentView,
+    relatives: &[RelativeRow],
+    unit_name: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) -> ConsentSection {
+    let today = domain::time::local_date(now);
+    let giver = |g: &ConsentGiver| match g {
+        ConsentGiver::Person => "Den enskilde".to_owned(),
+        ConsentGiver::Guardian { relative_id } | ConsentGiver::Representative { relative_id } => {
+            let role = match g {
+                ConsentGiver::Guardian { .. } => "vårdnadshavare",
+                _ => "företrädare",
+            };
+            match relatives.iter().find(|r| r.relative_id == *relative_id) {
+                Some(r) => format!("{} ({role})", r.name),
+                None => format!("En {role}"),
+            }
+        }
+    };
+    let item = |c: &Consent| ConsentItem {
+        given_by: giver(&c.given_by),
+        actors: c.actors.iter().map(|a| unit_name(a.as_str())).collect(),
+        topics: c.topics.clone(),
+        valid_until: dates::date_with_year(c.valid_until),
+        recorded: format!(
+            "{} av {}, {}",
+            dates::moment(c.recorded_at, now),
+            c.recorded_by.name,
+            unit_name(c.recorded_by.unit_id.as_str())
+        ),
+    };
+    let withdrawn = consent.status == ConsentStatus::Withdrawn;
+    // Each giver's newest consent still valid (a renewal supersedes the one before it in
+    // practice; the history keeps every consent), newest first.
+    let mut newest: Vec<&Consent> = Vec::new();
+    for c in consent.history.iter().rev() {
+        if c.valid_until >= today && !newest.iter().any(|n| n.given_by == c.given_by) {
+            newest.push(c);
+        }
+    }
+    let in_force: Vec<ConsentItem> = if withdrawn {
+        Vec::new()
+    } else {
+        newest.into_iter().map(item).collect()
+    };
+    let expired = match (in_force.is_empty(), withdrawn, consent.history.last()) {
+        (true, false, Some(latest)) => Some(item(latest)),
+        _ => None,
+    };
+    let refusal = |words: &str, r: &ConsentRefusal| ConsentRefusalItem {
+        text: format!(
+            "{words} av {}.",
+            match &r.by {
+                ConsentGiver::Person => "den enskilde".to_owned(),
+                other => giver(other),
+            }
+        ),
+        recorded: format!(
+            "{} av {}, {}",
+            dates::moment(r.recorded_at, now),
+            r.recorded_by.name,
+            unit_name(r.recorded_by.unit_id.as_str())
+        ),
+        note: r.note.clone(),
+    };
+    let refusal = match consent.status {
+        ConsentStatus::Withdrawn => sip
+            .consent_withdrawn
+            .as_ref()
+            .map(|r| refusal("Samtycket återkallades", r)),
+        ConsentStatus::Declined => sip
+            .consent_declined
+            .as_ref()
+            .map(|r| refusal("Samtycke nekades", r)),
+        _ => None,
+    };
+    ConsentSection {
+        status: match consent.status {
+            ConsentStatus::Missing if consent.history.is_empty() => "Samtycke saknas",
+            ConsentStatus::Missing => "Samtycket är inte komplett",
+            ConsentStatus::Given => "Samtycke finns",
+            ConsentStatus::Expired => "Samtycket har gått ut",
+            ConsentStatus::Declined => "Samtycke nekat",
+            ConsentStatus::Withdrawn => "Samtycket återkallat",
+        },
+        in_force,
+        expired,
+        refusal,
     }
 }

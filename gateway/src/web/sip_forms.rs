@@ -13,7 +13,8 @@ use crate::pipeline::{Write, WriteMeta, WriteResponse};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use domain::heading::Heading;
-use domain::sip::{self as dsip, SipPhase, SipView};
+use domain::obligations::ObligationKind;
+use domain::sip::{self as dsip, ConsentStatus, SipPhase, SipView};
 use projections::directory::{RelativeRow, UnitRow};
 
 /// What the forms need to know about the plan and the caller.
@@ -109,55 +110,121 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     let coordinator = cx.is_coordinator();
     let has_basis = cx.view.basis.is_some();
 
-    // Samtycke: until there is a plan basis (and for a child, from every guardian).
-    if !has_basis {
-        let mut givers = vec![Choice::new("person", "Den enskilde")];
-        for r in cx.relatives {
-            let kind = match r.kind.as_str() {
-                "guardian" => RelativeKindDto::Guardian,
-                "trustee" => RelativeKindDto::Trustee,
-                "administrator" => RelativeKindDto::Administrator,
-                _ => RelativeKindDto::Relative,
-            };
-            let value = if kind == RelativeKindDto::Guardian {
-                format!("guardian:{}", r.relative_id)
-            } else {
-                format!("representative:{}", r.relative_id)
-            };
-            givers.push(Choice::new(
-                value,
-                format!("{} ({})", r.name, relative_kind_label(kind).to_lowercase()),
-            ));
+    // Withdrawn consent leaves one thing to do: close the plan (the domain refuses the rest).
+    if phase == SipPhase::ConsentWithdrawn {
+        if let Some(form) = close_form(cx) {
+            forms.push(form);
         }
-        let own = cx.unit().to_owned();
-        let actors = cx
-            .unit_choices(false)
-            .into_iter()
-            .map(|c| {
-                let own = c.value == own;
-                c.checked(own)
-            })
-            .collect();
+        return forms;
+    }
+
+    // Samtycke: the first, and later a new one whenever it is needed (the old one has expired,
+    // a new actor is to take part, a child has turned 18). For a child, one per guardian.
+    let latest = cx.view.consent.history.last();
+    let own = cx.unit().to_owned();
+    let actors = cx
+        .unit_choices(false)
+        .into_iter()
+        .map(|c| {
+            let on = c.value == own
+                || latest.is_some_and(|l| l.actors.iter().any(|a| a.as_str() == c.value));
+            c.checked(on)
+        })
+        .collect();
+    let consent_open = matches!(
+        cx.view.consent.status,
+        ConsentStatus::Missing | ConsentStatus::Expired
+    ) && phase != SipPhase::ConsentDeclined;
+    let (title, intro) = if latest.is_none() {
+        (
+            "Samtycke",
+            "Samtycke till SIP. För ett barn: registrera samtycke från varje vårdnadshavare, ett i taget.",
+        )
+    } else {
+        (
+            "Nytt samtycke",
+            "Registrera ett nytt samtycke när det gamla har gått ut eller snart går ut, när en ny \
+             enhet ska delta eller när ett barn har fyllt 18 år och ska lämna eget samtycke. För \
+             ett barn: ett samtycke från varje vårdnadshavare, ett i taget.",
+        )
+    };
+    forms.push(
+        FormView::new("samtycke", cx.action("samtycke"), title)
+            .intro(intro)
+            .field(
+                Field::radios("given_by", "Vem lämnar samtycket?", consent_givers(cx))
+                    .value("person")
+                    .required(),
+            )
+            .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required())
+            .field(
+                Field::textarea("topics", "Vad får mötet handla om?")
+                    .required()
+                    .hint("En sak per rad.")
+                    .value(latest.map(|l| l.topics.join("\n")).unwrap_or_default()),
+            )
+            .field(
+                Field::date("valid_until", "Samtycket gäller till och med")
+                    .required()
+                    .value((cx.today() + chrono::Duration::days(365)).to_string()),
+            )
+            .field(Field::checkbox(
+                "person_accepted_representative",
+                "Personen har godkänt att företrädaren deltar i stället",
+            ))
+            .open(consent_open),
+    );
+    // Samtycke nekat: before the plan basis, while consent is not complete.
+    if !has_basis && cx.view.consent.status == ConsentStatus::Missing {
         forms.push(
-            FormView::new("samtycke", cx.action("samtycke"), "Samtycke")
-                .intro("Samtycke till SIP. För ett barn: registrera samtycke från varje vårdnadshavare, ett i taget.")
-                .field(Field::radios("given_by", "Vem lämnar samtycket?", givers).value("person").required())
-                .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required())
-                .field(
-                    Field::textarea("topics", "Vad får mötet handla om?")
-                        .required()
-                        .hint("En sak per rad."),
+            FormView::new(
+                "samtycke-nekat",
+                cx.action("samtycke-nekat"),
+                "Samtycke nekat",
+            )
+            .intro(
+                "Den enskilde (eller en vårdnadshavare eller företrädare) vill inte ha en SIP. \
+                 Utan samtycke kan ingen SIP hållas; därefter avslutas ärendet.",
+            )
+            .field(
+                Field::radios("declined_by", "Vem nekar samtycke?", consent_givers(cx))
+                    .value("person")
+                    .required(),
+            )
+            .field(
+                Field::textarea("note", "Anteckning").hint(
+                    "Till exempel vad den enskilde sa och att det är dokumenterat i journalen.",
+                ),
+            )
+            .button("Registrera nekat samtycke"),
+        );
+    }
+    // Samtycket återkallat: once consent has been given; any participating unit may be told.
+    if !cx.view.consent.history.is_empty() {
+        forms.push(
+            FormView::new(
+                "samtycke-aterkallat",
+                cx.action("samtycke-aterkallat"),
+                "Samtycket återkallat",
+            )
+            .intro(
+                "När samtycket är återkallat kan planen bara avslutas. Alla enheter i planen får \
+                 ett meddelande.",
+            )
+            .field(
+                Field::radios(
+                    "withdrawn_by",
+                    "Vem återkallar samtycket?",
+                    consent_givers(cx),
                 )
-                .field(
-                    Field::date("valid_until", "Samtycket gäller till och med")
-                        .required()
-                        .value((cx.today() + chrono::Duration::days(365)).to_string()),
-                )
-                .field(Field::checkbox(
-                    "person_accepted_representative",
-                    "Personen har godkänt att företrädaren deltar i stället",
-                ))
-                .open(phase == SipPhase::AwaitingConsent),
+                .value("person")
+                .required(),
+            )
+            .field(
+                Field::textarea("note", "Anteckning")
+                    .hint("Till exempel när och till vem den enskilde sa det."),
+            )
+            .button("Registrera återkallat samtycke"),
         );
     }
     // SIP-underlag: whoever creates it becomes coordinator.
@@ -205,10 +272,15 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 Choice::new(format!("relative:{}", r.relative_id), r.name.clone()).note("brev"),
             );
         }
+        // A new kallelse goes to the person too unless the coordinator unticks it; a saved one
+        // keeps what it had.
         let recipients = recipients
             .into_iter()
             .map(|c| {
-                let on = picked(&c.value);
+                let on = match saved {
+                    Some(_) => picked(&c.value),
+                    None => c.value == "person",
+                };
                 c.checked(on)
             })
             .collect();
@@ -294,14 +366,14 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             forms.push(
                 FormView::new("svar", cx.action("svar"), "Svara på kallelsen")
                     .intro(format!(
-                        "Kallelse till {}. Utse den som företräder din enhet.",
+                        "Kallelse till {}. Utse den som representerar er enhet på mötet.",
                         super::dates::moment(inv.scheduled_at, cx.now)
                     ))
                     .field(Field::hidden("invitation_id", inv.invitation_id.clone()))
-                    .field(Field::text("representative.name", "Företrädarens namn").required())
+                    .field(Field::text("representative.name", "Representantens namn").required())
                     .field(Field::text("representative.profession", "Yrke eller titel"))
                     .field(Field::tel("representative.phone", "Telefon"))
-                    .button("Utse företrädare")
+                    .button("Utse representant")
                     .open(true),
             );
             break;
@@ -447,6 +519,42 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     .open(true),
             );
         }
+        // A unit at the meeting with nothing of its own in the plan clears its to-do
+        // ("Dokumentera och dela ut era delmål och insatser") by publishing nothing.
+        let owes_documentation = cx.view.deadlines.iter().any(|d| {
+            d.obligation.kind == ObligationKind::DocumentContribution
+                && d.obligation.owner.unit().as_str() == cx.unit()
+        });
+        let own_items = cx
+            .view
+            .main_goal
+            .iter()
+            .any(|g| g.author_unit.as_str() == cx.unit())
+            || cx
+                .view
+                .sub_goals
+                .iter()
+                .any(|g| g.author_unit.as_str() == cx.unit())
+            || cx
+                .view
+                .interventions
+                .iter()
+                .any(|i| i.author_unit.as_str() == cx.unit());
+        if owes_documentation && !own_items {
+            forms.push(
+                FormView::new(
+                    "inga-insatser",
+                    cx.action("inga-insatser"),
+                    "Inga delmål eller insatser från er",
+                )
+                .intro(
+                    "Har er enhet inga delmål eller insatser i planen? Markera det här, så är er \
+                     dokumentation klar och uppgiften försvinner från Att göra. Ni kan fortfarande \
+                     dokumentera delmål och insatser senare.",
+                )
+                .button("Vi har inga delmål eller insatser i planen"),
+            );
+        }
     }
     if coordinator && !cx.view.meetings.is_empty() {
         let mut form = FormView::new("uppfoljning", cx.action("uppfoljning"), "Uppföljning").field(
@@ -531,30 +639,185 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             .field(Field::text("reason", "Anledning"))
             .button("Byt samordningsansvarig"),
         );
-        forms.push(
-            FormView::new("avslut", cx.action("avslut"), "Avsluta planen")
-                .field(
-                    Field::radios(
-                        "reason",
-                        "Anledning",
-                        vec![
-                            Choice::new("goals_met", "Målen är uppnådda"),
-                            Choice::new("no_longer_needed", "Behovet finns inte längre"),
-                            Choice::new("consent_withdrawn", "Samtycket är återkallat"),
-                            Choice::new("consent_declined", "Samtycke nekades"),
-                            Choice::new("moved_out_of_region", "Flyttat från länet"),
-                            Choice::new("deceased", "Avliden"),
-                            Choice::new("protected_identity", "Skyddade personuppgifter"),
-                        ],
-                    )
-                    .required(),
-                )
-                .field(Field::textarea("note", "Anteckning"))
-                .button("Avsluta planen")
-                .open(phase == SipPhase::FollowedUp),
-        );
+    }
+    if let Some(form) = close_form(cx) {
+        forms.push(form);
     }
     forms
+}
+
+/// Who may give, decline or withdraw consent: the person and each registered relative, a
+/// guardian as a guardian and anyone else (god man, förvaltare, närstående) as företrädare.
+fn consent_givers(cx: &Context) -> Vec<Choice> {
+    let mut givers = vec![Choice::new("person", "Den enskilde")];
+    for r in cx.relatives {
+        let kind = match r.kind.as_str() {
+            "guardian" => RelativeKindDto::Guardian,
+            "trustee" => RelativeKindDto::Trustee,
+            "administrator" => RelativeKindDto::Administrator,
+            _ => RelativeKindDto::Relative,
+        };
+        let value = if kind == RelativeKindDto::Guardian {
+            format!("guardian:{}", r.relative_id)
+        } else {
+            format!("representative:{}", r.relative_id)
+        };
+        givers.push(Choice::new(
+            value,
+            format!("{} ({})", r.name, relative_kind_label(kind).to_lowercase()),
+        ));
+    }
+    givers
+}
+
+/// The giver as posted: `person`, `guardian:<relative id>` or `representative:<relative id>`.
+fn consent_giver(value: &str) -> ConsentGiver {
+    match value.split_once(':') {
+        Some(("guardian", r)) => ConsentGiver::Guardian {
+            relative_id: r.to_owned(),
+        },
+        Some(("representative", r)) => ConsentGiver::Representative {
+            relative_id: r.to_owned(),
+        },
+        _ => ConsentGiver::Person,
+    }
+}
+
+/// Every reason to close a plan: what the form posts, the reason, and how staff read it.
+const CLOSE_REASONS: [(&str, dsip::CloseReason, &str); 8] = [
+    (
+        "goals_met",
+        dsip::CloseReason::GoalsMet,
+        "Målen är uppnådda",
+    ),
+    (
+        "no_longer_needed",
+        dsip::CloseReason::NoLongerNeeded,
+        "Behovet finns inte längre",
+    ),
+    (
+        "consent_withdrawn",
+        dsip::CloseReason::ConsentWithdrawn,
+        "Samtycket är återkallat",
+    ),
+    (
+        "consent_declined",
+        dsip::CloseReason::ConsentDeclined,
+        "Samtycke nekades",
+    ),
+    (
+        "moved_out_of_region",
+        dsip::CloseReason::MovedOutOfRegion,
+        "Flyttat från länet",
+    ),
+    ("deceased", dsip::CloseReason::Deceased, "Avliden"),
+    (
+        "protected_identity",
+        dsip::CloseReason::ProtectedIdentity,
+        "Skyddade personuppgifter",
+    ),
+    (
+        "replaced_by_new_plan",
+        dsip::CloseReason::ReplacedByNewPlan,
+        "Ersatt av en ny plan",
+    ),
+];
+
+/// A closing reason as the SIP page and the close form name it.
+pub(crate) fn close_reason_label(reason: dsip::CloseReason) -> &'static str {
+    CLOSE_REASONS
+        .iter()
+        .find(|(_, r, _)| *r == reason)
+        .map(|(_, _, label)| *label)
+        .unwrap_or("")
+}
+
+/// The close form, for whoever may close the plan now: the coordinator, or before anyone
+/// coordinates, the unit that noticed the need ("Avsluta ärendet", e.g. after consent was
+/// declined). Only the reasons the domain accepts in the plan's state are offered, the likely
+/// one chosen.
+fn close_form(cx: &Context) -> Option<FormView> {
+    use dsip::CloseReason as R;
+    let phase = cx.view.phase;
+    let (label, reasons, open): (&'static str, Vec<R>, bool) = if cx.view.coordinator.is_some() {
+        if !cx.is_coordinator() {
+            return None;
+        }
+        let reasons = if phase == SipPhase::ConsentWithdrawn {
+            vec![
+                R::ConsentWithdrawn,
+                R::MovedOutOfRegion,
+                R::Deceased,
+                R::ProtectedIdentity,
+            ]
+        } else {
+            vec![
+                R::GoalsMet,
+                R::NoLongerNeeded,
+                R::ConsentWithdrawn,
+                R::ConsentDeclined,
+                R::MovedOutOfRegion,
+                R::Deceased,
+                R::ProtectedIdentity,
+            ]
+        };
+        let open = matches!(phase, SipPhase::FollowedUp | SipPhase::ConsentWithdrawn);
+        ("Avsluta planen", reasons, open)
+    } else {
+        let noticed = cx
+            .view
+            .need
+            .as_ref()
+            .is_some_and(|n| n.recorded_by.unit_id.as_str() == cx.unit());
+        if !noticed {
+            return None;
+        }
+        // No meeting can have been held without a coordinator, so "målen är uppnådda" is
+        // out, and "behovet finns inte längre" needs no follow-up.
+        let mut reasons = Vec::new();
+        match phase {
+            SipPhase::ConsentDeclined => reasons.push(R::ConsentDeclined),
+            SipPhase::ConsentWithdrawn => reasons.push(R::ConsentWithdrawn),
+            _ => {}
+        }
+        reasons.extend([
+            R::NoLongerNeeded,
+            R::MovedOutOfRegion,
+            R::Deceased,
+            R::ProtectedIdentity,
+        ]);
+        let open = matches!(
+            phase,
+            SipPhase::ConsentDeclined | SipPhase::ConsentWithdrawn
+        );
+        ("Avsluta ärendet", reasons, open)
+    };
+    let likely = match phase {
+        SipPhase::ConsentDeclined => Some(R::ConsentDeclined),
+        SipPhase::ConsentWithdrawn => Some(R::ConsentWithdrawn),
+        _ => None,
+    };
+    // The likely reason first, then the rest in the usual order.
+    let choices = CLOSE_REASONS
+        .iter()
+        .filter(|(_, r, _)| Some(*r) == likely)
+        .chain(CLOSE_REASONS.iter().filter(|(_, r, _)| Some(*r) != likely))
+        .filter(|(_, r, _)| reasons.contains(r))
+        .map(|(value, _, label)| Choice::new(*value, *label))
+        .collect();
+    let mut reason = Field::radios("reason", "Anledning", choices).required();
+    if let Some(likely) = likely {
+        if let Some((value, _, _)) = CLOSE_REASONS.iter().find(|(_, r, _)| *r == likely) {
+            reason = reason.value(*value);
+        }
+    }
+    Some(
+        FormView::new("avslut", cx.action("avslut"), label)
+            .field(reason)
+            .field(Field::textarea("note", "Anteckning"))
+            .button(label)
+            .open(open),
+    )
 }
 
 fn unit_or_person(value: &str) -> Result<Responsible, super::form::FieldError> {
@@ -571,15 +834,20 @@ fn unit_or_person(value: &str) -> Result<Responsible, super::form::FieldError> {
 }
 
 fn close_reason(value: &str) -> Result<CloseReason, super::form::FieldError> {
-    Ok(match value {
-        "goals_met" => CloseReason::GoalsMet,
-        "no_longer_needed" => CloseReason::NoLongerNeeded,
-        "consent_withdrawn" => CloseReason::ConsentWithdrawn,
-        "consent_declined" => CloseReason::ConsentDeclined,
-        "moved_out_of_region" => CloseReason::MovedOutOfRegion,
-        "deceased" => CloseReason::Deceased,
-        "protected_identity" => CloseReason::ProtectedIdentity,
-        _ => return Err(super::form::FieldError::new("reason", "Välj en anledning.")),
+    let reason = CLOSE_REASONS
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map(|(_, r, _)| *r)
+        .ok_or_else(|| super::form::FieldError::new("reason", "Välj en anledning."))?;
+    Ok(match reason {
+        dsip::CloseReason::GoalsMet => CloseReason::GoalsMet,
+        dsip::CloseReason::NoLongerNeeded => CloseReason::NoLongerNeeded,
+        dsip::CloseReason::ConsentWithdrawn => CloseReason::ConsentWithdrawn,
+        dsip::CloseReason::ConsentDeclined => CloseReason::ConsentDeclined,
+        dsip::CloseReason::MovedOutOfRegion => CloseReason::MovedOutOfRegion,
+        dsip::CloseReason::Deceased => CloseReason::Deceased,
+        dsip::CloseReason::ProtectedIdentity => CloseReason::ProtectedIdentity,
+        dsip::CloseReason::ReplacedByNewPlan => CloseReason::ReplacedByNewPlan,
     })
 }
 
@@ -703,15 +971,7 @@ pub(crate) async fn run(
     }
     let done = match step {
         "samtycke" => go!(RecordConsentRequest {
-            given_by: match fields.get("given_by").split_once(':') {
-                Some(("guardian", r)) => ConsentGiver::Guardian {
-                    relative_id: r.to_owned()
-                },
-                Some(("representative", r)) => ConsentGiver::Representative {
-                    relative_id: r.to_owned()
-                },
-                _ => ConsentGiver::Person,
-            },
+            given_by: consent_giver(&fields.get("given_by")),
             actors: fields.all("actors"),
             topics: fields
                 .get("topics")
@@ -722,6 +982,14 @@ pub(crate) async fn run(
                 .collect(),
             valid_until: fields.date("valid_until")?,
             person_accepted_representative: fields.opt("person_accepted_representative").is_some(),
+        }),
+        "samtycke-nekat" => go!(DeclineConsentRequest {
+            declined_by: consent_giver(&fields.get("declined_by")),
+            note: fields.opt("note"),
+        }),
+        "samtycke-aterkallat" => go!(WithdrawConsentRequest {
+            withdrawn_by: consent_giver(&fields.get("withdrawn_by")),
+            note: fields.opt("note"),
         }),
         "underlag" => go!(CreatePlanBasisRequest {
             initiated_by: fields.opt("initiated_by"),
@@ -830,7 +1098,8 @@ pub(crate) async fn run(
             from: fields.date("from")?,
             to: fields.opt_date("to")?,
         }),
-        "dela-ut" => go!(PublishContributionRequest {}),
+        // "Dela ut" publishes the unit's drafts; with none, it says the unit has nothing to add.
+        "dela-ut" | "inga-insatser" => go!(PublishContributionRequest {}),
         "flytta" => go!(RescheduleMeetingRequest {
             invitation_id: fields.get("invitation_id"),
             scheduled_at: fields.local_time("scheduled_at")?,
@@ -914,6 +1183,30 @@ mod tests {
                 ("in-2", "Completed".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn every_close_reason_offered_is_posted_back_as_itself() {
+        for (value, reason, label) in CLOSE_REASONS {
+            let posted = close_reason(value).expect("a reason the form offers");
+            assert_eq!(dsip::CloseReason::from(posted), reason);
+            assert_eq!(close_reason_label(reason), label);
+        }
+        let refused = close_reason("okand").expect_err("refused");
+        assert_eq!(refused.field, "reason");
+    }
+
+    #[test]
+    fn the_consent_giver_is_read_as_posted() {
+        assert!(matches!(consent_giver("person"), ConsentGiver::Person));
+        assert!(matches!(
+            consent_giver("guardian:vh-mamma"),
+            ConsentGiver::Guardian { relative_id } if relative_id == "vh-mamma"
+        ));
+        assert!(matches!(
+            consent_giver("representative:god-man"),
+            ConsentGiver::Representative { relative_id } if relative_id == "god-man"
+        ));
     }
 
     #[test]

@@ -114,7 +114,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     // only the coordinator's unit sees it, hemtjänsten hears nothing.
     form = await step(page, "kallelse");
     await form.getByLabel(/^Hemtjänst Centrum/).check();
-    await form.getByLabel(/^Den enskilde/).check();
+    assert.equal(await form.getByLabel(/^Den enskilde/).isChecked(), true, "a new kallelse goes to the person too");
     await form.getByLabel(/^Syfte med mötet/).fill("Planera stödet i hemmet.");
     await submit(page, form, "Spara");
     await page.locator(".invitation-drafts").getByText(/Sparad, inte skickad/).waitFor();
@@ -145,10 +145,10 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     assert.equal(await other.evaluate(() => window.__notReloaded), true, "the start page was not reloaded");
     await other.goto(sipUrl);
     form = await step(other, "svar");
-    await form.getByLabel(/^Företrädarens namn/).fill("Anna Hemtjänst");
+    await form.getByLabel(/^Representantens namn/).fill("Anna Hemtjänst");
     await form.getByLabel("Yrke eller titel").fill("Biståndshandläggare");
-    await submit(other, form, "Utse företrädare");
-    await other.locator(".invitations").getByText(/Anna Hemtjänst/).waitFor();
+    await submit(other, form, "Utse representant");
+    await other.locator(".invitations").getByText(/Representant: Anna Hemtjänst/).waitFor();
 
     // The coordinator moves the meeting; hemtjänsten reads the new time on its start page.
     const later = new Date(Date.now() + 9 * 86_400_000);

@@ -1,0 +1,225 @@
+// Consent on the staff SIP page (review findings 1, 2, 8, 10 and 12): the "Samtycke" section shows
+// the consent in force; staff renew consent on a plan that is under way; a declined consent is
+// registered and the noticing unit closes the case; a withdrawn consent leaves the coordinator
+// only closing; a new kallelse has the person ticked; a unit with nothing to document clears
+// "Er dokumentation saknas". Each test runs its own `samplan serve --demo` (lib/samplan.mjs).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+
+/** Demo plans (README): 1 invited, 8 a need noticed yesterday, 10 basis created. */
+const PLANS = {
+  invited: "01JGFJJZ000000006Y80004001",
+  needIdentified: "01JGFJJZ000000006Y80004008",
+  basisCreated: "01JGFJJZ000000006Y8000400A",
+};
+/** More demo staff, by the unit their sign-in button names. */
+const PSYKIATRI = { button: "Psykiatriska mottagningen Luleå" };
+const SOCIALTJANST = { button: "Socialtjänsten Luleå, vuxenenheten" };
+
+async function withApp(name, body) {
+  const app = await start(name);
+  try {
+    await body(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** Submits by clicking the named button and waits for the page that answers. */
+async function submit(page, scope, name) {
+  const [response] = await Promise.all([
+    page.waitForNavigation(),
+    scope.getByRole("button", { name, exact: true }).click(),
+  ]);
+  return response;
+}
+
+/** The form of step `key` on the SIP page, opened. */
+async function step(page, key) {
+  const details = page.locator(`details#${key}`);
+  await details.waitFor();
+  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
+  return details;
+}
+
+const MONTHS = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november", "december"];
+const pad = (n) => String(n).padStart(2, "0");
+/** A date `days` from today: [the `<input type=date>` value, as the page writes it ("3 maj 2028")]. */
+function dayFromNow(days) {
+  const d = new Date(Date.now() + days * 86_400_000);
+  return [`${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`, `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`];
+}
+
+test("the SIP page shows the consent in force, and staff renew it on a plan under way", { timeout: 180_000 }, () =>
+  withApp("consent-renew", async (app) => {
+    const context = await app.context({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    // Plan 4 is followed up: long past its SIP-underlag, still consent can be given anew.
+    await page.goto(`${app.base}/sip/${PLAN.followedUp}`);
+    const consent = page.locator("#samtycket");
+    await consent.getByText("Samtycke finns").waitFor();
+    const given = consent.locator("dl.consent-given").first();
+    assert.equal(await given.locator("dt:has-text('Lämnat av') + dd").innerText(), "Den enskilde");
+    assert.match(await given.innerText(), /Hemtjänst Centrum/, "the actors covered");
+    assert.match(await given.innerText(), /Psykisk hälsa/, "the topics covered");
+    assert.match(await given.locator("dt:has-text('Gäller t.o.m.') + dd").innerText(), /^\d{1,2} [a-z]+ \d{4}$/);
+
+    const form = await step(page, "samtycke");
+    assert.equal(await form.locator("summary").innerText(), "Nytt samtycke");
+    // The last consent's actors and topics are filled in, to change what has changed.
+    assert.equal(await form.getByLabel(/^Hemtjänst Centrum/).isChecked(), true);
+    assert.equal(await form.getByLabel(/^Hälsocentralen Centrum, Luleå/).isChecked(), true);
+    assert.match(await form.getByLabel(/^Vad får mötet handla om/).inputValue(), /Psykisk hälsa/);
+
+    // A date that has passed: the domain's refusal beside the field, what was typed kept.
+    const [yesterday] = dayFromNow(-1);
+    await form.getByLabel(/^Samtycket gäller till och med/).fill(yesterday);
+    await form.getByLabel(/^Vad får mötet handla om/).fill("Fysisk hälsa\nPsykisk hälsa\nHem och vardag\nEkonomi");
+    const refused = await submit(page, form, "Spara");
+    assert.equal(refused.status(), 422);
+    assert.match(await page.locator("#samtycke-valid-until").getAttribute("aria-describedby"), /samtycke-valid-until-fel/);
+    assert.match(await page.locator("#samtycke-valid-until-fel").innerText(), /\S/);
+    assert.match(await page.locator("#samtycke-topics").inputValue(), /Ekonomi/, "what was typed is kept");
+
+    // Renewed for two years: the page shows the new end date and the new topic.
+    const [until, untilText] = dayFromNow(730);
+    await page.locator("#samtycke-valid-until").fill(until);
+    await submit(page, page.locator("details#samtycke"), "Spara");
+    await consent.locator("dl.consent-given").first().waitFor();
+    const renewed = consent.locator("dl.consent-given").first();
+    assert.equal(await renewed.locator("dt:has-text('Gäller t.o.m.') + dd").innerText(), untilText);
+    assert.match(await renewed.innerText(), /Ekonomi/);
+    assert.equal(await consent.locator("dl.consent-given").count(), 1, "the renewal replaces the old consent on the page");
+    assert.match(await page.locator(".history").innerText(), /Samtycke givet av den enskilde/);
+    // Finding 12: the fixed care contacts of plan 1 are on its page.
+    await page.goto(`${app.base}/sip/${PLANS.invited}`);
+    assert.match(await page.locator(".facts").first().innerText(), /Fast vårdkontakt\s+Distriktssköterska, Hälsocentralen Centrum/);
+    await page.goto(`${app.base}/sip/${PLAN.followedUp}`);
+    await page.screenshot({ path: join(screenshots, "sip-consent.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
+test("a declined consent is registered and the unit that noticed the need closes the case", { timeout: 180_000 }, () =>
+  withApp("consent-declined", async (app) => {
+    const context = await app.context({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    await page.goto(`${app.base}/sip/${PLANS.needIdentified}`);
+    await page.locator("#samtycket").getByText("Samtycke saknas").waitFor();
+    // No coordinator yet: closing is offered to the unit that noticed the need, not yet open.
+    assert.equal(await page.locator("details#avslut summary").innerText(), "Avsluta ärendet");
+
+    const form = await step(page, "samtycke-nekat");
+    assert.equal(await form.getByLabel("Den enskilde", { exact: true }).isChecked(), true);
+    await form.getByLabel(/^Anteckning/).fill("Vill inte ha en SIP nu. Dokumenterat i journalen.");
+    await submit(page, form, "Registrera nekat samtycke");
+
+    const consent = page.locator("#samtycket");
+    await consent.getByText("Samtycke nekat", { exact: true }).waitFor();
+    assert.match(await consent.innerText(), /Samtycke nekades av den enskilde/);
+    assert.match(await consent.innerText(), /Dokumenterat i journalen\./);
+    assert.match(await page.locator(".facts").first().innerText(), /Fas\s+Samtycke nekat/);
+    assert.equal(await page.locator("details#samtycke-nekat").count(), 0, "declined once is enough");
+    // Closing is now the next step, with the reason chosen and nothing the domain would refuse.
+    const close = page.locator("details#avslut");
+    assert.equal(await close.evaluate((d) => d.open), true);
+    assert.equal(await close.getByLabel("Samtycke nekades").isChecked(), true);
+    assert.equal(await close.getByLabel("Målen är uppnådda").count(), 0);
+    await page.screenshot({ path: join(screenshots, "sip-consent-declined.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+
+    await submit(page, close, "Avsluta ärendet");
+    await page.locator(".facts").getByText(/Samtycke nekades/).waitFor();
+    assert.match(await page.locator(".facts").first().innerText(), /Avslutad\s+i dag kl\. \d\d\.\d\d: Samtycke nekades/);
+    assert.equal(await page.locator("details.step").count(), 0, "a closed case offers no forms");
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
+test("a participating unit registers withdrawn consent; the coordinator can then only close", { timeout: 180_000 }, () =>
+  withApp("consent-withdrawn", async (app) => {
+    // Plan 2: psykiatrin coordinates, socialtjänsten takes part and is told of the withdrawal.
+    const socialContext = await app.context({ viewport: { width: 1280, height: 900 } });
+    const social = await socialContext.newPage();
+    await signIn(app, social, SOCIALTJANST);
+    await social.goto(`${app.base}/sip/${PLAN.published}`);
+    const form = await step(social, "samtycke-aterkallat");
+    await form.getByLabel(/^Anteckning/).fill("Sa det i telefon till handläggaren i dag.");
+    await submit(social, form, "Registrera återkallat samtycke");
+    const consent = social.locator("#samtycket");
+    await consent.getByText("Samtycket återkallat", { exact: true }).waitFor();
+    assert.match(await consent.innerText(), /Samtycket återkallades av den enskilde/);
+    assert.equal(await consent.locator("dl.consent-given").count(), 0, "no consent is in force");
+    assert.equal(await social.locator("details.step").count(), 0, "only the coordinator has something left to do");
+
+    const coordinatorContext = await app.context({ viewport: { width: 1280, height: 900 } });
+    const page = await coordinatorContext.newPage();
+    await signIn(app, page, PSYKIATRI);
+    await page.goto(`${app.base}/sip/${PLAN.published}`);
+    const steps = await page.locator("details.step").evaluateAll((els) => els.map((e) => e.id));
+    assert.deepEqual(steps, ["avslut"], "withdrawn consent leaves closing only");
+    const close = page.locator("details#avslut");
+    assert.equal(await close.evaluate((d) => d.open), true);
+    assert.equal(await close.getByLabel("Samtycket är återkallat").isChecked(), true);
+    await submit(page, close, "Avsluta planen");
+    assert.match(await page.locator(".facts").first().innerText(), /Avslutad\s+i dag kl\. \d\d\.\d\d: Samtycket är återkallat/);
+    assert.deepEqual(socialContext.cspViolations, []);
+    assert.deepEqual(coordinatorContext.cspViolations, []);
+  }));
+
+test("a new kallelse has the person ticked; a saved one keeps what it had", { timeout: 180_000 }, () =>
+  withApp("kallelse-person", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    await page.goto(`${app.base}/sip/${PLANS.basisCreated}`);
+    let form = await step(page, "kallelse");
+    assert.equal(await form.getByLabel(/^Den enskilde/).isChecked(), true, "the person is invited by default");
+    assert.equal(await form.getByLabel(/^Hemtjänst Centrum/).isChecked(), false);
+    await form.getByLabel(/^Den enskilde/).uncheck();
+    await form.getByLabel(/^Hemtjänst Centrum/).check();
+    await form.getByLabel(/^Syfte med mötet/).fill("Planera stödet efter strokeen.");
+    await submit(page, form, "Spara");
+    await page.locator(".invitation-drafts").getByText(/Sparad, inte skickad/).waitFor();
+    form = await step(page, "kallelse");
+    assert.equal(await form.getByLabel(/^Den enskilde/).isChecked(), false, "the saved kallelse keeps the person unticked");
+    assert.equal(await form.getByLabel(/^Hemtjänst Centrum/).isChecked(), true);
+  }));
+
+test("a unit with nothing to document clears “Er dokumentation saknas”", { timeout: 180_000 }, () =>
+  withApp("no-contribution", async (app) => {
+    // Plan 1: hälsocentralen coordinates; hemtjänsten has appointed its representative.
+    const coordinatorContext = await app.context();
+    const page = await coordinatorContext.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    await page.goto(`${app.base}/sip/${PLANS.invited}`);
+    assert.match(await page.locator(".invitations").innerText(), /Representant: Biståndshandläggare, hemtjänsten Luleå, Hemtjänst Centrum/);
+    const meeting = await step(page, "mote");
+    await meeting.getByLabel(/^Mötessekreterare/).fill("Biståndshandläggare, hemtjänsten Luleå");
+    await submit(page, meeting, "Registrera mötet");
+    await page.locator(".facts").getByText("SIP-möte hållet").waitFor();
+
+    const unitContext = await app.context({ viewport: { width: 1280, height: 900 } });
+    const other = await unitContext.newPage();
+    await signIn(app, other, DEMO.htLulea);
+    const row = other.locator("#pagaende li.row").filter({ hasText: "Astrid Nilsson" });
+    await row.getByText("Er dokumentation saknas").waitFor({ timeout: 30_000 });
+    await other.goto(`${app.base}/sip/${PLANS.invited}`);
+    const form = await step(other, "inga-insatser");
+    await submit(other, form, "Vi har inga delmål eller insatser i planen");
+    assert.equal(await other.locator("details#inga-insatser").count(), 0, "done once");
+    assert.match(await other.locator(".history li").first().innerText(), /Sparat och delat ut \(inget nytt att dela\)/);
+    await other.goto(`${app.base}/`);
+    await row.waitFor();
+    for (let i = 0; i < 60 && (await row.getByText("Er dokumentation saknas").count()) > 0; i++) {
+      await other.waitForTimeout(500);
+      await other.reload();
+    }
+    assert.equal(await row.getByText("Er dokumentation saknas").count(), 0, "the warning is gone");
+    assert.deepEqual(coordinatorContext.cspViolations, []);
+    assert.deepEqual(unitContext.cspViolations, []);
+  }));
