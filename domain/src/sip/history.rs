@@ -185,7 +185,7 @@ pub fn close_reason(reason: CloseReason) -> &'static str {
         CloseReason::ConsentWithdrawn => "samtycket är återkallat",
         CloseReason::ConsentDeclined => "samtycke nekades",
         CloseReason::ProtectedIdentity => "skyddade personuppgifter",
-        CloseReason::MovedOutOfRegion => "den enskilde har flyttat från regionen",
+        CloseReason::MovedOutOfRegion => "den enskilde har flyttat från länet",
         CloseReason::Deceased => "den enskilde har avlidit",
         CloseReason::ReplacedByNewPlan => "ersatt av en ny plan",
     }

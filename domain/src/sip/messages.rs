@@ -101,6 +101,28 @@ fn meeting_word(purpose: InvitationPurpose) -> &'static str {
     }
 }
 
+/// The meeting in the definite form, as a sentence starts with it: "SIP-mötet" (ett SIP-möte),
+/// "Uppföljningen av SIP" (en uppföljning).
+fn the_meeting(purpose: InvitationPurpose) -> &'static str {
+    match purpose {
+        InvitationPurpose::Meeting => "SIP-mötet",
+        InvitationPurpose::FollowUp => "Uppföljningen av SIP",
+    }
+}
+
+/// "Flyttat" or "flyttad", "inställt" or "inställd", as the meeting's gender asks: ett SIP-möte,
+/// en uppföljning.
+fn agreeing(
+    purpose: InvitationPurpose,
+    neuter: &'static str,
+    common: &'static str,
+) -> &'static str {
+    match purpose {
+        InvitationPurpose::Meeting => neuter,
+        InvitationPurpose::FollowUp => common,
+    }
+}
+
 /// The units summoned by `inv` through their samplan inbox, except `except`.
 fn summoned<'a>(inv: &'a Invitation, except: &'a UnitId) -> impl Iterator<Item = &'a UnitId> {
     inv.invited_units()
@@ -181,8 +203,9 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     time(inv.scheduled_at)
                 );
                 let mut body = format!(
-                    "{} är flyttat till {} ({}).",
-                    capitalised(meeting_word(inv.purpose)),
+                    "{} är {} till {} ({}).",
+                    the_meeting(inv.purpose),
+                    agreeing(inv.purpose, "flyttat", "flyttad"),
                     time(inv.scheduled_at),
                     form_words(inv.form, inv.place.as_deref())
                 );
@@ -205,13 +228,14 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
         } => {
             if let Some(inv) = after.invitations.get(invitation_id) {
                 let subject = format!(
-                    "Inställt: {} {}",
+                    "{} {} {}",
+                    agreeing(inv.purpose, "Inställt", "Inställd"),
                     meeting_word(inv.purpose),
                     time(inv.scheduled_at)
                 );
                 let mut body = format!(
                     "{} {} blir inte av.",
-                    capitalised(meeting_word(inv.purpose)),
+                    the_meeting(inv.purpose),
                     time(inv.scheduled_at)
                 );
                 if let Some(reason) = reason {
@@ -243,11 +267,21 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
             if !intervention_ids.is_empty() {
                 parts.push(count(intervention_ids.len(), "insats", "insatser"));
             }
+            // "Huvudmålet, 2 delmål och 1 insats har delats ut …"; the message names the sender
+            // and their unit beside it.
+            let what = match parts.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} och {last}", rest.join(", ")),
+                None => String::new(),
+            };
             out = to_all(
                 &mut everyone_but(after, unit_id),
                 MessageKind::ContributionPublished,
-                "Nytt i planen: delat ut".to_string(),
-                format!("Delat ut till alla som deltar: {}.", parts.join(", ")),
+                "Ny dokumentation utdelad".to_string(),
+                format!(
+                    "{} har delats ut till alla som deltar i planen.",
+                    capitalised(&what)
+                ),
                 None,
             );
         }

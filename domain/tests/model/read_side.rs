@@ -179,6 +179,106 @@ fn messages_go_to_the_units_concerned_never_to_the_sender() {
 }
 
 #[test]
+fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
+    // "Spara & dela ut": what was published, in a sentence (the sender and unit show beside it).
+    let story = Story::documented();
+    let n = story.events.len();
+    let publish = |i: usize| {
+        messages(
+            &fold(&story.events[..i]),
+            &fold(&story.events[..=i]),
+            &story.events[i],
+        )
+    };
+    let coordinator = publish(n - 2);
+    assert_eq!(coordinator[0].subject, "Ny dokumentation utdelad");
+    assert_eq!(
+        coordinator[0].body,
+        "Huvudmålet och 1 delmål har delats ut till alla som deltar i planen."
+    );
+    let home_care = publish(n - 1);
+    assert_eq!(home_care[0].subject, "Ny dokumentation utdelad");
+    assert_eq!(
+        home_care[0].body,
+        "1 delmål och 1 insats har delats ut till alla som deltar i planen."
+    );
+
+    // A cancelled SIP-möte is "inställt"; a follow-up, "en uppföljning", is "inställd" and
+    // "flyttad".
+    let story = Story::invited();
+    let before = story.state();
+    let story = story.run(
+        Who::Nurse,
+        SipCommand::CancelInvitation(CancelInvitation {
+            invitation_id: "inv-1".to_string(),
+            reason: None,
+        }),
+    );
+    let sent = messages(&before, &story.state(), story.events.last().expect("event"));
+    assert_eq!(sent[0].kind, MessageKind::InvitationCancelled);
+    assert_eq!(sent[0].subject, "Inställt SIP-möte 2026-03-05 kl. 10:00");
+    assert_eq!(sent[0].body, "SIP-mötet 2026-03-05 kl. 10:00 blir inte av.");
+
+    let story = Story::meeting_held().run(
+        Who::Nurse,
+        SipCommand::SendInvitation(SendInvitation {
+            invitation_id: "fu-inv".to_string(),
+            purpose: InvitationPurpose::FollowUp,
+            scheduled_at: utc("2026-06-01T08:00:00Z"),
+            form: MeetingForm::InPerson,
+            place: None,
+            reason: "Uppföljning av planen".to_string(),
+            recipients: vec![unit_recipient(HT)],
+        }),
+    );
+    let before = story.state();
+    let story = story.run(
+        Who::Nurse,
+        SipCommand::RescheduleMeeting(RescheduleMeeting {
+            invitation_id: "fu-inv".to_string(),
+            scheduled_at: utc("2026-06-02T08:00:00Z"),
+            form: None,
+            place: None,
+            reason: None,
+        }),
+    );
+    let sent = messages(&before, &story.state(), story.events.last().expect("event"));
+    assert_eq!(
+        sent[0].subject,
+        "Ny tid för uppföljning av SIP: 2026-06-02 kl. 10:00"
+    );
+    assert_eq!(
+        sent[0].body,
+        "Uppföljningen av SIP är flyttad till 2026-06-02 kl. 10:00 (på plats)."
+    );
+    let before = story.state();
+    let story = story.run(
+        Who::Nurse,
+        SipCommand::CancelInvitation(CancelInvitation {
+            invitation_id: "fu-inv".to_string(),
+            reason: Some("Samordnaren är sjuk.".to_string()),
+        }),
+    );
+    let sent = messages(&before, &story.state(), story.events.last().expect("event"));
+    assert_eq!(
+        sent[0].subject,
+        "Inställd uppföljning av SIP 2026-06-02 kl. 10:00"
+    );
+    assert_eq!(
+        sent[0].body,
+        "Uppföljningen av SIP 2026-06-02 kl. 10:00 blir inte av. Anledning: Samordnaren är sjuk."
+    );
+}
+
+#[test]
+fn a_person_who_moved_away_moved_from_the_county() {
+    assert_eq!(
+        history::close_reason(CloseReason::MovedOutOfRegion),
+        "den enskilde har flyttat från länet"
+    );
+}
+
+#[test]
 fn the_person_sees_published_content_only() {
     // Before anything is published the plan is not shown to the person at all.
     let plan = patient_plan(&Story::meeting_held().state()).expect("plan");

@@ -5,7 +5,11 @@
 //! path as the API's `record-letters-posted`.
 //!
 //! The letter tells the invitation as it stands: the meeting, its new time, or that it is
-//! cancelled (`Invitation::letters_owed`). Only the coordinator's unit posts letters, so only it
+//! cancelled (`Invitation::letters_owed`), in words for its reader: the person ("ditt stöd"), a
+//! guardian or relative (about the person, named), or a unit without samplan such as
+//! Försäkringskassan or a school ("Ni kallas till SIP-möte för …": a kallelse to SIP is a summons,
+//! not an invitation). Every letter names whom the meeting concerns by name and birth year, never
+//! by personnummer; a child's letter to a guardian speaks of the child. Only the coordinator's unit posts letters, so only it
 //! sees them; a unit outside the plan gets the 404 page. Addresses come through the domain's
 //! `view_for_unit` (`shown_address`): with protected identity there is no address for the person
 //! or a relative, and the page says the letter goes through Skatteverket's forwarding instead.
@@ -22,6 +26,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use chrono::Datelike;
 use domain::obligations::recipient_key;
 use domain::sip::{
     view_for_unit, Delivery, Invitation, InvitationPurpose, LetterKind, MeetingForm, Recipient,
@@ -35,8 +40,14 @@ struct LetterPage {
     layout: super::Layout,
     back: String,
     action: String,
-    /// "Kallelse till SIP-möte", "Ny tid för …", "Inställt: …".
+    /// "Kallelse till SIP-möte", "Ny tid för …", "Inställt SIP-möte", "Inställd uppföljning av SIP".
     heading: String,
+    /// The letter's opening paragraph, in words for its reader.
+    lead: String,
+    /// Whom the meeting concerns: name and birth year.
+    concerning: String,
+    /// "Har du frågor …" or "Har ni frågor …".
+    questions: &'static str,
     sender_unit: String,
     sender_address: Option<String>,
     sender_phone: Option<String>,
@@ -50,8 +61,6 @@ struct LetterPage {
     /// The unit has no address registered.
     address_missing: bool,
     cancelled: bool,
-    new_time: bool,
-    meeting_word: &'static str,
     day: String,
     time: String,
     form: &'static str,
@@ -108,6 +117,201 @@ fn letter_kind(
         .map(|l| l.recorded_at)
         .max();
     (kind, posted)
+}
+
+/// Whom a letter is written to, as its words depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// The person the plan is for: "ditt stöd".
+    Person,
+    /// A guardian of a child: the letter speaks of the child.
+    Guardian,
+    /// A relative, god man or förvaltare: the letter names the person.
+    Relative,
+    /// A unit without samplan (Försäkringskassan, a school): "Ni kallas".
+    Unit,
+}
+
+/// Whom the meeting concerns, as a letter names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Concerning {
+    /// `None` when the coordinator's unit may not see the name (protected identity marked
+    /// before it took part).
+    name: Option<String>,
+    birth_year: Option<i32>,
+    /// Under 18 on the letter's date.
+    child: bool,
+}
+
+impl Concerning {
+    /// "Erik Lindqvist, född 1948"; never the personnummer.
+    fn named(&self) -> String {
+        match (&self.name, self.birth_year) {
+            (Some(name), Some(year)) => format!("{name}, född {year}"),
+            (Some(name), None) => name.clone(),
+            (None, _) => "en person med skyddade personuppgifter".to_string(),
+        }
+    }
+
+    /// "barnet Elsa Berg, född 2013" for a child, as [`Concerning::named`] otherwise.
+    fn named_for_relatives(&self) -> String {
+        match (&self.name, self.child) {
+            (Some(_), true) => format!("barnet {}", self.named()),
+            _ => self.named(),
+        }
+    }
+
+    /// "Erik Lindqvists", "Jonas", or "personens".
+    fn genitive(&self) -> String {
+        match &self.name {
+            Some(name) => super::min_plan::genitive(name),
+            None if self.child => "barnets".to_string(),
+            None => "personens".to_string(),
+        }
+    }
+}
+
+/// What a letter says, apart from the facts of the meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LetterText {
+    heading: String,
+    lead: String,
+    questions: &'static str,
+}
+
+/// The heading and opening paragraph of the letter telling `kind` of a `purpose` meeting to
+/// `reader`; `when` is the meeting's day and time in words. Swedish agreement: ett SIP-möte,
+/// en uppföljning.
+fn letter_text(
+    kind: LetterKind,
+    purpose: InvitationPurpose,
+    reader: Reader,
+    about: &Concerning,
+    when: &str,
+) -> LetterText {
+    let follow_up = purpose == InvitationPurpose::FollowUp;
+    let heading = match (kind, follow_up) {
+        (LetterKind::Invitation, false) => "Kallelse till SIP-möte",
+        (LetterKind::Invitation, true) => "Kallelse till uppföljning av SIP",
+        (LetterKind::NewTime, false) => "Ny tid för SIP-möte",
+        (LetterKind::NewTime, true) => "Ny tid för uppföljning av SIP",
+        (LetterKind::Cancellation, false) => "Inställt SIP-möte",
+        (LetterKind::Cancellation, true) => "Inställd uppföljning av SIP",
+    }
+    .to_string();
+    let questions = match (reader, kind) {
+        (Reader::Unit, LetterKind::Cancellation) => "Har ni frågor?",
+        (Reader::Unit, _) => "Har ni frågor om kallelsen?",
+        (_, LetterKind::Cancellation) => "Har du frågor?",
+        (_, _) => "Har du frågor, eller kan du inte komma?",
+    };
+    let summons = "En kallelse till SIP är en kallelse och inte en inbjudan: er verksamhet utser \
+                   själv den representant som deltar.";
+    let child_wishes = if about.child {
+        " Barnets egna önskemål och behov tas upp vid mötet, även om barnet inte deltar."
+    } else {
+        ""
+    };
+    let lead = if kind == LetterKind::Cancellation {
+        let (what, you, next) = match (follow_up, reader) {
+            (false, Reader::Person) => (
+                "Det SIP-möte",
+                "du var kallad",
+                "Du får en ny kallelse om ett nytt möte bokas.",
+            ),
+            (true, Reader::Person) => (
+                "Den uppföljning av din SIP",
+                "du var kallad",
+                "Du får en ny kallelse om en ny tid bokas.",
+            ),
+            (false, Reader::Unit) => (
+                "Det SIP-möte",
+                "ni var kallade",
+                "Ni får en ny kallelse om ett nytt möte bokas.",
+            ),
+            (true, Reader::Unit) => (
+                "Den uppföljning av SIP",
+                "ni var kallade",
+                "Ni får en ny kallelse om en ny tid bokas.",
+            ),
+            (false, _) => (
+                "Det SIP-möte",
+                "du var kallad",
+                "Du får en ny kallelse om ett nytt möte bokas.",
+            ),
+            (true, _) => (
+                "Den uppföljning av SIP",
+                "du var kallad",
+                "Du får en ny kallelse om en ny tid bokas.",
+            ),
+        };
+        let concerned = match (reader, follow_up) {
+            (Reader::Person, _) => String::new(),
+            (Reader::Unit, false) => format!(" Mötet gällde {}.", about.named()),
+            (Reader::Unit, true) => format!(" Uppföljningen gällde {}.", about.named()),
+            (_, false) => format!(" Mötet gällde {}.", about.named_for_relatives()),
+            (_, true) => format!(" Uppföljningen gällde {}.", about.named_for_relatives()),
+        };
+        format!("{what} som {you} till {when} blir inte av.{concerned} {next}")
+    } else {
+        let moved = match (kind, follow_up) {
+            (LetterKind::NewTime, false) => "Mötet har fått en ny tid. ",
+            (LetterKind::NewTime, true) => "Uppföljningen har fått en ny tid. ",
+            _ => "",
+        };
+        let whose = about.genitive();
+        let text = match (reader, follow_up) {
+            (Reader::Person, false) => "Du är välkommen till ett SIP-möte – samordnad individuell \
+                 plan. Vid mötet planerar vi tillsammans med dig hur vård och omsorg ska samverka \
+                 kring ditt stöd."
+                .to_string(),
+            (Reader::Person, true) => "Du är välkommen till en uppföljning av din SIP – \
+                 samordnad individuell plan. Vid uppföljningen går vi tillsammans med dig igenom \
+                 hur planen har fungerat och vad som behöver ändras."
+                .to_string(),
+            (Reader::Guardian, false) => format!(
+                "Som vårdnadshavare är du välkommen till ett SIP-möte – samordnad individuell \
+                 plan – för {}. Vid mötet planerar vi tillsammans med er hur vård och omsorg ska \
+                 samverka kring {whose} stöd.{child_wishes}",
+                about.named_for_relatives()
+            ),
+            (Reader::Guardian, true) => format!(
+                "Som vårdnadshavare är du välkommen till en uppföljning av den samordnade \
+                 individuella planen (SIP) för {}. Vid uppföljningen går vi tillsammans med er \
+                 igenom hur planen har fungerat och vad som behöver ändras.{child_wishes}",
+                about.named_for_relatives()
+            ),
+            (Reader::Relative, false) => format!(
+                "Du är välkommen till ett SIP-möte – samordnad individuell plan – för {}. Vid \
+                 mötet planerar vi tillsammans hur vård och omsorg ska samverka kring {whose} \
+                 stöd.{child_wishes}",
+                about.named_for_relatives()
+            ),
+            (Reader::Relative, true) => format!(
+                "Du är välkommen till en uppföljning av den samordnade individuella planen (SIP) \
+                 för {}. Vid uppföljningen går vi tillsammans igenom hur planen har fungerat och \
+                 vad som behöver ändras.{child_wishes}",
+                about.named_for_relatives()
+            ),
+            (Reader::Unit, false) => format!(
+                "Ni kallas till SIP-möte – samordnad individuell plan – för {}. Vid mötet \
+                 planerar vi tillsammans med den enskilde hur våra insatser ska samordnas. \
+                 {summons}",
+                about.named()
+            ),
+            (Reader::Unit, true) => format!(
+                "Ni kallas till uppföljning av den samordnade individuella planen (SIP) för {}. \
+                 Följ upp era egna insatser inför mötet. {summons}",
+                about.named()
+            ),
+        };
+        format!("{moved}{text}")
+    };
+    LetterText {
+        heading,
+        lead,
+        questions,
+    }
 }
 
 /// `GET /sip/{id}/kallelse/{invitation_id}/brev/{recipient}`.
@@ -172,15 +376,50 @@ pub(crate) async fn page(
         })
         .unwrap_or_default();
     let (kind, posted) = letter_kind(inv, &recipient);
-    let meeting_word = match inv.purpose {
-        InvitationPurpose::Meeting => "SIP-möte",
-        InvitationPurpose::FollowUp => "uppföljning av SIP",
+    // Whom the meeting concerns, as the directory lets this unit see them, and how the
+    // recipient stands to them.
+    let person_key = person_id.to_string();
+    let (person, relatives) = futures::try_join!(
+        projections::directory::person(pool, unit.as_str(), &person_key),
+        async {
+            match &recipient {
+                Recipient::Relative { .. } => {
+                    projections::directory::relatives(pool, &person_key).await
+                }
+                _ => Ok(Vec::new()),
+            }
+        }
+    )
+    .map_err(AppError::from)?;
+    let pin = person
+        .as_ref()
+        .and_then(|p| domain::personnummer::parse_canonical(&p.personal_identity_number).ok());
+    let about = Concerning {
+        name: person
+            .as_ref()
+            .filter(|p| p.name_visible)
+            .map(|p| p.name.clone()),
+        birth_year: pin.as_ref().map(|p| p.birth_date().year()),
+        child: pin.as_ref().is_some_and(|p| p.is_child_on(today)),
     };
-    let heading = match kind {
-        LetterKind::Invitation => format!("Kallelse till {meeting_word}"),
-        LetterKind::NewTime => format!("Ny tid för {meeting_word}"),
-        LetterKind::Cancellation => format!("Inställt {meeting_word}"),
+    let reader = match &recipient {
+        Recipient::Person => Reader::Person,
+        Recipient::Unit { .. } => Reader::Unit,
+        Recipient::Relative { relative_id } => {
+            let guardian = relatives
+                .iter()
+                .any(|r| r.relative_id == *relative_id && r.kind == "guardian");
+            if guardian && about.child {
+                Reader::Guardian
+            } else {
+                Reader::Relative
+            }
+        }
     };
+    let day = dates::day(domain::time::local_date(inv.scheduled_at), today);
+    let time = dates::clock(inv.scheduled_at);
+    let text = letter_text(kind, inv.purpose, reader, &about, &format!("{day} {time}"));
+    let heading = text.heading;
     let key = recipient_key(&recipient);
     let page = LetterPage {
         layout: visitor.layout(
@@ -201,11 +440,12 @@ pub(crate) async fn page(
         address_missing: address.is_empty() && !protected,
         address,
         protected,
+        lead: text.lead,
+        concerning: about.named(),
+        questions: text.questions,
         cancelled: kind == LetterKind::Cancellation,
-        new_time: kind == LetterKind::NewTime,
-        meeting_word,
-        day: dates::day(domain::time::local_date(inv.scheduled_at), today),
-        time: dates::clock(inv.scheduled_at),
+        day,
+        time,
         form: form_words(inv.form),
         place: inv.place.clone(),
         reason: inv.reason.clone(),
@@ -274,5 +514,225 @@ mod tests {
         }
         assert_eq!(parse_recipient("relative:"), None);
         assert_eq!(parse_recipient("nagon"), None);
+    }
+
+    fn erik() -> Concerning {
+        Concerning {
+            name: Some("Erik Lindqvist".into()),
+            birth_year: Some(1948),
+            child: false,
+        }
+    }
+
+    fn elsa() -> Concerning {
+        Concerning {
+            name: Some("Elsa Berg".into()),
+            birth_year: Some(2013),
+            child: true,
+        }
+    }
+
+    const WHEN: &str = "tisdag 3 december kl. 09.00";
+
+    #[test]
+    fn the_person_is_welcomed_to_talk_about_their_own_support() {
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Person,
+            &erik(),
+            WHEN,
+        );
+        assert_eq!(t.heading, "Kallelse till SIP-möte");
+        assert_eq!(
+            t.lead,
+            "Du är välkommen till ett SIP-möte – samordnad individuell plan. Vid mötet planerar \
+             vi tillsammans med dig hur vård och omsorg ska samverka kring ditt stöd."
+        );
+        assert_eq!(t.questions, "Har du frågor, eller kan du inte komma?");
+    }
+
+    #[test]
+    fn a_unit_without_samplan_is_summoned_for_a_named_person() {
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Unit,
+            &erik(),
+            WHEN,
+        );
+        assert_eq!(t.heading, "Kallelse till SIP-möte");
+        assert!(
+            t.lead.starts_with(
+                "Ni kallas till SIP-möte – samordnad individuell plan – för Erik Lindqvist, \
+                 född 1948."
+            ),
+            "{}",
+            t.lead
+        );
+        assert!(t
+            .lead
+            .contains("En kallelse till SIP är en kallelse och inte en inbjudan"));
+        assert!(!t.lead.contains("ditt stöd") && !t.lead.contains("Du "));
+        assert_eq!(t.questions, "Har ni frågor om kallelsen?");
+
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::FollowUp,
+            Reader::Unit,
+            &erik(),
+            WHEN,
+        );
+        assert!(t.lead.starts_with(
+            "Ni kallas till uppföljning av den samordnade individuella planen (SIP) för Erik \
+             Lindqvist, född 1948."
+        ));
+    }
+
+    #[test]
+    fn a_relative_reads_about_the_person_by_name() {
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Relative,
+            &erik(),
+            WHEN,
+        );
+        assert_eq!(
+            t.lead,
+            "Du är välkommen till ett SIP-möte – samordnad individuell plan – för Erik \
+             Lindqvist, född 1948. Vid mötet planerar vi tillsammans hur vård och omsorg ska \
+             samverka kring Erik Lindqvists stöd."
+        );
+        // A name ending in s takes no extra s.
+        let jonas = Concerning {
+            name: Some("Jonas".into()),
+            birth_year: Some(1990),
+            child: false,
+        };
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Relative,
+            &jonas,
+            WHEN,
+        );
+        assert!(t.lead.contains("kring Jonas stöd."), "{}", t.lead);
+    }
+
+    #[test]
+    fn a_guardian_reads_about_the_child() {
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Guardian,
+            &elsa(),
+            WHEN,
+        );
+        assert_eq!(
+            t.lead,
+            "Som vårdnadshavare är du välkommen till ett SIP-möte – samordnad individuell plan \
+             – för barnet Elsa Berg, född 2013. Vid mötet planerar vi tillsammans med er hur vård \
+             och omsorg ska samverka kring Elsa Bergs stöd. Barnets egna önskemål och behov tas \
+             upp vid mötet, även om barnet inte deltar."
+        );
+        let t = letter_text(
+            LetterKind::Cancellation,
+            InvitationPurpose::FollowUp,
+            Reader::Guardian,
+            &elsa(),
+            WHEN,
+        );
+        assert_eq!(
+            t.lead,
+            "Den uppföljning av SIP som du var kallad till tisdag 3 december kl. 09.00 blir inte \
+             av. Uppföljningen gällde barnet Elsa Berg, född 2013. Du får en ny kallelse om en ny \
+             tid bokas."
+        );
+    }
+
+    #[test]
+    fn a_follow_up_agrees_in_gender_as_a_meeting_does() {
+        let follow_up =
+            |kind, reader| letter_text(kind, InvitationPurpose::FollowUp, reader, &erik(), WHEN);
+        let t = follow_up(LetterKind::Invitation, Reader::Person);
+        assert_eq!(t.heading, "Kallelse till uppföljning av SIP");
+        assert!(t
+            .lead
+            .starts_with("Du är välkommen till en uppföljning av din SIP"));
+        let t = follow_up(LetterKind::NewTime, Reader::Person);
+        assert_eq!(t.heading, "Ny tid för uppföljning av SIP");
+        assert!(t.lead.starts_with("Uppföljningen har fått en ny tid. "));
+        let t = follow_up(LetterKind::Cancellation, Reader::Person);
+        assert_eq!(t.heading, "Inställd uppföljning av SIP");
+        assert_eq!(
+            t.lead,
+            "Den uppföljning av din SIP som du var kallad till tisdag 3 december kl. 09.00 blir \
+             inte av. Du får en ny kallelse om en ny tid bokas."
+        );
+        let t = letter_text(
+            LetterKind::Cancellation,
+            InvitationPurpose::Meeting,
+            Reader::Unit,
+            &erik(),
+            WHEN,
+        );
+        assert_eq!(t.heading, "Inställt SIP-möte");
+        assert_eq!(
+            t.lead,
+            "Det SIP-möte som ni var kallade till tisdag 3 december kl. 09.00 blir inte av. \
+             Mötet gällde Erik Lindqvist, född 1948. Ni får en ny kallelse om ett nytt möte \
+             bokas."
+        );
+
+        // No combination says "ett uppföljning", "Det uppföljning" or "Inställt uppföljning".
+        for kind in [
+            LetterKind::Invitation,
+            LetterKind::NewTime,
+            LetterKind::Cancellation,
+        ] {
+            for reader in [
+                Reader::Person,
+                Reader::Guardian,
+                Reader::Relative,
+                Reader::Unit,
+            ] {
+                for about in [erik(), elsa()] {
+                    let t = letter_text(kind, InvitationPurpose::FollowUp, reader, &about, WHEN);
+                    let all = format!("{} {}", t.heading, t.lead);
+                    for wrong in ["ett uppföljning", "Det uppföljning", "Inställt uppföljning"]
+                    {
+                        assert!(!all.contains(wrong), "{kind:?} {reader:?}: {all}");
+                    }
+                    // Only the person's own letter speaks of "din SIP" or "ditt stöd".
+                    if reader != Reader::Person {
+                        assert!(
+                            !all.contains("din SIP") && !all.contains("ditt stöd"),
+                            "{all}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_person_whose_name_the_unit_may_not_see_is_not_named() {
+        let hidden = Concerning {
+            name: None,
+            birth_year: None,
+            child: false,
+        };
+        assert_eq!(hidden.named(), "en person med skyddade personuppgifter");
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Unit,
+            &hidden,
+            WHEN,
+        );
+        assert!(t
+            .lead
+            .contains("för en person med skyddade personuppgifter."));
     }
 }

@@ -78,6 +78,16 @@ struct PlanText {
     closed: Option<String>,
 }
 
+/// The Swedish genitive of a name: "Elsa Bergs", but "Jonas", "Max", "Inez" (a name ending in
+/// s, x or z takes no extra s).
+pub(crate) fn genitive(name: &str) -> String {
+    let name = name.trim_end();
+    match name.chars().last().map(|c| c.to_ascii_lowercase()) {
+        Some('s' | 'x' | 'z') => name.to_owned(),
+        _ => format!("{name}s"),
+    }
+}
+
 fn who(r: &ResponsibleView) -> String {
     r.text.clone()
 }
@@ -105,7 +115,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
     PlanText {
         id: view.id.clone(),
         whose: if view.relation == "guardian" {
-            format!("{}s plan", view.person.name)
+            format!("{} plan", genitive(&view.person.name))
         } else {
             "Din plan".to_string()
         },
@@ -226,7 +236,7 @@ pub(crate) async fn list(
         let view = me::plan_view(r, &units);
         plans.push(Summary {
             whose: if view.relation == "guardian" {
-                format!("{}s plan", view.person.name)
+                format!("{} plan", genitive(&view.person.name))
             } else {
                 "Din plan".to_string()
             },
@@ -258,4 +268,21 @@ pub(crate) async fn plan(
         plans: Vec::new(),
         plan: Some(plan),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::genitive;
+
+    #[test]
+    fn a_name_ending_in_s_x_or_z_takes_no_extra_s() {
+        assert_eq!(genitive("Elsa Berg"), "Elsa Bergs");
+        assert_eq!(genitive("Jonas"), "Jonas");
+        assert_eq!(genitive("Anders Lindqvist"), "Anders Lindqvists");
+        assert_eq!(genitive("Jonas Claes"), "Jonas Claes");
+        assert_eq!(genitive("Max"), "Max");
+        assert_eq!(genitive("Inez"), "Inez");
+        assert_eq!(genitive("ELSA BERG"), "ELSA BERGs");
+        assert_eq!(genitive("LUKAS"), "LUKAS");
+    }
 }

@@ -1,7 +1,9 @@
 //! The staff start page, as staff know it from Lifecare: **Meddelanden** (unread first, with
 //! filters), **Att göra** (a red clock on urgent and overdue items, due dates in words) and
 //! **Pågående SIP**. It reads with the same queries as `GET /api/v1/inbox/…` and logs every
-//! person it shows, as they do.
+//! person it shows, as they do. Att göra shows the user's own and the unit's to-dos ("Mina"), or
+//! the whole unit's, colleagues' too ("Hela enheten", `?att_gora=enheten`, the API's
+//! `scope=unit`): a colleague off sick leaves coordinator to-dos that someone must see.
 //!
 //! It updates itself: the page's script listens to `GET /start/handelser`, which is the API's
 //! `GET /inbox/events` (the same handler) with the session cookie instead of a Bearer header, and
@@ -55,15 +57,47 @@ pub(crate) struct Filters {
     /// Where the shown page of ongoing plans starts (an `OngoingCursor`), or empty.
     #[serde(default)]
     sip_efter: String,
+    /// Whose to-dos: empty for "Mina" (the user's and the unit's), `enheten` for the whole
+    /// unit's, colleagues' too.
+    #[serde(default)]
+    att_gora: String,
 }
 
+/// The value of `att_gora` that shows the whole unit's to-dos.
+const WHOLE_UNIT: &str = "enheten";
+
 impl Filters {
+    /// Whose to-dos Att göra lists.
+    fn todo_scope(&self) -> TodoScope {
+        if self.att_gora.trim() == WHOLE_UNIT {
+            TodoScope::Unit
+        } else {
+            TodoScope::Mine
+        }
+    }
+
     /// The start page's address with these filters, but the to-do and plan pages given.
     fn href(&self, att_gora_efter: Option<&str>, sip_efter: Option<&str>, anchor: &str) -> String {
+        let scope = match self.todo_scope() {
+            TodoScope::Unit => WHOLE_UNIT,
+            TodoScope::Mine => "",
+        };
+        self.href_with(scope, att_gora_efter, sip_efter, anchor)
+    }
+
+    /// [`Filters::href`] with Att göra showing `scope` (`att_gora`'s value).
+    fn href_with(
+        &self,
+        scope: &str,
+        att_gora_efter: Option<&str>,
+        sip_efter: Option<&str>,
+        anchor: &str,
+    ) -> String {
         let pairs = [
             ("visa", self.visa.trim()),
             ("typ", self.typ.trim()),
             ("sedan", self.sedan.trim()),
+            ("att_gora", scope),
             ("att_gora_efter", att_gora_efter.unwrap_or("")),
             ("sip_efter", sip_efter.unwrap_or("")),
         ];
@@ -119,7 +153,7 @@ fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::Invitation => "Kallelse till SIP-möte",
         MessageKind::FollowUpInvitation => "Kallelse till uppföljning",
         MessageKind::MeetingRescheduled => "Mötet flyttat",
-        MessageKind::InvitationCancelled => "Kallelse återkallad",
+        MessageKind::InvitationCancelled => "Inställt möte",
         MessageKind::ContributionPublished => "Utdelad dokumentation",
         MessageKind::CoordinatorChanged => "Ny samordningsansvarig",
         MessageKind::ConsentWithdrawn => "Samtycket återkallat",
@@ -148,8 +182,10 @@ pub(crate) struct TodoItem {
     clock: Option<String>,
     due: Option<String>,
     urgent: bool,
-    /// The whole unit's, or the signed-in user's own.
+    /// The signed-in user's own.
     own: bool,
+    /// A colleague's (shown only in the whole unit's list).
+    colleagues: bool,
 }
 
 pub(crate) struct OngoingItem {
@@ -176,6 +212,11 @@ pub(crate) struct Lists {
     ongoing: Vec<OngoingItem>,
     ongoing_next: Option<String>,
     ongoing_first: Option<String>,
+    /// Att göra lists the whole unit's to-dos, colleagues' too.
+    todos_whole_unit: bool,
+    /// The addresses of Att göra as "Mina" and as "Hela enheten".
+    todos_mine_href: String,
+    todos_unit_href: String,
     position: i64,
     /// A filter that could not be used, in words.
     filter_error: Option<String>,
@@ -279,6 +320,7 @@ async fn load_lists(
             "Länken till nästa sida gäller inte längre; listan visas från början.".to_string(),
         );
     }
+    let scope = filters.todo_scope();
     let (messages, unread_count, mut todos, (todo_count, urgent_count), mut ongoing) =
         futures::try_join!(
             inbox::messages(pool, &unit, &caller.sub, &filter),
@@ -287,12 +329,12 @@ async fn load_lists(
                 pool,
                 &unit,
                 &caller.sub,
-                TodoScope::Mine,
+                scope,
                 Urgency::All,
                 todos_after.as_ref(),
                 LIST_SHOWN_MAX + 1,
             ),
-            inbox::todo_counts(pool, &unit, &caller.sub, TodoScope::Mine, urgent_until),
+            inbox::todo_counts(pool, &unit, &caller.sub, scope, urgent_until),
             inbox::ongoing(
                 pool,
                 &unit,
@@ -380,7 +422,11 @@ async fn load_lists(
                     }
                 }),
                 urgent,
-                own: t.staff_id.is_some(),
+                own: t.staff_id.as_deref() == Some(caller.sub.as_str()),
+                colleagues: t
+                    .staff_id
+                    .as_deref()
+                    .is_some_and(|s| s != caller.sub.as_str()),
                 title: t.title,
                 sip_id: t.sip_id,
             }
@@ -402,6 +448,14 @@ async fn load_lists(
         })
         .collect();
     Ok(Lists {
+        todos_whole_unit: scope == TodoScope::Unit,
+        todos_mine_href: filters.href_with("", None, Some(filters.sip_efter.trim()), "att-gora"),
+        todos_unit_href: filters.href_with(
+            WHOLE_UNIT,
+            None,
+            Some(filters.sip_efter.trim()),
+            "att-gora",
+        ),
         todo_count,
         urgent_count,
         todos_next,

@@ -49,6 +49,44 @@ test("a demo coordinator signs in and sees the start page as Lifecare showed it"
     assert.deepEqual(context.cspViolations, []);
   }));
 
+test("a colleague sees the unit's to-dos, a coordinator's too, under Hela enheten", { timeout: 180_000 }, () =>
+  withApp("unit-todos", async (app) => {
+    // A colleague of the hälsocentral's coordinator, signed in with a session of their own.
+    const colleague = app.token(["--role", "staff", "--sub", "SE2321000016-DHC9", "--unit", DEMO.hcLulea.unit, "--name", "Kollega, Hälsocentralen Centrum"]);
+    const context = await app.context({ viewport: { width: 1280, height: 900 } });
+    await context.addCookies([{ name: "samplan_session", value: colleague, url: app.base }]);
+    const page = await context.newPage();
+    await page.goto(`${app.base}/`);
+    const todos = page.locator("#att-gora");
+    await todos.getByRole("heading", { level: 2, name: /^Att göra/ }).waitFor();
+    // "Mina": the unit's own and the colleague's; none of the coordinator's.
+    assert.equal(await todos.locator("[aria-current=true]").innerText(), "Mina");
+    const mine = await todos.locator("li.row").count();
+    assert.equal(await todos.locator("li.row").filter({ hasText: "Tilldelad en kollega" }).count(), 0);
+    assert.equal(await todos.locator("li.row").filter({ hasText: "Astrid Nilsson" }).filter({ hasText: /per brev/ }).count(), 0,
+      "the coordinator's letters are not the colleague's to-dos");
+
+    // "Hela enheten": the coordinator's to-dos too (the letters of plan 1 to post), marked as a colleague's.
+    await Promise.all([page.waitForNavigation(), todos.getByRole("link", { name: "Hela enheten" }).click()]);
+    assert.equal(new URL(page.url()).searchParams.get("att_gora"), "enheten");
+    assert.equal(await todos.locator("[aria-current=true]").innerText(), "Hela enheten");
+    const letters = todos.locator("li.row").filter({ hasText: "Astrid Nilsson" }).filter({ hasText: /per brev/ });
+    await letters.first().waitFor();
+    assert.match(await letters.first().innerText(), /Tilldelad en kollega/);
+    assert.ok((await todos.locator("li.row").count()) > mine, "more to-dos for the whole unit");
+    // The live update keeps the choice: the lists are fetched with the page's own query.
+    await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
+    const fragment = await page.request.get(`${app.base}/start/listor?att_gora=enheten`);
+    assert.match(await fragment.text(), /Tilldelad en kollega/);
+    await page.screenshot({ path: join(screenshots, "start-unit-todos.png"), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), []);
+    assert.deepEqual(context.cspViolations, []);
+
+    // Back to "Mina".
+    await Promise.all([page.waitForNavigation(), todos.getByRole("link", { name: "Mina" }).click()]);
+    assert.equal(await todos.locator("li.row").count(), mine);
+  }));
+
 test("a second unit sees a new message arrive without reloading", { timeout: 180_000 }, () =>
   withApp("live", async (app) => {
     const context = await app.context();
