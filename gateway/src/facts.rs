@@ -189,6 +189,8 @@ impl FactCache {
         Ok(SipFacts {
             person,
             units: loaded,
+            // A rule of the policy profile, not a fact of the stores: the command sets it.
+            chair_may_be_secretary: false,
         })
     }
 

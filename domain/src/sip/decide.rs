@@ -28,6 +28,10 @@ use crate::unit::{Unit, UnitState};
 pub struct SipFacts {
     pub person: Option<PersonState>,
     pub units: BTreeMap<UnitId, UnitState>,
+    /// The policy profile in force lets one person both chair the meeting and keep its minutes
+    /// (every profile but Stockholm's: `PolicyProfile::chair_and_secretary_differ`). `false`, the
+    /// stricter reading, unless the caller says so.
+    pub chair_may_be_secretary: bool,
 }
 
 impl SipFacts {
@@ -590,7 +594,7 @@ pub fn decide(
             }
             let chair = required(&c.chair, "chair")?;
             let secretary = required(&c.secretary, "secretary")?;
-            if same_name(&chair, &secretary) {
+            if same_name(&chair, &secretary) && !facts.chair_may_be_secretary {
                 return Err(DomainError::ChairIsSecretary);
             }
             let follow_up_on = c.follow_up_on.ok_or(DomainError::FollowUpDateMissing)?;

@@ -225,6 +225,7 @@ pub fn facts_for(person: PersonState) -> SipFacts {
     SipFacts {
         person: Some(person),
         units: units(),
+        chair_may_be_secretary: false,
     }
 }
 

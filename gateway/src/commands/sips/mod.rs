@@ -82,10 +82,15 @@ pub async fn run<D: IntoSipCommand>(
     let cmd = body.into_command()?;
     let mut units = cmd.referenced_units();
     units.push(unit);
-    let facts = state
+    let mut facts = state
         .facts
         .load(&state.store, sip.person_id(), units)
         .await?;
+    // Plans are not tied to a municipality yet, so the deployment's profile applies.
+    facts.chair_may_be_secretary = !state
+        .policy
+        .for_municipality(None)
+        .chair_and_secretary_differ;
     pipeline::execute::<SipAggregate>(
         state,
         write,
