@@ -457,6 +457,84 @@ async fn a_deployment_may_let_guardians_read_a_young_teens_plan() {
     assert_eq!(plan_ids(&list), vec![]);
 }
 
+/// Min plan as the web page shows it, signed in with `token` as the session cookie.
+async fn min_plan_page(app: &TestApp, sip: &str, token: &str) -> String {
+    let (status, _, body) = app
+        .send(
+            reqwest::Client::new()
+                .get(app.url(&format!("/min-plan/{sip}")))
+                .header("cookie", format!("samplan_session={token}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_str().expect("an HTML page").to_owned()
+}
+
+#[tokio::test]
+async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
+    // A follow-up is called on the agreed day (08:00 UTC); recording the follow-up names no
+    // kallelse, so the read model keeps it as the earliest active one after its time.
+    let sent = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
+                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
+                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
+                "recipients": [{"kind": "person"}, {"kind": "unit", "unit_id": HT}]}),
+    )
+    .await);
+    let at = sent["position"].as_i64().expect("position");
+
+    // Before the meeting: it is the next one, in the list, the plan, the FHIR export and the page.
+    let me = citizen(&app, &w.person_id, None);
+    let (_, list) = get(&app, "/api/v1/me/plans", &me, at).await;
+    assert_eq!(
+        list["plans"][0]["next_meeting"]["scheduled_at"], "2026-06-12T08:00:00Z",
+        "{list}"
+    );
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(plan["next_meeting"]["purpose"], "follow_up", "{plan}");
+    assert_eq!(plan["next_meeting"]["scheduled_at"], "2026-06-12T08:00:00Z");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    let appointment = |bundle: &Value| {
+        resource(bundle, "CarePlan")["activity"]
+            .as_array()
+            .expect("activities")
+            .iter()
+            .find(|a| a["detail"]["kind"] == "Appointment")
+            .map(|a| a["detail"]["scheduledPeriod"]["start"].clone())
+    };
+    assert_eq!(appointment(&bundle), Some(json!("2026-06-12T08:00:00Z")));
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(page.contains("Uppföljning: "), "{page}");
+
+    // An hour after it began: no "Nästa möte" anywhere; the agreed follow-up date still shows.
+    app.clock
+        .set("2026-06-12T09:00:00Z".parse().expect("an instant"));
+    let me = citizen(&app, &w.person_id, None);
+    let (_, list) = get(&app, "/api/v1/me/plans", &me, at).await;
+    assert_eq!(list["plans"][0]["next_meeting"], Value::Null, "{list}");
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(plan["next_meeting"], Value::Null, "{plan}");
+    assert_eq!(plan["next_follow_up_on"], "2026-06-12");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(
+        appointment(&bundle),
+        Some(json!("2026-06-12")),
+        "only the agreed date, not the passed meeting: {bundle}"
+    );
+    validate_fhir(&bundle);
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(!page.contains("Uppföljning: "), "{page}");
+    assert!(page.contains("Planen följs upp"), "{page}");
+}
+
 // ---- FHIR ---------------------------------------------------------------------------------
 
 fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {

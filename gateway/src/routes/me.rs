@@ -297,6 +297,7 @@ pub async fn readable_plans(
         consistency::projection_position(state, patient::PROJECTION, min_position).await?;
     let persons = readable_persons(state, caller).await?;
     let ids: Vec<String> = persons.iter().map(|(p, _)| p.person_id.clone()).collect();
+    let now = state.clock.now();
     let plans = patient::plans_of(state.store.pool(), &ids).await?;
     let by_id: BTreeMap<&str, &(PersonRow, Relation)> = persons
         .iter()
@@ -307,7 +308,7 @@ pub async fn readable_plans(
         .filter_map(|plan| {
             let (person, relation) = by_id.get(plan.person_id.to_string().as_str())?;
             Some(Readable {
-                plan,
+                plan: as_of(plan, now),
                 relation: *relation,
                 person: person.clone(),
             })
@@ -344,12 +345,21 @@ pub async fn readable_plan(
     access_log::record(state, caller, &plan.person_id, log_action, Some(&sip_id)).await?;
     Ok((
         Readable {
-            plan,
+            plan: as_of(plan, state.clock.now()),
             relation,
             person,
         },
         position,
     ))
+}
+
+/// The plan as it reads at `now`: a meeting whose time has come is no longer the next one. The
+/// read model keeps the earliest kallelse still active, whatever the time (a fold of the events,
+/// equal on every rebuild), so the clock is applied here, on every read: Min plan, the JSON and
+/// the FHIR export alike.
+fn as_of(mut plan: PatientPlan, now: DateTime<Utc>) -> PatientPlan {
+    plan.next_meeting = plan.next_meeting.filter(|m| m.scheduled_at > now);
+    plan
 }
 
 /// The units the plans name, from the directory, in one look-up for all of them.
