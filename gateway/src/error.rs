@@ -5,6 +5,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use domain::context::Role;
 use domain::error::{DomainError, ErrorKind};
 use eventstore::StoreError;
 use serde::Serialize;
@@ -49,6 +50,10 @@ pub enum AppError {
     /// Unknown, or not visible to the caller (we never reveal which).
     #[error("not found")]
     NotFound,
+    /// The same, told in the words of the caller's role (a staff member's unit, a citizen's own
+    /// plans): [`AppError::for_role`].
+    #[error("not found")]
+    NotFoundFor(Role),
     /// The request itself is malformed (JSON syntax, unknown field, wrong type, bad header).
     #[error("bad request ({code}): {detail}")]
     BadRequest { code: &'static str, detail: String },
@@ -86,6 +91,14 @@ impl AppError {
         }
     }
 
+    /// A [`AppError::NotFound`] worded for a caller of `role`; any other error as it is.
+    pub fn for_role(self, role: Role) -> Self {
+        match self {
+            AppError::NotFound => AppError::NotFoundFor(role),
+            other => other,
+        }
+    }
+
     /// Shorthand for an internal error; the text is logged, never sent.
     pub fn internal(what: impl std::fmt::Display) -> Self {
         AppError::Internal(what.to_string())
@@ -99,7 +112,7 @@ impl AppError {
                     let (status, title) = match e.kind() {
                         ErrorKind::Validation => (StatusCode::UNPROCESSABLE_ENTITY, "Uppgifterna bryter mot en regel"),
                         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "Åtgärden är inte tillåten för dig"),
-                        ErrorKind::State => (StatusCode::CONFLICT, "Åtgärden går inte i planens nuvarande läge"),
+                        ErrorKind::State => (StatusCode::CONFLICT, state_title(e)),
                         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "Hittades inte"),
                     };
                     (status, e.code().to_string(), title, e.message(), None)
@@ -171,7 +184,14 @@ impl AppError {
                     StatusCode::NOT_FOUND,
                     "not_found".into(),
                     "Hittades inte",
-                    "Det du söker finns inte, eller så har din enhet inte tillgång till det.".into(),
+                    NOT_FOUND_DETAIL.into(),
+                    None,
+                ),
+                AppError::NotFoundFor(role) => (
+                    StatusCode::NOT_FOUND,
+                    "not_found".into(),
+                    "Hittades inte",
+                    not_found_detail(*role).into(),
                     None,
                 ),
                 AppError::BadRequest { code, detail } => (
@@ -211,6 +231,38 @@ impl AppError {
             code,
             current_version,
         }
+    }
+}
+
+/// What a 404 says when the caller's role is not known where it was decided: true for every
+/// role (citizens and auditors have no unit to blame).
+const NOT_FOUND_DETAIL: &str = "Det du söker finns inte, eller så har du inte tillgång till det.";
+
+/// What a 404 says to a caller of `role`: staff see what their unit takes part in, a citizen
+/// their own (and their children's) published plans, an auditor everything.
+fn not_found_detail(role: Role) -> &'static str {
+    match role {
+        Role::Staff => "Det du söker finns inte, eller så har din enhet inte tillgång till det.",
+        Role::Citizen => {
+            "Det du söker finns inte, eller så är det inte din plan att läsa (eller inte delat \
+             med dig ännu)."
+        }
+        Role::Auditor => "Det du söker finns inte.",
+        _ => NOT_FOUND_DETAIL,
+    }
+}
+
+/// The title of a refusal by the state of what a command is about: a plan's, or a person's or a
+/// unit's register entry, which has no plan to speak of.
+fn state_title(e: &DomainError) -> &'static str {
+    match e {
+        DomainError::PersonAlreadyRegistered | DomainError::UnitAlreadyRegistered => {
+            "Finns redan registrerad"
+        }
+        DomainError::ProtectedIdentity
+        | DomainError::PersonDeceased
+        | DomainError::PersonMovedOut => "Åtgärden går inte med personens nuvarande uppgifter",
+        _ => "Åtgärden går inte i planens nuvarande läge",
     }
 }
 

@@ -1,25 +1,30 @@
 //! Everything the gateway takes out of an HTTP request, with failures as problem documents with
 //! our codes instead of axum's plain-text defaults:
 //!
-//! - [`Caller`] from `Authorization: Bearer <JWT>` (401 with a `token_*` code);
+//! - [`Caller`] from `Authorization: Bearer <JWT>` (401 with a `token_*` code), a staff caller
+//!   only for a unit registered in samplan (403 `unit_unknown`);
+//! - the role-checked callers [`Staff`], [`Admin`], [`Auditor`], [`Citizen`], [`Reporting`] and
+//!   [`StaffOrAdmin`] (403 `role_not_allowed`): as parts of the request they are taken before the
+//!   query string and the body, so a caller who may not use a route is told 403 whatever they
+//!   sent, and learns nothing of what the route would accept;
 //! - [`Command`]: a write's JSON body and its [`WriteMeta`] (`Idempotency-Key`, `If-Match`, the
 //!   request's hash); [`ApiQuery`] for query strings.
 //!
 //! Malformed JSON, unknown fields, a key named twice in one object and wrong types are 400, an
-//! oversized body is 413, text with control characters is 422 (`crate::text`). [`parse_json`] is
-//! the one mapping from serde errors to problem codes, so a client sees the same codes for every
-//! route.
+//! oversized body is 413, text with control characters is 422 (`crate::text`). [`parse_json`] and
+//! [`ApiQuery`] are the one mapping from serde errors to problem codes, so a client sees the same
+//! codes for every route, with a Swedish detail that names the field or parameter ([`swedish`]).
 
 use crate::auth::{token_error, Caller};
 use crate::error::AppError;
 use crate::pipeline::WriteMeta;
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
+use domain::context::Role;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -53,14 +58,100 @@ impl FromRequestParts<AppState> for Caller {
                     "Authorization-huvudet måste ha formen Bearer <token>.",
                 )
             })?;
-        state.verifier.verify(token)
+        let caller = state.verifier.verify(token)?;
+        check_staff_unit(state, &caller).await?;
+        Ok(caller)
     }
+}
+
+/// Refuses (403 `unit_unknown`) a staff caller whose token names a unit that is not registered
+/// in samplan. A correctly signed token proves who issued it, not that the unit exists here: an
+/// identity provider's typo or a unit not yet registered would otherwise start plans nobody
+/// can find by unit, and log reads with no care provider (the loggutdrag must name one).
+///
+/// On every staff request: the answer comes from the fact cache (a lock and a map look-up; an
+/// unknown unit is remembered too), and only a miss reads the unit's stream. The web's session
+/// should apply it as well (`web::session` verifies its cookie itself).
+pub async fn check_staff_unit(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    let (Role::Staff, Some(unit)) = (caller.role, &caller.unit) else {
+        return Ok(());
+    };
+    if state.facts.unit_registered(&state.store, unit).await? {
+        return Ok(());
+    }
+    let shown: String = unit
+        .as_str()
+        .chars()
+        .filter(|c| crate::text::is_allowed(*c))
+        .take(64)
+        .collect();
+    Err(AppError::forbidden(
+        "unit_unknown",
+        format!(
+            "Enheten i inloggningen (\u{201d}{shown}\u{201d}) är inte registrerad i samplan. Logga \
+             in för en registrerad enhet, eller be en administratör registrera enheten."
+        ),
+    ))
+}
+
+/// Generates a caller that must have a role, checked as a part of the request: axum takes the
+/// parts (path, query, this) in the handler's order before the body, so a handler that names
+/// it before its `ApiQuery` and `Command` refuses a caller of another role (403) before reading
+/// what they sent.
+macro_rules! role_checked {
+    ($($(#[$doc:meta])* $name:ident => |$caller:ident| $check:expr;)+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone)]
+            pub struct $name(pub Caller);
+
+            impl FromRequestParts<AppState> for $name {
+                type Rejection = AppError;
+
+                async fn from_request_parts(
+                    parts: &mut Parts,
+                    state: &AppState,
+                ) -> Result<Self, Self::Rejection> {
+                    let $caller = Caller::from_request_parts(parts, state).await?;
+                    $check?;
+                    Ok($name($caller))
+                }
+            }
+
+            impl std::ops::Deref for $name {
+                type Target = Caller;
+
+                fn deref(&self) -> &Caller {
+                    &self.0
+                }
+            }
+        )+
+    };
+}
+
+role_checked! {
+    /// A staff member acting for a registered unit.
+    Staff => |caller| caller.staff_unit();
+    /// An administrator.
+    Admin => |caller| caller.require_role(Role::Admin);
+    /// An auditor.
+    Auditor => |caller| caller.require_role(Role::Auditor);
+    /// A citizen (Min plan).
+    Citizen => |caller| caller.require_role(Role::Citizen);
+    /// The reporting role.
+    Reporting => |caller| caller.require_role(Role::Reporting);
+    /// Staff or an administrator (the list of units).
+    StaffOrAdmin => |caller| match caller.role {
+        Role::Admin => Ok(()),
+        _ => caller.require_role(Role::Staff),
+    };
 }
 
 /// A command request: the parsed body and its [`WriteMeta`].
 ///
 /// Reads and parses the body itself (rather than wrapping `Json`) because the idempotency hash
-/// must cover the bytes the client sent. JSON errors map as in [`parse_json`]: 400
+/// covers the body as the client meant it ([`canonical_json`]). JSON errors map as in
+/// [`parse_json`]: 400
 /// `malformed_json`, `unknown_field`, `missing_field`, `duplicate_key`, `invalid_body`; 422
 /// `invalid_characters`; a body over `limits.body_bytes_max` is 413.
 #[derive(Debug)]
@@ -91,14 +182,68 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
         if bytes.len() > limit {
             return Err(AppError::PayloadTooLarge);
         }
-        let meta = WriteMeta {
-            idempotency_key: idempotency_key(&headers)?,
-            if_match: if_match(&headers)?,
-            request_hash: request_hash(method.as_str(), &path, &bytes),
-        };
+        let idempotency_key = idempotency_key(&headers)?;
+        let if_match = if_match(&headers)?;
         let body = parse_json(&bytes)?;
+        // The hash is compared only when a retry names the same key; without one it is stored
+        // nowhere, and the body need not be read twice.
+        let request_hash = if idempotency_key.is_some() {
+            request_hash(method.as_str(), &path, &canonical_json(&bytes)?)
+        } else {
+            request_hash(method.as_str(), &path, &bytes)
+        };
+        let meta = WriteMeta {
+            idempotency_key,
+            if_match,
+            request_hash,
+        };
         Ok(Command { body, meta })
     }
+}
+
+/// The body as the client meant it, in one spelling: the JSON value written again without
+/// whitespace, every object's keys sorted, strings and numbers as serde_json writes them. A
+/// retry that a client library serialises anew (other spacing, key order or escapes) is then
+/// the same request under its `Idempotency-Key`. The keys are sorted here rather than left to
+/// `serde_json::Map`, whose order is insertion order if any crate of the build enables
+/// serde_json's `preserve_order`. An empty body reads as `{}`, as [`parse_json`] reads it.
+///
+/// Only called on a body [`parse_json`] accepted, so it is JSON with no key named twice.
+pub fn canonical_json(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
+    fn write(value: &serde_json::Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, key)?;
+                    out.push(b':');
+                    write(value, out)?;
+                }
+                out.push(b'}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(item, out)?;
+                }
+                out.push(b']');
+            }
+            scalar => serde_json::to_writer(&mut *out, scalar)?,
+        }
+        Ok(())
+    }
+    let value: serde_json::Value = parse_json(bytes)?;
+    let mut out = Vec::with_capacity(bytes.len());
+    write(&value, &mut out).map_err(AppError::internal)?;
+    Ok(out)
 }
 
 /// SHA-256 over method, path and body, separated so that no two requests share the bytes.
@@ -185,7 +330,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
 
 /// A query string read as `T` (a struct with `deny_unknown_fields`), each parameter checked for
 /// control characters first: 400 `unknown_parameter` / `invalid_parameter`, 422
-/// `invalid_characters`.
+/// `invalid_characters`, with a Swedish detail that names the parameter.
 pub struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
@@ -196,33 +341,23 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let pairs = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(query_error)?
-            .0;
-        for (name, value) in &pairs {
-            crate::text::check_str(name, name)?;
-            crate::text::check_str(name, value)?;
-        }
-        let Query(value) = Query::<T>::try_from_uri(&parts.uri).map_err(query_error)?;
-        Ok(ApiQuery(value))
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
 }
 
-fn query_error(rejection: QueryRejection) -> AppError {
-    let text = rejection.body_text();
-    let code = if text.contains("unknown field") {
-        "unknown_parameter"
-    } else {
-        "invalid_parameter"
-    };
-    let hint: String = text
-        .split(": ")
-        .last()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
-    AppError::bad_request(code, format!("Felaktig parameter i adressen: {hint}"))
+/// Reads a query string as `T`, with the problem mapping of [`ApiQuery`].
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        crate::text::check_str(&name, &name)?;
+        crate::text::check_str(&name, &value)?;
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        let (code, detail) = swedish(Place::Query, &path, &message);
+        AppError::bad_request(code, detail)
+    })
 }
 
 /// Parses a JSON request body with the problem mapping of this module. An empty body is read
@@ -236,7 +371,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     };
     crate::text::check_json(bytes)?;
     check_unique_keys(bytes)?;
-    serde_json::from_slice(bytes).map_err(|e| serde_rejection(&e))
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| serde_rejection(&e))?;
+    // Trailing characters after the value: not JSON.
+    de.end()
+        .map_err(|_| AppError::bad_request("malformed_json", "Begäran är inte giltig JSON."))?;
+    Ok(value)
 }
 
 /// Refuses (400 `duplicate_key`) a JSON text in which one object names the same key twice, at any
@@ -334,48 +474,259 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
     }
 }
 
+/// Where a serde error arose: the body's fields or the address's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Body,
+    Query,
+}
+
 /// Maps a serde_json error onto our codes; syntax errors and truncated input are malformed JSON,
-/// everything else is about the content.
-fn serde_rejection(e: &serde_json::Error) -> AppError {
+/// everything else is about the content, told in Swedish by [`swedish`].
+fn serde_rejection(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
     use serde_json::error::Category;
-    match e.classify() {
+    match e.inner().classify() {
         Category::Syntax | Category::Eof | Category::Io => {
             AppError::bad_request("malformed_json", "Begäran är inte giltig JSON.")
         }
-        Category::Data => data_rejection(&e.to_string()),
+        Category::Data => {
+            let (code, detail) =
+                swedish(Place::Body, &e.path().to_string(), &e.inner().to_string());
+            AppError::bad_request(code, detail)
+        }
     }
 }
 
-/// Tells unknown and missing fields from wrong types by serde's (stable) message prefixes.
-fn data_rejection(text: &str) -> AppError {
-    if text.contains("unknown field") {
-        AppError::bad_request(
-            "unknown_field",
-            format!("Okänt fält i begäran: {}", field_hint(text)),
-        )
-    } else if text.contains("missing field") {
-        AppError::bad_request(
-            "missing_field",
-            format!("Ett obligatoriskt fält saknas: {}", field_hint(text)),
-        )
-    } else {
-        AppError::bad_request(
-            "invalid_body",
-            format!("Ett fält har fel typ eller värde: {}", field_hint(text)),
-        )
-    }
-}
-
-/// serde's message names the field and position, e.g. "unknown field `foo`, expected one of … at
-/// line 1 column 7"; that helps the client fix the request. It can quote what was sent (an unknown
-/// enum variant), also from a body whose control characters `crate::text` could not see because
-/// the body turns out not to be JSON further on: such characters are left out of the echo.
-fn field_hint(text: &str) -> String {
-    let cut = text.split(": ").last().unwrap_or(text);
-    cut.chars()
+/// The code and a Swedish detail for serde's (English) message about `path` (a field such as
+/// `context.kind`, or a query parameter; `.` for the whole body). serde's message texts are
+/// stable: "unknown field `x`, expected one of `a`, `b`", "missing field `x`", "invalid type:
+/// integer `5`, expected a string", "unknown variant …", chrono's and the integer and boolean
+/// parsers' words. The detail names the field or parameter and what it should be, so the client
+/// can fix the request; what was sent is echoed only as serde quotes it, without control
+/// characters (a body that turns out not to be JSON further on was never scanned for them).
+pub fn swedish(place: Place, path: &str, message: &str) -> (&'static str, String) {
+    // serde_json adds where in the text it stopped; the field's name says more.
+    let message = match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => &message[..i],
+        _ => message,
+    };
+    let message: String = message
+        .chars()
+        .filter(|c| crate::text::is_allowed(*c))
+        .take(300)
+        .collect();
+    let message = message.as_str();
+    // A path names the keys as sent, also an unknown one.
+    let path: String = path
+        .trim_start_matches('.')
+        .chars()
         .filter(|c| crate::text::is_allowed(*c))
         .take(200)
-        .collect()
+        .collect();
+    let path = path.as_str();
+    let things = match place {
+        Place::Body => "fält",
+        Place::Query => "parametrar",
+    };
+    let (unknown_code, missing_code, invalid_code) = match place {
+        Place::Body => ("unknown_field", "missing_field", "invalid_body"),
+        Place::Query => (
+            "unknown_parameter",
+            "missing_parameter",
+            "invalid_parameter",
+        ),
+    };
+    // Where an unknown field was found when it is not at the top of the body.
+    let within = if path.is_empty() || place == Place::Query {
+        String::new()
+    } else {
+        format!(" (i `{path}`)")
+    };
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (name, expected) = split_expected(rest);
+        let valid = match expected {
+            Some(list) if !list.is_empty() => format!(" Tillåtna {things}: {list}."),
+            _ => format!(" Här finns inga {things}."),
+        };
+        let detail = match place {
+            Place::Body => format!("Okänt fält i begäran{within}: {name}.{valid}"),
+            Place::Query => format!("Okänd parameter i adressen: {name}.{valid}"),
+        };
+        return (unknown_code, detail);
+    }
+    if let Some(name) = message.strip_prefix("missing field ") {
+        let name = name.trim();
+        let detail = match place {
+            Place::Body if path.is_empty() => {
+                format!("Ett obligatoriskt fält saknas: {name}.")
+            }
+            Place::Body => format!("Ett obligatoriskt fält saknas i `{path}`: {name}."),
+            Place::Query => format!("Parametern {name} saknas i adressen."),
+        };
+        return (missing_code, detail);
+    }
+    if let Some(name) = message.strip_prefix("duplicate field ") {
+        let detail = match place {
+            Place::Body => format!("Fältet {} förekommer mer än en gång.", name.trim()),
+            Place::Query => format!("Parametern {} anges mer än en gång.", name.trim()),
+        };
+        return (invalid_code, detail);
+    }
+    let subject = if path.is_empty() {
+        match place {
+            Place::Body => "Begäran".to_owned(),
+            Place::Query => "En parameter".to_owned(),
+        }
+    } else {
+        let capitalised = match place {
+            Place::Body => "Fältet",
+            Place::Query => "Parametern",
+        };
+        format!("{capitalised} `{path}`")
+    };
+    (
+        invalid_code,
+        format!("{subject} {}", what_is_wrong(message)),
+    )
+}
+
+/// "`x`, expected one of `a`, `b`" → ("`x`", Some("`a`, `b`")).
+fn split_expected(rest: &str) -> (&str, Option<&str>) {
+    if let Some((name, expected)) = rest.split_once(", expected one of ") {
+        (name.trim(), Some(expected.trim()))
+    } else if let Some((name, expected)) = rest.split_once(", expected ") {
+        (name.trim(), Some(expected.trim()))
+    } else if let Some((name, _)) = rest.split_once(", there are no ") {
+        (name.trim(), None)
+    } else {
+        (rest.trim(), None)
+    }
+}
+
+/// The rest of a Swedish sentence about a value serde refused, from serde's `message`.
+fn what_is_wrong(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let (value, expected) = split_expected(rest);
+        return match expected {
+            Some(list) => format!("har ett okänt värde, {value}. Tillåtna värden: {list}."),
+            None => format!("har ett okänt värde, {value}."),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            return format!(
+                "har fel typ: {} där {} väntades.",
+                unexpected(got),
+                expected_sv(expected)
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid value: ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            return format!(
+                "har ett otillåtet värde: {} (väntat: {}).",
+                unexpected(got),
+                expected_sv(expected)
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            return format!(
+                "har fel längd ({}); väntat: {}.",
+                got.trim(),
+                expected_sv(expected)
+            );
+        }
+    }
+    let sentence = match message {
+        // The integer parsers (query parameters and numbers in text).
+        "invalid digit found in string" => "ska vara ett heltal.",
+        "cannot parse integer from empty string" => "ska vara ett heltal, men är tom.",
+        "number too large to fit in target type" => "är ett för stort tal.",
+        "number too small to fit in target type" => "är ett för litet tal.",
+        "invalid float literal" => "ska vara ett tal.",
+        // The boolean parser.
+        "provided string was not `true` or `false`" => "ska vara true eller false.",
+        // chrono's parsers of dates and times.
+        "premature end of input"
+        | "input contains invalid characters"
+        | "trailing input"
+        | "input is out of range"
+        | "input is not enough for unique date and time"
+        | "no possible date and time matching input"
+        | "bad or unsupported format string"
+        | "input is not enough for unique date and time or is out of range" => {
+            "ska vara ett giltigt datum (ÅÅÅÅ-MM-DD) eller en tidpunkt med tidszon (RFC 3339, \
+             t.ex. 2026-03-10T09:00:00+01:00)."
+        }
+        _ => "har fel typ eller värde.",
+    };
+    sentence.to_owned()
+}
+
+/// serde's description of what was sent ("integer `5`", "string \"x\"", …), in Swedish.
+fn unexpected(got: &str) -> String {
+    let got = got.trim();
+    let quoted = |prefix: &str| got.strip_prefix(prefix).map(str::trim);
+    if let Some(v) = quoted("integer") {
+        format!("heltalet {v}")
+    } else if let Some(v) = quoted("floating point") {
+        format!("talet {v}")
+    } else if let Some(v) = quoted("boolean") {
+        format!("sanningsvärdet {v}")
+    } else if let Some(v) = quoted("string") {
+        format!("texten {v}")
+    } else if let Some(v) = quoted("character") {
+        format!("tecknet {v}")
+    } else {
+        match got {
+            "null" => "null".to_owned(),
+            "sequence" => "en lista".to_owned(),
+            "map" => "ett objekt".to_owned(),
+            "unit value" | "unit" => "ett tomt värde".to_owned(),
+            "newtype struct" | "enum" | "unit variant" | "newtype variant" | "tuple variant"
+            | "struct variant" => "ett värde av fel slag".to_owned(),
+            other => format!("\u{201d}{other}\u{201d}"),
+        }
+    }
+}
+
+/// serde's "expected …" (the type's own words), in Swedish where it is one of the common ones.
+fn expected_sv(expected: &str) -> String {
+    let expected = expected.trim();
+    match expected {
+        "a string" | "a borrowed string" | "string" => "en text".to_owned(),
+        "a boolean" | "bool" => "true eller false".to_owned(),
+        "a sequence" | "a list" => "en lista".to_owned(),
+        "a map" | "an object" => "ett objekt".to_owned(),
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize"
+        | "an integer" | "integer" => "ett heltal".to_owned(),
+        "f32" | "f64" | "a number" => "ett tal".to_owned(),
+        "a character" | "char" => "ett tecken".to_owned(),
+        "a formatted date and time string or a unix timestamp"
+        | "a formatted date and time string"
+        | "a formatted date string"
+        | "a RFC 3339 formatted date and time string" => {
+            "ett datum (ÅÅÅÅ-MM-DD) eller en tidpunkt med tidszon (RFC 3339)".to_owned()
+        }
+        other if other.starts_with("struct ") || other.starts_with("internally tagged enum") => {
+            "ett objekt".to_owned()
+        }
+        other if other.starts_with("enum ") || other.starts_with("variant identifier") => {
+            "ett av de tillåtna värdena".to_owned()
+        }
+        other if other.starts_with("a ULID") || other.contains("ULID") => {
+            "ett id (ULID)".to_owned()
+        }
+        other if other.starts_with("a sequence") || other.starts_with("tuple") => {
+            "en lista".to_owned()
+        }
+        other if other.starts_with("an array of length") || other.starts_with("a list of") => {
+            "en lista".to_owned()
+        }
+        _ => "ett annat värde".to_owned(),
+    }
 }
 
 #[cfg(test)]

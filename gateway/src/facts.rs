@@ -132,6 +132,30 @@ impl FactCache {
         }
     }
 
+    /// Whether `unit` is registered: from the cache where it holds the unit (registered or not),
+    /// else from one read of its stream, which the cache keeps. On every staff request's path
+    /// (`extract::check_staff_unit`), so a hit takes the lock once and copies nothing.
+    pub async fn unit_registered(
+        &self,
+        store: &EventStore,
+        unit: &UnitId,
+    ) -> Result<bool, AppError> {
+        let stream = unit.stream_id();
+        let cached = {
+            let inner = self.lock();
+            inner
+                .units
+                .get(&stream)
+                .filter(|(version, _)| inner.is_current(&stream, *version))
+                .map(|(_, state)| state.is_registered())
+        };
+        if let Some(registered) = cached {
+            return Ok(registered);
+        }
+        let facts = self.load(store, None, [unit.clone()]).await?;
+        Ok(facts.units.get(unit).is_some_and(UnitState::is_registered))
+    }
+
     /// What the SIP rules need from other streams: the person and the named units, from the cache
     /// where it holds them, the rest in one read of the store (which the cache keeps).
     pub async fn load(

@@ -161,6 +161,26 @@ impl Entries {
     }
 }
 
+/// Texts joined as sentences: each ends with a full stop unless it already ends a sentence, so a
+/// text written with its own full stop ("Städning varannan vecka.") gets no second one.
+fn sentences<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for text in texts {
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            if !out.ends_with(['.', '!', '?']) {
+                out.push('.');
+            }
+            out.push(' ');
+        }
+        out.push_str(text);
+    }
+    out
+}
+
 fn drop_nulls(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -404,11 +424,8 @@ pub fn bundle(
         if let Some(c) = &i.contact {
             about.push(format!("Kontakt: {c}"));
         }
-        let description = if about.is_empty() {
-            i.what.clone()
-        } else {
-            format!("{}. {}", i.what, about.join(". "))
-        };
+        let description =
+            sentences(std::iter::once(i.what.as_str()).chain(about.iter().map(String::as_str)));
         activities.push(json!({
             "detail": drop_nulls(json!({
                 "code": text(&i.what),
@@ -499,6 +516,20 @@ fn responsible_text(responsible: &Responsible, units: &BTreeMap<String, UnitRow>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_joined_as_sentences_get_one_full_stop() {
+        assert_eq!(
+            sentences(["Städning varannan vecka.", "Utförs av: Hemtjänsten"]),
+            "Städning varannan vecka. Utförs av: Hemtjänsten"
+        );
+        assert_eq!(
+            sentences(["Städning", "Ansvarig: Anna", "Kontakt: 070-1"]),
+            "Städning. Ansvarig: Anna. Kontakt: 070-1"
+        );
+        assert_eq!(sentences(["Städning"]), "Städning");
+        assert_eq!(sentences(["Hjälp!", "Utförs av: X"]), "Hjälp! Utförs av: X");
+    }
 
     #[test]
     fn ids_are_uuids_and_stable() {

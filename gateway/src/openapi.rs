@@ -76,6 +76,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// problem documents.
 pub fn document_json() -> serde_json::Value {
     let mut value = serde_json::to_value(document()).unwrap_or_default();
+    required_by_the_domain(&mut value);
     query_refusals(&mut value);
     refusals_of_every_route(&mut value);
     path_ids(&mut value);
@@ -84,6 +85,34 @@ pub fn document_json() -> serde_json::Value {
     links(&mut value);
     problems_as_problem_json(&mut value);
     value
+}
+
+/// Fields a request type reads with a default (so that leaving them out is no parse error) but
+/// that the domain then requires, answering 422 `field_missing` without them: required in the
+/// document, so that a client learns it from the schema. (`RecordConsentRequest.topics` is
+/// `#[serde(default)]` so that its absence is told as the domain's `field_missing` rather than
+/// as a missing field of the JSON.)
+const REQUIRED_BY_THE_DOMAIN: &[(&str, &str)] = &[("RecordConsentRequest", "topics")];
+
+fn required_by_the_domain(value: &mut serde_json::Value) {
+    for (schema, field) in REQUIRED_BY_THE_DOMAIN {
+        let Some(schema) = value
+            .get_mut("components")
+            .and_then(|c| c.get_mut("schemas"))
+            .and_then(|s| s.get_mut(*schema))
+            .and_then(|s| s.as_object_mut())
+        else {
+            continue;
+        };
+        let required = schema
+            .entry("required")
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = required.as_array_mut() {
+            if !list.iter().any(|f| f == field) {
+                list.push((*field).into());
+            }
+        }
+    }
 }
 
 /// A problem-document response with `description`.
@@ -725,6 +754,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Code generators name a function after each operation id; two alike collide (as
+    /// `GET /audit/events` and `GET /inbox/events` once did), and OpenAPI forbids it.
+    #[test]
+    fn every_operation_id_is_unique() {
+        let doc = document_json();
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("item") {
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                if let Some(earlier) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                    panic!("operationId {id} of {method} {path} is also {earlier}'s");
+                }
+            }
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/audit/events"]["get"]["operationId"],
+            "audit_events"
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/inbox/events"]["get"]["operationId"],
+            "inbox_events"
+        );
+    }
+
+    /// What the server requires is required in the schema: a consent without topics is refused
+    /// (422 `field_missing`), so the document says so.
+    #[test]
+    fn fields_the_domain_requires_are_required() {
+        let doc = document_json();
+        let required = doc["components"]["schemas"]["RecordConsentRequest"]["required"]
+            .as_array()
+            .expect("required");
+        for field in ["given_by", "actors", "topics", "valid_until"] {
+            assert!(required.iter().any(|f| f == field), "{field}: {required:?}");
+        }
+    }
+
+    /// The FHIR export is described as a Bundle with entries, not as any object.
+    #[test]
+    fn the_fhir_export_is_described_as_a_bundle() {
+        let doc = document_json();
+        let answer = &doc["paths"]["/api/v1/me/plans/{id}/fhir"]["get"]["responses"]["200"];
+        let schema = &answer["content"]["application/fhir+json"]["schema"];
+        assert_eq!(
+            schema["$ref"], "#/components/schemas/FhirBundle",
+            "{answer}"
+        );
+        let bundle = &doc["components"]["schemas"]["FhirBundle"];
+        assert_eq!(bundle["properties"]["resourceType"]["enum"][0], "Bundle");
+        assert_eq!(bundle["properties"]["entry"]["type"], "array");
     }
 
     /// Every link names an operation of the document, and a plan can be walked: started, read,

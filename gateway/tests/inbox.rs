@@ -1165,10 +1165,12 @@ async fn long_lists_come_in_pages_that_add_up_to_the_whole_list() {
     assert_eq!(section_links(&first, "pagaende"), plans[..50]);
     assert!(first.contains("Visa fler att göra"), "{first}");
     assert!(first.contains("Visa fler pågående SIP"));
+    // (The first link to the start page is Att göra's "Hela enheten".)
     let next = first
         .split("href=\"/?")
-        .nth(1)
-        .and_then(|s| s.split('#').next())
+        .skip(1)
+        .filter_map(|s| s.split('#').next())
+        .find(|s| s.contains("att_gora_efter="))
         .expect("a link to the next page")
         .replace("&amp;", "&");
     assert!(next.starts_with("att_gora_efter="), "{next}");
@@ -1180,4 +1182,71 @@ async fn long_lists_come_in_pages_that_add_up_to_the_whole_list() {
     let stale = start_lists(&app, &w.vc, "?att_gora_efter=bogus").await;
     assert!(stale.contains("gäller inte längre"), "{stale}");
     assert_eq!(section_links(&stale, "att-gora"), todos[..50]);
+}
+
+/// A `Last-Event-ID` (or `from_position`) beyond every position the store has reached was issued
+/// by another database or by nobody: accepted, the stream would wait for that position and never
+/// send what happens meanwhile. It is refused; an id the stream gave resumes without a gap.
+#[tokio::test]
+async fn an_id_beyond_the_store_is_refused_and_the_last_one_given_resumes() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let head = app.store.head_position().await.expect("head");
+
+    let beyond = (head + 1_000_000).to_string();
+    for request in [
+        app.client
+            .get(app.url("/api/v1/inbox/events"))
+            .bearer_auth(&w.ht)
+            .header("Last-Event-ID", beyond.as_str()),
+        app.client
+            .get(app.url(&format!("/api/v1/inbox/events?from_position={beyond}")))
+            .bearer_auth(&w.ht),
+    ] {
+        let (status, headers, problem) = app.send(request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(problem["code"], "position_unknown", "{problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(&beyond), "{detail}");
+    }
+
+    // The store's head is a position the store has: accepted, and what comes after it arrives.
+    let mut ht = SseStream::open(&app, &w.ht, Some(&head.to_string())).await;
+    let ready = ht.next().await;
+    assert_eq!(ready.event, "ready");
+    assert_eq!(ready.id.as_deref(), Some(head.to_string().as_str()));
+    let invited = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting",
+            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
+            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await);
+    let pushed = ht.until("message").await;
+    assert_eq!(pushed.last().expect("message").data["type"], "invitation");
+
+    // Disconnected after the last id it got, the client misses nothing of what followed.
+    let last = position(&invited).to_string();
+    drop(ht);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna"}}),
+    )
+    .await);
+    let mut ht = SseStream::open(&app, &w.ht, Some(&last)).await;
+    assert_eq!(ht.next().await.event, "ready");
+    let ended = ht.until("todo").await;
+    let ended = ended.last().expect("todo");
+    assert_eq!(ended.data["kind"], "appoint_representative");
+    assert_eq!(ended.data["ended_by"], "RepresentativeAppointed");
 }

@@ -11,6 +11,41 @@ use gateway::testing::{key_pair, KeyKind, TestApp};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+/// Registers the unit the tokens of these tests name, as an administrator would (straight
+/// through the command path: some of these apps verify only tokens of a key pair). A staff
+/// token for a unit samplan does not know is refused (403 `unit_unknown`, tests/api_contract.rs).
+async fn register_unit(app: &TestApp) {
+    let admin = Caller {
+        sub: "admin".into(),
+        role: Role::Admin,
+        unit: None,
+        name: "Administratör".into(),
+        personal_identity_number: None,
+    };
+    let meta = gateway::pipeline::WriteMeta {
+        idempotency_key: None,
+        if_match: None,
+        request_hash: Vec::new(),
+    };
+    let request = serde_json::from_value(json!({
+        "id": "vc-norr", "name": "Vårdcentralen Norr",
+        "principal": {"kind": "region", "name": "Region Testlän"},
+        "uses_samplan": true,
+    }))
+    .expect("a unit");
+    gateway::commands::units::register(
+        &app.state,
+        gateway::pipeline::Write {
+            caller: &admin,
+            meta: &meta,
+            correlation_id: None,
+        },
+        request,
+    )
+    .await
+    .expect("the unit is registered");
+}
+
 /// A tiny route behind the real `Caller` extractor and state, driven without a socket.
 async fn whoami(app: &TestApp, authorization: Option<&str>) -> (StatusCode, Value) {
     async fn handler(caller: Caller) -> Json<Value> {
@@ -82,6 +117,7 @@ fn assert_problem(status: StatusCode, body: &Value, code: &str) {
 #[tokio::test]
 async fn a_valid_staff_token_names_the_caller_and_unit() {
     let app = TestApp::spawn().await;
+    register_unit(&app).await;
     let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
     let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -124,6 +160,7 @@ async fn malformed_authorization_is_refused() {
 #[tokio::test]
 async fn an_expired_token_is_refused_by_the_service_clock() {
     let app = TestApp::spawn().await;
+    register_unit(&app).await;
     let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
     assert_eq!(
         whoami(&app, Some(&format!("Bearer {token}"))).await.0,
@@ -239,6 +276,7 @@ async fn during_a_secret_rotation_both_secrets_are_accepted_and_afterwards_only_
         c.jwt_secret_previous = Some(gateway::config::HiddenSecret(old_key));
     })
     .await;
+    register_unit(&rotating).await;
     let old_token = mint_token(&old, &claims(&rotating));
     let new_token = mint_token(&new, &claims(&rotating));
     for token in [&old_token, &new_token] {
@@ -253,6 +291,7 @@ async fn during_a_secret_rotation_both_secrets_are_accepted_and_afterwards_only_
         c.jwt_key = gateway::config::JwtKey::Secret(new_key);
     })
     .await;
+    register_unit(&rotated).await;
     let (status, body) = whoami(&rotated, Some(&format!("Bearer {old_token}"))).await;
     assert_problem(status, &body, "token_bad_signature");
     let (status, body) = whoami(&rotated, Some(&format!("Bearer {new_token}"))).await;
@@ -269,6 +308,7 @@ async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only
         c.jwt_key = gateway::config::JwtKey::PublicKeyPem(both);
     })
     .await;
+    register_unit(&rotating).await;
     let old_token = signed_with(&old_private, &rotating);
     let new_token = signed_with(&new_private, &rotating);
     for token in [&old_token, &new_token] {
@@ -286,6 +326,7 @@ async fn during_a_public_key_rotation_both_keys_are_accepted_and_afterwards_only
         c.jwt_key = gateway::config::JwtKey::PublicKeyPem(new_public);
     })
     .await;
+    register_unit(&rotated).await;
     let (status, body) = whoami(&rotated, Some(&format!("Bearer {old_token}"))).await;
     assert_problem(status, &body, "token_bad_signature");
     let (status, body) = whoami(&rotated, Some(&format!("Bearer {new_token}"))).await;
@@ -302,6 +343,7 @@ async fn a_token_signed_with_a_key_pair_is_verified_once_and_then_remembered() {
             c.jwt_key = gateway::config::JwtKey::PublicKeyPem(public);
         })
         .await;
+        register_unit(&app).await;
         let token = signed_with(&private, &app);
         for _ in 0..3 {
             let (status, body) = whoami(&app, Some(&format!("Bearer {token}"))).await;

@@ -31,6 +31,21 @@ fn assert_problem(
     );
 }
 
+/// Registers unit `id`: a staff token for a unit samplan does not know is refused (403
+/// `unit_unknown`).
+async fn register_unit(app: &TestApp, id: &str) {
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &app.admin_token(),
+            &json!({"id": id, "name": "Vårdcentralen Norr",
+                    "principal": {"kind": "region", "name": "Region Testlän"},
+                    "uses_samplan": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 #[tokio::test]
 async fn health_and_readiness_need_no_token() {
     let app = TestApp::spawn().await;
@@ -261,6 +276,7 @@ async fn the_openapi_document_needs_no_token() {
 async fn a_request_that_runs_too_long_is_503_problem() {
     // A read waiting for a position the read model never reaches outlasts the request limit.
     let app = TestApp::spawn_with(|c| c.limits.request_timeout_ms = 300).await;
+    register_unit(&app, "vc-norr").await;
     let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
     let started = std::time::Instant::now();
     let (status, headers, body) = app
@@ -283,6 +299,7 @@ async fn a_request_that_runs_too_long_is_503_problem() {
 #[tokio::test]
 async fn a_stop_lets_in_flight_requests_finish_and_refuses_new_ones() {
     let app = TestApp::spawn_with(|c| c.limits.wait_ms_max = 1_000).await;
+    register_unit(&app, "vc-norr").await;
     let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
     // A read that waits (up to 1 s) for a position the read model never reaches.
     let slow = app

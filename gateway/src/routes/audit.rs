@@ -17,7 +17,7 @@ use crate::aggregate::{self, SipAggregate};
 use crate::auth::Caller;
 use crate::consistency;
 use crate::error::{AppError, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Auditor, Command};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use domain::context::Role;
 use domain::ids::{PersonId, SipId};
 use domain::sip::{history, SipEvent};
 use eventstore::{BrokenReason, Metadata, RecordedEvent};
@@ -58,6 +57,7 @@ pub fn router() -> Router<AppState> {
         BrokenLinkView,
         AccessLogExtract,
         AccessLogEntry,
+        VerifyRequest,
         Review,
         access_log::UnrelatedRead,
         access_log::HeavyReader
@@ -65,10 +65,6 @@ pub fn router() -> Router<AppState> {
     tags((name = "audit", description = "Auditors: raw events, a plan as it stood, hash chains, the access log and its review"))
 )]
 pub struct ApiDoc;
-
-fn auditor(caller: &Caller) -> Result<(), AppError> {
-    caller.require_role(Role::Auditor)
-}
 
 /// The query of `GET /audit/events`.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
@@ -120,6 +116,7 @@ pub struct AuditEvents {
 #[utoipa::path(
     get,
     path = "/api/v1/audit/events",
+    operation_id = "audit_events",
     tag = "audit",
     params(EventsParams),
     responses(
@@ -133,10 +130,9 @@ pub struct AuditEvents {
 )]
 pub async fn events(
     State(state): State<AppState>,
-    caller: Caller,
+    Auditor(caller): Auditor,
     ApiQuery(params): ApiQuery<EventsParams>,
 ) -> Result<Response, AppError> {
-    auditor(&caller)?;
     let head = consistency::store_position(&state, params.min_position).await?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=EVENTS_PAGE_MAX).contains(&limit) {
@@ -321,12 +317,11 @@ pub struct AuditSip {
 )]
 pub async fn sip_as_of(
     State(state): State<AppState>,
-    caller: Caller,
+    Auditor(caller): Auditor,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<AsOfParams>,
 ) -> Result<Response, AppError> {
-    auditor(&caller)?;
-    let sip_id = SipId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let sip_id = SipId::parse(&id).map_err(|_| AppError::NotFoundFor(caller.role))?;
     let head = consistency::store_position(&state, params.min_position).await?;
     // `as_of` is compared with the time the store recorded each event (its own clock, the one
     // `/audit/events` shows); without it, the plan as it stands.
@@ -341,7 +336,7 @@ pub async fn sip_as_of(
     };
     let folded = aggregate::fold::<SipAggregate>(&recorded)?;
     let Some(person_id) = folded.state.person_id() else {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFoundFor(caller.role));
     };
     access_log::record(
         &state,
@@ -385,6 +380,28 @@ pub async fn sip_as_of(
     ))
 }
 
+/// The body of `POST /audit/verify`: nothing to say, but like every body read as JSON with
+/// unknown fields refused (API.md: an unknown field is 400).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {}
+
+/// An object with no properties, and none allowed.
+impl utoipa::PartialSchema for VerifyRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(
+                AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false),
+            ))
+            .description(Some("No fields"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for VerifyRequest {}
+
 /// A broken link of a hash chain.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BrokenLinkView {
@@ -413,8 +430,10 @@ pub struct VerifyAnswer {
     post,
     path = "/api/v1/audit/verify",
     tag = "audit",
+    request_body(content = VerifyRequest, description = "No fields: `{}`, or no body at all"),
     responses(
         (status = 200, description = "What the check found; `intact` false names each broken link", body = VerifyAnswer),
+        (status = 400, description = "Malformed JSON or an unknown field", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
     ),
@@ -422,9 +441,9 @@ pub struct VerifyAnswer {
 )]
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Auditor,
+    _body: Command<VerifyRequest>,
 ) -> Result<Json<VerifyAnswer>, AppError> {
-    auditor(&caller)?;
     let report = state.store.verify().await?;
     Ok(Json(VerifyAnswer {
         intact: report.is_intact(),
@@ -472,6 +491,9 @@ pub struct ExtractParams {
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
+    /// Wait (up to 5 s) until the store has reached this position, to read one's own write. The
+    /// access log itself is written before every read is answered, so it never lags.
+    pub min_position: Option<i64>,
 }
 
 /// The extract: who read a person's data, when, from which unit and care provider.
@@ -490,8 +512,9 @@ pub struct AccessLogExtract {
     tag = "audit",
     params(ExtractParams),
     responses(
-        (status = 200, description = "The extract; with format=csv a CSV file (UTF-8, semicolons)",
-            content((AccessLogExtract = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The extract; with format=csv a CSV file (UTF-8, semicolons). Header X-Samplan-Position (the store's)",
+            content((AccessLogExtract = "application/json"), (String = "text/csv")),
+            headers(("X-Samplan-Position" = i64, description = "The store's position when the extract was read"))),
         (status = 400, description = "`invalid_parameter`, `missing_parameter`", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
@@ -501,10 +524,17 @@ pub struct AccessLogExtract {
 )]
 pub async fn access_log_extract(
     State(state): State<AppState>,
-    caller: Caller,
+    Auditor(caller): Auditor,
     ApiQuery(params): ApiQuery<ExtractParams>,
 ) -> Result<Response, AppError> {
-    auditor(&caller)?;
+    if let (Some(from), Some(to)) = (params.from, params.to) {
+        if to <= from {
+            return Err(AppError::bad_request(
+                "invalid_parameter",
+                "to ska vara senare än from.",
+            ));
+        }
+    }
     let csv = match params.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -515,7 +545,11 @@ pub async fn access_log_extract(
             ))
         }
     };
-    let person_id = PersonId::parse(&params.person_id).map_err(|_| AppError::NotFound)?;
+    let person_id =
+        PersonId::parse(&params.person_id).map_err(|_| AppError::NotFoundFor(caller.role))?;
+    // Like /audit/events: the store's position, after waiting for `min_position`; the log rows
+    // of every read answered by then are in.
+    let position = consistency::store_position(&state, params.min_position).await?;
     let entries = access_log::extract(&state, &person_id, params.from, params.to).await?;
     // Taking the extract reads who read the person: logged too (after the extract, so it does
     // not list itself).
@@ -551,15 +585,18 @@ pub async fn access_log_extract(
                 .headers_mut()
                 .insert(header::CONTENT_DISPOSITION, v);
         }
-        return Ok(response);
+        return Ok(consistency::with_position(response, position));
     }
-    Ok(Json(AccessLogExtract {
-        person_id: person_id.to_string(),
-        from: params.from,
-        to: params.to,
-        entries,
-    })
-    .into_response())
+    Ok(consistency::with_position(
+        Json(AccessLogExtract {
+            person_id: person_id.to_string(),
+            from: params.from,
+            to: params.to,
+            entries,
+        })
+        .into_response(),
+        position,
+    ))
 }
 
 /// A CSV field (RFC 4180 quoting, `;` as separator as Swedish spreadsheets expect); a field that
@@ -607,10 +644,9 @@ pub struct ReviewParams {
 )]
 pub async fn access_review(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Auditor,
     ApiQuery(params): ApiQuery<ReviewParams>,
 ) -> Result<Response, AppError> {
-    auditor(&caller)?;
     if params.to <= params.from {
         return Err(AppError::bad_request(
             "invalid_parameter",

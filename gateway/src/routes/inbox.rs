@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::commands::inbox::{self as command, MarkMessageReadRequest};
 use crate::consistency::{self, POSITION_HEADER};
 use crate::error::{AppError, Problem};
-use crate::extract::{ApiQuery, Command};
+use crate::extract::{ApiQuery, Command, Staff};
 use crate::pipeline::{Write, WriteResponse};
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -49,7 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/inbox/messages/{id}/read", post(mark_message_read))
         .route("/inbox/todos", get(list_todos))
         .route("/inbox/sips", get(list_ongoing))
-        .route("/inbox/events", get(events))
+        .route("/inbox/events", get(staff_events))
 }
 
 /// The OpenAPI description of this module.
@@ -449,7 +449,7 @@ fn persons_shown<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<PersonId> {
 )]
 pub async fn list_messages(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ApiQuery(params): ApiQuery<MessagesParams>,
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
@@ -528,7 +528,7 @@ pub async fn list_messages(
 )]
 pub async fn mark_message_read(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     request_id: RequestId,
     Path(message_id): Path<String>,
     command: Command<MarkMessageReadRequest>,
@@ -557,7 +557,7 @@ pub async fn mark_message_read(
 )]
 pub async fn list_todos(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ApiQuery(params): ApiQuery<TodosParams>,
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
@@ -620,7 +620,7 @@ pub async fn list_todos(
 )]
 pub async fn list_ongoing(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ApiQuery(params): ApiQuery<OngoingParams>,
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
@@ -660,6 +660,7 @@ pub async fn list_ongoing(
 #[utoipa::path(
     get,
     path = "/api/v1/inbox/events",
+    operation_id = "inbox_events",
     tag = "inbox",
     params(
         EventsParams,
@@ -667,7 +668,7 @@ pub async fn list_ongoing(
     ),
     responses(
         (status = 200, description = "text/event-stream of inbox changes", content_type = "text/event-stream", body = String),
-        (status = 400, description = "`invalid_parameter`: Last-Event-ID is not a position", body = Problem),
+        (status = 400, description = "`invalid_parameter`: Last-Event-ID is not a position; `position_unknown`: Last-Event-ID or from_position is beyond every position the store has (an id from another database)", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not staff", body = Problem),
     ),
@@ -681,16 +682,24 @@ pub async fn events(
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.as_str().to_owned();
     let resume = match headers.get("last-event-id") {
-        Some(value) => Some(
+        Some(value) => Some((
             value
                 .to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<i64>().ok())
                 .filter(|p| *p >= 0)
                 .ok_or_else(|| invalid("Last-Event-ID ska vara ett id från strömmen."))?,
-        ),
-        None => params.from_position.filter(|p| *p >= 0),
+            "Last-Event-ID",
+        )),
+        None => params
+            .from_position
+            .filter(|p| *p >= 0)
+            .map(|p| (p, "from_position")),
     };
+    if let Some((after, named)) = resume {
+        resumable(&state, after, named).await?;
+    }
+    let resume = resume.map(|(after, _)| after);
     // Watch before looking, so that no move between the look and the wait is missed.
     let moves = state.live.watch(&unit);
     let start = match resume {
@@ -729,6 +738,42 @@ pub async fn events(
         .headers_mut()
         .insert(POSITION_HEADER, axum::http::HeaderValue::from(start));
     Ok(response)
+}
+
+/// The route of [`events`]: the caller's role and unit are checked before the query is read.
+/// [`events`] itself takes any caller, for the web's start page, which signs its visitors in
+/// with a cookie instead.
+async fn staff_events(
+    state: State<AppState>,
+    Staff(caller): Staff,
+    headers: HeaderMap,
+    params: ApiQuery<EventsParams>,
+) -> Result<Response, AppError> {
+    events(state, caller, headers, params).await
+}
+
+/// Refuses (400 `position_unknown`) to resume after a position the store has never reached. Every
+/// id the stream sends is a position the inbox applied, so a larger one was issued by another
+/// database (a restore, a re-deployment) or by nobody; accepted, the stream would wait for that
+/// position and send nothing newer until the store got there. Told, the client reads its lists
+/// again and opens the stream anew. The inbox's checkpoint answers most requests in one look-up;
+/// only an id beyond it asks the store, whose head may be ahead of the inbox.
+async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppError> {
+    let pool = state.store.pool();
+    if after <= projections::runner::checkpoint(pool, inbox::PROJECTION).await? {
+        return Ok(());
+    }
+    let head = state.store.head_position().await?;
+    if after <= head {
+        return Ok(());
+    }
+    Err(AppError::bad_request(
+        "position_unknown",
+        format!(
+            "{named} {after} är en position som samplan inte har nått (nu {head}); den kommer \
+             från en annan databas. Läs in listorna på nytt och öppna strömmen utan {named}."
+        ),
+    ))
 }
 
 /// One client's live stream.

@@ -16,7 +16,7 @@ use crate::access_log::{self, action};
 use crate::auth::Caller;
 use crate::consistency::{self, ReadParams};
 use crate::error::{AppError, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Citizen};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -63,6 +63,7 @@ pub fn router() -> Router<AppState> {
         ResponsibleView,
         MeetingView,
         ClosureView,
+        FhirBundle,
     )),
     tags((name = "me", description = "Min plan: the signed-in person's published plans, and their children's as 1177's rules allow"))
 )]
@@ -606,6 +607,67 @@ pub fn plan_view(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanView 
     }
 }
 
+/// The schema of `GET /me/plans/{id}/fhir`: a FHIR R4 `Bundle` of type `collection` (built by
+/// `crate::fhir::bundle`), described to the depth a client needs to find its resources; the
+/// resources themselves are FHIR's (hl7.org/fhir/R4), validated against FHIR by the tests with
+/// `fhir.resources`.
+pub struct FhirBundle;
+
+impl utoipa::PartialSchema for FhirBundle {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        let string = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let resource = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A FHIR R4 resource: CarePlan, Goal, CareTeam, Organization, Practitioner or Patient",
+            ))
+            .property(
+                "resourceType",
+                string("The resource's type").enum_values(Some([
+                    "CarePlan",
+                    "Goal",
+                    "CareTeam",
+                    "Organization",
+                    "Practitioner",
+                    "Patient",
+                ])),
+            )
+            .property("id", string("The resource's id (a UUID, stable for the plan)"))
+            .required("resourceType");
+        let entry = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("fullUrl", string("urn:uuid:… of the resource"))
+            .property("resource", resource)
+            .required("fullUrl")
+            .required("resource");
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("A FHIR R4 Bundle of type collection: the plan as a CarePlan with its Goals, CareTeam, Organizations, Practitioners and the Patient"))
+            .property("resourceType", string("Always Bundle").enum_values(Some(["Bundle"])))
+            .property("id", string("The bundle's id"))
+            .property("type", string("Always collection").enum_values(Some(["collection"])))
+            .property("timestamp", string("When the bundle was assembled (RFC 3339)"))
+            .property(
+                "entry",
+                ArrayBuilder::new()
+                    .items(entry)
+                    .min_items(Some(1))
+                    .description(Some("The resources")),
+            )
+            .required("resourceType")
+            .required("type")
+            .required("entry")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FhirBundle {}
+
 /// The birth year of a canonical personnummer (its first four digits).
 pub fn birth_year(pin: &str) -> Option<i32> {
     pin.get(..4)?.parse().ok()
@@ -635,7 +697,7 @@ pub fn today(state: &AppState) -> NaiveDate {
 )]
 pub async fn list_plans(
     State(state): State<AppState>,
-    caller: Caller,
+    Citizen(caller): Citizen,
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
     let (readable, position) = readable_plans(&state, &caller, params.min_position).await?;
@@ -664,7 +726,7 @@ pub async fn list_plans(
 )]
 pub async fn get_plan(
     State(state): State<AppState>,
-    caller: Caller,
+    Citizen(caller): Citizen,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
@@ -675,7 +737,8 @@ pub async fn get_plan(
         params.min_position,
         action::PATIENT_PLAN,
     )
-    .await?;
+    .await
+    .map_err(|e| e.for_role(caller.role))?;
     let units = units_of(&state, [&readable.plan]).await?;
     Ok(consistency::with_position(
         Json(plan_view(&readable, &units)).into_response(),
@@ -691,7 +754,7 @@ pub async fn get_plan(
     tag = "me",
     params(("id" = String, Path, description = "The plan's id"), ReadParams),
     responses(
-        (status = 200, description = "A FHIR R4 Bundle", content_type = "application/fhir+json", body = Object),
+        (status = 200, description = "A FHIR R4 Bundle", content_type = "application/fhir+json", body = FhirBundle),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not a citizen", body = Problem),
         (status = 404, description = "Unknown, not published, or not the caller's to read", body = Problem),
@@ -700,7 +763,7 @@ pub async fn get_plan(
 )]
 pub async fn get_plan_fhir(
     State(state): State<AppState>,
-    caller: Caller,
+    Citizen(caller): Citizen,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
@@ -711,7 +774,8 @@ pub async fn get_plan_fhir(
         params.min_position,
         action::PATIENT_FHIR,
     )
-    .await?;
+    .await
+    .map_err(|e| e.for_role(caller.role))?;
     let units = units_of(&state, [&readable.plan]).await?;
     let bundle = crate::fhir::bundle(&readable.plan, &readable.person, &units, today(&state));
     let mut response = Json(bundle).into_response();

@@ -10,11 +10,10 @@
 
 use crate::access_log;
 use crate::aggregate::{Aggregate, PersonAggregate};
-use crate::auth::Caller;
 use crate::commands::sips::{self as command, dto::*, sip_id, staff_unit};
 use crate::consistency::{self, ReadParams};
 use crate::error::{problem_response, AppError, Problem};
-use crate::extract::{ApiQuery, Command};
+use crate::extract::{ApiQuery, Command, Staff};
 use crate::pipeline::{Write, WriteResponse};
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -61,7 +60,7 @@ macro_rules! sip_commands {
             )]
             async fn $handler(
                 State(state): State<AppState>,
-                caller: Caller,
+                Staff(caller): Staff,
                 request_id: RequestId,
                 Path(id): Path<String>,
                 command: Command<$dto>,
@@ -71,7 +70,8 @@ macro_rules! sip_commands {
                     meta: &command.meta,
                     correlation_id: Some(request_id.as_str()),
                 };
-                Ok(Json(command::run(&state, write, &id, command.body).await?))
+                let written = command::run(&state, write, &id, command.body).await;
+                Ok(Json(written.map_err(|e| e.for_role(caller.role))?))
             }
         )+
 
@@ -161,7 +161,7 @@ pub fn router() -> Router<AppState> {
 )]
 async fn identify_need(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     request_id: RequestId,
     command: Command<IdentifyNeedRequest>,
 ) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
@@ -181,10 +181,9 @@ async fn identify_need(
 /// can tell a typo in the command from a plan it may not see. The caller is checked first, like
 /// on every other route: no token is 401 and a role other than staff is 403.
 async fn unknown_command(
-    caller: Caller,
+    _caller: Staff,
     Path((_, command)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    caller.staff_unit()?;
     let code = "unknown_command";
     Ok(problem_response(&Problem {
         kind: format!("urn:samplan:problem:{code}"),
@@ -386,7 +385,7 @@ impl utoipa::ToSchema for SipResponse {}
 )]
 async fn get_sip(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
@@ -395,7 +394,9 @@ async fn get_sip(
     if params.min_position.is_some() {
         consistency::store_position(&state, params.min_position).await?;
     }
-    let (version, position, sip, person_id) = plan_of_unit(&state, &unit, &sip_id).await?;
+    let (version, position, sip, person_id) = plan_of_unit(&state, &unit, &sip_id)
+        .await
+        .map_err(|e| e.for_role(caller.role))?;
     access_log::record(
         &state,
         &caller,

@@ -2,14 +2,13 @@
 //! administrator chooses the unit's id, which staff tokens then carry in their `unit` claim;
 //! staff pick units from the list when they name the actors of a consent or an invitation.
 
-use crate::auth::Caller;
 use crate::commands::{
     self,
     units::{PrincipalDto, PrincipalKindDto, RegisterUnitRequest},
 };
 use crate::consistency::{self, ReadParams};
 use crate::error::AppError;
-use crate::extract::{ApiQuery, Command};
+use crate::extract::{Admin, ApiQuery, Command, StaffOrAdmin};
 use crate::pipeline::{Write, WriteResponse};
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -18,7 +17,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use domain::context::Role;
 use projections::directory;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -63,7 +61,7 @@ pub struct ApiDoc;
 )]
 pub async fn register_unit(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     request_id: RequestId,
     command: Command<RegisterUnitRequest>,
 ) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
@@ -119,12 +117,9 @@ pub struct UnitList {
 )]
 pub async fn list_units(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: StaffOrAdmin,
     ApiQuery(params): ApiQuery<ReadParams>,
 ) -> Result<Response, AppError> {
-    if caller.role != Role::Admin {
-        caller.require_role(Role::Staff)?;
-    }
     let position =
         consistency::projection_position(&state, directory::PROJECTION, params.min_position)
             .await?;
