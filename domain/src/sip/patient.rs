@@ -98,13 +98,31 @@ pub struct PatientPlan {
     pub fixed_care_contacts: Vec<FixedCareContact>,
     /// The agreed date of the next follow-up.
     pub next_follow_up_on: Option<NaiveDate>,
+    /// The earliest meeting invited to and neither held nor cancelled, whatever the time.
     pub next_meeting: Option<PatientMeeting>,
+    /// Every such meeting, earliest first: a reader applies the clock with
+    /// [`PatientPlan::next_meeting_at`] (this document is a fold of the events, equal on every
+    /// rebuild, so it cannot know which of them are past). Absent from documents written before it
+    /// existed, which a rebuild fills in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meetings: Vec<PatientMeeting>,
     /// Units taking part with published content, and the coordinator's unit.
     pub units: Vec<UnitId>,
     pub closed: Option<PatientClosure>,
 }
 
 impl PatientPlan {
+    /// The next meeting as of `now`: the earliest one invited to whose time has not come. A
+    /// kallelse whose time passed without its meeting being recorded hides no later one.
+    pub fn next_meeting_at(&self, now: DateTime<Utc>) -> Option<&PatientMeeting> {
+        let upcoming = |m: &&PatientMeeting| m.scheduled_at > now;
+        if self.meetings.is_empty() {
+            self.next_meeting.as_ref().filter(upcoming)
+        } else {
+            self.meetings.iter().find(upcoming)
+        }
+    }
+
     /// Whether the person may see the plan at all: something has been published.
     pub fn visible(&self) -> bool {
         self.first_published_at.is_some()
@@ -194,21 +212,23 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         ),
         (None, None) => (PatientPlanStatus::Active, "Pågående".to_string()),
     };
-    let next_meeting = if closed.is_some() {
-        None
+    let mut meetings: Vec<PatientMeeting> = if closed.is_some() {
+        Vec::new()
     } else {
         state
             .invitations
             .values()
             .filter(|i| i.is_active())
-            .min_by_key(|i| i.scheduled_at)
             .map(|i| PatientMeeting {
                 purpose: i.purpose,
                 scheduled_at: i.scheduled_at,
                 form: i.form,
                 place: i.place.clone(),
             })
+            .collect()
     };
+    meetings.sort_by_key(|m| m.scheduled_at);
+    let next_meeting = meetings.first().cloned();
     Some(PatientPlan {
         sip_id,
         person_id,
@@ -229,6 +249,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
             .unwrap_or_default(),
         next_follow_up_on: state.next_follow_up_on.filter(|_| state.closed.is_none()),
         next_meeting,
+        meetings,
         units,
         closed,
     })

@@ -328,6 +328,44 @@ fn the_person_sees_published_content_only() {
     assert_eq!(plan.next_follow_up_on, None);
 }
 
+/// A kallelse whose time passed without its meeting being recorded must not hide the one booked
+/// after it: the person is shown the next meeting still ahead, or none.
+#[test]
+fn the_next_meeting_is_the_first_one_still_ahead() {
+    let story = Story::documented().advance(Duration::days(30));
+    let first = story.now + Duration::days(2);
+    let second = story.now + Duration::days(9);
+    let follow_up = |id: &str, at: DateTime<Utc>| {
+        let mut cmd = invite(id, at, vec![unit_recipient(HT)]);
+        if let SipCommand::SendInvitation(c) = &mut cmd {
+            c.purpose = InvitationPurpose::FollowUp;
+        }
+        cmd
+    };
+    // Booked in the other order: the document keeps them earliest first.
+    let story = story
+        .run(Who::Nurse, follow_up("inv-b", second))
+        .run(Who::Nurse, follow_up("inv-a", first));
+    let plan = patient_plan(&story.state()).expect("plan");
+    assert_eq!(
+        plan.next_meeting.as_ref().map(|m| m.scheduled_at),
+        Some(first)
+    );
+    let next = |now: DateTime<Utc>| plan.next_meeting_at(now).map(|m| m.scheduled_at);
+    assert_eq!(next(story.now), Some(first));
+    assert_eq!(
+        next(first),
+        Some(second),
+        "a meeting whose time has come is not next"
+    );
+    assert_eq!(next(second + Duration::hours(1)), None);
+    // A document written before the list existed still answers from its one meeting.
+    let mut old = plan.clone();
+    old.meetings.clear();
+    assert_eq!(old.next_meeting_at(story.now), Some(&plan.meetings[0]));
+    assert_eq!(old.next_meeting_at(first), None);
+}
+
 #[test]
 fn reporting_facts_count_working_days_and_deadlines() {
     let story = Story::followed_up();

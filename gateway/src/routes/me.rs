@@ -354,12 +354,12 @@ pub async fn readable_plan(
     ))
 }
 
-/// The plan as it reads at `now`: a meeting whose time has come is no longer the next one. The
-/// read model keeps the earliest kallelse still active, whatever the time (a fold of the events,
-/// equal on every rebuild), so the clock is applied here, on every read: Min plan, the JSON and
-/// the FHIR export alike.
+/// The plan as it reads at `now`: a meeting whose time has come is no longer the next one, and
+/// hides no later one. The read model keeps every kallelse still active, whatever the time (a
+/// fold of the events, equal on every rebuild), so the clock is applied here, on every read: Min
+/// plan, the JSON and the FHIR export alike.
 fn as_of(mut plan: PatientPlan, now: DateTime<Utc>) -> PatientPlan {
-    plan.next_meeting = plan.next_meeting.filter(|m| m.scheduled_at > now);
+    plan.next_meeting = plan.next_meeting_at(now).cloned();
     plan
 }
 
