@@ -3,7 +3,7 @@
 //! directory queries, the same protected-identity rules, the same access log); writes are the
 //! same `commands::` functions as `POST /persons`, `/persons/{id}/add-relative` and `POST /sips`.
 
-use super::form::{Choice, Field, Fields, FormView, Refusal};
+use super::form::{local_input, Choice, Field, Fields, FormView, Refusal};
 use super::session::Visitor;
 use super::{Layout, WebError};
 use crate::access_log::{self, action};
@@ -22,6 +22,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use chrono::{DateTime, Utc};
 use domain::ids::{PersonId, SipId};
 use projections::directory::{self, PersonRow};
 use serde::Deserialize;
@@ -242,7 +243,10 @@ pub(crate) fn relative_kind_label(kind: RelativeKindDto) -> &'static str {
     }
 }
 
-fn need_form(person_id: &str) -> FormView {
+/// "Starta SIP": the need, since when it is known (deadlines count from then), and for a plan
+/// started at discharge from inpatient care its track and when the patient was ready for
+/// discharge (Örebro, 001).
+fn need_form(person_id: &str, now: DateTime<Utc>) -> FormView {
     FormView::new(
         "behov",
         format!("/patienter/{person_id}/sip"),
@@ -264,9 +268,15 @@ fn need_form(person_id: &str) -> FormView {
     )
     .field(Field::textarea("reason", "Varför behövs en SIP?").required())
     .field(
+        Field::datetime("known_since", "Behovet känt sedan")
+            .required()
+            .value(local_input(now))
+            .hint("När behovet blev känt, inte senare än nu. Tidsgränserna räknas härifrån."),
+    )
+    .field(
         Field::radios(
             "kind",
-            "Vårdsituation",
+            "Sammanhang",
             vec![
                 Choice::new("outpatient", "Öppenvård"),
                 Choice::new("discharge", "Utskrivning från slutenvård"),
@@ -276,20 +286,63 @@ fn need_form(person_id: &str) -> FormView {
         .required(),
     )
     .field(
-        Field::select(
+        Field::radios(
             "track",
-            "Spår vid utskrivning",
+            "Spår",
             vec![
                 Choice::new("", "Inget spår"),
                 Choice::new("green", "Grönt spår"),
                 Choice::new("yellow", "Gult spår"),
-                Choice::new("red", "Rött spår"),
+                Choice::new("red", "Rött spår – SIP-mötet hålls före hemgång"),
             ],
         )
+        .value("")
         .hint("Bara vid utskrivning från slutenvård."),
+    )
+    .field(
+        Field::datetime("discharge_ready_at", "Utskrivningsklar")
+            .hint("När utskrivningsklarmeddelandet skickades. Bara vid utskrivning från slutenvård; lämna tomt om det inte är skickat ännu."),
     )
     .button("Starta SIP")
     .open(true)
+}
+
+/// The need as posted: its context (a track or discharge readiness only at discharge) and
+/// since when it is known.
+fn need_context(
+    fields: &Fields,
+) -> Result<(NeedContext, Option<DateTime<Utc>>), super::form::FieldError> {
+    let discharge = fields.get("kind") == "discharge";
+    let track = match fields.get("track").as_str() {
+        "green" => Some(DischargeTrack::Green),
+        "yellow" => Some(DischargeTrack::Yellow),
+        "red" => Some(DischargeTrack::Red),
+        _ => None,
+    };
+    let discharge_ready_at = match fields.opt("discharge_ready_at") {
+        Some(_) if !discharge => {
+            return Err(super::form::FieldError::new(
+                "discharge_ready_at",
+                "Utskrivningsklar gäller bara vid utskrivning från slutenvård.",
+            ))
+        }
+        Some(_) => Some(fields.local_time("discharge_ready_at")?),
+        None => None,
+    };
+    let known_since = match fields.opt("known_since") {
+        Some(_) => Some(fields.local_time("known_since")?),
+        None => None,
+    };
+    let context = NeedContext {
+        kind: if discharge {
+            CareContextKind::Discharge
+        } else {
+            CareContextKind::Outpatient
+        },
+        track,
+        discharge_ready_at,
+    };
+    Ok((context, known_since))
 }
 
 fn relative_form(person_id: &str) -> FormView {
@@ -362,7 +415,7 @@ async fn render_person(
     let active =
         !person.protected_identity && person.deceased_on.is_none() && person.moved_out.is_none();
     if active {
-        forms.push(need_form(&person.id));
+        forms.push(need_form(&person.id, state.clock.now()));
     }
     forms.push(relative_form(&person.id));
     let failed_is_error = failed.is_some();
@@ -454,12 +507,17 @@ pub(crate) async fn start_sip(
     let fields = Fields(fields);
     visitor.check_form(fields.csrf())?;
     let caller = visitor.staff()?;
-    let discharge = fields.get("kind") == "discharge";
-    let track = match fields.get("track").as_str() {
-        "green" => Some(DischargeTrack::Green),
-        "yellow" => Some(DischargeTrack::Yellow),
-        "red" => Some(DischargeTrack::Red),
-        _ => None,
+    let (context, known_since) = match need_context(&fields) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return render_person(
+                &state,
+                &visitor,
+                &id,
+                Some(("behov", &fields, Refusal::Field(e))),
+            )
+            .await
+        }
     };
     let body = IdentifyNeedRequest {
         person_id: id.clone(),
@@ -469,16 +527,8 @@ pub(crate) async fn start_sip(
             _ => IdentifiedBy::Staff,
         },
         reason: fields.get("reason"),
-        known_since: None,
-        context: NeedContext {
-            kind: if discharge {
-                CareContextKind::Discharge
-            } else {
-                CareContextKind::Outpatient
-            },
-            track,
-            discharge_ready_at: None,
-        },
+        known_since,
+        context,
     };
     let meta = write_meta();
     let write = Write {

@@ -22,9 +22,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Utc};
 use domain::heading::Heading;
+use domain::policy::{PolicyProfile, Track};
 use domain::sip::{
-    view_for_unit, Consent, ConsentGiver, ConsentRefusal, ConsentStatus, ConsentView, Responsible,
-    SipState,
+    view_for_unit, CareContextKind, Consent, ConsentGiver, ConsentRefusal, ConsentStatus,
+    ConsentView, Responsible, SipState, SipView,
 };
 use domain::SipId;
 use projections::directory::RelativeRow;
@@ -78,6 +79,8 @@ struct ClosedItem {
     when: String,
     reason: &'static str,
     note: Option<String>,
+    /// With "Ersatt av en ny plan": the new plan's page.
+    replaced_by: Option<String>,
 }
 
 /// One line of the plan's history.
@@ -104,6 +107,12 @@ struct SipPage {
     main_goal: Option<(String, bool)>,
     headings: Vec<HeadingItem>,
     next_follow_up: Option<String>,
+    /// The earliest kallelse neither held nor cancelled (as Min plan's "Nästa möte").
+    next_meeting: Option<String>,
+    /// The situation the plan started in and its deadlines (`need_facts`).
+    need: Vec<(&'static str, String)>,
+    /// Huvudmål, delmål and insatser wait for the SIP-möte: a line instead of their forms.
+    goals_wait_for_meeting: bool,
     closed: Option<ClosedItem>,
     fixed_care_contacts: Vec<String>,
     consent: ConsentSection,
@@ -193,7 +202,8 @@ async fn render(
 
     let now = state.clock.now();
     let today = domain::time::local_date(now);
-    let view = view_for_unit(&sip, &unit, state.policy.for_municipality(None), now);
+    let policy = state.policy.for_municipality(None);
+    let view = view_for_unit(&sip, &unit, policy, now);
     let units: BTreeMap<String, String> = projections::directory::units(pool)
         .await
         .map_err(crate::error::AppError::from)?
@@ -286,6 +296,7 @@ async fn render(
         caller,
         units: &units_rows,
         relatives: &relatives,
+        policy,
         now,
     });
     let failed_is_error = failed.is_some();
@@ -352,7 +363,7 @@ async fn render(
             when: dates::moment(i.scheduled_at, now),
             place: i.place.clone().unwrap_or_default(),
             status: if i.cancelled.is_some() {
-                "Återkallad"
+                "Inställt"
             } else if i.held {
                 "Mötet hölls"
             } else {
@@ -398,7 +409,33 @@ async fn render(
             when: dates::moment(c.recorded_at, now),
             reason: super::sip_forms::close_reason_label(c.reason),
             note: c.note.clone(),
+            replaced_by: c.replaced_by.map(|id| format!("/sip/{id}")),
         }),
+        next_meeting: view
+            .invitations
+            .iter()
+            .filter(|i| i.is_active())
+            .min_by_key(|i| i.scheduled_at)
+            .filter(|_| view.closed.is_none())
+            .map(|i| {
+                let mut text = format!(
+                    "{} {}",
+                    match i.purpose {
+                        domain::sip::InvitationPurpose::Meeting => "SIP-möte",
+                        domain::sip::InvitationPurpose::FollowUp => "Uppföljning",
+                    },
+                    dates::moment(i.scheduled_at, now)
+                );
+                if let Some(place) = i.place.as_deref().filter(|p| !p.trim().is_empty()) {
+                    text.push_str(&format!(", {place}"));
+                }
+                if i.scheduled_at < now {
+                    text.push_str(" (tiden har passerat: registrera mötet)");
+                }
+                text
+            }),
+        need: need_facts(&view, policy, now),
+        goals_wait_for_meeting: super::sip_forms::goals_wait_for_meeting(&view),
         fixed_care_contacts: view
             .basis
             .iter()
@@ -423,6 +460,56 @@ async fn render(
     } else {
         Ok(response)
     }
+}
+
+/// The situation the plan started in, as "Läge" lists it: since when the need is known, the
+/// care context (with the discharge track, readiness and discharge), and, until the SIP-möte,
+/// when the meeting must be held.
+fn need_facts(
+    view: &SipView,
+    policy: &PolicyProfile,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let Some(need) = &view.need else {
+        return Vec::new();
+    };
+    let mut facts = vec![("Behovet känt sedan", dates::moment(need.known_since, now))];
+    let context = match (need.context.kind, need.context.track) {
+        (CareContextKind::Outpatient, _) => "Öppenvård".to_owned(),
+        (CareContextKind::Discharge, None) => "Utskrivning från slutenvård".to_owned(),
+        (CareContextKind::Discharge, Some(track)) => format!(
+            "Utskrivning från slutenvård, {}",
+            match track {
+                Track::Green => "grönt spår",
+                Track::Yellow => "gult spår",
+                Track::Red => "rött spår",
+            }
+        ),
+    };
+    facts.push(("Sammanhang", context));
+    if let Some(at) = need.context.discharge_ready_at {
+        facts.push(("Utskrivningsklar", dates::moment(at, now)));
+    }
+    if let Some(at) = view.discharged_at {
+        let label = if at > now {
+            "Planerad utskrivning"
+        } else {
+            "Utskriven"
+        };
+        facts.push((label, dates::moment(at, now)));
+    }
+    if view.meetings.is_empty() && view.closed.is_none() {
+        if let Some(text) = super::sip_forms::meeting_deadline_text(
+            policy,
+            need.known_since,
+            &need.context,
+            view.discharged_at,
+            now,
+        ) {
+            facts.push(("SIP-möte", text));
+        }
+    }
+    facts
 }
 
 /// The consent section: the status in words, each consent in force (newest first), the latest

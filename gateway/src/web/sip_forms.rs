@@ -14,7 +14,8 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use domain::heading::Heading;
 use domain::obligations::ObligationKind;
-use domain::sip::{self as dsip, ConsentStatus, SipPhase, SipView};
+use domain::policy::{PolicyProfile, Track};
+use domain::sip::{self as dsip, CareContextKind, ConsentStatus, SipPhase, SipView};
 use projections::directory::{RelativeRow, UnitRow};
 
 /// What the forms need to know about the plan and the caller.
@@ -24,6 +25,8 @@ pub(crate) struct Context<'a> {
     pub caller: &'a Caller,
     pub units: &'a [UnitRow],
     pub relatives: &'a [RelativeRow],
+    /// The deadlines the region's guidance gives (shown beside the kallelse's time).
+    pub policy: &'a PolicyProfile,
     pub now: DateTime<Utc>,
 }
 
@@ -91,6 +94,89 @@ impl Context<'_> {
             .iter()
             .filter(|i| i.cancelled.is_none() && !i.held)
     }
+    /// The active kallelser summoning to `purpose`: a SIP-möte is recorded with the meeting
+    /// form, a follow-up meeting with the uppföljning form.
+    fn active_for(
+        &self,
+        purpose: dsip::InvitationPurpose,
+    ) -> impl Iterator<Item = &dsip::Invitation> {
+        self.active_invitations()
+            .filter(move |i| i.purpose == purpose)
+    }
+    /// A kallelse as a choice: its time and, when there is one, its place.
+    fn invitation_choice(&self, i: &dsip::Invitation) -> Choice {
+        let mut label = super::dates::moment(i.scheduled_at, self.now);
+        if let Some(place) = i.place.as_deref().filter(|p| !p.trim().is_empty()) {
+            label.push_str(&format!(", {place}"));
+        }
+        Choice::new(i.invitation_id.clone(), label)
+    }
+}
+
+/// The kallelse a follow-up being recorded most likely concerns: of `times` (kallelse id and
+/// time), the one whose time has passed most recently at `now`; none when every one is ahead.
+fn most_recently_passed<'a>(
+    times: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> Option<&'a str> {
+    times
+        .into_iter()
+        .filter(|(_, at)| *at <= now)
+        .max_by_key(|(_, at)| *at)
+        .map(|(id, _)| id)
+}
+
+/// When the SIP-möte must be held by the region's guidance, in words for the kallelse form and
+/// the plan's page: "Mötet bör hållas tidigast … och senast …", and for the red track "före
+/// hemgång". `None` when the guidance sets no figure and the plan is on no red track.
+pub(crate) fn meeting_deadline_text(
+    policy: &PolicyProfile,
+    known_since: DateTime<Utc>,
+    context: &dsip::NeedContext,
+    discharged_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let today = domain::time::local_date(now);
+    let red = context.kind == CareContextKind::Discharge && context.track == Some(Track::Red);
+    let due = policy.meeting_due(
+        known_since,
+        context.track,
+        context.discharge_ready_at,
+        discharged_at,
+    );
+    let not_before = policy
+        .meeting_not_before(known_since)
+        .filter(|d| *d > today)
+        .map(|d| super::dates::day(d, today));
+    // A red-track deadline that is the discharge itself is said with the red track below;
+    // every other deadline is the end of a day.
+    let latest = due
+        .filter(|at| !(red && Some(*at) == discharged_at))
+        .map(|at| super::dates::day(domain::time::local_date(at), today));
+    let mut text = match (not_before, latest) {
+        (Some(first), Some(last)) => {
+            format!("Mötet bör hållas tidigast {first} och senast {last}.")
+        }
+        (None, Some(last)) => format!("Mötet bör hållas senast {last}."),
+        (Some(first), None) => format!("Mötet bör hållas tidigast {first}."),
+        (None, None) => String::new(),
+    };
+    if red {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        match discharged_at {
+            Some(at) => text.push_str(&format!(
+                "Rött spår: mötet ska hållas före hemgång, {}.",
+                super::dates::moment(at, now)
+            )),
+            None => text.push_str(
+                "Rött spår: mötet ska hållas före hemgång. Registrera utskrivningen när tiden \
+                 är känd.",
+            ),
+        }
+    }
+    (!text.is_empty()).then_some(text)
 }
 
 fn heading_choices() -> Vec<Choice> {
@@ -109,6 +195,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     let phase = cx.view.phase;
     let coordinator = cx.is_coordinator();
     let has_basis = cx.view.basis.is_some();
+    let meeting_held = !cx.view.meetings.is_empty();
 
     // Withdrawn consent leaves one thing to do: close the plan (the domain refuses the rest).
     if phase == SipPhase::ConsentWithdrawn {
@@ -308,6 +395,39 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             Some(d) => d.scheduled_at.map(local_input).unwrap_or_default(),
             None => local_input(next_week),
         };
+        // Before the SIP-möte: the deadlines the guidance gives, beside the time being chosen.
+        let mut time_hint = Vec::new();
+        if cx.view.meetings.is_empty() {
+            let send_due = cx
+                .view
+                .deadlines
+                .iter()
+                .filter(|d| d.obligation.kind == ObligationKind::SendInvitation)
+                .find_map(|d| d.obligation.due_at);
+            if let Some(due) = send_due {
+                let day = super::dates::day(domain::time::local_date(due), cx.today());
+                time_hint.push(if due < cx.now {
+                    format!("Kallelsen skulle ha skickats senast {day}.")
+                } else {
+                    format!("Skicka kallelsen senast {day}.")
+                });
+            }
+            if let Some(need) = &cx.view.need {
+                time_hint.extend(meeting_deadline_text(
+                    cx.policy,
+                    need.known_since,
+                    &need.context,
+                    cx.view.discharged_at,
+                    cx.now,
+                ));
+            }
+        }
+        let mut time_field = Field::datetime("scheduled_at", "Datum och tid")
+            .required()
+            .value(when);
+        if !time_hint.is_empty() {
+            time_field = time_field.hint(time_hint.join(" "));
+        }
         forms.push(
             form.field(
                 Field::radios(
@@ -321,11 +441,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 .value(purpose)
                 .required(),
             )
-            .field(
-                Field::datetime("scheduled_at", "Datum och tid")
-                    .required()
-                    .value(when),
-            )
+            .field(time_field)
             .field(
                 Field::radios(
                     "form",
@@ -380,18 +496,15 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         }
     }
     if coordinator {
+        // The SIP-möte form records a meeting kallelse only; a follow-up kallelse's meeting is
+        // recorded with the uppföljning form. Moving and calling off take either.
         let meetings: Vec<Choice> = cx
-            .active_invitations()
-            .map(|i| {
-                Choice::new(
-                    i.invitation_id.clone(),
-                    super::dates::moment(i.scheduled_at, cx.now),
-                )
-            })
+            .active_for(dsip::InvitationPurpose::Meeting)
+            .map(|i| cx.invitation_choice(i))
             .collect();
         if !meetings.is_empty() {
             let mut attendees = Vec::new();
-            for inv in cx.active_invitations() {
+            for inv in cx.active_for(dsip::InvitationPurpose::Meeting) {
                 for (unit, rep) in &inv.representatives {
                     attendees.push(
                         Choice::new(
@@ -405,7 +518,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             attendees.push(Choice::new("person", "Den enskilde").checked(true));
             forms.push(
                 FormView::new("mote", cx.action("mote"), "SIP-möte")
-                    .field(Field::select("invitation_id", "Kallelse", meetings.clone()).required())
+                    .field(Field::select("invitation_id", "Kallelse", meetings).required())
                     .field(
                         Field::datetime("held_at", "Mötet hölls")
                             .required()
@@ -424,13 +537,49 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                             .required()
                             .value((cx.today() + chrono::Duration::days(90)).to_string()),
                     )
+                    // Who coordinates from now on is agreed before the meeting ends (000, 001).
+                    .field(
+                        Field::text(
+                            "new_coordinator_name",
+                            "Samordningsansvarig efter mötet, namn",
+                        )
+                        .hint(
+                            "Fyll i bara om mötet kom överens om en ny samordningsansvarig; \
+                             annars fortsätter du.",
+                        )
+                        .autocomplete("off"),
+                    )
+                    .field(Field::text(
+                        "staff_id",
+                        "Samordningsansvarig efter mötet, HSA-id",
+                    ))
+                    .field(
+                        Field::select(
+                            "unit_id",
+                            "Samordningsansvarig efter mötet, enhet",
+                            samplan_units(cx),
+                        )
+                        .value(cx.unit().to_owned()),
+                    )
                     .button("Registrera mötet")
                     .open(phase == SipPhase::Invited),
             );
+        }
+        let active: Vec<Choice> = cx
+            .active_invitations()
+            .map(|i| {
+                let mut c = cx.invitation_choice(i);
+                if i.purpose == dsip::InvitationPurpose::FollowUp {
+                    c.label = format!("Uppföljning: {}", c.label);
+                }
+                c
+            })
+            .collect();
+        if !active.is_empty() {
             // A meeting moved or called off: the invited are told (messages, new letters).
             forms.push(
                 FormView::new("flytta", cx.action("flytta"), "Flytta möte")
-                    .field(Field::select("invitation_id", "Kallelse", meetings.clone()).required())
+                    .field(Field::select("invitation_id", "Kallelse", active.clone()).required())
                     .field(Field::datetime("scheduled_at", "Ny tid").required())
                     .field(
                         Field::text("place", "Ny plats").hint("Lämna tomt om platsen är densamma."),
@@ -440,7 +589,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             );
             forms.push(
                 FormView::new("stall-in", cx.action("stall-in"), "Ställ in möte")
-                    .field(Field::select("invitation_id", "Kallelse", meetings).required())
+                    .field(Field::select("invitation_id", "Kallelse", active).required())
                     .field(Field::textarea("reason", "Anledning"))
                     .button("Ställ in mötet"),
             );
@@ -451,7 +600,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             .as_ref()
             .map(|g| g.content.text.clone())
             .unwrap_or_default();
-        if has_basis {
+        if has_basis && meeting_held {
             forms.push(
                 FormView::new("huvudmal", cx.action("huvudmal"), "Huvudmål")
                     .intro("Den enskildes eget mål, med egna ord.")
@@ -461,7 +610,9 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             );
         }
     }
-    if has_basis {
+    // Huvudmål, delmål and insatser are agreed at the SIP-möte; the domain refuses them before
+    // (the page says so instead, `goals_wait_for_meeting`).
+    if has_basis && meeting_held {
         forms.push(
             FormView::new("delmal", cx.action("delmal"), "Nytt delmål")
                 .field(Field::select("heading", "Rubrik", heading_choices()).required())
@@ -556,11 +707,37 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             );
         }
     }
-    if coordinator && !cx.view.meetings.is_empty() {
-        let mut form = FormView::new("uppfoljning", cx.action("uppfoljning"), "Uppföljning").field(
+    if coordinator && meeting_held {
+        // The follow-up meeting a kallelse summoned to: recorded here, the kallelse is held and
+        // no longer the plan's next meeting. The one whose time passed last is the likely one.
+        let called: Vec<&dsip::Invitation> =
+            cx.active_for(dsip::InvitationPurpose::FollowUp).collect();
+        let likely = most_recently_passed(
+            called
+                .iter()
+                .map(|i| (i.invitation_id.as_str(), i.scheduled_at)),
+            cx.now,
+        );
+        let held_on = called
+            .iter()
+            .find(|i| Some(i.invitation_id.as_str()) == likely)
+            .map(|i| domain::time::local_date(i.scheduled_at))
+            .unwrap_or_else(|| cx.today());
+        let mut form = FormView::new("uppfoljning", cx.action("uppfoljning"), "Uppföljning");
+        if !called.is_empty() {
+            let choices = std::iter::once(Choice::new("", "Ingen kallelse (t.ex. per telefon)"))
+                .chain(called.iter().map(|i| cx.invitation_choice(i)))
+                .collect();
+            form = form.field(
+                Field::select("invitation_id", "Uppföljningsmöte", choices)
+                    .value(likely.unwrap_or_default())
+                    .hint("Kallelsen till uppföljningen som hölls. Den visas sedan inte längre som nästa möte."),
+            );
+        }
+        form = form.field(
             Field::date("held_on", "Uppföljningen hölls")
                 .required()
-                .value(cx.today().to_string()),
+                .value(held_on.to_string()),
         );
         if cx.view.main_goal.is_some() {
             form = form.field(Field::checkbox(
@@ -617,12 +794,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         forms.push(form);
     }
     if coordinator {
-        let units = cx
-            .units
-            .iter()
-            .filter(|u| u.uses_samplan)
-            .map(|u| Choice::new(u.unit_id.clone(), u.name.clone()))
-            .collect();
+        let units = samplan_units(cx);
         forms.push(
             FormView::new(
                 "samordnare",
@@ -640,10 +812,61 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             .button("Byt samordningsansvarig"),
         );
     }
+    if let Some(form) = discharge_form(cx) {
+        forms.push(form);
+    }
     if let Some(form) = close_form(cx) {
         forms.push(form);
     }
     forms
+}
+
+/// "Registrera utskrivning": for a plan started at discharge from inpatient care, any
+/// participating unit records when the patient is (planned to be) discharged. The red track's
+/// meeting is due before it, green and yellow count four weeks from it (Örebro, 001).
+fn discharge_form(cx: &Context) -> Option<FormView> {
+    let need = cx.view.need.as_ref()?;
+    if need.context.kind != CareContextKind::Discharge {
+        return None;
+    }
+    let red = need.context.track == Some(Track::Red);
+    let when = cx.view.discharged_at.unwrap_or(cx.now);
+    Some(
+        FormView::new(
+            "utskrivning",
+            cx.action("utskrivning"),
+            "Registrera utskrivning",
+        )
+        .intro(
+            "När den enskilde skrivs ut eller planeras att skrivas ut från slutenvården. \
+                 Registrera igen om tiden ändras; den senaste tiden gäller.",
+        )
+        .field(
+            Field::datetime("discharged_at", "Utskrivning (planerad eller skedd)")
+                .required()
+                .value(local_input(when)),
+        )
+        .button("Registrera utskrivning")
+        .open(red && cx.view.discharged_at.is_none() && cx.view.meetings.is_empty()),
+    )
+}
+
+/// The units a coordinator may come from: those that use samplan.
+fn samplan_units(cx: &Context) -> Vec<Choice> {
+    cx.units
+        .iter()
+        .filter(|u| u.uses_samplan)
+        .map(|u| Choice::new(u.unit_id.clone(), u.name.clone()))
+        .collect()
+}
+
+/// Whether the page says that huvudmål, delmål and insatser wait for the SIP-möte: the plan is
+/// open with its SIP-underlag, and no meeting is recorded yet.
+pub(crate) fn goals_wait_for_meeting(view: &SipView) -> bool {
+    view.closed.is_none()
+        && view.basis.is_some()
+        && view.meetings.is_empty()
+        && view.phase != SipPhase::ConsentWithdrawn
 }
 
 /// Who may give, decline or withdraw consent: the person and each registered relative, a
@@ -754,6 +977,7 @@ fn close_form(cx: &Context) -> Option<FormView> {
             vec![
                 R::GoalsMet,
                 R::NoLongerNeeded,
+                R::ReplacedByNewPlan,
                 R::ConsentWithdrawn,
                 R::ConsentDeclined,
                 R::MovedOutOfRegion,
@@ -811,13 +1035,46 @@ fn close_form(cx: &Context) -> Option<FormView> {
             reason = reason.value(*value);
         }
     }
+    let mut form = FormView::new("avslut", cx.action("avslut"), label).field(reason);
+    if reasons.contains(&R::ReplacedByNewPlan) {
+        form = form.field(Field::text("replaced_by", "Den nya planens id").hint(
+            "Vid ”Ersatt av en ny plan”, om den nya planen redan är startad: klistra in adressen \
+             till dess sida eller id:t i slutet av adressen. Annars lämna tomt.",
+        ));
+    }
     Some(
-        FormView::new("avslut", cx.action("avslut"), label)
-            .field(reason)
-            .field(Field::textarea("note", "Anteckning"))
+        form.field(Field::textarea("note", "Anteckning"))
             .button(label)
             .open(open),
     )
+}
+
+/// The new plan named when a plan is closed as replaced: its id, or the address of its page
+/// pasted whole (`…/sip/<id>?efter=…#avslut`). Ignored with any other reason.
+fn replaced_by(
+    reason: CloseReason,
+    fields: &Fields,
+) -> Result<Option<String>, super::form::FieldError> {
+    let Some(raw) = fields.opt("replaced_by") else {
+        return Ok(None);
+    };
+    if reason != CloseReason::ReplacedByNewPlan {
+        return Ok(None);
+    }
+    let path = raw.split(['?', '#']).next().unwrap_or_default();
+    let id = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    match domain::SipId::parse(id) {
+        Ok(id) => Ok(Some(id.to_string())),
+        Err(_) => Err(super::form::FieldError::new(
+            "replaced_by",
+            "Ange den nya planens id (26 tecken, till exempel 01JGFJJZ000000006Y80004002) \
+             eller adressen till dess sida.",
+        )),
+    }
 }
 
 fn unit_or_person(value: &str) -> Result<Responsible, super::form::FieldError> {
@@ -849,6 +1106,30 @@ fn close_reason(value: &str) -> Result<CloseReason, super::form::FieldError> {
         dsip::CloseReason::ProtectedIdentity => CloseReason::ProtectedIdentity,
         dsip::CloseReason::ReplacedByNewPlan => CloseReason::ReplacedByNewPlan,
     })
+}
+
+/// The coordinator agreed at the meeting, when the meeting form names one (name and HSA-id
+/// both, or neither).
+fn new_coordinator(
+    fields: &Fields,
+) -> Result<Option<ChangeCoordinatorRequest>, super::form::FieldError> {
+    match (fields.opt("new_coordinator_name"), fields.opt("staff_id")) {
+        (None, None) => Ok(None),
+        (Some(name), Some(staff_id)) => Ok(Some(ChangeCoordinatorRequest {
+            staff_id,
+            name,
+            unit_id: fields.get("unit_id"),
+            reason: Some("Beslutat på SIP-mötet".to_owned()),
+        })),
+        (None, Some(_)) => Err(super::form::FieldError::new(
+            "new_coordinator_name",
+            "Ange namnet på den som är samordningsansvarig efter mötet.",
+        )),
+        (Some(_), None) => Err(super::form::FieldError::new(
+            "staff_id",
+            "Ange HSA-id för den som är samordningsansvarig efter mötet.",
+        )),
+    }
 }
 
 fn purpose(fields: &Fields) -> InvitationPurpose {
@@ -1074,7 +1355,7 @@ pub(crate) async fn run(
             },
             chair: fields.get("chair"),
             secretary: fields.get("secretary"),
-            new_coordinator: None,
+            new_coordinator: new_coordinator(fields)?,
             follow_up_on: fields.opt_date("follow_up_on")?,
             sip_survey_offered: None,
         }),
@@ -1126,10 +1407,16 @@ pub(crate) async fn run(
             unit_id: fields.get("unit_id"),
             reason: fields.opt("reason"),
         }),
-        "avslut" => go!(ClosePlanRequest {
-            reason: close_reason(&fields.get("reason"))?,
-            note: fields.opt("note"),
-            replaced_by: None,
+        "avslut" => go!({
+            let reason = close_reason(&fields.get("reason"))?;
+            ClosePlanRequest {
+                reason,
+                note: fields.opt("note"),
+                replaced_by: replaced_by(reason, fields)?,
+            }
+        }),
+        "utskrivning" => go!(RecordDischargeRequest {
+            discharged_at: fields.local_time("discharged_at")?,
         }),
         _ => return Err(AppError::NotFound),
     };
@@ -1207,6 +1494,140 @@ mod tests {
             consent_giver("representative:god-man"),
             ConsentGiver::Representative { relative_id } if relative_id == "god-man"
         ));
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("a valid time")
+    }
+
+    #[test]
+    fn the_follow_up_kallelse_chosen_is_the_one_whose_time_passed_last() {
+        let now = at("2026-12-07T10:00:00Z");
+        let kallelser = [
+            ("long-ago", at("2026-11-02T09:00:00Z")),
+            ("ahead", at("2026-12-21T09:00:00Z")),
+            ("this-morning", at("2026-12-07T08:00:00Z")),
+        ];
+        assert_eq!(most_recently_passed(kallelser, now), Some("this-morning"));
+        // Every one still ahead: none is chosen ("Ingen kallelse").
+        assert_eq!(most_recently_passed([kallelser[1]], now), None);
+        assert_eq!(most_recently_passed([], now), None);
+    }
+
+    #[test]
+    fn the_meeting_deadline_follows_the_policy_and_the_red_track() {
+        let norrbotten = PolicyProfile::by_name("norrbotten").expect("a profile");
+        let orebro = PolicyProfile::by_name("orebro").expect("a profile");
+        let now = at("2026-12-07T10:00:00Z");
+        let known = at("2026-12-02T07:00:00Z");
+        let outpatient = dsip::NeedContext {
+            kind: CareContextKind::Outpatient,
+            track: None,
+            discharge_ready_at: None,
+        };
+        // Norrbotten: not before 3 days, at the latest 21 days after the need became known.
+        assert_eq!(
+            meeting_deadline_text(&norrbotten, known, &outpatient, None, now).as_deref(),
+            Some("Mötet bör hållas senast onsdag 23 december.")
+        );
+        assert_eq!(
+            meeting_deadline_text(
+                &norrbotten,
+                known,
+                &outpatient,
+                None,
+                at("2026-12-02T12:00:00Z")
+            )
+            .as_deref(),
+            Some("Mötet bör hållas tidigast lördag 5 december och senast onsdag 23 december.")
+        );
+        let red = dsip::NeedContext {
+            kind: CareContextKind::Discharge,
+            track: Some(Track::Red),
+            discharge_ready_at: None,
+        };
+        // Örebro's red track: before going home, a time to be recorded.
+        assert_eq!(
+            meeting_deadline_text(&orebro, known, &red, None, now).as_deref(),
+            Some(
+                "Rött spår: mötet ska hållas före hemgång. Registrera utskrivningen när tiden är \
+                 känd."
+            )
+        );
+        let home = Some(at("2026-12-09T11:00:00Z"));
+        assert_eq!(
+            meeting_deadline_text(&orebro, known, &red, home, now).as_deref(),
+            Some("Rött spår: mötet ska hållas före hemgång, onsdag 9 december kl. 12.00.")
+        );
+        assert_eq!(
+            meeting_deadline_text(&norrbotten, known, &red, home, now).as_deref(),
+            Some(
+                "Mötet bör hållas senast onsdag 23 december. Rött spår: mötet ska hållas före \
+                 hemgång, onsdag 9 december kl. 12.00."
+            )
+        );
+        // Örebro's green track gives no figure before the discharge is known.
+        let green = dsip::NeedContext {
+            track: Some(Track::Green),
+            ..red
+        };
+        assert_eq!(
+            meeting_deadline_text(&orebro, known, &green, None, now),
+            None
+        );
+    }
+
+    #[test]
+    fn the_new_plan_is_read_from_its_id_or_its_address() {
+        let replaced = CloseReason::ReplacedByNewPlan;
+        let read = |value: &str, reason| replaced_by(reason, &posted(&[("replaced_by", value)]));
+        let id = "01JGFJJZ000000006Y80004002";
+        assert_eq!(read(id, replaced).expect("an id").as_deref(), Some(id));
+        assert_eq!(
+            read(
+                &format!("http://127.0.0.1:8080/sip/{id}?efter=12#avslut"),
+                replaced
+            )
+            .expect("an address")
+            .as_deref(),
+            Some(id)
+        );
+        assert_eq!(read("", replaced).expect("none"), None);
+        // Another reason: the field is ignored, whatever it holds.
+        assert_eq!(
+            read("nonsens", CloseReason::GoalsMet).expect("ignored"),
+            None
+        );
+        assert_eq!(
+            read("nonsens", replaced).expect_err("refused").field,
+            "replaced_by"
+        );
+    }
+
+    #[test]
+    fn the_coordinator_after_the_meeting_needs_name_and_hsa_id_or_neither() {
+        assert!(new_coordinator(&posted(&[("unit_id", "u")]))
+            .expect("none")
+            .is_none());
+        let both = new_coordinator(&posted(&[
+            ("new_coordinator_name", "Nils Nyström"),
+            ("staff_id", "SE2321000016-DHC9"),
+            ("unit_id", "nll-hc-centrum-lulea"),
+        ]))
+        .expect("valid")
+        .expect("a new coordinator");
+        assert_eq!(
+            (
+                both.name.as_str(),
+                both.staff_id.as_str(),
+                both.unit_id.as_str()
+            ),
+            ("Nils Nyström", "SE2321000016-DHC9", "nll-hc-centrum-lulea")
+        );
+        let no_id = new_coordinator(&posted(&[("new_coordinator_name", "Nils")]));
+        assert_eq!(no_id.expect_err("refused").field, "staff_id");
+        let no_name = new_coordinator(&posted(&[("staff_id", "SE2321000016-DHC9")]));
+        assert_eq!(no_name.expect_err("refused").field, "new_coordinator_name");
     }
 
     #[test]
