@@ -133,6 +133,8 @@ pub enum DomainError {
     InvitationNotActive,
     #[error("the invitation summons to a SIP meeting, not to a follow-up")]
     InvitationNotForFollowUp,
+    #[error("the invitation summons to a follow-up, not to a SIP meeting")]
+    InvitationForFollowUp,
     #[error("the plan has not been followed up")]
     FollowUpMissing,
     #[error("the person has protected identity")]
@@ -210,6 +212,7 @@ impl DomainError {
             MeetingNotHeld => "meeting_not_held",
             InvitationNotActive => "invitation_not_active",
             InvitationNotForFollowUp => "invitation_not_for_follow_up",
+            InvitationForFollowUp => "invitation_for_follow_up",
             FollowUpMissing => "follow_up_missing",
             ProtectedIdentity => "protected_identity",
             PersonDeceased => "person_deceased",
@@ -345,6 +348,7 @@ impl DomainError {
             MeetingNotHeld => "Inget SIP-möte är registrerat ännu.".to_string(),
             InvitationNotActive => "Kallelsen är återkallad eller mötet redan genomfört.".to_string(),
             InvitationNotForFollowUp => "Kallelsen gäller ett SIP-möte, inte en uppföljning: registrera mötet som SIP-möte.".to_string(),
+            InvitationForFollowUp => "Kallelsen gäller en uppföljning: registrera uppföljningen och ange kallelsen där.".to_string(),
             FollowUpMissing => "Planen har inte följts upp. Varje SIP ska följas upp minst en gång innan den avslutas.".to_string(),
             ProtectedIdentity => "Personen har skyddade personuppgifter. SIP kan inte hanteras här.".to_string(),
             PersonDeceased => "Personen är avliden.".to_string(),

@@ -588,7 +588,12 @@ pub fn decide(
         }
         SipCommand::RecordMeeting(c) => {
             require_coordinator(state, ctx)?;
-            active_invitation(state, &c.invitation_id)?;
+            // A follow-up kallelse's meeting is recorded as the follow-up (RecordFollowUp names
+            // it): as a meeting it would restart every unit's documentation and not count as
+            // the plan's follow-up.
+            if active_invitation(state, &c.invitation_id)?.purpose == InvitationPurpose::FollowUp {
+                return Err(DomainError::InvitationForFollowUp);
+            }
             if c.held_at > now {
                 return Err(DomainError::InFuture("mötet"));
             }

@@ -969,6 +969,13 @@ fn a_follow_up_kallelse_is_held_once_its_follow_up_is_recorded() {
     given(&story)
         .when(naming("nope"), Who::Nurse.at(story.now))
         .then_error(DomainError::InvitationNotFound("nope".to_string()));
+    // Nor is a follow-up kallelse's meeting recorded as a SIP meeting.
+    given(&story)
+        .when(
+            record_meeting("inv-fu", follow_up_at),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::InvitationForFollowUp);
     let mut own = naming("inv-fu");
     if let SipCommand::RecordFollowUp(c) = &mut own {
         c.goals.clear();
