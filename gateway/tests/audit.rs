@@ -80,6 +80,18 @@ async fn a_plan_as_it_stood_before_and_after_a_change_with_its_history_in_swedis
         .as_str()
         .expect("what")
         .starts_with("Samtycke givet av den enskilde"));
+    // An auditor replays the history: `as_of` set to an entry's `stored_at` shows the plan
+    // with that entry and without the next.
+    assert_eq!(history[1]["stored_at"], events[1]["recorded_at"]);
+    let stored_at = history[1]["stored_at"].as_str().expect("stored_at");
+    let (_, _, replayed) = app
+        .get(
+            &format!("/api/v1/audit/sips/{sip}?as_of={}", urlencode(stored_at)),
+            &audit,
+        )
+        .await;
+    assert_eq!(replayed["version"], 2, "{replayed}");
+    assert_eq!(replayed["history"].as_array().map(Vec::len), Some(2));
 
     // Before the plan existed there is nothing to show.
     let (status, _, _) = app

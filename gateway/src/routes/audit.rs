@@ -269,8 +269,11 @@ pub struct AsOfParams {
 pub struct HistoryEntry {
     pub global_position: i64,
     pub stream_version: i64,
-    /// When it was recorded.
+    /// When it happened, by the service's clock when the command was decided.
     pub at: DateTime<Utc>,
+    /// When the store committed it (its own clock, as `/audit/events` shows): what `as_of` is
+    /// compared with, so `as_of` set to this time includes the event.
+    pub stored_at: DateTime<Utc>,
     /// Who: the staff member's HSA-id and name.
     pub actor: String,
     pub actor_name: String,
@@ -354,6 +357,7 @@ pub async fn sip_as_of(
             global_position: e.global_position,
             stream_version: e.stream_version,
             at,
+            stored_at: e.recorded_at,
             actor: by.staff_id.as_str().to_owned(),
             actor_name: by.name.clone(),
             unit: by.unit_id.as_str().to_owned(),
