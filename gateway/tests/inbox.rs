@@ -1222,11 +1222,7 @@ async fn an_id_beyond_the_store_is_refused_and_the_last_one_given_resumes() {
         &w.vc,
         &sip,
         "send-invitation",
-        &json!({
-            "invitation_id": "inv-1", "purpose": "meeting",
-            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
-            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
-        }),
+        &kallelse("inv-1", "meeting", "2026-03-17T10:00:00+01:00"),
     )
     .await);
     let pushed = ht.until("message").await;

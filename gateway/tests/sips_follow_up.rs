@@ -22,13 +22,6 @@ async fn recording_a_follow_up_holds_its_kallelse() {
     let app = TestApp::spawn().await;
     let mut w = world(&app).await;
     let sip = prepared_plan(&app, &w).await;
-    let kallelse = |id: &str, purpose: &str, at: &str| {
-        json!({
-            "invitation_id": id, "purpose": purpose, "scheduled_at": at, "form": "in_person",
-            "place": "Vårdcentralen Centrum, rum 3", "reason": "Planera stödet tillsammans.",
-            "recipients": [{"kind": "unit", "unit_id": HT}],
-        })
-    };
     ok(command(
         &app,
         &w.vc,

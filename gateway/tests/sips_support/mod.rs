@@ -128,6 +128,17 @@ pub fn consent() -> Value {
     })
 }
 
+/// The body of a `send-invitation` to hemtjänsten: kallelse `id` with `purpose` (`meeting` or
+/// `follow_up`) at `scheduled_at`.
+pub fn kallelse(id: &str, purpose: &str, scheduled_at: &str) -> Value {
+    json!({
+        "invitation_id": id, "purpose": purpose, "scheduled_at": scheduled_at,
+        "form": "in_person", "place": "Vårdcentralen Centrum, rum 3",
+        "reason": "Planera stödet tillsammans.",
+        "recipients": [{"kind": "unit", "unit_id": HT}],
+    })
+}
+
 /// A plan with consent and a plan basis: the vårdcentral's staff member coordinates.
 pub async fn prepared_plan(app: &TestApp, w: &World) -> String {
     let sip = start_plan(app, w).await;
