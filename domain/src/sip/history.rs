@@ -141,7 +141,7 @@ pub fn describe(event: &SipEvent) -> String {
                 parts.push(count(intervention_ids.len(), "insats", "insatser"));
             }
             if parts.is_empty() {
-                "Sparat och delat ut (inget nytt att dela).".to_string()
+                "Inga nya delmål eller insatser att dela ut.".to_string()
             } else {
                 format!("Sparat och delat ut: {}.", parts.join(", "))
             }

@@ -155,6 +155,10 @@ pub(crate) struct Visitor {
     session_token: Option<String>,
     /// A session cookie was sent but refused (expired, or signed with another key).
     pub session_refused: bool,
+    /// The signed-in staff member's unit is not registered in samplan: why, in Swedish. The
+    /// API refuses such a token (`extract::check_staff_unit`, 403 `unit_unknown`); every page
+    /// that needs the caller refuses it the same way (`caller`, `staff`).
+    unit_refused: Option<String>,
     csrf_key: String,
     /// The form-token key is new: the response must set its cookie.
     csrf_key_new: bool,
@@ -225,6 +229,10 @@ impl FromRequestParts<AppState> for Visitor {
         let caller = session_token
             .as_deref()
             .and_then(|t| state.verifier.verify(t).ok());
+        let unit_refused = match &caller {
+            Some(caller) => unit_refusal(state, caller).await?,
+            None => None,
+        };
         let (csrf_key, csrf_key_new) = match cookie(headers, [CSRF_COOKIE, CSRF_COOKIE_SECURE])
             .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -236,6 +244,7 @@ impl FromRequestParts<AppState> for Visitor {
         };
         Ok(Visitor {
             session_refused: session_token.is_some() && caller.is_none(),
+            unit_refused,
             caller,
             session_token,
             csrf_key,
@@ -275,9 +284,14 @@ impl Visitor {
         mac.verify_slice(&token).map_err(|_| WebError::FormExpired)
     }
 
-    /// The signed-in caller, or off to the sign-in page.
+    /// The signed-in caller, or off to the sign-in page; a staff member of a unit samplan does
+    /// not know gets the 403 page, as the API answers their token.
     pub fn caller(&self) -> Result<&Caller, WebError> {
-        self.caller.as_ref().ok_or(WebError::SignIn)
+        let caller = self.caller.as_ref().ok_or(WebError::SignIn)?;
+        if let Some(detail) = &self.unit_refused {
+            return Err(WebError::Forbidden(detail.clone()));
+        }
+        Ok(caller)
     }
 
     /// The signed-in staff member and their unit; other roles get the 403 page.
@@ -331,6 +345,17 @@ impl Visitor {
     /// Renders `page` and sets what must be set.
     pub fn page(&self, page: &impl Template) -> Result<Response, WebError> {
         Ok(self.finish(html(page)?))
+    }
+}
+
+/// Why a signed-in caller's unit is refused, as `extract::check_staff_unit` says it to the API
+/// (a staff token naming a unit not registered here); `None` for a registered unit or another
+/// role. A failure to find out (the store) is the error page's, not a refusal.
+async fn unit_refusal(state: &AppState, caller: &Caller) -> Result<Option<String>, WebError> {
+    match crate::extract::check_staff_unit(state, caller).await {
+        Ok(()) => Ok(None),
+        Err(crate::error::AppError::Forbidden { detail, .. }) => Ok(Some(detail)),
+        Err(other) => Err(WebError::App(other)),
     }
 }
 
@@ -465,12 +490,21 @@ pub(crate) async fn sign_in(
             .verify(&token)
             .map_err(|e| e.problem().detail)
     };
+    // A valid token for a unit samplan does not know is refused here too, as the API does: no
+    // session is set, and the page says why.
+    let caller = match caller {
+        Ok(caller) => match unit_refusal(&state, &caller).await? {
+            None => Ok(caller),
+            Some(detail) => Err((axum::http::StatusCode::FORBIDDEN, detail)),
+        },
+        Err(detail) => Err((axum::http::StatusCode::BAD_REQUEST, detail)),
+    };
     let caller = match caller {
         Ok(caller) => caller,
-        Err(detail) => {
+        Err((status, detail)) => {
             let kept = form.token.unwrap_or_default();
             let mut response = visitor.page(&sign_in_view(&state, &visitor, kept, Some(detail)))?;
-            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            *response.status_mut() = status;
             return Ok(response);
         }
     };
@@ -570,6 +604,7 @@ mod tests {
             caller: None,
             session_token: session.map(str::to_owned),
             session_refused: false,
+            unit_refused: None,
             csrf_key: key.to_owned(),
             csrf_key_new: false,
             secure: false,
@@ -598,6 +633,29 @@ mod tests {
         let mut fresh = visitor(Some("jwt-1"), &key);
         fresh.csrf_key_new = true;
         assert!(fresh.check_form(Some(&token)).is_err());
+    }
+
+    #[test]
+    fn a_staff_session_for_an_unregistered_unit_is_refused_on_every_page() {
+        let caller = Caller {
+            sub: "SE2321000016-OKND".into(),
+            role: Role::Staff,
+            unit: Some(domain::UnitId::parse("okand-enhet").expect("a unit id")),
+            name: "Okänd".into(),
+            personal_identity_number: None,
+        };
+        let mut v = visitor(Some("jwt"), &"ab".repeat(32));
+        v.caller = Some(caller);
+        assert!(v.staff().is_ok(), "a registered unit is let in");
+        v.unit_refused = Some("Enheten i inloggningen är inte registrerad i samplan.".into());
+        for refused in [v.caller().err(), v.staff().err()] {
+            match refused {
+                Some(WebError::Forbidden(detail)) => {
+                    assert!(detail.contains("inte registrerad"), "{detail}")
+                }
+                _ => panic!("the 403 page"),
+            }
+        }
     }
 
     #[test]

@@ -20,12 +20,12 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::heading::Heading;
 use domain::policy::{PolicyProfile, Track};
 use domain::sip::{
-    view_for_unit, CareContextKind, Consent, ConsentGiver, ConsentRefusal, ConsentStatus,
-    ConsentView, Responsible, SipState, SipView,
+    view_for_unit, Attendee, AttendeeRole, CareContextKind, Consent, ConsentGiver, ConsentRefusal,
+    ConsentStatus, ConsentView, MeetingForm, Responsible, SipState, SipView,
 };
 use domain::SipId;
 use projections::directory::RelativeRow;
@@ -83,6 +83,28 @@ struct ClosedItem {
     replaced_by: Option<String>,
 }
 
+/// A meeting held or a follow-up recorded, as the "Möten" section lists it (newest first).
+struct MeetingEntry {
+    /// "SIP-möte" or "Uppföljning".
+    title: &'static str,
+    when: String,
+    /// Who chaired, minuted, attended, the follow-up date agreed, SIP-kollen…
+    facts: Vec<(&'static str, String)>,
+    /// Per goal judged at a follow-up: the goal, "Uppnått" or "Inte uppnått", the comment.
+    goals: Vec<OutcomeItem>,
+    /// Per intervention judged at a follow-up: it, "Fortsätter", "Ändrad" or "Avslutad", the
+    /// comment.
+    interventions: Vec<OutcomeItem>,
+    note: Option<String>,
+}
+
+/// A goal or an intervention as judged at a follow-up.
+struct OutcomeItem {
+    what: String,
+    outcome: &'static str,
+    comment: Option<String>,
+}
+
 /// One line of the plan's history.
 struct HistoryItem {
     when: String,
@@ -116,6 +138,8 @@ struct SipPage {
     closed: Option<ClosedItem>,
     fixed_care_contacts: Vec<String>,
     consent: ConsentSection,
+    /// The "Möten" section: meetings held and follow-ups recorded, newest first.
+    meetings: Vec<MeetingEntry>,
     history: Vec<HistoryItem>,
     mappings: Vec<(&'static str, String)>,
     invitations: Vec<InvitationItem>,
@@ -289,6 +313,12 @@ async fn render(
         .await
         .map_err(crate::error::AppError::from)?;
     let consent = consent_section(&sip, &view.consent, &relatives, &unit_name, now);
+    // Under 18 today (from the personnummer): a new kallelse goes to the guardians too.
+    let child = projections::directory::person(pool, unit.as_str(), &person_id.to_string())
+        .await
+        .map_err(crate::error::AppError::from)?
+        .and_then(|p| domain::personnummer::parse_canonical(&p.personal_identity_number).ok())
+        .is_some_and(|pin| pin.is_child_on(today));
     let sip_text = sip_id.to_string();
     let mut forms = super::sip_forms::forms(&super::sip_forms::Context {
         sip_id: &sip_text,
@@ -298,6 +328,7 @@ async fn render(
         relatives: &relatives,
         policy,
         now,
+        child,
     });
     let failed_is_error = failed.is_some();
     if let Some((step, fields, refusal)) = failed {
@@ -452,6 +483,7 @@ async fn render(
             })
             .collect(),
         consent,
+        meetings: meeting_entries(&view, &unit_name, now),
         person,
     };
     let response = visitor.page(&page)?;
@@ -604,5 +636,286 @@ fn consent_section(
         in_force,
         expired,
         refusal,
+    }
+}
+
+/// Who attended a meeting, as the "Möten" section names them: staff with their unit, everyone
+/// else with what they were there as.
+fn attendee_text(a: &Attendee, unit_name: &dyn Fn(&str) -> String) -> String {
+    let role = match a.role {
+        AttendeeRole::Staff | AttendeeRole::Representative if a.unit_id.is_some() => {
+            return format!(
+                "{}, {}",
+                a.name,
+                unit_name(a.unit_id.as_ref().map(|u| u.as_str()).unwrap_or_default())
+            );
+        }
+        AttendeeRole::Staff => return a.name.clone(),
+        AttendeeRole::Person => "den enskilde",
+        AttendeeRole::Relative => "närstående",
+        AttendeeRole::Representative => "företrädare",
+        AttendeeRole::Other => return a.name.clone(),
+    };
+    // The meeting form names the person "Den enskilde": no need to say it twice.
+    if a.name.trim().eq_ignore_ascii_case(role) {
+        "Den enskilde".to_owned()
+    } else {
+        format!("{} ({role})", a.name)
+    }
+}
+
+/// A goal's or an intervention's text without its closing full stop, so that what follows it
+/// (the unit, the outcome) reads on.
+fn sentence(text: &str) -> &str {
+    text.trim().trim_end_matches('.')
+}
+
+/// How a meeting was held, in the kallelse's words.
+fn meeting_form_label(form: MeetingForm) -> &'static str {
+    match form {
+        MeetingForm::InPerson => "Fysiskt möte",
+        MeetingForm::Video => "Videomöte",
+        MeetingForm::Phone => "Telefonmöte",
+    }
+}
+
+/// Whether each of two dated entries is newer: by the day, then by when it was recorded. A
+/// follow-up is dated by its day alone (`held_on`), a meeting by its time, so the day decides
+/// first and the moment of recording breaks a tie.
+fn newest_first<T>(entries: &mut [((NaiveDate, DateTime<Utc>), T)]) {
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+}
+
+/// The "Möten" section: each SIP-möte held (time, form, chair, secretary, attendees with their
+/// units, the follow-up date agreed, SIP-kollen when recorded, the coordinator from then on) and
+/// each follow-up recorded (day, by the coordinator or by which unit, the goals and
+/// interventions judged with their comments, the note, the next follow-up), newest first. What
+/// Min plan shows the person, staff see here too.
+fn meeting_entries(
+    view: &SipView,
+    unit_name: &dyn Fn(&str) -> String,
+    now: DateTime<Utc>,
+) -> Vec<MeetingEntry> {
+    let today = domain::time::local_date(now);
+    let mut entries: Vec<((NaiveDate, DateTime<Utc>), MeetingEntry)> = Vec::new();
+    for m in &view.meetings {
+        let invitation = view
+            .invitations
+            .iter()
+            .find(|i| i.invitation_id == m.invitation_id);
+        let mut facts = Vec::new();
+        if let Some(i) = invitation {
+            let mut form = meeting_form_label(i.form).to_owned();
+            if let Some(place) = i.place.as_deref().filter(|p| !p.trim().is_empty()) {
+                form.push_str(&format!(", {place}"));
+            }
+            facts.push(("Mötesform", form));
+        }
+        facts.push(("Mötesledare", m.chair.clone()));
+        facts.push(("Mötessekreterare", m.secretary.clone()));
+        if !m.attendees.is_empty() {
+            let names: Vec<String> = m
+                .attendees
+                .iter()
+                .map(|a| attendee_text(a, unit_name))
+                .collect();
+            facts.push(("Deltagare", names.join("; ")));
+        }
+        facts.push((
+            "Samordningsansvarig efter mötet",
+            format!(
+                "{}, {}",
+                m.coordinator.name,
+                unit_name(m.coordinator.unit_id.as_str())
+            ),
+        ));
+        facts.push((
+            "Uppföljning bestämd till",
+            dates::day(m.follow_up_on, today),
+        ));
+        if let Some(offered) = m.sip_survey_offered {
+            facts.push((
+                "SIP-kollen",
+                if offered {
+                    "Erbjuden".to_owned()
+                } else {
+                    "Inte erbjuden".to_owned()
+                },
+            ));
+        }
+        entries.push((
+            (domain::time::local_date(m.held_at), m.held_at),
+            MeetingEntry {
+                title: "SIP-möte",
+                when: dates::moment(m.held_at, now),
+                facts,
+                goals: Vec::new(),
+                interventions: Vec::new(),
+                note: None,
+            },
+        ));
+    }
+    for f in &view.follow_ups {
+        let by = unit_name(f.recorded_by.unit_id.as_str());
+        let mut facts = vec![(
+            "Uppföljd av",
+            if f.by_coordinator {
+                format!("Samordningsansvarig, {}, {by}", f.recorded_by.name)
+            } else {
+                format!("{by} (egna insatser), {}", f.recorded_by.name)
+            },
+        )];
+        if let Some(next) = f.next_follow_up_on {
+            facts.push(("Nästa uppföljning", dates::day(next, today)));
+        }
+        let goals = f
+            .goals
+            .iter()
+            .map(|g| OutcomeItem {
+                what: match &g.sub_goal_id {
+                    None => match &view.main_goal {
+                        Some(goal) => format!("Huvudmål: {}", sentence(&goal.content.text)),
+                        None => "Huvudmålet".to_owned(),
+                    },
+                    Some(id) => match view.sub_goals.iter().find(|s| s.id == *id) {
+                        Some(s) => format!("Delmål: {}", sentence(&s.content.text)),
+                        None => "Ett delmål som inte finns kvar i planen".to_owned(),
+                    },
+                },
+                outcome: if g.reached {
+                    "Uppnått"
+                } else {
+                    "Inte uppnått"
+                },
+                comment: g.comment.clone(),
+            })
+            .collect();
+        let interventions = f
+            .interventions
+            .iter()
+            .map(|i| OutcomeItem {
+                what: match view
+                    .interventions
+                    .iter()
+                    .find(|x| x.id == i.intervention_id)
+                {
+                    Some(x) => format!(
+                        "{} ({})",
+                        sentence(&x.content.what),
+                        match &x.content.responsible {
+                            Responsible::Unit { unit_id } => unit_name(unit_id.as_str()),
+                            Responsible::Person => "egenvård".to_owned(),
+                        }
+                    ),
+                    None => "En insats som inte finns kvar i planen".to_owned(),
+                },
+                outcome: crate::routes::me::outcome_text(i.outcome).1,
+                comment: i.comment.clone(),
+            })
+            .collect();
+        entries.push((
+            (f.held_on, f.recorded_at),
+            MeetingEntry {
+                title: "Uppföljning",
+                when: dates::day(f.held_on, today),
+                facts,
+                goals,
+                interventions,
+                note: f.note.clone(),
+            },
+        ));
+    }
+    newest_first(&mut entries);
+    entries.into_iter().map(|(_, e)| e).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(id: &str) -> String {
+        match id {
+            "hemtjanst" => "Hemtjänst Centrum".to_owned(),
+            other => other.to_owned(),
+        }
+    }
+
+    fn attendee(name: &str, role: AttendeeRole, unit: Option<&str>) -> Attendee {
+        Attendee {
+            name: name.to_owned(),
+            role,
+            unit_id: unit.map(|u| domain::UnitId::parse(u).expect("a unit id")),
+        }
+    }
+
+    #[test]
+    fn attendees_are_named_with_their_unit_or_what_they_came_as() {
+        assert_eq!(
+            attendee_text(
+                &attendee("Anna Berg", AttendeeRole::Staff, Some("hemtjanst")),
+                &name
+            ),
+            "Anna Berg, Hemtjänst Centrum"
+        );
+        assert_eq!(
+            attendee_text(
+                &attendee("Anna Berg", AttendeeRole::Representative, Some("hemtjanst")),
+                &name
+            ),
+            "Anna Berg, Hemtjänst Centrum"
+        );
+        assert_eq!(
+            attendee_text(&attendee("Den enskilde", AttendeeRole::Person, None), &name),
+            "Den enskilde"
+        );
+        assert_eq!(
+            attendee_text(
+                &attendee("Erik Lindqvist", AttendeeRole::Person, None),
+                &name
+            ),
+            "Erik Lindqvist (den enskilde)"
+        );
+        assert_eq!(
+            attendee_text(&attendee("Maria Berg", AttendeeRole::Relative, None), &name),
+            "Maria Berg (närstående)"
+        );
+        assert_eq!(
+            attendee_text(&attendee("Tolk", AttendeeRole::Other, None), &name),
+            "Tolk"
+        );
+    }
+
+    #[test]
+    fn the_newest_meeting_or_follow_up_comes_first() {
+        let day = |d: &str| d.parse::<NaiveDate>().expect("a day");
+        let at = |t: &str| t.parse::<DateTime<Utc>>().expect("a time");
+        let mut entries = vec![
+            ((day("2026-09-01"), at("2026-09-01T11:00:00Z")), "SIP-möte"),
+            // A follow-up dated the same day as the next one, recorded earlier.
+            (
+                (day("2026-11-06"), at("2026-11-06T09:00:00Z")),
+                "uppföljning 1",
+            ),
+            (
+                (day("2026-11-06"), at("2026-11-06T15:00:00Z")),
+                "uppföljning 2",
+            ),
+            // Recorded late, held long ago: its day decides.
+            (
+                (day("2026-10-01"), at("2026-12-01T08:00:00Z")),
+                "uppföljning 0",
+            ),
+        ];
+        newest_first(&mut entries);
+        let order: Vec<&str> = entries.iter().map(|(_, e)| *e).collect();
+        assert_eq!(
+            order,
+            vec![
+                "uppföljning 2",
+                "uppföljning 1",
+                "uppföljning 0",
+                "SIP-möte"
+            ]
+        );
     }
 }

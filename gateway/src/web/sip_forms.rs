@@ -28,6 +28,8 @@ pub(crate) struct Context<'a> {
     /// The deadlines the region's guidance gives (shown beside the kallelse's time).
     pub policy: &'a PolicyProfile,
     pub now: DateTime<Utc>,
+    /// The person is under 18 today: a new kallelse goes to the guardians too.
+    pub child: bool,
 }
 
 impl Context<'_> {
@@ -359,14 +361,15 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 Choice::new(format!("relative:{}", r.relative_id), r.name.clone()).note("brev"),
             );
         }
-        // A new kallelse goes to the person too unless the coordinator unticks it; a saved one
-        // keeps what it had.
+        // A new kallelse goes to the person (and a child's guardians) unless the coordinator
+        // unticks them; a saved one keeps what it had.
+        let ticked = new_kallelse_recipients(cx.child, cx.relatives);
         let recipients = recipients
             .into_iter()
             .map(|c| {
                 let on = match saved {
                     Some(_) => picked(&c.value),
-                    None => c.value == "person",
+                    None => ticked.contains(&c.value),
                 };
                 c.checked(on)
             })
@@ -691,7 +694,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 .interventions
                 .iter()
                 .any(|i| i.author_unit.as_str() == cx.unit());
-        if owes_documentation && !own_items {
+        if owes_documentation && !own_items && !own_drafts {
             forms.push(
                 FormView::new(
                     "inga-insatser",
@@ -705,6 +708,31 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 )
                 .button("Vi har inga delmål eller insatser i planen"),
             );
+        } else if owes_documentation && !own_drafts {
+            // Items published before a later meeting, nothing new agreed there for the unit:
+            // the same empty publish says so and clears the to-do.
+            forms.push(
+                FormView::new(
+                    "inga-insatser",
+                    cx.action("inga-insatser"),
+                    "Inget nytt att dela ut från oss",
+                )
+                .intro(
+                    "Er enhet har redan delat ut delmål eller insatser i planen. Kom mötet inte \
+                     fram till något nytt för er? Markera det här, så är er dokumentation efter \
+                     mötet klar och uppgiften försvinner från Att göra. Ni kan fortfarande \
+                     dokumentera och dela ut mer senare.",
+                )
+                .button("Inget nytt att dela ut från oss"),
+            );
+        }
+    }
+    // A participating unit follows up its own interventions (000: "Varje aktör har ett ansvar
+    // för att följa upp sina egna insatser"; 001); the whole plan, the main goal and the next
+    // date are the coordinator's, whose form is below.
+    if !coordinator && meeting_held {
+        if let Some(form) = own_follow_up_form(cx) {
+            forms.push(form);
         }
     }
     if coordinator && meeting_held {
@@ -819,6 +847,136 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         forms.push(form);
     }
     forms
+}
+
+/// At most this many of a unit's own interventions are offered in one follow-up form (a form
+/// field's name is fixed text, so each has its slot); more are followed up in turns.
+const OWN_FOLLOW_UP_SLOTS: [(&str, &str, &str); 12] = [
+    ("insats_1", "utfall_1", "kommentar_1"),
+    ("insats_2", "utfall_2", "kommentar_2"),
+    ("insats_3", "utfall_3", "kommentar_3"),
+    ("insats_4", "utfall_4", "kommentar_4"),
+    ("insats_5", "utfall_5", "kommentar_5"),
+    ("insats_6", "utfall_6", "kommentar_6"),
+    ("insats_7", "utfall_7", "kommentar_7"),
+    ("insats_8", "utfall_8", "kommentar_8"),
+    ("insats_9", "utfall_9", "kommentar_9"),
+    ("insats_10", "utfall_10", "kommentar_10"),
+    ("insats_11", "utfall_11", "kommentar_11"),
+    ("insats_12", "utfall_12", "kommentar_12"),
+];
+
+/// The outcomes a unit may give its intervention, as posted, the first meaning "not judged now".
+const OWN_OUTCOMES: [(&str, &str); 4] = [
+    ("", "Inte bedömd den här gången"),
+    ("continues", "Fortsätter"),
+    ("changed", "Ändras"),
+    ("completed", "Avslutad"),
+];
+
+/// "Uppföljning av era insatser": for a participating unit that is not coordinating, its own
+/// published interventions (those it is responsible for), each with an outcome and a comment,
+/// and a note. Without the whole plan's fields (next follow-up date, the main goal, the
+/// kallelse), which the domain takes from the coordinator only. `None` when the unit has none.
+fn own_follow_up_form(cx: &Context) -> Option<FormView> {
+    let own: Vec<&dsip::ItemView<dsip::Intervention>> = cx
+        .view
+        .interventions
+        .iter()
+        .filter(|i| {
+            i.published
+                && matches!(&i.content.responsible,
+                    dsip::Responsible::Unit { unit_id } if unit_id.as_str() == cx.unit())
+        })
+        .collect();
+    if own.is_empty() || !cx.view.participants.iter().any(|u| u.as_str() == cx.unit()) {
+        return None;
+    }
+    let mut form = FormView::new(
+        "uppfoljning-insatser",
+        cx.action("uppfoljning-insatser"),
+        "Uppföljning av era insatser",
+    )
+    .intro(
+        "Följ upp de insatser er enhet ansvarar för. Uppföljningen syns för alla i planen och \
+         för den enskilde. Nästa uppföljningsdatum och huvudmålet följer samordningsansvarig upp.",
+    )
+    .field(
+        Field::date("held_on", "Uppföljningen gjordes")
+            .required()
+            .value(cx.today().to_string()),
+    );
+    for (i, (id, outcome, comment)) in own.iter().zip(OWN_FOLLOW_UP_SLOTS) {
+        let choices = OWN_OUTCOMES
+            .iter()
+            .map(|(value, label)| Choice::new(*value, *label))
+            .collect();
+        form = form
+            .field(Field::hidden(id, i.id.clone()))
+            .field(Field::select(
+                outcome,
+                format!("{}: utfall", i.content.what),
+                choices,
+            ))
+            .field(Field::text(
+                comment,
+                format!("{}: kommentar", i.content.what),
+            ));
+    }
+    Some(
+        form.field(Field::textarea("note", "Anteckning"))
+            .button("Registrera uppföljningen"),
+    )
+}
+
+/// A unit's own interventions as its follow-up form posts them: each slot's intervention with
+/// the outcome chosen and the comment; a slot left "not judged" is skipped, unless it has a
+/// comment (then the outcome is asked for). At least one must be judged.
+fn own_follow_ups(fields: &Fields) -> Result<Vec<InterventionFollowUp>, super::form::FieldError> {
+    let mut judged = Vec::new();
+    for (id, outcome, comment) in OWN_FOLLOW_UP_SLOTS {
+        let Some(intervention_id) = fields.opt(id) else {
+            continue;
+        };
+        let comment = fields.opt(comment);
+        let outcome = match fields.get(outcome).as_str() {
+            "continues" => InterventionOutcome::Continues,
+            "changed" => InterventionOutcome::Changed,
+            "completed" => InterventionOutcome::Completed,
+            _ if comment.is_some() => {
+                return Err(super::form::FieldError::new(
+                    outcome,
+                    "Välj utfallet för insatsen du kommenterar.",
+                ))
+            }
+            _ => continue,
+        };
+        judged.push(InterventionFollowUp {
+            intervention_id,
+            outcome,
+            comment,
+        });
+    }
+    if judged.is_empty() {
+        return Err(super::form::FieldError::new(
+            OWN_FOLLOW_UP_SLOTS[0].1,
+            "Välj utfallet för minst en insats.",
+        ));
+    }
+    Ok(judged)
+}
+
+/// Who a new kallelse goes to unless the coordinator unticks them: the person, and for a child
+/// each guardian (vårdnadshavare), as the form's recipient values.
+fn new_kallelse_recipients(child: bool, relatives: &[RelativeRow]) -> Vec<String> {
+    std::iter::once("person".to_owned())
+        .chain(
+            relatives
+                .iter()
+                .filter(|r| child && r.kind == "guardian")
+                .map(|r| format!("relative:{}", r.relative_id)),
+        )
+        .collect()
 }
 
 /// "Registrera utskrivning": for a plan started at discharge from inpatient care, any
@@ -1392,6 +1550,15 @@ pub(crate) async fn run(
             invitation_id: fields.get("invitation_id"),
             reason: fields.opt("reason"),
         }),
+        "uppfoljning-insatser" => go!(RecordFollowUpRequest {
+            follow_up_id: None,
+            held_on: fields.date("held_on")?,
+            invitation_id: None,
+            interventions: own_follow_ups(fields)?,
+            goals: Vec::new(),
+            next_follow_up_on: None,
+            note: fields.opt("note"),
+        }),
         "uppfoljning" => go!(RecordFollowUpRequest {
             follow_up_id: None,
             held_on: fields.date("held_on")?,
@@ -1628,6 +1795,80 @@ mod tests {
         assert_eq!(no_id.expect_err("refused").field, "staff_id");
         let no_name = new_coordinator(&posted(&[("staff_id", "SE2321000016-DHC9")]));
         assert_eq!(no_name.expect_err("refused").field, "new_coordinator_name");
+    }
+
+    #[test]
+    fn a_unit_follows_up_each_own_intervention_it_judged_with_its_comment() {
+        let fields = posted(&[
+            ("insats_1", "insats-a"),
+            ("utfall_1", "completed"),
+            ("kommentar_1", "Klarar det själv nu."),
+            ("insats_2", "insats-b"),
+            ("utfall_2", ""),
+            ("kommentar_2", ""),
+            ("insats_3", "insats-c"),
+            ("utfall_3", "changed"),
+            ("kommentar_3", ""),
+        ]);
+        let judged: Vec<(String, String, Option<String>)> = own_follow_ups(&fields)
+            .expect("valid")
+            .into_iter()
+            .map(|i| (i.intervention_id, format!("{:?}", i.outcome), i.comment))
+            .collect();
+        assert_eq!(
+            judged,
+            vec![
+                (
+                    "insats-a".to_owned(),
+                    "Completed".to_owned(),
+                    Some("Klarar det själv nu.".to_owned())
+                ),
+                ("insats-c".to_owned(), "Changed".to_owned(), None),
+            ]
+        );
+        // Nothing judged, or a comment without an outcome: refused beside the outcome.
+        let none = posted(&[("insats_1", "insats-a"), ("utfall_1", "")]);
+        assert_eq!(
+            own_follow_ups(&none).expect_err("refused").field,
+            "utfall_1"
+        );
+        let comment_only = posted(&[
+            ("insats_1", "insats-a"),
+            ("utfall_1", "continues"),
+            ("insats_2", "insats-b"),
+            ("utfall_2", ""),
+            ("kommentar_2", "Oklart"),
+        ]);
+        assert_eq!(
+            own_follow_ups(&comment_only).expect_err("refused").field,
+            "utfall_2"
+        );
+    }
+
+    fn relative(id: &str, kind: &str) -> RelativeRow {
+        RelativeRow {
+            relative_id: id.to_owned(),
+            kind: kind.to_owned(),
+            name: id.to_owned(),
+            phone: None,
+            address: None,
+            note: None,
+            personal_identity_number: None,
+        }
+    }
+
+    #[test]
+    fn a_new_kallelse_for_a_child_goes_to_the_guardians_too() {
+        let relatives = [
+            relative("vh-mamma", "guardian"),
+            relative("moster", "relative"),
+            relative("vh-pappa", "guardian"),
+        ];
+        assert_eq!(
+            new_kallelse_recipients(true, &relatives),
+            vec!["person", "relative:vh-mamma", "relative:vh-pappa"]
+        );
+        assert_eq!(new_kallelse_recipients(false, &relatives), vec!["person"]);
     }
 
     #[test]

@@ -212,7 +212,7 @@ test("a unit with nothing to document clears “Er dokumentation saknas”", { t
     const form = await step(other, "inga-insatser");
     await submit(other, form, "Vi har inga delmål eller insatser i planen");
     assert.equal(await other.locator("details#inga-insatser").count(), 0, "done once");
-    assert.match(await other.locator(".history li").first().innerText(), /Sparat och delat ut \(inget nytt att dela\)/);
+    assert.match(await other.locator(".history li").first().innerText(), /Inga nya delmål eller insatser att dela ut/);
     await other.goto(`${app.base}/`);
     await row.waitFor();
     for (let i = 0; i < 60 && (await row.getByText("Er dokumentation saknas").count()) > 0; i++) {
