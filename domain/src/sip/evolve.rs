@@ -424,6 +424,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             state.follow_ups.push(FollowUp {
                 follow_up_id: follow_up_id.clone(),
                 held_on: *held_on,
+                invitation_id: invitation_id.clone(),
                 by_coordinator: *by_coordinator,
                 interventions: interventions.clone(),
                 goals: goals.clone(),

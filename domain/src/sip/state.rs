@@ -255,6 +255,9 @@ pub struct Intervention {
 pub struct FollowUp {
     pub follow_up_id: String,
     pub held_on: NaiveDate,
+    /// The follow-up kallelse whose meeting this was, if one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<String>,
     pub by_coordinator: bool,
     pub interventions: Vec<InterventionFollowUp>,
     pub goals: Vec<GoalFollowUp>,

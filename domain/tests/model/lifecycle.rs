@@ -952,6 +952,14 @@ fn a_follow_up_kallelse_is_held_once_its_follow_up_is_recorded() {
         [SipEvent::FollowUpRecorded { invitation_id: Some(id), by_coordinator: true, .. }] if id == "inv-fu"
     ));
     assert!(state.invitations["inv-fu"].held);
+    assert_eq!(
+        state
+            .follow_ups
+            .last()
+            .and_then(|f| f.invitation_id.as_deref()),
+        Some("inv-fu"),
+        "the follow-up remembers its meeting"
+    );
     assert!(!state.invitations["inv-fu"].is_active());
     assert!(
         state.invitations["inv-2"].is_active(),

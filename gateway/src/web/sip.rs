@@ -765,6 +765,21 @@ fn meeting_entries(
                 format!("{by} (egna insatser), {}", f.recorded_by.name)
             },
         )];
+        if let Some(i) = f
+            .invitation_id
+            .as_ref()
+            .and_then(|id| view.invitations.iter().find(|i| i.invitation_id == *id))
+        {
+            let mut meeting = format!(
+                "{}, {}",
+                dates::moment(i.scheduled_at, now),
+                meeting_form_label(i.form)
+            );
+            if let Some(place) = i.place.as_deref().filter(|p| !p.trim().is_empty()) {
+                meeting.push_str(&format!(", {place}"));
+            }
+            facts.push(("Uppföljningsmöte", meeting));
+        }
         if let Some(next) = f.next_follow_up_on {
             facts.push(("Nästa uppföljning", dates::day(next, today)));
         }

@@ -9,49 +9,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+import { DEMO, PLAN, personnummer, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 /** Demo plan 1 (README): kallelse sent, discharge on the yellow track, hälsocentralen coordinates. */
 const INVITED = "01JGFJJZ000000006Y80004001";
 /** Demo person 4, Karin Öberg, whose plan is plan 4 (PLAN.followedUp). */
 const KARIN = "01JGFJJZ000000006Y80002004";
-
-async function withApp(name, body) {
-  const app = await start(name);
-  try {
-    await body(app);
-  } finally {
-    await app.close();
-  }
-}
-
-/** A valid personnummer (Luhn) born on `date` (YYYYMMDD) with serial `serial` (3 digits). */
-function personnummer(date, serial) {
-  const digits = `${date.slice(2)}${serial}`;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    const d = Number(digits[i]) * (i % 2 === 0 ? 2 : 1);
-    sum += d > 9 ? d - 9 : d;
-  }
-  return `${date}-${serial}${(10 - (sum % 10)) % 10}`;
-}
-
-/** Submits by clicking the named button and waits for the page that answers. */
-async function submit(page, scope, name) {
-  const [response] = await Promise.all([
-    page.waitForNavigation(),
-    scope.getByRole("button", { name, exact: true }).click(),
-  ]);
-  return response;
-}
-
-/** The form of step `key` on the SIP page, opened. */
-async function step(page, key) {
-  const details = page.locator(`details#${key}`);
-  await details.waitFor();
-  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
-  return details;
-}
 
 /** The Swedish calendar day `days` from today: its `<input>` value and how the page writes it. */
 function swedishDay(days) {
@@ -150,6 +113,10 @@ test("a follow-up meeting is recorded with its kallelse, which is then no longer
     // follow-up ahead now is.
     const held = page.locator(".invitations li").filter({ hasText: "Per telefon" });
     await held.getByText("Mötet hölls").waitFor();
+    // Möten tells which meeting the follow-up was.
+    const newest = page.locator("#moten li.meeting").first();
+    const meetingHeld = await newest.locator('dt:text-is("Uppföljningsmöte") + dd').innerText();
+    assert.match(meetingHeld, /Telefonmöte, Per telefon$/);
     assert.match(await fact(page, "Nästa möte"), /^Uppföljning .*Hälsocentralen, rum 2$/);
     const personReads = await minPlan(app);
     assert.doesNotMatch(personReads, /Per telefon/);
