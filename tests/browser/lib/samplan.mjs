@@ -168,3 +168,41 @@ export async function seriousViolations(page) {
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
 }
+
+/** Runs `body(app)` against a service of its own, stopped afterwards whatever happens. */
+export async function withApp(name, body) {
+  const app = await start(name);
+  try {
+    await body(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** Submits by clicking the named button in `scope` and waits for the page that answers. */
+export async function submit(page, scope, name) {
+  const [response] = await Promise.all([
+    page.waitForNavigation(),
+    scope.getByRole("button", { name, exact: true }).click(),
+  ]);
+  return response;
+}
+
+/** The form of step `key` on the SIP page, opened. */
+export async function step(page, key) {
+  const details = page.locator(`details#${key}`);
+  await details.waitFor();
+  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
+  return details;
+}
+
+/** A valid personnummer (Luhn) born on `date` (YYYYMMDD) with serial `serial` (3 digits). */
+export function personnummer(date, serial) {
+  const digits = `${date.slice(2)}${serial}`;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    const d = Number(digits[i]) * (i % 2 === 0 ? 2 : 1);
+    sum += d > 9 ? d - 9 : d;
+  }
+  return `${date}-${serial}${(10 - (sum % 10)) % 10}`;
+}

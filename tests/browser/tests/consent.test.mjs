@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 /** Demo plans (README): 1 invited, 8 a need noticed yesterday, 10 basis created. */
 const PLANS = {
@@ -18,32 +18,6 @@ const PLANS = {
 /** More demo staff, by the unit their sign-in button names. */
 const PSYKIATRI = { button: "Psykiatriska mottagningen Luleå" };
 const SOCIALTJANST = { button: "Socialtjänsten Luleå, vuxenenheten" };
-
-async function withApp(name, body) {
-  const app = await start(name);
-  try {
-    await body(app);
-  } finally {
-    await app.close();
-  }
-}
-
-/** Submits by clicking the named button and waits for the page that answers. */
-async function submit(page, scope, name) {
-  const [response] = await Promise.all([
-    page.waitForNavigation(),
-    scope.getByRole("button", { name, exact: true }).click(),
-  ]);
-  return response;
-}
-
-/** The form of step `key` on the SIP page, opened. */
-async function step(page, key) {
-  const details = page.locator(`details#${key}`);
-  await details.waitFor();
-  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
-  return details;
-}
 
 const MONTHS = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november", "december"];
 const pad = (n) => String(n).padStart(2, "0");

@@ -8,22 +8,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, withApp } from "../lib/samplan.mjs";
 
 /** Demo units and plans the letters come from (README): who coordinates, who gets letters. */
 const PSYK = { button: "Psykiatriska mottagningen Luleå", sub: "SE2321000016-DPS1" };
 const SOC_BODEN = { button: "Socialtjänsten Boden, barn och unga" };
 const PLAN_INVITED = "01JGFJJZ000000006Y80004001";
 const PLAN_CHILD = "01JGFJJZ000000006Y80004003";
-
-async function withApp(name, body) {
-  const app = await start(name);
-  try {
-    await body(app);
-  } finally {
-    await app.close();
-  }
-}
 
 /** Opens a letter; returns the letter's text. */
 async function letter(app, page, plan, invitation, recipient, heading) {

@@ -8,37 +8,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 /** Demo plan 3 (README): Elsa Berg, a child; socialtjänsten in Boden coordinates; meeting held. */
 const CHILD_PLAN = "01JGFJJZ000000006Y80004003";
 const SOC_BODEN = { button: "Socialtjänsten Boden, barn och unga" };
-
-async function withApp(name, body) {
-  const app = await start(name);
-  try {
-    await body(app);
-  } finally {
-    await app.close();
-  }
-}
-
-/** Submits by clicking the named button and waits for the page that answers. */
-async function submit(page, scope, name) {
-  const [response] = await Promise.all([
-    page.waitForNavigation(),
-    scope.getByRole("button", { name, exact: true }).click(),
-  ]);
-  return response;
-}
-
-/** The form of step `key` on the SIP page, opened. */
-async function step(page, key) {
-  const details = page.locator(`details#${key}`);
-  await details.waitFor();
-  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
-  return details;
-}
 
 /** The value of a row of an entry's facts in the Möten section. */
 async function meetingFact(entry, label) {

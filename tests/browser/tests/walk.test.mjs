@@ -10,44 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { DEMO, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
-
-async function withApp(name, body) {
-  const app = await start(name);
-  try {
-    await body(app);
-  } finally {
-    await app.close();
-  }
-}
-
-/** A valid personnummer (Luhn) born on `date` (YYYYMMDD) with serial `serial` (3 digits). */
-function personnummer(date, serial) {
-  const digits = `${date.slice(2)}${serial}`;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[i]) * (i % 2 === 0 ? 2 : 1);
-    sum += d > 9 ? d - 9 : d;
-  }
-  return `${date}-${serial}${(10 - (sum % 10)) % 10}`;
-}
-
-/** Submits by clicking the named button and waits for the page that answers. */
-async function submit(page, scope, name) {
-  const [response] = await Promise.all([
-    page.waitForNavigation(),
-    scope.getByRole("button", { name, exact: true }).click(),
-  ]);
-  return response;
-}
-
-/** The form of step `key` on the SIP page, opened. */
-async function step(page, key) {
-  const details = page.locator(`details#${key}`);
-  await details.waitFor();
-  if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
-  return details;
-}
+import { DEMO, personnummer, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; Min plan shows only what was published", { timeout: 300_000 }, () =>
   withApp("walk", async (app) => {

@@ -5,17 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start } from "../lib/samplan.mjs";
-
-/** Runs `body` with a fresh service, stopped afterwards whatever happens. */
-async function withApp(name, body) {
-  const app = await start(name);
-  try {
-    await body(app);
-  } finally {
-    await app.close();
-  }
-}
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, withApp } from "../lib/samplan.mjs";
 
 test("a demo coordinator signs in and sees the start page as Lifecare showed it", { timeout: 180_000 }, () =>
   withApp("start-page", async (app) => {
