@@ -635,3 +635,50 @@ async fn an_invited_unit_may_respond_but_not_coordinate() {
     .await);
     assert_eq!(version(&app, &sip).await, before + 1);
 }
+
+#[tokio::test]
+async fn a_colleague_at_the_coordinators_unit_hands_the_plan_over() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let hand_over = json!({"staff_id": "SE2120000001-HT01", "name": "Hanna Hemtjänst",
+                           "unit_id": HT, "reason": "Samordnaren är sjukskriven."});
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-03-12T09:00:00+01:00"),
+    )
+    .await);
+    // Another unit taking part does not take the plan over …
+    let before = version(&app, &sip).await;
+    problem(
+        command(&app, &w.ht, &sip, "change-coordinator", &hand_over).await,
+        StatusCode::FORBIDDEN,
+        "not_coordinator",
+    );
+    assert_eq!(version(&app, &sip).await, before, "nothing appended");
+    // … but the coordinator's colleague at the vårdcentral hands it over while she is away.
+    let written = ok(command(
+        &app,
+        &w.vc_colleague,
+        &sip,
+        "change-coordinator",
+        &hand_over,
+    )
+    .await);
+    assert_eq!(written["events"], json!(["CoordinatorChanged"]));
+    let (status, _, plan) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(
+        plan["coordinator"]["staff_id"], "SE2120000001-HT01",
+        "{plan}"
+    );
+    let stored = events(&app, &sip).await;
+    let changed = stored.last().expect("an event");
+    assert_eq!(
+        changed.metadata.actor, "SE2321000016-VC02",
+        "recorded as the colleague's act"
+    );
+}

@@ -108,6 +108,28 @@ fn require_coordinator(state: &SipState, ctx: &Context) -> Result<(), DomainErro
     Ok(())
 }
 
+/// The coordinator, or a colleague at the coordinator's unit: the unit holds the coordination, so
+/// a colleague hands the plan over when the coordinator is away or has left ("Behöver man ändra
+/// den samordningsansvariga klickar man på pennan", `002_e8f513fd830d8301.txt`).
+fn require_coordinators_unit(
+    state: &SipState,
+    ctx: &Context,
+    by: &StaffRef,
+) -> Result<(), DomainError> {
+    if state.basis.is_none() {
+        return Err(DomainError::PlanBasisMissing);
+    }
+    let colleague = state
+        .coordinator
+        .as_ref()
+        .is_some_and(|c| c.unit_id == by.unit_id);
+    if is_coordinator(state, ctx) || colleague {
+        Ok(())
+    } else {
+        Err(DomainError::NotCoordinator)
+    }
+}
+
 fn require_participant(state: &SipState, by: &StaffRef) -> Result<(), DomainError> {
     if state.participates(&by.unit_id) {
         Ok(())
@@ -434,7 +456,7 @@ pub fn decide(
             }
         }
         SipCommand::ChangeCoordinator(c) => {
-            require_coordinator(state, ctx)?;
+            require_coordinators_unit(state, ctx, &by)?;
             let next = new_coordinator(state, facts, c)?;
             SipEvent::CoordinatorChanged {
                 previous: state.coordinator.clone().unwrap_or_else(|| by.clone()),

@@ -321,7 +321,7 @@ fn change_to(staff_id: &str, unit_id: &str) -> SipCommand {
 }
 
 #[test]
-fn change_coordinator_only_by_the_coordinator() {
+fn change_coordinator_by_the_coordinator_or_a_colleague_at_its_unit() {
     let story = Story::with_basis();
     let changed = story.clone().run(Who::Nurse, change_to(HOME_CARE, HT));
     let state = changed.state();
@@ -342,8 +342,22 @@ fn change_coordinator_only_by_the_coordinator() {
     given(&changed)
         .when(mapping, Who::HomeCare.at(changed.now))
         .then_ok();
-    given(&story)
+    // A colleague at the coordinator's unit hands over when the coordinator is away; another
+    // unit does not.
+    let (events, handed_over) = given(&story)
         .when(change_to(HOME_CARE, HT), Who::Colleague.at(story.now))
+        .then_ok();
+    assert!(matches!(
+        &events[..],
+        [SipEvent::CoordinatorChanged { previous, recorded_by, .. }]
+            if *previous == nurse_ref() && recorded_by.staff_id == staff(NURSE_2)
+    ));
+    assert_eq!(
+        handed_over.coordinator().map(|c| c.staff_id.clone()),
+        Some(staff(HOME_CARE))
+    );
+    given(&story)
+        .when(change_to(PSYCHIATRIST, PSY), Who::HomeCare.at(story.now))
         .then_error(DomainError::NotCoordinator);
     given(&Story::consented())
         .when(change_to(HOME_CARE, HT), Who::Nurse.at(t0()))

@@ -821,7 +821,13 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             .open(phase == SipPhase::MeetingHeld && cx.view.main_goal.is_some());
         forms.push(form);
     }
-    if coordinator {
+    // The coordinator's colleagues may hand the plan over too (the unit holds the coordination).
+    let coordinators_unit = cx
+        .view
+        .coordinator
+        .as_ref()
+        .is_some_and(|c| c.unit_id.as_str() == cx.unit());
+    if coordinator || coordinators_unit {
         let units = samplan_units(cx);
         forms.push(
             FormView::new(
