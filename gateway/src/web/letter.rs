@@ -9,10 +9,11 @@
 //! guardian or relative (about the person, named), or a unit without samplan such as
 //! Försäkringskassan or a school ("Ni kallas till SIP-möte för …": a kallelse to SIP is a summons,
 //! not an invitation). Every letter names whom the meeting concerns by name and birth year, never
-//! by personnummer; a child's letter to a guardian speaks of the child. Only the coordinator's unit posts letters, so only it
-//! sees them; a unit outside the plan gets the 404 page. Addresses come through the domain's
-//! `view_for_unit` (`shown_address`): with protected identity there is no address for the person
-//! or a relative, and the page says the letter goes through Skatteverket's forwarding instead.
+//! by personnummer; a child's letter to a guardian speaks of the child. Only the coordinator's
+//! unit posts letters, so only it sees them; a unit outside the plan gets the 404 page. Addresses
+//! come through the domain's `view_for_unit` (`shown_address`): with protected identity there is
+//! no address for the person or a relative, and the page says the letter goes through
+//! Skatteverket's forwarding instead.
 
 use super::form::Fields;
 use super::session::Visitor;
@@ -40,7 +41,8 @@ struct LetterPage {
     layout: super::Layout,
     back: String,
     action: String,
-    /// "Kallelse till SIP-möte", "Ny tid för …", "Inställt SIP-möte", "Inställd uppföljning av SIP".
+    /// "Kallelse till SIP-möte", "Ny tid för …", "Inställt SIP-möte", "Inställd uppföljning av
+    /// SIP".
     heading: String,
     /// The letter's opening paragraph, in words for its reader.
     lead: String,
