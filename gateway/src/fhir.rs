@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use domain::heading::Heading;
 use domain::personnummer::parse_canonical;
 use domain::sip::patient::{PatientIntervention, PatientPlan, PatientPlanStatus};
-use domain::sip::{CloseReason, InterventionOutcome, Responsible};
+use domain::sip::{CloseReason, InterventionOutcome, InvitationPurpose, Responsible};
 use projections::directory::UnitRow;
 use projections::patient::PersonRow;
 use serde_json::{json, Map, Value};
@@ -438,22 +438,30 @@ pub fn bundle(
         }));
     }
     if !closed {
+        // A kallelse says what it summons to: a new SIP-möte, or the plan's follow-up.
         let next = match (&plan.next_meeting, plan.next_follow_up_on) {
-            (Some(m), _) => Some((
-                instant(m.scheduled_at),
-                m.place
-                    .as_ref()
-                    .map(|p| format!("Uppföljning av planen. Plats: {p}"))
-                    .unwrap_or_else(|| "Uppföljning av planen".into()),
-            )),
-            (None, Some(on)) => Some((date(on), "Uppföljning av planen".into())),
+            (Some(m), _) => {
+                let (code, what) = match m.purpose {
+                    InvitationPurpose::Meeting => ("SIP-möte", "SIP-möte"),
+                    InvitationPurpose::FollowUp => ("Uppföljning", "Uppföljning av planen"),
+                };
+                Some((
+                    instant(m.scheduled_at),
+                    code,
+                    m.place
+                        .as_ref()
+                        .map(|p| format!("{what}. Plats: {p}"))
+                        .unwrap_or_else(|| what.into()),
+                ))
+            }
+            (None, Some(on)) => Some((date(on), "Uppföljning", "Uppföljning av planen".into())),
             (None, None) => None,
         };
-        if let Some((start, description)) = next {
+        if let Some((start, code, description)) = next {
             activities.push(json!({
                 "detail": drop_nulls(json!({
                     "kind": "Appointment",
-                    "code": text("Uppföljning"),
+                    "code": text(code),
                     "status": "scheduled",
                     "scheduledPeriod": { "start": start },
                     "performer": author.clone().map(|a| vec![a]),

@@ -473,7 +473,7 @@ async fn min_plan_page(app: &TestApp, sip: &str, token: &str) -> String {
 #[tokio::test]
 async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
     let app = TestApp::spawn().await;
-    let w = world(&app).await;
+    let mut w = world(&app).await;
     let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
     // A follow-up is called on the agreed day (08:00 UTC); recording the follow-up names no
@@ -511,6 +511,15 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
             .map(|a| a["detail"]["scheduledPeriod"]["start"].clone())
     };
     assert_eq!(appointment(&bundle), Some(json!("2026-06-12T08:00:00Z")));
+    let appointment_code = |bundle: &Value| {
+        resource(bundle, "CarePlan")["activity"]
+            .as_array()
+            .expect("activities")
+            .iter()
+            .find(|a| a["detail"]["kind"] == "Appointment")
+            .map(|a| a["detail"]["code"]["text"].clone())
+    };
+    assert_eq!(appointment_code(&bundle), Some(json!("Uppföljning")));
     let page = min_plan_page(&app, &sip, &me).await;
     assert!(page.contains("Uppföljning: "), "{page}");
 
@@ -533,6 +542,28 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
     let page = min_plan_page(&app, &sip, &me).await;
     assert!(!page.contains("Uppföljning: "), "{page}");
     assert!(page.contains("Planen följs upp"), "{page}");
+
+    // A new SIP-möte called later is told as one, not as the follow-up.
+    w.refresh(&app);
+    let sent = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-3", "purpose": "meeting",
+                "scheduled_at": "2026-06-20T10:00:00+02:00", "form": "video",
+                "reason": "Behoven har ändrats.", "recipients": [{"kind": "unit", "unit_id": HT}]}),
+    )
+    .await);
+    let at = sent["position"].as_i64().expect("position");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(appointment(&bundle), Some(json!("2026-06-20T08:00:00Z")));
+    assert_eq!(
+        appointment_code(&bundle),
+        Some(json!("SIP-möte")),
+        "{bundle}"
+    );
+    validate_fhir(&bundle);
 }
 
 // ---- FHIR ---------------------------------------------------------------------------------
