@@ -234,19 +234,6 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
                     None,
                 );
             }
-            for inv in &active {
-                for (unit, delivery) in inv.invited_units() {
-                    if delivery == Delivery::Digital && !inv.representatives.contains_key(unit) {
-                        push(
-                            ObligationKind::AppointRepresentative,
-                            ObligationOwner::Unit(unit.clone()),
-                            Some(inv.scheduled_at),
-                            "Utse representant till SIP-mötet".to_string(),
-                            Some(inv.invitation_id.clone()),
-                        );
-                    }
-                }
-            }
         }
         Some(meeting) => {
             let due = policy.documentation_due(meeting.held_at);
@@ -333,6 +320,25 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
                     "Boka nästa uppföljning eller avsluta planen".to_string(),
                     None,
                 ),
+            }
+        }
+    }
+    // Every unit summoned digitally appoints its representative, to a SIP-möte or to a
+    // follow-up, which is called "precis som vid en kallelse till SIP" (002).
+    for inv in state.invitations.values().filter(|i| i.is_active()) {
+        let to = match inv.purpose {
+            InvitationPurpose::Meeting => "SIP-mötet",
+            InvitationPurpose::FollowUp => "uppföljningen",
+        };
+        for (unit, delivery) in inv.invited_units() {
+            if delivery == Delivery::Digital && !inv.representatives.contains_key(unit) {
+                push(
+                    ObligationKind::AppointRepresentative,
+                    ObligationOwner::Unit(unit.clone()),
+                    Some(inv.scheduled_at),
+                    format!("Utse representant till {to}"),
+                    Some(inv.invitation_id.clone()),
+                );
             }
         }
     }

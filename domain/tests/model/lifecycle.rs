@@ -503,18 +503,6 @@ fn send_invitation_is_refused_for_others_outside_consent_and_in_the_wrong_state(
 
 // ---------------------------------------------------------------- 3 RespondToInvitation
 
-fn respond(invitation_id: &str) -> SipCommand {
-    SipCommand::RespondToInvitation(RespondToInvitation {
-        invitation_id: invitation_id.to_string(),
-        representative: Representative {
-            name: "Undersköterska HT".to_string(),
-            staff_id: None,
-            profession: Some("undersköterska".to_string()),
-            phone: Some("0922-200 10".to_string()),
-        },
-    })
-}
-
 #[test]
 fn respond_to_invitation_by_the_invited_unit_appoints_its_representative() {
     let story = Story::invited();

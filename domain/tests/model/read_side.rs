@@ -328,6 +328,35 @@ fn the_person_sees_published_content_only() {
     assert_eq!(plan.next_follow_up_on, None);
 }
 
+/// 002: a follow-up is called "precis som vid en kallelse till SIP": the units summoned appoint
+/// their representatives to it, as to the SIP-möte, and the to-do ends when they have.
+#[test]
+fn units_summoned_to_a_follow_up_appoint_their_representatives() {
+    let policy = stockholm();
+    let story = Story::documented().advance(Duration::days(30));
+    let mut kallelse = invite(
+        "inv-fu",
+        story.now + Duration::days(5),
+        vec![unit_recipient(HT)],
+    );
+    if let SipCommand::SendInvitation(c) = &mut kallelse {
+        c.purpose = InvitationPurpose::FollowUp;
+    }
+    let story = story.run(Who::Nurse, kallelse);
+    let appoint: Vec<_> = obligations(&story.state(), &policy)
+        .into_iter()
+        .filter(|o| o.kind == ObligationKind::AppointRepresentative)
+        .collect();
+    assert_eq!(appoint.len(), 1, "{appoint:?}");
+    assert_eq!(appoint[0].owner, ObligationOwner::Unit(unit(HT)));
+    assert_eq!(appoint[0].title, "Utse representant till uppföljningen");
+    assert_eq!(appoint[0].due_at, Some(story.now + Duration::days(5)));
+    let responded = story.run(Who::HomeCare, respond("inv-fu"));
+    assert!(obligations(&responded.state(), &policy)
+        .iter()
+        .all(|o| o.kind != ObligationKind::AppointRepresentative));
+}
+
 /// A kallelse whose time passed without its meeting being recorded must not hide the one booked
 /// after it: the person is shown the next meeting still ahead, or none.
 #[test]

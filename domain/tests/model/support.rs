@@ -287,6 +287,19 @@ pub fn invite(id: &str, at: DateTime<Utc>, recipients: Vec<Recipient>) -> SipCom
     })
 }
 
+/// Hemtjänsten appoints its representative to kallelse `invitation_id`.
+pub fn respond(invitation_id: &str) -> SipCommand {
+    SipCommand::RespondToInvitation(RespondToInvitation {
+        invitation_id: invitation_id.to_string(),
+        representative: Representative {
+            name: "Undersköterska HT".to_string(),
+            staff_id: None,
+            profession: Some("undersköterska".to_string()),
+            phone: Some("0922-200 10".to_string()),
+        },
+    })
+}
+
 pub fn unit_recipient(id: &str) -> Recipient {
     Recipient::Unit { unit_id: unit(id) }
 }
