@@ -135,6 +135,8 @@ pub enum DomainError {
     InvitationNotForFollowUp,
     #[error("the invitation summons to a follow-up, not to a SIP meeting")]
     InvitationForFollowUp,
+    #[error("a discharge needs its track under this policy profile")]
+    TrackMissing,
     #[error("the plan has not been followed up")]
     FollowUpMissing,
     #[error("the person has protected identity")]
@@ -213,6 +215,7 @@ impl DomainError {
             InvitationNotActive => "invitation_not_active",
             InvitationNotForFollowUp => "invitation_not_for_follow_up",
             InvitationForFollowUp => "invitation_for_follow_up",
+            TrackMissing => "track_missing",
             FollowUpMissing => "follow_up_missing",
             ProtectedIdentity => "protected_identity",
             PersonDeceased => "person_deceased",
@@ -349,6 +352,7 @@ impl DomainError {
             InvitationNotActive => "Kallelsen är återkallad eller mötet redan genomfört.".to_string(),
             InvitationNotForFollowUp => "Kallelsen gäller ett SIP-möte, inte en uppföljning: registrera mötet som SIP-möte.".to_string(),
             InvitationForFollowUp => "Kallelsen gäller en uppföljning: registrera uppföljningen och ange kallelsen där.".to_string(),
+            TrackMissing => "Ange spår för utskrivningen (grönt, gult eller rött): tiden för SIP-mötet räknas efter spåret.".to_string(),
             FollowUpMissing => "Planen har inte följts upp. Varje SIP ska följas upp minst en gång innan den avslutas.".to_string(),
             ProtectedIdentity => "Personen har skyddade personuppgifter. SIP kan inte hanteras här.".to_string(),
             PersonDeceased => "Personen är avliden.".to_string(),

@@ -247,6 +247,11 @@ impl PolicyProfile {
         }
     }
 
+    /// Whether a discharge need must name its track: the meeting's deadline is counted by it.
+    pub fn discharge_needs_track(&self) -> bool {
+        matches!(self.meeting, MeetingRule::ByTrack { .. })
+    }
+
     /// The built-in profile with name `s` (see [`PolicyName::parse`]).
     pub fn by_name(s: &str) -> Result<PolicyProfile, PolicyError> {
         PolicyName::parse(s).map(PolicyProfile::get)

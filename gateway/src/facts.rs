@@ -215,6 +215,7 @@ impl FactCache {
             units: loaded,
             // A rule of the policy profile, not a fact of the stores: the command sets it.
             chair_may_be_secretary: false,
+            discharge_needs_track: false,
         })
     }
 

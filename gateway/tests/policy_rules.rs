@@ -70,3 +70,41 @@ async fn one_person_may_lead_and_minute_a_meeting_unless_the_profile_asks_for_tw
     );
     assert_eq!(version(&app, &sip).await, before, "nothing appended");
 }
+
+/// `POST /sips` for the world's person in `context`.
+async fn start(
+    app: &TestApp,
+    w: &World,
+    context: serde_json::Value,
+) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    let body = json!({"person_id": w.person_id, "identified_by": "staff",
+                      "reason": "Utskrivning från slutenvården.", "context": context});
+    app.post("/api/v1/sips", &w.vc, &body).await
+}
+
+#[tokio::test]
+async fn a_discharge_names_its_track_where_the_deadline_is_counted_by_it() {
+    // Örebro (001): green and yellow track, the meeting within four weeks of discharge; red,
+    // before going home. Without the track there is no deadline to count, so it is asked for.
+    let untracked = json!({"kind": "discharge", "discharge_ready_at": "2026-03-10T07:00:00Z"});
+    let app = TestApp::spawn_with(|config| config.policy = "orebro".to_string()).await;
+    let w = world(&app).await;
+    let (status, _, body) = start(&app, &w, untracked.clone()).await;
+    problem(
+        (status, body),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "track_missing",
+    );
+    let (status, _, body) = start(
+        &app,
+        &w,
+        json!({"kind": "discharge", "track": "red", "discharge_ready_at": "2026-03-10T07:00:00Z"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Norrbotten counts from when the need became known, track or not.
+    let app = TestApp::spawn_with(|config| config.policy = "norrbotten".to_string()).await;
+    let w = world(&app).await;
+    let (status, _, body) = start(&app, &w, untracked).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

@@ -32,6 +32,10 @@ pub struct SipFacts {
     /// (every profile but Stockholm's: `PolicyProfile::chair_and_secretary_differ`). `false`, the
     /// stricter reading, unless the caller says so.
     pub chair_may_be_secretary: bool,
+    /// The profile in force counts the meeting's deadline at discharge by track (Örebro's green,
+    /// yellow and red, `001_981d6886037d185d.txt`), so a discharge need must name its track
+    /// (`PolicyProfile::discharge_needs_track`).
+    pub discharge_needs_track: bool,
 }
 
 impl SipFacts {
@@ -319,6 +323,12 @@ pub fn decide(
             }
             if c.context.kind == CareContextKind::Outpatient && c.context.track.is_some() {
                 return Err(DomainError::TrackWithoutDischarge);
+            }
+            if c.context.kind == CareContextKind::Discharge
+                && c.context.track.is_none()
+                && facts.discharge_needs_track
+            {
+                return Err(DomainError::TrackMissing);
             }
             SipEvent::NeedIdentified {
                 sip_id: c.sip_id,

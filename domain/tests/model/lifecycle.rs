@@ -76,6 +76,7 @@ fn identify_need_is_refused_for_unknown_deceased_or_protected_persons_and_bad_co
             person: None,
             units: units(),
             chair_may_be_secretary: false,
+            discharge_needs_track: false,
         })
         .when(identify_need(outpatient()), Who::Nurse.at(t0()))
         .then_error(DomainError::PersonNotFound);
@@ -104,6 +105,42 @@ fn identify_need_is_refused_for_unknown_deceased_or_protected_persons_and_bad_co
     given(&story)
         .when(identify_need(ctx), Who::Nurse.at(t0()))
         .then_error(DomainError::TrackWithoutDischarge);
+    // Where the meeting's deadline at discharge is counted by track (Örebro, 001), a discharge
+    // names its track; elsewhere it need not.
+    let untracked = NeedContext {
+        kind: CareContextKind::Discharge,
+        track: None,
+        discharge_ready_at: Some(t0()),
+    };
+    let by_track = SipFacts {
+        discharge_needs_track: true,
+        ..facts_for(adult())
+    };
+    given(&story)
+        .with_facts(by_track.clone())
+        .when(identify_need(untracked.clone()), Who::Nurse.at(t0()))
+        .then_error(DomainError::TrackMissing);
+    given(&story)
+        .with_facts(by_track)
+        .when(
+            identify_need(NeedContext {
+                track: Some(domain::policy::Track::Yellow),
+                ..untracked.clone()
+            }),
+            Who::Nurse.at(t0()),
+        )
+        .then_ok();
+    given(&story)
+        .when(identify_need(untracked), Who::Nurse.at(t0()))
+        .then_ok();
+    assert!(
+        domain::policy::PolicyProfile::get(domain::policy::PolicyName::Orebro)
+            .discharge_needs_track()
+    );
+    assert!(
+        !domain::policy::PolicyProfile::get(domain::policy::PolicyName::Norrbotten)
+            .discharge_needs_track()
+    );
 }
 
 // ---------------------------------------------------------------- 1 RecordConsent

@@ -226,6 +226,7 @@ pub fn facts_for(person: PersonState) -> SipFacts {
         person: Some(person),
         units: units(),
         chair_may_be_secretary: false,
+        discharge_needs_track: false,
     }
 }
 

@@ -36,10 +36,11 @@ pub async fn start(
 ) -> Result<WriteResponse, AppError> {
     let unit = staff_unit(write.caller)?;
     let need = request.into_command(sip_id)?;
-    let facts = state
+    let mut facts = state
         .facts
         .load(&state.store, Some(need.person_id), [unit])
         .await?;
+    facts.discharge_needs_track = state.policy.for_municipality(None).discharge_needs_track();
     let cmd = SipCommand::IdentifyNeed(need);
     pipeline::execute::<SipAggregate>(
         state,
