@@ -24,7 +24,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use domain::ids::{PersonId, SipId};
 use domain::sip::{history, SipEvent};
 use eventstore::{BrokenReason, Metadata, RecordedEvent};
@@ -324,6 +324,7 @@ pub async fn sip_as_of(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<AsOfParams>,
 ) -> Result<Response, AppError> {
+    storable("as_of", params.as_of)?;
     let sip_id = SipId::parse(&id).map_err(|_| AppError::NotFoundFor(caller.role))?;
     let head = consistency::store_position(&state, params.min_position).await?;
     // `as_of` is compared with the time the store recorded each event (its own clock, the one
@@ -531,6 +532,8 @@ pub async fn access_log_extract(
     Auditor(caller): Auditor,
     ApiQuery(params): ApiQuery<ExtractParams>,
 ) -> Result<Response, AppError> {
+    storable("from", params.from)?;
+    storable("to", params.to)?;
     if let (Some(from), Some(to)) = (params.from, params.to) {
         if to <= from {
             return Err(AppError::bad_request(
@@ -651,6 +654,8 @@ pub async fn access_review(
     _caller: Auditor,
     ApiQuery(params): ApiQuery<ReviewParams>,
 ) -> Result<Response, AppError> {
+    storable("from", Some(params.from))?;
+    storable("to", Some(params.to))?;
     if params.to <= params.from {
         return Err(AppError::bad_request(
             "invalid_parameter",
@@ -668,6 +673,19 @@ pub async fn access_review(
         Json(review).into_response(),
         position,
     ))
+}
+
+/// Refuses (400 `invalid_parameter`) a time the store cannot compare with: an RFC 3339 reader
+/// accepts years far beyond the 4713 BC – 294276 AD a PostgreSQL `timestamptz` holds, and the
+/// database's refusal would be a 500. Years 1 to 9999 hold every moment a log or a plan has.
+fn storable(name: &str, time: Option<DateTime<Utc>>) -> Result<(), AppError> {
+    match time {
+        Some(t) if !(1..=9999).contains(&t.year()) => Err(AppError::bad_request(
+            "invalid_parameter",
+            format!("{name} ska ligga mellan år 1 och år 9999."),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

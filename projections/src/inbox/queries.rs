@@ -7,7 +7,7 @@
 //! as its unit may see them (migration 14, ADR 0029), so a list reads its own rows and joins no
 //! person.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use deadpool_postgres::Pool;
 use domain::obligations::Letter;
 use domain::sip::{PersonStatus, Recipient, SipState};
@@ -337,7 +337,14 @@ fn from_micros_or_n(raw: &str) -> Option<Option<DateTime<Utc>>> {
     if raw == "n" {
         return Some(None);
     }
-    Some(Some(DateTime::from_timestamp_micros(raw.parse().ok()?)?))
+    Some(Some(from_micros(raw)?))
+}
+
+/// A cursor's time, `None` unless PostgreSQL can compare a `timestamptz` with it: a cursor is
+/// text the client sends back, and chrono reads microseconds far beyond the 4713 BC – 294276 AD
+/// that PostgreSQL holds (its error would be a 500). Years 1 to 9999 are all a real cursor carries.
+fn from_micros(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(raw.parse().ok()?).filter(|t| (1..=9999).contains(&t.year()))
 }
 
 /// The unit's open to-dos, soonest due first (those without a due time last), at most `limit`
@@ -513,9 +520,13 @@ impl OngoingCursor {
         let next_meeting_at = from_micros_or_n(parts.next()?)?;
         let next_follow_up_on = match parts.next()? {
             "n" => None,
-            d => Some(chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok()?),
+            d => Some(
+                chrono::NaiveDate::parse_from_str(d, "%Y%m%d")
+                    .ok()
+                    .filter(|d| (1..=9999).contains(&d.year()))?,
+            ),
         };
-        let started_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+        let started_at = from_micros(parts.next()?)?;
         let sip_id = parts.next()?;
         if sip_id.is_empty() || sip_id.len() > 100 {
             return None;
@@ -888,6 +899,12 @@ mod tests {
             "o2.n.n.1.x",
             "o0.n.2027.1.x",
             "o0.n.n.1.",
+            // Times no timestamptz holds (found by schemathesis as a 500 before).
+            "o0.-80003322807549100.n.-7035167490369901949.0yuG",
+            "o0.n.n.-7035167490369901949.x",
+            "o0.n.-50000101.1.x",
+            "t-7035167490369901949.x",
+            "t9223372036854775807.x",
         ] {
             assert_eq!(TodoCursor::decode(bad), None, "{bad}");
             assert_eq!(OngoingCursor::decode(bad), None, "{bad}");
