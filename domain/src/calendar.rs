@@ -36,6 +36,16 @@ const NATIONAL_DAY_FROM_YEAR: i32 = 2005;
 
 /// Easter Sunday in the Gregorian calendar (the anonymous Gregorian algorithm, also known as the
 /// Meeus/Jones/Butcher algorithm).
+/// The years a date given in a command may fall in: those this calendar is tested for. Every
+/// deadline, working-day count and read model counts with the dates it is given, so a date
+/// outside them (a typo of the year, or a hostile one) is refused where it enters.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// Whether `date` falls in [`YEARS`].
+pub fn covers(date: NaiveDate) -> bool {
+    YEARS.contains(&chrono::Datelike::year(&date))
+}
+
 pub fn easter_sunday(year: i32) -> NaiveDate {
     let a = year.rem_euclid(19);
     let b = year.div_euclid(100);

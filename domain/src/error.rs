@@ -137,6 +137,8 @@ pub enum DomainError {
     InvitationForFollowUp,
     #[error("a discharge needs its track under this policy profile")]
     TrackMissing,
+    #[error("{0} is outside the years the calendar covers")]
+    DateOutOfRange(&'static str),
     #[error("the plan has not been followed up")]
     FollowUpMissing,
     #[error("the person has protected identity")]
@@ -216,6 +218,7 @@ impl DomainError {
             InvitationNotForFollowUp => "invitation_not_for_follow_up",
             InvitationForFollowUp => "invitation_for_follow_up",
             TrackMissing => "track_missing",
+            DateOutOfRange(_) => "date_out_of_range",
             FollowUpMissing => "follow_up_missing",
             ProtectedIdentity => "protected_identity",
             PersonDeceased => "person_deceased",
@@ -353,6 +356,11 @@ impl DomainError {
             InvitationNotForFollowUp => "Kallelsen gäller ett SIP-möte, inte en uppföljning: registrera mötet som SIP-möte.".to_string(),
             InvitationForFollowUp => "Kallelsen gäller en uppföljning: registrera uppföljningen och ange kallelsen där.".to_string(),
             TrackMissing => "Ange spår för utskrivningen (grönt, gult eller rött): tiden för SIP-mötet räknas efter spåret.".to_string(),
+            DateOutOfRange(field) => format!(
+                "{field}: datumet ligger utanför åren {}–{} som samplan räknar med. Kontrollera årtalet.",
+                crate::calendar::YEARS.start(),
+                crate::calendar::YEARS.end()
+            ),
             FollowUpMissing => "Planen har inte följts upp. Varje SIP ska följas upp minst en gång innan den avslutas.".to_string(),
             ProtectedIdentity => "Personen har skyddade personuppgifter. SIP kan inte hanteras här.".to_string(),
             PersonDeceased => "Personen är avliden.".to_string(),

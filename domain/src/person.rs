@@ -361,6 +361,9 @@ pub fn decide(
             if state.deceased.is_some() {
                 return Err(DomainError::PersonDeceased);
             }
+            if !crate::calendar::covers(c.died_on) {
+                return Err(DomainError::DateOutOfRange("died_on"));
+            }
             if c.died_on > ctx.today() {
                 return Err(DomainError::InFuture("dödsfallet"));
             }
@@ -373,6 +376,9 @@ pub fn decide(
         PersonCommand::RegisterMovedOut(c) => {
             if state.deceased.is_some() {
                 return Err(DomainError::PersonDeceased);
+            }
+            if !crate::calendar::covers(c.moved_on) {
+                return Err(DomainError::DateOutOfRange("moved_on"));
             }
             vec![PersonEvent::MovedOutOfRegion {
                 moved_on: c.moved_on,

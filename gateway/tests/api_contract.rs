@@ -510,3 +510,44 @@ async fn problem_texts_speak_of_what_the_caller_did() {
         assert!(!detail.contains("enhet"), "{path}: {detail}");
     }
 }
+
+#[tokio::test]
+async fn a_year_the_calendar_does_not_cover_is_refused_and_the_read_models_go_on() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let before = head(&app).await;
+    // Accepted once, such a date stopped every projection that counts with it, on every restart.
+    for (known_since, field) in [
+        ("-100000-01-01T00:00:00Z", "known_since"),
+        ("0001-01-01T00:00:00Z", "known_since"),
+    ] {
+        let (status, _, problem) = app
+            .post(
+                "/api/v1/sips",
+                &w.vc,
+                &json!({"person_id": w.person_id, "identified_by": "staff", "reason": "Behov.",
+                        "known_since": known_since, "context": {"kind": "outpatient"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["code"], "date_out_of_range", "{problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains(field) && detail.contains("1900"),
+            "{detail}"
+        );
+        assert_swedish(&problem);
+    }
+    assert_eq!(head(&app).await, before, "nothing appended");
+    // A plan in the years it covers is still started and read back through the read models.
+    let sip = start_plan(&app, &w).await;
+    let position = head(&app).await;
+    let (status, _, ongoing) = app
+        .get(
+            &format!("/api/v1/inbox/sips?min_position={position}"),
+            &w.vc,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ongoing}");
+    assert!(ongoing.to_string().contains(&sip), "{ongoing}");
+}

@@ -289,6 +289,46 @@ pub enum SipCommand {
 }
 
 impl SipCommand {
+    /// Every date and time the command carries, with its field's name: `decide` refuses one the
+    /// working-day calendar does not cover (`calendar::covers`).
+    pub fn dates(&self) -> Vec<(&'static str, NaiveDate)> {
+        let day = |t: &DateTime<Utc>| t.date_naive();
+        let mut out = Vec::new();
+        match self {
+            SipCommand::IdentifyNeed(c) => {
+                out.extend(c.known_since.as_ref().map(|t| ("known_since", day(t))));
+                out.extend(
+                    c.context
+                        .discharge_ready_at
+                        .as_ref()
+                        .map(|t| ("context.discharge_ready_at", day(t))),
+                );
+            }
+            SipCommand::RecordConsent(c) => out.push(("valid_until", c.valid_until)),
+            SipCommand::SendInvitation(c) => out.push(("scheduled_at", day(&c.scheduled_at))),
+            SipCommand::SaveInvitationDraft(c) => {
+                out.extend(c.scheduled_at.as_ref().map(|t| ("scheduled_at", day(t))));
+            }
+            SipCommand::RescheduleMeeting(c) => out.push(("scheduled_at", day(&c.scheduled_at))),
+            SipCommand::RecordMeeting(c) => {
+                out.push(("held_at", day(&c.held_at)));
+                out.extend(c.follow_up_on.map(|d| ("follow_up_on", d)));
+            }
+            SipCommand::DocumentIntervention(c) => {
+                out.push(("from", c.from));
+                out.extend(c.to.map(|d| ("to", d)));
+            }
+            SipCommand::ScheduleFollowUp(c) => out.push(("follow_up_on", c.follow_up_on)),
+            SipCommand::RecordFollowUp(c) => {
+                out.push(("held_on", c.held_on));
+                out.extend(c.next_follow_up_on.map(|d| ("next_follow_up_on", d)));
+            }
+            SipCommand::RecordDischarge(c) => out.push(("discharged_at", day(&c.discharged_at))),
+            _ => {}
+        }
+        out
+    }
+
     /// The command's name, e.g. `"RecordConsent"`.
     pub fn name(&self) -> &'static str {
         match self {

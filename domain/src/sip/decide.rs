@@ -13,6 +13,7 @@ use super::command::*;
 use super::event::SipEvent;
 use super::state::{Drafted, SipState};
 use super::types::*;
+use crate::calendar;
 use crate::context::{Context, StaffRef};
 use crate::error::DomainError;
 use crate::heading::Heading;
@@ -295,6 +296,9 @@ pub fn decide(
     // After avslut the plan accepts nothing at all, whoever asks.
     if state.is_closed() {
         return Err(DomainError::PlanClosed);
+    }
+    if let Some((field, _)) = cmd.dates().into_iter().find(|(_, d)| !calendar::covers(*d)) {
+        return Err(DomainError::DateOutOfRange(field));
     }
     let is_start = matches!(cmd, SipCommand::IdentifyNeed(_));
     if state.exists() && is_start {

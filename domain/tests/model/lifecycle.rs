@@ -1,7 +1,7 @@
 //! One block per row of DESIGN.md's lifecycle table: the command succeeds for who may, and is
 //! refused with its code for who may not and in states that forbid it.
 
-use chrono::Duration;
+use chrono::{Datelike, Duration, TimeZone, Utc};
 use domain::context::StaffRef;
 use domain::sip::*;
 use domain::{DomainError, ErrorKind};
@@ -1256,6 +1256,53 @@ fn free_text_and_chosen_ids_have_limits() {
         .when(
             mapping("m1".to_string(), "å".repeat(20_000)),
             Who::Nurse.at(story.now),
+        )
+        .then_ok();
+}
+
+/// A date the working-day calendar does not cover (a mistyped year, or a hostile one) is refused
+/// where it enters: stored, it would stop every read model that counts with it.
+#[test]
+fn dates_outside_the_calendars_years_are_refused() {
+    let far = |y: i32| {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+            .single()
+            .expect("valid")
+            .with_year(y)
+            .expect("chrono holds the year")
+    };
+    let mut need = outpatient();
+    let mut start = identify_need(need.clone());
+    if let SipCommand::IdentifyNeed(c) = &mut start {
+        c.known_since = Some(far(-100_000));
+    }
+    given(&Story::new(adult()))
+        .when(start, Who::Nurse.at(t0()))
+        .then_error(DomainError::DateOutOfRange("known_since"));
+    need.kind = CareContextKind::Discharge;
+    need.discharge_ready_at = Some(far(1899));
+    given(&Story::new(adult()))
+        .when(identify_need(need), Who::Nurse.at(t0()))
+        .then_code("date_out_of_range");
+    let story = Story::with_basis();
+    given(&story)
+        .when(
+            invite("inv-9", far(2201), vec![unit_recipient(HT)]),
+            Who::Nurse.at(story.now),
+        )
+        .then_error(DomainError::DateOutOfRange("scheduled_at"));
+    let story = Story::documented();
+    given(&story)
+        .when(
+            follow_up("fu-9", date(2026, 3, 20), Some(date(9999, 1, 1))),
+            Who::Nurse.at(story.now + Duration::days(30)),
+        )
+        .then_error(DomainError::DateOutOfRange("next_follow_up_on"));
+    // The years it covers are accepted as before.
+    given(&story)
+        .when(
+            follow_up("fu-9", date(2026, 3, 20), Some(date(2200, 12, 31))),
+            Who::Nurse.at(story.now + Duration::days(30)),
         )
         .then_ok();
 }
