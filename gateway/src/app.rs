@@ -239,7 +239,8 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         StatusCode::NOT_FOUND => (
             "not_found",
             "Hittades inte",
-            "Det du söker finns inte, eller så har din enhet inte tillgång till det.",
+            // No caller is known for an address that names nothing: no unit to speak of.
+            crate::error::NOT_FOUND_DETAIL,
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
             "method_not_allowed",

@@ -236,7 +236,8 @@ impl AppError {
 
 /// What a 404 says when the caller's role is not known where it was decided: true for every
 /// role (citizens and auditors have no unit to blame).
-const NOT_FOUND_DETAIL: &str = "Det du söker finns inte, eller så har du inte tillgång till det.";
+pub(crate) const NOT_FOUND_DETAIL: &str =
+    "Det du söker finns inte, eller så har du inte tillgång till det.";
 
 /// What a 404 says to a caller of `role`: staff see what their unit takes part in, a citizen
 /// their own (and their children's) published plans, an auditor everything.

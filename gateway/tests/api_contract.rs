@@ -502,6 +502,8 @@ async fn problem_texts_speak_of_what_the_caller_did() {
         (&citizen, format!("/api/v1/me/plans/{unknown}")),
         (&citizen, format!("/api/v1/me/plans/{unknown}/fhir")),
         (&auditor, format!("/api/v1/audit/sips/{unknown}")),
+        // An address that names nothing: nobody's unit to speak of.
+        (&citizen, "/api/v1/no-such-route".to_string()),
     ] {
         let (status, _, problem) = app.get(&path, token).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {problem}");

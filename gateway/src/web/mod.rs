@@ -210,8 +210,8 @@ impl IntoResponse for WebError {
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Sidan finns inte".to_string(),
-                "Det du söker finns inte, eller så har din enhet inte tillgång till det."
-                    .to_string(),
+                // The pages serve staff and the person alike: no unit to speak of.
+                crate::error::NOT_FOUND_DETAIL.to_string(),
             ),
             WebError::Forbidden(detail) => (
                 StatusCode::FORBIDDEN,
