@@ -206,3 +206,8 @@ export function personnummer(date, serial) {
   }
   return `${date}-${serial}${(10 - (sum % 10)) % 10}`;
 }
+
+/** A staff token for a demo person of `DEMO` (their HSA-id, unit and name), for calls to the API. */
+export function staffToken(app, person) {
+  return app.token(["--role", "staff", "--sub", person.sub, "--unit", person.unit, "--name", person.name]);
+}

@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, personnummer, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, personnummer, screenshots, seriousViolations, signIn, staffToken, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 /** Demo plan 1 (README): kallelse sent, discharge on the yellow track, hälsocentralen coordinates. */
 const INVITED = "01JGFJJZ000000006Y80004001";
@@ -34,10 +34,6 @@ async function fact(page, label) {
 }
 
 /** A staff token of the demo's hälsocentral coordinator. */
-function coordinatorToken(app) {
-  return app.token(["--role", "staff", "--sub", DEMO.hcLulea.sub, "--unit", DEMO.hcLulea.unit, "--name", DEMO.hcLulea.name]);
-}
-
 /** Min plan's text for Karin Öberg (plan 4), in a context of her own. */
 async function minPlan(app) {
   const context = await app.context({ viewport: { width: 360, height: 740 }, isMobile: true });
@@ -58,7 +54,7 @@ test("a follow-up meeting is recorded with its kallelse, which is then no longer
   withApp("forms-follow-up", async (app) => {
     // A follow-up by phone that has just taken place (sent through the API a few seconds ahead,
     // since a kallelse cannot be sent for a time that has passed).
-    const token = coordinatorToken(app);
+    const token = staffToken(app, DEMO.hcLulea);
     const soon = new Date(Date.now() + 3_000);
     const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, token, {
       invitation_id: "uppfoljning-telefon",

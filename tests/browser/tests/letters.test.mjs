@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, start, withApp } from "../lib/samplan.mjs";
 
 /** Demo units and plans the letters come from (README): who coordinates, who gets letters. */
 const PSYK = { button: "Psykiatriska mottagningen Luleå", sub: "SE2321000016-DPS1" };
@@ -81,7 +81,7 @@ test("each letter speaks to its reader and names whom the meeting concerns", { t
 test("a follow-up letter is Swedish: en uppföljning, inställd", { timeout: 240_000 }, () =>
   withApp("letters-follow-up", async (app) => {
     // The coordinator calls Karin Öberg to a follow-up, by letter, through the API.
-    const coordinator = app.token(["--role", "staff", "--sub", DEMO.hcLulea.sub, "--unit", DEMO.hcLulea.unit, "--name", DEMO.hcLulea.name]);
+    const coordinator = staffToken(app, DEMO.hcLulea);
     const at = new Date(Date.now() + 21 * 86_400_000);
     at.setUTCHours(8, 0, 0, 0);
     const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 /** Demo plan 3 (README): Elsa Berg, a child; socialtjänsten in Boden coordinates; meeting held. */
 const CHILD_PLAN = "01JGFJJZ000000006Y80004003";
@@ -94,7 +94,7 @@ test("after a later meeting, a unit with items published says it has nothing new
   withApp("meetings-nothing-new", async (app) => {
     // A second SIP-möte in plan 4 with hemtjänsten, through the API (sent a few seconds ahead,
     // then recorded once its time has passed).
-    const coordinatorToken = app.token(["--role", "staff", "--sub", DEMO.hcLulea.sub, "--unit", DEMO.hcLulea.unit, "--name", DEMO.hcLulea.name]);
+    const coordinatorToken = staffToken(app, DEMO.hcLulea);
     const soon = new Date(Date.now() + 3_000);
     const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinatorToken, {
       invitation_id: "andra-motet",

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, start, withApp } from "../lib/samplan.mjs";
 
 test("a demo coordinator signs in and sees the start page as Lifecare showed it", { timeout: 180_000 }, () =>
   withApp("start-page", async (app) => {
@@ -87,7 +87,7 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     const before = await page.locator("#meddelanden li.row").count();
 
     // The coordinator (in another context, through the API) invites hemtjänsten to a follow-up.
-    const coordinator = app.token(["--role", "staff", "--sub", DEMO.hcLulea.sub, "--unit", DEMO.hcLulea.unit, "--name", DEMO.hcLulea.name]);
+    const coordinator = staffToken(app, DEMO.hcLulea);
     const at = new Date(Date.now() + 14 * 86_400_000);
     at.setUTCHours(12, 0, 0, 0);
     const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
