@@ -28,6 +28,11 @@ pub mod reporting;
 pub mod runner;
 
 pub use error::ProjectionError;
+
+/// The years a time from a client may name where it meets a `timestamptz` or `date` column: the
+/// database holds 4713 BC – 294276 AD while chrono reads far beyond, and the database's refusal
+/// would be a 500. Years 1 to 9999 hold every moment a plan, a log or a cursor has.
+pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 pub use nats_auth::{NatsAuth, NatsCredentials};
 
 /// The read models' migrations (schemas `projections` and `directory`), applied by the

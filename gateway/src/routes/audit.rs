@@ -675,12 +675,11 @@ pub async fn access_review(
     ))
 }
 
-/// Refuses (400 `invalid_parameter`) a time the store cannot compare with: an RFC 3339 reader
-/// accepts years far beyond the 4713 BC – 294276 AD a PostgreSQL `timestamptz` holds, and the
-/// database's refusal would be a 500. Years 1 to 9999 hold every moment a log or a plan has.
+/// Refuses (400 `invalid_parameter`) a time outside [`projections::STORABLE_YEARS`], which the
+/// store cannot compare with (the database's refusal would be a 500).
 fn storable(name: &str, time: Option<DateTime<Utc>>) -> Result<(), AppError> {
     match time {
-        Some(t) if !(1..=9999).contains(&t.year()) => Err(AppError::bad_request(
+        Some(t) if !projections::STORABLE_YEARS.contains(&t.year()) => Err(AppError::bad_request(
             "invalid_parameter",
             format!("{name} ska ligga mellan år 1 och år 9999."),
         )),

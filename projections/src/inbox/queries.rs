@@ -340,11 +340,11 @@ fn from_micros_or_n(raw: &str) -> Option<Option<DateTime<Utc>>> {
     Some(Some(from_micros(raw)?))
 }
 
-/// A cursor's time, `None` unless PostgreSQL can compare a `timestamptz` with it: a cursor is
-/// text the client sends back, and chrono reads microseconds far beyond the 4713 BC – 294276 AD
-/// that PostgreSQL holds (its error would be a 500). Years 1 to 9999 are all a real cursor carries.
+/// A cursor's time, `None` outside [`crate::STORABLE_YEARS`]: a cursor is text the client sends
+/// back, and only times the database can compare with make one.
 fn from_micros(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(raw.parse().ok()?).filter(|t| (1..=9999).contains(&t.year()))
+    DateTime::from_timestamp_micros(raw.parse().ok()?)
+        .filter(|t| crate::STORABLE_YEARS.contains(&t.year()))
 }
 
 /// The unit's open to-dos, soonest due first (those without a due time last), at most `limit`
@@ -523,7 +523,7 @@ impl OngoingCursor {
             d => Some(
                 chrono::NaiveDate::parse_from_str(d, "%Y%m%d")
                     .ok()
-                    .filter(|d| (1..=9999).contains(&d.year()))?,
+                    .filter(|d| crate::STORABLE_YEARS.contains(&d.year()))?,
             ),
         };
         let started_at = from_micros(parts.next()?)?;
