@@ -213,7 +213,7 @@ impl FactCache {
         Ok(SipFacts {
             person,
             units: loaded,
-            // A rule of the policy profile, not a fact of the stores: the command sets it.
+            // Rules of the policy profile, not facts of the stores: `SipFacts::under` sets them.
             chair_may_be_secretary: false,
             discharge_needs_track: false,
         })

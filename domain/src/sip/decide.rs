@@ -19,6 +19,7 @@ use crate::error::DomainError;
 use crate::heading::Heading;
 use crate::ids::UnitId;
 use crate::person::{PersonState, RelativeKind};
+use crate::policy::PolicyProfile;
 use crate::time::local_date;
 use crate::unit::{Unit, UnitState};
 
@@ -31,7 +32,7 @@ pub struct SipFacts {
     pub units: BTreeMap<UnitId, UnitState>,
     /// The policy profile in force lets one person both chair the meeting and keep its minutes
     /// (every profile but Stockholm's: `PolicyProfile::chair_and_secretary_differ`). `false`, the
-    /// stricter reading, unless the caller says so.
+    /// stricter reading, unless [`SipFacts::under`] a profile says otherwise.
     pub chair_may_be_secretary: bool,
     /// The profile in force counts the meeting's deadline at discharge by track (Örebro's green,
     /// yellow and red, `001_981d6886037d185d.txt`), so a discharge need must name its track
@@ -40,6 +41,15 @@ pub struct SipFacts {
 }
 
 impl SipFacts {
+    /// These facts under `policy`: the rules of the profile `decide` needs.
+    pub fn under(self, policy: &PolicyProfile) -> SipFacts {
+        SipFacts {
+            chair_may_be_secretary: !policy.chair_and_secretary_differ,
+            discharge_needs_track: policy.discharge_needs_track(),
+            ..self
+        }
+    }
+
     fn person(&self) -> Result<&PersonState, DomainError> {
         self.person
             .as_ref()

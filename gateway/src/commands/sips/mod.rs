@@ -36,11 +36,12 @@ pub async fn start(
 ) -> Result<WriteResponse, AppError> {
     let unit = staff_unit(write.caller)?;
     let need = request.into_command(sip_id)?;
-    let mut facts = state
+    // Plans are not tied to a municipality yet, so the deployment's profile applies.
+    let facts = state
         .facts
         .load(&state.store, Some(need.person_id), [unit])
-        .await?;
-    facts.discharge_needs_track = state.policy.for_municipality(None).discharge_needs_track();
+        .await?
+        .under(state.policy.for_municipality(None));
     let cmd = SipCommand::IdentifyNeed(need);
     pipeline::execute::<SipAggregate>(
         state,
@@ -83,15 +84,11 @@ pub async fn run<D: IntoSipCommand>(
     let cmd = body.into_command()?;
     let mut units = cmd.referenced_units();
     units.push(unit);
-    let mut facts = state
+    let facts = state
         .facts
         .load(&state.store, sip.person_id(), units)
-        .await?;
-    // Plans are not tied to a municipality yet, so the deployment's profile applies.
-    facts.chair_may_be_secretary = !state
-        .policy
-        .for_municipality(None)
-        .chair_and_secretary_differ;
+        .await?
+        .under(state.policy.for_municipality(None));
     pipeline::execute::<SipAggregate>(
         state,
         write,
