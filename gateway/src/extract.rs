@@ -17,6 +17,7 @@
 
 use crate::auth::{token_error, Caller};
 use crate::error::AppError;
+use crate::facts::UnitStanding;
 use crate::pipeline::WriteMeta;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -69,6 +70,11 @@ impl FromRequestParts<AppState> for Caller {
 /// identity provider's typo or a unit not yet registered would otherwise start plans nobody
 /// can find by unit, and log reads with no care provider (the loggutdrag must name one).
 ///
+/// Refuses (403 `unit_outside_samplan`) one whose unit is registered as reached by letter: it
+/// has no inbox, its part is documented by the coordinator ("för aktörer utan samplan"), and
+/// staff acting for it in samplan would document it twice and read plans as a unit that only
+/// gets letters.
+///
 /// On every staff request: the answer comes from the fact cache (a lock and a map look-up; an
 /// unknown unit is remembered too), and only a miss reads the unit's stream. The web's session
 /// should apply it as well (`web::session` verifies its cookie itself).
@@ -76,22 +82,33 @@ pub async fn check_staff_unit(state: &AppState, caller: &Caller) -> Result<(), A
     let (Role::Staff, Some(unit)) = (caller.role, &caller.unit) else {
         return Ok(());
     };
-    if state.facts.unit_registered(&state.store, unit).await? {
-        return Ok(());
+    let shown = || -> String {
+        unit.as_str()
+            .chars()
+            .filter(|c| crate::text::is_allowed(*c))
+            .take(64)
+            .collect()
+    };
+    match state.facts.unit_standing(&state.store, unit).await? {
+        UnitStanding::InSamplan => Ok(()),
+        UnitStanding::Unknown => Err(AppError::forbidden(
+            "unit_unknown",
+            format!(
+                "Enheten i inloggningen (\u{201d}{}\u{201d}) är inte registrerad i samplan. Logga \
+                 in för en registrerad enhet, eller be en administratör registrera enheten.",
+                shown()
+            ),
+        )),
+        UnitStanding::OutsideSamplan => Err(AppError::forbidden(
+            "unit_outside_samplan",
+            format!(
+                "Enheten i inloggningen (\u{201d}{}\u{201d}) är registrerad som en aktör som inte \
+                 använder samplan: den nås med brev och samordnaren dokumenterar dess del. Logga \
+                 in för en enhet som arbetar i samplan.",
+                shown()
+            ),
+        )),
     }
-    let shown: String = unit
-        .as_str()
-        .chars()
-        .filter(|c| crate::text::is_allowed(*c))
-        .take(64)
-        .collect();
-    Err(AppError::forbidden(
-        "unit_unknown",
-        format!(
-            "Enheten i inloggningen (\u{201d}{shown}\u{201d}) är inte registrerad i samplan. Logga \
-             in för en registrerad enhet, eller be en administratör registrera enheten."
-        ),
-    ))
 }
 
 /// Generates a caller that must have a role, checked as a part of the request: axum takes the

@@ -43,6 +43,28 @@ const STREAMS_MAX: usize = 200_000;
 /// Pause before the follower starts again after the tail failed.
 const RESTART_PAUSE_MS: u64 = 1_000;
 
+/// What samplan knows of a staff caller's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitStanding {
+    /// Not registered.
+    Unknown,
+    /// Registered as reached by letter (`uses_samplan: false`): it has no inbox, and the
+    /// coordinator documents its part.
+    OutsideSamplan,
+    /// Registered and working in samplan.
+    InSamplan,
+}
+
+impl UnitStanding {
+    fn of(state: &UnitState) -> UnitStanding {
+        match &state.unit {
+            None => UnitStanding::Unknown,
+            Some(unit) if !unit.uses_samplan => UnitStanding::OutsideSamplan,
+            Some(_) => UnitStanding::InSamplan,
+        }
+    }
+}
+
 /// The cache; cheap to clone, clones share it.
 #[derive(Clone, Default)]
 pub struct FactCache {
@@ -132,14 +154,14 @@ impl FactCache {
         }
     }
 
-    /// Whether `unit` is registered: from the cache where it holds the unit (registered or not),
+    /// Whether `unit` is registered and works in samplan: from the cache where it holds the unit (registered or not),
     /// else from one read of its stream, which the cache keeps. On every staff request's path
     /// (`extract::check_staff_unit`), so a hit takes the lock once and copies nothing.
-    pub async fn unit_registered(
+    pub async fn unit_standing(
         &self,
         store: &EventStore,
         unit: &UnitId,
-    ) -> Result<bool, AppError> {
+    ) -> Result<UnitStanding, AppError> {
         let stream = unit.stream_id();
         let cached = {
             let inner = self.lock();
@@ -147,13 +169,16 @@ impl FactCache {
                 .units
                 .get(&stream)
                 .filter(|(version, _)| inner.is_current(&stream, *version))
-                .map(|(_, state)| state.is_registered())
+                .map(|(_, state)| UnitStanding::of(state))
         };
-        if let Some(registered) = cached {
-            return Ok(registered);
+        if let Some(standing) = cached {
+            return Ok(standing);
         }
         let facts = self.load(store, None, [unit.clone()]).await?;
-        Ok(facts.units.get(unit).is_some_and(UnitState::is_registered))
+        Ok(facts
+            .units
+            .get(unit)
+            .map_or(UnitStanding::Unknown, UnitStanding::of))
     }
 
     /// What the SIP rules need from other streams: the person and the named units, from the cache

@@ -109,6 +109,57 @@ async fn a_staff_token_for_a_unit_samplan_does_not_know_is_refused() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// A unit registered as reached by letter (`uses_samplan: false`) has no inbox and its part is
+/// documented by the coordinator: a staff token for it reads and writes nothing.
+#[tokio::test]
+async fn a_staff_token_for_a_unit_reached_by_letter_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &app.admin_token(),
+            &json!({"id": "fk-testby", "name": "Försäkringskassan Testby",
+                    "principal": {"kind": "external", "name": "Försäkringskassan"},
+                    "uses_samplan": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let letter_unit = app.staff_token("FK-0001", "fk-testby");
+    let before = head(&app).await;
+    for path in [
+        format!("/api/v1/persons/{}", w.person_id),
+        format!("/api/v1/sips/{sip}"),
+        "/api/v1/inbox/todos".to_owned(),
+        "/api/v1/units".to_owned(),
+    ] {
+        let (status, headers, problem) = app.get(&path, &letter_unit).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {problem}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(problem["code"], "unit_outside_samplan", "{path}: {problem}");
+        assert_swedish(&problem);
+    }
+    let (status, _, problem) = app
+        .post(
+            &format!("/api/v1/sips/{sip}/record-consent"),
+            &letter_unit,
+            &consent(),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("unit_outside_samplan")),
+        "{problem}"
+    );
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("nås med brev") && detail.contains("fk-testby"),
+        "{detail}"
+    );
+    assert_eq!(head(&app).await, before, "nothing was appended");
+}
+
 #[tokio::test]
 async fn a_role_that_may_not_is_refused_before_its_body_or_query_is_read() {
     let app = TestApp::spawn().await;

@@ -155,9 +155,10 @@ pub(crate) struct Visitor {
     session_token: Option<String>,
     /// A session cookie was sent but refused (expired, or signed with another key).
     pub session_refused: bool,
-    /// The signed-in staff member's unit is not registered in samplan: why, in Swedish. The
-    /// API refuses such a token (`extract::check_staff_unit`, 403 `unit_unknown`); every page
-    /// that needs the caller refuses it the same way (`caller`, `staff`).
+    /// The signed-in staff member's unit is not registered in samplan, or reached by letter:
+    /// why, in Swedish. The API refuses such a token (`extract::check_staff_unit`, 403
+    /// `unit_unknown` or `unit_outside_samplan`); every page that needs the caller refuses it
+    /// the same way (`caller`, `staff`).
     unit_refused: Option<String>,
     csrf_key: String,
     /// The form-token key is new: the response must set its cookie.
@@ -349,8 +350,9 @@ impl Visitor {
 }
 
 /// Why a signed-in caller's unit is refused, as `extract::check_staff_unit` says it to the API
-/// (a staff token naming a unit not registered here); `None` for a registered unit or another
-/// role. A failure to find out (the store) is the error page's, not a refusal.
+/// (a staff token naming a unit not registered here, or one reached by letter); `None` for a
+/// unit working in samplan or another role. A failure to find out (the store) is the error
+/// page's, not a refusal.
 async fn unit_refusal(state: &AppState, caller: &Caller) -> Result<Option<String>, WebError> {
     match crate::extract::check_staff_unit(state, caller).await {
         Ok(()) => Ok(None),
