@@ -5,7 +5,7 @@
 //! settles it arrives. Facts about the person (protected identity, death, moving out) come in
 //! through [`SipState::observe_person`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::add_working_days;
@@ -13,10 +13,10 @@ use crate::context::StaffRef;
 use crate::ids::{SipId, StaffId, UnitId};
 use crate::policy::PolicyProfile;
 use crate::sip::{
-    CareContextKind, Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient, Responsible,
-    SipState,
+    CareContextKind, ConsentEnd, Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient,
+    Responsible, SipState,
 };
-use crate::time::{end_of_local_day, local_date};
+use crate::time::{end_of_local_day, local_date, start_of_local_day};
 
 /// What kind of to-do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,6 +46,8 @@ pub enum ObligationKind {
     HoldFollowUp,
     /// Avsluta planen (consent withdrawn, protected identity, moved, deceased).
     ClosePlan,
+    /// Förnya samtycket before it runs out, or ask a child about to turn 18 for their own.
+    RenewConsent,
     /// Print and post a letter about an invitation to a recipient without samplan: the person,
     /// a relative, or a unit that does not use samplan.
     SendLetter,
@@ -82,8 +84,14 @@ pub struct Obligation {
     pub sip_id: SipId,
     pub kind: ObligationKind,
     pub owner: ObligationOwner,
+    /// The name of the staff member who owes it (for an owner that is one), as the plan
+    /// recorded them, so that colleagues see whose it is.
+    pub owner_name: Option<String>,
     /// `None` when the guidance sets no deadline.
     pub due_at: Option<DateTime<Utc>>,
+    /// Not shown before this instant (a reminder well ahead of its deadline); `None`: at once.
+    /// Lists compare it with their clock when read, as they do `due_at` for urgency.
+    pub shown_from: Option<DateTime<Utc>>,
     /// What to do, in Swedish.
     pub title: String,
     /// What it is about when a plan can owe several of a kind (an invitation id, a unit id).
@@ -119,6 +127,21 @@ pub fn recipient_key(r: &Recipient) -> String {
 
 /// Everything owed on the plan now, in a fixed order (lifecycle order, then by unit/id).
 pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
+    let mut out = owed(state, policy);
+    for o in &mut out {
+        if let ObligationOwner::User { staff_id, .. } = &o.owner {
+            o.owner_name = state
+                .coordinator
+                .iter()
+                .chain(state.need.as_ref().map(|n| &n.recorded_by))
+                .find(|s| s.staff_id == *staff_id)
+                .map(|s| s.name.clone());
+        }
+    }
+    out
+}
+
+fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
     let (Some(sip_id), Some(need)) = (state.sip_id, state.need.as_ref()) else {
         return Vec::new();
     };
@@ -131,13 +154,16 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
             sip_id,
             kind,
             owner,
+            owner_name: None,
             due_at,
+            shown_from: None,
             title,
             reference,
             letter: None,
         })
     };
     let responsible = state.responsible_staff().unwrap_or(&need.recorded_by);
+    let renewal = consent_renewal(state, sip_id, responsible, policy);
 
     // Reasons the plan must end come first and replace everything else: nothing more should be
     // planned for the person, but closing is never automatic.
@@ -194,6 +220,7 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
             "Skapa SIP-underlag".to_string(),
             None,
         );
+        out.extend(renewal);
         return out;
     };
 
@@ -342,12 +369,50 @@ pub fn obligations(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> 
             }
         }
     }
+    out.extend(renewal);
     out.extend(letters(state, sip_id, ObligationOwner::user(coordinator)));
     out
 }
 
-/// The letters the coordinator still has to print and post: by the end of the next working day
-/// after the invitation was sent, moved or cancelled, and before the meeting.
+/// Consent runs out ("Samtycket är tidsbegränsat", `003_b47277a6b8e59a80.txt`), and a child's
+/// guardians stop consenting for them at 18: the one responsible for the plan is reminded
+/// `consent_renewal_notice_days` before, and the to-do stays, overdue, until consent that holds
+/// is recorded. Its reference is the last day the consent holds, so consent recorded anew ends
+/// it and opens the next one.
+fn consent_renewal(
+    state: &SipState,
+    sip_id: SipId,
+    responsible: &StaffRef,
+    policy: &PolicyProfile,
+) -> Option<Obligation> {
+    let (last_day, title) = match state.consent_ends()? {
+        ConsentEnd::Expires(last_day) => (
+            last_day,
+            format!("Förnya samtycket till SIP: det gäller till och med {last_day}"),
+        ),
+        ConsentEnd::ComesOfAge(adult_on) => (
+            adult_on.pred_opt().unwrap_or(adult_on),
+            format!(
+                "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från 18-årsdagen {adult_on}"
+            ),
+        ),
+    };
+    let notice = last_day
+        .checked_sub_days(Days::new(u64::from(policy.consent_renewal_notice_days)))
+        .unwrap_or(last_day);
+    Some(Obligation {
+        sip_id,
+        kind: ObligationKind::RenewConsent,
+        owner: ObligationOwner::user(responsible),
+        owner_name: None,
+        due_at: Some(end_of_local_day(last_day)),
+        shown_from: Some(start_of_local_day(notice)),
+        title,
+        reference: Some(last_day.to_string()),
+        letter: None,
+    })
+}
+
 /// What the unit that noticed the need does when consent is declined. At discharge the
 /// municipality waiting to take over is told ("information lämnas till kommunen",
 /// `001_981d6886037d185d.txt`); otherwise the refusal is documented where the need was noticed
@@ -364,6 +429,8 @@ fn declined_consent_title(kind: CareContextKind) -> String {
     .to_string()
 }
 
+/// The letters the coordinator still has to print and post: by the end of the next working day
+/// after the invitation was sent, moved or cancelled, and before the meeting.
 fn letters(
     state: &SipState,
     sip_id: SipId,
@@ -404,7 +471,9 @@ fn letters(
                 sip_id,
                 kind: ObligationKind::SendLetter,
                 owner: owner.clone(),
+                owner_name: None,
                 due_at: Some(due),
+                shown_from: None,
                 title,
                 reference: Some(format!(
                     "{}/{}",

@@ -240,6 +240,13 @@ impl PersonState {
             .is_some_and(|pin| pin.is_child_on(date))
     }
 
+    /// The 18th birthday, from the personnummer (`None` without one).
+    pub fn adult_on(&self) -> Option<NaiveDate> {
+        self.personal_identity_number
+            .as_ref()
+            .map(|pin| pin.adult_on())
+    }
+
     /// A relative by id.
     pub fn relative(&self, relative_id: &str) -> Option<&Relative> {
         self.relatives.get(relative_id)

@@ -327,6 +327,14 @@ impl PersonalIdentityNumber {
         self.age_on(date) < 18
     }
 
+    /// The 18th birthday: the first day [`is_child_on`](Self::is_child_on) is false (28
+    /// February for someone born on 29 February, as in [`age_on`](Self::age_on)).
+    pub fn adult_on(&self) -> NaiveDate {
+        self.birth_date()
+            .checked_add_months(chrono::Months::new(18 * 12))
+            .unwrap_or(NaiveDate::MAX)
+    }
+
     /// The canonical twelve digits `YYYYMMDDNNNC`.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits are ever stored, so this is always valid UTF-8.

@@ -189,6 +189,11 @@ pub struct PolicyProfile {
     /// this many working days after today. The seeds give no figure; 1 (due by the end of the
     /// next working day) gives staff who look twice a day one working day's warning.
     pub urgent_within_working_days: u32,
+    /// How many calendar days before consent runs out the coordinator is asked to renew it
+    /// (the to-do is hidden until then). The seeds say only that consent is time-limited
+    /// ("Samtycket är tidsbegränsat", `003_b47277a6b8e59a80.txt`); 30 days leaves time to meet
+    /// the person, or for a child about to turn 18 to be asked themselves.
+    pub consent_renewal_notice_days: u32,
 }
 
 fn time(h: u32, m: u32) -> NaiveTime {
@@ -217,6 +222,7 @@ impl PolicyProfile {
                 follow_up_date_required: true,
                 chair_and_secretary_differ: false,
                 urgent_within_working_days: 1,
+                consent_renewal_notice_days: 30,
             },
             PolicyName::Orebro => PolicyProfile {
                 name,
@@ -232,6 +238,7 @@ impl PolicyProfile {
                 follow_up_date_required: true,
                 chair_and_secretary_differ: false,
                 urgent_within_working_days: 1,
+                consent_renewal_notice_days: 30,
             },
             PolicyName::Stockholm => PolicyProfile {
                 name,
@@ -243,6 +250,7 @@ impl PolicyProfile {
                 follow_up_date_required: true,
                 chair_and_secretary_differ: true,
                 urgent_within_working_days: 1,
+                consent_renewal_notice_days: 30,
             },
         }
     }

@@ -138,6 +138,7 @@ fn child_becomes_adult_on_the_18th_birthday() {
     assert!(p.is_child_on(d(2026, 9, 2)));
     assert_eq!(p.age_on(d(2026, 9, 3)), 18);
     assert!(!p.is_child_on(d(2026, 9, 3)));
+    assert_eq!(p.adult_on(), d(2026, 9, 3));
     assert_eq!(pin("080903-2386"), p);
 }
 
@@ -194,6 +195,7 @@ fn leap_day_exists_in_2000_but_not_in_1900() {
     assert!(p.is_child_on(d(2018, 2, 27)));
     assert_eq!(p.age_on(d(2018, 2, 28)), 18);
     assert!(!p.is_child_on(d(2018, 2, 28)));
+    assert_eq!(p.adult_on(), d(2018, 2, 28));
     // In leap years the birthday is 29 February itself.
     assert_eq!(p.age_on(d(2020, 2, 28)), 19);
     assert_eq!(p.age_on(d(2020, 2, 29)), 20);

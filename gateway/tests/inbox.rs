@@ -1066,7 +1066,8 @@ async fn start_lists(app: &TestApp, token: &str, query: &str) -> String {
     body.as_str().expect("html").to_owned()
 }
 
-/// The `/sip/{id}` links of one section of the start page, in order.
+/// The plans linked from one section of the start page (`/sip/{id}`, without the part of the
+/// page a link points at), in order.
 fn section_links(html: &str, section: &str) -> Vec<String> {
     let start = html
         .find(&format!("id=\"{section}\""))
@@ -1076,7 +1077,7 @@ fn section_links(html: &str, section: &str) -> Vec<String> {
     rest[..end]
         .split("href=\"/sip/")
         .skip(1)
-        .map(|s| s.split('"').next().expect("a link").to_owned())
+        .map(|s| s.split(['"', '#']).next().expect("a link").to_owned())
         .collect()
 }
 
@@ -1248,4 +1249,173 @@ async fn an_id_beyond_the_store_is_refused_and_the_last_one_given_resumes() {
     let ended = ended.last().expect("todo");
     assert_eq!(ended.data["kind"], "appoint_representative");
     assert_eq!(ended.data["ended_by"], "RepresentativeAppointed");
+}
+
+/// The to-dos of `kind` the unit lists at the app's current time.
+async fn listed(app: &TestApp, token: &str, kind: &str) -> Vec<Value> {
+    let (status, _, body) = app.get("/api/v1/inbox/todos", token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["todos"]
+        .as_array()
+        .expect("todos")
+        .iter()
+        .filter(|t| t["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Consent is time-limited (003): a month before it runs out the coordinator is asked to renew
+/// it, in the list and the live pushes alike; the to-do stays, urgent, once it has run out, and
+/// consent recorded anew ends it. A child's guardians consent only until the child turns 18: the
+/// coordinator is asked for the young person's own consent ahead of the birthday.
+#[tokio::test]
+async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2027-01-20T08:00:00Z");
+    // Consent holds through 10 March 2027 (`sips_support::consent`).
+    let sip = prepared_plan(&app, &w).await;
+    let head = app.store.head_position().await.expect("head");
+    let before = inbox(&app, &w.vc, head).await;
+    assert!(!before.kinds().contains(&"renew_consent".to_owned()));
+    let vc_user = "SE2321000016-VC01";
+    let pushed = |at: &str| {
+        let app = &app;
+        let at: chrono::DateTime<chrono::Utc> = at.parse().expect("time");
+        async move {
+            projections::inbox::changes_since(app.store.pool(), VC, vc_user, 0, 1000, at)
+                .await
+                .expect("changes")
+                .into_iter()
+                .filter(|(_, c)| {
+                    matches!(c, projections::inbox::Change::Todo { todo } if todo.kind == "renew_consent")
+                })
+                .count()
+        }
+    };
+    assert_eq!(pushed("2027-02-07T22:59:59Z").await, 0);
+
+    // Listed from the start of 8 February, Swedish time, a month before the last day.
+    set_time(&app, &mut w, "2027-02-07T22:59:59Z");
+    assert!(listed(&app, &w.vc, "renew_consent").await.is_empty());
+    set_time(&app, &mut w, "2027-02-07T23:00:00Z");
+    let renew = listed(&app, &w.vc, "renew_consent").await;
+    assert_eq!(renew.len(), 1, "{renew:?}");
+    assert_eq!(renew[0]["sip_id"], sip.as_str());
+    assert_eq!(renew[0]["assigned_to"], vc_user);
+    // Whose it is, by name, for colleagues looking at the whole unit's list.
+    assert_eq!(renew[0]["assigned_to_name"], "Testperson Personal");
+    assert_eq!(
+        renew[0]["title"],
+        "Förnya samtycket till SIP: det gäller till och med 2027-03-10"
+    );
+    assert_eq!(renew[0]["due_at"], "2027-03-10T22:59:59Z");
+    assert_eq!(renew[0]["shown_from"], "2027-02-07T23:00:00Z");
+    assert_eq!(renew[0]["urgent"], false);
+    assert_eq!(pushed("2027-02-07T23:00:00Z").await, 1);
+    // Hemtjänsten, taking part, owes nothing of it.
+    assert!(listed(&app, &w.ht, "renew_consent").await.is_empty());
+    // The last day it is urgent; after it, overdue.
+    set_time(&app, &mut w, "2027-03-10T08:00:00Z");
+    assert_eq!(
+        listed(&app, &w.vc, "renew_consent").await[0]["urgent"],
+        true
+    );
+    set_time(&app, &mut w, "2027-03-11T08:00:00Z");
+    let late = listed(&app, &w.vc, "renew_consent").await;
+    assert_eq!(
+        (&late[0]["urgent"], &late[0]["overdue"]),
+        (&json!(true), &json!(true))
+    );
+
+    // Renewed for a year: ended, and the next reminder waits for February 2028.
+    let mut renewed = consent();
+    renewed["valid_until"] = json!("2028-03-10");
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &renewed).await);
+    let after = inbox(&app, &w.vc, position(&answer)).await;
+    assert!(!after.kinds().contains(&"renew_consent".to_owned()));
+    let client = app.store.pool().get().await.expect("client");
+    let rows: Vec<(String, Option<String>, chrono::DateTime<chrono::Utc>)> = client
+        .query(
+            "SELECT reference, ended_by, shown_from FROM inbox.todos
+              WHERE kind = 'renew_consent' ORDER BY opened_position",
+            &[],
+        )
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "2027-03-10".to_owned(),
+                Some("ConsentGiven".to_owned()),
+                "2027-02-07T23:00:00Z".parse().expect("time")
+            ),
+            (
+                "2028-03-10".to_owned(),
+                None,
+                "2028-02-08T23:00:00Z".parse().expect("time")
+            ),
+        ]
+    );
+
+    // A child born on 20 May 2009, consented for by their guardian until January 2028.
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &w.vc,
+            &json!({"personal_identity_number": "20090520-2388", "name": "Unga Tolvansson"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let child = body["id"].as_str().expect("id").to_owned();
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{child}/add-relative"),
+            &w.vc,
+            &json!({"relative_id": "g0", "kind": "guardian", "name": "Vårdnadshavare Tolvansson",
+                    "personal_identity_number": "19870101-2398"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({"person_id": child, "identified_by": "staff",
+                    "reason": "Behöver samordnat stöd i skolan och hemma.",
+                    "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let child_sip = body["id"].as_str().expect("id").to_owned();
+    let mut guardian = consent();
+    guardian["given_by"] = json!({"kind": "guardian", "relative_id": "g0"});
+    guardian["valid_until"] = json!("2028-01-31");
+    ok(command(&app, &w.vc, &child_sip, "record-consent", &guardian).await);
+    let answer = ok(command(&app, &w.vc, &child_sip, "create-plan-basis", &json!({})).await);
+    inbox(&app, &w.vc, position(&answer)).await;
+    let ask: Vec<Value> = listed(&app, &w.vc, "renew_consent")
+        .await
+        .into_iter()
+        .filter(|t| t["sip_id"] == child_sip.as_str())
+        .collect();
+    assert!(ask.is_empty(), "not before 19 April: {ask:?}");
+    set_time(&app, &mut w, "2027-04-18T22:00:00Z");
+    let ask: Vec<Value> = listed(&app, &w.vc, "renew_consent")
+        .await
+        .into_iter()
+        .filter(|t| t["sip_id"] == child_sip.as_str())
+        .collect();
+    assert_eq!(ask.len(), 1, "{ask:?}");
+    assert_eq!(
+        ask[0]["title"],
+        "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från \
+         18-årsdagen 2027-05-20"
+    );
+    assert_eq!(ask[0]["due_at"], "2027-05-19T21:59:59Z");
+    assert!(app.assert_rebuild_equals_live("inbox").await > 10);
 }

@@ -108,6 +108,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_person_in_rows",
         sql: include_str!("../migrations/0014_inbox_person_in_rows.sql"),
     },
+    eventstore::Migration {
+        version: 15,
+        name: "inbox_reminders",
+        sql: include_str!("../migrations/0015_inbox_reminders.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

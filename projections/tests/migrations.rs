@@ -159,8 +159,11 @@ async fn migration_14_writes_each_rows_person_as_the_lists_showed_it() {
             pool,
             unit,
             "anyone",
-            projections::inbox::TodoScope::Unit,
-            projections::inbox::Urgency::All,
+            projections::inbox::TodoList {
+                scope: projections::inbox::TodoScope::Unit,
+                urgency: projections::inbox::Urgency::All,
+                now: chrono::Utc::now(),
+            },
             None,
             10,
         )

@@ -291,6 +291,11 @@ pub struct PersonStatus {
     pub protected_identity: bool,
     pub deceased: Option<NaiveDate>,
     pub moved_out: Option<NaiveDate>,
+    /// The person's 18th birthday, from the personnummer: from that day a guardian's consent no
+    /// longer counts (`decide::consent_cover`). `None` without a personnummer. Snapshots stored
+    /// before it existed read as `None` until the person is observed again.
+    #[serde(default)]
+    pub adult_on: Option<NaiveDate>,
 }
 
 impl PersonStatus {
@@ -298,12 +303,25 @@ impl PersonStatus {
     pub fn apply(&mut self, event: &crate::person::PersonEvent) {
         use crate::person::PersonEvent;
         match event {
+            PersonEvent::PersonRegistered {
+                personal_identity_number,
+                ..
+            } => self.adult_on = Some(personal_identity_number.adult_on()),
             PersonEvent::ProtectedIdentityMarked { .. } => self.protected_identity = true,
             PersonEvent::DeathRegistered { died_on, .. } => self.deceased = Some(*died_on),
             PersonEvent::MovedOutOfRegion { moved_on, .. } => self.moved_out = Some(*moved_on),
             _ => {}
         }
     }
+}
+
+/// Why and when the consent on record stops holding ([`SipState::consent_ends`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentEnd {
+    /// Valid through this day.
+    Expires(NaiveDate),
+    /// The child turns 18 on this day: from then the person consents themselves.
+    ComesOfAge(NaiveDate),
 }
 
 /// Where the plan stands, for lists and views.
@@ -455,7 +473,45 @@ impl SipState {
             protected_identity: person.protected_identity,
             deceased: person.deceased,
             moved_out: person.moved_out.as_ref().map(|m| m.moved_on),
+            adult_on: person.adult_on(),
         };
+    }
+
+    /// When the consent on record stops holding, and why, while the plan is open and consent
+    /// complete: after the latest `valid_until` of the person's (or their representative's)
+    /// consents; for a child, after the earliest among the guardians' latest, or on the 18th
+    /// birthday when that comes first. Consent is time-limited ("Samtycket är
+    /// tidsbegränsat", `003_b47277a6b8e59a80.txt`); `decide` refuses what needs it after this day.
+    pub fn consent_ends(&self) -> Option<ConsentEnd> {
+        if self.is_closed() || !self.consent_complete() {
+            return None;
+        }
+        let latest = |giver: &dyn Fn(&ConsentGiver) -> bool| {
+            self.consents
+                .iter()
+                .filter(|c| giver(&c.given_by))
+                .map(|c| c.valid_until)
+                .max()
+        };
+        if self.guardians_required.is_empty() {
+            let last = latest(&|g| !matches!(g, ConsentGiver::Guardian { .. }))?;
+            return Some(ConsentEnd::Expires(last));
+        }
+        let last = self
+            .guardians_required
+            .iter()
+            .map(|id| {
+                latest(
+                    &|g| matches!(g, ConsentGiver::Guardian { relative_id } if relative_id == id),
+                )
+            })
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .min()?;
+        match self.person_status.adult_on {
+            Some(adult_on) if adult_on <= last => Some(ConsentEnd::ComesOfAge(adult_on)),
+            _ => Some(ConsentEnd::Expires(last)),
+        }
     }
 
     /// Where the plan stands.

@@ -223,6 +223,7 @@ pub fn view_for_unit(
         offer_sip_survey: policy.offers_sip_survey && !state.meeting_held() && !state.is_closed(),
         deadlines: obligations(state, policy)
             .into_iter()
+            .filter(|o| o.shown_from.is_none_or(|from| from <= now))
             .map(|mut o| {
                 if let Some(letter) = o.letter.as_mut() {
                     letter.address = shown_address(state, &letter.recipient, letter.address.take());

@@ -6,7 +6,7 @@ use domain::obligations::{obligations, Obligation, ObligationKind, ObligationOwn
 use domain::person::{self, PersonCommand};
 use domain::policy::{PolicyName, PolicyProfile, Track};
 use domain::sip::*;
-use domain::time::{end_of_local_day, local_date};
+use domain::time::{end_of_local_day, local_date, start_of_local_day};
 use domain::DomainError;
 
 use crate::support::*;
@@ -232,9 +232,10 @@ fn norrbotten_outpatient_sip_with_an_external_actor_reached_by_letter() {
         vec![
             (ObligationKind::DocumentContribution, HT.to_string()),
             (ObligationKind::HoldFollowUp, VC.to_string()),
+            (ObligationKind::RenewConsent, VC.to_string()),
         ]
     );
-    // … hemtjänsten its own; then only the follow-up remains.
+    // … hemtjänsten its own; then only the follow-up remains
     let story = story
         .run(Who::HomeCare, sub_goal("sg-ht", responsible_unit(HT)))
         .run(
@@ -246,9 +247,13 @@ fn norrbotten_outpatient_sip_with_an_external_actor_reached_by_letter() {
             SipCommand::PublishContribution(PublishContribution {}),
         );
     let due = obligations(&story.state(), &policy);
+    // (and, a month before consent runs out on 31 December, its renewal).
     assert_eq!(
         kinds(&due),
-        vec![(ObligationKind::HoldFollowUp, VC.to_string())]
+        vec![
+            (ObligationKind::HoldFollowUp, VC.to_string()),
+            (ObligationKind::RenewConsent, VC.to_string()),
+        ]
     );
     assert_eq!(due[0].due_at, Some(end_of_local_day(date(2026, 6, 1))));
 }
@@ -505,4 +510,150 @@ fn death_or_moving_out_gives_the_coordinator_a_to_do_to_close() {
         closed.observe_person(&person);
         assert!(obligations(&closed, &policy).is_empty());
     }
+}
+
+/// Consent is time-limited ("Samtycket är tidsbegränsat", 003): the coordinator is reminded a
+/// month before it runs out, the reminder stays, overdue, after it has, and consent recorded anew
+/// settles it and starts the next one.
+#[test]
+fn consent_that_runs_out_is_renewed_after_a_reminder_a_month_ahead() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let story = Story::documented();
+    let state = story.state();
+    // The fixtures' consent holds through 31 December 2026.
+    let renew = find(&obligations(&state, &policy), ObligationKind::RenewConsent).clone();
+    assert_eq!(renew.owner, coordinator_owner());
+    assert_eq!(renew.due_at, Some(end_of_local_day(date(2026, 12, 31))));
+    assert_eq!(
+        renew.shown_from,
+        Some(start_of_local_day(date(2026, 12, 1)))
+    );
+    assert_eq!(renew.reference.as_deref(), Some("2026-12-31"));
+    assert_eq!(
+        renew.title,
+        "Förnya samtycket till SIP: det gäller till och med 2026-12-31"
+    );
+    // Every other to-do is shown at once.
+    assert!(obligations(&state, &policy)
+        .iter()
+        .filter(|o| o.kind != ObligationKind::RenewConsent)
+        .all(|o| o.shown_from.is_none()));
+    // The plan's page lists it from the first of December, overdue after New Year's Eve.
+    let listed = |at| {
+        view_for_unit(&state, &unit(VC), &policy, at)
+            .deadlines
+            .into_iter()
+            .find(|d| d.obligation.kind == ObligationKind::RenewConsent)
+    };
+    assert!(listed(utc(2026, 11, 30, 22, 59)).is_none());
+    assert!(listed(utc(2026, 11, 30, 23, 0)).is_some_and(|d| !d.overdue));
+    assert!(listed(utc(2027, 1, 2, 9, 0)).is_some_and(|d| d.overdue));
+    // Consent runs out: what needs it is refused until it is renewed.
+    let mut lapsed = story.clone();
+    lapsed.now = utc(2027, 1, 4, 9, 0);
+    given(&lapsed)
+        .when(
+            invite("inv-2", utc(2027, 1, 20, 9, 0), vec![unit_recipient(HT)]),
+            Who::Nurse.at(lapsed.now),
+        )
+        .then_error(DomainError::ConsentExpired);
+    // Renewed in December for a year more: the reminder is settled and the next one waits.
+    let mut renewed = story;
+    renewed.now = utc(2026, 12, 10, 9, 0);
+    let renewed = renewed.run(
+        Who::Nurse,
+        SipCommand::RecordConsent(RecordConsent {
+            given_by: ConsentGiver::Person,
+            actors: vec![unit(VC), unit(HT), unit(FK)],
+            topics: vec!["Stöd i hemmet".to_string()],
+            valid_until: date(2027, 12, 31),
+            person_accepted_representative: false,
+        }),
+    );
+    let next = find(
+        &obligations(&renewed.state(), &policy),
+        ObligationKind::RenewConsent,
+    )
+    .clone();
+    assert_eq!(next.reference.as_deref(), Some("2027-12-31"));
+    assert_eq!(next.shown_from, Some(start_of_local_day(date(2027, 12, 1))));
+    // A closed plan owes nothing, consent included.
+    assert!(obligations(&Story::closed().state(), &policy).is_empty());
+}
+
+/// A child's guardians consent for them until the child turns 18 (001: "barn under 18 år");
+/// from the birthday the person consents themselves. The coordinator is asked ahead of the
+/// birthday when the guardians' consent would outlast it.
+#[test]
+fn a_child_about_to_turn_18_is_asked_for_their_own_consent() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let mother = ConsentGiver::Guardian {
+        relative_id: "mother".to_string(),
+    };
+    let father = ConsentGiver::Guardian {
+        relative_id: "father".to_string(),
+    };
+    let consent_until = |given_by, valid_until| {
+        SipCommand::RecordConsent(RecordConsent {
+            given_by,
+            actors: vec![unit(VC), unit(HT)],
+            topics: vec!["Skolgång".to_string()],
+            valid_until,
+            person_accepted_representative: false,
+        })
+    };
+    // The child was born on 4 March 2015: 18 on 4 March 2033.
+    let person = child();
+    assert_eq!(person.adult_on(), Some(date(2033, 3, 4)));
+    let story = Story::new(person.clone())
+        .run(Who::Nurse, identify_need(outpatient()))
+        .run(Who::Nurse, consent_until(mother.clone(), date(2033, 6, 30)))
+        .run(Who::Nurse, consent_until(father.clone(), date(2034, 1, 31)))
+        .run(Who::Nurse, create_basis());
+    let mut state = story.state();
+    state.observe_person(&person);
+    let ask = find(&obligations(&state, &policy), ObligationKind::RenewConsent).clone();
+    assert_eq!(ask.due_at, Some(end_of_local_day(date(2033, 3, 3))));
+    assert_eq!(ask.shown_from, Some(start_of_local_day(date(2033, 2, 1))));
+    assert_eq!(
+        ask.title,
+        "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från \
+         18-årsdagen 2033-03-04"
+    );
+    // A guardian's consent that ends before the birthday is what is renewed first.
+    let short = Story::new(person.clone())
+        .run(Who::Nurse, identify_need(outpatient()))
+        .run(Who::Nurse, consent_until(mother, date(2027, 2, 28)))
+        .run(Who::Nurse, consent_until(father, date(2034, 1, 31)));
+    let mut short_state = short.state();
+    short_state.observe_person(&person);
+    let renew = find(
+        &obligations(&short_state, &policy),
+        ObligationKind::RenewConsent,
+    )
+    .clone();
+    assert_eq!(renew.reference.as_deref(), Some("2027-02-28"));
+    assert!(renew.title.starts_with("Förnya samtycket"));
+    // On the birthday the guardians' consent no longer counts; the person's own settles it.
+    let mut adult = story;
+    adult.now = utc(2033, 3, 4, 9, 0);
+    given(&adult)
+        .when(
+            invite("inv-1", utc(2033, 3, 20, 9, 0), vec![unit_recipient(HT)]),
+            Who::Nurse.at(adult.now),
+        )
+        .then_error(DomainError::ConsentMissing);
+    let own = adult.run(
+        Who::Nurse,
+        consent_until(ConsentGiver::Person, date(2034, 3, 3)),
+    );
+    let mut own_state = own.state();
+    own_state.observe_person(&person);
+    let next = find(
+        &obligations(&own_state, &policy),
+        ObligationKind::RenewConsent,
+    )
+    .clone();
+    assert_eq!(next.reference.as_deref(), Some("2034-03-03"));
+    assert!(next.title.starts_with("Förnya samtycket"));
 }

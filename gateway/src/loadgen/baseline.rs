@@ -5,10 +5,11 @@
 
 use super::stats::{Latency, Route};
 use super::{LoadError, Work, World};
+use chrono::Utc;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::ids::PersonId;
 use projections::directory::{self, PersonQuery};
-use projections::inbox::{self, MessageFilter, TodoScope, Urgency};
+use projections::inbox::{self, MessageFilter, TodoList, TodoScope, Urgency};
 use projections::patient;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -317,7 +318,12 @@ pub async fn selects(
                     .is_ok()
                 }
                 Route::Todos => {
-                    inbox::open_todos(&pool, unit, user, TodoScope::Mine, Urgency::All, None, PAGE)
+                    let list = TodoList {
+                        scope: TodoScope::Mine,
+                        urgency: Urgency::All,
+                        now: Utc::now(),
+                    };
+                    inbox::open_todos(&pool, unit, user, list, None, PAGE)
                         .await
                         .is_ok()
                 }

@@ -27,7 +27,7 @@ use domain::sip::SipPhase;
 use domain::PersonId;
 use projections::inbox::{
     self, Change, MessageFilter, MessageRow, OngoingCursor, OngoingRow, PersonRef, TodoCursor,
-    TodoRow, TodoScope, Urgency,
+    TodoList, TodoRow, TodoScope, Urgency,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -170,7 +170,7 @@ pub struct TodoView {
     /// `get_consent`, `document_declined_consent`, `create_plan_basis`, `send_invitation`,
     /// `appoint_representative`, `record_meeting`, `document_main_goal`,
     /// `document_contribution`, `document_for_external_actor`, `schedule_follow_up`,
-    /// `hold_follow_up`, `close_plan`, `send_letter`.
+    /// `hold_follow_up`, `close_plan`, `renew_consent`, `send_letter`.
     pub kind: String,
     /// What to do, in Swedish.
     pub title: String,
@@ -179,8 +179,15 @@ pub struct TodoView {
     pub unit_id: String,
     /// The staff member (HSA-id) who owes it; absent: the whole unit.
     pub assigned_to: Option<String>,
+    /// Their name, as the plan recorded it (when it is one staff member's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to_name: Option<String>,
     /// By when; absent when the guidance sets no deadline.
     pub due_at: Option<DateTime<Utc>>,
+    /// A reminder ahead of its deadline (`renew_consent`) is listed from this instant on;
+    /// absent for every other to-do, which is listed from the moment it is owed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_from: Option<DateTime<Utc>>,
     /// The red clock: overdue, or due by the end of the profile's warning window.
     pub urgent: bool,
     pub overdue: bool,
@@ -207,7 +214,9 @@ impl TodoView {
             person: t.person.into(),
             unit_id: t.unit_id,
             assigned_to: t.staff_id,
+            assigned_to_name: t.staff_name,
             due_at: t.due_at,
+            shown_from: t.shown_from,
             urgent: open && t.due_at.is_some_and(|d| d <= urgent_until),
             overdue: open && t.due_at.is_some_and(|d| d < now),
             letter: t.letter,
@@ -581,8 +590,11 @@ pub async fn list_todos(
         state.store.pool(),
         unit.as_str(),
         &caller.sub,
-        scope,
-        urgency,
+        TodoList {
+            scope,
+            urgency,
+            now,
+        },
         after.as_ref(),
         limit + 1,
     )
@@ -823,6 +835,7 @@ impl LiveStream {
             &self.caller.sub,
             self.last,
             PUSH_BATCH,
+            self.state.clock.now(),
         )
         .await?;
         if changes.is_empty() {

@@ -28,7 +28,7 @@ use domain::sip::messages::MessageKind;
 use domain::sip::SipPhase;
 use domain::PersonId;
 use projections::inbox::{
-    self, MessageFilter, OngoingCursor, PersonRef, TodoCursor, TodoScope, Urgency,
+    self, MessageFilter, OngoingCursor, PersonRef, TodoCursor, TodoList, TodoScope, Urgency,
 };
 use serde::Deserialize;
 
@@ -177,6 +177,8 @@ pub(crate) struct MessageItem {
 pub(crate) struct TodoItem {
     title: String,
     sip_id: String,
+    /// Where on the plan's page the to-do is done (`#samtycket`), or nothing.
+    anchor: &'static str,
     person: String,
     /// The red clock's words, on urgent and overdue to-dos.
     clock: Option<String>,
@@ -184,8 +186,9 @@ pub(crate) struct TodoItem {
     urgent: bool,
     /// The signed-in user's own.
     own: bool,
-    /// A colleague's (shown only in the whole unit's list).
-    colleagues: bool,
+    /// A colleague's (shown only in the whole unit's list): their name, or "en kollega" for a
+    /// row written before names were kept.
+    colleague: Option<String>,
 }
 
 pub(crate) struct OngoingItem {
@@ -329,12 +332,15 @@ async fn load_lists(
                 pool,
                 &unit,
                 &caller.sub,
-                scope,
-                Urgency::All,
+                TodoList {
+                    scope,
+                    urgency: Urgency::All,
+                    now,
+                },
                 todos_after.as_ref(),
                 LIST_SHOWN_MAX + 1,
             ),
-            inbox::todo_counts(pool, &unit, &caller.sub, scope, urgent_until),
+            inbox::todo_counts(pool, &unit, &caller.sub, scope, now, urgent_until),
             inbox::ongoing(
                 pool,
                 &unit,
@@ -423,10 +429,19 @@ async fn load_lists(
                 }),
                 urgent,
                 own: t.staff_id.as_deref() == Some(caller.sub.as_str()),
-                colleagues: t
+                colleague: t
                     .staff_id
                     .as_deref()
-                    .is_some_and(|s| s != caller.sub.as_str()),
+                    .filter(|s| *s != caller.sub.as_str())
+                    .map(|_| {
+                        t.staff_name
+                            .clone()
+                            .unwrap_or_else(|| "en kollega".to_string())
+                    }),
+                anchor: match t.kind.as_str() {
+                    "get_consent" | "renew_consent" => "#samtycket",
+                    _ => "",
+                },
                 title: t.title,
                 sip_id: t.sip_id,
             }

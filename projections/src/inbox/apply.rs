@@ -50,6 +50,9 @@ struct Person {
     protected_position: Option<i64>,
     deceased_on: Option<NaiveDate>,
     moved_out_on: Option<NaiveDate>,
+    /// The 18th birthday (projections migration 15; `None` for rows from before it until the
+    /// inbox is rebuilt, and for persons without a personnummer).
+    adult_on: Option<NaiveDate>,
     version: i64,
     dirty: bool,
 }
@@ -60,6 +63,7 @@ impl Person {
             protected_identity: self.protected_identity,
             deceased: self.deceased_on,
             moved_out: self.moved_out_on,
+            adult_on: self.adult_on,
         }
     }
 }
@@ -76,12 +80,15 @@ struct Todo {
     todo_id: String,
     unit_id: String,
     staff_id: Option<String>,
+    /// The name of the staff member who owes it (projections migration 15).
+    staff_name: Option<String>,
     sip_id: String,
     person_id: String,
     kind: String,
     reference: String,
     title: String,
     due_at: Option<DateTime<Utc>>,
+    shown_from: Option<DateTime<Utc>>,
     letter: Option<String>,
     opened_at: DateTime<Utc>,
     opened_position: i64,
@@ -279,7 +286,7 @@ impl Batch {
         let (persons, units, todos, participants, ongoing) = futures::try_join!(
             tx.query(
                 "SELECT person_id, name, birth_year, protected_identity, protected_position,
-                        deceased_on, moved_out_on, version
+                        deceased_on, moved_out_on, version, adult_on
                    FROM persons WHERE person_id = ANY($1)",
                 &by_person,
             ),
@@ -289,7 +296,8 @@ impl Batch {
             ),
             tx.query(
                 "SELECT todo_id, unit_id, staff_id, sip_id, person_id, kind, reference, title,
-                        due_at, letter, opened_at, opened_position, changed_position
+                        due_at, letter, opened_at, opened_position, changed_position, shown_from,
+                        staff_name
                    FROM todos WHERE sip_id = ANY($1) AND ended_position IS NULL
                   ORDER BY todo_id",
                 &by_sip,
@@ -316,6 +324,7 @@ impl Batch {
                     protected_position: row.get(4),
                     deceased_on: row.get(5),
                     moved_out_on: row.get(6),
+                    adult_on: row.get(8),
                     version: row.get(7),
                     dirty: false,
                 },
@@ -336,12 +345,14 @@ impl Batch {
                 todo_id: row.get(0),
                 unit_id: row.get(1),
                 staff_id: row.get(2),
+                staff_name: row.get(14),
                 sip_id: row.get(3),
                 person_id: row.get(4),
                 kind: row.get(5),
                 reference: row.get(6),
                 title: row.get(7),
                 due_at: row.get(8),
+                shown_from: row.get(13),
                 letter: row.get(9),
                 opened_at: row.get(10),
                 opened_position: row.get(11),
@@ -487,6 +498,7 @@ impl Batch {
                         protected_position: None,
                         deceased_on: None,
                         moved_out_on: None,
+                        adult_on: Some(personal_identity_number.adult_on()),
                         version: 0,
                         dirty: true,
                     },
@@ -621,11 +633,22 @@ impl Batch {
             match open.iter().position(|t| t.key() == key) {
                 Some(i) => {
                     let mut current = open.swap_remove(i);
-                    if (&current.title, current.due_at, &current.letter)
-                        != (&wanted.title, wanted.due_at, &wanted.letter)
+                    if (
+                        &current.title,
+                        current.due_at,
+                        current.shown_from,
+                        &current.letter,
+                    ) != (
+                        &wanted.title,
+                        wanted.due_at,
+                        wanted.shown_from,
+                        &wanted.letter,
+                    ) || current.staff_name != wanted.staff_name
                     {
                         current.title = wanted.title;
+                        current.staff_name = wanted.staff_name;
                         current.due_at = wanted.due_at;
+                        current.shown_from = wanted.shown_from;
                         current.letter = wanted.letter;
                         current.changed_position = position;
                         touched.push(current.clone());
@@ -780,6 +803,7 @@ impl Batch {
                 .map(|(_, p)| p.moved_out_on)
                 .collect::<Vec<_>>(),
             persons.iter().map(|(_, p)| p.version).collect::<Vec<_>>(),
+            persons.iter().map(|(_, p)| p.adult_on).collect::<Vec<_>>(),
         );
 
         let mut plan_cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -906,6 +930,8 @@ impl Batch {
             todos.iter().map(|t| t.ended_position).collect::<Vec<_>>(),
             todos.iter().map(|t| t.ended_by.clone()).collect::<Vec<_>>(),
         );
+        let todo_shown_from: Vec<_> = todos.iter().map(|t| t.shown_from).collect();
+        let todo_staff_names: Vec<_> = todos.iter().map(|t| t.staff_name.clone()).collect();
         let todo_persons = self.persons_seen(
             todos
                 .iter()
@@ -999,15 +1025,15 @@ impl Batch {
         if !person_cols.0.is_empty() {
             writes.push((
                 "INSERT INTO persons (person_id, name, birth_year, protected_identity,
-                        protected_position, deceased_on, moved_out_on, version)
+                        protected_position, deceased_on, moved_out_on, version, adult_on)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::boolean[],
-                        $5::bigint[], $6::date[], $7::date[], $8::bigint[])
+                        $5::bigint[], $6::date[], $7::date[], $8::bigint[], $9::date[])
                  ON CONFLICT (person_id) DO UPDATE SET name = excluded.name,
                     birth_year = excluded.birth_year,
                     protected_identity = excluded.protected_identity,
                     protected_position = excluded.protected_position,
                     deceased_on = excluded.deceased_on, moved_out_on = excluded.moved_out_on,
-                    version = excluded.version",
+                    version = excluded.version, adult_on = excluded.adult_on",
                 vec![
                     Box::new(person_cols.0),
                     Box::new(person_cols.1),
@@ -1017,6 +1043,7 @@ impl Batch {
                     Box::new(person_cols.5),
                     Box::new(person_cols.6),
                     Box::new(person_cols.7),
+                    Box::new(person_cols.8),
                 ],
             ));
         }
@@ -1113,14 +1140,16 @@ impl Batch {
                 "INSERT INTO todos (todo_id, unit_id, staff_id, sip_id, person_id, kind,
                         reference, title, due_at, letter, opened_at, opened_position,
                         changed_position, ended_at, ended_position, ended_by, person_name,
-                        person_birth_year, person_protected)
+                        person_birth_year, person_protected, shown_from, staff_name)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],
                         $10::text[], $11::timestamptz[], $12::bigint[], $13::bigint[],
                         $14::timestamptz[], $15::bigint[], $16::text[], $17::text[],
-                        $18::integer[], $19::boolean[])
+                        $18::integer[], $19::boolean[], $20::timestamptz[], $21::text[])
                  ON CONFLICT (todo_id) DO UPDATE SET title = excluded.title,
-                    due_at = excluded.due_at, letter = excluded.letter,
+                    due_at = excluded.due_at, shown_from = excluded.shown_from,
+                    staff_name = excluded.staff_name,
+                    letter = excluded.letter,
                     changed_position = excluded.changed_position, ended_at = excluded.ended_at,
                     ended_position = excluded.ended_position, ended_by = excluded.ended_by,
                     person_name = excluded.person_name,
@@ -1146,6 +1175,8 @@ impl Batch {
                     Box::new(todo_persons.0),
                     Box::new(todo_persons.1),
                     Box::new(todo_persons.2),
+                    Box::new(todo_shown_from),
+                    Box::new(todo_staff_names),
                 ],
             ));
         }
@@ -1288,12 +1319,14 @@ fn todo_of(o: &Obligation, sip_id: &str, person_id: &str, event: &RecordedEvent,
         todo_id: format!("{}.{n}", event.event_id),
         unit_id,
         staff_id,
+        staff_name: o.owner_name.clone(),
         sip_id: sip_id.to_owned(),
         person_id: person_id.to_owned(),
         kind: kind_name(o.kind),
         reference: o.reference.clone().unwrap_or_default(),
         title: o.title.clone(),
         due_at: o.due_at.map(as_stored),
+        shown_from: o.shown_from.map(as_stored),
         letter: o
             .letter
             .as_ref()

@@ -224,7 +224,12 @@ pub struct TodoRow {
     pub unit_id: String,
     /// The staff member who owes it; `None`: the whole unit.
     pub staff_id: Option<String>,
+    /// Their name, as the plan recorded it (absent in rows from before migration 15 until
+    /// their plan's next event or a rebuild).
+    pub staff_name: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
+    /// A reminder ahead of its deadline is listed from this instant on.
+    pub shown_from: Option<DateTime<Utc>>,
     /// For a letter to print: what to print and to whom.
     pub letter: Option<Letter>,
     pub opened_at: DateTime<Utc>,
@@ -237,7 +242,8 @@ pub struct TodoRow {
 
 const TODO_COLUMNS: &str = "t.todo_id, t.kind, t.title, t.sip_id, t.person_id, t.unit_id,
        t.staff_id, t.due_at, t.letter, t.opened_at, t.changed_position, t.ended_at,
-       t.ended_position, t.ended_by, t.person_name, t.person_birth_year, t.person_protected";
+       t.ended_position, t.ended_by, t.person_name, t.person_birth_year, t.person_protected,
+       t.shown_from, t.staff_name";
 
 fn todo_row(row: &Row) -> TodoRow {
     let person = person_ref(row, row.get(4), 14);
@@ -264,7 +270,9 @@ fn todo_row(row: &Row) -> TodoRow {
         person,
         unit_id: row.get(5),
         staff_id: row.get(6),
+        staff_name: row.get(18),
         due_at: row.get(7),
+        shown_from: row.get(17),
         letter,
         opened_at: row.get(9),
         changed_position: row.get(10),
@@ -281,6 +289,15 @@ pub enum TodoScope {
     Mine,
     /// Every to-do at the unit, colleagues' too.
     Unit,
+}
+
+/// Which of a unit's open to-dos to list, as of `now`: a reminder is listed from its
+/// `shown_from` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TodoList {
+    pub scope: TodoScope,
+    pub urgency: Urgency,
+    pub now: DateTime<Utc>,
 }
 
 /// Which open to-dos to list by due time.
@@ -353,11 +370,15 @@ pub async fn open_todos(
     pool: &Pool,
     unit_id: &str,
     user: &str,
-    scope: TodoScope,
-    urgency: Urgency,
+    list: TodoList,
     after: Option<&TodoCursor>,
     limit: i64,
 ) -> Result<Vec<TodoRow>, ProjectionError> {
+    let TodoList {
+        scope,
+        urgency,
+        now,
+    } = list;
     let client = pool.get().await?;
     // A missing due time sorts as infinity: the same order as `due_at NULLS LAST`, and one
     // row value to compare a cursor with. The index of migration 9 has that order; a page after
@@ -376,6 +397,7 @@ pub async fn open_todos(
             AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)
             AND ($4::timestamptz IS NULL OR t.due_at <= $4::timestamptz)
             AND ($5::timestamptz IS NULL OR t.due_at IS NULL OR t.due_at > $5::timestamptz)
+            AND (t.shown_from IS NULL OR t.shown_from <= $9)
             {after_cursor}
           ORDER BY coalesce(t.due_at, 'infinity'::timestamptz), t.todo_id
           LIMIT $6"
@@ -398,6 +420,7 @@ pub async fn open_todos(
                 &limit.clamp(1, ROWS_MAX),
                 &after.map(|c| c.todo_id.as_str()),
                 &after.and_then(|c| c.due_at),
+                &now,
             ],
         )
         .await?;
@@ -411,6 +434,7 @@ pub async fn todo_counts(
     unit_id: &str,
     user: &str,
     scope: TodoScope,
+    now: DateTime<Utc>,
     urgent_until: DateTime<Utc>,
 ) -> Result<(i64, i64), ProjectionError> {
     let client = pool.get().await?;
@@ -419,13 +443,20 @@ pub async fn todo_counts(
             "SELECT count(*)::bigint, (count(*) FILTER (WHERE t.due_at <= $4))::bigint
                FROM inbox.todos t
               WHERE t.unit_id = $1 AND t.ended_position IS NULL
-                AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)",
+                AND ($3::boolean OR t.staff_id IS NULL OR t.staff_id = $2)
+                AND (t.shown_from IS NULL OR t.shown_from <= $5)",
         )
         .await?;
     let row = client
         .query_one(
             &stmt,
-            &[&unit_id, &user, &(scope == TodoScope::Unit), &urgent_until],
+            &[
+                &unit_id,
+                &user,
+                &(scope == TodoScope::Unit),
+                &urgent_until,
+                &now,
+            ],
         )
         .await?;
     Ok((row.get(0), row.get(1)))
@@ -639,6 +670,7 @@ pub async fn changes_since(
     user: &str,
     after: i64,
     limit: i64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<(i64, Change)>, ProjectionError> {
     let mut client = pool.get().await?;
     let limit = limit.clamp(1, ROWS_MAX);
@@ -651,6 +683,7 @@ pub async fn changes_since(
         "SELECT {TODO_COLUMNS} FROM inbox.todos t
           WHERE t.unit_id = $1 AND t.changed_position > $3
             AND (t.staff_id IS NULL OR t.staff_id = $2)
+            AND (t.shown_from IS NULL OR t.shown_from <= coalesce(t.ended_at, $5))
           ORDER BY t.changed_position, t.todo_id LIMIT $4"
     );
     let ongoing_sql = format!(
@@ -668,6 +701,9 @@ pub async fn changes_since(
         client.prepare_cached(reads_sql),
     )?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&unit_id, &user, &after, &limit];
+    // A reminder not yet shown is not pushed; one that ended unseen is not pushed either.
+    let todo_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&unit_id, &user, &after, &limit, &now];
     let snapshot = client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -676,7 +712,7 @@ pub async fn changes_since(
         .await?;
     let (messages, todos, ongoing, reads) = futures::try_join!(
         snapshot.query(&m, &params),
-        snapshot.query(&t, &params),
+        snapshot.query(&t, &todo_params),
         snapshot.query(&o, &params),
         snapshot.query(&r, &params),
     )?;
@@ -793,24 +829,24 @@ pub async fn current_plan(
         .prepare_cached(
             "WITH s AS (
                  SELECT s.state, s.version, s.last_position, s.person_id, p.protected_identity,
-                        p.deceased_on, p.moved_out_on, p.version AS person_version
+                        p.deceased_on, p.moved_out_on, p.version AS person_version, p.adult_on
                    FROM inbox.plans s LEFT JOIN inbox.persons p ON p.person_id = s.person_id
                   WHERE s.sip_id = $1)
              SELECT 0 AS part, s.state, s.version, s.last_position, s.person_id,
                     s.protected_identity, s.deceased_on, s.moved_out_on, s.person_version,
-                    NULL::bigint, NULL::bigint, NULL::text, NULL::integer, NULL::text
+                    NULL::bigint, NULL::bigint, NULL::text, NULL::integer, NULL::text, s.adult_on
                FROM s
              UNION ALL
              SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     e.stream_version, e.global_position, e.event_type, e.schema_version,
-                    e.payload::text
+                    e.payload::text, NULL::date
                FROM events e
               WHERE e.stream_id = $2
                 AND e.stream_version > coalesce((SELECT s.version FROM s), 0)
              UNION ALL
              SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     e.stream_version, e.global_position, e.event_type, e.schema_version,
-                    e.payload::text
+                    e.payload::text, NULL::date
                FROM s JOIN events e
                  ON e.stream_id = $3 || s.person_id
                 AND e.stream_version > coalesce(s.person_version, 0)
@@ -844,6 +880,7 @@ pub async fn current_plan(
                     protected_identity: row.get::<_, Option<bool>>(5).unwrap_or(false),
                     deceased: row.get(6),
                     moved_out: row.get(7),
+                    adult_on: row.get(14),
                 },
                 person_version: row.get::<_, Option<i64>>(8).unwrap_or(0),
             });

@@ -12,7 +12,9 @@ CREATE TABLE persons (
     protected_position bigint,
     deceased_on        date,
     moved_out_on       date,
-    version            bigint  NOT NULL
+    version            bigint  NOT NULL,
+    -- The 18th birthday, when a guardian's consent stops counting (projections migration 15).
+    adult_on           date
 );
 CREATE TABLE plans (
     sip_id        text   PRIMARY KEY,
@@ -98,7 +100,11 @@ CREATE TABLE todos (
     -- marked.
     person_name        text,
     person_birth_year  integer,
-    person_protected   boolean     NOT NULL DEFAULT false
+    person_protected   boolean     NOT NULL DEFAULT false,
+    -- Not listed before this instant: a reminder well ahead of its deadline; and the name of
+    -- the staff member who owes it (projections migration 15).
+    shown_from         timestamptz,
+    staff_name         text
 );
 CREATE INDEX todos_open_sip_idx ON todos (sip_id) WHERE ended_position IS NULL;
 CREATE INDEX todos_changed_idx ON todos (unit_id, changed_position);
