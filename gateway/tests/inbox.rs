@@ -1419,3 +1419,56 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     assert_eq!(ask[0]["due_at"], "2027-05-19T21:59:59Z");
     assert!(app.assert_rebuild_equals_live("inbox").await > 10);
 }
+
+/// Pågående SIP says when a kallelse's time has passed without the meeting being registered:
+/// the coordinator is asked to register it, the other units are told it is not.
+#[tokio::test]
+async fn a_passed_meeting_not_registered_is_marked_in_pagaende_sip() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let sip = prepared_plan(&app, &w).await;
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-11-10T09:00:00Z"),
+    )
+    .await);
+    inbox(&app, &w.vc, position(&answer)).await;
+    let coordinator = "(tiden har passerat: registrera mötet)";
+    let others = "(tiden har passerat; mötet är inte registrerat)";
+    let before = start_lists(&app, &w.vc, "").await;
+    assert!(
+        before.contains("Nästa möte: tisdag 10 november kl. 10.00"),
+        "{before}"
+    );
+    assert!(!before.contains(coordinator) && !before.contains(others));
+    set_time(&app, &mut w, "2026-11-10T11:00:00Z");
+    let vc = start_lists(&app, &w.vc, "").await;
+    assert!(
+        vc.contains(&format!("Nästa möte: i dag kl. 10.00 {coordinator}")),
+        "{vc}"
+    );
+    let ht = start_lists(&app, &w.ht, "").await;
+    assert!(
+        ht.contains(&format!("Nästa möte: i dag kl. 10.00 {others}")),
+        "{ht}"
+    );
+    // Registered: no meeting is next any more.
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2027-02-01"}),
+    )
+    .await);
+    inbox(&app, &w.vc, position(&answer)).await;
+    let after = start_lists(&app, &w.vc, "").await;
+    assert!(!after.contains("Nästa möte"), "{after}");
+}

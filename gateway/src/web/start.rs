@@ -198,6 +198,8 @@ pub(crate) struct OngoingItem {
     coordinator: Option<String>,
     coordinator_here: bool,
     next_meeting: Option<String>,
+    /// The meeting's time has passed and it is not yet registered.
+    meeting_passed: bool,
     next_follow_up: Option<String>,
     owes_documentation: bool,
 }
@@ -457,6 +459,7 @@ async fn load_lists(
             coordinator_here: o.coordinator_unit_id.as_deref() == Some(unit.as_str()),
             coordinator: o.coordinator_name,
             next_meeting: o.next_meeting_at.map(|at| dates::moment(at, now)),
+            meeting_passed: o.next_meeting_at.is_some_and(|at| at < now),
             next_follow_up: o.next_follow_up_on.map(|d| dates::day(d, today)),
             owes_documentation: o.owes_documentation,
             sip_id: o.sip_id,
