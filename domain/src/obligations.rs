@@ -449,9 +449,10 @@ fn letters(
                 LetterKind::Cancellation => next_working_day,
                 _ => next_working_day.min(inv.scheduled_at),
             };
-            let what = match inv.purpose {
-                InvitationPurpose::Meeting => "SIP-mötet",
-                InvitationPurpose::FollowUp => "uppföljningen",
+            // Ett SIP-möte är inställt, en uppföljning inställd.
+            let (what, cancelled) = match inv.purpose {
+                InvitationPurpose::Meeting => ("SIP-mötet", "inställt"),
+                InvitationPurpose::FollowUp => ("uppföljningen", "inställd"),
             };
             let title = match kind {
                 LetterKind::Invitation => {
@@ -464,7 +465,7 @@ fn letters(
                     format!("Skicka den nya tiden för {what} per brev till {}", r.name)
                 }
                 LetterKind::Cancellation => {
-                    format!("Meddela {} per brev att {what} är inställt", r.name)
+                    format!("Meddela {} per brev att {what} är {cancelled}", r.name)
                 }
             };
             Obligation {

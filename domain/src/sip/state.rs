@@ -175,19 +175,22 @@ impl Invitation {
                 .iter()
                 .any(|l| l.recipient == r.recipient && rev.is_none_or(|v| l.revision == v))
         };
-        let kind = if self.cancelled.is_some() {
-            LetterKind::Cancellation
-        } else if self.rescheduled > 0 {
-            LetterKind::NewTime
-        } else {
-            LetterKind::Invitation
-        };
         self.letter_recipients()
             .into_iter()
             .filter(|r| !posted(r, Some(revision)))
-            // A cancellation is only news to someone who was told of the meeting.
-            .filter(|r| kind != LetterKind::Cancellation || posted(r, None))
-            .map(|r| (r, kind))
+            .filter_map(|r| {
+                // News only to someone who was told of the meeting: a cancellation, or a new
+                // time; whoever has had no letter yet gets the kallelse itself, at its time now.
+                let told = posted(r, None);
+                let kind = if self.cancelled.is_some() {
+                    told.then_some(LetterKind::Cancellation)?
+                } else if self.rescheduled > 0 && told {
+                    LetterKind::NewTime
+                } else {
+                    LetterKind::Invitation
+                };
+                Some((r, kind))
+            })
             .collect()
     }
 }

@@ -127,6 +127,85 @@ fn every_letter_recipient_is_a_to_do_until_the_letter_is_posted() {
         .all(|l| l.2.starts_with("Meddela") && l.2.ends_with("att SIP-mötet är inställt")));
 }
 
+/// Moved before any letter was posted: nobody was told of the old time, so each letter is the
+/// kallelse itself at the new time; a "new time" only to whom the kallelse had reached.
+#[test]
+fn a_meeting_moved_before_its_letters_were_posted_is_still_announced_by_kallelse() {
+    let reschedule = |days| {
+        SipCommand::RescheduleMeeting(RescheduleMeeting {
+            invitation_id: "inv-1".to_string(),
+            scheduled_at: meeting_time() + Duration::days(days),
+            form: None,
+            place: None,
+            reason: None,
+        })
+    };
+    let story = Story::invited().run(Who::Nurse, reschedule(1));
+    let owed = letters(&story.state());
+    assert_eq!(owed.len(), 2, "{owed:?}");
+    assert!(
+        owed.iter().all(|l| l
+            .2
+            .starts_with("Skriv ut och skicka kallelsen till SIP-mötet")),
+        "{owed:?}"
+    );
+    // Posted to the person only; moved again: the person gets the new time, FK still the
+    // kallelse.
+    let story = story
+        .run(Who::Nurse, post(Some(vec![Recipient::Person])))
+        .run(Who::Nurse, reschedule(2));
+    let owed = letters(&story.state());
+    assert_eq!(
+        owed.iter()
+            .map(|l| l.2.split(" per brev").next().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        vec![
+            "Skriv ut och skicka kallelsen till SIP-mötet",
+            "Skicka den nya tiden för SIP-mötet",
+        ],
+        "{owed:?}"
+    );
+    assert!(owed[0].0.ends_with(&format!("unit:{FK}")) && owed[1].0.ends_with("person"));
+}
+
+/// "Ett SIP-möte är inställt", but "en uppföljning är inställd".
+#[test]
+fn a_cancelled_follow_up_is_inställd() {
+    let story = Story::meeting_held().run(
+        Who::Nurse,
+        SipCommand::SendInvitation(SendInvitation {
+            invitation_id: "f-1".to_string(),
+            purpose: InvitationPurpose::FollowUp,
+            scheduled_at: meeting_time() + Duration::days(60),
+            form: MeetingForm::InPerson,
+            place: Some("Vårdcentralen, rum 3".to_string()),
+            reason: "Följa upp planen".to_string(),
+            recipients: vec![Recipient::Person],
+        }),
+    );
+    let story = story
+        .run(
+            Who::Nurse,
+            SipCommand::RecordLettersPosted(RecordLettersPosted {
+                invitation_id: "f-1".to_string(),
+                recipients: None,
+            }),
+        )
+        .run(
+            Who::Nurse,
+            SipCommand::CancelInvitation(CancelInvitation {
+                invitation_id: "f-1".to_string(),
+                reason: None,
+            }),
+        );
+    let owed = letters(&story.state());
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert!(
+        owed[0].2.ends_with("att uppföljningen är inställd"),
+        "{owed:?}"
+    );
+}
+
 #[test]
 fn a_held_meeting_owes_no_more_letters() {
     let state = Story::meeting_held().state();
