@@ -49,6 +49,18 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
         "Storgatan 1, 123 45 Testby"
     );
 
+    // A daughter as närstående, with her number, address, personnummer and a note.
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{}/add-relative", w.person_id),
+            &w.vc,
+            &json!({"relative_id": "dotter", "kind": "relative", "name": "Tova Tolvansson",
+                    "phone": "070-555 12 34", "address": "Lillgatan 4, 123 45 Testby",
+                    "note": "Bor granne med pappa", "personal_identity_number": "19870101-2398"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+
     // Skatteverket marks the identity protected; the vårdcentral records it.
     let (status, _, marked) = app
         .post(
@@ -120,11 +132,31 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
     assert_eq!(for_vc["name_hidden"], false);
     assert_eq!(for_vc["address"], Value::Null);
     assert_eq!(for_vc["phone"], Value::Null);
+    // The relatives lead to the person: no number, address or note of theirs either.
+    let daughter = &for_vc["relatives"][0];
+    assert_eq!(daughter["name"], "Tova Tolvansson");
+    assert_eq!(
+        (&daughter["phone"], &daughter["address"], &daughter["note"]),
+        (&Value::Null, &Value::Null, &Value::Null),
+        "{daughter}"
+    );
     let for_other = get_ok(&app, &person_path, &w.other).await;
     assert_eq!(for_other["name"], "Skyddade personuppgifter");
     assert_eq!(for_other["name_hidden"], true);
     assert_eq!(for_other["address"], Value::Null);
-    assert!(!for_other.to_string().contains("Tolvan"), "{for_other}");
+    // A unit that may not see the name sees no relative: a relative's name, number or
+    // personnummer would say who the person is.
+    assert_eq!(for_other["relatives"], json!([]), "{for_other}");
+    for leak in [
+        "Tolvan",
+        "Tova",
+        "070-555",
+        "Lillgatan",
+        "19870101",
+        "granne",
+    ] {
+        assert!(!for_other.to_string().contains(leak), "{leak}: {for_other}");
+    }
 
     // Sök patient: by name only units that may see the name find the person; by personnummer
     // anyone does, without the name.

@@ -6,7 +6,8 @@
 //! are answered: a read that cannot be logged is not answered (Patientdatalagen).
 //!
 //! Persons with protected identity (skyddade personuppgifter) are found and shown with the flag
-//! set, but their address and phone, and their relatives' addresses, are never sent.
+//! set, but their address and phone, and their relatives' phones, addresses and notes, are never
+//! sent; a unit that may not see the person's name sees none of their relatives.
 
 use crate::access_log::{self, action};
 use crate::commands::{
@@ -195,9 +196,11 @@ pub struct RelativeView {
     pub relative_id: String,
     pub kind: RelativeKindDto,
     pub name: String,
+    /// Not shown when the person has protected identity.
     pub phone: Option<String>,
     /// Not shown when the person has protected identity.
     pub address: Option<String>,
+    /// Not shown when the person has protected identity.
     pub note: Option<String>,
     /// The relative's own personnummer (`YYYYMMDD-NNNN`), when recorded.
     #[serde(default)]
@@ -230,6 +233,7 @@ pub struct PersonView {
     pub protected_identity: bool,
     pub deceased_on: Option<NaiveDate>,
     pub moved_out: Option<MovedOutView>,
+    /// Empty when `name_hidden`.
     pub relatives: Vec<RelativeView>,
     /// The person stream's version: send it as `If-Match` with a change.
     pub version: i64,
@@ -274,6 +278,7 @@ impl PersonSummary {
 impl PersonView {
     pub(crate) fn from_rows(row: PersonRow, relatives: Vec<RelativeRow>) -> Self {
         let protected = row.protected_identity;
+        let name_visible = row.name_visible;
         let name = shown_name(&row);
         PersonView {
             id: row.person_id,
@@ -288,15 +293,20 @@ impl PersonView {
                 moved_on,
                 to_region: row.moved_to_region,
             }),
+            // A relative leads to the person: with protected identity their phone, address and
+            // note are withheld from everyone, and a unit that may not see the person's name
+            // sees no relative at all (a guardian's name, number and personnummer would say who
+            // the child is).
             relatives: relatives
                 .into_iter()
+                .filter(|_| name_visible)
                 .map(|r| RelativeView {
                     relative_id: r.relative_id,
                     kind: relative_kind(&r.kind),
                     name: r.name,
-                    phone: r.phone,
+                    phone: r.phone.filter(|_| !protected),
                     address: r.address.filter(|_| !protected),
-                    note: r.note,
+                    note: r.note.filter(|_| !protected),
                     personal_identity_number: r
                         .personal_identity_number
                         .as_deref()
