@@ -167,19 +167,7 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
 
     // Reasons the plan must end come first and replace everything else: nothing more should be
     // planned for the person, but closing is never automatic.
-    let mut close_reasons = Vec::new();
-    if state.consent_withdrawn.is_some() {
-        close_reasons.push("samtycket har återkallats");
-    }
-    if state.person_status.protected_identity {
-        close_reasons.push("personen har skyddade personuppgifter");
-    }
-    if state.person_status.moved_out.is_some() {
-        close_reasons.push("personen har flyttat från länet");
-    }
-    if state.person_status.deceased.is_some() {
-        close_reasons.push("personen har avlidit");
-    }
+    let close_reasons = close_reasons(state);
     if !close_reasons.is_empty() {
         push(
             ObligationKind::ClosePlan,
@@ -411,6 +399,30 @@ fn consent_renewal(
         reference: Some(last_day.to_string()),
         letter: None,
     })
+}
+
+/// Why an open plan must be closed, in Swedish, in a fixed order: consent withdrawn, protected
+/// identity, moved out of the county, deceased ("Om samtycket tas tillbaka …, om den enskilde får
+/// skyddade uppgifter, flyttar från länet eller avlider ska SIP avslutas", seed 000). Empty for a
+/// plan that may go on, or one already closed.
+pub fn close_reasons(state: &SipState) -> Vec<&'static str> {
+    let mut reasons = Vec::new();
+    if state.is_closed() {
+        return reasons;
+    }
+    if state.consent_withdrawn.is_some() {
+        reasons.push("samtycket har återkallats");
+    }
+    if state.person_status.protected_identity {
+        reasons.push("personen har skyddade personuppgifter");
+    }
+    if state.person_status.moved_out.is_some() {
+        reasons.push("personen har flyttat från länet");
+    }
+    if state.person_status.deceased.is_some() {
+        reasons.push("personen har avlidit");
+    }
+    reasons
 }
 
 /// What the unit that noticed the need does when consent is declined. At discharge the

@@ -479,6 +479,10 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     let ht = inbox(&app, &w.ht, position(&answer)).await;
     assert_eq!(ht.messages()[0], "consent_withdrawn");
     assert_eq!(ht.plan(&sip)["phase"], "consent_withdrawn");
+    // Pågående SIP says why it is to be closed, and no follow-up is ahead any more.
+    assert_eq!(ht.plan(&sip)["to_be_closed"], "samtycket har återkallats");
+    assert_eq!(ht.plan(&sip)["next_follow_up_on"], Value::Null);
+    assert_eq!(ht.plan(&sip)["next_meeting_at"], Value::Null);
 
     // 10. Closed: every to-do ends, the plan leaves Pågående SIP, everyone hears.
     let answer = ok(command(
@@ -1420,6 +1424,13 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     assert!(app.assert_rebuild_equals_live("inbox").await > 10);
 }
 
+/// The unit's first plan in Pågående SIP, as the API answers it.
+async fn ongoing(app: &TestApp, token: &str) -> Value {
+    let (status, _, body) = app.get("/api/v1/inbox/sips", token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["sips"][0].clone()
+}
+
 /// Pågående SIP says when a kallelse's time has passed without the meeting being registered:
 /// the coordinator is asked to register it, the other units are told it is not.
 #[tokio::test]
@@ -1437,6 +1448,7 @@ async fn a_passed_meeting_not_registered_is_marked_in_pagaende_sip() {
     )
     .await);
     inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(ongoing(&app, &w.ht).await["next_meeting_passed"], false);
     let coordinator = "(tiden har passerat: registrera mötet)";
     let others = "(tiden har passerat; mötet är inte registrerat)";
     let before = start_lists(&app, &w.vc, "").await;
@@ -1456,6 +1468,11 @@ async fn a_passed_meeting_not_registered_is_marked_in_pagaende_sip() {
         ht.contains(&format!("Nästa möte: i dag kl. 10.00 {others}")),
         "{ht}"
     );
+    let row = ongoing(&app, &w.ht).await;
+    assert_eq!(
+        (&row["next_meeting_at"], &row["next_meeting_passed"]),
+        (&json!("2026-11-10T09:00:00Z"), &json!(true))
+    );
     // Registered: no meeting is next any more.
     let answer = ok(command(
         &app,
@@ -1471,4 +1488,43 @@ async fn a_passed_meeting_not_registered_is_marked_in_pagaende_sip() {
     inbox(&app, &w.vc, position(&answer)).await;
     let after = start_lists(&app, &w.vc, "").await;
     assert!(!after.contains("Nästa möte"), "{after}");
+}
+
+/// A plan that must be closed (seed 000: consent withdrawn, protected identity, moved out of the
+/// county, deceased) shows why in Pågående SIP, and no meeting ahead that nobody will hold.
+#[tokio::test]
+async fn a_plan_to_be_closed_says_why_in_pagaende_sip() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let sip = prepared_plan(&app, &w).await;
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-11-10T09:00:00Z"),
+    )
+    .await);
+    let (status, _, answer) = app
+        .post(
+            &format!("/api/v1/persons/{}/register-death", w.person_id),
+            &w.vc,
+            &json!({"died_on": "2026-11-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    let row = ht.plan(&sip);
+    assert_eq!(row["to_be_closed"], "personen har avlidit", "{row}");
+    assert_eq!(row["next_meeting_at"], Value::Null, "{row}");
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(vc.kinds(), vec!["close_plan"]);
+    let page = start_lists(&app, &w.ht, "").await;
+    assert!(
+        page.contains("Ska avslutas: personen har avlidit"),
+        "{page}"
+    );
+    assert!(!page.contains("Nästa möte"), "{page}");
+    assert!(app.assert_rebuild_equals_live("inbox").await > 5);
 }

@@ -256,18 +256,27 @@ pub struct OngoingView {
     /// The phase in Swedish.
     pub phase_text: String,
     pub coordinator: Option<CoordinatorView>,
-    /// The next meeting or follow-up meeting invited to.
+    /// The earliest meeting or follow-up meeting invited to and not yet registered; absent
+    /// when the plan is to be closed.
     pub next_meeting_at: Option<DateTime<Utc>>,
+    /// `next_meeting_at` has passed and the meeting is not registered yet.
+    pub next_meeting_passed: bool,
+    /// Absent when the plan is to be closed.
     pub next_follow_up_on: Option<NaiveDate>,
     /// The unit has yet to document and publish its part after the meeting.
     pub owes_documentation: bool,
     /// When the need became known.
     pub started_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Why the open plan is to be closed, in Swedish: "samtycket har återkallats", "personen
+    /// har skyddade personuppgifter", "personen har flyttat från länet", "personen har avlidit"
+    /// (comma-separated when several). The coordinator has the to-do to close it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_be_closed: Option<String>,
 }
 
-impl From<OngoingRow> for OngoingView {
-    fn from(o: OngoingRow) -> Self {
+impl OngoingView {
+    fn new(o: OngoingRow, now: DateTime<Utc>) -> Self {
         let phase_text =
             serde_json::from_value::<SipPhase>(serde_json::Value::String(o.phase.clone()))
                 .map(|p| p.label().to_string())
@@ -287,10 +296,12 @@ impl From<OngoingRow> for OngoingView {
             phase_text,
             coordinator,
             next_meeting_at: o.next_meeting_at,
+            next_meeting_passed: o.next_meeting_at.is_some_and(|at| at < now),
             next_follow_up_on: o.next_follow_up_on,
             owes_documentation: o.owes_documentation,
             started_at: o.started_at,
             closed_at: o.closed_at,
+            to_be_closed: o.to_be_closed,
         }
     }
 }
@@ -652,7 +663,10 @@ pub async fn list_ongoing(
     let persons = persons_shown(rows.iter().map(|o| o.person.person_id.as_str()));
     access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
     let answer = OngoingResponse {
-        sips: rows.into_iter().map(OngoingView::from).collect(),
+        sips: rows
+            .into_iter()
+            .map(|o| OngoingView::new(o, state.clock.now()))
+            .collect(),
         next_cursor,
     };
     Ok(consistency::with_position(
@@ -868,7 +882,7 @@ impl LiveStream {
                     serde_json::to_value(TodoView::new(todo, urgent_until, now)),
                 ),
                 Change::Ongoing { plan } => {
-                    ("ongoing", serde_json::to_value(OngoingView::from(plan)))
+                    ("ongoing", serde_json::to_value(OngoingView::new(plan, now)))
                 }
             };
             let mut event = Event::default()

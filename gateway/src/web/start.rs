@@ -200,6 +200,8 @@ pub(crate) struct OngoingItem {
     next_meeting: Option<String>,
     /// The meeting's time has passed and it is not yet registered.
     meeting_passed: bool,
+    /// Why the plan is to be closed ("Ska avslutas: …").
+    to_be_closed: Option<String>,
     next_follow_up: Option<String>,
     owes_documentation: bool,
 }
@@ -460,6 +462,7 @@ async fn load_lists(
             coordinator: o.coordinator_name,
             next_meeting: o.next_meeting_at.map(|at| dates::moment(at, now)),
             meeting_passed: o.next_meeting_at.is_some_and(|at| at < now),
+            to_be_closed: o.to_be_closed,
             next_follow_up: o.next_follow_up_on.map(|d| dates::day(d, today)),
             owes_documentation: o.owes_documentation,
             sip_id: o.sip_id,

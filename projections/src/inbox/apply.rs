@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use domain::event::DomainEvent;
 use domain::inbox::InboxEvent;
-use domain::obligations::{obligations, Obligation, ObligationKind, ObligationOwner};
+use domain::obligations::{
+    close_reasons, obligations, Obligation, ObligationKind, ObligationOwner,
+};
 use domain::person::PersonEvent;
 use domain::policy::PolicyProfile;
 use domain::sip::{self, PersonStatus, SipEvent, SipState};
@@ -123,6 +125,9 @@ struct Ongoing {
     owes_documentation: bool,
     started_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    /// Why the open plan is to be closed, in Swedish (`domain::obligations::close_reasons`;
+    /// projections migration 15); then no meeting or follow-up is shown as next.
+    to_be_closed: Option<String>,
 }
 
 struct Message {
@@ -309,7 +314,7 @@ impl Batch {
             tx.query(
                 "SELECT unit_id, sip_id, person_id, phase, coordinator_id, coordinator_name,
                         coordinator_unit_id, next_meeting_at, next_follow_up_on,
-                        owes_documentation, started_at, closed_at
+                        owes_documentation, started_at, closed_at, to_be_closed
                    FROM ongoing WHERE sip_id = ANY($1)",
                 &by_sip,
             ),
@@ -386,6 +391,7 @@ impl Batch {
                     owes_documentation: row.get(9),
                     started_at: row.get(10),
                     closed_at: row.get(11),
+                    to_be_closed: row.get(12),
                 },
             );
         }
@@ -688,12 +694,16 @@ impl Batch {
         let Some(need) = state.need.as_ref() else {
             return;
         };
+        // A plan to be closed has no meeting or follow-up ahead: nobody is asked to hold them.
+        let reasons = close_reasons(state);
+        let to_be_closed = (!reasons.is_empty()).then(|| reasons.join(", "));
         let next_meeting_at = state
             .invitations
             .values()
-            .filter(|i| i.is_active())
+            .filter(|i| i.is_active() && to_be_closed.is_none())
             .map(|i| i.scheduled_at)
             .min();
+        let next_follow_up_on = state.next_follow_up_on.filter(|_| to_be_closed.is_none());
         for unit in &state.participants {
             let owes_documentation = owed.iter().any(|o| {
                 o.kind == ObligationKind::DocumentContribution
@@ -706,10 +716,11 @@ impl Batch {
                 coordinator_name: state.coordinator.as_ref().map(|c| c.name.clone()),
                 coordinator_unit_id: state.coordinator.as_ref().map(|c| c.unit_id.to_string()),
                 next_meeting_at: next_meeting_at.map(as_stored),
-                next_follow_up_on: state.next_follow_up_on,
+                next_follow_up_on,
                 owes_documentation,
                 started_at: as_stored(need.known_since),
                 closed_at: state.closed.as_ref().map(|c| as_stored(c.recorded_at)),
+                to_be_closed: to_be_closed.clone(),
             };
             let key = (unit.to_string(), sip_id.to_owned());
             if self.ongoing.get(&key) != Some(&row) {
@@ -984,6 +995,10 @@ impl Batch {
                 .collect::<Vec<_>>(),
             ongoing.iter().map(|(_, (_, p))| *p).collect::<Vec<_>>(),
         );
+        let ongoing_to_be_closed: Vec<_> = ongoing
+            .iter()
+            .map(|(_, (o, _))| o.to_be_closed.clone())
+            .collect();
         let ongoing_persons = self.persons_seen(
             ongoing
                 .iter()
@@ -1185,11 +1200,12 @@ impl Batch {
                 "INSERT INTO ongoing (unit_id, sip_id, person_id, phase, coordinator_id,
                         coordinator_name, coordinator_unit_id, next_meeting_at,
                         next_follow_up_on, owes_documentation, started_at, closed_at,
-                        changed_position, person_name, person_birth_year, person_protected)
+                        changed_position, person_name, person_birth_year, person_protected,
+                        to_be_closed)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::date[],
                         $10::boolean[], $11::timestamptz[], $12::timestamptz[], $13::bigint[],
-                        $14::text[], $15::integer[], $16::boolean[])
+                        $14::text[], $15::integer[], $16::boolean[], $17::text[])
                  ON CONFLICT (unit_id, sip_id) DO UPDATE SET person_id = excluded.person_id,
                     phase = excluded.phase, coordinator_id = excluded.coordinator_id,
                     coordinator_name = excluded.coordinator_name,
@@ -1201,7 +1217,8 @@ impl Batch {
                     changed_position = excluded.changed_position,
                     person_name = excluded.person_name,
                     person_birth_year = excluded.person_birth_year,
-                    person_protected = excluded.person_protected",
+                    person_protected = excluded.person_protected,
+                    to_be_closed = excluded.to_be_closed",
                 vec![
                     Box::new(ongoing_cols.0),
                     Box::new(ongoing_cols.1),
@@ -1219,6 +1236,7 @@ impl Batch {
                     Box::new(ongoing_persons.0),
                     Box::new(ongoing_persons.1),
                     Box::new(ongoing_persons.2),
+                    Box::new(ongoing_to_be_closed),
                 ],
             ));
         }

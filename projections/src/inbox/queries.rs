@@ -480,12 +480,15 @@ pub struct OngoingRow {
     pub started_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub changed_position: i64,
+    /// Why the open plan is to be closed, in Swedish ("samtycket har återkallats", …); then
+    /// neither a meeting nor a follow-up is next.
+    pub to_be_closed: Option<String>,
 }
 
 const ONGOING_COLUMNS: &str = "o.sip_id, o.person_id, o.phase, o.coordinator_id,
        o.coordinator_name, o.coordinator_unit_id, o.next_meeting_at, o.next_follow_up_on,
        o.owes_documentation, o.started_at, o.closed_at, o.changed_position,
-       o.person_name, o.person_birth_year, o.person_protected";
+       o.person_name, o.person_birth_year, o.person_protected, o.to_be_closed";
 
 fn ongoing_row(row: &Row) -> OngoingRow {
     OngoingRow {
@@ -501,6 +504,7 @@ fn ongoing_row(row: &Row) -> OngoingRow {
         started_at: row.get(9),
         closed_at: row.get(10),
         changed_position: row.get(11),
+        to_be_closed: row.get(15),
     }
 }
 

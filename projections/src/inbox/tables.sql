@@ -131,7 +131,9 @@ CREATE TABLE ongoing (
     -- marked.
     person_name        text,
     person_birth_year  integer,
-    person_protected   boolean     NOT NULL DEFAULT false
+    person_protected   boolean     NOT NULL DEFAULT false,
+    -- Why the open plan is to be closed (projections migration 15).
+    to_be_closed       text
 );
 CREATE INDEX ongoing_changed_idx ON ongoing (unit_id, changed_position);
 CREATE INDEX ongoing_sip_idx ON ongoing (sip_id);
