@@ -69,6 +69,8 @@ pub enum DomainError {
     IdAlreadyUsed(String),
     #[error("chair and secretary are the same person")]
     ChairIsSecretary,
+    #[error("the meeting was held before its kallelse was sent")]
+    MeetingBeforeInvitation,
     #[error("the meeting has no follow-up date")]
     FollowUpDateMissing,
     #[error("the follow-up date is not after the meeting")]
@@ -186,6 +188,7 @@ impl DomainError {
             UnknownIntervention(_) => "unknown_intervention",
             IdAlreadyUsed(_) => "id_already_used",
             ChairIsSecretary => "chair_is_secretary",
+            MeetingBeforeInvitation => "meeting_before_invitation",
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
             CoordinatorUnitWithoutSamplan(_) => "coordinator_unit_without_samplan",
@@ -311,6 +314,10 @@ impl DomainError {
             IdAlreadyUsed(id) => format!("Id \u{201d}{id}\u{201d} används redan i planen."),
             ChairIsSecretary => {
                 "Mötesledare och mötessekreterare får inte vara samma person.".to_string()
+            }
+            MeetingBeforeInvitation => {
+                "Mötet kan inte ha hållits innan kallelsen till det skickades. Ange när mötet hölls."
+                    .to_string()
             }
             FollowUpDateMissing => {
                 "Ange datum för uppföljning: varje SIP ska följas upp och datumet bestäms på mötet.".to_string()

@@ -637,11 +637,18 @@ pub fn decide(
             // A follow-up kallelse's meeting is recorded as the follow-up (RecordFollowUp names
             // it): as a meeting it would restart every unit's documentation and not count as
             // the plan's follow-up.
-            if active_invitation(state, &c.invitation_id)?.purpose == InvitationPurpose::FollowUp {
+            let invitation = active_invitation(state, &c.invitation_id)?;
+            if invitation.purpose == InvitationPurpose::FollowUp {
                 return Err(DomainError::InvitationForFollowUp);
             }
             if c.held_at > now {
                 return Err(DomainError::InFuture("mötet"));
+            }
+            // The meeting a kallelse calls to cannot have been held before the kallelse went
+            // out (a kallelse is never sent for a time already passed): the reports count
+            // working days from need to meeting, and meetings within the deadline, by it.
+            if c.held_at < invitation.sent_at {
+                return Err(DomainError::MeetingBeforeInvitation);
             }
             let chair = required(&c.chair, "chair")?;
             let secretary = required(&c.secretary, "secretary")?;

@@ -674,6 +674,18 @@ fn record_meeting_only_by_the_coordinator_with_distinct_roles_and_a_follow_up_da
             Who::Nurse.at(meeting_time() - Duration::hours(1)),
         )
         .then_code("date_in_future");
+    // Nor before its kallelse went out: the invitation was sent an hour into Story::invited(),
+    // three hours after t0.
+    given(&story)
+        .when(
+            record_meeting("inv-1", t0() + Duration::hours(2)),
+            Who::Nurse.at(at),
+        )
+        .then_error(DomainError::MeetingBeforeInvitation);
+    assert_eq!(
+        DomainError::MeetingBeforeInvitation.kind(),
+        domain::ErrorKind::Validation
+    );
     // The meeting may choose a new coordinator ("vem som fortsättningsvis är samordningsansvarig").
     let (_, state) = given(&story)
         .when(
