@@ -407,7 +407,7 @@ fn rows() -> Vec<Row> {
                 sip_post(
                     f,
                     "record-meeting",
-                    json!({"invitation_id": INVITATION, "held_at": "2026-03-10T07:30:00Z",
+                    json!({"invitation_id": INVITATION, "held_at": "2026-03-10T08:00:00Z",
                            "attendees": [
                                {"name": "Tolvan Tolvansson", "role": "person"},
                                {"name": "Sjuksköterska Vårdcentralen", "role": "staff", "unit_id": VC},
@@ -417,7 +417,8 @@ fn rows() -> Vec<Row> {
                            "follow_up_on": "2026-06-10", "sip_survey_offered": true}),
                 )
             },
-            // Held earlier than planned, which the domain records as it happened.
+            // Held earlier than planned (the kallelse was sent at this very moment), which the
+            // domain records as it happened.
             expected: sip_command(OK),
         },
         Row {

@@ -120,7 +120,7 @@ async fn plan_with_meeting(app: &TestApp, w: &World, person_id: &str, givers: &[
         &w.vc,
         &sip,
         "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T08:30:00+01:00",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
                 "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
                 "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
                 "follow_up_on": "2026-06-12", "sip_survey_offered": true}),

@@ -1341,7 +1341,7 @@ fn sip_body(command: &str) -> Value {
         "cancel-invitation" => json!({"invitation_id": "g", "reason": "x"}),
         "reschedule-meeting" => json!({"invitation_id": "g",
                                         "scheduled_at": "2026-03-13T09:00:00Z", "form": "video"}),
-        "record-meeting" => json!({"invitation_id": "g", "held_at": "2026-03-10T07:00:00Z",
+        "record-meeting" => json!({"invitation_id": "g", "held_at": "2026-03-10T08:00:00Z",
                                     "attendees": [{"name": "X", "role": "person"}],
                                     "chair": "X", "secretary": "Y", "follow_up_on": "2026-06-01"}),
         "document-main-goal" => json!({"text": "x"}),
