@@ -5,7 +5,7 @@
 //! settles it arrives. Facts about the person (protected identity, death, moving out) come in
 //! through [`SipState::observe_person`].
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Datelike, Days, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::add_working_days;
@@ -16,7 +16,7 @@ use crate::sip::{
     CareContextKind, ConsentEnd, Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient,
     Responsible, SipState,
 };
-use crate::time::{end_of_local_day, local_date, start_of_local_day};
+use crate::time::{end_of_local_day, local_date, start_of_local_day, weekday_name, written_date};
 
 /// What kind of to-do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -325,7 +325,11 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     ObligationKind::HoldFollowUp,
                     ObligationOwner::user(coordinator),
                     Some(end_of_local_day(date)),
-                    format!("Genomför uppföljningen av planen ({date})"),
+                    format!(
+                        "Genomför uppföljningen av planen ({} {})",
+                        weekday_name(date.weekday()),
+                        written_date(date)
+                    ),
                     None,
                 ),
                 None => push(
@@ -376,12 +380,17 @@ fn consent_renewal(
     let (last_day, title) = match state.consent_ends()? {
         ConsentEnd::Expires(last_day) => (
             last_day,
-            format!("Förnya samtycket till SIP: det gäller till och med {last_day}"),
+            format!(
+                "Förnya samtycket till SIP: det gäller till och med {}",
+                written_date(last_day)
+            ),
         ),
         ConsentEnd::ComesOfAge(adult_on) => (
             adult_on.pred_opt().unwrap_or(adult_on),
             format!(
-                "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från 18-årsdagen {adult_on}"
+                "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från \
+                 18-årsdagen {}",
+                written_date(adult_on)
             ),
         ),
     };

@@ -7,7 +7,10 @@
 //! which is fine for deadline arithmetic (plans are never dated before 1996, and birth dates are
 //! plain dates that never pass through here).
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc,
+    Weekday,
+};
 
 /// Offset east of UTC in seconds for winter time (CET).
 const CET_SECONDS: i32 = 3600;
@@ -126,4 +129,71 @@ mod tests {
         assert_eq!(last_sunday(2026, 10), NaiveDate::from_ymd_opt(2026, 10, 25));
         assert_eq!(last_sunday(2026, 12), NaiveDate::from_ymd_opt(2026, 12, 27));
     }
+}
+
+// ---------------------------------------------------------------- in Swedish words
+
+const MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// The weekday's Swedish name, in lower case as Swedish writes it.
+pub fn weekday_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "måndag",
+        Weekday::Tue => "tisdag",
+        Weekday::Wed => "onsdag",
+        Weekday::Thu => "torsdag",
+        Weekday::Fri => "fredag",
+        Weekday::Sat => "lördag",
+        Weekday::Sun => "söndag",
+    }
+}
+
+/// The month's Swedish name (1 = januari).
+pub fn month_name(number: u32) -> &'static str {
+    MONTHS
+        .get((number.max(1) - 1) as usize)
+        .copied()
+        .unwrap_or("")
+}
+
+/// "14 maj 2026": a date in words, as texts that are stored (subjects, history, to-do titles)
+/// write it; they cannot say "i morgon", being read on other days.
+pub fn written_date(date: NaiveDate) -> String {
+    format!(
+        "{} {} {}",
+        date.day(),
+        month_name(date.month()),
+        date.year()
+    )
+}
+
+/// "kl. 09.30" in Swedish local time (Språkrådet: a full stop between hours and minutes).
+pub fn written_clock(at: DateTime<Utc>) -> String {
+    let local = to_local(at);
+    format!("kl. {:02}.{:02}", local.hour(), local.minute())
+}
+
+/// "torsdag 5 mars 2026 kl. 10.00": a moment in Swedish local time, with its weekday, as a
+/// stored text writes it.
+pub fn written_moment(at: DateTime<Utc>) -> String {
+    let date = local_date(at);
+    format!(
+        "{} {} {}",
+        weekday_name(date.weekday()),
+        written_date(date),
+        written_clock(at)
+    )
 }

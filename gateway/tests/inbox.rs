@@ -198,7 +198,7 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     let message = &ht.messages["messages"][0];
     assert_eq!(
         message["subject"],
-        "Kallelse till SIP-möte 2026-03-17 kl. 10:00"
+        "Kallelse till SIP-möte tisdag 17 mars 2026 kl. 10.00"
     );
     assert_eq!(message["sender"]["unit_id"], VC);
     assert_eq!(message["sender"]["unit_name"], "Vårdcentralen Centrum");
@@ -327,7 +327,7 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     assert_eq!(ht.messages(), vec!["meeting_rescheduled", "invitation"]);
     assert_eq!(
         ht.messages["messages"][0]["subject"],
-        "Ny tid för SIP-möte: 2026-03-18 kl. 10:00"
+        "Ny tid för SIP-möte: onsdag 18 mars 2026 kl. 10.00"
     );
     let vc = inbox(&app, &w.vc, position(&answer)).await;
     assert_eq!(
@@ -1311,7 +1311,7 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     assert_eq!(renew[0]["assigned_to_name"], "Testperson Personal");
     assert_eq!(
         renew[0]["title"],
-        "Förnya samtycket till SIP: det gäller till och med 2027-03-10"
+        "Förnya samtycket till SIP: det gäller till och med 10 mars 2027"
     );
     assert_eq!(renew[0]["due_at"], "2027-03-10T22:59:59Z");
     assert_eq!(renew[0]["shown_from"], "2027-02-07T23:00:00Z");
@@ -1418,7 +1418,7 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     assert_eq!(
         ask[0]["title"],
         "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från \
-         18-årsdagen 2027-05-20"
+         18-årsdagen 20 maj 2027"
     );
     assert_eq!(ask[0]["due_at"], "2027-05-19T21:59:59Z");
     assert!(app.assert_rebuild_equals_live("inbox").await > 10);

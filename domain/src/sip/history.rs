@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::event::SipEvent;
 use super::types::*;
-use crate::time::to_local;
 
 /// What `event` did, in a Swedish sentence.
 pub fn describe(event: &SipEvent) -> String {
@@ -215,13 +214,14 @@ pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// A date in words, `10 mars 2026`.
 pub(crate) fn date(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    crate::time::written_date(d)
 }
 
-/// Swedish local time, `2026-03-10 kl. 09:00`.
+/// Swedish local time in words, `tisdag 10 mars 2026 kl. 09.00`.
 pub(crate) fn time(t: DateTime<Utc>) -> String {
-    to_local(t).format("%Y-%m-%d kl. %H:%M").to_string()
+    crate::time::written_moment(t)
 }
 
 #[cfg(test)]
@@ -274,6 +274,9 @@ mod tests {
             recorded_at: at,
         };
         // 08:00 UTC is 09:00 in Stockholm in March.
-        assert_eq!(describe(&moved), "Mötet flyttat till 2026-03-10 kl. 09:00.");
+        assert_eq!(
+            describe(&moved),
+            "Mötet flyttat till tisdag 10 mars 2026 kl. 09.00."
+        );
     }
 }

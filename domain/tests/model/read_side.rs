@@ -226,7 +226,7 @@ fn messages_go_to_the_units_concerned_never_to_the_sender() {
     assert_eq!(sent[0].kind, MessageKind::Invitation);
     assert_eq!(
         sent[0].subject,
-        "Kallelse till SIP-möte 2026-03-05 kl. 10:00"
+        "Kallelse till SIP-möte torsdag 5 mars 2026 kl. 10.00"
     );
     assert_eq!(sent[0].invitation_id.as_deref(), Some("inv-1"));
 
@@ -295,8 +295,8 @@ fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
     );
     let sent = messages(&before, &story.state(), story.events.last().expect("event"));
     assert_eq!(sent[0].kind, MessageKind::InvitationCancelled);
-    assert_eq!(sent[0].subject, "Inställt SIP-möte 2026-03-05 kl. 10:00");
-    assert_eq!(sent[0].body, "SIP-mötet 2026-03-05 kl. 10:00 blir inte av.");
+    assert_eq!(sent[0].subject, "Inställt SIP-möte torsdag 5 mars 2026 kl. 10.00");
+    assert_eq!(sent[0].body, "SIP-mötet torsdag 5 mars 2026 kl. 10.00 blir inte av.");
 
     let story = Story::meeting_held().run(
         Who::Nurse,
@@ -324,11 +324,11 @@ fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
     let sent = messages(&before, &story.state(), story.events.last().expect("event"));
     assert_eq!(
         sent[0].subject,
-        "Ny tid för uppföljning av SIP: 2026-06-02 kl. 10:00"
+        "Ny tid för uppföljning av SIP: tisdag 2 juni 2026 kl. 10.00"
     );
     assert_eq!(
         sent[0].body,
-        "Uppföljningen av SIP är flyttad till 2026-06-02 kl. 10:00 (på plats)."
+        "Uppföljningen av SIP är flyttad till tisdag 2 juni 2026 kl. 10.00 (på plats)."
     );
     let before = story.state();
     let story = story.run(
@@ -341,11 +341,11 @@ fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
     let sent = messages(&before, &story.state(), story.events.last().expect("event"));
     assert_eq!(
         sent[0].subject,
-        "Inställd uppföljning av SIP 2026-06-02 kl. 10:00"
+        "Inställd uppföljning av SIP tisdag 2 juni 2026 kl. 10.00"
     );
     assert_eq!(
         sent[0].body,
-        "Uppföljningen av SIP 2026-06-02 kl. 10:00 blir inte av. Anledning: Samordnaren är sjuk."
+        "Uppföljningen av SIP tisdag 2 juni 2026 kl. 10.00 blir inte av. Anledning: Samordnaren är sjuk."
     );
 }
 

@@ -531,7 +531,7 @@ fn consent_that_runs_out_is_renewed_after_a_reminder_a_month_ahead() {
     assert_eq!(renew.reference.as_deref(), Some("2026-12-31"));
     assert_eq!(
         renew.title,
-        "Förnya samtycket till SIP: det gäller till och med 2026-12-31"
+        "Förnya samtycket till SIP: det gäller till och med 31 december 2026"
     );
     // Every other to-do is shown at once.
     assert!(obligations(&state, &policy)
@@ -618,7 +618,7 @@ fn a_child_about_to_turn_18_is_asked_for_their_own_consent() {
     assert_eq!(
         ask.title,
         "Inhämta personens eget samtycke till SIP: vårdnadshavarnas gäller inte från \
-         18-årsdagen 2033-03-04"
+         18-årsdagen 4 mars 2033"
     );
     // A guardian's consent that ends before the birthday is what is renewed first.
     let short = Story::new(person.clone())

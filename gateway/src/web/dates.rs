@@ -3,43 +3,17 @@
 //! Everything is shown in Swedish local time (`domain::time`); the functions take `now` so that
 //! tests pin the day.
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
-use domain::time::{local_date, to_local};
-
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use domain::time::local_date;
 
 /// The weekday's Swedish name, in lower case as Swedish writes it.
 pub fn weekday(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "måndag",
-        Weekday::Tue => "tisdag",
-        Weekday::Wed => "onsdag",
-        Weekday::Thu => "torsdag",
-        Weekday::Fri => "fredag",
-        Weekday::Sat => "lördag",
-        Weekday::Sun => "söndag",
-    }
+    domain::time::weekday_name(day)
 }
 
 /// The month's Swedish name (1 = januari).
 pub fn month(number: u32) -> &'static str {
-    MONTHS
-        .get((number.max(1) - 1) as usize)
-        .copied()
-        .unwrap_or("")
+    domain::time::month_name(number)
 }
 
 /// "onsdag 14 maj", with the year when it is not `today`'s year: "onsdag 14 maj 2027".
@@ -58,13 +32,12 @@ pub fn day(date: NaiveDate, today: NaiveDate) -> String {
 
 /// "14 maj 2026": a date without its weekday, with the year (for dates in print).
 pub fn date_with_year(date: NaiveDate) -> String {
-    format!("{} {} {}", date.day(), month(date.month()), date.year())
+    domain::time::written_date(date)
 }
 
 /// "kl. 09.30" in Swedish local time (Språkrådet: a full stop between hours and minutes).
 pub fn clock(at: DateTime<Utc>) -> String {
-    let local = to_local(at);
-    format!("kl. {:02}.{:02}", local.hour(), local.minute())
+    domain::time::written_clock(at)
 }
 
 /// "i dag", "i morgon", "i går" for the nearest days, otherwise [`day`].
