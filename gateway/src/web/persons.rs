@@ -1,13 +1,19 @@
-//! Sök patient, the person's page (details and relatives) and its forms: register a person, add
-//! a relative, start a SIP (the need). Reads are the API's own (`routes::persons`: the same
-//! directory queries, the same protected-identity rules, the same access log); writes are the
-//! same `commands::` functions as `POST /persons`, `/persons/{id}/add-relative` and `POST /sips`.
+//! Sök patient, the person's page (details, relatives and the plans the caller's unit takes part
+//! in) and its forms: register a person, change the contact details, add and remove a relative,
+//! start a SIP (the need). Reads are the API's own (`routes::persons`: the same directory queries,
+//! the same protected-identity rules, the same access log; the plans from the inbox's Pågående
+//! SIP, so a plan of other units is never shown or hinted at); writes are the same `commands::`
+//! functions as `POST /persons`, `/persons/{id}/change-contact-details`, `/add-relative`,
+//! `/remove-relative` and `POST /sips`.
 
 use super::form::{local_input, Choice, Field, Fields, FormView, Refusal};
 use super::session::Visitor;
 use super::{Layout, WebError};
 use crate::access_log::{self, action};
-use crate::commands::persons::{AddRelativeRequest, RegisterPersonRequest, RelativeKindDto};
+use crate::commands::persons::{
+    AddRelativeRequest, ChangeContactDetailsRequest, RegisterPersonRequest, RelativeKindDto,
+    RemoveRelativeRequest,
+};
 use crate::commands::sips::dto::{
     CareContextKind, DischargeTrack, IdentifiedBy, IdentifyNeedRequest, NeedContext,
 };
@@ -23,8 +29,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Utc};
+use domain::error::DomainError;
 use domain::ids::{PersonId, SipId};
-use projections::directory::{self, PersonRow};
+use domain::sip::SipPhase;
+use projections::directory::{self, PersonQuery, PersonRow};
+use projections::inbox::{self, OngoingRow};
 use serde::Deserialize;
 use ulid::Ulid;
 
@@ -47,6 +56,8 @@ struct SearchPage {
     persons: Vec<PersonSummary>,
     truncated: bool,
     forms: Vec<FormView>,
+    /// After registering a number that is already registered: that person, to open instead.
+    existing: Option<PersonSummary>,
 }
 
 fn register_form() -> FormView {
@@ -90,6 +101,7 @@ pub(crate) async fn search(
         persons: Vec::new(),
         truncated: false,
         forms: vec![register_form()],
+        existing: None,
     };
     if !q.is_empty() {
         match person_queries(&state, &q) {
@@ -175,7 +187,14 @@ pub(crate) async fn register(
                 .into_response(),
         ),
         Err(e) => {
+            let duplicate =
+                matches!(&e, AppError::Domain(d) if d.code() == "person_already_registered");
             let refusal = refusal_or_page(e)?;
+            let existing = if duplicate {
+                registered_person(&state, caller, &fields.get("personal_identity_number")).await?
+            } else {
+                None
+            };
             let mut form = register_form();
             form.fill(&fields);
             form.refuse(&refusal);
@@ -187,10 +206,39 @@ pub(crate) async fn register(
                 persons: Vec::new(),
                 truncated: false,
                 forms: vec![form],
+                existing,
             };
             refused(visitor.page(&page)?)
         }
     }
+}
+
+/// The person a number that is already registered belongs to, as Sök patient would list them for
+/// the number (`GET /persons?q=`): found by anyone who knows the number, the name only where the
+/// unit may see it, and logged as that search is. `None` when the directory does not show them
+/// (yet): the refusal then stands alone, as the API's `person_already_registered` does.
+async fn registered_person(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    number: &str,
+) -> Result<Option<PersonSummary>, WebError> {
+    let unit = caller.staff_unit()?.clone();
+    let Ok(queries) = person_queries(state, number) else {
+        return Ok(None);
+    };
+    let Some(query @ PersonQuery::PersonalIdentityNumber(_)) = queries.first() else {
+        return Ok(None);
+    };
+    let found = directory::search_persons(state.store.pool(), unit.as_str(), query, 1)
+        .await
+        .map_err(AppError::from)?;
+    let Some(row) = found.first() else {
+        return Ok(None);
+    };
+    let person_id = PersonId::parse(&row.person_id)
+        .map_err(|e| AppError::internal(format!("directory holds a bad person id: {e}")))?;
+    access_log::record(state, caller, &person_id, action::SEARCH, None).await?;
+    Ok(Some(summary(row)))
 }
 
 /// A refusal the form shows, or a failure that is a page of its own (404, sign-in, 500).
@@ -223,10 +271,63 @@ struct PersonPage {
     layout: Layout,
     person: PersonView,
     relatives: Vec<RelativeItem>,
+    /// Why removing a relative was refused.
+    relatives_error: Option<String>,
+    /// The person's open plans the caller's unit takes part in, newest first.
+    open_plans: Vec<PlanItem>,
+    /// Their closed plans the unit took part in, most recently closed first.
+    closed_plans: Vec<PlanItem>,
     forms: Vec<FormView>,
 }
 
+/// One plan of the person that the caller's unit takes part in.
+struct PlanItem {
+    sip_id: String,
+    /// `SipPhase::label`: "Kallat till SIP-möte", "Avslutad".
+    phase: String,
+    coordinator: Option<String>,
+    coordinator_here: bool,
+    /// "onsdag 14 maj".
+    started: String,
+    /// When it was closed, as `started`.
+    closed: Option<String>,
+}
+
+impl PlanItem {
+    fn from_row(row: OngoingRow, unit: &str, today: chrono::NaiveDate) -> PlanItem {
+        let phase =
+            serde_json::from_value::<SipPhase>(serde_json::Value::String(row.phase.clone()))
+                .map(|p| p.label().to_string())
+                .unwrap_or(row.phase);
+        PlanItem {
+            coordinator_here: row.coordinator_unit_id.as_deref() == Some(unit),
+            coordinator: row.coordinator_name,
+            started: super::dates::day(domain::time::local_date(row.started_at), today),
+            closed: row
+                .closed_at
+                .map(|at| super::dates::day(domain::time::local_date(at), today)),
+            phase,
+            sip_id: row.sip_id,
+        }
+    }
+}
+
+/// The plans of the person that `unit` takes part in (Pågående SIP's rows: a plan of other units
+/// only is not among them). Read after the person's page is logged, as part of that read.
+async fn unit_plans(
+    state: &AppState,
+    unit: &str,
+    person_id: &PersonId,
+) -> Result<Vec<OngoingRow>, WebError> {
+    Ok(
+        inbox::person_plans(state.store.pool(), unit, &person_id.to_string())
+            .await
+            .map_err(AppError::from)?,
+    )
+}
+
 struct RelativeItem {
+    id: String,
     kind: &'static str,
     name: String,
     phone: Option<String>,
@@ -246,8 +347,8 @@ pub(crate) fn relative_kind_label(kind: RelativeKindDto) -> &'static str {
 /// "Starta SIP": the need, since when it is known (deadlines count from then), and for a plan
 /// started at discharge from inpatient care its track and when the patient was ready for
 /// discharge (Örebro, 001).
-fn need_form(person_id: &str, now: DateTime<Utc>) -> FormView {
-    FormView::new(
+fn need_form(person_id: &str, now: DateTime<Utc>, has_open_plan: bool) -> FormView {
+    let form = FormView::new(
         "behov",
         format!("/patienter/{person_id}/sip"),
         "Starta SIP – behov av SIP",
@@ -302,10 +403,52 @@ fn need_form(person_id: &str, now: DateTime<Utc>) -> FormView {
     .field(
         Field::datetime("discharge_ready_at", "Utskrivningsklar")
             .hint("När utskrivningsklarmeddelandet skickades. Bara vid utskrivning från slutenvård; lämna tomt om det inte är skickat ännu."),
-    )
-    .button("Starta SIP")
-    .open(true)
+    );
+    let form = if has_open_plan {
+        form.field(
+            Field::checkbox(START_ANYWAY, "Starta ändå en ny plan").hint(
+                "Personen har redan en pågående SIP. Fortsätt i den, eller kryssa i rutan om en ny plan ändå behövs, till exempel när den pågående ska ersättas.",
+            ),
+        )
+    } else {
+        form
+    };
+    // Open when it is the next step; with a plan already under way, that plan is.
+    form.button("Starta SIP").open(!has_open_plan)
 }
+
+/// The check box that confirms a new plan for a person who already has one under way.
+const START_ANYWAY: &str = "start_anyway";
+
+/// Beside the check box when a new plan was asked for without it.
+const START_ANYWAY_MISSING: &str = "Personen har redan en pågående SIP. Kryssa i \u{201d}Starta ändå en ny plan\u{201d} om en ny plan ska startas, annars fortsätt i den pågående.";
+
+/// "Ändra kontaktuppgifter" (Pennan/redigera in Lifecare SP): phone and address, as they are now.
+/// Not offered for a person with protected identity, whose phone and address are not shown.
+fn contact_form(person: &PersonView) -> FormView {
+    FormView::new(
+        "kontaktuppgifter",
+        format!("/patienter/{}/narstaende", person.id),
+        "Ändra kontaktuppgifter",
+    )
+    .intro("Telefon och adress som vården och kommunen når personen på. Lämna fältet tomt om uppgiften inte är känd.")
+    .field(Field::hidden(ACTION, ACTION_CONTACT))
+    .field(
+        Field::tel("phone", "Telefon")
+            .value(person.phone.clone().unwrap_or_default())
+            .hint("Telefon- eller mobilnummer."),
+    )
+    .field(Field::text("address", "Adress").value(person.address.clone().unwrap_or_default()))
+    .button("Spara")
+}
+
+/// The field that tells the person's other forms, posted to `/patienter/{id}/narstaende`, apart
+/// from "Lägg till närstående".
+const ACTION: &str = "atgard";
+/// "Ändra kontaktuppgifter".
+const ACTION_CONTACT: &str = "kontaktuppgifter";
+/// "Ta bort" of one relative (`relative_id`).
+const ACTION_REMOVE: &str = "ta-bort";
 
 /// The need as posted: its context (a track or discharge readiness only at discharge) and
 /// since when it is known.
@@ -411,26 +554,50 @@ async fn render_person(
         .map_err(AppError::from)?;
     access_log::record(state, caller, &person_id, action::READ_PERSON, None).await?;
     let person = PersonView::from_rows(row, relatives);
+    let now = state.clock.now();
+    let today = domain::time::local_date(now);
+    let (open_plans, closed_plans): (Vec<PlanItem>, Vec<PlanItem>) =
+        unit_plans(state, unit.as_str(), &person_id)
+            .await?
+            .into_iter()
+            .map(|row| PlanItem::from_row(row, unit.as_str(), today))
+            .partition(|p| p.closed.is_none());
     let mut forms = Vec::new();
     let active =
         !person.protected_identity && person.deceased_on.is_none() && person.moved_out.is_none();
     if active {
-        forms.push(need_form(&person.id, state.clock.now()));
+        forms.push(need_form(&person.id, now, !open_plans.is_empty()));
+    }
+    if !person.protected_identity {
+        forms.push(contact_form(&person));
     }
     forms.push(relative_form(&person.id));
     let failed_is_error = failed.is_some();
+    let mut relatives_error = None;
     if let Some((key, fields, refusal)) = failed {
         if let Some(form) = forms.iter_mut().find(|f| f.key == key) {
             form.fill(fields);
             form.refuse(&refusal);
+        } else if key == "ta-bort" {
+            relatives_error = Some(match refusal {
+                Refusal::App(AppError::Domain(DomainError::UnknownRelative(_))) => {
+                    "Den närstående är redan borttagen.".to_string()
+                }
+                Refusal::Field(e) => e.message,
+                Refusal::App(e) => e.problem().detail,
+            });
         }
     }
     let page = PersonPage {
         layout: visitor.layout(person.name.clone(), unit_name(state, caller).await),
+        relatives_error,
+        open_plans,
+        closed_plans,
         relatives: person
             .relatives
             .iter()
             .map(|r| RelativeItem {
+                id: r.relative_id.clone(),
                 kind: relative_kind_label(r.kind),
                 name: r.name.clone(),
                 phone: r.phone.clone(),
@@ -449,7 +616,9 @@ async fn render_person(
     }
 }
 
-/// `POST /patienter/{id}/narstaende`: `commands::persons::run` with `AddRelativeRequest`.
+/// `POST /patienter/{id}/narstaende`: `commands::persons::run` with `AddRelativeRequest`; with
+/// `atgard=ta-bort` and `relative_id` the relative's "Ta bort" (`RemoveRelativeRequest`), with
+/// `atgard=kontaktuppgifter` "Ändra kontaktuppgifter" (`ChangeContactDetailsRequest`).
 pub(crate) async fn add_relative(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -459,6 +628,52 @@ pub(crate) async fn add_relative(
     let fields = Fields(fields);
     visitor.check_form(fields.csrf())?;
     let caller = visitor.staff()?;
+    let meta = write_meta();
+    let write = Write {
+        caller,
+        meta: &meta,
+        correlation_id: None,
+    };
+    let (key, written) = match fields.get(ACTION).as_str() {
+        ACTION_CONTACT => {
+            let body = ChangeContactDetailsRequest {
+                phone: fields.opt("phone"),
+                address: fields.opt("address"),
+            };
+            (
+                "kontaktuppgifter",
+                crate::commands::persons::run(&state, write, &id, body).await,
+            )
+        }
+        ACTION_REMOVE => {
+            let body = RemoveRelativeRequest {
+                relative_id: fields.get("relative_id"),
+            };
+            (
+                "ta-bort",
+                crate::commands::persons::run(&state, write, &id, body).await,
+            )
+        }
+        _ => ("narstaende", add(&state, write, &id, &fields).await),
+    };
+    match written {
+        Ok(done) => {
+            Ok(Redirect::to(&format!("/patienter/{id}?efter={}", done.position)).into_response())
+        }
+        Err(e) => {
+            let refusal = refusal_or_page(e)?;
+            render_person(&state, &visitor, &id, Some((key, &fields, refusal))).await
+        }
+    }
+}
+
+/// "Lägg till närstående".
+async fn add(
+    state: &AppState,
+    write: Write<'_>,
+    id: &str,
+    fields: &Fields,
+) -> Result<crate::pipeline::WriteResponse, AppError> {
     let kind = match fields.get("kind").as_str() {
         "guardian" => RelativeKindDto::Guardian,
         "trustee" => RelativeKindDto::Trustee,
@@ -474,30 +689,13 @@ pub(crate) async fn add_relative(
         note: fields.opt("note"),
         personal_identity_number: fields.opt("personal_identity_number"),
     };
-    let meta = write_meta();
-    let write = Write {
-        caller,
-        meta: &meta,
-        correlation_id: None,
-    };
-    match crate::commands::persons::run(&state, write, &id, body).await {
-        Ok(done) => {
-            Ok(Redirect::to(&format!("/patienter/{id}?efter={}", done.position)).into_response())
-        }
-        Err(e) => {
-            let refusal = refusal_or_page(e)?;
-            render_person(
-                &state,
-                &visitor,
-                &id,
-                Some(("narstaende", &fields, refusal)),
-            )
-            .await
-        }
-    }
+    crate::commands::persons::run(state, write, id, body).await
 }
 
-/// `POST /patienter/{id}/sip`: starts a plan (`commands::sips::start`, as `POST /sips`).
+/// `POST /patienter/{id}/sip`: starts a plan (`commands::sips::start`, as `POST /sips`). When the
+/// person already has an open plan the caller's unit takes part in, only with "Starta ändå en ny
+/// plan" ticked; without it the form is refused beside the box and nothing is written. Plans of
+/// other units are not consulted, so the answer tells nothing of them.
 pub(crate) async fn start_sip(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -519,6 +717,22 @@ pub(crate) async fn start_sip(
             .await
         }
     };
+    if fields.get(START_ANYWAY).is_empty() && has_open_plan(&state, caller, &id).await? {
+        return render_person(
+            &state,
+            &visitor,
+            &id,
+            Some((
+                "behov",
+                &fields,
+                Refusal::Field(super::form::FieldError::new(
+                    START_ANYWAY,
+                    START_ANYWAY_MISSING,
+                )),
+            )),
+        )
+        .await;
+    }
     let body = IdentifyNeedRequest {
         person_id: id.clone(),
         identified_by: match fields.get("identified_by").as_str() {
@@ -546,4 +760,23 @@ pub(crate) async fn start_sip(
             render_person(&state, &visitor, &id, Some(("behov", &fields, refusal))).await
         }
     }
+}
+
+/// Whether the person `id` has an open plan the caller's unit takes part in, after the inbox has
+/// caught up with the store (bounded wait), so a plan started a moment ago counts.
+async fn has_open_plan(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: &str,
+) -> Result<bool, WebError> {
+    let unit = caller.staff_unit()?.clone();
+    let Ok(person_id) = PersonId::parse(id) else {
+        return Ok(false);
+    };
+    let head = state.store.head_position().await.map_err(AppError::from)?;
+    crate::consistency::projection_position(state, inbox::PROJECTION, Some(head)).await?;
+    Ok(unit_plans(state, unit.as_str(), &person_id)
+        .await?
+        .iter()
+        .any(|p| p.closed_at.is_none()))
 }

@@ -906,6 +906,28 @@ pub async fn current_plan(
     Ok(current)
 }
 
+/// The plans of person `person_id` that unit `unit_id` takes part in, as its Pågående SIP shows
+/// them: open ones first (newest first), then closed ones (most recently closed first). A plan the
+/// unit takes no part in is not among them, nor hinted at. At most [`ROWS_MAX`].
+pub async fn person_plans(
+    pool: &Pool,
+    unit_id: &str,
+    person_id: &str,
+) -> Result<Vec<OngoingRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o
+          WHERE o.unit_id = $1 AND o.person_id = $2
+          ORDER BY o.closed_at IS NOT NULL, o.closed_at DESC, o.started_at DESC, o.sip_id
+          LIMIT $3"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client
+        .query(&stmt, &[&unit_id, &person_id, &ROWS_MAX])
+        .await?;
+    Ok(rows.iter().map(ongoing_row).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{OngoingCursor, TodoCursor};
