@@ -108,6 +108,11 @@ pub struct PatientPlan {
     pub meetings: Vec<PatientMeeting>,
     /// Units taking part with published content, and the coordinator's unit.
     pub units: Vec<UnitId>,
+    /// Every unit taking part in the plan ([`SipState::participates`]), whether it has published
+    /// anything or not: "De som är med i planen" on Min plan. Units only, never what they drafted.
+    /// Absent from documents written before it existed, which a rebuild fills in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<UnitId>,
     pub closed: Option<PatientClosure>,
 }
 
@@ -251,6 +256,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         next_meeting,
         meetings,
         units,
+        participants: state.participants.iter().cloned().collect(),
         closed,
     })
 }

@@ -3,24 +3,31 @@
 //! their headings with who does what and how to reach them, and the next follow-up. Printable,
 //! and readable on a 360 px wide phone.
 //!
+//! The plan's words (`PlanText`, `plan_for`) and its template (`plan_body.html`) are also the
+//! document staff print to hand to the person (`web::print`).
+//!
 //! Who may read which plan is decided by `crate::routes::me` (the functions behind `GET
 //! /api/v1/me/plans`), so the page and the JSON never disagree; it logs every read too.
 
 use super::session::Visitor;
 use super::{dates, Layout, WebError};
 use crate::access_log::action;
-use crate::routes::me::{self, MyPlanView, PlanUnitView, ResponsibleView};
+use crate::error::AppError;
+use crate::routes::me::{self, MyPlanView, PlanUnitView, Readable, ResponsibleView};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use domain::context::Role;
+use domain::sip::patient::PatientPlan;
+use projections::directory::UnitRow;
+use std::collections::BTreeMap;
 
 /// A way to reach a unit, in words.
-struct Contact {
-    name: String,
-    phone: Option<String>,
-    address: Option<String>,
+pub(crate) struct Contact {
+    pub(crate) name: String,
+    pub(crate) phone: Option<String>,
+    pub(crate) address: Option<String>,
 }
 
 impl From<&PlanUnitView> for Contact {
@@ -33,49 +40,73 @@ impl From<&PlanUnitView> for Contact {
     }
 }
 
-struct Coordinator {
-    name: String,
-    unit: Contact,
+impl Contact {
+    /// A unit of the directory by id; its id when the directory does not know it.
+    fn of_unit(units: &BTreeMap<String, UnitRow>, id: &str) -> Contact {
+        match units.get(id) {
+            Some(u) => Contact {
+                name: u.name.clone(),
+                phone: u.phone.clone(),
+                address: u.address.clone(),
+            },
+            None => Contact {
+                name: id.to_owned(),
+                phone: None,
+                address: None,
+            },
+        }
+    }
 }
 
-struct Intervention {
-    what: String,
-    who: String,
-    performer: Option<String>,
-    reach: Option<String>,
-    period: String,
-    outcome: Option<String>,
+pub(crate) struct Coordinator {
+    pub(crate) name: String,
+    pub(crate) unit: Contact,
 }
 
-struct SubGoal {
-    text: String,
-    who: String,
-    reached: Option<bool>,
-    interventions: Vec<Intervention>,
+pub(crate) struct Intervention {
+    pub(crate) what: String,
+    pub(crate) who: String,
+    pub(crate) performer: Option<String>,
+    pub(crate) reach: Option<String>,
+    pub(crate) period: String,
+    pub(crate) outcome: Option<String>,
 }
 
-struct Heading {
-    text: String,
-    sub_goals: Vec<SubGoal>,
+pub(crate) struct SubGoal {
+    pub(crate) text: String,
+    pub(crate) who: String,
+    pub(crate) reached: Option<bool>,
+    pub(crate) interventions: Vec<Intervention>,
 }
 
-/// One plan, in words.
-struct PlanText {
-    id: String,
-    whose: String,
+pub(crate) struct Heading {
+    pub(crate) text: String,
+    pub(crate) sub_goals: Vec<SubGoal>,
+}
+
+/// One plan, in words: what Min plan shows, and the staff's printout of it (`web::print`), both
+/// through `plan_body.html`.
+pub(crate) struct PlanText {
+    pub(crate) id: String,
+    pub(crate) whose: String,
     /// The reader's own plan (not their child's): "din" and "du" fit.
-    own: bool,
-    status: String,
-    coordinator: Option<Coordinator>,
-    care_contacts: Vec<(String, Option<String>)>,
-    main_goal: Option<String>,
-    headings: Vec<Heading>,
-    other_interventions: Vec<Intervention>,
-    next_follow_up: Option<String>,
-    next_meeting: Option<String>,
-    units: Vec<Contact>,
-    published: Option<String>,
-    closed: Option<String>,
+    pub(crate) own: bool,
+    pub(crate) status: String,
+    pub(crate) coordinator: Option<Coordinator>,
+    pub(crate) care_contacts: Vec<(String, Option<String>)>,
+    pub(crate) main_goal: Option<String>,
+    /// As judged at the latest follow-up that judged it.
+    pub(crate) main_goal_reached: Option<bool>,
+    pub(crate) headings: Vec<Heading>,
+    pub(crate) other_interventions: Vec<Intervention>,
+    pub(crate) next_follow_up: Option<String>,
+    pub(crate) next_meeting: Option<String>,
+    /// The next meeting is the follow-up itself, so its time is the follow-up's.
+    pub(crate) next_meeting_is_follow_up: bool,
+    /// Every unit taking part, whether it has published anything or not.
+    pub(crate) units: Vec<Contact>,
+    pub(crate) published: Option<String>,
+    pub(crate) closed: Option<String>,
 }
 
 /// The Swedish genitive of a name: "Elsa Bergs", but "Jonas", "Max", "Inez" (a name ending in
@@ -92,25 +123,86 @@ fn who(r: &ResponsibleView) -> String {
     r.text.clone()
 }
 
+/// The units a plan names (taking part, responsible, a fixed care contact's), from the directory
+/// in one look-up.
+pub(crate) async fn units_of(
+    state: &AppState,
+    plan: &PatientPlan,
+) -> Result<BTreeMap<String, UnitRow>, AppError> {
+    let mut wanted: Vec<String> = plan
+        .units
+        .iter()
+        .chain(&plan.participants)
+        .chain(
+            plan.fixed_care_contacts
+                .iter()
+                .filter_map(|c| c.unit_id.as_ref()),
+        )
+        .map(|u| u.as_str().to_owned())
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    Ok(
+        projections::directory::units_by_id(state.store.pool(), &wanted)
+            .await?
+            .into_iter()
+            .map(|u| (u.unit_id.clone(), u))
+            .collect(),
+    )
+}
+
+/// One plan in words, its units named from `units` (see [`units_of`]).
+pub(crate) fn plan_for(
+    readable: &Readable,
+    units: &BTreeMap<String, UnitRow>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> PlanText {
+    let plan = &readable.plan;
+    let mut taking_part: Vec<&str> = plan
+        .units
+        .iter()
+        .chain(&plan.participants)
+        .map(|u| u.as_str())
+        .collect();
+    taking_part.sort_unstable();
+    taking_part.dedup();
+    let mut text = plan_text(&me::plan_view(readable, units), now);
+    text.units = taking_part
+        .into_iter()
+        .map(|id| Contact::of_unit(units, id))
+        .collect();
+    text
+}
+
 fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText {
     let today = domain::time::local_date(now);
-    let intervention = |i: &me::InterventionView| Intervention {
-        what: i.what.clone(),
-        who: who(&i.responsible),
-        performer: i.performer.clone().or_else(|| i.responsible_person.clone()),
-        reach: i
-            .contact
-            .clone()
-            .or_else(|| i.responsible.unit.as_ref().and_then(|u| u.phone.clone())),
-        period: match i.to {
-            Some(to) => format!(
-                "{} till {}",
-                dates::day(i.from, today),
-                dates::day(to, today)
-            ),
-            None => format!("Från {}", dates::day(i.from, today)),
-        },
-        outcome: i.outcome_text.clone(),
+    let intervention = |i: &me::InterventionView| {
+        // The person's own part (egenvård): "Du själv", with no performer or number to call
+        // beside it (the contact recorded on it is the person's own).
+        let own_part = i.responsible.kind == "person";
+        Intervention {
+            what: i.what.clone(),
+            who: who(&i.responsible),
+            performer: i
+                .performer
+                .clone()
+                .or_else(|| i.responsible_person.clone())
+                .filter(|_| !own_part),
+            reach: i
+                .contact
+                .clone()
+                .or_else(|| i.responsible.unit.as_ref().and_then(|u| u.phone.clone()))
+                .filter(|_| !own_part),
+            period: match i.to {
+                Some(to) => format!(
+                    "{} till {}",
+                    dates::day(i.from, today),
+                    dates::day(to, today)
+                ),
+                None => format!("Från {}", dates::day(i.from, today)),
+            },
+            outcome: i.outcome_text.clone(),
+        }
     };
     PlanText {
         id: view.id.clone(),
@@ -137,6 +229,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
             })
             .collect(),
         main_goal: view.main_goal.clone(),
+        main_goal_reached: view.main_goal_reached,
         headings: view
             .headings
             .iter()
@@ -164,6 +257,10 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
             text.push_str(&format!(" ({})", m.form_text.to_lowercase()));
             text
         }),
+        next_meeting_is_follow_up: view
+            .next_meeting
+            .as_ref()
+            .is_some_and(|m| m.purpose == "follow_up"),
         units: view.units.iter().map(Contact::from).collect(),
         published: view
             .last_published_at
@@ -222,8 +319,8 @@ pub(crate) async fn list(
     let (readable, _) = me::readable_plans(&state, caller, None).await?;
     let now = state.clock.now();
     if let [only] = readable.as_slice() {
-        let units = me::units_of(&state, [&only.plan]).await?;
-        let plan = plan_text(&me::plan_view(only, &units), now);
+        let units = units_of(&state, &only.plan).await?;
+        let plan = plan_for(only, &units, now);
         return visitor.page(&MinPlanPage {
             layout: layout(&visitor, "Min plan"),
             plans: Vec::new(),
@@ -261,8 +358,8 @@ pub(crate) async fn plan(
 ) -> Result<Response, WebError> {
     let caller = citizen(&visitor)?;
     let (readable, _) = me::readable_plan(&state, caller, &id, None, action::PATIENT_PLAN).await?;
-    let units = me::units_of(&state, [&readable.plan]).await?;
-    let plan = plan_text(&me::plan_view(&readable, &units), state.clock.now());
+    let units = units_of(&state, &readable.plan).await?;
+    let plan = plan_for(&readable, &units, state.clock.now());
     visitor.page(&MinPlanPage {
         layout: layout(&visitor, "Min plan"),
         plans: Vec::new(),

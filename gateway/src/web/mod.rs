@@ -17,6 +17,7 @@
 //! - `sip`: one plan as a participating unit sees it, with its forms (`sip_forms`);
 //! - `form`: what a form posted, how a form is shown, a refusal beside its field;
 //! - `letter`: a kallelse as a printed letter to one letter recipient, and "Markera som postat";
+//! - `print`: the plan as the person reads it, printed by staff to hand to the person;
 //! - `min_plan`: the person's own published plans;
 //! - `assets`: the stylesheet and script.
 
@@ -27,6 +28,7 @@ mod form;
 mod letter;
 mod min_plan;
 mod persons;
+mod print;
 mod session;
 mod sip;
 mod sip_forms;
@@ -70,6 +72,7 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         )
         .route("/logga-ut", post(session::sign_out))
         .route("/sip/{id}", get(sip::page))
+        .route("/sip/{id}/utskrift", get(print::page))
         .route("/sip/{id}/{steg}", post(sip::post))
         .route(
             "/sip/{id}/kallelse/{invitation_id}/brev/{recipient}",

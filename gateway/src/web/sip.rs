@@ -122,6 +122,8 @@ struct HeadingItem {
 #[template(path = "sip.html")]
 struct SipPage {
     layout: Layout,
+    /// The plan's id, for its printable page.
+    sip_id: String,
     person: String,
     phase: &'static str,
     coordinator: Option<String>,
@@ -413,6 +415,7 @@ async fn render(
         })
         .collect();
     let page = SipPage {
+        sip_id: sip_id.to_string(),
         mappings,
         invitations,
         invitation_drafts,
