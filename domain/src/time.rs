@@ -104,33 +104,6 @@ pub fn start_of_local_day(date: NaiveDate) -> DateTime<Utc> {
     local_to_utc(date, NaiveTime::MIN)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("valid test time")
-            .with_timezone(&Utc)
-    }
-
-    #[test]
-    fn offset_switches_at_one_utc() {
-        // 2026-03-29 is the last Sunday of March: CET until 00:59:59 UTC, CEST from 01:00 UTC.
-        assert_eq!(stockholm_offset(utc("2026-03-29T00:59:59Z")), cet());
-        assert_eq!(stockholm_offset(utc("2026-03-29T01:00:00Z")), cest());
-        assert_eq!(stockholm_offset(utc("2026-10-25T00:59:59Z")), cest());
-        assert_eq!(stockholm_offset(utc("2026-10-25T01:00:00Z")), cet());
-    }
-
-    #[test]
-    fn last_sundays_of_2026() {
-        assert_eq!(last_sunday(2026, 3), NaiveDate::from_ymd_opt(2026, 3, 29));
-        assert_eq!(last_sunday(2026, 10), NaiveDate::from_ymd_opt(2026, 10, 25));
-        assert_eq!(last_sunday(2026, 12), NaiveDate::from_ymd_opt(2026, 12, 27));
-    }
-}
-
 // ---------------------------------------------------------------- in Swedish words
 
 const MONTHS: [&str; 12] = [
@@ -196,4 +169,31 @@ pub fn written_moment(at: DateTime<Utc>) -> String {
         written_date(date),
         written_clock(at)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid test time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn offset_switches_at_one_utc() {
+        // 2026-03-29 is the last Sunday of March: CET until 00:59:59 UTC, CEST from 01:00 UTC.
+        assert_eq!(stockholm_offset(utc("2026-03-29T00:59:59Z")), cet());
+        assert_eq!(stockholm_offset(utc("2026-03-29T01:00:00Z")), cest());
+        assert_eq!(stockholm_offset(utc("2026-10-25T00:59:59Z")), cest());
+        assert_eq!(stockholm_offset(utc("2026-10-25T01:00:00Z")), cet());
+    }
+
+    #[test]
+    fn last_sundays_of_2026() {
+        assert_eq!(last_sunday(2026, 3), NaiveDate::from_ymd_opt(2026, 3, 29));
+        assert_eq!(last_sunday(2026, 10), NaiveDate::from_ymd_opt(2026, 10, 25));
+        assert_eq!(last_sunday(2026, 12), NaiveDate::from_ymd_opt(2026, 12, 27));
+    }
 }
