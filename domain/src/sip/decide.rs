@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DurationRound, NaiveDate};
 
 use super::command::*;
 use super::event::SipEvent;
@@ -647,7 +647,12 @@ pub fn decide(
             // The meeting a kallelse calls to cannot have been held before the kallelse went
             // out (a kallelse is never sent for a time already passed): the reports count
             // working days from need to meeting, and meetings within the deadline, by it.
-            if c.held_at < invitation.sent_at {
+            // Times are entered to the minute: the minute the kallelse went out counts.
+            let sent_minute = invitation
+                .sent_at
+                .duration_trunc(chrono::TimeDelta::minutes(1))
+                .unwrap_or(invitation.sent_at);
+            if c.held_at < sent_minute {
                 return Err(DomainError::MeetingBeforeInvitation);
             }
             let chair = required(&c.chair, "chair")?;

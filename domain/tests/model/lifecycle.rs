@@ -682,6 +682,24 @@ fn record_meeting_only_by_the_coordinator_with_distinct_roles_and_a_follow_up_da
             Who::Nurse.at(at),
         )
         .then_error(DomainError::MeetingBeforeInvitation);
+    // Times are entered to the minute: the minute it was sent in counts, not one earlier.
+    let sent = t0() + Duration::hours(3) + Duration::seconds(37);
+    let mut late = Story::with_basis();
+    late.now = sent;
+    let late = late.run(
+        Who::Nurse,
+        invite("inv-1", meeting_time(), vec![unit_recipient(HT)]),
+    );
+    let minute = t0() + Duration::hours(3);
+    given(&late)
+        .when(record_meeting("inv-1", minute), Who::Nurse.at(at))
+        .then_ok();
+    given(&late)
+        .when(
+            record_meeting("inv-1", minute - Duration::seconds(1)),
+            Who::Nurse.at(at),
+        )
+        .then_error(DomainError::MeetingBeforeInvitation);
     assert_eq!(
         DomainError::MeetingBeforeInvitation.kind(),
         domain::ErrorKind::Validation
