@@ -280,7 +280,7 @@ pub fn bundle(
 
     // Units.
     let unit_keys: Vec<String> = plan
-        .units
+        .taking_part()
         .iter()
         .map(|u| add_unit(&mut entries, units, u.as_str()))
         .collect();

@@ -261,7 +261,12 @@ async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_4
         .iter()
         .map(|u| u["id"].as_str().expect("unit id"))
         .collect();
-    assert_eq!(units, vec![HT, VC], "psykiatrin published nothing");
+    assert_eq!(
+        units,
+        vec![HT, PSYK, VC],
+        "every unit taking part, psykiatrin too though it published nothing (ADR 0020: \
+         participatingCareUnitHSAId)"
+    );
 
     // The FHIR export carries the same, and never the draft.
     let (status, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
@@ -294,6 +299,14 @@ async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_4
         .map(|g| g["category"][0]["text"].as_str().expect("category"))
         .collect();
     assert_eq!(categories, vec!["Huvudmål", "Hem och vardag"]);
+    let organizations: Vec<&str> = resources(&bundle, "Organization")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert!(
+        organizations.contains(&"Psykiatriska mottagningen"),
+        "every unit taking part is an Organization: {organizations:?}"
+    );
     let patient = resource(&bundle, "Patient");
     assert_eq!(patient["identifier"][0]["value"], "191212121212");
     assert_eq!(patient["address"][0]["text"], "Storgatan 1, 123 45 Testby");

@@ -117,6 +117,15 @@ pub struct PatientPlan {
 }
 
 impl PatientPlan {
+    /// Every unit taking part, in id order: `participants`, and for documents written before
+    /// they were kept, the units with published content and the coordinator's (`units`).
+    pub fn taking_part(&self) -> Vec<&UnitId> {
+        let mut all: Vec<&UnitId> = self.units.iter().chain(&self.participants).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// The next meeting as of `now`: the earliest one invited to whose time has not come. A
     /// kallelse whose time passed without its meeting being recorded hides no later one.
     pub fn next_meeting_at(&self, now: DateTime<Utc>) -> Option<&PatientMeeting> {

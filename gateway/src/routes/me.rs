@@ -370,7 +370,7 @@ pub async fn units_of<'a>(
 ) -> Result<BTreeMap<String, UnitRow>, AppError> {
     let mut wanted: Vec<String> = Vec::new();
     for plan in plans {
-        wanted.extend(plan.units.iter().map(|u| u.as_str().to_owned()));
+        wanted.extend(plan.taking_part().iter().map(|u| u.as_str().to_owned()));
         wanted.extend(
             plan.fixed_care_contacts
                 .iter()
@@ -592,7 +592,7 @@ pub fn plan_view(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanView 
         next_follow_up_on: plan.next_follow_up_on,
         next_meeting: meeting_view(plan),
         units: plan
-            .units
+            .taking_part()
             .iter()
             .map(|u| unit_view(units, u.as_str()))
             .collect(),

@@ -40,24 +40,6 @@ impl From<&PlanUnitView> for Contact {
     }
 }
 
-impl Contact {
-    /// A unit of the directory by id; its id when the directory does not know it.
-    fn of_unit(units: &BTreeMap<String, UnitRow>, id: &str) -> Contact {
-        match units.get(id) {
-            Some(u) => Contact {
-                name: u.name.clone(),
-                phone: u.phone.clone(),
-                address: u.address.clone(),
-            },
-            None => Contact {
-                name: id.to_owned(),
-                phone: None,
-                address: None,
-            },
-        }
-    }
-}
-
 pub(crate) struct Coordinator {
     pub(crate) name: String,
     pub(crate) unit: Contact,
@@ -123,32 +105,13 @@ fn who(r: &ResponsibleView) -> String {
     r.text.clone()
 }
 
-/// The units a plan names (taking part, responsible, a fixed care contact's), from the directory
-/// in one look-up.
+/// The units a plan names (taking part, a fixed care contact's), from the directory in one
+/// look-up: the API's own (`routes::me::units_of`).
 pub(crate) async fn units_of(
     state: &AppState,
     plan: &PatientPlan,
 ) -> Result<BTreeMap<String, UnitRow>, AppError> {
-    let mut wanted: Vec<String> = plan
-        .units
-        .iter()
-        .chain(&plan.participants)
-        .chain(
-            plan.fixed_care_contacts
-                .iter()
-                .filter_map(|c| c.unit_id.as_ref()),
-        )
-        .map(|u| u.as_str().to_owned())
-        .collect();
-    wanted.sort();
-    wanted.dedup();
-    Ok(
-        projections::directory::units_by_id(state.store.pool(), &wanted)
-            .await?
-            .into_iter()
-            .map(|u| (u.unit_id.clone(), u))
-            .collect(),
-    )
+    me::units_of(state, [plan]).await
 }
 
 /// One plan in words, its units named from `units` (see [`units_of`]).
@@ -157,21 +120,7 @@ pub(crate) fn plan_for(
     units: &BTreeMap<String, UnitRow>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> PlanText {
-    let plan = &readable.plan;
-    let mut taking_part: Vec<&str> = plan
-        .units
-        .iter()
-        .chain(&plan.participants)
-        .map(|u| u.as_str())
-        .collect();
-    taking_part.sort_unstable();
-    taking_part.dedup();
-    let mut text = plan_text(&me::plan_view(readable, units), now);
-    text.units = taking_part
-        .into_iter()
-        .map(|id| Contact::of_unit(units, id))
-        .collect();
-    text
+    plan_text(&me::plan_view(readable, units), now)
 }
 
 fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText {
