@@ -276,8 +276,9 @@ pub(crate) struct Button {
 /// A form as shown: its fields with what was typed and the errors beside them.
 #[derive(Debug, Clone)]
 pub(crate) struct FormView {
-    /// Unique on the page: the ids of its fields start with it.
-    pub key: &'static str,
+    /// Unique on the page: the ids of its fields start with it. A step's key, or a step and the
+    /// item it changes (`andra-delmal-<id>`).
+    pub key: String,
     pub action: String,
     pub title: String,
     pub intro: Option<String>,
@@ -290,9 +291,13 @@ pub(crate) struct FormView {
 }
 
 impl FormView {
-    pub fn new(key: &'static str, action: impl Into<String>, title: impl Into<String>) -> Self {
+    pub fn new(
+        key: impl Into<String>,
+        action: impl Into<String>,
+        title: impl Into<String>,
+    ) -> Self {
         FormView {
-            key,
+            key: key.into(),
             action: action.into(),
             title: title.into(),
             intro: None,

@@ -55,10 +55,16 @@ impl Context<'_> {
     fn today(&self) -> chrono::NaiveDate {
         domain::time::local_date(self.now)
     }
-    /// Units to pick from: every registered unit, letter recipients marked.
+    /// The registered units in the order staff read them: by name.
+    fn units_by_name(&self) -> Vec<&UnitRow> {
+        let mut units: Vec<&UnitRow> = self.units.iter().collect();
+        units.sort_by_cached_key(|u| (name_order(&u.name), name_order(&u.principal_name)));
+        units
+    }
+    /// Units to pick from: every registered unit by name, letter recipients marked.
     fn unit_choices(&self, skip_own: bool) -> Vec<Choice> {
-        self.units
-            .iter()
+        self.units_by_name()
+            .into_iter()
             .filter(|u| !(skip_own && u.unit_id == self.unit()))
             .map(|u| {
                 let c = Choice::new(
@@ -73,21 +79,49 @@ impl Context<'_> {
             })
             .collect()
     }
-    /// Who may be responsible: the participating units and the person (egenvård).
+    /// Whether `unit` is registered as not using samplan (the coordinator documents for it).
+    fn without_samplan(&self, unit: &str) -> bool {
+        self.units
+            .iter()
+            .any(|u| u.unit_id == unit && !u.uses_samplan)
+    }
+    /// Whether the caller may document a delmål or insats `responsible` is responsible for, as
+    /// the domain decides: each unit its own; the coordinator also the person's (egenvård) and
+    /// those of units without samplan (002: "Är det externa aktörer som är delaktiga är det den
+    /// samordningsansvariga som fyller i för dem").
+    fn may_document(&self, responsible: &dsip::Responsible) -> bool {
+        match responsible {
+            dsip::Responsible::Unit { unit_id } if unit_id.as_str() == self.unit() => true,
+            dsip::Responsible::Unit { unit_id } => {
+                self.is_coordinator() && self.without_samplan(unit_id.as_str())
+            }
+            dsip::Responsible::Person => self.is_coordinator(),
+        }
+    }
+    /// Who the caller may make responsible: their own unit; for the coordinator also the
+    /// participating units without samplan (by name) and the person (egenvård).
     fn responsible_choices(&self) -> Vec<Choice> {
         let mut choices = vec![Choice::new(
             format!("unit:{}", self.unit()),
             format!("{} (din enhet)", self.unit_name(self.unit())),
         )];
-        for u in &self.view.participants {
-            if u.as_str() != self.unit() {
-                choices.push(Choice::new(
-                    format!("unit:{}", u.as_str()),
-                    self.unit_name(u.as_str()),
-                ));
-            }
+        if self.is_coordinator() {
+            choices.extend(
+                self.units_by_name()
+                    .into_iter()
+                    .filter(|u| {
+                        !u.uses_samplan
+                            && u.unit_id != self.unit()
+                            && self
+                                .view
+                                .participants
+                                .iter()
+                                .any(|p| p.as_str() == u.unit_id)
+                    })
+                    .map(|u| Choice::new(format!("unit:{}", u.unit_id), u.name.clone())),
+            );
+            choices.push(Choice::new("person", "Den enskilde (egenvård)"));
         }
-        choices.push(Choice::new("person", "Den enskilde (egenvård)"));
         choices
     }
     fn active_invitations(&self) -> impl Iterator<Item = &dsip::Invitation> {
@@ -115,17 +149,59 @@ impl Context<'_> {
     }
 }
 
-/// The kallelse a follow-up being recorded most likely concerns: of `times` (kallelse id and
-/// time), the one whose time has passed most recently at `now`; none when every one is ahead.
-fn most_recently_passed<'a>(
+/// Names as Swedish readers sort them: case ignored, å, ä and ö after z.
+fn name_order(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'å' => '{',
+            'ä' => '|',
+            'ö' => '}',
+            c => c,
+        })
+        .collect()
+}
+
+/// The time a new kallelse suggests: the next working day at 09.00, Swedish time.
+fn default_kallelse_time(now: DateTime<Utc>) -> DateTime<Utc> {
+    let day = domain::calendar::add_working_days(domain::time::local_date(now), 1);
+    let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(chrono::NaiveTime::MIN);
+    domain::time::local_to_utc(day, nine)
+}
+
+/// A text in a label followed by more (`"…: utfall"`), without its own closing full stop.
+fn label_of(text: &str) -> &str {
+    text.trim_end().trim_end_matches('.')
+}
+
+/// A text cut to a short title, whole words and "…" when cut.
+fn short(text: &str) -> String {
+    const MAX: usize = 60;
+    let text = text.trim();
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    let cut = cut.rsplit_once(' ').map(|(head, _)| head).unwrap_or(&cut);
+    format!("{}…", cut.trim_end_matches([',', '.', ';', ':', ' ']))
+}
+
+/// The kallelse a follow-up being recorded concerns, unless the coordinator chooses another:
+/// of the active follow-up kallelser (id and time) the earliest, even when its time is still
+/// ahead (the follow-up may have been held sooner), so that it is not left to stand as the
+/// plan's next meeting; none when there is none.
+fn earliest_called<'a>(
     times: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>,
-    now: DateTime<Utc>,
-) -> Option<&'a str> {
-    times
-        .into_iter()
-        .filter(|(_, at)| *at <= now)
-        .max_by_key(|(_, at)| *at)
-        .map(|(id, _)| id)
+) -> Option<(&'a str, DateTime<Utc>)> {
+    times.into_iter().min_by_key(|(_, at)| *at)
+}
+
+/// How a responsible is posted by the Ansvarig select.
+fn responsible_value(responsible: &dsip::Responsible) -> String {
+    match responsible {
+        dsip::Responsible::Unit { unit_id } => format!("unit:{}", unit_id.as_str()),
+        dsip::Responsible::Person => "person".to_owned(),
+    }
 }
 
 /// When the SIP-möte must be held by the region's guidance, in words for the kallelse form and
@@ -362,8 +438,19 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             );
         }
         // A new kallelse goes to the person (and a child's guardians) unless the coordinator
-        // unticks them; a saved one keeps what it had.
-        let ticked = new_kallelse_recipients(cx.child, cx.relatives);
+        // unticks them, after the SIP-möte (a follow-up) also to the units taking part; a saved
+        // one keeps what it had.
+        let taking_part: Vec<&str> = if meeting_held {
+            cx.view
+                .participants
+                .iter()
+                .map(|u| u.as_str())
+                .filter(|u| *u != cx.unit())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let ticked = new_kallelse_recipients(cx.child, cx.relatives, &taking_part);
         let recipients = recipients
             .into_iter()
             .map(|c| {
@@ -374,7 +461,6 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 c.checked(on)
             })
             .collect();
-        let next_week = cx.now + chrono::Duration::days(7);
         let mut form = FormView::new("kallelse", cx.action("kallelse"), "Kallelse").intro(
             "Enheter som använder samplan får kallelsen digitalt; de som är markerade ”brev” får \
              ett brev att skriva ut. ”Spara” sparar kallelsen utan att skicka den: ingen annan \
@@ -396,7 +482,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         };
         let when = match saved {
             Some(d) => d.scheduled_at.map(local_input).unwrap_or_default(),
-            None => local_input(next_week),
+            None => local_input(default_kallelse_time(cx.now)),
         };
         // Before the SIP-möte: the deadlines the guidance gives, beside the time being chosen.
         let mut time_hint = Vec::new();
@@ -501,11 +587,11 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     if coordinator {
         // The SIP-möte form records a meeting kallelse only; a follow-up kallelse's meeting is
         // recorded with the uppföljning form. Moving and calling off take either.
-        let meetings: Vec<Choice> = cx
-            .active_for(dsip::InvitationPurpose::Meeting)
-            .map(|i| cx.invitation_choice(i))
-            .collect();
-        if !meetings.is_empty() {
+        let mut called: Vec<&dsip::Invitation> =
+            cx.active_for(dsip::InvitationPurpose::Meeting).collect();
+        called.sort_by_key(|i| i.scheduled_at);
+        let meetings: Vec<Choice> = called.iter().map(|i| cx.invitation_choice(i)).collect();
+        if let Some(first) = called.first() {
             let mut attendees = Vec::new();
             for inv in cx.active_for(dsip::InvitationPurpose::Meeting) {
                 for (unit, rep) in &inv.representatives {
@@ -519,53 +605,68 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 }
             }
             attendees.push(Choice::new("person", "Den enskilde").checked(true));
+            // The meeting is held at the time it was called to, which has passed when the form
+            // is the next step; before then the form is closed and suggests no time ahead.
+            let passed = first.scheduled_at <= cx.now;
+            let mut form = FormView::new("mote", cx.action("mote"), "SIP-möte")
+                .field(
+                    Field::select("invitation_id", "Kallelse", meetings)
+                        .value(first.invitation_id.clone())
+                        .required(),
+                )
+                .field(
+                    Field::datetime("held_at", "Mötet hölls")
+                        .required()
+                        .value(local_input(first.scheduled_at.min(cx.now))),
+                )
+                .field(Field::checkboxes("attendees", "Deltagare", attendees))
+                .field(Field::textarea("others", "Övriga deltagare").hint("Ett namn per rad."))
+                .field(
+                    Field::text("chair", "Mötesledare")
+                        .required()
+                        .value(cx.caller.name.clone()),
+                )
+                .field(Field::text("secretary", "Mötessekreterare").required())
+                .field(
+                    Field::date("follow_up_on", "Datum för uppföljning")
+                        .required()
+                        .value((cx.today() + chrono::Duration::days(90)).to_string()),
+                )
+                // Who coordinates from now on is agreed before the meeting ends (000, 001).
+                .field(
+                    Field::text(
+                        "new_coordinator_name",
+                        "Samordningsansvarig efter mötet, namn",
+                    )
+                    .hint(
+                        "Fyll i bara om mötet kom överens om en ny samordningsansvarig; \
+                         annars fortsätter du.",
+                    )
+                    .autocomplete("off"),
+                )
+                .field(Field::text(
+                    "staff_id",
+                    "Samordningsansvarig efter mötet, HSA-id",
+                ))
+                .field(
+                    Field::select(
+                        "unit_id",
+                        "Samordningsansvarig efter mötet, enhet",
+                        samplan_units(cx),
+                    )
+                    .value(cx.unit().to_owned()),
+                );
+            // The meeting ends with the person being offered SIP-kollen, where the region uses
+            // it (003: "Avsluta SIP-mötet med att den enskilde erbjuds att fylla i SIP-kollen").
+            if cx.policy.offers_sip_survey {
+                form = form.field(Field::checkbox(
+                    "sip_survey_offered",
+                    "Den enskilde erbjöds SIP-kollen",
+                ));
+            }
             forms.push(
-                FormView::new("mote", cx.action("mote"), "SIP-möte")
-                    .field(Field::select("invitation_id", "Kallelse", meetings).required())
-                    .field(
-                        Field::datetime("held_at", "Mötet hölls")
-                            .required()
-                            .value(local_input(cx.now)),
-                    )
-                    .field(Field::checkboxes("attendees", "Deltagare", attendees))
-                    .field(Field::textarea("others", "Övriga deltagare").hint("Ett namn per rad."))
-                    .field(
-                        Field::text("chair", "Mötesledare")
-                            .required()
-                            .value(cx.caller.name.clone()),
-                    )
-                    .field(Field::text("secretary", "Mötessekreterare").required())
-                    .field(
-                        Field::date("follow_up_on", "Datum för uppföljning")
-                            .required()
-                            .value((cx.today() + chrono::Duration::days(90)).to_string()),
-                    )
-                    // Who coordinates from now on is agreed before the meeting ends (000, 001).
-                    .field(
-                        Field::text(
-                            "new_coordinator_name",
-                            "Samordningsansvarig efter mötet, namn",
-                        )
-                        .hint(
-                            "Fyll i bara om mötet kom överens om en ny samordningsansvarig; \
-                             annars fortsätter du.",
-                        )
-                        .autocomplete("off"),
-                    )
-                    .field(Field::text(
-                        "staff_id",
-                        "Samordningsansvarig efter mötet, HSA-id",
-                    ))
-                    .field(
-                        Field::select(
-                            "unit_id",
-                            "Samordningsansvarig efter mötet, enhet",
-                            samplan_units(cx),
-                        )
-                        .value(cx.unit().to_owned()),
-                    )
-                    .button("Registrera mötet")
-                    .open(phase == SipPhase::Invited),
+                form.button("Registrera mötet")
+                    .open(phase == SipPhase::Invited && passed),
             );
         }
         let active: Vec<Choice> = cx
@@ -658,6 +759,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     .save_and_publish(),
             );
         }
+        forms.extend(edit_forms(cx));
         let own_drafts = cx.view.main_goal.iter().any(|g| g.has_unpublished_changes)
             || cx.view.sub_goals.iter().any(|g| g.has_unpublished_changes)
             || cx
@@ -736,20 +838,41 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         }
     }
     if coordinator && meeting_held {
+        // "Boka uppföljning": the follow-up date agreed at the SIP-möte, or a new one when it
+        // moves or after a follow-up that agreed none (002: "Lägg till vid SIP överenskommet
+        // preliminärt datum för uppföljning, klicka Spara"). Open while no date is booked, the
+        // to-do "Boka nästa uppföljning eller avsluta planen".
+        let booked = cx.view.next_follow_up_on;
+        forms.push(
+            FormView::new(
+                "boka-uppfoljning",
+                cx.action("boka-uppfoljning"),
+                "Boka uppföljning",
+            )
+            .intro(
+                "Det datum för uppföljning som ni har kommit överens om, eller ett nytt när \
+                 uppföljningen flyttas. Uppföljningen registreras under ”Uppföljning” när den \
+                 har hållits.",
+            )
+            .field(
+                Field::date("follow_up_on", "Datum för uppföljning")
+                    .required()
+                    .value(booked.map(|d| d.to_string()).unwrap_or_default()),
+            )
+            .field(Field::textarea("note", "Anteckning"))
+            .open(booked.is_none()),
+        );
         // The follow-up meeting a kallelse summoned to: recorded here, the kallelse is held and
-        // no longer the plan's next meeting. The one whose time passed last is the likely one.
+        // no longer the plan's next meeting. The earliest one is chosen, even ahead.
         let called: Vec<&dsip::Invitation> =
             cx.active_for(dsip::InvitationPurpose::FollowUp).collect();
-        let likely = most_recently_passed(
+        let likely = earliest_called(
             called
                 .iter()
                 .map(|i| (i.invitation_id.as_str(), i.scheduled_at)),
-            cx.now,
         );
-        let held_on = called
-            .iter()
-            .find(|i| Some(i.invitation_id.as_str()) == likely)
-            .map(|i| domain::time::local_date(i.scheduled_at))
+        let held_on = likely
+            .map(|(_, at)| domain::time::local_date(at).min(cx.today()))
             .unwrap_or_else(|| cx.today());
         let mut form = FormView::new("uppfoljning", cx.action("uppfoljning"), "Uppföljning");
         if !called.is_empty() {
@@ -758,7 +881,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 .collect();
             form = form.field(
                 Field::select("invitation_id", "Uppföljningsmöte", choices)
-                    .value(likely.unwrap_or_default())
+                    .value(likely.map(|(id, _)| id).unwrap_or_default())
                     .hint("Kallelsen till uppföljningen som hölls. Den visas sedan inte längre som nästa möte."),
             );
         }
@@ -855,6 +978,133 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     forms
 }
 
+/// "Ändra delmål" and "Ändra insats": a form for each delmål and insats the caller may change
+/// (their unit's own; the coordinator's also those of the person and of units without
+/// samplan), published or a draft, filled with what it says now. Saved, the item is revised,
+/// a draft until "Spara & dela ut" as a new one.
+fn edit_forms(cx: &Context) -> Vec<FormView> {
+    let intro = |published: bool| {
+        if published {
+            "Ändringen syns för alla i planen och för den enskilde när du delar ut den; till dess \
+             gäller det som är utdelat."
+        } else {
+            "Utkast – bara din enhet ser det tills du delar ut det."
+        }
+    };
+    let mut forms = Vec::new();
+    for g in &cx.view.sub_goals {
+        if !cx.may_document(&g.content.responsible) {
+            continue;
+        }
+        let key = format!("andra-delmal-{}", g.id);
+        forms.push(
+            FormView::new(
+                key.clone(),
+                cx.action(&key),
+                format!("Ändra delmål: {}", short(&g.content.text)),
+            )
+            .intro(intro(g.published))
+            .field(
+                Field::select("heading", "Rubrik", heading_choices())
+                    .value(g.content.heading.code())
+                    .required(),
+            )
+            .field(
+                Field::textarea("text", "Delmål")
+                    .value(g.content.text.clone())
+                    .required(),
+            )
+            .field(
+                Field::select("responsible", "Ansvarig", cx.responsible_choices())
+                    .value(responsible_value(&g.content.responsible))
+                    .required(),
+            )
+            .save_and_publish(),
+        );
+    }
+    let goals: Vec<Choice> = cx
+        .view
+        .sub_goals
+        .iter()
+        .map(|g| {
+            Choice::new(
+                g.id.clone(),
+                format!("{}: {}", g.content.heading.label(), g.content.text),
+            )
+        })
+        .collect();
+    for i in &cx.view.interventions {
+        if !cx.may_document(&i.content.responsible) {
+            continue;
+        }
+        let key = format!("andra-insats-{}", i.id);
+        let c = &i.content;
+        forms.push(
+            FormView::new(
+                key.clone(),
+                cx.action(&key),
+                format!("Ändra insats: {}", short(&c.what)),
+            )
+            .intro(intro(i.published))
+            // Kept as it is: the web does not name the person responsible.
+            .field(Field::hidden(
+                "responsible_person",
+                c.responsible_person.clone().unwrap_or_default(),
+            ))
+            .field(
+                Field::select("sub_goal_id", "Delmål", goals.clone())
+                    .value(c.sub_goal_id.clone())
+                    .required(),
+            )
+            .field(
+                Field::textarea("what", "Insats – vad görs?")
+                    .value(c.what.clone())
+                    .required(),
+            )
+            .field(
+                Field::select("responsible", "Ansvarig", cx.responsible_choices())
+                    .value(responsible_value(&c.responsible))
+                    .required(),
+            )
+            .field(
+                Field::text("performer", "Utförs av")
+                    .value(c.performer.clone().unwrap_or_default()),
+            )
+            .field(
+                Field::text("contact", "Kontakt")
+                    .hint("Hur den enskilde når den ansvarige, till exempel ett telefonnummer.")
+                    .value(c.contact.clone().unwrap_or_default()),
+            )
+            .field(
+                Field::date("from", "Från och med")
+                    .required()
+                    .value(c.from.to_string()),
+            )
+            .field(
+                Field::date("to", "Till och med")
+                    .value(c.to.map(|d| d.to_string()).unwrap_or_default()),
+            )
+            .save_and_publish(),
+        );
+    }
+    forms
+}
+
+/// A step of an item's own form, `andra-delmal-<id>` or `andra-insats-<id>`: the step and the
+/// item's id; any other step as it is.
+fn edited_item(step: &str) -> (&str, Option<String>) {
+    for kind in ["andra-delmal", "andra-insats"] {
+        if let Some(id) = step
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .filter(|id| !id.is_empty())
+        {
+            return (kind, Some(id.to_owned()));
+        }
+    }
+    (step, None)
+}
+
 /// At most this many of a unit's own interventions are offered in one follow-up form (a form
 /// field's name is fixed text, so each has its slot); more are followed up in turns.
 const OWN_FOLLOW_UP_SLOTS: [(&str, &str, &str); 12] = [
@@ -921,12 +1171,12 @@ fn own_follow_up_form(cx: &Context) -> Option<FormView> {
             .field(Field::hidden(id, i.id.clone()))
             .field(Field::select(
                 outcome,
-                format!("{}: utfall", i.content.what),
+                format!("{}: utfall", label_of(&i.content.what)),
                 choices,
             ))
             .field(Field::text(
                 comment,
-                format!("{}: kommentar", i.content.what),
+                format!("{}: kommentar", label_of(&i.content.what)),
             ));
     }
     Some(
@@ -972,10 +1222,18 @@ fn own_follow_ups(fields: &Fields) -> Result<Vec<InterventionFollowUp>, super::f
     Ok(judged)
 }
 
-/// Who a new kallelse goes to unless the coordinator unticks them: the person, and for a child
-/// each guardian (vårdnadshavare), as the form's recipient values.
-fn new_kallelse_recipients(child: bool, relatives: &[RelativeRow]) -> Vec<String> {
-    std::iter::once("person".to_owned())
+/// Who a new kallelse goes to unless the coordinator unticks them, as the form's recipient
+/// values: the units `taking_part` (to a follow-up, called "precis som vid en kallelse till
+/// SIP", 002), the person, and for a child each guardian (vårdnadshavare).
+fn new_kallelse_recipients(
+    child: bool,
+    relatives: &[RelativeRow],
+    taking_part: &[&str],
+) -> Vec<String> {
+    taking_part
+        .iter()
+        .map(|u| (*u).to_owned())
+        .chain(std::iter::once("person".to_owned()))
         .chain(
             relatives
                 .iter()
@@ -1017,8 +1275,8 @@ fn discharge_form(cx: &Context) -> Option<FormView> {
 
 /// The units a coordinator may come from: those that use samplan.
 fn samplan_units(cx: &Context) -> Vec<Choice> {
-    cx.units
-        .iter()
+    cx.units_by_name()
+        .into_iter()
         .filter(|u| u.uses_samplan)
         .map(|u| Choice::new(u.unit_id.clone(), u.name.clone()))
         .collect()
@@ -1138,7 +1396,7 @@ fn close_form(cx: &Context) -> Option<FormView> {
                 R::ProtectedIdentity,
             ]
         } else {
-            vec![
+            let mut reasons = vec![
                 R::GoalsMet,
                 R::NoLongerNeeded,
                 R::ReplacedByNewPlan,
@@ -1147,7 +1405,12 @@ fn close_form(cx: &Context) -> Option<FormView> {
                 R::MovedOutOfRegion,
                 R::Deceased,
                 R::ProtectedIdentity,
-            ]
+            ];
+            // Consent can only have been declined while it was never given.
+            if !cx.view.consent.history.is_empty() {
+                reasons.retain(|r| *r != R::ConsentDeclined);
+            }
+            reasons
         };
         let open = matches!(phase, SipPhase::FollowedUp | SipPhase::ConsentWithdrawn);
         ("Avsluta planen", reasons, open)
@@ -1399,6 +1662,7 @@ pub(crate) async fn run(
         correlation_id: None,
     };
     let publish = fields.get("_do") == "dela-ut";
+    let (step, item) = edited_item(step);
     macro_rules! go {
         ($body:expr) => {{
             // A closure, so that `?` on a field that does not parse ends only the body.
@@ -1521,23 +1785,28 @@ pub(crate) async fn run(
             secretary: fields.get("secretary"),
             new_coordinator: new_coordinator(fields)?,
             follow_up_on: fields.opt_date("follow_up_on")?,
-            sip_survey_offered: None,
+            // Asked only where the region offers SIP-kollen; elsewhere not recorded at all.
+            sip_survey_offered: state
+                .policy
+                .for_municipality(None)
+                .offers_sip_survey
+                .then(|| fields.opt("sip_survey_offered").is_some()),
         }),
         "huvudmal" => go!(DocumentMainGoalRequest {
             text: fields.get("text"),
         }),
-        "delmal" => go!(DocumentSubGoalRequest {
-            sub_goal_id: None,
+        "delmal" | "andra-delmal" => go!(DocumentSubGoalRequest {
+            sub_goal_id: item.clone(),
             heading: fields.get("heading"),
             text: fields.get("text"),
             responsible: unit_or_person(&fields.get("responsible"))?,
         }),
-        "insats" => go!(DocumentInterventionRequest {
-            intervention_id: None,
+        "insats" | "andra-insats" => go!(DocumentInterventionRequest {
+            intervention_id: item.clone(),
             sub_goal_id: fields.get("sub_goal_id"),
             what: fields.get("what"),
             responsible: unit_or_person(&fields.get("responsible"))?,
-            responsible_person: None,
+            responsible_person: fields.opt("responsible_person"),
             performer: fields.opt("performer"),
             contact: fields.opt("contact"),
             from: fields.date("from")?,
@@ -1555,6 +1824,10 @@ pub(crate) async fn run(
         "stall-in" => go!(CancelInvitationRequest {
             invitation_id: fields.get("invitation_id"),
             reason: fields.opt("reason"),
+        }),
+        "boka-uppfoljning" => go!(ScheduleFollowUpRequest {
+            follow_up_on: fields.date("follow_up_on")?,
+            note: fields.opt("note"),
         }),
         "uppfoljning-insatser" => go!(RecordFollowUpRequest {
             follow_up_id: None,
@@ -1594,7 +1867,12 @@ pub(crate) async fn run(
         _ => return Err(AppError::NotFound),
     };
     // "Spara & dela ut": the draft is saved, then the unit's drafts are published.
-    if publish && matches!(step, "huvudmal" | "delmal" | "insats") {
+    if publish
+        && matches!(
+            step,
+            "huvudmal" | "delmal" | "insats" | "andra-delmal" | "andra-insats"
+        )
+    {
         return Ok(Ok(go!(PublishContributionRequest {})));
     }
     Ok(Ok(done))
@@ -1674,17 +1952,523 @@ mod tests {
     }
 
     #[test]
-    fn the_follow_up_kallelse_chosen_is_the_one_whose_time_passed_last() {
-        let now = at("2026-12-07T10:00:00Z");
+    fn the_follow_up_kallelse_chosen_is_the_earliest_active_one_even_ahead() {
         let kallelser = [
-            ("long-ago", at("2026-11-02T09:00:00Z")),
             ("ahead", at("2026-12-21T09:00:00Z")),
+            ("long-ago", at("2026-11-02T09:00:00Z")),
             ("this-morning", at("2026-12-07T08:00:00Z")),
         ];
-        assert_eq!(most_recently_passed(kallelser, now), Some("this-morning"));
-        // Every one still ahead: none is chosen ("Ingen kallelse").
-        assert_eq!(most_recently_passed([kallelser[1]], now), None);
-        assert_eq!(most_recently_passed([], now), None);
+        assert_eq!(
+            earliest_called(kallelser).map(|(id, _)| id),
+            Some("long-ago")
+        );
+        // The only one, still ahead: chosen all the same.
+        assert_eq!(
+            earliest_called([kallelser[0]]).map(|(id, _)| id),
+            Some("ahead")
+        );
+        assert_eq!(earliest_called([]), None);
+    }
+
+    // A plan as the forms see it: hälsocentralen coordinates (the caller, unless another is
+    // named), hemtjänsten uses samplan, Försäkringskassan does not; the SIP-möte is held.
+    const HC: &str = "nll-hc-centrum-lulea";
+    const HT: &str = "lulea-hemtjanst-centrum";
+    const FK: &str = "fk-lulea";
+    const PSY: &str = "nll-psykiatri-lulea";
+
+    struct Plan {
+        view: SipView,
+        caller: Caller,
+        units: Vec<UnitRow>,
+        policy: PolicyProfile,
+        now: DateTime<Utc>,
+    }
+
+    fn unit_row(id: &str, name: &str, uses_samplan: bool) -> UnitRow {
+        UnitRow {
+            unit_id: id.to_owned(),
+            name: name.to_owned(),
+            principal_kind: "region".to_owned(),
+            principal_name: "Huvudman".to_owned(),
+            uses_samplan,
+            address: None,
+            phone: None,
+            registered_at: at("2026-01-01T00:00:00Z"),
+            version: 1,
+            last_position: 1,
+        }
+    }
+
+    fn unit(id: &str) -> domain::UnitId {
+        domain::UnitId::parse(id).expect("a unit id")
+    }
+
+    fn staff(sub: &str, unit_id: &str) -> domain::context::StaffRef {
+        domain::context::StaffRef {
+            staff_id: domain::ids::StaffId::parse(sub).expect("an HSA-id"),
+            name: sub.to_owned(),
+            unit_id: unit(unit_id),
+        }
+    }
+
+    fn invitation(
+        id: &str,
+        purpose: dsip::InvitationPurpose,
+        scheduled_at: DateTime<Utc>,
+    ) -> dsip::Invitation {
+        dsip::Invitation {
+            invitation_id: id.to_owned(),
+            purpose,
+            scheduled_at,
+            form: dsip::MeetingForm::InPerson,
+            place: None,
+            reason: "Planera stödet".to_owned(),
+            recipients: Vec::new(),
+            sent_by: staff("SE2321000016-DHC1", HC),
+            sent_at: at("2026-12-01T08:00:00Z"),
+            representatives: Default::default(),
+            rescheduled: 0,
+            rescheduled_at: None,
+            cancelled: None,
+            held: false,
+            letters: Vec::new(),
+        }
+    }
+
+    fn item<T>(id: &str, author: &str, published: bool, content: T) -> dsip::ItemView<T> {
+        dsip::ItemView {
+            id: id.to_owned(),
+            author_unit: unit(author),
+            published,
+            has_unpublished_changes: !published,
+            published_at: published.then(|| at("2026-12-04T10:00:00Z")),
+            content,
+        }
+    }
+
+    fn sub_goal(text: &str, responsible: dsip::Responsible) -> dsip::SubGoal {
+        dsip::SubGoal {
+            heading: Heading::ALL[0],
+            text: text.to_owned(),
+            responsible,
+            recorded_by: staff("SE2321000016-DHC1", HC),
+            recorded_at: at("2026-12-04T10:00:00Z"),
+        }
+    }
+
+    fn on(id: &str) -> dsip::Responsible {
+        dsip::Responsible::Unit { unit_id: unit(id) }
+    }
+
+    /// The plan after its SIP-möte, seen at `now` by `sub` of `unit_id` (SE2321000016-DHC1 of
+    /// hälsocentralen coordinates).
+    fn plan(sub: &str, unit_id: &str, now: DateTime<Utc>) -> Plan {
+        let policy = PolicyProfile::by_name("norrbotten").expect("a profile");
+        let mut view =
+            dsip::view_for_unit(&dsip::SipState::default(), &unit(unit_id), &policy, now);
+        view.phase = SipPhase::MeetingHeld;
+        view.basis = Some(dsip::PlanBasis {
+            initiated_by: None,
+            fixed_care_contacts: Vec::new(),
+            created_by: staff("SE2321000016-DHC1", HC),
+            created_at: at("2026-12-01T08:00:00Z"),
+        });
+        view.coordinator = Some(staff("SE2321000016-DHC1", HC));
+        view.participants = vec![unit(HC), unit(HT), unit(FK)];
+        view.meetings.push(dsip::Meeting {
+            invitation_id: "sip-mote".to_owned(),
+            held_at: at("2026-12-03T09:00:00Z"),
+            attendees: Vec::new(),
+            chair: "Ordförande".to_owned(),
+            secretary: "Sekreterare".to_owned(),
+            coordinator: staff("SE2321000016-DHC1", HC),
+            follow_up_on: "2027-03-03".parse().expect("a date"),
+            sip_survey_offered: None,
+        });
+        view.next_follow_up_on = Some("2027-03-03".parse().expect("a date"));
+        Plan {
+            view,
+            caller: Caller {
+                sub: sub.to_owned(),
+                role: domain::context::Role::Staff,
+                unit: Some(unit(unit_id)),
+                name: sub.to_owned(),
+                personal_identity_number: None,
+            },
+            // In id order, which is not the order of their names.
+            units: vec![
+                unit_row("abc-okand", "Öppenvården", true),
+                unit_row(FK, "Försäkringskassan", false),
+                unit_row(HT, "Hemtjänst Centrum", true),
+                unit_row(HC, "Hälsocentralen Centrum", true),
+                unit_row(PSY, "Psykiatriska mottagningen", true),
+            ],
+            policy,
+            now,
+        }
+    }
+
+    fn coordinator_plan(now: DateTime<Utc>) -> Plan {
+        plan("SE2321000016-DHC1", HC, now)
+    }
+
+    impl Plan {
+        fn forms(&self) -> Vec<FormView> {
+            forms(&Context {
+                sip_id: "01JGFJJZ000000006Y80004004",
+                view: &self.view,
+                caller: &self.caller,
+                units: &self.units,
+                relatives: &[],
+                policy: &self.policy,
+                now: self.now,
+                child: false,
+            })
+        }
+    }
+
+    fn form<'a>(forms: &'a [FormView], key: &str) -> &'a FormView {
+        forms
+            .iter()
+            .find(|f| f.key == key)
+            .unwrap_or_else(|| panic!("no form {key}"))
+    }
+
+    fn field<'a>(form: &'a FormView, name: &str) -> &'a Field {
+        form.fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no field {name} in {}", form.key))
+    }
+
+    fn values(field: &Field) -> Vec<&str> {
+        field.choices.iter().map(|c| c.value.as_str()).collect()
+    }
+
+    #[test]
+    fn the_uppfoljning_form_chooses_the_follow_up_kallelse_still_ahead() {
+        let now = at("2026-12-07T10:00:00Z");
+        let mut p = coordinator_plan(now);
+        p.view.invitations = vec![
+            invitation(
+                "senare",
+                dsip::InvitationPurpose::FollowUp,
+                at("2027-03-10T09:00:00Z"),
+            ),
+            invitation(
+                "forst",
+                dsip::InvitationPurpose::FollowUp,
+                at("2027-03-03T09:00:00Z"),
+            ),
+        ];
+        let forms = p.forms();
+        let f = form(&forms, "uppfoljning");
+        assert_eq!(field(f, "invitation_id").value, "forst");
+        // Held at the latest today: a follow-up ahead cannot be recorded as held later.
+        assert_eq!(field(f, "held_on").value, "2026-12-07");
+    }
+
+    #[test]
+    fn the_follow_up_is_booked_by_the_coordinator_after_the_meeting() {
+        let now = at("2026-12-07T10:00:00Z");
+        let mut p = coordinator_plan(now);
+        let forms = p.forms();
+        let booked = form(&forms, "boka-uppfoljning");
+        assert_eq!(
+            booked.action,
+            "/sip/01JGFJJZ000000006Y80004004/boka-uppfoljning"
+        );
+        assert_eq!(field(booked, "follow_up_on").value, "2027-03-03");
+        assert!(!booked.open, "a date is booked");
+        // After a follow-up that agreed no next date: open, the to-do it answers.
+        p.view.next_follow_up_on = None;
+        let forms = p.forms();
+        let booked = form(&forms, "boka-uppfoljning");
+        assert!(booked.open);
+        assert_eq!(field(booked, "follow_up_on").value, "");
+        // Not before the meeting, nor for anyone but the coordinator.
+        p.view.meetings.clear();
+        assert!(p.forms().iter().all(|f| f.key != "boka-uppfoljning"));
+        let other = plan("SE2120000001-DHT1", HT, now);
+        assert!(other.forms().iter().all(|f| f.key != "boka-uppfoljning"));
+    }
+
+    #[test]
+    fn the_meeting_form_opens_once_the_kallelse_time_has_passed_and_suggests_that_time() {
+        let mut p = coordinator_plan(at("2026-12-10T14:00:00Z"));
+        p.view.meetings.clear();
+        p.view.phase = SipPhase::Invited;
+        p.view.invitations = vec![invitation(
+            "sip-mote",
+            dsip::InvitationPurpose::Meeting,
+            at("2026-12-10T12:30:00Z"),
+        )];
+        let forms = p.forms();
+        let mote = form(&forms, "mote");
+        assert!(mote.open, "the meeting's time has passed");
+        // 12.30 UTC is 13.30 in Stockholm in winter.
+        assert_eq!(field(mote, "held_at").value, "2026-12-10T13:30");
+        assert_eq!(field(mote, "invitation_id").value, "sip-mote");
+        // Before the meeting: closed, and no time ahead suggested.
+        p.now = at("2026-12-06T08:00:00Z");
+        let forms = p.forms();
+        let mote = form(&forms, "mote");
+        assert!(!mote.open, "the meeting is still ahead");
+        assert_eq!(field(mote, "held_at").value, "2026-12-06T09:00");
+    }
+
+    #[test]
+    fn sip_kollen_is_asked_at_the_meeting_where_the_region_offers_it() {
+        let mut p = coordinator_plan(at("2026-12-10T14:00:00Z"));
+        p.view.meetings.clear();
+        p.view.phase = SipPhase::Invited;
+        p.view.invitations = vec![invitation(
+            "sip-mote",
+            dsip::InvitationPurpose::Meeting,
+            at("2026-12-10T12:30:00Z"),
+        )];
+        let forms = p.forms();
+        assert!(
+            form(&forms, "mote")
+                .fields
+                .iter()
+                .all(|f| f.name != "sip_survey_offered"),
+            "Norrbotten does not use SIP-kollen"
+        );
+        p.policy = PolicyProfile::by_name("stockholm").expect("a profile");
+        let forms = p.forms();
+        let survey = field(form(&forms, "mote"), "sip_survey_offered");
+        assert_eq!(
+            (survey.kind, survey.label.as_str()),
+            ("checkbox", "Den enskilde erbjöds SIP-kollen")
+        );
+    }
+
+    #[test]
+    fn only_whom_the_caller_may_document_for_is_offered_as_ansvarig() {
+        let now = at("2026-12-07T10:00:00Z");
+        let coordinator = coordinator_plan(now);
+        let forms = coordinator.forms();
+        assert_eq!(
+            values(field(form(&forms, "delmal"), "responsible")),
+            vec![
+                format!("unit:{HC}"),
+                format!("unit:{FK}"),
+                "person".to_owned()
+            ]
+        );
+        let other = plan("SE2120000001-DHT1", HT, now);
+        let forms = other.forms();
+        assert_eq!(
+            values(field(form(&forms, "delmal"), "responsible")),
+            vec![format!("unit:{HT}")]
+        );
+    }
+
+    #[test]
+    fn a_follow_up_kallelse_goes_to_the_units_taking_part() {
+        let now = at("2026-12-07T10:00:00Z");
+        let p = coordinator_plan(now);
+        let forms = p.forms();
+        let kallelse = form(&forms, "kallelse");
+        assert_eq!(field(kallelse, "purpose").value, "follow_up");
+        let ticked: Vec<&str> = field(kallelse, "recipients")
+            .choices
+            .iter()
+            .filter(|c| c.checked)
+            .map(|c| c.value.as_str())
+            .collect();
+        assert_eq!(ticked, vec![FK, HT, "person"]);
+        // Before the SIP-möte only the person is ticked.
+        let mut before = coordinator_plan(now);
+        before.view.meetings.clear();
+        before.view.phase = SipPhase::Preparing;
+        let forms = before.forms();
+        let ticked: Vec<&str> = field(form(&forms, "kallelse"), "recipients")
+            .choices
+            .iter()
+            .filter(|c| c.checked)
+            .map(|c| c.value.as_str())
+            .collect();
+        assert_eq!(ticked, vec!["person"]);
+    }
+
+    #[test]
+    fn unit_lists_are_sorted_by_name_and_the_kallelse_is_for_the_next_working_day_at_nine() {
+        let now = at("2026-12-04T14:28:00Z");
+        let p = coordinator_plan(now);
+        let forms = p.forms();
+        let kallelse = form(&forms, "kallelse");
+        assert_eq!(
+            values(field(kallelse, "recipients")),
+            vec![FK, HT, PSY, "abc-okand", "person"]
+        );
+        assert_eq!(
+            values(field(form(&forms, "samtycke"), "actors")),
+            vec![FK, HT, HC, PSY, "abc-okand"]
+        );
+        assert_eq!(
+            values(field(form(&forms, "samordnare"), "unit_id")),
+            vec![HT, HC, PSY, "abc-okand"]
+        );
+        // Friday afternoon: Monday at 09.00.
+        assert_eq!(field(kallelse, "scheduled_at").value, "2026-12-07T09:00");
+        // Before Christmas: julafton, the holidays and the weekend are skipped.
+        assert_eq!(
+            local_input(default_kallelse_time(at("2026-12-23T10:00:00Z"))),
+            "2026-12-28T09:00"
+        );
+    }
+
+    #[test]
+    fn consent_declined_is_a_reason_to_close_only_while_consent_was_never_given() {
+        let now = at("2026-12-07T10:00:00Z");
+        let mut p = coordinator_plan(now);
+        let reasons = |p: &Plan| -> Vec<String> {
+            let forms = p.forms();
+            values(field(form(&forms, "avslut"), "reason"))
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(reasons(&p).contains(&"consent_declined".to_owned()));
+        p.view.consent.history.push(dsip::Consent {
+            given_by: dsip::ConsentGiver::Person,
+            actors: vec![unit(HC), unit(HT)],
+            topics: vec!["Hemgång".to_owned()],
+            valid_until: "2027-12-01".parse().expect("a date"),
+            recorded_by: staff("SE2321000016-DHC1", HC),
+            recorded_at: at("2026-12-01T08:00:00Z"),
+        });
+        assert!(!reasons(&p).contains(&"consent_declined".to_owned()));
+        assert!(reasons(&p).contains(&"goals_met".to_owned()));
+    }
+
+    #[test]
+    fn a_label_after_a_sentence_has_no_doubled_full_stop() {
+        assert_eq!(
+            label_of("Hemtjänst: inköp en gång i veckan och städning varannan vecka. "),
+            "Hemtjänst: inköp en gång i veckan och städning varannan vecka"
+        );
+        assert_eq!(label_of("Inköp"), "Inköp");
+        let mut p = plan("SE2120000001-DHT1", HT, at("2026-12-07T10:00:00Z"));
+        p.view.interventions.push(item(
+            "insats-ht",
+            HT,
+            true,
+            intervention("sg", "Städning varannan vecka.", on(HT)),
+        ));
+        let forms = p.forms();
+        let own = form(&forms, "uppfoljning-insatser");
+        assert_eq!(
+            field(own, "utfall_1").label,
+            "Städning varannan vecka: utfall"
+        );
+    }
+
+    fn intervention(
+        sub_goal: &str,
+        what: &str,
+        responsible: dsip::Responsible,
+    ) -> dsip::Intervention {
+        dsip::Intervention {
+            sub_goal_id: sub_goal.to_owned(),
+            what: what.to_owned(),
+            responsible,
+            responsible_person: Some("Enhetschefen".to_owned()),
+            performer: Some("Hemtjänstpersonalen".to_owned()),
+            contact: Some("0920-45 00 00".to_owned()),
+            from: "2026-12-07".parse().expect("a date"),
+            to: None,
+            recorded_by: staff("SE2321000016-DHC1", HC),
+            recorded_at: at("2026-12-04T10:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn the_caller_changes_the_delmal_and_insatser_they_may_document_filled_as_they_are() {
+        let now = at("2026-12-07T10:00:00Z");
+        let mut p = coordinator_plan(now);
+        p.view.sub_goals = vec![
+            item("sg-hc", HC, true, sub_goal("Sover bättre.", on(HC))),
+            item("sg-ht", HT, true, sub_goal("Hemmet är städat.", on(HT))),
+            item("sg-fk", HC, true, sub_goal("Har sin ersättning.", on(FK))),
+            item(
+                "sg-egen",
+                HC,
+                false,
+                sub_goal("Promenerar dagligen.", dsip::Responsible::Person),
+            ),
+        ];
+        p.view.interventions = vec![
+            item(
+                "in-hc",
+                HC,
+                true,
+                intervention("sg-hc", "Samtal varannan vecka.", on(HC)),
+            ),
+            item(
+                "in-ht",
+                HT,
+                true,
+                intervention("sg-ht", "Städning.", on(HT)),
+            ),
+        ];
+        let forms = p.forms();
+        let keys: Vec<&str> = forms
+            .iter()
+            .map(|f| f.key.as_str())
+            .filter(|k| k.starts_with("andra-"))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "andra-delmal-sg-hc",
+                "andra-delmal-sg-fk",
+                "andra-delmal-sg-egen",
+                "andra-insats-in-hc"
+            ]
+        );
+        let goal = form(&forms, "andra-delmal-sg-fk");
+        assert_eq!(goal.title, "Ändra delmål: Har sin ersättning.");
+        assert_eq!(
+            goal.action,
+            "/sip/01JGFJJZ000000006Y80004004/andra-delmal-sg-fk"
+        );
+        assert_eq!(field(goal, "text").value, "Har sin ersättning.");
+        assert_eq!(field(goal, "responsible").value, format!("unit:{FK}"));
+        assert_eq!(field(goal, "heading").value, Heading::ALL[0].code());
+        let insats = form(&forms, "andra-insats-in-hc");
+        assert_eq!(field(insats, "what").value, "Samtal varannan vecka.");
+        assert_eq!(field(insats, "sub_goal_id").value, "sg-hc");
+        assert_eq!(field(insats, "contact").value, "0920-45 00 00");
+        assert_eq!(field(insats, "from").value, "2026-12-07");
+        assert_eq!(field(insats, "responsible_person").value, "Enhetschefen");
+        assert_eq!(insats.buttons.len(), 2, "Spara & dela ut, Spara som utkast");
+        // Hemtjänsten changes its own only.
+        p.caller = plan("SE2120000001-DHT1", HT, now).caller;
+        let forms = p.forms();
+        let keys: Vec<&str> = forms
+            .iter()
+            .map(|f| f.key.as_str())
+            .filter(|k| k.starts_with("andra-"))
+            .collect();
+        assert_eq!(keys, vec!["andra-delmal-sg-ht", "andra-insats-in-ht"]);
+    }
+
+    #[test]
+    fn an_item_form_posts_its_step_and_the_item() {
+        assert_eq!(
+            edited_item("andra-delmal-01JGFJ.x_y"),
+            ("andra-delmal", Some("01JGFJ.x_y".to_owned()))
+        );
+        assert_eq!(
+            edited_item("andra-insats-insats-lulea"),
+            ("andra-insats", Some("insats-lulea".to_owned()))
+        );
+        assert_eq!(edited_item("andra-delmal-"), ("andra-delmal-", None));
+        assert_eq!(edited_item("delmal"), ("delmal", None));
     }
 
     #[test]
@@ -1871,10 +2655,18 @@ mod tests {
             relative("vh-pappa", "guardian"),
         ];
         assert_eq!(
-            new_kallelse_recipients(true, &relatives),
+            new_kallelse_recipients(true, &relatives, &[]),
             vec!["person", "relative:vh-mamma", "relative:vh-pappa"]
         );
-        assert_eq!(new_kallelse_recipients(false, &relatives), vec!["person"]);
+        assert_eq!(
+            new_kallelse_recipients(false, &relatives, &[]),
+            vec!["person"]
+        );
+        // To a follow-up: the units taking part too.
+        assert_eq!(
+            new_kallelse_recipients(false, &relatives, &["fk-lulea", "hemtjanst"]),
+            vec!["fk-lulea", "hemtjanst", "person"]
+        );
     }
 
     #[test]

@@ -155,7 +155,8 @@ test("a child's new kallelse goes to the guardians too; a saved one keeps what i
     assert.equal(await recipients.getByLabel(/^Den enskilde/).isChecked(), true);
     assert.equal(await recipients.getByLabel(/^Maria Berg/).isChecked(), true, "a guardian is ticked");
     assert.equal(await recipients.getByLabel(/^Johan Berg/).isChecked(), true, "each guardian is ticked");
-    assert.equal(await recipients.getByLabel(/^Hälsocentralen Boden/).isChecked(), false);
+    assert.equal(await recipients.getByLabel(/^Hälsocentralen Boden/).isChecked(), true,
+      "after the meeting, the units taking part are ticked (a follow-up is called as a SIP-möte is)");
 
     // Saved with one guardian unticked: the draft keeps it so.
     await recipients.getByLabel(/^Johan Berg/).uncheck();
@@ -176,14 +177,17 @@ test("a child's new kallelse goes to the guardians too; a saved one keeps what i
     assert.doesNotMatch(text, /Johan Berg/);
     assert.deepEqual(context.cspViolations, []);
 
-    // An adult's new kallelse ticks the person only (plan 4, Karin Öberg, no guardians).
+    // An adult's new kallelse after the meeting ticks the person and the unit taking part, and
+    // no guardian (plan 4, Karin Öberg, no guardians; hemtjänsten takes part).
     const adult = await app.context();
     const other = await adult.newPage();
     await signIn(app, other, DEMO.hcLulea);
     await other.goto(`${app.base}/sip/${PLAN.followedUp}`);
     const adultForm = await step(other, "kallelse");
-    const ticked = await adultForm.locator("fieldset").filter({ hasText: "Mottagare" }).locator("input:checked").count();
-    assert.equal(ticked, 1, "the person only");
+    const adultRecipients = adultForm.locator("fieldset").filter({ hasText: "Mottagare" });
+    assert.equal(await adultRecipients.getByLabel(/^Den enskilde/).isChecked(), true);
+    assert.equal(await adultRecipients.getByLabel(/^Hemtjänst Centrum/).isChecked(), true);
+    assert.equal(await adultRecipients.locator("input:checked").count(), 2, "the person and hemtjänsten only");
   }));
 
 test("a staff session for a unit samplan does not know is refused, as the API refuses it", { timeout: 300_000 }, () =>
