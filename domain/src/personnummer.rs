@@ -56,29 +56,6 @@ pub enum PinError {
     InFuture(NaiveDate),
 }
 
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
-fn month_name(month: u32) -> &'static str {
-    month
-        .checked_sub(1)
-        .and_then(|i| MONTHS.get(i as usize))
-        .copied()
-        .unwrap_or("?")
-}
-
 impl PinError {
     /// Stable machine-readable code, the same for every variant.
     pub fn code(&self) -> &'static str {
@@ -120,7 +97,7 @@ impl PinError {
                 } else {
                     format!(
                         "Datumet {day} {} {year} finns inte.",
-                        month_name(*month)
+                        crate::time::month_name(*month)
                     )
                 }
             }

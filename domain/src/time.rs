@@ -134,10 +134,11 @@ pub fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-/// The month's Swedish name (1 = januari).
+/// The month's Swedish name (1 = januari; empty for a number that is no month).
 pub fn month_name(number: u32) -> &'static str {
-    MONTHS
-        .get((number.max(1) - 1) as usize)
+    number
+        .checked_sub(1)
+        .and_then(|i| MONTHS.get(i as usize))
         .copied()
         .unwrap_or("")
 }

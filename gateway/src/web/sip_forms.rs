@@ -149,6 +149,20 @@ impl Context<'_> {
     }
 }
 
+/// The plan's delmål as an insats form offers them: "Rubrik: delmål".
+fn goal_choices(cx: &Context<'_>) -> Vec<Choice> {
+    cx.view
+        .sub_goals
+        .iter()
+        .map(|g| {
+            Choice::new(
+                g.id.clone(),
+                format!("{}: {}", g.content.heading.label(), g.content.text),
+            )
+        })
+        .collect()
+}
+
 /// Names as Swedish readers sort them: case ignored, å, ä and ö after z.
 fn name_order(name: &str) -> String {
     name.to_lowercase()
@@ -726,17 +740,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 )
                 .save_and_publish(),
         );
-        let goals: Vec<Choice> = cx
-            .view
-            .sub_goals
-            .iter()
-            .map(|g| {
-                Choice::new(
-                    g.id.clone(),
-                    format!("{}: {}", g.content.heading.label(), g.content.text),
-                )
-            })
-            .collect();
+        let goals = goal_choices(cx);
         if !goals.is_empty() {
             forms.push(
                 FormView::new("insats", cx.action("insats"), "Ny insats")
@@ -1022,17 +1026,7 @@ fn edit_forms(cx: &Context) -> Vec<FormView> {
             .save_and_publish(),
         );
     }
-    let goals: Vec<Choice> = cx
-        .view
-        .sub_goals
-        .iter()
-        .map(|g| {
-            Choice::new(
-                g.id.clone(),
-                format!("{}: {}", g.content.heading.label(), g.content.text),
-            )
-        })
-        .collect();
+    let goals = goal_choices(cx);
     for i in &cx.view.interventions {
         if !cx.may_document(&i.content.responsible) {
             continue;

@@ -211,3 +211,15 @@ export function personnummer(date, serial) {
 export function staffToken(app, person) {
   return app.token(["--role", "staff", "--sub", person.sub, "--unit", person.unit, "--name", person.name]);
 }
+
+/** The Swedish calendar day `days` from today: its `<input>` value and how the page writes it. */
+export function swedishDay(days) {
+  const at = new Date(Date.now() + days * 86_400_000);
+  const part = (options) => new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Stockholm", ...options }).format(at);
+  const year = part({ year: "numeric" });
+  const thisYear = new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Stockholm", year: "numeric" }).format(new Date());
+  const iso = `${year}-${part({ month: "2-digit" })}-${part({ day: "2-digit" })}`;
+  // As web/dates.rs `day`: "fredag 26 december", with the year when it is not this year's.
+  const text = `${part({ weekday: "long" })} ${Number(part({ day: "numeric" }))} ${part({ month: "long" })}${year === thisYear ? "" : ` ${year}`}`;
+  return { iso, text };
+}

@@ -9,24 +9,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, personnummer, screenshots, seriousViolations, signIn, staffToken, start, step, submit, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, personnummer, screenshots, seriousViolations, signIn, staffToken, start, step, submit, withApp, swedishDay } from "../lib/samplan.mjs";
 
 /** Demo plan 1 (README): kallelse sent, discharge on the yellow track, hälsocentralen coordinates. */
 const INVITED = "01JGFJJZ000000006Y80004001";
 /** Demo person 4, Karin Öberg, whose plan is plan 4 (PLAN.followedUp). */
 const KARIN = "01JGFJJZ000000006Y80002004";
-
-/** The Swedish calendar day `days` from today: its `<input>` value and how the page writes it. */
-function swedishDay(days) {
-  const at = new Date(Date.now() + days * 86_400_000);
-  const part = (options) => new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Stockholm", ...options }).format(at);
-  const year = part({ year: "numeric" });
-  const thisYear = new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Stockholm", year: "numeric" }).format(new Date());
-  const iso = `${year}-${part({ month: "2-digit" })}-${part({ day: "2-digit" })}`;
-  // As web/dates.rs `day`: "fredag 26 december", with the year when it is not this year's.
-  const text = `${part({ weekday: "long" })} ${Number(part({ day: "numeric" }))} ${part({ month: "long" })}${year === thisYear ? "" : ` ${year}`}`;
-  return { iso, text };
-}
 
 /** The value of a row of the "Läge" facts. */
 async function fact(page, label) {

@@ -9,22 +9,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, step, submit, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, step, submit, withApp, swedishDay } from "../lib/samplan.mjs";
 
 /** Demo plan 1 (README): kallelse sent, meeting ahead, hälsocentralen coordinates. */
 const INVITED = "01JGFJJZ000000006Y80004001";
-
-/** The Swedish calendar day `days` from today: its `<input>` value and how the page writes it. */
-function swedishDay(days) {
-  const at = new Date(Date.now() + days * 86_400_000);
-  const part = (options) => new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Stockholm", ...options }).format(at);
-  const year = part({ year: "numeric" });
-  const thisYear = new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Stockholm", year: "numeric" }).format(new Date());
-  const iso = `${year}-${part({ month: "2-digit" })}-${part({ day: "2-digit" })}`;
-  // As web/dates.rs `day`: "fredag 26 december", with the year when it is not this year's.
-  const text = `${part({ weekday: "long" })} ${Number(part({ day: "numeric" }))} ${part({ month: "long" })}${year === thisYear ? "" : ` ${year}`}`;
-  return { iso, text };
-}
 
 /** A time as `<input type=datetime-local>` holds it, in Swedish local time. */
 function localInput(at) {
