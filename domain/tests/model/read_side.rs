@@ -295,8 +295,14 @@ fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
     );
     let sent = messages(&before, &story.state(), story.events.last().expect("event"));
     assert_eq!(sent[0].kind, MessageKind::InvitationCancelled);
-    assert_eq!(sent[0].subject, "Inställt SIP-möte torsdag 5 mars 2026 kl. 10.00");
-    assert_eq!(sent[0].body, "SIP-mötet torsdag 5 mars 2026 kl. 10.00 blir inte av.");
+    assert_eq!(
+        sent[0].subject,
+        "Inställt SIP-möte torsdag 5 mars 2026 kl. 10.00"
+    );
+    assert_eq!(
+        sent[0].body,
+        "SIP-mötet torsdag 5 mars 2026 kl. 10.00 blir inte av."
+    );
 
     let story = Story::meeting_held().run(
         Who::Nurse,
