@@ -75,8 +75,9 @@ pub enum DomainError {
     FollowUpDateMissing,
     #[error("the follow-up date is not after the meeting")]
     FollowUpDateTooEarly,
+    /// The unit and its name (staff know units by name, not by id).
     #[error("the new coordinator's unit does not use samplan")]
-    CoordinatorUnitWithoutSamplan(UnitId),
+    CoordinatorUnitWithoutSamplan(UnitId, String),
     #[error("the coordinator is already this person")]
     SameCoordinator,
     #[error("invitation without recipients")]
@@ -117,8 +118,9 @@ pub enum DomainError {
     ConsentMissing,
     #[error("the consent has expired")]
     ConsentExpired,
+    /// The unit and its name (staff know units by name, not by id).
     #[error("consent does not cover unit {0}")]
-    ActorNotCoveredByConsent(UnitId),
+    ActorNotCoveredByConsent(UnitId, String),
     #[error("a child needs consent from every guardian")]
     ChildNeedsGuardianConsent,
     #[error("consent was withdrawn")]
@@ -191,7 +193,7 @@ impl DomainError {
             MeetingBeforeInvitation => "meeting_before_invitation",
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
-            CoordinatorUnitWithoutSamplan(_) => "coordinator_unit_without_samplan",
+            CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
             SameCoordinator => "same_coordinator",
             NoRecipients => "no_recipients",
             ReplacedBySelf => "replaced_by_self",
@@ -210,7 +212,7 @@ impl DomainError {
             UnitAlreadyRegistered => "unit_already_registered",
             ConsentMissing => "consent_missing",
             ConsentExpired => "consent_expired",
-            ActorNotCoveredByConsent(_) => "actor_not_covered_by_consent",
+            ActorNotCoveredByConsent(..) => "actor_not_covered_by_consent",
             ChildNeedsGuardianConsent => "child_needs_guardian_consent",
             ConsentWithdrawn => "consent_withdrawn",
             ConsentAlreadyGiven => "consent_already_given",
@@ -251,7 +253,7 @@ impl DomainError {
             | UnitAlreadyRegistered
             | ConsentMissing
             | ConsentExpired
-            | ActorNotCoveredByConsent(_)
+            | ActorNotCoveredByConsent(..)
             | ChildNeedsGuardianConsent
             | ConsentWithdrawn
             | ConsentAlreadyGiven
@@ -323,8 +325,8 @@ impl DomainError {
                 "Ange datum för uppföljning: varje SIP ska följas upp och datumet bestäms på mötet.".to_string()
             }
             FollowUpDateTooEarly => "Uppföljningen måste ligga efter mötet.".to_string(),
-            CoordinatorUnitWithoutSamplan(u) => format!(
-                "Enheten \u{201d}{u}\u{201d} använder inte samplan och kan inte ha samordningsansvaret."
+            CoordinatorUnitWithoutSamplan(_, name) => format!(
+                "{name} använder inte samplan och kan inte ha samordningsansvaret."
             ),
             SameCoordinator => "Personen är redan samordningsansvarig.".to_string(),
             NoRecipients => "Kallelsen saknar mottagare.".to_string(),
@@ -336,12 +338,11 @@ impl DomainError {
                 format!("Rollen \u{201d}{}\u{201d} får inte göra detta.", role.as_str())
             }
             UnitMissing => "Du måste vara inloggad för en enhet för att göra detta.".to_string(),
-            UnitNotParticipating(u) => {
-                format!("Enheten \u{201d}{u}\u{201d} deltar inte i denna SIP.")
-            }
+            // Only ever the caller's own unit.
+            UnitNotParticipating(_) => "Din enhet deltar inte i denna SIP.".to_string(),
             NotCoordinator => "Bara den samordningsansvarige får göra detta.".to_string(),
             NotResponsibleActor => "Varje aktör dokumenterar sina egna delmål och insatser. Den samordningsansvarige dokumenterar för den enskilde och för aktörer utan samplan.".to_string(),
-            NotInvited(u) => format!("Enheten \u{201d}{u}\u{201d} är inte kallad till mötet."),
+            NotInvited(_) => "Din enhet är inte kallad till mötet.".to_string(),
             NotAuthor => "Uppgiften tillhör en annan enhet och kan bara ändras av den.".to_string(),
             NotSameUser => "Du kan bara markera meddelanden som lästa för dig själv.".to_string(),
             PlanClosed => "Planen är avslutad och kan inte ändras.".to_string(),
@@ -350,8 +351,8 @@ impl DomainError {
             UnitAlreadyRegistered => "Enheten är redan registrerad.".to_string(),
             ConsentMissing => "Samtycke till SIP saknas. Inhämta och registrera samtycke först.".to_string(),
             ConsentExpired => "Samtycket till SIP har gått ut. Inhämta ett nytt samtycke.".to_string(),
-            ActorNotCoveredByConsent(u) => format!(
-                "Samtycket omfattar inte enheten \u{201d}{u}\u{201d}. Inhämta samtycke som omfattar den innan den kallas."
+            ActorNotCoveredByConsent(_, name) => format!(
+                "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den kallas."
             ),
             ChildNeedsGuardianConsent => "Personen är under 18 år: samtycke krävs från varje registrerad vårdnadshavare.".to_string(),
             ConsentWithdrawn => "Samtycket har återkallats. Planen ska avslutas.".to_string(),

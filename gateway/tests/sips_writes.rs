@@ -682,3 +682,26 @@ async fn a_colleague_at_the_coordinators_unit_hands_the_plan_over() {
         "recorded as the colleague's act"
     );
 }
+
+/// A refusal about a unit names it as staff know it, not by its id: "Samtycket omfattar inte
+/// Vårdcentralen Annan".
+#[tokio::test]
+async fn refusals_name_units_as_staff_know_them() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let mut outside = kallelse("inv-1", "meeting", "2026-03-20T09:00:00Z");
+    outside["recipients"] = json!([{"kind": "unit", "unit_id": OTHER}]);
+    let (status, body) = command(&app, &w.vc, &sip, "send-invitation", &outside).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("actor_not_covered_by_consent")),
+        "{body}"
+    );
+    assert_eq!(
+        body["detail"],
+        "Samtycket omfattar inte Vårdcentralen Annan. Inhämta samtycke som omfattar enheten \
+         innan den kallas."
+    );
+    assert!(!body.to_string().contains(OTHER), "no unit id: {body}");
+}

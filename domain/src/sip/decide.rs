@@ -927,6 +927,7 @@ fn new_coordinator(
     if !unit.uses_samplan {
         return Err(DomainError::CoordinatorUnitWithoutSamplan(
             c.unit_id.clone(),
+            unit.name.clone(),
         ));
     }
     if state
@@ -954,7 +955,10 @@ fn resolve_recipient(
         Recipient::Unit { unit_id } => {
             let unit = facts.unit(unit_id)?;
             if !cover.contains(unit_id) {
-                return Err(DomainError::ActorNotCoveredByConsent(unit_id.clone()));
+                return Err(DomainError::ActorNotCoveredByConsent(
+                    unit_id.clone(),
+                    unit.name.clone(),
+                ));
             }
             InvitationRecipient {
                 recipient: r.clone(),

@@ -401,7 +401,10 @@ fn change_coordinator_by_the_coordinator_or_a_colleague_at_its_unit() {
         .then_error(DomainError::PlanBasisMissing);
     given(&story)
         .when(change_to("SE-FK-1", FK), Who::Nurse.at(story.now))
-        .then_error(DomainError::CoordinatorUnitWithoutSamplan(unit(FK)));
+        .then_error(DomainError::CoordinatorUnitWithoutSamplan(
+            unit(FK),
+            "Försäkringskassan Luleå".to_string(),
+        ));
     given(&story)
         .when(change_to(NURSE, VC), Who::Nurse.at(story.now))
         .then_error(DomainError::SameCoordinator);
@@ -513,7 +516,10 @@ fn send_invitation_is_refused_for_others_outside_consent_and_in_the_wrong_state(
             ),
             Who::Nurse.at(story.now),
         )
-        .then_error(DomainError::ActorNotCoveredByConsent(unit(PSY)));
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(PSY),
+            "Psykiatriska mottagningen Luleå".to_string(),
+        ));
     given(&story)
         .when(
             invite("inv-1", t0() - Duration::hours(1), vec![unit_recipient(HT)]),

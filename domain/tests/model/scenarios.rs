@@ -300,7 +300,10 @@ fn a_childs_sip_needs_consent_from_both_guardians() {
             invite("inv-1", meeting_time(), vec![unit_recipient(FK)]),
             Who::Nurse.at(both.now),
         )
-        .then_error(DomainError::ActorNotCoveredByConsent(unit(FK)));
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(FK),
+            "Försäkringskassan Luleå".to_string(),
+        ));
     given(&both)
         .when(
             invite("inv-1", meeting_time(), vec![unit_recipient(HT)]),

@@ -449,7 +449,7 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
             "valid_until",
             "from",
         ],
-        UnknownUnit(_) | ActorNotCoveredByConsent(_) | CoordinatorUnitWithoutSamplan(_) => {
+        UnknownUnit(_) | ActorNotCoveredByConsent(..) | CoordinatorUnitWithoutSamplan(..) => {
             vec!["actors", "recipients", "unit_id", "responsible"]
         }
         NoRecipients => vec!["recipients"],
