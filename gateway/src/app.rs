@@ -566,7 +566,9 @@ impl Application {
             ops_router(state.clone())
         };
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "listening");
+            // Which region's deadlines are counted: the demo's data is Norrbotten's, the default
+            // profile Stockholm's (SAMPLAN_POLICY).
+            tracing::info!(%addr, policy = %config.policy, "listening");
         }
         let server_stop = shutdown.clone();
         // Answers go out at once: with Nagle's algorithm a small write that follows another

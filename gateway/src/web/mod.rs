@@ -139,6 +139,7 @@ pub(crate) struct Layout {
     pub csrf: String,
     pub css: &'static str,
     pub js: &'static str,
+    pub icon: &'static str,
     /// `min-plan` pages use larger type.
     pub body_class: &'static str,
 }
@@ -160,6 +161,7 @@ impl Layout {
             csrf,
             css: assets::CSS_URL.as_str(),
             js: assets::JS_URL.as_str(),
+            icon: assets::ICON_URL.as_str(),
             body_class: "staff",
         }
     }
