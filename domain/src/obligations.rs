@@ -289,7 +289,7 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     .publications
                     .iter()
                     .any(|p| p.unit_id == unit && p.recorded_at >= meeting.held_at);
-                if !published {
+                if !published || goal_without_intervention(state, &unit) {
                     push(
                         ObligationKind::DocumentContribution,
                         ObligationOwner::Unit(unit.clone()),
@@ -308,7 +308,7 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                         |p| matches!(&p.responsible, Responsible::Unit { unit_id } if *unit_id == unit),
                     )
                 });
-                if !documented {
+                if !documented || goal_without_intervention(state, &unit) {
                     push(
                         ObligationKind::DocumentForExternalActor,
                         ObligationOwner::user(coordinator),
@@ -407,6 +407,20 @@ fn consent_renewal(
         title,
         reference: Some(last_day.to_string()),
         letter: None,
+    })
+}
+
+/// Whether a published delmål that `unit` is responsible for has no published insats: "En SIP
+/// ska innehålla: huvudmål, delmål, insats för varje delmål" (seed 001), so documenting the
+/// unit's part is not done before each of its delmål has one.
+fn goal_without_intervention(state: &SipState, unit: &UnitId) -> bool {
+    state.sub_goals.iter().any(|(id, g)| {
+        g.published.as_ref().is_some_and(
+            |p| matches!(&p.responsible, Responsible::Unit { unit_id } if unit_id == unit),
+        ) && !state
+            .interventions
+            .values()
+            .any(|i| i.published.as_ref().is_some_and(|p| p.sub_goal_id == *id))
     })
 }
 

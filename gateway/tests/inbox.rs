@@ -411,7 +411,8 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
         ]
     );
 
-    // 7. Hemtjänsten documents and publishes: its to-do ends, the others hear of it.
+    // 7. Hemtjänsten documents a delmål and its insats and publishes: its to-do ends, the
+    // others hear of it.
     ok(command(
         &app,
         &w.ht,
@@ -419,6 +420,16 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
         "document-sub-goal",
         &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem.",
                 "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-intervention",
+        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
+                "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-03-23"}),
     )
     .await);
     let answer = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);

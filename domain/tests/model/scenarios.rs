@@ -660,3 +660,43 @@ fn a_child_about_to_turn_18_is_asked_for_their_own_consent() {
     assert_eq!(next.reference.as_deref(), Some("2034-03-03"));
     assert!(next.title.starts_with("Förnya samtycket"));
 }
+
+/// "En SIP ska innehålla: huvudmål, delmål, insats för varje delmål" (001): a unit's part is not
+/// documented while one of its published delmål has no insats, for a unit in samplan and for
+/// one the coordinator documents for alike.
+#[test]
+fn a_delmal_without_an_insats_leaves_the_documentation_owed() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let publish = || SipCommand::PublishContribution(PublishContribution {});
+    let owes = |story: &Story, kind: ObligationKind, unit_id: &str| {
+        obligations(&story.state(), &policy).iter().any(|o| {
+            o.kind == kind
+                && match kind {
+                    ObligationKind::DocumentForExternalActor => {
+                        o.reference.as_deref() == Some(unit_id)
+                    }
+                    _ => o.owner.unit().as_str() == unit_id,
+                }
+        })
+    };
+    let story = Story::meeting_held()
+        .run(Who::Nurse, sub_goal("sg-fk", responsible_unit(FK)))
+        .run(Who::Nurse, publish())
+        .run(Who::HomeCare, sub_goal("sg-ht", responsible_unit(HT)))
+        .run(Who::HomeCare, publish());
+    assert!(owes(&story, ObligationKind::DocumentForExternalActor, FK));
+    assert!(owes(&story, ObligationKind::DocumentContribution, HT));
+    let story = story
+        .run(
+            Who::Nurse,
+            intervention("in-fk", "sg-fk", responsible_unit(FK)),
+        )
+        .run(Who::Nurse, publish())
+        .run(
+            Who::HomeCare,
+            intervention("in-ht", "sg-ht", responsible_unit(HT)),
+        )
+        .run(Who::HomeCare, publish());
+    assert!(!owes(&story, ObligationKind::DocumentForExternalActor, FK));
+    assert!(!owes(&story, ObligationKind::DocumentContribution, HT));
+}
