@@ -953,6 +953,9 @@ fn the_html_forms_never_answer_5xx_and_need_their_token() {
         "dela-ut",
         "uppfoljning",
         "uppfoljning-insatser",
+        "boka-uppfoljning",
+        "andra-delmal-sg-1",
+        "andra-insats-in-1",
         "samordnare",
         "samtycke-nekat",
         "samtycke-aterkallat",
@@ -970,6 +973,8 @@ fn the_html_forms_never_answer_5xx_and_need_their_token() {
         "/logga-ut".to_owned(),
         "/patienter".to_owned(),
         format!("/patienter/{}/narstaende", w.person_id),
+        format!("/patienter/{}/narstaende/dottern/ta-bort", w.person_id),
+        format!("/patienter/{}/kontaktuppgifter", w.person_id),
         format!("/patienter/{}/sip", w.person_id),
         "/meddelanden/01ARZ3NDEKTSV4RRFFQ69G5FAV/las".to_owned(),
     ]);

@@ -81,6 +81,14 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         .route("/patienter", get(persons::search).post(persons::register))
         .route("/patienter/{id}", get(persons::page))
         .route("/patienter/{id}/narstaende", post(persons::add_relative))
+        .route(
+            "/patienter/{id}/narstaende/{relative_id}/ta-bort",
+            post(persons::remove_relative),
+        )
+        .route(
+            "/patienter/{id}/kontaktuppgifter",
+            post(persons::change_contact_details),
+        )
         .route("/patienter/{id}/sip", post(persons::start_sip))
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))

@@ -166,14 +166,9 @@ pub(crate) async fn register(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
-    let caller = visitor.staff()?;
     let meta = write_meta();
-    let write = Write {
-        caller,
-        meta: &meta,
-        correlation_id: None,
-    };
+    let write = staff_write(&visitor, &fields, &meta)?;
+    let caller = write.caller;
     let body = RegisterPersonRequest {
         personal_identity_number: fields.get("personal_identity_number"),
         name: fields.get("name"),
@@ -428,11 +423,10 @@ const START_ANYWAY_MISSING: &str = "Personen har redan en pågående SIP. Kryssa
 fn contact_form(person: &PersonView) -> FormView {
     FormView::new(
         "kontaktuppgifter",
-        format!("/patienter/{}/narstaende", person.id),
+        format!("/patienter/{}/kontaktuppgifter", person.id),
         "Ändra kontaktuppgifter",
     )
     .intro("Telefon och adress som vården och kommunen når personen på. Lämna fältet tomt om uppgiften inte är känd.")
-    .field(Field::hidden(ACTION, ACTION_CONTACT))
     .field(
         Field::tel("phone", "Telefon")
             .value(person.phone.clone().unwrap_or_default())
@@ -441,14 +435,6 @@ fn contact_form(person: &PersonView) -> FormView {
     .field(Field::text("address", "Adress").value(person.address.clone().unwrap_or_default()))
     .button("Spara")
 }
-
-/// The field that tells the person's other forms, posted to `/patienter/{id}/narstaende`, apart
-/// from "Lägg till närstående".
-const ACTION: &str = "atgard";
-/// "Ändra kontaktuppgifter".
-const ACTION_CONTACT: &str = "kontaktuppgifter";
-/// "Ta bort" of one relative (`relative_id`).
-const ACTION_REMOVE: &str = "ta-bort";
 
 /// The need as posted: its context (a track or discharge readiness only at discharge) and
 /// since when it is known.
@@ -616,9 +602,7 @@ async fn render_person(
     }
 }
 
-/// `POST /patienter/{id}/narstaende`: `commands::persons::run` with `AddRelativeRequest`; with
-/// `atgard=ta-bort` and `relative_id` the relative's "Ta bort" (`RemoveRelativeRequest`), with
-/// `atgard=kontaktuppgifter` "Ändra kontaktuppgifter" (`ChangeContactDetailsRequest`).
+/// `POST /patienter/{id}/narstaende`: "Lägg till närstående" (`AddRelativeRequest`).
 pub(crate) async fn add_relative(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -626,43 +610,78 @@ pub(crate) async fn add_relative(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
-    let caller = visitor.staff()?;
     let meta = write_meta();
-    let write = Write {
-        caller,
-        meta: &meta,
+    let write = staff_write(&visitor, &fields, &meta)?;
+    let written = add(&state, write, &id, &fields).await;
+    after_write(&state, &visitor, &id, "narstaende", &fields, written).await
+}
+
+/// `POST /patienter/{id}/kontaktuppgifter`: "Ändra kontaktuppgifter"
+/// (`ChangeContactDetailsRequest`).
+pub(crate) async fn change_contact_details(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    let meta = write_meta();
+    let write = staff_write(&visitor, &fields, &meta)?;
+    let body = ChangeContactDetailsRequest {
+        phone: fields.opt("phone"),
+        address: fields.opt("address"),
+    };
+    let written = crate::commands::persons::run(&state, write, &id, body).await;
+    after_write(&state, &visitor, &id, "kontaktuppgifter", &fields, written).await
+}
+
+/// `POST /patienter/{id}/narstaende/{relative_id}/ta-bort`: a relative's "Ta bort"
+/// (`RemoveRelativeRequest`).
+pub(crate) async fn remove_relative(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((id, relative_id)): Path<(String, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    let meta = write_meta();
+    let write = staff_write(&visitor, &fields, &meta)?;
+    let body = RemoveRelativeRequest { relative_id };
+    let written = crate::commands::persons::run(&state, write, &id, body).await;
+    after_write(&state, &visitor, &id, "ta-bort", &fields, written).await
+}
+
+/// A write of the person page by its signed-in staff member, once the form's token is checked.
+fn staff_write<'a>(
+    visitor: &'a Visitor,
+    fields: &Fields,
+    meta: &'a WriteMeta,
+) -> Result<Write<'a>, WebError> {
+    visitor.check_form(fields.csrf())?;
+    Ok(Write {
+        caller: visitor.staff()?,
+        meta,
         correlation_id: None,
-    };
-    let (key, written) = match fields.get(ACTION).as_str() {
-        ACTION_CONTACT => {
-            let body = ChangeContactDetailsRequest {
-                phone: fields.opt("phone"),
-                address: fields.opt("address"),
-            };
-            (
-                "kontaktuppgifter",
-                crate::commands::persons::run(&state, write, &id, body).await,
-            )
-        }
-        ACTION_REMOVE => {
-            let body = RemoveRelativeRequest {
-                relative_id: fields.get("relative_id"),
-            };
-            (
-                "ta-bort",
-                crate::commands::persons::run(&state, write, &id, body).await,
-            )
-        }
-        _ => ("narstaende", add(&state, write, &id, &fields).await),
-    };
+    })
+}
+
+/// After a write of the person page: the page again (`?efter=` the write's position), or with
+/// the refusal beside form `key`.
+async fn after_write(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    key: &'static str,
+    fields: &Fields,
+    written: Result<crate::pipeline::WriteResponse, AppError>,
+) -> Result<Response, WebError> {
     match written {
         Ok(done) => {
             Ok(Redirect::to(&format!("/patienter/{id}?efter={}", done.position)).into_response())
         }
         Err(e) => {
             let refusal = refusal_or_page(e)?;
-            render_person(&state, &visitor, &id, Some((key, &fields, refusal))).await
+            render_person(state, visitor, id, Some((key, fields, refusal))).await
         }
     }
 }
