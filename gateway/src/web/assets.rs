@@ -23,8 +23,7 @@ pub(crate) static CSS_URL: LazyLock<String> = LazyLock::new(|| versioned("sampla
 pub(crate) static JS_URL: LazyLock<String> = LazyLock::new(|| versioned("samplan.js", JS));
 /// `/assets/samplan.svg?v=<digest>`: the tab's icon (without it every page asked for a
 /// `/favicon.ico` that does not exist).
-pub(crate) static ICON_URL: LazyLock<String> =
-    LazyLock::new(|| versioned("samplan.svg", ICON));
+pub(crate) static ICON_URL: LazyLock<String> = LazyLock::new(|| versioned("samplan.svg", ICON));
 
 /// `GET /assets/{file}`.
 pub(crate) async fn serve(Path(file): Path<String>) -> Response {

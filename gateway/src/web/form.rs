@@ -520,9 +520,7 @@ mod tests {
         let mut form = FormView::new("behov", "/x", "Starta SIP")
             .field(Field::textarea("reason", "Varför behövs en SIP?").required())
             .field(Field::datetime("known_since", "Behovet känt sedan").required())
-            .field(
-                Field::checkboxes("actors", "Aktörer", vec![Choice::new("vc", "VC")]).required(),
-            )
+            .field(Field::checkboxes("actors", "Aktörer", vec![Choice::new("vc", "VC")]).required())
             .field(Field::text("note", "Anteckning"))
             .field(Field::hidden("atgard", "x"));
         form.fill(&posted(&[("known_since", "2099-01-01T10:00")]));
@@ -539,7 +537,10 @@ mod tests {
             errors,
             vec![
                 ("reason", Some("Fyll i det här fältet.")),
-                ("known_since", Some("Tidpunkten kan inte ligga i framtiden.")),
+                (
+                    "known_since",
+                    Some("Tidpunkten kan inte ligga i framtiden.")
+                ),
                 ("actors", Some("Fyll i det här fältet.")),
                 ("note", None),
                 ("atgard", None),
