@@ -8,7 +8,7 @@
 
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,33 @@ function freePort() {
       const { port } = server.address();
       server.close(() => ok(port));
     });
+  });
+}
+
+/**
+ * Deletes the test's JetStream stream through the NATS protocol itself ($JS.API.STREAM.DELETE),
+ * so that the shared test server does not keep one stream per browser test.
+ */
+function deleteStream(stream) {
+  const server = new URL(natsUrl.replace(/^nats:/, "http:"));
+  return new Promise((ok, fail) => {
+    const socket = connect(Number(server.port || 4222), server.hostname);
+    const timer = setTimeout(() => { socket.destroy(); fail(new Error("NATS did not answer")); }, 5_000);
+    let seen = "";
+    socket.on("error", (e) => { clearTimeout(timer); fail(e); });
+    socket.on("data", (chunk) => {
+      seen += chunk.toString();
+      if (seen.includes("stream_delete_response")) {
+        clearTimeout(timer);
+        socket.end();
+        ok();
+      }
+    });
+    socket.write(
+      'CONNECT {"verbose":false,"pedantic":false}\r\n' +
+      "SUB _INBOX.samplan-browser 1\r\n" +
+      `PUB $JS.API.STREAM.DELETE.${stream} _INBOX.samplan-browser 0\r\n\r\n`,
+    );
   });
 }
 
@@ -142,6 +169,7 @@ export async function start(name) {
         child.on("exit", () => { clearTimeout(timer); ok(); });
       });
       try { psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`); } catch { /* left for the next cleanup */ }
+      await deleteStream(env.SAMPLAN_NATS_STREAM).catch(() => { /* left for the next cleanup */ });
     },
   };
   return app;
