@@ -1539,3 +1539,72 @@ async fn a_plan_to_be_closed_says_why_in_pagaende_sip() {
     assert!(!page.contains("Nästa möte"), "{page}");
     assert!(app.assert_rebuild_equals_live("inbox").await > 5);
 }
+
+/// Meddelanden filter by person too (DESIGN.md: "filters by type, person, date"): each message
+/// links to the unit's messages about its person, and the list then holds only those.
+#[tokio::test]
+async fn messages_are_filtered_by_person_on_the_start_page() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let first = prepared_plan(&app, &w).await;
+    ok(command(
+        &app,
+        &w.vc,
+        &first,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-03-20T09:00:00Z"),
+    )
+    .await);
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &w.vc,
+            &json!({"personal_identity_number": "19870101-2398", "name": "Stina Svensson"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let stina = body["id"].as_str().expect("id").to_owned();
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({"person_id": stina, "identified_by": "staff", "reason": "Behöver stöd.",
+                    "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let second = body["id"].as_str().expect("id").to_owned();
+    ok(command(&app, &w.vc, &second, "record-consent", &consent()).await);
+    ok(command(&app, &w.vc, &second, "create-plan-basis", &json!({})).await);
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &second,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-03-21T09:00:00Z"),
+    )
+    .await);
+    inbox(&app, &w.ht, position(&answer)).await;
+
+    let all = start_lists(&app, &w.ht, "").await;
+    assert_eq!(
+        section_links(&all, "meddelanden"),
+        vec![second.clone(), first.clone()]
+    );
+    assert!(
+        all.contains(&format!("/?person={stina}#meddelanden")),
+        "{all}"
+    );
+    let hers = start_lists(&app, &w.ht, &format!("?person={stina}")).await;
+    assert_eq!(section_links(&hers, "meddelanden"), vec![second]);
+    assert!(
+        hers.contains("Visar meddelanden om Stina Svensson"),
+        "{hers}"
+    );
+    let unknown = start_lists(&app, &w.ht, "?person=inte-ett-id").await;
+    assert!(
+        unknown.contains("Okänd person; meddelanden om alla visas."),
+        "{unknown}"
+    );
+    assert_eq!(section_links(&unknown, "meddelanden").len(), 2);
+}

@@ -49,6 +49,9 @@ pub(crate) struct Filters {
     /// `ÅÅÅÅ-MM-DD` or empty.
     #[serde(default)]
     sedan: String,
+    /// A person's id: only the messages about them ("filters by type, person, date", DESIGN.md).
+    #[serde(default)]
+    person: String,
     /// Read one's own write (after marking a message read).
     min_position: Option<i64>,
     /// Where the shown page of to-dos starts (a `TodoCursor`), or empty: the first page.
@@ -97,6 +100,7 @@ impl Filters {
             ("visa", self.visa.trim()),
             ("typ", self.typ.trim()),
             ("sedan", self.sedan.trim()),
+            ("person", self.person.trim()),
             ("att_gora", scope),
             ("att_gora_efter", att_gora_efter.unwrap_or("")),
             ("sip_efter", sip_efter.unwrap_or("")),
@@ -168,6 +172,8 @@ pub(crate) struct MessageItem {
     body: String,
     sip_id: String,
     person: String,
+    /// The start page showing only the messages about this message's person.
+    person_href: String,
     sender: String,
     sent: String,
     sent_at: String,
@@ -228,6 +234,8 @@ pub(crate) struct Lists {
     /// A filter that could not be used, in words.
     filter_error: Option<String>,
     filtered: bool,
+    /// The person the messages are narrowed to: id and how the list names them.
+    person_filter: Option<(String, String)>,
     kinds: Vec<KindChoice>,
     visa: String,
     sedan: String,
@@ -298,6 +306,16 @@ async fn load_lists(
             }
         },
     };
+    let person_id = match filters.person.trim() {
+        "" => None,
+        text => match PersonId::parse(text) {
+            Ok(id) => Some(id.to_string()),
+            Err(_) => {
+                filter_error = Some("Okänd person; meddelanden om alla visas.".to_string());
+                None
+            }
+        },
+    };
     let unread = match filters.visa.as_str() {
         "olasta" => Some(true),
         "lasta" => Some(false),
@@ -306,7 +324,7 @@ async fn load_lists(
     let filter = MessageFilter {
         unread,
         kind: kind.map(|k| k.as_str().to_owned()),
-        person_id: None,
+        person_id: person_id.clone(),
         since,
         before_position: None,
         limit: MESSAGES_SHOWN_MAX,
@@ -391,11 +409,16 @@ async fn load_lists(
     let (mut messages, read): (Vec<_>, Vec<_>) =
         messages.into_iter().partition(|m| m.read_at.is_none());
     messages.extend(read);
-    let messages = messages
+    let messages: Vec<MessageItem> = messages
         .into_iter()
         .map(|m| MessageItem {
             kind_label: MessageKind::parse(&m.kind).map_or("Meddelande", kind_label),
             person: person_text(&m.person),
+            person_href: Filters {
+                person: m.person.person_id.clone(),
+                ..filters.clone()
+            }
+            .href(None, None, "meddelanden"),
             sender: match m.sender_unit_name {
                 Some(unit) => format!("{}, {unit}", m.sender_name),
                 None => m.sender_name,
@@ -409,6 +432,13 @@ async fn load_lists(
             sip_id: m.sip_id,
         })
         .collect();
+    // Whom the list is narrowed to: the person as the messages name them.
+    let person_filter = person_id.clone().map(|id| {
+        let named = messages
+            .first()
+            .map_or("personen".to_string(), |m| m.person.clone());
+        (id, named)
+    });
     let todos: Vec<TodoItem> = todos
         .into_iter()
         .map(|t| {
@@ -489,7 +519,8 @@ async fn load_lists(
         ongoing,
         position,
         filter_error,
-        filtered: unread.is_some() || kind.is_some() || since.is_some(),
+        filtered: unread.is_some() || kind.is_some() || since.is_some() || person_id.is_some(),
+        person_filter,
         kinds: MessageKind::ALL
             .into_iter()
             .map(|k| KindChoice {
