@@ -123,6 +123,11 @@ pub enum DomainError {
     ActorNotCoveredByConsent(UnitId, String),
     #[error("a child needs consent from every guardian")]
     ChildNeedsGuardianConsent,
+    /// Consent for a child recorded as given by the child or a representative: the same rule as
+    /// [`DomainError::ChildNeedsGuardianConsent`] and the same code, but a command that breaks it
+    /// whatever the plan's state (422, where a plan still missing a guardian's consent is 409).
+    #[error("a child's consent is given by the guardians")]
+    ChildCannotConsent,
     #[error("consent was withdrawn")]
     ConsentWithdrawn,
     #[error("consent is already given")]
@@ -213,7 +218,7 @@ impl DomainError {
             ConsentMissing => "consent_missing",
             ConsentExpired => "consent_expired",
             ActorNotCoveredByConsent(..) => "actor_not_covered_by_consent",
-            ChildNeedsGuardianConsent => "child_needs_guardian_consent",
+            ChildNeedsGuardianConsent | ChildCannotConsent => "child_needs_guardian_consent",
             ConsentWithdrawn => "consent_withdrawn",
             ConsentAlreadyGiven => "consent_already_given",
             PlanBasisMissing => "plan_basis_missing",
@@ -355,6 +360,7 @@ impl DomainError {
                 "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den kallas."
             ),
             ChildNeedsGuardianConsent => "Personen är under 18 år: samtycke krävs från varje registrerad vårdnadshavare.".to_string(),
+            ChildCannotConsent => "Personen är under 18 år: samtycket ges av varje registrerad vårdnadshavare, inte av personen själv eller en företrädare.".to_string(),
             ConsentWithdrawn => "Samtycket har återkallats. Planen ska avslutas.".to_string(),
             ConsentAlreadyGiven => "Samtycke finns redan. Om personen ångrar sig: registrera att samtycket återkallas.".to_string(),
             PlanBasisMissing => "SIP-underlaget saknas. Skapa underlaget först.".to_string(),

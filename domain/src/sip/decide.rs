@@ -360,9 +360,7 @@ pub fn decide(
             let person = facts.person()?;
             let child = person.is_child_on(today);
             match &c.given_by {
-                ConsentGiver::Person if child => {
-                    return Err(DomainError::ChildNeedsGuardianConsent)
-                }
+                ConsentGiver::Person if child => return Err(DomainError::ChildCannotConsent),
                 ConsentGiver::Person => {}
                 ConsentGiver::Guardian { relative_id } => {
                     if !child {
@@ -374,7 +372,7 @@ pub fn decide(
                 }
                 ConsentGiver::Representative { relative_id } => {
                     if child {
-                        return Err(DomainError::ChildNeedsGuardianConsent);
+                        return Err(DomainError::ChildCannotConsent);
                     }
                     check_relative(person, relative_id)?;
                     if !c.person_accepted_representative {

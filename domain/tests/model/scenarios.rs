@@ -271,7 +271,17 @@ fn a_childs_sip_needs_consent_from_both_guardians() {
     // The child's own consent is not enough.
     given(&story)
         .when(consent(&[VC, HT]), Who::Nurse.at(story.now))
-        .then_error(DomainError::ChildNeedsGuardianConsent);
+        .then_error(DomainError::ChildCannotConsent);
+    // A rule the command breaks whatever the plan's state (422), under the same code as a plan
+    // still missing a guardian's consent (409).
+    assert_eq!(
+        DomainError::ChildCannotConsent.kind(),
+        domain::ErrorKind::Validation
+    );
+    assert_eq!(
+        DomainError::ChildCannotConsent.code(),
+        DomainError::ChildNeedsGuardianConsent.code()
+    );
     let one = story
         .clone()
         .run(Who::Nurse, consent_by(mother.clone(), &[VC, HT, FK]));

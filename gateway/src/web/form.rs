@@ -477,7 +477,8 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
         | NotAGuardian(_)
         | GuardianConsentForAdult
         | RepresentativeNotAccepted
-        | ChildNeedsGuardianConsent => vec!["given_by", "recipients"],
+        | ChildNeedsGuardianConsent
+        | ChildCannotConsent => vec!["given_by", "recipients"],
         UnknownSubGoal(_) => vec!["sub_goal_id"],
         UnknownIntervention(_) => vec!["intervention_id"],
         ChairIsSecretary => vec!["secretary"],
