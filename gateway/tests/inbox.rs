@@ -1378,15 +1378,7 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     );
 
     // A child born on 20 May 2009, consented for by their guardian until January 2028.
-    let (status, _, body) = app
-        .post(
-            "/api/v1/persons",
-            &w.vc,
-            &json!({"personal_identity_number": "20090520-2388", "name": "Unga Tolvansson"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let child = body["id"].as_str().expect("id").to_owned();
+    let child = register_person(&app, &w, "20090520-2388", "Unga Tolvansson").await;
     let (status, _, body) = app
         .post(
             &format!("/api/v1/persons/{child}/add-relative"),
@@ -1396,17 +1388,7 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
         )
         .await;
     assert!(status.is_success(), "{body}");
-    let (status, _, body) = app
-        .post(
-            "/api/v1/sips",
-            &w.vc,
-            &json!({"person_id": child, "identified_by": "staff",
-                    "reason": "Behöver samordnat stöd i skolan och hemma.",
-                    "context": {"kind": "outpatient"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let child_sip = body["id"].as_str().expect("id").to_owned();
+    let child_sip = start_plan_for(&app, &w, &child).await;
     let mut guardian = consent();
     guardian["given_by"] = json!({"kind": "guardian", "relative_id": "g0"});
     guardian["valid_until"] = json!("2028-01-31");
@@ -1449,15 +1431,7 @@ async fn a_passed_meeting_not_registered_is_marked_in_pagaende_sip() {
     let app = TestApp::spawn().await;
     let mut w = world(&app).await;
     set_time(&app, &mut w, "2026-11-02T08:00:00Z");
-    let sip = prepared_plan(&app, &w).await;
-    let answer = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "send-invitation",
-        &kallelse("inv-1", "meeting", "2026-11-10T09:00:00Z"),
-    )
-    .await);
+    let (sip, answer) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
     inbox(&app, &w.vc, position(&answer)).await;
     assert_eq!(ongoing(&app, &w.ht).await["next_meeting_passed"], false);
     let coordinator = "(tiden har passerat: registrera mötet)";
@@ -1508,15 +1482,7 @@ async fn a_plan_to_be_closed_says_why_in_pagaende_sip() {
     let app = TestApp::spawn().await;
     let mut w = world(&app).await;
     set_time(&app, &mut w, "2026-11-02T08:00:00Z");
-    let sip = prepared_plan(&app, &w).await;
-    ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "send-invitation",
-        &kallelse("inv-1", "meeting", "2026-11-10T09:00:00Z"),
-    )
-    .await);
+    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
     let (status, _, answer) = app
         .post(
             &format!("/api/v1/persons/{}/register-death", w.person_id),
@@ -1546,36 +1512,9 @@ async fn a_plan_to_be_closed_says_why_in_pagaende_sip() {
 async fn messages_are_filtered_by_person_on_the_start_page() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    let first = prepared_plan(&app, &w).await;
-    ok(command(
-        &app,
-        &w.vc,
-        &first,
-        "send-invitation",
-        &kallelse("inv-1", "meeting", "2026-03-20T09:00:00Z"),
-    )
-    .await);
-    let (status, _, body) = app
-        .post(
-            "/api/v1/persons",
-            &w.vc,
-            &json!({"personal_identity_number": "19870101-2398", "name": "Stina Svensson"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let stina = body["id"].as_str().expect("id").to_owned();
-    let (status, _, body) = app
-        .post(
-            "/api/v1/sips",
-            &w.vc,
-            &json!({"person_id": stina, "identified_by": "staff", "reason": "Behöver stöd.",
-                    "context": {"kind": "outpatient"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let second = body["id"].as_str().expect("id").to_owned();
-    ok(command(&app, &w.vc, &second, "record-consent", &consent()).await);
-    ok(command(&app, &w.vc, &second, "create-plan-basis", &json!({})).await);
+    let (first, _) = invited_plan(&app, &w, "2026-03-20T09:00:00Z").await;
+    let stina = register_person(&app, &w, "19870101-2398", "Stina Svensson").await;
+    let second = prepared_plan_for(&app, &w, &stina).await;
     let answer = ok(command(
         &app,
         &w.vc,

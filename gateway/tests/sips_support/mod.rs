@@ -96,19 +96,28 @@ impl World {
 
 /// `POST /sips` for the world's person; returns the new plan's id.
 pub async fn start_plan(app: &TestApp, w: &World) -> String {
-    let (status, body) = try_start_plan(app, w).await;
+    start_plan_for(app, w, &w.person_id).await
+}
+
+/// `POST /sips` by the vårdcentral for `person_id`; returns the new plan's id.
+pub async fn start_plan_for(app: &TestApp, w: &World, person_id: &str) -> String {
+    let (status, body) = try_start_plan_for(app, w, person_id).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().expect("sip id").to_owned()
 }
 
 /// `POST /sips` for the world's person, whatever the answer.
 pub async fn try_start_plan(app: &TestApp, w: &World) -> (StatusCode, Value) {
+    try_start_plan_for(app, w, &w.person_id).await
+}
+
+async fn try_start_plan_for(app: &TestApp, w: &World, person_id: &str) -> (StatusCode, Value) {
     let (status, _, body) = app
         .post(
             "/api/v1/sips",
             &w.vc,
             &json!({
-                "person_id": w.person_id,
+                "person_id": person_id,
                 "identified_by": "staff",
                 "reason": "Behöver samordnade insatser från vård och omsorg efter utskrivning.",
                 "context": {"kind": "outpatient"},
@@ -116,6 +125,20 @@ pub async fn try_start_plan(app: &TestApp, w: &World) -> (StatusCode, Value) {
         )
         .await;
     (status, body)
+}
+
+/// `POST /persons` by the vårdcentral: a person with personnummer `pin` and `name`; returns the
+/// new person's id.
+pub async fn register_person(app: &TestApp, w: &World, pin: &str, name: &str) -> String {
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &w.vc,
+            &json!({"personal_identity_number": pin, "name": name}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().expect("person id").to_owned()
 }
 
 /// Consent covering the three units, recorded by the vårdcentral.
@@ -141,10 +164,30 @@ pub fn kallelse(id: &str, purpose: &str, scheduled_at: &str) -> Value {
 
 /// A plan with consent and a plan basis: the vårdcentral's staff member coordinates.
 pub async fn prepared_plan(app: &TestApp, w: &World) -> String {
-    let sip = start_plan(app, w).await;
+    prepared_plan_for(app, w, &w.person_id).await
+}
+
+/// [`prepared_plan`] for `person_id`.
+pub async fn prepared_plan_for(app: &TestApp, w: &World, person_id: &str) -> String {
+    let sip = start_plan_for(app, w, person_id).await;
     ok(command(app, &w.vc, &sip, "record-consent", &consent()).await);
     ok(command(app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
     sip
+}
+
+/// [`prepared_plan`] with kallelse `inv-1` to hemtjänsten's SIP-möte at `scheduled_at`: the plan
+/// and the answer to the kallelse.
+pub async fn invited_plan(app: &TestApp, w: &World, scheduled_at: &str) -> (String, Value) {
+    let sip = prepared_plan(app, w).await;
+    let answer = ok(command(
+        app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", scheduled_at),
+    )
+    .await);
+    (sip, answer)
 }
 
 /// `POST /sips/{sip}/{command}`.
