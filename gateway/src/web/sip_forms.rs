@@ -2107,6 +2107,20 @@ mod tests {
         plan("SE2321000016-DHC1", HC, now)
     }
 
+    /// The coordinator's plan before its meeting: kallelse `sip-mote` to 12.30 UTC on
+    /// 10 December 2026, read at 14.00.
+    fn invited_coordinator_plan() -> Plan {
+        let mut p = coordinator_plan(at("2026-12-10T14:00:00Z"));
+        p.view.meetings.clear();
+        p.view.phase = SipPhase::Invited;
+        p.view.invitations = vec![invitation(
+            "sip-mote",
+            dsip::InvitationPurpose::Meeting,
+            at("2026-12-10T12:30:00Z"),
+        )];
+        p
+    }
+
     impl Plan {
         fn forms(&self) -> Vec<FormView> {
             forms(&Context {
@@ -2190,14 +2204,7 @@ mod tests {
 
     #[test]
     fn the_meeting_form_opens_once_the_kallelse_time_has_passed_and_suggests_that_time() {
-        let mut p = coordinator_plan(at("2026-12-10T14:00:00Z"));
-        p.view.meetings.clear();
-        p.view.phase = SipPhase::Invited;
-        p.view.invitations = vec![invitation(
-            "sip-mote",
-            dsip::InvitationPurpose::Meeting,
-            at("2026-12-10T12:30:00Z"),
-        )];
+        let mut p = invited_coordinator_plan();
         let forms = p.forms();
         let mote = form(&forms, "mote");
         assert!(mote.open, "the meeting's time has passed");
@@ -2214,14 +2221,7 @@ mod tests {
 
     #[test]
     fn sip_kollen_is_asked_at_the_meeting_where_the_region_offers_it() {
-        let mut p = coordinator_plan(at("2026-12-10T14:00:00Z"));
-        p.view.meetings.clear();
-        p.view.phase = SipPhase::Invited;
-        p.view.invitations = vec![invitation(
-            "sip-mote",
-            dsip::InvitationPurpose::Meeting,
-            at("2026-12-10T12:30:00Z"),
-        )];
+        let mut p = invited_coordinator_plan();
         let forms = p.forms();
         assert!(
             form(&forms, "mote")
