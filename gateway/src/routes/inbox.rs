@@ -647,6 +647,7 @@ pub async fn list_ongoing(
     ApiQuery(params): ApiQuery<OngoingParams>,
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.clone();
+    let now = state.clock.now();
     let limit = page_size(params.limit)?;
     let after = list_cursor(params.cursor.as_deref(), OngoingCursor::decode)?;
     let position =
@@ -663,10 +664,7 @@ pub async fn list_ongoing(
     let persons = persons_shown(rows.iter().map(|o| o.person.person_id.as_str()));
     access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;
     let answer = OngoingResponse {
-        sips: rows
-            .into_iter()
-            .map(|o| OngoingView::new(o, state.clock.now()))
-            .collect(),
+        sips: rows.into_iter().map(|o| OngoingView::new(o, now)).collect(),
         next_cursor,
     };
     Ok(consistency::with_position(
