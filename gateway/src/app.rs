@@ -461,6 +461,10 @@ pub struct Application {
     embedded: Embedded,
     config: Config,
     roles: Roles,
+    /// The owner role's connection string (migrations; projectors rebuild with it).
+    admin_database_url: String,
+    /// Started with `--demo` (the web's demo sign-in).
+    demo: bool,
 }
 
 impl Application {
@@ -484,6 +488,8 @@ impl Application {
                     embedded: services.embedded,
                     config,
                     roles: Roles::ALL,
+                    admin_database_url: services.admin_database_url,
+                    demo: false,
                 })
             }
             Err(e) => {
@@ -556,12 +562,14 @@ impl Application {
             embedded,
             config,
             roles,
+            admin_database_url,
+            demo,
         } = self;
         let drain = Duration::from_millis(config.shutdown_drain_ms);
         let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
 
         let app = if roles.api {
-            router(state.clone())
+            router_for(state.clone(), demo)
         } else {
             ops_router(state.clone())
         };
@@ -626,6 +634,7 @@ impl Application {
             let settings = projections::Settings {
                 policy: state.policy.for_municipality(None).clone(),
                 doorbell: doorbell.clone(),
+                admin_url: Some(admin_database_url.clone()),
             };
             tasks.spawn(async move {
                 let result = projections::run_all(store, &settings, cancel).await;

@@ -142,6 +142,11 @@ pub enum PersonQuery {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Directory;
 
+/// The version of the rules this read model's rows are written by: raise it with any change
+/// that would write other rows for events already applied, and every projector rebuilds the
+/// read model on its next start (ADR 0034).
+const RULES: u32 = 1;
+
 impl Projection for Directory {
     fn name(&self) -> &'static str {
         PROJECTION
@@ -149,6 +154,10 @@ impl Projection for Directory {
 
     fn schema(&self) -> &'static str {
         "directory"
+    }
+
+    fn built_by(&self) -> String {
+        format!("rules {RULES}")
     }
 
     fn tables_sql(&self) -> &'static str {

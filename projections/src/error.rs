@@ -26,6 +26,10 @@ pub enum ProjectionError {
     /// process may apply it now, so this one stops applying and tries again.
     #[error("lease: {0}")]
     Lease(String),
+    /// Another process is rebuilding the read model (`samplan rebuild`, or a projector bringing
+    /// it up to its rules): one rebuild of a read model at a time.
+    #[error("en annan ombyggnad av {0} pågår")]
+    RebuildUnderWay(String),
     /// NATS or JetStream could not be reached, refused, or did not acknowledge in time.
     #[error("NATS: {0}")]
     Nats(String),
@@ -55,6 +59,7 @@ impl ProjectionError {
             ProjectionError::Store(e) => e.is_unavailable(),
             ProjectionError::Pool(_)
             | ProjectionError::Lease(_)
+            | ProjectionError::RebuildUnderWay(_)
             | ProjectionError::Nats(_)
             | ProjectionError::Behind { .. } => true,
             ProjectionError::Database(e) => eventstore::is_transient(e),

@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_reminders",
         sql: include_str!("../migrations/0015_inbox_reminders.sql"),
     },
+    eventstore::Migration {
+        version: 16,
+        name: "checkpoint_built_by",
+        sql: include_str!("../migrations/0016_checkpoint_built_by.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
@@ -135,6 +140,9 @@ pub struct Settings {
     /// Where the inbox rings the gateways' doorbell after each batch (client and subject);
     /// `None`: gateways learn of changes by looking at the tables.
     pub doorbell: Option<(async_nats::Client, String)>,
+    /// The owner role's connection string, with which a runner rebuilds a read model built by
+    /// other rules than its own (ADR 0034); `None`: it only says so in the log.
+    pub admin_url: Option<String>,
 }
 
 impl Settings {
@@ -143,6 +151,7 @@ impl Settings {
         Settings {
             policy,
             doorbell: None,
+            admin_url: None,
         }
     }
 
@@ -162,28 +171,36 @@ pub async fn run_all(
     settings: &Settings,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(), ProjectionError> {
-    let runners: Vec<futures::future::BoxFuture<'static, Result<(), ProjectionError>>> = vec![
-        Box::pin(runner::run(
+    fn run<P: runner::Projection>(
+        store: &eventstore::EventStore,
+        projection: P,
+        settings: &Settings,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> futures::future::BoxFuture<'static, Result<(), ProjectionError>> {
+        Box::pin(runner::run_with(
             store.clone(),
-            directory::Directory,
+            projection,
             cancel.clone(),
-        )),
-        Box::pin(runner::run(
-            store.clone(),
-            participation::Participation,
-            cancel.clone(),
-        )),
-        Box::pin(runner::run(store.clone(), settings.inbox(), cancel.clone())),
-        Box::pin(runner::run(
-            store.clone(),
+            tokio::sync::watch::channel(runner::Activity::Standby).0,
+            settings.admin_url.clone(),
+        ))
+    }
+    let runners = vec![
+        run(&store, directory::Directory, settings, &cancel),
+        run(&store, participation::Participation, settings, &cancel),
+        run(&store, settings.inbox(), settings, &cancel),
+        run(
+            &store,
             patient::Patient::new(store.clone()),
-            cancel.clone(),
-        )),
-        Box::pin(runner::run(
-            store.clone(),
+            settings,
+            &cancel,
+        ),
+        run(
+            &store,
             reporting::Reporting::new(store.clone(), settings.policy.clone()),
-            cancel.clone(),
-        )),
+            settings,
+            &cancel,
+        ),
     ];
     futures::future::try_join_all(runners).await.map(|_| ())
 }

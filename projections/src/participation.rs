@@ -38,6 +38,11 @@ CREATE INDEX plan_units_person_idx ON plan_units (person_id, unit_id, since);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Participation;
 
+/// The version of the rules this read model's rows are written by: raise it with any change
+/// that would write other rows for events already applied, and every projector rebuilds the
+/// read model on its next start (ADR 0034).
+const RULES: u32 = 1;
+
 impl Projection for Participation {
     fn name(&self) -> &'static str {
         PROJECTION
@@ -45,6 +50,10 @@ impl Projection for Participation {
 
     fn schema(&self) -> &'static str {
         "participation"
+    }
+
+    fn built_by(&self) -> String {
+        format!("rules {RULES}")
     }
 
     fn tables_sql(&self) -> &'static str {

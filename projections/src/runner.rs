@@ -91,6 +91,16 @@ pub trait Projection: Send + Sync + 'static {
     /// same tables as the projection's migrations (a test compares the two).
     fn tables_sql(&self) -> &'static str;
 
+    /// What the rows depend on besides the events: the version of the rules `apply` follows and
+    /// the settings it applies (the policy profile's deadlines), recorded with the checkpoint
+    /// (ADR 0034). When a running projector's differs from the recorded one, the rows were built
+    /// by other rules and are wrong for this process: it rebuilds the read model beside the live
+    /// tables ([`run_with`]). Raise the version whenever a change to `apply` would write other
+    /// rows for events already applied.
+    fn built_by(&self) -> String {
+        "1".to_owned()
+    }
+
     /// Whether `event` may change this projection's rows, judged without decoding it (by stream
     /// and type). Batches with no such event only move the checkpoint.
     fn wants(&self, event: &RecordedEvent) -> bool;
@@ -250,11 +260,18 @@ pub async fn run<P: Projection>(
         projection,
         cancel,
         watch::channel(Activity::Standby).0,
+        None,
     )
     .await
 }
 
 /// [`run`], telling through `activity` whether this runner holds the lease.
+///
+/// Holding the lease, the runner compares the rules that built the rows with its own
+/// ([`Projection::built_by`]); when they differ and `admin_url` (the owner role, which may create
+/// schemas) is given, it rebuilds the read model beside the live tables while it goes on
+/// applying to them, and swaps the rebuilt ones in ([`rebuild`]). Without `admin_url` it says
+/// so in the log and goes on.
 ///
 /// Transient failures (the database away, the lease lost) are logged and retried with backoff;
 /// an event that cannot be applied (unknown type, out of order) ends the run with the error.
@@ -263,6 +280,7 @@ pub async fn run_with<P: Projection>(
     projection: P,
     cancel: CancellationToken,
     activity: watch::Sender<Activity>,
+    admin_url: Option<String>,
 ) -> Result<(), ProjectionError> {
     let name = projection.name();
     let mut retry_ms = RETRY_MS_MIN;
@@ -270,7 +288,7 @@ pub async fn run_with<P: Projection>(
         activity.send_replace(Activity::Standby);
         let result = tokio::select! {
             () = cancel.cancelled() => return Ok(()),
-            r = hold_and_follow(&store, &projection, &activity) => r,
+            r = hold_and_follow(&store, &projection, &activity, admin_url.as_deref()) => r,
         };
         activity.send_replace(Activity::Standby);
         match result {
@@ -298,13 +316,95 @@ async fn hold_and_follow<P: Projection>(
     store: &EventStore,
     projection: &P,
     activity: &watch::Sender<Activity>,
+    admin_url: Option<&str>,
 ) -> Result<(), ProjectionError> {
     let lease = Lease::take(store, projection.name()).await?;
     activity.send_replace(Activity::Active);
+    // Judged before the first batch, which a read model nothing has reached yet gets by this
+    // process's rules. The rebuild runs beside the live runner and ends with it.
+    let rules = projection.built_by();
+    let recorded = built_by(store, projection.name(), &rules).await?;
+    let up_to_date = async {
+        if recorded.as_deref() != Some(rules.as_str()) {
+            bring_up_to_date(store, projection, recorded, admin_url).await;
+        }
+        std::future::pending().await
+    };
     tokio::select! {
         r = follow(store, projection) => r,
         e = lease.lost() => Err(e),
+        r = up_to_date => r,
     }
+}
+
+/// Rebuilds the read model when its rows were built by other rules than `projection`'s (ADR
+/// 0034); see [`run_with`]. A failed rebuild leaves the live tables as they were and is logged:
+/// the next holder of the lease tries again.
+async fn bring_up_to_date<P: Projection>(
+    store: &EventStore,
+    projection: &P,
+    recorded: Option<String>,
+    admin_url: Option<&str>,
+) {
+    let name = projection.name();
+    let rules = projection.built_by();
+    let recorded = recorded.unwrap_or_else(|| "(not recorded)".into());
+    let Some(admin_url) = admin_url else {
+        tracing::warn!(
+            projection = name,
+            built_by = %recorded,
+            rules = %rules,
+            "the read model was built by other rules than this process applies; rebuild it \
+             (samplan rebuild --projection {name}) as the owner role"
+        );
+        return;
+    };
+    tracing::info!(
+        projection = name,
+        built_by = %recorded,
+        rules = %rules,
+        "the read model was built by other rules; rebuilding it beside the live tables"
+    );
+    match rebuild(store, admin_url, projection).await {
+        Ok(_) => {}
+        Err(ProjectionError::RebuildUnderWay(_)) => {
+            tracing::info!(
+                projection = name,
+                "another process is rebuilding the read model"
+            );
+        }
+        Err(e) => {
+            tracing::error!(
+                projection = name,
+                error = %e,
+                "rebuilding the read model failed; the live tables are as they were"
+            );
+        }
+    }
+}
+
+/// The rules recorded as having built `name`'s rows. A read model no event has reached yet is
+/// built by `rules` from its first row on, so that is recorded first.
+async fn built_by(
+    store: &EventStore,
+    name: &str,
+    rules: &str,
+) -> Result<Option<String>, ProjectionError> {
+    let client = store.pool().get().await?;
+    client
+        .execute(
+            "UPDATE projections.checkpoints SET built_by = $2
+              WHERE projection = $1 AND position = 0 AND built_by IS DISTINCT FROM $2",
+            &[&name, &rules],
+        )
+        .await?;
+    let row = client
+        .query_opt(
+            "SELECT built_by FROM projections.checkpoints WHERE projection = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get(0)))
 }
 
 /// One attempt: tail from the stored checkpoint and apply batches until something fails.
@@ -432,8 +532,13 @@ impl Lease {
 /// The advisory-lock key of a lease: FNV-1a over the name, so every process computes the same
 /// key without a table of keys.
 fn lease_key(name: &str) -> i64 {
+    advisory_key("lease", name)
+}
+
+/// The advisory-lock key of `kind` (a lease, a rebuild) for projection `name`.
+fn advisory_key(kind: &str, name: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in "samplan:lease:".bytes().chain(name.bytes()) {
+    for byte in format!("samplan:{kind}:").bytes().chain(name.bytes()) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -750,6 +855,18 @@ pub async fn rebuild<P: Projection>(
     // The owner's connection string with the store's TLS files: one set for both roles.
     let mut client =
         eventstore::connect(admin_url, &store.config().tls, "samplan-rebuild", None).await?;
+    // One rebuild of a read model at a time (an operator's and a projector's would drop each
+    // other's fresh schema); the lock goes with the connection.
+    let alone: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[&advisory_key("rebuild", name)],
+        )
+        .await?
+        .get(0);
+    if !alone {
+        return Err(ProjectionError::RebuildUnderWay(name.to_owned()));
+    }
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS \"{fresh}\" CASCADE;
@@ -823,9 +940,9 @@ pub async fn rebuild<P: Projection>(
     tx.execute(
         "UPDATE projections.checkpoints
             SET position = $2, recorded_at = coalesce($3, recorded_at),
-                updated_at = statement_timestamp()
+                updated_at = statement_timestamp(), built_by = $4
           WHERE projection = $1",
-        &[&name, &rebuilt.position, &at],
+        &[&name, &rebuilt.position, &at, &projection.built_by()],
     )
     .await?;
     tx.commit().await?;
@@ -937,6 +1054,7 @@ mod tests {
         assert_ne!(lease_key("directory"), lease_key("inbox"));
         // Processes of different versions must agree on the key: pinned.
         assert_eq!(lease_key("directory"), -1_914_442_820_970_845_190);
+        assert_ne!(lease_key("directory"), advisory_key("rebuild", "directory"));
         assert_eq!(
             search_path_sql("a\"b"),
             "SET LOCAL search_path TO \"a\"\"b\""

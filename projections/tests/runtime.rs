@@ -2,7 +2,8 @@
 //! and a standby takes over; a batch killed between applying and checkpointing is applied once;
 //! an aborted transaction holds nothing up; a rebuild while the live runner and readers run shows
 //! readers the old tables until an atomic swap, and the live runner goes on from there; the
-//! tables a rebuild creates are those of the migrations.
+//! tables a rebuild creates are those of the migrations; a read model built by other rules than
+//! its runner's is rebuilt by the runner, beside the live tables, once.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,8 @@ async fn append(store: &EventStore, stream: &str) -> i64 {
 /// of a batch, once, after writing a row: a process dying between applying and checkpointing.
 struct Counter {
     schema: &'static str,
+    /// The rules it applies ([`Projection::built_by`]), written into every row it applies.
+    rules: &'static str,
     kill_at_position: Option<i64>,
     killed: Arc<AtomicBool>,
     applied: Arc<AtomicUsize>,
@@ -87,6 +90,7 @@ impl Counter {
     fn new(schema: &'static str) -> Counter {
         Counter {
             schema,
+            rules: "1",
             kill_at_position: None,
             killed: Arc::new(AtomicBool::new(false)),
             applied: Arc::new(AtomicUsize::new(0)),
@@ -101,6 +105,10 @@ impl Projection for Counter {
 
     fn schema(&self) -> &'static str {
         self.schema
+    }
+
+    fn built_by(&self) -> String {
+        self.rules.to_owned()
     }
 
     fn tables_sql(&self) -> &'static str {
@@ -119,7 +127,10 @@ impl Projection for Counter {
     ) -> Result<(), ProjectionError> {
         tx.execute(
             "INSERT INTO seen (position, stream) VALUES ($1, $2)",
-            &[&event.global_position, &event.stream_id],
+            &[
+                &event.global_position,
+                &format!("{} by {}", event.stream_id, self.rules),
+            ],
         )
         .await?;
         if Some(event.global_position) == self.kill_at_position
@@ -200,6 +211,7 @@ async fn one_process_applies_a_projection_and_a_standby_takes_over_when_it_dies(
         first_counter,
         first_cancel.clone(),
         first_tx,
+        None,
     ));
     until(&mut first, Activity::Active).await;
     let second_run = tokio::spawn(runner::run_with(
@@ -207,6 +219,7 @@ async fn one_process_applies_a_projection_and_a_standby_takes_over_when_it_dies(
         second_counter,
         second_cancel.clone(),
         second_tx,
+        None,
     ));
     for i in 0..20 {
         append(&store, &format!("count-{}", i % 3)).await;
@@ -492,5 +505,199 @@ async fn a_rebuild_while_writers_readers_and_the_live_runner_run_swaps_atomicall
     assert_eq!(schemas, 1, "no rebuild or old schema is left behind");
     cancel.cancel();
     run.await.expect("task").expect("runner");
+    drop(db);
+}
+
+/// The rules each row of `schema.seen` was written by, and how many rows each wrote.
+async fn rows_by_rules(store: &EventStore, schema: &str) -> Vec<(String, i64)> {
+    let client = store.pool().get().await.expect("client");
+    client
+        .query(
+            &format!(
+                "SELECT split_part(stream, ' by ', 2) AS rules, count(*) FROM {schema}.seen
+                  GROUP BY rules ORDER BY rules"
+            ),
+            &[],
+        )
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+async fn built_by(store: &EventStore, name: &str) -> Option<String> {
+    let client = store.pool().get().await.expect("client");
+    client
+        .query_one(
+            "SELECT built_by FROM projections.checkpoints WHERE projection = $1",
+            &[&name],
+        )
+        .await
+        .expect("checkpoint")
+        .get(0)
+}
+
+/// The schema's identity: a rebuild swaps in a schema created anew.
+async fn schema_oid(db: &TestDatabase, schema: &str) -> u32 {
+    admin(db)
+        .await
+        .query_one(
+            "SELECT oid FROM pg_namespace WHERE nspname = $1",
+            &[&schema],
+        )
+        .await
+        .expect("schema")
+        .get(0)
+}
+
+/// A runner with `rules`, the owner role's URL when `rebuilds`, until `cancel`.
+fn start(
+    store: &EventStore,
+    db: &TestDatabase,
+    rules: &'static str,
+    rebuilds: bool,
+    cancel: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), ProjectionError>> {
+    let mut counter = Counter::new("rules_counter");
+    counter.rules = rules;
+    tokio::spawn(runner::run_with(
+        store.clone(),
+        counter,
+        cancel.clone(),
+        watch::channel(Activity::Standby).0,
+        rebuilds.then(|| db.admin_url.clone()),
+    ))
+}
+
+#[tokio::test]
+async fn a_read_model_built_by_other_rules_is_rebuilt_by_its_runner_while_it_goes_on() {
+    let (db, store) = setup().await;
+    create_counter(&db, "rules_counter").await;
+    for i in 0..500 {
+        append(&store, &format!("count-{}", i % 20)).await;
+    }
+    let created = schema_oid(&db, "rules_counter").await;
+
+    // A read model nothing has reached yet is built by its first runner's rules: no rebuild.
+    let cancel = CancellationToken::new();
+    let first = start(&store, &db, "1", true, &cancel);
+    caught_up(&store, "rules_counter").await;
+    assert_eq!(
+        built_by(&store, "rules_counter").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        rows_by_rules(&store, "rules_counter").await,
+        vec![("1".to_owned(), 500)]
+    );
+    cancel.cancel();
+    first.await.expect("task").expect("runner");
+    assert_eq!(schema_oid(&db, "rules_counter").await, created);
+
+    // A runner without the owner role's URL only says so: the rows stay as they are.
+    let cancel = CancellationToken::new();
+    let unable = start(&store, &db, "2", false, &cancel);
+    append(&store, "count-x").await;
+    caught_up(&store, "rules_counter").await;
+    assert_eq!(
+        built_by(&store, "rules_counter").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        rows_by_rules(&store, "rules_counter").await,
+        vec![("1".to_owned(), 500), ("2".to_owned(), 1)]
+    );
+    cancel.cancel();
+    unable.await.expect("task").expect("runner");
+    assert_eq!(schema_oid(&db, "rules_counter").await, created);
+
+    // With it, the runner rebuilds beside the live tables while events keep coming, and swaps
+    // the rebuilt ones in: every row written by the new rules, every event once.
+    let cancel = CancellationToken::new();
+    let second = start(&store, &db, "2", true, &cancel);
+    for i in 0..50 {
+        append(&store, &format!("count-y{}", i % 5)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
+    while built_by(&store, "rules_counter").await.as_deref() != Some("2") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner did not rebuild the read model in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let head = caught_up(&store, "rules_counter").await;
+    assert_ne!(schema_oid(&db, "rules_counter").await, created);
+    assert_eq!(
+        rows_by_rules(&store, "rules_counter").await,
+        vec![("2".to_owned(), head)]
+    );
+    assert_eq!(
+        seen(&store, "rules_counter").await,
+        (1..=head).collect::<Vec<_>>()
+    );
+
+    // Once is enough: a restart with the same rules leaves the tables alone.
+    cancel.cancel();
+    second.await.expect("task").expect("runner");
+    let rebuilt = schema_oid(&db, "rules_counter").await;
+    let cancel = CancellationToken::new();
+    let third = start(&store, &db, "2", true, &cancel);
+    append(&store, "count-z").await;
+    caught_up(&store, "rules_counter").await;
+    assert_eq!(schema_oid(&db, "rules_counter").await, rebuilt);
+    cancel.cancel();
+    third.await.expect("task").expect("runner");
+
+    // Rows from before the rules were recorded (projections migration 16) count as built by
+    // unknown rules: rebuilt once.
+    admin(&db)
+        .await
+        .execute(
+            "UPDATE projections.checkpoints SET built_by = NULL WHERE projection = 'rules_counter'",
+            &[],
+        )
+        .await
+        .expect("forget the rules");
+    let cancel = CancellationToken::new();
+    let fourth = start(&store, &db, "2", true, &cancel);
+    let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
+    while built_by(&store, "rules_counter").await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "no rebuild in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        built_by(&store, "rules_counter").await.as_deref(),
+        Some("2")
+    );
+    assert_ne!(schema_oid(&db, "rules_counter").await, rebuilt);
+    cancel.cancel();
+    fourth.await.expect("task").expect("runner");
+    drop(db);
+}
+
+#[tokio::test]
+async fn two_rebuilds_of_one_read_model_do_not_run_at_once() {
+    let (db, store) = setup().await;
+    create_counter(&db, "twice_counter").await;
+    for i in 0..3_000 {
+        append(&store, &format!("count-{}", i % 50)).await;
+    }
+    let counter = Counter::new("twice_counter");
+    let (a, b) = tokio::join!(
+        runner::rebuild(&store, &db.admin_url, &counter),
+        runner::rebuild(&store, &db.admin_url, &counter)
+    );
+    let refused = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(ProjectionError::RebuildUnderWay(_))))
+        .count();
+    let done = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!((done, refused), (1, 1), "{a:?} / {b:?}");
+    assert_eq!(
+        seen(&store, "twice_counter").await,
+        (1..=3_000).collect::<Vec<_>>()
+    );
     drop(db);
 }

@@ -86,6 +86,11 @@ impl Inbox {
     }
 }
 
+/// The version of the rules this read model's rows are written by: raise it with any change
+/// that would write other rows for events already applied, and every projector rebuilds the
+/// read model on its next start (ADR 0034).
+const RULES: u32 = 1;
+
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
         PROJECTION
@@ -93,6 +98,10 @@ impl Projection for Inbox {
 
     fn schema(&self) -> &'static str {
         "inbox"
+    }
+
+    fn built_by(&self) -> String {
+        format!("rules {RULES}; policy {}", self.policy.name)
     }
 
     fn tables_sql(&self) -> &'static str {

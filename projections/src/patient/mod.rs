@@ -37,6 +37,11 @@ impl Patient {
     }
 }
 
+/// The version of the rules this read model's rows are written by: raise it with any change
+/// that would write other rows for events already applied, and every projector rebuilds the
+/// read model on its next start (ADR 0034).
+const RULES: u32 = 1;
+
 impl Projection for Patient {
     fn name(&self) -> &'static str {
         PROJECTION
@@ -44,6 +49,10 @@ impl Projection for Patient {
 
     fn schema(&self) -> &'static str {
         "patient"
+    }
+
+    fn built_by(&self) -> String {
+        format!("rules {RULES}")
     }
 
     fn tables_sql(&self) -> &'static str {

@@ -47,6 +47,11 @@ impl Reporting {
     }
 }
 
+/// The version of the rules this read model's rows are written by: raise it with any change
+/// that would write other rows for events already applied, and every projector rebuilds the
+/// read model on its next start (ADR 0034).
+const RULES: u32 = 1;
+
 impl Projection for Reporting {
     fn name(&self) -> &'static str {
         PROJECTION
@@ -54,6 +59,10 @@ impl Projection for Reporting {
 
     fn schema(&self) -> &'static str {
         "reporting"
+    }
+
+    fn built_by(&self) -> String {
+        format!("rules {RULES}; policy {}", self.policy.name)
     }
 
     fn tables_sql(&self) -> &'static str {
