@@ -67,6 +67,28 @@ macro_rules! ulid_id {
     };
 }
 
+/// Checks an id the caller chose for an item (a relative, a goal, an invitation…): 1–64
+/// characters of `A–Z a–z 0–9 . _ -`, like a unit's. Such ids end up in stream data, URLs and
+/// HTML attributes; a slash, dot segment, quote or question mark would let one steer a link
+/// or a form elsewhere. `what` names the item in the refusal.
+pub fn item_id(s: &str, what: &'static str) -> Result<String, DomainError> {
+    let id = s.trim();
+    let ok = !id.is_empty()
+        && id.len() <= ID_LEN_MAX
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !id.chars().all(|c| c == '.');
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(DomainError::InvalidId {
+            what,
+            value: id.chars().take(ID_LEN_MAX).collect(),
+        })
+    }
+}
+
 ulid_id!(SipId, "sip", "SIP");
 ulid_id!(PersonId, "person", "person");
 
@@ -210,6 +232,35 @@ mod tests {
             assert!(UnitId::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(UnitId::parse("Kommun_1.hemtjanst-A").is_ok());
+    }
+
+    #[test]
+    fn item_ids_refuse_what_would_steer_a_link_elsewhere() {
+        for bad in [
+            "",
+            "  ",
+            "../../sip/x/samtycke-aterkallat?",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a\"b",
+            "a b",
+            "..",
+            ".",
+            "å",
+            &"x".repeat(65),
+        ] {
+            assert_eq!(
+                item_id(bad, "närstående").map_err(|e| e.code()),
+                Err("invalid_id"),
+                "{bad:?} should be refused"
+            );
+        }
+        assert_eq!(
+            item_id(" rel-1.a_B ", "närstående").as_deref(),
+            Ok("rel-1.a_B")
+        );
+        assert!(item_id("01ARZ3NDEKTSV4RRFFQ69G5FAV", "närstående").is_ok());
     }
 
     #[test]

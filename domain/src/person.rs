@@ -316,7 +316,7 @@ pub fn decide(
             recorded_at: at,
         }],
         PersonCommand::AddRelative(c) => {
-            let relative_id = non_empty(&c.relative_id, "relative_id")?;
+            let relative_id = crate::ids::item_id(&c.relative_id, "närstående")?;
             if state.relatives.contains_key(&relative_id) {
                 return Err(DomainError::RelativeExists(relative_id));
             }

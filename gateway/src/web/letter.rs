@@ -429,7 +429,11 @@ pub(crate) async fn page(
             sender.map(|u| u.name.clone()),
         ),
         back: format!("/sip/{sip_id}#kallelser"),
-        action: format!("/sip/{sip_id}/kallelse/{}/brev/{key}", inv.invitation_id),
+        action: format!(
+            "/sip/{sip_id}/kallelse/{}/brev/{}",
+            super::path_segment(&inv.invitation_id),
+            super::path_segment(&key)
+        ),
         heading,
         sender_unit: sender
             .map(|u| u.name.clone())

@@ -97,6 +97,20 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         .layer(Extension(Arc::new(config)))
 }
 
+/// `s` as one segment of a URL path: every byte but the unreserved ones percent-encoded, so an
+/// id (a relative's, an invitation's) can never add a segment, a dot segment or a query to the
+/// link or form it is put in. Axum decodes it back for the handler.
+pub(crate) fn path_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// What [`path_segment`] encodes: all but RFC 3986's unreserved characters, and the dot too, so
+/// that no id can be the dot segment `.` or `..`.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Whether a request the API has no route for should get the HTML 404 page: a browser asking
 /// for a page outside `/api/`. Every other client keeps the problem document.
 pub fn wants_html(request: &Request) -> bool {
@@ -272,4 +286,25 @@ fn html_headers() -> [(header::HeaderName, HeaderValue); 1] {
 /// Renders `page` as a 200 HTML response.
 pub(crate) fn html(page: &impl Template) -> Result<Response, WebError> {
     Ok((html_headers(), page.render()?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn an_id_stays_one_path_segment() {
+        assert_eq!(
+            path_segment("01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        );
+        assert_eq!(path_segment("relative:mor-1.a_b"), "relative%3Amor-1%2Ea_b");
+        // What a relative's id could hold before ids were checked.
+        assert_eq!(
+            path_segment("../../sip/X/samtycke-aterkallat?"),
+            "%2E%2E%2F%2E%2E%2Fsip%2FX%2Fsamtycke-aterkallat%3F"
+        );
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("a b#\"<å"), "a%20b%23%22%3C%C3%A5");
+    }
 }

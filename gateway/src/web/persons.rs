@@ -322,7 +322,8 @@ async fn unit_plans(
 }
 
 struct RelativeItem {
-    id: String,
+    /// The id as one segment of the removal form's address (`super::path_segment`).
+    id_segment: String,
     kind: &'static str,
     name: String,
     phone: Option<String>,
@@ -583,7 +584,7 @@ async fn render_person(
             .relatives
             .iter()
             .map(|r| RelativeItem {
-                id: r.relative_id.clone(),
+                id_segment: super::path_segment(&r.relative_id),
                 kind: relative_kind_label(r.kind),
                 name: r.name.clone(),
                 phone: r.phone.clone(),

@@ -383,8 +383,10 @@ async fn render(
                             r.name.clone(),
                             format!(
                                 "/sip/{sip_id}/kallelse/{}/brev/{}",
-                                i.invitation_id,
-                                domain::obligations::recipient_key(&r.recipient)
+                                super::path_segment(&i.invitation_id),
+                                super::path_segment(&domain::obligations::recipient_key(
+                                    &r.recipient
+                                ))
                             ),
                             owed.contains(&&r.recipient),
                         )

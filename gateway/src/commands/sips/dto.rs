@@ -99,22 +99,7 @@ pub enum HeadingCode {
 fn item_id(given: Option<String>) -> Result<String, DomainError> {
     match given {
         None => Ok(Ulid::generate().to_string()),
-        Some(id) => {
-            let id = id.trim().to_owned();
-            let ok = !id.is_empty()
-                && id.len() <= 64
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if ok {
-                Ok(id)
-            } else {
-                Err(DomainError::InvalidId {
-                    what: "post",
-                    value: id.chars().take(64).collect(),
-                })
-            }
-        }
+        Some(id) => domain::ids::item_id(&id, "post"),
     }
 }
 
