@@ -15,7 +15,7 @@ use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 use crate::state::AppState;
 use crate::turns::StreamTurns;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,7 +35,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-/// The gateway's own tables: the access log and the deployment's keys.
+/// The gateway's own tables: the access log, the deployment's keys and the tokens signed out of.
 pub const MIGRATIONS: &[eventstore::Migration] = &[
     eventstore::Migration {
         version: 1,
@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         version: 4,
         name: "access_log_one_row_per_read",
         sql: include_str!("../migrations/0004_access_log_one_row_per_read.sql"),
+    },
+    eventstore::Migration {
+        version: 5,
+        name: "revoked_tokens",
+        sql: include_str!("../migrations/0005_revoked_tokens.sql"),
     },
 ];
 
@@ -101,11 +106,17 @@ pub async fn migrate_all(
 
 /// The whole HTTP service for `state`, with its layers; no I/O happens here.
 pub fn router(state: AppState) -> Router {
+    router_for(state, false)
+}
+
+/// [`router`] for a service started with `--demo` when `demo_data` (the web's demo sign-in may
+/// be on, `web::WebConfig::from_env`).
+pub fn router_for(state: AppState, demo_data: bool) -> Router {
     let routes = Router::new()
         .merge(crate::routes::ops::router())
         .route("/api/v1/openapi.json", get(openapi_json))
         .nest("/api/v1", crate::routes::api_router())
-        .merge(crate::web::router());
+        .merge(crate::web::router(demo_data));
     with_layers(routes, state)
 }
 
@@ -144,6 +155,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             },
         ))
         .layer(middleware::map_response(problem_for_bare_errors))
+        .layer(middleware::from_fn(baseline_headers))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             TraceLayer::new_for_http()
@@ -210,6 +222,34 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     // Commands are counted by the pipeline (`samplan_commands_total{command, outcome}`), which
     // knows an append from a replay or a refusal; counting them here too would double them.
     response
+}
+
+/// Headers on every answer, whoever made it: answers carry personal data, so no browser or proxy
+/// keeps them (`no-store`, unless the response chose its own caching, as the assets do; a live
+/// stream's `no-cache` becomes `no-store`) and none is read as another type than it says
+/// (`nosniff`); outside `/api/`, an error made outside the pages' handlers (a 405, a bad query)
+/// gets the pages' security headers too.
+async fn baseline_headers(req: Request, next: Next) -> Response {
+    let web = !req.uri().path().starts_with("/api/");
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    let event_stream = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let no_store = HeaderValue::from_static("no-store");
+    if event_stream {
+        headers.insert(header::CACHE_CONTROL, no_store);
+    } else {
+        headers.entry(header::CACHE_CONTROL).or_insert(no_store);
+    }
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    if web {
+        crate::web::with_security_headers(response)
+    } else {
+        response
+    }
 }
 
 /// Error responses made outside our handlers (axum's rejections, the body limit, 405) carry
@@ -552,6 +592,13 @@ impl Application {
         self
     }
 
+    /// Serves the demo's data (`samplan serve --demo`): the web may offer the demo's people at
+    /// sign-in (`web::WebConfig::from_env`).
+    pub fn with_demo(mut self, demo: bool) -> Application {
+        self.demo = demo;
+        self
+    }
+
     /// Serves until `shutdown` is cancelled, or until a task stops by itself (which then stops
     /// the others). In-flight requests get `shutdown_drain_ms` to finish; then the embedded
     /// services are stopped.
@@ -603,6 +650,10 @@ impl Application {
             )
         });
         if roles.api {
+            tokio::spawn(crate::web::revocations::follow(
+                state.clone(),
+                shutdown.child_token(),
+            ));
             tokio::spawn(crate::access_log::keep_partitions(
                 state.clone(),
                 shutdown.child_token(),

@@ -151,7 +151,14 @@ pub struct Verifier {
     signature_checks: AtomicU64,
     /// Tokens found in `verified`, for `/metrics`.
     verified_hits: AtomicU64,
+    /// Tokens signed out of ("Logga ut") before they expire, by digest, with their `exp`: refused
+    /// from then on, by this process at once and by the others once they read
+    /// `revoked_tokens` (`crate::web::revocations`).
+    revoked: Mutex<HashMap<[u8; 32], i64>>,
 }
+
+/// How many revoked tokens are kept before the expired ones are dropped from memory.
+const REVOKED_PRUNE_AT: usize = 4_096;
 
 /// Most tokens remembered as verified; the oldest is forgotten first. Each takes its digest and
 /// its claims (a few hundred bytes), so the bound keeps the memory to some 15 MB.
@@ -330,7 +337,40 @@ impl Verifier {
             verified: Mutex::new(Verified::default()),
             signature_checks: AtomicU64::new(0),
             verified_hits: AtomicU64::new(0),
+            revoked: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn revoked(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], i64>> {
+        self.revoked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Refuses `token` from now on (its holder signed out); returns its digest and expiry (Unix
+    /// seconds) for the other processes, or `None` for a token the keys in force do not accept
+    /// (nothing to refuse).
+    pub fn revoke(&self, token: &str) -> Option<([u8; 32], i64)> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let claims = self.checked_claims(token, digest).ok()?;
+        self.revoke_digest(digest, claims.exp);
+        Some((digest, claims.exp))
+    }
+
+    /// Refuses the token of `digest` until `expires` (Unix seconds): one that was signed out of
+    /// through another process.
+    pub fn revoke_digest(&self, digest: [u8; 32], expires: i64) {
+        let now = self.clock.now().timestamp();
+        let mut revoked = self.revoked();
+        if revoked.len() >= REVOKED_PRUNE_AT {
+            revoked.retain(|_, exp| *exp + LEEWAY_SECONDS > now);
+        }
+        revoked.insert(digest, expires);
+    }
+
+    /// How many tokens are refused as signed out (`/metrics`, tests).
+    pub fn revoked_count(&self) -> usize {
+        self.revoked().len()
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {
@@ -384,8 +424,11 @@ impl Verifier {
 
     /// The claims of `token` if one of the keys in force verifies it: remembered from an earlier
     /// request with the same token, or checked now and remembered.
-    fn checked_claims(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    fn checked_claims(
+        &self,
+        token: &str,
+        digest: [u8; 32],
+    ) -> Result<Claims, jsonwebtoken::errors::Error> {
         // The generation is read before the keys, so keys swapped after this point make the
         // claims checked below too old to remember.
         let generation = {
@@ -434,7 +477,14 @@ impl Verifier {
 
     /// Checks `token` and returns who it names; every failure is a 401 problem.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let claims = self.checked_claims(token).map_err(|e| {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if self.revoked().contains_key(&digest) {
+            return Err(token_error(
+                "token_revoked",
+                "Du har loggat ut med den här inloggningen. Logga in igen.",
+            ));
+        }
+        let claims = self.checked_claims(token, digest).map_err(|e| {
             let (code, detail) = match e.kind() {
                 JwtErrorKind::InvalidSignature
                 | JwtErrorKind::InvalidAlgorithm

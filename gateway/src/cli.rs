@@ -326,7 +326,10 @@ async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let app = Application::build(config).await?.with_roles(roles);
+    let app = Application::build(config)
+        .await?
+        .with_roles(roles)
+        .with_demo(args.demo);
     if args.demo {
         if let Err(e) = load_demo(app.state()).await {
             // The service still starts; the operator sees why the demo data is missing.

@@ -174,7 +174,8 @@ pub(crate) struct Field {
     pub required: bool,
     pub hint: Option<String>,
     pub error: Option<String>,
-    /// `autocomplete` attribute, when it helps.
+    /// `autocomplete` attribute: `off`, since what is typed here is about patients, and a
+    /// browser's form history on a shared computer in a ward would offer it to the next user.
     pub autocomplete: Option<&'static str>,
 }
 
@@ -189,7 +190,7 @@ impl Field {
             required: false,
             hint: None,
             error: None,
-            autocomplete: None,
+            autocomplete: Some("off"),
         }
     }
 
@@ -246,10 +247,6 @@ impl Field {
     }
     pub fn value(mut self, value: impl Into<String>) -> Field {
         self.value = value.into();
-        self
-    }
-    pub fn autocomplete(mut self, value: &'static str) -> Field {
-        self.autocomplete = Some(value);
         self
     }
 

@@ -29,6 +29,7 @@ mod letter;
 mod min_plan;
 mod persons;
 mod print;
+pub mod revocations;
 mod session;
 mod sip;
 mod sip_forms;
@@ -54,9 +55,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 /// The web pages, mounted at `/` beside `/api/v1` (see `crate::app::router`). The settings come
-/// from the environment (`WebConfig::from_env`).
-pub fn router() -> Router<AppState> {
-    router_with(WebConfig::from_env())
+/// from the environment (`WebConfig::from_env`); `demo_data`: started with `--demo`.
+pub fn router(demo_data: bool) -> Router<AppState> {
+    router_with(WebConfig::from_env(demo_data))
 }
 
 /// The web pages with the given settings (tests).
@@ -133,7 +134,7 @@ async fn security_headers(response: Response) -> Response {
     with_security_headers(response)
 }
 
-fn with_security_headers(mut response: Response) -> Response {
+pub(crate) fn with_security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
         headers

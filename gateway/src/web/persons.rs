@@ -68,7 +68,7 @@ fn register_form() -> FormView {
                 .required()
                 .hint("Till exempel 19121212-1212."),
         )
-        .field(Field::text("name", "Namn").required().autocomplete("off"))
+        .field(Field::text("name", "Namn").required())
         .field(Field::tel("phone", "Telefon"))
         .field(Field::text("address", "Adress"))
         .button("Registrera")
@@ -494,7 +494,7 @@ fn relative_form(person_id: &str) -> FormView {
         )
         .required(),
     )
-    .field(Field::text("name", "Namn").required().autocomplete("off"))
+    .field(Field::text("name", "Namn").required())
     .field(
         Field::text("personal_identity_number", "Personnummer")
             .hint("För en vårdnadshavare: låter hen läsa barnets plan i Min plan."),

@@ -76,13 +76,16 @@ impl WebConfig {
         }
     }
 
-    /// From the environment, as `samplan token` reads its key:
+    /// From the environment, as `samplan token` reads its key; `demo_data`: the service was
+    /// started with `--demo`.
     ///
-    /// - `SAMPLAN_WEB_DEMO_SIGN_IN`: `auto` (default: on only with the embedded default's
-    ///   development key), `on` (also with `SAMPLAN_JWT_SECRET`), `off`;
+    /// - `SAMPLAN_WEB_DEMO_SIGN_IN`: `auto` (default: on only with `--demo` and the embedded
+    ///   default's development key — a plain `samplan serve` offers nobody to pick, since anyone
+    ///   reaching the port could pick the auditor), `on` (also without `--demo`, and with
+    ///   `SAMPLAN_JWT_SECRET`), `off`;
     /// - `SAMPLAN_WEB_SECURE_COOKIES`: `auto` (default: when `X-Forwarded-Proto` is `https`),
     ///   `on`, `off`.
-    pub fn from_env() -> WebConfig {
+    pub fn from_env(demo_data: bool) -> WebConfig {
         let setting = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -96,10 +99,10 @@ impl WebConfig {
             _ => SecureCookies::Auto,
         };
         let demo_setting = setting("SAMPLAN_WEB_DEMO_SIGN_IN");
-        let demo = match (demo_setting.as_str(), Config::from_env()) {
-            ("off" | "0" | "false", _) | (_, Err(_)) => DemoSignIn::Off,
+        let demo = match (demo_wanted(&demo_setting, demo_data), Config::from_env()) {
+            (DemoWanted::No, _) | (_, Err(_)) => DemoSignIn::Off,
             (wanted, Ok(config)) => {
-                let explicit = matches!(wanted, "on" | "1" | "true");
+                let explicit = wanted == DemoWanted::Explicitly;
                 let secret = match &config.jwt_key {
                     JwtKey::Secret(secret) if explicit => Some(secret.clone()),
                     // Read, never created here: `build_state` made it before the router.
@@ -148,6 +151,25 @@ impl WebConfig {
     }
 }
 
+/// Whether the demo sign-in is asked for, by `SAMPLAN_WEB_DEMO_SIGN_IN` and `--demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DemoWanted {
+    No,
+    /// `auto` with `--demo`: on with the embedded default's development key only.
+    WithTheDemo,
+    /// `on`: also with `SAMPLAN_JWT_SECRET`, and without `--demo`.
+    Explicitly,
+}
+
+fn demo_wanted(setting: &str, demo_data: bool) -> DemoWanted {
+    match setting {
+        "on" | "1" | "true" => DemoWanted::Explicitly,
+        "off" | "0" | "false" => DemoWanted::No,
+        _ if demo_data => DemoWanted::WithTheDemo,
+        _ => DemoWanted::No,
+    }
+}
+
 /// The browser's side of a request: who is signed in, and the key of its form tokens.
 pub(crate) struct Visitor {
     /// The signed-in caller, verified as the API verifies a Bearer token.
@@ -181,9 +203,9 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
         })
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     cookies(headers)
-        .find(|(name, value)| names.contains(name) && !value.is_empty())
+        .find(|(n, value)| *n == name && !value.is_empty())
         .map(|(_, value)| value)
 }
 
@@ -225,8 +247,15 @@ impl FromRequestParts<AppState> for Visitor {
                 .and_then(|v| v.split(',').next())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")),
         };
-        let session_token =
-            cookie(headers, [SESSION_COOKIE, SESSION_COOKIE_SECURE]).map(str::to_owned);
+        // Over TLS only the `__Host-` cookies count: a cookie without the prefix may have been
+        // set by a sibling host or over plain HTTP, and must not replace the browser's session
+        // (or its form-token key) with someone else's.
+        let (session_name, csrf_name) = if secure {
+            (SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE)
+        } else {
+            (SESSION_COOKIE, CSRF_COOKIE)
+        };
+        let session_token = cookie(headers, session_name).map(str::to_owned);
         let caller = session_token
             .as_deref()
             .and_then(|t| state.verifier.verify(t).ok());
@@ -234,7 +263,7 @@ impl FromRequestParts<AppState> for Visitor {
             Some(caller) => unit_refusal(state, caller).await?,
             None => None,
         };
-        let (csrf_key, csrf_key_new) = match cookie(headers, [CSRF_COOKIE, CSRF_COOKIE_SECURE])
+        let (csrf_key, csrf_key_new) = match cookie(headers, csrf_name)
             .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             Some(key) => (key.to_owned(), false),
@@ -328,8 +357,15 @@ impl Visitor {
         Layout::new(title, user, self.csrf_token())
     }
 
-    /// `response` with the cookie of a new form-token key, when one was made.
+    /// `response` with the cookie of a new form-token key, when one was made, and over TLS
+    /// `Strict-Transport-Security`: the browser then never sends the session over plain HTTP.
     pub fn finish(&self, mut response: Response) -> Response {
+        if self.secure {
+            response
+                .headers_mut()
+                .entry(header::STRICT_TRANSPORT_SECURITY)
+                .or_insert(HeaderValue::from_static("max-age=31536000"));
+        }
         if self.csrf_key_new {
             let name = if self.secure {
                 CSRF_COOKIE_SECURE
@@ -534,12 +570,17 @@ pub(crate) struct CsrfOnly {
     pub csrf: Option<String>,
 }
 
-/// `POST /logga-ut`: forgets the session cookie.
+/// `POST /logga-ut`: ends the session — its token is refused from now on, by every gateway
+/// (`revocations`), and the browser forgets the cookie.
 pub(crate) async fn sign_out(
+    State(state): State<AppState>,
     visitor: Visitor,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
     visitor.check_form(form.csrf.as_deref())?;
+    if let Some(token) = &visitor.session_token {
+        super::revocations::revoke(&state, token).await;
+    }
     let mut response = Redirect::to("/logga-in").into_response();
     for (name, secure) in [(SESSION_COOKIE, false), (SESSION_COOKIE_SECURE, true)] {
         if secure && !visitor.secure {
@@ -570,12 +611,10 @@ mod tests {
             ("cookie", "a=1; samplan_csrf=abc"),
             ("cookie", "__Host-samplan_session=tok"),
         ]);
-        assert_eq!(cookie(&h, [CSRF_COOKIE, CSRF_COOKIE_SECURE]), Some("abc"));
-        assert_eq!(
-            cookie(&h, [SESSION_COOKIE, SESSION_COOKIE_SECURE]),
-            Some("tok")
-        );
-        assert_eq!(cookie(&h, ["missing", "also"]), None);
+        assert_eq!(cookie(&h, CSRF_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, SESSION_COOKIE_SECURE), Some("tok"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), None);
+        assert_eq!(cookie(&h, "missing"), None);
     }
 
     #[test]
@@ -658,6 +697,16 @@ mod tests {
                 _ => panic!("the 403 page"),
             }
         }
+    }
+
+    #[test]
+    fn the_demo_sign_in_needs_the_demo_or_an_explicit_setting() {
+        // A plain `samplan serve` with the development key offers nobody to pick: anyone
+        // reaching the port could otherwise sign in as the auditor.
+        assert_eq!(demo_wanted("auto", false), DemoWanted::No);
+        assert_eq!(demo_wanted("auto", true), DemoWanted::WithTheDemo);
+        assert_eq!(demo_wanted("on", false), DemoWanted::Explicitly);
+        assert_eq!(demo_wanted("off", true), DemoWanted::No);
     }
 
     #[test]

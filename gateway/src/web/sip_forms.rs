@@ -655,8 +655,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     .hint(
                         "Fyll i bara om mötet kom överens om en ny samordningsansvarig; \
                          annars fortsätter du.",
-                    )
-                    .autocomplete("off"),
+                    ),
                 )
                 .field(Field::text(
                     "staff_id",

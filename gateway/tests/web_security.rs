@@ -1,0 +1,297 @@
+//! The web client's defences against a hostile colleague, a shared computer and a hostile
+//! network: ids that could steer a link are refused, signing out ends the session on every
+//! gateway, over TLS only the `__Host-` cookies count and the browser is told to stay on HTTPS,
+//! and every answer — a page, an error made outside the pages, the API — forbids storing it.
+
+mod persons_support;
+
+use persons_support::*;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// The form token on a page.
+fn csrf_on_page(html: &str) -> Option<String> {
+    let at = html.find("name=\"_csrf\"")?;
+    let rest = &html[at..];
+    let value = rest.find("value=\"")? + "value=\"".len();
+    let end = rest[value..].find('"')?;
+    Some(rest[value..value + end].to_owned())
+}
+
+/// A browser's client that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// `GET path` with `cookie`, and over TLS when `https` (as a proxy in front says).
+async fn page(app: &App, path: &str, cookie: &str, https: bool) -> (StatusCode, HeaderMap, String) {
+    let mut request = browser()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .header("accept", "text/html");
+    if https {
+        request = request.header("x-forwarded-proto", "https");
+    }
+    let response = request.send().await.expect("page");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.text().await.expect("body"))
+}
+
+fn redirect_to(headers: &HeaderMap) -> &str {
+    headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_relative_id_that_could_steer_a_link_is_refused_and_nothing_is_appended() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let person = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
+    let id = person["id"].as_str().expect("id");
+    let head = app.store.head_position().await.expect("head");
+    for bad in [
+        "../../../sip/01ARZ3NDEKTSV4RRFFQ69G5FAV/samtycke-aterkallat?",
+        "a/b",
+        "..",
+        "x\"><b>",
+        "a b",
+    ] {
+        let (status, _, body) = app
+            .post(
+                &format!("/api/v1/persons/{id}/add-relative"),
+                &nurse,
+                &json!({"relative_id": bad, "kind": "relative", "name": "Bertil Berg"}),
+            )
+            .await;
+        problem(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id",
+        );
+    }
+    assert_eq!(app.store.head_position().await.expect("head"), head);
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{id}/add-relative"),
+            &nurse,
+            &json!({"relative_id": "mor-1.a_B", "kind": "guardian", "name": "Maria Berg"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_on_this_gateway_and_every_other() {
+    let app = spawn().await;
+    units(&app).await;
+    let token = nurse(&app);
+    let cookie = format!("samplan_session={token}; samplan_csrf={}", "ab".repeat(32));
+    let (status, _, html) = page(&app, "/patienter", &cookie, false).await;
+    assert_eq!(status, StatusCode::OK, "signed in");
+    let csrf = csrf_on_page(&html).expect("a form token on the page");
+
+    let response = browser()
+        .post(app.url("/logga-ut"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}"))
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(response.headers()), "/logga-in");
+
+    // The cookie kept (a shared computer, a copied profile) opens nothing any more: no page, no
+    // form, and not the API either, where the same token would be a Bearer token.
+    let (status, headers, _) = page(&app, "/patienter", &cookie, false).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(&headers), "/logga-in");
+    let posted = browser()
+        .post(app.url("/patienter"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "_csrf={csrf}&personal_identity_number=19121212-1212&name=Tolvan+Tolvansson"
+        ))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(posted.headers()), "/logga-in");
+    let (status, _, body) = app.get("/api/v1/units", &token).await;
+    problem(status, &body, StatusCode::UNAUTHORIZED, "token_revoked");
+    assert_eq!(
+        app.store.head_position().await.expect("head"),
+        2,
+        "only the two units"
+    );
+
+    // Recorded for the other gateways: the token's digest, never the token.
+    let client = app.store.pool().get().await.expect("client");
+    let digest: Vec<u8> = Sha256::digest(token.as_bytes()).to_vec();
+    let rows: i64 = client
+        .query_one(
+            "SELECT count(*) FROM revoked_tokens WHERE token_sha256 = $1",
+            &[&digest],
+        )
+        .await
+        .expect("rows")
+        .get(0);
+    assert_eq!(rows, 1);
+
+    // A session ended through another gateway is refused here within seconds.
+    let other = app.token(
+        "staff",
+        "SE2321000016-VC12",
+        Some(VC),
+        "Annan Sjuksköterska",
+    );
+    let (status, _, _) = app.get("/api/v1/units", &other).await;
+    assert_eq!(status, StatusCode::OK);
+    let other_digest: Vec<u8> = Sha256::digest(other.as_bytes()).to_vec();
+    let expires = app.clock.now() + chrono::Duration::hours(8);
+    client
+        .execute(
+            "INSERT INTO revoked_tokens (token_sha256, expires_at) VALUES ($1, $2)",
+            &[&other_digest, &expires],
+        )
+        .await
+        .expect("another gateway's sign-out");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, _, body) = app.get("/api/v1/units", &other).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["code"], "token_revoked", "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other gateway's sign-out was not seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn over_tls_only_the_host_cookies_count_and_the_browser_is_told_to_stay() {
+    let app = spawn().await;
+    units(&app).await;
+    let mine = app.token("staff", "SE2321000016-VC11", Some(VC), "Min Egen");
+    let planted = app.token("staff", "SE2321000016-HT11", Some(HT), "Planterad Session");
+
+    // A cookie without the prefix (set by a sibling host, or over plain HTTP) signs nobody in.
+    let (status, headers, _) = page(
+        &app,
+        "/patienter",
+        &format!("samplan_session={planted}"),
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(&headers), "/logga-in");
+
+    // Beside the browser's own session it changes nothing, whichever comes first.
+    let both = format!("samplan_session={planted}; __Host-samplan_session={mine}");
+    let (status, headers, html) = page(&app, "/patienter", &both, true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Min Egen") && !html.contains("Planterad"));
+    assert_eq!(
+        headers
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
+
+    // Over plain HTTP the plain cookie is the session, and no HSTS is sent.
+    let (status, headers, _) = page(
+        &app,
+        "/patienter",
+        &format!("samplan_session={mine}"),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
+async fn no_answer_may_be_stored_or_sniffed_pages_errors_and_api_alike() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let person = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
+    let id = person["id"].as_str().expect("id");
+    let header = |h: &HeaderMap, name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    // The API's personal data, and its problem documents.
+    let at = person["position"].as_i64().expect("position");
+    let (status, headers, _) = app
+        .get(&format!("/api/v1/persons/{id}?min_position={at}"), &nurse)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+    assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
+    let (status, headers, _) = app.get("/api/v1/persons/nope", &nurse).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+
+    // A web error made outside the pages' handlers keeps the pages' headers.
+    let response = app
+        .client
+        .get(app.url("/logga-ut"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("405");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let headers = response.headers().clone();
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+    assert_eq!(header(&headers, "x-frame-options"), "DENY");
+    assert!(header(&headers, "content-security-policy").contains("frame-ancestors 'none'"));
+
+    // Assets keep their own caching.
+    let (status, headers, html) = page(
+        &app,
+        "/patienter",
+        &format!("samplan_session={nurse}"),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+    // Nothing typed about a patient stays in the browser's form history.
+    let typed: Vec<&str> = html
+        .split("<input ")
+        .skip(1)
+        .map(|tag| tag.split('>').next().unwrap_or(""))
+        .filter(|tag| !tag.contains("type=\"hidden\"") && !tag.contains("type=\"checkbox\""))
+        .collect();
+    assert!(typed.len() >= 4, "the search box and the registration form");
+    for tag in typed {
+        assert!(tag.contains("autocomplete=\"off\""), "{tag}");
+    }
+    let css = html
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap_or(""))
+        .find(|href| href.starts_with("/assets/samplan.css"))
+        .expect("the style sheet's address")
+        .to_owned();
+    let response = app.client.get(app.url(&css)).send().await.expect("css");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(response.headers(), "cache-control").contains("immutable"));
+}
