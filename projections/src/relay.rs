@@ -6,8 +6,10 @@
 //!   `projections.checkpoints`), so it never skips an event that commits late.
 //! - Each event is published with `Nats-Msg-Id` = its event id; many publishes are in flight at
 //!   once (pipelined acknowledgements), and the checkpoint moves only past events JetStream has
-//!   acknowledged, in order. After a crash it resumes at the checkpoint: what it sends twice,
-//!   JetStream's duplicate window absorbs, so each event is on the stream once.
+//!   acknowledged, in order. After a crash it resumes at the checkpoint, and first reads which
+//!   events after the checkpoint the stream already holds (stored, but their acknowledgement or
+//!   the checkpoint lost) and does not send them again; JetStream's duplicate window absorbs the
+//!   rest. So each event is on the stream once, also after an outage longer than the window.
 //! - It creates the stream on start, or updates it to the configured replicas, storage, maximum
 //!   age and duplicate window.
 //! - NATS away: commands are not affected (nothing on the write path waits for NATS); the relay
@@ -41,6 +43,10 @@ const RETRY_MS_MAX: u64 = 5_000;
 const CHECKPOINT_EVERY_MS: u64 = 50;
 /// Most events read from the tail at a time.
 const BATCH_EVENTS_MAX: usize = 512;
+/// Most messages read back from the stream's end at a start, looking for events after the
+/// checkpoint (a few thousand at most in flight or acknowledged past it; beyond this the
+/// stream was not written by this store's relay, and the duplicate window is left to judge).
+const READ_BACK_MAX: u64 = 65_536;
 
 /// Where and how the relay publishes.
 #[derive(Debug, Clone)]
@@ -284,18 +290,66 @@ async fn hold_and_relay(store: &EventStore, config: &RelayConfig) -> Result<(), 
     }
 }
 
-/// An event published and awaiting its acknowledgement.
+/// An event published and awaiting its acknowledgement, or found on the stream already.
 type Pending = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = (
-                    i64,
-                    DateTime<Utc>,
-                    Result<jetstream::publish::PublishAck, String>,
-                ),
-            > + Send,
-    >,
+    Box<dyn std::future::Future<Output = (i64, DateTime<Utc>, Result<(), String>)> + Send>,
 >;
+
+/// The positions after `after` whose events the stream already holds, read back from its last
+/// message until one at or before `after` (see the module documentation).
+pub async fn already_on_stream(
+    js: &jetstream::Context,
+    config: &RelayConfig,
+    after: i64,
+) -> Result<std::collections::HashSet<i64>, ProjectionError> {
+    #[derive(serde::Deserialize)]
+    struct Position {
+        global_position: i64,
+    }
+    let nats = |e: &dyn std::fmt::Display| {
+        ProjectionError::Nats(format!("reading back {}: {e}", config.stream))
+    };
+    let mut stream = js.get_stream(&config.stream).await.map_err(|e| nats(&e))?;
+    let state = stream.info().await.map_err(|e| nats(&e))?.state.clone();
+    let mut present = std::collections::HashSet::new();
+    if state.messages == 0 {
+        return Ok(present);
+    }
+    let mut sequence = state.last_sequence;
+    let mut read = 0;
+    while sequence >= state.first_sequence.max(1) {
+        if read == READ_BACK_MAX {
+            tracing::warn!(
+                stream = %config.stream,
+                after_position = after,
+                "read back {READ_BACK_MAX} messages without reaching the checkpoint; leaving \
+                 duplicates to the stream's duplicate window"
+            );
+            break;
+        }
+        read += 1;
+        match stream.get_raw_message(sequence).await {
+            Ok(message) => {
+                let position = serde_json::from_slice::<Position>(&message.payload)
+                    .map_err(|e| nats(&e))?
+                    .global_position;
+                if position <= after {
+                    break;
+                }
+                present.insert(position);
+            }
+            // A message deleted from the stream: look further back.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    jetstream::stream::RawMessageErrorKind::NoMessageFound
+                ) => {}
+            Err(e) => return Err(nats(&e)),
+        }
+        sequence -= 1;
+    }
+    Ok(present)
+}
 
 /// One attempt: connect, make sure of the stream, publish from the checkpoint on.
 async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), ProjectionError> {
@@ -319,6 +373,14 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             .await?
             .get::<_, i64>(0)
     };
+    let mut on_stream = already_on_stream(&js, config, start).await?;
+    if !on_stream.is_empty() {
+        tracing::info!(
+            events = on_stream.len(),
+            after_position = start,
+            "events after the checkpoint are on the stream already; not sending them again"
+        );
+    }
     tracing::info!(after_position = start, stream = %config.stream, "relay publishing");
     let mut events = Box::pin(store.tail(start).ready_chunks(BATCH_EVENTS_MAX));
     let mut in_flight: FuturesOrdered<Pending> = FuturesOrdered::new();
@@ -332,6 +394,12 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             let Some(event) = waiting.pop_front() else {
                 break;
             };
+            let (position, at) = (event.global_position, event.recorded_at);
+            if on_stream.remove(&position) {
+                // Acknowledged as soon as those before it are: the checkpoint passes it in order.
+                in_flight.push_back(Box::pin(std::future::ready((position, at, Ok(())))));
+                continue;
+            }
             let payload = serde_json::to_vec(&Envelope::of(&event))
                 .map_err(|e| ProjectionError::Nats(format!("envelope: {e}")))?;
             let message = jetstream::message::PublishMessage::build()
@@ -341,12 +409,14 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
                 .send_publish(config.subject(&event), message)
                 .await
                 .map_err(|e| ProjectionError::Nats(format!("publishing: {e}")))?;
-            let (position, at) = (event.global_position, event.recorded_at);
             in_flight.push_back(Box::pin(async move {
                 (
                     position,
                     at,
-                    ack.into_future().await.map_err(|e| e.to_string()),
+                    ack.into_future()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
                 )
             }));
         }

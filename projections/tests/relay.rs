@@ -1,7 +1,8 @@
 //! The relay against a real PostgreSQL and a real nats-server with JetStream: every event reaches
 //! the stream once and in position order, also when the relay dies mid-batch and starts again
-//! behind what it had published, when transactions commit out of position order or abort after
-//! taking a position, and when NATS is away while commands go on.
+//! behind what it had published (also after JetStream's duplicate window), when transactions
+//! commit out of position order or abort after taking a position, and when NATS is away while
+//! commands go on.
 
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
@@ -158,6 +159,46 @@ async fn every_event_reaches_jetstream_once_in_order_also_when_the_relay_dies_mi
         w.await.expect("writer");
     }
     assert_eq!(relayed(&store).await, 640);
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+}
+
+#[tokio::test]
+async fn events_already_on_the_stream_are_not_sent_again_after_the_duplicate_window() {
+    // A relay that lost its last checkpoints (it died before storing them, or PostgreSQL lost
+    // the commit) and starts again after JetStream's duplicate window has passed — a NATS or
+    // relay outage longer than two minutes by default — must not rely on the window.
+    let (db, store) = setup().await;
+    let mut config = config(&nats_url());
+    config.duplicate_window = Duration::from_secs(1);
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    for i in 0..60 {
+        append(&store, &format!("sip-window-{}", i % 6)).await;
+    }
+    assert_eq!(relayed(&store).await, 60);
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    let client = store.pool().get().await.expect("client");
+    client
+        .execute(
+            "UPDATE projections.checkpoints SET position = 15 WHERE projection = $1",
+            &[&RELAY],
+        )
+        .await
+        .expect("rewind");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    for i in 0..5 {
+        append(&store, &format!("sip-window-{i}")).await;
+    }
+    assert_eq!(relayed(&store).await, 65);
     assert_complete(&store, &js, &config).await;
     cancel.cancel();
     run.await.expect("task").expect("relay");
