@@ -10,28 +10,38 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 const ENVIRONMENT_HELP: &str = "\
-Configuration comes from the environment (see API.md):
+Configuration comes from the environment; docs/configuration.md describes every variable, its
+default and valid values. A value that is not valid stops samplan with exit status 2, naming it.
   SAMPLAN_LISTEN              address to listen on            [127.0.0.1:8080]
   SAMPLAN_DATABASE_URL        PostgreSQL; unset: embedded PostgreSQL under SAMPLAN_DATA_DIR
-  SAMPLAN_DATABASE_ADMIN_URL  role that runs migrations       [SAMPLAN_DATABASE_URL]
+  SAMPLAN_DATABASE_ADMIN_URL  the owner: migrations (every serve), rebuild [SAMPLAN_DATABASE_URL]
                               TLS as each URL's sslmode asks: disable (also when absent),
                               prefer, require or verify-full (both verify the certificate)
   SAMPLAN_DATABASE_TLS_CA     PEM CA for the database's certificate  [the system's roots]
   SAMPLAN_DATABASE_TLS_CERT, SAMPLAN_DATABASE_TLS_KEY  PEM client certificate and its key
   SAMPLAN_NATS_URL            NATS; unset: embedded nats-server under SAMPLAN_DATA_DIR
+  SAMPLAN_NATS_USER, SAMPLAN_NATS_PASSWORD, SAMPLAN_NATS_TOKEN, SAMPLAN_NATS_NKEY_SEED,
+  SAMPLAN_NATS_CREDS          NATS sign-in (one kind at most)
+  SAMPLAN_NATS_TLS_CA, SAMPLAN_NATS_TLS_CERT, SAMPLAN_NATS_TLS_KEY   NATS TLS
+  SAMPLAN_NATS_STREAM, SAMPLAN_NATS_SUBJECT_PREFIX, SAMPLAN_NATS_REPLICAS, SAMPLAN_NATS_STORAGE,
+  SAMPLAN_NATS_MAX_AGE_DAYS, SAMPLAN_NATS_DUPLICATE_WINDOW_MS, SAMPLAN_NATS_DOORBELL_SUBJECT
+                              the relay's stream and the inbox doorbell
   SAMPLAN_DATA_DIR            data of the embedded services   [./data]
-  SAMPLAN_JWT_SECRET          HS256 secret (at least 32 bytes)
+  SAMPLAN_AUTO_INSTALL        off: never apt-get install a missing PostgreSQL/nats-server [on]
+  SAMPLAN_JWT_SECRET          HS256 secret (at least 32 bytes, not an example's change-me)
   SAMPLAN_JWT_SECRET_PREVIOUS the HS256 secret being retired (accepted, never signs)
   SAMPLAN_JWT_PUBLIC_KEY      PEM public key(s) (RS256/ES256); several during a rotation
   SAMPLAN_JWT_JWKS_FILE       JWKS file of RS256/ES256 keys, selected by kid (instead)
                               neither: a development secret, only with the embedded database
   SAMPLAN_JWT_ISSUER, SAMPLAN_JWT_AUDIENCE                    [samplan, samplan]
   SAMPLAN_POLICY              norrbotten, orebro, stockholm   [stockholm]
-  SAMPLAN_LOG                 log filter                      [info]
+  SAMPLAN_YOUNG_TEEN_ACCESS   neither, guardians, child, both [neither]
+  SAMPLAN_WEB_DEMO_SIGN_IN, SAMPLAN_WEB_SECURE_COOKIES        auto, on, off [auto]
+  SAMPLAN_LOG                 a level, or target=level directives [info]
   SAMPLAN_LOG_FORMAT          json or text                    [text]
   SAMPLAN_BODY_BYTES_MAX, SAMPLAN_REQUEST_TIMEOUT_MS, SAMPLAN_WAIT_MS_MAX,
-  SAMPLAN_CONFLICT_WAIT_MS_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_SHUTDOWN_DRAIN_MS
-  SAMPLAN_AUTO_INSTALL=0      never apt-get install a missing PostgreSQL/nats-server";
+  SAMPLAN_CONFLICT_WAIT_MS_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_APPEND_CONCURRENCY,
+  SAMPLAN_SHUTDOWN_DRAIN_MS, SAMPLAN_READY_LAG_MS_MAX         limits";
 
 const TOKEN_HELP: &str = "\
 Examples:
@@ -341,7 +351,13 @@ async fn serve(config: Config, args: ServeArgs) -> Result<(), CliError> {
 }
 
 async fn migrate(config: Config) -> Result<(), CliError> {
-    let services = Services::start(&config, false).await?;
+    migrate_as_owner(&config)
+        .await
+        .map_err(|e| needs_the_owner(&config, "migrate", e))
+}
+
+async fn migrate_as_owner(config: &Config) -> Result<(), CliError> {
+    let services = Services::start(config, false).await?;
     let result = migrate_all(&services.admin_database_url, &services.database_tls).await;
     services.embedded.stop().await;
     result.map_err(|source| {
@@ -352,6 +368,27 @@ async fn migrate(config: Config) -> Result<(), CliError> {
     })?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// `migrate` and `rebuild` run as the database's owner (`SAMPLAN_DATABASE_ADMIN_URL`); without
+/// it they use `SAMPLAN_DATABASE_URL`, which in a deployment is the service's role
+/// (`samplan_app`), allowed no schema changes. Their failure then says which URL is missing
+/// instead of only `permission denied for schema public`.
+fn needs_the_owner(config: &Config, command: &str, error: CliError) -> CliError {
+    if config.database_url.is_none() || config.database_admin_url.is_some() {
+        return error;
+    }
+    let message = match error {
+        CliError::Usage(_) => return error,
+        CliError::Broken(message) => message,
+        CliError::Start(e) => e.to_string(),
+    };
+    CliError::Broken(format!(
+        "{message}\nsamplan {command} runs as the database's owner, since it creates, alters and \
+         drops schemas: set SAMPLAN_DATABASE_ADMIN_URL to the owner's URL (samplan_owner in \
+         deploy/). It is unset, so SAMPLAN_DATABASE_URL was used, which in a deployment is the \
+         service's role (samplan_app)."
+    ))
 }
 
 async fn demo(config: Config) -> Result<(), CliError> {
@@ -413,7 +450,7 @@ async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
     let policy = domain::policy::PolicyProfile::by_name(&config.policy)
         .map_err(|e| CliError::Usage(e.message()))?;
     let settings = projections::Settings::new(policy);
-    with_store(&config, |store, admin_url| async move {
+    let outcome = with_store(&config, |store, admin_url| async move {
         for name in names {
             let started = std::time::Instant::now();
             match projections::rebuild(&store, &admin_url, &name, &settings).await {
@@ -430,7 +467,8 @@ async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
         }
         Ok(())
     })
-    .await
+    .await;
+    outcome.map_err(|e| needs_the_owner(&config, "rebuild", e))
 }
 
 async fn audit_verify(config: Config) -> Result<(), CliError> {
@@ -646,6 +684,34 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_failure_without_the_owners_url_says_so() {
+        let vars = |admin: bool| {
+            move |name: &str| match name {
+                "SAMPLAN_DATABASE_URL" => Some("postgres://samplan_app:pw@db/samplan".to_string()),
+                "SAMPLAN_DATABASE_ADMIN_URL" if admin => {
+                    Some("postgres://samplan_owner:pw@db/samplan".to_string())
+                }
+                _ => None,
+            }
+        };
+        let failure = || CliError::Broken("permission denied for schema public".into());
+        let app_only = Config::from_lookup(vars(false)).expect("valid");
+        let message = needs_the_owner(&app_only, "rebuild", failure()).to_string();
+        assert!(message.contains("permission denied"), "{message}");
+        assert!(message.contains("SAMPLAN_DATABASE_ADMIN_URL"), "{message}");
+        let with_owner = Config::from_lookup(vars(true)).expect("valid");
+        let message = needs_the_owner(&with_owner, "rebuild", failure()).to_string();
+        assert!(!message.contains("SAMPLAN_DATABASE_ADMIN_URL"), "{message}");
+        // A mistake on the command line is not about the database.
+        let usage = needs_the_owner(
+            &app_only,
+            "rebuild",
+            CliError::Usage("no read model".into()),
+        );
+        assert!(matches!(usage, CliError::Usage(_)));
     }
 
     #[test]

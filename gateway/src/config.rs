@@ -1,6 +1,8 @@
-//! Configuration from the environment: every `SAMPLAN_*` variable of API.md, parsed once at
-//! start-up into a typed [`Config`]. A bad value stops the process with a message naming the
-//! variable and what would be valid, instead of surfacing later as a confusing failure.
+//! Configuration from the environment: every `SAMPLAN_*` variable of docs/configuration.md,
+//! parsed once at start-up into a typed [`Config`]. A bad value stops the process with a message
+//! naming the variable and what would be valid, instead of surfacing later as a confusing
+//! failure. The web's two settings (`SAMPLAN_WEB_SECURE_COOKIES`, `SAMPLAN_WEB_DEMO_SIGN_IN`) are
+//! read by `web::session`; their values are checked here too, so that a typo stops the start.
 
 use crate::state::Limits;
 use std::net::SocketAddr;
@@ -100,7 +102,8 @@ pub struct Config {
     /// `SAMPLAN_SHUTDOWN_DRAIN_MS`: how long in-flight requests may run after a stop signal.
     pub shutdown_drain_ms: u64,
     /// `SAMPLAN_AUTO_INSTALL`: whether a missing PostgreSQL or nats-server may be installed with
-    /// apt-get when running as root (anything but `0` allows it).
+    /// apt-get when running as root: on by default and with `on`/`1`/`true`/`yes`, off with
+    /// `off`/`0`/`false`/`no`; any other value is refused.
     pub auto_install: bool,
     /// Where and how the relay publishes events (`SAMPLAN_NATS_*`).
     pub events: EventsConfig,
@@ -112,7 +115,7 @@ pub struct Config {
     pub young_teen_access: domain::citizen::YoungTeenAccess,
 }
 
-/// The JetStream stream events are published to (API.md, "Events on NATS").
+/// The JetStream stream events are published to (docs/configuration.md, "Events on NATS").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventsConfig {
     /// `SAMPLAN_NATS_STREAM`, default `SAMPLAN_EVENTS`.
@@ -218,6 +221,13 @@ fn nats_auth(get: &impl Fn(&str) -> Option<String>) -> Result<projections::NatsA
             .filter(|v| !v.is_empty())
     };
     let mut found: Vec<(&'static str, NatsCredentials)> = Vec::new();
+    if value("SAMPLAN_NATS_USER").is_none() && value("SAMPLAN_NATS_PASSWORD").is_some() {
+        return Err(ConfigError::Invalid {
+            var: "SAMPLAN_NATS_PASSWORD",
+            value: "(hidden)".into(),
+            expected: "set only together with SAMPLAN_NATS_USER, its user".into(),
+        });
+    }
     if let Some(user) = value("SAMPLAN_NATS_USER") {
         let password = value("SAMPLAN_NATS_PASSWORD").ok_or_else(|| ConfigError::Invalid {
             var: "SAMPLAN_NATS_PASSWORD",
@@ -427,6 +437,7 @@ impl Config {
                         ),
                     });
                 }
+                refuse_placeholder("SAMPLAN_JWT_SECRET", &secret)?;
                 JwtKey::Secret(secret)
             }
             (None, Some(pem)) => {
@@ -468,6 +479,7 @@ impl Config {
                         ),
                     });
                 }
+                refuse_placeholder("SAMPLAN_JWT_SECRET_PREVIOUS", &previous)?;
                 if previous == *current {
                     return Err(ConfigError::Invalid {
                         var: "SAMPLAN_JWT_SECRET_PREVIOUS",
@@ -500,11 +512,14 @@ impl Config {
         }
 
         let log = get("SAMPLAN_LOG").unwrap_or_else(|| defaults::LOG.into());
-        if let Err(e) = log.parse::<tracing_subscriber::EnvFilter>() {
+        if let Some(problem) = log_filter_problem(&log) {
             return Err(ConfigError::Invalid {
                 var: "SAMPLAN_LOG",
                 value: log,
-                expected: format!("a log filter such as info or gateway=debug,info ({e})"),
+                expected: format!(
+                    "a level (off, error, warn, info, debug, trace) or a filter of target=level \
+                     directives such as gateway=debug,info ({problem})"
+                ),
             });
         }
         let log_format = match get("SAMPLAN_LOG_FORMAT").as_deref().map(str::trim) {
@@ -565,7 +580,37 @@ impl Config {
             0,
             600_000,
         )?;
-        let auto_install = get("SAMPLAN_AUTO_INSTALL").is_none_or(|v| v.trim() != "0");
+        let auto_install = match get("SAMPLAN_AUTO_INSTALL") {
+            None => true,
+            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "on" | "1" | "true" | "yes" => true,
+                "off" | "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "SAMPLAN_AUTO_INSTALL",
+                        value,
+                        expected: "off, 0, false or no (never install); on, 1, true or yes (the \
+                                   default: install when root with apt-get)"
+                            .into(),
+                    })
+                }
+            },
+        };
+        // Read by the web (`web::session`); a value it does not know would silently mean `auto`.
+        for var in ["SAMPLAN_WEB_SECURE_COOKIES", "SAMPLAN_WEB_DEMO_SIGN_IN"] {
+            if let Some(value) = get(var) {
+                if !matches!(
+                    value.trim().to_ascii_lowercase().as_str(),
+                    "auto" | "on" | "1" | "true" | "off" | "0" | "false"
+                ) {
+                    return Err(ConfigError::Invalid {
+                        var,
+                        value,
+                        expected: "auto, on (or 1, true) or off (or 0, false)".into(),
+                    });
+                }
+            }
+        }
 
         let stream = get("SAMPLAN_NATS_STREAM").unwrap_or_else(|| defaults::NATS_STREAM.into());
         let name_ok = |s: &str, extra: &[char]| {
@@ -680,6 +725,45 @@ impl Config {
     pub fn embedded_database(&self) -> bool {
         self.database_url.is_none()
     }
+}
+
+/// Refuses a secret copied from an example file (deploy/compose/.env.example has
+/// `change-me-to-a-random-secret-of-at-least-32-bytes`, long enough to pass the length check):
+/// anyone with the repository could sign tokens with it. The secret itself is never echoed.
+fn refuse_placeholder(var: &'static str, secret: &str) -> Result<(), ConfigError> {
+    let lower = secret.to_ascii_lowercase();
+    if ["change-me", "change_me", "changeme"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return Err(ConfigError::Invalid {
+            var,
+            value: "(hidden)".into(),
+            expected: "a secret of your own, not an example file's placeholder (it contains \
+                       \"change-me\"): generate one with `openssl rand -hex 32`"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// What is wrong with a `SAMPLAN_LOG` filter, if anything. `EnvFilter` takes a bare word that is
+/// not a level as a target to log at every level (`warning`, `verbose`: nothing is logged but
+/// that target's lines, errors included), so a bare word must be a level here; `target=level`
+/// directives and span filters are left to `EnvFilter`'s own parser.
+fn log_filter_problem(filter: &str) -> Option<String> {
+    use tracing_subscriber::filter::LevelFilter;
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !directive.contains(['=', '[']) && directive.parse::<LevelFilter>().is_err() {
+            return Some(format!(
+                "{directive:?} is neither a level nor a target=level directive"
+            ));
+        }
+    }
+    filter
+        .parse::<tracing_subscriber::EnvFilter>()
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// Parses a bounded number; the bounds keep a typo (`SAMPLAN_BODY_BYTES_MAX=64`) from disabling
@@ -975,6 +1059,99 @@ mod tests {
             assert!(err.to_string().contains("SAMPLAN_JWT_JWKS_FILE"), "{err}");
             assert!(!err.to_string().contains("0123456789"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_example_files_placeholder_secret_is_refused() {
+        // deploy/compose/.env.example's placeholder: 49 bytes, long enough for the length check.
+        let placeholder = "change-me-to-a-random-secret-of-at-least-32-bytes";
+        let err = config(&[("SAMPLAN_JWT_SECRET", placeholder)]).unwrap_err();
+        assert!(err.to_string().contains("SAMPLAN_JWT_SECRET"), "{err}");
+        assert!(!err.to_string().contains(placeholder), "{err}");
+        for secret in [
+            "0123456789abcdef-CHANGE-ME-0123456789abcdef",
+            "please_change_me_0123456789abcdef0123456789",
+        ] {
+            let err = config(&[("SAMPLAN_JWT_SECRET", secret)]).unwrap_err();
+            assert!(err.to_string().contains("SAMPLAN_JWT_SECRET"), "{err}");
+        }
+        let current = ("SAMPLAN_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let err = config(&[current, ("SAMPLAN_JWT_SECRET_PREVIOUS", placeholder)]).unwrap_err();
+        assert!(
+            err.to_string().contains("SAMPLAN_JWT_SECRET_PREVIOUS"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(placeholder), "{err}");
+        // A real secret is still accepted.
+        config(&[current]).expect("a random secret");
+    }
+
+    #[test]
+    fn the_log_filter_is_a_level_or_directives() {
+        for good in [
+            "info",
+            "WARN",
+            "off",
+            "gateway=debug,info",
+            "info,gateway=warn",
+            "gateway=debug",
+            "warn,tokio_postgres=error",
+            "[request]=debug",
+        ] {
+            let c = config(&[("SAMPLAN_LOG", good)]).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(c.log, good);
+        }
+        // Bare words that are not levels would be taken as targets: nothing else is logged.
+        for bad in [
+            "warning",
+            "verbose",
+            "info,warning",
+            "gateway=loud",
+            "gateway=debug,,x y",
+        ] {
+            let err = config(&[("SAMPLAN_LOG", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("SAMPLAN_LOG"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn switches_refuse_values_they_do_not_know() {
+        for (value, on) in [
+            ("0", false),
+            ("off", false),
+            ("no", false),
+            ("FALSE", false),
+            ("1", true),
+            ("on", true),
+            ("yes", true),
+        ] {
+            let c = config(&[("SAMPLAN_AUTO_INSTALL", value)]).expect(value);
+            assert_eq!(c.auto_install, on, "{value}");
+        }
+        assert!(config(&[]).expect("defaults").auto_install);
+        for (var, value) in [
+            ("SAMPLAN_AUTO_INSTALL", "nej"),
+            ("SAMPLAN_AUTO_INSTALL", "disabled"),
+            ("SAMPLAN_WEB_SECURE_COOKIES", "always"),
+            ("SAMPLAN_WEB_SECURE_COOKIES", "yes"),
+            ("SAMPLAN_WEB_DEMO_SIGN_IN", "yes"),
+        ] {
+            let err = config(&[(var, value)]).expect_err(value);
+            assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
+        for var in ["SAMPLAN_WEB_SECURE_COOKIES", "SAMPLAN_WEB_DEMO_SIGN_IN"] {
+            for value in ["auto", "on", "1", "true", "Off", "0", "false", " on "] {
+                config(&[(var, value)]).unwrap_or_else(|e| panic!("{var}={value}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_nats_password_needs_its_user() {
+        let err = config(&[("SAMPLAN_NATS_PASSWORD", "hemligt-lösen")]).unwrap_err();
+        assert!(err.to_string().contains("SAMPLAN_NATS_PASSWORD"), "{err}");
+        assert!(err.to_string().contains("SAMPLAN_NATS_USER"), "{err}");
+        assert!(!err.to_string().contains("hemligt"), "{err}");
     }
 
     #[test]
