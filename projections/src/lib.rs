@@ -247,7 +247,8 @@ pub async fn nats_client(
         .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?
         .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(nats_url)
+        // One URL or a comma-separated list of a cluster's nodes, as the relay takes it.
+        .connect(relay::with_learned_servers(nats_url))
         .await
         .map_err(|e| ProjectionError::Nats(format!("connecting to {nats_url}: {e}")))
 }

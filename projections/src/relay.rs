@@ -195,7 +195,7 @@ fn learn_servers(connect_urls: &[String]) {
 }
 
 /// The servers of `nats_url` (one, or a comma-separated list) followed by the learned ones.
-fn with_learned_servers(nats_url: &str) -> Vec<String> {
+pub(crate) fn with_learned_servers(nats_url: &str) -> Vec<String> {
     let learned = LEARNED_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
     merge_servers(nats_url, &learned)
 }

@@ -416,3 +416,29 @@ async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
     run.await.expect("task").expect("relay");
     drop(db);
 }
+
+#[tokio::test]
+async fn the_doorbell_client_takes_a_list_of_servers_and_uses_the_one_that_answers() {
+    // The first URL names a port nothing listens on; the second is the test server.
+    let url = format!("nats://127.0.0.1:1,{}", nats_url());
+    let client = projections::nats_client(&url, &projections::NatsAuth::default())
+        .await
+        .expect("a client");
+    let subject = format!(
+        "doorbell-test.{}",
+        Ulid::generate().to_string().to_lowercase()
+    );
+    let mut heard = client.subscribe(subject.clone()).await.expect("subscribe");
+    client
+        .publish(subject, "ring".into())
+        .await
+        .expect("publish");
+    let message = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures::StreamExt::next(&mut heard),
+    )
+    .await
+    .expect("rung within the time")
+    .expect("a message");
+    assert_eq!(&message.payload[..], b"ring");
+}
