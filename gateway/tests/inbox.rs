@@ -887,6 +887,23 @@ impl SseStream {
         }
     }
 
+    /// Whether no event (keep-alive comments aside) arrives within `ms`.
+    async fn quiet_for(&mut self, ms: u64) -> bool {
+        let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        loop {
+            if self.buffer.contains("data:") {
+                return false;
+            }
+            match tokio::time::timeout_at(until, self.response.chunk()).await {
+                Err(_) => return true,
+                Ok(chunk) => {
+                    let chunk = chunk.expect("reading the stream").expect("open");
+                    self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+                }
+            }
+        }
+    }
+
     /// Events until one of type `event`, which is returned with those before it.
     async fn until(&mut self, event: &str) -> Vec<Sse> {
         let mut seen = Vec::new();
@@ -1277,6 +1294,85 @@ async fn listed(app: &TestApp, token: &str, kind: &str) -> Vec<Value> {
         .filter(|t| t["kind"] == kind)
         .cloned()
         .collect()
+}
+
+/// A reminder is shown from a later day than the event that owes it (ADR 0033): a live stream
+/// open when that moment comes pushes it then, without an id (it has no position), and only to
+/// the one it is for.
+#[tokio::test]
+async fn a_reminder_is_pushed_live_the_moment_it_is_shown() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2027-01-20T08:00:00Z");
+    // Consent holds through 10 March 2027: the reminder is shown from 8 February, Swedish time.
+    let sip = prepared_plan(&app, &w).await;
+    let head = app.store.head_position().await.expect("head");
+    inbox(&app, &w.vc, head).await;
+    inbox(&app, &w.ht, head).await;
+    let mut vc = SseStream::open(&app, &w.vc, None).await;
+    assert_eq!(vc.next().await.event, "ready");
+    let mut ht = SseStream::open(&app, &w.ht, None).await;
+    assert_eq!(ht.next().await.event, "ready");
+
+    set_time(&app, &mut w, "2027-02-07T22:59:59Z");
+    assert!(vc.quiet_for(700).await, "nothing before its moment");
+    set_time(&app, &mut w, "2027-02-07T23:00:00Z");
+    let pushed = vc.next().await;
+    assert_eq!(pushed.event, "todo");
+    assert_eq!(pushed.data["kind"], "renew_consent");
+    assert_eq!(pushed.data["sip_id"], sip.as_str());
+    assert_eq!(pushed.data["shown_from"], "2027-02-07T23:00:00Z");
+    assert_eq!(
+        pushed.id, None,
+        "no position: the last id stays the client's"
+    );
+    // Hemtjänsten, taking part, owes nothing of it and hears nothing.
+    assert!(ht.quiet_for(700).await);
+    // Once is enough; a client that lost the stream meanwhile and resumes gets it again.
+    assert!(vc.quiet_for(500).await);
+    let mut resumed = SseStream::open(&app, &w.vc, Some(&head.to_string())).await;
+    let again = resumed.until("todo").await;
+    assert_eq!(again.last().expect("todo").data["kind"], "renew_consent");
+    drop(resumed);
+
+    // Renewed: the next reminder waits for February 2028. The unit's lists moved, but with
+    // nothing this stream may show yet it waits quietly instead of looking again and again.
+    let mut renewed = consent();
+    renewed["valid_until"] = json!("2028-03-10");
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &renewed).await);
+    inbox(&app, &w.vc, position(&answer)).await;
+    let reads = || async {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find(|l| l.starts_with("samplan_live_reads_total"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    vc.quiet_for(2_500).await;
+    let before = reads().await;
+    vc.quiet_for(2_500).await;
+    let looks = reads().await - before;
+    assert!(
+        looks <= 4.0,
+        "{looks} looks at the tables in 2.5 s of quiet"
+    );
+    // The next moment comes.
+    set_time(&app, &mut w, "2028-02-08T23:00:00Z");
+    let next = vc.next().await;
+    assert_eq!(
+        (next.event.as_str(), &next.data["kind"]),
+        ("todo", &json!("renew_consent"))
+    );
+    assert_eq!(next.data["shown_from"], "2028-02-08T23:00:00Z");
 }
 
 /// Consent is time-limited (003): a month before it runs out the coordinator is asked to renew

@@ -733,12 +733,29 @@ pub async fn events(
             .first()
             .map_or(0, |(_, p)| *p),
     };
+    // Reminders have no position: a client resuming after a position may have missed those
+    // shown since that event was recorded, so they are sent again (a to-do it has already is
+    // only sent twice); a new client read its lists just now.
+    let opened = state.clock.now();
+    let reminders_after = match resume {
+        Some(after) if after > 0 => state
+            .store
+            .read_all(after - 1, 1)
+            .await?
+            .first()
+            .map(|e| e.recorded_at.min(opened))
+            .unwrap_or(opened),
+        _ => opened,
+    };
     let stream = LiveStream {
         state: state.clone(),
         caller,
         unit,
         last: start,
         moves,
+        reminders_after,
+        next_reminder: None,
+        next_reminder_known: false,
         queue: VecDeque::from([Event::default()
             .event("ready")
             .id(start.to_string())
@@ -808,6 +825,12 @@ struct LiveStream {
     /// The last position whose changes were sent.
     last: i64,
     moves: tokio::sync::watch::Receiver<i64>,
+    /// Reminders shown from this moment or before it are in what the client has (its lists read
+    /// when the stream opened, or pushed since).
+    reminders_after: DateTime<Utc>,
+    /// When the next reminder is shown (ADR 0033), once looked up.
+    next_reminder: Option<DateTime<Utc>>,
+    next_reminder_known: bool,
     queue: VecDeque<Event>,
 }
 
@@ -827,20 +850,103 @@ impl LiveStream {
                     return None;
                 }
             }
-            // Wait until the unit moves past what was sent (or the server stops).
+            if !self.next_reminder_known {
+                match inbox::next_reminder(
+                    self.state.store.pool(),
+                    &self.unit,
+                    &self.caller.sub,
+                    self.reminders_after,
+                )
+                .await
+                {
+                    Ok(next) => {
+                        self.next_reminder = next;
+                        self.next_reminder_known = true;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live push failed; closing the stream");
+                        return None;
+                    }
+                }
+            }
+            // Wait until the unit moves past what was sent (or the server stops), or until a
+            // reminder is shown: no event marks that moment (ADR 0033).
+            let (clock, reminder) = (self.state.clock.clone(), self.next_reminder);
+            let shown = async move {
+                match reminder {
+                    Some(at) => clock.sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(shown);
+            let mut reminder_shown = false;
             loop {
                 if *self.moves.borrow_and_update() > self.last {
+                    // Whatever moved the unit may owe a reminder, shown or not yet.
+                    self.next_reminder_known = false;
                     break;
                 }
-                if self.moves.changed().await.is_err() {
+                tokio::select! {
+                    changed = self.moves.changed() => if changed.is_err() {
+                        return None;
+                    },
+                    () = &mut shown => reminder_shown = true,
+                }
+                if reminder_shown {
+                    break;
+                }
+            }
+            if reminder_shown {
+                if let Err(e) = self.reminders().await {
+                    tracing::warn!(error = %e, "live push failed; closing the stream");
                     return None;
                 }
             }
         }
     }
 
+    /// Queues the to-dos whose reminders were shown since the last look, as `todo` events
+    /// without an id: they come with no position (a client that resumes gets those shown since
+    /// the event it resumes after).
+    async fn reminders(&mut self) -> Result<(), AppError> {
+        let now = self.state.clock.now();
+        let shown = inbox::reminders_shown(
+            self.state.store.pool(),
+            &self.unit,
+            &self.caller.sub,
+            self.reminders_after,
+            now,
+        )
+        .await?;
+        self.reminders_after = now;
+        self.next_reminder_known = false;
+        if shown.is_empty() {
+            return Ok(());
+        }
+        let persons = persons_shown(shown.iter().map(|t| t.person.person_id.as_str()));
+        access_log::record_many(&self.state, &self.caller, &persons, action::INBOX, None).await?;
+        let urgent_until = self.state.policy.for_municipality(None).urgent_until(now);
+        for todo in shown {
+            let data = serde_json::to_value(TodoView::new(todo, urgent_until, now))
+                .map_err(AppError::internal)?;
+            self.queue.push_back(
+                Event::default()
+                    .event("todo")
+                    .json_data(data)
+                    .map_err(AppError::internal)?,
+            );
+        }
+        Ok(())
+    }
+
     /// Reads what changed after `last` into the queue; whether there was anything.
     async fn fetch(&mut self) -> Result<bool, AppError> {
+        // Where the unit stood before the look: the inbox commits in position order, so the
+        // look sees every change up to here. A change this caller may not see (a colleague's
+        // to-do, a reminder not yet shown) moves the unit too; with nothing to send, the stream
+        // has still caught up with it, and must not look again until the unit moves on.
+        let known = *self.moves.borrow();
+        metrics::counter!("samplan_live_reads_total").increment(1);
         let changes = inbox::changes_since(
             self.state.store.pool(),
             &self.unit,
@@ -851,6 +957,7 @@ impl LiveStream {
         )
         .await?;
         if changes.is_empty() {
+            self.last = self.last.max(known);
             return Ok(false);
         }
         let persons = persons_shown(changes.iter().filter_map(|(_, c)| match c {

@@ -661,6 +661,57 @@ pub enum Change {
     Ongoing { plan: OngoingRow },
 }
 
+/// When the next of the unit's open to-dos that `user` sees is shown, after `now`: a reminder
+/// listed from a later day (ADR 0033). No event marks that moment, so a live stream waits for it
+/// ([`reminders_shown`]).
+pub async fn next_reminder(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "SELECT min(t.shown_from) FROM inbox.todos t
+              WHERE t.unit_id = $1 AND t.ended_at IS NULL
+                AND (t.staff_id IS NULL OR t.staff_id = $2)
+                AND t.shown_from > $3",
+        )
+        .await?;
+    Ok(client
+        .query_one(&statement, &[&unit_id, &user, &now])
+        .await?
+        .get(0))
+}
+
+/// The unit's open to-dos that `user` sees whose reminder is shown from a moment in
+/// (`after`, `now`]: what a live stream pushes when that moment comes.
+pub async fn reminders_shown(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<TodoRow>, ProjectionError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {TODO_COLUMNS} FROM inbox.todos t
+              WHERE t.unit_id = $1 AND t.ended_at IS NULL
+                AND (t.staff_id IS NULL OR t.staff_id = $2)
+                AND t.shown_from > $3 AND t.shown_from <= $4
+              ORDER BY t.shown_from, t.todo_id LIMIT {ROWS_MAX}"
+        ))
+        .await?;
+    Ok(client
+        .query(&statement, &[&unit_id, &user, &after, &now])
+        .await?
+        .iter()
+        .map(todo_row)
+        .collect())
+}
+
 /// Everything that changed in the unit's lists, as `user` sees them, after position `after`, in
 /// position order: at most `limit` positions' worth, every change of a position included, so a
 /// client that resumes from the last position it was sent misses nothing.
