@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "checkpoint_built_by",
         sql: include_str!("../migrations/0016_checkpoint_built_by.sql"),
     },
+    eventstore::Migration {
+        version: 17,
+        name: "inbox_reminder_index",
+        sql: include_str!("../migrations/0017_inbox_reminder_index.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -108,6 +108,9 @@ CREATE TABLE todos (
 );
 CREATE INDEX todos_open_sip_idx ON todos (sip_id) WHERE ended_position IS NULL;
 CREATE INDEX todos_changed_idx ON todos (unit_id, changed_position);
+-- The next reminder of a unit (migration 17).
+CREATE INDEX todos_reminders_idx ON todos (unit_id, shown_from)
+    WHERE ended_at IS NULL AND shown_from IS NOT NULL;
 CREATE INDEX todos_open_page_idx ON todos
     (unit_id, (coalesce(due_at, 'infinity'::timestamptz)), todo_id)
     WHERE ended_position IS NULL;
