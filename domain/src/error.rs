@@ -71,6 +71,8 @@ pub enum DomainError {
     ChairIsSecretary,
     #[error("the meeting was held before its kallelse was sent")]
     MeetingBeforeInvitation,
+    #[error("the follow-up was held before the plan's first meeting")]
+    FollowUpBeforeMeeting,
     #[error("the meeting has no follow-up date")]
     FollowUpDateMissing,
     #[error("the follow-up date is not after the meeting")]
@@ -196,6 +198,7 @@ impl DomainError {
             IdAlreadyUsed(_) => "id_already_used",
             ChairIsSecretary => "chair_is_secretary",
             MeetingBeforeInvitation => "meeting_before_invitation",
+            FollowUpBeforeMeeting => "follow_up_before_meeting",
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
@@ -324,6 +327,10 @@ impl DomainError {
             }
             MeetingBeforeInvitation => {
                 "Mötet kan inte ha hållits innan kallelsen till det skickades. Ange när mötet hölls."
+                    .to_string()
+            }
+            FollowUpBeforeMeeting => {
+                "Uppföljningen kan inte ha hållits före planens första SIP-möte. Ange dagen då den hölls."
                     .to_string()
             }
             FollowUpDateMissing => {

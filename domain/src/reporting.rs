@@ -41,6 +41,11 @@ pub struct PlanFacts {
     pub units: Vec<UnitId>,
     /// The first time consent was declined.
     pub consent_declined_at: Option<DateTime<Utc>>,
+    /// Whether a refusal of consent stood when the first meeting was due (declined before the
+    /// deadline and not given again by it): no meeting was owed then. A refusal followed by
+    /// consent before the deadline leaves the plan owing its meeting like any other.
+    #[serde(default)]
+    pub consent_declined_at_meeting_due: bool,
     /// When the first invitation to a SIP meeting was sent.
     pub invited_at: Option<DateTime<Utc>>,
     /// Working days from the day the need became known to the day of the first invitation.
@@ -119,12 +124,31 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
                 .collect()
         })
         .unwrap_or_default();
+    let consent_declined_at_meeting_due = meeting_due_at.is_some_and(|due| {
+        let mut declined = false;
+        for event in events {
+            match event {
+                SipEvent::ConsentDeclined { recorded_at, .. } if *recorded_at <= due => {
+                    declined = true
+                }
+                SipEvent::ConsentGiven { recorded_at, .. } if *recorded_at <= due => {
+                    declined = false
+                }
+                _ => {}
+            }
+        }
+        declined
+    });
     let follow_up_agreed_on = first_meeting.map(|m| m.follow_up_on);
+    // Only a follow-up held after the first meeting follows up what was agreed there (events
+    // from before `decide` refused earlier days may hold one).
+    let meeting_day = first_meeting.map(|m| local_date(m.held_at));
     Some(PlanFacts {
         sip_id,
         started_at: need.known_since,
         units: shared_units(events, &state),
         consent_declined_at,
+        consent_declined_at_meeting_due,
         invited_at,
         working_days_to_invitation: invited_at.map(days_from_start),
         meeting_held_at,
@@ -137,6 +161,7 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
             .follow_ups
             .iter()
             .filter(|f| f.by_coordinator)
+            .filter(|f| meeting_day.is_some_and(|day| f.held_on >= day))
             .map(|f| f.held_on)
             .min(),
         closed_at: state.closed.as_ref().map(|c| c.recorded_at),

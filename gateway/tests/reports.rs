@@ -546,3 +546,70 @@ async fn only_the_reporting_role_asks_and_bad_questions_are_refused() {
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
 }
+
+/// A person who first says no and then yes still owes the plan its meeting: a plan whose
+/// meeting never came counts as missed, whether or not consent was declined on the way; only a
+/// refusal that still stood when the meeting was due leaves the plan out. And a follow-up held
+/// before the plan's first meeting is refused, so it cannot count as the one agreed there.
+#[tokio::test]
+async fn a_refusal_taken_back_leaves_the_meeting_owed_and_a_follow_up_comes_after_the_meeting() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let mut w = world(&app).await;
+    // Tuesday 10 March: two needs; the meeting is due by the end of 31 March.
+    let refused_then_given = start_plan(&app, &w).await;
+    let given = start_plan(&app, &w).await;
+    let refused = start_plan(&app, &w).await;
+    let declined = json!({"declined_by": {"kind": "person"}});
+    ok(command(
+        &app,
+        &w.vc,
+        &refused_then_given,
+        "decline-consent",
+        &declined,
+    )
+    .await);
+    ok(command(&app, &w.vc, &refused, "decline-consent", &declined).await);
+    set_time(&app, &mut w, "2026-03-12T08:00:00Z");
+    for sip in [&refused_then_given, &given] {
+        ok(command(&app, &w.vc, sip, "record-consent", &consent_for(&[VC, HT])).await);
+        ok(command(&app, &w.vc, sip, "create-plan-basis", &json!({})).await);
+    }
+    // 1 April: no meeting was held for either; the third still refuses.
+    set_time(&app, &mut w, "2026-04-01T08:00:00Z");
+    let at = app.store.head_position().await.expect("head");
+    let by_region = report(&app, "from=2026-03&to=2026-03&group_by=region", at).await;
+    let march = &by_region["rows"][0];
+    assert_eq!(march["month"], "2026-03", "{by_region}");
+    assert_eq!(march["consent_declined"], 2);
+    assert_eq!(
+        march["meetings_in_time"],
+        share(2, 0, Some(0.0)),
+        "both plans that owed a meeting missed it; the refusing one owed none"
+    );
+
+    // The plan's first meeting is on 7 April; a follow-up dated before it is refused.
+    set_time(&app, &mut w, "2026-04-02T08:00:00Z");
+    let inv = invitation("inv-1", "2026-04-07T09:00:00Z", HT);
+    ok(command(&app, &w.vc, &given, "send-invitation", &inv).await);
+    set_time(&app, &mut w, "2026-04-07T10:00:00Z");
+    let held = meeting("inv-1", "2026-04-07T09:00:00Z", HT, "2026-05-05");
+    ok(command(&app, &w.vc, &given, "record-meeting", &held).await);
+    let (status, body) = command(
+        &app,
+        &w.vc,
+        &given,
+        "record-follow-up",
+        &json!({"held_on": "2026-04-06"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "follow_up_before_meeting");
+    ok(command(
+        &app,
+        &w.vc,
+        &given,
+        "record-follow-up",
+        &json!({"held_on": "2026-04-07"}),
+    )
+    .await);
+}

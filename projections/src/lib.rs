@@ -123,6 +123,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_reminder_index",
         sql: include_str!("../migrations/0017_inbox_reminder_index.sql"),
     },
+    eventstore::Migration {
+        version: 18,
+        name: "reporting_refusal_at_deadline",
+        sql: include_str!("../migrations/0018_reporting_refusal_at_deadline.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -1013,6 +1013,15 @@ fn record_follow_up(
     if c.held_on > ctx.today() {
         return Err(DomainError::InFuture("uppföljningen"));
     }
+    // A plan is followed up after the meeting that made it (the reports count the follow-up
+    // agreed there as kept by it).
+    if state
+        .meetings
+        .first()
+        .is_some_and(|m| c.held_on < crate::time::local_date(m.held_at))
+    {
+        return Err(DomainError::FollowUpBeforeMeeting);
+    }
     // The meeting a follow-up kallelse summoned to is the coordinator's to record.
     if let Some(id) = &c.invitation_id {
         if active_invitation(state, id)?.purpose != InvitationPurpose::FollowUp {

@@ -49,8 +49,9 @@ impl Reporting {
 
 /// The version of the rules this read model's rows are written by: raise it with any change
 /// that would write other rows for events already applied, and every projector rebuilds the
-/// read model on its next start (ADR 0034).
-const RULES: u32 = 1;
+/// read model on its next start (ADR 0034). 2: a refusal of consent is judged as it stood at the
+/// meeting's deadline, and a follow-up held before the first meeting does not count.
+const RULES: u32 = 2;
 
 impl Projection for Reporting {
     fn name(&self) -> &'static str {
@@ -153,11 +154,13 @@ impl Projection for Reporting {
                     invited_month, working_days_to_invitation, meeting_held_at, meeting_month,
                     working_days_to_meeting, meeting_due_at, meeting_due_month,
                     follow_up_agreed_on, follow_up_due_at, follow_up_month, followed_up_on,
-                    closed_at, closed_month, close_reason, version)
+                    closed_at, closed_month, close_reason, version,
+                    consent_declined_at_meeting_due)
              SELECT * FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::date[],
                     $5::date[], $6::bigint[], $7::timestamptz[], $8::date[], $9::bigint[],
                     $10::timestamptz[], $11::date[], $12::date[], $13::timestamptz[], $14::date[],
-                    $15::date[], $16::timestamptz[], $17::date[], $18::text[], $19::bigint[])
+                    $15::date[], $16::timestamptz[], $17::date[], $18::text[], $19::bigint[],
+                    $20::boolean[])
              ON CONFLICT (sip_id) DO UPDATE SET started_month = excluded.started_month,
                     consent_declined_at = excluded.consent_declined_at,
                     consent_declined_month = excluded.consent_declined_month,
@@ -173,7 +176,8 @@ impl Projection for Reporting {
                     follow_up_month = excluded.follow_up_month,
                     followed_up_on = excluded.followed_up_on,
                     closed_at = excluded.closed_at, closed_month = excluded.closed_month,
-                    close_reason = excluded.close_reason, version = excluded.version",
+                    close_reason = excluded.close_reason, version = excluded.version,
+                    consent_declined_at_meeting_due = excluded.consent_declined_at_meeting_due",
             &[
                 &p.sips,
                 &p.started_month,
@@ -194,6 +198,7 @@ impl Projection for Reporting {
                 &p.closed_month,
                 &p.close_reason,
                 &p.version,
+                &p.consent_declined_at_meeting_due,
             ],
         )
         .await?;
@@ -305,6 +310,7 @@ struct PlanColumns {
     closed_month: Vec<Option<NaiveDate>>,
     close_reason: Vec<Option<String>>,
     version: Vec<i64>,
+    consent_declined_at_meeting_due: Vec<bool>,
 }
 
 impl PlanColumns {
@@ -332,6 +338,8 @@ impl PlanColumns {
         self.close_reason
             .push(f.close_reason.map(|r| close_reason(r).to_owned()));
         self.version.push(version);
+        self.consent_declined_at_meeting_due
+            .push(f.consent_declined_at_meeting_due);
     }
 }
 
@@ -510,7 +518,7 @@ f (month, group_id, group_name, figure, days, in_time, reason) AS (
        AND (p.meeting_held_at IS NOT NULL
             OR (p.meeting_due_at < $4::timestamptz
                 AND (p.closed_at IS NULL OR p.closed_at > p.meeting_due_at)
-                AND (p.consent_declined_at IS NULL OR p.consent_declined_at > p.meeting_due_at)))
+                AND NOT p.consent_declined_at_meeting_due))
     UNION ALL
     SELECT c.due_month, ug.group_id, ug.group_name, 'documentation', NULL,
            coalesce(c.documented_at <= c.due_at, false), NULL

@@ -23,7 +23,9 @@ CREATE TABLE plans (
     closed_at                  timestamptz,
     closed_month               date,
     close_reason               text,
-    version                    bigint      NOT NULL
+    version                    bigint      NOT NULL,
+    -- A refusal of consent stood when the meeting was due (migration 18).
+    consent_declined_at_meeting_due boolean NOT NULL DEFAULT false
 );
 CREATE TABLE plan_units (
     sip_id  text NOT NULL,
