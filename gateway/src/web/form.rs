@@ -479,6 +479,8 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
         UnknownSubGoal(_) => vec!["sub_goal_id"],
         UnknownIntervention(_) => vec!["intervention_id"],
         ChairIsSecretary => vec!["secretary"],
+        MeetingBeforeInvitation => vec!["held_at"],
+        FollowUpBeforeMeeting => vec!["held_on"],
         FollowUpDateMissing | FollowUpDateTooEarly => vec!["follow_up_on", "next_follow_up_on"],
         SameCoordinator => vec!["staff_id"],
         ReplacedBySelf => vec!["replaced_by"],
