@@ -58,6 +58,15 @@ pub fn samplan_binary() -> PathBuf {
         .clone()
 }
 
+/// A connection to the database at `url` (no TLS), its connection driven in the background.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0))
@@ -110,14 +119,56 @@ pub fn unconfigured_command() -> Command {
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a server may take to exit after a signal.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a process being dropped may take to stop after SIGTERM before it gets SIGKILL.
+const DROP_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one HTTP request of a test may take, answer included ([`http_client`]).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A running `samplan` server process. Dropping it stops the process (SIGTERM, then waits), so a
-/// failed assertion leaves nothing behind.
+/// An HTTP client whose every request gives up after [`REQUEST_TIMEOUT`]: a server that hangs
+/// fails the test with a timeout instead of hanging it.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Sends `signal` (`TERM`, `KILL`, `STOP`, …) to process `pid`; whether it was delivered.
+pub fn send_signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Stops `child`: SIGTERM, and SIGKILL if it has not exited within `grace`; then reaps it. For
+/// `Drop`, which must neither hang nor leave a process behind.
+fn stop_child(child: &mut Child, grace: Duration) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    send_signal(child.id(), "TERM");
+    let started = Instant::now();
+    while started.elapsed() < grace {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A running `samplan` server process. Dropping it stops the process (SIGTERM, then SIGKILL
+/// after [`DROP_STOP_TIMEOUT`]), so a failed assertion leaves nothing behind.
 pub struct Samplan {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     log: PathBuf,
+    /// The stream [`own_stream`] gave the process, deleted when its last process is dropped.
+    own_stream: Option<OwnStream>,
 }
 
 impl Samplan {
@@ -125,6 +176,7 @@ impl Samplan {
     /// `log`, and waits until `/readyz` on `port` answers 200.
     pub async fn spawn(mut cmd: Command, port: u16, log: PathBuf) -> Samplan {
         let out = std::fs::File::create(&log).expect("log file");
+        let own_stream = OwnStream::of(&cmd);
         let child = cmd
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
@@ -134,6 +186,7 @@ impl Samplan {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
             log,
+            own_stream,
         };
         s.wait_ready().await;
         s
@@ -141,7 +194,11 @@ impl Samplan {
 
     /// Waits until `/readyz` answers 200; panics with the log if the process exits first.
     pub async fn wait_ready(&mut self) {
-        let client = reqwest::Client::new();
+        // Each poll gives up on its own, so a hung server fails the deadline below.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("an HTTP client");
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -176,12 +233,11 @@ impl Samplan {
 
     /// Sends `signal` (e.g. `TERM`, `KILL`) to the process.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
+        assert!(
+            send_signal(self.child.id(), signal),
+            "kill -{signal} {}",
+            self.child.id()
+        );
     }
 
     /// Waits for the process to end and returns whether it exited with status 0.
@@ -203,13 +259,82 @@ impl Samplan {
 
 impl Drop for Samplan {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.child.id().to_string())
-                .status();
-            let _ = self.child.wait();
+        stop_child(&mut self.child, DROP_STOP_TIMEOUT);
+        if let Some(stream) = self.own_stream.take() {
+            stream.release();
         }
+    }
+}
+
+/// A JetStream stream of a test's own ([`own_stream`], or named with [`ROLES_STREAM_PREFIX`]) on
+/// the shared NATS server, counted by the processes using it: the last one dropped deletes it,
+/// also when the test failed, so test runs leave no streams behind on a server that outlives
+/// them.
+struct OwnStream {
+    nats_url: String,
+    name: String,
+}
+
+/// How many live [`Samplan`] processes use each stream of [`own_stream`].
+static OWN_STREAM_USERS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+impl OwnStream {
+    /// The stream `cmd` was given by [`own_stream`] (or a name with [`ROLES_STREAM_PREFIX`]),
+    /// counted as used by one more process.
+    fn of(cmd: &Command) -> Option<OwnStream> {
+        let env = |key: &str| {
+            cmd.get_envs()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v)
+                .map(|v| v.to_string_lossy().into_owned())
+        };
+        let name = env("SAMPLAN_NATS_STREAM").filter(|n| {
+            OWN_STREAM_PREFIXES
+                .iter()
+                .any(|prefix| n.starts_with(prefix))
+        })?;
+        let nats_url = env("SAMPLAN_NATS_URL")?;
+        let mut users = OWN_STREAM_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        match users.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => users.push((name.clone(), 1)),
+        }
+        Some(OwnStream { nats_url, name })
+    }
+
+    /// One process fewer; the last deletes the stream (on a thread of its own, as this runs in
+    /// `Drop`, possibly inside the test's runtime).
+    fn release(self) {
+        {
+            let mut users = OWN_STREAM_USERS.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(at) = users.iter().position(|(n, _)| *n == self.name) else {
+                return;
+            };
+            users[at].1 -= 1;
+            if users[at].1 > 0 {
+                return;
+            }
+            users.remove(at);
+        }
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let connect = async_nats::connect(self.nats_url.as_str());
+                if let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(5), connect).await
+                {
+                    let js = async_nats::jetstream::new(client);
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), js.delete_stream(&self.name))
+                            .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -484,13 +609,18 @@ impl PrivateNats {
         }
     }
 
-    /// Stops the server (SIGTERM) and waits for it to exit.
+    /// Stops the server (SIGTERM, a graceful shutdown) and waits for it to exit; SIGKILL if it
+    /// has not within [`STOP_TIMEOUT`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            stop_child(&mut child, STOP_TIMEOUT);
+        }
+    }
+
+    /// Kills the server (SIGKILL: no shutdown, no hand-over of leadership) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
             let _ = child.wait();
         }
     }
@@ -527,15 +657,28 @@ pub fn serve_command(
     cmd
 }
 
+/// The name every stream of [`own_stream`] begins with.
+const OWN_STREAM_PREFIX: &str = "TEST_";
+/// The streams a [`Samplan`] deletes when the last process using one is dropped: those of
+/// [`own_stream`], and those a test names itself with [`ROLES_STREAM_PREFIX`].
+const OWN_STREAM_PREFIXES: [&str; 2] = [OWN_STREAM_PREFIX, ROLES_STREAM_PREFIX];
+/// The prefix of the streams `tests/roles.rs` names itself (`ROLES_TEST_<ulid>`).
+pub const ROLES_STREAM_PREFIX: &str = "ROLES_TEST_";
+
 /// Gives `cmd` a JetStream stream, subjects and doorbell of its own, kept in memory, so that
 /// tests sharing one NATS server do not see each other's events.
+///
+/// The stream is deleted when the last [`Samplan`] process started with it is dropped.
 pub fn own_stream(cmd: &mut Command, tag: &str) {
     let tag = tag.to_lowercase();
-    cmd.env("SAMPLAN_NATS_STREAM", format!("TEST_{tag}").to_uppercase())
-        .env("SAMPLAN_NATS_SUBJECT_PREFIX", format!("test-events.{tag}"))
-        .env(
-            "SAMPLAN_NATS_DOORBELL_SUBJECT",
-            format!("test-doorbell.{tag}"),
-        )
-        .env("SAMPLAN_NATS_STORAGE", "memory");
+    cmd.env(
+        "SAMPLAN_NATS_STREAM",
+        format!("{OWN_STREAM_PREFIX}{tag}").to_uppercase(),
+    )
+    .env("SAMPLAN_NATS_SUBJECT_PREFIX", format!("test-events.{tag}"))
+    .env(
+        "SAMPLAN_NATS_DOORBELL_SUBJECT",
+        format!("test-doorbell.{tag}"),
+    )
+    .env("SAMPLAN_NATS_STORAGE", "memory");
 }

@@ -1,14 +1,17 @@
 //! Live pushes across processes: a command through one gateway reaches a server-sent-event
 //! client of another, because the projector (a third process) rings the inbox doorbell on NATS
-//! and every gateway hears it.
+//! and every gateway hears it. A rebuild of the inbox — by `samplan rebuild`, by the library
+//! with a doorbell at hand, or by a projector that finds the rows built by other rules — rings
+//! nothing (a replay must not fire side effects again).
 
 use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
+use eventstore::{EventStore, StoreConfig};
 use futures::StreamExt;
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
+use samplan_tests::{free_port, http_client, pg_connect, unconfigured_command, Samplan, TempDir};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 struct Deployment {
     db: TestDatabase,
@@ -31,8 +34,8 @@ impl Deployment {
         }
     }
 
-    async fn serve(&self, role: &str, name: &str) -> Samplan {
-        let port = free_port();
+    /// `samplan` with the deployment's settings; the caller adds the arguments.
+    fn command(&self, port: u16, name: &str) -> std::process::Command {
         let mut cmd = unconfigured_command();
         cmd.env("SAMPLAN_DATABASE_URL", &self.db.app_url)
             .env("SAMPLAN_DATABASE_ADMIN_URL", &self.db.admin_url)
@@ -41,8 +44,14 @@ impl Deployment {
             .env("SAMPLAN_JWT_SECRET", &self.secret)
             .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
             .env("SAMPLAN_DATA_DIR", self.dir.path().join(name))
-            .env("SAMPLAN_LOG", "info")
-            .args(["serve", "--role", role]);
+            .env("SAMPLAN_LOG", "info");
+        cmd
+    }
+
+    async fn serve(&self, role: &str, name: &str) -> Samplan {
+        let port = free_port();
+        let mut cmd = self.command(port, name);
+        cmd.args(["serve", "--role", role]);
         Samplan::spawn(cmd, port, self.dir.path().join(format!("{name}.log"))).await
     }
 
@@ -59,7 +68,7 @@ impl Deployment {
 }
 
 async fn post(url: String, token: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = http_client()
         .post(url)
         .bearer_auth(token)
         .json(&body)
@@ -154,7 +163,8 @@ async fn a_command_through_one_gateway_is_pushed_to_a_client_of_another() {
         assert_eq!(status, 200, "{cmd}: {body}");
     }
 
-    // Hemtjänsten listens on gateway B.
+    // Hemtjänsten listens on gateway B (a client without an overall timeout: the stream stays
+    // open; each read below has one).
     let mut stream = reqwest::Client::new()
         .get(format!("{}/api/v1/inbox/events", b.base_url))
         .bearer_auth(&ht)
@@ -199,4 +209,216 @@ async fn a_command_through_one_gateway_is_pushed_to_a_client_of_another() {
     .await
     .expect("a doorbell within 10 s");
     assert!(rung);
+}
+
+/// The `inbox` schema's identity: a rebuild swaps in a schema created anew.
+async fn inbox_schema(admin: &tokio_postgres::Client) -> u32 {
+    admin
+        .query_one("SELECT oid FROM pg_namespace WHERE nspname = 'inbox'", &[])
+        .await
+        .expect("schema")
+        .get(0)
+}
+
+/// Asserts no doorbell rings on `doorbells` while `work` runs and for a moment after it.
+async fn silent_while<T>(
+    doorbells: &mut async_nats::Subscriber,
+    what: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let result = tokio::select! {
+        bell = doorbells.next() => panic!(
+            "{what} rang the doorbell: {:?}",
+            bell.map(|b| String::from_utf8_lossy(&b.payload).into_owned())
+        ),
+        result = work => result,
+    };
+    if let Ok(bell) = tokio::time::timeout(Duration::from_secs(1), doorbells.next()).await {
+        panic!(
+            "{what} rang the doorbell: {:?}",
+            bell.map(|b| String::from_utf8_lossy(&b.payload).into_owned())
+        );
+    }
+    result
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_of_the_inbox_rings_no_doorbell() {
+    let d = Deployment::new().await;
+    let a = d.serve("gateway", "gateway").await;
+    let projector = d.serve("projector", "projector").await;
+    let store = EventStore::connect(StoreConfig::new(d.db.app_url.clone()))
+        .await
+        .expect("store");
+    let admin_db = pg_connect(&d.db.admin_url).await;
+    let nats = async_nats::connect(&d.nats).await.expect("nats");
+    let mut doorbells = nats.subscribe(d.doorbell.clone()).await.expect("subscribe");
+
+    // An inbox with a plan and a message in it.
+    let admin = d.token("admin", "admin", None);
+    let vc = d.token("staff", "SE2321000016-VC01", Some("vc-centrum"));
+    for (id, kind) in [("vc-centrum", "region"), ("hemtjanst-norr", "municipality")] {
+        let (status, body) = post(
+            format!("{}/api/v1/units", a.base_url),
+            &admin,
+            json!({"id": id, "name": format!("Enheten {id}"),
+                   "principal": {"kind": kind, "name": "Testlän"}, "uses_samplan": true}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, person) = post(
+        format!("{}/api/v1/persons", a.base_url),
+        &vc,
+        json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{person}");
+    let (status, sip) = post(
+        format!("{}/api/v1/sips", a.base_url),
+        &vc,
+        json!({"person_id": person["id"], "identified_by": "staff", "reason": "Samordning.",
+               "context": {"kind": "outpatient"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sip}");
+    let sip = sip["id"].as_str().expect("sip").to_owned();
+    let scheduled = (Utc::now() + Span::days(7)).to_rfc3339();
+    for (cmd, body) in [
+        (
+            "record-consent",
+            json!({"given_by": {"kind": "person"}, "actors": ["vc-centrum", "hemtjanst-norr"],
+                   "topics": ["Stöd"], "valid_until": "2030-01-01"}),
+        ),
+        ("create-plan-basis", json!({})),
+        (
+            "send-invitation",
+            json!({"invitation_id": "inv-1", "purpose": "meeting", "scheduled_at": scheduled,
+                   "form": "video", "reason": "Planering.",
+                   "recipients": [{"kind": "unit", "unit_id": "hemtjanst-norr"}]}),
+        ),
+    ] {
+        let (status, body) =
+            post(format!("{}/api/v1/sips/{sip}/{cmd}", a.base_url), &vc, body).await;
+        assert_eq!(status, 200, "{cmd}: {body}");
+    }
+    let head = store.head_position().await.expect("head");
+    projections::runner::applied(store.pool(), projections::inbox::PROJECTION, head, 30_000)
+        .await
+        .expect("the inbox caught up");
+    // The live batches rang; let their doorbells pass (each batch rings once, after its commit).
+    let mut rung = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(2), doorbells.next()).await {
+        rung += 1;
+    }
+    assert!(
+        rung > 0,
+        "the live batches rang no doorbell: the subject is wrong"
+    );
+    let live = projections::runner::dump(store.pool(), projections::inbox::PROJECTION)
+        .await
+        .expect("dump");
+    assert!(
+        live.iter().any(|r| r.starts_with("messages ")),
+        "no message in the inbox: {live:?}"
+    );
+
+    // `samplan rebuild --projection inbox`.
+    let schema = inbox_schema(&admin_db).await;
+    let out = silent_while(&mut doorbells, "samplan rebuild", async {
+        d.command(0, "rebuild")
+            .args(["rebuild", "--projection", "inbox"])
+            .output()
+            .expect("samplan rebuild")
+    })
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(inbox_schema(&admin_db).await, schema, "nothing was rebuilt");
+
+    // A rebuild through the library with a doorbell at hand, as a projector has.
+    let schema = inbox_schema(&admin_db).await;
+    let mut settings = projections::Settings::new(domain::policy::PolicyProfile::get(
+        domain::policy::PolicyName::Stockholm,
+    ));
+    settings.doorbell = Some((nats.clone(), d.doorbell.clone()));
+    let rebuilt = silent_while(
+        &mut doorbells,
+        "a rebuild with a doorbell",
+        projections::rebuild(
+            &store,
+            &d.db.admin_url,
+            projections::inbox::PROJECTION,
+            &settings,
+        ),
+    )
+    .await
+    .expect("rebuild")
+    .expect("a read model");
+    assert!(rebuilt.events_applied > 0, "{rebuilt:?}");
+    assert_ne!(inbox_schema(&admin_db).await, schema, "nothing was rebuilt");
+
+    // A projector that finds the rows built by other rules rebuilds them on its own (ADR 0034),
+    // with the doorbell it rings live batches with.
+    drop(projector);
+    let schema = inbox_schema(&admin_db).await;
+    admin_db
+        .execute(
+            "UPDATE projections.checkpoints SET built_by = 'other rules' WHERE projection = $1",
+            &[&projections::inbox::PROJECTION],
+        )
+        .await
+        .expect("built_by");
+    let _projector = silent_while(&mut doorbells, "a projector rebuilding", async {
+        let projector = d.serve("projector", "projector-2").await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let built_by: Option<String> = admin_db
+                .query_one(
+                    "SELECT built_by FROM projections.checkpoints WHERE projection = $1",
+                    &[&projections::inbox::PROJECTION],
+                )
+                .await
+                .expect("built_by")
+                .get(0);
+            if built_by.as_deref() != Some("other rules") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the projector did not rebuild the inbox:\n{}",
+                projector.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        projector
+    })
+    .await;
+    assert_ne!(inbox_schema(&admin_db).await, schema, "nothing was rebuilt");
+    assert_eq!(
+        projections::runner::dump(store.pool(), projections::inbox::PROJECTION)
+            .await
+            .expect("dump"),
+        live,
+        "the rebuilt inbox differs from the live one"
+    );
+
+    // The doorbell still rings for a live batch (a message for hemtjänsten): the silence above
+    // meant something.
+    let (status, body) = post(
+        format!("{}/api/v1/sips/{sip}/send-invitation", a.base_url),
+        &vc,
+        json!({"invitation_id": "inv-2", "purpose": "meeting", "scheduled_at": scheduled,
+               "form": "video", "reason": "Uppföljning.",
+               "recipients": [{"kind": "unit", "unit_id": "hemtjanst-norr"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::timeout(Duration::from_secs(20), doorbells.next())
+        .await
+        .expect("a doorbell for a live batch within 20 s")
+        .expect("the subscription is open");
 }

@@ -54,7 +54,7 @@ async fn staff_on_two_gateways_documenting_one_plan_at_once_are_all_recorded_onc
     };
     let admin = token("admin", "admin", None);
     let vc = token("staff", "SE2321000016-VC01", Some("vc-centrum"));
-    let client = reqwest::Client::new();
+    let client = samplan_tests::http_client();
     let api = |s: &Samplan, path: &str| format!("{}/api/v1{path}", s.base_url);
 
     let (status, body) = post(
@@ -178,7 +178,7 @@ async fn one_personnummer_registered_through_two_gateways_at_once_belongs_to_one
     let b = gateway(&db, &secret, &dir, "b").await;
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
-    let client = reqwest::Client::new();
+    let client = samplan_tests::http_client();
     let (status, body) = post(
         &client,
         format!("{}/api/v1/units", a.base_url),

@@ -39,7 +39,7 @@ async fn the_relay_signs_in_to_a_nats_that_requires_a_password() {
     let server = Samplan::spawn(cmd, port, dir.path().join("samplan.log")).await;
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
-    let response = reqwest::Client::new()
+    let response = samplan_tests::http_client()
         .post(format!("{}/api/v1/units", server.base_url))
         .bearer_auth(&admin)
         .json(&json!({"id": "vc-centrum", "name": "Vårdcentralen Centrum",

@@ -192,7 +192,7 @@ async fn samplan_serves_over_tls_to_a_postgres_that_refuses_plain_text() {
     .await;
     let signer = Signer::hs256(&secret, "samplan", "samplan");
     let admin = signer.sign("admin", "admin", None, "Admin", Utc::now(), Span::hours(1));
-    let client = reqwest::Client::new();
+    let client = samplan_tests::http_client();
     let response = client
         .post(format!("{}/api/v1/units", server.base_url))
         .bearer_auth(&admin)

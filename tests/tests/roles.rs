@@ -28,7 +28,8 @@ impl Cluster {
             db: TestDatabase::create().await.expect("test database"),
             secret: random_hex(32).expect("secret"),
             dir: TempDir::new("roles"),
-            stream: format!("ROLES_TEST_{id}"),
+            // Deleted when the last process using it is dropped, also after a failure.
+            stream: format!("{}{id}", samplan_tests::ROLES_STREAM_PREFIX),
             prefix: format!("roles-test.{id}"),
             nats: std::env::var("SAMPLAN_TEST_NATS_URL")
                 .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
@@ -70,7 +71,7 @@ impl Cluster {
 }
 
 async fn post(url: String, token: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = samplan_tests::http_client()
         .post(url)
         .bearer_auth(token)
         .json(&body)
@@ -82,7 +83,7 @@ async fn post(url: String, token: &str, body: Value) -> (u16, Value) {
 }
 
 async fn get(url: String, token: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = samplan_tests::http_client()
         .get(url)
         .bearer_auth(token)
         .send()
@@ -218,8 +219,25 @@ async fn gateways_a_relay_and_projectors_with_standbys_share_one_database_and_st
     let js = projections::relay::connect(&c.nats).await.expect("nats");
     let mut stream = js.get_stream(&c.stream).await.expect("stream");
     let head = store.head_position().await.expect("head");
-    let info = stream.info().await.expect("info");
+    let info = stream.info().await.expect("info").clone();
     assert_eq!(info.state.messages as i64, head, "one message per event");
+    let events = store.read_all(0, 10_000).await.expect("events");
+    let mut published = Vec::new();
+    for seq in info.state.first_sequence..=info.state.last_sequence {
+        let message = stream.get_raw_message(seq).await.expect("message");
+        published.push(
+            message
+                .headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .map(|v| v.as_str().to_owned())
+                .expect("message id"),
+        );
+    }
+    let stored: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    assert_eq!(
+        published, stored,
+        "the stream holds the store's events, in order"
+    );
 
     // A rebuild of every read model gives exactly the live tables.
     let live = dump(&store).await;
@@ -240,6 +258,5 @@ async fn gateways_a_relay_and_projectors_with_standbys_share_one_database_and_st
         live,
         "rebuilt tables equal the live ones"
     );
-    let _ = js.delete_stream(&c.stream).await;
     drop((a, b));
 }
