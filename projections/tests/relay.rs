@@ -214,6 +214,8 @@ async fn transactions_that_commit_late_or_abort_are_waited_for_and_published_in_
     let cancel = CancellationToken::new();
     let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
     append(&store, "sip-first").await;
+    // Published before the rest begins, so the check below waits only for what must not come.
+    assert_eq!(relayed(&store).await, 1);
     // A writer draws a position and commits after later ones.
     let (mut client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
         .await
