@@ -538,6 +538,18 @@ async fn built_by(store: &EventStore, name: &str) -> Option<String> {
         .get(0)
 }
 
+/// Waits until `name`'s rows are recorded as built by `rules`: a runner's rebuild has swapped.
+async fn rebuilt_by(store: &EventStore, name: &str, rules: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
+    while built_by(store, name).await.as_deref() != Some(rules) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner did not rebuild {name} by rules {rules} in time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The schema's identity: a rebuild swaps in a schema created anew.
 async fn schema_oid(db: &TestDatabase, schema: &str) -> u32 {
     admin(db)
@@ -619,14 +631,7 @@ async fn a_read_model_built_by_other_rules_is_rebuilt_by_its_runner_while_it_goe
     for i in 0..50 {
         append(&store, &format!("count-y{}", i % 5)).await;
     }
-    let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    while built_by(&store, "rules_counter").await.as_deref() != Some("2") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the runner did not rebuild the read model in time"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    rebuilt_by(&store, "rules_counter", "2").await;
     let head = caught_up(&store, "rules_counter").await;
     assert_ne!(schema_oid(&db, "rules_counter").await, created);
     assert_eq!(
@@ -662,15 +667,7 @@ async fn a_read_model_built_by_other_rules_is_rebuilt_by_its_runner_while_it_goe
         .expect("forget the rules");
     let cancel = CancellationToken::new();
     let fourth = start(&store, &db, "2", true, &cancel);
-    let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
-    while built_by(&store, "rules_counter").await.is_none() {
-        assert!(std::time::Instant::now() < deadline, "no rebuild in time");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        built_by(&store, "rules_counter").await.as_deref(),
-        Some("2")
-    );
+    rebuilt_by(&store, "rules_counter", "2").await;
     assert_ne!(schema_oid(&db, "rules_counter").await, rebuilt);
     cancel.cancel();
     fourth.await.expect("task").expect("runner");
