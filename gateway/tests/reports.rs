@@ -613,3 +613,26 @@ async fn a_refusal_taken_back_leaves_the_meeting_owed_and_a_follow_up_comes_afte
     )
     .await);
 }
+
+/// The answer names the profile the figures were computed with: while the rows of another
+/// profile wait for their rebuild (ADR 0034), that one, not the deployment's.
+#[tokio::test]
+async fn a_report_names_the_profile_its_figures_were_computed_with() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    let at = app.store.head_position().await.expect("head");
+    let asked = report(&app, "from=2026-03&to=2026-03&group_by=region", at).await;
+    assert_eq!(asked["policy"], "norrbotten", "{sip}");
+    let client = app.store.pool().get().await.expect("client");
+    client
+        .execute(
+            "UPDATE projections.checkpoints SET built_by = 'rules 2; policy orebro'
+              WHERE projection = 'reporting'",
+            &[],
+        )
+        .await
+        .expect("rows of another profile");
+    let asked = report(&app, "from=2026-03&to=2026-03&group_by=region", at).await;
+    assert_eq!(asked["policy"], "orebro");
+}

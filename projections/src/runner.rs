@@ -710,6 +710,19 @@ pub async fn checkpoint(pool: &Pool, projection: &str) -> Result<i64, Projection
     Ok(row.map_or(0, |r| r.get(0)))
 }
 
+/// The rules recorded as having built `projection`'s rows ([`Projection::built_by`]); `None`
+/// when not recorded.
+pub async fn rules_of(pool: &Pool, projection: &str) -> Result<Option<String>, ProjectionError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT built_by FROM projections.checkpoints WHERE projection = $1",
+            &[&projection],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get(0)))
+}
+
 /// Waits until `projection` has applied `position` or `wait_ms_max` has passed, and returns
 /// where it stands then (compare with `position` to know which).
 pub async fn wait_for(

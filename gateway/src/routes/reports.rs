@@ -201,7 +201,8 @@ pub struct KpiReport {
     pub to: String,
     /// `region`, `municipality` or `unit`.
     pub group_by: String,
-    /// The policy profile whose deadlines are judged.
+    /// The policy profile whose deadlines the figures judge: the deployment's, or while the
+    /// rows are rebuilt after a change of profile (ADR 0034), the one they were computed with.
     pub policy: String,
     /// The moment deadlines were judged at: one not yet passed and not yet met is not counted.
     pub as_of: DateTime<Utc>,
@@ -286,11 +287,17 @@ pub async fn kpis(
         .into_iter()
         .map(KpiRowView::new)
         .collect();
+    // The profile the figures were computed with: the configured one, except while the rows
+    // of another are being rebuilt under it.
+    let policy = reporting::rows_policy(state.store.pool())
+        .await
+        .map_err(|e| AppError::internal(format!("reporting: {e}")))?
+        .unwrap_or_else(|| state.policy.default.name.as_str().to_owned());
     let report = KpiReport {
         from: from.format("%Y-%m").to_string(),
         to: to.format("%Y-%m").to_string(),
         group_by: group_by.as_str().to_owned(),
-        policy: state.policy.default.name.as_str().to_owned(),
+        policy,
         as_of: now,
         rows,
     };

@@ -263,6 +263,20 @@ fn principal_kind(kind: PrincipalKind) -> &'static str {
 }
 
 /// The stored name of a close reason (its JSON form, e.g. `goals_met`).
+/// The policy profile the reporting rows were computed with, as their checkpoint records it
+/// (`rules N; policy <name>`, ADR 0034): during the rebuild that follows a change of profile,
+/// the rows are still the old profile's. `None` when not recorded.
+pub async fn rows_policy(pool: &Pool) -> Result<Option<String>, ProjectionError> {
+    Ok(crate::runner::rules_of(pool, PROJECTION)
+        .await?
+        .and_then(|rules| {
+            rules
+                .split("; ")
+                .find_map(|part| part.strip_prefix("policy "))
+                .map(str::to_owned)
+        }))
+}
+
 pub fn close_reason(reason: CloseReason) -> &'static str {
     match reason {
         CloseReason::GoalsMet => "goals_met",
