@@ -390,21 +390,17 @@ async fn built_by(
     name: &str,
     rules: &str,
 ) -> Result<Option<String>, ProjectionError> {
-    let client = store.pool().get().await?;
-    client
+    store
+        .pool()
+        .get()
+        .await?
         .execute(
             "UPDATE projections.checkpoints SET built_by = $2
               WHERE projection = $1 AND position = 0 AND built_by IS DISTINCT FROM $2",
             &[&name, &rules],
         )
         .await?;
-    let row = client
-        .query_opt(
-            "SELECT built_by FROM projections.checkpoints WHERE projection = $1",
-            &[&name],
-        )
-        .await?;
-    Ok(row.and_then(|r| r.get(0)))
+    rules_of(store.pool(), name).await
 }
 
 /// One attempt: tail from the stored checkpoint and apply batches until something fails.

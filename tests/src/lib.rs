@@ -4,6 +4,7 @@
 //! service with ([`writers`]). No assertion about the service lives here but the shared check
 //! that acknowledged commands are stored exactly once.
 
+pub mod proof;
 pub mod writers;
 
 use std::path::{Path, PathBuf};

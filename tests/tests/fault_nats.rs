@@ -14,10 +14,11 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
+use samplan_tests::proof::{assert_each_event_once, assert_equals_rebuild};
 use samplan_tests::writers::{register_world, stored_plans, Writers, STAFF, UNIT};
 use samplan_tests::{free_port, http_client, serve_command, PrivateNats, Samplan, TempDir};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -221,27 +222,11 @@ async fn commands_go_on_while_nats_is_away_and_nothing_is_lost_or_doubled() {
         .await
         .unwrap_or_else(|e| panic!("the relay did not catch up: {e}\n{}", server.log_text()));
     let events = store.read_all(0, 1_000_000).await.expect("events");
-    let ids: BTreeSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("nats"));
     let mut js_stream = js.get_stream(stream).await.expect("stream");
     let info = js_stream.info().await.expect("info").clone();
     assert_eq!(info.config.duplicate_window, DUPLICATE_WINDOW);
-    assert_eq!(
-        info.state.messages as usize,
-        events.len(),
-        "one message per event"
-    );
-    let mut published = BTreeSet::new();
-    for seq in info.state.first_sequence..=info.state.last_sequence {
-        let message = js_stream.get_raw_message(seq).await.expect("message");
-        let id = message
-            .headers
-            .get(async_nats::header::NATS_MESSAGE_ID)
-            .map(|v| v.as_str().to_owned())
-            .expect("message id");
-        assert!(published.insert(id), "an event published twice");
-    }
-    assert_eq!(published, ids, "JetStream holds exactly the store's events");
+    assert_each_event_once(&mut js_stream, &events, &server.log_text()).await;
 
     // Every read model equals a fresh rebuild.
     let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
@@ -251,18 +236,7 @@ async fn commands_go_on_while_nats_is_away_and_nothing_is_lost_or_doubled() {
         projections::runner::applied(store.pool(), name, head, 60_000)
             .await
             .unwrap_or_else(|e| panic!("{name} did not catch up: {e}"));
-        let live = projections::runner::dump(store.pool(), name)
-            .await
-            .expect("dump");
-        assert!(!live.is_empty(), "{name}: the live read model is empty");
-        projections::rebuild(&store, &db.admin_url, name, &settings)
-            .await
-            .expect("rebuild")
-            .expect("a read model");
-        let rebuilt = projections::runner::dump(store.pool(), name)
-            .await
-            .expect("dump");
-        assert_eq!(rebuilt, live, "{name}: live tables differ from a rebuild");
+        assert_equals_rebuild(&store, &db.admin_url, name, &settings).await;
     }
 
     // The relay starts again from a checkpoint thousands of events back, after the duplicate

@@ -15,11 +15,11 @@
 use chrono::{Duration as Span, Utc};
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
+use samplan_tests::proof::{assert_each_event_once, assert_equals_rebuild};
 use samplan_tests::writers::{register_world, send, stored_plans, Answer, Writers, STAFF, UNIT};
 use samplan_tests::{
     free_port, http_client, own_stream, serve_command, PrivatePostgres, Samplan, TempDir,
 };
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const WRITERS: usize = 4;
@@ -160,41 +160,10 @@ async fn a_postgres_restart_under_load_answers_503_then_recovers_and_loses_nothi
         domain::policy::PolicyName::Stockholm,
     ));
     for name in projections::PROJECTIONS {
-        let live = projections::runner::dump(store.pool(), name)
-            .await
-            .expect("dump");
-        assert!(!live.is_empty(), "{name}: the live read model is empty");
-        projections::rebuild(&store, &pg.admin_url(), name, &settings)
-            .await
-            .expect("rebuild")
-            .expect("a read model");
-        let rebuilt = projections::runner::dump(store.pool(), name)
-            .await
-            .expect("dump");
-        assert_eq!(rebuilt, live, "{name}: live tables differ from a rebuild");
+        assert_equals_rebuild(&store, &pg.admin_url(), name, &settings).await;
     }
     let events = store.read_all(0, 1_000_000).await.expect("events");
-    let ids: BTreeSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     let js = async_nats::jetstream::new(async_nats::connect(&nats).await.expect("nats"));
     let mut stream = js.get_stream(&stream_name).await.expect("stream");
-    let info = stream.info().await.expect("info").clone();
-    assert_eq!(
-        info.state.messages as usize,
-        events.len(),
-        "one message per event"
-    );
-    let mut published = BTreeSet::new();
-    for seq in info.state.first_sequence..=info.state.last_sequence {
-        let message = stream.get_raw_message(seq).await.expect("message");
-        let id = message
-            .headers
-            .get(async_nats::header::NATS_MESSAGE_ID)
-            .map(|v| v.as_str().to_owned())
-            .expect("message id");
-        assert!(published.insert(id), "an event published twice");
-    }
-    assert_eq!(
-        published, ids,
-        "the stream holds exactly the store's events"
-    );
+    assert_each_event_once(&mut stream, &events, &server.log_text()).await;
 }

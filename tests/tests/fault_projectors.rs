@@ -18,6 +18,7 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
+use samplan_tests::proof::assert_equals_rebuild;
 use samplan_tests::writers::{send, stored_plans, Writers};
 use samplan_tests::{
     free_port, http_client, own_stream, pg_connect, serve_command, Samplan, TempDir,
@@ -176,37 +177,6 @@ async fn backend_alive(watch: &tokio_postgres::Client, pid: i32) -> bool {
         .await
         .expect("pg_stat_activity")
         .get(0)
-}
-
-/// Every row of read model `name`, live and after a fresh rebuild, compared; the tables must
-/// not be empty.
-async fn assert_equals_rebuild(
-    store: &EventStore,
-    admin_url: &str,
-    name: &str,
-    settings: &projections::Settings,
-) {
-    let live = projections::runner::dump(store.pool(), name)
-        .await
-        .expect("dump");
-    assert!(!live.is_empty(), "{name}: the live read model is empty");
-    projections::rebuild(store, admin_url, name, settings)
-        .await
-        .expect("rebuild")
-        .expect("a read model");
-    let rebuilt = projections::runner::dump(store.pool(), name)
-        .await
-        .expect("dump");
-    let only_live: Vec<&String> = live.iter().filter(|r| !rebuilt.contains(r)).collect();
-    let only_rebuilt: Vec<&String> = rebuilt.iter().filter(|r| !live.contains(r)).collect();
-    assert!(
-        only_live.is_empty() && only_rebuilt.is_empty() && live.len() == rebuilt.len(),
-        "{name}: live tables differ from a rebuild ({} and {} rows)\nonly live: {:?}\nonly rebuilt: {:?}",
-        live.len(),
-        rebuilt.len(),
-        &only_live[..only_live.len().min(4)],
-        &only_rebuilt[..only_rebuilt.len().min(4)],
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
