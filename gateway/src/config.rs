@@ -1,12 +1,37 @@
 //! Configuration from the environment: every `SAMPLAN_*` variable of docs/configuration.md,
 //! parsed once at start-up into a typed [`Config`]. A bad value stops the process with a message
 //! naming the variable and what would be valid, instead of surfacing later as a confusing
-//! failure. The web's two settings (`SAMPLAN_WEB_SECURE_COOKIES`, `SAMPLAN_WEB_DEMO_SIGN_IN`) are
-//! read by `web::session`; their values are checked here too, so that a typo stops the start.
+//! failure.
 
 use crate::state::Limits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// A setting that is on, off, or left to samplan to judge (`auto`, the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Auto,
+    On,
+    Off,
+}
+
+/// The [`Switch`] `var` holds: `auto`, `on`/`1`/`true` or `off`/`0`/`false`, any case; unset or
+/// empty is `auto`; anything else is refused (it would silently mean `auto`).
+fn switch(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<Switch, ConfigError> {
+    let Some(value) = get(var) else {
+        return Ok(Switch::Auto);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "auto" => Ok(Switch::Auto),
+        "on" | "1" | "true" => Ok(Switch::On),
+        "off" | "0" | "false" => Ok(Switch::Off),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value,
+            expected: "auto, on (or 1, true) or off (or 0, false)".into(),
+        }),
+    }
+}
 
 /// Where the tokens' verification key comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -105,6 +130,12 @@ pub struct Config {
     /// apt-get when running as root: on by default and with `on`/`1`/`true`/`yes`, off with
     /// `off`/`0`/`false`/`no`; any other value is refused.
     pub auto_install: bool,
+    /// `SAMPLAN_WEB_SECURE_COOKIES`: `Secure` and the `__Host-` prefix on the web's cookies
+    /// (`web::session`); `Auto`: when a proxy says the request came over TLS.
+    pub web_secure_cookies: Switch,
+    /// `SAMPLAN_WEB_DEMO_SIGN_IN`: the web's sign-in page offers the demo's people
+    /// (`web::session`); `Auto`: with `--demo` and the development key only.
+    pub web_demo_sign_in: Switch,
     /// Where and how the relay publishes events (`SAMPLAN_NATS_*`).
     pub events: EventsConfig,
     /// `SAMPLAN_READY_LAG_MS_MAX`: `/readyz` answers 503 while a read model is further behind
@@ -596,21 +627,8 @@ impl Config {
                 }
             },
         };
-        // Read by the web (`web::session`); a value it does not know would silently mean `auto`.
-        for var in ["SAMPLAN_WEB_SECURE_COOKIES", "SAMPLAN_WEB_DEMO_SIGN_IN"] {
-            if let Some(value) = get(var) {
-                if !matches!(
-                    value.trim().to_ascii_lowercase().as_str(),
-                    "auto" | "on" | "1" | "true" | "off" | "0" | "false"
-                ) {
-                    return Err(ConfigError::Invalid {
-                        var,
-                        value,
-                        expected: "auto, on (or 1, true) or off (or 0, false)".into(),
-                    });
-                }
-            }
-        }
+        let web_secure_cookies = switch(&get, "SAMPLAN_WEB_SECURE_COOKIES")?;
+        let web_demo_sign_in = switch(&get, "SAMPLAN_WEB_DEMO_SIGN_IN")?;
 
         let stream = get("SAMPLAN_NATS_STREAM").unwrap_or_else(|| defaults::NATS_STREAM.into());
         let name_ok = |s: &str, extra: &[char]| {
@@ -715,6 +733,8 @@ impl Config {
             append_concurrency,
             shutdown_drain_ms,
             auto_install,
+            web_secure_cookies,
+            web_demo_sign_in,
             events,
             ready_lag_ms_max,
             young_teen_access,

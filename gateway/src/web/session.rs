@@ -16,7 +16,7 @@
 
 use super::{demo_users, html, Layout, UserBar, WebError};
 use crate::auth::{random_hex, Caller, Signer, Verifier};
-use crate::config::{Config, JwtKey};
+use crate::config::{Config, JwtKey, Switch};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{FromRequestParts, State};
@@ -86,22 +86,18 @@ impl WebConfig {
     /// - `SAMPLAN_WEB_SECURE_COOKIES`: `auto` (default: when `X-Forwarded-Proto` is `https`),
     ///   `on`, `off`.
     pub fn from_env(demo_data: bool) -> WebConfig {
-        let setting = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .map(|v| v.trim().to_ascii_lowercase())
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "auto".into())
+        // A configuration that does not parse stops the service before its router is built.
+        let Ok(config) = Config::from_env() else {
+            return WebConfig::production();
         };
-        let secure_cookies = match setting("SAMPLAN_WEB_SECURE_COOKIES").as_str() {
-            "on" | "1" | "true" => SecureCookies::Always,
-            "off" | "0" | "false" => SecureCookies::Never,
-            _ => SecureCookies::Auto,
+        let secure_cookies = match config.web_secure_cookies {
+            Switch::On => SecureCookies::Always,
+            Switch::Off => SecureCookies::Never,
+            Switch::Auto => SecureCookies::Auto,
         };
-        let demo_setting = setting("SAMPLAN_WEB_DEMO_SIGN_IN");
-        let demo = match (demo_wanted(&demo_setting, demo_data), Config::from_env()) {
-            (DemoWanted::No, _) | (_, Err(_)) => DemoSignIn::Off,
-            (wanted, Ok(config)) => {
+        let demo = match demo_wanted(config.web_demo_sign_in, demo_data) {
+            DemoWanted::No => DemoSignIn::Off,
+            wanted => {
                 let explicit = wanted == DemoWanted::Explicitly;
                 let secret = match &config.jwt_key {
                     JwtKey::Secret(secret) if explicit => Some(secret.clone()),
@@ -161,12 +157,12 @@ enum DemoWanted {
     Explicitly,
 }
 
-fn demo_wanted(setting: &str, demo_data: bool) -> DemoWanted {
+fn demo_wanted(setting: Switch, demo_data: bool) -> DemoWanted {
     match setting {
-        "on" | "1" | "true" => DemoWanted::Explicitly,
-        "off" | "0" | "false" => DemoWanted::No,
-        _ if demo_data => DemoWanted::WithTheDemo,
-        _ => DemoWanted::No,
+        Switch::On => DemoWanted::Explicitly,
+        Switch::Off => DemoWanted::No,
+        Switch::Auto if demo_data => DemoWanted::WithTheDemo,
+        Switch::Auto => DemoWanted::No,
     }
 }
 
@@ -703,10 +699,10 @@ mod tests {
     fn the_demo_sign_in_needs_the_demo_or_an_explicit_setting() {
         // A plain `samplan serve` with the development key offers nobody to pick: anyone
         // reaching the port could otherwise sign in as the auditor.
-        assert_eq!(demo_wanted("auto", false), DemoWanted::No);
-        assert_eq!(demo_wanted("auto", true), DemoWanted::WithTheDemo);
-        assert_eq!(demo_wanted("on", false), DemoWanted::Explicitly);
-        assert_eq!(demo_wanted("off", true), DemoWanted::No);
+        assert_eq!(demo_wanted(Switch::Auto, false), DemoWanted::No);
+        assert_eq!(demo_wanted(Switch::Auto, true), DemoWanted::WithTheDemo);
+        assert_eq!(demo_wanted(Switch::On, false), DemoWanted::Explicitly);
+        assert_eq!(demo_wanted(Switch::Off, true), DemoWanted::No);
     }
 
     #[test]
