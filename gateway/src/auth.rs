@@ -368,11 +368,6 @@ impl Verifier {
         revoked.insert(digest, expires);
     }
 
-    /// How many tokens are refused as signed out (`/metrics`, tests).
-    pub fn revoked_count(&self) -> usize {
-        self.revoked().len()
-    }
-
     fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {
         self.verified
             .lock()

@@ -326,7 +326,7 @@ async fn hold_and_follow<P: Projection>(
     let recorded = built_by(store, projection.name(), &rules).await?;
     let up_to_date = async {
         if recorded.as_deref() != Some(rules.as_str()) {
-            bring_up_to_date(store, projection, recorded, admin_url).await;
+            bring_up_to_date(store, projection, &rules, recorded, admin_url).await;
         }
         std::future::pending().await
     };
@@ -343,11 +343,11 @@ async fn hold_and_follow<P: Projection>(
 async fn bring_up_to_date<P: Projection>(
     store: &EventStore,
     projection: &P,
+    rules: &str,
     recorded: Option<String>,
     admin_url: Option<&str>,
 ) {
     let name = projection.name();
-    let rules = projection.built_by();
     let recorded = recorded.unwrap_or_else(|| "(not recorded)".into());
     let Some(admin_url) = admin_url else {
         tracing::warn!(

@@ -755,7 +755,6 @@ pub async fn events(
         moves,
         reminders_after,
         next_reminder: None,
-        next_reminder_known: false,
         queue: VecDeque::from([Event::default()
             .event("ready")
             .id(start.to_string())
@@ -828,9 +827,9 @@ struct LiveStream {
     /// Reminders shown from this moment or before it are in what the client has (its lists read
     /// when the stream opened, or pushed since).
     reminders_after: DateTime<Utc>,
-    /// When the next reminder is shown (ADR 0033), once looked up.
-    next_reminder: Option<DateTime<Utc>>,
-    next_reminder_known: bool,
+    /// When the next reminder is shown (ADR 0033), if any: `None` until looked up, and again
+    /// once the unit moves.
+    next_reminder: Option<Option<DateTime<Utc>>>,
     queue: VecDeque<Event>,
 }
 
@@ -850,7 +849,7 @@ impl LiveStream {
                     return None;
                 }
             }
-            if !self.next_reminder_known {
+            if self.next_reminder.is_none() {
                 match inbox::next_reminder(
                     self.state.store.pool(),
                     &self.unit,
@@ -859,10 +858,7 @@ impl LiveStream {
                 )
                 .await
                 {
-                    Ok(next) => {
-                        self.next_reminder = next;
-                        self.next_reminder_known = true;
-                    }
+                    Ok(next) => self.next_reminder = Some(next),
                     Err(e) => {
                         tracing::warn!(error = %e, "live push failed; closing the stream");
                         return None;
@@ -871,7 +867,7 @@ impl LiveStream {
             }
             // Wait until the unit moves past what was sent (or the server stops), or until a
             // reminder is shown: no event marks that moment (ADR 0033).
-            let (clock, reminder) = (self.state.clock.clone(), self.next_reminder);
+            let (clock, reminder) = (self.state.clock.clone(), self.next_reminder.flatten());
             let shown = async move {
                 match reminder {
                     Some(at) => clock.sleep_until(at).await,
@@ -883,7 +879,7 @@ impl LiveStream {
             loop {
                 if *self.moves.borrow_and_update() > self.last {
                     // Whatever moved the unit may owe a reminder, shown or not yet.
-                    self.next_reminder_known = false;
+                    self.next_reminder = None;
                     break;
                 }
                 tokio::select! {
@@ -919,7 +915,7 @@ impl LiveStream {
         )
         .await?;
         self.reminders_after = now;
-        self.next_reminder_known = false;
+        self.next_reminder = None;
         if shown.is_empty() {
             return Ok(());
         }
