@@ -68,6 +68,15 @@ pub fn key_pair(kind: KeyKind) -> (String, String) {
     (private, public)
 }
 
+/// The form token (CSRF) on a web page, as a browser would send it back with the form.
+pub fn csrf_on_page(html: &str) -> Option<String> {
+    let at = html.find("name=\"_csrf\"")?;
+    let rest = &html[at..];
+    let value = rest.find("value=\"")? + "value=\"".len();
+    let end = rest[value..].find('"')?;
+    Some(rest[value..value + end].to_owned())
+}
+
 /// The NATS server tests may use: `SAMPLAN_TEST_NATS_URL`, default the local one.
 pub fn test_nats_url() -> String {
     std::env::var("SAMPLAN_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())

@@ -26,7 +26,7 @@ use gateway::auth::Verifier;
 use gateway::clock::Clock;
 use gateway::error::AppError;
 use gateway::extract::parse_json;
-use gateway::testing::{key_pair, KeyKind, TestApp};
+use gateway::testing::{csrf_on_page, key_pair, KeyKind, TestApp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use serde_json::{json, Value};
@@ -890,15 +890,6 @@ fn form_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// The form token on a page, as a browser would send it back.
-fn csrf_on_page(html: &str) -> Option<String> {
-    let at = html.find("name=\"_csrf\"")?;
-    let rest = &html[at..];
-    let value = rest.find("value=\"")? + 7;
-    let end = rest[value..].find('"')?;
-    Some(rest[value..value + end].to_owned())
 }
 
 #[test]

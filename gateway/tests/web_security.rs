@@ -5,20 +5,12 @@
 
 mod persons_support;
 
+use gateway::testing::csrf_on_page;
 use persons_support::*;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-
-/// The form token on a page.
-fn csrf_on_page(html: &str) -> Option<String> {
-    let at = html.find("name=\"_csrf\"")?;
-    let rest = &html[at..];
-    let value = rest.find("value=\"")? + "value=\"".len();
-    let end = rest[value..].find('"')?;
-    Some(rest[value..value + end].to_owned())
-}
 
 /// A browser's client that shows redirects instead of following them.
 fn browser() -> reqwest::Client {
