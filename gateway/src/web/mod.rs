@@ -39,7 +39,6 @@ use crate::error::AppError;
 use askama::Template;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -94,7 +93,6 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))
-        .layer(middleware::map_response(security_headers))
         .layer(Extension(Arc::new(config)))
 }
 
@@ -125,15 +123,14 @@ fn accepts_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// The HTML 404 page, with the pages' security headers.
+/// The HTML 404 page (its security headers come with every answer outside `/api/`:
+/// `app::baseline_headers`).
 pub fn not_found_page() -> Response {
-    with_security_headers(WebError::NotFound.into_response())
+    WebError::NotFound.into_response()
 }
 
-async fn security_headers(response: Response) -> Response {
-    with_security_headers(response)
-}
-
+/// The pages' security headers, where a response has not set its own: added to every answer
+/// outside `/api/` by `app::baseline_headers`, pages and errors alike.
 pub(crate) fn with_security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
