@@ -287,3 +287,80 @@ async fn no_answer_may_be_stored_or_sniffed_pages_errors_and_api_alike() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(header(response.headers(), "cache-control").contains("immutable"));
 }
+
+/// `POST path` with `cookie` and the url-encoded `form`.
+async fn post_form(app: &App, path: &str, cookie: &str, form: &str) -> (StatusCode, String) {
+    let response = browser()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned())
+        .send()
+        .await
+        .expect("post");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// What a shared computer keeps of a visit — the addresses and titles in its history, and a
+/// proxy's log of the addresses — names no patient: Sök patient posts its query, and no page's
+/// title carries a name.
+#[tokio::test]
+async fn a_shared_computers_history_keeps_no_personnummer_and_no_name() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let person = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
+    let id = person["id"].as_str().expect("id");
+    let at = person["position"].as_i64().expect("position");
+    let cookie = format!("samplan_session={nurse}; samplan_csrf={}", "ab".repeat(32));
+
+    // The person's page (read once the directory has the registration) names them in its
+    // heading, not in its title.
+    let (status, _, html) =
+        page(&app, &format!("/patienter/{id}?efter={at}"), &cookie, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<title>Patient – samplan</title>"), "{html}");
+    assert!(html.contains("<h1>Tolvan Tolvansson"), "{html}");
+
+    let (status, _, html) = page(&app, "/patienter", &cookie, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<form method="post" action="/patienter/sok" class="search""#),
+        "Sök patient's form posts: {html}"
+    );
+    let csrf = csrf_on_page(&html).expect("a form token on the page");
+
+    // The number, in any of its forms, finds the person; the answer is the page itself.
+    let (status, html) = post_form(
+        &app,
+        "/patienter/sok",
+        &cookie,
+        &format!("_csrf={csrf}&q=19121212-1212"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(&format!(
+        r#"<a href="/patienter/{id}">Tolvan Tolvansson</a>"#
+    )));
+    assert!(
+        html.contains(r#"value="19121212-1212""#),
+        "the query stays in the box"
+    );
+
+    // A query the search cannot take is refused beside the box; without the form's token (a
+    // form another site posted) nothing is searched.
+    let (status, html) = post_form(
+        &app,
+        "/patienter/sok",
+        &cookie,
+        &format!("_csrf={csrf}&q=x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="sok-q-fel""#) && !html.contains("Tolvansson"));
+    let (status, html) = post_form(&app, "/patienter/sok", &cookie, "q=19121212-1212").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!html.contains("Tolvansson"));
+}

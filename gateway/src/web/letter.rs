@@ -424,10 +424,7 @@ pub(crate) async fn page(
     let heading = text.heading;
     let key = recipient_key(&recipient);
     let page = LetterPage {
-        layout: visitor.layout(
-            format!("{heading} – brev till {}", to.name),
-            sender.map(|u| u.name.clone()),
-        ),
+        layout: visitor.layout(format!("Brev: {heading}"), sender.map(|u| u.name.clone())),
         back: format!("/sip/{sip_id}#kallelser"),
         action: format!(
             "/sip/{sip_id}/kallelse/{}/brev/{}",

@@ -79,6 +79,7 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
             get(letter::page).post(letter::posted),
         )
         .route("/patienter", get(persons::search).post(persons::register))
+        .route("/patienter/sok", post(persons::search_posted))
         .route("/patienter/{id}", get(persons::page))
         .route("/patienter/{id}/narstaende", post(persons::add_relative))
         .route(
@@ -152,6 +153,8 @@ pub(crate) fn with_security_headers(mut response: Response) -> Response {
 
 /// The header of every page: who is signed in, and the token for the sign-out form.
 pub(crate) struct Layout {
+    /// The page's `<title>`: never a person's name or number, since titles are kept in the
+    /// browser's history and shown in its tabs on a shared screen (the `<h1>` names the person).
     pub title: String,
     /// Shown in the header; `None` before signing in.
     pub user: Option<UserBar>,

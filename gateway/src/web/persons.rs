@@ -37,12 +37,10 @@ use projections::inbox::{self, OngoingRow};
 use serde::Deserialize;
 use ulid::Ulid;
 
-/// `?q=` of Sök patient.
+/// `?q=` of a link to Sök patient (the page's own form posts, see [`search_posted`]).
 #[derive(Debug, Deserialize)]
 pub(crate) struct SearchQuery {
     q: Option<String>,
-    /// After registering: wait for the directory to show the write.
-    efter: Option<i64>,
 }
 
 /// Sök patient.
@@ -84,62 +82,94 @@ async fn unit_name(state: &AppState, caller: &crate::auth::Caller) -> Option<Str
         .map(|u| u.name)
 }
 
-/// `GET /patienter?q=`: searches as `GET /api/v1/persons?q=` does, logging every person listed.
+/// `GET /patienter`: Sök patient, empty. A link's `?q=` is searched as the form's is, so an
+/// address some other system builds still works; the page's own form posts (below).
 pub(crate) async fn search(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
+    let q = query.q.unwrap_or_default();
+    let (page, _) = search_page(&state, &visitor, q.trim()).await?;
+    visitor.page(&page)
+}
+
+/// `POST /patienter/sok`: Sök patient's form. It posts so that a personnummer typed into it
+/// stays out of the address bar, the browser's history and the access logs of every proxy on
+/// the way (a GET's query string is kept by all three). Searches as `GET /api/v1/persons?q=`
+/// does, logging every person listed; a query the search refuses is answered 422 beside the field.
+pub(crate) async fn search_posted(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    visitor.check_form(fields.csrf())?;
+    let (page, valid) = search_page(&state, &visitor, &fields.get("q")).await?;
+    let response = visitor.page(&page)?;
+    if valid {
+        Ok(response)
+    } else {
+        refused(response)
+    }
+}
+
+/// Sök patient with the results for `q` (none when empty), and whether `q` was a query the search
+/// takes.
+async fn search_page(
+    state: &AppState,
+    visitor: &Visitor,
+    q: &str,
+) -> Result<(SearchPage, bool), WebError> {
     let caller = visitor.staff()?;
     let unit = caller.staff_unit()?.clone();
-    let q = query.q.unwrap_or_default().trim().to_owned();
     let mut page = SearchPage {
-        layout: visitor.layout("Sök patient", unit_name(&state, caller).await),
+        layout: visitor.layout("Sök patient", unit_name(state, caller).await),
         searched: !q.is_empty(),
-        q: q.clone(),
+        q: q.to_owned(),
         error: None,
         persons: Vec::new(),
         truncated: false,
         forms: vec![register_form()],
         existing: None,
     };
-    if !q.is_empty() {
-        match person_queries(&state, &q) {
-            Err(e) => page.error = Some(e.problem().detail),
-            Ok(queries) => {
-                directory_position(&state, query.efter).await?;
-                let mut rows: Vec<PersonRow> = Vec::new();
-                for query in &queries {
-                    let found = directory::search_persons(
-                        state.store.pool(),
-                        unit.as_str(),
-                        query,
-                        SEARCH_RESULTS_MAX + 1,
-                    )
-                    .await
-                    .map_err(AppError::from)?;
-                    for row in found {
-                        if !rows.iter().any(|r| r.person_id == row.person_id) {
-                            rows.push(row);
-                        }
-                    }
-                }
-                rows.sort_by(|a, b| (&a.name, &a.person_id).cmp(&(&b.name, &b.person_id)));
-                page.truncated = rows.len() as i64 > SEARCH_RESULTS_MAX;
-                rows.truncate(SEARCH_RESULTS_MAX as usize);
-                let ids = rows
-                    .iter()
-                    .map(|r| PersonId::parse(&r.person_id))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        AppError::internal(format!("directory holds a bad person id: {e}"))
-                    })?;
-                access_log::record_many(&state, caller, &ids, action::SEARCH, None).await?;
-                page.persons = rows.iter().map(summary).collect();
+    if q.is_empty() {
+        return Ok((page, true));
+    }
+    let queries = match person_queries(state, q) {
+        Ok(queries) => queries,
+        Err(e) => {
+            page.error = Some(e.problem().detail);
+            return Ok((page, false));
+        }
+    };
+    let mut rows: Vec<PersonRow> = Vec::new();
+    for query in &queries {
+        let found = directory::search_persons(
+            state.store.pool(),
+            unit.as_str(),
+            query,
+            SEARCH_RESULTS_MAX + 1,
+        )
+        .await
+        .map_err(AppError::from)?;
+        for row in found {
+            if !rows.iter().any(|r| r.person_id == row.person_id) {
+                rows.push(row);
             }
         }
     }
-    visitor.page(&page)
+    rows.sort_by(|a, b| (&a.name, &a.person_id).cmp(&(&b.name, &b.person_id)));
+    page.truncated = rows.len() as i64 > SEARCH_RESULTS_MAX;
+    rows.truncate(SEARCH_RESULTS_MAX as usize);
+    let ids = rows
+        .iter()
+        .map(|r| PersonId::parse(&r.person_id))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::internal(format!("directory holds a bad person id: {e}")))?;
+    access_log::record_many(state, caller, &ids, action::SEARCH, None).await?;
+    page.persons = rows.iter().map(summary).collect();
+    Ok((page, true))
 }
 
 fn summary(row: &PersonRow) -> PersonSummary {
@@ -576,7 +606,7 @@ async fn render_person(
         }
     }
     let page = PersonPage {
-        layout: visitor.layout(person.name.clone(), unit_name(state, caller).await),
+        layout: visitor.layout("Patient", unit_name(state, caller).await),
         relatives_error,
         open_plans,
         closed_plans,

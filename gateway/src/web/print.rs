@@ -123,10 +123,7 @@ pub(crate) async fn page(
         .as_ref()
         .map(|c| format!("{}, {}", c.name, c.unit.name));
     let page = PrintPage {
-        layout: visitor.layout(
-            format!("Utskrift av SIP – {}", person.name),
-            unit_row.map(|u| u.name),
-        ),
+        layout: visitor.layout("Utskrift av SIP", unit_row.map(|u| u.name)),
         back: format!("/sip/{sip_id}"),
         name: person.name,
         personal_identity_number: person.personal_identity_number,

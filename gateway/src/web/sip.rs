@@ -424,7 +424,7 @@ async fn render(
         person_link: format!("/patienter/{person_id}"),
         forms,
         history,
-        layout: visitor.layout(format!("SIP – {person}"), Some(unit_name(unit.as_str()))),
+        layout: visitor.layout("SIP", Some(unit_name(unit.as_str()))),
         phase: view.phase.label(),
         coordinator: view
             .coordinator

@@ -24,6 +24,9 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await page.getByRole("searchbox", { name: "Personnummer eller namn" }).fill(pin);
     await submit(page, page.locator("form.search"), "Sök");
     await page.getByText("Ingen person hittades.").waitFor();
+    // The form posted: the number is in neither the address nor the history.
+    assert.equal(new URL(page.url()).pathname, "/patienter/sok");
+    assert.equal(new URL(page.url()).search, "");
     const register = page.locator("details#registrera");
     await register.getByLabel(/^Personnummer eller samordningsnummer/).fill(pin);
     await register.getByLabel(/^Namn/).fill("Stina Webbtest");
@@ -31,6 +34,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await submit(page, register, "Registrera");
     await page.getByRole("heading", { level: 1, name: "Stina Webbtest" }).waitFor();
     const personId = new URL(page.url()).pathname.split("/").pop();
+    assert.equal(await page.title(), "Patient – samplan", "no name in the title the history keeps");
 
     // The need, first without a reason: the domain's refusal beside the field, the rest kept.
     const need = page.locator("details#behov");
