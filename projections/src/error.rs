@@ -66,6 +66,28 @@ impl ProjectionError {
             ProjectionError::Decode { .. } | ProjectionError::OutOfOrder { .. } => false,
         }
     }
+
+    /// What may be kept beside a stopped read model's checkpoint and shown to operators: this
+    /// error without values from rows or payloads (a database error's detail and a decoder's
+    /// message may quote them; the log has the whole error).
+    pub fn summary(&self) -> String {
+        match self {
+            ProjectionError::Database(e) => match e.as_db_error() {
+                Some(db) => format!(
+                    "läsmodellens databas: {} ({})",
+                    db.message(),
+                    db.code().code()
+                ),
+                None => "läsmodellens databas: förbindelsen".into(),
+            },
+            ProjectionError::Decode {
+                position,
+                event_type,
+                ..
+            } => format!("händelse på position {position} ({event_type}) kunde inte tolkas"),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A connection of its own that could not be opened: a refusal by the server is a database

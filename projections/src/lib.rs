@@ -128,6 +128,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "reporting_refusal_at_deadline",
         sql: include_str!("../migrations/0018_reporting_refusal_at_deadline.sql"),
     },
+    eventstore::Migration {
+        version: 19,
+        name: "checkpoint_stopped",
+        sql: include_str!("../migrations/0019_checkpoint_stopped.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
@@ -174,8 +179,8 @@ impl Settings {
     }
 }
 
-/// Runs every read model's runner until `cancel` fires; the first that stops with an error ends
-/// them all, with that error.
+/// Runs every read model's runner until `cancel` fires. A read model that meets an event it
+/// cannot apply stops alone (ADR 0036): the others, and the process, go on.
 pub async fn run_all(
     store: eventstore::EventStore,
     settings: &Settings,

@@ -14,7 +14,8 @@
 //!   the new checkpoint are one transaction that first locks the checkpoint row, so an event takes
 //!   effect exactly once even if the process dies mid-batch or a second runner slipped past the
 //!   lease. Transient failures pause the runner with capped exponential backoff; an event that
-//!   cannot be applied stops it with the error.
+//!   cannot be applied stops this read model alone, recorded beside its checkpoint, and is tried
+//!   again now and then (ADR 0036).
 //! - **Rebuild** ([`rebuild`]): replays the store into fresh tables in a schema of their own and
 //!   swaps them in atomically (ADR 0015). Readers see the old tables until the swap, never
 //!   half-built ones; the live runner waits for the swap on the checkpoint row and continues from
@@ -56,6 +57,10 @@ const LEASE_CHECK_TIMEOUT_MS: u64 = 3_000;
 /// Backoff after a transient failure (database gone), doubled up to the maximum.
 const RETRY_MS_MIN: u64 = 100;
 const RETRY_MS_MAX: u64 = 5_000;
+/// How long a read model stopped on an event waits before it tries the event again (ADR 0036).
+pub const STOPPED_RETRY_MS: u64 = 30_000;
+/// Most characters of a stop's error kept beside the checkpoint (migration 19's limit).
+const STOPPED_ERROR_CHARS_MAX: usize = 2_000;
 /// How often [`wait_for`] looks at the checkpoint, doubled up to the maximum.
 const WAIT_POLL_MS_MIN: u64 = 5;
 const WAIT_POLL_MS_MAX: u64 = 100;
@@ -247,6 +252,8 @@ pub enum Activity {
     Standby,
     /// Holding the lease and applying events.
     Active,
+    /// Stopped on an event it cannot apply; it tries again after [`STOPPED_RETRY_MS`].
+    Stopped,
 }
 
 /// Follows the event store and keeps `projection` up to date until `cancel` fires.
@@ -273,8 +280,11 @@ pub async fn run<P: Projection>(
 /// applying to them, and swaps the rebuilt ones in ([`rebuild`]). Without `admin_url` it says
 /// so in the log and goes on.
 ///
-/// Transient failures (the database away, the lease lost) are logged and retried with backoff;
-/// an event that cannot be applied (unknown type, out of order) ends the run with the error.
+/// Transient failures (the database away, the lease lost) are logged and retried with backoff.
+/// An event that cannot be applied (unknown type, out of order, a statement the database refuses)
+/// stops this read model alone (ADR 0036): the checkpoint stays below it, the stop is recorded
+/// beside the checkpoint (`samplan_projection_stopped` on `/metrics`) and the event is tried again
+/// every [`STOPPED_RETRY_MS`]. Returns when `cancel` fires.
 pub async fn run_with<P: Projection>(
     store: EventStore,
     projection: P,
@@ -303,11 +313,60 @@ pub async fn run_with<P: Projection>(
                 retry_ms = (retry_ms * 2).min(RETRY_MS_MAX);
             }
             Err(e) => {
-                tracing::error!(projection = name, error = %e, "projection stopped");
-                return Err(e);
+                // The read model stops here, alone (ADR 0036): its checkpoint stays below the
+                // event, the other read models and the process go on, and the stop is recorded
+                // for `/metrics`. A later try applies the event if what failed was mended (a
+                // grant, a table an operator repaired); a bug needs a new version.
+                activity.send_replace(Activity::Stopped);
+                let checkpoint = match record_stop(store.pool(), name, &e).await {
+                    Ok(checkpoint) => checkpoint,
+                    Err(recording) => {
+                        tracing::warn!(projection = name, error = %recording, "stop not recorded");
+                        None
+                    }
+                };
+                tracing::error!(
+                    projection = name,
+                    error = %e,
+                    checkpoint,
+                    retry_ms = STOPPED_RETRY_MS,
+                    "projection stopped: an event after its checkpoint cannot be applied; the \
+                     other read models go on"
+                );
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_millis(STOPPED_RETRY_MS)) => {}
+                }
+                retry_ms = RETRY_MS_MIN;
             }
         }
     }
+}
+
+/// Records that `name` stopped after its present checkpoint, and why ([`ProjectionError::summary`]:
+/// no values from rows or payloads), and returns that checkpoint. The first time of a stop at one
+/// checkpoint is kept.
+async fn record_stop(
+    pool: &Pool,
+    name: &str,
+    e: &ProjectionError,
+) -> Result<Option<i64>, ProjectionError> {
+    let error: String = e.summary().chars().take(STOPPED_ERROR_CHARS_MAX).collect();
+    let row = pool
+        .get()
+        .await?
+        .query_opt(
+            "UPDATE projections.checkpoints
+                SET stopped_since = CASE WHEN stopped_after = position THEN stopped_since
+                                         ELSE statement_timestamp() END,
+                    stopped_after = position,
+                    stopped_error = $2
+              WHERE projection = $1
+              RETURNING position",
+            &[&name, &error],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// Takes the lease (waiting as a standby while another process holds it), then follows the
@@ -775,6 +834,9 @@ pub struct Lag {
     pub ms: i64,
     /// The process that last took the lease (`host:pid`).
     pub holder: Option<String>,
+    /// Set while the read model is stopped on an event it cannot apply (ADR 0036): since when,
+    /// and why ([`ProjectionError::summary`]).
+    pub stopped: Option<(DateTime<Utc>, String)>,
 }
 
 /// How far every runner (each projection, the relay) is behind the store, by the database's
@@ -791,7 +853,9 @@ pub async fn lags(pool: &Pool) -> Result<Vec<Lag>, ProjectionError> {
                                              (SELECT recorded_at FROM events
                                                ORDER BY global_position LIMIT 1))) * 1000))::bigint
                     END,
-                    c.holder
+                    c.holder,
+                    CASE WHEN c.position <= c.stopped_after THEN c.stopped_since END,
+                    CASE WHEN c.position <= c.stopped_after THEN c.stopped_error END
                FROM projections.checkpoints c, head
               ORDER BY c.projection",
         )
@@ -805,6 +869,9 @@ pub async fn lags(pool: &Pool) -> Result<Vec<Lag>, ProjectionError> {
             events: r.get(2),
             ms: r.get::<_, Option<i64>>(3).unwrap_or(0),
             holder: r.get(4),
+            stopped: r
+                .get::<_, Option<DateTime<Utc>>>(5)
+                .map(|since| (since, r.get::<_, Option<String>>(6).unwrap_or_default())),
         })
         .collect())
 }

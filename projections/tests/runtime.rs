@@ -278,6 +278,92 @@ async fn a_runner_killed_between_applying_and_checkpointing_applies_nothing_twic
     drop(db);
 }
 
+/// A row the read model's table refuses — a constraint, a grant, a bug — stops the read model on
+/// that event (ADR 0036): nothing after it is applied out of order, the checkpoint stays below
+/// it, the stop is recorded without the row's values, and once mended the runner applies the
+/// event by itself.
+#[tokio::test]
+async fn an_event_that_cannot_be_applied_stops_the_read_model_there_until_it_is_mended() {
+    let (db, store) = setup().await;
+    create_counter(&db, "stop_counter").await;
+    for i in 0..5 {
+        append(&store, &format!("count-{i}")).await;
+    }
+    let (activity_tx, mut activity) = watch::channel(Activity::Standby);
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(runner::run_with(
+        store.clone(),
+        Counter::new("stop_counter"),
+        cancel.clone(),
+        activity_tx,
+        None,
+    ));
+    let before = caught_up(&store, "stop_counter").await;
+    admin(&db)
+        .await
+        .batch_execute(
+            "ALTER TABLE stop_counter.seen
+               ADD CONSTRAINT no_poison CHECK (stream NOT LIKE 'poison%')",
+        )
+        .await
+        .expect("fault");
+    let poisoned = append(&store, "poison-19121212-1212").await;
+    for i in 0..3 {
+        append(&store, &format!("count-after-{i}")).await;
+    }
+    until(&mut activity, Activity::Stopped).await;
+
+    let lag = runner::lags(store.pool())
+        .await
+        .expect("lags")
+        .into_iter()
+        .find(|l| l.name == "stop_counter")
+        .expect("its checkpoint");
+    assert_eq!(lag.position, before, "stopped just before the event");
+    assert_eq!(lag.position, poisoned - 1);
+    assert_eq!(lag.events, 4);
+    let (_, error) = lag.stopped.expect("recorded as stopped");
+    assert!(
+        error.contains("no_poison") && error.contains("23514"),
+        "{error}"
+    );
+    assert!(!error.contains("19121212"), "no value of the row: {error}");
+    assert_eq!(
+        seen(&store, "stop_counter").await,
+        (1..=before).collect::<Vec<_>>()
+    );
+
+    admin(&db)
+        .await
+        .batch_execute("ALTER TABLE stop_counter.seen DROP CONSTRAINT no_poison")
+        .await
+        .expect("mend");
+    let head = store.head_position().await.expect("head");
+    let at = runner::wait_for(
+        store.pool(),
+        "stop_counter",
+        head,
+        runner::STOPPED_RETRY_MS + WAIT_MS,
+    )
+    .await
+    .expect("checkpoint");
+    assert_eq!(at, head, "resumed by itself");
+    assert_eq!(
+        seen(&store, "stop_counter").await,
+        (1..=head).collect::<Vec<_>>()
+    );
+    let lag = runner::lags(store.pool())
+        .await
+        .expect("lags")
+        .into_iter()
+        .find(|l| l.name == "stop_counter")
+        .expect("its checkpoint");
+    assert_eq!(lag.stopped, None);
+    cancel.cancel();
+    run.await.expect("task").expect("runner");
+    drop(db);
+}
+
 #[tokio::test]
 async fn a_transaction_that_aborts_after_taking_a_position_holds_nothing_up() {
     let (db, store) = setup().await;

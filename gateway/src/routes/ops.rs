@@ -1,8 +1,8 @@
 //! Operations endpoints, without authentication: `/healthz` (the process is up), `/readyz` (it
 //! can serve: the database answers and no read model is further behind than
 //! `SAMPLAN_READY_LAG_MS_MAX`) and `/metrics` (Prometheus text, with each projection's and the
-//! relay's checkpoint, lag and lease holder, read from the database so that any process shows
-//! all of them).
+//! relay's checkpoint, lag, lease holder and whether it stopped on an event, read from the
+//! database so that any process shows all of them).
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -30,11 +30,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers and every read model is within `ready_lag_ms_max` of the
-/// store: a gateway whose reads would be stale is taken out of the load balancer until they
-/// catch up. NATS and the relay are deliberately not checked: while NATS is down, commands are
-/// still safely stored and read models stay current (they follow the store, ADR 0014); the
-/// relay's lag is on `/metrics` to alert on.
+/// Runners whose lag `/readyz` leaves to `/metrics`: staff and the person read neither, so their
+/// falling behind — or stopping on an event (ADR 0036) — must not take every gateway out of the
+/// load balancer.
+const READINESS_IGNORES: [&str; 2] = [
+    projections::relay::RELAY,
+    projections::reporting::PROJECTION,
+];
+
+/// Ready when the database answers and every read model staff and the person read is within
+/// `ready_lag_ms_max` of the store: a gateway whose reads would be stale is taken out of the load
+/// balancer until they catch up. NATS, the relay and the reporting tables are deliberately not
+/// checked ([`READINESS_IGNORES`]): while NATS is down, commands are still safely stored and read
+/// models stay current (they follow the store, ADR 0014); the relay's and reporting's lag are on
+/// `/metrics` to alert on.
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
     let check = projections::runner::lags(state.store.pool());
     let lags = match tokio::time::timeout(Duration::from_millis(READY_CHECK_MS_MAX), check).await {
@@ -48,12 +57,18 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError>
     };
     let behind = lags
         .iter()
-        .filter(|l| l.name != projections::relay::RELAY)
+        .filter(|l| !READINESS_IGNORES.contains(&l.name.as_str()))
         .find(|l| l.ms > i64::try_from(state.ready_lag_ms_max).unwrap_or(i64::MAX));
     match behind {
         Some(lag) => Err(AppError::Unavailable(format!(
-            "readiness: {} is {} ms ({} events) behind the store",
-            lag.name, lag.ms, lag.events
+            "readiness: {} is {} ms ({} events) behind the store{}",
+            lag.name,
+            lag.ms,
+            lag.events,
+            match &lag.stopped {
+                Some((_, error)) => format!(", stopped on an event: {error}"),
+                None => String::new(),
+            }
         ))),
         None => Ok("ready"),
     }
@@ -81,6 +96,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
                     .set(lag.events as f64);
                 metrics::gauge!("samplan_projection_lag_ms", "projection" => name.clone())
                     .set(lag.ms as f64);
+                // 1 while the read model is stopped on an event it cannot apply (ADR 0036).
+                metrics::gauge!("samplan_projection_stopped", "projection" => name.clone())
+                    .set(if lag.stopped.is_some() { 1.0 } else { 0.0 });
                 show_holder(name, lag.holder);
             }
         }

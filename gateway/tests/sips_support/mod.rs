@@ -111,7 +111,7 @@ pub async fn try_start_plan(app: &TestApp, w: &World) -> (StatusCode, Value) {
     try_start_plan_for(app, w, &w.person_id).await
 }
 
-async fn try_start_plan_for(app: &TestApp, w: &World, person_id: &str) -> (StatusCode, Value) {
+pub async fn try_start_plan_for(app: &TestApp, w: &World, person_id: &str) -> (StatusCode, Value) {
     let (status, _, body) = app
         .post(
             "/api/v1/sips",

@@ -1,0 +1,163 @@
+//! A read model that meets an event it cannot apply stops alone (ADR 0036): the reporting tables
+//! refuse a plan's row (a fault put into the database, as a bad migration or a revoked grant
+//! would), and staff go on working — commands are stored, the inbox and the other read models
+//! follow, `/readyz` stays ready — while `/metrics` says which read model stopped, its checkpoint
+//! stays below the event, and nothing of the person is kept in the stop's record. Once the fault
+//! is mended the read model applies the event by itself and equals a rebuild.
+
+mod sips_support;
+
+use std::time::Duration;
+
+use gateway::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sips_support::*;
+
+const REPORTING: &str = projections::reporting::PROJECTION;
+
+async fn admin(app: &TestApp) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(connection);
+    client
+}
+
+async fn lag(app: &TestApp, name: &str) -> projections::runner::Lag {
+    projections::runner::lags(app.store.pool())
+        .await
+        .expect("lags")
+        .into_iter()
+        .find(|l| l.name == name)
+        .unwrap_or_else(|| panic!("no checkpoint of {name}"))
+}
+
+/// The line of `/metrics` that says whether `projection` is stopped.
+async fn stopped_gauge(app: &TestApp, projection: &str) -> String {
+    let (status, _, body) = app.send(app.client.get(app.url("/metrics"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("text").to_owned();
+    text.lines()
+        .find(|l| {
+            l.starts_with("samplan_projection_stopped")
+                && l.contains(&format!("projection=\"{projection}\""))
+        })
+        .unwrap_or_else(|| panic!("no stopped gauge of {projection} in\n{text}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_read_model_that_cannot_apply_an_event_stops_alone_and_resumes_once_mended() {
+    // Every read model but reporting must be caught up to count as ready: 1 ms of lag is enough
+    // to fail readiness, so reporting's standing still shows that readiness leaves it out.
+    let app = TestApp::spawn_with(|config| config.ready_lag_ms_max = 1).await;
+    let w = world(&app).await;
+    let before = app.store.head_position().await.expect("head");
+    projections::runner::applied(app.store.pool(), REPORTING, before, 10_000)
+        .await
+        .expect("reporting caught up with the units");
+
+    // The fault: the reporting tables refuse every new plan.
+    let db = admin(&app).await;
+    db.batch_execute(
+        "CREATE FUNCTION reporting.refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON reporting.plans
+           FOR EACH ROW EXECUTE FUNCTION reporting.refuse();",
+    )
+    .await
+    .expect("fault");
+
+    let sip = start_plan(&app, &w).await;
+    let started = app.store.head_position().await.expect("head");
+
+    // Staff go on: the other read models follow the store, the plan is in the coordinator's
+    // Pågående SIP, and the next command is stored.
+    for name in ["directory", "participation", "inbox", "patient"] {
+        projections::runner::applied(app.store.pool(), name, started, 10_000)
+            .await
+            .unwrap_or_else(|e| panic!("{name} stopped with reporting: {e}"));
+    }
+    let (status, _, body) = app
+        .get(&format!("/api/v1/inbox/sips?min_position={started}"), &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["sips"].as_array().expect("sips");
+    assert!(
+        items
+            .iter()
+            .any(|i| i["sip_id"] == Value::from(sip.as_str())),
+        "{body}"
+    );
+
+    // Reporting stopped below the plan's first event, said so, and kept nothing of the person.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let stopped = loop {
+        let l = lag(&app, REPORTING).await;
+        if let Some(stopped) = l.stopped.clone() {
+            break (l, stopped);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reporting never stopped: {l:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (reporting, (_, error)) = stopped;
+    assert!(reporting.position < started, "{reporting:?}");
+    assert!(reporting.position >= before, "{reporting:?}");
+    assert!(
+        error.contains("refused by the test") && error.contains("P0001"),
+        "{error}"
+    );
+    for personal in ["Tolvan", "19121212", w.person_id.as_str()] {
+        assert!(!error.contains(personal), "{personal} in {error}");
+    }
+    assert!(stopped_gauge(&app, REPORTING).await.ends_with(" 1"));
+    assert!(stopped_gauge(&app, "inbox").await.ends_with(" 0"));
+    let (status, _, body) = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "reporting stopped is no outage: {body}"
+    );
+    let other = register_person(&app, &w, "19500101-2391", "Berit Andersson").await;
+    let (status, body) = try_start_plan_for(&app, &w, &other).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let head = app.store.head_position().await.expect("head");
+    projections::runner::applied(app.store.pool(), "inbox", head, 10_000)
+        .await
+        .expect("the inbox follows the next command too");
+    assert!(
+        lag(&app, REPORTING).await.position < started,
+        "nothing skipped"
+    );
+
+    // Mended: the read model applies the event by itself, and equals a rebuild.
+    db.batch_execute("DROP TRIGGER refuse ON reporting.plans")
+        .await
+        .expect("mend");
+    let wait_ms = projections::runner::STOPPED_RETRY_MS + 15_000;
+    projections::runner::applied(app.store.pool(), REPORTING, head, wait_ms)
+        .await
+        .expect("reporting resumed");
+    assert_eq!(lag(&app, REPORTING).await.stopped, None);
+    assert!(stopped_gauge(&app, REPORTING).await.ends_with(" 0"));
+    let live = projections::runner::dump(app.store.pool(), REPORTING)
+        .await
+        .expect("dump");
+    assert!(
+        live.iter().any(|row| row.starts_with("plans ")),
+        "the plan is reported: {live:#?}"
+    );
+    let settings = projections::Settings::new(app.state.policy.for_municipality(None).clone());
+    projections::rebuild(&app.store, &app.db.admin_url, REPORTING, &settings)
+        .await
+        .expect("rebuild")
+        .expect("a read model");
+    let rebuilt = projections::runner::dump(app.store.pool(), REPORTING)
+        .await
+        .expect("dump");
+    assert_eq!(rebuilt, live);
+}
