@@ -10,6 +10,10 @@
 //!   events after the checkpoint the stream already holds (stored, but their acknowledgement or
 //!   the checkpoint lost) and does not send them again; JetStream's duplicate window absorbs the
 //!   rest. So each event is on the stream once, also after an outage longer than the window.
+//! - Each publish expects the stream's last sequence to be the one before it
+//!   (`Nats-Expected-Last-Sequence`), so a publish JetStream lost while later ones were in flight
+//!   (a leader gone mid-flight) makes those later ones refused rather than stored ahead of it: the
+//!   stream holds the events in commit order, as the store does.
 //! - It creates the stream on start, or updates it to the configured replicas, storage, maximum
 //!   age and duplicate window.
 //! - NATS away: commands are not affected (nothing on the write path waits for NATS); the relay
@@ -295,13 +299,23 @@ type Pending = std::pin::Pin<
     Box<dyn std::future::Future<Output = (i64, DateTime<Utc>, Result<(), String>)> + Send>,
 >;
 
+/// What the relay finds on the stream when it starts.
+#[derive(Debug, Default)]
+pub struct OnStream {
+    /// The positions after the checkpoint whose events the stream already holds.
+    pub positions: std::collections::HashSet<i64>,
+    /// The stream's last sequence: what the first publish expects to follow.
+    pub last_sequence: u64,
+}
+
 /// The positions after `after` whose events the stream already holds, read back from its last
-/// message until one at or before `after` (see the module documentation).
+/// message until one at or before `after` (see the module documentation), and the stream's last
+/// sequence.
 pub async fn already_on_stream(
     js: &jetstream::Context,
     config: &RelayConfig,
     after: i64,
-) -> Result<std::collections::HashSet<i64>, ProjectionError> {
+) -> Result<OnStream, ProjectionError> {
     #[derive(serde::Deserialize)]
     struct Position {
         global_position: i64,
@@ -313,7 +327,10 @@ pub async fn already_on_stream(
     let state = stream.info().await.map_err(|e| nats(&e))?.state.clone();
     let mut present = std::collections::HashSet::new();
     if state.messages == 0 {
-        return Ok(present);
+        return Ok(OnStream {
+            positions: present,
+            last_sequence: state.last_sequence,
+        });
     }
     let mut sequence = state.last_sequence;
     let mut read = 0;
@@ -348,7 +365,10 @@ pub async fn already_on_stream(
         }
         sequence -= 1;
     }
-    Ok(present)
+    Ok(OnStream {
+        positions: present,
+        last_sequence: state.last_sequence,
+    })
 }
 
 /// One attempt: connect, make sure of the stream, publish from the checkpoint on.
@@ -373,7 +393,17 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             .await?
             .get::<_, i64>(0)
     };
-    let mut on_stream = already_on_stream(&js, config, start).await?;
+    let OnStream {
+        positions: mut on_stream,
+        last_sequence,
+    } = already_on_stream(&js, config, start).await?;
+    // The stream sequence the next publish expects to follow (`Nats-Expected-Last-Sequence`):
+    // with many publishes in flight, one that JetStream never stored (a leader lost mid-flight)
+    // would otherwise be followed by later ones that it did store, and sent again after them,
+    // out of commit order. Expecting the sequence, every publish after a lost one is refused; the
+    // relay starts again at its checkpoint, reads back what the stream holds and goes on from
+    // the lost event.
+    let mut expected_sequence = last_sequence;
     if !on_stream.is_empty() {
         tracing::info!(
             events = on_stream.len(),
@@ -402,9 +432,13 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             }
             let payload = serde_json::to_vec(&Envelope::of(&event))
                 .map_err(|e| ProjectionError::Nats(format!("envelope: {e}")))?;
-            let message = jetstream::message::PublishMessage::build()
+            let mut message = jetstream::message::PublishMessage::build()
                 .payload(payload.into())
                 .message_id(event.event_id.to_string());
+            if expected_sequence > 0 {
+                message = message.expected_last_sequence(expected_sequence);
+            }
+            expected_sequence += 1;
             let ack = js
                 .send_publish(config.subject(&event), message)
                 .await

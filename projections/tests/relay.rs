@@ -166,6 +166,65 @@ async fn every_event_reaches_jetstream_once_in_order_also_when_the_relay_dies_mi
     drop(db);
 }
 
+/// Sets the stream's largest message (-1: no limit), as an operator might.
+async fn limit_message_size(js: &jetstream::Context, config: &RelayConfig, bytes: i32) {
+    let mut stream = js.get_stream(&config.stream).await.expect("stream");
+    let mut limited = stream.info().await.expect("info").config.clone();
+    limited.max_message_size = bytes;
+    js.update_stream(limited).await.expect("limit");
+}
+
+/// A publish JetStream does not store while later ones are in flight — here one it refuses as
+/// too large, as a leader lost mid-flight loses one — holds back those after it: the stream
+/// never holds an event ahead of one committed before it, and once the cause is gone the relay
+/// goes on from the held-back event.
+#[tokio::test]
+async fn a_publish_jetstream_does_not_store_holds_back_the_later_ones_so_the_order_stays() {
+    let (db, store) = setup().await;
+    let config = config(&nats_url());
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    for i in 0..3 {
+        append(&store, &format!("sip-before-{i}")).await;
+    }
+    let before = relayed(&store).await;
+
+    limit_message_size(&js, &config, 2_048).await;
+    let mut large = new_event("sip-large");
+    large.data = serde_json::json!({"stream": "sip-large", "note": "x".repeat(4_000)});
+    store
+        .append("sip-large", ExpectedVersion::Any, vec![large], None)
+        .await
+        .expect("append");
+    for i in 0..5 {
+        append(&store, &format!("sip-after-{i}")).await;
+    }
+    // The relay tries (and tries again); nothing after the refused event reaches the stream.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held = messages(&js, &config).await;
+    assert_eq!(
+        held.len() as i64,
+        before,
+        "only the events before the refused one: {:?}",
+        held.iter()
+            .map(|(_, e)| e["global_position"].clone())
+            .collect::<Vec<_>>()
+    );
+    let at = projections::runner::checkpoint(store.pool(), RELAY)
+        .await
+        .expect("checkpoint");
+    assert_eq!(at, before, "the checkpoint waits at the refused event");
+
+    limit_message_size(&js, &config, -1).await;
+    assert_eq!(relayed(&store).await, before + 6);
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+}
+
 #[tokio::test]
 async fn events_already_on_the_stream_are_not_sent_again_after_the_duplicate_window() {
     // A relay that lost its last checkpoints (it died before storing them, or PostgreSQL lost

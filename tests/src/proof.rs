@@ -38,7 +38,9 @@ pub async fn assert_equals_rebuild(
 }
 
 /// The stream holds one message per event of `events` (the whole store), each under its event's
-/// id (`Nats-Msg-Id`) and none twice; `context` is added to a failure's message.
+/// id (`Nats-Msg-Id`), none twice, and in commit order (the relay's promise, DESIGN.md: a
+/// consumer reading the stream from the start sees the store's order); `context` is added to a
+/// failure's message.
 pub async fn assert_each_event_once(
     stream: &mut jetstream::stream::Stream,
     events: &[RecordedEvent],
@@ -52,8 +54,18 @@ pub async fn assert_each_event_once(
         info.state
     );
     let mut published = BTreeSet::new();
+    let mut previous: Option<i64> = None;
     for seq in info.state.first_sequence..=info.state.last_sequence {
         let message = stream.get_raw_message(seq).await.expect("message");
+        let position = serde_json::from_slice::<serde_json::Value>(&message.payload)
+            .expect("an envelope")["global_position"]
+            .as_i64()
+            .expect("its position");
+        assert!(
+            previous.is_none_or(|p| p < position),
+            "position {position} at stream sequence {seq} after position {previous:?}\n{context}"
+        );
+        previous = Some(position);
         let id = message
             .headers
             .get(async_nats::header::NATS_MESSAGE_ID)
