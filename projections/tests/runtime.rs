@@ -278,6 +278,15 @@ async fn a_runner_killed_between_applying_and_checkpointing_applies_nothing_twic
     drop(db);
 }
 
+async fn lag_of(store: &EventStore, name: &str) -> runner::Lag {
+    runner::lags(store.pool())
+        .await
+        .expect("lags")
+        .into_iter()
+        .find(|l| l.name == name)
+        .expect("its checkpoint")
+}
+
 /// A row the read model's table refuses — a constraint, a grant, a bug — stops the read model on
 /// that event (ADR 0036): nothing after it is applied out of order, the checkpoint stays below
 /// it, the stop is recorded without the row's values, and once mended the runner applies the
@@ -313,12 +322,7 @@ async fn an_event_that_cannot_be_applied_stops_the_read_model_there_until_it_is_
     }
     until(&mut activity, Activity::Stopped).await;
 
-    let lag = runner::lags(store.pool())
-        .await
-        .expect("lags")
-        .into_iter()
-        .find(|l| l.name == "stop_counter")
-        .expect("its checkpoint");
+    let lag = lag_of(&store, "stop_counter").await;
     assert_eq!(lag.position, before, "stopped just before the event");
     assert_eq!(lag.position, poisoned - 1);
     assert_eq!(lag.events, 4);
@@ -352,12 +356,7 @@ async fn an_event_that_cannot_be_applied_stops_the_read_model_there_until_it_is_
         seen(&store, "stop_counter").await,
         (1..=head).collect::<Vec<_>>()
     );
-    let lag = runner::lags(store.pool())
-        .await
-        .expect("lags")
-        .into_iter()
-        .find(|l| l.name == "stop_counter")
-        .expect("its checkpoint");
+    let lag = lag_of(&store, "stop_counter").await;
     assert_eq!(lag.stopped, None);
     cancel.cancel();
     run.await.expect("task").expect("runner");

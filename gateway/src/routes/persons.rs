@@ -10,6 +10,7 @@
 //! sent; a unit that may not see the person's name sees none of their relatives.
 
 use crate::access_log::{self, action};
+use crate::auth::Caller;
 use crate::commands::{
     self,
     persons::{
@@ -31,7 +32,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::error::DomainError;
-use domain::ids::PersonId;
+use domain::ids::{PersonId, UnitId};
 use domain::personnummer::{parse_canonical, PersonalIdentityNumber};
 use projections::directory::{self, PersonQuery, PersonRow, RelativeRow};
 use serde::de::DeserializeOwned;
@@ -458,8 +459,28 @@ pub async fn search_persons(
     let unit = caller.staff_unit()?.clone();
     let queries = person_queries(&state, params.q.as_deref().unwrap_or(""))?;
     let position = directory_position(&state, params.min_position).await?;
+    let (rows, truncated) = search_and_log(&state, &caller, &unit, &queries).await?;
+    let answer = PersonSearchResponse {
+        persons: rows.iter().map(PersonSummary::from_row).collect(),
+        truncated,
+    };
+    Ok(consistency::with_position(
+        Json(answer).into_response(),
+        position,
+    ))
+}
+
+/// The persons `queries` find for `unit` (at most [`SEARCH_RESULTS_MAX`], sorted by name; each
+/// once though two readings of a number find them both), whether more matched, and each listed
+/// person logged as searched by `caller` (PDL): `GET /persons?q=` and Sök patient alike.
+pub(crate) async fn search_and_log(
+    state: &AppState,
+    caller: &Caller,
+    unit: &UnitId,
+    queries: &[PersonQuery],
+) -> Result<(Vec<PersonRow>, bool), AppError> {
     let mut rows: Vec<PersonRow> = Vec::new();
-    for query in &queries {
+    for query in queries {
         let found = directory::search_persons(
             state.store.pool(),
             unit.as_str(),
@@ -481,15 +502,8 @@ pub async fn search_persons(
         .map(|r| PersonId::parse(&r.person_id))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AppError::internal(format!("directory holds a bad person id: {e}")))?;
-    access_log::record_many(&state, &caller, &ids, action::SEARCH, None).await?;
-    let answer = PersonSearchResponse {
-        persons: rows.iter().map(PersonSummary::from_row).collect(),
-        truncated,
-    };
-    Ok(consistency::with_position(
-        Json(answer).into_response(),
-        position,
-    ))
+    access_log::record_many(state, caller, &ids, action::SEARCH, None).await?;
+    Ok((rows, truncated))
 }
 
 /// What the search text means: a personnummer when it parses as one, an error when it is

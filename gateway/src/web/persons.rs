@@ -20,7 +20,7 @@ use crate::commands::sips::dto::{
 use crate::error::AppError;
 use crate::pipeline::{Write, WriteMeta};
 use crate::routes::persons::{
-    directory_position, person_queries, PersonSummary, PersonView, SEARCH_RESULTS_MAX,
+    directory_position, person_queries, search_and_log, PersonSummary, PersonView,
 };
 use crate::state::AppState;
 use askama::Template;
@@ -143,31 +143,8 @@ async fn search_page(
             return Ok((page, false));
         }
     };
-    let mut rows: Vec<PersonRow> = Vec::new();
-    for query in &queries {
-        let found = directory::search_persons(
-            state.store.pool(),
-            unit.as_str(),
-            query,
-            SEARCH_RESULTS_MAX + 1,
-        )
-        .await
-        .map_err(AppError::from)?;
-        for row in found {
-            if !rows.iter().any(|r| r.person_id == row.person_id) {
-                rows.push(row);
-            }
-        }
-    }
-    rows.sort_by(|a, b| (&a.name, &a.person_id).cmp(&(&b.name, &b.person_id)));
-    page.truncated = rows.len() as i64 > SEARCH_RESULTS_MAX;
-    rows.truncate(SEARCH_RESULTS_MAX as usize);
-    let ids = rows
-        .iter()
-        .map(|r| PersonId::parse(&r.person_id))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AppError::internal(format!("directory holds a bad person id: {e}")))?;
-    access_log::record_many(state, caller, &ids, action::SEARCH, None).await?;
+    let (rows, truncated) = search_and_log(state, caller, &unit, &queries).await?;
+    page.truncated = truncated;
     page.persons = rows.iter().map(summary).collect();
     Ok((page, true))
 }
