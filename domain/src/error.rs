@@ -80,6 +80,9 @@ pub enum DomainError {
     /// The unit and its name (staff know units by name, not by id).
     #[error("the new coordinator's unit does not use samplan")]
     CoordinatorUnitWithoutSamplan(UnitId, String),
+    /// The unit and its name: it neither takes part in the plan nor is covered by valid consent.
+    #[error("the new coordinator's unit takes no part and is not covered by consent")]
+    CoordinatorNotCoveredByConsent(UnitId, String),
     #[error("the coordinator is already this person")]
     SameCoordinator,
     #[error("invitation without recipients")]
@@ -202,6 +205,7 @@ impl DomainError {
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
+            CoordinatorNotCoveredByConsent(..) => "coordinator_not_covered_by_consent",
             SameCoordinator => "same_coordinator",
             NoRecipients => "no_recipients",
             ReplacedBySelf => "replaced_by_self",
@@ -262,6 +266,7 @@ impl DomainError {
             | ConsentMissing
             | ConsentExpired
             | ActorNotCoveredByConsent(..)
+            | CoordinatorNotCoveredByConsent(..)
             | ChildNeedsGuardianConsent
             | ConsentWithdrawn
             | ConsentAlreadyGiven
@@ -363,6 +368,10 @@ impl DomainError {
             UnitAlreadyRegistered => "Enheten är redan registrerad.".to_string(),
             ConsentMissing => "Samtycke till SIP saknas. Inhämta och registrera samtycke först.".to_string(),
             ConsentExpired => "Samtycket till SIP har gått ut. Inhämta ett nytt samtycke.".to_string(),
+            CoordinatorNotCoveredByConsent(_, name) => format!(
+                "{name} deltar inte i planen och omfattas inte av samtycket. Inhämta samtycke som \
+                 omfattar enheten innan den blir samordningsansvarig."
+            ),
             ActorNotCoveredByConsent(_, name) => format!(
                 "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den kallas."
             ),

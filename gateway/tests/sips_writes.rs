@@ -683,6 +683,70 @@ async fn a_colleague_at_the_coordinators_unit_hands_the_plan_over() {
     );
 }
 
+/// The coordinator's role goes only to a unit that takes part in the plan or is covered by the
+/// consent: handed to any other unit, that unit would read the plan from then on ("Nobody sees a
+/// plan their unit takes no part in").
+#[tokio::test]
+async fn the_plan_is_never_handed_to_a_unit_outside_it_and_its_consent() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let before = version(&app, &sip).await;
+    let outside = json!({"staff_id": "SE2321000016-AN01", "name": "Anna Annan",
+                         "unit_id": OTHER, "reason": "Fel enhet."});
+    let (status, body) = command(&app, &w.vc, &sip, "change-coordinator", &outside).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("coordinator_not_covered_by_consent")
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        body["detail"],
+        "Vårdcentralen Annan deltar inte i planen och omfattas inte av samtycket. Inhämta \
+         samtycke som omfattar enheten innan den blir samordningsansvarig."
+    );
+    assert_eq!(version(&app, &sip).await, before, "nothing appended");
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.other).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the other unit still cannot read it"
+    );
+    // The plan's page offers only the units that may take it over.
+    let html = app
+        .client
+        .get(app.url(&format!("/sip/{sip}")))
+        .header("cookie", format!("samplan_session={}", w.vc))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let form = html
+        .split("id=\"samordnare\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .expect("the form Byt samordningsansvarig");
+    for (unit, offered) in [(VC, true), (HT, true), (PSYK, true), (OTHER, false)] {
+        assert_eq!(
+            form.contains(&format!("value=\"{unit}\"")),
+            offered,
+            "{unit} in {form}"
+        );
+    }
+
+    // A unit the consent covers may take it over, though it has not acted in the plan yet.
+    let covered = json!({"staff_id": "SE2321000016-PS01", "name": "Petra Psyk",
+                         "unit_id": PSYK, "reason": "Psykiatrin har mest kontakt."});
+    let written = ok(command(&app, &w.vc, &sip, "change-coordinator", &covered).await);
+    assert_eq!(written["events"], json!(["CoordinatorChanged"]));
+}
+
 /// A refusal about a unit names it as staff know it, not by its id: "Samtycket omfattar inte
 /// Vårdcentralen Annan".
 #[tokio::test]

@@ -479,7 +479,7 @@ pub fn decide(
         }
         SipCommand::ChangeCoordinator(c) => {
             require_coordinators_unit(state, ctx, &by)?;
-            let next = new_coordinator(state, facts, c)?;
+            let next = new_coordinator(state, facts, today, c)?;
             SipEvent::CoordinatorChanged {
                 previous: state.coordinator.clone().unwrap_or_else(|| by.clone()),
                 coordinator: next,
@@ -663,7 +663,7 @@ pub fn decide(
                 return Err(DomainError::FollowUpDateTooEarly);
             }
             let coordinator = match &c.new_coordinator {
-                Some(n) => match new_coordinator(state, facts, n) {
+                Some(n) => match new_coordinator(state, facts, today, n) {
                     Err(DomainError::SameCoordinator) => {
                         state.coordinator.clone().unwrap_or_else(|| by.clone())
                     }
@@ -916,14 +916,30 @@ fn active_invitation<'a>(
     }
 }
 
+/// The coordinator `c` names: someone of a unit that uses samplan and that takes part in the plan
+/// or is covered by valid consent today ("berörda parter … bestämmer vem som ska vara samordnare",
+/// 003) — never a unit outside both, which would read the plan from then on.
 fn new_coordinator(
     state: &SipState,
     facts: &SipFacts,
+    today: NaiveDate,
     c: &ChangeCoordinator,
 ) -> Result<StaffRef, DomainError> {
     let unit = facts.unit(&c.unit_id)?;
     if !unit.uses_samplan {
         return Err(DomainError::CoordinatorUnitWithoutSamplan(
+            c.unit_id.clone(),
+            unit.name.clone(),
+        ));
+    }
+    let covered = || {
+        facts
+            .person()
+            .and_then(|person| consent_cover(state, person, today))
+            .is_ok_and(|cover| cover.contains(&c.unit_id))
+    };
+    if !state.participates(&c.unit_id) && !covered() {
+        return Err(DomainError::CoordinatorNotCoveredByConsent(
             c.unit_id.clone(),
             unit.name.clone(),
         ));

@@ -665,7 +665,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     Field::select(
                         "unit_id",
                         "Samordningsansvarig efter mötet, enhet",
-                        samplan_units(cx),
+                        coordinator_units(cx),
                     )
                     .value(cx.unit().to_owned()),
                 );
@@ -954,7 +954,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         .as_ref()
         .is_some_and(|c| c.unit_id.as_str() == cx.unit());
     if coordinator || coordinators_unit {
-        let units = samplan_units(cx);
+        let units = coordinator_units(cx);
         forms.push(
             FormView::new(
                 "samordnare",
@@ -1267,10 +1267,16 @@ fn discharge_form(cx: &Context) -> Option<FormView> {
 }
 
 /// The units a coordinator may come from: those that use samplan.
-fn samplan_units(cx: &Context) -> Vec<Choice> {
+/// The units the coordinator's role may go to: those using samplan that take part in the plan or
+/// that the valid consent covers, as the domain checks (`coordinator_not_covered_by_consent`).
+fn coordinator_units(cx: &Context) -> Vec<Choice> {
+    let eligible = |id: &str| {
+        cx.view.participants.iter().any(|u| u.as_str() == id)
+            || cx.view.consent.actors.iter().any(|u| u.as_str() == id)
+    };
     cx.units_by_name()
         .into_iter()
-        .filter(|u| u.uses_samplan)
+        .filter(|u| u.uses_samplan && eligible(&u.unit_id))
         .map(|u| Choice::new(u.unit_id.clone(), u.name.clone()))
         .collect()
 }
