@@ -246,3 +246,72 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
     // a rebuild, which writes them all after the marking is known, gives the same tables.
     app.assert_rebuild_equals_live("inbox").await;
 }
+
+/// A guardian who has protected identity is not found through the child: the child's relative
+/// record (linked to the guardian by personnummer) shows no phone, address or note to anyone,
+/// and neither name nor personnummer to a unit that took part in none of the guardian's plans
+/// before the marking — on the API and the person's page alike.
+#[tokio::test]
+async fn a_guardian_with_protected_identity_is_not_found_through_the_child() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let guardian = register_person(&app, &w, "19750505-4598", "Greta Gömd").await;
+    // The vårdcentral takes part in a plan of hers before she is marked; hemtjänsten never.
+    start_plan_for(&app, &w, &guardian).await;
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{guardian}/mark-protected-identity"),
+            &w.vc,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let child = register_person(&app, &w, "20150310-2384", "Kim Gömd").await;
+    let (status, _, added) = app
+        .post(
+            &format!("/api/v1/persons/{child}/add-relative"),
+            &w.vc,
+            &json!({"relative_id": "mamma", "kind": "guardian", "name": "Greta Gömd",
+                    "phone": "070-999 88 77", "address": "Hemliga vägen 1, 123 45 Testby",
+                    "note": "Nås via skolan", "personal_identity_number": "19750505-4598"}),
+        )
+        .await;
+    assert!(status.is_success(), "{added}");
+    let at = added["position"].as_i64().expect("position");
+
+    let path = format!("/api/v1/persons/{child}?min_position={at}");
+    let hidden = get_ok(&app, &path, &w.ht).await;
+    assert_eq!(
+        hidden["relatives"],
+        json!([{"relative_id": "mamma", "kind": "guardian",
+                "name": "Skyddade personuppgifter", "phone": null, "address": null,
+                "note": null, "personal_identity_number": null,
+                "protected_identity": true, "name_hidden": true}]),
+        "{hidden}"
+    );
+    let known = get_ok(&app, &path, &w.vc).await;
+    assert_eq!(
+        known["relatives"],
+        json!([{"relative_id": "mamma", "kind": "guardian", "name": "Greta Gömd",
+                "phone": null, "address": null, "note": null,
+                "personal_identity_number": "19750505-4598",
+                "protected_identity": true, "name_hidden": false}]),
+        "{known}"
+    );
+
+    let html = app
+        .client
+        .get(app.url(&format!("/patienter/{child}")))
+        .header("cookie", format!("samplan_session={}", w.ht))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Skyddade personuppgifter"), "{html}");
+    for secret in ["Greta", "070-999", "Hemliga", "skolan", "19750505"] {
+        assert!(!html.contains(secret), "{secret} on the page: {html}");
+    }
+}

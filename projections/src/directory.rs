@@ -109,9 +109,18 @@ pub struct RelativeRow {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub note: Option<String>,
-    /// The relative's own personnummer (canonical), when recorded.
+    /// The relative's own personnummer (canonical), when recorded and the viewer may see it.
     pub personal_identity_number: Option<String>,
+    /// The relative is a registered person with protected identity: their phone, address and note
+    /// are withheld (`None`), and their name and personnummer too where the viewer's unit may not
+    /// see their name (`name_hidden`).
+    pub protected_identity: bool,
+    /// The name is [`HIDDEN_RELATIVE_NAME`] and the personnummer withheld.
+    pub name_hidden: bool,
 }
+
+/// What a relative whose name the viewer may not see is called instead.
+pub const HIDDEN_RELATIVE_NAME: &str = "Skyddade personuppgifter";
 
 /// A unit as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -531,17 +540,37 @@ pub async fn person(
     Ok(row.as_ref().map(person_row))
 }
 
-/// A person's relatives, god man, förvaltare and guardians, by kind then name.
-pub async fn relatives(pool: &Pool, person_id: &str) -> Result<Vec<RelativeRow>, ProjectionError> {
+/// A person's relatives, god man, förvaltare and guardians, by kind then name, as `viewer` (a
+/// unit) may see them. A relative is often a registered person too (a guardian, linked by their
+/// personnummer): one with protected identity is shown as that person is — no phone, address or
+/// note, and neither name nor personnummer to a unit that may not see their name — so the
+/// relative record does not lead to them (REFERENCES.md, skyddade personuppgifter).
+pub async fn relatives(
+    pool: &Pool,
+    viewer: &str,
+    person_id: &str,
+) -> Result<Vec<RelativeRow>, ProjectionError> {
     let client = pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT relative_id, kind, name, phone, address, note, personal_identity_number
-               FROM directory.relatives
-              WHERE person_id = $1 ORDER BY kind, name, relative_id",
-            &[&person_id],
-        )
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT r.relative_id, r.kind,
+                    CASE WHEN v.visible THEN r.name ELSE '{HIDDEN_RELATIVE_NAME}' END,
+                    CASE WHEN v.protected THEN NULL ELSE r.phone END,
+                    CASE WHEN v.protected THEN NULL ELSE r.address END,
+                    CASE WHEN v.protected THEN NULL ELSE r.note END,
+                    CASE WHEN v.visible THEN r.personal_identity_number END,
+                    v.protected, NOT v.visible
+               FROM directory.relatives r
+               LEFT JOIN directory.persons p
+                 ON p.personal_identity_number = r.personal_identity_number
+               CROSS JOIN LATERAL (
+                 SELECT coalesce(p.protected_identity, false) AS protected,
+                        (p.person_id IS NULL OR {NAME_VISIBLE}) AS visible) v
+              WHERE r.person_id = $2
+              ORDER BY r.kind, r.name, r.relative_id"
+        ))
         .await?;
+    let rows = client.query(&stmt, &[&viewer, &person_id]).await?;
     Ok(rows
         .iter()
         .map(|r| RelativeRow {
@@ -552,6 +581,8 @@ pub async fn relatives(pool: &Pool, person_id: &str) -> Result<Vec<RelativeRow>,
             address: r.get(4),
             note: r.get(5),
             personal_identity_number: r.get(6),
+            protected_identity: r.get(7),
+            name_hidden: r.get(8),
         })
         .collect())
 }

@@ -265,7 +265,7 @@ async fn applies_person_and_unit_events_in_order() {
     assert!(row.protected_identity);
     assert_eq!(row.deceased_on, Some(died_on));
     assert_eq!(row.version, 7, "every person event applied once");
-    let relatives = directory::relatives(s.store.pool(), &anna.to_string())
+    let relatives = directory::relatives(s.store.pool(), "vc-viewer", &anna.to_string())
         .await
         .expect("relatives");
     assert_eq!(relatives.len(), 1);
@@ -340,7 +340,7 @@ async fn checkpoint_survives_restart_and_nothing_is_applied_twice() {
         Some("070-019"),
         "the last change wins: order kept"
     );
-    let guardians = directory::relatives(s.store.pool(), &bo.to_string())
+    let guardians = directory::relatives(s.store.pool(), "vc-viewer", &bo.to_string())
         .await
         .expect("relatives");
     assert_eq!(guardians.len(), 2);

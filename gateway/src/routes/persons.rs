@@ -7,7 +7,9 @@
 //!
 //! Persons with protected identity (skyddade personuppgifter) are found and shown with the flag
 //! set, but their address and phone, and their relatives' phones, addresses and notes, are never
-//! sent; a unit that may not see the person's name sees none of their relatives.
+//! sent; a unit that may not see the person's name sees none of their relatives. A relative who
+//! is a protected person themselves (a guardian, linked by personnummer) is shown as that person
+//! is: no phone, address or note, and no name or personnummer where the unit may not see them.
 
 use crate::access_log::{self, action};
 use crate::auth::Caller;
@@ -203,9 +205,18 @@ pub struct RelativeView {
     pub address: Option<String>,
     /// Not shown when the person has protected identity.
     pub note: Option<String>,
-    /// The relative's own personnummer (`YYYYMMDD-NNNN`), when recorded.
+    /// The relative's own personnummer (`YYYYMMDD-NNNN`), when recorded; withheld when
+    /// `name_hidden`.
     #[serde(default)]
     pub personal_identity_number: Option<String>,
+    /// The relative is a registered person with protected identity: their phone, address and
+    /// note are withheld.
+    #[serde(default)]
+    pub protected_identity: bool,
+    /// The relative has protected identity and the caller's unit may not see their name:
+    /// `name` is "Skyddade personuppgifter" and the personnummer is withheld.
+    #[serde(default)]
+    pub name_hidden: bool,
 }
 
 /// Where and when the person moved out of the region.
@@ -312,6 +323,8 @@ impl PersonView {
                         .personal_identity_number
                         .as_deref()
                         .map(formatted_pin),
+                    protected_identity: r.protected_identity,
+                    name_hidden: r.name_hidden,
                 })
                 .collect(),
             version: row.version,
@@ -601,7 +614,7 @@ pub async fn get_person(
     let row = directory::person(pool, unit.as_str(), &key)
         .await?
         .ok_or(AppError::NotFoundFor(caller.role))?;
-    let relatives = directory::relatives(pool, &key).await?;
+    let relatives = directory::relatives(pool, unit.as_str(), &key).await?;
     access_log::record(&state, &caller, &person_id, action::READ_PERSON, None).await?;
     let view = PersonView::from_rows(row, relatives);
     let etag = format!("\"{}\"", view.version);

@@ -386,7 +386,7 @@ pub(crate) async fn page(
         async {
             match &recipient {
                 Recipient::Relative { .. } => {
-                    projections::directory::relatives(pool, &person_key).await
+                    projections::directory::relatives(pool, unit.as_str(), &person_key).await
                 }
                 _ => Ok(Vec::new()),
             }

@@ -336,6 +336,8 @@ struct RelativeItem {
     phone: Option<String>,
     address: Option<String>,
     note: Option<String>,
+    /// A registered person with protected identity (their contact details are withheld).
+    protected_identity: bool,
 }
 
 pub(crate) fn relative_kind_label(kind: RelativeKindDto) -> &'static str {
@@ -543,7 +545,7 @@ async fn render_person(
         .await
         .map_err(AppError::from)?
         .ok_or(WebError::NotFound)?;
-    let relatives = directory::relatives(pool, &key)
+    let relatives = directory::relatives(pool, unit.as_str(), &key)
         .await
         .map_err(AppError::from)?;
     access_log::record(state, caller, &person_id, action::READ_PERSON, None).await?;
@@ -597,6 +599,8 @@ async fn render_person(
                 phone: r.phone.clone(),
                 address: r.address.clone(),
                 note: r.note.clone(),
+                // The name says it already where it is hidden.
+                protected_identity: r.protected_identity && !r.name_hidden,
             })
             .collect(),
         person,

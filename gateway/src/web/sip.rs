@@ -311,7 +311,7 @@ async fn render(
     let units_rows = projections::directory::units(pool)
         .await
         .map_err(crate::error::AppError::from)?;
-    let relatives = projections::directory::relatives(pool, &person_id.to_string())
+    let relatives = projections::directory::relatives(pool, unit.as_str(), &person_id.to_string())
         .await
         .map_err(crate::error::AppError::from)?;
     let consent = consent_section(&sip, &view.consent, &relatives, &unit_name, now);

@@ -2643,6 +2643,8 @@ mod tests {
             address: None,
             note: None,
             personal_identity_number: None,
+            protected_identity: false,
+            name_hidden: false,
         }
     }
 
