@@ -2296,7 +2296,9 @@ mod tests {
     #[test]
     fn unit_lists_are_sorted_by_name_and_the_kallelse_is_for_the_next_working_day_at_nine() {
         let now = at("2026-12-04T14:28:00Z");
-        let p = coordinator_plan(now);
+        let mut p = coordinator_plan(now);
+        // Psykiatrin is covered by the consent, though it takes no part yet.
+        p.view.consent.actors = vec![unit(PSY)];
         let forms = p.forms();
         let kallelse = form(&forms, "kallelse");
         assert_eq!(
@@ -2307,9 +2309,10 @@ mod tests {
             values(field(form(&forms, "samtycke"), "actors")),
             vec![FK, HT, HC, PSY, "abc-okand"]
         );
+        // The role goes only to a unit taking part or covered by the consent, using samplan.
         assert_eq!(
             values(field(form(&forms, "samordnare"), "unit_id")),
-            vec![HT, HC, PSY, "abc-okand"]
+            vec![HT, HC, PSY]
         );
         // Friday afternoon: Monday at 09.00.
         assert_eq!(field(kallelse, "scheduled_at").value, "2026-12-07T09:00");
