@@ -659,3 +659,77 @@ fn validate_fhir(bundle: &Value) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A unit named only in a draft is not yet among those taking part for anyone but the draft's
+/// author: the person (Min plan, FHIR) and the other units learn that Försäkringskassan is
+/// written into the plan when the coordinator publishes it, not when she drafts it.
+#[tokio::test]
+async fn a_unit_named_only_in_a_draft_is_not_shown_as_taking_part() {
+    const FK: &str = "fk-norr";
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &app.admin_token(),
+            &json!({"id": FK, "name": "Försäkringskassan Norr",
+                    "principal": {"kind": "external", "name": "Försäkringskassan"},
+                    "uses_samplan": false, "address": "Box 1, 123 45 Testby"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    let mut fk_consent = consent();
+    fk_consent["actors"] = json!([FK]);
+    ok(command(&app, &w.vc, &sip, "record-consent", &fk_consent).await);
+    publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
+    // The coordinator drafts Försäkringskassan's part (it has no samplan of its own).
+    let drafted = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-fk", "heading": "occupation", "text": "Prövning av arbetsförmåga.",
+                "responsible": {"kind": "unit", "unit_id": FK}}),
+    )
+    .await);
+    let at = drafted["position"].as_i64().expect("position");
+    let me = citizen(&app, &w.person_id, None);
+    let unit_ids = |units: &Value| -> Vec<String> {
+        units
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|u| u.as_str().or(u["id"].as_str()).expect("unit id").to_owned())
+            .collect()
+    };
+    let names_fk = |bundle: &Value| bundle.to_string().contains("Försäkringskassan Norr");
+
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert!(!unit_ids(&plan["units"]).contains(&FK.to_owned()), "{plan}");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert!(!names_fk(&bundle), "{bundle}");
+    let (_, other) = get(&app, &format!("/api/v1/sips/{sip}"), &w.ht, at).await;
+    assert!(
+        !unit_ids(&other["participants"]).contains(&FK.to_owned()),
+        "{other}"
+    );
+    let (_, author) = get(&app, &format!("/api/v1/sips/{sip}"), &w.vc, at).await;
+    assert!(
+        unit_ids(&author["participants"]).contains(&FK.to_owned()),
+        "the author sees whom her draft names: {author}"
+    );
+
+    // Published: everyone may know.
+    let published = ok(command(&app, &w.vc, &sip, "publish-contribution", &json!({})).await);
+    let at = published["position"].as_i64().expect("position");
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert!(unit_ids(&plan["units"]).contains(&FK.to_owned()), "{plan}");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert!(names_fk(&bundle), "{bundle}");
+    let (_, other) = get(&app, &format!("/api/v1/sips/{sip}"), &w.ht, at).await;
+    assert!(
+        unit_ids(&other["participants"]).contains(&FK.to_owned()),
+        "{other}"
+    );
+}

@@ -12,6 +12,20 @@ use crate::ids::UnitId;
 /// units made responsible for a sub-goal or an intervention. `evolve` and the read models that
 /// track participation over time (the auditors' access review) use this one list.
 pub fn units_joining(ev: &SipEvent) -> Vec<&UnitId> {
+    let mut units = units_acting(ev);
+    match ev {
+        SipEvent::SubGoalDocumented { responsible, .. }
+        | SipEvent::InterventionDocumented { responsible, .. } => {
+            units.extend(responsible_unit(responsible));
+        }
+        _ => {}
+    }
+    units
+}
+
+/// [`units_joining`] but for units only named responsible in a sub-goal or an intervention,
+/// which may be a draft: the units that join by what is done in the open.
+fn units_acting(ev: &SipEvent) -> Vec<&UnitId> {
     let (by, _) = ev.recorded();
     let mut units = vec![&by.unit_id];
     match ev {
@@ -30,10 +44,6 @@ pub fn units_joining(ev: &SipEvent) -> Vec<&UnitId> {
         } => {
             units.extend(attendees.iter().filter_map(|a| a.unit_id.as_ref()));
             units.push(&coordinator.unit_id);
-        }
-        SipEvent::SubGoalDocumented { responsible, .. }
-        | SipEvent::InterventionDocumented { responsible, .. } => {
-            units.extend(responsible_unit(responsible));
         }
         _ => {}
     }
@@ -82,6 +92,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
     state
         .participants
         .extend(units_joining(ev).into_iter().cloned());
+    state.acting.extend(units_acting(ev).into_iter().cloned());
     match ev {
         SipEvent::NeedIdentified {
             sip_id,

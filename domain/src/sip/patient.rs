@@ -108,8 +108,10 @@ pub struct PatientPlan {
     pub meetings: Vec<PatientMeeting>,
     /// Units taking part with published content, and the coordinator's unit.
     pub units: Vec<UnitId>,
-    /// Every unit taking part in the plan ([`SipState::participates`]), whether it has published
-    /// anything or not: "De som är med i planen" on Min plan. Units only, never what they drafted.
+    /// Every unit taking part in the plan that others may know of
+    /// ([`SipState::shown_participants`]: not one named only in a draft), whether it has
+    /// published anything or not: "De som är med i planen" on Min plan. Units only, never what
+    /// they drafted.
     /// Absent from documents written before it existed, which a rebuild fills in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<UnitId>,
@@ -265,7 +267,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         next_meeting,
         meetings,
         units,
-        participants: state.participants.iter().cloned().collect(),
+        participants: state.shown_participants().into_iter().collect(),
         closed,
     })
 }

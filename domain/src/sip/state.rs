@@ -395,6 +395,12 @@ pub struct SipState {
     pub closed: Option<Closure>,
     /// Units taking part: see [`SipState::participates`].
     pub participants: BTreeSet<UnitId>,
+    /// The participants that joined by what they or others did in the open — recorded something,
+    /// coordinated, were invited, attended — rather than only by being named responsible in a
+    /// sub-goal or intervention: see [`SipState::shown_participants`]. Absent from snapshots
+    /// written before it was kept (the inbox's rules were raised with it, so they are rebuilt).
+    #[serde(default)]
+    pub acting: BTreeSet<UnitId>,
     pub person_status: PersonStatus,
 }
 
@@ -425,6 +431,28 @@ impl SipState {
     /// intervention. Only participating units may see the plan.
     pub fn participates(&self, unit: &UnitId) -> bool {
         self.participants.contains(unit)
+    }
+
+    /// The units others may be told take part — the person on Min plan and in FHIR, other units
+    /// on the plan: those that joined in the open ([`SipState::acting`]) and those responsible
+    /// for published content. A unit named only in a draft is left out, since the draft is its
+    /// author's alone until published (DESIGN: drafts are seen only by their own unit), and that
+    /// a Försäkringskassan or a school is being written into the plan is itself not yet agreed.
+    pub fn shown_participants(&self) -> BTreeSet<UnitId> {
+        let published_units = self
+            .sub_goals
+            .values()
+            .filter_map(|d| d.published.as_ref().map(|g| &g.responsible))
+            .chain(
+                self.interventions
+                    .values()
+                    .filter_map(|d| d.published.as_ref().map(|i| &i.responsible)),
+            )
+            .filter_map(|r| match r {
+                Responsible::Unit { unit_id } => Some(unit_id.clone()),
+                Responsible::Person => None,
+            });
+        self.acting.iter().cloned().chain(published_units).collect()
     }
 
     /// The staff member responsible for moving the plan on: the coordinator, or before there is

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::state::*;
-use super::types::Recipient;
+use super::types::{Recipient, Responsible};
 use crate::context::StaffRef;
 use crate::ids::{PersonId, SipId, UnitId};
 use crate::obligations::{obligations, Obligation};
@@ -75,6 +75,8 @@ pub struct SipView {
     pub basis: Option<PlanBasis>,
     pub coordinator: Option<StaffRef>,
     pub former_coordinators: Vec<StaffRef>,
+    /// The units taking part that this unit may know of (a unit named only in another unit's
+    /// draft is not among them): `SipState::shown_participants` and its own drafts' units.
     pub participants: Vec<UnitId>,
     /// Kartläggning: readable by every participant.
     pub mappings: Vec<MappingView>,
@@ -160,6 +162,30 @@ pub fn shown_address(
     }
 }
 
+/// The units `unit` may see take part: [`SipState::shown_participants`], and the units its own
+/// drafts name, which it sees anyway.
+fn participants_for(state: &SipState, unit: &UnitId) -> Vec<UnitId> {
+    let own_drafts = state
+        .sub_goals
+        .values()
+        .filter(|d| d.author_unit == *unit)
+        .filter_map(|d| d.draft.as_ref().map(|g| &g.responsible))
+        .chain(
+            state
+                .interventions
+                .values()
+                .filter(|d| d.author_unit == *unit)
+                .filter_map(|d| d.draft.as_ref().map(|i| &i.responsible)),
+        )
+        .filter_map(|r| match r {
+            Responsible::Unit { unit_id } => Some(unit_id.clone()),
+            Responsible::Person => None,
+        });
+    let mut units = state.shown_participants();
+    units.extend(own_drafts);
+    units.into_iter().collect()
+}
+
 /// What `unit` may see of the plan at `now`. The caller checks `participates` first.
 pub fn view_for_unit(
     state: &SipState,
@@ -177,7 +203,7 @@ pub fn view_for_unit(
         basis: state.basis.clone(),
         coordinator: state.coordinator.clone(),
         former_coordinators: state.former_coordinators.clone(),
-        participants: state.participants.iter().cloned().collect(),
+        participants: participants_for(state, unit),
         mappings: state
             .mappings
             .iter()
