@@ -24,6 +24,7 @@ pub mod facts;
 pub mod fhir;
 pub mod keys;
 pub mod loadgen;
+pub mod moments;
 pub mod openapi;
 pub mod pipeline;
 pub mod request_id;

@@ -412,7 +412,7 @@ async fn what_the_parsers_refuse_is_told_in_swedish_naming_the_field() {
         ),
         (
             &auditor,
-            "/api/v1/audit/access-review?from=2026-03-01&to=2026-03-02T00:00:00Z",
+            "/api/v1/audit/access-review?from=1%20mars&to=2026-03-02T00:00:00Z",
             "invalid_parameter",
             vec!["`from`", "RFC 3339"],
         ),

@@ -286,6 +286,40 @@ async fn the_review_finds_reads_without_a_care_relation_and_users_who_read_far_m
     assert_eq!(heavy.len(), 1, "{review}");
     assert_eq!(heavy[0]["actor"], "SE2321000016-AN09");
     assert_eq!(heavy[0]["persons"], 25);
+
+    // The same period in days (API.md's dates), read on the Swedish clock: all of 31 March.
+    let (status, _, by_days) = app
+        .get(
+            "/api/v1/audit/access-review?from=2026-03-01&to=2026-03-31",
+            &auditor(&app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{by_days}");
+    assert_eq!(by_days["without_relation"], review["without_relation"]);
+    assert_eq!(by_days["heavy_readers"], review["heavy_readers"]);
+    assert_eq!(by_days["from"], "2026-02-28T23:00:00Z", "{by_days}");
+    assert_eq!(by_days["to"], "2026-03-31T22:00:00Z", "{by_days}");
+    // Reads are on 10 March: a period of the 11th on has none of them.
+    let (status, _, later) = app
+        .get(
+            "/api/v1/audit/access-review?from=2026-03-11&to=2026-03-31",
+            &auditor(&app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{later}");
+    assert_eq!(later["without_relation"], json!([]), "{later}");
+    let (status, _, bad) = app
+        .get(
+            "/api/v1/audit/access-review?from=2026-03-32&to=2026-04-01",
+            &auditor(&app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["code"], "invalid_parameter");
+    assert!(
+        bad["detail"].as_str().is_some_and(|d| d.contains("`from`")),
+        "{bad}"
+    );
 }
 
 /// Registers `n` persons named "Person 0", "Person 1", … through the API; their ids.

@@ -258,7 +258,9 @@ async fn person_of_plan(state: &AppState, sip: &str) -> Result<Option<PersonId>,
 #[serde(deny_unknown_fields)]
 pub struct AsOfParams {
     /// The moment to show the plan at (RFC 3339), compared with the time the store recorded each
-    /// event (`recorded_at` of `/audit/events`); now when left out.
+    /// event (`recorded_at` of `/audit/events`); a day (`YYYY-MM-DD`) at its end; now when left
+    /// out.
+    #[serde(default, deserialize_with = "crate::moments::at_opt")]
     pub as_of: Option<DateTime<Utc>>,
     /// Wait (up to 5 s) until the store has reached this position, to read one's own write.
     pub min_position: Option<i64>,
@@ -489,9 +491,11 @@ pub struct ExtractParams {
     /// Whose reads (the person's id).
     #[param(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub person_id: String,
-    /// From this moment (RFC 3339), inclusive.
+    /// From this moment (RFC 3339), inclusive; a day (`YYYY-MM-DD`) from its first instant.
+    #[serde(default, deserialize_with = "crate::moments::start_opt")]
     pub from: Option<DateTime<Utc>>,
-    /// Until this moment, exclusive.
+    /// Until this moment, exclusive; a day (`YYYY-MM-DD`) includes all of it.
+    #[serde(default, deserialize_with = "crate::moments::end_opt")]
     pub to: Option<DateTime<Utc>>,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
@@ -626,9 +630,11 @@ fn csv_field(value: &str) -> String {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewParams {
-    /// From this moment (RFC 3339), inclusive.
+    /// From this moment (RFC 3339), inclusive; a day (`YYYY-MM-DD`) from its first instant.
+    #[serde(deserialize_with = "crate::moments::start")]
     pub from: DateTime<Utc>,
-    /// Until this moment, exclusive.
+    /// Until this moment, exclusive; a day (`YYYY-MM-DD`) includes all of it.
+    #[serde(deserialize_with = "crate::moments::end")]
     pub to: DateTime<Utc>,
     /// Wait (up to 5 s) until the participation read model has applied this position.
     pub min_position: Option<i64>,

@@ -426,12 +426,7 @@ fn cut_page<R>(rows: &mut Vec<R>, limit: i64, cursor: impl Fn(&R) -> String) -> 
 
 /// `since`: a time, or a Swedish day (from its first instant).
 fn parse_since(raw: &str) -> Result<DateTime<Utc>, AppError> {
-    let raw = raw.trim();
-    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map(domain::time::start_of_local_day)
+    crate::moments::parse(raw, crate::moments::DayAs::Start)
         .map_err(|_| invalid("since ska vara en tidpunkt (RFC 3339) eller ett datum (ÅÅÅÅ-MM-DD)."))
 }
 
