@@ -3,9 +3,9 @@
 //!
 //! What goes in, and how it follows the national care-plan contract (RIV-TA GetCarePlans 2, which
 //! Inera's experimental "CarePlan Base Inera" derives its CarePlan from) where R4 allows:
-//! - **CarePlan**: `status` from the plan's state (active; on-hold while consent is withdrawn;
-//!   completed when closed because the goals were met, the need ended or a new plan replaced it;
-//!   revoked when closed for any other reason), `intent` `plan`, `category` the contract's
+//! - **CarePlan**: `status` from the plan's state (active; completed when closed because the goals
+//!   were met or the need ended; revoked once consent is withdrawn and when closed for any other
+//!   reason, a new plan replacing it among them), `intent` `plan`, `category` the contract's
 //!   `typeOfCarePlan` code `SIP`, `subject` the Patient, `period` from the need to the closing,
 //!   `author` the coordinator's unit, `contributor` every unit taking part (the contract's
 //!   `participatingCareUnitHSAId`s), `careTeam`, `goal`s, and an `activity` per intervention plus
@@ -52,15 +52,13 @@ const GOAL_ACHIEVEMENT_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/goa
 pub fn care_plan_status(plan: &PatientPlan) -> &'static str {
     match (plan.status, plan.closed.as_ref().map(|c| c.reason)) {
         (PatientPlanStatus::Active, _) => "active",
-        (PatientPlanStatus::ConsentWithdrawn, _) => "on-hold",
-        (
-            PatientPlanStatus::Closed,
-            Some(
-                CloseReason::GoalsMet
-                | CloseReason::NoLongerNeeded
-                | CloseReason::ReplacedByNewPlan,
-            ),
-        ) => "completed",
+        // Without consent the plan is to be closed, nothing more is done in it: not R4's on-hold
+        // ("expected to resume") but revoked (terminated before completion).
+        (PatientPlanStatus::ConsentWithdrawn, _) => "revoked",
+        (PatientPlanStatus::Closed, Some(CloseReason::GoalsMet | CloseReason::NoLongerNeeded)) => {
+            "completed"
+        }
+        // Replaced by a new plan among them: R4's revoked "may have been replaced by a new plan".
         (PatientPlanStatus::Closed, _) => "revoked",
     }
 }
@@ -75,8 +73,13 @@ pub fn activity_status(
         || intervention.to.is_some_and(|to| to < today);
     match (completed, plan.status) {
         (true, _) => "completed",
-        (false, PatientPlanStatus::Closed) => "stopped",
-        (false, PatientPlanStatus::ConsentWithdrawn) => "on-hold",
+        // Ended with the plan: before it began (cancelled) or under way (stopped).
+        (false, PatientPlanStatus::Closed | PatientPlanStatus::ConsentWithdrawn)
+            if intervention.from > today =>
+        {
+            "cancelled"
+        }
+        (false, PatientPlanStatus::Closed | PatientPlanStatus::ConsentWithdrawn) => "stopped",
         (false, PatientPlanStatus::Active) if intervention.from > today => "not-started",
         (false, PatientPlanStatus::Active) => "in-progress",
     }
@@ -348,7 +351,13 @@ pub fn bundle(
     );
 
     // Goals.
-    let lifecycle = if closed { "completed" } else { "active" };
+    // A plan ended before completion abandons its goals (R4's cancelled); one completed
+    // completes them, each achieved or not as the follow-up judged.
+    let lifecycle = match care_plan_status(plan) {
+        "completed" => "completed",
+        "revoked" => "cancelled",
+        _ => "active",
+    };
     let achievement = |reached: Option<bool>| {
         reached.map(|r| {
             let (code, display) = if r {
@@ -437,8 +446,9 @@ pub fn bundle(
             })),
         }));
     }
-    if !closed {
-        // A kallelse says what it summons to: a new SIP-möte, or the plan's follow-up.
+    if plan.status == PatientPlanStatus::Active {
+        // A kallelse says what it summons to: a new SIP-möte, or the plan's follow-up. None once
+        // consent is withdrawn: no meeting or follow-up is held without it.
         let next = match (&plan.next_meeting, plan.next_follow_up_on) {
             (Some(m), _) => {
                 let (code, what) = match m.purpose {
@@ -500,7 +510,13 @@ pub fn bundle(
     }));
     entries.resources.insert("careplan".into(), care_plan);
 
-    let stamp = plan.last_published_at.unwrap_or(plan.started_at);
+    // The plan's last change the person may see: a publication, or its closing.
+    let stamp = plan
+        .last_published_at
+        .into_iter()
+        .chain(plan.closed.as_ref().map(|c| c.closed_at))
+        .max()
+        .unwrap_or(plan.started_at);
     json!({
         "resourceType": "Bundle",
         "id": uuid(&format!("{}:bundle:{}", entries.plan_key, instant(stamp))),

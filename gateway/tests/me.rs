@@ -733,3 +733,85 @@ async fn a_unit_named_only_in_a_draft_is_not_shown_as_taking_part() {
         "{other}"
     );
 }
+
+/// Once consent is withdrawn the plan is to be closed and nothing more is done in it: its FHIR
+/// CarePlan is revoked (R4: terminated before completion — not on-hold, which expects it to
+/// resume), its goals cancelled, an intervention not yet begun cancelled and no meeting or
+/// follow-up scheduled; closed, the bundle's lastUpdated is the closing.
+#[tokio::test]
+async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-intervention",
+        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning.",
+                "responsible": {"kind": "unit", "unit_id": HT},
+                "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-04-01"}),
+    )
+    .await);
+    ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
+    let me = citizen(&app, &w.person_id, None);
+
+    let withdrawn = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "withdraw-consent",
+        &json!({"withdrawn_by": {"kind": "person"}}),
+    )
+    .await);
+    let at = withdrawn["position"].as_i64().expect("position");
+    let (status, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let care_plan = resource(&bundle, "CarePlan");
+    assert_eq!(care_plan["status"], "revoked", "{care_plan}");
+    let activities = care_plan["activity"].as_array().expect("activities");
+    assert_eq!(
+        activities.len(),
+        1,
+        "no follow-up is scheduled: {care_plan}"
+    );
+    assert_eq!(activities[0]["detail"]["status"], "cancelled", "not begun");
+    for goal in resources(&bundle, "Goal") {
+        assert_eq!(goal["lifecycleStatus"], "cancelled", "{goal}");
+    }
+    validate_fhir(&bundle);
+
+    // Closed a day later: the bundle says so by its lastUpdated.
+    let mut w = w;
+    set_time(&app, &mut w, "2026-03-11T10:00:00Z");
+    let closed = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "close-plan",
+        &json!({"reason": "consent_withdrawn"}),
+    )
+    .await);
+    let at = closed["position"].as_i64().expect("position");
+    let me = citizen(&app, &w.person_id, None);
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(resource(&bundle, "CarePlan")["status"], "revoked");
+    assert_eq!(
+        bundle["meta"]["lastUpdated"], "2026-03-11T10:00:00Z",
+        "{bundle}"
+    );
+    assert_eq!(
+        resource(&bundle, "CarePlan")["period"]["end"],
+        "2026-03-11T10:00:00Z"
+    );
+}
