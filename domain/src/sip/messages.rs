@@ -180,7 +180,7 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     meeting_word(inv.purpose),
                     time(inv.scheduled_at),
                     form_words(inv.form, inv.place.as_deref()),
-                    inv.reason,
+                    sentence(&inv.reason),
                 );
                 out = to_all(
                     &mut summoned(inv, from),
@@ -210,7 +210,7 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     form_words(inv.form, inv.place.as_deref())
                 );
                 if let Some(reason) = reason {
-                    body.push_str(&format!(" Anledning: {reason}"));
+                    body.push_str(&format!(" Anledning: {}", sentence(reason)));
                 }
                 out = to_all(
                     &mut summoned(inv, from),
@@ -239,7 +239,7 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     time(inv.scheduled_at)
                 );
                 if let Some(reason) = reason {
-                    body.push_str(&format!(" Anledning: {reason}"));
+                    body.push_str(&format!(" Anledning: {}", sentence(reason)));
                 }
                 out = to_all(
                     &mut summoned(inv, from),
@@ -339,5 +339,16 @@ fn capitalised(s: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+/// `text` as a sentence: with a full stop unless it ends a sentence already, so that the next
+/// sentence of a message does not run on from a reason staff typed without one.
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?', '…']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }

@@ -316,6 +316,18 @@ fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
             recipients: vec![unit_recipient(HT)],
         }),
     );
+    // The reason typed without a full stop is not run into the next sentence.
+    let sent = messages(
+        &Story::meeting_held().state(),
+        &story.state(),
+        story.events.last().expect("event"),
+    );
+    assert_eq!(
+        sent[0].body,
+        "Ni är kallade till uppföljning av SIP måndag 1 juni 2026 kl. 10.00 (på plats). \
+         Anledning: Uppföljning av planen. Utse er representant och följ upp era insatser inför \
+         mötet."
+    );
     let before = story.state();
     let story = story.run(
         Who::Nurse,
