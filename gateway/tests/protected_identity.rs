@@ -83,6 +83,13 @@ async fn protected_identity_hides_contact_details_everywhere_and_the_name_from_l
         .collect();
     assert_eq!(deadlines, vec!["close_plan"]);
     assert!(!view.to_string().contains("Storgatan"), "{view}");
+    // A plan to be closed takes no new consent.
+    let (status, refused) = command(&app, &w.vc, &sip, "record-consent", &consent()).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::CONFLICT, Some("protected_identity")),
+        "{refused}"
+    );
 
     // The inbox: the coordinator's only to-do is to close; the letter to-do is gone.
     let todos = get_ok(

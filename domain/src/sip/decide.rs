@@ -358,6 +358,8 @@ pub fn decide(
         SipCommand::RecordConsent(c) => {
             require_participant(state, &by)?;
             let person = facts.person()?;
+            // A plan to be closed (protected identity, death, moving away) takes no new consent.
+            require_person_active(person)?;
             let child = person.is_child_on(today);
             match &c.given_by {
                 ConsentGiver::Person if child => return Err(DomainError::ChildCannotConsent),
