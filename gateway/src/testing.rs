@@ -280,6 +280,21 @@ impl TestApp {
             .await
     }
 
+    /// `GET path` as a browser signed in with `token` (the session cookie) asks for a page: the
+    /// status and the HTML.
+    pub async fn page(&self, path: &str, token: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("cookie", format!("samplan_session={token}"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("the request reached the service");
+        let status = response.status();
+        (status, response.text().await.expect("reading the page"))
+    }
+
     /// Sends any request; the body comes back as JSON, or as a JSON string when it is not JSON.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Value) {
         let response = request

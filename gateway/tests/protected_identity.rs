@@ -306,17 +306,8 @@ async fn a_guardian_with_protected_identity_is_not_found_through_the_child() {
         "{known}"
     );
 
-    let html = app
-        .client
-        .get(app.url(&format!("/patienter/{child}")))
-        .header("cookie", format!("samplan_session={}", w.ht))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let (status, html) = app.page(&format!("/patienter/{child}"), &w.ht).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Skyddade personuppgifter"), "{html}");
     for secret in ["Greta", "070-999", "Hemliga", "skolan", "19750505"] {
         assert!(!html.contains(secret), "{secret} on the page: {html}");

@@ -716,17 +716,8 @@ async fn the_plan_is_never_handed_to_a_unit_outside_it_and_its_consent() {
         "the other unit still cannot read it"
     );
     // The plan's page offers only the units that may take it over.
-    let html = app
-        .client
-        .get(app.url(&format!("/sip/{sip}")))
-        .header("cookie", format!("samplan_session={}", w.vc))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let (status, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
     let form = html
         .split("id=\"samordnare\"")
         .nth(1)
