@@ -179,7 +179,11 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
         return out;
     }
 
-    let invitation_due = policy.invitation_due(need.known_since, need.context.discharge_ready_at);
+    let invitation_due = policy.invitation_due(
+        need.known_since,
+        need.context.track,
+        need.context.discharge_ready_at,
+    );
     if state.consent_declined.is_some() && !state.consent_complete() {
         push(
             ObligationKind::DocumentDeclinedConsent,

@@ -266,10 +266,13 @@ impl PolicyProfile {
     }
 
     /// When the invitation must be sent at the latest, given when the need became known and,
-    /// for discharge planning, when the discharge-ready notice was sent.
+    /// for discharge planning, the track and when the discharge-ready notice was sent. On Örebro's
+    /// red track the kallelse goes "så fort som möjligt när behovet uppmärksammats"
+    /// (`001_981d6886037d185d.txt`), whatever the notice: the meeting is before discharge.
     pub fn invitation_due(
         &self,
         need_known_at: DateTime<Utc>,
+        track: Option<Track>,
         discharge_ready_at: Option<DateTime<Utc>>,
     ) -> DateTime<Utc> {
         let (start, working_days) = match self.invitation {
@@ -277,7 +280,7 @@ impl PolicyProfile {
             | InvitationRule::WithoutDelay { working_days } => (need_known_at, working_days),
             InvitationRule::AsSoonAsPossibleAfterDischargeReady { working_days } => {
                 let start = match discharge_ready_at {
-                    Some(ready) if ready > need_known_at => ready,
+                    Some(ready) if ready > need_known_at && track != Some(Track::Red) => ready,
                     _ => need_known_at,
                 };
                 (start, working_days)

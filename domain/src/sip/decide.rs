@@ -338,6 +338,13 @@ pub fn decide(
             if c.context.kind == CareContextKind::Outpatient && c.context.track.is_some() {
                 return Err(DomainError::TrackWithoutDischarge);
             }
+            // The notice is a fact, not a plan: one dated ahead would push the deadlines with it.
+            if c.context
+                .discharge_ready_at
+                .is_some_and(|ready| ready > now)
+            {
+                return Err(DomainError::InFuture("utskrivningsklarmeddelandet"));
+            }
             if c.context.kind == CareContextKind::Discharge
                 && c.context.track.is_none()
                 && facts.discharge_needs_track

@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, Duration, TimeZone, Utc};
 use domain::context::StaffRef;
+use domain::policy::Track;
 use domain::sip::*;
 use domain::{DomainError, ErrorKind};
 
@@ -66,6 +67,15 @@ fn identify_need_is_refused_for_non_staff_twice_and_with_known_since_in_the_futu
         state.need.map(|n| n.known_since),
         Some(t0() - Duration::days(7))
     );
+    // A discharge-ready notice dated ahead would push every deadline with it: refused.
+    let ahead = identify_need(NeedContext {
+        kind: CareContextKind::Discharge,
+        track: Some(Track::Yellow),
+        discharge_ready_at: Some(t0() + Duration::days(365)),
+    });
+    given(&story)
+        .when(ahead, Who::Nurse.at(t0()))
+        .then_code("date_in_future");
 }
 
 #[test]

@@ -89,8 +89,9 @@ impl Inbox {
 /// The version of the rules this read model's rows are written by: raise it with any change
 /// that would write other rows for events already applied, and every projector rebuilds the
 /// read model on its next start (ADR 0034). 2: the plans' snapshots keep `SipState::acting`;
-/// 3: a reason in a message ends its sentence.
-const RULES: u32 = 3;
+/// 3: a reason in a message ends its sentence; 4: on Örebro's red track the kallelse is due from
+/// the need, not the discharge-ready notice.
+const RULES: u32 = 4;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
