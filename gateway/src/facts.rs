@@ -241,6 +241,7 @@ impl FactCache {
             // Rules of the policy profile, not facts of the stores: `SipFacts::under` sets them.
             chair_may_be_secretary: false,
             discharge_needs_track: false,
+            own_consent_days_before_18: 0,
         })
     }
 

@@ -1510,6 +1510,53 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
          18-årsdagen 20 maj 2027"
     );
     assert_eq!(ask[0]["due_at"], "2027-05-19T21:59:59Z");
+    let (_, _, view) = app.get(&format!("/api/v1/sips/{child_sip}"), &w.vc).await;
+    assert_eq!(view["consent"]["status"], "given", "{view}");
+
+    // As asked, before the birthday: the young person consents themselves. Their consent holds
+    // from the birthday on, so the to-do ends, and the next one waits for its own expiry.
+    let mut own = consent();
+    own["given_by"] = json!({"kind": "person"});
+    own["valid_until"] = json!("2028-05-31");
+    let answer = ok(command(&app, &w.vc, &child_sip, "record-consent", &own).await);
+    inbox(&app, &w.vc, position(&answer)).await;
+    let ask: Vec<Value> = listed(&app, &w.vc, "renew_consent")
+        .await
+        .into_iter()
+        .filter(|t| t["sip_id"] == child_sip.as_str())
+        .collect();
+    assert!(ask.is_empty(), "{ask:?}");
+    // Past the birthday the plan goes on under the person's own consent.
+    set_time(&app, &mut w, "2027-05-21T08:00:00Z");
+    let (_, _, view) = app.get(&format!("/api/v1/sips/{child_sip}"), &w.vc).await;
+    assert_eq!(view["consent"]["status"], "given", "{view}");
+    assert_eq!(view["consent"]["valid_until"], "2028-05-31", "{view}");
+    ok(command(
+        &app,
+        &w.vc,
+        &child_sip,
+        "send-invitation",
+        &kallelse("inv-18", "meeting", "2027-05-26T09:00:00+02:00"),
+    )
+    .await);
+
+    // Another child whose guardian's consent is all there is: from the birthday the plan says
+    // consent no longer holds, as every command that needs it answers.
+    let other = register_person(&app, &w, "20090520-2370", "Andra Tolvansson").await;
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{other}/add-relative"),
+            &w.vc,
+            &json!({"relative_id": "g0", "kind": "guardian", "name": "Vårdnadshavare Två"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    set_time(&app, &mut w, "2027-05-10T08:00:00Z");
+    let other_sip = start_plan_for(&app, &w, &other).await;
+    ok(command(&app, &w.vc, &other_sip, "record-consent", &guardian).await);
+    set_time(&app, &mut w, "2027-05-21T08:00:00Z");
+    let (_, _, view) = app.get(&format!("/api/v1/sips/{other_sip}"), &w.vc).await;
+    assert_eq!(view["consent"]["status"], "expired", "{view}");
     assert!(app.assert_rebuild_equals_live("inbox").await > 10);
 }
 

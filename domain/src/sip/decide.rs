@@ -38,6 +38,11 @@ pub struct SipFacts {
     /// yellow and red, `001_981d6886037d185d.txt`), so a discharge need must name its track
     /// (`PolicyProfile::discharge_needs_track`).
     pub discharge_needs_track: bool,
+    /// How many days before their 18th birthday a young person may give their own consent, which
+    /// holds from the birthday on: the days before it that the coordinator is asked for it
+    /// (`PolicyProfile::consent_renewal_notice_days`). 0, none, unless [`SipFacts::under`] a
+    /// profile.
+    pub own_consent_days_before_18: u32,
 }
 
 impl SipFacts {
@@ -46,6 +51,7 @@ impl SipFacts {
         SipFacts {
             chair_may_be_secretary: !policy.chair_and_secretary_differ,
             discharge_needs_track: policy.discharge_needs_track(),
+            own_consent_days_before_18: policy.consent_renewal_notice_days,
             ..self
         }
     }
@@ -368,8 +374,23 @@ pub fn decide(
             // A plan to be closed (protected identity, death, moving away) takes no new consent.
             require_person_active(person)?;
             let child = person.is_child_on(today);
+            // In the weeks before the 18th birthday the young person may consent themselves, as
+            // the coordinator is asked to have them do (`obligations`: renew_consent); their
+            // consent counts from the birthday (`consent_cover`), the guardians' until then.
+            // (From the day the to-do is listed: that many days before the guardians' consent's
+            // last day, the eve of the birthday.)
+            let of_age_soon = person.adult_on().is_some_and(|adult_on| {
+                adult_on.pred_opt().unwrap_or(adult_on)
+                    <= today
+                        .checked_add_days(chrono::Days::new(u64::from(
+                            facts.own_consent_days_before_18,
+                        )))
+                        .unwrap_or(today)
+            });
             match &c.given_by {
-                ConsentGiver::Person if child => return Err(DomainError::ChildCannotConsent),
+                ConsentGiver::Person if child && !of_age_soon => {
+                    return Err(DomainError::ChildCannotConsent)
+                }
                 ConsentGiver::Person => {}
                 ConsentGiver::Guardian { relative_id } => {
                     if !child {

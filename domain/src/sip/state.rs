@@ -540,7 +540,14 @@ impl SipState {
             .into_iter()
             .min()?;
         match self.person_status.adult_on {
-            Some(adult_on) if adult_on <= last => Some(ConsentEnd::ComesOfAge(adult_on)),
+            Some(adult_on) if adult_on <= last => {
+                // The young person's own consent, given in the weeks before (`decide`), holds
+                // from the birthday on: then it is what runs out.
+                match latest(&|g| !matches!(g, ConsentGiver::Guardian { .. })) {
+                    Some(own) if own >= adult_on => Some(ConsentEnd::Expires(own)),
+                    _ => Some(ConsentEnd::ComesOfAge(adult_on)),
+                }
+            }
             _ => Some(ConsentEnd::Expires(last)),
         }
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::state::*;
-use super::types::{Recipient, Responsible};
+use super::types::{ConsentGiver, Recipient, Responsible};
 use crate::context::StaffRef;
 use crate::ids::{PersonId, SipId, UnitId};
 use crate::obligations::{obligations, Obligation};
@@ -113,10 +113,25 @@ fn item_view<T: Clone>(id: &str, d: &Drafted<T>, unit: &UnitId) -> Option<ItemVi
 }
 
 fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
+    // Whose consent counts today, as `decide::consent_cover` judges it: from the 18th birthday
+    // the person's own (or a representative's), not the guardians' any more; before it, while
+    // the guardians' are what counts, theirs (a young person's own, given ahead, waits).
+    let adult = state.person_status.adult_on.is_some_and(|d| d <= today);
+    let guardians_count = !state.guardians_required.is_empty() && !adult;
+    let counts = |c: &Consent| {
+        let by_guardian = matches!(c.given_by, ConsentGiver::Guardian { .. });
+        if adult {
+            !by_guardian
+        } else if guardians_count {
+            by_guardian
+        } else {
+            true
+        }
+    };
     let current: Vec<&Consent> = state
         .consents
         .iter()
-        .filter(|c| c.valid_until >= today)
+        .filter(|c| c.valid_until >= today && counts(c))
         .collect();
     let status = if state.consent_withdrawn.is_some() {
         ConsentStatus::Withdrawn

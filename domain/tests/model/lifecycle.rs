@@ -87,6 +87,7 @@ fn identify_need_is_refused_for_unknown_deceased_or_protected_persons_and_bad_co
             units: units(),
             chair_may_be_secretary: false,
             discharge_needs_track: false,
+            own_consent_days_before_18: 0,
         })
         .when(identify_need(outpatient()), Who::Nurse.at(t0()))
         .then_error(DomainError::PersonNotFound);
@@ -124,6 +125,7 @@ fn identify_need_is_refused_for_unknown_deceased_or_protected_persons_and_bad_co
     };
     let by_track = SipFacts {
         discharge_needs_track: true,
+        own_consent_days_before_18: 0,
         ..facts_for(adult())
     };
     given(&story)

@@ -227,6 +227,7 @@ pub fn facts_for(person: PersonState) -> SipFacts {
         units: units(),
         chair_may_be_secretary: false,
         discharge_needs_track: false,
+        own_consent_days_before_18: 0,
     }
 }
 
