@@ -760,3 +760,50 @@ async fn refusals_name_units_as_staff_know_them() {
     );
     assert!(!body.to_string().contains(OTHER), "no unit id: {body}");
 }
+
+/// The plan's Historik tells another unit that a draft was written, not what it is about: a
+/// heading such as "Psykisk hälsa" is part of the draft, its author's alone until published.
+#[tokio::test]
+async fn another_units_draft_shows_in_the_history_without_its_heading() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (sip, _) = invited_plan(&app, &w, "2026-03-12T09:00:00+01:00").await;
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12"}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-vc", "heading": "mental_health", "text": "Må bättre.",
+                "responsible": {"kind": "unit", "unit_id": VC}}),
+    )
+    .await);
+    let history = |html: String| -> String {
+        html.split("id=\"rubrik-historik\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</ol>").next())
+            .expect("Historik")
+            .to_owned()
+    };
+    let (status, html) = app.page(&format!("/sip/{sip}"), &w.ht).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let theirs = history(html);
+    assert!(theirs.contains("Delmål dokumenterat (utkast)."), "{theirs}");
+    assert!(!theirs.contains("Psykisk hälsa"), "{theirs}");
+    let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    let own = history(html);
+    assert!(
+        own.contains("Delmål dokumenterat under ”Psykisk hälsa” (utkast)."),
+        "{own}"
+    );
+}

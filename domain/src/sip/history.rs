@@ -8,6 +8,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::event::SipEvent;
 use super::types::*;
 
+/// What `event` did, in a Swedish sentence, as a participant of `unit` may read it: another
+/// unit's draft is only said to exist, since what it is about — a heading such as "Psykisk hälsa"
+/// or "Alkohol, narkotika och spel", a date — is part of the draft, which is its author's alone
+/// until published (DESIGN). Auditors read [`describe`].
+pub fn describe_for(event: &SipEvent, unit: &crate::ids::UnitId) -> String {
+    let (by, _) = event.recorded();
+    match event {
+        SipEvent::SubGoalDocumented { .. } if by.unit_id != *unit => {
+            "Delmål dokumenterat (utkast).".to_string()
+        }
+        SipEvent::InterventionDocumented { .. } if by.unit_id != *unit => {
+            "Insats dokumenterad (utkast).".to_string()
+        }
+        _ => describe(event),
+    }
+}
+
 /// What `event` did, in a Swedish sentence.
 pub fn describe(event: &SipEvent) -> String {
     use SipEvent::*;

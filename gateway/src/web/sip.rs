@@ -304,7 +304,7 @@ async fn render(
         history.push(HistoryItem {
             when: dates::moment(at, now),
             who: format!("{}, {}", by.name, unit_name(by.unit_id.as_str())),
-            what: domain::sip::history::describe(&event),
+            what: domain::sip::history::describe_for(&event, &unit),
         });
     }
     history.reverse();
