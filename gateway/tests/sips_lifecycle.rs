@@ -220,6 +220,11 @@ async fn a_plan_goes_from_need_to_closing_across_three_units() {
     let view = read(&app, &w.psyk, &sip).await;
     assert_eq!(view["phase"], "closed");
     assert_eq!(view["version"], closed_version);
+    assert_eq!(
+        view["next_follow_up_on"],
+        Value::Null,
+        "no follow-up is held in a closed plan"
+    );
 
     // Every step was recorded once, in order, with who did it.
     let stored = events(&app, &sip).await;

@@ -87,6 +87,8 @@ pub struct SipView {
     pub main_goal: Option<ItemView<MainGoal>>,
     pub sub_goals: Vec<ItemView<SubGoal>>,
     pub interventions: Vec<ItemView<Intervention>>,
+    /// The agreed follow-up date while one will be held (not once the plan is closed or consent
+    /// is withdrawn).
     pub next_follow_up_on: Option<NaiveDate>,
     pub follow_ups: Vec<FollowUp>,
     pub closed: Option<Closure>,
@@ -258,7 +260,10 @@ pub fn view_for_unit(
             .iter()
             .filter_map(|(id, i)| item_view(id, i, unit))
             .collect(),
-        next_follow_up_on: state.next_follow_up_on,
+        // None once the plan is closed or without consent: no follow-up will be held.
+        next_follow_up_on: state
+            .next_follow_up_on
+            .filter(|_| !state.is_closed() && state.consent_withdrawn.is_none()),
         follow_ups: state.follow_ups.clone(),
         closed: state.closed.clone(),
         offer_sip_survey: policy.offers_sip_survey && !state.meeting_held() && !state.is_closed(),

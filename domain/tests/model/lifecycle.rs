@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, Duration, TimeZone, Utc};
 use domain::context::StaffRef;
-use domain::policy::Track;
+use domain::policy::{PolicyName, PolicyProfile, Track};
 use domain::sip::*;
 use domain::{DomainError, ErrorKind};
 
@@ -1353,4 +1353,28 @@ fn dates_outside_the_calendars_years_are_refused() {
             Who::Nurse.at(story.now + Duration::days(30)),
         )
         .then_ok();
+}
+
+#[test]
+fn a_plan_closed_or_without_consent_shows_no_next_follow_up() {
+    let policy = PolicyProfile::get(PolicyName::Norrbotten);
+    let held = Story::meeting_held();
+    let next = |story: &Story| {
+        view_for_unit(&story.state(), &unit(VC), &policy, story.now).next_follow_up_on
+    };
+    assert!(next(&held).is_some(), "the date agreed at the meeting");
+    let withdrawn = held.clone().run(
+        Who::Nurse,
+        SipCommand::WithdrawConsent(WithdrawConsent {
+            withdrawn_by: ConsentGiver::Person,
+            note: None,
+        }),
+    );
+    assert_eq!(
+        next(&withdrawn),
+        None,
+        "no follow-up is held without consent"
+    );
+    let closed = withdrawn.run(Who::Nurse, close(CloseReason::ConsentWithdrawn));
+    assert_eq!(next(&closed), None, "nor in a closed plan");
 }
