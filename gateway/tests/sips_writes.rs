@@ -807,3 +807,45 @@ async fn another_units_draft_shows_in_the_history_without_its_heading() {
         "{own}"
     );
 }
+
+/// A letter nobody marked as posted is never shown as posted: once the meeting is held no letter
+/// is owed any more, and the page says the person's was not posted.
+#[tokio::test]
+async fn a_letter_nobody_posted_is_not_shown_as_posted_after_the_meeting() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let mut invitation = kallelse("inv-1", "meeting", "2026-03-12T09:00:00+01:00");
+    invitation["recipients"] = json!([{"kind": "unit", "unit_id": HT}, {"kind": "person"}]);
+    ok(command(&app, &w.vc, &sip, "send-invitation", &invitation).await);
+    let letters = |html: &str| -> String {
+        html.split("Brev att skriva ut:")
+            .nth(1)
+            .and_then(|rest| rest.split("</li>").next())
+            .expect("the letters of the kallelse")
+            .to_owned()
+    };
+    let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    assert!(letters(&html).contains("ej postat"), "{}", letters(&html));
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12"}),
+    )
+    .await);
+    let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    let after = letters(&html);
+    assert!(
+        after.contains(r#"<span class="tag">inte postat</span>"#),
+        "{after}"
+    );
+    assert!(
+        !after.contains(r#"<span class="tag">postat</span>"#),
+        "{after}"
+    );
+}

@@ -157,8 +157,10 @@ struct InvitationItem {
     status: &'static str,
     recipients: Vec<(String, bool)>,
     representatives: Vec<String>,
-    /// The printable letters (coordinator's unit only): (recipient, page, still to post).
-    letters: Vec<(String, String, bool)>,
+    /// The printable letters (coordinator's unit only): (recipient, page, whether posted: "ej
+    /// postat" while owed, "postat" once recorded, "inte postat" when none was and none is owed
+    /// any more — the meeting was held or called off).
+    letters: Vec<(String, String, &'static str)>,
 }
 
 /// A kallelse saved unsent ("Spara"), shown to the coordinator's unit only.
@@ -388,7 +390,13 @@ async fn render(
                                     &r.recipient
                                 ))
                             ),
-                            owed.contains(&&r.recipient),
+                            if owed.contains(&&r.recipient) {
+                                "ej postat"
+                            } else if i.letters.iter().any(|l| l.recipient == r.recipient) {
+                                "postat"
+                            } else {
+                                "inte postat"
+                            },
                         )
                     })
                     .collect()
