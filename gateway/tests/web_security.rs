@@ -360,6 +360,18 @@ async fn a_shared_computers_history_keeps_no_personnummer_and_no_name() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="sok-q-fel""#) && !html.contains("Tolvansson"));
+    let (status, html) = post_form(
+        &app,
+        "/patienter/sok",
+        &cookie,
+        &format!("_csrf={csrf}&q=+"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("Skriv ett personnummer eller minst två bokstäver av namnet."),
+        "an empty search says what to type: {html}"
+    );
     let (status, html) = post_form(&app, "/patienter/sok", &cookie, "q=19121212-1212").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!html.contains("Tolvansson"));

@@ -105,7 +105,14 @@ pub(crate) async fn search_posted(
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
     visitor.check_form(fields.csrf())?;
-    let (page, valid) = search_page(&state, &visitor, &fields.get("q")).await?;
+    let q = fields.get("q");
+    let (mut page, mut valid) = search_page(&state, &visitor, &q).await?;
+    if q.is_empty() {
+        // "Sök" on an empty box: say what to type, beside the box.
+        page.searched = true;
+        page.error = Some("Skriv ett personnummer eller minst två bokstäver av namnet.".into());
+        valid = false;
+    }
     let response = visitor.page(&page)?;
     if valid {
         Ok(response)
