@@ -130,8 +130,12 @@ enum Reader {
     Guardian,
     /// A relative, god man or förvaltare: the letter names the person.
     Relative,
-    /// A unit without samplan (Försäkringskassan, a school): "Ni kallas".
+    /// A unit of health care or social services without samplan: "Ni kallas" — called, it
+    /// must send a representative ("skyldig att komma", `003_b47277a6b8e59a80.txt`).
     Unit,
+    /// An actor outside health care and social services (Försäkringskassan, a school): invited,
+    /// not called, since the duty to come is those two's alone (000, 003).
+    Invited,
 }
 
 /// Whom the meeting concerns, as a letter names them.
@@ -192,7 +196,10 @@ fn letter_text(
     when: &str,
 ) -> LetterText {
     let follow_up = purpose == InvitationPurpose::FollowUp;
+    let invited = reader == Reader::Invited;
     let heading = match (kind, follow_up) {
+        (LetterKind::Invitation, false) if invited => "Inbjudan till SIP-möte",
+        (LetterKind::Invitation, true) if invited => "Inbjudan till uppföljning av SIP",
         (LetterKind::Invitation, false) => "Kallelse till SIP-möte",
         (LetterKind::Invitation, true) => "Kallelse till uppföljning av SIP",
         (LetterKind::NewTime, false) => "Ny tid för SIP-möte",
@@ -202,7 +209,8 @@ fn letter_text(
     }
     .to_string();
     let questions = match (reader, kind) {
-        (Reader::Unit, LetterKind::Cancellation) => "Har ni frågor?",
+        (Reader::Unit | Reader::Invited, LetterKind::Cancellation) => "Har ni frågor?",
+        (Reader::Invited, _) => "Har ni frågor om inbjudan?",
         (Reader::Unit, _) => "Har ni frågor om kallelsen?",
         (_, LetterKind::Cancellation) => "Har du frågor?",
         (_, _) => "Har du frågor, eller kan du inte komma?",
@@ -231,6 +239,16 @@ fn letter_text(
                 "ni var kallade",
                 "Ni får en ny kallelse om ett nytt möte bokas.",
             ),
+            (false, Reader::Invited) => (
+                "Det SIP-möte",
+                "ni var inbjudna",
+                "Ni får en ny inbjudan om ett nytt möte bokas.",
+            ),
+            (true, Reader::Invited) => (
+                "Den uppföljning av SIP",
+                "ni var inbjudna",
+                "Ni får en ny inbjudan om en ny tid bokas.",
+            ),
             (true, Reader::Unit) => (
                 "Den uppföljning av SIP",
                 "ni var kallade",
@@ -249,8 +267,12 @@ fn letter_text(
         };
         let concerned = match (reader, follow_up) {
             (Reader::Person, _) => String::new(),
-            (Reader::Unit, false) => format!(" Mötet gällde {}.", about.named()),
-            (Reader::Unit, true) => format!(" Uppföljningen gällde {}.", about.named()),
+            (Reader::Unit | Reader::Invited, false) => {
+                format!(" Mötet gällde {}.", about.named())
+            }
+            (Reader::Unit | Reader::Invited, true) => {
+                format!(" Uppföljningen gällde {}.", about.named())
+            }
             (_, false) => format!(" Mötet gällde {}.", about.named_for_relatives()),
             (_, true) => format!(" Uppföljningen gällde {}.", about.named_for_relatives()),
         };
@@ -304,6 +326,18 @@ fn letter_text(
             (Reader::Unit, true) => format!(
                 "Ni kallas till uppföljning av den samordnade individuella planen (SIP) för {}. \
                  Följ upp era egna insatser inför mötet. {summons}",
+                about.named()
+            ),
+            (Reader::Invited, false) => format!(
+                "Ni bjuds in till SIP-möte – samordnad individuell plan – för {}. Vid mötet \
+                 planerar vi tillsammans med den enskilde hur insatserna ska samordnas. Vi vill \
+                 gärna att en representant för er verksamhet deltar.",
+                about.named()
+            ),
+            (Reader::Invited, true) => format!(
+                "Ni bjuds in till uppföljning av den samordnade individuella planen (SIP) för {}. \
+                 Vi vill gärna att en representant för er verksamhet deltar och berättar hur era \
+                 insatser har gått.",
                 about.named()
             ),
         };
@@ -406,7 +440,16 @@ pub(crate) async fn page(
     };
     let reader = match &recipient {
         Recipient::Person => Reader::Person,
-        Recipient::Unit { .. } => Reader::Unit,
+        Recipient::Unit { unit_id } => {
+            let external = units
+                .iter()
+                .any(|u| u.unit_id == unit_id.as_str() && u.principal_kind == "external");
+            if external {
+                Reader::Invited
+            } else {
+                Reader::Unit
+            }
+        }
         Recipient::Relative { relative_id } => {
             let guardian = relatives
                 .iter()
@@ -590,6 +633,37 @@ mod tests {
             "Ni kallas till uppföljning av den samordnade individuella planen (SIP) för Erik \
              Lindqvist, född 1948."
         ));
+    }
+
+    #[test]
+    fn an_actor_outside_care_and_social_services_is_invited_not_called() {
+        let t = letter_text(
+            LetterKind::Invitation,
+            InvitationPurpose::Meeting,
+            Reader::Invited,
+            &erik(),
+            WHEN,
+        );
+        assert_eq!(t.heading, "Inbjudan till SIP-möte");
+        assert!(
+            t.lead.starts_with(
+                "Ni bjuds in till SIP-möte – samordnad individuell plan – för Erik Lindqvist, \
+                 född 1948."
+            ),
+            "{}",
+            t.lead
+        );
+        assert!(!t.lead.contains("kallelse"), "{}", t.lead);
+        assert_eq!(t.questions, "Har ni frågor om inbjudan?");
+        let t = letter_text(
+            LetterKind::Cancellation,
+            InvitationPurpose::Meeting,
+            Reader::Invited,
+            &erik(),
+            WHEN,
+        );
+        assert!(t.lead.contains("som ni var inbjudna till"), "{}", t.lead);
+        assert!(t.lead.contains("Ni får en ny inbjudan"), "{}", t.lead);
     }
 
     #[test]

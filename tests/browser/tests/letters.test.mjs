@@ -1,6 +1,6 @@
 // Kallelse letters in a real browser, one text per reader: the person ("ditt stöd"), a relative
-// and a guardian (about the person, named; a guardian's about the child), and a unit without
-// samplan ("Ni kallas"). Every letter names whom the meeting concerns by name and birth year and
+// and a guardian (about the person, named; a guardian's about the child), and an actor without
+// samplan outside care and social services ("Ni bjuds in"). Every letter names whom the meeting concerns by name and birth year and
 // never by personnummer, and a follow-up is "en uppföljning" throughout. The letters are printed
 // to PDF (A4) and turned into PNG in target/screenshots to be looked at.
 
@@ -39,11 +39,12 @@ test("each letter speaks to its reader and names whom the meeting concerns", { t
     const context = await app.context({ viewport: { width: 1000, height: 1200 } });
     const page = await context.newPage();
 
-    // Försäkringskassan, without samplan, is summoned for Erik Lindqvist (born 1962).
+    // Försäkringskassan, without samplan and outside care and social services, is invited (not
+    // called: the duty to come is theirs alone) for Erik Lindqvist (born 1962).
     await signIn(app, page, PSYK);
-    let text = flat(await letter(app, page, PLAN.published, "kallelse-1", "unit:fk-lulea", "Kallelse till SIP-möte"));
-    assert.match(text, /Ni kallas till SIP-möte – samordnad individuell plan – för Erik Lindqvist, född 1962\./);
-    assert.match(text, /En kallelse till SIP är en kallelse och inte en inbjudan/);
+    let text = flat(await letter(app, page, PLAN.published, "kallelse-1", "unit:fk-lulea", "Inbjudan till SIP-möte"));
+    assert.match(text, /Ni bjuds in till SIP-möte – samordnad individuell plan – för Erik Lindqvist, född 1962\./);
+    assert.doesNotMatch(text, /kallelse och inte en inbjudan/);
     assert.match(text, /Gäller Erik Lindqvist, född 1962/);
     assert.doesNotMatch(text, /ditt stöd|Du är välkommen/);
     assert.doesNotMatch(text, /19620923|620923-?9810/, "never the personnummer");
