@@ -44,6 +44,8 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     const reason = page.locator("#behov-reason");
     assert.match(await reason.getAttribute("aria-describedby"), /behov-reason-fel/);
     assert.equal(await page.locator("#behov-reason-fel").innerText(), "Fyll i det här fältet.");
+    // The keyboard is on what to correct, not at the top of the page.
+    assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "behov-reason");
     assert.equal(await page.locator("details#behov").getByLabel("Utskrivning från slutenvård").isChecked(), true, "what was typed is kept");
     await page.locator("details#behov").getByLabel("Öppenvård").check();
     await reason.fill("Behöver samordnat stöd från hälsocentralen och hemtjänsten.");

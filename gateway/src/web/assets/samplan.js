@@ -1,5 +1,6 @@
 // samplan — small progressive enhancement. Every page works without this script; with it the
-// start page follows the unit's inbox live and Min plan gets a print button. Nothing here talks
+// start page follows the unit's inbox live, Min plan gets a print button, and a form sent back
+// to be corrected puts the keyboard on what to correct. Nothing here talks
 // to any other host.
 (function () {
   "use strict";
@@ -10,6 +11,18 @@
     if (wrap) wrap.hidden = false;
     button.addEventListener("click", function () { window.print(); });
   });
+
+  // A form sent back with what to correct (422): the page loads at its top, so take the reader
+  // to the first thing to correct — the field beside its message, or the form's own message —
+  // and put the keyboard there, instead of leaving it somewhere far below the fold.
+  var invalid = document.querySelector("form [aria-invalid='true'], form .form-error");
+  if (invalid) {
+    var details = invalid.closest("details");
+    if (details) details.open = true;
+    if (!invalid.matches("input, select, textarea, button")) invalid.setAttribute("tabindex", "-1");
+    invalid.focus();
+    invalid.scrollIntoView({ block: "center" });
+  }
 
   // The start page: listen to the unit's inbox and fetch the lists again when they change.
   var lists = document.getElementById("listor");
