@@ -52,6 +52,11 @@ struct PrintPage {
     nothing_published: bool,
     /// The printing unit has drafts, which the printout leaves out.
     own_drafts: bool,
+    /// The day of the SIP-möte the plan was drawn up at ("12 maj 2027"), once held.
+    drawn_up: Option<String>,
+    /// Who signs, a line each: the person, then every unit taking part ("samtliga deltagare
+    /// skriver under SIP-planen", seed 003).
+    signers: Vec<String>,
     p: PlanText,
 }
 
@@ -122,6 +127,17 @@ pub(crate) async fn page(
         .coordinator
         .as_ref()
         .map(|c| format!("{}, {}", c.name, c.unit.name));
+    let drawn_up = sip
+        .meetings
+        .first()
+        .map(|m| dates::date_with_year(domain::time::local_date(m.held_at)));
+    // A child's guardians sign beside the child.
+    let child = domain::personnummer::parse_canonical(&row.personal_identity_number)
+        .is_ok_and(|pin| pin.is_child_on(domain::time::local_date(now)));
+    let signers = std::iter::once(format!("{} (den enskilde)", person.name))
+        .chain(child.then(|| "Vårdnadshavare".to_string()))
+        .chain(p.units.iter().map(|u| u.name.clone()))
+        .collect();
     let page = PrintPage {
         layout: visitor.layout("Utskrift av SIP", unit_row.map(|u| u.name)),
         back: format!("/sip/{sip_id}"),
@@ -133,6 +149,8 @@ pub(crate) async fn page(
         printed: dates::date_with_year(domain::time::local_date(now)),
         nothing_published,
         own_drafts: has_drafts(&sip, &unit),
+        drawn_up,
+        signers,
         p,
     };
     visitor.page(&page)

@@ -64,6 +64,13 @@ test("Skriv ut planen prints what is published, never a draft, and the read is l
     const units = await doc.locator("ul.units li").allInnerTexts();
     assert.ok(units.some((u) => u.startsWith("Hälsocentralen Boden")), units.join(" | "));
     assert.ok(units.some((u) => u.startsWith("Socialtjänsten Boden, barn och unga")), units.join(" | "));
+    // Every participant signs (seed 003): a line for Elsa and for each unit, with the day of the
+    // SIP-möte the plan was drawn up at.
+    assert.match(text, /Upprättad vid SIP-möte\s+\d{1,2} \p{L}+ \d{4}/u);
+    const signers = await doc.locator("ul.signature-lines li").allInnerTexts();
+    assert.ok(signers[0].startsWith("Elsa Berg (den enskilde)"), signers.join(" | "));
+    assert.ok(signers[1].startsWith("Vårdnadshavare"), `a child's guardians sign too: ${signers.join(" | ")}`);
+    assert.ok(signers.some((s) => s.startsWith("Hälsocentralen Boden")), signers.join(" | "));
     // The unit is told its draft is left out.
     await page.locator(".print-tools .own-drafts").waitFor();
     assert.deepEqual(await seriousViolations(page), []);
