@@ -137,6 +137,12 @@ async fn metrics_show_how_appends_were_written() {
         )
         .await;
     assert!(status.is_success(), "{body}");
+    // The inbox's runner has taken its lease once it has applied the unit (on a loaded machine
+    // the runners start after the first request is answered).
+    let head = app.store.head_position().await.expect("head");
+    projections::runner::applied(app.store.pool(), "inbox", head, 10_000)
+        .await
+        .expect("the inbox applied the unit");
     let (status, _, body) = app.send(app.client.get(app.url("/metrics"))).await;
     assert_eq!(status, StatusCode::OK);
     let text = body.as_str().expect("text");
