@@ -768,17 +768,7 @@ async fn another_units_draft_shows_in_the_history_without_its_heading() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let (sip, _) = invited_plan(&app, &w, "2026-03-12T09:00:00+01:00").await;
-    ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2026-06-12"}),
-    )
-    .await);
+    hold_the_meeting(&app, &w, &sip).await;
     ok(command(
         &app,
         &w.vc,
@@ -827,17 +817,7 @@ async fn a_letter_nobody_posted_is_not_shown_as_posted_after_the_meeting() {
     };
     let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
     assert!(letters(&html).contains("ej postat"), "{}", letters(&html));
-    ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2026-06-12"}),
-    )
-    .await);
+    hold_the_meeting(&app, &w, &sip).await;
     let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
     let after = letters(&html);
     assert!(
@@ -848,4 +828,20 @@ async fn a_letter_nobody_posted_is_not_shown_as_posted_after_the_meeting() {
         !after.contains(r#"<span class="tag">postat</span>"#),
         "{after}"
     );
+}
+
+/// The vårdcentral records the SIP-möte of kallelse `inv-1` as held now (the test clock's
+/// morning), hemtjänsten attending, the follow-up agreed for 12 June.
+async fn hold_the_meeting(app: &TestApp, w: &World, sip: &str) {
+    ok(command(
+        app,
+        &w.vc,
+        sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12"}),
+    )
+    .await);
 }
