@@ -1491,18 +1491,10 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     ok(command(&app, &w.vc, &child_sip, "record-consent", &guardian).await);
     let answer = ok(command(&app, &w.vc, &child_sip, "create-plan-basis", &json!({})).await);
     inbox(&app, &w.vc, position(&answer)).await;
-    let ask: Vec<Value> = listed(&app, &w.vc, "renew_consent")
-        .await
-        .into_iter()
-        .filter(|t| t["sip_id"] == child_sip.as_str())
-        .collect();
+    let ask = renewals_of(&app, &w.vc, &child_sip).await;
     assert!(ask.is_empty(), "not before 19 April: {ask:?}");
     set_time(&app, &mut w, "2027-04-18T22:00:00Z");
-    let ask: Vec<Value> = listed(&app, &w.vc, "renew_consent")
-        .await
-        .into_iter()
-        .filter(|t| t["sip_id"] == child_sip.as_str())
-        .collect();
+    let ask = renewals_of(&app, &w.vc, &child_sip).await;
     assert_eq!(ask.len(), 1, "{ask:?}");
     assert_eq!(
         ask[0]["title"],
@@ -1520,11 +1512,7 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     own["valid_until"] = json!("2028-05-31");
     let answer = ok(command(&app, &w.vc, &child_sip, "record-consent", &own).await);
     inbox(&app, &w.vc, position(&answer)).await;
-    let ask: Vec<Value> = listed(&app, &w.vc, "renew_consent")
-        .await
-        .into_iter()
-        .filter(|t| t["sip_id"] == child_sip.as_str())
-        .collect();
+    let ask = renewals_of(&app, &w.vc, &child_sip).await;
     assert!(ask.is_empty(), "{ask:?}");
     // Past the birthday the plan goes on under the person's own consent.
     set_time(&app, &mut w, "2027-05-21T08:00:00Z");
@@ -1558,6 +1546,15 @@ async fn consent_running_out_is_listed_a_month_ahead_and_ends_when_renewed() {
     let (_, _, view) = app.get(&format!("/api/v1/sips/{other_sip}"), &w.vc).await;
     assert_eq!(view["consent"]["status"], "expired", "{view}");
     assert!(app.assert_rebuild_equals_live("inbox").await > 10);
+}
+
+/// The renew_consent to-dos listed for plan `sip`.
+async fn renewals_of(app: &TestApp, token: &str, sip: &str) -> Vec<Value> {
+    listed(app, token, "renew_consent")
+        .await
+        .into_iter()
+        .filter(|t| t["sip_id"] == sip)
+        .collect()
 }
 
 /// The unit's first plan in Pågående SIP, as the API answers it.

@@ -129,6 +129,30 @@ async fn plan_with_meeting(app: &TestApp, w: &World, person_id: &str, givers: &[
     sip
 }
 
+/// Hemtjänsten drafts its sub-goal ("Städat hem varje vecka.") and its intervention
+/// ("Städning varannan vecka.", from `from`), unpublished.
+async fn hemtjanst_drafts_its_part(app: &TestApp, w: &World, sip: &str, from: &str) {
+    ok(command(
+        app,
+        &w.ht,
+        sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem varje vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    ok(command(
+        app,
+        &w.ht,
+        sip,
+        "document-intervention",
+        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
+                "contact": "Hemtjänst Norr, 010-123 45 67", "from": from}),
+    )
+    .await);
+}
+
 /// The coordinator writes and publishes the main goal.
 async fn publish_main_goal(app: &TestApp, w: &World, sip: &str, text: &str) -> i64 {
     ok(command(
@@ -189,25 +213,7 @@ async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_4
     assert_eq!(body["code"], "not_found");
 
     // Hemtjänst drafts its sub-goal and intervention; psykiatrin drafts one it never publishes.
-    ok(command(
-        &app,
-        &w.ht,
-        &sip,
-        "document-sub-goal",
-        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem varje vecka.",
-                "responsible": {"kind": "unit", "unit_id": HT}}),
-    )
-    .await);
-    ok(command(
-        &app,
-        &w.ht,
-        &sip,
-        "document-intervention",
-        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
-                "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
-                "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-03-16"}),
-    )
-    .await);
+    hemtjanst_drafts_its_part(&app, &w, &sip, "2026-03-16").await;
     ok(command(
         &app,
         &w.psyk,
@@ -743,25 +749,7 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
-    ok(command(
-        &app,
-        &w.ht,
-        &sip,
-        "document-sub-goal",
-        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem.",
-                "responsible": {"kind": "unit", "unit_id": HT}}),
-    )
-    .await);
-    ok(command(
-        &app,
-        &w.ht,
-        &sip,
-        "document-intervention",
-        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning.",
-                "responsible": {"kind": "unit", "unit_id": HT},
-                "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-04-01"}),
-    )
-    .await);
+    hemtjanst_drafts_its_part(&app, &w, &sip, "2026-04-01").await;
     ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
     let me = citizen(&app, &w.person_id, None);
