@@ -606,19 +606,44 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         called.sort_by_key(|i| i.scheduled_at);
         let meetings: Vec<Choice> = called.iter().map(|i| cx.invitation_choice(i)).collect();
         if let Some(first) = called.first() {
-            let mut attendees = Vec::new();
+            // Everyone called, to tick ("Markera vilka som deltagit", seed 002): the coordinator,
+            // each unit's appointed representative, the person, and those called by letter —
+            // relatives and units without samplan — whom nobody can tick in advance.
+            let mut attendees = vec![Choice::new(
+                format!("staff|{}|{}", cx.unit(), cx.caller.name),
+                format!("{} (du), {}", cx.caller.name, cx.unit_name(cx.unit())),
+            )
+            .checked(true)];
+            let mut by_letter = Vec::new();
             for inv in cx.active_for(dsip::InvitationPurpose::Meeting) {
                 for (unit, rep) in &inv.representatives {
                     attendees.push(
                         Choice::new(
-                            format!("{}|{}", unit.as_str(), rep.name),
+                            format!("staff|{}|{}", unit.as_str(), rep.name),
                             format!("{}, {}", rep.name, cx.unit_name(unit.as_str())),
                         )
                         .checked(true),
                     );
                 }
+                for r in inv.letter_recipients() {
+                    let choice = match &r.recipient {
+                        dsip::Recipient::Relative { .. } => Choice::new(
+                            format!("relative|{}", r.name),
+                            format!("{} (närstående)", r.name),
+                        ),
+                        dsip::Recipient::Unit { unit_id } => Choice::new(
+                            format!("staff|{}|{}", unit_id.as_str(), r.name),
+                            r.name.clone(),
+                        ),
+                        dsip::Recipient::Person => continue,
+                    };
+                    if !by_letter.iter().any(|c: &Choice| c.value == choice.value) {
+                        by_letter.push(choice);
+                    }
+                }
             }
             attendees.push(Choice::new("person", "Den enskilde").checked(true));
+            attendees.extend(by_letter);
             // The meeting is held at the time it was called to, which has passed when the form
             // is the next step; before then the form is closed and suggests no time ahead.
             let passed = first.scheduled_at <= cx.now;
@@ -1756,17 +1781,25 @@ pub(crate) async fn run(
                 let mut list: Vec<Attendee> = fields
                     .all("attendees")
                     .into_iter()
-                    .map(|a| match a.split_once('|') {
-                        Some((unit, name)) => Attendee {
-                            name: name.to_owned(),
-                            role: AttendeeRole::Representative,
-                            unit_id: Some(unit.to_owned()),
-                        },
-                        None => Attendee {
-                            name: "Den enskilde".to_owned(),
-                            role: AttendeeRole::Person,
-                            unit_id: None,
-                        },
+                    .map(|a| {
+                        let parts: Vec<&str> = a.splitn(3, '|').collect();
+                        match parts.as_slice() {
+                            ["relative", name] => Attendee {
+                                name: (*name).to_owned(),
+                                role: AttendeeRole::Relative,
+                                unit_id: None,
+                            },
+                            ["staff", unit, name] | [unit, name] => Attendee {
+                                name: (*name).to_owned(),
+                                role: AttendeeRole::Staff,
+                                unit_id: Some((*unit).to_owned()),
+                            },
+                            _ => Attendee {
+                                name: "Den enskilde".to_owned(),
+                                role: AttendeeRole::Person,
+                                unit_id: None,
+                            },
+                        }
                     })
                     .collect();
                 list.extend(

@@ -134,6 +134,9 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     // The coordinator records the meeting and the main goal, published.
     await page.goto(sipUrl);
     form = await step(page, "mote");
+    // Everyone called is there to tick, the coordinator first (seed 002: "Markera vilka som deltagit").
+    assert.equal(await form.getByLabel(/\(du\)/).isChecked(), true);
+    assert.equal(await form.getByLabel("Den enskilde", { exact: true }).isChecked(), true);
     await form.getByLabel(/^Mötessekreterare/).fill("Anna Hemtjänst");
     await submit(page, form, "Registrera mötet");
     form = await step(page, "huvudmal");
