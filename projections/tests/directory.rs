@@ -2,17 +2,18 @@
 //! order, the checkpoint survives a restart, a rebuild from scratch equals the live tables, and
 //! the queries find what "Sök patient" should find.
 
-use std::time::Duration;
+mod support;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use domain::context::StaffRef;
+use std::time::Duration;
+use support::*;
+
+use chrono::NaiveDate;
 use domain::ids::{PersonId, StaffId, UnitId};
 use domain::inbox::InboxEvent;
 use domain::person::{PersonEvent, RelativeKind};
 use domain::personnummer::PersonalIdentityNumber;
 use domain::unit::{Principal, PrincipalKind, UnitEvent};
-use eventstore::testing::TestDatabase;
-use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
+use eventstore::EventStore;
 use projections::directory::{self, Directory, PersonQuery};
 use projections::runner;
 use tokio_util::sync::CancellationToken;
@@ -20,73 +21,9 @@ use ulid::Ulid;
 
 const WAIT_MS: u64 = 10_000;
 
-struct Setup {
-    db: TestDatabase,
-    store: EventStore,
-}
-
-async fn setup() -> Setup {
-    let db = TestDatabase::create().await.expect("test database");
-    eventstore::migrate(
-        &db.admin_url,
-        projections::COMPONENT,
-        projections::MIGRATIONS,
-    )
-    .await
-    .expect("projection migrations");
-    // The projection runs as the application role, as in production.
-    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
-        .await
-        .expect("store");
-    Setup { db, store }
-}
-
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0)
-        .single()
-        .expect("valid time")
-}
-
-fn staff() -> StaffRef {
-    StaffRef {
-        staff_id: StaffId::parse("SE2321000016-A1B2").expect("staff id"),
-        name: "Test Testsson".into(),
-        unit_id: UnitId::parse("vc-test").expect("unit id"),
-    }
-}
-
 fn pin(s: &str) -> PersonalIdentityNumber {
     PersonalIdentityNumber::parse(s, NaiveDate::from_ymd_opt(2026, 3, 2).expect("date"))
         .expect("valid test personnummer")
-}
-
-async fn append(
-    store: &EventStore,
-    stream: &str,
-    events: Vec<(&'static str, i32, serde_json::Value)>,
-) -> i64 {
-    let new = events
-        .into_iter()
-        .map(|(t, v, data)| NewEvent {
-            event_id: Ulid::generate(),
-            event_type: t.to_owned(),
-            schema_version: v,
-            data,
-            metadata: Metadata {
-                actor: "SE2321000016-A1B2".into(),
-                unit: Some("vc-test".into()),
-                role: "staff".into(),
-                command_id: None,
-                correlation_id: None,
-                causation_id: None,
-            },
-        })
-        .collect();
-    store
-        .append(stream, ExpectedVersion::Any, new, None)
-        .await
-        .expect("append")
-        .global_position
 }
 
 async fn register_person(store: &EventStore, id: PersonId, number: &str, name: &str) -> i64 {
@@ -96,14 +33,14 @@ async fn register_person(store: &EventStore, id: PersonId, number: &str, name: &
         name: name.into(),
         phone: Some("070-123 45 67".into()),
         address: Some("Storgatan 1, 972 31 Luleå".into()),
-        recorded_by: staff(),
+        recorded_by: staff("vc-test"),
         recorded_at: at(0),
     };
-    append(store, &id.stream_id(), vec![ev.encode()]).await
+    append(store, "vc-test", &id.stream_id(), vec![ev.encode()]).await
 }
 
 async fn person_event(store: &EventStore, id: PersonId, ev: PersonEvent) -> i64 {
-    append(store, &id.stream_id(), vec![ev.encode()]).await
+    append(store, "vc-test", &id.stream_id(), vec![ev.encode()]).await
 }
 
 fn relative(id: &str, kind: RelativeKind, name: &str) -> PersonEvent {
@@ -115,7 +52,7 @@ fn relative(id: &str, kind: RelativeKind, name: &str) -> PersonEvent {
         address: None,
         note: None,
         personal_identity_number: None,
-        recorded_by: staff(),
+        recorded_by: staff("vc-test"),
         recorded_at: at(1),
     }
 }
@@ -134,7 +71,7 @@ async fn register_unit(store: &EventStore, id: &str, name: &str) -> i64 {
         registered_by: "admin".into(),
         registered_at: at(0),
     };
-    append(store, &format!("unit-{id}"), vec![ev.encode()]).await
+    append(store, "vc-test", &format!("unit-{id}"), vec![ev.encode()]).await
 }
 
 fn spawn(
@@ -209,7 +146,7 @@ async fn applies_person_and_unit_events_in_order() {
         anna,
         PersonEvent::RelativeRemoved {
             relative_id: "r1".into(),
-            recorded_by: staff(),
+            recorded_by: staff("vc-test"),
             recorded_at: at(2),
         },
     )
@@ -220,7 +157,7 @@ async fn applies_person_and_unit_events_in_order() {
         PersonEvent::ContactDetailsChanged {
             phone: Some("0920-11 11 11".into()),
             address: None,
-            recorded_by: staff(),
+            recorded_by: staff("vc-test"),
             recorded_at: at(3),
         },
     )
@@ -229,7 +166,7 @@ async fn applies_person_and_unit_events_in_order() {
         &s.store,
         anna,
         PersonEvent::ProtectedIdentityMarked {
-            recorded_by: staff(),
+            recorded_by: staff("vc-test"),
             recorded_at: at(4),
         },
     )
@@ -240,7 +177,7 @@ async fn applies_person_and_unit_events_in_order() {
         anna,
         PersonEvent::DeathRegistered {
             died_on,
-            recorded_by: staff(),
+            recorded_by: staff("vc-test"),
             recorded_at: at(5),
         },
     )
@@ -251,7 +188,7 @@ async fn applies_person_and_unit_events_in_order() {
         user: StaffId::parse("SE2321000016-A1B2").expect("staff id"),
         read_at: at(6),
     };
-    let last = append(&s.store, "inbox-vc-test", vec![inbox.encode()]).await;
+    let last = append(&s.store, "vc-test", "inbox-vc-test", vec![inbox.encode()]).await;
 
     assert_eq!(caught_up(&s.store).await, last);
     let row = directory::person(s.store.pool(), "vc-viewer", &anna.to_string())
@@ -320,7 +257,7 @@ async fn checkpoint_survives_restart_and_nothing_is_applied_twice() {
             PersonEvent::ContactDetailsChanged {
                 phone: Some(format!("070-{i:03}")),
                 address: None,
-                recorded_by: staff(),
+                recorded_by: staff("vc-test"),
                 recorded_at: at(10),
             },
         )
@@ -355,7 +292,7 @@ async fn redelivered_events_are_skipped_and_gaps_refused() {
         &s.store,
         id,
         PersonEvent::ProtectedIdentityMarked {
-            recorded_by: staff(),
+            recorded_by: staff("vc-test"),
             recorded_at: at(1),
         },
     )
@@ -385,7 +322,7 @@ async fn redelivered_events_are_skipped_and_gaps_refused() {
         &s.store,
         other,
         PersonEvent::ProtectedIdentityMarked {
-            recorded_by: staff(),
+            recorded_by: staff("vc-test"),
             recorded_at: at(2),
         },
     )
@@ -435,7 +372,7 @@ async fn a_rebuild_from_scratch_equals_the_live_tables_and_the_runner_goes_on() 
                         id,
                         PersonEvent::RelativeRemoved {
                             relative_id: "r1".into(),
-                            recorded_by: staff(),
+                            recorded_by: staff("vc-test"),
                             recorded_at: at(3),
                         },
                     )
@@ -446,7 +383,7 @@ async fn a_rebuild_from_scratch_equals_the_live_tables_and_the_runner_goes_on() 
                         PersonEvent::MovedOutOfRegion {
                             moved_on: NaiveDate::from_ymd_opt(2026, 2, 1).expect("date"),
                             to_region: Some("Region Stockholm".into()),
-                            recorded_by: staff(),
+                            recorded_by: staff("vc-test"),
                             recorded_at: at(4),
                         },
                     )
@@ -569,7 +506,7 @@ async fn the_patient_model_applies_a_persons_events_written_in_one_append() {
         name: "Liten Tolvansson".into(),
         phone: None,
         address: None,
-        recorded_by: staff(),
+        recorded_by: staff("vc-test"),
         recorded_at: at(0),
     };
     let mut guardian = relative("g1", RelativeKind::Guardian, "Vårdnadshavare");
@@ -583,11 +520,12 @@ async fn the_patient_model_applies_a_persons_events_written_in_one_append() {
     let moved = PersonEvent::ContactDetailsChanged {
         phone: Some("070-111 22 33".into()),
         address: Some("Skolvägen 2".into()),
-        recorded_by: staff(),
+        recorded_by: staff("vc-test"),
         recorded_at: at(2),
     };
     let head = append(
         &s.store,
+        "vc-test",
         &id.stream_id(),
         vec![registered.encode(), guardian.encode(), moved.encode()],
     )

@@ -4,10 +4,12 @@
 //! delivery does, its messages, reads and the unread counters (`message_counts`, `read_counts`,
 //! which add up inserted rows) included, and equal to a rebuild from scratch.
 
-use std::time::{Duration, Instant};
+mod support;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use domain::context::StaffRef;
+use std::time::{Duration, Instant};
+use support::*;
+
+use chrono::NaiveDate;
 use domain::heading::Heading;
 use domain::ids::{PersonId, SipId, StaffId, UnitId};
 use domain::inbox::InboxEvent;
@@ -16,8 +18,7 @@ use domain::personnummer::PersonalIdentityNumber;
 use domain::policy::{PolicyName, PolicyProfile};
 use domain::sip::*;
 use domain::unit::{Principal, PrincipalKind, UnitEvent};
-use eventstore::testing::TestDatabase;
-use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StoreConfig};
+use eventstore::{EventStore, RecordedEvent, StoreConfig};
 use projections::inbox::{self, Inbox};
 use projections::runner;
 use ulid::Ulid;
@@ -26,71 +27,8 @@ const VC: &str = "vc-redelivery";
 const HT: &str = "ht-redelivery";
 const READER: &str = "SE2321000016-R001";
 
-struct Setup {
-    db: TestDatabase,
-    store: EventStore,
-}
-
-async fn setup() -> Setup {
-    let db = TestDatabase::create().await.expect("test database");
-    eventstore::migrate(
-        &db.admin_url,
-        projections::COMPONENT,
-        projections::MIGRATIONS,
-    )
-    .await
-    .expect("projection migrations");
-    // The projection runs as the application role, as in production.
-    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
-        .await
-        .expect("store");
-    Setup { db, store }
-}
-
 fn inbox() -> Inbox {
     Inbox::new(PolicyProfile::get(PolicyName::Stockholm))
-}
-
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 9, minute, 0)
-        .single()
-        .expect("valid time")
-}
-
-fn staff(unit: &str) -> StaffRef {
-    StaffRef {
-        staff_id: StaffId::parse("SE2321000016-A1B2").expect("staff id"),
-        name: "Test Testsson".into(),
-        unit_id: UnitId::parse(unit).expect("unit id"),
-    }
-}
-
-async fn append(
-    store: &EventStore,
-    stream: &str,
-    events: Vec<(&'static str, i32, serde_json::Value)>,
-) {
-    let new = events
-        .into_iter()
-        .map(|(t, v, data)| NewEvent {
-            event_id: Ulid::generate(),
-            event_type: t.to_owned(),
-            schema_version: v,
-            data,
-            metadata: Metadata {
-                actor: "SE2321000016-A1B2".into(),
-                unit: Some(VC.into()),
-                role: "staff".into(),
-                command_id: None,
-                correlation_id: None,
-                causation_id: None,
-            },
-        })
-        .collect();
-    store
-        .append(stream, ExpectedVersion::Any, new, None)
-        .await
-        .expect("append");
 }
 
 /// Two units with an inbox, a person, and a plan of the first unit's with consent and a plan
@@ -110,7 +48,7 @@ async fn a_plan(store: &EventStore) -> SipId {
             registered_by: "admin".into(),
             registered_at: at(0),
         };
-        append(store, &format!("unit-{unit}"), vec![ev.encode()]).await;
+        append(store, VC, &format!("unit-{unit}"), vec![ev.encode()]).await;
     }
     let person = PersonId::from_ulid(Ulid::generate());
     let number = PersonalIdentityNumber::parse(
@@ -127,7 +65,7 @@ async fn a_plan(store: &EventStore) -> SipId {
         recorded_by: staff(VC),
         recorded_at: at(0),
     };
-    append(store, &person.stream_id(), vec![registered.encode()]).await;
+    append(store, VC, &person.stream_id(), vec![registered.encode()]).await;
     let sip = SipId::from_ulid(Ulid::generate());
     let events = [
         SipEvent::NeedIdentified {
@@ -165,7 +103,7 @@ async fn a_plan(store: &EventStore) -> SipId {
         },
     ];
     for e in events {
-        append(store, &sip.stream_id(), vec![e.encode()]).await;
+        append(store, VC, &sip.stream_id(), vec![e.encode()]).await;
     }
     sip
 }
@@ -193,7 +131,7 @@ async fn invitations(store: &EventStore, sip: SipId, numbers: &[u32]) {
             recorded_by: staff(VC),
             recorded_at: at(minute),
         };
-        append(store, &sip.stream_id(), vec![invited.encode()]).await;
+        append(store, VC, &sip.stream_id(), vec![invited.encode()]).await;
     }
     let mapped = SipEvent::MappingDocumented {
         mapping_id: format!("m{}", numbers.last().copied().unwrap_or(0)),
@@ -202,7 +140,7 @@ async fn invitations(store: &EventStore, sip: SipId, numbers: &[u32]) {
         recorded_by: staff(VC),
         recorded_at: at(45),
     };
-    append(store, &sip.stream_id(), vec![mapped.encode()]).await;
+    append(store, VC, &sip.stream_id(), vec![mapped.encode()]).await;
 }
 
 /// The second unit's messages, by id.
@@ -229,7 +167,7 @@ async fn read(store: &EventStore, message_ids: &[String]) {
             user: StaffId::parse(READER).expect("staff id"),
             read_at: at(50),
         };
-        append(store, &unit.inbox_stream_id(), vec![ev.encode()]).await;
+        append(store, VC, &unit.inbox_stream_id(), vec![ev.encode()]).await;
     }
 }
 

@@ -4,13 +4,15 @@
 //! commit out of position order or abort after taking a position, and when NATS is away while
 //! commands go on.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::{setup, Setup};
 
 use async_nats::jetstream;
-use eventstore::testing::TestDatabase;
-use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
+use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent};
 use projections::relay::{self, RelayConfig, RELAY};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -31,21 +33,6 @@ fn config(url: &str) -> RelayConfig {
     config.memory_storage = true;
     config.max_age = Duration::from_secs(3_600);
     config
-}
-
-async fn setup() -> (TestDatabase, EventStore) {
-    let db = TestDatabase::create().await.expect("test database");
-    eventstore::migrate(
-        &db.admin_url,
-        projections::COMPONENT,
-        projections::MIGRATIONS,
-    )
-    .await
-    .expect("projection migrations");
-    let store = EventStore::connect(StoreConfig::new(db.app_url.clone()))
-        .await
-        .expect("store");
-    (db, store)
 }
 
 fn new_event(stream: &str) -> NewEvent {
@@ -124,7 +111,7 @@ async fn delete(js: &jetstream::Context, config: &RelayConfig) {
 
 #[tokio::test]
 async fn every_event_reaches_jetstream_once_in_order_also_when_the_relay_dies_mid_batch() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     let config = config(&nats_url());
     let js = relay::connect(&config.nats_url).await.expect("nats");
     let cancel = CancellationToken::new();
@@ -180,7 +167,7 @@ async fn limit_message_size(js: &jetstream::Context, config: &RelayConfig, bytes
 /// goes on from the held-back event.
 #[tokio::test]
 async fn a_publish_jetstream_does_not_store_holds_back_the_later_ones_so_the_order_stays() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     let config = config(&nats_url());
     let js = relay::connect(&config.nats_url).await.expect("nats");
     let cancel = CancellationToken::new();
@@ -230,7 +217,7 @@ async fn events_already_on_the_stream_are_not_sent_again_after_the_duplicate_win
     // A relay that lost its last checkpoints (it died before storing them, or PostgreSQL lost
     // the commit) and starts again after JetStream's duplicate window has passed — a NATS or
     // relay outage longer than two minutes by default — must not rely on the window.
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     let mut config = config(&nats_url());
     config.duplicate_window = Duration::from_secs(1);
     let js = relay::connect(&config.nats_url).await.expect("nats");
@@ -267,7 +254,7 @@ async fn events_already_on_the_stream_are_not_sent_again_after_the_duplicate_win
 
 #[tokio::test]
 async fn transactions_that_commit_late_or_abort_are_waited_for_and_published_in_position_order() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     let config = config(&nats_url());
     let js = relay::connect(&config.nats_url).await.expect("nats");
     let cancel = CancellationToken::new();
@@ -411,7 +398,7 @@ impl Drop for Nats {
 
 #[tokio::test]
 async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")

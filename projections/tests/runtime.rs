@@ -5,12 +5,15 @@
 //! tables a rebuild creates are those of the migrations; a read model built by other rules than
 //! its runner's is rebuilt by the runner, beside the live tables, once.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::{connect, setup, Setup};
 
 use eventstore::testing::TestDatabase;
-use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent, StoreConfig};
+use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent};
 use projections::directory::Directory;
 use projections::runner::Tx;
 use projections::runner::{self, Activity, Mode, Projection};
@@ -20,26 +23,6 @@ use tokio_util::sync::CancellationToken;
 use ulid::Ulid;
 
 const WAIT_MS: u64 = 15_000;
-
-async fn setup() -> (TestDatabase, EventStore) {
-    let db = TestDatabase::create().await.expect("test database");
-    eventstore::migrate(
-        &db.admin_url,
-        projections::COMPONENT,
-        projections::MIGRATIONS,
-    )
-    .await
-    .expect("projection migrations");
-    let store = connect(&db).await;
-    (db, store)
-}
-
-/// A store of its own, as another process would have.
-async fn connect(db: &TestDatabase) -> EventStore {
-    EventStore::connect(StoreConfig::new(db.app_url.clone()))
-        .await
-        .expect("store")
-}
 
 async fn admin(db: &TestDatabase) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&db.admin_url, tokio_postgres::NoTls)
@@ -193,7 +176,7 @@ async fn until(activity: &mut watch::Receiver<Activity>, wanted: Activity) {
 
 #[tokio::test]
 async fn one_process_applies_a_projection_and_a_standby_takes_over_when_it_dies() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "lease_counter").await;
     let other = connect(&db).await;
     let (first_tx, mut first) = watch::channel(Activity::Standby);
@@ -258,7 +241,7 @@ async fn one_process_applies_a_projection_and_a_standby_takes_over_when_it_dies(
 #[tokio::test]
 async fn a_runner_killed_between_applying_and_checkpointing_applies_nothing_twice_and_skips_nothing(
 ) {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "killed_counter").await;
     for i in 0..40 {
         append(&store, &format!("count-{}", i % 5)).await;
@@ -293,7 +276,7 @@ async fn lag_of(store: &EventStore, name: &str) -> runner::Lag {
 /// event by itself.
 #[tokio::test]
 async fn an_event_that_cannot_be_applied_stops_the_read_model_there_until_it_is_mended() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "stop_counter").await;
     for i in 0..5 {
         append(&store, &format!("count-{i}")).await;
@@ -365,7 +348,7 @@ async fn an_event_that_cannot_be_applied_stops_the_read_model_there_until_it_is_
 
 #[tokio::test]
 async fn a_transaction_that_aborts_after_taking_a_position_holds_nothing_up() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "abort_counter").await;
     let cancel = CancellationToken::new();
     let run = tokio::spawn(runner::run(
@@ -469,7 +452,7 @@ async fn shape(client: &tokio_postgres::Client, schema: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_rebuild_creates_the_tables_the_migrations_create() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     let client = admin(&db).await;
     let inbox = projections::inbox::Inbox::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
@@ -514,7 +497,7 @@ async fn a_rebuild_creates_the_tables_the_migrations_create() {
 
 #[tokio::test]
 async fn a_rebuild_while_writers_readers_and_the_live_runner_run_swaps_atomically() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "swap_counter").await;
     for i in 0..2_000 {
         append(&store, &format!("count-{}", i % 50)).await;
@@ -669,7 +652,7 @@ fn start(
 
 #[tokio::test]
 async fn a_read_model_built_by_other_rules_is_rebuilt_by_its_runner_while_it_goes_on() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "rules_counter").await;
     for i in 0..500 {
         append(&store, &format!("count-{}", i % 20)).await;
@@ -761,7 +744,7 @@ async fn a_read_model_built_by_other_rules_is_rebuilt_by_its_runner_while_it_goe
 
 #[tokio::test]
 async fn two_rebuilds_of_one_read_model_do_not_run_at_once() {
-    let (db, store) = setup().await;
+    let Setup { db, store } = setup().await;
     create_counter(&db, "twice_counter").await;
     for i in 0..3_000 {
         append(&store, &format!("count-{}", i % 50)).await;
