@@ -112,6 +112,37 @@ async fn wait_for_event(
     }
 }
 
+/// Through the gateway at `base_url`: the vårdcentral and hemtjänsten registered (`admin`), a
+/// person, and a plan started for them by the vårdcentral (`vc`); the plan's id.
+async fn start_plan(base_url: &str, admin: &str, vc: &str) -> String {
+    for (id, kind) in [("vc-centrum", "region"), ("hemtjanst-norr", "municipality")] {
+        let (status, body) = post(
+            format!("{base_url}/api/v1/units"),
+            admin,
+            json!({"id": id, "name": format!("Enheten {id}"),
+                   "principal": {"kind": kind, "name": "Testlän"}, "uses_samplan": true}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, person) = post(
+        format!("{base_url}/api/v1/persons"),
+        vc,
+        json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{person}");
+    let (status, sip) = post(
+        format!("{base_url}/api/v1/sips"),
+        vc,
+        json!({"person_id": person["id"], "identified_by": "staff", "reason": "Samordning.",
+               "context": {"kind": "outpatient"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sip}");
+    sip["id"].as_str().expect("sip").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_through_one_gateway_is_pushed_to_a_client_of_another() {
     let d = Deployment::new().await;
@@ -124,32 +155,7 @@ async fn a_command_through_one_gateway_is_pushed_to_a_client_of_another() {
     let admin = d.token("admin", "admin", None);
     let vc = d.token("staff", "SE2321000016-VC01", Some("vc-centrum"));
     let ht = d.token("staff", "SE2120000001-HT01", Some("hemtjanst-norr"));
-    for (id, kind) in [("vc-centrum", "region"), ("hemtjanst-norr", "municipality")] {
-        let (status, body) = post(
-            format!("{}/api/v1/units", a.base_url),
-            &admin,
-            json!({"id": id, "name": format!("Enheten {id}"),
-                   "principal": {"kind": kind, "name": "Testlän"}, "uses_samplan": true}),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, person) = post(
-        format!("{}/api/v1/persons", a.base_url),
-        &vc,
-        json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{person}");
-    let (status, sip) = post(
-        format!("{}/api/v1/sips", a.base_url),
-        &vc,
-        json!({"person_id": person["id"], "identified_by": "staff", "reason": "Samordning.",
-               "context": {"kind": "outpatient"}}),
-    )
-    .await;
-    assert_eq!(status, 201, "{sip}");
-    let sip = sip["id"].as_str().expect("sip").to_owned();
+    let sip = start_plan(&a.base_url, &admin, &vc).await;
     for (cmd, body) in [
         (
             "record-consent",
@@ -257,32 +263,7 @@ async fn a_rebuild_of_the_inbox_rings_no_doorbell() {
     // An inbox with a plan and a message in it.
     let admin = d.token("admin", "admin", None);
     let vc = d.token("staff", "SE2321000016-VC01", Some("vc-centrum"));
-    for (id, kind) in [("vc-centrum", "region"), ("hemtjanst-norr", "municipality")] {
-        let (status, body) = post(
-            format!("{}/api/v1/units", a.base_url),
-            &admin,
-            json!({"id": id, "name": format!("Enheten {id}"),
-                   "principal": {"kind": kind, "name": "Testlän"}, "uses_samplan": true}),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, person) = post(
-        format!("{}/api/v1/persons", a.base_url),
-        &vc,
-        json!({"personal_identity_number": "19121212-1212", "name": "Tolvan Tolvansson"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{person}");
-    let (status, sip) = post(
-        format!("{}/api/v1/sips", a.base_url),
-        &vc,
-        json!({"person_id": person["id"], "identified_by": "staff", "reason": "Samordning.",
-               "context": {"kind": "outpatient"}}),
-    )
-    .await;
-    assert_eq!(status, 201, "{sip}");
-    let sip = sip["id"].as_str().expect("sip").to_owned();
+    let sip = start_plan(&a.base_url, &admin, &vc).await;
     let scheduled = (Utc::now() + Span::days(7)).to_rfc3339();
     for (cmd, body) in [
         (
