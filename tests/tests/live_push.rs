@@ -9,7 +9,7 @@ use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use futures::StreamExt;
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::{free_port, http_client, pg_connect, unconfigured_command, Samplan, TempDir};
+use samplan_tests::{free_port, http_client, pg_connect, serve_command, Samplan, TempDir};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -36,14 +36,15 @@ impl Deployment {
 
     /// `samplan` with the deployment's settings; the caller adds the arguments.
     fn command(&self, port: u16, name: &str) -> std::process::Command {
-        let mut cmd = unconfigured_command();
-        cmd.env("SAMPLAN_DATABASE_URL", &self.db.app_url)
-            .env("SAMPLAN_DATABASE_ADMIN_URL", &self.db.admin_url)
-            .env("SAMPLAN_NATS_URL", &self.nats)
-            .env("SAMPLAN_NATS_DOORBELL_SUBJECT", &self.doorbell)
-            .env("SAMPLAN_JWT_SECRET", &self.secret)
-            .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SAMPLAN_DATA_DIR", self.dir.path().join(name))
+        let mut cmd = serve_command(
+            &self.db.app_url,
+            &self.db.admin_url,
+            &self.nats,
+            &self.secret,
+            port,
+            &self.dir.path().join(name),
+        );
+        cmd.env("SAMPLAN_NATS_DOORBELL_SUBJECT", &self.doorbell)
             .env("SAMPLAN_LOG", "info");
         cmd
     }

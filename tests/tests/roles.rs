@@ -8,7 +8,7 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::{free_port, unconfigured_command, Samplan, TempDir};
+use samplan_tests::{free_port, serve_command, Samplan, TempDir};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -37,16 +37,17 @@ impl Cluster {
     }
 
     fn command(&self, port: u16, name: &str) -> std::process::Command {
-        let mut cmd = unconfigured_command();
-        cmd.env("SAMPLAN_DATABASE_URL", &self.db.app_url)
-            .env("SAMPLAN_DATABASE_ADMIN_URL", &self.db.admin_url)
-            .env("SAMPLAN_NATS_URL", &self.nats)
-            .env("SAMPLAN_NATS_STREAM", &self.stream)
+        let mut cmd = serve_command(
+            &self.db.app_url,
+            &self.db.admin_url,
+            &self.nats,
+            &self.secret,
+            port,
+            &self.dir.path().join(name),
+        );
+        cmd.env("SAMPLAN_NATS_STREAM", &self.stream)
             .env("SAMPLAN_NATS_SUBJECT_PREFIX", &self.prefix)
             .env("SAMPLAN_NATS_STORAGE", "memory")
-            .env("SAMPLAN_JWT_SECRET", &self.secret)
-            .env("SAMPLAN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SAMPLAN_DATA_DIR", self.dir.path().join(name))
             .env("SAMPLAN_LOG", "info");
         cmd
     }
