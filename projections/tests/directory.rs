@@ -8,11 +8,10 @@ use std::time::Duration;
 use support::*;
 
 use chrono::NaiveDate;
-use domain::ids::{PersonId, StaffId, UnitId};
+use domain::ids::{PersonId, StaffId};
 use domain::inbox::InboxEvent;
 use domain::person::{PersonEvent, RelativeKind};
 use domain::personnummer::PersonalIdentityNumber;
-use domain::unit::{Principal, PrincipalKind, UnitEvent};
 use eventstore::EventStore;
 use projections::directory::{self, Directory, PersonQuery};
 use projections::runner;
@@ -55,23 +54,6 @@ fn relative(id: &str, kind: RelativeKind, name: &str) -> PersonEvent {
         recorded_by: staff("vc-test"),
         recorded_at: at(1),
     }
-}
-
-async fn register_unit(store: &EventStore, id: &str, name: &str) -> i64 {
-    let ev = UnitEvent::UnitRegistered {
-        id: UnitId::parse(id).expect("unit id"),
-        name: name.into(),
-        principal: Principal {
-            kind: PrincipalKind::Region,
-            name: "Region Norrbotten".into(),
-        },
-        uses_samplan: true,
-        address: None,
-        phone: None,
-        registered_by: "admin".into(),
-        registered_at: at(0),
-    };
-    append(store, "vc-test", &format!("unit-{id}"), vec![ev.encode()]).await
 }
 
 fn spawn(

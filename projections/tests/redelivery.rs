@@ -17,7 +17,6 @@ use domain::person::PersonEvent;
 use domain::personnummer::PersonalIdentityNumber;
 use domain::policy::{PolicyName, PolicyProfile};
 use domain::sip::*;
-use domain::unit::{Principal, PrincipalKind, UnitEvent};
 use eventstore::{EventStore, RecordedEvent, StoreConfig};
 use projections::inbox::{self, Inbox};
 use projections::runner;
@@ -35,20 +34,7 @@ fn inbox() -> Inbox {
 /// basis: to-dos and ongoing rows for the first unit.
 async fn a_plan(store: &EventStore) -> SipId {
     for unit in [VC, HT] {
-        let ev = UnitEvent::UnitRegistered {
-            id: UnitId::parse(unit).expect("unit id"),
-            name: format!("Enheten {unit}"),
-            principal: Principal {
-                kind: PrincipalKind::Region,
-                name: "Region Norrbotten".into(),
-            },
-            uses_samplan: true,
-            address: None,
-            phone: None,
-            registered_by: "admin".into(),
-            registered_at: at(0),
-        };
-        append(store, VC, &format!("unit-{unit}"), vec![ev.encode()]).await;
+        register_unit(store, unit, &format!("Enheten {unit}")).await;
     }
     let person = PersonId::from_ulid(Ulid::generate());
     let number = PersonalIdentityNumber::parse(

@@ -7,6 +7,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use domain::context::StaffRef;
 use domain::ids::{StaffId, UnitId};
+use domain::unit::{Principal, PrincipalKind, UnitEvent};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreConfig};
 use ulid::Ulid;
@@ -84,4 +85,22 @@ pub async fn append(
         .await
         .expect("append")
         .global_position
+}
+
+/// Registers unit `id` called `name`, of Region Norrbotten, using samplan; its position.
+pub async fn register_unit(store: &EventStore, id: &str, name: &str) -> i64 {
+    let ev = UnitEvent::UnitRegistered {
+        id: UnitId::parse(id).expect("unit id"),
+        name: name.into(),
+        principal: Principal {
+            kind: PrincipalKind::Region,
+            name: "Region Norrbotten".into(),
+        },
+        uses_samplan: true,
+        address: None,
+        phone: None,
+        registered_by: "admin".into(),
+        registered_at: at(0),
+    };
+    append(store, id, &format!("unit-{id}"), vec![ev.encode()]).await
 }
