@@ -1687,3 +1687,122 @@ async fn messages_are_filtered_by_person_on_the_start_page() {
     );
     assert_eq!(section_links(&unknown, "meddelanden").len(), 2);
 }
+
+/// A child's consent needs every guardian registered now, as every command judges it: a guardian
+/// registered after the others consented is asked for theirs — the coordinator's to-do says so,
+/// the plan says consent is missing, and the kallelse waits — and one removed before consenting
+/// is no longer waited for.
+#[tokio::test]
+async fn a_guardian_registered_after_consent_is_asked_for_theirs() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let child = register_person(&app, &w, "20150312-2382", "Lilla Testsson").await;
+    let add_guardian = |id: &'static str, name: &'static str| {
+        let (app, w, child) = (&app, &w, &child);
+        async move {
+            let (status, _, body) = app
+                .post(
+                    &format!("/api/v1/persons/{child}/add-relative"),
+                    &w.vc,
+                    &json!({"relative_id": id, "kind": "guardian", "name": name}),
+                )
+                .await;
+            assert!(status.is_success(), "{body}");
+            position(&body)
+        }
+    };
+    let by_guardian = |id: &str| {
+        let mut c = consent();
+        c["given_by"] = json!({"kind": "guardian", "relative_id": id});
+        c
+    };
+    let consent_status = |sip: String| {
+        let (app, w) = (&app, &w);
+        async move {
+            let (status, _, view) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+            assert_eq!(status, StatusCode::OK, "{view}");
+            view["consent"]["status"]
+                .as_str()
+                .expect("status")
+                .to_owned()
+        }
+    };
+    add_guardian("mor", "Mor Testsson").await;
+    add_guardian("far", "Far Testsson").await;
+    let sip = start_plan_for(&app, &w, &child).await;
+    ok(command(&app, &w.vc, &sip, "record-consent", &by_guardian("mor")).await);
+    ok(command(&app, &w.vc, &sip, "record-consent", &by_guardian("far")).await);
+    let answer = ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    let kinds = inbox(&app, &w.vc, position(&answer)).await.kinds();
+    assert_eq!(kinds, ["send_invitation"], "both guardians consented");
+
+    // A third guardian is registered (a custody change): their consent is asked for, by the one
+    // who is to obtain it, and nothing needing consent can be done without it.
+    let at = add_guardian("bonus", "Bonusförälder Testsson").await;
+    let kinds = inbox(&app, &w.vc, at).await.kinds();
+    assert_eq!(kinds, ["get_consent"]);
+    assert_eq!(consent_status(sip.clone()).await, "missing");
+    problem(
+        command(
+            &app,
+            &w.vc,
+            &sip,
+            "send-invitation",
+            &kallelse("inv-1", "meeting", "2027-01-20T09:00:00+01:00"),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "child_needs_guardian_consent",
+    );
+
+    // Removed again before consenting (registered in error): no longer waited for.
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{child}/remove-relative"),
+            &w.vc,
+            &json!({"relative_id": "bonus"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let kinds = inbox(&app, &w.vc, position(&body)).await.kinds();
+    assert_eq!(kinds, ["send_invitation"]);
+    assert_eq!(consent_status(sip.clone()).await, "given");
+
+    // Registered once more, and this time they consent: the to-do ends with their consent.
+    let at = add_guardian("bonus", "Bonusförälder Testsson").await;
+    assert_eq!(inbox(&app, &w.vc, at).await.kinds(), ["get_consent"]);
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &by_guardian("bonus")).await);
+    let kinds = inbox(&app, &w.vc, position(&answer)).await.kinds();
+    assert_eq!(kinds, ["send_invitation"]);
+    assert_eq!(consent_status(sip.clone()).await, "given");
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2027-01-20T09:00:00+01:00"),
+    )
+    .await);
+
+    let client = app.store.pool().get().await.expect("client");
+    let ended: Vec<Option<String>> = client
+        .query(
+            "SELECT ended_by FROM inbox.todos WHERE sip_id = $1 AND kind = 'get_consent'
+              ORDER BY opened_position",
+            &[&sip],
+        )
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            Some("ConsentGiven".to_owned()),
+            Some("RelativeRemoved".to_owned()),
+            Some("ConsentGiven".to_owned()),
+        ]
+    );
+    assert!(app.assert_rebuild_equals_live("inbox").await > 5);
+}

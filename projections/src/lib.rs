@@ -133,6 +133,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "checkpoint_stopped",
         sql: include_str!("../migrations/0019_checkpoint_stopped.sql"),
     },
+    eventstore::Migration {
+        version: 20,
+        name: "inbox_person_guardians",
+        sql: include_str!("../migrations/0020_inbox_person_guardians.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -451,7 +451,10 @@ pub fn decide(
         }
         SipCommand::DeclineConsent(c) => {
             require_participant(state, &by)?;
-            if state.basis.is_some() || state.consent_complete() {
+            // Complete as the guardians registered now see it: one registered since may decline.
+            let mut observed = state.clone();
+            observed.observe_person(facts.person()?);
+            if state.basis.is_some() || observed.consent_complete() {
                 return Err(DomainError::ConsentAlreadyGiven);
             }
             if let ConsentGiver::Guardian { relative_id }

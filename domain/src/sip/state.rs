@@ -287,8 +287,8 @@ pub struct Closure {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// Facts about the person that oblige the coordinator to close the plan. They live on the
-/// person stream; whoever computes obligations copies them in with [`SipState::observe_person`].
+/// Facts about the person that oblige the coordinator to close the plan or to obtain consent anew.
+/// They live on the person stream; whoever computes obligations copies them in with [`SipState::observe_person`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonStatus {
     pub protected_identity: bool,
@@ -299,6 +299,13 @@ pub struct PersonStatus {
     /// before it existed read as `None` until the person is observed again.
     #[serde(default)]
     pub adult_on: Option<NaiveDate>,
+    /// The guardians registered on the person now (relative ids, sorted): a child's consent needs
+    /// every one of them, as `decide::consent_cover` asks, so a guardian registered after consent
+    /// was recorded is asked for theirs and one removed is no longer waited for. `None` where the
+    /// person was not observed with it (snapshots from before it): then the guardians registered
+    /// when consent was recorded count.
+    #[serde(default)]
+    pub guardians: Option<Vec<String>>,
 }
 
 impl PersonStatus {
@@ -309,10 +316,43 @@ impl PersonStatus {
             PersonEvent::PersonRegistered {
                 personal_identity_number,
                 ..
-            } => self.adult_on = Some(personal_identity_number.adult_on()),
+            } => {
+                self.adult_on = Some(personal_identity_number.adult_on());
+                self.guardians = Some(Vec::new());
+            }
+            PersonEvent::RelativeAdded { .. } | PersonEvent::RelativeRemoved { .. } => {
+                Self::follow_guardians(&mut self.guardians, event)
+            }
             PersonEvent::ProtectedIdentityMarked { .. } => self.protected_identity = true,
             PersonEvent::DeathRegistered { died_on, .. } => self.deceased = Some(*died_on),
             PersonEvent::MovedOutOfRegion { moved_on, .. } => self.moved_out = Some(*moved_on),
+            _ => {}
+        }
+    }
+
+    /// Keeps `guardians` (sorted relative ids; `None`, unknown, stays so) in step with a relative
+    /// added or removed.
+    pub fn follow_guardians(
+        guardians: &mut Option<Vec<String>>,
+        event: &crate::person::PersonEvent,
+    ) {
+        use crate::person::{PersonEvent, RelativeKind};
+        let Some(guardians) = guardians else {
+            return;
+        };
+        match event {
+            PersonEvent::RelativeAdded {
+                relative_id,
+                kind: RelativeKind::Guardian,
+                ..
+            } => {
+                if let Err(at) = guardians.binary_search(relative_id) {
+                    guardians.insert(at, relative_id.clone());
+                }
+            }
+            PersonEvent::RelativeRemoved { relative_id, .. } => {
+                guardians.retain(|g| g != relative_id)
+            }
             _ => {}
         }
     }
@@ -478,33 +518,62 @@ impl SipState {
     }
 
     /// Whether consent is on record from whoever must give it (the person or a representative;
-    /// for a child every guardian registered when consent was recorded) and not withdrawn.
-    /// Validity dates are not checked here (there is no clock); `decide` checks them.
+    /// for a child every guardian registered now, see [`SipState::guardians_to_consent`]) and not
+    /// withdrawn. Validity dates are not checked here (there is no clock); `decide` checks them.
     pub fn consent_complete(&self) -> bool {
         if self.consent_withdrawn.is_some() || self.consents.is_empty() {
             return false;
         }
-        if self.guardians_required.is_empty() {
-            self.consents
+        match self.guardians_to_consent() {
+            None => self
+                .consents
                 .iter()
-                .any(|c| !matches!(c.given_by, ConsentGiver::Guardian { .. }))
-        } else {
-            self.guardians_required.iter().all(|g| {
-                self.consents.iter().any(
-                    |c| matches!(&c.given_by, ConsentGiver::Guardian { relative_id } if relative_id == g),
-                )
-            })
+                .any(|c| !matches!(c.given_by, ConsentGiver::Guardian { .. })),
+            Some(guardians) => {
+                !guardians.is_empty()
+                    && guardians.iter().all(|g| {
+                        self.consents.iter().any(|c| {
+                            matches!(&c.given_by, ConsentGiver::Guardian { relative_id } if relative_id == g)
+                        })
+                    })
+            }
         }
     }
 
-    /// Copies the person's protected identity, death and moving out into the plan, so that
-    /// `obligations` can ask the coordinator to close it.
+    /// For a plan whose consent was recorded while the person was a child: the guardians whose
+    /// consent it needs — those registered on the person now when the person was observed
+    /// ([`PersonStatus::guardians`]), else those registered when consent was recorded. `None`
+    /// when consent is the person's own (or a representative's).
+    pub fn guardians_to_consent(&self) -> Option<&[String]> {
+        if self.guardians_required.is_empty() {
+            return None;
+        }
+        Some(
+            self.person_status
+                .guardians
+                .as_deref()
+                .unwrap_or(&self.guardians_required),
+        )
+    }
+
+    /// Copies the person's protected identity, death, moving out, coming of age and guardians
+    /// into the plan, so that `obligations` can ask the coordinator to close it, or for the
+    /// consent of a guardian registered since consent was recorded.
     pub fn observe_person(&mut self, person: &PersonState) {
         self.person_status = PersonStatus {
             protected_identity: person.protected_identity,
             deceased: person.deceased,
             moved_out: person.moved_out.as_ref().map(|m| m.moved_on),
             adult_on: person.adult_on(),
+            guardians: Some({
+                let mut ids: Vec<String> = person
+                    .guardians()
+                    .iter()
+                    .map(|g| g.relative_id.clone())
+                    .collect();
+                ids.sort();
+                ids
+            }),
         };
     }
 
@@ -524,12 +593,11 @@ impl SipState {
                 .map(|c| c.valid_until)
                 .max()
         };
-        if self.guardians_required.is_empty() {
+        let Some(guardians) = self.guardians_to_consent() else {
             let last = latest(&|g| !matches!(g, ConsentGiver::Guardian { .. }))?;
             return Some(ConsentEnd::Expires(last));
-        }
-        let last = self
-            .guardians_required
+        };
+        let last = guardians
             .iter()
             .map(|id| {
                 latest(

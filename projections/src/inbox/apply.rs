@@ -16,7 +16,7 @@ use domain::inbox::InboxEvent;
 use domain::obligations::{
     close_reasons, obligations, Obligation, ObligationKind, ObligationOwner,
 };
-use domain::person::PersonEvent;
+use domain::person::{PersonEvent, RelativeKind};
 use domain::policy::PolicyProfile;
 use domain::sip::{self, PersonStatus, SipEvent, SipState};
 use domain::unit::UnitEvent;
@@ -55,6 +55,9 @@ struct Person {
     /// The 18th birthday (projections migration 15; `None` for rows from before it until the
     /// inbox is rebuilt, and for persons without a personnummer).
     adult_on: Option<NaiveDate>,
+    /// The guardians registered now, sorted (projections migration 20; `None` for rows from
+    /// before it, until the inbox is rebuilt — its rules were raised with it).
+    guardians: Option<Vec<String>>,
     version: i64,
     dirty: bool,
 }
@@ -66,6 +69,7 @@ impl Person {
             deceased: self.deceased_on,
             moved_out: self.moved_out_on,
             adult_on: self.adult_on,
+            guardians: self.guardians.clone(),
         }
     }
 }
@@ -198,13 +202,19 @@ pub(super) async fn apply(
     batch.write(tx).await
 }
 
-/// Whether a person event changes what the person's plans oblige (close the plan).
+/// Whether a person event changes what the person's plans oblige: close the plan, or obtain the
+/// consent of a guardian registered since consent was recorded (or no longer wait for one removed).
 fn changes_status(event: &PersonEvent) -> bool {
     matches!(
         event,
         PersonEvent::ProtectedIdentityMarked { .. }
             | PersonEvent::DeathRegistered { .. }
             | PersonEvent::MovedOutOfRegion { .. }
+            | PersonEvent::RelativeAdded {
+                kind: RelativeKind::Guardian,
+                ..
+            }
+            | PersonEvent::RelativeRemoved { .. }
     )
 }
 
@@ -291,7 +301,7 @@ impl Batch {
         let (persons, units, todos, participants, ongoing) = futures::try_join!(
             tx.query(
                 "SELECT person_id, name, birth_year, protected_identity, protected_position,
-                        deceased_on, moved_out_on, version, adult_on
+                        deceased_on, moved_out_on, version, adult_on, guardians
                    FROM persons WHERE person_id = ANY($1)",
                 &by_person,
             ),
@@ -330,6 +340,7 @@ impl Batch {
                     deceased_on: row.get(5),
                     moved_out_on: row.get(6),
                     adult_on: row.get(8),
+                    guardians: row.get(9),
                     version: row.get(7),
                     dirty: false,
                 },
@@ -505,6 +516,7 @@ impl Batch {
                         deceased_on: None,
                         moved_out_on: None,
                         adult_on: Some(personal_identity_number.adult_on()),
+                        guardians: Some(Vec::new()),
                         version: 0,
                         dirty: true,
                     },
@@ -525,6 +537,9 @@ impl Batch {
                     }
                     PersonEvent::MovedOutOfRegion { moved_on, .. } => {
                         person.moved_out_on = Some(*moved_on)
+                    }
+                    PersonEvent::RelativeAdded { .. } | PersonEvent::RelativeRemoved { .. } => {
+                        PersonStatus::follow_guardians(&mut person.guardians, other)
                     }
                     _ => {}
                 }
@@ -815,6 +830,15 @@ impl Batch {
                 .collect::<Vec<_>>(),
             persons.iter().map(|(_, p)| p.version).collect::<Vec<_>>(),
             persons.iter().map(|(_, p)| p.adult_on).collect::<Vec<_>>(),
+            persons
+                .iter()
+                // Lists of different lengths do not make a text[][]: each goes as a JSON array.
+                .map(|(_, p)| {
+                    p.guardians
+                        .as_ref()
+                        .map(|g| serde_json::json!(g).to_string())
+                })
+                .collect::<Vec<_>>(),
         );
 
         let mut plan_cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -1040,15 +1064,24 @@ impl Batch {
         if !person_cols.0.is_empty() {
             writes.push((
                 "INSERT INTO persons (person_id, name, birth_year, protected_identity,
-                        protected_position, deceased_on, moved_out_on, version, adult_on)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::boolean[],
-                        $5::bigint[], $6::date[], $7::date[], $8::bigint[], $9::date[])
+                        protected_position, deceased_on, moved_out_on, version, adult_on,
+                        guardians)
+                 SELECT id, name, birth_year, protected, protected_at, deceased, moved, version,
+                        adult_on,
+                        CASE WHEN guardians IS NOT NULL
+                             THEN ARRAY(SELECT jsonb_array_elements_text(guardians::jsonb)) END
+                   FROM unnest($1::text[], $2::text[], $3::integer[], $4::boolean[],
+                        $5::bigint[], $6::date[], $7::date[], $8::bigint[], $9::date[],
+                        $10::text[])
+                        AS p(id, name, birth_year, protected, protected_at, deceased, moved,
+                             version, adult_on, guardians)
                  ON CONFLICT (person_id) DO UPDATE SET name = excluded.name,
                     birth_year = excluded.birth_year,
                     protected_identity = excluded.protected_identity,
                     protected_position = excluded.protected_position,
                     deceased_on = excluded.deceased_on, moved_out_on = excluded.moved_out_on,
-                    version = excluded.version, adult_on = excluded.adult_on",
+                    version = excluded.version, adult_on = excluded.adult_on,
+                    guardians = excluded.guardians",
                 vec![
                     Box::new(person_cols.0),
                     Box::new(person_cols.1),
@@ -1059,6 +1092,7 @@ impl Batch {
                     Box::new(person_cols.6),
                     Box::new(person_cols.7),
                     Box::new(person_cols.8),
+                    Box::new(person_cols.9),
                 ],
             ));
         }

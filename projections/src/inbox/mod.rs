@@ -90,8 +90,9 @@ impl Inbox {
 /// that would write other rows for events already applied, and every projector rebuilds the
 /// read model on its next start (ADR 0034). 2: the plans' snapshots keep `SipState::acting`;
 /// 3: a reason in a message ends its sentence; 4: on Örebro's red track the kallelse is due from
-/// the need, not the discharge-ready notice.
-const RULES: u32 = 4;
+/// the need, not the discharge-ready notice; 5: a child's consent needs every guardian
+/// registered now (projections migration 20).
+const RULES: u32 = 5;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {

@@ -884,24 +884,26 @@ pub async fn current_plan(
         .prepare_cached(
             "WITH s AS (
                  SELECT s.state, s.version, s.last_position, s.person_id, p.protected_identity,
-                        p.deceased_on, p.moved_out_on, p.version AS person_version, p.adult_on
+                        p.deceased_on, p.moved_out_on, p.version AS person_version, p.adult_on,
+                        p.guardians
                    FROM inbox.plans s LEFT JOIN inbox.persons p ON p.person_id = s.person_id
                   WHERE s.sip_id = $1)
              SELECT 0 AS part, s.state, s.version, s.last_position, s.person_id,
                     s.protected_identity, s.deceased_on, s.moved_out_on, s.person_version,
-                    NULL::bigint, NULL::bigint, NULL::text, NULL::integer, NULL::text, s.adult_on
+                    NULL::bigint, NULL::bigint, NULL::text, NULL::integer, NULL::text, s.adult_on,
+                    s.guardians
                FROM s
              UNION ALL
              SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     e.stream_version, e.global_position, e.event_type, e.schema_version,
-                    e.payload::text, NULL::date
+                    e.payload::text, NULL::date, NULL::text[]
                FROM events e
               WHERE e.stream_id = $2
                 AND e.stream_version > coalesce((SELECT s.version FROM s), 0)
              UNION ALL
              SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     e.stream_version, e.global_position, e.event_type, e.schema_version,
-                    e.payload::text, NULL::date
+                    e.payload::text, NULL::date, NULL::text[]
                FROM s JOIN events e
                  ON e.stream_id = $3 || s.person_id
                 AND e.stream_version > coalesce(s.person_version, 0)
@@ -936,6 +938,7 @@ pub async fn current_plan(
                     deceased: row.get(6),
                     moved_out: row.get(7),
                     adult_on: row.get(14),
+                    guardians: row.get(15),
                 },
                 person_version: row.get::<_, Option<i64>>(8).unwrap_or(0),
             });

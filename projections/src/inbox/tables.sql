@@ -14,7 +14,9 @@ CREATE TABLE persons (
     moved_out_on       date,
     version            bigint  NOT NULL,
     -- The 18th birthday, when a guardian's consent stops counting (projections migration 15).
-    adult_on           date
+    adult_on           date,
+    -- The guardians registered now, sorted relative ids (projections migration 20).
+    guardians          text[]
 );
 CREATE TABLE plans (
     sip_id        text   PRIMARY KEY,

@@ -1,0 +1,11 @@
+-- projections migration 20: the guardians registered on a person now.
+--
+-- A child's consent needs every guardian registered now (`decide::consent_cover`), but the inbox
+-- judged it by the guardians registered when consent was recorded: a guardian registered later
+-- was never asked for theirs — the to-do said to send the invitation, which every command then
+-- refused — and one removed was still waited for. The inbox now keeps each person's guardians
+-- (relative ids, sorted) and asks for the consent of one registered since.
+--
+-- Rows here have none (NULL: the old reading) until the inbox is rebuilt, which its rules (5)
+-- make it do by itself.
+ALTER TABLE inbox.persons ADD COLUMN guardians text[];
