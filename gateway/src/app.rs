@@ -7,7 +7,7 @@
 use crate::auth::{development_secret, KeyError, Verifier};
 use crate::clock::Clock;
 use crate::config::{redact_url, Config, JwtKey};
-use crate::embedded::{Embedded, EmbeddedError, EmbeddedNats, EmbeddedPostgres};
+use crate::embedded::{Embedded, EmbeddedError, EmbeddedNats, EmbeddedPostgres, Keeper};
 use crate::error::{problem_response, AppError, Problem};
 use crate::facts::FactCache;
 use crate::keys::Keys;
@@ -413,19 +413,55 @@ impl Services {
     /// `with_nats: false` skips NATS (migrations and the token command do not need it).
     pub async fn start(config: &Config, with_nats: bool) -> Result<Services, StartError> {
         let mut embedded = Embedded::default();
-        let (database_url, admin_database_url) = match &config.database_url {
-            Some(url) => (
+        let embeds_nats = with_nats && config.nats_url.is_none();
+        let kept_by = if config.database_url.is_none() || embeds_nats {
+            Keeper::other(&config.data_dir)
+        } else {
+            None
+        };
+        match kept_by {
+            // `serve` would start its own services there and stop them when it stops: refused.
+            Some(pid) if with_nats => {
+                return Err(EmbeddedError::InUse {
+                    pid,
+                    dir: config.data_dir.display().to_string(),
+                }
+                .into())
+            }
+            Some(_) => {}
+            None if config.database_url.is_none() || embeds_nats => {
+                embedded.keeper = Some(Keeper::claim(&config.data_dir)?);
+            }
+            None => {}
+        }
+        let (database_url, admin_database_url) = match (&config.database_url, kept_by) {
+            (Some(url), _) => (
                 url.clone(),
                 config
                     .database_admin_url
                     .clone()
                     .unwrap_or_else(|| url.clone()),
             ),
-            None => {
-                let pg = EmbeddedPostgres::start(&config.data_dir, config.auto_install).await?;
-                let urls = (pg.database_url(), pg.admin_database_url());
-                embedded.postgres = Some(pg);
-                urls
+            // A command run beside the service uses its PostgreSQL and leaves it running.
+            (None, Some(pid)) => {
+                tracing::info!(
+                    pid,
+                    "using the embedded PostgreSQL of the samplan running on this data directory"
+                );
+                EmbeddedPostgres::urls_for(&config.data_dir)?
+            }
+            (None, None) => {
+                match EmbeddedPostgres::start(&config.data_dir, config.auto_install).await {
+                    Ok(pg) => {
+                        let urls = (pg.database_url(), pg.admin_database_url());
+                        embedded.postgres = Some(pg);
+                        urls
+                    }
+                    Err(e) => {
+                        embedded.stop().await;
+                        return Err(e.into());
+                    }
+                }
             }
         };
         let nats_url = match (&config.nats_url, with_nats) {

@@ -1,6 +1,7 @@
 //! The embedded default, end to end, with the real `samplan` binary: with nothing configured it
 //! starts its own PostgreSQL and nats-server under SAMPLAN_DATA_DIR, serves the API, stops them
-//! on SIGTERM, keeps all data across a restart, and recovers after `kill -9`.
+//! on SIGTERM, keeps all data across a restart, and recovers after `kill -9`; a command run
+//! beside it uses its database and leaves it running.
 //!
 //! Needs PostgreSQL's server binaries and nats-server on the machine (scripts/test puts them on
 //! PATH); the first start runs initdb, hence the generous timeouts.
@@ -199,6 +200,36 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["name"], before["name"]);
     assert_eq!(after["id"], before["id"]);
+
+    // A command run beside the service uses its PostgreSQL and leaves it running.
+    let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid");
+    let verify = samplan_command(&data_dir, 0)
+        .args(["audit", "verify"])
+        .output()
+        .expect("running samplan audit verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("intact"));
+    assert!(
+        process_named(pg_pid, "postgres"),
+        "audit verify stopped the service's database"
+    );
+    let (status, still) = call(reqwest::Method::GET, person_url.clone(), &staff, None).await;
+    assert_eq!(status, 200, "{still}");
+    // A second `serve` on the same data directory is refused, and touches nothing.
+    let second = samplan_command(&data_dir, free_port())
+        .arg("serve")
+        .output()
+        .expect("running a second samplan serve");
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains("another samplan"), "{said}");
+    assert!(process_named(pg_pid, "postgres"));
+    let (status, _) = call(reqwest::Method::GET, person_url.clone(), &staff, None).await;
+    assert_eq!(status, 200);
 
     // kill -9: nothing gets to clean up; the next start must.
     samplan.signal("KILL");

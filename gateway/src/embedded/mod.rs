@@ -5,7 +5,11 @@
 //!
 //! Both services outlive a `kill -9` of samplan (PostgreSQL detaches from us on purpose so that a
 //! terminal's Ctrl-C reaches samplan first); the next start finds them through their pid files
-//! and stops them before starting afresh.
+//! and stops them before starting afresh. Services a *live* samplan keeps are another matter
+//! ([`Keeper`]): a command run beside `samplan serve` (`audit verify`, `rebuild`, `migrate`,
+//! `demo`) uses its PostgreSQL and leaves it running, and a second `serve` on the same data
+//! directory is refused — before, either stopped the running service's database as if it were
+//! left over from a crash.
 
 mod nats;
 mod postgres;
@@ -48,6 +52,44 @@ pub enum EmbeddedError {
     /// The embedded PostgreSQL is up but could not be prepared.
     #[error("preparing the embedded database: {0}")]
     Database(#[from] tokio_postgres::Error),
+    /// Another samplan process keeps the embedded services of this data directory.
+    #[error("another samplan (pid {pid}) keeps the embedded PostgreSQL and nats-server of {dir} running; stop it first, or give this one a data directory of its own (SAMPLAN_DATA_DIR)")]
+    InUse { pid: u32, dir: String },
+}
+
+/// Which samplan process keeps the embedded services of a data directory running: the file
+/// `samplan.pid` in it holds that process's id and command name, written when it started them
+/// and removed when it stops them. A file naming a process that is gone (a `kill -9`) is left
+/// over from a crash.
+#[derive(Debug)]
+pub struct Keeper {
+    file: PathBuf,
+}
+
+impl Keeper {
+    const FILE: &'static str = "samplan.pid";
+
+    /// The live samplan process other than this one that keeps `data_dir`'s services, if any.
+    pub fn other(data_dir: &Path) -> Option<u32> {
+        let text = std::fs::read_to_string(data_dir.join(Self::FILE)).ok()?;
+        let mut lines = text.lines();
+        let pid: u32 = lines.next()?.trim().parse().ok()?;
+        let name = lines.next()?.trim();
+        (pid != std::process::id() && process_is(pid, name)).then_some(pid)
+    }
+
+    /// Records this process as the keeper of `data_dir`'s services.
+    pub fn claim(data_dir: &Path) -> Result<Keeper, EmbeddedError> {
+        let file = absolute(data_dir)?.join(Self::FILE);
+        let name = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+        std::fs::write(&file, format!("{}\n{}\n", std::process::id(), name.trim()))
+            .map_err(io_error(format!("writing {}", file.display())))?;
+        Ok(Keeper { file })
+    }
+
+    fn release(self) {
+        let _ = std::fs::remove_file(self.file);
+    }
 }
 
 pub(crate) fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EmbeddedError {
@@ -60,6 +102,8 @@ pub(crate) fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -
 pub struct Embedded {
     pub postgres: Option<EmbeddedPostgres>,
     pub nats: Option<EmbeddedNats>,
+    /// This process's claim on the data directory, while it keeps the services there.
+    pub keeper: Option<Keeper>,
 }
 
 impl Embedded {
@@ -73,6 +117,9 @@ impl Embedded {
             if let Err(e) = pg.stop().await {
                 tracing::error!(error = %e, "stopping the embedded PostgreSQL failed");
             }
+        }
+        if let Some(keeper) = self.keeper {
+            keeper.release();
         }
     }
 }
@@ -176,11 +223,17 @@ pub(crate) fn last_lines(text: &str, n: usize) -> String {
 }
 
 /// Whether `pid` is a live process whose command name is `name` (so a recycled pid of some
-/// unrelated process is never signalled).
+/// unrelated process is never signalled). A zombie — exited, waiting for its parent to reap it —
+/// is not live.
 pub(crate) fn process_is(pid: u32, name: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|comm| comm.trim() == name)
-        .unwrap_or(false)
+    let named =
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name);
+    // /proc/<pid>/stat: "pid (comm) S …", the state after the command's closing parenthesis.
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false);
+    named && !zombie
 }
 
 /// Sends `signal` (e.g. `TERM`) to `pid` with the system's `kill`; the workspace forbids unsafe

@@ -84,10 +84,23 @@ impl EmbeddedPostgres {
     /// The owner role's connection string of the embedded PostgreSQL that `samplan serve` keeps
     /// for `data_dir`, for tools that run beside the service (`samplan bench load`).
     pub fn admin_url_for(data_dir: &Path) -> Result<String, EmbeddedError> {
+        Ok(Self::urls_for(data_dir)?.1)
+    }
+
+    /// The service's and the owner's connection strings of the embedded PostgreSQL that
+    /// another samplan keeps running for `data_dir`, for a command run beside it.
+    pub fn urls_for(data_dir: &Path) -> Result<(String, String), EmbeddedError> {
         let root = absolute(&data_dir.join("postgres"))?;
-        Ok(format!(
-            "host={} port={PORT} user=postgres dbname={DATABASE}",
-            socket_dir(&root)?.display()
+        let socket = socket_dir(&root)?;
+        Ok((
+            format!(
+                "host={} port={PORT} user=samplan_app dbname={DATABASE}",
+                socket.display()
+            ),
+            format!(
+                "host={} port={PORT} user=postgres dbname={DATABASE}",
+                socket.display()
+            ),
         ))
     }
 
