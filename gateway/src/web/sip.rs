@@ -122,6 +122,8 @@ struct HeadingItem {
 #[template(path = "sip.html")]
 struct SipPage {
     layout: Layout,
+    /// What the step just taken did, said after the page was sent back to (`?klart=`).
+    done: Option<&'static str>,
     /// The plan's id, for its printable page.
     sip_id: String,
     person: String,
@@ -172,6 +174,63 @@ struct DraftItem {
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct After {
     efter: Option<i64>,
+    /// The step just taken, to confirm it ([`DONE`]).
+    klart: Option<String>,
+}
+
+/// What each step did, said on the plan's page after it succeeded, by the key
+/// [`done_key`] gives: a form sent without a word back left staff unsure whether it went
+/// through, and the step's own form is often gone from the page once taken.
+const DONE: &[(&str, &str)] = &[
+    ("samtycke", "Samtycket är registrerat."),
+    ("samtycke-nekat", "Det är registrerat att personen inte samtycker."),
+    ("samtycke-aterkallat", "Det är registrerat att samtycket är återkallat."),
+    ("underlag", "SIP-underlaget är skapat."),
+    ("kartlaggning", "Kartläggningen är sparad."),
+    ("kallelse", "Kallelsen är skickad."),
+    ("kallelse-utkast", "Kallelsen är sparad men inte skickad. Bara er enhet ser den."),
+    ("svar", "Svaret på kallelsen är registrerat."),
+    ("mote", "SIP-mötet är registrerat."),
+    ("huvudmal-delat", "Huvudmålet är sparat och utdelat."),
+    ("huvudmal-utkast", "Huvudmålet är sparat som utkast. Bara er enhet ser det tills ni delar ut det."),
+    ("delmal-delat", "Delmålet är sparat och utdelat."),
+    ("delmal-utkast", "Delmålet är sparat som utkast. Bara er enhet ser det tills ni delar ut det."),
+    ("andra-delmal-delat", "Delmålet är ändrat och utdelat."),
+    ("andra-delmal-utkast", "Ändringen av delmålet är sparad som utkast. Bara er enhet ser den tills ni delar ut den."),
+    ("insats-delat", "Insatsen är sparad och utdelad."),
+    ("insats-utkast", "Insatsen är sparad som utkast. Bara er enhet ser den tills ni delar ut den."),
+    ("andra-insats-delat", "Insatsen är ändrad och utdelad."),
+    ("andra-insats-utkast", "Ändringen av insatsen är sparad som utkast. Bara er enhet ser den tills ni delar ut den."),
+    ("dela-ut", "Era utkast är utdelade: alla som deltar i planen och den enskilde ser dem nu."),
+    ("inga-insatser", "Det är registrerat att ni inte har något nytt att dela ut. Er dokumentation efter mötet är klar."),
+    ("flytta", "Mötet är flyttat."),
+    ("stall-in", "Kallelsen är inställd."),
+    ("boka-uppfoljning", "Uppföljningen är bokad."),
+    ("uppfoljning-insatser", "Uppföljningen av era insatser är registrerad."),
+    ("uppfoljning", "Uppföljningen är registrerad."),
+    ("samordnare", "Samordningsansvarig är bytt."),
+    ("avslut", "Planen är avslutad."),
+    ("utskrivning", "Utskrivningen är registrerad."),
+];
+
+/// The key in [`DONE`] of `step` taken with button `action` (`_do`): a draft saved and a draft
+/// shared are told apart.
+fn done_key(step: &str, action: &str) -> String {
+    let drafts = matches!(
+        step,
+        "huvudmal" | "delmal" | "andra-delmal" | "insats" | "andra-insats"
+    );
+    match action {
+        "dela-ut" if drafts => format!("{step}-delat"),
+        "spara" if drafts || step == "kallelse" => format!("{step}-utkast"),
+        _ => step.to_owned(),
+    }
+}
+
+/// What [`DONE`] says for `key`; nothing for a key it does not know, so the address cannot put
+/// words of its own on the page.
+fn done_text(key: &str) -> Option<&'static str> {
+    DONE.iter().find(|(k, _)| *k == key).map(|(_, text)| *text)
 }
 
 /// `GET /sip/{id}`.
@@ -189,7 +248,8 @@ pub(crate) async fn page(
         )
         .await?;
     }
-    render(&state, &visitor, &id, None).await
+    let done = after.klart.as_deref().and_then(done_text);
+    render(&state, &visitor, &id, None, done).await
 }
 
 /// `POST /sip/{id}/{steg}`: one step of the plan, through `commands::sips::run`; refused, the
@@ -205,13 +265,18 @@ pub(crate) async fn post(
     let caller = visitor.staff()?;
     match super::sip_forms::run(&state, caller, &id, &step, &fields).await? {
         Ok(done) => {
-            Ok(Redirect::to(&format!("/sip/{id}?efter={}#{step}", done.position)).into_response())
+            let key = done_key(&step, &fields.get("_do"));
+            let to = match done_text(&key) {
+                Some(_) => format!("/sip/{id}?efter={}&klart={key}#klart", done.position),
+                None => format!("/sip/{id}?efter={}#{step}", done.position),
+            };
+            Ok(Redirect::to(&to).into_response())
         }
         Err(Refusal::App(e)) => {
             let refusal = refusal_or_page(e)?;
-            render(&state, &visitor, &id, Some((&step, &fields, refusal))).await
+            render(&state, &visitor, &id, Some((&step, &fields, refusal)), None).await
         }
-        Err(refusal) => render(&state, &visitor, &id, Some((&step, &fields, refusal))).await,
+        Err(refusal) => render(&state, &visitor, &id, Some((&step, &fields, refusal)), None).await,
     }
 }
 
@@ -220,6 +285,7 @@ async fn render(
     visitor: &Visitor,
     id: &str,
     failed: Option<(&str, &Fields, Refusal)>,
+    done: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let caller = visitor.staff()?;
     let unit = caller.staff_unit()?.clone();
@@ -425,6 +491,7 @@ async fn render(
         })
         .collect();
     let page = SipPage {
+        done,
         sip_id: sip_id.to_string(),
         mappings,
         invitations,
@@ -945,5 +1012,29 @@ mod tests {
                 "SIP-möte"
             ]
         );
+    }
+
+    #[test]
+    fn a_step_that_went_through_is_confirmed_in_its_own_words() {
+        let said = |step: &str, action: &str| done_text(&done_key(step, action));
+        assert_eq!(said("kallelse", "skicka"), Some("Kallelsen är skickad."));
+        assert_eq!(
+            said("kallelse", "spara"),
+            Some("Kallelsen är sparad men inte skickad. Bara er enhet ser den.")
+        );
+        assert_eq!(
+            said("delmal", "dela-ut"),
+            Some("Delmålet är sparat och utdelat.")
+        );
+        assert!(said("delmal", "spara").is_some_and(|t| t.contains("utkast")));
+        assert_eq!(said("samtycke", "spara"), Some("Samtycket är registrerat."));
+        // The address cannot put words of its own on the page.
+        assert_eq!(done_text("<script>alert(1)</script>"), None);
+        assert_eq!(done_text(""), None);
+        // Every key is said once.
+        let mut keys: Vec<&str> = DONE.iter().map(|(k, _)| *k).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), DONE.len());
     }
 }

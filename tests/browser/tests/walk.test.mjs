@@ -58,6 +58,9 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await form.getByLabel(/Hemtjänst Centrum/).check();
     await form.getByLabel(/^Vad får mötet handla om/).fill("Hemtjänst\nLäkemedel");
     await submit(page, form, "Spara");
+    // The page says the step went through, at its top, with the keyboard there.
+    assert.equal(await page.locator("#klart").innerText(), "Samtycket är registrerat.");
+    assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "klart");
     // SIP-underlag: the caller becomes coordinator.
     form = await step(page, "underlag");
     await form.getByLabel("Plan initierad av").fill("Distriktssköterskan");
@@ -87,6 +90,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await form.getByLabel(/^Syfte med mötet/).fill("Planera stödet i hemmet.");
     await submit(page, form, "Spara");
     await page.locator(".invitation-drafts").getByText(/Sparad, inte skickad/).waitFor();
+    assert.equal(await page.locator("#klart").innerText(), "Kallelsen är sparad men inte skickad. Bara er enhet ser den.");
     form = await step(page, "kallelse");
     assert.equal(await form.getByLabel(/^Syfte med mötet/).inputValue(), "Planera stödet i hemmet.", "the saved kallelse is shown again");
     assert.equal(await form.getByLabel(/^Hemtjänst Centrum/).isChecked(), true);
@@ -95,6 +99,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     // "Skicka": sent now.
     await submit(page, form, "Skicka");
     await page.locator(".invitations").getByText(/\(brev\)/).first().waitFor();
+    assert.equal(await page.locator("#klart").innerText(), "Kallelsen är skickad.");
     assert.equal(await page.locator(".invitation-drafts").count(), 0, "the draft is gone once sent");
 
     // The letter to the person: printed to PDF (A4) and turned into PNG; axe; marked as posted.

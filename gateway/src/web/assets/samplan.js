@@ -1,6 +1,7 @@
 // samplan — small progressive enhancement. Every page works without this script; with it the
-// start page follows the unit's inbox live, Min plan gets a print button, and a form sent back
-// to be corrected puts the keyboard on what to correct. Nothing here talks
+// start page follows the unit's inbox live, Min plan gets a print button, a form sent back
+// to be corrected puts the keyboard on what to correct, and a step that went through puts it on
+// the words that say so. Nothing here talks
 // to any other host.
 (function () {
   "use strict";
@@ -23,6 +24,11 @@
     invalid.focus();
     invalid.scrollIntoView({ block: "center" });
   }
+
+  // A step that went through: the page says so at its top; the keyboard starts there too, so a
+  // screen reader reads it out.
+  var done = document.getElementById("klart");
+  if (done && !invalid) done.focus();
 
   // The start page: listen to the unit's inbox and fetch the lists again when they change.
   var lists = document.getElementById("listor");
