@@ -269,12 +269,16 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     None,
                 );
             }
-            // Every actor at the meeting that uses samplan documents its part; the
-            // coordinator documents for the actors that do not.
+            // Every actor at the meeting that uses samplan documents its part — the unit that
+            // called it and the one coordinating now among them, so a coordinator handed on to
+            // another unit at or after the meeting still leaves its own unit's part owed; the
+            // coordinator documents for the actors that do not use samplan.
             let mut digital = std::collections::BTreeSet::new();
             let mut external = std::collections::BTreeMap::new();
             digital.insert(coordinator.unit_id.clone());
+            digital.insert(meeting.coordinator.unit_id.clone());
             if let Some(inv) = state.invitations.get(&meeting.invitation_id) {
+                digital.insert(inv.sent_by.unit_id.clone());
                 for r in &inv.recipients {
                     if let crate::sip::Recipient::Unit { unit_id } = &r.recipient {
                         match r.delivery {

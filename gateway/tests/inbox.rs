@@ -1806,3 +1806,60 @@ async fn a_guardian_registered_after_consent_is_asked_for_theirs() {
     );
     assert!(app.assert_rebuild_equals_live("inbox").await > 5);
 }
+
+/// Every unit at the meeting documents its part within the deadline (002: "Efter mötet ska
+/// respektive deltagare dokumentera sin del"), the unit that called it too: handing the
+/// coordinator's role to another unit, at the meeting or after it, leaves the first unit's part
+/// owed.
+#[tokio::test]
+async fn a_coordinator_handed_to_another_unit_leaves_the_first_units_part_owed() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
+    set_time(&app, &mut w, "2026-11-10T10:30:00Z");
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2027-02-01"}),
+    )
+    .await);
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "change-coordinator",
+        &json!({"staff_id": "SE2120000001-HT01", "name": "Hanna Hemtjänst", "unit_id": HT,
+                "reason": "Hemtjänsten har mest kontakt med personen."}),
+    )
+    .await);
+    let at = position(&answer);
+    // Documentation within 3 days of Tuesday's meeting: through Friday 13 November.
+    let due = "2026-11-13T22:59:59Z";
+    let vc = inbox(&app, &w.vc, at).await;
+    assert_eq!(
+        vc.todos(),
+        vec![todo("document_contribution", None, due, false)]
+    );
+    assert_eq!(vc.plan(&sip)["owes_documentation"], true);
+    let ht = inbox(&app, &w.ht, at).await;
+    assert_eq!(
+        ht.kinds(),
+        [
+            "document_contribution",
+            "document_main_goal",
+            "hold_follow_up"
+        ]
+    );
+    // The vårdcentral says it has nothing of its own: its part is done.
+    let answer = ok(command(&app, &w.vc, &sip, "publish-contribution", &json!({})).await);
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert!(vc.todos().is_empty(), "{:?}", vc.todos());
+    assert_eq!(vc.plan(&sip)["owes_documentation"], false);
+    assert!(app.assert_rebuild_equals_live("inbox").await > 5);
+}

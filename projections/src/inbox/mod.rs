@@ -91,8 +91,9 @@ impl Inbox {
 /// read model on its next start (ADR 0034). 2: the plans' snapshots keep `SipState::acting`;
 /// 3: a reason in a message ends its sentence; 4: on Örebro's red track the kallelse is due from
 /// the need, not the discharge-ready notice; 5: a child's consent needs every guardian
-/// registered now (projections migration 20).
-const RULES: u32 = 5;
+/// registered now (projections migration 20); 6: the unit that called the meeting owes its part
+/// after handing the coordinator's role on.
+const RULES: u32 = 6;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
