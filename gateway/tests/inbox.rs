@@ -1863,3 +1863,43 @@ async fn a_coordinator_handed_to_another_unit_leaves_the_first_units_part_owed()
     assert_eq!(vc.plan(&sip)["owes_documentation"], false);
     assert!(app.assert_rebuild_equals_live("inbox").await > 5);
 }
+
+/// A message that changes nothing else of the unit's — another unit's contribution published —
+/// is pushed live like any other, not left until something else changes for the unit.
+#[tokio::test]
+async fn a_contribution_published_is_pushed_live_to_the_others() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
+    set_time(&app, &mut w, "2026-11-10T10:30:00Z");
+    let held = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2027-02-01"}),
+    )
+    .await);
+    inbox(&app, &w.vc, position(&held)).await;
+    let mut vc = SseStream::open(&app, &w.vc, Some(&position(&held).to_string())).await;
+    assert_eq!(vc.next().await.event, "ready");
+
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    let published = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    let pushed = vc.until("message").await;
+    let message = pushed.last().expect("message");
+    assert_eq!(message.data["type"], "contribution_published");
+    assert_eq!(message.id, Some(position(&published).to_string()));
+}

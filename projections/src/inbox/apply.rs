@@ -592,6 +592,9 @@ impl Batch {
         let person_id = plan.person_id.clone();
         let (by, at) = sip_event.recorded();
         for message in sip::messages::messages(&before, &after, sip_event) {
+            // A message alone is a change the unit's live streams must hear of (a contribution
+            // published changes no to-do or row of the units told).
+            self.touch(message.to.as_str(), event.global_position);
             self.messages.push(Message {
                 unit_id: message.to,
                 message_id: event.event_id.to_string(),
