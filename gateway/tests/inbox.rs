@@ -528,6 +528,9 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     let (_, _, closed) = app.get("/api/v1/inbox/sips?closed=true", &w.ht).await;
     assert_eq!(closed["sips"][0]["phase"], "closed");
     assert!(closed["sips"][0]["closed_at"].is_string());
+    // Nothing is ahead of a closed plan: the follow-up booked at the meeting is not held.
+    assert_eq!(closed["sips"][0]["next_follow_up_on"], Value::Null);
+    assert_eq!(closed["sips"][0]["next_meeting_at"], Value::Null);
 
     // Paging and filters.
     let (_, _, page) = app.get("/api/v1/inbox/messages?limit=2", &w.ht).await;

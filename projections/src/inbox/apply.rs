@@ -712,16 +712,18 @@ impl Batch {
         let Some(need) = state.need.as_ref() else {
             return;
         };
-        // A plan to be closed has no meeting or follow-up ahead: nobody is asked to hold them.
+        // A plan closed or to be closed has no meeting or follow-up ahead: nobody is asked to
+        // hold them.
         let reasons = close_reasons(state);
         let to_be_closed = (!reasons.is_empty()).then(|| reasons.join(", "));
+        let ahead = to_be_closed.is_none() && !state.is_closed();
         let next_meeting_at = state
             .invitations
             .values()
-            .filter(|i| i.is_active() && to_be_closed.is_none())
+            .filter(|i| i.is_active() && ahead)
             .map(|i| i.scheduled_at)
             .min();
-        let next_follow_up_on = state.next_follow_up_on.filter(|_| to_be_closed.is_none());
+        let next_follow_up_on = state.next_follow_up_on.filter(|_| ahead);
         for unit in &state.participants {
             let owes_documentation = owed.iter().any(|o| {
                 o.kind == ObligationKind::DocumentContribution

@@ -92,8 +92,9 @@ impl Inbox {
 /// 3: a reason in a message ends its sentence; 4: on Örebro's red track the kallelse is due from
 /// the need, not the discharge-ready notice; 5: a child's consent needs every guardian
 /// registered now (projections migration 20); 6: the unit that called the meeting owes its part
-/// after handing the coordinator's role on.
-const RULES: u32 = 6;
+/// after handing the coordinator's role on; 7: a closed plan's row shows no meeting or follow-up
+/// ahead.
+const RULES: u32 = 7;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
