@@ -73,6 +73,8 @@ pub enum DomainError {
     MeetingBeforeInvitation,
     #[error("the follow-up was held before the plan's first meeting")]
     FollowUpBeforeMeeting,
+    #[error("the meeting already has that time, form and place")]
+    MeetingUnchanged,
     #[error("the meeting has no follow-up date")]
     FollowUpDateMissing,
     #[error("the follow-up date is not after the meeting")]
@@ -202,6 +204,7 @@ impl DomainError {
             ChairIsSecretary => "chair_is_secretary",
             MeetingBeforeInvitation => "meeting_before_invitation",
             FollowUpBeforeMeeting => "follow_up_before_meeting",
+            MeetingUnchanged => "meeting_unchanged",
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
@@ -337,6 +340,9 @@ impl DomainError {
             FollowUpBeforeMeeting => {
                 "Uppföljningen kan inte ha hållits före planens första SIP-möte. Ange dagen då den hölls."
                     .to_string()
+            }
+            MeetingUnchanged => {
+                "Mötet har redan den tiden, formen och platsen: ange det som ändras.".to_string()
             }
             FollowUpDateMissing => {
                 "Ange datum för uppföljning: varje SIP ska följas upp och datumet bestäms på mötet.".to_string()

@@ -373,6 +373,45 @@ async fn the_other_commands_reach_the_domain_with_the_fields_clients_send() {
     )
     .await);
     assert_eq!(moved["events"], json!(["MeetingRescheduled"]));
+    // Moved to where it already is: refused, nobody is told of a "new" time.
+    let before = version(&app, &sip).await;
+    problem(
+        command(
+            &app,
+            &w.vc,
+            &sip,
+            "reschedule-meeting",
+            &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-16T14:00:00+01:00"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "meeting_unchanged",
+    );
+    assert_eq!(version(&app, &sip).await, before);
+    // The same time in another place is a change, and hemtjänsten is told just that.
+    let placed = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-16T13:00:00Z", "place": "Rum 4"}),
+    )
+    .await);
+    let (_, _, told) = app
+        .get(
+            &format!("/api/v1/inbox/messages?min_position={}", placed["position"]),
+            &w.ht,
+        )
+        .await;
+    assert_eq!(
+        told["messages"][0]["subject"],
+        "Ny plats eller form för SIP-möte: måndag 16 mars 2026 kl. 14.00",
+        "{told}"
+    );
+    assert_eq!(
+        told["messages"][0]["body"],
+        "SIP-mötet måndag 16 mars 2026 kl. 14.00 hålls som tidigare bestämt, men nu via video, Rum 4."
+    );
     let cancelled = ok(command(
         &app,
         &w.vc,

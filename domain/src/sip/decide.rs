@@ -653,11 +653,18 @@ pub fn decide(
             }
             // A new time is sent to the same recipients, which still needs valid consent.
             consent_cover(state, facts.person()?, today)?;
+            let form = c.form.unwrap_or(inv.form);
+            let place = optional(&c.place, "place")?.or_else(|| inv.place.clone());
+            // Moved to where it already is: every unit would be told of a new time, and a
+            // letter owed, for nothing.
+            if c.scheduled_at == inv.scheduled_at && form == inv.form && place == inv.place {
+                return Err(DomainError::MeetingUnchanged);
+            }
             SipEvent::MeetingRescheduled {
                 invitation_id: c.invitation_id.clone(),
                 scheduled_at: c.scheduled_at,
-                form: c.form.unwrap_or(inv.form),
-                place: optional(&c.place, "place")?.or_else(|| inv.place.clone()),
+                form,
+                place,
                 reason: optional(&c.reason, "reason")?,
                 recorded_by: by,
                 recorded_at: now,

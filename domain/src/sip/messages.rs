@@ -197,18 +197,41 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
             ..
         } => {
             if let Some(inv) = after.invitations.get(invitation_id) {
-                let subject = format!(
-                    "Ny tid för {}: {}",
-                    meeting_word(inv.purpose),
-                    time(inv.scheduled_at)
-                );
-                let mut body = format!(
-                    "{} är {} till {} ({}).",
-                    the_meeting(inv.purpose),
-                    agreeing(inv.purpose, "flyttat", "flyttad"),
-                    time(inv.scheduled_at),
-                    form_words(inv.form, inv.place.as_deref())
-                );
+                let moved = before
+                    .invitations
+                    .get(invitation_id)
+                    .is_none_or(|was| was.scheduled_at != inv.scheduled_at);
+                // Only the form or the place changed: the time stands, and the message says so.
+                let (subject, mut body) = if moved {
+                    (
+                        format!(
+                            "Ny tid för {}: {}",
+                            meeting_word(inv.purpose),
+                            time(inv.scheduled_at)
+                        ),
+                        format!(
+                            "{} är {} till {} ({}).",
+                            the_meeting(inv.purpose),
+                            agreeing(inv.purpose, "flyttat", "flyttad"),
+                            time(inv.scheduled_at),
+                            form_words(inv.form, inv.place.as_deref())
+                        ),
+                    )
+                } else {
+                    (
+                        format!(
+                            "Ny plats eller form för {}: {}",
+                            meeting_word(inv.purpose),
+                            time(inv.scheduled_at)
+                        ),
+                        format!(
+                            "{} {} hålls som tidigare bestämt, men nu {}.",
+                            the_meeting(inv.purpose),
+                            time(inv.scheduled_at),
+                            form_words(inv.form, inv.place.as_deref())
+                        ),
+                    )
+                };
                 if let Some(reason) = reason {
                     body.push_str(&format!(" Anledning: {}", sentence(reason)));
                 }
