@@ -731,6 +731,13 @@ async fn the_plan_is_never_handed_to_a_unit_outside_it_and_its_consent() {
         );
     }
 
+    // A unit the consent covers but that takes no part is outside the plan once it has its
+    // basis: creating it again is a 404 like any other command, never a 409 that tells the plan
+    // exists and how far it has come.
+    let (status, body) = command(&app, &w.psyk, &sip, "create-plan-basis", &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(version(&app, &sip).await, before, "nothing appended");
+
     // A unit the consent covers may take it over, though it has not acted in the plan yet.
     let covered = json!({"staff_id": "SE2321000016-PS01", "name": "Petra Psyk",
                          "unit_id": PSYK, "reason": "Psykiatrin har mest kontakt."});

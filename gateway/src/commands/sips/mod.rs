@@ -103,9 +103,12 @@ pub async fn run<D: IntoSipCommand>(
     .await
 }
 
-/// The one way into a plan besides taking part already: a unit the person's consent names may
-/// create the plan basis (and so become coordinator), as the domain allows.
+/// The one way into a plan besides taking part already: while the plan has no basis, a unit the
+/// person's consent names may create it (and so become coordinator), as the domain allows — the
+/// fast vårdkontakt taking up a need another unit noticed (001). Once the basis exists the unit
+/// is outside like any other, so a second try says nothing about the plan's state.
 fn may_take_part<D: IntoSipCommand>(sip: &SipState, unit: &UnitId) -> bool {
     D::SEGMENT == CreatePlanBasisRequest::SEGMENT
+        && sip.basis.is_none()
         && sip.consents.iter().any(|c| c.actors.contains(unit))
 }
