@@ -101,6 +101,8 @@ pub enum DomainError {
     UnitMissing,
     #[error("unit {0} takes no part in this plan")]
     UnitNotParticipating(UnitId),
+    #[error("the unit takes part in no plan of the person and did not register them")]
+    NoCareRelation,
     #[error("only the coordinator may do this")]
     NotCoordinator,
     #[error("only the responsible actor (or the coordinator for the person and external actors) may document this")]
@@ -216,6 +218,7 @@ impl DomainError {
             RoleNotAllowed { .. } => "role_not_allowed",
             UnitMissing => "unit_missing",
             UnitNotParticipating(_) => "unit_not_participating",
+            NoCareRelation => "no_care_relation",
             NotCoordinator => "not_coordinator",
             NotResponsibleActor => "not_responsible_actor",
             NotInvited(_) => "not_invited",
@@ -257,6 +260,7 @@ impl DomainError {
             RoleNotAllowed { .. }
             | UnitMissing
             | UnitNotParticipating(_)
+            | NoCareRelation
             | NotCoordinator
             | NotResponsibleActor
             | NotInvited(_)
@@ -363,6 +367,9 @@ impl DomainError {
             UnitMissing => "Du måste vara inloggad för en enhet för att göra detta.".to_string(),
             // Only ever the caller's own unit.
             UnitNotParticipating(_) => "Din enhet deltar inte i denna SIP.".to_string(),
+            NoCareRelation => "Din enhet deltar inte i någon SIP för personen och registrerade inte \
+                               personen: bara de enheterna får ändra personens uppgifter."
+                .to_string(),
             NotCoordinator => "Bara den samordningsansvarige får göra detta.".to_string(),
             NotResponsibleActor => "Varje aktör dokumenterar sina egna delmål och insatser. Den samordningsansvarige dokumenterar för den enskilde och för aktörer utan samplan.".to_string(),
             NotInvited(_) => "Din enhet är inte kallad till mötet.".to_string(),

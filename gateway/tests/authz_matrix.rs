@@ -152,7 +152,17 @@ fn rows() -> Vec<Row> {
                     Some(json!({"phone": format!("070-{n:03}")})),
                 )
             },
-            expected: [OK, OK, ROLE, ROLE, ROLE, ROLE, NO_TOKEN],
+            // Any staff member reads the person; only a unit with a plan for them (or that
+            // registered them) changes what is known about them.
+            expected: [
+                OK,
+                (403, Some("no_care_relation")),
+                ROLE,
+                ROLE,
+                ROLE,
+                ROLE,
+                NO_TOKEN,
+            ],
         },
         Row {
             method: Method::POST,

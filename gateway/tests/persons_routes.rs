@@ -852,3 +852,72 @@ async fn a_position_never_reached_is_waited_for_once_then_answered() {
         );
     }
 }
+
+/// Any staff member finds and reads a person; only a unit with a care relation — one that takes
+/// part in a plan for them, or registered them — changes what is known about them. A unit
+/// without one adding a "guardian" with a personnummer would hand that citizen the person's
+/// plans on Min plan; marking them dead or protected would stop other units' plans.
+#[tokio::test]
+async fn only_a_unit_with_a_care_relation_changes_what_is_known_about_a_person() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let person = register_person(&app, &nurse, "19121212-1212", "Tolvan Tolvansson").await;
+    let id = person["id"].as_str().expect("id");
+    let stream = format!("person-{id}");
+    let home_care = app.staff_token("SE2120000001-HT11", HT);
+    for (command, body) in [
+        (
+            "add-relative",
+            json!({"relative_id": "vh", "kind": "guardian", "name": "Någon Annan",
+                   "personal_identity_number": "19850412-9829"}),
+        ),
+        ("change-contact-details", json!({"phone": "070-000 00 00"})),
+        ("mark-protected-identity", json!({})),
+        ("register-death", json!({"died_on": "2026-01-01"})),
+        ("register-moved-out", json!({"moved_on": "2026-01-01"})),
+    ] {
+        let (status, _, body) = app
+            .post(
+                &format!("/api/v1/persons/{id}/{command}"),
+                &home_care,
+                &body,
+            )
+            .await;
+        problem(status, &body, StatusCode::FORBIDDEN, "no_care_relation");
+    }
+    assert_eq!(app.store.stream_version(&stream).await.expect("v"), 1);
+    // Reading is open to every staff member (and logged).
+    let (status, _, _) = app.get(&format!("/api/v1/persons/{id}"), &home_care).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Hemtjänsten notices a need and starts a plan: from that answer on it may add a relative,
+    // though the participation read model may not have seen the plan yet.
+    let (status, _, started) = app
+        .post(
+            "/api/v1/sips",
+            &home_care,
+            &json!({"person_id": id, "identified_by": "staff",
+                    "reason": "Behöver stöd från både hemtjänst och vårdcentral.",
+                    "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{id}/add-relative"),
+            &home_care,
+            &json!({"relative_id": "dotter", "kind": "relative", "name": "Anna Dotter"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The unit that registered the person may, plan or not.
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{id}/change-contact-details"),
+            &nurse,
+            &json!({"phone": "070-999 99 99"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -337,17 +337,18 @@ impl PersonCommandRequest for RegisterMovedOutRequest {
     }
 }
 
-/// Runs one command of `D` on the person `id` (staff only); an id that cannot exist is simply not
-/// found.
+/// Runs one command of `D` on the person `id` (staff of a unit with a care relation, see
+/// [`require_care_relation`]); an id that cannot exist is simply not found.
 pub async fn run<D: PersonCommandRequest>(
     state: &AppState,
     write: Write<'_>,
     id: &str,
     body: D,
 ) -> Result<WriteResponse, AppError> {
-    write.caller.staff_unit()?;
+    let unit = write.caller.staff_unit()?.clone();
     let cmd = body.into_command();
     let person_id = PersonId::parse(id).map_err(|_| AppError::NotFound)?;
+    require_care_relation(state, &unit, &person_id).await?;
     pipeline::execute::<PersonAggregate>(
         state,
         write,
@@ -360,4 +361,53 @@ pub async fn run<D: PersonCommandRequest>(
         |current, ctx| person::decide(current, &cmd, ctx),
     )
     .await
+}
+
+/// Only a unit with a care relation to the person changes what is known about them: one that
+/// takes part in a plan of theirs, or that registered them (before any plan). Any staff member
+/// may find and read a person (logged, and followed up by the access review), but a unit with no
+/// plan for the person adding a "guardian" with a personnummer would give that citizen the
+/// child's plans on Min plan, and marking them dead or protected would stop others' plans.
+///
+/// Taking part is read from the participation read model; a plan started a moment ago may not be
+/// there yet, so a unit not found there is looked for once more after the read model has caught
+/// up with the store (bounded by the wait limit).
+async fn require_care_relation(
+    state: &AppState,
+    unit: &domain::ids::UnitId,
+    person_id: &PersonId,
+) -> Result<(), AppError> {
+    let registered = state.store.read_stream(&person_id.stream_id(), 1).await?;
+    let Some(first) = registered.first() else {
+        return Err(DomainError::PersonNotFound.into());
+    };
+    if first.metadata.unit.as_deref() == Some(unit.as_str()) {
+        return Ok(());
+    }
+    let pool = state.store.pool();
+    let person = person_id.to_string();
+    let takes_part = || async {
+        projections::participation::units_of_person_at(
+            pool,
+            &person,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        )
+        .await
+        .map(|units| units.iter().any(|u| u == unit.as_str()))
+    };
+    if takes_part().await? {
+        return Ok(());
+    }
+    let head = state.store.head_position().await?;
+    projections::runner::wait_for(
+        pool,
+        projections::participation::PROJECTION,
+        head,
+        state.limits.wait_ms_max,
+    )
+    .await?;
+    if takes_part().await? {
+        return Ok(());
+    }
+    Err(DomainError::NoCareRelation.into())
 }

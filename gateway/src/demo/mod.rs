@@ -304,7 +304,7 @@ pub async fn load(state: &AppState) -> Result<DemoSummary, AppError> {
     )
     .await?;
     l.person_command::<AddRelativeRequest>(
-        HC_LULEA,
+        AVD_61,
         "person:1:relative:dotter",
         1,
         json!({"relative_id": "dotter", "kind": "relative", "name": "Anna Nilsson", "phone": "070-223 01 01"}),

@@ -71,7 +71,7 @@ macro_rules! person_commands {
                     (status = 200, description = "Done (`events` is empty when nothing changed)", body = WriteResponse),
                     (status = 400, description = "Malformed request", body = Problem),
                     (status = 401, description = "No or bad token", body = Problem),
-                    (status = 403, description = "Not staff", body = Problem),
+                    (status = 403, description = "Not staff; `no_care_relation`: the caller's unit takes part in no plan of the person and did not register them", body = Problem),
                     (status = 404, description = "Unknown person", body = Problem),
                     (status = 409, description = "`version_conflict`, `person_deceased`, `relative_exists`", body = Problem),
                     (status = 422, description = "A rule is broken, e.g. a date in the future", body = Problem),
