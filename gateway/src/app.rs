@@ -405,6 +405,8 @@ pub struct Services {
     /// The TLS files for both connection strings (none for the embedded PostgreSQL).
     pub database_tls: eventstore::DatabaseTls,
     pub nats_url: Option<String>,
+    /// The token of the embedded nats-server, which every connection presents.
+    pub nats_token: Option<String>,
     pub embedded: Embedded,
 }
 
@@ -464,6 +466,7 @@ impl Services {
                 }
             }
         };
+        let mut nats_token = None;
         let nats_url = match (&config.nats_url, with_nats) {
             (Some(url), _) => Some(url.clone()),
             (None, false) => None,
@@ -471,6 +474,7 @@ impl Services {
                 match EmbeddedNats::start(&config.data_dir, config.auto_install).await {
                     Ok(nats) => {
                         let url = nats.url().to_string();
+                        nats_token = Some(nats.token().to_owned());
                         embedded.nats = Some(nats);
                         Some(url)
                     }
@@ -486,6 +490,7 @@ impl Services {
             admin_database_url,
             database_tls: config.database_tls.clone(),
             nats_url,
+            nats_token,
             embedded,
         })
     }
@@ -577,10 +582,13 @@ impl Application {
     }
 
     async fn build_on(
-        config: Config,
+        mut config: Config,
         clock: Clock,
         services: &Services,
     ) -> Result<(TcpListener, AppState, Config), StartError> {
+        if let Some(token) = &services.nats_token {
+            config.events.auth.credentials = projections::NatsCredentials::Token(token.clone());
+        }
         migrate_all(&services.admin_database_url, &services.database_tls)
             .await
             .map_err(|source| StartError::Migrate {

@@ -201,6 +201,55 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     assert_eq!(after["name"], before["name"]);
     assert_eq!(after["id"], before["id"]);
 
+    // Only samplan gets in: the PostgreSQL socket is its owner's alone (trust authentication
+    // behind it), and the nats-server asks for the token in a file only its owner reads.
+    let mode = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data_dir.join("postgres/.s.PGSQL.5432")), 0o700);
+    let conf = data_dir.join("nats/nats-server.conf");
+    assert_eq!(mode(&conf), 0o600);
+    let token = std::fs::read_to_string(&conf)
+        .expect("nats config")
+        .split('"')
+        .nth(1)
+        .expect("a token")
+        .to_owned();
+    let log = std::fs::read_to_string(data_dir.join("nats/nats-server.log")).expect("nats log");
+    let address = log
+        .lines()
+        .filter_map(|l| l.split("Listening for client connections on ").nth(1))
+        .next_back()
+        .expect("nats address")
+        .trim()
+        .to_owned();
+    let url = format!("nats://{address}");
+    assert!(
+        async_nats::connect(&url).await.is_err(),
+        "the embedded nats-server let a client in without its token"
+    );
+    let nats = async_nats::ConnectOptions::with_token(token)
+        .connect(&url)
+        .await
+        .expect("with the token");
+    // The relay got in with it: the events are on JetStream.
+    let js = async_nats::jetstream::new(nats);
+    let mut on_stream = 0;
+    for _ in 0..100 {
+        let mut stream = js.get_stream("SAMPLAN_EVENTS").await.expect("stream");
+        on_stream = stream.info().await.expect("info").state.messages;
+        if on_stream >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(on_stream >= 2, "{on_stream} events on JetStream");
+
     // A command run beside the service uses its PostgreSQL and leaves it running.
     let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid");
     let verify = samplan_command(&data_dir, 0)

@@ -1,6 +1,8 @@
 //! The embedded nats-server with JetStream: store under `$SAMPLAN_DATA_DIR/nats`, listening on a
 //! free loopback port chosen at each start, with a pid file so that a server orphaned by a crash
-//! of samplan is stopped on the next start.
+//! of samplan is stopped on the next start. Loopback is every local user's: the server asks for a
+//! token drawn at each start, kept in a configuration file only its owner can read, so no other
+//! process on the machine reads the events (names, personnummer) or publishes among them.
 
 use super::{find_program, io_error, last_lines, process_is, signal, try_install, EmbeddedError};
 use std::path::{Path, PathBuf};
@@ -9,13 +11,25 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 const PID_FILE: &str = "nats-server.pid";
+/// The server's configuration: the token clients must present.
+const CONFIG_FILE: &str = "nats-server.conf";
 
 /// A running embedded nats-server.
-#[derive(Debug)]
 pub struct EmbeddedNats {
     child: Child,
     url: String,
+    token: String,
     dir: PathBuf,
+}
+
+impl std::fmt::Debug for EmbeddedNats {
+    // Never print the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedNats")
+            .field("url", &self.url)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmbeddedNats {
@@ -36,6 +50,14 @@ impl EmbeddedNats {
         let dir = super::absolute(&data_dir.join("nats"))?;
         stop_orphan(&dir).await;
 
+        let token =
+            crate::auth::random_hex(32).map_err(io_error("drawing the nats-server's token"))?;
+        let config = dir.join(CONFIG_FILE);
+        write_private(
+            &config,
+            &format!("authorization {{\n  token: \"{token}\"\n}}\n"),
+        )?;
+
         let port = free_port()?;
         let log_path = dir.join("nats-server.log");
         let log = std::fs::OpenOptions::new()
@@ -47,6 +69,8 @@ impl EmbeddedNats {
             .try_clone()
             .map_err(io_error("duplicating the log handle"))?;
         let mut child = Command::new(&program)
+            .arg("-c")
+            .arg(&config)
             .arg("-js")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .arg("-sd")
@@ -92,12 +116,22 @@ impl EmbeddedNats {
         }
         let url = format!("nats://127.0.0.1:{port}");
         tracing::info!(%url, store_dir = %dir.display(), "embedded nats-server (JetStream) is running");
-        Ok(EmbeddedNats { child, url, dir })
+        Ok(EmbeddedNats {
+            child,
+            url,
+            token,
+            dir,
+        })
     }
 
     /// Where clients connect.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The token clients present.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// Stops the server: SIGTERM (JetStream flushes its store), SIGKILL after 10 s.
@@ -160,4 +194,19 @@ fn missing() -> EmbeddedError {
         variable: "SAMPLAN_NATS_URL",
         looked: " and in /usr/sbin".into(),
     }
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<(), EmbeddedError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error(format!("creating {}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .map_err(io_error(format!("writing {}", path.display())))
 }

@@ -1,6 +1,6 @@
 //! The embedded PostgreSQL: initialised on first start under `$SAMPLAN_DATA_DIR/postgres`,
-//! listening only on a Unix socket in that directory (no TCP port at all), trust authentication
-//! for the local `postgres` role. When samplan runs as root, PostgreSQL runs as the `postgres`
+//! listening only on a Unix socket in that directory (no TCP port at all) that only its owner
+//! may open, trust authentication for the local `postgres` role. When samplan runs as root, PostgreSQL runs as the `postgres`
 //! system user, which owns the directory.
 
 use super::{
@@ -229,8 +229,11 @@ impl EmbeddedPostgres {
                 "the data directory path {socket} contains quotes, which PostgreSQL's options cannot carry"
             )));
         }
+        // The socket is PostgreSQL's owner's alone (and root's, who passes every permission):
+        // with trust authentication, any local user who could open it would be the superuser.
         let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{socket}' -p {PORT} -c max_connections=300"
+            "-c listen_addresses='' -c unix_socket_directories='{socket}' \
+             -c unix_socket_permissions=0700 -p {PORT} -c max_connections=300"
         );
         let result = run(
             "pg_ctl start",
