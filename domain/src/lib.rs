@@ -28,6 +28,7 @@ pub mod person;
 pub mod registry;
 pub mod reporting;
 pub mod sip;
+pub mod text;
 pub mod unit;
 
 pub use context::{Actor, Context, Role, StaffRef};

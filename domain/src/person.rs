@@ -258,7 +258,7 @@ const FIELD_LEN_MAX_CHARS: usize = 500;
 
 fn non_empty(s: &str, field: &'static str) -> Result<String, DomainError> {
     let t = s.trim();
-    if t.is_empty() {
+    if crate::text::blank(t) {
         Err(DomainError::FieldMissing(field))
     } else if t.chars().count() > FIELD_LEN_MAX_CHARS {
         Err(DomainError::FieldTooLong {
@@ -271,7 +271,11 @@ fn non_empty(s: &str, field: &'static str) -> Result<String, DomainError> {
 }
 
 fn trimmed(s: &Option<String>, field: &'static str) -> Result<Option<String>, DomainError> {
-    match s.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+    match s
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !crate::text::blank(v))
+    {
         Some(t) => non_empty(t, field).map(Some),
         None => Ok(None),
     }

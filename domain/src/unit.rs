@@ -125,10 +125,10 @@ pub fn decide(
             if state.is_registered() {
                 return Err(DomainError::UnitAlreadyRegistered);
             }
-            if c.name.trim().is_empty() {
+            if crate::text::blank(&c.name) {
                 return Err(DomainError::FieldMissing("name"));
             }
-            if c.principal.name.trim().is_empty() {
+            if crate::text::blank(&c.principal.name) {
                 return Err(DomainError::FieldMissing("principal.name"));
             }
             Ok(vec![UnitEvent::UnitRegistered {

@@ -13,9 +13,16 @@ use serde_json::Value;
 pub const CODE: &str = "invalid_characters";
 
 /// Whether `c` may stand in text: anything but a control character, except tab, line feed and
-/// carriage return.
+/// carriage return, and but the invisible controls of writing direction — embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069). One of those in a name turns the
+/// text after it around where the name is shown: a personnummer beside it reads backwards.
+/// (The direction marks U+200E and U+200F, which turn nothing around, stay allowed.)
 pub fn is_allowed(c: char) -> bool {
-    !c.is_control() || matches!(c, '\t' | '\n' | '\r')
+    (!c.is_control() || matches!(c, '\t' | '\n' | '\r')) && !is_direction_control(c)
+}
+
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Refuses `value` of the parameter or field `name` if it holds a character that is not allowed.
@@ -73,6 +80,14 @@ fn holds_refused(body: &[u8]) -> bool {
             0x7f => return true,
             // U+0080–U+009F in UTF-8.
             0xc2 if body.get(i + 1).is_some_and(|b| (0x80..=0x9f).contains(b)) => return true,
+            // U+202A–U+202E (E2 80 AA–AE) and U+2066–U+2069 (E2 81 A6–A9) in UTF-8.
+            0xe2 if matches!(
+                (body.get(i + 1), body.get(i + 2)),
+                (Some(0x80), Some(0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+            ) =>
+            {
+                return true
+            }
             b'\\' => match body.get(i + 1) {
                 Some(b'b' | b'f') => return true,
                 Some(b'u') => {
@@ -138,6 +153,10 @@ mod tests {
         for ok in [
             r#"{"text": "rad\r\nrad\ttabb"}"#,
             r#"{"text": "åäö ÅÄÖ é ü – ”” 🙂 \u00e5 \ud83d\ude42"}"#,
+            // Direction marks turn nothing around; the characters beside the refused ones
+            // (U+2029, U+2070, U+20AC €) pass too.
+            "{\"name\": \"\u{200f}נעמי \u{2029}\u{2070}€\"}",
+            r#"{"name": "\u200e\u2065\u206a\u202f"}"#,
             r#"{"text": "a backslash \\ and a quote \" and a slash \/"}"#,
             r#"{"text": "\\u0000 is text here, not a NUL"}"#,
             r#"{"text": "\\\\u0000"}"#,
@@ -160,6 +179,11 @@ mod tests {
             ("{\"text\": \"a\u{7f}b\"}", "text"),
             ("{\"text\": \"a\u{9f}b\"}", "text"),
             (r#"{"a\u0000": "x"}"#, "a\\0"),
+            // Direction overrides and isolates, raw and escaped.
+            ("{\"name\": \"Eva\u{202e}\"}", "name"),
+            ("{\"name\": \"\u{2066}Eva\"}", "name"),
+            (r#"{"name": "Eva\u202E"}"#, "name"),
+            (r#"{"name": "Eva\u2069"}"#, "name"),
         ] {
             let detail = refused_in(bad).unwrap_or_else(|| panic!("{bad} was accepted"));
             assert!(detail.contains(field), "{bad}: {detail}");

@@ -263,3 +263,55 @@ async fn control_characters_in_query_and_path_parameters_are_refused() {
     }
     assert_eq!(app.store.head_position().await.expect("head"), head);
 }
+
+/// A name made only of invisible characters shows as nothing, and a direction override in it
+/// turns what is printed after it around (a personnummer beside the name in a list would read
+/// backwards): the first is a name missing, the second a character refused.
+#[tokio::test]
+async fn invisible_names_and_direction_overrides_are_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let head = app.store.head_position().await.expect("head");
+    for (name, code) in [
+        ("\u{200b}", "field_missing"),
+        ("\u{feff}\u{200d} \u{2060}", "field_missing"),
+        ("Eva \u{202e}nossleinaD", "invalid_characters"),
+        ("\u{2067}Eva", "invalid_characters"),
+    ] {
+        let (status, _, body) = app
+            .post(
+                "/api/v1/persons",
+                &w.vc,
+                &json!({"personal_identity_number": "19800101-0001", "name": name}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{name:?}: {body}"
+        );
+        let reason = start_plan_body(&w, name);
+        let (status, _, body) = app.post("/api/v1/sips", &w.vc, &reason).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{name:?}: {body}"
+        );
+    }
+    assert_eq!(app.store.head_position().await.expect("head"), head);
+    // A right-to-left name, with the direction marks that turn nothing around, is a name.
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &w.vc,
+            &json!({"personal_identity_number": "19800101-0001", "name": "\u{200f}נעמי כהן"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// `POST /sips` for the world's person with `reason`.
+fn start_plan_body(w: &World, reason: &str) -> Value {
+    json!({"person_id": w.person_id, "identified_by": "staff", "reason": reason,
+           "context": {"kind": "outpatient"}})
+}

@@ -342,7 +342,7 @@ async fn a_shared_computers_history_keeps_no_personnummer_and_no_name() {
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains(&format!(
-        r#"<a href="/patienter/{id}">Tolvan Tolvansson</a>"#
+        r#"<a href="/patienter/{id}"><bdi>Tolvan Tolvansson</bdi></a>"#
     )));
     assert!(
         html.contains(r#"value="19121212-1212""#),

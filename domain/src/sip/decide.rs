@@ -86,7 +86,7 @@ fn bounded(t: &str, field: &'static str, max: usize) -> Result<String, DomainErr
 
 fn required(s: &str, field: &'static str) -> Result<String, DomainError> {
     let t = s.trim();
-    if t.is_empty() {
+    if crate::text::blank(t) {
         Err(DomainError::FieldMissing(field))
     } else {
         bounded(t, field, TEXT_LEN_MAX_CHARS)
@@ -100,7 +100,11 @@ fn item_id(s: &str, field: &'static str) -> Result<String, DomainError> {
 }
 
 fn optional(s: &Option<String>, field: &'static str) -> Result<Option<String>, DomainError> {
-    match s.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+    match s
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !crate::text::blank(v))
+    {
         Some(t) => bounded(t, field, TEXT_LEN_MAX_CHARS).map(Some),
         None => Ok(None),
     }
