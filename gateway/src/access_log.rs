@@ -79,10 +79,14 @@ pub struct AccessLogEntry {
     pub actor_name: Option<String>,
     /// The unit the reader acted for.
     pub unit: Option<String>,
+    /// The unit's name, as the directory knows it.
+    pub unit_name: Option<String>,
     /// The care provider (vårdgivare) the unit belongs to: its principal.
     pub care_provider: Option<String>,
     /// The reader's role.
     pub role: String,
+    /// The reader's role in Swedish words, for extracts.
+    pub role_text: String,
     /// Whose data was read.
     pub person_id: String,
     /// What was read, e.g. `person.read`, `person.search`, `sip.read`.
@@ -466,23 +470,39 @@ mod group {
 /// The columns of an extract's entry: the person is the one asked about, whether the read named
 /// them alone (`person_id`) or among others (`person_ids`, ADR 0027).
 const EXTRACT_COLUMNS: &str =
-    "id, at, actor, actor_name, unit, care_provider, role, $1::text, action, sip_id, request_id";
+    "id, at, actor, actor_name, unit, care_provider, role, $1::text, action, sip_id, request_id,
+     (SELECT u.name FROM directory.units u WHERE u.unit_id = access_log.unit)";
 
 fn entry(r: &tokio_postgres::Row) -> AccessLogEntry {
     let action: String = r.get(8);
+    let role: String = r.get(6);
     AccessLogEntry {
         id: r.get(0),
         at: r.get(1),
         actor: r.get(2),
         actor_name: r.get(3),
         unit: r.get(4),
+        unit_name: r.get(11),
         care_provider: r.get(5),
-        role: r.get(6),
+        role_text: role_text(&role).to_owned(),
+        role,
         person_id: r.get(7),
         action_text: action::describe(&action).to_owned(),
         action,
         sip_id: r.get(9),
         request_id: r.get(10),
+    }
+}
+
+/// A role in Swedish words, for extracts.
+pub fn role_text(role: &str) -> &'static str {
+    match role {
+        "staff" => "personal",
+        "citizen" => "invånare (själv eller som vårdnadshavare)",
+        "auditor" => "granskare",
+        "reporting" => "uppföljning och statistik",
+        "admin" => "administratör",
+        _ => "annan roll",
     }
 }
 

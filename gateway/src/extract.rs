@@ -562,7 +562,9 @@ pub fn swedish(place: Place, path: &str, message: &str) -> (&'static str, String
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let (name, expected) = split_expected(rest);
         let valid = match expected {
-            Some(list) if !list.is_empty() => format!(" Tillåtna {things}: {list}."),
+            Some(list) if !list.is_empty() => {
+                format!(" Tillåtna {things}: {}.", swedish_list(list))
+            }
             _ => format!(" Här finns inga {things}."),
         };
         let detail = match place {
@@ -620,12 +622,21 @@ fn split_expected(rest: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// serde's list of what it expected, in Swedish: "`a` or `b`" is "`a` eller `b`" (a longer
+/// list is only commas).
+fn swedish_list(list: &str) -> String {
+    list.replace("` or `", "` eller `")
+}
+
 /// The rest of a Swedish sentence about a value serde refused, from serde's `message`.
 fn what_is_wrong(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("unknown variant ") {
         let (value, expected) = split_expected(rest);
         return match expected {
-            Some(list) => format!("har ett okänt värde, {value}. Tillåtna värden: {list}."),
+            Some(list) => format!(
+                "har ett okänt värde, {value}. Tillåtna värden: {}.",
+                swedish_list(list)
+            ),
             None => format!("har ett okänt värde, {value}."),
         };
     }
@@ -775,6 +786,15 @@ mod tests {
             let err = if_match(&headers(&[("if-match", bad)])).expect_err(bad);
             assert_eq!(err.problem().code, "invalid_if_match", "{bad}");
         }
+    }
+
+    #[test]
+    fn what_serde_expected_is_listed_in_swedish() {
+        assert_eq!(
+            swedish_list("`as_of` or `min_position`"),
+            "`as_of` eller `min_position`"
+        );
+        assert_eq!(swedish_list("`a`, `b`, `c`"), "`a`, `b`, `c`");
     }
 
     #[test]

@@ -199,8 +199,12 @@ async fn the_extract_lists_who_read_the_person_from_which_unit_and_care_provider
     assert_eq!(read["actor"], "SE2321000016-VC01");
     assert_eq!(read["actor_name"], "Testperson Personal");
     assert_eq!(read["unit"], VC);
+    assert_eq!(read["unit_name"], "Vårdcentralen Centrum");
     assert_eq!(read["care_provider"], "Region Testlän");
+    assert_eq!(read["role_text"], "personal");
     assert_eq!(read["action_text"], "personuppgifter lästes");
+    let read_at: chrono::DateTime<chrono::Utc> =
+        read["at"].as_str().expect("at").parse().expect("time");
     let audited = entries
         .iter()
         .find(|e| e["role"] == "auditor")
@@ -224,13 +228,39 @@ async fn the_extract_lists_who_read_the_person_from_which_unit_and_care_provider
         .starts_with("text/csv"));
     let csv = response.text().await.expect("body");
     let lines: Vec<&str> = csv.lines().collect();
+    // Readable by the person it is about: Swedish time, the unit by name, role and action in
+    // words; the codes after them.
     assert_eq!(
         lines[0],
-        "tid;användare;namn;roll;enhet;vårdgivare;åtgärd;beskrivning;plan"
+        "tid (svensk tid);användare;namn;roll;enhet;vårdgivare;vad som lästes;enhetens id;\
+         åtgärdskod;plan"
     );
-    assert!(lines.iter().any(|l| l.contains(
-        "SE2321000016-VC01;Testperson Personal;staff;vc-centrum;Region Testlän;person.read"
-    )));
+    let swedish = domain::time::to_local(read_at)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "{swedish};SE2321000016-VC01;Testperson Personal;personal;Vårdcentralen Centrum;\
+             Region Testlän;personuppgifter lästes;vc-centrum;person.read;"
+        ))),
+        "{csv}"
+    );
+
+    // An id of nobody is not an extract with nobody in it; no id at all is a request to mend.
+    let nobody = domain::ids::PersonId::from_ulid(ulid::Ulid::generate());
+    let (status, _, body) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={nobody}"),
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, body) = app.get("/api/v1/audit/access-log?person_id=", &audit).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("missing_parameter")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -527,7 +527,7 @@ pub struct AccessLogExtract {
         (status = 400, description = "`invalid_parameter`, `missing_parameter`", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
-        (status = 404, description = "Not a person id", body = Problem),
+        (status = 404, description = "Not a person id, or the id of no person", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -556,8 +556,19 @@ pub async fn access_log_extract(
             ))
         }
     };
+    if params.person_id.trim().is_empty() {
+        return Err(AppError::bad_request(
+            "missing_parameter",
+            "person_id saknas: ange id för den person utdraget gäller.",
+        ));
+    }
     let person_id =
         PersonId::parse(&params.person_id).map_err(|_| AppError::NotFoundFor(caller.role))?;
+    // An id of nobody is not an empty extract: a mistyped id would read as "nobody has read
+    // this person's data", and could be handed to the person as such.
+    if state.store.stream_version(&person_id.stream_id()).await? == 0 {
+        return Err(AppError::NotFoundFor(caller.role));
+    }
     // Like /audit/events: the store's position, after waiting for `min_position`; the log rows
     // of every read answered by then are in.
     let position = consistency::store_position(&state, params.min_position).await?;
@@ -566,18 +577,28 @@ pub async fn access_log_extract(
     // not list itself).
     access_log::record(&state, &caller, &person_id, action::AUDIT_EXTRACT, None).await?;
     if csv {
-        let mut body =
-            String::from("tid;användare;namn;roll;enhet;vårdgivare;åtgärd;beskrivning;plan\r\n");
+        // For the person as much as for the auditor: Swedish time, the unit's name, the role
+        // and the action in words; the codes after them for whoever follows a row further.
+        let mut body = String::from(
+            "tid (svensk tid);användare;namn;roll;enhet;vårdgivare;vad som lästes;enhetens id;\
+             åtgärdskod;plan\r\n",
+        );
         for e in &entries {
             let row = [
-                e.at.to_rfc3339(),
+                domain::time::to_local(e.at)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
                 e.actor.clone(),
                 e.actor_name.clone().unwrap_or_default(),
-                e.role.clone(),
-                e.unit.clone().unwrap_or_default(),
+                e.role_text.clone(),
+                e.unit_name
+                    .clone()
+                    .or_else(|| e.unit.clone())
+                    .unwrap_or_default(),
                 e.care_provider.clone().unwrap_or_default(),
-                e.action.clone(),
                 e.action_text.clone(),
+                e.unit.clone().unwrap_or_default(),
+                e.action.clone(),
                 e.sip_id.clone().unwrap_or_default(),
             ];
             let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
