@@ -52,6 +52,9 @@ pub struct Claims {
     pub exp: i64,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
+    /// Not before, seconds since the epoch, when the issuer sets it (RFC 7519, 4.1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub iss: String,
     /// One audience, or a list of them as OpenID Connect allows (kept space-separated); the
     /// verifier has checked that ours is among them.
@@ -523,6 +526,12 @@ impl Verifier {
                 "Inloggningens token är utfärdad i framtiden; kontrollera klockan.",
             ));
         }
+        if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now) {
+            return Err(token_error(
+                "token_not_yet_valid",
+                "Inloggningens token gäller inte ännu; kontrollera klockan.",
+            ));
+        }
         let role = Role::parse(&claims.role).map_err(|_| {
             token_error(
                 "token_claims_invalid",
@@ -683,6 +692,7 @@ impl Signer {
             personal_identity_number: None,
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
+            nbf: None,
             iss: String::new(),
             aud: String::new(),
         })
@@ -706,6 +716,7 @@ impl Signer {
             personal_identity_number: personal_identity_number.map(str::to_string),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
+            nbf: None,
             iss: String::new(),
             aud: String::new(),
         })
@@ -1099,6 +1110,7 @@ mod tests {
             personal_identity_number: None,
             exp: c.now().timestamp() + 600,
             iat: c.now().timestamp(),
+            nbf: None,
             iss: "samplan".into(),
             aud: "samplan".into(),
         };
@@ -1222,6 +1234,7 @@ mod tests {
             personal_identity_number: None,
             exp: 0,
             iat: 0,
+            nbf: None,
             iss: "samplan".into(),
             aud: "samplan".into(),
         };

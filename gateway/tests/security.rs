@@ -1042,6 +1042,14 @@ async fn forged_and_stale_tokens_are_401_with_their_codes() {
             with(&[("exp", json!(now - 29)), ("iat", json!(now - 600))]),
         ),
         ("issued 29 s ahead", with(&[("iat", json!(now + 29))])),
+        (
+            "valid from 29 s ahead (nbf)",
+            with(&[("nbf", json!(now + 29))]),
+        ),
+        (
+            "valid from a minute ago (nbf)",
+            with(&[("nbf", json!(now - 60))]),
+        ),
     ] {
         let token = forge(&hs256, &c, Some(&secret));
         let (status, _, body) = app.get(&format!("/api/v1/sips/{sip}"), &token).await;
@@ -1134,6 +1142,11 @@ async fn forged_and_stale_tokens_are_401_with_their_codes() {
         (
             "issued 31 s ahead (beyond the leeway)",
             forge(&hs256, &with(&[("iat", json!(now + 31))]), Some(&secret)),
+            "token_not_yet_valid",
+        ),
+        (
+            "not before an hour from now (nbf)",
+            forge(&hs256, &with(&[("nbf", json!(now + 3_600))]), Some(&secret)),
             "token_not_yet_valid",
         ),
         (
