@@ -122,6 +122,38 @@ pub fn router_for(state: AppState, demo_data: bool) -> Router {
 
 /// Only `/healthz`, `/readyz` and `/metrics`: what a relay or projector process serves, for its
 /// orchestrator and monitoring.
+/// `req` with its body passed through a stream that sets the flag returned once the body has
+/// been read to its end (set already for a request without a body).
+fn marking_body_received(req: Request) -> (Request, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use futures::StreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (parts, body) = req.into_parts();
+    let empty = axum::body::HttpBody::size_hint(&body).exact() == Some(0);
+    let received = std::sync::Arc::new(AtomicBool::new(empty));
+    if empty {
+        return (Request::from_parts(parts, body), received);
+    }
+    let flag = received.clone();
+    let stream = futures::stream::unfold(
+        (body.into_data_stream(), Some(flag)),
+        |(mut data, flag)| async move {
+            match data.next().await {
+                Some(chunk) => Some((chunk, (data, flag))),
+                None => {
+                    if let Some(flag) = flag {
+                        flag.store(true, Ordering::Release);
+                    }
+                    None
+                }
+            }
+        },
+    );
+    (
+        Request::from_parts(parts, axum::body::Body::from_stream(stream)),
+        received,
+    )
+}
+
 pub fn ops_router(state: AppState) -> Router {
     with_layers(crate::routes::ops::router(), state)
 }
@@ -137,8 +169,14 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(body_bytes_max))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {
+                // Out of time while the client was still sending its body is the client's doing
+                // (408); while the service worked, the service's (503).
+                let (req, received) = marking_body_received(req);
                 match tokio::time::timeout(request_timeout, next.run(req)).await {
                     Ok(response) => response,
+                    Err(_) if !received.load(std::sync::atomic::Ordering::Acquire) => {
+                        AppError::RequestTimeout.into_response()
+                    }
                     Err(_) => AppError::Unavailable(format!(
                         "request exceeded {} ms",
                         request_timeout.as_millis()

@@ -69,6 +69,9 @@ pub enum AppError {
     /// A `min_position` wait or a dependency did not answer in time.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The client did not send its whole request body within the request's time.
+    #[error("request timeout")]
+    RequestTimeout,
     /// Anything else; the message is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -129,6 +132,13 @@ impl AppError {
                     "idempotency_key_reused".into(),
                     "Idempotency-Key används redan",
                     "Samma Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel.".into(),
+                    None,
+                ),
+                AppError::RequestTimeout => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout".into(),
+                    "Begäran kom inte fram i tid",
+                    "Innehållet i begäran kom för långsamt och hann inte fram inom tidsgränsen. Skicka den igen.".into(),
                     None,
                 ),
                 AppError::Store(StoreError::PayloadTooLarge { max, .. }) => (

@@ -37,6 +37,7 @@ fn citizen(app: &TestApp, sub: &str, pin: Option<&str>) -> String {
             personal_identity_number: pin.map(str::to_owned),
             iat: now,
             exp: now + 3_600,
+            nbf: None,
             iss: "samplan".into(),
             aud: "samplan".into(),
         },

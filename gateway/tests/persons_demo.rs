@@ -160,6 +160,7 @@ async fn the_demo_is_usable_over_the_api() {
             personal_identity_number: Some("19850412-9829".into()),
             iat: now,
             exp: now + 3_600,
+            nbf: None,
             iss: "samplan".into(),
             aud: "samplan".into(),
         },

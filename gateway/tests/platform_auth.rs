@@ -84,6 +84,7 @@ fn claims(app: &TestApp) -> Claims {
         personal_identity_number: None,
         exp: now + 600,
         iat: now,
+        nbf: None,
         iss: "samplan".into(),
         aud: "samplan".into(),
     }
