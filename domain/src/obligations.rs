@@ -145,8 +145,10 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
     let (Some(sip_id), Some(need)) = (state.sip_id, state.need.as_ref()) else {
         return Vec::new();
     };
-    if state.is_closed() {
-        return Vec::new();
+    if let Some(closure) = &state.closed {
+        // Closed, nothing is owed but the letters telling of a meeting called off with it.
+        return cancellation_letters(state, sip_id, ObligationOwner::user(&closure.recorded_by))
+            .collect();
     }
     let mut out = Vec::new();
     let mut push = |kind, owner, due_at, title: String, reference: Option<String>| {
@@ -176,6 +178,12 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
             format!("Avsluta planen: {}", close_reasons.join(", ")),
             None,
         );
+        // A meeting called off meanwhile is still told by letter to whoever had one.
+        out.extend(cancellation_letters(
+            state,
+            sip_id,
+            ObligationOwner::user(responsible),
+        ));
         return out;
     }
 
@@ -470,6 +478,20 @@ fn declined_consent_title(kind: CareContextKind) -> String {
         }
     }
     .to_string()
+}
+
+/// Of [`letters`], those telling that a meeting is called off: all a plan closed, or to be
+/// closed, still owes.
+fn cancellation_letters(
+    state: &SipState,
+    sip_id: SipId,
+    owner: ObligationOwner,
+) -> impl Iterator<Item = Obligation> + '_ {
+    letters(state, sip_id, owner).filter(|o| {
+        o.letter
+            .as_ref()
+            .is_some_and(|l| l.kind == LetterKind::Cancellation)
+    })
 }
 
 /// The letters the coordinator still has to print and post: by the end of the next working day

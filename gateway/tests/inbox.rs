@@ -1906,3 +1906,118 @@ async fn a_contribution_published_is_pushed_live_to_the_others() {
     assert_eq!(message.data["type"], "contribution_published");
     assert_eq!(message.id, Some(position(&published).to_string()));
 }
+
+/// Whoever was told of a meeting by letter is told by letter that it is off, also when it is off
+/// because the plan ends: consent withdrawn, the coordinator may still call the meeting off (and
+/// is asked to write); closing the plan calls off every meeting still ahead, and the letters owed
+/// outlive the plan until they are recorded as posted.
+#[tokio::test]
+async fn a_meeting_ahead_is_called_off_by_letter_when_the_plan_ends() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let letters_to_person = |sip: String| {
+        let (app, w) = (&app, &w);
+        async move {
+            listed(app, &w.vc, "send_letter")
+                .await
+                .into_iter()
+                .filter(|t| t["sip_id"] == sip.as_str())
+                .map(|t| t["title"].as_str().expect("title").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut invitation = kallelse("inv-1", "meeting", "2026-11-16T09:00:00Z");
+    invitation["recipients"] = json!([{"kind": "unit", "unit_id": HT}, {"kind": "person"}]);
+
+    // Consent withdrawn after the person was sent the kallelse.
+    let sip = prepared_plan(&app, &w).await;
+    ok(command(&app, &w.vc, &sip, "send-invitation", &invitation).await);
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-letters-posted",
+        &json!({"invitation_id": "inv-1"}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "withdraw-consent",
+        &json!({"withdrawn_by": {"kind": "person"}}),
+    )
+    .await);
+    let called_off = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "cancel-invitation",
+        &json!({"invitation_id": "inv-1", "reason": "Samtycket är återkallat."}),
+    )
+    .await);
+    inbox(&app, &w.vc, position(&called_off)).await;
+    assert_eq!(
+        letters_to_person(sip.clone()).await,
+        ["Meddela Tolvan Tolvansson per brev att SIP-mötet är inställt"]
+    );
+    assert!(inbox(&app, &w.vc, position(&called_off))
+        .await
+        .kinds()
+        .contains(&"close_plan".to_owned()));
+
+    // Another plan closed with its meeting still ahead: the meeting is called off with it.
+    let other = prepared_plan(&app, &w).await;
+    ok(command(&app, &w.vc, &other, "send-invitation", &invitation).await);
+    ok(command(
+        &app,
+        &w.vc,
+        &other,
+        "record-letters-posted",
+        &json!({"invitation_id": "inv-1"}),
+    )
+    .await);
+    let closed = ok(command(
+        &app,
+        &w.vc,
+        &other,
+        "close-plan",
+        &json!({"reason": "replaced_by_new_plan", "replaced_by": sip}),
+    )
+    .await);
+    assert_eq!(
+        closed["events"],
+        json!(["InvitationCancelled", "SipClosed"])
+    );
+    let ht = inbox(&app, &w.ht, position(&closed)).await;
+    assert_eq!(&ht.messages()[..2], ["plan_closed", "invitation_cancelled"]);
+    assert_eq!(
+        letters_to_person(other.clone()).await,
+        ["Meddela Tolvan Tolvansson per brev att SIP-mötet är inställt"]
+    );
+    // Posted: the to-do ends; nothing else is taken on a closed plan.
+    let posted = ok(command(
+        &app,
+        &w.vc,
+        &other,
+        "record-letters-posted",
+        &json!({"invitation_id": "inv-1"}),
+    )
+    .await);
+    inbox(&app, &w.vc, position(&posted)).await;
+    assert!(letters_to_person(other.clone()).await.is_empty());
+    problem(
+        command(
+            &app,
+            &w.vc,
+            &other,
+            "schedule-follow-up",
+            &json!({"follow_up_on": "2027-01-10"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "plan_closed",
+    );
+    assert!(app.assert_rebuild_equals_live("inbox").await > 10);
+}

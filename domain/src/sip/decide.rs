@@ -313,8 +313,9 @@ pub fn decide(
     facts: &SipFacts,
     ctx: &Context,
 ) -> Result<Vec<SipEvent>, DomainError> {
-    // After avslut the plan accepts nothing at all, whoever asks.
-    if state.is_closed() {
+    // After avslut the plan accepts nothing but the record that the letters telling of a
+    // meeting called off were posted.
+    if state.is_closed() && !matches!(cmd, SipCommand::RecordLettersPosted(_)) {
         return Err(DomainError::PlanClosed);
     }
     if let Some((field, _)) = cmd.dates().into_iter().find(|(_, d)| !calendar::covers(*d)) {
@@ -328,8 +329,16 @@ pub fn decide(
         return Err(DomainError::SipNotFound);
     }
     let by = StaffRef::from_context(ctx)?;
-    // Withdrawn consent leaves one thing to do: close the plan ("sker inte med automatik").
-    if state.consent_withdrawn.is_some() && !matches!(cmd, SipCommand::ClosePlan(_)) {
+    // Withdrawn consent leaves one thing to do: close the plan ("sker inte med automatik") —
+    // and to call off a meeting booked, and tell by letter those who were told of it by letter.
+    if state.consent_withdrawn.is_some()
+        && !matches!(
+            cmd,
+            SipCommand::ClosePlan(_)
+                | SipCommand::CancelInvitation(_)
+                | SipCommand::RecordLettersPosted(_)
+        )
+    {
         return Err(DomainError::ConsentWithdrawn);
     }
     let now = ctx.now;
@@ -866,13 +875,27 @@ pub fn decide(
             if c.replaced_by.is_some() && c.replaced_by == state.sip_id {
                 return Err(DomainError::ReplacedBySelf);
             }
-            SipEvent::SipClosed {
+            // A meeting still ahead will not be held: it is called off with the plan, so every
+            // unit summoned hears of it and whoever was told by letter is owed one again.
+            let mut events: Vec<SipEvent> = state
+                .invitations
+                .values()
+                .filter(|i| i.is_active() && i.scheduled_at > now)
+                .map(|i| SipEvent::InvitationCancelled {
+                    invitation_id: i.invitation_id.clone(),
+                    reason: Some("Planen avslutas.".to_string()),
+                    recorded_by: by.clone(),
+                    recorded_at: now,
+                })
+                .collect();
+            events.push(SipEvent::SipClosed {
                 reason: c.reason,
                 note: optional(&c.note, "note")?,
                 replaced_by: c.replaced_by,
                 recorded_by: by,
                 recorded_at: now,
-            }
+            });
+            return Ok(events);
         }
         SipCommand::RecordDischarge(c) => {
             require_participant(state, &by)?;

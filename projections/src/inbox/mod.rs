@@ -93,8 +93,9 @@ impl Inbox {
 /// the need, not the discharge-ready notice; 5: a child's consent needs every guardian
 /// registered now (projections migration 20); 6: the unit that called the meeting owes its part
 /// after handing the coordinator's role on; 7: a closed plan's row shows no meeting or follow-up
-/// ahead; 8: a meeting given another place or form at the same time is not said to be moved.
-const RULES: u32 = 8;
+/// ahead; 8: a meeting given another place or form at the same time is not said to be moved;
+/// 9: a plan closed, or to be closed, still owes the letters calling off its meetings.
+const RULES: u32 = 9;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
