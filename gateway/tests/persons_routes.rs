@@ -887,9 +887,15 @@ async fn only_a_unit_with_a_care_relation_changes_what_is_known_about_a_person()
         problem(status, &body, StatusCode::FORBIDDEN, "no_care_relation");
     }
     assert_eq!(app.store.stream_version(&stream).await.expect("v"), 1);
-    // Reading is open to every staff member (and logged).
+    // Reading is open to every staff member (and logged); the person's page offers the unit
+    // no form it may not use, and says who may.
     let (status, _, _) = app.get(&format!("/api/v1/persons/{id}"), &home_care).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, html) = app.page(&format!("/patienter/{id}"), &home_care).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("id=\"ingen-vardrelation\""), "{html}");
+    assert!(!html.contains("/kontaktuppgifter\""), "{html}");
+    assert!(!html.contains("/narstaende\""), "{html}");
 
     // Hemtjänsten notices a need and starts a plan: from that answer on it may add a relative,
     // though the participation read model may not have seen the plan yet.
@@ -911,6 +917,9 @@ async fn only_a_unit_with_a_care_relation_changes_what_is_known_about_a_person()
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, html) = app.page(&format!("/patienter/{id}"), &home_care).await;
+    assert!(!html.contains("id=\"ingen-vardrelation\""), "{html}");
+    assert!(html.contains("/narstaende\""), "{html}");
     // The unit that registered the person may, plan or not.
     let (status, _, body) = app
         .post(

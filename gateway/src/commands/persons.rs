@@ -368,21 +368,37 @@ pub async fn run<D: PersonCommandRequest>(
 /// may find and read a person (logged, and followed up by the access review), but a unit with no
 /// plan for the person adding a "guardian" with a personnummer would give that citizen the
 /// child's plans on Min plan, and marking them dead or protected would stop others' plans.
-///
-/// Taking part is read from the participation read model; a plan started a moment ago may not be
-/// there yet, so a unit not found there is looked for once more after the read model has caught
-/// up with the store (bounded by the wait limit).
 async fn require_care_relation(
     state: &AppState,
     unit: &domain::ids::UnitId,
     person_id: &PersonId,
 ) -> Result<(), AppError> {
+    if care_relation(state, unit, person_id, true).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NoCareRelation.into())
+    }
+}
+
+/// Whether `unit` has a care relation to the person (see [`require_care_relation`]); an unknown
+/// person is [`DomainError::PersonNotFound`].
+///
+/// Taking part is read from the participation read model. A plan started a moment ago may not be
+/// there yet: with `wait`, a unit not found there is looked for once more after the read model
+/// has caught up with the store (bounded by the wait limit) — for a command; a page showing what
+/// the unit may do does not wait.
+pub async fn care_relation(
+    state: &AppState,
+    unit: &domain::ids::UnitId,
+    person_id: &PersonId,
+    wait: bool,
+) -> Result<bool, AppError> {
     let registered = state.store.read_stream(&person_id.stream_id(), 1).await?;
     let Some(first) = registered.first() else {
         return Err(DomainError::PersonNotFound.into());
     };
     if first.metadata.unit.as_deref() == Some(unit.as_str()) {
-        return Ok(());
+        return Ok(true);
     }
     let pool = state.store.pool();
     let person = person_id.to_string();
@@ -396,7 +412,10 @@ async fn require_care_relation(
         .map(|units| units.iter().any(|u| u == unit.as_str()))
     };
     if takes_part().await? {
-        return Ok(());
+        return Ok(true);
+    }
+    if !wait {
+        return Ok(false);
     }
     let head = state.store.head_position().await?;
     projections::runner::wait_for(
@@ -406,8 +425,5 @@ async fn require_care_relation(
         state.limits.wait_ms_max,
     )
     .await?;
-    if takes_part().await? {
-        return Ok(());
-    }
-    Err(DomainError::NoCareRelation.into())
+    Ok(takes_part().await?)
 }

@@ -287,6 +287,9 @@ struct PersonPage {
     /// Their closed plans the unit took part in, most recently closed first.
     closed_plans: Vec<PlanItem>,
     forms: Vec<FormView>,
+    /// The unit has a care relation and may change what is known about the person
+    /// (`commands::persons::care_relation`); otherwise the page says who may.
+    may_change: bool,
 }
 
 /// One plan of the person that the caller's unit takes part in.
@@ -565,16 +568,21 @@ async fn render_person(
             .into_iter()
             .map(|row| PlanItem::from_row(row, unit.as_str(), today))
             .partition(|p| p.closed.is_none());
+    let may_change = !open_plans.is_empty()
+        || !closed_plans.is_empty()
+        || crate::commands::persons::care_relation(state, &unit, &person_id, false).await?;
     let mut forms = Vec::new();
     let active =
         !person.protected_identity && person.deceased_on.is_none() && person.moved_out.is_none();
     if active {
         forms.push(need_form(&person.id, now, !open_plans.is_empty()));
     }
-    if !person.protected_identity {
-        forms.push(contact_form(&person));
+    if may_change {
+        if !person.protected_identity {
+            forms.push(contact_form(&person));
+        }
+        forms.push(relative_form(&person.id));
     }
-    forms.push(relative_form(&person.id));
     let failed_is_error = failed.is_some();
     let mut relatives_error = None;
     if let Some((key, fields, refusal)) = failed {
@@ -612,6 +620,7 @@ async fn render_person(
             .collect(),
         person,
         forms,
+        may_change,
     };
     let response = visitor.page(&page)?;
     if failed_is_error {
