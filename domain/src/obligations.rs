@@ -305,13 +305,25 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     .publications
                     .iter()
                     .any(|p| p.unit_id == unit && p.recorded_at >= meeting.held_at);
-                if !published || goal_without_intervention(state, &unit) {
+                if !published {
                     push(
                         ObligationKind::DocumentContribution,
                         ObligationOwner::Unit(unit.clone()),
                         Some(due),
                         format!(
                             "Dokumentera och dela ut era delmål och insatser (inom {} dagar efter mötet)",
+                            policy.documentation_days_after_meeting
+                        ),
+                        None,
+                    );
+                } else if goal_without_intervention(state, &unit) {
+                    // Published, but a sub-goal of theirs has no intervention: say what is missing.
+                    push(
+                        ObligationKind::DocumentContribution,
+                        ObligationOwner::Unit(unit.clone()),
+                        Some(due),
+                        format!(
+                            "Ett delmål ni ansvarar för saknar insats: dokumentera och dela ut insatsen (inom {} dagar efter mötet)",
                             policy.documentation_days_after_meeting
                         ),
                         None,
@@ -325,13 +337,20 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     )
                 });
                 if !documented || goal_without_intervention(state, &unit) {
+                    let title = if documented {
+                        format!(
+                            "Ett delmål för {name} saknar insats: dokumentera insatsen (använder inte samplan)"
+                        )
+                    } else {
+                        format!(
+                            "Dokumentera delmål och insatser för {name} (använder inte samplan)"
+                        )
+                    };
                     push(
                         ObligationKind::DocumentForExternalActor,
                         ObligationOwner::user(coordinator),
                         Some(due),
-                        format!(
-                            "Dokumentera delmål och insatser för {name} (använder inte samplan)"
-                        ),
+                        title,
                         Some(unit.to_string()),
                     );
                 }

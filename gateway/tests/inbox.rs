@@ -2021,3 +2021,60 @@ async fn a_meeting_ahead_is_called_off_by_letter_when_the_plan_ends() {
     );
     assert!(app.assert_rebuild_equals_live("inbox").await > 10);
 }
+
+/// A unit's part is documented when each sub-goal it is responsible for has an intervention
+/// (seed 002: "delmål med kopplade insatser"): a sub-goal published alone keeps the to-do, which
+/// now says what is missing, and the intervention published ends it.
+#[tokio::test]
+async fn a_sub_goal_published_without_its_intervention_is_named_as_what_is_missing() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
+    set_time(&app, &mut w, "2026-11-10T10:30:00Z");
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2027-02-01"}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    let published = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    let ht = inbox(&app, &w.ht, position(&published)).await;
+    let titles: Vec<&str> = ht.todos["todos"]
+        .as_array()
+        .expect("todos")
+        .iter()
+        .map(|t| t["title"].as_str().expect("title"))
+        .collect();
+    assert_eq!(
+        titles,
+        ["Ett delmål ni ansvarar för saknar insats: dokumentera och dela ut insatsen (inom 3 dagar efter mötet)"]
+    );
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-intervention",
+        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
+                "contact": "Hemtjänst Norr, 010-123 45 67", "from": "2026-11-16"}),
+    )
+    .await);
+    let done = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    let ht = inbox(&app, &w.ht, position(&done)).await;
+    assert!(ht.todos().is_empty(), "{:?}", ht.todos());
+}
