@@ -2078,3 +2078,56 @@ async fn a_sub_goal_published_without_its_intervention_is_named_as_what_is_missi
     let ht = inbox(&app, &w.ht, position(&done)).await;
     assert!(ht.todos().is_empty(), "{:?}", ht.todos());
 }
+
+/// One event of the person's ends up owed on every plan of theirs: moving out of the county asks
+/// each plan's coordinator to close it. Each gets a to-do of its own, with an id of its own — a
+/// ULID, as every id the API gives.
+#[tokio::test]
+async fn a_person_moving_out_asks_every_plan_to_be_closed_each_with_its_own_to_do() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let vc_plan = prepared_plan(&app, &w).await;
+    let (status, _, started) = app
+        .post(
+            "/api/v1/sips",
+            &w.ht,
+            &json!({"person_id": w.person_id, "identified_by": "staff",
+                    "reason": "Behöver hemtjänst och stöd i vardagen.",
+                    "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let ht_plan = started["id"].as_str().expect("id").to_owned();
+    let (status, _, moved) = app
+        .post(
+            &format!("/api/v1/persons/{}/register-moved-out", w.person_id),
+            &w.vc,
+            &json!({"moved_on": "2026-03-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let at = position(&moved);
+    let close_todos = |inbox: &Inbox| {
+        inbox.todos["todos"]
+            .as_array()
+            .expect("todos")
+            .iter()
+            .filter(|t| t["kind"] == "close_plan")
+            .map(|t| {
+                (
+                    t["sip_id"].as_str().expect("sip").to_owned(),
+                    t["id"].as_str().expect("id").to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let vc = close_todos(&inbox(&app, &w.vc, at).await);
+    let ht = close_todos(&inbox(&app, &w.ht, at).await);
+    assert_eq!(vc.iter().map(|t| &t.0).collect::<Vec<_>>(), [&vc_plan]);
+    assert_eq!(ht.iter().map(|t| &t.0).collect::<Vec<_>>(), [&ht_plan]);
+    assert_ne!(vc[0].1, ht[0].1);
+    for (_, id) in vc.iter().chain(&ht) {
+        assert!(ulid::Ulid::from_string(id).is_ok(), "{id} is no ULID");
+    }
+    assert!(app.assert_rebuild_equals_live("inbox").await > 5);
+}

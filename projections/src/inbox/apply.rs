@@ -1367,13 +1367,25 @@ fn stream_key<'a>(event: &'a RecordedEvent, prefix: &str) -> &'a str {
 }
 
 /// The to-do row for obligation `o`, opened by `event` as its `n`-th.
+/// The id of the `n`th to-do `event` opens on plan `sip_id`: a ULID with the event's time and, as
+/// its random part, the first 80 bits of a SHA-256 over the event's id, the plan and `n` — the
+/// same whenever the event is applied (a rebuild gives the same ids), and distinct for the plans
+/// one event touches (a death closes every plan of the person: one to-do each).
+fn todo_id(event: &RecordedEvent, sip_id: &str, n: usize) -> ulid::Ulid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}/{sip_id}/{n}", event.event_id).as_bytes());
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    ulid::Ulid::from_parts(event.event_id.timestamp_ms(), u128::from_be_bytes(random))
+}
+
 fn todo_of(o: &Obligation, sip_id: &str, person_id: &str, event: &RecordedEvent, n: usize) -> Todo {
     let (unit_id, staff_id) = match &o.owner {
         ObligationOwner::Unit(unit) => (unit.to_string(), None),
         ObligationOwner::User { unit, staff_id } => (unit.to_string(), Some(staff_id.to_string())),
     };
     Todo {
-        todo_id: format!("{}.{n}", event.event_id),
+        todo_id: todo_id(event, sip_id, n).to_string(),
         unit_id,
         staff_id,
         staff_name: o.owner_name.clone(),

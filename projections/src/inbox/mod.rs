@@ -95,8 +95,9 @@ impl Inbox {
 /// after handing the coordinator's role on; 7: a closed plan's row shows no meeting or follow-up
 /// ahead; 8: a meeting given another place or form at the same time is not said to be moved;
 /// 9: a plan closed, or to be closed, still owes the letters calling off its meetings; 10: a
-/// documentation to-do kept by a sub-goal without intervention says so.
-const RULES: u32 = 10;
+/// documentation to-do kept by a sub-goal without intervention says so; 11: a to-do's id is a
+/// ULID of its event, plan and place (one event's to-dos on several plans had one id).
+const RULES: u32 = 11;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
