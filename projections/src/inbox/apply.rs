@@ -1368,14 +1368,17 @@ fn stream_key<'a>(event: &'a RecordedEvent, prefix: &str) -> &'a str {
 
 /// The to-do row for obligation `o`, opened by `event` as its `n`-th.
 /// The id of the `n`th to-do `event` opens on plan `sip_id`: a ULID with the event's time and, as
-/// its random part, the first 80 bits of a SHA-256 over the event's id, the plan and `n` — the
-/// same whenever the event is applied (a rebuild gives the same ids), and distinct for the plans
-/// one event touches (a death closes every plan of the person: one to-do each).
+/// its 80 random bits, `n` (16 bits, so one event's to-dos on a plan sort in the order the plan
+/// owes them, which lists use between to-dos due at the same moment) and 64 bits of a SHA-256
+/// over the event's id and the plan — the same whenever the event is applied (a rebuild gives
+/// the same ids), and distinct for the plans one event touches (a death closes every plan of the
+/// person: one to-do each).
 fn todo_id(event: &RecordedEvent, sip_id: &str, n: usize) -> ulid::Ulid {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{}/{sip_id}/{n}", event.event_id).as_bytes());
+    let digest = Sha256::digest(format!("{}/{sip_id}", event.event_id).as_bytes());
     let mut random = [0u8; 16];
-    random[6..].copy_from_slice(&digest[..10]);
+    random[6..8].copy_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
+    random[8..].copy_from_slice(&digest[..8]);
     ulid::Ulid::from_parts(event.event_id.timestamp_ms(), u128::from_be_bytes(random))
 }
 
