@@ -316,14 +316,16 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                         ),
                         None,
                     );
-                } else if goal_without_intervention(state, &unit) {
-                    // Published, but a sub-goal of theirs has no intervention: say what is missing.
+                } else if let Some(goal_published) = goal_without_intervention(state, &unit) {
+                    // Published, but a sub-goal of theirs has no intervention: say what is
+                    // missing, due as many days after that goal was published as after the
+                    // meeting — a goal added weeks later is not overdue the moment it is shared.
                     push(
                         ObligationKind::DocumentContribution,
                         ObligationOwner::Unit(unit.clone()),
-                        Some(due),
+                        Some(due.max(policy.documentation_due(goal_published))),
                         format!(
-                            "Ett delmål ni ansvarar för saknar insats: dokumentera och dela ut insatsen (inom {} dagar efter mötet)",
+                            "Ett delmål ni ansvarar för saknar insats: dokumentera och dela ut insatsen (inom {} dagar)",
                             policy.documentation_days_after_meeting
                         ),
                         None,
@@ -336,15 +338,21 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                         |p| matches!(&p.responsible, Responsible::Unit { unit_id } if *unit_id == unit),
                     )
                 });
-                if !documented || goal_without_intervention(state, &unit) {
-                    let title = if documented {
-                        format!(
-                            "Ett delmål för {name} saknar insats: dokumentera insatsen (använder inte samplan)"
-                        )
-                    } else {
-                        format!(
-                            "Dokumentera delmål och insatser för {name} (använder inte samplan)"
-                        )
+                let lacking = goal_without_intervention(state, &unit);
+                if !documented || lacking.is_some() {
+                    let (title, due) = match lacking.filter(|_| documented) {
+                        Some(goal_published) => (
+                            format!(
+                                "Ett delmål för {name} saknar insats: dokumentera insatsen (använder inte samplan)"
+                            ),
+                            due.max(policy.documentation_due(goal_published)),
+                        ),
+                        None => (
+                            format!(
+                                "Dokumentera delmål och insatser för {name} (använder inte samplan)"
+                            ),
+                            due,
+                        ),
                     };
                     push(
                         ObligationKind::DocumentForExternalActor,
@@ -448,15 +456,22 @@ fn consent_renewal(
 /// Whether a published delmål that `unit` is responsible for has no published insats: "En SIP
 /// ska innehålla: huvudmål, delmål, insats för varje delmål" (seed 001), so documenting the
 /// unit's part is not done before each of its delmål has one.
-fn goal_without_intervention(state: &SipState, unit: &UnitId) -> bool {
-    state.sub_goals.iter().any(|(id, g)| {
-        g.published.as_ref().is_some_and(
-            |p| matches!(&p.responsible, Responsible::Unit { unit_id } if unit_id == unit),
-        ) && !state
-            .interventions
-            .values()
-            .any(|i| i.published.as_ref().is_some_and(|p| p.sub_goal_id == *id))
-    })
+/// When the latest of `unit`'s published sub-goals without a published intervention was
+/// published; `None` when every one of them has an intervention.
+fn goal_without_intervention(state: &SipState, unit: &UnitId) -> Option<DateTime<Utc>> {
+    state
+        .sub_goals
+        .iter()
+        .filter(|(id, g)| {
+            g.published.as_ref().is_some_and(
+                |p| matches!(&p.responsible, Responsible::Unit { unit_id } if unit_id == unit),
+            ) && !state
+                .interventions
+                .values()
+                .any(|i| i.published.as_ref().is_some_and(|p| p.sub_goal_id == **id))
+        })
+        .map(|(_, g)| g.published_at.unwrap_or(DateTime::<Utc>::MIN_UTC))
+        .max()
 }
 
 /// Why an open plan must be closed, in Swedish, in a fixed order: consent withdrawn, protected

@@ -2062,7 +2062,7 @@ async fn a_sub_goal_published_without_its_intervention_is_named_as_what_is_missi
         .collect();
     assert_eq!(
         titles,
-        ["Ett delmål ni ansvarar för saknar insats: dokumentera och dela ut insatsen (inom 3 dagar efter mötet)"]
+        ["Ett delmål ni ansvarar för saknar insats: dokumentera och dela ut insatsen (inom 3 dagar)"]
     );
     ok(command(
         &app,
@@ -2077,6 +2077,30 @@ async fn a_sub_goal_published_without_its_intervention_is_named_as_what_is_missi
     let done = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
     let ht = inbox(&app, &w.ht, position(&done)).await;
     assert!(ht.todos().is_empty(), "{:?}", ht.todos());
+
+    // Weeks later hemtjänsten adds a sub-goal, its intervention still to come: the to-do falls
+    // due 3 days after that goal was shared, not overdue since November's meeting.
+    set_time(&app, &mut w, "2026-12-01T09:00:00Z");
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht-2", "heading": "daily_living", "text": "Handlar själv.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    let later = ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    let ht = inbox(&app, &w.ht, position(&later)).await;
+    assert_eq!(
+        ht.todos(),
+        vec![todo(
+            "document_contribution",
+            None,
+            "2026-12-04T22:59:59Z",
+            false
+        )]
+    );
 }
 
 /// One event of the person's ends up owed on every plan of theirs: moving out of the county asks
