@@ -150,16 +150,31 @@ impl Context<'_> {
 }
 
 /// The plan's delmål as an insats form offers them: "Rubrik: delmål".
+/// The sub-goals an intervention may serve, each saying whose it is — the unit's own first — after
+/// an empty "Välj delmål": with one preselected, a unit's intervention landed under another
+/// unit's goal unnoticed (seed 002: each actor documents its sub-goals "med kopplade insatser").
 fn goal_choices(cx: &Context<'_>) -> Vec<Choice> {
-    cx.view
-        .sub_goals
-        .iter()
-        .map(|g| {
+    use domain::sip::Responsible as Whose;
+    let whose = |r: &Whose| match r {
+        Whose::Unit { unit_id } if unit_id.as_str() == cx.unit() => "er enhet".to_owned(),
+        Whose::Unit { unit_id } => cx.unit_name(unit_id.as_str()),
+        Whose::Person => "den enskilde".to_owned(),
+    };
+    let (mine, others): (Vec<_>, Vec<_>) = cx.view.sub_goals.iter().partition(|g| {
+        matches!(&g.content.responsible, Whose::Unit { unit_id } if unit_id.as_str() == cx.unit())
+    });
+    std::iter::once(Choice::new("", "Välj delmål"))
+        .chain(mine.into_iter().chain(others).map(|g| {
             Choice::new(
                 g.id.clone(),
-                format!("{}: {}", g.content.heading.label(), g.content.text),
+                format!(
+                    "{}: {} ({})",
+                    g.content.heading.label(),
+                    g.content.text,
+                    whose(&g.content.responsible)
+                ),
             )
-        })
+        }))
         .collect()
 }
 

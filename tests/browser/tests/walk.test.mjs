@@ -161,6 +161,11 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await form.getByLabel(/^Delmål/).fill("Hemmet är städat och det finns mat.");
     await submit(other, form, "Spara som utkast");
     form = await step(other, "insats");
+    // No sub-goal is chosen for the unit; its own come first, each saying whose it is.
+    const goal = form.getByLabel(/^Delmål/);
+    assert.equal(await goal.inputValue(), "");
+    assert.match(await goal.locator("option").nth(1).innerText(), /Hemmet är städat och det finns mat\. \(er enhet\)$/);
+    await goal.selectOption({ index: 1 });
     await form.getByLabel(/^Insats/).fill("Hemtjänst med städning och inköp varje vecka");
     await form.getByLabel(/^Kontakt/).fill("0920-45 00 00");
     await submit(other, form, "Spara & dela ut");
