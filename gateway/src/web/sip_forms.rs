@@ -1454,7 +1454,9 @@ fn close_form(cx: &Context) -> Option<FormView> {
             }
             reasons
         };
-        let open = matches!(phase, SipPhase::FollowedUp | SipPhase::ConsentWithdrawn);
+        // Opened by itself only when the plan must end; a plan followed up goes on unless the
+        // coordinator decides otherwise.
+        let open = matches!(phase, SipPhase::ConsentWithdrawn);
         ("Avsluta planen", reasons, open)
     } else {
         let noticed = cx
@@ -1513,6 +1515,10 @@ fn close_form(cx: &Context) -> Option<FormView> {
     }
     Some(
         form.field(Field::textarea("note", "Anteckning"))
+            .field(Field::checkbox(
+                "bekrafta",
+                "Jag vill avsluta. Det går inte att ångra: planen kan inte öppnas igen.",
+            ))
             .button(label)
             .open(open),
     )
@@ -1584,8 +1590,8 @@ fn new_coordinator(
 ) -> Result<Option<ChangeCoordinatorRequest>, super::form::FieldError> {
     match (fields.opt("new_coordinator_name"), fields.opt("staff_id")) {
         (None, None) => Ok(None),
-        (Some(name), Some(staff_id)) => Ok(Some(ChangeCoordinatorRequest {
-            staff_id,
+        (Some(name), Some(_)) => Ok(Some(ChangeCoordinatorRequest {
+            staff_id: hsa_id(fields)?,
             name,
             unit_id: fields.get("unit_id"),
             reason: Some("Beslutat på SIP-mötet".to_owned()),
@@ -1601,12 +1607,51 @@ fn new_coordinator(
     }
 }
 
+/// The HSA-id typed for a coordinator, in its form (`SE`, the organisation's ten digits, `-`, the
+/// person's suffix): typed by hand, "abc" made a coordinator nobody could sign in as, and the
+/// plan's follow-up and closing nobody's to do. (The API takes the identity provider's ids as
+/// they come; this is the page's check on a person typing.)
+fn hsa_id(fields: &Fields) -> Result<String, super::form::FieldError> {
+    let id = fields.get("staff_id").to_uppercase();
+    let well_formed = id.len() <= 31
+        && id
+            .strip_prefix("SE")
+            .and_then(|rest| rest.split_once('-'))
+            .is_some_and(|(org, own)| {
+                org.len() == 10
+                    && org.bytes().all(|b| b.is_ascii_digit())
+                    && !own.is_empty()
+                    && own.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+    if well_formed {
+        Ok(id)
+    } else {
+        Err(super::form::FieldError::new(
+            "staff_id",
+            "Ange ett HSA-id, till exempel SE2321000016-A1B2.",
+        ))
+    }
+}
+
 fn purpose(fields: &Fields) -> InvitationPurpose {
     if fields.get("purpose") == "follow_up" {
         InvitationPurpose::FollowUp
     } else {
         InvitationPurpose::Meeting
     }
+}
+
+/// Where the meeting is; for a video meeting how to join it, which those called cannot do
+/// without (the letter said only "Videomöte").
+fn video_place(fields: &Fields) -> Result<Option<String>, super::form::FieldError> {
+    let place = fields.opt("place");
+    if place.is_none() && meeting_form(fields) == MeetingForm::Video {
+        return Err(super::form::FieldError::new(
+            "place",
+            "Ange länken till videomötet eller hur man ansluter.",
+        ));
+    }
+    Ok(place)
 }
 
 fn meeting_form(fields: &Fields) -> MeetingForm {
@@ -1776,7 +1821,7 @@ pub(crate) async fn run(
             purpose: purpose(fields),
             scheduled_at: fields.local_time("scheduled_at")?,
             form: meeting_form(fields),
-            place: fields.opt("place"),
+            place: video_place(fields)?,
             reason: fields.get("reason"),
             recipients: recipients(fields),
         }),
@@ -1898,12 +1943,18 @@ pub(crate) async fn run(
             note: fields.opt("note"),
         }),
         "samordnare" => go!(ChangeCoordinatorRequest {
-            staff_id: fields.get("staff_id"),
+            staff_id: hsa_id(fields)?,
             name: fields.get("name"),
             unit_id: fields.get("unit_id"),
             reason: fields.opt("reason"),
         }),
         "avslut" => go!({
+            if fields.get("bekrafta") != "ja" {
+                return Err(Refusal::Field(super::form::FieldError::new(
+                    "bekrafta",
+                    "Kryssa i att du vill avsluta: det går inte att ångra.",
+                )));
+            }
             let reason = close_reason(&fields.get("reason"))?;
             ClosePlanRequest {
                 reason,
@@ -2611,6 +2662,36 @@ mod tests {
         assert_eq!(
             read("nonsens", replaced).expect_err("refused").field,
             "replaced_by"
+        );
+    }
+
+    #[test]
+    fn a_coordinator_typed_by_hand_needs_an_hsa_id_and_a_video_meeting_a_link() {
+        for ok in ["SE2321000016-A1B2", "se2321000016-dhc9"] {
+            assert!(hsa_id(&posted(&[("staff_id", ok)])).is_ok(), "{ok}");
+        }
+        for bad in [
+            "abc",
+            "SE232100001-A1",
+            "SE2321000016-",
+            "SE2321000016A1B2",
+            "SE2321000016-A 1",
+        ] {
+            assert_eq!(
+                hsa_id(&posted(&[("staff_id", bad)])).expect_err(bad).field,
+                "staff_id"
+            );
+        }
+        let video = video_place(&posted(&[("form", "video")]));
+        assert_eq!(video.expect_err("no link").field, "place");
+        assert!(video_place(&posted(&[
+            ("form", "video"),
+            ("place", "https://möte.example/abc")
+        ]))
+        .is_ok());
+        assert_eq!(
+            video_place(&posted(&[("form", "in_person")])).ok(),
+            Some(None)
         );
     }
 

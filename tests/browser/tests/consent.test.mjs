@@ -107,6 +107,7 @@ test("a declined consent is registered and the unit that noticed the need closes
     await page.screenshot({ path: join(screenshots, "sip-consent-declined.png"), fullPage: true });
     assert.deepEqual(await seriousViolations(page), []);
 
+    await close.getByLabel(/^Jag vill avsluta/).check();
     await submit(page, close, "Avsluta ärendet");
     await page.locator(".facts").getByText(/Samtycke nekades/).waitFor();
     assert.match(await page.locator(".facts").first().innerText(), /Avslutad\s+i dag kl\. \d\d\.\d\d: Samtycke nekades/);
@@ -139,6 +140,7 @@ test("a participating unit registers withdrawn consent; the coordinator can then
     const close = page.locator("details#avslut");
     assert.equal(await close.evaluate((d) => d.open), true);
     assert.equal(await close.getByLabel("Samtycket är återkallat").isChecked(), true);
+    await close.getByLabel(/^Jag vill avsluta/).check();
     await submit(page, close, "Avsluta planen");
     assert.match(await page.locator(".facts").first().innerText(), /Avslutad\s+i dag kl\. \d\d\.\d\d: Samtycket är återkallat/);
     assert.deepEqual(socialContext.cspViolations, []);

@@ -121,6 +121,7 @@ test("a follow-up meeting is recorded with its kallelse, which is then no longer
     form = await step(page, "avslut");
     await form.getByLabel("Ersatt av en ny plan").check();
     await form.getByLabel(/^Den nya planens id/).fill("inte-ett-id");
+    await form.getByLabel(/^Jag vill avsluta/).check();
     const refused = await submit(page, form, "Avsluta planen");
     assert.equal(refused.status(), 422);
     assert.match(await page.locator("#avslut-replaced-by-fel").innerText(), /den nya planens id/);

@@ -201,6 +201,12 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
 
     form = await step(page, "avslut");
     await form.getByLabel("Målen är uppnådda").check();
+    // Closing cannot be undone: it is confirmed first.
+    const unconfirmed = await submit(page, form, "Avsluta planen");
+    assert.equal(unconfirmed.status(), 422);
+    assert.match(await page.locator("#avslut-bekrafta-fel").innerText(), /det går inte att ångra/);
+    form = page.locator("details#avslut");
+    await form.getByLabel(/^Jag vill avsluta/).check();
     await submit(page, form, "Avsluta planen");
     await page.locator(".facts").getByText("Avslutad").first().waitFor();
     assert.equal(await page.locator("details.step").count(), 0, "a closed plan offers no forms");
