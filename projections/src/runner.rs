@@ -829,8 +829,9 @@ pub struct Lag {
     pub position: i64,
     /// Events committed after the position.
     pub events: i64,
-    /// While behind: how long ago the last applied event was recorded (the oldest waiting one
-    /// was recorded after it); 0 when caught up.
+    /// While behind: how long ago the oldest event not yet applied was recorded; 0 when caught
+    /// up. (It was the age of the last applied one: after a quiet minute, one new event made
+    /// every read model a minute behind, and `/readyz` failed on every gateway at once.)
     pub ms: i64,
     /// The process that last took the lease (`host:pid`).
     pub holder: Option<String>,
@@ -849,9 +850,9 @@ pub async fn lags(pool: &Pool) -> Result<Vec<Lag>, ProjectionError> {
              SELECT c.projection, c.position, greatest(head.p - c.position, 0),
                     CASE WHEN c.position >= head.p THEN 0
                          ELSE greatest(0, (extract(epoch FROM statement_timestamp()
-                                  - coalesce(c.recorded_at,
-                                             (SELECT recorded_at FROM events
-                                               ORDER BY global_position LIMIT 1))) * 1000))::bigint
+                                  - (SELECT e.recorded_at FROM events e
+                                      WHERE e.global_position > c.position
+                                      ORDER BY e.global_position LIMIT 1)) * 1000))::bigint
                     END,
                     c.holder,
                     CASE WHEN c.position <= c.stopped_after THEN c.stopped_since END,

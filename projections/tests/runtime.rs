@@ -766,3 +766,35 @@ async fn two_rebuilds_of_one_read_model_do_not_run_at_once() {
     );
     drop(db);
 }
+
+/// The lag is the age of the oldest event a read model has not applied: a read model that was
+/// current through a quiet spell is not "behind by the quiet spell" the moment a new event
+/// arrives (which made `/readyz` fail on every gateway after each quiet minute).
+#[tokio::test]
+async fn the_lag_is_the_age_of_the_oldest_event_not_applied() {
+    let Setup { db, store } = setup().await;
+    create_counter(&db, "lag_counter").await;
+    append(&store, "count-1").await;
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(runner::run(
+        store.clone(),
+        Counter::new("lag_counter"),
+        cancel.clone(),
+    ));
+    caught_up(&store, "lag_counter").await;
+    cancel.cancel();
+    run.await.expect("task").expect("runner");
+    assert_eq!(lag_of(&store, "lag_counter").await.ms, 0, "caught up");
+
+    // A quiet spell, then one event the (stopped) read model has not applied.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    append(&store, "count-2").await;
+    let lag = lag_of(&store, "lag_counter").await;
+    assert_eq!(lag.events, 1);
+    assert!(
+        lag.ms < 2_500,
+        "{} ms: the quiet spell counted as lag",
+        lag.ms
+    );
+    drop(db);
+}
