@@ -397,6 +397,28 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
         positions: mut on_stream,
         last_sequence,
     } = already_on_stream(&js, config, start).await?;
+    // A stream that never held a message (its sequence is 0; one emptied by age keeps its last
+    // sequence) while the checkpoint says events were published: the stream was lost — deleted,
+    // a volume wiped, memory storage restarted — or a new one named. Publishing after the
+    // checkpoint would leave every earlier event off it for good; all of them go again.
+    let start = if last_sequence == 0 && start > 0 {
+        tracing::warn!(
+            stream = %config.stream,
+            checkpoint = start,
+            "the stream holds nothing, though events were published to it: it was lost or is \
+             new; publishing every event again from the start"
+        );
+        pool.get()
+            .await?
+            .execute(
+                "UPDATE projections.checkpoints SET position = 0 WHERE projection = $1",
+                &[&RELAY],
+            )
+            .await?;
+        0
+    } else {
+        start
+    };
     // The stream sequence the next publish expects to follow (`Nats-Expected-Last-Sequence`):
     // with many publishes in flight, one that JetStream never stored (a leader lost mid-flight)
     // would otherwise be followed by later ones that it did store, and sent again after them,

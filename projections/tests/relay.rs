@@ -109,6 +109,35 @@ async fn delete(js: &jetstream::Context, config: &RelayConfig) {
     let _ = js.delete_stream(&config.stream).await;
 }
 
+/// A stream lost — deleted, its volume wiped, memory storage restarted — is filled again from
+/// the first event, not from where the relay's checkpoint stood (which left every earlier event
+/// off it for good, without a word).
+#[tokio::test]
+async fn a_lost_stream_is_filled_again_from_the_first_event() {
+    let Setup { db, store } = setup().await;
+    let config = config(&nats_url());
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    for i in 0..10 {
+        append(&store, &format!("sip-lost-{i}")).await;
+    }
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    relayed(&store).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+
+    delete(&js, &config).await;
+    append(&store, "sip-lost-after").await;
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    relayed(&store).await;
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+}
+
 #[tokio::test]
 async fn every_event_reaches_jetstream_once_in_order_also_when_the_relay_dies_mid_batch() {
     let Setup { db, store } = setup().await;
