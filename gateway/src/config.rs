@@ -438,6 +438,23 @@ impl Config {
         }
 
         let nats_url = get("SAMPLAN_NATS_URL");
+        if let Some(urls) = &nats_url {
+            // One or more servers, comma-separated, each as the NATS client takes it: a wrong one
+            // would only show when the relay or a standby first needs it.
+            let bad = urls
+                .split(',')
+                .map(str::trim)
+                .find(|u| !projections::is_server_url(u));
+            if let Some(bad) = bad {
+                return Err(ConfigError::Invalid {
+                    var: "SAMPLAN_NATS_URL",
+                    value: redact_url(bad),
+                    expected: "one or more NATS servers, comma-separated, such as \
+                               nats://nats-1:4222,nats://nats-2:4222 (or tls://…)"
+                        .into(),
+                });
+            }
+        }
         let data_dir =
             PathBuf::from(get("SAMPLAN_DATA_DIR").unwrap_or_else(|| defaults::DATA_DIR.into()));
 
@@ -861,6 +878,33 @@ mod tests {
         assert_eq!(c.policy, "stockholm");
         assert_eq!(c.limits.body_bytes_max, 64 * 1024);
         assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn nats_servers_are_checked_when_the_process_starts() {
+        for ok in [
+            "nats://127.0.0.1:4222",
+            "nats://nats-1:4222, nats://nats-2:4222,tls://nats-3:4222",
+            "127.0.0.1:4222",
+        ] {
+            assert!(config(&[("SAMPLAN_NATS_URL", ok)]).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:4",
+            "nats://a:4222,,nats://b:4222",
+            "nats://a:notaport",
+        ] {
+            assert!(
+                matches!(
+                    config(&[("SAMPLAN_NATS_URL", bad)]),
+                    Err(ConfigError::Invalid {
+                        var: "SAMPLAN_NATS_URL",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

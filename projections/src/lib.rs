@@ -33,7 +33,7 @@ pub use error::ProjectionError;
 /// database holds 4713 BC – 294276 AD while chrono reads far beyond, and the database's refusal
 /// would be a 500. Years 1 to 9999 hold every moment a plan, a log or a cursor has.
 pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
-pub use nats_auth::{NatsAuth, NatsCredentials};
+pub use nats_auth::{is_server_url, NatsAuth, NatsCredentials};
 
 /// The read models' migrations (schemas `projections` and `directory`), applied by the
 /// composition root with `eventstore::migrate(admin_url, COMPONENT, MIGRATIONS)`.

@@ -72,3 +72,13 @@ impl NatsAuth {
         Ok(options)
     }
 }
+
+/// Whether `url` names one NATS server as the client takes it (`nats://`, `tls://`, `ws://`,
+/// `wss://`, or a bare `host:port`).
+pub fn is_server_url(url: &str) -> bool {
+    let scheme_ok = !url.contains("://")
+        || ["nats://", "tls://", "ws://", "wss://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+    !url.is_empty() && scheme_ok && url.parse::<async_nats::ServerAddr>().is_ok()
+}
