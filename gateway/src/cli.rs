@@ -481,6 +481,15 @@ async fn audit_verify(config: Config) -> Result<(), CliError> {
             "{} events in {} streams checked",
             report.events_checked, report.streams_checked
         );
+        // No events at all is no proof of anything: the wrong database, or a data directory
+        // mistyped (the embedded default then makes a new, empty one). A daily check must fail.
+        if report.events_checked == 0 {
+            return Err(CliError::Broken(
+                "the store holds no events: is this the service's database \
+                 (SAMPLAN_DATABASE_URL, SAMPLAN_DATA_DIR)?"
+                    .into(),
+            ));
+        }
         if report.is_intact() {
             println!("every hash chain is intact");
             return Ok(());

@@ -704,3 +704,22 @@ async fn migration_4_keeps_old_rows_and_the_database_holds_a_read_to_one_form() 
         );
     }
 }
+
+/// `samplan audit verify` on a store without a single event says so and fails: a mistyped
+/// SAMPLAN_DATA_DIR (the embedded default then makes a new, empty cluster) or the wrong database
+/// must not turn the daily check green.
+#[tokio::test]
+async fn verifying_a_store_without_events_fails() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.store.head_position().await.expect("head"), 0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
+        .args(["audit", "verify"])
+        .env("SAMPLAN_DATABASE_URL", &app.db.app_url)
+        .env("SAMPLAN_DATABASE_ADMIN_URL", &app.db.admin_url)
+        .env("SAMPLAN_LOG", "warn")
+        .output()
+        .expect("samplan audit verify");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("holds no events"), "{said}");
+}
