@@ -39,7 +39,15 @@ async fn main() -> Result<(), async_nats::Error> {
     let stream_name =
         std::env::var("SAMPLAN_NATS_STREAM").unwrap_or_else(|_| "SAMPLAN_EVENTS".into());
     let filter = std::env::args().nth(1);
-    let client = async_nats::connect(&url).await?;
+    // A NATS that asks for a token (the embedded default's is in data/nats/nats-server.conf).
+    let client = match std::env::var("SAMPLAN_NATS_TOKEN") {
+        Ok(token) => {
+            async_nats::ConnectOptions::with_token(token)
+                .connect(&url)
+                .await?
+        }
+        Err(_) => async_nats::connect(&url).await?,
+    };
     let js = jetstream::new(client);
     let stream = js.get_stream(&stream_name).await?;
     let name = "reporting-example";
