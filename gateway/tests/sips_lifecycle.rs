@@ -343,6 +343,21 @@ async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
         .expect("a number");
     assert!(at >= position, "{at} < {position}");
     assert_eq!(body["consent"]["status"], "given");
+
+    // Another plan written since: the header says where the store stood when this plan was
+    // read, not where this plan's own last event is.
+    let other = start_plan(&app, &w).await;
+    let later = ok(command(&app, &w.vc, &other, "record-consent", &consent()).await);
+    let later = later["position"].as_i64().expect("position");
+    let (_, headers, _) = app
+        .get(&format!("/api/v1/sips/{sip}?min_position={later}"), &w.vc)
+        .await;
+    let at: i64 = headers["x-samplan-position"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number");
+    assert!(at >= later, "{at} < {later}: a fresh read looked stale");
 }
 
 #[tokio::test]

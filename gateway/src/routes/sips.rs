@@ -419,7 +419,8 @@ async fn get_sip(
     Ok(response)
 }
 
-/// The plan as it stands now — its version, position, state and person — when `unit` takes
+/// The plan as it stands now — its version, the store's position it was read at, state and
+/// person — when `unit` takes
 /// part in it; otherwise 404, as for a plan that does not exist. The API's `GET /sips/{id}` and
 /// the web's plan page and letters read plans through this one function (and log the read
 /// themselves, once they know they will answer).
@@ -486,7 +487,9 @@ async fn current_plan(state: &AppState, sip_id: &SipId) -> Result<(i64, i64, Sip
         }
         None => {}
     }
-    Ok((version, position, sip))
+    // The plan was read as the store stood at its last position then, which is what a reader
+    // compares its `min_position` with; the plan's own last event may be far behind it.
+    Ok((version, position.max(current.store_position), sip))
 }
 
 /// Decodes a stored event read with a snapshot (upcasting old schema versions, as

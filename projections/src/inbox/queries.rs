@@ -867,6 +867,9 @@ pub struct CurrentPlan {
     pub snapshot: Option<PlanSnapshot>,
     pub plan_tail: Vec<TailEvent>,
     pub person_tail: Vec<TailEvent>,
+    /// The store's last position in the statement's snapshot: the plan read is as current as
+    /// the store at this position (`X-Samplan-Position`).
+    pub store_position: i64,
 }
 
 /// The inbox's snapshot of a plan and the events after it, in one statement (one round trip and one
@@ -907,6 +910,10 @@ pub async fn current_plan(
                FROM s JOIN events e
                  ON e.stream_id = $3 || s.person_id
                 AND e.stream_version > coalesce(s.person_version, 0)
+             UNION ALL
+             SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    NULL, (SELECT coalesce(max(global_position), 0) FROM events), NULL, NULL,
+                    NULL, NULL::date, NULL::text[]
               ORDER BY 1, 10",
         )
         .await?;
@@ -917,6 +924,7 @@ pub async fn current_plan(
         snapshot: None,
         plan_tail: Vec::new(),
         person_tail: Vec::new(),
+        store_position: 0,
     };
     for row in &rows {
         let part: i32 = row.get(0);
@@ -942,6 +950,10 @@ pub async fn current_plan(
                 },
                 person_version: row.get::<_, Option<i64>>(8).unwrap_or(0),
             });
+            continue;
+        }
+        if part == 3 {
+            current.store_position = row.get(10);
             continue;
         }
         let event = TailEvent {
