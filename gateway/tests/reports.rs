@@ -513,13 +513,25 @@ async fn only_the_reporting_role_asks_and_bad_questions_are_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // Dates as API.md writes them stand for their months.
+    let (status, _, days) = app
+        .get(
+            "/api/v1/reports/kpis?from=2026-01-15&to=2026-12-31&group_by=unit",
+            &token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{days}");
+    assert_eq!(
+        (&days["from"], &days["to"]),
+        (&json!("2026-01"), &json!("2026-12"))
+    );
     for (query, code) in [
         ("to=2026-12&group_by=unit", "missing_parameter"),
         ("from=2026-01&group_by=unit", "missing_parameter"),
         ("from=2026-01&to=2026-12", "missing_parameter"),
         ("from=2026-1&to=2026-12&group_by=unit", "invalid_parameter"),
         (
-            "from=2026-01-01&to=2026-12&group_by=unit",
+            "from=2026-01-32&to=2026-12&group_by=unit",
             "invalid_parameter",
         ),
         ("from=2026-01&to=2026-13&group_by=unit", "invalid_parameter"),

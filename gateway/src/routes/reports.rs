@@ -43,11 +43,19 @@ pub struct ApiDoc;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KpiParams {
-    /// The first month, `YYYY-MM` (a Swedish calendar month), included. Required.
-    #[param(required = true, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    /// The first month, `YYYY-MM` (a Swedish calendar month), included; a day `YYYY-MM-DD`
+    /// stands for its month. Required.
+    #[param(
+        required = true,
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
+    )]
     pub from: Option<String>,
-    /// The last month, `YYYY-MM`, included; at most 120 months after `from`. Required.
-    #[param(required = true, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    /// The last month, `YYYY-MM`, included (or a day in it); at most 120 months after `from`.
+    /// Required.
+    #[param(
+        required = true,
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
+    )]
     pub to: Option<String>,
     /// `region`, `municipality` or `unit`: the principal (huvudman) of each unit taking part, of
     /// that kind, or each unit itself. Required.
@@ -309,7 +317,8 @@ pub async fn kpis(
     Ok(consistency::with_position(response, position))
 }
 
-/// A month `YYYY-MM` as its first day.
+/// A month `YYYY-MM` as its first day; a day `YYYY-MM-DD` (API.md's form of dates) stands for
+/// its month.
 fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
     let Some(value) = value else {
         return Err(AppError::bad_request(
@@ -317,6 +326,13 @@ fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
             format!("{name} saknas: ange en månad som ÅÅÅÅ-MM, t.ex. 2026-03."),
         ));
     };
+    if value.len() == 10 {
+        if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+            if day.format("%Y-%m-%d").to_string() == value {
+                return Ok(day.with_day(1).unwrap_or(day));
+            }
+        }
+    }
     let shaped = value.len() == 7
         && value.as_bytes()[4] == b'-'
         && value
@@ -332,7 +348,10 @@ fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
     parsed.ok_or_else(|| {
         AppError::bad_request(
             "invalid_parameter",
-            format!("{name} ska vara en månad som ÅÅÅÅ-MM, t.ex. 2026-03."),
+            format!(
+                "{name} ska vara en månad som ÅÅÅÅ-MM, t.ex. 2026-03 (eller en dag i den, \
+                 ÅÅÅÅ-MM-DD)."
+            ),
         )
     })
 }
@@ -425,11 +444,17 @@ mod tests {
             month_param("from", Some("1999-12")).ok(),
             Some(first(1999, 12))
         );
+        // A day stands for its month.
+        assert_eq!(
+            month_param("from", Some("2026-03-31")).ok(),
+            Some(first(2026, 3))
+        );
         for bad in [
             "2026-3",
             "2026-13",
             "2026-00",
-            "2026-03-01",
+            "2026-02-30",
+            "2026-3-01",
             "26-03",
             "2026/03",
             "+026-03",
