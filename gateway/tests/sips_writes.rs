@@ -852,3 +852,49 @@ async fn hold_the_meeting(app: &TestApp, w: &World, sip: &str) {
     )
     .await);
 }
+
+/// The coordinator documents for an actor without samplan only if the person let that actor take
+/// part: a consent names it, as a kallelse to it would need (refused otherwise, nothing appended).
+#[tokio::test]
+async fn the_coordinator_documents_only_for_an_actor_the_consent_names() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &app.admin_token(),
+            &json!({"id": "fk-testby", "name": "Försäkringskassan Testby",
+                    "principal": {"kind": "external", "name": "Försäkringskassan"},
+                    "uses_samplan": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (sip, _) = invited_plan(&app, &w, "2026-03-17T09:00:00+01:00").await;
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T08:00:00Z",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12"}),
+    )
+    .await);
+    let before = version(&app, &sip).await;
+    let (status, body) = command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-fk", "heading": "work_and_income", "text": "Sjukpenning utreds.",
+                "responsible": {"kind": "unit", "unit_id": "fk-testby"}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("actor_not_covered_by_consent")),
+        "{body}"
+    );
+    assert_eq!(version(&app, &sip).await, before);
+}

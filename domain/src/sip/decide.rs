@@ -257,10 +257,20 @@ fn require_may_document(
         Responsible::Unit { unit_id } if *unit_id == by.unit_id => Ok(()),
         Responsible::Unit { unit_id } => {
             let unit = facts.unit(unit_id)?;
-            if coordinator && !unit.uses_samplan {
+            if !(coordinator && !unit.uses_samplan) {
+                return Err(DomainError::NotResponsibleActor);
+            }
+            // An actor without samplan is written into the plan only if the person let it take
+            // part: it takes part already, or a consent on record names it — as a kallelse to it
+            // would need.
+            let named = state.consents.iter().any(|c| c.actors.contains(unit_id));
+            if state.participates(unit_id) || named {
                 Ok(())
             } else {
-                Err(DomainError::NotResponsibleActor)
+                Err(DomainError::ActorNotCoveredByConsent(
+                    unit_id.clone(),
+                    unit.name.clone(),
+                ))
             }
         }
     }
