@@ -450,8 +450,27 @@ async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
     let policy = domain::policy::PolicyProfile::by_name(&config.policy)
         .map_err(|e| CliError::Usage(e.message()))?;
     let settings = projections::Settings::new(policy);
+    let deployment_policy = config.policy.clone();
     let outcome = with_store(&config, |store, admin_url| async move {
         for name in names {
+            // A read model built under the deployment's policy profile, rebuilt here under
+            // another, would be swapped in and then written to by the live projector under the
+            // first: two profiles' deadlines in one table, and nothing would say so.
+            if let Some(recorded) = projections::runner::rules_of(store.pool(), &name)
+                .await
+                .map_err(|e| CliError::Broken(format!("reading {name}'s rules: {e}")))?
+            {
+                if let Some(built) = recorded.split("policy ").nth(1).map(str::trim) {
+                    if built != deployment_policy {
+                        return Err(CliError::Usage(format!(
+                            "{name} was built under the policy profile {built}, and this rebuild \
+                             would use {deployment_policy}: set SAMPLAN_POLICY={built} as the \
+                             deployment has it (a change of profile is made on the deployment; \
+                             its projectors rebuild by themselves)"
+                        )));
+                    }
+                }
+            }
             let started = std::time::Instant::now();
             match projections::rebuild(&store, &admin_url, &name, &settings).await {
                 Ok(Some(rebuilt)) => println!(

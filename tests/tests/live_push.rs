@@ -305,8 +305,26 @@ async fn a_rebuild_of_the_inbox_rings_no_doorbell() {
         "no message in the inbox: {live:?}"
     );
 
-    // `samplan rebuild --projection inbox`.
+    // `samplan rebuild --projection inbox`, first under another policy profile than the
+    // deployment's: refused, nothing rebuilt.
     let schema = inbox_schema(&admin_db).await;
+    let other = d
+        .command(0, "rebuild-norrbotten")
+        .args(["rebuild", "--projection", "inbox"])
+        .env("SAMPLAN_POLICY", "norrbotten")
+        .output()
+        .expect("samplan rebuild");
+    assert_eq!(other.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("built under the policy profile stockholm"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    assert_eq!(
+        inbox_schema(&admin_db).await,
+        schema,
+        "rebuilt all the same"
+    );
     let out = silent_while(&mut doorbells, "samplan rebuild", async {
         d.command(0, "rebuild")
             .args(["rebuild", "--projection", "inbox"])
