@@ -696,6 +696,19 @@ impl Application {
         } = self;
         let drain = Duration::from_millis(config.shutdown_drain_ms);
         let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+        // The embedded services are watched while the process serves, and started again if they
+        // stop; the watch hands them back to be stopped at the end.
+        let watch_stop = shutdown.child_token();
+        let watch = tokio::spawn(async move {
+            let mut embedded = embedded;
+            loop {
+                tokio::select! {
+                    () = watch_stop.cancelled() => break,
+                    () = tokio::time::sleep(Embedded::WATCH_INTERVAL) => embedded.keep_running().await,
+                }
+            }
+            embedded
+        });
 
         let app = if roles.api {
             router_for(state.clone(), demo)
@@ -842,7 +855,12 @@ impl Application {
         // shutdown does not show up as connection errors.
         state.store.pool().close();
         drop(state);
-        embedded.stop().await;
+        match watch.await {
+            Ok(embedded) => embedded.stop().await,
+            Err(e) => {
+                tracing::error!(error = %e, "the watch over the embedded services ended abnormally")
+            }
+        }
         match failure {
             None => {
                 tracing::info!("samplan stopped");

@@ -250,6 +250,32 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     }
     assert!(on_stream >= 2, "{on_stream} events on JetStream");
 
+    // The embedded services are watched: PostgreSQL stopped (a fast shutdown, as by hand) and
+    // nats-server killed are started again, and the service answers and publishes as before.
+    let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid");
+    let nats_pid = pid_in(&data_dir.join("nats/nats-server.pid")).expect("nats pid");
+    for (pid, signal) in [(pg_pid, "-INT"), (nats_pid, "-KILL")] {
+        let sent = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    }
+    assert!(gone(pg_pid, "postgres").await && gone(nats_pid, "nats-server").await);
+    let mut back = false;
+    for _ in 0..150 {
+        let (status, _) = call(reqwest::Method::GET, person_url.clone(), &staff, None).await;
+        if status == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "PostgreSQL was not started again:\n{}", samplan.log_text());
+    let nats_again = pid_in(&data_dir.join("nats/nats-server.pid")).expect("nats pid again");
+    assert_ne!(nats_again, nats_pid);
+    assert!(process_named(nats_again, "nats-server"));
+
     // A command run beside the service uses its PostgreSQL and leaves it running.
     let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid");
     let verify = samplan_command(&data_dir, 0)

@@ -107,6 +107,21 @@ pub struct Embedded {
 }
 
 impl Embedded {
+    /// How often the serving process looks whether its embedded services still run.
+    pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// Starts again whichever embedded service has stopped (see `keep_running` of each): a
+    /// PostgreSQL stopped by hand or a nats-server killed no longer leaves the service answering
+    /// 503, or its events unpublished, until someone restarts samplan.
+    pub async fn keep_running(&mut self) {
+        if let Some(pg) = &self.postgres {
+            pg.keep_running().await;
+        }
+        if let Some(nats) = &mut self.nats {
+            nats.keep_running().await;
+        }
+    }
+
     /// Stops what was started, NATS first (nothing depends on it yet), then PostgreSQL. Errors
     /// are logged: stopping goes on regardless, so that nothing is left running.
     pub async fn stop(self) {

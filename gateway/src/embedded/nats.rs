@@ -20,6 +20,8 @@ pub struct EmbeddedNats {
     url: String,
     token: String,
     dir: PathBuf,
+    program: PathBuf,
+    port: u16,
 }
 
 impl std::fmt::Debug for EmbeddedNats {
@@ -59,61 +61,7 @@ impl EmbeddedNats {
         )?;
 
         let port = free_port()?;
-        let log_path = dir.join("nats-server.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io_error(format!("opening {}", log_path.display())))?;
-        let log_err = log
-            .try_clone()
-            .map_err(io_error("duplicating the log handle"))?;
-        let mut child = Command::new(&program)
-            .arg("-c")
-            .arg(&config)
-            .arg("-js")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .arg("-sd")
-            .arg(&dir)
-            .arg("-P")
-            .arg(dir.join(PID_FILE))
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            // Its own process group: a terminal's Ctrl-C goes to samplan, which stops NATS after
-            // the gateway has drained.
-            .process_group(0)
-            .spawn()
-            .map_err(io_error(format!("starting {}", program.display())))?;
-
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let tail = std::fs::read_to_string(&log_path)
-                    .map(|t| last_lines(&t, 10))
-                    .unwrap_or_default();
-                return Err(EmbeddedError::CommandFailed {
-                    what: "nats-server".into(),
-                    status: status.to_string(),
-                    output: tail,
-                });
-            }
-            if tokio::time::Instant::now() > deadline {
-                let _ = child.kill().await;
-                return Err(EmbeddedError::Timeout(format!(
-                    "nats-server did not accept connections on 127.0.0.1:{port} within 20 s; see {}",
-                    log_path.display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let child = spawn(&program, &dir, &config, port).await?;
         let url = format!("nats://127.0.0.1:{port}");
         tracing::info!(%url, store_dir = %dir.display(), "embedded nats-server (JetStream) is running");
         Ok(EmbeddedNats {
@@ -121,7 +69,27 @@ impl EmbeddedNats {
             url,
             token,
             dir,
+            program,
+            port,
         })
+    }
+
+    /// Starts the server again, on its port with its token, if it has stopped (killed, or
+    /// crashed): the service's clients reconnect by themselves. Called by the serving process's
+    /// watch over its embedded services.
+    pub async fn keep_running(&mut self) {
+        let Ok(Some(status)) = self.child.try_wait() else {
+            return;
+        };
+        tracing::warn!(%status, "the embedded nats-server stopped; starting it again");
+        let config = self.dir.join(CONFIG_FILE);
+        match spawn(&self.program, &self.dir, &config, self.port).await {
+            Ok(child) => {
+                self.child = child;
+                tracing::info!(url = %self.url, "embedded nats-server is running again");
+            }
+            Err(e) => tracing::error!(error = %e, "starting the embedded nats-server again failed"),
+        }
     }
 
     /// Where clients connect.
@@ -209,4 +177,70 @@ fn write_private(path: &Path, text: &str) -> Result<(), EmbeddedError> {
         .map_err(io_error(format!("creating {}", path.display())))?;
     file.write_all(text.as_bytes())
         .map_err(io_error(format!("writing {}", path.display())))
+}
+
+/// Starts `program` (nats-server with JetStream, the configuration `config`, its store in `dir`)
+/// on loopback port `port`, and waits until it takes connections.
+async fn spawn(
+    program: &Path,
+    dir: &Path,
+    config: &Path,
+    port: u16,
+) -> Result<Child, EmbeddedError> {
+    let log_path = dir.join("nats-server.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io_error(format!("opening {}", log_path.display())))?;
+    let log_err = log
+        .try_clone()
+        .map_err(io_error("duplicating the log handle"))?;
+    let mut child = Command::new(program)
+        .arg("-c")
+        .arg(config)
+        .arg("-js")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .arg("-sd")
+        .arg(dir)
+        .arg("-P")
+        .arg(dir.join(PID_FILE))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        // Its own process group: a terminal's Ctrl-C goes to samplan, which stops NATS after
+        // the gateway has drained.
+        .process_group(0)
+        .spawn()
+        .map_err(io_error(format!("starting {}", program.display())))?;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(&log_path)
+                .map(|t| last_lines(&t, 10))
+                .unwrap_or_default();
+            return Err(EmbeddedError::CommandFailed {
+                what: "nats-server".into(),
+                status: status.to_string(),
+                output: tail,
+            });
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.kill().await;
+            return Err(EmbeddedError::Timeout(format!(
+                "nats-server did not accept connections on 127.0.0.1:{port} within 20 s; see {}",
+                log_path.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(child)
 }

@@ -104,6 +104,35 @@ impl EmbeddedPostgres {
         ))
     }
 
+    /// Starts PostgreSQL again if it has stopped (killed, crashed, stopped by hand): the
+    /// service's pools reconnect by themselves, and answer 503 meanwhile. Called by the serving
+    /// process's watch over its embedded services.
+    pub async fn keep_running(&self) {
+        let running = std::fs::read_to_string(self.data_dir.join("postmaster.pid"))
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .next()
+                    .and_then(|l| l.trim().parse::<u32>().ok())
+            })
+            .is_some_and(|pid| process_is(pid, "postgres"));
+        if running {
+            return;
+        }
+        tracing::warn!("the embedded PostgreSQL stopped; starting it again");
+        let Some(root) = self.data_dir.parent() else {
+            return;
+        };
+        let restarted = async {
+            self.recover_from_crash().await?;
+            self.pg_ctl_start(root).await
+        };
+        match restarted.await {
+            Ok(()) => tracing::info!("embedded PostgreSQL is running again"),
+            Err(e) => tracing::error!(error = %e, "starting the embedded PostgreSQL again failed"),
+        }
+    }
+
     /// Stops PostgreSQL (fast shutdown: open transactions are rolled back, data is safe).
     pub async fn stop(self) -> Result<(), EmbeddedError> {
         tracing::info!("stopping the embedded PostgreSQL");
