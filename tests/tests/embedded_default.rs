@@ -271,7 +271,11 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(back, "PostgreSQL was not started again:\n{}", samplan.log_text());
+    assert!(
+        back,
+        "PostgreSQL was not started again:\n{}",
+        samplan.log_text()
+    );
     let nats_again = pid_in(&data_dir.join("nats/nats-server.pid")).expect("nats pid again");
     assert_ne!(nats_again, nats_pid);
     assert!(process_named(nats_again, "nats-server"));

@@ -191,10 +191,11 @@ pub(crate) async fn register(
     };
     let person_id = PersonId::from_ulid(Ulid::generate());
     match crate::commands::persons::register(&state, write, person_id, body).await {
-        Ok(done) => Ok(
-            Redirect::to(&format!("/patienter/{}?efter={}", done.id, done.position))
-                .into_response(),
-        ),
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/patienter/{}?efter={}&klart=registrerad#klart",
+            done.id, done.position
+        ))
+        .into_response()),
         Err(e) => {
             let duplicate =
                 matches!(&e, AppError::Domain(d) if d.code() == "person_already_registered");
@@ -290,6 +291,8 @@ struct PersonPage {
     /// The unit has a care relation and may change what is known about the person
     /// (`commands::persons::care_relation`); otherwise the page says who may.
     may_change: bool,
+    /// What was just done, said at the top (`?klart=`).
+    done: Option<&'static str>,
 }
 
 /// One plan of the person that the caller's unit takes part in.
@@ -527,6 +530,8 @@ fn relative_form(person_id: &str) -> FormView {
 #[derive(Debug, Deserialize)]
 pub(crate) struct After {
     efter: Option<i64>,
+    /// What was just done, to confirm it (`web::sip::done_text`).
+    klart: Option<String>,
 }
 
 /// `GET /patienter/{id}`.
@@ -537,7 +542,8 @@ pub(crate) async fn page(
     Query(after): Query<After>,
 ) -> Result<Response, WebError> {
     directory_position(&state, after.efter).await?;
-    render_person(&state, &visitor, &id, None).await
+    let done = after.klart.as_deref().and_then(super::sip::done_text);
+    render_person(&state, &visitor, &id, None, done).await
 }
 
 async fn render_person(
@@ -545,6 +551,7 @@ async fn render_person(
     visitor: &Visitor,
     id: &str,
     failed: Option<(&'static str, &Fields, Refusal)>,
+    done: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let caller = visitor.staff()?;
     let unit = caller.staff_unit()?.clone();
@@ -621,6 +628,7 @@ async fn render_person(
         person,
         forms,
         may_change,
+        done,
     };
     let response = visitor.page(&page)?;
     if failed_is_error {
@@ -704,12 +712,14 @@ async fn after_write(
     written: Result<crate::pipeline::WriteResponse, AppError>,
 ) -> Result<Response, WebError> {
     match written {
-        Ok(done) => {
-            Ok(Redirect::to(&format!("/patienter/{id}?efter={}", done.position)).into_response())
-        }
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/patienter/{id}?efter={}&klart={key}#klart",
+            done.position
+        ))
+        .into_response()),
         Err(e) => {
             let refusal = refusal_or_page(e)?;
-            render_person(state, visitor, id, Some((key, fields, refusal))).await
+            render_person(state, visitor, id, Some((key, fields, refusal)), None).await
         }
     }
 }
@@ -760,6 +770,7 @@ pub(crate) async fn start_sip(
                 &visitor,
                 &id,
                 Some(("behov", &fields, Refusal::Field(e))),
+                None,
             )
             .await
         }
@@ -777,6 +788,7 @@ pub(crate) async fn start_sip(
                     START_ANYWAY_MISSING,
                 )),
             )),
+            None,
         )
         .await;
     }
@@ -799,12 +811,21 @@ pub(crate) async fn start_sip(
     };
     let sip_id = SipId::from_ulid(Ulid::generate());
     match crate::commands::sips::start(&state, write, sip_id, body).await {
-        Ok(done) => {
-            Ok(Redirect::to(&format!("/sip/{}?efter={}", done.id, done.position)).into_response())
-        }
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/sip/{}?efter={}&klart=behov#klart",
+            done.id, done.position
+        ))
+        .into_response()),
         Err(e) => {
             let refusal = refusal_or_page(e)?;
-            render_person(&state, &visitor, &id, Some(("behov", &fields, refusal))).await
+            render_person(
+                &state,
+                &visitor,
+                &id,
+                Some(("behov", &fields, refusal)),
+                None,
+            )
+            .await
         }
     }
 }

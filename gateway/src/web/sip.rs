@@ -178,10 +178,15 @@ pub(crate) struct After {
     klart: Option<String>,
 }
 
-/// What each step did, said on the plan's page after it succeeded, by the key
+/// What each step did, said on the plan's page (or the person's) after it succeeded, by the key
 /// [`done_key`] gives: a form sent without a word back left staff unsure whether it went
 /// through, and the step's own form is often gone from the page once taken.
 const DONE: &[(&str, &str)] = &[
+    ("behov", "SIP:en är startad. Nästa steg är samtycket."),
+    ("registrerad", "Personen är registrerad."),
+    ("narstaende", "Den närstående är tillagd."),
+    ("kontaktuppgifter", "Kontaktuppgifterna är ändrade."),
+    ("ta-bort", "Den närstående är borttagen."),
     ("samtycke", "Samtycket är registrerat."),
     ("samtycke-nekat", "Det är registrerat att personen inte samtycker."),
     ("samtycke-aterkallat", "Det är registrerat att samtycket är återkallat."),
@@ -227,9 +232,9 @@ fn done_key(step: &str, action: &str) -> String {
     }
 }
 
-/// What [`DONE`] says for `key`; nothing for a key it does not know, so the address cannot put
-/// words of its own on the page.
-fn done_text(key: &str) -> Option<&'static str> {
+/// What [`DONE`] says for `key` (the plan's steps, and the person page's); nothing for a key it
+/// does not know, so the address cannot put words of its own on the page.
+pub(crate) fn done_text(key: &str) -> Option<&'static str> {
     DONE.iter().find(|(k, _)| *k == key).map(|(_, text)| *text)
 }
 

@@ -33,6 +33,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await register.getByLabel("Telefon").fill("070-123 45 67");
     await submit(page, register, "Registrera");
     await page.getByRole("heading", { level: 1, name: "Stina Webbtest" }).waitFor();
+    assert.equal(await page.locator("#klart").innerText(), "Personen är registrerad.");
     const personId = new URL(page.url()).pathname.split("/").pop();
     assert.equal(await page.title(), "Patient – samplan", "no name in the title the history keeps");
 
@@ -51,6 +52,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await reason.fill("Behöver samordnat stöd från hälsocentralen och hemtjänsten.");
     await submit(page, page.locator("details#behov"), "Starta SIP");
     await page.getByRole("heading", { level: 1, name: /^SIP för Stina Webbtest/ }).waitFor();
+    assert.equal(await page.locator("#klart").innerText(), "SIP:en är startad. Nästa steg är samtycket.");
     const sipUrl = page.url().split("?")[0];
 
     // Samtycke, covering hemtjänsten too.
