@@ -86,6 +86,10 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
     await page.evaluate(() => { window.__notReloaded = true; });
     const before = await page.locator("#meddelanden li.row").count();
+    // The keyboard is on the first plan link of Pågående SIP, an element without an id.
+    const firstPlan = page.locator("#pagaende li.row a").first();
+    const planHref = await firstPlan.getAttribute("href");
+    await firstPlan.focus();
 
     // The coordinator (in another context, through the API) invites hemtjänsten to a follow-up.
     const coordinator = staffToken(app, DEMO.hcLulea);
@@ -106,6 +110,8 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before);
     assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was not reloaded");
     assert.match(await page.locator("#live-status").innerText(), /nytt meddelande/i);
+    // The update kept the keyboard where it was (WCAG 2.4.3), not on the page's body.
+    assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.getAttribute("href")), planHref);
     await page.screenshot({ path: join(screenshots, "start-live.png"), fullPage: true });
     assert.deepEqual(context.cspViolations, []);
   }));

@@ -40,6 +40,35 @@
 
   function say(text) { if (status) status.textContent = text; }
 
+  // Where the keyboard was in the lists, to put it back after they are replaced: the element by
+  // its id, or else by what it is (a link by its address and text, a button by its form and
+  // text) within the nearest section with an id. Gone with its row, the section's heading takes
+  // it, so the reader stays where they were instead of starting over at the top of the page.
+  function keyOf(el) {
+    if (el.tagName === "A") return "a|" + el.getAttribute("href") + "|" + el.textContent;
+    if (el.form) return el.tagName + "|" + el.form.getAttribute("action") + "|" + el.name + "|" + el.textContent;
+    return null;
+  }
+  function focusPlace(el) {
+    if (!el || !lists.contains(el)) return null;
+    if (el.id) return { id: el.id };
+    var section = el.parentElement && el.parentElement.closest("[id]");
+    return section ? { section: section.id, key: keyOf(el) } : null;
+  }
+  function refocus(place) {
+    var target = place.id ? document.getElementById(place.id) : null;
+    var section = place.section ? document.getElementById(place.section) : null;
+    if (!target && section && place.key) {
+      var all = section.querySelectorAll("a, button, input, select, textarea");
+      for (var i = 0; i < all.length && !target; i++) if (keyOf(all[i]) === place.key) target = all[i];
+    }
+    if (!target && section) {
+      target = section.querySelector("h2") || section;
+      target.setAttribute("tabindex", "-1");
+    }
+    if (target) target.focus();
+  }
+
   function refresh() {
     pending = null;
     var url = lists.getAttribute("data-live") + window.location.search;
@@ -51,12 +80,12 @@
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("listor");
         if (!fresh) return;
-        var focused = document.activeElement && document.activeElement.id;
+        var place = focusPlace(document.activeElement);
         var openFilters = lists.querySelector("details.filters[open]") !== null;
         lists.replaceWith(fresh);
         lists = fresh;
         if (openFilters) { var d = lists.querySelector("details.filters"); if (d) d.open = true; }
-        if (focused) { var again = document.getElementById(focused); if (again) again.focus(); }
+        if (place) refocus(place);
         if (arrived > 0) {
           say(arrived === 1 ? "Ett nytt meddelande har kommit." : arrived + " nya meddelanden har kommit.");
           arrived = 0;
