@@ -257,7 +257,7 @@ fn require_may_document(
         Responsible::Unit { unit_id } if *unit_id == by.unit_id => Ok(()),
         Responsible::Unit { unit_id } => {
             let unit = facts.unit(unit_id)?;
-            if !(coordinator && !unit.uses_samplan) {
+            if !coordinator || unit.uses_samplan {
                 return Err(DomainError::NotResponsibleActor);
             }
             // An actor without samplan is written into the plan only if the person let it take
