@@ -1818,20 +1818,7 @@ async fn a_guardian_registered_after_consent_is_asked_for_theirs() {
 async fn a_coordinator_handed_to_another_unit_leaves_the_first_units_part_owed() {
     let app = TestApp::spawn().await;
     let mut w = world(&app).await;
-    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
-    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
-    set_time(&app, &mut w, "2026-11-10T10:30:00Z");
-    ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2027-02-01"}),
-    )
-    .await);
+    let (sip, _) = meeting_held_on_10_november(&app, &mut w).await;
     let answer = ok(command(
         &app,
         &w.vc,
@@ -1873,20 +1860,7 @@ async fn a_coordinator_handed_to_another_unit_leaves_the_first_units_part_owed()
 async fn a_contribution_published_is_pushed_live_to_the_others() {
     let app = TestApp::spawn().await;
     let mut w = world(&app).await;
-    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
-    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
-    set_time(&app, &mut w, "2026-11-10T10:30:00Z");
-    let held = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2027-02-01"}),
-    )
-    .await);
+    let (sip, held) = meeting_held_on_10_november(&app, &mut w).await;
     inbox(&app, &w.vc, position(&held)).await;
     let mut vc = SseStream::open(&app, &w.vc, Some(&position(&held).to_string())).await;
     assert_eq!(vc.next().await.event, "ready");
@@ -2029,20 +2003,7 @@ async fn a_meeting_ahead_is_called_off_by_letter_when_the_plan_ends() {
 async fn a_sub_goal_published_without_its_intervention_is_named_as_what_is_missing() {
     let app = TestApp::spawn().await;
     let mut w = world(&app).await;
-    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
-    let (sip, _) = invited_plan(&app, &w, "2026-11-10T09:00:00Z").await;
-    set_time(&app, &mut w, "2026-11-10T10:30:00Z");
-    ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2027-02-01"}),
-    )
-    .await);
+    let (sip, _) = meeting_held_on_10_november(&app, &mut w).await;
     ok(command(
         &app,
         &w.ht,
@@ -2154,4 +2115,25 @@ async fn a_person_moving_out_asks_every_plan_to_be_closed_each_with_its_own_to_d
         assert!(ulid::Ulid::from_string(id).is_ok(), "{id} is no ULID");
     }
     assert!(app.assert_rebuild_equals_live("inbox").await > 5);
+}
+
+/// A plan whose SIP-möte with hemtjänsten (kallelse `inv-1`, sent 2 November) was held on Tuesday
+/// 10 November 2026 at 09.00 UTC and recorded at 10.30, the follow-up booked for 1 February: the
+/// plan, and the answer to recording the meeting. The clock stands at the recording.
+async fn meeting_held_on_10_november(app: &TestApp, w: &mut World) -> (String, Value) {
+    set_time(app, w, "2026-11-02T08:00:00Z");
+    let (sip, _) = invited_plan(app, w, "2026-11-10T09:00:00Z").await;
+    set_time(app, w, "2026-11-10T10:30:00Z");
+    let held = ok(command(
+        app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-11-10T09:00:00Z",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2027-02-01"}),
+    )
+    .await);
+    (sip, held)
 }
