@@ -487,6 +487,9 @@ fn like_literal(s: &str) -> String {
     out
 }
 
+/// Most words of a name query that each must match.
+const NAME_WORDS_MAX: usize = 4;
+
 /// Persons matching `query` as unit `viewer` may find them, by name then id, at most `limit`.
 /// A person with protected identity is found by name only by a unit that may see the name; by
 /// personnummer (which the searcher already knows) by anyone, without the name.
@@ -509,15 +512,36 @@ pub async fn search_persons(
             client.query(&stmt, &[&viewer, pin, &limit]).await?
         }
         PersonQuery::Name(part) => {
-            let pattern = format!("%{}%", like_literal(&part.to_lowercase()));
+            // Each word of the query somewhere in the name, in any order: "holm lars" finds
+            // Lars Holm as staff type surnames first (at most four words, each its own LIKE
+            // on the trigram index).
+            let lowered = part.to_lowercase();
+            let mut words: Vec<String> = lowered
+                .split_whitespace()
+                .take(NAME_WORDS_MAX)
+                .map(|w| format!("%{}%", like_literal(w)))
+                .collect();
+            if words.is_empty() {
+                words.push(format!("%{}%", like_literal(&lowered)));
+            }
+            let each: Vec<String> = (0..words.len())
+                .map(|i| format!("lower(p.name) LIKE ${}", i + 3))
+                .collect();
             let stmt = client
                 .prepare_cached(&format!(
                     "SELECT {PERSON_COLUMNS}, {NAME_VISIBLE} FROM directory.persons p
-                      WHERE lower(p.name) LIKE $2 AND {NAME_VISIBLE}
-                      ORDER BY p.name, p.person_id LIMIT $3"
+                      WHERE {} AND {NAME_VISIBLE}
+                      ORDER BY p.name, p.person_id LIMIT $2",
+                    each.join(" AND ")
                 ))
                 .await?;
-            client.query(&stmt, &[&viewer, &pattern, &limit]).await?
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&viewer, &limit];
+            params.extend(
+                words
+                    .iter()
+                    .map(|w| w as &(dyn tokio_postgres::types::ToSql + Sync)),
+            );
+            client.query(&stmt, &params).await?
         }
     };
     Ok(rows.iter().map(person_row).collect())

@@ -462,6 +462,25 @@ async fn search_by_number_and_by_part_of_the_name() {
             .await
             .expect("search");
     assert!(underscore.is_empty());
+
+    // Words in any order, each somewhere in the name: surname first, as staff often type.
+    let names = |q: &str| {
+        let q = q.to_owned();
+        async move {
+            directory::search_persons(pool, "vc-viewer", &PersonQuery::Name(q), 50)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names("andersson anna").await, ["Anna Andersson"]);
+    assert_eq!(names("  ek   ANNI ").await, ["Annika Ek"]);
+    assert!(
+        names("andersson annika").await.is_empty(),
+        "every word must match"
+    );
 }
 
 #[tokio::test]
