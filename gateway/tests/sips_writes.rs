@@ -898,3 +898,35 @@ async fn the_coordinator_documents_only_for_an_actor_the_consent_names() {
     );
     assert_eq!(version(&app, &sip).await, before);
 }
+
+/// The plan's page tells the coordinator which units called have not named their representative
+/// yet, and who each representative is, with title and phone.
+#[tokio::test]
+async fn the_plan_page_says_who_has_not_answered_the_kallelse() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (sip, _) = invited_plan(&app, &w, "2026-03-17T09:00:00+01:00").await;
+    let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    assert!(
+        html.contains("Har inte utsett representant ännu: Hemtjänst Norr"),
+        "{html}"
+    );
+    ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1",
+                "representative": {"name": "Hanna Hemtjänst", "profession": "biståndshandläggare",
+                                   "phone": "010-123 45 67"}}),
+    )
+    .await);
+    let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    assert!(!html.contains("Har inte utsett representant"), "{html}");
+    assert!(
+        html.contains(
+            "Hanna Hemtjänst (biståndshandläggare), Hemtjänst Norr, telefon 010-123 45 67"
+        ),
+        "{html}"
+    );
+}

@@ -159,6 +159,9 @@ struct InvitationItem {
     status: &'static str,
     recipients: Vec<(String, bool)>,
     representatives: Vec<String>,
+    /// The units called in samplan that have not named their representative yet, while the
+    /// meeting is ahead: whom the coordinator may need to remind.
+    unanswered: Vec<String>,
     /// The printable letters (coordinator's unit only): (recipient, page, whether posted: "ej
     /// postat" while owed, "postat" once recorded, "inte postat" when none was and none is owed
     /// any more — the meeting was held or called off).
@@ -491,8 +494,29 @@ async fn render(
             representatives: i
                 .representatives
                 .iter()
-                .map(|(u, r)| format!("{}, {}", r.name, unit_name(u.as_str())))
+                .map(|(u, r)| {
+                    let mut text = r.name.clone();
+                    if let Some(title) = &r.profession {
+                        text.push_str(&format!(" ({title})"));
+                    }
+                    text.push_str(&format!(", {}", unit_name(u.as_str())));
+                    if let Some(phone) = &r.phone {
+                        text.push_str(&format!(", telefon {phone}"));
+                    }
+                    text
+                })
                 .collect(),
+            unanswered: if i.is_active() {
+                i.invited_units()
+                    .filter(|(u, delivery)| {
+                        *delivery == domain::sip::Delivery::Digital
+                            && !i.representatives.contains_key(*u)
+                    })
+                    .map(|(u, _)| unit_name(u.as_str()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let page = SipPage {
