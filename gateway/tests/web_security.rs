@@ -376,3 +376,58 @@ async fn a_shared_computers_history_keeps_no_personnummer_and_no_name() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!html.contains("Tolvansson"));
 }
+
+/// The person's page registers what ends their plans — a death, here — only when confirmed with a
+/// tick (it cannot be taken back), and then says so; the unit that registered the person may.
+#[tokio::test]
+async fn a_death_is_registered_on_the_persons_page_once_confirmed() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let person = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
+    let id = person["id"].as_str().expect("id");
+    let at = person["position"].as_i64().expect("position");
+    let cookie = format!("samplan_session={nurse}; samplan_csrf={}", "ab".repeat(32));
+    let (status, _, html) =
+        page(&app, &format!("/patienter/{id}?efter={at}"), &cookie, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!(r#"action="/patienter/{id}/status/avliden""#)),
+        "{html}"
+    );
+    let csrf = csrf_on_page(&html).expect("a form token on the page");
+    let stream = format!("person-{id}");
+    let before = app.store.stream_version(&stream).await.expect("version");
+
+    let (status, html) = post_form(
+        &app,
+        &format!("/patienter/{id}/status/avliden"),
+        &cookie,
+        &format!("_csrf={csrf}&died_on=2026-03-01"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("Kryssa i att uppgiften stämmer"), "{html}");
+    assert_eq!(app.store.stream_version(&stream).await.expect("v"), before);
+
+    let response = browser()
+        .post(app.url(&format!("/patienter/{id}/status/avliden")))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}&died_on=2026-03-01&bekrafta=ja"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to = redirect_to(response.headers()).to_owned();
+    assert!(to.contains("klart=avliden"), "{to}");
+    assert_eq!(
+        app.store.stream_version(&stream).await.expect("v"),
+        before + 1
+    );
+    let (_, _, html) = page(&app, &to, &cookie, false).await;
+    assert!(
+        html.contains("Dödsfallet är registrerat. Personens planer ska avslutas."),
+        "{html}"
+    );
+}

@@ -91,6 +91,10 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
             post(persons::change_contact_details),
         )
         .route("/patienter/{id}/sip", post(persons::start_sip))
+        .route(
+            "/patienter/{id}/status/{steg}",
+            post(persons::person_status),
+        )
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))

@@ -11,7 +11,8 @@ use super::session::Visitor;
 use super::{Layout, WebError};
 use crate::access_log::{self, action};
 use crate::commands::persons::{
-    AddRelativeRequest, ChangeContactDetailsRequest, RegisterPersonRequest, RelativeKindDto,
+    AddRelativeRequest, ChangeContactDetailsRequest, MarkProtectedIdentityRequest,
+    RegisterDeathRequest, RegisterMovedOutRequest, RegisterPersonRequest, RelativeKindDto,
     RemoveRelativeRequest,
 };
 use crate::commands::sips::dto::{
@@ -459,6 +460,62 @@ fn contact_form(person: &PersonView) -> FormView {
     .button("Spara")
 }
 
+/// What the population register (Skatteverket) says of the person and staff register here, each
+/// ending the person's plans (seed 000: "Om … den enskilde får skyddade uppgifter, flyttar från
+/// länet eller avlider ska SIP avslutas"): protected identity, death, moving out of the county.
+/// None can be taken back, so each asks for a tick.
+fn status_forms(person: &PersonView) -> Vec<FormView> {
+    let id = &person.id;
+    let confirm = || {
+        Field::checkbox(
+            "bekrafta",
+            "Uppgiften stämmer (från Skatteverket eller anhöriga). Den går inte att ta bort.",
+        )
+    };
+    let mut forms = Vec::new();
+    if !person.protected_identity {
+        forms.push(
+            FormView::new(
+                "skyddad",
+                format!("/patienter/{id}/status/skyddad"),
+                "Skyddade personuppgifter",
+            )
+            .intro(
+                "När personen har fått skyddade personuppgifter: adress och telefon döljs då \
+                 överallt, och den som samordnar personens planer ombeds avsluta dem.",
+            )
+            .field(confirm())
+            .button("Registrera skyddade personuppgifter"),
+        );
+    }
+    if person.deceased_on.is_none() {
+        forms.push(
+            FormView::new(
+                "avliden",
+                format!("/patienter/{id}/status/avliden"),
+                "Dödsfall",
+            )
+            .field(Field::date("died_on", "Dödsdag").required())
+            .field(confirm())
+            .button("Registrera dödsfall"),
+        );
+    }
+    if person.moved_out.is_none() {
+        forms.push(
+            FormView::new(
+                "flyttat",
+                format!("/patienter/{id}/status/flyttat"),
+                "Flytt från länet",
+            )
+            .field(Field::date("moved_on", "Flyttdag").required())
+            .field(Field::text("to_region", "Till region, om den är känd"))
+            .field(confirm())
+            .button("Registrera flytt"),
+        );
+    }
+    forms
+}
+
 /// The need as posted: its context (a track or discharge readiness only at discharge) and
 /// since when it is known.
 fn need_context(
@@ -589,6 +646,7 @@ async fn render_person(
             forms.push(contact_form(&person));
         }
         forms.push(relative_form(&person.id));
+        forms.extend(status_forms(&person));
     }
     let failed_is_error = failed.is_some();
     let mut relatives_error = None;
@@ -669,6 +727,61 @@ pub(crate) async fn change_contact_details(
     };
     let written = crate::commands::persons::run(&state, write, &id, body).await;
     after_write(&state, &visitor, &id, "kontaktuppgifter", &fields, written).await
+}
+
+/// `POST /patienter/{id}/status/{steg}`: protected identity (`skyddad`), death (`avliden`) or
+/// moving out of the county (`flyttat`), each confirmed with a tick.
+pub(crate) async fn person_status(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((id, step)): Path<(String, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let fields = Fields(fields);
+    let meta = write_meta();
+    let write = staff_write(&visitor, &fields, &meta)?;
+    let key: &'static str = match step.as_str() {
+        "skyddad" => "skyddad",
+        "avliden" => "avliden",
+        "flyttat" => "flyttat",
+        _ => return Err(WebError::NotFound),
+    };
+    let refused = |e: super::form::FieldError| Some((key, &fields, Refusal::Field(e)));
+    if fields.get("bekrafta") != "ja" {
+        let e = super::form::FieldError::new(
+            "bekrafta",
+            "Kryssa i att uppgiften stämmer: den går inte att ta bort.",
+        );
+        return render_person(&state, &visitor, &id, refused(e), None).await;
+    }
+    let written = match key {
+        "skyddad" => {
+            crate::commands::persons::run(&state, write, &id, MarkProtectedIdentityRequest {}).await
+        }
+        "avliden" => match fields.date("died_on") {
+            Ok(died_on) => {
+                crate::commands::persons::run(&state, write, &id, RegisterDeathRequest { died_on })
+                    .await
+            }
+            Err(e) => return render_person(&state, &visitor, &id, refused(e), None).await,
+        },
+        _ => match fields.date("moved_on") {
+            Ok(moved_on) => {
+                crate::commands::persons::run(
+                    &state,
+                    write,
+                    &id,
+                    RegisterMovedOutRequest {
+                        moved_on,
+                        to_region: fields.opt("to_region"),
+                    },
+                )
+                .await
+            }
+            Err(e) => return render_person(&state, &visitor, &id, refused(e), None).await,
+        },
+    };
+    after_write(&state, &visitor, &id, key, &fields, written).await
 }
 
 /// `POST /patienter/{id}/narstaende/{relative_id}/ta-bort`: a relative's "Ta bort"
