@@ -173,7 +173,9 @@ test("a unit with nothing to document clears “Er dokumentation saknas”", { t
     const page = await coordinatorContext.newPage();
     await signIn(app, page, DEMO.hcLulea);
     await page.goto(`${app.base}/sip/${PLANS.invited}`);
-    assert.match(await page.locator(".invitations").innerText(), /Representant: Biståndshandläggare, hemtjänsten Luleå, Hemtjänst Centrum/);
+    assert.match(await page.locator(".invitations").innerText(), /Representant: Biståndshandläggare, hemtjänsten Luleå \(biståndshandläggare\), Hemtjänst Centrum/);
+    // The ward, called too, has not named its representative: the coordinator sees it.
+    assert.match(await page.locator(".invitations").innerText(), /Har inte utsett representant ännu: Vårdavdelning 61/);
     const meeting = await step(page, "mote");
     await meeting.getByLabel(/^Mötessekreterare/).fill("Biståndshandläggare, hemtjänsten Luleå");
     await submit(page, meeting, "Registrera mötet");
