@@ -151,13 +151,7 @@ async fn tampering_behind_the_databases_back_is_found_by_the_api_and_the_command
     assert_eq!(broken[0]["stream_version"], 2);
     assert_eq!(broken[0]["reason"], "hash_mismatch");
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
-        .args(["audit", "verify"])
-        .env("SAMPLAN_DATABASE_URL", &app.db.app_url)
-        .env("SAMPLAN_DATABASE_ADMIN_URL", &app.db.admin_url)
-        .env("SAMPLAN_LOG", "warn")
-        .output()
-        .expect("samplan audit verify");
+    let out = audit_verify_cli(&app);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -712,14 +706,19 @@ async fn migration_4_keeps_old_rows_and_the_database_holds_a_read_to_one_form() 
 async fn verifying_a_store_without_events_fails() {
     let app = TestApp::spawn().await;
     assert_eq!(app.store.head_position().await.expect("head"), 0);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
+    let out = audit_verify_cli(&app);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("holds no events"), "{said}");
+}
+
+/// `samplan audit verify` run against the test's database, as an operator runs it.
+fn audit_verify_cli(app: &TestApp) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
         .args(["audit", "verify"])
         .env("SAMPLAN_DATABASE_URL", &app.db.app_url)
         .env("SAMPLAN_DATABASE_ADMIN_URL", &app.db.admin_url)
         .env("SAMPLAN_LOG", "warn")
         .output()
-        .expect("samplan audit verify");
-    assert_eq!(out.status.code(), Some(1));
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("holds no events"), "{said}");
+        .expect("samplan audit verify")
 }
