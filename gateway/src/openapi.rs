@@ -81,6 +81,7 @@ pub fn document_json() -> serde_json::Value {
     refusals_of_every_route(&mut value);
     path_ids(&mut value);
     write_headers(&mut value);
+    position_headers(&mut value);
     text_without_control_characters(&mut value);
     links(&mut value);
     problems_as_problem_json(&mut value);
@@ -223,7 +224,9 @@ fn path_ids(value: &mut serde_json::Value) {
 }
 
 /// The headers of a write as `extract::Command` reads them: `Idempotency-Key` is 1–64 visible
-/// ASCII characters, `If-Match` a version, quoted as an entity tag or bare.
+/// ASCII characters, `If-Match` a version, quoted as an entity tag or bare. Every write takes
+/// both (API.md), also those that create a stream, where the version is 0 until it exists; a
+/// write declaring one is given the other, and `409 version_conflict`.
 fn write_headers(value: &mut serde_json::Value) {
     for (_, _, operation) in operations(value) {
         let Some(parameters) = operation
@@ -232,6 +235,25 @@ fn write_headers(value: &mut serde_json::Value) {
         else {
             continue;
         };
+        let declares = |name: &str| {
+            parameters
+                .iter()
+                .any(|p| p["in"] == "header" && p["name"] == name)
+        };
+        let (has_key, has_if_match) = (declares("Idempotency-Key"), declares("If-Match"));
+        let is_write = has_key || has_if_match;
+        if !has_if_match && is_write {
+            parameters.push(serde_json::json!({
+                "name": "If-Match", "in": "header", "required": false,
+                "description": "Only if the stream is at this version, e.g. \"3\" (0: it does not exist yet)"
+            }));
+        }
+        if !has_key && is_write {
+            parameters.push(serde_json::json!({
+                "name": "Idempotency-Key", "in": "header", "required": false,
+                "description": "Retry-safe key, ≤ 64 characters"
+            }));
+        }
         for parameter in parameters.iter_mut().filter(|p| p["in"] == "header") {
             let pattern = match parameter["name"].as_str() {
                 Some("Idempotency-Key") => "^[!-~]{1,64}$",
@@ -239,6 +261,52 @@ fn write_headers(value: &mut serde_json::Value) {
                 _ => continue,
             };
             parameter["schema"] = serde_json::json!({"type": "string", "pattern": pattern});
+        }
+        if is_write {
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+            {
+                responses.entry("409").or_insert_with(|| {
+                    problem("`version_conflict`: If-Match named another version than the stream's")
+                });
+            }
+        }
+    }
+}
+
+/// Every read that takes `?min_position=N` answers where what it read from stood
+/// (`consistency::with_position`): the header is declared on its 200 answer, so that a client
+/// (and schemathesis' header check) can rely on it.
+fn position_headers(value: &mut serde_json::Value) {
+    for (_, method, operation) in operations(value) {
+        let reads_position = method == "get"
+            && operation
+                .get("parameters")
+                .and_then(|p| p.as_array())
+                .is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["in"] == "query" && p["name"] == "min_position")
+                });
+        if !reads_position {
+            continue;
+        }
+        let Some(ok) = operation
+            .get_mut("responses")
+            .and_then(|r| r.get_mut("200"))
+            .and_then(|r| r.as_object_mut())
+        else {
+            continue;
+        };
+        let headers = ok.entry("headers").or_insert_with(|| serde_json::json!({}));
+        if let Some(headers) = headers.as_object_mut() {
+            headers.entry("X-Samplan-Position").or_insert_with(|| {
+                serde_json::json!({
+                    "description": "The global position what the read came from had reached when it was answered",
+                    "required": true,
+                    "schema": {"type": "integer", "format": "int64", "minimum": 0}
+                })
+            });
         }
     }
 }
@@ -709,6 +777,73 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_read_with_min_position_declares_where_it_stood() {
+        let doc = document_json();
+        let mut reads = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let Some(get) = item.get("get") else { continue };
+            let takes_min_position = get["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "min_position"));
+            if takes_min_position {
+                assert_eq!(
+                    get["responses"]["200"]["headers"]["X-Samplan-Position"]["schema"]["type"],
+                    "integer",
+                    "{path}"
+                );
+                reads.push(path.as_str());
+            }
+        }
+        for path in [
+            "/api/v1/sips/{id}",
+            "/api/v1/inbox/messages",
+            "/api/v1/inbox/todos",
+            "/api/v1/units",
+            "/api/v1/audit/events",
+        ] {
+            assert!(
+                reads.contains(&path),
+                "{path} takes min_position: {reads:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_write_takes_both_headers_and_may_answer_a_version_conflict() {
+        let doc = document_json();
+        let mut writes = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let Some(post) = item.get("post") else {
+                continue;
+            };
+            let headers: Vec<&str> = post["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "header")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            if !headers.contains(&"Idempotency-Key") {
+                continue;
+            }
+            writes += 1;
+            assert!(headers.contains(&"If-Match"), "{path}: {headers:?}");
+            assert!(post["responses"]["409"].is_object(), "{path}");
+        }
+        // The creating writes too: units, persons, plans, a message read.
+        for path in [
+            "/api/v1/units",
+            "/api/v1/persons",
+            "/api/v1/sips",
+            "/api/v1/inbox/messages/{id}/read",
+        ] {
+            let names = doc["paths"][path]["post"]["parameters"].to_string();
+            assert!(names.contains("\"If-Match\""), "{path}: {names}");
+        }
+        assert!(writes > 20, "{writes} writes");
     }
 
     #[test]
