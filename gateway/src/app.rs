@@ -19,7 +19,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use domain::policy::{PolicyProfile, PolicySet};
 use eventstore::{EventStore, StoreConfig, StoreError};
@@ -192,6 +191,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 AppError::internal("a handler panicked").into_response()
             },
         ))
+        .layer(middleware::from_fn(headers_within_limits))
         .layer(middleware::map_response(problem_for_bare_errors))
         .layer(middleware::from_fn(baseline_headers))
         .layer(middleware::from_fn(record_metrics))
@@ -220,6 +220,19 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         )
         .layer(middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
+}
+
+/// Most header fields a request may carry; real clients send a dozen or two. hyper parses up to
+/// [`crate::serve::HEADERS_PARSED_MAX`], so that more than this is told in words.
+pub const HEADERS_MAX: usize = 100;
+
+/// Refuses a request with more than [`HEADERS_MAX`] header fields: 431 `too_many_headers`.
+async fn headers_within_limits(request: Request, next: Next) -> Response {
+    let count = request.headers().len();
+    if count > HEADERS_MAX {
+        return AppError::TooManyHeaders(count).into_response();
+    }
+    next.run(request).await
 }
 
 async fn openapi_json() -> Response {
@@ -721,17 +734,9 @@ impl Application {
             tracing::info!(%addr, policy = %config.policy, "listening");
         }
         let server_stop = shutdown.clone();
-        // Answers go out at once: with Nagle's algorithm a small write that follows another
-        // may wait for the client's delayed acknowledgement.
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY could not be set");
-            }
-        });
+        let header_read_timeout = Duration::from_millis(state.limits.header_read_timeout_ms);
         tasks.spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(server_stop.cancelled_owned())
-                .await;
+            let result = crate::serve::serve(listener, app, server_stop, header_read_timeout).await;
             ("http", result.map_err(|e| e.to_string()))
         });
         // The fact cache follows the store while the API serves; when it stops, commands read

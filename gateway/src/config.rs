@@ -606,6 +606,13 @@ impl Config {
                 0,
                 60_000,
             )?,
+            header_read_timeout_ms: number(
+                &get,
+                "SAMPLAN_HEADER_READ_TIMEOUT_MS",
+                base.header_read_timeout_ms,
+                1_000,
+                600_000,
+            )?,
         };
         let db_pool_size = number(
             &get,

@@ -72,6 +72,9 @@ pub enum AppError {
     /// The client did not send its whole request body within the request's time.
     #[error("request timeout")]
     RequestTimeout,
+    /// More header fields than [`crate::app::HEADERS_MAX`].
+    #[error("too many headers: {0}")]
+    TooManyHeaders(usize),
     /// Anything else; the message is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -132,6 +135,16 @@ impl AppError {
                     "idempotency_key_reused".into(),
                     "Idempotency-Key används redan",
                     "Samma Idempotency-Key har redan använts för en annan begäran. Använd en ny nyckel.".into(),
+                    None,
+                ),
+                AppError::TooManyHeaders(n) => (
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "too_many_headers".into(),
+                    "För många rubrikfält",
+                    format!(
+                        "Begäran har {n} rubrikfält (headers); högst {} tas emot.",
+                        crate::app::HEADERS_MAX
+                    ),
                     None,
                 ),
                 AppError::RequestTimeout => (

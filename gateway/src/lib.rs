@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod request_id;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]

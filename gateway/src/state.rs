@@ -24,6 +24,10 @@ pub struct Limits {
     /// How long a command may go on deciding again after losing append races to other
     /// processes (commands of one process take turns and never race each other).
     pub conflict_wait_ms_max: u64,
+    /// Longest a client may take to send a request's line and headers (slowloris), which is
+    /// also how long a kept-alive connection may stay idle: above a load balancer's idle
+    /// timeout, so that the load balancer closes first.
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +37,7 @@ impl Default for Limits {
             request_timeout_ms: 10_000,
             wait_ms_max: 5_000,
             conflict_wait_ms_max: 5_000,
+            header_read_timeout_ms: 75_000,
         }
     }
 }

@@ -366,3 +366,86 @@ async fn a_stop_lets_in_flight_requests_finish_and_refuses_new_ones() {
         "a new connection after the stop was served: {fresh:?}"
     );
 }
+
+/// The raw answer to `request`, sent over a fresh connection (read until the server closes).
+async fn raw_exchange(app: &TestApp, request: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url("/").replace("http://", "");
+    let address = address.trim_end_matches('/');
+    let mut socket = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    socket.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        socket.read_to_string(&mut answer),
+    )
+    .await
+    .expect("answered")
+    .expect("read");
+    answer
+}
+
+/// More header fields than anyone sends is refused in words (431 `too_many_headers`), not with
+/// hyper's empty answer; a hundred are still served.
+#[tokio::test]
+async fn too_many_headers_are_431_problem() {
+    let app = TestApp::spawn().await;
+    let request = |n: usize| {
+        let extra: String = (0..n - 2).map(|i| format!("X-Extra-{i}: v\r\n")).collect();
+        format!("GET /healthz HTTP/1.1\r\nHost: samplan\r\n{extra}Connection: close\r\n\r\n")
+    };
+    let fine = raw_exchange(&app, request(100)).await;
+    assert!(fine.starts_with("HTTP/1.1 200"), "{fine}");
+    for n in [101, 200] {
+        let refused = raw_exchange(&app, request(n)).await;
+        assert!(refused.starts_with("HTTP/1.1 431"), "{n}: {refused}");
+        assert!(refused.contains("application/problem+json"), "{refused}");
+        assert!(refused.contains("\"too_many_headers\""), "{refused}");
+        assert!(refused.contains("högst 100"), "{refused}");
+    }
+}
+
+/// A client that opens a connection and never finishes its headers (slowloris) is let go when
+/// the header time is up, rather than holding the connection for ever; one that is in time is
+/// served.
+#[tokio::test]
+async fn a_client_slow_with_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.limits.header_read_timeout_ms = 1_000).await;
+    let address = app.url("/").replace("http://", "");
+    let address = address.trim_end_matches('/').to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: samp")
+        .await
+        .expect("send");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server let the slow client go");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "closed after {:?}, before the header time was up",
+        started.elapsed()
+    );
+    // Closed (or reset) without serving the half request.
+    assert!(
+        read.is_err() || !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{read:?} {}",
+        String::from_utf8_lossy(&rest)
+    );
+    // A client in time on the same server is served.
+    let fine = raw_exchange(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: samplan\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(fine.starts_with("HTTP/1.1 200"), "{fine}");
+}
