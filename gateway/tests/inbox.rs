@@ -2137,3 +2137,59 @@ async fn meeting_held_on_10_november(app: &TestApp, w: &mut World) -> (String, V
     .await);
     (sip, held)
 }
+
+/// The unread count over the list is the list's own, and the answer's position is where both
+/// stood, also while messages keep arriving: a badge saying "3 olästa" over two unread messages
+/// (or a list holding messages the position says were not there yet) was read in two moments.
+#[tokio::test]
+async fn the_unread_count_and_the_position_are_the_lists_own_while_messages_arrive() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writer = async {
+        let mut last = 0;
+        for i in 0..25 {
+            let sip = prepared_plan(&app, &w).await;
+            let sent = ok(command(
+                &app,
+                &w.vc,
+                &sip,
+                "send-invitation",
+                &kallelse(&format!("inv-{i}"), "meeting", "2026-03-17T10:00:00+01:00"),
+            )
+            .await);
+            last = position(&sent);
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        last
+    };
+    let reader = async {
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::Acquire) || reads < 20 {
+            let (status, headers, body) = app.get("/api/v1/inbox/messages?limit=200", &w.ht).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let at: i64 = headers["x-samplan-position"]
+                .to_str()
+                .expect("header")
+                .parse()
+                .expect("position");
+            let messages = body["messages"].as_array().expect("messages");
+            let unread = messages.iter().filter(|m| m["read"] == false).count() as i64;
+            assert_eq!(body["unread_count"], unread, "read {reads}: {body}");
+            for m in messages {
+                assert!(m["position"].as_i64().expect("position") <= at, "{at}: {m}");
+            }
+            reads += 1;
+        }
+        reads
+    };
+    let (last, reads) = futures::join!(writer, reader);
+    assert!(reads >= 20, "{reads}");
+    let (_, _, body) = app
+        .get(
+            &format!("/api/v1/inbox/messages?limit=200&min_position={last}"),
+            &w.ht,
+        )
+        .await;
+    assert_eq!(body["unread_count"], 25, "{body}");
+}

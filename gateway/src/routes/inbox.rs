@@ -500,13 +500,15 @@ pub async fn list_messages(
         before_position: params.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: limit + 1,
     };
-    let position =
+    if params.min_position.is_some() {
         consistency::projection_position(&state, inbox::PROJECTION, params.min_position).await?;
-    let pool = state.store.pool();
-    let (mut rows, unread_count) = futures::try_join!(
-        inbox::messages(pool, unit.as_str(), &caller.sub, &filter),
-        inbox::unread_count(pool, unit.as_str(), &caller.sub),
-    )?;
+    }
+    // The list, the count and the position from one snapshot: they agree while messages arrive.
+    let inbox::MessagesSnapshot {
+        mut rows,
+        unread_count,
+        position,
+    } = inbox::messages_snapshot(state.store.pool(), unit.as_str(), &caller.sub, &filter).await?;
     let next_cursor = cut_page(&mut rows, limit, |m| format!("p{}", m.position));
     let persons = persons_shown(rows.iter().map(|m| m.person.person_id.as_str()));
     access_log::record_many(&state, &caller, &persons, action::INBOX, None).await?;

@@ -346,32 +346,41 @@ async fn load_lists(
         );
     }
     let scope = filters.todo_scope();
-    let (messages, unread_count, mut todos, (todo_count, urgent_count), mut ongoing) =
-        futures::try_join!(
-            inbox::messages(pool, &unit, &caller.sub, &filter),
-            inbox::unread_count(pool, &unit, &caller.sub),
-            inbox::open_todos(
-                pool,
-                &unit,
-                &caller.sub,
-                TodoList {
-                    scope,
-                    urgency: Urgency::All,
-                    now,
-                },
-                todos_after.as_ref(),
-                LIST_SHOWN_MAX + 1,
-            ),
-            inbox::todo_counts(pool, &unit, &caller.sub, scope, now, urgent_until),
-            inbox::ongoing(
-                pool,
-                &unit,
-                false,
-                ongoing_after.as_ref(),
-                LIST_SHOWN_MAX + 1
-            ),
-        )
-        .map_err(AppError::from)?;
+    // The lists may be newer than `position` (read first), never older: the live updates
+    // resume from it and miss nothing. The unread count is the list's own (one snapshot).
+    let (
+        inbox::MessagesSnapshot {
+            rows: messages,
+            unread_count,
+            ..
+        },
+        mut todos,
+        (todo_count, urgent_count),
+        mut ongoing,
+    ) = futures::try_join!(
+        inbox::messages_snapshot(pool, &unit, &caller.sub, &filter),
+        inbox::open_todos(
+            pool,
+            &unit,
+            &caller.sub,
+            TodoList {
+                scope,
+                urgency: Urgency::All,
+                now,
+            },
+            todos_after.as_ref(),
+            LIST_SHOWN_MAX + 1,
+        ),
+        inbox::todo_counts(pool, &unit, &caller.sub, scope, now, urgent_until),
+        inbox::ongoing(
+            pool,
+            &unit,
+            false,
+            ongoing_after.as_ref(),
+            LIST_SHOWN_MAX + 1
+        ),
+    )
+    .map_err(AppError::from)?;
     let todos_next = (todos.len() as i64 > LIST_SHOWN_MAX).then(|| {
         todos.truncate(LIST_SHOWN_MAX as usize);
         let next = todos.last().map(|t| TodoCursor::after(t).encode());

@@ -113,6 +113,88 @@ pub async fn messages(
     filter: &MessageFilter,
 ) -> Result<Vec<MessageRow>, ProjectionError> {
     let client = pool.get().await?;
+    let stmt = client.prepare_cached(&messages_sql(filter)).await?;
+    let limit = filter.limit.clamp(1, ROWS_MAX);
+    let rows = client
+        .query(&stmt, &message_params(&unit_id, &user, filter, &limit))
+        .await?;
+    Ok(rows.iter().map(message_row).collect())
+}
+
+/// A page of the unit's messages, how many of all its messages `user` has not read, and the
+/// inbox's position, read in one snapshot: the count over a list, the list and the answer's
+/// `X-Samplan-Position` describe the same moment while new messages arrive (each read in a
+/// statement of its own, the count could include a message the list did not, or the other way).
+#[derive(Debug, Clone)]
+pub struct MessagesSnapshot {
+    pub rows: Vec<MessageRow>,
+    pub unread_count: i64,
+    pub position: i64,
+}
+
+/// [`MessagesSnapshot`] of the unit's messages for `user`.
+pub async fn messages_snapshot(
+    pool: &Pool,
+    unit_id: &str,
+    user: &str,
+    filter: &MessageFilter,
+) -> Result<MessagesSnapshot, ProjectionError> {
+    let mut client = pool.get().await?;
+    let sql = messages_sql(filter);
+    let (list, count, at) = futures::try_join!(
+        client.prepare_cached(&sql),
+        client.prepare_cached(UNREAD_COUNT_SQL),
+        client.prepare_cached(CHECKPOINT_SQL),
+    )?;
+    let limit = filter.limit.clamp(1, ROWS_MAX);
+    let params = message_params(&unit_id, &user, filter, &limit);
+    let count_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&unit_id, &user];
+    let at_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&super::PROJECTION];
+    // The inbox commits each batch with its checkpoint, so one snapshot holds every change up
+    // to the position it reads and none after it.
+    let snapshot = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let (rows, unread, position) = futures::try_join!(
+        snapshot.query(&list, &params),
+        snapshot.query_one(&count, &count_params),
+        snapshot.query_opt(&at, &at_params),
+    )?;
+    snapshot.commit().await?;
+    Ok(MessagesSnapshot {
+        rows: rows.iter().map(message_row).collect(),
+        unread_count: unread.get(0),
+        position: position.map_or(0, |r| r.get(0)),
+    })
+}
+
+/// Where a read model stands (`projections.checkpoints`).
+const CHECKPOINT_SQL: &str = "SELECT position FROM projections.checkpoints WHERE projection = $1";
+
+/// The parameters of [`messages_sql`], in its order.
+fn message_params<'a>(
+    unit_id: &'a &'a str,
+    user: &'a &'a str,
+    filter: &'a MessageFilter,
+    limit: &'a i64,
+) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 8] {
+    [
+        unit_id,
+        user,
+        &filter.unread,
+        &filter.kind,
+        &filter.person_id,
+        &filter.since,
+        &filter.before_position,
+        limit,
+    ]
+}
+
+/// The query of a page of messages under `filter`.
+fn messages_sql(filter: &MessageFilter) -> String {
     // Each filter is in the SQL only when it is asked for; an absent one is a condition on its
     // parameter alone (`$n IS NULL`), which the planner treats as a constant. With every
     // filter written as `$n IS NULL OR …` the generic plan expected one row, joined and sorted
@@ -126,7 +208,7 @@ pub async fn messages(
             absent
         }
     };
-    let sql = format!(
+    format!(
         "SELECT {MESSAGE_COLUMNS} FROM inbox.messages m {MESSAGE_JOINS}
           WHERE m.unit_id = $1
             {} {} {} {} {}
@@ -157,25 +239,7 @@ pub async fn messages(
             "AND m.position < $7::bigint",
             "AND $7::bigint IS NULL"
         ),
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let limit = filter.limit.clamp(1, ROWS_MAX);
-    let rows = client
-        .query(
-            &stmt,
-            &[
-                &unit_id,
-                &user,
-                &filter.unread,
-                &filter.kind,
-                &filter.person_id,
-                &filter.since,
-                &filter.before_position,
-                &limit,
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(message_row).collect())
+    )
 }
 
 /// How many of the unit's messages `user` has not read: the unit's messages less the user's
@@ -183,15 +247,14 @@ pub async fn messages(
 /// count costs two key look-ups however many messages the unit has.
 pub async fn unread_count(pool: &Pool, unit_id: &str, user: &str) -> Result<i64, ProjectionError> {
     let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = $1), 0)
-                  - coalesce((SELECT reads FROM inbox.read_counts
-                               WHERE unit_id = $1 AND user_id = $2), 0)",
-        )
-        .await?;
+    let stmt = client.prepare_cached(UNREAD_COUNT_SQL).await?;
     Ok(client.query_one(&stmt, &[&unit_id, &user]).await?.get(0))
 }
+
+const UNREAD_COUNT_SQL: &str =
+    "SELECT coalesce((SELECT messages FROM inbox.message_counts WHERE unit_id = $1), 0)
+          - coalesce((SELECT reads FROM inbox.read_counts
+                       WHERE unit_id = $1 AND user_id = $2), 0)";
 
 /// Whether the unit has a message with this id (a message cannot be marked read otherwise).
 pub async fn message_exists(
