@@ -2193,3 +2193,60 @@ async fn the_unread_count_and_the_position_are_the_lists_own_while_messages_arri
         .await;
     assert_eq!(body["unread_count"], 25, "{body}");
 }
+
+/// The stream carries the unit's to-do changes (API.md), also those assigned to a colleague,
+/// each saying whose it is: a client showing the unit's list (`scope=unit`) stays current, one
+/// showing only its own leaves the others out.
+#[tokio::test]
+async fn a_colleagues_to_dos_are_pushed_to_the_unit_saying_whose_they_are() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let mut colleague = SseStream::open(&app, &w.vc_colleague, None).await;
+    assert_eq!(colleague.next().await.event, "ready");
+    // The coordinator's own to-do (the kallelse to send), not the colleague's.
+    let sent = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-03-17T10:00:00+01:00"),
+    )
+    .await);
+    let mut pushed = Vec::new();
+    while !pushed
+        .iter()
+        .any(|e: &Sse| e.id.as_deref() == Some(position(&sent).to_string().as_str()))
+    {
+        pushed.push(colleague.next().await);
+    }
+    // The last word on each to-do pushed: open ones are on the unit's list, as pushed.
+    let mut last: std::collections::BTreeMap<String, &Value> = Default::default();
+    for event in pushed.iter().filter(|e| e.event == "todo") {
+        last.insert(event.data["id"].to_string(), &event.data);
+    }
+    let (_, _, unit_list) = app
+        .get(
+            &format!(
+                "/api/v1/inbox/todos?scope=unit&min_position={}",
+                position(&sent)
+            ),
+            &w.vc_colleague,
+        )
+        .await;
+    let listed = unit_list["todos"].as_array().expect("todos");
+    let open: Vec<&&Value> = last.values().filter(|t| t["ended_at"].is_null()).collect();
+    assert_eq!(open.len(), listed.len(), "{open:?} {unit_list}");
+    for todo in open {
+        let on_list = listed
+            .iter()
+            .find(|t| t["id"] == todo["id"])
+            .expect("listed");
+        assert_eq!(on_list["assigned_to"], todo["assigned_to"]);
+    }
+    // The coordinator's, pushed to the colleague.
+    assert!(
+        last.values().any(|t| t["assigned_to"] == NURSE),
+        "no to-do of the coordinator pushed to the colleague: {last:?}"
+    );
+}

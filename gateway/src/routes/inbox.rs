@@ -674,7 +674,9 @@ pub async fn list_ongoing(
 ///
 /// Events: `ready` (the stream is open; its id is where it starts), `message` (a message
 /// arrived: a `MessageView`), `message_read` (the caller marked a message read elsewhere),
-/// `todo` (a to-do opened, changed or ended: a `TodoView`, with `ended_at` when it ended),
+/// `todo` (a to-do of the unit opened, changed or ended: a `TodoView`, with `ended_at` when it
+/// ended, and `assigned_to` naming the staff member it is for, so a client showing only the
+/// caller's own — `GET /inbox/todos` without `scope=unit` — leaves the others out),
 /// `ongoing` (a plan of the unit changed: an `OngoingView`). The `id` of an event is the global
 /// position its change was made at; it is set on the last event of each position, so a client
 /// that reconnects with `Last-Event-ID` gets every change after it, and none is missed.

@@ -724,7 +724,8 @@ pub enum Change {
     Ongoing { plan: OngoingRow },
 }
 
-/// When the next of the unit's open to-dos that `user` sees is shown, after `now`: a reminder
+/// When the next of the unit's open to-dos (anyone's: the stream carries the unit's, each saying
+/// whose it is) is shown, after `now`: a reminder
 /// listed from a later day (ADR 0033). No event marks that moment, so a live stream waits for it
 /// ([`reminders_shown`]).
 pub async fn next_reminder(
@@ -738,7 +739,7 @@ pub async fn next_reminder(
         .prepare_cached(
             "SELECT min(t.shown_from) FROM inbox.todos t
               WHERE t.unit_id = $1 AND t.ended_at IS NULL
-                AND (t.staff_id IS NULL OR t.staff_id = $2)
+                AND $2::text IS NOT NULL
                 AND t.shown_from > $3",
         )
         .await?;
@@ -748,7 +749,7 @@ pub async fn next_reminder(
         .get(0))
 }
 
-/// The unit's open to-dos that `user` sees whose reminder is shown from a moment in
+/// The unit's open to-dos (anyone's) whose reminder is shown from a moment in
 /// (`after`, `now`]: what a live stream pushes when that moment comes.
 pub async fn reminders_shown(
     pool: &Pool,
@@ -762,7 +763,7 @@ pub async fn reminders_shown(
         .prepare_cached(&format!(
             "SELECT {TODO_COLUMNS} FROM inbox.todos t
               WHERE t.unit_id = $1 AND t.ended_at IS NULL
-                AND (t.staff_id IS NULL OR t.staff_id = $2)
+                AND $2::text IS NOT NULL
                 AND t.shown_from > $3 AND t.shown_from <= $4
               ORDER BY t.shown_from, t.todo_id LIMIT {ROWS_MAX}"
         ))
@@ -800,7 +801,7 @@ pub async fn changes_since(
     let todos_sql = format!(
         "SELECT {TODO_COLUMNS} FROM inbox.todos t
           WHERE t.unit_id = $1 AND t.changed_position > $3
-            AND (t.staff_id IS NULL OR t.staff_id = $2)
+            AND $2::text IS NOT NULL
             AND (t.shown_from IS NULL OR t.shown_from <= coalesce(t.ended_at, $5))
           ORDER BY t.changed_position, t.todo_id LIMIT $4"
     );
