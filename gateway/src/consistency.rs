@@ -23,12 +23,25 @@ pub struct ReadParams {
     pub min_position: Option<i64>,
 }
 
+/// A position is 0 or more: a negative one is refused (400 `invalid_parameter`) rather than
+/// read as "no wait", which would hide a client's mistake.
+fn checked(min_position: Option<i64>) -> Result<Option<i64>, AppError> {
+    match min_position {
+        Some(n) if n < 0 => Err(AppError::bad_request(
+            "invalid_parameter",
+            "min_position ska vara en position: 0 eller större.",
+        )),
+        other => Ok(other),
+    }
+}
+
 /// Where the read model `projection` stands, after waiting (bounded) for `min_position`.
 pub async fn projection_position(
     state: &AppState,
     projection: &str,
     min_position: Option<i64>,
 ) -> Result<i64, AppError> {
+    let min_position = checked(min_position)?;
     let pool = state.store.pool();
     let at = match min_position {
         Some(n) if n > 0 => {
@@ -43,6 +56,7 @@ pub async fn projection_position(
 /// the streams (a plan as the caller's unit sees it), which are current as soon as the store has
 /// reached the position.
 pub async fn store_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
+    let min_position = checked(min_position)?;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_ms_max);
     let mut pause = Duration::from_millis(5);
     loop {

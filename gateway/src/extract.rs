@@ -333,6 +333,9 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
         )
     };
     let text = value.to_str().map_err(|_| bad())?.trim();
+    // RFC 9110 compares If-Match strongly, so a weak tag would never match; but a proxy that
+    // compresses answers weakens the ETag it passes on (`W/"7"`), and a client echoing it means
+    // the same version. Taken as that version rather than refused for ever.
     let text = text.strip_prefix("W/").unwrap_or(text);
     let text = text
         .strip_prefix('"')

@@ -279,6 +279,21 @@ fn write_headers(value: &mut serde_json::Value) {
 /// (`consistency::with_position`): the header is declared on its 200 answer, so that a client
 /// (and schemathesis' header check) can rely on it.
 fn position_headers(value: &mut serde_json::Value) {
+    for (_, _, operation) in operations(value) {
+        // A position is 0 or more (`consistency::checked`, the live stream's `from_position`).
+        for parameter in operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter(|p| p["name"] == "min_position" || p["name"] == "from_position")
+        {
+            if let Some(schema) = parameter.get_mut("schema").and_then(|s| s.as_object_mut()) {
+                schema.insert("minimum".into(), 0.into());
+            }
+        }
+    }
     for (_, method, operation) in operations(value) {
         let reads_position = method == "get"
             && operation

@@ -2250,3 +2250,36 @@ async fn a_colleagues_to_dos_are_pushed_to_the_unit_saying_whose_they_are() {
         "no to-do of the coordinator pushed to the colleague: {last:?}"
     );
 }
+
+/// A negative position is a client's mistake, told as such (400 `invalid_parameter`), not read
+/// as "no wait" or "from now".
+#[tokio::test]
+async fn a_negative_position_is_refused_on_every_read() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let auditor = app.token("auditor", "revisor-1", None, "Rut Revisor");
+    for (path, token) in [
+        ("/api/v1/inbox/messages?min_position=-1".to_owned(), &w.vc),
+        ("/api/v1/inbox/todos?min_position=-1".to_owned(), &w.vc),
+        (format!("/api/v1/sips/{sip}?min_position=-1"), &w.vc),
+        ("/api/v1/inbox/events?from_position=-5".to_owned(), &w.vc),
+        ("/api/v1/audit/events?from_position=-1".to_owned(), &auditor),
+        ("/api/v1/audit/events?min_position=-1".to_owned(), &auditor),
+    ] {
+        let (status, _, body) = app.get(&path, token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["code"], "invalid_parameter", "{path}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("0 eller större"),
+            "{body}"
+        );
+    }
+    let (status, _, _) = app
+        .get("/api/v1/inbox/messages?min_position=0", &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -141,7 +141,15 @@ pub async fn events(
             format!("limit ska vara 1–{EVENTS_PAGE_MAX}."),
         ));
     }
-    let from = params.from_position.unwrap_or(1).max(1);
+    let from = match params.from_position {
+        Some(p) if p < 0 => {
+            return Err(AppError::bad_request(
+                "invalid_parameter",
+                "from_position ska vara en position: 0 eller större.",
+            ))
+        }
+        p => p.unwrap_or(1).max(1),
+    };
     let stream = params
         .stream
         .as_deref()

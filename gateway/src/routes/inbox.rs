@@ -714,10 +714,14 @@ pub async fn events(
                 .ok_or_else(|| invalid("Last-Event-ID ska vara ett id från strömmen."))?,
             "Last-Event-ID",
         )),
-        None => params
-            .from_position
-            .filter(|p| *p >= 0)
-            .map(|p| (p, "from_position")),
+        None => match params.from_position {
+            Some(p) if p < 0 => {
+                return Err(invalid(
+                    "from_position ska vara en position: 0 eller större.",
+                ))
+            }
+            p => p.map(|p| (p, "from_position")),
+        },
     };
     if let Some((after, named)) = resume {
         resumable(&state, after, named).await?;
