@@ -15,7 +15,7 @@ use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 use crate::state::AppState;
 use crate::turns::StreamTurns;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -171,16 +171,22 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 // Out of time while the client was still sending its body is the client's doing
                 // (408); while the service worked, the service's (503).
                 let (req, received) = marking_body_received(req);
+                let reads = matches!(*req.method(), Method::GET | Method::HEAD);
                 match tokio::time::timeout(request_timeout, next.run(req)).await {
                     Ok(response) => response,
                     Err(_) if !received.load(std::sync::atomic::Ordering::Acquire) => {
                         AppError::RequestTimeout.into_response()
                     }
-                    Err(_) => AppError::Unavailable(format!(
-                        "request exceeded {} ms",
-                        request_timeout.as_millis()
-                    ))
-                    .into_response(),
+                    Err(_) => {
+                        let what = format!("request exceeded {} ms", request_timeout.as_millis());
+                        // A write cut off here may still commit when its transaction ends: the
+                        // client is told that the outcome is unknown, and how to retry safely.
+                        if reads {
+                            AppError::Unavailable(what).into_response()
+                        } else {
+                            AppError::WriteOutcomeUnknown(what).into_response()
+                        }
+                    }
                 }
             },
         ))

@@ -72,6 +72,9 @@ pub enum AppError {
     /// The client did not send its whole request body within the request's time.
     #[error("request timeout")]
     RequestTimeout,
+    /// A write ran out of time after its body had arrived: it may still be committed.
+    #[error("write outcome unknown: {0}")]
+    WriteOutcomeUnknown(String),
     /// More header fields than [`crate::app::HEADERS_MAX`].
     #[error("too many headers: {0}")]
     TooManyHeaders(usize),
@@ -173,6 +176,13 @@ impl AppError {
                     "service_unavailable".into(),
                     "Tjänsten är tillfälligt otillgänglig",
                     "Tjänsten kan inte svara just nu. Försök igen om en stund.".into(),
+                    None,
+                ),
+                AppError::WriteOutcomeUnknown(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable".into(),
+                    "Tjänsten hann inte svara",
+                    "Tjänsten hann inte svara i tid, men ändringen kan ändå ha sparats. Skicka begäran igen med samma Idempotency-Key, så görs den högst en gång; utan nyckel, läs in uppgifterna igen innan du försöker på nytt.".into(),
                     None,
                 ),
                 AppError::Store(_) | AppError::Internal(_) => (

@@ -449,3 +449,102 @@ async fn a_client_slow_with_its_headers_is_disconnected() {
     .await;
     assert!(fine.starts_with("HTTP/1.1 200"), "{fine}");
 }
+
+/// A write that runs out of time after its body arrived may still be committed when its
+/// transaction ends: the client is told so, and how to retry safely — not "try again", which
+/// without a key would write it twice.
+#[tokio::test]
+async fn a_write_out_of_time_says_its_outcome_is_unknown() {
+    let app = TestApp::spawn_with(|c| c.limits.request_timeout_ms = 300).await;
+    let token = app.admin_token();
+    // Appends wait while another transaction holds the events table.
+    let (mut blocker, connection) =
+        tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("owner connection");
+    tokio::spawn(connection);
+    let lock = blocker.transaction().await.expect("begin");
+    lock.batch_execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let (status, headers, body) = app
+        .post(
+            "/api/v1/units",
+            &token,
+            &serde_json::json!({"id": "vc-sen", "name": "Vårdcentralen Sen",
+                "principal": {"kind": "region", "name": "Region Testlän"}, "uses_samplan": true}),
+        )
+        .await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    let detail = body["detail"].as_str().expect("detail");
+    assert!(detail.contains("kan ändå ha sparats"), "{detail}");
+    assert!(detail.contains("Idempotency-Key"), "{detail}");
+    lock.rollback().await.expect("release");
+    // What the answer warned of: the write went in once the table was free.
+    let mut registered = false;
+    for _ in 0..50 {
+        let (status, _, _) = app.get("/api/v1/units?min_position=1", &token).await;
+        let (_, _, units) = app.get("/api/v1/units", &token).await;
+        if status == StatusCode::OK && units.to_string().contains("vc-sen") {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        registered,
+        "the write cut off by the time limit was not committed after all"
+    );
+}
+
+/// `/metrics` says whether the read models' lags could be read at this scrape: while the
+/// database cannot be asked, the lag gauges are stale (a 0 from before the outage is not "no
+/// lag"), and `samplan_projection_lags_read` is 0.
+#[tokio::test]
+async fn metrics_say_when_the_lags_could_not_be_read() {
+    let app = TestApp::spawn().await;
+    let (status, _, _) = app.get("/readyz", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let scrape = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("text")
+    };
+    let metrics = scrape(app.url("/metrics")).await;
+    assert!(
+        metrics.contains("samplan_projection_lags_read 1"),
+        "{metrics}"
+    );
+    let mut config = gateway::config::Config::from_lookup(|_| None).expect("defaults");
+    config.jwt_key = gateway::config::JwtKey::Secret(app.secret().to_string());
+    let state = gateway::app::build_state(
+        &config,
+        "postgres://postgres@127.0.0.1:1/none",
+        None,
+        app.clock.clone(),
+    )
+    .await
+    .expect("state");
+    let response = gateway::app::router(state)
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("samplan_projection_lags_read 0"), "{text}");
+}

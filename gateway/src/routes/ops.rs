@@ -86,8 +86,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::counter!("samplan_token_signature_checks_total").absolute(checked);
     metrics::counter!("samplan_token_verified_hits_total").absolute(remembered);
     // Each projection's and the relay's position and lag, as the database has them.
+    // Whether the gauges below were read in this scrape: while the database cannot be asked they
+    // keep the values of the last scrape that could (a lag of 0 from before an outage is not "no
+    // lag"), and this says so.
+    let lags_read = metrics::gauge!("samplan_projection_lags_read");
     match projections::runner::lags(state.store.pool()).await {
         Ok(lags) => {
+            lags_read.set(1.0);
             for lag in lags {
                 let name = lag.name.clone();
                 metrics::gauge!("samplan_projection_checkpoint", "projection" => name.clone())
@@ -102,7 +107,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
                 show_holder(name, lag.holder);
             }
         }
-        Err(e) => tracing::warn!(error = %e, "projection lags not read for /metrics"),
+        Err(e) => {
+            lags_read.set(0.0);
+            tracing::warn!(error = %e, "projection lags not read for /metrics");
+        }
     }
     (
         [(
