@@ -233,7 +233,7 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
         async_nats::connect(&url).await.is_err(),
         "the embedded nats-server let a client in without its token"
     );
-    let nats = async_nats::ConnectOptions::with_token(token)
+    let nats = async_nats::ConnectOptions::with_token(token.clone())
         .connect(&url)
         .await
         .expect("with the token");
@@ -318,6 +318,24 @@ async fn embedded_default_serves_stops_cleanly_restarts_with_data_and_recovers_f
     let (status, again) = call(reqwest::Method::GET, person_url, &staff, None).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["name"], before["name"]);
+    // A consumer outside the service is set up once: after the restart the nats-server is on the
+    // port in nats-server.port, the one it had, and asks for the same token.
+    let kept = std::fs::read_to_string(&conf)
+        .expect("nats config")
+        .split('"')
+        .nth(1)
+        .expect("a token")
+        .to_owned();
+    assert_eq!(kept, token, "a new token after the restart");
+    let port_file = std::fs::read_to_string(data_dir.join("nats/nats-server.port"))
+        .expect("port file")
+        .trim()
+        .to_owned();
+    assert_eq!(format!("127.0.0.1:{port_file}"), address);
+    async_nats::ConnectOptions::with_token(kept)
+        .connect(&url)
+        .await
+        .expect("the same address and token after a restart");
     let pg_pid = pid_in(&data_dir.join("postgres/data/postmaster.pid")).expect("postgres pid file");
     samplan.signal("TERM");
     assert!(samplan.wait_exit().await, "{}", samplan.log_text());

@@ -1,8 +1,14 @@
 //! The embedded nats-server with JetStream: store under `$SAMPLAN_DATA_DIR/nats`, listening on a
-//! free loopback port chosen at each start, with a pid file so that a server orphaned by a crash
-//! of samplan is stopped on the next start. Loopback is every local user's: the server asks for a
-//! token drawn at each start, kept in a configuration file only its owner can read, so no other
-//! process on the machine reads the events (names, personnummer) or publishes among them.
+//! loopback port, with a pid file so that a server orphaned by a crash of samplan is stopped on
+//! the next start. Loopback is every local user's: the server asks for a token, kept in a
+//! configuration file only its owner can read, so no other process on the machine reads the
+//! events (names, personnummer) or publishes among them.
+//!
+//! The port and the token are drawn at the first start and kept for the next ones (the port in
+//! `nats-server.port`; the token in the configuration file, trusted only while no one else may
+//! read or change it), so that a consumer outside the service, a reporting job, is set up once.
+//! A port something else has taken meanwhile is replaced by a free one, and the log says so;
+//! deleting the configuration file draws a new token (ADR 0039).
 
 use super::{find_program, io_error, last_lines, process_is, signal, try_install, EmbeddedError};
 use std::path::{Path, PathBuf};
@@ -11,6 +17,8 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 const PID_FILE: &str = "nats-server.pid";
+/// The port of the last start.
+const PORT_FILE: &str = "nats-server.port";
 /// The server's configuration: the token clients must present.
 const CONFIG_FILE: &str = "nats-server.conf";
 
@@ -52,15 +60,19 @@ impl EmbeddedNats {
         let dir = super::absolute(&data_dir.join("nats"))?;
         stop_orphan(&dir).await;
 
-        let token =
-            crate::auth::random_hex(32).map_err(io_error("drawing the nats-server's token"))?;
         let config = dir.join(CONFIG_FILE);
+        let token = match remembered_token(&config) {
+            Some(token) => token,
+            None => {
+                crate::auth::random_hex(32).map_err(io_error("drawing the nats-server's token"))?
+            }
+        };
         write_private(
             &config,
             &format!("authorization {{\n  token: \"{token}\"\n}}\n"),
         )?;
 
-        let port = free_port()?;
+        let port = remembered_or_free_port(&dir)?;
         let child = spawn(&program, &dir, &config, port).await?;
         let url = format!("nats://127.0.0.1:{port}");
         tracing::info!(%url, store_dir = %dir.display(), "embedded nats-server (JetStream) is running");
@@ -144,6 +156,48 @@ async fn stop_orphan(dir: &Path) {
         tracing::info!("removing a stale nats-server pid file");
     }
     let _ = std::fs::remove_file(&pid_file);
+}
+
+/// The token of the last start, if its configuration file holds one and no one but its owner
+/// may read or change the file.
+fn remembered_token(config: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(config).ok()?;
+    if metadata.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(file = %config.display(), "the nats-server's configuration was open to others; drawing a new token");
+        return None;
+    }
+    token_in(&std::fs::read_to_string(config).ok()?)
+}
+
+/// The token of a configuration file as [`EmbeddedNats::start`] writes it.
+fn token_in(text: &str) -> Option<String> {
+    let start = text.find("token: \"")? + "token: \"".len();
+    let rest = &text[start..];
+    let token = &rest[..rest.find('"')?];
+    (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())).then(|| token.to_owned())
+}
+
+/// The port of the last start if it is still free, else a free one, remembered for the next.
+fn remembered_or_free_port(dir: &Path) -> Result<u16, EmbeddedError> {
+    let file = dir.join(PORT_FILE);
+    let remembered = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u16>().ok())
+        .filter(|p| *p != 0);
+    if let Some(port) = remembered {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+        tracing::warn!(
+            port,
+            "the embedded nats-server's port of the last start is taken; choosing another (consumers outside the service must be told)"
+        );
+    }
+    let port = free_port()?;
+    std::fs::write(&file, format!("{port}\n"))
+        .map_err(io_error(format!("writing {}", file.display())))?;
+    Ok(port)
 }
 
 fn free_port() -> Result<u16, EmbeddedError> {
@@ -243,4 +297,50 @@ async fn spawn(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(child)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_back_only_as_written() {
+        let token = "ab".repeat(32);
+        let text = format!("authorization {{\n  token: \"{token}\"\n}}\n");
+        assert_eq!(token_in(&text), Some(token));
+        assert_eq!(token_in("authorization {\n  token: \"short\"\n}\n"), None);
+        assert_eq!(token_in(""), None);
+    }
+
+    #[test]
+    fn a_token_in_a_file_others_may_read_is_not_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("samplan-nats-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let config = dir.join(CONFIG_FILE);
+        let token = "0f".repeat(32);
+        write_private(
+            &config,
+            &format!("authorization {{\n  token: \"{token}\"\n}}\n"),
+        )
+        .expect("write");
+        assert_eq!(remembered_token(&config), Some(token));
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(remembered_token(&config), None);
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn the_port_of_the_last_start_is_kept_while_free() {
+        let dir = std::env::temp_dir().join(format!("samplan-nats-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let first = remembered_or_free_port(&dir).expect("port");
+        assert_eq!(remembered_or_free_port(&dir).expect("port"), first);
+        let taken = std::net::TcpListener::bind(("127.0.0.1", first)).expect("take it");
+        let other = remembered_or_free_port(&dir).expect("port");
+        assert_ne!(other, first);
+        drop(taken);
+        assert_eq!(remembered_or_free_port(&dir).expect("port"), other);
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }
