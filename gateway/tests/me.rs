@@ -563,7 +563,7 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
     assert!(!page.contains("Uppföljning: "), "{page}");
     assert!(page.contains("Planen följs upp"), "{page}");
 
-    // A new SIP-möte called later is told as one, not as the follow-up.
+    // A new SIP-möte the person is called to later is told as one, not as the follow-up.
     w.refresh(&app);
     let sent = ok(command(
         &app,
@@ -572,7 +572,8 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
         "send-invitation",
         &json!({"invitation_id": "inv-3", "purpose": "meeting",
                 "scheduled_at": "2026-06-20T10:00:00+02:00", "form": "video",
-                "reason": "Behoven har ändrats.", "recipients": [{"kind": "unit", "unit_id": HT}]}),
+                "reason": "Behoven har ändrats.",
+                "recipients": [{"kind": "person"}, {"kind": "unit", "unit_id": HT}]}),
     )
     .await);
     let at = sent["position"].as_i64().expect("position");
@@ -803,4 +804,60 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
         resource(&bundle, "CarePlan")["period"]["end"],
         "2026-03-11T10:00:00Z"
     );
+    // The page too: updated the day it closed, and no goal "not reached yet" on a closed plan.
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(page.contains("Senast uppdaterad 11 mars 2026."), "{page}");
+    assert!(!page.contains("inte nått ännu"), "{page}");
+}
+
+/// A meeting of the units alone (a staff pre-meeting, the person not called) is not the
+/// person's: Min plan, its list and the FHIR export show the next meeting the person or a
+/// relative is called to, and nothing of the other — its time and place hid the person's own.
+#[tokio::test]
+async fn a_meeting_the_person_is_not_called_to_is_not_shown_to_them() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
+                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
+                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
+                "recipients": [{"kind": "person"}, {"kind": "unit", "unit_id": HT}]}),
+    )
+    .await);
+    let staff_only = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-3", "purpose": "meeting",
+                "scheduled_at": "2026-06-01T09:00:00+02:00", "form": "in_person",
+                "place": "Personalrum plan 3", "reason": "Förberedande möte för personalen.",
+                "recipients": [{"kind": "unit", "unit_id": HT}]}),
+    )
+    .await);
+    let at = staff_only["position"].as_i64().expect("position");
+    let me = citizen(&app, &w.person_id, None);
+    let (_, list) = get(&app, "/api/v1/me/plans", &me, at).await;
+    assert_eq!(
+        list["plans"][0]["next_meeting"]["scheduled_at"], "2026-06-12T08:00:00Z",
+        "{list}"
+    );
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(plan["next_meeting"]["purpose"], "follow_up", "{plan}");
+    assert!(!plan.to_string().contains("Personalrum"), "{plan}");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert!(!bundle.to_string().contains("Personalrum"), "{bundle}");
+    assert!(
+        bundle.to_string().contains("2026-06-12T08:00:00Z"),
+        "{bundle}"
+    );
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(!page.contains("Personalrum"), "{page}");
+    assert!(page.contains("Uppföljning: "), "{page}");
 }

@@ -98,7 +98,8 @@ pub struct PatientPlan {
     pub fixed_care_contacts: Vec<FixedCareContact>,
     /// The agreed date of the next follow-up.
     pub next_follow_up_on: Option<NaiveDate>,
-    /// The earliest meeting invited to and neither held nor cancelled, whatever the time.
+    /// The earliest meeting the person (or a relative of theirs) is invited to and neither held
+    /// nor cancelled, whatever the time; a meeting of the units alone is not shown.
     pub next_meeting: Option<PatientMeeting>,
     /// Every such meeting, earliest first: a reader applies the clock with
     /// [`PatientPlan::next_meeting_at`] (this document is a fold of the events, equal on every
@@ -234,7 +235,9 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         state
             .invitations
             .values()
-            .filter(|i| i.is_active())
+            // The meetings the person (or a relative on their behalf) is called to: a meeting
+            // of the units alone is not theirs to be told of.
+            .filter(|i| i.is_active() && i.calls_the_person())
             .map(|i| PatientMeeting {
                 purpose: i.purpose,
                 scheduled_at: i.scheduled_at,

@@ -138,6 +138,14 @@ impl Invitation {
         self.cancelled.is_none() && !self.held
     }
 
+    /// Whether the person is called: themselves, or a relative of theirs (a guardian for a
+    /// child). A meeting of the units alone is not.
+    pub fn calls_the_person(&self) -> bool {
+        self.recipients
+            .iter()
+            .any(|r| matches!(r.recipient, Recipient::Person | Recipient::Relative { .. }))
+    }
+
     /// The units summoned.
     pub fn invited_units(&self) -> impl Iterator<Item = (&UnitId, Delivery)> {
         self.recipients.iter().filter_map(|r| match &r.recipient {

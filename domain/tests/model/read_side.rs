@@ -461,17 +461,23 @@ fn the_next_meeting_is_the_first_one_still_ahead() {
     let story = Story::documented().advance(Duration::days(30));
     let first = story.now + Duration::days(2);
     let second = story.now + Duration::days(9);
+    let staff_only = story.now + Duration::days(1);
     let follow_up = |id: &str, at: DateTime<Utc>| {
-        let mut cmd = invite(id, at, vec![unit_recipient(HT)]);
+        let mut cmd = invite(id, at, vec![unit_recipient(HT), Recipient::Person]);
         if let SipCommand::SendInvitation(c) = &mut cmd {
             c.purpose = InvitationPurpose::FollowUp;
         }
         cmd
     };
-    // Booked in the other order: the document keeps them earliest first.
+    // Booked in the other order: the document keeps them earliest first. A meeting of the units
+    // alone, before both, is not the person's to be told of.
     let story = story
         .run(Who::Nurse, follow_up("inv-b", second))
-        .run(Who::Nurse, follow_up("inv-a", first));
+        .run(Who::Nurse, follow_up("inv-a", first))
+        .run(
+            Who::Nurse,
+            invite("inv-staff", staff_only, vec![unit_recipient(HT)]),
+        );
     let plan = patient_plan(&story.state()).expect("plan");
     assert_eq!(
         plan.next_meeting.as_ref().map(|m| m.scheduled_at),

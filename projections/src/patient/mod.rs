@@ -39,8 +39,9 @@ impl Patient {
 
 /// The version of the rules this read model's rows are written by: raise it with any change
 /// that would write other rows for events already applied, and every projector rebuilds the
-/// read model on its next start (ADR 0034). 2: a unit named only in a draft is not among the participants.
-const RULES: u32 = 2;
+/// read model on its next start (ADR 0034). 2: a unit named only in a draft is not among the
+/// participants. 3: a meeting the person is not called to (the units' own) is not shown.
+const RULES: u32 = 3;
 
 impl Projection for Patient {
     fn name(&self) -> &'static str {
