@@ -861,3 +861,61 @@ async fn a_meeting_the_person_is_not_called_to_is_not_shown_to_them() {
     assert!(!page.contains("Personalrum"), "{page}");
     assert!(page.contains("Uppföljning: "), "{page}");
 }
+
+/// Min plan names the person responsible for an insats beside the one who performs it (seed
+/// 000: "ansvarig med kontaktuppgifter"; the contact given may be theirs), and a person with
+/// two plans tells them apart in the list by the day each began, with a way back from each.
+#[tokio::test]
+async fn min_plan_names_the_responsible_and_tells_two_plans_apart() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let first = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    publish_main_goal(&app, &w, &first, "Jag vill kunna bo kvar hemma.").await;
+    ok(command(
+        &app,
+        &w.ht,
+        &first,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-ht", "heading": "daily_living", "text": "Städat hem varje vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}}),
+    )
+    .await);
+    ok(command(
+        &app,
+        &w.ht,
+        &first,
+        "document-intervention",
+        &json!({"intervention_id": "in-ht", "sub_goal_id": "sg-ht", "what": "Städning varannan vecka.",
+                "responsible": {"kind": "unit", "unit_id": HT}, "performer": "Hemtjänstpersonalen",
+                "responsible_person": "Anna Andersson",
+                "contact": "anna.andersson@hemtjanst.example", "from": "2026-03-16"}),
+    )
+    .await);
+    ok(command(&app, &w.ht, &first, "publish-contribution", &json!({})).await);
+    let second = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    publish_main_goal(&app, &w, &second, "Jag vill må bättre.").await;
+
+    let me = citizen(&app, &w.person_id, None);
+    let page = min_plan_page(&app, &first, &me).await;
+    assert!(page.contains("<li>Ansvarig: Anna Andersson</li>"), "{page}");
+    assert!(page.contains("(Hemtjänstpersonalen)"), "{page}");
+    assert!(
+        page.contains("href=\"/min-plan\">Alla dina planer</a>"),
+        "{page}"
+    );
+    let (status, _, list) = app
+        .send(
+            reqwest::Client::new()
+                .get(app.url("/min-plan"))
+                .header("cookie", format!("samplan_session={me}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list.as_str().expect("an HTML page");
+    for goal in ["Jag vill kunna bo kvar hemma.", "Jag vill må bättre."] {
+        assert!(
+            list.contains(&format!(", startad 10 mars 2026: {goal}</a>")),
+            "{list}"
+        );
+    }
+}

@@ -49,6 +49,9 @@ pub(crate) struct Intervention {
     pub(crate) what: String,
     pub(crate) who: String,
     pub(crate) performer: Option<String>,
+    /// The named person responsible (seed 000: "ansvarig med kontaktuppgifter"), when another
+    /// than the performer.
+    pub(crate) responsible: Option<String>,
     pub(crate) reach: Option<String>,
     pub(crate) period: String,
     pub(crate) outcome: Option<String>,
@@ -132,11 +135,12 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
         Intervention {
             what: i.what.clone(),
             who: who(&i.responsible),
-            performer: i
-                .performer
+            performer: i.performer.clone().filter(|_| !own_part),
+            // The contact given may be the responsible person's own: their name goes beside it.
+            responsible: i
+                .responsible_person
                 .clone()
-                .or_else(|| i.responsible_person.clone())
-                .filter(|_| !own_part),
+                .filter(|name| !own_part && i.performer.as_ref() != Some(name)),
             reach: i
                 .contact
                 .clone()
@@ -232,6 +236,8 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
 struct Summary {
     id: String,
     whose: String,
+    /// The day the plan began, so that two plans of one person are told apart.
+    started: String,
     status: String,
     main_goal: Option<String>,
     coordinator: Option<String>,
@@ -244,6 +250,8 @@ struct MinPlanPage {
     layout: Layout,
     plans: Vec<Summary>,
     plan: Option<PlanText>,
+    /// A link back to the list of plans (a plan opened from it).
+    back: bool,
 }
 
 fn citizen(visitor: &Visitor) -> Result<&crate::auth::Caller, WebError> {
@@ -278,6 +286,7 @@ pub(crate) async fn list(
             layout: layout(&visitor, "Min plan"),
             plans: Vec::new(),
             plan: Some(plan),
+            back: false,
         });
     }
     let units = me::units_of(&state, readable.iter().map(|r| &r.plan)).await?;
@@ -290,6 +299,7 @@ pub(crate) async fn list(
             } else {
                 "Din plan".to_string()
             },
+            started: dates::date_with_year(domain::time::local_date(view.started_at)),
             status: view.status_text.clone(),
             main_goal: view.main_goal.clone(),
             coordinator: view.coordinator.as_ref().map(|c| c.name.clone()),
@@ -300,6 +310,7 @@ pub(crate) async fn list(
         layout: layout(&visitor, "Min plan"),
         plans,
         plan: None,
+        back: false,
     })
 }
 
@@ -317,6 +328,7 @@ pub(crate) async fn plan(
         layout: layout(&visitor, "Min plan"),
         plans: Vec::new(),
         plan: Some(plan),
+        back: true,
     })
 }
 
