@@ -186,6 +186,11 @@ pub async fn connect_with(
         .build(client))
 }
 
+/// How long one publish may wait for the client to take it (as long as an acknowledgement).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting and making sure of the stream may take before the relay tries again.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Servers of the cluster learned from earlier connections of this process (`host:port`).
 static LEARNED_SERVERS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
@@ -373,8 +378,20 @@ pub async fn already_on_stream(
 
 /// One attempt: connect, make sure of the stream, publish from the checkpoint on.
 async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), ProjectionError> {
-    let js = connect_with(&config.nats_url, &config.auth).await?;
-    ensure_stream(&js, config).await?;
+    // A server that hangs takes the TCP connection and never says hello: without a bound the
+    // relay would wait there, silent, for as long as it hangs.
+    let js = tokio::time::timeout(SETUP_TIMEOUT, async {
+        let js = connect_with(&config.nats_url, &config.auth).await?;
+        ensure_stream(&js, config).await?;
+        Ok::<_, ProjectionError>(js)
+    })
+    .await
+    .map_err(|_| {
+        ProjectionError::Nats(format!(
+            "NATS did not answer within {} s (connecting, the stream)",
+            SETUP_TIMEOUT.as_secs()
+        ))
+    })??;
     let pool = store.pool();
     let start = {
         let client = pool.get().await?;
@@ -461,10 +478,21 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
                 message = message.expected_last_sequence(expected_sequence);
             }
             expected_sequence += 1;
-            let ack = js
-                .send_publish(config.subject(&event), message)
-                .await
-                .map_err(|e| ProjectionError::Nats(format!("publishing: {e}")))?;
+            // A server that hangs (the port takes connections, nothing answers) would hold the
+            // publish, and with it this loop and the acknowledgements' time limits, in silence
+            // until it answered again; bounded, the relay gives up, says so and tries again.
+            let ack = tokio::time::timeout(
+                PUBLISH_TIMEOUT,
+                js.send_publish(config.subject(&event), message),
+            )
+            .await
+            .map_err(|_| {
+                ProjectionError::Nats(format!(
+                    "publishing: NATS did not take the event within {} s",
+                    PUBLISH_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| ProjectionError::Nats(format!("publishing: {e}")))?;
             in_flight.push_back(Box::pin(async move {
                 (
                     position,

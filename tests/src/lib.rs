@@ -571,6 +571,14 @@ impl PrivateNats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id (to freeze it with SIGSTOP, say).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the nats-server runs")
+    }
+
     /// Starts the server (again) and waits until it accepts connections.
     pub async fn start_again(&mut self) {
         std::fs::create_dir_all(&self.dir).expect("nats directory");
