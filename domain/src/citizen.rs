@@ -63,7 +63,8 @@ impl YoungTeenAccess {
             .find(|a| a.as_str() == wanted)
     }
 
-    fn child_reads(&self) -> bool {
+    /// Whether the young person reads their own plans from 13.
+    pub fn child_reads(&self) -> bool {
         matches!(self, YoungTeenAccess::Child | YoungTeenAccess::Both)
     }
 

@@ -475,6 +475,28 @@ async fn a_deployment_may_let_guardians_read_a_young_teens_plan() {
     let the_14_year_old = citizen(&app, &fourteen, Some(CHILD_14));
     let (_, list) = get(&app, "/api/v1/me/plans", &the_14_year_old, at).await;
     assert_eq!(plan_ids(&list), vec![]);
+    // And Min plan tells them why it shows nothing, rather than that there is nothing.
+    let (status, _, page) = app
+        .send(
+            reqwest::Client::new()
+                .get(app.url("/min-plan"))
+                .header("cookie", format!("samplan_session={the_14_year_old}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let page = page.as_str().expect("an HTML page");
+    assert!(page.contains("från det att du fyller 16 år"), "{page}");
+    assert!(!page.contains("Just nu finns ingen plan"), "{page}");
+    // A grown-up without plans is told there is none.
+    let parent_a = citizen(&app, &unregistered(), Some(PARENT_A));
+    let (_, _, page) = app
+        .send(
+            reqwest::Client::new()
+                .get(app.url("/min-plan"))
+                .header("cookie", format!("samplan_session={parent_a}")),
+        )
+        .await;
+    assert!(!page.as_str().expect("page").contains("fyller 16"));
 }
 
 /// Min plan as the web page shows it, signed in with `token` as the session cookie.

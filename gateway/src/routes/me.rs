@@ -276,6 +276,49 @@ async fn readable_persons(
     Ok(readable)
 }
 
+/// The age from which the caller may read their own plans, when they are kept from them for
+/// their age now (13–15, unless the deployment
+/// lets the young person read them): Min plan then says why it shows none, instead of "no plan".
+/// Says nothing of whether such a plan exists.
+pub async fn own_plans_wait_for_age(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<u32>, AppError> {
+    caller.require_role(Role::Citizen)?;
+    let own_id = PersonId::parse(&caller.sub).ok();
+    let own_key = own_id.map(|id| id.to_string());
+    let pin = caller
+        .personal_identity_number
+        .map(|p| p.as_str().to_owned());
+    if own_key.is_none() && pin.is_none() {
+        return Ok(None);
+    }
+    let rows = patient::candidates(state.store.pool(), own_key.as_deref(), pin.as_deref()).await?;
+    let today = local_date(state.clock.now());
+    let reader = Reader {
+        person_id: own_id,
+        personal_identity_number: caller.personal_identity_number,
+        protected_identity: false,
+    };
+    let waits = rows
+        .iter()
+        .filter_map(|row| subject_of(row, today))
+        .any(|own| {
+            let is_self = reader.person_id == Some(own.person_id)
+                || reader.personal_identity_number == Some(own.personal_identity_number);
+            is_self
+                && own.personal_identity_number.age_on(today) < domain::citizen::OWN_ACCESS_FROM_AGE
+                && relation(&reader, &own, today, state.young_teens).is_none()
+        });
+    // The age from which they read: 13 where the deployment lets young people read their own.
+    let from = if state.young_teens.child_reads() {
+        domain::citizen::GUARDIAN_ACCESS_UNTIL_AGE
+    } else {
+        domain::citizen::OWN_ACCESS_FROM_AGE
+    };
+    Ok(waits.then_some(from))
+}
+
 fn subject_of(row: &PersonRow, today: NaiveDate) -> Option<Subject> {
     let parse = |pin: &str| PersonalIdentityNumber::parse(pin, today).ok();
     Some(Subject {

@@ -252,6 +252,9 @@ struct MinPlanPage {
     plan: Option<PlanText>,
     /// A link back to the list of plans (a plan opened from it).
     back: bool,
+    /// The age from which the reader's own plans are shown to them, while they are younger
+    /// (none listed).
+    too_young: Option<u32>,
 }
 
 fn citizen(visitor: &Visitor) -> Result<&crate::auth::Caller, WebError> {
@@ -287,6 +290,7 @@ pub(crate) async fn list(
             plans: Vec::new(),
             plan: Some(plan),
             back: false,
+            too_young: None,
         });
     }
     let units = me::units_of(&state, readable.iter().map(|r| &r.plan)).await?;
@@ -306,11 +310,17 @@ pub(crate) async fn list(
             id: view.id,
         });
     }
+    let too_young = if plans.is_empty() {
+        me::own_plans_wait_for_age(&state, caller).await?
+    } else {
+        None
+    };
     visitor.page(&MinPlanPage {
         layout: layout(&visitor, "Min plan"),
         plans,
         plan: None,
         back: false,
+        too_young,
     })
 }
 
@@ -329,6 +339,7 @@ pub(crate) async fn plan(
         plans: Vec::new(),
         plan: Some(plan),
         back: true,
+        too_young: None,
     })
 }
 
