@@ -476,40 +476,34 @@ async fn a_deployment_may_let_guardians_read_a_young_teens_plan() {
     let (_, list) = get(&app, "/api/v1/me/plans", &the_14_year_old, at).await;
     assert_eq!(plan_ids(&list), vec![]);
     // And Min plan tells them why it shows nothing, rather than that there is nothing.
-    let (status, _, page) = app
-        .send(
-            reqwest::Client::new()
-                .get(app.url("/min-plan"))
-                .header("cookie", format!("samplan_session={the_14_year_old}")),
-        )
-        .await;
+    let (status, page) = web_page(&app, "/min-plan", &the_14_year_old).await;
     assert_eq!(status, StatusCode::OK);
-    let page = page.as_str().expect("an HTML page");
     assert!(page.contains("från det att du fyller 16 år"), "{page}");
     assert!(!page.contains("Just nu finns ingen plan"), "{page}");
     // A grown-up without plans is told there is none.
     let parent_a = citizen(&app, &unregistered(), Some(PARENT_A));
-    let (_, _, page) = app
+    let (_, page) = web_page(&app, "/min-plan", &parent_a).await;
+    assert!(!page.contains("fyller 16"), "{page}");
+}
+
+/// `GET path` of the web client, signed in with `token` as the session cookie: the status and
+/// the page.
+async fn web_page(app: &TestApp, path: &str, token: &str) -> (StatusCode, String) {
+    let (status, _, body) = app
         .send(
             reqwest::Client::new()
-                .get(app.url("/min-plan"))
-                .header("cookie", format!("samplan_session={parent_a}")),
+                .get(app.url(path))
+                .header("cookie", format!("samplan_session={token}")),
         )
         .await;
-    assert!(!page.as_str().expect("page").contains("fyller 16"));
+    (status, body.as_str().unwrap_or_default().to_owned())
 }
 
 /// Min plan as the web page shows it, signed in with `token` as the session cookie.
 async fn min_plan_page(app: &TestApp, sip: &str, token: &str) -> String {
-    let (status, _, body) = app
-        .send(
-            reqwest::Client::new()
-                .get(app.url(&format!("/min-plan/{sip}")))
-                .header("cookie", format!("samplan_session={token}")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body.as_str().expect("an HTML page").to_owned()
+    let (status, page) = web_page(app, &format!("/min-plan/{sip}"), token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
 }
 
 #[tokio::test]
@@ -925,15 +919,8 @@ async fn min_plan_names_the_responsible_and_tells_two_plans_apart() {
         page.contains("href=\"/min-plan\">Alla dina planer</a>"),
         "{page}"
     );
-    let (status, _, list) = app
-        .send(
-            reqwest::Client::new()
-                .get(app.url("/min-plan"))
-                .header("cookie", format!("samplan_session={me}")),
-        )
-        .await;
+    let (status, list) = web_page(&app, "/min-plan", &me).await;
     assert_eq!(status, StatusCode::OK);
-    let list = list.as_str().expect("an HTML page");
     for goal in ["Jag vill kunna bo kvar hemma.", "Jag vill må bättre."] {
         assert!(
             list.contains(&format!(", startad 10 mars 2026: {goal}</a>")),

@@ -55,12 +55,11 @@ async fn health_and_readiness_need_no_token() {
     assert_eq!((status, body), (StatusCode::OK, json!("ready")));
 }
 
-#[tokio::test]
-async fn readiness_is_503_problem_when_the_database_is_unreachable() {
-    let app = TestApp::spawn().await;
+/// The service's router with `app`'s key and clock and a database nobody listens for (port 1;
+/// the pool connects lazily, so building the state succeeds).
+async fn router_without_database(app: &TestApp) -> axum::Router {
     let mut config = gateway::config::Config::from_lookup(|_| None).expect("defaults");
     config.jwt_key = gateway::config::JwtKey::Secret(app.secret().to_string());
-    // Nothing listens on port 1; the pool connects lazily, so building the state succeeds.
     let state = gateway::app::build_state(
         &config,
         "postgres://postgres@127.0.0.1:1/none",
@@ -69,7 +68,14 @@ async fn readiness_is_503_problem_when_the_database_is_unreachable() {
     )
     .await
     .expect("state");
-    let response = gateway::app::router(state)
+    gateway::app::router(state)
+}
+
+#[tokio::test]
+async fn readiness_is_503_problem_when_the_database_is_unreachable() {
+    let app = TestApp::spawn().await;
+    let response = router_without_database(&app)
+        .await
         .oneshot(
             axum::http::Request::get("/readyz")
                 .body(axum::body::Body::empty())
@@ -524,17 +530,8 @@ async fn metrics_say_when_the_lags_could_not_be_read() {
         metrics.contains("samplan_projection_lags_read 1"),
         "{metrics}"
     );
-    let mut config = gateway::config::Config::from_lookup(|_| None).expect("defaults");
-    config.jwt_key = gateway::config::JwtKey::Secret(app.secret().to_string());
-    let state = gateway::app::build_state(
-        &config,
-        "postgres://postgres@127.0.0.1:1/none",
-        None,
-        app.clock.clone(),
-    )
-    .await
-    .expect("state");
-    let response = gateway::app::router(state)
+    let response = router_without_database(&app)
+        .await
         .oneshot(
             axum::http::Request::get("/metrics")
                 .body(axum::body::Body::empty())

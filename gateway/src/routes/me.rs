@@ -245,25 +245,8 @@ async fn readable_persons(
     caller: &Caller,
 ) -> Result<Vec<(PersonRow, Relation)>, AppError> {
     caller.require_role(Role::Citizen)?;
-    let own_id = PersonId::parse(&caller.sub).ok();
-    let own_key = own_id.map(|id| id.to_string());
-    let pin = caller
-        .personal_identity_number
-        .map(|p| p.as_str().to_owned());
-    if own_key.is_none() && pin.is_none() {
-        return Ok(Vec::new());
-    }
-    let rows = patient::candidates(state.store.pool(), own_key.as_deref(), pin.as_deref()).await?;
+    let (rows, reader) = candidates_for(state, caller).await?;
     let today = local_date(state.clock.now());
-    let is_self = |row: &PersonRow| {
-        own_key.as_deref() == Some(row.person_id.as_str())
-            || pin.as_deref() == Some(row.personal_identity_number.as_str())
-    };
-    let reader = Reader {
-        person_id: own_id,
-        personal_identity_number: caller.personal_identity_number,
-        protected_identity: rows.iter().any(|r| is_self(r) && r.protected_identity),
-    };
     let mut readable = Vec::new();
     for row in rows {
         let Some(subject) = subject_of(&row, today) else {
@@ -276,6 +259,34 @@ async fn readable_persons(
     Ok(readable)
 }
 
+/// The persons whose plans the caller might read (themselves, and children naming them as
+/// guardian), and the caller as a reader of them; none when the token names no person.
+async fn candidates_for(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(Vec<PersonRow>, Reader), AppError> {
+    let own_id = PersonId::parse(&caller.sub).ok();
+    let own_key = own_id.map(|id| id.to_string());
+    let pin = caller
+        .personal_identity_number
+        .map(|p| p.as_str().to_owned());
+    let rows = if own_key.is_none() && pin.is_none() {
+        Vec::new()
+    } else {
+        patient::candidates(state.store.pool(), own_key.as_deref(), pin.as_deref()).await?
+    };
+    let is_self = |row: &PersonRow| {
+        own_key.as_deref() == Some(row.person_id.as_str())
+            || pin.as_deref() == Some(row.personal_identity_number.as_str())
+    };
+    let reader = Reader {
+        person_id: own_id,
+        personal_identity_number: caller.personal_identity_number,
+        protected_identity: rows.iter().any(|r| is_self(r) && r.protected_identity),
+    };
+    Ok((rows, reader))
+}
+
 /// The age from which the caller may read their own plans, when they are kept from them for
 /// their age now (13–15, unless the deployment
 /// lets the young person read them): Min plan then says why it shows none, instead of "no plan".
@@ -285,21 +296,8 @@ pub async fn own_plans_wait_for_age(
     caller: &Caller,
 ) -> Result<Option<u32>, AppError> {
     caller.require_role(Role::Citizen)?;
-    let own_id = PersonId::parse(&caller.sub).ok();
-    let own_key = own_id.map(|id| id.to_string());
-    let pin = caller
-        .personal_identity_number
-        .map(|p| p.as_str().to_owned());
-    if own_key.is_none() && pin.is_none() {
-        return Ok(None);
-    }
-    let rows = patient::candidates(state.store.pool(), own_key.as_deref(), pin.as_deref()).await?;
     let today = local_date(state.clock.now());
-    let reader = Reader {
-        person_id: own_id,
-        personal_identity_number: caller.personal_identity_number,
-        protected_identity: false,
-    };
+    let (rows, reader) = candidates_for(state, caller).await?;
     let waits = rows
         .iter()
         .filter_map(|row| subject_of(row, today))
