@@ -152,12 +152,7 @@ pub async fn messages_snapshot(
     let at_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&super::PROJECTION];
     // The inbox commits each batch with its checkpoint, so one snapshot holds every change up
     // to the position it reads and none after it.
-    let snapshot = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let snapshot = read_snapshot(&mut client).await?;
     let (rows, unread, position) = futures::try_join!(
         snapshot.query(&list, &params),
         snapshot.query_one(&count, &count_params),
@@ -169,6 +164,18 @@ pub async fn messages_snapshot(
         unread_count: unread.get(0),
         position: position.map_or(0, |r| r.get(0)),
     })
+}
+
+/// A read-only repeatable-read transaction: every statement in it sees one snapshot.
+async fn read_snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, ProjectionError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
 }
 
 /// Where a read model stands (`projections.checkpoints`).
@@ -823,12 +830,7 @@ pub async fn changes_since(
     // A reminder not yet shown is not pushed; one that ended unseen is not pushed either.
     let todo_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
         [&unit_id, &user, &after, &limit, &now];
-    let snapshot = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let snapshot = read_snapshot(&mut client).await?;
     let (messages, todos, ongoing, reads) = futures::try_join!(
         snapshot.query(&m, &params),
         snapshot.query(&t, &todo_params),
