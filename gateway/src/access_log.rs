@@ -49,6 +49,14 @@ pub mod action {
     pub const PATIENT_PLAN: &str = "patient_plan.read";
     /// A plan was exported as FHIR from Min plan.
     pub const PATIENT_FHIR: &str = "patient_plan.fhir";
+    /// A plan about the person was printed ("Skriv ut planen").
+    pub const PRINT_SIP: &str = "sip.print";
+    /// A letter of a plan about the person (a kallelse, an invitation, a cancellation) was read
+    /// or printed.
+    pub const READ_LETTER: &str = "sip.letter";
+    /// A registration of the person's personnummer was refused because it is registered: the
+    /// answer tells that the person is in samplan.
+    pub const REGISTRATION_REFUSED: &str = "person.already_registered";
 
     /// The action in Swedish words, for extracts.
     pub fn describe(action: &str) -> &'static str {
@@ -61,6 +69,9 @@ pub mod action {
             INBOX => "visades i inkorgen (Meddelanden, Att göra, Pågående SIP)",
             PATIENT_PLAN => "planen lästes på Min plan",
             PATIENT_FHIR => "planen hämtades som FHIR från Min plan",
+            PRINT_SIP => "en SIP skrevs ut",
+            READ_LETTER => "ett brev i en SIP lästes eller skrevs ut",
+            REGISTRATION_REFUSED => "registrering nekades: personnumret finns redan",
             _ => "annan läsning",
         }
     }

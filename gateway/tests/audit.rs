@@ -722,3 +722,41 @@ fn audit_verify_cli(app: &TestApp) -> std::process::Output {
         .output()
         .expect("samplan audit verify")
 }
+
+/// A registration refused because the personnummer is registered tells the caller that the
+/// person is in samplan, as a search would: it is in the access log, so that trying numbers
+/// leaves a trace (and the review lists it for a unit without a care relation).
+#[tokio::test]
+async fn a_registration_refused_for_a_registered_number_is_logged() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let other = app.staff_token("SE2321000016-AN01", OTHER);
+    let (status, _, body) = app
+        .post(
+            "/api/v1/persons",
+            &other,
+            &json!({"personal_identity_number": "19121212-1212", "name": "Vem Som Helst"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "person_already_registered");
+    let (status, _, extract) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={}", w.person_id),
+            &auditor(&app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{extract}");
+    let tried = extract["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["action"] == "person.already_registered")
+        .unwrap_or_else(|| panic!("the refused registration is not in the log: {extract}"));
+    assert_eq!(tried["actor"], "SE2321000016-AN01");
+    assert_eq!(tried["unit"], OTHER);
+    assert_eq!(
+        tried["action_text"],
+        "registrering nekades: personnumret finns redan"
+    );
+}

@@ -260,6 +260,16 @@ async fn claim(
         .version
         > 0;
     if registered {
+        // The refusal tells the caller that the person is in samplan, as a search would: it is
+        // logged as a read of the person, so that trying numbers leaves a trace.
+        crate::access_log::record(
+            state,
+            write.caller,
+            &owner,
+            crate::access_log::action::REGISTRATION_REFUSED,
+            None,
+        )
+        .await?;
         Err(DomainError::PersonAlreadyRegistered.into())
     } else {
         Ok(owner)

@@ -392,7 +392,14 @@ pub(crate) async fn page(
         .iter()
         .find(|r| r.recipient == recipient && r.delivery == Delivery::Letter)
         .ok_or(WebError::NotFound)?;
-    access_log::record(&state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
+    access_log::record(
+        &state,
+        caller,
+        &person_id,
+        action::READ_LETTER,
+        Some(&sip_id),
+    )
+    .await?;
 
     let units = projections::directory::units(pool)
         .await

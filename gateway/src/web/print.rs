@@ -91,7 +91,7 @@ pub(crate) async fn page(
     let Some(mut plan) = patient_plan(&sip) else {
         return Err(WebError::NotFound);
     };
-    access_log::record(&state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
+    access_log::record(&state, caller, &person_id, action::PRINT_SIP, Some(&sip_id)).await?;
 
     let now = state.clock.now();
     plan.next_meeting = plan.next_meeting_at(now).cloned();
