@@ -63,6 +63,10 @@ pub enum AppError {
     /// `If-Match` named a version the stream has moved past.
     #[error("version conflict: current version {current}")]
     VersionConflict { current: i64 },
+    /// Not there at the moment asked about, with why in words (an auditor's `as_of` before a
+    /// plan was recorded): 404 `not_found`.
+    #[error("not found: {0}")]
+    NotFoundBecause(String),
     /// The request body exceeds the configured limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -218,6 +222,13 @@ impl AppError {
                     "not_found".into(),
                     "Hittades inte",
                     NOT_FOUND_DETAIL.into(),
+                    None,
+                ),
+                AppError::NotFoundBecause(detail) => (
+                    StatusCode::NOT_FOUND,
+                    "not_found".into(),
+                    "Hittades inte",
+                    detail.clone(),
                     None,
                 ),
                 AppError::NotFoundFor(role) => (

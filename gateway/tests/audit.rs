@@ -760,3 +760,37 @@ async fn a_registration_refused_for_a_registered_number_is_logged() {
         "registrering nekades: personnumret finns redan"
     );
 }
+
+/// A moment before a plan was recorded is told as such — from when the plan is there, on the
+/// store's clock — rather than as a plan that does not exist; an id of no plan is still the
+/// plain 404.
+#[tokio::test]
+async fn a_moment_before_the_plan_was_recorded_says_from_when_it_is_there() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    let audit = auditor(&app);
+    let (status, _, body) = app
+        .get(
+            &format!("/api/v1/audit/sips/{sip}?as_of=2000-01-01T00:00:00Z"),
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "not_found");
+    let detail = body["detail"].as_str().expect("detail");
+    assert!(
+        detail.starts_with("Planen fanns inte i samplan vid 1 januari 2000 kl. 01.00"),
+        "{detail}"
+    );
+    assert!(detail.contains("registrerades"), "{detail}");
+    let nobody = "01JGFJJZ000000000000000000";
+    let (status, _, body) = app
+        .get(
+            &format!("/api/v1/audit/sips/{nobody}?as_of=2000-01-01T00:00:00Z"),
+            &audit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.to_string().contains("registrerades"), "{body}");
+}

@@ -313,6 +313,15 @@ pub struct AuditSip {
     pub history: Vec<HistoryEntry>,
 }
 
+/// "6 december 2026 kl. 18.30", on the Swedish clock.
+fn swedish_moment(at: DateTime<Utc>) -> String {
+    format!(
+        "{} {}",
+        domain::time::written_date(domain::time::local_date(at)),
+        domain::time::written_clock(at)
+    )
+}
+
 /// A plan as it stood at `as_of`, with its history in Swedish (auditor).
 #[utoipa::path(
     get,
@@ -324,7 +333,7 @@ pub struct AuditSip {
         (status = 400, description = "`invalid_parameter` (as_of is not an RFC 3339 time)", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
-        (status = 404, description = "No such plan, or none yet at that time", body = Problem),
+        (status = 404, description = "No such plan, or none yet at that time (then the detail says from when it is there, on the store's clock)", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -350,6 +359,22 @@ pub async fn sip_as_of(
     };
     let folded = aggregate::fold::<SipAggregate>(&recorded)?;
     let Some(person_id) = folded.state.person_id() else {
+        // A plan recorded only after `as_of`: say from when it is there, on the store's clock
+        // (a history may tell of earlier days, as a plan entered afterwards does).
+        if let Some(as_of) = params.as_of {
+            if let Some(first) = state
+                .store
+                .read_stream(&sip_id.stream_id(), 1)
+                .await?
+                .first()
+            {
+                return Err(AppError::NotFoundBecause(format!(
+                    "Planen fanns inte i samplan vid {}: den registrerades {} (as_of jämförs med när händelserna lagrades). Ange en senare tidpunkt.",
+                    swedish_moment(as_of),
+                    swedish_moment(first.recorded_at)
+                )));
+            }
+        }
         return Err(AppError::NotFoundFor(caller.role));
     };
     access_log::record(
