@@ -558,6 +558,10 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
     assert_eq!(appointment_code(&bundle), Some(json!("Uppföljning")));
     let page = min_plan_page(&app, &sip, &me).await;
     assert!(page.contains("Uppföljning: "), "{page}");
+    assert!(
+        !page.contains("Planen följs upp"),
+        "the follow-up called is the follow-up, not a second date beside it: {page}"
+    );
 
     // An hour after it began: no "Nästa möte" anywhere; the agreed follow-up date still shows.
     app.clock
@@ -601,6 +605,13 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
         "{bundle}"
     );
     validate_fhir(&bundle);
+    // On the page under a heading of its own, beside the follow-up's agreed date.
+    let page = min_plan_page(&app, &sip, &me).await;
+    let meeting = page
+        .find("<h2 id=\"rubrik-mote\">Nästa möte</h2>")
+        .expect("Nästa möte");
+    assert!(page[meeting..].contains("SIP-möte: "), "{page}");
+    assert!(page.contains("Planen följs upp"), "{page}");
 }
 
 // ---- FHIR ---------------------------------------------------------------------------------
