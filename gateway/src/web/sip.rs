@@ -302,8 +302,18 @@ async fn render(
     let unit = caller.staff_unit()?.clone();
     let sip_id = SipId::parse(id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
-    let (_, _, sip, person_id) = crate::routes::sips::plan_of_unit(state, &unit, &sip_id).await?;
+    let (_, position, sip, person_id) =
+        crate::routes::sips::plan_of_unit(state, &unit, &sip_id).await?;
     access_log::record(state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
+    // The plan is read from the store, the units' names and who uses samplan from the directory:
+    // let the directory catch up with the plan (bounded), so that a unit the plan names is never
+    // missing from the page's lists (the coordinator's units, the recipients).
+    crate::consistency::projection_position(
+        state,
+        projections::directory::PROJECTION,
+        Some(position),
+    )
+    .await?;
 
     let now = state.clock.now();
     let today = domain::time::local_date(now);

@@ -1304,13 +1304,12 @@ fn discharge_form(cx: &Context) -> Option<FormView> {
     )
 }
 
-/// The units a coordinator may come from: those that use samplan.
-/// The units the coordinator's role may go to: those using samplan that take part in the plan or
 /// The hint of an insats's "Kontakt": what it is for, and when it must be filled in (the domain
 /// refuses an insats of a unit without it: `field_missing`).
 const CONTACT_HINT: &str = "Hur den enskilde når den ansvarige, till exempel ett telefonnummer. \
      Obligatoriskt när en verksamhet är ansvarig (inte för den enskildes egen insats).";
 
+/// The units the coordinator's role may go to: those using samplan that take part in the plan or
 /// that the valid consent covers, as the domain checks (`coordinator_not_covered_by_consent`).
 fn coordinator_units(cx: &Context) -> Vec<Choice> {
     let eligible = |id: &str| {
