@@ -312,7 +312,6 @@ async fn a_request_that_runs_too_long_is_503_problem() {
 /// 408 — its own doing — not 503, and nothing is appended.
 #[tokio::test]
 async fn a_body_sent_too_slowly_is_408_problem() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(|c| c.limits.request_timeout_ms = 300).await;
     let head = app.store.head_position().await.expect("head");
     let token = app.admin_token();
@@ -321,23 +320,12 @@ async fn a_body_sent_too_slowly_is_408_problem() {
         .replace("http://", "")
         .trim_end_matches('/')
         .to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&address)
-        .await
-        .expect("connect");
     let request = format!(
         "POST /api/v1/units HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: 200\r\nConnection: close\r\n\r\n\
          {{\"id\": \"vc-lang"
     );
-    socket.write_all(request.as_bytes()).await.expect("send");
-    let mut answer = String::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        socket.read_to_string(&mut answer),
-    )
-    .await
-    .expect("answered within the limit")
-    .expect("read");
+    let answer = raw_exchange(&app, request).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
     assert!(answer.contains("\"request_timeout\""), "{answer}");
