@@ -2194,6 +2194,74 @@ async fn the_unread_count_and_the_position_are_the_lists_own_while_messages_arri
     assert_eq!(body["unread_count"], 25, "{body}");
 }
 
+/// The start page's "N brådskande" over Att göra counts the red clocks listed under it, also
+/// while to-dos end: counted in another moment than the list, the badge said 3 over 2.
+#[tokio::test]
+async fn the_start_pages_urgent_count_is_its_lists_own_while_to_dos_end() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let mut plans = Vec::new();
+    for _ in 0..20 {
+        plans.push(start_plan(&app, &w).await);
+    }
+    // Two weeks on every consent to get is overdue; the person's no ends the plan and its
+    // to-do: one red clock fewer each time.
+    set_time(&app, &mut w, "2026-11-16T08:00:00Z");
+    let urgent_in = |html: &str| {
+        let section = &html[html.find("id=\"att-gora\"").expect("Att göra")..];
+        let section = &section[..section.find("<section").unwrap_or(section.len())];
+        let badge = section.split("urgent-count\">").nth(1).map_or(0, |rest| {
+            rest.split(' ')
+                .next()
+                .expect("a number")
+                .parse::<usize>()
+                .expect("a count")
+        });
+        (badge, section.matches("class=\"row urgent\"").count())
+    };
+    let head = app.store.head_position().await.expect("head");
+    let query = format!("?att_gora=enheten&min_position={head}");
+    assert_eq!(urgent_in(&start_lists(&app, &w.vc, &query).await), (20, 20));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writer = async {
+        for sip in &plans {
+            ok(command(
+                &app,
+                &w.vc,
+                sip,
+                "decline-consent",
+                &json!({"declined_by": {"kind": "person"}, "note": "Vill inte."}),
+            )
+            .await);
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+    };
+    let reader = async {
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            let html = start_lists(&app, &w.vc, "?att_gora=enheten").await;
+            let (badge, listed) = urgent_in(&html);
+            assert_eq!(
+                badge, listed,
+                "read {reads}: the badge and the red clocks differ"
+            );
+            reads += 1;
+        }
+        reads
+    };
+    let ((), reads) = futures::join!(writer, reader);
+    assert!(reads > 0);
+    let head = app.store.head_position().await.expect("head");
+    let html = start_lists(
+        &app,
+        &w.vc,
+        &format!("?att_gora=enheten&min_position={head}"),
+    )
+    .await;
+    assert_eq!(urgent_in(&html), (0, 0));
+}
+
 /// The stream carries the unit's to-do changes (API.md), also those assigned to a colleague,
 /// each saying whose it is: a client showing the unit's list (`scope=unit`) stays current, one
 /// showing only its own leaves the others out.

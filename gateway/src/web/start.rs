@@ -331,7 +331,6 @@ async fn load_lists(
     };
     let position =
         consistency::projection_position(state, inbox::PROJECTION, filters.min_position).await?;
-    let pool = state.store.pool();
     let urgent_until = state.policy.for_municipality(None).urgent_until(now);
     let mut cursor_error = false;
     let todos_after = page_cursor(
@@ -346,41 +345,40 @@ async fn load_lists(
         );
     }
     let scope = filters.todo_scope();
-    // The lists may be newer than `position` (read first), never older: the live updates
-    // resume from it and miss nothing. The unread count is the list's own (one snapshot).
-    let (
-        inbox::MessagesSnapshot {
-            rows: messages,
-            unread_count,
-            ..
-        },
+    // The lists, their counts and the position the live updates resume from are one moment
+    // of the inbox (one snapshot), which is at `position` (read first) or newer.
+    let inbox::StartSnapshot {
+        messages:
+            inbox::MessagesSnapshot {
+                rows: messages,
+                unread_count,
+                position: snapshot_position,
+            },
         mut todos,
-        (todo_count, urgent_count),
+        todo_count,
+        urgent_count,
         mut ongoing,
-    ) = futures::try_join!(
-        inbox::messages_snapshot(pool, &unit, &caller.sub, &filter),
-        inbox::open_todos(
-            pool,
-            &unit,
-            &caller.sub,
-            TodoList {
+    } = inbox::start_snapshot(
+        state.store.pool(),
+        inbox::StartQuery {
+            unit_id: &unit,
+            user: &caller.sub,
+            messages: &filter,
+            todos: TodoList {
                 scope,
                 urgency: Urgency::All,
                 now,
             },
-            todos_after.as_ref(),
-            LIST_SHOWN_MAX + 1,
-        ),
-        inbox::todo_counts(pool, &unit, &caller.sub, scope, now, urgent_until),
-        inbox::ongoing(
-            pool,
-            &unit,
-            false,
-            ongoing_after.as_ref(),
-            LIST_SHOWN_MAX + 1
-        ),
+            todos_after: todos_after.as_ref(),
+            todos_limit: LIST_SHOWN_MAX + 1,
+            urgent_until,
+            ongoing_after: ongoing_after.as_ref(),
+            ongoing_limit: LIST_SHOWN_MAX + 1,
+        },
     )
+    .await
     .map_err(AppError::from)?;
+    let position = position.max(snapshot_position);
     let todos_next = (todos.len() as i64 > LIST_SHOWN_MAX).then(|| {
         todos.truncate(LIST_SHOWN_MAX as usize);
         let next = todos.last().map(|t| TodoCursor::after(t).encode());

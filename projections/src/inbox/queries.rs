@@ -8,7 +8,7 @@
 //! person.
 
 use chrono::{DateTime, Datelike, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use domain::obligations::Letter;
 use domain::sip::{PersonStatus, Recipient, SipState};
 use serde::Serialize;
@@ -140,29 +140,115 @@ pub async fn messages_snapshot(
     filter: &MessageFilter,
 ) -> Result<MessagesSnapshot, ProjectionError> {
     let mut client = pool.get().await?;
+    // The inbox commits each batch with its checkpoint, so one snapshot holds every change up
+    // to the position it reads and none after it.
+    let snapshot = read_snapshot(&mut client).await?;
+    let messages = messages_in(&snapshot, unit_id, user, filter).await?;
+    snapshot.commit().await?;
+    Ok(messages)
+}
+
+/// [`MessagesSnapshot`] in a snapshot begun by [`read_snapshot`]: its statements are sent
+/// together (one round trip).
+async fn messages_in(
+    snapshot: &deadpool_postgres::Transaction<'_>,
+    unit_id: &str,
+    user: &str,
+    filter: &MessageFilter,
+) -> Result<MessagesSnapshot, ProjectionError> {
     let sql = messages_sql(filter);
     let (list, count, at) = futures::try_join!(
-        client.prepare_cached(&sql),
-        client.prepare_cached(UNREAD_COUNT_SQL),
-        client.prepare_cached(CHECKPOINT_SQL),
+        snapshot.prepare_cached(&sql),
+        snapshot.prepare_cached(UNREAD_COUNT_SQL),
+        snapshot.prepare_cached(CHECKPOINT_SQL),
     )?;
     let limit = filter.limit.clamp(1, ROWS_MAX);
     let params = message_params(&unit_id, &user, filter, &limit);
     let count_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&unit_id, &user];
     let at_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&super::PROJECTION];
-    // The inbox commits each batch with its checkpoint, so one snapshot holds every change up
-    // to the position it reads and none after it.
-    let snapshot = read_snapshot(&mut client).await?;
     let (rows, unread, position) = futures::try_join!(
         snapshot.query(&list, &params),
         snapshot.query_one(&count, &count_params),
         snapshot.query_opt(&at, &at_params),
     )?;
-    snapshot.commit().await?;
     Ok(MessagesSnapshot {
         rows: rows.iter().map(message_row).collect(),
         unread_count: unread.get(0),
         position: position.map_or(0, |r| r.get(0)),
+    })
+}
+
+/// What the start page lists of a unit for a user: a page of messages, a page of to-dos, a page
+/// of ongoing plans.
+#[derive(Debug, Clone, Copy)]
+pub struct StartQuery<'a> {
+    pub unit_id: &'a str,
+    pub user: &'a str,
+    pub messages: &'a MessageFilter,
+    pub todos: TodoList,
+    pub todos_after: Option<&'a TodoCursor>,
+    pub todos_limit: i64,
+    /// To-dos due by then are counted as urgent (the red clock).
+    pub urgent_until: DateTime<Utc>,
+    pub ongoing_after: Option<&'a OngoingCursor>,
+    pub ongoing_limit: i64,
+}
+
+/// The start page's lists, their counts and the inbox's position, read in one snapshot: a
+/// heading's "Att göra (5)" counts the to-dos listed under it, and the live updates resume from
+/// exactly the moment the lists show.
+#[derive(Debug, Clone)]
+pub struct StartSnapshot {
+    /// The messages, their unread count and the inbox's position.
+    pub messages: MessagesSnapshot,
+    pub todos: Vec<TodoRow>,
+    /// Every open to-do of the list (not only this page's), and how many of them are urgent.
+    pub todo_count: i64,
+    pub urgent_count: i64,
+    pub ongoing: Vec<OngoingRow>,
+}
+
+/// [`StartSnapshot`] of `query`: every statement sent together on one connection, in one
+/// repeatable-read snapshot.
+pub async fn start_snapshot(
+    pool: &Pool,
+    query: StartQuery<'_>,
+) -> Result<StartSnapshot, ProjectionError> {
+    let mut client = pool.get().await?;
+    let snapshot = read_snapshot(&mut client).await?;
+    let (messages, todos, (todo_count, urgent_count), ongoing) = futures::try_join!(
+        messages_in(&snapshot, query.unit_id, query.user, query.messages),
+        open_todos_on(
+            &snapshot,
+            query.unit_id,
+            query.user,
+            query.todos,
+            query.todos_after,
+            query.todos_limit,
+        ),
+        todo_counts_on(
+            &snapshot,
+            query.unit_id,
+            query.user,
+            query.todos.scope,
+            query.todos.now,
+            query.urgent_until,
+        ),
+        ongoing_on(
+            &snapshot,
+            query.unit_id,
+            false,
+            query.ongoing_after,
+            query.ongoing_limit,
+        ),
+    )?;
+    snapshot.commit().await?;
+    Ok(StartSnapshot {
+        messages,
+        todos,
+        todo_count,
+        urgent_count,
+        ongoing,
     })
 }
 
@@ -444,12 +530,24 @@ pub async fn open_todos(
     after: Option<&TodoCursor>,
     limit: i64,
 ) -> Result<Vec<TodoRow>, ProjectionError> {
+    let client = pool.get().await?;
+    open_todos_on(&client, unit_id, user, list, after, limit).await
+}
+
+/// [`open_todos`] on a connection or in a transaction.
+async fn open_todos_on(
+    client: &impl GenericClient,
+    unit_id: &str,
+    user: &str,
+    list: TodoList,
+    after: Option<&TodoCursor>,
+    limit: i64,
+) -> Result<Vec<TodoRow>, ProjectionError> {
     let TodoList {
         scope,
         urgency,
         now,
     } = list;
-    let client = pool.get().await?;
     // A missing due time sorts as infinity: the same order as `due_at NULLS LAST`, and one
     // row value to compare a cursor with. The index of migration 9 has that order; a page after
     // a cursor starts its scan there (the condition is in the SQL only when there is a cursor,
@@ -508,6 +606,18 @@ pub async fn todo_counts(
     urgent_until: DateTime<Utc>,
 ) -> Result<(i64, i64), ProjectionError> {
     let client = pool.get().await?;
+    todo_counts_on(&client, unit_id, user, scope, now, urgent_until).await
+}
+
+/// [`todo_counts`] on a connection or in a transaction.
+async fn todo_counts_on(
+    client: &impl GenericClient,
+    unit_id: &str,
+    user: &str,
+    scope: TodoScope,
+    now: DateTime<Utc>,
+    urgent_until: DateTime<Utc>,
+) -> Result<(i64, i64), ProjectionError> {
     let stmt = client
         .prepare_cached(
             "SELECT count(*)::bigint, (count(*) FILTER (WHERE t.due_at <= $4))::bigint
@@ -656,6 +766,17 @@ pub async fn ongoing(
     limit: i64,
 ) -> Result<Vec<OngoingRow>, ProjectionError> {
     let client = pool.get().await?;
+    ongoing_on(&client, unit_id, include_closed, after, limit).await
+}
+
+/// [`ongoing`] on a connection or in a transaction.
+async fn ongoing_on(
+    client: &impl GenericClient,
+    unit_id: &str,
+    include_closed: bool,
+    after: Option<&OngoingCursor>,
+    limit: i64,
+) -> Result<Vec<OngoingRow>, ProjectionError> {
     // Missing times sort as infinity (as NULLS LAST would), so the order is one row value, the
     // order of migration 9's index; the cursor's condition is in the SQL only when there is one.
     let after_cursor = match after {
