@@ -23,10 +23,34 @@ use domain::sip::patient::PatientPlan;
 use projections::directory::UnitRow;
 use std::collections::BTreeMap;
 
+/// A phone number as it was written ("08-123 45 67"), and as a `tel:` link dials it.
+pub(crate) struct Phone(String);
+
+impl Phone {
+    pub(crate) fn new(text: String) -> Self {
+        Phone(text)
+    }
+
+    /// The number for a `tel:` link: its digits, and a leading `+` (RFC 3966 allows no spaces,
+    /// and phones differ in how they read one: some dial only the part before it).
+    pub(crate) fn href(&self) -> String {
+        let text = self.0.trim();
+        let plus = if text.starts_with('+') { "+" } else { "" };
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        format!("{plus}{digits}")
+    }
+}
+
+impl std::fmt::Display for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A way to reach a unit, in words.
 pub(crate) struct Contact {
     pub(crate) name: String,
-    pub(crate) phone: Option<String>,
+    pub(crate) phone: Option<Phone>,
     pub(crate) address: Option<String>,
 }
 
@@ -34,7 +58,7 @@ impl From<&PlanUnitView> for Contact {
     fn from(u: &PlanUnitView) -> Self {
         Contact {
             name: u.name.clone(),
-            phone: u.phone.clone(),
+            phone: u.phone.clone().map(Phone::new),
             address: u.address.clone(),
         }
     }
@@ -73,12 +97,15 @@ pub(crate) struct Heading {
 /// through `plan_body.html`.
 pub(crate) struct PlanText {
     pub(crate) id: String,
+    /// The page's title: which plan, without the person's name (a browser's history keeps
+    /// titles, and a family may share a device).
+    pub(crate) title: String,
     pub(crate) whose: String,
     /// The reader's own plan (not their child's): "din" and "du" fit.
     pub(crate) own: bool,
     pub(crate) status: String,
     pub(crate) coordinator: Option<Coordinator>,
-    pub(crate) care_contacts: Vec<(String, Option<String>)>,
+    pub(crate) care_contacts: Vec<(String, Option<Phone>)>,
     pub(crate) main_goal: Option<String>,
     /// As judged at the latest follow-up that judged it.
     pub(crate) main_goal_reached: Option<bool>,
@@ -157,8 +184,14 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
             outcome: i.outcome_text.clone(),
         }
     };
+    let started = dates::date_with_year(domain::time::local_date(view.started_at));
     PlanText {
         id: view.id.clone(),
+        title: if view.relation == "guardian" {
+            format!("Ditt barns plan, startad {started}")
+        } else {
+            format!("Din plan, startad {started}")
+        },
         whose: if view.relation == "guardian" {
             format!("{} plan", genitive(&view.person.name))
         } else {
@@ -178,7 +211,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                     Some(u) => format!("{}, {}", c.name, u.name),
                     None => c.name.clone(),
                 };
-                (name, c.phone.clone())
+                (name, c.phone.clone().map(Phone::new))
             })
             .collect(),
         main_goal: view.main_goal.clone(),
@@ -286,7 +319,7 @@ pub(crate) async fn list(
         let units = units_of(&state, &only.plan).await?;
         let plan = plan_for(only, &units, now);
         return visitor.page(&MinPlanPage {
-            layout: layout(&visitor, "Min plan"),
+            layout: layout(&visitor, &plan.title),
             plans: Vec::new(),
             plan: Some(plan),
             back: false,
@@ -335,7 +368,7 @@ pub(crate) async fn plan(
     let units = units_of(&state, &readable.plan).await?;
     let plan = plan_for(&readable, &units, state.clock.now());
     visitor.page(&MinPlanPage {
-        layout: layout(&visitor, "Min plan"),
+        layout: layout(&visitor, &plan.title),
         plans: Vec::new(),
         plan: Some(plan),
         back: true,
@@ -345,7 +378,19 @@ pub(crate) async fn plan(
 
 #[cfg(test)]
 mod tests {
-    use super::genitive;
+    use super::{genitive, Phone};
+
+    #[test]
+    fn a_tel_link_dials_the_digits_of_the_number_as_written() {
+        let href = |text: &str| Phone::new(text.to_owned()).href();
+        assert_eq!(href("08-123 45 67"), "081234567");
+        assert_eq!(href("+46 8 123 45 67"), "+4681234567");
+        assert_eq!(href(" 010-987 65 43 "), "0109876543");
+        assert_eq!(
+            Phone::new("08-123 45 67".into()).to_string(),
+            "08-123 45 67"
+        );
+    }
 
     #[test]
     fn a_name_ending_in_s_x_or_z_takes_no_extra_s() {
