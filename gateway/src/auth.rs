@@ -158,6 +158,8 @@ pub struct Verifier {
     /// from then on, by this process at once and by the others once they read
     /// `revoked_tokens` (`crate::web::revocations`).
     revoked: Mutex<HashMap<[u8; 32], i64>>,
+    /// Counts the tokens revoked: open live streams look again at their token when it moves.
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 /// How many revoked tokens are kept before the expired ones are dropped from memory.
@@ -341,6 +343,7 @@ impl Verifier {
             signature_checks: AtomicU64::new(0),
             verified_hits: AtomicU64::new(0),
             revoked: Mutex::new(HashMap::new()),
+            revocations: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -369,6 +372,27 @@ impl Verifier {
             revoked.retain(|_, exp| *exp + LEEWAY_SECONDS > now);
         }
         revoked.insert(digest, expires);
+        drop(revoked);
+        self.revocations.send_modify(|count| *count += 1);
+    }
+
+    /// Moves whenever a token is revoked here or learnt revoked from another process: what a
+    /// request that outlives its check (a live stream) waits on to check its token again.
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
+    }
+
+    /// Until when `token` is accepted (its `exp` and the leeway), if it is accepted now.
+    pub fn valid_until(&self, token: &str) -> Result<DateTime<Utc>, AppError> {
+        self.verify(token)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let claims = self
+            .checked_claims(token, digest)
+            .map_err(|e| AppError::internal(format!("a token verified just now: {e}")))?;
+        Ok(
+            DateTime::<Utc>::from_timestamp(claims.exp + LEEWAY_SECONDS, 0)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {

@@ -45,24 +45,28 @@ impl FromRequestParts<AppState> for Caller {
                 "Inloggning krävs: skicka en token i Authorization: Bearer <token>.",
             ));
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                token_error(
-                    "token_malformed",
-                    "Authorization-huvudet måste ha formen Bearer <token>.",
-                )
-            })?;
+        let token = bearer(value).ok_or_else(|| {
+            token_error(
+                "token_malformed",
+                "Authorization-huvudet måste ha formen Bearer <token>.",
+            )
+        })?;
         let caller = state.verifier.verify(token)?;
         check_staff_unit(state, &caller).await?;
         Ok(caller)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if it has that form.
+pub fn bearer(value: &axum::http::HeaderValue) -> Option<&str> {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
 }
 
 /// Refuses (403 `unit_unknown`) a staff caller whose token names a unit that is not registered

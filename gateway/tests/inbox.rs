@@ -907,6 +907,34 @@ impl SseStream {
         }
     }
 
+    /// The stream's text so far, once its first event has arrived (the event stays to be read).
+    async fn head(&mut self) -> String {
+        while !self.buffer.contains("\n\n") {
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
+                    .await
+                    .expect("an event within 10 s")
+                    .expect("reading the stream")
+                    .expect("the stream stays open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        self.buffer.clone()
+    }
+
+    /// Whether the stream ends cleanly (the whole body arrives) within 10 s, without another
+    /// event.
+    async fn ended(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
+                .await
+            {
+                Ok(Ok(None)) => return !self.buffer.contains("data:"),
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Err(_)) | Err(_) => return false,
+            }
+        }
+    }
+
     /// Events until one of type `event`, which is returned with those before it.
     async fn until(&mut self, event: &str) -> Vec<Sse> {
         let mut seen = Vec::new();
@@ -919,6 +947,75 @@ impl SseStream {
             }
         }
     }
+}
+
+/// A stream lasts as long as its token: signed out (revoked), it ends at once, saying so; at
+/// the token's expiry (with the leeway every request gets) likewise. Left open, it would keep
+/// pushing names to a workstation whose user had signed out.
+#[tokio::test]
+async fn a_stream_ends_when_its_token_is_revoked_or_expires() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    set_time(&app, &mut w, "2026-11-02T08:00:00Z");
+    let mut expiring = SseStream::open(&app, &w.vc, None).await;
+    let mut signed_out = SseStream::open(&app, &w.vc_colleague, None).await;
+    assert_eq!(expiring.next().await.event, "ready");
+    assert_eq!(signed_out.next().await.event, "ready");
+
+    // "Logga ut" revokes the session's token (web_security.rs walks the page itself).
+    app.state
+        .verifier
+        .revoke(&w.vc_colleague)
+        .expect("a token to revoke");
+    let end = signed_out.next().await;
+    assert_eq!(end.event, "signed_out", "{:?}", end.data);
+    assert_eq!(end.data["code"], "token_revoked");
+    assert!(end.data["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("Logga in")));
+    assert!(signed_out.ended().await, "the stream ends after saying why");
+
+    // The other stream goes on until its token's time is up: 8 hours and 30 s of leeway.
+    start_plan(&app, &w).await;
+    assert!(!expiring.until("ongoing").await.is_empty());
+    app.clock.set("2026-11-02T16:00:29Z".parse().expect("time"));
+    assert!(
+        expiring.quiet_for(300).await,
+        "still accepted within the leeway"
+    );
+    app.clock.set("2026-11-02T16:00:30Z".parse().expect("time"));
+    let end = expiring.next().await;
+    assert_eq!(end.event, "signed_out", "{:?}", end.data);
+    assert_eq!(end.data["code"], "token_expired");
+    assert!(expiring.ended().await);
+}
+
+/// A gateway asked to stop (SIGTERM) ends its streams at once and cleanly, instead of holding
+/// them silent until the process exits and then cutting them: the clients reconnect (after the
+/// `retry` the stream gave them, spread over seconds) to another gateway.
+#[tokio::test]
+async fn a_stopping_gateway_ends_its_streams_at_once_and_says_when_to_come_back() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let mut stream = SseStream::open(&app, &w.vc, None).await;
+    let retry: u64 = stream
+        .head()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("retry:"))
+        .expect("a retry in the first event")
+        .trim()
+        .parse()
+        .expect("milliseconds");
+    assert!((2_000..5_000).contains(&retry), "{retry}");
+    assert_eq!(stream.next().await.event, "ready");
+    app.stop();
+    let started = std::time::Instant::now();
+    assert!(stream.ended().await, "a clean end of the stream");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "not held until the drain is over"
+    );
 }
 
 #[tokio::test]
@@ -1312,9 +1409,21 @@ async fn a_reminder_is_pushed_live_the_moment_it_is_shown() {
     let head = app.store.head_position().await.expect("head");
     inbox(&app, &w.vc, head).await;
     inbox(&app, &w.ht, head).await;
-    let mut vc = SseStream::open(&app, &w.vc, None).await;
+    // The streams stay open across the weeks the clock jumps: their tokens must last as long
+    // (a stream ends with its token).
+    let lasting = |sub: &str, unit: &str| {
+        gateway::auth::Signer::hs256(app.secret(), "samplan", "samplan").sign(
+            sub,
+            "staff",
+            Some(unit),
+            "Testperson Personal",
+            app.clock.now(),
+            chrono::Duration::days(800),
+        )
+    };
+    let mut vc = SseStream::open(&app, &lasting("SE2321000016-VC01", VC), None).await;
     assert_eq!(vc.next().await.event, "ready");
-    let mut ht = SseStream::open(&app, &w.ht, None).await;
+    let mut ht = SseStream::open(&app, &lasting("SE2120000001-HT01", HT), None).await;
     assert_eq!(ht.next().await.event, "ready");
 
     set_time(&app, &mut w, "2027-02-07T22:59:59Z");

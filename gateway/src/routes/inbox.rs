@@ -42,6 +42,11 @@ const PUSH_BATCH: i64 = 200;
 /// How often a quiet live stream sends a comment, so proxies keep it open.
 const KEEP_ALIVE_SECS: u64 = 15;
 
+/// A client reconnects after `RETRY_MS_MIN` and up to `RETRY_MS_SPREAD` more (the `retry` of the
+/// stream's first event).
+const RETRY_MS_MIN: u64 = 2_000;
+const RETRY_MS_SPREAD: u64 = 3_000;
+
 /// The routes of this module, mounted under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -700,10 +705,15 @@ pub async fn list_ongoing(
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
+    token: String,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<EventsParams>,
 ) -> Result<Response, AppError> {
     let unit = caller.staff_unit()?.as_str().to_owned();
+    // The stream ends when its token does (expiry, sign-out): the token was checked when the
+    // stream opened, and is checked again at its expiry and whenever a token is revoked.
+    let revocations = state.verifier.revocations();
+    let valid_until = state.verifier.valid_until(&token)?;
     let resume = match headers.get("last-event-id") {
         Some(value) => Some((
             value
@@ -750,9 +760,18 @@ pub async fn events(
             .unwrap_or(opened),
         _ => opened,
     };
+    // How long a client waits before it reconnects (EventSource's `retry`), spread over a few
+    // seconds so that the clients of a gateway that stops do not all come back at once.
+    let retry = Duration::from_millis(
+        RETRY_MS_MIN + u64::from(opened.timestamp_subsec_nanos()) % RETRY_MS_SPREAD,
+    );
     let stream = LiveStream {
         state: state.clone(),
         caller,
+        token,
+        valid_until,
+        revocations,
+        ended: false,
         unit,
         last: start,
         moves,
@@ -761,6 +780,7 @@ pub async fn events(
         queue: VecDeque::from([Event::default()
             .event("ready")
             .id(start.to_string())
+            .retry(retry)
             .json_data(serde_json::json!({ "position": start }))
             .map_err(AppError::internal)?]),
     };
@@ -792,7 +812,13 @@ async fn staff_events(
     headers: HeaderMap,
     params: ApiQuery<EventsParams>,
 ) -> Result<Response, AppError> {
-    events(state, caller, headers, params).await
+    // `Staff` has read this very header.
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(crate::extract::bearer)
+        .map(str::to_owned)
+        .ok_or_else(|| AppError::internal("a staff caller without a bearer token"))?;
+    events(state, caller, token, headers, params).await
 }
 
 /// Refuses (400 `position_unknown`) to resume after a position the store has never reached. Every
@@ -823,6 +849,13 @@ async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppE
 struct LiveStream {
     state: AppState,
     caller: Caller,
+    /// The token the stream was opened with, and until when it is accepted.
+    token: String,
+    valid_until: DateTime<Utc>,
+    /// Moves when any token is revoked: this one is then checked again.
+    revocations: tokio::sync::watch::Receiver<u64>,
+    /// The token is no longer accepted: the queue's last event says so, then the stream ends.
+    ended: bool,
     unit: String,
     /// The last position whose changes were sent.
     last: i64,
@@ -842,6 +875,9 @@ impl LiveStream {
         loop {
             if let Some(event) = self.queue.pop_front() {
                 return Some(event);
+            }
+            if self.ended {
+                return None;
             }
             match self.fetch().await {
                 Ok(true) => continue,
@@ -878,7 +914,10 @@ impl LiveStream {
                 }
             };
             tokio::pin!(shown);
-            let mut reminder_shown = false;
+            let (clock, until) = (self.state.clock.clone(), self.valid_until);
+            let expired = async move { clock.sleep_until(until).await };
+            tokio::pin!(expired);
+            let (mut reminder_shown, mut expiry_passed) = (false, false);
             loop {
                 if *self.moves.borrow_and_update() > self.last {
                     // Whatever moved the unit may owe a reminder, shown or not yet.
@@ -886,10 +925,19 @@ impl LiveStream {
                     break;
                 }
                 tokio::select! {
+                    // The gateway stops (`Listener::run` ends): the stream ends at once, and
+                    // the client resumes on another gateway.
                     changed = self.moves.changed() => if changed.is_err() {
                         return None;
                     },
                     () = &mut shown => reminder_shown = true,
+                    () = &mut expired, if !expiry_passed => expiry_passed = true,
+                    revoked = self.revocations.changed() => if revoked.is_err() {
+                        return None;
+                    },
+                }
+                if let Err(refused) = self.state.verifier.verify(&self.token) {
+                    return self.end(refused);
                 }
                 if reminder_shown {
                     break;
@@ -902,6 +950,18 @@ impl LiveStream {
                 }
             }
         }
+    }
+
+    /// The last event of a stream whose token is no longer accepted: `signed_out`, with the
+    /// problem's code and words (`token_expired`, `token_revoked`). The client signs in again
+    /// and resumes from the last id it got.
+    fn end(&mut self, refused: AppError) -> Option<Event> {
+        self.ended = true;
+        let problem = refused.problem();
+        Event::default()
+            .event("signed_out")
+            .json_data(serde_json::json!({ "code": problem.code, "detail": problem.detail }))
+            .ok()
     }
 
     /// Queues the to-dos whose reminders were shown since the last look, as `todo` events

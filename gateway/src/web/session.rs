@@ -320,6 +320,11 @@ impl Visitor {
         Ok(caller)
     }
 
+    /// The session's token, when one was sent and accepted.
+    pub fn session_token(&self) -> Option<&str> {
+        self.caller.as_ref().and(self.session_token.as_deref())
+    }
+
     /// The signed-in staff member and their unit; other roles get the 403 page.
     pub fn staff(&self) -> Result<&Caller, WebError> {
         let caller = self.caller()?;

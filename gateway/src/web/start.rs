@@ -599,14 +599,18 @@ pub(crate) async fn events(
     headers: HeaderMap,
     Query(query): Query<EventsQuery>,
 ) -> Result<Response, WebError> {
-    let Some(caller) = visitor.caller.clone() else {
+    let (Some(caller), Some(token)) = (visitor.caller.clone(), visitor.session_token()) else {
         return Ok(StatusCode::UNAUTHORIZED.into_response());
     };
     visitor.staff()?;
     let params = EventsParams {
         from_position: query.from_position,
     };
-    Ok(crate::routes::inbox::events(State(state), caller, headers, ApiQuery(params)).await?)
+    let token = token.to_owned();
+    Ok(
+        crate::routes::inbox::events(State(state), caller, token, headers, ApiQuery(params))
+            .await?,
+    )
 }
 
 /// `POST /meddelanden/{id}/las`: marks a message read for the signed-in user, through the same

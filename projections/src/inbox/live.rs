@@ -27,12 +27,18 @@ pub const POLL_MS: u64 = 2_000;
 #[derive(Clone, Default)]
 pub struct Listener {
     units: Arc<Mutex<HashMap<String, watch::Sender<i64>>>>,
+    /// [`Listener::run`] has ended: nothing will move again.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Listener {
-    /// Waits on `unit_id`'s position: the receiver sees every move after this call.
+    /// Waits on `unit_id`'s position: the receiver sees every move after this call. Once the
+    /// listener has stopped, the receiver's sender is gone (`changed` fails at once).
     pub fn watch(&self, unit_id: &str) -> watch::Receiver<i64> {
         let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return watch::channel(0).1;
+        }
         units
             .entry(unit_id.to_owned())
             .or_insert_with(|| watch::channel(0).0)
@@ -115,5 +121,11 @@ impl Listener {
             () = doorbells => {}
             () = polls => {}
         }
+        // Nothing moves any more: every watcher is told so (its receiver sees the sender gone),
+        // and a live stream ends at once instead of waiting, silent, until the process exits.
+        let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        units.clear();
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }

@@ -107,6 +107,13 @@
       source.addEventListener(name, changed);
     });
     source.addEventListener("ready", function () { document.body.setAttribute("data-live", "on"); });
+    // The sign-in ended (signed out in another tab, or expired): the lists stop updating, and
+    // the page says so instead of showing them as current.
+    source.addEventListener("signed_out", function () {
+      source.close();
+      document.body.setAttribute("data-live", "off");
+      say("Inloggningen har gått ut och listorna uppdateras inte längre. Ladda om sidan och logga in igen.");
+    });
     // EventSource reconnects by itself and resumes from the last event id it got.
   }
   connect();
