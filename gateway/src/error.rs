@@ -73,6 +73,11 @@ pub enum AppError {
     /// A `min_position` wait or a dependency did not answer in time.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A read asked (`?min_position`) for a position its read model had not reached when the
+    /// wait ended, and what it looked for was not there: maybe written, not yet readable. 503
+    /// `read_model_behind`, with where the read model stood.
+    #[error("read model behind the position asked for, at {at}")]
+    Behind { at: i64 },
     /// The client did not send its whole request body within the request's time.
     #[error("request timeout")]
     RequestTimeout,
@@ -180,6 +185,13 @@ impl AppError {
                     "service_unavailable".into(),
                     "Tjänsten är tillfälligt otillgänglig",
                     "Tjänsten kan inte svara just nu. Försök igen om en stund.".into(),
+                    None,
+                ),
+                AppError::Behind { .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "read_model_behind".into(),
+                    "Uppgifterna är inte uppdaterade än",
+                    "Det du frågar efter kan vara sparat men syns inte här än. Försök igen om en stund.".into(),
                     None,
                 ),
                 AppError::WriteOutcomeUnknown(_) => (
@@ -318,12 +330,20 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let problem = self.problem();
         // The cause chain is logged once, here; clients only see the problem document.
-        if problem.status >= 500 {
+        if matches!(self, AppError::Behind { .. }) {
+            // A read model behind is for the lag metrics and alerts; each read is no error.
+            tracing::debug!(error = %self, code = %problem.code, "read model behind");
+        } else if problem.status >= 500 {
             tracing::error!(error = %self, code = %problem.code, "request failed");
         } else {
             tracing::debug!(error = %self, code = %problem.code, "request refused");
         }
         let mut response = problem_response(&problem);
+        if let AppError::Behind { at } = self {
+            response
+                .headers_mut()
+                .insert(crate::consistency::POSITION_HEADER, HeaderValue::from(at));
+        }
         if problem.status == 503 {
             // RFC 9110 §10.2.3: when to try again. The database or a read model is away or
             // behind; a second is long enough not to hammer it, short enough to recover fast.

@@ -377,7 +377,11 @@ pub async fn readable_plan(
     let position =
         consistency::projection_position(state, patient::PROJECTION, min_position).await?;
     let Some(plan) = patient::plan(state.store.pool(), &sip_id.to_string()).await? else {
-        return Err(AppError::NotFound);
+        return Err(consistency::not_found(
+            position,
+            min_position,
+            AppError::NotFound,
+        ));
     };
     let persons = readable_persons(state, caller).await?;
     let key = plan.person_id.to_string();
@@ -762,6 +766,7 @@ pub async fn list_plans(
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not a citizen", body = Problem),
         (status = 404, description = "Unknown, not published, or not the caller's to read", body = Problem),
+        (status = 503, description = "`read_model_behind`: not found, but the read model had not reached `min_position` when the wait ended (header X-Samplan-Position says where it stood); try again. `service_unavailable`: the database cannot be reached", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -799,6 +804,7 @@ pub async fn get_plan(
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not a citizen", body = Problem),
         (status = 404, description = "Unknown, not published, or not the caller's to read", body = Problem),
+        (status = 503, description = "`read_model_behind`: not found, but the read model had not reached `min_position` when the wait ended (header X-Samplan-Position says where it stood); try again. `service_unavailable`: the database cannot be reached", body = Problem),
     ),
     security(("bearer" = []))
 )]

@@ -597,6 +597,7 @@ pub(crate) fn person_queries(state: &AppState, q: &str) -> Result<Vec<PersonQuer
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not staff", body = Problem),
         (status = 404, description = "Unknown person", body = Problem),
+        (status = 503, description = "`read_model_behind`: not found, but the read model had not reached `min_position` when the wait ended (header X-Samplan-Position says where it stood); try again. `service_unavailable`: the database cannot be reached", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -613,7 +614,13 @@ pub async fn get_person(
     let key = person_id.to_string();
     let row = directory::person(pool, unit.as_str(), &key)
         .await?
-        .ok_or(AppError::NotFoundFor(caller.role))?;
+        .ok_or_else(|| {
+            consistency::not_found(
+                position,
+                params.min_position,
+                AppError::NotFoundFor(caller.role),
+            )
+        })?;
     let relatives = directory::relatives(pool, unit.as_str(), &key).await?;
     access_log::record(&state, &caller, &person_id, action::READ_PERSON, None).await?;
     let view = PersonView::from_rows(row, relatives);
