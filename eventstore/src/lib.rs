@@ -32,8 +32,8 @@ pub use error::{is_transient, StoreError};
 pub use group::GroupCommitStats;
 pub use migrate::{migrate, migrate_tls, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{
-    AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata,
-    NewEvent, RecordedEvent, StoredCommand, VerifyReport,
+    AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, BrokenSeal, CommandKey,
+    ExpectedVersion, Metadata, NewEvent, RecordedEvent, Seal, StoredCommand, VerifyReport,
 };
 pub use store::EventStore;
 

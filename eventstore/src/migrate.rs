@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "drop_unused_lean_functions",
         sql: include_str!("../migrations/0007_drop_unused_lean_functions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "seals",
+        sql: include_str!("../migrations/0008_seals.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises concurrent migrators of one

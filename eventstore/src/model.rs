@@ -138,13 +138,41 @@ pub struct VerifyReport {
     pub streams_checked: i64,
     pub events_checked: i64,
     pub broken: Vec<BrokenLink>,
+    /// Seals recomputed (every seal made so far).
+    pub seals_checked: i64,
+    /// Seals whose events no longer give their digest: an event was removed (or changed, or
+    /// slipped in) after the seal was made.
+    pub broken_seals: Vec<BrokenSeal>,
+    /// The seal this check made over the events since the last one, when everything held and
+    /// there were any: its digest is what an auditor keeps outside the database.
+    pub sealed: Option<Seal>,
+    /// The newest seal, made now or before.
+    pub latest_seal: Option<Seal>,
 }
 
 impl VerifyReport {
-    /// True when every chain is whole.
+    /// True when every chain and every seal is whole.
     pub fn is_intact(&self) -> bool {
-        self.broken.is_empty()
+        self.broken.is_empty() && self.broken_seals.is_empty()
     }
+}
+
+/// A seal over the whole log: the events after `after_position` up to `up_to_position`, their
+/// number, and the digest of their hashes chained to the previous seal's (lower-case hex).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Seal {
+    pub seal_no: i64,
+    pub after_position: i64,
+    pub up_to_position: i64,
+    pub events: i64,
+    pub digest: String,
+}
+
+/// A seal the log no longer matches, and how many events it covered then and now.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BrokenSeal {
+    pub seal: Seal,
+    pub events_now: i64,
 }
 
 /// The first event of a stream whose stored hash does not match its content and predecessor,

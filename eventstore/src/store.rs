@@ -21,8 +21,8 @@ use crate::error::StoreError;
 use crate::group::{GroupCommit, GroupCommitStats, Submitted};
 use crate::migrate::{migrate, MIGRATIONS};
 use crate::model::{
-    AppendOutcome, BrokenLink, BrokenReason, CommandKey, ExpectedVersion, Metadata, NewEvent,
-    RecordedEvent, StoredCommand, VerifyReport,
+    AppendOutcome, BrokenLink, BrokenReason, BrokenSeal, CommandKey, ExpectedVersion, Metadata,
+    NewEvent, RecordedEvent, Seal, StoredCommand, VerifyReport,
 };
 use crate::wake::Wake;
 use crate::COMPONENT;
@@ -427,6 +427,10 @@ impl EventStore {
             streams_checked: 0,
             events_checked: 0,
             broken: Vec::new(),
+            seals_checked: 0,
+            broken_seals: Vec::new(),
+            sealed: None,
+            latest_seal: None,
         };
         for row in rows {
             report.streams_checked = row.try_get(4)?;
@@ -446,13 +450,73 @@ impl EventStore {
                 },
             });
         }
-        if !report.broken.is_empty() {
+        // Every seal recomputed from the events it covers, chained to its predecessor as stored
+        // (a forged digest breaks its own seal and the next).
+        let seals = client
+            .query(
+                "SELECT s.seal_no, s.after_position, s.up_to_position, s.events, s.digest,
+                        d.events, d.digest
+                   FROM seals s
+                   LEFT JOIN seals p ON p.seal_no = s.seal_no - 1
+                  CROSS JOIN LATERAL samplan_seal_digest(p.digest, s.after_position,
+                                                         s.up_to_position) d
+                  ORDER BY s.seal_no",
+                &[],
+            )
+            .await?;
+        for row in &seals {
+            let seal = seal_of(row)?;
+            let (events_now, digest_now): (i64, &[u8]) = (row.try_get(5)?, row.try_get(6)?);
+            report.seals_checked += 1;
+            if events_now != seal.events || to_hex(digest_now)? != seal.digest {
+                report.broken_seals.push(BrokenSeal {
+                    seal: seal.clone(),
+                    events_now,
+                });
+            }
+            report.latest_seal = Some(seal);
+        }
+        if report.is_intact() {
+            report.sealed = self.seal(&client, report.latest_seal.as_ref()).await?;
+            if report.sealed.is_some() {
+                report.latest_seal.clone_from(&report.sealed);
+            }
+        } else {
             tracing::warn!(
                 broken = report.broken.len(),
+                broken_seals = report.broken_seals.len(),
                 "hash chain verification failed"
             );
         }
         Ok(report)
+    }
+
+    /// Seals the events after `latest` up to the settled head (`head_position`: no position at
+    /// or below it can still commit), if there are any. Two checks at once make one seal; the
+    /// other finds its number taken and seals nothing.
+    async fn seal(
+        &self,
+        client: &deadpool_postgres::Object,
+        latest: Option<&Seal>,
+    ) -> Result<Option<Seal>, StoreError> {
+        let head = self.head_position().await?;
+        let after = latest.map_or(0, |s| s.up_to_position);
+        if head <= after {
+            return Ok(None);
+        }
+        let row = client
+            .query_opt(
+                "INSERT INTO seals (seal_no, after_position, up_to_position, events, digest)
+                 SELECT $1::bigint, $2::bigint, $3::bigint, d.events, d.digest
+                   FROM samplan_seal_digest(
+                            (SELECT digest FROM seals WHERE seal_no = $1::bigint - 1),
+                            $2::bigint, $3::bigint) d
+                 ON CONFLICT (seal_no) DO NOTHING
+                 RETURNING seal_no, after_position, up_to_position, events, digest",
+                &[&(latest.map_or(0, |s| s.seal_no) + 1), &after, &head],
+            )
+            .await?;
+        row.as_ref().map(seal_of).transpose()
     }
 
     async fn query_events(
@@ -481,6 +545,18 @@ impl EventStore {
             })
             .await?
     }
+}
+
+/// A seal from the columns `seal_no, after_position, up_to_position, events, digest`.
+fn seal_of(row: &Row) -> Result<Seal, StoreError> {
+    let digest: &[u8] = row.try_get(4)?;
+    Ok(Seal {
+        seal_no: row.try_get(0)?,
+        after_position: row.try_get(1)?,
+        up_to_position: row.try_get(2)?,
+        events: row.try_get(3)?,
+        digest: to_hex(digest)?,
+    })
 }
 
 /// Turns a row of [`EVENT_COLUMNS`] (starting at column 0) into a `RecordedEvent`.

@@ -173,6 +173,79 @@ async fn verify_names_exactly_the_altered_event() {
     );
 }
 
+/// A stream's chain cannot show its newest event removed, nor a whole stream: nothing points at
+/// a stream's head. The seals do (ADR 0040): a check that finds everything whole seals it, and
+/// every later check shows an event removed since, wherever it was.
+#[tokio::test]
+async fn a_seal_shows_the_newest_event_of_a_stream_or_a_whole_stream_removed() {
+    let env = env().await;
+    let s = &env.store;
+    s.append(
+        "a",
+        ExpectedVersion::NoStream,
+        vec![some_event(1), some_event(2)],
+        None,
+    )
+    .await
+    .expect("append");
+    for stream in ["b", "c"] {
+        s.append(stream, ExpectedVersion::NoStream, vec![some_event(1)], None)
+            .await
+            .expect("append");
+    }
+    let head = s.head_position().await.expect("head");
+    let first = s.verify().await.expect("verify");
+    assert!(first.is_intact(), "{first:?}");
+    assert_eq!(first.seals_checked, 0);
+    let seal = first.sealed.clone().expect("the whole log sealed");
+    assert_eq!(
+        (
+            seal.seal_no,
+            seal.after_position,
+            seal.up_to_position,
+            seal.events
+        ),
+        (1, 0, head, 4)
+    );
+    assert_eq!(seal.digest.len(), 64, "SHA-256 in hex");
+    // Nothing new: nothing sealed, the seal checked.
+    let again = s.verify().await.expect("verify");
+    assert!(again.is_intact());
+    assert_eq!((again.seals_checked, again.sealed.clone()), (1, None));
+    assert_eq!(again.latest_seal, Some(seal.clone()));
+    // What comes later is sealed next, chained to the first.
+    s.append("d", ExpectedVersion::NoStream, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    let second = s.verify().await.expect("verify").sealed.expect("sealed");
+    assert_eq!(
+        (second.seal_no, second.after_position, second.events),
+        (2, head, 1)
+    );
+
+    // The newest event of `a` and all of `b` removed: every chain still holds.
+    let superuser = connect(&env.db.admin_url).await;
+    superuser
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             DELETE FROM events WHERE (stream_id = 'a' AND stream_version = 2) OR stream_id = 'b';
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;",
+        )
+        .await
+        .expect("tamper");
+    let report = s.verify().await.expect("verify");
+    assert!(report.broken.is_empty(), "the chains alone see nothing");
+    assert!(!report.is_intact(), "{report:?}");
+    assert_eq!(report.broken_seals.len(), 1, "{report:?}");
+    assert_eq!(report.broken_seals[0].seal, seal);
+    assert_eq!(report.broken_seals[0].events_now, 2);
+    assert_eq!(report.sealed, None, "a broken log is not sealed over");
+
+    // Seals are append-only like the events.
+    let (code, message) = refused(&superuser, "DELETE FROM seals").await;
+    assert!(message.contains("append-only"), "{code}: {message}");
+}
+
 #[tokio::test]
 async fn a_recomputed_hash_still_breaks_the_next_link() {
     let env = env().await;

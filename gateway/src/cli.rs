@@ -509,9 +509,38 @@ async fn audit_verify(config: Config) -> Result<(), CliError> {
                     .into(),
             ));
         }
+        println!("{} seals checked", report.seals_checked);
         if report.is_intact() {
-            println!("every hash chain is intact");
+            println!("every hash chain and seal is intact");
+            match (&report.sealed, &report.latest_seal) {
+                (Some(seal), _) => println!(
+                    "sealed positions {}..={} ({} events) as seal {}: {}",
+                    seal.after_position + 1,
+                    seal.up_to_position,
+                    seal.events,
+                    seal.seal_no,
+                    seal.digest
+                ),
+                (None, Some(seal)) => println!(
+                    "nothing new to seal; the latest seal is {} up to position {}: {}",
+                    seal.seal_no, seal.up_to_position, seal.digest
+                ),
+                (None, None) => {}
+            }
+            println!(
+                "keep the latest seal's digest outside the database: a seal rewritten inside it                  would no longer match"
+            );
             return Ok(());
+        }
+        for broken in &report.broken_seals {
+            println!(
+                "BROKEN SEAL {}: positions {}..={} held {} events when sealed and hold {} now,                  or their hashes changed: an event was removed, changed or slipped in since",
+                broken.seal.seal_no,
+                broken.seal.after_position + 1,
+                broken.seal.up_to_position,
+                broken.seal.events,
+                broken.events_now
+            );
         }
         for link in &report.broken {
             println!(
@@ -527,8 +556,9 @@ async fn audit_verify(config: Config) -> Result<(), CliError> {
             );
         }
         Err(CliError::Broken(format!(
-            "{} broken link(s) in the hash chains",
-            report.broken.len()
+            "{} broken link(s) in the hash chains, {} broken seal(s)",
+            report.broken.len(),
+            report.broken_seals.len()
         )))
     })
     .await

@@ -160,6 +160,80 @@ async fn tampering_behind_the_databases_back_is_found_by_the_api_and_the_command
     );
 }
 
+/// A plan's newest event removed leaves its stream's chain whole: the seal the auditor's last
+/// check made shows it (ADR 0040), through the API and the command line, and names its digest
+/// for the auditor to keep outside the database.
+#[tokio::test]
+async fn an_event_removed_after_a_check_is_found_by_the_next_one() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let audit = auditor(&app);
+    let (status, _, clean) = app.post("/api/v1/audit/verify", &audit, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{clean}");
+    assert_eq!(clean["intact"], true, "{clean}");
+    let seal = clean["sealed"].clone();
+    assert_eq!(seal["seal_no"], 1, "{clean}");
+    assert_eq!(
+        seal["events"], clean["events_checked"],
+        "every event sealed"
+    );
+    assert_eq!(clean["latest_seal"], seal);
+    let out = audit_verify_cli(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let digest = seal["digest"].as_str().expect("digest");
+    assert!(
+        stdout.contains(&format!(
+            "the latest seal is 1 up to position {}: {digest}",
+            seal["up_to_position"]
+        )),
+        "{stdout}"
+    );
+
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             DELETE FROM events WHERE stream_id = 'sip-{sip}'
+                AND stream_version = (SELECT max(stream_version) FROM events
+                                       WHERE stream_id = 'sip-{sip}');
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;"
+        ))
+        .await
+        .expect("tampering");
+
+    let (status, _, found) = app.post("/api/v1/audit/verify", &audit, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["intact"], false, "{found}");
+    assert_eq!(
+        found["broken"],
+        json!([]),
+        "the plan's chain is whole without its head"
+    );
+    let broken = &found["broken_seals"][0];
+    assert_eq!(broken["seal"], seal, "{found}");
+    assert_eq!(
+        broken["events_now"],
+        seal["events"].as_i64().expect("n") - 1
+    );
+    assert!(broken["explanation"]
+        .as_str()
+        .is_some_and(|e| e.contains("tagits bort")));
+    assert_eq!(
+        found["sealed"],
+        Value::Null,
+        "nothing sealed over a broken log"
+    );
+    let out = audit_verify_cli(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("BROKEN SEAL 1"), "{stdout}");
+}
+
 #[tokio::test]
 async fn the_extract_lists_who_read_the_person_from_which_unit_and_care_provider() {
     let app = TestApp::spawn().await;

@@ -454,15 +454,60 @@ pub struct BrokenLinkView {
     pub explanation: String,
 }
 
+/// A seal over the whole log (ADR 0040): the events after `after_position` up to
+/// `up_to_position`, how many, and the digest of their hashes chained to the previous seal's.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SealView {
+    pub seal_no: i64,
+    pub after_position: i64,
+    pub up_to_position: i64,
+    pub events: i64,
+    /// SHA-256, lower-case hex: what an auditor keeps outside the database.
+    pub digest: String,
+}
+
+impl From<eventstore::Seal> for SealView {
+    fn from(s: eventstore::Seal) -> Self {
+        SealView {
+            seal_no: s.seal_no,
+            after_position: s.after_position,
+            up_to_position: s.up_to_position,
+            events: s.events,
+            digest: s.digest,
+        }
+    }
+}
+
+/// A seal the log no longer matches.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BrokenSealView {
+    pub seal: SealView,
+    /// How many events its positions hold now.
+    pub events_now: i64,
+    /// What it means, in Swedish.
+    pub explanation: String,
+}
+
 /// What `POST /audit/verify` found.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerifyAnswer {
-    /// True when every chain is whole.
+    /// True when every chain and every seal is whole.
     pub intact: bool,
     pub streams_checked: i64,
     pub events_checked: i64,
     /// The first broken link of every damaged stream.
     pub broken: Vec<BrokenLinkView>,
+    /// Seals recomputed: every seal made so far.
+    pub seals_checked: i64,
+    /// Seals whose positions no longer hold the events they sealed: an event removed (also the
+    /// newest of a stream, or a whole stream), changed or slipped in since.
+    pub broken_seals: Vec<BrokenSealView>,
+    /// The seal this check made over the events since the last one (made only when everything
+    /// held), if there were any.
+    pub sealed: Option<SealView>,
+    /// The newest seal, made now or before: keep its digest outside the database, and a seal
+    /// rewritten inside it shows.
+    pub latest_seal: Option<SealView>,
 }
 
 /// Checks every stream's hash chain (auditor).
@@ -489,6 +534,24 @@ pub async fn verify(
         intact: report.is_intact(),
         streams_checked: report.streams_checked,
         events_checked: report.events_checked,
+        seals_checked: report.seals_checked,
+        broken_seals: report
+            .broken_seals
+            .into_iter()
+            .map(|b| BrokenSealView {
+                explanation: format!(
+                    "Positionerna {} till {} höll {} händelser när de förseglades och håller {} nu,                      eller har ändrats: en händelse har tagits bort, ändrats eller lagts till i                      efterhand.",
+                    b.seal.after_position + 1,
+                    b.seal.up_to_position,
+                    b.seal.events,
+                    b.events_now
+                ),
+                seal: b.seal.into(),
+                events_now: b.events_now,
+            })
+            .collect(),
+        sealed: report.sealed.map(SealView::from),
+        latest_seal: report.latest_seal.map(SealView::from),
         broken: report
             .broken
             .into_iter()
