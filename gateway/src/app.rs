@@ -112,7 +112,7 @@ pub fn router(state: AppState) -> Router {
 /// be on, `web::WebConfig::from_env`).
 pub fn router_for(state: AppState, demo_data: bool) -> Router {
     let routes = Router::new()
-        .merge(crate::routes::ops::router())
+        .merge(crate::routes::ops::router(true))
         .route("/api/v1/openapi.json", get(openapi_json))
         .nest("/api/v1", crate::routes::api_router())
         .merge(crate::web::router(demo_data));
@@ -154,7 +154,7 @@ fn marking_body_received(req: Request) -> (Request, std::sync::Arc<std::sync::at
 }
 
 pub fn ops_router(state: AppState) -> Router {
-    with_layers(crate::routes::ops::router(), state)
+    with_layers(crate::routes::ops::router(false), state)
 }
 
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {

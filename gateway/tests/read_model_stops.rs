@@ -155,3 +155,59 @@ async fn a_read_model_that_cannot_apply_an_event_stops_alone_and_resumes_once_me
         .expect("dump");
     assert_eq!(rebuilt, live);
 }
+
+/// A gateway whose inbox stopped is not ready — staff would read stale lists — and says which
+/// read model and why. A process that only relays or projects stays ready while its database
+/// answers: its readiness must not follow the lag it exists to work off, or a standby, and a new
+/// version rolled out to mend the read model, would never become ready to take over.
+#[tokio::test]
+async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
+    use tower::ServiceExt;
+    let app = TestApp::spawn_with(|config| config.ready_lag_ms_max = 1).await;
+    let w = world(&app).await;
+    admin(&app)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION inbox.refuse() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON inbox.todos
+               FOR EACH ROW EXECUTE FUNCTION inbox.refuse();",
+        )
+        .await
+        .expect("fault");
+    start_plan(&app, &w).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while lag(&app, "inbox").await.stopped.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the inbox never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = |router: axum::Router| async move {
+        let response = router
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let (status, body) = ready(gateway::app::router(app.state.clone())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let problem: serde_json::Value = serde_json::from_str(&body).expect("a problem document");
+    assert_eq!(problem["code"], "read_model_behind");
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("Läsmodellen inbox") && detail.contains("refused by the test"),
+        "{detail}"
+    );
+    let (status, body) = ready(gateway::app::ops_router(app.state.clone())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"));
+}

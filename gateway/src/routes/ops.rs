@@ -4,11 +4,10 @@
 //! relay's checkpoint, lag, lease holder and whether it stopped on an event, read from the
 //! database so that any process shows all of them).
 
-use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::collections::BTreeMap;
@@ -18,12 +17,19 @@ use std::time::Duration;
 /// How long `/readyz` waits for the database before answering 503.
 const READY_CHECK_MS_MAX: u64 = 2_000;
 
-/// `/healthz`, `/readyz` and `/metrics`.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// `/healthz`, `/readyz` and `/metrics`. A process that serves reads (`serves_reads`, the API) is
+/// ready while its read models are current; one that only relays or projects is ready while its
+/// database answers: its readiness must not follow the lag it exists to work off, or a standby
+/// (and a new version rolled out to mend a stopped read model) would never become ready.
+pub fn router(serves_reads: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics));
+    if serves_reads {
+        router.route("/readyz", get(readyz))
+    } else {
+        router.route("/readyz", get(readyz_worker))
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -44,34 +50,82 @@ const READINESS_IGNORES: [&str; 2] = [
 /// checked ([`READINESS_IGNORES`]): while NATS is down, commands are still safely stored and read
 /// models stay current (they follow the store, ADR 0014); the relay's and reporting's lag are on
 /// `/metrics` to alert on.
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    let check = projections::runner::lags(state.store.pool());
-    let lags = match tokio::time::timeout(Duration::from_millis(READY_CHECK_MS_MAX), check).await {
-        Ok(Ok(lags)) => lags,
-        Ok(Err(e)) => return Err(AppError::Unavailable(format!("readiness: database: {e}"))),
-        Err(_) => {
-            return Err(AppError::Unavailable(format!(
-                "readiness: database did not answer within {READY_CHECK_MS_MAX} ms"
-            )))
-        }
+async fn readyz(State(state): State<AppState>) -> Response {
+    let lags = match read_lags(&state).await {
+        Ok(lags) => lags,
+        Err(unready) => return unready,
     };
     let behind = lags
         .iter()
         .filter(|l| !READINESS_IGNORES.contains(&l.name.as_str()))
         .find(|l| l.ms > i64::try_from(state.ready_lag_ms_max).unwrap_or(i64::MAX));
     match behind {
-        Some(lag) => Err(AppError::Unavailable(format!(
-            "readiness: {} is {} ms ({} events) behind the store{}",
-            lag.name,
-            lag.ms,
-            lag.events,
-            match &lag.stopped {
-                Some((_, error)) => format!(", stopped on an event: {error}"),
-                None => String::new(),
-            }
-        ))),
-        None => Ok("ready"),
+        // Which read model, how far behind and why, for the operator behind the load balancer
+        // (the same figures are on /metrics); no personal data is in it.
+        Some(lag) => unready(
+            "read_model_behind",
+            format!(
+                "Läsmodellen {} ligger {} ms ({} händelser) efter händelselagret{}.",
+                lag.name,
+                lag.ms,
+                lag.events,
+                match &lag.stopped {
+                    Some((since, error)) => format!(
+                        "; den stannade {} på en händelse den inte kan tillämpa: {error}",
+                        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                    None => String::new(),
+                }
+            ),
+        ),
+        None => "ready".into_response(),
     }
+}
+
+/// `/readyz` of a relay or projector process: ready while the database answers.
+async fn readyz_worker(State(state): State<AppState>) -> Response {
+    match read_lags(&state).await {
+        Ok(_) => "ready".into_response(),
+        Err(unready) => unready,
+    }
+}
+
+/// Every runner's lag, or the 503 that says the database did not answer in time.
+async fn read_lags(state: &AppState) -> Result<Vec<projections::runner::Lag>, Response> {
+    let check = projections::runner::lags(state.store.pool());
+    match tokio::time::timeout(Duration::from_millis(READY_CHECK_MS_MAX), check).await {
+        Ok(Ok(lags)) => Ok(lags),
+        Ok(Err(e)) => {
+            // Its address and the like stay in the log.
+            tracing::debug!(error = %e, "not ready: the database");
+            Err(unready(
+                "service_unavailable",
+                "Databasen svarar inte.".to_string(),
+            ))
+        }
+        Err(_) => Err(unready(
+            "service_unavailable",
+            format!("Databasen svarade inte inom {READY_CHECK_MS_MAX} ms."),
+        )),
+    }
+}
+
+/// 503 with `code`, saying why. Not logged as an error at each probe: a load balancer asks every
+/// few seconds, and the lag and the database's absence have their own metrics and alerts.
+fn unready(code: &str, detail: String) -> Response {
+    let mut response = crate::error::problem_response(&crate::error::Problem {
+        kind: format!("urn:samplan:problem:{code}"),
+        title: "Tjänsten är inte redo".into(),
+        status: StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+        detail,
+        code: code.into(),
+        current_version: None,
+    });
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(crate::error::RETRY_AFTER_SECS),
+    );
+    response
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
