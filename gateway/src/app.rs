@@ -739,7 +739,30 @@ impl Application {
             // profile Stockholm's (SAMPLAN_POLICY).
             tracing::info!(%addr, policy = %config.policy, "listening");
         }
-        let server_stop = shutdown.clone();
+        // On a stop signal `/readyz` says 503 at once; the server accepts on for
+        // `shutdown_delay_ms`, so that a load balancer takes it out before connections are
+        // refused, and then drains.
+        let server_stop = CancellationToken::new();
+        let delay = Duration::from_millis(config.shutdown_delay_ms);
+        tokio::spawn({
+            let (shutdown, server_stop, stopping) = (
+                shutdown.clone(),
+                server_stop.clone(),
+                state.stopping.clone(),
+            );
+            async move {
+                shutdown.cancelled().await;
+                stopping.store(true, std::sync::atomic::Ordering::Release);
+                if !delay.is_zero() {
+                    tracing::info!(
+                        delay_ms = delay.as_millis() as u64,
+                        "stopping: not ready any more, serving on until the load balancer has noticed"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                server_stop.cancel();
+            }
+        });
         let header_read_timeout = Duration::from_millis(state.limits.header_read_timeout_ms);
         tasks.spawn(async move {
             let result = crate::serve::serve(listener, app, server_stop, header_read_timeout).await;
@@ -837,7 +860,7 @@ impl Application {
                 }
             }
         }
-        let deadline = tokio::time::Instant::now() + drain;
+        let deadline = tokio::time::Instant::now() + delay + drain;
         loop {
             match tokio::time::timeout_at(deadline, tasks.join_next()).await {
                 Ok(Some(ended)) => {
@@ -989,6 +1012,7 @@ pub async fn build_state(
         keys: Keys::default(),
         live: Default::default(),
         young_teens: config.young_teen_access,
+        stopping: Default::default(),
     })
 }
 

@@ -41,7 +41,8 @@ default and valid values. A value that is not valid stops samplan with exit stat
   SAMPLAN_LOG_FORMAT          json or text                    [text]
   SAMPLAN_BODY_BYTES_MAX, SAMPLAN_REQUEST_TIMEOUT_MS, SAMPLAN_WAIT_MS_MAX,
   SAMPLAN_CONFLICT_WAIT_MS_MAX, SAMPLAN_DB_POOL_SIZE, SAMPLAN_APPEND_CONCURRENCY,
-  SAMPLAN_SHUTDOWN_DRAIN_MS, SAMPLAN_READY_LAG_MS_MAX         limits";
+  SAMPLAN_SHUTDOWN_DRAIN_MS, SAMPLAN_SHUTDOWN_DELAY_MS,
+  SAMPLAN_READY_LAG_MS_MAX                                    limits";
 
 const TOKEN_HELP: &str = "\
 Examples:

@@ -126,6 +126,10 @@ pub struct Config {
     pub append_concurrency: usize,
     /// `SAMPLAN_SHUTDOWN_DRAIN_MS`: how long in-flight requests may run after a stop signal.
     pub shutdown_drain_ms: u64,
+    /// `SAMPLAN_SHUTDOWN_DELAY_MS`: after a stop signal, how long the process goes on serving with
+    /// `/readyz` answering 503, so that a load balancer stops sending to it before it stops
+    /// accepting (0, the default, stops accepting at once).
+    pub shutdown_delay_ms: u64,
     /// `SAMPLAN_AUTO_INSTALL`: whether a missing PostgreSQL or nats-server may be installed with
     /// apt-get when running as root: on by default and with `on`/`1`/`true`/`yes`, off with
     /// `off`/`0`/`false`/`no`; any other value is refused.
@@ -635,6 +639,7 @@ impl Config {
             0,
             600_000,
         )?;
+        let shutdown_delay_ms = number(&get, "SAMPLAN_SHUTDOWN_DELAY_MS", 0, 0, 120_000)?;
         let auto_install = match get("SAMPLAN_AUTO_INSTALL") {
             None => true,
             Some(value) => match value.trim().to_ascii_lowercase().as_str() {
@@ -756,6 +761,7 @@ impl Config {
             db_pool_size,
             append_concurrency,
             shutdown_drain_ms,
+            shutdown_delay_ms,
             auto_install,
             web_secure_cookies,
             web_demo_sign_in,

@@ -70,4 +70,7 @@ pub struct AppState {
     pub access_log: crate::access_log::Writer,
     /// Who reads the plans of a child of 13 to 15 on Min plan (`SAMPLAN_YOUNG_TEEN_ACCESS`).
     pub young_teens: domain::citizen::YoungTeenAccess,
+    /// A stop was asked for: `/readyz` answers 503 while requests are still served
+    /// (`SAMPLAN_SHUTDOWN_DELAY_MS`).
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }

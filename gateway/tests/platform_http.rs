@@ -361,6 +361,34 @@ async fn a_stop_lets_in_flight_requests_finish_and_refuses_new_ones() {
     );
 }
 
+/// With `SAMPLAN_SHUTDOWN_DELAY_MS`, a stopped gateway first tells the load balancer (`/readyz`
+/// 503) and goes on serving new connections for that long; only then are connections refused.
+/// Without it, a rolling restart refused requests during the seconds the balancer's health check
+/// took to notice (an operator review).
+#[tokio::test]
+async fn a_stop_with_a_delay_says_not_ready_and_serves_on_until_the_delay_is_over() {
+    let app = TestApp::spawn_with(|c| c.shutdown_delay_ms = 1_500).await;
+    register_unit(&app, "vc-norr").await;
+    let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
+    app.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let fresh = reqwest::Client::new();
+    let ready = fresh.get(app.url("/readyz")).send().await.expect("served");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let problem: Value = ready.json().await.expect("a problem document");
+    assert_eq!(problem["code"], "service_unavailable");
+    let units = fresh
+        .get(app.url("/api/v1/units"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("still served");
+    assert_eq!(units.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    let after = reqwest::Client::new().get(app.url("/healthz")).send().await;
+    assert!(after.is_err(), "served after the delay: {after:?}");
+}
+
 /// The raw answer to `request`, sent over a fresh connection (read until the server closes).
 async fn raw_exchange(app: &TestApp, request: String) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -51,6 +51,9 @@ const READINESS_IGNORES: [&str; 2] = [
 /// models stay current (they follow the store, ADR 0014); the relay's and reporting's lag are on
 /// `/metrics` to alert on.
 async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(stopping) = stopping(&state) {
+        return stopping;
+    }
     let lags = match read_lags(&state).await {
         Ok(lags) => lags,
         Err(unready) => return unready,
@@ -84,10 +87,26 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `/readyz` of a relay or projector process: ready while the database answers.
 async fn readyz_worker(State(state): State<AppState>) -> Response {
+    if let Some(stopping) = stopping(&state) {
+        return stopping;
+    }
     match read_lags(&state).await {
         Ok(_) => "ready".into_response(),
         Err(unready) => unready,
     }
+}
+
+/// The 503 of a process asked to stop (`SAMPLAN_SHUTDOWN_DELAY_MS`), if it was.
+fn stopping(state: &AppState) -> Option<Response> {
+    state
+        .stopping
+        .load(std::sync::atomic::Ordering::Acquire)
+        .then(|| {
+            unready(
+                "service_unavailable",
+                "Tjänsten stängs av; en annan instans tar över.".to_string(),
+            )
+        })
 }
 
 /// Every runner's lag, or the 503 that says the database did not answer in time.
