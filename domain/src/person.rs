@@ -301,7 +301,7 @@ pub fn decide(
         return Ok(vec![PersonEvent::PersonRegistered {
             person_id: c.person_id,
             personal_identity_number: pin,
-            name: non_empty(&c.name, "name")?,
+            name: non_empty(&crate::text::name(&c.name), "name")?,
             phone: trimmed(&c.phone, "phone")?,
             address: trimmed(&c.address, "address")?,
             recorded_by: by,
@@ -343,7 +343,7 @@ pub fn decide(
             vec![PersonEvent::RelativeAdded {
                 relative_id,
                 kind: c.kind,
-                name: non_empty(&c.name, "name")?,
+                name: non_empty(&crate::text::name(&c.name), "name")?,
                 phone: trimmed(&c.phone, "phone")?,
                 address: trimmed(&c.address, "address")?,
                 note: trimmed(&c.note, "note")?,

@@ -131,10 +131,12 @@ pub fn decide(
             if crate::text::blank(&c.principal.name) {
                 return Err(DomainError::FieldMissing("principal.name"));
             }
+            let mut principal = c.principal.clone();
+            principal.name = crate::text::name(&principal.name);
             Ok(vec![UnitEvent::UnitRegistered {
                 id: c.id.clone(),
-                name: c.name.trim().to_string(),
-                principal: c.principal.clone(),
+                name: crate::text::name(&c.name),
+                principal,
                 uses_samplan: c.uses_samplan,
                 address: c.address.clone(),
                 phone: c.phone.clone(),

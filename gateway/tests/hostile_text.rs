@@ -310,6 +310,43 @@ async fn invisible_names_and_direction_overrides_are_refused() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// Two persons whose names look alike are named alike: a name is stored on one line and without
+/// the characters that take no room (a hostile-content review registered 22 "Erik Lindqvist"
+/// that a search listed side by side, and a name carrying a c/o address over three lines).
+#[tokio::test]
+async fn a_name_is_stored_on_one_line_without_invisible_characters() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    for (pin, given, stored) in [
+        (
+            "19800101-0001",
+            "Erik\u{200b} Lindqvist\u{feff}",
+            "Erik Lindqvist",
+        ),
+        ("19800102-0000", "Erik\u{200e}Lindqvist", "ErikLindqvist"),
+        (
+            "19800103-0009",
+            "Anna Svensson\nc/o Bolaget AB",
+            "Anna Svensson c/o Bolaget AB",
+        ),
+    ] {
+        let (status, _, body) = app
+            .post(
+                "/api/v1/persons",
+                &w.vc,
+                &json!({"personal_identity_number": pin, "name": given}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{given:?}: {body}");
+        let id = body["id"].as_str().expect("id");
+        let at = body["position"].as_i64().expect("position");
+        let (_, _, person) = app
+            .get(&format!("/api/v1/persons/{id}?min_position={at}"), &w.vc)
+            .await;
+        assert_eq!(person["name"], stored, "{given:?}");
+    }
+}
+
 /// `POST /sips` for the world's person with `reason`.
 fn start_plan_body(w: &World, reason: &str) -> Value {
     json!({"person_id": w.person_id, "identified_by": "staff", "reason": reason,

@@ -520,7 +520,7 @@ pub fn decide(
                     facts.unit(u)?;
                 }
                 contacts.push(FixedCareContact {
-                    name: required(&f.name, "fixed_care_contacts.name")?,
+                    name: required(&crate::text::name(&f.name), "fixed_care_contacts.name")?,
                     unit_id: f.unit_id.clone(),
                     phone: optional(&f.phone, "phone")?,
                 });

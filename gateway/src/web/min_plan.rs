@@ -32,12 +32,13 @@ impl Phone {
     }
 
     /// The number for a `tel:` link: its digits, and a leading `+` (RFC 3966 allows no spaces,
-    /// and phones differ in how they read one: some dial only the part before it).
-    pub(crate) fn href(&self) -> String {
+    /// and phones differ in how they read one: some dial only the part before it). `None` when
+    /// the text holds no number to dial (fewer than three digits): it is then shown as text.
+    pub(crate) fn href(&self) -> Option<String> {
         let text = self.0.trim();
         let plus = if text.starts_with('+') { "+" } else { "" };
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        format!("{plus}{digits}")
+        (digits.len() >= 3).then(|| format!("{plus}{digits}"))
     }
 }
 
@@ -383,9 +384,12 @@ mod tests {
     #[test]
     fn a_tel_link_dials_the_digits_of_the_number_as_written() {
         let href = |text: &str| Phone::new(text.to_owned()).href();
-        assert_eq!(href("08-123 45 67"), "081234567");
-        assert_eq!(href("+46 8 123 45 67"), "+4681234567");
-        assert_eq!(href(" 010-987 65 43 "), "0109876543");
+        assert_eq!(href("08-123 45 67").as_deref(), Some("081234567"));
+        assert_eq!(href("+46 8 123 45 67").as_deref(), Some("+4681234567"));
+        assert_eq!(href(" 010-987 65 43 ").as_deref(), Some("0109876543"));
+        // No number in it: no link, the text as it was written.
+        assert_eq!(href("javascript:alert(1)"), None);
+        assert_eq!(href("se kontaktcenter"), None);
         assert_eq!(
             Phone::new("08-123 45 67".into()).to_string(),
             "08-123 45 67"
