@@ -684,7 +684,12 @@ pub async fn list_ongoing(
 /// caller's own — `GET /inbox/todos` without `scope=unit` — leaves the others out),
 /// `ongoing` (a plan of the unit changed: an `OngoingView`). The `id` of an event is the global
 /// position its change was made at; it is set on the last event of each position, so a client
-/// that reconnects with `Last-Event-ID` gets every change after it, and none is missed.
+/// that reconnects with `Last-Event-ID` misses nothing: it gets every message, to-do and plan
+/// that changed after that id, each as it stands now (a to-do that opened and ended while the
+/// client was away arrives once, ended). The first event carries `retry` (2–5 s, spread per
+/// stream). The stream ends when the gateway stops, and with a `signed_out` event (`code`
+/// `token_expired` or `token_revoked`, `detail` in Swedish) when its token expires or is
+/// revoked: sign in again, then resume.
 #[utoipa::path(
     get,
     path = "/api/v1/inbox/events",
