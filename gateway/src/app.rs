@@ -779,6 +779,7 @@ impl Application {
             )
         });
         if roles.api {
+            tokio::spawn(warn_if_another_policy(state.clone(), config.policy.clone()));
             tokio::spawn(crate::web::revocations::follow(
                 state.clone(),
                 shutdown.child_token(),
@@ -1014,6 +1015,40 @@ pub async fn build_state(
         young_teens: config.young_teen_access,
         stopping: Default::default(),
     })
+}
+
+/// Warns when the inbox was built under another policy profile than this process decides
+/// commands by: every process of a deployment must have the same `SAMPLAN_POLICY`, or the
+/// gateway enforces one region's deadlines while staff read another's due times. Only a
+/// warning: during a change of profile the processes differ for a while (the projector rebuilds
+/// the inbox, ADR 0034).
+async fn warn_if_another_policy(state: AppState, policy: String) {
+    let Ok(client) = state.store.pool().get().await else {
+        return;
+    };
+    let built_by: Option<String> = match client
+        .query_opt(
+            "SELECT built_by FROM projections.checkpoints WHERE projection = $1",
+            &[&projections::inbox::PROJECTION],
+        )
+        .await
+    {
+        Ok(row) => row.and_then(|r| r.get(0)),
+        Err(_) => return,
+    };
+    let Some(built_by) = built_by else { return };
+    let inbox_policy = built_by
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("policy "))
+        .map(str::trim);
+    if let Some(inbox_policy) = inbox_policy.filter(|p| !p.eq_ignore_ascii_case(&policy)) {
+        tracing::warn!(
+            policy = %policy,
+            inbox_policy,
+            "this process decides commands by another policy profile than the inbox was built \
+             with: give every process the same SAMPLAN_POLICY"
+        );
+    }
 }
 
 /// Tells the person who typed `samplan serve` where to go and how to get a token.
