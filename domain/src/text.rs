@@ -15,7 +15,7 @@ pub fn blank(s: &str) -> bool {
 pub fn name(s: &str) -> String {
     let kept: Vec<char> = s
         .chars()
-        .filter(|c| !(invisible(*c) && !script_mark(*c)) && !tag(*c))
+        .filter(|c| (!invisible(*c) || script_mark(*c)) && !tag(*c))
         .map(|c| if c.is_whitespace() { ' ' } else { c })
         .collect();
     let needs_marks = |c: Option<&char>| c.is_some_and(|c| c.is_alphabetic() && *c > '\u{24f}');
