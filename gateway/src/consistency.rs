@@ -71,12 +71,22 @@ pub async fn store_position(state: &AppState, min_position: Option<i64>) -> Resu
 }
 
 /// What a read that found nothing answers, the read model being at `at`: `missing` (404), unless
-/// the caller asked to see `min_position` and the read model had not reached it when the wait
-/// ended — then 503 `read_model_behind`: what was asked for may be written but not readable here
-/// yet, and a 404 would be a definite answer the client has no reason to try again.
-pub fn not_found(at: i64, min_position: Option<i64>, missing: AppError) -> AppError {
+/// the caller asked to see `min_position`, the store has reached it, and the read model had not
+/// when the wait ended — then 503 `read_model_behind`: what was asked for may be written but not
+/// readable here yet, and a 404 would be a definite answer the client has no reason to try
+/// again. A position the store has never reached was written by nobody: 404 stands.
+pub async fn not_found(
+    state: &AppState,
+    at: i64,
+    min_position: Option<i64>,
+    missing: AppError,
+) -> AppError {
     match min_position {
-        Some(wanted) if wanted > at => AppError::Behind { at },
+        Some(wanted) if wanted > at => match state.store.head_position().await {
+            Ok(head) if wanted <= head => AppError::Behind { at },
+            Ok(_) => missing,
+            Err(e) => e.into(),
+        },
         _ => missing,
     }
 }

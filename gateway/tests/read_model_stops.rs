@@ -211,3 +211,61 @@ async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
     let (status, body) = ready(gateway::app::ops_router(app.state.clone())).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"));
 }
+
+/// A person registered through one gateway and read back with `min_position` while the directory
+/// cannot follow (stopped here; in the review, a projector process stopped) is not "not found":
+/// it may well exist. The read answers 503 `read_model_behind`, saying where the directory stood,
+/// and the client tries again; once the directory follows, the same read finds the person.
+#[tokio::test]
+async fn a_person_written_but_not_yet_in_the_directory_is_503_not_404() {
+    let app = TestApp::spawn_with(|config| config.limits.wait_ms_max = 300).await;
+    let w = world(&app).await;
+    let db = admin(&app).await;
+    db.batch_execute(
+        "CREATE FUNCTION directory.refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON directory.persons
+           FOR EACH ROW EXECUTE FUNCTION directory.refuse();",
+    )
+    .await
+    .expect("fault");
+    let (status, _, written) = app
+        .post(
+            "/api/v1/persons",
+            &w.vc,
+            &serde_json::json!({"personal_identity_number": "19500101-2391",
+                                "name": "Berit Andersson"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{written}");
+    let (id, at) = (
+        written["id"].as_str().expect("id"),
+        written["position"].as_i64().expect("position"),
+    );
+    let path = format!("/api/v1/persons/{id}?min_position={at}");
+    let (status, headers, body) = app.get(&path, &w.vc).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "read_model_behind");
+    assert_eq!(headers["retry-after"], "1");
+    let stood: i64 = headers["x-samplan-position"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("a position");
+    assert!(stood < at, "{stood} < {at}");
+
+    db.batch_execute("DROP TRIGGER refuse ON directory.persons")
+        .await
+        .expect("mended");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, body) = app.get(&path, &w.vc).await;
+        if status == StatusCode::OK {
+            assert_eq!(body["name"], "Berit Andersson");
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(tokio::time::Instant::now() < deadline, "never found");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

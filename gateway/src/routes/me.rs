@@ -377,11 +377,9 @@ pub async fn readable_plan(
     let position =
         consistency::projection_position(state, patient::PROJECTION, min_position).await?;
     let Some(plan) = patient::plan(state.store.pool(), &sip_id.to_string()).await? else {
-        return Err(consistency::not_found(
-            position,
-            min_position,
-            AppError::NotFound,
-        ));
+        return Err(
+            consistency::not_found(state, position, min_position, AppError::NotFound).await,
+        );
     };
     let persons = readable_persons(state, caller).await?;
     let key = plan.person_id.to_string();

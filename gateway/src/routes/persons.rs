@@ -612,15 +612,15 @@ pub async fn get_person(
     let position = directory_position(&state, params.min_position).await?;
     let pool = state.store.pool();
     let key = person_id.to_string();
-    let row = directory::person(pool, unit.as_str(), &key)
-        .await?
-        .ok_or_else(|| {
-            consistency::not_found(
-                position,
-                params.min_position,
-                AppError::NotFoundFor(caller.role),
-            )
-        })?;
+    let Some(row) = directory::person(pool, unit.as_str(), &key).await? else {
+        return Err(consistency::not_found(
+            &state,
+            position,
+            params.min_position,
+            AppError::NotFoundFor(caller.role),
+        )
+        .await);
+    };
     let relatives = directory::relatives(pool, unit.as_str(), &key).await?;
     access_log::record(&state, &caller, &person_id, action::READ_PERSON, None).await?;
     let view = PersonView::from_rows(row, relatives);
