@@ -880,14 +880,18 @@ impl SseStream {
                     data: serde_json::from_str(&data).expect("json data"),
                 };
             }
-            let chunk =
-                tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
-                    .await
-                    .expect("an event within 10 s")
-                    .expect("reading the stream")
-                    .expect("the stream stays open");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            self.read_chunk().await;
         }
+    }
+
+    /// Reads the next chunk into the buffer, waiting at most 10 s; the stream must stay open.
+    async fn read_chunk(&mut self) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("reading the stream")
+            .expect("the stream stays open");
+        self.buffer.push_str(&String::from_utf8_lossy(&chunk));
     }
 
     /// Whether no event (keep-alive comments aside) arrives within `ms`.
@@ -910,13 +914,7 @@ impl SseStream {
     /// The stream's text so far, once its first event has arrived (the event stays to be read).
     async fn head(&mut self) -> String {
         while !self.buffer.contains("\n\n") {
-            let chunk =
-                tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
-                    .await
-                    .expect("an event within 10 s")
-                    .expect("reading the stream")
-                    .expect("the stream stays open");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            self.read_chunk().await;
         }
         self.buffer.clone()
     }
