@@ -181,6 +181,8 @@ pub(crate) struct MessageItem {
 }
 
 pub(crate) struct TodoItem {
+    /// The to-do's id: its link's `id`, so a live update puts the keyboard back on this row.
+    id: String,
     title: String,
     sip_id: String,
     /// Where on the plan's page the to-do is done (`#samtycket`), or nothing.
@@ -485,6 +487,7 @@ async fn load_lists(
                 },
                 title: t.title,
                 sip_id: t.sip_id,
+                id: t.todo_id,
             }
         })
         .collect();

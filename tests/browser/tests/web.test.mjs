@@ -86,7 +86,7 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
     await page.evaluate(() => { window.__notReloaded = true; });
     const before = await page.locator("#meddelanden li.row").count();
-    // The keyboard is on the first plan link of Pågående SIP, an element without an id.
+    // The keyboard is on the first plan link of Pågående SIP.
     const firstPlan = page.locator("#pagaende li.row a").first();
     const planHref = await firstPlan.getAttribute("href");
     await firstPlan.focus();
@@ -113,6 +113,42 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     // The update kept the keyboard where it was (WCAG 2.4.3), not on the page's body.
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.getAttribute("href")), planHref);
     await page.screenshot({ path: join(screenshots, "start-live.png"), fullPage: true });
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
+test("a live update keeps what was typed in the filter, and signing out elsewhere takes the lists away", { timeout: 180_000 }, () =>
+  withApp("live-signout", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.htLulea);
+    await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
+    // Half a date typed into the open filter, the keyboard still in the field.
+    await page.locator("details.filters summary").click();
+    await page.locator("#sedan").fill("2026-0");
+    const before = await page.locator("#meddelanden li.row").count();
+    const coordinator = staffToken(app, DEMO.hcLulea);
+    const at = new Date(Date.now() + 14 * 86_400_000);
+    at.setUTCHours(12, 0, 0, 0);
+    const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
+      invitation_id: "webbtest-filter", purpose: "follow_up", scheduled_at: at.toISOString(),
+      form: "in_person", place: "Hälsocentralen", reason: "Uppföljning av planen",
+      recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
+    });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before);
+    assert.equal(await page.locator("#sedan").inputValue(), "2026-0", "the typing survived the update");
+    assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "sedan");
+
+    // "Logga ut" in another tab: this one stops showing patients and says why.
+    const other = await context.newPage();
+    await other.goto(`${app.base}/`);
+    await other.getByRole("button", { name: "Logga ut" }).click();
+    await other.waitForURL(/\/logga-in/);
+    await page.locator(".signed-out").waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator("#pagaende, #meddelanden, #att-gora").count(), 0, "no list of patients left");
+    assert.match(await page.locator("#live-status").innerText(), /loggat ut/);
+    assert.equal(await page.getByRole("link", { name: "Logga in igen" }).getAttribute("href"), "/logga-in");
+    assert.deepEqual(await seriousViolations(page), []);
     assert.deepEqual(context.cspViolations, []);
   }));
 

@@ -35,6 +35,8 @@
   if (!lists || !window.EventSource || !window.fetch) return;
   var status = document.getElementById("live-status");
   var source = null;
+  var stopped = false;
+  var away = false;
   var pending = null;
   var arrived = 0;
 
@@ -69,8 +71,25 @@
     if (target) target.focus();
   }
 
+  // What the user chose or typed in the lists' forms (the message filter) stays when the lists
+  // are replaced: each field's value goes to the field of the same name in the fresh lists.
+  function keepFields(from, to) {
+    from.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (el) {
+      if (el.type === "hidden" || el.type === "submit") return;
+      var selector = el.tagName.toLowerCase() + "[name=\"" + CSS.escape(el.name) + "\"]";
+      if (el.type === "checkbox" || el.type === "radio") {
+        var twin = to.querySelector(selector + "[value=\"" + CSS.escape(el.value) + "\"]");
+        if (twin) twin.checked = el.checked;
+      } else {
+        var same = to.querySelector(selector);
+        if (same) same.value = el.value;
+      }
+    });
+  }
+
   function refresh() {
     pending = null;
+    if (stopped) return;
     var url = lists.getAttribute("data-live") + window.location.search;
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
@@ -82,6 +101,7 @@
         if (!fresh) return;
         var place = focusPlace(document.activeElement);
         var openFilters = lists.querySelector("details.filters[open]") !== null;
+        keepFields(lists, fresh);
         lists.replaceWith(fresh);
         lists = fresh;
         if (openFilters) { var d = lists.querySelector("details.filters"); if (d) d.open = true; }
@@ -106,15 +126,46 @@
     ["message", "message_read", "todo", "ongoing"].forEach(function (name) {
       source.addEventListener(name, changed);
     });
-    source.addEventListener("ready", function () { document.body.setAttribute("data-live", "on"); });
-    // The sign-in ended (signed out in another tab, or expired): the lists stop updating, and
-    // the page says so instead of showing them as current.
-    source.addEventListener("signed_out", function () {
+    source.addEventListener("ready", function () {
+      document.body.setAttribute("data-live", "on");
+      if (away) {
+        away = false;
+        say("Kontakten är tillbaka; listorna uppdateras igen.");
+        changed();
+      }
+    });
+    // The server went away (a restart): EventSource reconnects by itself and resumes from the
+    // last event id it got; meanwhile the page says the lists are not current.
+    source.addEventListener("error", function () {
+      if (stopped || source.readyState === EventSource.OPEN) return;
+      away = true;
+      document.body.setAttribute("data-live", "off");
+      say("Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
+    });
+    // The sign-in ended (signed out in another tab or window, or expired): the lists go, for
+    // they name patients, and the page says why and where to sign in again.
+    source.addEventListener("signed_out", function (event) {
+      stopped = true;
       source.close();
       document.body.setAttribute("data-live", "off");
-      say("Inloggningen har gått ut och listorna uppdateras inte längre. Ladda om sidan och logga in igen.");
+      var revoked = false;
+      try { revoked = JSON.parse(event.data).code === "token_revoked"; } catch (e) { /* expired */ }
+      var notice = document.createElement("div");
+      notice.id = "listor";
+      notice.className = "notice signed-out";
+      var text = document.createElement("p");
+      text.textContent = revoked
+        ? "Du har loggat ut, i den här eller en annan flik. Listorna visas inte längre."
+        : "Inloggningen har gått ut. Listorna visas inte längre.";
+      var again = document.createElement("a");
+      again.href = "/logga-in";
+      again.textContent = "Logga in igen";
+      notice.appendChild(text);
+      notice.appendChild(again);
+      lists.replaceWith(notice);
+      lists = notice;
+      say(text.textContent);
     });
-    // EventSource reconnects by itself and resumes from the last event id it got.
   }
   connect();
   window.addEventListener("pagehide", function () { if (source) source.close(); });
