@@ -2,8 +2,9 @@
 -- changed or removed inside a stream, but not the newest event of a stream removed, nor a whole
 -- stream: nothing pointed at a stream's head. A seal does, for every event at once: the digest
 -- of the hashes of all events after the previous seal up to a position, chained to the previous
--- seal's digest. `EventStore::verify` recomputes every seal, and seals what came since the last
--- one when every chain and seal holds (ADR 0040).
+-- seal's digest. `EventStore::verify` recomputes every seal from the events, with PostgreSQL's own
+-- functions only (the owner may replace samplan's), and seals what came since the last one when
+-- every chain and seal holds (ADR 0040).
 
 CREATE TABLE seals (
     seal_no        bigint      PRIMARY KEY CHECK (seal_no >= 1),
@@ -21,16 +22,4 @@ CREATE TRIGGER seals_refuse_update_delete BEFORE UPDATE OR DELETE ON seals
 CREATE TRIGGER seals_refuse_truncate BEFORE TRUNCATE ON seals
     FOR EACH STATEMENT EXECUTE FUNCTION samplan_refuse_change();
 
--- The digest a seal of the events in (after, up_to] has, chained to `prev` (NULL for the first).
-CREATE FUNCTION samplan_seal_digest(prev bytea, after bigint, up_to bigint,
-                                    OUT events bigint, OUT digest bytea)
-LANGUAGE sql STABLE AS $$
-    SELECT count(*),
-           sha256(coalesce(prev, ''::bytea)
-                  || coalesce(string_agg(e.hash, ''::bytea ORDER BY e.global_position), ''::bytea))
-      FROM events e
-     WHERE e.global_position > after AND e.global_position <= up_to
-$$;
-
 GRANT SELECT, INSERT ON seals TO samplan_app;
-GRANT EXECUTE ON FUNCTION samplan_seal_digest(bytea, bigint, bigint) TO samplan_app;

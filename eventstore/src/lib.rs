@@ -33,7 +33,8 @@ pub use group::GroupCommitStats;
 pub use migrate::{migrate, migrate_tls, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{
     AppendOutcome, AppendedEvent, BrokenLink, BrokenReason, BrokenSeal, CommandKey,
-    ExpectedVersion, Metadata, NewEvent, RecordedEvent, Seal, StoredCommand, VerifyReport,
+    ExpectedVersion, KeptSeal, Metadata, NewEvent, RecordedEvent, Seal, SealProblem, StoredCommand,
+    VerifyReport,
 };
 pub use store::EventStore;
 

@@ -138,22 +138,26 @@ pub struct VerifyReport {
     pub streams_checked: i64,
     pub events_checked: i64,
     pub broken: Vec<BrokenLink>,
+    /// Events at positions below 1, which no position the store draws can be: slipped in.
+    pub events_before_the_first_position: i64,
     /// Seals recomputed (every seal made so far).
     pub seals_checked: i64,
-    /// Seals whose events no longer give their digest: an event was removed (or changed, or
-    /// slipped in) after the seal was made.
+    /// Seals the log no longer matches, or that do not follow one another, or whose digest is
+    /// not the one kept outside the database.
     pub broken_seals: Vec<BrokenSeal>,
     /// The seal this check made over the events since the last one, when everything held and
-    /// there were any: its digest is what an auditor keeps outside the database.
+    /// there were any: its number and digest are what the auditor keeps outside the database.
     pub sealed: Option<Seal>,
     /// The newest seal, made now or before.
     pub latest_seal: Option<Seal>,
 }
 
 impl VerifyReport {
-    /// True when every chain and every seal is whole.
+    /// True when every chain and every seal is whole, and nothing lies before position 1.
     pub fn is_intact(&self) -> bool {
-        self.broken.is_empty() && self.broken_seals.is_empty()
+        self.broken.is_empty()
+            && self.broken_seals.is_empty()
+            && self.events_before_the_first_position == 0
     }
 }
 
@@ -168,11 +172,32 @@ pub struct Seal {
     pub digest: String,
 }
 
-/// A seal the log no longer matches, and how many events it covered then and now.
+/// A seal as an earlier check printed it and the auditor kept outside the database.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeptSeal {
+    pub seal_no: i64,
+    pub digest: String,
+}
+
+/// A seal that does not hold, how many events its positions hold now, and why.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BrokenSeal {
     pub seal: Seal,
     pub events_now: i64,
+    pub problem: SealProblem,
+}
+
+/// Why a seal does not hold.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SealProblem {
+    /// Its positions no longer hold the events it sealed: one removed, changed or slipped in.
+    Changed,
+    /// It does not follow the seal before it (a seal removed, or positions left out).
+    NotContiguous,
+    /// Recomputed from the events, its digest is not the one kept outside the database (or it
+    /// is gone): the events up to it, or the seals, were rewritten, or an older backup restored.
+    NotAsKept,
 }
 
 /// The first event of a stream whose stored hash does not match its content and predecessor,

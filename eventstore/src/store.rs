@@ -21,8 +21,8 @@ use crate::error::StoreError;
 use crate::group::{GroupCommit, GroupCommitStats, Submitted};
 use crate::migrate::{migrate, MIGRATIONS};
 use crate::model::{
-    AppendOutcome, BrokenLink, BrokenReason, BrokenSeal, CommandKey, ExpectedVersion, Metadata,
-    NewEvent, RecordedEvent, Seal, StoredCommand, VerifyReport,
+    AppendOutcome, BrokenLink, BrokenReason, BrokenSeal, CommandKey, ExpectedVersion, KeptSeal,
+    Metadata, NewEvent, RecordedEvent, Seal, SealProblem, StoredCommand, VerifyReport,
 };
 use crate::wake::Wake;
 use crate::COMPONENT;
@@ -391,19 +391,47 @@ impl EventStore {
         }
     }
 
-    /// Recomputes every hash chain in the database and reports the first broken link of each
-    /// damaged stream.
-    #[tracing::instrument(name = "eventstore.verify", skip(self))]
+    /// Recomputes every hash chain and every seal in the database, and seals what came since the
+    /// last seal when everything holds (ADR 0040). See [`EventStore::verify_against`].
     pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
-        let client = self.inner.db.client().await?;
-        let rows = client
+        self.verify_against(None).await
+    }
+
+    /// [`EventStore::verify`], also holding the seals to `kept`: a seal's number and digest as
+    /// an earlier check printed them and the auditor kept outside the database. The seals are
+    /// recomputed from the events alone, each chained to its predecessor's recomputed digest,
+    /// so a kept digest vouches for every event up to its seal however the seals table was
+    /// rewritten since.
+    ///
+    /// The check uses only PostgreSQL's own functions (`pg_catalog`, first on the search path
+    /// for its statements), never one of samplan's: the database's owner may replace those, and
+    /// a replaced hash function would vouch for anything.
+    #[tracing::instrument(name = "eventstore.verify", skip(self))]
+    pub async fn verify_against(
+        &self,
+        kept: Option<&KeptSeal>,
+    ) -> Result<VerifyReport, StoreError> {
+        let mut client = self.inner.db.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        tx.batch_execute("SET LOCAL search_path = pg_catalog, public")
+            .await?;
+        let rows = tx
             .query(
                 "WITH chain AS (
                      SELECT stream_id, stream_version, event_id, hash,
                             lag(stream_version) OVER w AS prev_version,
-                            samplan_event_hash(lag(hash) OVER w, stream_id, stream_version,
-                                event_id, event_type, schema_version, payload, actor, unit, role,
-                                command_id, correlation_id, causation_id, recorded_at) AS computed
+                            pg_catalog.sha256(coalesce(lag(hash) OVER w, ''::bytea)
+                                || pg_catalog.convert_to(pg_catalog.json_build_array(
+                                       stream_id, stream_version, event_id, event_type,
+                                       schema_version, payload, actor, unit, role, command_id,
+                                       correlation_id, causation_id,
+                                       (extract(epoch FROM recorded_at) * 1000000)::bigint
+                                   )::text, 'UTF8')) AS computed
                        FROM events
                      WINDOW w AS (PARTITION BY stream_id ORDER BY stream_version)
                  ),
@@ -415,7 +443,8 @@ impl EventStore {
                  )
                  SELECT stream_id, stream_version, event_id, reason,
                         (SELECT count(DISTINCT stream_id) FROM events),
-                        (SELECT count(*) FROM events)
+                        (SELECT count(*) FROM events),
+                        (SELECT count(*) FROM events WHERE global_position < 1)
                    FROM (SELECT DISTINCT ON (stream_id) * FROM judged
                           WHERE reason IS NOT NULL ORDER BY stream_id, stream_version) broken
                   RIGHT JOIN (SELECT 1) one ON true
@@ -427,6 +456,7 @@ impl EventStore {
             streams_checked: 0,
             events_checked: 0,
             broken: Vec::new(),
+            events_before_the_first_position: 0,
             seals_checked: 0,
             broken_seals: Vec::new(),
             sealed: None,
@@ -435,6 +465,7 @@ impl EventStore {
         for row in rows {
             report.streams_checked = row.try_get(4)?;
             report.events_checked = row.try_get(5)?;
+            report.events_before_the_first_position = row.try_get(6)?;
             let Some(stream_id) = row.try_get::<_, Option<String>>(0)? else {
                 continue;
             };
@@ -450,34 +481,88 @@ impl EventStore {
                 },
             });
         }
-        // Every seal recomputed from the events it covers, chained to its predecessor as stored
-        // (a forged digest breaks its own seal and the next).
-        let seals = client
+
+        // Every seal recomputed from the events it covers: their number and the digest of their
+        // hashes in position order, chained to the previous seal's recomputed digest. The seals
+        // follow one another without a gap from position 1.
+        let seals = tx
             .query(
                 "SELECT s.seal_no, s.after_position, s.up_to_position, s.events, s.digest,
-                        d.events, d.digest
-                   FROM seals s
-                   LEFT JOIN seals p ON p.seal_no = s.seal_no - 1
-                  CROSS JOIN LATERAL samplan_seal_digest(p.digest, s.after_position,
-                                                         s.up_to_position) d
-                  ORDER BY s.seal_no",
+                        (SELECT count(*) FROM events e
+                          WHERE e.global_position > s.after_position
+                            AND e.global_position <= s.up_to_position),
+                        (SELECT string_agg(e.hash, ''::bytea ORDER BY e.global_position)
+                           FROM events e
+                          WHERE e.global_position > s.after_position
+                            AND e.global_position <= s.up_to_position)
+                   FROM seals s ORDER BY s.seal_no",
                 &[],
             )
             .await?;
+        tx.commit().await?;
+        // Two chains: the one recomputed from the events alone (what a kept digest is held to),
+        // and each seal against its stored predecessor (so that a change is named at the seal
+        // whose events changed, not at every seal after it).
+        let mut chain = SealChain::default();
+        let mut stored_before: Option<Vec<u8>> = None;
+        let mut kept_found = false;
         for row in &seals {
             let seal = seal_of(row)?;
-            let (events_now, digest_now): (i64, &[u8]) = (row.try_get(5)?, row.try_get(6)?);
+            let stored: Vec<u8> = row.try_get(4)?;
+            let events_now: i64 = row.try_get(5)?;
+            let hashes: &[u8] = row.try_get::<_, Option<&[u8]>>(6)?.unwrap_or_default();
+            let follows = seal.seal_no == chain.next_no && seal.after_position == chain.up_to;
+            let digest = chain.extend(&seal, hashes);
+            let own = {
+                use sha2::Digest;
+                let mut hasher = sha2::Sha256::new();
+                hasher.update(stored_before.as_deref().unwrap_or_default());
+                hasher.update(hashes);
+                hasher.finalize().to_vec()
+            };
+            stored_before = Some(stored.clone());
             report.seals_checked += 1;
-            if events_now != seal.events || to_hex(digest_now)? != seal.digest {
+            let problem = if !follows {
+                Some(SealProblem::NotContiguous)
+            } else if events_now != seal.events || own != stored {
+                Some(SealProblem::Changed)
+            } else {
+                None
+            };
+            if let Some(k) = kept.filter(|k| k.seal_no == seal.seal_no) {
+                kept_found = true;
+                if hex::encode(digest) != k.digest.to_ascii_lowercase() {
+                    report.broken_seals.push(BrokenSeal {
+                        seal: seal.clone(),
+                        events_now,
+                        problem: SealProblem::NotAsKept,
+                    });
+                }
+            }
+            if let Some(problem) = problem {
                 report.broken_seals.push(BrokenSeal {
                     seal: seal.clone(),
                     events_now,
+                    problem,
                 });
             }
             report.latest_seal = Some(seal);
         }
+        if let Some(k) = kept.filter(|_| !kept_found) {
+            report.broken_seals.push(BrokenSeal {
+                seal: Seal {
+                    seal_no: k.seal_no,
+                    after_position: 0,
+                    up_to_position: 0,
+                    events: 0,
+                    digest: k.digest.to_ascii_lowercase(),
+                },
+                events_now: 0,
+                problem: SealProblem::NotAsKept,
+            });
+        }
         if report.is_intact() {
-            report.sealed = self.seal(&client, report.latest_seal.as_ref()).await?;
+            report.sealed = self.seal(&client, &chain).await?;
             if report.sealed.is_some() {
                 report.latest_seal.clone_from(&report.sealed);
             }
@@ -485,35 +570,58 @@ impl EventStore {
             tracing::warn!(
                 broken = report.broken.len(),
                 broken_seals = report.broken_seals.len(),
+                before_the_first_position = report.events_before_the_first_position,
                 "hash chain verification failed"
             );
         }
         Ok(report)
     }
 
-    /// Seals the events after `latest` up to the settled head (`head_position`: no position at
-    /// or below it can still commit), if there are any. Two checks at once make one seal; the
-    /// other finds its number taken and seals nothing.
+    /// Seals the events after the last seal up to the settled head (`head_position`: no
+    /// position at or below it can still commit), if there are any, chained to `chain`'s
+    /// recomputed digest. Two checks at once make one seal; the other finds its number taken and
+    /// seals nothing.
     async fn seal(
         &self,
         client: &deadpool_postgres::Object,
-        latest: Option<&Seal>,
+        chain: &SealChain,
     ) -> Result<Option<Seal>, StoreError> {
         let head = self.head_position().await?;
-        let after = latest.map_or(0, |s| s.up_to_position);
-        if head <= after {
+        if head <= chain.up_to {
             return Ok(None);
         }
         let row = client
+            .query_one(
+                "SELECT count(*), string_agg(e.hash, ''::bytea ORDER BY e.global_position)
+                   FROM events e
+                  WHERE e.global_position > $1 AND e.global_position <= $2",
+                &[&chain.up_to, &head],
+            )
+            .await?;
+        let events: i64 = row.try_get(0)?;
+        let hashes: Option<&[u8]> = row.try_get(1)?;
+        let mut next = chain.clone();
+        let seal = Seal {
+            seal_no: chain.next_no,
+            after_position: chain.up_to,
+            up_to_position: head,
+            events,
+            digest: String::new(),
+        };
+        let digest = next.extend(&seal, hashes.unwrap_or_default()).to_vec();
+        let row = client
             .query_opt(
                 "INSERT INTO seals (seal_no, after_position, up_to_position, events, digest)
-                 SELECT $1::bigint, $2::bigint, $3::bigint, d.events, d.digest
-                   FROM samplan_seal_digest(
-                            (SELECT digest FROM seals WHERE seal_no = $1::bigint - 1),
-                            $2::bigint, $3::bigint) d
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (seal_no) DO NOTHING
                  RETURNING seal_no, after_position, up_to_position, events, digest",
-                &[&(latest.map_or(0, |s| s.seal_no) + 1), &after, &head],
+                &[
+                    &seal.seal_no,
+                    &seal.after_position,
+                    &seal.up_to_position,
+                    &seal.events,
+                    &digest,
+                ],
             )
             .await?;
         row.as_ref().map(seal_of).transpose()
@@ -544,6 +652,44 @@ impl EventStore {
                 Ok(Ok(events))
             })
             .await?
+    }
+}
+
+/// The seals recomputed so far: the next seal's number, where it starts, and the digest it
+/// chains to.
+#[derive(Clone)]
+struct SealChain {
+    next_no: i64,
+    up_to: i64,
+    digest: Option<[u8; 32]>,
+}
+
+impl Default for SealChain {
+    /// Before the first seal: number 1, from position 0, chained to nothing.
+    fn default() -> Self {
+        SealChain {
+            next_no: 1,
+            up_to: 0,
+            digest: None,
+        }
+    }
+}
+
+impl SealChain {
+    /// The digest of `seal` over `hashes` (its events' hashes in position order), chained to the
+    /// last one; the chain then goes on after `seal`.
+    fn extend(&mut self, seal: &Seal, hashes: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        if let Some(previous) = &self.digest {
+            hasher.update(previous);
+        }
+        hasher.update(hashes);
+        let digest: [u8; 32] = hasher.finalize().into();
+        self.next_no = seal.seal_no + 1;
+        self.up_to = seal.up_to_position;
+        self.digest = Some(digest);
+        digest
     }
 }
 

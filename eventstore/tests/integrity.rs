@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use eventstore::{BrokenLink, BrokenReason, CommandKey, ExpectedVersion};
+use eventstore::{BrokenLink, BrokenReason, CommandKey, ExpectedVersion, KeptSeal, SealProblem};
 use serde_json::json;
 
 /// Runs `sql` and returns the error's SQLSTATE and message, failing if it succeeded.
@@ -239,11 +239,133 @@ async fn a_seal_shows_the_newest_event_of_a_stream_or_a_whole_stream_removed() {
     assert_eq!(report.broken_seals.len(), 1, "{report:?}");
     assert_eq!(report.broken_seals[0].seal, seal);
     assert_eq!(report.broken_seals[0].events_now, 2);
+    assert_eq!(report.broken_seals[0].problem, SealProblem::Changed);
     assert_eq!(report.sealed, None, "a broken log is not sealed over");
 
     // Seals are append-only like the events.
     let (code, message) = refused(&superuser, "DELETE FROM seals").await;
     assert!(message.contains("append-only"), "{code}: {message}");
+}
+
+/// The database's owner can replace samplan's own SQL functions; one that hands back each
+/// event's stored hash would vouch for any change. The check recomputes with PostgreSQL's own
+/// functions only, and an event slipped in below position 1 (where no seal reaches) is named.
+#[tokio::test]
+async fn the_check_trusts_no_function_the_owner_may_replace_and_nothing_below_position_1() {
+    let env = env().await;
+    let s = &env.store;
+    s.append(
+        "a",
+        ExpectedVersion::NoStream,
+        vec![some_event(1), some_event(2)],
+        None,
+    )
+    .await
+    .expect("append");
+    assert!(s.verify().await.expect("verify").is_intact());
+    let owner = connect(&env.db.admin_url).await;
+    owner
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             UPDATE events SET payload = '{\"n\": 99}' WHERE stream_id = 'a' AND stream_version = 1;
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;
+             CREATE OR REPLACE FUNCTION samplan_event_hash(
+                 prev_hash bytea, stream_id text, stream_version bigint, event_id text,
+                 event_type text, schema_version integer, payload jsonb, actor text, unit text,
+                 role text, command_id text, correlation_id text, causation_id text,
+                 recorded_at timestamptz) RETURNS bytea
+             LANGUAGE sql AS $$ SELECT e.hash FROM events e WHERE e.event_id = $4 $$;",
+        )
+        .await
+        .expect("tamper and cover it up");
+    let report = s.verify().await.expect("verify");
+    assert_eq!(report.broken.len(), 1, "{report:?}");
+    assert_eq!(report.broken[0].reason, BrokenReason::HashMismatch);
+
+    // An event forged at position 0 (a new stream, its own hash computed right).
+    owner
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_before_insert;
+             INSERT INTO events (global_position, stream_id, stream_version, event_id,
+                                 event_type, schema_version, payload, actor, role,
+                                 recorded_at, hash)
+             VALUES (0, 'forged', 1, '01ARZ3NDEKTSV4RRFFQ69G5FAV', 'Noted', 1, '{}',
+                     'x', 'staff', now(), '\\x00');
+             ALTER TABLE events ENABLE TRIGGER events_before_insert;",
+        )
+        .await
+        .expect("forge");
+    let report = s.verify().await.expect("verify");
+    assert_eq!(report.events_before_the_first_position, 1);
+    assert!(!report.is_intact());
+}
+
+/// A seal kept outside the database vouches for every event up to it, however the seals table
+/// is rewritten: removed seals, or events and seals rewritten to agree, are found against it.
+#[tokio::test]
+async fn a_seal_kept_outside_shows_seals_rewritten_or_removed_inside() {
+    let env = env().await;
+    let s = &env.store;
+    for stream in ["a", "b"] {
+        s.append(stream, ExpectedVersion::NoStream, vec![some_event(1)], None)
+            .await
+            .expect("append");
+    }
+    let first = s.verify().await.expect("verify").sealed.expect("sealed");
+    let kept = KeptSeal {
+        seal_no: first.seal_no,
+        digest: first.digest.clone(),
+    };
+    let again = s.verify_against(Some(&kept)).await.expect("verify");
+    assert!(again.is_intact(), "{again:?}");
+
+    // Stream `b` removed and every seal with it: the next check seals the rest anew, and holds
+    // together — but not against the seal kept outside.
+    let owner = connect(&env.db.admin_url).await;
+    owner
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
+             ALTER TABLE seals DISABLE TRIGGER seals_refuse_update_delete;
+             DELETE FROM events WHERE stream_id = 'b';
+             DELETE FROM seals;
+             ALTER TABLE events ENABLE TRIGGER events_refuse_update_delete;
+             ALTER TABLE seals ENABLE TRIGGER seals_refuse_update_delete;",
+        )
+        .await
+        .expect("tamper");
+    let resealed = s.verify().await.expect("verify");
+    assert!(resealed.is_intact(), "inside, the rewrite holds together");
+    let report = s.verify_against(Some(&kept)).await.expect("verify");
+    assert!(!report.is_intact());
+    assert_eq!(report.broken_seals.len(), 1, "{report:?}");
+    assert_eq!(report.broken_seals[0].problem, SealProblem::NotAsKept);
+
+    // A seal removed from the middle: the next does not follow.
+    s.append("c", ExpectedVersion::NoStream, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    s.verify().await.expect("verify").sealed.expect("seal 2");
+    s.append("d", ExpectedVersion::NoStream, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    s.verify().await.expect("verify").sealed.expect("seal 3");
+    owner
+        .batch_execute(
+            "ALTER TABLE seals DISABLE TRIGGER seals_refuse_update_delete;
+             DELETE FROM seals WHERE seal_no = 2;
+             ALTER TABLE seals ENABLE TRIGGER seals_refuse_update_delete;",
+        )
+        .await
+        .expect("remove a seal");
+    let report = s.verify().await.expect("verify");
+    assert_eq!(
+        report
+            .broken_seals
+            .iter()
+            .map(|b| (b.seal.seal_no, b.problem))
+            .collect::<Vec<_>>(),
+        vec![(3, SealProblem::NotContiguous)]
+    );
 }
 
 #[tokio::test]

@@ -180,10 +180,20 @@ pub struct RebuildArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute every stream's hash chain and name each broken link; exit status 1 when any
-    /// link is broken.
+    /// Recompute every stream's hash chain and every seal over the whole log, and name each
+    /// broken link and seal; exit status 1 when any is broken. When everything holds, seal the
+    /// events since the last seal (a write) and print its number and digest: keep that line
+    /// outside the database, and give it to the next check with --expect.
     #[command(after_help = ENVIRONMENT_HELP)]
-    Verify,
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct VerifyArgs {
+    /// A seal an earlier check printed, kept outside the database, as NUMBER:DIGEST: the check
+    /// recomputes that seal from the events and fails unless its digest is still this one.
+    #[arg(long, value_name = "NUMBER:DIGEST")]
+    pub expect: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -286,7 +296,7 @@ pub fn run() -> ExitCode {
             Command::Token(args) => token(&config, &args),
             Command::Demo => demo(config).await,
             Command::Rebuild(args) => rebuild(config, args).await,
-            Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+            Command::Audit(AuditCommand::Verify(args)) => audit_verify(config, args).await,
             Command::Bench(BenchCommand::Load(args)) => bench_load(&config, args).await,
         }
     });
@@ -491,10 +501,25 @@ async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
     outcome.map_err(|e| needs_the_owner(&config, "rebuild", e))
 }
 
-async fn audit_verify(config: Config) -> Result<(), CliError> {
+async fn audit_verify(config: Config, args: VerifyArgs) -> Result<(), CliError> {
+    let kept = match &args.expect {
+        Some(text) => {
+            let (number, digest) = text.split_once(':').ok_or_else(|| {
+                CliError::Usage("--expect takes NUMBER:DIGEST, as the check printed them".into())
+            })?;
+            let number: i64 = number.trim().parse().map_err(|_| {
+                CliError::Usage(format!("--expect: {number:?} is not a seal's number"))
+            })?;
+            Some(
+                crate::routes::audit::kept_seal(number, digest)
+                    .map_err(|e| CliError::Usage(format!("--expect: {}", e.problem().detail)))?,
+            )
+        }
+        None => None,
+    };
     with_store(&config, |store, _| async move {
         let report = store
-            .verify()
+            .verify_against(kept.as_ref())
             .await
             .map_err(|e| CliError::Start(StartError::Store(e)))?;
         println!(
@@ -511,37 +536,73 @@ async fn audit_verify(config: Config) -> Result<(), CliError> {
             ));
         }
         println!("{} seals checked", report.seals_checked);
+        if let Some(k) = &kept {
+            if report
+                .broken_seals
+                .iter()
+                .all(|b| b.seal.seal_no != k.seal_no)
+            {
+                println!("seal {} is as kept: {}", k.seal_no, k.digest);
+            }
+        }
         if report.is_intact() {
             println!("every hash chain and seal is intact");
             match (&report.sealed, &report.latest_seal) {
                 (Some(seal), _) => println!(
-                    "sealed positions {}..={} ({} events) as seal {}: {}",
+                    "sealed positions {}..={} ({} events) as seal {}; keep this line: seal {}:{}",
                     seal.after_position + 1,
                     seal.up_to_position,
                     seal.events,
                     seal.seal_no,
+                    seal.seal_no,
                     seal.digest
                 ),
                 (None, Some(seal)) => println!(
-                    "nothing new to seal; the latest seal is {} up to position {}: {}",
-                    seal.seal_no, seal.up_to_position, seal.digest
+                    "nothing new to seal; the latest seal is {} up to position {}: seal {}:{}",
+                    seal.seal_no, seal.up_to_position, seal.seal_no, seal.digest
                 ),
                 (None, None) => {}
             }
             println!(
-                "keep the latest seal's digest outside the database: a seal rewritten inside it                  would no longer match"
+                "keep the latest seal outside the database and give it to the next check \
+                 (--expect NUMBER:DIGEST): seals rewritten inside it would then show"
             );
             return Ok(());
         }
-        for broken in &report.broken_seals {
+        if report.events_before_the_first_position > 0 {
             println!(
-                "BROKEN SEAL {}: positions {}..={} held {} events when sealed and hold {} now,                  or their hashes changed: an event was removed, changed or slipped in since",
-                broken.seal.seal_no,
-                broken.seal.after_position + 1,
-                broken.seal.up_to_position,
-                broken.seal.events,
-                broken.events_now
+                "BROKEN: {} event(s) at positions below 1, which the store never draws: \
+                 slipped in",
+                report.events_before_the_first_position
             );
+        }
+        for broken in &report.broken_seals {
+            let seal = &broken.seal;
+            let why = match broken.problem {
+                eventstore::SealProblem::Changed if broken.events_now == seal.events => format!(
+                    "positions {}..={} hold its {} events, but their hashes changed: an event \
+                     was changed or replaced since",
+                    seal.after_position + 1,
+                    seal.up_to_position,
+                    seal.events
+                ),
+                eventstore::SealProblem::Changed => format!(
+                    "positions {}..={} held {} events when sealed and hold {} now: an event was \
+                     removed or slipped in since",
+                    seal.after_position + 1,
+                    seal.up_to_position,
+                    seal.events,
+                    broken.events_now
+                ),
+                eventstore::SealProblem::NotContiguous => "it does not follow the seal before \
+                     it: a seal was removed, or positions were left out"
+                    .to_string(),
+                eventstore::SealProblem::NotAsKept => "recomputed from the events, its digest \
+                     is not the one kept (or it is gone): the events up to it or the seals were \
+                     rewritten, or an older backup was restored"
+                    .to_string(),
+            };
+            println!("BROKEN SEAL {}: {why}", seal.seal_no);
         }
         for link in &report.broken {
             println!(
@@ -557,9 +618,11 @@ async fn audit_verify(config: Config) -> Result<(), CliError> {
             );
         }
         Err(CliError::Broken(format!(
-            "{} broken link(s) in the hash chains, {} broken seal(s)",
+            "{} broken link(s) in the hash chains, {} broken seal(s), {} event(s) before \
+             position 1",
             report.broken.len(),
-            report.broken_seals.len()
+            report.broken_seals.len(),
+            report.events_before_the_first_position
         )))
     })
     .await

@@ -151,7 +151,7 @@ async fn tampering_behind_the_databases_back_is_found_by_the_api_and_the_command
     assert_eq!(broken[0]["stream_version"], 2);
     assert_eq!(broken[0]["reason"], "hash_mismatch");
 
-    let out = audit_verify_cli(&app);
+    let out = audit_verify_cli(&app, None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -179,17 +179,43 @@ async fn an_event_removed_after_a_check_is_found_by_the_next_one() {
         "every event sealed"
     );
     assert_eq!(clean["latest_seal"], seal);
-    let out = audit_verify_cli(&app);
+    let digest = seal["digest"].as_str().expect("digest");
+    let out = audit_verify_cli(&app, Some(&format!("1:{digest}")));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let digest = seal["digest"].as_str().expect("digest");
+    assert!(
+        stdout.contains(&format!("seal 1 is as kept: {digest}")),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!(
-            "the latest seal is 1 up to position {}: {digest}",
+            "the latest seal is 1 up to position {}: seal 1:{digest}",
             seal["up_to_position"]
         )),
         "{stdout}"
     );
+    // The seal kept outside, given to the API: as kept; a digest that is not one is refused.
+    let (status, _, held) = app
+        .post(
+            "/api/v1/audit/verify",
+            &audit,
+            &json!({"expect": {"seal_no": 1, "digest": digest}}),
+        )
+        .await;
+    assert_eq!(
+        (status, &held["intact"]),
+        (StatusCode::OK, &json!(true)),
+        "{held}"
+    );
+    let (status, _, refused) = app
+        .post(
+            "/api/v1/audit/verify",
+            &audit,
+            &json!({"expect": {"seal_no": 1, "digest": "abc"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "invalid_seal");
 
     let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
         .await
@@ -228,10 +254,16 @@ async fn an_event_removed_after_a_check_is_found_by_the_next_one() {
         Value::Null,
         "nothing sealed over a broken log"
     );
-    let out = audit_verify_cli(&app);
+    assert_eq!(broken["reason"], "changed");
+    let out = audit_verify_cli(&app, None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("BROKEN SEAL 1"), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN SEAL 1: positions 1..=")
+            && stdout.contains("an event was removed or slipped in since"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("  "), "no runs of spaces: {stdout}");
 }
 
 #[tokio::test]
@@ -780,16 +812,20 @@ async fn migration_4_keeps_old_rows_and_the_database_holds_a_read_to_one_form() 
 async fn verifying_a_store_without_events_fails() {
     let app = TestApp::spawn().await;
     assert_eq!(app.store.head_position().await.expect("head"), 0);
-    let out = audit_verify_cli(&app);
+    let out = audit_verify_cli(&app, None);
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("holds no events"), "{said}");
 }
 
 /// `samplan audit verify` run against the test's database, as an operator runs it.
-fn audit_verify_cli(app: &TestApp) -> std::process::Output {
+fn audit_verify_cli(app: &TestApp, expect: Option<&str>) -> std::process::Output {
+    let mut args = vec!["audit", "verify"];
+    if let Some(kept) = expect {
+        args.extend(["--expect", kept]);
+    }
     std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
-        .args(["audit", "verify"])
+        .args(args)
         .env("SAMPLAN_DATABASE_URL", &app.db.app_url)
         .env("SAMPLAN_DATABASE_ADMIN_URL", &app.db.admin_url)
         .env("SAMPLAN_LOG", "warn")

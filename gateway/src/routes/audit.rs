@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Utc};
 use domain::ids::{PersonId, SipId};
 use domain::sip::{history, SipEvent};
-use eventstore::{BrokenReason, Metadata, RecordedEvent};
+use eventstore::{BrokenReason, Metadata, RecordedEvent, SealProblem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -420,22 +420,57 @@ pub async fn sip_as_of(
     ))
 }
 
-/// The body of `POST /audit/verify`: nothing to say, but like every body read as JSON with
-/// unknown fields refused (API.md: an unknown field is 400).
+/// The body of `POST /audit/verify`: `{}` (or none), or the seal an earlier check answered and
+/// the auditor kept outside the database, to hold the seals to. Unknown fields are refused (400).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {}
+pub struct VerifyRequest {
+    #[serde(default)]
+    pub expect: Option<KeptSealRequest>,
+}
 
-/// An object with no properties, and none allowed.
+/// A seal as an earlier check answered it (`latest_seal`): its number and digest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptSealRequest {
+    pub seal_no: i64,
+    pub digest: String,
+}
+
+/// An object with one optional property, `expect`, and none other allowed.
 impl utoipa::PartialSchema for VerifyRequest {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let closed =
+            || Some(AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false));
+        let kept = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "seal_no",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .description(Some("The seal's number")),
+            )
+            .property(
+                "digest",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9a-fA-F]{64}$"))
+                    .description(Some("Its digest, SHA-256 in hex, as the check printed it")),
+            )
+            .required("seal_no")
+            .required("digest")
+            .additional_properties(closed())
+            .description(Some(
+                "A seal an earlier check answered (`latest_seal`), kept outside the database: \
+                 the check recomputes it from the events and says whether its digest is this one",
+            ));
         ObjectBuilder::new()
             .schema_type(Type::Object)
-            .additional_properties(Some(
-                AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false),
-            ))
-            .description(Some("No fields"))
+            .property("expect", kept)
+            .additional_properties(closed())
+            .description(Some("`{}`, or the seal kept outside the database"))
             .into()
     }
 }
@@ -478,23 +513,75 @@ impl From<eventstore::Seal> for SealView {
     }
 }
 
-/// A seal the log no longer matches.
+/// A seal that does not hold.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BrokenSealView {
     pub seal: SealView,
     /// How many events its positions hold now.
     pub events_now: i64,
+    /// `changed` (its positions no longer hold the events it sealed), `not_contiguous` (it does
+    /// not follow the seal before it) or `not_as_kept` (its digest, recomputed from the events,
+    /// is not the one given in `expect`, or the seal is gone).
+    pub reason: String,
     /// What it means, in Swedish.
     pub explanation: String,
+}
+
+impl From<eventstore::BrokenSeal> for BrokenSealView {
+    fn from(b: eventstore::BrokenSeal) -> Self {
+        let (first, last) = (b.seal.after_position + 1, b.seal.up_to_position);
+        let (reason, explanation) = match b.problem {
+            SealProblem::Changed => (
+                "changed",
+                format!(
+                    "Positionerna {first}–{last} höll {} händelser när de förseglades och håller {} \
+                     nu{}: en händelse har tagits bort, ändrats eller lagts till i efterhand.",
+                    b.seal.events,
+                    b.events_now,
+                    if b.events_now == b.seal.events {
+                        ", men deras hashar har ändrats"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            SealProblem::NotContiguous => (
+                "not_contiguous",
+                format!(
+                    "Försegling {} följer inte på den före: en försegling har tagits bort, eller \
+                     positioner har lämnats utanför.",
+                    b.seal.seal_no
+                ),
+            ),
+            SealProblem::NotAsKept => (
+                "not_as_kept",
+                format!(
+                    "Försegling {} har, räknad från händelserna, inte den kontrollsumma som \
+                     sparades utanför databasen (eller finns inte): händelserna fram till den, \
+                     eller förseglingarna, har skrivits om, eller en äldre säkerhetskopia har \
+                     lästs tillbaka.",
+                    b.seal.seal_no
+                ),
+            ),
+        };
+        BrokenSealView {
+            seal: b.seal.into(),
+            events_now: b.events_now,
+            reason: reason.into(),
+            explanation,
+        }
+    }
 }
 
 /// What `POST /audit/verify` found.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerifyAnswer {
-    /// True when every chain and every seal is whole.
+    /// True when every chain and every seal is whole, and nothing lies before position 1.
     pub intact: bool,
     pub streams_checked: i64,
     pub events_checked: i64,
+    /// Events at positions below 1, which the store never draws: slipped in.
+    pub events_before_the_first_position: i64,
     /// The first broken link of every damaged stream.
     pub broken: Vec<BrokenLinkView>,
     /// Seals recomputed: every seal made so far.
@@ -515,10 +602,11 @@ pub struct VerifyAnswer {
     post,
     path = "/api/v1/audit/verify",
     tag = "audit",
-    request_body(content = VerifyRequest, description = "No fields: `{}`, or no body at all"),
+    request_body(content = VerifyRequest, description = "`{}` or no body at all; or `{\"expect\": {\"seal_no\": …, \"digest\": …}}`, a seal an earlier check answered, kept outside the database"),
     responses(
-        (status = 200, description = "What the check found; `intact` false names each broken link", body = VerifyAnswer),
+        (status = 200, description = "What the check found; `intact` false names each broken link and seal. When everything holds, the check seals the events since the last seal (`sealed`)", body = VerifyAnswer),
         (status = 400, description = "Malformed JSON or an unknown field", body = Problem),
+        (status = 422, description = "`invalid_seal`: `expect` is not a seal number and 64 hex digits", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not an auditor", body = Problem),
     ),
@@ -527,28 +615,23 @@ pub struct VerifyAnswer {
 pub async fn verify(
     State(state): State<AppState>,
     _caller: Auditor,
-    _body: Command<VerifyRequest>,
+    command: Command<VerifyRequest>,
 ) -> Result<Json<VerifyAnswer>, AppError> {
-    let report = state.store.verify().await?;
+    let kept = match command.body.expect {
+        Some(k) => Some(kept_seal(k.seal_no, &k.digest)?),
+        None => None,
+    };
+    let report = state.store.verify_against(kept.as_ref()).await?;
     Ok(Json(VerifyAnswer {
         intact: report.is_intact(),
         streams_checked: report.streams_checked,
         events_checked: report.events_checked,
         seals_checked: report.seals_checked,
+        events_before_the_first_position: report.events_before_the_first_position,
         broken_seals: report
             .broken_seals
             .into_iter()
-            .map(|b| BrokenSealView {
-                explanation: format!(
-                    "Positionerna {} till {} höll {} händelser när de förseglades och håller {} nu,                      eller har ändrats: en händelse har tagits bort, ändrats eller lagts till i                      efterhand.",
-                    b.seal.after_position + 1,
-                    b.seal.up_to_position,
-                    b.seal.events,
-                    b.events_now
-                ),
-                seal: b.seal.into(),
-                events_now: b.events_now,
-            })
+            .map(BrokenSealView::from)
             .collect(),
         sealed: report.sealed.map(SealView::from),
         latest_seal: report.latest_seal.map(SealView::from),
@@ -577,6 +660,24 @@ pub async fn verify(
             })
             .collect(),
     }))
+}
+
+/// A seal kept outside the database, as an auditor gives it: a number from 1 and 64 hex digits
+/// (422 `invalid_seal` otherwise).
+pub fn kept_seal(seal_no: i64, digest: &str) -> Result<eventstore::KeptSeal, AppError> {
+    let digest = digest.trim();
+    if seal_no < 1 || digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::Unprocessable {
+            code: "invalid_seal",
+            detail: "En sparad försegling anges med sitt nummer (från 1) och sin kontrollsumma: \
+                     64 hexadecimala tecken, som kontrollen skrev ut dem."
+                .into(),
+        });
+    }
+    Ok(eventstore::KeptSeal {
+        seal_no,
+        digest: digest.to_ascii_lowercase(),
+    })
 }
 
 /// The query of `GET /audit/access-log`.
