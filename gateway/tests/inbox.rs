@@ -1299,6 +1299,15 @@ async fn long_lists_come_in_pages_that_add_up_to_the_whole_list() {
     assert_eq!(section_links(&first, "pagaende"), plans[..50]);
     assert!(first.contains("Visa fler att göra"), "{first}");
     assert!(first.contains("Visa fler pågående SIP"));
+    // Each list says how much of it shows.
+    assert!(
+        first.contains(&format!("Visar 50 av {}, de som ska", todos.len())),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!("Visar 50 av {}, de med närmast", plans.len())),
+        "{first}"
+    );
     // (The first link to the start page is Att göra's "Hela enheten".)
     let next = first
         .split("href=\"/?")

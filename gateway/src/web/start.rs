@@ -227,6 +227,7 @@ pub(crate) struct Lists {
     ongoing: Vec<OngoingItem>,
     ongoing_next: Option<String>,
     ongoing_first: Option<String>,
+    ongoing_count: i64,
     /// Att göra lists the whole unit's to-dos, colleagues' too.
     todos_whole_unit: bool,
     /// The addresses of Att göra as "Mina" and as "Hela enheten".
@@ -360,6 +361,7 @@ async fn load_lists(
         todo_count,
         urgent_count,
         mut ongoing,
+        ongoing_count,
     } = inbox::start_snapshot(
         state.store.pool(),
         inbox::StartQuery {
@@ -523,6 +525,7 @@ async fn load_lists(
         todos_first,
         ongoing_next,
         ongoing_first,
+        ongoing_count,
         messages,
         unread_count,
         todos,

@@ -206,6 +206,8 @@ pub struct StartSnapshot {
     pub todo_count: i64,
     pub urgent_count: i64,
     pub ongoing: Vec<OngoingRow>,
+    /// Every plan of the unit's Pågående SIP (not only this page's).
+    pub ongoing_count: i64,
 }
 
 /// [`StartSnapshot`] of `query`: every statement sent together on one connection, in one
@@ -216,7 +218,7 @@ pub async fn start_snapshot(
 ) -> Result<StartSnapshot, ProjectionError> {
     let mut client = pool.get().await?;
     let snapshot = read_snapshot(&mut client).await?;
-    let (messages, todos, (todo_count, urgent_count), ongoing) = futures::try_join!(
+    let (messages, todos, (todo_count, urgent_count), ongoing, ongoing_count) = futures::try_join!(
         messages_in(&snapshot, query.unit_id, query.user, query.messages),
         open_todos_on(
             &snapshot,
@@ -241,6 +243,7 @@ pub async fn start_snapshot(
             query.ongoing_after,
             query.ongoing_limit,
         ),
+        ongoing_count_on(&snapshot, query.unit_id),
     )?;
     snapshot.commit().await?;
     Ok(StartSnapshot {
@@ -249,7 +252,22 @@ pub async fn start_snapshot(
         todo_count,
         urgent_count,
         ongoing,
+        ongoing_count,
     })
+}
+
+/// How many plans the unit's Pågående SIP holds (the open ones), for "Visar 50 av 57".
+async fn ongoing_count_on(
+    client: &impl GenericClient,
+    unit_id: &str,
+) -> Result<i64, ProjectionError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*)::bigint FROM inbox.ongoing o
+              WHERE o.unit_id = $1 AND o.closed_at IS NULL",
+        )
+        .await?;
+    Ok(client.query_one(&stmt, &[&unit_id]).await?.get(0))
 }
 
 /// A read-only repeatable-read transaction: every statement in it sees one snapshot.

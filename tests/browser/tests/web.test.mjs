@@ -109,7 +109,7 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     await page.locator("#meddelanden li.row.unread").filter({ hasText: "Karin Öberg" }).first().waitFor({ timeout: 30_000 });
     await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before);
     assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was not reloaded");
-    assert.match(await page.locator("#live-status").innerText(), /nytt meddelande/i);
+    await page.locator("#live-status", { hasText: /nytt meddelande/i }).waitFor({ timeout: 5_000 });
     // The update kept the keyboard where it was (WCAG 2.4.3), not on the page's body.
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.getAttribute("href")), planHref);
     await page.screenshot({ path: join(screenshots, "start-live.png"), fullPage: true });
@@ -146,7 +146,7 @@ test("a live update keeps what was typed in the filter, and signing out elsewher
     await other.waitForURL(/\/logga-in/);
     await page.locator(".signed-out").waitFor({ timeout: 30_000 });
     assert.equal(await page.locator("#pagaende, #meddelanden, #att-gora").count(), 0, "no list of patients left");
-    assert.match(await page.locator("#live-status").innerText(), /loggat ut/);
+    await page.locator("#live-status", { hasText: /loggat ut/ }).waitFor({ timeout: 5_000 });
     assert.equal(await page.getByRole("link", { name: "Logga in igen" }).getAttribute("href"), "/logga-in");
     assert.deepEqual(await seriousViolations(page), []);
     assert.deepEqual(context.cspViolations, []);

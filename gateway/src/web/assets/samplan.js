@@ -39,8 +39,15 @@
   var away = false;
   var pending = null;
   var arrived = 0;
+  var todosChanged = false;
 
-  function say(text) { if (status) status.textContent = text; }
+  // The status line is read out when its text changes: it is emptied first, so that the same
+  // news twice ("Ett nytt meddelande har kommit.") is read out twice.
+  function say(text) {
+    if (!status) return;
+    status.textContent = "";
+    window.setTimeout(function () { status.textContent = text; }, 50);
+  }
 
   // Where the keyboard was in the lists, to put it back after they are replaced: the element by
   // its id, or else by what it is (a link by its address and text, a button by its form and
@@ -109,6 +116,10 @@
         if (arrived > 0) {
           say(arrived === 1 ? "Ett nytt meddelande har kommit." : arrived + " nya meddelanden har kommit.");
           arrived = 0;
+          todosChanged = false;
+        } else if (todosChanged) {
+          say("Att göra har ändrats.");
+          todosChanged = false;
         }
       })
       .catch(function () { /* the next change tries again */ });
@@ -116,6 +127,7 @@
 
   function changed(event) {
     if (event && event.type === "message") arrived += 1;
+    if (event && event.type === "todo") todosChanged = true;
     if (!pending) pending = window.setTimeout(refresh, 250);
   }
 
