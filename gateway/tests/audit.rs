@@ -128,10 +128,7 @@ async fn tampering_behind_the_databases_back_is_found_by_the_api_and_the_command
     assert_eq!(clean["intact"], true);
 
     // Someone with the owner's rights switches the guard off and edits a stored event.
-    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
-        .await
-        .expect("admin");
-    tokio::spawn(connection);
+    let client = owner(&app).await;
     client
         .batch_execute(&format!(
             "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
@@ -217,10 +214,7 @@ async fn an_event_removed_after_a_check_is_found_by_the_next_one() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["code"], "invalid_seal");
 
-    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
-        .await
-        .expect("admin");
-    tokio::spawn(connection);
+    let client = owner(&app).await;
     client
         .batch_execute(&format!(
             "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;
@@ -616,10 +610,7 @@ async fn the_access_log_keeps_every_month_and_refuses_changes_even_to_its_owner(
         .iter()
         .any(|e| e.at.to_rfc3339().starts_with("2027-06-15")));
 
-    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
-        .await
-        .expect("admin");
-    tokio::spawn(connection);
+    let client = owner(&app).await;
     for refused in [
         "DELETE FROM access_log",
         "UPDATE access_log SET actor = 'someone else'",
@@ -816,6 +807,15 @@ async fn verifying_a_store_without_events_fails() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("holds no events"), "{said}");
+}
+
+/// A connection as the database's owner (who can switch the guards off), driven on a task.
+async fn owner(app: &TestApp) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    client
 }
 
 /// `samplan audit verify` run against the test's database, as an operator runs it.
