@@ -293,8 +293,20 @@ impl Visitor {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// Refuses a form whose token is missing or wrong, or that another site posted.
+    /// Refuses a form of a signed-in page whose token is missing or wrong, or that another site
+    /// posted. Posted when nobody is signed in any more (signed out in another tab, or the
+    /// sign-in expired), it goes to the sign-in page: the form was not forged, its session ended,
+    /// and nothing is done.
     pub fn check_form(&self, token: Option<&str>) -> Result<(), WebError> {
+        if self.caller.is_none() {
+            return Err(WebError::SignIn);
+        }
+        self.check_form_token(token)
+    }
+
+    /// Refuses a form whose token is missing or wrong, or that another site posted, signed in
+    /// or not (the sign-in form itself).
+    pub fn check_form_token(&self, token: Option<&str>) -> Result<(), WebError> {
         if self.cross_site || self.csrf_key_new {
             return Err(WebError::FormExpired);
         }
@@ -493,7 +505,7 @@ pub(crate) async fn sign_in(
     visitor: Visitor,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
-    visitor.check_form(form.csrf.as_deref())?;
+    visitor.check_form_token(form.csrf.as_deref())?;
     let now = state.clock.now();
     let token = match (form.demo.as_deref(), form.token.as_deref()) {
         (Some(key), _) => {
@@ -660,21 +672,26 @@ mod tests {
         let key = "ab".repeat(32);
         let signed_in = visitor(Some("jwt-1"), &key);
         let token = signed_in.csrf_token();
-        assert!(signed_in.check_form(Some(&token)).is_ok());
-        assert!(signed_in.check_form(None).is_err());
-        assert!(signed_in.check_form(Some("00")).is_err());
+        assert!(signed_in.check_form_token(Some(&token)).is_ok());
+        assert!(signed_in.check_form_token(None).is_err());
+        assert!(signed_in.check_form_token(Some("00")).is_err());
         // Another session in the same browser, or the same session in another browser.
         assert!(visitor(Some("jwt-2"), &key)
-            .check_form(Some(&token))
+            .check_form_token(Some(&token))
             .is_err());
-        assert!(visitor(None, &key).check_form(Some(&token)).is_err());
+        assert!(visitor(None, &key).check_form_token(Some(&token)).is_err());
         assert!(visitor(Some("jwt-1"), &"cd".repeat(32))
-            .check_form(Some(&token))
+            .check_form_token(Some(&token))
             .is_err());
         // No key cookie yet: nothing can match.
         let mut fresh = visitor(Some("jwt-1"), &key);
         fresh.csrf_key_new = true;
-        assert!(fresh.check_form(Some(&token)).is_err());
+        assert!(fresh.check_form_token(Some(&token)).is_err());
+        // A signed-in page's form posted when nobody is signed in any more: to the sign-in page.
+        assert!(matches!(
+            signed_in.check_form(Some(&token)),
+            Err(WebError::SignIn)
+        ));
     }
 
     #[test]

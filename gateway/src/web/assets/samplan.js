@@ -152,7 +152,11 @@
       if (stopped || source.readyState === EventSource.OPEN) return;
       away = true;
       document.body.setAttribute("data-live", "off");
-      say("Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
+      // CLOSED: the server refused the stream (the sign-in ended while it was away), and the
+      // browser will not try again by itself.
+      say(source.readyState === EventSource.CLOSED
+        ? "Listorna uppdateras inte längre. Ladda om sidan."
+        : "Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
     });
     // The sign-in ended (signed out in another tab or window, or expired): the lists go, for
     // they name patients, and the page says why and where to sign in again.
