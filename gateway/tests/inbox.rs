@@ -847,8 +847,8 @@ impl SseStream {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
             response.headers()["content-type"],
-            "text/event-stream",
-            "an event stream"
+            "text/event-stream; charset=utf-8",
+            "an event stream, in UTF-8"
         );
         SseStream {
             response,

@@ -237,7 +237,7 @@ pub struct ClosePlan {
     pub reason: CloseReason,
     #[serde(default)]
     pub note: Option<String>,
-    /// With `replaced_by_new_plan`: the new plan.
+    /// With `replaced_by_new_plan`, when the new plan is already started: the new plan.
     #[serde(default)]
     pub replaced_by: Option<SipId>,
 }

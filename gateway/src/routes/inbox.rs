@@ -802,6 +802,12 @@ pub async fn events(
         "x-accel-buffering",
         axum::http::HeaderValue::from_static("no"),
     );
+    // An event stream is UTF-8 by definition; saying so keeps clients that read `text/*` as
+    // Latin-1 without a charset (Python's requests) from garbling å, ä and ö.
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
     response
         .headers_mut()
         .insert(POSITION_HEADER, axum::http::HeaderValue::from(start));

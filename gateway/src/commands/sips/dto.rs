@@ -897,7 +897,9 @@ pub struct ClosePlanRequest {
     #[serde(default)]
     #[schema(max_length = 20000)]
     pub note: Option<String>,
-    /// With `replaced_by_new_plan`: the new plan's id.
+    /// With `replaced_by_new_plan`, when the new plan is already started: its id. Optional: a
+    /// plan may be closed as replaced before its successor is recorded (the staff's close form
+    /// says "annars lämna tomt").
     #[serde(default)]
     #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub replaced_by: Option<String>,
