@@ -513,18 +513,12 @@ impl EventStore {
             let hashes: &[u8] = row.try_get::<_, Option<&[u8]>>(6)?.unwrap_or_default();
             let follows = seal.seal_no == chain.next_no && seal.after_position == chain.up_to;
             let digest = chain.extend(&seal, hashes);
-            let own = {
-                use sha2::Digest;
-                let mut hasher = sha2::Sha256::new();
-                hasher.update(stored_before.as_deref().unwrap_or_default());
-                hasher.update(hashes);
-                hasher.finalize().to_vec()
-            };
+            let own = seal_digest(stored_before.as_deref(), hashes);
             stored_before = Some(stored.clone());
             report.seals_checked += 1;
             let problem = if !follows {
                 Some(SealProblem::NotContiguous)
-            } else if events_now != seal.events || own != stored {
+            } else if events_now != seal.events || own[..] != stored[..] {
                 Some(SealProblem::Changed)
             } else {
                 None
@@ -679,18 +673,22 @@ impl SealChain {
     /// The digest of `seal` over `hashes` (its events' hashes in position order), chained to the
     /// last one; the chain then goes on after `seal`.
     fn extend(&mut self, seal: &Seal, hashes: &[u8]) -> [u8; 32] {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        if let Some(previous) = &self.digest {
-            hasher.update(previous);
-        }
-        hasher.update(hashes);
-        let digest: [u8; 32] = hasher.finalize().into();
+        let digest = seal_digest(self.digest.as_ref().map(|d| &d[..]), hashes);
         self.next_no = seal.seal_no + 1;
         self.up_to = seal.up_to_position;
         self.digest = Some(digest);
         digest
     }
+}
+
+/// A seal's digest: `sha256(previous seal's digest || its events' hashes in position order)`,
+/// with nothing before the first seal.
+fn seal_digest(previous: Option<&[u8]>, hashes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(previous.unwrap_or_default());
+    hasher.update(hashes);
+    hasher.finalize().into()
 }
 
 /// A seal from the columns `seal_no, after_position, up_to_position, events, digest`.

@@ -332,8 +332,6 @@ async fn load_lists(
         before_position: None,
         limit: MESSAGES_SHOWN_MAX,
     };
-    let position =
-        consistency::projection_position(state, inbox::PROJECTION, filters.min_position).await?;
     let urgent_until = state.policy.for_municipality(None).urgent_until(now);
     let mut cursor_error = false;
     let todos_after = page_cursor(
@@ -348,14 +346,15 @@ async fn load_lists(
         );
     }
     let scope = filters.todo_scope();
-    // The lists, their counts and the position the live updates resume from are one moment
-    // of the inbox (one snapshot), which is at `position` (read first) or newer.
+    // Waits (bounded) for `min_position`; the lists, their counts and the position the live
+    // updates resume from are then one moment of the inbox, read in one snapshot.
+    consistency::projection_position(state, inbox::PROJECTION, filters.min_position).await?;
     let inbox::StartSnapshot {
         messages:
             inbox::MessagesSnapshot {
                 rows: messages,
                 unread_count,
-                position: snapshot_position,
+                position,
             },
         mut todos,
         todo_count,
@@ -382,7 +381,6 @@ async fn load_lists(
     )
     .await
     .map_err(AppError::from)?;
-    let position = position.max(snapshot_position);
     let todos_next = (todos.len() as i64 > LIST_SHOWN_MAX).then(|| {
         todos.truncate(LIST_SHOWN_MAX as usize);
         let next = todos.last().map(|t| TodoCursor::after(t).encode());

@@ -194,9 +194,9 @@ pub struct StartQuery<'a> {
     pub ongoing_limit: i64,
 }
 
-/// The start page's lists, their counts and the inbox's position, read in one snapshot: a
-/// heading's "Att göra (5)" counts the to-dos listed under it, and the live updates resume from
-/// exactly the moment the lists show.
+/// The start page's lists, their counts and the inbox's position, read in one snapshot: "3
+/// brådskande" over Att göra counts the red clocks listed under it, and the live updates resume
+/// from exactly the moment the lists show.
 #[derive(Debug, Clone)]
 pub struct StartSnapshot {
     /// The messages, their unread count and the inbox's position.
