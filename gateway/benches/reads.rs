@@ -23,6 +23,8 @@
 //! streams spread over the units, while `POST /api/v1/sips` is sent at `SAMPLAN_BENCH_SSE_RATE`
 //! (default 20) per second for the same seconds; each push's latency is from the command's HTTP
 //! answer to the moment its `ongoing` event reached each stream of the unit. Target: p99 < 250 ms.
+//! `SAMPLAN_BENCH_SSE_UNITS` (default: every unit) puts the streams and the commands on fewer
+//! units, so that many colleagues of one unit watch it at once (250 streams on each of 4 units).
 //!
 //! Min plan (`GET /api/v1/me/plans` with citizen tokens, against the patient read model's person
 //! look-up and plans) is measured when the route answers, left out otherwise.
@@ -30,7 +32,8 @@
 //! production (`SAMPLAN_BENCH_TOKENS=hs256` for the shared secret of the embedded default).
 //! `SAMPLAN_BENCH_POOL_SIZE` sets the service's pool (default 16); `SAMPLAN_BENCH_HOLD_SECS`
 //! keeps the service and its database up that long before the live pushes, for a look from
-//! outside (EXPLAIN, perf).
+//! outside (EXPLAIN, perf). `SAMPLAN_BENCH_BIN` runs another build of `samplan` than this one
+//! (to compare two builds on the same data).
 //!
 //! Database and NATS are those of `scripts/test` (`SAMPLAN_TEST_DATABASE_URL`,
 //! `SAMPLAN_TEST_NATS_URL`).
@@ -511,7 +514,9 @@ async fn serve(env: &Env, pool_size: u64) -> Service {
     let log = env.dir.join("samplan.log");
     let out = std::fs::File::create(&log).expect("log file");
     let (key_variable, key) = env.tokens.service_key();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_samplan"));
+    let bin = std::env::var("SAMPLAN_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_samplan").to_owned());
+    let mut cmd = Command::new(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("SAMPLAN_") {
             cmd.env_remove(key);
@@ -919,6 +924,16 @@ fn pgbench(url: &str, dir: &Path, script: &str, clients: u64, seconds: u64) -> O
 
 // ---- live pushes --------------------------------------------------------------------------
 
+/// How the live pushes are measured: `streams` streams spread over `units` units, commands at
+/// `rate` per second for `seconds`.
+#[derive(Clone, Copy)]
+struct PushLoad {
+    streams: u64,
+    units: u64,
+    rate: u64,
+    seconds: u64,
+}
+
 /// Opens `streams` live streams spread over the units and posts `IdentifyNeed` at `rate` per
 /// second for `seconds`; returns each push's latency (ms) from the command's answer to its
 /// `ongoing` event on each stream of the unit, and how many pushes were expected.
@@ -927,10 +942,14 @@ async fn push_latency(
     tokens: &[String],
     tokens_per_unit: usize,
     persons: u64,
-    streams: u64,
-    rate: u64,
-    seconds: u64,
+    load: PushLoad,
 ) -> (Vec<f64>, usize, u64) {
+    let PushLoad {
+        streams,
+        units,
+        rate,
+        seconds,
+    } = load;
     // Each stream reports (unit, sip id, when its `ongoing` event arrived).
     let (arrivals_tx, mut arrivals_rx) =
         tokio::sync::mpsc::unbounded_channel::<(u64, String, Instant)>();
@@ -939,11 +958,11 @@ async fn push_latency(
     let mut readers = Vec::new();
     let mut streams_per_unit: HashMap<u64, u64> = HashMap::new();
     for k in 0..streams {
-        let unit = k % UNITS;
+        let unit = k % units;
         *streams_per_unit.entry(unit).or_default() += 1;
         // Each stream its own token (a colleague at the unit), as browsers would have.
         let token = tokens
-            [unit as usize * tokens_per_unit + (k / UNITS) as usize % tokens_per_unit]
+            [unit as usize * tokens_per_unit + (k / units) as usize % tokens_per_unit]
             .clone();
         let (arrivals, ready, stop) = (arrivals_tx.clone(), ready_tx.clone(), stop.clone());
         readers.push(tokio::spawn(async move {
@@ -1041,7 +1060,7 @@ async fn push_latency(
             while next < deadline {
                 tokio::time::sleep_until(next.into()).await;
                 next += interval;
-                let unit = (i * 37) % UNITS;
+                let unit = (i * 37) % units;
                 let body = json!({
                     "person_id": person((i * 101) % persons).to_string(),
                     "identified_by": "staff",
@@ -1128,6 +1147,7 @@ async fn bench() {
     let seconds = knob("SAMPLAN_BENCH_SECONDS", 10);
     let connections = knob("SAMPLAN_BENCH_CONNECTIONS", 64);
     let streams = knob("SAMPLAN_BENCH_SSE_STREAMS", 1_000);
+    let sse_units = knob("SAMPLAN_BENCH_SSE_UNITS", UNITS).clamp(1, UNITS);
     let sse_rate = knob("SAMPLAN_BENCH_SSE_RATE", 20);
     let pool_size = knob("SAMPLAN_BENCH_POOL_SIZE", 16);
     let only: Option<Vec<String>> = std::env::var("SAMPLAN_BENCH_ROUTES")
@@ -1339,13 +1359,16 @@ async fn bench() {
             &tokens,
             tokens_per_unit,
             persons,
-            streams,
-            sse_rate,
-            seconds,
+            PushLoad {
+                streams,
+                units: sse_units,
+                rate: sse_rate,
+                seconds,
+            },
         )
         .await;
         println!(
-            "live pushes, {streams} streams, {commands} commands at {sse_rate}/s: {} of {expected} pushes arrived; latency from answer to event p50 {:.1} ms p99 {:.1} ms max {:.1} ms (target p99 < 250 ms)",
+            "live pushes, {streams} streams on {sse_units} units, {commands} commands at {sse_rate}/s: {} of {expected} pushes arrived; latency from answer to event p50 {:.1} ms p99 {:.1} ms max {:.1} ms (target p99 < 250 ms)",
             lags.len(),
             percentile(&lags, 50.0),
             percentile(&lags, 99.0),

@@ -1460,26 +1460,10 @@ async fn a_reminder_is_pushed_live_the_moment_it_is_shown() {
     renewed["valid_until"] = json!("2028-03-10");
     let answer = ok(command(&app, &w.vc, &sip, "record-consent", &renewed).await);
     inbox(&app, &w.vc, position(&answer)).await;
-    let reads = || async {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        text.lines()
-            .find(|l| l.starts_with("samplan_live_reads_total"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
     vc.quiet_for(2_500).await;
-    let before = reads().await;
+    let before = live_reads(&app).await;
     vc.quiet_for(2_500).await;
-    let looks = reads().await - before;
+    let looks = live_reads(&app).await - before;
     assert!(
         looks <= 4.0,
         "{looks} looks at the tables in 2.5 s of quiet"
@@ -1492,6 +1476,147 @@ async fn a_reminder_is_pushed_live_the_moment_it_is_shown() {
         ("todo", &json!("renew_consent"))
     );
     assert_eq!(next.data["shown_from"], "2028-02-08T23:00:00Z");
+}
+
+/// How often the live pushes have read the inbox tables (`/metrics`).
+async fn live_reads(app: &TestApp) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|l| l.starts_with("samplan_live_reads_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// Events until the one that carries `id` (a position's last change), which is returned last.
+async fn until_id(stream: &mut SseStream, id: i64) -> Vec<Sse> {
+    let mut seen = Vec::new();
+    loop {
+        let next = stream.next().await;
+        let done = next.id.as_deref() == Some(id.to_string().as_str());
+        seen.push(next);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// A unit's colleagues watch it together. One read of the tables serves all their open streams,
+/// and each stream still gets every change of the unit; a message marked read reaches that
+/// user's other streams (another tab, another device), never a colleague's.
+#[tokio::test]
+async fn colleagues_streams_share_one_read_and_a_marking_reaches_only_its_user() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let colleague = app.staff_token("SE2120000001-HT02", HT);
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        mine.push(SseStream::open(&app, &w.ht, None).await);
+        theirs.push(SseStream::open(&app, &colleague, None).await);
+    }
+    for stream in mine.iter_mut().chain(theirs.iter_mut()) {
+        assert_eq!(stream.next().await.event, "ready");
+    }
+    let before = live_reads(&app).await;
+    let invited = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting",
+            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
+            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await);
+    let mut message_id = String::new();
+    for stream in mine.iter_mut().chain(theirs.iter_mut()) {
+        let pushed = until_id(stream, position(&invited)).await;
+        let mut kinds: Vec<&str> = pushed.iter().map(|e| e.event.as_str()).collect();
+        kinds.sort();
+        assert_eq!(kinds, vec!["message", "ongoing", "todo"], "{pushed:?}");
+        let message = pushed
+            .iter()
+            .find(|e| e.event == "message")
+            .expect("message");
+        assert_eq!(message.data["type"], "invitation");
+        message_id = message.data["id"].as_str().expect("id").to_owned();
+    }
+    let reads = live_reads(&app).await - before;
+    assert!(
+        (1.0..=2.0).contains(&reads),
+        "eight streams of one unit, one change: {reads} reads of the tables"
+    );
+
+    // The user reads the message in one tab: their other tabs hear it, the colleague's do not.
+    let read = ok({
+        let (s, _, b) = app
+            .post(
+                &format!("/api/v1/inbox/messages/{message_id}/read"),
+                &w.ht,
+                &json!({}),
+            )
+            .await;
+        (s, b)
+    });
+    for stream in &mut mine {
+        let pushed = stream.next().await;
+        assert_eq!(pushed.event, "message_read", "{pushed:?}");
+        assert_eq!(pushed.data["id"], message_id.as_str());
+        assert_eq!(pushed.id, Some(position(&read).to_string()));
+    }
+    for stream in &mut theirs {
+        assert!(
+            stream.quiet_for(300).await,
+            "a colleague's reading is theirs"
+        );
+    }
+    // And the other way round.
+    ok({
+        let (s, _, b) = app
+            .post(
+                &format!("/api/v1/inbox/messages/{message_id}/read"),
+                &colleague,
+                &json!({}),
+            )
+            .await;
+        (s, b)
+    });
+    for stream in &mut theirs {
+        assert_eq!(stream.next().await.event, "message_read");
+    }
+    for stream in &mut mine {
+        assert!(stream.quiet_for(300).await);
+    }
+
+    // Streams that resume from before the invitation get it all again, in order, with their own
+    // user's reading: one from within what the streams share, one from far behind it (which
+    // reads for itself).
+    for after in [position(&invited) - 1, 1] {
+        let mut resumed = SseStream::open(&app, &w.ht, Some(&after.to_string())).await;
+        assert_eq!(resumed.next().await.event, "ready");
+        let all = until_id(&mut resumed, position(&read)).await;
+        let kinds: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(
+            kinds.last(),
+            Some(&"message_read"),
+            "from {after}: {kinds:?}"
+        );
+        assert_eq!(kinds.iter().filter(|k| **k == "message_read").count(), 1);
+        assert!(all
+            .iter()
+            .any(|e| e.event == "message" && e.data["type"] == "invitation"));
+    }
 }
 
 /// Consent is time-limited (003): a month before it runs out the coordinator is asked to renew

@@ -777,6 +777,7 @@ pub async fn events(
         valid_until,
         revocations,
         ended: false,
+        feed: state.live.feed(&unit),
         unit,
         last: start,
         moves,
@@ -868,6 +869,8 @@ struct LiveStream {
     /// The token is no longer accepted: the queue's last event says so, then the stream ends.
     ended: bool,
     unit: String,
+    /// The unit's changes, read once for all its streams on this gateway.
+    feed: std::sync::Arc<inbox::live::Feed>,
     /// The last position whose changes were sent.
     last: i64,
     moves: tokio::sync::watch::Receiver<i64>,
@@ -1009,25 +1012,45 @@ impl LiveStream {
         Ok(())
     }
 
-    /// Reads what changed after `last` into the queue; whether there was anything.
+    /// Reads what changed after `last` into the queue; whether there was anything. The unit's
+    /// feed answers for all its streams on this gateway with one read of the tables; a stream
+    /// the feed has moved past reads for itself.
     async fn fetch(&mut self) -> Result<bool, AppError> {
         // Where the unit stood before the look: the inbox commits in position order, so the
         // look sees every change up to here. A change this caller may not see (a colleague's
-        // to-do, a reminder not yet shown) moves the unit too; with nothing to send, the stream
-        // has still caught up with it, and must not look again until the unit moves on.
+        // marking read, a reminder not yet shown) moves the unit too; with nothing to send, the
+        // stream has still caught up with it, and must not look again until the unit moves on.
         let known = *self.moves.borrow();
-        metrics::counter!("samplan_live_reads_total").increment(1);
-        let changes = inbox::changes_since(
-            self.state.store.pool(),
-            &self.unit,
-            &self.caller.sub,
-            self.last,
-            PUSH_BATCH,
-            self.state.clock.now(),
-        )
-        .await?;
+        let now = self.state.clock.now();
+        let pool = self.state.store.pool();
+        let taken = self
+            .feed
+            .since(pool, &self.caller.sub, self.last, known, PUSH_BATCH, now)
+            .await?;
+        let (changes, until) = match taken {
+            Some(taken) => {
+                if taken.read {
+                    metrics::counter!("samplan_live_reads_total").increment(1);
+                }
+                (taken.changes, taken.until)
+            }
+            None => {
+                metrics::counter!("samplan_live_reads_total").increment(1);
+                let changes = inbox::changes_since(
+                    pool,
+                    &self.unit,
+                    &self.caller.sub,
+                    self.last,
+                    PUSH_BATCH,
+                    now,
+                )
+                .await?;
+                let until = changes.last().map_or(known, |(position, _)| *position);
+                (changes, until)
+            }
+        };
         if changes.is_empty() {
-            self.last = self.last.max(known);
+            self.last = self.last.max(until);
             return Ok(false);
         }
         let persons = persons_shown(changes.iter().filter_map(|(_, c)| match c {
@@ -1037,7 +1060,6 @@ impl LiveStream {
             Change::MessageRead { .. } => None,
         }));
         access_log::record_many(&self.state, &self.caller, &persons, action::INBOX, None).await?;
-        let now = self.state.clock.now();
         let urgent_until = self.state.policy.for_municipality(None).urgent_until(now);
         let positions: Vec<i64> = changes.iter().map(|(p, _)| *p).collect();
         for (i, (position, change)) in changes.into_iter().enumerate() {
@@ -1048,6 +1070,7 @@ impl LiveStream {
                 Change::MessageRead {
                     message_id,
                     read_at,
+                    ..
                 } => (
                     "message_read",
                     Ok(serde_json::json!({ "id": message_id, "read_at": read_at })),
@@ -1069,8 +1092,9 @@ impl LiveStream {
                 event = event.id(position.to_string());
             }
             self.queue.push_back(event);
-            self.last = self.last.max(position);
         }
+        // Everything up to `until` was looked at; what of it this user may see is queued.
+        self.last = self.last.max(until);
         Ok(true)
     }
 }

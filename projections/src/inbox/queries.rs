@@ -859,10 +859,12 @@ pub async fn ongoing_plan(
 pub enum Change {
     /// A message arrived.
     Message { message: MessageRow },
-    /// The reading user marked a message read (another tab, another device).
+    /// A user marked a message read; pushed to that user's streams only (another tab, another
+    /// device).
     MessageRead {
         message_id: String,
         read_at: DateTime<Utc>,
+        user_id: String,
     },
     /// A to-do opened, changed (due time, title) or ended.
     Todo { todo: TodoRow },
@@ -937,8 +939,48 @@ pub async fn changes_since(
     limit: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, Change)>, ProjectionError> {
+    Ok(read_changes(pool, unit_id, Some(user), after, limit, now)
+        .await?
+        .changes)
+}
+
+/// What changed in a unit's lists after a position, read in one snapshot ([`read_changes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitChanges {
+    /// The changes, in position order.
+    pub changes: Vec<(i64, Change)>,
+    /// Set when a list was cut at the limit: the changes are complete up to this position only,
+    /// and the rest is read after it. Unset, they are complete up to the snapshot, which holds
+    /// every change the unit had when it was taken.
+    pub complete_until: Option<i64>,
+}
+
+/// Everything that changed in the unit's lists after `after`, for every user of the unit
+/// alike: the messages (none marked read), the to-dos shown by `now`, the ongoing plans, and
+/// every user's marking of a message as read, each naming its user. One read serves every live
+/// stream of the unit ([`super::live::Feed`]), each taking its user's part.
+pub async fn unit_changes_since(
+    pool: &Pool,
+    unit_id: &str,
+    after: i64,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<UnitChanges, ProjectionError> {
+    read_changes(pool, unit_id, None, after, limit, now).await
+}
+
+/// [`changes_since`] for `user`, or [`unit_changes_since`] for every user (`None`).
+async fn read_changes(
+    pool: &Pool,
+    unit_id: &str,
+    user: Option<&str>,
+    after: i64,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<UnitChanges, ProjectionError> {
     let mut client = pool.get().await?;
     let limit = limit.clamp(1, ROWS_MAX);
+    // Without a user, the join to a user's reads finds nothing: no message shows as read.
     let messages_sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM inbox.messages m {MESSAGE_JOINS}
           WHERE m.unit_id = $1 AND m.position > $3
@@ -946,18 +988,17 @@ pub async fn changes_since(
     );
     let todos_sql = format!(
         "SELECT {TODO_COLUMNS} FROM inbox.todos t
-          WHERE t.unit_id = $1 AND t.changed_position > $3
-            AND $2::text IS NOT NULL
-            AND (t.shown_from IS NULL OR t.shown_from <= coalesce(t.ended_at, $5))
-          ORDER BY t.changed_position, t.todo_id LIMIT $4"
+          WHERE t.unit_id = $1 AND t.changed_position > $2
+            AND (t.shown_from IS NULL OR t.shown_from <= coalesce(t.ended_at, $4))
+          ORDER BY t.changed_position, t.todo_id LIMIT $3"
     );
     let ongoing_sql = format!(
         "SELECT {ONGOING_COLUMNS} FROM inbox.ongoing o
-          WHERE o.unit_id = $1 AND o.changed_position > $3 AND $2::text IS NOT NULL
-          ORDER BY o.changed_position, o.sip_id LIMIT $4"
+          WHERE o.unit_id = $1 AND o.changed_position > $2
+          ORDER BY o.changed_position, o.sip_id LIMIT $3"
     );
-    let reads_sql = "SELECT message_id, read_at, position FROM inbox.message_reads
-          WHERE unit_id = $1 AND user_id = $2 AND position > $3
+    let reads_sql = "SELECT message_id, read_at, position, user_id FROM inbox.message_reads
+          WHERE unit_id = $1 AND ($2::text IS NULL OR user_id = $2) AND position > $3
           ORDER BY position LIMIT $4";
     let (m, t, o, r) = futures::try_join!(
         client.prepare_cached(&messages_sql),
@@ -967,13 +1008,15 @@ pub async fn changes_since(
     )?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&unit_id, &user, &after, &limit];
     // A reminder not yet shown is not pushed; one that ended unseen is not pushed either.
-    let todo_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&unit_id, &user, &after, &limit, &now];
+    let todo_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&unit_id, &after, &limit, &now];
+    let ongoing_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&unit_id, &after, &limit];
     let snapshot = read_snapshot(&mut client).await?;
     let (messages, todos, ongoing, reads) = futures::try_join!(
         snapshot.query(&m, &params),
         snapshot.query(&t, &todo_params),
-        snapshot.query(&o, &params),
+        snapshot.query(&o, &ongoing_params),
         snapshot.query(&r, &params),
     )?;
     snapshot.commit().await?;
@@ -989,6 +1032,7 @@ pub async fn changes_since(
             Change::MessageRead {
                 message_id: row.get(0),
                 read_at: row.get(1),
+                user_id: row.get(3),
             },
         ));
     }
@@ -1016,10 +1060,13 @@ pub async fn changes_since(
     if let Some(cut) = complete_until {
         changes.retain(|(position, _, _)| *position <= cut);
     }
-    Ok(changes
-        .into_iter()
-        .map(|(position, _, change)| (position, change))
-        .collect())
+    Ok(UnitChanges {
+        changes: changes
+            .into_iter()
+            .map(|(position, _, change)| (position, change))
+            .collect(),
+        complete_until,
+    })
 }
 
 /// The position of each given unit's latest change (units without any are left out).
