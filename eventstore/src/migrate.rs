@@ -6,6 +6,7 @@
 use crate::connect::{connect, ConnectError, DatabaseTls};
 use crate::error::StoreError;
 use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
 
 /// One forward-only migration. `version`s of a component start at 1 and increase by one.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "seals",
         sql: include_str!("../migrations/0008_seals.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "schema_version_readable",
+        sql: include_str!("../migrations/0009_schema_version_readable.sql"),
     },
 ];
 
@@ -113,6 +119,11 @@ pub async fn migrate_with_client(
     migrations: &[Migration],
 ) -> Result<(), StoreError> {
     check_order(component, migrations)?;
+    // Nothing to apply: done without a lock or any DDL, so that a role that may not change the
+    // schema (samplan_app, as gateways run) starts on a database the owner has migrated.
+    if is_current(client, component, migrations).await? {
+        return Ok(());
+    }
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
@@ -126,7 +137,11 @@ pub async fn migrate_with_client(
              PRIMARY KEY (component, version)
          )",
     )
-    .await?;
+    .await
+    .map_err(|e| match e.code() {
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE) => not_the_owner(component),
+        _ => e.into(),
+    })?;
     let applied = tx
         .query(
             "SELECT version, checksum FROM schema_migrations WHERE component = $1",
@@ -157,6 +172,9 @@ pub async fn migrate_with_client(
             "applying migration"
         );
         tx.batch_execute(m.sql).await.map_err(|e| {
+            if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+                return not_the_owner(component);
+            }
             StoreError::Migration(format!(
                 "migrering {} ({}) av {component} misslyckades: {}",
                 m.version,
@@ -174,6 +192,53 @@ pub async fn migrate_with_client(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether every migration of `component` is applied, each as released (a changed checksum is
+/// refused as in [`migrate_with_client`]). Reads `schema_migrations` only; a role that may not
+/// read it (before migration 9 of the event store granted it) learns nothing and is told "not
+/// current".
+pub async fn is_current(
+    client: &tokio_postgres::Client,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<bool, StoreError> {
+    let readable: bool = client
+        .query_one(
+            "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN false \
+               ELSE has_table_privilege('schema_migrations', 'SELECT') END",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !readable {
+        return Ok(false);
+    }
+    let applied = client
+        .query(
+            "SELECT version, checksum FROM schema_migrations WHERE component = $1",
+            &[&component],
+        )
+        .await?;
+    let applied: std::collections::HashMap<i32, Vec<u8>> = applied
+        .iter()
+        .map(|r| (r.get::<_, i32>(0), r.get::<_, Vec<u8>>(1)))
+        .collect();
+    Ok(migrations.iter().all(|m| {
+        applied
+            .get(&m.version)
+            .is_some_and(|stored| *stored == Sha256::digest(m.sql.as_bytes()).as_slice())
+    }))
+}
+
+/// The database lacks migrations of `component` and the connected role may not apply them.
+fn not_the_owner(component: &str) -> StoreError {
+    StoreError::Migration(format!(
+        "databasen saknar migreringar av {component} för den här versionen av samplan, och \
+         rollen får inte ändra schemat: kör `samplan migrate` som ägaren \
+         (SAMPLAN_DATABASE_ADMIN_URL) först, eller ge processen ägarens URL i \
+         SAMPLAN_DATABASE_ADMIN_URL"
+    ))
 }
 
 /// Refuses a list whose versions are not 1, 2, 3, …: a hole or duplicate is a programming error

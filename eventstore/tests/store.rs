@@ -540,6 +540,59 @@ async fn migrations_are_idempotent_serialised_and_never_edited() {
     ));
 }
 
+/// The services' role may not change the schema, but starts on one that is current: checking
+/// takes no lock and no DDL. Where a migration is missing it is told to run `samplan migrate`
+/// as the owner, and nothing changes.
+#[tokio::test]
+async fn the_application_role_starts_on_a_current_schema_and_is_told_to_migrate_otherwise() {
+    let db = TestDatabase::create().await.expect("db");
+    let v1 = [Migration {
+        version: 1,
+        name: "probe",
+        sql: "CREATE TABLE probe (id int)",
+    }];
+    let v2 = [
+        v1[0],
+        Migration {
+            version: 2,
+            name: "probe more",
+            sql: "ALTER TABLE probe ADD COLUMN x int",
+        },
+    ];
+    // Nothing of "probe" yet: the application role cannot create it.
+    match eventstore::migrate(&db.app_url, "probe", &v1).await {
+        Err(StoreError::Migration(m)) => assert!(m.contains("samplan migrate"), "{m}"),
+        other => panic!("expected to be told to migrate, got {other:?}"),
+    }
+    eventstore::migrate(&db.admin_url, "probe", &v1)
+        .await
+        .expect("the owner migrates");
+    // Current: the application role passes, for the event store's own migrations too.
+    eventstore::migrate(&db.app_url, "probe", &v1)
+        .await
+        .expect("a current schema needs no owner");
+    EventStore::migrate(&db.app_url)
+        .await
+        .expect("the event store is current");
+    // A release with one more migration: told, and the table is as it was.
+    match eventstore::migrate(&db.app_url, "probe", &v2).await {
+        Err(StoreError::Migration(m)) => {
+            assert!(m.contains("samplan migrate") && m.contains("probe"), "{m}")
+        }
+        other => panic!("expected to be told to migrate, got {other:?}"),
+    }
+    let admin = connect(&db.admin_url).await;
+    let columns: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'probe'",
+            &[],
+        )
+        .await
+        .expect("columns")
+        .get(0);
+    assert_eq!(columns, 1, "nothing was changed");
+}
+
 #[tokio::test]
 async fn an_unreachable_server_is_a_clear_unavailable_error() {
     let mut cfg = StoreConfig::new("postgres://samplan_app@127.0.0.1:1/none");

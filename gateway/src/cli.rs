@@ -14,7 +14,7 @@ Configuration comes from the environment; docs/configuration.md describes every 
 default and valid values. A value that is not valid stops samplan with exit status 2, naming it.
   SAMPLAN_LISTEN              address to listen on            [127.0.0.1:8080]
   SAMPLAN_DATABASE_URL        PostgreSQL; unset: embedded PostgreSQL under SAMPLAN_DATA_DIR
-  SAMPLAN_DATABASE_ADMIN_URL  the owner: migrations (every serve), rebuild [SAMPLAN_DATABASE_URL]
+  SAMPLAN_DATABASE_ADMIN_URL  the owner: migrate, rebuild, projectors [SAMPLAN_DATABASE_URL]
                               TLS as each URL's sslmode asks: disable (also when absent),
                               prefer, require or verify-full (both verify the certificate)
   SAMPLAN_DATABASE_TLS_CA     PEM CA for the database's certificate  [the system's roots]

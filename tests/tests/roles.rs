@@ -1,5 +1,7 @@
 //! samplan as many processes, the way deploy/ describes it: two gateways, a relay with a
 //! standby, two projectors (one a standby), all on one PostgreSQL database and one NATS stream.
+//! Only `samplan migrate` and the projectors hold the owner's URL; gateways and relays run as
+//! samplan_app alone, and a gateway started before the migrations refuses to start, saying so.
 //! Commands through either gateway reach the read models and JetStream; when the active
 //! projector and the active relay are killed (-9) their standbys take over; and
 //! `samplan rebuild` then gives every read model exactly the tables the live projectors built.
@@ -52,11 +54,43 @@ impl Cluster {
         cmd
     }
 
+    /// `samplan serve --role <role>`; as deploy/ runs them, only projectors get the owner's URL.
     async fn serve(&self, role: &str, name: &str) -> Samplan {
         let port = free_port();
         let mut cmd = self.command(port, name);
+        if role != "projector" {
+            cmd.env_remove("SAMPLAN_DATABASE_ADMIN_URL");
+        }
         cmd.args(["serve", "--role", role]);
         Samplan::spawn(cmd, port, self.dir.path().join(format!("{name}.log"))).await
+    }
+
+    /// Runs `samplan <args>` to its end (at most a minute): whether it succeeded, and its output.
+    fn run(&self, args: &[&str], owner: bool) -> (bool, String) {
+        let mut cmd = self.command(free_port(), "once");
+        if !owner {
+            cmd.env_remove("SAMPLAN_DATABASE_ADMIN_URL");
+        }
+        let mut child = cmd
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("samplan");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let output = child.wait_with_output().expect("output");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
     }
 
     fn token(&self, role: &str, sub: &str, unit: Option<&str>) -> String {
@@ -127,6 +161,13 @@ async fn dump(store: &EventStore) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn gateways_a_relay_and_projectors_with_standbys_share_one_database_and_stream() {
     let c = Cluster::new().await;
+    // Before the release's migrations, a gateway without the owner's URL cannot apply them: it
+    // stops, naming what to run, and changes nothing.
+    let (started, said) = c.run(&["serve", "--role", "gateway"], false);
+    assert!(!started, "{said}");
+    assert!(said.contains("samplan migrate"), "{said}");
+    let (migrated, said) = c.run(&["migrate"], true);
+    assert!(migrated, "{said}");
     let a = c.serve("gateway", "gateway-a").await;
     let b = c.serve("gateway", "gateway-b").await;
     let mut projector = c.serve("projector", "projector-1").await;

@@ -2,8 +2,8 @@
 # Runs once, on the primary's first start (docker-entrypoint-initdb.d), as the superuser:
 #
 # - samplan_owner: owns the database and runs `samplan migrate` and `samplan rebuild`
-#   (SAMPLAN_DATABASE_ADMIN_URL). Every `samplan serve` also applies pending migrations at start
-#   with this role, so every samplan process is given its URL.
+#   (SAMPLAN_DATABASE_ADMIN_URL), given to `migrate` and the projectors only; gateways and
+#   relays run as samplan_app alone.
 # - samplan_app: the services' role (SAMPLAN_DATABASE_URL). The event store's first migration
 #   creates it without a password when it does not exist; creating it here first gives it one.
 #   The migrations grant it INSERT and SELECT on the events, never UPDATE or DELETE.
