@@ -406,8 +406,10 @@ mod group {
     /// One INSERT of every row of `reads`, in order; a month without a partition is made and
     /// the INSERT tried once more.
     async fn insert(pool: &Pool, reads: &[&Read]) -> Result<(), Error> {
+        // The pool's own text for a refused connection is "db error"; the store's says why
+        // ("too many clients", a password, the server gone).
         let client = pool.get().await.map_err(|e: PoolError| {
-            Error::Unavailable(format!("access log: no connection: {e}"))
+            Error::Unavailable(format!("access log: {}", eventstore::StoreError::from(e)))
         })?;
         let failed = |e: tokio_postgres::Error| {
             if e.is_closed() || e.as_db_error().is_none() {
@@ -518,12 +520,9 @@ pub fn role_text(role: &str) -> &'static str {
 }
 
 async fn client(state: &AppState) -> Result<deadpool_postgres::Object, AppError> {
-    state
-        .store
-        .pool()
-        .get()
-        .await
-        .map_err(|e| AppError::Unavailable(format!("access log: no connection: {e}")))
+    state.store.pool().get().await.map_err(|e| {
+        AppError::Unavailable(format!("access log: {}", eventstore::StoreError::from(e)))
+    })
 }
 
 /// Every recorded read of `person_id`'s data, oldest first.

@@ -111,11 +111,19 @@ pub fn router(state: AppState) -> Router {
 /// [`router`] for a service started with `--demo` when `demo_data` (the web's demo sign-in may
 /// be on, `web::WebConfig::from_env`).
 pub fn router_for(state: AppState, demo_data: bool) -> Router {
+    let web = std::sync::Arc::new(crate::web::WebConfig::from_env(demo_data));
     let routes = Router::new()
         .merge(crate::routes::ops::router(true))
         .route("/api/v1/openapi.json", get(openapi_json))
         .nest("/api/v1", crate::routes::api_router())
-        .merge(crate::web::router(demo_data));
+        .merge(crate::web::router(web.clone()))
+        .fallback(not_found)
+        // An error page, also the fallback's, shows a signed-in visitor as every page does.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::error_pages_know_their_visitor,
+        ))
+        .layer(axum::Extension(web));
     with_layers(routes, state)
 }
 
@@ -154,14 +162,13 @@ fn marking_body_received(req: Request) -> (Request, std::sync::Arc<std::sync::at
 }
 
 pub fn ops_router(state: AppState) -> Router {
-    with_layers(crate::routes::ops::router(false), state)
+    with_layers(crate::routes::ops::router(false).fallback(not_found), state)
 }
 
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let body_bytes_max = state.limits.body_bytes_max;
     let request_timeout = Duration::from_millis(state.limits.request_timeout_ms);
     routes
-        .fallback(not_found)
         // Layers run outside-in from the last one added: request id, trace span, metrics,
         // problem documents for bare errors, panic catcher, timeout, body limit, handler.
         .layer(axum::extract::DefaultBodyLimit::max(body_bytes_max))

@@ -33,10 +33,9 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     /// Reads the keys from the database (after migrations).
     async fn load(pool: &Pool) -> Result<Loaded, AppError> {
-        let client = pool
-            .get()
-            .await
-            .map_err(|e| AppError::Unavailable(format!("keys: no connection: {e}")))?;
+        let client = pool.get().await.map_err(|e| {
+            AppError::Unavailable(format!("keys: {}", eventstore::StoreError::from(e)))
+        })?;
         let row = client
             .query_opt("SELECT key FROM keys WHERE name = 'personnummer'", &[])
             .await

@@ -431,3 +431,77 @@ async fn a_death_is_registered_on_the_persons_page_once_confirmed() {
         "{html}"
     );
 }
+
+/// An error page shows a signed-in visitor as every other page does — their name, "Logga ut"
+/// (which works from there), and the way back to their own start: Min plan for the person, the
+/// start page for staff — instead of a bare page that looks signed out while the session goes on.
+/// A visitor not signed in gets the bare page, as before.
+#[tokio::test]
+async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
+    let app = spawn().await;
+    units(&app).await;
+    let nurse = nurse(&app);
+    let staff = format!("samplan_session={nurse}; samplan_csrf={}", "ab".repeat(32));
+    for path in ["/sip/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/finns-inte"] {
+        let (status, _, html) = page(&app, path, &staff, false).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(html.contains("Sidan finns inte"), "{path}: {html}");
+        assert!(html.contains("action=\"/logga-ut\""), "{path}: {html}");
+        assert!(
+            html.contains("<a href=\"/\">Till startsidan</a>"),
+            "{path}: {html}"
+        );
+    }
+
+    // The person, on a plan that is not theirs (or not there): 404, signed in, back to Min plan.
+    let now = app.clock.now().timestamp();
+    let citizen = gateway::auth::mint_token(
+        app.secret(),
+        &gateway::auth::Claims {
+            sub: ulid::Ulid::generate().to_string(),
+            role: "citizen".into(),
+            unit: None,
+            name: "Medborgare".into(),
+            personal_identity_number: Some("19750303-0004".into()),
+            iat: now,
+            exp: now + 3_600,
+            nbf: None,
+            iss: "samplan".into(),
+            aud: "samplan".into(),
+        },
+    );
+    let person = format!(
+        "samplan_session={citizen}; samplan_csrf={}",
+        "ab".repeat(32)
+    );
+    let (status, _, html) =
+        page(&app, "/min-plan/01ARZ3NDEKTSV4RRFFQ69G5FAV", &person, false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("<body class=\"citizen\">"), "{html}");
+    assert!(
+        html.contains("<a href=\"/min-plan\">Till Min plan</a>"),
+        "{html}"
+    );
+    let csrf = csrf_on_page(&html).expect("the sign-out form's token");
+    let response = browser()
+        .post(app.url("/logga-ut"))
+        .header("cookie", &person)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}"))
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(response.headers()), "/logga-in");
+
+    // Staff on the person's pages: 403, still signed in.
+    let (status, _, html) = page(&app, "/min-plan", &staff, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("action=\"/logga-ut\""), "{html}");
+
+    // Nobody signed in: the bare page.
+    let (status, _, html) = page(&app, "/finns-inte", "", false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains("logga-ut"), "{html}");
+    assert!(html.contains("<a href=\"/\">Till startsidan</a>"), "{html}");
+}

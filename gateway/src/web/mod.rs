@@ -53,14 +53,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-/// The web pages, mounted at `/` beside `/api/v1` (see `crate::app::router`). The settings come
-/// from the environment (`WebConfig::from_env`); `demo_data`: started with `--demo`.
-pub fn router(demo_data: bool) -> Router<AppState> {
-    router_with(WebConfig::from_env(demo_data))
-}
-
-/// The web pages with the given settings (tests).
-pub fn router_with(config: WebConfig) -> Router<AppState> {
+/// The web pages, mounted at `/` beside `/api/v1` (see `crate::app::router_for`), with their
+/// settings (`WebConfig::from_env`), which the caller keeps too: `app::router_for` also gives
+/// them to [`error_pages_know_their_visitor`], which runs outside the pages' own layers.
+pub(crate) fn router(config: Arc<WebConfig>) -> Router<AppState> {
     Router::new()
         .route("/", get(start::page))
         .route("/start/listor", get(start::lists))
@@ -98,7 +94,7 @@ pub fn router_with(config: WebConfig) -> Router<AppState> {
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))
-        .layer(Extension(Arc::new(config)))
+        .layer(Extension(config))
 }
 
 /// `s` as one segment of a URL path: every byte but the unreserved ones percent-encoded, so an
@@ -235,6 +231,71 @@ struct ErrorPage {
     text: String,
 }
 
+/// What an error page said, kept on its response for [`error_pages_know_their_visitor`].
+#[derive(Clone, Debug)]
+struct ErrorShown {
+    heading: String,
+    text: String,
+}
+
+/// Shows an error page (a plan that is not there, a page not for the caller's role) to a
+/// signed-in visitor the way every other page is shown to them: with their name, where they act,
+/// "Logga ut", and a way back to their own start (Min plan for the person, the start page for
+/// staff). [`WebError`] makes the page without knowing the request; this layer, which does, puts
+/// the visitor back on it. Visitors not signed in, and every other answer, pass unchanged.
+pub(crate) async fn error_pages_know_their_visitor(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (uri, headers, config) = (
+        request.uri().clone(),
+        request.headers().clone(),
+        request.extensions().get::<Arc<WebConfig>>().cloned(),
+    );
+    let response = next.run(request).await;
+    let Some(shown) = response.extensions().get::<ErrorShown>().cloned() else {
+        return response;
+    };
+    let mut parts = match Request::builder().uri(uri).body(()) {
+        Ok(request) => request.into_parts().0,
+        Err(_) => return response,
+    };
+    parts.headers = headers;
+    if let Some(config) = config {
+        parts.extensions.insert(config);
+    }
+    let visitor =
+        match <session::Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await
+        {
+            Ok(visitor) if visitor.caller.is_some() => visitor,
+            _ => return response,
+        };
+    let mut layout = visitor.layout(shown.heading.clone(), None);
+    if visitor
+        .caller
+        .as_ref()
+        .is_some_and(|c| c.role == domain::context::Role::Citizen)
+    {
+        layout.body_class = "citizen";
+    }
+    let page = ErrorPage {
+        layout,
+        heading: shown.heading,
+        text: shown.text,
+    };
+    match visitor.page(&page) {
+        Ok(mut rendered) => {
+            *rendered.status_mut() = response.status();
+            rendered
+        }
+        Err(_) => response,
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, heading, text) = match self {
@@ -271,13 +332,17 @@ impl IntoResponse for WebError {
         };
         let page = ErrorPage {
             layout: Layout::new(heading.clone(), None, String::new()),
-            heading,
-            text,
+            heading: heading.clone(),
+            text: text.clone(),
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, html_headers(), html).into_response(),
             Err(_) => (status, "Fel").into_response(),
-        }
+        };
+        response
+            .extensions_mut()
+            .insert(ErrorShown { heading, text });
+        response
     }
 }
 
