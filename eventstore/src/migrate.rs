@@ -142,16 +142,7 @@ pub async fn migrate_with_client(
         Some(&SqlState::INSUFFICIENT_PRIVILEGE) => not_the_owner(component),
         _ => e.into(),
     })?;
-    let applied = tx
-        .query(
-            "SELECT version, checksum FROM schema_migrations WHERE component = $1",
-            &[&component],
-        )
-        .await?;
-    let applied: std::collections::HashMap<i32, Vec<u8>> = applied
-        .iter()
-        .map(|r| (r.get::<_, i32>(0), r.get::<_, Vec<u8>>(1)))
-        .collect();
+    let applied = applied(&tx, component).await?;
     for m in migrations {
         let checksum = Sha256::digest(m.sql.as_bytes()).to_vec();
         match applied.get(&m.version) {
@@ -214,21 +205,28 @@ pub async fn is_current(
     if !readable {
         return Ok(false);
     }
-    let applied = client
-        .query(
-            "SELECT version, checksum FROM schema_migrations WHERE component = $1",
-            &[&component],
-        )
-        .await?;
-    let applied: std::collections::HashMap<i32, Vec<u8>> = applied
-        .iter()
-        .map(|r| (r.get::<_, i32>(0), r.get::<_, Vec<u8>>(1)))
-        .collect();
+    let applied = applied(client, component).await?;
     Ok(migrations.iter().all(|m| {
         applied
             .get(&m.version)
             .is_some_and(|stored| *stored == Sha256::digest(m.sql.as_bytes()).as_slice())
     }))
+}
+
+/// The applied migrations of `component`: version and checksum.
+async fn applied(
+    client: &impl tokio_postgres::GenericClient,
+    component: &str,
+) -> Result<std::collections::HashMap<i32, Vec<u8>>, StoreError> {
+    Ok(client
+        .query(
+            "SELECT version, checksum FROM schema_migrations WHERE component = $1",
+            &[&component],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get::<_, i32>(0), r.get::<_, Vec<u8>>(1)))
+        .collect())
 }
 
 /// The database lacks migrations of `component` and the connected role may not apply them.

@@ -479,19 +479,7 @@ async fn migrations_are_idempotent_serialised_and_never_edited() {
     // Applying again is a no-op.
     EventStore::migrate(&db.admin_url).await.expect("again");
 
-    let v1 = [Migration {
-        version: 1,
-        name: "probe",
-        sql: "CREATE TABLE probe (id int)",
-    }];
-    let v2 = [
-        v1[0],
-        Migration {
-            version: 2,
-            name: "probe more",
-            sql: "ALTER TABLE probe ADD COLUMN x int",
-        },
-    ];
+    let v2 = probe_migrations();
     // Concurrent migrators (two instances starting at once) both succeed, one applies.
     let url = Arc::new(db.admin_url.clone());
     let mut tasks = Vec::new();
@@ -540,25 +528,30 @@ async fn migrations_are_idempotent_serialised_and_never_edited() {
     ));
 }
 
+/// A component's two releases: the first creates `probe`, the second adds a column.
+fn probe_migrations() -> [Migration; 2] {
+    [
+        Migration {
+            version: 1,
+            name: "probe",
+            sql: "CREATE TABLE probe (id int)",
+        },
+        Migration {
+            version: 2,
+            name: "probe more",
+            sql: "ALTER TABLE probe ADD COLUMN x int",
+        },
+    ]
+}
+
 /// The services' role may not change the schema, but starts on one that is current: checking
 /// takes no lock and no DDL. Where a migration is missing it is told to run `samplan migrate`
 /// as the owner, and nothing changes.
 #[tokio::test]
 async fn the_application_role_starts_on_a_current_schema_and_is_told_to_migrate_otherwise() {
     let db = TestDatabase::create().await.expect("db");
-    let v1 = [Migration {
-        version: 1,
-        name: "probe",
-        sql: "CREATE TABLE probe (id int)",
-    }];
-    let v2 = [
-        v1[0],
-        Migration {
-            version: 2,
-            name: "probe more",
-            sql: "ALTER TABLE probe ADD COLUMN x int",
-        },
-    ];
+    let v2 = probe_migrations();
+    let v1 = [v2[0]];
     // Nothing of "probe" yet: the application role cannot create it.
     match eventstore::migrate(&db.app_url, "probe", &v1).await {
         Err(StoreError::Migration(m)) => assert!(m.contains("samplan migrate"), "{m}"),

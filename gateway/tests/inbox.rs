@@ -248,27 +248,9 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
 
     // Reading a message is per user.
     let message_id = message["id"].as_str().expect("id").to_owned();
-    let read = ok({
-        let (s, _, b) = app
-            .post(
-                &format!("/api/v1/inbox/messages/{message_id}/read"),
-                &w.ht,
-                &json!({}),
-            )
-            .await;
-        (s, b)
-    });
+    let read = mark_read(&app, &w.ht, &message_id).await;
     assert_eq!(read["events"], json!(["MessageRead"]));
-    let again = ok({
-        let (s, _, b) = app
-            .post(
-                &format!("/api/v1/inbox/messages/{message_id}/read"),
-                &w.ht,
-                &json!({}),
-            )
-            .await;
-        (s, b)
-    });
+    let again = mark_read(&app, &w.ht, &message_id).await;
     assert_eq!(again["events"], json!([]), "already read: nothing recorded");
     let ht = inbox(&app, &w.ht, position(&read)).await;
     assert_eq!(ht.messages["messages"][0]["read"], true);
@@ -935,16 +917,49 @@ impl SseStream {
 
     /// Events until one of type `event`, which is returned with those before it.
     async fn until(&mut self, event: &str) -> Vec<Sse> {
+        self.until_one(|e| e.event == event).await
+    }
+
+    /// Events until the first that `last` accepts, which is returned with those before it.
+    async fn until_one(&mut self, last: impl Fn(&Sse) -> bool) -> Vec<Sse> {
         let mut seen = Vec::new();
         loop {
             let next = self.next().await;
-            let done = next.event == event;
+            let done = last(&next);
             seen.push(next);
             if done {
                 return seen;
             }
         }
     }
+}
+
+/// `POST /inbox/messages/{id}/read` as `token`'s user: the answer.
+async fn mark_read(app: &TestApp, token: &str, message_id: &str) -> Value {
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/inbox/messages/{message_id}/read"),
+            token,
+            &json!({}),
+        )
+        .await;
+    ok((status, body))
+}
+
+/// The vårdcentral invites hemtjänsten to a SIP meeting (`inv-1`, 17 March): the answer.
+async fn invite_hemtjansten(app: &TestApp, w: &World, sip: &str) -> Value {
+    ok(command(
+        app,
+        &w.vc,
+        sip,
+        "send-invitation",
+        &json!({
+            "invitation_id": "inv-1", "purpose": "meeting",
+            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
+            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
+        }),
+    )
+    .await)
 }
 
 /// A stream lasts as long as its token: signed out (revoked), it ends at once, saying so; at
@@ -1027,18 +1042,7 @@ async fn changes_are_pushed_live_and_a_reconnect_resumes_without_a_gap() {
     assert_eq!(ready.event, "ready");
     let start = ready.id.clone().expect("ready has an id");
 
-    let invited = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "send-invitation",
-        &json!({
-            "invitation_id": "inv-1", "purpose": "meeting",
-            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
-            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
-        }),
-    )
-    .await);
+    let invited = invite_hemtjansten(&app, &w, &sip).await;
     let pushed = ht.until("message").await;
     let message = pushed.last().expect("message");
     assert_eq!(message.data["type"], "invitation");
@@ -1498,15 +1502,10 @@ async fn live_reads(app: &TestApp) -> f64 {
 
 /// Events until the one that carries `id` (a position's last change), which is returned last.
 async fn until_id(stream: &mut SseStream, id: i64) -> Vec<Sse> {
-    let mut seen = Vec::new();
-    loop {
-        let next = stream.next().await;
-        let done = next.id.as_deref() == Some(id.to_string().as_str());
-        seen.push(next);
-        if done {
-            return seen;
-        }
-    }
+    let id = id.to_string();
+    stream
+        .until_one(|e| e.id.as_deref() == Some(id.as_str()))
+        .await
 }
 
 /// A unit's colleagues watch it together. One read of the tables serves all their open streams,
@@ -1527,18 +1526,7 @@ async fn colleagues_streams_share_one_read_and_a_marking_reaches_only_its_user()
         assert_eq!(stream.next().await.event, "ready");
     }
     let before = live_reads(&app).await;
-    let invited = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "send-invitation",
-        &json!({
-            "invitation_id": "inv-1", "purpose": "meeting",
-            "scheduled_at": "2026-03-17T10:00:00+01:00", "form": "video",
-            "reason": "Planering.", "recipients": [{"kind": "unit", "unit_id": HT}],
-        }),
-    )
-    .await);
+    let invited = invite_hemtjansten(&app, &w, &sip).await;
     let mut message_id = String::new();
     for stream in mine.iter_mut().chain(theirs.iter_mut()) {
         let pushed = until_id(stream, position(&invited)).await;
@@ -1559,16 +1547,7 @@ async fn colleagues_streams_share_one_read_and_a_marking_reaches_only_its_user()
     );
 
     // The user reads the message in one tab: their other tabs hear it, the colleague's do not.
-    let read = ok({
-        let (s, _, b) = app
-            .post(
-                &format!("/api/v1/inbox/messages/{message_id}/read"),
-                &w.ht,
-                &json!({}),
-            )
-            .await;
-        (s, b)
-    });
+    let read = mark_read(&app, &w.ht, &message_id).await;
     for stream in &mut mine {
         let pushed = stream.next().await;
         assert_eq!(pushed.event, "message_read", "{pushed:?}");
@@ -1582,16 +1561,7 @@ async fn colleagues_streams_share_one_read_and_a_marking_reaches_only_its_user()
         );
     }
     // And the other way round.
-    ok({
-        let (s, _, b) = app
-            .post(
-                &format!("/api/v1/inbox/messages/{message_id}/read"),
-                &colleague,
-                &json!({}),
-            )
-            .await;
-        (s, b)
-    });
+    mark_read(&app, &colleague, &message_id).await;
     for stream in &mut theirs {
         assert_eq!(stream.next().await.event, "message_read");
     }

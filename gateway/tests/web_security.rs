@@ -42,6 +42,20 @@ fn redirect_to(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
+/// "Logga ut" with the page's form token: to the sign-in page.
+async fn sign_out(app: &App, cookie: &str, csrf: &str) {
+    let response = browser()
+        .post(app.url("/logga-ut"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}"))
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(response.headers()), "/logga-in");
+}
+
 #[tokio::test]
 async fn a_relative_id_that_could_steer_a_link_is_refused_and_nothing_is_appended() {
     let app = spawn().await;
@@ -91,17 +105,7 @@ async fn signing_out_ends_the_session_on_this_gateway_and_every_other() {
     let (status, _, html) = page(&app, "/patienter", &cookie, false).await;
     assert_eq!(status, StatusCode::OK, "signed in");
     let csrf = csrf_on_page(&html).expect("a form token on the page");
-
-    let response = browser()
-        .post(app.url("/logga-ut"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("_csrf={csrf}"))
-        .send()
-        .await
-        .expect("sign out");
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(redirect_to(response.headers()), "/logga-in");
+    sign_out(&app, &cookie, &csrf).await;
 
     // The cookie kept (a shared computer, a copied profile) opens nothing any more: no page, no
     // form, and not the API either, where the same token would be a Bearer token.
@@ -483,16 +487,7 @@ async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
         "{html}"
     );
     let csrf = csrf_on_page(&html).expect("the sign-out form's token");
-    let response = browser()
-        .post(app.url("/logga-ut"))
-        .header("cookie", &person)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("_csrf={csrf}"))
-        .send()
-        .await
-        .expect("sign out");
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(redirect_to(response.headers()), "/logga-in");
+    sign_out(&app, &person, &csrf).await;
 
     // Staff on the person's pages: 403, still signed in.
     let (status, _, html) = page(&app, "/min-plan", &staff, false).await;
