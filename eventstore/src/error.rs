@@ -103,13 +103,23 @@ pub(crate) fn is_connection_lost(err: &tokio_postgres::Error) -> bool {
 
 /// `tokio_postgres::Error`'s own text for server errors is just "db error"; the server's
 /// message and code are what an operator needs.
-pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
+pub fn describe(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => match std::error::Error::source(err) {
             Some(source) => format!("{err}: {source}"),
             None => err.to_string(),
         },
+    }
+}
+
+/// [`describe`] for the pool's errors, whose own text for a refused connection is "Error occurred
+/// while creating a new object: db error" (the server's reason, such as "too many clients", is
+/// what an operator needs).
+pub fn describe_pool(err: &deadpool_postgres::PoolError) -> String {
+    match err {
+        deadpool_postgres::PoolError::Backend(e) => describe(e),
+        other => other.to_string(),
     }
 }
 
@@ -138,7 +148,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             PoolError::Timeout(kind) => StoreError::Unavailable(format!(
                 "ingen databasanslutning inom tidsgränsen ({kind:?})"
             )),
-            other => StoreError::Unavailable(format!("anslutningspoolen: {other}")),
+            other => {
+                StoreError::Unavailable(format!("anslutningspoolen: {}", describe_pool(&other)))
+            }
         }
     }
 }

@@ -28,7 +28,7 @@ pub mod testing;
 
 pub use config::StoreConfig;
 pub use connect::{connect, pg_config, ssl_mode, ConnectError, DatabaseTls, SslMode, TlsError};
-pub use error::{is_transient, StoreError};
+pub use error::{describe, describe_pool, is_transient, StoreError};
 pub use group::GroupCommitStats;
 pub use migrate::{migrate, migrate_tls, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{

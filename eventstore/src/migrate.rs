@@ -124,6 +124,12 @@ pub async fn migrate_with_client(
     if is_current(client, component, migrations).await? {
         return Ok(());
     }
+    // Only the database's owner (or a superuser) migrates. Where PUBLIC may still create in
+    // schema `public` (PostgreSQL 14 and older), the services' role could otherwise create the
+    // store itself and own it, guards and all.
+    if !may_migrate(client).await? {
+        return Err(not_the_owner(component));
+    }
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
@@ -213,6 +219,20 @@ pub async fn is_current(
     }))
 }
 
+/// Whether the connected role owns the database (or is a member of its owner, or a superuser):
+/// the role migrations are applied as.
+async fn may_migrate(client: &tokio_postgres::Client) -> Result<bool, StoreError> {
+    Ok(client
+        .query_one(
+            "SELECT pg_has_role(current_user, d.datdba, 'MEMBER') \
+                 OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+               FROM pg_database d WHERE d.datname = current_database()",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
 /// The applied migrations of `component`: version and checksum.
 async fn applied(
     client: &impl tokio_postgres::GenericClient,
@@ -233,9 +253,10 @@ async fn applied(
 fn not_the_owner(component: &str) -> StoreError {
     StoreError::Migration(format!(
         "databasen saknar migreringar av {component} för den här versionen av samplan, och \
-         rollen får inte ändra schemat: kör `samplan migrate` som ägaren \
-         (SAMPLAN_DATABASE_ADMIN_URL) först, eller ge processen ägarens URL i \
-         SAMPLAN_DATABASE_ADMIN_URL"
+         rollen äger inte databasen: kör `samplan migrate` som databasens ägare \
+         (SAMPLAN_DATABASE_ADMIN_URL) och starta sedan om. (The database lacks this release's \
+         migrations of {component} and this role does not own the database: run `samplan \
+         migrate` as the owner, then start again.)"
     ))
 }
 

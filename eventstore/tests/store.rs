@@ -552,11 +552,24 @@ async fn the_application_role_starts_on_a_current_schema_and_is_told_to_migrate_
     let db = TestDatabase::create().await.expect("db");
     let v2 = probe_migrations();
     let v1 = [v2[0]];
-    // Nothing of "probe" yet: the application role cannot create it.
+    // Nothing of "probe" yet: the application role may not create it — also where it could
+    // create tables in `public` (PostgreSQL 14 and older let PUBLIC), since only the database's
+    // owner migrates.
+    let admin = connect(&db.admin_url).await;
+    admin
+        .batch_execute("GRANT CREATE ON SCHEMA public TO samplan_app")
+        .await
+        .expect("grant");
     match eventstore::migrate(&db.app_url, "probe", &v1).await {
         Err(StoreError::Migration(m)) => assert!(m.contains("samplan migrate"), "{m}"),
         other => panic!("expected to be told to migrate, got {other:?}"),
     }
+    let created: bool = admin
+        .query_one("SELECT to_regclass('probe') IS NOT NULL", &[])
+        .await
+        .expect("probe")
+        .get(0);
+    assert!(!created, "the application role created nothing");
     eventstore::migrate(&db.admin_url, "probe", &v1)
         .await
         .expect("the owner migrates");
@@ -574,7 +587,6 @@ async fn the_application_role_starts_on_a_current_schema_and_is_told_to_migrate_
         }
         other => panic!("expected to be told to migrate, got {other:?}"),
     }
-    let admin = connect(&db.admin_url).await;
     let columns: i64 = admin
         .query_one(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'probe'",

@@ -12,7 +12,7 @@ pub enum ProjectionError {
     #[error("läsmodellens databas: {0}")]
     Database(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool.
-    #[error("anslutningspoolen: {0}")]
+    #[error("anslutningspoolen: {}", eventstore::describe_pool(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A stored event could not be turned into a domain event: a bug or an event type this
     /// version does not know. The projection stops rather than skip it.
