@@ -1484,6 +1484,11 @@ async fn a_reminder_is_pushed_live_the_moment_it_is_shown() {
 
 /// How often the live pushes have read the inbox tables (`/metrics`).
 async fn live_reads(app: &TestApp) -> f64 {
+    metric(app, "samplan_live_reads_total").await
+}
+
+/// The value of the metric `name` on `/metrics` (0 when it is not there yet).
+async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = app
         .client
         .get(app.url("/metrics"))
@@ -1494,7 +1499,7 @@ async fn live_reads(app: &TestApp) -> f64 {
         .await
         .expect("text");
     text.lines()
-        .find(|l| l.starts_with("samplan_live_reads_total"))
+        .find(|l| l.split(' ').next() == Some(name))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0)
@@ -1525,6 +1530,7 @@ async fn colleagues_streams_share_one_read_and_a_marking_reaches_only_its_user()
     for stream in mine.iter_mut().chain(theirs.iter_mut()) {
         assert_eq!(stream.next().await.event, "ready");
     }
+    assert_eq!(metric(&app, "samplan_live_streams").await, 8.0);
     let before = live_reads(&app).await;
     let invited = invite_hemtjansten(&app, &w, &sip).await;
     let mut message_id = String::new();
@@ -1568,24 +1574,46 @@ async fn colleagues_streams_share_one_read_and_a_marking_reaches_only_its_user()
     for stream in &mut mine {
         assert!(stream.quiet_for(300).await);
     }
+    // Hemtjänsten names its representative: the to-do the invitation opened ends, on every
+    // stream (the streams share a read that holds the to-do twice now: open, then ended).
+    let responded = ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna"}}),
+    )
+    .await);
+    for stream in mine.iter_mut().chain(theirs.iter_mut()) {
+        let pushed = until_id(stream, position(&responded)).await;
+        assert!(pushed
+            .iter()
+            .any(|e| e.event == "todo" && e.data["ended_by"] == "RepresentativeAppointed"));
+    }
 
-    // Streams that resume from before the invitation get it all again, in order, with their own
-    // user's reading: one from within what the streams share, one from far behind it (which
-    // reads for itself).
+    // Streams that resume from before the invitation get everything since, each as it stands
+    // now, with their own user's reading: the to-do that opened and ended arrives once, ended.
+    // One resumes from within what the streams share, one from far behind it (which reads for
+    // itself).
     for after in [position(&invited) - 1, 1] {
         let mut resumed = SseStream::open(&app, &w.ht, Some(&after.to_string())).await;
         assert_eq!(resumed.next().await.event, "ready");
-        let all = until_id(&mut resumed, position(&read)).await;
-        let kinds: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();
-        assert_eq!(
-            kinds.last(),
-            Some(&"message_read"),
-            "from {after}: {kinds:?}"
-        );
-        assert_eq!(kinds.iter().filter(|k| **k == "message_read").count(), 1);
+        let all = until_id(&mut resumed, position(&responded)).await;
+        let reads: Vec<&Sse> = all.iter().filter(|e| e.event == "message_read").collect();
+        assert_eq!(reads.len(), 1, "from {after}: {all:?}");
+        assert_eq!(reads[0].id, Some(position(&read).to_string()));
         assert!(all
             .iter()
             .any(|e| e.event == "message" && e.data["type"] == "invitation"));
+        let representative: Vec<&Sse> = all
+            .iter()
+            .filter(|e| e.event == "todo" && e.data["kind"] == "appoint_representative")
+            .collect();
+        assert_eq!(representative.len(), 1, "from {after}: {representative:?}");
+        assert_eq!(
+            representative[0].data["ended_by"],
+            "RepresentativeAppointed"
+        );
     }
 }
 

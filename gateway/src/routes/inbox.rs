@@ -778,6 +778,7 @@ pub async fn events(
         revocations,
         ended: false,
         feed: state.live.feed(&unit),
+        _open: Open::new(),
         unit,
         last: start,
         moves,
@@ -857,6 +858,23 @@ async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppE
     ))
 }
 
+/// An open live stream, as `samplan_live_streams` counts them: one more from the moment a stream
+/// opens, one less when it ends (the client went, the token ended, the gateway stops).
+struct Open;
+
+impl Open {
+    fn new() -> Open {
+        metrics::gauge!("samplan_live_streams").increment(1.0);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        metrics::gauge!("samplan_live_streams").decrement(1.0);
+    }
+}
+
 /// One client's live stream.
 struct LiveStream {
     state: AppState,
@@ -871,6 +889,8 @@ struct LiveStream {
     unit: String,
     /// The unit's changes, read once for all its streams on this gateway.
     feed: std::sync::Arc<inbox::live::Feed>,
+    /// Counts the stream in `samplan_live_streams` while it is open.
+    _open: Open,
     /// The last position whose changes were sent.
     last: i64,
     moves: tokio::sync::watch::Receiver<i64>,

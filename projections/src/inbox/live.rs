@@ -240,24 +240,46 @@ impl Feed {
             // Trimmed past this stream by its own read: the stream was that far behind.
             return Ok(None);
         }
-        let changes = window
-            .changes
-            .iter()
-            .filter(|(position, change)| {
-                *position > after
-                    && match change {
-                        Change::MessageRead { user_id, .. } => user_id == user,
-                        _ => true,
-                    }
-            })
-            .cloned()
-            .collect();
+        let changes = as_they_stand(window.changes.iter().filter(|(position, change)| {
+            *position > after
+                && match change {
+                    Change::MessageRead { user_id, .. } => user_id == user,
+                    _ => true,
+                }
+        }));
         Ok(Some(Taken {
             changes,
             until,
             read,
         }))
     }
+}
+
+/// What changed, as it stands now: the window keeps every read's version of a row (a to-do read
+/// open, then again when it ended), and a stream gets only the latest of each, at its position,
+/// as a read of the tables after the stream's position would give it (a to-do that opened and
+/// ended while the client was away arrives once, ended: API.md, `GET /inbox/events`).
+fn as_they_stand<'a>(changes: impl Iterator<Item = &'a (i64, Change)>) -> Vec<(i64, Change)> {
+    let changes: Vec<&(i64, Change)> = changes.collect();
+    let key = |change: &'a Change| -> (u8, &'a str) {
+        match change {
+            Change::Message { message } => (0, message.message_id.as_str()),
+            // One user's marking of one message happens once (the table's key).
+            Change::MessageRead { message_id, .. } => (1, message_id.as_str()),
+            Change::Todo { todo } => (2, todo.todo_id.as_str()),
+            Change::Ongoing { plan } => (3, plan.sip_id.as_str()),
+        }
+    };
+    let mut latest: HashMap<(u8, &str), usize> = HashMap::new();
+    for (i, (_, change)) in changes.iter().enumerate() {
+        latest.insert(key(change), i);
+    }
+    changes
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, change))| latest.get(&key(change)) == Some(i))
+        .map(|(_, change)| (*change).clone())
+        .collect()
 }
 
 impl Window {
@@ -291,6 +313,57 @@ mod tests {
                 user_id: user.to_owned(),
             },
         )
+    }
+
+    fn todo(position: i64, id: &str, ended: bool) -> (i64, Change) {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        (
+            position,
+            Change::Todo {
+                todo: crate::inbox::TodoRow {
+                    todo_id: id.to_owned(),
+                    kind: "get_consent".into(),
+                    title: "Inhämta samtycke".into(),
+                    sip_id: "sip".into(),
+                    person: crate::inbox::PersonRef {
+                        person_id: "p".into(),
+                        name: None,
+                        birth_year: None,
+                        protected_identity: false,
+                    },
+                    unit_id: "vc".into(),
+                    staff_id: None,
+                    staff_name: None,
+                    due_at: None,
+                    shown_from: None,
+                    letter: None,
+                    opened_at: at,
+                    changed_position: position,
+                    ended_at: ended.then_some(at),
+                    ended_position: ended.then_some(position),
+                    ended_by: ended.then(|| "ConsentRecorded".to_owned()),
+                },
+            },
+        )
+    }
+
+    #[test]
+    fn a_row_read_twice_is_sent_once_as_it_stands() {
+        let window = [
+            todo(5, "t1", false),
+            read(6, "a"),
+            todo(6, "t2", false),
+            todo(7, "t1", true),
+        ];
+        let sent = as_they_stand(window.iter());
+        assert_eq!(
+            sent.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            vec![6, 6, 7],
+            "t1 once, at its last position"
+        );
+        assert!(matches!(&sent[2].1, Change::Todo { todo } if todo.ended_at.is_some()));
+        // From after the first read of t1 it is the same: one t1, ended.
+        assert_eq!(as_they_stand(window[1..].iter()), sent);
     }
 
     #[test]
