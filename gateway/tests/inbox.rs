@@ -2590,3 +2590,91 @@ async fn a_negative_position_is_refused_on_every_read() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// "Markera som läst" on the start page takes the reader on to the next message: the form names
+/// it, and the answer sends the browser back to the list with that message in the address (the
+/// script puts the keyboard there); after the last message, to the list's heading. Each button
+/// says which message it marks, also where subjects are alike.
+#[tokio::test]
+async fn marking_a_message_read_on_the_start_page_goes_on_to_the_next() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    invite_hemtjansten(&app, &w, &sip).await;
+    let moved = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
+    )
+    .await);
+    inbox(&app, &w.ht, position(&moved)).await;
+    let csrf_key = "ab".repeat(32);
+    let cookie = format!("samplan_session={}; samplan_csrf={csrf_key}", w.ht);
+    let html = start_lists(&app, &w.ht, "").await;
+    let rows: Vec<&str> = html.split("data-message=\"").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{html}");
+    let id_of = |row: &str| row.split('"').next().expect("id").to_owned();
+    let (first, second) = (id_of(rows[0]), id_of(rows[1]));
+    assert!(
+        rows[0].contains(&format!("name=\"nasta\" value=\"{second}\"")),
+        "{html}"
+    );
+    assert!(
+        !rows[1].contains("name=\"nasta\""),
+        "the last names no next"
+    );
+    assert!(
+        rows[0].contains("Markera som läst<span class=\"visually-hidden\">: ")
+            && rows[0].contains("Tolvan Tolvansson"),
+        "the button names the message and the person: {html}"
+    );
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", &cookie)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("start")
+        .text()
+        .await
+        .expect("html");
+    let csrf = gateway::testing::csrf_on_page(&page).expect("form token");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for (id, next, place) in [
+        (&first, Some(&second), format!("#meddelande-{second}")),
+        (&second, None, "#rubrik-meddelanden".to_owned()),
+    ] {
+        let mut form = format!("_csrf={csrf}");
+        if let Some(next) = next {
+            form.push_str(&format!("&nasta={next}"));
+        }
+        let answer = browser
+            .post(app.url(&format!("/meddelanden/{id}/las")))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("mark read");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let location = answer.headers()["location"].to_str().expect("location");
+        assert!(location.ends_with(&place), "{location}");
+    }
+    // Something else in the field than an id leads to the heading, not elsewhere.
+    let answer = browser
+        .post(app.url(&format!("/meddelanden/{first}/las")))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}&nasta=%22%3E%3Cscript%3E"))
+        .send()
+        .await
+        .expect("mark read");
+    let location = answer.headers()["location"].to_str().expect("location");
+    assert!(location.ends_with("#rubrik-meddelanden"), "{location}");
+}

@@ -444,6 +444,11 @@ async fn a_death_is_registered_on_the_persons_page_once_confirmed() {
 async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
     let app = spawn().await;
     units(&app).await;
+    // The page names the unit from the directory read model: let it catch up.
+    let head = app.store.head_position().await.expect("head");
+    projections::runner::wait_for(app.store.pool(), "directory", head, 10_000)
+        .await
+        .expect("directory");
     let nurse = nurse(&app);
     let staff = format!("samplan_session={nurse}; samplan_csrf={}", "ab".repeat(32));
     for path in ["/sip/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/finns-inte"] {
@@ -455,6 +460,11 @@ async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
             html.contains("<a href=\"/\">Till startsidan</a>"),
             "{path}: {html}"
         );
+        assert!(
+            html.contains(&format!("Enheten {VC}")),
+            "where they act, by the unit's name: {html}"
+        );
+        assert!(html.contains("Sök patient"), "staff's menu: {html}");
     }
 
     // The person, on a plan that is not theirs (or not there): 404, signed in, back to Min plan.
@@ -493,6 +503,21 @@ async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
     let (status, _, html) = page(&app, "/min-plan", &staff, false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("action=\"/logga-ut\""), "{html}");
+    assert!(
+        html.contains("Personal läser planen på SIP-sidan"),
+        "{html}"
+    );
+    // An auditor: no staff menu (Sök patient is not theirs), and no word of the SIP page.
+    let auditor = app.token("auditor", "revisor-1", None, "Revisor Ett");
+    let auditor = format!(
+        "samplan_session={auditor}; samplan_csrf={}",
+        "ab".repeat(32)
+    );
+    let (status, _, html) = page(&app, "/min-plan", &auditor, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("action=\"/logga-ut\""), "{html}");
+    assert!(!html.contains("Sök patient"), "{html}");
+    assert!(!html.contains("SIP-sidan"), "{html}");
 
     // Nobody signed in: the bare page.
     let (status, _, html) = page(&app, "/finns-inte", "", false).await;

@@ -294,10 +294,11 @@ struct MinPlanPage {
 fn citizen(visitor: &Visitor) -> Result<&crate::auth::Caller, WebError> {
     let caller = visitor.caller()?;
     if caller.role != Role::Citizen {
-        return Err(WebError::Forbidden(
-            "Min plan är till för den som planen gäller. Personal läser planen på SIP-sidan."
-                .into(),
-        ));
+        return Err(WebError::Forbidden(if caller.role == Role::Staff {
+            "Min plan är till för den som planen gäller. Personal läser planen på SIP-sidan.".into()
+        } else {
+            "Min plan är till för den som planen gäller.".into()
+        }));
     }
     Ok(caller)
 }

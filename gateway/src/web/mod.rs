@@ -174,6 +174,8 @@ pub(crate) struct UserBar {
     pub acting_as: String,
     /// Where "Start" leads.
     pub home: &'static str,
+    /// Staff: the menu (Start, Sök patient) is theirs.
+    pub staff: bool,
 }
 
 impl Layout {
@@ -274,12 +276,14 @@ pub(crate) async fn error_pages_know_their_visitor(
             Ok(visitor) if visitor.caller.is_some() => visitor,
             _ => return response,
         };
-    let mut layout = visitor.layout(shown.heading.clone(), None);
-    if visitor
-        .caller
-        .as_ref()
-        .is_some_and(|c| c.role == domain::context::Role::Citizen)
-    {
+    let Some(caller) = visitor.caller.as_ref() else {
+        return response;
+    };
+    let mut layout = visitor.layout(
+        shown.heading.clone(),
+        persons::unit_name(&state, caller).await,
+    );
+    if caller.role == domain::context::Role::Citizen {
         layout.body_class = "citizen";
     }
     let page = ErrorPage {

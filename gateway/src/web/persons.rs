@@ -74,7 +74,7 @@ fn register_form() -> FormView {
         .open(true)
 }
 
-async fn unit_name(state: &AppState, caller: &crate::auth::Caller) -> Option<String> {
+pub(crate) async fn unit_name(state: &AppState, caller: &crate::auth::Caller) -> Option<String> {
     let unit = caller.unit.as_ref()?;
     directory::unit(state.store.pool(), unit.as_str())
         .await

@@ -366,6 +366,7 @@ impl Visitor {
             } else {
                 "/"
             },
+            staff: c.role == Role::Staff,
         });
         Layout::new(title, user, self.csrf_token())
     }

@@ -9,7 +9,7 @@
 //! `GET /inbox/events` (the same handler) with the session cookie instead of a Bearer header, and
 //! on every change fetches the three lists again from `GET /start/listor` (ADR 0019).
 
-use super::session::{CsrfOnly, Visitor};
+use super::session::Visitor;
 use super::{dates, Layout, WebError};
 use crate::access_log::{self, action};
 use crate::consistency;
@@ -178,6 +178,8 @@ pub(crate) struct MessageItem {
     sent: String,
     sent_at: String,
     read: bool,
+    /// The next message in the list, where the keyboard goes once this one is marked read.
+    next: Option<String>,
 }
 
 pub(crate) struct TodoItem {
@@ -439,8 +441,13 @@ async fn load_lists(
             subject: m.subject,
             body: m.body,
             sip_id: m.sip_id,
+            next: None,
         })
         .collect();
+    let mut messages = messages;
+    for i in 1..messages.len() {
+        messages[i - 1].next = Some(messages[i].id.clone());
+    }
     // Whom the list is narrowed to: the person as the messages name them.
     let person_filter = person_id.clone().map(|id| {
         let named = messages
@@ -623,7 +630,7 @@ pub(crate) async fn mark_read(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<MarkRead>,
 ) -> Result<Response, WebError> {
     visitor.check_form(form.csrf.as_deref())?;
     let caller = visitor.staff()?;
@@ -638,7 +645,25 @@ pub(crate) async fn mark_read(
         correlation_id: None,
     };
     let written = crate::commands::inbox::mark_read(&state, write, &id).await?;
-    Ok(Redirect::to(&format!("/?min_position={}#meddelanden", written.position)).into_response())
+    // Back to the list, the keyboard on the next message (or on the list, after the last), so
+    // that going through the messages one by one does not start over at the top of the page.
+    let place = match form.next.as_deref().filter(|next| {
+        !next.is_empty() && next.len() <= 64 && next.bytes().all(|b| b.is_ascii_alphanumeric())
+    }) {
+        Some(next) => format!("meddelande-{next}"),
+        None => "rubrik-meddelanden".to_string(),
+    };
+    Ok(Redirect::to(&format!("/?min_position={}#{place}", written.position)).into_response())
+}
+
+/// What "Markera som läst" posts: the form token and the next message in the list.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct MarkRead {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    /// The message after this one, as the list showed them.
+    #[serde(rename = "nasta")]
+    next: Option<String>,
 }
 
 /// `text` with its first letter in upper case.

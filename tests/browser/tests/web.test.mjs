@@ -152,6 +152,47 @@ test("a live update keeps what was typed in the filter, and signing out elsewher
     assert.deepEqual(context.cspViolations, []);
   }));
 
+test("lists that could not be fetched are fetched again, and marking read moves on to the next message", { timeout: 180_000 }, () =>
+  withApp("live-retry", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.htLulea);
+    await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
+    const before = await page.locator("#meddelanden li.row").count();
+    // The first fetch of the lists after a change fails (a gateway restarting behind the
+    // balancer); the page says so once and tries again by itself.
+    let refused = 0;
+    await page.route("**/start/listor*", (route) => {
+      if (refused === 0) { refused += 1; return route.fulfill({ status: 503, body: "" }); }
+      return route.continue();
+    });
+    const coordinator = staffToken(app, DEMO.hcLulea);
+    const at = new Date(Date.now() + 14 * 86_400_000);
+    at.setUTCHours(12, 0, 0, 0);
+    const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
+      invitation_id: "webbtest-igen", purpose: "follow_up", scheduled_at: at.toISOString(),
+      form: "in_person", place: "Hälsocentralen", reason: "Uppföljning av planen",
+      recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
+    });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    await page.locator("#live-status", { hasText: /kunde inte uppdateras/ }).waitFor({ timeout: 10_000 });
+    await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before, { timeout: 30_000 });
+    await page.locator("#live-status", { hasText: /uppdaterade igen/ }).waitFor({ timeout: 5_000 });
+    assert.equal(refused, 1);
+    await page.unroute("**/start/listor*");
+
+    // "Markera som läst" on the first unread message: the keyboard goes on to the next message.
+    const rows = page.locator("#meddelanden li.row");
+    const first = rows.filter({ has: page.locator("form.row-action") }).first();
+    const firstId = await first.getAttribute("data-message");
+    const ids = await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-message")));
+    const next = ids[ids.indexOf(firstId) + 1];
+    assert.ok(next, "a message after the first unread one");
+    await Promise.all([page.waitForNavigation(), first.locator("form.row-action button").click()]);
+    assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), `meddelande-${next}`);
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
 test("a form posted without its CSRF token is refused", { timeout: 180_000 }, () =>
   withApp("csrf", async (app) => {
     const context = await app.context();

@@ -30,6 +30,17 @@
   var done = document.getElementById("klart");
   if (done && !invalid) done.focus();
 
+  // Back from "Markera som läst": the keyboard goes on to the next message (the address names
+  // it), or to the list's heading after the last, instead of starting over at the top.
+  var hash = window.location.hash;
+  if (!invalid && !done && (hash.indexOf("#meddelande-") === 0 || hash === "#rubrik-meddelanden")) {
+    var next = document.getElementById(hash.slice(1)) || document.getElementById("rubrik-meddelanden");
+    if (next) {
+      if (!next.matches("a, button, input, select, textarea")) next.setAttribute("tabindex", "-1");
+      next.focus();
+    }
+  }
+
   // The start page: listen to the unit's inbox and fetch the lists again when they change.
   var lists = document.getElementById("listor");
   if (!lists || !window.EventSource || !window.fetch) return;
@@ -40,6 +51,8 @@
   var pending = null;
   var arrived = 0;
   var todosChanged = false;
+  // Fetching the lists failed this many times in a row: the next try waits longer.
+  var failures = 0;
 
   // The status line is read out when its text changes: it is emptied first, so that the same
   // news twice ("Ett nytt meddelande har kommit.") is read out twice.
@@ -100,12 +113,19 @@
     var url = lists.getAttribute("data-live") + window.location.search;
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
-        if (response.redirected || !response.ok) throw new Error("status " + response.status);
+        // Sent to the sign-in page: the session ended.
+        if (response.redirected) { signedOut(false); return null; }
+        if (!response.ok) throw new Error("status " + response.status);
         return response.text();
       })
       .then(function (html) {
+        if (html === null || stopped) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("listor");
-        if (!fresh) return;
+        if (!fresh) throw new Error("no lists in the answer");
+        if (failures > 0) {
+          failures = 0;
+          say("Listorna är uppdaterade igen.");
+        }
         var place = focusPlace(document.activeElement);
         var openFilters = lists.querySelector("details.filters[open]") !== null;
         keepFields(lists, fresh);
@@ -122,7 +142,14 @@
           todosChanged = false;
         }
       })
-      .catch(function () { /* the next change tries again */ });
+      .catch(function () {
+        // A change arrived but its lists did not: try again, a little later each time (up to
+        // half a minute), and say once that the lists may be behind meanwhile.
+        if (stopped) return;
+        failures += 1;
+        if (failures === 1) say("Listorna kunde inte uppdateras, så de kan vara inaktuella. Försöker igen …");
+        if (!pending) pending = window.setTimeout(refresh, Math.min(30000, 1000 * Math.pow(2, failures - 1)));
+      });
   }
 
   function changed(event) {
@@ -147,41 +174,52 @@
       }
     });
     // The server went away (a restart): EventSource reconnects by itself and resumes from the
-    // last event id it got; meanwhile the page says the lists are not current.
+    // last event id it got; meanwhile the page says the lists are not current — once per
+    // outage, since the browser tries again every few seconds and each failed try would read
+    // the same words out again.
     source.addEventListener("error", function () {
       if (stopped || source.readyState === EventSource.OPEN) return;
-      away = true;
       document.body.setAttribute("data-live", "off");
       // CLOSED: the server refused the stream (the sign-in ended while it was away), and the
       // browser will not try again by itself.
-      say(source.readyState === EventSource.CLOSED
-        ? "Listorna uppdateras inte längre. Ladda om sidan."
-        : "Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
+      if (source.readyState === EventSource.CLOSED) {
+        away = true;
+        say("Listorna uppdateras inte längre. Ladda om sidan.");
+      } else if (!away) {
+        away = true;
+        say("Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
+      }
     });
-    // The sign-in ended (signed out in another tab or window, or expired): the lists go, for
-    // they name patients, and the page says why and where to sign in again.
+    // The sign-in ended (signed out in another tab or window, or expired).
     source.addEventListener("signed_out", function (event) {
-      stopped = true;
-      source.close();
-      document.body.setAttribute("data-live", "off");
       var revoked = false;
       try { revoked = JSON.parse(event.data).code === "token_revoked"; } catch (e) { /* expired */ }
-      var notice = document.createElement("div");
-      notice.id = "listor";
-      notice.className = "notice signed-out";
-      var text = document.createElement("p");
-      text.textContent = revoked
-        ? "Du har loggat ut, i den här eller en annan flik. Listorna visas inte längre."
-        : "Inloggningen har gått ut. Listorna visas inte längre.";
-      var again = document.createElement("a");
-      again.href = "/logga-in";
-      again.textContent = "Logga in igen";
-      notice.appendChild(text);
-      notice.appendChild(again);
-      lists.replaceWith(notice);
-      lists = notice;
-      say(text.textContent);
+      signedOut(revoked);
     });
+  }
+
+  // The sign-in ended: the lists go, for they name patients, and the page says why and where to
+  // sign in again.
+  function signedOut(revoked) {
+    if (stopped) return;
+    stopped = true;
+    if (source) source.close();
+    document.body.setAttribute("data-live", "off");
+    var notice = document.createElement("div");
+    notice.id = "listor";
+    notice.className = "notice signed-out";
+    var text = document.createElement("p");
+    text.textContent = revoked
+      ? "Du har loggat ut, i den här eller en annan flik. Listorna visas inte längre."
+      : "Inloggningen har gått ut. Listorna visas inte längre.";
+    var again = document.createElement("a");
+    again.href = "/logga-in";
+    again.textContent = "Logga in igen";
+    notice.appendChild(text);
+    notice.appendChild(again);
+    lists.replaceWith(notice);
+    lists = notice;
+    say(text.textContent);
   }
   connect();
   window.addEventListener("pagehide", function () { if (source) source.close(); });
