@@ -111,7 +111,7 @@ async fn signing_out_ends_the_session_on_this_gateway_and_every_other() {
     // form, and not the API either, where the same token would be a Bearer token.
     let (status, headers, _) = page(&app, "/patienter", &cookie, false).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(redirect_to(&headers), "/logga-in");
+    assert_eq!(redirect_to(&headers), "/logga-in?till=%2Fpatienter");
     let posted = browser()
         .post(app.url("/patienter"))
         .header("cookie", &cookie)
@@ -194,7 +194,7 @@ async fn over_tls_only_the_host_cookies_count_and_the_browser_is_told_to_stay() 
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(redirect_to(&headers), "/logga-in");
+    assert_eq!(redirect_to(&headers), "/logga-in?till=%2Fpatienter");
 
     // Beside the browser's own session it changes nothing, whichever comes first.
     let both = format!("samplan_session={planted}; __Host-samplan_session={mine}");
@@ -524,4 +524,66 @@ async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!html.contains("logga-ut"), "{html}");
     assert!(html.contains("<a href=\"/\">Till startsidan</a>"), "{html}");
+}
+
+/// A page asked for without a session (a link in a mail, a bookmark, a session that ended) leads
+/// through sign-in and back to that page, not to the start page. Only a page of this site is
+/// gone back to, and only one for the role signed in.
+#[tokio::test]
+async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
+    let app = spawn().await;
+    units(&app).await;
+    let plan = "/sip/01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let (status, headers, _) = page(&app, plan, "", false).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        redirect_to(&headers),
+        "/logga-in?till=%2Fsip%2F01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    );
+    let csrf_key = "ab".repeat(32);
+    let anonymous = format!("samplan_csrf={csrf_key}");
+    let (status, _, html) = page(&app, redirect_to(&headers), &anonymous, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("name=\"till\" value=\"{plan}\"")),
+        "{html}"
+    );
+    let csrf = csrf_on_page(&html).expect("form token");
+    let nurse = nurse(&app);
+    let sign_in = |till: &str| {
+        let body = format!(
+            "_csrf={csrf}&token={nurse}&till={}",
+            percent_encoding::utf8_percent_encode(till, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let cookie = anonymous.clone();
+        let url = app.url("/logga-in");
+        async move {
+            let response = browser()
+                .post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("sign in");
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            redirect_to(response.headers()).to_owned()
+        }
+    };
+    assert_eq!(sign_in(plan).await, plan);
+    assert_eq!(sign_in("/patienter").await, "/patienter");
+    // Never another host, nor the person's pages for staff: the start page instead.
+    for elsewhere in [
+        "//evil.example/sip",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/logga-ut",
+        "/min-plan",
+        "sip/x",
+    ] {
+        assert_eq!(sign_in(elsewhere).await, "/", "{elsewhere}");
+    }
+    // Nor does the sign-in page offer such an address to go back to.
+    let (_, _, html) = page(&app, "/logga-in?till=%2F%2Fevil.example", &anonymous, false).await;
+    assert!(!html.contains("name=\"till\""), "{html}");
 }

@@ -233,6 +233,11 @@ struct ErrorPage {
     text: String,
 }
 
+/// A page needed a sign-in: [`error_pages_know_their_visitor`] sends the browser on to sign in
+/// with the page it asked for, to come back to it afterwards.
+#[derive(Clone, Copy, Debug)]
+struct SignInNeeded;
+
 /// What an error page said, kept on its response for [`error_pages_know_their_visitor`].
 #[derive(Clone, Debug)]
 struct ErrorShown {
@@ -255,7 +260,22 @@ pub(crate) async fn error_pages_know_their_visitor(
         request.headers().clone(),
         request.extensions().get::<Arc<WebConfig>>().cloned(),
     );
-    let response = next.run(request).await;
+    let asked = (request.method() == axum::http::Method::GET).then(|| {
+        uri.path_and_query()
+            .map_or(uri.path(), |p| p.as_str())
+            .to_owned()
+    });
+    let mut response = next.run(request).await;
+    if response.extensions().get::<SignInNeeded>().is_some() {
+        // A page asked for without a session: to sign in, and back to it afterwards.
+        if let Some(back) = asked.as_deref().and_then(session::return_path) {
+            let to = format!("/logga-in?till={}", path_segment(back));
+            if let Ok(location) = HeaderValue::from_str(&to) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+        }
+        return response;
+    }
     let Some(shown) = response.extensions().get::<ErrorShown>().cloned() else {
         return response;
     };
@@ -303,7 +323,11 @@ pub(crate) async fn error_pages_know_their_visitor(
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, heading, text) = match self {
-            WebError::SignIn => return Redirect::to("/logga-in").into_response(),
+            WebError::SignIn => {
+                let mut response = Redirect::to("/logga-in").into_response();
+                response.extensions_mut().insert(SignInNeeded);
+                return response;
+            }
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Sidan finns inte".to_string(),

@@ -446,6 +446,29 @@ struct SignInPage {
     expired: bool,
     token: String,
     token_error: Option<String>,
+    /// The page asked for before signing in, to go back to ([`return_path`]).
+    till: Option<String>,
+}
+
+/// `till` as a page of this site to go back to after signing in: a path of its own (never
+/// another host: not `//…`, no `\`, no scheme), not the sign-in or sign-out itself, nor a
+/// fragment of a page; `None` otherwise.
+pub(crate) fn return_path(till: &str) -> Option<&str> {
+    let fits = till.len() <= 512
+        && till.starts_with('/')
+        && !till.starts_with("//")
+        && !till.contains('\\')
+        && !till.chars().any(char::is_control)
+        && !["/logga-in", "/logga-ut", "/start/", "/assets/", "/api/"]
+            .iter()
+            .any(|p| till.starts_with(p));
+    fits.then_some(till)
+}
+
+/// The query of `GET /logga-in`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignInQuery {
+    till: Option<String>,
 }
 
 fn sign_in_view(
@@ -453,6 +476,7 @@ fn sign_in_view(
     visitor: &Visitor,
     token: String,
     token_error: Option<String>,
+    till: Option<&str>,
 ) -> SignInPage {
     let demo = visitor
         .config
@@ -479,6 +503,7 @@ fn sign_in_view(
         expired: visitor.session_refused,
         token,
         token_error,
+        till: till.and_then(return_path).map(str::to_owned),
     }
 }
 
@@ -486,8 +511,15 @@ fn sign_in_view(
 pub(crate) async fn sign_in_page(
     State(state): State<AppState>,
     visitor: Visitor,
+    axum::extract::Query(query): axum::extract::Query<SignInQuery>,
 ) -> Result<Response, WebError> {
-    visitor.page(&sign_in_view(&state, &visitor, String::new(), None))
+    visitor.page(&sign_in_view(
+        &state,
+        &visitor,
+        String::new(),
+        None,
+        query.till.as_deref(),
+    ))
 }
 
 /// What the sign-in form posts: a demo person's key, or a token.
@@ -497,6 +529,8 @@ pub(crate) struct SignInForm {
     csrf: Option<String>,
     demo: Option<String>,
     token: Option<String>,
+    /// The page to go back to ([`return_path`]).
+    till: Option<String>,
 }
 
 /// `POST /logga-in`: sets the session cookie and goes to the caller's start page.
@@ -555,7 +589,13 @@ pub(crate) async fn sign_in(
         Ok(caller) => caller,
         Err((status, detail)) => {
             let kept = form.token.unwrap_or_default();
-            let mut response = visitor.page(&sign_in_view(&state, &visitor, kept, Some(detail)))?;
+            let mut response = visitor.page(&sign_in_view(
+                &state,
+                &visitor,
+                kept,
+                Some(detail),
+                form.till.as_deref(),
+            ))?;
             *response.status_mut() = status;
             return Ok(response);
         }
@@ -572,7 +612,14 @@ pub(crate) async fn sign_in(
     } else {
         "/"
     };
-    let mut response = Redirect::to(home).into_response();
+    // Back to the page asked for, when it is one for this role (Min plan is the person's alone).
+    let to = form
+        .till
+        .as_deref()
+        .and_then(return_path)
+        .filter(|till| (caller.role == Role::Citizen) == till.starts_with("/min-plan"))
+        .unwrap_or(home);
+    let mut response = Redirect::to(to).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(visitor.finish(response))
 }
