@@ -452,9 +452,10 @@ struct SignInPage {
 
 /// `till` as a page of this site to go back to after signing in: a path of its own (never
 /// another host: not `//…`, no `\`, no scheme), not the sign-in or sign-out itself, nor a
-/// fragment of a page; `None` otherwise.
+/// fragment of a page, nor the start page, where signing in leads anyway; `None` otherwise.
 pub(crate) fn return_path(till: &str) -> Option<&str> {
     let fits = till.len() <= 512
+        && till != "/"
         && till.starts_with('/')
         && !till.starts_with("//")
         && !till.contains('\\')

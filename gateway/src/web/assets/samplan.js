@@ -122,9 +122,10 @@
         if (html === null || stopped) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("listor");
         if (!fresh) throw new Error("no lists in the answer");
+        var news = [];
         if (failures > 0) {
           failures = 0;
-          say("Listorna är uppdaterade igen.");
+          news.push("Listorna är uppdaterade igen.");
         }
         var place = focusPlace(document.activeElement);
         var openFilters = lists.querySelector("details.filters[open]") !== null;
@@ -134,13 +135,15 @@
         if (openFilters) { var d = lists.querySelector("details.filters"); if (d) d.open = true; }
         if (place) refocus(place);
         if (arrived > 0) {
-          say(arrived === 1 ? "Ett nytt meddelande har kommit." : arrived + " nya meddelanden har kommit.");
+          news.push(arrived === 1 ? "Ett nytt meddelande har kommit." : arrived + " nya meddelanden har kommit.");
           arrived = 0;
           todosChanged = false;
         } else if (todosChanged) {
-          say("Att göra har ändrats.");
+          news.push("Att göra har ändrats.");
           todosChanged = false;
         }
+        // One announcement: a second one right after would replace the first unread.
+        if (news.length > 0) say(news.join(" "));
       })
       .catch(function () {
         // A change arrived but its lists did not: try again, a little later each time (up to
