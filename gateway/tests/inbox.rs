@@ -297,14 +297,7 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     // 5. Thursday: the meeting moves a day. Hemtjänsten hears of it; the letters are owed again,
     //    by the end of Friday; the meeting to-do follows the new day.
     set_time(&app, &mut w, "2026-03-12T08:00:00Z");
-    let answer = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "reschedule-meeting",
-        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
-    )
-    .await);
+    let answer = reschedule_to_18_march(&app, &w, &sip).await;
     let ht = inbox(&app, &w.ht, position(&answer)).await;
     assert_eq!(ht.messages(), vec!["meeting_rescheduled", "invitation"]);
     assert_eq!(
@@ -934,6 +927,18 @@ impl SseStream {
     }
 }
 
+/// The vårdcentral moves the meeting of `inv-1` to 18 March: the answer.
+async fn reschedule_to_18_march(app: &TestApp, w: &World, sip: &str) -> Value {
+    ok(command(
+        app,
+        &w.vc,
+        sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
+    )
+    .await)
+}
+
 /// `POST /inbox/messages/{id}/read` as `token`'s user: the answer.
 async fn mark_read(app: &TestApp, token: &str, message_id: &str) -> Value {
     let (status, _, body) = app
@@ -1070,14 +1075,7 @@ async fn changes_are_pushed_live_and_a_reconnect_resumes_without_a_gap() {
         &json!({"invitation_id": "inv-1", "representative": {"name": "Hanna"}}),
     )
     .await);
-    let moved = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "reschedule-meeting",
-        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
-    )
-    .await);
+    let moved = reschedule_to_18_march(&app, &w, &sip).await;
     let mut ht = SseStream::open(&app, &w.ht, Some(&position(&invited).to_string())).await;
     assert_eq!(ht.next().await.event, "ready");
     let todo = ht.until("todo").await;
@@ -2601,14 +2599,7 @@ async fn marking_a_message_read_on_the_start_page_goes_on_to_the_next() {
     let w = world(&app).await;
     let sip = prepared_plan(&app, &w).await;
     invite_hemtjansten(&app, &w, &sip).await;
-    let moved = ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "reschedule-meeting",
-        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T10:00:00+01:00"}),
-    )
-    .await);
+    let moved = reschedule_to_18_march(&app, &w, &sip).await;
     inbox(&app, &w.ht, position(&moved)).await;
     let csrf_key = "ab".repeat(32);
     let cookie = format!("samplan_session={}; samplan_csrf={csrf_key}", w.ht);

@@ -287,15 +287,14 @@ pub(crate) async fn error_pages_know_their_visitor(
     if let Some(config) = config {
         parts.extensions.insert(config);
     }
-    let visitor =
-        match <session::Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+    let Ok(visitor) =
+        <session::Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
             &mut parts, &state,
         )
         .await
-        {
-            Ok(visitor) if visitor.caller.is_some() => visitor,
-            _ => return response,
-        };
+    else {
+        return response;
+    };
     let Some(caller) = visitor.caller.as_ref() else {
         return response;
     };

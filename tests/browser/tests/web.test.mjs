@@ -7,6 +7,20 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, start, withApp } from "../lib/samplan.mjs";
 
+/** The hälsocentral's coordinator (through the API) invites hemtjänsten to a follow-up of the
+ * followed-up plan, two weeks ahead: a new message on hemtjänsten's start page. */
+async function inviteHemtjanstToFollowUp(app, invitationId) {
+  const coordinator = staffToken(app, DEMO.hcLulea);
+  const at = new Date(Date.now() + 14 * 86_400_000);
+  at.setUTCHours(12, 0, 0, 0);
+  const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
+    invitation_id: invitationId, purpose: "follow_up", scheduled_at: at.toISOString(),
+    form: "in_person", place: "Hälsocentralen", reason: "Uppföljning av planen",
+    recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
+  });
+  assert.equal(sent.status, 200, JSON.stringify(sent.body));
+}
+
 test("a demo coordinator signs in and sees the start page as Lifecare showed it", { timeout: 180_000 }, () =>
   withApp("start-page", async (app) => {
     const context = await app.context({ viewport: { width: 1280, height: 900 } });
@@ -92,19 +106,7 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     await firstPlan.focus();
 
     // The coordinator (in another context, through the API) invites hemtjänsten to a follow-up.
-    const coordinator = staffToken(app, DEMO.hcLulea);
-    const at = new Date(Date.now() + 14 * 86_400_000);
-    at.setUTCHours(12, 0, 0, 0);
-    const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
-      invitation_id: "webbtest-uppfoljning",
-      purpose: "follow_up",
-      scheduled_at: at.toISOString(),
-      form: "in_person",
-      place: "Hälsocentralen, konferensrummet",
-      reason: "Uppföljning av planen",
-      recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
-    });
-    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    await inviteHemtjanstToFollowUp(app, "webbtest-uppfoljning");
 
     await page.locator("#meddelanden li.row.unread").filter({ hasText: "Karin Öberg" }).first().waitFor({ timeout: 30_000 });
     await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before);
@@ -126,15 +128,7 @@ test("a live update keeps what was typed in the filter, and signing out elsewher
     await page.locator("details.filters summary").click();
     await page.locator("#sedan").fill("2026-0");
     const before = await page.locator("#meddelanden li.row").count();
-    const coordinator = staffToken(app, DEMO.hcLulea);
-    const at = new Date(Date.now() + 14 * 86_400_000);
-    at.setUTCHours(12, 0, 0, 0);
-    const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
-      invitation_id: "webbtest-filter", purpose: "follow_up", scheduled_at: at.toISOString(),
-      form: "in_person", place: "Hälsocentralen", reason: "Uppföljning av planen",
-      recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
-    });
-    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    await inviteHemtjanstToFollowUp(app, "webbtest-filter");
     await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before);
     assert.equal(await page.locator("#sedan").inputValue(), "2026-0", "the typing survived the update");
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "sedan");
@@ -166,15 +160,7 @@ test("lists that could not be fetched are fetched again, and marking read moves 
       if (refused === 0) { refused += 1; return route.fulfill({ status: 503, body: "" }); }
       return route.continue();
     });
-    const coordinator = staffToken(app, DEMO.hcLulea);
-    const at = new Date(Date.now() + 14 * 86_400_000);
-    at.setUTCHours(12, 0, 0, 0);
-    const sent = await app.post(`/sips/${PLAN.followedUp}/send-invitation`, coordinator, {
-      invitation_id: "webbtest-igen", purpose: "follow_up", scheduled_at: at.toISOString(),
-      form: "in_person", place: "Hälsocentralen", reason: "Uppföljning av planen",
-      recipients: [{ kind: "unit", unit_id: DEMO.htLulea.unit }],
-    });
-    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    await inviteHemtjanstToFollowUp(app, "webbtest-igen");
     await page.locator("#live-status", { hasText: /kunde inte uppdateras/ }).waitFor({ timeout: 10_000 });
     await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, before, { timeout: 30_000 });
     await page.locator("#live-status", { hasText: /uppdaterade igen/ }).waitFor({ timeout: 5_000 });
