@@ -518,6 +518,10 @@ async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
     assert!(html.contains("action=\"/logga-ut\""), "{html}");
     assert!(!html.contains("Sök patient"), "{html}");
     assert!(!html.contains("SIP-sidan"), "{html}");
+    assert!(
+        html.contains("<a href=\"/granskning\">Till Granskning</a>"),
+        "the way home is the auditor's own: {html}"
+    );
 
     // Nobody signed in: the bare page.
     let (status, _, html) = page(&app, "/finns-inte", "", false).await;
@@ -550,9 +554,10 @@ async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
     );
     let csrf = csrf_on_page(&html).expect("form token");
     let nurse = nurse(&app);
-    let sign_in = |till: &str| {
+    let auditor = app.token("auditor", "revisor-1", None, "Revisor Ett");
+    let sign_in_as = |token: &str, till: &str| {
         let body = format!(
-            "_csrf={csrf}&token={nurse}&till={}",
+            "_csrf={csrf}&token={token}&till={}",
             percent_encoding::utf8_percent_encode(till, percent_encoding::NON_ALPHANUMERIC)
         );
         let cookie = anonymous.clone();
@@ -570,6 +575,7 @@ async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
             redirect_to(response.headers()).to_owned()
         }
     };
+    let sign_in = |till: &str| sign_in_as(&nurse, till);
     assert_eq!(sign_in(plan).await, plan);
     assert_eq!(sign_in("/patienter").await, "/patienter");
     // Never another host, nor the person's pages for staff: the start page instead.
@@ -579,10 +585,16 @@ async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
         "/\\evil.example",
         "/logga-ut",
         "/min-plan",
+        "/granskning/logguppfoljning?fran=2026-03-01&till=2026-03-31",
         "sip/x",
     ] {
         assert_eq!(sign_in(elsewhere).await, "/", "{elsewhere}");
     }
+    // An auditor goes back to Granskning's pages, and only to them.
+    let review = "/granskning/logguppfoljning?fran=2026-03-01&till=2026-03-31";
+    assert_eq!(sign_in_as(&auditor, review).await, review);
+    assert_eq!(sign_in_as(&auditor, "/granskningar").await, "/granskning");
+    assert_eq!(sign_in_as(&auditor, plan).await, "/granskning");
     // Nor does the sign-in page offer such an address to go back to.
     let (_, _, html) = page(&app, "/logga-in?till=%2F%2Fevil.example", &anonymous, false).await;
     assert!(!html.contains("name=\"till\""), "{html}");

@@ -346,9 +346,38 @@ pub async fn sip_as_of(
     storable("as_of", params.as_of)?;
     let sip_id = SipId::parse(&id).map_err(|_| AppError::NotFoundFor(caller.role))?;
     let head = consistency::store_position(&state, params.min_position).await?;
+    let found = plan_as_of(&state, &caller, &sip_id, params.as_of).await?;
+    Ok(consistency::with_position(
+        Json(found.sip).into_response(),
+        head.max(found.position),
+    ))
+}
+
+/// A plan as it stood at a moment, as [`plan_as_of`] found it.
+#[derive(Debug, Clone)]
+pub struct PlanAsOf {
+    /// What `GET /audit/sips/{id}` answers.
+    pub sip: AuditSip,
+    /// The position of the plan's last event then.
+    pub position: i64,
+    pub phase: domain::sip::SipPhase,
+    /// Whose plan it is.
+    pub person_id: PersonId,
+}
+
+/// The plan `sip_id` as it stood at `as_of` (now when `None`), folded from its events with the
+/// domain's `evolve`, with its history in Swedish; the read is logged. 404 for no such plan, or
+/// none yet at `as_of` (then saying from when it is there). `GET /audit/sips/{id}` and the
+/// auditor's page alike.
+pub async fn plan_as_of(
+    state: &AppState,
+    caller: &Caller,
+    sip_id: &SipId,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<PlanAsOf, AppError> {
     // `as_of` is compared with the time the store recorded each event (its own clock, the one
     // `/audit/events` shows); without it, the plan as it stands.
-    let recorded = match params.as_of {
+    let recorded = match as_of {
         Some(as_of) => {
             state
                 .store
@@ -361,7 +390,7 @@ pub async fn sip_as_of(
     let Some(person_id) = folded.state.person_id() else {
         // A plan recorded only after `as_of`: say from when it is there, on the store's clock
         // (a history may tell of earlier days, as a plan entered afterwards does).
-        if let Some(as_of) = params.as_of {
+        if let Some(as_of) = as_of {
             if let Some(first) = state
                 .store
                 .read_stream(&sip_id.stream_id(), 1)
@@ -369,7 +398,7 @@ pub async fn sip_as_of(
                 .first()
             {
                 return Err(AppError::NotFoundBecause(format!(
-                    "Planen fanns inte i samplan vid {}: den registrerades {} (as_of jämförs med när händelserna lagrades). Ange en senare tidpunkt.",
+                    "Planen fanns inte i samplan vid {}: den registrerades {} (tidpunkten, as_of, jämförs med när händelserna lagrades). Ange en senare tidpunkt.",
                     swedish_moment(as_of),
                     swedish_moment(first.recorded_at)
                 )));
@@ -377,14 +406,7 @@ pub async fn sip_as_of(
         }
         return Err(AppError::NotFoundFor(caller.role));
     };
-    access_log::record(
-        &state,
-        &caller,
-        &person_id,
-        action::AUDIT_READ,
-        Some(&sip_id),
-    )
-    .await?;
+    access_log::record(state, caller, &person_id, action::AUDIT_READ, Some(sip_id)).await?;
     let mut history = Vec::with_capacity(recorded.len());
     for e in &recorded {
         let event: SipEvent = <SipAggregate as aggregate::Aggregate>::decode(e)?;
@@ -402,22 +424,24 @@ pub async fn sip_as_of(
             what: history::describe(&event),
         });
     }
-    let phase = serde_json::to_value(folded.state.phase())
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let answer = AuditSip {
+    let phase = folded.state.phase();
+    let sip = AuditSip {
         sip_id: sip_id.to_string(),
-        as_of: params.as_of,
+        as_of,
         version: folded.version,
-        phase,
+        phase: serde_json::to_value(phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         plan: serde_json::to_value(&folded.state).map_err(AppError::internal)?,
         history,
     };
-    Ok(consistency::with_position(
-        Json(answer).into_response(),
-        head.max(folded.position),
-    ))
+    Ok(PlanAsOf {
+        sip,
+        position: folded.position,
+        phase,
+        person_id,
+    })
 }
 
 /// The body of `POST /audit/verify`: `{}` (or none), or the seal an earlier check answered and
@@ -621,8 +645,17 @@ pub async fn verify(
         Some(k) => Some(kept_seal(k.seal_no, &k.digest)?),
         None => None,
     };
-    let report = state.store.verify_against(kept.as_ref()).await?;
-    Ok(Json(VerifyAnswer {
+    Ok(Json(verify_answer(&state, kept.as_ref()).await?))
+}
+
+/// Checks every hash chain and seal (held to `kept`, a seal kept outside the database), and
+/// seals what is new when everything holds: `POST /audit/verify` and the auditor's page alike.
+pub async fn verify_answer(
+    state: &AppState,
+    kept: Option<&eventstore::KeptSeal>,
+) -> Result<VerifyAnswer, AppError> {
+    let report = state.store.verify_against(kept).await?;
+    Ok(VerifyAnswer {
         intact: report.is_intact(),
         streams_checked: report.streams_checked,
         events_checked: report.events_checked,
@@ -659,7 +692,7 @@ pub async fn verify(
                 }
             })
             .collect(),
-    }))
+    })
 }
 
 /// A seal kept outside the database, as an auditor gives it: a number from 1 and 64 hex digits
@@ -761,48 +794,12 @@ pub async fn access_log_extract(
     }
     let person_id =
         PersonId::parse(&params.person_id).map_err(|_| AppError::NotFoundFor(caller.role))?;
-    // An id of nobody is not an empty extract: a mistyped id would read as "nobody has read
-    // this person's data", and could be handed to the person as such.
-    if state.store.stream_version(&person_id.stream_id()).await? == 0 {
-        return Err(AppError::NotFoundFor(caller.role));
-    }
     // Like /audit/events: the store's position, after waiting for `min_position`; the log rows
     // of every read answered by then are in.
     let position = consistency::store_position(&state, params.min_position).await?;
-    let entries = access_log::extract(&state, &person_id, params.from, params.to).await?;
-    // Taking the extract reads who read the person: logged too (after the extract, so it does
-    // not list itself).
-    access_log::record(&state, &caller, &person_id, action::AUDIT_EXTRACT, None).await?;
+    let entries = extract_for(&state, &caller, &person_id, params.from, params.to).await?;
     if csv {
-        // For the person as much as for the auditor: Swedish time, the unit's name, the role
-        // and the action in words; the codes after them for whoever follows a row further.
-        let mut body = String::from(
-            "tid (svensk tid);användare;namn;roll;enhet;vårdgivare;vad som lästes;enhetens id;\
-             åtgärdskod;plan\r\n",
-        );
-        for e in &entries {
-            let row = [
-                domain::time::to_local(e.at)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string(),
-                e.actor.clone(),
-                e.actor_name.clone().unwrap_or_default(),
-                e.role_text.clone(),
-                e.unit_name
-                    .clone()
-                    .or_else(|| e.unit.clone())
-                    .unwrap_or_default(),
-                e.care_provider.clone().unwrap_or_default(),
-                e.action_text.clone(),
-                e.unit.clone().unwrap_or_default(),
-                e.action.clone(),
-                e.sip_id.clone().unwrap_or_default(),
-            ];
-            let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
-            body.push_str(&fields.join(";"));
-            body.push_str("\r\n");
-        }
-        let mut response = body.into_response();
+        let mut response = extract_csv(&entries).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/csv; charset=utf-8"),
@@ -826,6 +823,59 @@ pub async fn access_log_extract(
         .into_response(),
         position,
     ))
+}
+
+/// The extract (loggutdrag) of who read `person_id`'s data in `[from, to)`, oldest first; the
+/// taking of it logged. 404 for an id of nobody: a mistyped id would otherwise read as "nobody
+/// has read this person's data", and could be handed to the person as such.
+pub async fn extract_for(
+    state: &AppState,
+    caller: &Caller,
+    person_id: &PersonId,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<AccessLogEntry>, AppError> {
+    if state.store.stream_version(&person_id.stream_id()).await? == 0 {
+        return Err(AppError::NotFoundFor(caller.role));
+    }
+    let entries = access_log::extract(state, person_id, from, to).await?;
+    // Taking the extract reads who read the person: logged too (after the extract, so it does
+    // not list itself).
+    access_log::record(state, caller, person_id, action::AUDIT_EXTRACT, None).await?;
+    Ok(entries)
+}
+
+/// The extract as a CSV file (UTF-8, `;`, CRLF), for the person as much as for the auditor:
+/// Swedish time, the unit's name, the role and the action in words; the codes after them for
+/// whoever follows a row further.
+pub fn extract_csv(entries: &[AccessLogEntry]) -> String {
+    let mut body = String::from(
+        "tid (svensk tid);användare;namn;roll;enhet;vårdgivare;vad som lästes;enhetens id;\
+         åtgärdskod;plan\r\n",
+    );
+    for e in entries {
+        let row = [
+            domain::time::to_local(e.at)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            e.actor.clone(),
+            e.actor_name.clone().unwrap_or_default(),
+            e.role_text.clone(),
+            e.unit_name
+                .clone()
+                .or_else(|| e.unit.clone())
+                .unwrap_or_default(),
+            e.care_provider.clone().unwrap_or_default(),
+            e.action_text.clone(),
+            e.unit.clone().unwrap_or_default(),
+            e.action.clone(),
+            e.sip_id.clone().unwrap_or_default(),
+        ];
+        let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+        body.push_str(&fields.join(";"));
+        body.push_str("\r\n");
+    }
+    body
 }
 
 /// A CSV field (RFC 4180 quoting, `;` as separator as Swedish spreadsheets expect); a field that

@@ -274,7 +274,7 @@ fn shown_name(row: &PersonRow) -> String {
 }
 
 impl PersonSummary {
-    fn from_row(row: &PersonRow) -> Self {
+    pub(crate) fn from_row(row: &PersonRow) -> Self {
         PersonSummary {
             id: row.person_id.clone(),
             personal_identity_number: formatted_pin(&row.personal_identity_number),

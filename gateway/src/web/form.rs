@@ -74,6 +74,7 @@ impl Fields {
         }
         let parsed = NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S"))
+            .or_else(|_| NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S%.f"))
             .or_else(|_| NaiveDateTime::parse_from_str(&raw, "%Y-%m-%d %H:%M"))
             .map_err(|_| {
                 FieldError::new(
@@ -290,6 +291,9 @@ pub(crate) struct FormView {
     /// item it changes (`andra-delmal-<id>`).
     pub key: String,
     pub action: String,
+    /// `post` (the default: forms change something, or carry a personnummer that must stay out
+    /// of the address bar) or `get` (a search that changes nothing and may be bookmarked).
+    pub method: &'static str,
     pub title: String,
     pub intro: Option<String>,
     pub fields: Vec<Field>,
@@ -309,6 +313,7 @@ impl FormView {
         FormView {
             key: key.into(),
             action: action.into(),
+            method: "post",
             title: title.into(),
             intro: None,
             fields: Vec::new(),
@@ -320,6 +325,12 @@ impl FormView {
             error: None,
             open: false,
         }
+    }
+
+    /// A form that only reads: sent as a GET, without a form token.
+    pub fn get(mut self) -> Self {
+        self.method = "get";
+        self
     }
 
     pub fn intro(mut self, text: impl Into<String>) -> Self {

@@ -19,9 +19,12 @@
 //! - `letter`: a kallelse as a printed letter to one letter recipient, and "Markera som postat";
 //! - `print`: the plan as the person reads it, printed by staff to hand to the person;
 //! - `min_plan`: the person's own published plans;
+//! - `audit`: Granskning, the auditor's pages (loggutdrag, logguppföljning, a plan as it stood,
+//!   the check of the hash chains);
 //! - `assets`: the stylesheet and script.
 
 mod assets;
+mod audit;
 pub mod dates;
 mod demo_users;
 mod form;
@@ -91,6 +94,13 @@ pub(crate) fn router(config: Arc<WebConfig>) -> Router<AppState> {
             "/patienter/{id}/status/{steg}",
             post(persons::person_status),
         )
+        .route("/granskning", get(audit::start))
+        .route("/granskning/loggutdrag", post(audit::extract_posted))
+        .route("/granskning/loggutdrag/{id}", get(audit::extract_by_id))
+        .route("/granskning/loggutdrag/{id}/csv", get(audit::extract_csv))
+        .route("/granskning/logguppfoljning", get(audit::review))
+        .route("/granskning/sip", get(audit::plan))
+        .route("/granskning/kontroll", post(audit::verify))
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))
@@ -176,6 +186,8 @@ pub(crate) struct UserBar {
     pub home: &'static str,
     /// Staff: the menu (Start, Sök patient) is theirs.
     pub staff: bool,
+    /// Auditors: the menu (Granskning) is theirs.
+    pub auditor: bool,
 }
 
 impl Layout {

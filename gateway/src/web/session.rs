@@ -348,6 +348,17 @@ impl Visitor {
         Ok(caller)
     }
 
+    /// The signed-in auditor; other roles get the 403 page.
+    pub fn auditor(&self) -> Result<&Caller, WebError> {
+        let caller = self.caller()?;
+        if caller.role != Role::Auditor {
+            return Err(WebError::Forbidden(
+                "Sidan är till för granskare (revisorer) av loggarna.".into(),
+            ));
+        }
+        Ok(caller)
+    }
+
     /// The page header for the signed-in caller, `unit_name` being the staff member's unit.
     pub fn layout(&self, title: impl Into<String>, unit_name: Option<String>) -> Layout {
         let user = self.caller.as_ref().map(|c| UserBar {
@@ -361,12 +372,9 @@ impl Visitor {
                 Role::Reporting => "Uppföljning".into(),
                 Role::Admin => "Administratör".into(),
             },
-            home: if c.role == Role::Citizen {
-                "/min-plan"
-            } else {
-                "/"
-            },
+            home: home_of(c.role),
             staff: c.role == Role::Staff,
+            auditor: c.role == Role::Auditor,
         });
         Layout::new(title, user, self.csrf_token())
     }
@@ -464,6 +472,27 @@ pub(crate) fn return_path(till: &str) -> Option<&str> {
             .iter()
             .any(|p| till.starts_with(p));
     fits.then_some(till)
+}
+
+/// Where a role's pages begin: Min plan for the person, Granskning for an auditor, the start
+/// page for staff (and the roles without pages of their own, whom it tells so).
+pub(crate) fn home_of(role: Role) -> &'static str {
+    match role {
+        Role::Citizen => "/min-plan",
+        Role::Auditor => "/granskning",
+        _ => "/",
+    }
+}
+
+/// Whether `path` is among `role`'s pages: Min plan is the person's alone, Granskning the
+/// auditor's, and the rest is not theirs.
+fn fits_role(role: Role, path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let own = |home: &str| path == home || path.starts_with(&format!("{home}/"));
+    match role {
+        Role::Citizen | Role::Auditor => own(home_of(role)),
+        _ => !own(home_of(Role::Citizen)) && !own(home_of(Role::Auditor)),
+    }
 }
 
 /// The query of `GET /logga-in`.
@@ -608,18 +637,14 @@ pub(crate) async fn sign_in(
     };
     let cookie = set_cookie(name, &token, visitor.secure, None)
         .map_err(|_| WebError::App(crate::error::AppError::internal("session cookie")))?;
-    let home = if caller.role == Role::Citizen {
-        "/min-plan"
-    } else {
-        "/"
-    };
-    // Back to the page asked for, when it is one for this role (Min plan is the person's alone).
+    // Back to the page asked for, when it is one for this role (Min plan is the person's alone,
+    // Granskning the auditor's).
     let to = form
         .till
         .as_deref()
         .and_then(return_path)
-        .filter(|till| (caller.role == Role::Citizen) == till.starts_with("/min-plan"))
-        .unwrap_or(home);
+        .filter(|till| fits_role(caller.role, till))
+        .unwrap_or(home_of(caller.role));
     let mut response = Redirect::to(to).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(visitor.finish(response))

@@ -553,7 +553,8 @@ async fn load_lists(
     })
 }
 
-/// `GET /`: the start page for staff; citizens go to Min plan, others to their role's page.
+/// `GET /`: the start page for staff; citizens go to Min plan, auditors to Granskning, others
+/// to a page that says where their work is done.
 pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -562,12 +563,13 @@ pub(crate) async fn page(
     let caller = visitor.caller()?;
     match caller.role {
         domain::context::Role::Staff => {}
-        domain::context::Role::Citizen => return Ok(Redirect::to("/min-plan").into_response()),
+        role @ (domain::context::Role::Citizen | domain::context::Role::Auditor) => {
+            return Ok(Redirect::to(super::session::home_of(role)).into_response())
+        }
         role => {
             let page = RolePage {
                 layout: visitor.layout("Start", None),
                 role: match role {
-                    domain::context::Role::Auditor => "revisor",
                     domain::context::Role::Reporting => "uppföljare",
                     _ => "administratör",
                 },

@@ -1,0 +1,463 @@
+//! Granskning, the auditor's pages: a loggutdrag taken by personnummer (typed into a form that
+//! posts) and downloaded as the same CSV the API gives, the log review naming a unit that read a
+//! person it has no plan with, a plan as it stood before a change, and the check of the log with
+//! a seal kept outside the database. Every refusal stands beside its field and changes nothing;
+//! staff get the 403 page.
+
+mod sips_support;
+
+use gateway::testing::{csrf_on_page, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+use sips_support::*;
+
+fn auditor(app: &TestApp) -> String {
+    app.token("auditor", "revisor-1", None, "Rut Revisor")
+}
+
+fn cookie_of(token: &str) -> String {
+    format!("samplan_session={token}; samplan_csrf={}", "ab".repeat(32))
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// `GET path` as a browser with `cookie`: status, content type and body.
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String, String) {
+    let response = browser()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, kind, response.text().await.expect("body"))
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let response = browser()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        )
+        .send()
+        .await
+        .expect("post");
+    (response.status(), response.text().await.expect("body"))
+}
+
+async fn wait_for_projections(app: &TestApp) {
+    let head = app.store.head_position().await.expect("head");
+    for name in projections::PROJECTIONS {
+        projections::runner::wait_for(app.store.pool(), name, head, 10_000)
+            .await
+            .expect("checkpoint");
+    }
+}
+
+/// The `href` of the first link whose address starts with `prefix`, as the browser reads it.
+fn link(html: &str, prefix: &str) -> String {
+    let start = html
+        .find(&format!("href=\"{prefix}"))
+        .unwrap_or_else(|| panic!("a link to {prefix}: {html}"))
+        + 6;
+    let end = start + html[start..].find('"').expect("end of link");
+    html[start..end].replace("&amp;", "&").replace("&#38;", "&")
+}
+
+#[tokio::test]
+async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    // The hemtjänst reads the person; the vårdcentral reads the plan.
+    let (status, _, _) = app
+        .get(&format!("/api/v1/persons/{}", w.person_id), &w.ht)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_for_projections(&app).await;
+
+    let cookie = cookie_of(&auditor(&app));
+    // Signed in as an auditor, the start page is Granskning.
+    let response = browser()
+        .get(app.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/granskning");
+    let (status, _, start) = page(&app, "/granskning", &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{start}");
+    assert!(start.contains(r#"<form method="post" action="/granskning/loggutdrag""#));
+    assert!(start.contains(r#"<form method="get" action="/granskning/logguppfoljning""#));
+    let csrf = csrf_on_page(&start).expect("a form token");
+
+    // A personnummer that is none, one of nobody, and a period that ends before it starts: each
+    // said beside its field, 422, and no extract taken.
+    let head = app.store.head_position().await.expect("head");
+    for (form, field, says) in [
+        (
+            vec![("personnummer", "19121212-1213")],
+            "loggutdrag-personnummer-fel",
+            "Kontrollsiffran stämmer inte",
+        ),
+        (
+            vec![("personnummer", "19800101-0001")],
+            "loggutdrag-personnummer-fel",
+            "Ingen person med det personnumret finns i samplan.",
+        ),
+        (
+            vec![
+                ("personnummer", "19121212-1212"),
+                ("fran", "2026-03-10"),
+                ("till", "2026-03-09"),
+            ],
+            "loggutdrag-till-fel",
+            "Till och med ska vara samma dag som från och med eller senare.",
+        ),
+        (
+            vec![("personnummer", "19121212-1212"), ("fran", "10/3")],
+            "loggutdrag-fran-fel",
+            "ÅÅÅÅ-MM-DD",
+        ),
+    ] {
+        let mut fields = form.clone();
+        fields.push(("_csrf", &csrf));
+        let (status, html) = post_form(&app, "/granskning/loggutdrag", &cookie, &fields).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {html}");
+        let at = html
+            .find(&format!("id=\"{field}\""))
+            .unwrap_or_else(|| panic!("{field}: {html}"));
+        assert!(html[at..].contains(says), "{form:?} says {says}: {html}");
+        assert!(!html.contains("<h1>Loggutdrag"), "{html}");
+    }
+    // Without the form's token (another site posting), nothing is looked up.
+    let (status, html) = post_form(
+        &app,
+        "/granskning/loggutdrag",
+        &cookie,
+        &[("personnummer", "19121212-1212")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!html.contains("Tolvansson"));
+    let (_, _, log) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={}", w.person_id),
+            &auditor(&app),
+        )
+        .await;
+    assert!(
+        log["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .all(|e| e["action"] != "audit.access_log"),
+        "no extract was taken by the refused forms: {log}"
+    );
+    assert_eq!(
+        app.store.head_position().await.expect("head"),
+        head,
+        "nothing appended"
+    );
+
+    // The number without its hyphen finds the person; the extract lists both reads by unit name.
+    let (status, html) = post_form(
+        &app,
+        "/granskning/loggutdrag",
+        &cookie,
+        &[("_csrf", &csrf), ("personnummer", "191212121212")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("<h1>Loggutdrag för <bdi>Tolvan Tolvansson</bdi></h1>"),
+        "{html}"
+    );
+    assert!(html.contains("19121212-1212"));
+    assert!(html.contains("<dd>hela tiden</dd>"), "{html}");
+    assert!(html.contains("Hemtjänst Norr") && html.contains("Vårdcentralen Centrum"));
+    assert!(html.contains("personuppgifter lästes") && html.contains("en SIP lästes"));
+    assert!(
+        html.contains(&format!(
+            "/granskning/sip?sip={sip}&amp;tidpunkt=2026-03-10T09:00:00.000"
+        )) || html.contains(&format!(
+            "/granskning/sip?sip={sip}&#38;tidpunkt=2026-03-10T09:00:00.000"
+        )),
+        "the plan read links to it as it stood then: {html}"
+    );
+    assert!(
+        html.contains("<title>Loggutdrag – samplan</title>"),
+        "the title, kept in the browser's history, names nobody"
+    );
+
+    // The file: the same CSV the API gives, with the person's id, never the personnummer, in
+    // its address.
+    let csv_link = link(&html, "/granskning/loggutdrag/");
+    assert_eq!(
+        csv_link,
+        format!("/granskning/loggutdrag/{}/csv", w.person_id)
+    );
+    let (status, kind, csv) = page(&app, &csv_link, &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert_eq!(kind, "text/csv; charset=utf-8");
+    assert!(
+        csv.starts_with("tid (svensk tid);användare;namn;roll;enhet;"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(";Hemtjänst Norr;Testby kommun;personuppgifter lästes;"),
+        "{csv}"
+    );
+    // The extract was taken through the API once above, then as the page and as the file: each
+    // taking is itself in the log.
+    let (_, _, log) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={}", w.person_id),
+            &auditor(&app),
+        )
+        .await;
+    let taken = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "audit.access_log" && e["actor"] == "revisor-1")
+        .count();
+    assert_eq!(taken, 3, "{log}");
+
+    // A period: only the days asked for (the reads were on 10 March).
+    let (status, _, html) = page(
+        &app,
+        &format!(
+            "/granskning/loggutdrag/{}?fran=2026-03-11&till=2026-03-31",
+            w.person_id
+        ),
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("11 mars 2026 – 31 mars 2026"), "{html}");
+    assert!(html.contains("Ingen har läst personens uppgifter under perioden."));
+
+    // Staff do not audit.
+    let (status, _, html) = page(&app, "/granskning", &cookie_of(&w.vc)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    let (status, _, _) = page(&app, &csv_link, &cookie_of(&w.vc)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_log_review_names_a_unit_that_read_a_person_it_has_no_plan_with() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let _sip = start_plan(&app, &w).await;
+    // Another vårdcentral, with no plan for Tolvan, searches for him by number.
+    let (status, _, found) = app.get("/api/v1/persons?q=19121212-1212", &w.other).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(
+        found["persons"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
+    wait_for_projections(&app).await;
+    let cookie = cookie_of(&auditor(&app));
+
+    let (status, _, html) = page(
+        &app,
+        "/granskning/logguppfoljning?fran=2026-03-01&till=2026-03-31",
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("1 mars 2026 – 31 mars 2026"), "{html}");
+    let table = &html[html.find("rubrik-utan-relation").expect("section")..];
+    let table = &table[..table.find("</table>").expect("a table")];
+    assert!(table.contains("Vårdcentralen Annan"), "{table}");
+    assert!(table.contains("<bdi>Tolvan Tolvansson</bdi>"), "{table}");
+    assert!(
+        !table.contains("Vårdcentralen Centrum"),
+        "the plan's own unit is no finding: {table}"
+    );
+    assert_eq!(
+        link(table, "/granskning/loggutdrag/"),
+        format!(
+            "/granskning/loggutdrag/{}?fran=2026-03-01&till=2026-03-31",
+            w.person_id
+        )
+    );
+
+    // A period left half open is said beside its field.
+    let (status, _, html) = page(
+        &app,
+        "/granskning/logguppfoljning?fran=2026-03-01&till=",
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains(r#"id="logguppfoljning-till-fel""#), "{html}");
+}
+
+#[tokio::test]
+async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    // Apart on the store's clock by more than the page's millisecond.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    let audit = auditor(&app);
+    let cookie = cookie_of(&audit);
+
+    let (status, _, html) = page(&app, &format!("/granskning/sip?sip={sip}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("SIP för <bdi>Tolvan Tolvansson</bdi>, som den är nu"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dd>Förberedelse och kartläggning</dd>"),
+        "{html}"
+    );
+    assert!(html.contains("SIP-underlag skapat"), "{html}");
+    assert!(html.contains("Vårdcentralen Centrum"));
+
+    // As it stood when consent was stored: before the plan basis. The moment is the store's
+    // clock, to the millisecond, rounded up as the extract's links round it.
+    let (_, _, events) = app
+        .get(&format!("/api/v1/audit/events?stream=sip-{sip}"), &audit)
+        .await;
+    let stored: chrono::DateTime<chrono::Utc> = events["events"][1]["recorded_at"]
+        .as_str()
+        .expect("time")
+        .parse()
+        .expect("RFC 3339");
+    let next: chrono::DateTime<chrono::Utc> = events["events"][2]["recorded_at"]
+        .as_str()
+        .expect("time")
+        .parse()
+        .expect("RFC 3339");
+    let ms = chrono::Duration::milliseconds(1);
+    let at = stored + ms
+        - chrono::Duration::microseconds(i64::from(stored.timestamp_subsec_micros() % 1000));
+    assert!(at < next, "the plan basis was stored after {at}");
+    let tidpunkt = domain::time::to_local(at)
+        .format("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string();
+    let (status, _, html) = page(
+        &app,
+        &format!("/granskning/sip?sip={sip}&tidpunkt={tidpunkt}"),
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("<dd>Inväntar SIP-underlag</dd>"), "{html}");
+    assert!(!html.contains("SIP-underlag skapat"), "{html}");
+    // An id that is none, and a plan that does not exist: beside the field.
+    for (bad, says) in [
+        ("plan-1", "Ett id är 26 tecken"),
+        (
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "Ingen plan med det id:t finns i samplan.",
+        ),
+    ] {
+        let (status, _, html) = page(&app, &format!("/granskning/sip?sip={bad}"), &cookie).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        let at = html
+            .find(r#"id="sip-sip-fel""#)
+            .expect("the error beside the field");
+        assert!(html[at..].contains(says), "{html}");
+    }
+
+    // The check: whole, sealed, and the seal to keep shown; held to it next time.
+    let (_, _, start) = page(&app, "/granskning", &cookie).await;
+    let csrf = csrf_on_page(&start).expect("form token");
+    let (status, html) =
+        post_form(&app, "/granskning/kontroll", &cookie, &[("_csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Loggen är hel"), "{html}");
+    let (_, _, api) = app.post("/api/v1/audit/verify", &audit, &json!({})).await;
+    let seal = &api["latest_seal"];
+    let (no, digest) = (
+        seal["seal_no"].as_i64().expect("seal").to_string(),
+        seal["digest"].as_str().expect("digest").to_owned(),
+    );
+    let (status, html) = post_form(
+        &app,
+        "/granskning/kontroll",
+        &cookie,
+        &[
+            ("_csrf", &csrf),
+            ("forsegling", &no),
+            ("kontrollsumma", &digest),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("förseglingarna stämmer med den du sparade"),
+        "{html}"
+    );
+    assert!(html.contains(&digest), "the seal to keep is shown: {html}");
+    // A kept seal whose digest is another: the seals do not hold.
+    let other = "0".repeat(64);
+    let (status, html) = post_form(
+        &app,
+        "/granskning/kontroll",
+        &cookie,
+        &[
+            ("_csrf", &csrf),
+            ("forsegling", &no),
+            ("kontrollsumma", &other),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Loggen är inte hel"), "{html}");
+    // Half a seal, or a digest that is none: beside the field.
+    for (form, field) in [
+        (vec![("forsegling", "1")], "kontroll-kontrollsumma-fel"),
+        (
+            vec![("forsegling", "ett"), ("kontrollsumma", "ab")],
+            "kontroll-forsegling-fel",
+        ),
+        (
+            vec![("forsegling", "1"), ("kontrollsumma", "abc")],
+            "kontroll-kontrollsumma-fel",
+        ),
+    ] {
+        let mut fields = form.clone();
+        fields.push(("_csrf", &csrf));
+        let (status, html) = post_form(&app, "/granskning/kontroll", &cookie, &fields).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {html}");
+        assert!(
+            html.contains(&format!("id=\"{field}\"")),
+            "{form:?}: {html}"
+        );
+    }
+}
