@@ -770,6 +770,7 @@ pub async fn events(
     let retry = Duration::from_millis(
         RETRY_MS_MIN + u64::from(opened.timestamp_subsec_nanos()) % RETRY_MS_SPREAD,
     );
+    let open = Open::new(&unit, &caller.sub);
     let stream = LiveStream {
         state: state.clone(),
         caller,
@@ -778,7 +779,7 @@ pub async fn events(
         revocations,
         ended: false,
         feed: state.live.feed(&unit),
-        _open: Open::new(),
+        open,
         unit,
         last: start,
         moves,
@@ -859,19 +860,40 @@ async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppE
 }
 
 /// An open live stream, as `samplan_live_streams` counts them: one more from the moment a stream
-/// opens, one less when it ends (the client went, the token ended, the gateway stops).
-struct Open;
+/// opens, one less when it ends (the client went, the token ended, the gateway stops). Its end is
+/// logged with the unit, the user, how long it was open and why it ended, so that an operator
+/// reading the gauge fall can tell clients leaving from streams closed by the service.
+struct Open {
+    unit: String,
+    user: String,
+    since: std::time::Instant,
+    /// Why the stream ended, when the service ended it; a client that went leaves it `None`.
+    ended_because: Option<&'static str>,
+}
 
 impl Open {
-    fn new() -> Open {
+    fn new(unit: &str, user: &str) -> Open {
         metrics::gauge!("samplan_live_streams").increment(1.0);
-        Open
+        tracing::debug!(unit, user, "live stream opened");
+        Open {
+            unit: unit.to_owned(),
+            user: user.to_owned(),
+            since: std::time::Instant::now(),
+            ended_because: None,
+        }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
         metrics::gauge!("samplan_live_streams").decrement(1.0);
+        tracing::info!(
+            unit = %self.unit,
+            user = %self.user,
+            open_seconds = self.since.elapsed().as_secs(),
+            ended_because = self.ended_because.unwrap_or("the client went"),
+            "live stream ended"
+        );
     }
 }
 
@@ -889,8 +911,8 @@ struct LiveStream {
     unit: String,
     /// The unit's changes, read once for all its streams on this gateway.
     feed: std::sync::Arc<inbox::live::Feed>,
-    /// Counts the stream in `samplan_live_streams` while it is open.
-    _open: Open,
+    /// Counts the stream in `samplan_live_streams` while it is open, and logs its end.
+    open: Open,
     /// The last position whose changes were sent.
     last: i64,
     moves: tokio::sync::watch::Receiver<i64>,
@@ -911,7 +933,7 @@ impl LiveStream {
                 return Some(event);
             }
             if self.ended {
-                return None;
+                return self.close("the sign-in ended");
             }
             match self.fetch().await {
                 Ok(true) => continue,
@@ -919,7 +941,7 @@ impl LiveStream {
                 Err(e) => {
                     // The client reconnects and resumes from the last id it got.
                     tracing::warn!(error = %e, "live push failed; closing the stream");
-                    return None;
+                    return self.close("a read failed");
                 }
             }
             if self.next_reminder.is_none() {
@@ -934,7 +956,7 @@ impl LiveStream {
                     Ok(next) => self.next_reminder = Some(next),
                     Err(e) => {
                         tracing::warn!(error = %e, "live push failed; closing the stream");
-                        return None;
+                        return self.close("a read failed");
                     }
                 }
             }
@@ -962,12 +984,12 @@ impl LiveStream {
                     // The gateway stops (`Listener::run` ends): the stream ends at once, and
                     // the client resumes on another gateway.
                     changed = self.moves.changed() => if changed.is_err() {
-                        return None;
+                        return self.close("the gateway stops");
                     },
                     () = &mut shown => reminder_shown = true,
                     () = &mut expired, if !expiry_passed => expiry_passed = true,
                     revoked = self.revocations.changed() => if revoked.is_err() {
-                        return None;
+                        return self.close("the gateway stops");
                     },
                 }
                 if let Err(refused) = self.state.verifier.verify(&self.token) {
@@ -980,10 +1002,16 @@ impl LiveStream {
             if reminder_shown {
                 if let Err(e) = self.reminders().await {
                     tracing::warn!(error = %e, "live push failed; closing the stream");
-                    return None;
+                    return self.close("a read failed");
                 }
             }
         }
+    }
+
+    /// Ends the stream, saying why in its log line.
+    fn close(&mut self, why: &'static str) -> Option<Event> {
+        self.open.ended_because = Some(why);
+        None
     }
 
     /// The last event of a stream whose token is no longer accepted: `signed_out`, with the
