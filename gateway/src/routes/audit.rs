@@ -799,19 +799,10 @@ pub async fn access_log_extract(
     let position = consistency::store_position(&state, params.min_position).await?;
     let entries = extract_for(&state, &caller, &person_id, params.from, params.to).await?;
     if csv {
-        let mut response = extract_csv(&entries).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "attachment; filename=\"loggutdrag-{person_id}.csv\""
-        )) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, v);
-        }
-        return Ok(consistency::with_position(response, position));
+        return Ok(consistency::with_position(
+            extract_file(&person_id, &entries),
+            position,
+        ));
     }
     Ok(consistency::with_position(
         Json(AccessLogExtract {
@@ -876,6 +867,22 @@ pub fn extract_csv(entries: &[AccessLogEntry]) -> String {
         body.push_str("\r\n");
     }
     body
+}
+
+/// The extract as a file to download, `loggutdrag-<person id>.csv`.
+pub fn extract_file(person_id: &PersonId, entries: &[AccessLogEntry]) -> Response {
+    let mut response = extract_csv(entries).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"loggutdrag-{person_id}.csv\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
 }
 
 /// A CSV field (RFC 4180 quoting, `;` as separator as Swedish spreadsheets expect); a field that

@@ -12,8 +12,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use domain::ids::{PersonId, SipId};
@@ -517,18 +516,7 @@ pub(crate) async fn extract_csv(
     let person_id = PersonId::parse(&id).map_err(|_| WebError::NotFound)?;
     let entries =
         api::extract_for(&state, caller, &person_id, period.start(), period.end()).await?;
-    let mut response = api::extract_csv(&entries).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"loggutdrag-{person_id}.csv\""
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(visitor.finish(response))
+    Ok(visitor.finish(api::extract_file(&person_id, &entries)))
 }
 
 /// `GET /granskning/logguppfoljning?fran=&till=`: the systematic review of a period.
