@@ -461,3 +461,42 @@ async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
         );
     }
 }
+
+/// A person on a unit's start page is read each time a colleague opens it: a year's extract can
+/// hold thousands of reads. The page lists the first 2 000 and says so; the file has them all.
+#[tokio::test]
+async fn a_long_extract_lists_its_first_reads_and_the_file_has_them_all() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (owner, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("owner");
+    tokio::spawn(connection);
+    owner
+        .execute(
+            "INSERT INTO access_log (at, actor, actor_name, unit, role, person_id, action)
+             SELECT '2026-03-10 06:00:00+00'::timestamptz + n * interval '1 second',
+                    'SE2321000016-VC01', 'Testperson Personal', $2, 'staff', $1, 'person.read'
+               FROM generate_series(1, 2500) AS n",
+            &[&w.person_id, &VC],
+        )
+        .await
+        .expect("2 500 reads");
+    let cookie = cookie_of(&auditor(&app));
+    let path = format!("/granskning/loggutdrag/{}", w.person_id);
+    let (status, _, html) = page(&app, &path, &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("<dd>2500</dd>"), "every read counted: {html}");
+    assert!(
+        html.contains("Sidan visar de 2000 första läsningarna. CSV-filen har alla 2500."),
+        "{html}"
+    );
+    assert_eq!(html.matches("<tr><td><time").count(), 2000);
+    let (status, _, csv) = page(&app, &format!("{path}/csv"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        csv.lines().count(),
+        1 + 2500 + 1,
+        "a header, every read, and the page's own taking of the extract"
+    );
+}

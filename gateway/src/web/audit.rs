@@ -39,6 +39,11 @@ struct StartPage {
     forms: Vec<FormView>,
 }
 
+/// Most reads the extract's page lists; the file has them all. A person on a unit's start page
+/// is read each time a colleague opens it, so a year's extract can hold many thousands of rows,
+/// more than a page should carry.
+const PAGE_ROWS_MAX: usize = 2_000;
+
 /// Loggutdrag: who read one person's data in a period.
 #[derive(Template)]
 #[template(path = "audit_extract.html")]
@@ -47,7 +52,10 @@ struct ExtractPage {
     person: PersonSummary,
     period: String,
     rows: Vec<ExtractRow>,
-    /// The extract stopped at [`access_log::ROWS_MAX`] rows.
+    /// Reads in the extract: more than `rows` when the page shows only the first
+    /// [`PAGE_ROWS_MAX`].
+    total: usize,
+    /// The extract itself stopped at [`access_log::ROWS_MAX`] rows.
     truncated: bool,
     /// `/granskning/loggutdrag/{id}/csv?…`: the same extract as a file.
     csv: String,
@@ -447,12 +455,17 @@ async fn extract_page(
         super::path_segment(&person.id),
         if query.is_empty() { "" } else { "?" }
     );
-    let rows = entries.iter().map(extract_row).collect();
+    let rows = entries
+        .iter()
+        .take(PAGE_ROWS_MAX)
+        .map(extract_row)
+        .collect();
     visitor.page(&ExtractPage {
         layout: visitor.layout("Loggutdrag", None),
         person,
         period: period.words(),
         rows,
+        total: entries.len(),
         truncated,
         csv,
     })
