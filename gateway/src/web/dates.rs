@@ -59,6 +59,21 @@ pub fn moment(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     )
 }
 
+/// A moment with a note when its day is off work in a way its weekday does not show: "onsdag 24
+/// december kl. 10.00 (Julafton – inte en arbetsdag)", "lördag 6 juni kl. 13.00 (Sveriges
+/// nationaldag – helgdag)". A meeting booked on such a day is most often a slip; staff see it
+/// where the meeting is shown, and nothing is refused (some meetings are held then).
+pub fn meeting_moment(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let when = moment(at, now);
+    match domain::calendar::day_kind(local_date(at)) {
+        domain::calendar::DayKind::PublicHoliday(name) => format!("{when} ({name} – helgdag)"),
+        domain::calendar::DayKind::DeFactoHoliday(name) => {
+            format!("{when} ({name} – inte en arbetsdag)")
+        }
+        _ => when,
+    }
+}
+
 /// A due date in words, as Att göra shows it: "senast onsdag 14 maj", "senast i dag",
 /// "senast i morgon, torsdag 15 maj"; once passed, "försenad sedan måndag 12 maj" (or
 /// "försenad sedan i dag kl. 09.00" when it passed earlier today).
@@ -100,6 +115,28 @@ mod tests {
             "torsdag 1 januari 2026"
         );
         assert_eq!(date_with_year(date("2025-12-24")), "24 december 2025");
+    }
+
+    #[test]
+    fn a_meeting_on_a_day_off_says_which_day_it_is() {
+        let now = at("2026-12-01T08:00:00Z");
+        assert_eq!(
+            meeting_moment(at("2026-12-24T09:00:00Z"), now),
+            "torsdag 24 december kl. 10.00 (Julafton – inte en arbetsdag)"
+        );
+        assert_eq!(
+            meeting_moment(at("2026-06-06T11:00:00Z"), now),
+            "lördag 6 juni kl. 13.00 (Sveriges nationaldag – helgdag)"
+        );
+        // A working day, and an ordinary Saturday, whose weekday says it all.
+        assert_eq!(
+            meeting_moment(at("2026-12-22T09:00:00Z"), now),
+            "tisdag 22 december kl. 10.00"
+        );
+        assert_eq!(
+            meeting_moment(at("2026-12-12T09:00:00Z"), now),
+            "lördag 12 december kl. 10.00"
+        );
     }
 
     #[test]

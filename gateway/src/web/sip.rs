@@ -490,7 +490,7 @@ async fn render(
             } else {
                 Vec::new()
             },
-            when: dates::moment(i.scheduled_at, now),
+            when: dates::meeting_moment(i.scheduled_at, now),
             place: i.place.clone().unwrap_or_default(),
             status: if i.cancelled.is_some() {
                 "Inställt"
@@ -577,7 +577,7 @@ async fn render(
                         domain::sip::InvitationPurpose::Meeting => "SIP-möte",
                         domain::sip::InvitationPurpose::FollowUp => "Uppföljning",
                     },
-                    dates::moment(i.scheduled_at, now)
+                    dates::meeting_moment(i.scheduled_at, now)
                 );
                 if let Some(place) = i.place.as_deref().filter(|p| !p.trim().is_empty()) {
                     text.push_str(&format!(", {place}"));
