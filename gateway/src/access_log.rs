@@ -64,7 +64,7 @@ pub mod action {
             SEARCH => "visades i en sökning (Sök patient)",
             READ_PERSON => "personuppgifter lästes",
             READ_SIP => "en SIP lästes",
-            AUDIT_READ => "granskning av händelser eller SIP",
+            AUDIT_READ => "granskning: logguppföljning, händelser eller en SIP som den var",
             AUDIT_EXTRACT => "loggutdrag togs fram",
             INBOX => "visades i inkorgen (Meddelanden, Att göra, Pågående SIP)",
             PATIENT_PLAN => "planen lästes på Min plan",

@@ -324,9 +324,10 @@ async fn the_extract_lists_who_read_the_person_from_which_unit_and_care_provider
     let lines: Vec<&str> = csv.lines().collect();
     // Readable by the person it is about: Swedish time, the unit by name, role and action in
     // words; the codes after them.
+    // UTF-8's byte order mark first, so that a spreadsheet opening the saved file reads å, ä, ö.
     assert_eq!(
         lines[0],
-        "tid (svensk tid);användare;namn;roll;enhet;vårdgivare;vad som lästes;enhetens id;\
+        "\u{feff}tid (svensk tid);användare;namn;roll;enhet;vårdgivare;vad som lästes;enhetens id;\
          åtgärdskod;plan"
     );
     let swedish = domain::time::to_local(read_at)

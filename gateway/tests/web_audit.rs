@@ -186,14 +186,20 @@ async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv()
         "nothing appended"
     );
 
-    // The number without its hyphen finds the person; the extract lists both reads by unit name.
-    let (status, html) = post_form(
-        &app,
-        "/granskning/loggutdrag",
-        &cookie,
-        &[("_csrf", &csrf), ("personnummer", "191212121212")],
-    )
-    .await;
+    // The number without its hyphen finds the person, and the form goes on to the extract's own
+    // address (by the person's id), which shows both reads by unit name.
+    let response = browser()
+        .post(app.url("/granskning/loggutdrag"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}&personnummer=191212121212"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let extract = format!("/granskning/loggutdrag/{}", w.person_id);
+    assert_eq!(response.headers()["location"], extract.as_str());
+    let (status, _, html) = page(&app, &extract, &cookie).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
         html.contains("<h1>Loggutdrag för <bdi>Tolvan Tolvansson</bdi></h1>"),
@@ -204,12 +210,10 @@ async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv()
     assert!(html.contains("Hemtjänst Norr") && html.contains("Vårdcentralen Centrum"));
     assert!(html.contains("personuppgifter lästes") && html.contains("en SIP lästes"));
     assert!(
-        html.contains(&format!(
-            "/granskning/sip?sip={sip}&amp;tidpunkt=2026-03-10T09:00:00.000"
-        )) || html.contains(&format!(
-            "/granskning/sip?sip={sip}&#38;tidpunkt=2026-03-10T09:00:00.000"
+        html.replace("&#38;", "&amp;").contains(&format!(
+            "/granskning/sip?sip={sip}&amp;tidpunkt=2026-03-10T09:00:00.000&amp;enhet={VC}"
         )),
-        "the plan read links to it as it stood then: {html}"
+        "the plan read links to it as it stood then, as the reader's unit saw it: {html}"
     );
     assert!(
         html.contains("<title>Loggutdrag – samplan</title>"),
@@ -223,12 +227,26 @@ async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv()
         csv_link,
         format!("/granskning/loggutdrag/{}/csv", w.person_id)
     );
-    let (status, kind, csv) = page(&app, &csv_link, &cookie).await;
-    assert_eq!(status, StatusCode::OK, "{csv}");
-    assert_eq!(kind, "text/csv; charset=utf-8");
+    let response = browser()
+        .get(app.url(&csv_link))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("file");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    // Named for whom and when it was taken, as the auditor hands it over.
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"loggutdrag-19121212-1212-taget-2026-03-10.csv\""
+    );
+    let csv = response.text().await.expect("csv");
     assert!(
-        csv.starts_with("tid (svensk tid);användare;namn;roll;enhet;"),
-        "{csv}"
+        csv.starts_with("\u{feff}tid (svensk tid);användare;namn;roll;enhet;"),
+        "a byte order mark, then the header: {csv}"
     );
     assert!(
         csv.contains(";Hemtjänst Norr;Testby kommun;personuppgifter lästes;"),
@@ -263,6 +281,17 @@ async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv()
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("11 mars 2026 – 31 mars 2026"), "{html}");
     assert!(html.contains("Ingen har läst personens uppgifter under perioden."));
+
+    // The form's address opened from the address bar: a page that says so, not a problem
+    // document.
+    let (status, kind, html) = page(&app, "/granskning/loggutdrag", &cookie).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(html.contains("Sidan kan inte öppnas så"), "{html}");
+    assert!(
+        html.contains("<a href=\"/granskning\">Till Granskning</a>"),
+        "{html}"
+    );
 
     // Staff do not audit.
     let (status, _, html) = page(&app, "/granskning", &cookie_of(&w.vc)).await;
@@ -346,6 +375,39 @@ async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
     );
     assert!(html.contains("SIP-underlag skapat"), "{html}");
     assert!(html.contains("Vårdcentralen Centrum"));
+    // What the plan held: the coordinator, who takes part, the consent.
+    assert!(
+        html.contains("<dd>Testperson Personal, Vårdcentralen Centrum</dd>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dd>Samtycke finns, gäller till och med"),
+        "{html}"
+    );
+    assert!(html.contains("Planen, med alla enheters utkast"), "{html}");
+    // As a unit taking part saw it, and as one that took no part could not.
+    let (_, _, html) = page(
+        &app,
+        &format!("/granskning/sip?sip={sip}&enhet={VC}"),
+        &cookie,
+    )
+    .await;
+    assert!(
+        html.contains("Planen som Vårdcentralen Centrum kunde se den"),
+        "{html}"
+    );
+    let (_, _, html) = page(
+        &app,
+        &format!("/granskning/sip?sip={sip}&enhet={OTHER}"),
+        &cookie,
+    )
+    .await;
+    assert!(
+        html.contains(
+            "Vårdcentralen Annan deltog inte i planen vid tidpunkten och kunde inte läsa den."
+        ),
+        "{html}"
+    );
 
     // As it stood when consent was stored: before the plan basis. The moment is the store's
     // clock, to the millisecond, rounded up as the extract's links round it.
@@ -438,7 +500,33 @@ async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("Loggen är inte hel"), "{html}");
+    // The log holds: the page asks first whether the seal was copied right.
+    assert!(
+        html.contains("förseglingen du angav stämmer inte")
+            && html.contains("Kontrollera först att numret och alla 64 tecken är rätt avskrivna"),
+        "{html}"
+    );
+    assert!(!html.contains("Loggen är inte hel"), "{html}");
+    // A seal number beyond the newest: said as such.
+    let beyond = (no.parse::<i64>().expect("number") + 5).to_string();
+    let (status, html) = post_form(
+        &app,
+        "/granskning/kontroll",
+        &cookie,
+        &[
+            ("_csrf", &csrf),
+            ("forsegling", &beyond),
+            ("kontrollsumma", &digest),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains(&format!(
+            "Försegling {beyond} finns inte: den senaste är {no}."
+        )),
+        "{html}"
+    );
     // Half a seal, or a digest that is none: beside the field.
     for (form, field) in [
         (vec![("forsegling", "1")], "kontroll-kontrollsumma-fel"),

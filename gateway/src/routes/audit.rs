@@ -363,6 +363,8 @@ pub struct PlanAsOf {
     pub phase: domain::sip::SipPhase,
     /// Whose plan it is.
     pub person_id: PersonId,
+    /// The plan folded, drafts and all, for a page to show as a unit saw it.
+    pub state: domain::sip::SipState,
 }
 
 /// The plan `sip_id` as it stood at `as_of` (now when `None`), folded from its events with the
@@ -398,7 +400,7 @@ pub async fn plan_as_of(
                 .first()
             {
                 return Err(AppError::NotFoundBecause(format!(
-                    "Planen fanns inte i samplan vid {}: den registrerades {} (tidpunkten, as_of, jämförs med när händelserna lagrades). Ange en senare tidpunkt.",
+                    "Planen fanns inte i samplan vid {}: den registrerades {} (tidpunkten jämförs med när händelserna registrerades i samplan). Ange en senare tidpunkt.",
                     swedish_moment(as_of),
                     swedish_moment(first.recorded_at)
                 )));
@@ -441,6 +443,7 @@ pub async fn plan_as_of(
         position: folded.position,
         phase,
         person_id,
+        state: folded.state,
     })
 }
 
@@ -800,7 +803,7 @@ pub async fn access_log_extract(
     let entries = extract_for(&state, &caller, &person_id, params.from, params.to).await?;
     if csv {
         return Ok(consistency::with_position(
-            extract_file(&person_id, &entries),
+            extract_file(&person_id.to_string(), &entries),
             position,
         ));
     }
@@ -869,17 +872,18 @@ pub fn extract_csv(entries: &[AccessLogEntry]) -> String {
     body
 }
 
-/// The extract as a file to download, `loggutdrag-<person id>.csv`.
-pub fn extract_file(person_id: &PersonId, entries: &[AccessLogEntry]) -> Response {
-    let mut response = extract_csv(entries).into_response();
+/// The extract as a file to download, named `loggutdrag-<name>.csv`. It begins with UTF-8's
+/// byte order mark: a spreadsheet program opening the saved file otherwise guesses the
+/// Windows code page and garbles å, ä and ö.
+pub fn extract_file(name: &str, entries: &[AccessLogEntry]) -> Response {
+    let mut response = format!("\u{feff}{}", extract_csv(entries)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"loggutdrag-{person_id}.csv\""
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"loggutdrag-{name}.csv\""))
+    {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     response

@@ -12,7 +12,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use domain::ids::{PersonId, SipId};
@@ -122,14 +122,40 @@ struct PlanPage {
     when: String,
     phase: &'static str,
     version: i64,
+    content: PlanContent,
     history: Vec<HistoryRow>,
     extract: String,
     form: FormView,
 }
 
+/// What the plan held at the moment: as one unit could see it (the unit of a read in an
+/// extract), or everything, every unit's drafts marked as such.
+struct PlanContent {
+    /// "Hemtjänst Norr": shown as this unit saw it.
+    seen_by: Option<String>,
+    /// The unit asked for took no part in the plan then, so it could not read it at all.
+    not_taking_part: Option<String>,
+    coordinator: Option<String>,
+    participants: Vec<String>,
+    consent: &'static str,
+    consent_until: Option<String>,
+    items: Vec<ContentRow>,
+}
+
+/// A goal or intervention, with whose it is and whether it was shared.
+struct ContentRow {
+    kind: &'static str,
+    text: String,
+    unit: String,
+    status: String,
+}
+
 struct HistoryRow {
+    /// When it happened, as staff recorded it.
     at: String,
     at_iso: String,
+    /// When samplan stored it: what the moment asked for is compared with.
+    stored: String,
     actor: String,
     actor_name: String,
     unit: String,
@@ -145,6 +171,9 @@ struct VerifyPage {
     answer: api::VerifyAnswer,
     /// Whether a seal kept outside the database was given to hold the seals to.
     held_to_kept: bool,
+    /// The log itself holds, and only the seal given does not match it: most often a number or
+    /// digest copied wrong, which the page says before it speaks of tampering.
+    only_the_kept_seal: Option<String>,
     form: FormView,
 }
 
@@ -351,7 +380,7 @@ pub(crate) async fn extract_posted(
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
     visitor.check_form(fields.csrf())?;
-    let caller = visitor.auditor()?;
+    visitor.auditor()?;
     let refuse = |e: FieldError| start_refused(&state, &visitor, "loggutdrag", &fields, &e.into());
     let period = match Period::read(&fields) {
         Ok(p) => p,
@@ -380,14 +409,19 @@ pub(crate) async fn extract_posted(
             "Ingen person med det personnumret finns i samplan.",
         ));
     };
-    extract_page(
-        &state,
-        &visitor,
-        caller,
-        PersonSummary::from_row(row),
-        period,
+    // To the extract's own address (Post/Redirect/Get): it names the person by id, never the
+    // personnummer, and going back to it or reloading it shows it again without a form.
+    Ok(visitor.finish(Redirect::to(&extract_link(&row.person_id, &period)).into_response()))
+}
+
+/// `/granskning/loggutdrag/{id}?fran=…&till=…`: a person's extract for a period.
+fn extract_link(person_id: &str, period: &Period) -> String {
+    let query = period.query();
+    format!(
+        "/granskning/loggutdrag/{}{}{query}",
+        super::path_segment(person_id),
+        if query.is_empty() { "" } else { "?" }
     )
-    .await
 }
 
 /// The query of the extract's and the review's links.
@@ -492,11 +526,16 @@ fn extract_row(e: &AccessLogEntry) -> ExtractRow {
         care_provider: e.care_provider.clone().unwrap_or_default(),
         what: e.action_text.clone(),
         plan_link: e.sip_id.as_ref().map(|sip| {
-            format!(
+            let mut link = format!(
                 "/granskning/sip?sip={}&tidpunkt={}",
                 super::path_segment(sip),
                 moment_of_read(e.at)
-            )
+            );
+            // As the reader's unit saw it.
+            if let Some(unit) = &e.unit {
+                link.push_str(&format!("&enhet={}", super::path_segment(unit)));
+            }
+            link
         }),
     }
 }
@@ -526,10 +565,16 @@ pub(crate) async fn extract_csv(
 ) -> Result<Response, WebError> {
     let caller = visitor.auditor()?;
     let period = Period::read(&query.fields()).map_err(|e| bad_link(&e))?;
-    let person_id = PersonId::parse(&id).map_err(|_| WebError::NotFound)?;
+    let (person_id, summary) = person(&state, &id).await?;
     let entries =
         api::extract_for(&state, caller, &person_id, period.start(), period.end()).await?;
-    Ok(visitor.finish(api::extract_file(&person_id, &entries)))
+    // Named for whom and when, so that an auditor with several extracts hands over the right one.
+    let name = format!(
+        "{}-taget-{}",
+        summary.personal_identity_number,
+        domain::time::local_date(state.clock.now())
+    );
+    Ok(visitor.finish(api::extract_file(&name, &entries)))
 }
 
 /// `GET /granskning/logguppfoljning?fran=&till=`: the systematic review of a period.
@@ -669,6 +714,8 @@ async fn unit_names(
 pub(crate) struct PlanQuery {
     sip: Option<String>,
     tidpunkt: Option<String>,
+    /// Show the plan as this unit could see it.
+    enhet: Option<String>,
 }
 
 /// `GET /granskning/sip?sip=&tidpunkt=`: a plan as it stood, and its history until then.
@@ -722,7 +769,35 @@ pub(crate) async fn plan(
         Err(e) => return Err(e.into()),
     };
     let (_, person) = person(&state, &found.person_id.to_string()).await?;
-    let names = unit_names(&state, found.sip.history.iter().map(|h| h.unit.clone())).await?;
+    let names = unit_names(
+        &state,
+        found
+            .sip
+            .history
+            .iter()
+            .map(|h| h.unit.clone())
+            .chain(
+                found
+                    .state
+                    .participants
+                    .iter()
+                    .map(|u| u.as_str().to_owned()),
+            )
+            .chain(query.enhet.clone()),
+    )
+    .await?;
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let viewer = query
+        .enhet
+        .as_deref()
+        .and_then(|u| domain::ids::UnitId::parse(u.trim()).ok());
+    let content = plan_content(
+        &found.state,
+        viewer.as_ref(),
+        state.policy.for_municipality(None),
+        as_of.unwrap_or_else(|| state.clock.now()),
+        &name_of,
+    );
     let history = found
         .sip
         .history
@@ -730,6 +805,7 @@ pub(crate) async fn plan(
         .map(|h| HistoryRow {
             at: local_seconds(h.at),
             at_iso: h.at.to_rfc3339(),
+            stored: local_seconds(h.stored_at),
             actor: h.actor.clone(),
             actor_name: h.actor_name.clone(),
             unit: names
@@ -741,6 +817,9 @@ pub(crate) async fn plan(
         })
         .collect();
     let mut form = plan_form();
+    if let Some(unit) = &viewer {
+        form = form.field(Field::hidden("enhet", unit.as_str()));
+    }
     form.fill(&fields);
     form.open = false;
     form.title = "Visa planen vid en annan tidpunkt".into();
@@ -762,9 +841,131 @@ pub(crate) async fn plan(
         },
         phase: found.phase.label(),
         version: found.sip.version,
+        content,
         history,
         form,
     })
+}
+
+/// The plan's content at `at`: as `viewer` could see it (the domain's own rule,
+/// `view_for_unit`), or with every unit's drafts when no unit is asked for.
+fn plan_content(
+    plan: &domain::sip::SipState,
+    viewer: Option<&domain::ids::UnitId>,
+    policy: &domain::policy::PolicyProfile,
+    at: DateTime<Utc>,
+    name_of: &dyn Fn(&str) -> String,
+) -> PlanContent {
+    use domain::sip::{view_for_unit, ConsentStatus, Drafted, ItemView};
+    let taking_part = viewer.filter(|u| plan.participates(u));
+    // The consent does not depend on who looks.
+    let anyone = domain::ids::UnitId::parse("granskning").expect("a unit id");
+    let view = view_for_unit(plan, taking_part.unwrap_or(&anyone), policy, at);
+    let consent = match view.consent.status {
+        ConsentStatus::Missing if view.consent.history.is_empty() => "Samtycke saknas",
+        ConsentStatus::Missing => "Samtycket är inte komplett",
+        ConsentStatus::Given => "Samtycke finns",
+        ConsentStatus::Expired => "Samtycket har gått ut",
+        ConsentStatus::Declined => "Samtycke nekat",
+        ConsentStatus::Withdrawn => "Samtycket återkallat",
+    };
+    let mut items = Vec::new();
+    if taking_part.is_some() {
+        fn seen<T>(
+            kind: &'static str,
+            text: String,
+            item: &ItemView<T>,
+            name_of: &dyn Fn(&str) -> String,
+        ) -> ContentRow {
+            ContentRow {
+                kind,
+                text,
+                unit: name_of(item.author_unit.as_str()),
+                status: if item.published {
+                    "delad".into()
+                } else {
+                    "enhetens eget utkast".into()
+                },
+            }
+        }
+        if let Some(g) = &view.main_goal {
+            items.push(seen("Huvudmål", g.content.text.clone(), g, name_of));
+        }
+        for g in &view.sub_goals {
+            let text = format!("{}: {}", g.content.heading.label(), g.content.text);
+            items.push(seen("Delmål", text, g, name_of));
+        }
+        for i in &view.interventions {
+            items.push(seen("Insats", i.content.what.clone(), i, name_of));
+        }
+    } else {
+        fn both<T>(
+            d: &Drafted<T>,
+            kind: &'static str,
+            text: impl Fn(&T) -> String,
+            name_of: &dyn Fn(&str) -> String,
+            items: &mut Vec<ContentRow>,
+        ) {
+            let unit = name_of(d.author_unit.as_str());
+            if let Some(p) = &d.published {
+                items.push(ContentRow {
+                    kind,
+                    text: text(p),
+                    unit: unit.clone(),
+                    status: "delad".into(),
+                });
+            }
+            if let Some(draft) = &d.draft {
+                items.push(ContentRow {
+                    kind,
+                    text: text(draft),
+                    status: format!("utkast, bara {unit} ser det"),
+                    unit,
+                });
+            }
+        }
+        if let Some(g) = &plan.main_goal {
+            both(g, "Huvudmål", |g| g.text.clone(), name_of, &mut items);
+        }
+        for g in plan.sub_goals.values() {
+            both(
+                g,
+                "Delmål",
+                |g| format!("{}: {}", g.heading.label(), g.text),
+                name_of,
+                &mut items,
+            );
+        }
+        for i in plan.interventions.values() {
+            both(i, "Insats", |i| i.what.clone(), name_of, &mut items);
+        }
+    }
+    let participants: Vec<String> = match taking_part {
+        Some(_) => view
+            .participants
+            .iter()
+            .map(|u| name_of(u.as_str()))
+            .collect(),
+        None => plan
+            .participants
+            .iter()
+            .map(|u| name_of(u.as_str()))
+            .collect(),
+    };
+    PlanContent {
+        seen_by: taking_part.map(|u| name_of(u.as_str())),
+        not_taking_part: viewer
+            .filter(|u| !plan.participates(u))
+            .map(|u| name_of(u.as_str())),
+        coordinator: plan
+            .coordinator
+            .as_ref()
+            .map(|c| format!("{}, {}", c.name, name_of(c.unit_id.as_str()))),
+        participants,
+        consent,
+        consent_until: view.consent.valid_until.map(super::dates::date_with_year),
+        items,
+    }
 }
 
 /// `POST /granskning/kontroll`: checks every hash chain and seal, and shows what it found.
@@ -780,6 +981,12 @@ pub(crate) async fn verify(
     let (number, digest) = (fields.get("forsegling"), fields.get("kontrollsumma"));
     let kept = match (number.is_empty(), digest.is_empty()) {
         (true, true) => None,
+        (false, true) if number.parse::<i64>().is_err() => {
+            return refuse(FieldError::new(
+                "forsegling",
+                "Numret är ett heltal från 1, som kontrollen skrev ut det.",
+            ))
+        }
         (false, true) => {
             return refuse(FieldError::new(
                 "kontrollsumma",
@@ -813,10 +1020,39 @@ pub(crate) async fn verify(
         }
     };
     let answer = api::verify_answer(&state, kept.as_ref()).await?;
+    let only_the_kept_seal = kept.as_ref().and_then(|k| {
+        let log_holds = answer.broken.is_empty()
+            && answer.events_before_the_first_position == 0
+            && !answer.broken_seals.is_empty()
+            && answer
+                .broken_seals
+                .iter()
+                .all(|b| b.reason == "not_as_kept");
+        let latest = answer.latest_seal.as_ref().map_or(0, |l| l.seal_no);
+        if !log_holds {
+            None
+        } else if k.seal_no > latest {
+            Some(format!(
+                "Försegling {} finns inte: den senaste är {latest}. Kontrollera numret du \
+                 sparade. Finns förseglingen på ditt papper men inte i samplan, har \
+                 förseglingarna skrivits om eller en äldre säkerhetskopia lästs tillbaka.",
+                k.seal_no
+            ))
+        } else {
+            Some(format!(
+                "Försegling {} har inte den kontrollsumma du angav. Kontrollera först att \
+                 numret och alla 64 tecken är rätt avskrivna. Stämmer de, har händelserna fram \
+                 till förseglingen eller förseglingarna skrivits om, eller en äldre \
+                 säkerhetskopia lästs tillbaka.",
+                k.seal_no
+            ))
+        }
+    });
     let form = verify_form(answer.latest_seal.as_ref());
     visitor.page(&VerifyPage {
         layout: visitor.layout("Kontroll av loggen", None),
         held_to_kept: kept.is_some(),
+        only_the_kept_seal,
         answer,
         form,
     })

@@ -104,7 +104,14 @@ pub(crate) fn router(config: Arc<WebConfig>) -> Router<AppState> {
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))
+        // A page's address with another method (a form's address opened from the address bar,
+        // reloaded after going back): the HTML page, with the way home, not a problem document.
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(config))
+}
+
+async fn method_not_allowed() -> WebError {
+    WebError::MethodNotAllowed
 }
 
 /// `s` as one segment of a URL path: every byte but the unreserved ones percent-encoded, so an
@@ -215,6 +222,8 @@ pub(crate) enum WebError {
     NotFound,
     /// A form without a valid token (CSRF), or from another site.
     FormExpired,
+    /// An address that takes a form, opened as a link (or the other way round).
+    MethodNotAllowed,
     /// Anything else from the layers below.
     App(AppError),
 }
@@ -355,6 +364,13 @@ impl IntoResponse for WebError {
                 "Formuläret kunde inte tas emot".to_string(),
                 "Formuläret har gått ut eller skickades från en annan webbplats. Gå tillbaka, \
                  ladda om sidan och försök igen."
+                    .to_string(),
+            ),
+            WebError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Sidan kan inte öppnas så".to_string(),
+                "Adressen tar emot ett formulär och visar ingen sida i sig. Gå tillbaka till \
+                 formuläret och skicka det igen."
                     .to_string(),
             ),
             WebError::App(e) => {

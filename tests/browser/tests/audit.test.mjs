@@ -42,22 +42,25 @@ test("an auditor takes a loggutdrag, downloads it, reviews the month and checks 
     await field.fill("19620923-9810");
     await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Ta fram loggutdrag" }).click()]);
     await page.getByRole("heading", { level: 1, name: "Loggutdrag för Erik Lindqvist" }).waitFor();
-    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, "/granskning/loggutdrag", "no personnummer in the address");
+    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, `/granskning/loggutdrag/${ERIK}`, "the person's id, never the personnummer, in the address");
     assert.equal(await page.title(), "Loggutdrag – samplan");
     const table = page.getByRole("table", { name: /Läsningar av personens uppgifter/ });
     const read = table.getByRole("row").filter({ hasText: DEMO.hcLulea.sub });
     assert.match(await read.first().innerText(), /Hälsocentralen Centrum, Luleå[\s\S]*personuppgifter lästes/);
     assert.deepEqual(await seriousViolations(page), []);
     await page.screenshot({ path: join(screenshots, "granskning-loggutdrag.png"), fullPage: true });
+    // Reloaded (or gone back to), the extract shows again: no form is sent a second time.
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Loggutdrag för Erik Lindqvist" }).waitFor();
 
     // The file to hand over: the same rows, for a spreadsheet.
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       page.getByRole("link", { name: "Ladda ned loggutdraget som CSV-fil" }).click(),
     ]);
-    assert.equal(download.suggestedFilename(), `loggutdrag-${ERIK}.csv`);
+    assert.match(download.suggestedFilename(), /^loggutdrag-19620923-9810-taget-\d{4}-\d{2}-\d{2}\.csv$/, "named for whom and when");
     const csv = await readFile(await download.path(), "utf8");
-    assert.match(csv.split("\r\n")[0], /^tid \(svensk tid\);användare;namn;roll;enhet;vårdgivare;vad som lästes/);
+    assert.match(csv.split("\r\n")[0], /^\uFEFFtid \(svensk tid\);användare;namn;roll;enhet;vårdgivare;vad som lästes/);
     // Fields with a comma are quoted, as spreadsheets read them.
     assert.match(csv, new RegExp(`;${DEMO.hcLulea.sub};[^\\r]*;"Hälsocentralen Centrum, Luleå";Region Norrbotten;personuppgifter lästes;`));
 
