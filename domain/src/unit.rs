@@ -109,6 +109,11 @@ impl UnitState {
     }
 }
 
+/// Longest name of a unit or of its principal (region, municipality, care provider).
+pub const NAME_CHARS_MAX: usize = 200;
+/// Longest address or phone of a unit.
+pub const CONTACT_CHARS_MAX: usize = 500;
+
 /// Decides a unit command: only an administrator registers units, each once.
 pub fn decide(
     state: &UnitState,
@@ -130,6 +135,27 @@ pub fn decide(
             }
             if crate::text::blank(&c.principal.name) {
                 return Err(DomainError::FieldMissing("principal.name"));
+            }
+            // Names stand in headings, lists and the access log (whose care provider column
+            // holds 300): a unit is named in a line, not a paragraph.
+            for (field, text) in [("name", &c.name), ("principal.name", &c.principal.name)] {
+                if text.chars().count() > NAME_CHARS_MAX {
+                    return Err(DomainError::FieldTooLong {
+                        field,
+                        max: NAME_CHARS_MAX,
+                    });
+                }
+            }
+            for (field, text) in [("address", &c.address), ("phone", &c.phone)] {
+                if text
+                    .as_deref()
+                    .is_some_and(|t| t.chars().count() > CONTACT_CHARS_MAX)
+                {
+                    return Err(DomainError::FieldTooLong {
+                        field,
+                        max: CONTACT_CHARS_MAX,
+                    });
+                }
             }
             let mut principal = c.principal.clone();
             principal.name = crate::text::name(&principal.name);

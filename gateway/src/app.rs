@@ -206,6 +206,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(headers_within_limits))
         .layer(middleware::map_response(problem_for_bare_errors))
+        .layer(middleware::from_fn(pages_for_browsers))
         .layer(middleware::from_fn(baseline_headers))
         .layer(middleware::from_fn(record_metrics))
         .layer(
@@ -400,6 +401,49 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         }
     }
     replaced
+}
+
+/// A browser asking for a page outside `/api/` gets an error as an HTML page, not as the problem
+/// document an API client gets: a refusal made before any page handler ran (a body too large, a
+/// form of the wrong type, a query that does not parse, a method the address does not take) is
+/// shown in the pages' words, with the way back. The status and the headers that matter stay.
+async fn pages_for_browsers(req: Request, next: Next) -> Response {
+    let html = crate::web::wants_html(&req);
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !html || !is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return crate::web::error_page(status, "Något gick fel", "Begäran kunde inte besvaras.");
+    };
+    let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = |key: &str, otherwise: &str| {
+        problem[key]
+            .as_str()
+            .map_or_else(|| otherwise.to_owned(), str::to_owned)
+    };
+    let (title, detail) = (
+        text("title", "Något gick fel"),
+        text("detail", "Begäran kunde inte besvaras."),
+    );
+    let mut page = crate::web::error_page(status, &title, &detail);
+    for name in [
+        header::ALLOW,
+        header::WWW_AUTHENTICATE,
+        header::RETRY_AFTER,
+        REQUEST_ID_HEADER,
+    ] {
+        if let Some(v) = parts.headers.get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
+    }
+    page
 }
 
 /// The process-wide Prometheus recorder; installed on first use (metrics are global, and tests

@@ -583,6 +583,32 @@ impl Verifier {
                 "Inloggningens token saknar sub.",
             ));
         }
+        // Who read what is logged under `sub` and `name`: a token whose claims the access log
+        // cannot hold is refused here, not with a failed read later. Control characters and the
+        // direction controls that turn the text after them around are refused as in any text.
+        if claims.sub.chars().count() > SUB_CHARS_MAX
+            || !claims.sub.chars().all(crate::text::is_allowed)
+        {
+            return Err(token_error(
+                "token_claims_invalid",
+                &format!(
+                    "Inloggningens token har ett ogiltigt sub: högst {SUB_CHARS_MAX} tecken, \
+                     utan styrtecken."
+                ),
+            ));
+        }
+        if claims.name.chars().count() > NAME_CHARS_MAX
+            || !claims.name.chars().all(crate::text::is_allowed)
+            || claims.name.contains(['\n', '\r', '\t'])
+        {
+            return Err(token_error(
+                "token_claims_invalid",
+                &format!(
+                    "Inloggningens token har ett ogiltigt namn (name): högst {NAME_CHARS_MAX} \
+                     tecken, utan styrtecken."
+                ),
+            ));
+        }
         let today = domain::time::local_date(self.clock.now());
         let personal_identity_number = match claims.personal_identity_number.as_deref() {
             Some(pin) if !pin.trim().is_empty() => {
@@ -604,6 +630,11 @@ impl Verifier {
         })
     }
 }
+
+/// Longest `sub` a token may carry: the access log's `actor` column holds 200.
+pub const SUB_CHARS_MAX: usize = 200;
+/// Longest `name` a token may carry: the access log's `actor_name` column holds 300.
+pub const NAME_CHARS_MAX: usize = 300;
 
 impl VerifyingKey {
     fn new(key: DecodingKey, algorithm: Algorithm, issuer: &str, audience: &str) -> VerifyingKey {

@@ -137,9 +137,36 @@ fn refused_path(value: &Value, path: String) -> Option<String> {
     }
 }
 
+/// A CSV field of the files samplan gives out (the access-log extract, the reporting figures):
+/// RFC 4180 quoting, `;` as separator as Swedish spreadsheets expect; a field that a spreadsheet
+/// would read as a formula (OWASP's list: `=`, `+`, `-`, `@`, tab, carriage return
+/// first) is prefixed with `'`.
+pub fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([';', '"', '\n', '\r', ',']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("Vera"), "Vera");
+        assert_eq!(csv_field("Andersson; Anna"), "\"Andersson; Anna\"");
+        assert_eq!(csv_field("säger \"hej\""), "\"säger \"\"hej\"\"\"");
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_field("\r=1+1"), "\"'\r=1+1\"");
+    }
 
     fn refused_in(json: &str) -> Option<String> {
         match check_json(json.as_bytes()) {

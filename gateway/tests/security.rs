@@ -1203,6 +1203,44 @@ async fn forged_and_stale_tokens_are_401_with_their_codes() {
             ),
             "token_claims_invalid",
         ),
+        // Claims the access log could not hold, or that would turn the text after a name around
+        // wherever it is shown: refused at the door, never a failed read later.
+        (
+            "a sub longer than the access log holds",
+            forge(
+                &hs256,
+                &with(&[("sub", json!("S".repeat(201)))]),
+                Some(&secret),
+            ),
+            "token_claims_invalid",
+        ),
+        (
+            "a name longer than the access log holds",
+            forge(
+                &hs256,
+                &with(&[("name", json!("N".repeat(301)))]),
+                Some(&secret),
+            ),
+            "token_claims_invalid",
+        ),
+        (
+            "a name with a right-to-left override",
+            forge(
+                &hs256,
+                &with(&[("name", json!("Test \u{202e}nossseT"))]),
+                Some(&secret),
+            ),
+            "token_claims_invalid",
+        ),
+        (
+            "a name across lines",
+            forge(
+                &hs256,
+                &with(&[("name", json!("Test\nTestsson"))]),
+                Some(&secret),
+            ),
+            "token_claims_invalid",
+        ),
         (
             "signed with another secret",
             mint_token(
@@ -1570,4 +1608,49 @@ async fn every_operation_refuses_the_roles_it_is_not_for() {
         .expect("log")
         .len();
     assert_eq!(logged_after, logged, "a refused read was logged");
+}
+
+/// A unit's name and its principal's are a line, not a paragraph: longer ones are refused when
+/// the unit is registered (the access log names the care provider of every read, in a column of
+/// 300 characters), and a name at the limit leaves the unit's staff reading as any other.
+#[tokio::test]
+async fn a_unit_name_too_long_is_refused_and_one_at_the_limit_works() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let admin = app.admin_token();
+    let before = head(&app).await;
+    for (what, name, principal) in [
+        ("unit name", "U".repeat(201), "Region Testlän".to_owned()),
+        ("principal name", "Enheten".to_owned(), "R".repeat(301)),
+    ] {
+        let (status, _, body) = app
+            .post(
+                "/api/v1/units",
+                &admin,
+                &json!({"id": "vc-lang", "name": name, "uses_samplan": true,
+                        "principal": {"kind": "region", "name": principal}}),
+            )
+            .await;
+        assert_problem(what, status, &body, 422, "field_too_long");
+    }
+    assert_eq!(head(&app).await, before, "nothing appended");
+    let (status, _, body) = app
+        .post(
+            "/api/v1/units",
+            &admin,
+            &json!({"id": "vc-lang", "name": "U".repeat(200), "uses_samplan": true,
+                    "principal": {"kind": "region", "name": "R".repeat(200)}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let staff = app.staff_token("SE2321000016-LA01", "vc-lang");
+    let (status, _, body) = app
+        .get(&format!("/api/v1/persons/{}", w.person_id), &staff)
+        .await;
+    assert!(
+        status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+        "a read by the unit is answered, not a 500: {status} {body}"
+    );
+    let (status, _, body) = app.get("/api/v1/persons?q=19121212-1212", &staff).await;
+    assert_eq!(status, StatusCode::OK, "a logged read: {body}");
 }

@@ -599,3 +599,66 @@ async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
     let (_, _, html) = page(&app, "/logga-in?till=%2F%2Fevil.example", &anonymous, false).await;
     assert!(!html.contains("name=\"till\""), "{html}");
 }
+
+/// A refusal made before any page ran — a form too large, of the wrong type, a query that does
+/// not parse — reaches a browser as an HTML page with its status, not as the problem document an
+/// API client gets; the API keeps its problem documents whatever the client accepts.
+#[tokio::test]
+async fn a_browser_gets_refusals_as_pages_and_the_api_keeps_its_documents() {
+    let app = spawn().await;
+    units(&app).await;
+    let cookie = format!(
+        "samplan_session={}; samplan_csrf={}",
+        nurse(&app),
+        "ab".repeat(32)
+    );
+    let send = |request: reqwest::RequestBuilder| {
+        let cookie = cookie.clone();
+        async move {
+            let response = request
+                .header("cookie", &cookie)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .expect("answer");
+            let status = response.status();
+            let kind = response.headers()["content-type"]
+                .to_str()
+                .unwrap_or("")
+                .to_owned();
+            (status, kind, response.text().await.expect("body"))
+        }
+    };
+    let cases = [
+        (
+            "a form too large",
+            browser()
+                .post(app.url("/patienter/sok"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("q={}", "a".repeat(200 * 1024))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "a form of another type",
+            browser()
+                .post(app.url("/patienter/sok"))
+                .header("content-type", "text/plain")
+                .body("q=x"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "a query that does not parse",
+            browser().get(app.url("/patienter/01ARZ3NDEKTSV4RRFFQ69G5FAV?efter=-x")),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (what, request, expected) in cases {
+        let (status, kind, body) = send(request).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        assert!(kind.starts_with("text/html"), "{what}: {kind} {body}");
+        assert!(body.contains("<h1>"), "{what}: {body}");
+    }
+    let (status, kind, body) = send(browser().get(app.url("/api/v1/persons/nope"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(kind.starts_with("application/problem+json"), "{kind}");
+}

@@ -28,7 +28,7 @@ pub enum PrincipalKindDto {
 #[serde(deny_unknown_fields)]
 pub struct PrincipalDto {
     pub kind: PrincipalKindDto,
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -40,15 +40,17 @@ pub struct RegisterUnitRequest {
     #[schema(example = "vc-norrmalm")]
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub principal: PrincipalDto,
     /// false: invitations to the unit are printed as letters.
     pub uses_samplan: bool,
     /// Postal address, used on letters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub phone: Option<String>,
 }
 

@@ -379,8 +379,8 @@ fn csv_response(report: &KpiReport) -> Response {
     for r in &report.rows {
         let mut fields = vec![
             r.month.clone(),
-            csv_field(&r.group_id),
-            csv_field(&r.group_name),
+            crate::text::csv_field(&r.group_id),
+            crate::text::csv_field(&r.group_name),
             r.sips_started.to_string(),
             r.consent_declined.to_string(),
         ];
@@ -412,21 +412,6 @@ fn csv_response(report: &KpiReport) -> Response {
             .insert(header::CONTENT_DISPOSITION, v);
     }
     response
-}
-
-/// A CSV field (RFC 4180 quoting, `;` between fields); a field a spreadsheet would read as a
-/// formula is prefixed with `'`. Unit and principal names are the only text in a report.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([';', '"', '\n', '\r', ',']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,20 @@ fn accepts_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
+/// An HTML error page with this status, heading and text, for a refusal made outside the pages'
+/// handlers (`app::pages_for_browsers`).
+pub fn error_page(status: StatusCode, heading: &str, text: &str) -> Response {
+    let page = ErrorPage {
+        layout: Layout::new(heading, None, String::new()),
+        heading: heading.to_owned(),
+        text: text.to_owned(),
+    };
+    match page.render() {
+        Ok(html) => (status, html_headers(), html).into_response(),
+        Err(_) => (status, "Fel").into_response(),
+    }
+}
+
 /// The HTML 404 page (its security headers come with every answer outside `/api/`:
 /// `app::baseline_headers`).
 pub fn not_found_page() -> Response {
