@@ -956,8 +956,3 @@ fn storable(name: &str, time: Option<DateTime<Utc>>) -> Result<(), AppError> {
         _ => Ok(()),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
