@@ -38,6 +38,9 @@ pub mod action {
     pub const READ_PERSON: &str = "person.read";
     /// A plan about the person was read.
     pub const READ_SIP: &str = "sip.read";
+    /// A unit taking no part in a plan about the person tried to read it, and was answered as if
+    /// there were no such plan: nothing was shown.
+    pub const REFUSED_SIP: &str = "sip.refused";
     /// An auditor read the person's events or a plan about them as it stood at some time.
     pub const AUDIT_READ: &str = "audit.read";
     /// An auditor read who has read the person's data (the extract itself).
@@ -64,6 +67,9 @@ pub mod action {
             SEARCH => "visades i en sökning (Sök patient)",
             READ_PERSON => "personuppgifter lästes",
             READ_SIP => "en SIP lästes",
+            REFUSED_SIP => {
+                "försök att läsa en SIP som enheten inte deltar i (nekades, inget visades)"
+            }
             AUDIT_READ => "granskning: logguppföljning, händelser eller en SIP som den var",
             AUDIT_EXTRACT => "loggutdrag togs fram",
             INBOX => "visades i inkorgen (Meddelanden, Att göra, Pågående SIP)",

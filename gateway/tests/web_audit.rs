@@ -304,8 +304,11 @@ async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv()
 async fn the_log_review_names_a_unit_that_read_a_person_it_has_no_plan_with() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    let _sip = start_plan(&app, &w).await;
-    // Another vårdcentral, with no plan for Tolvan, searches for him by number.
+    let sip = start_plan(&app, &w).await;
+    // Another vårdcentral, with no plan for Tolvan, tries his plan's id (answered as if there
+    // were no such plan) and searches for him by number.
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.other).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, found) = app.get("/api/v1/persons?q=19121212-1212", &w.other).await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(
@@ -316,18 +319,31 @@ async fn the_log_review_names_a_unit_that_read_a_person_it_has_no_plan_with() {
     wait_for_projections(&app).await;
     let cookie = cookie_of(&auditor(&app));
 
-    let (status, _, html) = page(
-        &app,
-        "/granskning/logguppfoljning?fran=2026-03-01&till=2026-03-31",
-        &cookie,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    // The attempt is logged beside its answer: the review shows it as soon as it is in.
+    let mut html = String::new();
+    for _ in 0..50 {
+        let (status, _, body) = page(
+            &app,
+            "/granskning/logguppfoljning?fran=2026-03-01&till=2026-03-31",
+            &cookie,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        html = body;
+        if html.contains("försök att läsa en SIP") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(html.contains("1 mars 2026 – 31 mars 2026"), "{html}");
     let table = &html[html.find("rubrik-utan-relation").expect("section")..];
     let table = &table[..table.find("</table>").expect("a table")];
     assert!(table.contains("Vårdcentralen Annan"), "{table}");
     assert!(table.contains("<bdi>Tolvan Tolvansson</bdi>"), "{table}");
+    assert!(
+        table.contains("försök att läsa en SIP som enheten inte deltar i (nekades, inget visades)"),
+        "the attempt on the plan is a finding too: {table}"
+    );
     assert!(
         !table.contains("Vårdcentralen Centrum"),
         "the plan's own unit is no finding: {table}"

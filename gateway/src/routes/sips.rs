@@ -10,6 +10,7 @@
 
 use crate::access_log;
 use crate::aggregate::{Aggregate, PersonAggregate};
+use crate::auth::Caller;
 use crate::commands::sips::{self as command, dto::*, sip_id, staff_unit};
 use crate::consistency::{self, ReadParams};
 use crate::error::{problem_response, AppError, Problem};
@@ -394,7 +395,7 @@ async fn get_sip(
     if params.min_position.is_some() {
         consistency::store_position(&state, params.min_position).await?;
     }
-    let (version, position, sip, person_id) = plan_of_unit(&state, &unit, &sip_id)
+    let (version, position, sip, person_id) = plan_of_unit(&state, &caller, &unit, &sip_id)
         .await
         .map_err(|e| e.for_role(caller.role))?;
     access_log::record(
@@ -423,16 +424,33 @@ async fn get_sip(
 /// person — when `unit` takes
 /// part in it; otherwise 404, as for a plan that does not exist. The API's `GET /sips/{id}` and
 /// the web's plan page and letters read plans through this one function (and log the read
-/// themselves, once they know they will answer).
+/// themselves, once they know they will answer). `caller`'s attempt on a plan that exists but
+/// that `unit` takes no part in is logged as such (`sip.refused`), beside the answer: it read
+/// nothing, but a log review on suspicion wants to see a unit trying plan ids.
 pub(crate) async fn plan_of_unit(
     state: &AppState,
+    caller: &Caller,
     unit: &UnitId,
     sip_id: &SipId,
 ) -> Result<(i64, i64, SipState, PersonId), AppError> {
     let (version, position, sip) = current_plan(state, sip_id).await?;
     match sip.person_id() {
         Some(person_id) if sip.participates(unit) => Ok((version, position, sip, person_id)),
-        _ => Err(AppError::NotFound),
+        Some(person_id) => {
+            // Logged beside the answer, not before it: a 404 that waited for a log row would
+            // take longer than one for a plan that does not exist, and tell them apart.
+            let (state, caller, sip_id) = (state.clone(), caller.clone(), *sip_id);
+            tokio::spawn(async move {
+                let attempt = access_log::action::REFUSED_SIP;
+                if let Err(e) =
+                    access_log::record(&state, &caller, &person_id, attempt, Some(&sip_id)).await
+                {
+                    tracing::warn!(error = %e, "an attempt on a plan could not be logged");
+                }
+            });
+            Err(AppError::NotFound)
+        }
+        None => Err(AppError::NotFound),
     }
 }
 

@@ -87,7 +87,8 @@ pub(crate) async fn page(
     let unit = caller.staff_unit()?.clone();
     let sip_id = SipId::parse(&id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
-    let (_, _, sip, person_id) = crate::routes::sips::plan_of_unit(&state, &unit, &sip_id).await?;
+    let (_, _, sip, person_id) =
+        crate::routes::sips::plan_of_unit(&state, caller, &unit, &sip_id).await?;
     let Some(mut plan) = patient_plan(&sip) else {
         return Err(WebError::NotFound);
     };

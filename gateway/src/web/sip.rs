@@ -303,7 +303,7 @@ async fn render(
     let sip_id = SipId::parse(id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
     let (_, position, sip, person_id) =
-        crate::routes::sips::plan_of_unit(state, &unit, &sip_id).await?;
+        crate::routes::sips::plan_of_unit(state, caller, &unit, &sip_id).await?;
     access_log::record(state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
     // The plan is read from the store, the units' names and who uses samplan from the directory:
     // let the directory catch up with the plan (bounded), so that a unit the plan names is never
