@@ -1,8 +1,9 @@
 //! Granskning: the auditor's pages. A care provider's log follow-up is done by people who read
 //! pages, not JSON: the extract (loggutdrag) a person asks for of who has read their data, the
 //! systematic review of reads without a care relation and of unusual read volumes
-//! (logguppföljning), a plan as it stood at a moment with who did what in it, and the check of
-//! the hash chains with a seal to keep outside the database.
+//! (logguppföljning), a plan as it stood at a moment — as the unit that read it could see it, or
+//! with every unit's drafts — with who did what in it, and the check of the hash chains with a
+//! seal to keep outside the database.
 //!
 //! The pages answer with the functions of `/api/v1/audit/…` (`crate::routes::audit`,
 //! `crate::access_log`) and log what those log: the extract's taking, each plan read. Names and
@@ -588,15 +589,9 @@ pub(crate) async fn review(
     let today = domain::time::local_date(state.clock.now());
     let mut form = review_form(today);
     let period = match Period::read(&fields) {
-        Ok(Period {
-            from: Some(from),
-            to: Some(to),
-        }) => Period {
-            from: Some(from),
-            to: Some(to),
-        },
-        Ok(Period { from, .. }) => {
-            let field = if from.is_none() { "fran" } else { "till" };
+        Ok(p) if p.from.is_some() && p.to.is_some() => p,
+        Ok(p) => {
+            let field = if p.from.is_none() { "fran" } else { "till" };
             return start_refused(
                 &state,
                 &visitor,
@@ -617,8 +612,13 @@ pub(crate) async fn review(
     let mut persons: HashMap<String, PersonSummary> = HashMap::new();
     for read in &found.without_relation {
         if !persons.contains_key(&read.person_id) {
-            if let Ok((_, summary)) = person(&state, &read.person_id).await {
-                persons.insert(read.person_id.clone(), summary);
+            match person(&state, &read.person_id).await {
+                Ok((_, summary)) => {
+                    persons.insert(read.person_id.clone(), summary);
+                }
+                // Not in the directory (yet): the row names the id.
+                Err(WebError::NotFound) => {}
+                Err(e) => return Err(e),
             }
         }
     }
