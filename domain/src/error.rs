@@ -39,6 +39,8 @@ pub enum DomainError {
     FieldTooLong { field: &'static str, max: usize },
     #[error("known_since is in the future")]
     KnownSinceInFuture,
+    #[error("known_since is before the person was born")]
+    KnownSinceBeforeBirth { born: chrono::NaiveDate },
     #[error("date or time {0} is in the future")]
     InFuture(&'static str),
     #[error("date or time {0} is in the past")]
@@ -189,6 +191,7 @@ impl DomainError {
             FieldMissing(_) => "field_missing",
             FieldTooLong { .. } => "field_too_long",
             KnownSinceInFuture => "known_since_in_future",
+            KnownSinceBeforeBirth { .. } => "known_since_before_birth",
             InFuture(_) => "date_in_future",
             InPast(_) => "date_in_past",
             InvalidPeriod => "invalid_period",
@@ -309,6 +312,10 @@ impl DomainError {
             KnownSinceInFuture => {
                 "Tidpunkten då behovet blev känt kan inte ligga i framtiden.".to_string()
             }
+            KnownSinceBeforeBirth { born } => format!(
+                "Behovet kan inte ha blivit känt innan personen föddes ({}). Kontrollera datumet.",
+                crate::time::written_date(*born)
+            ),
             InFuture(what) => format!("Tidpunkten för {what} kan inte ligga i framtiden."),
             InPast(what) => format!("Tidpunkten för {what} har redan passerat."),
             InvalidPeriod => "Slutdatumet ligger före startdatumet.".to_string(),

@@ -351,7 +351,11 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
     assert_eq!(content_type, "text/csv; charset=utf-8");
     let csv = csv.as_str().expect("CSV text");
     let lines: Vec<&str> = csv.split("\r\n").collect();
-    assert_eq!(lines[0], gateway::routes::reports::CSV_HEADER);
+    // UTF-8's byte order mark, then the header.
+    assert_eq!(
+        lines[0],
+        format!("\u{feff}{}", gateway::routes::reports::CSV_HEADER)
+    );
     assert_eq!(
         lines[1..],
         [

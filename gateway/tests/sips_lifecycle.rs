@@ -551,7 +551,8 @@ async fn the_other_commands_reach_the_domain_with_the_fields_clients_send() {
     assert_eq!(view["phase"], "closed");
     assert_eq!(view["need"]["context"]["track"], "red");
 
-    // A track belongs to a discharge only; a need cannot be known in the future.
+    // A track belongs to a discharge only; a need cannot be known in the future, nor before the
+    // person was born.
     for (context, known_since, code) in [
         (
             json!({"kind": "outpatient", "track": "green"}),
@@ -562,6 +563,12 @@ async fn the_other_commands_reach_the_domain_with_the_fields_clients_send() {
             json!({"kind": "outpatient"}),
             Some("2026-03-11T08:00:00Z"),
             "known_since_in_future",
+        ),
+        // Tolvan was born 12 December 1912: a need known before that is a slip of the keyboard.
+        (
+            json!({"kind": "outpatient"}),
+            Some("1911-06-01T08:00:00Z"),
+            "known_since_before_birth",
         ),
     ] {
         let mut body = json!({"person_id": w.person_id, "identified_by": "person", "reason": "x", "context": context});

@@ -364,6 +364,13 @@ pub fn decide(
             if known_since > now {
                 return Err(DomainError::KnownSinceInFuture);
             }
+            // A date before the person was born is a slip of the keyboard (1975 for 2025), and
+            // it would count the plan in a month decades back (docs/kpis.md).
+            if let Some(born) = person.personal_identity_number.map(|p| p.birth_date()) {
+                if crate::time::local_date(known_since) < born {
+                    return Err(DomainError::KnownSinceBeforeBirth { born });
+                }
+            }
             if c.context.kind == CareContextKind::Outpatient && c.context.track.is_some() {
                 return Err(DomainError::TrackWithoutDischarge);
             }

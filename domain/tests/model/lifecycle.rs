@@ -58,6 +58,23 @@ fn identify_need_is_refused_for_non_staff_twice_and_with_known_since_in_the_futu
     given(&story)
         .when(cmd.clone(), Who::Nurse.at(t0()))
         .then_error(DomainError::KnownSinceInFuture);
+    // Nor known before the person was born (a slip of the keyboard: 1940 for 2040).
+    let born_1946 = person_with("19460812-1234", &[]);
+    let mut before_birth = identify_need(outpatient());
+    if let SipCommand::IdentifyNeed(c) = &mut before_birth {
+        c.known_since = Some(
+            chrono::NaiveDate::from_ymd_opt(1946, 8, 11)
+                .and_then(|d| d.and_hms_opt(12, 0, 0))
+                .expect("a time")
+                .and_utc(),
+        );
+    }
+    given(&story)
+        .with_facts(facts_for(born_1946))
+        .when(before_birth, Who::Nurse.at(t0()))
+        .then_error(DomainError::KnownSinceBeforeBirth {
+            born: chrono::NaiveDate::from_ymd_opt(1946, 8, 12).expect("a date"),
+        });
     // A need known since last week keeps that time: deadlines count from it.
     if let SipCommand::IdentifyNeed(c) = &mut cmd {
         c.known_since = Some(t0() - Duration::days(7));

@@ -50,7 +50,8 @@ pub struct KpiParams {
         pattern = "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
     )]
     pub from: Option<String>,
-    /// The last month, `YYYY-MM`, included (or a day in it); at most 120 months after `from`.
+    /// The last month, `YYYY-MM`, included (or a day in it); `from`–`to` at most 120 months in
+    /// all.
     /// Required.
     #[param(
         required = true,
@@ -368,7 +369,10 @@ closed_consent_declined;closed_protected_identity;closed_moved_out_of_region;clo
 closed_replaced_by_new_plan";
 
 fn csv_response(report: &KpiReport) -> Response {
-    let mut body = String::from(CSV_HEADER);
+    // UTF-8's byte order mark first: a spreadsheet opening the saved file otherwise guesses the
+    // Windows code page and garbles å, ä and ö in the groups' names.
+    let mut body = String::from("\u{feff}");
+    body.push_str(CSV_HEADER);
     body.push_str("\r\n");
     let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     // Three decimals with a decimal comma, as Swedish spreadsheets read numbers.

@@ -466,7 +466,7 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
             vec!["personal_identity_number"]
         }
         InvalidHeading(_) => vec!["heading"],
-        KnownSinceInFuture => vec!["known_since"],
+        KnownSinceInFuture | KnownSinceBeforeBirth { .. } => vec!["known_since"],
         TrackWithoutDischarge => vec!["track"],
         InvalidPeriod => vec!["to"],
         InFuture(_) | InPast(_) => vec![
