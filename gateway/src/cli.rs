@@ -502,9 +502,21 @@ async fn rebuild(config: Config, args: RebuildArgs) -> Result<(), CliError> {
 }
 
 async fn audit_verify(config: Config, args: VerifyArgs) -> Result<(), CliError> {
-    let kept = match &args.expect {
+    let kept = match args.expect.as_deref().map(str::trim) {
+        // The first check has no journal yet: `--expect "$(tail -1 audit-journal.txt)"` gives
+        // nothing, which is no seal to hold to, not a mistake.
+        Some("") => {
+            println!("no seal kept outside the database was given: the first check");
+            None
+        }
         Some(text) => {
-            let (number, digest) = text.split_once(':').ok_or_else(|| {
+            // As the check prints it: "seal N:DIGEST", or the whole line it stands in.
+            let seal = text
+                .split_whitespace()
+                .rev()
+                .find(|word| word.contains(':') && !word.ends_with(':'))
+                .unwrap_or(text);
+            let (number, digest) = seal.split_once(':').ok_or_else(|| {
                 CliError::Usage("--expect takes NUMBER:DIGEST, as the check printed them".into())
             })?;
             let number: i64 = number.trim().parse().map_err(|_| {
@@ -567,6 +579,10 @@ async fn audit_verify(config: Config, args: VerifyArgs) -> Result<(), CliError> 
                 "keep the latest seal outside the database and give it to the next check \
                  (--expect NUMBER:DIGEST): seals rewritten inside it would then show"
             );
+            // Last, alone, for `tail -1` into the audit journal.
+            if let Some(seal) = &report.latest_seal {
+                println!("seal {}:{}", seal.seal_no, seal.digest);
+            }
             return Ok(());
         }
         if report.events_before_the_first_position > 0 {

@@ -191,6 +191,30 @@ async fn an_event_removed_after_a_check_is_found_by_the_next_one() {
         )),
         "{stdout}"
     );
+    // The daily check of the runbook: the journal's last line is the seal alone, and the check
+    // takes it as written — "seal N:DIGEST", the whole line it stands in, or nothing on the
+    // first day.
+    assert_eq!(
+        stdout.lines().last(),
+        Some(format!("seal 1:{digest}").as_str()),
+        "{stdout}"
+    );
+    for kept in [
+        format!("seal 1:{digest}"),
+        format!("nothing new to seal; the latest seal is 1 up to position 9: seal 1:{digest}"),
+    ] {
+        let out = audit_verify_cli(&app, Some(&kept));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{kept}: {stdout}");
+        assert!(
+            stdout.contains(&format!("seal 1 is as kept: {digest}")),
+            "{stdout}"
+        );
+    }
+    let out = audit_verify_cli(&app, Some(""));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("the first check"), "{stdout}");
     // The seal kept outside, given to the API: as kept; a digest that is not one is refused.
     let (status, _, held) = app
         .post(

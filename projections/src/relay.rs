@@ -173,6 +173,26 @@ pub async fn connect_with(
     // one node configured is the one that died, a fresh connection still finds the others.
     let servers = with_learned_servers(nats_url);
     let client = options
+        .event_callback(|event| async move {
+            match event {
+                // A request the server refused to let this user make answers nothing: the
+                // relay would only see its wait run out. Said here, naming what to look at.
+                async_nats::Event::ServerError(async_nats::ServerError::Other(text))
+                    if text.to_lowercase().contains("permissions violation") =>
+                {
+                    tracing::error!(
+                        refused = %text,
+                        "NATS refused the relay: the user it signs in as (SAMPLAN_NATS_USER) may \
+                         not do this; deploy/nats/users.conf gives the relay samplan-relay"
+                    );
+                    *LAST_REFUSAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+                }
+                async_nats::Event::ServerError(e) => {
+                    tracing::warn!(error = %e, "NATS server error")
+                }
+                other => tracing::info!(event = %other, "NATS"),
+            }
+        })
         .connection_timeout(Duration::from_secs(5))
         .connect(servers)
         .await
@@ -190,6 +210,30 @@ pub async fn connect_with(
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting and making sure of the stream may take before the relay tries again.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a NATS server last refused this process's relay (a permissions violation), if anything:
+/// named when a request then times out.
+static LAST_REFUSAL: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Why a request to NATS got no answer, as far as the server said: "did not answer", or what it
+/// refused.
+fn no_answer(what: &str) -> String {
+    match LAST_REFUSAL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        Some(refused) => format!(
+            "NATS refused {what}: {refused} (the relay signs in as SAMPLAN_NATS_USER; \
+             deploy/nats/users.conf lets only samplan-relay publish the events and manage their \
+             stream)"
+        ),
+        None => format!(
+            "NATS did not answer within {} s ({what})",
+            SETUP_TIMEOUT.as_secs()
+        ),
+    }
+}
 
 /// Servers of the cluster learned from earlier connections of this process (`host:port`).
 static LEARNED_SERVERS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -380,18 +424,27 @@ pub async fn already_on_stream(
 async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), ProjectionError> {
     // A server that hangs takes the TCP connection and never says hello: without a bound the
     // relay would wait there, silent, for as long as it hangs.
-    let js = tokio::time::timeout(SETUP_TIMEOUT, async {
+    let setup = tokio::time::timeout(SETUP_TIMEOUT, async {
         let js = connect_with(&config.nats_url, &config.auth).await?;
         ensure_stream(&js, config).await?;
         Ok::<_, ProjectionError>(js)
     })
-    .await
-    .map_err(|_| {
-        ProjectionError::Nats(format!(
-            "NATS did not answer within {} s (connecting, the stream)",
-            SETUP_TIMEOUT.as_secs()
-        ))
-    })??;
+    .await;
+    let js = match setup {
+        Ok(Ok(js)) => js,
+        // A refused request fails as a timeout: say what the server refused instead.
+        Ok(Err(e))
+            if LAST_REFUSAL
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some() =>
+        {
+            tracing::debug!(error = %e, "the stream could not be set up");
+            return Err(ProjectionError::Nats(no_answer("setting up the stream")));
+        }
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(ProjectionError::Nats(no_answer("connecting, the stream"))),
+    };
     let pool = store.pool();
     let start = {
         let client = pool.get().await?;

@@ -96,6 +96,27 @@ async fn each_nats_user_may_do_its_work_and_no_more() {
     let gateway = Samplan::spawn(cmd, port, log).await;
     let (cmd, port, log) = serve("projector", "samplan", &service_pw);
     let _projector = Samplan::spawn(cmd, port, log).await;
+    // A relay signed in as the services' user is refused by the server, and says so in its
+    // own words, naming the user it should sign in as (not "NATS did not answer").
+    {
+        let (mut cmd, port, log) = serve("relay", "samplan", &service_pw);
+        cmd.env("SAMPLAN_LOG", "info");
+        let wrong = Samplan::spawn(cmd, port, log).await;
+        let started = std::time::Instant::now();
+        while !wrong.log_text().contains("NATS refused the relay") {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the relay never said what NATS refused: {}",
+                wrong.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(
+            wrong.log_text().contains("samplan-relay"),
+            "{}",
+            wrong.log_text()
+        );
+    }
     let (cmd, port, log) = serve("relay", "samplan-relay", &relay_pw);
     let relay = Samplan::spawn(cmd, port, log).await;
 
@@ -260,8 +281,10 @@ async fn each_nats_user_may_do_its_work_and_no_more() {
     for line in &violations {
         assert!(
             line.contains("samplan.events.sip.SipClosed")
-                || line.contains("$JS.API.STREAM.DELETE.SAMPLAN_EVENTS"),
-            "only the forgeries and deletions were refused: {line}"
+                || line.contains("$JS.API.STREAM.DELETE.SAMPLAN_EVENTS")
+                // The relay signed in as the services' user, above.
+                || (line.contains("User \"samplan\"") && line.contains("$JS.API.")),
+            "only the forgeries, deletions and the wrong relay were refused: {line}"
         );
     }
 }
