@@ -256,15 +256,70 @@ pub async fn rebuild(
     })
 }
 
+/// This process's NATS connections: 0 none made yet, 1 connected, 2 not connected (away, or
+/// refused).
+static NATS_STATE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether this process's NATS connection is up: `None` before it made one. `/metrics` shows it
+/// (`samplan_nats_connected`): a gateway without NATS still pushes, by looking at the tables, a
+/// little later, and nothing else would tell.
+pub fn nats_connected() -> Option<bool> {
+    match NATS_STATE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        state => Some(state == 1),
+    }
+}
+
+/// Whether the refusal of this process's sign-in was said since it last connected.
+static REFUSAL_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Follows a NATS connection's events into [`nats_connected`], and says once, in words an
+/// operator can act on, that the server refused the sign-in (the client retries, and logs each
+/// attempt in its own words).
+pub(crate) async fn follow_nats(event: async_nats::Event, user: Option<String>) {
+    use std::sync::atomic::Ordering;
+    let refused = match &event {
+        async_nats::Event::ServerError(async_nats::ServerError::AuthorizationViolation) => true,
+        async_nats::Event::ClientError(async_nats::ClientError::Other(text)) => {
+            text.contains("authorization violation")
+        }
+        _ => false,
+    };
+    match event {
+        async_nats::Event::Connected => {
+            NATS_STATE.store(1, Ordering::Relaxed);
+            REFUSAL_SAID.store(false, Ordering::Relaxed);
+        }
+        async_nats::Event::Disconnected | async_nats::Event::Closed => {
+            NATS_STATE.store(2, Ordering::Relaxed)
+        }
+        _ if refused => {
+            NATS_STATE.store(2, Ordering::Relaxed);
+            if !REFUSAL_SAID.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    user = user.as_deref().unwrap_or("(none)"),
+                    "NATS refused the sign-in: check SAMPLAN_NATS_USER and SAMPLAN_NATS_PASSWORD \
+                     (or the token, NKey or .creds) against the servers' users; until then live \
+                     pushes look at the tables, and a relay publishes nothing"
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A NATS client that connects in the background and reconnects by itself, so that a process
 /// starts while NATS is away and pushes resume when it is back.
 pub async fn nats_client(
     nats_url: &str,
     auth: &NatsAuth,
 ) -> Result<async_nats::Client, ProjectionError> {
+    NATS_STATE.store(2, std::sync::atomic::Ordering::Relaxed);
+    let user = auth.user().map(str::to_owned);
     auth.apply(async_nats::ConnectOptions::new())
         .await
         .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?
+        .event_callback(move |event| follow_nats(event, user.clone()))
         .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5))
         // One URL or a comma-separated list of a cluster's nodes, as the relay takes it.

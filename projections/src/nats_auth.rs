@@ -47,6 +47,14 @@ pub struct NatsAuth {
 }
 
 impl NatsAuth {
+    /// The user signed in as, with a user and password.
+    pub fn user(&self) -> Option<&str> {
+        match &self.credentials {
+            NatsCredentials::UserPassword { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
     /// `options` with these credentials and TLS settings.
     pub async fn apply(
         &self,

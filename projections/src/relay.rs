@@ -172,8 +172,11 @@ pub async fn connect_with(
     // The configured servers, and those a cluster told an earlier connection about: when the
     // one node configured is the one that died, a fresh connection still finds the others.
     let servers = with_learned_servers(nats_url);
+    let user = auth.user().map(str::to_owned);
     let client = options
-        .event_callback(|event| async move {
+        .event_callback(move |event| {
+            let user = user.clone();
+            async move {
             match event {
                 // A request the server refused to let this user make answers nothing: the
                 // relay would only see its wait run out. Said here, naming what to look at.
@@ -187,10 +190,8 @@ pub async fn connect_with(
                     );
                     *LAST_REFUSAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
                 }
-                async_nats::Event::ServerError(e) => {
-                    tracing::warn!(error = %e, "NATS server error")
-                }
-                other => tracing::info!(event = %other, "NATS"),
+                other => crate::follow_nats(other, user).await,
+            }
             }
         })
         .connection_timeout(Duration::from_secs(5))

@@ -189,6 +189,45 @@ async fn each_nats_user_may_do_its_work_and_no_more() {
         .unwrap_or_else(|_| panic!("the projector rang no doorbell: {}", nats_log()))
         .expect("a ring");
 
+    // /metrics says the gateway's NATS connection is up; one given a wrong password says it is
+    // not (it still pushes, by looking at the tables), and its log names the user.
+    let metrics = samplan_tests::http_client()
+        .get(format!("{}/metrics", gateway.base_url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("samplan_nats_connected 1"), "{metrics}");
+    {
+        let (mut cmd, port, log) = serve("gateway", "samplan", "not-the-password");
+        cmd.env("SAMPLAN_LOG", "info");
+        let refused = Samplan::spawn(cmd, port, log).await;
+        let started = std::time::Instant::now();
+        loop {
+            let metrics = samplan_tests::http_client()
+                .get(format!("{}/metrics", refused.base_url))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            if metrics.contains("samplan_nats_connected 0")
+                && refused.log_text().contains("NATS refused the sign-in")
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{metrics}\n{}",
+                refused.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     // The reader reads every event with a durable consumer of its own.
     let reader = connect(&nats.url(), "samplan-reader", &reader_pw).await;
     let js = jetstream::new(reader.clone());

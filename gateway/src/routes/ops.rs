@@ -158,6 +158,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let (checked, remembered) = state.verifier.verification_counts();
     metrics::counter!("samplan_token_signature_checks_total").absolute(checked);
     metrics::counter!("samplan_token_verified_hits_total").absolute(remembered);
+    // Whether the process's NATS connection is up (a gateway's doorbell, a relay's stream).
+    if let Some(connected) = projections::nats_connected() {
+        metrics::gauge!("samplan_nats_connected").set(if connected { 1.0 } else { 0.0 });
+    }
     // Each projection's and the relay's position and lag, as the database has them.
     // Whether the gauges below were read in this scrape: while the database cannot be asked they
     // keep the values of the last scrape that could (a lag of 0 from before an outage is not "no
