@@ -305,6 +305,7 @@ async fn the_log_review_names_a_unit_that_read_a_person_it_has_no_plan_with() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let sip = start_plan(&app, &w).await;
+    wait_for_projections(&app).await;
     // Another vårdcentral, with no plan for Tolvan, tries his plan's id (answered as if there
     // were no such plan) and searches for him by number.
     let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.other).await;

@@ -174,26 +174,7 @@ pub async fn connect_with(
     let servers = with_learned_servers(nats_url);
     let user = auth.user().map(str::to_owned);
     let client = options
-        .event_callback(move |event| {
-            let user = user.clone();
-            async move {
-            match event {
-                // A request the server refused to let this user make answers nothing: the
-                // relay would only see its wait run out. Said here, naming what to look at.
-                async_nats::Event::ServerError(async_nats::ServerError::Other(text))
-                    if text.to_lowercase().contains("permissions violation") =>
-                {
-                    tracing::error!(
-                        refused = %text,
-                        "NATS refused the relay: the user it signs in as (SAMPLAN_NATS_USER) may \
-                         not do this; deploy/nats/users.conf gives the relay samplan-relay"
-                    );
-                    *LAST_REFUSAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
-                }
-                other => crate::follow_nats(other, user).await,
-            }
-            }
-        })
+        .event_callback(move |event| on_event(event, user.clone()))
         .connection_timeout(Duration::from_secs(5))
         .connect(servers)
         .await
@@ -211,6 +192,25 @@ pub async fn connect_with(
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting and making sure of the stream may take before the relay tries again.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Follows the relay's NATS connection: what the server refused it is said at once, naming what
+/// to look at (a refused request answers nothing, and the relay would only see its wait run
+/// out); the rest as every NATS connection of the process (`crate::follow_nats`).
+async fn on_event(event: async_nats::Event, user: Option<String>) {
+    match event {
+        async_nats::Event::ServerError(async_nats::ServerError::Other(text))
+            if text.to_lowercase().contains("permissions violation") =>
+        {
+            tracing::error!(
+                refused = %text,
+                "NATS refused the relay: the user it signs in as (SAMPLAN_NATS_USER) may not do \
+                 this; deploy/nats/users.conf gives the relay samplan-relay"
+            );
+            *LAST_REFUSAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+        }
+        other => crate::follow_nats(other, user).await,
+    }
+}
 
 /// What a NATS server last refused this process's relay (a permissions violation), if anything:
 /// named when a request then times out.
