@@ -486,17 +486,24 @@ async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
         seal["seal_no"].as_i64().expect("seal").to_string(),
         seal["digest"].as_str().expect("digest").to_owned(),
     );
-    let (status, html) = post_form(
-        &app,
-        "/granskning/kontroll",
-        &cookie,
-        &[
-            ("_csrf", &csrf),
-            ("forsegling", &no),
-            ("kontrollsumma", &digest),
-        ],
-    )
-    .await;
+    // "Kontrollera" with a kept seal's number and digest.
+    let check_with = |number: String, digest: String| {
+        let (app, cookie, csrf) = (&app, &cookie, &csrf);
+        async move {
+            post_form(
+                app,
+                "/granskning/kontroll",
+                cookie,
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("forsegling", &number),
+                    ("kontrollsumma", &digest),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, html) = check_with(no.clone(), digest.clone()).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
         html.contains("förseglingarna stämmer med den du sparade"),
@@ -505,17 +512,7 @@ async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
     assert!(html.contains(&digest), "the seal to keep is shown: {html}");
     // A kept seal whose digest is another: the seals do not hold.
     let other = "0".repeat(64);
-    let (status, html) = post_form(
-        &app,
-        "/granskning/kontroll",
-        &cookie,
-        &[
-            ("_csrf", &csrf),
-            ("forsegling", &no),
-            ("kontrollsumma", &other),
-        ],
-    )
-    .await;
+    let (status, html) = check_with(no.clone(), other).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     // The log holds: the page asks first whether the seal was copied right.
     assert!(
@@ -526,17 +523,7 @@ async fn a_plan_as_it_stood_before_a_change_and_the_check_of_the_log() {
     assert!(!html.contains("Loggen är inte hel"), "{html}");
     // A seal number beyond the newest: said as such.
     let beyond = (no.parse::<i64>().expect("number") + 5).to_string();
-    let (status, html) = post_form(
-        &app,
-        "/granskning/kontroll",
-        &cookie,
-        &[
-            ("_csrf", &csrf),
-            ("forsegling", &beyond),
-            ("kontrollsumma", &digest),
-        ],
-    )
-    .await;
+    let (status, html) = check_with(beyond.clone(), digest.clone()).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
         html.contains(&format!(
