@@ -310,6 +310,13 @@ pub fn run() -> ExitCode {
             eprintln!("samplan: {msg}");
             ExitCode::from(2)
         }
+        // A token key that does not parse is a setting that is not valid, as configuration.md
+        // promises: exit status 2, as for any other.
+        Err(CliError::Start(e @ (StartError::Config(_) | StartError::Key(_)))) => {
+            tracing::error!(error = %e, "samplan failed");
+            eprintln!("samplan: configuration error: {e}");
+            ExitCode::from(2)
+        }
         Err(CliError::Start(e)) => {
             tracing::error!(error = %e, "samplan failed");
             eprintln!("samplan: {e}");

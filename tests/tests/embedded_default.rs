@@ -381,6 +381,27 @@ fn an_external_database_without_a_key_refuses_to_start() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("SAMPLAN_JWT_SECRET"));
 }
 
+/// Two public keys during a rotation, the second not a key: a setting that is not valid, exit
+/// status 2 naming it, as for any other (docs/configuration.md), never a start that fails with 1.
+#[test]
+fn a_second_public_key_that_does_not_parse_is_a_configuration_error() {
+    let tmp = TempDir::new("badkey");
+    let (_, good) = gateway::testing::key_pair(gateway::testing::KeyKind::Es256);
+    let broken = "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n";
+    let out = samplan_command(&tmp.path().join("data"), free_port())
+        .env(
+            "SAMPLAN_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env("SAMPLAN_JWT_PUBLIC_KEY", format!("{good}{broken}"))
+        .arg("serve")
+        .output()
+        .expect("running samplan serve");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("configuration error"), "{said}");
+}
+
 #[tokio::test]
 async fn migrating_an_external_database_needs_no_token_key() {
     let db = eventstore::testing::TestDatabase::create()
