@@ -45,6 +45,18 @@ async fn connect(url: &str, user: &str, password: &str) -> async_nats::Client {
         .unwrap_or_else(|e| panic!("{user} signs in: {e}"))
 }
 
+/// What a samplan process's `/metrics` says.
+async fn metrics_of(base_url: &str) -> String {
+    samplan_tests::http_client()
+        .get(format!("{base_url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
 async fn stream_messages(js: &jetstream::Context) -> u64 {
     js.get_stream("SAMPLAN_EVENTS")
         .await
@@ -191,14 +203,7 @@ async fn each_nats_user_may_do_its_work_and_no_more() {
 
     // /metrics says the gateway's NATS connection is up; one given a wrong password says it is
     // not (it still pushes, by looking at the tables), and its log names the user.
-    let metrics = samplan_tests::http_client()
-        .get(format!("{}/metrics", gateway.base_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_of(&gateway.base_url).await;
     assert!(metrics.contains("samplan_nats_connected 1"), "{metrics}");
     {
         let (mut cmd, port, log) = serve("gateway", "samplan", "not-the-password");
@@ -206,14 +211,7 @@ async fn each_nats_user_may_do_its_work_and_no_more() {
         let refused = Samplan::spawn(cmd, port, log).await;
         let started = std::time::Instant::now();
         loop {
-            let metrics = samplan_tests::http_client()
-                .get(format!("{}/metrics", refused.base_url))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text");
+            let metrics = metrics_of(&refused.base_url).await;
             if metrics.contains("samplan_nats_connected 0")
                 && refused.log_text().contains("NATS refused the sign-in")
             {
