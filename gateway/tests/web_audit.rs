@@ -92,6 +92,7 @@ async fn an_auditor_takes_a_loggutdrag_by_personnummer_and_downloads_it_as_csv()
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let sip = start_plan(&app, &w).await;
+    wait_for_projections(&app).await;
     // The hemtjänst reads the person; the vårdcentral reads the plan.
     let (status, _, _) = app
         .get(&format!("/api/v1/persons/{}", w.person_id), &w.ht)
