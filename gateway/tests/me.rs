@@ -930,8 +930,18 @@ async fn min_plan_names_the_responsible_and_tells_two_plans_apart() {
         page.contains("href=\"/min-plan\">Alla dina planer</a>"),
         "{page}"
     );
-    let (status, list) = web_page(&app, "/min-plan", &me).await;
-    assert_eq!(status, StatusCode::OK);
+    // The list reads the patient read model, which may not have applied the second plan's goal
+    // yet on a loaded machine: read again until it has (bounded).
+    let mut list = String::new();
+    for _ in 0..50 {
+        let (status, page) = web_page(&app, "/min-plan", &me).await;
+        assert_eq!(status, StatusCode::OK);
+        list = page;
+        if list.contains("Jag vill må bättre.") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     for goal in ["Jag vill kunna bo kvar hemma.", "Jag vill må bättre."] {
         assert!(
             list.contains(&format!(", startad 10 mars 2026: {goal}</a>")),
