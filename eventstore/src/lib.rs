@@ -22,6 +22,7 @@ mod model;
 mod store;
 mod tail;
 mod wake;
+mod writers;
 
 #[cfg(feature = "testing")]
 pub mod testing;

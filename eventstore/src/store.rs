@@ -25,6 +25,7 @@ use crate::model::{
     Metadata, NewEvent, RecordedEvent, Seal, SealProblem, StoredCommand, VerifyReport,
 };
 use crate::wake::Wake;
+use crate::writers::{still_running, WRITERS_SUBQUERY};
 use crate::COMPONENT;
 
 /// The columns every read returns, in the order [`decode_event`] expects.
@@ -349,25 +350,22 @@ impl EventStore {
 
     /// The highest position up to which everything is settled: every position at or below it
     /// is either committed or will never exist. A tailer started at 0 delivers all events up to
-    /// here without waiting. Costs a transaction id and waits for transactions that were
-    /// running when it was called (normally milliseconds; at most `statement_timeout_ms`, then
-    /// `Unavailable`).
+    /// here without waiting. Waits for the transactions that were writing events when it was
+    /// called (normally a millisecond or two; at most `statement_timeout_ms`, then
+    /// `Unavailable`), and for nothing else (ADR 0045).
     pub async fn head_position(&self) -> Result<i64, StoreError> {
         let client = self.inner.db.client().await?;
-        // The xid is taken in the same statement as the max, so after its snapshot: every
-        // transaction that drew a position at or below the max took its xid before ours.
+        // The writers are read after the statement's snapshot was taken: whoever drew a position
+        // at or below the max and had not committed then held the events lock from before it
+        // drew it, so it is among them unless it has ended since.
         let stmt = client
-            .prepare_cached(
-                "SELECT coalesce(max(global_position), 0), pg_current_xact_id()::text::bigint \
-                 FROM events",
-            )
+            .prepare_cached(&format!(
+                "SELECT (SELECT coalesce(max(global_position), 0) FROM events), {WRITERS_SUBQUERY}"
+            ))
             .await?;
         let row = client.query_one(&stmt, &[]).await?;
         let head: i64 = row.try_get(0)?;
-        let bound: i64 = row.try_get(1)?;
-        let xmin = client
-            .prepare_cached("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .await?;
+        let mut writers: Vec<String> = row.try_get(1)?;
         // A forgotten open transaction would hold this forever; give up like a statement would.
         let wait_ms_max = match self.inner.db.config.statement_timeout_ms {
             0 => 30_000,
@@ -376,14 +374,14 @@ impl EventStore {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms_max);
         let mut pause = Duration::from_millis(1);
         loop {
-            let current: i64 = client.query_one(&xmin, &[]).await?.try_get(0)?;
-            if current >= bound {
+            writers = still_running(&client, &writers).await?;
+            if writers.is_empty() {
                 return Ok(head);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(StoreError::Unavailable(format!(
-                    "en transaktion som startade före positionen {head} pågår fortfarande \
-                     efter {wait_ms_max} ms"
+                    "en transaktion som skriver händelser och kan ha dragit en position till och \
+                     med {head} pågår fortfarande efter {wait_ms_max} ms"
                 )));
             }
             tokio::time::sleep(pause).await;

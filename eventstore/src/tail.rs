@@ -12,6 +12,11 @@
 //!    was drawn, hence before that read, hence before `B`: its xid is `< B`.
 //! 3. A later read whose snapshot has `xmin >= B` knows all xids `< B` have finished; if `g`
 //!    is still missing in that snapshot it never will appear, and the tailer moves past it.
+//! 4. The xmin waits for every transaction with an xid in the whole cluster, also those that
+//!    never touch events (another database's migration). So with `B` the tailer also notes the
+//!    transactions writing events right then (`crate::writers`, ADR 0045): whoever drew `g`
+//!    and is still running is among them. Once none of them runs, a read after that check
+//!    judges `g` as one with `xmin >= B` would. Either proof moves the tailer on.
 //!
 //! `pg_snapshot_xmax` cannot replace `B`: PostgreSQL sets a snapshot's xmax to the latest
 //! *completed* xid + 1, so a running transaction may hold an xid at or above it.
@@ -25,6 +30,7 @@ use tokio::sync::watch;
 use crate::error::StoreError;
 use crate::model::RecordedEvent;
 use crate::store::{decode_event_at, EventStore, EVENT_COLUMNS};
+use crate::writers::{still_running, WRITERS_SUBQUERY};
 
 /// Rows read per round trip.
 const BATCH_SIZE: i64 = 500;
@@ -41,8 +47,19 @@ const ERROR_BACKOFF_MS_MAX: u64 = 5_000;
 /// The hole-skipping rule, without I/O so it can be tested on its own.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct GapTracker {
-    /// `(B, h_max)`: holes below `h_max` are permanent once a snapshot has `xmin >= B`.
-    bound: Option<(i64, i64)>,
+    bound: Option<Bound>,
+}
+
+/// What settles the holes below `below` (an `h_max`): a snapshot with `xmin >= xid`, or a read
+/// after every one of `writers` has ended.
+#[derive(Debug, Clone)]
+struct Bound {
+    xid: i64,
+    below: i64,
+    /// The transactions writing events when the bound was taken, narrowed as they end.
+    writers: Vec<String>,
+    /// None of `writers` runs any more: every read from now on may judge the holes.
+    writers_ended: bool,
 }
 
 /// What one read allows.
@@ -76,8 +93,9 @@ impl GapTracker {
                 continue;
             }
             if pos > *checkpoint + 1 {
-                if let Some((b, covered_below)) = self.bound {
-                    if xmin >= b {
+                if let Some(bound) = &self.bound {
+                    if xmin >= bound.xid || bound.writers_ended {
+                        let covered_below = bound.below;
                         // Holes below `covered_below` are settled; skip those within reach.
                         let skip_to = (pos - 1).min(covered_below - 1);
                         while *checkpoint < skip_to {
@@ -90,7 +108,7 @@ impl GapTracker {
             if pos > *checkpoint + 1 {
                 let hole = *checkpoint + 1;
                 step.waiting_for = Some(hole);
-                let covered = self.bound.is_some_and(|(_, below)| hole < below);
+                let covered = self.bound.as_ref().is_some_and(|b| hole < b.below);
                 if !covered {
                     step.needs_bound_below = h_max;
                 }
@@ -102,8 +120,32 @@ impl GapTracker {
         step
     }
 
-    pub(crate) fn set_bound(&mut self, xid: i64, h_max: i64) {
-        self.bound = Some((xid, h_max));
+    /// A new bound for the holes below `h_max`: `xid` and `writers` were both taken after the
+    /// read that saw `h_max`.
+    pub(crate) fn set_bound(&mut self, xid: i64, h_max: i64, writers: Vec<String>) {
+        self.bound = Some(Bound {
+            xid,
+            below: h_max,
+            writers_ended: writers.is_empty(),
+            writers,
+        });
+    }
+
+    /// The writers a bound still waits for, when there are any.
+    pub(crate) fn writers_waited_for(&self) -> Option<&[String]> {
+        self.bound
+            .as_ref()
+            .filter(|b| !b.writers_ended)
+            .map(|b| b.writers.as_slice())
+    }
+
+    /// Of the bound's writers these still run (checked before the next read); none: every
+    /// later read may judge the holes the bound covers.
+    pub(crate) fn writers_running(&mut self, running: Vec<String>) {
+        if let Some(bound) = &mut self.bound {
+            bound.writers_ended = running.is_empty();
+            bound.writers = running;
+        }
     }
 }
 
@@ -306,19 +348,26 @@ impl EventStore {
         Ok((xmin, events))
     }
 
-    /// An xid assigned now: larger than every xid assigned before this call.
-    async fn take_xid(&self) -> Result<i64, StoreError> {
+    /// An xid assigned now (larger than every xid assigned before this call) and the
+    /// transactions writing events now.
+    async fn take_bound(&self) -> Result<(i64, Vec<String>), StoreError> {
+        let sql = format!("SELECT pg_current_xact_id()::text::bigint, {WRITERS_SUBQUERY}");
+        let sql = sql.as_str();
         let row = self
             .inner
             .db
             .with_client(true, |client| async move {
-                let stmt = client
-                    .prepare_cached("SELECT pg_current_xact_id()::text::bigint")
-                    .await?;
+                let stmt = client.prepare_cached(sql).await?;
                 client.query_one(&stmt, &[]).await
             })
             .await?;
-        Ok(row.try_get(0)?)
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Those of `writers` still running.
+    async fn writers_still_running(&self, writers: &[String]) -> Result<Vec<String>, StoreError> {
+        let client = self.inner.db.client().await?;
+        still_running(&client, writers).await
     }
 }
 
@@ -427,6 +476,12 @@ impl TailState {
         if let Some(fill) = self.take_from_run(marked) {
             return Ok(fill);
         }
+        // A hole still waited for: when the transactions that may hold it have all ended, the
+        // read below judges it (whatever other databases' transactions hold the xmin back).
+        if let Some(writers) = self.gaps.writers_waited_for() {
+            let running = self.store.writers_still_running(writers).await?;
+            self.gaps.writers_running(running);
+        }
         let from = self.checkpoint;
         let (xmin, rows) = self.store.read_for_tail(from).await?;
         self.must_read = false;
@@ -453,9 +508,10 @@ impl TailState {
             );
         }
         if let Some(h_max) = step.needs_bound_below {
-            // Taken after the read above, so it exceeds the xid of whoever drew the hole.
-            let xid = self.store.take_xid().await?;
-            self.gaps.set_bound(xid, h_max);
+            // Taken after the read above, so it exceeds the xid of whoever drew the hole, and
+            // names that transaction among the writers if it still runs.
+            let (xid, writers) = self.store.take_bound().await?;
+            self.gaps.set_bound(xid, h_max, writers);
         }
         let delivered = !step.deliver.is_empty();
         self.buffer.extend(step.deliver);
@@ -540,7 +596,7 @@ mod tests {
     #[test]
     fn keeps_waiting_while_a_transaction_older_than_the_bound_runs() {
         let mut g = GapTracker::default();
-        g.set_bound(200, 4);
+        g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 1;
         // xmin 150 < 200: the hole's owner may still commit.
         let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
@@ -556,7 +612,7 @@ mod tests {
     #[test]
     fn a_late_commit_fills_the_hole() {
         let mut g = GapTracker::default();
-        g.set_bound(200, 4);
+        g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 1;
         let s = g.step(&mut cp, 150, vec![ev(2), ev(3), ev(4)]);
         assert_eq!(positions(&s), vec![2, 3, 4]);
@@ -565,7 +621,7 @@ mod tests {
     #[test]
     fn skips_a_hole_once_every_older_transaction_finished() {
         let mut g = GapTracker::default();
-        g.set_bound(200, 4);
+        g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 1;
         let s = g.step(&mut cp, 200, vec![ev(3), ev(4)]);
         assert_eq!(s.skipped, vec![2]);
@@ -573,9 +629,45 @@ mod tests {
     }
 
     #[test]
+    fn skips_a_hole_once_the_writers_of_events_ended_though_the_xmin_lags() {
+        // A transaction of another database holds the cluster's xmin at 150 all along.
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4, vec!["3/7".into(), "4/9".into()]);
+        let mut cp = 1;
+        let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
+        assert_eq!(s.waiting_for, Some(2));
+        assert_eq!(
+            g.writers_waited_for(),
+            Some(&["3/7".to_string(), "4/9".to_string()][..])
+        );
+        g.writers_running(vec!["4/9".into()]);
+        let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
+        assert_eq!(
+            s.waiting_for,
+            Some(2),
+            "4/9 may have drawn 2 and still commit it"
+        );
+        g.writers_running(vec![]);
+        assert_eq!(g.writers_waited_for(), None);
+        let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
+        assert_eq!(s.skipped, vec![2]);
+        assert_eq!(positions(&s), vec![3, 4]);
+    }
+
+    #[test]
+    fn a_bound_taken_when_nobody_writes_settles_the_next_read() {
+        let mut g = GapTracker::default();
+        g.set_bound(200, 4, vec![]);
+        assert_eq!(g.writers_waited_for(), None);
+        let mut cp = 1;
+        let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
+        assert_eq!(s.skipped, vec![2]);
+    }
+
+    #[test]
     fn a_hole_above_the_covered_range_needs_a_new_bound() {
         let mut g = GapTracker::default();
-        g.set_bound(200, 4);
+        g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 4;
         let s = g.step(&mut cp, 300, vec![ev(6), ev(7)]);
         assert!(s.skipped.is_empty(), "5 was not covered by the old bound");
@@ -586,7 +678,7 @@ mod tests {
     #[test]
     fn skips_only_the_covered_part_of_a_wide_hole() {
         let mut g = GapTracker::default();
-        g.set_bound(200, 4);
+        g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 1;
         let s = g.step(&mut cp, 250, vec![ev(8)]);
         assert_eq!(s.skipped, vec![2, 3]);

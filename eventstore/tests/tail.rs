@@ -281,6 +281,78 @@ async fn tail_moves_past_a_rolled_back_position_quickly() {
     assert_eq!(env.store.head_position().await.expect("head"), 3);
 }
 
+/// A transaction that holds an xid and never writes events, as a migration or a load job of
+/// another database of the cluster would: it holds every snapshot's xmin back while it runs.
+async fn an_unrelated_transaction(url: &str) -> tokio_postgres::Client {
+    let u = connect(url).await;
+    u.batch_execute("BEGIN; CREATE TEMP TABLE unrelated (n int); SELECT pg_current_xact_id();")
+        .await
+        .expect("an unrelated transaction");
+    u
+}
+
+#[tokio::test]
+async fn tail_moves_past_a_rolled_back_position_while_unrelated_work_runs() {
+    let env = env().await;
+    let _unrelated = an_unrelated_transaction(&env.db.app_url).await;
+    let r = connect(&env.db.app_url).await;
+    r.batch_execute("BEGIN").await.expect("begin");
+    raw_append(&r, "r", 1).await;
+    r.batch_execute("ROLLBACK").await.expect("rollback");
+    env.store
+        .append(
+            "s",
+            ExpectedVersion::Any,
+            vec![some_event(1), some_event(2)],
+            None,
+        )
+        .await
+        .expect("append");
+
+    let mut tail = spawn_tail(&env.store, 0);
+    // Nothing that writes events runs, so the hole is permanent now; the transaction that
+    // holds the cluster's xmin back has nothing to do with it.
+    assert_eq!(
+        receive(&mut tail, 2, Duration::from_secs(5)).await,
+        vec![2, 3]
+    );
+}
+
+#[tokio::test]
+async fn head_position_waits_for_writers_of_events_only() {
+    let env = env().await;
+    env.store
+        .append("a", ExpectedVersion::Any, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    let _unrelated = an_unrelated_transaction(&env.db.app_url).await;
+    let head = tokio::time::timeout(Duration::from_secs(5), env.store.head_position()).await;
+    assert_eq!(
+        head.expect("answered while the unrelated transaction runs")
+            .expect("head"),
+        1
+    );
+
+    // A writer that drew position 2 and has not committed holds position 3 back, unrelated
+    // work or not.
+    let t = connect(&env.db.app_url).await;
+    t.batch_execute("BEGIN").await.expect("begin");
+    raw_append(&t, "t", 2).await;
+    env.store
+        .append("b", ExpectedVersion::Any, vec![some_event(3)], None)
+        .await
+        .expect("append");
+    let store = env.store.clone();
+    let head = tokio::spawn(async move { store.head_position().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!head.is_finished(), "position 2 may still commit");
+    t.batch_execute("ROLLBACK").await.expect("rollback");
+    let head = tokio::time::timeout(Duration::from_secs(5), head)
+        .await
+        .expect("answered once the writer ended");
+    assert_eq!(head.expect("task").expect("head"), 3);
+}
+
 #[tokio::test]
 async fn tail_resumes_after_a_checkpoint_and_follows_new_events() {
     let env = env().await;
