@@ -2,7 +2,8 @@
 //! March–May 2026 across a region and two municipalities under the Norrbotten profile, and the
 //! figures (docs/kpis.md) compared with figures worked out by hand, as JSON and as CSV; a draft
 //! that changes nothing in any report; a rebuild that gives the same tables; who may ask and
-//! what a bad question answers.
+//! what a bad question answers; the follow-up page (`/uppfoljning`), which shows the same
+//! figures in words and gives the same file.
 
 mod sips_support;
 
@@ -651,4 +652,208 @@ async fn a_report_names_the_profile_its_figures_were_computed_with() {
         .expect("rows of another profile");
     let asked = report(&app, "from=2026-03&to=2026-03&group_by=region", at).await;
     assert_eq!(asked["policy"], "orebro");
+}
+
+/// `GET path` as a browser signed in with `token`: the status, the headers and the body.
+async fn browse(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(app.url(path))
+        .header("cookie", format!("samplan_session={token}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let (w, _b, at) = three_plans(&app).await;
+    // The read model has caught up with the last command (the API waits for it).
+    report(&app, "from=2026-03&to=2026-05&group_by=region", at).await;
+    let token = reporting_token(&app);
+
+    // Signed in, the start page leads to Uppföljning.
+    let (status, headers, _) = browse(&app, "/", &token).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(headers["location"], "/uppfoljning");
+
+    // The form alone: the year so far per region, months picked as months.
+    let (status, _, form) = browse(&app, "/uppfoljning", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"type="month" name="fran""#), "{form}");
+    assert!(form.contains(r#"value="2026-01""#) && form.contains(r#"value="2026-05""#));
+    assert!(
+        !form.contains("Påbörjade SIP"),
+        "no report before one is asked for"
+    );
+
+    // The report, a table a month with a row per region: the figures worked out by hand in
+    // `figures_per_month_equal_the_ones_worked_out_by_hand`, in words.
+    let query = "fran=2026-03&till=2026-05&grupp=region";
+    let (status, _, page) = browse(&app, &format!("/uppfoljning?{query}&_do=spara"), &token).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("mars–maj 2026, per region"), "{page}");
+    assert!(page.contains("bedömda måndag 11 maj 2026 kl. 10.00 enligt profilen norrbotten"));
+    // One table for the region, a row per month, down the page.
+    let heading = r#"<bdi>Region Testlän</bdi></h3>"#;
+    let start = page.find(heading).unwrap_or_else(|| panic!("{page}"));
+    let table = &page[start..start + page[start..].find("</table>").expect("table")];
+    let row = |month: &str, cells: &[&str]| {
+        format!(
+            r#"<tr><th scope="row">{month}</th><td>{}</td></tr>"#,
+            cells.join("</td><td>")
+        )
+    };
+    let rows = [
+        row(
+            "mars 2026",
+            &[
+                "3",
+                "1",
+                "2 (3), 2 SIP",
+                "5 (5), 1 SIP",
+                "100 %, 1 av 1",
+                "100 %, 1 av 1",
+                "–",
+                "1: samtycke nekat 1",
+            ],
+        ),
+        row(
+            "april 2026",
+            &[
+                "0",
+                "0",
+                "–",
+                "16 (16), 1 SIP",
+                "0 %, 0 av 1",
+                "0 %, 0 av 1",
+                "100 %, 1 av 1",
+                "1: målen uppnådda 1",
+            ],
+        ),
+        row(
+            "maj 2026",
+            &["0", "0", "–", "–", "–", "–", "0 %, 0 av 1", "0"],
+        ),
+    ];
+    let mut from = 0;
+    for expected in &rows {
+        let found = table[from..]
+            .find(expected.as_str())
+            .unwrap_or_else(|| panic!("{expected} in order: {table}"));
+        from += found + expected.len();
+    }
+
+    // The file the page links to is the API's CSV, byte for byte, under the same name.
+    let href = page
+        .split(r#"href=""#)
+        .map(|rest| rest.split('"').next().unwrap_or(""))
+        .find(|href| href.starts_with("/uppfoljning/csv?"))
+        .expect("a link to the file")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert_eq!(href, format!("/uppfoljning/csv?{query}"));
+    let (status, headers, file) = browse(&app, &href, &token).await;
+    assert_eq!(status, StatusCode::OK, "{file}");
+    let (_, api_csv) = ask(
+        &app,
+        "from=2026-03&to=2026-05&group_by=region&format=csv",
+        at,
+    )
+    .await;
+    assert_eq!(file, api_csv.as_str().expect("CSV text"));
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"sip-nyckeltal-2026-03-2026-05-region.csv\""
+    );
+
+    // Per unit, a unit's name with its id.
+    let (_, _, units) = browse(
+        &app,
+        "/uppfoljning?fran=2026-03&till=2026-03&grupp=unit",
+        &token,
+    )
+    .await;
+    assert!(units.contains("mars 2026, per enhet"), "{units}");
+    assert!(units
+        .contains(r#"<bdi>Hemtjänst Norr</bdi> <span class="meta">hemtjanst-norr</span></h3>"#));
+
+    // A period without plans says so.
+    let (status, _, empty) = browse(
+        &app,
+        "/uppfoljning?fran=2025-01&till=2025-02&grupp=municipality",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(empty.contains("Inga SIP under perioden."), "{empty}");
+
+    // What the form cannot take is said beside its field, with what was typed kept.
+    for (query, field, message) in [
+        (
+            "fran=2026-13&till=2026-05&grupp=region",
+            "fran",
+            "Ange månaden som ÅÅÅÅ-MM",
+        ),
+        (
+            "fran=2026-05&till=2026-03&grupp=region",
+            "till",
+            "Till och med ska vara samma månad",
+        ),
+        (
+            "fran=2000-01&till=2026-03&grupp=region",
+            "till",
+            "En rapport omfattar högst 120",
+        ),
+        (
+            "fran=2026-03&till=2026-05&grupp=land",
+            "grupp",
+            "Välj region, kommun eller enhet.",
+        ),
+        (
+            "fran=&till=2026-05&grupp=region",
+            "fran",
+            "Fyll i det här fältet.",
+        ),
+    ] {
+        let (status, _, refused) = browse(&app, &format!("/uppfoljning?{query}"), &token).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert!(
+            refused.contains(&format!(r#"id="rapport-{field}-fel">{message}"#)),
+            "{query}: {refused}"
+        );
+        assert!(!refused.contains("Påbörjade SIP"), "{query}: no report");
+    }
+    let (status, _, _) = browse(
+        &app,
+        "/uppfoljning/csv?fran=2026-13&till=2026-05&grupp=region",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Staff and auditors get the page that says it is not theirs.
+    let auditor = app.token("auditor", "revisor-1", None, "Rut Revisor");
+    for other in [&w.vc, &auditor] {
+        for path in [
+            "/uppfoljning",
+            "/uppfoljning/csv?fran=2026-03&till=2026-05&grupp=region",
+        ] {
+            let (status, _, body) = browse(&app, path, other).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(body.contains("rollen uppföljning"), "{path}: {body}");
+        }
+    }
 }

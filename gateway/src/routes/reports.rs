@@ -252,8 +252,7 @@ pub async fn kpis(
             "to får inte vara en tidigare månad än from.",
         ));
     }
-    let months = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32 + 1;
-    if months > REPORT_MONTHS_MAX {
+    if months_spanned(from, to) > REPORT_MONTHS_MAX {
         return Err(AppError::bad_request(
             "invalid_parameter",
             format!("En rapport omfattar högst {REPORT_MONTHS_MAX} månader."),
@@ -289,6 +288,23 @@ pub async fn kpis(
     let position =
         consistency::projection_position(&state, reporting::PROJECTION, params.min_position)
             .await?;
+    let report = kpi_report(&state, from, to, group_by).await?;
+    let response = if csv {
+        csv_response(&report)
+    } else {
+        Json(report).into_response()
+    };
+    Ok(consistency::with_position(response, position))
+}
+
+/// The figures of the months `from`–`to` (first days, checked) per `group_by`, judged now:
+/// `GET /reports/kpis` and the follow-up page alike.
+pub async fn kpi_report(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: GroupBy,
+) -> Result<KpiReport, AppError> {
     let now = state.clock.now();
     let rows: Vec<KpiRowView> = reporting::kpis(state.store.pool(), from, to, group_by, now)
         .await
@@ -302,20 +318,19 @@ pub async fn kpis(
         .await
         .map_err(|e| AppError::internal(format!("reporting: {e}")))?
         .unwrap_or_else(|| state.policy.default.name.as_str().to_owned());
-    let report = KpiReport {
+    Ok(KpiReport {
         from: from.format("%Y-%m").to_string(),
         to: to.format("%Y-%m").to_string(),
         group_by: group_by.as_str().to_owned(),
         policy,
         as_of: now,
         rows,
-    };
-    let response = if csv {
-        csv_response(&report)
-    } else {
-        Json(report).into_response()
-    };
-    Ok(consistency::with_position(response, position))
+    })
+}
+
+/// Months from `from` to `to`, both included (first days).
+pub fn months_spanned(from: NaiveDate, to: NaiveDate) -> i32 {
+    (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32 + 1
 }
 
 /// A month `YYYY-MM` as its first day; a day `YYYY-MM-DD` (API.md's form of dates) stands for
@@ -327,10 +342,23 @@ fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
             format!("{name} saknas: ange en månad som ÅÅÅÅ-MM, t.ex. 2026-03."),
         ));
     };
+    parse_month(value).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_parameter",
+            format!(
+                "{name} ska vara en månad som ÅÅÅÅ-MM, t.ex. 2026-03 (eller en dag i den, \
+                 ÅÅÅÅ-MM-DD)."
+            ),
+        )
+    })
+}
+
+/// A month `YYYY-MM` as its first day; a day `YYYY-MM-DD` stands for its month.
+pub fn parse_month(value: &str) -> Option<NaiveDate> {
     if value.len() == 10 {
         if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
             if day.format("%Y-%m-%d").to_string() == value {
-                return Ok(day.with_day(1).unwrap_or(day));
+                return Some(day.with_day(1).unwrap_or(day));
             }
         }
     }
@@ -340,21 +368,12 @@ fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
             .bytes()
             .enumerate()
             .all(|(i, b)| i == 4 || b.is_ascii_digit());
-    let parsed = shaped
+    shaped
         .then(|| {
             let (year, month) = (value[..4].parse().ok()?, value[5..].parse().ok()?);
             NaiveDate::from_ymd_opt(year, month, 1)
         })
-        .flatten();
-    parsed.ok_or_else(|| {
-        AppError::bad_request(
-            "invalid_parameter",
-            format!(
-                "{name} ska vara en månad som ÅÅÅÅ-MM, t.ex. 2026-03 (eller en dag i den, \
-                 ÅÅÅÅ-MM-DD)."
-            ),
-        )
-    })
+        .flatten()
 }
 
 /// The CSV header: the JSON names, nested ones joined with `_`.
@@ -368,7 +387,8 @@ followed_up_in_time_share;closed_goals_met;closed_no_longer_needed;closed_consen
 closed_consent_declined;closed_protected_identity;closed_moved_out_of_region;closed_deceased;\
 closed_replaced_by_new_plan";
 
-fn csv_response(report: &KpiReport) -> Response {
+/// The report as the CSV file `format=csv` answers.
+pub fn csv_response(report: &KpiReport) -> Response {
     // UTF-8's byte order mark first: a spreadsheet opening the saved file otherwise guesses the
     // Windows code page and garbles å, ä and ö in the groups' names.
     let mut body = String::from("\u{feff}");

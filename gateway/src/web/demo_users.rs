@@ -1,6 +1,6 @@
 //! The demo's people, to sign in as with one click in development (`samplan serve --demo`): the
 //! staff member of each demo unit that uses samplan, a citizen with a published plan, a guardian
-//! of a child, and an auditor. The list mirrors `crate::demo` (whose data is private to it); a test
+//! of a child, an auditor and someone who follows SIP up (role reporting). The list mirrors `crate::demo` (whose data is private to it); a test
 //! loads the demo and checks that the two agree.
 
 use domain::PersonId;
@@ -11,7 +11,7 @@ use ulid::Ulid;
 pub(crate) struct DemoUser {
     /// What the sign-in form posts.
     pub key: &'static str,
-    /// `staff`, `citizen` or `auditor`.
+    /// `staff`, `citizen`, `auditor` or `reporting`.
     pub role: &'static str,
     pub sub: String,
     pub unit: Option<&'static str>,
@@ -128,6 +128,15 @@ pub(crate) fn all() -> Vec<DemoUser> {
         unit: None,
         name: "Revisor",
         description: "Granskning",
+        personal_identity_number: None,
+    });
+    users.push(DemoUser {
+        key: "uppfoljare",
+        role: "reporting",
+        sub: "demo-uppfoljare".to_string(),
+        unit: None,
+        name: "Uppföljare",
+        description: "Uppföljning",
         personal_identity_number: None,
     });
     users

@@ -167,7 +167,7 @@ pub(crate) struct Field {
     /// The name posted.
     pub name: &'static str,
     pub label: String,
-    /// `text`, `textarea`, `date`, `datetime-local`, `tel`, `select`, `radios`, `checkboxes`,
+    /// `text`, `textarea`, `date`, `month`, `datetime-local`, `tel`, `select`, `radios`, `checkboxes`,
     /// `checkbox` (one box, value "ja"), `hidden`.
     pub kind: &'static str,
     pub value: String,
@@ -203,6 +203,10 @@ impl Field {
     }
     pub fn date(name: &'static str, label: impl Into<String>) -> Field {
         Field::new(name, label, "date")
+    }
+    /// A month, `YYYY-MM` (a month picker where the browser has one, a text box elsewhere).
+    pub fn month(name: &'static str, label: impl Into<String>) -> Field {
+        Field::new(name, label, "month")
     }
     pub fn datetime(name: &'static str, label: impl Into<String>) -> Field {
         Field::new(name, label, "datetime-local")

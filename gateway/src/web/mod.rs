@@ -32,6 +32,7 @@ mod letter;
 mod min_plan;
 mod persons;
 mod print;
+mod reports;
 pub mod revocations;
 mod session;
 mod sip;
@@ -101,6 +102,8 @@ pub(crate) fn router(config: Arc<WebConfig>) -> Router<AppState> {
         .route("/granskning/logguppfoljning", get(audit::review))
         .route("/granskning/sip", get(audit::plan))
         .route("/granskning/kontroll", post(audit::verify))
+        .route("/uppfoljning", get(reports::page))
+        .route("/uppfoljning/csv", get(reports::csv))
         .route("/min-plan", get(min_plan::list))
         .route("/min-plan/{id}", get(min_plan::plan))
         .route("/assets/{file}", get(assets::serve))

@@ -359,6 +359,17 @@ impl Visitor {
         Ok(caller)
     }
 
+    /// The signed-in follow-up (role reporting); other roles get the 403 page.
+    pub fn reporting(&self) -> Result<&Caller, WebError> {
+        let caller = self.caller()?;
+        if caller.role != Role::Reporting {
+            return Err(WebError::Forbidden(
+                "Sidan är till för dem som följer upp SIP (rollen uppföljning).".into(),
+            ));
+        }
+        Ok(caller)
+    }
+
     /// The page header for the signed-in caller, `unit_name` being the staff member's unit.
     pub fn layout(&self, title: impl Into<String>, unit_name: Option<String>) -> Layout {
         let user = self.caller.as_ref().map(|c| UserBar {
@@ -480,18 +491,21 @@ pub(crate) fn home_of(role: Role) -> &'static str {
     match role {
         Role::Citizen => "/min-plan",
         Role::Auditor => "/granskning",
+        Role::Reporting => "/uppfoljning",
         _ => "/",
     }
 }
 
 /// Whether `path` is among `role`'s pages: Min plan is the person's alone, Granskning the
-/// auditor's, and the rest is not theirs.
+/// auditor's, Uppföljning the follow-up's, and the rest is not theirs.
 fn fits_role(role: Role, path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let own = |home: &str| path == home || path.starts_with(&format!("{home}/"));
     match role {
-        Role::Citizen | Role::Auditor => own(home_of(role)),
-        _ => !own(home_of(Role::Citizen)) && !own(home_of(Role::Auditor)),
+        Role::Citizen | Role::Auditor | Role::Reporting => own(home_of(role)),
+        Role::Staff | Role::Admin => [Role::Citizen, Role::Auditor, Role::Reporting]
+            .iter()
+            .all(|other| !own(home_of(*other))),
     }
 }
 

@@ -262,12 +262,11 @@ struct ListsFragment {
     lists: Lists,
 }
 
-/// A role's own landing page, for roles without a web client of their own yet.
+/// The administrator's landing page: their work (registering units) is done through the API.
 #[derive(Template)]
 #[template(path = "role.html")]
 struct RolePage {
     layout: Layout,
-    role: &'static str,
 }
 
 /// A person as a list shows them: name and birth year, never the personnummer.
@@ -553,8 +552,8 @@ async fn load_lists(
     })
 }
 
-/// `GET /`: the start page for staff; citizens go to Min plan, auditors to Granskning, others
-/// to a page that says where their work is done.
+/// `GET /`: the start page for staff; citizens go to Min plan, auditors to Granskning, those
+/// who follow up to Uppföljning, administrators to a page that says where their work is done.
 pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -563,16 +562,14 @@ pub(crate) async fn page(
     let caller = visitor.caller()?;
     match caller.role {
         domain::context::Role::Staff => {}
-        role @ (domain::context::Role::Citizen | domain::context::Role::Auditor) => {
+        role @ (domain::context::Role::Citizen
+        | domain::context::Role::Auditor
+        | domain::context::Role::Reporting) => {
             return Ok(Redirect::to(super::session::home_of(role)).into_response())
         }
-        role => {
+        domain::context::Role::Admin => {
             let page = RolePage {
                 layout: visitor.layout("Start", None),
-                role: match role {
-                    domain::context::Role::Reporting => "uppföljare",
-                    _ => "administratör",
-                },
             };
             return visitor.page(&page);
         }

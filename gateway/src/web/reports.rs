@@ -1,0 +1,417 @@
+//! Uppföljning: the follow-up page of the role `reporting`. The people who follow SIP up for a
+//! region or a municipality read figures, and hand some of them on in a spreadsheet; they are
+//! not programmers, so an API alone left them without a way in (their start page said so).
+//!
+//! One page, `/uppfoljning`: a form (months from–to, grouped by region, municipality or unit)
+//! that is a GET, so a report is an address to bookmark or send; the figures of each group
+//! (a region, say) in a table with a row per month, so that a year reads down a column; the
+//! same report as the API's CSV file
+//! (`/uppfoljning/csv?…`). Both are answered by `crate::routes::reports`' own functions, so the
+//! page, the file and `GET /api/v1/reports/kpis` cannot disagree (`docs/kpis.md` defines
+//! every figure). Nothing here is personal data, so nothing is logged as a read.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::{Datelike, NaiveDate};
+use projections::reporting::GroupBy;
+
+use super::form::{Choice, Field, FieldError, Fields, FormView};
+use super::persons::refused;
+use super::session::Visitor;
+use super::{Layout, WebError};
+use crate::routes::reports::{self as api, KpiReport, KpiRowView, ShareView, SpreadView};
+use crate::state::AppState;
+
+/// `GET /uppfoljning`: the form, and the figures once it has been filled in.
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    layout: Layout,
+    form: FormView,
+    report: Option<ReportView>,
+}
+
+/// A report as the page shows it.
+struct ReportView {
+    /// "januari–mars 2026, per region".
+    heading: String,
+    /// When the deadlines were judged: "måndag 11 maj 2026 kl. 10.00".
+    judged: String,
+    /// The policy profile whose deadlines were judged.
+    policy: String,
+    /// `/uppfoljning/csv?…`: the same report as a file.
+    csv: String,
+    groups: Vec<GroupView>,
+}
+
+/// One group's table: a region, a municipality or a unit.
+struct GroupView {
+    name: String,
+    /// The unit's id beside its name when grouped by unit (two units may share a name).
+    id: Option<String>,
+    /// The months with figures, in order.
+    rows: Vec<RowView>,
+}
+
+/// One month's figures of a group, in words and numbers.
+struct RowView {
+    /// "mars 2026".
+    month: String,
+    started: i64,
+    declined: i64,
+    to_invitation: String,
+    to_meeting: String,
+    meetings: String,
+    documented: String,
+    followed_up: String,
+    closed: String,
+}
+
+/// The query the form sends (its button's `_do` among it, and nothing else is read).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct ReportQuery {
+    fran: Option<String>,
+    till: Option<String>,
+    grupp: Option<String>,
+}
+
+impl ReportQuery {
+    fn fields(&self) -> Fields {
+        Fields(vec![
+            ("fran".into(), self.fran.clone().unwrap_or_default()),
+            ("till".into(), self.till.clone().unwrap_or_default()),
+            ("grupp".into(), self.grupp.clone().unwrap_or_default()),
+        ])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.fran.is_none() && self.till.is_none() && self.grupp.is_none()
+    }
+}
+
+/// What the form asked for, checked.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: GroupBy,
+}
+
+impl Asked {
+    fn read(fields: &Fields) -> Result<Asked, FieldError> {
+        let month = |name: &'static str| {
+            let raw = fields.get(name);
+            if raw.is_empty() {
+                return Err(FieldError::new(name, "Fyll i det här fältet."));
+            }
+            api::parse_month(&raw).ok_or_else(|| {
+                FieldError::new(name, "Ange månaden som ÅÅÅÅ-MM, till exempel 2026-03.")
+            })
+        };
+        let from = month("fran")?;
+        let to = month("till")?;
+        if to < from {
+            return Err(FieldError::new(
+                "till",
+                "Till och med ska vara samma månad som från och med eller senare.",
+            ));
+        }
+        if api::months_spanned(from, to) > api::REPORT_MONTHS_MAX {
+            return Err(FieldError::new(
+                "till",
+                format!(
+                    "En rapport omfattar högst {} månader.",
+                    api::REPORT_MONTHS_MAX
+                ),
+            ));
+        }
+        let group_by = match fields.get("grupp").as_str() {
+            "region" => GroupBy::Region,
+            "municipality" => GroupBy::Municipality,
+            "unit" => GroupBy::Unit,
+            _ => return Err(FieldError::new("grupp", "Välj region, kommun eller enhet.")),
+        };
+        Ok(Asked { from, to, group_by })
+    }
+
+    /// `fran=…&till=…&grupp=…`, for the file's link.
+    fn query(&self) -> String {
+        format!(
+            "fran={}&till={}&grupp={}",
+            self.from.format("%Y-%m"),
+            self.to.format("%Y-%m"),
+            self.group_by.as_str()
+        )
+    }
+}
+
+/// The form, by default the year so far per region.
+fn report_form(today: NaiveDate) -> FormView {
+    let january = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    FormView::new("rapport", "/uppfoljning", "Nyckeltal för en period")
+        .get()
+        .intro(
+            "Per månad: påbörjade SIP, tider från att behovet blev känt till kallelse och till \
+             möte, tidsfrister som hölls och avslutade planer. Inga personuppgifter.",
+        )
+        .field(
+            Field::month("fran", "Från och med månad")
+                .required()
+                .hint("ÅÅÅÅ-MM, till exempel 2026-01.")
+                .value(january.format("%Y-%m").to_string()),
+        )
+        .field(
+            Field::month("till", "Till och med månad")
+                .required()
+                .hint("ÅÅÅÅ-MM. Högst 120 månader i en rapport.")
+                .value(today.format("%Y-%m").to_string()),
+        )
+        .field(
+            Field::radios(
+                "grupp",
+                "Per",
+                vec![
+                    Choice::new("region", "Region"),
+                    Choice::new("municipality", "Kommun"),
+                    Choice::new("unit", "Enhet"),
+                ],
+            )
+            .required()
+            .value("region"),
+        )
+        .button("Visa nyckeltalen")
+        .open(true)
+}
+
+// ---- pages --------------------------------------------------------------------------------
+
+/// `GET /uppfoljning?fran=&till=&grupp=`: the form, and with a query the report.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, WebError> {
+    visitor.reporting()?;
+    let today = domain::time::local_date(state.clock.now());
+    let mut form = report_form(today);
+    let layout = visitor.layout("Uppföljning", None);
+    if query.is_empty() {
+        return visitor.page(&ReportsPage {
+            layout,
+            form,
+            report: None,
+        });
+    }
+    let fields = query.fields();
+    form.fill(&fields);
+    let asked = match Asked::read(&fields) {
+        Ok(asked) => asked,
+        Err(e) => {
+            form.refuse(&e.into());
+            return refused(visitor.page(&ReportsPage {
+                layout,
+                form,
+                report: None,
+            })?);
+        }
+    };
+    let report = api::kpi_report(&state, asked.from, asked.to, asked.group_by).await?;
+    visitor.page(&ReportsPage {
+        layout,
+        form,
+        report: Some(report_view(&report, &asked)),
+    })
+}
+
+/// `GET /uppfoljning/csv?fran=&till=&grupp=`: the report as the API's CSV file.
+pub(crate) async fn csv(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, WebError> {
+    visitor.reporting()?;
+    let asked = Asked::read(&query.fields()).map_err(|e| {
+        WebError::App(crate::error::AppError::bad_request(
+            "invalid_parameter",
+            e.message,
+        ))
+    })?;
+    let report = api::kpi_report(&state, asked.from, asked.to, asked.group_by).await?;
+    Ok(visitor.finish(api::csv_response(&report)))
+}
+
+// ---- the figures in words -----------------------------------------------------------------
+
+fn month_name(month: &str) -> String {
+    match api::parse_month(month) {
+        Some(d) => format!("{} {}", super::dates::month(d.month()), d.year()),
+        None => month.to_owned(),
+    }
+}
+
+fn report_view(report: &KpiReport, asked: &Asked) -> ReportView {
+    let (from, to) = (month_name(&report.from), month_name(&report.to));
+    let span = if report.from == report.to {
+        from
+    } else if asked.from.year() == asked.to.year() {
+        format!(
+            "{}–{}",
+            super::dates::month(asked.from.month()),
+            month_name(&report.to)
+        )
+    } else {
+        format!("{from} – {to}")
+    };
+    let per = match asked.group_by {
+        GroupBy::Region => "per region",
+        GroupBy::Municipality => "per kommun",
+        GroupBy::Unit => "per enhet",
+    };
+    // The rows come by month, then group id; the page shows each group's months together, the
+    // groups by name (then id, for units of one name).
+    let mut ids: Vec<(&str, &str)> = report
+        .rows
+        .iter()
+        .map(|r| (r.group_name.as_str(), r.group_id.as_str()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let groups = ids
+        .into_iter()
+        .map(|(name, id)| GroupView {
+            name: name.to_owned(),
+            id: (asked.group_by == GroupBy::Unit && id != name).then(|| id.to_owned()),
+            rows: report
+                .rows
+                .iter()
+                .filter(|r| r.group_id == id)
+                .map(row_view)
+                .collect(),
+        })
+        .collect();
+    ReportView {
+        heading: format!("{span}, {per}"),
+        judged: domain::time::written_moment(report.as_of),
+        policy: report.policy.clone(),
+        csv: format!("/uppfoljning/csv?{}", asked.query()),
+        groups,
+    }
+}
+
+fn row_view(row: &KpiRowView) -> RowView {
+    RowView {
+        month: month_name(&row.month),
+        started: row.sips_started,
+        declined: row.consent_declined,
+        to_invitation: spread(&row.working_days_to_invitation),
+        to_meeting: spread(&row.working_days_to_meeting),
+        meetings: share(&row.meetings_in_time),
+        documented: share(&row.documented_in_time),
+        followed_up: share(&row.followed_up_in_time),
+        closed: closed(row),
+    }
+}
+
+/// "4 (9), 12 SIP": the median, the 90th percentile in brackets, how many were counted.
+fn spread(s: &SpreadView) -> String {
+    match (s.median, s.p90) {
+        (Some(median), Some(p90)) => format!("{median} ({p90}), {} SIP", s.count),
+        _ => "–".into(),
+    }
+}
+
+/// "83 %, 10 av 12"; a dash when nothing was judged.
+fn share(k: &ShareView) -> String {
+    match k.share {
+        Some(share) => format!(
+            "{} %, {} av {}",
+            (share * 100.0).round() as i64,
+            k.in_time,
+            k.counted
+        ),
+        None => "–".into(),
+    }
+}
+
+/// "3: målen uppnådda 2, behovet upphört 1"; 0 when none.
+fn closed(row: &KpiRowView) -> String {
+    let c = &row.closed;
+    let reasons = [
+        ("målen uppnådda", c.goals_met),
+        ("behovet upphört", c.no_longer_needed),
+        ("samtycket återkallat", c.consent_withdrawn),
+        ("samtycke nekat", c.consent_declined),
+        ("skyddad identitet", c.protected_identity),
+        ("flyttat från regionen", c.moved_out_of_region),
+        ("avliden", c.deceased),
+        ("ersatt av ny plan", c.replaced_by_new_plan),
+    ];
+    let total: i64 = reasons.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return "0".into();
+    }
+    let parts: Vec<String> = reasons
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+    format!("{total}: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(fran: &str, till: &str, grupp: &str) -> Fields {
+        Fields(vec![
+            ("fran".into(), fran.into()),
+            ("till".into(), till.into()),
+            ("grupp".into(), grupp.into()),
+        ])
+    }
+
+    #[test]
+    fn the_form_is_checked_field_by_field() {
+        let refused = |f: Fields| Asked::read(&f).err().map(|e| e.field);
+        assert!(Asked::read(&fields("2026-01", "2026-03", "region")).is_ok());
+        assert!(Asked::read(&fields("2026-01-15", "2026-03-31", "unit")).is_ok());
+        assert_eq!(refused(fields("", "2026-03", "region")), Some("fran"));
+        assert_eq!(
+            refused(fields("2026-13", "2026-03", "region")),
+            Some("fran")
+        );
+        assert_eq!(
+            refused(fields("2026-04", "2026-03", "region")),
+            Some("till")
+        );
+        assert_eq!(
+            refused(fields("2000-01", "2010-01", "region")),
+            Some("till")
+        );
+        assert_eq!(refused(fields("2026-01", "2026-03", "land")), Some("grupp"));
+    }
+
+    #[test]
+    fn figures_read_as_words() {
+        let s = SpreadView {
+            count: 12,
+            median: Some(4),
+            p90: Some(9),
+        };
+        assert_eq!(spread(&s), "4 (9), 12 SIP");
+        let none = SpreadView {
+            count: 0,
+            median: None,
+            p90: None,
+        };
+        assert_eq!(spread(&none), "–");
+        let k = ShareView {
+            counted: 12,
+            in_time: 10,
+            share: Some(0.833),
+        };
+        assert_eq!(share(&k), "83 %, 10 av 12");
+        assert_eq!(month_name("2026-03"), "mars 2026");
+    }
+}
