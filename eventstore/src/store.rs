@@ -348,6 +348,22 @@ impl EventStore {
             .collect()
     }
 
+    /// The highest position committed now (0 in an empty store), without waiting for anything
+    /// below it to settle: every position a write has answered is at or below it.
+    pub async fn last_position(&self) -> Result<i64, StoreError> {
+        let row = self
+            .inner
+            .db
+            .with_client(true, |client| async move {
+                let stmt = client
+                    .prepare_cached("SELECT coalesce(max(global_position), 0) FROM events")
+                    .await?;
+                client.query_one(&stmt, &[]).await
+            })
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// The highest position up to which everything is settled: every position at or below it
     /// is either committed or will never exist. A tailer started at 0 delivers all events up to
     /// here without waiting. Waits for the transactions that were writing events when it was

@@ -1,7 +1,9 @@
 //! Read-your-writes for every read route: `?min_position=N` (a `position` from an earlier write's
 //! answer) waits, at most `limits.wait_ms_max`, until what the route reads from has seen position
 //! N; the answer's `X-Samplan-Position` header tells where it stood when the read was answered, so
-//! a client can tell a read that caught up from one that gave up waiting.
+//! a client can tell a read that caught up from one that gave up waiting. A position the store has
+//! not committed is answered at once: no write here answered it (it came from another database,
+//! or from nobody), so waiting would only hold the read before answering the same.
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -43,13 +45,23 @@ pub async fn projection_position(
 ) -> Result<i64, AppError> {
     let min_position = checked(min_position)?;
     let pool = state.store.pool();
-    let at = match min_position {
-        Some(n) if n > 0 => {
-            projections::runner::wait_for(pool, projection, n, state.limits.wait_ms_max).await?
+    let at = projections::runner::checkpoint(pool, projection).await?;
+    match min_position {
+        Some(n) if n > at && written_here(state, n).await? => {
+            Ok(
+                projections::runner::wait_for(pool, projection, n, state.limits.wait_ms_max)
+                    .await?,
+            )
         }
-        _ => projections::runner::checkpoint(pool, projection).await?,
-    };
-    Ok(at)
+        _ => Ok(at),
+    }
+}
+
+/// Whether a write here can have answered `position`: the store has committed it. A larger one
+/// came from another database (a restore, another deployment) or from nobody, and waiting for it
+/// would only hold the read for `wait_ms_max` before answering the same.
+async fn written_here(state: &AppState, position: i64) -> Result<bool, AppError> {
+    Ok(position <= state.store.last_position().await?)
 }
 
 /// Where the store stands, after waiting (bounded) for `min_position`: for reads straight from
@@ -64,6 +76,11 @@ pub async fn store_position(state: &AppState, min_position: Option<i64>) -> Resu
         let reached = min_position.is_none_or(|min| head >= min);
         if reached || tokio::time::Instant::now() >= deadline {
             return Ok(head);
+        }
+        if let Some(min) = min_position {
+            if !written_here(state, min).await? {
+                return Ok(head);
+            }
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));

@@ -380,6 +380,34 @@ async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
 }
 
 #[tokio::test]
+async fn a_plan_read_does_not_wait_for_a_position_no_write_here_answered() {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.wait_ms_max = 30_000;
+        config.limits.request_timeout_ms = 60_000;
+    })
+    .await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    let written = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    let beyond = written["position"].as_i64().expect("position") + 1_000;
+    let asked = std::time::Instant::now();
+    let (status, headers, body) = app
+        .get(&format!("/api/v1/sips/{sip}?min_position={beyond}"), &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at: i64 = headers["x-samplan-position"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number");
+    assert!(at < beyond, "it says where the store stood");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(15),
+        "answered without waiting the 30 s for a position nobody wrote"
+    );
+}
+
+#[tokio::test]
 async fn the_other_commands_reach_the_domain_with_the_fields_clients_send() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
