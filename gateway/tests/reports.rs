@@ -704,7 +704,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let (status, _, page) = browse(&app, &format!("/uppfoljning?{query}&_do=spara"), &token).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("mars–maj 2026, per region"), "{page}");
-    assert!(page.contains("bedömda måndag 11 maj 2026 kl. 10.00 enligt profilen norrbotten"));
+    assert!(page.contains("bedömda måndag 11 maj 2026 kl. 10.00 enligt profilen Norrbotten"));
     // One table for the region, a row per month, down the page.
     let heading = r#"<bdi>Region Testlän</bdi></h3>"#;
     let start = page.find(heading).unwrap_or_else(|| panic!("{page}"));
@@ -726,7 +726,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
                 "100 %, 1 av 1",
                 "100 %, 1 av 1",
                 "–",
-                "1: samtycke nekat 1",
+                "1 (samtycke nekat)",
             ],
         ),
         row(
@@ -739,7 +739,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
                 "0 %, 0 av 1",
                 "0 %, 0 av 1",
                 "100 %, 1 av 1",
-                "1: målen uppnådda 1",
+                "1 (målen uppnådda)",
             ],
         ),
         row(
@@ -789,6 +789,43 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     assert!(units.contains("mars 2026, per enhet"), "{units}");
     assert!(units
         .contains(r#"<bdi>Hemtjänst Norr</bdi> <span class="meta">hemtjanst-norr</span></h3>"#));
+
+    // Every month of the period has its row, also one with nothing to count; a day stands for
+    // its month, and the form shows it as the month.
+    let (_, _, year) = browse(
+        &app,
+        "/uppfoljning?fran=2026-01-15&till=2026-06-30&grupp=region",
+        &token,
+    )
+    .await;
+    let start = year
+        .find("<bdi>Region Testlän</bdi></h3>")
+        .expect("the region");
+    let table = &year[start..start + year[start..].find("</table>").expect("table")];
+    let months: Vec<&str> = table
+        .split(r#"<th scope="row">"#)
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        months,
+        [
+            "januari 2026",
+            "februari 2026",
+            "mars 2026",
+            "april 2026",
+            "maj 2026",
+            "juni 2026"
+        ]
+    );
+    assert!(table.contains(
+        r#"<tr><th scope="row">januari 2026</th><td>0</td><td>0</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>0</td></tr>"#
+    ));
+    assert!(
+        year.contains(r#"name="fran" id="rapport-fran" value="2026-01""#),
+        "{year}"
+    );
+    assert!(year.contains(r#"name="till" id="rapport-till" value="2026-06""#));
 
     // A period without plans says so.
     let (status, _, empty) = browse(

@@ -105,8 +105,15 @@ impl Asked {
             if raw.is_empty() {
                 return Err(FieldError::new(name, "Fyll i det här fältet."));
             }
+            // A month field cannot show what it cannot read, so the message repeats it.
             api::parse_month(&raw).ok_or_else(|| {
-                FieldError::new(name, "Ange månaden som ÅÅÅÅ-MM, till exempel 2026-03.")
+                let shown: String = raw.chars().take(40).collect();
+                FieldError::new(
+                    name,
+                    format!(
+                        "Ange månaden som ÅÅÅÅ-MM, till exempel 2026-03 (nu står det ”{shown}”)."
+                    ),
+                )
             })
         };
         let from = month("fran")?;
@@ -133,6 +140,15 @@ impl Asked {
             _ => return Err(FieldError::new("grupp", "Välj region, kommun eller enhet.")),
         };
         Ok(Asked { from, to, group_by })
+    }
+
+    /// The form's fields as `YYYY-MM` and the grouping's value.
+    fn fields(&self) -> Fields {
+        Fields(vec![
+            ("fran".into(), self.from.format("%Y-%m").to_string()),
+            ("till".into(), self.to.format("%Y-%m").to_string()),
+            ("grupp".into(), self.group_by.as_str().into()),
+        ])
     }
 
     /// `fran=…&till=…&grupp=…`, for the file's link.
@@ -206,7 +222,12 @@ pub(crate) async fn page(
     let fields = query.fields();
     form.fill(&fields);
     let asked = match Asked::read(&fields) {
-        Ok(asked) => asked,
+        Ok(asked) => {
+            // As a month field shows them: a day (`2026-01-15`, which the API takes for its
+            // month) would leave the month picker empty, and the next submit refused.
+            form.fill(&asked.fields());
+            asked
+        }
         Err(e) => {
             form.refuse(&e.into());
             return refused(visitor.page(&ReportsPage {
@@ -242,6 +263,15 @@ pub(crate) async fn csv(
 }
 
 // ---- the figures in words -----------------------------------------------------------------
+
+/// A policy profile's name as a name: "norrbotten" → "Norrbotten".
+fn profile_name(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
 
 fn month_name(month: &str) -> String {
     match api::parse_month(month) {
@@ -282,20 +312,49 @@ fn report_view(report: &KpiReport, asked: &Asked) -> ReportView {
         .map(|(name, id)| GroupView {
             name: name.to_owned(),
             id: (asked.group_by == GroupBy::Unit && id != name).then(|| id.to_owned()),
-            rows: report
-                .rows
-                .iter()
-                .filter(|r| r.group_id == id)
-                .map(row_view)
+            rows: months_of(asked)
+                .map(|month| {
+                    let key = month.format("%Y-%m").to_string();
+                    report
+                        .rows
+                        .iter()
+                        .find(|r| r.group_id == id && r.month == key)
+                        .map_or_else(|| empty_row(month), row_view)
+                })
                 .collect(),
         })
         .collect();
     ReportView {
         heading: format!("{span}, {per}"),
         judged: domain::time::written_moment(report.as_of),
-        policy: report.policy.clone(),
+        policy: profile_name(&report.policy),
         csv: format!("/uppfoljning/csv?{}", asked.query()),
         groups,
+    }
+}
+
+/// The first days of the months `asked` covers, in order.
+fn months_of(asked: &Asked) -> impl Iterator<Item = NaiveDate> {
+    let to = asked.to;
+    std::iter::successors(Some(asked.from), |m| {
+        m.checked_add_months(chrono::Months::new(1))
+    })
+    .take_while(move |m| *m <= to)
+}
+
+/// A month in which the group had nothing to count: shown, so that a year reads as twelve rows.
+fn empty_row(month: NaiveDate) -> RowView {
+    let none = || "–".to_owned();
+    RowView {
+        month: format!("{} {}", super::dates::month(month.month()), month.year()),
+        started: 0,
+        declined: 0,
+        to_invitation: none(),
+        to_meeting: none(),
+        meetings: none(),
+        documented: none(),
+        followed_up: none(),
+        closed: "0".into(),
     }
 }
 
@@ -334,7 +393,7 @@ fn share(k: &ShareView) -> String {
     }
 }
 
-/// "3: målen uppnådda 2, behovet upphört 1"; 0 when none.
+/// "3 (målen uppnådda 2, behovet upphört 1)", "1 (målen uppnådda)"; 0 when none.
 fn closed(row: &KpiRowView) -> String {
     let c = &row.closed;
     let reasons = [
@@ -351,12 +410,15 @@ fn closed(row: &KpiRowView) -> String {
     if total == 0 {
         return "0".into();
     }
-    let parts: Vec<String> = reasons
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(what, n)| format!("{what} {n}"))
-        .collect();
-    format!("{total}: {}", parts.join(", "))
+    let given: Vec<&(&str, i64)> = reasons.iter().filter(|(_, n)| *n > 0).collect();
+    let parts: Vec<String> = match given.as_slice() {
+        [(what, _)] => vec![(*what).to_owned()],
+        _ => given
+            .iter()
+            .map(|(what, n)| format!("{what} {n}"))
+            .collect(),
+    };
+    format!("{total} ({})", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -413,5 +475,6 @@ mod tests {
         };
         assert_eq!(share(&k), "83 %, 10 av 12");
         assert_eq!(month_name("2026-03"), "mars 2026");
+        assert_eq!(profile_name("örebro"), "Örebro");
     }
 }
