@@ -67,8 +67,9 @@ struct Bound {
 pub(crate) struct Step {
     /// Events to deliver now, in order.
     pub(crate) deliver: Vec<RecordedEvent>,
-    /// Positions skipped as permanent holes.
-    pub(crate) skipped: Vec<i64>,
+    /// Runs of positions skipped as permanent holes, as ranges: a hole may be millions of
+    /// positions wide (a sequence moved on after a restore), and is not listed one by one.
+    pub(crate) skipped: Vec<std::ops::RangeInclusive<i64>>,
     /// The first position the tailer is waiting for, if it stopped at a hole.
     pub(crate) waiting_for: Option<i64>,
     /// Set when the caller must take a fresh xid `B` (after this read) and pass it to
@@ -98,9 +99,9 @@ impl GapTracker {
                         let covered_below = bound.below;
                         // Holes below `covered_below` are settled; skip those within reach.
                         let skip_to = (pos - 1).min(covered_below - 1);
-                        while *checkpoint < skip_to {
-                            *checkpoint += 1;
-                            step.skipped.push(*checkpoint);
+                        if *checkpoint < skip_to {
+                            step.skipped.push(*checkpoint + 1..=skip_to);
+                            *checkpoint = skip_to;
                         }
                     }
                 }
@@ -503,8 +504,9 @@ impl TailState {
             );
         for skipped in &step.skipped {
             tracing::debug!(
-                global_position = skipped,
-                "tail skipped a position that never committed"
+                from = skipped.start(),
+                to = skipped.end(),
+                "tail skipped positions that never committed"
             );
         }
         if let Some(h_max) = step.needs_bound_below {
@@ -624,7 +626,7 @@ mod tests {
         g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 1;
         let s = g.step(&mut cp, 200, vec![ev(3), ev(4)]);
-        assert_eq!(s.skipped, vec![2]);
+        assert_eq!(s.skipped, vec![2..=2]);
         assert_eq!(positions(&s), vec![3, 4]);
     }
 
@@ -650,7 +652,7 @@ mod tests {
         g.writers_running(vec![]);
         assert_eq!(g.writers_waited_for(), None);
         let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
-        assert_eq!(s.skipped, vec![2]);
+        assert_eq!(s.skipped, vec![2..=2]);
         assert_eq!(positions(&s), vec![3, 4]);
     }
 
@@ -661,7 +663,7 @@ mod tests {
         assert_eq!(g.writers_waited_for(), None);
         let mut cp = 1;
         let s = g.step(&mut cp, 150, vec![ev(3), ev(4)]);
-        assert_eq!(s.skipped, vec![2]);
+        assert_eq!(s.skipped, vec![2..=2]);
     }
 
     #[test]
@@ -681,7 +683,7 @@ mod tests {
         g.set_bound(200, 4, vec!["3/7".into()]);
         let mut cp = 1;
         let s = g.step(&mut cp, 250, vec![ev(8)]);
-        assert_eq!(s.skipped, vec![2, 3]);
+        assert_eq!(s.skipped, vec![2..=3]);
         assert_eq!(s.waiting_for, Some(4));
         assert_eq!(s.needs_bound_below, Some(8));
     }

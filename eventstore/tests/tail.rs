@@ -353,6 +353,33 @@ async fn head_position_waits_for_writers_of_events_only() {
     assert_eq!(head.expect("task").expect("head"), 3);
 }
 
+/// After a point-in-time restore the runbook moves the position sequence past every position
+/// the lost history used: the tailer crosses a hole of millions of positions at once, without
+/// walking it position by position.
+#[tokio::test]
+async fn tail_crosses_a_hole_of_millions_of_positions_at_once() {
+    let env = env().await;
+    env.store
+        .append("a", ExpectedVersion::Any, vec![some_event(1)], None)
+        .await
+        .expect("append");
+    let owner = connect(&env.db.admin_url).await;
+    owner
+        .batch_execute("SELECT setval('events_global_position_seq', 50000000)")
+        .await
+        .expect("the sequence moved on");
+    env.store
+        .append("b", ExpectedVersion::Any, vec![some_event(2)], None)
+        .await
+        .expect("append");
+    let mut tail = spawn_tail(&env.store, 0);
+    assert_eq!(
+        receive(&mut tail, 2, Duration::from_secs(5)).await,
+        vec![1, 50_000_001]
+    );
+    assert_eq!(env.store.head_position().await.expect("head"), 50_000_001);
+}
+
 #[tokio::test]
 async fn tail_resumes_after_a_checkpoint_and_follows_new_events() {
     let env = env().await;
