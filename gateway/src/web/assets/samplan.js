@@ -53,6 +53,8 @@
   var todosChanged = false;
   // Fetching the lists failed this many times in a row: the next try waits longer.
   var failures = 0;
+  // The server refused the stream this many times in a row (see `reopen`).
+  var reopenings = 0;
 
   // The status line is read out when its text changes: it is emptied first, so that the same
   // news twice ("Ett nytt meddelande har kommit.") is read out twice.
@@ -109,9 +111,9 @@
 
   function refresh() {
     pending = null;
-    if (stopped) return;
+    if (stopped) return Promise.resolve();
     var url = lists.getAttribute("data-live") + window.location.search;
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
         // Sent to the sign-in page: the session ended.
         if (response.redirected) { signedOut(false); return null; }
@@ -169,6 +171,7 @@
       source.addEventListener(name, changed);
     });
     source.addEventListener("ready", function () {
+      reopenings = 0;
       document.body.setAttribute("data-live", "on");
       if (away) {
         away = false;
@@ -183,11 +186,9 @@
     source.addEventListener("error", function () {
       if (stopped || source.readyState === EventSource.OPEN) return;
       document.body.setAttribute("data-live", "off");
-      // CLOSED: the server refused the stream (the sign-in ended while it was away), and the
-      // browser will not try again by itself.
+      // CLOSED: the server refused the stream, and the browser will not try again by itself.
       if (source.readyState === EventSource.CLOSED) {
-        away = true;
-        say("Listorna uppdateras inte längre. Ladda om sidan.");
+        reopen();
       } else if (!away) {
         away = true;
         say("Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
@@ -199,6 +200,30 @@
       try { revoked = JSON.parse(event.data).code === "token_revoked"; } catch (e) { /* expired */ }
       signedOut(revoked);
     });
+  }
+
+  // The server refused the stream: the sign-in ended while it was away (reading the lists finds
+  // that out, and the page says so), the position it resumed from is unknown there (the database
+  // was restored: 400 position_unknown), or it was briefly unable. Read the lists afresh and
+  // open the stream from where they stand, a little later each time; after five refusals in a
+  // row, ask for a reload.
+  function reopen() {
+    if (stopped) return;
+    document.body.setAttribute("data-live", "off");
+    if (reopenings >= 5) {
+      away = true;
+      say("Listorna uppdateras inte längre. Ladda om sidan.");
+      return;
+    }
+    if (!away) {
+      away = true;
+      say("Kontakten med servern bröts, så listorna kan vara inaktuella. Försöker ansluta igen …");
+    }
+    reopenings += 1;
+    window.setTimeout(function () {
+      if (pending) { window.clearTimeout(pending); pending = null; }
+      refresh().then(function () { if (!stopped) connect(); });
+    }, 500 * Math.pow(2, reopenings - 1));
   }
 
   // The sign-in ended: the lists go, for they name patients, and the page says why and where to
