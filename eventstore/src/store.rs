@@ -370,16 +370,21 @@ impl EventStore {
     /// called (normally a millisecond or two; at most `statement_timeout_ms`, then
     /// `Unavailable`), and for nothing else (ADR 0045).
     pub async fn head_position(&self) -> Result<i64, StoreError> {
-        let client = self.inner.db.client().await?;
         // The writers are read after the statement's snapshot was taken: whoever drew a position
         // at or below the max and had not committed then held the events lock from before it
         // drew it, so it is among them unless it has ended since.
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT (SELECT coalesce(max(global_position), 0) FROM events), {WRITERS_SUBQUERY}"
-            ))
+        let sql = format!(
+            "SELECT (SELECT coalesce(max(global_position), 0) FROM events), {WRITERS_SUBQUERY}"
+        );
+        let sql = sql.as_str();
+        let row = self
+            .inner
+            .db
+            .with_client(true, |client| async move {
+                let stmt = client.prepare_cached(sql).await?;
+                client.query_one(&stmt, &[]).await
+            })
             .await?;
-        let row = client.query_one(&stmt, &[]).await?;
         let head: i64 = row.try_get(0)?;
         let mut writers: Vec<String> = row.try_get(1)?;
         // A forgotten open transaction would hold this forever; give up like a statement would.
@@ -390,7 +395,12 @@ impl EventStore {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms_max);
         let mut pause = Duration::from_millis(1);
         loop {
-            writers = still_running(&client, &writers).await?;
+            // A connection per look, given back while waiting: readers waiting here for a
+            // forgotten transaction must not take the pool's connections from everyone else.
+            if !writers.is_empty() {
+                let client = self.inner.db.client().await?;
+                writers = still_running(&client, &writers).await?;
+            }
             if writers.is_empty() {
                 return Ok(head);
             }

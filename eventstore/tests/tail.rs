@@ -353,6 +353,45 @@ async fn head_position_waits_for_writers_of_events_only() {
     assert_eq!(head.expect("task").expect("head"), 3);
 }
 
+/// Readers waiting in `head_position` for a writer of events left open give their connections
+/// back between looks: with a pool of two and three of them waiting, an append still gets one.
+#[tokio::test]
+async fn head_position_waits_without_holding_the_pool() {
+    let env = env_with(|c| c.pool_size_max = 2).await;
+    let t = connect(&env.db.app_url).await;
+    t.batch_execute("BEGIN").await.expect("begin");
+    raw_append(&t, "t", 1).await;
+    env.store
+        .append("a", ExpectedVersion::Any, vec![some_event(2)], None)
+        .await
+        .expect("append");
+    let waiting: Vec<_> = (0..3)
+        .map(|_| {
+            let store = env.store.clone();
+            tokio::spawn(async move { store.head_position().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        waiting.iter().all(|w| !w.is_finished()),
+        "position 1 may still commit"
+    );
+    let appended = tokio::time::timeout(
+        Duration::from_secs(5),
+        env.store
+            .append("b", ExpectedVersion::Any, vec![some_event(3)], None),
+    )
+    .await
+    .expect("an append gets a connection while readers wait")
+    .expect("append");
+    t.batch_execute("ROLLBACK").await.expect("rollback");
+    for w in waiting {
+        let head = w.await.expect("task").expect("head");
+        assert!(head >= 2, "{head}");
+    }
+    assert_eq!(appended.global_position, 3);
+}
+
 /// After a point-in-time restore the runbook moves the position sequence past every position
 /// the lost history used: the tailer crosses a hole of millions of positions at once, without
 /// walking it position by position.

@@ -618,11 +618,14 @@ impl Config {
                 600_000,
             )?,
         };
+        // Fewer than four can wait on themselves: a read holds one connection while its
+        // access-log row needs another, and a relay with one published an event and then stood
+        // still for good (an outside review).
         let db_pool_size = number(
             &get,
             "SAMPLAN_DB_POOL_SIZE",
             defaults::DB_POOL_SIZE,
-            1,
+            4,
             1000,
         )?;
         let append_concurrency = number(
@@ -985,6 +988,7 @@ mod tests {
             ("SAMPLAN_BODY_BYTES_MAX", "10"),
             ("SAMPLAN_LOG_FORMAT", "xml"),
             ("SAMPLAN_DB_POOL_SIZE", "0"),
+            ("SAMPLAN_DB_POOL_SIZE", "3"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert!(err.to_string().contains(var), "{var}={value}: {err}");

@@ -64,27 +64,29 @@ async fn written_here(state: &AppState, position: i64) -> Result<bool, AppError>
     Ok(position <= state.store.last_position().await?)
 }
 
-/// Where the store stands, after waiting (bounded) for `min_position`: for reads straight from
-/// the streams (a plan as the caller's unit sees it), which are current as soon as the store has
-/// reached the position.
+/// Where the store stands, settled (`EventStore::head_position`), for reads that must not see a
+/// position while one below it may still commit (the audit routes). One settled head covers
+/// `min_position`: a position a write answered was committed before this call, so it is at or
+/// below the head, and one never written here is not waited for. The wait for writers of events
+/// is bounded by `wait_ms_max`: a transaction left open that wrote events answers 503 with a
+/// reason, not the request's time limit.
 pub async fn store_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
-    let min_position = checked(min_position)?;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_ms_max);
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let head = state.store.head_position().await?;
-        let reached = min_position.is_none_or(|min| head >= min);
-        if reached || tokio::time::Instant::now() >= deadline {
-            return Ok(head);
-        }
-        if let Some(min) = min_position {
-            if !written_here(state, min).await? {
-                return Ok(head);
-            }
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
+    checked(min_position)?;
+    let wait = Duration::from_millis(state.limits.wait_ms_max);
+    match tokio::time::timeout(wait, state.store.head_position()).await {
+        Ok(head) => Ok(head?),
+        Err(_) => Err(AppError::Unavailable(format!(
+            "en transaktion som skriver händelser har varit öppen längre än {} ms; \
+             försök igen om en stund",
+            wait.as_millis()
+        ))),
     }
+}
+
+/// Checks `min_position` for a read straight from the streams (a plan as the caller's unit sees
+/// it): such a read sees every committed write, so there is nothing to wait for.
+pub fn stream_read(min_position: Option<i64>) -> Result<(), AppError> {
+    checked(min_position).map(|_| ())
 }
 
 /// What a read that found nothing answers, the read model being at `at`: `missing` (404), unless

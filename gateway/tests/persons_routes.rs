@@ -839,7 +839,13 @@ async fn a_position_never_written_here_is_not_waited_for() {
     let nurse = nurse(&app);
     let written = register_person(&app, &nurse, "121212+1212", "Tolvan Tolvansson").await;
     let id = written["id"].as_str().expect("id");
-    let beyond = written["position"].as_i64().expect("position") + 1_000;
+    let at = written["position"].as_i64().expect("position");
+    // The person is in the directory (a read that waits for the registration).
+    let (status, _, body) = app
+        .get(&format!("/api/v1/persons/{id}?min_position={at}"), &nurse)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let beyond = at + 1_000;
     for path in [
         format!("/api/v1/persons/{id}?min_position={beyond}"),
         format!("/api/v1/persons?q=Tolvan&min_position={beyond}"),

@@ -379,6 +379,58 @@ async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
     assert!(at >= later, "{at} < {later}: a fresh read looked stale");
 }
 
+/// A transaction that wrote events and was left open (an operator's `BEGIN` at the console)
+/// holds what must wait for it, and nothing else: a plan is read from its stream at once, with
+/// its `min_position`; the audit's list of events, which must not show a position while one
+/// below it may still commit, answers 503 (`Retry-After`) after `wait_ms_max`, not at the
+/// request's time limit.
+#[tokio::test]
+async fn a_writer_of_events_left_open_holds_only_what_must_wait_for_it() {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.wait_ms_max = 500;
+        config.limits.request_timeout_ms = 20_000;
+    })
+    .await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    let written = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    let position = written["position"].as_i64().expect("position");
+
+    let open = app.store.pool().get().await.expect("a connection");
+    open.batch_execute(
+        "BEGIN; SELECT samplan_append('left-open', 'any', NULL, \
+         ARRAY['01ARZ3NDEKTSV4RRFFQ69G5FAV'], ARRAY['Noted'], ARRAY[1], ARRAY['{}'::jsonb], \
+         ARRAY['operator'], ARRAY[NULL::text], ARRAY['staff'], ARRAY[NULL::text], \
+         ARRAY[NULL::text], ARRAY[NULL::text], NULL, NULL)",
+    )
+    .await
+    .expect("an append left open");
+
+    let asked = std::time::Instant::now();
+    let (status, _, body) = app
+        .get(
+            &format!("/api/v1/sips/{sip}?min_position={position}"),
+            &w.vc,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["consent"]["status"], "given");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "the plan's read waited for the open transaction"
+    );
+
+    let auditor = app.token("auditor", "revisor-1", None, "Rut Revisor");
+    let (status, headers, body) = app.get("/api/v1/audit/events?limit=10", &auditor).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    assert_eq!(body["code"], "service_unavailable", "{body}");
+
+    open.batch_execute("ROLLBACK").await.expect("rollback");
+    let (status, _, body) = app.get("/api/v1/audit/events?limit=10", &auditor).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 #[tokio::test]
 async fn a_plan_read_does_not_wait_for_a_position_no_write_here_answered() {
     let app = TestApp::spawn_with(|config| {

@@ -392,9 +392,10 @@ async fn get_sip(
 ) -> Result<Response, AppError> {
     let unit = staff_unit(&caller)?;
     let sip_id = sip_id(&id)?;
-    if params.min_position.is_some() {
-        consistency::store_position(&state, params.min_position).await?;
-    }
+    // The plan is read from its stream, where the caller's own committed write already is: a
+    // `min_position` is checked, and waited for by nothing (a writer of events left open
+    // elsewhere must not hold this read).
+    consistency::stream_read(params.min_position)?;
     let (version, position, sip, person_id) = plan_of_unit(&state, &caller, &unit, &sip_id)
         .await
         .map_err(|e| e.for_role(caller.role))?;
