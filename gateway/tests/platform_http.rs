@@ -286,14 +286,25 @@ async fn the_openapi_document_needs_no_token() {
 
 #[tokio::test]
 async fn a_request_that_runs_too_long_is_503_problem() {
-    // A read waiting for a position the read model never reaches outlasts the request limit.
-    let app = TestApp::spawn_with(|c| c.limits.request_timeout_ms = 300).await;
-    register_unit(&app, "vc-norr").await;
-    let token = app.staff_token("SE2321000016-A1B2", "vc-norr");
+    // The audit's list of events waits (up to wait_ms_max) for a transaction that wrote events
+    // and is left open, longer than the request limit.
+    let app = TestApp::spawn_with(|c| {
+        c.limits.request_timeout_ms = 300;
+        c.limits.wait_ms_max = 10_000;
+    })
+    .await;
+    let open = app.store.pool().get().await.expect("a connection");
+    open.batch_execute(
+        "BEGIN; SELECT samplan_append('left-open', 'any', NULL, \
+         ARRAY['01ARZ3NDEKTSV4RRFFQ69G5FAV'], ARRAY['Noted'], ARRAY[1], ARRAY['{}'::jsonb], \
+         ARRAY['operator'], ARRAY[NULL::text], ARRAY['staff'], ARRAY[NULL::text], \
+         ARRAY[NULL::text], ARRAY[NULL::text], NULL, NULL)",
+    )
+    .await
+    .expect("an append left open");
+    let token = app.token("auditor", "revisor-1", None, "Rut Revisor");
     let started = std::time::Instant::now();
-    let (status, headers, body) = app
-        .get("/api/v1/persons?q=Tolvan&min_position=999999", &token)
-        .await;
+    let (status, headers, body) = app.get("/api/v1/audit/events?limit=10", &token).await;
     assert_problem(
         status,
         &headers,
@@ -306,6 +317,7 @@ async fn a_request_that_runs_too_long_is_503_problem() {
         "{:?}",
         started.elapsed()
     );
+    open.batch_execute("ROLLBACK").await.expect("rollback");
 }
 
 /// A client that does not send the body it announced within the request's time is answered
