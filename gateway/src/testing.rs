@@ -226,6 +226,22 @@ impl TestApp {
         live.len()
     }
 
+    /// A transaction that appended an event and is left open, as an operator's `BEGIN` at a
+    /// console: its position may still commit, so whatever needs a settled position waits for it
+    /// until the caller runs `ROLLBACK` (or `COMMIT`) on the connection returned.
+    pub async fn leave_an_append_open(&self) -> deadpool_postgres::Object {
+        let open = self.store.pool().get().await.expect("a connection");
+        open.batch_execute(
+            "BEGIN; SELECT samplan_append('left-open', 'any', NULL, \
+             ARRAY['01ARZ3NDEKTSV4RRFFQ69G5FAV'], ARRAY['Noted'], ARRAY[1], ARRAY['{}'::jsonb], \
+             ARRAY['operator'], ARRAY[NULL::text], ARRAY['staff'], ARRAY[NULL::text], \
+             ARRAY[NULL::text], ARRAY[NULL::text], NULL, NULL)",
+        )
+        .await
+        .expect("an append left open");
+        open
+    }
+
     /// The token secret of this app (to sign odd tokens with [`crate::auth::mint_token`]).
     pub fn secret(&self) -> &str {
         &self.secret

@@ -293,15 +293,7 @@ async fn a_request_that_runs_too_long_is_503_problem() {
         c.limits.wait_ms_max = 10_000;
     })
     .await;
-    let open = app.store.pool().get().await.expect("a connection");
-    open.batch_execute(
-        "BEGIN; SELECT samplan_append('left-open', 'any', NULL, \
-         ARRAY['01ARZ3NDEKTSV4RRFFQ69G5FAV'], ARRAY['Noted'], ARRAY[1], ARRAY['{}'::jsonb], \
-         ARRAY['operator'], ARRAY[NULL::text], ARRAY['staff'], ARRAY[NULL::text], \
-         ARRAY[NULL::text], ARRAY[NULL::text], NULL, NULL)",
-    )
-    .await
-    .expect("an append left open");
+    let open = app.leave_an_append_open().await;
     let token = app.token("auditor", "revisor-1", None, "Rut Revisor");
     let started = std::time::Instant::now();
     let (status, headers, body) = app.get("/api/v1/audit/events?limit=10", &token).await;

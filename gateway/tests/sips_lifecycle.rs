@@ -355,11 +355,7 @@ async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let at: i64 = headers["x-samplan-position"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("a number");
+    let at = store_position(&headers);
     assert!(at >= position, "{at} < {position}");
     assert_eq!(body["consent"]["status"], "given");
 
@@ -371,11 +367,7 @@ async fn a_read_waits_for_min_position_and_says_where_the_store_stood() {
     let (_, headers, _) = app
         .get(&format!("/api/v1/sips/{sip}?min_position={later}"), &w.vc)
         .await;
-    let at: i64 = headers["x-samplan-position"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("a number");
+    let at = store_position(&headers);
     assert!(at >= later, "{at} < {later}: a fresh read looked stale");
 }
 
@@ -396,15 +388,7 @@ async fn a_writer_of_events_left_open_holds_only_what_must_wait_for_it() {
     let written = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
     let position = written["position"].as_i64().expect("position");
 
-    let open = app.store.pool().get().await.expect("a connection");
-    open.batch_execute(
-        "BEGIN; SELECT samplan_append('left-open', 'any', NULL, \
-         ARRAY['01ARZ3NDEKTSV4RRFFQ69G5FAV'], ARRAY['Noted'], ARRAY[1], ARRAY['{}'::jsonb], \
-         ARRAY['operator'], ARRAY[NULL::text], ARRAY['staff'], ARRAY[NULL::text], \
-         ARRAY[NULL::text], ARRAY[NULL::text], NULL, NULL)",
-    )
-    .await
-    .expect("an append left open");
+    let open = app.leave_an_append_open().await;
 
     let asked = std::time::Instant::now();
     let (status, _, body) = app
@@ -447,11 +431,7 @@ async fn a_plan_read_does_not_wait_for_a_position_no_write_here_answered() {
         .get(&format!("/api/v1/sips/{sip}?min_position={beyond}"), &w.vc)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let at: i64 = headers["x-samplan-position"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("a number");
+    let at = store_position(&headers);
     assert!(at < beyond, "it says where the store stood");
     assert!(
         asked.elapsed() < std::time::Duration::from_secs(15),
@@ -678,4 +658,13 @@ async fn the_other_commands_reach_the_domain_with_the_fields_clients_send() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         assert_eq!(answer["code"], code);
     }
+}
+
+/// Where the store stood when a read was answered (`X-Samplan-Position`).
+fn store_position(headers: &reqwest::header::HeaderMap) -> i64 {
+    headers["x-samplan-position"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number")
 }
