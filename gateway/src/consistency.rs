@@ -68,8 +68,8 @@ async fn written_here(state: &AppState, position: i64) -> Result<bool, AppError>
 /// position while one below it may still commit (the audit routes). One settled head covers
 /// `min_position`: a position a write answered was committed before this call, so it is at or
 /// below the head, and one never written here is not waited for. The wait for writers of events
-/// is bounded by `wait_ms_max`: a transaction left open that wrote events answers 503 with a
-/// reason, not the request's time limit.
+/// is bounded by `wait_ms_max`: a transaction left open that wrote events answers 503 (its
+/// reason in the log), not the request's time limit.
 pub async fn store_position(state: &AppState, min_position: Option<i64>) -> Result<i64, AppError> {
     checked(min_position)?;
     let wait = Duration::from_millis(state.limits.wait_ms_max);
@@ -93,7 +93,7 @@ pub fn stream_read(min_position: Option<i64>) -> Result<(), AppError> {
 /// the caller asked to see `min_position`, the store has reached it, and the read model had not
 /// when the wait ended — then 503 `read_model_behind`: what was asked for may be written but not
 /// readable here yet, and a 404 would be a definite answer the client has no reason to try
-/// again. A position the store has never reached was written by nobody: 404 stands.
+/// again. A position the store has never committed was written by nobody: 404 stands.
 pub async fn not_found(
     state: &AppState,
     at: i64,
@@ -101,8 +101,8 @@ pub async fn not_found(
     missing: AppError,
 ) -> AppError {
     match min_position {
-        Some(wanted) if wanted > at => match state.store.head_position().await {
-            Ok(head) if wanted <= head => AppError::Behind { at },
+        Some(wanted) if wanted > at => match state.store.last_position().await {
+            Ok(last) if wanted <= last => AppError::Behind { at },
             Ok(_) => missing,
             Err(e) => e.into(),
         },
