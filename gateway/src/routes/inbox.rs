@@ -840,13 +840,14 @@ async fn staff_events(
 /// database (a restore, a re-deployment) or by nobody; accepted, the stream would wait for that
 /// position and send nothing newer until the store got there. Told, the client reads its lists
 /// again and opens the stream anew. The inbox's checkpoint answers most requests in one look-up;
-/// only an id beyond it asks the store, whose head may be ahead of the inbox.
+/// only an id beyond it asks the store for its last committed position, which may be ahead of
+/// the inbox (and is known at once, also while a writer of events is open).
 async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppError> {
     let pool = state.store.pool();
     if after <= projections::runner::checkpoint(pool, inbox::PROJECTION).await? {
         return Ok(());
     }
-    let head = state.store.head_position().await?;
+    let head = state.store.last_position().await?;
     if after <= head {
         return Ok(());
     }
