@@ -99,7 +99,9 @@ struct Asked {
 }
 
 impl Asked {
-    fn read(fields: &Fields) -> Result<Asked, FieldError> {
+    /// What the fields ask for, or what is wrong with each field that is wrong (so that a form
+    /// is put right in one go).
+    fn read(fields: &Fields) -> Result<Asked, Vec<FieldError>> {
         let month = |name: &'static str| {
             let raw = fields.get(name);
             if raw.is_empty() {
@@ -116,30 +118,40 @@ impl Asked {
                 )
             })
         };
-        let from = month("fran")?;
-        let to = month("till")?;
-        if to < from {
-            return Err(FieldError::new(
-                "till",
-                "Till och med ska vara samma månad som från och med eller senare.",
-            ));
-        }
-        if api::months_spanned(from, to) > api::REPORT_MONTHS_MAX {
-            return Err(FieldError::new(
-                "till",
-                format!(
-                    "En rapport omfattar högst {} månader.",
-                    api::REPORT_MONTHS_MAX
-                ),
-            ));
+        let mut wrong = Vec::new();
+        let from = month("fran").map_err(|e| wrong.push(e)).ok();
+        let to = month("till").map_err(|e| wrong.push(e)).ok();
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                wrong.push(FieldError::new(
+                    "till",
+                    "Till och med ska vara samma månad som från och med eller senare.",
+                ));
+            } else if api::months_spanned(from, to) > api::REPORT_MONTHS_MAX {
+                wrong.push(FieldError::new(
+                    "till",
+                    format!(
+                        "En rapport omfattar högst {} månader.",
+                        api::REPORT_MONTHS_MAX
+                    ),
+                ));
+            }
         }
         let group_by = match fields.get("grupp").as_str() {
-            "region" => GroupBy::Region,
-            "municipality" => GroupBy::Municipality,
-            "unit" => GroupBy::Unit,
-            _ => return Err(FieldError::new("grupp", "Välj region, kommun eller enhet.")),
+            "region" => Some(GroupBy::Region),
+            "municipality" => Some(GroupBy::Municipality),
+            "unit" => Some(GroupBy::Unit),
+            _ => {
+                wrong.push(FieldError::new("grupp", "Välj region, kommun eller enhet."));
+                None
+            }
         };
-        Ok(Asked { from, to, group_by })
+        match (from, to, group_by) {
+            (Some(from), Some(to), Some(group_by)) if wrong.is_empty() => {
+                Ok(Asked { from, to, group_by })
+            }
+            _ => Err(wrong),
+        }
     }
 
     /// The form's fields as `YYYY-MM` and the grouping's value.
@@ -228,8 +240,10 @@ pub(crate) async fn page(
             form.fill(&asked.fields());
             asked
         }
-        Err(e) => {
-            form.refuse(&e.into());
+        Err(wrong) => {
+            for e in wrong {
+                form.refuse(&e.into());
+            }
             return refused(visitor.page(&ReportsPage {
                 layout,
                 form,
@@ -252,10 +266,11 @@ pub(crate) async fn csv(
     Query(query): Query<ReportQuery>,
 ) -> Result<Response, WebError> {
     visitor.reporting()?;
-    let asked = Asked::read(&query.fields()).map_err(|e| {
+    let asked = Asked::read(&query.fields()).map_err(|wrong| {
+        let said: Vec<String> = wrong.into_iter().map(|e| e.message).collect();
         WebError::App(crate::error::AppError::bad_request(
             "invalid_parameter",
-            e.message,
+            said.join(" "),
         ))
     })?;
     let report = api::kpi_report(&state, asked.from, asked.to, asked.group_by).await?;
@@ -435,23 +450,35 @@ mod tests {
 
     #[test]
     fn the_form_is_checked_field_by_field() {
-        let refused = |f: Fields| Asked::read(&f).err().map(|e| e.field);
+        let refused = |f: Fields| {
+            Asked::read(&f)
+                .err()
+                .map(|wrong| wrong.iter().map(|e| e.field).collect::<Vec<_>>())
+        };
         assert!(Asked::read(&fields("2026-01", "2026-03", "region")).is_ok());
         assert!(Asked::read(&fields("2026-01-15", "2026-03-31", "unit")).is_ok());
-        assert_eq!(refused(fields("", "2026-03", "region")), Some("fran"));
+        assert_eq!(refused(fields("", "2026-03", "region")), Some(vec!["fran"]));
         assert_eq!(
             refused(fields("2026-13", "2026-03", "region")),
-            Some("fran")
+            Some(vec!["fran"])
         );
         assert_eq!(
             refused(fields("2026-04", "2026-03", "region")),
-            Some("till")
+            Some(vec!["till"])
         );
         assert_eq!(
             refused(fields("2000-01", "2010-01", "region")),
-            Some("till")
+            Some(vec!["till"])
         );
-        assert_eq!(refused(fields("2026-01", "2026-03", "land")), Some("grupp"));
+        assert_eq!(
+            refused(fields("2026-01", "2026-03", "land")),
+            Some(vec!["grupp"])
+        );
+        // Every wrong field at once.
+        assert_eq!(
+            refused(fields("2026-1", "2026-13", "county")),
+            Some(vec!["fran", "till", "grupp"])
+        );
     }
 
     #[test]
