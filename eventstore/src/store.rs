@@ -348,6 +348,29 @@ impl EventStore {
             .collect()
     }
 
+    /// The event id at each of `positions` that holds an event (a hole has none).
+    pub async fn event_ids_at(
+        &self,
+        positions: &[i64],
+    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let rows = self
+            .inner
+            .db
+            .with_client(true, |client| async move {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT global_position, event_id FROM events \
+                         WHERE global_position = ANY($1)",
+                    )
+                    .await?;
+                client.query(&stmt, &[&positions]).await
+            })
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// The highest position committed now (0 in an empty store), without waiting for anything
     /// below it to settle: every position a write has answered is at or below it.
     pub async fn last_position(&self) -> Result<i64, StoreError> {

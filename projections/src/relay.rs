@@ -352,8 +352,9 @@ type Pending = std::pin::Pin<
 /// What the relay finds on the stream when it starts.
 #[derive(Debug, Default)]
 pub struct OnStream {
-    /// The positions after the checkpoint whose events the stream already holds.
-    pub positions: std::collections::HashSet<i64>,
+    /// The positions after the checkpoint whose events the stream already holds, with the event
+    /// id each message names.
+    pub positions: std::collections::HashMap<i64, String>,
     /// The stream's last sequence: what the first publish expects to follow.
     pub last_sequence: u64,
 }
@@ -369,13 +370,14 @@ pub async fn already_on_stream(
     #[derive(serde::Deserialize)]
     struct Position {
         global_position: i64,
+        event_id: String,
     }
     let nats = |e: &dyn std::fmt::Display| {
         ProjectionError::Nats(format!("reading back {}: {e}", config.stream))
     };
     let mut stream = js.get_stream(&config.stream).await.map_err(|e| nats(&e))?;
     let state = stream.info().await.map_err(|e| nats(&e))?.state.clone();
-    let mut present = std::collections::HashSet::new();
+    let mut present = std::collections::HashMap::new();
     if state.messages == 0 {
         return Ok(OnStream {
             positions: present,
@@ -397,13 +399,14 @@ pub async fn already_on_stream(
         read += 1;
         match stream.get_raw_message(sequence).await {
             Ok(message) => {
-                let position = serde_json::from_slice::<Position>(&message.payload)
-                    .map_err(|e| nats(&e))?
-                    .global_position;
+                let Position {
+                    global_position: position,
+                    event_id,
+                } = serde_json::from_slice::<Position>(&message.payload).map_err(|e| nats(&e))?;
                 if position <= after {
                     break;
                 }
-                present.insert(position);
+                present.insert(position, event_id);
             }
             // A message deleted from the stream: look further back.
             Err(e)
@@ -496,6 +499,36 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
     // out of commit order. Expecting the sequence, every publish after a lost one is refused; the
     // relay starts again at its checkpoint, reads back what the stream holds and goes on from
     // the lost event.
+    // What the stream holds after the checkpoint must be this database's events. After a restore
+    // to an earlier time (the runbook deletes the stream first) or with another database
+    // publishing to the same stream, it holds events this store does not have: skipped as
+    // "published already", this store's own events at those positions would never reach the
+    // stream. Nothing is published until an operator has seen to it.
+    if !on_stream.is_empty() {
+        let positions: Vec<i64> = on_stream.keys().copied().collect();
+        let ours = store.event_ids_at(&positions).await?;
+        let foreign = on_stream
+            .iter()
+            .filter(|(position, id)| ours.get(*position) != Some(*id))
+            .map(|(position, id)| (*position, id.clone()))
+            .min();
+        if let Some((position, id)) = foreign {
+            tracing::error!(
+                stream = %config.stream,
+                position,
+                event_id = %id,
+                "the stream holds an event this database does not have: the database was \
+                 restored to an earlier time, or another database publishes to this stream; \
+                 publishing nothing until the stream is deleted (runbook, Point-in-time \
+                 restore, NATS) or the relay is pointed at its own stream"
+            );
+            return Err(ProjectionError::Nats(format!(
+                "the stream {} holds event {id} at position {position}, which this database \
+                 does not have",
+                config.stream
+            )));
+        }
+    }
     let mut expected_sequence = last_sequence;
     if !on_stream.is_empty() {
         tracing::info!(
@@ -518,7 +551,7 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
                 break;
             };
             let (position, at) = (event.global_position, event.recorded_at);
-            if on_stream.remove(&position) {
+            if on_stream.remove(&position).is_some() {
                 // Acknowledged as soon as those before it are: the checkpoint passes it in order.
                 in_flight.push_back(Box::pin(std::future::ready((position, at, Ok(())))));
                 continue;

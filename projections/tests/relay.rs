@@ -241,6 +241,61 @@ async fn a_publish_jetstream_does_not_store_holds_back_the_later_ones_so_the_ord
     drop(db);
 }
 
+/// A stream that holds events this database does not have — the database was restored to an
+/// earlier time and the stream kept, or another database's relay publishes to the same stream —
+/// is not taken for "published already": the relay publishes nothing and says why, until the
+/// stream is deleted, and then fills it again from the first event.
+#[tokio::test]
+async fn a_stream_holding_another_historys_events_is_refused_until_it_is_deleted() {
+    let config = config(&nats_url());
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    // The lost history: ten events on the stream.
+    let lost = setup().await;
+    for i in 0..10 {
+        append(&lost.store, &format!("sip-lost-history-{i}")).await;
+    }
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(
+        lost.store.clone(),
+        config.clone(),
+        cancel.clone(),
+    ));
+    relayed(&lost.store).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+
+    // The restored database has three events of its own at positions 1–3.
+    let Setup { db, store } = setup().await;
+    for i in 0..3 {
+        append(&store, &format!("sip-restored-{i}")).await;
+    }
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let checkpoint = projections::runner::checkpoint(store.pool(), RELAY)
+        .await
+        .expect("checkpoint");
+    assert_eq!(
+        checkpoint, 0,
+        "nothing of this database was taken as published"
+    );
+    assert_eq!(
+        messages(&js, &config).await.len(),
+        10,
+        "nothing was published"
+    );
+
+    // The operator deletes the stream, as the runbook says: the relay fills it from the start.
+    delete(&js, &config).await;
+    relayed(&store).await;
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+    drop(lost);
+}
+
 #[tokio::test]
 async fn events_already_on_the_stream_are_not_sent_again_after_the_duplicate_window() {
     // A relay that lost its last checkpoints (it died before storing them, or PostgreSQL lost
