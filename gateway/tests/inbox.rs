@@ -1329,6 +1329,63 @@ async fn long_lists_come_in_pages_that_add_up_to_the_whole_list() {
     assert_eq!(section_links(&stale, "att-gora"), todos[..50]);
 }
 
+/// After a point-in-time restore the runbook moves the positions past the lost history: an id
+/// from that history then names no event (it lies in the hole) and is refused, so the client
+/// reads its lists again instead of resuming above what the restored history holds.
+#[tokio::test]
+async fn an_id_that_names_no_event_is_refused_as_from_another_history() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    prepared_plan(&app, &w).await;
+    let head = app.store.head_position().await.expect("head");
+    let (owner, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("owner");
+    tokio::spawn(connection);
+    owner
+        .batch_execute(&format!(
+            "SELECT setval('events_global_position_seq', {})",
+            head + 1_000
+        ))
+        .await
+        .expect("the positions moved on");
+    let sip = prepared_plan(&app, &w).await;
+    let after = app.store.head_position().await.expect("head");
+    assert!(after > head + 1_000, "{after}");
+
+    let lost = (head + 500).to_string();
+    let (status, _, problem) = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/inbox/events"))
+                .bearer_auth(&w.ht)
+                .header("Last-Event-ID", lost.as_str()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["code"], "position_unknown", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("återställdes")),
+        "{problem}"
+    );
+
+    // An id of this history resumes, and what comes after it arrives.
+    let mut ht = SseStream::open(&app, &w.ht, Some(&head.to_string())).await;
+    assert_eq!(ht.next().await.event, "ready");
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-03-17T10:00:00+01:00"),
+    )
+    .await);
+    let pushed = ht.until("message").await;
+    assert_eq!(pushed.last().expect("message").data["type"], "invitation");
+}
+
 /// A `Last-Event-ID` (or `from_position`) beyond every position the store has reached was issued
 /// by another database or by nobody: accepted, the stream would wait for that position and never
 /// send what happens meanwhile. It is refused; an id the stream gave resumes without a gap.

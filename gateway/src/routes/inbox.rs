@@ -835,29 +835,39 @@ async fn staff_events(
     events(state, caller, token, headers, params).await
 }
 
-/// Refuses (400 `position_unknown`) to resume after a position the store has never reached. Every
-/// id the stream sends is a position the inbox applied, so a larger one was issued by another
-/// database (a restore, a re-deployment) or by nobody; accepted, the stream would wait for that
-/// position and send nothing newer until the store got there. Told, the client reads its lists
-/// again and opens the stream anew. The inbox's checkpoint answers most requests in one look-up;
-/// only an id beyond it asks the store for its last committed position, which may be ahead of
-/// the inbox (and is known at once, also while a writer of events is open).
+/// Refuses (400 `position_unknown`) to resume after a position that is not one of this store's
+/// events. Every id the stream sends (and every `X-Samplan-Position` a read answers) is the
+/// position of an event the store holds, or 0. A larger one than the store has was issued by
+/// another database (a restore, a re-deployment) or by nobody; accepted, the stream would wait
+/// for that position and send nothing newer until the store got there. One that names no event
+/// below the store's last is from another history of this database: after a point-in-time
+/// restore the runbook moves the positions past the lost ones, which then lie in a hole, and
+/// resuming from there would skip what the restored history holds below it (a redo of a restore
+/// gets back events below the interim history's positions). Told, the client reads its lists
+/// again and opens the stream anew. One look-up by primary key.
 async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppError> {
-    let pool = state.store.pool();
-    if after <= projections::runner::checkpoint(pool, inbox::PROJECTION).await? {
+    if after == 0
+        || state
+            .store
+            .event_ids_at(&[after])
+            .await?
+            .contains_key(&after)
+    {
         return Ok(());
     }
     let head = state.store.last_position().await?;
-    if after <= head {
-        return Ok(());
-    }
-    Err(AppError::bad_request(
-        "position_unknown",
+    let detail = if after > head {
         format!(
             "{named} {after} är en position som samplan inte har nått (nu {head}); den kommer \
              från en annan databas. Läs in listorna på nytt och öppna strömmen utan {named}."
-        ),
-    ))
+        )
+    } else {
+        format!(
+            "{named} {after} är ingen händelse i samplan: den kommer från databasen innan den \
+             återställdes. Läs in listorna på nytt och öppna strömmen utan {named}."
+        )
+    };
+    Err(AppError::bad_request("position_unknown", detail))
 }
 
 /// An open live stream, as `samplan_live_streams` counts them: one more from the moment a stream
