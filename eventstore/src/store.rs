@@ -429,8 +429,8 @@ impl EventStore {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(StoreError::Unavailable(format!(
-                    "en transaktion som skriver händelser och kan ha dragit en position till och \
-                     med {head} pågår fortfarande efter {wait_ms_max} ms"
+                    "en transaktion som skriver händelser pågår fortfarande efter {wait_ms_max} \
+                     ms (lagret står på position {head}; det som kommer efter väntar på den)"
                 )));
             }
             tokio::time::sleep(pause).await;
@@ -603,7 +603,10 @@ impl EventStore {
             });
         }
         if report.is_intact() {
-            report.sealed = self.seal(&client, &chain).await?;
+            // The check's connection goes back first: sealing waits for the settled head, and a
+            // check waiting there must not hold a connection the service needs meanwhile.
+            drop(client);
+            report.sealed = self.seal(&chain).await?;
             if report.sealed.is_some() {
                 report.latest_seal.clone_from(&report.sealed);
             }
@@ -622,15 +625,12 @@ impl EventStore {
     /// position at or below it can still commit), if there are any, chained to `chain`'s
     /// recomputed digest. Two checks at once make one seal; the other finds its number taken and
     /// seals nothing.
-    async fn seal(
-        &self,
-        client: &deadpool_postgres::Object,
-        chain: &SealChain,
-    ) -> Result<Option<Seal>, StoreError> {
+    async fn seal(&self, chain: &SealChain) -> Result<Option<Seal>, StoreError> {
         let head = self.head_position().await?;
         if head <= chain.up_to {
             return Ok(None);
         }
+        let client = self.inner.db.client().await?;
         let row = client
             .query_one(
                 "SELECT count(*), string_agg(e.hash, ''::bytea ORDER BY e.global_position)

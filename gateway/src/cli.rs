@@ -310,6 +310,10 @@ pub fn run() -> ExitCode {
             eprintln!("samplan: {msg}");
             ExitCode::from(2)
         }
+        Err(CliError::NotChecked(msg)) => {
+            eprintln!("samplan: nothing was checked: {msg}; run the check again later");
+            ExitCode::from(3)
+        }
         // A token key that does not parse is a setting that is not valid, as configuration.md
         // promises: exit status 2, as for any other.
         Err(CliError::Start(e @ (StartError::Config(_) | StartError::Key(_)))) => {
@@ -334,6 +338,9 @@ enum CliError {
     Broken(String),
     #[error(transparent)]
     Start(#[from] StartError),
+    /// A check that could not be made (`audit verify`): exit status 3.
+    #[error("{0}")]
+    NotChecked(String),
 }
 
 /// Refuses, before anything starts, a command that checks or signs tokens without a key.
@@ -397,7 +404,7 @@ fn needs_the_owner(config: &Config, command: &str, error: CliError) -> CliError 
         return error;
     }
     let message = match error {
-        CliError::Usage(_) => return error,
+        CliError::Usage(_) | CliError::NotChecked(_) => return error,
         CliError::Broken(message) => message,
         CliError::Start(e) => e.to_string(),
     };
@@ -649,6 +656,13 @@ async fn audit_verify(config: Config, args: VerifyArgs) -> Result<(), CliError> 
         )))
     })
     .await
+    // The check could not be made (the database did not answer, a transaction writing events
+    // held it): nothing was checked, which is not the broken log that exit status 1 reports.
+    .map_err(|e| match e {
+        CliError::Start(e @ (StartError::Config(_) | StartError::Key(_))) => CliError::Start(e),
+        CliError::Start(e) => CliError::NotChecked(e.to_string()),
+        other => other,
+    })
 }
 
 async fn load_demo(state: &crate::state::AppState) -> Result<(), StartError> {

@@ -834,6 +834,23 @@ async fn verifying_a_store_without_events_fails() {
     assert!(said.contains("holds no events"), "{said}");
 }
 
+/// A transaction that wrote events and stays open holds the check (its position may still
+/// commit): the daily check then says it checked nothing, with its own exit status (3), not the
+/// broken log's (1), which the runbook treats as a security incident.
+#[tokio::test]
+async fn a_check_held_by_an_open_writer_of_events_checked_nothing() {
+    let app = TestApp::spawn().await;
+    world(&app).await;
+    let open = app.leave_an_append_open().await;
+    let out = audit_verify_cli(&app, None);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("nothing was checked"), "{said}");
+    open.batch_execute("ROLLBACK").await.expect("rollback");
+    let out = audit_verify_cli(&app, None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
 /// A connection as the database's owner (who can switch the guards off), driven on a task.
 async fn owner(app: &TestApp) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)

@@ -409,6 +409,15 @@ async fn a_writer_of_events_left_open_holds_only_what_must_wait_for_it() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(headers.contains_key("retry-after"), "{headers:?}");
     assert_eq!(body["code"], "service_unavailable", "{body}");
+    // The check of the log, which seals up to the settled head, likewise.
+    let asked = std::time::Instant::now();
+    let (status, headers, body) = app.post("/api/v1/audit/verify", &auditor, &json!({})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "answered after wait_ms_max, not at the request's time limit"
+    );
 
     open.batch_execute("ROLLBACK").await.expect("rollback");
     let (status, _, body) = app.get("/api/v1/audit/events?limit=10", &auditor).await;

@@ -657,6 +657,9 @@ pub async fn verify_answer(
     state: &AppState,
     kept: Option<&eventstore::KeptSeal>,
 ) -> Result<VerifyAnswer, AppError> {
+    // A transaction writing events that stays open would hold the sealing: refused (503) after
+    // `wait_ms_max` here rather than at the request's time limit with a connection held.
+    consistency::store_position(state, None).await?;
     let report = state.store.verify_against(kept).await?;
     Ok(VerifyAnswer {
         intact: report.is_intact(),
