@@ -212,6 +212,51 @@ async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"));
 }
 
+/// Every read model waits, on every gateway alike, for a transaction that wrote events and has
+/// not ended (an operator's `BEGIN` at a console): the gateways stay ready and say so, since
+/// taking them all out of the load balancer would stop the writes that still work and mend
+/// nothing. Once it ends, everything catches up.
+#[tokio::test]
+async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_ready() {
+    use tower::ServiceExt;
+    let app = TestApp::spawn_with(|config| config.ready_lag_ms_max = 200).await;
+    let w = world(&app).await;
+    let open = app.leave_an_append_open().await;
+    start_plan(&app, &w).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while lag(&app, "directory").await.ms <= 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never behind");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = || async {
+        let response = gateway::app::router(app.state.clone())
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let (status, body) = ready().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("wait at position"), "{body}");
+
+    open.batch_execute("ROLLBACK").await.expect("rollback");
+    let head = app.store.head_position().await.expect("head");
+    for name in ["directory", "inbox", "participation", "patient"] {
+        projections::runner::applied(app.store.pool(), name, head, 10_000)
+            .await
+            .expect("caught up");
+    }
+    assert_eq!(ready().await, (StatusCode::OK, "ready".to_string()));
+}
+
 /// A person registered through one gateway and read back with `min_position` while the directory
 /// cannot follow (stopped here; in the review, a projector process stopped) is not "not found":
 /// it may well exist. The read answers 503 `read_model_behind`, saying where the directory stood,

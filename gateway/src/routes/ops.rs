@@ -62,6 +62,25 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .iter()
         .filter(|l| !READINESS_IGNORES.contains(&l.name.as_str()))
         .find(|l| l.ms > i64::try_from(state.ready_lag_ms_max).unwrap_or(i64::MAX));
+    if let Some(lag) = behind {
+        if lag.stopped.is_none() && held_by_an_open_writer(&state, lag.position).await {
+            // Every read model of every gateway waits for the same transaction: taking them all
+            // out of the load balancer would stop the writes that still work, and mend nothing.
+            tracing::warn!(
+                projection = %lag.name,
+                position = lag.position,
+                lag_ms = lag.ms,
+                "read models wait for a transaction writing events that has not ended (runbook: \
+                 Every read model stands still while writes go on)"
+            );
+            return format!(
+                "ready; the read models wait at position {} for a transaction writing events \
+                 that has not ended\n",
+                lag.position
+            )
+            .into_response();
+        }
+    }
     match behind {
         // Which read model, how far behind and why, for the operator behind the load balancer
         // (the same figures are on /metrics); no personal data is in it.
@@ -83,6 +102,27 @@ async fn readyz(State(state): State<AppState>) -> Response {
         ),
         None => "ready".into_response(),
     }
+}
+
+/// How long `/readyz` lets the settled head take before it takes a read model's standstill for an
+/// open writer's.
+const OPEN_WRITER_CHECK_MS: u64 = 300;
+
+/// Whether a read model standing at `position` waits for a transaction that wrote events and has
+/// not ended (an operator's `BEGIN` at a console, ADR 0045): no event follows right after the
+/// position (its drawer has not committed), and the store's settled head does not come within
+/// [`OPEN_WRITER_CHECK_MS`]. A read model behind for another reason (a projector down) has the
+/// next event there to apply.
+async fn held_by_an_open_writer(state: &AppState, position: i64) -> bool {
+    let next = position + 1;
+    match state.store.event_ids_at(&[next]).await {
+        Ok(found) if found.is_empty() => {}
+        _ => return false,
+    }
+    let settle = state.store.head_position();
+    tokio::time::timeout(Duration::from_millis(OPEN_WRITER_CHECK_MS), settle)
+        .await
+        .is_err()
 }
 
 /// `/readyz` of a relay or projector process: ready while the database answers.
