@@ -701,7 +701,7 @@ pub async fn list_ongoing(
     ),
     responses(
         (status = 200, description = "text/event-stream of inbox changes", content_type = "text/event-stream", body = String),
-        (status = 400, description = "`invalid_parameter`: Last-Event-ID is not a position; `position_unknown`: Last-Event-ID or from_position is beyond every position the store has (an id from another database)", body = Problem),
+        (status = 400, description = "`invalid_parameter`: Last-Event-ID is not a position; `position_unknown`: Last-Event-ID or from_position is beyond every position the store has (an id from another database), or names no event of the store (an id from before a point-in-time restore): read the lists again and open the stream without it", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not staff", body = Problem),
     ),
