@@ -257,6 +257,89 @@ async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_rea
     assert_eq!(ready().await, (StatusCode::OK, "ready".to_string()));
 }
 
+/// The exception above is for read models that wait, not for read models nobody applies: with
+/// no projector running, a gateway behind stays unready though a transaction writing events is
+/// open too (an outside review saw a dead projector's gateway turn ready again, blaming the
+/// open transaction).
+#[tokio::test]
+async fn a_gateway_without_a_projector_stays_unready_though_a_writer_of_events_is_open() {
+    use tower::ServiceExt;
+    let app = TestApp::spawn_roles(gateway::app::Roles::GATEWAY, |config| {
+        config.ready_lag_ms_max = 200;
+    })
+    .await;
+    assert!(
+        !projections::runner::lease_held(app.store.pool(), "directory")
+            .await
+            .expect("lease")
+    );
+    // The directory applied position 1 and its projector died; position 2 was rolled back long
+    // ago (a hole right after the checkpoint), 3 and later wait to be applied, and then an
+    // operator leaves a transaction writing events open.
+    let append = |n: usize| {
+        let store = app.store.clone();
+        async move {
+            store
+                .append(
+                    &format!("unit-vc-{n}"),
+                    eventstore::ExpectedVersion::Any,
+                    vec![eventstore::NewEvent {
+                        event_id: ulid::Ulid::generate(),
+                        event_type: "Noted".into(),
+                        schema_version: 1,
+                        data: serde_json::json!({}),
+                        metadata: eventstore::Metadata {
+                            actor: "operator".into(),
+                            unit: None,
+                            role: "admin".into(),
+                            command_id: None,
+                            correlation_id: None,
+                            causation_id: None,
+                        },
+                    }],
+                    None,
+                )
+                .await
+                .expect("append")
+        }
+    };
+    assert_eq!(append(1).await.global_position, 1);
+    admin(&app)
+        .await
+        .batch_execute(
+            "INSERT INTO projections.checkpoints (projection, position) VALUES ('directory', 1)",
+        )
+        .await
+        .expect("checkpoint");
+    let rolled_back = app.leave_an_append_open().await;
+    rolled_back
+        .batch_execute("ROLLBACK")
+        .await
+        .expect("rollback");
+    assert_eq!(append(2).await.global_position, 3);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let open = app.leave_an_append_open().await;
+    let ready = || async {
+        let response = gateway::app::router(app.state.clone())
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let (status, body) = ready().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("read_model_behind"), "{body}");
+    open.batch_execute("ROLLBACK").await.expect("rollback");
+}
+
 /// A person registered through one gateway and read back with `min_position` while the directory
 /// cannot follow (stopped here; in the review, a projector process stopped) is not "not found":
 /// it may well exist. The read answers 503 `read_model_behind`, saying where the directory stood,

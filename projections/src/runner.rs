@@ -754,6 +754,26 @@ async fn apply_after<P: Projection>(
     Ok(after.last().map(|e| (e.global_position, e.recorded_at)))
 }
 
+/// Whether some process holds `projection`'s lease now: a runner is alive to apply it (the lease
+/// is a session's advisory lock, gone with its process).
+pub async fn lease_held(pool: &Pool, projection: &str) -> Result<bool, ProjectionError> {
+    let key = lease_key(projection);
+    // pg_advisory_lock(bigint) is shown as the key's high and low 32 bits, objsubid 1.
+    let bits = u64::from_be_bytes(key.to_be_bytes());
+    let (high, low) = ((bits >> 32) as u32, (bits & 0xffff_ffff) as u32);
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks
+              WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                AND classid = $1 AND objid = $2
+                AND database = (SELECT oid FROM pg_catalog.pg_database
+                                 WHERE datname = pg_catalog.current_database()))",
+        )
+        .await?;
+    Ok(client.query_one(&stmt, &[&high, &low]).await?.get(0))
+}
+
 /// The global position of the last event `projection` has applied (0: none).
 pub async fn checkpoint(pool: &Pool, projection: &str) -> Result<i64, ProjectionError> {
     let client = pool.get().await?;

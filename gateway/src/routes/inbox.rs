@@ -863,8 +863,9 @@ async fn resumable(state: &AppState, after: i64, named: &str) -> Result<(), AppE
         )
     } else {
         format!(
-            "{named} {after} är ingen händelse i samplan: den kommer från databasen innan den \
-             återställdes. Läs in listorna på nytt och öppna strömmen utan {named}."
+            "{named} {after} är ingen händelse i samplan (en position som aldrig sparades, eller \
+             en från databasen innan den återställdes). Läs in listorna på nytt och öppna \
+             strömmen utan {named}."
         )
     };
     Err(AppError::bad_request("position_unknown", detail))

@@ -63,16 +63,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .filter(|l| !READINESS_IGNORES.contains(&l.name.as_str()))
         .find(|l| l.ms > i64::try_from(state.ready_lag_ms_max).unwrap_or(i64::MAX));
     if let Some(lag) = behind {
-        if lag.stopped.is_none() && held_by_an_open_writer(&state, lag.position).await {
+        if lag.stopped.is_none() && held_by_an_open_writer(&state, &lag.name, lag.position).await {
             // Every read model of every gateway waits for the same transaction: taking them all
             // out of the load balancer would stop the writes that still work, and mend nothing.
-            tracing::warn!(
+            // Said once a minute, not at every probe of every load balancer.
+            if warn_now() {
+                tracing::warn!(
                 projection = %lag.name,
                 position = lag.position,
                 lag_ms = lag.ms,
-                "read models wait for a transaction writing events that has not ended (runbook: \
-                 Every read model stands still while writes go on)"
-            );
+                    "read models wait for a transaction writing events that has not ended \
+                     (runbook: Every read model stands still while writes go on)"
+                );
+            }
             return format!(
                 "ready; the read models wait at position {} for a transaction writing events \
                  that has not ended\n",
@@ -104,16 +107,34 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Whether a minute has passed since `/readyz` last warned of an open writer of events.
+fn warn_now() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    now >= last + 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// How long `/readyz` lets the settled head take before it takes a read model's standstill for an
 /// open writer's.
 const OPEN_WRITER_CHECK_MS: u64 = 300;
 
-/// Whether a read model standing at `position` waits for a transaction that wrote events and has
-/// not ended (an operator's `BEGIN` at a console, ADR 0045): no event follows right after the
-/// position (its drawer has not committed), and the store's settled head does not come within
-/// [`OPEN_WRITER_CHECK_MS`]. A read model behind for another reason (a projector down) has the
-/// next event there to apply.
-async fn held_by_an_open_writer(state: &AppState, position: i64) -> bool {
+/// Whether read model `projection`, standing at `position`, waits for a transaction that wrote
+/// events and has not ended (an operator's `BEGIN` at a console, ADR 0045): a runner holds its
+/// lease (it is alive to apply; a projector down is behind for real, whatever else is open), no
+/// event follows right after the position (its drawer has not committed), and the store's
+/// settled head does not come within [`OPEN_WRITER_CHECK_MS`].
+async fn held_by_an_open_writer(state: &AppState, projection: &str, position: i64) -> bool {
+    match projections::runner::lease_held(state.store.pool(), projection).await {
+        Ok(true) => {}
+        _ => return false,
+    }
     let next = position + 1;
     match state.store.event_ids_at(&[next]).await {
         Ok(found) if found.is_empty() => {}
