@@ -23,6 +23,24 @@ async fn admin(app: &TestApp) -> tokio_postgres::Client {
     client
 }
 
+/// `GET /readyz` of `router`: its status and body.
+async fn readyz(router: axum::Router) -> (StatusCode, String) {
+    use tower::ServiceExt;
+    let response = router
+        .oneshot(
+            axum::http::Request::get("/readyz")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
 async fn lag(app: &TestApp, name: &str) -> projections::runner::Lag {
     projections::runner::lags(app.store.pool())
         .await
@@ -162,7 +180,6 @@ async fn a_read_model_that_cannot_apply_an_event_stops_alone_and_resumes_once_me
 /// version rolled out to mend the read model, would never become ready to take over.
 #[tokio::test]
 async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
-    use tower::ServiceExt;
     let app = TestApp::spawn_with(|config| config.ready_lag_ms_max = 1).await;
     let w = world(&app).await;
     admin(&app)
@@ -184,22 +201,7 @@ async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ready = |router: axum::Router| async move {
-        let response = router
-            .oneshot(
-                axum::http::Request::get("/readyz")
-                    .body(axum::body::Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    };
-    let (status, body) = ready(gateway::app::router(app.state.clone())).await;
+    let (status, body) = readyz(gateway::app::router(app.state.clone())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let problem: serde_json::Value = serde_json::from_str(&body).expect("a problem document");
     assert_eq!(problem["code"], "read_model_behind");
@@ -208,7 +210,7 @@ async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
         detail.contains("Läsmodellen inbox") && detail.contains("refused by the test"),
         "{detail}"
     );
-    let (status, body) = ready(gateway::app::ops_router(app.state.clone())).await;
+    let (status, body) = readyz(gateway::app::ops_router(app.state.clone())).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"));
 }
 
@@ -218,7 +220,6 @@ async fn a_gateway_behind_says_which_read_model_while_a_worker_stays_ready() {
 /// nothing. Once it ends, everything catches up.
 #[tokio::test]
 async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_ready() {
-    use tower::ServiceExt;
     let app = TestApp::spawn_with(|config| config.ready_lag_ms_max = 200).await;
     let w = world(&app).await;
     let open = app.leave_an_append_open().await;
@@ -228,22 +229,7 @@ async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_rea
         assert!(tokio::time::Instant::now() < deadline, "never behind");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ready = || async {
-        let response = gateway::app::router(app.state.clone())
-            .oneshot(
-                axum::http::Request::get("/readyz")
-                    .body(axum::body::Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    };
-    let (status, body) = ready().await;
+    let (status, body) = readyz(gateway::app::router(app.state.clone())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("wait at position"), "{body}");
 
@@ -254,7 +240,10 @@ async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_rea
             .await
             .expect("caught up");
     }
-    assert_eq!(ready().await, (StatusCode::OK, "ready".to_string()));
+    assert_eq!(
+        readyz(gateway::app::router(app.state.clone())).await,
+        (StatusCode::OK, "ready".to_string())
+    );
 }
 
 /// The exception above is for read models that wait, not for read models nobody applies: with
@@ -263,7 +252,6 @@ async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_rea
 /// open transaction).
 #[tokio::test]
 async fn a_gateway_without_a_projector_stays_unready_though_a_writer_of_events_is_open() {
-    use tower::ServiceExt;
     let app = TestApp::spawn_roles(gateway::app::Roles::GATEWAY, |config| {
         config.ready_lag_ms_max = 200;
     })
@@ -319,22 +307,7 @@ async fn a_gateway_without_a_projector_stays_unready_though_a_writer_of_events_i
     assert_eq!(append(2).await.global_position, 3);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let open = app.leave_an_append_open().await;
-    let ready = || async {
-        let response = gateway::app::router(app.state.clone())
-            .oneshot(
-                axum::http::Request::get("/readyz")
-                    .body(axum::body::Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    };
-    let (status, body) = ready().await;
+    let (status, body) = readyz(gateway::app::router(app.state.clone())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("read_model_behind"), "{body}");
     open.batch_execute("ROLLBACK").await.expect("rollback");
