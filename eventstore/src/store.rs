@@ -25,7 +25,7 @@ use crate::model::{
     Metadata, NewEvent, RecordedEvent, Seal, SealProblem, StoredCommand, VerifyReport,
 };
 use crate::wake::Wake;
-use crate::writers::{still_running, WRITERS_SUBQUERY};
+use crate::writers::{beside_writers, still_running};
 use crate::COMPONENT;
 
 /// The columns every read returns, in the order [`decode_event`] expects.
@@ -396,20 +396,11 @@ impl EventStore {
         // The writers are read after the statement's snapshot was taken: whoever drew a position
         // at or below the max and had not committed then held the events lock from before it
         // drew it, so it is among them unless it has ended since.
-        let sql = format!(
-            "SELECT (SELECT coalesce(max(global_position), 0) FROM events), {WRITERS_SUBQUERY}"
-        );
-        let sql = sql.as_str();
-        let row = self
-            .inner
-            .db
-            .with_client(true, |client| async move {
-                let stmt = client.prepare_cached(sql).await?;
-                client.query_one(&stmt, &[]).await
-            })
-            .await?;
-        let head: i64 = row.try_get(0)?;
-        let mut writers: Vec<String> = row.try_get(1)?;
+        let (head, mut writers) = beside_writers(
+            &self.inner.db,
+            "(SELECT coalesce(max(global_position), 0) FROM events)",
+        )
+        .await?;
         // A forgotten open transaction would hold this forever; give up like a statement would.
         let wait_ms_max = match self.inner.db.config.statement_timeout_ms {
             0 => 30_000,

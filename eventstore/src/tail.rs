@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use crate::error::StoreError;
 use crate::model::RecordedEvent;
 use crate::store::{decode_event_at, EventStore, EVENT_COLUMNS};
-use crate::writers::{still_running, WRITERS_SUBQUERY};
+use crate::writers::{beside_writers, still_running};
 
 /// Rows read per round trip.
 const BATCH_SIZE: i64 = 500;
@@ -352,17 +352,7 @@ impl EventStore {
     /// An xid assigned now (larger than every xid assigned before this call) and the
     /// transactions writing events now.
     async fn take_bound(&self) -> Result<(i64, Vec<String>), StoreError> {
-        let sql = format!("SELECT pg_current_xact_id()::text::bigint, {WRITERS_SUBQUERY}");
-        let sql = sql.as_str();
-        let row = self
-            .inner
-            .db
-            .with_client(true, |client| async move {
-                let stmt = client.prepare_cached(sql).await?;
-                client.query_one(&stmt, &[]).await
-            })
-            .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        beside_writers(&self.inner.db, "pg_current_xact_id()::text::bigint").await
     }
 
     /// Those of `writers` still running.

@@ -14,12 +14,12 @@
 
 use deadpool_postgres::ClientWrapper;
 
+use crate::db::Db;
 use crate::error::StoreError;
 
 /// The virtual transaction ids of the transactions holding `events` open for writing now (a
 /// subquery, so that a statement can also read something else in the same snapshot).
-pub(crate) const WRITERS_SUBQUERY: &str =
-    "(SELECT coalesce(pg_catalog.array_agg(l.virtualtransaction), '{}')
+const WRITERS_SUBQUERY: &str = "(SELECT coalesce(pg_catalog.array_agg(l.virtualtransaction), '{}')
        FROM pg_catalog.pg_locks l
       WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock'
         AND l.relation = 'events'::pg_catalog.regclass
@@ -44,4 +44,21 @@ pub(crate) async fn still_running(
     let stmt = client.prepare_cached(STILL_RUNNING_SQL).await?;
     let row = client.query_one(&stmt, &[&writers]).await?;
     Ok(row.try_get(0)?)
+}
+
+/// `number` (an SQL expression giving a bigint) and the transactions writing events, read in
+/// one statement: the writers after the statement's snapshot, which `number` was read in.
+pub(crate) async fn beside_writers(
+    db: &Db,
+    number: &str,
+) -> Result<(i64, Vec<String>), StoreError> {
+    let sql = format!("SELECT {number}, {WRITERS_SUBQUERY}");
+    let sql = sql.as_str();
+    let row = db
+        .with_client(true, |client| async move {
+            let stmt = client.prepare_cached(sql).await?;
+            client.query_one(&stmt, &[]).await
+        })
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }

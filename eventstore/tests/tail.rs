@@ -255,9 +255,8 @@ async fn tail_waits_for_a_transaction_whose_xid_is_newer_than_a_later_commit() {
     );
 }
 
-#[tokio::test]
-async fn tail_moves_past_a_rolled_back_position_quickly() {
-    let env = env().await;
+/// Position 1 drawn and rolled back, then 2 and 3 committed.
+async fn a_rolled_back_position_then_two_events(env: &Env) {
     let r = connect(&env.db.app_url).await;
     r.batch_execute("BEGIN").await.expect("begin");
     raw_append(&r, "r", 1).await;
@@ -271,6 +270,12 @@ async fn tail_moves_past_a_rolled_back_position_quickly() {
         )
         .await
         .expect("append");
+}
+
+#[tokio::test]
+async fn tail_moves_past_a_rolled_back_position_quickly() {
+    let env = env().await;
+    a_rolled_back_position_then_two_events(&env).await;
 
     let mut tail = spawn_tail(&env.store, 0);
     // Past the hole without waiting for any timeout: the hole is provably permanent at once.
@@ -295,19 +300,7 @@ async fn an_unrelated_transaction(url: &str) -> tokio_postgres::Client {
 async fn tail_moves_past_a_rolled_back_position_while_unrelated_work_runs() {
     let env = env().await;
     let _unrelated = an_unrelated_transaction(&env.db.app_url).await;
-    let r = connect(&env.db.app_url).await;
-    r.batch_execute("BEGIN").await.expect("begin");
-    raw_append(&r, "r", 1).await;
-    r.batch_execute("ROLLBACK").await.expect("rollback");
-    env.store
-        .append(
-            "s",
-            ExpectedVersion::Any,
-            vec![some_event(1), some_event(2)],
-            None,
-        )
-        .await
-        .expect("append");
+    a_rolled_back_position_then_two_events(&env).await;
 
     let mut tail = spawn_tail(&env.store, 0);
     // Nothing that writes events runs, so the hole is permanent now; the transaction that
