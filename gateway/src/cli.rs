@@ -278,7 +278,12 @@ pub fn run() -> ExitCode {
         }
     };
     crate::telemetry::init(&config.log, config.log_format);
+    // Sized here, so the runtime never reads `TOKIO_WORKER_THREADS` (it panics on a bad value).
+    let workers = config.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

@@ -124,6 +124,9 @@ pub struct Config {
     /// 0006, 0012: a second starts only when a full batch waits or the first has taken 5 ms);
     /// 0 writes every append in its own transaction.
     pub append_concurrency: usize,
+    /// `SAMPLAN_WORKER_THREADS`: the async runtime's worker threads; unset, one per core the
+    /// process may use (the standard library's count, which follows a container's CPU quota).
+    pub worker_threads: Option<usize>,
     /// `SAMPLAN_SHUTDOWN_DRAIN_MS`: how long in-flight requests may run after a stop signal.
     pub shutdown_drain_ms: u64,
     /// `SAMPLAN_SHUTDOWN_DELAY_MS`: after a stop signal, how long the process goes on serving with
@@ -635,6 +638,11 @@ impl Config {
             0,
             64,
         )?;
+        // Read here, not by the runtime from `TOKIO_WORKER_THREADS`, which panics on a bad value.
+        let worker_threads = match get("SAMPLAN_WORKER_THREADS") {
+            None => None,
+            Some(_) => Some(number(&get, "SAMPLAN_WORKER_THREADS", 1, 1, 1024)?),
+        };
         let shutdown_drain_ms = number(
             &get,
             "SAMPLAN_SHUTDOWN_DRAIN_MS",
@@ -763,6 +771,7 @@ impl Config {
             limits,
             db_pool_size,
             append_concurrency,
+            worker_threads,
             shutdown_drain_ms,
             shutdown_delay_ms,
             auto_install,
@@ -989,6 +998,8 @@ mod tests {
             ("SAMPLAN_LOG_FORMAT", "xml"),
             ("SAMPLAN_DB_POOL_SIZE", "0"),
             ("SAMPLAN_DB_POOL_SIZE", "3"),
+            ("SAMPLAN_WORKER_THREADS", "0"),
+            ("SAMPLAN_WORKER_THREADS", "två"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert!(err.to_string().contains(var), "{var}={value}: {err}");
@@ -1004,9 +1015,12 @@ mod tests {
             ("SAMPLAN_REQUEST_TIMEOUT_MS", "2500"),
             ("SAMPLAN_LOG_FORMAT", "json"),
             ("SAMPLAN_POLICY", "norrbotten"),
+            ("SAMPLAN_WORKER_THREADS", "3"),
         ])
         .expect("valid");
         assert_eq!(c.limits.body_bytes_max, 131_072);
+        assert_eq!(c.worker_threads, Some(3));
+        assert_eq!(config(&[]).expect("defaults").worker_threads, None);
         assert_eq!(c.limits.request_timeout_ms, 2_500);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.policy, "norrbotten");
