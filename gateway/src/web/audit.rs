@@ -12,7 +12,7 @@
 //! every proxy's log; the pages link onwards by the person's id.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use super::form::{Field, FieldError, Fields, FormView, Refusal};
 use super::persons::refused;
 use super::session::Visitor;
-use super::{Layout, WebError};
+use super::{Layout, WebError, WebQuery};
 use crate::access_log::{self, action, AccessLogEntry};
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -458,7 +458,7 @@ pub(crate) async fn extract_by_id(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Query(query): Query<PeriodQuery>,
+    WebQuery(query): WebQuery<PeriodQuery>,
 ) -> Result<Response, WebError> {
     let caller = visitor.auditor()?;
     let period = Period::read(&query.fields()).map_err(|e| bad_link(&e))?;
@@ -562,7 +562,7 @@ pub(crate) async fn extract_csv(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Query(query): Query<PeriodQuery>,
+    WebQuery(query): WebQuery<PeriodQuery>,
 ) -> Result<Response, WebError> {
     let caller = visitor.auditor()?;
     let period = Period::read(&query.fields()).map_err(|e| bad_link(&e))?;
@@ -582,7 +582,7 @@ pub(crate) async fn extract_csv(
 pub(crate) async fn review(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(query): Query<PeriodQuery>,
+    WebQuery(query): WebQuery<PeriodQuery>,
 ) -> Result<Response, WebError> {
     let caller = visitor.auditor()?;
     let fields = query.fields();
@@ -722,7 +722,7 @@ pub(crate) struct PlanQuery {
 pub(crate) async fn plan(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(query): Query<PlanQuery>,
+    WebQuery(query): WebQuery<PlanQuery>,
 ) -> Result<Response, WebError> {
     let caller = visitor.auditor()?;
     let fields = Fields(vec![

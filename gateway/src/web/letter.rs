@@ -17,14 +17,14 @@
 
 use super::form::Fields;
 use super::session::Visitor;
-use super::{dates, WebError};
+use super::{dates, WebError, WebQuery};
 use crate::access_log::{self, action};
 use crate::commands::sips::dto::{Recipient as RecipientDto, RecordLettersPostedRequest};
 use crate::error::AppError;
 use crate::pipeline::{Write, WriteMeta};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::Datelike;
@@ -355,7 +355,7 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
     Path((id, invitation_id, recipient)): Path<(String, String, String)>,
-    Query(after): Query<After>,
+    WebQuery(after): WebQuery<After>,
 ) -> Result<Response, WebError> {
     if let Some(position) = after.efter {
         crate::consistency::projection_position(

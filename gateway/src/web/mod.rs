@@ -425,6 +425,28 @@ fn html_headers() -> [(header::HeaderName, HeaderValue); 1] {
     )]
 }
 
+/// A page's query string read as `T`. A query that cannot be read (a parameter given twice,
+/// a control character, a value of the wrong kind) is refused as a page, in Swedish, naming
+/// the parameter: axum's own `Query` answered a browser with the API's JSON problem.
+pub(crate) struct WebQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for WebQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        crate::extract::parse_query(parts.uri.query().unwrap_or(""))
+            .map(WebQuery)
+            .map_err(WebError::App)
+    }
+}
+
 /// Renders `page` as a 200 HTML response.
 pub(crate) fn html(page: &impl Template) -> Result<Response, WebError> {
     Ok((html_headers(), page.render()?).into_response())

@@ -8,7 +8,7 @@
 
 use super::form::{local_input, Choice, Field, Fields, FormView, Refusal};
 use super::session::Visitor;
-use super::{Layout, WebError};
+use super::{Layout, WebError, WebQuery};
 use crate::access_log::{self, action};
 use crate::commands::persons::{
     AddRelativeRequest, ChangeContactDetailsRequest, MarkProtectedIdentityRequest,
@@ -25,7 +25,7 @@ use crate::routes::persons::{
 };
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -88,7 +88,7 @@ pub(crate) async fn unit_name(state: &AppState, caller: &crate::auth::Caller) ->
 pub(crate) async fn search(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(query): Query<SearchQuery>,
+    WebQuery(query): WebQuery<SearchQuery>,
 ) -> Result<Response, WebError> {
     let q = query.q.unwrap_or_default();
     let (page, _) = search_page(&state, &visitor, q.trim()).await?;
@@ -596,7 +596,7 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Query(after): Query<After>,
+    WebQuery(after): WebQuery<After>,
 ) -> Result<Response, WebError> {
     directory_position(&state, after.efter).await?;
     let done = after.klart.as_deref().and_then(super::sip::done_text);

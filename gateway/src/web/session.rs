@@ -555,7 +555,7 @@ fn sign_in_view(
 pub(crate) async fn sign_in_page(
     State(state): State<AppState>,
     visitor: Visitor,
-    axum::extract::Query(query): axum::extract::Query<SignInQuery>,
+    super::WebQuery(query): super::WebQuery<SignInQuery>,
 ) -> Result<Response, WebError> {
     visitor.page(&sign_in_view(
         &state,

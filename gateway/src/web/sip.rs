@@ -12,12 +12,12 @@ use super::form::{Fields, Refusal};
 use super::persons::{refusal_or_page, refused};
 use super::session::Visitor;
 use super::start::person_text;
-use super::{dates, Layout, WebError};
+use super::{dates, Layout, WebError, WebQuery};
 use crate::access_log::{self, action};
 use crate::aggregate::{Aggregate, SipAggregate};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -249,7 +249,7 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Query(after): Query<After>,
+    WebQuery(after): WebQuery<After>,
 ) -> Result<Response, WebError> {
     if let Some(position) = after.efter {
         crate::consistency::projection_position(

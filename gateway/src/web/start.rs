@@ -10,7 +10,7 @@
 //! on every change fetches the three lists again from `GET /start/listor` (ADR 0019).
 
 use super::session::Visitor;
-use super::{dates, Layout, WebError};
+use super::{dates, Layout, WebError, WebQuery};
 use crate::access_log::{self, action};
 use crate::consistency;
 use crate::error::AppError;
@@ -19,7 +19,7 @@ use crate::pipeline::{Write, WriteMeta};
 use crate::routes::inbox::EventsParams;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -557,7 +557,7 @@ async fn load_lists(
 pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(filters): Query<Filters>,
+    WebQuery(filters): WebQuery<Filters>,
 ) -> Result<Response, WebError> {
     let caller = visitor.caller()?;
     match caller.role {
@@ -587,7 +587,7 @@ pub(crate) async fn page(
 pub(crate) async fn lists(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(filters): Query<Filters>,
+    WebQuery(filters): WebQuery<Filters>,
 ) -> Result<Response, WebError> {
     let lists = load_lists(&state, &visitor, &filters).await?;
     visitor.page(&ListsFragment { lists })
@@ -607,7 +607,7 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    WebQuery(query): WebQuery<EventsQuery>,
 ) -> Result<Response, WebError> {
     let (Some(caller), Some(token)) = (visitor.caller.clone(), visitor.session_token()) else {
         return Ok(StatusCode::UNAUTHORIZED.into_response());
