@@ -362,12 +362,12 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
         [
             // Hemtjänsten: as Testby in March.
             "2026-03;hemtjanst-norr;Hemtjänst Norr;1;0;1;2;2;1;5;5;1;1;1,000;1;0;0,000;0;0;;\
-             0;0;0;0;0;0;0;0",
+             0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             // Omsorgen: as Sydby in March.
-            "2026-03;omsorg-syd;Omsorg Syd;1;0;1;3;3;0;;;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0",
+            "2026-03;omsorg-syd;Omsorg Syd;1;0;1;3;3;0;;;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             // The vårdcentral: as the region in March.
             "2026-03;vc-centrum;Vårdcentralen Centrum;3;1;2;2;3;1;5;5;1;1;1,000;1;1;1,000;0;0;;\
-             0;0;0;1;0;0;0;0",
+             0;0;0;1;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             "",
         ]
     );
@@ -700,8 +700,9 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
 
     // The report, a table a month with a row per region: the figures worked out by hand in
     // `figures_per_month_equal_the_ones_worked_out_by_hand`, in words.
-    let query = "fran=2026-03&till=2026-05&grupp=region";
-    let (status, _, page) = browse(&app, &format!("/uppfoljning?{query}&_do=spara"), &token).await;
+    // Small figures shown: the three plans would otherwise be hidden (below).
+    let query = "fran=2026-03&till=2026-05&grupp=region&sma=visa";
+    let (status, _, page) = browse(&app, &format!("/uppfoljning?{query}"), &token).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("mars–maj 2026, per region"), "{page}");
     assert!(page.contains("bedömda måndag 11 maj 2026 kl. 10.00 enligt profilen Norrbotten"));
@@ -709,6 +710,8 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let heading = r#"<bdi>Region Testlän</bdi></h3>"#;
     let start = page.find(heading).unwrap_or_else(|| panic!("{page}"));
     let table = &page[start..start + page[start..].find("</table>").expect("table")];
+    // Figures keep their parts together with no-break spaces.
+    let table = table.replace('\u{a0}', " ");
     let row = |month: &str, cells: &[&str]| {
         format!(
             r#"<tr><th scope="row">{month}</th><td>{}</td></tr>"#,
@@ -776,7 +779,45 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
         headers["content-disposition"],
-        "attachment; filename=\"sip-nyckeltal-2026-03-2026-05-region.csv\""
+        "attachment; filename=\"sip-nyckeltal-2026-03-2026-05-region-2026-05-11.csv\""
+    );
+    assert!(page.contains("Alla tal visas"), "{page}");
+
+    // By default figures over one or two plans are hidden, on the page and in its file: the
+    // March row of the same report, and a closing for one reason among others.
+    let (status, _, hidden) = browse(
+        &app,
+        "/uppfoljning?fran=2026-03&till=2026-05&grupp=region",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{hidden}");
+    let hidden = hidden.replace('\u{a0}', " ");
+    assert!(
+        hidden.contains(
+            r#"<tr><th scope="row">mars 2026</th><td>3</td><td>färre än 3</td><td>färre än 3 SIP</td><td>färre än 3 SIP</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>–</td><td>färre än 3</td></tr>"#
+        ),
+        "{hidden}"
+    );
+    assert!(hidden.contains(r#"value="dolj" checked"#), "{hidden}");
+    assert!(hidden.contains("döljs om du inte väljer att visa dem"));
+    assert!(!hidden.contains("Inga personuppgifter"));
+    let (status, headers, file) = browse(
+        &app,
+        "/uppfoljning/csv?fran=2026-03&till=2026-03&grupp=region&sma=dolj",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{file}");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"sip-nyckeltal-2026-03-2026-03-region-sma-tal-dolda-2026-05-11.csv\""
+    );
+    let lines: Vec<&str> = file.split("\r\n").collect();
+    assert_eq!(
+        lines[1],
+        "2026-03;Region Testlän;Region Testlän;3;<3;<3;;;<3;;;<3;;;<3;;;0;0;;0;0;0;<3;0;0;0;0;\
+         2026-05-11T08:00:00Z;norrbotten"
     );
 
     // Per unit, a unit's name with its id.
@@ -880,6 +921,20 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A parameter given twice is refused as a page that names it, not as the API's JSON.
+    for path in [
+        "/uppfoljning?fran=2026-03&till=2026-05&grupp=region&grupp=unit",
+        "/uppfoljning/csv?fran=2026-03&till=2026-05&grupp=region&grupp=unit",
+    ] {
+        let (status, headers, body) = browse(&app, path, &token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(
+            headers["content-type"], "text/html; charset=utf-8",
+            "{path}"
+        );
+        assert!(body.contains("grupp"), "{path}: {body}");
+    }
 
     // Staff and auditors get the page that says it is not theirs.
     let auditor = app.token("auditor", "revisor-1", None, "Rut Revisor");

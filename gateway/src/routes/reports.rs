@@ -290,7 +290,7 @@ pub async fn kpis(
             .await?;
     let report = kpi_report(&state, from, to, group_by).await?;
     let response = if csv {
-        csv_response(&report)
+        csv_response(&report, Small::Shown)
     } else {
         Json(report).into_response()
     };
@@ -346,15 +346,24 @@ fn month_param(name: &str, value: Option<&str>) -> Result<NaiveDate, AppError> {
         AppError::bad_request(
             "invalid_parameter",
             format!(
-                "{name} ska vara en månad som ÅÅÅÅ-MM, t.ex. 2026-03 (eller en dag i den, \
-                 ÅÅÅÅ-MM-DD)."
+                "{name} ska vara en månad som ÅÅÅÅ-MM från år {REPORT_YEAR_MIN}, t.ex. 2026-03 \
+                 (eller en dag i den, ÅÅÅÅ-MM-DD)."
             ),
         )
     })
 }
 
-/// A month `YYYY-MM` as its first day; a day `YYYY-MM-DD` stands for its month.
+/// The earliest year a report covers: a year the way people write one (before it, a page read
+/// "januari–december 1").
+pub const REPORT_YEAR_MIN: i32 = 1900;
+
+/// A month `YYYY-MM` as its first day; a day `YYYY-MM-DD` stands for its month. Years before
+/// [`REPORT_YEAR_MIN`] are not months of a report.
 pub fn parse_month(value: &str) -> Option<NaiveDate> {
+    parse_any_month(value).filter(|m| m.year() >= REPORT_YEAR_MIN)
+}
+
+fn parse_any_month(value: &str) -> Option<NaiveDate> {
     if value.len() == 10 {
         if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
             if day.format("%Y-%m-%d").to_string() == value {
@@ -376,7 +385,8 @@ pub fn parse_month(value: &str) -> Option<NaiveDate> {
         .flatten()
 }
 
-/// The CSV header: the JSON names, nested ones joined with `_`.
+/// The CSV header: the JSON names, nested ones joined with `_`; then when the figures were
+/// judged and under which profile, so a file kept for later says so itself.
 pub const CSV_HEADER: &str = "month;group_id;group_name;sips_started;consent_declined;\
 working_days_to_invitation_count;working_days_to_invitation_median;\
 working_days_to_invitation_p90;working_days_to_meeting_count;working_days_to_meeting_median;\
@@ -385,40 +395,83 @@ meetings_in_time_share;documented_in_time_counted;documented_in_time_in_time;\
 documented_in_time_share;followed_up_in_time_counted;followed_up_in_time_in_time;\
 followed_up_in_time_share;closed_goals_met;closed_no_longer_needed;closed_consent_withdrawn;\
 closed_consent_declined;closed_protected_identity;closed_moved_out_of_region;closed_deceased;\
-closed_replaced_by_new_plan";
+closed_replaced_by_new_plan;as_of;policy";
 
-/// The report as the CSV file `format=csv` answers.
-pub fn csv_response(report: &KpiReport) -> Response {
+/// Fewest plans a figure may rest on before a report that hides small figures hides it: one
+/// plan closed for protected identity in a unit's month tells colleagues who it was. Swedish
+/// official statistics mask counts below 3 to 5 (docs/kpis.md).
+pub const SMALL_BELOW: i64 = 3;
+
+/// Whether a report shows figures resting on fewer than [`SMALL_BELOW`] plans. The API shows
+/// them (its callers are the organisation's own analysts); the follow-up page hides them unless
+/// asked, since what it gives is what gets handed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Small {
+    Shown,
+    Hidden,
+}
+
+impl Small {
+    /// Whether `n` plans are too few to show.
+    pub fn hides(self, n: i64) -> bool {
+        self == Small::Hidden && n > 0 && n < SMALL_BELOW
+    }
+}
+
+/// The report as the CSV file `format=csv` answers; with [`Small::Hidden`] a count of 1 or 2
+/// reads `<3`, and a median, percentile or share over so few plans is left empty (its count
+/// reads `<3`).
+pub fn csv_response(report: &KpiReport, small: Small) -> Response {
     // UTF-8's byte order mark first: a spreadsheet opening the saved file otherwise guesses the
     // Windows code page and garbles å, ä and ö in the groups' names.
     let mut body = String::from("\u{feff}");
     body.push_str(CSV_HEADER);
     body.push_str("\r\n");
+    let hidden = || format!("<{SMALL_BELOW}");
+    let count = |n: i64| {
+        if small.hides(n) {
+            hidden()
+        } else {
+            n.to_string()
+        }
+    };
     let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     // Three decimals with a decimal comma, as Swedish spreadsheets read numbers.
     let share = |s: Option<f64>| {
         s.map(|s| format!("{s:.3}").replace('.', ","))
             .unwrap_or_default()
     };
+    let as_of = report
+        .as_of
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for r in &report.rows {
         let mut fields = vec![
             r.month.clone(),
             crate::text::csv_field(&r.group_id),
             crate::text::csv_field(&r.group_name),
-            r.sips_started.to_string(),
-            r.consent_declined.to_string(),
+            count(r.sips_started),
+            count(r.consent_declined),
         ];
         for s in [&r.working_days_to_invitation, &r.working_days_to_meeting] {
-            fields.extend([s.count.to_string(), number(s.median), number(s.p90)]);
+            if small.hides(s.count) {
+                fields.extend([hidden(), String::new(), String::new()]);
+            } else {
+                fields.extend([s.count.to_string(), number(s.median), number(s.p90)]);
+            }
         }
         for k in [
             &r.meetings_in_time,
             &r.documented_in_time,
             &r.followed_up_in_time,
         ] {
-            fields.extend([k.counted.to_string(), k.in_time.to_string(), share(k.share)]);
+            if small.hides(k.counted) {
+                fields.extend([hidden(), String::new(), String::new()]);
+            } else {
+                fields.extend([k.counted.to_string(), k.in_time.to_string(), share(k.share)]);
+            }
         }
-        fields.extend(r.closed.columns().iter().map(i64::to_string));
+        fields.extend(r.closed.columns().into_iter().map(count));
+        fields.extend([as_of.clone(), crate::text::csv_field(&report.policy)]);
         body.push_str(&fields.join(";"));
         body.push_str("\r\n");
     }
@@ -427,8 +480,15 @@ pub fn csv_response(report: &KpiReport) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
+    // The day the figures were judged in the name: past months change as late facts arrive.
+    let taken = domain::time::local_date(report.as_of);
+    let hidden_note = if small == Small::Hidden {
+        "-sma-tal-dolda"
+    } else {
+        ""
+    };
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"sip-nyckeltal-{}-{}-{}.csv\"",
+        "attachment; filename=\"sip-nyckeltal-{}-{}-{}{hidden_note}-{taken}.csv\"",
         report.from, report.to, report.group_by
     )) {
         response
@@ -467,6 +527,9 @@ mod tests {
             "26-03",
             "2026/03",
             "+026-03",
+            "0000-12",
+            "0001-01",
+            "1899-12",
         ] {
             assert!(month_param("from", Some(bad)).is_err(), "{bad}");
         }

@@ -11,7 +11,7 @@
 //! every figure). Nothing here is personal data, so nothing is logged as a read.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
 use projections::reporting::GroupBy;
@@ -19,8 +19,10 @@ use projections::reporting::GroupBy;
 use super::form::{Choice, Field, FieldError, Fields, FormView};
 use super::persons::refused;
 use super::session::Visitor;
-use super::{Layout, WebError};
-use crate::routes::reports::{self as api, KpiReport, KpiRowView, ShareView, SpreadView};
+use super::{Layout, WebError, WebQuery};
+use crate::routes::reports::{
+    self as api, KpiReport, KpiRowView, ShareView, Small, SpreadView, SMALL_BELOW,
+};
 use crate::state::AppState;
 
 /// `GET /uppfoljning`: the form, and the figures once it has been filled in.
@@ -42,6 +44,8 @@ struct ReportView {
     policy: String,
     /// `/uppfoljning/csv?…`: the same report as a file.
     csv: String,
+    /// Whether figures over one or two plans are hidden (on the page and in its file).
+    hidden: bool,
     groups: Vec<GroupView>,
 }
 
@@ -58,8 +62,8 @@ struct GroupView {
 struct RowView {
     /// "mars 2026".
     month: String,
-    started: i64,
-    declined: i64,
+    started: String,
+    declined: String,
     to_invitation: String,
     to_meeting: String,
     meetings: String,
@@ -74,6 +78,7 @@ pub(crate) struct ReportQuery {
     fran: Option<String>,
     till: Option<String>,
     grupp: Option<String>,
+    sma: Option<String>,
 }
 
 impl ReportQuery {
@@ -82,11 +87,12 @@ impl ReportQuery {
             ("fran".into(), self.fran.clone().unwrap_or_default()),
             ("till".into(), self.till.clone().unwrap_or_default()),
             ("grupp".into(), self.grupp.clone().unwrap_or_default()),
+            ("sma".into(), self.sma.clone().unwrap_or_default()),
         ])
     }
 
     fn is_empty(&self) -> bool {
-        self.fran.is_none() && self.till.is_none() && self.grupp.is_none()
+        self.fran.is_none() && self.till.is_none() && self.grupp.is_none() && self.sma.is_none()
     }
 }
 
@@ -96,6 +102,7 @@ struct Asked {
     from: NaiveDate,
     to: NaiveDate,
     group_by: GroupBy,
+    small: Small,
 }
 
 impl Asked {
@@ -146,10 +153,25 @@ impl Asked {
                 None
             }
         };
-        match (from, to, group_by) {
-            (Some(from), Some(to), Some(group_by)) if wrong.is_empty() => {
-                Ok(Asked { from, to, group_by })
+        // Hidden unless asked: an address from before the choice existed hides them too.
+        let small = match fields.get("sma").as_str() {
+            "" | "dolj" => Some(Small::Hidden),
+            "visa" => Some(Small::Shown),
+            _ => {
+                wrong.push(FieldError::new(
+                    "sma",
+                    "Välj om små tal ska döljas eller visas.",
+                ));
+                None
             }
+        };
+        match (from, to, group_by, small) {
+            (Some(from), Some(to), Some(group_by), Some(small)) if wrong.is_empty() => Ok(Asked {
+                from,
+                to,
+                group_by,
+                small,
+            }),
             _ => Err(wrong),
         }
     }
@@ -160,16 +182,25 @@ impl Asked {
             ("fran".into(), self.from.format("%Y-%m").to_string()),
             ("till".into(), self.to.format("%Y-%m").to_string()),
             ("grupp".into(), self.group_by.as_str().into()),
+            ("sma".into(), self.small_value().into()),
         ])
     }
 
-    /// `fran=…&till=…&grupp=…`, for the file's link.
+    fn small_value(&self) -> &'static str {
+        match self.small {
+            Small::Hidden => "dolj",
+            Small::Shown => "visa",
+        }
+    }
+
+    /// `fran=…&till=…&grupp=…&sma=…`, for the file's link.
     fn query(&self) -> String {
         format!(
-            "fran={}&till={}&grupp={}",
+            "fran={}&till={}&grupp={}&sma={}",
             self.from.format("%Y-%m"),
             self.to.format("%Y-%m"),
-            self.group_by.as_str()
+            self.group_by.as_str(),
+            self.small_value()
         )
     }
 }
@@ -181,7 +212,7 @@ fn report_form(today: NaiveDate) -> FormView {
         .get()
         .intro(
             "Per månad: påbörjade SIP, tider från att behovet blev känt till kallelse och till \
-             möte, tidsfrister som hölls och avslutade planer. Inga personuppgifter.",
+             möte, tidsfrister som hölls och avslutade planer.",
         )
         .field(
             Field::month("fran", "Från och med månad")
@@ -208,6 +239,24 @@ fn report_form(today: NaiveDate) -> FormView {
             .required()
             .value("region"),
         )
+        .field(
+            Field::radios(
+                "sma",
+                "Små tal",
+                vec![
+                    Choice::new(
+                        "dolj",
+                        format!(
+                            "Dölj tal som bygger på färre än {SMALL_BELOW} planer \
+                             (för rapporter som lämnas vidare)"
+                        ),
+                    ),
+                    Choice::new("visa", "Visa alla tal (för arbete inom organisationen)"),
+                ],
+            )
+            .required()
+            .value("dolj"),
+        )
         .button("Visa nyckeltalen")
         .open(true)
 }
@@ -218,7 +267,7 @@ fn report_form(today: NaiveDate) -> FormView {
 pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(query): Query<ReportQuery>,
+    WebQuery(query): WebQuery<ReportQuery>,
 ) -> Result<Response, WebError> {
     visitor.reporting()?;
     let today = domain::time::local_date(state.clock.now());
@@ -263,7 +312,7 @@ pub(crate) async fn page(
 pub(crate) async fn csv(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(query): Query<ReportQuery>,
+    WebQuery(query): WebQuery<ReportQuery>,
 ) -> Result<Response, WebError> {
     visitor.reporting()?;
     let asked = Asked::read(&query.fields()).map_err(|wrong| {
@@ -274,7 +323,7 @@ pub(crate) async fn csv(
         ))
     })?;
     let report = api::kpi_report(&state, asked.from, asked.to, asked.group_by).await?;
-    Ok(visitor.finish(api::csv_response(&report)))
+    Ok(visitor.finish(api::csv_response(&report, asked.small)))
 }
 
 // ---- the figures in words -----------------------------------------------------------------
@@ -334,7 +383,7 @@ fn report_view(report: &KpiReport, asked: &Asked) -> ReportView {
                         .rows
                         .iter()
                         .find(|r| r.group_id == id && r.month == key)
-                        .map_or_else(|| empty_row(month), row_view)
+                        .map_or_else(|| empty_row(month), |row| row_view(row, asked.small))
                 })
                 .collect(),
         })
@@ -344,6 +393,7 @@ fn report_view(report: &KpiReport, asked: &Asked) -> ReportView {
         judged: domain::time::written_moment(report.as_of),
         policy: profile_name(&report.policy),
         csv: format!("/uppfoljning/csv?{}", asked.query()),
+        hidden: asked.small == Small::Hidden,
         groups,
     }
 }
@@ -362,8 +412,8 @@ fn empty_row(month: NaiveDate) -> RowView {
     let none = || "–".to_owned();
     RowView {
         month: format!("{} {}", super::dates::month(month.month()), month.year()),
-        started: 0,
-        declined: 0,
+        started: "0".into(),
+        declined: "0".into(),
         to_invitation: none(),
         to_meeting: none(),
         meetings: none(),
@@ -373,33 +423,54 @@ fn empty_row(month: NaiveDate) -> RowView {
     }
 }
 
-fn row_view(row: &KpiRowView) -> RowView {
+fn row_view(row: &KpiRowView, small: Small) -> RowView {
     RowView {
         month: month_name(&row.month),
-        started: row.sips_started,
-        declined: row.consent_declined,
-        to_invitation: spread(&row.working_days_to_invitation),
-        to_meeting: spread(&row.working_days_to_meeting),
-        meetings: share(&row.meetings_in_time),
-        documented: share(&row.documented_in_time),
-        followed_up: share(&row.followed_up_in_time),
-        closed: closed(row),
+        started: count(row.sips_started, small),
+        declined: count(row.consent_declined, small),
+        to_invitation: spread(&row.working_days_to_invitation, small),
+        to_meeting: spread(&row.working_days_to_meeting, small),
+        meetings: share(&row.meetings_in_time, small),
+        documented: share(&row.documented_in_time, small),
+        followed_up: share(&row.followed_up_in_time, small),
+        closed: closed(row, small),
+    }
+}
+
+/// "färre än 3" in place of a count the report hides. (Figures keep their parts together with
+/// no-break spaces, so that a narrow column breaks only between them.)
+fn few() -> String {
+    format!("färre\u{a0}än\u{a0}{SMALL_BELOW}")
+}
+
+/// A count, or [`few`] when it is hidden.
+fn count(n: i64, small: Small) -> String {
+    if small.hides(n) {
+        few()
+    } else {
+        n.to_string()
     }
 }
 
 /// "4 (9), 12 SIP": the median, the 90th percentile in brackets, how many were counted.
-fn spread(s: &SpreadView) -> String {
+fn spread(s: &SpreadView, small: Small) -> String {
+    if small.hides(s.count) {
+        return format!("{} SIP", few());
+    }
     match (s.median, s.p90) {
-        (Some(median), Some(p90)) => format!("{median} ({p90}), {} SIP", s.count),
+        (Some(median), Some(p90)) => format!("{median}\u{a0}({p90}), {}\u{a0}SIP", s.count),
         _ => "–".into(),
     }
 }
 
 /// "83 %, 10 av 12"; a dash when nothing was judged.
-fn share(k: &ShareView) -> String {
+fn share(k: &ShareView, small: Small) -> String {
+    if small.hides(k.counted) {
+        return format!("{} bedömda", few());
+    }
     match k.share {
         Some(share) => format!(
-            "{} %, {} av {}",
+            "{}\u{a0}%, {}\u{a0}av\u{a0}{}",
             (share * 100.0).round() as i64,
             k.in_time,
             k.counted
@@ -408,8 +479,10 @@ fn share(k: &ShareView) -> String {
     }
 }
 
-/// "3 (målen uppnådda 2, behovet upphört 1)", "1 (målen uppnådda)"; 0 when none.
-fn closed(row: &KpiRowView) -> String {
+/// "3 (målen uppnådda 2, behovet upphört 1)", "1 (målen uppnådda)"; 0 when none. When small
+/// figures are hidden, reasons with one or two plans are told together as "övriga", without
+/// their number (the total less the others would give it back).
+fn closed(row: &KpiRowView, small: Small) -> String {
     let c = &row.closed;
     let reasons = [
         ("målen uppnådda", c.goals_met),
@@ -425,14 +498,21 @@ fn closed(row: &KpiRowView) -> String {
     if total == 0 {
         return "0".into();
     }
+    if small.hides(total) {
+        return few();
+    }
     let given: Vec<&(&str, i64)> = reasons.iter().filter(|(_, n)| *n > 0).collect();
-    let parts: Vec<String> = match given.as_slice() {
+    let mut parts: Vec<String> = match given.as_slice() {
         [(what, _)] => vec![(*what).to_owned()],
         _ => given
             .iter()
-            .map(|(what, n)| format!("{what} {n}"))
+            .filter(|(_, n)| !small.hides(*n))
+            .map(|(what, n)| format!("{what}\u{a0}{n}"))
             .collect(),
     };
+    if given.iter().any(|(_, n)| small.hides(*n)) && given.len() > 1 {
+        parts.push("övriga".into());
+    }
     format!("{total} ({})", parts.join(", "))
 }
 
@@ -474,6 +554,13 @@ mod tests {
             refused(fields("2026-01", "2026-03", "land")),
             Some(vec!["grupp"])
         );
+        let mut f = fields("2026-01", "2026-03", "unit");
+        f.0.push(("sma".into(), "kanske".into()));
+        assert_eq!(refused(f), Some(vec!["sma"]));
+        assert_eq!(
+            refused(fields("0001-01", "0001-12", "region")),
+            Some(vec!["fran", "till"])
+        );
         // Every wrong field at once.
         assert_eq!(
             refused(fields("2026-1", "2026-13", "county")),
@@ -483,25 +570,92 @@ mod tests {
 
     #[test]
     fn figures_read_as_words() {
+        let words = |text: String| text.replace('\u{a0}', " ");
         let s = SpreadView {
             count: 12,
             median: Some(4),
             p90: Some(9),
         };
-        assert_eq!(spread(&s), "4 (9), 12 SIP");
+        assert_eq!(words(spread(&s, Small::Hidden)), "4 (9), 12 SIP");
         let none = SpreadView {
             count: 0,
             median: None,
             p90: None,
         };
-        assert_eq!(spread(&none), "–");
+        assert_eq!(spread(&none, Small::Hidden), "–");
         let k = ShareView {
             counted: 12,
             in_time: 10,
             share: Some(0.833),
         };
-        assert_eq!(share(&k), "83 %, 10 av 12");
+        assert_eq!(words(share(&k, Small::Hidden)), "83 %, 10 av 12");
         assert_eq!(month_name("2026-03"), "mars 2026");
         assert_eq!(profile_name("örebro"), "Örebro");
+    }
+
+    #[test]
+    fn figures_over_one_or_two_plans_are_hidden_unless_asked() {
+        let words = |text: String| text.replace('\u{a0}', " ");
+        let one = SpreadView {
+            count: 1,
+            median: Some(236),
+            p90: Some(236),
+        };
+        assert_eq!(words(spread(&one, Small::Hidden)), "färre än 3 SIP");
+        assert_eq!(words(spread(&one, Small::Shown)), "236 (236), 1 SIP");
+        let two = ShareView {
+            counted: 2,
+            in_time: 1,
+            share: Some(0.5),
+        };
+        assert_eq!(words(share(&two, Small::Hidden)), "färre än 3 bedömda");
+        assert_eq!(words(count(2, Small::Hidden)), "färre än 3");
+        assert_eq!(count(0, Small::Hidden), "0");
+        assert_eq!(count(3, Small::Hidden), "3");
+
+        // One plan closed for protected identity among others: not named, not countable.
+        let mut row = KpiRowView {
+            month: "2026-12".into(),
+            group_id: "u".into(),
+            group_name: "Vårdcentralen".into(),
+            sips_started: 4,
+            consent_declined: 1,
+            working_days_to_invitation: none_spread(),
+            working_days_to_meeting: none_spread(),
+            meetings_in_time: none_share(),
+            documented_in_time: none_share(),
+            followed_up_in_time: none_share(),
+            closed: Default::default(),
+        };
+        row.closed.goals_met = 4;
+        row.closed.protected_identity = 1;
+        assert_eq!(
+            words(closed(&row, Small::Hidden)),
+            "5 (målen uppnådda 4, övriga)"
+        );
+        assert_eq!(
+            words(closed(&row, Small::Shown)),
+            "5 (målen uppnådda 4, skyddad identitet 1)"
+        );
+        row.closed.goals_met = 0;
+        assert_eq!(words(closed(&row, Small::Hidden)), "färre än 3");
+        assert_eq!(words(closed(&row, Small::Shown)), "1 (skyddad identitet)");
+        assert_eq!(words(row_view(&row, Small::Hidden).declined), "färre än 3");
+    }
+
+    fn none_spread() -> SpreadView {
+        SpreadView {
+            count: 0,
+            median: None,
+            p90: None,
+        }
+    }
+
+    fn none_share() -> ShareView {
+        ShareView {
+            counted: 0,
+            in_time: 0,
+            share: None,
+        }
     }
 }

@@ -36,6 +36,8 @@ test("a follow-up reads a year's figures per region and unit and downloads them"
     await form.getByLabel(/^Från och med månad/).fill(month(-11));
     await form.getByLabel(/^Till och med månad/).fill(month(0));
     await form.getByLabel("Region", { exact: true }).check();
+    // Small figures are hidden unless asked for: the report is what gets handed on.
+    assert.ok(await form.getByLabel(/^Dölj tal som bygger på färre än 3 planer/).isChecked(), "small figures hidden by default");
     await Promise.all([page.waitForNavigation(), form.getByRole("button", { name: "Visa nyckeltalen" }).click()]);
     assert.match(new URL(page.url()).search, new RegExp(`fran=${month(-11)}&till=${month(0)}&grupp=region`), "a report is an address");
     await page.getByRole("heading", { level: 2, name: /per region$/ }).waitFor();
@@ -51,6 +53,9 @@ test("a follow-up reads a year's figures per region and unit and downloads them"
     assert.match(cells[0], /^\d+$/, "started, a count");
     // The columns are named, the grouped ones under their group.
     assert.ok(await table.getByRole("columnheader", { name: "till första mötet" }).count() === 1);
+    // On a desktop's width the whole table shows: its cells wrap between figures.
+    const wider = await page.locator(".table-wrap").first().evaluate((wrap) => wrap.scrollWidth - wrap.clientWidth);
+    assert.ok(wider <= 0, `the table is wider than its box by ${wider} px`);
     assert.deepEqual(await seriousViolations(page), []);
     await page.screenshot({ path: join(screenshots, "uppfoljning.png"), fullPage: true });
 
@@ -59,11 +64,12 @@ test("a follow-up reads a year's figures per region and unit and downloads them"
       page.waitForEvent("download"),
       page.getByRole("link", { name: "Hämta rapporten som CSV-fil" }).click(),
     ]);
-    assert.equal(download.suggestedFilename(), `sip-nyckeltal-${month(-11)}-${month(0)}-region.csv`);
+    assert.match(download.suggestedFilename(), new RegExp(`^sip-nyckeltal-${month(-11)}-${month(0)}-region-sma-tal-dolda-\\d{4}-\\d{2}-\\d{2}\\.csv$`));
     const csv = await readFile(await download.path(), "utf8");
     const lines = csv.split("\r\n");
     assert.match(lines[0], /^\uFEFFmonth;group_id;group_name;sips_started;/);
-    assert.ok(lines.some((l) => /;Region Norrbotten;Region Norrbotten;\d+;/.test(l)), csv);
+    assert.ok(lines.some((l) => /;Region Norrbotten;Region Norrbotten;(\d+|<3);/.test(l)), csv);
+    assert.match(lines[0], /;as_of;policy$/, "the file says when and under which profile");
 
     // Per unit, the units by name.
     await page.locator("form[action='/uppfoljning']").getByLabel("Enhet", { exact: true }).check();
