@@ -23,6 +23,7 @@
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream::StorageType};
@@ -344,6 +345,32 @@ async fn hold_and_relay(store: &EventStore, config: &RelayConfig) -> Result<(), 
     }
 }
 
+/// What this process's relay has done since it started, for `/metrics`.
+struct Counts {
+    /// Events JetStream acknowledged.
+    published: AtomicU64,
+    /// Events found on the stream already at a start, so not sent again.
+    already_on_stream: AtomicU64,
+    /// Starts that found the stream without events the relay had published (sent again).
+    stream_behind: AtomicU64,
+}
+
+static COUNTS: Counts = Counts {
+    published: AtomicU64::new(0),
+    already_on_stream: AtomicU64::new(0),
+    stream_behind: AtomicU64::new(0),
+};
+
+/// This process's relay counts: (events published, events found on the stream already, starts
+/// that found the stream behind the checkpoint). All 0 in a process that runs no relay.
+pub fn counts() -> (u64, u64, u64) {
+    (
+        COUNTS.published.load(Ordering::Relaxed),
+        COUNTS.already_on_stream.load(Ordering::Relaxed),
+        COUNTS.stream_behind.load(Ordering::Relaxed),
+    )
+}
+
 /// An event published and awaiting its acknowledgement, or found on the stream already.
 type Pending = std::pin::Pin<
     Box<dyn std::future::Future<Output = (i64, DateTime<Utc>, Result<(), String>)> + Send>,
@@ -357,6 +384,8 @@ pub struct OnStream {
     pub positions: std::collections::HashMap<i64, String>,
     /// The stream's last sequence: what the first publish expects to follow.
     pub last_sequence: u64,
+    /// The position and event id of the newest message the stream holds, if it holds any.
+    pub newest: Option<(i64, String)>,
 }
 
 /// The positions after `after` whose events the stream already holds, read back from its last
@@ -382,8 +411,10 @@ pub async fn already_on_stream(
         return Ok(OnStream {
             positions: present,
             last_sequence: state.last_sequence,
+            newest: None,
         });
     }
+    let mut newest = None;
     let mut sequence = state.last_sequence;
     let mut read = 0;
     while sequence >= state.first_sequence.max(1) {
@@ -403,6 +434,9 @@ pub async fn already_on_stream(
                     global_position: position,
                     event_id,
                 } = serde_json::from_slice::<Position>(&message.payload).map_err(|e| nats(&e))?;
+                if newest.is_none() {
+                    newest = Some((position, event_id.clone()));
+                }
                 if position <= after {
                     break;
                 }
@@ -421,6 +455,7 @@ pub async fn already_on_stream(
     Ok(OnStream {
         positions: present,
         last_sequence: state.last_sequence,
+        newest,
     })
 }
 
@@ -470,6 +505,7 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
     let OnStream {
         positions: mut on_stream,
         last_sequence,
+        newest,
     } = already_on_stream(&js, config, start).await?;
     // A stream that never held a message (its sequence is 0; one emptied by age keeps its last
     // sequence) while the checkpoint says events were published: the stream was lost — deleted,
@@ -490,6 +526,33 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             )
             .await?;
         0
+    } else if let Some((newest, id)) = newest.filter(|(position, _)| *position < start) {
+        // The stream's newest event is older than the checkpoint: events the relay published
+        // (and JetStream acknowledged) are no longer on it. A node that lost what it had not
+        // written to disk, a stream restored from a backup, a purge, or a while pointed at
+        // another server that took them: publishing after the checkpoint would leave them off
+        // the stream for good, and its consumers could not tell. They go again, from the
+        // stream's newest event on, if that event is this database's.
+        let ours = store.event_ids_at(&[newest]).await?;
+        if ours.get(&newest) != Some(&id) {
+            return Err(foreign_event(config, newest, &id));
+        }
+        tracing::error!(
+            stream = %config.stream,
+            checkpoint = start,
+            newest_on_stream = newest,
+            "the stream lacks events the relay had published after its newest one: it lost \
+             them, or was restored, purged or replaced; publishing them again from there"
+        );
+        COUNTS.stream_behind.fetch_add(1, Ordering::Relaxed);
+        pool.get()
+            .await?
+            .execute(
+                "UPDATE projections.checkpoints SET position = $2 WHERE projection = $1",
+                &[&RELAY, &newest],
+            )
+            .await?;
+        newest
     } else {
         start
     };
@@ -513,20 +576,7 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             .map(|(position, id)| (*position, id.clone()))
             .min();
         if let Some((position, id)) = foreign {
-            tracing::error!(
-                stream = %config.stream,
-                position,
-                event_id = %id,
-                "the stream holds an event this database does not have: the database was \
-                 restored to an earlier time, or another database publishes to this stream; \
-                 publishing nothing until the stream is deleted (runbook, Point-in-time \
-                 restore, NATS) or the relay is pointed at its own stream"
-            );
-            return Err(ProjectionError::Nats(format!(
-                "the stream {} holds event {id} at position {position}, which this database \
-                 does not have",
-                config.stream
-            )));
+            return Err(foreign_event(config, position, &id));
         }
     }
     let mut expected_sequence = last_sequence;
@@ -552,6 +602,7 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             };
             let (position, at) = (event.global_position, event.recorded_at);
             if on_stream.remove(&position).is_some() {
+                COUNTS.already_on_stream.fetch_add(1, Ordering::Relaxed);
                 // Acknowledged as soon as those before it are: the checkpoint passes it in order.
                 in_flight.push_back(Box::pin(std::future::ready((position, at, Ok(())))));
                 continue;
@@ -581,14 +632,15 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             })?
             .map_err(|e| ProjectionError::Nats(format!("publishing: {e}")))?;
             in_flight.push_back(Box::pin(async move {
-                (
-                    position,
-                    at,
-                    ack.into_future()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                )
+                let acked = ack
+                    .into_future()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                if acked.is_ok() {
+                    COUNTS.published.fetch_add(1, Ordering::Relaxed);
+                }
+                (position, at, acked)
             }));
         }
         let due = acked.is_some_and(|(p, _)| p > stored)
@@ -616,6 +668,25 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             () = tokio::time::sleep(Duration::from_millis(CHECKPOINT_EVERY_MS)), if acked.is_some_and(|(p, _)| p > stored) => {}
         }
     }
+}
+
+/// Says (an ERROR) that the stream holds an event this database does not have, and gives the
+/// error that stops this attempt: nothing is published until an operator has seen to it.
+fn foreign_event(config: &RelayConfig, position: i64, id: &str) -> ProjectionError {
+    tracing::error!(
+        stream = %config.stream,
+        position,
+        event_id = %id,
+        "the stream holds an event this database does not have: the database was restored to \
+         an earlier time, or another database publishes to this stream; publishing nothing \
+         until the stream is deleted (runbook, Point-in-time restore, NATS) or the relay is \
+         pointed at its own stream"
+    );
+    ProjectionError::Nats(format!(
+        "the stream {} holds event {id} at position {position}, which this database does not \
+         have",
+        config.stream
+    ))
 }
 
 async fn store_checkpoint(

@@ -245,6 +245,51 @@ async fn a_publish_jetstream_does_not_store_holds_back_the_later_ones_so_the_ord
 /// earlier time and the stream kept, or another database's relay publishes to the same stream —
 /// is not taken for "published already": the relay publishes nothing and says why, until the
 /// stream is deleted, and then fills it again from the first event.
+/// A stream that lacks events the relay had published after its newest one gets them again: the
+/// relay was pointed at another server for a while, a node lost what it had not written to disk,
+/// a backup of the stream was restored. Before, the relay went on after its checkpoint, and the
+/// events were missing from the stream for good without a word (outside review).
+#[tokio::test]
+async fn a_stream_behind_the_checkpoint_gets_the_events_it_lacks() {
+    let Setup { db, store } = setup().await;
+    let own = config(&nats_url());
+    let js = relay::connect(&own.nats_url).await.expect("nats");
+    let relay_until_caught_up = |config: RelayConfig| {
+        let store = store.clone();
+        async move {
+            let cancel = CancellationToken::new();
+            let run = tokio::spawn(relay::run(store.clone(), config, cancel.clone()));
+            let head = relayed(&store).await;
+            cancel.cancel();
+            run.await.expect("task").expect("relay");
+            head
+        }
+    };
+    for i in 0..10 {
+        append(&store, &format!("sip-behind-{i}")).await;
+    }
+    relay_until_caught_up(own.clone()).await;
+
+    // For a while the relay publishes to another stream (another server, an operator's slip).
+    let elsewhere = config(&nats_url());
+    for i in 0..5 {
+        append(&store, &format!("sip-elsewhere-{i}")).await;
+    }
+    assert_eq!(relay_until_caught_up(elsewhere.clone()).await, 15);
+    assert_eq!(messages(&js, &own).await.len(), 10, "five are not on it");
+    let (_, _, behind_before) = relay::counts();
+
+    // Back on its own stream, the relay sends the five it lacks, once, in order.
+    append(&store, "sip-behind-after").await;
+    relay_until_caught_up(own.clone()).await;
+    assert_complete(&store, &js, &own).await;
+    let (_, _, behind) = relay::counts();
+    assert!(behind > behind_before, "counted for /metrics");
+    delete(&js, &own).await;
+    delete(&js, &elsewhere).await;
+    drop(db);
+}
+
 #[tokio::test]
 async fn a_stream_holding_another_historys_events_is_refused_until_it_is_deleted() {
     let config = config(&nats_url());

@@ -223,6 +223,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(connected) = projections::nats_connected() {
         metrics::gauge!("samplan_nats_connected").set(if connected { 1.0 } else { 0.0 });
     }
+    // A relay process's events: published, found on the stream already at a start, and starts
+    // that found the stream without events it had published (ERROR logged; sent again).
+    let (published, already, behind) = projections::relay::counts();
+    if published + already + behind > 0 {
+        metrics::counter!("samplan_relay_published_total").absolute(published);
+        metrics::counter!("samplan_relay_already_on_stream_total").absolute(already);
+        metrics::counter!("samplan_relay_stream_behind_total").absolute(behind);
+    }
     // Each projection's and the relay's position and lag, as the database has them.
     // Whether the gauges below were read in this scrape: while the database cannot be asked they
     // keep the values of the last scrape that could (a lag of 0 from before an outage is not "no
