@@ -1,7 +1,7 @@
 //! Where "now" comes from. The domain never reads a clock; the gateway reads this one and passes
 //! the time in, so tests can pin time and deadline tests are exact.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,10 +25,12 @@ impl Clock {
         Clock::Fixed(Arc::new(watch::Sender::new(at)))
     }
 
-    /// The current time.
+    /// The current time. The system clock's is cut to whole microseconds, as PostgreSQL keeps
+    /// times: a time written into an event (a need's `known_since` by default) then reads the
+    /// same in every view, whether it came from the event or from a table.
     pub fn now(&self) -> DateTime<Utc> {
         match self {
-            Clock::System => Utc::now(),
+            Clock::System => Utc::now().trunc_subsecs(6),
             Clock::Fixed(at) => *at.borrow(),
         }
     }
@@ -98,5 +100,12 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), Clock::System.sleep_until(past))
             .await
             .expect("at once");
+    }
+
+    #[test]
+    fn the_system_clock_reads_whole_microseconds_as_postgresql_keeps_them() {
+        for _ in 0..100 {
+            assert_eq!(Clock::System.now().timestamp_subsec_nanos() % 1_000, 0);
+        }
     }
 }

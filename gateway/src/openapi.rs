@@ -148,7 +148,7 @@ fn operations(
 
 /// What every route may answer besides its own statuses, because one piece of the edge answers
 /// it whatever the route: the token (`extract::Caller`, 401) and the role check every route
-/// makes (403); the database (503 `unavailable` while it cannot be reached); and for a request
+/// makes (403); the database (503 `service_unavailable` while it cannot be reached); and for a request
 /// with a body, `extract::Command` (400 malformed JSON, unknown field, wrong type, bad
 /// `Idempotency-Key` or `If-Match`; 413 body too large; 422 control characters, a domain rule,
 /// `idempotency_key_reused`).
@@ -170,7 +170,9 @@ fn refusals_of_every_route(value: &mut serde_json::Value) {
                 .entry("403")
                 .or_insert_with(|| problem("The caller's role or unit may not"));
             responses.entry("503").or_insert_with(|| {
-                problem("`unavailable`: the database cannot be reached right now; try again")
+                problem(
+                    "`service_unavailable`: the database cannot be reached right now; try again",
+                )
             });
         }
         if has_body {

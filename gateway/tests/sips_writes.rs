@@ -545,6 +545,14 @@ async fn bad_input_is_refused_with_its_code_and_nothing_is_appended() {
             "{what} appended something"
         );
     }
+    // An unknown command is answered as a person's is: its title, and the commands there are.
+    let (_, body) = command(&app, &w.vc, &sip, "delete-plan", &json!({})).await;
+    assert_eq!(body["title"], "Okänt kommando", "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Giltiga kommandon: record-consent, ") && detail.contains("close-plan"),
+        "{detail}"
+    );
 
     // No token at all.
     let (status, _, _) = app

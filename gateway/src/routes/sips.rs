@@ -76,6 +76,9 @@ macro_rules! sip_commands {
             }
         )+
 
+        /// The path segments of every SIP command, as `unknown_command` lists them.
+        const SIP_COMMANDS: &[&str] = &[$(<$dto as IntoSipCommand>::SEGMENT),+];
+
         /// Routes of every SIP command.
         fn command_routes() -> Router<AppState> {
             Router::new()
@@ -186,18 +189,20 @@ async fn unknown_command(
     Path((_, command)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let code = "unknown_command";
+    // As a person's unknown command is answered: the same title, and the commands there are.
     Ok(problem_response(&Problem {
         kind: format!("urn:samplan:problem:{code}"),
-        title: "Hittades inte".into(),
+        title: "Okänt kommando".into(),
         status: StatusCode::NOT_FOUND.as_u16(),
         detail: format!(
-            "Kommandot \u{201d}{}\u{201d} finns inte för en SIP.",
+            "Kommandot \u{201d}{}\u{201d} finns inte för en SIP. Giltiga kommandon: {}.",
             // Shown without control characters (a path may carry `%1B`).
             command
                 .chars()
                 .filter(|c| crate::text::is_allowed(*c))
                 .take(64)
-                .collect::<String>()
+                .collect::<String>(),
+            SIP_COMMANDS.join(", ")
         ),
         code: code.into(),
         current_version: None,
