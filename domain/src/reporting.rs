@@ -48,6 +48,14 @@ pub struct PlanFacts {
     pub consent_declined_at_meeting_due: bool,
     /// When the first invitation to a SIP meeting was sent.
     pub invited_at: Option<DateTime<Utc>>,
+    /// When the profile wanted the first invitation sent by (`PolicyProfile::invitation_due`,
+    /// the to-do "Skicka kallelse"); `None` only in facts stored before it was recorded.
+    #[serde(default)]
+    pub invitation_due_at: Option<DateTime<Utc>>,
+    /// Whether a refusal of consent stood when the invitation was due: no invitation was owed
+    /// then, as no meeting is owed while it stands.
+    #[serde(default)]
+    pub consent_declined_at_invitation_due: bool,
     /// Working days from the day the need became known to the day of the first invitation.
     pub working_days_to_invitation: Option<i64>,
     /// When the first SIP meeting was held.
@@ -124,7 +132,13 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
                 .collect()
         })
         .unwrap_or_default();
-    let consent_declined_at_meeting_due = meeting_due_at.is_some_and(|due| {
+    let invitation_due_at = policy.invitation_due(
+        need.known_since,
+        need.context.track,
+        need.context.discharge_ready_at,
+    );
+    // Whether a refusal of consent (declined, and not given again) stood at `due`.
+    let declined_at = |due: DateTime<Utc>| {
         let mut declined = false;
         for event in events {
             match event {
@@ -138,7 +152,9 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
             }
         }
         declined
-    });
+    };
+    let consent_declined_at_meeting_due = meeting_due_at.is_some_and(declined_at);
+    let consent_declined_at_invitation_due = declined_at(invitation_due_at);
     let follow_up_agreed_on = first_meeting.map(|m| m.follow_up_on);
     // Only a follow-up held after the first meeting follows up what was agreed there (events
     // from before `decide` refused earlier days may hold one).
@@ -150,6 +166,8 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
         consent_declined_at,
         consent_declined_at_meeting_due,
         invited_at,
+        invitation_due_at: Some(invitation_due_at),
+        consent_declined_at_invitation_due,
         working_days_to_invitation: invited_at.map(days_from_start),
         meeting_held_at,
         working_days_to_meeting: meeting_held_at.map(days_from_start),
@@ -219,7 +237,7 @@ mod tests {
     use crate::heading::Heading;
     use crate::ids::{PersonId, StaffId};
     use crate::policy::PolicyName;
-    use crate::sip::{CareContextKind, IdentifiedBy, NeedContext};
+    use crate::sip::{CareContextKind, ConsentGiver, IdentifiedBy, NeedContext};
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -328,5 +346,53 @@ mod tests {
         // Summer time: 23:59:59 on 12 June in Stockholm is 21:59:59 UTC.
         assert_eq!(facts.follow_up_due_at, Some(utc("2026-06-12T21:59:59Z")));
         assert_eq!(facts.working_days_to_meeting, Some(5));
+    }
+
+    #[test]
+    fn the_invitation_is_due_by_the_profile_and_not_owed_while_consent_is_refused() {
+        // Norrbotten: "senast inom tre arbetsdagar" from Tuesday 10 March, so by the end of
+        // Friday 13 March, Swedish time (23:59:59 +01:00).
+        let mut events = vec![need()];
+        let facts = plan_facts(&events, &policy()).expect("facts");
+        assert_eq!(facts.invitation_due_at, Some(utc("2026-03-13T22:59:59Z")));
+        assert!(!facts.consent_declined_at_invitation_due);
+        events.push(SipEvent::ConsentDeclined {
+            declined_by: ConsentGiver::Person,
+            note: None,
+            recorded_by: vc(),
+            recorded_at: utc("2026-03-11T08:00:00Z"),
+        });
+        let facts = plan_facts(&events, &policy()).expect("facts");
+        assert!(
+            facts.consent_declined_at_invitation_due,
+            "no invitation owed"
+        );
+        // Consent given after the deadline: the refusal stood when the invitation was due.
+        let mut later = events.clone();
+        later.push(consent_given("2026-03-16T08:00:00Z"));
+        assert!(
+            plan_facts(&later, &policy())
+                .expect("facts")
+                .consent_declined_at_invitation_due
+        );
+        // Given again before it: the invitation was owed after all.
+        events.push(consent_given("2026-03-12T08:00:00Z"));
+        assert!(
+            !plan_facts(&events, &policy())
+                .expect("facts")
+                .consent_declined_at_invitation_due
+        );
+    }
+
+    fn consent_given(at: &str) -> SipEvent {
+        SipEvent::ConsentGiven {
+            given_by: ConsentGiver::Person,
+            actors: vec![unit("vc-test")],
+            topics: Vec::new(),
+            valid_until: NaiveDate::from_ymd_opt(2027, 3, 10).expect("date"),
+            guardians_required: Vec::new(),
+            recorded_by: vc(),
+            recorded_at: utc(at),
+        }
     }
 }

@@ -74,8 +74,8 @@ fn closed(goals_met: i64, consent_declined: i64) -> Value {
            "moved_out_of_region": 0, "deceased": 0, "replaced_by_new_plan": 0})
 }
 
-/// One expected row; `kept` is meetings, documentation and follow-ups as (counted, in time,
-/// share).
+/// One expected row; `kept` is invitations, meetings, documentation and follow-ups as
+/// (counted, in time, share).
 #[allow(clippy::too_many_arguments)]
 fn row(
     month: &str,
@@ -84,15 +84,16 @@ fn row(
     declined: i64,
     invitation: (i64, Option<i64>, Option<i64>),
     meeting: (i64, Option<i64>, Option<i64>),
-    kept: [(i64, i64, Option<f64>); 3],
+    kept: [(i64, i64, Option<f64>); 4],
     closed: Value,
 ) -> Value {
-    let [m, d, f] = kept;
+    let [i, m, d, f] = kept;
     json!({
         "month": month, "group_id": group.0, "group_name": group.1,
         "sips_started": started, "consent_declined": declined,
         "working_days_to_invitation": spread(invitation.0, invitation.1, invitation.2),
         "working_days_to_meeting": spread(meeting.0, meeting.1, meeting.2),
+        "invitations_in_time": share(i.0, i.1, i.2),
         "meetings_in_time": share(m.0, m.1, m.2),
         "documented_in_time": share(d.0, d.1, d.2),
         "followed_up_in_time": share(f.0, f.1, f.2),
@@ -225,6 +226,55 @@ async fn three_plans(app: &TestApp) -> (World, String, i64) {
     (w, b, position(&last))
 }
 
+/// A plan never invited counts against the invitation deadline once it has passed, in the
+/// deadline's month: the working days to invitation count only the plans that were invited, and
+/// an analyst would otherwise see a backlog improve the median (outside review).
+#[tokio::test]
+async fn an_invitation_never_sent_counts_as_late_once_its_deadline_has_passed() {
+    let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
+    let mut w = world_of_two_municipalities(&app).await;
+    // Tuesday 10 March: the need becomes known; Norrbotten wants the kallelse by the end of
+    // Friday 13 March (three working days).
+    set_time(&app, &mut w, "2026-03-10T08:00:00Z");
+    let a = start_plan(&app, &w).await;
+    let answer = ok(command(&app, &w.vc, &a, "record-consent", &consent_for(&[VC, HT])).await);
+    let invitations = |body: &Value| body["rows"][0]["invitations_in_time"].clone();
+    // Friday noon: not due yet, not judged.
+    set_time(&app, &mut w, "2026-03-13T11:00:00Z");
+    let march = report(
+        &app,
+        "from=2026-03&to=2026-03&group_by=region",
+        position(&answer),
+    )
+    .await;
+    assert_eq!(invitations(&march), share(0, 0, None), "{march}");
+    // Monday: the deadline has passed without a kallelse.
+    set_time(&app, &mut w, "2026-03-16T08:00:00Z");
+    let march = report(
+        &app,
+        "from=2026-03&to=2026-03&group_by=region",
+        position(&answer),
+    )
+    .await;
+    assert_eq!(invitations(&march), share(1, 0, Some(0.0)), "{march}");
+    // Sent on Tuesday: late, and still counted once.
+    set_time(&app, &mut w, "2026-03-17T08:00:00Z");
+    ok(command(&app, &w.vc, &a, "create-plan-basis", &json!({})).await);
+    let inv = invitation("inv-a", "2026-03-24T09:00:00Z", HT);
+    let sent = ok(command(&app, &w.vc, &a, "send-invitation", &inv).await);
+    let march = report(
+        &app,
+        "from=2026-03&to=2026-03&group_by=region",
+        position(&sent),
+    )
+    .await;
+    assert_eq!(invitations(&march), share(1, 0, Some(0.0)), "{march}");
+    assert_eq!(
+        march["rows"][0]["working_days_to_invitation"],
+        spread(1, Some(5), Some(5))
+    );
+}
+
 #[tokio::test]
 async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
     let app = TestApp::spawn_with(|c| c.policy = "norrbotten".into()).await;
@@ -241,7 +291,8 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
     assert_eq!(by_municipality["policy"], "norrbotten");
     assert_eq!(by_municipality["as_of"], "2026-05-11T08:00:00Z");
     let expected = vec![
-        // March, Sydby: B started; invited after 3 working days.
+        // March, Sydby: B started; invited after 3 working days, on the last day of its deadline
+        // (Norrbotten: three working days after the need, so the end of 16 March).
         row(
             "2026-03",
             sydby,
@@ -249,11 +300,11 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             (1, Some(3), Some(3)),
             NONE,
-            [NOTHING; 3],
+            [(1, 1, Some(1.0)), NOTHING, NOTHING, NOTHING],
             closed(0, 0),
         ),
-        // March, Testby: A started, invited after 2 and met after 5 working days, within the
-        // deadline due 31 March; hemtjänsten's documentation (due 20 March) came on 23 March.
+        // March, Testby: A started, invited after 2 (due by 13 March, in time) and met after 5
+        // working days, within the deadline due 31 March; hemtjänsten's documentation (due 20 March) came on 23 March.
         row(
             "2026-03",
             testby,
@@ -261,7 +312,12 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             (1, Some(2), Some(2)),
             (1, Some(5), Some(5)),
-            [(1, 1, Some(1.0)), (1, 0, Some(0.0)), NOTHING],
+            [
+                (1, 1, Some(1.0)),
+                (1, 1, Some(1.0)),
+                (1, 0, Some(0.0)),
+                NOTHING,
+            ],
             closed(0, 0),
         ),
         // April, Sydby: B met after 16 working days, after its deadline (due 1 April, so an
@@ -273,7 +329,7 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             NONE,
             (1, Some(16), Some(16)),
-            [(1, 0, Some(0.0)), (1, 0, Some(0.0)), NOTHING],
+            [NOTHING, (1, 0, Some(0.0)), (1, 0, Some(0.0)), NOTHING],
             closed(0, 0),
         ),
         // April, Testby: A followed up on the agreed 14 April and closed with its goals met.
@@ -284,7 +340,7 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             NONE,
             NONE,
-            [NOTHING, NOTHING, (1, 1, Some(1.0))],
+            [NOTHING, NOTHING, NOTHING, (1, 1, Some(1.0))],
             closed(1, 0),
         ),
         // May, Sydby: B's follow-up agreed for 4 May has passed without one.
@@ -295,7 +351,7 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             NONE,
             NONE,
-            [NOTHING, NOTHING, (1, 0, Some(0.0))],
+            [NOTHING, NOTHING, NOTHING, (1, 0, Some(0.0))],
             closed(0, 0),
         ),
     ];
@@ -308,8 +364,9 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
         // March: A, B and C started; C's consent declined and C closed for it. Invitations
         // after 2 and 3 working days: percentile_disc gives the median 2 (the first value whose
         // cumulative share reaches 0.5) and the 90th percentile 3. A's meeting (due in March)
-        // in time; the vårdcentral documented A on 18 March, in time. C never had a meeting:
-        // consent was declined before its deadline, so it is not judged.
+        // in time; the vårdcentral documented A on 18 March, in time. C never had an invitation
+        // or a meeting: consent was declined before their deadlines (17 and 2 April), so
+        // neither is judged.
         row(
             "2026-03",
             region,
@@ -317,7 +374,12 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             1,
             (2, Some(2), Some(3)),
             (1, Some(5), Some(5)),
-            [(1, 1, Some(1.0)), (1, 1, Some(1.0)), NOTHING],
+            [
+                (2, 2, Some(1.0)),
+                (1, 1, Some(1.0)),
+                (1, 1, Some(1.0)),
+                NOTHING,
+            ],
             closed(0, 1),
         ),
         // April: B's late meeting; the vårdcentral's documentation of B (due 5 April) missing;
@@ -329,7 +391,12 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             NONE,
             (1, Some(16), Some(16)),
-            [(1, 0, Some(0.0)), (1, 0, Some(0.0)), (1, 1, Some(1.0))],
+            [
+                NOTHING,
+                (1, 0, Some(0.0)),
+                (1, 0, Some(0.0)),
+                (1, 1, Some(1.0)),
+            ],
             closed(1, 0),
         ),
         // May: B's follow-up missed.
@@ -340,7 +407,7 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
             0,
             NONE,
             NONE,
-            [NOTHING, NOTHING, (1, 0, Some(0.0))],
+            [NOTHING, NOTHING, NOTHING, (1, 0, Some(0.0))],
             closed(0, 0),
         ),
     ];
@@ -361,12 +428,12 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
         lines[1..],
         [
             // Hemtjänsten: as Testby in March.
-            "2026-03;hemtjanst-norr;Hemtjänst Norr;1;0;1;2;2;1;5;5;1;1;1,000;1;0;0,000;0;0;;\
+            "2026-03;hemtjanst-norr;Hemtjänst Norr;1;0;1;2;2;1;5;5;1;1;1,000;1;1;1,000;1;0;0,000;0;0;;\
              0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             // Omsorgen: as Sydby in March.
-            "2026-03;omsorg-syd;Omsorg Syd;1;0;1;3;3;0;;;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
+            "2026-03;omsorg-syd;Omsorg Syd;1;0;1;3;3;0;;;1;1;1,000;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             // The vårdcentral: as the region in March.
-            "2026-03;vc-centrum;Vårdcentralen Centrum;3;1;2;2;3;1;5;5;1;1;1,000;1;1;1,000;0;0;;\
+            "2026-03;vc-centrum;Vårdcentralen Centrum;3;1;2;2;3;1;5;5;2;2;1,000;1;1;1,000;1;1;1,000;0;0;;\
              0;0;0;1;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             "",
         ]
@@ -726,6 +793,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
                 "1",
                 "2 (3), 2 SIP",
                 "5 (5), 1 SIP",
+                "100 %, 2 av 2",
                 "100 %, 1 av 1",
                 "100 %, 1 av 1",
                 "–",
@@ -739,6 +807,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
                 "0",
                 "–",
                 "16 (16), 1 SIP",
+                "–",
                 "0 %, 0 av 1",
                 "0 %, 0 av 1",
                 "100 %, 1 av 1",
@@ -747,7 +816,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
         ),
         row(
             "maj 2026",
-            &["0", "0", "–", "–", "–", "–", "0 %, 0 av 1", "0"],
+            &["0", "0", "–", "–", "–", "–", "–", "0 %, 0 av 1", "0"],
         ),
     ];
     let mut from = 0;
@@ -795,7 +864,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let hidden = hidden.replace('\u{a0}', " ");
     assert!(
         hidden.contains(
-            r#"<tr><th scope="row">mars 2026</th><td>3</td><td>färre än 3</td><td>färre än 3 SIP</td><td>färre än 3 SIP</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>–</td><td>färre än 3</td></tr>"#
+            r#"<tr><th scope="row">mars 2026</th><td>3</td><td>färre än 3</td><td>färre än 3 SIP</td><td>färre än 3 SIP</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>–</td><td>färre än 3</td></tr>"#
         ),
         "{hidden}"
     );
@@ -816,7 +885,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let lines: Vec<&str> = file.split("\r\n").collect();
     assert_eq!(
         lines[1],
-        "2026-03;Region Testlän;Region Testlän;3;<3;<3;;;<3;;;<3;;;<3;;;0;0;;0;0;0;<3;0;0;0;0;\
+        "2026-03;Region Testlän;Region Testlän;3;<3;<3;;;<3;;;<3;;;<3;;;<3;;;0;0;;0;0;0;<3;0;0;0;0;\
          2026-05-11T08:00:00Z;norrbotten"
     );
 
@@ -860,7 +929,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
         ]
     );
     assert!(table.contains(
-        r#"<tr><th scope="row">januari 2026</th><td>0</td><td>0</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>0</td></tr>"#
+        r#"<tr><th scope="row">januari 2026</th><td>0</td><td>0</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>0</td></tr>"#
     ));
     assert!(
         year.contains(r#"name="fran" id="rapport-fran" value="2026-01""#),

@@ -138,6 +138,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "inbox_person_guardians",
         sql: include_str!("../migrations/0020_inbox_person_guardians.sql"),
     },
+    eventstore::Migration {
+        version: 21,
+        name: "reporting_invitation_due",
+        sql: include_str!("../migrations/0021_reporting_invitation_due.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

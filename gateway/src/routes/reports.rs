@@ -173,6 +173,9 @@ pub struct KpiRowView {
     /// From the day the need became known to the first SIP meeting, for meetings held in the
     /// month.
     pub working_days_to_meeting: SpreadView,
+    /// First invitations to a SIP meeting due by the profile in the month (the to-do "Skicka
+    /// kallelse"), sent by the deadline; not counted while a refusal of consent stood.
+    pub invitations_in_time: ShareView,
     /// First meetings due by the profile in the month, held by the deadline.
     pub meetings_in_time: ShareView,
     /// Documentation owed after first meetings, due in the month, published by the deadline
@@ -194,6 +197,7 @@ impl KpiRowView {
             consent_declined: row.consent_declined,
             working_days_to_invitation: row.working_days_to_invitation.into(),
             working_days_to_meeting: row.working_days_to_meeting.into(),
+            invitations_in_time: row.invitations_in_time.into(),
             meetings_in_time: row.meetings_in_time.into(),
             documented_in_time: row.documented_in_time.into(),
             followed_up_in_time: row.followed_up_in_time.into(),
@@ -390,7 +394,8 @@ fn parse_any_month(value: &str) -> Option<NaiveDate> {
 pub const CSV_HEADER: &str = "month;group_id;group_name;sips_started;consent_declined;\
 working_days_to_invitation_count;working_days_to_invitation_median;\
 working_days_to_invitation_p90;working_days_to_meeting_count;working_days_to_meeting_median;\
-working_days_to_meeting_p90;meetings_in_time_counted;meetings_in_time_in_time;\
+working_days_to_meeting_p90;invitations_in_time_counted;invitations_in_time_in_time;\
+invitations_in_time_share;meetings_in_time_counted;meetings_in_time_in_time;\
 meetings_in_time_share;documented_in_time_counted;documented_in_time_in_time;\
 documented_in_time_share;followed_up_in_time_counted;followed_up_in_time_in_time;\
 followed_up_in_time_share;closed_goals_met;closed_no_longer_needed;closed_consent_withdrawn;\
@@ -460,6 +465,7 @@ pub fn csv_response(report: &KpiReport, small: Small) -> Response {
             }
         }
         for k in [
+            &r.invitations_in_time,
             &r.meetings_in_time,
             &r.documented_in_time,
             &r.followed_up_in_time,

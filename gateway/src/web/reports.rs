@@ -66,6 +66,7 @@ struct RowView {
     declined: String,
     to_invitation: String,
     to_meeting: String,
+    invitations: String,
     meetings: String,
     documented: String,
     followed_up: String,
@@ -416,6 +417,7 @@ fn empty_row(month: NaiveDate) -> RowView {
         declined: "0".into(),
         to_invitation: none(),
         to_meeting: none(),
+        invitations: none(),
         meetings: none(),
         documented: none(),
         followed_up: none(),
@@ -430,6 +432,7 @@ fn row_view(row: &KpiRowView, small: Small) -> RowView {
         declined: count(row.consent_declined, small),
         to_invitation: spread(&row.working_days_to_invitation, small),
         to_meeting: spread(&row.working_days_to_meeting, small),
+        invitations: share(&row.invitations_in_time, small),
         meetings: share(&row.meetings_in_time, small),
         documented: share(&row.documented_in_time, small),
         followed_up: share(&row.followed_up_in_time, small),
@@ -440,7 +443,7 @@ fn row_view(row: &KpiRowView, small: Small) -> RowView {
 /// "färre än 3" in place of a count the report hides. (Figures keep their parts together with
 /// no-break spaces, so that a narrow column breaks only between them.)
 fn few() -> String {
-    format!("färre\u{a0}än\u{a0}{SMALL_BELOW}")
+    format!("färre än\u{a0}{SMALL_BELOW}")
 }
 
 /// A count, or [`few`] when it is hidden.
@@ -622,6 +625,7 @@ mod tests {
             consent_declined: 1,
             working_days_to_invitation: none_spread(),
             working_days_to_meeting: none_spread(),
+            invitations_in_time: none_share(),
             meetings_in_time: none_share(),
             documented_in_time: none_share(),
             followed_up_in_time: none_share(),

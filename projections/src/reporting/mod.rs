@@ -50,8 +50,9 @@ impl Reporting {
 /// The version of the rules this read model's rows are written by: raise it with any change
 /// that would write other rows for events already applied, and every projector rebuilds the
 /// read model on its next start (ADR 0034). 2: a refusal of consent is judged as it stood at the
-/// meeting's deadline, and a follow-up held before the first meeting does not count.
-const RULES: u32 = 2;
+/// meeting's deadline, and a follow-up held before the first meeting does not count. 3: the
+/// first invitation's time and deadline are kept (invitations in time).
+const RULES: u32 = 3;
 
 impl Projection for Reporting {
     fn name(&self) -> &'static str {
@@ -155,12 +156,14 @@ impl Projection for Reporting {
                     working_days_to_meeting, meeting_due_at, meeting_due_month,
                     follow_up_agreed_on, follow_up_due_at, follow_up_month, followed_up_on,
                     closed_at, closed_month, close_reason, version,
-                    consent_declined_at_meeting_due)
+                    consent_declined_at_meeting_due, invited_at, invitation_due_at,
+                    invitation_due_month, consent_declined_at_invitation_due)
              SELECT * FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::date[],
                     $5::date[], $6::bigint[], $7::timestamptz[], $8::date[], $9::bigint[],
                     $10::timestamptz[], $11::date[], $12::date[], $13::timestamptz[], $14::date[],
                     $15::date[], $16::timestamptz[], $17::date[], $18::text[], $19::bigint[],
-                    $20::boolean[])
+                    $20::boolean[], $21::timestamptz[], $22::timestamptz[], $23::date[],
+                    $24::boolean[])
              ON CONFLICT (sip_id) DO UPDATE SET started_month = excluded.started_month,
                     consent_declined_at = excluded.consent_declined_at,
                     consent_declined_month = excluded.consent_declined_month,
@@ -177,7 +180,12 @@ impl Projection for Reporting {
                     followed_up_on = excluded.followed_up_on,
                     closed_at = excluded.closed_at, closed_month = excluded.closed_month,
                     close_reason = excluded.close_reason, version = excluded.version,
-                    consent_declined_at_meeting_due = excluded.consent_declined_at_meeting_due",
+                    consent_declined_at_meeting_due = excluded.consent_declined_at_meeting_due,
+                    invited_at = excluded.invited_at,
+                    invitation_due_at = excluded.invitation_due_at,
+                    invitation_due_month = excluded.invitation_due_month,
+                    consent_declined_at_invitation_due =
+                        excluded.consent_declined_at_invitation_due",
             &[
                 &p.sips,
                 &p.started_month,
@@ -199,6 +207,10 @@ impl Projection for Reporting {
                 &p.close_reason,
                 &p.version,
                 &p.consent_declined_at_meeting_due,
+                &p.invited_at,
+                &p.invitation_due_at,
+                &p.invitation_due_month,
+                &p.consent_declined_at_invitation_due,
             ],
         )
         .await?;
@@ -325,6 +337,10 @@ struct PlanColumns {
     close_reason: Vec<Option<String>>,
     version: Vec<i64>,
     consent_declined_at_meeting_due: Vec<bool>,
+    invited_at: Vec<Option<DateTime<Utc>>>,
+    invitation_due_at: Vec<Option<DateTime<Utc>>>,
+    invitation_due_month: Vec<Option<NaiveDate>>,
+    consent_declined_at_invitation_due: Vec<bool>,
 }
 
 impl PlanColumns {
@@ -354,6 +370,12 @@ impl PlanColumns {
         self.version.push(version);
         self.consent_declined_at_meeting_due
             .push(f.consent_declined_at_meeting_due);
+        self.invited_at.push(f.invited_at);
+        self.invitation_due_at.push(f.invitation_due_at);
+        self.invitation_due_month
+            .push(f.invitation_due_at.map(month_of));
+        self.consent_declined_at_invitation_due
+            .push(f.consent_declined_at_invitation_due);
     }
 }
 
@@ -424,6 +446,7 @@ pub struct KpiRow {
     pub consent_declined: i64,
     pub working_days_to_invitation: Spread,
     pub working_days_to_meeting: Spread,
+    pub invitations_in_time: Kept,
     pub meetings_in_time: Kept,
     pub documented_in_time: Kept,
     pub followed_up_in_time: Kept,
@@ -448,7 +471,7 @@ pub async fn kpis(
     Ok(rows
         .iter()
         .map(|r| {
-            let reasons: Vec<String> = r.get::<_, Option<Vec<String>>>(17).unwrap_or_default();
+            let reasons: Vec<String> = r.get::<_, Option<Vec<String>>>(19).unwrap_or_default();
             KpiRow {
                 month: r.get(0),
                 group_id: r.get(1),
@@ -476,6 +499,10 @@ pub async fn kpis(
                 followed_up_in_time: Kept {
                     counted: r.get(15),
                     in_time: r.get(16),
+                },
+                invitations_in_time: Kept {
+                    counted: r.get(17),
+                    in_time: r.get(18),
                 },
                 closed: CLOSE_REASONS
                     .iter()
@@ -525,6 +552,15 @@ f (month, group_id, group_name, figure, days, in_time, reason) AS (
       FROM reporting.plans p JOIN pg ON pg.sip_id = p.sip_id
      WHERE p.meeting_month IS NOT NULL
     UNION ALL
+    SELECT p.invitation_due_month, pg.group_id, pg.group_name, 'invitation_due', NULL,
+           coalesce(p.invited_at <= p.invitation_due_at, false), NULL
+      FROM reporting.plans p JOIN pg ON pg.sip_id = p.sip_id
+     WHERE p.invitation_due_at IS NOT NULL
+       AND (p.invited_at IS NOT NULL
+            OR (p.invitation_due_at < $4::timestamptz
+                AND (p.closed_at IS NULL OR p.closed_at > p.invitation_due_at)
+                AND NOT p.consent_declined_at_invitation_due))
+    UNION ALL
     SELECT p.meeting_due_month, pg.group_id, pg.group_name, 'meeting_due', NULL,
            coalesce(p.meeting_held_at <= p.meeting_due_at, false), NULL
       FROM reporting.plans p JOIN pg ON pg.sip_id = p.sip_id
@@ -569,6 +605,8 @@ SELECT month, group_id, group_name,
        count(*) FILTER (WHERE figure = 'documentation' AND in_time),
        count(*) FILTER (WHERE figure = 'follow_up'),
        count(*) FILTER (WHERE figure = 'follow_up' AND in_time),
+       count(*) FILTER (WHERE figure = 'invitation_due'),
+       count(*) FILTER (WHERE figure = 'invitation_due' AND in_time),
        array_agg(reason ORDER BY reason) FILTER (WHERE figure = 'closed')
   FROM f
  WHERE month BETWEEN $1::date AND $2::date

@@ -25,7 +25,12 @@ CREATE TABLE plans (
     close_reason               text,
     version                    bigint      NOT NULL,
     -- A refusal of consent stood when the meeting was due (migration 18).
-    consent_declined_at_meeting_due boolean NOT NULL DEFAULT false
+    consent_declined_at_meeting_due boolean NOT NULL DEFAULT false,
+    -- The first invitation's time and deadline (migration 21).
+    invited_at                 timestamptz,
+    invitation_due_at          timestamptz,
+    invitation_due_month       date,
+    consent_declined_at_invitation_due boolean NOT NULL DEFAULT false
 );
 CREATE TABLE plan_units (
     sip_id  text NOT NULL,

@@ -49,7 +49,7 @@ test("a follow-up reads a year's figures per region and unit and downloads them"
     assert.match(await months.first().innerText(), /^[a-zåäö]+ \d{4}$/, "a month in words");
     // Each row gives every figure (a dash where nothing was judged).
     const cells = await months.first().locator("xpath=..").getByRole("cell").allInnerTexts();
-    assert.equal(cells.length, 8, `eight figures: ${cells}`);
+    assert.equal(cells.length, 9, `nine figures: ${cells}`);
     assert.match(cells[0], /^\d+$/, "started, a count");
     // The columns are named, the grouped ones under their group.
     assert.ok(await table.getByRole("columnheader", { name: "till första mötet" }).count() === 1);
