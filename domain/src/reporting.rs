@@ -41,8 +41,8 @@ pub struct PlanFacts {
     pub units: Vec<UnitId>,
     /// The first time consent was declined.
     pub consent_declined_at: Option<DateTime<Utc>>,
-    /// Whether a refusal of consent stood when the first meeting was due (declined before the
-    /// deadline and not given again by it): no meeting was owed then. A refusal followed by
+    /// Whether a refusal of consent stood when the first meeting was due (declined or withdrawn
+    /// before the deadline and not given again by it): no meeting was owed then. A refusal followed by
     /// consent before the deadline leaves the plan owing its meeting like any other.
     #[serde(default)]
     pub consent_declined_at_meeting_due: bool,
@@ -52,8 +52,8 @@ pub struct PlanFacts {
     /// the to-do "Skicka kallelse"); `None` only in facts stored before it was recorded.
     #[serde(default)]
     pub invitation_due_at: Option<DateTime<Utc>>,
-    /// Whether a refusal of consent stood when the invitation was due: no invitation was owed
-    /// then, as no meeting is owed while it stands.
+    /// Whether a refusal of consent (declined or withdrawn) stood when the invitation was due:
+    /// no invitation was owed then, as no meeting is owed while it stands.
     #[serde(default)]
     pub consent_declined_at_invitation_due: bool,
     /// Working days from the day the need became known to the day of the first invitation.
@@ -137,12 +137,16 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
         need.context.track,
         need.context.discharge_ready_at,
     );
-    // Whether a refusal of consent (declined, and not given again) stood at `due`.
+    // Whether consent was refused (declined or withdrawn, and not given again) at `due`: a
+    // plan without consent can send no kallelse and hold no meeting, so neither is owed.
     let declined_at = |due: DateTime<Utc>| {
         let mut declined = false;
         for event in events {
             match event {
-                SipEvent::ConsentDeclined { recorded_at, .. } if *recorded_at <= due => {
+                SipEvent::ConsentDeclined { recorded_at, .. }
+                | SipEvent::ConsentWithdrawn { recorded_at, .. }
+                    if *recorded_at <= due =>
+                {
                     declined = true
                 }
                 SipEvent::ConsentGiven { recorded_at, .. } if *recorded_at <= due => {
@@ -379,6 +383,18 @@ mod tests {
         events.push(consent_given("2026-03-12T08:00:00Z"));
         assert!(
             !plan_facts(&events, &policy())
+                .expect("facts")
+                .consent_declined_at_invitation_due
+        );
+        // Withdrawn before it, and not given again: no kallelse could be sent, none was owed.
+        events.push(SipEvent::ConsentWithdrawn {
+            withdrawn_by: ConsentGiver::Person,
+            note: None,
+            recorded_by: vc(),
+            recorded_at: utc("2026-03-13T08:00:00Z"),
+        });
+        assert!(
+            plan_facts(&events, &policy())
                 .expect("facts")
                 .consent_declined_at_invitation_due
         );

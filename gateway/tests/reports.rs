@@ -885,7 +885,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let lines: Vec<&str> = file.split("\r\n").collect();
     assert_eq!(
         lines[1],
-        "2026-03;Region Testlän;Region Testlän;3;<3;<3;;;<3;;;<3;;;<3;;;<3;;;0;0;;0;0;0;<3;0;0;0;0;\
+        "2026-03;Region Testlän;Region Testlän;3;<3;<3;;;<3;;;<3;;;<3;;;<3;;;0;0;;<3;<3;<3;<3;<3;<3;<3;<3;\
          2026-05-11T08:00:00Z;norrbotten"
     );
 

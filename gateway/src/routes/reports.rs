@@ -424,8 +424,8 @@ impl Small {
 }
 
 /// The report as the CSV file `format=csv` answers; with [`Small::Hidden`] a count of 1 or 2
-/// reads `<3`, and a median, percentile or share over so few plans is left empty (its count
-/// reads `<3`).
+/// reads `<3`, a median, percentile or share over so few plans is left empty (its count reads
+/// `<3`), and when a closing reason has 1 or 2 plans every reason under 3 reads `<3`.
 pub fn csv_response(report: &KpiReport, small: Small) -> Response {
     // UTF-8's byte order mark first: a spreadsheet opening the saved file otherwise guesses the
     // Windows code page and garbles å, ä and ö in the groups' names.
@@ -476,7 +476,17 @@ pub fn csv_response(report: &KpiReport, small: Small) -> Response {
                 fields.extend([k.counted.to_string(), k.in_time.to_string(), share(k.share)]);
             }
         }
-        fields.extend(r.closed.columns().into_iter().map(count));
+        // A reason with one or two plans would be named by its column: when there is one, every
+        // reason under 3 reads `<3`, zeros too, as the page tells them together as "övriga".
+        let reasons = r.closed.columns();
+        let folded = reasons.iter().any(|n| small.hides(*n));
+        fields.extend(reasons.into_iter().map(|n| {
+            if folded && n < SMALL_BELOW {
+                hidden()
+            } else {
+                n.to_string()
+            }
+        }));
         fields.extend([as_of.clone(), crate::text::csv_field(&report.policy)]);
         body.push_str(&fields.join(";"));
         body.push_str("\r\n");

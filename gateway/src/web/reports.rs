@@ -256,6 +256,12 @@ fn report_form(today: NaiveDate) -> FormView {
                 ],
             )
             .required()
+            .hint(
+                "Att dölja små tal räcker inte alltid: tal i olika tabeller kan ställas mot \
+                 varandra (en region mot dess enheter, samma rapport tagen två dagar), och ett \
+                 tal som är lika med hela gruppen (3 påbörjade, 3 nekade) säger något om var \
+                 och en. Granska tabellen innan den lämnas ut.",
+            )
             .value("dolj"),
         )
         .button("Visa nyckeltalen")
@@ -483,8 +489,9 @@ fn share(k: &ShareView, small: Small) -> String {
 }
 
 /// "3 (målen uppnådda 2, behovet upphört 1)", "1 (målen uppnådda)"; 0 when none. When small
-/// figures are hidden, reasons with one or two plans are told together as "övriga", without
-/// their number (the total less the others would give it back).
+/// figures are hidden, reasons with one or two plans are told together as "övriga": with their
+/// sum when it is 3 or more, else as "färre än 3" and the total as "minst …", since the exact
+/// total less the reasons shown would give their sum back, and another table the reason.
 fn closed(row: &KpiRowView, small: Small) -> String {
     let c = &row.closed;
     let reasons = [
@@ -505,18 +512,28 @@ fn closed(row: &KpiRowView, small: Small) -> String {
         return few();
     }
     let given: Vec<&(&str, i64)> = reasons.iter().filter(|(_, n)| *n > 0).collect();
-    let mut parts: Vec<String> = match given.as_slice() {
-        [(what, _)] => vec![(*what).to_owned()],
-        _ => given
-            .iter()
-            .filter(|(_, n)| !small.hides(*n))
-            .map(|(what, n)| format!("{what}\u{a0}{n}"))
-            .collect(),
-    };
-    if given.iter().any(|(_, n)| small.hides(*n)) && given.len() > 1 {
-        parts.push("övriga".into());
+    if let [(what, _)] = given.as_slice() {
+        return format!("{total} ({what})");
     }
-    format!("{total} ({})", parts.join(", "))
+    let mut parts: Vec<String> = given
+        .iter()
+        .filter(|(_, n)| !small.hides(*n))
+        .map(|(what, n)| format!("{what}\u{a0}{n}"))
+        .collect();
+    let others: i64 = given
+        .iter()
+        .filter(|(_, n)| small.hides(*n))
+        .map(|(_, n)| n)
+        .sum();
+    if others == 0 {
+        return format!("{total} ({})", parts.join(", "));
+    }
+    if !small.hides(others) {
+        parts.push(format!("övriga\u{a0}{others}"));
+        return format!("{total} ({})", parts.join(", "));
+    }
+    parts.push(format!("övriga {}", few()));
+    format!("minst\u{a0}{} ({})", total - others + 1, parts.join(", "))
 }
 
 #[cfg(test)]
@@ -635,15 +652,24 @@ mod tests {
         row.closed.protected_identity = 1;
         assert_eq!(
             words(closed(&row, Small::Hidden)),
-            "5 (målen uppnådda 4, övriga)"
+            "minst 5 (målen uppnådda 4, övriga färre än 3)"
         );
         assert_eq!(
             words(closed(&row, Small::Shown)),
             "5 (målen uppnådda 4, skyddad identitet 1)"
         );
+        // Small reasons whose sum is 3 or more: their sum, not which they were.
+        row.closed.deceased = 2;
+        assert_eq!(
+            words(closed(&row, Small::Hidden)),
+            "7 (målen uppnådda 4, övriga 3)"
+        );
+        row.closed.deceased = 0;
         row.closed.goals_met = 0;
         assert_eq!(words(closed(&row, Small::Hidden)), "färre än 3");
         assert_eq!(words(closed(&row, Small::Shown)), "1 (skyddad identitet)");
+        row.closed.protected_identity = 3;
+        assert_eq!(words(closed(&row, Small::Hidden)), "3 (skyddad identitet)");
         assert_eq!(words(row_view(&row, Small::Hidden).declined), "färre än 3");
     }
 

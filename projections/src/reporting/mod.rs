@@ -51,7 +51,8 @@ impl Reporting {
 /// that would write other rows for events already applied, and every projector rebuilds the
 /// read model on its next start (ADR 0034). 2: a refusal of consent is judged as it stood at the
 /// meeting's deadline, and a follow-up held before the first meeting does not count. 3: the
-/// first invitation's time and deadline are kept (invitations in time).
+/// first invitation's time and deadline are kept (invitations in time), and a withdrawal of
+/// consent standing at a deadline counts as a refusal.
 const RULES: u32 = 3;
 
 impl Projection for Reporting {
