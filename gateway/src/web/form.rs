@@ -265,6 +265,16 @@ impl Field {
         }
     }
 
+    /// What a required field left empty is told: a choice is chosen, text is filled in.
+    fn required_message(&self) -> &'static str {
+        match self.kind {
+            "checkboxes" => "Välj minst ett alternativ.",
+            "radios" | "select" => "Välj ett alternativ.",
+            "checkbox" => "Kryssa i rutan.",
+            _ => REQUIRED,
+        }
+    }
+
     /// Whether the check box (`checkbox`) is ticked.
     pub fn is_ticked(&self) -> bool {
         !self.value.is_empty()
@@ -430,6 +440,10 @@ impl FormView {
                 .position(|f| f.name == *c && f.kind != "hidden")
         });
         match target {
+            // "Fill it in" said of a choice is said as a choice.
+            Some(n) if message == REQUIRED => {
+                self.fields[n].error = Some(self.fields[n].required_message().to_owned())
+            }
             Some(n) => self.fields[n].error = Some(message),
             None => self.error = Some(message),
         }
@@ -437,7 +451,7 @@ impl FormView {
         // rather than one refusal per submit.
         for field in &mut self.fields {
             if field.required && field.error.is_none() && field.is_empty() {
-                field.error = Some(REQUIRED.to_string());
+                field.error = Some(field.required_message().to_owned());
             }
         }
     }
@@ -458,6 +472,24 @@ impl FormView {
             ids.push(format!("{id}-fel"));
         }
         ids.join(" ")
+    }
+
+    /// Every field that has something to correct: (the id to go to, its label, the message),
+    /// for the summary a form with more than one shows at its top. A group's first choice is
+    /// what the link goes to, since a fieldset takes no keyboard.
+    pub fn errors(&self) -> Vec<(String, String, String)> {
+        self.fields
+            .iter()
+            .filter_map(|f| {
+                let message = f.error.as_ref()?;
+                let id = self.id_of(f);
+                let target = match f.kind {
+                    "radios" | "checkboxes" => format!("{id}-1"),
+                    _ => id,
+                };
+                Some((target, f.label.clone(), message.clone()))
+            })
+            .collect()
     }
 }
 
@@ -549,6 +581,20 @@ mod tests {
             .iter()
             .map(|f| (f.name, f.error.as_deref()))
             .collect();
+        // The summary at the form's top links each to its field (a group to its first choice).
+        let summary: Vec<(String, String)> = form
+            .errors()
+            .into_iter()
+            .map(|(target, label, _)| (target, label))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("behov-reason".into(), "Varför behövs en SIP?".into()),
+                ("behov-known-since".into(), "Behovet känt sedan".into()),
+                ("behov-actors-1".into(), "Aktörer".into()),
+            ]
+        );
         assert_eq!(
             errors,
             vec![
@@ -557,7 +603,7 @@ mod tests {
                     "known_since",
                     Some("Tidpunkten kan inte ligga i framtiden.")
                 ),
-                ("actors", Some("Fyll i det här fältet.")),
+                ("actors", Some("Välj minst ett alternativ.")),
                 ("note", None),
                 ("atgard", None),
             ]

@@ -418,6 +418,12 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 Field::textarea("note", "Anteckning")
                     .hint("Till exempel när och till vem den enskilde sa det."),
             )
+            // As for closing: Enter on the pre-chosen radio button sends the form, and this
+            // cannot be undone.
+            .field(Field::checkbox(
+                "bekrafta",
+                "Samtycket är återkallat. Det går inte att ångra: planen kan sedan bara avslutas.",
+            ))
             .button("Registrera återkallat samtycke"),
         );
     }
@@ -1782,9 +1788,17 @@ pub(crate) async fn run(
             declined_by: consent_giver(&fields.get("declined_by")),
             note: fields.opt("note"),
         }),
-        "samtycke-aterkallat" => go!(WithdrawConsentRequest {
-            withdrawn_by: consent_giver(&fields.get("withdrawn_by")),
-            note: fields.opt("note"),
+        "samtycke-aterkallat" => go!({
+            if fields.get("bekrafta") != "ja" {
+                return Err(Refusal::Field(super::form::FieldError::new(
+                    "bekrafta",
+                    "Kryssa i att samtycket är återkallat: det går inte att ångra.",
+                )));
+            }
+            WithdrawConsentRequest {
+                withdrawn_by: consent_giver(&fields.get("withdrawn_by")),
+                note: fields.opt("note"),
+            }
         }),
         "underlag" => go!(CreatePlanBasisRequest {
             initiated_by: fields.opt("initiated_by"),

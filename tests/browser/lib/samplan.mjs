@@ -207,11 +207,16 @@ export async function withApp(name, body) {
   }
 }
 
-/** Submits by clicking the named button in `scope` and waits for the page that answers. */
+/**
+ * Submits by clicking the named button in `scope` and waits for the page that answers. A form's
+ * button is named by its label and, for screen readers, its step ("Spara – Kallelse"): the
+ * label is matched whole, the step may follow.
+ */
 export async function submit(page, scope, name) {
+  const label = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const [response] = await Promise.all([
     page.waitForNavigation(),
-    scope.getByRole("button", { name, exact: true }).click(),
+    scope.getByRole("button", { name: new RegExp(`^${label}( – .*)?$`) }).click(),
   ]);
   return response;
 }

@@ -124,7 +124,15 @@ test("a participating unit registers withdrawn consent; the coordinator can then
     await social.goto(`${app.base}/sip/${PLAN.published}`);
     const form = await step(social, "samtycke-aterkallat");
     await form.getByLabel(/^Anteckning/).fill("Sa det i telefon till handläggaren i dag.");
-    await submit(social, form, "Registrera återkallat samtycke");
+    // It cannot be undone: sent without the confirmation (as Enter on the chosen radio button
+    // sends it), nothing is registered and the box says why.
+    const unconfirmed = await submit(social, form, "Registrera återkallat samtycke");
+    assert.equal(unconfirmed.status(), 422);
+    const again = social.locator("details#samtycke-aterkallat");
+    assert.match(await social.locator("#samtycke-aterkallat-bekrafta-fel").innerText(), /det går inte att ångra/);
+    assert.equal(await again.getByLabel(/^Samtycket är återkallat/).getAttribute("aria-invalid"), "true");
+    await again.getByLabel(/^Samtycket är återkallat/).check();
+    await submit(social, again, "Registrera återkallat samtycke");
     const consent = social.locator("#samtycket");
     await consent.getByText("Samtycket återkallat", { exact: true }).waitFor();
     assert.match(await consent.innerText(), /Samtycket återkallades av den enskilde/);

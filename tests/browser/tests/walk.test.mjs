@@ -47,6 +47,9 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     assert.equal(await page.locator("#behov-reason-fel").innerText(), "Fyll i det här fältet.");
     // The keyboard is on what to correct, not at the top of the page.
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "behov-reason");
+    // The tab's name says so; one thing to correct needs no list of them.
+    assert.equal(await page.title(), "Rätta formuläret – Patient – samplan");
+    assert.equal(await page.locator("#behov-att-ratta").count(), 0);
     assert.equal(await page.locator("details#behov").getByLabel("Utskrivning från slutenvård").isChecked(), true, "what was typed is kept");
     await page.locator("details#behov").getByLabel("Öppenvård").check();
     await reason.fill("Behöver samordnat stöd från hälsocentralen och hemtjänsten.");
@@ -83,6 +86,17 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await signIn(app, other, DEMO.htLulea);
     await other.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
     await other.evaluate(() => { window.__notReloaded = true; });
+
+    // A kallelse sent with nothing in it: more than one thing to correct, so the form lists them
+    // at its top, each a link to its field; a group asks for a choice, not for text.
+    form = await step(page, "kallelse");
+    await form.getByLabel(/^Den enskilde/).uncheck();
+    assert.equal((await submit(page, form, "Skicka")).status(), 422);
+    const summary = page.locator("#kallelse-att-ratta");
+    assert.match(await summary.innerText(), /^Rätta \d+ uppgifter:/);
+    assert.ok(await summary.getByRole("link").count() >= 2, await summary.innerText());
+    assert.match(await summary.innerText(), /Välj minst ett alternativ\./);
+    await page.goto(sipUrl);
 
     // Kallelse to hemtjänsten; the person is a letter recipient. "Spara" first: kept unsent,
     // only the coordinator's unit sees it, hemtjänsten hears nothing.

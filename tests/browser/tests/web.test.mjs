@@ -115,6 +115,23 @@ test("a second unit sees a new message arrive without reloading", { timeout: 180
     // The update kept the keyboard where it was (WCAG 2.4.3), not on the page's body.
     assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.getAttribute("href")), planHref);
     await page.screenshot({ path: join(screenshots, "start-live.png"), fullPage: true });
+
+    // Updating can be turned off (WCAG 2.2.2), remembered across pages: a change is then only
+    // told, and the lists come when it is turned on again.
+    await page.getByLabel("Uppdatera listorna automatiskt").uncheck();
+    const held = await page.locator("#meddelanden li.row").count();
+    await inviteHemtjanstToFollowUp(app, "webbtest-uppfoljning-2");
+    await page.locator("#live-status", { hasText: /Det finns ändringar/ }).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator("#meddelanden li.row").count(), held, "the lists stood still");
+    await page.reload();
+    assert.equal(await page.getByLabel("Uppdatera listorna automatiskt").isChecked(), false, "the choice is remembered");
+    await page.locator("body[data-live=on]").waitFor({ timeout: 30_000 });
+    const now = await page.locator("#meddelanden li.row").count();
+    await inviteHemtjanstToFollowUp(app, "webbtest-uppfoljning-3");
+    await page.locator("#live-status", { hasText: /Det finns ändringar/ }).waitFor({ timeout: 30_000 });
+    await page.getByLabel("Uppdatera listorna automatiskt").check();
+    await page.waitForFunction((n) => document.querySelectorAll("#meddelanden li.row").length > n, now);
+    assert.deepEqual(await seriousViolations(page), []);
     assert.deepEqual(context.cspViolations, []);
   }));
 

@@ -23,6 +23,8 @@
     if (!invalid.matches("input, select, textarea, button")) invalid.setAttribute("tabindex", "-1");
     invalid.focus();
     invalid.scrollIntoView({ block: "center" });
+    // The tab's name says there is something to correct (the page's own title is unchanged).
+    if (document.title.indexOf("Rätta formuläret – ") !== 0) document.title = "Rätta formuläret – " + document.title;
   }
 
   // A step that went through: the page says so at its top; the keyboard starts there too, so a
@@ -45,6 +47,10 @@
   var lists = document.getElementById("listor");
   if (!lists || !window.EventSource || !window.fetch) return;
   var status = document.getElementById("live-status");
+  // The lists update by themselves unless the reader turns it off (WCAG 2.2.2: a screen reader's
+  // place or a magnifier's view should not move under them); the choice is remembered here.
+  var auto = document.getElementById("live-auto");
+  var held = false;
   var source = null;
   var stopped = false;
   var away = false;
@@ -160,7 +166,27 @@
   function changed(event) {
     if (event && event.type === "message") arrived += 1;
     if (event && event.type === "todo") todosChanged = true;
+    if (auto && !auto.checked) {
+      // Held: said once, and the lists are fetched when the reader turns updating on again.
+      if (!held) say("Det finns ändringar. Kryssa i ”Uppdatera listorna automatiskt” för att se dem.");
+      held = true;
+      return;
+    }
     if (!pending) pending = window.setTimeout(refresh, 250);
+  }
+
+  if (auto) {
+    var remembered = null;
+    try { remembered = window.localStorage.getItem("samplan.live"); } catch (e) { /* none */ }
+    auto.checked = remembered !== "off";
+    document.getElementById("live-toggle").hidden = false;
+    auto.addEventListener("change", function () {
+      try { window.localStorage.setItem("samplan.live", auto.checked ? "on" : "off"); } catch (e) { /* none */ }
+      if (auto.checked && held) {
+        held = false;
+        changed();
+      }
+    });
   }
 
   function connect() {
