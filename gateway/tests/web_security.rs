@@ -307,6 +307,37 @@ async fn post_form(app: &App, path: &str, cookie: &str, form: &str) -> (StatusCo
     (status, response.text().await.expect("body"))
 }
 
+/// Signed in again before the sign-in ended (each page warns five minutes before, WCAG 2.2.1),
+/// a form of a page from before still goes through: its token is bound to the browser and the
+/// user, not to one sign-in. A colleague signing in in the same browser has it refused.
+#[tokio::test]
+async fn a_form_from_before_signing_in_again_still_goes_through_for_the_same_user() {
+    let app = spawn().await;
+    units(&app).await;
+    let key = "ab".repeat(32);
+    let first = nurse(&app);
+    let cookie = format!("samplan_session={first}; samplan_csrf={key}");
+    let (status, _, html) = page(&app, "/patienter", &cookie, false).await;
+    assert_eq!(status, StatusCode::OK);
+    // The page says when the sign-in ends (8 hours and the 30 s leeway), for its warning.
+    assert!(html.contains(r#"data-left="28830""#), "{html}");
+    let csrf = csrf_on_page(&html).expect("a form token on the page");
+    let search = format!("_csrf={csrf}&q=19121212-1212");
+
+    app.clock
+        .set(app.clock.now() + chrono::Duration::minutes(1));
+    let again = nurse(&app);
+    assert_ne!(again, first, "a new sign-in");
+    let cookie = format!("samplan_session={again}; samplan_csrf={key}");
+    let (status, html) = post_form(&app, "/patienter/sok", &cookie, &search).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+
+    let colleague = app.staff_token("SE2321000016-VC12", VC);
+    let cookie = format!("samplan_session={colleague}; samplan_csrf={key}");
+    let (status, html) = post_form(&app, "/patienter/sok", &cookie, &search).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+}
+
 /// What a shared computer keeps of a visit — the addresses and titles in its history, and a
 /// proxy's log of the addresses — names no patient: Sök patient posts its query, and no page's
 /// title carries a name.

@@ -212,6 +212,8 @@ pub(crate) struct UserBar {
     pub staff: bool,
     /// Auditors: the menu (Granskning) is theirs.
     pub auditor: bool,
+    /// Seconds until the sign-in ends, when the page was made: the page warns before it does.
+    pub session_left_secs: Option<i64>,
 }
 
 impl Layout {

@@ -37,7 +37,7 @@ const SESSION_COOKIE_SECURE: &str = "__Host-samplan_session";
 const CSRF_COOKIE: &str = "samplan_csrf";
 const CSRF_COOKIE_SECURE: &str = "__Host-samplan_csrf";
 /// What a form token signs besides the session, so that it is never valid for anything else.
-const CSRF_CONTEXT: &[u8] = b"samplan-web-form-v1\n";
+const CSRF_CONTEXT: &[u8] = b"samplan-web-form-v2\n";
 /// How long a demo sign-in lasts.
 const DEMO_TTL_MINUTES: i64 = 8 * 60;
 /// The longest token accepted in the sign-in form.
@@ -171,6 +171,8 @@ pub(crate) struct Visitor {
     /// The signed-in caller, verified as the API verifies a Bearer token.
     pub caller: Option<Caller>,
     session_token: Option<String>,
+    /// Seconds until the sign-in ends (the token's `exp` and the leeway), by the service's clock.
+    session_left_secs: Option<i64>,
     /// A session cookie was sent but refused (expired, or signed with another key).
     pub session_refused: bool,
     /// The signed-in staff member's unit is not registered in samplan, or reached by letter:
@@ -259,6 +261,14 @@ impl FromRequestParts<AppState> for Visitor {
             Some(caller) => unit_refusal(state, caller).await?,
             None => None,
         };
+        let session_left_secs = match (&caller, session_token.as_deref()) {
+            (Some(_), Some(token)) => state
+                .verifier
+                .valid_until(token)
+                .ok()
+                .map(|until| (until - state.clock.now()).num_seconds().max(0)),
+            _ => None,
+        };
         let (csrf_key, csrf_key_new) = match cookie(headers, csrf_name)
             .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -273,6 +283,7 @@ impl FromRequestParts<AppState> for Visitor {
             unit_refused,
             caller,
             session_token,
+            session_left_secs,
             csrf_key,
             csrf_key_new,
             secure,
@@ -285,12 +296,27 @@ impl FromRequestParts<AppState> for Visitor {
 impl Visitor {
     /// The form token of this browser and session.
     pub fn csrf_token(&self) -> String {
-        let session = Sha256::digest(self.session_token.as_deref().unwrap_or("").as_bytes());
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.csrf_key.as_bytes())
             .expect("HMAC takes a key of any length");
         mac.update(CSRF_CONTEXT);
-        mac.update(&session);
+        mac.update(&self.signed_in_as());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whom a form token is bound to besides the browser: the signed-in user (role, id and
+    /// unit), or nobody. Not the session token itself: a user who signs in again in another tab
+    /// before the sign-in ends (the page warns) can still send what they typed here, while a
+    /// form from another user's sign-in in the same browser is refused.
+    fn signed_in_as(&self) -> [u8; 32] {
+        let who = self.caller.as_ref().map_or_else(String::new, |c| {
+            format!(
+                "{}\n{}\n{}",
+                c.role.as_str(),
+                c.sub,
+                c.unit.as_ref().map_or("", |u| u.as_str())
+            )
+        });
+        Sha256::digest(who.as_bytes()).into()
     }
 
     /// Refuses a form of a signed-in page whose token is missing or wrong, or that another site
@@ -313,11 +339,10 @@ impl Visitor {
         let Some(token) = token.and_then(|t| hex::decode(t.trim()).ok()) else {
             return Err(WebError::FormExpired);
         };
-        let session = Sha256::digest(self.session_token.as_deref().unwrap_or("").as_bytes());
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.csrf_key.as_bytes())
             .expect("HMAC takes a key of any length");
         mac.update(CSRF_CONTEXT);
-        mac.update(&session);
+        mac.update(&self.signed_in_as());
         // Compared in constant time.
         mac.verify_slice(&token).map_err(|_| WebError::FormExpired)
     }
@@ -386,6 +411,7 @@ impl Visitor {
             home: home_of(c.role),
             staff: c.role == Role::Staff,
             auditor: c.role == Role::Auditor,
+            session_left_secs: self.session_left_secs,
         });
         Layout::new(title, user, self.csrf_token())
     }
@@ -745,6 +771,7 @@ mod tests {
         Visitor {
             caller: None,
             session_token: session.map(str::to_owned),
+            session_left_secs: None,
             session_refused: false,
             unit_refused: None,
             csrf_key: key.to_owned(),
@@ -755,29 +782,46 @@ mod tests {
         }
     }
 
+    fn signed_in(session: &str, key: &str, sub: &str) -> Visitor {
+        let mut v = visitor(Some(session), key);
+        v.caller = Some(Caller {
+            sub: sub.into(),
+            role: Role::Staff,
+            unit: Some(domain::UnitId::parse("vc-test").expect("a unit id")),
+            name: "Vera".into(),
+            personal_identity_number: None,
+        });
+        v
+    }
+
     #[test]
-    fn a_form_token_is_bound_to_the_browser_and_the_session() {
+    fn a_form_token_is_bound_to_the_browser_and_the_user() {
         let key = "ab".repeat(32);
-        let signed_in = visitor(Some("jwt-1"), &key);
-        let token = signed_in.csrf_token();
-        assert!(signed_in.check_form_token(Some(&token)).is_ok());
-        assert!(signed_in.check_form_token(None).is_err());
-        assert!(signed_in.check_form_token(Some("00")).is_err());
-        // Another session in the same browser, or the same session in another browser.
-        assert!(visitor(Some("jwt-2"), &key)
+        let vera = signed_in("jwt-1", &key, "SE2321000016-VERA");
+        let token = vera.csrf_token();
+        assert!(vera.check_form(Some(&token)).is_ok());
+        assert!(vera.check_form_token(None).is_err());
+        assert!(vera.check_form_token(Some("00")).is_err());
+        // Signed in again (a new token, the same user, the same browser): what was typed before
+        // can still be sent.
+        assert!(signed_in("jwt-2", &key, "SE2321000016-VERA")
+            .check_form(Some(&token))
+            .is_ok());
+        // Another user in the same browser, nobody, or the same user in another browser: no.
+        assert!(signed_in("jwt-3", &key, "SE2321000016-HUGO")
             .check_form_token(Some(&token))
             .is_err());
         assert!(visitor(None, &key).check_form_token(Some(&token)).is_err());
-        assert!(visitor(Some("jwt-1"), &"cd".repeat(32))
+        assert!(signed_in("jwt-1", &"cd".repeat(32), "SE2321000016-VERA")
             .check_form_token(Some(&token))
             .is_err());
         // No key cookie yet: nothing can match.
-        let mut fresh = visitor(Some("jwt-1"), &key);
+        let mut fresh = signed_in("jwt-1", &key, "SE2321000016-VERA");
         fresh.csrf_key_new = true;
         assert!(fresh.check_form_token(Some(&token)).is_err());
         // A signed-in page's form posted when nobody is signed in any more: to the sign-in page.
         assert!(matches!(
-            signed_in.check_form(Some(&token)),
+            visitor(Some("jwt-1"), &key).check_form(Some(&token)),
             Err(WebError::SignIn)
         ));
     }

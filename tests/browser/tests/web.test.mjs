@@ -231,6 +231,39 @@ test("a live stream the server refuses is opened again from freshly read lists",
     assert.deepEqual(context.cspViolations, []);
   }));
 
+test("a page warns before the sign-in ends, and signing in again in another tab keeps its forms", { timeout: 180_000 }, () =>
+  withApp("session-ends", async (app) => {
+    const context = await app.context();
+    const page = await context.newPage();
+    // A sign-in that ends in a minute and a half (a minute and the leeway).
+    const person = DEMO.hcLulea;
+    const short = app.token(["--role", "staff", "--sub", person.sub, "--unit", person.unit, "--name", person.name, "--ttl-minutes", "1"]);
+    await page.goto(`${app.base}/logga-in`);
+    await page.locator("#token").fill(short);
+    await Promise.all([page.waitForNavigation(), page.locator("form.token-form").getByRole("button", { name: "Logga in" }).click()]);
+    const warning = page.locator("#inloggning-slutar");
+    await warning.waitFor({ state: "visible", timeout: 5_000 });
+    assert.match(await warning.innerText(), /Din inloggning slutar kl\. \d{1,2}\.\d{2}\./);
+    assert.equal(await warning.getAttribute("role"), "alert");
+    assert.deepEqual(await seriousViolations(page), []);
+
+    // Signed in again in another tab (the warning's link): this tab's form still goes through.
+    const other = await context.newPage();
+    await other.goto(`${app.base}/logga-in`);
+    await Promise.all([
+      other.waitForNavigation(),
+      other.getByRole("button", { name: new RegExp(`^${person.button}`) }).click(),
+    ]);
+    const unreadBefore = await page.locator("#meddelanden li.row.unread").count();
+    const [response] = await Promise.all([
+      page.waitForNavigation(),
+      page.locator("#meddelanden form.row-action button").first().click(),
+    ]);
+    assert.equal(response.status(), 200);
+    assert.equal(await page.locator("#meddelanden li.row.unread").count(), unreadBefore - 1);
+    assert.deepEqual(context.cspViolations, []);
+  }));
+
 test("a form posted without its CSRF token is refused", { timeout: 180_000 }, () =>
   withApp("csrf", async (app) => {
     const context = await app.context();

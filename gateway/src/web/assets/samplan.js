@@ -13,6 +13,24 @@
     button.addEventListener("click", function () { window.print(); });
   });
 
+  // The sign-in ends at a set time (WCAG 2.2.1): five minutes before, the page says so, with a
+  // way to sign in again in another tab. The new sign-in holds for this tab too, so what was
+  // typed here can still be sent. The page was made with the seconds left; the browser's own
+  // clock only counts them down.
+  var ending = document.getElementById("inloggning-slutar");
+  var left = ending ? parseInt(ending.getAttribute("data-left"), 10) : NaN;
+  if (!isNaN(left)) {
+    var endsAt = new Date(Date.now() + left * 1000);
+    window.setTimeout(function () {
+      var text = ending.innerHTML.replace("slutar snart", "slutar kl. " + endsAt.getHours() + "." +
+        ("0" + endsAt.getMinutes()).slice(-2));
+      ending.innerHTML = "";
+      ending.hidden = false;
+      // Filled after it is shown, so that the alert is read out.
+      window.setTimeout(function () { ending.innerHTML = text; }, 50);
+    }, Math.max(0, (left - 300) * 1000));
+  }
+
   // A form sent back with what to correct (422): the page loads at its top, so take the reader
   // to the first thing to correct — the field beside its message, or the form's own message —
   // and put the keyboard there, instead of leaving it somewhere far below the fold.
