@@ -2725,4 +2725,25 @@ async fn marking_a_message_read_on_the_start_page_goes_on_to_the_next() {
         .expect("mark read");
     let location = answer.headers()["location"].to_str().expect("location");
     assert!(location.ends_with("#rubrik-meddelanden"), "{location}");
+
+    // Back to the filters the list had ("Olästa" stays "Olästa"), and only to filters: anything
+    // else in the field is left out of the address.
+    let answer = browser
+        .post(app.url(&format!("/meddelanden/{first}/las")))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "_csrf={csrf}&filter=visa%3Dolasta%26evil%3Dhttps%253A%252F%252Fx.example"
+        ))
+        .send()
+        .await
+        .expect("mark read");
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer.headers()["location"].to_str().expect("location");
+    assert!(location.starts_with("/?min_position="), "{location}");
+    assert!(
+        location.contains("&visa=olasta#rubrik-meddelanden"),
+        "{location}"
+    );
+    assert!(!location.contains("example"), "{location}");
 }

@@ -245,6 +245,8 @@ pub(crate) struct Lists {
     visa: String,
     sedan: String,
     csrf: String,
+    /// The filters and pages shown, as a query string: "Markera som läst" comes back to them.
+    filter_query: String,
 }
 
 /// The start page.
@@ -514,7 +516,17 @@ async fn load_lists(
             sip_id: o.sip_id,
         })
         .collect();
+    let here = filters.href(
+        Some(filters.att_gora_efter.trim()),
+        Some(filters.sip_efter.trim()),
+        "",
+    );
+    let filter_query = here
+        .strip_prefix("/?")
+        .map(|q| q.trim_end_matches('#').to_owned())
+        .unwrap_or_default();
     Ok(Lists {
+        filter_query,
         todos_whole_unit: scope == TodoScope::Unit,
         todos_mine_href: filters.href_with("", None, Some(filters.sip_efter.trim()), "att-gora"),
         todos_unit_href: filters.href_with(
@@ -652,7 +664,21 @@ pub(crate) async fn mark_read(
         Some(next) => format!("meddelande-{next}"),
         None => "rubrik-meddelanden".to_string(),
     };
-    Ok(Redirect::to(&format!("/?min_position={}#{place}", written.position)).into_response())
+    // Back to the same filters and pages ("Olästa" stays "Olästa"), read as the page reads them,
+    // so nothing but those filters goes into the address.
+    let filters: Filters =
+        crate::extract::parse_query(form.filter.as_deref().unwrap_or("")).unwrap_or_default();
+    let back = filters.href(
+        Some(filters.att_gora_efter.trim()),
+        Some(filters.sip_efter.trim()),
+        &place,
+    );
+    let position = format!("min_position={}", written.position);
+    let to = match back.strip_prefix("/?") {
+        Some(rest) => format!("/?{position}&{rest}"),
+        None => format!("/?{position}{}", back.trim_start_matches('/')),
+    };
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// What "Markera som läst" posts: the form token and the next message in the list.
@@ -663,6 +689,8 @@ pub(crate) struct MarkRead {
     /// The message after this one, as the list showed them.
     #[serde(rename = "nasta")]
     next: Option<String>,
+    /// The list's filters and pages, as the page's query string had them.
+    filter: Option<String>,
 }
 
 /// `text` with its first letter in upper case.
