@@ -166,6 +166,11 @@ pub async fn connect_with(
     nats_url: &str,
     auth: &crate::NatsAuth,
 ) -> Result<jetstream::Context, ProjectionError> {
+    // Not connected until it is: an active relay that cannot reach NATS shows
+    // `samplan_nats_connected 0`, not the absence a standby (which never tries) shows.
+    if crate::nats_connected().is_none() {
+        crate::NATS_STATE.store(2, std::sync::atomic::Ordering::Relaxed);
+    }
     let options = auth
         .apply(async_nats::ConnectOptions::new())
         .await

@@ -290,6 +290,38 @@ async fn a_stream_behind_the_checkpoint_gets_the_events_it_lacks() {
     drop(db);
 }
 
+/// An active relay that cannot reach NATS says so on `/metrics` (`samplan_nats_connected 0`),
+/// where it showed nothing, as a standby does, and looked healthy (outside review).
+#[tokio::test]
+async fn an_active_relay_that_cannot_reach_nats_shows_it_is_not_connected() {
+    let Setup { db, store } = setup().await;
+    append(&store, "sip-unreachable").await;
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(
+        store.clone(),
+        config(&format!("nats://127.0.0.1:{port}")),
+        cancel.clone(),
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while projections::nats_connected() != Some(false) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?}",
+            projections::nats_connected()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    drop(db);
+}
+
 #[tokio::test]
 async fn a_stream_holding_another_historys_events_is_refused_until_it_is_deleted() {
     let config = config(&nats_url());
