@@ -89,7 +89,7 @@ fn row(
 ) -> Value {
     let [i, m, d, f] = kept;
     json!({
-        "month": month, "group_id": group.0, "group_name": group.1,
+        "month": month, "group_id": group.0, "group_name": group.1, "group_principal": null,
         "sips_started": started, "consent_declined": declined,
         "working_days_to_invitation": spread(invitation.0, invitation.1, invitation.2),
         "working_days_to_meeting": spread(meeting.0, meeting.1, meeting.2),
@@ -428,12 +428,12 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
         lines[1..],
         [
             // Hemtjänsten: as Testby in March.
-            "2026-03;hemtjanst-norr;Hemtjänst Norr;1;0;1;2;2;1;5;5;1;1;1,000;1;1;1,000;1;0;0,000;0;0;;\
+            "2026-03;hemtjanst-norr;Hemtjänst Norr;Testby kommun;1;0;1;2;2;1;5;5;1;1;1,000;1;1;1,000;1;0;0,000;0;0;;\
              0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             // Omsorgen: as Sydby in March.
-            "2026-03;omsorg-syd;Omsorg Syd;1;0;1;3;3;0;;;1;1;1,000;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
+            "2026-03;omsorg-syd;Omsorg Syd;Sydby kommun;1;0;1;3;3;0;;;1;1;1,000;0;0;;0;0;;0;0;;0;0;0;0;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             // The vårdcentral: as the region in March.
-            "2026-03;vc-centrum;Vårdcentralen Centrum;3;1;2;2;3;1;5;5;2;2;1,000;1;1;1,000;1;1;1,000;0;0;;\
+            "2026-03;vc-centrum;Vårdcentralen Centrum;Region Testlän;3;1;2;2;3;1;5;5;2;2;1,000;1;1;1,000;1;1;1,000;0;0;;\
              0;0;0;1;0;0;0;0;2026-05-11T08:00:00Z;norrbotten",
             "",
         ]
@@ -447,6 +447,17 @@ async fn figures_per_month_equal_the_ones_worked_out_by_hand() {
         .map(|r| r["group_id"].as_str().expect("id"))
         .collect();
     assert_eq!(ids, vec![HT, OMS, VC]);
+    // Each unit with its principal, so a unit report can be split by municipality.
+    let principals: Vec<&str> = by_unit["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["group_principal"].as_str().expect("a principal"))
+        .collect();
+    assert_eq!(
+        principals,
+        vec!["Testby kommun", "Sydby kommun", "Region Testlän"]
+    );
     assert_eq!(
         by_unit["rows"][2]["working_days_to_invitation"],
         spread(2, Some(2), Some(3))
@@ -885,7 +896,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let lines: Vec<&str> = file.split("\r\n").collect();
     assert_eq!(
         lines[1],
-        "2026-03;Region Testlän;Region Testlän;3;<3;<3;;;<3;;;<3;;;<3;;;<3;;;0;0;;<3;<3;<3;<3;<3;<3;<3;<3;\
+        "2026-03;Region Testlän;Region Testlän;;3;<3;<3;;;<3;;;<3;;;<3;;;<3;;;0;0;;<3;<3;<3;<3;<3;<3;<3;<3;\
          2026-05-11T08:00:00Z;norrbotten"
     );
 
@@ -898,7 +909,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     .await;
     assert!(units.contains("mars 2026, per enhet"), "{units}");
     assert!(units
-        .contains(r#"<bdi>Hemtjänst Norr</bdi> <span class="meta">hemtjanst-norr</span></h3>"#));
+        .contains(r#"<bdi>Hemtjänst Norr</bdi> <span class="meta">hemtjanst-norr</span> <span class="meta">· <bdi>Testby kommun</bdi></span></h3>"#));
 
     // Every month of the period has its row, also one with nothing to count; a day stands for
     // its month, and the form shows it as the month.

@@ -163,6 +163,9 @@ pub struct KpiRowView {
     pub group_id: String,
     /// The principal's name or the unit's name.
     pub group_name: String,
+    /// Grouped by unit, the unit's principal (huvudman): its region's or municipality's name, or
+    /// an external actor's, so a unit report can be split by municipality; `null` otherwise.
+    pub group_principal: Option<String>,
     /// Plans whose need became known in the month.
     pub sips_started: i64,
     /// Plans whose consent was first declined in the month.
@@ -193,6 +196,7 @@ impl KpiRowView {
             month: row.month.format("%Y-%m").to_string(),
             group_id: row.group_id,
             group_name: row.group_name,
+            group_principal: row.group_principal,
             sips_started: row.sips_started,
             consent_declined: row.consent_declined,
             working_days_to_invitation: row.working_days_to_invitation.into(),
@@ -391,7 +395,8 @@ fn parse_any_month(value: &str) -> Option<NaiveDate> {
 
 /// The CSV header: the JSON names, nested ones joined with `_`; then when the figures were
 /// judged and under which profile, so a file kept for later says so itself.
-pub const CSV_HEADER: &str = "month;group_id;group_name;sips_started;consent_declined;\
+pub const CSV_HEADER: &str = "month;group_id;group_name;group_principal;sips_started;\
+consent_declined;\
 working_days_to_invitation_count;working_days_to_invitation_median;\
 working_days_to_invitation_p90;working_days_to_meeting_count;working_days_to_meeting_median;\
 working_days_to_meeting_p90;invitations_in_time_counted;invitations_in_time_in_time;\
@@ -454,6 +459,7 @@ pub fn csv_response(report: &KpiReport, small: Small) -> Response {
             r.month.clone(),
             crate::text::csv_field(&r.group_id),
             crate::text::csv_field(&r.group_name),
+            crate::text::csv_field(r.group_principal.as_deref().unwrap_or("")),
             count(r.sips_started),
             count(r.consent_declined),
         ];

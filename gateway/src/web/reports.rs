@@ -54,6 +54,8 @@ struct GroupView {
     name: String,
     /// The unit's id beside its name when grouped by unit (two units may share a name).
     id: Option<String>,
+    /// The unit's principal (its region or municipality) when grouped by unit.
+    principal: Option<String>,
     /// The months with figures, in order.
     rows: Vec<RowView>,
 }
@@ -383,6 +385,11 @@ fn report_view(report: &KpiReport, asked: &Asked) -> ReportView {
         .map(|(name, id)| GroupView {
             name: name.to_owned(),
             id: (asked.group_by == GroupBy::Unit && id != name).then(|| id.to_owned()),
+            principal: report
+                .rows
+                .iter()
+                .find(|r| r.group_id == id)
+                .and_then(|r| r.group_principal.clone()),
             rows: months_of(asked)
                 .map(|month| {
                     let key = month.format("%Y-%m").to_string();
@@ -638,6 +645,7 @@ mod tests {
             month: "2026-12".into(),
             group_id: "u".into(),
             group_name: "Vårdcentralen".into(),
+            group_principal: None,
             sips_started: 4,
             consent_declined: 1,
             working_days_to_invitation: none_spread(),

@@ -443,6 +443,9 @@ pub struct KpiRow {
     pub group_id: String,
     /// The principal's name or the unit's name.
     pub group_name: String,
+    /// Grouped by unit, the unit's principal (huvudman): its region's or municipality's name,
+    /// or an external actor's. `None` when grouped by region or municipality.
+    pub group_principal: Option<String>,
     pub sips_started: i64,
     pub consent_declined: i64,
     pub working_days_to_invitation: Spread,
@@ -477,6 +480,7 @@ pub async fn kpis(
                 month: r.get(0),
                 group_id: r.get(1),
                 group_name: r.get(2),
+                group_principal: r.get(20),
                 sips_started: r.get(3),
                 consent_declined: r.get(4),
                 working_days_to_invitation: Spread {
@@ -608,7 +612,9 @@ SELECT month, group_id, group_name,
        count(*) FILTER (WHERE figure = 'follow_up' AND in_time),
        count(*) FILTER (WHERE figure = 'invitation_due'),
        count(*) FILTER (WHERE figure = 'invitation_due' AND in_time),
-       array_agg(reason ORDER BY reason) FILTER (WHERE figure = 'closed')
+       array_agg(reason ORDER BY reason) FILTER (WHERE figure = 'closed'),
+       (SELECT u.principal_name FROM reporting.units u
+         WHERE $3::text = 'unit' AND u.unit_id = f.group_id)
   FROM f
  WHERE month BETWEEN $1::date AND $2::date
  GROUP BY month, group_id, group_name

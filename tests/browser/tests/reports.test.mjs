@@ -67,8 +67,8 @@ test("a follow-up reads a year's figures per region and unit and downloads them"
     assert.match(download.suggestedFilename(), new RegExp(`^sip-nyckeltal-${month(-11)}-${month(0)}-region-sma-tal-dolda-\\d{4}-\\d{2}-\\d{2}\\.csv$`));
     const csv = await readFile(await download.path(), "utf8");
     const lines = csv.split("\r\n");
-    assert.match(lines[0], /^\uFEFFmonth;group_id;group_name;sips_started;/);
-    assert.ok(lines.some((l) => /;Region Norrbotten;Region Norrbotten;(\d+|<3);/.test(l)), csv);
+    assert.match(lines[0], /^\uFEFFmonth;group_id;group_name;group_principal;sips_started;/);
+    assert.ok(lines.some((l) => /;Region Norrbotten;Region Norrbotten;;(\d+|<3);/.test(l)), csv);
     assert.match(lines[0], /;as_of;policy$/, "the file says when and under which profile");
 
     // Per unit, the units by name.
