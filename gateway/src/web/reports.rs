@@ -8,7 +8,9 @@
 //! same report as the API's CSV file
 //! (`/uppfoljning/csv?…`). Both are answered by `crate::routes::reports`' own functions, so the
 //! page, the file and `GET /api/v1/reports/kpis` cannot disagree (`docs/kpis.md` defines
-//! every figure). Nothing here is personal data, so nothing is logged as a read.
+//! every figure). What the page gives gets handed on, so unless asked it hides figures over one
+//! or two plans, which could point a person out, on the page and in its file alike (ADR 0047).
+//! Nothing here names a person, so nothing is logged as a read.
 
 use askama::Template;
 use axum::extract::State;
