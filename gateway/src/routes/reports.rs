@@ -419,18 +419,37 @@ pub const SMALL_BELOW: i64 = 3;
 pub enum Small {
     Shown,
     Hidden,
+    /// In a row whose plans started are hidden, zeros are hidden too: a 0 beside "fewer than 3
+    /// started" tells something of each of them (no refusal, nothing judged, nothing closed:
+    /// every one withdrew consent before the deadline), as a second outside review showed.
+    Covered,
 }
 
 impl Small {
     /// Whether `n` plans are too few to show.
     pub fn hides(self, n: i64) -> bool {
-        self == Small::Hidden && n > 0 && n < SMALL_BELOW
+        match self {
+            Small::Shown => false,
+            Small::Hidden => n > 0 && n < SMALL_BELOW,
+            Small::Covered => n < SMALL_BELOW,
+        }
+    }
+
+    /// The rule for a row with `started` plans started: hidden rows whose started count is
+    /// hidden hide their zeros too.
+    pub fn for_row(self, started: i64) -> Small {
+        if self == Small::Hidden && Small::Hidden.hides(started) {
+            Small::Covered
+        } else {
+            self
+        }
     }
 }
 
 /// The report as the CSV file `format=csv` answers; with [`Small::Hidden`] a count of 1 or 2
 /// reads `<3`, a median, percentile or share over so few plans is left empty (its count reads
-/// `<3`), and when a closing reason has 1 or 2 plans every reason under 3 reads `<3`.
+/// `<3`), when a closing reason has 1 or 2 plans every reason under 3 reads `<3`, and in a row
+/// whose plans started read `<3` every count under 3 does, zeros too ([`Small::for_row`]).
 pub fn csv_response(report: &KpiReport, small: Small) -> Response {
     // UTF-8's byte order mark first: a spreadsheet opening the saved file otherwise guesses the
     // Windows code page and garbles å, ä and ö in the groups' names.
@@ -438,13 +457,6 @@ pub fn csv_response(report: &KpiReport, small: Small) -> Response {
     body.push_str(CSV_HEADER);
     body.push_str("\r\n");
     let hidden = || format!("<{SMALL_BELOW}");
-    let count = |n: i64| {
-        if small.hides(n) {
-            hidden()
-        } else {
-            n.to_string()
-        }
-    };
     let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     // Three decimals with a decimal comma, as Swedish spreadsheets read numbers.
     let share = |s: Option<f64>| {
@@ -455,6 +467,14 @@ pub fn csv_response(report: &KpiReport, small: Small) -> Response {
         .as_of
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for r in &report.rows {
+        let small = small.for_row(r.sips_started);
+        let count = |n: i64| {
+            if small.hides(n) {
+                hidden()
+            } else {
+                n.to_string()
+            }
+        };
         let mut fields = vec![
             r.month.clone(),
             crate::text::csv_field(&r.group_id),

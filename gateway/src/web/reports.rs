@@ -193,7 +193,7 @@ impl Asked {
 
     fn small_value(&self) -> &'static str {
         match self.small {
-            Small::Hidden => "dolj",
+            Small::Hidden | Small::Covered => "dolj",
             Small::Shown => "visa",
         }
     }
@@ -256,15 +256,19 @@ fn report_form(today: NaiveDate) -> FormView {
                              (för rapporter som lämnas vidare)"
                         ),
                     ),
-                    Choice::new("visa", "Visa alla tal (för arbete inom organisationen)"),
+                    Choice::new(
+                        "visa",
+                        "Visa alla tal (för eget arbete, inte för att lämna vidare)",
+                    ),
                 ],
             )
             .required()
             .hint(
-                "Att dölja små tal räcker inte alltid: tal i olika tabeller kan ställas mot \
-                 varandra (en region mot dess enheter, samma rapport tagen två dagar), och ett \
-                 tal som är lika med hela gruppen (3 påbörjade, 3 nekade) säger något om var \
-                 och en. Granska tabellen innan den lämnas ut.",
+                "Dolt blir också 0 på en rad där påbörjade är färre än 3. Att dölja små tal \
+                 räcker ändå inte alltid: tal i olika tabeller kan ställas mot varandra (en \
+                 region mot dess enheter, samma rapport tagen två dagar), och ett tal som är lika \
+                 med hela gruppen (3 påbörjade, 3 nekade) säger något om var och en. Granska \
+                 tabellen innan den lämnas ut.",
             )
             .value("dolj"),
         )
@@ -441,6 +445,7 @@ fn empty_row(month: NaiveDate) -> RowView {
 }
 
 fn row_view(row: &KpiRowView, small: Small) -> RowView {
+    let small = small.for_row(row.sips_started);
     RowView {
         month: month_name(&row.month),
         started: count(row.sips_started, small),
@@ -514,11 +519,11 @@ fn closed(row: &KpiRowView, small: Small) -> String {
         ("ersatt av ny plan", c.replaced_by_new_plan),
     ];
     let total: i64 = reasons.iter().map(|(_, n)| n).sum();
-    if total == 0 {
-        return "0".into();
-    }
     if small.hides(total) {
         return few();
+    }
+    if total == 0 {
+        return "0".into();
     }
     let given: Vec<&(&str, i64)> = reasons.iter().filter(|(_, n)| *n > 0).collect();
     if let [(what, _)] = given.as_slice() {
@@ -681,6 +686,24 @@ mod tests {
         row.closed.protected_identity = 3;
         assert_eq!(words(closed(&row, Small::Hidden)), "3 (skyddad identitet)");
         assert_eq!(words(row_view(&row, Small::Hidden).declined), "färre än 3");
+
+        // A row of one or two plans started hides its zeros too: "none declined, nothing
+        // judged, nothing closed" would tell of each of them (every one withdrew consent).
+        row.sips_started = 1;
+        row.consent_declined = 0;
+        row.closed = Default::default();
+        let covered = row_view(&row, Small::Hidden);
+        assert_eq!(words(covered.started), "färre än 3");
+        assert_eq!(words(covered.declined), "färre än 3");
+        assert_eq!(words(covered.invitations), "färre än 3 bedömda");
+        assert_eq!(words(covered.to_meeting), "färre än 3 SIP");
+        assert_eq!(words(covered.closed), "färre än 3");
+        // With three started, a zero is a zero.
+        row.sips_started = 3;
+        let plain = row_view(&row, Small::Hidden);
+        assert_eq!(plain.declined, "0");
+        assert_eq!(plain.invitations, "–");
+        assert_eq!(plain.closed, "0");
     }
 
     fn none_spread() -> SpreadView {

@@ -19,16 +19,24 @@
   // clock only counts them down.
   var ending = document.getElementById("inloggning-slutar");
   var left = ending ? parseInt(ending.getAttribute("data-left"), 10) : NaN;
-  if (!isNaN(left)) {
+  // A timer longer than about 24.8 days fires at once, so a sign-in that long (a test token)
+  // is not counted down at all.
+  if (!isNaN(left) && left < 2000000) {
     var endsAt = new Date(Date.now() + left * 1000);
-    window.setTimeout(function () {
-      var text = ending.innerHTML.replace("slutar snart", "slutar kl. " + endsAt.getHours() + "." +
-        ("0" + endsAt.getMinutes()).slice(-2));
+    var at = endsAt.getHours() + "." + ("0" + endsAt.getMinutes()).slice(-2);
+    var tell = function (text) {
       ending.innerHTML = "";
       ending.hidden = false;
       // Filled after it is shown, so that the alert is read out.
       window.setTimeout(function () { ending.innerHTML = text; }, 50);
+    };
+    window.setTimeout(function () {
+      tell(ending.innerHTML.replace("slutar snart", "slutar kl. " + at));
     }, Math.max(0, (left - 300) * 1000));
+    window.setTimeout(function () {
+      tell("Din inloggning slutade kl. " + at + ". <a href=\"/logga-in\" target=\"_blank\" " +
+        "rel=\"noopener\">Logga in igen i en ny flik</a>, så kan du skicka det du skrivit här.");
+    }, left * 1000);
   }
 
   // A form sent back with what to correct (422): the page loads at its top, so take the reader
