@@ -317,7 +317,8 @@ pub async fn run_with<P: Projection>(
                 // event, the other read models and the process go on, and the stop is recorded
                 // for `/metrics`. A later try applies the event if what failed was mended (a
                 // grant, a table an operator repaired); a bug needs a new version.
-                activity.send_replace(Activity::Stopped);
+                // Recorded first, then said: whoever sees the read model stopped (a test, a
+                // health check) finds the stop and its reason in the checkpoint already.
                 let checkpoint = match record_stop(store.pool(), name, &e).await {
                     Ok(checkpoint) => checkpoint,
                     Err(recording) => {
@@ -325,6 +326,7 @@ pub async fn run_with<P: Projection>(
                         None
                     }
                 };
+                activity.send_replace(Activity::Stopped);
                 tracing::error!(
                     projection = name,
                     error = %e,
