@@ -557,23 +557,23 @@ f (month, group_id, group_name, figure, days, in_time, reason) AS (
       FROM reporting.plans p JOIN pg ON pg.sip_id = p.sip_id
      WHERE p.meeting_month IS NOT NULL
     UNION ALL
-    SELECT p.invitation_due_month, pg.group_id, pg.group_name, 'invitation_due', NULL,
-           coalesce(p.invited_at <= p.invitation_due_at, false), NULL
+    -- A plan's first invitation and first meeting, each against its deadline by one rule:
+    -- counted once done (whenever) or once the deadline passed while the plan was open and
+    -- consent not refused.
+    SELECT d.month, pg.group_id, pg.group_name, d.figure, NULL,
+           coalesce(d.done_at <= d.due_at, false), NULL
       FROM reporting.plans p JOIN pg ON pg.sip_id = p.sip_id
-     WHERE p.invitation_due_at IS NOT NULL
-       AND (p.invited_at IS NOT NULL
-            OR (p.invitation_due_at < $4::timestamptz
-                AND (p.closed_at IS NULL OR p.closed_at > p.invitation_due_at)
-                AND NOT p.consent_declined_at_invitation_due))
-    UNION ALL
-    SELECT p.meeting_due_month, pg.group_id, pg.group_name, 'meeting_due', NULL,
-           coalesce(p.meeting_held_at <= p.meeting_due_at, false), NULL
-      FROM reporting.plans p JOIN pg ON pg.sip_id = p.sip_id
-     WHERE p.meeting_due_at IS NOT NULL
-       AND (p.meeting_held_at IS NOT NULL
-            OR (p.meeting_due_at < $4::timestamptz
-                AND (p.closed_at IS NULL OR p.closed_at > p.meeting_due_at)
-                AND NOT p.consent_declined_at_meeting_due))
+     CROSS JOIN LATERAL (VALUES
+            ('invitation_due', p.invitation_due_month, p.invitation_due_at, p.invited_at,
+             p.consent_declined_at_invitation_due),
+            ('meeting_due', p.meeting_due_month, p.meeting_due_at, p.meeting_held_at,
+             p.consent_declined_at_meeting_due)
+           ) AS d (figure, month, due_at, done_at, declined)
+     WHERE d.due_at IS NOT NULL
+       AND (d.done_at IS NOT NULL
+            OR (d.due_at < $4::timestamptz
+                AND (p.closed_at IS NULL OR p.closed_at > d.due_at)
+                AND NOT d.declined))
     UNION ALL
     SELECT c.due_month, ug.group_id, ug.group_name, 'documentation', NULL,
            coalesce(c.documented_at <= c.due_at, false), NULL
