@@ -575,6 +575,18 @@ async fn a_long_extract_lists_its_first_reads_and_the_file_has_them_all() {
         )
         .await
         .expect("2 500 reads");
+    // The page finds the person in the directory read model: under a loaded test run it may not
+    // have applied the registration yet (a 404 then, not what this test is about).
+    let head = app.store.head_position().await.expect("head");
+    let at = projections::runner::wait_for(
+        app.store.pool(),
+        projections::directory::PROJECTION,
+        head,
+        30_000,
+    )
+    .await
+    .expect("the directory's checkpoint");
+    assert!(at >= head, "the directory did not catch up: {at} < {head}");
     let cookie = cookie_of(&auditor(&app));
     let path = format!("/granskning/loggutdrag/{}", w.person_id);
     let (status, _, html) = page(&app, &path, &cookie).await;
