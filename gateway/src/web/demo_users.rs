@@ -1,7 +1,8 @@
 //! The demo's people, to sign in as with one click in development (`samplan serve --demo`): the
 //! staff member of each demo unit that uses samplan, a citizen with a published plan, a guardian
-//! of a child, an auditor and someone who follows SIP up (role reporting). The list mirrors `crate::demo` (whose data is private to it); a test
-//! loads the demo and checks that the two agree.
+//! of a child, an auditor, someone who follows SIP up (role reporting) and an administrator, who
+//! registers units. The list mirrors `crate::demo` (whose data is private to it); a test loads
+//! the demo and checks that the two agree.
 
 use domain::PersonId;
 use ulid::Ulid;
@@ -11,7 +12,7 @@ use ulid::Ulid;
 pub(crate) struct DemoUser {
     /// What the sign-in form posts.
     pub key: &'static str,
-    /// `staff`, `citizen`, `auditor` or `reporting`.
+    /// `staff`, `citizen`, `auditor`, `reporting` or `admin`.
     pub role: &'static str,
     pub sub: String,
     pub unit: Option<&'static str>,
@@ -137,6 +138,15 @@ pub(crate) fn all() -> Vec<DemoUser> {
         unit: None,
         name: "Uppföljare",
         description: "Uppföljning",
+        personal_identity_number: None,
+    });
+    users.push(DemoUser {
+        key: "administrator",
+        role: "admin",
+        sub: "demo-administrator".to_string(),
+        unit: None,
+        name: "Systemadministratör",
+        description: "Enheter",
         personal_identity_number: None,
     });
     users

@@ -19,6 +19,7 @@
 //! - `letter`: a kallelse as a printed letter to one letter recipient, and "Markera som postat";
 //! - `print`: the plan as the person reads it, printed by staff to hand to the person;
 //! - `min_plan`: the person's own published plans;
+//! - `units`: Enheter, the administrator's page: the registered units and registering one;
 //! - `audit`: Granskning, the auditor's pages (loggutdrag, logguppföljning, a plan as it stood,
 //!   the check of the hash chains);
 //! - `assets`: the stylesheet and script.
@@ -38,6 +39,7 @@ mod session;
 mod sip;
 mod sip_forms;
 mod start;
+mod units;
 
 use crate::error::AppError;
 use askama::Template;
@@ -102,6 +104,7 @@ pub(crate) fn router(config: Arc<WebConfig>) -> Router<AppState> {
         .route("/granskning/logguppfoljning", get(audit::review))
         .route("/granskning/sip", get(audit::plan))
         .route("/granskning/kontroll", post(audit::verify))
+        .route("/enheter", get(units::page).post(units::register))
         .route("/uppfoljning", get(reports::page))
         .route("/uppfoljning/csv", get(reports::csv))
         .route("/min-plan", get(min_plan::list))

@@ -395,6 +395,17 @@ impl Visitor {
         Ok(caller)
     }
 
+    /// The signed-in administrator; other roles get the 403 page.
+    pub fn admin(&self) -> Result<&Caller, WebError> {
+        let caller = self.caller()?;
+        if caller.role != Role::Admin {
+            return Err(WebError::Forbidden(
+                "Sidan är till för administratörer, som registrerar enheter.".into(),
+            ));
+        }
+        Ok(caller)
+    }
+
     /// The page header for the signed-in caller, `unit_name` being the staff member's unit.
     pub fn layout(&self, title: impl Into<String>, unit_name: Option<String>) -> Layout {
         let user = self.caller.as_ref().map(|c| UserBar {
@@ -511,25 +522,27 @@ pub(crate) fn return_path(till: &str) -> Option<&str> {
     fits.then_some(till)
 }
 
-/// Where a role's pages begin: Min plan for the person, Granskning for an auditor, the start
-/// page for staff (and the roles without pages of their own, whom it tells so).
+/// Where a role's pages begin: Min plan for the person, Granskning for an auditor, Uppföljning
+/// for the follow-up, Enheter for an administrator, the start page for staff.
 pub(crate) fn home_of(role: Role) -> &'static str {
     match role {
         Role::Citizen => "/min-plan",
         Role::Auditor => "/granskning",
         Role::Reporting => "/uppfoljning",
-        _ => "/",
+        Role::Admin => "/enheter",
+        Role::Staff => "/",
     }
 }
 
 /// Whether `path` is among `role`'s pages: Min plan is the person's alone, Granskning the
-/// auditor's, Uppföljning the follow-up's, and the rest is not theirs.
+/// auditor's, Uppföljning the follow-up's, Enheter the administrator's, and the rest is not
+/// theirs.
 fn fits_role(role: Role, path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let own = |home: &str| path == home || path.starts_with(&format!("{home}/"));
     match role {
-        Role::Citizen | Role::Auditor | Role::Reporting => own(home_of(role)),
-        Role::Staff | Role::Admin => [Role::Citizen, Role::Auditor, Role::Reporting]
+        Role::Citizen | Role::Auditor | Role::Reporting | Role::Admin => own(home_of(role)),
+        Role::Staff => [Role::Citizen, Role::Auditor, Role::Reporting, Role::Admin]
             .iter()
             .all(|other| !own(home_of(*other))),
     }

@@ -264,13 +264,6 @@ struct ListsFragment {
     lists: Lists,
 }
 
-/// The administrator's landing page: their work (registering units) is done through the API.
-#[derive(Template)]
-#[template(path = "role.html")]
-struct RolePage {
-    layout: Layout,
-}
-
 /// A person as a list shows them: name and birth year, never the personnummer.
 pub(crate) fn person_text(person: &PersonRef) -> String {
     match (&person.name, person.birth_year) {
@@ -565,7 +558,7 @@ async fn load_lists(
 }
 
 /// `GET /`: the start page for staff; citizens go to Min plan, auditors to Granskning, those
-/// who follow up to Uppföljning, administrators to a page that says where their work is done.
+/// who follow up to Uppföljning, administrators to Enheter.
 pub(crate) async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -576,14 +569,9 @@ pub(crate) async fn page(
         domain::context::Role::Staff => {}
         role @ (domain::context::Role::Citizen
         | domain::context::Role::Auditor
-        | domain::context::Role::Reporting) => {
+        | domain::context::Role::Reporting
+        | domain::context::Role::Admin) => {
             return Ok(Redirect::to(super::session::home_of(role)).into_response())
-        }
-        domain::context::Role::Admin => {
-            let page = RolePage {
-                layout: visitor.layout("Start", None),
-            };
-            return visitor.page(&page);
         }
     }
     let lists = load_lists(&state, &visitor, &filters).await?;
