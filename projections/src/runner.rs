@@ -7,7 +7,11 @@
 //!   session advisory lock held on a connection of its own; other runners of the projection wait
 //!   as standbys and try again every [`LEASE_RETRY_MS`]. A process that dies loses its connection
 //!   and with it the lease, so a standby takes over within about a second. A lease whose
-//!   connection stops answering is given up at once.
+//!   connection stops answering is given up at once. A holder that stops without dying (a
+//!   stopped process, a paused machine) keeps its connection open, so it also checks in on the
+//!   lease's connection every [`LEASE_CHECK_MS`]; a standby that finds that connection silent
+//!   for [`LEASE_STALE_SECS`] ends it and takes over, and the stopped holder's open batch, if
+//!   any, is rolled back by the server once it has waited [`APPLY_IDLE_IN_TRANSACTION_MS`].
 //! - **Exactly once, in commit order.** The holder follows the store from the checkpoint
 //!   (`EventStore::tail`, which never skips a position that commits late) and applies what the
 //!   store has ready in batches of at most [`BATCH_EVENTS_MAX`]. Each batch, its row changes and
@@ -54,6 +58,16 @@ pub const LEASE_RETRY_MS: u64 = 1_000;
 /// take to answer.
 const LEASE_CHECK_MS: u64 = 1_000;
 const LEASE_CHECK_TIMEOUT_MS: u64 = 3_000;
+/// How long a holder's lease connection may go without its check ([`LEASE_CHECK_MS`]) before a
+/// standby ends that connection and takes the lease: the holder is alive to the database but not
+/// running (stopped, a paused machine, a runtime that never gets to the check). Well above the
+/// check's interval and timeout, so a busy holder is not taken for a stopped one; well below
+/// what makes a gateway unready (`SAMPLAN_READY_LAG_MS_MAX`, 30 s by default).
+pub const LEASE_STALE_SECS: i32 = 15;
+/// How long a transaction of an applying connection may wait for its client between
+/// statements. A holder stopped mid-batch would otherwise keep the checkpoint row locked, and
+/// the standby that took its lease over would wait for that row for good.
+const APPLY_IDLE_IN_TRANSACTION_MS: u64 = 15_000;
 /// Backoff after a transient failure (database gone), doubled up to the maximum.
 const RETRY_MS_MIN: u64 = 100;
 const RETRY_MS_MAX: u64 = 5_000;
@@ -496,7 +510,8 @@ async fn applying_connection(
     let client = store.connect_session("samplan-projection").await?;
     client
         .batch_execute(&format!(
-            "SET TimeZone = 'UTC'; SET statement_timeout = {}",
+            "SET TimeZone = 'UTC'; SET statement_timeout = {}; \
+             SET idle_in_transaction_session_timeout = {APPLY_IDLE_IN_TRANSACTION_MS}",
             store.config().statement_timeout_ms
         ))
         .await?;
@@ -539,6 +554,11 @@ impl Lease {
                     "another process holds the lease; standing by"
                 );
                 waited = true;
+            }
+            if end_stale_holder(&client, name, key).await {
+                // Its lock goes as soon as its backend has ended: try again at once.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
             tokio::time::sleep(Duration::from_millis(LEASE_RETRY_MS)).await;
         }
@@ -584,6 +604,69 @@ impl Lease {
             }
         }
     }
+}
+
+/// Ends the connection of `name`'s lease holder when it has not checked in for
+/// [`LEASE_STALE_SECS`] (its session has stood idle since): the holder's process is not running,
+/// though its connection is open, and nothing else would ever free the lease. Whether it did.
+/// A holder of another role cannot be ended (PostgreSQL allows it only within a role); that is
+/// logged, and the standby goes on waiting.
+async fn end_stale_holder(client: &tokio_postgres::Client, name: &str, key: i64) -> bool {
+    let (high, low) = key_halves(key);
+    let stale = client
+        .query_opt(
+            "SELECT l.pid, extract(epoch FROM now() - a.state_change)::float8
+               FROM pg_catalog.pg_locks l
+               JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                AND l.classid = $1 AND l.objid = $2
+                AND l.database = (SELECT oid FROM pg_catalog.pg_database
+                                   WHERE datname = pg_catalog.current_database())
+                AND a.state = 'idle'
+                AND a.state_change < now() - make_interval(secs => $3)",
+            &[&high, &low, &f64::from(LEASE_STALE_SECS)],
+        )
+        .await;
+    let (pid, silent_secs): (i32, f64) = match stale {
+        Ok(Some(row)) => (row.get(0), row.get(1)),
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::debug!(projection = name, error = %e, "lease holder not looked at");
+            return false;
+        }
+    };
+    match client
+        .query_one("SELECT pg_catalog.pg_terminate_backend($1)", &[&pid])
+        .await
+    {
+        Ok(row) if row.get::<_, bool>(0) => {
+            tracing::warn!(
+                projection = name,
+                holder_backend = pid,
+                silent_secs = silent_secs.round(),
+                "the lease holder has not checked in on its connection for {LEASE_STALE_SECS} s \
+                 (its process is stopped or starved); ended that connection to take over"
+            );
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            tracing::warn!(
+                projection = name,
+                holder_backend = pid,
+                error = %e,
+                "the lease holder has not checked in for {LEASE_STALE_SECS} s, and its \
+                 connection could not be ended (another role holds it); still standing by"
+            );
+            false
+        }
+    }
+}
+
+/// A bigint advisory-lock key as `pg_locks` shows it: its high and low 32 bits.
+fn key_halves(key: i64) -> (u32, u32) {
+    let bits = u64::from_be_bytes(key.to_be_bytes());
+    ((bits >> 32) as u32, (bits & 0xffff_ffff) as u32)
 }
 
 /// The advisory-lock key of a lease: FNV-1a over the name, so every process computes the same
@@ -761,8 +844,7 @@ async fn apply_after<P: Projection>(
 pub async fn lease_held(pool: &Pool, projection: &str) -> Result<bool, ProjectionError> {
     let key = lease_key(projection);
     // pg_advisory_lock(bigint) is shown as the key's high and low 32 bits, objsubid 1.
-    let bits = u64::from_be_bytes(key.to_be_bytes());
-    let (high, low) = ((bits >> 32) as u32, (bits & 0xffff_ffff) as u32);
+    let (high, low) = key_halves(key);
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
