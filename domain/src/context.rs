@@ -38,6 +38,17 @@ impl Role {
         }
     }
 
+    /// The role in Swedish words, as messages name it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Role::Staff => "personal",
+            Role::Citizen => "invånare",
+            Role::Auditor => "granskare",
+            Role::Reporting => "uppföljning",
+            Role::Admin => "administratör",
+        }
+    }
+
     /// The claim value.
     pub fn as_str(&self) -> &'static str {
         match self {

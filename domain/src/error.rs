@@ -369,7 +369,7 @@ impl DomainError {
                 format!("{who} får inte kallelsen per brev, så inget brev kan registreras.")
             }
             RoleNotAllowed { role } => {
-                format!("Rollen \u{201d}{}\u{201d} får inte göra detta.", role.as_str())
+                format!("Rollen {} får inte göra detta.", role.label())
             }
             UnitMissing => "Du måste vara inloggad för en enhet för att göra detta.".to_string(),
             // Only ever the caller's own unit.

@@ -97,8 +97,8 @@ impl Caller {
                 "role_not_allowed",
                 format!(
                     "Din roll ({}) får inte göra detta; det kräver rollen {}.",
-                    self.role.as_str(),
-                    role.as_str()
+                    self.role.label(),
+                    role.label()
                 ),
             ))
         }

@@ -831,7 +831,7 @@ async fn a_letter_nobody_posted_is_not_shown_as_posted_after_the_meeting() {
             .to_owned()
     };
     let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
-    assert!(letters(&html).contains("ej postat"), "{}", letters(&html));
+    assert!(letters(&html).contains("ska postas"), "{}", letters(&html));
     hold_the_meeting(&app, &w, &sip).await;
     let (_, html) = app.page(&format!("/sip/{sip}"), &w.vc).await;
     let after = letters(&html);

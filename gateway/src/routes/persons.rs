@@ -580,7 +580,7 @@ pub(crate) fn person_queries(state: &AppState, q: &str) -> Result<Vec<PersonQuer
     if q.chars().count() < NAME_QUERY_CHARS_MIN {
         return Err(AppError::bad_request(
             "query_too_short",
-            format!("Ange minst {NAME_QUERY_CHARS_MIN} tecken av namnet."),
+            "Skriv minst två bokstäver av namnet.".to_string(),
         ));
     }
     Ok(vec![PersonQuery::Name(q.to_owned())])

@@ -30,6 +30,12 @@ pub fn day(date: NaiveDate, today: NaiveDate) -> String {
     text
 }
 
+/// "onsdag 14 maj 2026": the day with its year whatever the year is (a letter that is kept, a
+/// period across a new year).
+pub fn day_with_year(date: NaiveDate) -> String {
+    format!("{} {}", weekday(date.weekday()), date_with_year(date))
+}
+
 /// "14 maj 2026": a date without its weekday, with the year (for dates in print).
 pub fn date_with_year(date: NaiveDate) -> String {
     domain::time::written_date(date)

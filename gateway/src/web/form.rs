@@ -43,6 +43,42 @@ impl Fields {
             .collect()
     }
 
+    /// How a write from this form is labelled (ADR 0049): the form's one-time key (`_key`,
+    /// drawn when the page was made) as its `Idempotency-Key`, so a second submit of the same
+    /// form (a double click, Enter twice, Back and Spara) is answered as the first was and
+    /// writes nothing; the version the page showed (`_version`) as its `If-Match`, so a save
+    /// over a change someone else made since is refused instead of overwriting it. The request
+    /// hash covers what was posted to `path`, so the same key with other content is refused.
+    pub fn write_meta(&self, path: &str) -> crate::pipeline::WriteMeta {
+        let key = self
+            .first("_key")
+            .map(str::trim)
+            .filter(|k| {
+                !k.is_empty()
+                    && k.len() <= 64
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            .map(|k| format!("web-{k}"));
+        let if_match = self
+            .first("_version")
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let mut body = Vec::new();
+        for (name, value) in &self.0 {
+            if name == "_csrf" {
+                continue;
+            }
+            body.extend_from_slice(&(name.len() as u64).to_be_bytes());
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(&(value.len() as u64).to_be_bytes());
+            body.extend_from_slice(value.as_bytes());
+        }
+        crate::pipeline::WriteMeta {
+            idempotency_key: key,
+            if_match,
+            request_hash: crate::extract::request_hash("POST", path, &body),
+        }
+    }
+
     /// A date (`YYYY-MM-DD`, as `<input type=date>` sends it).
     pub fn date(&self, name: &'static str) -> Result<NaiveDate, FieldError> {
         let raw = self.get(name);
@@ -316,6 +352,11 @@ pub(crate) struct FormView {
     pub error: Option<String>,
     /// Shown open (`<details open>`): the form has an error, or it is the next step.
     pub open: bool,
+    /// The version of the stream the page showed, posted back as `_version` (see
+    /// [`Fields::write_meta`]).
+    pub version: Option<i64>,
+    /// The form's one-time key, posted back as `_key`.
+    pub once: Option<String>,
 }
 
 impl FormView {
@@ -338,7 +379,17 @@ impl FormView {
             }],
             error: None,
             open: false,
+            version: None,
+            once: None,
         }
+    }
+
+    /// Guards the form against being sent twice, and, with `version`, against saving over a
+    /// change made since the page was shown (see [`Fields::write_meta`]).
+    pub fn guard(mut self, version: Option<i64>) -> Self {
+        self.version = version;
+        self.once = Some(ulid::Ulid::generate().to_string());
+        self
     }
 
     /// A form that only reads: sent as a GET, without a form token.
@@ -432,6 +483,23 @@ impl FormView {
         let (candidates, message): (Vec<&str>, String) = match refusal {
             Refusal::Field(e) => (vec![e.field], e.message.clone()),
             Refusal::App(AppError::Domain(e)) => (fields_of(e), message_of(e)),
+            // The page's version is behind (ADR 0049): what was typed is kept, shown against
+            // the plan as it is now.
+            Refusal::App(AppError::VersionConflict { .. }) => (
+                Vec::new(),
+                "Någon annan har sparat i planen sedan du öppnade sidan, så det du skrev är inte \
+                 sparat. Det finns kvar här: läs planen som den är nu och spara igen om det \
+                 fortfarande stämmer."
+                    .to_owned(),
+            ),
+            Refusal::App(AppError::Store(eventstore::StoreError::IdempotencyKeyReused {
+                ..
+            })) => (
+                Vec::new(),
+                "Formuläret är redan skickat och sparat. Sidan visar planen som den är nu; fyll \
+                 i formuläret på nytt om något mer ska ändras."
+                    .to_owned(),
+            ),
             Refusal::App(e) => (Vec::new(), e.problem().detail),
         };
         let target = candidates.iter().find_map(|c| {
@@ -487,7 +555,8 @@ impl FormView {
                     "radios" | "checkboxes" => format!("{id}-1"),
                     _ => id,
                 };
-                Some((target, f.label.clone(), message.clone()))
+                let label = f.label.trim_end_matches(['.', ':', ' ']).to_owned();
+                Some((target, label, message.clone()))
             })
             .collect()
     }
@@ -543,6 +612,11 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
 fn message_of(e: &DomainError) -> String {
     match e {
         DomainError::FieldMissing(_) => REQUIRED.to_owned(),
+        // The API's message lists the headings' codes; a page's list holds their names.
+        DomainError::InvalidHeading(given) if given.trim().is_empty() => {
+            "Välj en rubrik.".to_owned()
+        }
+        DomainError::InvalidHeading(_) => "Välj en av rubrikerna i listan.".to_owned(),
         DomainError::FieldTooLong { max, .. } => {
             format!("Texten får vara högst {max} tecken lång.")
         }

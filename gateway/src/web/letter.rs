@@ -469,7 +469,8 @@ pub(crate) async fn page(
             }
         }
     };
-    let day = dates::day(domain::time::local_date(inv.scheduled_at), today);
+    // A letter is kept: the meeting's date carries its year.
+    let day = dates::day_with_year(domain::time::local_date(inv.scheduled_at));
     let time = dates::clock(inv.scheduled_at);
     let text = letter_text(kind, inv.purpose, reader, &about, &format!("{day} {time}"));
     let heading = text.heading;

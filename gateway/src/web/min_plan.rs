@@ -18,6 +18,7 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use chrono::Datelike;
 use domain::context::Role;
 use domain::sip::patient::PatientPlan;
 use projections::directory::UnitRow;
@@ -175,12 +176,19 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                 .or_else(|| i.responsible.unit.as_ref().and_then(|u| u.phone.clone()))
                 .filter(|_| !own_part),
             period: match i.to {
+                // A period that ends in another year than it starts names both years, not a
+                // start without its year beside an end with one.
+                Some(to) if to.year() != i.from.year() => format!(
+                    "{} till {}",
+                    dates::day_with_year(i.from),
+                    dates::day_with_year(to)
+                ),
                 Some(to) => format!(
                     "{} till {}",
                     dates::day(i.from, today),
                     dates::day(to, today)
                 ),
-                None => format!("Från {}", dates::day(i.from, today)),
+                None => format!("från {}", dates::day(i.from, today)),
             },
             outcome: i.outcome_text.clone(),
         }

@@ -274,7 +274,8 @@ pub(crate) async fn post(
     let fields = Fields(fields);
     visitor.check_form(fields.csrf())?;
     let caller = visitor.staff()?;
-    match super::sip_forms::run(&state, caller, &id, &step, &fields).await? {
+    let meta = fields.write_meta(&format!("/sip/{id}/{step}"));
+    match super::sip_forms::run(&state, caller, &id, &step, &fields, &meta).await? {
         Ok(done) => {
             let key = done_key(&step, &fields.get("_do"));
             let to = match done_text(&key) {
@@ -302,7 +303,7 @@ async fn render(
     let unit = caller.staff_unit()?.clone();
     let sip_id = SipId::parse(id).map_err(|_| WebError::NotFound)?;
     let pool = state.store.pool();
-    let (_, position, sip, person_id) =
+    let (version, position, sip, person_id) =
         crate::routes::sips::plan_of_unit(state, caller, &unit, &sip_id).await?;
     access_log::record(state, caller, &person_id, action::READ_SIP, Some(&sip_id)).await?;
     // The plan is read from the store, the units' names and who uses samplan from the directory:
@@ -420,7 +421,13 @@ async fn render(
         policy,
         now,
         child,
-    });
+    })
+    .into_iter()
+    // Each form carries the version shown and a key of its own: a second submit writes
+    // nothing, a save over someone else's change since is refused (ADR 0049). A form shown
+    // again after a refusal gets the plan's version now and a new key, and keeps what was typed.
+    .map(|form| form.guard(Some(version)))
+    .collect::<Vec<_>>();
     let failed_is_error = failed.is_some();
     if let Some((step, fields, refusal)) = failed {
         match forms.iter_mut().find(|f| f.key == step) {
@@ -478,7 +485,7 @@ async fn render(
                                 ))
                             ),
                             if owed.contains(&&r.recipient) {
-                                "ej postat"
+                                "ska postas"
                             } else if i.letters.iter().any(|l| l.recipient == r.recipient) {
                                 "postat"
                             } else {

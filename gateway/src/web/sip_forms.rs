@@ -1746,11 +1746,11 @@ pub(crate) async fn run(
     id: &str,
     step: &str,
     fields: &Fields,
+    meta: &WriteMeta,
 ) -> Result<Result<WriteResponse, Refusal>, AppError> {
-    let meta = WriteMeta::default();
     let write = Write {
         caller,
-        meta: &meta,
+        meta,
         correlation_id: None,
     };
     let publish = fields.get("_do") == "dela-ut";
@@ -1980,14 +1980,34 @@ pub(crate) async fn run(
         }),
         _ => return Err(AppError::NotFound),
     };
-    // "Spara & dela ut": the draft is saved, then the unit's drafts are published.
+    // "Spara & dela ut": the draft is saved, then the unit's drafts are published: a command of
+    // its own, with a key of its own drawn from the form's (a second submit replays both), on
+    // the version the save left.
     if publish
         && matches!(
             step,
             "huvudmal" | "delmal" | "insats" | "andra-delmal" | "andra-insats"
         )
     {
-        return Ok(Ok(go!(PublishContributionRequest {})));
+        let meta = WriteMeta {
+            idempotency_key: meta
+                .idempotency_key
+                .as_ref()
+                .map(|k| format!("{k}-dela-ut")),
+            if_match: meta.if_match.map(|_| done.version),
+            request_hash: meta.request_hash.clone(),
+        };
+        let write = Write {
+            caller,
+            meta: &meta,
+            correlation_id: None,
+        };
+        let publish = PublishContributionRequest {};
+        return match crate::commands::sips::run(state, write, id, publish).await {
+            Ok(done) => Ok(Ok(done)),
+            Err(AppError::NotFound) => Err(AppError::NotFound),
+            Err(e) => Ok(Err(Refusal::App(e))),
+        };
     }
     Ok(Ok(done))
 }

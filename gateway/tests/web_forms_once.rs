@@ -1,0 +1,206 @@
+//! The plan page's forms are sent once and never save over a colleague's change (ADR 0049): each
+//! carries a key of its own and the version the page showed. A double click or Enter twice
+//! writes once and answers both as the first; Back and Spara with other content writes nothing
+//! and says the form was sent; a colleague who saves from a page shown before another's save is
+//! told so, with what they typed kept, and nothing is overwritten.
+
+mod sips_support;
+
+use gateway::testing::{csrf_on_page, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+use sips_support::*;
+
+const CSRF_KEY: &str = "ef";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+fn cookie(token: &str) -> String {
+    format!(
+        "samplan_session={token}; samplan_csrf={}",
+        CSRF_KEY.repeat(32)
+    )
+}
+
+/// The plan page as `token` sees it.
+async fn page(app: &TestApp, sip: &str, token: &str) -> String {
+    let response = browser()
+        .get(app.url(&format!("/sip/{sip}")))
+        .header("cookie", cookie(token))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.expect("body")
+}
+
+/// The value of hidden field `name` in the form posting to `action`.
+fn hidden(html: &str, action: &str, name: &str) -> String {
+    let form = html
+        .split(&format!(r#"action="{action}""#))
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .unwrap_or_else(|| panic!("a form to {action}"));
+    let at = form
+        .find(&format!(r#"name="{name}" value=""#))
+        .unwrap_or_else(|| panic!("{name} in the form to {action}: {form}"));
+    let rest = &form[at + format!(r#"name="{name}" value=""#).len()..];
+    rest[..rest.find('"').expect("end of value")].to_owned()
+}
+
+/// Posts the "Nytt delmål" form as it stood on `html`, with `text`.
+async fn post_sub_goal(
+    app: &TestApp,
+    sip: &str,
+    token: &str,
+    html: &str,
+    text: &str,
+) -> (StatusCode, String, String) {
+    let action = format!("/sip/{sip}/delmal");
+    let form = [
+        ("_csrf", csrf_on_page(html).expect("a form token")),
+        ("_version", hidden(html, &action, "_version")),
+        ("_key", hidden(html, &action, "_key")),
+        ("heading", "mental_health".to_owned()),
+        ("text", text.to_owned()),
+        ("responsible", format!("unit:{VC}")),
+        ("_do", "spara".to_owned()),
+    ];
+    let response = browser()
+        .post(app.url(&action))
+        .header("cookie", cookie(token))
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).expect("form"))
+        .send()
+        .await
+        .expect("post");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, location, response.text().await.expect("body"))
+}
+
+async fn sub_goals(app: &TestApp, sip: &str) -> Vec<String> {
+    events(app, sip)
+        .await
+        .iter()
+        .filter(|e| e.event_type == "SubGoalDocumented")
+        .map(|e| {
+            let data: serde_json::Value = e.data_as().expect("event data");
+            data["text"].as_str().unwrap_or("").to_owned()
+        })
+        .collect()
+}
+
+/// A plan whose SIP-möte is held: the page offers "Nytt delmål".
+async fn plan_after_meeting(app: &TestApp, w: &World) -> String {
+    let (sip, _) = invited_plan(app, w, "2026-03-12T09:00:00+01:00").await;
+    ok(command(
+        app,
+        &w.vc,
+        &sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12"}),
+    )
+    .await);
+    sip
+}
+
+#[tokio::test]
+async fn a_form_sent_twice_writes_once_and_back_and_spara_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_after_meeting(&app, &w).await;
+    let html = page(&app, &sip, &w.vc).await;
+
+    // A double click: the second answer is the first one's, one delmål written.
+    let first = post_sub_goal(&app, &sip, &w.vc, &html, "Sova hela nätter.").await;
+    let second = post_sub_goal(&app, &sip, &w.vc, &html, "Sova hela nätter.").await;
+    assert_eq!(first.0, StatusCode::SEE_OTHER, "{}", first.2);
+    assert_eq!(second.0, StatusCode::SEE_OTHER, "{}", second.2);
+    assert_eq!(first.1, second.1, "both land on the same saved page");
+    assert_eq!(sub_goals(&app, &sip).await, vec!["Sova hela nätter."]);
+
+    // Back, the text changed, Spara: the form was sent already; nothing is written, and what
+    // was typed is still there.
+    let (status, _, again) = post_sub_goal(
+        &app,
+        &sip,
+        &w.vc,
+        &html,
+        "Sova hela nätter, och äta frukost.",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
+    assert!(
+        again.contains("Formuläret är redan skickat och sparat."),
+        "{again}"
+    );
+    assert!(
+        again.contains("Sova hela nätter, och äta frukost."),
+        "{again}"
+    );
+    assert_eq!(sub_goals(&app, &sip).await, vec!["Sova hela nätter."]);
+
+    // The page shown now has a new key: a new delmål from it is written.
+    let html = page(&app, &sip, &w.vc).await;
+    let (status, _, body) = post_sub_goal(&app, &sip, &w.vc, &html, "Gå ut varje dag.").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(
+        sub_goals(&app, &sip).await,
+        vec!["Sova hela nätter.", "Gå ut varje dag."]
+    );
+}
+
+#[tokio::test]
+async fn a_save_from_a_page_shown_before_a_colleagues_save_is_refused_and_keeps_the_text() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_after_meeting(&app, &w).await;
+    // Both open the plan; one saves first.
+    let mine = page(&app, &sip, &w.vc).await;
+    let theirs = page(&app, &sip, &w.vc_colleague).await;
+    let (status, _, body) = post_sub_goal(&app, &sip, &w.vc, &mine, "Må bättre.").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+
+    // The colleague's save from the older page is refused: nothing overwritten or added, the
+    // typed text shown again with the reason, and the form now carries the plan's version.
+    let (status, _, html) =
+        post_sub_goal(&app, &sip, &w.vc_colleague, &theirs, "Träffa vänner.").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(
+        html.contains("Någon annan har sparat i planen sedan du öppnade sidan"),
+        "{html}"
+    );
+    assert!(html.contains("Träffa vänner."), "{html}");
+    assert_eq!(sub_goals(&app, &sip).await, vec!["Må bättre."]);
+    let now = version(&app, &sip).await;
+    assert_eq!(
+        hidden(&html, &format!("/sip/{sip}/delmal"), "_version"),
+        now.to_string()
+    );
+
+    // Saved again from that page, after reading the plan as it is: written.
+    let (status, _, body) =
+        post_sub_goal(&app, &sip, &w.vc_colleague, &html, "Träffa vänner.").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(
+        sub_goals(&app, &sip).await,
+        vec!["Må bättre.", "Träffa vänner."]
+    );
+}
