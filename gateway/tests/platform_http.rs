@@ -565,3 +565,27 @@ async fn metrics_say_when_the_lags_could_not_be_read() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("samplan_projection_lags_read 0"), "{text}");
 }
+
+/// A database that does not answer (here: the checkpoints locked by a transaction left open)
+/// does not make `/metrics` fail: the scrape is answered after the readiness check's bound, with
+/// `samplan_projection_lags_read 0`, not refused when the request's own limit runs out (503),
+/// which would lose every series.
+#[tokio::test]
+async fn metrics_answer_while_the_database_hangs() {
+    let app = TestApp::spawn().await;
+    let (status, _, _) = app.get("/readyz", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (mut owner, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("owner connection");
+    tokio::spawn(connection);
+    let lock = owner.transaction().await.expect("transaction");
+    lock.batch_execute("LOCK TABLE projections.checkpoints IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let response = reqwest::get(app.url("/metrics")).await.expect("scrape");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    assert!(text.contains("samplan_projection_lags_read 0"), "{text}");
+    lock.rollback().await.expect("rollback");
+}

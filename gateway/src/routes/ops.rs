@@ -236,7 +236,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // keep the values of the last scrape that could (a lag of 0 from before an outage is not "no
     // lag"), and this says so.
     let lags_read = metrics::gauge!("samplan_projection_lags_read");
-    match projections::runner::lags(state.store.pool()).await {
+    // Bounded as readiness is: a hung database must not make /metrics itself fail (a scrape
+    // that times out loses every series, this one among them, just when it matters).
+    let lags = tokio::time::timeout(
+        std::time::Duration::from_millis(READY_CHECK_MS_MAX),
+        projections::runner::lags(state.store.pool()),
+    )
+    .await
+    .map_err(|_| format!("the database did not answer within {READY_CHECK_MS_MAX} ms"))
+    .and_then(|read| read.map_err(|e| e.to_string()));
+    match lags {
         Ok(lags) => {
             lags_read.set(1.0);
             for lag in lags {
