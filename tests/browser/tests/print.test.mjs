@@ -54,7 +54,7 @@ test("Skriv ut planen prints what is published, never a draft, and the read is l
     // Whom it concerns, the coordinator and the day, then the plan as Elsa's family reads it.
     assert.match(text, /Planen gäller\s+Elsa Berg, 20140302-9828/);
     assert.match(text, /Samordningsansvarig\s+Socialsekreterare, barn och unga, Socialtjänsten Boden, barn och unga/);
-    assert.match(text, /Utskriven\s+\d{1,2} \p{L}+ \d{4}/u);
+    assert.match(text, /Utskriftsdatum\s+\d{1,2} \p{L}+ \d{4}/u);
     assert.match(text, /Elsa vill trivas och gå i skolan varje dag\./);
     assert.match(text, /Närvaro i skolan minst fyra dagar i veckan före sommarlovet\./);
     assert.match(text, /Familjebehandlare träffar Elsa och vårdnadshavarna varje vecka\./);
