@@ -138,7 +138,7 @@ async fn search_page(
         error: None,
         persons: Vec::new(),
         truncated: false,
-        forms: vec![register_form()],
+        forms: vec![register_form().guard(None)],
         existing: None,
     };
     if q.is_empty() {
@@ -170,10 +170,6 @@ fn summary(row: &PersonRow) -> PersonSummary {
     }
 }
 
-fn write_meta() -> WriteMeta {
-    WriteMeta::default()
-}
-
 /// `POST /patienter`: registers a person (`commands::persons::register`, as `POST /persons`).
 pub(crate) async fn register(
     State(state): State<AppState>,
@@ -181,7 +177,7 @@ pub(crate) async fn register(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    let meta = write_meta();
+    let meta = fields.write_meta("/patienter");
     let write = staff_write(&visitor, &fields, &meta)?;
     let caller = write.caller;
     let body = RegisterPersonRequest {
@@ -206,7 +202,7 @@ pub(crate) async fn register(
             } else {
                 None
             };
-            let mut form = register_form();
+            let mut form = register_form().guard(None);
             form.fill(&fields);
             form.refuse(&refusal);
             let page = SearchPage {
@@ -299,7 +295,7 @@ struct PersonPage {
 /// One plan of the person that the caller's unit takes part in.
 struct PlanItem {
     sip_id: String,
-    /// `SipPhase::label`: "Kallat till SIP-möte", "Avslutad".
+    /// `SipPhase::label`: "Kallelse skickad", "Avslutad".
     phase: String,
     coordinator: Option<String>,
     coordinator_here: bool,
@@ -469,7 +465,7 @@ fn status_forms(person: &PersonView) -> Vec<FormView> {
     let confirm = || {
         Field::checkbox(
             "bekrafta",
-            "Uppgiften stämmer (från Skatteverket eller anhöriga). Den går inte att ta bort.",
+            "Uppgiften stämmer (från Skatteverket eller närstående). Den går inte att ta bort.",
         )
     };
     let mut forms = Vec::new();
@@ -648,6 +644,9 @@ async fn render_person(
         forms.push(relative_form(&person.id));
         forms.extend(status_forms(&person));
     }
+    // Each form a key of its own: a second submit (a double click, Back and Spara) writes
+    // nothing (ADR 0049). No version: the person's facts are not edited as a whole.
+    let mut forms: Vec<FormView> = forms.into_iter().map(|f| f.guard(None)).collect();
     let failed_is_error = failed.is_some();
     let mut relatives_error = None;
     if let Some((key, fields, refusal)) = failed {
@@ -704,7 +703,7 @@ pub(crate) async fn add_relative(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    let meta = write_meta();
+    let meta = fields.write_meta(&format!("/patienter/{id}/narstaende"));
     let write = staff_write(&visitor, &fields, &meta)?;
     let written = add(&state, write, &id, &fields).await;
     after_write(&state, &visitor, &id, "narstaende", &fields, written).await
@@ -719,7 +718,7 @@ pub(crate) async fn change_contact_details(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    let meta = write_meta();
+    let meta = fields.write_meta(&format!("/patienter/{id}/kontaktuppgifter"));
     let write = staff_write(&visitor, &fields, &meta)?;
     let body = ChangeContactDetailsRequest {
         phone: fields.opt("phone"),
@@ -738,7 +737,7 @@ pub(crate) async fn person_status(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    let meta = write_meta();
+    let meta = fields.write_meta(&format!("/patienter/{id}/status/{step}"));
     let write = staff_write(&visitor, &fields, &meta)?;
     let key: &'static str = match step.as_str() {
         "skyddad" => "skyddad",
@@ -793,7 +792,7 @@ pub(crate) async fn remove_relative(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    let meta = write_meta();
+    let meta = fields.write_meta(&format!("/patienter/{id}/narstaende/{relative_id}/ta-bort"));
     let write = staff_write(&visitor, &fields, &meta)?;
     let body = RemoveRelativeRequest { relative_id };
     let written = crate::commands::persons::run(&state, write, &id, body).await;
@@ -916,7 +915,7 @@ pub(crate) async fn start_sip(
         known_since,
         context,
     };
-    let meta = write_meta();
+    let meta = fields.write_meta(&format!("/patienter/{id}/sip"));
     let write = Write {
         caller,
         meta: &meta,

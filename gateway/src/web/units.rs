@@ -11,7 +11,7 @@ use super::{Layout, WebError, WebQuery};
 use crate::commands::units::{PrincipalDto, PrincipalKindDto, RegisterUnitRequest};
 use crate::consistency;
 use crate::error::AppError;
-use crate::pipeline::{Write, WriteMeta};
+use crate::pipeline::Write;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -187,7 +187,8 @@ pub(crate) async fn page(
 ) -> Result<Response, WebError> {
     visitor.admin()?;
     consistency::projection_position(&state, directory::PROJECTION, after.efter).await?;
-    let page = render(&state, &visitor, register_form(), after.klart.as_deref()).await?;
+    let form = register_form().guard(None);
+    let page = render(&state, &visitor, form, after.klart.as_deref()).await?;
     visitor.page(&page)
 }
 
@@ -228,7 +229,7 @@ pub(crate) async fn register(
     let fields = Fields(fields);
     visitor.check_form(fields.csrf())?;
     let caller = visitor.admin()?;
-    let meta = WriteMeta::default();
+    let meta = fields.write_meta("/enheter");
     let refusal: Refusal = match request(&fields) {
         Err(e) => e.into(),
         Ok(body) => {
@@ -255,7 +256,7 @@ pub(crate) async fn register(
             }
         }
     };
-    let mut form = register_form();
+    let mut form = register_form().guard(None);
     form.fill(&fields);
     form.refuse(&refusal);
     let page = render(&state, &visitor, form, None).await?;
