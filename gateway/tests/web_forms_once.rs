@@ -204,3 +204,36 @@ async fn a_save_from_a_page_shown_before_a_colleagues_save_is_refused_and_keeps_
         vec!["Må bättre.", "Träffa vänner."]
     );
 }
+
+/// Consent withdrawn while a colleague's form was open: the save is refused with the reason, and
+/// what the colleague typed is shown to copy, not lost with the form no longer offered.
+#[tokio::test]
+async fn text_sent_to_a_form_the_plan_no_longer_offers_is_shown_to_copy() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_after_meeting(&app, &w).await;
+    let theirs = page(&app, &sip, &w.vc_colleague).await;
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "withdraw-consent",
+        &json!({"withdrawn_by": {"kind": "person"}}),
+    )
+    .await);
+    let (status, _, html) = post_sub_goal(
+        &app,
+        &sip,
+        &w.vc_colleague,
+        &theirs,
+        "Träffa vänner varje vecka.",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("Det du skrev är inte sparat"), "{html}");
+    assert!(
+        html.contains(">Träffa vänner varje vecka.</textarea>"),
+        "{html}"
+    );
+    assert!(sub_goals(&app, &sip).await.is_empty());
+}

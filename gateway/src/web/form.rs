@@ -357,6 +357,8 @@ pub(crate) struct FormView {
     pub version: Option<i64>,
     /// The form's one-time key, posted back as `_key`.
     pub once: Option<String>,
+    /// Text a form that is no longer offered was sent with, shown to copy (nothing was saved).
+    pub kept: Vec<String>,
 }
 
 impl FormView {
@@ -381,6 +383,7 @@ impl FormView {
             open: false,
             version: None,
             once: None,
+            kept: Vec::new(),
         }
     }
 

@@ -441,6 +441,17 @@ async fn render(
                     super::form::FormView::new("fel", format!("/sip/{sip_text}"), "Det gick inte");
                 form.refuse(&refusal);
                 form.buttons.clear();
+                // What was typed is not lost with the form: shown to copy, into the journal say.
+                form.kept = fields
+                    .0
+                    .iter()
+                    .filter(|(name, _)| !name.starts_with('_'))
+                    .map(|(_, value)| value.trim())
+                    .filter(|value| {
+                        value.contains(char::is_whitespace) || value.chars().count() > 30
+                    })
+                    .map(str::to_owned)
+                    .collect();
                 forms.insert(0, form);
             }
         }
