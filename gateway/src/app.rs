@@ -428,10 +428,21 @@ async fn pages_for_browsers(req: Request, next: Next) -> Response {
             .as_str()
             .map_or_else(|| otherwise.to_owned(), str::to_owned)
     };
-    let (title, detail) = (
-        text("title", "Något gick fel"),
-        text("detail", "Begäran kunde inte besvaras."),
-    );
+    let (title, detail) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // Said to someone who typed too much into a form, not to a client that sent a body.
+        (
+            "Texten är för lång".to_owned(),
+            "Det du skickade var för långt för att tas emot, och inget sparades. Gå tillbaka med \
+             webbläsarens bakåtknapp: texten finns kvar där. Korta den, eller dela upp den på \
+             flera delar."
+                .to_owned(),
+        )
+    } else {
+        (
+            text("title", "Något gick fel"),
+            text("detail", "Begäran kunde inte besvaras."),
+        )
+    };
     let mut page = crate::web::error_page(status, &title, &detail);
     for name in [
         header::ALLOW,

@@ -688,6 +688,11 @@ async fn a_browser_gets_refusals_as_pages_and_the_api_keeps_its_documents() {
         assert_eq!(status, expected, "{what}: {body}");
         assert!(kind.starts_with("text/html"), "{what}: {kind} {body}");
         assert!(body.contains("<h1>"), "{what}: {body}");
+        if expected == StatusCode::PAYLOAD_TOO_LARGE {
+            // Said to someone who typed too much: nothing saved, the text is a Back away.
+            assert!(body.contains("<h1>Texten är för lång</h1>"), "{body}");
+            assert!(body.contains("bakåtknapp"), "{body}");
+        }
     }
     let (status, kind, body) = send(browser().get(app.url("/api/v1/persons/nope"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
