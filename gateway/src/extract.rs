@@ -396,7 +396,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     crate::text::check_json(bytes)?;
     check_unique_keys(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| serde_rejection(&e))?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // serde_json reports an enum given a number, `true` or a list ("expected value") as
+        // a syntax error, though the text is JSON: the field has the wrong type.
+        let syntax = matches!(e.inner().classify(), serde_json::error::Category::Syntax);
+        if syntax && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            let path = e.path().to_string();
+            let path: String = path
+                .trim_start_matches('.')
+                .chars()
+                .filter(|c| crate::text::is_allowed(*c))
+                .take(200)
+                .collect();
+            AppError::bad_request(
+                "invalid_body",
+                format!("Fältet {path} har fel typ: se API-beskrivningen för vad det ska vara."),
+            )
+        } else {
+            serde_rejection(&e)
+        }
+    })?;
     // Trailing characters after the value: not JSON.
     de.end()
         .map_err(|_| AppError::bad_request("malformed_json", "Begäran är inte giltig JSON."))?;
@@ -887,6 +906,30 @@ mod tests {
         assert!(parse_json::<Body>(br#"{"text": "x"}"#).is_ok());
         assert_eq!(code(br#"{"text": "x""#), "malformed_json");
         assert_eq!(code(b"not json"), "malformed_json");
+        // JSON whose field has the wrong type is not malformed, also where serde_json calls it
+        // a syntax error (an enum given a number).
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        #[serde(rename_all = "snake_case")]
+        enum Reason {
+            GoalsMet,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Close {
+            reason: Reason,
+        }
+        let refusal = parse_json::<Close>(br#"{"reason": 5}"#).expect_err("refused");
+        let problem = refusal.problem();
+        assert_eq!(problem.code, "invalid_body");
+        assert!(problem.detail.contains("reason"), "{}", problem.detail);
+        assert_eq!(
+            parse_json::<Close>(br#"{"reason": 5"#)
+                .expect_err("refused")
+                .problem()
+                .code,
+            "malformed_json"
+        );
         assert_eq!(code(br#"{"text": "x", "other": 1}"#), "unknown_field");
         assert_eq!(code(br#"{"count": 1}"#), "missing_field");
         assert_eq!(code(br#"{"text": 5}"#), "invalid_body");
