@@ -401,7 +401,7 @@ impl SipPhase {
             SipPhase::ConsentWithdrawn => "Samtycket återkallat",
             SipPhase::AwaitingPlanBasis => "Inväntar SIP-underlag",
             SipPhase::Preparing => "Förberedelse och kartläggning",
-            SipPhase::Invited => "Kallat till SIP-möte",
+            SipPhase::Invited => "Kallelse skickad",
             SipPhase::MeetingHeld => "SIP-möte hållet",
             SipPhase::FollowedUp => "Uppföljd",
             SipPhase::Closed => "Avslutad",

@@ -40,7 +40,7 @@ test("the SIP page shows the consent in force, and staff renew it on a plan unde
     assert.equal(await given.locator("dt:has-text('Lämnat av') + dd").innerText(), "Den enskilde");
     assert.match(await given.innerText(), /Hemtjänst Centrum/, "the actors covered");
     assert.match(await given.innerText(), /Psykisk hälsa/, "the topics covered");
-    assert.match(await given.locator("dt:has-text('Gäller t.o.m.') + dd").innerText(), /^\d{1,2} [a-z]+ \d{4}$/);
+    assert.match(await given.locator("dt:has-text('Gäller till och med') + dd").innerText(), /^\d{1,2} [a-z]+ \d{4}$/);
 
     const form = await step(page, "samtycke");
     assert.equal(await form.locator("summary").innerText(), "Nytt samtycke");
@@ -65,7 +65,7 @@ test("the SIP page shows the consent in force, and staff renew it on a plan unde
     await submit(page, page.locator("details#samtycke"), "Spara");
     await consent.locator("dl.consent-given").first().waitFor();
     const renewed = consent.locator("dl.consent-given").first();
-    assert.equal(await renewed.locator("dt:has-text('Gäller t.o.m.') + dd").innerText(), untilText);
+    assert.equal(await renewed.locator("dt:has-text('Gäller till och med') + dd").innerText(), untilText);
     assert.match(await renewed.innerText(), /Ekonomi/);
     assert.equal(await consent.locator("dl.consent-given").count(), 1, "the renewal replaces the old consent on the page");
     assert.match(await page.locator(".history").innerText(), /Samtycke givet av den enskilde/);

@@ -49,7 +49,7 @@ test("the person page lists the unit's plans; another plan needs a confirmation;
     let listed = await plans(page);
     assert.equal(listed.length, 1, JSON.stringify(listed));
     assert.equal(listed[0][0], `/sip/${INVITED}`);
-    assert.match(listed[0][1], /Kallat till SIP-möte/);
+    assert.match(listed[0][1], /Kallelse skickad/);
     assert.match(listed[0][1], /Samordningsansvarig: .+ \(din enhet\)/);
     // Above Starta SIP: she already has a plan under way, with a link to it.
     const notice = page.locator("#pagaende-sip");
