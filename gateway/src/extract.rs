@@ -399,15 +399,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // serde_json reports an enum given a number, `true` or a list ("expected value") as
         // a syntax error, though the text is JSON: the field has the wrong type.
-        let syntax = matches!(e.inner().classify(), serde_json::error::Category::Syntax);
-        if syntax && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
-            let path = e.path().to_string();
-            let path: String = path
-                .trim_start_matches('.')
-                .chars()
-                .filter(|c| crate::text::is_allowed(*c))
-                .take(200)
-                .collect();
+        // (Only that: a nesting too deep is a syntax error too, and stays one.)
+        let expected_value = matches!(e.inner().classify(), serde_json::error::Category::Syntax)
+            && e.inner().to_string().starts_with("expected value");
+        if expected_value && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            let path = shown_path(&e.path().to_string());
             AppError::bad_request(
                 "invalid_body",
                 format!("Fältet {path} har fel typ: se API-beskrivningen för vad det ska vara."),
@@ -517,6 +513,16 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
     }
 }
 
+/// A field's or parameter's path as a refusal names it: the keys as sent (also an unknown one),
+/// without the leading `.`, control characters or more than 200 characters.
+fn shown_path(path: &str) -> String {
+    path.trim_start_matches('.')
+        .chars()
+        .filter(|c| crate::text::is_allowed(*c))
+        .take(200)
+        .collect()
+}
+
 /// Where a serde error arose: the body's fields or the address's parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -559,13 +565,7 @@ pub fn swedish(place: Place, path: &str, message: &str) -> (&'static str, String
         .take(300)
         .collect();
     let message = message.as_str();
-    // A path names the keys as sent, also an unknown one.
-    let path: String = path
-        .trim_start_matches('.')
-        .chars()
-        .filter(|c| crate::text::is_allowed(*c))
-        .take(200)
-        .collect();
+    let path = shown_path(path);
     let path = path.as_str();
     let things = match place {
         Place::Body => "fält",

@@ -326,6 +326,75 @@ impl TestApp {
     }
 }
 
+/// What a browser got: the status, where a redirect leads (empty when none), and the body.
+#[derive(Debug)]
+pub struct WebAnswer {
+    pub status: StatusCode,
+    pub location: String,
+    pub body: String,
+}
+
+impl TestApp {
+    /// `GET path` for a page, as a browser sends it with `cookie`; a redirect is shown, not
+    /// followed.
+    pub async fn browser_get(&self, path: &str, cookie: &str) -> WebAnswer {
+        web_answer(
+            browser_client()
+                .get(self.url(path))
+                .header("cookie", cookie)
+                .header("accept", "text/html"),
+        )
+        .await
+    }
+
+    /// A form posted to `path`, as a browser sends it with `cookie`.
+    pub async fn browser_post(
+        &self,
+        path: &str,
+        cookie: &str,
+        form: &(impl serde::Serialize + ?Sized),
+    ) -> WebAnswer {
+        web_answer(
+            browser_client()
+                .post(self.url(path))
+                .header("cookie", cookie)
+                .header("accept", "text/html")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(form).expect("a form")),
+        )
+        .await
+    }
+}
+
+/// A client as a browser's: redirects are shown, not followed.
+fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+async fn web_answer(request: reqwest::RequestBuilder) -> WebAnswer {
+    let response = request
+        .send()
+        .await
+        .expect("the request reached the service");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response.text().await.expect("reading the body");
+    WebAnswer {
+        status,
+        location,
+        body,
+    }
+}
+
 impl TestApp {
     /// Asks the service to stop as SIGTERM would: in-flight requests finish, new ones are refused.
     pub fn stop(&self) {

@@ -13,14 +13,6 @@ use sips_support::*;
 
 const CSRF_KEY: &str = "ef";
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
 fn cookie(token: &str) -> String {
     format!(
         "samplan_session={token}; samplan_csrf={}",
@@ -30,15 +22,11 @@ fn cookie(token: &str) -> String {
 
 /// The plan page as `token` sees it.
 async fn page(app: &TestApp, sip: &str, token: &str) -> String {
-    let response = browser()
-        .get(app.url(&format!("/sip/{sip}")))
-        .header("cookie", cookie(token))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page");
-    assert_eq!(response.status(), StatusCode::OK);
-    response.text().await.expect("body")
+    let answer = app
+        .browser_get(&format!("/sip/{sip}"), &cookie(token))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    answer.body
 }
 
 /// The value of hidden field `name` in the form posting to `action`.
@@ -73,23 +61,8 @@ async fn post_sub_goal(
         ("responsible", format!("unit:{VC}")),
         ("_do", "spara".to_owned()),
     ];
-    let response = browser()
-        .post(app.url(&action))
-        .header("cookie", cookie(token))
-        .header("accept", "text/html")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).expect("form"))
-        .send()
-        .await
-        .expect("post");
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    (status, location, response.text().await.expect("body"))
+    let answer = app.browser_post(&action, &cookie(token), &form).await;
+    (answer.status, answer.location, answer.body)
 }
 
 async fn sub_goals(app: &TestApp, sip: &str) -> Vec<String> {

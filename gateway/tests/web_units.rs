@@ -9,15 +9,6 @@ use gateway::testing::csrf_on_page;
 use persons_support::*;
 use reqwest::StatusCode;
 
-/// A browser's client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
 const KEY: &str = "cd";
 
 fn cookie(token: &str) -> String {
@@ -25,41 +16,13 @@ fn cookie(token: &str) -> String {
 }
 
 async fn get(app: &App, path: &str, token: &str) -> (StatusCode, String, String) {
-    let response = browser()
-        .get(app.url(path))
-        .header("cookie", cookie(token))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page");
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    (status, location, response.text().await.expect("body"))
+    let answer = app.browser_get(path, &cookie(token)).await;
+    (answer.status, answer.location, answer.body)
 }
 
 async fn post(app: &App, token: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
-    let response = browser()
-        .post(app.url("/enheter"))
-        .header("cookie", cookie(token))
-        .header("accept", "text/html")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).expect("form"))
-        .send()
-        .await
-        .expect("post");
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    (status, location, response.text().await.expect("body"))
+    let answer = app.browser_post("/enheter", &cookie(token), form).await;
+    (answer.status, answer.location, answer.body)
 }
 
 async fn event_count(app: &App) -> i64 {
@@ -196,14 +159,9 @@ async fn only_an_administrator_reaches_enheter_and_a_form_needs_its_token() {
     assert_eq!(event_count(&app).await, before);
 
     // Signed out, the page asks for a sign-in and comes back to Enheter.
-    let response = browser()
-        .get(app.url("/enheter"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page");
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let location = response.headers()["location"].to_str().expect("location");
+    let answer = app.browser_get("/enheter", "").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    let location = answer.location;
     assert!(location.starts_with("/logga-in"), "{location}");
     assert!(location.contains("enheter"), "{location}");
 }
