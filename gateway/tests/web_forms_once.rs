@@ -31,16 +31,19 @@ async fn page(app: &TestApp, sip: &str, token: &str) -> String {
 
 /// The value of hidden field `name` in the form posting to `action`.
 fn hidden(html: &str, action: &str, name: &str) -> String {
+    hidden_opt(html, action, name).unwrap_or_else(|| panic!("{name} in the form to {action}"))
+}
+
+/// The value of hidden field `name` in the form posting to `action`, if it has one.
+fn hidden_opt(html: &str, action: &str, name: &str) -> Option<String> {
     let form = html
         .split(&format!(r#"action="{action}""#))
         .nth(1)
         .and_then(|rest| rest.split("</form>").next())
         .unwrap_or_else(|| panic!("a form to {action}"));
-    let at = form
-        .find(&format!(r#"name="{name}" value=""#))
-        .unwrap_or_else(|| panic!("{name} in the form to {action}: {form}"));
+    let at = form.find(&format!(r#"name="{name}" value=""#))?;
     let rest = &form[at + format!(r#"name="{name}" value=""#).len()..];
-    rest[..rest.find('"').expect("end of value")].to_owned()
+    Some(rest[..rest.find('"').expect("end of value")].to_owned())
 }
 
 /// Posts the "Nytt delmål" form as it stood on `html`, with `text`.
@@ -51,16 +54,31 @@ async fn post_sub_goal(
     html: &str,
     text: &str,
 ) -> (StatusCode, String, String) {
-    let action = format!("/sip/{sip}/delmal");
-    let form = [
+    post_goal_form(app, sip, "delmal", token, html, text).await
+}
+
+/// Posts the delmål form of `step` ("delmal", or "andra-delmal-<id>" to change one) as it stood
+/// on `html`, with `text`; with the version the page showed where the form has one.
+async fn post_goal_form(
+    app: &TestApp,
+    sip: &str,
+    step: &str,
+    token: &str,
+    html: &str,
+    text: &str,
+) -> (StatusCode, String, String) {
+    let action = format!("/sip/{sip}/{step}");
+    let mut form = vec![
         ("_csrf", csrf_on_page(html).expect("a form token")),
-        ("_version", hidden(html, &action, "_version")),
         ("_key", hidden(html, &action, "_key")),
         ("heading", "mental_health".to_owned()),
         ("text", text.to_owned()),
         ("responsible", format!("unit:{VC}")),
         ("_do", "spara".to_owned()),
     ];
+    if let Some(version) = hidden_opt(html, &action, "_version") {
+        form.push(("_version", version));
+    }
     let answer = app.browser_post(&action, &cookie(token), &form).await;
     (answer.status, answer.location, answer.body)
 }
@@ -141,36 +159,95 @@ async fn a_form_sent_twice_writes_once_and_back_and_spara_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_save_from_a_page_shown_before_a_colleagues_save_is_refused_and_keeps_the_text() {
+async fn a_change_from_a_page_shown_before_a_colleagues_change_is_refused_and_keeps_the_text() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let sip = plan_after_meeting(&app, &w).await;
-    // Both open the plan; one saves first.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "document-sub-goal",
+        &json!({"sub_goal_id": "sg-1", "heading": "mental_health", "text": "Må bättre.",
+                "responsible": {"kind": "unit", "unit_id": VC}}),
+    )
+    .await);
+    // Both open the plan and change the same delmål; one saves first.
     let mine = page(&app, &sip, &w.vc).await;
     let theirs = page(&app, &sip, &w.vc_colleague).await;
-    let (status, _, body) = post_sub_goal(&app, &sip, &w.vc, &mine, "Må bättre.").await;
+    let step = "andra-delmal-sg-1";
+    let (status, _, body) = post_goal_form(
+        &app,
+        &sip,
+        step,
+        &w.vc,
+        &mine,
+        "Må bättre: sova hela nätter.",
+    )
+    .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
 
-    // The colleague's save from the older page is refused: nothing overwritten or added, the
-    // typed text shown again with the reason, and the form now carries the plan's version.
-    let (status, _, html) =
-        post_sub_goal(&app, &sip, &w.vc_colleague, &theirs, "Träffa vänner.").await;
+    // The colleague's change from the older page is refused: nothing overwritten, the typed
+    // text shown again with the reason, and the form now carries the plan's version.
+    let (status, _, html) = post_goal_form(
+        &app,
+        &sip,
+        step,
+        &w.vc_colleague,
+        &theirs,
+        "Må bättre: träffa vänner.",
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(
-        html.contains("Någon annan har sparat i planen sedan du öppnade sidan"),
+        html.contains("Planen har ändrats sedan du öppnade sidan"),
         "{html}"
     );
-    assert!(html.contains("Träffa vänner."), "{html}");
-    assert_eq!(sub_goals(&app, &sip).await, vec!["Må bättre."]);
-    let now = version(&app, &sip).await;
+    assert!(html.contains("Må bättre: träffa vänner."), "{html}");
     assert_eq!(
-        hidden(&html, &format!("/sip/{sip}/delmal"), "_version"),
-        now.to_string()
+        sub_goals(&app, &sip).await,
+        vec!["Må bättre.", "Må bättre: sova hela nätter."]
     );
+    let now = version(&app, &sip).await;
+    let action = format!("/sip/{sip}/{step}");
+    assert_eq!(hidden(&html, &action, "_version"), now.to_string());
 
     // Saved again from that page, after reading the plan as it is: written.
+    let (status, _, body) = post_goal_form(
+        &app,
+        &sip,
+        step,
+        &w.vc_colleague,
+        &html,
+        "Må bättre: träffa vänner.",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(
+        sub_goals(&app, &sip).await,
+        vec![
+            "Må bättre.",
+            "Må bättre: sova hela nätter.",
+            "Må bättre: träffa vänner."
+        ]
+    );
+}
+
+/// A new delmål only adds the unit's own beside what is there: two saved from pages shown before
+/// each other's save are both written, so units documenting the same day do not refuse each
+/// other.
+#[tokio::test]
+async fn new_delmal_from_pages_shown_before_each_others_save_are_both_written() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_after_meeting(&app, &w).await;
+    let mine = page(&app, &sip, &w.vc).await;
+    let theirs = page(&app, &sip, &w.vc_colleague).await;
+    assert!(hidden_opt(&mine, &format!("/sip/{sip}/delmal"), "_version").is_none());
+    let (status, _, body) = post_sub_goal(&app, &sip, &w.vc, &mine, "Må bättre.").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (status, _, body) =
-        post_sub_goal(&app, &sip, &w.vc_colleague, &html, "Träffa vänner.").await;
+        post_sub_goal(&app, &sip, &w.vc_colleague, &theirs, "Träffa vänner.").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(
         sub_goals(&app, &sip).await,

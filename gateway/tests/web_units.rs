@@ -165,3 +165,75 @@ async fn only_an_administrator_reaches_enheter_and_a_form_needs_its_token() {
     assert!(location.starts_with("/logga-in"), "{location}");
     assert!(location.contains("enheter"), "{location}");
 }
+
+/// Staff pick units by name: the page keeps a principal's spelling, refuses a second unit of the
+/// same name under one principal, and asks a unit reached by letter for its address.
+#[tokio::test]
+async fn enheter_keeps_units_apart_where_staff_pick_them() {
+    let app = spawn().await;
+    register_unit(&app, VC, "region", true).await;
+    let written = register_unit(&app, HT, "municipality", true).await;
+    let admin = app.admin_token();
+    let (_, _, html) = get(
+        &app,
+        &format!("/enheter?efter={}", written["position"]),
+        &admin,
+    )
+    .await;
+    let csrf = csrf_on_page(&html).expect("a form token");
+    let before = event_count(&app).await;
+    let unit =
+        |id: &'static str, name: &'static str, principal: &'static str, samplan: &'static str| {
+            vec![
+                ("_csrf", csrf.clone()),
+                ("unit_id", id.to_owned()),
+                ("name", name.to_owned()),
+                ("principal.kind", "region".to_owned()),
+                ("principal.name", principal.to_owned()),
+                ("uses_samplan", samplan.to_owned()),
+            ]
+        };
+    let post = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let answer = app.browser_post("/enheter", &cookie(&admin), &form).await;
+            (answer.status, answer.location, answer.body)
+        }
+    };
+
+    // The same name as a unit of the same principal, written in other case: refused.
+    let (status, _, html) = post(unit("vc-2", "enheten VC-GARDET", "region testlän", "ja")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(
+        html.contains("Region Testlän har redan en enhet med det namnet (vc-gardet)"),
+        "{html}"
+    );
+    // Reached by letter without an address: refused beside the address.
+    let (status, _, html) = post(unit(
+        "fk-1",
+        "Försäkringskassan Testby",
+        "Region Testlän",
+        "nej",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains(r#"id="ny-enhet-address-fel""#), "{html}");
+    assert_eq!(event_count(&app).await, before);
+
+    // A principal written in other case is the registered one.
+    let (status, location, _) =
+        post(unit("vc-ost", "Vårdcentralen Öst", "region testlän", "ja")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = get(&app, &location, &admin).await;
+    assert!(!html.contains("region testlän"), "{html}");
+    let (_, _, body) = app.get("/api/v1/units", &admin).await;
+    let unit = body["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .find(|u| u["id"] == "vc-ost")
+        .expect("registered")
+        .clone();
+    assert_eq!(unit["principal"]["name"], "Region Testlän");
+}

@@ -490,9 +490,9 @@ impl FormView {
             // the plan as it is now.
             Refusal::App(AppError::VersionConflict { .. }) => (
                 Vec::new(),
-                "Någon annan har sparat i planen sedan du öppnade sidan, så det du skrev är inte \
-                 sparat. Det finns kvar här: läs planen som den är nu och spara igen om det \
-                 fortfarande stämmer."
+                "Planen har ändrats sedan du öppnade sidan (någon har sparat, kanske du själv i \
+                 en annan flik), så det du skrev är inte sparat. Det finns kvar här: läs planen \
+                 som den är nu och spara igen om det fortfarande stämmer."
                     .to_owned(),
             ),
             Refusal::App(AppError::Store(eventstore::StoreError::IdempotencyKeyReused {

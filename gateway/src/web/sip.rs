@@ -292,6 +292,17 @@ pub(crate) async fn post(
     }
 }
 
+/// Whether the form of step `key` only adds something of the unit's own beside what is there (a
+/// new delmål, insats or kartläggning, the unit's answer to a kallelse, publishing its drafts):
+/// nothing another unit saved meanwhile can be overwritten by it, so it needs no version, and
+/// units documenting the same day do not refuse each other's saves (ADR 0049).
+fn adds_alone(key: &str) -> bool {
+    matches!(
+        key,
+        "delmal" | "insats" | "kartlaggning" | "svar" | "dela-ut" | "inga-insatser"
+    )
+}
+
 async fn render(
     state: &AppState,
     visitor: &Visitor,
@@ -423,10 +434,14 @@ async fn render(
         child,
     })
     .into_iter()
-    // Each form carries the version shown and a key of its own: a second submit writes
-    // nothing, a save over someone else's change since is refused (ADR 0049). A form shown
-    // again after a refusal gets the plan's version now and a new key, and keeps what was typed.
-    .map(|form| form.guard(Some(version)))
+    // Each form carries a key of its own, so a second submit writes nothing; one that changes
+    // what is there also carries the version shown, so a save over a change made since is
+    // refused (ADR 0049). A form shown again after a refusal gets the plan's version now and a
+    // new key, and keeps what was typed.
+    .map(|form| {
+        let version = (!adds_alone(&form.key)).then_some(version);
+        form.guard(version)
+    })
     .collect::<Vec<_>>();
     let failed_is_error = failed.is_some();
     if let Some((step, fields, refusal)) = failed {
@@ -441,7 +456,7 @@ async fn render(
                     super::form::FormView::new("fel", format!("/sip/{sip_text}"), "Det gick inte");
                 form.refuse(&refusal);
                 form.buttons.clear();
-                // What was typed is not lost with the form: shown to copy, into the journal say.
+                // What was typed is not lost with the form: it is shown, to copy into the journal, say.
                 form.kept = fields
                     .0
                     .iter()

@@ -218,6 +218,47 @@ fn request(fields: &Fields) -> Result<RegisterUnitRequest, FieldError> {
     })
 }
 
+/// What the page asks beyond the API's rules, so that staff can tell units apart where they
+/// pick them: a principal already registered keeps its spelling ("region norrbotten" is Region
+/// Norrbotten), no two units of one principal share a name, and a unit reached by letter has the
+/// address its letters go to.
+fn fits_beside(
+    mut body: RegisterUnitRequest,
+    rows: &[UnitRow],
+) -> Result<RegisterUnitRequest, FieldError> {
+    let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    if let Some(known) = rows
+        .iter()
+        .find(|r| same(&r.principal_name, &body.principal.name))
+    {
+        body.principal.name = known.principal_name.clone();
+    }
+    if rows.iter().any(|r| r.unit_id == body.id) {
+        // The id is taken: the command path says so, beside the id.
+        return Ok(body);
+    }
+    if let Some(twin) = rows
+        .iter()
+        .find(|r| r.principal_name == body.principal.name && same(&r.name, &body.name))
+    {
+        return Err(FieldError::new(
+            "name",
+            format!(
+                "{} har redan en enhet med det namnet ({}). Välj ett namn som skiljer dem åt, \
+                 till exempel med orten.",
+                twin.principal_name, twin.unit_id
+            ),
+        ));
+    }
+    if !body.uses_samplan && body.address.is_none() {
+        return Err(FieldError::new(
+            "address",
+            "Ange postadressen: kallelser till en enhet som nås med brev skickas dit.",
+        ));
+    }
+    Ok(body)
+}
+
 /// `POST /enheter`: registers a unit (`commands::units::register`, as `POST /api/v1/units`),
 /// then the list with the new unit in it; a refusal comes back beside its field with what was
 /// typed kept.
@@ -230,7 +271,10 @@ pub(crate) async fn register(
     visitor.check_form(fields.csrf())?;
     let caller = visitor.admin()?;
     let meta = fields.write_meta("/enheter");
-    let refusal: Refusal = match request(&fields) {
+    let rows = directory::units(state.store.pool())
+        .await
+        .map_err(AppError::from)?;
+    let refusal: Refusal = match request(&fields).and_then(|body| fits_beside(body, &rows)) {
         Err(e) => e.into(),
         Ok(body) => {
             let write = Write {

@@ -1,8 +1,8 @@
 // samplan — small progressive enhancement. Every page works without this script; with it the
 // start page follows the unit's inbox live, Min plan gets a print button, a form sent back
-// to be corrected puts the keyboard on what to correct, and a step that went through puts it on
-// the words that say so. Nothing here talks
-// to any other host.
+// to be corrected puts the keyboard on what to correct, a form already sent is emptied when
+// Back brings it again, and a step that went through puts the keyboard on the words that say
+// so. Nothing here talks to any other host.
 (function () {
   "use strict";
 
@@ -51,6 +51,63 @@
     invalid.scrollIntoView({ block: "center" });
     // The tab's name says there is something to correct (the page's own title is unchanged).
     if (document.title.indexOf("Rätta formuläret – ") !== 0) document.title = "Rätta formuläret – " + document.title;
+  }
+
+  // A form that went through, then the browser's Back (ADR 0049): the page is made again (it is
+  // never cached) with a new one-time key, and the browser fills in what was typed before, so a
+  // second Spara would save it all twice. A form remembers in this tab that it was sent; met
+  // again by Back or Forward, the page is loaded afresh, the form empty and saying why. A form
+  // sent back to be corrected was not saved: it forgets.
+  var SENT = "samplan-sent:";
+  var SENT_FOR_MS = 60 * 60 * 1000;
+  var guarded = document.querySelectorAll("form[method='post']");
+  guarded.forEach(function (form) {
+    if (!form.querySelector("input[name='_key']")) return;
+    var mark = SENT + form.getAttribute("action");
+    form.addEventListener("submit", function () {
+      try { window.sessionStorage.setItem(mark, String(Date.now())); } catch (e) { /* private mode */ }
+    });
+    if (form.querySelector("[aria-invalid='true'], .form-error")) {
+      try { window.sessionStorage.removeItem(mark); } catch (e) { /* private mode */ }
+    }
+  });
+  var navigation = window.performance && performance.getEntriesByType
+    ? performance.getEntriesByType("navigation")[0] : null;
+  var NOTICE = "samplan-sent-notice";
+  if (navigation && navigation.type === "back_forward") {
+    // The fields are filled in by the browser, not by this page, and not at a moment a script
+    // can wait for: the page is loaded afresh instead, where nothing is filled in, and the
+    // forms that were sent say why they are empty.
+    var again = [];
+    guarded.forEach(function (form) {
+      if (!form.querySelector("input[name='_key']")) return;
+      var mark = SENT + form.getAttribute("action");
+      var sent = null;
+      try { sent = window.sessionStorage.getItem(mark); window.sessionStorage.removeItem(mark); } catch (e) { /* private mode */ }
+      if (sent && Date.now() - parseInt(sent, 10) <= SENT_FOR_MS) again.push(form.getAttribute("action"));
+    });
+    if (again.length) {
+      try {
+        window.sessionStorage.setItem(NOTICE, JSON.stringify(again));
+        window.location.replace(window.location.href);
+      } catch (e) { /* private mode: the key and the version still refuse what they can */ }
+    }
+  } else {
+    var noticed = null;
+    try { noticed = JSON.parse(window.sessionStorage.getItem(NOTICE) || "null"); window.sessionStorage.removeItem(NOTICE); } catch (e) { /* private mode */ }
+    if (noticed) {
+      guarded.forEach(function (form) {
+        if (noticed.indexOf(form.getAttribute("action")) < 0) return;
+        var details = form.closest("details");
+        if (details) details.open = true;
+        var notice = document.createElement("p");
+        notice.className = "notice sent-before";
+        notice.setAttribute("role", "status");
+        notice.textContent = "Det här formuläret är redan skickat och sparat, så det visas tomt: " +
+          "inget sparas två gånger. Fyll i det på nytt om något mer ska ändras.";
+        form.insertBefore(notice, form.firstChild);
+      });
+    }
   }
 
   // A step that went through: the page says so at its top; the keyboard starts there too, so a
