@@ -845,22 +845,6 @@ async fn a_letter_nobody_posted_is_not_shown_as_posted_after_the_meeting() {
     );
 }
 
-/// The vårdcentral records the SIP-möte of kallelse `inv-1` as held now (the test clock's
-/// morning), hemtjänsten attending, the follow-up agreed for 12 June.
-async fn hold_the_meeting(app: &TestApp, w: &World, sip: &str) {
-    ok(command(
-        app,
-        &w.vc,
-        sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2026-06-12"}),
-    )
-    .await);
-}
-
 /// The coordinator documents for an actor without samplan only if the person let that actor take
 /// part: a consent names it, as a kallelse to it would need (refused otherwise, nothing appended).
 #[tokio::test]

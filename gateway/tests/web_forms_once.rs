@@ -98,17 +98,7 @@ async fn sub_goals(app: &TestApp, sip: &str) -> Vec<String> {
 /// A plan whose SIP-möte is held: the page offers "Nytt delmål".
 async fn plan_after_meeting(app: &TestApp, w: &World) -> String {
     let (sip, _) = invited_plan(app, w, "2026-03-12T09:00:00+01:00").await;
-    ok(command(
-        app,
-        &w.vc,
-        &sip,
-        "record-meeting",
-        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
-                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
-                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
-                "follow_up_on": "2026-06-12"}),
-    )
-    .await);
+    hold_the_meeting(app, w, &sip).await;
     sip
 }
 

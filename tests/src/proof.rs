@@ -1,10 +1,19 @@
-//! The checks the fault tests end with, in one place: every read model equals a fresh rebuild,
-//! and every event of the store is on the JetStream stream exactly once.
+//! The checks the fault tests end with, in one place: every read model has caught up and equals
+//! a fresh rebuild, and every event of the store is on the JetStream stream exactly once.
 
 use std::collections::BTreeSet;
 
 use async_nats::jetstream;
 use eventstore::{EventStore, RecordedEvent};
+
+/// Waits, up to a minute for each, until every read model has applied the store up to `head`.
+pub async fn assert_read_models_applied(store: &EventStore, head: i64) {
+    for name in projections::PROJECTIONS {
+        projections::runner::applied(store.pool(), name, head, 60_000)
+            .await
+            .unwrap_or_else(|e| panic!("{name} did not catch up: {e}"));
+    }
+}
 
 /// Every row of read model `name`, live and after a fresh rebuild, compared; the tables must
 /// not be empty (an empty dump, say from a grant gone missing, would compare equal).

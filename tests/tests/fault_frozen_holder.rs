@@ -9,7 +9,9 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::proof::{assert_each_event_once, assert_equals_rebuild};
+use samplan_tests::proof::{
+    assert_each_event_once, assert_equals_rebuild, assert_read_models_applied,
+};
 use samplan_tests::writers::send;
 use samplan_tests::{free_port, http_client, own_stream, serve_command, Samplan, TempDir};
 use serde_json::json;
@@ -160,11 +162,7 @@ async fn a_stopped_lease_holder_is_taken_over_and_applies_nothing_twice_when_it_
     let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
     ));
-    for name in projections::PROJECTIONS {
-        projections::runner::applied(store.pool(), name, head, 60_000)
-            .await
-            .unwrap_or_else(|e| panic!("{name} did not catch up: {e}"));
-    }
+    assert_read_models_applied(&store, head).await;
     // The units written are the directory's rows (the other read models have none to compare).
     assert_equals_rebuild(
         &store,

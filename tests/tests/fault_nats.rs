@@ -14,7 +14,9 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::proof::{assert_each_event_once, assert_equals_rebuild};
+use samplan_tests::proof::{
+    assert_each_event_once, assert_equals_rebuild, assert_read_models_applied,
+};
 use samplan_tests::writers::{register_world, stored_plans, Writers, STAFF, UNIT};
 use samplan_tests::{free_port, http_client, serve_command, PrivateNats, Samplan, TempDir};
 use serde_json::json;
@@ -232,10 +234,8 @@ async fn commands_go_on_while_nats_is_away_and_nothing_is_lost_or_doubled() {
     let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
     ));
+    assert_read_models_applied(&store, head).await;
     for name in projections::PROJECTIONS {
-        projections::runner::applied(store.pool(), name, head, 60_000)
-            .await
-            .unwrap_or_else(|e| panic!("{name} did not catch up: {e}"));
         assert_equals_rebuild(&store, &db.admin_url, name, &settings).await;
     }
 

@@ -18,7 +18,7 @@ use chrono::{Duration as Span, Utc};
 use eventstore::testing::TestDatabase;
 use eventstore::{EventStore, StoreConfig};
 use gateway::auth::{random_hex, Signer};
-use samplan_tests::proof::assert_equals_rebuild;
+use samplan_tests::proof::{assert_equals_rebuild, assert_read_models_applied};
 use samplan_tests::writers::{send, stored_plans, Writers};
 use samplan_tests::{
     free_port, http_client, own_stream, pg_connect, serve_command, Samplan, TempDir,
@@ -477,10 +477,8 @@ async fn projectors_killed_under_a_mixed_load_apply_nothing_twice_and_lose_nothi
     let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
     ));
+    assert_read_models_applied(&store, head).await;
     for name in projections::PROJECTIONS {
-        projections::runner::applied(store.pool(), name, head, 60_000)
-            .await
-            .unwrap_or_else(|e| panic!("{name} did not catch up: {e}"));
         assert_equals_rebuild(&store, &d.db.admin_url, name, &settings).await;
     }
 }

@@ -94,6 +94,22 @@ impl World {
     }
 }
 
+/// The vårdcentral records the SIP-möte of kallelse `inv-1` as held now (the test clock's
+/// morning), hemtjänsten attending, the follow-up agreed for 12 June.
+pub async fn hold_the_meeting(app: &TestApp, w: &World, sip: &str) {
+    ok(command(
+        app,
+        &w.vc,
+        sip,
+        "record-meeting",
+        &json!({"invitation_id": "inv-1", "held_at": "2026-03-10T09:00:00+01:00",
+                "attendees": [{"name": "Hanna Hemtjänst", "role": "staff", "unit_id": HT}],
+                "chair": "Vera Vårdcentral", "secretary": "Hanna Hemtjänst",
+                "follow_up_on": "2026-06-12"}),
+    )
+    .await);
+}
+
 /// `POST /sips` for the world's person; returns the new plan's id.
 pub async fn start_plan(app: &TestApp, w: &World) -> String {
     start_plan_for(app, w, &w.person_id).await
