@@ -122,8 +122,11 @@ async fn signing_out_ends_the_session_on_this_gateway_and_every_other() {
         .send()
         .await
         .expect("register");
-    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
-    assert_eq!(redirect_to(posted.headers()), "/logga-in");
+    // Nothing is done; the page only holds what this very request carried, to send again.
+    assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+    let html = posted.text().await.expect("body");
+    assert!(html.contains("Du är inte inloggad längre"), "{html}");
+    assert!(!html.contains("action=\"/logga-ut\""), "{html}");
     let (status, _, body) = app.get("/api/v1/units", &token).await;
     problem(status, &body, StatusCode::UNAUTHORIZED, "token_revoked");
     assert_eq!(
@@ -336,6 +339,116 @@ async fn a_form_from_before_signing_in_again_still_goes_through_for_the_same_use
     let cookie = format!("samplan_session={colleague}; samplan_csrf={key}");
     let (status, html) = post_form(&app, "/patienter/sok", &cookie, &search).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+}
+
+/// The hidden inputs of the first form on `html` posting to `action`, decoded.
+fn hidden_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("action=\"{action}\""))
+        .expect("the form");
+    let form = &html[start..start + html[start..].find("</form>").expect("its end")];
+    let attribute = |tag: &str, name: &str| -> String {
+        let at = tag.find(&format!("{name}=\"")).expect("attribute") + name.len() + 2;
+        let raw = &tag[at..at + tag[at..].find('"').expect("quote")];
+        raw.replace("&#39;", "'")
+            .replace("&#34;", "\"")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#38;", "&")
+    };
+    form.split("<input")
+        .skip(1)
+        .map(|tag| &tag[..tag.find('>').expect("tag end")])
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .map(|tag| (attribute(tag, "name"), attribute(tag, "value")))
+        .collect()
+}
+
+/// A form sent after signing out in another tab (or after the sign-in ended) saves nothing and
+/// loses nothing: the answer holds the form as it was sent, its text to copy, and, once signed in
+/// again as the same user, "Skicka igen" saves it once. Another site's post gets none of that.
+#[tokio::test]
+async fn a_form_sent_while_signed_out_is_kept_to_send_again_once_signed_in() {
+    let app = spawn().await;
+    units(&app).await;
+    let key = "cd".repeat(32);
+    let first = nurse(&app);
+    let cookie = format!("samplan_session={first}; samplan_csrf={key}");
+    let (_, _, html) = page(&app, "/patienter", &cookie, false).await;
+    let csrf = csrf_on_page(&html).expect("a form token on the page");
+    sign_out(&app, &cookie, &csrf).await;
+    let head = app.store.head_position().await.expect("head");
+
+    let sent = format!(
+        "_csrf={csrf}&personal_identity_number=19121212-1212&name=Tolvan+Tolvansson\
+         &address=Storgatan+1+%3Cb%3E%26%22"
+    );
+    let (status, html) = post_form(&app, "/patienter", &cookie, &sent).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("Inget sparades"), "{html}");
+    assert!(html.contains("Logga in igen i en ny flik"), "{html}");
+    // The text to copy, escaped as every page's text is.
+    assert!(
+        html.contains(">Storgatan 1 &#60;b&#62;&#38;&#34;</textarea>"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>"), "{html}");
+    let again = hidden_fields(&html, "/patienter");
+    assert_eq!(
+        again,
+        vec![
+            ("_csrf".to_owned(), csrf.clone()),
+            (
+                "personal_identity_number".to_owned(),
+                "19121212-1212".to_owned()
+            ),
+            ("name".to_owned(), "Tolvan Tolvansson".to_owned()),
+            ("address".to_owned(), "Storgatan 1 <b>&\"".to_owned()),
+        ]
+    );
+    assert_eq!(
+        app.store.head_position().await.expect("head"),
+        head,
+        "nothing saved"
+    );
+
+    // Sent again before signing in: the same page, still nothing saved.
+    let body = serde_urlencoded::to_string(&again).expect("form");
+    let (status, _) = post_form(&app, "/patienter", &cookie, &body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.head_position().await.expect("head"), head);
+
+    // Signed in again in another tab as the same user: "Skicka igen" registers the person.
+    app.clock
+        .set(app.clock.now() + chrono::Duration::minutes(1));
+    let second = nurse(&app);
+    let cookie = format!("samplan_session={second}; samplan_csrf={key}");
+    let response = browser()
+        .post(app.url("/patienter"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("sent again");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(redirect_to(response.headers()).starts_with("/patienter/"));
+    let saved = app.store.head_position().await.expect("head");
+    assert!(saved > head, "registered");
+
+    // Another site's post while signed out learns nothing and is shown nothing of it.
+    let forged = browser()
+        .post(app.url("/patienter"))
+        .header("cookie", format!("samplan_csrf={key}"))
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(sent)
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(forged.headers()), "/logga-in");
+    assert_eq!(app.store.head_position().await.expect("head"), saved);
 }
 
 /// What a shared computer keeps of a visit — the addresses and titles in its history, and a

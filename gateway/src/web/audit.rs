@@ -380,7 +380,7 @@ pub(crate) async fn extract_posted(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     visitor.auditor()?;
     let refuse = |e: FieldError| start_refused(&state, &visitor, "loggutdrag", &fields, &e.into());
     let period = match Period::read(&fields) {
@@ -975,7 +975,7 @@ pub(crate) async fn verify(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     visitor.auditor()?;
     let refuse = |e: FieldError| start_refused(&state, &visitor, "kontroll", &fields, &e.into());
     let (number, digest) = (fields.get("forsegling"), fields.get("kontrollsumma"));

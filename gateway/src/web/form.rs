@@ -24,6 +24,18 @@ impl Fields {
             .map(|(_, v)| v.as_str())
     }
 
+    /// What was typed as text worth keeping (a sentence, or anything longer than a code): shown
+    /// to copy when it could not be saved, so that it is not lost with the form.
+    pub fn typed_text(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(name, _)| !name.starts_with('_'))
+            .map(|(_, value)| value.trim())
+            .filter(|value| value.contains(char::is_whitespace) || value.chars().count() > 30)
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The trimmed value, empty when absent.
     pub fn get(&self, name: &str) -> String {
         self.first(name).unwrap_or("").trim().to_owned()
@@ -359,6 +371,10 @@ pub(crate) struct FormView {
     pub once: Option<String>,
     /// Text a form that is no longer offered was sent with, shown to copy (nothing was saved).
     pub kept: Vec<String>,
+    /// What Enter in a text field does (`_do`) when the first button would share or send: the
+    /// browser submits with the first submit button in the form, so a hidden one ahead of the
+    /// fields makes Enter save a draft instead of publishing to every participant.
+    pub enter: Option<&'static str>,
 }
 
 impl FormView {
@@ -384,6 +400,7 @@ impl FormView {
             version: None,
             once: None,
             kept: Vec::new(),
+            enter: None,
         }
     }
 
@@ -417,6 +434,7 @@ impl FormView {
             value: "spara",
             secondary: false,
         }];
+        self.enter = None;
         self
     }
 
@@ -435,6 +453,7 @@ impl FormView {
                 secondary: true,
             },
         ];
+        self.enter = Some("spara");
         self
     }
 
@@ -453,6 +472,7 @@ impl FormView {
                 secondary: true,
             },
         ];
+        self.enter = Some("spara");
         self
     }
 

@@ -523,7 +523,7 @@ pub(crate) async fn posted(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     let caller = visitor.staff()?;
     let dto = match parse_recipient(&recipient).ok_or(WebError::NotFound)? {
         Recipient::Person => RecipientDto::Person,

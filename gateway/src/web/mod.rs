@@ -246,6 +246,16 @@ pub(crate) enum WebError {
     FormExpired,
     /// An address that takes a form, opened as a link (or the other way round).
     MethodNotAllowed,
+    /// A form of a signed-in page sent after the sign-in ended: nothing done, the form kept
+    /// to send again ([`session::Visitor::check_posted`]).
+    SignedOut {
+        /// Where it was sent.
+        action: String,
+        /// Everything it carried, its token and one-time key too.
+        fields: Vec<(String, String)>,
+        /// Its text, to copy.
+        kept: Vec<String>,
+    },
     /// Anything else from the layers below.
     App(AppError),
 }
@@ -274,6 +284,16 @@ struct ErrorPage {
     layout: Layout,
     heading: String,
     text: String,
+}
+
+/// The answer to a form sent while signed out ([`WebError::SignedOut`]).
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage {
+    layout: Layout,
+    action: String,
+    fields: Vec<(String, String)>,
+    kept: Vec<String>,
 }
 
 /// A page needed a sign-in: [`error_pages_know_their_visitor`] sends the browser on to sign in
@@ -369,6 +389,24 @@ impl IntoResponse for WebError {
                 let mut response = Redirect::to("/logga-in").into_response();
                 response.extensions_mut().insert(SignInNeeded);
                 return response;
+            }
+            WebError::SignedOut {
+                action,
+                fields,
+                kept,
+            } => {
+                let page = SignedOutPage {
+                    layout: Layout::new("Du är inte inloggad längre", None, String::new()),
+                    action,
+                    fields,
+                    kept,
+                };
+                // 401 would ask for an `WWW-Authenticate` scheme; the browser is refused this
+                // request as the expired form is.
+                return match page.render() {
+                    Ok(html) => (StatusCode::FORBIDDEN, html_headers(), html).into_response(),
+                    Err(_) => (StatusCode::FORBIDDEN, "Fel").into_response(),
+                };
             }
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,

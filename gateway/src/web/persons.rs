@@ -105,7 +105,7 @@ pub(crate) async fn search_posted(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     let q = fields.get("q");
     let (mut page, mut valid) = search_page(&state, &visitor, &q).await?;
     if q.is_empty() {
@@ -805,7 +805,7 @@ fn staff_write<'a>(
     fields: &Fields,
     meta: &'a WriteMeta,
 ) -> Result<Write<'a>, WebError> {
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(fields)?;
     Ok(Write {
         caller: visitor.staff()?,
         meta,
@@ -872,7 +872,7 @@ pub(crate) async fn start_sip(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     let caller = visitor.staff()?;
     let (context, known_since) = match need_context(&fields) {
         Ok(parsed) => parsed,

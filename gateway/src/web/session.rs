@@ -14,6 +14,7 @@
 //! browser, is refused. A request another site started (`Sec-Fetch-Site`, `Origin`) is refused
 //! as well. See ADR 0019.
 
+use super::form::Fields;
 use super::{demo_users, html, Layout, UserBar, WebError};
 use crate::auth::{random_hex, Caller, Signer, Verifier};
 use crate::config::{Config, JwtKey, Switch};
@@ -186,6 +187,8 @@ pub(crate) struct Visitor {
     secure: bool,
     /// The request was started by another site (`Sec-Fetch-Site`) or from another origin.
     cross_site: bool,
+    /// The path asked for: where a form sent while signed out is sent again.
+    path: String,
     config: Arc<WebConfig>,
 }
 
@@ -288,6 +291,7 @@ impl FromRequestParts<AppState> for Visitor {
             csrf_key_new,
             secure,
             cross_site: from_another_site(headers),
+            path: parts.uri.path().to_owned(),
             config,
         })
     }
@@ -328,6 +332,27 @@ impl Visitor {
             return Err(WebError::SignIn);
         }
         self.check_form_token(token)
+    }
+
+    /// [`Visitor::check_form`] for a form with fields to fill. Posted after the sign-in ended
+    /// or after signing out in another tab, nothing is done, but what was typed is not lost
+    /// either: the answer is a page that holds the form as it was sent, to send again once
+    /// signed in again as the same user (its token is bound to the browser and the user, ADR
+    /// 0048), and shows the text to copy. Only a form from this site's own pages gets that
+    /// page (its token and this browser's key are there); anything else goes to the sign-in.
+    pub fn check_posted(&self, fields: &Fields) -> Result<(), WebError> {
+        if self.caller.is_none()
+            && !self.cross_site
+            && !self.csrf_key_new
+            && fields.csrf().is_some_and(|t| !t.trim().is_empty())
+        {
+            return Err(WebError::SignedOut {
+                action: self.path.clone(),
+                fields: fields.0.clone(),
+                kept: fields.typed_text(),
+            });
+        }
+        self.check_form(fields.csrf())
     }
 
     /// Refuses a form whose token is missing or wrong, or that another site posted, signed in
@@ -791,6 +816,7 @@ mod tests {
             csrf_key_new: false,
             secure: false,
             cross_site: false,
+            path: "/".to_owned(),
             config: Arc::new(WebConfig::production()),
         }
     }

@@ -272,7 +272,7 @@ pub(crate) async fn post(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     let caller = visitor.staff()?;
     let meta = fields.write_meta(&format!("/sip/{id}/{step}"));
     match super::sip_forms::run(&state, caller, &id, &step, &fields, &meta).await? {
@@ -457,16 +457,7 @@ async fn render(
                 form.refuse(&refusal);
                 form.buttons.clear();
                 // What was typed is not lost with the form: it is shown, to copy into the journal, say.
-                form.kept = fields
-                    .0
-                    .iter()
-                    .filter(|(name, _)| !name.starts_with('_'))
-                    .map(|(_, value)| value.trim())
-                    .filter(|value| {
-                        value.contains(char::is_whitespace) || value.chars().count() > 30
-                    })
-                    .map(str::to_owned)
-                    .collect();
+                form.kept = fields.typed_text();
                 forms.insert(0, form);
             }
         }

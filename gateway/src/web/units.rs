@@ -268,7 +268,7 @@ pub(crate) async fn register(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let fields = Fields(fields);
-    visitor.check_form(fields.csrf())?;
+    visitor.check_posted(&fields)?;
     let caller = visitor.admin()?;
     let meta = fields.write_meta("/enheter");
     let rows = directory::units(state.store.pool())

@@ -57,7 +57,7 @@
   // never cached) with a new one-time key, and the browser fills in what was typed before, so a
   // second Spara would save it all twice. A form remembers in this tab that it was sent; met
   // again by Back or Forward, the page is loaded afresh, the form empty and saying why. A form
-  // sent back to be corrected was not saved: it forgets.
+  // sent back to be corrected, or sent while signed out, was not saved: it forgets.
   var SENT = "samplan-sent:";
   var SENT_FOR_MS = 60 * 60 * 1000;
   var guarded = document.querySelectorAll("form[method='post']");
@@ -67,7 +67,7 @@
     form.addEventListener("submit", function () {
       try { window.sessionStorage.setItem(mark, String(Date.now())); } catch (e) { /* private mode */ }
     });
-    if (form.querySelector("[aria-invalid='true'], .form-error")) {
+    if (form.querySelector("[aria-invalid='true'], .form-error") || form.hasAttribute("data-not-saved")) {
       try { window.sessionStorage.removeItem(mark); } catch (e) { /* private mode */ }
     }
   });
