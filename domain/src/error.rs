@@ -7,6 +7,7 @@
 
 use crate::context::Role;
 use crate::ids::UnitId;
+use chrono::{DateTime, Utc};
 
 /// What class of refusal this is; the gateway maps it to an HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,9 @@ pub enum DomainError {
     FollowUpDateMissing,
     #[error("the follow-up date is not after the meeting")]
     FollowUpDateTooEarly,
+    /// Red track: the SIP meeting is held before the patient goes home, at this time.
+    #[error("on the red track the meeting is held before the discharge")]
+    MeetingAfterDischarge(DateTime<Utc>),
     /// The unit and its name (staff know units by name, not by id).
     #[error("the new coordinator's unit does not use samplan")]
     CoordinatorUnitWithoutSamplan(UnitId, String),
@@ -212,6 +216,7 @@ impl DomainError {
             MeetingUnchanged => "meeting_unchanged",
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
+            MeetingAfterDischarge(_) => "meeting_after_discharge",
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
             CoordinatorNotCoveredByConsent(..) => "coordinator_not_covered_by_consent",
             SameCoordinator => "same_coordinator",
@@ -359,6 +364,11 @@ impl DomainError {
                 "Ange datum för uppföljning: varje SIP ska följas upp och datumet bestäms på mötet.".to_string()
             }
             FollowUpDateTooEarly => "Uppföljningen måste ligga efter mötet.".to_string(),
+            MeetingAfterDischarge(at) => format!(
+                "Rött spår: SIP-mötet ska hållas före hemgången, {}. Välj en tid före den, eller \
+                 registrera först den nya tiden för utskrivningen.",
+                crate::time::written_moment(*at)
+            ),
             CoordinatorUnitWithoutSamplan(_, name) => format!(
                 "{name} använder inte samplan och kan inte ha samordningsansvaret."
             ),

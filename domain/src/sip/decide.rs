@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DurationRound, NaiveDate};
+use chrono::{DateTime, DurationRound, NaiveDate, Utc};
 
 use super::command::*;
 use super::event::SipEvent;
@@ -19,7 +19,7 @@ use crate::error::DomainError;
 use crate::heading::Heading;
 use crate::ids::UnitId;
 use crate::person::{PersonState, RelativeKind};
-use crate::policy::PolicyProfile;
+use crate::policy::{PolicyProfile, Track};
 use crate::time::local_date;
 use crate::unit::{Unit, UnitState};
 
@@ -123,6 +123,28 @@ fn is_coordinator(state: &SipState, ctx: &Context) -> bool {
 
 /// Coordinator-only commands need a plan basis (which names the coordinator) and the caller to
 /// be that coordinator.
+/// Red track: "Vid rött spår ska SIP-möte hållas innan hemgång från sjukhuset"
+/// (`001_981d6886037d185d.txt`). While the patient is still in hospital and the plan's SIP-möte
+/// is not yet held, a meeting called (or moved) to after the recorded discharge is refused,
+/// whatever the profile's deadlines: the coordinator picks an earlier time, or records the
+/// discharge's new time first. Once the patient has gone home the meeting is still to be held,
+/// so nothing is refused then.
+fn before_going_home(
+    state: &SipState,
+    scheduled_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let red = state.need.as_ref().is_some_and(|n| {
+        n.context.kind == CareContextKind::Discharge && n.context.track == Some(Track::Red)
+    });
+    match state.discharged_at {
+        Some(home) if red && home > now && scheduled_at > home && !state.meeting_held() => {
+            Err(DomainError::MeetingAfterDischarge(home))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn require_coordinator(state: &SipState, ctx: &Context) -> Result<(), DomainError> {
     if state.basis.is_none() {
         return Err(DomainError::PlanBasisMissing);
@@ -400,6 +422,14 @@ pub fn decide(
         }
         SipCommand::RecordConsent(c) => {
             require_participant(state, &by)?;
+            // Once the plan has a coordinator, consent — renewed, widened to more actors or
+            // topics — is the coordinator's unit's to obtain and record ("Inhämta patientens
+            // samtycke och registrera i Lifecare", `002_e8f513fd830d8301.txt`): another unit
+            // taking part cannot replace what the person agreed to. Before that, whoever
+            // noticed the need asks (`003_b47277a6b8e59a80.txt`).
+            if state.basis.is_some() {
+                require_coordinators_unit(state, ctx, &by)?;
+            }
             let person = facts.person()?;
             // A plan to be closed (protected identity, death, moving away) takes no new consent.
             require_person_active(person)?;
@@ -577,6 +607,9 @@ pub fn decide(
             if c.scheduled_at <= now {
                 return Err(DomainError::InPast("mötet"));
             }
+            if c.purpose == InvitationPurpose::Meeting {
+                before_going_home(state, c.scheduled_at, now)?;
+            }
             let person = facts.person()?;
             require_person_active(person)?;
             let cover = consent_cover(state, person, today)?;
@@ -680,6 +713,9 @@ pub fn decide(
             let inv = active_invitation(state, &c.invitation_id)?;
             if c.scheduled_at <= now {
                 return Err(DomainError::InPast("mötet"));
+            }
+            if inv.purpose == InvitationPurpose::Meeting {
+                before_going_home(state, c.scheduled_at, now)?;
             }
             // A new time is sent to the same recipients, which still needs valid consent.
             consent_cover(state, facts.person()?, today)?;

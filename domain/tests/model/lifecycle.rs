@@ -1395,3 +1395,108 @@ fn a_plan_closed_or_without_consent_shows_no_next_follow_up() {
     let closed = withdrawn.run(Who::Nurse, close(CloseReason::ConsentWithdrawn));
     assert_eq!(next(&closed), None, "nor in a closed plan");
 }
+
+/// Red track (001: "Vid rött spår ska SIP- möte hållas innan hemgång från sjukhuset"): while the
+/// patient is still in hospital, a SIP-möte called or moved to after the recorded discharge is
+/// refused, beside the time, under every profile; an earlier time goes through, and so does any
+/// time once the patient has gone home (the meeting is still to be held) or on another track.
+#[test]
+fn on_the_red_track_the_meeting_is_called_before_the_patient_goes_home() {
+    let track = |track| NeedContext {
+        kind: CareContextKind::Discharge,
+        track: Some(track),
+        discharge_ready_at: Some(t0()),
+    };
+    let home = t0() + Duration::days(2);
+    let story = |t| {
+        Story::new(adult())
+            .run(Who::Nurse, identify_need(track(t)))
+            .advance(Duration::hours(1))
+            .run(Who::Nurse, consent(&[VC, HT, FK]))
+            .run(Who::Nurse, create_basis())
+            .run(
+                Who::Nurse,
+                SipCommand::RecordDischarge(RecordDischarge {
+                    discharged_at: home,
+                }),
+            )
+    };
+    let red = story(domain::policy::Track::Red);
+    let after = invite("inv-1", home + Duration::days(2), vec![unit_recipient(HT)]);
+    given(&red)
+        .when(after.clone(), Who::Nurse.at(red.now))
+        .then_error(DomainError::MeetingAfterDischarge(home));
+    assert_eq!(
+        DomainError::MeetingAfterDischarge(home).code(),
+        "meeting_after_discharge"
+    );
+    assert!(DomainError::MeetingAfterDischarge(home)
+        .message()
+        .contains("före hemgången"));
+    // Before going home: called, then moved to after it — refused too.
+    let called = red.clone().run(
+        Who::Nurse,
+        invite("inv-1", home - Duration::hours(3), vec![unit_recipient(HT)]),
+    );
+    let move_to = |at| {
+        SipCommand::RescheduleMeeting(RescheduleMeeting {
+            invitation_id: "inv-1".to_string(),
+            scheduled_at: at,
+            form: None,
+            place: None,
+            reason: Some("Lokalen är upptagen".to_string()),
+        })
+    };
+    given(&called)
+        .when(
+            move_to(home + Duration::hours(1)),
+            Who::Nurse.at(called.now),
+        )
+        .then_error(DomainError::MeetingAfterDischarge(home));
+    given(&called)
+        .when(
+            move_to(home - Duration::hours(1)),
+            Who::Nurse.at(called.now),
+        )
+        .then_ok();
+    // Gone home already: the meeting is still to be held, after.
+    let gone = red.clone().advance(Duration::days(3));
+    given(&gone)
+        .when(
+            invite(
+                "inv-1",
+                gone.now + Duration::days(1),
+                vec![unit_recipient(HT)],
+            ),
+            Who::Nurse.at(gone.now),
+        )
+        .then_ok();
+    // Yellow track: after the discharge, as 001 says.
+    let yellow = story(domain::policy::Track::Yellow);
+    given(&yellow)
+        .when(after, Who::Nurse.at(yellow.now))
+        .then_ok();
+}
+
+/// Once the plan has a coordinator, consent is the coordinator's unit's to record (002:
+/// "Inhämta patientens samtycke och registrera i Lifecare" at Skapa underlag): an outside review
+/// had hemtjänsten replace the person's consent with one naming psychiatry and other topics.
+#[test]
+fn after_the_basis_only_the_coordinators_unit_records_consent() {
+    let invited = Story::invited();
+    let wider = consent(&[VC, HT, FK, PSY]);
+    given(&invited)
+        .when(wider.clone(), Who::HomeCare.at(invited.now))
+        .then_error(DomainError::NotCoordinator);
+    given(&invited)
+        .when(wider.clone(), Who::Colleague.at(invited.now))
+        .then_ok();
+    given(&invited)
+        .when(wider, Who::Nurse.at(invited.now))
+        .then_ok();
+    // Before the basis the unit that noticed the need asks, as before.
+    let noticed = Story::need_identified();
+    given(&noticed)
+        .when(consent(&[VC, HT]), Who::Nurse.at(noticed.now))
+        .then_ok();
+}

@@ -620,7 +620,7 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
         ChairIsSecretary => vec!["secretary"],
         MeetingBeforeInvitation => vec!["held_at"],
         FollowUpBeforeMeeting => vec!["held_on"],
-        MeetingUnchanged => vec!["scheduled_at"],
+        MeetingUnchanged | MeetingAfterDischarge(_) => vec!["scheduled_at"],
         FollowUpDateMissing | FollowUpDateTooEarly => vec!["follow_up_on", "next_follow_up_on"],
         SameCoordinator => vec!["staff_id"],
         ReplacedBySelf => vec!["replaced_by"],

@@ -42,6 +42,13 @@ impl Context<'_> {
             .as_ref()
             .is_some_and(|c| c.staff_id.as_str() == self.caller.sub)
     }
+    /// The caller's unit holds the coordination (the coordinator or a colleague of theirs).
+    fn coordinators_unit(&self) -> bool {
+        self.view
+            .coordinator
+            .as_ref()
+            .is_some_and(|c| c.unit_id.as_str() == self.unit())
+    }
     fn unit_name(&self, id: &str) -> String {
         self.units
             .iter()
@@ -342,7 +349,10 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
              ett barn: ett samtycke från varje vårdnadshavare, ett i taget.",
         )
     };
-    forms.push(
+    // Once there is a coordinator, a new consent is the coordinator's unit's to record (the
+    // domain refuses it from other units).
+    let may_record_consent = !has_basis || cx.coordinators_unit();
+    forms.extend(may_record_consent.then(|| {
         FormView::new("samtycke", cx.action("samtycke"), title)
             .intro(intro)
             .field(
@@ -366,8 +376,8 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 "person_accepted_representative",
                 "Personen har godkänt att företrädaren deltar i stället",
             ))
-            .open(consent_open),
-    );
+            .open(consent_open)
+    }));
     // Samtycke nekat: before the plan basis, while consent is not complete.
     if !has_basis && cx.view.consent.status == ConsentStatus::Missing {
         forms.push(
