@@ -452,6 +452,89 @@ async fn guardians_read_a_childs_plan_until_13_and_never_with_protected_identity
     );
 }
 
+/// Who is recorded as a child's guardian is staff's entry, which any unit with a plan for the
+/// child may make (an outside review: a unit started a plan of its own, recorded a stranger as
+/// guardian, and the stranger read another unit's plan in Min plan). A guardian reads the plans
+/// they consented to as guardian; a guardian recorded later reads a plan once its coordinator
+/// has their consent, as the plan needs anyway (ADR 0050).
+#[tokio::test]
+async fn a_guardian_recorded_later_reads_only_the_plans_they_consented_to() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let twelve = child(&app, &w, CHILD_12, "Liten Tolvansson", &[PARENT_A]).await;
+    let guardian = |id: &str| json!({"kind": "guardian", "relative_id": id});
+    let plan = plan_with_meeting(&app, &w, &twelve, &[guardian("g0")]).await;
+    publish_main_goal(&app, &w, &plan, "Trivas i skolan.").await;
+
+    // Hemtjänsten, in none of the child's plans, starts one of its own and records a guardian.
+    let (status, _, body) = app
+        .post(
+            "/api/v1/sips",
+            &w.ht,
+            &json!({"person_id": twelve, "identified_by": "staff",
+                    "reason": "Behöver stöd i hemmet.", "context": {"kind": "outpatient"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, body) = app
+        .post(
+            &format!("/api/v1/persons/{twelve}/add-relative"),
+            &w.ht,
+            &json!({"relative_id": "g9", "kind": "guardian", "name": "Ny Vårdnadshavare",
+                    "personal_identity_number": STRANGER}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let at = head(&app).await;
+
+    let stranger = citizen(&app, &unregistered(), Some(STRANGER));
+    let (status, list) = get(&app, "/api/v1/me/plans", &stranger, at).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        plan_ids(&list),
+        vec![],
+        "the vårdcentral's plan is not theirs to read"
+    );
+    let (status, _) = get(&app, &format!("/api/v1/me/plans/{plan}"), &stranger, at).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(
+        &app,
+        &format!("/api/v1/me/plans/{plan}/fhir"),
+        &stranger,
+        at,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, html) = web_page(&app, &format!("/min-plan/{plan}"), &stranger).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    assert!(!html.contains("Trivas i skolan."), "{html}");
+    // The guardian who consented reads it as before.
+    let parent_a = citizen(&app, &unregistered(), Some(PARENT_A));
+    let (_, list) = get(&app, "/api/v1/me/plans", &parent_a, at).await;
+    assert_eq!(plan_ids(&list), vec![(plan.clone(), "guardian".to_owned())]);
+
+    // The plan's coordinator is asked for the new guardian's consent (the plan needs it).
+    let (status, todos) = get(&app, "/api/v1/inbox/todos", &w.vc, at).await;
+    assert_eq!(status, StatusCode::OK, "{todos}");
+    assert!(
+        todos.to_string().contains("Inhämta samtycke") && todos.to_string().contains(&plan),
+        "{todos}"
+    );
+    // The plan's coordinator records the new guardian's consent: from then on they read it.
+    let mut c = consent();
+    c["given_by"] = guardian("g9");
+    let answer = ok(command(&app, &w.vc, &plan, "record-consent", &c).await);
+    let at = answer["position"].as_i64().expect("position");
+    let (_, list) = get(&app, "/api/v1/me/plans", &stranger, at).await;
+    assert_eq!(plan_ids(&list), vec![(plan.clone(), "guardian".to_owned())]);
+
+    let rows = app.assert_rebuild_equals_live("patient").await;
+    assert!(
+        rows >= 4,
+        "persons, guardians and plans were compared: {rows}"
+    );
+}
+
 #[tokio::test]
 async fn a_deployment_may_let_guardians_read_a_young_teens_plan() {
     let app = TestApp::spawn_with(|config| {

@@ -116,6 +116,12 @@ pub struct PatientPlan {
     /// Absent from documents written before it existed, which a rebuild fills in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<UnitId>,
+    /// The guardians (relative ids, sorted) whose consent to this plan is on record: for a
+    /// child, the plan is read by the guardians who agreed to it, not by whoever a unit later
+    /// records as a guardian (ADR 0050). Absent from documents written before it existed, which
+    /// a rebuild fills in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consenting_guardians: Vec<String>,
     pub closed: Option<PatientClosure>,
 }
 
@@ -138,6 +144,14 @@ impl PatientPlan {
         } else {
             self.meetings.iter().find(upcoming)
         }
+    }
+
+    /// Whether a guardian recorded on the child under any of `relative_ids` consented to this
+    /// plan, and so may read it.
+    pub fn consented_by_guardian(&self, relative_ids: &[String]) -> bool {
+        relative_ids
+            .iter()
+            .any(|id| self.consenting_guardians.binary_search(id).is_ok())
     }
 
     /// Whether the person may see the plan at all: something has been published.
@@ -248,6 +262,16 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
     };
     meetings.sort_by_key(|m| m.scheduled_at);
     let next_meeting = meetings.first().cloned();
+    let mut consenting_guardians: Vec<String> = state
+        .consents
+        .iter()
+        .filter_map(|c| match &c.given_by {
+            ConsentGiver::Guardian { relative_id } => Some(relative_id.clone()),
+            _ => None,
+        })
+        .collect();
+    consenting_guardians.sort();
+    consenting_guardians.dedup();
     Some(PatientPlan {
         sip_id,
         person_id,
@@ -271,6 +295,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         meetings,
         units,
         participants: state.shown_participants().into_iter().collect(),
+        consenting_guardians,
         closed,
     })
 }

@@ -349,6 +349,9 @@ pub async fn readable_plans(
         .into_iter()
         .filter_map(|plan| {
             let (person, relation) = by_id.get(plan.person_id.to_string().as_str())?;
+            if !may_read(&plan, person, *relation) {
+                return None;
+            }
             Some(Readable {
                 plan: as_of(plan, now),
                 relation: *relation,
@@ -383,7 +386,10 @@ pub async fn readable_plan(
     };
     let persons = readable_persons(state, caller).await?;
     let key = plan.person_id.to_string();
-    let Some((person, relation)) = persons.into_iter().find(|(p, _)| p.person_id == key) else {
+    let Some((person, relation)) = persons
+        .into_iter()
+        .find(|(p, relation)| p.person_id == key && may_read(&plan, p, *relation))
+    else {
         return Err(AppError::NotFound);
     };
     access_log::record(state, caller, &plan.person_id, log_action, Some(&sip_id)).await?;
@@ -395,6 +401,17 @@ pub async fn readable_plan(
         },
         position,
     ))
+}
+
+/// Whether a reader related to the plan's person as `relation` may read this plan: their own,
+/// yes; a child's, only when the reader gave consent to it as the child's guardian (ADR 0050).
+/// Who is recorded as a guardian is staff's entry, which any unit with a plan for the child may
+/// make; the plans of other units stay with the guardians who agreed to them.
+fn may_read(plan: &PatientPlan, person: &PersonRow, relation: Relation) -> bool {
+    match relation {
+        Relation::Own => true,
+        Relation::Guardian => plan.consented_by_guardian(&person.reader_guardian_ids),
+    }
 }
 
 /// The plan as it reads at `now`: a meeting whose time has come is no longer the next one, and

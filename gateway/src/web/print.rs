@@ -121,6 +121,7 @@ pub(crate) async fn page(
             address: None,
             protected_identity: person.protected_identity,
             guardians: Vec::new(),
+            reader_guardian_ids: Vec::new(),
         },
     };
     let p = min_plan::plan_for(&readable, &units, now);

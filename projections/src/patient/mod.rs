@@ -40,8 +40,9 @@ impl Patient {
 /// The version of the rules this read model's rows are written by: raise it with any change
 /// that would write other rows for events already applied, and every projector rebuilds the
 /// read model on its next start (ADR 0034). 2: a unit named only in a draft is not among the
-/// participants. 3: a meeting the person is not called to (the units' own) is not shown.
-const RULES: u32 = 3;
+/// participants. 3: a meeting the person is not called to (the units' own) is not shown. 4: a
+/// plan keeps which guardians consented to it (ADR 0050).
+const RULES: u32 = 4;
 
 impl Projection for Patient {
     fn name(&self) -> &'static str {
@@ -328,6 +329,9 @@ pub struct PersonRow {
     pub protected_identity: bool,
     /// The personnummer recorded on the person's guardians.
     pub guardians: Vec<String>,
+    /// The relative ids under which the reader's personnummer is recorded as a guardian of the
+    /// person (usually one; none for the reader's own row): which consents to a plan are theirs.
+    pub reader_guardian_ids: Vec<String>,
 }
 
 /// The persons a signed-in citizen may have a relation to: the one with id `person_id` or
@@ -347,6 +351,11 @@ pub async fn candidates(
                     p.protected_identity,
                     coalesce((SELECT array_agg(g.personal_identity_number ORDER BY g.relative_id)
                                 FROM patient.guardians g WHERE g.person_id = p.person_id),
+                             '{}'),
+                    coalesce((SELECT array_agg(g.relative_id ORDER BY g.relative_id)
+                                FROM patient.guardians g
+                               WHERE g.person_id = p.person_id
+                                 AND g.personal_identity_number = $2::text),
                              '{}')
                FROM patient.persons p
               WHERE p.person_id IN (
@@ -369,6 +378,7 @@ pub async fn candidates(
             address: r.get(4),
             protected_identity: r.get(5),
             guardians: r.get(6),
+            reader_guardian_ids: r.get(7),
         })
         .collect())
 }
