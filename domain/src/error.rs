@@ -165,6 +165,10 @@ pub enum DomainError {
     DateOutOfRange(&'static str),
     #[error("the plan has not been followed up")]
     FollowUpMissing,
+    /// Closing as "målen är uppnådda" while the latest follow-up judged this many goals not
+    /// reached.
+    #[error("{0} goals were judged not reached at the latest follow-up")]
+    GoalsNotMet(usize),
     #[error("the person has protected identity")]
     ProtectedIdentity,
     #[error("the person is deceased")]
@@ -251,6 +255,7 @@ impl DomainError {
             TrackMissing => "track_missing",
             DateOutOfRange(_) => "date_out_of_range",
             FollowUpMissing => "follow_up_missing",
+            GoalsNotMet(_) => "goals_not_met",
             ProtectedIdentity => "protected_identity",
             PersonDeceased => "person_deceased",
             PersonMovedOut => "person_moved_out",
@@ -290,6 +295,7 @@ impl DomainError {
             | MeetingNotHeld
             | InvitationNotActive
             | FollowUpMissing
+            | GoalsNotMet(_)
             | ProtectedIdentity
             | PersonDeceased
             | PersonMovedOut
@@ -420,6 +426,14 @@ impl DomainError {
                 "{field}: datumet ligger utanför åren {}–{} som samplan räknar med. Kontrollera årtalet.",
                 crate::calendar::YEARS.start(),
                 crate::calendar::YEARS.end()
+            ),
+            GoalsNotMet(1) => "Vid den senaste uppföljningen bedömdes ett mål som inte uppnått. \
+                Registrera en uppföljning där målen bedöms som uppnådda, eller välj ett annat skäl \
+                för avslutet."
+                .to_string(),
+            GoalsNotMet(n) => format!(
+                "Vid den senaste uppföljningen bedömdes {n} mål som inte uppnådda. Registrera en \
+                 uppföljning där målen bedöms som uppnådda, eller välj ett annat skäl för avslutet."
             ),
             FollowUpMissing => "Planen har inte följts upp. Varje SIP ska följas upp minst en gång innan den avslutas.".to_string(),
             ProtectedIdentity => "Personen har skyddade personuppgifter. SIP kan inte hanteras här.".to_string(),

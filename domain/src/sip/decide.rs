@@ -145,6 +145,27 @@ fn before_going_home(
     }
 }
 
+/// How many goals (the main goal and the sub-goals still in the plan) the latest follow-up that
+/// judged each of them found not reached.
+fn goals_judged_not_reached(state: &SipState) -> usize {
+    let mut latest: BTreeMap<Option<&str>, bool> = BTreeMap::new();
+    for f in &state.follow_ups {
+        for g in &f.goals {
+            latest.insert(g.sub_goal_id.as_deref(), g.reached);
+        }
+    }
+    latest
+        .into_iter()
+        .filter(|(goal, reached)| {
+            !reached
+                && match goal {
+                    None => state.main_goal.is_some(),
+                    Some(id) => state.sub_goals.contains_key(*id),
+                }
+        })
+        .count()
+}
+
 fn require_coordinator(state: &SipState, ctx: &Context) -> Result<(), DomainError> {
     if state.basis.is_none() {
         return Err(DomainError::PlanBasisMissing);
@@ -924,6 +945,15 @@ pub fn decide(
             };
             if follow_up_needed && !state.followed_up() {
                 return Err(DomainError::FollowUpMissing);
+            }
+            // "Planen avslutas när samtliga parter i samråd med den enskilde bedömer att målen
+            // är uppnådda" (`001_981d6886037d185d.txt`): not while the latest judgement of a goal
+            // still standing says it was not reached.
+            if c.reason == CloseReason::GoalsMet {
+                let not_met = goals_judged_not_reached(state);
+                if not_met > 0 {
+                    return Err(DomainError::GoalsNotMet(not_met));
+                }
             }
             if c.replaced_by.is_some() && c.replaced_by == state.sip_id {
                 return Err(DomainError::ReplacedBySelf);

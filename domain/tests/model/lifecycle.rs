@@ -1500,3 +1500,46 @@ fn after_the_basis_only_the_coordinators_unit_records_consent() {
         .when(consent(&[VC, HT]), Who::Nurse.at(noticed.now))
         .then_ok();
 }
+
+/// 001: "Planen avslutas när samtliga parter i samråd med den enskilde bedömer att målen är
+/// uppnådda." An outside review closed a plan as "Målen är uppnådda" right after a follow-up that
+/// judged every delmål not reached, and Min plan said both. The latest judgement of each goal
+/// still in the plan decides; another reason for closing stays open.
+#[test]
+fn a_plan_is_not_closed_as_goals_met_while_a_goal_was_judged_not_reached() {
+    let judged = |id: &str, sub_goal: &str, reached: bool| {
+        SipCommand::RecordFollowUp(RecordFollowUp {
+            follow_up_id: id.to_string(),
+            held_on: date(2026, 6, 1),
+            invitation_id: None,
+            interventions: Vec::new(),
+            goals: vec![GoalFollowUp {
+                sub_goal_id: Some(sub_goal.to_string()),
+                reached,
+                comment: None,
+            }],
+            next_follow_up_on: None,
+            note: None,
+        })
+    };
+    let not_yet = Story::followed_up()
+        .run(Who::Nurse, judged("fu-2", "sg-ht", false))
+        .run(Who::Nurse, judged("fu-3", "sg-self", false));
+    given(&not_yet)
+        .when(close(CloseReason::GoalsMet), Who::Nurse.at(not_yet.now))
+        .then_error(DomainError::GoalsNotMet(2));
+    assert!(DomainError::GoalsNotMet(2)
+        .message()
+        .contains("2 mål som inte uppnådda"));
+    assert_eq!(DomainError::GoalsNotMet(1).code(), "goals_not_met");
+    given(&not_yet)
+        .when(close(CloseReason::NoLongerNeeded), Who::Nurse.at(not_yet.now))
+        .then_ok();
+    // Judged again, reached: the later judgement counts.
+    let reached = not_yet
+        .run(Who::Nurse, judged("fu-4", "sg-ht", true))
+        .run(Who::Nurse, judged("fu-5", "sg-self", true));
+    given(&reached)
+        .when(close(CloseReason::GoalsMet), Who::Nurse.at(reached.now))
+        .then_ok();
+}

@@ -621,6 +621,7 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
         MeetingBeforeInvitation => vec!["held_at"],
         FollowUpBeforeMeeting => vec!["held_on"],
         MeetingUnchanged | MeetingAfterDischarge(_) => vec!["scheduled_at"],
+        GoalsNotMet(_) => vec!["reason"],
         FollowUpDateMissing | FollowUpDateTooEarly => vec!["follow_up_on", "next_follow_up_on"],
         SameCoordinator => vec!["staff_id"],
         ReplacedBySelf => vec!["replaced_by"],
