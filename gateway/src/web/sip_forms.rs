@@ -698,9 +698,17 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 )
                 .field(Field::text("secretary", "Mötessekreterare").required())
                 .field(
+                    // About three months ahead, on a working day (an outside review got a
+                    // Sunday, which went on into Att göra and Min plan).
                     Field::date("follow_up_on", "Datum för uppföljning")
                         .required()
-                        .value((cx.today() + chrono::Duration::days(90)).to_string()),
+                        .value(
+                            domain::calendar::add_working_days(
+                                cx.today() + chrono::Duration::days(90),
+                                0,
+                            )
+                            .to_string(),
+                        ),
                 )
                 // Who coordinates from now on is agreed before the meeting ends (000, 001).
                 .field(
@@ -2302,6 +2310,20 @@ mod tests {
 
     fn values(field: &Field) -> Vec<&str> {
         field.choices.iter().map(|c| c.value.as_str()).collect()
+    }
+
+    /// Three months after 7 December 2026 is Sunday 7 March 2027: the meeting form suggests the
+    /// Monday after.
+    #[test]
+    fn the_meeting_form_suggests_a_follow_up_on_a_working_day() {
+        let mut p = invited_coordinator_plan();
+        p.now = at("2026-12-07T14:00:00Z");
+        p.view.invitations[0].scheduled_at = at("2026-12-07T12:30:00Z");
+        let forms = p.forms();
+        assert_eq!(
+            field(form(&forms, "mote"), "follow_up_on").value,
+            "2027-03-08"
+        );
     }
 
     #[test]
