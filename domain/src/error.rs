@@ -82,6 +82,9 @@ pub enum DomainError {
     FollowUpDateMissing,
     #[error("the follow-up date is not after the meeting")]
     FollowUpDateTooEarly,
+    /// A närstående (by name) the consent in force does not let the meeting invite.
+    #[error("the consent does not cover inviting {0}")]
+    RelativeNotCoveredByConsent(String),
     /// Red track: the SIP meeting is held before the patient goes home, at this time.
     #[error("on the red track the meeting is held before the discharge")]
     MeetingAfterDischarge(DateTime<Utc>),
@@ -221,6 +224,7 @@ impl DomainError {
             FollowUpDateMissing => "follow_up_date_missing",
             FollowUpDateTooEarly => "follow_up_date_too_early",
             MeetingAfterDischarge(_) => "meeting_after_discharge",
+            RelativeNotCoveredByConsent(_) => "relative_not_covered_by_consent",
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
             CoordinatorNotCoveredByConsent(..) => "coordinator_not_covered_by_consent",
             SameCoordinator => "same_coordinator",
@@ -286,6 +290,7 @@ impl DomainError {
             | ConsentMissing
             | ConsentExpired
             | ActorNotCoveredByConsent(..)
+            | RelativeNotCoveredByConsent(_)
             | CoordinatorNotCoveredByConsent(..)
             | ChildNeedsGuardianConsent
             | ConsentWithdrawn
@@ -370,6 +375,11 @@ impl DomainError {
                 "Ange datum för uppföljning: varje SIP ska följas upp och datumet bestäms på mötet.".to_string()
             }
             FollowUpDateTooEarly => "Uppföljningen måste ligga efter mötet.".to_string(),
+            RelativeNotCoveredByConsent(name) => format!(
+                "Samtycket omfattar inte att {name} bjuds in. Närstående bjuds in om den enskilde \
+                 samtycker till det: registrera ett nytt samtycke som tar med {name}, eller ta bort \
+                 {name} bland mottagarna."
+            ),
             MeetingAfterDischarge(at) => format!(
                 "Rött spår: SIP-mötet ska hållas före hemgången, {}. Välj en tid före den, eller \
                  registrera först den nya tiden för utskrivningen.",

@@ -407,6 +407,7 @@ mod tests {
             topics: Vec::new(),
             valid_until: NaiveDate::from_ymd_opt(2027, 3, 10).expect("date"),
             guardians_required: Vec::new(),
+            relatives: None,
             recorded_by: vc(),
             recorded_at: utc(at),
         }

@@ -80,6 +80,7 @@ fn sip_samples() -> Vec<SipEvent> {
             topics: vec!["Stöd i hemmet".to_string()],
             valid_until: day(12, 31),
             guardians_required: vec!["father".to_string(), "mother".to_string()],
+            relatives: Some(vec!["grandmother".to_string()]),
             recorded_by: by(),
             recorded_at: at(9),
         },

@@ -264,6 +264,7 @@ fn plan_events(n: u64, persons: u64) -> Vec<NewEvent> {
             topics: vec!["Boende".into()],
             valid_until: NaiveDate::from_ymd_opt(2027, 1, 5).expect("date"),
             guardians_required: vec![],
+            relatives: None,
             recorded_by: vc.clone(),
             recorded_at: at,
         },

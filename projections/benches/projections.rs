@@ -132,6 +132,7 @@ fn plan_events(sip: SipId, person: PersonId) -> Vec<NewEvent> {
             topics: vec!["Boende".into()],
             valid_until: NaiveDate::from_ymd_opt(2027, 1, 5).expect("date"),
             guardians_required: vec![],
+            relatives: None,
             recorded_by: vc.clone(),
             recorded_at: at,
         },

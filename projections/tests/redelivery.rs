@@ -77,6 +77,7 @@ async fn a_plan(store: &EventStore) -> SipId {
             topics: vec!["Boende".into()],
             valid_until: NaiveDate::from_ymd_opt(2027, 3, 2).expect("date"),
             guardians_required: vec![],
+            relatives: None,
             recorded_by: staff(VC),
             recorded_at: at(2),
         },

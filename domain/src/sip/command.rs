@@ -32,6 +32,11 @@ pub struct RecordConsent {
     /// For a representative: the person accepted that the representative takes part instead.
     #[serde(default)]
     pub person_accepted_representative: bool,
+    /// The närstående (relative ids) the consent lets the meeting invite ("Om den enskilde
+    /// samtycker kan närstående bjudas in", `001_981d6886037d185d.txt`). `None`: the consent
+    /// does not say, and any registered närstående may be invited, as before it was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relatives: Option<Vec<String>>,
 }
 
 /// The person (or a guardian) said no.

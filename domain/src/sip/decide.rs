@@ -284,6 +284,59 @@ pub fn consent_cover(
     }
 }
 
+/// The närstående the consent in force lets a meeting invite, or `None` when it does not limit
+/// them (a consent in force that does not say: recorded before it was asked, or by a client
+/// that does not ask). Each giver's newest consent in force speaks for them — a renewal that
+/// leaves a närstående out takes them out, as the plan page shows it; an adult's givers (the
+/// person, a representative) together, and for a child what every guardian's names.
+pub fn relatives_cover(
+    state: &SipState,
+    person: &PersonState,
+    today: NaiveDate,
+) -> Option<BTreeSet<String>> {
+    let newest = |giver: &dyn Fn(&ConsentGiver) -> bool| -> Option<Option<BTreeSet<String>>> {
+        let c = state
+            .consents
+            .iter()
+            .rev()
+            .find(|c| giver(&c.given_by) && c.valid_until >= today)?;
+        Some(
+            c.relatives
+                .as_ref()
+                .map(|ids| ids.iter().cloned().collect()),
+        )
+    };
+    if person.is_child_on(today) {
+        let mut cover: Option<BTreeSet<String>> = None;
+        for g in person.guardians() {
+            let theirs = newest(&|giver: &ConsentGiver| {
+                matches!(giver, ConsentGiver::Guardian { relative_id } if *relative_id == g.relative_id)
+            })
+            .unwrap_or_default()?;
+            cover = Some(match cover {
+                None => theirs,
+                Some(c) => c.intersection(&theirs).cloned().collect(),
+            });
+        }
+        cover
+    } else {
+        let mut givers: Vec<&ConsentGiver> = state
+            .consents
+            .iter()
+            .map(|c| &c.given_by)
+            .filter(|g| !matches!(g, ConsentGiver::Guardian { .. }))
+            .collect();
+        givers.dedup();
+        let mut cover = BTreeSet::new();
+        for g in givers {
+            if let Some(theirs) = newest(&|giver: &ConsentGiver| giver == g) {
+                cover.extend(theirs?);
+            }
+        }
+        Some(cover)
+    }
+}
+
 /// Each actor documents its own; the coordinator documents for the person (egenvård) and for
 /// actors without samplan.
 fn require_may_document(
@@ -512,11 +565,24 @@ pub fn decide(
             let mut actors = c.actors.clone();
             actors.sort();
             actors.dedup();
+            let relatives = match &c.relatives {
+                None => None,
+                Some(ids) => {
+                    let mut ids = ids.clone();
+                    ids.sort();
+                    ids.dedup();
+                    for id in &ids {
+                        check_relative(person, id)?;
+                    }
+                    Some(ids)
+                }
+            };
             SipEvent::ConsentGiven {
                 given_by: c.given_by.clone(),
                 actors,
                 topics,
                 valid_until: c.valid_until,
+                relatives,
                 guardians_required: if child {
                     person
                         .guardians()
@@ -634,13 +700,20 @@ pub fn decide(
             let person = facts.person()?;
             require_person_active(person)?;
             let cover = consent_cover(state, person, today)?;
+            let relatives = relatives_cover(state, person, today);
             let mut recipients = Vec::new();
             let mut seen = BTreeSet::new();
             for r in &c.recipients {
                 if !seen.insert(r.clone()) {
                     continue;
                 }
-                recipients.push(resolve_recipient(r, &cover, person, facts)?);
+                recipients.push(resolve_recipient(
+                    r,
+                    &cover,
+                    relatives.as_ref(),
+                    person,
+                    facts,
+                )?);
             }
             SipEvent::InvitationSent {
                 invitation_id,
@@ -1112,6 +1185,7 @@ fn new_coordinator(
 fn resolve_recipient(
     r: &Recipient,
     cover: &BTreeSet<UnitId>,
+    relatives: Option<&BTreeSet<String>>,
     person: &PersonState,
     facts: &SipFacts,
 ) -> Result<InvitationRecipient, DomainError> {
@@ -1149,6 +1223,13 @@ fn resolve_recipient(
             let rel = person
                 .relative(relative_id)
                 .ok_or_else(|| DomainError::UnknownRelative(relative_id.clone()))?;
+            // A närstående is invited as far as the consent lets the meeting invite them; a
+            // guardian, god man or förvaltare takes part in their own right.
+            if rel.kind == RelativeKind::Relative
+                && relatives.is_some_and(|allowed| !allowed.contains(relative_id))
+            {
+                return Err(DomainError::RelativeNotCoveredByConsent(rel.name.clone()));
+            }
             InvitationRecipient {
                 recipient: r.clone(),
                 delivery: Delivery::Letter,

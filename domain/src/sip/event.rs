@@ -35,6 +35,11 @@ pub enum SipEvent {
         /// For a child: every guardian (relative id) registered when this consent was recorded,
         /// all of whom must consent. Empty for an adult. Added in schema version 2.
         guardians_required: Vec<String>,
+        /// The närstående (relative ids) the consent lets the meeting invite; absent when the
+        /// consent does not say (any registered närstående may then be invited). Optional, so
+        /// events without it read as before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relatives: Option<Vec<String>>,
         recorded_by: StaffRef,
         recorded_at: DateTime<Utc>,
     },

@@ -120,6 +120,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
             topics,
             valid_until,
             guardians_required,
+            relatives,
             ..
         } => {
             state.consents.push(Consent {
@@ -127,6 +128,7 @@ pub fn evolve(mut state: SipState, ev: &SipEvent) -> SipState {
                 actors: actors.clone(),
                 topics: topics.clone(),
                 valid_until: *valid_until,
+                relatives: relatives.clone(),
                 recorded_by: by,
                 recorded_at: at,
             });

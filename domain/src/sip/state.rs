@@ -32,6 +32,9 @@ pub struct Consent {
     pub actors: Vec<UnitId>,
     pub topics: Vec<String>,
     pub valid_until: NaiveDate,
+    /// The närstående the consent lets the meeting invite; `None`: it does not say.
+    #[serde(default)]
+    pub relatives: Option<Vec<String>>,
     pub recorded_by: StaffRef,
     pub recorded_at: DateTime<Utc>,
 }

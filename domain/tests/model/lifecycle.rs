@@ -185,6 +185,7 @@ fn record_consent_by_staff_of_a_participating_unit() {
             topics: vec!["Stöd i hemmet".to_string(), "Läkemedel".to_string()],
             valid_until: date(2026, 12, 31),
             guardians_required: Vec::new(),
+            relatives: None,
             recorded_by: nurse_ref(),
             recorded_at: t0(),
         }]);
@@ -1533,7 +1534,10 @@ fn a_plan_is_not_closed_as_goals_met_while_a_goal_was_judged_not_reached() {
         .contains("2 mål som inte uppnådda"));
     assert_eq!(DomainError::GoalsNotMet(1).code(), "goals_not_met");
     given(&not_yet)
-        .when(close(CloseReason::NoLongerNeeded), Who::Nurse.at(not_yet.now))
+        .when(
+            close(CloseReason::NoLongerNeeded),
+            Who::Nurse.at(not_yet.now),
+        )
         .then_ok();
     // Judged again, reached: the later judgement counts.
     let reached = not_yet
@@ -1542,4 +1546,65 @@ fn a_plan_is_not_closed_as_goals_met_while_a_goal_was_judged_not_reached() {
     given(&reached)
         .when(close(CloseReason::GoalsMet), Who::Nurse.at(reached.now))
         .then_ok();
+}
+
+/// 001: "Om den enskilde samtycker kan närstående bjudas in." A consent that names the
+/// närstående the meeting may invite limits the kallelse to them; one that does not say (recorded
+/// before it was asked, or by a client that does not ask) limits nothing, as before. An outside
+/// review called a daughter by letter although the consent covered three units only.
+#[test]
+fn a_narstaende_is_invited_as_far_as_the_consent_lets() {
+    let with = |relatives: Option<Vec<String>>| {
+        let mut c = consent(&[VC, HT, FK]);
+        if let SipCommand::RecordConsent(r) = &mut c {
+            r.relatives = relatives;
+        }
+        Story::need_identified()
+            .advance(Duration::hours(1))
+            .run(Who::Nurse, c)
+            .run(Who::Nurse, create_basis())
+    };
+    let daughter = Recipient::Relative {
+        relative_id: "daughter".to_string(),
+    };
+    let kallelse = invite("inv-1", meeting_time(), vec![unit_recipient(HT), daughter]);
+
+    let none = with(Some(Vec::new()));
+    given(&none)
+        .when(kallelse.clone(), Who::Nurse.at(none.now))
+        .then_error(DomainError::RelativeNotCoveredByConsent(
+            "Närstående Tolvansson".to_string(),
+        ));
+    assert_eq!(
+        none.state().consents[0].relatives,
+        Some(Vec::<String>::new())
+    );
+    let named = with(Some(vec!["daughter".to_string()]));
+    given(&named)
+        .when(kallelse.clone(), Who::Nurse.at(named.now))
+        .then_ok();
+    let unsaid = with(None);
+    given(&unsaid)
+        .when(kallelse.clone(), Who::Nurse.at(unsaid.now))
+        .then_ok();
+    // A renewal that leaves her out takes her out: the giver's newest consent speaks.
+    let mut renewal = consent(&[VC, HT, FK]);
+    if let SipCommand::RecordConsent(r) = &mut renewal {
+        r.relatives = Some(Vec::new());
+    }
+    let renewed = named.clone().run(Who::Nurse, renewal);
+    given(&renewed)
+        .when(kallelse, Who::Nurse.at(renewed.now))
+        .then_error(DomainError::RelativeNotCoveredByConsent(
+            "Närstående Tolvansson".to_string(),
+        ));
+    // Only registered relatives can be named.
+    let mut unknown = consent(&[VC]);
+    if let SipCommand::RecordConsent(r) = &mut unknown {
+        r.relatives = Some(vec!["granne".to_string()]);
+    }
+    let noticed = Story::need_identified();
+    given(&noticed)
+        .when(unknown, Who::Nurse.at(noticed.now))
+        .then_error(DomainError::UnknownRelative("granne".to_string()));
 }

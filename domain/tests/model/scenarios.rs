@@ -581,6 +581,7 @@ fn consent_that_runs_out_is_renewed_after_a_reminder_a_month_ahead() {
             topics: vec!["Stöd i hemmet".to_string()],
             valid_until: date(2027, 12, 31),
             person_accepted_representative: false,
+            relatives: None,
         }),
     );
     let next = find(
@@ -613,6 +614,7 @@ fn a_child_about_to_turn_18_is_asked_for_their_own_consent() {
             topics: vec!["Skolgång".to_string()],
             valid_until,
             person_accepted_representative: false,
+            relatives: None,
         })
     };
     // The child was born on 4 March 2015: 18 on 4 March 2033.

@@ -259,6 +259,7 @@ pub fn consent_by(given_by: ConsentGiver, actors: &[&str]) -> SipCommand {
         topics: vec!["Stöd i hemmet".to_string(), "Läkemedel".to_string()],
         valid_until: date(2026, 12, 31),
         person_accepted_representative: false,
+        relatives: None,
     })
 }
 

@@ -132,21 +132,19 @@ pub(super) async fn plan_invited(l: &Loader) -> Result<(), AppError> {
         "context": {"kind": "discharge", "track": "yellow", "discharge_ready_at": l.at(-3, 9, 0)},
     })).await?;
     l.when(-3, 11, 0);
-    l.sip::<dto::RecordConsentRequest>(
-        AVD_61,
-        1,
-        "consent",
-        consent(
-            l,
-            &[AVD_61, HC_LULEA, HT_LULEA],
-            &[
-                "Fysisk hälsa",
-                "Förflyttning och hjälpmedel",
-                "Hem och vardag",
-            ],
-        ),
-    )
-    .await?;
+    // The person agreed that their daughter may be invited too (001).
+    let mut agreed = consent(
+        l,
+        &[AVD_61, HC_LULEA, HT_LULEA],
+        &[
+            "Fysisk hälsa",
+            "Förflyttning och hjälpmedel",
+            "Hem och vardag",
+        ],
+    );
+    agreed["relatives"] = json!(["dotter"]);
+    l.sip::<dto::RecordConsentRequest>(AVD_61, 1, "consent", agreed)
+        .await?;
     l.when(-2, 9, 0);
     l.sip::<dto::CreatePlanBasisRequest>(
         HC_LULEA,

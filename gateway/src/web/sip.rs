@@ -52,6 +52,8 @@ struct ConsentItem {
     /// "Den enskilde", "Maria Berg (vårdnadshavare)", "Karl Ek (företrädare)".
     given_by: String,
     actors: Vec<String>,
+    /// The närstående it lets the meeting invite by name; `None` when it does not say.
+    relatives: Option<Vec<String>>,
     topics: Vec<String>,
     valid_until: String,
     recorded: String,
@@ -716,6 +718,16 @@ fn consent_section(
     let item = |c: &Consent| ConsentItem {
         given_by: giver(&c.given_by),
         actors: c.actors.iter().map(|a| unit_name(a.as_str())).collect(),
+        relatives: c.relatives.as_ref().map(|ids| {
+            ids.iter()
+                .map(|id| {
+                    relatives
+                        .iter()
+                        .find(|r| r.relative_id == *id)
+                        .map_or_else(|| "En närstående".to_owned(), |r| r.name.clone())
+                })
+                .collect()
+        }),
         topics: c.topics.clone(),
         valid_until: dates::date_with_year(c.valid_until),
         recorded: format!(

@@ -332,6 +332,21 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             c.checked(on)
         })
         .collect();
+    // Närstående the person may agree to have invited (001); guardians, god man and förvaltare
+    // take part in their own right.
+    let relatives: Vec<Choice> = cx
+        .relatives
+        .iter()
+        .filter(|r| r.kind == "relative")
+        .map(|r| {
+            let on = latest.is_some_and(|l| {
+                l.relatives
+                    .as_ref()
+                    .is_some_and(|ids| ids.contains(&r.relative_id))
+            });
+            Choice::new(r.relative_id.clone(), r.name.clone()).checked(on)
+        })
+        .collect();
     let consent_open = matches!(
         cx.view.consent.status,
         ConsentStatus::Missing | ConsentStatus::Expired
@@ -352,16 +367,25 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     // Once there is a coordinator, a new consent is the coordinator's unit's to record (the
     // domain refuses it from other units).
     let may_record_consent = !has_basis || cx.coordinators_unit();
-    forms.extend(may_record_consent.then(|| {
-        FormView::new("samtycke", cx.action("samtycke"), title)
+    if may_record_consent {
+        let mut form = FormView::new("samtycke", cx.action("samtycke"), title)
             .intro(intro)
             .field(
                 Field::radios("given_by", "Vem lämnar samtycket?", consent_givers(cx))
                     .value("person")
                     .required(),
             )
-            .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required())
-            .field(
+            .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required());
+        if !relatives.is_empty() {
+            form = form.field(
+                Field::checkboxes("relatives", "Närstående som får bjudas in", relatives).hint(
+                    "Närstående bjuds in till mötet om den enskilde samtycker till det. Bara de \
+                     ikryssade kan kallas.",
+                ),
+            );
+        }
+        forms.push(
+            form.field(
                 Field::textarea("topics", "Vad får mötet handla om?")
                     .required()
                     .hint("En sak per rad.")
@@ -376,8 +400,9 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 "person_accepted_representative",
                 "Personen har godkänt att företrädaren deltar i stället",
             ))
-            .open(consent_open)
-    }));
+            .open(consent_open),
+        );
+    }
     // Samtycke nekat: before the plan basis, while consent is not complete.
     if !has_basis && cx.view.consent.status == ConsentStatus::Missing {
         forms.push(
@@ -1801,6 +1826,8 @@ pub(crate) async fn run(
                 .collect(),
             valid_until: fields.date("valid_until")?,
             person_accepted_representative: fields.opt("person_accepted_representative").is_some(),
+            // The page asks, so the consent always says: none ticked, none invited.
+            relatives: Some(fields.all("relatives")),
         }),
         "samtycke-nekat" => go!(DeclineConsentRequest {
             declined_by: consent_giver(&fields.get("declined_by")),
@@ -2507,6 +2534,7 @@ mod tests {
             actors: vec![unit(HC), unit(HT)],
             topics: vec!["Hemgång".to_owned()],
             valid_until: "2027-12-01".parse().expect("a date"),
+            relatives: None,
             recorded_by: staff("SE2321000016-DHC1", HC),
             recorded_at: at("2026-12-01T08:00:00Z"),
         });

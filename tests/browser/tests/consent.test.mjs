@@ -209,3 +209,33 @@ test("a unit with nothing to document clears “Er dokumentation saknas”", { t
     assert.deepEqual(coordinatorContext.cspViolations, []);
     assert.deepEqual(unitContext.cspViolations, []);
   }));
+
+test("a närstående is called only when the consent lets the meeting invite them", { timeout: 180_000 }, () =>
+  withApp("consent-relatives", async (app) => {
+    const context = await app.context({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(app, page, DEMO.hcLulea);
+    // Plan 1: Astrid Nilsson agreed that her daughter may be invited.
+    await page.goto(`${app.base}/sip/${PLANS.invited}`);
+    const given = page.locator("#samtycket dl.consent-given").first();
+    assert.equal(await given.locator("dt:has-text('Närstående som får bjudas in') + dd").innerText(), "Anna Nilsson");
+
+    // A new consent without her: the form offers the närstående, ticked as before.
+    let form = await step(page, "samtycke");
+    const daughter = form.getByRole("group", { name: /^Närstående som får bjudas in/ }).getByLabel("Anna Nilsson");
+    assert.equal(await daughter.isChecked(), true);
+    await daughter.uncheck();
+    await submit(page, form, "Spara");
+    assert.equal(await page.locator("#samtycket dl.consent-given").first()
+      .locator("dt:has-text('Närstående som får bjudas in') + dd").innerText(), "Inga");
+
+    // A kallelse to her now is refused beside the recipients, saying why.
+    form = await step(page, "kallelse");
+    await form.getByLabel(/^Syfte med mötet/).fill("Planera hemgången");
+    await form.getByRole("group", { name: /^Mottagare/ }).getByLabel(/^Anna Nilsson/).check();
+    const refused = await submit(page, form, "Skicka");
+    assert.equal(refused.status(), 422);
+    assert.match(await page.locator("details#kallelse").innerText(), /Samtycket omfattar inte att Anna Nilsson bjuds in/);
+    assert.deepEqual(await seriousViolations(page), []);
+    assert.deepEqual(context.cspViolations, []);
+  }));

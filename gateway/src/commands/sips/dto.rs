@@ -214,6 +214,11 @@ pub struct RecordConsentRequest {
     /// With a representative: the person accepted that the representative takes part instead.
     #[serde(default)]
     pub person_accepted_representative: bool,
+    /// The närstående (relative ids) the person agreed may be invited to the meeting. Absent: the
+    /// consent does not say, and any registered närstående may be invited; `[]`: none.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    pub relatives: Option<Vec<String>>,
 }
 
 impl IntoSipCommand for RecordConsentRequest {
@@ -225,6 +230,7 @@ impl IntoSipCommand for RecordConsentRequest {
             topics: self.topics,
             valid_until: self.valid_until,
             person_accepted_representative: self.person_accepted_representative,
+            relatives: self.relatives,
         }))
     }
 }
