@@ -261,18 +261,48 @@ pub async fn rebuild(
     })
 }
 
-/// This process's NATS connections: 0 none made yet, 1 connected, 2 not connected (away, or
-/// refused).
-static NATS_STATE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+/// This process's NATS connections, by a number drawn for each, and whether each is connected
+/// now. A connection is forgotten when it is closed: the relay makes a new one after NATS was
+/// away, and the old one's `Closed` arrives after the new one's `Connected` (an outside review
+/// saw the active relay report `samplan_nats_connected 0` for minutes while it published).
+static NATS_CONNECTIONS: std::sync::Mutex<std::collections::BTreeMap<u64, bool>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
-/// Whether this process's NATS connection is up: `None` before it made one. `/metrics` shows it
-/// (`samplan_nats_connected`): a gateway without NATS still pushes, by looking at the tables, a
-/// little later, and nothing else would tell.
+/// The number of the next NATS connection.
+static NATS_NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Whether this process ever tried to connect to NATS.
+static NATS_TRIED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn nats_connections() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<u64, bool>> {
+    NATS_CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A NATS connection about to be made: not connected until its `Connected` event.
+pub(crate) fn nats_connection_started() -> u64 {
+    let id = NATS_NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    NATS_TRIED.store(true, std::sync::atomic::Ordering::Relaxed);
+    nats_connections().insert(id, false);
+    id
+}
+
+/// A NATS connection that was closed, or never made: it no longer counts.
+pub(crate) fn nats_connection_ended(id: u64) {
+    nats_connections().remove(&id);
+}
+
+/// Whether this process's NATS connection is up (any of them, when there are several): `None`
+/// before it tried to make one. `/metrics` shows it (`samplan_nats_connected`): a gateway
+/// without NATS still pushes, by looking at the tables, a little later, and nothing else would
+/// tell.
 pub fn nats_connected() -> Option<bool> {
-    match NATS_STATE.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => None,
-        state => Some(state == 1),
+    let connections = nats_connections();
+    if connections.is_empty() {
+        return NATS_TRIED
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then_some(false);
     }
+    Some(connections.values().any(|up| *up))
 }
 
 /// Whether the refusal of this process's sign-in was said since it last connected.
@@ -281,7 +311,7 @@ static REFUSAL_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBo
 /// Follows a NATS connection's events into [`nats_connected`], and says once, in words an
 /// operator can act on, that the server refused the sign-in (the client retries, and logs each
 /// attempt in its own words).
-pub(crate) async fn follow_nats(event: async_nats::Event, user: Option<String>) {
+pub(crate) async fn follow_nats(event: async_nats::Event, user: Option<String>, connection: u64) {
     use std::sync::atomic::Ordering;
     let refused = match &event {
         async_nats::Event::ServerError(async_nats::ServerError::AuthorizationViolation) => true,
@@ -292,14 +322,15 @@ pub(crate) async fn follow_nats(event: async_nats::Event, user: Option<String>) 
     };
     match event {
         async_nats::Event::Connected => {
-            NATS_STATE.store(1, Ordering::Relaxed);
+            nats_connections().insert(connection, true);
             REFUSAL_SAID.store(false, Ordering::Relaxed);
         }
-        async_nats::Event::Disconnected | async_nats::Event::Closed => {
-            NATS_STATE.store(2, Ordering::Relaxed)
+        async_nats::Event::Disconnected => {
+            nats_connections().insert(connection, false);
         }
+        async_nats::Event::Closed => nats_connection_ended(connection),
         _ if refused => {
-            NATS_STATE.store(2, Ordering::Relaxed);
+            nats_connections().insert(connection, false);
             if !REFUSAL_SAID.swap(true, Ordering::Relaxed) {
                 tracing::error!(
                     user = user.as_deref().unwrap_or("(none)"),
@@ -319,16 +350,53 @@ pub async fn nats_client(
     nats_url: &str,
     auth: &NatsAuth,
 ) -> Result<async_nats::Client, ProjectionError> {
-    NATS_STATE.store(2, std::sync::atomic::Ordering::Relaxed);
     let user = auth.user().map(str::to_owned);
-    auth.apply(async_nats::ConnectOptions::new())
+    let options = auth
+        .apply(async_nats::ConnectOptions::new())
         .await
-        .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?
-        .event_callback(move |event| follow_nats(event, user.clone()))
+        .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?;
+    let connection = nats_connection_started();
+    options
+        .event_callback(move |event| follow_nats(event, user.clone(), connection))
         .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5))
         // One URL or a comma-separated list of a cluster's nodes, as the relay takes it.
         .connect(relay::with_learned_servers(nats_url))
         .await
-        .map_err(|e| ProjectionError::Nats(format!("connecting to {nats_url}: {e}")))
+        .map_err(|e| {
+            nats_connection_ended(connection);
+            ProjectionError::Nats(format!("connecting to {nats_url}: {e}"))
+        })
+}
+
+#[cfg(test)]
+mod nats_state_tests {
+    use super::*;
+
+    /// The relay's old connection closes after its new one connected, beside the doorbell
+    /// client: the process is connected. (Each test runs in a process of its own under
+    /// nextest, so these counters are this test's.)
+    #[tokio::test]
+    async fn an_old_connection_closing_does_not_undo_a_new_one() {
+        let old = nats_connection_started();
+        follow_nats(async_nats::Event::Connected, None, old).await;
+        let doorbell = nats_connection_started();
+        follow_nats(async_nats::Event::Connected, None, doorbell).await;
+        assert_eq!(nats_connected(), Some(true));
+        // NATS goes away: every connection is down.
+        follow_nats(async_nats::Event::Disconnected, None, old).await;
+        follow_nats(async_nats::Event::Disconnected, None, doorbell).await;
+        assert_eq!(nats_connected(), Some(false));
+        // Back: the relay's new connection and the doorbell connect, then the old one closes.
+        let new = nats_connection_started();
+        assert_eq!(nats_connected(), Some(false), "not connected until it is");
+        follow_nats(async_nats::Event::Connected, None, new).await;
+        follow_nats(async_nats::Event::Connected, None, doorbell).await;
+        follow_nats(async_nats::Event::Closed, None, old).await;
+        assert_eq!(nats_connected(), Some(true));
+        // A connection never made is forgotten; with none left the process is not connected.
+        nats_connection_ended(new);
+        follow_nats(async_nats::Event::Closed, None, doorbell).await;
+        assert_eq!(nats_connected(), Some(false));
+    }
 }

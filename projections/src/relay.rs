@@ -166,25 +166,26 @@ pub async fn connect_with(
     nats_url: &str,
     auth: &crate::NatsAuth,
 ) -> Result<jetstream::Context, ProjectionError> {
-    // Not connected until it is: an active relay that cannot reach NATS shows
-    // `samplan_nats_connected 0`, not the absence a standby (which never tries) shows.
-    if crate::nats_connected().is_none() {
-        crate::NATS_STATE.store(2, std::sync::atomic::Ordering::Relaxed);
-    }
     let options = auth
         .apply(async_nats::ConnectOptions::new())
         .await
         .map_err(|e| ProjectionError::Nats(format!("NATS credentials: {e}")))?;
+    // Not connected until it is: an active relay that cannot reach NATS shows
+    // `samplan_nats_connected 0`, not the absence a standby (which never tries) shows.
+    let connection = crate::nats_connection_started();
     // The configured servers, and those a cluster told an earlier connection about: when the
     // one node configured is the one that died, a fresh connection still finds the others.
     let servers = with_learned_servers(nats_url);
     let user = auth.user().map(str::to_owned);
     let client = options
-        .event_callback(move |event| on_event(event, user.clone()))
+        .event_callback(move |event| on_event(event, user.clone(), connection))
         .connection_timeout(Duration::from_secs(5))
         .connect(servers)
         .await
-        .map_err(|e| ProjectionError::Nats(format!("connecting to {nats_url}: {e}")))?;
+        .map_err(|e| {
+            crate::nats_connection_ended(connection);
+            ProjectionError::Nats(format!("connecting to {nats_url}: {e}"))
+        })?;
     learn_servers(&client.server_info().connect_urls);
     Ok(jetstream::ContextBuilder::new()
         .timeout(Duration::from_secs(5))
@@ -202,7 +203,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Follows the relay's NATS connection: what the server refused it is said at once, naming what
 /// to look at (a refused request answers nothing, and the relay would only see its wait run
 /// out); the rest as every NATS connection of the process (`crate::follow_nats`).
-async fn on_event(event: async_nats::Event, user: Option<String>) {
+async fn on_event(event: async_nats::Event, user: Option<String>, connection: u64) {
     match event {
         async_nats::Event::ServerError(async_nats::ServerError::Other(text))
             if text.to_lowercase().contains("permissions violation") =>
@@ -214,7 +215,7 @@ async fn on_event(event: async_nats::Event, user: Option<String>) {
             );
             *LAST_REFUSAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
         }
-        other => crate::follow_nats(other, user).await,
+        other => crate::follow_nats(other, user, connection).await,
     }
 }
 

@@ -626,6 +626,50 @@ async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
     drop(db);
 }
 
+/// After NATS was away and came back, the active relay says it is connected again (an outside
+/// review saw `samplan_nats_connected 0` for minutes on a relay that was publishing; the order
+/// of events that did it is the unit test `an_old_connection_closing_does_not_undo_a_new_one`).
+#[tokio::test]
+async fn the_relay_says_it_is_connected_again_once_nats_is_back() {
+    let Setup { db, store } = setup().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let dir = std::env::temp_dir().join(format!("samplan-relay-gauge-{}", Ulid::generate()));
+    let mut nats = Nats::start(port, dir);
+    let mut config = config(&nats.url());
+    config.memory_storage = false;
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    append(&store, "sip-gauge-1").await;
+    relayed(&store).await;
+    assert_eq!(projections::nats_connected(), Some(true));
+
+    nats.stop();
+    append(&store, "sip-gauge-2").await;
+    let until = |want: bool, within: Duration| async move {
+        let deadline = tokio::time::Instant::now() + within;
+        while projections::nats_connected() != Some(want) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "samplan_nats_connected should be {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    until(false, Duration::from_secs(30)).await;
+    nats.restart();
+    assert_eq!(relayed(&store).await, 2);
+    until(true, Duration::from_secs(30)).await;
+    // And it stays so, once every old connection has closed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(projections::nats_connected(), Some(true));
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    drop(db);
+}
+
 #[tokio::test]
 async fn the_doorbell_client_takes_a_list_of_servers_and_uses_the_one_that_answers() {
     // The first URL names a port nothing listens on; the second is the test server.
