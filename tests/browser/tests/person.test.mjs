@@ -35,7 +35,7 @@ test("the person page lists the unit's plans; another plan needs a confirmation;
   withApp("person-plans", async (app) => {
     // Karin's plan is closed: it is listed after the open ones, as "Avslutad".
     const token = staffToken(app, DEMO.hcLulea);
-    const closed = await app.post(`/sips/${PLAN.followedUp}/close-plan`, token, { reason: "goals_met", note: "Målen är nådda." });
+    const closed = await app.post(`/sips/${PLAN.followedUp}/close-plan`, token, { reason: "no_longer_needed", note: "Behovet av samordning finns inte längre." });
     assert.equal(closed.status, 200, JSON.stringify(closed.body));
 
     const context = await app.context({ viewport: { width: 1280, height: 900 } });
