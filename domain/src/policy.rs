@@ -293,8 +293,26 @@ impl PolicyProfile {
     /// this situation: Stockholm; Örebro green/yellow track before the discharge time is known;
     /// Örebro red track before the discharge time is known.
     ///
-    /// For the red track the meeting is due at the discharge instant itself ("innan hemgång").
+    /// For the red track the meeting is due at the discharge instant itself ("innan hemgång"),
+    /// under every profile: a profile's own figure counts only when it comes earlier (an outside
+    /// review had a red-track patient go home days before the to-do's deadline).
     pub fn meeting_due(
+        &self,
+        need_known_at: DateTime<Utc>,
+        track: Option<Track>,
+        discharge_ready_at: Option<DateTime<Utc>>,
+        discharged_at: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let by_rule =
+            self.meeting_due_by_rule(need_known_at, track, discharge_ready_at, discharged_at);
+        match (track, discharged_at) {
+            (Some(Track::Red), Some(home)) => Some(by_rule.map_or(home, |due| due.min(home))),
+            _ => by_rule,
+        }
+    }
+
+    /// [`PolicyProfile::meeting_due`] by the profile's own rule alone.
+    fn meeting_due_by_rule(
         &self,
         need_known_at: DateTime<Utc>,
         track: Option<Track>,

@@ -802,6 +802,50 @@ fn orebro_meeting_depends_on_the_track() {
     assert_eq!(p.documentation_due(discharged), utc("2026-11-05T22:59:59Z"));
 }
 
+/// 001: "Vid rött spår ska SIP- möte hållas innan hemgång från sjukhuset." Under every profile
+/// the red track's meeting is due when the patient goes home, or at the profile's own deadline
+/// when that comes first; before the discharge is recorded, the profile's own.
+#[test]
+fn on_the_red_track_every_profile_has_the_meeting_due_before_going_home() {
+    let known = utc("2026-12-01T08:00:00Z");
+    let home = utc("2026-12-04T11:00:00Z");
+    let late_home = utc("2027-02-01T11:00:00Z");
+    for name in [
+        PolicyName::Norrbotten,
+        PolicyName::Stockholm,
+        PolicyName::Orebro,
+    ] {
+        let p = PolicyProfile::get(name);
+        assert_eq!(
+            p.meeting_due(known, Some(Track::Red), None, Some(home)),
+            Some(home),
+            "{name}"
+        );
+        let own = p.meeting_due(known, None, None, None);
+        let expected = match (name, own) {
+            // Örebro's red track is the discharge itself.
+            (PolicyName::Orebro, _) => Some(late_home),
+            (_, Some(own)) => Some(own.min(late_home)),
+            (_, None) => Some(late_home),
+        };
+        assert_eq!(
+            p.meeting_due(known, Some(Track::Red), None, Some(late_home)),
+            expected,
+            "{name}"
+        );
+    }
+    // Norrbotten: 21 days after the need, 22 December, before a February discharge.
+    assert_eq!(
+        PolicyProfile::get(PolicyName::Norrbotten).meeting_due(
+            known,
+            Some(Track::Red),
+            None,
+            Some(late_home)
+        ),
+        Some(utc("2026-12-22T22:59:59Z"))
+    );
+}
+
 #[test]
 fn stockholm_has_no_meeting_deadline_and_offers_sip_kollen() {
     let p = PolicyProfile::get(PolicyName::Stockholm);

@@ -138,7 +138,8 @@ fn before_going_home(
         n.context.kind == CareContextKind::Discharge && n.context.track == Some(Track::Red)
     });
     match state.discharged_at {
-        Some(home) if red && home > now && scheduled_at > home && !state.meeting_held() => {
+        // Before going home: a meeting at the discharge minute is not before it.
+        Some(home) if red && home > now && scheduled_at >= home && !state.meeting_held() => {
             Err(DomainError::MeetingAfterDischarge(home))
         }
         _ => Ok(()),

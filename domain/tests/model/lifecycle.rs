@@ -1460,6 +1460,10 @@ fn on_the_red_track_the_meeting_is_called_before_the_patient_goes_home() {
             Who::Nurse.at(called.now),
         )
         .then_ok();
+    // At the discharge minute is not before it.
+    given(&called)
+        .when(move_to(home), Who::Nurse.at(called.now))
+        .then_error(DomainError::MeetingAfterDischarge(home));
     // Gone home already: the meeting is still to be held, after.
     let gone = red.clone().advance(Duration::days(3));
     given(&gone)

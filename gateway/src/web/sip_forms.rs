@@ -258,9 +258,13 @@ pub(crate) fn meeting_deadline_text(
         context.discharge_ready_at,
         discharged_at,
     );
+    // On the red track a profile's earliest day after the discharge is no day for the meeting
+    // (it is held before going home): not said.
+    let home_day = discharged_at.filter(|_| red).map(domain::time::local_date);
     let not_before = policy
         .meeting_not_before(known_since)
         .filter(|d| *d > today)
+        .filter(|d| home_day.is_none_or(|home| *d < home))
         .map(|d| super::dates::day(d, today));
     // A red-track deadline that is the discharge itself is said with the red track below;
     // every other deadline is the end of a day.
@@ -2713,12 +2717,11 @@ mod tests {
             meeting_deadline_text(&orebro, known, &red, home, now).as_deref(),
             Some("Rött spår: mötet ska hållas före hemgång, onsdag 9 december kl. 12.00.")
         );
+        // Norrbotten's own deadline (23 December) and earliest day come after going home on the
+        // red track: the discharge is the deadline.
         assert_eq!(
             meeting_deadline_text(&norrbotten, known, &red, home, now).as_deref(),
-            Some(
-                "Mötet bör hållas senast onsdag 23 december. Rött spår: mötet ska hållas före \
-                 hemgång, onsdag 9 december kl. 12.00."
-            )
+            Some("Rött spår: mötet ska hållas före hemgång, onsdag 9 december kl. 12.00.")
         );
         // Örebro's green track gives no figure before the discharge is known.
         let green = dsip::NeedContext {

@@ -96,8 +96,9 @@ impl Inbox {
 /// ahead; 8: a meeting given another place or form at the same time is not said to be moved;
 /// 9: a plan closed, or to be closed, still owes the letters calling off its meetings; 10: a
 /// documentation to-do kept by a sub-goal without intervention says so; 11: a to-do's id is a
-/// ULID of its event, plan and place (one event's to-dos on several plans had one id).
-const RULES: u32 = 11;
+/// ULID of its event, plan and place (one event's to-dos on several plans had one id); 12: on
+/// the red track the SIP-möte is due before going home under every profile.
+const RULES: u32 = 12;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {

@@ -52,8 +52,9 @@ impl Reporting {
 /// read model on its next start (ADR 0034). 2: a refusal of consent is judged as it stood at the
 /// meeting's deadline, and a follow-up held before the first meeting does not count. 3: the
 /// first invitation's time and deadline are kept (invitations in time), and a withdrawal of
-/// consent standing at a deadline counts as a refusal.
-const RULES: u32 = 3;
+/// consent standing at a deadline counts as a refusal. 4: on the red track the SIP-möte is due
+/// before going home under every profile.
+const RULES: u32 = 4;
 
 impl Projection for Reporting {
     fn name(&self) -> &'static str {
