@@ -67,6 +67,9 @@ struct ConsentSection {
     expired: Option<ConsentItem>,
     /// "Samtycke nekades av den enskilde.", when and by whom it was registered, and the note.
     refusal: Option<ConsentRefusalItem>,
+    /// The person has närstående registered: a consent that does not say which of them may be
+    /// invited says so (ADR 0051).
+    has_narstaende: bool,
 }
 
 /// A declined or withdrawn consent as the page shows it.
@@ -794,6 +797,7 @@ fn consent_section(
         in_force,
         expired,
         refusal,
+        has_narstaende: relatives.iter().any(|r| r.kind == "relative"),
     }
 }
 

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEMO, PLAN, screenshots, seriousViolations, signIn, start, step, submit, withApp } from "../lib/samplan.mjs";
+import { DEMO, PLAN, screenshots, seriousViolations, signIn, staffToken, start, step, submit, withApp } from "../lib/samplan.mjs";
 
 /** Demo plans (README): 1 invited, 8 a need noticed yesterday, 10 basis created. */
 const PLANS = {
@@ -237,5 +237,17 @@ test("a närstående is called only when the consent lets the meeting invite the
     assert.equal(refused.status(), 422);
     assert.match(await page.locator("details#kallelse").innerText(), /Samtycket omfattar inte att Anna Nilsson bjuds in/);
     assert.deepEqual(await seriousViolations(page), []);
+
+    // A consent recorded without saying (an API client that does not ask): the page says so.
+    const unsaid = await app.post(`/sips/${PLANS.invited}/record-consent`, staffToken(app, DEMO.hcLulea), {
+      given_by: { kind: "person" },
+      actors: ["nll-sunderby-avd61", "nll-hc-centrum-lulea", "lulea-hemtjanst-centrum"],
+      topics: ["Hemgång"],
+      valid_until: dayFromNow(300)[0],
+    });
+    assert.equal(unsaid.status, 200, JSON.stringify(unsaid.body));
+    await page.goto(`${app.base}/sip/${PLANS.invited}?efter=${unsaid.body.position}`);
+    assert.match(await page.locator("#samtycket dl.consent-given").first()
+      .locator("dt:has-text('Närstående som får bjudas in') + dd").innerText(), /^Inte angivet i samtycket/);
     assert.deepEqual(context.cspViolations, []);
   }));
