@@ -141,6 +141,10 @@ pub enum DomainError {
     ActorNotCoveredByConsent(UnitId, String),
     #[error("a child needs consent from every guardian")]
     ChildNeedsGuardianConsent,
+    /// The same rule, naming the registered guardian whose consent is missing (staff may not
+    /// know that another unit registered them).
+    #[error("a child needs consent from every guardian; {0}'s is missing")]
+    GuardianConsentMissing(String),
     /// Consent for a child recorded as given by the child or a representative: the same rule as
     /// [`DomainError::ChildNeedsGuardianConsent`] and the same code, but a command that breaks it
     /// whatever the plan's state (422, where a plan still missing a guardian's consent is 409).
@@ -247,7 +251,9 @@ impl DomainError {
             ConsentMissing => "consent_missing",
             ConsentExpired => "consent_expired",
             ActorNotCoveredByConsent(..) => "actor_not_covered_by_consent",
-            ChildNeedsGuardianConsent | ChildCannotConsent => "child_needs_guardian_consent",
+            ChildNeedsGuardianConsent | GuardianConsentMissing(_) | ChildCannotConsent => {
+                "child_needs_guardian_consent"
+            }
             ConsentWithdrawn => "consent_withdrawn",
             ConsentAlreadyGiven => "consent_already_given",
             PlanBasisMissing => "plan_basis_missing",
@@ -293,6 +299,7 @@ impl DomainError {
             | RelativeNotCoveredByConsent(_)
             | CoordinatorNotCoveredByConsent(..)
             | ChildNeedsGuardianConsent
+            | GuardianConsentMissing(_)
             | ConsentWithdrawn
             | ConsentAlreadyGiven
             | PlanBasisMissing
@@ -422,6 +429,11 @@ impl DomainError {
                 "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den kallas."
             ),
             ChildNeedsGuardianConsent => "Personen är under 18 år: samtycke krävs från varje registrerad vårdnadshavare.".to_string(),
+            GuardianConsentMissing(name) => format!(
+                "Personen är under 18 år och samtycke saknas från vårdnadshavaren {name}: \
+                 samtycke krävs från varje registrerad vårdnadshavare. Registrera samtycket, eller \
+                 se på personsidan om {name} är rätt registrerad."
+            ),
             ChildCannotConsent => "Personen är under 18 år: samtycket ges av varje registrerad vårdnadshavare, inte av personen själv eller en företrädare.".to_string(),
             ConsentWithdrawn => "Samtycket har återkallats. Planen ska avslutas.".to_string(),
             ConsentAlreadyGiven => "Samtycke finns redan. Om personen ångrar sig: registrera att samtycket återkallas.".to_string(),

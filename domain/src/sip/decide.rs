@@ -272,7 +272,7 @@ pub fn consent_cover(
             let set = valid_union(&|giver: &ConsentGiver| {
                 matches!(giver, ConsentGiver::Guardian { relative_id } if *relative_id == g.relative_id)
             })
-            .map_err(|e| e.unwrap_or(DomainError::ChildNeedsGuardianConsent))?;
+            .map_err(|e| e.unwrap_or_else(|| DomainError::GuardianConsentMissing(g.name.clone())))?;
             cover = Some(match cover {
                 None => set,
                 Some(c) => c.intersection(&set).cloned().collect(),

@@ -288,10 +288,17 @@ fn a_childs_sip_needs_consent_from_both_guardians() {
     let state = one.state();
     assert_eq!(state.guardians_required, vec!["father", "mother"]);
     assert!(!state.consent_complete());
-    // Consent from only one guardian is refused.
+    // Consent from only one guardian is refused, naming the other.
     given(&one)
         .when(create_basis(), Who::Nurse.at(one.now))
-        .then_error(DomainError::ChildNeedsGuardianConsent);
+        .then_error(DomainError::GuardianConsentMissing(
+            "Vårdnadshavare Två".to_string(),
+        ));
+    assert!(
+        DomainError::GuardianConsentMissing("Vårdnadshavare Två".to_string())
+            .message()
+            .contains("samtycke saknas från vårdnadshavaren Vårdnadshavare Två")
+    );
     let policy = PolicyProfile::get(PolicyName::Stockholm);
     assert_eq!(
         obligations(&state, &policy)

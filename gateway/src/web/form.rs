@@ -614,6 +614,7 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
         | GuardianConsentForAdult
         | RepresentativeNotAccepted
         | ChildNeedsGuardianConsent
+        | GuardianConsentMissing(_)
         | ChildCannotConsent => vec!["given_by", "recipients"],
         UnknownSubGoal(_) => vec!["sub_goal_id"],
         UnknownIntervention(_) => vec!["intervention_id"],
