@@ -513,6 +513,38 @@ async fn a_guardian_recorded_later_reads_only_the_plans_they_consented_to() {
     let (_, list) = get(&app, "/api/v1/me/plans", &parent_a, at).await;
     assert_eq!(plan_ids(&list), vec![(plan.clone(), "guardian".to_owned())]);
 
+    // The plan's coordinator is told (Meddelanden), naming who did it and whom...
+    let (status, messages) = get(
+        &app,
+        "/api/v1/inbox/messages?type=guardians_changed",
+        &w.vc,
+        at,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{messages}");
+    let told = messages["messages"].as_array().expect("messages");
+    assert_eq!(told.len(), 1, "{messages}");
+    assert_eq!(told[0]["subject"], "Vårdnadshavare registrerad");
+    assert_eq!(told[0]["sip_id"], plan.as_str());
+    assert!(
+        told[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("Ny Vårdnadshavare")),
+        "{messages}"
+    );
+    // ... and hemtjänsten, which did it, is not.
+    let (_, theirs) = get(
+        &app,
+        "/api/v1/inbox/messages?type=guardians_changed",
+        &w.ht,
+        at,
+    )
+    .await;
+    assert_eq!(
+        theirs["messages"].as_array().map(Vec::len),
+        Some(0),
+        "{theirs}"
+    );
     // The plan's coordinator is asked for the new guardian's consent (the plan needs it).
     let (status, todos) = get(&app, "/api/v1/inbox/todos", &w.vc, at).await;
     assert_eq!(status, StatusCode::OK, "{todos}");

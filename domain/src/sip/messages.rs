@@ -33,11 +33,14 @@ pub enum MessageKind {
     ConsentWithdrawn,
     /// The plan was closed.
     PlanClosed,
+    /// Another unit registered or removed a guardian of the child: the plan needs the consent
+    /// of every guardian registered, so its coordinator hears of it.
+    GuardiansChanged,
 }
 
 impl MessageKind {
     /// Every kind, as the API's `type` filter names them.
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 9] = [
         MessageKind::Invitation,
         MessageKind::FollowUpInvitation,
         MessageKind::MeetingRescheduled,
@@ -46,6 +49,7 @@ impl MessageKind {
         MessageKind::CoordinatorChanged,
         MessageKind::ConsentWithdrawn,
         MessageKind::PlanClosed,
+        MessageKind::GuardiansChanged,
     ];
 
     /// The stable name (`invitation`, `plan_closed`, …).
@@ -59,6 +63,7 @@ impl MessageKind {
             MessageKind::CoordinatorChanged => "coordinator_changed",
             MessageKind::ConsentWithdrawn => "consent_withdrawn",
             MessageKind::PlanClosed => "plan_closed",
+            MessageKind::GuardiansChanged => "guardians_changed",
         }
     }
 
@@ -133,6 +138,60 @@ fn summoned<'a>(inv: &'a Invitation, except: &'a UnitId) -> impl Iterator<Item =
 /// Every participating unit but `except`.
 fn everyone_but<'a>(state: &'a SipState, except: &'a UnitId) -> impl Iterator<Item = &'a UnitId> {
     state.participants.iter().filter(move |u| *u != except)
+}
+
+/// A guardian of the plan's person registered or removed, on the person's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardianChange<'a> {
+    /// Registered under this name.
+    Added(&'a str),
+    Removed,
+}
+
+/// The message a guardian registered or removed by `by` sends about an open plan: to the unit
+/// that coordinates it (before anyone does, the unit that noticed the need), unless that unit did
+/// it. Who the guardians are decides whose consent a child's plan needs, and who reads it on Min
+/// plan (ADR 0050); an outside review had a unit register a stranger, stopping the plan, and the
+/// coordinator found out only from a refusal.
+pub fn guardian_change_message(
+    state: &SipState,
+    change: GuardianChange<'_>,
+    by: &crate::context::StaffRef,
+) -> Option<Message> {
+    if state.is_closed() {
+        return None;
+    }
+    let to = match state.coordinator() {
+        Some(c) => c.unit_id.clone(),
+        None => state.need.as_ref()?.recorded_by.unit_id.clone(),
+    };
+    if to == by.unit_id {
+        return None;
+    }
+    let (subject, body) = match change {
+        GuardianChange::Added(name) => (
+            "Vårdnadshavare registrerad".to_string(),
+            format!(
+                "{} registrerade {name} som vårdnadshavare. Planen behöver samtycke från varje \
+                 registrerad vårdnadshavare: kontrollera med den enskilde att uppgiften stämmer.",
+                by.name
+            ),
+        ),
+        GuardianChange::Removed => (
+            "Vårdnadshavare borttagen".to_string(),
+            format!(
+                "{} tog bort en vårdnadshavare. Kontrollera att uppgiften stämmer.",
+                by.name
+            ),
+        ),
+    };
+    Some(Message {
+        to,
+        kind: MessageKind::GuardiansChanged,
+        subject,
+        body,
+        invitation_id: None,
+    })
 }
 
 /// The messages `event` sends, given the plan `before` and `after` it. Units that do not use

@@ -116,7 +116,8 @@ pub struct SenderView {
 pub struct MessageView {
     pub id: String,
     /// `invitation`, `follow_up_invitation`, `meeting_rescheduled`, `invitation_cancelled`,
-    /// `contribution_published`, `coordinator_changed`, `consent_withdrawn`, `plan_closed`.
+    /// `contribution_published`, `coordinator_changed`, `consent_withdrawn`, `plan_closed`,
+    /// `guardians_changed`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The subject line, in Swedish.

@@ -162,6 +162,7 @@ fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::CoordinatorChanged => "Ny samordningsansvarig",
         MessageKind::ConsentWithdrawn => "Samtycket återkallat",
         MessageKind::PlanClosed => "Planen avslutad",
+        MessageKind::GuardiansChanged => "Vårdnadshavare ändrad",
     }
 }
 

@@ -500,6 +500,38 @@ impl Batch {
         if expected != event.stream_version - 1 {
             return Err(out_of_order(event));
         }
+        // A guardian registered or removed (known as one before this event): the coordinators
+        // of the person's open plans hear of it, unless their unit did it.
+        let guardian_change = match person_event {
+            PersonEvent::RelativeAdded {
+                kind: RelativeKind::Guardian,
+                name,
+                recorded_by,
+                recorded_at,
+                ..
+            } => Some((
+                sip::messages::GuardianChange::Added(name),
+                recorded_by,
+                recorded_at,
+            )),
+            PersonEvent::RelativeRemoved {
+                relative_id,
+                recorded_by,
+                recorded_at,
+            } if self
+                .persons
+                .get(&id)
+                .and_then(|p| p.guardians.as_ref())
+                .is_some_and(|g| g.contains(relative_id)) =>
+            {
+                Some((
+                    sip::messages::GuardianChange::Removed,
+                    recorded_by,
+                    recorded_at,
+                ))
+            }
+            _ => None,
+        };
         match person_event {
             PersonEvent::PersonRegistered {
                 name,
@@ -559,6 +591,36 @@ impl Batch {
             sips.sort();
             for sip_id in sips {
                 self.refresh(policy, &sip_id, event);
+            }
+        }
+        if let Some((change, by, at)) = guardian_change {
+            let mut told: Vec<(String, sip::messages::Message)> = self
+                .plans
+                .iter()
+                .filter(|(_, p)| p.person_id == id)
+                .filter_map(|(sip_id, p)| {
+                    sip::messages::guardian_change_message(&p.state, change.clone(), by)
+                        .map(|m| (sip_id.clone(), m))
+                })
+                .collect();
+            told.sort_by(|a, b| a.0.cmp(&b.0));
+            for (sip_id, message) in told {
+                self.touch(message.to.as_str(), event.global_position);
+                self.messages.push(Message {
+                    unit_id: message.to,
+                    // Derived as a to-do's id is: one event may tell about several plans.
+                    message_id: todo_id(event, &sip_id, 0).to_string(),
+                    position: event.global_position,
+                    kind: message.kind.as_str(),
+                    subject: message.subject,
+                    body: message.body,
+                    sip_id,
+                    person_id: id.clone(),
+                    invitation_id: None,
+                    sender_unit_id: by.unit_id.to_string(),
+                    sender_name: by.name.clone(),
+                    sent_at: *at,
+                });
             }
         }
         Ok(())

@@ -97,8 +97,9 @@ impl Inbox {
 /// 9: a plan closed, or to be closed, still owes the letters calling off its meetings; 10: a
 /// documentation to-do kept by a sub-goal without intervention says so; 11: a to-do's id is a
 /// ULID of its event, plan and place (one event's to-dos on several plans had one id); 12: on
-/// the red track the SIP-möte is due before going home under every profile.
-const RULES: u32 = 12;
+/// the red track the SIP-möte is due before going home under every profile; 13: a guardian
+/// registered or removed by another unit is told to the coordinator of the person's open plans.
+const RULES: u32 = 13;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
