@@ -565,6 +565,9 @@ async fn a_guardian_recorded_later_reads_only_the_plans_they_consented_to() {
         rows >= 4,
         "persons, guardians and plans were compared: {rows}"
     );
+    // The message about the guardian too: a rebuild sends it again, with the same id.
+    let rows = app.assert_rebuild_equals_live("inbox").await;
+    assert!(rows > 0, "the inbox was compared: {rows}");
 }
 
 #[tokio::test]
