@@ -557,18 +557,24 @@ impl Drop for Nats {
     }
 }
 
-#[tokio::test]
-async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
-    let Setup { db, store } = setup().await;
+/// A nats-server of the test's own on a free port, and a relay configuration for it whose stream
+/// is kept on disk, so that it outlives the server's restart.
+fn own_nats(name: &str) -> (Nats, RelayConfig) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let dir = std::env::temp_dir().join(format!("samplan-relay-nats-{}", Ulid::generate()));
-    let mut nats = Nats::start(port, dir);
+    let dir = std::env::temp_dir().join(format!("samplan-relay-{name}-{}", Ulid::generate()));
+    let nats = Nats::start(port, dir);
     let mut config = config(&nats.url());
-    // On disk, so that the stream outlives the server's restart.
     config.memory_storage = false;
+    (nats, config)
+}
+
+#[tokio::test]
+async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
+    let Setup { db, store } = setup().await;
+    let (mut nats, config) = own_nats("nats");
     let cancel = CancellationToken::new();
     let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
     for i in 0..30 {
@@ -632,14 +638,7 @@ async fn with_nats_away_commands_go_on_and_the_relay_and_a_consumer_catch_up() {
 #[tokio::test]
 async fn the_relay_says_it_is_connected_again_once_nats_is_back() {
     let Setup { db, store } = setup().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let dir = std::env::temp_dir().join(format!("samplan-relay-gauge-{}", Ulid::generate()));
-    let mut nats = Nats::start(port, dir);
-    let mut config = config(&nats.url());
-    config.memory_storage = false;
+    let (mut nats, config) = own_nats("gauge");
     let cancel = CancellationToken::new();
     let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
     append(&store, "sip-gauge-1").await;
