@@ -289,10 +289,12 @@ pub fn consent_cover(
 /// them (a consent in force that does not say: recorded before it was asked, or by a client
 /// that does not ask). Each giver's newest consent in force speaks for them — a renewal that
 /// leaves a närstående out takes them out, as the plan page shows it; an adult's givers (the
-/// person, a representative) together, and for a child what every guardian's names.
+/// person, a representative) together, and for a child (`child`, with the relative ids of the
+/// person's `guardians`) what every guardian's names. The kallelse form marks whom it leaves out.
 pub fn relatives_cover(
     state: &SipState,
-    person: &PersonState,
+    child: bool,
+    guardians: &[&str],
     today: NaiveDate,
 ) -> Option<BTreeSet<String>> {
     let newest = |giver: &dyn Fn(&ConsentGiver) -> bool| -> Option<Option<BTreeSet<String>>> {
@@ -307,11 +309,11 @@ pub fn relatives_cover(
                 .map(|ids| ids.iter().cloned().collect()),
         )
     };
-    if person.is_child_on(today) {
+    if child {
         let mut cover: Option<BTreeSet<String>> = None;
-        for g in person.guardians() {
+        for g in guardians {
             let theirs = newest(&|giver: &ConsentGiver| {
-                matches!(giver, ConsentGiver::Guardian { relative_id } if *relative_id == g.relative_id)
+                matches!(giver, ConsentGiver::Guardian { relative_id } if relative_id == g)
             })
             .unwrap_or_default()?;
             cover = Some(match cover {
@@ -701,7 +703,12 @@ pub fn decide(
             let person = facts.person()?;
             require_person_active(person)?;
             let cover = consent_cover(state, person, today)?;
-            let relatives = relatives_cover(state, person, today);
+            let guardians: Vec<&str> = person
+                .guardians()
+                .iter()
+                .map(|g| g.relative_id.as_str())
+                .collect();
+            let relatives = relatives_cover(state, person.is_child_on(today), &guardians, today);
             let mut recipients = Vec::new();
             let mut seen = BTreeSet::new();
             for r in &c.recipients {

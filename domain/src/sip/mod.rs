@@ -13,7 +13,7 @@ mod types;
 mod view;
 
 pub use command::*;
-pub use decide::{consent_cover, decide, SipFacts};
+pub use decide::{consent_cover, decide, relatives_cover, SipFacts};
 pub use event::SipEvent;
 pub use evolve::{evolve, fold, units_joining};
 pub use state::*;

@@ -427,6 +427,13 @@ async fn render(
         .map_err(crate::error::AppError::from)?
         .and_then(|p| domain::personnummer::parse_canonical(&p.personal_identity_number).ok())
         .is_some_and(|pin| pin.is_child_on(today));
+    // The närstående the consent lets a kallelse invite, as the domain judges it when it is sent.
+    let guardians: Vec<&str> = relatives
+        .iter()
+        .filter(|r| r.kind == "guardian")
+        .map(|r| r.relative_id.as_str())
+        .collect();
+    let invitable = domain::sip::relatives_cover(&sip, child, &guardians, today);
     let sip_text = sip_id.to_string();
     let mut forms = super::sip_forms::forms(&super::sip_forms::Context {
         sip_id: &sip_text,
@@ -437,6 +444,7 @@ async fn render(
         policy,
         now,
         child,
+        invitable: invitable.as_ref(),
     })
     .into_iter()
     // Each form carries a key of its own, so a second submit writes nothing; one that changes

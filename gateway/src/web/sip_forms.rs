@@ -17,6 +17,7 @@ use domain::obligations::ObligationKind;
 use domain::policy::{PolicyProfile, Track};
 use domain::sip::{self as dsip, CareContextKind, ConsentStatus, SipPhase, SipView};
 use projections::directory::{RelativeRow, UnitRow};
+use std::collections::BTreeSet;
 
 /// What the forms need to know about the plan and the caller.
 pub(crate) struct Context<'a> {
@@ -30,6 +31,8 @@ pub(crate) struct Context<'a> {
     pub now: DateTime<Utc>,
     /// The person is under 18 today: a new kallelse goes to the guardians too.
     pub child: bool,
+    /// The närstående the consent in force lets a meeting invite; `None`: it does not limit them.
+    pub invitable: Option<&'a BTreeSet<String>>,
 }
 
 impl Context<'_> {
@@ -504,11 +507,29 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 })
             })
         };
-        let mut recipients = cx.unit_choices(true);
+        // Whom the consent does not cover is marked, as the kallelse would be refused for them:
+        // a unit it does not name, a närstående it does not let the meeting invite (001).
+        let uncovered = "inte med i samtycket";
+        let mut recipients: Vec<Choice> = cx
+            .unit_choices(true)
+            .into_iter()
+            .map(|c| {
+                if cx.view.consent.actors.iter().any(|a| a.as_str() == c.value) {
+                    c
+                } else {
+                    c.note(uncovered)
+                }
+            })
+            .collect();
         recipients.push(Choice::new("person", "Den enskilde").note("brev"));
         for r in cx.relatives {
+            let left_out = r.kind == "relative"
+                && cx
+                    .invitable
+                    .is_some_and(|ids| !ids.contains(&r.relative_id));
             recipients.push(
-                Choice::new(format!("relative:{}", r.relative_id), r.name.clone()).note("brev"),
+                Choice::new(format!("relative:{}", r.relative_id), r.name.clone())
+                    .note(if left_out { uncovered } else { "brev" }),
             );
         }
         // A new kallelse goes to the person (and a child's guardians) unless the coordinator
@@ -2164,6 +2185,8 @@ mod tests {
         view: SipView,
         caller: Caller,
         units: Vec<UnitRow>,
+        relatives: Vec<RelativeRow>,
+        invitable: Option<BTreeSet<String>>,
         policy: PolicyProfile,
         now: DateTime<Utc>,
     }
@@ -2287,6 +2310,8 @@ mod tests {
                 unit_row(HC, "Hälsocentralen Centrum", true),
                 unit_row(PSY, "Psykiatriska mottagningen", true),
             ],
+            relatives: Vec::new(),
+            invitable: None,
             policy,
             now,
         }
@@ -2317,10 +2342,11 @@ mod tests {
                 view: &self.view,
                 caller: &self.caller,
                 units: &self.units,
-                relatives: &[],
+                relatives: &self.relatives,
                 policy: &self.policy,
                 now: self.now,
                 child: false,
+                invitable: self.invitable.as_ref(),
             })
         }
     }
@@ -2877,6 +2903,45 @@ mod tests {
             protected_identity: false,
             name_hidden: false,
         }
+    }
+
+    #[test]
+    fn the_kallelse_marks_whom_the_consent_does_not_cover() {
+        let mut p = coordinator_plan(at("2026-12-07T10:00:00Z"));
+        p.view.consent.actors = vec![unit(HT), unit(FK)];
+        p.relatives = vec![
+            relative("dotter", "relative"),
+            relative("granne", "relative"),
+            relative("god-man", "trustee"),
+        ];
+        p.invitable = Some(BTreeSet::from(["dotter".to_owned()]));
+        let notes = |p: &Plan| -> Vec<(String, Option<String>)> {
+            let forms = p.forms();
+            field(form(&forms, "kallelse"), "recipients")
+                .choices
+                .iter()
+                .map(|c| (c.value.clone(), c.note.clone()))
+                .collect()
+        };
+        let uncovered = Some("inte med i samtycket".to_owned());
+        let brev = Some("brev".to_owned());
+        assert_eq!(
+            notes(&p),
+            vec![
+                (FK.to_owned(), brev.clone()),
+                (HT.to_owned(), None),
+                (PSY.to_owned(), uncovered.clone()),
+                ("abc-okand".to_owned(), uncovered.clone()),
+                ("person".to_owned(), brev.clone()),
+                ("relative:dotter".to_owned(), brev.clone()),
+                // A närstående the consent leaves out; a god man takes part in their own right.
+                ("relative:granne".to_owned(), uncovered.clone()),
+                ("relative:god-man".to_owned(), brev.clone()),
+            ]
+        );
+        // A consent that does not say which närstående limits none of them.
+        p.invitable = None;
+        assert!(notes(&p).contains(&("relative:granne".to_owned(), brev)));
     }
 
     #[test]

@@ -219,6 +219,9 @@ test("a närstående is called only when the consent lets the meeting invite the
     await page.goto(`${app.base}/sip/${PLANS.invited}`);
     const given = page.locator("#samtycket dl.consent-given").first();
     assert.equal(await given.locator("dt:has-text('Närstående som får bjudas in') + dd").innerText(), "Anna Nilsson");
+    const kallelseLabel = async () => (await page.locator("details#kallelse label", { hasText: "Anna Nilsson" })
+      .textContent()).replace(/\s+/g, " ").trim();
+    assert.equal(await kallelseLabel(), "Anna Nilsson brev");
 
     // A new consent without her: the form offers the närstående, ticked as before.
     let form = await step(page, "samtycke");
@@ -229,10 +232,13 @@ test("a närstående is called only when the consent lets the meeting invite the
     assert.equal(await page.locator("#samtycket dl.consent-given").first()
       .locator("dt:has-text('Närstående som får bjudas in') + dd").innerText(), "Inga");
 
-    // A kallelse to her now is refused beside the recipients, saying why.
+    // The kallelse marks her as left out of the consent; sent to her anyway, it is refused
+    // beside the recipients, saying why.
     form = await step(page, "kallelse");
+    const recipients = form.getByRole("group", { name: /^Mottagare/ });
+    assert.equal(await kallelseLabel(), "Anna Nilsson inte med i samtycket");
     await form.getByLabel(/^Syfte med mötet/).fill("Planera hemgången");
-    await form.getByRole("group", { name: /^Mottagare/ }).getByLabel(/^Anna Nilsson/).check();
+    await recipients.getByLabel(/^Anna Nilsson/).check();
     const refused = await submit(page, form, "Skicka");
     assert.equal(refused.status(), 422);
     assert.match(await page.locator("details#kallelse").innerText(), /Samtycket omfattar inte att Anna Nilsson bjuds in/);
