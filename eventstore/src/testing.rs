@@ -36,7 +36,11 @@ impl TestDatabase {
             .await
             .map_err(|e| StoreError::Unavailable(format!("testserver {server}: {e}")))?;
         client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            // The C locale, as the embedded PostgreSQL's `initdb --no-locale` (and many servers)
+            // have it: nothing may lean on the database lowercasing Å, Ä and Ö.
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
+            ))
             .await?;
         drop(client);
         let admin_url = with_database(&server, &name);

@@ -41,11 +41,11 @@ CREATE TABLE persons (
     registered_at            timestamptz NOT NULL,
     version                  bigint      NOT NULL,
     last_position            bigint      NOT NULL,
-    protected_position       bigint
+    protected_position       bigint,
+    name_folded              text        NOT NULL
 );
 CREATE INDEX persons_pin_idx ON persons (personal_identity_number);
-CREATE INDEX persons_name_lower_idx ON persons (lower(name) text_pattern_ops);
-CREATE INDEX persons_name_trgm_idx ON persons USING gin (lower(name) public.gin_trgm_ops);
+CREATE INDEX persons_name_folded_trgm_idx ON persons USING gin (name_folded public.gin_trgm_ops);
 CREATE TABLE relatives (
     person_id   text NOT NULL REFERENCES persons (person_id),
     relative_id text NOT NULL,
@@ -154,7 +154,8 @@ pub struct Directory;
 /// The version of the rules this read model's rows are written by: raise it with any change
 /// that would write other rows for events already applied, and every projector rebuilds the
 /// read model on its next start (ADR 0034).
-const RULES: u32 = 1;
+/// 2: `name_folded`, the name lowercased by samplan (migration 22).
+const RULES: u32 = 2;
 
 impl Projection for Directory {
     fn name(&self) -> &'static str {
@@ -299,9 +300,9 @@ const BUMP_MOVED: &str = "UPDATE persons SET version = $1::bigint, last_position
          moved_out_on = $4, moved_to_region = $5
      WHERE person_id = $3 AND version = $1::bigint - 1";
 const INSERT_PERSON: &str = "INSERT INTO persons (person_id, personal_identity_number, name,
-         phone, address, registered_at, version, last_position)
+         phone, address, registered_at, version, last_position, name_folded)
      SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::bigint,
-            $8::bigint
+            $8::bigint, $9::text
       WHERE $7::bigint = 1
      ON CONFLICT (person_id) DO NOTHING";
 const INSERT_RELATIVE: &str = "INSERT INTO relatives (person_id, relative_id, kind, name, phone,
@@ -346,12 +347,13 @@ fn person_steps<'e>(
             vec![
                 Box::new(id.clone()),
                 Box::new(personal_identity_number.as_str().to_owned()),
-                Box::new(name),
+                Box::new(name.clone()),
                 Box::new(phone),
                 Box::new(address),
                 Box::new(recorded_at),
                 Box::new(event.stream_version),
                 Box::new(event.global_position),
+                Box::new(fold_name(&name)),
             ],
         )),
         PersonEvent::ContactDetailsChanged { phone, address, .. } => {
@@ -487,6 +489,12 @@ fn like_literal(s: &str) -> String {
     out
 }
 
+/// A name as "Sök patient" compares it: lowercased by Unicode's rules here, not by the
+/// database's locale (under the C locale PostgreSQL's `lower` leaves Å, Ä and Ö as they are).
+fn fold_name(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// Most words of a name query that each must match.
 const NAME_WORDS_MAX: usize = 4;
 
@@ -515,7 +523,7 @@ pub async fn search_persons(
             // Each word of the query somewhere in the name, in any order: "holm lars" finds
             // Lars Holm as staff type surnames first (at most four words, each its own LIKE
             // on the trigram index).
-            let lowered = part.to_lowercase();
+            let lowered = fold_name(part);
             let mut words: Vec<String> = lowered
                 .split_whitespace()
                 .take(NAME_WORDS_MAX)
@@ -525,7 +533,7 @@ pub async fn search_persons(
                 words.push(format!("%{}%", like_literal(&lowered)));
             }
             let each: Vec<String> = (0..words.len())
-                .map(|i| format!("lower(p.name) LIKE ${}", i + 3))
+                .map(|i| format!("p.name_folded LIKE ${}", i + 3))
                 .collect();
             let stmt = client
                 .prepare_cached(&format!(

@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "reporting_invitation_due",
         sql: include_str!("../migrations/0021_reporting_invitation_due.sql"),
     },
+    eventstore::Migration {
+        version: 22,
+        name: "directory_name_folded",
+        sql: include_str!("../migrations/0022_directory_name_folded.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.
