@@ -422,11 +422,13 @@ impl DomainError {
             ConsentMissing => "Samtycke till SIP saknas. Inhämta och registrera samtycke först.".to_string(),
             ConsentExpired => "Samtycket till SIP har gått ut. Inhämta ett nytt samtycke.".to_string(),
             CoordinatorNotCoveredByConsent(_, name) => format!(
-                "{name} deltar inte i planen och omfattas inte av samtycket. Inhämta samtycke som \
-                 omfattar enheten innan den blir samordningsansvarig."
+                "Samtycket omfattar inte {name}, och den samordningsansvariga enheten måste \
+                 omfattas av samtycket. Inhämta samtycke som omfattar enheten, eller byt \
+                 samordningsansvarig först."
             ),
             ActorNotCoveredByConsent(_, name) => format!(
-                "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den kallas."
+                "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den \
+                 kallas eller skriver i planen."
             ),
             ChildNeedsGuardianConsent => "Personen är under 18 år: samtycke krävs från varje registrerad vårdnadshavare.".to_string(),
             GuardianConsentMissing(name) => format!(

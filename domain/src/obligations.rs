@@ -300,6 +300,9 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     }
                 }
             }
+            // A unit the newest consent leaves out shares nothing more, so is owed nothing.
+            digital.retain(|unit| !state.left_out_by_consent(unit));
+            external.retain(|unit, _| !state.left_out_by_consent(unit));
             for unit in digital {
                 let published = state
                     .publications

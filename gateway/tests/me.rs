@@ -832,8 +832,12 @@ async fn a_unit_named_only_in_a_draft_is_not_shown_as_taking_part() {
         .await;
     assert!(status.is_success(), "{body}");
     let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    // A renewal names every unit the person lets take part (the newest consent speaks, ADR 0052).
     let mut fk_consent = consent();
-    fk_consent["actors"] = json!([FK]);
+    fk_consent["actors"]
+        .as_array_mut()
+        .expect("actors")
+        .push(json!(FK));
     ok(command(&app, &w.vc, &sip, "record-consent", &fk_consent).await);
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
     // The coordinator drafts Försäkringskassan's part (it has no samplan of its own).

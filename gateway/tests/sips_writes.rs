@@ -713,8 +713,9 @@ async fn the_plan_is_never_handed_to_a_unit_outside_it_and_its_consent() {
     );
     assert_eq!(
         body["detail"],
-        "Vårdcentralen Annan deltar inte i planen och omfattas inte av samtycket. Inhämta \
-         samtycke som omfattar enheten innan den blir samordningsansvarig."
+        "Samtycket omfattar inte Vårdcentralen Annan, och den samordningsansvariga enheten måste \
+         omfattas av samtycket. Inhämta samtycke som omfattar enheten, eller byt \
+         samordningsansvarig först."
     );
     assert_eq!(version(&app, &sip).await, before, "nothing appended");
     let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.other).await;
@@ -771,7 +772,7 @@ async fn refusals_name_units_as_staff_know_them() {
     assert_eq!(
         body["detail"],
         "Samtycket omfattar inte Vårdcentralen Annan. Inhämta samtycke som omfattar enheten \
-         innan den kallas."
+         innan den kallas eller skriver i planen."
     );
     assert!(!body.to_string().contains(OTHER), "no unit id: {body}");
 }

@@ -233,9 +233,11 @@ fn require_person_active(person: &PersonState) -> Result<(), DomainError> {
 
 /// The actors covered by valid consent today, or why there is none.
 ///
-/// An adult consents themselves or through a representative they accepted; the union of their
-/// valid consents counts. A child (under 18 on `today`, from the personnummer) needs valid
-/// consent from every registered guardian; only actors every guardian consented to count.
+/// An adult consents themselves or through a representative they accepted; what each giver's
+/// newest valid consent names counts, together. A child (under 18 on `today`, from the
+/// personnummer) needs valid consent from every registered guardian; only actors every
+/// guardian's newest consent names count. A renewal replaces what its giver agreed to before:
+/// a unit it leaves out is no longer covered ([`SipState::consents_in_force`]).
 pub fn consent_cover(
     state: &SipState,
     person: &PersonState,
@@ -245,19 +247,14 @@ pub fn consent_cover(
         return Err(DomainError::ConsentWithdrawn);
     }
     let valid_union = |givers: &dyn Fn(&ConsentGiver) -> bool| {
-        let theirs: Vec<_> = state
-            .consents
-            .iter()
-            .filter(|c| givers(&c.given_by))
-            .collect();
-        if theirs.is_empty() {
+        if !state.consents.iter().any(|c| givers(&c.given_by)) {
             return Err(None);
         }
-        let valid: Vec<_> = theirs.iter().filter(|c| c.valid_until >= today).collect();
-        if valid.is_empty() {
+        let in_force = state.consents_in_force(today, givers);
+        if in_force.is_empty() {
             return Err(Some(DomainError::ConsentExpired));
         }
-        Ok(valid
+        Ok(in_force
             .iter()
             .flat_map(|c| c.actors.iter().cloned())
             .collect::<BTreeSet<_>>())
@@ -342,6 +339,22 @@ pub fn relatives_cover(
 
 /// Each actor documents its own; the coordinator documents for the person (egenvård) and for
 /// actors without samplan.
+/// A unit the newest consent leaves out ([`SipState::left_out_by_consent`]) shares nothing more
+/// into the plan (seed 003: consent is given "för vilka aktörer som ska delta").
+fn require_not_left_out(
+    state: &SipState,
+    facts: &SipFacts,
+    unit_id: &UnitId,
+) -> Result<(), DomainError> {
+    if !state.left_out_by_consent(unit_id) {
+        return Ok(());
+    }
+    let name = facts
+        .unit(unit_id)
+        .map_or_else(|_| unit_id.to_string(), |u| u.name.clone());
+    Err(DomainError::ActorNotCoveredByConsent(unit_id.clone(), name))
+}
+
 fn require_may_document(
     state: &SipState,
     facts: &SipFacts,
@@ -350,6 +363,7 @@ fn require_may_document(
     responsible: &Responsible,
 ) -> Result<(), DomainError> {
     let coordinator = is_coordinator(state, ctx);
+    require_not_left_out(state, facts, &by.unit_id)?;
     match responsible {
         Responsible::Person if coordinator => Ok(()),
         Responsible::Person => Err(DomainError::NotResponsibleActor),
@@ -363,7 +377,7 @@ fn require_may_document(
             // part: it takes part already, or a consent on record names it — as a kallelse to it
             // would need.
             let named = state.consents.iter().any(|c| c.actors.contains(unit_id));
-            if state.participates(unit_id) || named {
+            if (state.participates(unit_id) || named) && !state.left_out_by_consent(unit_id) {
                 Ok(())
             } else {
                 Err(DomainError::ActorNotCoveredByConsent(
@@ -402,6 +416,24 @@ fn require_may_change<T>(
     };
     require_may_document(state, facts, by, ctx, responsible(current))
         .map_err(|_| DomainError::NotAuthor)
+}
+
+/// Who declines or withdraws consent is the person or one registered for them now: a guardian
+/// as a registered guardian, a representative as any registered relative (god man, förvaltare,
+/// närstående). A removed guardian, or a name nobody registered, speaks for no one.
+fn check_giver(person: &PersonState, giver: &ConsentGiver) -> Result<(), DomainError> {
+    match giver {
+        ConsentGiver::Person => Ok(()),
+        ConsentGiver::Guardian { relative_id } => {
+            if check_relative(person, relative_id)? != RelativeKind::Guardian {
+                return Err(DomainError::NotAGuardian(relative_id.clone()));
+            }
+            Ok(())
+        }
+        ConsentGiver::Representative { relative_id } => {
+            check_relative(person, relative_id).map(|_| ())
+        }
+    }
 }
 
 fn check_relative(person: &PersonState, relative_id: &str) -> Result<RelativeKind, DomainError> {
@@ -568,6 +600,19 @@ pub fn decide(
             let mut actors = c.actors.clone();
             actors.sort();
             actors.dedup();
+            // A renewal replaces what its giver agreed to; the coordinator's unit must stay in
+            // it (change the coordinator first, `change-coordinator`).
+            if let Some(coordinator) = &state.coordinator {
+                if !actors.contains(&coordinator.unit_id) {
+                    let name = facts
+                        .unit(&coordinator.unit_id)
+                        .map_or_else(|_| coordinator.unit_id.to_string(), |u| u.name.clone());
+                    return Err(DomainError::CoordinatorNotCoveredByConsent(
+                        coordinator.unit_id.clone(),
+                        name,
+                    ));
+                }
+            }
             let relatives = match &c.relatives {
                 None => None,
                 Some(ids) => {
@@ -607,11 +652,7 @@ pub fn decide(
             if state.basis.is_some() || observed.consent_complete() {
                 return Err(DomainError::ConsentAlreadyGiven);
             }
-            if let ConsentGiver::Guardian { relative_id }
-            | ConsentGiver::Representative { relative_id } = &c.declined_by
-            {
-                check_relative(facts.person()?, relative_id)?;
-            }
+            check_giver(facts.person()?, &c.declined_by)?;
             SipEvent::ConsentDeclined {
                 declined_by: c.declined_by.clone(),
                 note: optional(&c.note, "note")?,
@@ -624,6 +665,7 @@ pub fn decide(
             if state.consents.is_empty() {
                 return Err(DomainError::ConsentMissing);
             }
+            check_giver(facts.person()?, &c.withdrawn_by)?;
             SipEvent::ConsentWithdrawn {
                 withdrawn_by: c.withdrawn_by.clone(),
                 note: optional(&c.note, "note")?,
@@ -638,8 +680,19 @@ pub fn decide(
             let person = facts.person()?;
             require_person_active(person)?;
             let cover = consent_cover(state, person, today)?;
-            if !state.participates(&by.unit_id) && !cover.contains(&by.unit_id) {
-                return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
+            if !cover.contains(&by.unit_id) {
+                // The coordinator's unit is one the person agreed to (seed 003: consent "för
+                // vilka aktörer som ska delta"), as `change-coordinator` asks of the next one.
+                if !state.participates(&by.unit_id) {
+                    return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
+                }
+                let name = facts
+                    .unit(&by.unit_id)
+                    .map_or_else(|_| by.unit_id.to_string(), |u| u.name.clone());
+                return Err(DomainError::CoordinatorNotCoveredByConsent(
+                    by.unit_id.clone(),
+                    name,
+                ));
             }
             let mut contacts = Vec::new();
             for f in &c.fixed_care_contacts {
@@ -966,6 +1019,7 @@ pub fn decide(
             // nothing a unit could publish.
             require_meeting(state)?;
             require_participant(state, &by)?;
+            require_not_left_out(state, facts, &by.unit_id)?;
             let mine = |author: &UnitId, has_draft: bool| has_draft && *author == by.unit_id;
             let main_goal = state
                 .main_goal
@@ -1163,13 +1217,16 @@ fn new_coordinator(
             unit.name.clone(),
         ));
     }
-    let covered = || {
-        facts
-            .person()
-            .and_then(|person| consent_cover(state, person, today))
-            .is_ok_and(|cover| cover.contains(&c.unit_id))
+    // The next coordinator's unit must be one the consent in force covers; while there is none
+    // (expired, or a guardian's missing) a unit taking part may still take over, to renew it.
+    let covered = match facts
+        .person()
+        .and_then(|person| consent_cover(state, person, today))
+    {
+        Ok(cover) => cover.contains(&c.unit_id),
+        Err(_) => state.participates(&c.unit_id),
     };
-    if !state.participates(&c.unit_id) && !covered() {
+    if !covered {
         return Err(DomainError::CoordinatorNotCoveredByConsent(
             c.unit_id.clone(),
             unit.name.clone(),

@@ -290,7 +290,10 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
             .as_ref()
             .map(|b| b.fixed_care_contacts.clone())
             .unwrap_or_default(),
-        next_follow_up_on: state.next_follow_up_on.filter(|_| state.closed.is_none()),
+        // None once the plan is closed or its consent withdrawn: no follow-up will be held.
+        next_follow_up_on: state
+            .next_follow_up_on
+            .filter(|_| state.closed.is_none() && state.consent_withdrawn.is_none()),
         next_meeting,
         meetings,
         units,

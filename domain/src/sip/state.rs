@@ -480,6 +480,36 @@ impl SipState {
     /// Whether `unit` takes part: it identified the need, recorded consent, coordinates or
     /// coordinated, was invited, attended, documented, or is responsible for a goal or
     /// intervention. Only participating units may see the plan.
+    /// Each giver's newest consent still valid on `today`, of the givers `counts` picks: a
+    /// renewal speaks for its giver instead of what they agreed to before (the plan page's
+    /// "consent in force"), so a unit or närstående it leaves out is left out.
+    pub fn consents_in_force(
+        &self,
+        today: NaiveDate,
+        counts: impl Fn(&ConsentGiver) -> bool,
+    ) -> Vec<&Consent> {
+        let mut newest: Vec<&Consent> = Vec::new();
+        for c in self.consents.iter().rev() {
+            if counts(&c.given_by)
+                && c.valid_until >= today
+                && !newest.iter().any(|n| n.given_by == c.given_by)
+            {
+                newest.push(c);
+            }
+        }
+        newest.reverse();
+        newest
+    }
+
+    /// A unit the person's consent no longer names: on record in an earlier consent, or taking
+    /// part, but named by no giver's newest consent (whatever its dates: an expired consent is
+    /// renewed, not read as leaving everyone out). It shares nothing more into the plan and is
+    /// owed no documentation; what it shared stays, as the plan's history does.
+    pub fn left_out_by_consent(&self, unit: &UnitId) -> bool {
+        let newest = self.consents_in_force(NaiveDate::MIN, |_| true);
+        !newest.is_empty() && !newest.iter().any(|c| c.actors.contains(unit))
+    }
+
     pub fn participates(&self, unit: &UnitId) -> bool {
         self.participants.contains(unit)
     }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 use super::state::*;
 use super::types::{ConsentGiver, Recipient, Responsible};
@@ -120,8 +121,8 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
     // the guardians' are what counts, theirs (a young person's own, given ahead, waits).
     let adult = state.person_status.adult_on.is_some_and(|d| d <= today);
     let guardians_count = !state.guardians_required.is_empty() && !adult;
-    let counts = |c: &Consent| {
-        let by_guardian = matches!(c.given_by, ConsentGiver::Guardian { .. });
+    let counts = |giver: &ConsentGiver| {
+        let by_guardian = matches!(giver, ConsentGiver::Guardian { .. });
         if adult {
             !by_guardian
         } else if guardians_count {
@@ -130,11 +131,9 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
             true
         }
     };
-    let current: Vec<&Consent> = state
-        .consents
-        .iter()
-        .filter(|c| c.valid_until >= today && counts(c))
-        .collect();
+    // Each giver's newest consent in force speaks for them (a renewal replaces what they agreed
+    // to before), as `decide::consent_cover` judges what a kallelse may do.
+    let current: Vec<&Consent> = state.consents_in_force(today, counts);
     let status = if state.consent_withdrawn.is_some() {
         ConsentStatus::Withdrawn
     } else if state.consent_complete() && !current.is_empty() {
@@ -146,19 +145,41 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
     } else {
         ConsentStatus::Missing
     };
-    let mut actors: Vec<UnitId> = current.iter().flat_map(|c| c.actors.clone()).collect();
-    actors.sort();
-    actors.dedup();
-    let mut topics: Vec<String> = current.iter().flat_map(|c| c.topics.clone()).collect();
-    topics.sort();
-    topics.dedup();
+    // An adult's givers count together; a child's guardians each for themselves, so only what
+    // every guardian agreed to, until the first of their consents ends.
+    let (actors, topics, valid_until) = if guardians_count {
+        (
+            in_every(&current, |c| &c.actors),
+            in_every(&current, |c| &c.topics),
+            current.iter().map(|c| c.valid_until).min(),
+        )
+    } else {
+        let actors: BTreeSet<UnitId> = current.iter().flat_map(|c| c.actors.clone()).collect();
+        let topics: BTreeSet<String> = current.iter().flat_map(|c| c.topics.clone()).collect();
+        (
+            actors.into_iter().collect(),
+            topics.into_iter().collect(),
+            current.iter().map(|c| c.valid_until).max(),
+        )
+    };
     ConsentView {
         status,
-        valid_until: current.iter().map(|c| c.valid_until).max(),
+        valid_until,
         actors,
         topics,
         history: state.consents.clone(),
     }
+}
+
+/// What every one of `consents` names, in order.
+fn in_every<T: Ord + Clone>(consents: &[&Consent], of: impl Fn(&Consent) -> &Vec<T>) -> Vec<T> {
+    let mut sets = consents
+        .iter()
+        .map(|c| of(c).iter().cloned().collect::<BTreeSet<T>>());
+    let first = sets.next().unwrap_or_default();
+    sets.fold(first, |acc, set| &acc & &set)
+        .into_iter()
+        .collect()
 }
 
 /// The postal address of a letter recipient as staff may see it: none for the person and their

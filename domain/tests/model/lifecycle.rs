@@ -1393,6 +1393,14 @@ fn a_plan_closed_or_without_consent_shows_no_next_follow_up() {
         None,
         "no follow-up is held without consent"
     );
+    // Min plan says the same (a review found "Planen följs upp …" after the withdrawal).
+    let mine = |story: &Story| {
+        domain::sip::patient::patient_plan(&story.state())
+            .expect("plan")
+            .next_follow_up_on
+    };
+    assert!(mine(&held).is_some());
+    assert_eq!(mine(&withdrawn), None);
     let closed = withdrawn.run(Who::Nurse, close(CloseReason::ConsentWithdrawn));
     assert_eq!(next(&closed), None, "nor in a closed plan");
 }
@@ -1611,4 +1619,145 @@ fn a_narstaende_is_invited_as_far_as_the_consent_lets() {
     given(&noticed)
         .when(unknown, Who::Nurse.at(noticed.now))
         .then_error(DomainError::UnknownRelative("granne".to_string()));
+}
+
+/// An outside review ended a child's plan by recording consent withdrawn "by" a guardian id
+/// nobody registered, by an aunt, and by a guardian already removed. Only the person, a
+/// registered guardian (as guardian) or a registered relative (as representative) withdraws or
+/// declines.
+#[test]
+fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() {
+    let withdraw = |by: ConsentGiver| {
+        SipCommand::WithdrawConsent(WithdrawConsent {
+            withdrawn_by: by,
+            note: None,
+        })
+    };
+    let guardian = |id: &str| ConsentGiver::Guardian {
+        relative_id: id.to_string(),
+    };
+    let representative = |id: &str| ConsentGiver::Representative {
+        relative_id: id.to_string(),
+    };
+    let invited = Story::invited();
+    given(&invited)
+        .when(withdraw(guardian("nobody")), Who::HomeCare.at(invited.now))
+        .then_error(DomainError::UnknownRelative("nobody".to_string()));
+    // The daughter is a närstående, not a guardian; as the person's representative she may.
+    given(&invited)
+        .when(
+            withdraw(guardian("daughter")),
+            Who::HomeCare.at(invited.now),
+        )
+        .then_error(DomainError::NotAGuardian("daughter".to_string()));
+    given(&invited)
+        .when(
+            withdraw(representative("granne")),
+            Who::HomeCare.at(invited.now),
+        )
+        .then_error(DomainError::UnknownRelative("granne".to_string()));
+    given(&invited)
+        .when(
+            withdraw(representative("daughter")),
+            Who::HomeCare.at(invited.now),
+        )
+        .then_ok();
+    given(&invited)
+        .when(
+            withdraw(ConsentGiver::Person),
+            Who::HomeCare.at(invited.now),
+        )
+        .then_ok();
+    // Declining asks the same.
+    let noticed = Story::need_identified();
+    given(&noticed)
+        .when(
+            SipCommand::DeclineConsent(DeclineConsent {
+                declined_by: guardian("daughter"),
+                note: None,
+            }),
+            Who::Nurse.at(noticed.now),
+        )
+        .then_error(DomainError::NotAGuardian("daughter".to_string()));
+}
+
+/// Seed 003: consent is given "för vilka aktörer som ska delta". An outside review had the unit
+/// that noticed the need record a consent naming hemtjänsten only, then create the basis and
+/// coordinate a plan the person never agreed it should take part in.
+#[test]
+fn the_coordinators_unit_is_one_the_consent_covers() {
+    let noticed = Story::need_identified().advance(Duration::hours(1));
+    let not_us = noticed.clone().run(Who::Nurse, consent(&[HT]));
+    given(&not_us)
+        .when(create_basis(), Who::Nurse.at(not_us.now))
+        .then_error(DomainError::CoordinatorNotCoveredByConsent(
+            unit(VC),
+            "Vårdcentralen Haparanda".to_string(),
+        ));
+    given(&not_us)
+        .when(create_basis(), Who::HomeCare.at(not_us.now))
+        .then_ok();
+}
+
+/// Two outside reviews: a consent renewed without hemtjänsten still let hemtjänsten be called,
+/// write into the plan and be told to document, and the plan said Försäkringskassan was covered
+/// because an older consent named it. Each giver's newest consent speaks for them.
+#[test]
+fn a_renewed_consent_that_leaves_a_unit_out_takes_it_out() {
+    let held = Story::meeting_held();
+    let renewed = held.clone().run(Who::Nurse, consent(&[VC, FK]));
+    let state = renewed.state();
+    let view = view_for_unit(
+        &state,
+        &unit(VC),
+        &PolicyProfile::get(PolicyName::Stockholm),
+        renewed.now,
+    );
+    assert_eq!(view.consent.actors, vec![unit(FK), unit(VC)]);
+    // Hemtjänsten is called no more, writes nothing more, and is owed nothing.
+    given(&renewed)
+        .when(
+            invite(
+                "inv-2",
+                renewed.now + Duration::days(30),
+                vec![unit_recipient(HT)],
+            ),
+            Who::Nurse.at(renewed.now),
+        )
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(HT),
+            "Hemtjänsten Haparanda".to_string(),
+        ));
+    given(&renewed)
+        .when(
+            sub_goal("sg-ht", Responsible::Unit { unit_id: unit(HT) }),
+            Who::HomeCare.at(renewed.now),
+        )
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(HT),
+            "Hemtjänsten Haparanda".to_string(),
+        ));
+    let owed_to = |state: &SipState| -> Vec<String> {
+        domain::obligations::obligations(state, &PolicyProfile::get(PolicyName::Stockholm))
+            .into_iter()
+            .filter(|o| o.kind == domain::obligations::ObligationKind::DocumentContribution)
+            .map(|o| format!("{:?}", o.owner))
+            .collect()
+    };
+    assert!(owed_to(&held.state()).iter().any(|o| o.contains(HT)));
+    assert!(!owed_to(&state).iter().any(|o| o.contains(HT)));
+    // Before it, hemtjänsten wrote in its own right.
+    given(&held)
+        .when(
+            sub_goal("sg-ht", Responsible::Unit { unit_id: unit(HT) }),
+            Who::HomeCare.at(held.now),
+        )
+        .then_ok();
+    // The coordinator's unit stays in every renewal.
+    given(&renewed)
+        .when(consent(&[HT, FK]), Who::Nurse.at(renewed.now))
+        .then_error(DomainError::CoordinatorNotCoveredByConsent(
+            unit(VC),
+            "Vårdcentralen Haparanda".to_string(),
+        ));
 }

@@ -98,8 +98,9 @@ impl Inbox {
 /// documentation to-do kept by a sub-goal without intervention says so; 11: a to-do's id is a
 /// ULID of its event, plan and place (one event's to-dos on several plans had one id); 12: on
 /// the red track the SIP-möte is due before going home under every profile; 13: a guardian
-/// registered or removed by another unit is told to the coordinator of the person's open plans.
-const RULES: u32 = 13;
+/// registered or removed by another unit is told to the coordinator of the person's open plans;
+/// 14: a unit the newest consent leaves out is owed no documentation.
+const RULES: u32 = 14;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
