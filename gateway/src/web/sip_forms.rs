@@ -533,12 +533,13 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             );
         }
         // A new kallelse goes to the person (and a child's guardians) unless the coordinator
-        // unticks them, after the SIP-möte (a follow-up) also to the units taking part; a saved
-        // one keeps what it had.
+        // unticks them, after the SIP-möte (a follow-up) also to the units taking part that the
+        // consent still covers; a saved one keeps what it had.
         let taking_part: Vec<&str> = if meeting_held {
             cx.view
                 .participants
                 .iter()
+                .filter(|u| cx.view.consent.actors.contains(u))
                 .map(|u| u.as_str())
                 .filter(|u| *u != cx.unit())
                 .collect()
@@ -1090,7 +1091,81 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     if let Some(form) = close_form(cx) {
         forms.push(form);
     }
+    tell_other_drafts(cx, &mut forms);
     forms
+}
+
+/// "Spara & dela ut" shares every draft of the unit's, not only the one in the form, as in
+/// Lifecare SP where sharing is one step for the unit's whole documentation. An outside review
+/// shared a sub-goal it had kept as a draft by saving another intervention; each form that
+/// shares now names the unit's other drafts it will share too.
+fn tell_other_drafts(cx: &Context, forms: &mut [FormView]) {
+    let own = |author: &domain::ids::UnitId, changed: bool| changed && author.as_str() == cx.unit();
+    let mut drafts: Vec<(String, String)> = Vec::new();
+    if let Some(g) = cx.view.main_goal.as_ref() {
+        if own(&g.author_unit, g.has_unpublished_changes) {
+            drafts.push((String::new(), "huvudmålet".to_owned()));
+        }
+    }
+    for g in &cx.view.sub_goals {
+        if own(&g.author_unit, g.has_unpublished_changes) {
+            drafts.push((
+                g.id.clone(),
+                format!(
+                    "delmålet \u{201d}{}\u{201d}",
+                    short(label_of(&g.content.text))
+                ),
+            ));
+        }
+    }
+    for i in &cx.view.interventions {
+        if own(&i.author_unit, i.has_unpublished_changes) {
+            drafts.push((
+                i.id.clone(),
+                format!(
+                    "insatsen \u{201d}{}\u{201d}",
+                    short(label_of(&i.content.what))
+                ),
+            ));
+        }
+    }
+    for form in forms.iter_mut() {
+        if !form.buttons.iter().any(|b| b.value == "dela-ut") {
+            continue;
+        }
+        // The item the form itself edits is not another draft.
+        let editing: Vec<&str> = form
+            .fields
+            .iter()
+            .filter(|f| f.kind == "hidden")
+            .map(|f| f.value.as_str())
+            .collect();
+        let others: Vec<&str> = drafts
+            .iter()
+            .filter(|(id, _)| {
+                if id.is_empty() {
+                    form.key != "huvudmal"
+                } else {
+                    !editing.contains(&id.as_str())
+                }
+            })
+            .map(|(_, label)| label.as_str())
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let list = match others.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} och {last}", rest.join(", ")),
+            None => continue,
+        };
+        let note =
+            format!("\u{201d}Spara & dela ut\u{201d} delar också ut era andra utkast: {list}.");
+        form.intro = Some(match form.intro.take() {
+            Some(intro) => format!("{intro} {note}"),
+            None => note,
+        });
+    }
 }
 
 /// "Ändra delmål" and "Ändra insats": a form for each delmål and insats the caller may change
@@ -2492,17 +2567,23 @@ mod tests {
     #[test]
     fn a_follow_up_kallelse_goes_to_the_units_taking_part() {
         let now = at("2026-12-07T10:00:00Z");
-        let p = coordinator_plan(now);
-        let forms = p.forms();
-        let kallelse = form(&forms, "kallelse");
-        assert_eq!(field(kallelse, "purpose").value, "follow_up");
-        let ticked: Vec<&str> = field(kallelse, "recipients")
-            .choices
-            .iter()
-            .filter(|c| c.checked)
-            .map(|c| c.value.as_str())
-            .collect();
-        assert_eq!(ticked, vec![FK, HT, "person"]);
+        let mut p = coordinator_plan(now);
+        p.view.consent.actors = vec![unit(FK), unit(HC), unit(HT)];
+        let ticked = |p: &Plan| -> Vec<String> {
+            let forms = p.forms();
+            let kallelse = form(&forms, "kallelse");
+            assert_eq!(field(kallelse, "purpose").value, "follow_up");
+            field(kallelse, "recipients")
+                .choices
+                .iter()
+                .filter(|c| c.checked)
+                .map(|c| c.value.clone())
+                .collect()
+        };
+        assert_eq!(ticked(&p), vec![FK, HT, "person"]);
+        // A unit taking part that the renewed consent leaves out is not called.
+        p.view.consent.actors = vec![unit(FK), unit(HC)];
+        assert_eq!(ticked(&p), vec![FK, "person"]);
         // Before the SIP-möte only the person is ticked.
         let mut before = coordinator_plan(now);
         before.view.meetings.clear();
@@ -2903,6 +2984,35 @@ mod tests {
             protected_identity: false,
             name_hidden: false,
         }
+    }
+
+    #[test]
+    fn a_form_that_shares_names_the_units_other_drafts_it_shares_too() {
+        let mut p = plan("SE2321000016-DHT1", HT, at("2026-12-07T10:00:00Z"));
+        p.view.sub_goals = vec![
+            item("sg-1", HT, false, sub_goal("Minskat alkoholbruk.", on(HT))),
+            item("sg-2", HT, true, sub_goal("Klara matlagningen", on(HT))),
+            item(
+                "sg-3",
+                HC,
+                false,
+                sub_goal("Hälsocentralens utkast", on(HC)),
+            ),
+        ];
+        let forms = p.forms();
+        let note = "\u{201d}Spara & dela ut\u{201d} delar också ut era andra utkast: delmålet \
+                    \u{201d}Minskat alkoholbruk\u{201d}.";
+        let intro = |key: &str| form(&forms, key).intro.clone().unwrap_or_default();
+        assert!(intro("delmal").ends_with(note), "{}", intro("delmal"));
+        assert!(intro("insats").ends_with(note), "{}", intro("insats"));
+        // Nothing else of the unit's is a draft: the forms say nothing of it.
+        p.view.sub_goals.remove(0);
+        let forms = p.forms();
+        assert!(!form(&forms, "delmal")
+            .intro
+            .clone()
+            .unwrap_or_default()
+            .contains("utkast"));
     }
 
     #[test]
