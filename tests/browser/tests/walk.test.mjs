@@ -94,6 +94,8 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     assert.equal((await submit(page, form, "Skicka")).status(), 422);
     const summary = page.locator("#kallelse-att-ratta");
     assert.match(await summary.innerText(), /^Rätta \d+ uppgifter:/);
+    assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "kallelse-att-ratta",
+      "the list of what to correct is read first");
     assert.ok(await summary.getByRole("link").count() >= 2, await summary.innerText());
     assert.match(await summary.innerText(), /Välj minst ett alternativ\./);
     await page.goto(sipUrl);

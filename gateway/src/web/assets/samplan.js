@@ -40,9 +40,12 @@
   }
 
   // A form sent back with what to correct (422): the page loads at its top, so take the reader
-  // to the first thing to correct — the field beside its message, or the form's own message —
+  // to the first thing to correct — the list of them, the field beside its message, or the
+  // form's own message —
   // and put the keyboard there, instead of leaving it somewhere far below the fold.
-  var invalid = document.querySelector("form [aria-invalid='true'], form .form-error");
+  // With more than one thing to correct, the list of them at the form's top is read first.
+  var invalid = document.querySelector("form .error-summary") ||
+    document.querySelector("form [aria-invalid='true'], form .form-error");
   if (invalid) {
     var details = invalid.closest("details");
     if (details) details.open = true;
@@ -354,9 +357,20 @@
     again.textContent = "Logga in igen";
     notice.appendChild(text);
     notice.appendChild(again);
+    // The keyboard was in the lists, which go: it goes to the notice, which is then read out;
+    // elsewhere it stays, and the status line reads the notice out. One message, not three:
+    // the countdown's own "Din inloggning slutade" is put away.
+    var hadFocus = lists.contains(document.activeElement) || document.activeElement === document.body;
+    var ending = document.getElementById("inloggning-slutar");
+    if (ending) ending.hidden = true;
     lists.replaceWith(notice);
     lists = notice;
-    say(text.textContent);
+    if (hadFocus) {
+      notice.setAttribute("tabindex", "-1");
+      notice.focus();
+    } else {
+      say(text.textContent);
+    }
   }
   connect();
   window.addEventListener("pagehide", function () { if (source) source.close(); });
