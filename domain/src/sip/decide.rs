@@ -1378,7 +1378,9 @@ fn record_follow_up(
                     return Err(DomainError::NotResponsibleActor);
                 }
             }
-            None if !coordinator => return Err(DomainError::NotResponsibleActor),
+            // The main goal is the coordinator's to judge (an outside review got a message
+            // about sub-goals for it).
+            None if !coordinator => return Err(DomainError::NotCoordinator),
             None => {}
         }
     }

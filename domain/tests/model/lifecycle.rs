@@ -1156,7 +1156,7 @@ fn record_follow_up_by_the_coordinator_and_by_each_actor_for_its_own_interventio
         .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
     given(&story)
         .when(follow_up("fu-2", day, None), Who::HomeCare.at(story.now))
-        .then_error(DomainError::NotResponsibleActor);
+        .then_error(DomainError::NotCoordinator);
     let whole_plan = SipCommand::RecordFollowUp(RecordFollowUp {
         follow_up_id: "fu-3".to_string(),
         held_on: day,
@@ -1168,6 +1168,23 @@ fn record_follow_up_by_the_coordinator_and_by_each_actor_for_its_own_interventio
     });
     given(&story)
         .when(whole_plan, Who::HomeCare.at(story.now))
+        .then_error(DomainError::NotCoordinator);
+    // The main goal is the coordinator's to judge: said so, not "each actor its own".
+    let main_goal = SipCommand::RecordFollowUp(RecordFollowUp {
+        follow_up_id: "fu-4".to_string(),
+        held_on: day,
+        invitation_id: None,
+        interventions: Vec::new(),
+        goals: vec![GoalFollowUp {
+            sub_goal_id: None,
+            reached: true,
+            comment: None,
+        }],
+        next_follow_up_on: None,
+        note: None,
+    });
+    given(&story)
+        .when(main_goal, Who::HomeCare.at(story.now))
         .then_error(DomainError::NotCoordinator);
     given(&Story::invited())
         .when(
