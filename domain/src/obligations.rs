@@ -191,6 +191,7 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
         need.known_since,
         need.context.track,
         need.context.discharge_ready_at,
+        state.discharged_at,
     );
     if state.consent_declined.is_some() && !state.consent_complete() {
         push(

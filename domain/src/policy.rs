@@ -268,8 +268,25 @@ impl PolicyProfile {
     /// When the invitation must be sent at the latest, given when the need became known and,
     /// for discharge planning, the track and when the discharge-ready notice was sent. On Örebro's
     /// red track the kallelse goes "så fort som möjligt när behovet uppmärksammats"
-    /// (`001_981d6886037d185d.txt`), whatever the notice: the meeting is before discharge.
+    /// (`001_981d6886037d185d.txt`), whatever the notice: the meeting is before discharge, so
+    /// under every profile the red track's kallelse is due by the recorded discharge at the
+    /// latest (an outside review found it due two days after the patient went home).
     pub fn invitation_due(
+        &self,
+        need_known_at: DateTime<Utc>,
+        track: Option<Track>,
+        discharge_ready_at: Option<DateTime<Utc>>,
+        discharged_at: Option<DateTime<Utc>>,
+    ) -> DateTime<Utc> {
+        let by_rule = self.invitation_due_by_rule(need_known_at, track, discharge_ready_at);
+        match (track, discharged_at) {
+            (Some(Track::Red), Some(home)) => by_rule.min(home),
+            _ => by_rule,
+        }
+    }
+
+    /// [`PolicyProfile::invitation_due`] by the profile's own rule alone.
+    fn invitation_due_by_rule(
         &self,
         need_known_at: DateTime<Utc>,
         track: Option<Track>,

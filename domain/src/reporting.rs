@@ -136,6 +136,7 @@ pub fn plan_facts(events: &[SipEvent], policy: &PolicyProfile) -> Option<PlanFac
         need.known_since,
         need.context.track,
         need.context.discharge_ready_at,
+        state.discharged_at,
     );
     // Whether consent was refused (declined or withdrawn, and not given again) at `due`: a
     // plan without consent can send no kallelse and hold no meeting, so neither is owed.

@@ -710,17 +710,17 @@ fn norrbotten_invitation_within_three_working_days() {
     // Need known on skärtorsdagen 2026-04-02 at 10:00 Swedish summer time.
     let known = utc("2026-04-02T08:00:00Z");
     assert_eq!(
-        p.invitation_due(known, None, None),
+        p.invitation_due(known, None, None, None),
         utc("2026-04-09T21:59:59Z")
     );
     // Just after midnight Swedish time on 23 December counts from 23 December, not the 22nd.
     let late = utc("2026-12-22T23:30:00Z");
     assert_eq!(
-        p.invitation_due(late, None, None),
+        p.invitation_due(late, None, None, None),
         utc("2026-12-30T22:59:59Z")
     );
     assert_eq!(
-        p.invitation_due(utc("2026-12-22T22:30:00Z"), None, None),
+        p.invitation_due(utc("2026-12-22T22:30:00Z"), None, None, None),
         utc("2026-12-29T22:59:59Z")
     );
 }
@@ -750,27 +750,45 @@ fn orebro_invitation_counts_from_the_discharge_ready_notice() {
     // Discharge-ready on Thursday 18 June 2026 at 15:00; Friday is midsommarafton.
     let ready = utc("2026-06-18T13:00:00Z");
     assert_eq!(
-        p.invitation_due(known, None, Some(ready)),
+        p.invitation_due(known, None, Some(ready), None),
         utc("2026-06-22T21:59:59Z")
     );
     // Without a notice (red track, outpatient): from when the need became known.
     assert_eq!(
-        p.invitation_due(known, None, None),
+        p.invitation_due(known, None, None, None),
         utc("2026-06-11T21:59:59Z")
     );
     // A notice older than the need does not move the deadline before the need was known.
     assert_eq!(
-        p.invitation_due(known, None, Some(utc("2026-06-01T08:00:00Z"))),
+        p.invitation_due(known, None, Some(utc("2026-06-01T08:00:00Z")), None),
         utc("2026-06-11T21:59:59Z")
     );
     // The red track calls as soon as the need is noticed, notice or not (001): the meeting is
     // before discharge, so the kallelse cannot wait for the notice.
     assert_eq!(
-        p.invitation_due(known, Some(Track::Red), Some(ready)),
+        p.invitation_due(known, Some(Track::Red), Some(ready), None),
         utc("2026-06-11T21:59:59Z")
     );
     assert_eq!(
-        p.invitation_due(known, Some(Track::Yellow), Some(ready)),
+        p.invitation_due(known, Some(Track::Yellow), Some(ready), None),
+        utc("2026-06-22T21:59:59Z")
+    );
+    // Going home before that deadline: on the red track the kallelse is due by then, under
+    // every profile; other tracks keep their own rule.
+    let home = utc("2026-06-09T10:00:00Z");
+    for profile in [
+        PolicyName::Orebro,
+        PolicyName::Stockholm,
+        PolicyName::Norrbotten,
+    ] {
+        let p = PolicyProfile::get(profile);
+        assert_eq!(
+            p.invitation_due(known, Some(Track::Red), None, Some(home)),
+            home
+        );
+    }
+    assert_eq!(
+        p.invitation_due(known, Some(Track::Yellow), Some(ready), Some(home)),
         utc("2026-06-22T21:59:59Z")
     );
 }
@@ -852,7 +870,7 @@ fn stockholm_has_no_meeting_deadline_and_offers_sip_kollen() {
     let known = utc("2026-11-20T09:00:00Z"); // Friday
     assert_eq!(p.meeting_due(known, None, None, None), None);
     assert_eq!(
-        p.invitation_due(known, None, None),
+        p.invitation_due(known, None, None, None),
         utc("2026-11-25T22:59:59Z")
     );
     assert!(p.offers_sip_survey);

@@ -99,7 +99,8 @@ impl Inbox {
 /// ULID of its event, plan and place (one event's to-dos on several plans had one id); 12: on
 /// the red track the SIP-möte is due before going home under every profile; 13: a guardian
 /// registered or removed by another unit is told to the coordinator of the person's open plans;
-/// 14: a unit the newest consent leaves out is owed no documentation.
+/// 14: a unit the newest consent leaves out is owed no documentation, and the red track's
+/// kallelse is due by the discharge.
 const RULES: u32 = 14;
 
 impl Projection for Inbox {

@@ -53,8 +53,8 @@ impl Reporting {
 /// meeting's deadline, and a follow-up held before the first meeting does not count. 3: the
 /// first invitation's time and deadline are kept (invitations in time), and a withdrawal of
 /// consent standing at a deadline counts as a refusal. 4: on the red track the SIP-möte is due
-/// before going home under every profile.
-const RULES: u32 = 4;
+/// before going home under every profile. 5: and so is its kallelse.
+const RULES: u32 = 5;
 
 impl Projection for Reporting {
     fn name(&self) -> &'static str {
