@@ -349,10 +349,17 @@ fn require_not_left_out(
     if !state.left_out_by_consent(unit_id) {
         return Ok(());
     }
-    let name = facts
+    Err(DomainError::ActorNotCoveredByConsent(
+        unit_id.clone(),
+        unit_name(facts, unit_id),
+    ))
+}
+
+/// A unit's name as staff know it, for a refusal that names it (its id if it is unknown).
+fn unit_name(facts: &SipFacts, unit_id: &UnitId) -> String {
+    facts
         .unit(unit_id)
-        .map_or_else(|_| unit_id.to_string(), |u| u.name.clone());
-    Err(DomainError::ActorNotCoveredByConsent(unit_id.clone(), name))
+        .map_or_else(|_| unit_id.to_string(), |u| u.name.clone())
 }
 
 fn require_may_document(
@@ -604,12 +611,9 @@ pub fn decide(
             // it (change the coordinator first, `change-coordinator`).
             if let Some(coordinator) = &state.coordinator {
                 if !actors.contains(&coordinator.unit_id) {
-                    let name = facts
-                        .unit(&coordinator.unit_id)
-                        .map_or_else(|_| coordinator.unit_id.to_string(), |u| u.name.clone());
                     return Err(DomainError::CoordinatorNotCoveredByConsent(
                         coordinator.unit_id.clone(),
-                        name,
+                        unit_name(facts, &coordinator.unit_id),
                     ));
                 }
             }
@@ -686,12 +690,9 @@ pub fn decide(
                 if !state.participates(&by.unit_id) {
                     return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
                 }
-                let name = facts
-                    .unit(&by.unit_id)
-                    .map_or_else(|_| by.unit_id.to_string(), |u| u.name.clone());
                 return Err(DomainError::CoordinatorNotCoveredByConsent(
                     by.unit_id.clone(),
-                    name,
+                    unit_name(facts, &by.unit_id),
                 ));
             }
             let mut contacts = Vec::new();
