@@ -337,8 +337,6 @@ pub fn relatives_cover(
     }
 }
 
-/// Each actor documents its own; the coordinator documents for the person (egenvård) and for
-/// actors without samplan.
 /// A unit the newest consent leaves out ([`SipState::left_out_by_consent`]) shares nothing more
 /// into the plan (seed 003: consent is given "för vilka aktörer som ska delta").
 fn require_not_left_out(
@@ -362,6 +360,8 @@ fn unit_name(facts: &SipFacts, unit_id: &UnitId) -> String {
         .map_or_else(|_| unit_id.to_string(), |u| u.name.clone())
 }
 
+/// Each actor documents its own; the coordinator documents for the person (egenvård) and for
+/// actors without samplan.
 fn require_may_document(
     state: &SipState,
     facts: &SipFacts,

@@ -477,9 +477,6 @@ impl SipState {
         self.coordinator.as_ref()
     }
 
-    /// Whether `unit` takes part: it identified the need, recorded consent, coordinates or
-    /// coordinated, was invited, attended, documented, or is responsible for a goal or
-    /// intervention. Only participating units may see the plan.
     /// Each giver's newest consent still valid on `today`, of the givers `counts` picks: a
     /// renewal speaks for its giver instead of what they agreed to before (the plan page's
     /// "consent in force"), so a unit or närstående it leaves out is left out.
@@ -510,6 +507,9 @@ impl SipState {
         !newest.is_empty() && !newest.iter().any(|c| c.actors.contains(unit))
     }
 
+    /// Whether `unit` takes part: it identified the need, recorded consent, coordinates or
+    /// coordinated, was invited, attended, documented, or is responsible for a goal or
+    /// intervention. Only participating units may see the plan.
     pub fn participates(&self, unit: &UnitId) -> bool {
         self.participants.contains(unit)
     }
