@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::add_working_days;
 use crate::context::StaffRef;
 use crate::ids::{SipId, StaffId, UnitId};
-use crate::policy::PolicyProfile;
+use crate::policy::{PolicyProfile, Track};
 use crate::sip::{
     CareContextKind, ConsentEnd, Delivery, InvitationPurpose, LetterKind, MeetingForm, Recipient,
     Responsible, SipState,
@@ -253,12 +253,27 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     .map(|i| end_of_local_day(crate::time::local_date(i.scheduled_at)))
                     .min()
             });
+            // On the red track a discharge recorded at or before the meeting booked (planned
+            // home earlier than thought) leaves the meeting after going home: the to-do says to
+            // move it, as a kallelse to that time would be refused now (001: "SIP- möte hållas
+            // innan hemgång").
+            let after_home = need.context.track == Some(Track::Red)
+                && state
+                    .discharged_at
+                    .is_some_and(|home| active.iter().any(|i| i.scheduled_at >= home));
             if !active.is_empty() || policy_due.is_some() {
                 push(
                     ObligationKind::RecordMeeting,
                     ObligationOwner::user(coordinator),
                     meeting_due,
-                    "Genomför SIP-mötet och registrera deltagarna".to_string(),
+                    match (after_home, state.discharged_at) {
+                        (true, Some(home)) => format!(
+                            "SIP-mötet är bokat efter utskrivningen {}: flytta det till före \
+                             hemgången och registrera deltagarna",
+                            written_date(local_date(home))
+                        ),
+                        _ => "Genomför SIP-mötet och registrera deltagarna".to_string(),
+                    },
                     None,
                 );
             }

@@ -1491,6 +1491,34 @@ fn on_the_red_track_the_meeting_is_called_before_the_patient_goes_home() {
     given(&yellow)
         .when(after, Who::Nurse.at(yellow.now))
         .then_ok();
+    // Going home earlier than the meeting booked (an outside review): the coordinator's to-do
+    // says to move the meeting, due at the discharge.
+    let meeting_to_do = |story: &Story| {
+        domain::obligations::obligations(&story.state(), &PolicyProfile::get(PolicyName::Stockholm))
+            .into_iter()
+            .find(|o| o.kind == domain::obligations::ObligationKind::RecordMeeting)
+            .expect("a meeting to-do")
+    };
+    let earlier = called.clone().run(
+        Who::Nurse,
+        SipCommand::RecordDischarge(RecordDischarge {
+            discharged_at: home - Duration::hours(5),
+        }),
+    );
+    let to_do = meeting_to_do(&earlier);
+    assert!(
+        to_do
+            .title
+            .starts_with("SIP-mötet är bokat efter utskrivningen")
+            && to_do.title.contains("flytta det till före hemgången"),
+        "{}",
+        to_do.title
+    );
+    assert_eq!(to_do.due_at, Some(home - Duration::hours(5)));
+    assert_eq!(
+        meeting_to_do(&called).title,
+        "Genomför SIP-mötet och registrera deltagarna"
+    );
 }
 
 /// Once the plan has a coordinator, consent is the coordinator's unit's to record (002:
