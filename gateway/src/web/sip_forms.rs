@@ -1012,43 +1012,37 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 "Huvudmålet är uppnått",
             ));
         }
-        // Each published sub-goal and intervention is judged at the follow-up, as in Lifecare;
-        // what is left unticked is not judged this time.
-        let goals: Vec<Choice> = cx
-            .view
-            .sub_goals
-            .iter()
-            .filter(|g| g.published)
-            .map(|g| Choice::new(g.id.clone(), g.content.text.clone()))
-            .collect();
-        if !goals.is_empty() {
-            form = form
-                .field(Field::checkboxes(
-                    "goals_reached",
-                    "Delmål som är uppnådda",
-                    goals.clone(),
-                ))
-                .field(Field::checkboxes(
-                    "goals_not_reached",
-                    "Delmål som inte är uppnådda",
-                    goals,
-                ));
+        // Each published sub-goal and intervention is judged at the follow-up, as in Lifecare:
+        // one group of choices for each, so that a screen reader reads the goal and its outcome
+        // together (an accessibility review: two lists of the same goals, to be matched up, with
+        // one error at a time). What is left "inte bedömt" is not judged this time.
+        let goals = cx.view.sub_goals.iter().filter(|g| g.published);
+        for (g, (id, outcome)) in goals.zip(follow_up_slots(&GOAL_SLOTS)) {
+            form = form.field(Field::hidden(id, g.id.clone())).field(
+                Field::radios(
+                    outcome,
+                    format!("Delmål: {}", label_of(&g.content.text)),
+                    GOAL_OUTCOMES
+                        .iter()
+                        .map(|(value, label)| Choice::new(*value, *label))
+                        .collect(),
+                )
+                .value(""),
+            );
         }
-        let interventions: Vec<Choice> = cx
-            .view
-            .interventions
-            .iter()
-            .filter(|i| i.published)
-            .map(|i| Choice::new(i.id.clone(), i.content.what.clone()))
-            .collect();
-        if !interventions.is_empty() {
-            for (name, label) in [
-                ("interventions_continue", "Insatser som fortsätter"),
-                ("interventions_changed", "Insatser som ändras"),
-                ("interventions_completed", "Insatser som är avslutade"),
-            ] {
-                form = form.field(Field::checkboxes(name, label, interventions.clone()));
-            }
+        let interventions = cx.view.interventions.iter().filter(|i| i.published);
+        for (i, (id, outcome)) in interventions.zip(follow_up_slots(&INTERVENTION_SLOTS)) {
+            form = form.field(Field::hidden(id, i.id.clone())).field(
+                Field::radios(
+                    outcome,
+                    format!("Insats: {}", label_of(&i.content.what)),
+                    OWN_OUTCOMES
+                        .iter()
+                        .map(|(value, label)| Choice::new(*value, *label))
+                        .collect(),
+                )
+                .value(""),
+            );
         }
         form = form
             .field(
@@ -1825,58 +1819,98 @@ fn recipients(fields: &Fields) -> Vec<Recipient> {
         .collect()
 }
 
-/// The goals judged at a follow-up: the main goal when ticked reached, each sub-goal ticked
-/// reached or not reached (never both).
+/// How many sub-goals, and interventions, the follow-up form judges at most: a field each
+/// (names are the form's own, `delmal_1` … and `delmal_utfall_1` …).
+const FOLLOW_UP_SLOTS: usize = 100;
+
+/// The follow-up form's field names of each sub-goal: its id and its outcome.
+static GOAL_SLOTS: std::sync::LazyLock<Vec<(String, String)>> =
+    std::sync::LazyLock::new(|| slot_names("delmal"));
+/// … and of each intervention.
+static INTERVENTION_SLOTS: std::sync::LazyLock<Vec<(String, String)>> =
+    std::sync::LazyLock::new(|| slot_names("insatsen"));
+
+fn slot_names(prefix: &str) -> Vec<(String, String)> {
+    (1..=FOLLOW_UP_SLOTS)
+        .map(|i| (format!("{prefix}_{i}"), format!("{prefix}_utfall_{i}")))
+        .collect()
+}
+
+fn follow_up_slots(
+    slots: &'static [(String, String)],
+) -> impl Iterator<Item = (&'static str, &'static str)> {
+    slots
+        .iter()
+        .map(|(id, outcome)| (id.as_str(), outcome.as_str()))
+}
+
+/// A sub-goal's outcome at a follow-up, as its radio buttons offer it.
+const GOAL_OUTCOMES: [(&str, &str); 3] = [
+    ("", "Inte bedömt den här gången"),
+    ("reached", "Uppnått"),
+    ("not_reached", "Inte uppnått"),
+];
+
+/// The goals judged at a follow-up: the main goal when ticked reached, and each sub-goal whose
+/// outcome was chosen, reached or not.
 fn follow_up_goals(fields: &Fields) -> Result<Vec<GoalFollowUp>, super::form::FieldError> {
-    let reached = fields.all("goals_reached");
-    let not_reached = fields.all("goals_not_reached");
-    if reached.iter().any(|id| not_reached.contains(id)) {
-        return Err(super::form::FieldError::new(
-            "goals_not_reached",
-            "Ett delmål kan inte vara både uppnått och inte uppnått.",
-        ));
-    }
     let main = fields.opt("main_goal_reached").map(|_| GoalFollowUp {
         sub_goal_id: None,
         reached: true,
         comment: None,
     });
-    let subs = reached
-        .into_iter()
-        .map(|id| (id, true))
-        .chain(not_reached.into_iter().map(|id| (id, false)))
-        .map(|(id, reached)| GoalFollowUp {
-            sub_goal_id: Some(id),
+    let mut judged: Vec<GoalFollowUp> = main.into_iter().collect();
+    for (id, outcome) in follow_up_slots(&GOAL_SLOTS) {
+        let Some(sub_goal_id) = fields.opt(id) else {
+            continue;
+        };
+        let reached = match fields.get(outcome).as_str() {
+            "reached" => true,
+            "not_reached" => false,
+            "" => continue,
+            _ => {
+                return Err(super::form::FieldError::new(
+                    outcome,
+                    "Välj uppnått, inte uppnått eller inte bedömt.",
+                ))
+            }
+        };
+        judged.push(GoalFollowUp {
+            sub_goal_id: Some(sub_goal_id),
             reached,
             comment: None,
         });
-    Ok(main.into_iter().chain(subs).collect())
+    }
+    Ok(judged)
 }
 
-/// The interventions judged at a follow-up: each ticked as continuing, changed or completed
-/// (one of them).
+/// The interventions judged at a follow-up: each whose outcome was chosen, continuing, changed
+/// or completed.
 fn follow_up_interventions(
     fields: &Fields,
 ) -> Result<Vec<InterventionFollowUp>, super::form::FieldError> {
     let mut judged: Vec<InterventionFollowUp> = Vec::new();
-    for (name, outcome) in [
-        ("interventions_continue", InterventionOutcome::Continues),
-        ("interventions_changed", InterventionOutcome::Changed),
-        ("interventions_completed", InterventionOutcome::Completed),
-    ] {
-        for id in fields.all(name) {
-            if judged.iter().any(|j| j.intervention_id == id) {
+    for (id, outcome) in follow_up_slots(&INTERVENTION_SLOTS) {
+        let Some(intervention_id) = fields.opt(id) else {
+            continue;
+        };
+        let outcome = match fields.get(outcome).as_str() {
+            "continues" => InterventionOutcome::Continues,
+            "changed" => InterventionOutcome::Changed,
+            "completed" => InterventionOutcome::Completed,
+            "" => continue,
+            _ => {
                 return Err(super::form::FieldError::new(
-                    name,
+                    outcome,
                     "Välj ett utfall per insats: fortsätter, ändras eller avslutad.",
-                ));
+                ))
             }
-            judged.push(InterventionFollowUp {
-                intervention_id: id,
-                outcome,
-                comment: None,
-            });
-        }
+        };
+        judged.push(InterventionFollowUp {
+            intervention_id,
+            outcome,
+            comment: None,
+        });
     }
     Ok(judged)
 }
@@ -2174,10 +2208,17 @@ mod tests {
     fn a_follow_up_judges_each_ticked_goal_and_intervention_once() {
         let fields = posted(&[
             ("main_goal_reached", "on"),
-            ("goals_reached", "sg-1"),
-            ("goals_not_reached", "sg-2"),
-            ("interventions_continue", "in-1"),
-            ("interventions_completed", "in-2"),
+            ("delmal_1", "sg-1"),
+            ("delmal_utfall_1", "reached"),
+            ("delmal_2", "sg-2"),
+            ("delmal_utfall_2", "not_reached"),
+            ("delmal_3", "sg-3"),
+            ("delmal_utfall_3", ""),
+            ("insatsen_1", "in-1"),
+            ("insatsen_utfall_1", "continues"),
+            ("insatsen_2", "in-2"),
+            ("insatsen_utfall_2", "completed"),
+            ("insatsen_3", "in-3"),
         ]);
         let goals = follow_up_goals(&fields).expect("valid");
         let judged: Vec<(Option<&str>, bool)> = goals
@@ -3077,15 +3118,33 @@ mod tests {
     }
 
     #[test]
-    fn a_goal_or_intervention_ticked_twice_is_refused_beside_its_field() {
-        let both = posted(&[("goals_reached", "sg-1"), ("goals_not_reached", "sg-1")]);
-        let refused = follow_up_goals(&both).expect_err("refused");
-        assert_eq!(refused.field, "goals_not_reached");
-        let twice = posted(&[
-            ("interventions_continue", "in-1"),
-            ("interventions_changed", "in-1"),
-        ]);
-        let refused = follow_up_interventions(&twice).expect_err("refused");
-        assert_eq!(refused.field, "interventions_changed");
+    fn an_outcome_the_form_does_not_offer_is_refused_beside_its_field() {
+        let odd = posted(&[("delmal_1", "sg-1"), ("delmal_utfall_1", "both")]);
+        let refused = follow_up_goals(&odd).expect_err("refused");
+        assert_eq!(refused.field, "delmal_utfall_1");
+        let odd = posted(&[("insatsen_2", "in-1"), ("insatsen_utfall_2", "maybe")]);
+        let refused = follow_up_interventions(&odd).expect_err("refused");
+        assert_eq!(refused.field, "insatsen_utfall_2");
+    }
+
+    #[test]
+    fn the_follow_up_form_asks_one_question_per_goal_and_intervention() {
+        let mut p = coordinator_plan(at("2026-12-07T10:00:00Z"));
+        p.view.sub_goals = vec![
+            item("sg-1", HT, true, sub_goal("Klara morgonrutinerna.", on(HT))),
+            item("sg-2", HT, false, sub_goal("Ett utkast", on(HT))),
+        ];
+        let forms = p.forms();
+        let f = form(&forms, "uppfoljning");
+        let goal = field(f, "delmal_utfall_1");
+        assert_eq!(goal.kind, "radios");
+        assert_eq!(goal.label, "Delmål: Klara morgonrutinerna");
+        assert_eq!(goal.value, "", "not judged unless chosen");
+        assert_eq!(values(goal), vec!["", "reached", "not_reached"]);
+        assert_eq!(field(f, "delmal_1").value, "sg-1");
+        assert!(
+            !f.fields.iter().any(|x| x.name == "delmal_utfall_2"),
+            "a draft is not followed up"
+        );
     }
 }

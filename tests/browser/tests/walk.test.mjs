@@ -193,11 +193,13 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     await page.goto(sipUrl);
     form = await step(page, "uppfoljning");
     await form.getByLabel("Huvudmålet är uppnått").check();
-    // Each published sub-goal and intervention is judged, as in Lifecare.
-    await form.getByRole("group", { name: "Delmål som är uppnådda" })
-      .getByLabel("Hemmet är städat och det finns mat.").check();
-    await form.getByRole("group", { name: "Insatser som fortsätter" })
-      .getByLabel("Hemtjänst med städning och inköp varje vecka").check();
+    // Each published sub-goal and intervention is judged, as in Lifecare: one group of radio
+    // buttons each, "inte bedömt" until chosen.
+    const goalGroup = form.getByRole("group", { name: "Delmål: Hemmet är städat och det finns mat" });
+    assert.equal(await goalGroup.getByLabel("Inte bedömt den här gången").isChecked(), true);
+    await goalGroup.getByLabel("Uppnått", { exact: true }).check();
+    await form.getByRole("group", { name: "Insats: Hemtjänst med städning och inköp varje vecka" })
+      .getByLabel("Fortsätter").check();
     await submit(page, form, "Registrera uppföljning");
 
     // The person reads the published plan on Min plan, none of the drafts.
