@@ -331,6 +331,11 @@ test("Min plan reads well on a 360 px phone and passes axe", { timeout: 180_000 
     assert.deepEqual(headings.slice(0, 3), ["Din kontakt", "Ditt mål", "Delmål och vem som gör vad"]);
     assert.ok(headings.includes("Nästa uppföljning"));
     await page.getByText("Psykiatriska mottagningen Luleå").first().waitFor();
+    // On a phone every number dials: the contact's and those of the units in the plan.
+    const unitsWithPhone = await page.locator("#rubrik-enheter + ul li", { hasText: "telefon" }).count();
+    assert.ok(unitsWithPhone > 0, "the demo's units have numbers");
+    assert.equal(await page.locator("#rubrik-enheter + ul a[href^='tel:']").count(), unitsWithPhone,
+      "each unit's number in \u201dDe som är med i planen\u201d is a link");
     // Published content only, nothing wider than the screen.
     assert.doesNotMatch(await page.locator("main").innerText(), /Utkast/);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
