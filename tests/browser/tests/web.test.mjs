@@ -249,6 +249,11 @@ test("a page warns before the sign-in ends, and signing in again in another tab 
     await warning.waitFor({ state: "visible", timeout: 5_000 });
     assert.match(await warning.innerText(), /Din inloggning slutar kl\. \d{1,2}\.\d{2}\./);
     assert.equal(await warning.getAttribute("role"), "alert");
+    // Far down the page the warning is still at the top of the window.
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    assert.ok(await page.evaluate(() => window.scrollY) > 200, "the page scrolled");
+    const box = await warning.boundingBox();
+    assert.ok(box && box.y >= 0 && box.y < 10, `the warning is at y=${box && box.y}`);
     assert.deepEqual(await seriousViolations(page), []);
 
     // Signed in again in another tab (the warning's link): this tab's form still goes through.
