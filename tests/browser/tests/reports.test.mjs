@@ -51,6 +51,10 @@ test("a follow-up reads a year's figures per region and unit and downloads them"
     const cells = await months.first().locator("xpath=..").getByRole("cell").allInnerTexts();
     assert.equal(cells.length, 9, `nine figures: ${cells}`);
     assert.match(cells[0], /^\d+$/, "started, a count");
+    // A dash (no figure) is read out in words: punctuation is silent to a screen reader.
+    const dashes = table.locator("td", { hasText: "–" });
+    assert.ok(await dashes.count() > 0, "the demo has months without some figure");
+    assert.equal(await dashes.first().locator(".visually-hidden").innerText(), "ingen uppgift");
     // The columns are named, the grouped ones under their group.
     assert.ok(await table.getByRole("columnheader", { name: "till första mötet" }).count() === 1);
     // On a desktop's width the whole table shows: its cells wrap between figures.
