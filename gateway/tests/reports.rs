@@ -790,7 +790,15 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let table = &page[start..start + page[start..].find("</table>").expect("table")];
     // Figures keep their parts together with no-break spaces.
     let table = table.replace('\u{a0}', " ");
+    // A dash (no figure) is read out in words too.
     let row = |month: &str, cells: &[&str]| {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| match *c {
+                "–" => r#"<span aria-hidden="true">–</span><span class="visually-hidden">ingen uppgift</span>"#.to_owned(),
+                other => other.to_owned(),
+            })
+            .collect();
         format!(
             r#"<tr><th scope="row">{month}</th><td>{}</td></tr>"#,
             cells.join("</td><td>")
@@ -875,7 +883,7 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
     let hidden = hidden.replace('\u{a0}', " ");
     assert!(
         hidden.contains(
-            r#"<tr><th scope="row">mars 2026</th><td>3</td><td>färre än 3</td><td>färre än 3 SIP</td><td>färre än 3 SIP</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>–</td><td>färre än 3</td></tr>"#
+            r#"<tr><th scope="row">mars 2026</th><td>3</td><td>färre än 3</td><td>färre än 3 SIP</td><td>färre än 3 SIP</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td>färre än 3 bedömda</td><td><span aria-hidden="true">–</span><span class="visually-hidden">ingen uppgift</span></td><td>färre än 3</td></tr>"#
         ),
         "{hidden}"
     );
@@ -939,9 +947,11 @@ async fn the_follow_up_page_shows_the_figures_in_words_and_gives_the_same_file()
             "juni 2026"
         ]
     );
-    assert!(table.contains(
-        r#"<tr><th scope="row">januari 2026</th><td>0</td><td>0</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>0</td></tr>"#
-    ));
+    let dash = r#"<td><span aria-hidden="true">–</span><span class="visually-hidden">ingen uppgift</span></td>"#;
+    assert!(table.contains(&format!(
+        r#"<tr><th scope="row">januari 2026</th><td>0</td><td>0</td>{}<td>0</td></tr>"#,
+        dash.repeat(6)
+    )));
     assert!(
         year.contains(r#"name="fran" id="rapport-fran" value="2026-01""#),
         "{year}"
