@@ -359,7 +359,10 @@ impl DomainError {
                 "Personen är vuxen: samtycket lämnas av personen själv eller av en företrädare som personen har godkänt, inte av en vårdnadshavare.".to_string()
             }
             RepresentativeNotAccepted => {
-                "En företrädare kan bara lämna samtycke om personen har godkänt att företrädaren deltar i stället.".to_string()
+                "En företrädare kan bara lämna, neka eller återkalla samtycke om personen har \
+                 godkänt att företrädaren deltar i stället (god man, förvaltare eller en \
+                 företrädare som lämnat samtycke i planen)."
+                    .to_string()
             }
             UnknownSubGoal(g) => format!("Delmålet \u{201d}{g}\u{201d} finns inte i planen."),
             UnknownIntervention(i) => format!("Insatsen \u{201d}{i}\u{201d} finns inte i planen."),
@@ -422,9 +425,9 @@ impl DomainError {
             ConsentMissing => "Samtycke till SIP saknas. Inhämta och registrera samtycke först.".to_string(),
             ConsentExpired => "Samtycket till SIP har gått ut. Inhämta ett nytt samtycke.".to_string(),
             CoordinatorNotCoveredByConsent(_, name) => format!(
-                "Samtycket omfattar inte {name}, och den samordningsansvariga enheten måste \
-                 omfattas av samtycket. Inhämta samtycke som omfattar enheten, eller byt \
-                 samordningsansvarig först."
+                "Samtycket omfattar inte {name}. Den samordningsansvariga enheten måste omfattas \
+                 av samtycket: inhämta samtycke som omfattar enheten, eller låt en enhet som \
+                 samtycket omfattar samordna planen."
             ),
             ActorNotCoveredByConsent(_, name) => format!(
                 "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den \

@@ -412,7 +412,10 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
             InvitationPurpose::FollowUp => "uppföljningen",
         };
         for (unit, delivery) in inv.invited_units() {
-            if delivery == Delivery::Digital && !inv.representatives.contains_key(unit) {
+            if delivery == Delivery::Digital
+                && !inv.representatives.contains_key(unit)
+                && !state.left_out_by_consent(unit)
+            {
                 push(
                     ObligationKind::AppointRepresentative,
                     ObligationOwner::Unit(unit.clone()),

@@ -713,9 +713,9 @@ async fn the_plan_is_never_handed_to_a_unit_outside_it_and_its_consent() {
     );
     assert_eq!(
         body["detail"],
-        "Samtycket omfattar inte Vårdcentralen Annan, och den samordningsansvariga enheten måste \
-         omfattas av samtycket. Inhämta samtycke som omfattar enheten, eller byt \
-         samordningsansvarig först."
+        "Samtycket omfattar inte Vårdcentralen Annan. Den samordningsansvariga enheten måste \
+         omfattas av samtycket: inhämta samtycke som omfattar enheten, eller låt en enhet som \
+         samtycket omfattar samordna planen."
     );
     assert_eq!(version(&app, &sip).await, before, "nothing appended");
     let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.other).await;

@@ -233,11 +233,11 @@ fn require_person_active(person: &PersonState) -> Result<(), DomainError> {
 
 /// The actors covered by valid consent today, or why there is none.
 ///
-/// An adult consents themselves or through a representative they accepted; what each giver's
-/// newest valid consent names counts, together. A child (under 18 on `today`, from the
-/// personnummer) needs valid consent from every registered guardian; only actors every
-/// guardian's newest consent names count. A renewal replaces what its giver agreed to before:
-/// a unit it leaves out is no longer covered ([`SipState::consents_in_force`]).
+/// An adult consents themselves or through a representative they accepted; the newest valid
+/// consent of either speaks. A child (under 18 on `today`, from the personnummer) needs valid
+/// consent from every registered guardian; only actors every guardian's newest consent names
+/// count. A renewal replaces what was agreed before: a unit it leaves out is no longer covered
+/// ([`SipState::consents_in_force`]).
 pub fn consent_cover(
     state: &SipState,
     person: &PersonState,
@@ -250,14 +250,15 @@ pub fn consent_cover(
         if !state.consents.iter().any(|c| givers(&c.given_by)) {
             return Err(None);
         }
+        // The newest consent in force of these givers speaks: for a child each guardian is a
+        // giver of their own; an adult and their representative speak with one voice, the
+        // latest thing said (an outside review had a representative's older consent keep a
+        // unit the person's own newer one left out).
         let in_force = state.consents_in_force(today, givers);
-        if in_force.is_empty() {
+        let Some(newest) = in_force.last() else {
             return Err(Some(DomainError::ConsentExpired));
-        }
-        Ok(in_force
-            .iter()
-            .flat_map(|c| c.actors.iter().cloned())
-            .collect::<BTreeSet<_>>())
+        };
+        Ok(newest.actors.iter().cloned().collect::<BTreeSet<_>>())
     };
     if person.is_child_on(today) {
         let guardians = person.guardians();
@@ -284,9 +285,9 @@ pub fn consent_cover(
 
 /// The närstående the consent in force lets a meeting invite, or `None` when it does not limit
 /// them (a consent in force that does not say: recorded before it was asked, or by a client
-/// that does not ask). Each giver's newest consent in force speaks for them — a renewal that
-/// leaves a närstående out takes them out, as the plan page shows it; an adult's givers (the
-/// person, a representative) together, and for a child (`child`, with the relative ids of the
+/// that does not ask). The newest consent in force speaks — a renewal that leaves a närstående
+/// out takes them out, as the plan page shows it; for an adult the newest of the person's and a
+/// representative's, and for a child (`child`, with the relative ids of the
 /// person's `guardians`) what every guardian's names. The kallelse form marks whom it leaves out.
 pub fn relatives_cover(
     state: &SipState,
@@ -320,20 +321,9 @@ pub fn relatives_cover(
         }
         cover
     } else {
-        let mut givers: Vec<&ConsentGiver> = state
-            .consents
-            .iter()
-            .map(|c| &c.given_by)
-            .filter(|g| !matches!(g, ConsentGiver::Guardian { .. }))
-            .collect();
-        givers.dedup();
-        let mut cover = BTreeSet::new();
-        for g in givers {
-            if let Some(theirs) = newest(&|giver: &ConsentGiver| giver == g) {
-                cover.extend(theirs?);
-            }
-        }
-        Some(cover)
+        // The person and their representative speak with one voice: the newest consent.
+        newest(&|giver: &ConsentGiver| !matches!(giver, ConsentGiver::Guardian { .. }))
+            .unwrap_or_default()
     }
 }
 
@@ -425,20 +415,39 @@ fn require_may_change<T>(
         .map_err(|_| DomainError::NotAuthor)
 }
 
-/// Who declines or withdraws consent is the person or one registered for them now: a guardian
-/// as a registered guardian, a representative as any registered relative (god man, förvaltare,
-/// närstående). A removed guardian, or a name nobody registered, speaks for no one.
-fn check_giver(person: &PersonState, giver: &ConsentGiver) -> Result<(), DomainError> {
+/// Who declines or withdraws consent stands as one who may give it (an outside review had an
+/// aunt end a child's plan, and a närstående an adult's): the person; for a child a registered
+/// guardian, never a representative; for an adult no guardian, and a representative only when
+/// the person accepted them — as god man or förvaltare, or by a consent they gave on this plan
+/// as företrädare. A removed relative, or a name nobody registered, speaks for no one.
+fn check_giver(
+    state: &SipState,
+    person: &PersonState,
+    today: NaiveDate,
+    giver: &ConsentGiver,
+) -> Result<(), DomainError> {
+    let child = person.is_child_on(today);
     match giver {
         ConsentGiver::Person => Ok(()),
         ConsentGiver::Guardian { relative_id } => {
             if check_relative(person, relative_id)? != RelativeKind::Guardian {
                 return Err(DomainError::NotAGuardian(relative_id.clone()));
             }
+            if !child {
+                return Err(DomainError::GuardianConsentForAdult);
+            }
             Ok(())
         }
         ConsentGiver::Representative { relative_id } => {
-            check_relative(person, relative_id).map(|_| ())
+            let kind = check_relative(person, relative_id)?;
+            if child {
+                return Err(DomainError::ChildCannotConsent);
+            }
+            let legal = matches!(kind, RelativeKind::Trustee | RelativeKind::Administrator);
+            if !legal && !state.accepted_representative(relative_id) {
+                return Err(DomainError::RepresentativeNotAccepted);
+            }
+            Ok(())
         }
     }
 }
@@ -656,7 +665,7 @@ pub fn decide(
             if state.basis.is_some() || observed.consent_complete() {
                 return Err(DomainError::ConsentAlreadyGiven);
             }
-            check_giver(facts.person()?, &c.declined_by)?;
+            check_giver(state, facts.person()?, today, &c.declined_by)?;
             SipEvent::ConsentDeclined {
                 declined_by: c.declined_by.clone(),
                 note: optional(&c.note, "note")?,
@@ -669,7 +678,7 @@ pub fn decide(
             if state.consents.is_empty() {
                 return Err(DomainError::ConsentMissing);
             }
-            check_giver(facts.person()?, &c.withdrawn_by)?;
+            check_giver(state, facts.person()?, today, &c.withdrawn_by)?;
             SipEvent::ConsentWithdrawn {
                 withdrawn_by: c.withdrawn_by.clone(),
                 note: optional(&c.note, "note")?,
@@ -840,6 +849,8 @@ pub fn decide(
             if !inv.invited_units().any(|(u, _)| *u == by.unit_id) {
                 return Err(DomainError::NotInvited(by.unit_id.clone()));
             }
+            // Called before a renewal left it out, a unit no longer comes to the meeting.
+            require_not_left_out(state, facts, &by.unit_id)?;
             let r = &c.representative;
             SipEvent::RepresentativeAppointed {
                 invitation_id: c.invitation_id.clone(),
@@ -1060,7 +1071,7 @@ pub fn decide(
                 recorded_at: now,
             }
         }
-        SipCommand::RecordFollowUp(c) => record_follow_up(state, c, by, ctx)?,
+        SipCommand::RecordFollowUp(c) => record_follow_up(state, facts, c, by, ctx)?,
         SipCommand::ClosePlan(c) => {
             let may = match &state.coordinator {
                 Some(_) => is_coordinator(state, ctx),
@@ -1308,12 +1319,15 @@ fn resolve_recipient(
 
 fn record_follow_up(
     state: &SipState,
+    facts: &SipFacts,
     c: &RecordFollowUp,
     by: StaffRef,
     ctx: &Context,
 ) -> Result<SipEvent, DomainError> {
     require_meeting(state)?;
     require_participant(state, &by)?;
+    // A unit the newest consent leaves out follows up nothing more of its own.
+    require_not_left_out(state, facts, &by.unit_id)?;
     let coordinator = is_coordinator(state, ctx);
     let follow_up_id = item_id(&c.follow_up_id, "follow_up_id")?;
     if state

@@ -499,12 +499,36 @@ impl SipState {
     }
 
     /// A unit the person's consent no longer names: on record in an earlier consent, or taking
-    /// part, but named by no giver's newest consent (whatever its dates: an expired consent is
-    /// renewed, not read as leaving everyone out). It shares nothing more into the plan and is
-    /// owed no documentation; what it shared stays, as the plan's history does.
+    /// part, but not named by the consent that speaks now (whatever its dates: an expired
+    /// consent is renewed, not read as leaving everyone out) — for a child, by every guardian's
+    /// newest. It shares nothing more into the plan, answers no kallelse and is owed nothing;
+    /// what it shared stays, as the plan's history does.
     pub fn left_out_by_consent(&self, unit: &UnitId) -> bool {
-        let newest = self.consents_in_force(NaiveDate::MIN, |_| true);
-        !newest.is_empty() && !newest.iter().any(|c| c.actors.contains(unit))
+        // Whose consent speaks as the newest consent left it: a child's guardians each (only
+        // what every one names), or else the person's own voice, its newest consent.
+        let speaking: Vec<&Consent> = if self.guardians_required.is_empty() {
+            self.consents
+                .iter()
+                .rev()
+                .find(|c| !matches!(c.given_by, ConsentGiver::Guardian { .. }))
+                .into_iter()
+                .collect()
+        } else {
+            self.consents_in_force(NaiveDate::MIN, |giver| {
+                matches!(giver, ConsentGiver::Guardian { relative_id }
+                    if self.guardians_required.contains(relative_id))
+            })
+        };
+        !speaking.is_empty() && !speaking.iter().all(|c| c.actors.contains(unit))
+    }
+
+    /// Whether `relative_id` consented on this plan as the person's representative: the person
+    /// accepted them as företrädare then (`record-consent` asks), so they may also decline or
+    /// withdraw for the person.
+    pub fn accepted_representative(&self, relative_id: &str) -> bool {
+        self.consents.iter().any(|c| {
+            matches!(&c.given_by, ConsentGiver::Representative { relative_id: r } if r == relative_id)
+        })
     }
 
     /// Whether `unit` takes part: it identified the need, recorded consent, coordinates or

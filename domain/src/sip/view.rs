@@ -145,8 +145,9 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
     } else {
         ConsentStatus::Missing
     };
-    // An adult's givers count together; a child's guardians each for themselves, so only what
-    // every guardian agreed to, until the first of their consents ends.
+    // A child's guardians each for themselves, so only what every guardian agreed to, until the
+    // first of their consents ends; an adult and their representative with one voice, the
+    // newest consent.
     let (actors, topics, valid_until) = if guardians_count {
         (
             in_every(&current, |c| &c.actors),
@@ -154,13 +155,14 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
             current.iter().map(|c| c.valid_until).min(),
         )
     } else {
-        let actors: BTreeSet<UnitId> = current.iter().flat_map(|c| c.actors.clone()).collect();
-        let topics: BTreeSet<String> = current.iter().flat_map(|c| c.topics.clone()).collect();
-        (
-            actors.into_iter().collect(),
-            topics.into_iter().collect(),
-            current.iter().map(|c| c.valid_until).max(),
-        )
+        match current.last() {
+            Some(newest) => (
+                sorted(&newest.actors),
+                sorted(&newest.topics),
+                Some(newest.valid_until),
+            ),
+            None => (Vec::new(), Vec::new(), None),
+        }
     };
     ConsentView {
         status,
@@ -169,6 +171,16 @@ fn consent_view(state: &SipState, today: NaiveDate) -> ConsentView {
         topics,
         history: state.consents.clone(),
     }
+}
+
+/// `items` in order, each once.
+fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
+    items
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<T>>()
+        .into_iter()
+        .collect()
 }
 
 /// What every one of `consents` names, in order.

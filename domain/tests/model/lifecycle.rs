@@ -1673,7 +1673,8 @@ fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() 
     given(&invited)
         .when(withdraw(guardian("nobody")), Who::HomeCare.at(invited.now))
         .then_error(DomainError::UnknownRelative("nobody".to_string()));
-    // The daughter is a närstående, not a guardian; as the person's representative she may.
+    // The daughter is a närstående, not a guardian; nor the person's representative until the
+    // person accepts her as one (a second review had a närstående end an adult's plan).
     given(&invited)
         .when(
             withdraw(guardian("daughter")),
@@ -1691,6 +1692,54 @@ fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() 
             withdraw(representative("daughter")),
             Who::HomeCare.at(invited.now),
         )
+        .then_error(DomainError::RepresentativeNotAccepted);
+    // Accepted, by a consent she gave as företrädare, she may.
+    let mut as_representative = consent_by(representative("daughter"), &[VC, HT, FK]);
+    if let SipCommand::RecordConsent(r) = &mut as_representative {
+        r.person_accepted_representative = true;
+    }
+    let accepted = invited.clone().run(Who::Nurse, as_representative);
+    given(&accepted)
+        .when(
+            withdraw(representative("daughter")),
+            Who::HomeCare.at(accepted.now),
+        )
+        .then_ok();
+    // A god man represents the person by law.
+    let with_god_man = Story::new(person_with(
+        "19460812-1234",
+        &[domain::person::PersonCommand::AddRelative(
+            domain::person::AddRelative {
+                relative_id: "god-man".to_string(),
+                kind: domain::person::RelativeKind::Trustee,
+                name: "God man Gustafsson".to_string(),
+                phone: None,
+                address: None,
+                note: None,
+                personal_identity_number: None,
+            },
+        )],
+    ))
+    .run(Who::Nurse, identify_need(outpatient()))
+    .run(Who::Nurse, consent(&[VC]));
+    given(&with_god_man)
+        .when(
+            withdraw(representative("god-man")),
+            Who::Nurse.at(with_god_man.now),
+        )
+        .then_ok();
+    // A child's consent is the guardians': no representative withdraws it.
+    let child_plan = Story::new(child())
+        .run(Who::Nurse, identify_need(outpatient()))
+        .run(Who::Nurse, consent_by(guardian("mother"), &[VC]));
+    given(&child_plan)
+        .when(
+            withdraw(representative("mother")),
+            Who::Nurse.at(child_plan.now),
+        )
+        .then_error(DomainError::ChildCannotConsent);
+    given(&child_plan)
+        .when(withdraw(guardian("father")), Who::Nurse.at(child_plan.now))
         .then_ok();
     given(&invited)
         .when(
@@ -1789,5 +1838,108 @@ fn a_renewed_consent_that_leaves_a_unit_out_takes_it_out() {
         .then_error(DomainError::CoordinatorNotCoveredByConsent(
             unit(VC),
             "Vårdcentralen Haparanda".to_string(),
+        ));
+}
+
+/// A second review of ADR 0052: the person's own newer consent did not override their
+/// representative's older one; a hemtjänst one guardian left out still wrote into a child's
+/// plan; a unit left out still answered its kallelse, was asked to, and followed up its own.
+#[test]
+fn the_consent_that_speaks_leaves_a_unit_out_everywhere() {
+    let stockholm = PolicyProfile::get(PolicyName::Stockholm);
+    // An adult and their representative speak with one voice: the newest consent.
+    let mut by_daughter = consent_by(
+        ConsentGiver::Representative {
+            relative_id: "daughter".to_string(),
+        },
+        &[VC, HT, FK],
+    );
+    if let SipCommand::RecordConsent(r) = &mut by_daughter {
+        r.person_accepted_representative = true;
+    }
+    let invited = Story::invited();
+    let narrowed = invited
+        .clone()
+        .run(Who::Nurse, by_daughter)
+        .run(Who::Nurse, consent(&[VC, FK]));
+    let view = view_for_unit(&narrowed.state(), &unit(VC), &stockholm, narrowed.now);
+    assert_eq!(view.consent.actors, vec![unit(FK), unit(VC)]);
+    // Hemtjänsten, called before, no longer answers and is not asked to.
+    given(&narrowed)
+        .when(respond("inv-1"), Who::HomeCare.at(narrowed.now))
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(HT),
+            "Hemtjänsten Haparanda".to_string(),
+        ));
+    let asked = |story: &Story| {
+        domain::obligations::obligations(&story.state(), &stockholm)
+            .into_iter()
+            .any(|o| {
+                o.kind == domain::obligations::ObligationKind::AppointRepresentative
+                    && format!("{:?}", o.owner).contains(HT)
+            })
+    };
+    assert!(asked(&invited));
+    assert!(!asked(&narrowed));
+    // After the meeting, a left-out unit follows up nothing of its own.
+    let documented = Story::documented();
+    let left_out = documented.clone().run(Who::Nurse, consent(&[VC, FK]));
+    let own = SipCommand::RecordFollowUp(RecordFollowUp {
+        follow_up_id: "fu-ht".to_string(),
+        held_on: domain::time::local_date(left_out.now),
+        invitation_id: None,
+        interventions: vec![InterventionFollowUp {
+            intervention_id: "in-ht".to_string(),
+            outcome: InterventionOutcome::Completed,
+            comment: None,
+        }],
+        goals: Vec::new(),
+        next_follow_up_on: None,
+        note: None,
+    });
+    given(&documented)
+        .when(own.clone(), Who::HomeCare.at(left_out.now))
+        .then_ok();
+    given(&left_out)
+        .when(own, Who::HomeCare.at(left_out.now))
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(HT),
+            "Hemtjänsten Haparanda".to_string(),
+        ));
+}
+
+/// For a child every guardian's newest consent must name a unit for it to write into the plan.
+#[test]
+fn a_unit_one_guardian_leaves_out_writes_nothing_more_in_a_childs_plan() {
+    let guardian = |id: &str| ConsentGiver::Guardian {
+        relative_id: id.to_string(),
+    };
+    let both = Story::new(child())
+        .run(Who::Nurse, identify_need(outpatient()))
+        .advance(Duration::hours(1))
+        .run(Who::Nurse, consent_by(guardian("mother"), &[VC, HT]))
+        .run(Who::Nurse, consent_by(guardian("father"), &[VC, HT]))
+        .run(Who::Nurse, create_basis())
+        .run(
+            Who::Nurse,
+            invite("inv-1", meeting_time(), vec![unit_recipient(HT)]),
+        );
+    let mut held = both;
+    held.now = meeting_time() + Duration::hours(1);
+    let held = held.run(Who::Nurse, record_meeting("inv-1", meeting_time()));
+    let goal = sub_goal("sg-ht", Responsible::Unit { unit_id: unit(HT) });
+    assert!(!held.state().left_out_by_consent(&unit(HT)));
+    given(&held)
+        .when(goal.clone(), Who::HomeCare.at(held.now))
+        .then_ok();
+    let one_less = held
+        .clone()
+        .run(Who::Nurse, consent_by(guardian("mother"), &[VC]));
+    assert!(one_less.state().left_out_by_consent(&unit(HT)));
+    given(&one_less)
+        .when(goal, Who::HomeCare.at(one_less.now))
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(HT),
+            "Hemtjänsten Haparanda".to_string(),
         ));
 }
