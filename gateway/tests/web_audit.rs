@@ -605,3 +605,67 @@ async fn a_long_extract_lists_its_first_reads_and_the_file_has_them_all() {
         "a header, every read, and the page's own taking of the extract"
     );
 }
+
+/// A printout held what was shared, never a unit's drafts ("Skriv ut planen" is handed to the
+/// person): the extract's link for a print shows the plan so, not as the unit's own page showed
+/// it (an auditor found a draft there).
+#[tokio::test]
+async fn a_print_in_the_extract_shows_the_plan_as_it_was_printed() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (sip, _) = invited_plan(&app, &w, "2026-03-12T09:00:00+01:00").await;
+    hold_the_meeting(&app, &w, &sip).await;
+    for (id, text) in [
+        ("sg-delat", "Delat delmål."),
+        ("sg-utkast", "Hemligt utkast."),
+    ] {
+        ok(command(
+            &app,
+            &w.vc,
+            &sip,
+            "document-sub-goal",
+            &json!({"sub_goal_id": id, "heading": "housing", "text": text,
+                    "responsible": {"kind": "unit", "unit_id": VC}}),
+        )
+        .await);
+        if id == "sg-delat" {
+            ok(command(&app, &w.vc, &sip, "publish-contribution", &json!({})).await);
+        }
+    }
+    let (status, _, printed) = page(&app, &format!("/sip/{sip}/utskrift"), &cookie_of(&w.vc)).await;
+    assert_eq!(status, StatusCode::OK, "{printed}");
+    assert!(printed.contains("Delat delmål.") && !printed.contains("Hemligt utkast."));
+
+    let cookie = cookie_of(&auditor(&app));
+    let (status, _, extract) = page(
+        &app,
+        &format!("/granskning/loggutdrag/{}", w.person_id),
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{extract}");
+    let print_row = extract
+        .split("<tr>")
+        .find(|row| row.contains("en SIP skrevs ut"))
+        .unwrap_or_else(|| panic!("a print in the extract: {extract}"));
+    let link = link(print_row, "/granskning/sip?");
+    assert!(link.ends_with("&utskrift=ja"), "{link}");
+    // The test's clock stands still while the store stamps events with the real one, so the
+    // plan is read as it is now, which is how it was printed.
+    let link: String = link
+        .split('&')
+        .filter(|p| !p.starts_with("tidpunkt="))
+        .collect::<Vec<_>>()
+        .join("&");
+    let (status, _, html) = page(&app, &link, &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("Planen som Vårdcentralen Centrum skrev ut den: det som var delat"),
+        "{html}"
+    );
+    assert!(html.contains("Delat delmål."), "{html}");
+    assert!(!html.contains("Hemligt utkast."), "{html}");
+    // The same unit's view, not a print, shows its draft as its own.
+    let (_, _, own) = page(&app, &link.replace("&utskrift=ja", ""), &cookie).await;
+    assert!(own.contains("Hemligt utkast."), "{own}");
+}

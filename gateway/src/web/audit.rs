@@ -141,7 +141,12 @@ struct PlanContent {
     consent: &'static str,
     consent_until: Option<String>,
     items: Vec<ContentRow>,
+    /// Shown as the unit printed it: what was shared only.
+    printed: bool,
 }
+
+/// The status of an item every unit in the plan (and the person) could see.
+const SHARED: &str = "delad";
 
 /// A goal or intervention, with whose it is and whether it was shared.
 struct ContentRow {
@@ -532,9 +537,12 @@ fn extract_row(e: &AccessLogEntry) -> ExtractRow {
                 super::path_segment(sip),
                 moment_of_read(e.at)
             );
-            // As the reader's unit saw it.
+            // As the reader's unit saw it; a printout held what was shared only.
             if let Some(unit) = &e.unit {
                 link.push_str(&format!("&enhet={}", super::path_segment(unit)));
+            }
+            if e.action == action::PRINT_SIP {
+                link.push_str("&utskrift=ja");
             }
             link
         }),
@@ -716,6 +724,8 @@ pub(crate) struct PlanQuery {
     tidpunkt: Option<String>,
     /// Show the plan as this unit could see it.
     enhet: Option<String>,
+    /// … as the unit printed it ("Skriv ut planen"): what was shared, without its drafts.
+    utskrift: Option<String>,
 }
 
 /// `GET /granskning/sip?sip=&tidpunkt=`: a plan as it stood, and its history until then.
@@ -791,13 +801,19 @@ pub(crate) async fn plan(
         .enhet
         .as_deref()
         .and_then(|u| domain::ids::UnitId::parse(u.trim()).ok());
-    let content = plan_content(
+    let mut content = plan_content(
         &found.state,
         viewer.as_ref(),
         state.policy.for_municipality(None),
         as_of.unwrap_or_else(|| state.clock.now()),
         &name_of,
     );
+    // A printout to hand to the person left the unit's drafts out (an auditor found the
+    // extract's link to a print showing them).
+    if query.utskrift.is_some() && content.seen_by.is_some() {
+        content.items.retain(|i| i.status == SHARED);
+        content.printed = true;
+    }
     let history = found
         .sip
         .history
@@ -819,6 +835,9 @@ pub(crate) async fn plan(
     let mut form = plan_form();
     if let Some(unit) = &viewer {
         form = form.field(Field::hidden("enhet", unit.as_str()));
+    }
+    if content.printed {
+        form = form.field(Field::hidden("utskrift", "ja"));
     }
     form.fill(&fields);
     form.open = false;
@@ -882,7 +901,7 @@ fn plan_content(
                 text,
                 unit: name_of(item.author_unit.as_str()),
                 status: if item.published {
-                    "delad".into()
+                    SHARED.into()
                 } else {
                     "enhetens eget utkast".into()
                 },
@@ -912,7 +931,7 @@ fn plan_content(
                     kind,
                     text: text(p),
                     unit: unit.clone(),
-                    status: "delad".into(),
+                    status: SHARED.into(),
                 });
             }
             if let Some(draft) = &d.draft {
@@ -965,6 +984,7 @@ fn plan_content(
         consent,
         consent_until: view.consent.valid_until.map(super::dates::date_with_year),
         items,
+        printed: false,
     }
 }
 
