@@ -465,7 +465,7 @@ fn status_forms(person: &PersonView) -> Vec<FormView> {
     let confirm = || {
         Field::checkbox(
             "bekrafta",
-            "Uppgiften stämmer (från Skatteverket eller närstående). Den går inte att ta bort.",
+            "Uppgiften är kontrollerad mot folkbokföringen (Skatteverket). Den går inte att ta bort.",
         )
     };
     let mut forms = Vec::new();
