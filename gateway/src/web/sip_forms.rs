@@ -378,9 +378,13 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         let mut form = FormView::new("samtycke", cx.action("samtycke"), title)
             .intro(intro)
             .field(
-                Field::radios("given_by", "Vem lämnar samtycket?", consent_givers(cx))
-                    .value("person")
-                    .required(),
+                Field::radios(
+                    "given_by",
+                    "Vem lämnar samtycket?",
+                    consent_givers(cx, false),
+                )
+                .value("person")
+                .required(),
             )
             .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required());
         if !relatives.is_empty() {
@@ -423,9 +427,13 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                  Utan samtycke kan ingen SIP hållas; därefter avslutas ärendet.",
             )
             .field(
-                Field::radios("declined_by", "Vem nekar samtycke?", consent_givers(cx))
-                    .value("person")
-                    .required(),
+                Field::radios(
+                    "declined_by",
+                    "Vem nekar samtycke?",
+                    consent_givers(cx, true),
+                )
+                .value("person")
+                .required(),
             )
             .field(
                 Field::textarea("note", "Anteckning").hint(
@@ -451,7 +459,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 Field::radios(
                     "withdrawn_by",
                     "Vem återkallar samtycket?",
-                    consent_givers(cx),
+                    consent_givers(cx, true),
                 )
                 .value("person")
                 .required(),
@@ -1475,9 +1483,12 @@ pub(crate) fn goals_wait_for_meeting(view: &SipView) -> bool {
         && view.phase != SipPhase::ConsentWithdrawn
 }
 
-/// Who may give, decline or withdraw consent: the person and each registered relative, a
-/// guardian as a guardian and anyone else (god man, förvaltare, närstående) as företrädare.
-fn consent_givers(cx: &Context) -> Vec<Choice> {
+/// Who may give consent: the person and each registered relative, a guardian as a guardian and
+/// anyone else (god man, förvaltare, närstående) as företrädare. Who may decline or withdraw it
+/// (`refusing`) stands as one who may give it, as the domain asks: for a child the guardians,
+/// for an adult god man, förvaltare and a företrädare who consented on the plan — not any
+/// närstående.
+fn consent_givers(cx: &Context, refusing: bool) -> Vec<Choice> {
     let mut givers = vec![Choice::new("person", "Den enskilde")];
     for r in cx.relatives {
         let kind = match r.kind.as_str() {
@@ -1486,6 +1497,20 @@ fn consent_givers(cx: &Context) -> Vec<Choice> {
             "administrator" => RelativeKindDto::Administrator,
             _ => RelativeKindDto::Relative,
         };
+        if refusing {
+            let accepted = cx.view.consent.history.iter().any(|c| {
+                matches!(&c.given_by, dsip::ConsentGiver::Representative { relative_id }
+                    if *relative_id == r.relative_id)
+            });
+            let may = match kind {
+                RelativeKindDto::Guardian => cx.child,
+                RelativeKindDto::Trustee | RelativeKindDto::Administrator => !cx.child,
+                RelativeKindDto::Relative => !cx.child && accepted,
+            };
+            if !may {
+                continue;
+            }
+        }
         let value = if kind == RelativeKindDto::Guardian {
             format!("guardian:{}", r.relative_id)
         } else {
@@ -3054,6 +3079,49 @@ mod tests {
             .clone()
             .unwrap_or_default()
             .contains("utkast"));
+    }
+
+    #[test]
+    fn only_who_may_give_consent_is_offered_to_withdraw_it() {
+        let mut p = coordinator_plan(at("2026-12-07T10:00:00Z"));
+        p.relatives = vec![
+            relative("dotter", "relative"),
+            relative("god-man", "trustee"),
+            relative("vh", "guardian"),
+        ];
+        p.view.consent.history.push(dsip::Consent {
+            given_by: dsip::ConsentGiver::Person,
+            actors: vec![unit(HC)],
+            topics: vec!["Hemgång".to_owned()],
+            valid_until: "2027-12-01".parse().expect("a date"),
+            relatives: None,
+            recorded_by: staff("SE2321000016-DHC1", HC),
+            recorded_at: at("2026-12-01T08:00:00Z"),
+        });
+        let offered = |p: &Plan, key: &str, field_name: &str| -> Vec<String> {
+            let forms = p.forms();
+            values(field(form(&forms, key), field_name))
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        // An adult: the person and a god man; not a guardian, nor a närstående never accepted
+        // as företrädare. Giving consent still offers everyone (the domain asks the rest).
+        assert_eq!(
+            offered(&p, "samtycke-aterkallat", "withdrawn_by"),
+            vec!["person", "representative:god-man"]
+        );
+        assert_eq!(offered(&p, "samtycke", "given_by").len(), 4);
+        // The daughter, once she consented as företrädare, may withdraw too.
+        let mut by_her = p.view.consent.history[0].clone();
+        by_her.given_by = dsip::ConsentGiver::Representative {
+            relative_id: "dotter".to_owned(),
+        };
+        p.view.consent.history.push(by_her);
+        assert_eq!(
+            offered(&p, "samtycke-aterkallat", "withdrawn_by"),
+            vec!["person", "representative:dotter", "representative:god-man"]
+        );
     }
 
     #[test]
