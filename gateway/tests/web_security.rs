@@ -53,7 +53,7 @@ async fn sign_out(app: &App, cookie: &str, csrf: &str) {
         .await
         .expect("sign out");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(redirect_to(response.headers()), "/logga-in");
+    assert_eq!(redirect_to(response.headers()), "/logga-in?utloggad=ja");
 }
 
 #[tokio::test]
@@ -694,6 +694,11 @@ async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains(&format!("name=\"till\" value=\"{plan}\"")),
+        "{html}"
+    );
+    // The page says why it is there (an accessibility review: a deep link landed here unsaid).
+    assert!(
+        html.contains("Logga in för att öppna sidan du valde."),
         "{html}"
     );
     let csrf = csrf_on_page(&html).expect("form token");

@@ -529,6 +529,8 @@ struct SignInPage {
     token_error: Option<String>,
     /// The page asked for before signing in, to go back to ([`return_path`]).
     till: Option<String>,
+    /// Signed out a moment ago ("Logga ut").
+    signed_out: bool,
 }
 
 /// `till` as a page of this site to go back to after signing in: a path of its own (never
@@ -577,6 +579,8 @@ fn fits_role(role: Role, path: &str) -> bool {
 #[derive(Debug, Deserialize)]
 pub(crate) struct SignInQuery {
     till: Option<String>,
+    /// Arrived from "Logga ut": the page says it went through.
+    utloggad: Option<String>,
 }
 
 fn sign_in_view(
@@ -612,6 +616,7 @@ fn sign_in_view(
         token,
         token_error,
         till: till.and_then(return_path).map(str::to_owned),
+        signed_out: false,
     }
 }
 
@@ -621,13 +626,9 @@ pub(crate) async fn sign_in_page(
     visitor: Visitor,
     super::WebQuery(query): super::WebQuery<SignInQuery>,
 ) -> Result<Response, WebError> {
-    visitor.page(&sign_in_view(
-        &state,
-        &visitor,
-        String::new(),
-        None,
-        query.till.as_deref(),
-    ))
+    let mut page = sign_in_view(&state, &visitor, String::new(), None, query.till.as_deref());
+    page.signed_out = query.utloggad.is_some() && !page.expired;
+    visitor.page(&page)
 }
 
 /// What the sign-in form posts: a demo person's key, or a token.
@@ -746,7 +747,8 @@ pub(crate) async fn sign_out(
     if let Some(token) = &visitor.session_token {
         super::revocations::revoke(&state, token).await;
     }
-    let mut response = Redirect::to("/logga-in").into_response();
+    // The sign-in page says it went through (an accessibility review found no word of it).
+    let mut response = Redirect::to("/logga-in?utloggad=ja").into_response();
     for (name, secure) in [(SESSION_COOKIE, false), (SESSION_COOKIE_SECURE, true)] {
         if secure && !visitor.secure {
             continue;

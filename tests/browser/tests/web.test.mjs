@@ -155,6 +155,7 @@ test("a live update keeps what was typed in the filter, and signing out elsewher
     await other.goto(`${app.base}/`);
     await other.getByRole("button", { name: "Logga ut" }).click();
     await other.waitForURL(/\/logga-in/);
+    await other.getByRole("status").filter({ hasText: "Du är utloggad." }).waitFor({ timeout: 5_000 });
     await page.locator(".signed-out").waitFor({ timeout: 30_000 });
     assert.equal(await page.locator("#pagaende, #meddelanden, #att-gora").count(), 0, "no list of patients left");
     // The keyboard was in the lists' filter, which went with them: it is on the notice now, which
