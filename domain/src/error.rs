@@ -359,9 +359,10 @@ impl DomainError {
                 "Personen är vuxen: samtycket lämnas av personen själv eller av en företrädare som personen har godkänt, inte av en vårdnadshavare.".to_string()
             }
             RepresentativeNotAccepted => {
-                "En företrädare kan bara lämna, neka eller återkalla samtycke om personen har \
-                 godkänt att företrädaren deltar i stället (god man, förvaltare eller en \
-                 företrädare som lämnat samtycke i planen)."
+                "En närstående kan bara vara företrädare om den enskilde har godkänt det: kryssa i \
+                 att personen har godkänt företrädaren när samtycket lämnas. Neka eller återkalla \
+                 samtycke kan en god man, en förvaltare eller en företrädare som har lämnat \
+                 samtycke i planen."
                     .to_string()
             }
             UnknownSubGoal(g) => format!("Delmålet \u{201d}{g}\u{201d} finns inte i planen."),

@@ -416,10 +416,11 @@ fn require_may_change<T>(
 }
 
 /// Who declines or withdraws consent stands as one who may give it (an outside review had an
-/// aunt end a child's plan, and a närstående an adult's): the person; for a child a registered
-/// guardian, never a representative; for an adult no guardian, and a representative only when
-/// the person accepted them — as god man or förvaltare, or by a consent they gave on this plan
-/// as företrädare. A removed relative, or a name nobody registered, speaks for no one.
+/// aunt end a child's plan, and a närstående an adult's): for a child a registered guardian,
+/// never the child or a representative; for an adult the person, no guardian, and a
+/// representative only a god man or förvaltare, or one who consented on this plan as
+/// företrädare (which the person accepted). A removed relative, or a name nobody registered,
+/// speaks for no one.
 fn check_giver(
     state: &SipState,
     person: &PersonState,
@@ -428,6 +429,9 @@ fn check_giver(
 ) -> Result<(), DomainError> {
     let child = person.is_child_on(today);
     match giver {
+        // "Oavsett barnets ålder är det alltid vårdnadshavarna som ska ge sitt samtycke" (001):
+        // a child neither declines nor withdraws it on their own.
+        ConsentGiver::Person if child => Err(DomainError::ChildCannotConsent),
         ConsentGiver::Person => Ok(()),
         ConsentGiver::Guardian { relative_id } => {
             if check_relative(person, relative_id)? != RelativeKind::Guardian {
@@ -589,8 +593,11 @@ pub fn decide(
                     if child {
                         return Err(DomainError::ChildCannotConsent);
                     }
-                    check_relative(person, relative_id)?;
-                    if !c.person_accepted_representative {
+                    // A god man or förvaltare represents the person by the court's decision;
+                    // a närstående only as far as the person accepts it (as withdrawing asks).
+                    let kind = check_relative(person, relative_id)?;
+                    let legal = matches!(kind, RelativeKind::Trustee | RelativeKind::Administrator);
+                    if !legal && !c.person_accepted_representative {
                         return Err(DomainError::RepresentativeNotAccepted);
                     }
                 }

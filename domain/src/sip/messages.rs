@@ -294,8 +294,11 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                 if let Some(reason) = reason {
                     body.push_str(&format!(" Anledning: {}", sentence(reason)));
                 }
+                // A unit a renewed consent left out is called no more: the new time is not its
+                // to know (a review found it told, with the person's name). A cancellation
+                // still reaches everyone called, so that no one comes for nothing.
                 out = to_all(
-                    &mut summoned(inv, from),
+                    &mut summoned(inv, from).filter(|u| !after.left_out_by_consent(u)),
                     MessageKind::MeetingRescheduled,
                     subject,
                     body,

@@ -1741,6 +1741,47 @@ fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() 
     given(&child_plan)
         .when(withdraw(guardian("father")), Who::Nurse.at(child_plan.now))
         .then_ok();
+    // Nor the child on their own (001: "alltid vårdnadshavarna"; a third review ended a
+    // child's plan that way in one click).
+    given(&child_plan)
+        .when(
+            withdraw(ConsentGiver::Person),
+            Who::Nurse.at(child_plan.now),
+        )
+        .then_error(DomainError::ChildCannotConsent);
+    let child_noticed = Story::new(child()).run(Who::Nurse, identify_need(outpatient()));
+    given(&child_noticed)
+        .when(
+            SipCommand::DeclineConsent(DeclineConsent {
+                declined_by: ConsentGiver::Person,
+                note: None,
+            }),
+            Who::Nurse.at(child_noticed.now),
+        )
+        .then_error(DomainError::ChildCannotConsent);
+    // A god man gives consent in their own right, as they may withdraw it.
+    given(
+        &Story::new(person_with(
+            "19460812-1234",
+            &[domain::person::PersonCommand::AddRelative(
+                domain::person::AddRelative {
+                    relative_id: "god-man".to_string(),
+                    kind: domain::person::RelativeKind::Trustee,
+                    name: "God man Gustafsson".to_string(),
+                    phone: None,
+                    address: None,
+                    note: None,
+                    personal_identity_number: None,
+                },
+            )],
+        ))
+        .run(Who::Nurse, identify_need(outpatient())),
+    )
+    .when(
+        consent_by(representative("god-man"), &[VC]),
+        Who::Nurse.at(t0()),
+    )
+    .then_ok();
     given(&invited)
         .when(
             withdraw(ConsentGiver::Person),
@@ -1881,6 +1922,26 @@ fn the_consent_that_speaks_leaves_a_unit_out_everywhere() {
     };
     assert!(asked(&invited));
     assert!(!asked(&narrowed));
+    // Nor told of a new time (a third review found it told, with the person's name).
+    let moved = narrowed.clone().run(
+        Who::Nurse,
+        SipCommand::RescheduleMeeting(RescheduleMeeting {
+            invitation_id: "inv-1".to_string(),
+            scheduled_at: meeting_time() + Duration::days(1),
+            form: None,
+            place: None,
+            reason: None,
+        }),
+    );
+    let told: Vec<String> = domain::sip::messages::messages(
+        &narrowed.state(),
+        &moved.state(),
+        moved.events.last().expect("the move"),
+    )
+    .into_iter()
+    .map(|m| m.to.to_string())
+    .collect();
+    assert!(!told.contains(&HT.to_string()), "{told:?}");
     // After the meeting, a left-out unit follows up nothing of its own.
     let documented = Story::documented();
     let left_out = documented.clone().run(Who::Nurse, consent(&[VC, FK]));

@@ -383,7 +383,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     "Vem lämnar samtycket?",
                     consent_givers(cx, false),
                 )
-                .value("person")
+                .value(default_giver(cx))
                 .required(),
             )
             .field(Field::checkboxes("actors", "Enheter som samtycket gäller", actors).required());
@@ -432,7 +432,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     "Vem nekar samtycke?",
                     consent_givers(cx, true),
                 )
-                .value("person")
+                .value(default_giver(cx))
                 .required(),
             )
             .field(
@@ -461,7 +461,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                     "Vem återkallar samtycket?",
                     consent_givers(cx, true),
                 )
-                .value("person")
+                .value(default_giver(cx))
                 .required(),
             )
             .field(
@@ -1489,7 +1489,12 @@ pub(crate) fn goals_wait_for_meeting(view: &SipView) -> bool {
 /// for an adult god man, förvaltare and a företrädare who consented on the plan — not any
 /// närstående.
 fn consent_givers(cx: &Context, refusing: bool) -> Vec<Choice> {
-    let mut givers = vec![Choice::new("person", "Den enskilde")];
+    // A child neither declines nor withdraws on their own (001: "alltid vårdnadshavarna").
+    let mut givers = if refusing && cx.child {
+        Vec::new()
+    } else {
+        vec![Choice::new("person", "Den enskilde")]
+    };
     for r in cx.relatives {
         let kind = match r.kind.as_str() {
             "guardian" => RelativeKindDto::Guardian,
@@ -1522,6 +1527,17 @@ fn consent_givers(cx: &Context, refusing: bool) -> Vec<Choice> {
         ));
     }
     givers
+}
+
+/// Who the consent forms start with: for a child the first guardian, else the person.
+fn default_giver(cx: &Context) -> String {
+    cx.relatives
+        .iter()
+        .find(|r| cx.child && r.kind == "guardian")
+        .map_or_else(
+            || "person".to_owned(),
+            |g| format!("guardian:{}", g.relative_id),
+        )
 }
 
 /// The giver as posted: `person`, `guardian:<relative id>` or `representative:<relative id>`.
@@ -2328,6 +2344,7 @@ mod tests {
         units: Vec<UnitRow>,
         relatives: Vec<RelativeRow>,
         invitable: Option<BTreeSet<String>>,
+        child: bool,
         policy: PolicyProfile,
         now: DateTime<Utc>,
     }
@@ -2453,6 +2470,7 @@ mod tests {
             ],
             relatives: Vec::new(),
             invitable: None,
+            child: false,
             policy,
             now,
         }
@@ -2486,7 +2504,7 @@ mod tests {
                 relatives: &self.relatives,
                 policy: &self.policy,
                 now: self.now,
-                child: false,
+                child: self.child,
                 invitable: self.invitable.as_ref(),
             })
         }
@@ -3121,6 +3139,21 @@ mod tests {
         assert_eq!(
             offered(&p, "samtycke-aterkallat", "withdrawn_by"),
             vec!["person", "representative:dotter", "representative:god-man"]
+        );
+        // A child's: the guardians only, the first chosen from the start.
+        p.child = true;
+        assert_eq!(
+            offered(&p, "samtycke-aterkallat", "withdrawn_by"),
+            vec!["guardian:vh"]
+        );
+        let forms = p.forms();
+        assert_eq!(
+            field(form(&forms, "samtycke"), "given_by").value,
+            "guardian:vh"
+        );
+        assert_eq!(
+            field(form(&forms, "samtycke-aterkallat"), "withdrawn_by").value,
+            "guardian:vh"
         );
     }
 

@@ -100,8 +100,8 @@ impl Inbox {
 /// the red track the SIP-möte is due before going home under every profile; 13: a guardian
 /// registered or removed by another unit is told to the coordinator of the person's open plans;
 /// 14: a unit the consent that speaks leaves out is owed no documentation and no representative,
-/// the red track's kallelse is due by the discharge, and a red-track meeting booked after a
-/// discharge says to move it.
+/// nor told a meeting's new time; the red track's kallelse is due by the discharge, and a
+/// red-track meeting booked after a discharge says to move it.
 const RULES: u32 = 14;
 
 impl Projection for Inbox {
