@@ -18,6 +18,7 @@ use crate::state::AppState;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use domain::ids::{PersonId, SipId};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Longest request id we keep; the request-id layer makes far shorter ones.
@@ -605,6 +606,10 @@ pub struct Review {
     /// Users whose number of distinct persons read stands out: at least
     /// `HEAVY_READER_FACTOR` times the median of all users and at least `HEAVY_READER_MIN`.
     pub heavy_readers: Vec<HeavyReader>,
+    /// Months of the period (`YYYY-MM`, UTC) whose part of the log is not in the database: a
+    /// month between the first and the last month the database holds, whose partition is gone
+    /// (detached or dropped). The review cannot speak for them; empty when the log is whole.
+    pub missing_months: Vec<String>,
 }
 
 /// A user stands out with at least this many times the median of distinct persons read…
@@ -684,12 +689,82 @@ pub async fn review(
             median_persons: r.get(5),
         })
         .collect();
+    let missing_months = missing_months(&client, from, to, state.clock.now())
+        .await?
+        .iter()
+        .map(|m| m.format("%Y-%m").to_string())
+        .collect();
     Ok(Review {
         from,
         to,
         without_relation,
         heavy_readers,
+        missing_months,
     })
+}
+
+/// The months of `[from, to)` (UTC) the log should hold but the database does not: every month
+/// from the first partition the database holds to the later of its last and this month, less
+/// those it holds. An auditor detached a month and the review answered for it, empty, without a
+/// word. (A month before the first held — before samplan ran, or archived after five years as the
+/// runbook says — is not counted; nor can this see a month archived from the start.)
+pub async fn missing_months(
+    client: &deadpool_postgres::Object,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<NaiveDate>, AppError> {
+    let rows = client
+        .query(
+            "SELECT c.relname FROM pg_catalog.pg_inherits i
+               JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'access_log'::regclass",
+            &[],
+        )
+        .await
+        .map_err(|e| AppError::internal(format!("access log: partitions: {e}")))?;
+    let held: BTreeSet<NaiveDate> = rows
+        .iter()
+        .filter_map(|r| {
+            let name: String = r.get(0);
+            NaiveDate::parse_from_str(
+                &format!("{}_01", name.strip_prefix("access_log_")?),
+                "%Y_%m_%d",
+            )
+            .ok()
+        })
+        .collect();
+    Ok(months_missing(&held, from, to, now))
+}
+
+fn first_of_month(at: DateTime<Utc>) -> NaiveDate {
+    let day = at.date_naive();
+    NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day)
+}
+
+/// [`missing_months`] without the database: `held` are the months whose partitions exist.
+fn months_missing(
+    held: &BTreeSet<NaiveDate>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<NaiveDate> {
+    let (Some(first), Some(last)) = (held.first(), held.last()) else {
+        return Vec::new();
+    };
+    let last = (*last).max(first_of_month(now));
+    let mut month = first_of_month(from).max(*first);
+    let end = first_of_month(to - chrono::Duration::microseconds(1)).min(last);
+    let mut missing = Vec::new();
+    while month <= end {
+        if !held.contains(&month) {
+            missing.push(month);
+        }
+        month = month
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(NaiveDate::MAX);
+    }
+    missing
 }
 
 /// Makes sure this month's and the next months' partitions exist.
@@ -722,5 +797,60 @@ pub async fn keep_partitions(state: AppState, cancel: tokio_util::sync::Cancella
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(PARTITION_CHECK_INTERVAL) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod month_tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("a time")
+    }
+
+    fn month(y: i32, m: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, 1).expect("a month")
+    }
+
+    #[test]
+    fn a_month_gone_between_those_held_is_missing_and_one_before_them_is_not() {
+        let held: BTreeSet<NaiveDate> = [month(2026, 10), month(2026, 12), month(2027, 1)].into();
+        let now = at("2026-12-07T12:00:00Z");
+        // November was detached: the review of the autumn says so.
+        assert_eq!(
+            months_missing(
+                &held,
+                at("2026-09-01T00:00:00Z"),
+                at("2027-01-01T00:00:00Z"),
+                now
+            ),
+            vec![month(2026, 11)]
+        );
+        // A period within the months held, or before the first (before samplan, or archived).
+        assert!(months_missing(
+            &held,
+            at("2026-12-01T00:00:00Z"),
+            at("2027-01-01T00:00:00Z"),
+            now
+        )
+        .is_empty());
+        assert!(months_missing(
+            &held,
+            at("2025-01-01T00:00:00Z"),
+            at("2026-10-01T00:00:00Z"),
+            now
+        )
+        .is_empty());
+        // This month's own partition detached too.
+        let held: BTreeSet<NaiveDate> = [month(2026, 10), month(2026, 11)].into();
+        assert_eq!(
+            months_missing(
+                &held,
+                at("2026-10-01T00:00:00Z"),
+                at("2027-01-01T00:00:00Z"),
+                now
+            ),
+            vec![month(2026, 12)]
+        );
     }
 }

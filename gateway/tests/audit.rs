@@ -946,3 +946,30 @@ async fn a_moment_before_the_plan_was_recorded_says_from_when_it_is_there() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!body.to_string().contains("registrerades"), "{body}");
 }
+
+/// An auditor detached a month of the access log (as the runbook's archiving does) and the
+/// review of that month answered, empty, without a word: it now names the months whose log is
+/// not in the database, between the first and the last held.
+#[tokio::test]
+async fn the_review_names_a_month_whose_log_is_not_in_the_database() {
+    let app = TestApp::spawn().await;
+    let (owner, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("owner");
+    tokio::spawn(connection);
+    let path = "/api/v1/audit/access-review?from=2026-03-01T00:00:00Z&to=2026-06-01T00:00:00Z";
+    let (status, _, body) = app.get(path, &auditor(&app)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["missing_months"],
+        json!([]),
+        "the log is whole: {body}"
+    );
+    owner
+        .batch_execute("ALTER TABLE access_log DETACH PARTITION access_log_2026_04")
+        .await
+        .expect("detach April");
+    let (status, _, body) = app.get(path, &auditor(&app)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["missing_months"], json!(["2026-04"]), "{body}");
+}

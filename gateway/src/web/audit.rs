@@ -84,6 +84,8 @@ struct ExtractRow {
 struct ReviewPage {
     layout: Layout,
     period: String,
+    /// "november 2026": months of the period whose log is not in the database.
+    missing: Vec<String>,
     unrelated: Vec<UnrelatedRow>,
     heavy: Vec<HeavyRow>,
     form: FormView,
@@ -690,9 +692,16 @@ pub(crate) async fn review(
             median: format!("{:.1}", h.median_persons).replace('.', ","),
         })
         .collect();
+    let missing = found
+        .missing_months
+        .iter()
+        .filter_map(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
+        .map(|m| format!("{} {}", super::dates::month(m.month()), m.year()))
+        .collect();
     visitor.page(&ReviewPage {
         layout: visitor.layout("Logguppföljning", None),
         period: period.words(),
+        missing,
         unrelated,
         heavy,
         form,
