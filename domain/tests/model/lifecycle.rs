@@ -1706,22 +1706,9 @@ fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() 
         )
         .then_ok();
     // A god man represents the person by law.
-    let with_god_man = Story::new(person_with(
-        "19460812-1234",
-        &[domain::person::PersonCommand::AddRelative(
-            domain::person::AddRelative {
-                relative_id: "god-man".to_string(),
-                kind: domain::person::RelativeKind::Trustee,
-                name: "God man Gustafsson".to_string(),
-                phone: None,
-                address: None,
-                note: None,
-                personal_identity_number: None,
-            },
-        )],
-    ))
-    .run(Who::Nurse, identify_need(outpatient()))
-    .run(Who::Nurse, consent(&[VC]));
+    let with_god_man = Story::new(adult_with_god_man())
+        .run(Who::Nurse, identify_need(outpatient()))
+        .run(Who::Nurse, consent(&[VC]));
     given(&with_god_man)
         .when(
             withdraw(representative("god-man")),
@@ -1760,28 +1747,12 @@ fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() 
         )
         .then_error(DomainError::ChildCannotConsent);
     // A god man gives consent in their own right, as they may withdraw it.
-    given(
-        &Story::new(person_with(
-            "19460812-1234",
-            &[domain::person::PersonCommand::AddRelative(
-                domain::person::AddRelative {
-                    relative_id: "god-man".to_string(),
-                    kind: domain::person::RelativeKind::Trustee,
-                    name: "God man Gustafsson".to_string(),
-                    phone: None,
-                    address: None,
-                    note: None,
-                    personal_identity_number: None,
-                },
-            )],
-        ))
-        .run(Who::Nurse, identify_need(outpatient())),
-    )
-    .when(
-        consent_by(representative("god-man"), &[VC]),
-        Who::Nurse.at(t0()),
-    )
-    .then_ok();
+    given(&Story::new(adult_with_god_man()).run(Who::Nurse, identify_need(outpatient())))
+        .when(
+            consent_by(representative("god-man"), &[VC]),
+            Who::Nurse.at(t0()),
+        )
+        .then_ok();
     given(&invited)
         .when(
             withdraw(ConsentGiver::Person),

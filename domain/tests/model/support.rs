@@ -198,6 +198,22 @@ pub fn adult() -> PersonState {
     )
 }
 
+/// An adult with a god man ("god-man"), who represents them by the court's decision.
+pub fn adult_with_god_man() -> PersonState {
+    person_with(
+        "19460812-1234",
+        &[PersonCommand::AddRelative(person::AddRelative {
+            relative_id: "god-man".to_string(),
+            kind: RelativeKind::Trustee,
+            name: "God man Gustafsson".to_string(),
+            phone: None,
+            address: None,
+            note: None,
+            personal_identity_number: None,
+        })],
+    )
+}
+
 pub fn guardian(id: &str, name: &str) -> PersonCommand {
     PersonCommand::AddRelative(person::AddRelative {
         relative_id: id.to_string(),
