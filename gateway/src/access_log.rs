@@ -213,7 +213,7 @@ pub use group::Writer;
 
 mod group {
     use super::AppError;
-    use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    use chrono::{DateTime, NaiveDate, Utc};
     use deadpool_postgres::{Pool, PoolError};
     use std::collections::BTreeSet;
     use tokio::sync::{mpsc, oneshot};
@@ -469,10 +469,7 @@ mod group {
         }
         // A month has no partition yet (the upkeep fell behind, or the clock moved): make it,
         // then log the reads.
-        let months: BTreeSet<NaiveDate> = at
-            .iter()
-            .map(|t| NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t.date_naive()))
-            .collect();
+        let months: BTreeSet<NaiveDate> = at.iter().map(|t| super::first_of_month(*t)).collect();
         for month in months {
             client
                 .execute("SELECT samplan_access_log_partitions($1, 0)", &[&month])
@@ -708,7 +705,7 @@ pub async fn review(
 /// those it holds. An auditor detached a month and the review answered for it, empty, without a
 /// word. (A month before the first held — before samplan ran, or archived after five years as the
 /// runbook says — is not counted; nor can this see a month archived from the start.)
-pub async fn missing_months(
+async fn missing_months(
     client: &deadpool_postgres::Object,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -737,6 +734,7 @@ pub async fn missing_months(
     Ok(months_missing(&held, from, to, now))
 }
 
+/// The first day of `at`'s month (UTC), as the access log's partitions are named.
 fn first_of_month(at: DateTime<Utc>) -> NaiveDate {
     let day = at.date_naive();
     NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day)
@@ -769,8 +767,7 @@ fn months_missing(
 
 /// Makes sure this month's and the next months' partitions exist.
 pub async fn ensure_partitions(state: &AppState) -> Result<i32, AppError> {
-    let today = state.clock.now().date_naive();
-    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    let first = first_of_month(state.clock.now());
     let client = client(state).await?;
     let made: i32 = client
         .query_one(

@@ -1894,16 +1894,7 @@ fn the_consent_that_speaks_leaves_a_unit_out_everywhere() {
     assert!(asked(&invited));
     assert!(!asked(&narrowed));
     // Nor told of a new time (a third review found it told, with the person's name).
-    let moved = narrowed.clone().run(
-        Who::Nurse,
-        SipCommand::RescheduleMeeting(RescheduleMeeting {
-            invitation_id: "inv-1".to_string(),
-            scheduled_at: meeting_time() + Duration::days(1),
-            form: None,
-            place: None,
-            reason: None,
-        }),
-    );
+    let moved = narrowed.clone().run(Who::Nurse, reschedule("inv-1", 1));
     let told: Vec<String> = domain::sip::messages::messages(
         &narrowed.state(),
         &moved.state(),

@@ -1025,31 +1025,23 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
         // together (an accessibility review: two lists of the same goals, to be matched up, with
         // one error at a time). What is left "inte bedömt" is not judged this time.
         let goals = cx.view.sub_goals.iter().filter(|g| g.published);
-        for (g, (id, outcome)) in goals.zip(follow_up_slots(&GOAL_SLOTS)) {
-            form = form.field(Field::hidden(id, g.id.clone())).field(
-                Field::radios(
-                    outcome,
-                    format!("Delmål: {}", label_of(&g.content.text)),
-                    GOAL_OUTCOMES
-                        .iter()
-                        .map(|(value, label)| Choice::new(*value, *label))
-                        .collect(),
-                )
-                .value(""),
+        for (g, slot) in goals.zip(follow_up_slots(&GOAL_SLOTS)) {
+            form = judged(
+                form,
+                slot,
+                &g.id,
+                format!("Delmål: {}", label_of(&g.content.text)),
+                &GOAL_OUTCOMES,
             );
         }
         let interventions = cx.view.interventions.iter().filter(|i| i.published);
-        for (i, (id, outcome)) in interventions.zip(follow_up_slots(&INTERVENTION_SLOTS)) {
-            form = form.field(Field::hidden(id, i.id.clone())).field(
-                Field::radios(
-                    outcome,
-                    format!("Insats: {}", label_of(&i.content.what)),
-                    OWN_OUTCOMES
-                        .iter()
-                        .map(|(value, label)| Choice::new(*value, *label))
-                        .collect(),
-                )
-                .value(""),
+        for (i, slot) in interventions.zip(follow_up_slots(&INTERVENTION_SLOTS)) {
+            form = judged(
+                form,
+                slot,
+                &i.id,
+                format!("Insats: {}", label_of(&i.content.what)),
+                &OWN_OUTCOMES,
             );
         }
         form = form
@@ -1883,6 +1875,23 @@ fn follow_up_slots(
     slots
         .iter()
         .map(|(id, outcome)| (id.as_str(), outcome.as_str()))
+}
+
+/// One item judged at the follow-up: its id in the slot's hidden field, and its outcome as
+/// radio buttons, "not judged" (the first, `""`) chosen until another is.
+fn judged(
+    form: FormView,
+    (id, outcome): (&'static str, &'static str),
+    item_id: &str,
+    label: String,
+    outcomes: &[(&str, &str)],
+) -> FormView {
+    let choices = outcomes
+        .iter()
+        .map(|(value, label)| Choice::new(*value, *label))
+        .collect();
+    form.field(Field::hidden(id, item_id))
+        .field(Field::radios(outcome, label, choices).value(""))
 }
 
 /// A sub-goal's outcome at a follow-up, as its radio buttons offer it.
