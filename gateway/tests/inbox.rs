@@ -577,6 +577,14 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
 
 /// Rebuilds the inbox and compares every row with what the live runner had built.
 async fn rebuild_gives_the_live_tables(app: &TestApp) {
+    inbox_caught_up(app).await;
+    unread_counts_equal_counting(app).await;
+    rebuilt_tables_equal_the_live_ones(app).await;
+    unread_counts_equal_counting(app).await;
+}
+
+/// Waits until the live inbox has applied every event in the store.
+async fn inbox_caught_up(app: &TestApp) {
     let head = app.store.head_position().await.expect("head");
     projections::runner::applied(
         app.store.pool(),
@@ -586,11 +594,15 @@ async fn rebuild_gives_the_live_tables(app: &TestApp) {
     )
     .await
     .expect("caught up");
+}
+
+/// Rebuilding the inbox from the events gives exactly the tables the live projector wrote.
+async fn rebuilt_tables_equal_the_live_ones(app: &TestApp) {
+    inbox_caught_up(app).await;
     let live = projections::runner::dump(app.store.pool(), "inbox")
         .await
         .expect("dump");
     assert!(live.len() > 20, "{live:?}");
-    unread_counts_equal_counting(app).await;
     let settings = projections::Settings::new(domain::policy::PolicyProfile::get(
         domain::policy::PolicyName::Stockholm,
     ));
@@ -602,7 +614,6 @@ async fn rebuild_gives_the_live_tables(app: &TestApp) {
         .await
         .expect("dump");
     assert_eq!(rebuilt, live);
-    unread_counts_equal_counting(app).await;
 }
 
 /// The unread count (two counters, migration 10) equals counting the unit's messages that the
@@ -2746,4 +2757,96 @@ async fn marking_a_message_read_on_the_start_page_goes_on_to_the_next() {
         "{location}"
     );
     assert!(!location.contains("example"), "{location}");
+}
+
+/// ADR 0053: a renewed consent that no longer names hemtjänsten stops sharing the plan with it.
+/// Hemtjänsten is told so once; the plan leaves its Pågående SIP; reading the plan, through the
+/// API or the web page, is refused with why (and logged as refused); what the coordinator shares
+/// next reaches it no more. A rebuild gives the same tables.
+#[tokio::test]
+async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = invited_plan(&app, &w, "2026-03-17T09:00:00+01:00").await.0;
+    let answer = ok(command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1",
+                "representative": {"name": "Hanna Hemtjänst", "profession": "undersköterska"}}),
+    )
+    .await);
+    let listed = inbox(&app, &w.ht, position(&answer)).await;
+    assert_ne!(listed.plan(&sip), Value::Null, "hemtjänsten lists the plan");
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut renewed = consent();
+    renewed["actors"] = json!([VC, PSYK]);
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &renewed).await);
+    let left_out = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(left_out.plan(&sip), Value::Null, "{}", left_out.sips);
+    assert_eq!(left_out.messages()[0], "left_out_by_consent");
+    assert_eq!(
+        left_out.messages["messages"][0]["subject"],
+        "Samtycket omfattar inte längre er enhet"
+    );
+    assert!(left_out.todos().is_empty(), "{:?}", left_out.todos());
+
+    // The plan is not read, but the unit is told why: it knows the plan exists.
+    let (status, _, body) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("actor_not_covered_by_consent")),
+        "{body}"
+    );
+    let (status, html) = app.page(&format!("/sip/{sip}"), &w.ht).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("omfattar inte er enhet"), "{html}");
+    assert!(!html.contains("Tolvan"), "no personal data: {html}");
+    // The refused attempt is logged beside the answer, so it may land a moment after it.
+    let client = app.store.pool().get().await.expect("connection");
+    let mut refused: i64 = 0;
+    for _ in 0..50 {
+        refused = client
+            .query_one(
+                "SELECT count(*) FROM access_log WHERE action = 'sip.refused' AND unit = $1",
+                &[&HT],
+            )
+            .await
+            .expect("access log")
+            .get(0);
+        if refused == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused, 2, "both refused reads are logged");
+    // The coordinator and psykiatrin still read it, and see hemtjänsten no more among those
+    // taking part.
+    let (status, _, view) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["participants"], json!([VC]), "{view}");
+
+    // What happens next reaches hemtjänsten no more.
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "reschedule-meeting",
+        &json!({"invitation_id": "inv-1", "scheduled_at": "2026-03-18T09:00:00+01:00",
+                "form": "in_person", "place": "Vårdcentralen Centrum, rum 3"}),
+    )
+    .await);
+    let after = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(after.messages(), left_out.messages());
+
+    // Named again, the plan is shared with it again.
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    let back = inbox(&app, &w.ht, position(&answer)).await;
+    assert_ne!(back.plan(&sip), Value::Null, "{}", back.sips);
+    let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
+    assert_eq!(status, StatusCode::OK);
+    rebuilt_tables_equal_the_live_ones(&app).await;
 }

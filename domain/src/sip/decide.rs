@@ -199,12 +199,17 @@ fn require_coordinators_unit(
     }
 }
 
-fn require_participant(state: &SipState, by: &StaffRef) -> Result<(), DomainError> {
-    if state.participates(&by.unit_id) {
-        Ok(())
-    } else {
-        Err(DomainError::UnitNotParticipating(by.unit_id.clone()))
+/// The unit takes part and the plan is still shared with it ([`SipState::shared_with`]): a unit
+/// the newest consent leaves out records nothing more on the plan (ADR 0053).
+fn require_participant(
+    state: &SipState,
+    facts: &SipFacts,
+    by: &StaffRef,
+) -> Result<(), DomainError> {
+    if !state.participates(&by.unit_id) {
+        return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
     }
+    require_not_left_out(state, facts, &by.unit_id)
 }
 
 fn require_meeting(state: &SipState) -> Result<(), DomainError> {
@@ -550,7 +555,7 @@ pub fn decide(
             }
         }
         SipCommand::RecordConsent(c) => {
-            require_participant(state, &by)?;
+            require_participant(state, facts, &by)?;
             // Once the plan has a coordinator, consent — renewed, widened to more actors or
             // topics — is the coordinator's unit's to obtain and record ("Inhämta patientens
             // samtycke och registrera i Lifecare", `002_e8f513fd830d8301.txt`): another unit
@@ -665,7 +670,7 @@ pub fn decide(
             }
         }
         SipCommand::DeclineConsent(c) => {
-            require_participant(state, &by)?;
+            require_participant(state, facts, &by)?;
             // Complete as the guardians registered now see it: one registered since may decline.
             let mut observed = state.clone();
             observed.observe_person(facts.person()?);
@@ -681,7 +686,7 @@ pub fn decide(
             }
         }
         SipCommand::WithdrawConsent(c) => {
-            require_participant(state, &by)?;
+            require_participant(state, facts, &by)?;
             if state.consents.is_empty() {
                 return Err(DomainError::ConsentMissing);
             }
@@ -1037,8 +1042,7 @@ pub fn decide(
             // Goals and interventions are documented after the meeting, so before it there is
             // nothing a unit could publish.
             require_meeting(state)?;
-            require_participant(state, &by)?;
-            require_not_left_out(state, facts, &by.unit_id)?;
+            require_participant(state, facts, &by)?;
             let mine = |author: &UnitId, has_draft: bool| has_draft && *author == by.unit_id;
             let main_goal = state
                 .main_goal
@@ -1135,7 +1139,7 @@ pub fn decide(
             return Ok(events);
         }
         SipCommand::RecordDischarge(c) => {
-            require_participant(state, &by)?;
+            require_participant(state, facts, &by)?;
             if state
                 .need
                 .as_ref()
@@ -1332,9 +1336,8 @@ fn record_follow_up(
     ctx: &Context,
 ) -> Result<SipEvent, DomainError> {
     require_meeting(state)?;
-    require_participant(state, &by)?;
     // A unit the newest consent leaves out follows up nothing more of its own.
-    require_not_left_out(state, facts, &by.unit_id)?;
+    require_participant(state, facts, &by)?;
     let coordinator = is_coordinator(state, ctx);
     let follow_up_id = item_id(&c.follow_up_id, "follow_up_id")?;
     if state

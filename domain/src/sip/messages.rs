@@ -36,11 +36,14 @@ pub enum MessageKind {
     /// Another unit registered or removed a guardian of the child: the plan needs the consent
     /// of every guardian registered, so its coordinator hears of it.
     GuardiansChanged,
+    /// A newer consent no longer names the unit: the plan is not shared with it any more
+    /// (ADR 0053).
+    LeftOutByConsent,
 }
 
 impl MessageKind {
     /// Every kind, as the API's `type` filter names them.
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 10] = [
         MessageKind::Invitation,
         MessageKind::FollowUpInvitation,
         MessageKind::MeetingRescheduled,
@@ -50,6 +53,7 @@ impl MessageKind {
         MessageKind::ConsentWithdrawn,
         MessageKind::PlanClosed,
         MessageKind::GuardiansChanged,
+        MessageKind::LeftOutByConsent,
     ];
 
     /// The stable name (`invitation`, `plan_closed`, …).
@@ -64,6 +68,7 @@ impl MessageKind {
             MessageKind::ConsentWithdrawn => "consent_withdrawn",
             MessageKind::PlanClosed => "plan_closed",
             MessageKind::GuardiansChanged => "guardians_changed",
+            MessageKind::LeftOutByConsent => "left_out_by_consent",
         }
     }
 
@@ -135,9 +140,13 @@ fn summoned<'a>(inv: &'a Invitation, except: &'a UnitId) -> impl Iterator<Item =
         .map(|(unit, _)| unit)
 }
 
-/// Every participating unit but `except`.
+/// The units the plan is shared with ([`SipState::shared_with`]) but `except`: a unit the
+/// consent left out is told nothing more of the plan, not even that it closed.
 fn everyone_but<'a>(state: &'a SipState, except: &'a UnitId) -> impl Iterator<Item = &'a UnitId> {
-    state.participants.iter().filter(move |u| *u != except)
+    state
+        .participants
+        .iter()
+        .filter(move |u| *u != except && state.shared_with(u))
 }
 
 /// A guardian of the plan's person registered or removed, on the person's page.
@@ -295,10 +304,10 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     body.push_str(&format!(" Anledning: {}", sentence(reason)));
                 }
                 // A unit a renewed consent left out is called no more: the new time is not its
-                // to know (a review found it told, with the person's name). A cancellation
-                // still reaches everyone called, so that no one comes for nothing.
+                // to know (a review found it told, with the person's name). It was told it is
+                // not called when the consent left it out, so a cancellation skips it too.
                 out = to_all(
-                    &mut summoned(inv, from).filter(|u| !after.left_out_by_consent(u)),
+                    &mut summoned(inv, from).filter(|u| after.shared_with(u)),
                     MessageKind::MeetingRescheduled,
                     subject,
                     body,
@@ -327,7 +336,7 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     body.push_str(&format!(" Anledning: {}", sentence(reason)));
                 }
                 out = to_all(
-                    &mut summoned(inv, from),
+                    &mut summoned(inv, from).filter(|u| after.shared_with(u)),
                     MessageKind::InvitationCancelled,
                     subject,
                     body,
@@ -416,6 +425,25 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
         }
         _ => {}
     }
+    // Whatever the event, a unit the plan was shared with before it and is not after it (a
+    // renewed consent that no longer names it) hears so once; from then on, nothing.
+    out.extend(
+        before
+            .participants
+            .iter()
+            .filter(|u| *u != from && before.shared_with(u) && !after.shared_with(u))
+            .map(|unit| Message {
+                to: unit.clone(),
+                kind: MessageKind::LeftOutByConsent,
+                subject: "Samtycket omfattar inte längre er enhet".to_string(),
+                body: "Det nya samtycket till planen omfattar inte er enhet. Planen delas inte \
+                       längre med er: ni kallas inte till dess möten, skriver inte i den och \
+                       får inga fler meddelanden om den. Det ni redan delat ut står kvar i \
+                       planen."
+                    .to_string(),
+                invitation_id: None,
+            }),
+    );
     out
 }
 

@@ -126,10 +126,16 @@ pub struct PatientPlan {
 }
 
 impl PatientPlan {
-    /// Every unit taking part, in id order: `participants`, and for documents written before
-    /// they were kept, the units with published content and the coordinator's (`units`).
+    /// Every unit taking part, in id order: `participants`, or for documents written before
+    /// they were kept, the units with published content and the coordinator's (`units`). A unit
+    /// the consent no longer names is not among `participants` though its published items may
+    /// still name it (ADR 0053), so `units` is not added to them.
     pub fn taking_part(&self) -> Vec<&UnitId> {
-        let mut all: Vec<&UnitId> = self.units.iter().chain(&self.participants).collect();
+        let mut all: Vec<&UnitId> = if self.participants.is_empty() {
+            self.units.iter().collect()
+        } else {
+            self.participants.iter().collect()
+        };
         all.sort();
         all.dedup();
         all

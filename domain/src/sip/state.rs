@@ -533,9 +533,18 @@ impl SipState {
 
     /// Whether `unit` takes part: it identified the need, recorded consent, coordinates or
     /// coordinated, was invited, attended, documented, or is responsible for a goal or
-    /// intervention. Only participating units may see the plan.
+    /// intervention. It stays a participant for good, as the plan's history does; whether the
+    /// plan is still shared with it is [`SipState::shared_with`].
     pub fn participates(&self, unit: &UnitId) -> bool {
         self.participants.contains(unit)
+    }
+
+    /// Whether the plan is shared with `unit` now: it takes part and the consent that speaks
+    /// still names it ([`SipState::left_out_by_consent`]). Only such a unit reads the plan, is
+    /// told what happens to it and lists it among its plans (ADR 0053); a later consent that
+    /// names it again shares the plan with it again.
+    pub fn shared_with(&self, unit: &UnitId) -> bool {
+        self.participates(unit) && !self.left_out_by_consent(unit)
     }
 
     /// The units others may be told take part — the person on Min plan and in FHIR, other units
@@ -557,7 +566,14 @@ impl SipState {
                 Responsible::Unit { unit_id } => Some(unit_id.clone()),
                 Responsible::Person => None,
             });
-        self.acting.iter().cloned().chain(published_units).collect()
+        // A unit the consent left out is not said to take part, though what it published
+        // still names it as responsible (ADR 0053).
+        self.acting
+            .iter()
+            .cloned()
+            .chain(published_units)
+            .filter(|u| !self.left_out_by_consent(u))
+            .collect()
     }
 
     /// The staff member responsible for moving the plan on: the coordinator, or before there is

@@ -8,6 +8,7 @@ use domain::reporting::plan_facts;
 use domain::sip::messages::{messages, MessageKind};
 use domain::sip::patient::{patient_plan, PatientPlanStatus};
 use domain::sip::*;
+use domain::DomainError;
 
 use crate::support::*;
 
@@ -546,4 +547,81 @@ fn a_to_do_is_urgent_when_due_by_the_end_of_the_next_working_day() {
     // Friday 19 June 2026 is midsommarafton; from Thursday the next working day is Monday.
     let now = utc("2026-06-18T08:00:00Z");
     assert_eq!(p.urgent_until(now), utc("2026-06-22T21:59:59Z"));
+}
+
+/// ADR 0053: the plan is shared only with the units the consent that speaks names. Hemtjänsten,
+/// left out by a renewal after it published, is told so once and then nothing more; it is not
+/// said to take part, though what it published still names it; it records nothing more, not even
+/// a withdrawal; named again, the plan is shared with it again.
+#[test]
+fn a_unit_the_consent_leaves_out_is_told_once_and_then_nothing() {
+    let documented = Story::documented();
+    let left_out = documented.clone().run(Who::Nurse, consent(&[VC, FK]));
+    let told = |before: &Story, after: &Story| -> Vec<(String, MessageKind)> {
+        messages(
+            &before.state(),
+            &after.state(),
+            after.events.last().expect("event"),
+        )
+        .into_iter()
+        .map(|m| (m.to.to_string(), m.kind))
+        .collect()
+    };
+    assert!(documented.state().shared_with(&unit(HT)));
+    assert!(left_out.state().participates(&unit(HT)));
+    assert!(!left_out.state().shared_with(&unit(HT)));
+    assert_eq!(
+        told(&documented, &left_out),
+        vec![(HT.to_string(), MessageKind::LeftOutByConsent)]
+    );
+
+    // Neither the units nor the person are told it takes part; its sub-goal still names it.
+    assert!(documented.state().shown_participants().contains(&unit(HT)));
+    assert!(!left_out.state().shown_participants().contains(&unit(HT)));
+    let mine = patient_plan(&left_out.state()).expect("plan");
+    assert!(!mine.participants.contains(&unit(HT)), "{mine:?}");
+    assert!(mine.units.contains(&unit(HT)), "{mine:?}");
+    assert!(!mine.taking_part().contains(&&unit(HT)), "{mine:?}");
+    assert!(mine
+        .sub_goals
+        .iter()
+        .any(|g| g.responsible == Responsible::Unit { unit_id: unit(HT) }));
+
+    // Nothing more reaches it: not what the coordinator shares next.
+    let publish = |story: &Story, id: &str| {
+        let drafted = story
+            .clone()
+            .run(Who::Nurse, sub_goal(id, Responsible::Person));
+        let published = drafted.clone().run(
+            Who::Nurse,
+            SipCommand::PublishContribution(PublishContribution {}),
+        );
+        told(&drafted, &published)
+    };
+    let shared = publish(&left_out, "sg-more");
+    assert!(
+        shared.iter().all(|(to, _)| to != HT) && !shared.is_empty(),
+        "{shared:?}"
+    );
+    // It records nothing more on the plan, not even the person's withdrawal.
+    given(&left_out)
+        .when(
+            SipCommand::WithdrawConsent(WithdrawConsent {
+                withdrawn_by: ConsentGiver::Person,
+                note: None,
+            }),
+            Who::HomeCare.at(left_out.now),
+        )
+        .then_error(DomainError::ActorNotCoveredByConsent(
+            unit(HT),
+            "Hemtjänsten Haparanda".to_string(),
+        ));
+
+    // Named again, it reads and is told again.
+    let back = left_out.clone().run(Who::Nurse, consent(&[VC, HT, FK]));
+    assert!(back.state().shared_with(&unit(HT)));
+    assert!(back.state().shown_participants().contains(&unit(HT)));
+    assert!(publish(&back, "sg-more")
+        .iter()
+        .any(|(to, kind)| to == HT && *kind == MessageKind::ContributionPublished));
 }

@@ -430,7 +430,10 @@ pub async fn units_of<'a>(
 ) -> Result<BTreeMap<String, UnitRow>, AppError> {
     let mut wanted: Vec<String> = Vec::new();
     for plan in plans {
+        // Those taking part, and those the published items name (one the consent no longer
+        // names among them, ADR 0053).
         wanted.extend(plan.taking_part().iter().map(|u| u.as_str().to_owned()));
+        wanted.extend(plan.units.iter().map(|u| u.as_str().to_owned()));
         wanted.extend(
             plan.fixed_care_contacts
                 .iter()

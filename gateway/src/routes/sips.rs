@@ -384,7 +384,7 @@ impl utoipa::ToSchema for SipResponse {}
                 ("ETag" = String, description = "The plan's version as an entity tag, e.g. \"7\": send it back as If-Match"),
             )),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff; or `actor_not_covered_by_consent`: the caller's unit took part, but the newest consent no longer names it", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such plan, or the caller's unit takes no part in it", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -427,12 +427,14 @@ async fn get_sip(
 }
 
 /// The plan as it stands now — its version, the store's position it was read at, state and
-/// person — when `unit` takes
-/// part in it; otherwise 404, as for a plan that does not exist. The API's `GET /sips/{id}` and
-/// the web's plan page and letters read plans through this one function (and log the read
-/// themselves, once they know they will answer). `caller`'s attempt on a plan that exists but
-/// that `unit` takes no part in is logged as such (`sip.refused`), beside the answer: it read
-/// nothing, but a log review on suspicion wants to see a unit trying plan ids.
+/// person — when it is shared with `unit` ([`SipState::shared_with`]); 403
+/// `actor_not_covered_by_consent` when `unit` took part but the consent no longer names it
+/// (ADR 0053: it knows the plan exists, and is told why it may not read it); otherwise 404, as
+/// for a plan that does not exist. The API's `GET /sips/{id}` and the web's plan page and
+/// letters read plans through this one function (and log the read themselves, once they know
+/// they will answer). `caller`'s attempt on a plan that exists but is not shared with `unit` is
+/// logged as such (`sip.refused`), beside the answer: it read nothing, but a log review on
+/// suspicion wants to see a unit trying plan ids.
 pub(crate) async fn plan_of_unit(
     state: &AppState,
     caller: &Caller,
@@ -441,7 +443,7 @@ pub(crate) async fn plan_of_unit(
 ) -> Result<(i64, i64, SipState, PersonId), AppError> {
     let (version, position, sip) = current_plan(state, sip_id).await?;
     match sip.person_id() {
-        Some(person_id) if sip.participates(unit) => Ok((version, position, sip, person_id)),
+        Some(person_id) if sip.shared_with(unit) => Ok((version, position, sip, person_id)),
         Some(person_id) => {
             // Logged beside the answer, not before it: a 404 that waited for a log row would
             // take longer than one for a plan that does not exist, and tell them apart.
@@ -454,6 +456,15 @@ pub(crate) async fn plan_of_unit(
                     tracing::warn!(error = %e, "an attempt on a plan could not be logged");
                 }
             });
+            if sip.participates(unit) {
+                return Err(AppError::Forbidden {
+                    code: "actor_not_covered_by_consent",
+                    detail: "Det senaste samtycket till planen omfattar inte er enhet, så planen \
+                             delas inte längre med er. Om enheten åter ska delta behöver ett nytt \
+                             samtycke omfatta den."
+                        .to_string(),
+                });
+            }
             Err(AppError::NotFound)
         }
         None => Err(AppError::NotFound),

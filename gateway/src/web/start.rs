@@ -163,6 +163,7 @@ fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::ConsentWithdrawn => "Samtycket återkallat",
         MessageKind::PlanClosed => "Planen avslutad",
         MessageKind::GuardiansChanged => "Vårdnadshavare ändrad",
+        MessageKind::LeftOutByConsent => "Utanför samtycket",
     }
 }
 

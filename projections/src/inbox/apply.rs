@@ -179,6 +179,8 @@ struct Batch {
     changed_todos: BTreeMap<String, Todo>,
     ongoing: HashMap<(String, String), Ongoing>,
     changed_ongoing: BTreeMap<(String, String), (Ongoing, i64)>,
+    /// Ongoing rows (unit, plan) to delete: a plan no longer shared with the unit (ADR 0053).
+    removed_ongoing: BTreeSet<(String, String)>,
     messages: Vec<Message>,
     reads: Vec<Read>,
     /// Latest change per unit (before leaving out units without samplan).
@@ -787,6 +789,16 @@ impl Batch {
             .min();
         let next_follow_up_on = state.next_follow_up_on.filter(|_| ahead);
         for unit in &state.participants {
+            let key = (unit.to_string(), sip_id.to_owned());
+            // A plan the consent no longer shares with the unit leaves its list (ADR 0053).
+            if !state.shared_with(unit) {
+                if self.ongoing.remove(&key).is_some() {
+                    self.changed_ongoing.remove(&key);
+                    self.touch(&key.0, position);
+                    self.removed_ongoing.insert(key);
+                }
+                continue;
+            }
             let owes_documentation = owed.iter().any(|o| {
                 o.kind == ObligationKind::DocumentContribution
                     && o.owner == ObligationOwner::Unit(unit.clone())
@@ -804,8 +816,8 @@ impl Batch {
                 closed_at: state.closed.as_ref().map(|c| as_stored(c.recorded_at)),
                 to_be_closed: to_be_closed.clone(),
             };
-            let key = (unit.to_string(), sip_id.to_owned());
             if self.ongoing.get(&key) != Some(&row) {
+                self.removed_ongoing.remove(&key);
                 self.ongoing.insert(key.clone(), row.clone());
                 self.touch(&key.0, position);
                 self.changed_ongoing.insert(key, (row, position));
@@ -1339,6 +1351,15 @@ impl Batch {
                     Box::new(ongoing_persons.2),
                     Box::new(ongoing_to_be_closed),
                 ],
+            ));
+        }
+        if !self.removed_ongoing.is_empty() {
+            let (units, sips): (Vec<String>, Vec<String>) =
+                self.removed_ongoing.iter().cloned().unzip();
+            writes.push((
+                "DELETE FROM ongoing o USING unnest($1::text[], $2::text[]) AS r(unit_id, sip_id)
+                  WHERE o.unit_id = r.unit_id AND o.sip_id = r.sip_id",
+                vec![Box::new(units), Box::new(sips)],
             ));
         }
         if !position_cols.0.is_empty() {

@@ -101,8 +101,9 @@ impl Inbox {
 /// registered or removed by another unit is told to the coordinator of the person's open plans;
 /// 14: a unit the consent that speaks leaves out is owed no documentation and no representative,
 /// nor told a meeting's new time; the red track's kallelse is due by the discharge, and a
-/// red-track meeting booked after a discharge says to move it.
-const RULES: u32 = 14;
+/// red-track meeting booked after a discharge says to move it; 15: a plan the consent no longer
+/// shares with a unit leaves its list, tells it so once and nothing more (ADR 0053).
+const RULES: u32 = 15;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {

@@ -42,8 +42,9 @@ impl Patient {
 /// read model on its next start (ADR 0034). 2: a unit named only in a draft is not among the
 /// participants. 3: a meeting the person is not called to (the units' own) is not shown. 4: a
 /// plan keeps which guardians consented to it (ADR 0050). 5: a plan whose consent is withdrawn
-/// tells of no next follow-up.
-const RULES: u32 = 5;
+/// tells of no next follow-up. 6: a unit the consent no longer names is not among the
+/// participants (ADR 0053).
+const RULES: u32 = 6;
 
 impl Projection for Patient {
     fn name(&self) -> &'static str {
