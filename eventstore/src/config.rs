@@ -1,5 +1,12 @@
 //! Connection settings of the store, with defaults that suit one service instance.
 
+/// The largest serialized `data` of one event the store takes by default: 1 MiB less 64 KiB, so
+/// that the event as the relay publishes it — the envelope (ids, positions, metadata, hash) and
+/// the headers around the data — fits NATS's default largest message (`max_payload`, 1 MiB). At
+/// 1 MiB of data, an outside review had one command's event stop the relay for good: NATS
+/// refused the message, and nothing after it reached the stream.
+pub const EVENT_DATA_BYTES_MAX: usize = 1024 * 1024 - 64 * 1024;
+
 /// How the store connects and what it accepts. Durations are in milliseconds (unit last in the
 /// name); zero disables that timeout.
 #[derive(Clone, Debug)]
@@ -36,8 +43,8 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// Defaults: 16 connections, 5 s to connect, 5 s to wait for a connection, 30 s per
-    /// statement, 1 MiB per event, an idle tailer's safety poll every 250 ms, group commit over
-    /// two transactions in flight of at most 64 appends each, and no TLS files.
+    /// statement, [`EVENT_DATA_BYTES_MAX`] per event, an idle tailer's safety poll every 250 ms,
+    /// group commit over two transactions in flight of at most 64 appends each, and no TLS files.
     pub fn new(database_url: impl Into<String>) -> Self {
         StoreConfig {
             database_url: database_url.into(),
@@ -45,7 +52,7 @@ impl StoreConfig {
             connect_timeout_ms: 5_000,
             wait_timeout_ms: 5_000,
             statement_timeout_ms: 30_000,
-            payload_bytes_max: 1024 * 1024,
+            payload_bytes_max: EVENT_DATA_BYTES_MAX,
             tail_idle_poll_ms: 250,
             append_concurrency: 2,
             append_batch_max: 64,

@@ -27,7 +27,7 @@ mod writers;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::StoreConfig;
+pub use config::{StoreConfig, EVENT_DATA_BYTES_MAX};
 pub use connect::{connect, pg_config, ssl_mode, ConnectError, DatabaseTls, SslMode, TlsError};
 pub use error::{describe, describe_pool, is_transient, StoreError};
 pub use group::GroupCommitStats;

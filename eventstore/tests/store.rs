@@ -304,7 +304,7 @@ async fn concurrent_duplicates_of_one_command_write_once() {
 async fn payload_limit_refuses_too_large_and_accepts_just_under() {
     let env = env().await;
     let max = env.store.config().payload_bytes_max;
-    assert_eq!(max, 1024 * 1024);
+    assert_eq!(max, eventstore::EVENT_DATA_BYTES_MAX);
     // {"text":"…"} is 11 bytes of framing.
     let just_under = json!({ "text": "x".repeat(max - 12) });
     assert_eq!(

@@ -615,6 +615,13 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             }
             let payload = serde_json::to_vec(&Envelope::of(&event))
                 .map_err(|e| ProjectionError::Nats(format!("envelope: {e}")))?;
+            // A message larger than the server takes is refused by closing the connection, which
+            // the relay would see only as acknowledgements timing out: say why instead.
+            fits(
+                position,
+                payload.len(),
+                js.client().server_info().max_payload,
+            )?;
             let mut message = jetstream::message::PublishMessage::build()
                 .payload(payload.into())
                 .message_id(event.event_id.to_string());
@@ -674,6 +681,27 @@ async fn relay(store: &EventStore, config: &RelayConfig) -> Result<(), Projectio
             () = tokio::time::sleep(Duration::from_millis(CHECKPOINT_EVERY_MS)), if acked.is_some_and(|(p, _)| p > stored) => {}
         }
     }
+}
+
+/// What NATS counts beside a message's payload against its `max_payload`: the headers
+/// (`Nats-Msg-Id`, `Nats-Expected-Last-Sequence`) and their framing, with room to spare.
+const HEADER_BYTES_RESERVE: usize = 8 * 1024;
+
+/// Whether the event at `position`, `payload` bytes as published, fits a server whose largest
+/// message is `max_payload` bytes; if not, the error that stops this attempt and says what to do.
+/// The store keeps events small enough for NATS's default ([`eventstore::EVENT_DATA_BYTES_MAX`]),
+/// so this happens only with a server set to take less.
+fn fits(position: i64, payload: usize, max_payload: usize) -> Result<(), ProjectionError> {
+    if payload.saturating_add(HEADER_BYTES_RESERVE) <= max_payload {
+        return Ok(());
+    }
+    Err(ProjectionError::Nats(format!(
+        "the event at position {position} is {payload} bytes as published, more than the NATS \
+         server takes with its headers (max_payload {max_payload} bytes): set max_payload to at \
+         least 1 MiB on every NATS server (the event store takes events of up to {} bytes of \
+         data); nothing after it is published until then",
+        eventstore::EVENT_DATA_BYTES_MAX
+    )))
 }
 
 /// Says (an ERROR) that the stream holds an event this database does not have, and gives the
@@ -737,6 +765,22 @@ mod tests {
             },
             hash: "ab".into(),
         }
+    }
+
+    /// An event larger than the server takes stops the relay with why and what to do, rather
+    /// than acknowledgements timing out (an outside review saw only those).
+    #[test]
+    fn an_event_the_server_would_refuse_says_so() {
+        assert!(fits(7, 900_000, 1024 * 1024).is_ok());
+        let refused = fits(7, 70_000, 64 * 1024)
+            .expect_err("too large")
+            .to_string();
+        assert!(
+            refused.contains("position 7")
+                && refused.contains("max_payload 65536")
+                && refused.contains("at least 1 MiB"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -101,7 +101,9 @@ async fn assert_complete(store: &EventStore, js: &jetstream::Context, config: &R
         );
         assert_eq!(envelope["event_id"], event.event_id.to_string());
         assert_eq!(envelope["stream_id"], event.stream_id.as_str());
-        assert_eq!(envelope["metadata"]["actor"], "SE2321000016-A1B2");
+        assert_eq!(envelope["metadata"]["actor"], event.metadata.actor.as_str());
+        let data: Value = serde_json::from_str(event.data.get()).expect("stored data");
+        assert_eq!(envelope["data"], data);
     }
 }
 
@@ -234,6 +236,40 @@ async fn a_publish_jetstream_does_not_store_holds_back_the_later_ones_so_the_ord
 
     limit_message_size(&js, &config, -1).await;
     assert_eq!(relayed(&store).await, before + 6);
+    assert_complete(&store, &js, &config).await;
+    cancel.cancel();
+    run.await.expect("task").expect("relay");
+    delete(&js, &config).await;
+    drop(db);
+}
+
+/// The largest event the store takes, with long metadata, reaches a NATS server of the default
+/// largest message (1 MiB), and the events after it follow. An outside review had a command's
+/// event of 1 MiB of data refused by NATS, which stopped the relay for good.
+#[tokio::test]
+async fn the_largest_event_the_store_takes_fits_a_nats_message() {
+    let Setup { db, store } = setup().await;
+    let config = config(&nats_url());
+    let js = relay::connect(&config.nats_url).await.expect("nats");
+    let max_payload = js.client().server_info().max_payload;
+    assert_eq!(max_payload, 1024 * 1024, "the server's default");
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(relay::run(store.clone(), config.clone(), cancel.clone()));
+    let max = store.config().payload_bytes_max;
+    assert_eq!(max, eventstore::EVENT_DATA_BYTES_MAX);
+    let mut largest = new_event("sip-largest");
+    // {"note":"…"} is 11 bytes of framing.
+    largest.data = serde_json::json!({ "note": "x".repeat(max - 11) });
+    assert_eq!(serde_json::to_vec(&largest.data).expect("json").len(), max);
+    largest.metadata.actor = "a".repeat(256);
+    largest.metadata.command_id = Some(format!("{}:{}", "a".repeat(256), "k".repeat(200)));
+    largest.metadata.correlation_id = Some("c".repeat(128));
+    store
+        .append("sip-largest", ExpectedVersion::Any, vec![largest], None)
+        .await
+        .expect("the store takes it");
+    append(&store, "sip-after").await;
+    assert_eq!(relayed(&store).await, 2);
     assert_complete(&store, &js, &config).await;
     cancel.cancel();
     run.await.expect("task").expect("relay");
