@@ -277,6 +277,8 @@ pub fn bundle(
             "telecom": person.phone.as_ref().filter(|_| shown)
                 .map(|p| vec![json!({ "system": "phone", "value": p })]),
             "address": person.address.as_ref().filter(|_| shown).map(|a| vec![text(a)]),
+            // What samplan knows of a death, as R4's `deceased[x]` (a date, no time of day).
+            "deceasedDateTime": person.died_on.map(date),
         })),
     );
     let subject = entries.reference("patient");

@@ -904,6 +904,18 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
     let me = citizen(&app, &w.person_id, None);
+    // A follow-up the person is called to, booked before the withdrawal.
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
+                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
+                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
+                "recipients": [{"kind": "person"}]}),
+    )
+    .await);
 
     let withdrawn = ok(command(
         &app,
@@ -929,6 +941,12 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
         assert_eq!(goal["lifecycleStatus"], "cancelled", "{goal}");
     }
     validate_fhir(&bundle);
+    // The page and the API say the same: no meeting ahead (a review saw the page name the
+    // follow-up booked before the withdrawal beside "planen avslutas").
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(plan["next_meeting"], Value::Null, "{plan}");
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(!page.contains("12 juni"), "{page}");
 
     // Closed a day later: the bundle says so by its lastUpdated.
     let mut w = w;
@@ -957,6 +975,25 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     let page = min_plan_page(&app, &sip, &me).await;
     assert!(page.contains("Senast uppdaterad 11 mars 2026."), "{page}");
     assert!(!page.contains("inte nått ännu"), "{page}");
+
+    // A death samplan knows of is in the export, as R4's Patient.deceased[x].
+    assert_eq!(resource(&bundle, "Patient").get("deceasedDateTime"), None);
+    let (status, _, died) = app
+        .post(
+            &format!("/api/v1/persons/{}/register-death", w.person_id),
+            &w.vc,
+            &json!({"died_on": "2026-03-11"}),
+        )
+        .await;
+    assert!(status.is_success(), "{died}");
+    let at = died["position"].as_i64().expect("position");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    assert_eq!(
+        resource(&bundle, "Patient")["deceasedDateTime"],
+        "2026-03-11",
+        "{bundle}"
+    );
+    validate_fhir(&bundle);
 }
 
 /// A meeting of the units alone (a staff pre-meeting, the person not called) is not the

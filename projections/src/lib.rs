@@ -148,6 +148,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "directory_name_folded",
         sql: include_str!("../migrations/0022_directory_name_folded.sql"),
     },
+    eventstore::Migration {
+        version: 23,
+        name: "patient_died_on",
+        sql: include_str!("../migrations/0023_patient_died_on.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

@@ -8,7 +8,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::history::close_reason;
 use super::state::{Drafted, SipState};
 use super::types::*;
 use crate::context::StaffRef;
@@ -235,7 +234,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
     units.dedup();
     let closed = state.closed.as_ref().map(|c| PatientClosure {
         reason: c.reason,
-        reason_text: close_reason(c.reason).to_string(),
+        reason_text: closed_because(c.reason).to_string(),
         closed_at: c.recorded_at,
     });
     let (status, status_text) = match (&closed, &state.consent_withdrawn) {
@@ -249,7 +248,10 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         ),
         (None, None) => (PatientPlanStatus::Active, "Pågående".to_string()),
     };
-    let mut meetings: Vec<PatientMeeting> = if closed.is_some() {
+    // Nothing is held without consent: a meeting booked before the withdrawal is not shown,
+    // as the FHIR export (built from this) shows none (a review saw the page name one).
+    let mut meetings: Vec<PatientMeeting> = if closed.is_some() || state.consent_withdrawn.is_some()
+    {
         Vec::new()
     } else {
         state
@@ -307,4 +309,19 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         consenting_guardians,
         closed,
     })
+}
+
+/// Why the plan was closed, in words for the person or their guardian (not the staff's "den
+/// enskilde", which a review found on a parent's page after a child's death).
+pub fn closed_because(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::GoalsMet => "målen är uppnådda",
+        CloseReason::NoLongerNeeded => "samordningen behövs inte längre",
+        CloseReason::ConsentWithdrawn => "samtycket är återkallat",
+        CloseReason::ConsentDeclined => "inget samtycke gavs",
+        CloseReason::ProtectedIdentity => "skyddade personuppgifter",
+        CloseReason::MovedOutOfRegion => "flytt till ett annat län",
+        CloseReason::Deceased => "dödsfall",
+        CloseReason::ReplacedByNewPlan => "en ny plan ersätter den",
+    }
 }

@@ -625,3 +625,28 @@ fn a_unit_the_consent_leaves_out_is_told_once_and_then_nothing() {
         .iter()
         .any(|(to, kind)| to == HT && *kind == MessageKind::ContributionPublished));
 }
+
+/// The person's page words a closed plan's reason for them or their guardian, not in the
+/// staff's "den enskilde" (a review found "den enskilde har avlidit" on a parent's page).
+#[test]
+fn a_closed_plans_reason_is_worded_for_the_person() {
+    let closed = Story::followed_up().run(Who::Nurse, close(CloseReason::NoLongerNeeded));
+    let plan = patient_plan(&closed.state()).expect("plan");
+    assert_eq!(
+        plan.status_text,
+        "Avslutad: samordningen behövs inte längre"
+    );
+    for reason in [
+        CloseReason::GoalsMet,
+        CloseReason::NoLongerNeeded,
+        CloseReason::ConsentWithdrawn,
+        CloseReason::ConsentDeclined,
+        CloseReason::ProtectedIdentity,
+        CloseReason::MovedOutOfRegion,
+        CloseReason::Deceased,
+        CloseReason::ReplacedByNewPlan,
+    ] {
+        let words = domain::sip::patient::closed_because(reason);
+        assert!(!words.contains("enskilde"), "{reason:?}: {words}");
+    }
+}

@@ -18,7 +18,6 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::Datelike;
 use domain::context::Role;
 use domain::sip::patient::PatientPlan;
 use projections::directory::UnitRow;
@@ -103,6 +102,9 @@ pub(crate) struct PlanText {
     /// titles, and a family may share a device).
     pub(crate) title: String,
     pub(crate) whose: String,
+    /// Who the plan is for, "Tolvan Tolvansson, född 1912": on paper, where the page's header
+    /// is not printed, the sheet names its person.
+    pub(crate) person: String,
     /// The reader's own plan (not their child's): "din" and "du" fit.
     pub(crate) own: bool,
     pub(crate) status: String,
@@ -175,20 +177,15 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                 .clone()
                 .or_else(|| i.responsible.unit.as_ref().and_then(|u| u.phone.clone()))
                 .filter(|_| !own_part),
+            // A plan is kept and printed, and read a year on: its periods name their years
+            // (a review read "från torsdag 3 september" a year after it).
             period: match i.to {
-                // A period that ends in another year than it starts names both years, not a
-                // start without its year beside an end with one.
-                Some(to) if to.year() != i.from.year() => format!(
+                Some(to) => format!(
                     "{} till {}",
                     dates::day_with_year(i.from),
                     dates::day_with_year(to)
                 ),
-                Some(to) => format!(
-                    "{} till {}",
-                    dates::day(i.from, today),
-                    dates::day(to, today)
-                ),
-                None => format!("från {}", dates::day(i.from, today)),
+                None => format!("från {}", dates::day_with_year(i.from)),
             },
             outcome: i.outcome_text.clone(),
         }
@@ -206,6 +203,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
         } else {
             "Din plan".to_string()
         },
+        person: format!("{}, född {}", view.person.name, view.person.birth_year),
         own: view.relation != "guardian",
         status: view.status_text.clone(),
         coordinator: view.coordinator.as_ref().map(|c| Coordinator {

@@ -120,6 +120,7 @@ pub(crate) async fn page(
             phone: None,
             address: None,
             protected_identity: person.protected_identity,
+            died_on: row.deceased_on,
             guardians: Vec::new(),
             reader_guardian_ids: Vec::new(),
         },

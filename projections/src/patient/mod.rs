@@ -43,8 +43,9 @@ impl Patient {
 /// participants. 3: a meeting the person is not called to (the units' own) is not shown. 4: a
 /// plan keeps which guardians consented to it (ADR 0050). 5: a plan whose consent is withdrawn
 /// tells of no next follow-up. 6: a unit the consent no longer names is not among the
-/// participants (ADR 0053).
-const RULES: u32 = 6;
+/// participants (ADR 0053). 7: a plan whose consent is withdrawn shows no meeting ahead, a
+/// closed plan's reason is worded for the person, and a person keeps their day of death.
+const RULES: u32 = 7;
 
 impl Projection for Patient {
     fn name(&self) -> &'static str {
@@ -310,12 +311,15 @@ fn person_writes<'e>(
                 vec![Box::new(id.clone()), Box::new(relative_id)],
             ));
         }
-        PersonEvent::DeathRegistered { .. } | PersonEvent::MovedOutOfRegion { .. } => {
-            writes.push(bump(
-                "UPDATE persons SET version = $2::bigint WHERE person_id = $1 AND version = $2::bigint - 1",
-                vec![],
-            ))
-        }
+        PersonEvent::DeathRegistered { died_on, .. } => writes.push(bump(
+            "UPDATE persons SET version = $2::bigint, died_on = $3
+              WHERE person_id = $1 AND version = $2::bigint - 1",
+            vec![Box::new(died_on)],
+        )),
+        PersonEvent::MovedOutOfRegion { .. } => writes.push(bump(
+            "UPDATE persons SET version = $2::bigint WHERE person_id = $1 AND version = $2::bigint - 1",
+            vec![],
+        )),
     }
 }
 
@@ -329,6 +333,8 @@ pub struct PersonRow {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub protected_identity: bool,
+    /// The day of death, when one is registered.
+    pub died_on: Option<chrono::NaiveDate>,
     /// The personnummer recorded on the person's guardians.
     pub guardians: Vec<String>,
     /// The relative ids under which the reader's personnummer is recorded as a guardian of the
@@ -358,7 +364,8 @@ pub async fn candidates(
                                 FROM patient.guardians g
                                WHERE g.person_id = p.person_id
                                  AND g.personal_identity_number = $2::text),
-                             '{}')
+                             '{}'),
+                    p.died_on
                FROM patient.persons p
               WHERE p.person_id IN (
                     SELECT $1::text
@@ -381,6 +388,7 @@ pub async fn candidates(
             protected_identity: r.get(5),
             guardians: r.get(6),
             reader_guardian_ids: r.get(7),
+            died_on: r.get(8),
         })
         .collect())
 }

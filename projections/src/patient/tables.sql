@@ -5,7 +5,8 @@ CREATE TABLE persons (
     phone                    text,
     address                  text,
     protected_identity       boolean NOT NULL DEFAULT false,
-    version                  bigint  NOT NULL
+    version                  bigint  NOT NULL,
+    died_on                  date
 );
 CREATE INDEX persons_pin_idx ON persons (personal_identity_number);
 CREATE TABLE guardians (

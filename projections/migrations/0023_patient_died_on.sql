@@ -1,0 +1,8 @@
+-- projections migration 23: the person's page and FHIR export know of a death. Released
+-- migrations are never edited.
+--
+-- The FHIR Patient carries what samplan knows (R4 `Patient.deceased[x]`); an outside review found
+-- the export without the date the person stream holds. Rows written before this migration have
+-- no date; the patient read model's rules version changes with it, so every projector rebuilds it
+-- on its next start and fills the column from the events.
+ALTER TABLE patient.persons ADD COLUMN died_on date;
