@@ -8,8 +8,9 @@ pub enum ProjectionError {
     /// Reading the event store failed.
     #[error("händelselagret: {0}")]
     Store(#[from] StoreError),
-    /// A statement on the read model's tables failed.
-    #[error("läsmodellens databas: {0}")]
+    /// A statement on the read model's tables failed: the server's message and code, which the
+    /// driver's own text ("db error") leaves out (an operator review found the log without them).
+    #[error("läsmodellens databas: {}", eventstore::describe(.0))]
     Database(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool.
     #[error("anslutningspoolen: {}", eventstore::describe_pool(.0))]

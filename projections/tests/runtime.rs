@@ -261,6 +261,26 @@ async fn a_runner_killed_between_applying_and_checkpointing_applies_nothing_twic
     drop(db);
 }
 
+/// The error a stopped read model logs names the server's reason and code, not only the
+/// driver's "db error" (an operator review found the log without them; only the checkpoint
+/// row had them).
+#[tokio::test]
+async fn a_database_error_says_what_the_server_said() {
+    let Setup { db, store } = setup().await;
+    let client = store.pool().get().await.expect("connection");
+    let refused = client
+        .batch_execute("INSERT INTO no_such_table VALUES (1)")
+        .await
+        .expect_err("no such table");
+    let text = ProjectionError::Database(refused).to_string();
+    assert!(
+        text.contains("no_such_table") && text.contains("42P01"),
+        "{text}"
+    );
+    drop(client);
+    drop(db);
+}
+
 async fn lag_of(store: &EventStore, name: &str) -> runner::Lag {
     runner::lags(store.pool())
         .await
