@@ -58,6 +58,20 @@ fn is_unavailable(err: &tokio_postgres::Error) -> bool {
         || (err.as_db_error().is_none() && err.code().is_none() && is_io_error(err))
 }
 
+/// True when the connection was refused for a reason a later try does not mend: the database
+/// does not exist, the role or its password is wrong or may not connect, or the socket may not be
+/// opened by this user. A daily job failing so is misconfigured, not waiting for the database.
+pub fn is_refused_by_settings(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::PermissionDenied;
+        }
+        source = s.source();
+    }
+    !is_unavailable(err)
+}
+
 /// True when running the same work again later may succeed: the database is away, or the
 /// transaction lost a serialization race or a deadlock. Every component that retries database
 /// work (the projections, the relay) asks this one function.

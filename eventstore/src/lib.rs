@@ -29,7 +29,7 @@ pub mod testing;
 
 pub use config::{StoreConfig, EVENT_DATA_BYTES_MAX};
 pub use connect::{connect, pg_config, ssl_mode, ConnectError, DatabaseTls, SslMode, TlsError};
-pub use error::{describe, describe_pool, is_transient, StoreError};
+pub use error::{describe, describe_pool, is_refused_by_settings, is_transient, StoreError};
 pub use group::GroupCommitStats;
 pub use migrate::{migrate, migrate_tls, migrate_with_client, Migration, MIGRATIONS};
 pub use model::{

@@ -103,6 +103,15 @@ pub async fn migrate_tls(
     )
     .await
     .map_err(|e| match e {
+        // A database that does not exist, a wrong role or password, a socket this user may not
+        // open: the settings, which waiting does not mend (an operator review had a daily
+        // `audit verify` say "run the check again later" for them).
+        ConnectError::Postgres(e) if crate::error::is_refused_by_settings(&e) => {
+            StoreError::Migration(format!(
+                "kunde inte ansluta för migrering: {}",
+                crate::error::describe(&e)
+            ))
+        }
         ConnectError::Postgres(e) => StoreError::Unavailable(format!(
             "kunde inte ansluta för migrering: {}",
             crate::error::describe(&e)

@@ -685,6 +685,14 @@ impl Application {
 
     /// Builds the service with the given clock (tests pin time).
     pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Application, StartError> {
+        // An address already taken is found before the embedded services are set up and started
+        // for nothing (an operator review saw PostgreSQL and NATS start, then stop again).
+        if config.listen.port() != 0 {
+            std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        }
         let services = Services::start(&config, true).await?;
         let embedded_db = services.embedded.postgres.is_some();
         match Application::build_on(config, clock, &services).await {
@@ -1008,6 +1016,25 @@ async fn reload_jwks(verifier: std::sync::Weak<crate::auth::Verifier>) {
             Err(e) => tracing::error!(error = %e, "JWKS file not reloaded; the keys in force stay"),
         }
     }
+}
+
+/// Reads and parses the token keys a deployment names (`SAMPLAN_JWT_PUBLIC_KEY`,
+/// `SAMPLAN_JWT_JWKS_FILE`), as every command does first: a key file that is missing or does
+/// not parse stops any command with exit status 2, before anything is started (an operator
+/// review had `migrate` succeed with a JWKS file that did not exist, and `serve` refuse it only
+/// after setting up the embedded database).
+pub fn check_token_key(config: &Config) -> Result<(), StartError> {
+    let (issuer, audience) = (&config.jwt_issuer, &config.jwt_audience);
+    match &config.jwt_key {
+        JwtKey::PublicKeyPem(pem) => {
+            Verifier::public_key_pem(pem, issuer, audience, Clock::System)?;
+        }
+        JwtKey::JwksFile(path) => {
+            Verifier::jwks_file(path, issuer, audience, Clock::System)?;
+        }
+        JwtKey::Secret(_) | JwtKey::Development | JwtKey::Missing => {}
+    }
+    Ok(())
 }
 
 /// Builds the shared state: store pool, verifier, policy.

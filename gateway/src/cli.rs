@@ -278,6 +278,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = crate::app::check_token_key(&config) {
+        eprintln!("samplan: configuration error: {e}");
+        return ExitCode::from(2);
+    }
     crate::telemetry::init(&config.log, config.log_format);
     // Sized here, so the runtime never reads `TOKIO_WORKER_THREADS` (it panics on a bad value).
     let workers = config.worker_threads.unwrap_or_else(|| {
@@ -666,9 +670,31 @@ async fn audit_verify(config: Config, args: VerifyArgs) -> Result<(), CliError> 
     // held it): nothing was checked, which is not the broken log that exit status 1 reports.
     .map_err(|e| match e {
         CliError::Start(e @ (StartError::Config(_) | StartError::Key(_))) => CliError::Start(e),
+        // Settings that waiting does not mend — no such database, a wrong role or password, a
+        // role that may not migrate, TLS files — are exit status 2, not "run the check again".
+        CliError::Start(e) if refused_by_settings(&e) => CliError::Usage(format!(
+            "nothing was checked: {e}; check SAMPLAN_DATABASE_URL, SAMPLAN_DATABASE_ADMIN_URL \
+             and SAMPLAN_DATA_DIR"
+        )),
         CliError::Start(e) => CliError::NotChecked(e.to_string()),
         other => other,
     })
+}
+
+/// Whether `e` is the database refusing the settings (a migration refused, the connection
+/// refused for good, TLS files), as opposed to the database being away for now.
+fn refused_by_settings(e: &StartError) -> bool {
+    let store = match e {
+        StartError::Store(s) => s,
+        StartError::Migrate {
+            source: crate::error::AppError::Store(s),
+            ..
+        } => s,
+        _ => return false,
+    };
+    use eventstore::StoreError;
+    matches!(store, StoreError::Migration(_) | StoreError::Tls(_))
+        || matches!(store, StoreError::Database(e) if eventstore::is_refused_by_settings(e))
 }
 
 async fn load_demo(state: &crate::state::AppState) -> Result<(), StartError> {
@@ -690,6 +716,17 @@ fn signing_secret(config: &Config) -> Result<String, CliError> {
     Ok(match &config.jwt_key {
         JwtKey::Secret(s) => s.clone(),
         JwtKey::Development => {
+            // A data directory no service has used yet gets a new secret, which a service on
+            // another directory does not know: say so, as a mistyped SAMPLAN_DATA_DIR is the
+            // likely cause (an operator review got tokens the running service refused).
+            if !crate::auth::development_secret_path(&config.data_dir).exists() {
+                eprintln!(
+                    "samplan: no development secret was kept in {} yet: a new one was made, \
+                     which only a samplan serve on this data directory accepts (is \
+                     SAMPLAN_DATA_DIR the running service's?)",
+                    config.data_dir.display()
+                );
+            }
             development_secret(&config.data_dir).map_err(|e| CliError::Start(StartError::Key(e)))?
         }
         JwtKey::Missing => return Err(CliError::Usage(ConfigError::key_missing().to_string())),

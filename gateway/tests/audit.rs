@@ -851,6 +851,42 @@ async fn a_check_held_by_an_open_writer_of_events_checked_nothing() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
 
+/// Settings that waiting does not mend are the settings' exit status (2), not "run the check
+/// again later" (3): an operator review had a daily check against a database that does not
+/// exist, or with a role that does not, look like the database being away. A server that does
+/// not answer stays 3.
+#[tokio::test]
+async fn a_check_with_wrong_settings_is_a_usage_error_and_a_missing_server_a_later_one() {
+    let app = TestApp::spawn().await;
+    let with_url = |url: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_samplan"))
+            .args(["audit", "verify"])
+            .env("SAMPLAN_DATABASE_URL", &url)
+            .env("SAMPLAN_DATABASE_ADMIN_URL", &url)
+            .env("SAMPLAN_LOG", "warn")
+            .output()
+            .expect("samplan audit verify")
+    };
+    let database = app.db.admin_url.rsplit_once('/').expect("a database").0;
+    let no_database = with_url(format!("{database}/samplan_no_such_database"));
+    assert_eq!(no_database.status.code(), Some(2), "{no_database:?}");
+    let said = String::from_utf8_lossy(&no_database.stderr);
+    assert!(
+        said.contains("3D000") && said.contains("SAMPLAN_DATABASE_URL"),
+        "{said}"
+    );
+    let (scheme, rest) = app.db.admin_url.split_once("://").expect("a URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let out = with_url(format!("{scheme}://samplan_no_such_role@{host}"));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let away = with_url(format!("postgres://postgres@127.0.0.1:{port}/samplan"));
+    assert_eq!(away.status.code(), Some(3), "{away:?}");
+}
+
 /// A connection as the database's owner (who can switch the guards off), driven on a task.
 async fn owner(app: &TestApp) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&app.db.admin_url, tokio_postgres::NoTls)

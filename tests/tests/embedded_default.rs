@@ -366,6 +366,29 @@ fn token_without_configuration_refuses_staff_without_unit() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--unit"));
 }
 
+/// A token made on a data directory no service has used says its secret is new there: a
+/// mistyped SAMPLAN_DATA_DIR otherwise gives a token the running service refuses, in silence.
+#[test]
+fn a_token_on_a_new_data_directory_says_its_secret_is_new() {
+    let tmp = TempDir::new("newsecret");
+    let data = tmp.path().join("data");
+    let make = || {
+        samplan_command(&data, 0)
+            .args(["token", "--role", "admin", "--sub", "admin"])
+            .output()
+            .expect("running samplan token")
+    };
+    let first = make();
+    assert!(first.status.success(), "{first:?}");
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("a new one was made"),
+        "{first:?}"
+    );
+    let second = make();
+    assert!(second.status.success(), "{second:?}");
+    assert!(second.stderr.is_empty(), "{second:?}");
+}
+
 #[test]
 fn an_external_database_without_a_key_refuses_to_start() {
     let tmp = TempDir::new("nokey");
@@ -400,6 +423,50 @@ fn a_second_public_key_that_does_not_parse_is_a_configuration_error() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains("configuration error"), "{said}");
+}
+
+/// A JWKS file that is not there stops every command with exit status 2 before anything is
+/// set up (docs/configuration.md: every command parses the whole configuration). An operator
+/// review had `migrate` succeed with it, and `serve` refuse it only after making a new data
+/// directory and starting the embedded PostgreSQL.
+#[test]
+fn a_missing_jwks_file_stops_every_command_before_anything_starts() {
+    let tmp = TempDir::new("nojwks");
+    let data = tmp.path().join("data");
+    for command in ["migrate", "serve"] {
+        let out = samplan_command(&data, free_port())
+            .env(
+                "SAMPLAN_JWT_JWKS_FILE",
+                tmp.path().join("no-such-jwks.json"),
+            )
+            .arg(command)
+            .output()
+            .expect("running samplan");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(said.contains("no-such-jwks.json"), "{command}: {said}");
+        assert!(!data.exists(), "{command} set up the embedded services");
+    }
+}
+
+/// A listening address already taken is found before the embedded services are set up.
+#[test]
+fn a_taken_port_is_found_before_the_embedded_services_start() {
+    let tmp = TempDir::new("taken");
+    let data = tmp.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("address").port();
+    let out = samplan_command(&data, port)
+        .arg("serve")
+        .output()
+        .expect("running samplan serve");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    assert!(
+        !data.join("postgres").exists(),
+        "the embedded PostgreSQL was set up: {said}"
+    );
 }
 
 #[tokio::test]
