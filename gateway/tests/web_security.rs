@@ -784,7 +784,7 @@ async fn a_browser_gets_refusals_as_pages_and_the_api_keeps_its_documents() {
             browser()
                 .post(app.url("/patienter/sok"))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("q={}", "a".repeat(200 * 1024))),
+                .body(format!("q={}", "a".repeat(600 * 1024))),
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
         (
