@@ -94,6 +94,10 @@ pub enum DomainError {
     /// The unit and its name: it neither takes part in the plan nor is covered by valid consent.
     #[error("the new coordinator's unit takes no part and is not covered by consent")]
     CoordinatorNotCoveredByConsent(UnitId, String),
+    /// The unit and its name: before the plan has a coordinator, the unit recording consent is
+    /// the one that goes on (the plan basis), so the consent must name it.
+    #[error("the unit recording consent before there is a coordinator is not covered by it")]
+    RecorderNotCoveredByConsent(UnitId, String),
     #[error("the coordinator is already this person")]
     SameCoordinator,
     #[error("invitation without recipients")]
@@ -231,6 +235,7 @@ impl DomainError {
             RelativeNotCoveredByConsent(_) => "relative_not_covered_by_consent",
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
             CoordinatorNotCoveredByConsent(..) => "coordinator_not_covered_by_consent",
+            RecorderNotCoveredByConsent(..) => "recorder_not_covered_by_consent",
             SameCoordinator => "same_coordinator",
             NoRecipients => "no_recipients",
             ReplacedBySelf => "replaced_by_self",
@@ -298,6 +303,7 @@ impl DomainError {
             | ActorNotCoveredByConsent(..)
             | RelativeNotCoveredByConsent(_)
             | CoordinatorNotCoveredByConsent(..)
+            | RecorderNotCoveredByConsent(..)
             | ChildNeedsGuardianConsent
             | GuardianConsentMissing(_)
             | ConsentWithdrawn
@@ -429,6 +435,12 @@ impl DomainError {
                 "Samtycket omfattar inte {name}. Den samordningsansvariga enheten måste omfattas \
                  av samtycket: inhämta samtycke som omfattar enheten, eller låt en enhet som \
                  samtycket omfattar samordna planen."
+            ),
+            RecorderNotCoveredByConsent(_, name) => format!(
+                "Samtycket omfattar inte {name}, som registrerar det. Innan planen har en \
+                 samordningsansvarig är det den enheten som går vidare med SIP-underlaget, så \
+                 samtycket måste omfatta den. Vill personen inte att enheten deltar: avsluta \
+                 ärendet och be en enhet som personen vill ha med att starta SIP."
             ),
             ActorNotCoveredByConsent(_, name) => format!(
                 "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den \

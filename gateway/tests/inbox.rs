@@ -2828,6 +2828,21 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
     let (status, _, view) = app.get(&format!("/api/v1/sips/{sip}"), &w.vc).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["participants"], json!([VC]), "{view}");
+    // The coordinator's page says whom the consent no longer covers, and that the kallelse no
+    // longer calls them (a review found the coordinator waiting for their answer).
+    let (_, page) = app.page(&format!("/sip/{sip}"), &w.vc).await;
+    assert!(
+        page.contains("Samtycket omfattar inte längre Hemtjänst Norr: enheten kallas inte"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Hemtjänst Norr (utanför samtycket, kallas inte längre)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Samtycket omfattar ingen som är kallad längre"),
+        "{page}"
+    );
 
     // What happens next reaches hemtjänsten no more.
     let answer = ok(command(
@@ -2842,10 +2857,14 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
     let after = inbox(&app, &w.ht, position(&answer)).await;
     assert_eq!(after.messages(), left_out.messages());
 
-    // Named again, the plan is shared with it again.
+    // Named again, the plan is shared with it again, and it is told so with the meeting's
+    // time as it stands now.
     let answer = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
     let back = inbox(&app, &w.ht, position(&answer)).await;
     assert_ne!(back.plan(&sip), Value::Null, "{}", back.sips);
+    assert_eq!(back.messages()[0], "included_by_consent");
+    let told = back.messages["messages"][0]["body"].as_str().expect("body");
+    assert!(told.contains("18 mars 2026"), "{told}");
     let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
     assert_eq!(status, StatusCode::OK);
     rebuilt_tables_equal_the_live_ones(&app).await;

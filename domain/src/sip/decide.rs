@@ -629,14 +629,23 @@ pub fn decide(
             actors.sort();
             actors.dedup();
             // A renewal replaces what its giver agreed to; the coordinator's unit must stay in
-            // it (change the coordinator first, `change-coordinator`).
-            if let Some(coordinator) = &state.coordinator {
-                if !actors.contains(&coordinator.unit_id) {
+            // it (change the coordinator first, `change-coordinator`). Before there is one, the
+            // unit recording consent goes on with the plan basis: a consent leaving it out left
+            // a plan nobody could move or see (an outside review).
+            match &state.coordinator {
+                Some(coordinator) if !actors.contains(&coordinator.unit_id) => {
                     return Err(DomainError::CoordinatorNotCoveredByConsent(
                         coordinator.unit_id.clone(),
                         unit_name(facts, &coordinator.unit_id),
                     ));
                 }
+                None if !actors.contains(&by.unit_id) => {
+                    return Err(DomainError::RecorderNotCoveredByConsent(
+                        by.unit_id.clone(),
+                        unit_name(facts, &by.unit_id),
+                    ));
+                }
+                _ => {}
             }
             let relatives = match &c.relatives {
                 None => None,

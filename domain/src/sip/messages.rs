@@ -39,11 +39,14 @@ pub enum MessageKind {
     /// A newer consent no longer names the unit: the plan is not shared with it any more
     /// (ADR 0053).
     LeftOutByConsent,
+    /// A newer consent names the unit again: the plan is shared with it again, with the
+    /// kallelser it is called to now (ADR 0053).
+    IncludedByConsent,
 }
 
 impl MessageKind {
     /// Every kind, as the API's `type` filter names them.
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 11] = [
         MessageKind::Invitation,
         MessageKind::FollowUpInvitation,
         MessageKind::MeetingRescheduled,
@@ -54,6 +57,7 @@ impl MessageKind {
         MessageKind::PlanClosed,
         MessageKind::GuardiansChanged,
         MessageKind::LeftOutByConsent,
+        MessageKind::IncludedByConsent,
     ];
 
     /// The stable name (`invitation`, `plan_closed`, …).
@@ -69,6 +73,7 @@ impl MessageKind {
             MessageKind::PlanClosed => "plan_closed",
             MessageKind::GuardiansChanged => "guardians_changed",
             MessageKind::LeftOutByConsent => "left_out_by_consent",
+            MessageKind::IncludedByConsent => "included_by_consent",
         }
     }
 
@@ -444,6 +449,36 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                 invitation_id: None,
             }),
     );
+    // A unit named again hears so, and the meetings it is called to as they stand now: what
+    // moved while it was left out was not told to it (an outside review).
+    for unit in before
+        .participants
+        .iter()
+        .filter(|u| *u != from && !before.shared_with(u) && after.shared_with(u))
+    {
+        let mut body = "Ett nytt samtycke omfattar er enhet igen, och planen delas med er på \
+                        nytt. Läs planen: det som hänt medan ni inte var med står där."
+            .to_string();
+        for inv in after
+            .invitations
+            .values()
+            .filter(|i| i.is_active() && summoned(i, from).any(|u| u == unit))
+        {
+            body.push_str(&format!(
+                " Ni är kallade till {} {} ({}).",
+                meeting_word(inv.purpose),
+                time(inv.scheduled_at),
+                form_words(inv.form, inv.place.as_deref())
+            ));
+        }
+        out.push(Message {
+            to: unit.clone(),
+            kind: MessageKind::IncludedByConsent,
+            subject: "Samtycket omfattar er enhet igen".to_string(),
+            body,
+            invitation_id: None,
+        });
+    }
     out
 }
 

@@ -1774,20 +1774,39 @@ fn consent_is_withdrawn_or_declined_only_by_someone_registered_for_the_person() 
 
 /// Seed 003: consent is given "för vilka aktörer som ska delta". An outside review had the unit
 /// that noticed the need record a consent naming hemtjänsten only, then create the basis and
-/// coordinate a plan the person never agreed it should take part in.
+/// coordinate a plan the person never agreed it should take part in; a later one found the plan
+/// stuck, seen by nobody, once the recording unit was left out (ADR 0053). Before there is a
+/// coordinator, the unit recording consent is the one going on, so the consent must name it.
 #[test]
 fn the_coordinators_unit_is_one_the_consent_covers() {
     let noticed = Story::need_identified().advance(Duration::hours(1));
-    let not_us = noticed.clone().run(Who::Nurse, consent(&[HT]));
-    given(&not_us)
-        .when(create_basis(), Who::Nurse.at(not_us.now))
-        .then_error(DomainError::CoordinatorNotCoveredByConsent(
+    given(&noticed)
+        .when(consent(&[HT]), Who::Nurse.at(noticed.now))
+        .then_error(DomainError::RecorderNotCoveredByConsent(
             unit(VC),
             "Vårdcentralen Haparanda".to_string(),
         ));
-    given(&not_us)
-        .when(create_basis(), Who::HomeCare.at(not_us.now))
+    let ours = noticed.clone().run(Who::Nurse, consent(&[VC, HT]));
+    given(&ours)
+        .when(create_basis(), Who::Nurse.at(ours.now))
         .then_ok();
+    // A child's second guardian may not leave out the unit going on either.
+    let guardian = |id: &str| ConsentGiver::Guardian {
+        relative_id: id.to_string(),
+    };
+    let child = Story::new(child())
+        .run(Who::Nurse, identify_need(outpatient()))
+        .advance(Duration::hours(1))
+        .run(Who::Nurse, consent_by(guardian("mother"), &[VC, HT]));
+    given(&child)
+        .when(
+            consent_by(guardian("father"), &[HT]),
+            Who::Nurse.at(child.now),
+        )
+        .then_error(DomainError::RecorderNotCoveredByConsent(
+            unit(VC),
+            "Vårdcentralen Haparanda".to_string(),
+        ));
 }
 
 /// Two outside reviews: a consent renewed without hemtjänsten still let hemtjänsten be called,

@@ -650,3 +650,38 @@ fn a_closed_plans_reason_is_worded_for_the_person() {
         assert!(!words.contains("enskilde"), "{reason:?}: {words}");
     }
 }
+
+/// A unit a later consent names again is told so, with the meetings it is called to as they
+/// stand now: a review found it with only the old kallelse's time after the meeting had moved
+/// while it was left out.
+#[test]
+fn a_unit_named_again_is_told_so_with_the_meeting_as_it_stands() {
+    let invited = Story::invited();
+    let out = invited.clone().run(Who::Nurse, consent(&[VC]));
+    let moved = out.clone().run(
+        Who::Nurse,
+        SipCommand::RescheduleMeeting(RescheduleMeeting {
+            invitation_id: "inv-1".to_string(),
+            scheduled_at: meeting_time() + Duration::days(1),
+            form: Some(MeetingForm::Video),
+            place: None,
+            reason: None,
+        }),
+    );
+    let back = moved.clone().run(Who::Nurse, consent(&[VC, HT]));
+    let sent = messages(
+        &moved.state(),
+        &back.state(),
+        back.events.last().expect("event"),
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].to, unit(HT));
+    assert_eq!(sent[0].kind, MessageKind::IncludedByConsent);
+    assert!(
+        sent[0]
+            .body
+            .contains("Ni är kallade till SIP-möte fredag 6 mars 2026 kl. 10.00 (via video"),
+        "{}",
+        sent[0].body
+    );
+}

@@ -605,7 +605,10 @@ fn fields_of(e: &DomainError) -> Vec<&'static str> {
             "valid_until",
             "from",
         ],
-        UnknownUnit(_) | ActorNotCoveredByConsent(..) | CoordinatorUnitWithoutSamplan(..) => {
+        UnknownUnit(_)
+        | ActorNotCoveredByConsent(..)
+        | RecorderNotCoveredByConsent(..)
+        | CoordinatorUnitWithoutSamplan(..) => {
             vec!["actors", "recipients", "unit_id", "responsible"]
         }
         NoRecipients => vec!["recipients"],

@@ -70,6 +70,9 @@ struct ConsentSection {
     /// The person has närstående registered: a consent that does not say which of them may be
     /// invited says so (ADR 0051).
     has_narstaende: bool,
+    /// Units that took part but that the consent that speaks no longer names: not called, and
+    /// the plan is not shared with them (ADR 0053).
+    left_out: Vec<String>,
 }
 
 /// A declined or withdrawn consent as the page shows it.
@@ -162,7 +165,11 @@ struct InvitationItem {
     when: String,
     place: String,
     status: &'static str,
-    recipients: Vec<(String, bool)>,
+    /// (name, reached by letter, left out by the consent since: not called any more).
+    recipients: Vec<(String, bool, bool)>,
+    /// Active, but every unit it calls was left out by the consent since and nobody else is
+    /// called: the coordinator is to call it off or call again.
+    nobody_left: bool,
     representatives: Vec<String>,
     /// The units called in samplan that have not named their representative yet, while the
     /// meeting is ahead: whom the coordinator may need to remind.
@@ -492,6 +499,9 @@ async fn render(
             recipients: d.recipients.len(),
         })
         .collect();
+    // A unit the consent left out after it was called is called no more (ADR 0052, 0053): the
+    // coordinator sees so, rather than wait for its answer (an outside review).
+    let left_out = |r: &domain::sip::Recipient| matches!(r, domain::sip::Recipient::Unit { unit_id } if sip.left_out_by_consent(unit_id));
     let invitations = view
         .invitations
         .iter()
@@ -539,8 +549,17 @@ async fn render(
             recipients: i
                 .recipients
                 .iter()
-                .map(|r| (r.name.clone(), r.delivery == domain::sip::Delivery::Letter))
+                .map(|r| {
+                    (
+                        r.name.clone(),
+                        r.delivery == domain::sip::Delivery::Letter,
+                        left_out(&r.recipient),
+                    )
+                })
                 .collect(),
+            nobody_left: i.is_active()
+                && !i.recipients.is_empty()
+                && i.recipients.iter().all(|r| left_out(&r.recipient)),
             representatives: i
                 .representatives
                 .iter()
@@ -561,6 +580,7 @@ async fn render(
                     .filter(|(u, delivery)| {
                         *delivery == domain::sip::Delivery::Digital
                             && !i.representatives.contains_key(*u)
+                            && !sip.left_out_by_consent(u)
                     })
                     .map(|(u, _)| unit_name(u.as_str()))
                     .collect()
@@ -806,6 +826,12 @@ fn consent_section(
         expired,
         refusal,
         has_narstaende: relatives.iter().any(|r| r.kind == "relative"),
+        left_out: sip
+            .participants
+            .iter()
+            .filter(|u| sip.left_out_by_consent(u))
+            .map(|u| unit_name(u.as_str()))
+            .collect(),
     }
 }
 

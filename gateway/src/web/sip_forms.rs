@@ -327,8 +327,23 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     }
 
     // Samtycke: the first, and later a new one whenever it is needed (the old one has expired,
-    // a new actor is to take part, a child has turned 18). For a child, one per guardian.
-    let latest = cx.view.consent.history.last();
+    // a new actor is to take part, a child has turned 18). For a child, one per guardian. The
+    // form starts from what the giver it offers first said last: a guardian's own consent, not
+    // the other guardian's (a review saw a renewal tick a unit the first guardian had left out),
+    // and for an adult the person's or representative's newest.
+    let giver = default_giver(cx);
+    let history = &cx.view.consent.history;
+    let latest = if cx.child {
+        history.iter().rev().find(|c| {
+            matches!(&c.given_by, dsip::ConsentGiver::Guardian { relative_id }
+                if giver == format!("guardian:{relative_id}"))
+        })
+    } else {
+        history
+            .iter()
+            .rev()
+            .find(|c| !matches!(c.given_by, dsip::ConsentGiver::Guardian { .. }))
+    };
     let own = cx.unit().to_owned();
     let actors = cx
         .unit_choices(false)
@@ -1484,6 +1499,12 @@ fn consent_givers(cx: &Context, refusing: bool) -> Vec<Choice> {
     // A child neither declines nor withdraws on their own (001: "alltid vårdnadshavarna").
     let mut givers = if refusing && cx.child {
         Vec::new()
+    } else if cx.child {
+        // A child consents on their own only in the weeks before turning 18 (ADR 0033).
+        vec![Choice::new(
+            "person",
+            "Den enskilde (när barnet snart fyller 18)",
+        )]
     } else {
         vec![Choice::new("person", "Den enskilde")]
     };
@@ -1521,11 +1542,22 @@ fn consent_givers(cx: &Context, refusing: bool) -> Vec<Choice> {
     givers
 }
 
-/// Who the consent forms start with: for a child the first guardian, else the person.
+/// Who the consent forms start with: for a child the first guardian whose consent is not on
+/// record yet (the one still asked for), else the first guardian; for an adult the person.
 fn default_giver(cx: &Context) -> String {
-    cx.relatives
-        .iter()
-        .find(|r| cx.child && r.kind == "guardian")
+    let guardians = || {
+        cx.relatives
+            .iter()
+            .filter(|r| cx.child && r.kind == "guardian")
+    };
+    let consented = |id: &str| {
+        cx.view.consent.history.iter().any(|c| {
+            matches!(&c.given_by, dsip::ConsentGiver::Guardian { relative_id } if relative_id == id)
+        })
+    };
+    guardians()
+        .find(|g| !consented(&g.relative_id))
+        .or_else(|| guardians().next())
         .map_or_else(
             || "person".to_owned(),
             |g| format!("guardian:{}", g.relative_id),
@@ -3203,6 +3235,56 @@ mod tests {
         // A consent that does not say which närstående limits none of them.
         p.invitable = None;
         assert!(notes(&p).contains(&("relative:granne".to_owned(), brev)));
+    }
+
+    /// A child's consent form starts from the guardian it offers first and what that guardian
+    /// said last — not the other guardian's units (a review saw a renewal tick a unit the first
+    /// guardian had left out) — and offers first a guardian still to consent.
+    #[test]
+    fn a_childs_consent_form_starts_from_the_offered_guardians_own_consent() {
+        let mut p = coordinator_plan(at("2026-12-07T10:00:00Z"));
+        p.child = true;
+        p.relatives = vec![
+            relative("vh-ett", "guardian"),
+            relative("vh-tva", "guardian"),
+        ];
+        let by = |id: &str, actors: &[&str]| dsip::Consent {
+            given_by: dsip::ConsentGiver::Guardian {
+                relative_id: id.to_owned(),
+            },
+            actors: actors.iter().map(|a| unit(a)).collect(),
+            topics: vec!["Skolan".to_owned()],
+            valid_until: "2027-06-30".parse().expect("a date"),
+            relatives: None,
+            recorded_by: staff("SE2321000016-DHC1", HC),
+            recorded_at: at("2026-12-01T08:00:00Z"),
+        };
+        let ticked = |p: &Plan| -> (String, Vec<String>) {
+            let forms = p.forms();
+            let f = form(&forms, "samtycke");
+            let actors = field(f, "actors")
+                .choices
+                .iter()
+                .filter(|c| c.checked)
+                .map(|c| c.value.clone())
+                .collect();
+            (field(f, "given_by").value.clone(), actors)
+        };
+        // Only the first guardian has consented: the second is asked for, from scratch.
+        p.view.consent.history = vec![by("vh-ett", &[HC, HT])];
+        assert_eq!(
+            ticked(&p),
+            ("guardian:vh-tva".to_owned(), vec![HC.to_owned()])
+        );
+        // Both have: a renewal starts with the first guardian's own units, not the second's.
+        p.view.consent.history.push(by("vh-tva", &[HC, HT, PSY]));
+        assert_eq!(
+            ticked(&p),
+            (
+                "guardian:vh-ett".to_owned(),
+                vec![HT.to_owned(), HC.to_owned()]
+            )
+        );
     }
 
     #[test]

@@ -164,6 +164,7 @@ fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::PlanClosed => "Planen avslutad",
         MessageKind::GuardiansChanged => "Vårdnadshavare ändrad",
         MessageKind::LeftOutByConsent => "Utanför samtycket",
+        MessageKind::IncludedByConsent => "Med i samtycket igen",
     }
 }
 
