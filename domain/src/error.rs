@@ -188,6 +188,9 @@ pub enum DomainError {
     PersonMovedOut,
     #[error("the need is not about discharge from inpatient care")]
     NotADischarge,
+    /// The name of the unit that started the plan for a discharge: it records the discharge.
+    #[error("only the unit that started the plan for the discharge records it")]
+    NotTheDischargingUnit(String),
 
     // ---- not found (NotFound) ----
     #[error("no such plan")]
@@ -275,6 +278,7 @@ impl DomainError {
             PersonDeceased => "person_deceased",
             PersonMovedOut => "person_moved_out",
             NotADischarge => "not_a_discharge",
+            NotTheDischargingUnit(_) => "not_the_discharging_unit",
             SipNotFound => "sip_not_found",
             PersonNotFound => "person_not_found",
             InvitationNotFound(_) => "invitation_not_found",
@@ -293,7 +297,8 @@ impl DomainError {
             | NotResponsibleActor
             | NotInvited(_)
             | NotAuthor
-            | NotSameUser => ErrorKind::Forbidden,
+            | NotSameUser
+            | NotTheDischargingUnit(_) => ErrorKind::Forbidden,
             PlanClosed
             | SipAlreadyExists
             | PersonAlreadyRegistered
@@ -480,6 +485,10 @@ impl DomainError {
             PersonDeceased => "Personen är avliden.".to_string(),
             PersonMovedOut => "Personen har flyttat från länet.".to_string(),
             NotADischarge => "Behovet gäller inte utskrivning från slutenvård.".to_string(),
+            NotTheDischargingUnit(name) => format!(
+                "Utskrivningen registreras av {name}, som startade SIP inför utskrivningen från \
+                 slutenvården. Kontakta avdelningen om tiden har ändrats."
+            ),
             SipNotFound => "Planen finns inte.".to_string(),
             PersonNotFound => "Personen finns inte registrerad.".to_string(),
             InvitationNotFound(i) => format!("Kallelsen \u{201d}{i}\u{201d} finns inte."),

@@ -1149,12 +1149,18 @@ pub fn decide(
         }
         SipCommand::RecordDischarge(c) => {
             require_participant(state, facts, &by)?;
-            if state
+            let Some(need) = state
                 .need
                 .as_ref()
-                .is_none_or(|n| n.context.kind != CareContextKind::Discharge)
-            {
+                .filter(|n| n.context.kind == CareContextKind::Discharge)
+            else {
                 return Err(DomainError::NotADischarge);
+            };
+            // The ward that started the plan knows when the patient goes home; a municipality's
+            // unit moving it moved everyone's deadlines in silence (an outside review).
+            let ward = &need.recorded_by.unit_id;
+            if by.unit_id != *ward {
+                return Err(DomainError::NotTheDischargingUnit(unit_name(facts, ward)));
             }
             SipEvent::DischargeRecorded {
                 discharged_at: c.discharged_at,

@@ -42,11 +42,14 @@ pub enum MessageKind {
     /// A newer consent names the unit again: the plan is shared with it again, with the
     /// kallelser it is called to now (ADR 0053).
     IncludedByConsent,
+    /// The ward registered when the patient is discharged, or moved it: the red track's
+    /// meeting is due before it, and the municipality plans the homecoming around it.
+    DischargeRecorded,
 }
 
 impl MessageKind {
     /// Every kind, as the API's `type` filter names them.
-    pub const ALL: [MessageKind; 11] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::Invitation,
         MessageKind::FollowUpInvitation,
         MessageKind::MeetingRescheduled,
@@ -58,6 +61,7 @@ impl MessageKind {
         MessageKind::GuardiansChanged,
         MessageKind::LeftOutByConsent,
         MessageKind::IncludedByConsent,
+        MessageKind::DischargeRecorded,
     ];
 
     /// The stable name (`invitation`, `plan_closed`, …).
@@ -74,6 +78,7 @@ impl MessageKind {
             MessageKind::GuardiansChanged => "guardians_changed",
             MessageKind::LeftOutByConsent => "left_out_by_consent",
             MessageKind::IncludedByConsent => "included_by_consent",
+            MessageKind::DischargeRecorded => "discharge_recorded",
         }
     }
 
@@ -404,6 +409,35 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                         "SIP-mötet valde ny samordningsansvarig: {} efterträder {}.",
                         coordinator.name, previous.name
                     ),
+                    None,
+                );
+            }
+        }
+        SipEvent::DischargeRecorded { discharged_at, .. } => {
+            let (subject, body) = match before.discharged_at {
+                Some(was) if was == *discharged_at => (String::new(), String::new()),
+                Some(was) => (
+                    format!("Ny tid för utskrivning: {}", time(*discharged_at)),
+                    format!(
+                        "Utskrivningen från slutenvården är flyttad från {} till {}.",
+                        time(was),
+                        time(*discharged_at)
+                    ),
+                ),
+                None => (
+                    format!("Utskrivning: {}", time(*discharged_at)),
+                    format!(
+                        "Utskrivningen från slutenvården är registrerad till {}.",
+                        time(*discharged_at)
+                    ),
+                ),
+            };
+            if !subject.is_empty() {
+                out = to_all(
+                    &mut everyone_but(after, from),
+                    MessageKind::DischargeRecorded,
+                    subject,
+                    body,
                     None,
                 );
             }

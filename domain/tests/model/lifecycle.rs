@@ -1291,8 +1291,57 @@ fn record_discharge_by_participating_staff_only_for_discharge_planning() {
         .when(cmd.clone(), Who::Outsider.at(t0()))
         .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
     given(&Story::need_identified())
-        .when(cmd, Who::Nurse.at(t0()))
+        .when(cmd.clone(), Who::Nurse.at(t0()))
         .then_error(DomainError::NotADischarge);
+
+    // Only the ward that started the plan: an outside review had hemtjänsten, taking part,
+    // move the discharge and with it everyone's deadlines, telling nobody.
+    let invited = story
+        .clone()
+        .advance(Duration::hours(1))
+        .run(Who::Nurse, consent(&[VC, HT]))
+        .run(Who::Nurse, create_basis())
+        .run(
+            Who::Nurse,
+            invite("inv-1", t0() + Duration::days(1), vec![unit_recipient(HT)]),
+        );
+    given(&invited)
+        .when(cmd.clone(), Who::HomeCare.at(invited.now))
+        .then_error(DomainError::NotTheDischargingUnit(
+            "Vårdcentralen Haparanda".to_string(),
+        ));
+    // The units taking part are told: when it is first registered, and when it moves.
+    let told = |before: &Story, after: &Story| -> Vec<(String, String)> {
+        domain::sip::messages::messages(
+            &before.state(),
+            &after.state(),
+            after.events.last().expect("event"),
+        )
+        .into_iter()
+        .map(|m| (m.to.to_string(), m.subject))
+        .collect()
+    };
+    let registered = invited.clone().run(Who::Nurse, cmd);
+    assert_eq!(
+        told(&invited, &registered),
+        [(
+            HT.to_string(),
+            "Utskrivning: onsdag 4 mars 2026 kl. 09.00".to_string()
+        )]
+    );
+    let moved = registered.clone().run(
+        Who::Nurse,
+        SipCommand::RecordDischarge(RecordDischarge {
+            discharged_at: t0() + Duration::days(3),
+        }),
+    );
+    assert_eq!(
+        told(&registered, &moved),
+        [(
+            HT.to_string(),
+            "Ny tid för utskrivning: torsdag 5 mars 2026 kl. 09.00".to_string()
+        )]
+    );
 }
 
 #[test]

@@ -1432,16 +1432,18 @@ fn new_kallelse_recipients(
         .collect()
 }
 
-/// "Registrera utskrivning": for a plan started at discharge from inpatient care, any
-/// participating unit records when the patient is (planned to be) discharged. The red track's
-/// meeting is due before it, green and yellow count four weeks from it (Örebro, 001).
+/// "Registrera utskrivning": for a plan started at discharge from inpatient care, the ward that
+/// started it records when the patient is (planned to be) discharged; the other units are told.
+/// The red track's meeting is due before it, green and yellow count four weeks from it (Örebro,
+/// 001). Empty until a time is registered: a click through must not register "now".
 fn discharge_form(cx: &Context) -> Option<FormView> {
     let need = cx.view.need.as_ref()?;
-    if need.context.kind != CareContextKind::Discharge {
+    if need.context.kind != CareContextKind::Discharge
+        || need.recorded_by.unit_id.as_str() != cx.unit()
+    {
         return None;
     }
     let red = need.context.track == Some(Track::Red);
-    let when = cx.view.discharged_at.unwrap_or(cx.now);
     Some(
         FormView::new(
             "utskrivning",
@@ -1455,7 +1457,7 @@ fn discharge_form(cx: &Context) -> Option<FormView> {
         .field(
             Field::datetime("discharged_at", "Utskrivning (planerad eller skedd)")
                 .required()
-                .value(local_input(when)),
+                .value(cx.view.discharged_at.map(local_input).unwrap_or_default()),
         )
         .button("Registrera utskrivning")
         .open(red && cx.view.discharged_at.is_none() && cx.view.meetings.is_empty()),

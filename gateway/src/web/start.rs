@@ -165,6 +165,7 @@ fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::GuardiansChanged => "Vårdnadshavare ändrad",
         MessageKind::LeftOutByConsent => "Utanför samtycket",
         MessageKind::IncludedByConsent => "Med i samtycket igen",
+        MessageKind::DischargeRecorded => "Utskrivning",
     }
 }
 
