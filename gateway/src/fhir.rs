@@ -339,7 +339,9 @@ pub fn bundle(
             "member": entries.reference(key),
         }));
     }
-    let closed = plan.status == PatientPlanStatus::Closed;
+    // A plan whose consent is withdrawn is revoked, its team no longer at work on it (a review
+    // found the CareTeam active beside a revoked CarePlan).
+    let closed = plan.status != PatientPlanStatus::Active;
     entries.add(
         "careteam",
         "CareTeam",
@@ -512,13 +514,9 @@ pub fn bundle(
     }));
     entries.resources.insert("careplan".into(), care_plan);
 
-    // The plan's last change the person may see: a publication, or its closing.
-    let stamp = plan
-        .last_published_at
-        .into_iter()
-        .chain(plan.closed.as_ref().map(|c| c.closed_at))
-        .max()
-        .unwrap_or(plan.started_at);
+    // The plan's last change the person may see (`PatientPlan::updated_at`). The Bundle's id
+    // follows it, so a consumer caching by either sees every change (an outside review).
+    let stamp = plan.updated_at();
     json!({
         "resourceType": "Bundle",
         "id": uuid(&format!("{}:bundle:{}", entries.plan_key, instant(stamp))),

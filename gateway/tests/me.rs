@@ -917,6 +917,11 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     )
     .await);
 
+    let before = head(&app).await;
+    let (_, earlier) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, before).await;
+    let mut w = w;
+    set_time(&app, &mut w, "2026-03-10T15:00:00Z");
+    let me = citizen(&app, &w.person_id, None);
     let withdrawn = ok(command(
         &app,
         &w.vc,
@@ -928,6 +933,14 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     let at = withdrawn["position"].as_i64().expect("position");
     let (status, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
     assert_eq!(status, StatusCode::OK, "{bundle}");
+    // What changed says so: a consumer caching by lastUpdated or the Bundle's id sees the
+    // withdrawal (a review found both standing at the last publication).
+    assert_eq!(
+        bundle["meta"]["lastUpdated"], "2026-03-10T15:00:00Z",
+        "{bundle}"
+    );
+    assert_ne!(bundle["id"], earlier["id"]);
+    assert_eq!(resource(&bundle, "CareTeam")["status"], "inactive");
     let care_plan = resource(&bundle, "CarePlan");
     assert_eq!(care_plan["status"], "revoked", "{care_plan}");
     let activities = care_plan["activity"].as_array().expect("activities");
@@ -949,7 +962,6 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     assert!(!page.contains("12 juni"), "{page}");
 
     // Closed a day later: the bundle says so by its lastUpdated.
-    let mut w = w;
     set_time(&app, &mut w, "2026-03-11T10:00:00Z");
     let closed = ok(command(
         &app,

@@ -86,6 +86,13 @@ pub struct PatientPlan {
     /// The first and the latest publication.
     pub first_published_at: Option<DateTime<Utc>>,
     pub last_published_at: Option<DateTime<Utc>>,
+    /// When what the person reads last changed ([`changed_at`]): a publication, a follow-up's
+    /// results, a meeting they are called to sent, moved or called off, a meeting held, a
+    /// consent given or withdrawn, the closing. The FHIR export's `meta.lastUpdated` and Min
+    /// plan's "Senast uppdaterad". Absent from documents written before it existed, which a
+    /// rebuild fills in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
     /// Huvudmål, the person's own goal.
     pub main_goal: Option<String>,
     /// Whether the main goal was reached, as judged at the latest follow-up that judged it.
@@ -125,6 +132,17 @@ pub struct PatientPlan {
 }
 
 impl PatientPlan {
+    /// When what the person reads last changed: [`PatientPlan::changed_at`], or for a document
+    /// written before it was kept, the latest publication or the closing.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.changed_at
+            .into_iter()
+            .chain(self.last_published_at)
+            .chain(self.closed.as_ref().map(|c| c.closed_at))
+            .max()
+            .unwrap_or(self.started_at)
+    }
+
     /// Every unit taking part, in id order: `participants`, or for documents written before
     /// they were kept, the units with published content and the coordinator's (`units`). A unit
     /// the consent no longer names is not among `participants` though its published items may
@@ -288,6 +306,7 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         started_at: need.known_since,
         first_published_at: state.publications.first().map(|p| p.recorded_at),
         last_published_at: state.publications.last().map(|p| p.recorded_at),
+        changed_at: Some(changed_at(state)),
         main_goal_reached: main_goal.as_ref().and_then(|_| reached.get(&None).copied()),
         main_goal,
         sub_goals,
@@ -309,6 +328,40 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         consenting_guardians,
         closed,
     })
+}
+
+/// When what the person reads of the plan last changed: the latest of the events that change
+/// it, each by the time it was recorded (a meeting by when it was held). An outside review found
+/// the FHIR export's `lastUpdated` and Min plan's "Senast uppdaterad" standing at the last
+/// publication after a withdrawal, a follow-up and a moved meeting had changed what they show. A
+/// draft, a kallelse of the units alone and a mapping change nothing the person reads. (A new
+/// coordinator is told through the next of these: its time is not kept.)
+pub fn changed_at(state: &SipState) -> DateTime<Utc> {
+    let calls_the_person = state
+        .invitations
+        .values()
+        .filter(|i| i.calls_the_person())
+        .flat_map(|i| {
+            [
+                Some(i.sent_at),
+                i.rescheduled_at,
+                i.cancelled.as_ref().map(|c| c.recorded_at),
+            ]
+        })
+        .flatten();
+    state
+        .publications
+        .iter()
+        .map(|p| p.recorded_at)
+        .chain(state.follow_ups.iter().map(|f| f.recorded_at))
+        .chain(state.meetings.iter().map(|m| m.held_at))
+        .chain(state.consents.iter().map(|c| c.recorded_at))
+        .chain(state.consent_withdrawn.as_ref().map(|w| w.recorded_at))
+        .chain(state.closed.as_ref().map(|c| c.recorded_at))
+        .chain(calls_the_person)
+        .chain(state.need.as_ref().map(|n| n.known_since))
+        .max()
+        .unwrap_or_default()
 }
 
 /// Why the plan was closed, in words for the person or their guardian (not the staff's "den

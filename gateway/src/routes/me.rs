@@ -212,6 +212,10 @@ pub struct MyPlanView {
     pub started_at: DateTime<Utc>,
     pub first_published_at: Option<DateTime<Utc>>,
     pub last_published_at: Option<DateTime<Utc>>,
+    /// When what this page shows last changed: a publication, a follow-up's results, a meeting
+    /// the person is called to sent, moved or called off, a meeting held, a consent, the
+    /// closing (the FHIR export's `meta.lastUpdated`).
+    pub updated_at: DateTime<Utc>,
     /// Samordningsansvarig, first: whom to call.
     pub coordinator: Option<ContactView>,
     pub fixed_care_contacts: Vec<CareContactView>,
@@ -638,6 +642,7 @@ pub fn plan_view(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanView 
         started_at: plan.started_at,
         first_published_at: plan.first_published_at,
         last_published_at: plan.last_published_at,
+        updated_at: plan.updated_at(),
         coordinator: coordinator_view(plan, units),
         fixed_care_contacts: plan
             .fixed_care_contacts

@@ -255,13 +255,10 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
             .as_ref()
             .is_some_and(|m| m.purpose == "follow_up"),
         units: view.units.iter().map(Contact::from).collect(),
-        // The last change the person was told of: a publication, or the closing.
-        published: view
-            .last_published_at
-            .into_iter()
-            .chain(view.closed.as_ref().map(|c| c.closed_at))
-            .max()
-            .map(|at| dates::date_with_year(domain::time::local_date(at))),
+        // The last change of what the page shows (`PatientPlan::updated_at`).
+        published: Some(dates::date_with_year(domain::time::local_date(
+            view.updated_at,
+        ))),
         closed: view.closed.as_ref().map(|c| {
             format!(
                 "Planen avslutades {}: {}",

@@ -44,7 +44,8 @@ impl Patient {
 /// plan keeps which guardians consented to it (ADR 0050). 5: a plan whose consent is withdrawn
 /// tells of no next follow-up. 6: a unit the consent no longer names is not among the
 /// participants (ADR 0053). 7: a plan whose consent is withdrawn shows no meeting ahead, a
-/// closed plan's reason is worded for the person, and a person keeps their day of death.
+/// closed plan's reason is worded for the person, a person keeps their day of death, and a plan
+/// when what the person reads last changed (`changed_at`).
 const RULES: u32 = 7;
 
 impl Projection for Patient {
