@@ -269,7 +269,8 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                     match (after_home, state.discharged_at) {
                         (true, Some(home)) => format!(
                             "SIP-mötet är bokat efter utskrivningen {}: flytta det till före \
-                             hemgången och registrera deltagarna",
+                             hemgången, eller håll det så snart det går om den enskilde redan \
+                             har gått hem, och registrera deltagarna",
                             written_date(local_date(home))
                         ),
                         _ => "Genomför SIP-mötet och registrera deltagarna".to_string(),

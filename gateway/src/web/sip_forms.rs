@@ -261,13 +261,12 @@ pub(crate) fn meeting_deadline_text(
         context.discharge_ready_at,
         discharged_at,
     );
-    // On the red track a profile's earliest day after the discharge is no day for the meeting
-    // (it is held before going home): not said.
-    let home_day = discharged_at.filter(|_| red).map(domain::time::local_date);
+    // On the red track the meeting is held before going home, as soon as it can be (001): a
+    // profile's earliest day, meant for planning an outpatient SIP (002: 3–21 days), is not said
+    // (a ward nurse's review read "tidigast" beside a meeting due before the discharge).
     let not_before = policy
         .meeting_not_before(known_since)
-        .filter(|d| *d > today)
-        .filter(|d| home_day.is_none_or(|home| *d < home))
+        .filter(|d| *d > today && !red)
         .map(|d| super::dates::day(d, today));
     // A red-track deadline that is the discharge itself is said with the red track below;
     // every other deadline is the end of a day.
@@ -2956,6 +2955,16 @@ mod tests {
         assert_eq!(
             meeting_deadline_text(&norrbotten, known, &red, home, now).as_deref(),
             Some("Rött spår: mötet ska hållas före hemgång, onsdag 9 december kl. 12.00.")
+        );
+        // Nor is an earliest day said on the red track when going home comes later, or is not
+        // known yet: the meeting is held as soon as it can be (001), before going home.
+        let just_known = at("2026-12-02T12:00:00Z");
+        assert_eq!(
+            meeting_deadline_text(&norrbotten, known, &red, None, just_known).as_deref(),
+            Some(
+                "Mötet bör hållas senast onsdag 23 december. Rött spår: mötet ska hållas före \
+                 hemgång. Registrera utskrivningen när tiden är känd."
+            )
         );
         // Örebro's green track gives no figure before the discharge is known.
         let green = dsip::NeedContext {

@@ -102,8 +102,11 @@ impl Inbox {
 /// 14: a unit the consent that speaks leaves out is owed no documentation and no representative,
 /// nor told a meeting's new time; the red track's kallelse is due by the discharge, and a
 /// red-track meeting booked after a discharge says to move it; 15: a plan the consent no longer
-/// shares with a unit leaves its list, tells it so once and nothing more (ADR 0053).
-const RULES: u32 = 15;
+/// shares with a unit leaves its list, tells it so once and nothing more (ADR 0053); 16: a unit
+/// named again by a consent is told so, every unit hears of a discharge registered or moved, and
+/// a red-track meeting booked after the discharge says to hold it soon if the person has gone
+/// home.
+const RULES: u32 = 16;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
