@@ -168,6 +168,21 @@ async fn publish_main_goal(app: &TestApp, w: &World, sip: &str, text: &str) -> i
     answer["position"].as_i64().expect("position")
 }
 
+/// The coordinator calls `recipients` to follow-up `inv-2` on 12 June, 10.00.
+async fn call_to_follow_up(app: &TestApp, w: &World, sip: &str, recipients: Value) -> Value {
+    ok(command(
+        app,
+        &w.vc,
+        sip,
+        "send-invitation",
+        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
+                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
+                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
+                "recipients": recipients}),
+    )
+    .await)
+}
+
 fn plan_ids(list: &Value) -> Vec<(String, String)> {
     list["plans"]
         .as_array()
@@ -632,17 +647,13 @@ async fn a_meeting_whose_time_has_passed_is_not_the_next_meeting() {
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
     // A follow-up is called on the agreed day (08:00 UTC); recording the follow-up names no
     // kallelse, so the read model keeps it as the earliest active one after its time.
-    let sent = ok(command(
+    let sent = call_to_follow_up(
         &app,
-        &w.vc,
+        &w,
         &sip,
-        "send-invitation",
-        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
-                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
-                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
-                "recipients": [{"kind": "person"}, {"kind": "unit", "unit_id": HT}]}),
+        json!([{"kind": "person"}, {"kind": "unit", "unit_id": HT}]),
     )
-    .await);
+    .await;
     let at = sent["position"].as_i64().expect("position");
 
     // Before the meeting: it is the next one, in the list, the plan, the FHIR export and the page.
@@ -905,17 +916,7 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
     let me = citizen(&app, &w.person_id, None);
     // A follow-up the person is called to, booked before the withdrawal.
-    ok(command(
-        &app,
-        &w.vc,
-        &sip,
-        "send-invitation",
-        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
-                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
-                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
-                "recipients": [{"kind": "person"}]}),
-    )
-    .await);
+    call_to_follow_up(&app, &w, &sip, json!([{"kind": "person"}])).await;
 
     let before = head(&app).await;
     let (_, earlier) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, before).await;
@@ -1017,17 +1018,13 @@ async fn a_meeting_the_person_is_not_called_to_is_not_shown_to_them() {
     let w = world(&app).await;
     let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
     publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
-    ok(command(
+    call_to_follow_up(
         &app,
-        &w.vc,
+        &w,
         &sip,
-        "send-invitation",
-        &json!({"invitation_id": "inv-2", "purpose": "follow_up",
-                "scheduled_at": "2026-06-12T10:00:00+02:00", "form": "in_person",
-                "place": "Vårdcentralen Centrum", "reason": "Uppföljning av planen.",
-                "recipients": [{"kind": "person"}, {"kind": "unit", "unit_id": HT}]}),
+        json!([{"kind": "person"}, {"kind": "unit", "unit_id": HT}]),
     )
-    .await);
+    .await;
     let staff_only = ok(command(
         &app,
         &w.vc,
