@@ -169,6 +169,19 @@ impl PersonEvent {
         "MovedOutOfRegion",
     ];
 
+    /// When it was recorded, by the gateway's clock (as a plan's events: `SipEvent::recorded`).
+    pub fn recorded_at(&self) -> DateTime<Utc> {
+        match self {
+            PersonEvent::PersonRegistered { recorded_at, .. }
+            | PersonEvent::ContactDetailsChanged { recorded_at, .. }
+            | PersonEvent::RelativeAdded { recorded_at, .. }
+            | PersonEvent::RelativeRemoved { recorded_at, .. }
+            | PersonEvent::ProtectedIdentityMarked { recorded_at, .. }
+            | PersonEvent::DeathRegistered { recorded_at, .. }
+            | PersonEvent::MovedOutOfRegion { recorded_at, .. } => *recorded_at,
+        }
+    }
+
     /// The stored type name.
     pub fn event_type(&self) -> &'static str {
         match self {

@@ -514,9 +514,11 @@ pub fn bundle(
     }));
     entries.resources.insert("careplan".into(), care_plan);
 
-    // The plan's last change the person may see (`PatientPlan::updated_at`). The Bundle's id
-    // follows it, so a consumer caching by either sees every change (an outside review).
-    let stamp = plan.updated_at();
+    // The last change the export shows: the plan's as its person reads it
+    // (`PatientPlan::updated_at`), or the person's own record's (a death, contact details). The
+    // Bundle's id follows it, so a consumer caching by either sees every change (two outside
+    // reviews).
+    let stamp = plan.updated_at().max(person.changed_at.unwrap_or_default());
     json!({
         "resourceType": "Bundle",
         "id": uuid(&format!("{}:bundle:{}", entries.plan_key, instant(stamp))),

@@ -989,8 +989,11 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     assert!(page.contains("Senast uppdaterad 11 mars 2026."), "{page}");
     assert!(!page.contains("inte nått ännu"), "{page}");
 
-    // A death samplan knows of is in the export, as R4's Patient.deceased[x].
+    // A death samplan knows of is in the export, as R4's Patient.deceased[x], registered a
+    // day after the close.
     assert_eq!(resource(&bundle, "Patient").get("deceasedDateTime"), None);
+    set_time(&app, &mut w, "2026-03-12T10:00:00Z");
+    let me = citizen(&app, &w.person_id, None);
     let (status, _, died) = app
         .post(
             &format!("/api/v1/persons/{}/register-death", w.person_id),
@@ -1000,12 +1003,20 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
         .await;
     assert!(status.is_success(), "{died}");
     let at = died["position"].as_i64().expect("position");
-    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    let (_, after) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
     assert_eq!(
-        resource(&bundle, "Patient")["deceasedDateTime"],
+        resource(&after, "Patient")["deceasedDateTime"],
         "2026-03-11",
-        "{bundle}"
+        "{after}"
     );
+    // A change of the person's own record moves the export's stamp too (a review found a
+    // death unseen by a consumer caching on it).
+    assert_ne!(after["id"], bundle["id"]);
+    assert_eq!(
+        after["meta"]["lastUpdated"], "2026-03-12T10:00:00Z",
+        "{after}"
+    );
+    let bundle = after;
     validate_fhir(&bundle);
 }
 

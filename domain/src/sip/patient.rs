@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::event::SipEvent;
 use super::state::{Drafted, SipState};
 use super::types::*;
 use crate::context::StaffRef;
@@ -86,11 +87,10 @@ pub struct PatientPlan {
     /// The first and the latest publication.
     pub first_published_at: Option<DateTime<Utc>>,
     pub last_published_at: Option<DateTime<Utc>>,
-    /// When what the person reads last changed ([`changed_at`]): a publication, a follow-up's
-    /// results, a meeting they are called to sent, moved or called off, a meeting held, a
-    /// consent given or withdrawn, the closing. The FHIR export's `meta.lastUpdated` and Min
-    /// plan's "Senast uppdaterad". Absent from documents written before it existed, which a
-    /// rebuild fills in.
+    /// When what the person reads last changed ([`patient_plan_of`]): the FHIR export's
+    /// `meta.lastUpdated` and Min plan's "Senast uppdaterad". Absent from documents written
+    /// before it existed, which a rebuild fills in, and from a document built from a state alone
+    /// ([`patient_plan`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<DateTime<Utc>>,
     /// Huvudmål, the person's own goal.
@@ -306,7 +306,8 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         started_at: need.known_since,
         first_published_at: state.publications.first().map(|p| p.recorded_at),
         last_published_at: state.publications.last().map(|p| p.recorded_at),
-        changed_at: Some(changed_at(state)),
+        // Known only from the history: `patient_plan_of`.
+        changed_at: None,
         main_goal_reached: main_goal.as_ref().and_then(|_| reached.get(&None).copied()),
         main_goal,
         sub_goals,
@@ -330,38 +331,26 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
     })
 }
 
-/// When what the person reads of the plan last changed: the latest of the events that change
-/// it, each by the time it was recorded (a meeting by when it was held). An outside review found
-/// the FHIR export's `lastUpdated` and Min plan's "Senast uppdaterad" standing at the last
-/// publication after a withdrawal, a follow-up and a moved meeting had changed what they show. A
-/// draft, a kallelse of the units alone and a mapping change nothing the person reads. (A new
-/// coordinator is told through the next of these: its time is not kept.)
-pub fn changed_at(state: &SipState) -> DateTime<Utc> {
-    let calls_the_person = state
-        .invitations
-        .values()
-        .filter(|i| i.calls_the_person())
-        .flat_map(|i| {
-            [
-                Some(i.sent_at),
-                i.rescheduled_at,
-                i.cancelled.as_ref().map(|c| c.recorded_at),
-            ]
-        })
-        .flatten();
-    state
-        .publications
-        .iter()
-        .map(|p| p.recorded_at)
-        .chain(state.follow_ups.iter().map(|f| f.recorded_at))
-        .chain(state.meetings.iter().map(|m| m.held_at))
-        .chain(state.consents.iter().map(|c| c.recorded_at))
-        .chain(state.consent_withdrawn.as_ref().map(|w| w.recorded_at))
-        .chain(state.closed.as_ref().map(|c| c.recorded_at))
-        .chain(calls_the_person)
-        .chain(state.need.as_ref().map(|n| n.known_since))
-        .max()
-        .unwrap_or_default()
+/// The plan as its person reads it after `history`, with when that last changed: the time of
+/// the latest event after which the person's document differs from the one before it. An
+/// outside review found the FHIR export's `lastUpdated` and Min plan's "Senast uppdaterad"
+/// standing at the last publication after a withdrawal, a follow-up, a new coordinator and a
+/// moved meeting had changed what they show; a draft, a kallelse of the units alone and a mapping
+/// change nothing the person reads, and do not move it. The same history gives the same time,
+/// live and on a rebuild.
+pub fn patient_plan_of<'a>(history: impl IntoIterator<Item = &'a SipEvent>) -> Option<PatientPlan> {
+    let mut state = SipState::default();
+    let mut shown: Option<PatientPlan> = None;
+    let mut changed_at = None;
+    for event in history {
+        state = super::evolve::evolve(state, event);
+        let now = patient_plan(&state);
+        if now != shown {
+            changed_at = Some(event.recorded().1);
+        }
+        shown = now;
+    }
+    shown.map(|plan| PatientPlan { changed_at, ..plan })
 }
 
 /// Why the plan was closed, in words for the person or their guardian (not the staff's "den

@@ -685,3 +685,34 @@ fn a_unit_named_again_is_told_so_with_the_meeting_as_it_stands() {
         sent[0].body
     );
 }
+
+/// When what the person reads last changed: every change they can see moves it — a new
+/// coordinator and a follow-up date among them (a review found neither did) — and a draft does
+/// not.
+#[test]
+fn the_person_is_told_when_their_plan_last_changed_and_not_of_a_draft() {
+    let changed = |story: &Story| {
+        domain::sip::patient::patient_plan_of(&story.events)
+            .expect("plan")
+            .changed_at
+            .expect("a time")
+    };
+    let documented = Story::documented().advance(Duration::hours(1));
+    let before = changed(&documented);
+    let drafted = documented
+        .clone()
+        .run(Who::HomeCare, sub_goal("sg-draft", responsible_unit(HT)))
+        .advance(Duration::hours(1));
+    assert_eq!(changed(&drafted), before, "a draft is not the person's");
+    let handed_over = drafted.clone().run(
+        Who::Nurse,
+        SipCommand::ChangeCoordinator(ChangeCoordinator {
+            staff_id: staff(HOME_CARE),
+            name: "Biståndshandläggare HT".to_string(),
+            unit_id: unit(HT),
+            reason: None,
+        }),
+    );
+    assert_eq!(changed(&handed_over), handed_over.now);
+    assert!(handed_over.now > before);
+}

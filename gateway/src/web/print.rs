@@ -121,6 +121,7 @@ pub(crate) async fn page(
             address: None,
             protected_identity: person.protected_identity,
             died_on: row.deceased_on,
+            changed_at: None,
             guardians: Vec::new(),
             reader_guardian_ids: Vec::new(),
         },

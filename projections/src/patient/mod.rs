@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use deadpool_postgres::Pool;
 use domain::event::DomainEvent;
 use domain::person::{PersonEvent, RelativeKind};
-use domain::sip::patient::{patient_plan, PatientPlan};
+use domain::sip::patient::{patient_plan_of, PatientPlan};
 use eventstore::{EventStore, RecordedEvent};
 use tokio_postgres::types::ToSql;
 
@@ -97,8 +97,7 @@ impl Projection for Patient {
             let mut rows = PlanRows::default();
             for (stream, last) in &last_of_plan {
                 let history = by_stream.remove(stream).unwrap_or_default();
-                let state = domain::sip::fold(&history);
-                if let Some(plan) = patient_plan(&state) {
+                if let Some(plan) = patient_plan_of(&history) {
                     rows.push(&plan, document_text(&plan, last)?, last);
                 }
             }
@@ -114,7 +113,14 @@ impl Projection for Patient {
                 continue;
             };
             let first = writes.len();
+            // When the person's record last changed, by the clock a plan's changes use: the
+            // FHIR Patient's part of the export's `lastUpdated` (a death, contact details).
+            let at = person_event.recorded_at();
             person_writes(&mut writes, person_id, event, person_event);
+            writes.push(Write::new(
+                "UPDATE persons SET changed_at = $2 WHERE person_id = $1",
+                vec![Box::new(person_id.to_owned()), Box::new(at)],
+            ));
             for w in &mut writes[first..] {
                 w.row = person_id.to_owned();
             }
@@ -336,6 +342,8 @@ pub struct PersonRow {
     pub protected_identity: bool,
     /// The day of death, when one is registered.
     pub died_on: Option<chrono::NaiveDate>,
+    /// When the person's own record last changed (their stream's latest event).
+    pub changed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The personnummer recorded on the person's guardians.
     pub guardians: Vec<String>,
     /// The relative ids under which the reader's personnummer is recorded as a guardian of the
@@ -366,7 +374,7 @@ pub async fn candidates(
                                WHERE g.person_id = p.person_id
                                  AND g.personal_identity_number = $2::text),
                              '{}'),
-                    p.died_on
+                    p.died_on, p.changed_at
                FROM patient.persons p
               WHERE p.person_id IN (
                     SELECT $1::text
@@ -390,6 +398,7 @@ pub async fn candidates(
             guardians: r.get(6),
             reader_guardian_ids: r.get(7),
             died_on: r.get(8),
+            changed_at: r.get(9),
         })
         .collect())
 }

@@ -6,7 +6,8 @@ CREATE TABLE persons (
     address                  text,
     protected_identity       boolean NOT NULL DEFAULT false,
     version                  bigint  NOT NULL,
-    died_on                  date
+    died_on                  date,
+    changed_at               timestamptz
 );
 CREATE INDEX persons_pin_idx ON persons (personal_identity_number);
 CREATE TABLE guardians (
