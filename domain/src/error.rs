@@ -94,6 +94,11 @@ pub enum DomainError {
     /// The unit and its name: it neither takes part in the plan nor is covered by valid consent.
     #[error("the new coordinator's unit takes no part and is not covered by consent")]
     CoordinatorNotCoveredByConsent(UnitId, String),
+    /// The caller's unit, its name and who coordinates the plan: the consent that speaks no
+    /// longer names the unit, so it writes nothing more in the plan (ADR 0053). The same code as
+    /// [`DomainError::ActorNotCoveredByConsent`], answered as the unit's own read is: 403.
+    #[error("the caller's unit is left out by the consent")]
+    UnitLeftOutByConsent(UnitId, String, String),
     /// The unit and its name: before the plan has a coordinator, the unit recording consent is
     /// the one that goes on (the plan basis), so the consent must name it.
     #[error("the unit recording consent before there is a coordinator is not covered by it")]
@@ -188,7 +193,8 @@ pub enum DomainError {
     PersonMovedOut,
     #[error("the need is not about discharge from inpatient care")]
     NotADischarge,
-    /// The name of the unit that started the plan for a discharge: it records the discharge.
+    /// The name of the unit that records the discharge: the ward that started the plan for it,
+    /// or the coordinator's unit once the consent no longer names the ward.
     #[error("only the unit that started the plan for the discharge records it")]
     NotTheDischargingUnit(String),
 
@@ -239,6 +245,7 @@ impl DomainError {
             CoordinatorUnitWithoutSamplan(..) => "coordinator_unit_without_samplan",
             CoordinatorNotCoveredByConsent(..) => "coordinator_not_covered_by_consent",
             RecorderNotCoveredByConsent(..) => "recorder_not_covered_by_consent",
+            UnitLeftOutByConsent(..) => "actor_not_covered_by_consent",
             SameCoordinator => "same_coordinator",
             NoRecipients => "no_recipients",
             ReplacedBySelf => "replaced_by_self",
@@ -298,7 +305,8 @@ impl DomainError {
             | NotInvited(_)
             | NotAuthor
             | NotSameUser
-            | NotTheDischargingUnit(_) => ErrorKind::Forbidden,
+            | NotTheDischargingUnit(_)
+            | UnitLeftOutByConsent(..) => ErrorKind::Forbidden,
             PlanClosed
             | SipAlreadyExists
             | PersonAlreadyRegistered
@@ -441,6 +449,11 @@ impl DomainError {
                  av samtycket: inhämta samtycke som omfattar enheten, eller låt en enhet som \
                  samtycket omfattar samordna planen."
             ),
+            UnitLeftOutByConsent(_, name, coordinator) => format!(
+                "Samtycket omfattar inte längre {name}, så enheten skriver inte i planen och \
+                 planen delas inte längre med den. Ska enheten vara med igen behövs ett nytt \
+                 samtycke som omfattar den: kontakta den samordningsansvariga, {coordinator}."
+            ),
             RecorderNotCoveredByConsent(_, name) => format!(
                 "Samtycket omfattar inte {name}, som registrerar det. Innan planen har en \
                  samordningsansvarig är det den enheten som går vidare med SIP-underlaget, så \
@@ -486,8 +499,9 @@ impl DomainError {
             PersonMovedOut => "Personen har flyttat från länet.".to_string(),
             NotADischarge => "Behovet gäller inte utskrivning från slutenvård.".to_string(),
             NotTheDischargingUnit(name) => format!(
-                "Utskrivningen registreras av {name}, som startade SIP inför utskrivningen från \
-                 slutenvården. Kontakta avdelningen om tiden har ändrats."
+                "Utskrivningen registreras av {name}: den avdelning som startade SIP inför \
+                 utskrivningen, eller den samordningsansvariga enheten om avdelningen inte längre \
+                 är med i planen. Kontakta {name} om tiden har ändrats."
             ),
             SipNotFound => "Planen finns inte.".to_string(),
             PersonNotFound => "Personen finns inte registrerad.".to_string(),

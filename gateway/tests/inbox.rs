@@ -2801,6 +2801,28 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
         (StatusCode::FORBIDDEN, Some("actor_not_covered_by_consent")),
         "{body}"
     );
+    // Nor written, answered as the read is, and told whom to ask (a support review found the
+    // refusal asking the unit for a consent it may not record).
+    let (status, body) = command(
+        &app,
+        &w.ht,
+        &sip,
+        "respond-to-invitation",
+        &json!({"invitation_id": "inv-1",
+                "representative": {"name": "Hugo Hemtjänst", "profession": "undersköterska"}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("actor_not_covered_by_consent")),
+        "{body}"
+    );
+    let detail = body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("kontakta den samordningsansvariga")
+            && detail.contains("Vårdcentralen Centrum"),
+        "{detail}"
+    );
     let (status, html) = app.page(&format!("/sip/{sip}"), &w.ht).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("omfattar inte er enhet"), "{html}");

@@ -342,9 +342,16 @@ fn require_not_left_out(
     if !state.left_out_by_consent(unit_id) {
         return Ok(());
     }
-    Err(DomainError::ActorNotCoveredByConsent(
+    // Told who can have it named again: the coordinator (a support review found the refusal
+    // asking the left-out unit for a consent it may not record).
+    let coordinator = state.coordinator.as_ref().map_or_else(
+        || "den som samordnar planen".to_string(),
+        |c| format!("{}, {}", c.name, unit_name(facts, &c.unit_id)),
+    );
+    Err(DomainError::UnitLeftOutByConsent(
         unit_id.clone(),
         unit_name(facts, unit_id),
+        coordinator,
     ))
 }
 
@@ -1157,10 +1164,21 @@ pub fn decide(
                 return Err(DomainError::NotADischarge);
             };
             // The ward that started the plan knows when the patient goes home; a municipality's
-            // unit moving it moved everyone's deadlines in silence (an outside review).
+            // unit moving it moved everyone's deadlines in silence (an outside review). A ward
+            // the consent no longer names hands it to the coordinator's unit, or nobody could
+            // move it (a later review).
             let ward = &need.recorded_by.unit_id;
-            if by.unit_id != *ward {
-                return Err(DomainError::NotTheDischargingUnit(unit_name(facts, ward)));
+            let registers = if state.shared_with(ward) {
+                Some(ward)
+            } else {
+                state.coordinator.as_ref().map(|c| &c.unit_id)
+            };
+            if registers != Some(&by.unit_id) {
+                let name = registers.map_or_else(
+                    || "den samordningsansvariga enheten".to_string(),
+                    |u| unit_name(facts, u),
+                );
+                return Err(DomainError::NotTheDischargingUnit(name));
             }
             SipEvent::DischargeRecorded {
                 discharged_at: c.discharged_at,

@@ -1335,6 +1335,25 @@ fn record_discharge_by_participating_staff_only_for_discharge_planning() {
             discharged_at: t0() + Duration::days(3),
         }),
     );
+    // A ward the consent no longer names hands the discharge to the coordinator's unit, or
+    // nobody could move it (a later review).
+    let ward_left_out = registered
+        .clone()
+        .run(Who::Nurse, change_to(HOME_CARE, HT))
+        .run(Who::HomeCare, consent(&[HT]));
+    let again = SipCommand::RecordDischarge(RecordDischarge {
+        discharged_at: t0() + Duration::days(4),
+    });
+    given(&ward_left_out)
+        .when(again.clone(), Who::HomeCare.at(ward_left_out.now))
+        .then_ok();
+    given(&ward_left_out)
+        .when(again, Who::Nurse.at(ward_left_out.now))
+        .then_error(DomainError::UnitLeftOutByConsent(
+            unit(VC),
+            "Vårdcentralen Haparanda".to_string(),
+            "Biståndshandläggare HT, Hemtjänsten Haparanda".to_string(),
+        ));
     assert_eq!(
         told(&registered, &moved),
         [(
@@ -1892,9 +1911,10 @@ fn a_renewed_consent_that_leaves_a_unit_out_takes_it_out() {
             sub_goal("sg-ht", Responsible::Unit { unit_id: unit(HT) }),
             Who::HomeCare.at(renewed.now),
         )
-        .then_error(DomainError::ActorNotCoveredByConsent(
+        .then_error(DomainError::UnitLeftOutByConsent(
             unit(HT),
             "Hemtjänsten Haparanda".to_string(),
+            "Namn SE2321000016-VC01, Vårdcentralen Haparanda".to_string(),
         ));
     let owed_to = |state: &SipState| -> Vec<String> {
         domain::obligations::obligations(state, &PolicyProfile::get(PolicyName::Stockholm))
@@ -1947,9 +1967,10 @@ fn the_consent_that_speaks_leaves_a_unit_out_everywhere() {
     // Hemtjänsten, called before, no longer answers and is not asked to.
     given(&narrowed)
         .when(respond("inv-1"), Who::HomeCare.at(narrowed.now))
-        .then_error(DomainError::ActorNotCoveredByConsent(
+        .then_error(DomainError::UnitLeftOutByConsent(
             unit(HT),
             "Hemtjänsten Haparanda".to_string(),
+            "Namn SE2321000016-VC01, Vårdcentralen Haparanda".to_string(),
         ));
     let asked = |story: &Story| {
         domain::obligations::obligations(&story.state(), &stockholm)
@@ -1993,9 +2014,10 @@ fn the_consent_that_speaks_leaves_a_unit_out_everywhere() {
         .then_ok();
     given(&left_out)
         .when(own, Who::HomeCare.at(left_out.now))
-        .then_error(DomainError::ActorNotCoveredByConsent(
+        .then_error(DomainError::UnitLeftOutByConsent(
             unit(HT),
             "Hemtjänsten Haparanda".to_string(),
+            "Namn SE2321000016-VC01, Vårdcentralen Haparanda".to_string(),
         ));
 }
 
@@ -2029,8 +2051,9 @@ fn a_unit_one_guardian_leaves_out_writes_nothing_more_in_a_childs_plan() {
     assert!(one_less.state().left_out_by_consent(&unit(HT)));
     given(&one_less)
         .when(goal, Who::HomeCare.at(one_less.now))
-        .then_error(DomainError::ActorNotCoveredByConsent(
+        .then_error(DomainError::UnitLeftOutByConsent(
             unit(HT),
             "Hemtjänsten Haparanda".to_string(),
+            "Namn SE2321000016-VC01, Vårdcentralen Haparanda".to_string(),
         ));
 }

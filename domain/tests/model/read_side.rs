@@ -612,9 +612,10 @@ fn a_unit_the_consent_leaves_out_is_told_once_and_then_nothing() {
             }),
             Who::HomeCare.at(left_out.now),
         )
-        .then_error(DomainError::ActorNotCoveredByConsent(
+        .then_error(DomainError::UnitLeftOutByConsent(
             unit(HT),
             "Hemtjänsten Haparanda".to_string(),
+            "Namn SE2321000016-VC01, Vårdcentralen Haparanda".to_string(),
         ));
 
     // Named again, it reads and is told again.

@@ -1437,9 +1437,14 @@ fn new_kallelse_recipients(
 /// 001). Empty until a time is registered: a click through must not register "now".
 fn discharge_form(cx: &Context) -> Option<FormView> {
     let need = cx.view.need.as_ref()?;
-    if need.context.kind != CareContextKind::Discharge
-        || need.recorded_by.unit_id.as_str() != cx.unit()
-    {
+    // The ward's, or the coordinator's unit's once the consent no longer names the ward.
+    let ward = &need.recorded_by.unit_id;
+    let registers = if cx.view.participants.contains(ward) {
+        ward.as_str() == cx.unit()
+    } else {
+        cx.coordinators_unit()
+    };
+    if need.context.kind != CareContextKind::Discharge || !registers {
         return None;
     }
     let red = need.context.track == Some(Track::Red);

@@ -84,6 +84,10 @@ pub async fn run<D: IntoSipCommand>(
     let cmd = body.into_command()?;
     let mut units = cmd.referenced_units();
     units.push(unit);
+    // Refusals name the units they point to (the ward that registers a discharge, the
+    // coordinator's unit) by name, not by id.
+    units.extend(sip.need.as_ref().map(|n| n.recorded_by.unit_id.clone()));
+    units.extend(sip.coordinator.as_ref().map(|c| c.unit_id.clone()));
     let facts = state
         .facts
         .load(&state.store, sip.person_id(), units)
