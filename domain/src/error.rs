@@ -359,7 +359,9 @@ impl DomainError {
                 crate::time::written_date(*born)
             ),
             InFuture(what) => format!("Tidpunkten för {what} kan inte ligga i framtiden."),
-            InPast(what) => format!("Tidpunkten för {what} har redan passerat."),
+            InPast(what) => format!(
+                "Tidpunkten för {what} har redan passerat. Välj en tidpunkt från och med i dag."
+            ),
             InvalidPeriod => "Slutdatumet ligger före startdatumet.".to_string(),
             TrackWithoutDischarge => {
                 "Spår (grönt, gult, rött) anges bara vid utskrivning från slutenvård.".to_string()
@@ -438,7 +440,9 @@ impl DomainError {
             NotInvited(_) => "Din enhet är inte kallad till mötet.".to_string(),
             NotAuthor => "Uppgiften tillhör en annan enhet och kan bara ändras av den.".to_string(),
             NotSameUser => "Du kan bara markera meddelanden som lästa för dig själv.".to_string(),
-            PlanClosed => "Planen är avslutad och kan inte ändras.".to_string(),
+            PlanClosed => "Planen är avslutad och kan inte ändras. Finns behovet kvar: starta \
+                           en ny SIP för personen."
+                .to_string(),
             SipAlreadyExists => "Det finns redan en SIP med detta id.".to_string(),
             PersonAlreadyRegistered => "Personen är redan registrerad.".to_string(),
             UnitAlreadyRegistered => "Enheten är redan registrerad.".to_string(),

@@ -129,7 +129,7 @@ async fn a_form_sent_twice_writes_once_and_back_and_spara_writes_nothing() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
     assert!(
-        again.contains("Formuläret är redan skickat och sparat."),
+        again.contains("Formuläret är redan skickat och sparat med det som skickades först. Det du skickade nu är inte sparat"),
         "{again}"
     );
     assert!(

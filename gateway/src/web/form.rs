@@ -98,9 +98,22 @@ impl Fields {
             return Err(FieldError::new(name, "Ange ett datum."));
         }
         NaiveDate::parse_from_str(&raw, "%Y-%m-%d").map_err(|_| {
+            // Written right but no day of the calendar (2027-02-30): say so, not the form.
+            let shaped = raw.len() == 10
+                && raw.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
             FieldError::new(
                 name,
-                "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2026-12-24.",
+                if shaped {
+                    "Det datumet finns inte i kalendern. Kontrollera dag och månad."
+                } else {
+                    "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2026-12-24."
+                },
             )
         })
     }
@@ -519,8 +532,11 @@ impl FormView {
                 ..
             })) => (
                 Vec::new(),
-                "Formuläret är redan skickat och sparat. Sidan visar planen som den är nu; fyll \
-                 i formuläret på nytt om något mer ska ändras."
+                // What was sent first was saved; what is sent now with other content is not
+                // (a support review read "sparat" of a registration that never happened).
+                "Formuläret är redan skickat och sparat med det som skickades först. Det du \
+                 skickade nu är inte sparat; det finns kvar här att kopiera. Öppna sidan på nytt \
+                 och fyll i formuläret igen om det ska sparas."
                     .to_owned(),
             ),
             Refusal::App(e) => (Vec::new(), e.problem().detail),
@@ -719,6 +735,28 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
         )
+    }
+
+    /// A date written right that no calendar has is said to be so, not to be written wrong (a
+    /// support review: "Ange datumet som ÅÅÅÅ-MM-DD" for 2027-02-30).
+    #[test]
+    fn a_day_the_calendar_lacks_is_told_apart_from_a_date_written_wrong() {
+        let no_day = posted(&[("valid_until", "2027-02-30")])
+            .date("valid_until")
+            .expect_err("no such day");
+        assert!(
+            no_day.message.contains("finns inte i kalendern"),
+            "{}",
+            no_day.message
+        );
+        let written_wrong = posted(&[("valid_until", "30/2 2027")])
+            .date("valid_until")
+            .expect_err("not a date");
+        assert!(
+            written_wrong.message.contains("ÅÅÅÅ-MM-DD"),
+            "{}",
+            written_wrong.message
+        );
     }
 
     #[test]

@@ -434,7 +434,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             FormView::new(
                 "samtycke-nekat",
                 cx.action("samtycke-nekat"),
-                "Samtycke nekat",
+                "Registrera att samtycke nekas",
             )
             .intro(
                 "Den enskilde (eller en vårdnadshavare eller företrädare) vill inte ha en SIP. \
@@ -463,7 +463,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             FormView::new(
                 "samtycke-aterkallat",
                 cx.action("samtycke-aterkallat"),
-                "Samtycket återkallat",
+                "Registrera att samtycket återkallas",
             )
             .intro(
                 "När samtycket är återkallat kan planen bara avslutas. Alla enheter i planen får \
@@ -794,10 +794,10 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                          annars fortsätter du.",
                     ),
                 )
-                .field(Field::text(
-                    "staff_id",
-                    "Samordningsansvarig efter mötet, HSA-id",
-                ))
+                .field(
+                    Field::text("staff_id", "Samordningsansvarig efter mötet, HSA-id")
+                        .hint(known_hsa_ids(cx)),
+                )
                 .field(
                     Field::select(
                         "unit_id",
@@ -1794,6 +1794,28 @@ fn close_reason(value: &str) -> Result<CloseReason, super::form::FieldError> {
         dsip::CloseReason::ProtectedIdentity => CloseReason::ProtectedIdentity,
         dsip::CloseReason::ReplacedByNewPlan => CloseReason::ReplacedByNewPlan,
     })
+}
+
+/// The HSA-ids the plan knows of the units' representatives, as a hint beside the meeting form's
+/// HSA-id: the meeting often hands the plan to one of them, and a ward nurse's review had to
+/// phone for an id the plan held ("Lena Sundström, Hemtjänst Centrum: SE2120000001-DHT1").
+fn known_hsa_ids(cx: &Context) -> String {
+    let mut known: Vec<String> = Vec::new();
+    for inv in &cx.view.invitations {
+        for (unit_id, r) in &inv.representatives {
+            if let Some(id) = &r.staff_id {
+                let line = format!("{}, {}: {}", r.name, cx.unit_name(unit_id.as_str()), id);
+                if !known.contains(&line) {
+                    known.push(line);
+                }
+            }
+        }
+    }
+    if known.is_empty() {
+        "Som den samordningsansvariga loggar in med, till exempel SE2321000016-A1B2.".to_owned()
+    } else {
+        format!("Representanter i planen: {}.", known.join("; "))
+    }
 }
 
 /// The coordinator agreed at the meeting, when the meeting form names one (name and HSA-id
@@ -3251,6 +3273,31 @@ mod tests {
         // A consent that does not say which närstående limits none of them.
         p.invitable = None;
         assert!(notes(&p).contains(&("relative:granne".to_owned(), brev)));
+    }
+
+    /// The meeting form shows the HSA-ids the plan holds of the units' representatives beside
+    /// the new coordinator's HSA-id (a ward nurse's review phoned for one the plan held).
+    #[test]
+    fn the_meeting_form_offers_the_representatives_hsa_ids() {
+        let mut p = invited_coordinator_plan();
+        let hint = |p: &Plan| {
+            let forms = p.forms();
+            field(form(&forms, "mote"), "staff_id").hint.clone()
+        };
+        assert!(hint(&p).is_some_and(|h| h.contains("SE2321000016-A1B2")));
+        p.view.invitations[0].representatives.insert(
+            unit(HT),
+            dsip::Representative {
+                name: "Lena Sundström".to_owned(),
+                staff_id: Some(domain::ids::StaffId::parse("SE2120000001-DHT1").expect("an id")),
+                profession: None,
+                phone: None,
+            },
+        );
+        assert_eq!(
+            hint(&p).as_deref(),
+            Some("Representanter i planen: Lena Sundström, Hemtjänst Centrum: SE2120000001-DHT1.")
+        );
     }
 
     /// A child's consent form starts from the guardian it offers first and what that guardian
