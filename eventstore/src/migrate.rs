@@ -209,14 +209,24 @@ pub async fn is_current(
     component: &str,
     migrations: &[Migration],
 ) -> Result<bool, StoreError> {
-    let readable: bool = client
+    let row = client
         .query_one(
-            "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN false \
-               ELSE has_table_privilege('schema_migrations', 'SELECT') END",
+            "SELECT to_regclass('schema_migrations') IS NOT NULL, \
+                    CASE WHEN to_regclass('schema_migrations') IS NULL THEN false \
+                    ELSE has_table_privilege('schema_migrations', 'SELECT') END, current_user",
             &[],
         )
-        .await?
-        .get(0);
+        .await?;
+    let (exists, readable, role): (bool, bool, String) = (row.get(0), row.get(1), row.get(2));
+    if exists && !readable {
+        // A role without the service's grants: not a database that lacks migrations (an
+        // operator review was sent to run `migrate` by that message).
+        return Err(StoreError::Migration(format!(
+            "rollen {role} får inte läsa samplans tabeller i databasen: använd tjänstens roll \
+             (samplan_app i deploy/) eller ge rollen dess rättigheter. (The role may not read \
+             samplan's tables: use the service's role, or grant it the same rights.)"
+        )));
+    }
     if !readable {
         return Ok(false);
     }

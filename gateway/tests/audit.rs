@@ -885,6 +885,23 @@ async fn a_check_with_wrong_settings_is_a_usage_error_and_a_missing_server_a_lat
         .port();
     let away = with_url(format!("postgres://postgres@127.0.0.1:{port}/samplan"));
     assert_eq!(away.status.code(), Some(3), "{away:?}");
+
+    // A role without the service's grants on a migrated database is told so, not sent to
+    // migrate (an operator review). Roles belong to the server: this one is dropped after.
+    let role = format!("{}_nogrants", app.db.name);
+    let owner = owner(&app).await;
+    owner
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .await
+        .expect("a role");
+    let out = with_url(format!("{scheme}://{role}@{host}"));
+    owner
+        .batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .expect("dropped");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("får inte läsa samplans tabeller"), "{said}");
 }
 
 /// A connection as the database's owner (who can switch the guards off), driven on a task.
