@@ -961,6 +961,12 @@ async fn a_plan_without_consent_is_revoked_in_fhir_with_nothing_scheduled() {
     assert_eq!(plan["next_meeting"], Value::Null, "{plan}");
     let page = min_plan_page(&app, &sip, &me).await;
     assert!(!page.contains("12 juni"), "{page}");
+    assert!(
+        page.contains(
+            "Samtycket är återkallat och planen avslutas. Det blir inga fler uppföljningar."
+        ),
+        "{page}"
+    );
 
     // Closed a day later: the bundle says so by its lastUpdated.
     set_time(&app, &mut w, "2026-03-11T10:00:00Z");

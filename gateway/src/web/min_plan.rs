@@ -123,6 +123,9 @@ pub(crate) struct PlanText {
     pub(crate) units: Vec<Contact>,
     pub(crate) published: Option<String>,
     pub(crate) closed: Option<String>,
+    /// Consent is withdrawn and the plan is to be closed: no follow-up is to come (a review read
+    /// "Inget datum för uppföljning är bestämt ännu" under "planen avslutas").
+    pub(crate) ending: bool,
 }
 
 /// The Swedish genitive of a name: "Elsa Bergs", but "Jonas", "Max", "Inez" (a name ending in
@@ -259,6 +262,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
         published: Some(dates::date_with_year(domain::time::local_date(
             view.updated_at,
         ))),
+        ending: view.status == "consent_withdrawn",
         closed: view.closed.as_ref().map(|c| {
             format!(
                 "Planen avslutades {}: {}",

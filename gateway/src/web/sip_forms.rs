@@ -286,6 +286,12 @@ pub(crate) fn meeting_deadline_text(
             text.push(' ');
         }
         match discharged_at {
+            // Gone home already: "before going home" cannot be done any more (a review read it
+            // of a discharge "i går").
+            Some(at) if at <= now => text.push_str(&format!(
+                "Rött spår: den enskilde skrevs ut {}. Håll SIP-mötet så snart det går.",
+                super::dates::moment(at, now)
+            )),
             Some(at) => text.push_str(&format!(
                 "Rött spår: mötet ska hållas före hemgång, {}.",
                 super::dates::moment(at, now)
@@ -2982,6 +2988,15 @@ mod tests {
         assert_eq!(
             meeting_deadline_text(&norrbotten, known, &red, home, now).as_deref(),
             Some("Rött spår: mötet ska hållas före hemgång, onsdag 9 december kl. 12.00.")
+        );
+        // Gone home already: the meeting is held as soon as it can be.
+        assert_eq!(
+            meeting_deadline_text(&orebro, known, &red, home, at("2026-12-10T10:00:00Z"))
+                .as_deref(),
+            Some(
+                "Rött spår: den enskilde skrevs ut i går kl. 12.00. Håll SIP-mötet så snart det \
+                 går."
+            )
         );
         // Nor is an earliest day said on the red track when going home comes later, or is not
         // known yet: the meeting is held as soon as it can be (001), before going home.
