@@ -225,7 +225,16 @@ async fn read_models_waiting_for_an_open_writer_of_events_leave_the_gateways_rea
     let open = app.leave_an_append_open().await;
     start_plan(&app, &w).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while lag(&app, "directory").await.ms <= 200 {
+    // The directory's checkpoint row appears when its projector first takes it: on a busy
+    // machine that may come after the plan (a full run once found no row yet).
+    let behind = || async {
+        projections::runner::lags(app.store.pool())
+            .await
+            .expect("lags")
+            .into_iter()
+            .any(|l| l.name == "directory" && l.ms > 200)
+    };
+    while !behind().await {
         assert!(tokio::time::Instant::now() < deadline, "never behind");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
