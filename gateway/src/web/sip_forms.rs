@@ -685,28 +685,63 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             ),
         );
     }
-    // Svar på kallelse: an invited unit appoints its representative.
-    for inv in cx.active_invitations() {
-        let invited = inv.recipients.iter().any(|r| {
-            matches!(&r.recipient, dsip::Recipient::Unit { unit_id } if unit_id.as_str() == cx.unit())
-        });
-        let answered = inv.representatives.keys().any(|u| u.as_str() == cx.unit());
-        if invited && !answered {
-            forms.push(
-                FormView::new("svar", cx.action("svar"), "Svara på kallelsen")
-                    .intro(format!(
-                        "Kallelse till {}. Utse den som representerar er enhet på mötet.",
-                        super::dates::moment(inv.scheduled_at, cx.now)
-                    ))
-                    .field(Field::hidden("invitation_id", inv.invitation_id.clone()))
-                    .field(Field::text("representative.name", "Representantens namn").required())
-                    .field(Field::text("representative.profession", "Yrke eller titel"))
-                    .field(Field::tel("representative.phone", "Telefon"))
-                    .button("Utse representant")
-                    .open(true),
-            );
-            break;
-        }
+    // Svar på kallelse: an invited unit appoints its representative, and may name another one
+    // later (a ward review found the form gone once answered, though the API takes a new answer:
+    // the one who was to come fell ill). The first kallelse still unanswered comes first.
+    let mut called: Vec<&dsip::Invitation> = cx
+        .active_invitations()
+        .filter(|inv| {
+            inv.recipients.iter().any(|r| {
+                matches!(&r.recipient, dsip::Recipient::Unit { unit_id } if unit_id.as_str() == cx.unit())
+            })
+        })
+        .collect();
+    called.sort_by_key(|inv| inv.representatives.keys().any(|u| u.as_str() == cx.unit()));
+    if let Some(inv) = called.first() {
+        let current = inv
+            .representatives
+            .iter()
+            .find(|(u, _)| u.as_str() == cx.unit())
+            .map(|(_, r)| r);
+        let when = super::dates::moment(inv.scheduled_at, cx.now);
+        let (title, intro, button) = match current {
+            None => (
+                "Svara på kallelsen",
+                format!("Kallelse till {when}. Utse den som representerar er enhet på mötet."),
+                "Utse representant",
+            ),
+            Some(r) => (
+                "Byt representant",
+                format!(
+                    "Kallelse till {when}. Er representant är {}. Byt om någon annan kommer i \
+                     stället; den samordningsansvariga ser det på planens sida.",
+                    r.name
+                ),
+                "Byt representant",
+            ),
+        };
+        let value = |f: fn(&dsip::Representative) -> Option<String>| {
+            current.and_then(f).unwrap_or_default()
+        };
+        forms.push(
+            FormView::new("svar", cx.action("svar"), title)
+                .intro(intro)
+                .field(Field::hidden("invitation_id", inv.invitation_id.clone()))
+                .field(
+                    Field::text("representative.name", "Representantens namn")
+                        .required()
+                        .value(value(|r| Some(r.name.clone()))),
+                )
+                .field(
+                    Field::text("representative.profession", "Yrke eller titel")
+                        .value(value(|r| r.profession.clone())),
+                )
+                .field(
+                    Field::tel("representative.phone", "Telefon").value(value(|r| r.phone.clone())),
+                )
+                .button(button)
+                .open(current.is_none()),
+        );
     }
     if coordinator {
         // The SIP-möte form records a meeting kallelse only; a follow-up kallelse's meeting is
@@ -3288,6 +3323,53 @@ mod tests {
         // A consent that does not say which närstående limits none of them.
         p.invitable = None;
         assert!(notes(&p).contains(&("relative:granne".to_owned(), brev)));
+    }
+
+    /// An invited unit that has named its representative may name another (a ward review found
+    /// the form gone once answered): the form is there, closed, with the one named.
+    #[test]
+    fn an_invited_unit_may_name_another_representative() {
+        let mut p = invited_coordinator_plan();
+        p.caller.sub = "SE2120000001-HT01".to_owned();
+        p.caller.unit = Some(unit(HT));
+        p.view.invitations[0]
+            .recipients
+            .push(dsip::InvitationRecipient {
+                recipient: dsip::Recipient::Unit { unit_id: unit(HT) },
+                delivery: dsip::Delivery::Digital,
+                name: "Hemtjänst Centrum".to_owned(),
+                address: None,
+            });
+        let answer = |p: &Plan| {
+            let forms = p.forms();
+            let f = form(&forms, "svar");
+            (
+                f.title.clone(),
+                field(f, "representative.name").value.clone(),
+                f.open,
+            )
+        };
+        assert_eq!(
+            answer(&p),
+            ("Svara på kallelsen".to_owned(), String::new(), true)
+        );
+        p.view.invitations[0].representatives.insert(
+            unit(HT),
+            dsip::Representative {
+                name: "Lena Sundström".to_owned(),
+                staff_id: None,
+                profession: Some("undersköterska".to_owned()),
+                phone: None,
+            },
+        );
+        assert_eq!(
+            answer(&p),
+            (
+                "Byt representant".to_owned(),
+                "Lena Sundström".to_owned(),
+                false
+            )
+        );
     }
 
     /// The meeting form shows the HSA-ids the plan holds of the units' representatives beside
