@@ -341,12 +341,12 @@ pub fn bundle(
     }
     // A plan whose consent is withdrawn is revoked, its team no longer at work on it (a review
     // found the CareTeam active beside a revoked CarePlan).
-    let closed = plan.status != PatientPlanStatus::Active;
+    let ended = plan.status != PatientPlanStatus::Active;
     entries.add(
         "careteam",
         "CareTeam",
         drop_nulls(json!({
-            "status": if closed { "inactive" } else { "active" },
+            "status": if ended { "inactive" } else { "active" },
             "name": "Samordnad individuell plan",
             "subject": subject,
             "participant": participants,

@@ -212,9 +212,10 @@ pub struct MyPlanView {
     pub started_at: DateTime<Utc>,
     pub first_published_at: Option<DateTime<Utc>>,
     pub last_published_at: Option<DateTime<Utc>>,
-    /// When what this page shows last changed: a publication, a follow-up's results, a meeting
-    /// the person is called to sent, moved or called off, a meeting held, a consent, the
-    /// closing (the FHIR export's `meta.lastUpdated`).
+    /// When what this plan shows its person last changed: the time of the latest event that
+    /// changed it (a publication, a follow-up, a new coordinator, a meeting they are called to,
+    /// a consent, the closing; never a draft). The FHIR export's `meta.lastUpdated` also counts
+    /// the person's own record.
     pub updated_at: DateTime<Utc>,
     /// Samordningsansvarig, first: whom to call.
     pub coordinator: Option<ContactView>,
