@@ -365,7 +365,7 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             "Fel innehållstyp",
-            "Begäran måste skickas som JSON (Content-Type: application/json).",
+            crate::error::UNSUPPORTED_MEDIA_TYPE_DETAIL,
         ),
         StatusCode::UNAUTHORIZED => ("unauthorized", "Inloggning krävs", "Inloggning krävs."),
         StatusCode::FORBIDDEN => (

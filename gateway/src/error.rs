@@ -70,6 +70,9 @@ pub enum AppError {
     /// The request body exceeds the configured limit.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A body sent as something other than JSON: 415 `unsupported_media_type`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// A `min_position` wait or a dependency did not answer in time.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -278,6 +281,13 @@ impl AppError {
                     "Begäran är för stor.".into(),
                     None,
                 ),
+                AppError::UnsupportedMediaType => (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type".into(),
+                    "Fel innehållstyp",
+                    UNSUPPORTED_MEDIA_TYPE_DETAIL.into(),
+                    None,
+                ),
             };
         Problem {
             kind: format!("urn:samplan:problem:{code}"),
@@ -289,6 +299,10 @@ impl AppError {
         }
     }
 }
+
+/// What a body sent as something other than JSON is told, by the extractor and the router alike.
+pub(crate) const UNSUPPORTED_MEDIA_TYPE_DETAIL: &str =
+    "Begäran måste skickas som JSON (Content-Type: application/json).";
 
 /// What a 404 says when the caller's role is not known where it was decided: true for every
 /// role (citizens and auditors have no unit to blame).

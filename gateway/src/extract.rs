@@ -298,10 +298,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), AppError> {
     if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
         Ok(())
     } else {
-        Err(AppError::bad_request(
-            "unsupported_media_type",
-            "Begäran måste skickas som JSON (Content-Type: application/json).",
-        ))
+        Err(AppError::UnsupportedMediaType)
     }
 }
 
@@ -883,6 +880,7 @@ mod tests {
         let err =
             check_content_type(&headers(&[("content-type", "text/plain")])).expect_err("text");
         assert_eq!(err.problem().code, "unsupported_media_type");
+        assert_eq!(err.problem().status, 415);
     }
 
     #[derive(Debug, serde::Deserialize)]

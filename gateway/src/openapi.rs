@@ -182,6 +182,9 @@ fn refusals_of_every_route(value: &mut serde_json::Value) {
             responses
                 .entry("413")
                 .or_insert_with(|| problem("`payload_too_large`: the body is too large"));
+            responses.entry("415").or_insert_with(|| {
+                problem("`unsupported_media_type`: a body sent as something other than JSON")
+            });
             responses.entry("422").or_insert_with(|| {
                 problem("Breaks a rule, `invalid_characters`, or `idempotency_key_reused`")
             });
@@ -1045,7 +1048,9 @@ mod tests {
         assert_eq!(read["schema"]["pattern"], ULID_PATTERN);
         // Every write documents what the body extractor refuses.
         let close = &doc["paths"]["/api/v1/sips/{id}/close-plan"]["post"]["responses"];
-        for status in ["400", "401", "403", "404", "409", "413", "422", "503"] {
+        for status in [
+            "400", "401", "403", "404", "409", "413", "415", "422", "503",
+        ] {
             assert!(close[status].is_object(), "close-plan {status}");
         }
     }

@@ -55,6 +55,26 @@ pub struct WriteResponse {
     pub events: Vec<String>,
 }
 
+/// A write that created something readable at its own address: 201 with `Location` naming it
+/// (`/api/v1/sips/{id}`, `/api/v1/persons/{id}`), so a client need not build the address itself.
+pub struct Created {
+    /// The collection the new id lives under, e.g. `/api/v1/sips`.
+    pub collection: &'static str,
+    pub response: WriteResponse,
+}
+
+impl axum::response::IntoResponse for Created {
+    fn into_response(self) -> axum::response::Response {
+        let location = format!("{}/{}", self.collection, self.response.id);
+        (
+            axum::http::StatusCode::CREATED,
+            [(axum::http::header::LOCATION, location)],
+            axum::Json(self.response),
+        )
+            .into_response()
+    }
+}
+
 /// Who writes, and how the write is labelled: the same for every command of a request.
 #[derive(Debug, Clone, Copy)]
 pub struct Write<'a> {

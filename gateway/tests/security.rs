@@ -635,7 +635,7 @@ async fn hostile_bodies_are_refused_with_their_codes_and_nothing_is_appended() {
             &mapping,
             "text/plain",
             br#"{"heading": "housing", "text": "x"}"#.to_vec(),
-            400,
+            415,
             "unsupported_media_type",
         ),
         (
@@ -643,7 +643,7 @@ async fn hostile_bodies_are_refused_with_their_codes_and_nothing_is_appended() {
             &contact,
             "application/x-www-form-urlencoded",
             b"phone=070-9".to_vec(),
-            400,
+            415,
             "unsupported_media_type",
         ),
         (
@@ -652,7 +652,7 @@ async fn hostile_bodies_are_refused_with_their_codes_and_nothing_is_appended() {
             "multipart/form-data; boundary=x",
             b"--x\r\nContent-Disposition: form-data; name=\"phone\"\r\n\r\n070\r\n--x--\r\n"
                 .to_vec(),
-            400,
+            415,
             "unsupported_media_type",
         ),
         (
@@ -660,7 +660,7 @@ async fn hostile_bodies_are_refused_with_their_codes_and_nothing_is_appended() {
             &mapping,
             "application/xml",
             b"<text>x</text>".to_vec(),
-            400,
+            415,
             "unsupported_media_type",
         ),
         (
@@ -668,7 +668,7 @@ async fn hostile_bodies_are_refused_with_their_codes_and_nothing_is_appended() {
             &mapping,
             "text/json",
             br#"{"heading": "housing", "text": "x"}"#.to_vec(),
-            400,
+            415,
             "unsupported_media_type",
         ),
         (

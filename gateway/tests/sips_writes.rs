@@ -154,13 +154,29 @@ async fn a_retried_start_returns_the_same_plan() {
             .json(&body);
         app.send(request).await
     };
-    let (status, _, first) = send().await;
+    let (status, first_headers, first) = send().await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, _, second) = send().await;
+    let (status, second_headers, second) = send().await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(first, second);
     let sip = first["id"].as_str().expect("id");
     assert_eq!(version(&app, sip).await, 1);
+    // Both answers name the plan's address, and it reads the plan.
+    let location = |headers: &reqwest::header::HeaderMap| {
+        headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let address = format!("/api/v1/sips/{sip}");
+    assert_eq!(location(&first_headers).as_deref(), Some(address.as_str()));
+    assert_eq!(location(&second_headers), location(&first_headers));
+    let at = first["position"].as_i64().expect("position");
+    let (status, _, read) = app
+        .get(&format!("{address}?min_position={at}"), &w.vc)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["sip_id"], sip);
     let starts = app
         .store
         .read_all(0, 1000)

@@ -24,7 +24,7 @@ use crate::commands::{
 use crate::consistency::{self, ReadParams};
 use crate::error::{problem_response, AppError, Problem};
 use crate::extract::{ApiQuery, Command, Staff};
-use crate::pipeline::{Write, WriteResponse};
+use crate::pipeline::{Created, Write, WriteResponse};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -372,7 +372,8 @@ fn person_id(raw: &str) -> Result<PersonId, AppError> {
     request_body = RegisterPersonRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, ≤ 64 characters")),
     responses(
-        (status = 201, description = "Registered; `id` is the new person's id", body = WriteResponse),
+        (status = 201, description = "Registered; `id` is the new person's id", body = WriteResponse,
+            headers(("Location" = String, description = "The person's address, `/api/v1/persons/{id}`"))),
         (status = 400, description = "Malformed request", body = Problem),
         (status = 401, description = "No or bad token", body = Problem),
         (status = 403, description = "Not staff", body = Problem),
@@ -387,7 +388,7 @@ pub async fn register_person(
     Staff(caller): Staff,
     request_id: RequestId,
     command: Command<RegisterPersonRequest>,
-) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
+) -> Result<Created, AppError> {
     let write = Write {
         caller: &caller,
         meta: &command.meta,
@@ -395,7 +396,10 @@ pub async fn register_person(
     };
     let person_id = PersonId::from_ulid(Ulid::generate());
     let response = commands::persons::register(&state, write, person_id, command.body).await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    Ok(Created {
+        collection: "/api/v1/persons",
+        response,
+    })
 }
 
 fn body_as<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, AppError> {

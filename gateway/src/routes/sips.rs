@@ -15,7 +15,7 @@ use crate::commands::sips::{self as command, dto::*, sip_id, staff_unit};
 use crate::consistency::{self, ReadParams};
 use crate::error::{problem_response, AppError, Problem};
 use crate::extract::{ApiQuery, Command, Staff};
-use crate::pipeline::{Write, WriteResponse};
+use crate::pipeline::{Created, Write, WriteResponse};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -152,7 +152,8 @@ pub fn router() -> Router<AppState> {
             description = "At most 64 characters; a retry with the same key and body gets the same plan id and creates nothing"),
     ),
     responses(
-        (status = 201, description = "The plan was started; `id` is the new SIP id", body = WriteResponse),
+        (status = 201, description = "The plan was started; `id` is the new SIP id", body = WriteResponse,
+            headers(("Location" = String, description = "The new plan's address, `/api/v1/sips/{id}`"))),
         (status = 400, description = "Malformed JSON, unknown field or wrong type", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
@@ -168,7 +169,7 @@ async fn identify_need(
     Staff(caller): Staff,
     request_id: RequestId,
     command: Command<IdentifyNeedRequest>,
-) -> Result<(StatusCode, Json<WriteResponse>), AppError> {
+) -> Result<Created, AppError> {
     let write = Write {
         caller: &caller,
         meta: &command.meta,
@@ -178,7 +179,10 @@ async fn identify_need(
     // from the pipeline.
     let sip_id = SipId::from_ulid(Ulid::generate());
     let response = command::start(&state, write, sip_id, command.body).await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    Ok(Created {
+        collection: "/api/v1/sips",
+        response,
+    })
 }
 
 /// Any `POST /sips/{id}/{command}` that names no command: 404 with its own code, so a client

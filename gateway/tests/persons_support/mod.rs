@@ -83,7 +83,7 @@ pub fn nurse(app: &TestApp) -> String {
 
 /// Registers a person; returns the whole write answer.
 pub async fn register_person(app: &TestApp, token: &str, pin: &str, name: &str) -> Value {
-    let (status, _, body) = app
+    let (status, headers, body) = app
         .post(
             "/api/v1/persons",
             token,
@@ -96,6 +96,13 @@ pub async fn register_person(app: &TestApp, token: &str, pin: &str, name: &str) 
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "registering {name}: {body}");
+    // The answer names the person's address.
+    let location = headers.get("location").and_then(|v| v.to_str().ok());
+    let address = format!(
+        "/api/v1/persons/{}",
+        body["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(location, Some(address.as_str()), "registering {name}");
     body
 }
 
