@@ -432,8 +432,9 @@ impl DomainError {
             UnitMissing => "Du måste vara inloggad för en enhet för att göra detta.".to_string(),
             // Only ever the caller's own unit.
             UnitNotParticipating(_) => "Din enhet deltar inte i denna SIP.".to_string(),
-            NoCareRelation => "Din enhet deltar inte i någon SIP för personen och registrerade inte \
-                               personen: bara de enheterna får ändra personens uppgifter."
+            NoCareRelation => "Din enhet deltar inte i någon SIP för personen som personens samtycke \
+                               omfattar, och registrerade inte personen: bara de enheterna får \
+                               ändra personens uppgifter."
                 .to_string(),
             NotCoordinator => "Bara den samordningsansvarige får göra detta.".to_string(),
             NotResponsibleActor => "Varje aktör dokumenterar sina egna delmål och insatser. Den samordningsansvarige dokumenterar för den enskilde och för aktörer utan samplan.".to_string(),

@@ -2865,6 +2865,24 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
         page.contains("Samtycket omfattar ingen som är kallad längre"),
         "{page}"
     );
+    // Nor does it change what is known about the person (an outside review had it change a
+    // child's phone number): it has no care relation through a plan it is left out of.
+    let contact = format!("/api/v1/persons/{}/change-contact-details", w.person_id);
+    let (status, _, body) = app
+        .post(&contact, &w.ht, &json!({"phone": "070-999 99 99"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("no_care_relation")),
+        "{body}"
+    );
+    let (_, person_page) = app
+        .page(&format!("/patienter/{}", w.person_id), &w.ht)
+        .await;
+    assert!(
+        person_page.contains("id=\"ingen-vardrelation\""),
+        "{person_page}"
+    );
 
     // What happens next reaches hemtjänsten no more.
     let answer = ok(command(
@@ -2889,5 +2907,9 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
     assert!(told.contains("18 mars 2026"), "{told}");
     let (status, _, _) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = app
+        .post(&contact, &w.ht, &json!({"phone": "070-999 99 99"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     rebuilt_tables_equal_the_live_ones(&app).await;
 }

@@ -128,6 +128,23 @@ impl Projection for Participation {
     }
 }
 
+/// The plans of `person_id` that `unit` has taken part in, oldest first.
+pub async fn plans_of_person_with_unit(
+    pool: &Pool,
+    person_id: &str,
+    unit_id: &str,
+) -> Result<Vec<String>, ProjectionError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT sip_id FROM participation.plan_units
+              WHERE person_id = $1 AND unit_id = $2 ORDER BY since_position",
+            &[&person_id, &unit_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// The units that took part in a plan of `person_id` at `at`.
 pub async fn units_of_person_at(
     pool: &Pool,

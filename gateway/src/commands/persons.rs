@@ -2,7 +2,7 @@
 //! the request bodies of `/persons` and their commands on the `person-<ulid>` stream, and the
 //! claim of a personal identity number in its register stream that makes the number unique.
 
-use crate::aggregate::{self, PersonAggregate, RegistryAggregate};
+use crate::aggregate::{self, PersonAggregate, RegistryAggregate, SipAggregate};
 use crate::error::AppError;
 use crate::pipeline::{self, Start, Target, Write, WriteMeta, WriteResponse};
 use crate::state::AppState;
@@ -393,6 +393,11 @@ async fn require_care_relation(
 /// Whether `unit` has a care relation to the person (see [`require_care_relation`]); an unknown
 /// person is [`DomainError::PersonNotFound`].
 ///
+/// A unit that takes part in a plan of the person has one while that plan is shared with it:
+/// one the person's consent has left out has none through that plan (ADR 0053), though it may
+/// through another. The unit that registered the person has one until it takes part in a plan
+/// of theirs; from then on the plans decide.
+///
 /// Taking part is read from the participation read model. A plan started a moment ago may not be
 /// there yet: with `wait`, a unit not found there is looked for once more after the read model
 /// has caught up with the store (bounded by the wait limit) — for a command; a page showing what
@@ -407,33 +412,35 @@ pub async fn care_relation(
     let Some(first) = registered.first() else {
         return Err(DomainError::PersonNotFound.into());
     };
-    if first.metadata.unit.as_deref() == Some(unit.as_str()) {
-        return Ok(true);
-    }
+    let registrar = first.metadata.unit.as_deref() == Some(unit.as_str());
     let pool = state.store.pool();
     let person = person_id.to_string();
-    let takes_part = || async {
-        projections::participation::units_of_person_at(
-            pool,
-            &person,
-            chrono::DateTime::<chrono::Utc>::MAX_UTC,
-        )
-        .await
-        .map(|units| units.iter().any(|u| u == unit.as_str()))
+    let plans = || async {
+        projections::participation::plans_of_person_with_unit(pool, &person, unit.as_str()).await
     };
-    if takes_part().await? {
-        return Ok(true);
+    let mut sips = plans().await?;
+    if sips.is_empty() && wait && !registrar {
+        let head = state.store.head_position().await?;
+        projections::runner::wait_for(
+            pool,
+            projections::participation::PROJECTION,
+            head,
+            state.limits.wait_ms_max,
+        )
+        .await?;
+        sips = plans().await?;
     }
-    if !wait {
-        return Ok(false);
+    if sips.is_empty() {
+        return Ok(registrar);
     }
-    let head = state.store.head_position().await?;
-    projections::runner::wait_for(
-        pool,
-        projections::participation::PROJECTION,
-        head,
-        state.limits.wait_ms_max,
-    )
-    .await?;
-    Ok(takes_part().await?)
+    for sip in sips {
+        let Ok(sip_id) = domain::SipId::parse(&sip) else {
+            continue;
+        };
+        let plan = aggregate::load::<SipAggregate>(&state.store, &sip_id.stream_id()).await?;
+        if plan.state.shared_with(unit) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
