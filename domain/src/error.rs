@@ -467,7 +467,7 @@ impl DomainError {
             ),
             ActorNotCoveredByConsent(_, name) => format!(
                 "Samtycket omfattar inte {name}. Inhämta samtycke som omfattar enheten innan den \
-                 kallas eller skriver i planen."
+                 kallas, deltar i mötet eller skriver i planen."
             ),
             ChildNeedsGuardianConsent => "Personen är under 18 år: samtycke krävs från varje registrerad vårdnadshavare.".to_string(),
             GuardianConsentMissing(name) => format!(

@@ -788,7 +788,7 @@ async fn refusals_name_units_as_staff_know_them() {
     assert_eq!(
         body["detail"],
         "Samtycket omfattar inte Vårdcentralen Annan. Inhämta samtycke som omfattar enheten \
-         innan den kallas eller skriver i planen."
+         innan den kallas, deltar i mötet eller skriver i planen."
     );
     assert!(!body.to_string().contains(OTHER), "no unit id: {body}");
 }

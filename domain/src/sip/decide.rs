@@ -385,8 +385,7 @@ fn require_may_document(
             // An actor without samplan is written into the plan only if the person let it take
             // part: it takes part already, or a consent on record names it — as a kallelse to it
             // would need.
-            let named = state.consents.iter().any(|c| c.actors.contains(unit_id));
-            if (state.participates(unit_id) || named) && !state.left_out_by_consent(unit_id) {
+            if consent_lets_take_part(state, unit_id) {
                 Ok(())
             } else {
                 Err(DomainError::ActorNotCoveredByConsent(
@@ -974,6 +973,18 @@ pub fn decide(
             };
             let mut attendees = Vec::new();
             for a in &c.attendees {
+                // Staff attend for a unit the person let take part: a unit the consent leaves
+                // out is not called, so it cannot have come (an outside review found one
+                // recorded as present, and so taking part again).
+                if let Some(unit_id) = &a.unit_id {
+                    let unit = facts.unit(unit_id)?;
+                    if !consent_lets_take_part(state, unit_id) {
+                        return Err(DomainError::ActorNotCoveredByConsent(
+                            unit_id.clone(),
+                            unit.name.clone(),
+                        ));
+                    }
+                }
                 attendees.push(Attendee {
                     name: required(&a.name, "attendees.name")?,
                     role: a.role,
@@ -1300,6 +1311,13 @@ fn new_coordinator(
         name: required(&c.name, "name")?,
         unit_id: c.unit_id.clone(),
     })
+}
+
+/// Whether the person let `unit` take part: it takes part already, or a consent on record names
+/// it, and the consent that speaks now does not leave it out (ADR 0053).
+fn consent_lets_take_part(state: &SipState, unit: &UnitId) -> bool {
+    let named = state.consents.iter().any(|c| c.actors.contains(unit));
+    (state.participates(unit) || named) && !state.left_out_by_consent(unit)
 }
 
 /// Works out how a recipient is reached: units using samplan digitally, everyone else by letter.

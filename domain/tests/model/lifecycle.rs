@@ -2057,3 +2057,25 @@ fn a_unit_one_guardian_leaves_out_writes_nothing_more_in_a_childs_plan() {
             "Namn SE2321000016-VC01, Vårdcentralen Haparanda".to_string(),
         ));
 }
+
+/// A unit the consent has left out is not called, so nobody from it is recorded as present (an
+/// outside review recorded one, which made it take part again); one the consent names is.
+#[test]
+fn a_unit_the_consent_leaves_out_is_not_recorded_at_the_meeting() {
+    let mut left_out = Story::invited().run(Who::Nurse, consent(&[VC, FK]));
+    left_out.now = meeting_time() + Duration::hours(1);
+    given(&left_out)
+        .when(
+            record_meeting("inv-1", meeting_time()),
+            Who::Nurse.at(left_out.now),
+        )
+        .then_code("actor_not_covered_by_consent");
+    let mut named = Story::invited();
+    named.now = meeting_time() + Duration::hours(1);
+    given(&named)
+        .when(
+            record_meeting("inv-1", meeting_time()),
+            Who::Nurse.at(named.now),
+        )
+        .then_ok();
+}

@@ -442,6 +442,12 @@ async fn render(
         .collect();
     let invitable = domain::sip::relatives_cover(&sip, child, &guardians, today);
     let sip_text = sip_id.to_string();
+    let left_out_units: std::collections::BTreeSet<domain::UnitId> = sip
+        .participants
+        .iter()
+        .filter(|u| sip.left_out_by_consent(u))
+        .cloned()
+        .collect();
     let mut forms = super::sip_forms::forms(&super::sip_forms::Context {
         sip_id: &sip_text,
         view: &view,
@@ -452,6 +458,7 @@ async fn render(
         now,
         child,
         invitable: invitable.as_ref(),
+        left_out: &left_out_units,
     })
     .into_iter()
     // Each form carries a key of its own, so a second submit writes nothing; one that changes

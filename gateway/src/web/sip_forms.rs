@@ -33,6 +33,8 @@ pub(crate) struct Context<'a> {
     pub child: bool,
     /// The närstående the consent in force lets a meeting invite; `None`: it does not limit them.
     pub invitable: Option<&'a BTreeSet<String>>,
+    /// The units the consent that speaks leaves out (ADR 0053): not called, not present.
+    pub left_out: &'a BTreeSet<domain::UnitId>,
 }
 
 impl Context<'_> {
@@ -761,7 +763,13 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
             .checked(true)];
             let mut by_letter = Vec::new();
             for inv in cx.active_for(dsip::InvitationPurpose::Meeting) {
-                for (unit, rep) in &inv.representatives {
+                // A unit the consent has left out is called no more (an outside review found
+                // its representative ticked, and so recorded as present).
+                for (unit, rep) in inv
+                    .representatives
+                    .iter()
+                    .filter(|(u, _)| !cx.left_out.contains(*u))
+                {
                     attendees.push(
                         Choice::new(
                             format!("staff|{}|{}", unit.as_str(), rep.name),
@@ -772,10 +780,30 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 }
                 for r in inv.letter_recipients() {
                     let choice = match &r.recipient {
-                        dsip::Recipient::Relative { .. } => Choice::new(
-                            format!("relative|{}", r.name),
-                            format!("{} (närstående)", r.name),
-                        ),
+                        // Named as what they are to the person: a child's guardians, who gave
+                        // the consent, are expected as the child is and start ticked.
+                        dsip::Recipient::Relative { relative_id } => {
+                            let kind = cx
+                                .relatives
+                                .iter()
+                                .find(|k| k.relative_id == *relative_id)
+                                .map_or("relative", |k| k.kind.as_str());
+                            let guardian = cx.child && kind == "guardian";
+                            let label = match kind {
+                                "guardian" => "vårdnadshavare",
+                                "trustee" => "god man",
+                                "administrator" => "förvaltare",
+                                _ => "närstående",
+                            };
+                            Choice::new(
+                                format!("relative|{}", r.name),
+                                format!("{} ({label})", r.name),
+                            )
+                            .checked(guardian)
+                        }
+                        dsip::Recipient::Unit { unit_id } if cx.left_out.contains(unit_id) => {
+                            continue
+                        }
                         dsip::Recipient::Unit { unit_id } => Choice::new(
                             format!("staff|{}|{}", unit_id.as_str(), r.name),
                             r.name.clone(),
@@ -1843,7 +1871,11 @@ fn close_reason(value: &str) -> Result<CloseReason, super::form::FieldError> {
 fn known_hsa_ids(cx: &Context) -> String {
     let mut known: Vec<String> = Vec::new();
     for inv in &cx.view.invitations {
-        for (unit_id, r) in &inv.representatives {
+        for (unit_id, r) in inv
+            .representatives
+            .iter()
+            .filter(|(u, _)| !cx.left_out.contains(*u))
+        {
             if let Some(id) = &r.staff_id {
                 let line = format!("{}, {}: {}", r.name, cx.unit_name(unit_id.as_str()), id);
                 if !known.contains(&line) {
@@ -2455,6 +2487,7 @@ mod tests {
         relatives: Vec<RelativeRow>,
         invitable: Option<BTreeSet<String>>,
         child: bool,
+        left_out: BTreeSet<domain::UnitId>,
         policy: PolicyProfile,
         now: DateTime<Utc>,
     }
@@ -2581,6 +2614,7 @@ mod tests {
             relatives: Vec::new(),
             invitable: None,
             child: false,
+            left_out: BTreeSet::new(),
             policy,
             now,
         }
@@ -2616,6 +2650,7 @@ mod tests {
                 now: self.now,
                 child: self.child,
                 invitable: self.invitable.as_ref(),
+                left_out: &self.left_out,
             })
         }
     }
@@ -3395,6 +3430,79 @@ mod tests {
             hint(&p).as_deref(),
             Some("Representanter i planen: Lena Sundström, Hemtjänst Centrum: SE2120000001-DHT1.")
         );
+    }
+
+    /// The SIP-möte form ticks neither the representative nor the HSA-id of a unit the consent
+    /// has left out (a review recorded one as present), and names a child's guardian as such,
+    /// ticked as the child is.
+    #[test]
+    fn the_meeting_form_leaves_out_units_the_consent_leaves_out_and_names_guardians() {
+        let mut p = invited_coordinator_plan();
+        p.child = true;
+        p.relatives = vec![
+            relative("vh-ett", "guardian"),
+            relative("nr-ett", "relative"),
+        ];
+        let letter = |recipient, name: &str| dsip::InvitationRecipient {
+            recipient,
+            delivery: dsip::Delivery::Letter,
+            name: name.to_owned(),
+            address: Some("Storgatan 1, 123 45 Testby".to_owned()),
+        };
+        let inv = &mut p.view.invitations[0];
+        inv.recipients = vec![
+            letter(
+                dsip::Recipient::Relative {
+                    relative_id: "vh-ett".to_owned(),
+                },
+                "Karin Ström",
+            ),
+            letter(
+                dsip::Recipient::Relative {
+                    relative_id: "nr-ett".to_owned(),
+                },
+                "Nils Ek",
+            ),
+            letter(
+                dsip::Recipient::Unit { unit_id: unit(FK) },
+                "Försäkringskassan",
+            ),
+        ];
+        for (u, name, id) in [
+            (HT, "Lena Sundström", "SE2120000001-DHT1"),
+            (PSY, "Anna Berg", "SE2321000016-DPS1"),
+        ] {
+            inv.representatives.insert(
+                unit(u),
+                dsip::Representative {
+                    name: name.to_owned(),
+                    staff_id: Some(domain::ids::StaffId::parse(id).expect("an id")),
+                    profession: None,
+                    phone: None,
+                },
+            );
+        }
+        p.left_out = [unit(PSY), unit(FK)].into_iter().collect();
+        let forms = p.forms();
+        let mote = form(&forms, "mote");
+        let ticks: Vec<(&str, bool)> = field(mote, "attendees")
+            .choices
+            .iter()
+            .map(|c| (c.label.as_str(), c.checked))
+            .collect();
+        assert_eq!(
+            ticks,
+            [
+                ("SE2321000016-DHC1 (du), Hälsocentralen Centrum", true),
+                ("Lena Sundström, Hemtjänst Centrum", true),
+                ("Den enskilde", true),
+                ("Karin Ström (vårdnadshavare)", true),
+                ("Nils Ek (närstående)", false),
+            ]
+        );
+        let hint = field(mote, "staff_id").hint.clone().unwrap_or_default();
+        assert!(hint.contains("SE2120000001-DHT1"), "{hint}");
+        assert!(!hint.contains("Anna Berg"), "{hint}");
     }
 
     /// A child's consent form starts from the guardian it offers first and what that guardian
