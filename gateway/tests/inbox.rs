@@ -2759,6 +2759,31 @@ async fn marking_a_message_read_on_the_start_page_goes_on_to_the_next() {
     assert!(!location.contains("example"), "{location}");
 }
 
+/// The person's letter, not yet posted, no longer says hemtjänsten is coming once the consent
+/// leaves it out (a review found it did, while the plan's page said it is called no more).
+#[tokio::test]
+async fn a_letter_names_no_unit_the_consent_has_left_out_among_those_called() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let mut called = kallelse("inv-1", "meeting", "2026-03-17T09:00:00+01:00");
+    called["recipients"] = json!([{"kind": "unit", "unit_id": HT}, {"kind": "person"}]);
+    ok(command(&app, &w.vc, &sip, "send-invitation", &called).await);
+    let letter = format!("/sip/{sip}/kallelse/inv-1/brev/person");
+    let (status, html) = app.page(&letter, &w.vc).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Andra som är kallade"), "{html}");
+    assert!(html.contains("Hemtjänst Norr"), "{html}");
+
+    let mut renewed = consent();
+    renewed["actors"] = json!([VC, PSYK]);
+    ok(command(&app, &w.vc, &sip, "record-consent", &renewed).await);
+    let (status, html) = app.page(&letter, &w.vc).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(!html.contains("Hemtjänst Norr"), "{html}");
+    assert!(!html.contains("Andra som är kallade"), "{html}");
+}
+
 /// ADR 0053: a renewed consent that no longer names hemtjänsten stops sharing the plan with it.
 /// Hemtjänsten is told so once; the plan leaves its Pågående SIP; reading the plan, through the
 /// API or the web page, is refused with why (and logged as refused); what the coordinator shares

@@ -508,6 +508,10 @@ pub(crate) async fn page(
             .recipients
             .iter()
             .filter(|r| r.recipient != recipient)
+            // A unit the consent has left out is not coming (ADR 0053).
+            .filter(|r| {
+                !matches!(&r.recipient, Recipient::Unit { unit_id } if sip.left_out_by_consent(unit_id))
+            })
             .map(|r| r.name.clone())
             .collect(),
         posted: posted.map(|at| dates::moment(at, now)),
