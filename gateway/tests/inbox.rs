@@ -282,6 +282,14 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     .await);
     let ht = inbox(&app, &w.ht, position(&answer)).await;
     assert!(ht.todos().is_empty());
+    // The nurse, who coordinates, hears who comes (seed 002: the inbox is where she looks).
+    let vc = inbox(&app, &w.vc, position(&answer)).await;
+    assert_eq!(vc.messages(), vec!["invitation_answered"]);
+    assert_eq!(
+        vc.messages["messages"][0]["body"],
+        "Hanna Hemtjänst företräder enheten vid SIP-möte tisdag 17 mars 2026 kl. 10.00."
+    );
+    assert_eq!(vc.messages["messages"][0]["sender"]["unit_id"], HT);
     let answer = ok(command(
         &app,
         &w.vc,
@@ -412,7 +420,10 @@ async fn a_plan_walked_through_its_life_fills_and_empties_each_units_inbox() {
     assert!(ht.todos().is_empty());
     assert_eq!(ht.plan(&sip)["owes_documentation"], false);
     let vc = inbox(&app, &w.vc, position(&answer)).await;
-    assert_eq!(vc.messages(), vec!["contribution_published"]);
+    assert_eq!(
+        vc.messages(),
+        vec!["contribution_published", "invitation_answered"]
+    );
     assert_eq!(vc.messages["messages"][0]["sender"]["unit_id"], HT);
 
     // 8. A colleague takes over: the nurse's to-dos move to her, hemtjänsten hears of it.

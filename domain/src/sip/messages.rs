@@ -45,11 +45,14 @@ pub enum MessageKind {
     /// The ward registered when the patient is discharged, or moved it: the red track's
     /// meeting is due before it, and the municipality plans the homecoming around it.
     DischargeRecorded,
+    /// An invited unit named who represents it at the meeting, or named another: the
+    /// coordinator, who follows the kallelse in the inbox (seed 002), sees who is coming.
+    InvitationAnswered,
 }
 
 impl MessageKind {
     /// Every kind, as the API's `type` filter names them.
-    pub const ALL: [MessageKind; 12] = [
+    pub const ALL: [MessageKind; 13] = [
         MessageKind::Invitation,
         MessageKind::FollowUpInvitation,
         MessageKind::MeetingRescheduled,
@@ -62,6 +65,7 @@ impl MessageKind {
         MessageKind::LeftOutByConsent,
         MessageKind::IncludedByConsent,
         MessageKind::DischargeRecorded,
+        MessageKind::InvitationAnswered,
     ];
 
     /// The stable name (`invitation`, `plan_closed`, …).
@@ -79,6 +83,7 @@ impl MessageKind {
             MessageKind::LeftOutByConsent => "left_out_by_consent",
             MessageKind::IncludedByConsent => "included_by_consent",
             MessageKind::DischargeRecorded => "discharge_recorded",
+            MessageKind::InvitationAnswered => "invitation_answered",
         }
     }
 
@@ -254,7 +259,7 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                     time(inv.scheduled_at)
                 );
                 let body = format!(
-                    "Ni är kallade till {} {} ({}). Anledning: {} {ask}",
+                    "Ni är kallade till {} {} ({}). Syfte: {} {ask}",
                     meeting_word(inv.purpose),
                     time(inv.scheduled_at),
                     form_words(inv.form, inv.place.as_deref()),
@@ -413,6 +418,53 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                 );
             }
         }
+        SipEvent::RepresentativeAppointed {
+            invitation_id,
+            unit_id,
+            representative,
+            ..
+        } => {
+            let coordinating = after
+                .coordinator()
+                .map(|c| &c.unit_id)
+                .filter(|c| *c != from && after.shared_with(c));
+            if let (Some(to), Some(inv)) = (coordinating, after.invitations.get(invitation_id)) {
+                let earlier = before
+                    .invitations
+                    .get(invitation_id)
+                    .and_then(|i| i.representatives.get(unit_id));
+                let who = match &representative.profession {
+                    Some(p) => format!("{} ({p})", representative.name),
+                    None => representative.name.clone(),
+                };
+                let (subject, body) = match earlier {
+                    Some(was) => (
+                        format!("Ny representant till {}", meeting_word(inv.purpose)),
+                        format!(
+                            "{who} företräder enheten vid {} {} i stället för {}.",
+                            meeting_word(inv.purpose),
+                            time(inv.scheduled_at),
+                            was.name
+                        ),
+                    ),
+                    None => (
+                        format!("Kallelsen besvarad: {}", time(inv.scheduled_at)),
+                        format!(
+                            "{who} företräder enheten vid {} {}.",
+                            meeting_word(inv.purpose),
+                            time(inv.scheduled_at)
+                        ),
+                    ),
+                };
+                out.push(Message {
+                    to: to.clone(),
+                    kind: MessageKind::InvitationAnswered,
+                    subject,
+                    body,
+                    invitation_id: Some(invitation_id.clone()),
+                });
+            }
+        }
         SipEvent::DischargeRecorded { discharged_at, .. } => {
             let (subject, body) = match before.discharged_at {
                 Some(was) if was == *discharged_at => (String::new(), String::new()),
@@ -431,6 +483,37 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                         time(*discharged_at)
                     ),
                 ),
+            };
+            // On the red track the SIP-möte is held before the person goes home: one booked
+            // after the discharge is said, so the municipality plans the homecoming now rather
+            // than wait for the meeting (an outside review).
+            let red = after
+                .need
+                .as_ref()
+                .is_some_and(|n| n.context.track == Some(crate::policy::Track::Red));
+            let late_meeting = after
+                .invitations
+                .values()
+                .filter(|i| {
+                    i.is_active()
+                        && i.purpose == InvitationPurpose::Meeting
+                        && i.scheduled_at > *discharged_at
+                })
+                .map(|i| i.scheduled_at)
+                .min();
+            let (_, recorded_at) = event.recorded();
+            let body = match late_meeting {
+                Some(at) if red && !subject.is_empty() && *discharged_at > recorded_at => format!(
+                    "{body} SIP-mötet är bokat till {}, efter utskrivningen: planera hemgången \
+                     redan nu, och räkna med att mötet flyttas till före utskrivningen.",
+                    time(at)
+                ),
+                Some(at) if red && !subject.is_empty() => format!(
+                    "{body} Den enskilde är redan utskriven och SIP-mötet är bokat till {}: \
+                     hemgången behöver följas upp så snart det går.",
+                    time(at)
+                ),
+                _ => body,
             };
             if !subject.is_empty() {
                 out = to_all(

@@ -326,7 +326,7 @@ fn messages_say_what_was_shared_and_agree_with_the_meetings_gender() {
     assert_eq!(
         sent[0].body,
         "Ni är kallade till uppföljning av SIP måndag 1 juni 2026 kl. 10.00 (på plats). \
-         Anledning: Uppföljning av planen. Utse er representant och följ upp era insatser inför \
+         Syfte: Uppföljning av planen. Utse er representant och följ upp era insatser inför \
          mötet."
     );
     let before = story.state();
@@ -716,4 +716,110 @@ fn the_person_is_told_when_their_plan_last_changed_and_not_of_a_draft() {
     );
     assert_eq!(changed(&handed_over), handed_over.now);
     assert!(handed_over.now > before);
+}
+
+/// The coordinator follows the kallelse in the inbox (seed 002): an invited unit naming its
+/// representative, or another one, is told there — an outside review found it only on the
+/// plan's page.
+#[test]
+fn the_coordinator_hears_who_represents_an_invited_unit() {
+    let story = Story::invited();
+    let before = story.state();
+    let answered = story.run(Who::HomeCare, respond("inv-1"));
+    let told = messages(
+        &before,
+        &answered.state(),
+        answered.events.last().expect("event"),
+    );
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].to, unit(VC));
+    assert_eq!(told[0].kind, MessageKind::InvitationAnswered);
+    assert_eq!(told[0].invitation_id.as_deref(), Some("inv-1"));
+    assert!(
+        told[0].subject.starts_with("Kallelsen besvarad: "),
+        "{told:?}"
+    );
+    assert!(
+        told[0]
+            .body
+            .starts_with("Undersköterska HT (undersköterska) företräder enheten vid SIP-möte "),
+        "{told:?}"
+    );
+
+    // Another representative: named as the one who replaces the first.
+    let before = answered.state();
+    let other = SipCommand::RespondToInvitation(RespondToInvitation {
+        invitation_id: "inv-1".to_string(),
+        representative: Representative {
+            name: "Hanna Hemtjänst".to_string(),
+            staff_id: None,
+            profession: None,
+            phone: None,
+        },
+    });
+    let changed = answered.run(Who::HomeCare, other);
+    let told = messages(
+        &before,
+        &changed.state(),
+        changed.events.last().expect("event"),
+    );
+    assert_eq!(told[0].subject, "Ny representant till SIP-möte");
+    assert!(
+        told[0]
+            .body
+            .starts_with("Hanna Hemtjänst företräder enheten vid SIP-möte ")
+            && told[0].body.ends_with(" i stället för Undersköterska HT."),
+        "{told:?}"
+    );
+}
+
+/// On the red track the meeting is held before going home; a discharge registered earlier than
+/// the meeting already booked tells every unit so, not only the coordinator's to-do (an outside
+/// review: the municipality learnt of it too late to plan the homecoming).
+#[test]
+fn a_red_track_discharge_before_the_booked_meeting_is_said_to_everyone() {
+    let discharge = |track| NeedContext {
+        kind: CareContextKind::Discharge,
+        track: Some(track),
+        discharge_ready_at: Some(t0()),
+    };
+    let booked = |track| {
+        Story::new(adult())
+            .run(Who::Nurse, identify_need(discharge(track)))
+            .advance(Duration::hours(1))
+            .run(Who::Nurse, consent(&[VC, HT, FK]))
+            .run(Who::Nurse, create_basis())
+            .run(
+                Who::Nurse,
+                invite("inv-1", meeting_time(), vec![unit_recipient(HT)]),
+            )
+    };
+    let home = meeting_time() - Duration::days(1);
+    let record = SipCommand::RecordDischarge(RecordDischarge {
+        discharged_at: home,
+    });
+    let told = |story: Story| {
+        let before = story.state();
+        let after = story.run(Who::Nurse, record.clone());
+        messages(&before, &after.state(), after.events.last().expect("event"))
+    };
+    let red = told(booked(domain::policy::Track::Red));
+    let to_home_care: Vec<_> = red.iter().filter(|m| m.to == unit(HT)).collect();
+    assert_eq!(to_home_care.len(), 1, "{red:?}");
+    assert_eq!(to_home_care[0].kind, MessageKind::DischargeRecorded);
+    assert!(
+        to_home_care[0].body.contains("SIP-mötet är bokat till ")
+            && to_home_care[0]
+                .body
+                .contains("efter utskrivningen: planera hemgången"),
+        "{red:?}"
+    );
+    // On the yellow track the meeting comes after going home, as it should: nothing more said.
+    let yellow = told(booked(domain::policy::Track::Yellow));
+    assert!(
+        yellow
+            .iter()
+            .all(|m| !m.body.contains("SIP-mötet är bokat")),
+        "{yellow:?}"
+    );
 }

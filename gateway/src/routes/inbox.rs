@@ -117,7 +117,8 @@ pub struct MessageView {
     pub id: String,
     /// `invitation`, `follow_up_invitation`, `meeting_rescheduled`, `invitation_cancelled`,
     /// `contribution_published`, `coordinator_changed`, `consent_withdrawn`, `plan_closed`,
-    /// `guardians_changed`, `left_out_by_consent`, `included_by_consent`, `discharge_recorded`.
+    /// `guardians_changed`, `left_out_by_consent`, `included_by_consent`, `discharge_recorded`,
+    /// `invitation_answered`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The subject line, in Swedish.

@@ -166,6 +166,7 @@ fn kind_label(kind: MessageKind) -> &'static str {
         MessageKind::LeftOutByConsent => "Utanför samtycket",
         MessageKind::IncludedByConsent => "Med i samtycket igen",
         MessageKind::DischargeRecorded => "Utskrivning",
+        MessageKind::InvitationAnswered => "Svar på kallelse",
     }
 }
 

@@ -105,8 +105,9 @@ impl Inbox {
 /// shares with a unit leaves its list, tells it so once and nothing more (ADR 0053); 16: a unit
 /// named again by a consent is told so, every unit hears of a discharge registered or moved, and
 /// a red-track meeting booked after the discharge says to hold it soon if the person has gone
-/// home.
-const RULES: u32 = 16;
+/// home; 17: the coordinator hears when an invited unit names its representative, a kallelse
+/// says its "Syfte", and a red-track discharge before the booked meeting says so to everyone.
+const RULES: u32 = 17;
 
 impl Projection for Inbox {
     fn name(&self) -> &'static str {
