@@ -48,6 +48,9 @@ pub const SIP_ID_SYSTEM: &str = "urn:samplan:sip-id";
 pub const UNIT_ID_SYSTEM: &str = "urn:samplan:unit-id";
 const GOAL_ACHIEVEMENT_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/goal-achievement";
 
+/// Why an intervention of a unit the person's consent no longer names ended (ADR 0053).
+const OUTSIDE_CONSENT: &str = "Aktören är inte längre med i planen: samtycket omfattar den inte.";
+
 /// The FHIR `CarePlan.status` of a plan.
 pub fn care_plan_status(plan: &PatientPlan) -> &'static str {
     match (plan.status, plan.closed.as_ref().map(|c| c.reason)) {
@@ -71,17 +74,20 @@ pub fn activity_status(
 ) -> &'static str {
     let completed = intervention.outcome == Some(InterventionOutcome::Completed)
         || intervention.to.is_some_and(|to| to < today);
-    match (completed, plan.status) {
+    // A unit the consent no longer names does nothing more in the plan: its intervention ended
+    // there as the plan's would (ADR 0053).
+    let ended = match plan.status {
+        PatientPlanStatus::Closed | PatientPlanStatus::ConsentWithdrawn => true,
+        PatientPlanStatus::Active => plan.outside_consent(&intervention.responsible),
+    };
+    match (completed, ended) {
         (true, _) => "completed",
-        // Ended with the plan: before it began (cancelled) or under way (stopped).
-        (false, PatientPlanStatus::Closed | PatientPlanStatus::ConsentWithdrawn)
-            if intervention.from > today =>
-        {
-            "cancelled"
-        }
-        (false, PatientPlanStatus::Closed | PatientPlanStatus::ConsentWithdrawn) => "stopped",
-        (false, PatientPlanStatus::Active) if intervention.from > today => "not-started",
-        (false, PatientPlanStatus::Active) => "in-progress",
+        // Ended with the plan, or with the unit's part in it: before it began (cancelled) or
+        // under way (stopped).
+        (false, true) if intervention.from > today => "cancelled",
+        (false, true) => "stopped",
+        (false, false) if intervention.from > today => "not-started",
+        (false, false) => "in-progress",
     }
 }
 
@@ -404,7 +410,10 @@ pub fn bundle(
                     }],
                     "description": text(&g.text),
                     "subject": subject,
-                    "note": [text(&format!("Ansvarig: {responsible}"))],
+                    "note": std::iter::once(format!("Ansvarig: {responsible}"))
+                        .chain(plan.outside_consent(&g.responsible).then(|| OUTSIDE_CONSENT.to_owned()))
+                        .map(|n| text(&n))
+                        .collect::<Vec<_>>(),
                 })),
             );
             goals.push(entries.reference(&key));
@@ -444,6 +453,9 @@ pub fn bundle(
                 "code": text(&i.what),
                 "goal": goal,
                 "status": activity_status(plan, i, today),
+                "statusReason": plan
+                    .outside_consent(&i.responsible)
+                    .then(|| text(OUTSIDE_CONSENT)),
                 "scheduledPeriod": drop_nulls(json!({ "start": date(i.from), "end": i.to.map(date) })),
                 "performer": [performer],
                 "description": description,

@@ -902,6 +902,68 @@ async fn a_unit_named_only_in_a_draft_is_not_shown_as_taking_part() {
     );
 }
 
+/// What a unit published stays in the plan when a renewed consent leaves the unit out, but the
+/// person is told that unit is no longer in it, beside its goal and intervention, on the page,
+/// in the API and in FHIR (an outside review found Min plan and FHIR naming it as working on
+/// the plan while listing it no more among those taking part). Named again, it is in it again.
+#[tokio::test]
+async fn what_a_unit_left_out_by_the_consent_published_is_said_to_be_outside_the_plan() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = plan_with_meeting(&app, &w, &w.person_id, &[json!({"kind": "person"})]).await;
+    hemtjanst_drafts_its_part(&app, &w, &sip, "2026-03-16").await;
+    ok(command(&app, &w.ht, &sip, "publish-contribution", &json!({})).await);
+    publish_main_goal(&app, &w, &sip, "Jag vill kunna bo kvar hemma.").await;
+    let me = citizen(&app, &w.person_id, None);
+
+    let mut renewed = consent();
+    renewed["actors"] = json!([VC, PSYK]);
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &renewed).await);
+    let at = answer["position"].as_i64().expect("position");
+    let (status, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let goal = &plan["headings"][0]["sub_goals"][0];
+    assert_eq!(goal["id"], "sg-ht", "{plan}");
+    assert_eq!(goal["outside_consent"], true, "{plan}");
+    assert_eq!(goal["interventions"][0]["outside_consent"], true, "{plan}");
+    assert!(!plan["units"].to_string().contains(HT), "{plan}");
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(
+        page.contains("Hemtjänst Norr är inte längre med i planen: samtycket omfattar dem inte."),
+        "{page}"
+    );
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    let care_plan = resource(&bundle, "CarePlan");
+    let detail = &care_plan["activity"][0]["detail"];
+    assert_eq!(
+        detail["code"]["text"], "Städning varannan vecka.",
+        "{care_plan}"
+    );
+    // Not begun (the plan's clock stands at 10 March): called off before it began.
+    assert_eq!(detail["status"], "cancelled", "{care_plan}");
+    assert!(
+        detail["statusReason"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("inte längre med i planen")),
+        "{care_plan}"
+    );
+    validate_fhir(&bundle);
+
+    // Named again: in the plan again, and nothing said.
+    let answer = ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    let at = answer["position"].as_i64().expect("position");
+    let (_, plan) = get(&app, &format!("/api/v1/me/plans/{sip}"), &me, at).await;
+    let goal = &plan["headings"][0]["sub_goals"][0];
+    assert_eq!(goal["outside_consent"], false, "{plan}");
+    assert_eq!(goal["interventions"][0]["outside_consent"], false, "{plan}");
+    let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;
+    let detail = &resource(&bundle, "CarePlan")["activity"][0]["detail"];
+    assert_eq!(detail["status"], "not-started", "{detail}");
+    assert!(detail.get("statusReason").is_none(), "{detail}");
+    let page = min_plan_page(&app, &sip, &me).await;
+    assert!(!page.contains("inte längre med i planen"), "{page}");
+}
+
 /// Once consent is withdrawn the plan is to be closed and nothing more is done in it: its FHIR
 /// CarePlan is revoked (R4: terminated before completion — not on-hold, which expects it to
 /// resume), its goals cancelled, an intervention not yet begun cancelled and no meeting or

@@ -128,6 +128,12 @@ pub struct PatientPlan {
     /// a rebuild fills in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consenting_guardians: Vec<String>,
+    /// Units that took part and that the consent speaking now no longer names (ADR 0053): what
+    /// they published stands as the plan's history, but they are no longer in the plan, and
+    /// the person is told so beside it ([`PatientPlan::outside_consent`]). Absent from
+    /// documents written before it existed, which a rebuild fills in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<UnitId>,
     pub closed: Option<PatientClosure>,
 }
 
@@ -175,6 +181,13 @@ impl PatientPlan {
         relative_ids
             .iter()
             .any(|id| self.consenting_guardians.binary_search(id).is_ok())
+    }
+
+    /// Whether a goal or an intervention is the responsibility of a unit the person's consent
+    /// no longer names: it stands in the plan as published, but that unit is no longer in it
+    /// (an outside review found Min plan naming it as working on the plan).
+    pub fn outside_consent(&self, responsible: &Responsible) -> bool {
+        matches!(responsible, Responsible::Unit { unit_id } if self.left_out.contains(unit_id))
     }
 
     /// Whether the person may see the plan at all: something has been published.
@@ -327,6 +340,12 @@ pub fn patient_plan(state: &SipState) -> Option<PatientPlan> {
         units,
         participants: state.shown_participants().into_iter().collect(),
         consenting_guardians,
+        left_out: state
+            .participants
+            .iter()
+            .filter(|u| state.left_out_by_consent(u))
+            .cloned()
+            .collect(),
         closed,
     })
 }

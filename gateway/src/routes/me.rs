@@ -137,6 +137,9 @@ pub struct InterventionView {
     /// `continues`, `changed` or `completed`, as judged at the latest follow-up.
     pub outcome: Option<String>,
     pub outcome_text: Option<String>,
+    /// The responsible unit is no longer in the plan: the person's consent no longer names it
+    /// (ADR 0053). What it published stands, as the plan's history.
+    pub outside_consent: bool,
 }
 
 /// A sub-goal (delmål) with the interventions that serve it.
@@ -147,6 +150,8 @@ pub struct SubGoalView {
     pub responsible: ResponsibleView,
     /// As judged at the latest follow-up.
     pub reached: Option<bool>,
+    /// The responsible unit is no longer in the plan: the person's consent no longer names it.
+    pub outside_consent: bool,
     pub interventions: Vec<InterventionView>,
 }
 
@@ -598,6 +603,7 @@ pub fn plan_view(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanView 
             to: i.to,
             outcome: outcome.map(|o| o.0.into()),
             outcome_text: outcome.map(|o| o.1.into()),
+            outside_consent: plan.outside_consent(&i.responsible),
         }
     };
     let mut headings: Vec<HeadingView> = Vec::new();
@@ -612,6 +618,7 @@ pub fn plan_view(r: &Readable, units: &BTreeMap<String, UnitRow>) -> MyPlanView 
                 text: g.text.clone(),
                 responsible: responsible_view(units, &g.responsible, r.relation),
                 reached: g.reached,
+                outside_consent: plan.outside_consent(&g.responsible),
                 interventions: plan
                     .interventions
                     .iter()

@@ -80,13 +80,27 @@ pub(crate) struct Intervention {
     pub(crate) reach: Option<String>,
     pub(crate) period: String,
     pub(crate) outcome: Option<String>,
+    /// Said when the responsible unit is no longer in the plan ([`outside_consent`]).
+    pub(crate) outside: Option<String>,
 }
 
 pub(crate) struct SubGoal {
     pub(crate) text: String,
     pub(crate) who: String,
     pub(crate) reached: Option<bool>,
+    pub(crate) outside: Option<String>,
     pub(crate) interventions: Vec<Intervention>,
+}
+
+/// What stands beside a goal or an intervention whose unit the consent no longer names: it is
+/// in the plan as published, but that unit no longer takes part (ADR 0053).
+fn outside_consent(outside: bool, r: &ResponsibleView) -> Option<String> {
+    outside.then(|| {
+        format!(
+            "{} är inte längre med i planen: samtycket omfattar dem inte.",
+            r.text
+        )
+    })
 }
 
 pub(crate) struct Heading {
@@ -191,6 +205,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                 None => format!("från {}", dates::day_with_year(i.from)),
             },
             outcome: i.outcome_text.clone(),
+            outside: outside_consent(i.outside_consent, &i.responsible),
         }
     };
     let started = dates::date_with_year(domain::time::local_date(view.started_at));
@@ -238,6 +253,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                         text: g.text.clone(),
                         who: who(&g.responsible),
                         reached: g.reached,
+                        outside: outside_consent(g.outside_consent, &g.responsible),
                         interventions: g.interventions.iter().map(intervention).collect(),
                     })
                     .collect(),

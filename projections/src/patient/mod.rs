@@ -45,8 +45,9 @@ impl Patient {
 /// tells of no next follow-up. 6: a unit the consent no longer names is not among the
 /// participants (ADR 0053). 7: a plan whose consent is withdrawn shows no meeting ahead, a
 /// closed plan's reason is worded for the person, a person keeps their day of death, and a plan
-/// when what the person reads last changed (`changed_at`).
-const RULES: u32 = 7;
+/// when what the person reads last changed (`changed_at`). 8: a plan keeps the units its
+/// consent leaves out (`left_out`), whose goals and interventions the person is told of as such.
+const RULES: u32 = 8;
 
 impl Projection for Patient {
     fn name(&self) -> &'static str {
