@@ -344,6 +344,17 @@ async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_4
         actions.contains(&"patient_plan.fhir".to_owned()),
         "{actions:?}"
     );
+    // Each names the plan it read, the list's reads too (a review found those without it).
+    let client = app.store.pool().get().await.expect("connection");
+    let unnamed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE role = 'citizen' AND sip_id IS DISTINCT FROM $1",
+            &[&sip],
+        )
+        .await
+        .expect("access log")
+        .get(0);
+    assert_eq!(unnamed, 0, "every citizen read names the plan");
 
     // A stranger, signed in with their own personnummer, sees nothing and learns nothing.
     let stranger = citizen(&app, &unregistered(), Some(STRANGER));

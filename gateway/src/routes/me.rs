@@ -369,10 +369,19 @@ pub async fn readable_plans(
             })
         })
         .collect();
-    let mut shown: Vec<PersonId> = readable.iter().map(|r| r.plan.person_id).collect();
-    shown.sort();
-    shown.dedup();
-    access_log::record_many(state, caller, &shown, action::PATIENT_PLAN, None).await?;
+    // A row per plan shown, naming it: an auditor looking into a complaint sees which plan was
+    // read, not only whose (an outside review found the list's reads logged without the plan).
+    // The rows share one commit (the access log's group commit).
+    futures::future::try_join_all(readable.iter().map(|r| {
+        access_log::record(
+            state,
+            caller,
+            &r.plan.person_id,
+            action::PATIENT_PLAN,
+            Some(&r.plan.sip_id),
+        )
+    }))
+    .await?;
     Ok((readable, position))
 }
 
