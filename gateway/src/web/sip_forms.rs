@@ -956,7 +956,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                             .required(),
                     )
                     .field(Field::text("performer", "Utförs av"))
-                    .field(Field::text("contact", "Kontakt").hint(CONTACT_HINT))
+                    .field(contact_field(cx))
                     .field(
                         Field::date("from", "Från och med")
                             .required()
@@ -1327,11 +1327,7 @@ fn edit_forms(cx: &Context) -> Vec<FormView> {
                 Field::text("performer", "Utförs av")
                     .value(c.performer.clone().unwrap_or_default()),
             )
-            .field(
-                Field::text("contact", "Kontakt")
-                    .hint(CONTACT_HINT)
-                    .value(c.contact.clone().unwrap_or_default()),
-            )
+            .field(contact_field(cx).value(c.contact.clone().unwrap_or_default()))
             .field(
                 Field::date("from", "Från och med")
                     .required()
@@ -1541,6 +1537,20 @@ fn discharge_form(cx: &Context) -> Option<FormView> {
 /// refuses an insats of a unit without it: `field_missing`).
 const CONTACT_HINT: &str = "Hur den enskilde når den ansvarige, till exempel ett telefonnummer. \
      Obligatoriskt när en verksamhet är ansvarig (inte för den enskildes egen insats).";
+
+/// An intervention's "Kontakt": required whenever a unit is responsible, which is always so
+/// for a unit documenting its own part; only the coordinator may make it the person's own
+/// (egenvård), so for the coordinator the hint says when (a review found it unmarked).
+fn contact_field(cx: &Context) -> Field {
+    let field = Field::text("contact", "Kontakt");
+    if cx.is_coordinator() {
+        field.hint(CONTACT_HINT)
+    } else {
+        field
+            .hint("Hur den enskilde når er, till exempel ett telefonnummer.")
+            .required()
+    }
+}
 
 /// The units the coordinator's role may go to: those using samplan that take part in the plan or
 /// that the valid consent covers, as the domain checks (`coordinator_not_covered_by_consent`).
@@ -3232,6 +3242,35 @@ mod tests {
             protected_identity: false,
             name_hidden: false,
         }
+    }
+
+    /// An intervention's contact is required whenever a unit is responsible: always for a unit
+    /// writing its own part; the coordinator may make it the person's own, and is told when.
+    #[test]
+    fn an_interventions_contact_is_marked_required_where_it_always_is() {
+        let mut p = plan("SE2321000016-DHT1", HT, at("2026-12-07T10:00:00Z"));
+        p.view.sub_goals = vec![item(
+            "sg-1",
+            HT,
+            true,
+            sub_goal("Klara matlagningen", on(HT)),
+        )];
+        let forms = p.forms();
+        assert!(field(form(&forms, "insats"), "contact").required);
+        let mut p = coordinator_plan(at("2026-12-07T10:00:00Z"));
+        p.view.sub_goals = vec![item(
+            "sg-1",
+            HC,
+            true,
+            sub_goal("Klara matlagningen", on(HC)),
+        )];
+        let forms = p.forms();
+        let contact = field(form(&forms, "insats"), "contact");
+        assert!(!contact.required);
+        assert!(contact
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Obligatoriskt när en verksamhet är ansvarig")));
     }
 
     #[test]
