@@ -204,6 +204,25 @@ async fn a_plan_goes_from_need_to_closing_across_three_units() {
         }),
     )
     .await);
+    // The plan section says where each goal and insats stands, not only the meetings' history
+    // (a review found a goal reached shown there alone).
+    let (_, page) = app.page(&format!("/sip/{sip}"), &w.ht).await;
+    let plan_section = page
+        .split("id=\"rubrik-plan\"")
+        .nth(1)
+        .and_then(|rest| rest.split("id=\"rubrik-moten\"").next())
+        .expect("the plan section");
+    assert_eq!(
+        plan_section
+            .matches("Uppnått vid uppföljningen fredag 12 juni")
+            .count(),
+        2,
+        "the main goal and hemtjänstens delmål: {plan_section}"
+    );
+    assert!(
+        plan_section.contains("Avslutad vid uppföljningen fredag 12 juni"),
+        "{plan_section}"
+    );
 
     // 7. Avslut.
     let closed = ok(command(

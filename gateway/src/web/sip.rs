@@ -38,13 +38,55 @@ struct InterventionItem {
     contact: Option<String>,
     period: String,
     draft: bool,
+    /// As the latest follow-up that judged it said: "Avslutad vid uppföljningen 12 juni".
+    judged: Option<String>,
 }
 
 struct SubGoalItem {
     text: String,
     responsible: String,
     draft: bool,
+    judged: Option<String>,
     interventions: Vec<InterventionItem>,
+}
+
+/// How the latest follow-up that judged each goal (`None`: the main goal) and each intervention
+/// judged it, in words with the day: the plan section says where things stand, not only the
+/// "Möten" history (a review found a goal reached at a follow-up shown there alone).
+struct Judged {
+    goals: std::collections::BTreeMap<Option<String>, String>,
+    interventions: std::collections::BTreeMap<String, String>,
+}
+
+impl Judged {
+    fn of(view: &domain::sip::SipView, today: chrono::NaiveDate) -> Judged {
+        let mut follow_ups: Vec<_> = view.follow_ups.iter().collect();
+        follow_ups.sort_by_key(|f| (f.held_on, f.recorded_at));
+        let mut judged = Judged {
+            goals: Default::default(),
+            interventions: Default::default(),
+        };
+        for f in follow_ups {
+            let at = format!("vid uppföljningen {}", dates::day(f.held_on, today));
+            for g in &f.goals {
+                let word = if g.reached {
+                    "Uppnått"
+                } else {
+                    "Inte uppnått"
+                };
+                judged
+                    .goals
+                    .insert(g.sub_goal_id.clone(), format!("{word} {at}"));
+            }
+            for i in &f.interventions {
+                let word = crate::routes::me::outcome_text(i.outcome).1;
+                judged
+                    .interventions
+                    .insert(i.intervention_id.clone(), format!("{word} {at}"));
+            }
+        }
+        judged
+    }
 }
 
 /// One consent as the page shows it.
@@ -139,6 +181,7 @@ struct SipPage {
     coordinator: Option<String>,
     participants: Vec<String>,
     main_goal: Option<(String, bool)>,
+    main_goal_judged: Option<String>,
     headings: Vec<HeadingItem>,
     next_follow_up: Option<String>,
     /// The earliest kallelse neither held nor cancelled (as Min plan's "Nästa möte").
@@ -359,6 +402,7 @@ async fn render(
         .map_err(crate::error::AppError::from)?
         .map(|o| person_text(&o.person))
         .unwrap_or_else(|| "Okänd person".into());
+    let judged = Judged::of(&view, today);
     let headings = Heading::ALL
         .iter()
         .filter_map(|heading| {
@@ -370,6 +414,7 @@ async fn render(
                     text: g.content.text.clone(),
                     responsible: responsible(&g.content.responsible),
                     draft: !g.published,
+                    judged: judged.goals.get(&Some(g.id.clone())).cloned(),
                     interventions: view
                         .interventions
                         .iter()
@@ -388,6 +433,7 @@ async fn render(
                                 None => format!("från {}", dates::day(i.content.from, today)),
                             },
                             draft: !i.published,
+                            judged: judged.interventions.get(&i.id).cloned(),
                         })
                         .collect(),
                 })
@@ -620,6 +666,7 @@ async fn render(
             .main_goal
             .as_ref()
             .map(|g| (g.content.text.clone(), !g.published)),
+        main_goal_judged: judged.goals.get(&None).cloned(),
         headings,
         next_follow_up: view.next_follow_up_on.map(|d| dates::day(d, today)),
         closed: view.closed.as_ref().map(|c| ClosedItem {
