@@ -30,6 +30,22 @@ pub fn day(date: NaiveDate, today: NaiveDate) -> String {
     text
 }
 
+/// [`day`], said to be no working day when it is not: "lördag 12 juni 2027 (inte en
+/// arbetsdag)", "fredag 25 december (juldagen, inte en arbetsdag)". For a date agreed ahead, a
+/// follow-up: nothing stops one on a Saturday, but a slip of the date picker is seen at once
+/// (an outside review booked one unawares).
+pub fn agreed_day(date: NaiveDate, today: NaiveDate) -> String {
+    use domain::calendar::DayKind;
+    let text = day(date, today);
+    match domain::calendar::day_kind(date) {
+        DayKind::WorkingDay => text,
+        DayKind::Weekend => format!("{text} (inte en arbetsdag)"),
+        DayKind::PublicHoliday(name) | DayKind::DeFactoHoliday(name) => {
+            format!("{text} ({}, inte en arbetsdag)", name.to_lowercase())
+        }
+    }
+}
+
 /// "onsdag 14 maj 2026": the day with its year whatever the year is (a letter that is kept, a
 /// period across a new year).
 pub fn day_with_year(date: NaiveDate) -> String {
@@ -102,6 +118,23 @@ pub fn due(due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_agreed_day_off_is_said_to_be_one() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+        let on = |y, m, d| agreed_day(NaiveDate::from_ymd_opt(y, m, d).expect("date"), today);
+        assert_eq!(on(2026, 12, 9), "onsdag 9 december");
+        assert_eq!(on(2027, 6, 12), "lördag 12 juni 2027 (inte en arbetsdag)");
+        assert_eq!(
+            on(2026, 12, 25),
+            "fredag 25 december (juldagen, inte en arbetsdag)"
+        );
+        assert_eq!(
+            on(2026, 12, 24),
+            "torsdag 24 december (julafton, inte en arbetsdag)"
+        );
+    }
+
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {

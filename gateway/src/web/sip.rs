@@ -668,7 +668,7 @@ async fn render(
             .map(|g| (g.content.text.clone(), !g.published)),
         main_goal_judged: judged.goals.get(&None).cloned(),
         headings,
-        next_follow_up: view.next_follow_up_on.map(|d| dates::day(d, today)),
+        next_follow_up: view.next_follow_up_on.map(|d| dates::agreed_day(d, today)),
         closed: view.closed.as_ref().map(|c| ClosedItem {
             when: dates::moment(c.recorded_at, now),
             reason: super::sip_forms::close_reason_label(c.reason),
@@ -981,7 +981,7 @@ fn meeting_entries(
         ));
         facts.push((
             "Uppföljning bestämd till",
-            dates::day(m.follow_up_on, today),
+            dates::agreed_day(m.follow_up_on, today),
         ));
         if let Some(offered) = m.sip_survey_offered {
             facts.push((
@@ -1031,7 +1031,7 @@ fn meeting_entries(
             facts.push(("Uppföljningsmöte", meeting));
         }
         if let Some(next) = f.next_follow_up_on {
-            facts.push(("Nästa uppföljning", dates::day(next, today)));
+            facts.push(("Nästa uppföljning", dates::agreed_day(next, today)));
         }
         let goals = f
             .goals
