@@ -2949,3 +2949,75 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
     assert_eq!(status, StatusCode::OK, "{body}");
     rebuilt_tables_equal_the_live_ones(&app).await;
 }
+
+/// A plan started at discharge shows its track and its days in each unit's Pågående SIP, and a
+/// red-track meeting booked after the day home is marked there and in the message every unit
+/// gets: the municipality plans the homecoming by them (an outside review found hemtjänsten's
+/// list showing such a plan like any other). A rebuild gives the same tables.
+#[tokio::test]
+async fn pagaende_sip_shows_a_discharge_and_a_red_track_meeting_after_the_day_home() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (status, _, started) = app
+        .post(
+            "/api/v1/sips",
+            &w.vc,
+            &json!({"person_id": w.person_id, "identified_by": "staff",
+                    "reason": "Utskrivningsklar från medicinavdelningen.",
+                    "context": {"kind": "discharge", "track": "red",
+                                "discharge_ready_at": "2026-03-10T07:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let sip = started["id"].as_str().expect("id").to_owned();
+    ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "send-invitation",
+        &kallelse("inv-1", "meeting", "2026-03-12T09:00:00+01:00"),
+    )
+    .await);
+    let answer = ok(command(
+        &app,
+        &w.vc,
+        &sip,
+        "record-discharge",
+        &json!({"discharged_at": "2026-03-11T10:00:00+01:00"}),
+    )
+    .await);
+    let ht = inbox(&app, &w.ht, position(&answer)).await;
+    assert_eq!(
+        ht.plan(&sip)["discharge"],
+        json!({"track": "red", "track_text": "Rött spår – SIP-mötet före hemgång",
+               "ready_at": "2026-03-10T07:00:00Z", "discharged_at": "2026-03-11T09:00:00Z"})
+    );
+    assert_eq!(ht.messages()[0], "discharge_recorded");
+    let body = ht.messages["messages"][0]["body"].as_str().expect("body");
+    assert!(
+        body.contains(
+            "SIP-mötet är bokat till torsdag 12 mars 2026 kl. 09.00, efter utskrivningen"
+        ),
+        "{body}"
+    );
+    let (status, page) = app.page("/", &w.ht).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(
+            "Utskrivning från slutenvården, rött spår – SIP-mötet före hemgång: \
+             utskrivningsklar"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("SIP-mötet är bokat efter hemgången"),
+        "{page}"
+    );
+    // A plan started in outpatient care says nothing of it.
+    let other = invited_plan(&app, &w, "2026-03-17T09:00:00+01:00").await;
+    let ht = inbox(&app, &w.ht, position(&other.1)).await;
+    assert_eq!(ht.plan(&other.0).get("discharge"), None);
+    rebuilt_tables_equal_the_live_ones(&app).await;
+}

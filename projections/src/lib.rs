@@ -153,6 +153,11 @@ pub const MIGRATIONS: &[eventstore::Migration] = &[
         name: "patient_died_on",
         sql: include_str!("../migrations/0023_patient_died_on.sql"),
     },
+    eventstore::Migration {
+        version: 24,
+        name: "inbox_ongoing_discharge",
+        sql: include_str!("../migrations/0024_inbox_ongoing_discharge.sql"),
+    },
 ];
 
 /// Name of this component in `schema_migrations`.

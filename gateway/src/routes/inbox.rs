@@ -71,6 +71,7 @@ pub fn router() -> Router<AppState> {
         TodoView,
         OngoingResponse,
         OngoingView,
+        DischargeView,
         CoordinatorView,
     )),
     tags((name = "inbox", description = "Meddelanden, Att göra and Pågående SIP of the caller's unit, and their live pushes"))
@@ -280,6 +281,46 @@ pub struct OngoingView {
     /// (comma-separated when several). The coordinator has the to-do to close it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_be_closed: Option<String>,
+    /// A plan started at discharge from inpatient care: its track and dates. Absent for one
+    /// started in outpatient care.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discharge: Option<DischargeView>,
+}
+
+/// A plan started at discharge from inpatient care, as Pågående SIP shows it: the municipality
+/// plans the homecoming by it, and on the red track the meeting comes first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DischargeView {
+    /// `green`, `yellow` or `red`; absent when the plan named none.
+    pub track: Option<String>,
+    /// "Grönt spår", "Gult spår", "Rött spår – SIP-mötet före hemgång".
+    pub track_text: Option<String>,
+    /// When the person was ready for discharge (utskrivningsklarmeddelandet).
+    pub ready_at: Option<DateTime<Utc>>,
+    /// When the person goes, or went, home, as the ward registered it.
+    pub discharged_at: Option<DateTime<Utc>>,
+}
+
+impl DischargeView {
+    /// The discharge of a Pågående SIP row, if it started at one.
+    pub fn of(o: &OngoingRow) -> Option<DischargeView> {
+        (o.care_context.as_deref() == Some("discharge")).then(|| DischargeView {
+            track: o.track.clone(),
+            track_text: o.track.as_deref().and_then(track_text).map(str::to_owned),
+            ready_at: o.discharge_ready_at,
+            discharged_at: o.discharged_at,
+        })
+    }
+}
+
+/// A discharge track in Swedish, as staff name it.
+pub fn track_text(track: &str) -> Option<&'static str> {
+    match track {
+        "green" => Some("Grönt spår"),
+        "yellow" => Some("Gult spår"),
+        "red" => Some("Rött spår – SIP-mötet före hemgång"),
+        _ => None,
+    }
 }
 
 impl OngoingView {
@@ -288,6 +329,7 @@ impl OngoingView {
             serde_json::from_value::<SipPhase>(serde_json::Value::String(o.phase.clone()))
                 .map(|p| p.label().to_string())
                 .unwrap_or_else(|_| o.phase.clone());
+        let discharge = DischargeView::of(&o);
         let coordinator = match (o.coordinator_id, o.coordinator_name, o.coordinator_unit_id) {
             (Some(staff_id), Some(name), Some(unit_id)) => Some(CoordinatorView {
                 staff_id,
@@ -309,6 +351,7 @@ impl OngoingView {
             started_at: o.started_at,
             closed_at: o.closed_at,
             to_be_closed: o.to_be_closed,
+            discharge,
         }
     }
 }

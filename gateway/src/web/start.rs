@@ -219,6 +219,42 @@ pub(crate) struct OngoingItem {
     to_be_closed: Option<String>,
     next_follow_up: Option<String>,
     owes_documentation: bool,
+    /// A plan started at discharge: "Utskrivning, rött spår – SIP-mötet före hemgång:
+    /// utskrivningsklar …, hem …" (`discharge_text`).
+    discharge: Option<String>,
+    /// On the red track, the booked meeting lies after the day home.
+    meeting_after_home: bool,
+}
+
+/// A discharge in a line: the track, readiness and the day home (or gone home).
+fn discharge_text(
+    d: &crate::routes::inbox::DischargeView,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut text = match &d.track_text {
+        Some(track) => format!("Utskrivning från slutenvården, {}", lower_first(track)),
+        None => "Utskrivning från slutenvården".to_owned(),
+    };
+    let mut when = Vec::new();
+    if let Some(at) = d.ready_at {
+        when.push(format!("utskrivningsklar {}", dates::moment(at, now)));
+    }
+    match d.discharged_at {
+        Some(at) if at > now => when.push(format!("hem {}", dates::moment(at, now))),
+        Some(at) => when.push(format!("utskriven {}", dates::moment(at, now))),
+        None => when.push("dagen för hemgång är inte registrerad".to_owned()),
+    }
+    text.push_str(": ");
+    text.push_str(&when.join(", "));
+    text
+}
+
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The three lists and where the inbox stood when they were read.
@@ -499,7 +535,17 @@ async fn load_lists(
         .collect();
     let ongoing = ongoing
         .into_iter()
-        .map(|o| OngoingItem {
+        .map(|o| {
+            let discharge = crate::routes::inbox::DischargeView::of(&o);
+            let meeting_after_home = discharge.as_ref().is_some_and(|d| {
+                d.track.as_deref() == Some("red")
+                    && matches!((o.next_meeting_at, d.discharged_at), (Some(m), Some(h)) if m > h)
+            });
+            (o, discharge, meeting_after_home)
+        })
+        .map(|(o, discharge, meeting_after_home)| OngoingItem {
+            discharge: discharge.as_ref().map(|d| discharge_text(d, now)),
+            meeting_after_home,
             person: person_text(&o.person),
             phase: serde_json::from_value::<SipPhase>(serde_json::Value::String(o.phase.clone()))
                 .map(|p| p.label().to_string())

@@ -132,6 +132,18 @@ struct Ongoing {
     /// Why the open plan is to be closed, in Swedish (`domain::obligations::close_reasons`;
     /// projections migration 15); then no meeting or follow-up is shown as next.
     to_be_closed: Option<String>,
+    /// Where the plan started (`outpatient`, `discharge`), the discharge track, when the person
+    /// was ready for discharge and when they go home (projections migration 24).
+    discharge: Discharge,
+}
+
+/// What Pågående SIP says of a plan started at discharge from inpatient care.
+#[derive(Clone, PartialEq, Default)]
+struct Discharge {
+    care_context: Option<String>,
+    track: Option<String>,
+    ready_at: Option<DateTime<Utc>>,
+    discharged_at: Option<DateTime<Utc>>,
 }
 
 struct Message {
@@ -326,7 +338,8 @@ impl Batch {
             tx.query(
                 "SELECT unit_id, sip_id, person_id, phase, coordinator_id, coordinator_name,
                         coordinator_unit_id, next_meeting_at, next_follow_up_on,
-                        owes_documentation, started_at, closed_at, to_be_closed
+                        owes_documentation, started_at, closed_at, to_be_closed,
+                        care_context, track, discharge_ready_at, discharged_at
                    FROM ongoing WHERE sip_id = ANY($1)",
                 &by_sip,
             ),
@@ -405,6 +418,12 @@ impl Batch {
                     started_at: row.get(10),
                     closed_at: row.get(11),
                     to_be_closed: row.get(12),
+                    discharge: Discharge {
+                        care_context: row.get(13),
+                        track: row.get(14),
+                        ready_at: row.get(15),
+                        discharged_at: row.get(16),
+                    },
                 },
             );
         }
@@ -788,6 +807,18 @@ impl Batch {
             .map(|i| i.scheduled_at)
             .min();
         let next_follow_up_on = state.next_follow_up_on.filter(|_| ahead);
+        let discharge = Discharge {
+            care_context: serde_json::to_value(need.context.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            track: need
+                .context
+                .track
+                .and_then(|t| serde_json::to_value(t).ok())
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            ready_at: need.context.discharge_ready_at.map(as_stored),
+            discharged_at: state.discharged_at.map(as_stored),
+        };
         for unit in &state.participants {
             let key = (unit.to_string(), sip_id.to_owned());
             // A plan the consent no longer shares with the unit leaves its list (ADR 0053).
@@ -815,6 +846,7 @@ impl Batch {
                 started_at: as_stored(need.known_since),
                 closed_at: state.closed.as_ref().map(|c| as_stored(c.recorded_at)),
                 to_be_closed: to_be_closed.clone(),
+                discharge: discharge.clone(),
             };
             if self.ongoing.get(&key) != Some(&row) {
                 self.removed_ongoing.remove(&key);
@@ -1102,6 +1134,24 @@ impl Batch {
             .iter()
             .map(|(_, (o, _))| o.to_be_closed.clone())
             .collect();
+        let ongoing_discharge = (
+            ongoing
+                .iter()
+                .map(|(_, (o, _))| o.discharge.care_context.clone())
+                .collect::<Vec<_>>(),
+            ongoing
+                .iter()
+                .map(|(_, (o, _))| o.discharge.track.clone())
+                .collect::<Vec<_>>(),
+            ongoing
+                .iter()
+                .map(|(_, (o, _))| o.discharge.ready_at)
+                .collect::<Vec<_>>(),
+            ongoing
+                .iter()
+                .map(|(_, (o, _))| o.discharge.discharged_at)
+                .collect::<Vec<_>>(),
+        );
         let ongoing_persons = self.persons_seen(
             ongoing
                 .iter()
@@ -1314,11 +1364,12 @@ impl Batch {
                         coordinator_name, coordinator_unit_id, next_meeting_at,
                         next_follow_up_on, owes_documentation, started_at, closed_at,
                         changed_position, person_name, person_birth_year, person_protected,
-                        to_be_closed)
+                        to_be_closed, care_context, track, discharge_ready_at, discharged_at)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                         $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::date[],
                         $10::boolean[], $11::timestamptz[], $12::timestamptz[], $13::bigint[],
-                        $14::text[], $15::integer[], $16::boolean[], $17::text[])
+                        $14::text[], $15::integer[], $16::boolean[], $17::text[], $18::text[],
+                        $19::text[], $20::timestamptz[], $21::timestamptz[])
                  ON CONFLICT (unit_id, sip_id) DO UPDATE SET person_id = excluded.person_id,
                     phase = excluded.phase, coordinator_id = excluded.coordinator_id,
                     coordinator_name = excluded.coordinator_name,
@@ -1331,7 +1382,10 @@ impl Batch {
                     person_name = excluded.person_name,
                     person_birth_year = excluded.person_birth_year,
                     person_protected = excluded.person_protected,
-                    to_be_closed = excluded.to_be_closed",
+                    to_be_closed = excluded.to_be_closed,
+                    care_context = excluded.care_context, track = excluded.track,
+                    discharge_ready_at = excluded.discharge_ready_at,
+                    discharged_at = excluded.discharged_at",
                 vec![
                     Box::new(ongoing_cols.0),
                     Box::new(ongoing_cols.1),
@@ -1350,6 +1404,10 @@ impl Batch {
                     Box::new(ongoing_persons.1),
                     Box::new(ongoing_persons.2),
                     Box::new(ongoing_to_be_closed),
+                    Box::new(ongoing_discharge.0),
+                    Box::new(ongoing_discharge.1),
+                    Box::new(ongoing_discharge.2),
+                    Box::new(ongoing_discharge.3),
                 ],
             ));
         }

@@ -106,7 +106,8 @@ impl Inbox {
 /// named again by a consent is told so, every unit hears of a discharge registered or moved, and
 /// a red-track meeting booked after the discharge says to hold it soon if the person has gone
 /// home; 17: the coordinator hears when an invited unit names its representative, a kallelse
-/// says its "Syfte", and a red-track discharge before the booked meeting says so to everyone.
+/// says its "Syfte", a red-track discharge before the booked meeting says so to everyone, and
+/// Pågående SIP keeps a plan's discharge: its track, readiness and day home (migration 24).
 const RULES: u32 = 17;
 
 impl Projection for Inbox {

@@ -681,12 +681,21 @@ pub struct OngoingRow {
     /// Why the open plan is to be closed, in Swedish ("samtycket har återkallats", …); then
     /// neither a meeting nor a follow-up is next.
     pub to_be_closed: Option<String>,
+    /// `outpatient` or `discharge` (from inpatient care); absent in rows from before it was kept.
+    pub care_context: Option<String>,
+    /// The discharge track: `green`, `yellow` or `red`.
+    pub track: Option<String>,
+    /// When the person was ready for discharge (utskrivningsklar).
+    pub discharge_ready_at: Option<DateTime<Utc>>,
+    /// When the person goes, or went, home, as the ward registered it.
+    pub discharged_at: Option<DateTime<Utc>>,
 }
 
 const ONGOING_COLUMNS: &str = "o.sip_id, o.person_id, o.phase, o.coordinator_id,
        o.coordinator_name, o.coordinator_unit_id, o.next_meeting_at, o.next_follow_up_on,
        o.owes_documentation, o.started_at, o.closed_at, o.changed_position,
-       o.person_name, o.person_birth_year, o.person_protected, o.to_be_closed";
+       o.person_name, o.person_birth_year, o.person_protected, o.to_be_closed,
+       o.care_context, o.track, o.discharge_ready_at, o.discharged_at";
 
 fn ongoing_row(row: &Row) -> OngoingRow {
     OngoingRow {
@@ -703,6 +712,10 @@ fn ongoing_row(row: &Row) -> OngoingRow {
         closed_at: row.get(10),
         changed_position: row.get(11),
         to_be_closed: row.get(15),
+        care_context: row.get(16),
+        track: row.get(17),
+        discharge_ready_at: row.get(18),
+        discharged_at: row.get(19),
     }
 }
 

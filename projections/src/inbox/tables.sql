@@ -138,7 +138,13 @@ CREATE TABLE ongoing (
     person_birth_year  integer,
     person_protected   boolean     NOT NULL DEFAULT false,
     -- Why the open plan is to be closed (projections migration 15).
-    to_be_closed       text
+    to_be_closed       text,
+    -- A plan started at discharge from inpatient care: `discharge`, its track, when the person
+    -- was ready for discharge and when they go home (projections migration 24).
+    care_context       text,
+    track              text,
+    discharge_ready_at timestamptz,
+    discharged_at      timestamptz
 );
 CREATE INDEX ongoing_changed_idx ON ongoing (unit_id, changed_position);
 CREATE INDEX ongoing_sip_idx ON ongoing (sip_id);
