@@ -939,3 +939,25 @@ async fn the_plan_page_says_who_has_not_answered_the_kallelse() {
         "{html}"
     );
 }
+
+/// A unit the consent names but that takes no part does not make itself coordinator of a plan
+/// another unit started in öppenvård: it is outside the plan, so the answer is the 404 any read
+/// of it gets, and nothing is appended (an outside review took a plan over so, then recorded a
+/// consent leaving out the unit that started it).
+#[tokio::test]
+async fn a_unit_the_consent_names_does_not_take_over_a_plan_it_is_not_in() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = start_plan(&app, &w).await;
+    ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
+    let before = version(&app, &sip).await;
+    let (status, body) = command(&app, &w.ht, &sip, "create-plan-basis", &json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{body}"
+    );
+    assert_eq!(version(&app, &sip).await, before, "nothing appended");
+    // The unit that started it creates the basis, and coordinates.
+    ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+}

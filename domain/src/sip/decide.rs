@@ -717,13 +717,32 @@ pub fn decide(
             if state.basis.is_some() {
                 return Err(DomainError::PlanBasisExists);
             }
+            // A unit taking part starts the basis, and so coordinates: at first whoever noticed
+            // the need ("den personen blir initialt samordningsansvarig", 002), who hands the
+            // role on with `change-coordinator` or at the meeting (001). One exception: after a
+            // discharge the fast vårdkontakt in the region's öppenvård calls to the SIP (lag
+            // 2017:612), so a region unit the consent names takes up a plan the ward started.
+            // Nobody else makes itself coordinator of a plan it is not in: an outside review had
+            // a unit the consent named, reading nothing of the plan, take it over and record a
+            // consent leaving out the unit that started it.
+            let takes_up = !state.participates(&by.unit_id);
+            let after_discharge = state
+                .need
+                .as_ref()
+                .is_some_and(|n| n.context.kind == CareContextKind::Discharge);
+            let region = facts
+                .unit(&by.unit_id)
+                .is_ok_and(|u| u.principal.kind == crate::unit::PrincipalKind::Region);
+            if takes_up && !(after_discharge && region) {
+                return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
+            }
             let person = facts.person()?;
             require_person_active(person)?;
             let cover = consent_cover(state, person, today)?;
             if !cover.contains(&by.unit_id) {
                 // The coordinator's unit is one the person agreed to (seed 003: consent "för
                 // vilka aktörer som ska delta"), as `change-coordinator` asks of the next one.
-                if !state.participates(&by.unit_id) {
+                if takes_up {
                     return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
                 }
                 return Err(DomainError::CoordinatorNotCoveredByConsent(

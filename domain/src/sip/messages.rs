@@ -394,6 +394,25 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                 None,
             );
         }
+        // A unit taking up a plan another started (the fast vårdkontakt after a discharge):
+        // the ward, and whoever takes part, learn who coordinates now.
+        SipEvent::PlanBasisCreated { coordinator, .. }
+            if before
+                .need
+                .as_ref()
+                .is_some_and(|n| n.recorded_by.unit_id != coordinator.unit_id) =>
+        {
+            out = to_all(
+                &mut everyone_but(after, from),
+                MessageKind::CoordinatorChanged,
+                format!("Ny samordningsansvarig: {}", coordinator.name),
+                format!(
+                    "{} har tagit samordningsansvaret för planen och skapat SIP-underlaget.",
+                    coordinator.name
+                ),
+                None,
+            );
+        }
         SipEvent::CoordinatorChanged { coordinator, .. } => {
             out = to_all(
                 &mut everyone_but(after, from),

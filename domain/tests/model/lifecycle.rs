@@ -345,14 +345,12 @@ fn create_plan_basis_by_staff_with_valid_consent_makes_them_coordinator() {
         matches!(&events[..], [SipEvent::PlanBasisCreated { coordinator, .. }] if *coordinator == nurse_ref())
     );
     assert_eq!(state.coordinator(), Some(&nurse_ref()));
-    // Hemtjänsten is covered by the consent, so its staff may create the basis too.
-    let (_, state) = given(&story)
+    // Hemtjänsten is covered by the consent but takes no part yet: it does not make itself
+    // coordinator of a plan the nurse started (an outside review had such a unit take one
+    // over); the nurse hands the role on once she has it.
+    given(&story)
         .when(create_basis(), Who::HomeCare.at(story.now))
-        .then_ok();
-    assert_eq!(
-        state.coordinator().map(|c| c.unit_id.clone()),
-        Some(unit(HT))
-    );
+        .then_error(DomainError::UnitNotParticipating(unit(HT)));
     // Psychiatry neither takes part nor is covered.
     given(&story)
         .when(create_basis(), Who::Psychiatrist.at(story.now))
@@ -2078,4 +2076,39 @@ fn a_unit_the_consent_leaves_out_is_not_recorded_at_the_meeting() {
             Who::Nurse.at(named.now),
         )
         .then_ok();
+}
+
+/// After a discharge the fast vårdkontakt in the region's öppenvård calls to the SIP (lag
+/// 2017:612): a region unit the ward's consent names takes up the plan and coordinates, and the
+/// ward is told. A municipality's unit does not, nor a region unit the consent leaves out, nor
+/// anyone on a plan started in öppenvård.
+#[test]
+fn the_fast_vardkontakt_takes_up_a_plan_the_ward_started_at_discharge() {
+    let discharge = NeedContext {
+        kind: CareContextKind::Discharge,
+        track: Some(domain::policy::Track::Yellow),
+        discharge_ready_at: Some(t0()),
+    };
+    let story = Story::new(adult())
+        .run(Who::Psychiatrist, identify_need(discharge))
+        .advance(Duration::hours(1))
+        .run(Who::Psychiatrist, consent(&[PSY, VC, HT]));
+    let before = story.state();
+    let (events, after) = given(&story)
+        .when(create_basis(), Who::Nurse.at(story.now))
+        .then_ok();
+    assert_eq!(after.coordinator(), Some(&nurse_ref()));
+    let told = domain::sip::messages::messages(&before, &after, &events[0]);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].to, unit(PSY));
+    assert_eq!(
+        told[0].kind,
+        domain::sip::messages::MessageKind::CoordinatorChanged
+    );
+    given(&story)
+        .when(create_basis(), Who::HomeCare.at(story.now))
+        .then_error(DomainError::UnitNotParticipating(unit(HT)));
+    given(&story)
+        .when(create_basis(), Who::Outsider.at(story.now))
+        .then_error(DomainError::UnitNotParticipating(unit(OTHER)));
 }

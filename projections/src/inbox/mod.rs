@@ -107,7 +107,8 @@ impl Inbox {
 /// a red-track meeting booked after the discharge says to hold it soon if the person has gone
 /// home; 17: the coordinator hears when an invited unit names its representative, a kallelse
 /// says its "Syfte", a red-track discharge before the booked meeting says so to everyone, and
-/// Pågående SIP keeps a plan's discharge: its track, readiness and day home (migration 24).
+/// Pågående SIP keeps a plan's discharge: its track, readiness and day home (migration 24), and
+/// the ward hears when the fast vårdkontakt takes up the plan it started.
 const RULES: u32 = 17;
 
 impl Projection for Inbox {

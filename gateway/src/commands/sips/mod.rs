@@ -58,6 +58,21 @@ pub async fn start(
     .await
 }
 
+/// The one way into a plan besides taking part already: while a plan started at discharge has
+/// no basis, a unit the person's consent names may create it (and so coordinate), as the
+/// domain allows a region's öppenvård (the fast vårdkontakt calls to the SIP, lag 2017:612).
+/// Any other plan, or once the basis exists, the unit is outside like any other, and a try
+/// says nothing about the plan.
+fn may_take_up<D: IntoSipCommand>(sip: &SipState, unit: &UnitId) -> bool {
+    D::SEGMENT == CreatePlanBasisRequest::SEGMENT
+        && sip.basis.is_none()
+        && sip
+            .need
+            .as_ref()
+            .is_some_and(|n| n.context.kind == dsip::CareContextKind::Discharge)
+        && sip.consents.iter().any(|c| c.actors.contains(unit))
+}
+
 /// Runs one lifecycle command on the existing plan `id`.
 pub async fn run<D: IntoSipCommand>(
     state: &AppState,
@@ -78,7 +93,7 @@ pub async fn run<D: IntoSipCommand>(
     // Participation never shrinks, so a later reload inside the pipeline cannot make this check
     // wrong. An invited unit participates from the invitation on, which is what lets it respond.
     let sip = &loaded.state;
-    if !sip.exists() || !(sip.participates(&unit) || may_take_part::<D>(sip, &unit)) {
+    if !sip.exists() || !(sip.participates(&unit) || may_take_up::<D>(sip, &unit)) {
         return Err(AppError::NotFound);
     }
     let cmd = body.into_command()?;
@@ -105,14 +120,4 @@ pub async fn run<D: IntoSipCommand>(
         |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
     )
     .await
-}
-
-/// The one way into a plan besides taking part already: while the plan has no basis, a unit the
-/// person's consent names may create it (and so become coordinator), as the domain allows — the
-/// fast vårdkontakt taking up a need another unit noticed (001). Once the basis exists the unit
-/// is outside like any other, so a second try says nothing about the plan's state.
-fn may_take_part<D: IntoSipCommand>(sip: &SipState, unit: &UnitId) -> bool {
-    D::SEGMENT == CreatePlanBasisRequest::SEGMENT
-        && sip.basis.is_none()
-        && sip.consents.iter().any(|c| c.actors.contains(unit))
 }
