@@ -42,6 +42,9 @@ pub mod action {
     /// A unit taking no part in a plan about the person tried to read it, and was answered as if
     /// there were no such plan: nothing was shown.
     pub const REFUSED_SIP: &str = "sip.refused";
+    /// A citizen not the person, nor a guardian who may read it, asked for the person's plan on
+    /// Min plan, and was answered as if there were no such plan: nothing was shown.
+    pub const REFUSED_PATIENT_PLAN: &str = "patient_plan.refused";
     /// An auditor read the person's events or a plan about them as it stood at some time.
     pub const AUDIT_READ: &str = "audit.read";
     /// An auditor read who has read the person's data (the extract itself).
@@ -75,6 +78,9 @@ pub mod action {
             AUDIT_EXTRACT => "loggutdrag togs fram",
             INBOX => "visades i inkorgen (Meddelanden, Att göra, Pågående SIP)",
             PATIENT_PLAN => "planen lästes på Min plan",
+            REFUSED_PATIENT_PLAN => {
+                "försök att läsa planen på Min plan av någon som inte får (nekades, inget visades)"
+            }
             PATIENT_FHIR => "planen hämtades som FHIR från Min plan",
             PRINT_SIP => "en SIP skrevs ut",
             READ_LETTER => "ett brev i en SIP lästes eller skrevs ut",
@@ -151,6 +157,24 @@ pub async fn record(
         sip_id,
     )
     .await
+}
+
+/// Records a refused attempt on `person_id`'s plan beside the answer, not before it: a 404 that
+/// waited for a log row would take longer than one for a plan that does not exist, and tell the
+/// two apart. A failure to log is warned of; nothing was shown.
+pub fn record_refused(
+    state: &AppState,
+    caller: &Caller,
+    person_id: PersonId,
+    action: &'static str,
+    sip_id: SipId,
+) {
+    let (state, caller) = (state.clone(), caller.clone());
+    tokio::spawn(async move {
+        if let Err(e) = record(&state, &caller, &person_id, action, Some(&sip_id)).await {
+            tracing::warn!(error = %e, action, "an attempt on a plan could not be logged");
+        }
+    });
 }
 
 /// The care provider (vårdgivare) of a staff caller's unit: its principal's name, from the fact

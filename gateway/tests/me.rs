@@ -357,7 +357,8 @@ async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_4
     assert_eq!(unnamed, 0, "every citizen read names the plan");
 
     // A stranger, signed in with their own personnummer, sees nothing and learns nothing.
-    let stranger = citizen(&app, &unregistered(), Some(STRANGER));
+    let stranger_sub = unregistered();
+    let stranger = citizen(&app, &stranger_sub, Some(STRANGER));
     let (_, list) = get(&app, "/api/v1/me/plans", &stranger, at).await;
     assert_eq!(plan_ids(&list), vec![]);
     for path in [
@@ -369,6 +370,27 @@ async fn the_person_reads_what_was_published_never_a_draft_and_a_stranger_gets_4
         let (status, body) = get(&app, &path, &stranger, at).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
     }
+    // But the person's log shows the two attempts on the plan (they are logged beside the
+    // answer, so they may land a moment after it).
+    let mut refused = Vec::new();
+    for _ in 0..50 {
+        refused = client
+            .query(
+                "SELECT sip_id FROM access_log WHERE action = 'patient_plan.refused' \
+                   AND person_id = $1 AND actor = $2",
+                &[&w.person_id, &stranger_sub],
+            )
+            .await
+            .expect("access log")
+            .iter()
+            .map(|r| r.get::<_, Option<String>>(0))
+            .collect();
+        if refused.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused, vec![Some(sip.clone()), Some(sip.clone())]);
     // Staff read plans through their own routes, not Min plan.
     let (status, body) = get(&app, "/api/v1/me/plans", &w.vc, at).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

@@ -409,6 +409,10 @@ pub async fn readable_plan(
         .into_iter()
         .find(|(p, relation)| p.person_id == key && may_read(&plan, p, *relation))
     else {
+        // The person's extract shows that someone tried (a review found a citizen guessing
+        // plan ids left no trace, while a unit's attempt did).
+        let attempt = access_log::action::REFUSED_PATIENT_PLAN;
+        access_log::record_refused(state, caller, plan.person_id, attempt, sip_id);
         return Err(AppError::NotFound);
     };
     access_log::record(state, caller, &plan.person_id, log_action, Some(&sip_id)).await?;

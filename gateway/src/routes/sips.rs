@@ -449,17 +449,8 @@ pub(crate) async fn plan_of_unit(
     match sip.person_id() {
         Some(person_id) if sip.shared_with(unit) => Ok((version, position, sip, person_id)),
         Some(person_id) => {
-            // Logged beside the answer, not before it: a 404 that waited for a log row would
-            // take longer than one for a plan that does not exist, and tell them apart.
-            let (state, caller, sip_id) = (state.clone(), caller.clone(), *sip_id);
-            tokio::spawn(async move {
-                let attempt = access_log::action::REFUSED_SIP;
-                if let Err(e) =
-                    access_log::record(&state, &caller, &person_id, attempt, Some(&sip_id)).await
-                {
-                    tracing::warn!(error = %e, "an attempt on a plan could not be logged");
-                }
-            });
+            let attempt = access_log::action::REFUSED_SIP;
+            access_log::record_refused(state, caller, person_id, attempt, *sip_id);
             if sip.participates(unit) {
                 return Err(AppError::Forbidden {
                     code: "actor_not_covered_by_consent",
