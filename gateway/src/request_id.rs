@@ -1,5 +1,7 @@
 //! The request id: taken from the client's (or a proxy's) `x-request-id` when it is short and
-//! printable, made otherwise; put in the request's extensions (commands store it as their events'
+//! of the characters request and trace ids use (letters, digits, `-`, `_`, `.`, `:`), made
+//! otherwise — it is written into every log line of the request, where `<`, `=` or `}` could
+//! make a line say what the service did not (an outside review); put in the request's extensions (commands store it as their events'
 //! correlation id), in the access log's scope, and echoed in the response.
 
 use axum::extract::{FromRequestParts, Request};
@@ -37,17 +39,22 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
+/// Whether a request id from outside is kept: 1–64 of the characters ids are made of.
+fn acceptable(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= REQUEST_ID_LEN_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
 /// The middleware that sets the request id (see the module documentation).
 pub async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= REQUEST_ID_LEN_MAX
-                && v.bytes().all(|b| b.is_ascii_graphic())
-        })
+        .filter(|v| acceptable(v))
         .map(str::to_owned)
         .unwrap_or_else(|| ulid::Ulid::generate().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
@@ -56,4 +63,31 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable;
+
+    #[test]
+    fn ids_from_outside_are_kept_only_of_id_characters() {
+        for id in [
+            "abc-123",
+            "01JGFJJZ000000006Y80004004",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "req_1.2:3",
+        ] {
+            assert!(acceptable(id), "{id}");
+        }
+        for id in [
+            "",
+            "<script>",
+            "x}method=POST",
+            "a b",
+            "åäö",
+            &"a".repeat(65),
+        ] {
+            assert!(!acceptable(id), "{id}");
+        }
+    }
 }
