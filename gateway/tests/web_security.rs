@@ -681,6 +681,10 @@ async fn an_error_page_keeps_the_signed_in_visitor_and_their_way_home() {
 async fn signing_in_goes_back_to_the_page_asked_for_and_only_to_this_site() {
     let app = spawn().await;
     units(&app).await;
+    // A search's personnummer is not carried along into the sign-in page's address.
+    let (status, headers, _) = page(&app, "/patienter?q=19121212-1212", "", false).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(redirect_to(&headers), "/logga-in?till=%2Fpatienter");
     let plan = "/sip/01ARZ3NDEKTSV4RRFFQ69G5FAV";
     let (status, headers, _) = page(&app, plan, "", false).await;
     assert_eq!(status, StatusCode::SEE_OTHER);

@@ -324,6 +324,11 @@ pub(crate) async fn error_pages_know_their_visitor(
         request.extensions().get::<Arc<WebConfig>>().cloned(),
     );
     let asked = (request.method() == axum::http::Method::GET).then(|| {
+        // Sök patient's query is a name or a personnummer: it is not carried into the sign-in
+        // page's address, where browser history and proxies keep it (a security review).
+        if uri.path() == "/patienter" {
+            return uri.path().to_owned();
+        }
         uri.path_and_query()
             .map_or(uri.path(), |p| p.as_str())
             .to_owned()
