@@ -98,7 +98,10 @@ pub fn meeting_moment(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 /// A due date in words, as Att göra shows it: "senast onsdag 14 maj", "senast i dag",
 /// "senast i morgon, torsdag 15 maj"; once passed, "försenad sedan måndag 12 maj" (or
-/// "försenad sedan i dag kl. 09.00" when it passed earlier today).
+/// "försenad sedan i dag kl. 09.00" when it passed earlier today). A deadline at an hour of
+/// the day rather than its end — a red-track meeting due before the person goes home, a
+/// representative due before the meeting starts — says the hour too: "senast torsdag 10
+/// december kl. 11.00" (an outside review read only the day, and could book the afternoon).
 pub fn due(due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let today = local_date(now);
     let date = local_date(due_at);
@@ -109,10 +112,15 @@ pub fn due(due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
             format!("försenad sedan {}", relative_day(date, today))
         };
     }
-    match (date - today).num_days() {
+    let by = match (date - today).num_days() {
         0 => "senast i dag".to_string(),
         1 => format!("senast i morgon, {}", day(date, today)),
         _ => format!("senast {}", day(date, today)),
+    };
+    if due_at < domain::time::end_of_local_day(date) - chrono::Duration::minutes(1) {
+        format!("{by} {}", clock(due_at))
+    } else {
+        by
     }
 }
 
@@ -207,13 +215,23 @@ mod tests {
         let now = at("2025-05-12T08:00:00Z");
         assert_eq!(due(at("2025-05-14T21:59:00Z"), now), "senast onsdag 14 maj");
         assert_eq!(due(at("2025-05-12T21:59:00Z"), now), "senast i dag");
+        // At an hour of the day, not its end: the hour is said.
         assert_eq!(
             due(at("2025-05-13T15:00:00Z"), now),
-            "senast i morgon, tisdag 13 maj"
+            "senast i morgon, tisdag 13 maj kl. 17.00"
         );
         assert_eq!(
             due(at("2026-01-07T12:00:00Z"), now),
-            "senast onsdag 7 januari 2026"
+            "senast onsdag 7 januari 2026 kl. 13.00"
+        );
+        assert_eq!(
+            due(at("2025-05-12T13:00:00Z"), now),
+            "senast i dag kl. 15.00"
+        );
+        // The end of the day, as deadlines counted in days are kept: no hour.
+        assert_eq!(
+            due(at("2025-05-13T21:59:59Z"), now),
+            "senast i morgon, tisdag 13 maj"
         );
     }
 
@@ -235,7 +253,11 @@ mod tests {
     fn the_local_day_decides_not_the_utc_day() {
         // 23:30 UTC on 13 May is 01:30 on 14 May in Stockholm.
         let now = at("2025-05-12T08:00:00Z");
-        assert_eq!(due(at("2025-05-13T23:30:00Z"), now), "senast onsdag 14 maj");
+        assert_eq!(
+            due(at("2025-05-13T23:30:00Z"), now),
+            "senast onsdag 14 maj kl. 01.30"
+        );
+        assert_eq!(due(at("2025-05-14T21:59:59Z"), now), "senast onsdag 14 maj");
         assert_eq!(
             moment(at("2025-05-12T23:30:00Z"), now),
             "i morgon kl. 01.30"
