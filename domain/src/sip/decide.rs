@@ -898,15 +898,20 @@ pub fn decide(
             // Called before a renewal left it out, a unit no longer comes to the meeting.
             require_not_left_out(state, facts, &by.unit_id)?;
             let r = &c.representative;
+            let representative = Representative {
+                name: required(&r.name, "representative.name")?,
+                staff_id: r.staff_id.clone(),
+                profession: optional(&r.profession, "profession")?,
+                phone: optional(&r.phone, "phone")?,
+            };
+            // Naming the one already named (a second click) changes nothing and tells nobody.
+            if inv.representatives.get(&by.unit_id) == Some(&representative) {
+                return Ok(Vec::new());
+            }
             SipEvent::RepresentativeAppointed {
                 invitation_id: c.invitation_id.clone(),
                 unit_id: by.unit_id.clone(),
-                representative: Representative {
-                    name: required(&r.name, "representative.name")?,
-                    staff_id: r.staff_id.clone(),
-                    profession: optional(&r.profession, "profession")?,
-                    phone: optional(&r.phone, "phone")?,
-                },
+                representative,
                 recorded_by: by,
                 recorded_at: now,
             }

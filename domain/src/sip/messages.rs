@@ -458,7 +458,11 @@ pub fn messages(before: &SipState, after: &SipState, event: &SipEvent) -> Vec<Me
                 };
                 let (subject, body) = match earlier {
                     Some(was) => (
-                        format!("Ny representant till {}", meeting_word(inv.purpose)),
+                        format!(
+                            "Ny representant till {} {}",
+                            meeting_word(inv.purpose),
+                            time(inv.scheduled_at)
+                        ),
                         format!(
                             "{who} företräder enheten vid {} {} i stället för {}.",
                             meeting_word(inv.purpose),

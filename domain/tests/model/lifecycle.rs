@@ -584,6 +584,11 @@ fn respond_to_invitation_by_the_invited_unit_appoints_its_representative() {
     assert!(state.invitations["inv-1"]
         .representatives
         .contains_key(&unit(HT)));
+    // The same one named again (a second click) records nothing.
+    let answered = story.clone().run(Who::HomeCare, respond("inv-1"));
+    given(&answered)
+        .when(respond("inv-1"), Who::HomeCare.at(story.now))
+        .then_events(Vec::new());
     given(&story)
         .when(respond("inv-1"), Who::Psychiatrist.at(story.now))
         .then_error(DomainError::NotInvited(unit(PSY)));
