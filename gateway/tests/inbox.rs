@@ -3021,3 +3021,27 @@ async fn pagaende_sip_shows_a_discharge_and_a_red_track_meeting_after_the_day_ho
     assert_eq!(ht.plan(&other.0).get("discharge"), None);
     rebuilt_tables_equal_the_live_ones(&app).await;
 }
+
+/// "Mina" says what lies with colleagues, so a coordinator's overdue work is not out of sight
+/// while she is away (an outside review saw "Inget att göra just nu" beside two urgent to-dos).
+#[tokio::test]
+async fn mina_says_what_lies_with_colleagues() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let sip = prepared_plan(&app, &w).await;
+    let at = app.store.head_position().await.expect("head");
+    // The nurse coordinates: the kallelse is hers to send.
+    let vc = inbox(&app, &w.vc, at).await;
+    assert_eq!(vc.kinds(), vec!["send_invitation"], "{sip}");
+    let (_, page) = app
+        .page(&format!("/?min_position={at}"), &w.vc_colleague)
+        .await;
+    assert!(page.contains("Inget att göra för dig just nu."), "{page}");
+    assert!(
+        page.contains("1 att göra ligger hos kollegor på enheten"),
+        "{page}"
+    );
+    assert!(page.contains("Visa hela enheten</a>"), "{page}");
+    let (_, page) = app.page(&format!("/?min_position={at}"), &w.vc).await;
+    assert!(!page.contains("ligger hos kollegor"), "{page}");
+}

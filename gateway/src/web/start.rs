@@ -273,6 +273,10 @@ pub(crate) struct Lists {
     ongoing_count: i64,
     /// Att göra lists the whole unit's to-dos, colleagues' too.
     todos_whole_unit: bool,
+    /// Under "Mina": what lies with colleagues, in words ("2 att göra ligger hos kollegor på
+    /// enheten, 1 brådskande"), so an absent coordinator's overdue work is not out of sight
+    /// (an outside review saw "Inget att göra just nu" while the unit had two urgent).
+    colleagues: Option<String>,
     /// The addresses of Att göra as "Mina" and as "Hela enheten".
     todos_mine_href: String,
     todos_unit_href: String,
@@ -396,6 +400,8 @@ async fn load_lists(
         mut todos,
         todo_count,
         urgent_count,
+        unit_todo_count,
+        unit_urgent_count,
         mut ongoing,
         ongoing_count,
     } = inbox::start_snapshot(
@@ -569,8 +575,23 @@ async fn load_lists(
         .strip_prefix("/?")
         .map(|q| q.trim_end_matches('#').to_owned())
         .unwrap_or_default();
+    let colleagues = (scope != TodoScope::Unit && unit_todo_count > todo_count).then(|| {
+        let theirs = unit_todo_count - todo_count;
+        let urgent = unit_urgent_count - urgent_count;
+        let mut text = format!(
+            "{theirs} att göra ligger hos kollegor på enheten{}",
+            if urgent > 0 {
+                format!(", {urgent} brådskande")
+            } else {
+                String::new()
+            }
+        );
+        text.push('.');
+        text
+    });
     Ok(Lists {
         filter_query,
+        colleagues,
         todos_whole_unit: scope == TodoScope::Unit,
         todos_mine_href: filters.href_with("", None, Some(filters.sip_efter.trim()), "att-gora"),
         todos_unit_href: filters.href_with(

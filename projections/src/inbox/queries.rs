@@ -205,6 +205,10 @@ pub struct StartSnapshot {
     /// Every open to-do of the list (not only this page's), and how many of them are urgent.
     pub todo_count: i64,
     pub urgent_count: i64,
+    /// The same counts for the whole unit, whatever the list's scope: "Mina" says what lies
+    /// with colleagues.
+    pub unit_todo_count: i64,
+    pub unit_urgent_count: i64,
     pub ongoing: Vec<OngoingRow>,
     /// Every plan of the unit's Pågående SIP (not only this page's).
     pub ongoing_count: i64,
@@ -218,7 +222,14 @@ pub async fn start_snapshot(
 ) -> Result<StartSnapshot, ProjectionError> {
     let mut client = pool.get().await?;
     let snapshot = read_snapshot(&mut client).await?;
-    let (messages, todos, (todo_count, urgent_count), ongoing, ongoing_count) = futures::try_join!(
+    let (
+        messages,
+        todos,
+        (todo_count, urgent_count),
+        (unit_todo_count, unit_urgent_count),
+        ongoing,
+        ongoing_count,
+    ) = futures::try_join!(
         messages_in(&snapshot, query.unit_id, query.user, query.messages),
         open_todos_on(
             &snapshot,
@@ -233,6 +244,14 @@ pub async fn start_snapshot(
             query.unit_id,
             query.user,
             query.todos.scope,
+            query.todos.now,
+            query.urgent_until,
+        ),
+        todo_counts_on(
+            &snapshot,
+            query.unit_id,
+            query.user,
+            TodoScope::Unit,
             query.todos.now,
             query.urgent_until,
         ),
@@ -251,6 +270,8 @@ pub async fn start_snapshot(
         todos,
         todo_count,
         urgent_count,
+        unit_todo_count,
+        unit_urgent_count,
         ongoing,
         ongoing_count,
     })
