@@ -360,7 +360,7 @@ impl DomainError {
             ),
             InFuture(what) => format!("Tidpunkten för {what} kan inte ligga i framtiden."),
             InPast(what) => format!(
-                "Tidpunkten för {what} har redan passerat. Välj en tidpunkt från och med i dag."
+                "Tidpunkten för {what} har redan passerat. Välj en tidpunkt som inte har passerat."
             ),
             InvalidPeriod => "Slutdatumet ligger före startdatumet.".to_string(),
             TrackWithoutDischarge => {

@@ -188,12 +188,27 @@ struct LetterText {
 /// The heading and opening paragraph of the letter telling `kind` of a `purpose` meeting to
 /// `reader`; `when` is the meeting's day and time in words. Swedish agreement: ett SIP-möte,
 /// en uppföljning.
+#[cfg(test)]
 fn letter_text(
     kind: LetterKind,
     purpose: InvitationPurpose,
     reader: Reader,
     about: &Concerning,
     when: &str,
+) -> LetterText {
+    letter_text_for(kind, purpose, reader, about, when, false)
+}
+
+/// [`letter_text`] for a plan that is closed or whose consent is withdrawn (`plan_ends`): a
+/// cancellation then says no new meeting is booked, rather than promise a new kallelse (an
+/// outside review read the promise in a letter calling off a closed plan's meeting).
+fn letter_text_for(
+    kind: LetterKind,
+    purpose: InvitationPurpose,
+    reader: Reader,
+    about: &Concerning,
+    when: &str,
+    plan_ends: bool,
 ) -> LetterText {
     let follow_up = purpose == InvitationPurpose::FollowUp;
     let invited = reader == Reader::Invited;
@@ -275,6 +290,11 @@ fn letter_text(
             }
             (_, false) => format!(" Mötet gällde {}.", about.named_for_relatives()),
             (_, true) => format!(" Uppföljningen gällde {}.", about.named_for_relatives()),
+        };
+        let next = if plan_ends {
+            "Planen avslutas, så inget nytt möte bokas."
+        } else {
+            next
         };
         format!("{what} som {you} till {when} blir inte av.{concerned} {next}")
     } else {
@@ -472,7 +492,15 @@ pub(crate) async fn page(
     // A letter is kept: the meeting's date carries its year.
     let day = dates::day_with_year(domain::time::local_date(inv.scheduled_at));
     let time = dates::clock(inv.scheduled_at);
-    let text = letter_text(kind, inv.purpose, reader, &about, &format!("{day} {time}"));
+    let plan_ends = sip.is_closed() || sip.consent_withdrawn.is_some();
+    let text = letter_text_for(
+        kind,
+        inv.purpose,
+        reader,
+        &about,
+        &format!("{day} {time}"),
+        plan_ends,
+    );
     let heading = text.heading;
     let key = recipient_key(&recipient);
     let page = LetterPage {
@@ -592,6 +620,34 @@ mod tests {
     }
 
     const WHEN: &str = "tisdag 3 december kl. 09.00";
+
+    #[test]
+    fn a_cancellation_of_a_plan_that_ends_promises_no_new_kallelse() {
+        let t = letter_text_for(
+            LetterKind::Cancellation,
+            InvitationPurpose::Meeting,
+            Reader::Person,
+            &erik(),
+            WHEN,
+            true,
+        );
+        assert!(
+            t.lead
+                .ends_with("blir inte av. Planen avslutas, så inget nytt möte bokas."),
+            "{}",
+            t.lead
+        );
+        let t = letter_text(
+            LetterKind::Cancellation,
+            InvitationPurpose::Meeting,
+            Reader::Person,
+            &erik(),
+            WHEN,
+        );
+        assert!(t
+            .lead
+            .ends_with("Du får en ny kallelse om ett nytt möte bokas."));
+    }
 
     #[test]
     fn the_person_is_welcomed_to_talk_about_their_own_support() {
