@@ -69,10 +69,12 @@ test("a colleague sees the unit's to-dos, a coordinator's too, under Hela enhete
     assert.equal(await todos.locator("li.row").filter({ hasText: /Tilldelad (?!dig)/ }).count(), 0);
     assert.equal(await todos.locator("li.row").filter({ hasText: "Astrid Nilsson" }).filter({ hasText: /per brev/ }).count(), 0,
       "the coordinator's letters are not the colleague's to-dos");
+    // But "Mina" says they lie with colleagues, with a way to them.
+    assert.match(await todos.locator("p.colleagues").innerText(), /^\d+ att göra ligger hos kollegor på enheten.* Visa hela enheten$/);
 
     // "Hela enheten": the coordinator's to-dos too (the letters of plan 1 to post), marked with
     // the colleague's name.
-    await Promise.all([page.waitForNavigation(), todos.getByRole("link", { name: "Hela enheten" }).click()]);
+    await Promise.all([page.waitForNavigation(), todos.getByRole("link", { name: "Hela enheten", exact: true }).click()]);
     assert.equal(new URL(page.url()).searchParams.get("att_gora"), "enheten");
     assert.equal(await todos.locator("[aria-current=true]").innerText(), "Hela enheten");
     const letters = todos.locator("li.row").filter({ hasText: "Astrid Nilsson" }).filter({ hasText: /per brev/ });
