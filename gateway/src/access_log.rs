@@ -56,6 +56,21 @@ pub mod action {
     pub const PATIENT_PLAN: &str = "patient_plan.read";
     /// A plan was exported as FHIR from Min plan.
     pub const PATIENT_FHIR: &str = "patient_plan.fhir";
+    /// [`PATIENT_PLAN`] by a guardian of the person, not the person.
+    pub const GUARDIAN_PATIENT_PLAN: &str = "patient_plan.read_by_guardian";
+    /// [`PATIENT_FHIR`] by a guardian of the person, not the person.
+    pub const GUARDIAN_PATIENT_FHIR: &str = "patient_plan.fhir_by_guardian";
+
+    /// What a citizen's read of a plan on Min plan is logged as, by whether the reader is the
+    /// person or their guardian: the extract says which (an outside review could tell only from
+    /// the reader's name).
+    pub fn by_guardian(action: &'static str, guardian: bool) -> &'static str {
+        match (action, guardian) {
+            (PATIENT_PLAN, true) => GUARDIAN_PATIENT_PLAN,
+            (PATIENT_FHIR, true) => GUARDIAN_PATIENT_FHIR,
+            (other, _) => other,
+        }
+    }
     /// A plan about the person was printed ("Skriv ut planen").
     pub const PRINT_SIP: &str = "sip.print";
     /// A letter of a plan about the person (a kallelse, an invitation, a cancellation) was read
@@ -82,6 +97,8 @@ pub mod action {
                 "försök att läsa planen på Min plan av någon som inte får (nekades, inget visades)"
             }
             PATIENT_FHIR => "planen hämtades som FHIR från Min plan",
+            GUARDIAN_PATIENT_PLAN => "planen lästes på Min plan av en vårdnadshavare",
+            GUARDIAN_PATIENT_FHIR => "planen hämtades som FHIR från Min plan av en vårdnadshavare",
             PRINT_SIP => "en SIP skrevs ut",
             READ_LETTER => "ett brev i en SIP lästes eller skrevs ut",
             REGISTRATION_REFUSED => "registrering nekades: personnumret finns redan",

@@ -442,6 +442,11 @@ async fn guardians_read_a_childs_plan_until_13_and_never_with_protected_identity
         vec![(plan_12.clone(), "guardian".to_owned())]
     );
     assert_eq!(list["plans"][0]["person"]["name"], "Liten Tolvansson");
+    // The child's log says a guardian read it, not the child (the extract's action).
+    assert_eq!(
+        access_log_actions(&app, &twelve).await,
+        vec!["patient_plan.read_by_guardian"]
+    );
     let (_, list) = get(&app, "/api/v1/me/plans", &parent_b, at).await;
     assert_eq!(
         plan_ids(&list),

@@ -377,7 +377,7 @@ pub async fn readable_plans(
             state,
             caller,
             &r.plan.person_id,
-            action::PATIENT_PLAN,
+            action::by_guardian(action::PATIENT_PLAN, r.relation == Relation::Guardian),
             Some(&r.plan.sip_id),
         )
     }))
@@ -392,7 +392,7 @@ pub async fn readable_plan(
     caller: &Caller,
     id: &str,
     min_position: Option<i64>,
-    log_action: &str,
+    log_action: &'static str,
 ) -> Result<(Readable, i64), AppError> {
     caller.require_role(Role::Citizen)?;
     let sip_id = SipId::parse(id).map_err(|_| AppError::NotFound)?;
@@ -415,6 +415,7 @@ pub async fn readable_plan(
         access_log::record_refused(state, caller, plan.person_id, attempt, sip_id);
         return Err(AppError::NotFound);
     };
+    let log_action = action::by_guardian(log_action, relation == Relation::Guardian);
     access_log::record(state, caller, &plan.person_id, log_action, Some(&sip_id)).await?;
     Ok((
         Readable {
