@@ -961,3 +961,44 @@ async fn a_unit_the_consent_names_does_not_take_over_a_plan_it_is_not_in() {
     // The unit that started it creates the basis, and coordinates.
     ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
 }
+
+/// ADR 0054: after a discharge, the fast vårdkontakt in the region's öppenvård takes up the plan
+/// the ward started, and the ward is told; a municipality's unit the consent names learns no
+/// more than any outsider (404), and nothing is appended.
+#[tokio::test]
+async fn the_fast_vardkontakt_takes_up_a_discharge_plan_and_no_municipal_unit_does() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    // Psykiatrin stands for the ward here: it notices the need at discharge.
+    let (status, _, started) = app
+        .post(
+            "/api/v1/sips",
+            &w.psyk,
+            &json!({"person_id": w.person_id, "identified_by": "staff",
+                    "reason": "Utskrivningsklar; behöver stöd hemma.",
+                    "context": {"kind": "discharge", "track": "yellow",
+                                "discharge_ready_at": "2026-03-10T07:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let sip = started["id"].as_str().expect("id").to_owned();
+    ok(command(&app, &w.psyk, &sip, "record-consent", &consent()).await);
+    let before = version(&app, &sip).await;
+    let (status, body) = command(&app, &w.ht, &sip, "create-plan-basis", &json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{body}"
+    );
+    assert_eq!(version(&app, &sip).await, before, "nothing appended");
+    let taken = ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
+    assert_eq!(taken["events"], json!(["PlanBasisCreated"]));
+    let at = taken["position"].as_i64().expect("position");
+    let (_, _, told) = app
+        .get(
+            &format!("/api/v1/inbox/messages?min_position={at}"),
+            &w.psyk,
+        )
+        .await;
+    assert_eq!(told["messages"][0]["type"], "coordinator_changed", "{told}");
+}

@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::pipeline::{self, Start, Target, Write, WriteResponse};
 use crate::state::AppState;
 use domain::context::Role;
+use domain::error::DomainError;
 use domain::ids::{SipId, UnitId};
 use domain::sip::{self as dsip, SipCommand, SipState};
 use dto::{CreatePlanBasisRequest, IdentifyNeedRequest, IntoSipCommand};
@@ -93,7 +94,8 @@ pub async fn run<D: IntoSipCommand>(
     // Participation never shrinks, so a later reload inside the pipeline cannot make this check
     // wrong. An invited unit participates from the invitation on, which is what lets it respond.
     let sip = &loaded.state;
-    if !sip.exists() || !(sip.participates(&unit) || may_take_up::<D>(sip, &unit)) {
+    let taking_up = !sip.participates(&unit);
+    if !sip.exists() || (taking_up && !may_take_up::<D>(sip, &unit)) {
         return Err(AppError::NotFound);
     }
     let cmd = body.into_command()?;
@@ -108,7 +110,7 @@ pub async fn run<D: IntoSipCommand>(
         .load(&state.store, sip.person_id(), units)
         .await?
         .under(state.policy.for_municipality(None));
-    pipeline::execute::<SipAggregate>(
+    let written = pipeline::execute::<SipAggregate>(
         state,
         write,
         cmd.name(),
@@ -119,5 +121,13 @@ pub async fn run<D: IntoSipCommand>(
         },
         |sip, ctx| dsip::decide(sip, &cmd, &facts, ctx),
     )
-    .await
+    .await;
+    // A unit outside the plan that may not take it up after all (not a region's, or not in
+    // the consent that speaks) learns no more than any outsider (ADR 0054).
+    match written {
+        Err(AppError::Domain(DomainError::UnitNotParticipating(_))) if taking_up => {
+            Err(AppError::NotFound)
+        }
+        other => other,
+    }
 }
