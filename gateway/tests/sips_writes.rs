@@ -991,9 +991,45 @@ async fn the_fast_vardkontakt_takes_up_a_discharge_plan_and_no_municipal_unit_do
         "{body}"
     );
     assert_eq!(version(&app, &sip).await, before, "nothing appended");
-    let taken = ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
-    assert_eq!(taken["events"], json!(["PlanBasisCreated"]));
-    let at = taken["position"].as_i64().expect("position");
+    // The vårdcentral finds it on the person's page (Sök patient), hemtjänsten does not.
+    let cookie = |token: &str| format!("samplan_session={token}; samplan_csrf={}", "cd".repeat(32));
+    let person_page = format!("/patienter/{}", w.person_id);
+    let page = app.browser_get(&person_page, &cookie(&w.ht)).await;
+    assert!(!page.body.contains("Ta upp planen"), "{}", page.body);
+    let page = app.browser_get(&person_page, &cookie(&w.vc)).await;
+    assert!(
+        page.body
+            .contains(&format!("action=\"/sip/{sip}/underlag\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Ta upp planen – SIP vid utskrivning"),
+        "{}",
+        page.body
+    );
+    let csrf = gateway::testing::csrf_on_page(&page.body).expect("a form token");
+    let answer = app
+        .browser_post(
+            &format!("/sip/{sip}/underlag"),
+            &cookie(&w.vc),
+            &[("_csrf", csrf.as_str()), ("initiated_by", "Psykiatrin")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert!(
+        answer.location.starts_with(&format!("/sip/{sip}")),
+        "{}",
+        answer.location
+    );
+    assert_eq!(version(&app, &sip).await, before + 1, "the basis, once");
+    let at = head_position(&app).await;
+    let page = app.browser_get(&person_page, &cookie(&w.vc)).await;
+    assert!(
+        !page.body.contains("Ta upp planen"),
+        "taken up: {}",
+        page.body
+    );
     let (_, _, told) = app
         .get(
             &format!("/api/v1/inbox/messages?min_position={at}"),
@@ -1001,4 +1037,8 @@ async fn the_fast_vardkontakt_takes_up_a_discharge_plan_and_no_municipal_unit_do
         )
         .await;
     assert_eq!(told["messages"][0]["type"], "coordinator_changed", "{told}");
+}
+
+async fn head_position(app: &TestApp) -> i64 {
+    app.store.head_position().await.expect("head")
 }

@@ -128,6 +128,18 @@ impl Projection for Participation {
     }
 }
 
+/// Every plan of `person_id`, oldest first.
+pub async fn plans_of_person(pool: &Pool, person_id: &str) -> Result<Vec<String>, ProjectionError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT sip_id FROM participation.plans WHERE person_id = $1 ORDER BY sip_id",
+            &[&person_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// The plans of `person_id` that `unit` has taken part in, oldest first.
 pub async fn plans_of_person_with_unit(
     pool: &Pool,

@@ -288,8 +288,102 @@ struct PersonPage {
     /// The unit has a care relation and may change what is known about the person
     /// (`commands::persons::care_relation`); otherwise the page says who may.
     may_change: bool,
+    /// A plan the ward started at discharge waits for the unit to take it up (ADR 0054).
+    offers_take_up: bool,
     /// What was just done, said at the top (`?klart=`).
     done: Option<&'static str>,
+}
+
+/// "Ta upp planen": a region unit the consent of a plan started at discharge names, while the
+/// plan has no basis, finds it here — after the ward's call or its discharge notice, by searching
+/// the person — and creates the basis, becoming coordinator (ADR 0054). An outside review found
+/// no page leading there: the rule allowed it, nothing showed it.
+async fn take_up_forms(
+    state: &AppState,
+    unit: &domain::UnitId,
+    person_id: &PersonId,
+    now: DateTime<Utc>,
+) -> Result<Vec<FormView>, WebError> {
+    let pool = state.store.pool();
+    let units = directory::units(pool).await.map_err(AppError::from)?;
+    let unit_name = |id: &str| {
+        units
+            .iter()
+            .find(|u| u.unit_id == id)
+            .map_or_else(|| id.to_owned(), |u| u.name.clone())
+    };
+    let region = units
+        .iter()
+        .any(|u| u.unit_id == unit.as_str() && u.principal_kind == "region");
+    if !region {
+        return Ok(Vec::new());
+    }
+    let sips = projections::participation::plans_of_person(pool, &person_id.to_string())
+        .await
+        .map_err(AppError::from)?;
+    let mut forms = Vec::new();
+    for sip in sips {
+        let Ok(sip_id) = SipId::parse(&sip) else {
+            continue;
+        };
+        let plan = crate::aggregate::load::<crate::aggregate::SipAggregate>(
+            &state.store,
+            &sip_id.stream_id(),
+        )
+        .await?
+        .state;
+        let Some(need) = plan.need.as_ref() else {
+            continue;
+        };
+        let open = plan.basis.is_none()
+            && !plan.is_closed()
+            && plan.consent_withdrawn.is_none()
+            && need.context.kind == domain::sip::CareContextKind::Discharge;
+        let named = plan.consents.iter().any(|c| c.actors.contains(unit))
+            && !plan.left_out_by_consent(unit);
+        if !open || !named || plan.participates(unit) {
+            continue;
+        }
+        let track = need
+            .context
+            .track
+            .map(|t| format!(", {}", super::sip::track_word(t)))
+            .unwrap_or_default();
+        let ready = need
+            .context
+            .discharge_ready_at
+            .map(|at| format!(" Utskrivningsklar {}.", super::dates::moment(at, now)))
+            .unwrap_or_default();
+        forms.push(
+            FormView::new(
+                format!("ta-upp-{sip}"),
+                format!("/sip/{sip}/underlag"),
+                "Ta upp planen – SIP vid utskrivning",
+            )
+            .intro(format!(
+                "{} startade en SIP vid utskrivning från slutenvården{track}, och samtycket \
+                 omfattar er enhet.{ready} Som fast vårdkontakt i öppenvården kallar ni till \
+                 SIP-mötet: den som skapar SIP-underlaget blir samordningsansvarig, och \
+                 avdelningen får veta det.",
+                unit_name(need.recorded_by.unit_id.as_str())
+            ))
+            .field(
+                Field::text("initiated_by", "Plan initierad av")
+                    .value(unit_name(need.recorded_by.unit_id.as_str())),
+            )
+            .field(Field::text(
+                "fixed_care_contacts.name",
+                "Fast vårdkontakt, namn",
+            ))
+            .field(Field::tel(
+                "fixed_care_contacts.phone",
+                "Fast vårdkontakt, telefon",
+            ))
+            .button("Ta upp planen")
+            .open(true),
+        );
+    }
+    Ok(forms)
 }
 
 /// One plan of the person that the caller's unit takes part in.
@@ -644,6 +738,9 @@ async fn render_person(
         forms.push(relative_form(&person.id));
         forms.extend(status_forms(&person));
     }
+    let take_up = take_up_forms(state, &unit, &person_id, now).await?;
+    let offers_take_up = !take_up.is_empty();
+    forms.splice(0..0, take_up);
     // Each form a key of its own: a second submit (a double click, Back and Spara) writes
     // nothing (ADR 0049). No version: the person's facts are not edited as a whole.
     let mut forms: Vec<FormView> = forms.into_iter().map(|f| f.guard(None)).collect();
@@ -685,6 +782,7 @@ async fn render_person(
         person,
         forms,
         may_change,
+        offers_take_up,
         done,
     };
     let response = visitor.page(&page)?;

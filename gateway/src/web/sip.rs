@@ -741,15 +741,10 @@ fn need_facts(
     let mut facts = vec![("Behovet känt sedan", dates::moment(need.known_since, now))];
     let context = match (need.context.kind, need.context.track) {
         (CareContextKind::Outpatient, _) => "Öppenvård".to_owned(),
-        (CareContextKind::Discharge, None) => "Utskrivning från slutenvård".to_owned(),
-        (CareContextKind::Discharge, Some(track)) => format!(
-            "Utskrivning från slutenvård, {}",
-            match track {
-                Track::Green => "grönt spår",
-                Track::Yellow => "gult spår",
-                Track::Red => "rött spår",
-            }
-        ),
+        (CareContextKind::Discharge, None) => "Utskrivning från slutenvården".to_owned(),
+        (CareContextKind::Discharge, Some(track)) => {
+            format!("Utskrivning från slutenvården, {}", track_word(track))
+        }
     };
     facts.push(("Sammanhang", context));
     if let Some(at) = need.context.discharge_ready_at {
@@ -886,6 +881,15 @@ fn consent_section(
             .filter(|u| sip.left_out_by_consent(u))
             .map(|u| unit_name(u.as_str()))
             .collect(),
+    }
+}
+
+/// A discharge track as staff name it in a sentence: "rött spår".
+pub(crate) fn track_word(track: Track) -> &'static str {
+    match track {
+        Track::Green => "grönt spår",
+        Track::Yellow => "gult spår",
+        Track::Red => "rött spår",
     }
 }
 
