@@ -2830,12 +2830,18 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
     );
     assert!(left_out.todos().is_empty(), "{:?}", left_out.todos());
 
-    // The plan is not read, but the unit is told why: it knows the plan exists.
+    // The plan is not read, but the unit is told why, and whom to ask: it knows the plan exists.
     let (status, _, body) = app.get(&format!("/api/v1/sips/{sip}"), &w.ht).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("actor_not_covered_by_consent")),
         "{body}"
+    );
+    let detail = body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("kontakta den samordningsansvariga")
+            && detail.contains("Vårdcentralen Centrum"),
+        "{detail}"
     );
     // Nor written, answered as the read is, and told whom to ask (a support review found the
     // refusal asking the unit for a consent it may not record).

@@ -452,12 +452,30 @@ pub(crate) async fn plan_of_unit(
             let attempt = access_log::action::REFUSED_SIP;
             access_log::record_refused(state, caller, person_id, attempt, *sip_id);
             if sip.participates(unit) {
+                // Told whom to ask, as a refused write is (ADR 0053; an outside review found
+                // the read's refusal naming nobody).
+                let ask = match sip.coordinator() {
+                    Some(c) => {
+                        let facts = state
+                            .facts
+                            .load(&state.store, None, [c.unit_id.clone()])
+                            .await?;
+                        let unit_name = facts
+                            .units
+                            .get(&c.unit_id)
+                            .and_then(|u| u.unit.as_ref())
+                            .map_or_else(|| c.unit_id.to_string(), |u| u.name.clone());
+                        format!("kontakta den samordningsansvariga, {}, {unit_name}", c.name)
+                    }
+                    None => "kontakta den som samordnar planen".to_string(),
+                };
                 return Err(AppError::Forbidden {
                     code: "actor_not_covered_by_consent",
-                    detail: "Det senaste samtycket till planen omfattar inte er enhet, så planen \
-                             delas inte längre med er. Om enheten åter ska delta behöver ett nytt \
-                             samtycke omfatta den."
-                        .to_string(),
+                    detail: format!(
+                        "Det senaste samtycket till planen omfattar inte er enhet, så planen \
+                         delas inte längre med er. Ska enheten vara med igen behövs ett nytt \
+                         samtycke som omfattar den: {ask}."
+                    ),
                 });
             }
             Err(AppError::NotFound)
