@@ -2903,6 +2903,8 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
         page.contains("Hemtjänst Norr (utanför samtycket, kallas inte längre)"),
         "{page}"
     );
+    // Nor is its representative listed as coming (a review read both at once).
+    assert!(!page.contains("Representant: Hanna Hemtjänst"), "{page}");
     assert!(
         page.contains("Samtycket omfattar ingen som är kallad längre"),
         "{page}"

@@ -606,7 +606,9 @@ async fn render(
                     (
                         r.name.clone(),
                         r.delivery == domain::sip::Delivery::Letter,
-                        left_out(&r.recipient),
+                        // Only a meeting still ahead calls nobody left out; a held or called-off
+                        // one stands as it was (an outside review read a past meeting rewritten).
+                        i.is_active() && left_out(&r.recipient),
                     )
                 })
                 .collect(),
@@ -616,6 +618,8 @@ async fn render(
             representatives: i
                 .representatives
                 .iter()
+                // A left-out unit's representative is not coming to a meeting ahead.
+                .filter(|(u, _)| !(i.is_active() && sip.left_out_by_consent(u)))
                 .map(|(u, r)| {
                     let mut text = r.name.clone();
                     if let Some(title) = &r.profession {
