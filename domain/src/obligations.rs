@@ -271,7 +271,7 @@ fn owed(state: &SipState, policy: &PolicyProfile) -> Vec<Obligation> {
                             "SIP-mötet är bokat efter utskrivningen {}: flytta det till före \
                              hemgången, eller håll det så snart det går om den enskilde redan \
                              har gått hem, och registrera deltagarna",
-                            written_date(local_date(home))
+                            crate::time::written_moment(home)
                         ),
                         _ => "Genomför SIP-mötet och registrera deltagarna".to_string(),
                     },

@@ -967,7 +967,9 @@ async fn what_a_unit_left_out_by_the_consent_published_is_said_to_be_outside_the
     assert!(!plan["units"].to_string().contains(HT), "{plan}");
     let page = min_plan_page(&app, &sip, &me).await;
     assert!(
-        page.contains("Hemtjänst Norr är inte längre med i planen: samtycket omfattar dem inte."),
+        page.contains(
+            "Hemtjänst Norr är inte längre med i planen: ditt samtycke omfattar dem inte."
+        ),
         "{page}"
     );
     let (_, bundle) = get(&app, &format!("/api/v1/me/plans/{sip}/fhir"), &me, at).await;

@@ -94,10 +94,11 @@ pub(crate) struct SubGoal {
 
 /// What stands beside a goal or an intervention whose unit the consent no longer names: it is
 /// in the plan as published, but that unit no longer takes part (ADR 0053).
-fn outside_consent(outside: bool, r: &ResponsibleView) -> Option<String> {
+fn outside_consent(outside: bool, r: &ResponsibleView, own: bool) -> Option<String> {
+    let whose = if own { "ditt samtycke" } else { "samtycket" };
     outside.then(|| {
         format!(
-            "{} är inte längre med i planen: samtycket omfattar dem inte.",
+            "{} är inte längre med i planen: {whose} omfattar dem inte.",
             r.text
         )
     })
@@ -176,6 +177,7 @@ pub(crate) fn plan_for(
 
 fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText {
     let today = domain::time::local_date(now);
+    let own = view.relation != "guardian";
     let intervention = |i: &me::InterventionView| {
         // The person's own part (egenvård): "Du själv", with no performer or number to call
         // beside it (the contact recorded on it is the person's own).
@@ -205,7 +207,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                 None => format!("från {}", dates::day_with_year(i.from)),
             },
             outcome: i.outcome_text.clone(),
-            outside: outside_consent(i.outside_consent, &i.responsible),
+            outside: outside_consent(i.outside_consent, &i.responsible, own),
         }
     };
     let started = dates::date_with_year(domain::time::local_date(view.started_at));
@@ -253,7 +255,7 @@ fn plan_text(view: &MyPlanView, now: chrono::DateTime<chrono::Utc>) -> PlanText 
                         text: g.text.clone(),
                         who: who(&g.responsible),
                         reached: g.reached,
-                        outside: outside_consent(g.outside_consent, &g.responsible),
+                        outside: outside_consent(g.outside_consent, &g.responsible, own),
                         interventions: g.interventions.iter().map(intervention).collect(),
                     })
                     .collect(),
