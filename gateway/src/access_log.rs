@@ -39,8 +39,8 @@ pub mod action {
     pub const READ_PERSON: &str = "person.read";
     /// A plan about the person was read.
     pub const READ_SIP: &str = "sip.read";
-    /// A unit taking no part in a plan about the person tried to read it, and was answered as if
-    /// there were no such plan: nothing was shown.
+    /// A unit the plan is not shared with (taking no part, or left out by the consent) tried to
+    /// read it or write to it, and was refused: nothing was shown or changed.
     pub const REFUSED_SIP: &str = "sip.refused";
     /// A citizen not the person, nor a guardian who may read it, asked for the person's plan on
     /// Min plan, and was answered as if there were no such plan: nothing was shown.
@@ -87,7 +87,8 @@ pub mod action {
             READ_PERSON => "personuppgifter lästes",
             READ_SIP => "en SIP lästes",
             REFUSED_SIP => {
-                "försök att läsa en SIP som enheten inte deltar i (nekades, inget visades)"
+                "försök att läsa eller ändra en SIP som inte delas med enheten (nekades, inget \
+                 visades)"
             }
             AUDIT_READ => "granskning: logguppföljning, händelser eller en SIP som den var",
             AUDIT_EXTRACT => "loggutdrag togs fram",
@@ -187,11 +188,13 @@ pub fn record_refused(
     sip_id: SipId,
 ) {
     let (state, caller) = (state.clone(), caller.clone());
-    tokio::spawn(async move {
+    // The request's id goes along into the task, so the row names the request as any other.
+    let request_id = current_request_id().unwrap_or_default();
+    tokio::spawn(with_request_id(request_id, async move {
         if let Err(e) = record(&state, &caller, &person_id, action, Some(&sip_id)).await {
             tracing::warn!(error = %e, action, "an attempt on a plan could not be logged");
         }
-    });
+    }));
 }
 
 /// The care provider (vårdgivare) of a staff caller's unit: its principal's name, from the fact

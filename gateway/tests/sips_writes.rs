@@ -958,6 +958,28 @@ async fn a_unit_the_consent_names_does_not_take_over_a_plan_it_is_not_in() {
         "{body}"
     );
     assert_eq!(version(&app, &sip).await, before, "nothing appended");
+    // The attempt is in the person's log, as a refused read is, naming its request (it is
+    // logged beside the answer, so it may land a moment after it).
+    let client = app.store.pool().get().await.expect("connection");
+    let mut rows = Vec::new();
+    for _ in 0..50 {
+        rows = client
+            .query(
+                "SELECT sip_id, request_id IS NOT NULL FROM access_log \
+                  WHERE action = 'sip.refused' AND unit = $1",
+                &[&HT],
+            )
+            .await
+            .expect("access log")
+            .iter()
+            .map(|r| (r.get::<_, Option<String>>(0), r.get::<_, bool>(1)))
+            .collect();
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, vec![(Some(sip.clone()), true)]);
     // The unit that started it creates the basis, and coordinates.
     ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
 }

@@ -95,8 +95,20 @@ pub async fn run<D: IntoSipCommand>(
     // wrong. An invited unit participates from the invitation on, which is what lets it respond.
     let sip = &loaded.state;
     let taking_up = !sip.participates(&unit);
-    if !sip.exists() || (taking_up && !may_take_up::<D>(sip, &unit)) {
+    // A unit trying a plan it is not in is logged as a refused read is (a review on suspicion
+    // looks for a unit trying plan ids; an outside review found the API's attempts untraced).
+    let refused = |person_id: Option<domain::PersonId>| {
+        if let Some(person_id) = person_id {
+            let attempt = crate::access_log::action::REFUSED_SIP;
+            crate::access_log::record_refused(state, write.caller, person_id, attempt, sip_id);
+        }
+        AppError::NotFound
+    };
+    if !sip.exists() {
         return Err(AppError::NotFound);
+    }
+    if taking_up && !may_take_up::<D>(sip, &unit) {
+        return Err(refused(sip.person_id()));
     }
     let cmd = body.into_command()?;
     let mut units = cmd.referenced_units();
@@ -105,9 +117,10 @@ pub async fn run<D: IntoSipCommand>(
     // coordinator's unit) by name, not by id.
     units.extend(sip.need.as_ref().map(|n| n.recorded_by.unit_id.clone()));
     units.extend(sip.coordinator.as_ref().map(|c| c.unit_id.clone()));
+    let person_id = sip.person_id();
     let facts = state
         .facts
-        .load(&state.store, sip.person_id(), units)
+        .load(&state.store, person_id, units)
         .await?
         .under(state.policy.for_municipality(None));
     let written = pipeline::execute::<SipAggregate>(
@@ -126,7 +139,7 @@ pub async fn run<D: IntoSipCommand>(
     // the consent that speaks) learns no more than any outsider (ADR 0054).
     match written {
         Err(AppError::Domain(DomainError::UnitNotParticipating(_))) if taking_up => {
-            Err(AppError::NotFound)
+            Err(refused(person_id))
         }
         other => other,
     }
