@@ -332,7 +332,7 @@ async fn the_log_review_names_a_unit_that_read_a_person_it_has_no_plan_with() {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         html = body;
-        if html.contains("försök att läsa en SIP") {
+        if html.contains("försök att läsa eller ändra en SIP") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -343,7 +343,9 @@ async fn the_log_review_names_a_unit_that_read_a_person_it_has_no_plan_with() {
     assert!(table.contains("Vårdcentralen Annan"), "{table}");
     assert!(table.contains("<bdi>Tolvan Tolvansson</bdi>"), "{table}");
     assert!(
-        table.contains("försök att läsa en SIP som enheten inte deltar i (nekades, inget visades)"),
+        table.contains(
+            "försök att läsa eller ändra en SIP som inte delas med enheten (nekades, inget visades)"
+        ),
         "the attempt on the plan is a finding too: {table}"
     );
     assert!(
