@@ -485,6 +485,12 @@ pub fn decide(
     facts: &SipFacts,
     ctx: &Context,
 ) -> Result<Vec<SipEvent>, DomainError> {
+    // A unit the consent has left out records nothing more on the plan (ADR 0053), and is told
+    // so whatever the plan's state: a refusal naming the state (not held yet, closed, someone
+    // else coordinates) would share the plan with it after all (an outside review).
+    if let Some(unit) = ctx.actor.unit.as_ref().filter(|u| state.participates(u)) {
+        require_not_left_out(state, facts, unit)?;
+    }
     // After avslut the plan accepts nothing but the record that the letters telling of a
     // meeting called off were posted.
     if state.is_closed() && !matches!(cmd, SipCommand::RecordLettersPosted(_)) {

@@ -2066,6 +2066,17 @@ fn a_unit_one_guardian_leaves_out_writes_nothing_more_in_a_childs_plan() {
 #[test]
 fn a_unit_the_consent_leaves_out_is_not_recorded_at_the_meeting() {
     let mut left_out = Story::invited().run(Who::Nurse, consent(&[VC, FK]));
+    // Whatever hemtjänsten tries, it is told it is left out, not how far the plan has come
+    // (before the meeting, a sub-goal would be refused as 'meeting_not_held').
+    for cmd in [
+        sub_goal("sg-ht", responsible_unit(HT)),
+        create_basis(),
+        respond("inv-1"),
+    ] {
+        given(&left_out)
+            .when(cmd, Who::HomeCare.at(left_out.now))
+            .then_code("actor_not_covered_by_consent");
+    }
     left_out.now = meeting_time() + Duration::hours(1);
     given(&left_out)
         .when(
