@@ -457,6 +457,19 @@ async fn the_review_finds_reads_without_a_care_relation_and_users_who_read_far_m
         .await;
     assert_eq!(status, StatusCode::OK, "{later}");
     assert_eq!(later["without_relation"], json!([]), "{later}");
+    // Listing who was read is a read of them: the person's extract has the auditor's reviews
+    // (the two that listed them), as the page's review is there.
+    let client = app.store.pool().get().await.expect("connection");
+    let reviews: i64 = client
+        .query_one(
+            "SELECT count(*) FROM access_log WHERE role = 'auditor' AND action = 'audit.read' \
+               AND (person_id = $1 OR person_ids @> ARRAY[$1::text])",
+            &[&w.person_id],
+        )
+        .await
+        .expect("access log")
+        .get(0);
+    assert_eq!(reviews, 2);
     let (status, _, bad) = app
         .get(
             "/api/v1/audit/access-review?from=2026-03-32&to=2026-04-01",

@@ -924,7 +924,7 @@ pub struct ReviewParams {
 )]
 pub async fn access_review(
     State(state): State<AppState>,
-    _caller: Auditor,
+    Auditor(caller): Auditor,
     ApiQuery(params): ApiQuery<ReviewParams>,
 ) -> Result<Response, AppError> {
     storable("from", Some(params.from))?;
@@ -942,6 +942,16 @@ pub async fn access_review(
     )
     .await?;
     let review = access_log::review(&state, params.from, params.to).await?;
+    // Who was read without a care relation is itself about those persons: logged as the page
+    // logs it (an outside review found the page's review in the extract, the API's not).
+    let mut listed: Vec<PersonId> = review
+        .without_relation
+        .iter()
+        .filter_map(|r| PersonId::parse(&r.person_id).ok())
+        .collect();
+    listed.sort();
+    listed.dedup();
+    access_log::record_many(&state, &caller, &listed, action::AUDIT_READ, None).await?;
     Ok(consistency::with_position(
         Json(review).into_response(),
         position,
