@@ -977,6 +977,46 @@ async fn a_registration_refused_for_a_registered_number_is_logged() {
         tried["action_text"],
         "registrering nekades: personnumret finns redan"
     );
+
+    // The same on the page, which shows the person the number belongs to: one view, one row
+    // (an outside review counted a refusal and a search).
+    let cookie = format!("samplan_session={other}; samplan_csrf={}", "cd".repeat(32));
+    let page = app.browser_get("/patienter", &cookie).await;
+    let csrf = gateway::testing::csrf_on_page(&page.body).expect("a form token");
+    let answer = app
+        .browser_post(
+            "/patienter",
+            &cookie,
+            &[
+                ("_csrf", csrf.as_str()),
+                ("personal_identity_number", "19121212-1212"),
+                ("name", "Vem Som Helst"),
+            ],
+        )
+        .await;
+    assert!(
+        answer.body.contains("Tolvan"),
+        "the person is shown: {}",
+        answer.body
+    );
+    let (_, _, extract) = app
+        .get(
+            &format!("/api/v1/audit/access-log?person_id={}", w.person_id),
+            &auditor(&app),
+        )
+        .await;
+    let by_other: Vec<&str> = extract["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["actor"] == "SE2321000016-AN01")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        by_other,
+        vec!["person.already_registered", "person.already_registered"],
+        "{extract}"
+    );
 }
 
 /// A moment before a plan was recorded is told as such — from when the plan is there, on the

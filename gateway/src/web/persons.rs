@@ -222,8 +222,10 @@ pub(crate) async fn register(
 
 /// The person a number that is already registered belongs to, as Sök patient would list them for
 /// the number (`GET /persons?q=`): found by anyone who knows the number, the name only where the
-/// unit may see it, and logged as that search is. `None` when the directory does not show them
-/// (yet): the refusal then stands alone, as the API's `person_already_registered` does.
+/// unit may see it. Only after the refusal, which logged the read of that person
+/// (`person.already_registered`): one view, one row (an outside review counted two). `None`
+/// when the directory does not show them (yet): the refusal then stands alone, as the API's
+/// `person_already_registered` does.
 async fn registered_person(
     state: &AppState,
     caller: &crate::auth::Caller,
@@ -242,9 +244,6 @@ async fn registered_person(
     let Some(row) = found.first() else {
         return Ok(None);
     };
-    let person_id = PersonId::parse(&row.person_id)
-        .map_err(|e| AppError::internal(format!("directory holds a bad person id: {e}")))?;
-    access_log::record(state, caller, &person_id, action::SEARCH, None).await?;
     Ok(Some(summary(row)))
 }
 
