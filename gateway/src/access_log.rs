@@ -45,8 +45,15 @@ pub mod action {
     /// A citizen not the person, nor a guardian who may read it, asked for the person's plan on
     /// Min plan, and was answered as if there were no such plan: nothing was shown.
     pub const REFUSED_PATIENT_PLAN: &str = "patient_plan.refused";
-    /// An auditor read the person's events or a plan about them as it stood at some time.
+    /// An auditor read the person's events, a plan about them as it stood, or the log review
+    /// listing them: what rows from before the three were told apart say.
     pub const AUDIT_READ: &str = "audit.read";
+    /// An auditor read events about the person.
+    pub const AUDIT_EVENTS: &str = "audit.events";
+    /// An auditor read a plan about the person as it stood at some time.
+    pub const AUDIT_PLAN_AS_OF: &str = "audit.sip_as_of";
+    /// The log review (logguppföljning) listed the person as read without a care relation.
+    pub const AUDIT_REVIEW: &str = "audit.review";
     /// An auditor read who has read the person's data (the extract itself).
     pub const AUDIT_EXTRACT: &str = "audit.access_log";
     /// The person was shown in a unit's inbox: Meddelanden, Att göra, Pågående SIP, or a live
@@ -91,6 +98,9 @@ pub mod action {
                  visades)"
             }
             AUDIT_READ => "granskning: logguppföljning, händelser eller en SIP som den var",
+            AUDIT_EVENTS => "granskning: händelser om personen lästes",
+            AUDIT_PLAN_AS_OF => "granskning: en SIP lästes som den var vid en tidpunkt",
+            AUDIT_REVIEW => "granskning: personen fanns med i logguppföljningen",
             AUDIT_EXTRACT => "loggutdrag togs fram",
             INBOX => "visades i inkorgen (Meddelanden, Att göra, Pågående SIP)",
             PATIENT_PLAN => "planen lästes på Min plan",

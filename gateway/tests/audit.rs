@@ -462,7 +462,7 @@ async fn the_review_finds_reads_without_a_care_relation_and_users_who_read_far_m
     let client = app.store.pool().get().await.expect("connection");
     let reviews: i64 = client
         .query_one(
-            "SELECT count(*) FROM access_log WHERE role = 'auditor' AND action = 'audit.read' \
+            "SELECT count(*) FROM access_log WHERE role = 'auditor' AND action = 'audit.review' \
                AND (person_id = $1 OR person_ids @> ARRAY[$1::text])",
             &[&w.person_id],
         )

@@ -229,7 +229,7 @@ async fn log_persons_of(
     }
     persons.sort();
     persons.dedup();
-    access_log::record_many(state, caller, &persons, action::AUDIT_READ, None).await
+    access_log::record_many(state, caller, &persons, action::AUDIT_EVENTS, None).await
 }
 
 async fn person_of_plan(state: &AppState, sip: &str) -> Result<Option<PersonId>, AppError> {
@@ -408,7 +408,14 @@ pub async fn plan_as_of(
         }
         return Err(AppError::NotFoundFor(caller.role));
     };
-    access_log::record(state, caller, &person_id, action::AUDIT_READ, Some(sip_id)).await?;
+    access_log::record(
+        state,
+        caller,
+        &person_id,
+        action::AUDIT_PLAN_AS_OF,
+        Some(sip_id),
+    )
+    .await?;
     let mut history = Vec::with_capacity(recorded.len());
     for e in &recorded {
         let event: SipEvent = <SipAggregate as aggregate::Aggregate>::decode(e)?;
@@ -951,7 +958,7 @@ pub async fn access_review(
         .collect();
     listed.sort();
     listed.dedup();
-    access_log::record_many(&state, &caller, &listed, action::AUDIT_READ, None).await?;
+    access_log::record_many(&state, &caller, &listed, action::AUDIT_REVIEW, None).await?;
     Ok(consistency::with_position(
         Json(review).into_response(),
         position,

@@ -636,7 +636,7 @@ pub(crate) async fn review(
         .keys()
         .filter_map(|id| PersonId::parse(id).ok())
         .collect();
-    access_log::record_many(&state, caller, &shown, action::AUDIT_READ, None).await?;
+    access_log::record_many(&state, caller, &shown, action::AUDIT_REVIEW, None).await?;
     let names = unit_names(
         &state,
         found
