@@ -2966,18 +2966,7 @@ async fn a_unit_the_renewed_consent_leaves_out_no_longer_reads_the_plan() {
 async fn pagaende_sip_shows_a_discharge_and_a_red_track_meeting_after_the_day_home() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    let (status, _, started) = app
-        .post(
-            "/api/v1/sips",
-            &w.vc,
-            &json!({"person_id": w.person_id, "identified_by": "staff",
-                    "reason": "Utskrivningsklar från medicinavdelningen.",
-                    "context": {"kind": "discharge", "track": "red",
-                                "discharge_ready_at": "2026-03-10T07:00:00Z"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
-    let sip = started["id"].as_str().expect("id").to_owned();
+    let sip = start_discharge_plan(&app, &w, &w.vc, "red").await;
     ok(command(&app, &w.vc, &sip, "record-consent", &consent()).await);
     ok(command(&app, &w.vc, &sip, "create-plan-basis", &json!({})).await);
     ok(command(

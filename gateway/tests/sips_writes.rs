@@ -992,18 +992,7 @@ async fn the_fast_vardkontakt_takes_up_a_discharge_plan_and_no_municipal_unit_do
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     // Psykiatrin stands for the ward here: it notices the need at discharge.
-    let (status, _, started) = app
-        .post(
-            "/api/v1/sips",
-            &w.psyk,
-            &json!({"person_id": w.person_id, "identified_by": "staff",
-                    "reason": "Utskrivningsklar; behöver stöd hemma.",
-                    "context": {"kind": "discharge", "track": "yellow",
-                                "discharge_ready_at": "2026-03-10T07:00:00Z"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{started}");
-    let sip = started["id"].as_str().expect("id").to_owned();
+    let sip = start_discharge_plan(&app, &w, &w.psyk, "yellow").await;
     ok(command(&app, &w.psyk, &sip, "record-consent", &consent()).await);
     let before = version(&app, &sip).await;
     let (status, body) = command(&app, &w.ht, &sip, "create-plan-basis", &json!({})).await;

@@ -353,31 +353,22 @@ async fn take_up_forms(
             .discharge_ready_at
             .map(|at| format!(" Utskrivningsklar {}.", super::dates::moment(at, now)))
             .unwrap_or_default();
+        let ward = unit_name(need.recorded_by.unit_id.as_str());
         forms.push(
-            FormView::new(
-                format!("ta-upp-{sip}"),
-                format!("/sip/{sip}/underlag"),
-                "Ta upp planen – SIP vid utskrivning",
+            super::sip_forms::basis_fields(
+                FormView::new(
+                    format!("ta-upp-{sip}"),
+                    format!("/sip/{sip}/underlag"),
+                    "Ta upp planen – SIP vid utskrivning",
+                )
+                .intro(format!(
+                    "{ward} startade en SIP vid utskrivning från slutenvården{track}, och \
+                     samtycket omfattar er enhet.{ready} Som fast vårdkontakt i öppenvården \
+                     kallar ni till SIP-mötet: den som skapar SIP-underlaget blir \
+                     samordningsansvarig, och avdelningen får veta det."
+                )),
+                &ward,
             )
-            .intro(format!(
-                "{} startade en SIP vid utskrivning från slutenvården{track}, och samtycket \
-                 omfattar er enhet.{ready} Som fast vårdkontakt i öppenvården kallar ni till \
-                 SIP-mötet: den som skapar SIP-underlaget blir samordningsansvarig, och \
-                 avdelningen får veta det.",
-                unit_name(need.recorded_by.unit_id.as_str())
-            ))
-            .field(
-                Field::text("initiated_by", "Plan initierad av")
-                    .value(unit_name(need.recorded_by.unit_id.as_str())),
-            )
-            .field(Field::text(
-                "fixed_care_contacts.name",
-                "Fast vårdkontakt, namn",
-            ))
-            .field(Field::tel(
-                "fixed_care_contacts.phone",
-                "Fast vårdkontakt, telefon",
-            ))
             .button("Ta upp planen")
             .open(true),
         );

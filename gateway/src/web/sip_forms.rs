@@ -502,19 +502,13 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
     // SIP-underlag: whoever creates it becomes coordinator.
     if !has_basis && phase == SipPhase::AwaitingPlanBasis {
         forms.push(
-            FormView::new("underlag", cx.action("underlag"), "SIP-underlag")
-                .intro("Du som skapar underlaget blir samordningsansvarig.")
-                .field(Field::text("initiated_by", "Plan initierad av"))
-                .field(Field::text(
-                    "fixed_care_contacts.name",
-                    "Fast vårdkontakt, namn",
-                ))
-                .field(Field::tel(
-                    "fixed_care_contacts.phone",
-                    "Fast vårdkontakt, telefon",
-                ))
-                .button("Skapa underlag")
-                .open(true),
+            basis_fields(
+                FormView::new("underlag", cx.action("underlag"), "SIP-underlag")
+                    .intro("Du som skapar underlaget blir samordningsansvarig."),
+                "",
+            )
+            .button("Skapa underlag")
+            .open(true),
         );
     }
     if coordinator {
@@ -1543,6 +1537,21 @@ fn discharge_form(cx: &Context) -> Option<FormView> {
 /// refuses an insats of a unit without it: `field_missing`).
 const CONTACT_HINT: &str = "Hur den enskilde når den ansvarige, till exempel ett telefonnummer. \
      Obligatoriskt när en verksamhet är ansvarig (inte för den enskildes egen insats).";
+
+/// The SIP-underlag's fields, as `underlag` reads them: who initiated the plan (`initiated_by`,
+/// filled in), the fixed care contact's name and phone. The plan page's form and the person
+/// page's "Ta upp planen" alike.
+pub(crate) fn basis_fields(form: FormView, initiated_by: &str) -> FormView {
+    form.field(Field::text("initiated_by", "Plan initierad av").value(initiated_by))
+        .field(Field::text(
+            "fixed_care_contacts.name",
+            "Fast vårdkontakt, namn",
+        ))
+        .field(Field::tel(
+            "fixed_care_contacts.phone",
+            "Fast vårdkontakt, telefon",
+        ))
+}
 
 /// An intervention's "Kontakt": required whenever a unit is responsible, which is always so
 /// for a unit documenting its own part; only the coordinator may make it the person's own

@@ -178,6 +178,23 @@ pub fn kallelse(id: &str, purpose: &str, scheduled_at: &str) -> Value {
     })
 }
 
+/// A plan started by `token`'s unit when the person is ready for discharge (10 March 07:00 UTC)
+/// on `track`; its id.
+pub async fn start_discharge_plan(app: &TestApp, w: &World, token: &str, track: &str) -> String {
+    let (status, _, started) = app
+        .post(
+            "/api/v1/sips",
+            token,
+            &json!({"person_id": w.person_id, "identified_by": "staff",
+                    "reason": "Utskrivningsklar från vårdavdelningen; behöver stöd hemma.",
+                    "context": {"kind": "discharge", "track": track,
+                                "discharge_ready_at": "2026-03-10T07:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    started["id"].as_str().expect("id").to_owned()
+}
+
 /// A plan with consent and a plan basis: the vårdcentral's staff member coordinates.
 pub async fn prepared_plan(app: &TestApp, w: &World) -> String {
     prepared_plan_for(app, w, &w.person_id).await
