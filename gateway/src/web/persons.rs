@@ -479,7 +479,7 @@ fn need_form(person_id: &str, now: DateTime<Utc>, has_open_plan: bool) -> FormVi
             "Sammanhang",
             vec![
                 Choice::new("outpatient", "Öppenvård"),
-                Choice::new("discharge", "Utskrivning från slutenvård"),
+                Choice::new("discharge", "Utskrivning från slutenvården"),
             ],
         )
         .value("outpatient")

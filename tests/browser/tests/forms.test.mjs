@@ -150,7 +150,7 @@ test("a plan started at discharge on the red track shows its track and deadlines
     let need = page.locator("details#behov");
     assert.match(await need.getByLabel(/^Behovet känt sedan/).inputValue(), new RegExp(`^${swedishDay(0).iso}T\\d\\d:\\d\\d$`));
     await need.getByLabel(/^Varför behövs en SIP/).fill("Utskrivningsklar från avdelning 61; behöver hemtjänst och hemsjukvård.");
-    await need.getByLabel("Utskrivning från slutenvård").check();
+    await need.getByLabel("Utskrivning från slutenvården").check();
     await need.getByLabel(/^Rött spår/).check();
     await need.getByLabel(/^Behovet känt sedan/).fill(`${swedishDay(2).iso}T08:00`);
     await need.getByLabel(/^Utskrivningsklar/).fill(`${swedishDay(-1).iso}T10:00`);
@@ -167,7 +167,7 @@ test("a plan started at discharge on the red track shows its track and deadlines
     await page.getByRole("heading", { level: 1, name: /^SIP för Gösta Utskrivning/ }).waitFor();
 
     assert.match(await fact(page, "Behovet känt sedan"), / kl\. 08\.00$/);
-    assert.equal(await fact(page, "Sammanhang"), "Utskrivning från slutenvård, rött spår");
+    assert.equal(await fact(page, "Sammanhang"), "Utskrivning från slutenvården, rött spår");
     assert.match(await fact(page, "Utskrivningsklar"), /i går kl\. 10\.00/);
     const due = swedishDay(16).text;
     assert.equal(await fact(page, "SIP-möte"),
@@ -214,7 +214,7 @@ test("the meeting records the coordinator agreed at it; goals are documented aft
     const page = await context.newPage();
     await signIn(app, page, DEMO.hcLulea);
     await page.goto(`${app.base}/sip/${INVITED}`);
-    assert.equal(await fact(page, "Sammanhang"), "Utskrivning från slutenvård, gult spår");
+    assert.equal(await fact(page, "Sammanhang"), "Utskrivning från slutenvården, gult spår");
     assert.equal(await page.locator("details#utskrivning").count(), 0, "the ward that started the plan registers the discharge, not the coordinator");
     assert.equal(await page.locator("details#delmal").count(), 0);
     await page.locator(".goals-after-meeting").waitFor();

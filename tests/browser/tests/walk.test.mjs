@@ -39,7 +39,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
 
     // The need, first without a reason: the domain's refusal beside the field, the rest kept.
     const need = page.locator("details#behov");
-    await need.getByLabel("Utskrivning från slutenvård").check();
+    await need.getByLabel("Utskrivning från slutenvården").check();
     let response = await submit(page, need, "Starta SIP");
     assert.equal(response.status(), 422);
     const reason = page.locator("#behov-reason");
@@ -50,7 +50,7 @@ test("a coordinator walks a SIP from need to closing; hemtjänsten joins live; M
     // The tab's name says so; one thing to correct needs no list of them.
     assert.equal(await page.title(), "Rätta formuläret – Patient – samplan");
     assert.equal(await page.locator("#behov-att-ratta").count(), 0);
-    assert.equal(await page.locator("details#behov").getByLabel("Utskrivning från slutenvård").isChecked(), true, "what was typed is kept");
+    assert.equal(await page.locator("details#behov").getByLabel("Utskrivning från slutenvården").isChecked(), true, "what was typed is kept");
     await page.locator("details#behov").getByLabel("Öppenvård").check();
     await reason.fill("Behöver samordnat stöd från hälsocentralen och hemtjänsten.");
     await submit(page, page.locator("details#behov"), "Starta SIP");
