@@ -787,6 +787,11 @@ pub(crate) async fn plan(
         }
         Err(e) => return Err(e.into()),
     };
+    // The person was registered before the plan's events: once the directory has reached the
+    // plan's position it knows them (a plan opened the moment it was made had found no person,
+    // and answered 404, when the directory lagged).
+    crate::consistency::projection_position(&state, directory::PROJECTION, Some(found.position))
+        .await?;
     let (_, person) = person(&state, &found.person_id.to_string()).await?;
     let names = unit_names(
         &state,
