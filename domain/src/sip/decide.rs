@@ -199,17 +199,13 @@ fn require_coordinators_unit(
     }
 }
 
-/// The unit takes part and the plan is still shared with it ([`SipState::shared_with`]): a unit
-/// the newest consent leaves out records nothing more on the plan (ADR 0053).
-fn require_participant(
-    state: &SipState,
-    facts: &SipFacts,
-    by: &StaffRef,
-) -> Result<(), DomainError> {
+/// The unit takes part. That the plan is still shared with it is checked for every command at
+/// the top of [`decide`]: a unit the newest consent leaves out records nothing more (ADR 0053).
+fn require_participant(state: &SipState, by: &StaffRef) -> Result<(), DomainError> {
     if !state.participates(&by.unit_id) {
         return Err(DomainError::UnitNotParticipating(by.unit_id.clone()));
     }
-    require_not_left_out(state, facts, &by.unit_id)
+    Ok(())
 }
 
 fn require_meeting(state: &SipState) -> Result<(), DomainError> {
@@ -567,7 +563,7 @@ pub fn decide(
             }
         }
         SipCommand::RecordConsent(c) => {
-            require_participant(state, facts, &by)?;
+            require_participant(state, &by)?;
             // Once the plan has a coordinator, consent — renewed, widened to more actors or
             // topics — is the coordinator's unit's to obtain and record ("Inhämta patientens
             // samtycke och registrera i Lifecare", `002_e8f513fd830d8301.txt`): another unit
@@ -691,7 +687,7 @@ pub fn decide(
             }
         }
         SipCommand::DeclineConsent(c) => {
-            require_participant(state, facts, &by)?;
+            require_participant(state, &by)?;
             // Complete as the guardians registered now see it: one registered since may decline.
             let mut observed = state.clone();
             observed.observe_person(facts.person()?);
@@ -707,7 +703,7 @@ pub fn decide(
             }
         }
         SipCommand::WithdrawConsent(c) => {
-            require_participant(state, facts, &by)?;
+            require_participant(state, &by)?;
             if state.consents.is_empty() {
                 return Err(DomainError::ConsentMissing);
             }
@@ -901,8 +897,6 @@ pub fn decide(
             if !inv.invited_units().any(|(u, _)| *u == by.unit_id) {
                 return Err(DomainError::NotInvited(by.unit_id.clone()));
             }
-            // Called before a renewal left it out, a unit no longer comes to the meeting.
-            require_not_left_out(state, facts, &by.unit_id)?;
             let r = &c.representative;
             let representative = Representative {
                 name: required(&r.name, "representative.name")?,
@@ -1099,7 +1093,7 @@ pub fn decide(
             // Goals and interventions are documented after the meeting, so before it there is
             // nothing a unit could publish.
             require_meeting(state)?;
-            require_participant(state, facts, &by)?;
+            require_participant(state, &by)?;
             let mine = |author: &UnitId, has_draft: bool| has_draft && *author == by.unit_id;
             let main_goal = state
                 .main_goal
@@ -1139,7 +1133,7 @@ pub fn decide(
                 recorded_at: now,
             }
         }
-        SipCommand::RecordFollowUp(c) => record_follow_up(state, facts, c, by, ctx)?,
+        SipCommand::RecordFollowUp(c) => record_follow_up(state, c, by, ctx)?,
         SipCommand::ClosePlan(c) => {
             let may = match &state.coordinator {
                 Some(_) => is_coordinator(state, ctx),
@@ -1196,7 +1190,7 @@ pub fn decide(
             return Ok(events);
         }
         SipCommand::RecordDischarge(c) => {
-            require_participant(state, facts, &by)?;
+            require_participant(state, &by)?;
             let Some(need) = state
                 .need
                 .as_ref()
@@ -1411,14 +1405,12 @@ fn resolve_recipient(
 
 fn record_follow_up(
     state: &SipState,
-    facts: &SipFacts,
     c: &RecordFollowUp,
     by: StaffRef,
     ctx: &Context,
 ) -> Result<SipEvent, DomainError> {
     require_meeting(state)?;
-    // A unit the newest consent leaves out follows up nothing more of its own.
-    require_participant(state, facts, &by)?;
+    require_participant(state, &by)?;
     let coordinator = is_coordinator(state, ctx);
     let follow_up_id = item_id(&c.follow_up_id, "follow_up_id")?;
     if state
