@@ -117,11 +117,17 @@ pub fn due(due_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         1 => format!("senast i morgon, {}", day(date, today)),
         _ => format!("senast {}", day(date, today)),
     };
-    if due_at < domain::time::end_of_local_day(date) - chrono::Duration::minutes(1) {
+    if at_an_hour(due_at) {
         format!("{by} {}", clock(due_at))
     } else {
         by
     }
+}
+
+/// Whether a deadline falls at an hour of its day rather than at its end (where deadlines
+/// counted in days are kept): then it is said with the hour.
+pub fn at_an_hour(due_at: DateTime<Utc>) -> bool {
+    due_at < domain::time::end_of_local_day(local_date(due_at)) - chrono::Duration::minutes(1)
 }
 
 #[cfg(test)]

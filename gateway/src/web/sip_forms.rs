@@ -617,8 +617,7 @@ pub(crate) fn forms(cx: &Context) -> Vec<FormView> {
                 // With the hour when the deadline is one (the red track: by the discharge), as
                 // Att göra says it (an outside review read the day here, the hour there).
                 let mut day = super::dates::day(domain::time::local_date(due), cx.today());
-                let end_of_day = domain::time::end_of_local_day(domain::time::local_date(due));
-                if due < end_of_day - chrono::Duration::minutes(1) {
+                if super::dates::at_an_hour(due) {
                     day = format!("{day} {}", super::dates::clock(due));
                 }
                 time_hint.push(if due < cx.now {
